@@ -1,0 +1,46 @@
+# aifs front door: make, make check, make check-asan, make install, make deps.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+PREFIX     ?= /usr/local
+MESON      ?= meson
+
+DEB_PKGS = meson ninja-build pkg-config gcc libfuse3-dev fuse3 librocksdb-dev \
+           liburing-dev liblz4-dev libssl-dev check python3 attr groff-base man-db \
+           python3-torch
+
+.PHONY: all deps check check-asan install uninstall clean
+
+all: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(BUILD)/build.ninja:
+	$(MESON) setup $(BUILD) --prefix=$(PREFIX)
+
+# Install whatever Debian packages are missing (needs root and apt).
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } \
+	    || { echo "apt-get failed; install:$$missing" >&2; exit 1; }; \
+	fi
+
+check: deps all
+	@bash test/run.sh $(BUILD)
+
+$(ASAN_BUILD)/build.ninja:
+	$(MESON) setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false \
+	  -Dbuildtype=debug
+
+check-asan: deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	@ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  bash test/run.sh $(ASAN_BUILD)
+
+install: all
+	$(MESON) install -C $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,599 @@
+/* dir.c — the namespace: lookup, create, link, unlink, rename, readdir.
+ *
+ * Every change of the namespace runs under fs->ns held for writing, so a
+ * dentry read at the start of an operation is still true at its commit.
+ * The inodes an operation changes are locked (lowest number first) until
+ * their new attributes are committed, so a later save of the same inode
+ * never lands before an earlier one.  All records of one operation go in
+ * one batch.
+ */
+#include "fs/fs.h"
+
+#include <errno.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Up to four inodes locked for writing in inode-number order. */
+struct lockset {
+	struct inode *v[4];
+	int n;
+};
+
+static void lockset_add(struct lockset *ls, struct inode *in)
+{
+	int i;
+
+	if (!in)
+		return;
+	for (i = 0; i < ls->n; i++)
+		if (ls->v[i] == in)
+			return;
+	ls->v[ls->n++] = in;
+}
+
+static void lockset_lock(struct lockset *ls)
+{
+	for (int i = 1; i < ls->n; i++)
+		for (int j = i; j > 0 && ls->v[j - 1]->ino > ls->v[j]->ino; j--) {
+			struct inode *t = ls->v[j];
+
+			ls->v[j] = ls->v[j - 1];
+			ls->v[j - 1] = t;
+		}
+	for (int i = 0; i < ls->n; i++)
+		pthread_rwlock_wrlock(&ls->v[i]->lock);
+}
+
+static void lockset_unlock(struct lockset *ls)
+{
+	for (int i = ls->n - 1; i >= 0; i--)
+		pthread_rwlock_unlock(&ls->v[i]->lock);
+}
+
+static int name_check(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len > META_NAME_MAX)
+		return -ENAMETOOLONG;
+	if (!strcmp(name, ".aifs"))
+		return -EEXIST;		/* reserved for lifecycle introspection */
+	return 0;
+}
+
+void fs_entry(struct fs *fs, struct inode *in, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = in->ino;
+	e->generation = 1;
+	e->attr_timeout = fs->opt.attr_timeout;
+	e->entry_timeout = fs->opt.entry_timeout;
+	inode_stat(in, &e->attr);
+}
+
+/* Reply with IN as a new entry: counts one lookup, drops the handler ref. */
+static void reply_entry(fuse_req_t req, struct fs *fs, struct inode *in)
+{
+	struct fuse_entry_param e;
+
+	pthread_rwlock_rdlock(&in->lock);
+	fs_entry(fs, in, &e);
+	pthread_rwlock_unlock(&in->lock);
+	inode_lookup_inc(fs, in, 1);
+	if (fuse_reply_entry(req, &e) != 0)
+		inode_forget(fs, in->ino, 1);	/* the kernel never got it */
+	inode_put(fs, in);
+}
+
+static void do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = the_fs;
+	struct inode *in;
+	uint64_t ino;
+	uint32_t type;
+	int rc;
+
+	if (strlen(name) > META_NAME_MAX) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	pthread_rwlock_rdlock(&fs->ns);
+	rc = meta_dentry_get(fs->meta, parent, name, strlen(name), &ino, &type);
+	if (rc == 0)
+		rc = inode_get(fs, ino, &in);
+	pthread_rwlock_unlock(&fs->ns);
+	if (rc == -ENOENT) {
+		struct fuse_entry_param e = { .entry_timeout = fs->opt.entry_timeout };
+
+		fuse_reply_entry(req, &e);	/* negative entry, cached */
+		return;
+	}
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if (S_ISDIR(in->attr.mode))
+		in->parent = parent;
+	reply_entry(req, fs, in);
+}
+
+/* Make the attributes of a new inode in directory DIR for the caller. */
+static void attr_init(fuse_req_t req, struct inode *dir, uint32_t mode, uint64_t rdev,
+		      struct meta_inode *a)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	memset(a, 0, sizeof(*a));
+	a->mode = mode;
+	a->uid = ctx->uid;
+	a->gid = ctx->gid;
+	a->nlink = S_ISDIR(mode) ? 2 : 1;
+	a->rdev = rdev;
+	a->atime = a->mtime = a->ctime = a->btime = fs_now();
+	a->policy = dir->attr.policy;
+	if (dir->attr.mode & S_ISGID) {		/* BSD group semantics */
+		a->gid = dir->attr.gid;
+		if (S_ISDIR(mode))
+			a->mode |= S_ISGID;
+	}
+}
+
+/* Create NAME in PARENT with MODE; *OUT is referenced.  With FI, the new
+ * file is also opened (create). */
+static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32_t mode,
+		     uint64_t rdev, const char *target, struct inode **out)
+{
+	struct fs *fs = the_fs;
+	struct meta_inode a;
+	struct inode *dir = NULL, *in = NULL;
+	struct meta_batch *b = NULL;
+	uint64_t ino;
+	uint32_t type;
+	int rc = name_check(name);
+
+	if (rc < 0)
+		return rc;
+	pthread_rwlock_wrlock(&fs->ns);
+	rc = inode_get(fs, parent, &dir);
+	if (rc < 0)
+		goto out;
+	rc = meta_dentry_get(fs->meta, parent, name, strlen(name), &ino, &type);
+	if (rc == 0)
+		rc = -EEXIST;
+	if (rc != -ENOENT)
+		goto out;
+	b = meta_batch_new();
+	if (!b) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	pthread_rwlock_wrlock(&dir->lock);
+	attr_init(req, dir, mode, rdev, &a);
+	a.ino = fs_ino_alloc(fs);
+	if (target) {
+		a.size = strlen(target);
+		meta_symlink_put(b, a.ino, target, a.size);
+	}
+	meta_inode_put(b, &a);
+	meta_dentry_put(b, parent, name, strlen(name), a.ino, mode & S_IFMT);
+	dir->attr.mtime = dir->attr.ctime = a.ctime;
+	if (S_ISDIR(mode))
+		dir->attr.nlink++;
+	inode_save(b, dir);
+	rc = fs_commit(fs, b, false);
+	if (rc < 0) {
+		if (S_ISDIR(mode))
+			dir->attr.nlink--;
+	}
+	pthread_rwlock_unlock(&dir->lock);
+	if (rc == 0) {
+		in = inode_new(fs, &a);
+		if (!in)
+			rc = -ENOMEM;
+		else if (S_ISDIR(mode))
+			in->parent = parent;
+	}
+out:
+	pthread_rwlock_unlock(&fs->ns);
+	if (dir)
+		inode_put(fs, dir);
+	meta_batch_free(b);
+	*out = in;
+	return rc;
+}
+
+static void do_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		     dev_t rdev)
+{
+	struct inode *in;
+	int rc;
+
+	if (!S_ISREG(mode) && !S_ISFIFO(mode) && !S_ISSOCK(mode) && !S_ISCHR(mode) &&
+	    !S_ISBLK(mode)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	rc = make_node(req, parent, name, mode, rdev, NULL, &in);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		reply_entry(req, the_fs, in);
+}
+
+static void do_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct inode *in;
+	int rc = make_node(req, parent, name, S_IFDIR | (mode & 07777), 0, NULL, &in);
+
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		reply_entry(req, the_fs, in);
+}
+
+static void do_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
+{
+	struct inode *in;
+	int rc;
+
+	if (strlen(link) >= 4096) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	rc = make_node(req, parent, name, S_IFLNK | 0777, 0, link, &in);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		reply_entry(req, the_fs, in);
+}
+
+int fs_create_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		   struct inode **out)
+{
+	return make_node(req, parent, name, S_IFREG | (mode & 07777), 0, NULL, out);
+}
+
+static void do_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char *t;
+	size_t len;
+	int rc = meta_symlink_get(the_fs->meta, ino, &t, &len);
+
+	if (rc < 0) {
+		fuse_reply_err(req, rc == -ENOENT ? EINVAL : -rc);
+		return;
+	}
+	fuse_reply_readlink(req, t);
+	free(t);
+}
+
+/* Drop one link of IN (locked) into B: the last link makes it an orphan. */
+static void drop_link(struct meta_batch *b, struct inode *in, int64_t now)
+{
+	if (S_ISDIR(in->attr.mode))
+		in->attr.nlink = 0;
+	else if (in->attr.nlink > 0)
+		in->attr.nlink--;
+	in->attr.ctime = now;
+	if (in->attr.nlink == 0)
+		meta_orphan_put(b, in->ino);
+	inode_save(b, in);
+}
+
+static int remove_entry(fuse_ino_t parent, const char *name, bool dir)
+{
+	struct fs *fs = the_fs;
+	struct inode *pin = NULL, *in = NULL;
+	struct meta_batch *b = NULL;
+	struct lockset ls = { .n = 0 };
+	uint64_t ino;
+	uint32_t type;
+	int rc;
+
+	if (strlen(name) > META_NAME_MAX)
+		return -ENAMETOOLONG;
+	pthread_rwlock_wrlock(&fs->ns);
+	rc = meta_dentry_get(fs->meta, parent, name, strlen(name), &ino, &type);
+	if (rc < 0)
+		goto out;
+	rc = inode_get(fs, parent, &pin);
+	if (rc == 0)
+		rc = inode_get(fs, ino, &in);
+	if (rc < 0)
+		goto out;
+	if (dir && !S_ISDIR(in->attr.mode)) {
+		rc = -ENOTDIR;
+		goto out;
+	}
+	if (!dir && S_ISDIR(in->attr.mode)) {
+		rc = -EISDIR;
+		goto out;
+	}
+	if (dir) {
+		rc = meta_dir_empty(fs->meta, ino);
+		if (rc <= 0) {
+			rc = rc == 0 ? -ENOTEMPTY : rc;
+			goto out;
+		}
+	}
+	b = meta_batch_new();
+	if (!b) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	lockset_add(&ls, pin);
+	lockset_add(&ls, in);
+	lockset_lock(&ls);
+	meta_dentry_del(b, parent, name, strlen(name));
+	drop_link(b, in, fs_now());
+	pin->attr.mtime = pin->attr.ctime = in->attr.ctime;
+	if (dir)
+		pin->attr.nlink--;
+	inode_save(b, pin);
+	rc = fs_commit(fs, b, false);
+	lockset_unlock(&ls);
+out:
+	pthread_rwlock_unlock(&fs->ns);
+	if (in)
+		inode_put(fs, in);
+	if (pin)
+		inode_put(fs, pin);
+	meta_batch_free(b);
+	return rc;
+}
+
+static void do_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, -remove_entry(parent, name, false));
+}
+
+static void do_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, -remove_entry(parent, name, true));
+}
+
+static void do_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname)
+{
+	struct fs *fs = the_fs;
+	struct inode *in = NULL, *pin = NULL;
+	struct meta_batch *b = NULL;
+	struct lockset ls = { .n = 0 };
+	uint64_t other;
+	uint32_t type;
+	int rc = name_check(newname);
+
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	pthread_rwlock_wrlock(&fs->ns);
+	rc = meta_dentry_get(fs->meta, newparent, newname, strlen(newname), &other, &type);
+	if (rc == 0)
+		rc = -EEXIST;
+	if (rc != -ENOENT)
+		goto out;
+	rc = inode_get(fs, ino, &in);
+	if (rc == 0)
+		rc = inode_get(fs, newparent, &pin);
+	if (rc < 0)
+		goto out;
+	if (S_ISDIR(in->attr.mode)) {
+		rc = -EPERM;
+		goto out;
+	}
+	b = meta_batch_new();
+	if (!b) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	lockset_add(&ls, in);
+	lockset_add(&ls, pin);
+	lockset_lock(&ls);
+	if (in->attr.nlink == 0)
+		meta_orphan_del(b, in->ino);
+	in->attr.nlink++;
+	in->attr.ctime = pin->attr.mtime = pin->attr.ctime = fs_now();
+	meta_dentry_put(b, newparent, newname, strlen(newname), in->ino,
+			in->attr.mode & S_IFMT);
+	inode_save(b, in);
+	inode_save(b, pin);
+	rc = fs_commit(fs, b, false);
+	if (rc < 0)
+		in->attr.nlink--;
+	lockset_unlock(&ls);
+out:
+	pthread_rwlock_unlock(&fs->ns);
+	if (pin)
+		inode_put(fs, pin);
+	meta_batch_free(b);
+	if (rc < 0) {
+		if (in)
+			inode_put(fs, in);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	reply_entry(req, fs, in);
+}
+
+/* Check that DST (maybe NULL) may be replaced by SRC in a rename. */
+static int rename_check(struct fs *fs, struct inode *src, struct inode *dst)
+{
+	int rc;
+
+	if (!dst)
+		return 0;
+	if (S_ISDIR(src->attr.mode) && !S_ISDIR(dst->attr.mode))
+		return -ENOTDIR;
+	if (!S_ISDIR(src->attr.mode) && S_ISDIR(dst->attr.mode))
+		return -EISDIR;
+	if (S_ISDIR(dst->attr.mode)) {
+		rc = meta_dir_empty(fs->meta, dst->ino);
+		if (rc <= 0)
+			return rc == 0 ? -ENOTEMPTY : rc;
+	}
+	return 0;
+}
+
+struct rename_op {
+	fuse_ino_t parent, newparent;
+	const char *name, *newname;
+	unsigned flags;
+	struct inode *p, *np, *src, *dst;
+};
+
+/* Apply the rename R (inodes locked) into B. */
+static void rename_apply(struct meta_batch *b, struct rename_op *r)
+{
+	int64_t now = fs_now();
+	bool sdir = S_ISDIR(r->src->attr.mode);
+
+	if (r->flags & RENAME_EXCHANGE) {
+		bool ddir = S_ISDIR(r->dst->attr.mode);
+
+		meta_dentry_put(b, r->parent, r->name, strlen(r->name), r->dst->ino,
+				r->dst->attr.mode & S_IFMT);
+		if (sdir != ddir && r->p != r->np) {
+			r->p->attr.nlink += sdir ? -1 : 1;
+			r->np->attr.nlink += sdir ? 1 : -1;
+		}
+		r->dst->attr.ctime = now;
+		if (ddir)
+			r->dst->parent = r->parent;
+		inode_save(b, r->dst);
+	} else {
+		meta_dentry_del(b, r->parent, r->name, strlen(r->name));
+		if (r->dst) {
+			drop_link(b, r->dst, now);
+			if (S_ISDIR(r->dst->attr.mode))
+				r->np->attr.nlink--;
+		}
+		if (sdir && r->p != r->np) {
+			r->p->attr.nlink--;
+			r->np->attr.nlink++;
+		}
+	}
+	meta_dentry_put(b, r->newparent, r->newname, strlen(r->newname), r->src->ino,
+			r->src->attr.mode & S_IFMT);
+	r->src->attr.ctime = now;
+	if (sdir)
+		r->src->parent = r->newparent;
+	r->p->attr.mtime = r->p->attr.ctime = now;
+	r->np->attr.mtime = r->np->attr.ctime = now;
+	inode_save(b, r->src);
+	inode_save(b, r->p);
+	if (r->np != r->p)
+		inode_save(b, r->np);
+}
+
+static int rename_load(struct fs *fs, struct rename_op *r)
+{
+	uint64_t sino, dino;
+	uint32_t type;
+	int rc;
+
+	rc = meta_dentry_get(fs->meta, r->parent, r->name, strlen(r->name), &sino, &type);
+	if (rc < 0)
+		return rc;
+	rc = meta_dentry_get(fs->meta, r->newparent, r->newname, strlen(r->newname), &dino,
+			     &type);
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	if (rc == 0 && (r->flags & RENAME_NOREPLACE))
+		return -EEXIST;
+	if (rc == -ENOENT && (r->flags & RENAME_EXCHANGE))
+		return -ENOENT;
+	if (rc == 0 && (rc = inode_get(fs, dino, &r->dst)) < 0)
+		return rc;
+	if ((rc = inode_get(fs, sino, &r->src)) < 0 ||
+	    (rc = inode_get(fs, r->parent, &r->p)) < 0 ||
+	    (rc = inode_get(fs, r->newparent, &r->np)) < 0)
+		return rc;
+	if (r->dst == r->src)
+		return 1;		/* two links of one inode: nothing to do */
+	if (r->flags & RENAME_EXCHANGE)
+		return 0;
+	return rename_check(fs, r->src, r->dst);
+}
+
+static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct fs *fs = the_fs;
+	struct rename_op r = { .parent = parent, .newparent = newparent, .name = name,
+			       .newname = newname, .flags = flags };
+	struct meta_batch *b = NULL;
+	struct lockset ls = { .n = 0 };
+	int rc;
+
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) ||
+	    (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	rc = name_check(newname);
+	if (rc == 0 && strlen(name) > META_NAME_MAX)
+		rc = -ENAMETOOLONG;
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	pthread_rwlock_wrlock(&fs->ns);
+	rc = rename_load(fs, &r);
+	if (rc != 0)
+		goto out;
+	b = meta_batch_new();
+	if (!b) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	lockset_add(&ls, r.p);
+	lockset_add(&ls, r.np);
+	lockset_add(&ls, r.src);
+	lockset_add(&ls, r.dst);
+	lockset_lock(&ls);
+	rename_apply(b, &r);
+	rc = fs_commit(fs, b, false);
+	lockset_unlock(&ls);
+out:
+	pthread_rwlock_unlock(&fs->ns);
+	for (int i = 0; i < 4; i++) {
+		struct inode *in = (&r.p)[i];
+
+		if (in)
+			inode_put(fs, in);
+	}
+	meta_batch_free(b);
+	fuse_reply_err(req, rc > 0 ? 0 : -rc);
+}
+
+static void do_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	inode_forget(the_fs, ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void do_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *v)
+{
+	for (size_t i = 0; i < count; i++)
+		inode_forget(the_fs, v[i].ino, v[i].nlookup);
+	fuse_reply_none(req);
+}
+
+void fs_dir_ops(struct fuse_lowlevel_ops *ops)
+{
+	ops->lookup = do_lookup;
+	ops->forget = do_forget;
+	ops->forget_multi = do_forget_multi;
+	ops->mknod = do_mknod;
+	ops->mkdir = do_mkdir;
+	ops->symlink = do_symlink;
+	ops->readlink = do_readlink;
+	ops->unlink = do_unlink;
+	ops->rmdir = do_rmdir;
+	ops->link = do_link;
+	ops->rename = do_rename;
+	fs_readdir_ops(ops);
+}

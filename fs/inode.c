@@ -1,0 +1,350 @@
+/* inode.c — the in-memory inode table and the life of an inode.
+ *
+ * The table maps inode numbers (which are also the FUSE node ids) to
+ * struct inode.  An entry lives while the kernel holds lookups, the file
+ * is open, or a handler holds a reference; the last of those to go
+ * evicts it, and purges it from the store if it was unlinked.  This keeps
+ * warm stat off RocksDB: the kernel only asks about inodes it holds.
+ */
+#include "fs/fs.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int64_t fs_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static size_t hash_ino(uint64_t ino, size_t size)
+{
+	return (size_t)((ino * 0x9E3779B97F4A7C15ull) >> 20) & (size - 1);
+}
+
+int fs_itab_init(struct fs *fs)
+{
+	fs->itab_size = 1 << 16;
+	fs->itab = calloc(fs->itab_size, sizeof(*fs->itab));
+	if (!fs->itab)
+		return -ENOMEM;
+	pthread_mutex_init(&fs->itab_lock, NULL);
+	pthread_mutex_init(&fs->ino_lock, NULL);
+	return meta_inode_max(fs->meta, &fs->next_ino) < 0 ? -EIO : (fs->next_ino++, 0);
+}
+
+static void inode_free(struct inode *in)
+{
+	fs_wbuf_free(in);
+	fs_map_free(&in->map);
+	pthread_rwlock_destroy(&in->lock);
+	free(in);
+}
+
+void fs_itab_destroy(struct fs *fs)
+{
+	for (size_t i = 0; i < fs->itab_size; i++) {
+		struct inode *in = fs->itab[i], *next;
+
+		for (; in; in = next) {
+			next = in->hnext;
+			inode_free(in);
+		}
+	}
+	free(fs->itab);
+}
+
+/* Grow the hash table when it gets crowded (caller holds itab_lock). */
+static void itab_grow(struct fs *fs)
+{
+	size_t nsize = fs->itab_size * 2;
+	struct inode **n = calloc(nsize, sizeof(*n));
+
+	if (!n)
+		return;		/* a crowded table is slower, not wrong */
+	for (size_t i = 0; i < fs->itab_size; i++) {
+		struct inode *in = fs->itab[i], *next;
+
+		for (; in; in = next) {
+			size_t h = hash_ino(in->ino, nsize);
+
+			next = in->hnext;
+			in->hnext = n[h];
+			n[h] = in;
+		}
+	}
+	free(fs->itab);
+	fs->itab = n;
+	fs->itab_size = nsize;
+}
+
+static struct inode *itab_find(struct fs *fs, uint64_t ino)
+{
+	struct inode *in = fs->itab[hash_ino(ino, fs->itab_size)];
+
+	while (in && in->ino != ino)
+		in = in->hnext;
+	return in;
+}
+
+static void itab_insert(struct fs *fs, struct inode *in)
+{
+	size_t h;
+
+	if (fs->itab_count >= fs->itab_size)
+		itab_grow(fs);
+	h = hash_ino(in->ino, fs->itab_size);
+	in->hnext = fs->itab[h];
+	fs->itab[h] = in;
+	fs->itab_count++;
+}
+
+static void itab_remove(struct fs *fs, struct inode *in)
+{
+	struct inode **p = &fs->itab[hash_ino(in->ino, fs->itab_size)];
+
+	while (*p != in)
+		p = &(*p)->hnext;
+	*p = in->hnext;
+	fs->itab_count--;
+}
+
+static struct inode *inode_alloc(const struct meta_inode *attr)
+{
+	struct inode *in = calloc(1, sizeof(*in));
+
+	if (!in)
+		return NULL;
+	in->ino = attr->ino;
+	in->attr = *attr;
+	in->refs = 1;
+	pthread_rwlock_init(&in->lock, NULL);
+	return in;
+}
+
+int inode_get(struct fs *fs, uint64_t ino, struct inode **out)
+{
+	struct meta_inode attr;
+	struct inode *in, *other;
+	int rc;
+
+	pthread_mutex_lock(&fs->itab_lock);
+	in = itab_find(fs, ino);
+	if (in) {
+		in->refs++;
+		pthread_mutex_unlock(&fs->itab_lock);
+		*out = in;
+		return 0;
+	}
+	pthread_mutex_unlock(&fs->itab_lock);
+
+	rc = meta_inode_get(fs->meta, ino, &attr);
+	if (rc < 0)
+		return rc;
+	in = inode_alloc(&attr);
+	if (!in)
+		return -ENOMEM;
+	pthread_mutex_lock(&fs->itab_lock);
+	other = itab_find(fs, ino);	/* another thread may have loaded it */
+	if (other) {
+		other->refs++;
+		pthread_mutex_unlock(&fs->itab_lock);
+		inode_free(in);
+		*out = other;
+		return 0;
+	}
+	itab_insert(fs, in);
+	pthread_mutex_unlock(&fs->itab_lock);
+	*out = in;
+	return 0;
+}
+
+struct inode *inode_new(struct fs *fs, const struct meta_inode *attr)
+{
+	struct inode *in = inode_alloc(attr);
+
+	if (!in)
+		return NULL;
+	pthread_mutex_lock(&fs->itab_lock);
+	itab_insert(fs, in);
+	pthread_mutex_unlock(&fs->itab_lock);
+	return in;
+}
+
+/* Remove an unlinked, unused inode and its content from the store. */
+static void inode_purge(struct fs *fs, struct inode *in)
+{
+	struct meta_batch *b = meta_batch_new();
+	int rc;
+
+	if (!b) {
+		log_err("purge of inode %llu deferred to next mount: out of memory",
+			(unsigned long long)in->ino);
+		return;
+	}
+	pthread_rwlock_wrlock(&in->lock);
+	fs_content_drop(fs, in, b);
+	pthread_rwlock_unlock(&in->lock);
+	meta_inode_purge(b, in->ino);
+	rc = fs_commit(fs, b, false);
+	if (rc < 0)
+		log_err("purge of inode %llu failed (%s); it stays an orphan until the "
+			"next mount", (unsigned long long)in->ino, strerror(-rc));
+	meta_batch_free(b);
+}
+
+/* Evict IN if nothing holds it any more (caller holds itab_lock); returns
+ * true if the caller must purge and free it after unlocking. */
+static bool inode_release_locked(struct fs *fs, struct inode *in, bool *purge)
+{
+	if (in->refs || in->nlookup || in->nopen)
+		return false;
+	itab_remove(fs, in);
+	*purge = in->attr.nlink == 0;
+	return true;
+}
+
+static void inode_evict(struct fs *fs, struct inode *in, bool purge)
+{
+	if (purge)
+		inode_purge(fs, in);
+	inode_free(in);
+}
+
+void inode_put(struct fs *fs, struct inode *in)
+{
+	bool evict, purge = false;
+
+	pthread_mutex_lock(&fs->itab_lock);
+	in->refs--;
+	evict = inode_release_locked(fs, in, &purge);
+	pthread_mutex_unlock(&fs->itab_lock);
+	if (evict)
+		inode_evict(fs, in, purge);
+}
+
+void inode_lookup_inc(struct fs *fs, struct inode *in, uint64_t n)
+{
+	pthread_mutex_lock(&fs->itab_lock);
+	in->nlookup += n;
+	pthread_mutex_unlock(&fs->itab_lock);
+}
+
+void inode_open_inc(struct fs *fs, struct inode *in)
+{
+	pthread_mutex_lock(&fs->itab_lock);
+	in->nopen++;
+	pthread_mutex_unlock(&fs->itab_lock);
+}
+
+void inode_forget(struct fs *fs, uint64_t ino, uint64_t n)
+{
+	struct inode *in;
+	bool evict = false, purge = false;
+
+	pthread_mutex_lock(&fs->itab_lock);
+	in = itab_find(fs, ino);
+	if (in) {
+		if (in->nlookup < n) {
+			log_warn("kernel forgot %llu lookups of inode %llu but held %llu",
+				 (unsigned long long)n, (unsigned long long)ino,
+				 (unsigned long long)in->nlookup);
+			n = in->nlookup;
+		}
+		in->nlookup -= n;
+		evict = inode_release_locked(fs, in, &purge);
+	}
+	pthread_mutex_unlock(&fs->itab_lock);
+	if (evict)
+		inode_evict(fs, in, purge);
+}
+
+void inode_open_dec(struct fs *fs, struct inode *in)
+{
+	bool evict, purge = false;
+
+	pthread_mutex_lock(&fs->itab_lock);
+	in->nopen--;
+	evict = inode_release_locked(fs, in, &purge);
+	pthread_mutex_unlock(&fs->itab_lock);
+	if (evict)
+		inode_evict(fs, in, purge);
+}
+
+uint64_t fs_ino_alloc(struct fs *fs)
+{
+	uint64_t ino;
+
+	pthread_mutex_lock(&fs->ino_lock);
+	ino = fs->next_ino++;
+	pthread_mutex_unlock(&fs->ino_lock);
+	return ino;
+}
+
+static int reap_one(void *ctx, uint64_t ino)
+{
+	struct fs *fs = ctx;
+	struct inode *in;
+	int rc = inode_get(fs, ino, &in);
+
+	if (rc == -ENOENT) {
+		struct meta_batch *b = meta_batch_new();
+
+		if (!b)
+			return -ENOMEM;
+		meta_orphan_del(b, ino);
+		rc = meta_batch_commit(fs->meta, b, false);
+		meta_batch_free(b);
+		return rc;
+	}
+	if (rc < 0)
+		return rc;
+	if (in->attr.nlink != 0) {
+		/* A crash between link and orphan removal: the inode is live. */
+		struct meta_batch *b = meta_batch_new();
+
+		if (b) {
+			meta_orphan_del(b, ino);
+			meta_batch_commit(fs->meta, b, false);
+			meta_batch_free(b);
+		}
+	}
+	inode_put(fs, in);	/* nlink 0 and unused: purged here */
+	return 0;
+}
+
+int fs_orphans_reap(struct fs *fs)
+{
+	return meta_orphan_foreach(fs->meta, reap_one, fs);
+}
+
+void inode_stat(const struct inode *in, struct stat *st)
+{
+	const struct meta_inode *a = &in->attr;
+
+	memset(st, 0, sizeof(*st));
+	st->st_ino = a->ino;
+	st->st_mode = a->mode;
+	st->st_nlink = a->nlink;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_rdev = a->rdev;
+	st->st_size = a->size;
+	st->st_blksize = 4096;
+	st->st_blocks = (a->size + 511) / 512;
+	st->st_atim.tv_sec = a->atime / 1000000000;
+	st->st_atim.tv_nsec = a->atime % 1000000000;
+	st->st_mtim.tv_sec = a->mtime / 1000000000;
+	st->st_mtim.tv_nsec = a->mtime % 1000000000;
+	st->st_ctim.tv_sec = a->ctime / 1000000000;
+	st->st_ctim.tv_nsec = a->ctime % 1000000000;
+}
+
+void inode_save(struct meta_batch *b, struct inode *in)
+{
+	meta_inode_put(b, &in->attr);
+}

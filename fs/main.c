@@ -1,0 +1,352 @@
+/* main.c — the aifs daemon: options, store, FUSE session.
+ *
+ * Without -f the daemon forks before it opens anything (RocksDB's threads
+ * would not survive a later fork); the parent waits on a pipe until the
+ * child has opened the store and mounted, and exits 0, or prints the
+ * child's one-line reason and exits 1.  So `aifs STORE MNT`, mount(8) and
+ * fstab all return only once the filesystem is usable.
+ */
+#include "fs/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct fs *the_fs;
+
+static const char usage_text[] =
+	"usage: aifs STORE MOUNTPOINT [-f] [-d] [-s] [-o OPTION[,OPTION...]]\n"
+	"\n"
+	"Mount the aifs store STORE (made by 'aifsctl mkfs') on MOUNTPOINT.\n"
+	"\n"
+	"  -f            stay in the foreground and log to stderr\n"
+	"  -d            FUSE debug output (implies -f)\n"
+	"  -s            single-threaded\n"
+	"  -o OPTIONS    comma-separated mount options:\n"
+	"       log_level=LEVEL    error|warning|notice|info|debug (default notice)\n"
+	"       max_threads=N      worker threads (default 8)\n"
+	"       attr_timeout=S     seconds the kernel caches attributes (default 1)\n"
+	"       entry_timeout=S    seconds the kernel caches names (default 1)\n"
+	"       compress=lz4|none  compression of new hot-tier extents (default none)\n"
+	"       allow_other, ro, rw, nosuid, nodev, noexec, noatime, fsname=, ...\n"
+	"                          standard mount options, passed to FUSE\n"
+	"  -h, --help    this text\n"
+	"  -V, --version print the version\n"
+	"\n"
+	"See aifs(8).\n";
+
+/* Mount options handed to FUSE and the kernel unchanged. */
+static const char *const passthrough[] = {
+	"allow_other", "allow_root", "auto_unmount", "default_permissions", "ro", "rw",
+	"suid", "nosuid", "dev", "nodev", "exec", "noexec", "async", "sync", "dirsync",
+	"atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime",
+	"strictatime", "nostrictatime", "lazytime", "nolazytime", NULL
+};
+static const char *const passthrough_val[] = { "fsname=", "subtype=", "max_read=", NULL };
+/* Words fstab and mount(8) may hand us that mean nothing to a FUSE mount. */
+static const char *const ignored[] = {
+	"defaults", "auto", "noauto", "nofail", "_netdev", "user", "users", "nouser", NULL
+};
+
+struct cmdline {
+	const char *store, *mnt;
+	struct fs_opts opt;
+	char *fuse_opts;	/* comma list for FUSE */
+	int has_fsname, has_subtype;
+};
+
+static int in_list(const char *const *list, const char *w, int prefix)
+{
+	for (; *list; list++)
+		if (prefix ? !strncmp(w, *list, strlen(*list)) : !strcmp(w, *list))
+			return 1;
+	return 0;
+}
+
+static int append_opt(struct cmdline *c, const char *o)
+{
+	size_t old = c->fuse_opts ? strlen(c->fuse_opts) : 0;
+	char *n = realloc(c->fuse_opts, old + strlen(o) + 2);
+
+	if (!n)
+		return -1;
+	sprintf(n + old, "%s%s", old ? "," : "", o);
+	c->fuse_opts = n;
+	return 0;
+}
+
+static int parse_double(const char *s, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	return errno || end == s || *end || *out < 0 ? -1 : 0;
+}
+
+/* Take one -o word; returns 0, or -1 after printing why. */
+static int parse_word(struct cmdline *c, const char *w)
+{
+	const char *v = strchr(w, '=');
+	char *end;
+
+	if (!*w || in_list(ignored, w, 0))
+		return 0;
+	if (!strncmp(w, "log_level=", 10)) {
+		c->opt.log_level = log_level_parse(v + 1);
+		if (c->opt.log_level < 0)
+			goto bad_value;
+	} else if (!strncmp(w, "max_threads=", 12)) {
+		unsigned long n = strtoul(v + 1, &end, 10);
+
+		if (*end || !v[1] || n < 1 || n > 256)
+			goto bad_value;
+		c->opt.max_threads = (unsigned)n;
+	} else if (!strncmp(w, "attr_timeout=", 13)) {
+		if (parse_double(v + 1, &c->opt.attr_timeout) < 0)
+			goto bad_value;
+	} else if (!strncmp(w, "entry_timeout=", 14)) {
+		if (parse_double(v + 1, &c->opt.entry_timeout) < 0)
+			goto bad_value;
+	} else if (!strncmp(w, "compress=", 9)) {
+		if (!strcmp(v + 1, "lz4"))
+			c->opt.codec = TIER_CODEC_LZ4;
+		else if (!strcmp(v + 1, "none"))
+			c->opt.codec = TIER_CODEC_RAW;
+		else
+			goto bad_value;
+	} else if (in_list(passthrough, w, 0) || in_list(passthrough_val, w, 1)) {
+		c->has_fsname |= !strncmp(w, "fsname=", 7);
+		c->has_subtype |= !strncmp(w, "subtype=", 8);
+		return append_opt(c, w);
+	} else {
+		fprintf(stderr, "aifs: unknown mount option '%s' (see aifs(8))\n", w);
+		return -1;
+	}
+	return 0;
+bad_value:
+	fprintf(stderr, "aifs: bad value in mount option '%s' (see aifs(8))\n", w);
+	return -1;
+}
+
+static int parse_list(struct cmdline *c, const char *list)
+{
+	char *copy = strdup(list), *save = NULL, *w;
+	int rc = 0;
+
+	if (!copy)
+		return -1;
+	for (w = strtok_r(copy, ",", &save); w && rc == 0; w = strtok_r(NULL, ",", &save))
+		rc = parse_word(c, w);
+	free(copy);
+	return rc;
+}
+
+/* 0 to go on, 1 to exit 0 (help/version), 2 on a usage error. */
+static int parse_cmdline(int argc, char **argv, struct cmdline *c)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	c->opt = (struct fs_opts){ .log_level = LOG_NOTICE, .max_threads = 8,
+				   .attr_timeout = 1.0, .entry_timeout = 1.0,
+				   .codec = TIER_CODEC_RAW };
+	/* '+' is not used: mount.fuse3 puts -o after the operands. */
+	while ((ch = getopt_long(argc, argv, "fdso:hV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'f': c->opt.foreground = 1; break;
+		case 'd': c->opt.debug = c->opt.foreground = 1; break;
+		case 's': c->opt.single = 1; break;
+		case 'o':
+			if (parse_list(c, optarg) < 0)
+				return 2;
+			break;
+		case 'h': fputs(usage_text, stdout); return 1;
+		case 'V': printf("aifs %s\n", AIFS_VERSION); return 1;
+		default: fputs(usage_text, stderr); return 2;
+		}
+	}
+	if (argc - optind != 2) {
+		fprintf(stderr, "aifs: expected STORE and MOUNTPOINT\n%s", usage_text);
+		return 2;
+	}
+	c->store = argv[optind];
+	c->mnt = argv[optind + 1];
+	return 0;
+}
+
+/* Open the store and mount it; on failure MSG holds the reason. */
+static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, char *msg,
+		 size_t msglen)
+{
+	char *argv[5] = { "aifs", "-o", NULL, NULL, NULL };
+	struct fuse_args args;
+	struct fuse_session *se;
+	char *o = NULL;
+	int rc;
+
+	rc = store_open(c->store, &fs->store, msg, msglen);
+	if (rc < 0)
+		return rc;
+	fs->meta = fs->store->meta;
+	fs->tiers = fs->store->tiers;
+	fs->opt = c->opt;
+	pthread_rwlock_init(&fs->ns, NULL);
+	rc = fs_itab_init(fs);
+	if (rc == 0)
+		rc = fs_segs_init(fs);
+	if (rc == 0)
+		rc = fs_orphans_reap(fs);
+	if (rc < 0) {
+		snprintf(msg, msglen, "cannot load store %s: %s", c->store, strerror(-rc));
+		return rc;
+	}
+	if (asprintf(&o, "default_permissions%s%s%s%s%s", c->has_fsname ? "" : ",fsname=",
+		     c->has_fsname ? "" : c->store, c->has_subtype ? "" : ",subtype=aifs",
+		     c->fuse_opts ? "," : "", c->fuse_opts ? c->fuse_opts : "") < 0)
+		return -ENOMEM;
+	argv[2] = o;
+	if (c->opt.debug)
+		argv[3] = "-d";
+	args = (struct fuse_args)FUSE_ARGS_INIT(c->opt.debug ? 4 : 3, argv);
+	se = fuse_session_new(&args, fs_ops_table(), sizeof(struct fuse_lowlevel_ops), fs);
+	free(o);
+	if (!se) {
+		snprintf(msg, msglen, "cannot start FUSE session (bad mount option?)");
+		return -EINVAL;
+	}
+	if (fuse_set_signal_handlers(se) != 0 || fuse_session_mount(se, c->mnt) != 0) {
+		snprintf(msg, msglen, "cannot mount on %s (does it exist and is it a "
+			 "directory? is /dev/fuse usable?)", c->mnt);
+		fuse_session_destroy(se);
+		return -EIO;
+	}
+	*out = se;
+	return 0;
+}
+
+static int serve(struct cmdline *c, struct fuse_session *se)
+{
+	int rc;
+
+	if (c->opt.single) {
+		rc = fuse_session_loop(se);
+	} else {
+		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+
+		fuse_loop_cfg_set_max_threads(cfg, c->opt.max_threads);
+		fuse_loop_cfg_set_idle_threads(cfg, c->opt.max_threads);
+		rc = fuse_session_loop_mt(se, cfg);
+		fuse_loop_cfg_destroy(cfg);
+	}
+	fuse_session_unmount(se);
+	fuse_remove_signal_handlers(se);
+	fuse_session_destroy(se);
+	return rc;
+}
+
+/* Become a daemon: returns in the child with *REPORT the pipe to write
+ * the outcome to; the parent never returns. */
+static void daemonize(int *report)
+{
+	int p[2];
+	pid_t pid;
+	char buf[1024];
+	ssize_t n;
+
+	if (pipe(p) < 0 || (pid = fork()) < 0) {
+		perror("aifs: cannot start daemon");
+		exit(1);
+	}
+	if (pid > 0) {
+		close(p[1]);
+		n = read(p[0], buf, sizeof(buf) - 1);
+		if (n == 1 && buf[0] == 0)
+			exit(0);
+		buf[n > 0 ? n : 0] = 0;
+		fprintf(stderr, "aifs: %s\n", n > 0 ? buf : "daemon died while starting");
+		exit(1);
+	}
+	close(p[0]);
+	setsid();
+	*report = p[1];
+}
+
+static void detach_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR);
+
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct cmdline c = { 0 };
+	struct fs *fs;
+	struct fuse_session *se = NULL;
+	char msg[3 * PATH_MAX] = "", store[PATH_MAX], mnt[PATH_MAX];
+	int rc, report = -1;
+
+	rc = parse_cmdline(argc, argv, &c);
+	if (rc)
+		return rc == 1 ? 0 : 2;
+	if (!realpath(c.store, store)) {
+		fprintf(stderr, "aifs: no store at %s: %s\n", c.store, strerror(errno));
+		return 1;
+	}
+	if (!realpath(c.mnt, mnt)) {
+		fprintf(stderr, "aifs: bad mount point %s: %s\n", c.mnt, strerror(errno));
+		return 1;
+	}
+	c.store = store;
+	c.mnt = mnt;
+	log_init("aifs", c.opt.foreground, c.opt.log_level);
+	if (!c.opt.foreground)
+		daemonize(&report);
+	fs = calloc(1, sizeof(*fs));
+	the_fs = fs;
+	rc = fs ? start(&c, fs, &se, msg, sizeof(msg)) : -ENOMEM;
+	if (rc < 0) {
+		if (report >= 0 && write(report, msg, strlen(msg)) < 0)
+			rc = -EIO;
+		if (report < 0)
+			fprintf(stderr, "aifs: %s\n", msg);
+		if (fs && fs->store)
+			store_close(fs->store);
+		return 1;
+	}
+	log_msg(LOG_NOTICE, "mounted %s on %s", store, mnt);
+	if (report >= 0) {
+		char ok = 0;
+
+		if (write(report, &ok, 1) != 1)
+			log_warn("cannot report start-up to the parent: %s", strerror(errno));
+		close(report);
+		if (chdir("/") < 0)
+			log_warn("chdir /: %s", strerror(errno));
+		detach_stdio();
+	}
+	rc = serve(&c, se);
+	fs_itab_destroy(fs);
+	store_close(fs->store);
+	log_msg(LOG_NOTICE, "unmounted %s", mnt);
+	free(c.fuse_opts);
+	free(fs);
+	return rc ? 1 : 0;
+}

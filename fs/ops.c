@@ -1,0 +1,533 @@
+/* ops.c — FUSE handlers for attributes, file I/O, xattrs and statfs.
+ *
+ * Each handler replies exactly once.  Handlers that change an inode hold
+ * its lock for writing until the change is committed to meta/.
+ */
+#include "fs/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+
+#define XATTR_VALUE_MAX 65536
+
+/* Reply with the attributes of IN (any lock state; takes it for reading). */
+static void reply_attr(fuse_req_t req, struct fs *fs, struct inode *in)
+{
+	struct stat st;
+
+	pthread_rwlock_rdlock(&in->lock);
+	inode_stat(in, &st);
+	pthread_rwlock_unlock(&in->lock);
+	fuse_reply_attr(req, &st, fs->opt.attr_timeout);
+}
+
+static void do_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct inode *in;
+	int rc = inode_get(the_fs, ino, &in);
+
+	(void)fi;
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	reply_attr(req, the_fs, in);
+	inode_put(the_fs, in);
+}
+
+static int64_t ts_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+/* Apply a setattr to IN (locked for writing) into B. */
+static int setattr_apply(struct fs *fs, struct inode *in, struct meta_batch *b,
+			 const struct stat *attr, int to_set)
+{
+	struct meta_inode *a = &in->attr;
+	int64_t now = fs_now();
+	int rc;
+
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		if (!S_ISREG(a->mode))
+			return S_ISDIR(a->mode) ? -EISDIR : -EINVAL;
+		if ((uint64_t)attr->st_size < a->size) {
+			rc = fs_punch(fs, in, b, attr->st_size, UINT64_MAX);
+			if (rc < 0)
+				return rc;
+		}
+		a->size = attr->st_size;
+		a->mtime = now;
+		a->generation++;
+	}
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		bool changed = ((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != a->uid) ||
+			       ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != a->gid);
+
+		if (to_set & FUSE_SET_ATTR_UID)
+			a->uid = attr->st_uid;
+		if (to_set & FUSE_SET_ATTR_GID)
+			a->gid = attr->st_gid;
+		/* As the kernel does for local filesystems: a new owner does
+		 * not inherit set-id powers (the kernel usually sends the mode
+		 * change itself; this covers a chown without it). */
+		if (changed && !S_ISDIR(a->mode) && !(to_set & FUSE_SET_ATTR_MODE)) {
+			a->mode &= ~S_ISUID;
+			if (a->mode & S_IXGRP)
+				a->mode &= ~S_ISGID;
+		}
+	}
+	if (to_set & FUSE_SET_ATTR_MODE)
+		a->mode = (a->mode & S_IFMT) | (attr->st_mode & 07777);
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+		a->atime = now;
+	else if (to_set & FUSE_SET_ATTR_ATIME)
+		a->atime = ts_ns(&attr->st_atim);
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+		a->mtime = now;
+	else if (to_set & FUSE_SET_ATTR_MTIME)
+		a->mtime = ts_ns(&attr->st_mtim);
+	a->ctime = (to_set & FUSE_SET_ATTR_CTIME) ? ts_ns(&attr->st_ctim) : now;
+	inode_save(b, in);
+	return 0;
+}
+
+static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct fs *fs = the_fs;
+	struct meta_batch *b;
+	struct meta_inode saved;
+	struct inode *in;
+	int rc = inode_get(fs, ino, &in);
+
+	(void)fi;
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	b = meta_batch_new();
+	if (!b) {
+		inode_put(fs, in);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_rwlock_wrlock(&in->lock);
+	saved = in->attr;
+	rc = setattr_apply(fs, in, b, attr, to_set);
+	if (rc == 0)
+		rc = fs_commit(fs, b, false);
+	if (rc < 0)
+		in->attr = saved;
+	pthread_rwlock_unlock(&in->lock);
+	meta_batch_free(b);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		reply_attr(req, fs, in);
+	inode_put(fs, in);
+}
+
+/* Immutable-until-written content is only ever changed through this
+ * kernel (the store is locked to one mount), so the page cache stays
+ * valid across opens. */
+static void open_common(struct fs *fs, struct inode *in, struct fuse_file_info *fi)
+{
+	inode_open_inc(fs, in);
+	fi->fh = (uintptr_t)in;
+	fi->keep_cache = 1;
+}
+
+static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = the_fs;
+	struct inode *in;
+	int rc = inode_get(fs, ino, &in);
+
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	open_common(fs, in, fi);
+	inode_put(fs, in);
+	if (fuse_reply_open(req, fi) != 0)
+		inode_open_dec(fs, in);
+}
+
+static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	struct fs *fs = the_fs;
+	struct fuse_entry_param e;
+	struct inode *in;
+	int rc = fs_create_node(req, parent, name, mode, &in);
+
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fs_entry(fs, in, &e);
+	inode_lookup_inc(fs, in, 1);
+	open_common(fs, in, fi);
+	inode_put(fs, in);
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		inode_open_dec(fs, in);
+		inode_forget(fs, e.ino, 1);
+	}
+}
+
+static struct inode *fh_inode(struct fuse_file_info *fi)
+{
+	return (struct inode *)(uintptr_t)fi->fh;
+}
+
+static void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct fs *fs = the_fs;
+	struct inode *in = fh_inode(fi);
+	char *buf = fs_scratch(size);
+	size_t got = 0;
+	int rc = 0;
+
+	(void)ino;
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_rwlock_rdlock(&in->lock);
+	while (!in->map_loaded && rc == 0) {
+		pthread_rwlock_unlock(&in->lock);
+		pthread_rwlock_wrlock(&in->lock);
+		rc = fs_map_load(fs, in);
+		pthread_rwlock_unlock(&in->lock);
+		pthread_rwlock_rdlock(&in->lock);
+	}
+	if (rc == 0)
+		rc = fs_read(fs, in, buf, size, off, &got);
+	pthread_rwlock_unlock(&in->lock);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, buf, got);
+}
+
+static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+		     off_t off, struct fuse_file_info *fi)
+{
+	struct inode *in = fh_inode(fi);
+	int rc;
+
+	(void)ino;
+	if ((uint64_t)off + size > (1ull << 62)) {
+		fuse_reply_err(req, EFBIG);
+		return;
+	}
+	pthread_rwlock_wrlock(&in->lock);
+	rc = fs_write(the_fs, in, buf, size, off);
+	pthread_rwlock_unlock(&in->lock);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_write(req, size);
+}
+
+static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct inode *in = fh_inode(fi);
+	int rc;
+
+	(void)ino;
+	pthread_rwlock_wrlock(&in->lock);
+	rc = fs_flush(the_fs, in);
+	pthread_rwlock_unlock(&in->lock);
+	fuse_reply_err(req, -rc);
+}
+
+static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct inode *in = fh_inode(fi);
+	int rc;
+
+	(void)ino;
+	pthread_rwlock_wrlock(&in->lock);
+	rc = fs_flush(the_fs, in);
+	if (rc == 0 && in->nopen == 1)
+		fs_wbuf_free(in);
+	pthread_rwlock_unlock(&in->lock);
+	if (rc < 0)
+		log_err("inode %llu: data written before close could not be stored: %s",
+			(unsigned long long)in->ino, strerror(-rc));
+	inode_open_dec(the_fs, in);
+	fuse_reply_err(req, -rc);
+}
+
+static void do_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct inode *in = fh_inode(fi);
+	int rc;
+
+	(void)ino;
+	(void)datasync;
+	pthread_rwlock_wrlock(&in->lock);
+	rc = fs_sync(the_fs, in);
+	pthread_rwlock_unlock(&in->lock);
+	fuse_reply_err(req, -rc);
+}
+
+static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+			 struct fuse_file_info *fi)
+{
+	struct fs *fs = the_fs;
+	struct inode *in = fh_inode(fi);
+	struct meta_batch *b;
+	int rc = 0;
+
+	(void)ino;
+	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE) ||
+	    ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE))) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	b = meta_batch_new();
+	if (!b) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_rwlock_wrlock(&in->lock);
+	if (mode & FALLOC_FL_PUNCH_HOLE) {
+		rc = fs_punch(fs, in, b, off, len);
+		in->attr.mtime = in->attr.ctime = fs_now();
+		in->attr.generation++;
+	} else if (!(mode & FALLOC_FL_KEEP_SIZE) && (uint64_t)(off + len) > in->attr.size) {
+		in->attr.size = off + len;
+		in->attr.ctime = fs_now();
+	}
+	if (rc == 0) {
+		inode_save(b, in);
+		rc = fs_commit(fs, b, false);
+	}
+	pthread_rwlock_unlock(&in->lock);
+	meta_batch_free(b);
+	fuse_reply_err(req, -rc);
+}
+
+static void do_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = the_fs;
+	struct tier_space sp;
+	struct statvfs st = { .f_bsize = 4096, .f_frsize = 4096, .f_namemax = META_NAME_MAX };
+	int rc = tier_space(fs->tiers[TIER_HOT], &sp);
+
+	(void)ino;
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	st.f_blocks = sp.total / 4096;
+	st.f_bfree = st.f_bavail = sp.avail / 4096;
+	st.f_files = 1ull << 32;
+	st.f_ffree = st.f_favail = st.f_files - fs->next_ino;
+	fuse_reply_statfs(req, &st);
+}
+
+/* --- extended attributes --------------------------------------------- */
+
+static int xattr_name_check(const char *name)
+{
+	if (strlen(name) > 255 || !name[0])
+		return -ERANGE;
+	if (!strncmp(name, "system.", 7))
+		return -EOPNOTSUPP;	/* no POSIX ACLs */
+	if (strncmp(name, "user.", 5) && strncmp(name, "trusted.", 8) &&
+	    strncmp(name, "security.", 9))
+		return -EOPNOTSUPP;
+	return 0;
+}
+
+static int xattr_set(struct fs *fs, struct inode *in, const char *name, const char *value,
+		     size_t size, int flags, bool remove)
+{
+	struct meta_batch *b;
+	void *old = NULL;
+	size_t oldlen;
+	int rc = xattr_name_check(name);
+
+	if (rc < 0)
+		return rc;
+	if (!remove && size > XATTR_VALUE_MAX)
+		return -E2BIG;
+	if (!strncmp(name, "user.", 5) && !S_ISREG(in->attr.mode) && !S_ISDIR(in->attr.mode))
+		return remove ? -ENODATA : -EPERM;
+	rc = (in->attr.flags & META_IF_XATTR) ?
+		meta_xattr_get(fs->meta, in->ino, name, &old, &oldlen) : -ENODATA;
+	free(old);
+	if (rc < 0 && rc != -ENODATA)
+		return rc;
+	if (rc == 0 && !remove && (flags & XATTR_CREATE))
+		return -EEXIST;
+	if (rc == -ENODATA && (remove || (flags & XATTR_REPLACE)))
+		return -ENODATA;
+	b = meta_batch_new();
+	if (!b)
+		return -ENOMEM;
+	if (remove)
+		meta_xattr_del(b, in->ino, name);
+	else
+		meta_xattr_put(b, in->ino, name, value, size);
+	in->attr.flags |= META_IF_XATTR;
+	in->attr.ctime = fs_now();
+	inode_save(b, in);
+	rc = fs_commit(fs, b, false);
+	meta_batch_free(b);
+	return rc;
+}
+
+static void xattr_change(fuse_req_t req, fuse_ino_t ino, const char *name,
+			 const char *value, size_t size, int flags, bool remove)
+{
+	struct inode *in;
+	int rc = inode_get(the_fs, ino, &in);
+
+	if (rc == 0) {
+		pthread_rwlock_wrlock(&in->lock);
+		rc = xattr_set(the_fs, in, name, value, size, flags, remove);
+		pthread_rwlock_unlock(&in->lock);
+		inode_put(the_fs, in);
+	}
+	fuse_reply_err(req, -rc);
+}
+
+static void do_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags)
+{
+	xattr_change(req, ino, name, value, size, flags, false);
+}
+
+static void do_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	xattr_change(req, ino, name, NULL, 0, 0, true);
+}
+
+static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct inode *in;
+	void *val = NULL;
+	size_t len = 0;
+	int rc = inode_get(the_fs, ino, &in);
+
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	rc = (in->attr.flags & META_IF_XATTR) && strlen(name) <= 255 ?
+		meta_xattr_get(the_fs->meta, ino, name, &val, &len) : -ENODATA;
+	inode_put(the_fs, in);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, val, len);
+	free(val);
+}
+
+struct xlist {
+	char *buf;
+	size_t len, cap;
+};
+
+static int xlist_add(void *ctx, const char *name, const void *val, size_t vlen)
+{
+	struct xlist *l = ctx;
+	size_t n = strlen(name) + 1;
+
+	(void)val;
+	(void)vlen;
+	if (l->len + n > l->cap) {
+		size_t ncap = (l->cap + n) * 2;
+		char *b = realloc(l->buf, ncap);
+
+		if (!b)
+			return -ENOMEM;
+		l->buf = b;
+		l->cap = ncap;
+	}
+	memcpy(l->buf + l->len, name, n);
+	l->len += n;
+	return 0;
+}
+
+static void do_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct xlist l = { 0 };
+	struct inode *in;
+	int rc = inode_get(the_fs, ino, &in);
+
+	if (rc == 0) {
+		if (in->attr.flags & META_IF_XATTR)
+			rc = meta_xattr_foreach(the_fs->meta, ino, xlist_add, &l);
+		inode_put(the_fs, in);
+	}
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else if (size == 0)
+		fuse_reply_xattr(req, l.len);
+	else if (size < l.len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, l.buf, l.len);
+	free(l.buf);
+}
+
+/* --- session --------------------------------------------------------- */
+
+static void do_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	conn->max_write = FS_MAX_WRITE;
+	conn->max_readahead = FS_MAX_WRITE;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+}
+
+static void do_destroy(void *userdata)
+{
+	struct fs *fs = userdata;
+
+	if (fs_sync(fs, NULL) < 0)
+		log_err("final sync at unmount failed");
+}
+
+const struct fuse_lowlevel_ops *fs_ops_table(void)
+{
+	static struct fuse_lowlevel_ops ops = {
+		.init = do_init,
+		.destroy = do_destroy,
+		.getattr = do_getattr,
+		.setattr = do_setattr,
+		.open = do_open,
+		.create = do_create,
+		.read = do_read,
+		.write = do_write,
+		.flush = do_flush,
+		.release = do_release,
+		.fsync = do_fsync,
+		.fallocate = do_fallocate,
+		.statfs = do_statfs,
+		.setxattr = do_setxattr,
+		.getxattr = do_getxattr,
+		.listxattr = do_listxattr,
+		.removexattr = do_removexattr,
+	};
+
+	fs_dir_ops(&ops);
+	return &ops;
+}

@@ -1,0 +1,182 @@
+/* meta.h — the metadata store of aifs, kept in RocksDB.
+ *
+ * One RocksDB database holds every record kind; a record's key starts with
+ * a one-byte kind followed by fixed-width big-endian fields (see keys.h), so
+ * that prefix iteration is readdir and extent lookup:
+ *
+ *   'S'                      superblock (format version, next inode hint)
+ *   'I' ino                  inode
+ *   'D' parent name          dentry -> child ino, file type
+ *   'E' ino file-offset      extent -> tier reference, checksums
+ *   'X' ino name             extended attribute -> value
+ *   'L' ino                  symlink target
+ *   'N' ino                  inline data of a small file
+ *   'O' ino                  orphan: unlinked while open, freed at last close
+ *                            or at the next mount
+ *   other kinds              free for the lifecycle features (meta_rec_*)
+ *
+ * Every metadata change of one operation goes into one struct meta_batch
+ * and is committed whole or not at all.  Reads see committed batches only.
+ *
+ * All functions are thread-safe and return 0 or a negative errno unless
+ * said otherwise.
+ */
+#ifndef AIFS_META_H
+#define AIFS_META_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tier/tier.h"
+
+#define META_ROOT_INO	1ull
+#define META_NAME_MAX	255
+
+struct meta;
+struct meta_batch;
+
+/* An inode.  Times are nanoseconds since the epoch. */
+struct meta_inode {
+	uint64_t ino;
+	uint32_t mode;		/* type and permission bits, as st_mode */
+	uint32_t uid, gid;
+	uint32_t nlink;
+	uint64_t size;
+	uint64_t rdev;
+	int64_t  atime, mtime, ctime, btime;
+	uint32_t flags;		/* META_IF_* */
+	uint8_t  policy;	/* area policy of this inode (fs/ defines values) */
+	uint64_t generation;	/* bumped on every content change (fs/ use) */
+};
+
+#define META_IF_INLINE	0x1	/* content lives in the 'N' record */
+#define META_IF_XATTR	0x2	/* may have 'X' records (none if clear) */
+
+/* One piece of a file's extent map: file bytes [foff, foff+len) are the
+ * decoded bytes [inner, inner+len) of the extent REF. */
+struct meta_extent {
+	uint64_t foff;
+	uint64_t len;
+	uint32_t inner;
+	struct tier_ref ref;
+	uint32_t ncrc;
+	const uint32_t *crcs;	/* TIER_NCRC(ref.stored_len) checksums */
+};
+
+/* Open the RocksDB database in directory DIR.  With CREATE, make it if
+ * missing (mkfs); otherwise it must exist.  Options are sized for a daemon
+ * that must stay well under 256 MiB RSS. */
+int meta_open(const char *dir, bool create, struct meta **out);
+void meta_close(struct meta *m);
+
+/* Make every committed batch durable (sync the write-ahead log). */
+int meta_sync(struct meta *m);
+
+/* --- batches ----------------------------------------------------------- */
+
+struct meta_batch *meta_batch_new(void);
+void meta_batch_free(struct meta_batch *b);
+/* Drop everything gathered so far; the batch can be reused. */
+void meta_batch_clear(struct meta_batch *b);
+/* Apply B atomically; with SYNC, durably.  B stays owned by the caller. */
+int meta_batch_commit(struct meta *m, struct meta_batch *b, bool sync);
+
+/* --- inodes ------------------------------------------------------------ */
+
+/* Read inode INO into *OUT; -ENOENT if absent. */
+int meta_inode_get(struct meta *m, uint64_t ino, struct meta_inode *out);
+void meta_inode_put(struct meta_batch *b, const struct meta_inode *in);
+void meta_inode_del(struct meta_batch *b, uint64_t ino);
+/* Largest inode number in use (META_ROOT_INO if only the root). */
+int meta_inode_max(struct meta *m, uint64_t *out);
+/* Call FN for every inode in increasing order; stops at nonzero return. */
+int meta_inode_foreach(struct meta *m,
+		       int (*fn)(void *ctx, const struct meta_inode *in), void *ctx);
+
+/* --- dentries ---------------------------------------------------------- */
+
+/* Look NAME (LEN bytes) up in directory PARENT; -ENOENT if absent. */
+int meta_dentry_get(struct meta *m, uint64_t parent, const char *name, size_t len,
+		    uint64_t *ino, uint32_t *type);
+void meta_dentry_put(struct meta_batch *b, uint64_t parent, const char *name,
+		     size_t len, uint64_t ino, uint32_t type);
+void meta_dentry_del(struct meta_batch *b, uint64_t parent, const char *name,
+		     size_t len);
+/* Call FN for each entry of PARENT in name order, starting after the name
+ * AFTER (or from the first when AFTER is NULL).  NAME is not NUL-terminated
+ * and is valid during the call only.  Stops at the first nonzero return
+ * and returns it. */
+int meta_dentry_foreach(struct meta *m, uint64_t parent, const char *after,
+			size_t after_len,
+			int (*fn)(void *ctx, const char *name, size_t len,
+				  uint64_t ino, uint32_t type),
+			void *ctx);
+/* 1 if PARENT has no entries, 0 if it has, or a negative errno. */
+int meta_dir_empty(struct meta *m, uint64_t parent);
+
+/* --- extents ----------------------------------------------------------- */
+
+/* Call FN for each extent of INO in file-offset order.  E and its crcs are
+ * valid during the call only. */
+int meta_extent_foreach(struct meta *m, uint64_t ino,
+			int (*fn)(void *ctx, const struct meta_extent *e), void *ctx);
+void meta_extent_put(struct meta_batch *b, uint64_t ino, const struct meta_extent *e);
+void meta_extent_del(struct meta_batch *b, uint64_t ino, uint64_t foff);
+/* Delete every extent of INO. */
+void meta_extent_del_all(struct meta_batch *b, uint64_t ino);
+
+/* --- extended attributes, symlinks, inline data ------------------------ */
+
+/* Read xattr NAME of INO into a malloc'd buffer *VAL (caller frees) of
+ * *LEN bytes; -ENODATA if absent. */
+int meta_xattr_get(struct meta *m, uint64_t ino, const char *name,
+		   void **val, size_t *len);
+void meta_xattr_put(struct meta_batch *b, uint64_t ino, const char *name,
+		    const void *val, size_t len);
+void meta_xattr_del(struct meta_batch *b, uint64_t ino, const char *name);
+/* Call FN for each xattr of INO in name order (NAME NUL-terminated). */
+int meta_xattr_foreach(struct meta *m, uint64_t ino,
+		       int (*fn)(void *ctx, const char *name, const void *val,
+				 size_t len),
+		       void *ctx);
+void meta_xattr_del_all(struct meta_batch *b, uint64_t ino);
+
+/* Symlink target and inline data: malloc'd, caller frees; -ENOENT if absent. */
+int meta_symlink_get(struct meta *m, uint64_t ino, char **target, size_t *len);
+void meta_symlink_put(struct meta_batch *b, uint64_t ino, const char *target, size_t len);
+int meta_inline_get(struct meta *m, uint64_t ino, void **data, size_t *len);
+void meta_inline_put(struct meta_batch *b, uint64_t ino, const void *data, size_t len);
+
+/* --- orphans ----------------------------------------------------------- */
+
+void meta_orphan_put(struct meta_batch *b, uint64_t ino);
+void meta_orphan_del(struct meta_batch *b, uint64_t ino);
+int meta_orphan_foreach(struct meta *m, int (*fn)(void *ctx, uint64_t ino), void *ctx);
+
+/* Delete every record of INO: inode, extents, xattrs, symlink, inline data,
+ * orphan mark (not the dentries that point at it). */
+void meta_inode_purge(struct meta_batch *b, uint64_t ino);
+
+/* --- generic records for the lifecycle features ------------------------ */
+
+/* KIND must not be one of the kinds listed at the top.  KEY is any bytes
+ * (use keys.h encoders for ordered fields). */
+int meta_rec_get(struct meta *m, uint8_t kind, const void *key, size_t klen,
+		 void **val, size_t *vlen);
+void meta_rec_put(struct meta_batch *b, uint8_t kind, const void *key, size_t klen,
+		  const void *val, size_t vlen);
+void meta_rec_del(struct meta_batch *b, uint8_t kind, const void *key, size_t klen);
+/* Call FN for each record of KIND whose key starts with PREFIX, in key order. */
+int meta_rec_foreach(struct meta *m, uint8_t kind, const void *prefix, size_t plen,
+		     int (*fn)(void *ctx, const void *key, size_t klen,
+			       const void *val, size_t vlen),
+		     void *ctx);
+
+/* --- superblock -------------------------------------------------------- */
+
+/* Read / write the store's metadata format version ('S' record). */
+int meta_format_get(struct meta *m, uint32_t *version);
+void meta_format_put(struct meta_batch *b, uint32_t version);
+
+#endif

@@ -1,0 +1,361 @@
+/* store.c — opening, creating and locking a whole store (see store.h).
+ *
+ * aifs.conf is the first thing read: it decides whether this binary may
+ * touch the store at all (format version), before RocksDB is opened.
+ * The lock is an flock on STORE/lock held for as long as the store is open;
+ * the kernel drops it when the holder dies, so a kill -9 never leaves a
+ * stale lock behind.
+ */
+#include "meta/store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tier/log.h"
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Format a user message into ERR and return RC (a negative errno). */
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static char *path_join(const char *a, const char *b)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s", a, b) < 0)
+		return NULL;
+	return p;
+}
+
+static int make_uuid(char *out)
+{
+	unsigned char r[16];
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (read(fd, r, sizeof(r)) != (ssize_t)sizeof(r)) {
+		close(fd);
+		return -EIO;
+	}
+	close(fd);
+	r[6] = (r[6] & 0x0f) | 0x40;
+	r[8] = (r[8] & 0x3f) | 0x80;
+	sprintf(out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
+		r[11], r[12], r[13], r[14], r[15]);
+	return 0;
+}
+
+/* Write FILE under DIR with CONTENT and fsync it and DIR. */
+static int write_durable(const char *dir, const char *file, const char *content)
+{
+	char *p = path_join(dir, file);
+	int fd, rc = 0, dfd;
+	size_t len = strlen(content);
+
+	if (!p)
+		return -ENOMEM;
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	free(p);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, content, len) != (ssize_t)len || fsync(fd) < 0)
+		rc = errno ? -errno : -EIO;
+	close(fd);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return rc;
+}
+
+static int mkdir_in(const char *dir, const char *sub)
+{
+	char *p = path_join(dir, sub);
+	int rc = 0;
+
+	if (!p)
+		return -ENOMEM;
+	if (mkdir(p, 0700) < 0 && errno != EEXIST)
+		rc = -errno;
+	free(p);
+	return rc;
+}
+
+/* 1 if PATH is an empty directory, 0 if not, or a negative errno. */
+static int dir_is_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	int empty = 1;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			empty = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return empty;
+}
+
+/* Parse aifs.conf of S ("key = value" lines; unknown keys are kept for
+ * newer binaries and ignored here). */
+static int conf_read(struct store *s, char *err, size_t errlen)
+{
+	char *p = path_join(s->path, "aifs.conf");
+	char line[4096], key[64], val[4000];
+	FILE *f;
+	int have_format = 0;
+
+	if (!p)
+		return -ENOMEM;
+	f = fopen(p, "re");
+	free(p);
+	if (!f)
+		return fail(err, errlen, -errno,
+			    "%s is not an aifs store: cannot read aifs.conf: %s "
+			    "(create a store with: aifsctl mkfs %s)",
+			    s->path, strerror(errno), s->path);
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] == '#' || sscanf(line, " %63[^= ] = %3999[^\n]", key, val) != 2)
+			continue;
+		if (!strcmp(key, "format")) {
+			s->format = (uint32_t)strtoul(val, NULL, 10);
+			have_format = 1;
+		} else if (!strcmp(key, "uuid")) {
+			snprintf(s->uuid, sizeof(s->uuid), "%.39s", val);
+		} else if (!strcmp(key, "created")) {
+			s->created = strtoll(val, NULL, 10);
+		} else if (!strcmp(key, "cold")) {
+			free(s->cold_path);
+			s->cold_path = strdup(val);
+		}
+	}
+	fclose(f);
+	if (!have_format || s->format == 0)
+		return fail(err, errlen, -EINVAL, "%s/aifs.conf has no valid format line; "
+			    "the store is damaged", s->path);
+	if (s->format > STORE_FORMAT)
+		return fail(err, errlen, -EPROTONOSUPPORT,
+			    "store %s has format %u, newer than this aifs (format %u); "
+			    "use a newer aifs", s->path, s->format, STORE_FORMAT);
+	return 0;
+}
+
+/* Take the store's lock or explain who holds it. */
+static int lock_take(struct store *s, char *err, size_t errlen)
+{
+	char *p = path_join(s->path, "lock");
+	char pid[32] = "";
+	ssize_t n;
+
+	if (!p)
+		return -ENOMEM;
+	s->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	free(p);
+	if (s->lock_fd < 0)
+		return fail(err, errlen, -errno, "cannot open %s/lock: %s", s->path,
+			    strerror(errno));
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+
+		n = pread(s->lock_fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = 0;
+		pid[strcspn(pid, "\n")] = 0;
+		if (e == EWOULDBLOCK)
+			return fail(err, errlen, -EBUSY,
+				    "store %s is already in use (mounted or being checked) "
+				    "by process %s", s->path, pid[0] ? pid : "unknown");
+		return fail(err, errlen, -e, "cannot lock %s: %s", s->path, strerror(e));
+	}
+	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(s->lock_fd, 0) < 0 || pwrite(s->lock_fd, pid, n, 0) != n)
+		log_warn("cannot record pid in %s/lock: %s", s->path, strerror(errno));
+	return 0;
+}
+
+static int tiers_open(struct store *s, char *err, size_t errlen)
+{
+	char *hot = path_join(s->path, "hot");
+	char *cold = s->cold_path ? strdup(s->cold_path) : path_join(s->path, "cold");
+	int rc = -ENOMEM;
+
+	if (!hot || !cold)
+		goto out;
+	rc = tier_open(hot, TIER_HOT, &s->tiers[TIER_HOT]);
+	if (rc < 0) {
+		fail(err, errlen, rc, "cannot open hot tier %s: %s", hot, strerror(-rc));
+		goto out;
+	}
+	rc = tier_open(cold, TIER_COLD, &s->tiers[TIER_COLD]);
+	if (rc < 0)
+		fail(err, errlen, rc, "cannot open cold tier %s: %s", cold, strerror(-rc));
+out:
+	free(hot);
+	free(cold);
+	return rc;
+}
+
+int store_open(const char *path, struct store **out, char *err, size_t errlen)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	struct stat st;
+	uint32_t fmt;
+	char *mdir = NULL;
+	int rc;
+
+	if (!s)
+		return -ENOMEM;
+	s->lock_fd = -1;
+	s->path = strdup(path);
+	if (!s->path) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if (stat(path, &st) < 0) {
+		rc = fail(err, errlen, -errno, "no store at %s: %s (create one with: "
+			  "aifsctl mkfs %s)", path, strerror(errno), path);
+		goto fail;
+	}
+	rc = conf_read(s, err, errlen);
+	if (rc < 0)
+		goto fail;
+	rc = lock_take(s, err, errlen);
+	if (rc < 0)
+		goto fail;
+	mdir = path_join(path, "meta");
+	rc = mdir ? meta_open(mdir, false, &s->meta) : -ENOMEM;
+	if (rc < 0) {
+		fail(err, errlen, rc, "cannot open metadata database %s: %s", mdir ? mdir : path,
+		     strerror(-rc));
+		goto fail;
+	}
+	rc = meta_format_get(s->meta, &fmt);
+	if (rc < 0 || fmt != s->format) {
+		rc = fail(err, errlen, -EINVAL, "metadata of %s has format %u but aifs.conf "
+			  "says %u; the store is damaged", path, rc < 0 ? 0 : fmt, s->format);
+		goto fail;
+	}
+	rc = tiers_open(s, err, errlen);
+	if (rc < 0)
+		goto fail;
+	free(mdir);
+	*out = s;
+	return 0;
+fail:
+	free(mdir);
+	store_close(s);
+	return rc;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < TIER_COUNT; i++)
+		if (s->tiers[i])
+			tier_close(s->tiers[i]);
+	if (s->meta)
+		meta_close(s->meta);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	free(s->cold_path);
+	free(s->path);
+	free(s);
+}
+
+/* Create the root directory inode, owned by the caller, and the format. */
+static int root_create(const char *mdir)
+{
+	struct meta *m;
+	struct meta_batch *b;
+	struct meta_inode root = { .ino = META_ROOT_INO, .mode = S_IFDIR | 0755,
+				   .nlink = 2, .uid = getuid(), .gid = getgid() };
+	struct timespec now;
+	int rc;
+
+	rc = meta_open(mdir, true, &m);
+	if (rc < 0)
+		return rc;
+	clock_gettime(CLOCK_REALTIME, &now);
+	root.atime = root.mtime = root.ctime = root.btime =
+		(int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	b = meta_batch_new();
+	if (!b) {
+		meta_close(m);
+		return -ENOMEM;
+	}
+	meta_format_put(b, STORE_FORMAT);
+	meta_inode_put(b, &root);
+	rc = meta_batch_commit(m, b, true);
+	meta_batch_free(b);
+	meta_close(m);
+	return rc;
+}
+
+int store_mkfs(const char *path, const char *cold, char *err, size_t errlen)
+{
+	char uuid[40], conf[8192], *mdir;
+	int rc;
+
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return fail(err, errlen, -errno, "cannot create %s: %s", path, strerror(errno));
+	rc = dir_is_empty(path);
+	if (rc < 0)
+		return fail(err, errlen, rc, "cannot read %s: %s", path, strerror(-rc));
+	if (rc == 0)
+		return fail(err, errlen, -ENOTEMPTY, "%s is not empty; mkfs needs an empty "
+			    "or absent directory", path);
+	if (cold && mkdir(cold, 0700) < 0 && errno != EEXIST)
+		return fail(err, errlen, -errno, "cannot create cold tier %s: %s", cold,
+			    strerror(errno));
+	rc = mkdir_in(path, "meta");
+	if (!rc)
+		rc = mkdir_in(path, "hot");
+	if (!rc && !cold)
+		rc = mkdir_in(path, "cold");
+	if (rc < 0)
+		return fail(err, errlen, rc, "cannot create directories in %s: %s", path,
+			    strerror(-rc));
+	mdir = path_join(path, "meta");
+	rc = mdir ? root_create(mdir) : -ENOMEM;
+	free(mdir);
+	if (rc < 0)
+		return fail(err, errlen, rc, "cannot create metadata database: %s", strerror(-rc));
+	rc = make_uuid(uuid);
+	if (rc < 0)
+		return fail(err, errlen, rc, "cannot make uuid: %s", strerror(-rc));
+	/* aifs.conf is written last: its presence marks a complete store. */
+	snprintf(conf, sizeof(conf),
+		 "# aifs store; written by aifsctl mkfs, do not edit\n"
+		 "format = %u\nuuid = %s\ncreated = %lld\n%s%s%s",
+		 STORE_FORMAT, uuid, (long long)time(NULL), cold ? "cold = " : "",
+		 cold ? cold : "", cold ? "\n" : "");
+	rc = write_durable(path, "aifs.conf", conf);
+	if (rc < 0)
+		return fail(err, errlen, rc, "cannot write %s/aifs.conf: %s", path, strerror(-rc));
+	return 0;
+}

@@ -1,0 +1,45 @@
+/* store.h — a whole aifs store on disk: configuration, lock, metadata, tiers.
+ *
+ *   STORE/aifs.conf   "key = value" lines: format, uuid, created, cold
+ *   STORE/lock        held (flock) by whoever has the store open
+ *   STORE/meta/       RocksDB database (meta.h)
+ *   STORE/hot/        hot tier segments
+ *   STORE/cold/       cold tier segments (or the path named by "cold")
+ *
+ * Opening refuses, with a message for the user in ERR, a missing store, a
+ * store of a newer format than this binary, and a store already open.
+ */
+#ifndef AIFS_STORE_H
+#define AIFS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "meta/meta.h"
+#include "tier/tier.h"
+
+#define STORE_FORMAT 1
+
+struct store {
+	char *path;
+	char uuid[40];
+	uint32_t format;
+	int64_t created;		/* seconds since the epoch */
+	char *cold_path;		/* directory of the cold tier */
+	struct meta *meta;
+	struct tier *tiers[TIER_COUNT];
+	int lock_fd;
+};
+
+/* Create a new store at PATH (an absent or empty directory) with its root
+ * directory inode.  COLD is the cold tier directory or NULL for STORE/cold.
+ * On failure ERR holds one line for the user. */
+int store_mkfs(const char *path, const char *cold, char *err, size_t errlen);
+
+/* Open the store at PATH, taking its lock.  *OUT is freed by store_close. */
+int store_open(const char *path, struct store **out, char *err, size_t errlen);
+
+/* Close everything and release the lock. */
+void store_close(struct store *s);
+
+#endif

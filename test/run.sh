@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Run every test of aifs against the binaries in build directory $1 and end
+# with the line "N passed, N failed".
+#
+# Unit suites (Check) count one test per Check test; integration tests
+# (test/integration/test_*.py, run with /usr/bin/python3) print one line per
+# test: "ok NAME" or "not ok NAME: why".  TESTS=pattern runs a subset.
+set -u
+build=$(cd "${1:-build}" && pwd)
+top=$(cd "$(dirname "$0")/.." && pwd)
+pattern=${TESTS:-}
+pass=0 fail=0
+log=$(mktemp -d /tmp/aifs-test-log.XXXXXX)
+
+for exe in "$build"/test_*; do
+	[ -x "$exe" ] || continue
+	name=$(basename "$exe")
+	[ -n "$pattern" ] && [[ "$name" != *$pattern* ]] && continue
+	CK_VERBOSITY=verbose CK_DEFAULT_TIMEOUT=300 "$exe" >"$log/$name.out" 2>&1
+	rc=$?
+	p=$(grep -c ':P:' "$log/$name.out")
+	f=$(grep -cE ':[FE]:' "$log/$name.out")
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+	grep -E ':[FE]:' "$log/$name.out" | sed 's/^/not ok unit: /'
+	[ "$rc" -ne 0 ] && [ "$f" -ge 1 ] && tail -n 20 "$log/$name.out"
+	echo "unit $name: $p passed, $f failed"
+	pass=$((pass + p)) fail=$((fail + f))
+done
+
+export AIFS_BIN="$build/aifs" AIFSCTL_BIN="$build/aifsctl" AIFS_TOP="$top"
+for t in "$top"/test/integration/test_*.py; do
+	[ -f "$t" ] || continue
+	name=$(basename "$t" .py)
+	[ -n "$pattern" ] && [[ "$name" != *$pattern* ]] && continue
+	start=$(date +%s)
+	/usr/bin/python3 "$t" >"$log/$name.out" 2>&1
+	rc=$?
+	p=$(grep -c '^ok ' "$log/$name.out")
+	f=$(grep -c '^not ok ' "$log/$name.out")
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "not ok $name: exited with status $rc"
+		tail -n 30 "$log/$name.out"
+		f=1
+	fi
+	grep '^not ok ' "$log/$name.out"
+	[ "$f" -gt 0 ] && tail -n 40 "$log/$name.out" | grep -v '^ok '
+	echo "integration $name: $p passed, $f failed ($(( $(date +%s) - start ))s)"
+	pass=$((pass + p)) fail=$((fail + f))
+done
+
+echo "logs in $log"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,115 @@
+/* tier.h — extent stores.
+ *
+ * A tier stores immutable extents and gives them back by reference.  The
+ * local implementation keeps append-only segment files in one directory
+ * ("seg-%08u", at most TIER_SEG_MAX bytes each; an extent never spans two
+ * segments) and does its I/O with io_uring.  Nothing is overwritten in
+ * place: space comes back only when a whole segment is removed.
+ *
+ * Every extent carries one CRC-32C per TIER_BLOCK bytes of its *stored*
+ * bytes; the caller keeps them (in metadata) and hands them back on read,
+ * so a flipped byte on disk is a -EIO and one log line, never wrong data.
+ *
+ * Nothing above tier/ may assume that a tier is a local directory: callers
+ * use only the functions below.
+ *
+ * All functions are thread-safe and return 0 or a negative errno.
+ */
+#ifndef AIFS_TIER_H
+#define AIFS_TIER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TIER_HOT	0
+#define TIER_COLD	1
+#define TIER_COUNT	2
+
+#define TIER_CODEC_RAW	0
+#define TIER_CODEC_LZ4	1
+
+#define TIER_BLOCK	4096u		/* checksum granularity */
+#define TIER_EXTENT_MAX	(8u << 20)	/* largest extent accepted by append */
+#define TIER_SEG_MAX	(1ull << 30)	/* a segment is sealed past this size */
+
+/* Number of checksums of an extent of LEN stored bytes. */
+#define TIER_NCRC(len)	(((len) + TIER_BLOCK - 1) / TIER_BLOCK)
+
+struct tier;
+
+/* Where an extent's bytes are. */
+struct tier_ref {
+	uint8_t  tier;		/* TIER_HOT or TIER_COLD */
+	uint8_t  codec;		/* TIER_CODEC_* */
+	uint32_t seg;		/* segment number */
+	uint64_t off;		/* byte offset of the extent in its segment */
+	uint32_t stored_len;	/* bytes on disk */
+	uint32_t raw_len;	/* bytes after decoding */
+};
+
+/* Open the tier ID kept in directory DIR (which must exist).  Finds the
+ * segments present and resumes appending at the end of the newest one.
+ * *OUT is owned by the caller and freed by tier_close. */
+int tier_open(const char *dir, int id, struct tier **out);
+
+/* Close the tier; pending data is synced first. */
+void tier_close(struct tier *t);
+
+/* Append LEN (1..TIER_EXTENT_MAX) bytes of BUF as one extent.  CODEC is the
+ * preferred codec: with TIER_CODEC_LZ4 the bytes are compressed unless that
+ * saves less than about 5%, in which case they are stored raw.  On success
+ * *REF describes the extent and CRCS (room for TIER_NCRC(LEN) entries) holds
+ * its checksums; *NCRC is how many were written.  The bytes are written when
+ * this returns (not yet durable: see tier_sync). */
+int tier_append(struct tier *t, const void *buf, uint32_t len, int codec,
+		struct tier_ref *ref, uint32_t *crcs, uint32_t *ncrc);
+
+/* One read of a batch: LEN decoded bytes starting at INNER within the
+ * extent REF (with checksums CRCS) into DST.  RESULT is set to 0 or a
+ * negative errno. */
+struct tier_io {
+	const struct tier_ref *ref;
+	const uint32_t *crcs;
+	uint32_t inner;
+	uint32_t len;
+	void *dst;
+	int result;
+};
+
+/* Read N extents, submitting them to io_uring together.  TIERS is indexed
+ * by tier id (ref->tier).  Each io gets its own result; the return value
+ * is 0 if all succeeded, else the first error. */
+int tier_read_batch(struct tier *const *tiers, struct tier_io *ios, unsigned n);
+
+/* Make every extent appended so far durable (fdatasync of the segments
+ * written since the last sync). */
+int tier_sync(struct tier *t);
+
+/* Remove segment SEG, which must not be the one being appended to.  The
+ * caller guarantees that no durable metadata references it. */
+int tier_seg_remove(struct tier *t, uint32_t seg);
+
+/* Size in bytes of segment SEG, or a negative errno (-ENOENT if absent). */
+int64_t tier_seg_size(struct tier *t, uint32_t seg);
+
+/* The segment currently appended to. */
+uint32_t tier_active_seg(struct tier *t);
+
+/* Call FN for each segment present, in increasing order; stops at the
+ * first nonzero return and returns it. */
+int tier_seg_foreach(struct tier *t, int (*fn)(void *ctx, uint32_t seg, uint64_t size),
+		     void *ctx);
+
+struct tier_space {
+	uint64_t used;		/* bytes in segment files */
+	uint64_t total;		/* capacity of the device holding the tier */
+	uint64_t avail;		/* bytes still free on that device */
+};
+
+/* Space used by the tier and left on its device. */
+int tier_space(struct tier *t, struct tier_space *out);
+
+/* CRC-32C (Castagnoli) of LEN bytes, continuing from SEED (0 to start). */
+uint32_t tier_crc32c(uint32_t seed, const void *buf, size_t len);
+
+#endif

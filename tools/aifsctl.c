@@ -1,0 +1,83 @@
+/* aifsctl.c — the aifs control tool: one grammar, `aifsctl CMD [ARGS]`.
+ *
+ * Offline commands (mkfs, fsck) open a store through meta/ and tier/;
+ * commands on a mounted filesystem use the mount only.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "meta/store.h"
+#include "tier/log.h"
+#include "tools/aifsctl.h"
+
+static const char usage_text[] =
+	"usage: aifsctl COMMAND [ARGS]\n"
+	"\n"
+	"commands:\n"
+	"  mkfs [--cold PATH] STORE   create a new store\n"
+	"  fsck [--repair] STORE      check (and repair) an unmounted store\n"
+	"\n"
+	"  aifsctl COMMAND --help     help on one command\n"
+	"  aifsctl --version          print the version\n"
+	"\n"
+	"Exit status: 0 ok, 1 problem found or failure, 2 usage error.  See aifsctl(8).\n";
+
+static const char mkfs_usage[] =
+	"usage: aifsctl mkfs [--cold PATH] STORE\n"
+	"\n"
+	"Create a new aifs store in STORE, which must be absent or empty.\n"
+	"  --cold PATH   keep the cold tier in PATH (default STORE/cold)\n";
+
+static int cmd_mkfs(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "cold", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *cold = NULL;
+	char err[1024];
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': cold = optarg; break;
+		case 'h': fputs(mkfs_usage, stdout); return EXIT_OK;
+		default: fputs(mkfs_usage, stderr); return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		fputs(mkfs_usage, stderr);
+		return EXIT_USAGE;
+	}
+	if (store_mkfs(argv[optind], cold, err, sizeof(err)) < 0) {
+		fprintf(stderr, "aifsctl mkfs: %s\n", err);
+		return EXIT_PROBLEM;
+	}
+	printf("created aifs store %s (format %d)\n", argv[optind], STORE_FORMAT);
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	log_init("aifsctl", 1, LOG_WARNING);
+	if (argc < 2) {
+		fputs(usage_text, stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		fputs(usage_text, stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("aifsctl %s\n", AIFS_VERSION);
+		return EXIT_OK;
+	}
+	if (!strcmp(argv[1], "mkfs"))
+		return cmd_mkfs(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "fsck"))
+		return cmd_fsck(argc - 1, argv + 1);
+	fprintf(stderr, "aifsctl: unknown command '%s'\n%s", argv[1], usage_text);
+	return EXIT_USAGE;
+}

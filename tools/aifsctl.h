@@ -1,0 +1,13 @@
+/* aifsctl.h — shared pieces of the aifsctl commands. */
+#ifndef AIFS_AIFSCTL_H
+#define AIFS_AIFSCTL_H
+
+/* Exit codes of every aifsctl command (documented in aifsctl(8)). */
+#define EXIT_OK		0
+#define EXIT_PROBLEM	1
+#define EXIT_USAGE	2
+
+/* aifsctl fsck [--repair] STORE */
+int cmd_fsck(int argc, char **argv);
+
+#endif
