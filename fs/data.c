@@ -289,6 +289,7 @@ static int map_punch(struct fs *fs, struct inode *in, struct meta_batch *b,
 		keep[nkeep++].crcs->refs++;
 	}
 	for (size_t k = i; k < j; k++) {
+		in->attr.alloc -= m->v[k].len;
 		meta_extent_del(b, in->ino, m->v[k].foff);
 		seg_adj(fs, &m->v[k].ref, -1);
 		crcs_put(m->v[k].crcs);
@@ -297,6 +298,7 @@ static int map_punch(struct fs *fs, struct inode *in, struct meta_batch *b,
 	m->n = m->n - (j - i) + nkeep;
 	for (size_t k = 0; k < nkeep; k++) {
 		m->v[i + k] = keep[k];
+		in->attr.alloc += keep[k].len;
 		ext_to_meta(&keep[k], &me);
 		meta_extent_put(b, in->ino, &me);
 		seg_adj(fs, &keep[k].ref, +1);
@@ -320,6 +322,7 @@ static int map_insert(struct fs *fs, struct inode *in, struct meta_batch *b,
 	memmove(&in->map.v[i + 1], &in->map.v[i], (in->map.n - i) * sizeof(*e));
 	in->map.v[i] = *e;
 	in->map.n++;
+	in->attr.alloc += e->len;
 	ext_to_meta(e, &me);
 	meta_extent_put(b, in->ino, &me);
 	return 0;

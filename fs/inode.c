@@ -322,6 +322,18 @@ int fs_orphans_reap(struct fs *fs)
 	return meta_orphan_foreach(fs->meta, reap_one, fs);
 }
 
+/* Nanoseconds to a timespec, flooring so that times before 1970 work. */
+static struct timespec ns_ts(int64_t ns)
+{
+	int64_t sec = ns / 1000000000, rem = ns % 1000000000;
+
+	if (rem < 0) {
+		rem += 1000000000;
+		sec--;
+	}
+	return (struct timespec){ .tv_sec = sec, .tv_nsec = rem };
+}
+
 void inode_stat(const struct inode *in, struct stat *st)
 {
 	const struct meta_inode *a = &in->attr;
@@ -335,13 +347,10 @@ void inode_stat(const struct inode *in, struct stat *st)
 	st->st_rdev = a->rdev;
 	st->st_size = a->size;
 	st->st_blksize = 4096;
-	st->st_blocks = (a->size + 511) / 512;
-	st->st_atim.tv_sec = a->atime / 1000000000;
-	st->st_atim.tv_nsec = a->atime % 1000000000;
-	st->st_mtim.tv_sec = a->mtime / 1000000000;
-	st->st_mtim.tv_nsec = a->mtime % 1000000000;
-	st->st_ctim.tv_sec = a->ctime / 1000000000;
-	st->st_ctim.tv_nsec = a->ctime % 1000000000;
+	st->st_blocks = (a->alloc + in->wb_len + 511) / 512;
+	st->st_atim = ns_ts(a->atime);
+	st->st_mtim = ns_ts(a->mtime);
+	st->st_ctim = ns_ts(a->ctime);
 }
 
 void inode_save(struct meta_batch *b, struct inode *in)

@@ -142,6 +142,25 @@ static void open_common(struct fs *fs, struct inode *in, struct fuse_file_info *
 	fi->keep_cache = 1;
 }
 
+/* open(O_TRUNC): the kernel leaves the truncation to us (atomic_o_trunc). */
+static int truncate_zero(struct fs *fs, struct inode *in)
+{
+	struct meta_batch *b = meta_batch_new();
+	struct stat st = { .st_size = 0 };
+	int rc;
+
+	if (!b)
+		return -ENOMEM;
+	pthread_rwlock_wrlock(&in->lock);
+	rc = in->attr.size || in->wb_len ?
+		setattr_apply(fs, in, b, &st, FUSE_SET_ATTR_SIZE) : 0;
+	if (rc == 0)
+		rc = fs_commit(fs, b, false);
+	pthread_rwlock_unlock(&in->lock);
+	meta_batch_free(b);
+	return rc;
+}
+
 static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = the_fs;
@@ -151,6 +170,14 @@ static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;
+	}
+	if ((fi->flags & O_TRUNC) && S_ISREG(in->attr.mode)) {
+		rc = truncate_zero(fs, in);
+		if (rc < 0) {
+			inode_put(fs, in);
+			fuse_reply_err(req, -rc);
+			return;
+		}
 	}
 	open_common(fs, in, fi);
 	inode_put(fs, in);

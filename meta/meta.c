@@ -6,7 +6,7 @@
  *
  *   'I' ino          v1: mode, uid, gid, nlink u32; size, rdev u64;
  *                        atime, mtime, ctime, btime i64; flags u32;
- *                        policy u8; generation u64            (78 bytes)
+ *                        policy u8; generation, alloc u64     (86 bytes)
  *   'D' parent name  v1: ino u64, type u32                    (13 bytes)
  *   'E' ino foff     v1: tier u8, codec u8, seg u32, off u64, stored_len u32,
  *                        raw_len u32, len u64, inner u32, ncrc u32,
@@ -41,7 +41,7 @@
 #include "meta/meta.h"
 #include "tier/log.h"
 
-#define INODE_V1_LEN	78
+#define INODE_V1_LEN	86
 #define DENTRY_V1_LEN	13
 #define EXTENT_V1_HDR	39
 /* Most checksums an extent can have: tier_append takes at most
@@ -126,6 +126,7 @@ static size_t inode_encode(uint8_t *v, const struct meta_inode *in)
 	p = le_put(p, in->flags, 4);
 	*p++ = in->policy;
 	p = le_put(p, in->generation, 8);
+	p = le_put(p, in->alloc, 8);
 	return (size_t)(p - v);
 }
 
@@ -150,6 +151,7 @@ static int inode_decode(const uint8_t *k, size_t klen, const uint8_t *v, size_t 
 	out->flags = (uint32_t)le_get(&p, 4);
 	out->policy = *p++;
 	out->generation = le_get(&p, 8);
+	out->alloc = le_get(&p, 8);
 	return 0;
 }
 

@@ -48,6 +48,7 @@ struct meta_inode {
 	uint32_t flags;		/* META_IF_* */
 	uint8_t  policy;	/* area policy of this inode (fs/ defines values) */
 	uint64_t generation;	/* bumped on every content change (fs/ use) */
+	uint64_t alloc;		/* bytes of content stored in extents */
 };
 
 #define META_IF_INLINE	0x1	/* content lives in the 'N' record */
