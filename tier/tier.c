@@ -1,0 +1,923 @@
+/* tier.c — the local tier: append-only segment files in one directory.
+ *
+ * A tier directory holds "seg-%08u" files of at most TIER_SEG_MAX bytes.
+ * Extents are appended to the newest ("active") segment; an extent that
+ * would not fit starts a new segment numbered one higher, so segment
+ * numbers only grow and the number of a removed segment is never reused.
+ *
+ * Invariants of struct tier, all guarded by t->lock:
+ *  - segs[n] describes segment n for n < nsegs; the file exists iff
+ *    present, and used is the sum of the sizes of the present segments.
+ *  - size is where the next extent of that segment would start: an append
+ *    reserves [size, size + stored_len) under the lock and writes outside
+ *    it, so concurrent appenders overlap their I/O.  A failed write leaves
+ *    an unreferenced gap, never a reused range.
+ *  - refs counts I/O in flight on fd.  A removed segment keeps its fd
+ *    until refs drops to 0, so an fd number is never recycled under a
+ *    reader that still uses it.
+ *  - dirty is set when a write has completed, not at reservation: a sync
+ *    clears it only for writes it is sure to cover.
+ *
+ * I/O goes through one io_uring per thread (created on first use, freed
+ * by a pthread key destructor at thread exit) and per-thread scratch
+ * buffers that grow on demand; being per thread, none of them is locked.
+ */
+#include "tier/tier.h"
+#include "tier/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <liburing.h>
+#include <lz4.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#define RING_DEPTH	64
+#define SEG_LIMIT	(1u << 24)	/* segment numbers (16 PiB of appends) */
+#define SCRATCH_CHUNK	(16u << 20)	/* staging bytes per chunk of a read batch */
+#define SEG_NAME_SIZE	32
+
+struct seg {
+	int fd;			/* -1 until first used */
+	uint32_t refs;		/* I/O in flight on fd */
+	uint64_t size;		/* bytes reserved so far */
+	bool present;
+	bool dirty;		/* written to since the last sync */
+};
+
+struct tier {
+	int id;
+	int dirfd;
+	char *dir;
+	pthread_mutex_t lock;
+	struct seg *segs;	/* indexed by segment number */
+	uint32_t nsegs;
+	uint32_t active;
+	uint64_t used;
+	bool dir_dirty;		/* a segment was created or removed since the last sync */
+};
+
+struct tier_thread {
+	struct io_uring ring;
+	bool ring_ok;
+	void *scratch;		/* staged reads, lz4 compression output */
+	size_t scratch_cap;
+	void *decode;		/* lz4 output of a read not starting at 0 */
+	size_t decode_cap;
+};
+
+/* One read or write carried out to its end by uring_run. */
+struct uring_op {
+	int fd;
+	bool write;
+	uint8_t *buf;
+	uint64_t off;
+	uint32_t len;
+	uint32_t done;
+	int res;		/* 0, a negative errno, or -ENODATA: the file ended first */
+};
+
+static __thread struct tier_thread *self;
+static pthread_key_t self_key;
+static pthread_once_t self_once = PTHREAD_ONCE_INIT;
+static int self_key_err;
+
+static const char *tier_name(int id)
+{
+	return id == TIER_HOT ? "hot" : id == TIER_COLD ? "cold" : "?";
+}
+
+static void seg_name(char *buf, uint32_t seg)
+{
+	snprintf(buf, SEG_NAME_SIZE, "seg-%08" PRIu32, seg);
+}
+
+/* Log one error line "tier NAME: MESSAGE" and return RC. */
+__attribute__((format(printf, 3, 4)))
+static int fail(const struct tier *t, int rc, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	log_err("tier %s: %s", tier_name(t->id), msg);
+	return rc;
+}
+
+/* ---- per-thread state ------------------------------------------------ */
+
+static void thread_free(void *p)
+{
+	struct tier_thread *ts = p;
+
+	if (ts->ring_ok)
+		io_uring_queue_exit(&ts->ring);
+	free(ts->scratch);
+	free(ts->decode);
+	free(ts);
+	self = NULL;
+}
+
+/* A forked child (a daemon detaching, say) must not drive the parent's
+ * ring, whose queues are shared memory: the forking thread's ring is
+ * dropped in the child and made afresh on its next use. */
+static void thread_forked(void)
+{
+	if (self && self->ring_ok) {
+		io_uring_queue_exit(&self->ring);
+		self->ring_ok = false;
+	}
+}
+
+static void self_key_create(void)
+{
+	self_key_err = pthread_key_create(&self_key, thread_free);
+	if (self_key_err == 0)
+		self_key_err = pthread_atfork(NULL, NULL, thread_forked);
+}
+
+/* The calling thread's state with a working ring. */
+static int thread_get(struct tier_thread **out)
+{
+	int rc;
+
+	if (!self) {
+		struct tier_thread *ts = NULL;
+
+		pthread_once(&self_once, self_key_create);
+		rc = self_key_err;
+		if (rc == 0)
+			rc = (ts = calloc(1, sizeof *ts)) ? pthread_setspecific(self_key, ts) : ENOMEM;
+		if (rc) {
+			log_err("tier: cannot set up the thread's I/O state: %s", strerror(rc));
+			free(ts);
+			return -rc;
+		}
+		self = ts;
+	}
+	if (!self->ring_ok) {
+		rc = io_uring_queue_init(RING_DEPTH, &self->ring, 0);
+		if (rc < 0) {
+			log_err("tier: cannot create an io_uring: %s", strerror(-rc));
+			return rc;
+		}
+		self->ring_ok = true;
+	}
+	*out = self;
+	return 0;
+}
+
+/* Make *BUF hold at least NEED bytes; the old contents are not kept. */
+static int buf_reserve(void **buf, size_t *cap, size_t need)
+{
+	size_t n = *cap ? *cap : 64u << 10;
+	void *p;
+	int rc;
+
+	if (need <= *cap)
+		return 0;
+	while (n < need)
+		n *= 2;
+	rc = posix_memalign(&p, TIER_BLOCK, n);
+	if (rc) {
+		log_err("tier: cannot allocate %zu bytes of scratch: %s", n, strerror(rc));
+		return -rc;
+	}
+	free(*buf);
+	*buf = p;
+	*cap = n;
+	return 0;
+}
+
+/* ---- io_uring engine ------------------------------------------------- */
+
+static void uring_prep(struct io_uring *ring, struct uring_op *op, unsigned k)
+{
+	/* Never NULL: at most RING_DEPTH ops, and every submit drains the SQ. */
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+	if (op->write)
+		io_uring_prep_write(sqe, op->fd, op->buf + op->done, op->len - op->done,
+				    op->off + op->done);
+	else
+		io_uring_prep_read(sqe, op->fd, op->buf + op->done, op->len - op->done,
+				   op->off + op->done);
+	io_uring_sqe_set_data64(sqe, k);
+}
+
+/* Hand every prepared SQE to the kernel, adding to *INFLIGHT those it
+ * took (each of them will give exactly one CQE). */
+static int uring_submit(struct io_uring *ring, unsigned *inflight)
+{
+	while (io_uring_sq_ready(ring) > 0) {
+		int r = io_uring_submit(ring);
+
+		if (r == -EINTR)
+			continue;
+		if (r <= 0)
+			return r ? r : -EIO;
+		*inflight += (unsigned)r;
+	}
+	return 0;
+}
+
+/* Run N (<= RING_DEPTH) ops together on the thread's ring, resubmitting
+ * the rest of any short transfer.  Each op gets its own res.  If the ring
+ * itself fails, the ops not done get that error and the ring is dropped
+ * (with any SQE it did not take) to be created afresh on next use. */
+static void uring_run(struct tier_thread *ts, struct uring_op *ops, unsigned n)
+{
+	struct io_uring *ring = &ts->ring;
+	unsigned inflight = 0;
+	int err;
+
+	for (unsigned k = 0; k < n; k++)
+		uring_prep(ring, &ops[k], k);
+	err = uring_submit(ring, &inflight);
+	while (inflight > 0) {
+		struct io_uring_cqe *cqe;
+		struct uring_op *op;
+		int r = io_uring_wait_cqe(ring, &cqe);
+
+		if (r == -EINTR)
+			continue;
+		if (r < 0) {
+			err = r;
+			break;
+		}
+		op = &ops[io_uring_cqe_get_data64(cqe)];
+		r = cqe->res;
+		io_uring_cqe_seen(ring, cqe);
+		inflight--;
+		if (r < 0)
+			op->res = r;
+		else if (r == 0)
+			op->res = op->write ? -EIO : -ENODATA;
+		else if ((op->done += (uint32_t)r) < op->len && !err) {
+			uring_prep(ring, op, (unsigned)(op - ops));
+			err = uring_submit(ring, &inflight);
+		}
+	}
+	if (err) {
+		log_err("tier: io_uring failed: %s", strerror(-err));
+		for (unsigned k = 0; k < n; k++)
+			if (ops[k].res == 0 && ops[k].done < ops[k].len)
+				ops[k].res = err;
+		io_uring_queue_exit(ring);
+		ts->ring_ok = false;
+	}
+}
+
+/* ---- segment table --------------------------------------------------- */
+
+/* Make segs[SEG] exist.  Called with the lock held (or before sharing). */
+static int seg_slot(struct tier *t, uint32_t seg)
+{
+	uint32_t n = t->nsegs ? t->nsegs : 16;
+	struct seg *s;
+
+	if (seg < t->nsegs)
+		return 0;
+	if (seg >= SEG_LIMIT)
+		return fail(t, -ERANGE, "segment number %" PRIu32 " is out of range", seg);
+	while (n <= seg)
+		n *= 2;
+	s = realloc(t->segs, n * sizeof *s);
+	if (!s)
+		return fail(t, -ENOMEM, "cannot grow the segment table: %s", strerror(ENOMEM));
+	for (uint32_t i = t->nsegs; i < n; i++)
+		s[i] = (struct seg){ .fd = -1 };
+	t->segs = s;
+	t->nsegs = n;
+	return 0;
+}
+
+/* Create segment SEG and make it the active one.  Lock held. */
+static int seg_create(struct tier *t, uint32_t seg)
+{
+	char name[SEG_NAME_SIZE];
+	int fd, rc;
+
+	rc = seg_slot(t, seg);
+	if (rc)
+		return rc;
+	seg_name(name, seg);
+	fd = openat(t->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return fail(t, -errno, "cannot create segment %s/%s: %m", t->dir, name);
+	t->segs[seg] = (struct seg){ .fd = fd, .present = true };
+	t->active = seg;
+	t->dir_dirty = true;
+	return 0;
+}
+
+/* Reserve LEN bytes at the end of the active segment, starting a new one
+ * if they would not fit, and take a reference on it for the write. */
+static int seg_reserve(struct tier *t, uint32_t len, uint32_t *seg, uint64_t *off, int *fd)
+{
+	struct seg *s;
+	int rc = 0;
+
+	pthread_mutex_lock(&t->lock);
+	if (t->segs[t->active].size + len > TIER_SEG_MAX)
+		rc = seg_create(t, t->active + 1);
+	if (rc == 0) {
+		s = &t->segs[t->active];
+		*seg = t->active;
+		*off = s->size;
+		*fd = s->fd;
+		s->size += len;
+		s->refs++;
+		t->used += len;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+/* Take a reference on the segment holding REF for a read, opening it on
+ * first use; checks that the extent lies within what the segment holds. */
+static int seg_get(struct tier *t, const struct tier_ref *ref, int *fd)
+{
+	char name[SEG_NAME_SIZE];
+	struct seg *s;
+	int rc = 0;
+
+	pthread_mutex_lock(&t->lock);
+	s = ref->seg < t->nsegs ? &t->segs[ref->seg] : NULL;
+	if (!s || !s->present) {
+		rc = fail(t, -ENOENT, "segment %" PRIu32 " does not exist (extent at offset %"
+			  PRIu64 ")", ref->seg, ref->off);
+	} else if (ref->off + ref->stored_len > s->size) {
+		rc = fail(t, -EIO, "extent [%" PRIu64 ", +%" PRIu32 ") lies past the end of "
+			  "segment %" PRIu32 " (%" PRIu64 " bytes)", ref->off, ref->stored_len,
+			  ref->seg, s->size);
+	} else if (s->fd < 0) {
+		seg_name(name, ref->seg);
+		s->fd = openat(t->dirfd, name, O_RDONLY | O_CLOEXEC);
+		if (s->fd < 0)
+			rc = fail(t, -errno, "cannot open segment %s/%s: %m", t->dir, name);
+	}
+	if (rc == 0) {
+		s->refs++;
+		*fd = s->fd;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+/* Drop a reference taken by seg_reserve or seg_get; WROTE marks the
+ * segment for the next sync. */
+static void seg_put(struct tier *t, uint32_t seg, bool wrote)
+{
+	struct seg *s;
+
+	pthread_mutex_lock(&t->lock);
+	s = &t->segs[seg];
+	s->dirty |= wrote;
+	if (--s->refs == 0 && !s->present && s->fd >= 0) {
+		close(s->fd);
+		s->fd = -1;
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* ---- open / close ---------------------------------------------------- */
+
+/* Parse a canonical segment file name ("seg-" and at least 8 digits,
+ * exactly as seg_name would print it); anything else is not ours. */
+static bool seg_parse(const char *name, uint32_t *seg)
+{
+	char canon[SEG_NAME_SIZE];
+	unsigned long v;
+	char *end;
+
+	if (strncmp(name, "seg-", 4) != 0)
+		return false;
+	v = strtoul(name + 4, &end, 10);
+	if (*end || v > UINT32_MAX)
+		return false;
+	seg_name(canon, (uint32_t)v);
+	*seg = (uint32_t)v;
+	return strcmp(canon, name) == 0;
+}
+
+/* Record every segment file of the directory; *NEWEST is the highest
+ * number found, or -1 if there is none. */
+static int tier_scan(struct tier *t, int64_t *newest)
+{
+	struct dirent *de;
+	struct stat st;
+	uint32_t seg;
+	DIR *d;
+	int fd, rc = 0;
+
+	*newest = -1;
+	fd = dup(t->dirfd);
+	d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		rc = fail(t, -errno, "cannot list %s: %m", t->dir);
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		if (!seg_parse(de->d_name, &seg))
+			continue;
+		if (fstatat(t->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			rc = fail(t, -errno, "cannot stat %s/%s: %m", t->dir, de->d_name);
+		else if (!S_ISREG(st.st_mode))
+			rc = fail(t, -EINVAL, "%s/%s is not a regular file", t->dir, de->d_name);
+		else
+			rc = seg_slot(t, seg);
+		if (rc)
+			break;
+		t->segs[seg].present = true;
+		t->segs[seg].size = (uint64_t)st.st_size;
+		t->used += (uint64_t)st.st_size;
+		if ((int64_t)seg > *newest)
+			*newest = seg;
+	}
+	if (rc == 0 && errno)
+		rc = fail(t, -errno, "cannot list %s: %m", t->dir);
+	closedir(d);
+	return rc;
+}
+
+/* Open the newest segment for appending, trusting fstat for its size
+ * (a torn tail from a crash is simply left behind, unreferenced). */
+static int tier_resume(struct tier *t, uint32_t seg)
+{
+	char name[SEG_NAME_SIZE];
+	struct seg *s = &t->segs[seg];
+	struct stat st;
+
+	seg_name(name, seg);
+	s->fd = openat(t->dirfd, name, O_RDWR | O_CLOEXEC);
+	if (s->fd < 0 || fstat(s->fd, &st) < 0)
+		return fail(t, -errno, "cannot open segment %s/%s for appending: %m", t->dir, name);
+	t->used += (uint64_t)st.st_size - s->size;
+	s->size = (uint64_t)st.st_size;
+	t->active = seg;
+	return 0;
+}
+
+static void tier_free(struct tier *t)
+{
+	for (uint32_t i = 0; i < t->nsegs; i++)
+		if (t->segs[i].fd >= 0)
+			close(t->segs[i].fd);
+	if (t->dirfd >= 0)
+		close(t->dirfd);
+	pthread_mutex_destroy(&t->lock);
+	free(t->segs);
+	free(t->dir);
+	free(t);
+}
+
+int tier_open(const char *dir, int id, struct tier **out)
+{
+	struct tier *t;
+	int64_t newest;
+	int rc;
+
+	*out = NULL;
+	if (id < 0 || id >= TIER_COUNT) {
+		log_err("tier: cannot open %s: tier id %d is not valid", dir, id);
+		return -EINVAL;
+	}
+	t = calloc(1, sizeof *t);
+	if (!t || !(t->dir = strdup(dir))) {
+		log_err("tier %s: cannot open %s: %s", tier_name(id), dir, strerror(ENOMEM));
+		free(t);
+		return -ENOMEM;
+	}
+	t->id = id;
+	pthread_mutex_init(&t->lock, NULL);
+	t->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (t->dirfd < 0) {
+		rc = fail(t, -errno, "cannot open directory %s: %m", dir);
+		goto out;
+	}
+	rc = tier_scan(t, &newest);
+	if (rc)
+		goto out;
+	rc = newest < 0 ? seg_create(t, 0) : tier_resume(t, (uint32_t)newest);
+	if (rc)
+		goto out;
+	*out = t;
+	return 0;
+out:
+	tier_free(t);
+	return rc;
+}
+
+void tier_close(struct tier *t)
+{
+	if (!t)
+		return;
+	tier_sync(t);
+	tier_free(t);
+}
+
+/* ---- append ---------------------------------------------------------- */
+
+/* Compress LEN bytes of SRC into the thread's scratch if that saves at
+ * least 5%: LZ4 gives up (returns 0) once its output would pass that
+ * budget, so incompressible data costs little.  Returns the stored length,
+ * or 0 when the bytes should be stored raw. */
+static uint32_t lz4_pack(struct tier_thread *ts, const void *src, uint32_t len)
+{
+	uint32_t budget = (uint32_t)((uint64_t)len * 95 / 100);
+
+	if (budget == 0 || buf_reserve(&ts->scratch, &ts->scratch_cap, budget) != 0)
+		return 0;
+	return (uint32_t)LZ4_compress_default(src, ts->scratch, (int)len, (int)budget);
+}
+
+int tier_append(struct tier *t, const void *buf, uint32_t len, int codec,
+		struct tier_ref *ref, uint32_t *crcs, uint32_t *ncrc)
+{
+	struct tier_thread *ts;
+	struct uring_op op = { .write = true, .buf = (uint8_t *)buf, .len = len };
+	uint32_t seg, packed = 0;
+	int rc;
+
+	if (!buf || !ref || !crcs || !ncrc || len == 0 || len > TIER_EXTENT_MAX ||
+	    (codec != TIER_CODEC_RAW && codec != TIER_CODEC_LZ4))
+		return fail(t, -EINVAL, "invalid append of %" PRIu32 " bytes with codec %d",
+			    len, codec);
+	rc = thread_get(&ts);
+	if (rc)
+		return rc;
+	if (codec == TIER_CODEC_LZ4)
+		packed = lz4_pack(ts, buf, len);
+	if (packed) {
+		op.buf = ts->scratch;
+		op.len = packed;
+	}
+	*ncrc = TIER_NCRC(op.len);
+	for (uint32_t i = 0; i < *ncrc; i++) {
+		uint32_t pos = i * TIER_BLOCK;
+
+		crcs[i] = tier_crc32c(0, op.buf + pos,
+				      op.len - pos < TIER_BLOCK ? op.len - pos : TIER_BLOCK);
+	}
+	rc = seg_reserve(t, op.len, &seg, &op.off, &op.fd);
+	if (rc)
+		return rc;
+	uring_run(ts, &op, 1);
+	seg_put(t, seg, op.res == 0);
+	if (op.res)
+		return fail(t, op.res, "write of %" PRIu32 " bytes at offset %" PRIu64
+			    " of segment %" PRIu32 " failed: %s", op.len, op.off, seg,
+			    strerror(-op.res));
+	*ref = (struct tier_ref){
+		.tier = (uint8_t)t->id,
+		.codec = packed ? TIER_CODEC_LZ4 : TIER_CODEC_RAW,
+		.seg = seg,
+		.off = op.off,
+		.stored_len = op.len,
+		.raw_len = len,
+	};
+	return 0;
+}
+
+/* ---- read batch ------------------------------------------------------ */
+
+/* How one io of a batch is carried out.  Raw extents read only the
+ * TIER_BLOCK-aligned stored blocks covering the range (straight into dst
+ * when the range is exactly those blocks); lz4 extents read all stored
+ * bytes.  Every block read is checked before any byte is used; after a
+ * failed direct read dst holds whatever was read, and the result says so. */
+struct read_plan {
+	struct tier_io *io;
+	struct tier *t;
+	uint32_t soff;		/* extent offset of the first stored byte read */
+	size_t scratch_off;	/* where in scratch, unless direct */
+	bool direct;
+};
+
+/* Check IO against the tier it names; returns the tier or NULL with
+ * io->result set. */
+static struct tier *read_check(struct tier *const *tiers, struct tier_io *io)
+{
+	const struct tier_ref *r = io->ref;
+	struct tier *t = r && r->tier < TIER_COUNT ? tiers[r->tier] : NULL;
+
+	if (!t) {
+		log_err("tier: read of an extent of tier %d, which is not open",
+			r ? r->tier : -1);
+		io->result = -EINVAL;
+	} else if (!io->dst || !io->crcs || r->stored_len == 0 ||
+		   (r->codec != TIER_CODEC_RAW && r->codec != TIER_CODEC_LZ4) ||
+		   (r->codec == TIER_CODEC_RAW && r->stored_len != r->raw_len) ||
+		   (uint64_t)io->inner + io->len > r->raw_len) {
+		io->result = fail(t, -EINVAL, "invalid read of [%" PRIu32 ", +%" PRIu32 ") from "
+				  "the extent at segment %" PRIu32 " offset %" PRIu64 " (codec %u, %"
+				  PRIu32 " stored, %" PRIu32 " raw bytes)", io->inner, io->len,
+				  r->seg, r->off, r->codec, r->stored_len, r->raw_len);
+		t = NULL;
+	}
+	return t;
+}
+
+/* Verify the checksum of every stored block in BUF, which holds the stored
+ * bytes [soff, soff + len) of the extent; soff is block-aligned. */
+static int read_verify(const struct read_plan *p, const uint8_t *buf, uint32_t len)
+{
+	const struct tier_ref *r = p->io->ref;
+
+	for (uint32_t pos = p->soff; pos < p->soff + len; pos += TIER_BLOCK) {
+		uint32_t blk = pos / TIER_BLOCK;
+		uint32_t n = r->stored_len - pos < TIER_BLOCK ? r->stored_len - pos : TIER_BLOCK;
+		uint32_t crc = tier_crc32c(0, buf + (pos - p->soff), n);
+
+		if (crc != p->io->crcs[blk])
+			return fail(p->t, -EIO, "checksum mismatch in segment %" PRIu32 " at offset %"
+				    PRIu64 " (block %" PRIu32 " of the extent at offset %" PRIu64
+				    "): expected %08" PRIx32 ", found %08" PRIx32, r->seg,
+				    r->off + pos, blk, r->off, p->io->crcs[blk], crc);
+	}
+	return 0;
+}
+
+/* Decode the verified lz4 extent in SRC far enough to fill the range.  A
+ * range starting at 0 decodes straight into dst. */
+static int read_lz4(struct tier_thread *ts, const struct read_plan *p, const uint8_t *src)
+{
+	const struct tier_ref *r = p->io->ref;
+	uint32_t want = p->io->inner + p->io->len;
+	uint8_t *out = p->io->dst;
+	int n, rc;
+
+	if (p->io->inner) {
+		rc = buf_reserve(&ts->decode, &ts->decode_cap, want);
+		if (rc)
+			return rc;
+		out = ts->decode;
+	}
+	n = LZ4_decompress_safe_partial((const char *)src, (char *)out, (int)r->stored_len,
+					(int)want, (int)want);
+	if (n != (int)want)
+		return fail(p->t, -EIO, "lz4 extent in segment %" PRIu32 " at offset %" PRIu64
+			    " does not decode to %" PRIu32 " bytes (got %d)", r->seg, r->off,
+			    want, n);
+	if (p->io->inner)
+		memcpy(p->io->dst, out + p->io->inner, p->io->len);
+	return 0;
+}
+
+/* Turn the outcome of P's read OP into the io's result and bytes. */
+static void read_finish(struct tier_thread *ts, const struct read_plan *p,
+			const struct uring_op *op)
+{
+	struct tier_io *io = p->io;
+	const struct tier_ref *r = io->ref;
+	int rc = op->res;
+
+	if (rc == -ENODATA)
+		rc = fail(p->t, -EIO, "segment %" PRIu32 " ends at offset %" PRIu64 ", inside the "
+			  "extent at offset %" PRIu64 " (%" PRIu32 " bytes): truncated segment",
+			  r->seg, op->off + op->done, r->off, r->stored_len);
+	else if (rc)
+		fail(p->t, rc, "read of %" PRIu32 " bytes at offset %" PRIu64 " of segment %"
+		     PRIu32 " failed: %s", op->len, op->off, r->seg, strerror(-rc));
+	else
+		rc = read_verify(p, op->buf, op->len);
+	if (rc == 0 && r->codec == TIER_CODEC_LZ4)
+		rc = read_lz4(ts, p, op->buf);
+	else if (rc == 0 && !p->direct)
+		memcpy(io->dst, op->buf + (io->inner - p->soff), io->len);
+	io->result = rc;
+}
+
+/* Plan, submit and finish the ios from FIRST on, as many as fit in the
+ * ring and in SCRATCH_CHUNK bytes of staging (always at least one).
+ * Returns the index of the first io left for the next chunk. */
+static unsigned read_chunk(struct tier_thread *ts, struct tier *const *tiers,
+			   struct tier_io *ios, unsigned first, unsigned n)
+{
+	struct read_plan plans[RING_DEPTH];
+	struct uring_op ops[RING_DEPTH];
+	size_t staged = 0;
+	unsigned i, k = 0;
+	int rc;
+
+	for (i = first; i < n && k < RING_DEPTH; i++) {
+		struct tier_io *io = &ios[i];
+		struct tier *t = read_check(tiers, io);
+		const struct tier_ref *r = io->ref;
+		struct read_plan *p = &plans[k];
+		uint32_t end;
+		size_t need;
+
+		if (!t || io->len == 0)
+			continue;
+		*p = (struct read_plan){ .io = io, .t = t, .scratch_off = staged };
+		end = r->stored_len;
+		if (r->codec == TIER_CODEC_RAW) {
+			uint64_t e = ((uint64_t)io->inner + io->len + TIER_BLOCK - 1) / TIER_BLOCK *
+				     TIER_BLOCK;
+
+			p->soff = io->inner / TIER_BLOCK * TIER_BLOCK;
+			end = e < end ? (uint32_t)e : end;
+			p->direct = p->soff == io->inner && end == io->inner + io->len;
+		}
+		need = p->direct ? 0 : ((size_t)(end - p->soff) + 63) & ~(size_t)63;
+		if (k > 0 && staged + need > SCRATCH_CHUNK)
+			break;
+		ops[k] = (struct uring_op){ .off = r->off + p->soff, .len = end - p->soff,
+					    .buf = io->dst };
+		io->result = seg_get(t, r, &ops[k].fd);
+		if (io->result)
+			continue;
+		staged += need;
+		k++;
+	}
+	rc = buf_reserve(&ts->scratch, &ts->scratch_cap, staged);
+	for (unsigned j = 0; j < k; j++)
+		if (!plans[j].direct)
+			ops[j].buf = (uint8_t *)ts->scratch + plans[j].scratch_off;
+	if (rc == 0)
+		uring_run(ts, ops, k);
+	for (unsigned j = 0; j < k; j++) {
+		if (rc == 0)
+			read_finish(ts, &plans[j], &ops[j]);
+		else
+			plans[j].io->result = rc;
+		seg_put(plans[j].t, plans[j].io->ref->seg, false);
+	}
+	return i;
+}
+
+int tier_read_batch(struct tier *const *tiers, struct tier_io *ios, unsigned n)
+{
+	struct tier_thread *ts;
+	int rc = thread_get(&ts);
+
+	for (unsigned i = 0; i < n; i++)
+		ios[i].result = rc;
+	if (rc)
+		return rc;
+	for (unsigned i = 0; i < n; )
+		i = read_chunk(ts, tiers, ios, i, n);
+	for (unsigned i = 0; i < n; i++)
+		if (ios[i].result)
+			return ios[i].result;
+	return 0;
+}
+
+/* ---- sync, segments, space ------------------------------------------- */
+
+/* Segments are taken one at a time, each with a reference, so that the
+ * fdatasyncs run without the lock.  A failed fdatasync does not mark the
+ * segment dirty again: Linux reports a writeback error once per file and
+ * may have dropped the pages, so a retry could succeed over lost data. */
+int tier_sync(struct tier *t)
+{
+	bool dir_dirty;
+	int rc = 0, err;
+
+	for (uint32_t i = 0; ; i++) {
+		struct seg *s;
+		int fd = -1;
+
+		pthread_mutex_lock(&t->lock);
+		if (i >= t->nsegs) {
+			pthread_mutex_unlock(&t->lock);
+			break;
+		}
+		s = &t->segs[i];
+		if (s->present && s->dirty) {
+			s->dirty = false;
+			s->refs++;
+			fd = s->fd;
+		}
+		pthread_mutex_unlock(&t->lock);
+		if (fd < 0)
+			continue;
+		if (fdatasync(fd) < 0) {
+			err = fail(t, -errno, "fdatasync of segment %" PRIu32 " failed: %m", i);
+			rc = rc ? rc : err;
+		}
+		seg_put(t, i, false);
+	}
+	/* Created and removed segment names are durable only with the directory. */
+	pthread_mutex_lock(&t->lock);
+	dir_dirty = t->dir_dirty;
+	t->dir_dirty = false;
+	pthread_mutex_unlock(&t->lock);
+	if (dir_dirty && fsync(t->dirfd) < 0) {
+		err = fail(t, -errno, "fsync of directory %s failed: %m", t->dir);
+		pthread_mutex_lock(&t->lock);
+		t->dir_dirty = true;
+		pthread_mutex_unlock(&t->lock);
+		rc = rc ? rc : err;
+	}
+	return rc;
+}
+
+int tier_seg_remove(struct tier *t, uint32_t seg)
+{
+	char name[SEG_NAME_SIZE];
+	struct seg *s;
+	int rc = 0;
+
+	seg_name(name, seg);
+	pthread_mutex_lock(&t->lock);
+	s = seg < t->nsegs ? &t->segs[seg] : NULL;
+	if (seg == t->active)
+		rc = fail(t, -EBUSY, "segment %" PRIu32 " is being appended to and cannot be "
+			  "removed", seg);
+	else if (!s || !s->present)
+		rc = fail(t, -ENOENT, "cannot remove segment %" PRIu32 ": no such segment", seg);
+	else if (unlinkat(t->dirfd, name, 0) < 0)
+		rc = fail(t, -errno, "cannot remove segment %s/%s: %m", t->dir, name);
+	else {
+		t->used -= s->size;
+		s->present = false;
+		s->dirty = false;
+		s->size = 0;
+		t->dir_dirty = true;
+		/* Readers still in flight keep the fd; the last seg_put closes it. */
+		if (s->refs == 0 && s->fd >= 0) {
+			close(s->fd);
+			s->fd = -1;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+/* An absent segment is an answer here, not an error, so it is not logged. */
+int64_t tier_seg_size(struct tier *t, uint32_t seg)
+{
+	int64_t size = -ENOENT;
+
+	pthread_mutex_lock(&t->lock);
+	if (seg < t->nsegs && t->segs[seg].present)
+		size = (int64_t)t->segs[seg].size;
+	pthread_mutex_unlock(&t->lock);
+	return size;
+}
+
+uint32_t tier_active_seg(struct tier *t)
+{
+	uint32_t seg;
+
+	pthread_mutex_lock(&t->lock);
+	seg = t->active;
+	pthread_mutex_unlock(&t->lock);
+	return seg;
+}
+
+/* FN runs on a copy of the list, without the lock, so that it may call
+ * back into the tier (to remove a segment, say). */
+int tier_seg_foreach(struct tier *t, int (*fn)(void *ctx, uint32_t seg, uint64_t size),
+		     void *ctx)
+{
+	struct { uint32_t seg; uint64_t size; } *list;
+	uint32_t n = 0, i;
+	int rc = 0;
+
+	pthread_mutex_lock(&t->lock);
+	list = malloc((t->nsegs ? t->nsegs : 1) * sizeof *list);
+	for (i = 0; list && i < t->nsegs; i++) {
+		if (t->segs[i].present) {
+			list[n].seg = i;
+			list[n++].size = t->segs[i].size;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (!list)
+		return fail(t, -ENOMEM, "cannot list segments: %s", strerror(ENOMEM));
+	for (i = 0; i < n && rc == 0; i++)
+		rc = fn(ctx, list[i].seg, list[i].size);
+	free(list);
+	return rc;
+}
+
+int tier_space(struct tier *t, struct tier_space *out)
+{
+	struct statvfs sv;
+
+	if (fstatvfs(t->dirfd, &sv) < 0)
+		return fail(t, -errno, "fstatvfs of %s failed: %m", t->dir);
+	pthread_mutex_lock(&t->lock);
+	out->used = t->used;
+	pthread_mutex_unlock(&t->lock);
+	out->total = (uint64_t)sv.f_blocks * sv.f_frsize;
+	out->avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	return 0;
+}
