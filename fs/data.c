@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define WB_MIN (64u << 10)
 
@@ -179,15 +180,45 @@ int fs_segs_init(struct fs *fs)
 	return rc;
 }
 
-/* Remove the segments emptied by committed batches.  Skipped while an
- * append is in flight (its extent may not be counted yet). */
-static void seg_reclaim(struct fs *fs)
+struct discard {
+	struct tier_ref ref;
+	uint32_t inner, len;
+};
+
+/* Queue the decoded bytes [inner, inner+len) of REF as dead (caller holds
+ * seg_lock).  Losing the queue in a crash only leaks space until gc. */
+static void discard_queue_locked(struct fs *fs, const struct tier_ref *ref, uint32_t inner,
+				 uint64_t len)
 {
+	if (fs->ndiscards == fs->capdiscards) {
+		size_t n = fs->capdiscards ? fs->capdiscards * 2 : 256;
+		struct discard *v = realloc(fs->discards, n * sizeof(*v));
+
+		if (!v)
+			return;
+		fs->discards = v;
+		fs->capdiscards = n;
+	}
+	fs->discards[fs->ndiscards++] = (struct discard){ *ref, inner, (uint32_t)len };
+	pthread_cond_signal(&fs->reclaim_cond);
+}
+
+/* Give back dead bytes and empty segments.  The metadata that stopped
+ * referencing them is made durable first, so a crash never leaves a
+ * reference to freed space.  Segment removal is skipped while an append
+ * is in flight (its extent may not be counted yet). */
+static void reclaim(struct fs *fs)
+{
+	struct discard *d;
 	uint32_t todo[64];
-	size_t n = 0;
+	size_t nd, n = 0;
 	int rc;
 
 	pthread_mutex_lock(&fs->seg_lock);
+	d = fs->discards;
+	nd = fs->ndiscards;
+	fs->discards = NULL;
+	fs->ndiscards = fs->capdiscards = 0;
 	if (fs->appending == 0) {
 		while (fs->nsegfree && n < 64) {
 			uint32_t c = fs->segfree[--fs->nsegfree];
@@ -199,10 +230,18 @@ static void seg_reclaim(struct fs *fs)
 		}
 	}
 	pthread_mutex_unlock(&fs->seg_lock);
-	if (!n)
+	if (!n && !nd)
 		return;
-	rc = meta_sync(fs->meta);	/* the unreferencing must be durable first */
-	for (size_t i = 0; i < n && rc == 0; i++) {
+	rc = meta_sync(fs->meta);
+	if (rc < 0) {
+		log_err("space reclaim postponed: syncing metadata failed: %s", strerror(-rc));
+		free(d);
+		return;
+	}
+	for (size_t i = 0; i < nd; i++)
+		tier_discard(fs->tiers[d[i].ref.tier], &d[i].ref, d[i].inner, d[i].len);
+	free(d);
+	for (size_t i = 0; i < n; i++) {
 		int r = tier_seg_remove(fs->tiers[todo[i] >> 31], todo[i] & 0x7fffffff);
 
 		if (r < 0 && r != -ENOENT && r != -EBUSY)
@@ -211,13 +250,52 @@ static void seg_reclaim(struct fs *fs)
 	}
 }
 
+static void *reclaimer_main(void *arg)
+{
+	struct fs *fs = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&fs->seg_lock);
+	while (!fs->reclaim_stop) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		pthread_cond_timedwait(&fs->reclaim_cond, &fs->seg_lock, &until);
+		pthread_mutex_unlock(&fs->seg_lock);
+		reclaim(fs);
+		pthread_mutex_lock(&fs->seg_lock);
+	}
+	pthread_mutex_unlock(&fs->seg_lock);
+	return NULL;
+}
+
+int fs_reclaimer_start(struct fs *fs)
+{
+	int rc;
+
+	pthread_cond_init(&fs->reclaim_cond, NULL);
+	rc = -pthread_create(&fs->reclaimer, NULL, reclaimer_main, fs);
+	fs->reclaimer_running = rc == 0;
+	return rc;
+}
+
+void fs_reclaimer_stop(struct fs *fs)
+{
+	if (!fs->reclaimer_running)
+		return;
+	pthread_mutex_lock(&fs->seg_lock);
+	fs->reclaim_stop = true;
+	pthread_cond_signal(&fs->reclaim_cond);
+	pthread_mutex_unlock(&fs->seg_lock);
+	pthread_join(fs->reclaimer, NULL);
+	fs->reclaimer_running = false;
+	reclaim(fs);
+	free(fs->discards);
+	fs->discards = NULL;
+}
+
 int fs_commit(struct fs *fs, struct meta_batch *b, bool sync)
 {
-	int rc = meta_batch_commit(fs->meta, b, sync);
-
-	if (rc == 0 && fs->nsegfree)
-		seg_reclaim(fs);
-	return rc;
+	return meta_batch_commit(fs->meta, b, sync);
 }
 
 /* --- loading and editing the map ------------------------------------- */
@@ -289,10 +367,17 @@ static int map_punch(struct fs *fs, struct inode *in, struct meta_batch *b,
 		keep[nkeep++].crcs->refs++;
 	}
 	for (size_t k = i; k < j; k++) {
-		in->attr.alloc -= m->v[k].len;
-		meta_extent_del(b, in->ino, m->v[k].foff);
-		seg_adj(fs, &m->v[k].ref, -1);
-		crcs_put(m->v[k].crcs);
+		const struct ext *x = &m->v[k];
+		uint64_t s = x->foff > off ? x->foff : off;
+		uint64_t t = x->foff + x->len < end ? x->foff + x->len : end;
+
+		in->attr.alloc -= x->len;
+		meta_extent_del(b, in->ino, x->foff);
+		pthread_mutex_lock(&fs->seg_lock);
+		discard_queue_locked(fs, &x->ref, x->inner + (uint32_t)(s - x->foff), t - s);
+		seg_adj_locked(fs, &x->ref, -1);
+		pthread_mutex_unlock(&fs->seg_lock);
+		crcs_put(x->crcs);
 	}
 	memmove(&m->v[i + nkeep], &m->v[j], (m->n - j) * sizeof(*m->v));
 	m->n = m->n - (j - i) + nkeep;
@@ -533,8 +618,14 @@ void fs_content_drop(struct fs *fs, struct inode *in, struct meta_batch *b)
 		log_err("inode %llu: extent map unreadable; its segments stay counted",
 			(unsigned long long)in->ino);
 	} else {
-		for (size_t i = 0; i < in->map.n; i++)
-			seg_adj(fs, &in->map.v[i].ref, -1);
+		pthread_mutex_lock(&fs->seg_lock);
+		for (size_t i = 0; i < in->map.n; i++) {
+			const struct ext *x = &in->map.v[i];
+
+			discard_queue_locked(fs, &x->ref, x->inner, x->len);
+			seg_adj_locked(fs, &x->ref, -1);
+		}
+		pthread_mutex_unlock(&fs->seg_lock);
 	}
 	fs_map_free(&in->map);
 	in->map_loaded = false;

@@ -96,6 +96,11 @@ struct fs {
 	uint32_t appending;			/* appends in flight */
 	uint32_t *segfree;			/* candidates: (tier << 31) | seg */
 	size_t nsegfree, capsegfree;
+	struct discard *discards;		/* dead extent bytes to give back */
+	size_t ndiscards, capdiscards;
+	pthread_t reclaimer;
+	pthread_cond_t reclaim_cond;
+	bool reclaimer_running, reclaim_stop;
 };
 
 extern struct fs *the_fs;
@@ -143,8 +148,12 @@ int fs_punch(struct fs *fs, struct inode *in, struct meta_batch *b, uint64_t off
 	     uint64_t len);
 /* Forget IN's content: all extents and buffer (for purge), into B. */
 void fs_content_drop(struct fs *fs, struct inode *in, struct meta_batch *b);
-/* Commit B; then remove segments that no longer hold live extents. */
+/* Commit B (durably with SYNC). */
 int fs_commit(struct fs *fs, struct meta_batch *b, bool sync);
+/* Start / stop the background thread that gives back the space of dead
+ * extents and empty segments once the metadata dropping them is durable. */
+int fs_reclaimer_start(struct fs *fs);
+void fs_reclaimer_stop(struct fs *fs);
 void fs_wbuf_free(struct inode *in);
 void fs_map_free(struct extmap *m);
 

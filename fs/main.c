@@ -331,6 +331,10 @@ int main(int argc, char **argv)
 			store_close(fs->store);
 		return 1;
 	}
+	rc = fs_reclaimer_start(fs);
+	if (rc < 0)
+		log_warn("space reclaim thread not started (%s): deleted data keeps its "
+			 "space until the next mount", strerror(-rc));
 	log_msg(LOG_NOTICE, "mounted %s on %s", store, mnt);
 	if (report >= 0) {
 		char ok = 0;
@@ -343,6 +347,7 @@ int main(int argc, char **argv)
 		detach_stdio();
 	}
 	rc = serve(&c, se);
+	fs_reclaimer_stop(fs);
 	fs_itab_destroy(fs);
 	store_close(fs->store);
 	log_msg(LOG_NOTICE, "unmounted %s", mnt);

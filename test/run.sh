@@ -13,7 +13,7 @@ pass=0 fail=0
 log=$(mktemp -d /tmp/aifs-test-log.XXXXXX)
 
 for exe in "$build"/test_*; do
-	[ -x "$exe" ] || continue
+	[ -f "$exe" ] && [ -x "$exe" ] || continue
 	name=$(basename "$exe")
 	[ -n "$pattern" ] && [[ "$name" != *$pattern* ]] && continue
 	CK_VERBOSITY=verbose CK_DEFAULT_TIMEOUT=300 "$exe" >"$log/$name.out" 2>&1

@@ -28,6 +28,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <inttypes.h>
 #include <liburing.h>
 #include <lz4.h>
@@ -330,16 +331,19 @@ static int seg_reserve(struct tier *t, uint32_t len, uint32_t *seg, uint64_t *of
 	int rc = 0;
 
 	pthread_mutex_lock(&t->lock);
-	if (t->segs[t->active].size + len > TIER_SEG_MAX)
+	if (((t->segs[t->active].size + TIER_BLOCK - 1) & ~(uint64_t)(TIER_BLOCK - 1)) + len >
+	    TIER_SEG_MAX)
 		rc = seg_create(t, t->active + 1);
 	if (rc == 0) {
 		s = &t->segs[t->active];
 		*seg = t->active;
-		*off = s->size;
+		/* Extents start block-aligned so that tier_discard can free
+		 * whole blocks; the gap stays a hole in the file. */
+		*off = (s->size + TIER_BLOCK - 1) & ~(uint64_t)(TIER_BLOCK - 1);
 		*fd = s->fd;
-		s->size += len;
+		t->used += *off + len - s->size;
+		s->size = *off + len;
 		s->refs++;
-		t->used += len;
 	}
 	pthread_mutex_unlock(&t->lock);
 	return rc;
@@ -364,7 +368,7 @@ static int seg_get(struct tier *t, const struct tier_ref *ref, int *fd)
 			  ref->seg, s->size);
 	} else if (s->fd < 0) {
 		seg_name(name, ref->seg);
-		s->fd = openat(t->dirfd, name, O_RDONLY | O_CLOEXEC);
+		s->fd = openat(t->dirfd, name, O_RDWR | O_CLOEXEC);
 		if (s->fd < 0)
 			rc = fail(t, -errno, "cannot open segment %s/%s: %m", t->dir, name);
 	}
@@ -825,6 +829,37 @@ int tier_sync(struct tier *t)
 		pthread_mutex_unlock(&t->lock);
 		rc = rc ? rc : err;
 	}
+	return rc;
+}
+
+int tier_discard(struct tier *t, const struct tier_ref *ref, uint32_t inner, uint32_t len)
+{
+	uint64_t start, end;
+	int fd, rc;
+
+	if (len == 0 || (ref->codec != TIER_CODEC_RAW && (inner || len < ref->raw_len)))
+		return 0;
+	if (ref->codec != TIER_CODEC_RAW) {
+		inner = 0;
+		len = ref->stored_len;
+	}
+	start = ref->off + inner;
+	end = start + len;
+	/* The block tail past the extent's end belongs to no other extent. */
+	if (inner + len >= ref->stored_len)
+		end = (end + TIER_BLOCK - 1) & ~(uint64_t)(TIER_BLOCK - 1);
+	start = (start + TIER_BLOCK - 1) & ~(uint64_t)(TIER_BLOCK - 1);
+	end &= ~(uint64_t)(TIER_BLOCK - 1);
+	if (end <= start)
+		return 0;
+	rc = seg_get(t, ref, &fd);
+	if (rc)
+		return rc;
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)start,
+		      (off_t)(end - start)) < 0)
+		rc = fail(t, -errno, "cannot free %" PRIu64 " bytes of segment %" PRIu32 ": %s",
+			  end - start, ref->seg, strerror(errno));
+	seg_put(t, ref->seg, false);
 	return rc;
 }
 

@@ -30,7 +30,7 @@
 
 #define TIER_BLOCK	4096u		/* checksum granularity */
 #define TIER_EXTENT_MAX	(8u << 20)	/* largest extent accepted by append */
-#define TIER_SEG_MAX	(1ull << 30)	/* a segment is sealed past this size */
+#define TIER_SEG_MAX	(1ull << 30)	/* a segment never exceeds this size */
 
 /* Number of checksums of an extent of LEN stored bytes. */
 #define TIER_NCRC(len)	(((len) + TIER_BLOCK - 1) / TIER_BLOCK)
@@ -84,6 +84,14 @@ int tier_read_batch(struct tier *const *tiers, struct tier_io *ios, unsigned n);
 /* Make every extent appended so far durable (fdatasync of the segments
  * written since the last sync). */
 int tier_sync(struct tier *t);
+
+/* The decoded bytes [INNER, INNER+LEN) of extent REF are no longer
+ * referenced by anything durable: give back the whole blocks of stored
+ * bytes they cover (a hole is punched in the segment).  Only raw extents
+ * give space back piecewise; for others this is a no-op until the whole
+ * extent is discarded.  Extents start on a TIER_BLOCK boundary, so a block
+ * is either wholly dead or still read. */
+int tier_discard(struct tier *t, const struct tier_ref *ref, uint32_t inner, uint32_t len);
 
 /* Remove segment SEG, which must not be the one being appended to.  The
  * caller guarantees that no durable metadata references it. */
