@@ -279,7 +279,13 @@ int cmd_fsck(int argc, char **argv)
 		fputs(fsck_usage, stderr);
 		return EXIT_USAGE;
 	}
-	rc = store_open(argv[optind], &f.s, err, sizeof(err));
+	/* A store unmounted a moment ago may still be closing: wait a little. */
+	for (int tries = 0; tries < 50; tries++) {
+		rc = store_open(argv[optind], &f.s, err, sizeof(err));
+		if (rc != -EBUSY)
+			break;
+		usleep(100000);
+	}
 	if (rc < 0) {
 		fprintf(stderr, "aifsctl fsck: %s\n", err);
 		return EXIT_PROBLEM;
