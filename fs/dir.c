@@ -89,6 +89,7 @@ static void reply_entry(fuse_req_t req, struct fs *fs, struct inode *in)
 static void do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = the_fs;
+	struct fuse_entry_param e;
 	struct inode *in;
 	uint64_t ino;
 	uint32_t type;
@@ -98,14 +99,20 @@ static void do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ENAMETOOLONG);
 		return;
 	}
+	if (virt_lookup(fs, parent, name, &e) == 0 || virt_is(parent)) {
+		if (!e.ino)
+			e.entry_timeout = fs->opt.entry_timeout;
+		fuse_reply_entry(req, &e);
+		return;
+	}
 	pthread_rwlock_rdlock(&fs->ns);
 	rc = meta_dentry_get(fs->meta, parent, name, strlen(name), &ino, &type);
 	if (rc == 0)
 		rc = inode_get(fs, ino, &in);
 	pthread_rwlock_unlock(&fs->ns);
 	if (rc == -ENOENT) {
-		struct fuse_entry_param e = { .entry_timeout = fs->opt.entry_timeout };
-
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = fs->opt.entry_timeout;
 		fuse_reply_entry(req, &e);	/* negative entry, cached */
 		return;
 	}

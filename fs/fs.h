@@ -31,6 +31,8 @@
 
 #define FS_WB_CAP	(4u << 20)	/* write buffer: largest gathered extent */
 #define FS_MAX_WRITE	(1u << 20)
+#define FS_VIRT_BIT	(1ull << 63)	/* node ids of the hidden .aifs views */
+#define FS_VIRT_NAME	".aifs"
 
 /* Checksums shared by all pieces of one stored extent. */
 struct crcs {
@@ -159,6 +161,14 @@ void fs_map_free(struct extmap *m);
 
 /* per-thread scratch buffer of at least LEN bytes (never freed by caller) */
 char *fs_scratch(size_t len);
+
+/* virt.c — the hidden .aifs directories */
+void virt_init(void);
+bool virt_is(uint64_t ino);
+void virt_stat(uint64_t ino, struct stat *st);
+/* Entry for NAME in PARENT if it is a virtual name; -ENOENT if not. */
+int virt_lookup(struct fs *fs, uint64_t parent, const char *name,
+		struct fuse_entry_param *e);
 
 /* dir.c, readdir.c, ops.c */
 const struct fuse_lowlevel_ops *fs_ops_table(void);

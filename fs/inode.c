@@ -132,6 +132,8 @@ int inode_get(struct fs *fs, uint64_t ino, struct inode **out)
 	struct inode *in, *other;
 	int rc;
 
+	if (virt_is(ino))
+		return -EROFS;	/* the .aifs views are never changed */
 	pthread_mutex_lock(&fs->itab_lock);
 	in = itab_find(fs, ino);
 	if (in) {

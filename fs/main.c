@@ -202,6 +202,7 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 	fs->tiers = fs->store->tiers;
 	fs->opt = c->opt;
 	pthread_rwlock_init(&fs->ns, NULL);
+	virt_init();
 	rc = fs_itab_init(fs);
 	if (rc == 0)
 		rc = fs_segs_init(fs);

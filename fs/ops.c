@@ -28,9 +28,16 @@ static void reply_attr(fuse_req_t req, struct fs *fs, struct inode *in)
 static void do_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct inode *in;
-	int rc = inode_get(the_fs, ino, &in);
+	struct stat st;
+	int rc;
 
 	(void)fi;
+	if (virt_is(ino)) {
+		virt_stat(ino, &st);
+		fuse_reply_attr(req, &st, the_fs->opt.attr_timeout);
+		return;
+	}
+	rc = inode_get(the_fs, ino, &in);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -445,7 +452,7 @@ static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	struct inode *in;
 	void *val = NULL;
 	size_t len = 0;
-	int rc = inode_get(the_fs, ino, &in);
+	int rc = virt_is(ino) ? -ENODATA : inode_get(the_fs, ino, &in);
 
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
@@ -495,7 +502,7 @@ static void do_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct xlist l = { 0 };
 	struct inode *in;
-	int rc = inode_get(the_fs, ino, &in);
+	int rc = virt_is(ino) ? 1 : inode_get(the_fs, ino, &in);
 
 	if (rc == 0) {
 		if (in->attr.flags & META_IF_XATTR)

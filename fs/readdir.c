@@ -66,6 +66,13 @@ static int dirh_load(struct fs *fs, struct dirh *d, fuse_ino_t ino)
 	int rc;
 
 	dirh_clear(d);
+	if (virt_is(ino)) {
+		rc = dirh_add(d, ".", 1, ino, S_IFDIR);
+		if (rc == 0)
+			rc = dirh_add(d, "..", 2, ino & ~FS_VIRT_BIT, S_IFDIR);
+		d->loaded = rc == 0;
+		return rc;
+	}
 	rc = inode_get(fs, ino, &in);
 	if (rc < 0)
 		return rc;
