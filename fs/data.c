@@ -8,18 +8,14 @@
  * they need to the tier in one batch, zero the holes and copy the newer
  * buffered bytes over the result.
  *
- * Segment accounting: segrefs counts the extent records pointing into
- * each segment.  A segment whose count drops to zero, that is no longer
- * appended to, is removed once the metadata that stopped referencing it
- * is durable.  No segment is removed while an append is in flight, so an
- * extent appended but not yet counted is never lost.
+ * Every extent record added or removed here is reported to space.c, which
+ * gives back the space nothing references any more.
  */
 #include "fs/fs.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define WB_MIN (64u << 10)
 
@@ -110,194 +106,6 @@ static void ext_to_meta(const struct ext *e, struct meta_extent *me)
 	me->crcs = e->crcs->c;
 }
 
-/* --- segment accounting ---------------------------------------------- */
-
-static void seg_adj_locked(struct fs *fs, const struct tier_ref *r, int delta)
-{
-	int t = r->tier;
-
-	if (r->seg >= fs->nsegs[t]) {
-		size_t n = fs->nsegs[t] ? fs->nsegs[t] : 64;
-		uint64_t *v;
-
-		while (n <= r->seg)
-			n *= 2;
-		v = realloc(fs->segrefs[t], n * sizeof(*v));
-		if (!v) {
-			log_err("segment accounting: out of memory; segment %u stays", r->seg);
-			return;
-		}
-		memset(v + fs->nsegs[t], 0, (n - fs->nsegs[t]) * sizeof(*v));
-		fs->segrefs[t] = v;
-		fs->nsegs[t] = n;
-	}
-	if (delta < 0 && fs->segrefs[t][r->seg] == 0) {
-		log_err("segment accounting: tier %d segment %u already unreferenced", t, r->seg);
-		return;
-	}
-	fs->segrefs[t][r->seg] += delta;
-	if (fs->segrefs[t][r->seg] == 0) {
-		if (fs->nsegfree == fs->capsegfree) {
-			size_t n = fs->capsegfree ? fs->capsegfree * 2 : 16;
-			uint32_t *v = realloc(fs->segfree, n * sizeof(*v));
-
-			if (!v)
-				return;
-			fs->segfree = v;
-			fs->capsegfree = n;
-		}
-		fs->segfree[fs->nsegfree++] = ((uint32_t)t << 31) | r->seg;
-	}
-}
-
-static void seg_adj(struct fs *fs, const struct tier_ref *r, int delta)
-{
-	pthread_mutex_lock(&fs->seg_lock);
-	seg_adj_locked(fs, r, delta);
-	pthread_mutex_unlock(&fs->seg_lock);
-}
-
-static int count_ext(void *ctx, const struct meta_extent *e)
-{
-	seg_adj_locked(ctx, &e->ref, +1);
-	return 0;
-}
-
-static int count_inode(void *ctx, const struct meta_inode *in)
-{
-	if (!S_ISREG(in->mode))
-		return 0;
-	return meta_extent_foreach(((struct fs *)ctx)->meta, in->ino, count_ext, ctx);
-}
-
-int fs_segs_init(struct fs *fs)
-{
-	int rc;
-
-	pthread_mutex_init(&fs->seg_lock, NULL);
-	rc = meta_inode_foreach(fs->meta, count_inode, fs);
-	fs->nsegfree = 0;	/* only segments emptied from now on are removed */
-	return rc;
-}
-
-struct discard {
-	struct tier_ref ref;
-	uint32_t inner, len;
-};
-
-/* Queue the decoded bytes [inner, inner+len) of REF as dead (caller holds
- * seg_lock).  Losing the queue in a crash only leaks space until gc. */
-static void discard_queue_locked(struct fs *fs, const struct tier_ref *ref, uint32_t inner,
-				 uint64_t len)
-{
-	if (fs->ndiscards == fs->capdiscards) {
-		size_t n = fs->capdiscards ? fs->capdiscards * 2 : 256;
-		struct discard *v = realloc(fs->discards, n * sizeof(*v));
-
-		if (!v)
-			return;
-		fs->discards = v;
-		fs->capdiscards = n;
-	}
-	fs->discards[fs->ndiscards++] = (struct discard){ *ref, inner, (uint32_t)len };
-	pthread_cond_signal(&fs->reclaim_cond);
-}
-
-/* Give back dead bytes and empty segments.  The metadata that stopped
- * referencing them is made durable first, so a crash never leaves a
- * reference to freed space.  Segment removal is skipped while an append
- * is in flight (its extent may not be counted yet). */
-static void reclaim(struct fs *fs)
-{
-	struct discard *d;
-	uint32_t todo[64];
-	size_t nd, n = 0;
-	int rc;
-
-	pthread_mutex_lock(&fs->seg_lock);
-	d = fs->discards;
-	nd = fs->ndiscards;
-	fs->discards = NULL;
-	fs->ndiscards = fs->capdiscards = 0;
-	if (fs->appending == 0) {
-		while (fs->nsegfree && n < 64) {
-			uint32_t c = fs->segfree[--fs->nsegfree];
-			int t = c >> 31;
-			uint32_t seg = c & 0x7fffffff;
-
-			if (fs->segrefs[t][seg] == 0 && seg != tier_active_seg(fs->tiers[t]))
-				todo[n++] = c;
-		}
-	}
-	pthread_mutex_unlock(&fs->seg_lock);
-	if (!n && !nd)
-		return;
-	rc = meta_sync(fs->meta);
-	if (rc < 0) {
-		log_err("space reclaim postponed: syncing metadata failed: %s", strerror(-rc));
-		free(d);
-		return;
-	}
-	for (size_t i = 0; i < nd; i++)
-		tier_discard(fs->tiers[d[i].ref.tier], &d[i].ref, d[i].inner, d[i].len);
-	free(d);
-	for (size_t i = 0; i < n; i++) {
-		int r = tier_seg_remove(fs->tiers[todo[i] >> 31], todo[i] & 0x7fffffff);
-
-		if (r < 0 && r != -ENOENT && r != -EBUSY)
-			log_warn("cannot remove empty segment %u: %s", todo[i] & 0x7fffffff,
-				 strerror(-r));
-	}
-}
-
-static void *reclaimer_main(void *arg)
-{
-	struct fs *fs = arg;
-	struct timespec until;
-
-	pthread_mutex_lock(&fs->seg_lock);
-	while (!fs->reclaim_stop) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1;
-		pthread_cond_timedwait(&fs->reclaim_cond, &fs->seg_lock, &until);
-		pthread_mutex_unlock(&fs->seg_lock);
-		reclaim(fs);
-		pthread_mutex_lock(&fs->seg_lock);
-	}
-	pthread_mutex_unlock(&fs->seg_lock);
-	return NULL;
-}
-
-int fs_reclaimer_start(struct fs *fs)
-{
-	int rc;
-
-	pthread_cond_init(&fs->reclaim_cond, NULL);
-	rc = -pthread_create(&fs->reclaimer, NULL, reclaimer_main, fs);
-	fs->reclaimer_running = rc == 0;
-	return rc;
-}
-
-void fs_reclaimer_stop(struct fs *fs)
-{
-	if (!fs->reclaimer_running)
-		return;
-	pthread_mutex_lock(&fs->seg_lock);
-	fs->reclaim_stop = true;
-	pthread_cond_signal(&fs->reclaim_cond);
-	pthread_mutex_unlock(&fs->seg_lock);
-	pthread_join(fs->reclaimer, NULL);
-	fs->reclaimer_running = false;
-	reclaim(fs);
-	free(fs->discards);
-	fs->discards = NULL;
-}
-
-int fs_commit(struct fs *fs, struct meta_batch *b, bool sync)
-{
-	return meta_batch_commit(fs->meta, b, sync);
-}
-
 /* --- loading and editing the map ------------------------------------- */
 
 static int load_ext(void *ctx, const struct meta_extent *me)
@@ -366,6 +174,10 @@ static int map_punch(struct fs *fs, struct inode *in, struct meta_batch *b,
 		keep[nkeep].len = last->foff + last->len - end;
 		keep[nkeep++].crcs->refs++;
 	}
+	/* Count the kept pieces first so a trimmed extent never drops to no
+	 * references (which would free all of it). */
+	for (size_t k = 0; k < nkeep; k++)
+		space_ref(fs, &keep[k].ref);
 	for (size_t k = i; k < j; k++) {
 		const struct ext *x = &m->v[k];
 		uint64_t s = x->foff > off ? x->foff : off;
@@ -373,10 +185,8 @@ static int map_punch(struct fs *fs, struct inode *in, struct meta_batch *b,
 
 		in->attr.alloc -= x->len;
 		meta_extent_del(b, in->ino, x->foff);
-		pthread_mutex_lock(&fs->seg_lock);
-		discard_queue_locked(fs, &x->ref, x->inner + (uint32_t)(s - x->foff), t - s);
-		seg_adj_locked(fs, &x->ref, -1);
-		pthread_mutex_unlock(&fs->seg_lock);
+		space_unref(fs, &x->ref, x->inner + (uint32_t)(s - x->foff), t - s,
+			    in->attr.policy == META_AREA_PLAIN);
 		crcs_put(x->crcs);
 	}
 	memmove(&m->v[i + nkeep], &m->v[j], (m->n - j) * sizeof(*m->v));
@@ -386,12 +196,11 @@ static int map_punch(struct fs *fs, struct inode *in, struct meta_batch *b,
 		in->attr.alloc += keep[k].len;
 		ext_to_meta(&keep[k], &me);
 		meta_extent_put(b, in->ino, &me);
-		seg_adj(fs, &keep[k].ref, +1);
 	}
 	return 0;
 }
 
-/* Put extent E (already counted in segrefs) at its place in the map. */
+/* Put extent E (already counted by space_ref) at its place in the map. */
 static int map_insert(struct fs *fs, struct inode *in, struct meta_batch *b,
 		      const struct ext *e)
 {
@@ -435,16 +244,10 @@ int fs_flush(struct fs *fs, struct inode *in)
 	rc = fs_map_load(fs, in);
 	if (rc < 0)
 		return rc;
-	pthread_mutex_lock(&fs->seg_lock);
-	fs->appending++;
-	pthread_mutex_unlock(&fs->seg_lock);
+	space_append_begin(fs);
 	rc = tier_append(fs->tiers[TIER_HOT], in->wbuf, in->wb_len, fs->opt.codec, &e.ref,
 			 crcbuf, &ncrc);
-	pthread_mutex_lock(&fs->seg_lock);
-	if (rc == 0)
-		seg_adj_locked(fs, &e.ref, +1);
-	fs->appending--;
-	pthread_mutex_unlock(&fs->seg_lock);
+	space_append_end(fs, rc == 0 ? &e.ref : NULL);
 	if (rc < 0) {
 		log_err("write of %u bytes of inode %llu to the hot tier failed: %s",
 			in->wb_len, (unsigned long long)in->ino, strerror(-rc));
@@ -466,7 +269,7 @@ int fs_flush(struct fs *fs, struct inode *in)
 		in->wb_len = 0;
 out:
 	if (e.crcs) {
-		seg_adj(fs, &e.ref, -1);
+		space_unref(fs, &e.ref, 0, e.len, true);
 		crcs_put(e.crcs);
 	}
 	meta_batch_free(b);
@@ -618,14 +421,12 @@ void fs_content_drop(struct fs *fs, struct inode *in, struct meta_batch *b)
 		log_err("inode %llu: extent map unreadable; its segments stay counted",
 			(unsigned long long)in->ino);
 	} else {
-		pthread_mutex_lock(&fs->seg_lock);
 		for (size_t i = 0; i < in->map.n; i++) {
 			const struct ext *x = &in->map.v[i];
 
-			discard_queue_locked(fs, &x->ref, x->inner, x->len);
-			seg_adj_locked(fs, &x->ref, -1);
+			space_unref(fs, &x->ref, x->inner, x->len,
+				    in->attr.policy == META_AREA_PLAIN);
 		}
-		pthread_mutex_unlock(&fs->seg_lock);
 	}
 	fs_map_free(&in->map);
 	in->map_loaded = false;
@@ -654,4 +455,50 @@ int fs_sync(struct fs *fs, struct inode *in)
 	if (rc < 0)
 		log_err("fsync: syncing metadata failed: %s", strerror(-rc));
 	return rc;
+}
+
+/* --- sharing extents between inodes ---------------------------------- */
+
+int fs_map_clone_to(struct fs *fs, struct inode *in, struct meta_batch *b, uint64_t dst)
+{
+	struct meta_extent me;
+
+	for (size_t i = 0; i < in->map.n; i++) {
+		ext_to_meta(&in->map.v[i], &me);
+		meta_extent_put(b, dst, &me);
+		space_ref(fs, &in->map.v[i].ref);
+	}
+	return 0;
+}
+
+struct copy_ctx {
+	struct fs *fs;
+	struct inode *in;
+	struct meta_batch *b;
+};
+
+static int copy_ext(void *ctx, const struct meta_extent *me)
+{
+	struct copy_ctx *c = ctx;
+	struct ext e = { .foff = me->foff, .len = me->len, .inner = me->inner, .ref = me->ref };
+	int rc;
+
+	e.crcs = crcs_new(me->crcs, me->ncrc);
+	if (!e.crcs)
+		return -ENOMEM;
+	space_ref(c->fs, &e.ref);
+	rc = map_insert(c->fs, c->in, c->b, &e);
+	if (rc < 0) {
+		space_unref(c->fs, &e.ref, 0, 0, false);
+		crcs_put(e.crcs);
+	}
+	return rc;
+}
+
+int fs_map_copy_from(struct fs *fs, struct inode *in, struct meta_batch *b, uint64_t src)
+{
+	struct copy_ctx c = { fs, in, b };
+	int rc = fs_map_load(fs, in);
+
+	return rc < 0 ? rc : meta_extent_foreach(fs->meta, src, copy_ext, &c);
 }

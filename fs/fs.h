@@ -34,6 +34,7 @@
 #define FS_VIRT_BIT	(1ull << 63)	/* node ids of the hidden .aifs views */
 #define FS_VIRT_NAME	".aifs"
 
+
 /* Checksums shared by all pieces of one stored extent. */
 struct crcs {
 	uint32_t refs;
@@ -71,6 +72,8 @@ struct inode {
 	uint32_t wb_len;
 	uint32_t wb_cap;
 	bool dirty;			/* data written since the last fsync */
+	uint32_t nwriters;		/* opens with write access */
+	struct session *sess;		/* checkpoint write session (version.c) */
 };
 
 struct fs_opts {
@@ -79,6 +82,7 @@ struct fs_opts {
 	unsigned max_threads;
 	double attr_timeout, entry_timeout;
 	int codec;
+	unsigned keep_versions;		/* 0: keep every version */
 };
 
 struct fs {
@@ -92,17 +96,8 @@ struct fs {
 	size_t itab_size, itab_count;
 	pthread_mutex_t ino_lock;
 	uint64_t next_ino;
-	pthread_mutex_t seg_lock;		/* the fields below */
-	uint64_t *segrefs[TIER_COUNT];		/* extent records per segment */
-	size_t nsegs[TIER_COUNT];
-	uint32_t appending;			/* appends in flight */
-	uint32_t *segfree;			/* candidates: (tier << 31) | seg */
-	size_t nsegfree, capsegfree;
-	struct discard *discards;		/* dead extent bytes to give back */
-	size_t ndiscards, capdiscards;
-	pthread_t reclaimer;
-	pthread_cond_t reclaim_cond;
-	bool reclaimer_running, reclaim_stop;
+	struct space *space;			/* space.c */
+	struct fuse_session *se;
 };
 
 extern struct fs *the_fs;
@@ -135,7 +130,6 @@ void inode_stat(const struct inode *in, struct stat *st);
 void inode_save(struct meta_batch *b, struct inode *in);
 
 /* data.c — content */
-int fs_segs_init(struct fs *fs);
 /* Callers hold IN's lock for writing except fs_read (reading suffices
  * once fs_map_load has run). */
 int fs_map_load(struct fs *fs, struct inode *in);
@@ -152,15 +146,74 @@ int fs_punch(struct fs *fs, struct inode *in, struct meta_batch *b, uint64_t off
 void fs_content_drop(struct fs *fs, struct inode *in, struct meta_batch *b);
 /* Commit B (durably with SYNC). */
 int fs_commit(struct fs *fs, struct meta_batch *b, bool sync);
-/* Start / stop the background thread that gives back the space of dead
- * extents and empty segments once the metadata dropping them is durable. */
-int fs_reclaimer_start(struct fs *fs);
-void fs_reclaimer_stop(struct fs *fs);
+
+/* space.c — who references which stored extent, and giving space back.
+ * A record referencing an extent is counted with space_ref and uncounted
+ * with space_unref; when no record references an extent any more, its
+ * blocks are freed (and its segment removed once empty) by a background
+ * thread, after the metadata that dropped it is durable.  With UNIQUE the
+ * caller knows nothing else uses the decoded range [inner, inner+len) of
+ * the removed record (plain areas share no extents), so that range is
+ * freed at once even if other pieces of the extent live on. */
+int space_init(struct fs *fs);
+void space_ref(struct fs *fs, const struct tier_ref *r);
+void space_unref(struct fs *fs, const struct tier_ref *r, uint32_t inner, uint64_t len,
+		 bool unique);
+/* Bracket a tier append; REF is the new extent (counted once) or NULL. */
+void space_append_begin(struct fs *fs);
+void space_append_end(struct fs *fs, const struct tier_ref *ref);
+int space_reclaimer_start(struct fs *fs);
+void space_reclaimer_stop(struct fs *fs);
+
 void fs_wbuf_free(struct inode *in);
+/* Add IN's extent pieces as the extents of inode DST (same offsets). */
+int fs_map_clone_to(struct fs *fs, struct inode *in, struct meta_batch *b, uint64_t dst);
+/* Insert the extents of inode SRC into IN's (emptied) map. */
+int fs_map_copy_from(struct fs *fs, struct inode *in, struct meta_batch *b, uint64_t src);
 void fs_map_free(struct extmap *m);
 
 /* per-thread scratch buffer of at least LEN bytes (never freed by caller) */
 char *fs_scratch(size_t len);
+
+/* version.c — checkpoint versions.  A version is an immutable inode
+ * (META_IF_VERSION) sharing the extents of the file at the close that
+ * ended a write session; 'V' ino|n records name them. */
+struct vrec {
+	uint64_t vino;
+	int64_t time;
+	uint64_t size;
+	uint8_t sha[32];
+	uint32_t uid, pid;
+	char comm[16];
+	uint8_t tier, complete, held;
+};
+
+/* True if IN is a regular file whose writes make versions. */
+bool version_tracked(const struct inode *in);
+/* Note a modification of IN (locked) by REQ's process: starts a session. */
+void version_modify(fuse_req_t req, struct inode *in);
+/* IN's size is set to SIZE within its session. */
+void version_truncate(struct inode *in, uint64_t size);
+/* Feed written bytes to the session's running SHA-256. */
+void version_hash(struct inode *in, const char *buf, size_t size, uint64_t off);
+/* End IN's session (IN locked; last writer gone): commit version N+1.
+ * Returns 1 if the version was torn and IN went back to the last good
+ * content (the caller drops the kernel's cached pages), 0, or -errno. */
+int version_commit(struct fs *fs, struct inode *in);
+/* Version N of INO (N 0: the newest complete one); -ENOENT if none. */
+int version_get(struct fs *fs, uint64_t ino, uint32_t n, struct vrec *out, uint32_t *nout);
+/* Call FN for each version of INO in order. */
+int version_foreach(struct fs *fs, uint64_t ino,
+		    int (*fn)(void *ctx, uint32_t n, const struct vrec *v), void *ctx);
+/* Which (file, n) version inode VINO is. */
+int version_owner(struct fs *fs, uint64_t vino, uint64_t *ino, uint32_t *n);
+/* Drop every version of INO (the file is being purged). */
+void version_drop_all(struct fs *fs, uint64_t ino);
+/* rename(SRC over DST): DST's history continues on SRC, into B. */
+int version_rename(struct fs *fs, struct meta_batch *b, uint64_t src, uint64_t dst);
+/* Value of a user.aifs.* attribute of IN into BUF (LEN); -ENODATA if none. */
+int version_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, size_t len);
+void version_session_free(struct inode *in);
 
 /* virt.c — the hidden .aifs directories */
 void virt_init(void);

@@ -359,3 +359,8 @@ void inode_save(struct meta_batch *b, struct inode *in)
 {
 	meta_inode_put(b, &in->attr);
 }
+
+int fs_commit(struct fs *fs, struct meta_batch *b, bool sync)
+{
+	return meta_batch_commit(fs->meta, b, sync);
+}

@@ -205,7 +205,7 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 	virt_init();
 	rc = fs_itab_init(fs);
 	if (rc == 0)
-		rc = fs_segs_init(fs);
+		rc = space_init(fs);
 	if (rc == 0)
 		rc = fs_orphans_reap(fs);
 	if (rc < 0) {
@@ -332,7 +332,7 @@ int main(int argc, char **argv)
 			store_close(fs->store);
 		return 1;
 	}
-	rc = fs_reclaimer_start(fs);
+	rc = space_reclaimer_start(fs);
 	if (rc < 0)
 		log_warn("space reclaim thread not started (%s): deleted data keeps its "
 			 "space until the next mount", strerror(-rc));
@@ -348,7 +348,7 @@ int main(int argc, char **argv)
 		detach_stdio();
 	}
 	rc = serve(&c, se);
-	fs_reclaimer_stop(fs);
+	space_reclaimer_stop(fs);
 	fs_itab_destroy(fs);
 	store_close(fs->store);
 	log_msg(LOG_NOTICE, "unmounted %s", mnt);

@@ -125,11 +125,20 @@ static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	}
 	pthread_rwlock_wrlock(&in->lock);
 	saved = in->attr;
+	if (in->attr.flags & META_IF_VERSION) {
+		rc = -EROFS;
+		goto unlock;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		version_modify(req, in);
+		version_truncate(in, attr->st_size);
+	}
 	rc = setattr_apply(fs, in, b, attr, to_set);
 	if (rc == 0)
 		rc = fs_commit(fs, b, false);
 	if (rc < 0)
 		in->attr = saved;
+unlock:
 	pthread_rwlock_unlock(&in->lock);
 	meta_batch_free(b);
 	if (rc < 0)
@@ -149,8 +158,54 @@ static void open_common(struct fs *fs, struct inode *in, struct fuse_file_info *
 	fi->keep_cache = 1;
 }
 
+static bool writable(const struct fuse_file_info *fi)
+{
+	return (fi->flags & O_ACCMODE) != O_RDONLY;
+}
+
+/* Versions are read-only; a writer of a checkpoint file counts towards its
+ * session; a reader during another's session reads the newest complete
+ * version instead (*IN is replaced by it, uncached: the kernel's pages of
+ * the file are the writer's). */
+static int open_checkpoint(struct fs *fs, struct inode **inp, struct fuse_file_info *fi)
+{
+	struct inode *in = *inp, *vin;
+	struct vrec v;
+	bool redirect;
+	int rc;
+
+	if ((in->attr.flags & META_IF_VERSION) && writable(fi))
+		return -EROFS;
+	if (!version_tracked(in))
+		return 0;
+	pthread_rwlock_wrlock(&in->lock);
+	if (writable(fi))
+		in->nwriters++;
+	redirect = !writable(fi) && in->sess;
+	pthread_rwlock_unlock(&in->lock);
+	if (!redirect || version_get(fs, in->ino, 0, &v, NULL) < 0)
+		return 0;
+	rc = inode_get(fs, v.vino, &vin);
+	if (rc < 0)
+		return rc;
+	inode_put(fs, in);
+	*inp = vin;
+	fi->direct_io = 1;
+	return 0;
+}
+
+static void open_undo(struct fs *fs, struct inode *in, struct fuse_file_info *fi)
+{
+	(void)fs;
+	if (version_tracked(in) && writable(fi)) {
+		pthread_rwlock_wrlock(&in->lock);
+		in->nwriters--;
+		pthread_rwlock_unlock(&in->lock);
+	}
+}
+
 /* open(O_TRUNC): the kernel leaves the truncation to us (atomic_o_trunc). */
-static int truncate_zero(struct fs *fs, struct inode *in)
+static int truncate_zero(fuse_req_t req, struct fs *fs, struct inode *in)
 {
 	struct meta_batch *b = meta_batch_new();
 	struct stat st = { .st_size = 0 };
@@ -159,6 +214,8 @@ static int truncate_zero(struct fs *fs, struct inode *in)
 	if (!b)
 		return -ENOMEM;
 	pthread_rwlock_wrlock(&in->lock);
+	version_modify(req, in);
+	version_truncate(in, 0);
 	rc = in->attr.size || in->wb_len ?
 		setattr_apply(fs, in, b, &st, FUSE_SET_ATTR_SIZE) : 0;
 	if (rc == 0)
@@ -178,13 +235,14 @@ static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	if ((fi->flags & O_TRUNC) && S_ISREG(in->attr.mode)) {
-		rc = truncate_zero(fs, in);
-		if (rc < 0) {
-			inode_put(fs, in);
-			fuse_reply_err(req, -rc);
-			return;
-		}
+	rc = open_checkpoint(fs, &in, fi);
+	if (rc == 0 && (fi->flags & O_TRUNC) && S_ISREG(in->attr.mode))
+		rc = truncate_zero(req, fs, in);
+	if (rc < 0) {
+		open_undo(fs, in, fi);
+		inode_put(fs, in);
+		fuse_reply_err(req, -rc);
+		return;
 	}
 	open_common(fs, in, fi);
 	inode_put(fs, in);
@@ -204,7 +262,11 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		fuse_reply_err(req, -rc);
 		return;
 	}
+	pthread_rwlock_wrlock(&in->lock);
 	fs_entry(fs, in, &e);
+	if (version_tracked(in) && writable(fi))
+		in->nwriters++;
+	pthread_rwlock_unlock(&in->lock);
 	inode_lookup_inc(fs, in, 1);
 	open_common(fs, in, fi);
 	inode_put(fs, in);
@@ -262,6 +324,8 @@ static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		return;
 	}
 	pthread_rwlock_wrlock(&in->lock);
+	version_modify(req, in);
+	version_hash(in, buf, size, off);
 	rc = fs_write(the_fs, in, buf, size, off);
 	pthread_rwlock_unlock(&in->lock);
 	if (rc < 0)
@@ -288,16 +352,25 @@ static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	int rc;
 
 	(void)ino;
+	int committed = 0;
+
 	pthread_rwlock_wrlock(&in->lock);
 	rc = fs_flush(the_fs, in);
+	if (version_tracked(in) && writable(fi) && --in->nwriters == 0 && in->sess) {
+		committed = version_commit(the_fs, in);
+		if (committed < 0 && rc == 0)
+			rc = committed;
+	}
 	if (rc == 0 && in->nopen == 1)
 		fs_wbuf_free(in);
 	pthread_rwlock_unlock(&in->lock);
 	if (rc < 0)
 		log_err("inode %llu: data written before close could not be stored: %s",
 			(unsigned long long)in->ino, strerror(-rc));
-	inode_open_dec(the_fs, in);
 	fuse_reply_err(req, -rc);
+	if (committed == 1)	/* torn save undone: drop the writer's pages */
+		fuse_lowlevel_notify_inval_inode(the_fs->se, in->ino, 0, 0);
+	inode_open_dec(the_fs, in);
 }
 
 static void do_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
@@ -333,6 +406,8 @@ static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 		return;
 	}
 	pthread_rwlock_wrlock(&in->lock);
+	version_modify(req, in);
+	version_truncate(in, UINT64_MAX);
 	if (mode & FALLOC_FL_PUNCH_HOLE) {
 		rc = fs_punch(fs, in, b, off, len);
 		in->attr.mtime = in->attr.ctime = fs_now();

@@ -46,13 +46,20 @@ struct meta_inode {
 	uint64_t rdev;
 	int64_t  atime, mtime, ctime, btime;
 	uint32_t flags;		/* META_IF_* */
-	uint8_t  policy;	/* area policy of this inode (fs/ defines values) */
+	uint8_t  policy;	/* META_AREA_* */
 	uint64_t generation;	/* bumped on every content change (fs/ use) */
 	uint64_t alloc;		/* bytes of content stored in extents */
 };
 
+/* Area policies (meta_inode.policy), inherited from the parent directory. */
+#define META_AREA_PLAIN		0
+#define META_AREA_DATASET	1
+#define META_AREA_CHECKPOINT	2
+#define META_AREA_JOURNAL	3
+
 #define META_IF_INLINE	0x1	/* content lives in the 'N' record */
 #define META_IF_XATTR	0x2	/* may have 'X' records (none if clear) */
+#define META_IF_VERSION	0x4	/* an immutable checkpoint version, named by a 'V' record */
 
 /* One piece of a file's extent map: file bytes [foff, foff+len) are the
  * decoded bytes [inner, inner+len) of the extent REF. */

@@ -287,7 +287,18 @@ void store_close(struct store *s)
 	free(s);
 }
 
-/* Create the root directory inode, owned by the caller, and the format. */
+/* The directories every new store starts with, and their policies. */
+static const struct {
+	const char *name;
+	uint8_t policy;
+} areas[] = {
+	{ "datasets", META_AREA_DATASET },
+	{ "checkpoints", META_AREA_CHECKPOINT },
+	{ "audit", META_AREA_JOURNAL },
+};
+
+/* Create the root directory inode and the area directories, owned by the
+ * caller, and the format. */
 static int root_create(const char *mdir)
 {
 	struct meta *m;
@@ -309,6 +320,16 @@ static int root_create(const char *mdir)
 		return -ENOMEM;
 	}
 	meta_format_put(b, STORE_FORMAT);
+	for (size_t i = 0; i < sizeof(areas) / sizeof(areas[0]); i++) {
+		struct meta_inode d = root;
+
+		d.ino = META_ROOT_INO + 1 + i;
+		d.policy = areas[i].policy;
+		meta_inode_put(b, &d);
+		meta_dentry_put(b, META_ROOT_INO, areas[i].name, strlen(areas[i].name), d.ino,
+				S_IFDIR);
+		root.nlink++;
+	}
 	meta_inode_put(b, &root);
 	rc = meta_batch_commit(m, b, true);
 	meta_batch_free(b);

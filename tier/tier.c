@@ -18,19 +18,18 @@
  *  - dirty is set when a write has completed, not at reservation: a sync
  *    clears it only for writes it is sure to cover.
  *
- * I/O goes through one io_uring per thread (created on first use, freed
- * by a pthread key destructor at thread exit) and per-thread scratch
- * buffers that grow on demand; being per thread, none of them is locked.
+ * I/O goes through the calling thread's io_uring and scratch buffers
+ * (uring.h); being per thread, none of them is locked.
  */
 #include "tier/tier.h"
 #include "tier/log.h"
+#include "tier/uring.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <inttypes.h>
-#include <liburing.h>
 #include <lz4.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -42,7 +41,6 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#define RING_DEPTH	64
 #define SEG_LIMIT	(1u << 24)	/* segment numbers (16 PiB of appends) */
 #define SCRATCH_CHUNK	(16u << 20)	/* staging bytes per chunk of a read batch */
 #define SEG_NAME_SIZE	32
@@ -67,31 +65,6 @@ struct tier {
 	bool dir_dirty;		/* a segment was created or removed since the last sync */
 };
 
-struct tier_thread {
-	struct io_uring ring;
-	bool ring_ok;
-	void *scratch;		/* staged reads, lz4 compression output */
-	size_t scratch_cap;
-	void *decode;		/* lz4 output of a read not starting at 0 */
-	size_t decode_cap;
-};
-
-/* One read or write carried out to its end by uring_run. */
-struct uring_op {
-	int fd;
-	bool write;
-	uint8_t *buf;
-	uint64_t off;
-	uint32_t len;
-	uint32_t done;
-	int res;		/* 0, a negative errno, or -ENODATA: the file ended first */
-};
-
-static __thread struct tier_thread *self;
-static pthread_key_t self_key;
-static pthread_once_t self_once = PTHREAD_ONCE_INIT;
-static int self_key_err;
-
 static const char *tier_name(int id)
 {
 	return id == TIER_HOT ? "hot" : id == TIER_COLD ? "cold" : "?";
@@ -114,170 +87,6 @@ static int fail(const struct tier *t, int rc, const char *fmt, ...)
 	va_end(ap);
 	log_err("tier %s: %s", tier_name(t->id), msg);
 	return rc;
-}
-
-/* ---- per-thread state ------------------------------------------------ */
-
-static void thread_free(void *p)
-{
-	struct tier_thread *ts = p;
-
-	if (ts->ring_ok)
-		io_uring_queue_exit(&ts->ring);
-	free(ts->scratch);
-	free(ts->decode);
-	free(ts);
-	self = NULL;
-}
-
-/* A forked child (a daemon detaching, say) must not drive the parent's
- * ring, whose queues are shared memory: the forking thread's ring is
- * dropped in the child and made afresh on its next use. */
-static void thread_forked(void)
-{
-	if (self && self->ring_ok) {
-		io_uring_queue_exit(&self->ring);
-		self->ring_ok = false;
-	}
-}
-
-static void self_key_create(void)
-{
-	self_key_err = pthread_key_create(&self_key, thread_free);
-	if (self_key_err == 0)
-		self_key_err = pthread_atfork(NULL, NULL, thread_forked);
-}
-
-/* The calling thread's state with a working ring. */
-static int thread_get(struct tier_thread **out)
-{
-	int rc;
-
-	if (!self) {
-		struct tier_thread *ts = NULL;
-
-		pthread_once(&self_once, self_key_create);
-		rc = self_key_err;
-		if (rc == 0)
-			rc = (ts = calloc(1, sizeof *ts)) ? pthread_setspecific(self_key, ts) : ENOMEM;
-		if (rc) {
-			log_err("tier: cannot set up the thread's I/O state: %s", strerror(rc));
-			free(ts);
-			return -rc;
-		}
-		self = ts;
-	}
-	if (!self->ring_ok) {
-		rc = io_uring_queue_init(RING_DEPTH, &self->ring, 0);
-		if (rc < 0) {
-			log_err("tier: cannot create an io_uring: %s", strerror(-rc));
-			return rc;
-		}
-		self->ring_ok = true;
-	}
-	*out = self;
-	return 0;
-}
-
-/* Make *BUF hold at least NEED bytes; the old contents are not kept. */
-static int buf_reserve(void **buf, size_t *cap, size_t need)
-{
-	size_t n = *cap ? *cap : 64u << 10;
-	void *p;
-	int rc;
-
-	if (need <= *cap)
-		return 0;
-	while (n < need)
-		n *= 2;
-	rc = posix_memalign(&p, TIER_BLOCK, n);
-	if (rc) {
-		log_err("tier: cannot allocate %zu bytes of scratch: %s", n, strerror(rc));
-		return -rc;
-	}
-	free(*buf);
-	*buf = p;
-	*cap = n;
-	return 0;
-}
-
-/* ---- io_uring engine ------------------------------------------------- */
-
-static void uring_prep(struct io_uring *ring, struct uring_op *op, unsigned k)
-{
-	/* Never NULL: at most RING_DEPTH ops, and every submit drains the SQ. */
-	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-
-	if (op->write)
-		io_uring_prep_write(sqe, op->fd, op->buf + op->done, op->len - op->done,
-				    op->off + op->done);
-	else
-		io_uring_prep_read(sqe, op->fd, op->buf + op->done, op->len - op->done,
-				   op->off + op->done);
-	io_uring_sqe_set_data64(sqe, k);
-}
-
-/* Hand every prepared SQE to the kernel, adding to *INFLIGHT those it
- * took (each of them will give exactly one CQE). */
-static int uring_submit(struct io_uring *ring, unsigned *inflight)
-{
-	while (io_uring_sq_ready(ring) > 0) {
-		int r = io_uring_submit(ring);
-
-		if (r == -EINTR)
-			continue;
-		if (r <= 0)
-			return r ? r : -EIO;
-		*inflight += (unsigned)r;
-	}
-	return 0;
-}
-
-/* Run N (<= RING_DEPTH) ops together on the thread's ring, resubmitting
- * the rest of any short transfer.  Each op gets its own res.  If the ring
- * itself fails, the ops not done get that error and the ring is dropped
- * (with any SQE it did not take) to be created afresh on next use. */
-static void uring_run(struct tier_thread *ts, struct uring_op *ops, unsigned n)
-{
-	struct io_uring *ring = &ts->ring;
-	unsigned inflight = 0;
-	int err;
-
-	for (unsigned k = 0; k < n; k++)
-		uring_prep(ring, &ops[k], k);
-	err = uring_submit(ring, &inflight);
-	while (inflight > 0) {
-		struct io_uring_cqe *cqe;
-		struct uring_op *op;
-		int r = io_uring_wait_cqe(ring, &cqe);
-
-		if (r == -EINTR)
-			continue;
-		if (r < 0) {
-			err = r;
-			break;
-		}
-		op = &ops[io_uring_cqe_get_data64(cqe)];
-		r = cqe->res;
-		io_uring_cqe_seen(ring, cqe);
-		inflight--;
-		if (r < 0)
-			op->res = r;
-		else if (r == 0)
-			op->res = op->write ? -EIO : -ENODATA;
-		else if ((op->done += (uint32_t)r) < op->len && !err) {
-			uring_prep(ring, op, (unsigned)(op - ops));
-			err = uring_submit(ring, &inflight);
-		}
-	}
-	if (err) {
-		log_err("tier: io_uring failed: %s", strerror(-err));
-		for (unsigned k = 0; k < n; k++)
-			if (ops[k].res == 0 && ops[k].done < ops[k].len)
-				ops[k].res = err;
-		io_uring_queue_exit(ring);
-		ts->ring_ok = false;
-	}
 }
 
 /* ---- segment table --------------------------------------------------- */
@@ -536,38 +345,39 @@ void tier_close(struct tier *t)
 
 /* ---- append ---------------------------------------------------------- */
 
-/* Compress LEN bytes of SRC into the thread's scratch if that saves at
- * least 5%: LZ4 gives up (returns 0) once its output would pass that
+/* Compress LEN bytes of SRC into the thread's scratch (*DST) if that saves
+ * at least 5%: LZ4 gives up (returns 0) once its output would pass that
  * budget, so incompressible data costs little.  Returns the stored length,
  * or 0 when the bytes should be stored raw. */
-static uint32_t lz4_pack(struct tier_thread *ts, const void *src, uint32_t len)
+static uint32_t lz4_pack(struct uring_thread *ts, const void *src, uint32_t len, void **dst)
 {
 	uint32_t budget = (uint32_t)((uint64_t)len * 95 / 100);
 
-	if (budget == 0 || buf_reserve(&ts->scratch, &ts->scratch_cap, budget) != 0)
+	if (budget == 0 || uring_scratch(ts, budget, dst) != 0)
 		return 0;
-	return (uint32_t)LZ4_compress_default(src, ts->scratch, (int)len, (int)budget);
+	return (uint32_t)LZ4_compress_default(src, *dst, (int)len, (int)budget);
 }
 
 int tier_append(struct tier *t, const void *buf, uint32_t len, int codec,
 		struct tier_ref *ref, uint32_t *crcs, uint32_t *ncrc)
 {
-	struct tier_thread *ts;
+	struct uring_thread *ts;
 	struct uring_op op = { .write = true, .buf = (uint8_t *)buf, .len = len };
 	uint32_t seg, packed = 0;
+	void *packed_buf = NULL;
 	int rc;
 
 	if (!buf || !ref || !crcs || !ncrc || len == 0 || len > TIER_EXTENT_MAX ||
 	    (codec != TIER_CODEC_RAW && codec != TIER_CODEC_LZ4))
 		return fail(t, -EINVAL, "invalid append of %" PRIu32 " bytes with codec %d",
 			    len, codec);
-	rc = thread_get(&ts);
+	rc = uring_thread_get(&ts);
 	if (rc)
 		return rc;
 	if (codec == TIER_CODEC_LZ4)
-		packed = lz4_pack(ts, buf, len);
+		packed = lz4_pack(ts, buf, len, &packed_buf);
 	if (packed) {
-		op.buf = ts->scratch;
+		op.buf = packed_buf;
 		op.len = packed;
 	}
 	*ncrc = TIER_NCRC(op.len);
@@ -658,18 +468,17 @@ static int read_verify(const struct read_plan *p, const uint8_t *buf, uint32_t l
 
 /* Decode the verified lz4 extent in SRC far enough to fill the range.  A
  * range starting at 0 decodes straight into dst. */
-static int read_lz4(struct tier_thread *ts, const struct read_plan *p, const uint8_t *src)
+static int read_lz4(struct uring_thread *ts, const struct read_plan *p, const uint8_t *src)
 {
 	const struct tier_ref *r = p->io->ref;
 	uint32_t want = p->io->inner + p->io->len;
-	uint8_t *out = p->io->dst;
+	void *out = p->io->dst;
 	int n, rc;
 
 	if (p->io->inner) {
-		rc = buf_reserve(&ts->decode, &ts->decode_cap, want);
+		rc = uring_decode(ts, want, &out);
 		if (rc)
 			return rc;
-		out = ts->decode;
 	}
 	n = LZ4_decompress_safe_partial((const char *)src, (char *)out, (int)r->stored_len,
 					(int)want, (int)want);
@@ -678,12 +487,12 @@ static int read_lz4(struct tier_thread *ts, const struct read_plan *p, const uin
 			    " does not decode to %" PRIu32 " bytes (got %d)", r->seg, r->off,
 			    want, n);
 	if (p->io->inner)
-		memcpy(p->io->dst, out + p->io->inner, p->io->len);
+		memcpy(p->io->dst, (uint8_t *)out + p->io->inner, p->io->len);
 	return 0;
 }
 
 /* Turn the outcome of P's read OP into the io's result and bytes. */
-static void read_finish(struct tier_thread *ts, const struct read_plan *p,
+static void read_finish(struct uring_thread *ts, const struct read_plan *p,
 			const struct uring_op *op)
 {
 	struct tier_io *io = p->io;
@@ -709,16 +518,17 @@ static void read_finish(struct tier_thread *ts, const struct read_plan *p,
 /* Plan, submit and finish the ios from FIRST on, as many as fit in the
  * ring and in SCRATCH_CHUNK bytes of staging (always at least one).
  * Returns the index of the first io left for the next chunk. */
-static unsigned read_chunk(struct tier_thread *ts, struct tier *const *tiers,
+static unsigned read_chunk(struct uring_thread *ts, struct tier *const *tiers,
 			   struct tier_io *ios, unsigned first, unsigned n)
 {
-	struct read_plan plans[RING_DEPTH];
-	struct uring_op ops[RING_DEPTH];
+	struct read_plan plans[URING_DEPTH];
+	struct uring_op ops[URING_DEPTH];
 	size_t staged = 0;
+	void *scratch = NULL;
 	unsigned i, k = 0;
 	int rc;
 
-	for (i = first; i < n && k < RING_DEPTH; i++) {
+	for (i = first; i < n && k < URING_DEPTH; i++) {
 		struct tier_io *io = &ios[i];
 		struct tier *t = read_check(tiers, io);
 		const struct tier_ref *r = io->ref;
@@ -749,12 +559,13 @@ static unsigned read_chunk(struct tier_thread *ts, struct tier *const *tiers,
 		staged += need;
 		k++;
 	}
-	rc = buf_reserve(&ts->scratch, &ts->scratch_cap, staged);
-	for (unsigned j = 0; j < k; j++)
-		if (!plans[j].direct)
-			ops[j].buf = (uint8_t *)ts->scratch + plans[j].scratch_off;
-	if (rc == 0)
+	rc = uring_scratch(ts, staged, &scratch);
+	if (rc == 0) {
+		for (unsigned j = 0; j < k; j++)
+			if (!plans[j].direct)
+				ops[j].buf = (uint8_t *)scratch + plans[j].scratch_off;
 		uring_run(ts, ops, k);
+	}
 	for (unsigned j = 0; j < k; j++) {
 		if (rc == 0)
 			read_finish(ts, &plans[j], &ops[j]);
@@ -767,8 +578,8 @@ static unsigned read_chunk(struct tier_thread *ts, struct tier *const *tiers,
 
 int tier_read_batch(struct tier *const *tiers, struct tier_io *ios, unsigned n)
 {
-	struct tier_thread *ts;
-	int rc = thread_get(&ts);
+	struct uring_thread *ts;
+	int rc = uring_thread_get(&ts);
 
 	for (unsigned i = 0; i < n; i++)
 		ios[i].result = rc;

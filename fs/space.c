@@ -1,0 +1,361 @@
+/* space.c — extent reference counts and giving space back.
+ *
+ * Versions and snapshots share stored extents with live files, so the
+ * daemon counts, per stored extent (tier, segment, offset), the extent
+ * records that reference it; the table is rebuilt from meta/ at mount.
+ * Per segment it counts the extents still referenced.
+ *
+ * Space comes back in three ways, all in the reclaim thread, and only
+ * after meta_sync has made durable the metadata that stopped referencing
+ * it (so a crash never leaves a reference to freed blocks):
+ *  - an extent no record references: all its blocks are punched out;
+ *  - a range that a record of a plain-area file stopped using (UNIQUE):
+ *    its whole blocks are punched out at once;
+ *  - a segment with no referenced extent, no longer appended to: removed.
+ * No segment is removed while an append is in flight, so an extent
+ * appended but not yet counted is never lost.  What is queued when the
+ * daemon dies is only leaked until compaction.
+ */
+#include "fs/fs.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct xref {
+	uint64_t off;		/* 0 with seg UINT32_MAX: empty slot */
+	uint32_t seg;
+	uint8_t tier;
+	uint32_t refs;
+};
+
+struct discard {
+	struct tier_ref ref;
+	uint32_t inner, len;
+};
+
+struct space {
+	pthread_mutex_t lock;		/* everything below */
+	struct xref *x;			/* open addressing, power of two */
+	size_t xsize, xcount;
+	uint64_t *segrefs[TIER_COUNT];	/* referenced extents per segment */
+	size_t nsegs[TIER_COUNT];
+	uint32_t appending;
+	uint32_t *segfree;		/* (tier << 31) | seg: now unreferenced */
+	size_t nsegfree, capsegfree;
+	struct discard *d;
+	size_t nd, capd;
+	pthread_t thread;
+	pthread_cond_t cond;
+	bool running, stop;
+};
+
+static size_t xhash(uint8_t tier, uint32_t seg, uint64_t off, size_t size)
+{
+	uint64_t h = off * 0x9E3779B97F4A7C15ull ^ ((uint64_t)seg << 8 | tier) * 0xC2B2AE3D27D4EB4Full;
+
+	return (size_t)(h >> 17) & (size - 1);
+}
+
+static struct xref *xfind(struct space *sp, const struct tier_ref *r, bool *found)
+{
+	size_t i = xhash(r->tier, r->seg, r->off, sp->xsize);
+
+	for (;; i = (i + 1) & (sp->xsize - 1)) {
+		struct xref *e = &sp->x[i];
+
+		if (e->refs == 0) {
+			*found = false;
+			return e;
+		}
+		if (e->off == r->off && e->seg == r->seg && e->tier == r->tier) {
+			*found = true;
+			return e;
+		}
+	}
+}
+
+static int xgrow(struct space *sp)
+{
+	size_t nsize = sp->xsize ? sp->xsize * 2 : 4096;
+	struct xref *old = sp->x, *n = calloc(nsize, sizeof(*n));
+	size_t osize = sp->xsize;
+
+	if (!n)
+		return -ENOMEM;
+	sp->x = n;
+	sp->xsize = nsize;
+	for (size_t i = 0; i < osize; i++) {
+		bool found;
+		struct tier_ref r = { .tier = old[i].tier, .seg = old[i].seg, .off = old[i].off };
+
+		if (old[i].refs)
+			*xfind(sp, &r, &found) = old[i];
+	}
+	free(old);
+	return 0;
+}
+
+/* Deletion in linear probing: move later entries of the run back. */
+static void xremove(struct space *sp, struct xref *e)
+{
+	size_t i = (size_t)(e - sp->x), j = i;
+
+	e->refs = 0;
+	for (;;) {
+		size_t k;
+
+		j = (j + 1) & (sp->xsize - 1);
+		if (sp->x[j].refs == 0)
+			break;
+		k = xhash(sp->x[j].tier, sp->x[j].seg, sp->x[j].off, sp->xsize);
+		if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
+			sp->x[i] = sp->x[j];
+			sp->x[j].refs = 0;
+			i = j;
+		}
+	}
+	sp->xcount--;
+}
+
+static void seg_count(struct space *sp, const struct tier_ref *r, int delta)
+{
+	int t = r->tier;
+
+	if (r->seg >= sp->nsegs[t]) {
+		size_t n = sp->nsegs[t] ? sp->nsegs[t] : 64;
+		uint64_t *v;
+
+		while (n <= r->seg)
+			n *= 2;
+		v = realloc(sp->segrefs[t], n * sizeof(*v));
+		if (!v) {
+			log_err("space accounting: out of memory; segment %u is kept", r->seg);
+			return;
+		}
+		memset(v + sp->nsegs[t], 0, (n - sp->nsegs[t]) * sizeof(*v));
+		sp->segrefs[t] = v;
+		sp->nsegs[t] = n;
+	}
+	sp->segrefs[t][r->seg] += delta;
+	if (sp->segrefs[t][r->seg] == 0) {
+		if (sp->nsegfree == sp->capsegfree) {
+			size_t n = sp->capsegfree ? sp->capsegfree * 2 : 16;
+			uint32_t *v = realloc(sp->segfree, n * sizeof(*v));
+
+			if (!v)
+				return;
+			sp->segfree = v;
+			sp->capsegfree = n;
+		}
+		sp->segfree[sp->nsegfree++] = ((uint32_t)t << 31) | r->seg;
+	}
+}
+
+static void ref_locked(struct space *sp, const struct tier_ref *r)
+{
+	struct xref *e;
+	bool found;
+
+	if (sp->xcount * 2 >= sp->xsize && xgrow(sp) < 0) {
+		log_err("space accounting: out of memory; space of extent in segment %u "
+			"will only come back with compaction", r->seg);
+		return;
+	}
+	e = xfind(sp, r, &found);
+	if (!found) {
+		*e = (struct xref){ .off = r->off, .seg = r->seg, .tier = r->tier };
+		sp->xcount++;
+		seg_count(sp, r, +1);
+	}
+	e->refs++;
+}
+
+static void discard_queue(struct space *sp, const struct tier_ref *r, uint32_t inner,
+			  uint64_t len)
+{
+	if (sp->nd == sp->capd) {
+		size_t n = sp->capd ? sp->capd * 2 : 256;
+		struct discard *v = realloc(sp->d, n * sizeof(*v));
+
+		if (!v)
+			return;
+		sp->d = v;
+		sp->capd = n;
+	}
+	sp->d[sp->nd++] = (struct discard){ *r, inner, (uint32_t)len };
+}
+
+void space_ref(struct fs *fs, const struct tier_ref *r)
+{
+	pthread_mutex_lock(&fs->space->lock);
+	ref_locked(fs->space, r);
+	pthread_mutex_unlock(&fs->space->lock);
+}
+
+void space_unref(struct fs *fs, const struct tier_ref *r, uint32_t inner, uint64_t len,
+		 bool unique)
+{
+	struct space *sp = fs->space;
+	struct xref *e;
+	bool found;
+
+	pthread_mutex_lock(&sp->lock);
+	e = sp->xsize ? xfind(sp, r, &found) : NULL;
+	if (!e || !found) {
+		log_err("space accounting: extent at segment %u offset %llu was not counted",
+			r->seg, (unsigned long long)r->off);
+	} else if (--e->refs == 0) {
+		xremove(sp, e);
+		discard_queue(sp, r, 0, r->raw_len);
+		seg_count(sp, r, -1);
+	} else if (unique) {
+		discard_queue(sp, r, inner, len);
+	}
+	pthread_mutex_unlock(&sp->lock);
+}
+
+void space_append_begin(struct fs *fs)
+{
+	pthread_mutex_lock(&fs->space->lock);
+	fs->space->appending++;
+	pthread_mutex_unlock(&fs->space->lock);
+}
+
+void space_append_end(struct fs *fs, const struct tier_ref *ref)
+{
+	pthread_mutex_lock(&fs->space->lock);
+	if (ref)
+		ref_locked(fs->space, ref);
+	fs->space->appending--;
+	pthread_mutex_unlock(&fs->space->lock);
+}
+
+static int count_ext(void *ctx, const struct meta_extent *e)
+{
+	ref_locked(ctx, &e->ref);
+	return 0;
+}
+
+static int count_inode(void *ctx, const struct meta_inode *in)
+{
+	struct fs *fs = ctx;
+
+	if (!S_ISREG(in->mode))
+		return 0;
+	return meta_extent_foreach(fs->meta, in->ino, count_ext, fs->space);
+}
+
+int space_init(struct fs *fs)
+{
+	struct space *sp = calloc(1, sizeof(*sp));
+	int rc;
+
+	if (!sp)
+		return -ENOMEM;
+	pthread_mutex_init(&sp->lock, NULL);
+	pthread_cond_init(&sp->cond, NULL);
+	fs->space = sp;
+	rc = xgrow(sp);
+	if (rc == 0)
+		rc = meta_inode_foreach(fs->meta, count_inode, fs);
+	sp->nsegfree = 0;	/* only segments emptied from now on are removed */
+	return rc;
+}
+
+/* Give back what was queued (see the top of the file). */
+static void reclaim(struct fs *fs)
+{
+	struct space *sp = fs->space;
+	struct discard *d;
+	uint32_t todo[64];
+	size_t nd, n = 0;
+	int rc;
+
+	pthread_mutex_lock(&sp->lock);
+	d = sp->d;
+	nd = sp->nd;
+	sp->d = NULL;
+	sp->nd = sp->capd = 0;
+	if (sp->appending == 0) {
+		while (sp->nsegfree && n < 64) {
+			uint32_t c = sp->segfree[--sp->nsegfree];
+			int t = c >> 31;
+			uint32_t seg = c & 0x7fffffff;
+
+			if (sp->segrefs[t][seg] == 0 && seg != tier_active_seg(fs->tiers[t]))
+				todo[n++] = c;
+		}
+	}
+	pthread_mutex_unlock(&sp->lock);
+	if (!n && !nd)
+		return;
+	rc = meta_sync(fs->meta);
+	if (rc < 0) {
+		log_err("space reclaim postponed: syncing metadata failed: %s", strerror(-rc));
+		free(d);
+		return;
+	}
+	for (size_t i = 0; i < nd; i++)
+		tier_discard(fs->tiers[d[i].ref.tier], &d[i].ref, d[i].inner, d[i].len);
+	free(d);
+	for (size_t i = 0; i < n; i++) {
+		int r = tier_seg_remove(fs->tiers[todo[i] >> 31], todo[i] & 0x7fffffff);
+
+		if (r < 0 && r != -ENOENT && r != -EBUSY)
+			log_warn("cannot remove empty segment %u: %s", todo[i] & 0x7fffffff,
+				 strerror(-r));
+	}
+}
+
+static void *reclaimer_main(void *arg)
+{
+	struct fs *fs = arg;
+	struct space *sp = fs->space;
+	struct timespec until;
+
+	pthread_mutex_lock(&sp->lock);
+	while (!sp->stop) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		pthread_cond_timedwait(&sp->cond, &sp->lock, &until);
+		pthread_mutex_unlock(&sp->lock);
+		reclaim(fs);
+		pthread_mutex_lock(&sp->lock);
+	}
+	pthread_mutex_unlock(&sp->lock);
+	return NULL;
+}
+
+int space_reclaimer_start(struct fs *fs)
+{
+	int rc = -pthread_create(&fs->space->thread, NULL, reclaimer_main, fs);
+
+	fs->space->running = rc == 0;
+	return rc;
+}
+
+void space_reclaimer_stop(struct fs *fs)
+{
+	struct space *sp = fs->space;
+
+	if (!sp)
+		return;
+	if (sp->running) {
+		pthread_mutex_lock(&sp->lock);
+		sp->stop = true;
+		pthread_cond_signal(&sp->cond);
+		pthread_mutex_unlock(&sp->lock);
+		pthread_join(sp->thread, NULL);
+		sp->running = false;
+	}
+	reclaim(fs);
+	free(sp->d);
+	free(sp->segfree);
+	free(sp->x);
+	for (int t = 0; t < TIER_COUNT; t++)
+		free(sp->segrefs[t]);
+	free(sp);
+	fs->space = NULL;
+}

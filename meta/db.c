@@ -1,0 +1,322 @@
+/* db.c — the RocksDB plumbing of meta/ (see db.h): options, open and
+ * close, error mapping, batches, point reads and prefix iteration.
+ *
+ * Memory: a 32 MiB block cache that also holds index and filter blocks,
+ * and at most two 32 MiB memtables, so RocksDB stays near 100 MiB of the
+ * daemon's 256 MiB whatever the size of the store.
+ *
+ * Thread safety: rocksdb_t is thread-safe and the read and write options
+ * kept in struct meta are never modified after meta_open.  Iterations use
+ * their own read options, since each carries its own bound.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rocksdb/c.h>
+
+#include "meta/db.h"
+#include "tier/log.h"
+
+struct meta {
+	rocksdb_t *db;
+	rocksdb_readoptions_t *ropt;	/* point reads */
+	rocksdb_writeoptions_t *wopt;	/* commits: WAL, no sync */
+	rocksdb_writeoptions_t *wsync;	/* commits: WAL, synced */
+};
+
+struct meta_batch {
+	rocksdb_writebatch_t *wb;
+};
+
+/* Log RocksDB error ERR (freed here) about WHAT; return its errno. */
+static int db_fail(const char *what, char *err)
+{
+	int rc = -EIO;
+
+	/* RocksDB reports a held LOCK file with either message, depending
+	 * on whether this process or another one holds it. */
+	if (strstr(err, "While lock file") || strstr(err, "lock hold by") ||
+	    strstr(err, "Resource busy"))
+		rc = -EBUSY;
+	else if (strstr(err, "does not exist (create_if_missing is false)"))
+		rc = -ENOENT;
+	log_err("meta: %s: %s", what, err);
+	rocksdb_free(err);
+	return rc;
+}
+
+/* Build into END the smallest key above every key that starts with
+ * PREFIX; return its length, or 0 when PREFIX is all 0xff (no such key:
+ * every key at or past PREFIX then starts with it). */
+static size_t db_prefix_end(uint8_t *end, const uint8_t *prefix, size_t plen)
+{
+	memcpy(end, prefix, plen);
+	while (plen > 0 && end[plen - 1] == 0xff)
+		plen--;
+	if (plen > 0)
+		end[plen - 1]++;
+	return plen;
+}
+
+/* --- open, close, batches --------------------------------------------- */
+
+int meta_open(const char *dir, bool create, struct meta **out)
+{
+	rocksdb_options_t *opt = rocksdb_options_create();
+	rocksdb_block_based_table_options_t *tbl = rocksdb_block_based_options_create();
+	rocksdb_cache_t *cache = rocksdb_cache_create_lru(32u << 20);
+	struct meta *m = calloc(1, sizeof(*m));
+	char *err = NULL;
+	int rc = 0;
+
+	if (!m) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* Memory stays bounded: index and filter blocks are charged to the
+	 * 32 MiB block cache instead of growing with the number of tables,
+	 * and at most two 32 MiB memtables exist. */
+	rocksdb_block_based_options_set_block_cache(tbl, cache);
+	rocksdb_block_based_options_set_filter_policy(tbl,
+						      rocksdb_filterpolicy_create_bloom_full(10));
+	rocksdb_block_based_options_set_cache_index_and_filter_blocks(tbl, 1);
+	rocksdb_block_based_options_set_pin_l0_filter_and_index_blocks_in_cache(tbl, 1);
+	rocksdb_options_set_block_based_table_factory(opt, tbl);
+	rocksdb_options_set_create_if_missing(opt, create);
+	rocksdb_options_set_write_buffer_size(opt, 32u << 20);
+	rocksdb_options_set_max_write_buffer_number(opt, 2);
+	rocksdb_options_set_max_open_files(opt, 512);
+	/* Recent levels churn and are small: compress only the last one. */
+	rocksdb_options_set_compression(opt, rocksdb_no_compression);
+	rocksdb_options_set_bottommost_compression(opt, rocksdb_lz4_compression);
+	rocksdb_options_set_level_compaction_dynamic_level_bytes(opt, 1);
+	/* RocksDB's own LOG: warnings and up (InfoLogLevel 2 is WARN_LEVEL;
+	 * c.h has no name for it), a few small files. */
+	rocksdb_options_set_info_log_level(opt, 2);
+	rocksdb_options_set_keep_log_file_num(opt, 4);
+	rocksdb_options_set_max_log_file_size(opt, 4u << 20);
+
+	m->db = rocksdb_open(opt, dir, &err);
+	if (err) {
+		rc = db_fail(dir, err);
+		goto out;
+	}
+	m->ropt = rocksdb_readoptions_create();
+	m->wopt = rocksdb_writeoptions_create();
+	m->wsync = rocksdb_writeoptions_create();
+	rocksdb_writeoptions_set_sync(m->wopt, 0);
+	rocksdb_writeoptions_set_sync(m->wsync, 1);
+	*out = m;
+	m = NULL;
+out:
+	free(m);
+	/* The DB holds its own references to the options and the cache. */
+	rocksdb_cache_destroy(cache);
+	rocksdb_block_based_options_destroy(tbl);
+	rocksdb_options_destroy(opt);
+	return rc;
+}
+
+void meta_close(struct meta *m)
+{
+	if (!m)
+		return;
+	rocksdb_close(m->db);
+	rocksdb_readoptions_destroy(m->ropt);
+	rocksdb_writeoptions_destroy(m->wopt);
+	rocksdb_writeoptions_destroy(m->wsync);
+	free(m);
+}
+
+int meta_sync(struct meta *m)
+{
+	char *err = NULL;
+
+	rocksdb_flush_wal(m->db, 1, &err);
+	return err ? db_fail("sync", err) : 0;
+}
+
+/* NULL if out of memory. */
+struct meta_batch *meta_batch_new(void)
+{
+	struct meta_batch *b = malloc(sizeof(*b));
+
+	if (b)
+		b->wb = rocksdb_writebatch_create();
+	return b;
+}
+
+void meta_batch_free(struct meta_batch *b)
+{
+	if (!b)
+		return;
+	rocksdb_writebatch_destroy(b->wb);
+	free(b);
+}
+
+void meta_batch_clear(struct meta_batch *b)
+{
+	rocksdb_writebatch_clear(b->wb);
+}
+
+int meta_batch_commit(struct meta *m, struct meta_batch *b, bool sync)
+{
+	char *err = NULL;
+
+	rocksdb_write(m->db, sync ? m->wsync : m->wopt, b->wb, &err);
+	return err ? db_fail("commit", err) : 0;
+}
+
+void db_batch_put(struct meta_batch *b, const uint8_t *k, size_t klen,
+		  const void *v, size_t vlen)
+{
+	rocksdb_writebatch_put(b->wb, (const char *)k, klen, v, vlen);
+}
+
+void db_batch_del(struct meta_batch *b, const uint8_t *k, size_t klen)
+{
+	rocksdb_writebatch_delete(b->wb, (const char *)k, klen);
+}
+
+void db_batch_put_kind(struct meta_batch *b, uint8_t kind, const void *key, size_t klen,
+		       const void *v, size_t vlen)
+{
+	const char *kp[2] = { (const char *)&kind, key };
+	size_t ks[2] = { 1, klen };
+	const char *vp = v;
+
+	rocksdb_writebatch_putv(b->wb, 2, kp, ks, 1, &vp, &vlen);
+}
+
+void db_batch_del_kind(struct meta_batch *b, uint8_t kind, const void *key, size_t klen)
+{
+	const char *kp[2] = { (const char *)&kind, key };
+	size_t ks[2] = { 1, klen };
+
+	rocksdb_writebatch_deletev(b->wb, 2, kp, ks);
+}
+
+void db_batch_del_prefix(struct meta_batch *b, const uint8_t *prefix, size_t plen)
+{
+	uint8_t end[KEY_MAX];
+	size_t elen = db_prefix_end(end, prefix, plen);
+
+	rocksdb_writebatch_delete_range(b->wb, (const char *)prefix, plen,
+					(const char *)end, elen);
+}
+
+/* --- point reads ------------------------------------------------------- */
+
+int db_get_pinned(struct meta *m, const uint8_t *k, size_t klen, struct db_pinned *p)
+{
+	char *err = NULL;
+
+	p->ps = rocksdb_get_pinned(m->db, m->ropt, (const char *)k, klen, &err);
+	if (err)
+		return db_fail("get", err);
+	if (!p->ps)
+		return -ENOENT;
+	p->v = (const uint8_t *)rocksdb_pinnableslice_value(p->ps, &p->len);
+	return 0;
+}
+
+void db_unpin(struct db_pinned *p)
+{
+	rocksdb_pinnableslice_destroy(p->ps);
+}
+
+int db_get_copy(struct meta *m, const uint8_t *k, size_t klen, void **val, size_t *len)
+{
+	struct db_pinned p;
+	char *copy;
+	int rc = db_get_pinned(m, k, klen, &p);
+
+	if (rc)
+		return rc;
+	copy = malloc(p.len + 1);
+	if (copy) {
+		memcpy(copy, p.v, p.len);
+		copy[p.len] = '\0';
+		*val = copy;
+		*len = p.len;
+	}
+	db_unpin(&p);
+	return copy ? 0 : -ENOMEM;
+}
+
+/* The lower bound keeps the backward seek from wandering past LOWER into
+ * whatever sorts before it when no key lies in between. */
+int db_last_key(struct meta *m, const char *what, const uint8_t *lower, size_t lowlen,
+		const uint8_t *at, size_t alen, uint8_t *key, size_t *klen)
+{
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	rocksdb_iterator_t *it;
+	char *err = NULL;
+	int rc = -ENOENT;
+
+	rocksdb_readoptions_set_iterate_lower_bound(ro, (const char *)lower, lowlen);
+	it = rocksdb_create_iterator(m->db, ro);
+	rocksdb_iter_seek_for_prev(it, (const char *)at, alen);
+	if (rocksdb_iter_valid(it)) {
+		const char *k = rocksdb_iter_key(it, klen);
+
+		memcpy(key, k, *klen < KEY_MAX ? *klen : KEY_MAX);
+		rc = 0;
+	} else {
+		rocksdb_iter_get_error(it, &err);
+		if (err)
+			rc = db_fail(what, err);
+	}
+	rocksdb_iter_destroy(it);
+	rocksdb_readoptions_destroy(ro);
+	return rc;
+}
+
+/* --- prefix iteration -------------------------------------------------- */
+
+int db_cur_open(struct db_cursor *c, struct meta *m, const uint8_t *prefix, size_t plen,
+		const uint8_t *start, size_t slen)
+{
+	size_t elen;
+
+	c->end = plen <= sizeof(c->end_buf) ? c->end_buf : malloc(plen);
+	if (!c->end)
+		return -ENOMEM;
+	c->ro = rocksdb_readoptions_create();
+	elen = db_prefix_end(c->end, prefix, plen);
+	if (elen > 0)
+		rocksdb_readoptions_set_iterate_upper_bound(c->ro, (const char *)c->end, elen);
+	c->it = rocksdb_create_iterator(m->db, c->ro);
+	rocksdb_iter_seek(c->it, (const char *)start, slen);
+	c->started = false;
+	return 0;
+}
+
+bool db_cur_next(struct db_cursor *c)
+{
+	if (c->started)
+		rocksdb_iter_next(c->it);
+	c->started = true;
+	if (!rocksdb_iter_valid(c->it))
+		return false;
+	c->k = (const uint8_t *)rocksdb_iter_key(c->it, &c->klen);
+	c->v = (const uint8_t *)rocksdb_iter_value(c->it, &c->vlen);
+	return true;
+}
+
+int db_cur_close(struct db_cursor *c, int rc)
+{
+	char *err = NULL;
+
+	if (rc == 0) {
+		rocksdb_iter_get_error(c->it, &err);
+		if (err)
+			rc = db_fail("iterate", err);
+	}
+	rocksdb_iter_destroy(c->it);
+	rocksdb_readoptions_destroy(c->ro);
+	if (c->end != c->end_buf)
+		free(c->end);
+	return rc;
+}

@@ -1,0 +1,100 @@
+/* db.h — the RocksDB plumbing of meta/ (private to meta/).
+ *
+ * db.c owns struct meta and struct meta_batch and implements the parts of
+ * meta.h that are pure RocksDB: open, close, sync and batches.  meta.c
+ * builds the keys and values of each record kind and reaches RocksDB only
+ * through the functions below; only db.c includes rocksdb/c.h.
+ *
+ * Keys and values are raw bytes, compared bytewise.  A failing RocksDB
+ * call is logged here ("meta: WHAT: message") and mapped to a negative
+ * errno (-EBUSY for a held lock, -ENOENT for a missing database, -EIO for
+ * the rest).  Functions that take a struct meta are thread-safe; a batch
+ * and a cursor belong to one thread at a time.
+ */
+#ifndef AIFS_META_DB_H
+#define AIFS_META_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "meta/keys.h"
+#include "meta/meta.h"
+
+struct rocksdb_pinnableslice_t;
+struct rocksdb_readoptions_t;
+struct rocksdb_iterator_t;
+
+/* --- batches ----------------------------------------------------------- */
+
+/* Put K -> V, or delete K, in B. */
+void db_batch_put(struct meta_batch *b, const uint8_t *k, size_t klen,
+		  const void *v, size_t vlen);
+void db_batch_del(struct meta_batch *b, const uint8_t *k, size_t klen);
+
+/* The same for the key "KIND | KEY", given in two pieces so that a key of
+ * any length needs no buffer. */
+void db_batch_put_kind(struct meta_batch *b, uint8_t kind, const void *key, size_t klen,
+		       const void *v, size_t vlen);
+void db_batch_del_kind(struct meta_batch *b, uint8_t kind, const void *key, size_t klen);
+
+/* Delete every key that starts with PREFIX (PLEN <= KEY_MAX) with one
+ * range tombstone. */
+void db_batch_del_prefix(struct meta_batch *b, const uint8_t *prefix, size_t plen);
+
+/* --- point reads ------------------------------------------------------- */
+
+/* A value read in place: pinned in the block cache or the memtable, which
+ * spares a copy, until db_unpin. */
+struct db_pinned {
+	struct rocksdb_pinnableslice_t *ps;
+	const uint8_t *v;
+	size_t len;
+};
+
+/* Look key K up into *P (release it with db_unpin); -ENOENT if absent. */
+int db_get_pinned(struct meta *m, const uint8_t *k, size_t klen, struct db_pinned *p);
+void db_unpin(struct db_pinned *p);
+
+/* Copy the value of K into a malloc'd *VAL (caller frees) of *LEN bytes
+ * followed by a NUL, so that a symlink target is a C string and an empty
+ * value is not NULL; -ENOENT if absent. */
+int db_get_copy(struct meta *m, const uint8_t *k, size_t klen, void **val, size_t *len);
+
+/* Copy into KEY (KEY_MAX bytes) the greatest key that is at most AT and at
+ * least LOWER, with its full length in *KLEN (a longer key is cut to
+ * KEY_MAX bytes); -ENOENT if there is none.  WHAT names the lookup in the
+ * log. */
+int db_last_key(struct meta *m, const char *what, const uint8_t *lower, size_t lowlen,
+		const uint8_t *at, size_t alen, uint8_t *key, size_t *klen);
+
+/* --- prefix iteration -------------------------------------------------- */
+
+/* An iteration over the keys that start with a prefix.  It runs under an
+ * upper bound equal to the prefix end, so RocksDB stops there instead of
+ * reading into the next kind; the bound lives here because RocksDB keeps
+ * only a pointer to it. */
+struct db_cursor {
+	struct rocksdb_readoptions_t *ro;
+	struct rocksdb_iterator_t *it;
+	uint8_t end_buf[KEY_MAX];
+	uint8_t *end;
+	bool started;
+	const uint8_t *k, *v;	/* the current record, after db_cur_next */
+	size_t klen, vlen;
+};
+
+/* Start C over the keys starting with PREFIX, at the first key at or
+ * after START (which starts with PREFIX).  End it with db_cur_close. */
+int db_cur_open(struct db_cursor *c, struct meta *m, const uint8_t *prefix, size_t plen,
+		const uint8_t *start, size_t slen);
+
+/* Step to the next record (the first one on the first call) and set c->k
+ * and c->v, valid until the next step; false at the end of the prefix or
+ * on an error. */
+bool db_cur_next(struct db_cursor *c);
+
+/* End C; return RC, or the iterator's error if RC is 0. */
+int db_cur_close(struct db_cursor *c, int rc);
+
+#endif
