@@ -430,7 +430,7 @@ void fs_content_drop(struct fs *fs, struct inode *in, struct meta_batch *b)
 	}
 	fs_map_free(&in->map);
 	in->map_loaded = false;
-	meta_extent_del_all(b, in->ino);
+	meta_extent_del_all(fs->meta, b, in->ino);	/* also if the map was unreadable */
 }
 
 int fs_sync(struct fs *fs, struct inode *in)

@@ -86,6 +86,49 @@ static void reply_entry(fuse_req_t req, struct fs *fs, struct inode *in)
 	inode_put(fs, in);
 }
 
+/* "FILE@vN": the length of FILE and N, or 0 if NAME is not such a name. */
+size_t fs_version_alias(const char *name, uint32_t *n)
+{
+	const char *at = strrchr(name, '@');
+	char *end;
+	unsigned long v;
+
+	if (!at || at == name || at[1] != 'v' || at[2] < '1' || at[2] > '9')
+		return 0;
+	v = strtoul(at + 2, &end, 10);
+	if (*end || v > UINT32_MAX)
+		return 0;
+	*n = (uint32_t)v;
+	return (size_t)(at - name);
+}
+
+/* Look up the alias FILE@vN in checkpoint directory PARENT. */
+static int lookup_alias(struct fs *fs, fuse_ino_t parent, const char *name,
+			struct inode **out)
+{
+	struct inode *dir;
+	struct vrec v;
+	uint64_t ino;
+	uint32_t n, type;
+	size_t len = fs_version_alias(name, &n);
+	int rc;
+
+	if (!len)
+		return -ENOENT;
+	rc = inode_get(fs, parent, &dir);
+	if (rc < 0)
+		return rc;
+	rc = dir->attr.policy == META_AREA_CHECKPOINT ? 0 : -ENOENT;
+	inode_put(fs, dir);
+	if (rc == 0)
+		rc = meta_dentry_get(fs->meta, parent, name, len, &ino, &type);
+	if (rc == 0)
+		rc = version_get(fs, ino, n, &v, NULL);
+	if (rc == 0)
+		rc = inode_get(fs, v.vino, out);
+	return rc;
+}
+
 static void do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = the_fs;
@@ -99,7 +142,12 @@ static void do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ENAMETOOLONG);
 		return;
 	}
-	if (virt_lookup(fs, parent, name, &e) == 0 || virt_is(parent)) {
+	rc = virt_lookup(fs, parent, name, &e, &in);
+	if (rc == 0 && in) {
+		reply_entry(req, fs, in);
+		return;
+	}
+	if (rc == 0 || virt_is(parent)) {
 		if (!e.ino)
 			e.entry_timeout = fs->opt.entry_timeout;
 		fuse_reply_entry(req, &e);
@@ -109,10 +157,15 @@ static void do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	rc = meta_dentry_get(fs->meta, parent, name, strlen(name), &ino, &type);
 	if (rc == 0)
 		rc = inode_get(fs, ino, &in);
+	if (rc == -ENOENT)
+		rc = lookup_alias(fs, parent, name, &in);
 	pthread_rwlock_unlock(&fs->ns);
 	if (rc == -ENOENT) {
+		uint32_t n;
+
+		/* A missing FILE@vN may appear with the next commit: not cached. */
 		memset(&e, 0, sizeof(e));
-		e.entry_timeout = fs->opt.entry_timeout;
+		e.entry_timeout = fs_version_alias(name, &n) ? 0 : fs->opt.entry_timeout;
 		fuse_reply_entry(req, &e);	/* negative entry, cached */
 		return;
 	}
@@ -123,6 +176,15 @@ static void do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (S_ISDIR(in->attr.mode))
 		in->parent = parent;
 	reply_entry(req, fs, in);
+}
+
+/* In checkpoint directories, FILE@vN names a version: no real entry may
+ * be called so. */
+static bool alias_ok(const struct inode *dir, const char *name)
+{
+	uint32_t n;
+
+	return dir->attr.policy != META_AREA_CHECKPOINT || !fs_version_alias(name, &n);
 }
 
 /* Make the attributes of a new inode in directory DIR for the caller. */
@@ -173,6 +235,10 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 	b = meta_batch_new();
 	if (!b) {
 		rc = -ENOMEM;
+		goto out;
+	}
+	if (!alias_ok(dir, name)) {
+		rc = -EINVAL;
 		goto out;
 	}
 	pthread_rwlock_wrlock(&dir->lock);
@@ -387,8 +453,12 @@ static void do_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		rc = inode_get(fs, newparent, &pin);
 	if (rc < 0)
 		goto out;
-	if (S_ISDIR(in->attr.mode)) {
-		rc = -EPERM;
+	if (S_ISDIR(in->attr.mode) || (in->attr.flags & META_IF_VERSION)) {
+		rc = S_ISDIR(in->attr.mode) ? -EPERM : -EROFS;
+		goto out;
+	}
+	if (!alias_ok(pin, newname)) {
+		rc = -EINVAL;
 		goto out;
 	}
 	b = meta_batch_new();
@@ -520,6 +590,9 @@ static int rename_load(struct fs *fs, struct rename_op *r)
 		return rc;
 	if (r->dst == r->src)
 		return 1;		/* two links of one inode: nothing to do */
+	if (!alias_ok(r->np, r->newname) ||
+	    (r->flags & RENAME_EXCHANGE && !alias_ok(r->p, r->name)))
+		return -EINVAL;
 	if (r->flags & RENAME_EXCHANGE)
 		return 0;
 	return rename_check(fs, r->src, r->dst);
@@ -561,8 +634,14 @@ static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	lockset_add(&ls, r.src);
 	lockset_add(&ls, r.dst);
 	lockset_lock(&ls);
-	rename_apply(b, &r);
-	rc = fs_commit(fs, b, false);
+	rc = 0;
+	if (r.dst && !(flags & RENAME_EXCHANGE) && version_tracked(r.src) &&
+	    version_tracked(r.dst))
+		rc = version_rename(fs, b, r.src->ino, r.dst->ino);	/* history follows the name */
+	if (rc == 0) {
+		rename_apply(b, &r);
+		rc = fs_commit(fs, b, false);
+	}
 	lockset_unlock(&ls);
 out:
 	pthread_rwlock_unlock(&fs->ns);

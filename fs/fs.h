@@ -192,6 +192,8 @@ struct vrec {
 bool version_tracked(const struct inode *in);
 /* Note a modification of IN (locked) by REQ's process: starts a session. */
 void version_modify(fuse_req_t req, struct inode *in);
+/* True if IN's session has written data (not only truncated). */
+bool version_wrote(const struct inode *in);
 /* IN's size is set to SIZE within its session. */
 void version_truncate(struct inode *in, uint64_t size);
 /* Feed written bytes to the session's running SHA-256. */
@@ -219,14 +221,21 @@ void version_session_free(struct inode *in);
 void virt_init(void);
 bool virt_is(uint64_t ino);
 void virt_stat(uint64_t ino, struct stat *st);
-/* Entry for NAME in PARENT if it is a virtual name; -ENOENT if not. */
+/* Entry for NAME in PARENT if it is a virtual name; -ENOENT if not.  When
+ * the name is a real inode (a version), *REAL is it, referenced. */
 int virt_lookup(struct fs *fs, uint64_t parent, const char *name,
-		struct fuse_entry_param *e);
+		struct fuse_entry_param *e, struct inode **real);
+/* List virtual directory ID through ADD (after "." and ".."). */
+int virt_readdir(struct fs *fs, uint64_t id,
+		 int (*add)(void *ctx, const char *name, size_t len, uint64_t ino, uint32_t type),
+		 void *ctx);
 
 /* dir.c, readdir.c, ops.c */
 const struct fuse_lowlevel_ops *fs_ops_table(void);
 void fs_dir_ops(struct fuse_lowlevel_ops *ops);
 void fs_readdir_ops(struct fuse_lowlevel_ops *ops);
+/* "FILE@vN": the length of FILE and *N, or 0 if NAME is not an alias. */
+size_t fs_version_alias(const char *name, uint32_t *n);
 /* Fill E for IN (caller holds IN's lock). */
 void fs_entry(struct fs *fs, struct inode *in, struct fuse_entry_param *e);
 /* Create regular file NAME in PARENT; *OUT is referenced. */

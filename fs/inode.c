@@ -39,6 +39,7 @@ int fs_itab_init(struct fs *fs)
 
 static void inode_free(struct inode *in)
 {
+	version_session_free(in);
 	fs_wbuf_free(in);
 	fs_map_free(&in->map);
 	pthread_rwlock_destroy(&in->lock);
@@ -188,10 +189,12 @@ static void inode_purge(struct fs *fs, struct inode *in)
 			(unsigned long long)in->ino);
 		return;
 	}
+	if (version_tracked(in))
+		version_drop_all(fs, in->ino);
 	pthread_rwlock_wrlock(&in->lock);
 	fs_content_drop(fs, in, b);
 	pthread_rwlock_unlock(&in->lock);
-	meta_inode_purge(b, in->ino);
+	meta_inode_purge(fs->meta, b, in->ino);
 	rc = fs_commit(fs, b, false);
 	if (rc < 0)
 		log_err("purge of inode %llu failed (%s); it stays an orphan until the "

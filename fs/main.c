@@ -31,8 +31,9 @@ static const char usage_text[] =
 	"  -o OPTIONS    comma-separated mount options:\n"
 	"       log_level=LEVEL    error|warning|notice|info|debug (default notice)\n"
 	"       max_threads=N      worker threads (default 8)\n"
-	"       attr_timeout=S     seconds the kernel caches attributes (default 1)\n"
-	"       entry_timeout=S    seconds the kernel caches names (default 1)\n"
+	"       attr_timeout=S     seconds the kernel caches attributes (default 60)\n"
+	"       entry_timeout=S    seconds the kernel caches names (default 60)\n"
+	"       keep_versions=N    versions kept per checkpoint file (default 0: all)\n"
 	"       compress=lz4|none  compression of new hot-tier extents (default none)\n"
 	"       allow_other, ro, rw, nosuid, nodev, noexec, noatime, fsname=, ...\n"
 	"                          standard mount options, passed to FUSE\n"
@@ -114,6 +115,12 @@ static int parse_word(struct cmdline *c, const char *w)
 	} else if (!strncmp(w, "entry_timeout=", 14)) {
 		if (parse_double(v + 1, &c->opt.entry_timeout) < 0)
 			goto bad_value;
+	} else if (!strncmp(w, "keep_versions=", 14)) {
+		unsigned long n = strtoul(v + 1, &end, 10);
+
+		if (*end || !v[1] || n > 1000000)
+			goto bad_value;
+		c->opt.keep_versions = (unsigned)n;
 	} else if (!strncmp(w, "compress=", 9)) {
 		if (!strcmp(v + 1, "lz4"))
 			c->opt.codec = TIER_CODEC_LZ4;
@@ -159,7 +166,7 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *c)
 	int ch;
 
 	c->opt = (struct fs_opts){ .log_level = LOG_NOTICE, .max_threads = 8,
-				   .attr_timeout = 1.0, .entry_timeout = 1.0,
+				   .attr_timeout = 60.0, .entry_timeout = 60.0,
 				   .codec = TIER_CODEC_RAW };
 	/* '+' is not used: mount.fuse3 puts -o after the operands. */
 	while ((ch = getopt_long(argc, argv, "fdso:hV", longopts, NULL)) != -1) {
@@ -232,6 +239,7 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 		fuse_session_destroy(se);
 		return -EIO;
 	}
+	fs->se = se;
 	*out = se;
 	return 0;
 }

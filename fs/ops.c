@@ -154,7 +154,9 @@ unlock:
 static void open_common(struct fs *fs, struct inode *in, struct fuse_file_info *fi)
 {
 	inode_open_inc(fs, in);
-	fi->fh = (uintptr_t)in;
+	/* The handle is the inode; its low bit says whether it may write
+	 * (flush is not told the open flags). */
+	fi->fh = (uintptr_t)in | ((fi->flags & O_ACCMODE) != O_RDONLY);
 	fi->keep_cache = 1;
 }
 
@@ -278,7 +280,12 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 
 static struct inode *fh_inode(struct fuse_file_info *fi)
 {
-	return (struct inode *)(uintptr_t)fi->fh;
+	return (struct inode *)(uintptr_t)(fi->fh & ~(uint64_t)1);
+}
+
+static bool fh_writable(const struct fuse_file_info *fi)
+{
+	return fi->fh & 1;
 }
 
 static void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -340,10 +347,21 @@ static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int rc;
 
 	(void)ino;
+	int committed = 0;
+
 	pthread_rwlock_wrlock(&in->lock);
 	rc = fs_flush(the_fs, in);
+	/* close() of the only write handle ends a session that wrote data now,
+	 * so that the version is committed and durable when close returns
+	 * (release comes later and asynchronously; a shell's dup2 closes the
+	 * opened fd before writing, hence "wrote"). */
+	if (rc == 0 && version_tracked(in) && fh_writable(fi) && in->nwriters == 1 &&
+	    version_wrote(in))
+		committed = rc = version_commit(the_fs, in);
 	pthread_rwlock_unlock(&in->lock);
-	fuse_reply_err(req, -rc);
+	fuse_reply_err(req, rc < 0 ? -rc : 0);
+	if (committed == 1)	/* torn save undone: drop the writer's pages */
+		fuse_lowlevel_notify_inval_inode(the_fs->se, in->ino, 0, 0);
 }
 
 static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -356,7 +374,7 @@ static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	pthread_rwlock_wrlock(&in->lock);
 	rc = fs_flush(the_fs, in);
-	if (version_tracked(in) && writable(fi) && --in->nwriters == 0 && in->sess) {
+	if (version_tracked(in) && fh_writable(fi) && --in->nwriters == 0 && in->sess) {
 		committed = version_commit(the_fs, in);
 		if (committed < 0 && rc == 0)
 			rc = committed;
@@ -458,8 +476,40 @@ static int xattr_name_check(const char *name)
 	return 0;
 }
 
-static int xattr_set(struct fs *fs, struct inode *in, const char *name, const char *value,
-		     size_t size, int flags, bool remove)
+/* setxattr user.aifs.area=POLICY on a directory marks its area (what is
+ * created below it inherits it).  Only its owner or root may. */
+static int area_set(struct fs *fs, struct inode *in, fuse_req_t req, const char *name,
+		    const char *value, size_t size)
+{
+	static const char *const names[] = { "plain", "dataset", "checkpoint", "journal" };
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct meta_batch *b;
+	int policy = -1, rc;
+
+	if (strcmp(name, "user.aifs.area"))
+		return -EPERM;		/* the other user.aifs.* are read-only */
+	if (!S_ISDIR(in->attr.mode))
+		return -ENOTDIR;
+	if (ctx->uid != 0 && ctx->uid != in->attr.uid)
+		return -EPERM;
+	for (int i = 0; i < 4; i++)
+		if (strlen(names[i]) == size && !memcmp(value, names[i], size))
+			policy = i;
+	if (policy < 0)
+		return -EINVAL;
+	b = meta_batch_new();
+	if (!b)
+		return -ENOMEM;
+	in->attr.policy = (uint8_t)policy;
+	in->attr.ctime = fs_now();
+	inode_save(b, in);
+	rc = fs_commit(fs, b, false);
+	meta_batch_free(b);
+	return rc;
+}
+
+static int xattr_set(fuse_req_t req, struct fs *fs, struct inode *in, const char *name,
+		     const char *value, size_t size, int flags, bool remove)
 {
 	struct meta_batch *b;
 	void *old = NULL;
@@ -468,6 +518,10 @@ static int xattr_set(struct fs *fs, struct inode *in, const char *name, const ch
 
 	if (rc < 0)
 		return rc;
+	if (in->attr.flags & META_IF_VERSION)
+		return -EROFS;
+	if (!strncmp(name, "user.aifs.", 10))
+		return remove ? -EPERM : area_set(fs, in, req, name, value, size);
 	if (!remove && size > XATTR_VALUE_MAX)
 		return -E2BIG;
 	if (!strncmp(name, "user.", 5) && !S_ISREG(in->attr.mode) && !S_ISDIR(in->attr.mode))
@@ -504,7 +558,7 @@ static void xattr_change(fuse_req_t req, fuse_ino_t ino, const char *name,
 
 	if (rc == 0) {
 		pthread_rwlock_wrlock(&in->lock);
-		rc = xattr_set(the_fs, in, name, value, size, flags, remove);
+		rc = xattr_set(req, the_fs, in, name, value, size, flags, remove);
 		pthread_rwlock_unlock(&in->lock);
 		inode_put(the_fs, in);
 	}
@@ -533,8 +587,18 @@ static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	rc = (in->attr.flags & META_IF_XATTR) && strlen(name) <= 255 ?
-		meta_xattr_get(the_fs->meta, ino, name, &val, &len) : -ENODATA;
+	if (!strncmp(name, "user.aifs.", 10)) {
+		char *buf = malloc(256);
+
+		pthread_rwlock_rdlock(&in->lock);
+		rc = buf ? version_xattr(the_fs, in, name, buf, 256) : -ENOMEM;
+		pthread_rwlock_unlock(&in->lock);
+		val = buf;
+		len = rc > 0 ? (size_t)rc : 0;
+	} else {
+		rc = (in->attr.flags & META_IF_XATTR) && strlen(name) <= 255 ?
+			meta_xattr_get(the_fs->meta, ino, name, &val, &len) : -ENODATA;
+	}
 	inode_put(the_fs, in);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);

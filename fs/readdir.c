@@ -69,7 +69,9 @@ static int dirh_load(struct fs *fs, struct dirh *d, fuse_ino_t ino)
 	if (virt_is(ino)) {
 		rc = dirh_add(d, ".", 1, ino, S_IFDIR);
 		if (rc == 0)
-			rc = dirh_add(d, "..", 2, ino & ~FS_VIRT_BIT, S_IFDIR);
+			rc = dirh_add(d, "..", 2, ino, S_IFDIR);
+		if (rc == 0)
+			rc = virt_readdir(fs, ino, add_cb, d);
 		d->loaded = rc == 0;
 		return rc;
 	}

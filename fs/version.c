@@ -31,6 +31,7 @@ struct session {
 	EVP_MD_CTX *md;
 	uint64_t hashed;	/* bytes hashed, in order, from 0 */
 	bool hash_ok;
+	bool wrote;		/* data written, not only truncated */
 	uint32_t uid, pid;
 	char comm[16];
 };
@@ -97,6 +98,11 @@ static int vrec_decode(const uint8_t *b, size_t len, struct vrec *v)
 	return 0;
 }
 
+bool version_wrote(const struct inode *in)
+{
+	return in->sess && in->sess->wrote;
+}
+
 bool version_tracked(const struct inode *in)
 {
 	return S_ISREG(in->attr.mode) && in->attr.policy == META_AREA_CHECKPOINT &&
@@ -152,7 +158,10 @@ void version_hash(struct inode *in, const char *buf, size_t size, uint64_t off)
 {
 	struct session *s = in->sess;
 
-	if (!s || !s->hash_ok)
+	if (!s)
+		return;
+	s->wrote = true;
+	if (!s->hash_ok)
 		return;
 	if (off == s->hashed) {
 		EVP_DigestUpdate(s->md, buf, size);
@@ -234,13 +243,12 @@ static bool zip_whole(struct fs *fs, struct inode *in)
 			continue;
 		cdsize = le(b + i + 12, 4);
 		cdoff = le(b + i + 16, 4);
-		if (cdoff == 0xffffffff || cdsize == 0xffffffff) {
-			/* zip64: the locator sits just before the record */
+		if (i >= 20 && le(b + i - 20, 4) == 0x07064b50) {
+			/* zip64 (PyTorch writes it always): the locator sits
+			 * just before the record and points at the zip64 one */
 			uint64_t z64;
 			uint8_t r[56];
 
-			if (i < 20 || le(b + i - 20, 4) != 0x07064b50)
-				break;
 			z64 = le(b + i - 12, 8);
 			if (z64 + 56 > size || read_at(fs, in, r, 56, z64) < 0 ||
 			    le(r, 4) != 0x06064b50)

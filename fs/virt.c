@@ -10,6 +10,8 @@
 #include "fs/fs.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int64_t mount_time;
@@ -35,15 +37,114 @@ void virt_stat(uint64_t ino, struct stat *st)
 		mount_time / 1000000000;
 }
 
-int virt_lookup(struct fs *fs, uint64_t parent, const char *name,
-		struct fuse_entry_param *e)
+/* Virtual node ids: FS_VIRT_BIT | kind << 61 | inode number. */
+#define KIND_AIFS	0ull	/* DIR/.aifs */
+#define KIND_VERSIONS	1ull	/* DIR/.aifs/versions */
+#define KIND_VFILE	2ull	/* DIR/.aifs/versions/FILE */
+#define KIND_SHIFT	61
+#define INO_MASK	((1ull << KIND_SHIFT) - 1)
+
+static uint64_t vid(uint64_t kind, uint64_t ino)
 {
+	return FS_VIRT_BIT | kind << KIND_SHIFT | ino;
+}
+
+static uint64_t vkind(uint64_t id)
+{
+	return (id & ~FS_VIRT_BIT) >> KIND_SHIFT;
+}
+
+static int stop_cb(void *ctx, uint32_t n, const struct vrec *v)
+{
+	(void)ctx;
+	(void)n;
+	(void)v;
+	return 1;
+}
+
+static bool has_versions(struct fs *fs, uint64_t ino)
+{
+	return version_foreach(fs, ino, stop_cb, NULL) == 1;
+}
+
+int virt_lookup(struct fs *fs, uint64_t parent, const char *name,
+		struct fuse_entry_param *e, struct inode **real)
+{
+	uint64_t ino = parent & INO_MASK, child;
+	uint32_t type, n;
+	struct vrec v;
+	char *end;
+	int rc;
+
 	memset(e, 0, sizeof(*e));
-	if (virt_is(parent) || strcmp(name, FS_VIRT_NAME))
-		return -ENOENT;
-	e->ino = parent | FS_VIRT_BIT;
+	*real = NULL;
+	if (!virt_is(parent)) {
+		if (strcmp(name, FS_VIRT_NAME))
+			return -ENOENT;
+		e->ino = vid(KIND_AIFS, parent);
+	} else if (vkind(parent) == KIND_AIFS) {
+		if (strcmp(name, "versions"))
+			return -ENOENT;
+		e->ino = vid(KIND_VERSIONS, ino);
+	} else if (vkind(parent) == KIND_VERSIONS) {
+		rc = meta_dentry_get(fs->meta, ino, name, strlen(name), &child, &type);
+		if (rc < 0)
+			return rc;
+		if (type != S_IFREG || !has_versions(fs, child))
+			return -ENOENT;
+		e->ino = vid(KIND_VFILE, child);
+	} else {
+		n = (uint32_t)strtoul(name, &end, 10);
+		if (*end || !n || name[0] == '0')
+			return -ENOENT;
+		rc = version_get(fs, ino, n, &v, NULL);
+		return rc < 0 ? rc : inode_get(fs, v.vino, real);
+	}
+	/* Not cached by the kernel: what these views show changes with every
+	 * commit and rename below them. */
 	e->generation = 1;
-	e->attr_timeout = e->entry_timeout = fs->opt.attr_timeout;
 	virt_stat(e->ino, &e->attr);
 	return 0;
+}
+
+struct vdir {
+	struct fs *fs;
+	int (*add)(void *ctx, const char *name, size_t len, uint64_t ino, uint32_t type);
+	void *ctx;
+};
+
+static int add_versioned(void *ctx, const char *name, size_t len, uint64_t ino,
+			 uint32_t type)
+{
+	struct vdir *d = ctx;
+
+	if (type != S_IFREG || !has_versions(d->fs, ino))
+		return 0;
+	return d->add(d->ctx, name, len, vid(KIND_VFILE, ino), S_IFDIR);
+}
+
+static int add_version(void *ctx, uint32_t n, const struct vrec *v)
+{
+	struct vdir *d = ctx;
+	char name[16];
+
+	return d->add(d->ctx, name, (size_t)snprintf(name, sizeof(name), "%u", n), v->vino,
+		      S_IFREG);
+}
+
+int virt_readdir(struct fs *fs, uint64_t id,
+		 int (*add)(void *ctx, const char *name, size_t len, uint64_t ino, uint32_t type),
+		 void *ctx)
+{
+	struct vdir d = { fs, add, ctx };
+	uint64_t ino = id & INO_MASK;
+
+	switch (vkind(id)) {
+	case KIND_AIFS:
+		return add(ctx, "versions", 8, vid(KIND_VERSIONS, ino), S_IFDIR);
+	case KIND_VERSIONS:
+		return meta_dentry_foreach(fs->meta, ino, NULL, 0, add_versioned, &d);
+	default:
+		return version_foreach(fs, ino, add_version, &d);
+	}
 }

@@ -197,15 +197,6 @@ void db_batch_del_kind(struct meta_batch *b, uint8_t kind, const void *key, size
 	rocksdb_writebatch_deletev(b->wb, 2, kp, ks);
 }
 
-void db_batch_del_prefix(struct meta_batch *b, const uint8_t *prefix, size_t plen)
-{
-	uint8_t end[KEY_MAX];
-	size_t elen = db_prefix_end(end, prefix, plen);
-
-	rocksdb_writebatch_delete_range(b->wb, (const char *)prefix, plen,
-					(const char *)end, elen);
-}
-
 /* --- point reads ------------------------------------------------------- */
 
 int db_get_pinned(struct meta *m, const uint8_t *k, size_t klen, struct db_pinned *p)

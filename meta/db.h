@@ -38,10 +38,6 @@ void db_batch_put_kind(struct meta_batch *b, uint8_t kind, const void *key, size
 		       const void *v, size_t vlen);
 void db_batch_del_kind(struct meta_batch *b, uint8_t kind, const void *key, size_t klen);
 
-/* Delete every key that starts with PREFIX (PLEN <= KEY_MAX) with one
- * range tombstone. */
-void db_batch_del_prefix(struct meta_batch *b, const uint8_t *prefix, size_t plen);
-
 /* --- point reads ------------------------------------------------------- */
 
 /* A value read in place: pinned in the block cache or the memtable, which

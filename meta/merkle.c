@@ -383,9 +383,14 @@ int merkle_verify_subtree_consistency(uint64_t start, uint64_t end, uint64_t n,
 	size_t i = 0;
 	int rc;
 
+	/* Nothing is in an empty subtree; the vectors accept it, with the
+	 * empty tree's hash and no proof, anywhere inside the tree. */
 	if (start == end && end <= n) {
-		if (count != 0 || (rc = empty_root(fr)))
-			return count != 0 ? -EBADMSG : rc;
+		if (count != 0)
+			return -EBADMSG;
+		rc = empty_root(fr);
+		if (rc)
+			return rc;
 		return hash_eq(subtree_root, fr) ? 0 : -EBADMSG;
 	}
 	if (!subtree_valid(start, end) || end > n)
@@ -395,7 +400,8 @@ int merkle_verify_subtree_consistency(uint64_t start, uint64_t end, uint64_t n,
 	tn = n - 1;
 	/* Climb to the highest node of the subtree's right edge that is also
 	 * a node of the tree: the whole subtree if it ends where the tree
-	 * does, else the largest perfect subtree ending at END. */
+	 * does, else the largest perfect subtree ending at END.  (Starting
+	 * from sn < tn, climbing while sn is odd never makes sn == tn.) */
 	while (fn != sn && (sn == tn || (sn & 1))) {
 		fn >>= 1;
 		sn >>= 1;

@@ -175,11 +175,24 @@ static void ino_del(struct meta_batch *b, uint8_t kind, uint64_t ino)
 }
 
 /* Delete every record "KIND | INO | ..." with one range tombstone. */
-static void ino_del_all(struct meta_batch *b, uint8_t kind, uint64_t ino)
+/* Point-delete every KIND record of INO.  Not a range delete: RocksDB
+ * re-fragments range tombstones on every read of the memtable, so a few
+ * thousand of them (one per deleted file) make every lookup slow. */
+static void ino_del_all(struct meta *m, struct meta_batch *b, uint8_t kind, uint64_t ino)
 {
 	uint8_t prefix[KEY_MAX];
+	size_t plen = key_ino(prefix, kind, ino);
+	struct db_cursor c;
+	int rc = db_cur_open(&c, m, prefix, plen, prefix, plen);
 
-	db_batch_del_prefix(b, prefix, key_ino(prefix, kind, ino));
+	if (rc)
+		return;
+	while (db_cur_next(&c))
+		db_batch_del(b, c.k, c.klen);
+	rc = db_cur_close(&c, 0);
+	if (rc)
+		log_err("meta: cannot list records of inode %llu to delete them: %s",
+			(unsigned long long)ino, strerror(-rc));
 }
 
 /* --- inodes ------------------------------------------------------------ */
@@ -387,9 +400,9 @@ void meta_extent_del(struct meta_batch *b, uint64_t ino, uint64_t foff)
 	db_batch_del(b, k, key_ino_off(k, 'E', ino, foff));
 }
 
-void meta_extent_del_all(struct meta_batch *b, uint64_t ino)
+void meta_extent_del_all(struct meta *m, struct meta_batch *b, uint64_t ino)
 {
-	ino_del_all(b, 'E', ino);
+	ino_del_all(m, b, 'E', ino);
 }
 
 /* --- extended attributes, symlinks, inline data ------------------------ */
@@ -450,9 +463,9 @@ int meta_xattr_foreach(struct meta *m, uint64_t ino,
 	return db_cur_close(&c, rc);
 }
 
-void meta_xattr_del_all(struct meta_batch *b, uint64_t ino)
+void meta_xattr_del_all(struct meta *m, struct meta_batch *b, uint64_t ino)
 {
-	ino_del_all(b, 'X', ino);
+	ino_del_all(m, b, 'X', ino);
 }
 
 int meta_symlink_get(struct meta *m, uint64_t ino, char **target, size_t *len)
@@ -509,7 +522,7 @@ int meta_orphan_foreach(struct meta *m, int (*fn)(void *ctx, uint64_t ino), void
 	return db_cur_close(&c, rc);
 }
 
-void meta_inode_purge(struct meta_batch *b, uint64_t ino)
+void meta_inode_purge(struct meta *m, struct meta_batch *b, uint64_t ino)
 {
 	/* Point deletes where the kind has one key per inode: a range
 	 * tombstone costs every later read that crosses it. */
@@ -517,8 +530,8 @@ void meta_inode_purge(struct meta_batch *b, uint64_t ino)
 	ino_del(b, 'L', ino);
 	ino_del(b, 'N', ino);
 	ino_del(b, 'O', ino);
-	ino_del_all(b, 'E', ino);
-	ino_del_all(b, 'X', ino);
+	ino_del_all(m, b, 'E', ino);
+	ino_del_all(m, b, 'X', ino);
 }
 
 /* --- generic records --------------------------------------------------- */

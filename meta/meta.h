@@ -132,7 +132,7 @@ int meta_extent_foreach(struct meta *m, uint64_t ino,
 void meta_extent_put(struct meta_batch *b, uint64_t ino, const struct meta_extent *e);
 void meta_extent_del(struct meta_batch *b, uint64_t ino, uint64_t foff);
 /* Delete every extent of INO. */
-void meta_extent_del_all(struct meta_batch *b, uint64_t ino);
+void meta_extent_del_all(struct meta *m, struct meta_batch *b, uint64_t ino);
 
 /* --- extended attributes, symlinks, inline data ------------------------ */
 
@@ -148,7 +148,7 @@ int meta_xattr_foreach(struct meta *m, uint64_t ino,
 		       int (*fn)(void *ctx, const char *name, const void *val,
 				 size_t len),
 		       void *ctx);
-void meta_xattr_del_all(struct meta_batch *b, uint64_t ino);
+void meta_xattr_del_all(struct meta *m, struct meta_batch *b, uint64_t ino);
 
 /* Symlink target and inline data: malloc'd, caller frees; -ENOENT if absent. */
 int meta_symlink_get(struct meta *m, uint64_t ino, char **target, size_t *len);
@@ -164,7 +164,7 @@ int meta_orphan_foreach(struct meta *m, int (*fn)(void *ctx, uint64_t ino), void
 
 /* Delete every record of INO: inode, extents, xattrs, symlink, inline data,
  * orphan mark (not the dentries that point at it). */
-void meta_inode_purge(struct meta_batch *b, uint64_t ino);
+void meta_inode_purge(struct meta *m, struct meta_batch *b, uint64_t ino);
 
 /* --- generic records for the lifecycle features ------------------------ */
 

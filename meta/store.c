@@ -323,6 +323,7 @@ static int root_create(const char *mdir)
 	for (size_t i = 0; i < sizeof(areas) / sizeof(areas[0]); i++) {
 		struct meta_inode d = root;
 
+		d.nlink = 2;
 		d.ino = META_ROOT_INO + 1 + i;
 		d.policy = areas[i].policy;
 		meta_inode_put(b, &d);

@@ -199,12 +199,14 @@ static void check_links(struct fsck *f, struct ient *e)
 	unsigned long long ino = (unsigned long long)e->in.ino;
 	uint32_t want = e->links + (S_ISDIR(e->in.mode) ? 1 : 0);
 
+	if (e->in.flags & META_IF_VERSION)
+		return;		/* named by its version record, not a directory */
 	if (e->in.ino == META_ROOT_INO)
 		want = e->links + 2;
 	if (e->links == 0 && e->in.ino != META_ROOT_INO) {
 		if (e->in.nlink == 0 && e->orphan) {
 			if (f->repair) {
-				meta_inode_purge(f->b, e->in.ino);
+				meta_inode_purge(f->s->meta, f->b, e->in.ino);
 				f->fixed++;
 			}
 			return;		/* unlinked while open: freed at mount */

@@ -159,7 +159,7 @@ START_TEST(extent_del_all_of_ino_5_leaves_ino_4_and_6)
 	}
 	commit(b);
 	b = meta_batch_new();
-	meta_extent_del_all(b, 5);
+	meta_extent_del_all(m, b, 5);
 	commit(b);
 	for (uint64_t ino = 4; ino <= 6; ino++) {
 		struct extents x = { .n = 0 };
@@ -239,7 +239,7 @@ START_TEST(xattr_del_all_of_ino_7_leaves_ino_6_and_8)
 	}
 	commit(b);
 	b = meta_batch_new();
-	meta_xattr_del_all(b, 7);
+	meta_xattr_del_all(m, b, 7);
 	commit(b);
 	for (uint64_t ino = 6; ino <= 8; ino++) {
 		struct xattrs x = { .n = 0 };
@@ -364,7 +364,7 @@ START_TEST(inode_purge_removes_every_kind_of_that_ino_only)
 	commit(b);
 	ck_assert_int_eq(records_of(5), 7);
 	b = meta_batch_new();
-	meta_inode_purge(b, 5);
+	meta_inode_purge(m, b, 5);
 	commit(b);
 	reopen();
 	ck_assert_int_eq(records_of(4), 7);
