@@ -8,7 +8,7 @@ DEB_PKGS = meson ninja-build pkg-config gcc libfuse3-dev fuse3 librocksdb-dev \
            liburing-dev liblz4-dev libssl-dev check python3 attr groff-base man-db \
            python3-torch
 
-.PHONY: all deps check check-asan install uninstall clean
+.PHONY: all deps check check-asan install uninstall clean bench
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -44,3 +44,20 @@ install: all
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# Benchmark aifs against a native directory on the same disk (test/bench/bench.py);
+# prints a table and writes bench/results/. Extra flags: make bench BENCH_ARGS=--quick
+BENCH_PKGS = fio python3-torch gnuplot-nox
+BENCH_ARGS ?=
+
+bench:
+	@missing=""; for p in $(BENCH_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } \
+	    || { echo "apt-get failed; install:$$missing" >&2; exit 1; }; \
+	fi
+	@$(MAKE) --no-print-directory all
+	/usr/bin/python3 test/bench/bench.py --build $(BUILD) $(BENCH_ARGS)

@@ -1,0 +1,628 @@
+"""aifs benchmark: every workload on an aifs mount and on a native directory.
+
+  /usr/bin/python3 test/bench/bench.py --build build [--quick] [--rounds N] [sizes...]
+
+Makes a fresh store and a native comparison directory side by side in one new
+directory (default under /var/tmp, so both sit on the same disk), mounts the
+store, and runs each workload on both sides, alternating which side goes
+first from round to round.  Then it unmounts, prints one table of medians with
+the aifs/native ratio and its target, writes every raw figure with the machine
+and the parameters to bench/results/bench-YYYYmmdd-HHMMSS.json, draws the
+ratios against their targets into a PNG of the same name (gnuplot), and
+removes its directories.
+
+Every figure is a rate (higher is better), so a ratio above 1 means aifs is
+faster.  Sequential and random I/O use fio (psync, fallocate=none); the
+rest runs in child processes (work.py) timed inside the child.  "cold" means
+sync plus drop_caches=3 just before the timed part, so it needs root.
+
+Areas that later features give a policy (checkpoints/, datasets/ snapshots,
+audit/ journal) are detected on the mount; while a feature is missing the
+row is measured on a plain directory and says so.  Nothing is estimated: a
+row that cannot be measured prints n/a with the reason, and an error on
+either side is printed under the table and kept in the JSON.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+PY = "/usr/bin/python3"
+SIDES = ("aifs", "native")
+NOT_BUILT = "(feature not yet built: plain directory)"
+
+
+class Row:
+    """One line of the table: a figure, its unit, and its target.
+
+    kind "ratio": met when median(aifs)/median(native) >= target.
+    kind "min":   met when median(aifs) >= target (absolute, unit of the row).
+    kind "max":   met when median(aifs) < target (absolute, unit of the row).
+    """
+
+    def __init__(self, key, label, unit, kind, target, native=True):
+        self.key, self.label, self.unit = key, label, unit
+        self.kind, self.target, self.native = kind, target, native
+
+
+ROWS = [
+    Row("seq_write", "sequential write (fsync)", "MiB/s", "ratio", 1.0),
+    Row("seq_read", "sequential read, cold", "MiB/s", "ratio", 0.9),
+    Row("rand_read", "4 KiB random read, cold", "IOPS", "ratio", 0.9),
+    Row("create", "create", "ops/s", "ratio", 0.6),
+    Row("stat_warm", "stat, warm", "ops/s", "ratio", 0.8),
+    Row("stat_cold", "stat, cold", "ops/s", "ratio", None),
+    Row("readdir", "readdir", "entries/s", "ratio", 0.7),
+    Row("unlink", "unlink", "ops/s", "ratio", 0.3),
+    Row("torch_save", "torch.save + fsync", "MiB/s", "ratio", 1.0),
+    Row("torch_load", "torch.load, cold", "MiB/s", "ratio", 0.9),
+    Row("small_write", "small-file write (+ syncfs)", "files/s", "ratio", 0.7),
+    Row("loader_cold", "DataLoader epoch 1, cold", "files/s", "ratio", 0.7),
+    Row("loader_warm", "DataLoader epoch 2, warm", "files/s", "ratio", 0.95),
+    Row("audit", "1 KiB O_APPEND records", "records/s", "min", 20000),
+    Row("snapshot", "snapshot of a file tree", "s", "max", 2.0, native=False),
+    Row("rss", "daemon peak RSS (VmHWM)", "MiB", "max", 256, native=False),
+]
+ROW = {r.key: r for r in ROWS}
+
+
+# ------------------------------------------------------------------ helpers
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def size_arg(s):
+    """'2G', '512M', '100K' or a plain number of bytes -> bytes."""
+    mult = {"K": 2**10, "M": 2**20, "G": 2**30}
+    s = s.strip().upper().rstrip("IB")
+    if s and s[-1] in mult:
+        return int(float(s[:-1]) * mult[s[-1]])
+    return int(s)
+
+
+def drop_caches():
+    os.sync()
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("3\n")
+
+
+def run(argv, timeout):
+    """Run argv; return (returncode, stdout, stderr) as text. Raises TimeoutExpired."""
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       stdin=subprocess.DEVNULL, timeout=timeout)
+    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+
+
+def text_of(argv):
+    """First line of a command's output, or the error that stopped it."""
+    try:
+        rc, out, err = run(argv, 60)
+        return (out or err).strip().splitlines()[0] if (out or err).strip() else "rc %d" % rc
+    except (OSError, subprocess.SubprocessError) as e:
+        return "unavailable: %s" % e
+
+
+def mounted(path):
+    """True when path is a mount point in /proc/self/mountinfo (also for a dead FUSE mount)."""
+    path = os.path.realpath(path)
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4].replace("\\040", " ") == path for line in f)
+
+
+def status_kib(pid, field):
+    """A 'kB' field of /proc/PID/status (VmHWM, VmRSS), or None when it cannot be read."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def machine(base, build):
+    """What the figures were measured on."""
+    cpu = ""
+    with open("/proc/cpuinfo") as f:
+        cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "")
+    with open("/proc/meminfo") as f:
+        mem = next(int(l.split()[1]) for l in f if l.startswith("MemTotal"))
+    git = text_of(["git", "-C", TOP, "rev-parse", "HEAD"])
+    _, dirty, _ = run(["git", "-C", TOP, "status", "--porcelain", "--untracked-files=no"], 60)
+    return {
+        "host": platform.node(), "kernel": platform.release(), "cpu": cpu,
+        "cpus": os.cpu_count(), "mem_kib": mem,
+        "disk": text_of(["findmnt", "-n", "-o", "SOURCE,FSTYPE,OPTIONS", "--target", base]),
+        "loadavg_start": os.getloadavg(),
+        "aifs": text_of([os.path.join(build, "aifs"), "-V"]),
+        "git": git, "git_dirty": bool(dirty.strip()),
+        "fio": text_of(["fio", "--version"]),
+        "torch": text_of([PY, "-c", "import torch; print(torch.__version__)"]),
+        "python": text_of([PY, "--version"]),
+    }
+
+
+# ------------------------------------------------------------------ the two sides
+
+class Bench:
+    """The temporary directory, the aifs daemon, and the figures gathered so far."""
+
+    def __init__(self, p):
+        self.p = p
+        self.build = os.path.abspath(p.build)
+        os.makedirs(p.dir, exist_ok=True)
+        self.base = tempfile.mkdtemp(prefix="aifs-bench-", dir=p.dir)
+        os.chmod(self.base, 0o755)
+        self.store = os.path.join(self.base, "store")
+        self.mnt = os.path.join(self.base, "mnt")
+        self.root = {"aifs": self.mnt, "native": os.path.join(self.base, "native")}
+        self.daemon_log = os.path.join(self.base, "aifs.log")
+        self.proc = None
+        self.dead = None            # why the aifs side stopped, once it has
+        self.raw = {r.key: {s: [] for s in SIDES} for r in ROWS}
+        self.errors = []
+        self.features = {}
+        self.notes = {}
+        self.extra = []
+        self.partial = []
+
+    # -- store and mount
+    def mount(self):
+        rc, out, err = run([os.path.join(self.build, "aifsctl"), "mkfs", self.store], 120)
+        if rc != 0:
+            raise RuntimeError("aifsctl mkfs: exit %d: %s" % (rc, (out + err).strip()))
+        os.mkdir(self.mnt)
+        os.mkdir(self.root["native"])
+        logf = open(self.daemon_log, "ab")
+        self.proc = subprocess.Popen(
+            [os.path.join(self.build, "aifs"), self.store, self.mnt, "-f", "-o",
+             ",".join(filter(None, ["allow_other", self.p.mount_opts]))],
+            stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        logf.close()
+        deadline = time.time() + 30
+        while not (mounted(self.mnt) and os.path.ismount(self.mnt)):
+            if self.proc.poll() is not None:
+                raise RuntimeError("aifs exited with %d before mounting: %s"
+                                   % (self.proc.returncode, self.log_tail()))
+            if time.time() > deadline:
+                raise RuntimeError("aifs did not mount within 30 s: %s" % self.log_tail())
+            time.sleep(0.02)
+
+    def unmount(self):
+        """Unmount and wait for the daemon; returns an error text or None."""
+        err = None
+        if mounted(self.mnt):
+            rc, out, e = run(["umount", self.mnt], 120)
+            if rc != 0:
+                err = "umount: exit %d: %s" % (rc, (out + e).strip())
+                for _ in range(40):
+                    if not mounted(self.mnt) or run(["umount", self.mnt], 120)[0] == 0:
+                        break
+                    time.sleep(0.25)
+                if mounted(self.mnt):
+                    run(["umount", "-l", self.mnt], 120)
+        if self.proc is not None:
+            try:
+                rc = self.proc.wait(60)
+                if rc != 0:
+                    err = err or "aifs daemon exited with %d after umount: %s" % (rc, self.log_tail())
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                err = err or "aifs daemon still running 60 s after umount; killed"
+            self.proc = None
+        return err
+
+    def cleanup(self):
+        err = self.unmount()
+        if mounted(self.mnt):
+            return (err or "") + "; %s still mounted, %s kept" % (self.mnt, self.base)
+        shutil.rmtree(self.base, ignore_errors=True)
+        return err
+
+    def log_tail(self, n=15):
+        try:
+            with open(self.daemon_log, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").strip().splitlines()
+            return " | ".join(lines[-n:]) or "(daemon log empty)"
+        except OSError:
+            return "(no daemon log)"
+
+    def alive(self):
+        """False (and the reason kept) once the aifs side cannot be used any more."""
+        if self.dead is None and self.proc is not None and self.proc.poll() is not None:
+            self.dead = "aifs daemon exited with %d: %s" % (self.proc.returncode, self.log_tail())
+            self.errors.append({"side": "aifs", "what": "daemon", "error": self.dead})
+        if self.dead is None and not os.path.ismount(self.mnt):
+            self.dead = "%s is no longer mounted" % self.mnt
+            self.errors.append({"side": "aifs", "what": "mount", "error": self.dead})
+        return self.dead is None
+
+    # -- areas and features
+    def prepare_areas(self):
+        """Make the lifecycle areas where mkfs did not, and note which features exist."""
+        for side in SIDES:
+            for d in ("checkpoints", "datasets", "audit", "seq", "meta"):
+                os.makedirs(os.path.join(self.root[side], d), exist_ok=True)
+
+        def area(d):
+            try:
+                return os.getxattr(os.path.join(self.mnt, d), "user.aifs.area").decode()
+            except OSError:
+                return None
+        probe = os.path.join(self.mnt, "datasets", ".aifs", "snapshots")
+        self.features = {
+            "checkpoint_versions": area("checkpoints") == "checkpoint",
+            "journal": area("audit") == "journal",
+            "snapshots": area("datasets") == "dataset" and os.path.isdir(probe),
+        }
+        for key, feat in (("torch_save", "checkpoint_versions"),
+                          ("torch_load", "checkpoint_versions"),
+                          ("loader_cold", "snapshots"), ("loader_warm", "snapshots"),
+                          ("audit", "journal")):
+            if not self.features[feat]:
+                self.notes[key] = NOT_BUILT
+        if not self.features["snapshots"]:
+            self.notes["snapshot"] = "n/a (snapshots not yet built)"
+
+    # -- running one step on one side
+    def step(self, side, what, fn):
+        """Run fn(); keep an error (and the daemon's state) instead of raising."""
+        if side == "aifs" and not self.alive():
+            return None
+        t = time.time()
+        try:
+            return fn()
+        except Exception as e:          # a failing workload is a finding, not a crash
+            msg = "%s: %s" % (type(e).__name__, str(e).strip()[-1500:])
+            if side == "aifs" and not self.alive():
+                msg += " [%s]" % self.dead
+            self.errors.append({"side": side, "what": what, "error": msg})
+            log("  ERROR %s on %s: %s" % (what, side, msg))
+            return None
+        finally:
+            log("  %-7s %-6s %5.1f s" % (what, side, time.time() - t))
+
+    def add(self, key, side, value):
+        if value is not None:
+            self.raw[key][side].append(value)
+
+    def child(self, kind, args):
+        """Run work.py KIND in a child process; returns its JSON result."""
+        try:
+            rc, out, err = run([PY, os.path.join(HERE, "work.py"), kind, json.dumps(args)],
+                               self.p.timeout)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError("no result within %d s (hang?)" % self.p.timeout)
+        if rc != 0:
+            tail = err.strip().splitlines()[-3:] if err.strip() else ["exit %d" % rc]
+            raise RuntimeError(" / ".join(tail))
+        return json.loads(out.strip().splitlines()[-1])
+
+    def fio(self, name, path, rw, bs, extra=()):
+        """One fio job; returns its job object from --output-format=json."""
+        argv = ["fio", "--name=" + name, "--filename=" + path, "--rw=" + rw, "--bs=" + bs,
+                "--size=%d" % self.p.seq_size, "--ioengine=psync", "--fallocate=none",
+                "--output-format=json"] + list(extra)
+        try:
+            rc, out, err = run(argv, self.p.timeout)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError("fio %s: no result within %d s (hang?)" % (rw, self.p.timeout))
+        if rc != 0:
+            raise RuntimeError("fio %s: exit %d: %s" % (rw, rc, (err or out).strip()[-800:]))
+        job = json.loads(out[out.index("{"):])["jobs"][0]
+        if job.get("error"):
+            raise RuntimeError("fio %s: error %d: %s" % (rw, job["error"], err.strip()[-800:]))
+        return job
+
+    # -- workloads, one side each
+    def seq(self, side, rnd):
+        p = self.p
+        path = os.path.join(self.root[side], "seq", "fio-%d.dat" % rnd)
+
+        def write():
+            j = self.fio("seqwrite", path, "write", "1M", ["--end_fsync=1"])
+            self.extra.append({"side": side, "round": rnd, "fio_seq_write": j})
+            return j["write"]["bw_bytes"] / 2**20
+        self.add("seq_write", side, self.step(side, "seqwrite", write))
+        if not os.path.exists(path):
+            return
+
+        def check_size():
+            st = os.stat(path).st_size
+            if st != p.seq_size:
+                raise RuntimeError("%s: expected %d bytes after the write, saw %d"
+                                   % (path, p.seq_size, st))
+
+        def read():
+            check_size()
+            drop_caches()
+            j = self.fio("seqread", path, "read", "1M")
+            self.extra.append({"side": side, "round": rnd, "fio_seq_read": j})
+            return j["read"]["bw_bytes"] / 2**20
+        self.add("seq_read", side, self.step(side, "seqread", read))
+
+        def rand():
+            check_size()
+            drop_caches()
+            j = self.fio("randread", path, "randread", "4k",
+                         ["--time_based", "--runtime=%d" % p.rand_runtime])
+            self.extra.append({"side": side, "round": rnd, "fio_rand_read": j})
+            return j["read"]["iops"]
+        self.add("rand_read", side, self.step(side, "randread", rand))
+
+    def meta(self, side, rnd):
+        args = {"dir": os.path.join(self.root[side], "meta", "r%d" % rnd),
+                "files": self.p.meta_files, "dirs": self.p.meta_dirs,
+                "readdir_passes": self.p.readdir_passes, "unlink_cap": self.p.unlink_cap}
+        r = self.step(side, "meta", lambda: self.child("meta", args))
+        for k in ("create", "stat_warm", "stat_cold", "readdir", "unlink"):
+            self.add(k, side, r and r[k])
+        if r and r["unlinked"] < self.p.meta_files:
+            self.notes["unlink"] = "(rate over part of the files: see below)"
+            self.partial.append("unlink on %s, round %d: rate over the first %d of %d files "
+                                "(stopped after --unlink-cap %d s)"
+                                % (side, rnd + 1, r["unlinked"], self.p.meta_files,
+                                   self.p.unlink_cap))
+
+    def torch(self, side, rnd):
+        args = {"path": os.path.join(self.root[side], "checkpoints", "model-%d.pt" % rnd),
+                "mib": self.p.torch_mib, "tensor_mib": self.p.tensor_mib}
+        r = self.step(side, "torch", lambda: self.child("torch", args))
+        self.add("torch_save", side, r and r["save"])
+        self.add("torch_load", side, r and r["load"])
+
+    def loader(self, side, rnd):
+        args = {"dir": os.path.join(self.root[side], "datasets", "loader-%d" % rnd),
+                "files": self.p.loader_files, "size": self.p.loader_size,
+                "dirs": self.p.loader_dirs, "batch": 64, "workers": 2,
+                "snapshot": side == "aifs" and self.features["snapshots"]}
+        r = self.step(side, "loader", lambda: self.child("loader", args))
+        self.add("small_write", side, r and r["write"])
+        self.add("loader_cold", side, r and r["epoch_cold"])
+        self.add("loader_warm", side, r and r["epoch_warm"])
+
+    def audit(self, side, rnd):
+        args = {"path": os.path.join(self.root[side], "audit", "bench-%d.log" % rnd),
+                "records": self.p.audit_records, "size": 1024}
+        r = self.step(side, "audit", lambda: self.child("audit", args))
+        self.add("audit", side, r and r["records"])
+
+    def snapshot(self, rnd):
+        """Seconds to snapshot a tree of snap_files files (aifs only, once a tree exists)."""
+        tree = os.path.join(self.mnt, "datasets", "snaptree")
+        args = {"dir": tree, "files": self.p.snap_files, "tag": "bench-%d" % rnd}
+        r = self.step("aifs", "snapshot", lambda: self.child("snapshot", args))
+        self.add("snapshot", "aifs", r and r["seconds"])
+
+    # -- the whole run
+    def rounds(self):
+        groups = [self.seq, self.meta, self.torch, self.loader, self.audit]
+        for rnd in range(self.p.rounds):
+            order = SIDES if rnd % 2 == 0 else SIDES[::-1]
+            log("round %d of %d (%s first)" % (rnd + 1, self.p.rounds, order[0]))
+            for g in groups:
+                for side in order:
+                    g(side, rnd)
+            if self.features["snapshots"]:
+                self.snapshot(rnd)
+        if self.proc is not None and self.alive():
+            hwm = status_kib(self.proc.pid, "VmHWM")
+            self.add("rss", "aifs", hwm and hwm / 1024)
+
+
+# ------------------------------------------------------------------ report
+
+def summarize(b):
+    """Per row: medians, ratio, target text, met; in ROWS order."""
+    out = []
+    for r in ROWS:
+        a = b.raw[r.key]["aifs"]
+        n = b.raw[r.key]["native"]
+        ma = statistics.median(a) if a else None
+        mn = statistics.median(n) if n else None
+        ratio = ma / mn if (ma is not None and mn) else None
+        note = b.notes.get(r.key, "")
+        if r.kind == "ratio":
+            target = "≥ %.2f" % r.target if r.target is not None else "-"
+            met = None if (r.target is None or ratio is None) else ratio >= r.target
+        elif r.kind == "min":
+            target = "≥ %g %s" % (r.target, r.unit)
+            met = None if ma is None else ma >= r.target
+        else:
+            target = "< %g %s" % (r.target, r.unit)
+            met = None if ma is None else ma < r.target
+        if r.key == "snapshot" and not b.features.get("snapshots"):
+            met = None
+        out.append({"key": r.key, "label": r.label, "unit": r.unit, "aifs": ma,
+                    "native": mn, "ratio": ratio, "target": target, "target_value": r.target,
+                    "target_kind": r.kind, "met": met, "note": note,
+                    "aifs_runs": a, "native_runs": n})
+    return out
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    if v >= 100:
+        return "%.0f" % v
+    if v >= 10:
+        return "%.1f" % v
+    return "%.2f" % v
+
+
+def table(rows):
+    head = ("workload", "unit", "aifs", "native", "ratio", "target", "met", "")
+    lines = []
+    for r in rows:
+        if r["key"] == "snapshot" and r["aifs"] is None and r["note"]:
+            lines.append((r["label"], r["unit"], "n/a", "", "", r["target"], "-", r["note"]))
+            continue
+        met = {True: "yes", False: "NO", None: "-"}[r["met"]]
+        lines.append((r["label"], r["unit"], fmt(r["aifs"]), fmt(r["native"]),
+                      "-" if r["ratio"] is None else "%.2f" % r["ratio"],
+                      r["target"], met, r["note"]))
+    w = [max(len(str(x[i])) for x in [head] + lines) for i in range(len(head) - 1)]
+    fmt_line = "  ".join("%%-%ds" % x if i in (0, 1, 5) else "%%%ds" % x
+                         for i, x in enumerate(w)) + "  %s"
+    out = [fmt_line % head, "  ".join("-" * x for x in w)]
+    out += [(fmt_line % l).rstrip() for l in lines]
+    return "\n".join(out)
+
+
+def chart(rows, png, workdir):
+    """PNG of the ratios against their targets, and absolute rows as figure/target."""
+    ratios = os.path.join(workdir, "ratios.dat")
+    absolute = os.path.join(workdir, "absolute.dat")
+    with open(ratios, "w") as f:
+        for r in rows:
+            if r["target_kind"] == "ratio" and r["ratio"] is not None:
+                f.write('"%s" %.4f %s %d\n' % (r["label"], r["ratio"],
+                        "%.2f" % r["target_value"] if r["target_value"] else "NaN",
+                        2 if r["met"] is None else int(r["met"])))
+    nabs = 0
+    with open(absolute, "w") as f:
+        for r in rows:
+            if r["target_kind"] != "ratio" and r["aifs"]:
+                score = (r["aifs"] / r["target_value"] if r["target_kind"] == "min"
+                         else r["target_value"] / r["aifs"])
+                f.write('"%s (%s %s)" %.4f 1 %d\n' % (r["label"], fmt(r["aifs"]), r["unit"],
+                        score, 2 if r["met"] is None else int(r["met"])))
+                nabs += 1
+    rc, out, err = run(["gnuplot", "-e", "ratios='%s'; absolute='%s'; nabs=%d; out='%s'"
+                        % (ratios, absolute, nabs, png), os.path.join(HERE, "ratios.gp")], 120)
+    if rc != 0:
+        raise RuntimeError("gnuplot: exit %d: %s" % (rc, (out + err).strip()))
+
+
+# ------------------------------------------------------------------ main
+
+def params():
+    ap = argparse.ArgumentParser(description="aifs against a native directory, same disk.")
+    ap.add_argument("--build", default=os.path.join(TOP, "build"),
+                    help="build directory with aifs and aifsctl (default build/)")
+    ap.add_argument("--dir", default="/var/tmp",
+                    help="where the store and the native directory are made (default /var/tmp)")
+    ap.add_argument("--out", default=os.path.join(TOP, "bench", "results"),
+                    help="results directory (default bench/results)")
+    ap.add_argument("--quick", action="store_true", help="every size about 10x smaller")
+    ap.add_argument("--rounds", type=int, default=2, help="rounds per side (default 2, min 2)")
+    ap.add_argument("--mount-opts", default="", help="extra aifs -o options")
+    ap.add_argument("--seq-size", type=size_arg, default=None, help="fio file (default 2G)")
+    ap.add_argument("--rand-runtime", type=int, default=None,
+                    help="seconds of 4 KiB random reads per run (default 20)")
+    ap.add_argument("--meta-files", type=int, default=None, help="default 20000")
+    ap.add_argument("--meta-dirs", type=int, default=20)
+    ap.add_argument("--readdir-passes", type=int, default=5,
+                    help="times every directory is listed in the readdir figure")
+    ap.add_argument("--torch-mib", type=int, default=None, help="state dict MiB (default 512)")
+    ap.add_argument("--tensor-mib", type=int, default=16, help="MiB per tensor (default 16)")
+    ap.add_argument("--loader-files", type=int, default=None, help="default 10000")
+    ap.add_argument("--loader-size", type=size_arg, default=100 * 1024,
+                    help="bytes per file (default 100K)")
+    ap.add_argument("--loader-dirs", type=int, default=10)
+    ap.add_argument("--audit-records", type=int, default=None, help="default 100000")
+    ap.add_argument("--snap-files", type=int, default=None,
+                    help="files in the snapshotted tree (default 100000)")
+    ap.add_argument("--unlink-cap", type=int, default=60,
+                    help="seconds after which the unlink phase stops and reports its rate")
+    ap.add_argument("--timeout", type=int, default=300,
+                    help="seconds one step may take before it counts as hung")
+    p = ap.parse_args()
+    q = 10 if p.quick else 1
+    defaults = {"seq_size": (2 * 2**30 // q) >> 20 << 20, "rand_runtime": max(2, 20 // q),
+                "meta_files": 20000 // q, "torch_mib": 512 // q,
+                "loader_files": 10000 // q, "audit_records": 100000 // q,
+                "snap_files": 100000 // q}
+    for k, v in defaults.items():
+        if getattr(p, k) is None:
+            setattr(p, k, v)
+    if p.quick and p.tensor_mib > p.torch_mib:
+        p.tensor_mib = max(1, p.torch_mib // 4)
+    if p.rounds < 2:
+        ap.error("--rounds must be at least 2")
+    if os.geteuid() != 0:
+        ap.error("needs root (mount, allow_other, drop_caches)")
+    return p
+
+
+def main():
+    p = params()
+    t0 = time.time()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    b = Bench(p)
+    info = machine(b.base, b.build)
+    fatal = None
+    log("aifs bench: %s (store and native directory in %s)" % (info["aifs"], b.base))
+    try:
+        b.mount()
+        b.prepare_areas()
+        b.rounds()
+    except Exception as e:
+        fatal = "%s: %s" % (type(e).__name__, e)
+        log("FATAL " + fatal)
+    finally:
+        err = b.cleanup()
+        if err:
+            b.errors.append({"side": "aifs", "what": "unmount", "error": err})
+    wall = time.time() - t0
+    info["loadavg_end"] = os.getloadavg()
+
+    rows = summarize(b)
+    os.makedirs(p.out, exist_ok=True)
+    stem = os.path.join(p.out, "bench-%s" % stamp)
+    result = {"time": stamp, "wall_s": wall, "machine": info, "params": vars(p),
+              "features": b.features, "rows": rows, "raw": b.raw, "errors": b.errors,
+              "partial": b.partial, "fatal": fatal, "fio_jobs": b.extra}
+    with open(stem + ".json", "w") as f:
+        json.dump(result, f, indent=1)
+    chart_err = None
+    work = tempfile.mkdtemp(prefix="aifs-bench-plot-")
+    try:
+        chart(rows, stem + ".png", work)
+    except (OSError, RuntimeError, subprocess.SubprocessError) as e:
+        chart_err = str(e)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    print("aifs / native, median of %d rounds (%s%s)" % (
+        p.rounds, info["aifs"], ", quick sizes" if p.quick else ""))
+    print("seq %s, rand read %d s, meta %d files/%d dirs, torch %d MiB, loader %d x %d B,"
+          " audit %d records" % (fmt_size(p.seq_size), p.rand_runtime, p.meta_files,
+                                 p.meta_dirs, p.torch_mib, p.loader_files, p.loader_size,
+                                 p.audit_records))
+    print(table(rows))
+    for note in b.partial:
+        print("partial: " + note)
+    for e in b.errors:
+        print("error (%s, %s): %s" % (e["side"], e["what"], e["error"]))
+    if fatal:
+        print("stopped early: " + fatal)
+    print("total wall time %.0f s (%s)" % (wall, "under 10 min" if wall < 600 else "OVER 10 min"))
+    print("results: %s.json" % stem)
+    print("chart:   %s" % (stem + ".png" if chart_err is None else "not drawn: " + chart_err))
+    return 1 if (fatal or b.errors) else 0
+
+
+def fmt_size(n):
+    for unit, m in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= m:
+            return "%g %s" % (n / m, unit)
+    return "%d B" % n
+
+
+if __name__ == "__main__":
+    sys.exit(main())
