@@ -696,7 +696,8 @@ int version_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, 
 		return snprintf(buf, len, "%s", in->attr.policy < 4 ?
 				area_names[in->attr.policy] : "unknown");
 	if (strcmp(name, "user.aifs.version") && strcmp(name, "user.aifs.sha256") &&
-	    strcmp(name, "user.aifs.complete"))
+	    strcmp(name, "user.aifs.complete") && strcmp(name, "user.aifs.writer") &&
+	    strcmp(name, "user.aifs.tier"))
 		return -ENODATA;
 	if (in->attr.flags & META_IF_VERSION) {
 		rc = version_owner(fs, in->ino, &owner, &n);
@@ -713,6 +714,10 @@ int version_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, 
 		return snprintf(buf, len, "%u", n);
 	if (!strcmp(name, "user.aifs.complete"))
 		return snprintf(buf, len, "%s", v.complete ? "true" : "false");
+	if (!strcmp(name, "user.aifs.writer"))
+		return snprintf(buf, len, "uid=%u pid=%u comm=%s", v.uid, v.pid, v.comm);
+	if (!strcmp(name, "user.aifs.tier"))
+		return snprintf(buf, len, "%s", v.tier == TIER_COLD ? "cold" : "hot");
 	for (int i = 0; i < 32; i++)
 		snprintf(buf + 2 * i, len - 2 * i, "%02x", v.sha[i]);
 	return 64;

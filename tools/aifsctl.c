@@ -17,6 +17,9 @@ static const char usage_text[] =
 	"commands:\n"
 	"  mkfs [--cold PATH] STORE   create a new store\n"
 	"  fsck [--repair] STORE      check (and repair) an unmounted store\n"
+	"  versions [--json] FILE     list the versions of a checkpoint file\n"
+	"  policy get DIR             show the area policy of a directory\n"
+	"  policy set DIR POLICY      mark a directory checkpoint|dataset|journal|plain\n"
 	"\n"
 	"  aifsctl COMMAND --help     help on one command\n"
 	"  aifsctl --version          print the version\n"
@@ -78,6 +81,10 @@ int main(int argc, char **argv)
 		return cmd_mkfs(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "fsck"))
 		return cmd_fsck(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "versions"))
+		return cmd_versions(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "policy"))
+		return cmd_policy(argc - 1, argv + 1);
 	fprintf(stderr, "aifsctl: unknown command '%s'\n%s", argv[1], usage_text);
 	return EXIT_USAGE;
 }

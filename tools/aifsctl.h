@@ -9,5 +9,9 @@
 
 /* aifsctl fsck [--repair] STORE */
 int cmd_fsck(int argc, char **argv);
+/* aifsctl versions [--json] FILE (through the mount) */
+int cmd_versions(int argc, char **argv);
+/* aifsctl policy get|set DIR [POLICY] (through the mount) */
+int cmd_policy(int argc, char **argv);
 
 #endif

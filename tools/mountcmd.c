@@ -1,0 +1,187 @@
+/* mountcmd.c — aifsctl commands that work through a mounted filesystem:
+ * `versions` and `policy`.  They use only plain file operations (the
+ * .aifs views and user.aifs.* attributes), so any user who can read a
+ * path can run them, and a script can do the same without aifsctl.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <time.h>
+
+#include "tools/aifsctl.h"
+
+/* Read attribute NAME of PATH into BUF as a string ("" if absent). */
+static void attr(const char *path, const char *name, char *buf, size_t len)
+{
+	ssize_t n = getxattr(path, name, buf, len - 1);
+
+	buf[n > 0 ? n : 0] = 0;
+}
+
+static int cmp_num(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Print a JSON string (the values we print need only these escapes). */
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			putchar('\\');
+		if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static const char versions_usage[] =
+	"usage: aifsctl versions [--json] FILE\n"
+	"\n"
+	"List the versions of FILE, a file in a checkpoint area of a mounted aifs:\n"
+	"number, commit time, size, complete flag, SHA-256 and writer.\n";
+
+int cmd_versions(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	char dir[4096], *d, *b, vdir[8192], p[8400], sha[80], comp[16], writer[128], cur[32];
+	unsigned long *nums = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	int ch, json = 0;
+	DIR *dh;
+
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'j': json = 1; break;
+		case 'h': fputs(versions_usage, stdout); return EXIT_OK;
+		default: fputs(versions_usage, stderr); return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		fputs(versions_usage, stderr);
+		return EXIT_USAGE;
+	}
+	snprintf(dir, sizeof(dir), "%s", argv[optind]);
+	b = basename(argv[optind]);
+	d = dirname(dir);
+	snprintf(vdir, sizeof(vdir), "%s/.aifs/versions/%s", d, b);
+	dh = opendir(vdir);
+	if (!dh) {
+		fprintf(stderr, "aifsctl versions: %s has no versions (%s); is it a file in a "
+			"checkpoint area of a mounted aifs?\n", argv[optind], strerror(errno));
+		return EXIT_PROBLEM;
+	}
+	while ((de = readdir(dh))) {
+		char *end;
+		unsigned long v = strtoul(de->d_name, &end, 10);
+
+		if (*end || !v)
+			continue;
+		if (n == cap) {
+			unsigned long *t = realloc(nums, (cap = cap ? cap * 2 : 64) * sizeof(*t));
+
+			if (!t) {
+				closedir(dh);
+				free(nums);
+				return EXIT_PROBLEM;
+			}
+			nums = t;
+		}
+		nums[n++] = v;
+	}
+	closedir(dh);
+	qsort(nums, n, sizeof(*nums), cmp_num);
+	attr(argv[optind], "user.aifs.version", cur, sizeof(cur));
+	if (json)
+		printf("{\"file\": "), json_str(argv[optind]), printf(", \"current\": %s, \"versions\": [",
+								 cur[0] ? cur : "null");
+	else
+		printf("%-8s %-20s %14s %-9s %-16s %s\n", "VERSION", "TIME", "SIZE", "COMPLETE",
+		       "SHA256", "WRITER");
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+		char when[32];
+
+		snprintf(p, sizeof(p), "%s/%lu", vdir, nums[i]);
+		if (stat(p, &st) < 0)
+			continue;	/* pruned meanwhile */
+		attr(p, "user.aifs.sha256", sha, sizeof(sha));
+		attr(p, "user.aifs.complete", comp, sizeof(comp));
+		attr(p, "user.aifs.writer", writer, sizeof(writer));
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&st.st_mtime));
+		if (json) {
+			printf("%s{\"version\": %lu, \"time\": \"%s\", \"size\": %lld, "
+			       "\"complete\": %s, \"current\": %s, \"sha256\": ", i ? ", " : "",
+			       nums[i], when, (long long)st.st_size,
+			       strcmp(comp, "true") ? "false" : "true",
+			       strtoul(cur, NULL, 10) == nums[i] ? "true" : "false");
+			json_str(sha);
+			printf(", \"writer\": ");
+			json_str(writer);
+			putchar('}');
+		} else {
+			printf("%-8lu %-20s %14lld %-9s %-16.16s %s%s\n", nums[i], when,
+			       (long long)st.st_size, comp, sha, writer,
+			       strtoul(cur, NULL, 10) == nums[i] ? "  (current)" : "");
+		}
+	}
+	if (json)
+		printf("]}\n");
+	free(nums);
+	return EXIT_OK;
+}
+
+static const char policy_usage[] =
+	"usage: aifsctl policy get DIR\n"
+	"       aifsctl policy set DIR checkpoint|dataset|journal|plain\n"
+	"\n"
+	"Show or set the area policy of a directory of a mounted aifs; what is\n"
+	"created below it afterwards inherits it.\n";
+
+int cmd_policy(int argc, char **argv)
+{
+	char buf[64];
+
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		fputs(policy_usage, stdout);
+		return EXIT_OK;
+	}
+	if (argc == 3 && !strcmp(argv[1], "get")) {
+		ssize_t n = getxattr(argv[2], "user.aifs.area", buf, sizeof(buf) - 1);
+
+		if (n < 0) {
+			fprintf(stderr, "aifsctl policy: %s: %s (is it on a mounted aifs?)\n",
+				argv[2], strerror(errno));
+			return EXIT_PROBLEM;
+		}
+		printf("%.*s\n", (int)n, buf);
+		return EXIT_OK;
+	}
+	if (argc == 4 && !strcmp(argv[1], "set")) {
+		if (setxattr(argv[2], "user.aifs.area", argv[3], strlen(argv[3]), 0) < 0) {
+			fprintf(stderr, "aifsctl policy: cannot set %s on %s: %s\n", argv[3],
+				argv[2], errno == EINVAL ? "unknown policy (checkpoint, dataset, "
+				"journal or plain)" : strerror(errno));
+			return errno == EINVAL ? EXIT_USAGE : EXIT_PROBLEM;
+		}
+		return EXIT_OK;
+	}
+	fputs(policy_usage, stderr);
+	return EXIT_USAGE;
+}
