@@ -237,6 +237,10 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 		rc = -ENOMEM;
 		goto out;
 	}
+	if (dir->attr.flags & META_IF_READONLY) {
+		rc = -EROFS;
+		goto out;
+	}
 	if (!alias_ok(dir, name)) {
 		rc = -EINVAL;
 		goto out;
@@ -297,7 +301,16 @@ static void do_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 static void do_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	struct inode *in;
-	int rc = make_node(req, parent, name, S_IFDIR | (mode & 07777), 0, NULL, &in);
+	uint64_t ds, root;
+	int rc;
+
+	if (virt_snapshots_of(parent, &ds)) {	/* mkdir DS/.aifs/snapshots/TAG */
+		rc = snapshot_create(the_fs, ds, name, &root);
+		if (rc == 0)
+			rc = inode_get(the_fs, root, &in);
+	} else {
+		rc = make_node(req, parent, name, S_IFDIR | (mode & 07777), 0, NULL, &in);
+	}
 
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
@@ -376,6 +389,10 @@ static int remove_entry(fuse_ino_t parent, const char *name, bool dir)
 		rc = inode_get(fs, ino, &in);
 	if (rc < 0)
 		goto out;
+	if (pin->attr.flags & META_IF_READONLY) {
+		rc = -EROFS;
+		goto out;
+	}
 	if (dir && !S_ISDIR(in->attr.mode)) {
 		rc = -ENOTDIR;
 		goto out;
@@ -424,7 +441,12 @@ static void do_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void do_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	fuse_reply_err(req, -remove_entry(parent, name, true));
+	uint64_t ds;
+
+	if (virt_snapshots_of(parent, &ds))	/* rmdir DS/.aifs/snapshots/TAG */
+		fuse_reply_err(req, -snapshot_delete(the_fs, ds, name));
+	else
+		fuse_reply_err(req, -remove_entry(parent, name, true));
 }
 
 static void do_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
@@ -453,7 +475,8 @@ static void do_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		rc = inode_get(fs, newparent, &pin);
 	if (rc < 0)
 		goto out;
-	if (S_ISDIR(in->attr.mode) || (in->attr.flags & META_IF_VERSION)) {
+	if (S_ISDIR(in->attr.mode) || (in->attr.flags & META_IF_READONLY) ||
+	    (pin->attr.flags & META_IF_READONLY)) {
 		rc = S_ISDIR(in->attr.mode) ? -EPERM : -EROFS;
 		goto out;
 	}
@@ -588,6 +611,8 @@ static int rename_load(struct fs *fs, struct rename_op *r)
 	    (rc = inode_get(fs, r->parent, &r->p)) < 0 ||
 	    (rc = inode_get(fs, r->newparent, &r->np)) < 0)
 		return rc;
+	if ((r->p->attr.flags | r->np->attr.flags) & META_IF_READONLY)
+		return -EROFS;
 	if (r->dst == r->src)
 		return 1;		/* two links of one inode: nothing to do */
 	if (!alias_ok(r->np, r->newname) ||

@@ -110,6 +110,8 @@ int fs_itab_init(struct fs *fs);
 void fs_itab_destroy(struct fs *fs);
 /* Get a referenced inode (loaded from meta/ if needed); -ENOENT if absent. */
 int inode_get(struct fs *fs, uint64_t ino, struct inode **out);
+/* IN if it is loaded (referenced), else NULL; never reads meta/. */
+struct inode *inode_peek(struct fs *fs, uint64_t ino);
 /* Insert a newly created inode (refs = 1). */
 struct inode *inode_new(struct fs *fs, const struct meta_inode *attr);
 /* Drop a handler reference; may purge an unlinked inode. */
@@ -217,6 +219,20 @@ int version_rename(struct fs *fs, struct meta_batch *b, uint64_t src, uint64_t d
 int version_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, size_t len);
 void version_session_free(struct inode *in);
 
+/* snapshot.c — dataset snapshots ('P' ds|tag records). */
+struct snapinfo {
+	uint64_t root;		/* root directory inode of the frozen tree */
+	int64_t time;
+	uint64_t files, bytes;
+};
+/* Freeze the tree under dataset directory DS as TAG; *ROOT is its root. */
+int snapshot_create(struct fs *fs, uint64_t ds, const char *tag, uint64_t *root);
+int snapshot_delete(struct fs *fs, uint64_t ds, const char *tag);
+int snapshot_get(struct fs *fs, uint64_t ds, const char *tag, struct snapinfo *si);
+int snapshot_foreach(struct fs *fs, uint64_t ds,
+		     int (*fn)(void *ctx, const char *tag, size_t len, const struct snapinfo *si),
+		     void *ctx);
+
 /* virt.c — the hidden .aifs directories */
 void virt_init(void);
 bool virt_is(uint64_t ino);
@@ -225,6 +241,8 @@ void virt_stat(uint64_t ino, struct stat *st);
  * the name is a real inode (a version), *REAL is it, referenced. */
 int virt_lookup(struct fs *fs, uint64_t parent, const char *name,
 		struct fuse_entry_param *e, struct inode **real);
+/* True if ID is DS/.aifs/snapshots; *DS is then DS. */
+bool virt_snapshots_of(uint64_t id, uint64_t *ds);
 /* List virtual directory ID through ADD (after "." and ".."). */
 int virt_readdir(struct fs *fs, uint64_t id,
 		 int (*add)(void *ctx, const char *name, size_t len, uint64_t ino, uint32_t type),

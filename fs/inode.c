@@ -166,6 +166,18 @@ int inode_get(struct fs *fs, uint64_t ino, struct inode **out)
 	return 0;
 }
 
+struct inode *inode_peek(struct fs *fs, uint64_t ino)
+{
+	struct inode *in;
+
+	pthread_mutex_lock(&fs->itab_lock);
+	in = itab_find(fs, ino);
+	if (in)
+		in->refs++;
+	pthread_mutex_unlock(&fs->itab_lock);
+	return in;
+}
+
 struct inode *inode_new(struct fs *fs, const struct meta_inode *attr)
 {
 	struct inode *in = inode_alloc(attr);

@@ -125,7 +125,7 @@ static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	}
 	pthread_rwlock_wrlock(&in->lock);
 	saved = in->attr;
-	if (in->attr.flags & META_IF_VERSION) {
+	if (in->attr.flags & META_IF_READONLY) {
 		rc = -EROFS;
 		goto unlock;
 	}
@@ -176,7 +176,7 @@ static int open_checkpoint(struct fs *fs, struct inode **inp, struct fuse_file_i
 	bool redirect;
 	int rc;
 
-	if ((in->attr.flags & META_IF_VERSION) && writable(fi))
+	if ((in->attr.flags & META_IF_READONLY) && writable(fi))
 		return -EROFS;
 	if (!version_tracked(in))
 		return 0;
@@ -518,7 +518,7 @@ static int xattr_set(fuse_req_t req, struct fs *fs, struct inode *in, const char
 
 	if (rc < 0)
 		return rc;
-	if (in->attr.flags & META_IF_VERSION)
+	if (in->attr.flags & META_IF_READONLY)
 		return -EROFS;
 	if (!strncmp(name, "user.aifs.", 10))
 		return remove ? -EPERM : area_set(fs, in, req, name, value, size);

@@ -41,6 +41,7 @@ void virt_stat(uint64_t ino, struct stat *st)
 #define KIND_AIFS	0ull	/* DIR/.aifs */
 #define KIND_VERSIONS	1ull	/* DIR/.aifs/versions */
 #define KIND_VFILE	2ull	/* DIR/.aifs/versions/FILE */
+#define KIND_SNAPS	3ull	/* DIR/.aifs/snapshots */
 #define KIND_SHIFT	61
 #define INO_MASK	((1ull << KIND_SHIFT) - 1)
 
@@ -83,9 +84,17 @@ int virt_lookup(struct fs *fs, uint64_t parent, const char *name,
 			return -ENOENT;
 		e->ino = vid(KIND_AIFS, parent);
 	} else if (vkind(parent) == KIND_AIFS) {
-		if (strcmp(name, "versions"))
+		if (!strcmp(name, "versions"))
+			e->ino = vid(KIND_VERSIONS, ino);
+		else if (!strcmp(name, "snapshots"))
+			e->ino = vid(KIND_SNAPS, ino);
+		else
 			return -ENOENT;
-		e->ino = vid(KIND_VERSIONS, ino);
+	} else if (vkind(parent) == KIND_SNAPS) {
+		struct snapinfo si;
+
+		rc = snapshot_get(fs, ino, name, &si);
+		return rc < 0 ? rc : inode_get(fs, si.root, real);
 	} else if (vkind(parent) == KIND_VERSIONS) {
 		rc = meta_dentry_get(fs->meta, ino, name, strlen(name), &child, &type);
 		if (rc < 0)
@@ -132,6 +141,21 @@ static int add_version(void *ctx, uint32_t n, const struct vrec *v)
 		      S_IFREG);
 }
 
+static int add_snapshot(void *ctx, const char *tag, size_t len, const struct snapinfo *si)
+{
+	struct vdir *d = ctx;
+
+	return d->add(d->ctx, tag, len, si->root, S_IFDIR);
+}
+
+bool virt_snapshots_of(uint64_t id, uint64_t *ds)
+{
+	if (!virt_is(id) || vkind(id) != KIND_SNAPS)
+		return false;
+	*ds = id & INO_MASK;
+	return true;
+}
+
 int virt_readdir(struct fs *fs, uint64_t id,
 		 int (*add)(void *ctx, const char *name, size_t len, uint64_t ino, uint32_t type),
 		 void *ctx)
@@ -140,8 +164,13 @@ int virt_readdir(struct fs *fs, uint64_t id,
 	uint64_t ino = id & INO_MASK;
 
 	switch (vkind(id)) {
-	case KIND_AIFS:
-		return add(ctx, "versions", 8, vid(KIND_VERSIONS, ino), S_IFDIR);
+	case KIND_AIFS: {
+		int rc = add(ctx, "snapshots", 9, vid(KIND_SNAPS, ino), S_IFDIR);
+
+		return rc ? rc : add(ctx, "versions", 8, vid(KIND_VERSIONS, ino), S_IFDIR);
+	}
+	case KIND_SNAPS:
+		return snapshot_foreach(fs, ino, add_snapshot, &d);
 	case KIND_VERSIONS:
 		return meta_dentry_foreach(fs->meta, ino, NULL, 0, add_versioned, &d);
 	default:

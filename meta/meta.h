@@ -60,6 +60,9 @@ struct meta_inode {
 #define META_IF_INLINE	0x1	/* content lives in the 'N' record */
 #define META_IF_XATTR	0x2	/* may have 'X' records (none if clear) */
 #define META_IF_VERSION	0x4	/* an immutable checkpoint version, named by a 'V' record */
+#define META_IF_SNAPSHOT 0x8	/* part of an immutable dataset snapshot */
+#define META_IF_SNAPROOT 0x10	/* root of a snapshot, named by a 'P' record */
+#define META_IF_READONLY (META_IF_VERSION | META_IF_SNAPSHOT)
 
 /* One piece of a file's extent map: file bytes [foff, foff+len) are the
  * decoded bytes [inner, inner+len) of the extent REF. */

@@ -201,8 +201,13 @@ static void check_links(struct fsck *f, struct ient *e)
 
 	if (e->in.flags & META_IF_VERSION)
 		return;		/* named by its version record, not a directory */
-	if (e->in.ino == META_ROOT_INO)
-		want = e->links + 2;
+	if (e->in.ino == META_ROOT_INO || (e->in.flags & META_IF_SNAPROOT)) {
+		want = e->links + 2;	/* named by the store or a snapshot record */
+		if (e->in.nlink != want)
+			problem(f, "directory %llu has link count %u but %u names", ino,
+				e->in.nlink, want);
+		return;
+	}
 	if (e->links == 0 && e->in.ino != META_ROOT_INO) {
 		if (e->in.nlink == 0 && e->orphan) {
 			if (f->repair) {

@@ -1,0 +1,442 @@
+/* snapshot.c — dataset snapshots.
+ *
+ * A snapshot of directory DS is a read-only copy of the tree under DS made
+ * of metadata only: every inode, dentry, extent record, xattr and symlink
+ * target is copied under new inode numbers with META_IF_SNAPSHOT set, and
+ * the file data is shared (space.c counts the extra references).  A 'P'
+ * record DS|TAG names the copy's root.
+ *
+ * Atomicity: the copy runs with the namespace locked for writing (no name
+ * changes, no new opens) and copies each open file from its in-memory
+ * state under its lock, so every file is caught between two write flushes,
+ * never in the middle of one.  Writes to files already open go on.
+ */
+#include "fs/fs.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REC_P	'P'	/* ds | tag -> struct snaprec */
+
+struct snaprec {
+	uint64_t root;
+	int64_t time;
+	uint64_t files, bytes;
+};
+
+/* Map of source inode -> copy, for hard links inside the tree. */
+struct linkmap {
+	uint64_t *src, *dst;
+	size_t n, cap;
+};
+
+struct copy {
+	struct fs *fs;
+	struct meta_batch *b;
+	uint64_t *queue;	/* pairs (src dir, dst dir) still to copy */
+	size_t qn, qcap;
+	struct linkmap links;
+	uint64_t files, bytes;
+	uint64_t cur_src, cur_dst;
+	int rc;
+};
+
+static size_t pkey(uint8_t *k, uint64_t ds, const char *tag)
+{
+	size_t len = strlen(tag);
+
+	for (int i = 7; i >= 0; i--, ds >>= 8)
+		k[i] = (uint8_t)ds;
+	memcpy(k + 8, tag, len);
+	return 8 + len;
+}
+
+static int push(struct copy *c, uint64_t src, uint64_t dst)
+{
+	if (c->qn + 2 > c->qcap) {
+		size_t n = c->qcap ? c->qcap * 2 : 1024;
+		uint64_t *q = realloc(c->queue, n * sizeof(*q));
+
+		if (!q)
+			return -ENOMEM;
+		c->queue = q;
+		c->qcap = n;
+	}
+	c->queue[c->qn++] = src;
+	c->queue[c->qn++] = dst;
+	return 0;
+}
+
+static int copy_xattr(void *ctx, const char *name, const void *val, size_t len)
+{
+	struct copy *c = ctx;
+
+	meta_xattr_put(c->b, c->cur_dst, name, val, len);
+	return 0;
+}
+
+static int copy_extent(void *ctx, const struct meta_extent *e)
+{
+	struct copy *c = ctx;
+
+	meta_extent_put(c->b, c->cur_dst, e);
+	space_ref(c->fs, &e->ref);
+	return 0;
+}
+
+/* Copy inode SRC as DST: attributes, content references, xattrs, target. */
+static int copy_inode(struct copy *c, uint64_t src, uint64_t dst, uint32_t extra_flags)
+{
+	struct fs *fs = c->fs;
+	struct meta_inode a;
+	struct inode *in = NULL;
+	char *target;
+	size_t len;
+	int rc;
+
+	in = inode_peek(fs, src);
+	if (in) {
+		/* An open file: store what is buffered (whole write() calls)
+		 * and copy its in-memory state, which is authoritative. */
+		pthread_rwlock_wrlock(&in->lock);
+		rc = S_ISREG(in->attr.mode) ? fs_flush(fs, in) : 0;
+		if (rc == 0 && S_ISREG(in->attr.mode))
+			rc = fs_map_load(fs, in);
+		a = in->attr;
+	} else {
+		rc = meta_inode_get(fs->meta, src, &a);
+	}
+	if (rc < 0)
+		goto out;
+	c->cur_dst = dst;
+	if (S_ISREG(a.mode)) {
+		c->files++;
+		c->bytes += a.size;
+		if (in) {
+			rc = fs_map_clone_to(fs, in, c->b, dst);
+		} else {
+			rc = meta_extent_foreach(fs->meta, src, copy_extent, c);
+		}
+	}
+	if (rc == 0 && (a.flags & META_IF_XATTR))
+		rc = meta_xattr_foreach(fs->meta, src, copy_xattr, c);
+	if (rc == 0 && S_ISLNK(a.mode) && meta_symlink_get(fs->meta, src, &target, &len) == 0) {
+		meta_symlink_put(c->b, dst, target, len);
+		free(target);
+	}
+	a.ino = dst;
+	a.flags = (a.flags & META_IF_XATTR) | META_IF_SNAPSHOT | extra_flags;
+	meta_inode_put(c->b, &a);
+	if (rc == 0 && S_ISDIR(a.mode))
+		rc = push(c, src, dst);
+out:
+	if (in) {
+		pthread_rwlock_unlock(&in->lock);
+		inode_put(fs, in);
+	}
+	return rc;
+}
+
+static uint64_t link_find(struct linkmap *l, uint64_t src)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->src[i] == src)
+			return l->dst[i];
+	return 0;
+}
+
+static int link_add(struct linkmap *l, uint64_t src, uint64_t dst)
+{
+	if (l->n == l->cap) {
+		size_t n = l->cap ? l->cap * 2 : 64;
+		uint64_t *a = realloc(l->src, n * sizeof(*a)), *b;
+
+		if (!a)
+			return -ENOMEM;
+		l->src = a;
+		b = realloc(l->dst, n * sizeof(*b));
+		if (!b)
+			return -ENOMEM;
+		l->dst = b;
+		l->cap = n;
+	}
+	l->src[l->n] = src;
+	l->dst[l->n++] = dst;
+	return 0;
+}
+
+static int copy_entry(void *ctx, const char *name, size_t len, uint64_t ino, uint32_t type)
+{
+	struct copy *c = ctx;
+	uint64_t parent = c->cur_dst, dst = 0;
+	struct meta_inode a;
+	int rc = 0;
+
+	if (type != S_IFDIR) {
+		/* Hard links stay hard links inside the snapshot. */
+		dst = link_find(&c->links, ino);
+		if (!dst && meta_inode_get(c->fs->meta, ino, &a) == 0 && a.nlink > 1) {
+			dst = fs_ino_alloc(c->fs);
+			rc = link_add(&c->links, ino, dst);
+			if (rc == 0)
+				rc = copy_inode(c, ino, dst, 0);
+		}
+	}
+	if (!dst) {
+		dst = fs_ino_alloc(c->fs);
+		rc = copy_inode(c, ino, dst, 0);
+	}
+	c->cur_dst = parent;
+	if (rc == 0)
+		meta_dentry_put(c->b, parent, name, len, dst, type);
+	return rc;
+}
+
+static int snap_copy(struct copy *c, uint64_t ds, uint64_t root)
+{
+	int rc = copy_inode(c, ds, root, META_IF_SNAPROOT);
+
+	while (rc == 0 && c->qn) {
+		uint64_t dst = c->queue[--c->qn], src = c->queue[--c->qn];
+
+		c->cur_src = src;
+		c->cur_dst = dst;
+		rc = meta_dentry_foreach(c->fs->meta, src, NULL, 0, copy_entry, c);
+	}
+	return rc;
+}
+
+int snapshot_create(struct fs *fs, uint64_t ds, const char *tag, uint64_t *root)
+{
+	struct copy c = { .fs = fs };
+	struct snaprec r = { .time = fs_now() };
+	struct inode *dir = NULL;
+	uint8_t k[8 + META_NAME_MAX];
+	void *old;
+	size_t oldlen;
+	int rc;
+
+	if (!tag[0] || strlen(tag) > META_NAME_MAX || strchr(tag, '/') || tag[0] == '.')
+		return -EINVAL;
+	pthread_rwlock_wrlock(&fs->ns);
+	rc = inode_get(fs, ds, &dir);
+	if (rc == 0 && (dir->attr.policy != META_AREA_DATASET ||
+			(dir->attr.flags & META_IF_READONLY)))
+		rc = -EPERM;
+	if (rc == 0 && meta_rec_get(fs->meta, REC_P, k, pkey(k, ds, tag), &old, &oldlen) == 0) {
+		free(old);
+		rc = -EEXIST;
+	}
+	c.b = rc == 0 ? meta_batch_new() : NULL;
+	if (rc == 0 && !c.b)
+		rc = -ENOMEM;
+	if (rc == 0) {
+		r.root = fs_ino_alloc(fs);
+		rc = snap_copy(&c, ds, r.root);
+	}
+	if (rc == 0) {
+		uint8_t v[32];
+
+		r.files = c.files;
+		r.bytes = c.bytes;
+		memcpy(v, &r.root, 8);
+		memcpy(v + 8, &r.time, 8);
+		memcpy(v + 16, &r.files, 8);
+		memcpy(v + 24, &r.bytes, 8);
+		meta_rec_put(c.b, REC_P, k, pkey(k, ds, tag), v, sizeof(v));
+		rc = fs_commit(fs, c.b, true);
+	}
+	pthread_rwlock_unlock(&fs->ns);
+	if (rc < 0 && rc != -EEXIST && rc != -EPERM)
+		log_err("snapshot %s of directory %llu failed: %s", tag, (unsigned long long)ds,
+			strerror(-rc));
+	else if (rc == 0)
+		log_info("snapshot %s of directory %llu: %llu files, %llu bytes", tag,
+			 (unsigned long long)ds, (unsigned long long)c.files,
+			 (unsigned long long)c.bytes);
+	if (dir)
+		inode_put(fs, dir);
+	meta_batch_free(c.b);
+	free(c.queue);
+	free(c.links.src);
+	free(c.links.dst);
+	*root = r.root;
+	return rc;
+}
+
+/* --- deletion ---------------------------------------------------------- */
+
+struct drop {
+	struct fs *fs;
+	struct meta_batch *b;
+	uint64_t *dirs;
+	size_t nd, cd;
+	struct inode **held;
+	size_t nh, ch;
+	uint64_t cur;
+	int rc;
+};
+
+static int drop_extent(void *ctx, const struct meta_extent *e)
+{
+	struct drop *d = ctx;
+
+	space_unref(d->fs, &e->ref, e->inner, e->len, false);
+	return 0;
+}
+
+/* Remove inode INO of a snapshot (or leave it to its last user). */
+static int drop_inode(struct drop *d, uint64_t ino, uint32_t type)
+{
+	struct inode *in = inode_peek(d->fs, ino);
+
+	if (type == S_IFDIR) {
+		if (d->nd == d->cd) {
+			size_t n = d->cd ? d->cd * 2 : 256;
+			uint64_t *v = realloc(d->dirs, n * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			d->dirs = v;
+			d->cd = n;
+		}
+		d->dirs[d->nd++] = ino;
+	}
+	if (in) {
+		if (d->nh == d->ch) {
+			size_t n = d->ch ? d->ch * 2 : 64;
+			struct inode **v = realloc(d->held, n * sizeof(*v));
+
+			if (!v) {
+				inode_put(d->fs, in);
+				return -ENOMEM;
+			}
+			d->held = v;
+			d->ch = n;
+		}
+		pthread_rwlock_wrlock(&in->lock);
+		in->attr.nlink = 0;
+		meta_orphan_put(d->b, ino);
+		inode_save(d->b, in);
+		pthread_rwlock_unlock(&in->lock);
+		d->held[d->nh++] = in;	/* purged when its last user is gone */
+		return 0;
+	}
+	if (type == S_IFREG) {
+		struct meta_inode a;
+
+		/* hard links: only the last dentry frees the inode */
+		if (meta_inode_get(d->fs->meta, ino, &a) == 0 && a.nlink > 1) {
+			a.nlink--;
+			meta_inode_put(d->b, &a);
+			return 0;
+		}
+		meta_extent_foreach(d->fs->meta, ino, drop_extent, d);
+	}
+	meta_inode_purge(d->fs->meta, d->b, ino);
+	return 0;
+}
+
+static int drop_entry(void *ctx, const char *name, size_t len, uint64_t ino, uint32_t type)
+{
+	struct drop *d = ctx;
+
+	meta_dentry_del(d->b, d->cur, name, len);
+	return drop_inode(d, ino, type);
+}
+
+int snapshot_delete(struct fs *fs, uint64_t ds, const char *tag)
+{
+	struct drop d = { .fs = fs };
+	uint8_t k[8 + META_NAME_MAX];
+	size_t klen, vlen;
+	void *v;
+	uint64_t root;
+	int rc;
+
+	if (strlen(tag) > META_NAME_MAX)
+		return -ENAMETOOLONG;
+	klen = pkey(k, ds, tag);
+	pthread_rwlock_wrlock(&fs->ns);
+	rc = meta_rec_get(fs->meta, REC_P, k, klen, &v, &vlen);
+	if (rc == 0) {
+		memcpy(&root, v, 8);
+		free(v);
+		d.b = meta_batch_new();
+		rc = d.b ? drop_inode(&d, root, S_IFDIR) : -ENOMEM;
+	}
+	while (rc == 0 && d.nd) {
+		d.cur = d.dirs[--d.nd];
+		rc = meta_dentry_foreach(fs->meta, d.cur, NULL, 0, drop_entry, &d);
+	}
+	if (rc == 0) {
+		meta_rec_del(d.b, REC_P, k, klen);
+		rc = fs_commit(fs, d.b, false);
+	}
+	pthread_rwlock_unlock(&fs->ns);
+	for (size_t i = 0; i < d.nh; i++)
+		inode_put(fs, d.held[i]);
+	if (rc < 0 && rc != -ENOENT)
+		log_err("deleting snapshot %s failed: %s", tag, strerror(-rc));
+	meta_batch_free(d.b);
+	free(d.dirs);
+	free(d.held);
+	return rc;
+}
+
+/* --- listing ----------------------------------------------------------- */
+
+struct each {
+	int (*fn)(void *ctx, const char *tag, size_t len, const struct snapinfo *si);
+	void *ctx;
+};
+
+static int each_cb(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	struct each *e = ctx;
+	struct snapinfo si;
+
+	if (klen <= 8 || vlen != 32)
+		return 0;
+	memcpy(&si.root, val, 8);
+	memcpy(&si.time, (const uint8_t *)val + 8, 8);
+	memcpy(&si.files, (const uint8_t *)val + 16, 8);
+	memcpy(&si.bytes, (const uint8_t *)val + 24, 8);
+	return e->fn(e->ctx, (const char *)key + 8, klen - 8, &si);
+}
+
+int snapshot_foreach(struct fs *fs, uint64_t ds,
+		     int (*fn)(void *ctx, const char *tag, size_t len, const struct snapinfo *si),
+		     void *ctx)
+{
+	struct each e = { fn, ctx };
+	uint8_t k[8];
+
+	pkey(k, ds, "");
+	return meta_rec_foreach(fs->meta, REC_P, k, 8, each_cb, &e);
+}
+
+int snapshot_get(struct fs *fs, uint64_t ds, const char *tag, struct snapinfo *si)
+{
+	uint8_t k[8 + META_NAME_MAX];
+	void *v;
+	size_t vlen;
+	int rc;
+
+	if (strlen(tag) > META_NAME_MAX)
+		return -ENOENT;
+	rc = meta_rec_get(fs->meta, REC_P, k, pkey(k, ds, tag), &v, &vlen);
+	if (rc < 0)
+		return rc;
+	if (vlen != 32) {
+		free(v);
+		return -EIO;
+	}
+	memcpy(&si->root, v, 8);
+	memcpy(&si->time, (uint8_t *)v + 8, 8);
+	memcpy(&si->files, (uint8_t *)v + 16, 8);
+	memcpy(&si->bytes, (uint8_t *)v + 24, 8);
+	free(v);
+	return 0;
+}
