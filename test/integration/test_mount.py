@@ -1,0 +1,306 @@
+#!/usr/bin/python3
+"""Mounting, refusals, mount -t / fstab, read-only mounts and fsck (issue 2, items 2 and 4)."""
+
+import errno
+import os
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True     # keep the source tree free of __pycache__
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (AIFS_BIN, AIFSCTL_BIN, Fail, Store, check, data, eq, force_unmount,  # noqa: E402
+                     main, mounted, raises, read_all, run, same_bytes, skip_native, test,
+                     write_file)
+
+MiB = 1 << 20
+
+
+def try_mount(argv, mnt, timeout=30):
+    """Run a foreground aifs that is expected to refuse; returns (rc, output).
+
+    If it mounts instead, unmount it and fail."""
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        out, _ = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        force_unmount(mnt)
+        p.kill()
+        out, _ = p.communicate()
+        raise Fail("%s: expected a refusal, saw it still running after %ds (mounted: %s)" % (
+            " ".join(argv), timeout, mounted(mnt)))
+    finally:
+        if mounted(mnt):
+            force_unmount(mnt)
+    return p.returncode, out.decode("utf-8", "replace")
+
+
+def in_helper_namespace(s, mount_argv, what):
+    """Run mount_argv (which goes through /sbin/mount.fuse3) in a private mount namespace.
+
+    mount(8) resets PATH for its helpers to the standard directories, so
+    mount.fuse3 finds `aifs` only there: inside a private namespace a directory
+    holding an `aifs` link to the binary under test is bound over /usr/local/sbin.
+    The script mounts, checks the type, writes and reads a file and unmounts.
+    """
+    bindir = os.path.join(s.base, "bin")
+    os.mkdir(bindir)
+    os.symlink(os.path.abspath(AIFS_BIN), os.path.join(bindir, "aifs"))
+    script = """
+set -e
+mount --make-rprivate /
+mount --bind "$BINDIR" /usr/local/sbin
+echo "step: mount"
+"$@"
+echo "step: type $(findmnt -n -o FSTYPE "$MNT")"
+[ "$(findmnt -n -o FSTYPE "$MNT")" = fuse.aifs ]
+echo "step: write"
+printf 'via %s' "$WHAT" > "$MNT/helper-file"
+[ "$(cat "$MNT/helper-file")" = "via $WHAT" ]
+echo "step: umount"
+umount "$MNT"
+! findmnt -n "$MNT" >/dev/null
+echo "step: done"
+"""
+    env = dict(os.environ, BINDIR=bindir, MNT=s.mnt, WHAT=what)
+    rc, out = run(["unshare", "-m", "sh", "-c", script, "sh"] + mount_argv, env=env, timeout=120)
+    eq(rc, 0, "%s in a private mount namespace: exit code (output: %s)" % (what, out.strip().replace("\n", " | ")))
+
+
+def wait_unmounted_and_lock_free(s, what):
+    """After umount of a daemonized mount, the daemon must exit and free the store."""
+    check(not mounted(s.mnt), "%s: expected %s unmounted" % (what, s.mnt))
+    deadline = time.time() + 20
+    while True:
+        try:
+            s.mount()
+            break
+        except Fail as e:
+            if time.time() > deadline:
+                raise Fail("%s: expected the store mountable again within 20 s (daemon gone), saw: %s" % (what, e))
+            time.sleep(0.25)
+    s.unmount()
+
+
+# ------------------------------------------------------------------ refusals
+
+@test
+def refuse_missing_store():
+    skip_native()
+    with Store(mkfs=False, mount=False) as s:
+        rc, out = try_mount([AIFS_BIN, s.store, s.mnt, "-f", "-o", "allow_other"], s.mnt)
+        eq(rc, 1, "exit code of aifs on a missing store (output: %s)" % out.strip())
+        check(s.store in out, "message: expected it to name %s, saw %r" % (s.store, out.strip()))
+        os.mkdir(s.store)        # an empty directory is not a store either
+        rc, out = try_mount([AIFS_BIN, s.store, s.mnt, "-f"], s.mnt)
+        eq(rc, 1, "exit code of aifs on an empty directory (output: %s)" % out.strip())
+        check(out.strip() != "", "message for an empty directory: expected one, saw nothing")
+
+
+@test
+def refuse_newer_format():
+    skip_native()
+    with Store(mount=False) as s:
+        conf = os.path.join(s.store, "aifs.conf")
+        text = read_all(conf).decode()
+        lines = text.splitlines()
+        hit = [i for i, ln in enumerate(lines) if ln.replace(" ", "").startswith("format=")]
+        eq(len(hit), 1, "lines 'format = N' in aifs.conf (%r)" % text)
+        lines[hit[0]] = "format = 99"
+        write_file(conf, ("\n".join(lines) + "\n").encode())
+        rc, out = try_mount([AIFS_BIN, s.store, s.mnt, "-f", "-o", "allow_other"], s.mnt)
+        eq(rc, 1, "exit code of aifs on a format-99 store (output: %s)" % out.strip())
+        check("format" in out.lower() and "99" in out,
+              "message: expected it to name the format (99), saw %r" % out.strip())
+        rc, out = s.fsck()
+        check(rc != 0, "aifsctl fsck on a format-99 store: expected a refusal, saw exit 0: %s" % out.strip())
+
+
+@test
+def refuse_already_mounted():
+    skip_native()
+    with Store() as s:
+        other = os.path.join(s.base, "mnt2")
+        os.mkdir(other)
+        rc, out = try_mount([AIFS_BIN, s.store, other, "-f", "-o", "allow_other"], other)
+        eq(rc, 1, "exit code of a second mount of one store (output: %s)" % out.strip())
+        low = out.lower()
+        check(any(w in low for w in ("mounted", "lock", "in use", "busy")),
+              "message: expected it to say the store is mounted/locked, saw %r" % out.strip())
+        check(not mounted(other), "second mount point: expected not mounted")
+        write_file(os.path.join(s.mnt, "still"), b"works")
+        eq(read_all(os.path.join(s.mnt, "still")), b"works", "first mount still works")
+        rc, out = s.fsck()
+        check(rc != 0, "aifsctl fsck on a mounted store: expected a refusal, saw exit 0: %s" % out.strip())
+
+
+@test
+def refuse_unknown_option():
+    skip_native()
+    with Store(mount=False) as s:
+        rc, out = try_mount([AIFS_BIN, s.store, s.mnt, "-f", "-o", "allow_other,no_such_option_xyz=3"], s.mnt)
+        eq(rc, 2, "exit code of aifs with an unknown option (output: %s)" % out.strip())
+        check("no_such_option_xyz" in out, "message: expected it to name no_such_option_xyz, saw %r" % out.strip())
+        rc, out = try_mount([AIFS_BIN, s.store, s.mnt, "-f", "-o", "compress=zstd-nonsense"], s.mnt)
+        check(rc in (1, 2), "exit code of aifs with a bad compress= value: expected 2 (or 1), saw %d (output: %s)" % (rc, out.strip()))
+        check("compress" in out, "message: expected it to name compress, saw %r" % out.strip())
+        rc, out = run([AIFSCTL_BIN, "fsck"])
+        eq(rc, 2, "exit code of aifsctl fsck without a store (output: %s)" % out.strip())
+
+
+# ------------------------------------------------------------------ ways to mount
+
+@test
+def documented_options_accepted():
+    skip_native()
+    opts = "log_level=debug,max_threads=4,attr_timeout=2,entry_timeout=2,compress=none,nosuid,nodev,fsname=aifstest"
+    with Store(opts=opts) as s:
+        d = s.work()
+        c = data("opts", 2 * MiB)
+        write_file(os.path.join(d, "f"), c)
+        s.remount("compress=lz4,log_level=error")
+        same_bytes(read_all(os.path.join(d, "f")), c, "content written with compress=none read with lz4")
+
+
+@test
+def daemonizes_without_f_and_umount_works():
+    skip_native()
+    with Store(mount=False) as s:
+        rc, out = run([AIFS_BIN, s.store, s.mnt, "-o", "allow_other"], timeout=60)
+        eq(rc, 0, "exit code of aifs without -f (output: %s)" % out.strip())
+        check(mounted(s.mnt), "mount point right after aifs returned: expected mounted")
+        write_file(os.path.join(s.mnt, "x"), b"daemon")
+        rc, out = run(["umount", s.mnt])
+        eq(rc, 0, "umount exit code (output: %s)" % out.strip())
+        wait_unmounted_and_lock_free(s, "after umount of a daemonized mount")
+
+
+@test
+def mount_t_fuse_aifs():
+    skip_native()
+    with Store(mount=False) as s:
+        in_helper_namespace(s, ["mount", "-t", "fuse.aifs", s.store, s.mnt, "-o", "allow_other"], "mount -t")
+        wait_unmounted_and_lock_free(s, "after umount of mount -t")
+        s.mount()
+        eq(read_all(os.path.join(s.mnt, "helper-file")), b"via mount -t", "file written through mount -t, after remount")
+
+
+@test
+def fstab_line_mounts_with_mount_T():
+    skip_native()
+    with Store(mount=False) as s:
+        fstab = os.path.join(s.base, "fstab")
+        write_file(fstab, ("# test fstab\n%s %s fuse.aifs allow_other,noauto,log_level=info 0 0\n" % (s.store, s.mnt)).encode())
+        in_helper_namespace(s, ["mount", "-T", fstab, s.mnt], "fstab")
+        wait_unmounted_and_lock_free(s, "after umount of an fstab mount")
+        s.mount()
+        eq(read_all(os.path.join(s.mnt, "helper-file")), b"via fstab", "file written through the fstab mount, after remount")
+
+
+@test
+def ro_mount_gives_erofs():
+    skip_native()
+    with Store() as s:
+        d = s.work()
+        write_file(os.path.join(d, "f"), b"before ro")
+        s.remount("ro")
+        p = os.path.join(d, "f")
+        eq(read_all(p), b"before ro", "read on a read-only mount")
+        raises(errno.EROFS, os.open, p, os.O_WRONLY, what="open for writing on a ro mount")
+        raises(errno.EROFS, os.open, os.path.join(d, "new"), os.O_CREAT | os.O_WRONLY, 0o644, what="create on a ro mount")
+        raises(errno.EROFS, os.mkdir, os.path.join(d, "dir"), what="mkdir on a ro mount")
+        raises(errno.EROFS, os.unlink, p, what="unlink on a ro mount")
+        raises(errno.EROFS, os.chmod, p, 0o600, what="chmod on a ro mount")
+        raises(errno.EROFS, os.setxattr, p, "user.x", b"1", what="setxattr on a ro mount")
+        raises(errno.EROFS, os.truncate, p, 0, what="truncate on a ro mount")
+        s.remount("")
+        write_file(os.path.join(d, "new"), b"rw again")
+        eq(read_all(p), b"before ro", "content after the ro mount")
+
+
+# ------------------------------------------------------------------ fsck
+
+@test
+def fsck_clean_on_fresh_store():
+    skip_native()
+    with Store(mount=False) as s:
+        s.fsck_clean("fsck of a fresh store")
+        rc, out = s.fsck(repair=True)
+        eq(rc, 0, "fsck --repair of a fresh store exit code (output: %s)" % out.strip())
+
+
+def _store_with_3mib_file(s):
+    """Write a 3 MiB incompressible file, fsync, unmount; return (path, content, segments by size)."""
+    d = s.work()
+    p = os.path.join(d, "f")
+    content = data("fsck", 3 * MiB)
+    fd = os.open(p, os.O_CREAT | os.O_WRONLY, 0o644)
+    os.write(fd, content)
+    os.fsync(fd)
+    os.close(fd)
+    os.sync()
+    s.unmount()
+    s.fsck_clean("fsck before the damage")
+    hot = os.path.join(s.store, "hot")
+    segs = sorted((os.path.getsize(os.path.join(hot, n)), os.path.join(hot, n)) for n in os.listdir(hot) if n.startswith("seg-"))
+    check(segs and segs[-1][0] >= 3 * MiB, "segment files in %s: expected one holding >= 3 MiB, saw %r" % (hot, segs))
+    return p, content, segs
+
+
+def _fsck_reports(s, damage):
+    rc, out = s.fsck()
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+    eq(rc, 1, "fsck exit code after %s (output: %s)" % (damage, out.strip()[-1000:]))
+    check(len(lines) >= 1, "fsck output after %s: expected one line per problem, saw nothing" % damage)
+    check("clean" not in lines[-1].lower() or "not clean" in lines[-1].lower(),
+          "fsck final line after %s: expected no 'clean', saw %r" % (damage, lines[-1]))
+
+
+@test
+def fsck_reports_deleted_segment():
+    skip_native()
+    with Store() as s:
+        _, _, segs = _store_with_3mib_file(s)
+        os.unlink(segs[-1][1])
+        _fsck_reports(s, "deleting %s" % os.path.basename(segs[-1][1]))
+
+
+@test
+def fsck_reports_truncated_segment():
+    skip_native()
+    with Store() as s:
+        _, _, segs = _store_with_3mib_file(s)
+        os.truncate(segs[-1][1], MiB)
+        _fsck_reports(s, "truncating %s to 1 MiB" % os.path.basename(segs[-1][1]))
+
+
+@test
+def flipped_byte_in_segment_fsck_reports_and_read_gives_eio():
+    skip_native()
+    with Store() as s:
+        p, content, segs = _store_with_3mib_file(s)
+        seg = segs[-1][1]
+        with open(seg, "r+b") as f:
+            blob = f.read()
+            # flip a byte inside the file's data (found by content, so no layout is assumed)
+            at = blob.find(content[MiB + 4096:MiB + 4096 + 64])
+            check(at >= 0, "segment %s: expected the file's bytes stored uncompressed, saw them absent" % seg)
+            f.seek(at + 10)
+            f.write(bytes([blob[at + 10] ^ 0xFF]))
+        _fsck_reports(s, "flipping a byte in %s" % os.path.basename(seg))
+        s.mount()
+        fd = os.open(p, os.O_RDONLY)
+        try:
+            raises(errno.EIO, os.pread, fd, 4096, MiB + 4096, what="read of a corrupted extent")
+            got = None
+            try:
+                got = os.pread(fd, 4096, 0)
+            except OSError:
+                pass
+            check(got is None or got == content[:4096], "read of the file's start: expected its bytes or an error, saw other bytes")
+        finally:
+            os.close(fd)
+
+
+if __name__ == "__main__":
+    main()
