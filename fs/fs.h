@@ -190,6 +190,19 @@ struct vrec {
 	uint8_t tier, complete, held;
 };
 
+/* True if IN is a regular file whose content hash is kept (dataset and
+ * checkpoint areas). */
+bool content_tracked(const struct inode *in);
+/* End a dataset file's session: store the SHA-256 if it was computed as
+ * the bytes arrived in order (else it is computed when first asked). */
+int content_commit(struct fs *fs, struct inode *in);
+/* SHA-256 of IN's current content (IN locked; computed and stored if the
+ * stored one is stale). */
+int content_sha(struct fs *fs, struct inode *in, uint8_t sha[32]);
+/* Delete INO's stored hash into B (the inode is purged). */
+void content_forget(struct meta_batch *b, uint64_t ino);
+/* Copy the stored hash of SRC to DST into B (snapshots). */
+void content_copy_hash(struct fs *fs, struct meta_batch *b, uint64_t src, uint64_t dst);
 /* True if IN is a regular file whose writes make versions. */
 bool version_tracked(const struct inode *in);
 /* Note a modification of IN (locked) by REQ's process: starts a session. */

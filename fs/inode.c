@@ -207,6 +207,7 @@ static void inode_purge(struct fs *fs, struct inode *in)
 	fs_content_drop(fs, in, b);
 	pthread_rwlock_unlock(&in->lock);
 	meta_inode_purge(fs->meta, b, in->ino);
+	content_forget(b, in->ino);
 	rc = fs_commit(fs, b, false);
 	if (rc < 0)
 		log_err("purge of inode %llu failed (%s); it stays an orphan until the "

@@ -178,12 +178,12 @@ static int open_checkpoint(struct fs *fs, struct inode **inp, struct fuse_file_i
 
 	if ((in->attr.flags & META_IF_READONLY) && writable(fi))
 		return -EROFS;
-	if (!version_tracked(in))
+	if (!content_tracked(in))
 		return 0;
 	pthread_rwlock_wrlock(&in->lock);
 	if (writable(fi))
 		in->nwriters++;
-	redirect = !writable(fi) && in->sess;
+	redirect = !writable(fi) && in->sess && version_tracked(in);
 	pthread_rwlock_unlock(&in->lock);
 	if (!redirect || version_get(fs, in->ino, 0, &v, NULL) < 0)
 		return 0;
@@ -199,7 +199,7 @@ static int open_checkpoint(struct fs *fs, struct inode **inp, struct fuse_file_i
 static void open_undo(struct fs *fs, struct inode *in, struct fuse_file_info *fi)
 {
 	(void)fs;
-	if (version_tracked(in) && writable(fi)) {
+	if (content_tracked(in) && writable(fi)) {
 		pthread_rwlock_wrlock(&in->lock);
 		in->nwriters--;
 		pthread_rwlock_unlock(&in->lock);
@@ -266,7 +266,7 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 	pthread_rwlock_wrlock(&in->lock);
 	fs_entry(fs, in, &e);
-	if (version_tracked(in) && writable(fi))
+	if (content_tracked(in) && writable(fi))
 		in->nwriters++;
 	pthread_rwlock_unlock(&in->lock);
 	inode_lookup_inc(fs, in, 1);
@@ -355,9 +355,10 @@ static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * so that the version is committed and durable when close returns
 	 * (release comes later and asynchronously; a shell's dup2 closes the
 	 * opened fd before writing, hence "wrote"). */
-	if (rc == 0 && version_tracked(in) && fh_writable(fi) && in->nwriters == 1 &&
+	if (rc == 0 && content_tracked(in) && fh_writable(fi) && in->nwriters == 1 &&
 	    version_wrote(in))
-		committed = rc = version_commit(the_fs, in);
+		committed = rc = version_tracked(in) ? version_commit(the_fs, in) :
+						       content_commit(the_fs, in);
 	pthread_rwlock_unlock(&in->lock);
 	fuse_reply_err(req, rc < 0 ? -rc : 0);
 	if (committed == 1)	/* torn save undone: drop the writer's pages */
@@ -374,8 +375,9 @@ static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	pthread_rwlock_wrlock(&in->lock);
 	rc = fs_flush(the_fs, in);
-	if (version_tracked(in) && fh_writable(fi) && --in->nwriters == 0 && in->sess) {
-		committed = version_commit(the_fs, in);
+	if (content_tracked(in) && fh_writable(fi) && --in->nwriters == 0 && in->sess) {
+		committed = version_tracked(in) ? version_commit(the_fs, in) :
+						  content_commit(the_fs, in);
 		if (committed < 0 && rc == 0)
 			rc = committed;
 	}
@@ -590,7 +592,7 @@ static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	if (!strncmp(name, "user.aifs.", 10)) {
 		char *buf = malloc(256);
 
-		pthread_rwlock_rdlock(&in->lock);
+		pthread_rwlock_wrlock(&in->lock);	/* may load the map and hash */
 		rc = buf ? version_xattr(the_fs, in, name, buf, 256) : -ENOMEM;
 		pthread_rwlock_unlock(&in->lock);
 		val = buf;

@@ -121,6 +121,8 @@ static int copy_inode(struct copy *c, uint64_t src, uint64_t dst, uint32_t extra
 	}
 	if (rc == 0 && (a.flags & META_IF_XATTR))
 		rc = meta_xattr_foreach(fs->meta, src, copy_xattr, c);
+	if (rc == 0 && S_ISREG(a.mode))
+		content_copy_hash(fs, c->b, src, dst);
 	if (rc == 0 && S_ISLNK(a.mode) && meta_symlink_get(fs->meta, src, &target, &len) == 0) {
 		meta_symlink_put(c->b, dst, target, len);
 		free(target);
@@ -335,6 +337,7 @@ static int drop_inode(struct drop *d, uint64_t ino, uint32_t type)
 		meta_extent_foreach(d->fs->meta, ino, drop_extent, d);
 	}
 	meta_inode_purge(d->fs->meta, d->b, ino);
+	content_forget(d->b, ino);
 	return 0;
 }
 

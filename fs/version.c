@@ -25,6 +25,7 @@
 
 #define REC_V	'V'	/* ino | n -> struct vrec */
 #define REC_B	'B'	/* vino -> ino | n */
+#define REC_H	'H'	/* ino -> generation | sha256 of the content at it */
 #define VREC_LEN (1 + 8 + 8 + 8 + 32 + 4 + 4 + 16 + 3)
 
 struct session {
@@ -103,6 +104,12 @@ bool version_wrote(const struct inode *in)
 	return in->sess && in->sess->wrote;
 }
 
+bool content_tracked(const struct inode *in)
+{
+	return S_ISREG(in->attr.mode) && !(in->attr.flags & META_IF_READONLY) &&
+	       (in->attr.policy == META_AREA_CHECKPOINT || in->attr.policy == META_AREA_DATASET);
+}
+
 bool version_tracked(const struct inode *in)
 {
 	return S_ISREG(in->attr.mode) && in->attr.policy == META_AREA_CHECKPOINT &&
@@ -138,7 +145,7 @@ void version_modify(fuse_req_t req, struct inode *in)
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct session *s = in->sess;
 
-	if (!version_tracked(in))
+	if (!content_tracked(in))
 		return;
 	if (!s) {
 		s = calloc(1, sizeof(*s));
@@ -705,6 +712,10 @@ int version_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, 
 			rc = version_get(fs, owner, n, &v, NULL);
 	} else if (version_tracked(in)) {
 		rc = version_get(fs, in->ino, 0, &v, &n);
+	} else if (S_ISREG(in->attr.mode) && !strcmp(name, "user.aifs.sha256") &&
+		   (in->attr.policy == META_AREA_DATASET || (in->attr.flags & META_IF_SNAPSHOT))) {
+		rc = content_sha(fs, in, v.sha);
+		goto hex;
 	} else {
 		return -ENODATA;
 	}
@@ -718,7 +729,93 @@ int version_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, 
 		return snprintf(buf, len, "uid=%u pid=%u comm=%s", v.uid, v.pid, v.comm);
 	if (!strcmp(name, "user.aifs.tier"))
 		return snprintf(buf, len, "%s", v.tier == TIER_COLD ? "cold" : "hot");
+hex:
+	if (rc < 0)
+		return rc;
 	for (int i = 0; i < 32; i++)
 		snprintf(buf + 2 * i, len - 2 * i, "%02x", v.sha[i]);
 	return 64;
+}
+
+/* --- content hashes of dataset files ----------------------------------- */
+
+static void hash_put(struct meta_batch *b, uint64_t ino, uint64_t gen, const uint8_t sha[32])
+{
+	uint8_t k[8], v[40];
+
+	put64(k, ino);
+	put64(v, gen);
+	memcpy(v + 8, sha, 32);
+	meta_rec_put(b, REC_H, k, 8, v, sizeof(v));
+}
+
+int content_commit(struct fs *fs, struct inode *in)
+{
+	struct session *s = in->sess;
+	struct meta_batch *b;
+	uint8_t sha[32];
+	int rc = 0;
+
+	if (s && s->hash_ok && s->hashed == in->attr.size) {
+		EVP_DigestFinal_ex(s->md, sha, NULL);
+		b = meta_batch_new();
+		if (b) {
+			hash_put(b, in->ino, in->attr.generation, sha);
+			rc = fs_commit(fs, b, false);
+			meta_batch_free(b);
+		}
+	}
+	version_session_free(in);	/* otherwise hashed lazily when asked */
+	return rc;
+}
+
+int content_sha(struct fs *fs, struct inode *in, uint8_t sha[32])
+{
+	struct meta_batch *b;
+	uint8_t k[8];
+	void *v;
+	size_t len;
+	int rc;
+
+	put64(k, in->ino);
+	if (meta_rec_get(fs->meta, REC_H, k, 8, &v, &len) == 0) {
+		bool fresh = len == 40 && get64(v) == in->attr.generation;
+
+		if (fresh)
+			memcpy(sha, (uint8_t *)v + 8, 32);
+		free(v);
+		if (fresh)
+			return 0;
+	}
+	rc = fs_map_load(fs, in);
+	if (rc == 0)
+		rc = hash_content(fs, in, sha);
+	if (rc == 0 && (b = meta_batch_new())) {
+		hash_put(b, in->ino, in->attr.generation, sha);
+		fs_commit(fs, b, false);
+		meta_batch_free(b);
+	}
+	return rc;
+}
+
+void content_copy_hash(struct fs *fs, struct meta_batch *b, uint64_t src, uint64_t dst)
+{
+	uint8_t k[8];
+	void *v;
+	size_t len;
+
+	put64(k, src);
+	if (meta_rec_get(fs->meta, REC_H, k, 8, &v, &len) == 0) {
+		put64(k, dst);
+		meta_rec_put(b, REC_H, k, 8, v, len);
+		free(v);
+	}
+}
+
+void content_forget(struct meta_batch *b, uint64_t ino)
+{
+	uint8_t k[8];
+
+	put64(k, ino);
+	meta_rec_del(b, REC_H, k, 8);
 }
