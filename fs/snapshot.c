@@ -129,6 +129,8 @@ static int copy_inode(struct copy *c, uint64_t src, uint64_t dst, uint32_t extra
 	}
 	a.ino = dst;
 	a.flags = (a.flags & META_IF_XATTR) | META_IF_SNAPSHOT | extra_flags;
+	if (extra_flags & META_IF_SNAPROOT)
+		a.ctime = fs_now();	/* the snapshot's time, as listings show it */
 	meta_inode_put(c->b, &a);
 	if (rc == 0 && S_ISDIR(a.mode))
 		rc = push(c, src, dst);

@@ -18,6 +18,11 @@ static const char usage_text[] =
 	"  mkfs [--cold PATH] STORE   create a new store\n"
 	"  fsck [--repair] STORE      check (and repair) an unmounted store\n"
 	"  versions [--json] FILE     list the versions of a checkpoint file\n"
+	"  snapshot create DS TAG     freeze dataset directory DS as TAG\n"
+	"  snapshot delete DS TAG     drop snapshot TAG of DS\n"
+	"  snapshot list [--json] DS  list the snapshots of DS\n"
+	"  snapshot manifest DS TAG   JSON lines: path, size, sha256, mode, mtime\n"
+	"  snapshot diff DS A B       paths added, removed, changed from A to B\n"
 	"  policy get DIR             show the area policy of a directory\n"
 	"  policy set DIR POLICY      mark a directory checkpoint|dataset|journal|plain\n"
 	"\n"
@@ -83,6 +88,8 @@ int main(int argc, char **argv)
 		return cmd_fsck(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "versions"))
 		return cmd_versions(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "snapshot"))
+		return cmd_snapshot(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "policy"))
 		return cmd_policy(argc - 1, argv + 1);
 	fprintf(stderr, "aifsctl: unknown command '%s'\n%s", argv[1], usage_text);

@@ -11,6 +11,8 @@
 int cmd_fsck(int argc, char **argv);
 /* aifsctl versions [--json] FILE (through the mount) */
 int cmd_versions(int argc, char **argv);
+/* aifsctl snapshot create|delete|list|manifest|diff (through the mount) */
+int cmd_snapshot(int argc, char **argv);
 /* aifsctl policy get|set DIR [POLICY] (through the mount) */
 int cmd_policy(int argc, char **argv);
 

@@ -1,0 +1,283 @@
+/* snapcmd.c — `aifsctl snapshot create|delete|list|manifest|diff`, through
+ * the mount: a snapshot is DS/.aifs/snapshots/TAG (mkdir makes it, rmdir
+ * drops it) and every file's SHA-256 is its user.aifs.sha256 attribute, so
+ * manifests and diffs read metadata only.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <dirent.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tools/aifsctl.h"
+
+struct entry {
+	char *path;		/* relative to the tree's root */
+	long long size;
+	unsigned mode;
+	long long mtime;
+	char sha[65];
+};
+
+struct tree {
+	struct entry *v;
+	size_t n, cap;
+	size_t rootlen;
+	long long bytes;
+};
+
+static struct tree *walking;
+
+static int walk_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	struct tree *t = walking;
+	struct entry *e;
+	ssize_t n;
+
+	(void)ftw;
+	if (type != FTW_F || !S_ISREG(st->st_mode))
+		return 0;
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 1024;
+		struct entry *v = realloc(t->v, cap * sizeof(*v));
+
+		if (!v)
+			return -1;
+		t->v = v;
+		t->cap = cap;
+	}
+	e = &t->v[t->n];
+	e->path = strdup(path + t->rootlen + 1);
+	if (!e->path)
+		return -1;
+	e->size = st->st_size;
+	e->mode = st->st_mode & 07777;
+	e->mtime = st->st_mtime;
+	n = getxattr(path, "user.aifs.sha256", e->sha, 64);
+	e->sha[n == 64 ? 64 : 0] = 0;
+	t->bytes += st->st_size;
+	t->n++;
+	return 0;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const struct entry *)a)->path, ((const struct entry *)b)->path);
+}
+
+/* Load the regular files under ROOT, sorted by path. */
+static int tree_load(const char *root, struct tree *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->rootlen = strlen(root);
+	walking = t;
+	if (nftw(root, walk_cb, 64, FTW_PHYS) != 0) {
+		fprintf(stderr, "aifsctl snapshot: cannot read %s: %s\n", root, strerror(errno));
+		return -1;
+	}
+	qsort(t->v, t->n, sizeof(*t->v), cmp_entry);
+	return 0;
+}
+
+static void tree_free(struct tree *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->v[i].path);
+	free(t->v);
+}
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			putchar('\\');
+		if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static void snapdir(char *buf, size_t len, const char *ds, const char *tag)
+{
+	if (!tag || !strcmp(tag, "live"))
+		snprintf(buf, len, "%s", ds);
+	else
+		snprintf(buf, len, "%s/.aifs/snapshots/%s", ds, tag);
+}
+
+static int snap_list(const char *ds, int json)
+{
+	char dir[8192], p[8500], when[32];
+	struct dirent *de;
+	DIR *d;
+	int first = 1;
+
+	snprintf(dir, sizeof(dir), "%s/.aifs/snapshots", ds);
+	d = opendir(dir);
+	if (!d) {
+		fprintf(stderr, "aifsctl snapshot: %s: %s (a directory in a dataset area of a "
+			"mounted aifs?)\n", ds, strerror(errno));
+		return EXIT_PROBLEM;
+	}
+	if (json)
+		printf("[");
+	else
+		printf("%-24s %-20s %10s %16s\n", "TAG", "TIME", "FILES", "BYTES");
+	while ((de = readdir(d))) {
+		struct tree t;
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		if (stat(p, &st) < 0 || tree_load(p, &t) < 0)
+			continue;
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&st.st_ctime));
+		if (json) {
+			printf("%s{\"tag\": ", first ? "" : ", ");
+			json_str(de->d_name);
+			printf(", \"time\": \"%s\", \"files\": %zu, \"bytes\": %lld}", when, t.n,
+			       t.bytes);
+		} else {
+			printf("%-24s %-20s %10zu %16lld\n", de->d_name, when, t.n, t.bytes);
+		}
+		first = 0;
+		tree_free(&t);
+	}
+	closedir(d);
+	if (json)
+		printf("]\n");
+	return EXIT_OK;
+}
+
+static int snap_manifest(const char *ds, const char *tag)
+{
+	char root[8192];
+	struct tree t;
+
+	snapdir(root, sizeof(root), ds, tag);
+	if (tree_load(root, &t) < 0)
+		return EXIT_PROBLEM;
+	for (size_t i = 0; i < t.n; i++) {
+		printf("{\"path\": ");
+		json_str(t.v[i].path);
+		printf(", \"size\": %lld, \"sha256\": \"%s\", \"mode\": \"%04o\", \"mtime\": %lld}\n",
+		       t.v[i].size, t.v[i].sha, t.v[i].mode, t.v[i].mtime);
+	}
+	tree_free(&t);
+	return EXIT_OK;
+}
+
+static int snap_diff(const char *ds, const char *a, const char *b, int json)
+{
+	char ra[8192], rb[8192];
+	struct tree x, y;
+	size_t i = 0, j = 0;
+	int first = 1;
+
+	snapdir(ra, sizeof(ra), ds, a);
+	snapdir(rb, sizeof(rb), ds, b);
+	if (tree_load(ra, &x) < 0)
+		return EXIT_PROBLEM;
+	if (tree_load(rb, &y) < 0) {
+		tree_free(&x);
+		return EXIT_PROBLEM;
+	}
+	if (json)
+		printf("[");
+	while (i < x.n || j < y.n) {
+		int c = i == x.n ? 1 : j == y.n ? -1 : strcmp(x.v[i].path, y.v[j].path);
+		const char *what = NULL, *path;
+
+		if (c < 0) {
+			what = "removed";
+			path = x.v[i++].path;
+		} else if (c > 0) {
+			what = "added";
+			path = y.v[j++].path;
+		} else {
+			if (x.v[i].size != y.v[j].size || strcmp(x.v[i].sha, y.v[j].sha))
+				what = "changed";
+			path = x.v[i].path;
+			i++;
+			j++;
+		}
+		if (!what)
+			continue;
+		if (json) {
+			printf("%s{\"change\": \"%s\", \"path\": ", first ? "" : ", ", what);
+			json_str(path);
+			putchar('}');
+		} else {
+			printf("%c %s\n", what[0] == 'a' ? '+' : what[0] == 'r' ? '-' : 'M', path);
+		}
+		first = 0;
+	}
+	if (json)
+		printf("]\n");
+	tree_free(&x);
+	tree_free(&y);
+	return EXIT_OK;
+}
+
+static const char snapshot_usage[] =
+	"usage: aifsctl snapshot create DS TAG\n"
+	"       aifsctl snapshot delete DS TAG\n"
+	"       aifsctl snapshot list [--json] DS\n"
+	"       aifsctl snapshot manifest DS TAG|live\n"
+	"       aifsctl snapshot diff [--json] DS A B     (A, B: tags or \"live\")\n"
+	"\n"
+	"Dataset snapshots of DS, a directory in a dataset area of a mounted aifs.\n"
+	"A snapshot is also DS/.aifs/snapshots/TAG: mkdir makes it, rmdir drops it.\n"
+	"diff prints \"+ path\" (added), \"- path\" (removed), \"M path\" (changed).\n";
+
+int cmd_snapshot(int argc, char **argv)
+{
+	const char *verb = argc >= 2 ? argv[1] : "";
+	char **arg = argv + 2, p[8192];
+	int n = argc - 2, json = 0;
+
+	if (!strcmp(verb, "--help") || !strcmp(verb, "-h")) {
+		fputs(snapshot_usage, stdout);
+		return EXIT_OK;
+	}
+	if (n > 0 && !strcmp(arg[0], "--json")) {
+		json = 1;
+		arg++;
+		n--;
+	}
+	if (!strcmp(verb, "create") && n == 2 && !json) {
+		snapdir(p, sizeof(p), arg[0], arg[1]);
+		if (mkdir(p, 0755) < 0) {
+			fprintf(stderr, "aifsctl snapshot create: %s: %s\n", p,
+				errno == EPERM ? "not a directory in a dataset area" :
+				strerror(errno));
+			return EXIT_PROBLEM;
+		}
+		return EXIT_OK;
+	}
+	if (!strcmp(verb, "delete") && n == 2 && !json) {
+		snapdir(p, sizeof(p), arg[0], arg[1]);
+		if (rmdir(p) < 0) {
+			fprintf(stderr, "aifsctl snapshot delete: %s: %s\n", p, strerror(errno));
+			return EXIT_PROBLEM;
+		}
+		return EXIT_OK;
+	}
+	if (!strcmp(verb, "list") && n == 1)
+		return snap_list(arg[0], json);
+	if (!strcmp(verb, "manifest") && n == 2 && !json)
+		return snap_manifest(arg[0], arg[1]);
+	if (!strcmp(verb, "diff") && n == 3)
+		return snap_diff(arg[0], arg[1], arg[2], json);
+	fputs(snapshot_usage, stderr);
+	return EXIT_USAGE;
+}
