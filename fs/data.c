@@ -127,6 +127,30 @@ static int load_ext(void *ctx, const struct meta_extent *me)
 	return 0;
 }
 
+static int wbuf_grow(struct inode *in, uint32_t need);
+
+/* Make the inline content of IN its clean write buffer [0, len). */
+static int inline_load(struct inode *in, struct fs *fs)
+{
+	void *data;
+	size_t len;
+	int rc = meta_inline_get(fs->meta, in->ino, &data, &len);
+
+	if (rc == 0 && len > FS_INLINE_MAX)
+		rc = -EIO;
+	if (rc == 0)
+		rc = wbuf_grow(in, (uint32_t)len ? (uint32_t)len : 1);
+	if (rc == 0) {
+		memcpy(in->wbuf, data, len);
+		in->wb_off = 0;
+		in->wb_len = (uint32_t)len;
+		in->wb_dirty = false;
+	}
+	if (rc != -ENOENT)
+		free(data);
+	return rc == -ENOENT ? 0 : rc;
+}
+
 int fs_map_load(struct fs *fs, struct inode *in)
 {
 	int rc;
@@ -134,9 +158,11 @@ int fs_map_load(struct fs *fs, struct inode *in)
 	if (in->map_loaded)
 		return 0;
 	rc = meta_extent_foreach(fs->meta, in->ino, load_ext, &in->map);
+	if (rc == 0 && (in->attr.flags & META_IF_INLINE) && !in->wb_len)
+		rc = inline_load(in, fs);
 	if (rc < 0) {
 		fs_map_free(&in->map);
-		log_err("cannot load extent map of inode %llu: %s",
+		log_err("cannot load the content map of inode %llu: %s",
 			(unsigned long long)in->ino, strerror(-rc));
 		return rc;
 	}
@@ -229,21 +255,101 @@ void fs_wbuf_free(struct inode *in)
 	free(in->wbuf);
 	in->wbuf = NULL;
 	in->wb_cap = in->wb_len = 0;
+	in->wb_dirty = false;
+	if (in->attr.flags & META_IF_INLINE)
+		in->map_loaded = false;		/* the content is reloaded from 'N' */
+}
+
+/* Store the whole content, which is the buffer, inline. */
+static int inline_store(struct fs *fs, struct inode *in)
+{
+	struct meta_batch *b = meta_batch_new();
+	int rc;
+
+	if (!b)
+		return -ENOMEM;
+	meta_inline_put(b, in->ino, in->wbuf, in->wb_len);
+	in->attr.flags |= META_IF_INLINE;
+	in->attr.alloc = in->wb_len;
+	inode_save(b, in);
+	rc = fs_commit(fs, b, false);
+	if (rc == 0)
+		in->wb_dirty = false;
+	meta_batch_free(b);
+	return rc;
+}
+
+/* IN outgrows inline storage: its stored inline bytes become an extent at
+ * offset 0 (unless the buffer being flushed already holds all of them). */
+static int inline_unstore(struct fs *fs, struct inode *in)
+{
+	struct meta_batch *b = meta_batch_new();
+	void *data = NULL;
+	size_t len = 0;
+	int rc = b ? 0 : -ENOMEM;
+
+	if (rc == 0 && !(in->wb_off == 0) &&
+	    (rc = meta_inline_get(fs->meta, in->ino, &data, &len)) == 0 && len) {
+		uint32_t crcs[TIER_NCRC(FS_INLINE_MAX)], ncrc;
+		struct ext e = { .foff = 0, .len = len };
+
+		space_append_begin(fs);
+		rc = tier_append(fs->tiers[TIER_HOT], data, (uint32_t)len, TIER_CODEC_RAW, &e.ref,
+				 crcs, &ncrc);
+		space_append_end(fs, rc == 0 ? &e.ref : NULL);
+		e.crcs = rc == 0 ? crcs_new(crcs, ncrc) : NULL;
+		if (rc == 0 && !e.crcs)
+			rc = -ENOMEM;
+		if (rc == 0)
+			rc = map_insert(fs, in, b, &e);
+	}
+	if (rc == -ENOENT)
+		rc = 0;
+	if (rc == 0) {
+		meta_inline_del(b, in->ino);
+		in->attr.flags &= ~META_IF_INLINE;
+		in->attr.alloc = 0;
+		if (in->map.n)
+			in->attr.alloc = in->map.v[0].len;
+		inode_save(b, in);
+		rc = fs_commit(fs, b, false);
+	}
+	free(data);
+	meta_batch_free(b);
+	return rc;
 }
 
 /* Append the buffered bytes as one extent and commit the map change. */
+static int flush_extent(struct fs *fs, struct inode *in);
+
 int fs_flush(struct fs *fs, struct inode *in)
+{
+	int rc;
+
+	if (!in->wb_len || !in->wb_dirty)
+		return 0;
+	rc = fs_map_load(fs, in);
+	if (rc < 0)
+		return rc;
+	if (in->map.n == 0 && in->wb_off == 0 && in->wb_len == in->attr.size &&
+	    in->wb_len <= FS_INLINE_MAX)
+		return inline_store(fs, in);
+	return flush_extent(fs, in);
+}
+
+/* Append the buffer as one extent (IN's map loaded). */
+static int flush_extent(struct fs *fs, struct inode *in)
 {
 	uint32_t crcbuf[TIER_NCRC(FS_WB_CAP)], ncrc;
 	struct meta_batch *b;
 	struct ext e = { .foff = in->wb_off, .len = in->wb_len };
 	int rc;
 
-	if (!in->wb_len)
-		return 0;
-	rc = fs_map_load(fs, in);
-	if (rc < 0)
-		return rc;
+	if (in->attr.flags & META_IF_INLINE) {
+		rc = inline_unstore(fs, in);
+		if (rc < 0)
+			return rc;
+	}
 	space_append_begin(fs);
 	rc = tier_append(fs->tiers[TIER_HOT], in->wbuf, in->wb_len, fs->opt.codec, &e.ref,
 			 crcbuf, &ncrc);
@@ -265,8 +371,10 @@ int fs_flush(struct fs *fs, struct inode *in)
 	e.crcs = NULL;		/* owned by the map now */
 	inode_save(b, in);
 	rc = fs_commit(fs, b, false);
-	if (rc == 0)
+	if (rc == 0) {
 		in->wb_len = 0;
+		in->wb_dirty = false;
+	}
 out:
 	if (e.crcs) {
 		space_unref(fs, &e.ref, 0, e.len, true);
@@ -306,10 +414,20 @@ int fs_write(struct fs *fs, struct inode *in, const char *buf, size_t size, uint
 {
 	int rc;
 
+	if ((in->attr.flags & META_IF_INLINE) && (rc = fs_map_load(fs, in)) < 0)
+		return rc;	/* the inline content becomes the buffer first */
 	if (in->wb_len && !wbuf_fits(in, off, size)) {
-		rc = fs_flush(fs, in);
+		/* An inline file that is written apart from its content
+		 * outgrows inline storage: its buffer becomes an extent. */
+		if (in->attr.flags & META_IF_INLINE) {
+			in->wb_dirty = true;
+			rc = flush_extent(fs, in);
+		} else {
+			rc = fs_flush(fs, in);
+		}
 		if (rc < 0)
 			return rc;
+		in->wb_len = 0;
 	}
 	if (!in->wb_len)
 		in->wb_off = off;
@@ -317,6 +435,7 @@ int fs_write(struct fs *fs, struct inode *in, const char *buf, size_t size, uint
 	if (rc < 0)
 		return rc;
 	memcpy(in->wbuf + (off - in->wb_off), buf, size);
+	in->wb_dirty = true;
 	if (off + size - in->wb_off > in->wb_len)
 		in->wb_len = (uint32_t)(off + size - in->wb_off);
 	if (off + size > in->attr.size)
@@ -408,6 +527,16 @@ int fs_punch(struct fs *fs, struct inode *in, struct meta_batch *b, uint64_t off
 	rc = fs_map_load(fs, in);
 	if (rc < 0)
 		return rc;
+	if (in->attr.flags & META_IF_INLINE) {
+		/* the content is the buffer: cut or zero it and store it now */
+		if (end >= in->wb_len)
+			in->wb_len = off < in->wb_len ? (uint32_t)off : in->wb_len;
+		else if (off < in->wb_len)
+			memset(in->wbuf + off, 0, end - off);
+		meta_inline_put(b, in->ino, in->wbuf, in->wb_len);
+		in->attr.alloc = in->wb_len;
+		return 0;
+	}
 	return map_punch(fs, in, b, off, end);
 }
 
@@ -463,6 +592,9 @@ int fs_map_clone_to(struct fs *fs, struct inode *in, struct meta_batch *b, uint6
 {
 	struct meta_extent me;
 
+	if (in->attr.flags & META_IF_INLINE)	/* stored and loaded by the caller */
+		meta_inline_put(b, dst, in->wbuf, in->wb_len);
+
 	for (size_t i = 0; i < in->map.n; i++) {
 		ext_to_meta(&in->map.v[i], &me);
 		meta_extent_put(b, dst, &me);
@@ -498,7 +630,33 @@ static int copy_ext(void *ctx, const struct meta_extent *me)
 int fs_map_copy_from(struct fs *fs, struct inode *in, struct meta_batch *b, uint64_t src)
 {
 	struct copy_ctx c = { fs, in, b };
+	void *data;
+	size_t len;
 	int rc = fs_map_load(fs, in);
 
-	return rc < 0 ? rc : meta_extent_foreach(fs->meta, src, copy_ext, &c);
+	if (rc < 0)
+		return rc;
+	rc = meta_inline_get(fs->meta, src, &data, &len);
+	if (rc == 0) {		/* SRC is inline: so is IN now (IN was emptied) */
+		rc = wbuf_grow(in, len ? (uint32_t)len : 1);
+		if (rc == 0) {
+			memcpy(in->wbuf, data, len);
+			in->wb_off = 0;
+			in->wb_len = (uint32_t)len;
+			in->wb_dirty = false;
+			in->attr.flags |= META_IF_INLINE;
+			in->attr.alloc = len;
+			meta_inline_put(b, in->ino, data, len);
+		}
+		free(data);
+		return rc;
+	}
+	if (rc != -ENOENT)
+		return rc;
+	if (in->attr.flags & META_IF_INLINE) {
+		in->attr.flags &= ~META_IF_INLINE;
+		in->wb_len = 0;
+		meta_inline_del(b, in->ino);
+	}
+	return meta_extent_foreach(fs->meta, src, copy_ext, &c);
 }

@@ -13,6 +13,9 @@
  *   first when two) -> fs->itab_lock, fs->seg_lock (leaves).
  * - File content = extents (immutable, in tiers) overlaid by the inode's
  *   write buffer [wb_off, wb_off + wb_len), which is newer.
+ * - A file of at most FS_INLINE_MAX bytes with no extents lives inline in
+ *   its 'N' record (META_IF_INLINE); once loaded, that content is the
+ *   write buffer [0, size), clean until written to.
  */
 #ifndef AIFS_FS_H
 #define AIFS_FS_H
@@ -31,6 +34,7 @@
 
 #define FS_WB_CAP	(4u << 20)	/* write buffer: largest gathered extent */
 #define FS_MAX_WRITE	(1u << 20)
+#define FS_INLINE_MAX	4096u		/* files up to this size live in metadata */
 #define FS_VIRT_BIT	(1ull << 63)	/* node ids of the hidden .aifs views */
 #define FS_VIRT_NAME	".aifs"
 
@@ -71,6 +75,7 @@ struct inode {
 	uint64_t wb_off;
 	uint32_t wb_len;
 	uint32_t wb_cap;
+	bool wb_dirty;			/* the buffer holds bytes not stored yet */
 	bool dirty;			/* data written since the last fsync */
 	uint32_t nwriters;		/* opens with write access */
 	struct session *sess;		/* checkpoint write session (version.c) */

@@ -115,6 +115,15 @@ static int copy_inode(struct copy *c, uint64_t src, uint64_t dst, uint32_t extra
 		c->bytes += a.size;
 		if (in) {
 			rc = fs_map_clone_to(fs, in, c->b, dst);
+		} else if (a.flags & META_IF_INLINE) {
+			void *data;
+			size_t len;
+
+			rc = meta_inline_get(fs->meta, src, &data, &len);
+			if (rc == 0) {
+				meta_inline_put(c->b, dst, data, len);
+				free(data);
+			}
 		} else {
 			rc = meta_extent_foreach(fs->meta, src, copy_extent, c);
 		}
@@ -128,7 +137,7 @@ static int copy_inode(struct copy *c, uint64_t src, uint64_t dst, uint32_t extra
 		free(target);
 	}
 	a.ino = dst;
-	a.flags = (a.flags & META_IF_XATTR) | META_IF_SNAPSHOT | extra_flags;
+	a.flags = (a.flags & (META_IF_XATTR | META_IF_INLINE)) | META_IF_SNAPSHOT | extra_flags;
 	if (extra_flags & META_IF_SNAPROOT)
 		a.ctime = fs_now();	/* the snapshot's time, as listings show it */
 	meta_inode_put(c->b, &a);

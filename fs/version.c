@@ -645,7 +645,7 @@ int version_commit(struct fs *fs, struct inode *in)
 	va.ino = v.vino;
 	va.mode &= ~0222u;
 	va.nlink = 1;
-	va.flags = META_IF_VERSION;
+	va.flags = META_IF_VERSION | (in->attr.flags & META_IF_INLINE);
 	va.mtime = va.ctime = v.time;
 	b = meta_batch_new();
 	if (!b) {

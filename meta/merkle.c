@@ -375,7 +375,8 @@ int merkle_verify_subtree_inclusion(const uint8_t leaf[HLEN], uint64_t index,
 }
 
 int merkle_verify_subtree_consistency(uint64_t start, uint64_t end, uint64_t n,
-				      const uint8_t subtree_root[HLEN], const uint8_t root[HLEN],
+				      const uint8_t subtree_root[HLEN],
+				      const uint8_t root[HLEN],
 				      const uint8_t *proof, size_t count)
 {
 	uint8_t fr[HLEN], sr[HLEN];

@@ -496,6 +496,11 @@ void meta_inline_put(struct meta_batch *b, uint64_t ino, const void *data, size_
 	ino_put(b, 'N', ino, data, len);
 }
 
+void meta_inline_del(struct meta_batch *b, uint64_t ino)
+{
+	ino_del(b, 'N', ino);
+}
+
 /* --- orphans ----------------------------------------------------------- */
 
 void meta_orphan_put(struct meta_batch *b, uint64_t ino)

@@ -158,6 +158,7 @@ int meta_symlink_get(struct meta *m, uint64_t ino, char **target, size_t *len);
 void meta_symlink_put(struct meta_batch *b, uint64_t ino, const char *target, size_t len);
 int meta_inline_get(struct meta *m, uint64_t ino, void **data, size_t *len);
 void meta_inline_put(struct meta_batch *b, uint64_t ino, const void *data, size_t len);
+void meta_inline_del(struct meta_batch *b, uint64_t ino);
 
 /* --- orphans ----------------------------------------------------------- */
 

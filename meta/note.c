@@ -1,11 +1,11 @@
 /* note.c — Ed25519 signed notes and tlog checkpoints (see note.h).
  *
  * Parsing follows the reference implementation of signed notes
- * (golang.org/x/mod/sumdb/note): the text must be UTF-8 without control
- * characters but newline; the signature block starts after the LAST blank
- * line, so the text itself may never end up holding a signature line.
- * Base64 is parsed strictly (padding required, no stray bits), so one
- * signed byte string has one spelling.
+ * (golang.org/x/mod/sumdb/note): the note must be UTF-8 without control
+ * characters but newline, and its signature lines are the lines after its
+ * last blank line.  Unlike the reference, a note with two signatures by the
+ * checking key needs both to verify, and base64 is parsed strictly
+ * (padding required, no stray bits), so a signed value has one spelling.
  *
  * Invariant of a struct note_key: pub is the raw public half of pkey.
  */
@@ -32,7 +32,8 @@
 #define SIG_LEN		64
 #define KEYHASH_LEN	4
 #define MAX_SIGS	100	/* as the reference implementation */
-#define TIME_EXT	"time "
+#define TIME_EXT	"time "	/* our extension line: time <unix seconds> */
+#define TIME_EXT_LEN	5
 
 struct note_key {
 	EVP_PKEY *pkey;
@@ -138,7 +139,8 @@ static void b64_encode(const uint8_t *in, size_t n, char *out)
 
 static int b64_value(char c)
 {
-	const char *alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char alphabet[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	const char *p = c ? strchr(alphabet, c) : NULL;
 
 	return p ? (int)(p - alphabet) : -1;
@@ -540,8 +542,8 @@ static int checkpoint_parse(const char *text, char **origin, uint64_t *size,
 	/* Extension lines: ours is the time; others are ignored. */
 	for (const char *nl; *p; p = nl + 1) {
 		nl = strchr(p, '\n');
-		if ((size_t)(nl - p) > strlen(TIME_EXT) && !strncmp(p, TIME_EXT, strlen(TIME_EXT))) {
-			const char *v = p + strlen(TIME_EXT);
+		if ((size_t)(nl - p) > TIME_EXT_LEN && !strncmp(p, TIME_EXT, TIME_EXT_LEN)) {
+			const char *v = p + TIME_EXT_LEN;
 
 			if (when >= 0 || !parse_u64(v, (size_t)(nl - v), &t) || t > INT64_MAX)
 				return -EBADMSG;
