@@ -8,7 +8,7 @@ DEB_PKGS = meson ninja-build pkg-config gcc libfuse3-dev fuse3 librocksdb-dev \
            liburing-dev liblz4-dev libssl-dev check python3 attr groff-base man-db \
            python3-torch
 
-.PHONY: all deps check check-asan install uninstall clean bench
+.PHONY: all deps check check-asan install uninstall clean bench demo
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -38,6 +38,11 @@ check-asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 	@ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  bash test/run.sh $(ASAN_BUILD)
+
+# A one-minute tour on a temporary store: checkpoints, versions, snapshots.
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@bash test/demo.sh $(BUILD)
 
 install: all
 	$(MESON) install -C $(BUILD)

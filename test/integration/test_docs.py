@@ -1,0 +1,368 @@
+#!/usr/bin/python3
+"""Documentation and the user-facing tools (issue 7, items 1, 3 and 4): man pages render
+without warnings, every mount option and aifsctl command is documented, and lsaifs shows
+the lifecycle state of files through a real mount in text and in its documented JSON.
+"""
+
+import datetime
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True     # keep the source tree free of __pycache__
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (AIFS_BIN, AIFSCTL_BIN, TOP, Fail, Store, check, data, eq,  # noqa: E402
+                     main, skip_native, test, write_file)
+
+LSAIFS_BIN = os.path.join(os.path.dirname(AIFS_BIN), "lsaifs")
+MAN = os.path.join(TOP, "man")
+
+# The keys of a JSON entry and of a version object, as lsaifs(1) documents them.
+ENTRY_KEYS = {"path", "name", "type", "mode", "size", "stored", "area", "current_version",
+              "version_count", "complete", "tier", "sha256", "snapshots", "sealed",
+              "retention_until"}
+VERSION_KEYS = {"version", "time", "size", "complete", "sha256"}
+
+
+# ------------------------------------------------------------------ local helpers
+
+def source(*parts):
+    with open(os.path.join(TOP, *parts), encoding="utf-8") as f:
+        return f.read()
+
+
+def call(argv, cwd=None):
+    """Run a command; return (rc, stdout, stderr) as text."""
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
+                       timeout=120)
+    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+
+
+def lsaifs(*args, cwd=None, rc=0):
+    """Run lsaifs and require exit status RC; returns stdout."""
+    code, out, err = call([LSAIFS_BIN] + list(args), cwd=cwd)
+    if code != rc:
+        raise Fail("lsaifs %s: expected exit %d, saw %d: %s%s" % (
+            " ".join(args), rc, code, out, err))
+    return out
+
+
+def lsaifs_json(*args, cwd=None):
+    out = lsaifs("--json", *args, cwd=cwd)
+    try:
+        return json.loads(out)
+    except ValueError as e:
+        raise Fail("lsaifs --json %s: expected one JSON document, saw %s: %r" % (
+            " ".join(args), e, out[:500]))
+
+
+def long_rows(out, what):
+    """Rows of `lsaifs -l` output as dicts keyed by the header's column names."""
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+    check(lines and lines[0].split()[0] == "MODE",
+          "%s: expected a header line starting with MODE, saw %r" % (what, out[:300]))
+    head = lines[0].split()
+    rows = {}
+    for ln in lines[1:]:
+        if ln.startswith(" "):
+            continue            # a --versions line
+        cells = ln.split()
+        eq(len(cells), len(head), "%s: columns of %r" % (what, ln))
+        row = dict(zip(head, cells))
+        rows[row["NAME"]] = row
+    return head, rows
+
+
+def version_lines(out):
+    """The indented --versions lines, split into words."""
+    return [ln.split() for ln in out.splitlines() if ln.startswith("    @v")]
+
+
+def wait_versions(d, name, expected, timeout=10.0):
+    """Poll until D/.aifs/versions/NAME lists EXPECTED (release is asynchronous)."""
+    vd = os.path.join(d, ".aifs", "versions", name)
+    deadline = time.time() + timeout
+    while True:
+        try:
+            seen = sorted(int(n) for n in os.listdir(vd))
+        except FileNotFoundError:
+            seen = []
+        if seen == expected or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    eq(seen, expected, "versions of %s within %.0f s" % (name, timeout))
+
+
+def iso(t):
+    return datetime.datetime.fromtimestamp(int(t), datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+def macro_words(page):
+    """First words of every .B/.BR line of a man page, unescaped and cut before '='."""
+    words = set()
+    for ln in page.splitlines():
+        m = re.match(r'\.(B|BR)\s+"?([^\s"]+)', ln)
+        if m:
+            w = m.group(2).replace("\\-", "-").replace("\\&", "")
+            words.add(re.split(r"=|\\f", w)[0])
+    return words
+
+
+# ------------------------------------------------------------------ man pages
+
+@test
+def man_pages_render_without_warnings():
+    pages = sorted(f for f in os.listdir(MAN) if re.search(r"\.[0-9]$", f))
+    for want in ("aifs.8", "aifsctl.8", "lsaifs.1"):
+        check(want in pages, "man/: expected %s among the pages, saw %s" % (want, pages))
+    bad = []
+    for page in pages:
+        p = subprocess.run(["groff", "-man", "-ww", "-z", os.path.join(MAN, page)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        if p.returncode != 0 or p.stderr:
+            bad.append("%s (exit %d): %s" % (page, p.returncode,
+                                             p.stderr.decode("utf-8", "replace").strip()))
+    check(not bad, "groff -man -ww -z: expected no warnings, saw: %s" % " | ".join(bad))
+
+
+def mount_options():
+    """Option names fs/main.c accepts: the passthrough and ignored lists and the
+    `!strncmp(w, "NAME=", N)` branches of its option parser."""
+    src = source("fs", "main.c")
+    names = set()
+    lists = re.findall(r"static const char \*const (passthrough\w*|ignored)\[\]\s*=\s*\{(.*?)\};",
+                       src, re.S)
+    check(len(lists) >= 2, "fs/main.c: expected the passthrough and ignored option lists, "
+          "saw %s" % [n for n, _ in lists])
+    for _, body in lists:
+        names.update(re.findall(r'"([^"]+)"', body))
+    branches = re.findall(r'!strncmp\(w,\s*"([a-z_]+=)",\s*\d+\)\)\s*\{', src)
+    check(branches, "fs/main.c: expected `!strncmp(w, \"NAME=\", N)` option branches, saw none")
+    names.update(branches)
+    return sorted(n.rstrip("=") for n in names)
+
+
+@test
+def every_mount_option_is_documented():
+    options = mount_options()
+    documented = macro_words(source("man", "aifs.8"))
+    missing = [o for o in options if o not in documented]
+    check(not missing, "man/aifs.8: expected a `.B name` or `.BR name` line for every mount "
+          "option fs/main.c accepts (%d), missing: %s" % (len(options), ", ".join(missing)))
+
+
+def aifsctl_commands():
+    """The commands aifsctl's main() dispatches (if-chain or table form)."""
+    src = source("tools", "aifsctl.c")
+    m = re.search(r"\nint main\(.*?\n\}", src, re.S)
+    check(m, "tools/aifsctl.c: expected a main() function")
+    body = m.group(0)
+    cmds = re.findall(r'!strcmp\(argv\[1\],\s*"([a-z][a-z-]*)"\)\)\s*return\s+cmd_', body)
+    cmds += re.findall(r'\{\s*"([a-z][a-z-]*)"\s*,\s*cmd_', src)
+    check(cmds, "tools/aifsctl.c: expected commands dispatched to cmd_* in main(), saw none")
+    return sorted(set(cmds))
+
+
+@test
+def aifsctl_help_lists_every_command():
+    cmds = aifsctl_commands()
+    rc, out, err = call([AIFSCTL_BIN, "--help"])
+    eq(rc, 0, "aifsctl --help exit status")
+    in_help = {ln.split()[0] for ln in out.splitlines() if ln.startswith("  ") and ln.split()}
+    page = source("man", "aifsctl.8")
+    in_page = set()
+    for ln in page.splitlines():
+        m = re.match(r'\.(?:B|BR|BI|SS|SY|IP|TP)\s+(.*)', ln)
+        if m:
+            words = m.group(1).replace('"', " ").replace("\\-", "-").split()
+            if words and words[0] == "aifsctl":
+                words = words[1:]
+            if words:
+                in_page.add(words[0])
+        in_page.update(re.findall(r"\\fB([a-z][a-z-]*)", ln))
+    problems = []
+    no_help = [c for c in cmds if c not in in_help]
+    no_page = [c for c in cmds if c not in in_page]
+    if no_help:
+        problems.append("missing from aifsctl --help: %s" % ", ".join(no_help))
+    if no_page:
+        problems.append("missing from man/aifsctl.8: %s" % ", ".join(no_page))
+    check(not problems, "aifsctl commands %s: %s" % (cmds, "; ".join(problems)))
+
+
+# ------------------------------------------------------------------ lsaifs
+
+def three_saves(d):
+    """Save D/model.pt three times; returns the contents, oldest first."""
+    saves = [data(("model", n), 20000 + 1000 * n) for n in (1, 2, 3)]
+    path = os.path.join(d, "model.pt")
+    for n, content in enumerate(saves, 1):
+        write_file(path, content)
+        wait_versions(d, "model.pt", list(range(1, n + 1)))
+    return saves
+
+
+@test
+def lsaifs_long_shows_versions_and_area():
+    skip_native()
+    with Store() as s:
+        ck = os.path.join(s.mnt, "checkpoints")
+        saves = three_saves(ck)
+        os.mkdir(os.path.join(ck, "run2"))
+        shas = [hashlib.sha256(c).hexdigest() for c in saves]
+        st = os.stat(os.path.join(ck, "model.pt"))
+        out = lsaifs("-l", "--versions", ck)
+        head, rows = long_rows(out, "lsaifs -l --versions checkpoints")
+        eq(head, ["MODE", "SIZE", "STORED", "AREA", "VER", "VERS", "COMPLETE", "TIER", "SHA256",
+                  "SEALED", "RETAIN", "SNAPSHOTS", "NAME"], "lsaifs -l header")
+        eq(sorted(rows), ["model.pt", "run2"], "names listed")
+        eq(rows["model.pt"], {
+            "MODE": "-rw-r--r--", "SIZE": str(len(saves[2])), "STORED": str(st.st_blocks * 512),
+            "AREA": "checkpoint", "VER": "3", "VERS": "3", "COMPLETE": "yes", "TIER": "hot",
+            "SHA256": shas[2][:12], "SEALED": "-", "RETAIN": "-", "SNAPSHOTS": "-",
+            "NAME": "model.pt"}, "lsaifs -l row of model.pt")
+        eq(rows["run2"]["AREA"], "checkpoint", "area of run2")
+        eq([rows["run2"][k] for k in ("VER", "VERS", "COMPLETE", "SHA256", "SNAPSHOTS")],
+           ["-"] * 5, "lifecycle columns of directory run2")
+        vdir = os.path.join(ck, ".aifs", "versions", "model.pt")
+        times = [iso(os.stat(os.path.join(vdir, str(n))).st_mtime) for n in (1, 2, 3)]
+        eq(version_lines(out), [
+            ["@v1", times[0], str(len(saves[0])), "complete", shas[0][:12]],
+            ["@v2", times[1], str(len(saves[1])), "complete", shas[1][:12]],
+            ["@v3", times[2], str(len(saves[2])), "complete", shas[2][:12], "(current)"]],
+            "lsaifs --versions lines")
+
+        doc = lsaifs_json("--versions", os.path.join(ck, "model.pt"))
+        eq(doc, {"version": 1, "entries": [{
+            "path": os.path.join(ck, "model.pt"), "name": os.path.join(ck, "model.pt"),
+            "type": "file", "mode": "0644", "size": len(saves[2]), "stored": st.st_blocks * 512,
+            "area": "checkpoint", "current_version": 3, "version_count": 3,
+            "versions": [{"version": n, "time": times[n - 1], "size": len(saves[n - 1]),
+                          "complete": True, "sha256": shas[n - 1]} for n in (1, 2, 3)],
+            "complete": True, "tier": "hot", "sha256": shas[2], "snapshots": None,
+            "sealed": None, "retention_until": None}]}, "lsaifs --json --versions model.pt")
+
+        # Any user who can read the paths sees the same: it is all plain file access.
+        code, out, err = call(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                               LSAIFS_BIN, "--json", "--versions", os.path.join(ck, "model.pt")])
+        eq((code, err), (0, ""), "lsaifs as user nobody: exit status and stderr")
+        eq(json.loads(out), doc, "lsaifs --json --versions model.pt as user nobody")
+
+        # The version files themselves, reached by name through .aifs.
+        _, rows = long_rows(lsaifs("-l", vdir), "lsaifs -l .aifs/versions/model.pt")
+        eq(sorted(rows), ["1", "2", "3"], "names in .aifs/versions/model.pt")
+        eq([(rows[n]["VER"], rows[n]["SHA256"], rows[n]["MODE"]) for n in ("1", "2", "3")],
+           [(str(n), shas[n - 1][:12], "-r--r--r--") for n in (1, 2, 3)],
+           "version, sha256 and mode of each version file")
+        # .aifs is never listed, even with -a; names only without -l.
+        eq(lsaifs("-a", ck).splitlines(), ["model.pt", "run2"], "lsaifs -a checkpoints")
+
+
+@test
+def lsaifs_json_schema_is_stable():
+    skip_native()
+    page = source("man", "lsaifs.1")
+    section = page.split('.SS "JSON format"')[1].split(".SH")[0]
+    documented = set(re.findall(r"^\.TP\n\.B (\w+)", section, re.M))
+    documented |= set(re.findall(r"^\.TQ\n\.B (\w+)", section, re.M))
+    eq(documented, ENTRY_KEYS | {"versions"}, "keys of a JSON entry documented in lsaifs(1)")
+    with Store() as s:
+        ck = os.path.join(s.mnt, "checkpoints")
+        three_saves(ck)
+        ds = os.path.join(s.mnt, "datasets", "corpus")
+        os.mkdir(ds)
+        write_file(os.path.join(ds, "a.jsonl"), b'{"text": "hello"}\n')
+        write_file(os.path.join(s.mnt, "audit", "requests.log"), b"request 1\n")
+        os.symlink("model.pt", os.path.join(ck, "latest"))
+        for args in ([], ["--versions"]):
+            doc = lsaifs_json("-R", *args, s.mnt)
+            eq(sorted(doc), ["entries", "version"], "top-level keys")
+            eq(doc["version"], 1, "schema version")
+            by_path = {e["path"]: e for e in doc["entries"]}
+            rel = sorted(os.path.relpath(p, s.mnt) for p in by_path)
+            eq(rel, ["audit", "audit/requests.log", "checkpoints", "checkpoints/latest",
+                     "checkpoints/model.pt", "datasets", "datasets/corpus",
+                     "datasets/corpus/a.jsonl"], "paths of lsaifs -R --json %s" % args)
+            want = ENTRY_KEYS | ({"versions"} if args else set())
+            for e in doc["entries"]:
+                eq(set(e), want, "keys of entry %s with %s" % (e["path"], args))
+                eq(e["name"], os.path.basename(e["path"]), "name of %s" % e["path"])
+                check(re.fullmatch(r"0[0-7]{3}", e["mode"]), "%s: mode %r" % (e["path"], e["mode"]))
+                check(isinstance(e["size"], int) and isinstance(e["stored"], int),
+                      "%s: integer size and stored" % e["path"])
+                eq((e["sealed"], e["retention_until"]), (None, None), "journal keys of %s" % e["path"])
+                for v in e.get("versions", []):
+                    eq(set(v), VERSION_KEYS, "keys of a version of %s" % e["path"])
+            model = by_path[os.path.join(ck, "model.pt")]
+            eq((model["type"], model["area"], model["current_version"], model["version_count"],
+                model["complete"], model["tier"], len(model["sha256"])),
+               ("file", "checkpoint", 3, 3, True, "hot", 64), "model.pt entry")
+            if args:
+                eq([v["version"] for v in model["versions"]], [1, 2, 3], "versions of model.pt")
+            eq(by_path[os.path.join(ck, "latest")]["type"], "symlink", "type of latest")
+            eq(by_path[os.path.join(s.mnt, "audit", "requests.log")]["area"], "journal",
+               "area of audit/requests.log")
+            corpus = by_path[ds]
+            eq((corpus["type"], corpus["area"], corpus["snapshots"], corpus["version_count"]),
+               ("dir", "dataset", [], None), "datasets/corpus entry")
+            eq(by_path[os.path.join(ds, "a.jsonl")]["sha256"],
+               hashlib.sha256(b'{"text": "hello"}\n').hexdigest(), "sha256 of a.jsonl")
+
+
+@test
+def lsaifs_snapshots_column():
+    skip_native()
+    with Store() as s:
+        datasets = os.path.join(s.mnt, "datasets")
+        ds = os.path.join(datasets, "corpus")
+        os.mkdir(ds)
+        os.mkdir(os.path.join(datasets, "other"))
+        for n in range(3):
+            write_file(os.path.join(ds, "part-%d.txt" % n), data(("part", n), 5000))
+        for tag in ("v2", "v1"):
+            code, out, err = call([AIFSCTL_BIN, "snapshot", "create", ds, tag])
+            eq(code, 0, "aifsctl snapshot create %s: %s%s" % (tag, out, err))
+        _, rows = long_rows(lsaifs("-l", datasets), "lsaifs -l datasets")
+        eq((rows["corpus"]["AREA"], rows["corpus"]["SNAPSHOTS"]), ("dataset", "v1,v2"),
+           "area and snapshots of corpus")
+        eq(rows["other"]["SNAPSHOTS"], "-", "snapshots of a dataset dir without any")
+        _, rows = long_rows(lsaifs("-ld", ds), "lsaifs -ld datasets/corpus")
+        eq(rows[ds]["SNAPSHOTS"], "v1,v2", "lsaifs -ld datasets/corpus")
+        doc = lsaifs_json(datasets)
+        snaps = {e["name"]: e["snapshots"] for e in doc["entries"]}
+        eq(snaps, {"corpus": ["v1", "v2"], "other": []}, "JSON snapshots of datasets/*")
+        _, rows = long_rows(lsaifs("-l", s.mnt), "lsaifs -l of the root")
+        eq(rows["checkpoints"]["SNAPSHOTS"], "-", "snapshots column of a checkpoint dir")
+        # The frozen tree of a snapshot lists like any directory, with the same hashes.
+        _, live = long_rows(lsaifs("-l", ds), "lsaifs -l corpus")
+        _, frozen = long_rows(lsaifs("-l", os.path.join(ds, ".aifs", "snapshots", "v1")),
+                              "lsaifs -l corpus/.aifs/snapshots/v1")
+        eq({n: r["SHA256"] for n, r in frozen.items()},
+           {n: r["SHA256"] for n, r in live.items()}, "sha256 column of snapshot v1 vs live")
+
+
+@test
+def lsaifs_reports_bad_paths_and_usage():
+    skip_native()
+    with Store() as s:
+        ck = os.path.join(s.mnt, "checkpoints")
+        write_file(os.path.join(ck, "a.pt"), b"x")
+        missing = os.path.join(s.mnt, "nope")
+        code, out, err = call([LSAIFS_BIN, missing, ck])
+        eq(code, 1, "lsaifs with a missing path: exit status")
+        eq(out, "%s:\na.pt\n" % ck, "lsaifs with a missing path: the other path still listed")
+        eq(err.count("\n"), 1, "one line on stderr per bad path (%r)" % err)
+        check(missing in err and "No such file" in err, "stderr names the path: %r" % err)
+        code, out, err = call([LSAIFS_BIN, "--no-such-option"])
+        eq(code, 2, "lsaifs --no-such-option: exit status")
+        code, out, err = call([LSAIFS_BIN, "--help"])
+        eq(code, 0, "lsaifs --help: exit status")
+        check(out.startswith("usage: lsaifs"), "lsaifs --help: usage on stdout, saw %r" % out[:80])
+
+
+main()
