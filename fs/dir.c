@@ -68,7 +68,9 @@ void fs_entry(struct fs *fs, struct inode *in, struct fuse_entry_param *e)
 	e->ino = in->ino;
 	e->generation = 1;
 	e->attr_timeout = fs->opt.attr_timeout;
-	e->entry_timeout = fs->opt.entry_timeout;
+	/* A version's name is not cached, so the kernel lets go of a pruned
+	 * version (and its space) as soon as nobody uses it. */
+	e->entry_timeout = (in->attr.flags & META_IF_VERSION) ? 0 : fs->opt.entry_timeout;
 	inode_stat(in, &e->attr);
 }
 
@@ -292,10 +294,13 @@ static void do_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		return;
 	}
 	rc = make_node(req, parent, name, mode, rdev, NULL, &in);
-	if (rc < 0)
+	if (rc < 0) {
 		fuse_reply_err(req, -rc);
-	else
-		reply_entry(req, the_fs, in);
+		return;
+	}
+	if (journal_file(in))
+		journal_created(the_fs, req, parent, name, in);
+	reply_entry(req, the_fs, in);
 }
 
 static void do_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
@@ -393,6 +398,9 @@ static int remove_entry(fuse_ino_t parent, const char *name, bool dir)
 		rc = -EROFS;
 		goto out;
 	}
+	rc = journal_may_change(fs, in);
+	if (rc < 0)
+		goto out;
 	if (dir && !S_ISDIR(in->attr.mode)) {
 		rc = -ENOTDIR;
 		goto out;
@@ -613,6 +621,9 @@ static int rename_load(struct fs *fs, struct rename_op *r)
 		return rc;
 	if ((r->p->attr.flags | r->np->attr.flags) & META_IF_READONLY)
 		return -EROFS;
+	if ((rc = journal_may_change(fs, r->src)) < 0 ||
+	    (r->dst && (rc = journal_may_change(fs, r->dst)) < 0))
+		return rc;
 	if (r->dst == r->src)
 		return 1;		/* two links of one inode: nothing to do */
 	if (!alias_ok(r->np, r->newname) ||

@@ -78,6 +78,7 @@ struct inode {
 	bool wb_dirty;			/* the buffer holds bytes not stored yet */
 	bool dirty;			/* data written since the last fsync */
 	uint32_t nwriters;		/* opens with write access */
+	bool jwrote;			/* journal file written to since opened */
 	struct session *sess;		/* checkpoint write session (version.c) */
 };
 
@@ -88,6 +89,9 @@ struct fs_opts {
 	double attr_timeout, entry_timeout;
 	int codec;
 	unsigned keep_versions;		/* 0: keep every version */
+	double audit_retention_days;	/* journal files kept at least this long */
+	int audit_compliance;		/* 1: nobody may lift retention */
+	unsigned audit_leaves, audit_secs;	/* sign a checkpoint this often */
 };
 
 struct fs {
@@ -102,6 +106,7 @@ struct fs {
 	pthread_mutex_t ino_lock;
 	uint64_t next_ino;
 	struct space *space;			/* space.c */
+	struct journal *journal;		/* journal.c */
 	struct fuse_session *se;
 };
 
@@ -251,6 +256,31 @@ int snapshot_foreach(struct fs *fs, uint64_t ds,
 		     int (*fn)(void *ctx, const char *tag, size_t len, const struct snapinfo *si),
 		     void *ctx);
 
+/* journal.c — journal areas: append-only files, signed Merkle log. */
+int journal_init(struct fs *fs);
+int journal_start(struct fs *fs);
+void journal_stop(struct fs *fs);
+/* True if IN is a file of a journal area. */
+bool journal_file(const struct inode *in);
+/* 0 if a write at OFF may go to journal file IN, else -EPERM. */
+int journal_check_write(struct inode *in, uint64_t off);
+/* Record a create / a write / the seal of journal file IN. */
+void journal_created(struct fs *fs, fuse_req_t req, uint64_t parent, const char *name,
+		     struct inode *in);
+int journal_wrote(struct fs *fs, fuse_req_t req, struct inode *in, const char *buf,
+		  size_t size, uint64_t off);
+int journal_seal(struct fs *fs, fuse_req_t req, struct inode *in);
+/* 0 if IN may be changed, unlinked or renamed (not a journal file, or its
+ * retention is over and no hold is on it), else -EPERM. */
+int journal_may_change(struct fs *fs, struct inode *in);
+/* Holds and release through user.aifs.hold / unhold / release. */
+int journal_xattr(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+		  const char *value, size_t size);
+/* The newest signed checkpoint (malloc'd). */
+int journal_checkpoint_text(struct fs *fs, char **text, size_t *len);
+/* SHA-256 of IN's whole current content (IN locked, map loadable). */
+int content_hash_now(struct fs *fs, struct inode *in, uint8_t sha[32]);
+
 /* virt.c — the hidden .aifs directories */
 void virt_init(void);
 bool virt_is(uint64_t ino);
@@ -259,6 +289,8 @@ void virt_stat(uint64_t ino, struct stat *st);
  * the name is a real inode (a version), *REAL is it, referenced. */
 int virt_lookup(struct fs *fs, uint64_t parent, const char *name,
 		struct fuse_entry_param *e, struct inode **real);
+/* Content of view file ID (malloc'd), for open; -EISDIR for directories. */
+int virt_open(uint64_t id, char **text, size_t *len);
 /* True if ID is DS/.aifs/snapshots; *DS is then DS. */
 bool virt_snapshots_of(uint64_t id, uint64_t *ds);
 /* List virtual directory ID through ADD (after "." and ".."). */

@@ -34,6 +34,10 @@ static const char usage_text[] =
 	"       attr_timeout=S     seconds the kernel caches attributes (default 60)\n"
 	"       entry_timeout=S    seconds the kernel caches names (default 60)\n"
 	"       keep_versions=N    versions kept per checkpoint file (default 0: all)\n"
+	"       audit_retention=DAYS  journal files kept at least DAYS (default 183)\n"
+	"       audit_mode=governance|compliance  may root lift retention (default governance)\n"
+	"       audit_checkpoint_records=N, audit_checkpoint_secs=S  sign the audit log\n"
+	"                          every N records or S seconds (default 1000, 10)\n"
 	"       compress=lz4|none  compression of new hot-tier extents (default none)\n"
 	"       allow_other, ro, rw, nosuid, nodev, noexec, noatime, fsname=, ...\n"
 	"                          standard mount options, passed to FUSE\n"
@@ -121,6 +125,28 @@ static int parse_word(struct cmdline *c, const char *w)
 		if (*end || !v[1] || n > 1000000)
 			goto bad_value;
 		c->opt.keep_versions = (unsigned)n;
+	} else if (!strncmp(w, "audit_retention=", 16)) {
+		if (parse_double(v + 1, &c->opt.audit_retention_days) < 0)
+			goto bad_value;
+	} else if (!strncmp(w, "audit_mode=", 11)) {
+		if (!strcmp(v + 1, "compliance"))
+			c->opt.audit_compliance = 1;
+		else if (!strcmp(v + 1, "governance"))
+			c->opt.audit_compliance = 0;
+		else
+			goto bad_value;
+	} else if (!strncmp(w, "audit_checkpoint_records=", 25)) {
+		unsigned long n = strtoul(v + 1, &end, 10);
+
+		if (*end || !v[1] || n < 1 || n > 100000000)
+			goto bad_value;
+		c->opt.audit_leaves = (unsigned)n;
+	} else if (!strncmp(w, "audit_checkpoint_secs=", 22)) {
+		unsigned long n = strtoul(v + 1, &end, 10);
+
+		if (*end || !v[1] || n < 1 || n > 86400)
+			goto bad_value;
+		c->opt.audit_secs = (unsigned)n;
 	} else if (!strncmp(w, "compress=", 9)) {
 		if (!strcmp(v + 1, "lz4"))
 			c->opt.codec = TIER_CODEC_LZ4;
@@ -167,7 +193,8 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *c)
 
 	c->opt = (struct fs_opts){ .log_level = LOG_NOTICE, .max_threads = 8,
 				   .attr_timeout = 60.0, .entry_timeout = 60.0,
-				   .codec = TIER_CODEC_RAW };
+				   .codec = TIER_CODEC_RAW, .audit_retention_days = 183,
+				   .audit_leaves = 1000, .audit_secs = 10 };
 	/* '+' is not used: mount.fuse3 puts -o after the operands. */
 	while ((ch = getopt_long(argc, argv, "fdso:hV", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -215,6 +242,8 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 		rc = space_init(fs);
 	if (rc == 0)
 		rc = fs_orphans_reap(fs);
+	if (rc == 0)
+		rc = journal_init(fs);
 	if (rc < 0) {
 		snprintf(msg, msglen, "cannot load store %s: %s", c->store, strerror(-rc));
 		return rc;
@@ -340,6 +369,9 @@ int main(int argc, char **argv)
 			store_close(fs->store);
 		return 1;
 	}
+	if (journal_start(fs) < 0)
+		log_warn("audit checkpoint thread not started: checkpoints are signed at unmount "
+			 "and when read");
 	rc = space_reclaimer_start(fs);
 	if (rc < 0)
 		log_warn("space reclaim thread not started (%s): deleted data keeps its "
@@ -356,6 +388,7 @@ int main(int argc, char **argv)
 		detach_stdio();
 	}
 	rc = serve(&c, se);
+	journal_stop(fs);
 	space_reclaimer_stop(fs);
 	fs_itab_destroy(fs);
 	store_close(fs->store);

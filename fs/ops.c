@@ -129,6 +129,9 @@ static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		rc = -EROFS;
 		goto unlock;
 	}
+	rc = journal_may_change(fs, in);
+	if (rc < 0)
+		goto unlock;
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		version_modify(req, in);
 		version_truncate(in, attr->st_size);
@@ -178,6 +181,14 @@ static int open_checkpoint(struct fs *fs, struct inode **inp, struct fuse_file_i
 
 	if ((in->attr.flags & META_IF_READONLY) && writable(fi))
 		return -EROFS;
+	if (journal_file(in) && writable(fi)) {
+		if (in->attr.flags & META_IF_SEALED)
+			return -EPERM;		/* sealed: never written again */
+		pthread_rwlock_wrlock(&in->lock);
+		in->nwriters++;
+		pthread_rwlock_unlock(&in->lock);
+		return 0;
+	}
 	if (!content_tracked(in))
 		return 0;
 	pthread_rwlock_wrlock(&in->lock);
@@ -199,7 +210,7 @@ static int open_checkpoint(struct fs *fs, struct inode **inp, struct fuse_file_i
 static void open_undo(struct fs *fs, struct inode *in, struct fuse_file_info *fi)
 {
 	(void)fs;
-	if (content_tracked(in) && writable(fi)) {
+	if ((content_tracked(in) || journal_file(in)) && writable(fi)) {
 		pthread_rwlock_wrlock(&in->lock);
 		in->nwriters--;
 		pthread_rwlock_unlock(&in->lock);
@@ -219,7 +230,7 @@ static int truncate_zero(fuse_req_t req, struct fs *fs, struct inode *in)
 	version_modify(req, in);
 	version_truncate(in, 0);
 	rc = in->attr.size || in->wb_len ?
-		setattr_apply(fs, in, b, &st, FUSE_SET_ATTR_SIZE) : 0;
+		(journal_file(in) ? -EPERM : setattr_apply(fs, in, b, &st, FUSE_SET_ATTR_SIZE)) : 0;
 	if (rc == 0)
 		rc = fs_commit(fs, b, false);
 	pthread_rwlock_unlock(&in->lock);
@@ -227,11 +238,50 @@ static int truncate_zero(fuse_req_t req, struct fs *fs, struct inode *in)
 	return rc;
 }
 
+/* An open .aifs view file: fh is this struct with bit 1 set. */
+struct vfile {
+	char *text;
+	size_t len;
+};
+
+static void open_view(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct vfile *v = calloc(1, sizeof(*v));
+	int rc = v ? virt_open(ino, &v->text, &v->len) : -ENOMEM;
+
+	if (rc == 0 && (fi->flags & O_ACCMODE) != O_RDONLY)
+		rc = -EROFS;
+	if (rc < 0) {
+		if (v)
+			free(v->text);
+		free(v);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uintptr_t)v | 2;
+	fi->direct_io = 1;
+	if (fuse_reply_open(req, fi) != 0) {
+		free(v->text);
+		free(v);
+	}
+}
+
+static struct vfile *fh_view(const struct fuse_file_info *fi)
+{
+	return fi->fh & 2 ? (struct vfile *)(uintptr_t)(fi->fh & ~(uint64_t)3) : NULL;
+}
+
 static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = the_fs;
 	struct inode *in;
-	int rc = inode_get(fs, ino, &in);
+	int rc;
+
+	if (virt_is(ino)) {
+		open_view(req, ino, fi);
+		return;
+	}
+	rc = inode_get(fs, ino, &in);
 
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
@@ -266,9 +316,11 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 	pthread_rwlock_wrlock(&in->lock);
 	fs_entry(fs, in, &e);
-	if (content_tracked(in) && writable(fi))
+	if ((content_tracked(in) || journal_file(in)) && writable(fi))
 		in->nwriters++;
 	pthread_rwlock_unlock(&in->lock);
+	if (journal_file(in))
+		journal_created(fs, req, parent, name, in);
 	inode_lookup_inc(fs, in, 1);
 	open_common(fs, in, fi);
 	inode_put(fs, in);
@@ -280,7 +332,7 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 
 static struct inode *fh_inode(struct fuse_file_info *fi)
 {
-	return (struct inode *)(uintptr_t)(fi->fh & ~(uint64_t)1);
+	return (struct inode *)(uintptr_t)(fi->fh & ~(uint64_t)3);
 }
 
 static bool fh_writable(const struct fuse_file_info *fi)
@@ -298,6 +350,13 @@ static void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	int rc = 0;
 
 	(void)ino;
+	if (fh_view(fi)) {
+		struct vfile *v = fh_view(fi);
+
+		fuse_reply_buf(req, (uint64_t)off < v->len ? v->text + off : NULL,
+			       (uint64_t)off < v->len ? (v->len - off < size ? v->len - off : size) : 0);
+		return;
+	}
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -331,9 +390,18 @@ static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		return;
 	}
 	pthread_rwlock_wrlock(&in->lock);
-	version_modify(req, in);
-	version_hash(in, buf, size, off);
-	rc = fs_write(the_fs, in, buf, size, off);
+	if (journal_file(in)) {
+		rc = journal_check_write(in, off);
+		if (rc == 0)
+			rc = fs_write(the_fs, in, buf, size, off);
+		if (rc == 0)
+			rc = journal_wrote(the_fs, req, in, buf, size, off);
+		in->jwrote = true;
+	} else {
+		version_modify(req, in);
+		version_hash(in, buf, size, off);
+		rc = fs_write(the_fs, in, buf, size, off);
+	}
 	pthread_rwlock_unlock(&in->lock);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
@@ -346,6 +414,10 @@ static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct inode *in = fh_inode(fi);
 	int rc;
 
+	if (fh_view(fi)) {
+		fuse_reply_err(req, 0);
+		return;
+	}
 	(void)ino;
 	int committed = 0;
 
@@ -355,6 +427,10 @@ static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * so that the version is committed and durable when close returns
 	 * (release comes later and asynchronously; a shell's dup2 closes the
 	 * opened fd before writing, hence "wrote"). */
+	/* Likewise close() of the only writer of a journal file that wrote
+	 * seals it before close returns. */
+	if (rc == 0 && journal_file(in) && fh_writable(fi) && in->nwriters == 1 && in->jwrote)
+		rc = journal_seal(the_fs, req, in);
 	if (rc == 0 && content_tracked(in) && fh_writable(fi) && in->nwriters == 1 &&
 	    version_wrote(in))
 		committed = rc = version_tracked(in) ? version_commit(the_fs, in) :
@@ -370,11 +446,23 @@ static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct inode *in = fh_inode(fi);
 	int rc;
 
+	if (fh_view(fi)) {
+		free(fh_view(fi)->text);
+		free(fh_view(fi));
+		fuse_reply_err(req, 0);
+		return;
+	}
 	(void)ino;
 	int committed = 0;
 
 	pthread_rwlock_wrlock(&in->lock);
 	rc = fs_flush(the_fs, in);
+	if (journal_file(in) && fh_writable(fi) && --in->nwriters == 0) {
+		int r = journal_seal(the_fs, req, in);
+
+		if (r < 0 && rc == 0)
+			rc = r;
+	}
 	if (content_tracked(in) && fh_writable(fi) && --in->nwriters == 0 && in->sess) {
 		committed = version_tracked(in) ? version_commit(the_fs, in) :
 						  content_commit(the_fs, in);
@@ -418,6 +506,10 @@ static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE) ||
 	    ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE))) {
 		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	if (journal_file(in)) {
+		fuse_reply_err(req, EPERM);
 		return;
 	}
 	b = meta_batch_new();
@@ -522,6 +614,13 @@ static int xattr_set(fuse_req_t req, struct fs *fs, struct inode *in, const char
 		return rc;
 	if (in->attr.flags & META_IF_READONLY)
 		return -EROFS;
+	if (journal_file(in)) {
+		if (!strncmp(name, "user.aifs.", 10) && !remove)
+			return journal_xattr(fs, req, in, name, value, size);
+		rc = journal_may_change(fs, in);
+		if (rc < 0)
+			return rc;
+	}
 	if (!strncmp(name, "user.aifs.", 10))
 		return remove ? -EPERM : area_set(fs, in, req, name, value, size);
 	if (!remove && size > XATTR_VALUE_MAX)

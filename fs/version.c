@@ -193,7 +193,7 @@ void version_truncate(struct inode *in, uint64_t size)
 }
 
 /* SHA-256 of IN's whole content, read back through the extent map. */
-static int hash_content(struct fs *fs, struct inode *in, uint8_t sha[32])
+int content_hash_now(struct fs *fs, struct inode *in, uint8_t sha[32])
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	char *buf = malloc(FS_MAX_WRITE);
@@ -201,6 +201,8 @@ static int hash_content(struct fs *fs, struct inode *in, uint8_t sha[32])
 	size_t got;
 	int rc = md && buf && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 ? 0 : -ENOMEM;
 
+	if (rc == 0)
+		rc = fs_map_load(fs, in);
 	while (rc == 0 && off < in->attr.size) {
 		rc = fs_read(fs, in, buf, FS_MAX_WRITE, off, &got);
 		if (rc == 0 && got == 0)
@@ -632,7 +634,7 @@ int version_commit(struct fs *fs, struct inode *in)
 	v.complete = content_complete(fs, in);
 	if (s && s->hash_ok && s->hashed == in->attr.size)
 		EVP_DigestFinal_ex(s->md, v.sha, NULL);
-	else if ((rc = hash_content(fs, in, v.sha)) < 0)
+	else if ((rc = content_hash_now(fs, in, v.sha)) < 0)
 		goto out;
 	if (s) {
 		v.uid = s->uid;
@@ -789,7 +791,7 @@ int content_sha(struct fs *fs, struct inode *in, uint8_t sha[32])
 	}
 	rc = fs_map_load(fs, in);
 	if (rc == 0)
-		rc = hash_content(fs, in, sha);
+		rc = content_hash_now(fs, in, sha);
 	if (rc == 0 && (b = meta_batch_new())) {
 		hash_put(b, in->ino, in->attr.generation, sha);
 		fs_commit(fs, b, false);

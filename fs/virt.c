@@ -14,6 +14,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Virtual node ids: FS_VIRT_BIT | kind << 61 | inode number. */
+#define KIND_AIFS	0ull	/* DIR/.aifs */
+#define KIND_VERSIONS	1ull	/* DIR/.aifs/versions */
+#define KIND_VFILE	2ull	/* DIR/.aifs/versions/FILE */
+#define KIND_SNAPS	3ull	/* DIR/.aifs/snapshots */
+#define KIND_AUDIT	4ull	/* ROOT/.aifs/audit */
+#define KIND_CKPT	5ull	/* ROOT/.aifs/audit/checkpoint (a file) */
+#define KIND_SHIFT	60
+#define INO_MASK	((1ull << KIND_SHIFT) - 1)
+
+static uint64_t vid(uint64_t kind, uint64_t ino)
+{
+	return FS_VIRT_BIT | kind << KIND_SHIFT | ino;
+}
+
+static uint64_t vkind(uint64_t id)
+{
+	return (id & ~FS_VIRT_BIT) >> KIND_SHIFT;
+}
+
 static int64_t mount_time;
 
 void virt_init(void)
@@ -32,27 +52,20 @@ void virt_stat(uint64_t ino, struct stat *st)
 	st->st_ino = ino;
 	st->st_mode = S_IFDIR | 0555;
 	st->st_nlink = 2;
+	if (vkind(ino) == KIND_CKPT) {
+		char *text;
+		size_t len;
+
+		st->st_mode = S_IFREG | 0444;
+		st->st_nlink = 1;
+		if (journal_checkpoint_text(the_fs, &text, &len) == 0) {
+			st->st_size = (off_t)len;
+			free(text);
+		}
+	}
 	st->st_blksize = 4096;
 	st->st_atim.tv_sec = st->st_mtim.tv_sec = st->st_ctim.tv_sec =
 		mount_time / 1000000000;
-}
-
-/* Virtual node ids: FS_VIRT_BIT | kind << 61 | inode number. */
-#define KIND_AIFS	0ull	/* DIR/.aifs */
-#define KIND_VERSIONS	1ull	/* DIR/.aifs/versions */
-#define KIND_VFILE	2ull	/* DIR/.aifs/versions/FILE */
-#define KIND_SNAPS	3ull	/* DIR/.aifs/snapshots */
-#define KIND_SHIFT	61
-#define INO_MASK	((1ull << KIND_SHIFT) - 1)
-
-static uint64_t vid(uint64_t kind, uint64_t ino)
-{
-	return FS_VIRT_BIT | kind << KIND_SHIFT | ino;
-}
-
-static uint64_t vkind(uint64_t id)
-{
-	return (id & ~FS_VIRT_BIT) >> KIND_SHIFT;
 }
 
 static int stop_cb(void *ctx, uint32_t n, const struct vrec *v)
@@ -88,8 +101,14 @@ int virt_lookup(struct fs *fs, uint64_t parent, const char *name,
 			e->ino = vid(KIND_VERSIONS, ino);
 		else if (!strcmp(name, "snapshots"))
 			e->ino = vid(KIND_SNAPS, ino);
+		else if (!strcmp(name, "audit") && ino == META_ROOT_INO)
+			e->ino = vid(KIND_AUDIT, ino);
 		else
 			return -ENOENT;
+	} else if (vkind(parent) == KIND_AUDIT) {
+		if (strcmp(name, "checkpoint"))
+			return -ENOENT;
+		e->ino = vid(KIND_CKPT, ino);
 	} else if (vkind(parent) == KIND_SNAPS) {
 		struct snapinfo si;
 
@@ -165,10 +184,15 @@ int virt_readdir(struct fs *fs, uint64_t id,
 
 	switch (vkind(id)) {
 	case KIND_AIFS: {
-		int rc = add(ctx, "snapshots", 9, vid(KIND_SNAPS, ino), S_IFDIR);
+		int rc = ino == META_ROOT_INO ?
+			add(ctx, "audit", 5, vid(KIND_AUDIT, ino), S_IFDIR) : 0;
 
+		if (rc == 0)
+			rc = add(ctx, "snapshots", 9, vid(KIND_SNAPS, ino), S_IFDIR);
 		return rc ? rc : add(ctx, "versions", 8, vid(KIND_VERSIONS, ino), S_IFDIR);
 	}
+	case KIND_AUDIT:
+		return add(ctx, "checkpoint", 10, vid(KIND_CKPT, ino), S_IFREG);
 	case KIND_SNAPS:
 		return snapshot_foreach(fs, ino, add_snapshot, &d);
 	case KIND_VERSIONS:
@@ -176,4 +200,12 @@ int virt_readdir(struct fs *fs, uint64_t id,
 	default:
 		return version_foreach(fs, ino, add_version, &d);
 	}
+}
+
+/* An open view file: its whole content, taken at open. */
+int virt_open(uint64_t id, char **text, size_t *len)
+{
+	if (vkind(id) != KIND_CKPT)
+		return -EISDIR;
+	return journal_checkpoint_text(the_fs, text, len);
 }

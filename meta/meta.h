@@ -62,6 +62,7 @@ struct meta_inode {
 #define META_IF_VERSION	0x4	/* an immutable checkpoint version, named by a 'V' record */
 #define META_IF_SNAPSHOT 0x8	/* part of an immutable dataset snapshot */
 #define META_IF_SNAPROOT 0x10	/* root of a snapshot, named by a 'P' record */
+#define META_IF_SEALED	0x20	/* a journal file closed by its last writer */
 #define META_IF_READONLY (META_IF_VERSION | META_IF_SNAPSHOT)
 
 /* One piece of a file's extent map: file bytes [foff, foff+len) are the

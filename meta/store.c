@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "meta/note.h"
 #include "tier/log.h"
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
@@ -338,6 +339,31 @@ static int root_create(const char *mdir)
 	return rc;
 }
 
+/* STORE/audit.key (Ed25519, 0600) signs the journal's checkpoints;
+ * STORE/audit.pub holds its verifier key for anyone to check them. */
+static int audit_key_create(const char *path, const char *uuid)
+{
+	char *kp = path_join(path, "audit.key"), *vkey = NULL, name[64];
+	struct note_key *k = NULL;
+	int rc = kp ? note_key_generate(kp) : -ENOMEM;
+
+	snprintf(name, sizeof(name), "aifs-%.8s", uuid);
+	if (rc == 0)
+		rc = note_key_load(kp, &k);
+	if (rc == 0)
+		rc = note_vkey(k, name, &vkey);
+	if (rc == 0) {
+		char line[512];
+
+		snprintf(line, sizeof(line), "%s\n", vkey);
+		rc = write_durable(path, "audit.pub", line);
+	}
+	free(vkey);
+	note_key_free(k);
+	free(kp);
+	return rc;
+}
+
 int store_mkfs(const char *path, const char *cold, char *err, size_t errlen)
 {
 	char uuid[40], conf[8192], *mdir;
@@ -370,6 +396,10 @@ int store_mkfs(const char *path, const char *cold, char *err, size_t errlen)
 	rc = make_uuid(uuid);
 	if (rc < 0)
 		return fail(err, errlen, rc, "cannot make uuid: %s", strerror(-rc));
+	rc = audit_key_create(path, uuid);
+	if (rc < 0)
+		return fail(err, errlen, rc, "cannot create the audit signing key in %s: %s", path,
+			    strerror(-rc));
 	/* aifs.conf is written last: its presence marks a complete store. */
 	snprintf(conf, sizeof(conf),
 		 "# aifs store; written by aifsctl mkfs, do not edit\n"

@@ -1,0 +1,623 @@
+/* journal.c — journal areas: append-only files and a signed Merkle log.
+ *
+ * In a journal area a file is created, then written only at its end; its
+ * last writer's close seals it.  Until its retention ends (and while a
+ * legal hold is on it), it cannot be truncated, unlinked, renamed, or have
+ * its mode, owner, times or attributes changed.  Retention is measured on
+ * a monotonic clock that the store persists, so setting the system time
+ * forward releases nothing.
+ *
+ * Every create, write and seal is a leaf of an RFC 6962 Merkle tree: a
+ * JSON line kept in a 'J' seq record.  Every N leaves or T seconds, and at
+ * unmount, the tree head is signed with the store's Ed25519 key as a
+ * C2SP checkpoint note ('K' size record); the newest one is readable at
+ * MOUNT/.aifs/audit/checkpoint.  `aifsctl audit verify` recomputes all of
+ * it with only the public key.
+ */
+#include "fs/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "meta/merkle.h"
+#include "meta/note.h"
+
+#define REC_J	'J'	/* seq -> leaf (JSON) */
+#define REC_K	'K'	/* tree size -> signed checkpoint */
+#define REC_A	'A'	/* ino -> seal time (monotonic ns), path */
+#define REC_C	'C'	/* "clock" -> monotonic ns elapsed in the store's life */
+#define REC_Y	'Y'	/* ino | tag -> legal hold */
+#define REC_R	'R'	/* ino -> retention released (governance mode) */
+
+struct journal {
+	pthread_mutex_t lock;		/* tree, seq, ckpt fields */
+	struct merkle tree;
+	uint64_t signed_size;
+	struct note_key *key;
+	char name[64], origin[96];
+	int64_t mono_base, boot0;
+	pthread_t thread;
+	pthread_cond_t cond;
+	bool running, stop;
+};
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static int64_t boottime(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Nanoseconds the store has been mounted, over its whole life. */
+static int64_t mono_now(struct journal *j)
+{
+	return j->mono_base + (boottime() - j->boot0);
+}
+
+bool journal_file(const struct inode *in)
+{
+	return S_ISREG(in->attr.mode) && in->attr.policy == META_AREA_JOURNAL &&
+	       !(in->attr.flags & META_IF_READONLY);
+}
+
+static int clock_save(struct fs *fs, struct meta_batch *b)
+{
+	uint8_t v[8];
+
+	put64(v, (uint64_t)mono_now(fs->journal));
+	meta_rec_put(b, REC_C, "clock", 5, v, 8);
+	return 0;
+}
+
+/* Sign the current tree head if it grew since the last signature. */
+static int checkpoint(struct fs *fs)
+{
+	struct journal *j = fs->journal;
+	struct meta_batch *b;
+	uint8_t root[32], k[8];
+	char *note = NULL;
+	uint64_t size;
+	int rc;
+
+	pthread_mutex_lock(&j->lock);
+	size = merkle_size(&j->tree);
+	if (size == j->signed_size || !j->key) {
+		pthread_mutex_unlock(&j->lock);
+		return 0;
+	}
+	rc = merkle_root(&j->tree, root);
+	if (rc == 0)
+		rc = note_sign(j->key, j->name, j->origin, size, root, time(NULL), &note);
+	pthread_mutex_unlock(&j->lock);
+	b = rc == 0 ? meta_batch_new() : NULL;
+	if (b) {
+		put64(k, size);
+		meta_rec_put(b, REC_K, k, 8, note, strlen(note));
+		clock_save(fs, b);
+		rc = fs_commit(fs, b, true);
+		meta_batch_free(b);
+	} else if (rc == 0) {
+		rc = -ENOMEM;
+	}
+	if (rc == 0) {
+		pthread_mutex_lock(&j->lock);
+		if (size > j->signed_size)
+			j->signed_size = size;
+		pthread_mutex_unlock(&j->lock);
+	} else {
+		log_err("audit: signing the checkpoint at %llu records failed: %s",
+			(unsigned long long)size, strerror(-rc));
+	}
+	free(note);
+	return rc;
+}
+
+static void *checkpointer(void *arg)
+{
+	struct fs *fs = arg;
+	struct journal *j = fs->journal;
+	struct timespec until;
+
+	pthread_mutex_lock(&j->lock);
+	while (!j->stop) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += fs->opt.audit_secs;
+		pthread_cond_timedwait(&j->cond, &j->lock, &until);
+		pthread_mutex_unlock(&j->lock);
+		checkpoint(fs);
+		pthread_mutex_lock(&j->lock);
+	}
+	pthread_mutex_unlock(&j->lock);
+	return NULL;
+}
+
+static int replay(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	struct journal *j = ctx;
+	uint8_t h[32];
+	int rc;
+
+	if (klen != 8 || get64(key) != merkle_size(&j->tree)) {
+		log_err("audit: log record %llu out of sequence (expected %llu)",
+			klen == 8 ? (unsigned long long)get64(key) : 0ull,
+			(unsigned long long)merkle_size(&j->tree));
+		return -EIO;
+	}
+	rc = merkle_leaf_hash(val, vlen, h);
+	return rc ? rc : merkle_append(&j->tree, h);
+}
+
+static int last_signed(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	(void)val;
+	(void)vlen;
+	if (klen == 8)
+		((struct journal *)ctx)->signed_size = get64(key);
+	return 0;
+}
+
+int journal_init(struct fs *fs)
+{
+	struct journal *j = calloc(1, sizeof(*j));
+	char *kp = NULL, *vkey = NULL;
+	void *v;
+	size_t len;
+	int rc;
+
+	if (!j)
+		return -ENOMEM;
+	fs->journal = j;
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_cond_init(&j->cond, NULL);
+	merkle_init(&j->tree);
+	snprintf(j->name, sizeof(j->name), "aifs-%.8s", fs->store->uuid);
+	snprintf(j->origin, sizeof(j->origin), "aifs/%s", fs->store->uuid);
+	if (meta_rec_get(fs->meta, REC_C, "clock", 5, &v, &len) == 0) {
+		if (len == 8)
+			j->mono_base = (int64_t)get64(v);
+		free(v);
+	}
+	j->boot0 = boottime();
+	rc = meta_rec_foreach(fs->meta, REC_J, NULL, 0, replay, j);
+	if (rc == 0)
+		rc = meta_rec_foreach(fs->meta, REC_K, NULL, 0, last_signed, j);
+	if (rc < 0)
+		return rc;
+	if (asprintf(&kp, "%s/audit.key", fs->store->path) < 0)
+		return -ENOMEM;
+	rc = note_key_load(kp, &j->key);
+	if (rc == 0)
+		rc = note_vkey(j->key, j->name, &vkey);
+	if (rc < 0)
+		log_warn("audit: no usable signing key %s (%s): journal checkpoints are not "
+			 "signed", kp, strerror(-rc));
+	free(kp);
+	free(vkey);
+	return 0;
+}
+
+int journal_start(struct fs *fs)
+{
+	struct journal *j = fs->journal;
+	int rc = -pthread_create(&j->thread, NULL, checkpointer, fs);
+
+	j->running = rc == 0;
+	return rc;
+}
+
+void journal_stop(struct fs *fs)
+{
+	struct journal *j = fs->journal;
+	struct meta_batch *b;
+
+	if (!j)
+		return;
+	if (j->running) {
+		pthread_mutex_lock(&j->lock);
+		j->stop = true;
+		pthread_cond_signal(&j->cond);
+		pthread_mutex_unlock(&j->lock);
+		pthread_join(j->thread, NULL);
+	}
+	checkpoint(fs);
+	b = meta_batch_new();
+	if (b) {
+		clock_save(fs, b);
+		fs_commit(fs, b, true);
+		meta_batch_free(b);
+	}
+	note_key_free(j->key);
+	free(j);
+	fs->journal = NULL;
+}
+
+/* --- the log ------------------------------------------------------------ */
+
+/* Append a JSON string value to P (names are bytes: escape what JSON needs). */
+static char *json_str(char *p, char *end, const char *s)
+{
+	if (p < end)
+		*p++ = '"';
+	for (; *s && p + 7 < end; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			*p++ = '\\';
+			*p++ = (char)c;
+		} else if (c < 0x20) {
+			p += sprintf(p, "\\u%04x", c);
+		} else {
+			*p++ = (char)c;
+		}
+	}
+	if (p < end)
+		*p++ = '"';
+	return p;
+}
+
+static void hex(char *out, const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+struct leaf {
+	const char *op;		/* create, write, seal, release, hold, unhold */
+	uint32_t uid, pid;
+	const char *comm, *path, *tag;
+	uint64_t ino, offset, length;
+	const uint8_t *sha;	/* 32 bytes or NULL */
+};
+
+/* Append one leaf to the log (committed with the next batch, durable at
+ * the next fsync or checkpoint). */
+static int leaf_add(struct fs *fs, const struct leaf *l)
+{
+	struct journal *j = fs->journal;
+	char buf[8192], *p = buf, *end = buf + sizeof(buf) - 160, sha[65] = "";
+	struct meta_batch *b = meta_batch_new();
+	uint8_t k[8], h[32];
+	uint64_t seq;
+	int rc;
+
+	if (!b)
+		return -ENOMEM;
+	if (l->sha)
+		hex(sha, l->sha, 32);
+	pthread_mutex_lock(&j->lock);
+	seq = merkle_size(&j->tree);
+	p += sprintf(p, "{\"seq\":%llu,\"op\":\"%s\",\"time\":%lld,\"uid\":%u,\"pid\":%u,\"comm\":",
+		     (unsigned long long)seq, l->op, (long long)fs_now(), l->uid, l->pid);
+	p = json_str(p, end, l->comm ? l->comm : "");
+	p += sprintf(p, ",\"path\":");
+	p = json_str(p, end, l->path ? l->path : "");
+	p += sprintf(p, ",\"inode\":%llu,\"offset\":%llu,\"length\":%llu,\"sha256\":\"%s\"",
+		     (unsigned long long)l->ino, (unsigned long long)l->offset,
+		     (unsigned long long)l->length, sha);
+	if (l->tag) {
+		p += sprintf(p, ",\"tag\":");
+		p = json_str(p, end, l->tag);
+	}
+	*p++ = '}';
+	rc = merkle_leaf_hash(buf, (size_t)(p - buf), h);
+	if (rc == 0) {
+		put64(k, seq);
+		meta_rec_put(b, REC_J, k, 8, buf, (size_t)(p - buf));
+		rc = fs_commit(fs, b, false);
+	}
+	if (rc == 0)
+		rc = merkle_append(&j->tree, h);
+	if (rc == 0 && merkle_size(&j->tree) - j->signed_size >= fs->opt.audit_leaves)
+		pthread_cond_signal(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+	meta_batch_free(b);
+	if (rc < 0)
+		log_err("audit: recording %s of %s failed: %s", l->op, l->path ? l->path : "?",
+			strerror(-rc));
+	return rc;
+}
+
+static void who(fuse_req_t req, struct leaf *l, char *comm)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	char p[64];
+	int fd;
+	ssize_t n;
+
+	l->uid = ctx->uid;
+	l->pid = ctx->pid;
+	snprintf(p, sizeof(p), "/proc/%u/comm", (unsigned)ctx->pid);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, comm, 15) : -1;
+	if (fd >= 0)
+		close(fd);
+	comm[n > 0 ? n : 0] = 0;
+	comm[strcspn(comm, "\n")] = 0;
+	l->comm = comm;
+}
+
+struct find_name {
+	uint64_t ino;
+	char name[META_NAME_MAX + 1];
+};
+
+static int find_name_cb(void *ctx, const char *name, size_t len, uint64_t ino, uint32_t type)
+{
+	struct find_name *f = ctx;
+
+	(void)type;
+	if (ino != f->ino)
+		return 0;
+	memcpy(f->name, name, len);
+	f->name[len] = 0;
+	return 1;
+}
+
+/* Path of directory DIR from the mount root ("" for the root), into OUT. */
+static void dir_path(struct fs *fs, uint64_t dir, char *out, size_t len, int depth)
+{
+	struct inode *in;
+	struct find_name f = { .ino = dir };
+	uint64_t parent;
+	size_t n;
+
+	out[0] = 0;
+	if (dir == META_ROOT_INO || depth > 64)
+		return;
+	in = inode_peek(fs, dir);
+	parent = in ? in->parent : 0;
+	if (in)
+		inode_put(fs, in);
+	if (!parent || meta_dentry_foreach(fs->meta, parent, NULL, 0, find_name_cb, &f) != 1) {
+		snprintf(out, len, "?%llu", (unsigned long long)dir);
+		return;
+	}
+	dir_path(fs, parent, out, len, depth + 1);
+	n = strlen(out);
+	snprintf(out + n, len - n, "/%s", f.name);
+}
+
+static int path_save(struct fs *fs, uint64_t ino, const char *path, int64_t sealed)
+{
+	struct meta_batch *b = meta_batch_new();
+	size_t len = strlen(path);
+	uint8_t k[8], *v = malloc(8 + len);
+	int rc = -ENOMEM;
+
+	if (b && v) {
+		put64(k, ino);
+		put64(v, (uint64_t)sealed);
+		memcpy(v + 8, path, len);
+		meta_rec_put(b, REC_A, k, 8, v, 8 + len);
+		rc = fs_commit(fs, b, false);
+	}
+	free(v);
+	meta_batch_free(b);
+	return rc;
+}
+
+/* The path recorded for IN and its seal time (-1: not sealed). */
+static int path_load(struct fs *fs, uint64_t ino, char *path, size_t len, int64_t *sealed)
+{
+	uint8_t k[8];
+	void *v;
+	size_t vlen;
+	int rc;
+
+	put64(k, ino);
+	rc = meta_rec_get(fs->meta, REC_A, k, 8, &v, &vlen);
+	if (rc < 0)
+		return rc;
+	if (vlen < 8) {
+		free(v);
+		return -EIO;
+	}
+	*sealed = (int64_t)get64(v);
+	snprintf(path, len, "%.*s", (int)(vlen - 8), (char *)v + 8);
+	free(v);
+	return 0;
+}
+
+void journal_created(struct fs *fs, fuse_req_t req, uint64_t parent, const char *name,
+		     struct inode *in)
+{
+	char path[4096], comm[16];
+	struct leaf l = { .op = "create", .ino = in->ino };
+	size_t n;
+
+	dir_path(fs, parent, path, sizeof(path), 0);
+	n = strlen(path);
+	snprintf(path + n, sizeof(path) - n, "/%s", name);
+	who(req, &l, comm);
+	l.path = path;
+	if (path_save(fs, in->ino, path, -1) == 0)
+		leaf_add(fs, &l);
+}
+
+int journal_check_write(struct inode *in, uint64_t off)
+{
+	if (in->attr.flags & META_IF_SEALED)
+		return -EPERM;		/* sealed at its last close */
+	if (off != in->attr.size)
+		return -EPERM;		/* journal files are only appended to */
+	return 0;
+}
+
+int journal_wrote(struct fs *fs, fuse_req_t req, struct inode *in, const char *buf,
+		  size_t size, uint64_t off)
+{
+	char path[4096], comm[16];
+	uint8_t sha[32];
+	int64_t sealed;
+	struct leaf l = { .op = "write", .ino = in->ino, .offset = off, .length = size,
+			  .sha = sha };
+
+	if (path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
+		snprintf(path, sizeof(path), "?%llu", (unsigned long long)in->ino);
+	if (EVP_Digest(buf, size, sha, NULL, EVP_sha256(), NULL) != 1)
+		return -EIO;
+	who(req, &l, comm);
+	l.path = path;
+	return leaf_add(fs, &l);
+}
+
+int journal_seal(struct fs *fs, fuse_req_t req, struct inode *in)
+{
+	char path[4096], comm[16];
+	uint8_t sha[32];
+	int64_t sealed;
+	struct meta_batch *b;
+	struct leaf l = { .op = "seal", .ino = in->ino, .length = in->attr.size, .sha = sha };
+	int rc;
+
+	if (in->attr.flags & META_IF_SEALED)
+		return 0;
+	rc = fs_flush(fs, in);
+	if (rc == 0)
+		rc = content_hash_now(fs, in, sha);
+	if (rc < 0)
+		return rc;
+	if (path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
+		snprintf(path, sizeof(path), "?%llu", (unsigned long long)in->ino);
+	b = meta_batch_new();
+	if (!b)
+		return -ENOMEM;
+	in->attr.flags |= META_IF_SEALED;
+	inode_save(b, in);
+	rc = fs_commit(fs, b, false);
+	meta_batch_free(b);
+	if (rc == 0)
+		rc = path_save(fs, in->ino, path, mono_now(fs->journal));
+	if (rc == 0) {
+		who(req, &l, comm);
+		l.path = path;
+		rc = leaf_add(fs, &l);
+	}
+	return rc;
+}
+
+/* --- retention, holds, release ----------------------------------------- */
+
+static int any_rec(void *ctx, const void *k, size_t kl, const void *v, size_t vl)
+{
+	(void)ctx;
+	(void)k;
+	(void)kl;
+	(void)v;
+	(void)vl;
+	return 1;
+}
+
+int journal_may_change(struct fs *fs, struct inode *in)
+{
+	char path[8];
+	int64_t sealed;
+	uint8_t k[8];
+	void *v;
+	size_t vlen;
+
+	if (!journal_file(in))
+		return 0;
+	put64(k, in->ino);
+	if (meta_rec_foreach(fs->meta, REC_Y, k, 8, any_rec, NULL) == 1)
+		return -EPERM;		/* legal hold */
+	if (!fs->opt.audit_compliance && meta_rec_get(fs->meta, REC_R, k, 8, &v, &vlen) == 0) {
+		free(v);
+		return 0;		/* retention released (governance mode) */
+	}
+	if (!(in->attr.flags & META_IF_SEALED) ||
+	    path_load(fs, in->ino, path, sizeof(path), &sealed) < 0 || sealed < 0)
+		return -EPERM;		/* still being written */
+	if (mono_now(fs->journal) - sealed <
+	    (int64_t)(fs->opt.audit_retention_days * 86400.0 * 1e9))
+		return -EPERM;		/* retention not over */
+	return 0;
+}
+
+/* user.aifs.hold=TAG, user.aifs.unhold=TAG, user.aifs.release=1 on a
+ * journal file.  Holds: owner or root; release: root, governance mode. */
+int journal_xattr(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+		  const char *value, size_t size)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	char tag[256], comm[16], path[4096];
+	struct meta_batch *b;
+	uint8_t k[8 + 256];
+	int64_t sealed;
+	struct leaf l = { .ino = in->ino, .tag = tag };
+	int rc;
+
+	if (size == 0 || size > 255 || memchr(value, 0, size))
+		return -EINVAL;
+	memcpy(tag, value, size);
+	tag[size] = 0;
+	put64(k, in->ino);
+	memcpy(k + 8, tag, size);
+	if (!strcmp(name, "user.aifs.hold") || !strcmp(name, "user.aifs.unhold")) {
+		if (ctx->uid != 0 && ctx->uid != in->attr.uid)
+			return -EPERM;
+		l.op = name[10] == 'h' ? "hold" : "unhold";
+	} else if (!strcmp(name, "user.aifs.release")) {
+		if (ctx->uid != 0 || fs->opt.audit_compliance)
+			return -EPERM;
+		l.op = "release";
+	} else {
+		return -EPERM;
+	}
+	b = meta_batch_new();
+	if (!b)
+		return -ENOMEM;
+	if (l.op[0] == 'h')
+		meta_rec_put(b, REC_Y, k, 8 + size, "", 0);
+	else if (l.op[0] == 'u')
+		meta_rec_del(b, REC_Y, k, 8 + size);
+	else
+		meta_rec_put(b, REC_R, k, 8, tag, size);
+	rc = fs_commit(fs, b, false);
+	meta_batch_free(b);
+	if (path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
+		snprintf(path, sizeof(path), "?%llu", (unsigned long long)in->ino);
+	who(req, &l, comm);
+	l.path = path;
+	return rc ? rc : leaf_add(fs, &l);	/* the act itself is journaled */
+}
+
+/* The newest signed checkpoint, malloc'd (caller frees); -ENOENT if none. */
+int journal_checkpoint_text(struct fs *fs, char **text, size_t *len)
+{
+	struct journal *j = fs->journal;
+	uint8_t k[8];
+	void *v;
+	int rc;
+
+	checkpoint(fs);		/* what a reader sees includes every record so far */
+	pthread_mutex_lock(&j->lock);
+	put64(k, j->signed_size);
+	pthread_mutex_unlock(&j->lock);
+	rc = meta_rec_get(fs->meta, REC_K, k, 8, &v, len);
+	if (rc == 0)
+		*text = v;
+	return rc;
+}
