@@ -23,6 +23,12 @@ static const char usage_text[] =
 	"  snapshot list [--json] DS  list the snapshots of DS\n"
 	"  snapshot manifest DS TAG   JSON lines: path, size, sha256, mode, mtime\n"
 	"  snapshot diff DS A B       paths added, removed, changed from A to B\n"
+	"  audit verify STORE         check the journal with only the public key\n"
+	"  audit export STORE DIR     write records, checkpoints and public key\n"
+	"  audit pubkey STORE         print the public key of the journal\n"
+	"  audit head MOUNT           print the newest signed checkpoint\n"
+	"  audit hold|unhold FILE TAG set or clear a legal hold on a journal file\n"
+	"  audit release FILE         lift retention (root, governance mode)\n"
 	"  policy get DIR             show the area policy of a directory\n"
 	"  policy set DIR POLICY      mark a directory checkpoint|dataset|journal|plain\n"
 	"\n"
@@ -90,6 +96,8 @@ int main(int argc, char **argv)
 		return cmd_versions(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "snapshot"))
 		return cmd_snapshot(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "audit"))
+		return cmd_audit(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "policy"))
 		return cmd_policy(argc - 1, argv + 1);
 	fprintf(stderr, "aifsctl: unknown command '%s'\n%s", argv[1], usage_text);

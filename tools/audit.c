@@ -1,0 +1,578 @@
+/* audit.c — `aifsctl audit ...`: verify, export, pubkey, head, hold,
+ * unhold, release.
+ *
+ * verify recomputes the journal's Merkle tree from its records, checks
+ * every signed checkpoint against it with only the public key, checks
+ * consistency proofs between consecutive checkpoints and inclusion proofs
+ * of the records, and re-reads every journaled byte still stored to check
+ * it against the SHA-256 its record holds.  It works on an unmounted store
+ * or on an export directory (records and checkpoints only).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <getopt.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "meta/merkle.h"
+#include "meta/note.h"
+#include "meta/store.h"
+#include "tools/aifsctl.h"
+
+struct log {
+	char **rec;		/* records, as hashed */
+	size_t *len;
+	uint8_t (*hash)[32];
+	size_t n, cap;
+	uint64_t *ck_size;	/* checkpoints, by size */
+	char **ck_note;
+	size_t nck, capck;
+	unsigned long problems;
+};
+
+static void problem(struct log *l, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void problem(struct log *l, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	l->problems++;
+}
+
+static int log_add(struct log *l, const void *rec, size_t len)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 1024;
+		char **r = realloc(l->rec, cap * sizeof(*r));
+		size_t *n = r ? realloc(l->len, cap * sizeof(*n)) : NULL;
+		uint8_t (*h)[32] = n ? realloc(l->hash, cap * sizeof(*h)) : NULL;
+
+		if (r)
+			l->rec = r;
+		if (n)
+			l->len = n;
+		if (!h)
+			return -ENOMEM;
+		l->hash = h;
+		l->cap = cap;
+	}
+	l->rec[l->n] = malloc(len + 1);
+	if (!l->rec[l->n])
+		return -ENOMEM;
+	memcpy(l->rec[l->n], rec, len);
+	l->rec[l->n][len] = 0;
+	l->len[l->n] = len;
+	merkle_leaf_hash(rec, len, l->hash[l->n]);
+	l->n++;
+	return 0;
+}
+
+static int ck_add(struct log *l, uint64_t size, const char *note, size_t len)
+{
+	if (l->nck == l->capck) {
+		size_t cap = l->capck ? l->capck * 2 : 64;
+		uint64_t *s = realloc(l->ck_size, cap * sizeof(*s));
+		char **t = s ? realloc(l->ck_note, cap * sizeof(*t)) : NULL;
+
+		if (s)
+			l->ck_size = s;
+		if (!t)
+			return -ENOMEM;
+		l->ck_note = t;
+		l->capck = cap;
+	}
+	l->ck_note[l->nck] = strndup(note, len);
+	l->ck_size[l->nck++] = size;
+	return l->ck_note[l->nck - 1] ? 0 : -ENOMEM;
+}
+
+static uint64_t be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static int rec_cb(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	struct log *l = ctx;
+
+	if (klen != 8 || be64(key) != l->n) {
+		problem(l, "record %zu is missing (found record %llu instead)", l->n,
+			klen == 8 ? (unsigned long long)be64(key) : 0ull);
+		return -EBADMSG;
+	}
+	return log_add(l, val, vlen);
+}
+
+static int ck_cb(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	return klen == 8 ? ck_add(ctx, be64(key), val, vlen) : 0;
+}
+
+static int leaf_fn(void *ctx, uint64_t index, uint8_t out[32])
+{
+	struct log *l = ctx;
+
+	if (index >= l->n)
+		return -EINVAL;
+	memcpy(out, l->hash[index], 32);
+	return 0;
+}
+
+/* Check the checkpoints and proofs of L with the verifier key VKEY. */
+static void verify_tree(struct log *l, const char *vkey)
+{
+	uint8_t root[32], prev_root[32], proof[MERKLE_PROOF_MAX * 32];
+	uint64_t prev = 0, size;
+	struct merkle m;
+	size_t count, done = 0;
+	int64_t t;
+
+	merkle_init(&m);
+	for (size_t i = 0; i < l->nck; i++) {
+		uint8_t want[32];
+
+		/* the tree grows once, in order: checkpoints are sorted by size */
+		while (done < l->n && done < l->ck_size[i])
+			merkle_append(&m, l->hash[done++]);
+		if (note_verify(vkey, l->ck_note[i], NULL, &size, root, &t) < 0) {
+			problem(l, "checkpoint at %llu records: signature or format invalid",
+				(unsigned long long)l->ck_size[i]);
+			continue;
+		}
+		if (size != l->ck_size[i] || size > l->n) {
+			problem(l, "checkpoint claims %llu records but the log has %zu",
+				(unsigned long long)size, l->n);
+			continue;
+		}
+		if (merkle_root(&m, want) < 0 || memcmp(want, root, 32)) {
+			problem(l, "checkpoint at %llu records: root hash does not match the records",
+				(unsigned long long)size);
+			continue;
+		}
+		if (prev && (merkle_consistency_proof(prev, size, leaf_fn, l, proof, &count) < 0 ||
+			     merkle_verify_consistency(prev, size, prev_root, root, proof, count) < 0))
+			problem(l, "checkpoints at %llu and %llu records are not consistent",
+				(unsigned long long)prev, (unsigned long long)size);
+		prev = size;
+		memcpy(prev_root, root, 32);
+	}
+	if (!prev)
+		return;
+	/* Inclusion of every record (of 200 spread over very long logs: each
+	 * proof reads the whole log). */
+	for (uint64_t i = 0; i < prev; i += prev > 200 ? prev / 200 : 1) {
+		if (merkle_inclusion_proof(prev, i, leaf_fn, l, proof, &count) < 0 ||
+		    merkle_verify_inclusion(l->hash[i], i, prev, proof, count, prev_root) < 0)
+			problem(l, "record %llu is not included in the checkpoint at %llu records",
+				(unsigned long long)i, (unsigned long long)prev);
+	}
+	if (prev < l->n)
+		printf("note: %zu records after the newest checkpoint are not yet signed\n",
+		       (size_t)(l->n - prev));
+}
+
+/* Integer field NAME of JSON record R (our own fixed format). */
+static uint64_t field_u64(const char *r, const char *name)
+{
+	char key[48];
+	const char *p;
+
+	snprintf(key, sizeof(key), "\"%s\":", name);
+	p = strstr(r, key);
+	return p ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
+static void field_str(const char *r, const char *name, char *out, size_t len)
+{
+	char key[48];
+	const char *p, *e;
+
+	snprintf(key, sizeof(key), "\"%s\":\"", name);
+	p = strstr(r, key);
+	out[0] = 0;
+	if (!p)
+		return;
+	p += strlen(key);
+	e = strchr(p, '"');
+	if (e && (size_t)(e - p) < len) {
+		memcpy(out, p, (size_t)(e - p));
+		out[e - p] = 0;
+	}
+}
+
+struct reader {
+	struct store *s;
+	uint64_t off, len;
+	uint8_t *dst;
+	int rc;
+};
+
+static int read_ext(void *ctx, const struct meta_extent *e)
+{
+	struct reader *r = ctx;
+	uint64_t s = e->foff > r->off ? e->foff : r->off;
+	uint64_t t = e->foff + e->len < r->off + r->len ? e->foff + e->len : r->off + r->len;
+	struct tier_io io;
+
+	if (s >= t)
+		return 0;
+	io = (struct tier_io){ .ref = &e->ref, .crcs = e->crcs,
+			       .inner = e->inner + (uint32_t)(s - e->foff),
+			       .len = (uint32_t)(t - s), .dst = r->dst + (s - r->off) };
+	if (tier_read_batch(r->s->tiers, &io, 1) < 0)
+		r->rc = io.result;
+	return 0;
+}
+
+/* Bytes [off, off+len) of file INO from the store (holes are zeros). */
+static int store_read(struct store *s, uint64_t ino, uint64_t off, uint64_t len, uint8_t *dst)
+{
+	struct reader r = { s, off, len, dst, 0 };
+	void *data;
+	size_t dlen;
+	int rc;
+
+	memset(dst, 0, len);
+	if (meta_inline_get(s->meta, ino, &data, &dlen) == 0) {
+		if (off < dlen)
+			memcpy(dst, (uint8_t *)data + off, dlen - off < len ? dlen - off : len);
+		free(data);
+		return 0;
+	}
+	rc = meta_extent_foreach(s->meta, ino, read_ext, &r);
+	return rc ? rc : r.rc;
+}
+
+/* Re-read the journaled bytes of every write and seal record. */
+static void verify_content(struct log *l, struct store *s, unsigned long long *bytes,
+			   unsigned long *gone)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		char op[16], want[65], got[65];
+		uint64_t ino = field_u64(l->rec[i], "inode"), off, len;
+		struct meta_inode in;
+		uint8_t *buf, sha[32];
+
+		field_str(l->rec[i], "op", op, sizeof(op));
+		if (strcmp(op, "write") && strcmp(op, "seal"))
+			continue;
+		field_str(l->rec[i], "sha256", want, sizeof(want));
+		off = strcmp(op, "write") ? 0 : field_u64(l->rec[i], "offset");
+		len = field_u64(l->rec[i], "length");
+		if (meta_inode_get(s->meta, ino, &in) < 0) {
+			(*gone)++;	/* deleted after its retention ended */
+			continue;
+		}
+		buf = malloc(len ? len : 1);
+		if (!buf || store_read(s, ino, off, len, buf) < 0) {
+			problem(l, "record %zu: bytes of inode %llu at %llu cannot be read", i,
+				(unsigned long long)ino, (unsigned long long)off);
+			free(buf);
+			continue;
+		}
+		EVP_Digest(buf, len, sha, NULL, EVP_sha256(), NULL);
+		for (int k = 0; k < 32; k++)
+			sprintf(got + 2 * k, "%02x", sha[k]);
+		if (strcmp(got, want))
+			problem(l, "record %zu: %s of inode %llu at %llu (%llu bytes) was changed: "
+				"sha256 %s, recorded %s", i, op, (unsigned long long)ino,
+				(unsigned long long)off, (unsigned long long)len, got, want);
+		*bytes += len;
+		free(buf);
+	}
+}
+
+static void log_free(struct log *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->rec[i]);
+	for (size_t i = 0; i < l->nck; i++)
+		free(l->ck_note[i]);
+	free(l->rec);
+	free(l->len);
+	free(l->hash);
+	free(l->ck_size);
+	free(l->ck_note);
+}
+
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (!f)
+		return NULL;
+	n = getdelim(&buf, &cap, 0, f);
+	fclose(f);
+	if (n < 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* Load the log of an export directory (records.jsonl, checkpoints/). */
+static int load_export(const char *dir, struct log *l)
+{
+	char p[4200], *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *f;
+	DIR *d;
+	struct dirent *de;
+	int rc = 0;
+
+	snprintf(p, sizeof(p), "%s/records.jsonl", dir);
+	f = fopen(p, "re");
+	if (!f)
+		return -errno;
+	while (rc == 0 && (n = getline(&line, &cap, f)) > 0) {
+		if (line[n - 1] == '\n')
+			n--;
+		rc = log_add(l, line, (size_t)n);
+	}
+	free(line);
+	fclose(f);
+	snprintf(p, sizeof(p), "%s/checkpoints", dir);
+	d = opendir(p);
+	if (!d)
+		return rc ? rc : -errno;
+	while (rc == 0 && (de = readdir(d))) {
+		char q[4600], *text;
+		uint64_t size;
+
+		if (sscanf(de->d_name, "%llu.note", (unsigned long long *)&size) != 1)
+			continue;
+		snprintf(q, sizeof(q), "%s/%s", p, de->d_name);
+		text = read_text(q);
+		rc = text ? ck_add(l, size, text, strlen(text)) : -errno;
+		free(text);
+	}
+	closedir(d);
+	/* checkpoints in size order */
+	for (size_t i = 1; i < l->nck; i++)
+		for (size_t j = i; j > 0 && l->ck_size[j - 1] > l->ck_size[j]; j--) {
+			uint64_t s = l->ck_size[j];
+			char *t = l->ck_note[j];
+
+			l->ck_size[j] = l->ck_size[j - 1];
+			l->ck_note[j] = l->ck_note[j - 1];
+			l->ck_size[j - 1] = s;
+			l->ck_note[j - 1] = t;
+		}
+	return rc;
+}
+
+static int open_store(const char *path, struct store **s)
+{
+	char err[1024];
+	int rc = store_open(path, s, err, sizeof(err));
+
+	if (rc < 0)
+		fprintf(stderr, "aifsctl audit: %s\n", err);
+	return rc;
+}
+
+static int load_store(struct store *s, struct log *l)
+{
+	int rc = meta_rec_foreach(s->meta, 'J', NULL, 0, rec_cb, l);
+
+	return rc ? rc : meta_rec_foreach(s->meta, 'K', NULL, 0, ck_cb, l);
+}
+
+static const char audit_usage[] =
+	"usage: aifsctl audit verify [--pubkey FILE] STORE|--export DIR\n"
+	"       aifsctl audit export STORE DIR\n"
+	"       aifsctl audit pubkey STORE\n"
+	"       aifsctl audit head MOUNT\n"
+	"       aifsctl audit hold|unhold FILE TAG\n"
+	"       aifsctl audit release FILE\n"
+	"\n"
+	"verify and export work on an unmounted store; head, hold, unhold and\n"
+	"release on a mounted one.  verify exits 0 if the journal is intact, 1 if\n"
+	"anything was changed, removed or reordered.\n";
+
+static int audit_verify(int argc, char **argv)
+{
+	const char *pub = NULL, *exp = NULL, *store = NULL;
+	char *vkey, pubpath[4200];
+	struct log l = { 0 };
+	struct store *s = NULL;
+	unsigned long long bytes = 0;
+	unsigned long gone = 0;
+	int rc;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--pubkey") && i + 1 < argc)
+			pub = argv[++i];
+		else if (!strcmp(argv[i], "--export") && i + 1 < argc)
+			exp = argv[++i];
+		else if (argv[i][0] != '-' && !store)
+			store = argv[i];
+		else
+			goto usage;
+	}
+	if (!!exp == !!store)
+		goto usage;
+	if (!pub) {
+		snprintf(pubpath, sizeof(pubpath), "%s/audit.pub", exp ? exp : store);
+		pub = pubpath;
+	}
+	vkey = read_text(pub);
+	if (!vkey) {
+		fprintf(stderr, "aifsctl audit verify: cannot read public key %s: %s\n", pub,
+			strerror(errno));
+		return EXIT_PROBLEM;
+	}
+	vkey[strcspn(vkey, "\n")] = 0;
+	if (exp)
+		rc = load_export(exp, &l);
+	else
+		rc = open_store(store, &s) < 0 ? -EIO : load_store(s, &l);
+	if (rc < 0 && rc != -EBADMSG) {
+		fprintf(stderr, "aifsctl audit verify: cannot read the journal: %s\n", strerror(-rc));
+		rc = -1;
+	} else {
+		if (!l.nck && l.n)
+			problem(&l, "no signed checkpoint covers the %zu records", l.n);
+		verify_tree(&l, vkey);
+		if (s)
+			verify_content(&l, s, &bytes, &gone);
+		if (l.problems)
+			printf("audit: %lu problem%s: the journal was changed\n", l.problems,
+			       l.problems == 1 ? "" : "s");
+		else
+			printf("audit: intact: %zu records, %zu signed checkpoints, %llu bytes "
+			       "re-read%s\n", l.n, l.nck, bytes,
+			       gone ? " (some files deleted after their retention)" : "");
+		rc = 0;
+	}
+	free(vkey);
+	log_free(&l);
+	store_close(s);
+	return rc < 0 || l.problems ? EXIT_PROBLEM : EXIT_OK;
+usage:
+	fputs(audit_usage, stderr);
+	return EXIT_USAGE;
+}
+
+static int audit_export(const char *store, const char *dir)
+{
+	struct log l = { 0 };
+	struct store *s;
+	char p[4200], q[4300];
+	FILE *f;
+	int rc;
+
+	if (open_store(store, &s) < 0)
+		return EXIT_PROBLEM;
+	rc = load_store(s, &l);
+	snprintf(p, sizeof(p), "%s/checkpoints", dir);
+	if (rc == 0 && ((mkdir(dir, 0755) < 0 && errno != EEXIST) ||
+			(mkdir(p, 0755) < 0 && errno != EEXIST)))
+		rc = -errno;
+	snprintf(q, sizeof(q), "%s/records.jsonl", dir);
+	f = rc == 0 ? fopen(q, "we") : NULL;
+	if (rc == 0 && !f)
+		rc = -errno;
+	for (size_t i = 0; f && i < l.n; i++)
+		fprintf(f, "%s\n", l.rec[i]);
+	if (f && fclose(f) != 0)
+		rc = -errno;
+	for (size_t i = 0; rc == 0 && i < l.nck; i++) {
+		snprintf(q, sizeof(q), "%s/%llu.note", p, (unsigned long long)l.ck_size[i]);
+		f = fopen(q, "we");
+		if (!f || fputs(l.ck_note[i], f) < 0 || fclose(f) != 0)
+			rc = -EIO;
+	}
+	if (rc == 0) {
+		char *pub;
+
+		snprintf(q, sizeof(q), "%s/audit.pub", store);
+		pub = read_text(q);
+		snprintf(q, sizeof(q), "%s/audit.pub", dir);
+		f = pub ? fopen(q, "we") : NULL;
+		if (!f || fputs(pub, f) < 0 || fclose(f) != 0)
+			rc = -EIO;
+		free(pub);
+	}
+	if (rc < 0)
+		fprintf(stderr, "aifsctl audit export: %s: %s\n", dir, strerror(-rc));
+	else
+		printf("exported %zu records and %zu checkpoints to %s\n", l.n, l.nck, dir);
+	log_free(&l);
+	store_close(s);
+	return rc < 0 ? EXIT_PROBLEM : EXIT_OK;
+}
+
+static int print_file(const char *path)
+{
+	char *t = read_text(path);
+
+	if (!t) {
+		fprintf(stderr, "aifsctl audit: cannot read %s: %s\n", path, strerror(errno));
+		return EXIT_PROBLEM;
+	}
+	fputs(t, stdout);
+	free(t);
+	return EXIT_OK;
+}
+
+static int set_attr(const char *file, const char *name, const char *val)
+{
+	if (setxattr(file, name, val, strlen(val), 0) < 0) {
+		fprintf(stderr, "aifsctl audit: %s: %s\n", file, errno == EPERM ?
+			"not permitted (a journal file? your own or as root? release needs "
+			"root and governance mode)" : strerror(errno));
+		return EXIT_PROBLEM;
+	}
+	return EXIT_OK;
+}
+
+int cmd_audit(int argc, char **argv)
+{
+	const char *verb = argc >= 2 ? argv[1] : "";
+	char p[4200];
+
+	if (!strcmp(verb, "--help") || !strcmp(verb, "-h")) {
+		fputs(audit_usage, stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(verb, "verify"))
+		return audit_verify(argc - 2, argv + 2);
+	if (!strcmp(verb, "export") && argc == 4)
+		return audit_export(argv[2], argv[3]);
+	if (!strcmp(verb, "pubkey") && argc == 3) {
+		snprintf(p, sizeof(p), "%s/audit.pub", argv[2]);
+		return print_file(p);
+	}
+	if (!strcmp(verb, "head") && argc == 3) {
+		snprintf(p, sizeof(p), "%s/.aifs/audit/checkpoint", argv[2]);
+		return print_file(p);
+	}
+	if ((!strcmp(verb, "hold") || !strcmp(verb, "unhold")) && argc == 4) {
+		snprintf(p, sizeof(p), "user.aifs.%s", verb);
+		return set_attr(argv[2], p, argv[3]);
+	}
+	if (!strcmp(verb, "release") && argc == 3)
+		return set_attr(argv[2], "user.aifs.release", "1");
+	fputs(audit_usage, stderr);
+	return EXIT_USAGE;
+}
