@@ -79,6 +79,7 @@ struct inode {
 	bool dirty;			/* data written since the last fsync */
 	uint32_t nwriters;		/* opens with write access */
 	bool jwrote;			/* journal file written to since opened */
+	char *jpath;			/* journal file: its recorded path */
 	struct session *sess;		/* checkpoint write session (version.c) */
 };
 

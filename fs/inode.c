@@ -40,6 +40,7 @@ int fs_itab_init(struct fs *fs)
 static void inode_free(struct inode *in)
 {
 	version_session_free(in);
+	free(in->jpath);
 	fs_wbuf_free(in);
 	fs_map_free(&in->map);
 	pthread_rwlock_destroy(&in->lock);

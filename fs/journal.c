@@ -339,22 +339,34 @@ static int leaf_add(struct fs *fs, const struct leaf *l)
 	return rc;
 }
 
+/* The caller's identity.  The command name is read from /proc once per
+ * process and second on each worker thread, not once per record. */
 static void who(fuse_req_t req, struct leaf *l, char *comm)
 {
+	static __thread uint32_t last_pid;
+	static __thread int64_t last_time;
+	static __thread char last_comm[16];
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	char p[64];
-	int fd;
-	ssize_t n;
+	int64_t now = boottime();
 
 	l->uid = ctx->uid;
 	l->pid = ctx->pid;
-	snprintf(p, sizeof(p), "/proc/%u/comm", (unsigned)ctx->pid);
-	fd = open(p, O_RDONLY | O_CLOEXEC);
-	n = fd >= 0 ? read(fd, comm, 15) : -1;
-	if (fd >= 0)
-		close(fd);
-	comm[n > 0 ? n : 0] = 0;
-	comm[strcspn(comm, "\n")] = 0;
+	if ((uint32_t)ctx->pid != last_pid || now - last_time > 1000000000) {
+		char p[64];
+		int fd;
+		ssize_t n;
+
+		snprintf(p, sizeof(p), "/proc/%u/comm", (unsigned)ctx->pid);
+		fd = open(p, O_RDONLY | O_CLOEXEC);
+		n = fd >= 0 ? read(fd, last_comm, 15) : -1;
+		if (fd >= 0)
+			close(fd);
+		last_comm[n > 0 ? n : 0] = 0;
+		last_comm[strcspn(last_comm, "\n")] = 0;
+		last_pid = ctx->pid;
+		last_time = now;
+	}
+	memcpy(comm, last_comm, 16);
 	l->comm = comm;
 }
 
@@ -474,12 +486,15 @@ int journal_wrote(struct fs *fs, fuse_req_t req, struct inode *in, const char *b
 	struct leaf l = { .op = "write", .ino = in->ino, .offset = off, .length = size,
 			  .sha = sha };
 
-	if (path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
-		snprintf(path, sizeof(path), "?%llu", (unsigned long long)in->ino);
+	if (!in->jpath) {	/* cached while the inode is loaded */
+		if (path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
+			snprintf(path, sizeof(path), "?%llu", (unsigned long long)in->ino);
+		in->jpath = strdup(path);
+	}
 	if (EVP_Digest(buf, size, sha, NULL, EVP_sha256(), NULL) != 1)
 		return -EIO;
 	who(req, &l, comm);
-	l.path = path;
+	l.path = in->jpath ? in->jpath : "?";
 	return leaf_add(fs, &l);
 }
 

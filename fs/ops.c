@@ -179,7 +179,7 @@ static int open_checkpoint(struct fs *fs, struct inode **inp, struct fuse_file_i
 	bool redirect;
 	int rc;
 
-	if ((in->attr.flags & META_IF_READONLY) && writable(fi))
+	if ((in->attr.flags & META_IF_READONLY) && (writable(fi) || (fi->flags & O_TRUNC)))
 		return -EROFS;
 	if (journal_file(in) && writable(fi)) {
 		if (in->attr.flags & META_IF_SEALED)

@@ -283,6 +283,7 @@ int snapshot_create(struct fs *fs, uint64_t ds, const char *tag, uint64_t *root)
 struct drop {
 	struct fs *fs;
 	struct meta_batch *b;
+	struct linkmap links;	/* hard-linked inode -> names still to drop */
 	uint64_t *dirs;
 	size_t nd, cd;
 	struct inode **held;
@@ -339,12 +340,18 @@ static int drop_inode(struct drop *d, uint64_t ino, uint32_t type)
 	if (type == S_IFREG) {
 		struct meta_inode a;
 
-		/* hard links: only the last dentry frees the inode */
-		if (meta_inode_get(d->fs->meta, ino, &a) == 0 && a.nlink > 1) {
-			a.nlink--;
-			meta_inode_put(d->b, &a);
-			return 0;
+		/* hard links: only the last of its names in the tree frees the
+		 * inode (counted here: the batch is not readable yet) */
+		size_t k;
+
+		for (k = 0; k < d->links.n && d->links.src[k] != ino; k++)
+			;
+		if (k == d->links.n && meta_inode_get(d->fs->meta, ino, &a) == 0 && a.nlink > 1) {
+			if (link_add(&d->links, ino, a.nlink) < 0)
+				return -ENOMEM;
 		}
+		if (k < d->links.n && --d->links.dst[k] > 0)
+			return 0;	/* not the last of its names */
 		meta_extent_foreach(d->fs->meta, ino, drop_extent, d);
 	}
 	meta_inode_purge(d->fs->meta, d->b, ino);
@@ -396,6 +403,8 @@ int snapshot_delete(struct fs *fs, uint64_t ds, const char *tag)
 	meta_batch_free(d.b);
 	free(d.dirs);
 	free(d.held);
+	free(d.links.src);
+	free(d.links.dst);
 	return rc;
 }
 
