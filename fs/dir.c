@@ -177,6 +177,8 @@ static void do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (S_ISDIR(in->attr.mode))
 		in->parent = parent;
+	if (version_tracked(in))
+		in = version_lookup(fs, in, parent, name);
 	reply_entry(req, fs, in);
 }
 

@@ -80,6 +80,9 @@ struct inode {
 	uint32_t nwriters;		/* opens with write access */
 	bool jwrote;			/* journal file written to since opened */
 	char *jpath;			/* journal file: its recorded path */
+	uint64_t lparent;		/* checkpoint file: last name looked up */
+	char *lname;
+	bool name_hidden;		/* that name is uncached during a session */
 	struct session *sess;		/* checkpoint write session (version.c) */
 };
 
@@ -222,6 +225,16 @@ void version_modify(fuse_req_t req, struct inode *in);
 bool version_wrote(const struct inode *in);
 /* IN's size is set to SIZE within its session. */
 void version_truncate(struct inode *in, uint64_t size);
+/* Lookup of NAME in PARENT found checkpoint file IN (referenced): during
+ * a write session, answer with its newest complete version instead, so
+ * that new openers see that version's bytes and size; returns the inode
+ * to reply with (referenced).  Remembers the name. */
+struct inode *version_lookup(struct fs *fs, struct inode *in, uint64_t parent,
+			     const char *name);
+/* IN's session has begun: drop the kernel's cached name of IN so that
+ * the next lookup comes to version_lookup.  Not from open (the kernel may
+ * hold the parent directory's lock there). */
+void version_hide_name(struct fs *fs, struct inode *in);
 /* Feed written bytes to the session's running SHA-256. */
 void version_hash(struct inode *in, const char *buf, size_t size, uint64_t off);
 /* End IN's session (IN locked; last writer gone): commit version N+1.
@@ -292,6 +305,8 @@ int virt_lookup(struct fs *fs, uint64_t parent, const char *name,
 		struct fuse_entry_param *e, struct inode **real);
 /* Content of view file ID (malloc'd), for open; -EISDIR for directories. */
 int virt_open(uint64_t id, char **text, size_t *len);
+/* Node id of DIR/.aifs/versions/FILE for file INO. */
+uint64_t virt_versions_of(uint64_t ino);
 /* True if ID is DS/.aifs/snapshots; *DS is then DS. */
 bool virt_snapshots_of(uint64_t id, uint64_t *ds);
 /* List virtual directory ID through ADD (after "." and ".."). */

@@ -41,6 +41,7 @@ static void inode_free(struct inode *in)
 {
 	version_session_free(in);
 	free(in->jpath);
+	free(in->lname);
 	fs_wbuf_free(in);
 	fs_map_free(&in->map);
 	pthread_rwlock_destroy(&in->lock);
@@ -360,7 +361,10 @@ void inode_stat(const struct inode *in, struct stat *st)
 	memset(st, 0, sizeof(*st));
 	st->st_ino = a->ino;
 	st->st_mode = a->mode;
-	st->st_nlink = a->nlink;
+	/* A version is named by no directory: with no links the kernel lets
+	 * go of it as soon as it is unused, so a pruned version's space comes
+	 * back without waiting for memory pressure. */
+	st->st_nlink = (a->flags & META_IF_VERSION) ? 0 : a->nlink;
 	st->st_uid = a->uid;
 	st->st_gid = a->gid;
 	st->st_rdev = a->rdev;

@@ -134,6 +134,7 @@ static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		goto unlock;
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		version_modify(req, in);
+		version_hide_name(fs, in);
 		version_truncate(in, attr->st_size);
 	}
 	rc = setattr_apply(fs, in, b, attr, to_set);
@@ -318,6 +319,10 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	fs_entry(fs, in, &e);
 	if ((content_tracked(in) || journal_file(in)) && writable(fi))
 		in->nwriters++;
+	if (version_tracked(in)) {
+		in->lparent = parent;
+		in->lname = strdup(name);
+	}
 	pthread_rwlock_unlock(&in->lock);
 	if (journal_file(in))
 		journal_created(fs, req, parent, name, in);
@@ -399,6 +404,7 @@ static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		in->jwrote = true;
 	} else {
 		version_modify(req, in);
+		version_hide_name(the_fs, in);
 		version_hash(in, buf, size, off);
 		rc = fs_write(the_fs, in, buf, size, off);
 	}

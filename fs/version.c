@@ -118,6 +118,7 @@ bool version_tracked(const struct inode *in)
 
 void version_session_free(struct inode *in)
 {
+	in->name_hidden = false;
 	if (in->sess) {
 		EVP_MD_CTX_free(in->sess->md);
 		free(in->sess);
@@ -489,8 +490,28 @@ static void release_versions(struct fs *fs, struct inode **held, size_t n)
 
 /* Drop the oldest versions of INO beyond the mount's keep_versions; never
  * a held one, nor the newest complete one. */
-static void prune(struct fs *fs, uint64_t ino)
+/* Make the kernel let go of pruned version N (vino VINO) of IN: drop the
+ * names it may cache for it, so that its last user frees it. */
+static void forget_names(struct fs *fs, struct inode *in, uint32_t n, uint64_t vino)
 {
+	char name[META_NAME_MAX + 16];
+	int len;
+
+	if (!fs->se)
+		return;
+	len = snprintf(name, sizeof(name), "%u", n);
+	fuse_lowlevel_notify_delete(fs->se, virt_versions_of(in->ino), vino, name, (size_t)len);
+	if (in->lname) {
+		len = snprintf(name, sizeof(name), "%s@v%u", in->lname, n);
+		if (len < (int)sizeof(name))
+			fuse_lowlevel_notify_inval_entry(fs->se, in->lparent, name, (size_t)len);
+	}
+}
+
+static void prune(struct fs *fs, struct inode *in)
+{
+	uint64_t ino = in->ino;
+	uint32_t nums[64];
 	struct vlist *l;
 	struct meta_batch *b;
 	uint64_t vinos[64];
@@ -512,6 +533,7 @@ static void prune(struct fs *fs, uint64_t ino)
 		if (l->v[i].held || i == newest)
 			continue;
 		vrec_del(b, ino, l->n[i], l->v[i].vino);
+		nums[nd] = l->n[i];
 		vinos[nd++] = l->v[i].vino;
 	}
 	if (b && nd && unlink_versions(fs, b, vinos, nd, held) == 0) {
@@ -520,6 +542,8 @@ static void prune(struct fs *fs, uint64_t ino)
 			log_err("pruning versions of inode %llu failed: %s",
 				(unsigned long long)ino, strerror(-rc));
 		release_versions(fs, held, nd);
+		for (size_t i = 0; rc == 0 && i < nd; i++)
+			forget_names(fs, in, nums[i], vinos[i]);
 	}
 	meta_batch_free(b);
 	free(l);
@@ -686,7 +710,7 @@ out:
 	meta_batch_free(b);
 	version_session_free(in);
 	if (rc >= 0)
-		prune(fs, in->ino);
+		prune(fs, in);
 	return rc;
 }
 
@@ -820,4 +844,40 @@ void content_forget(struct meta_batch *b, uint64_t ino)
 
 	put64(k, ino);
 	meta_rec_del(b, REC_H, k, 8);
+}
+
+/* --- names during a session --------------------------------------------- */
+
+struct inode *version_lookup(struct fs *fs, struct inode *in, uint64_t parent,
+			     const char *name)
+{
+	struct inode *vin;
+	struct vrec v;
+	bool session;
+
+	pthread_rwlock_wrlock(&in->lock);
+	if (in->lparent != parent || !in->lname || strcmp(in->lname, name)) {
+		char *n = strdup(name);
+
+		if (n) {
+			free(in->lname);
+			in->lname = n;
+			in->lparent = parent;
+		}
+	}
+	session = in->sess != NULL;
+	pthread_rwlock_unlock(&in->lock);
+	if (!session || version_get(fs, in->ino, 0, &v, NULL) < 0 ||
+	    inode_get(fs, v.vino, &vin) < 0)
+		return in;
+	inode_put(fs, in);
+	return vin;
+}
+
+void version_hide_name(struct fs *fs, struct inode *in)
+{
+	if (!in->sess || in->name_hidden || !in->lname || !fs->se)
+		return;
+	in->name_hidden = true;
+	fuse_lowlevel_notify_inval_entry(fs->se, in->lparent, in->lname, strlen(in->lname));
 }

@@ -209,3 +209,8 @@ int virt_open(uint64_t id, char **text, size_t *len)
 		return -EISDIR;
 	return journal_checkpoint_text(the_fs, text, len);
 }
+
+uint64_t virt_versions_of(uint64_t ino)
+{
+	return vid(KIND_VFILE, ino);
+}
