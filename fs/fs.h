@@ -248,6 +248,9 @@ int version_foreach(struct fs *fs, uint64_t ino,
 		    int (*fn)(void *ctx, uint32_t n, const struct vrec *v), void *ctx);
 /* Which (file, n) version inode VINO is. */
 int version_owner(struct fs *fs, uint64_t vino, uint64_t *ino, uint32_t *n);
+/* At mount: undo the saves a crash cut short (their files go back to
+ * their newest complete version). */
+int version_recover(struct fs *fs);
 /* Drop every version of INO (the file is being purged). */
 void version_drop_all(struct fs *fs, uint64_t ino);
 /* rename(SRC over DST): DST's history continues on SRC, into B. */

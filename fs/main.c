@@ -50,10 +50,9 @@ static const char usage_text[] =
 static const char *const passthrough[] = {
 	"allow_other", "allow_root", "auto_unmount", "default_permissions", "ro", "rw",
 	"suid", "nosuid", "dev", "nodev", "exec", "noexec", "async", "sync", "dirsync",
-	"atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime",
-	"strictatime", "nostrictatime", "lazytime", "nolazytime", NULL
+	"atime", "noatime", "relatime", NULL
 };
-static const char *const passthrough_val[] = { "fsname=", "subtype=", "max_read=", NULL };
+static const char *const passthrough_val[] = { "fsname=", "subtype=", NULL };
 /* Words fstab and mount(8) may hand us that mean nothing to a FUSE mount. */
 static const char *const ignored[] = {
 	"defaults", "auto", "noauto", "nofail", "_netdev", "user", "users", "nouser", NULL
@@ -242,6 +241,8 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 		rc = space_init(fs);
 	if (rc == 0)
 		rc = fs_orphans_reap(fs);
+	if (rc == 0)
+		rc = version_recover(fs);
 	if (rc == 0)
 		rc = journal_init(fs);
 	if (rc < 0) {

@@ -26,6 +26,7 @@
 #define REC_V	'V'	/* ino | n -> struct vrec */
 #define REC_B	'B'	/* vino -> ino | n */
 #define REC_H	'H'	/* ino -> generation | sha256 of the content at it */
+#define REC_W	'W'	/* ino: a write session is open (undone at the next mount) */
 #define VREC_LEN (1 + 8 + 8 + 8 + 32 + 4 + 4 + 16 + 3)
 
 struct session {
@@ -141,6 +142,25 @@ static void read_comm(uint32_t pid, char *comm)
 	comm[strcspn(comm, "\n")] = 0;
 }
 
+/* Record (or clear) that INO has an open write session, so that a crash
+ * in the middle of a save is undone at the next mount. */
+static void session_mark(struct fs *fs, uint64_t ino, bool open)
+{
+	struct meta_batch *b = meta_batch_new();
+	uint8_t k[8];
+
+	if (!b)
+		return;
+	put64(k, ino);
+	if (open)
+		meta_rec_put(b, REC_W, k, 8, "", 0);
+	else
+		meta_rec_del(b, REC_W, k, 8);
+	if (fs_commit(fs, b, false) < 0)
+		log_warn("inode %llu: cannot record its write session", (unsigned long long)ino);
+	meta_batch_free(b);
+}
+
 void version_modify(fuse_req_t req, struct inode *in)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -159,6 +179,8 @@ void version_modify(fuse_req_t req, struct inode *in)
 		s->pid = ctx->pid;
 		read_comm(s->pid, s->comm);
 		in->sess = s;
+		if (version_tracked(in))
+			session_mark(the_fs, in->ino, true);
 	}
 }
 
@@ -320,9 +342,9 @@ static bool content_complete(struct fs *fs, struct inode *in)
 /* --- version records ------------------------------------------------- */
 
 struct vlist {
-	uint32_t n[4096];
-	struct vrec v[4096];
-	size_t count;
+	uint32_t *n;
+	struct vrec *v;
+	size_t count, cap;
 };
 
 static size_t vkey(uint8_t *k, uint64_t ino, uint32_t n)
@@ -438,11 +460,30 @@ static int list_cb(void *ctx, uint32_t n, const struct vrec *v)
 {
 	struct vlist *l = ctx;
 
-	if (l->count == sizeof(l->n) / sizeof(l->n[0]))
-		return -EMLINK;
+	if (l->count == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		uint32_t *nn = realloc(l->n, cap * sizeof(*nn));
+		struct vrec *vv = nn ? realloc(l->v, cap * sizeof(*vv)) : NULL;
+
+		if (nn)
+			l->n = nn;
+		if (!vv)
+			return -ENOMEM;
+		l->v = vv;
+		l->cap = cap;
+	}
 	l->n[l->count] = n;
 	l->v[l->count++] = *v;
 	return 0;
+}
+
+static void vlist_free(struct vlist *l)
+{
+	if (l) {
+		free(l->n);
+		free(l->v);
+		free(l);
+	}
 }
 
 static struct vlist *vlist_load(struct fs *fs, uint64_t ino, int *rc)
@@ -451,7 +492,7 @@ static struct vlist *vlist_load(struct fs *fs, uint64_t ino, int *rc)
 
 	*rc = l ? version_foreach(fs, ino, list_cb, l) : -ENOMEM;
 	if (*rc < 0) {
-		free(l);
+		vlist_free(l);
 		return NULL;
 	}
 	return l;
@@ -546,7 +587,7 @@ static void prune(struct fs *fs, struct inode *in)
 			forget_names(fs, in, nums[i], vinos[i]);
 	}
 	meta_batch_free(b);
-	free(l);
+	vlist_free(l);
 }
 
 void version_drop_all(struct fs *fs, uint64_t ino)
@@ -559,7 +600,7 @@ void version_drop_all(struct fs *fs, uint64_t ino)
 
 	l = vlist_load(fs, ino, &rc);
 	if (!l || !l->count) {
-		free(l);
+		vlist_free(l);
 		return;
 	}
 	b = meta_batch_new();
@@ -581,7 +622,7 @@ void version_drop_all(struct fs *fs, uint64_t ino)
 	meta_batch_free(b);
 	free(vinos);
 	free(held);
-	free(l);
+	vlist_free(l);
 }
 
 int version_rename(struct fs *fs, struct meta_batch *b, uint64_t src, uint64_t dst)
@@ -594,7 +635,7 @@ int version_rename(struct fs *fs, struct meta_batch *b, uint64_t src, uint64_t d
 		return rc;
 	s = vlist_load(fs, src, &rc);
 	if (!s) {
-		free(d);
+		vlist_free(d);
 		return rc;
 	}
 	for (size_t i = 0; i < s->count; i++)
@@ -605,8 +646,8 @@ int version_rename(struct fs *fs, struct meta_batch *b, uint64_t src, uint64_t d
 	}
 	for (size_t i = 0; i < s->count; i++)
 		vrec_put(b, src, (d->count ? d->n[d->count - 1] : 0) + (uint32_t)i + 1, &s->v[i]);
-	free(d);
-	free(s);
+	vlist_free(d);
+	vlist_free(s);
 	return 0;
 }
 
@@ -655,7 +696,9 @@ int version_commit(struct fs *fs, struct inode *in)
 		goto out;
 	have_good = version_get(fs, in->ino, 0, &good, NULL) == 0;
 	v.size = in->attr.size;
-	v.complete = content_complete(fs, in);
+	/* A save killed between its truncation and its first byte leaves an
+	 * empty file: never a checkpoint that should replace a good one. */
+	v.complete = content_complete(fs, in) && !(v.size == 0 && have_good && good.size);
 	if (s && s->hash_ok && s->hashed == in->attr.size)
 		EVP_DigestFinal_ex(s->md, v.sha, NULL);
 	else if ((rc = content_hash_now(fs, in, v.sha)) < 0)
@@ -683,6 +726,12 @@ int version_commit(struct fs *fs, struct inode *in)
 	if (rc < 0)
 		goto out;
 	vrec_put(b, in->ino, last + 1, &v);
+	{
+		uint8_t wk[8];
+
+		put64(wk, in->ino);
+		meta_rec_del(b, REC_W, wk, 8);	/* the session is over */
+	}
 	if (!v.complete && have_good) {
 		rc = revert(fs, in, b, &good);
 		if (rc < 0)
@@ -880,4 +929,47 @@ void version_hide_name(struct fs *fs, struct inode *in)
 		return;
 	in->name_hidden = true;
 	fuse_lowlevel_notify_inval_entry(fs->se, in->lparent, in->lname, strlen(in->lname));
+}
+
+/* --- crash recovery ------------------------------------------------------ */
+
+static int recover_one(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	struct fs *fs = ctx;
+	uint64_t ino = klen == 8 ? get64(key) : 0;
+	struct meta_batch *b = meta_batch_new();
+	struct inode *in = NULL;
+	struct vrec good;
+	int rc = b ? inode_get(fs, ino, &in) : -ENOMEM;
+
+	(void)val;
+	(void)vlen;
+	if (rc == 0) {
+		pthread_rwlock_wrlock(&in->lock);
+		if (version_tracked(in) && version_get(fs, ino, 0, &good, NULL) == 0) {
+			rc = revert(fs, in, b, &good);
+			if (rc == 0)
+				log_notice("inode %llu: a save was cut short by a crash; "
+					   "back to its last complete version", (unsigned long long)ino);
+		}
+		pthread_rwlock_unlock(&in->lock);
+	}
+	if (b && (rc == 0 || rc == -ENOENT)) {
+		meta_rec_del(b, REC_W, key, klen);
+		rc = fs_commit(fs, b, true);
+	}
+	if (rc == 0 || rc == -ENOENT)
+		rc = 0;
+	else
+		log_err("inode %llu: undoing an interrupted save failed: %s",
+			(unsigned long long)ino, strerror(-rc));
+	if (in && b)
+		inode_put(fs, in);
+	meta_batch_free(b);
+	return 0;
+}
+
+int version_recover(struct fs *fs)
+{
+	return meta_rec_foreach(fs->meta, REC_W, NULL, 0, recover_one, fs);
 }
