@@ -312,7 +312,7 @@ static void do_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	int rc;
 
 	if (virt_snapshots_of(parent, &ds)) {	/* mkdir DS/.aifs/snapshots/TAG */
-		rc = snapshot_create(the_fs, ds, name, &root);
+		rc = snapshot_create(the_fs, ds, name, fuse_req_ctx(req)->uid, &root);
 		if (rc == 0)
 			rc = inode_get(the_fs, root, &in);
 	} else {
@@ -375,6 +375,15 @@ static void drop_link(struct meta_batch *b, struct inode *in, int64_t now)
 	inode_save(b, in);
 }
 
+static int any_snapshot(void *ctx, const char *tag, size_t len, const struct snapinfo *si)
+{
+	(void)ctx;
+	(void)tag;
+	(void)len;
+	(void)si;
+	return 1;
+}
+
 static int remove_entry(fuse_ino_t parent, const char *name, bool dir)
 {
 	struct fs *fs = the_fs;
@@ -387,8 +396,12 @@ static int remove_entry(fuse_ino_t parent, const char *name, bool dir)
 
 	if (strlen(name) > META_NAME_MAX)
 		return -ENAMETOOLONG;
+	if (virt_is(parent))
+		return -EROFS;		/* versions and snapshots are read-only */
 	pthread_rwlock_wrlock(&fs->ns);
 	rc = meta_dentry_get(fs->meta, parent, name, strlen(name), &ino, &type);
+	if (rc == -ENOENT && lookup_alias(fs, parent, name, &in) == 0)
+		rc = -EROFS;		/* FILE@vN */
 	if (rc < 0)
 		goto out;
 	rc = inode_get(fs, parent, &pin);
@@ -413,6 +426,8 @@ static int remove_entry(fuse_ino_t parent, const char *name, bool dir)
 	}
 	if (dir) {
 		rc = meta_dir_empty(fs->meta, ino);
+		if (rc == 1 && snapshot_foreach(fs, ino, any_snapshot, NULL) == 1)
+			rc = 0;		/* its snapshots must be deleted first */
 		if (rc <= 0) {
 			rc = rc == 0 ? -ENOTEMPTY : rc;
 			goto out;
@@ -454,7 +469,7 @@ static void do_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	uint64_t ds;
 
 	if (virt_snapshots_of(parent, &ds))	/* rmdir DS/.aifs/snapshots/TAG */
-		fuse_reply_err(req, -snapshot_delete(the_fs, ds, name));
+		fuse_reply_err(req, -snapshot_delete(the_fs, ds, name, fuse_req_ctx(req)->uid));
 	else
 		fuse_reply_err(req, -remove_entry(parent, name, true));
 }
@@ -541,6 +556,8 @@ static int rename_check(struct fs *fs, struct inode *src, struct inode *dst)
 		return -EISDIR;
 	if (S_ISDIR(dst->attr.mode)) {
 		rc = meta_dir_empty(fs->meta, dst->ino);
+		if (rc == 1 && snapshot_foreach(fs, dst->ino, any_snapshot, NULL) == 1)
+			rc = 0;
 		if (rc <= 0)
 			return rc == 0 ? -ENOTEMPTY : rc;
 	}
@@ -604,7 +621,11 @@ static int rename_load(struct fs *fs, struct rename_op *r)
 	uint32_t type;
 	int rc;
 
+	if (virt_is(r->parent) || virt_is(r->newparent))
+		return -EROFS;
 	rc = meta_dentry_get(fs->meta, r->parent, r->name, strlen(r->name), &sino, &type);
+	if (rc == -ENOENT && lookup_alias(fs, r->parent, r->name, &r->src) == 0)
+		return -EROFS;		/* FILE@vN */
 	if (rc < 0)
 		return rc;
 	rc = meta_dentry_get(fs->meta, r->newparent, r->newname, strlen(r->newname), &dino,

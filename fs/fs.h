@@ -266,8 +266,8 @@ struct snapinfo {
 	uint64_t files, bytes;
 };
 /* Freeze the tree under dataset directory DS as TAG; *ROOT is its root. */
-int snapshot_create(struct fs *fs, uint64_t ds, const char *tag, uint64_t *root);
-int snapshot_delete(struct fs *fs, uint64_t ds, const char *tag);
+int snapshot_create(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid, uint64_t *root);
+int snapshot_delete(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid);
 int snapshot_get(struct fs *fs, uint64_t ds, const char *tag, struct snapinfo *si);
 int snapshot_foreach(struct fs *fs, uint64_t ds,
 		     int (*fn)(void *ctx, const char *tag, size_t len, const struct snapinfo *si),

@@ -220,7 +220,7 @@ static int snap_copy(struct copy *c, uint64_t ds, uint64_t root)
 	return rc;
 }
 
-int snapshot_create(struct fs *fs, uint64_t ds, const char *tag, uint64_t *root)
+int snapshot_create(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid, uint64_t *root)
 {
 	struct copy c = { .fs = fs };
 	struct snaprec r = { .time = fs_now() };
@@ -237,6 +237,8 @@ int snapshot_create(struct fs *fs, uint64_t ds, const char *tag, uint64_t *root)
 	if (rc == 0 && (dir->attr.policy != META_AREA_DATASET ||
 			(dir->attr.flags & META_IF_READONLY)))
 		rc = -EPERM;
+	if (rc == 0 && uid != 0 && uid != dir->attr.uid)
+		rc = -EACCES;		/* only the directory's owner (or root) */
 	if (rc == 0 && meta_rec_get(fs->meta, REC_P, k, pkey(k, ds, tag), &old, &oldlen) == 0) {
 		free(old);
 		rc = -EEXIST;
@@ -367,8 +369,10 @@ static int drop_entry(void *ctx, const char *name, size_t len, uint64_t ino, uin
 	return drop_inode(d, ino, type);
 }
 
-int snapshot_delete(struct fs *fs, uint64_t ds, const char *tag)
+int snapshot_delete(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid)
 {
+	struct meta_inode dsa;
+
 	struct drop d = { .fs = fs };
 	uint8_t k[8 + META_NAME_MAX];
 	size_t klen, vlen;
@@ -379,6 +383,8 @@ int snapshot_delete(struct fs *fs, uint64_t ds, const char *tag)
 	if (strlen(tag) > META_NAME_MAX)
 		return -ENAMETOOLONG;
 	klen = pkey(k, ds, tag);
+	if (uid != 0 && (meta_inode_get(fs->meta, ds, &dsa) < 0 || dsa.uid != uid))
+		return -EACCES;		/* only the directory's owner (or root) */
 	pthread_rwlock_wrlock(&fs->ns);
 	rc = meta_rec_get(fs->meta, REC_P, k, klen, &v, &vlen);
 	if (rc == 0) {

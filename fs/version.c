@@ -696,9 +696,7 @@ int version_commit(struct fs *fs, struct inode *in)
 		goto out;
 	have_good = version_get(fs, in->ino, 0, &good, NULL) == 0;
 	v.size = in->attr.size;
-	/* A save killed between its truncation and its first byte leaves an
-	 * empty file: never a checkpoint that should replace a good one. */
-	v.complete = content_complete(fs, in) && !(v.size == 0 && have_good && good.size);
+	v.complete = content_complete(fs, in);
 	if (s && s->hash_ok && s->hashed == in->attr.size)
 		EVP_DigestFinal_ex(s->md, v.sha, NULL);
 	else if ((rc = content_hash_now(fs, in, v.sha)) < 0)

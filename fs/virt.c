@@ -52,6 +52,8 @@ void virt_stat(uint64_t ino, struct stat *st)
 	st->st_ino = ino;
 	st->st_mode = S_IFDIR | 0555;
 	st->st_nlink = 2;
+	if (vkind(ino) == KIND_SNAPS)
+		st->st_mode = S_IFDIR | 01777;	/* mkdir/rmdir here; owner checked by aifs */
 	if (vkind(ino) == KIND_CKPT) {
 		char *text;
 		size_t len;

@@ -2,10 +2,18 @@
 #ifndef AIFS_AIFSCTL_H
 #define AIFS_AIFSCTL_H
 
+#include "meta/store.h"
+
 /* Exit codes of every aifsctl command (documented in aifsctl(8)). */
 #define EXIT_OK		0
 #define EXIT_PROBLEM	1
 #define EXIT_USAGE	2
+
+struct store;
+
+/* Open the store at PATH for command CMD, waiting up to 5 s for one that is
+ * still being unmounted; on failure prints the reason. */
+int tool_store_open(const char *path, struct store **s, const char *cmd);
 
 /* aifsctl fsck [--repair] STORE */
 int cmd_fsck(int argc, char **argv);

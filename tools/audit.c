@@ -382,12 +382,7 @@ static int load_export(const char *dir, struct log *l)
 
 static int open_store(const char *path, struct store **s)
 {
-	char err[1024];
-	int rc = store_open(path, s, err, sizeof(err));
-
-	if (rc < 0)
-		fprintf(stderr, "aifsctl audit: %s\n", err);
-	return rc;
+	return tool_store_open(path, s, "audit");
 }
 
 static int load_store(struct store *s, struct log *l)

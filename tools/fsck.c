@@ -272,7 +272,6 @@ int cmd_fsck(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct fsck f = { 0 };
-	char err[1024];
 	int ch, rc;
 
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -286,17 +285,8 @@ int cmd_fsck(int argc, char **argv)
 		fputs(fsck_usage, stderr);
 		return EXIT_USAGE;
 	}
-	/* A store unmounted a moment ago may still be closing: wait a little. */
-	for (int tries = 0; tries < 50; tries++) {
-		rc = store_open(argv[optind], &f.s, err, sizeof(err));
-		if (rc != -EBUSY)
-			break;
-		usleep(100000);
-	}
-	if (rc < 0) {
-		fprintf(stderr, "aifsctl fsck: %s\n", err);
+	if (tool_store_open(argv[optind], &f.s, "fsck") < 0)
 		return EXIT_PROBLEM;
-	}
 	f.b = meta_batch_new();
 	f.buf = malloc(TIER_EXTENT_MAX);
 	rc = f.b && f.buf ? walk(&f) : -ENOMEM;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "tools/aifsctl.h"
+#include "tools/common.h"
 
 #define JSON_SCHEMA_VERSION 1
 
@@ -384,19 +385,6 @@ static void print_table(struct info *v, size_t n)
 
 /* ------------------------------------------------------------ JSON output */
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			putchar('\\');
-		if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
 
 static void json_str_or_null(const char *s)
 {

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "tools/aifsctl.h"
+#include "tools/common.h"
 
 /* Read attribute NAME of PATH into BUF as a string ("" if absent). */
 static void attr(const char *path, const char *name, char *buf, size_t len)
@@ -29,21 +30,6 @@ static int cmp_num(const void *a, const void *b)
 	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
 
 	return x < y ? -1 : x > y;
-}
-
-/* Print a JSON string (the values we print need only these escapes). */
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			putchar('\\');
-		if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
 }
 
 static const char versions_usage[] =
@@ -174,6 +160,11 @@ int cmd_policy(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (argc == 4 && !strcmp(argv[1], "set")) {
+		if (getxattr(argv[2], "user.aifs.area", buf, sizeof(buf)) < 0) {
+			fprintf(stderr, "aifsctl policy: %s is not on a mounted aifs (%s)\n",
+				argv[2], strerror(errno));
+			return EXIT_PROBLEM;
+		}
 		if (setxattr(argv[2], "user.aifs.area", argv[3], strlen(argv[3]), 0) < 0) {
 			fprintf(stderr, "aifsctl policy: cannot set %s on %s: %s\n", argv[3],
 				argv[2], errno == EINVAL ? "unknown policy (checkpoint, dataset, "

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "tools/aifsctl.h"
+#include "tools/common.h"
 
 struct entry {
 	char *path;		/* relative to the tree's root */
@@ -91,19 +92,6 @@ static void tree_free(struct tree *t)
 	free(t->v);
 }
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			putchar('\\');
-		if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
 
 static void snapdir(char *buf, size_t len, const char *ds, const char *tag)
 {

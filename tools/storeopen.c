@@ -1,0 +1,22 @@
+/* storeopen.c — opening a store from an offline aifsctl command. */
+#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "tools/aifsctl.h"
+
+int tool_store_open(const char *path, struct store **s, const char *cmd)
+{
+	char err[1024];
+	int rc = -EBUSY;
+
+	/* A store unmounted a moment ago may still be closing: wait a little. */
+	for (int tries = 0; tries < 50 && rc == -EBUSY; tries++) {
+		rc = store_open(path, s, err, sizeof(err));
+		if (rc == -EBUSY)
+			usleep(100000);
+	}
+	if (rc < 0)
+		fprintf(stderr, "aifsctl %s: %s\n", cmd, err);
+	return rc;
+}
