@@ -293,6 +293,10 @@ int journal_may_change(struct fs *fs, struct inode *in);
 /* Holds and release through user.aifs.hold / unhold / release. */
 int journal_xattr(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
 		  const char *value, size_t size);
+/* setxattr user.aifs.retention=DAYS on a journal directory: what files
+ * created in it afterwards are kept for (owner or root). */
+int journal_dir_retention(struct fs *fs, fuse_req_t req, struct inode *dir, const char *value,
+			  size_t size);
 /* The newest signed checkpoint (malloc'd). */
 int journal_checkpoint_text(struct fs *fs, char **text, size_t *len);
 /* SHA-256 of IN's whole current content (IN locked, map loadable). */

@@ -34,6 +34,7 @@
 #define REC_C	'C'	/* "clock" -> monotonic ns elapsed in the store's life */
 #define REC_Y	'Y'	/* ino | tag -> legal hold */
 #define REC_R	'R'	/* ino -> retention released (governance mode) */
+#define REC_T	'T'	/* ino -> retention (ns) of a journal directory or file */
 
 struct journal {
 	pthread_mutex_t lock;		/* tree, seq, ckpt fields */
@@ -452,6 +453,78 @@ static int path_load(struct fs *fs, uint64_t ino, char *path, size_t len, int64_
 	return 0;
 }
 
+/* Retention of INO in ns: its own, set when it was created from its
+ * directory's, else the mount's. */
+static int64_t retention_of(struct fs *fs, uint64_t ino)
+{
+	uint8_t k[8];
+	void *v;
+	size_t len;
+	int64_t ns = (int64_t)(fs->opt.audit_retention_days * 86400.0 * 1e9);
+
+	put64(k, ino);
+	if (meta_rec_get(fs->meta, REC_T, k, 8, &v, &len) == 0) {
+		if (len == 8)
+			ns = (int64_t)get64(v);
+		free(v);
+	}
+	return ns;
+}
+
+/* A new file keeps the retention its directory had when it was created
+ * (changing the directory's later never shortens it). */
+static void retention_inherit(struct fs *fs, uint64_t dir, uint64_t ino)
+{
+	struct meta_batch *b;
+	uint8_t k[8];
+	void *v;
+	size_t len;
+
+	put64(k, dir);
+	if (meta_rec_get(fs->meta, REC_T, k, 8, &v, &len) < 0)
+		return;
+	b = meta_batch_new();
+	if (b && len == 8) {
+		put64(k, ino);
+		meta_rec_put(b, REC_T, k, 8, v, 8);
+		fs_commit(fs, b, false);
+	}
+	meta_batch_free(b);
+	free(v);
+}
+
+int journal_dir_retention(struct fs *fs, fuse_req_t req, struct inode *dir, const char *value,
+			  size_t size)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct meta_batch *b;
+	char buf[32], *end;
+	double days;
+	uint8_t k[8], v[8];
+	int rc;
+
+	if (!S_ISDIR(dir->attr.mode) || dir->attr.policy != META_AREA_JOURNAL)
+		return -EINVAL;
+	if (ctx->uid != 0 && ctx->uid != dir->attr.uid)
+		return -EPERM;
+	if (size == 0 || size >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, value, size);
+	buf[size] = 0;
+	days = strtod(buf, &end);
+	if (*end || days < 0 || days > 365000)
+		return -EINVAL;
+	b = meta_batch_new();
+	if (!b)
+		return -ENOMEM;
+	put64(k, dir->ino);
+	put64(v, (uint64_t)(days * 86400.0 * 1e9));
+	meta_rec_put(b, REC_T, k, 8, v, 8);
+	rc = fs_commit(fs, b, false);
+	meta_batch_free(b);
+	return rc;
+}
+
 void journal_created(struct fs *fs, fuse_req_t req, uint64_t parent, const char *name,
 		     struct inode *in)
 {
@@ -466,6 +539,7 @@ void journal_created(struct fs *fs, fuse_req_t req, uint64_t parent, const char 
 	l.path = path;
 	if (path_save(fs, in->ino, path, -1) == 0)
 		leaf_add(fs, &l);
+	retention_inherit(fs, parent, in->ino);
 }
 
 int journal_check_write(struct inode *in, uint64_t off)
@@ -565,8 +639,7 @@ int journal_may_change(struct fs *fs, struct inode *in)
 	if (!(in->attr.flags & META_IF_SEALED) ||
 	    path_load(fs, in->ino, path, sizeof(path), &sealed) < 0 || sealed < 0)
 		return -EPERM;		/* still being written */
-	if (mono_now(fs->journal) - sealed <
-	    (int64_t)(fs->opt.audit_retention_days * 86400.0 * 1e9))
+	if (mono_now(fs->journal) - sealed < retention_of(fs, in->ino))
 		return -EPERM;		/* retention not over */
 	return 0;
 }

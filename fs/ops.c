@@ -586,6 +586,8 @@ static int area_set(struct fs *fs, struct inode *in, fuse_req_t req, const char 
 	struct meta_batch *b;
 	int policy = -1, rc;
 
+	if (!strcmp(name, "user.aifs.retention"))
+		return journal_dir_retention(fs, req, in, value, size);
 	if (strcmp(name, "user.aifs.area"))
 		return -EPERM;		/* the other user.aifs.* are read-only */
 	if (!S_ISDIR(in->attr.mode))
