@@ -416,6 +416,10 @@ static int remove_entry(fuse_ino_t parent, const char *name, bool dir)
 	rc = journal_may_change(fs, in);
 	if (rc < 0)
 		goto out;
+	if (version_tracked(in) && in->attr.nlink == 1 && version_file_held(fs, in->ino)) {
+		rc = -EBUSY;		/* a version of it is on hold */
+		goto out;
+	}
 	if (dir && !S_ISDIR(in->attr.mode)) {
 		rc = -ENOTDIR;
 		goto out;
@@ -647,6 +651,9 @@ static int rename_load(struct fs *fs, struct rename_op *r)
 	if ((rc = journal_may_change(fs, r->src)) < 0 ||
 	    (r->dst && (rc = journal_may_change(fs, r->dst)) < 0))
 		return rc;
+	if (r->dst && !version_tracked(r->src) && version_tracked(r->dst) &&
+	    r->dst->attr.nlink == 1 && version_file_held(fs, r->dst->ino))
+		return -EBUSY;	/* replacing it would drop a held version */
 	if (r->dst == r->src)
 		return 1;		/* two links of one inode: nothing to do */
 	if (!alias_ok(r->np, r->newname) ||
@@ -741,4 +748,86 @@ void fs_dir_ops(struct fuse_lowlevel_ops *ops)
 	ops->link = do_link;
 	ops->rename = do_rename;
 	fs_readdir_ops(ops);
+}
+
+/* --- promote ------------------------------------------------------------- */
+
+/* Resolve PATH (relative to the mount root) to its parent directory and
+ * last name. */
+static int resolve_parent(struct fs *fs, const char *path, uint64_t *parent, char *name)
+{
+	char buf[4096], *save = NULL, *c, *next;
+	uint64_t dir = META_ROOT_INO, ino;
+	uint32_t type;
+	int rc;
+
+	if (strlen(path) >= sizeof(buf))
+		return -ENAMETOOLONG;
+	strcpy(buf, path);
+	c = strtok_r(buf, "/", &save);
+	if (!c)
+		return -EINVAL;
+	while ((next = strtok_r(NULL, "/", &save))) {
+		rc = meta_dentry_get(fs->meta, dir, c, strlen(c), &ino, &type);
+		if (rc < 0)
+			return rc;
+		if (type != S_IFDIR)
+			return -ENOTDIR;
+		dir = ino;
+		c = next;
+	}
+	if (strlen(c) > META_NAME_MAX)
+		return -ENAMETOOLONG;
+	strcpy(name, c);
+	*parent = dir;
+	return 0;
+}
+
+/* setxattr user.aifs.promote=PATH on a file or version: publish its
+ * content as a new file at PATH (from the mount root) without copying. */
+int fs_promote(struct fs *fs, fuse_req_t req, struct inode *src, const char *value, size_t size)
+{
+	char path[4096], name[META_NAME_MAX + 1];
+	struct meta_batch *b;
+	struct inode *in = NULL, *from = src;
+	struct vrec v;
+	uint64_t parent;
+	int rc;
+
+	if (!S_ISREG(src->attr.mode) || size == 0 || size >= sizeof(path))
+		return -EINVAL;
+	memcpy(path, value, size);
+	path[size] = 0;
+	if (version_tracked(src)) {	/* a checkpoint file: its newest complete version */
+		rc = version_get(fs, src->ino, 0, &v, NULL);
+		if (rc == 0)
+			rc = inode_get(fs, v.vino, &from);
+		if (rc < 0)
+			return rc == -ENOENT ? -ENODATA : rc;
+	}
+	rc = resolve_parent(fs, path, &parent, name);
+	if (rc == 0)
+		rc = make_node(req, parent, name, S_IFREG | (from->attr.mode & 0777) | 0200, 0,
+			       NULL, &in);
+	b = rc == 0 ? meta_batch_new() : NULL;
+	if (rc == 0 && !b)
+		rc = -ENOMEM;
+	if (rc == 0) {
+		pthread_rwlock_wrlock(&in->lock);
+		rc = fs_map_copy_from(fs, in, b, from->ino);
+		if (rc == 0) {
+			in->attr.size = from->attr.size;
+			if (!(in->attr.flags & META_IF_INLINE))
+				in->attr.alloc = from->attr.alloc;
+			inode_save(b, in);
+			rc = fs_commit(fs, b, true);
+		}
+		pthread_rwlock_unlock(&in->lock);
+	}
+	meta_batch_free(b);
+	if (in)
+		inode_put(fs, in);
+	if (from != src)
+		inode_put(fs, from);
+	return rc;
 }

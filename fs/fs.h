@@ -93,6 +93,7 @@ struct fs_opts {
 	double attr_timeout, entry_timeout;
 	int codec;
 	unsigned keep_versions;		/* 0: keep every version */
+	unsigned keep_every;		/* also keep every K-th version (0: none) */
 	double audit_retention_days;	/* journal files kept at least this long */
 	int audit_compliance;		/* 1: nobody may lift retention */
 	unsigned audit_leaves, audit_secs;	/* sign a checkpoint this often */
@@ -248,6 +249,17 @@ int version_foreach(struct fs *fs, uint64_t ino,
 		    int (*fn)(void *ctx, uint32_t n, const struct vrec *v), void *ctx);
 /* Which (file, n) version inode VINO is. */
 int version_owner(struct fs *fs, uint64_t vino, uint64_t *ino, uint32_t *n);
+/* Holds on a version (EBUSY when deleting its file); tags listed in BUF. */
+int version_hold(struct fs *fs, struct inode *vin, const char *tag, size_t len, bool on);
+int version_holds(struct fs *fs, uint64_t vino, char *buf, size_t len);
+/* True if a version of checkpoint file INO is held. */
+bool version_file_held(struct fs *fs, uint64_t ino);
+/* user.aifs.retain="last=N[,every=K]" on a directory: how many versions
+ * of its checkpoint files are kept (overrides keep_versions/keep_every). */
+int version_retain_set(struct fs *fs, struct inode *dir, const char *value, size_t size);
+/* Make version N of IN its newest version again (a new version sharing
+ * N's data). */
+int version_restore(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t n);
 /* At mount: undo the saves a crash cut short (their files go back to
  * their newest complete version). */
 int version_recover(struct fs *fs);
@@ -329,6 +341,9 @@ void fs_readdir_ops(struct fuse_lowlevel_ops *ops);
 size_t fs_version_alias(const char *name, uint32_t *n);
 /* Fill E for IN (caller holds IN's lock). */
 void fs_entry(struct fs *fs, struct inode *in, struct fuse_entry_param *e);
+/* Publish SRC's content (a checkpoint file's newest complete version) as
+ * a new file at the mount-relative path VALUE, sharing its data. */
+int fs_promote(struct fs *fs, fuse_req_t req, struct inode *src, const char *value, size_t size);
 /* Create regular file NAME in PARENT; *OUT is referenced. */
 int fs_create_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		   struct inode **out);

@@ -34,6 +34,7 @@ static const char usage_text[] =
 	"       attr_timeout=S     seconds the kernel caches attributes (default 60)\n"
 	"       entry_timeout=S    seconds the kernel caches names (default 60)\n"
 	"       keep_versions=N    versions kept per checkpoint file (default 0: all)\n"
+	"       keep_every=K       with keep_versions, also keep every K-th version\n"
 	"       audit_retention=DAYS  journal files kept at least DAYS (default 183)\n"
 	"       audit_mode=governance|compliance  may root lift retention (default governance)\n"
 	"       audit_checkpoint_records=N, audit_checkpoint_secs=S  sign the audit log\n"
@@ -146,6 +147,12 @@ static int parse_word(struct cmdline *c, const char *w)
 		if (*end || !v[1] || n < 1 || n > 86400)
 			goto bad_value;
 		c->opt.audit_secs = (unsigned)n;
+	} else if (!strncmp(w, "keep_every=", 11)) {
+		unsigned long n = strtoul(v + 1, &end, 10);
+
+		if (*end || !v[1] || n > 1000000)
+			goto bad_value;
+		c->opt.keep_every = (unsigned)n;
 	} else if (!strncmp(w, "compress=", 9)) {
 		if (!strcmp(v + 1, "lz4"))
 			c->opt.codec = TIER_CODEC_LZ4;

@@ -588,6 +588,25 @@ static int area_set(struct fs *fs, struct inode *in, fuse_req_t req, const char 
 
 	if (!strcmp(name, "user.aifs.retention"))
 		return journal_dir_retention(fs, req, in, value, size);
+	if (!strcmp(name, "user.aifs.retain")) {
+		if (ctx->uid != 0 && ctx->uid != in->attr.uid)
+			return -EPERM;
+		return version_retain_set(fs, in, value, size);
+	}
+	if (!strcmp(name, "user.aifs.restore")) {
+		char num[16];
+		char *end;
+		unsigned long n;
+
+		if (size == 0 || size >= sizeof(num))
+			return -EINVAL;
+		memcpy(num, value, size);
+		num[size] = 0;
+		n = strtoul(num, &end, 10);
+		if (*end || !n)
+			return -EINVAL;
+		return version_restore(fs, req, in, (uint32_t)n);
+	}
 	if (strcmp(name, "user.aifs.area"))
 		return -EPERM;		/* the other user.aifs.* are read-only */
 	if (!S_ISDIR(in->attr.mode))
@@ -620,6 +639,9 @@ static int xattr_set(fuse_req_t req, struct fs *fs, struct inode *in, const char
 
 	if (rc < 0)
 		return rc;
+	if ((in->attr.flags & META_IF_VERSION) && !remove &&
+	    (!strcmp(name, "user.aifs.hold") || !strcmp(name, "user.aifs.unhold")))
+		return version_hold(fs, in, value, size, name[10] == 'h');
 	if (in->attr.flags & META_IF_READONLY)
 		return -EROFS;
 	if (journal_file(in)) {
@@ -665,7 +687,11 @@ static void xattr_change(fuse_req_t req, fuse_ino_t ino, const char *name,
 	struct inode *in;
 	int rc = inode_get(the_fs, ino, &in);
 
-	if (rc == 0) {
+	if (rc == 0 && !remove && !strcmp(name, "user.aifs.promote")) {
+		/* creates a file: takes the namespace lock, so not under IN's */
+		rc = fs_promote(the_fs, req, in, value, size);
+		inode_put(the_fs, in);
+	} else if (rc == 0) {
 		pthread_rwlock_wrlock(&in->lock);
 		rc = xattr_set(req, the_fs, in, name, value, size, flags, remove);
 		pthread_rwlock_unlock(&in->lock);

@@ -34,6 +34,8 @@ struct session {
 	uint64_t hashed;	/* bytes hashed, in order, from 0 */
 	bool hash_ok;
 	bool wrote;		/* data written, not only truncated */
+	bool sha_known;		/* restore: the content is a version's, sha below */
+	uint8_t sha[32];
 	uint32_t uid, pid;
 	char comm[16];
 };
@@ -531,6 +533,59 @@ static void release_versions(struct fs *fs, struct inode **held, size_t n)
 
 /* Drop the oldest versions of INO beyond the mount's keep_versions; never
  * a held one, nor the newest complete one. */
+#define REC_Q	'Q'	/* dir -> keep u32, every u32: retention of its checkpoints */
+#define REC_HOLD 'G'	/* vino | tag -> hold on a version */
+
+/* Retention set on directory DIR (user.aifs.retain), if any. */
+static void retain_of(struct fs *fs, uint64_t dir, unsigned *keep, unsigned *every)
+{
+	uint8_t k[8];
+	void *v;
+	size_t len;
+
+	if (!dir)
+		return;
+	put64(k, dir);
+	if (meta_rec_get(fs->meta, REC_Q, k, 8, &v, &len) == 0) {
+		if (len == 8) {
+			*keep = get32(v);
+			*every = get32((uint8_t *)v + 4);
+		}
+		free(v);
+	}
+}
+
+static int any_cb(void *ctx, const void *k, size_t kl, const void *v, size_t vl)
+{
+	(void)ctx;
+	(void)k;
+	(void)kl;
+	(void)v;
+	(void)vl;
+	return 1;
+}
+
+static bool held_version(struct fs *fs, uint64_t vino)
+{
+	uint8_t k[8];
+
+	put64(k, vino);
+	return meta_rec_foreach(fs->meta, REC_HOLD, k, 8, any_cb, NULL) == 1;
+}
+
+bool version_file_held(struct fs *fs, uint64_t ino)
+{
+	struct vlist *l;
+	bool held = false;
+	int rc;
+
+	l = vlist_load(fs, ino, &rc);
+	for (size_t i = 0; l && i < l->count && !held; i++)
+		held = held_version(fs, l->v[i].vino);
+	vlist_free(l);
+	return held;
+}
+
 /* Make the kernel let go of pruned version N (vino VINO) of IN: drop the
  * names it may cache for it, so that its last user frees it. */
 static void forget_names(struct fs *fs, struct inode *in, uint32_t n, uint64_t vino)
@@ -560,18 +615,21 @@ static void prune(struct fs *fs, struct inode *in)
 	size_t nd = 0, excess, newest = SIZE_MAX;
 	int rc;
 
-	if (!fs->opt.keep_versions)
+	unsigned keep = fs->opt.keep_versions, every = fs->opt.keep_every;
+
+	retain_of(fs, in->lparent, &keep, &every);
+	if (!keep)
 		return;
 	l = vlist_load(fs, ino, &rc);
 	if (!l)
 		return;
 	b = meta_batch_new();
-	excess = l->count > fs->opt.keep_versions ? l->count - fs->opt.keep_versions : 0;
+	excess = l->count > keep ? l->count - keep : 0;
 	for (size_t i = 0; i < l->count; i++)
 		if (l->v[i].complete)
 			newest = i;
 	for (size_t i = 0; b && i < l->count && nd < excess && nd < 64; i++) {
-		if (l->v[i].held || i == newest)
+		if (i == newest || (every && l->n[i] % every == 0) || held_version(fs, l->v[i].vino))
 			continue;
 		vrec_del(b, ino, l->n[i], l->v[i].vino);
 		nums[nd] = l->n[i];
@@ -697,7 +755,9 @@ int version_commit(struct fs *fs, struct inode *in)
 	have_good = version_get(fs, in->ino, 0, &good, NULL) == 0;
 	v.size = in->attr.size;
 	v.complete = content_complete(fs, in);
-	if (s && s->hash_ok && s->hashed == in->attr.size)
+	if (s && s->sha_known)
+		memcpy(v.sha, s->sha, 32);
+	else if (s && s->hash_ok && s->hashed == in->attr.size)
 		EVP_DigestFinal_ex(s->md, v.sha, NULL);
 	else if ((rc = content_hash_now(fs, in, v.sha)) < 0)
 		goto out;
@@ -775,6 +835,8 @@ int version_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, 
 	if (!strcmp(name, "user.aifs.area"))
 		return snprintf(buf, len, "%s", in->attr.policy < 4 ?
 				area_names[in->attr.policy] : "unknown");
+	if (!strcmp(name, "user.aifs.holds") && (in->attr.flags & META_IF_VERSION))
+		return version_holds(fs, in->ino, buf, len);
 	if (strcmp(name, "user.aifs.version") && strcmp(name, "user.aifs.sha256") &&
 	    strcmp(name, "user.aifs.complete") && strcmp(name, "user.aifs.writer") &&
 	    strcmp(name, "user.aifs.tier"))
@@ -970,4 +1032,134 @@ static int recover_one(void *ctx, const void *key, size_t klen, const void *val,
 int version_recover(struct fs *fs)
 {
 	return meta_rec_foreach(fs->meta, REC_W, NULL, 0, recover_one, fs);
+}
+
+/* --- holds, retention settings, restore ---------------------------------- */
+
+int version_hold(struct fs *fs, struct inode *vin, const char *tag, size_t len, bool on)
+{
+	struct meta_batch *b;
+	uint8_t k[8 + META_NAME_MAX];
+	int rc;
+
+	if (!(vin->attr.flags & META_IF_VERSION))
+		return -EINVAL;
+	if (len == 0 || len > META_NAME_MAX)
+		return -EINVAL;
+	b = meta_batch_new();
+	if (!b)
+		return -ENOMEM;
+	put64(k, vin->ino);
+	memcpy(k + 8, tag, len);
+	if (on)
+		meta_rec_put(b, REC_HOLD, k, 8 + len, "", 0);
+	else
+		meta_rec_del(b, REC_HOLD, k, 8 + len);
+	rc = fs_commit(fs, b, false);
+	meta_batch_free(b);
+	return rc;
+}
+
+struct tags {
+	char *buf;
+	size_t len, cap;
+};
+
+static int tag_cb(void *ctx, const void *key, size_t klen, const void *v, size_t vl)
+{
+	struct tags *t = ctx;
+
+	(void)v;
+	(void)vl;
+	if (klen <= 8)
+		return 0;
+	if (t->len + klen > t->cap) {
+		size_t cap = (t->cap + klen) * 2;
+		char *n = realloc(t->buf, cap);
+
+		if (!n)
+			return -ENOMEM;
+		t->buf = n;
+		t->cap = cap;
+	}
+	if (t->len)
+		t->buf[t->len++] = ',';
+	memcpy(t->buf + t->len, (const char *)key + 8, klen - 8);
+	t->len += klen - 8;
+	return 0;
+}
+
+/* Comma-separated hold tags of version VINO into BUF. */
+int version_holds(struct fs *fs, uint64_t vino, char *buf, size_t len)
+{
+	struct tags t = { 0 };
+	uint8_t k[8];
+	int rc;
+
+	put64(k, vino);
+	rc = meta_rec_foreach(fs->meta, REC_HOLD, k, 8, tag_cb, &t);
+	if (rc == 0)
+		rc = snprintf(buf, len, "%.*s", (int)t.len, t.buf ? t.buf : "");
+	free(t.buf);
+	return rc;
+}
+
+int version_retain_set(struct fs *fs, struct inode *dir, const char *value, size_t size)
+{
+	struct meta_batch *b;
+	char buf[64];
+	unsigned keep = 0, every = 0;
+	uint8_t k[8], v[8];
+	int rc;
+
+	if (!S_ISDIR(dir->attr.mode))
+		return -ENOTDIR;
+	if (size >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, value, size);
+	buf[size] = 0;
+	/* "last=N" or "last=N,every=K" */
+	if (sscanf(buf, "last=%u,every=%u", &keep, &every) < 1 &&
+	    sscanf(buf, "every=%u", &every) != 1)
+		return -EINVAL;
+	b = meta_batch_new();
+	if (!b)
+		return -ENOMEM;
+	put64(k, dir->ino);
+	put32(v, keep);
+	put32(v + 4, every);
+	meta_rec_put(b, REC_Q, k, 8, v, 8);
+	rc = fs_commit(fs, b, false);
+	meta_batch_free(b);
+	return rc;
+}
+
+int version_restore(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t n)
+{
+	struct vrec v;
+	struct meta_batch *b;
+	int rc;
+
+	if (!version_tracked(in))
+		return -EINVAL;
+	if (in->nwriters)
+		return -EBUSY;		/* a save is under way */
+	rc = version_get(fs, in->ino, n, &v, NULL);
+	if (rc < 0)
+		return rc == -ENOENT ? -ENOENT : rc;
+	b = meta_batch_new();
+	if (!b)
+		return -ENOMEM;
+	version_modify(req, in);
+	rc = in->sess ? revert(fs, in, b, &v) : -ENOMEM;
+	if (rc == 0)
+		rc = fs_commit(fs, b, false);
+	meta_batch_free(b);
+	if (rc == 0) {
+		in->sess->sha_known = true;
+		memcpy(in->sess->sha, v.sha, 32);
+		in->attr.mtime = fs_now();
+		rc = version_commit(fs, in);	/* N's content as the newest version */
+	}
+	return rc < 0 ? rc : 0;
 }

@@ -23,6 +23,8 @@ int cmd_versions(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 /* aifsctl audit verify|export|pubkey|head|hold|unhold|release */
 int cmd_audit(int argc, char **argv);
+/* aifsctl restore|promote|hold|unhold|retain (through the mount) */
+int cmd_checkpoint(int argc, char **argv);
 /* aifsctl policy get|set DIR [POLICY] (through the mount) */
 int cmd_policy(int argc, char **argv);
 

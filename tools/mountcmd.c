@@ -176,3 +176,87 @@ int cmd_policy(int argc, char **argv)
 	fputs(policy_usage, stderr);
 	return EXIT_USAGE;
 }
+
+/* The mount root of the file system holding directory DIR (realpath'd). */
+static int mount_root(const char *dir, char *root, size_t len)
+{
+	char cur[4096], up[4200];
+	struct stat a, b;
+
+	if (!realpath(dir, cur) || stat(cur, &a) < 0)
+		return -errno;
+	for (;;) {
+		char *slash;
+
+		if (!strcmp(cur, "/"))
+			break;
+		snprintf(up, sizeof(up), "%s/..", cur);
+		if (stat(up, &b) < 0 || b.st_dev != a.st_dev)
+			break;
+		slash = strrchr(cur, '/');
+		if (slash == cur)
+			slash[1] = 0;
+		else
+			*slash = 0;
+	}
+	snprintf(root, len, "%s", cur);
+	return 0;
+}
+
+static int set_or_fail(const char *cmd, const char *path, const char *name, const char *val)
+{
+	if (setxattr(path, name, val, strlen(val), 0) == 0)
+		return EXIT_OK;
+	fprintf(stderr, "aifsctl %s: %s: %s\n", cmd, path,
+		errno == EBUSY ? "busy (a save is under way, or a held version)" :
+		errno == ENOENT ? "no such version" :
+		errno == EINVAL ? "not a checkpoint file or version, or a bad value" :
+		strerror(errno));
+	return EXIT_PROBLEM;
+}
+
+static const char checkpoint_usage[] =
+	"usage: aifsctl restore FILE N          make version N the newest (no copy)\n"
+	"       aifsctl promote FILE[@vN] DEST  publish a version as DEST (no copy)\n"
+	"       aifsctl hold FILE@vN TAG        keep version N while TAG holds it\n"
+	"       aifsctl unhold FILE@vN TAG\n"
+	"       aifsctl retain DIR --last N [--every K]\n"
+	"                                       versions kept of DIR's checkpoints\n";
+
+int cmd_checkpoint(int argc, char **argv)
+{
+	const char *verb = argv[0];
+	char buf[8500], root[4096], rdest[4096], *d;
+
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		fputs(checkpoint_usage, stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(verb, "restore") && argc == 3)
+		return set_or_fail(verb, argv[1], "user.aifs.restore", argv[2]);
+	if ((!strcmp(verb, "hold") || !strcmp(verb, "unhold")) && argc == 3) {
+		snprintf(buf, sizeof(buf), "user.aifs.%s", verb);
+		return set_or_fail(verb, argv[1], buf, argv[2]);
+	}
+	if (!strcmp(verb, "promote") && argc == 3) {
+		snprintf(buf, sizeof(buf), "%s", argv[2]);
+		d = dirname(buf);
+		if (mount_root(d, root, sizeof(root)) < 0 || !realpath(d, rdest) ||
+		    strncmp(rdest, root, strlen(root))) {
+			fprintf(stderr, "aifsctl promote: %s is not on the same mounted aifs\n",
+				argv[2]);
+			return EXIT_PROBLEM;
+		}
+		snprintf(buf, sizeof(buf), "%s/%s", rdest + strlen(root), basename(argv[2]));
+		return set_or_fail(verb, argv[1], "user.aifs.promote", buf[0] == '/' ? buf + 1 : buf);
+	}
+	if (!strcmp(verb, "retain") && (argc == 4 || argc == 6) && !strcmp(argv[2], "--last")) {
+		if (argc == 6 && strcmp(argv[4], "--every"))
+			goto usage;
+		snprintf(buf, sizeof(buf), "last=%s,every=%s", argv[3], argc == 6 ? argv[5] : "0");
+		return set_or_fail(verb, argv[1], "user.aifs.retain", buf);
+	}
+usage:
+	fputs(checkpoint_usage, stderr);
+	return EXIT_USAGE;
+}
