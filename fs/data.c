@@ -260,6 +260,21 @@ void fs_wbuf_free(struct inode *in)
 		in->map_loaded = false;		/* the content is reloaded from 'N' */
 }
 
+/* Commit B, which stores buffered data of IN; a journal file's records of
+ * those writes go in the same batch, so a record is durable exactly when
+ * the bytes it describes are. */
+static int commit_with_records(struct fs *fs, struct inode *in, struct meta_batch *b)
+{
+	int rc;
+
+	if (!in->njpend)
+		return fs_commit(fs, b, false);
+	journal_records_begin(fs, in, b);
+	rc = fs_commit(fs, b, false);
+	journal_records_end(fs, in, rc);
+	return rc;
+}
+
 /* Store the whole content, which is the buffer, inline. */
 static int inline_store(struct fs *fs, struct inode *in)
 {
@@ -272,7 +287,7 @@ static int inline_store(struct fs *fs, struct inode *in)
 	in->attr.flags |= META_IF_INLINE;
 	in->attr.alloc = in->wb_len;
 	inode_save(b, in);
-	rc = fs_commit(fs, b, false);
+	rc = commit_with_records(fs, in, b);
 	if (rc == 0)
 		in->wb_dirty = false;
 	meta_batch_free(b);
@@ -370,7 +385,7 @@ static int flush_extent(struct fs *fs, struct inode *in)
 		goto out;
 	e.crcs = NULL;		/* owned by the map now */
 	inode_save(b, in);
-	rc = fs_commit(fs, b, false);
+	rc = commit_with_records(fs, in, b);
 	if (rc == 0) {
 		in->wb_len = 0;
 		in->wb_dirty = false;

@@ -387,7 +387,8 @@ static int any_snapshot(void *ctx, const char *tag, size_t len, const struct sna
 static int remove_entry(fuse_ino_t parent, const char *name, bool dir)
 {
 	struct fs *fs = the_fs;
-	struct inode *pin = NULL, *in = NULL;
+	struct inode *pin = NULL, *in = NULL, **vheld = NULL;
+	size_t nvheld = 0;
 	struct meta_batch *b = NULL;
 	struct lockset ls = { .n = 0 };
 	uint64_t ino;
@@ -442,6 +443,11 @@ static int remove_entry(fuse_ino_t parent, const char *name, bool dir)
 		rc = -ENOMEM;
 		goto out;
 	}
+	if (dir && in->attr.policy == META_AREA_CHECKPOINT) {
+		rc = version_dir_drop_all(fs, b, ino, &vheld, &nvheld);
+		if (rc < 0)
+			goto out;
+	}
 	lockset_add(&ls, pin);
 	lockset_add(&ls, in);
 	lockset_lock(&ls);
@@ -455,6 +461,9 @@ static int remove_entry(fuse_ino_t parent, const char *name, bool dir)
 	lockset_unlock(&ls);
 out:
 	pthread_rwlock_unlock(&fs->ns);
+	for (size_t i = 0; i < nvheld; i++)
+		inode_put(fs, vheld[i]);
+	free(vheld);
 	if (in)
 		inode_put(fs, in);
 	if (pin)
@@ -711,6 +720,11 @@ static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	lockset_unlock(&ls);
 out:
 	pthread_rwlock_unlock(&fs->ns);
+	/* A PyTorch distributed checkpoint is complete when its .metadata
+	 * lands: the directory commits as one version. */
+	if (rc == 0 && !strcmp(newname, ".metadata") && r.np &&
+	    r.np->attr.policy == META_AREA_CHECKPOINT)
+		version_dir_commit(fs, newparent, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid);
 	for (int i = 0; i < 4; i++) {
 		struct inode *in = (&r.p)[i];
 

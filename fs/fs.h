@@ -80,6 +80,8 @@ struct inode {
 	uint32_t nwriters;		/* opens with write access */
 	bool jwrote;			/* journal file written to since opened */
 	char *jpath;			/* journal file: its recorded path */
+	struct jleaf *jpend;		/* its writes not yet stored (journal.c) */
+	size_t njpend, capjpend;
 	uint64_t lparent;		/* checkpoint file: last name looked up */
 	char *lname;
 	bool name_hidden;		/* that name is uncached during a session */
@@ -260,6 +262,13 @@ int version_retain_set(struct fs *fs, struct inode *dir, const char *value, size
 /* Make version N of IN its newest version again (a new version sharing
  * N's data). */
 int version_restore(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t n);
+/* Commit a version of checkpoint directory DIR: a frozen copy of its tree
+ * sharing all data (takes the namespace lock; call with no inode locked). */
+int version_dir_commit(struct fs *fs, uint64_t dir, uint32_t uid, uint32_t pid);
+/* Drop every version of directory DIR into B (namespace locked); *HELD are
+ * inodes to put after B is committed. */
+int version_dir_drop_all(struct fs *fs, struct meta_batch *b, uint64_t dir,
+			 struct inode ***held, size_t *nheld);
 /* At mount: undo the saves a crash cut short (their files go back to
  * their newest complete version). */
 int version_recover(struct fs *fs);
@@ -293,6 +302,10 @@ void journal_stop(struct fs *fs);
 bool journal_file(const struct inode *in);
 /* 0 if a write at OFF may go to journal file IN, else -EPERM. */
 int journal_check_write(struct inode *in, uint64_t off);
+/* The records of IN's buffered writes go into B (journal lock taken),
+ * then into the log if B was committed (RC 0); IN locked. */
+void journal_records_begin(struct fs *fs, struct inode *in, struct meta_batch *b);
+void journal_records_end(struct fs *fs, struct inode *in, int rc);
 /* Record a create / a write / the seal of journal file IN. */
 void journal_created(struct fs *fs, fuse_req_t req, uint64_t parent, const char *name,
 		     struct inode *in);
@@ -313,6 +326,13 @@ int journal_dir_retention(struct fs *fs, fuse_req_t req, struct inode *dir, cons
 int journal_checkpoint_text(struct fs *fs, char **text, size_t *len);
 /* SHA-256 of IN's whole current content (IN locked, map loadable). */
 int content_hash_now(struct fs *fs, struct inode *in, uint8_t sha[32]);
+
+/* Freeze the tree under DIR as a read-only copy rooted at *ROOT, into B;
+ * drop such a tree (namespace locked for both). */
+int tree_freeze(struct fs *fs, uint64_t dir, struct meta_batch *b, uint64_t *root,
+		uint64_t *files, uint64_t *bytes);
+int tree_drop(struct fs *fs, uint64_t root, struct meta_batch *b, struct inode ***held,
+	      size_t *nheld);
 
 /* virt.c — the hidden .aifs directories */
 void virt_init(void);

@@ -41,6 +41,7 @@ static void inode_free(struct inode *in)
 {
 	version_session_free(in);
 	free(in->jpath);
+	free(in->jpend);
 	free(in->lname);
 	fs_wbuf_free(in);
 	fs_map_free(&in->map);

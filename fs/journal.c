@@ -46,6 +46,9 @@ struct journal {
 	pthread_t thread;
 	pthread_cond_t cond;
 	bool running, stop;
+	struct inode **dirty;		/* journal files with unstored records */
+	size_t ndirty, capdirty;
+	uint64_t npending;		/* their records */
 };
 
 static void put64(uint8_t *p, uint64_t v)
@@ -135,6 +138,8 @@ static int checkpoint(struct fs *fs)
 	return rc;
 }
 
+static void flush_dirty(struct fs *fs);
+
 static void *checkpointer(void *arg)
 {
 	struct fs *fs = arg;
@@ -147,6 +152,7 @@ static void *checkpointer(void *arg)
 		until.tv_sec += fs->opt.audit_secs;
 		pthread_cond_timedwait(&j->cond, &j->lock, &until);
 		pthread_mutex_unlock(&j->lock);
+		flush_dirty(fs);
 		checkpoint(fs);
 		pthread_mutex_lock(&j->lock);
 	}
@@ -242,6 +248,7 @@ void journal_stop(struct fs *fs)
 		pthread_mutex_unlock(&j->lock);
 		pthread_join(j->thread, NULL);
 	}
+	flush_dirty(fs);
 	checkpoint(fs);
 	b = meta_batch_new();
 	if (b) {
@@ -292,25 +299,19 @@ struct leaf {
 	const uint8_t *sha;	/* 32 bytes or NULL */
 };
 
-/* Append one leaf to the log (committed with the next batch, durable at
- * the next fsync or checkpoint). */
-static int leaf_add(struct fs *fs, const struct leaf *l)
+/* Put record SEQ (time T) for L into B and its leaf hash into H (caller
+ * holds the journal lock). */
+static void leaf_put(struct fs *fs, const struct leaf *l, uint64_t seq, int64_t t,
+		     struct meta_batch *b, uint8_t h[32])
 {
-	struct journal *j = fs->journal;
 	char buf[8192], *p = buf, *end = buf + sizeof(buf) - 160, sha[65] = "";
-	struct meta_batch *b = meta_batch_new();
-	uint8_t k[8], h[32];
-	uint64_t seq;
-	int rc;
+	uint8_t k[8];
 
-	if (!b)
-		return -ENOMEM;
+	(void)fs;
 	if (l->sha)
 		hex(sha, l->sha, 32);
-	pthread_mutex_lock(&j->lock);
-	seq = merkle_size(&j->tree);
 	p += sprintf(p, "{\"seq\":%llu,\"op\":\"%s\",\"time\":%lld,\"uid\":%u,\"pid\":%u,\"comm\":",
-		     (unsigned long long)seq, l->op, (long long)fs_now(), l->uid, l->pid);
+		     (unsigned long long)seq, l->op, (long long)t, l->uid, l->pid);
 	p = json_str(p, end, l->comm ? l->comm : "");
 	p += sprintf(p, ",\"path\":");
 	p = json_str(p, end, l->path ? l->path : "");
@@ -322,12 +323,24 @@ static int leaf_add(struct fs *fs, const struct leaf *l)
 		p = json_str(p, end, l->tag);
 	}
 	*p++ = '}';
-	rc = merkle_leaf_hash(buf, (size_t)(p - buf), h);
-	if (rc == 0) {
-		put64(k, seq);
-		meta_rec_put(b, REC_J, k, 8, buf, (size_t)(p - buf));
-		rc = fs_commit(fs, b, false);
-	}
+	merkle_leaf_hash(buf, (size_t)(p - buf), h);
+	put64(k, seq);
+	meta_rec_put(b, REC_J, k, 8, buf, (size_t)(p - buf));
+}
+
+/* Append one record to the log now (create, seal, hold...). */
+static int leaf_add(struct fs *fs, const struct leaf *l)
+{
+	struct journal *j = fs->journal;
+	struct meta_batch *b = meta_batch_new();
+	uint8_t h[32];
+	int rc;
+
+	if (!b)
+		return -ENOMEM;
+	pthread_mutex_lock(&j->lock);
+	leaf_put(fs, l, merkle_size(&j->tree), fs_now(), b, h);
+	rc = fs_commit(fs, b, false);
 	if (rc == 0)
 		rc = merkle_append(&j->tree, h);
 	if (rc == 0 && merkle_size(&j->tree) - j->signed_size >= fs->opt.audit_leaves)
@@ -551,25 +564,152 @@ int journal_check_write(struct inode *in, uint64_t off)
 	return 0;
 }
 
+/* A write recorded when its bytes are stored (journal_records_*). */
+struct jleaf {
+	int64_t time;
+	uint32_t uid, pid;
+	char comm[16];
+	uint64_t offset, length;
+	uint8_t sha[32];
+};
+
+/* IN has one more unstored record: make sure the checkpointer stores it
+ * in time (every audit_checkpoint_records records or seconds). */
+static void note_pending(struct fs *fs, struct inode *in)
+{
+	struct journal *jr = fs->journal;
+	struct inode *ref;
+
+	pthread_mutex_lock(&jr->lock);
+	if (in->njpend == 1 && (ref = inode_peek(fs, in->ino))) {
+		if (jr->ndirty == jr->capdirty) {
+			size_t cap = jr->capdirty ? jr->capdirty * 2 : 16;
+			struct inode **v = realloc(jr->dirty, cap * sizeof(*v));
+
+			if (v) {
+				jr->dirty = v;
+				jr->capdirty = cap;
+			}
+		}
+		if (jr->ndirty < jr->capdirty)
+			jr->dirty[jr->ndirty++] = ref;
+		else
+			inode_put(fs, ref);	/* stored at its close or when full */
+	}
+	jr->npending++;
+	if (merkle_size(&jr->tree) + jr->npending - jr->signed_size >= fs->opt.audit_leaves)
+		pthread_cond_signal(&jr->cond);
+	pthread_mutex_unlock(&jr->lock);
+}
+
+/* Store the buffered writes (and so the records) of every journal file
+ * that has unstored records. */
+static void flush_dirty(struct fs *fs)
+{
+	struct journal *jr = fs->journal;
+	struct inode **v;
+	size_t n;
+
+	pthread_mutex_lock(&jr->lock);
+	v = jr->dirty;
+	n = jr->ndirty;
+	jr->dirty = NULL;
+	jr->ndirty = jr->capdirty = 0;
+	pthread_mutex_unlock(&jr->lock);
+	for (size_t i = 0; i < n; i++) {
+		pthread_rwlock_wrlock(&v[i]->lock);
+		if (v[i]->njpend && fs_flush(fs, v[i]) < 0)
+			log_err("audit: storing the writes of %s failed",
+				v[i]->jpath ? v[i]->jpath : "?");
+		pthread_rwlock_unlock(&v[i]->lock);
+		inode_put(fs, v[i]);
+	}
+	free(v);
+}
+
 int journal_wrote(struct fs *fs, fuse_req_t req, struct inode *in, const char *buf,
 		  size_t size, uint64_t off)
 {
 	char path[4096], comm[16];
-	uint8_t sha[32];
 	int64_t sealed;
-	struct leaf l = { .op = "write", .ino = in->ino, .offset = off, .length = size,
-			  .sha = sha };
+	struct leaf l;
+	struct jleaf *j;
 
 	if (!in->jpath) {	/* cached while the inode is loaded */
 		if (path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
 			snprintf(path, sizeof(path), "?%llu", (unsigned long long)in->ino);
 		in->jpath = strdup(path);
 	}
-	if (EVP_Digest(buf, size, sha, NULL, EVP_sha256(), NULL) != 1)
+	if (in->njpend == in->capjpend) {
+		size_t cap = in->capjpend ? in->capjpend * 2 : 64;
+		struct jleaf *v = realloc(in->jpend, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		in->jpend = v;
+		in->capjpend = cap;
+	}
+	j = &in->jpend[in->njpend];
+	if (EVP_Digest(buf, size, j->sha, NULL, EVP_sha256(), NULL) != 1)
 		return -EIO;
 	who(req, &l, comm);
-	l.path = in->jpath ? in->jpath : "?";
-	return leaf_add(fs, &l);
+	j->time = fs_now();
+	j->uid = l.uid;
+	j->pid = l.pid;
+	memcpy(j->comm, comm, sizeof(j->comm));
+	j->offset = off;
+	j->length = size;
+	in->njpend++;
+	note_pending(fs, in);
+	return 0;
+}
+
+/* Hashes of the records put into the batch being committed. */
+static __thread uint8_t (*pend_hash)[32];
+static __thread size_t pend_cap;
+
+void journal_records_begin(struct fs *fs, struct inode *in, struct meta_batch *b)
+{
+	struct journal *j = fs->journal;
+
+	pthread_mutex_lock(&j->lock);	/* held until journal_records_end */
+	if (pend_cap < in->njpend) {
+		uint8_t (*h)[32] = realloc(pend_hash, in->njpend * sizeof(*h));
+
+		if (!h)
+			return;		/* end sees pend_cap short: records dropped, logged */
+		pend_hash = h;
+		pend_cap = in->njpend;
+	}
+	for (size_t i = 0; i < in->njpend; i++) {
+		const struct jleaf *p = &in->jpend[i];
+		struct leaf l = { .op = "write", .uid = p->uid, .pid = p->pid, .comm = p->comm,
+				  .path = in->jpath ? in->jpath : "?", .ino = in->ino,
+				  .offset = p->offset, .length = p->length, .sha = p->sha };
+
+		leaf_put(fs, &l, merkle_size(&j->tree) + i, p->time, b, pend_hash[i]);
+	}
+}
+
+void journal_records_end(struct fs *fs, struct inode *in, int rc)
+{
+	struct journal *j = fs->journal;
+	size_t n = in->njpend;
+
+	if (pend_cap < n) {
+		log_err("audit: out of memory: %zu write records of %s lost", n,
+			in->jpath ? in->jpath : "?");
+		rc = -ENOMEM;
+	}
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		merkle_append(&j->tree, pend_hash[i]);
+	if (rc == 0) {
+		in->njpend = 0;
+		j->npending = j->npending > n ? j->npending - n : 0;
+		if (merkle_size(&j->tree) - j->signed_size >= fs->opt.audit_leaves)
+			pthread_cond_signal(&j->cond);
+	}
+	pthread_mutex_unlock(&j->lock);
 }
 
 int journal_seal(struct fs *fs, fuse_req_t req, struct inode *in)
@@ -700,6 +840,7 @@ int journal_checkpoint_text(struct fs *fs, char **text, size_t *len)
 	void *v;
 	int rc;
 
+	flush_dirty(fs);
 	checkpoint(fs);		/* what a reader sees includes every record so far */
 	pthread_mutex_lock(&j->lock);
 	put64(k, j->signed_size);

@@ -415,9 +415,17 @@ static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_write(req, size);
 }
 
+/* The Hugging Face Trainer writes trainer_state.json last into a
+ * checkpoint-N/ directory: its commit commits the directory. */
+static bool marks_dir(const struct inode *in)
+{
+	return in->lname && !strcmp(in->lname, "trainer_state.json") && in->lparent;
+}
+
 static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct inode *in = fh_inode(fi);
+	bool dir_marker = false;
 	int rc;
 
 	if (fh_view(fi)) {
@@ -438,10 +446,15 @@ static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (rc == 0 && journal_file(in) && fh_writable(fi) && in->nwriters == 1 && in->jwrote)
 		rc = journal_seal(the_fs, req, in);
 	if (rc == 0 && content_tracked(in) && fh_writable(fi) && in->nwriters == 1 &&
-	    version_wrote(in))
+	    version_wrote(in)) {
+		dir_marker = version_tracked(in) && marks_dir(in);
 		committed = rc = version_tracked(in) ? version_commit(the_fs, in) :
 						       content_commit(the_fs, in);
+	}
 	pthread_rwlock_unlock(&in->lock);
+	if (rc >= 0 && dir_marker)
+		version_dir_commit(the_fs, in->lparent, fuse_req_ctx(req)->uid,
+				   fuse_req_ctx(req)->pid);
 	fuse_reply_err(req, rc < 0 ? -rc : 0);
 	if (committed == 1)	/* torn save undone: drop the writer's pages */
 		fuse_lowlevel_notify_inval_inode(the_fs->se, in->ino, 0, 0);
@@ -450,6 +463,7 @@ static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct inode *in = fh_inode(fi);
+	bool dir_marker = false;
 	int rc;
 
 	if (fh_view(fi)) {
@@ -470,6 +484,7 @@ static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			rc = r;
 	}
 	if (content_tracked(in) && fh_writable(fi) && --in->nwriters == 0 && in->sess) {
+		dir_marker = version_tracked(in) && marks_dir(in);
 		committed = version_tracked(in) ? version_commit(the_fs, in) :
 						  content_commit(the_fs, in);
 		if (committed < 0 && rc == 0)
@@ -481,6 +496,9 @@ static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (rc < 0)
 		log_err("inode %llu: data written before close could not be stored: %s",
 			(unsigned long long)in->ino, strerror(-rc));
+	if (rc >= 0 && committed >= 0 && dir_marker)
+		version_dir_commit(the_fs, in->lparent, fuse_req_ctx(req)->uid,
+				   fuse_req_ctx(req)->pid);
 	fuse_reply_err(req, -rc);
 	if (committed == 1)	/* torn save undone: drop the writer's pages */
 		fuse_lowlevel_notify_inval_inode(the_fs->se, in->ino, 0, 0);
@@ -687,7 +705,14 @@ static void xattr_change(fuse_req_t req, fuse_ino_t ino, const char *name,
 	struct inode *in;
 	int rc = inode_get(the_fs, ino, &in);
 
-	if (rc == 0 && !remove && !strcmp(name, "user.aifs.promote")) {
+	if (rc == 0 && !remove && !strcmp(name, "user.aifs.commit")) {
+		const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+		/* takes the namespace lock, so not under IN's */
+		rc = ctx->uid && ctx->uid != in->attr.uid ? -EPERM :
+			version_dir_commit(the_fs, in->ino, ctx->uid, ctx->pid);
+		inode_put(the_fs, in);
+	} else if (rc == 0 && !remove && !strcmp(name, "user.aifs.promote")) {
 		/* creates a file: takes the namespace lock, so not under IN's */
 		rc = fs_promote(the_fs, req, in, value, size);
 		inode_put(the_fs, in);

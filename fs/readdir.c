@@ -128,8 +128,8 @@ static void do_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 
 /* Add entry I of D to BUF (REM bytes left); returns its size, or 0 if it
  * did not fit.  With PLUS, the entry counts as a lookup. */
-static size_t add_one(fuse_req_t req, struct fs *fs, struct dent *de, bool plus,
-		      char *buf, size_t rem, off_t next)
+static size_t add_one(fuse_req_t req, struct fs *fs, fuse_ino_t dir, struct dent *de,
+		      bool plus, char *buf, size_t rem, off_t next)
 {
 	struct fuse_entry_param e;
 	struct inode *in;
@@ -150,6 +150,8 @@ static size_t add_one(fuse_req_t req, struct fs *fs, struct dent *de, bool plus,
 	}
 	if (inode_get(fs, de->ino, &in) < 0)
 		return SIZE_MAX;	/* removed since the listing began: skip */
+	if (S_ISDIR(in->attr.mode) && !virt_is(dir))
+		in->parent = dir;	/* journal records name paths through it */
 	pthread_rwlock_rdlock(&in->lock);
 	fs_entry(fs, in, &e);
 	pthread_rwlock_unlock(&in->lock);
@@ -177,7 +179,7 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 	if (off == 0 || !d->loaded)
 		rc = dirh_load(fs, d, ino);
 	for (size_t i = (size_t)off; rc == 0 && i < d->n; i++) {
-		size_t sz = add_one(req, fs, &d->v[i], plus, buf + used, size - used,
+		size_t sz = add_one(req, fs, ino, &d->v[i], plus, buf + used, size - used,
 				    (off_t)(i + 1));
 
 		if (sz == 0)

@@ -469,3 +469,39 @@ int snapshot_get(struct fs *fs, uint64_t ds, const char *tag, struct snapinfo *s
 	free(v);
 	return 0;
 }
+
+/* --- trees for directory versions (version.c) ---------------------------- */
+
+int tree_freeze(struct fs *fs, uint64_t dir, struct meta_batch *b, uint64_t *root,
+		uint64_t *files, uint64_t *bytes)
+{
+	struct copy c = { .fs = fs, .b = b };
+	int rc;
+
+	*root = fs_ino_alloc(fs);
+	rc = snap_copy(&c, dir, *root);
+	*files = c.files;
+	*bytes = c.bytes;
+	free(c.queue);
+	free(c.links.src);
+	free(c.links.dst);
+	return rc;
+}
+
+int tree_drop(struct fs *fs, uint64_t root, struct meta_batch *b, struct inode ***held,
+	      size_t *nheld)
+{
+	struct drop d = { .fs = fs, .b = b };
+	int rc = drop_inode(&d, root, S_IFDIR);
+
+	while (rc == 0 && d.nd) {
+		d.cur = d.dirs[--d.nd];
+		rc = meta_dentry_foreach(fs->meta, d.cur, NULL, 0, drop_entry, &d);
+	}
+	free(d.dirs);
+	free(d.links.src);
+	free(d.links.dst);
+	*held = d.held;
+	*nheld = d.nh;
+	return rc;
+}

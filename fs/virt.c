@@ -120,7 +120,7 @@ int virt_lookup(struct fs *fs, uint64_t parent, const char *name,
 		rc = meta_dentry_get(fs->meta, ino, name, strlen(name), &child, &type);
 		if (rc < 0)
 			return rc;
-		if (type != S_IFREG || !has_versions(fs, child))
+		if ((type != S_IFREG && type != S_IFDIR) || !has_versions(fs, child))
 			return -ENOENT;
 		e->ino = vid(KIND_VFILE, child);
 	} else {
@@ -139,6 +139,7 @@ int virt_lookup(struct fs *fs, uint64_t parent, const char *name,
 
 struct vdir {
 	struct fs *fs;
+	uint32_t type;		/* of the versions listed: file or directory */
 	int (*add)(void *ctx, const char *name, size_t len, uint64_t ino, uint32_t type);
 	void *ctx;
 };
@@ -148,7 +149,7 @@ static int add_versioned(void *ctx, const char *name, size_t len, uint64_t ino,
 {
 	struct vdir *d = ctx;
 
-	if (type != S_IFREG || !has_versions(d->fs, ino))
+	if ((type != S_IFREG && type != S_IFDIR) || !has_versions(d->fs, ino))
 		return 0;
 	return d->add(d->ctx, name, len, vid(KIND_VFILE, ino), S_IFDIR);
 }
@@ -159,7 +160,7 @@ static int add_version(void *ctx, uint32_t n, const struct vrec *v)
 	char name[16];
 
 	return d->add(d->ctx, name, (size_t)snprintf(name, sizeof(name), "%u", n), v->vino,
-		      S_IFREG);
+		      d->type);
 }
 
 static int add_snapshot(void *ctx, const char *tag, size_t len, const struct snapinfo *si)
@@ -181,7 +182,7 @@ int virt_readdir(struct fs *fs, uint64_t id,
 		 int (*add)(void *ctx, const char *name, size_t len, uint64_t ino, uint32_t type),
 		 void *ctx)
 {
-	struct vdir d = { fs, add, ctx };
+	struct vdir d = { .fs = fs, .add = add, .ctx = ctx };
 	uint64_t ino = id & INO_MASK;
 
 	switch (vkind(id)) {
@@ -199,8 +200,13 @@ int virt_readdir(struct fs *fs, uint64_t id,
 		return snapshot_foreach(fs, ino, add_snapshot, &d);
 	case KIND_VERSIONS:
 		return meta_dentry_foreach(fs->meta, ino, NULL, 0, add_versioned, &d);
-	default:
+	default: {
+		struct meta_inode a;
+
+		d.type = meta_inode_get(fs->meta, ino, &a) == 0 && S_ISDIR(a.mode) ?
+			S_IFDIR : S_IFREG;
 		return version_foreach(fs, ino, add_version, &d);
+	}
 	}
 }
 

@@ -18,6 +18,7 @@ static const char usage_text[] =
 	"  mkfs [--cold PATH] STORE   create a new store\n"
 	"  fsck [--repair] STORE      check (and repair) an unmounted store\n"
 	"  versions [--json] FILE     list the versions of a checkpoint file\n"
+	"  checkpoint commit DIR      commit a checkpoint directory as one version\n"
 	"  restore FILE N             make version N of FILE the newest (no copy)\n"
 	"  promote FILE[@vN] DEST     publish a version as a new file (no copy)\n"
 	"  hold|unhold FILE@vN TAG    keep a version (deleting its file gives EBUSY)\n"
@@ -99,6 +100,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "versions"))
 		return cmd_versions(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "restore") || !strcmp(argv[1], "promote") ||
+	    !strcmp(argv[1], "checkpoint") ||
 	    !strcmp(argv[1], "hold") || !strcmp(argv[1], "unhold") || !strcmp(argv[1], "retain"))
 		return cmd_checkpoint(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "snapshot"))

@@ -201,6 +201,13 @@ static void check_links(struct fsck *f, struct ient *e)
 
 	if (e->in.flags & META_IF_VERSION)
 		return;		/* named by its version record, not a directory */
+	if (e->in.nlink == 0 && e->orphan && e->links == 0) {
+		if (f->repair) {
+			meta_inode_purge(f->s->meta, f->b, e->in.ino);
+			f->fixed++;
+		}
+		return;		/* dropped while in use: freed at the next mount */
+	}
 	if (e->in.ino == META_ROOT_INO || (e->in.flags & META_IF_SNAPROOT)) {
 		want = e->links + 2;	/* named by the store or a snapshot record */
 		if (e->in.nlink != want)

@@ -216,7 +216,8 @@ static int set_or_fail(const char *cmd, const char *path, const char *name, cons
 }
 
 static const char checkpoint_usage[] =
-	"usage: aifsctl restore FILE N          make version N the newest (no copy)\n"
+	"usage: aifsctl checkpoint commit DIR   commit DIR as one directory version\n"
+	"       aifsctl restore FILE N          make version N the newest (no copy)\n"
 	"       aifsctl promote FILE[@vN] DEST  publish a version as DEST (no copy)\n"
 	"       aifsctl hold FILE@vN TAG        keep version N while TAG holds it\n"
 	"       aifsctl unhold FILE@vN TAG\n"
@@ -232,6 +233,8 @@ int cmd_checkpoint(int argc, char **argv)
 		fputs(checkpoint_usage, stdout);
 		return EXIT_OK;
 	}
+	if (!strcmp(verb, "checkpoint") && argc == 3 && !strcmp(argv[1], "commit"))
+		return set_or_fail("checkpoint commit", argv[2], "user.aifs.commit", "1");
 	if (!strcmp(verb, "restore") && argc == 3)
 		return set_or_fail(verb, argv[1], "user.aifs.restore", argv[2]);
 	if ((!strcmp(verb, "hold") || !strcmp(verb, "unhold")) && argc == 3) {
