@@ -150,8 +150,8 @@ static void do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	if (rc == 0 || virt_is(parent)) {
-		if (!e.ino)
-			e.entry_timeout = fs->opt.entry_timeout;
+		/* what the views show changes with commits: nothing cached,
+		 * not even a miss */
 		fuse_reply_entry(req, &e);
 		return;
 	}

@@ -624,11 +624,13 @@ static void prune(struct fs *fs, struct inode *in)
 	if (!l)
 		return;
 	b = meta_batch_new();
+	/* The last KEEP versions stay; of the older ones, those held, every
+	 * K-th and the newest complete one stay too. */
 	excess = l->count > keep ? l->count - keep : 0;
 	for (size_t i = 0; i < l->count; i++)
 		if (l->v[i].complete)
 			newest = i;
-	for (size_t i = 0; b && i < l->count && nd < excess && nd < 64; i++) {
+	for (size_t i = 0; b && i < excess && nd < 64; i++) {
 		if (i == newest || (every && l->n[i] % every == 0) || held_version(fs, l->v[i].vino))
 			continue;
 		vrec_del(b, ino, l->n[i], l->v[i].vino);

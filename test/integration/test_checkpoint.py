@@ -852,5 +852,104 @@ def fsck_clean_after_versions():
         s.fsck_clean("fsck after versions, renames, torn saves, pruning and an unlink")
 
 
+
+def aifsctl(s, *args):
+    r = subprocess.run([os.environ["AIFSCTL_BIN"]] + list(args), capture_output=True, text=True)
+    return r.returncode, r.stdout + r.stderr
+
+
+@test
+def dcp_directory_commits_when_metadata_lands():
+    skip_native()
+    with Store() as s:
+        d = ckpt_dir(s)
+        step = os.path.join(d, "step100")
+        os.mkdir(step)
+        shard1, meta1 = data("shard1", 300000), data("meta1", 999)
+        write_file(os.path.join(step, "__0_0.distcp"), shard1)
+        write_file(os.path.join(step, ".metadata.tmp"), meta1)
+        eq(versions(d, "step100"), [], "directory versions of step100 before .metadata lands")
+        os.rename(os.path.join(step, ".metadata.tmp"), os.path.join(step, ".metadata"))
+        eq(versions(d, "step100"), [1], "directory versions of step100 once .metadata landed")
+        v1 = os.path.join(vdir(d, "step100"), "1")
+        eq(sorted(os.listdir(v1)), [".metadata", "__0_0.distcp"], "files of step100 version 1")
+        same_bytes(read_all(os.path.join(v1, "__0_0.distcp")), shard1, "shard in step100 version 1")
+        same_bytes(read_all(os.path.join(d, "step100@v1", ".metadata")), meta1, "metadata via step100@v1")
+        raises(errno.EROFS, write_file, os.path.join(v1, "__0_0.distcp"), b"x", what="overwrite inside a version")
+        # a second save into the same directory
+        shard2 = data("shard2", 200000)
+        write_file(os.path.join(step, "__0_0.distcp"), shard2)
+        write_file(os.path.join(step, ".metadata.tmp"), data("meta2", 10))
+        os.rename(os.path.join(step, ".metadata.tmp"), os.path.join(step, ".metadata"))
+        eq(versions(d, "step100"), [1, 2], "directory versions after a second DCP save")
+        same_bytes(read_all(os.path.join(v1, "__0_0.distcp")), shard1, "version 1 unchanged by the second save")
+        same_bytes(read_all(os.path.join(vdir(d, "step100"), "2", "__0_0.distcp")), shard2, "version 2 shard")
+        s.unmount()
+        s.fsck_clean("fsck after DCP directory versions")
+
+
+@test
+def hf_trainer_state_commits_checkpoint_dir_and_partial_dirs_never_appear():
+    skip_native()
+    with Store() as s:
+        d = ckpt_dir(s)
+        done, partial = os.path.join(d, "checkpoint-500"), os.path.join(d, "checkpoint-1000")
+        os.mkdir(done)
+        os.mkdir(partial)
+        model = safetensors_bytes({"w": ("F32", [64], data("w", 256))})
+        for c in (done, partial):
+            write_file(os.path.join(c, "model.safetensors"), model)
+            write_file(os.path.join(c, "optimizer.pt"), data("opt", 5000))
+        write_file(os.path.join(done, "trainer_state.json"), b'{"global_step": 500}')
+        eq(versions(d, "checkpoint-500"), [1], "versions of checkpoint-500 after trainer_state.json")
+        eq(versions(d, "checkpoint-1000"), [], "versions of the partial checkpoint-1000")
+        eq(sorted(os.listdir(os.path.join(vdir(d, "checkpoint-500"), "1"))),
+           ["model.safetensors", "optimizer.pt", "trainer_state.json"], "files of checkpoint-500 version 1")
+        rc, out = aifsctl(s, "checkpoint", "commit", partial)
+        eq(rc, 0, "aifsctl checkpoint commit exit status (%s)" % out.strip())
+        eq(versions(d, "checkpoint-1000"), [1], "versions of checkpoint-1000 after aifsctl checkpoint commit")
+        # removing the directory drops its versions
+        for f in os.listdir(partial):
+            os.unlink(os.path.join(partial, f))
+        os.rmdir(partial)
+        eq(versions(d, "checkpoint-1000"), [], "versions of a removed checkpoint directory")
+        s.unmount()
+        s.fsck_clean("fsck after directory versions and a removed checkpoint directory")
+
+
+@test
+def hold_restore_promote_and_directory_retention():
+    skip_native()
+    with Store() as s:
+        d = ckpt_dir(s)
+        p = os.path.join(d, "m.bin")
+        contents = [data("m%d" % i, 20000 + i) for i in range(6)]
+        for c in contents[:3]:
+            save_bytes(p, c)
+        rc, out = aifsctl(s, "hold", p + "@v1", "best")
+        eq(rc, 0, "aifsctl hold exit status (%s)" % out.strip())
+        eq(os.getxattr(p + "@v1", "user.aifs.holds"), b"best", "holds of m.bin@v1")
+        raises(errno.EBUSY, os.unlink, p, what="unlink of a file with a held version")
+        rc, out = aifsctl(s, "restore", p, "2")
+        eq(rc, 0, "aifsctl restore exit status (%s)" % out.strip())
+        check_current(d, "m.bin", 4, contents[1], "m.bin after restore of version 2")
+        check_version(d, "m.bin", 4, contents[1])
+        pub = os.path.join(s.mnt, "checkpoints", "published")
+        os.mkdir(pub)
+        rc, out = aifsctl(s, "promote", p + "@v3", os.path.join(pub, "m3.bin"))
+        eq(rc, 0, "aifsctl promote exit status (%s)" % out.strip())
+        same_bytes(read_all(os.path.join(pub, "m3.bin")), contents[2], "promoted version 3")
+        rc, out = aifsctl(s, "retain", d, "--last", "2", "--every", "5")
+        eq(rc, 0, "aifsctl retain exit status (%s)" % out.strip())
+        for c in contents[3:]:
+            save_bytes(p, c)
+        # 7 versions: keep the last 2 (6, 7), every 5th (5), the held 1
+        eq(versions(d, "m.bin"), [1, 5, 6, 7], "versions with --last 2 --every 5 and a hold on 1")
+        rc, out = aifsctl(s, "unhold", p + "@v1", "best")
+        eq(rc, 0, "aifsctl unhold exit status (%s)" % out.strip())
+        os.unlink(p)
+        s.unmount()
+        s.fsck_clean("fsck after holds, restore, promote and retention")
+
 if __name__ == "__main__":
     main()
