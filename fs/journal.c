@@ -15,6 +15,7 @@
  * it with only the public key.
  */
 #include "fs/fs.h"
+#include "meta/keys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -51,20 +52,7 @@ struct journal {
 	uint64_t npending;		/* their records */
 };
 
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
 
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
 
 static int64_t boottime(void)
 {
@@ -90,7 +78,7 @@ static int clock_save(struct fs *fs, struct meta_batch *b)
 {
 	uint8_t v[8];
 
-	put64(v, (uint64_t)mono_now(fs->journal));
+	key_put_u64(v, (uint64_t)mono_now(fs->journal));
 	meta_rec_put(b, REC_C, "clock", 5, v, 8);
 	return 0;
 }
@@ -117,7 +105,7 @@ static int checkpoint(struct fs *fs)
 	pthread_mutex_unlock(&j->lock);
 	b = rc == 0 ? meta_batch_new() : NULL;
 	if (b) {
-		put64(k, size);
+		key_put_u64(k, size);
 		meta_rec_put(b, REC_K, k, 8, note, strlen(note));
 		clock_save(fs, b);
 		rc = fs_commit(fs, b, true);
@@ -166,9 +154,9 @@ static int replay(void *ctx, const void *key, size_t klen, const void *val, size
 	uint8_t h[32];
 	int rc;
 
-	if (klen != 8 || get64(key) != merkle_size(&j->tree)) {
+	if (klen != 8 || key_get_u64(key) != merkle_size(&j->tree)) {
 		log_err("audit: log record %llu out of sequence (expected %llu)",
-			klen == 8 ? (unsigned long long)get64(key) : 0ull,
+			klen == 8 ? (unsigned long long)key_get_u64(key) : 0ull,
 			(unsigned long long)merkle_size(&j->tree));
 		return -EIO;
 	}
@@ -181,7 +169,7 @@ static int last_signed(void *ctx, const void *key, size_t klen, const void *val,
 	(void)val;
 	(void)vlen;
 	if (klen == 8)
-		((struct journal *)ctx)->signed_size = get64(key);
+		((struct journal *)ctx)->signed_size = key_get_u64(key);
 	return 0;
 }
 
@@ -203,7 +191,7 @@ int journal_init(struct fs *fs)
 	snprintf(j->origin, sizeof(j->origin), "aifs/%s", fs->store->uuid);
 	if (meta_rec_get(fs->meta, REC_C, "clock", 5, &v, &len) == 0) {
 		if (len == 8)
-			j->mono_base = (int64_t)get64(v);
+			j->mono_base = (int64_t)key_get_u64(v);
 		free(v);
 	}
 	j->boot0 = boottime();
@@ -324,7 +312,7 @@ static void leaf_put(struct fs *fs, const struct leaf *l, uint64_t seq, int64_t 
 	}
 	*p++ = '}';
 	merkle_leaf_hash(buf, (size_t)(p - buf), h);
-	put64(k, seq);
+	key_put_u64(k, seq);
 	meta_rec_put(b, REC_J, k, 8, buf, (size_t)(p - buf));
 }
 
@@ -433,8 +421,8 @@ static int path_save(struct fs *fs, uint64_t ino, const char *path, int64_t seal
 	int rc = -ENOMEM;
 
 	if (b && v) {
-		put64(k, ino);
-		put64(v, (uint64_t)sealed);
+		key_put_u64(k, ino);
+		key_put_u64(v, (uint64_t)sealed);
 		memcpy(v + 8, path, len);
 		meta_rec_put(b, REC_A, k, 8, v, 8 + len);
 		rc = fs_commit(fs, b, false);
@@ -452,7 +440,7 @@ static int path_load(struct fs *fs, uint64_t ino, char *path, size_t len, int64_
 	size_t vlen;
 	int rc;
 
-	put64(k, ino);
+	key_put_u64(k, ino);
 	rc = meta_rec_get(fs->meta, REC_A, k, 8, &v, &vlen);
 	if (rc < 0)
 		return rc;
@@ -460,7 +448,7 @@ static int path_load(struct fs *fs, uint64_t ino, char *path, size_t len, int64_
 		free(v);
 		return -EIO;
 	}
-	*sealed = (int64_t)get64(v);
+	*sealed = (int64_t)key_get_u64(v);
 	snprintf(path, len, "%.*s", (int)(vlen - 8), (char *)v + 8);
 	free(v);
 	return 0;
@@ -475,10 +463,10 @@ static int64_t retention_of(struct fs *fs, uint64_t ino)
 	size_t len;
 	int64_t ns = (int64_t)(fs->opt.audit_retention_days * 86400.0 * 1e9);
 
-	put64(k, ino);
+	key_put_u64(k, ino);
 	if (meta_rec_get(fs->meta, REC_T, k, 8, &v, &len) == 0) {
 		if (len == 8)
-			ns = (int64_t)get64(v);
+			ns = (int64_t)key_get_u64(v);
 		free(v);
 	}
 	return ns;
@@ -493,12 +481,12 @@ static void retention_inherit(struct fs *fs, uint64_t dir, uint64_t ino)
 	void *v;
 	size_t len;
 
-	put64(k, dir);
+	key_put_u64(k, dir);
 	if (meta_rec_get(fs->meta, REC_T, k, 8, &v, &len) < 0)
 		return;
 	b = meta_batch_new();
 	if (b && len == 8) {
-		put64(k, ino);
+		key_put_u64(k, ino);
 		meta_rec_put(b, REC_T, k, 8, v, 8);
 		fs_commit(fs, b, false);
 	}
@@ -530,8 +518,8 @@ int journal_dir_retention(struct fs *fs, fuse_req_t req, struct inode *dir, cons
 	b = meta_batch_new();
 	if (!b)
 		return -ENOMEM;
-	put64(k, dir->ino);
-	put64(v, (uint64_t)(days * 86400.0 * 1e9));
+	key_put_u64(k, dir->ino);
+	key_put_u64(v, (uint64_t)(days * 86400.0 * 1e9));
 	meta_rec_put(b, REC_T, k, 8, v, 8);
 	rc = fs_commit(fs, b, false);
 	meta_batch_free(b);
@@ -769,7 +757,7 @@ int journal_may_change(struct fs *fs, struct inode *in)
 
 	if (!journal_file(in))
 		return 0;
-	put64(k, in->ino);
+	key_put_u64(k, in->ino);
 	if (meta_rec_foreach(fs->meta, REC_Y, k, 8, any_rec, NULL) == 1)
 		return -EPERM;		/* legal hold */
 	if (!fs->opt.audit_compliance && meta_rec_get(fs->meta, REC_R, k, 8, &v, &vlen) == 0) {
@@ -801,7 +789,7 @@ int journal_xattr(struct fs *fs, fuse_req_t req, struct inode *in, const char *n
 		return -EINVAL;
 	memcpy(tag, value, size);
 	tag[size] = 0;
-	put64(k, in->ino);
+	key_put_u64(k, in->ino);
 	memcpy(k + 8, tag, size);
 	if (!strcmp(name, "user.aifs.hold") || !strcmp(name, "user.aifs.unhold")) {
 		if (ctx->uid != 0 && ctx->uid != in->attr.uid)
@@ -843,7 +831,7 @@ int journal_checkpoint_text(struct fs *fs, char **text, size_t *len)
 	flush_dirty(fs);
 	checkpoint(fs);		/* what a reader sees includes every record so far */
 	pthread_mutex_lock(&j->lock);
-	put64(k, j->signed_size);
+	key_put_u64(k, j->signed_size);
 	pthread_mutex_unlock(&j->lock);
 	rc = meta_rec_get(fs->meta, REC_K, k, 8, &v, len);
 	if (rc == 0)

@@ -13,68 +13,32 @@
  * Invariant: the file's own content is its newest complete version as
  * soon as no session is open.
  */
-#include "fs/fs.h"
+#include "fs/version_priv.h"
+#include "meta/keys.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define REC_V	'V'	/* ino | n -> struct vrec */
-#define REC_B	'B'	/* vino -> ino | n */
-#define REC_H	'H'	/* ino -> generation | sha256 of the content at it */
-#define REC_W	'W'	/* ino: a write session is open (undone at the next mount) */
 #define VREC_LEN (1 + 8 + 8 + 8 + 32 + 4 + 4 + 16 + 3)
 
-struct session {
-	EVP_MD_CTX *md;
-	uint64_t hashed;	/* bytes hashed, in order, from 0 */
-	bool hash_ok;
-	bool wrote;		/* data written, not only truncated */
-	bool sha_known;		/* restore: the content is a version's, sha below */
-	uint8_t sha[32];
-	uint32_t uid, pid;
-	char comm[16];
-};
 
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
 
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
 
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 3; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 static void vrec_encode(uint8_t *b, const struct vrec *v)
 {
 	b[0] = 1;
-	put64(b + 1, v->vino);
-	put64(b + 9, (uint64_t)v->time);
-	put64(b + 17, v->size);
+	key_put_u64(b + 1, v->vino);
+	key_put_u64(b + 9, (uint64_t)v->time);
+	key_put_u64(b + 17, v->size);
 	memcpy(b + 25, v->sha, 32);
-	put32(b + 57, v->uid);
-	put32(b + 61, v->pid);
+	key_put_u32(b + 57, v->uid);
+	key_put_u32(b + 61, v->pid);
 	memcpy(b + 65, v->comm, 16);
 	b[81] = v->tier;
 	b[82] = v->complete;
@@ -88,12 +52,12 @@ static int vrec_decode(const uint8_t *b, size_t len, struct vrec *v)
 			len ? b[0] : 0);
 		return -EIO;
 	}
-	v->vino = get64(b + 1);
-	v->time = (int64_t)get64(b + 9);
-	v->size = get64(b + 17);
+	v->vino = key_get_u64(b + 1);
+	v->time = (int64_t)key_get_u64(b + 9);
+	v->size = key_get_u64(b + 17);
 	memcpy(v->sha, b + 25, 32);
-	v->uid = get32(b + 57);
-	v->pid = get32(b + 61);
+	v->uid = key_get_u32(b + 57);
+	v->pid = key_get_u32(b + 61);
 	memcpy(v->comm, b + 65, 16);
 	v->comm[15] = 0;
 	v->tier = b[81];
@@ -129,7 +93,7 @@ void version_session_free(struct inode *in)
 	}
 }
 
-static void read_comm(uint32_t pid, char *comm)
+void ver_read_comm(uint32_t pid, char *comm)
 {
 	char path[64];
 	int fd;
@@ -146,14 +110,14 @@ static void read_comm(uint32_t pid, char *comm)
 
 /* Record (or clear) that INO has an open write session, so that a crash
  * in the middle of a save is undone at the next mount. */
-static void session_mark(struct fs *fs, uint64_t ino, bool open)
+void ver_session_mark(struct fs *fs, uint64_t ino, bool open)
 {
 	struct meta_batch *b = meta_batch_new();
 	uint8_t k[8];
 
 	if (!b)
 		return;
-	put64(k, ino);
+	key_put_u64(k, ino);
 	if (open)
 		meta_rec_put(b, REC_W, k, 8, "", 0);
 	else
@@ -179,10 +143,10 @@ void version_modify(fuse_req_t req, struct inode *in)
 			     in->attr.size == 0;
 		s->uid = ctx->uid;
 		s->pid = ctx->pid;
-		read_comm(s->pid, s->comm);
+		ver_read_comm(s->pid, s->comm);
 		in->sess = s;
 		if (version_tracked(in))
-			session_mark(the_fs, in->ino, true);
+			ver_session_mark(the_fs, in->ino, true);
 	}
 }
 
@@ -343,16 +307,11 @@ static bool content_complete(struct fs *fs, struct inode *in)
 
 /* --- version records ------------------------------------------------- */
 
-struct vlist {
-	uint32_t *n;
-	struct vrec *v;
-	size_t count, cap;
-};
 
 static size_t vkey(uint8_t *k, uint64_t ino, uint32_t n)
 {
-	put64(k, ino);
-	put32(k + 8, n);
+	key_put_u64(k, ino);
+	key_put_u32(k + 8, n);
 	return 12;
 }
 
@@ -370,7 +329,7 @@ static int each_cb(void *ctx, const void *key, size_t klen, const void *val, siz
 	if (klen != 12)
 		return 0;
 	rc = vrec_decode(val, vlen, &v);
-	return rc < 0 ? rc : c->fn(c->ctx, get32((const uint8_t *)key + 8), &v);
+	return rc < 0 ? rc : c->fn(c->ctx, key_get_u32((const uint8_t *)key + 8), &v);
 }
 
 int version_foreach(struct fs *fs, uint64_t ino,
@@ -379,7 +338,7 @@ int version_foreach(struct fs *fs, uint64_t ino,
 	struct each_ctx c = { fn, ctx };
 	uint8_t p[8];
 
-	put64(p, ino);
+	key_put_u64(p, ino);
 	return meta_rec_foreach(fs->meta, REC_V, p, 8, each_cb, &c);
 }
 
@@ -424,7 +383,7 @@ int version_owner(struct fs *fs, uint64_t vino, uint64_t *ino, uint32_t *n)
 	size_t len;
 	int rc;
 
-	put64(k, vino);
+	key_put_u64(k, vino);
 	rc = meta_rec_get(fs->meta, REC_B, k, 8, &v, &len);
 	if (rc < 0)
 		return rc;
@@ -432,29 +391,29 @@ int version_owner(struct fs *fs, uint64_t vino, uint64_t *ino, uint32_t *n)
 		free(v);
 		return -EIO;
 	}
-	*ino = get64(v);
-	*n = get32((uint8_t *)v + 8);
+	*ino = key_get_u64(v);
+	*n = key_get_u32((uint8_t *)v + 8);
 	free(v);
 	return 0;
 }
 
-static void vrec_put(struct meta_batch *b, uint64_t ino, uint32_t n, const struct vrec *v)
+void ver_rec_put(struct meta_batch *b, uint64_t ino, uint32_t n, const struct vrec *v)
 {
 	uint8_t k[12], val[VREC_LEN], back[12];
 
 	vrec_encode(val, v);
 	meta_rec_put(b, REC_V, k, vkey(k, ino, n), val, sizeof(val));
 	vkey(back, ino, n);
-	put64(k, v->vino);
+	key_put_u64(k, v->vino);
 	meta_rec_put(b, REC_B, k, 8, back, 12);
 }
 
-static void vrec_del(struct meta_batch *b, uint64_t ino, uint32_t n, uint64_t vino)
+void ver_rec_del(struct meta_batch *b, uint64_t ino, uint32_t n, uint64_t vino)
 {
 	uint8_t k[12];
 
 	meta_rec_del(b, REC_V, k, vkey(k, ino, n));
-	put64(k, vino);
+	key_put_u64(k, vino);
 	meta_rec_del(b, REC_B, k, 8);
 }
 
@@ -479,7 +438,7 @@ static int list_cb(void *ctx, uint32_t n, const struct vrec *v)
 	return 0;
 }
 
-static void vlist_free(struct vlist *l)
+void ver_list_free(struct vlist *l)
 {
 	if (l) {
 		free(l->n);
@@ -488,13 +447,13 @@ static void vlist_free(struct vlist *l)
 	}
 }
 
-static struct vlist *vlist_load(struct fs *fs, uint64_t ino, int *rc)
+struct vlist *ver_list_load(struct fs *fs, uint64_t ino, int *rc)
 {
 	struct vlist *l = calloc(1, sizeof(*l));
 
 	*rc = l ? version_foreach(fs, ino, list_cb, l) : -ENOMEM;
 	if (*rc < 0) {
-		vlist_free(l);
+		ver_list_free(l);
 		return NULL;
 	}
 	return l;
@@ -533,8 +492,6 @@ static void release_versions(struct fs *fs, struct inode **held, size_t n)
 
 /* Drop the oldest versions of INO beyond the mount's keep_versions; never
  * a held one, nor the newest complete one. */
-#define REC_Q	'Q'	/* dir -> keep u32, every u32: retention of its checkpoints */
-#define REC_HOLD 'G'	/* vino | tag -> hold on a version */
 
 /* Retention set on directory DIR (user.aifs.retain), if any. */
 static void retain_of(struct fs *fs, uint64_t dir, unsigned *keep, unsigned *every)
@@ -545,11 +502,11 @@ static void retain_of(struct fs *fs, uint64_t dir, unsigned *keep, unsigned *eve
 
 	if (!dir)
 		return;
-	put64(k, dir);
+	key_put_u64(k, dir);
 	if (meta_rec_get(fs->meta, REC_Q, k, 8, &v, &len) == 0) {
 		if (len == 8) {
-			*keep = get32(v);
-			*every = get32((uint8_t *)v + 4);
+			*keep = key_get_u32(v);
+			*every = key_get_u32((uint8_t *)v + 4);
 		}
 		free(v);
 	}
@@ -565,11 +522,11 @@ static int any_cb(void *ctx, const void *k, size_t kl, const void *v, size_t vl)
 	return 1;
 }
 
-static bool held_version(struct fs *fs, uint64_t vino)
+bool ver_held(struct fs *fs, uint64_t vino)
 {
 	uint8_t k[8];
 
-	put64(k, vino);
+	key_put_u64(k, vino);
 	return meta_rec_foreach(fs->meta, REC_HOLD, k, 8, any_cb, NULL) == 1;
 }
 
@@ -579,10 +536,10 @@ bool version_file_held(struct fs *fs, uint64_t ino)
 	bool held = false;
 	int rc;
 
-	l = vlist_load(fs, ino, &rc);
+	l = ver_list_load(fs, ino, &rc);
 	for (size_t i = 0; l && i < l->count && !held; i++)
-		held = held_version(fs, l->v[i].vino);
-	vlist_free(l);
+		held = ver_held(fs, l->v[i].vino);
+	ver_list_free(l);
 	return held;
 }
 
@@ -620,7 +577,7 @@ static void prune(struct fs *fs, struct inode *in)
 	retain_of(fs, in->lparent, &keep, &every);
 	if (!keep)
 		return;
-	l = vlist_load(fs, ino, &rc);
+	l = ver_list_load(fs, ino, &rc);
 	if (!l)
 		return;
 	b = meta_batch_new();
@@ -631,9 +588,9 @@ static void prune(struct fs *fs, struct inode *in)
 		if (l->v[i].complete)
 			newest = i;
 	for (size_t i = 0; b && i < excess && nd < 64; i++) {
-		if (i == newest || (every && l->n[i] % every == 0) || held_version(fs, l->v[i].vino))
+		if (i == newest || (every && l->n[i] % every == 0) || ver_held(fs, l->v[i].vino))
 			continue;
-		vrec_del(b, ino, l->n[i], l->v[i].vino);
+		ver_rec_del(b, ino, l->n[i], l->v[i].vino);
 		nums[nd] = l->n[i];
 		vinos[nd++] = l->v[i].vino;
 	}
@@ -647,7 +604,7 @@ static void prune(struct fs *fs, struct inode *in)
 			forget_names(fs, in, nums[i], vinos[i]);
 	}
 	meta_batch_free(b);
-	vlist_free(l);
+	ver_list_free(l);
 }
 
 void version_drop_all(struct fs *fs, uint64_t ino)
@@ -658,9 +615,9 @@ void version_drop_all(struct fs *fs, uint64_t ino)
 	struct inode **held;
 	int rc;
 
-	l = vlist_load(fs, ino, &rc);
+	l = ver_list_load(fs, ino, &rc);
 	if (!l || !l->count) {
-		vlist_free(l);
+		ver_list_free(l);
 		return;
 	}
 	b = meta_batch_new();
@@ -668,7 +625,7 @@ void version_drop_all(struct fs *fs, uint64_t ino)
 	held = calloc(l->count, sizeof(*held));
 	if (b && vinos && held) {
 		for (size_t i = 0; i < l->count; i++) {
-			vrec_del(b, ino, l->n[i], l->v[i].vino);
+			ver_rec_del(b, ino, l->n[i], l->v[i].vino);
 			vinos[i] = l->v[i].vino;
 		}
 		if (unlink_versions(fs, b, vinos, l->count, held) == 0) {
@@ -682,7 +639,7 @@ void version_drop_all(struct fs *fs, uint64_t ino)
 	meta_batch_free(b);
 	free(vinos);
 	free(held);
-	vlist_free(l);
+	ver_list_free(l);
 }
 
 int version_rename(struct fs *fs, struct meta_batch *b, uint64_t src, uint64_t dst)
@@ -690,30 +647,30 @@ int version_rename(struct fs *fs, struct meta_batch *b, uint64_t src, uint64_t d
 	struct vlist *d, *s;
 	int rc;
 
-	d = vlist_load(fs, dst, &rc);
+	d = ver_list_load(fs, dst, &rc);
 	if (!d)
 		return rc;
-	s = vlist_load(fs, src, &rc);
+	s = ver_list_load(fs, src, &rc);
 	if (!s) {
-		vlist_free(d);
+		ver_list_free(d);
 		return rc;
 	}
 	for (size_t i = 0; i < s->count; i++)
-		vrec_del(b, src, s->n[i], s->v[i].vino);
+		ver_rec_del(b, src, s->n[i], s->v[i].vino);
 	for (size_t i = 0; i < d->count; i++) {
-		vrec_del(b, dst, d->n[i], d->v[i].vino);
-		vrec_put(b, src, d->n[i], &d->v[i]);
+		ver_rec_del(b, dst, d->n[i], d->v[i].vino);
+		ver_rec_put(b, src, d->n[i], &d->v[i]);
 	}
 	for (size_t i = 0; i < s->count; i++)
-		vrec_put(b, src, (d->count ? d->n[d->count - 1] : 0) + (uint32_t)i + 1, &s->v[i]);
-	vlist_free(d);
-	vlist_free(s);
+		ver_rec_put(b, src, (d->count ? d->n[d->count - 1] : 0) + (uint32_t)i + 1, &s->v[i]);
+	ver_list_free(d);
+	ver_list_free(s);
 	return 0;
 }
 
 /* --- commit ------------------------------------------------------------ */
 
-static int last_cb(void *ctx, uint32_t n, const struct vrec *v)
+int ver_last_cb(void *ctx, uint32_t n, const struct vrec *v)
 {
 	(void)v;
 	*(uint32_t *)ctx = n;
@@ -721,7 +678,7 @@ static int last_cb(void *ctx, uint32_t n, const struct vrec *v)
 }
 
 /* Make IN's content that of complete version P again (into B). */
-static int revert(struct fs *fs, struct inode *in, struct meta_batch *b, const struct vrec *p)
+int ver_revert(struct fs *fs, struct inode *in, struct meta_batch *b, const struct vrec *p)
 {
 	int rc = fs_punch(fs, in, b, 0, UINT64_MAX);
 
@@ -751,7 +708,7 @@ int version_commit(struct fs *fs, struct inode *in)
 	if (rc == 0)
 		rc = fs_map_load(fs, in);
 	if (rc == 0)
-		rc = version_foreach(fs, in->ino, last_cb, &last);
+		rc = version_foreach(fs, in->ino, ver_last_cb, &last);
 	if (rc < 0)
 		goto out;
 	have_good = version_get(fs, in->ino, 0, &good, NULL) == 0;
@@ -785,15 +742,15 @@ int version_commit(struct fs *fs, struct inode *in)
 	rc = fs_map_clone_to(fs, in, b, v.vino);
 	if (rc < 0)
 		goto out;
-	vrec_put(b, in->ino, last + 1, &v);
+	ver_rec_put(b, in->ino, last + 1, &v);
 	{
 		uint8_t wk[8];
 
-		put64(wk, in->ino);
+		key_put_u64(wk, in->ino);
 		meta_rec_del(b, REC_W, wk, 8);	/* the session is over */
 	}
 	if (!v.complete && have_good) {
-		rc = revert(fs, in, b, &good);
+		rc = ver_revert(fs, in, b, &good);
 		if (rc < 0)
 			goto out;
 		rc = 1;
@@ -874,366 +831,3 @@ hex:
 	return 64;
 }
 
-/* --- content hashes of dataset files ----------------------------------- */
-
-static void hash_put(struct meta_batch *b, uint64_t ino, uint64_t gen, const uint8_t sha[32])
-{
-	uint8_t k[8], v[40];
-
-	put64(k, ino);
-	put64(v, gen);
-	memcpy(v + 8, sha, 32);
-	meta_rec_put(b, REC_H, k, 8, v, sizeof(v));
-}
-
-int content_commit(struct fs *fs, struct inode *in)
-{
-	struct session *s = in->sess;
-	struct meta_batch *b;
-	uint8_t sha[32];
-	int rc = 0;
-
-	if (s && s->hash_ok && s->hashed == in->attr.size) {
-		EVP_DigestFinal_ex(s->md, sha, NULL);
-		b = meta_batch_new();
-		if (b) {
-			hash_put(b, in->ino, in->attr.generation, sha);
-			rc = fs_commit(fs, b, false);
-			meta_batch_free(b);
-		}
-	}
-	version_session_free(in);	/* otherwise hashed lazily when asked */
-	return rc;
-}
-
-int content_sha(struct fs *fs, struct inode *in, uint8_t sha[32])
-{
-	struct meta_batch *b;
-	uint8_t k[8];
-	void *v;
-	size_t len;
-	int rc;
-
-	put64(k, in->ino);
-	if (meta_rec_get(fs->meta, REC_H, k, 8, &v, &len) == 0) {
-		bool fresh = len == 40 && get64(v) == in->attr.generation;
-
-		if (fresh)
-			memcpy(sha, (uint8_t *)v + 8, 32);
-		free(v);
-		if (fresh)
-			return 0;
-	}
-	rc = fs_map_load(fs, in);
-	if (rc == 0)
-		rc = content_hash_now(fs, in, sha);
-	if (rc == 0 && (b = meta_batch_new())) {
-		hash_put(b, in->ino, in->attr.generation, sha);
-		fs_commit(fs, b, false);
-		meta_batch_free(b);
-	}
-	return rc;
-}
-
-void content_copy_hash(struct fs *fs, struct meta_batch *b, uint64_t src, uint64_t dst)
-{
-	uint8_t k[8];
-	void *v;
-	size_t len;
-
-	put64(k, src);
-	if (meta_rec_get(fs->meta, REC_H, k, 8, &v, &len) == 0) {
-		put64(k, dst);
-		meta_rec_put(b, REC_H, k, 8, v, len);
-		free(v);
-	}
-}
-
-void content_forget(struct meta_batch *b, uint64_t ino)
-{
-	uint8_t k[8];
-
-	put64(k, ino);
-	meta_rec_del(b, REC_H, k, 8);
-}
-
-/* --- names during a session --------------------------------------------- */
-
-struct inode *version_lookup(struct fs *fs, struct inode *in, uint64_t parent,
-			     const char *name)
-{
-	struct inode *vin;
-	struct vrec v;
-	bool session;
-
-	pthread_rwlock_wrlock(&in->lock);
-	if (in->lparent != parent || !in->lname || strcmp(in->lname, name)) {
-		char *n = strdup(name);
-
-		if (n) {
-			free(in->lname);
-			in->lname = n;
-			in->lparent = parent;
-		}
-	}
-	session = in->sess != NULL;
-	pthread_rwlock_unlock(&in->lock);
-	if (!session || version_get(fs, in->ino, 0, &v, NULL) < 0 ||
-	    inode_get(fs, v.vino, &vin) < 0)
-		return in;
-	inode_put(fs, in);
-	return vin;
-}
-
-void version_hide_name(struct fs *fs, struct inode *in)
-{
-	if (!in->sess || in->name_hidden || !in->lname || !fs->se)
-		return;
-	in->name_hidden = true;
-	fuse_lowlevel_notify_inval_entry(fs->se, in->lparent, in->lname, strlen(in->lname));
-}
-
-/* --- crash recovery ------------------------------------------------------ */
-
-static int recover_one(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
-{
-	struct fs *fs = ctx;
-	uint64_t ino = klen == 8 ? get64(key) : 0;
-	struct meta_batch *b = meta_batch_new();
-	struct inode *in = NULL;
-	struct vrec good;
-	int rc = b ? inode_get(fs, ino, &in) : -ENOMEM;
-
-	(void)val;
-	(void)vlen;
-	if (rc == 0) {
-		pthread_rwlock_wrlock(&in->lock);
-		if (version_tracked(in) && version_get(fs, ino, 0, &good, NULL) == 0) {
-			rc = revert(fs, in, b, &good);
-			if (rc == 0)
-				log_notice("inode %llu: a save was cut short by a crash; "
-					   "back to its last complete version", (unsigned long long)ino);
-		}
-		pthread_rwlock_unlock(&in->lock);
-	}
-	if (b && (rc == 0 || rc == -ENOENT)) {
-		meta_rec_del(b, REC_W, key, klen);
-		rc = fs_commit(fs, b, true);
-	}
-	if (rc == 0 || rc == -ENOENT)
-		rc = 0;
-	else
-		log_err("inode %llu: undoing an interrupted save failed: %s",
-			(unsigned long long)ino, strerror(-rc));
-	if (in && b)
-		inode_put(fs, in);
-	meta_batch_free(b);
-	return 0;
-}
-
-int version_recover(struct fs *fs)
-{
-	return meta_rec_foreach(fs->meta, REC_W, NULL, 0, recover_one, fs);
-}
-
-/* --- holds, retention settings, restore ---------------------------------- */
-
-int version_hold(struct fs *fs, struct inode *vin, const char *tag, size_t len, bool on)
-{
-	struct meta_batch *b;
-	uint8_t k[8 + META_NAME_MAX];
-	int rc;
-
-	if (!(vin->attr.flags & META_IF_VERSION))
-		return -EINVAL;
-	if (len == 0 || len > META_NAME_MAX)
-		return -EINVAL;
-	b = meta_batch_new();
-	if (!b)
-		return -ENOMEM;
-	put64(k, vin->ino);
-	memcpy(k + 8, tag, len);
-	if (on)
-		meta_rec_put(b, REC_HOLD, k, 8 + len, "", 0);
-	else
-		meta_rec_del(b, REC_HOLD, k, 8 + len);
-	rc = fs_commit(fs, b, false);
-	meta_batch_free(b);
-	return rc;
-}
-
-struct tags {
-	char *buf;
-	size_t len, cap;
-};
-
-static int tag_cb(void *ctx, const void *key, size_t klen, const void *v, size_t vl)
-{
-	struct tags *t = ctx;
-
-	(void)v;
-	(void)vl;
-	if (klen <= 8)
-		return 0;
-	if (t->len + klen > t->cap) {
-		size_t cap = (t->cap + klen) * 2;
-		char *n = realloc(t->buf, cap);
-
-		if (!n)
-			return -ENOMEM;
-		t->buf = n;
-		t->cap = cap;
-	}
-	if (t->len)
-		t->buf[t->len++] = ',';
-	memcpy(t->buf + t->len, (const char *)key + 8, klen - 8);
-	t->len += klen - 8;
-	return 0;
-}
-
-/* Comma-separated hold tags of version VINO into BUF. */
-int version_holds(struct fs *fs, uint64_t vino, char *buf, size_t len)
-{
-	struct tags t = { 0 };
-	uint8_t k[8];
-	int rc;
-
-	put64(k, vino);
-	rc = meta_rec_foreach(fs->meta, REC_HOLD, k, 8, tag_cb, &t);
-	if (rc == 0)
-		rc = snprintf(buf, len, "%.*s", (int)t.len, t.buf ? t.buf : "");
-	free(t.buf);
-	return rc;
-}
-
-int version_retain_set(struct fs *fs, struct inode *dir, const char *value, size_t size)
-{
-	struct meta_batch *b;
-	char buf[64];
-	unsigned keep = 0, every = 0;
-	uint8_t k[8], v[8];
-	int rc;
-
-	if (!S_ISDIR(dir->attr.mode))
-		return -ENOTDIR;
-	if (size >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, value, size);
-	buf[size] = 0;
-	/* "last=N" or "last=N,every=K" */
-	if (sscanf(buf, "last=%u,every=%u", &keep, &every) < 1 &&
-	    sscanf(buf, "every=%u", &every) != 1)
-		return -EINVAL;
-	b = meta_batch_new();
-	if (!b)
-		return -ENOMEM;
-	put64(k, dir->ino);
-	put32(v, keep);
-	put32(v + 4, every);
-	meta_rec_put(b, REC_Q, k, 8, v, 8);
-	rc = fs_commit(fs, b, false);
-	meta_batch_free(b);
-	return rc;
-}
-
-int version_restore(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t n)
-{
-	struct vrec v;
-	struct meta_batch *b;
-	int rc;
-
-	if (!version_tracked(in))
-		return -EINVAL;
-	if (in->nwriters)
-		return -EBUSY;		/* a save is under way */
-	rc = version_get(fs, in->ino, n, &v, NULL);
-	if (rc < 0)
-		return rc == -ENOENT ? -ENOENT : rc;
-	b = meta_batch_new();
-	if (!b)
-		return -ENOMEM;
-	version_modify(req, in);
-	rc = in->sess ? revert(fs, in, b, &v) : -ENOMEM;
-	if (rc == 0)
-		rc = fs_commit(fs, b, false);
-	meta_batch_free(b);
-	if (rc == 0) {
-		in->sess->sha_known = true;
-		memcpy(in->sess->sha, v.sha, 32);
-		in->attr.mtime = fs_now();
-		rc = version_commit(fs, in);	/* N's content as the newest version */
-	}
-	return rc < 0 ? rc : 0;
-}
-
-/* --- directory versions --------------------------------------------------- */
-
-int version_dir_commit(struct fs *fs, uint64_t dir, uint32_t uid, uint32_t pid)
-{
-	struct meta_batch *b = meta_batch_new();
-	struct inode *din = NULL;
-	struct vrec v = { .time = fs_now(), .complete = 1, .uid = uid, .pid = pid };
-	uint64_t files;
-	uint32_t last = 0;
-	int rc = b ? 0 : -ENOMEM;
-
-	read_comm(pid, v.comm);
-	pthread_rwlock_wrlock(&fs->ns);
-	if (rc == 0)
-		rc = inode_get(fs, dir, &din);
-	if (rc == 0 && (!S_ISDIR(din->attr.mode) || din->attr.policy != META_AREA_CHECKPOINT ||
-			(din->attr.flags & META_IF_READONLY)))
-		rc = -EINVAL;
-	if (rc == 0)
-		rc = version_foreach(fs, dir, last_cb, &last);
-	if (rc == 0)
-		rc = tree_freeze(fs, dir, b, &v.vino, &files, &v.size);
-	if (rc == 0) {
-		vrec_put(b, dir, last + 1, &v);
-		rc = tier_sync(fs->tiers[TIER_HOT]);
-	}
-	if (rc == 0)
-		rc = fs_commit(fs, b, true);
-	pthread_rwlock_unlock(&fs->ns);
-	if (rc == 0)
-		log_info("directory %llu: version %u committed (%llu files, %llu bytes)",
-			 (unsigned long long)dir, last + 1, (unsigned long long)files,
-			 (unsigned long long)v.size);
-	else
-		log_err("directory %llu: commit of a directory version failed: %s",
-			(unsigned long long)dir, strerror(-rc));
-	if (din)
-		inode_put(fs, din);
-	meta_batch_free(b);
-	return rc;
-}
-
-int version_dir_drop_all(struct fs *fs, struct meta_batch *b, uint64_t dir,
-			 struct inode ***held, size_t *nheld)
-{
-	struct vlist *l;
-	int rc;
-
-	*held = NULL;
-	*nheld = 0;
-	l = vlist_load(fs, dir, &rc);
-	for (size_t i = 0; l && rc == 0 && i < l->count; i++) {
-		struct inode **h;
-		size_t nh;
-
-		vrec_del(b, dir, l->n[i], l->v[i].vino);
-		rc = tree_drop(fs, l->v[i].vino, b, &h, &nh);
-		if (nh) {
-			struct inode **all = realloc(*held, (*nheld + nh) * sizeof(*all));
-
-			if (all) {
-				memcpy(all + *nheld, h, nh * sizeof(*h));
-				*held = all;
-				*nheld += nh;
-			}
-		}
-		free(h);
-	}
-	vlist_free(l);
-	return rc;
-}

@@ -1,0 +1,51 @@
+/* version_priv.h — what version.c shares with vermore.c (fs/ only). */
+#ifndef AIFS_FS_VERSION_PRIV_H
+#define AIFS_FS_VERSION_PRIV_H
+
+#include "fs/fs.h"
+
+#include <openssl/evp.h>
+
+#define REC_V	'V'	/* ino | n -> struct vrec */
+#define REC_B	'B'	/* vino -> ino | n */
+#define REC_H	'H'	/* ino -> generation | sha256 of the content at it */
+#define REC_W	'W'	/* ino: a write session is open (undone at the next mount) */
+#define REC_Q	'Q'	/* dir -> keep u32, every u32: retention of its checkpoints */
+#define REC_HOLD 'G'	/* vino | tag -> hold on a version */
+
+struct session {
+	EVP_MD_CTX *md;
+	uint64_t hashed;	/* bytes hashed, in order, from 0 */
+	bool hash_ok;
+	bool wrote;		/* data written, not only truncated */
+	bool sha_known;		/* restore: the content is a version's, sha below */
+	uint8_t sha[32];
+	uint32_t uid, pid;
+	char comm[16];
+};
+
+/* The versions of one file, in order. */
+struct vlist {
+	uint32_t *n;
+	struct vrec *v;
+	size_t count, cap;
+};
+
+/* Command name of process PID into COMM (16 bytes). */
+void ver_read_comm(uint32_t pid, char *comm);
+/* Record (or clear) that INO has an open write session. */
+void ver_session_mark(struct fs *fs, uint64_t ino, bool open);
+/* Put / delete version N of INO (and its back pointer) into B. */
+void ver_rec_put(struct meta_batch *b, uint64_t ino, uint32_t n, const struct vrec *v);
+void ver_rec_del(struct meta_batch *b, uint64_t ino, uint32_t n, uint64_t vino);
+/* All versions of INO (NULL and *RC < 0 on failure); free with ver_list_free. */
+struct vlist *ver_list_load(struct fs *fs, uint64_t ino, int *rc);
+void ver_list_free(struct vlist *l);
+/* version_foreach callback leaving the last number in *(uint32_t *)CTX. */
+int ver_last_cb(void *ctx, uint32_t n, const struct vrec *v);
+/* Make IN's content that of complete version P again (into B). */
+int ver_revert(struct fs *fs, struct inode *in, struct meta_batch *b, const struct vrec *p);
+/* True if version inode VINO is on hold. */
+bool ver_held(struct fs *fs, uint64_t vino);
+
+#endif
