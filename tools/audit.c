@@ -263,7 +263,7 @@ static void verify_content(struct log *l, struct store *s, unsigned long long *b
 			   unsigned long *gone)
 {
 	for (size_t i = 0; i < l->n; i++) {
-		char op[16], want[65], got[65];
+		char op[16], want[65], got[65], path[4096];
 		uint64_t ino = field_u64(l->rec[i], "inode"), off, len;
 		struct meta_inode in;
 		uint8_t *buf, sha[32];
@@ -272,6 +272,7 @@ static void verify_content(struct log *l, struct store *s, unsigned long long *b
 		if (strcmp(op, "write") && strcmp(op, "seal"))
 			continue;
 		field_str(l->rec[i], "sha256", want, sizeof(want));
+		field_str(l->rec[i], "path", path, sizeof(path));
 		off = strcmp(op, "write") ? 0 : field_u64(l->rec[i], "offset");
 		len = field_u64(l->rec[i], "length");
 		if (meta_inode_get(s->meta, ino, &in) < 0) {
@@ -280,8 +281,8 @@ static void verify_content(struct log *l, struct store *s, unsigned long long *b
 		}
 		buf = malloc(len ? len : 1);
 		if (!buf || store_read(s, ino, off, len, buf) < 0) {
-			problem(l, "record %zu: bytes of inode %llu at %llu cannot be read", i,
-				(unsigned long long)ino, (unsigned long long)off);
+			problem(l, "record %zu: %s (inode %llu): bytes at %llu cannot be read "
+				"(damaged)", i, path, (unsigned long long)ino, (unsigned long long)off);
 			free(buf);
 			continue;
 		}
@@ -289,9 +290,10 @@ static void verify_content(struct log *l, struct store *s, unsigned long long *b
 		for (int k = 0; k < 32; k++)
 			sprintf(got + 2 * k, "%02x", sha[k]);
 		if (strcmp(got, want))
-			problem(l, "record %zu: %s of inode %llu at %llu (%llu bytes) was changed: "
-				"sha256 %s, recorded %s", i, op, (unsigned long long)ino,
-				(unsigned long long)off, (unsigned long long)len, got, want);
+			problem(l, "record %zu: %s (inode %llu): the %s of %llu bytes at offset %llu "
+				"was changed: sha256 %s, recorded %s", i, path,
+				(unsigned long long)ino, op, (unsigned long long)len,
+				(unsigned long long)off, got, want);
 		*bytes += len;
 		free(buf);
 	}
