@@ -86,7 +86,8 @@ static int copy_extent(void *ctx, const struct meta_extent *e)
 }
 
 /* Copy inode SRC as DST: attributes, content references, xattrs, target. */
-static int copy_inode(struct copy *c, uint64_t src, uint64_t dst, uint32_t extra_flags)
+static int copy_inode(struct copy *c, uint64_t src, uint64_t dst, uint32_t extra_flags,
+		      uint32_t *nlink)
 {
 	struct fs *fs = c->fs;
 	struct meta_inode a;
@@ -101,8 +102,9 @@ static int copy_inode(struct copy *c, uint64_t src, uint64_t dst, uint32_t extra
 		 * and copy its in-memory state, which is authoritative. */
 		pthread_rwlock_wrlock(&in->lock);
 		rc = S_ISREG(in->attr.mode) ? fs_flush(fs, in) : 0;
-		if (rc == 0 && S_ISREG(in->attr.mode))
-			rc = fs_map_load(fs, in);
+		if (rc == 0 && S_ISREG(in->attr.mode) &&
+		    (in->attr.alloc || (in->attr.flags & META_IF_INLINE)))
+			rc = fs_map_load(fs, in);	/* empty files have no map */
 		a = in->attr;
 	} else {
 		rc = meta_inode_get(fs->meta, src, &a);
@@ -124,14 +126,15 @@ static int copy_inode(struct copy *c, uint64_t src, uint64_t dst, uint32_t extra
 				meta_inline_put(c->b, dst, data, len);
 				free(data);
 			}
-		} else {
+		} else if (a.alloc) {
 			rc = meta_extent_foreach(fs->meta, src, copy_extent, c);
 		}
 	}
 	if (rc == 0 && (a.flags & META_IF_XATTR))
 		rc = meta_xattr_foreach(fs->meta, src, copy_xattr, c);
-	if (rc == 0 && S_ISREG(a.mode))
+	if (rc == 0 && S_ISREG(a.mode) && a.size)
 		content_copy_hash(fs, c->b, src, dst);
+	*nlink = a.nlink;
 	if (rc == 0 && S_ISLNK(a.mode) && meta_symlink_get(fs->meta, src, &target, &len) == 0) {
 		meta_symlink_put(c->b, dst, target, len);
 		free(target);
@@ -183,22 +186,18 @@ static int copy_entry(void *ctx, const char *name, size_t len, uint64_t ino, uin
 {
 	struct copy *c = ctx;
 	uint64_t parent = c->cur_dst, dst = 0;
-	struct meta_inode a;
+	uint32_t nlink = 1;
 	int rc = 0;
 
-	if (type != S_IFDIR) {
-		/* Hard links stay hard links inside the snapshot. */
+	/* Hard links stay hard links inside the snapshot: a second name of an
+	 * inode already copied points at the copy. */
+	if (type != S_IFDIR)
 		dst = link_find(&c->links, ino);
-		if (!dst && meta_inode_get(c->fs->meta, ino, &a) == 0 && a.nlink > 1) {
-			dst = fs_ino_alloc(c->fs);
-			rc = link_add(&c->links, ino, dst);
-			if (rc == 0)
-				rc = copy_inode(c, ino, dst, 0);
-		}
-	}
 	if (!dst) {
 		dst = fs_ino_alloc(c->fs);
-		rc = copy_inode(c, ino, dst, 0);
+		rc = copy_inode(c, ino, dst, 0, &nlink);
+		if (rc == 0 && type != S_IFDIR && nlink > 1)
+			rc = link_add(&c->links, ino, dst);
 	}
 	c->cur_dst = parent;
 	if (rc == 0)
@@ -208,7 +207,8 @@ static int copy_entry(void *ctx, const char *name, size_t len, uint64_t ino, uin
 
 static int snap_copy(struct copy *c, uint64_t ds, uint64_t root)
 {
-	int rc = copy_inode(c, ds, root, META_IF_SNAPROOT);
+	uint32_t nlink;
+	int rc = copy_inode(c, ds, root, META_IF_SNAPROOT, &nlink);
 
 	while (rc == 0 && c->qn) {
 		uint64_t dst = c->queue[--c->qn], src = c->queue[--c->qn];
