@@ -334,6 +334,14 @@ int tree_freeze(struct fs *fs, uint64_t dir, struct meta_batch *b, uint64_t *roo
 int tree_drop(struct fs *fs, uint64_t root, struct meta_batch *b, struct inode ***held,
 	      size_t *nheld);
 
+/* stats.c — per-operation counts, bytes and latency. */
+/* Return OPS with the instrumented operations wrapped. */
+const struct fuse_lowlevel_ops *stats_wrap(const struct fuse_lowlevel_ops *ops);
+/* The .aifs/stats document (malloc'd JSON). */
+int stats_json(struct fs *fs, char **text, size_t *len);
+/* Records in the journal's log, and how many are covered by a signature. */
+void journal_sizes(struct fs *fs, uint64_t *records, uint64_t *signed_size);
+
 /* virt.c — the hidden .aifs directories */
 void virt_init(void);
 bool virt_is(uint64_t ino);

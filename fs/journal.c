@@ -838,3 +838,13 @@ int journal_checkpoint_text(struct fs *fs, char **text, size_t *len)
 		*text = v;
 	return rc;
 }
+
+void journal_sizes(struct fs *fs, uint64_t *records, uint64_t *signed_size)
+{
+	struct journal *j = fs->journal;
+
+	pthread_mutex_lock(&j->lock);
+	*records = merkle_size(&j->tree);
+	*signed_size = j->signed_size;
+	pthread_mutex_unlock(&j->lock);
+}

@@ -264,7 +264,7 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 	if (c->opt.debug)
 		argv[3] = "-d";
 	args = (struct fuse_args)FUSE_ARGS_INIT(c->opt.debug ? 4 : 3, argv);
-	se = fuse_session_new(&args, fs_ops_table(), sizeof(struct fuse_lowlevel_ops), fs);
+	se = fuse_session_new(&args, stats_wrap(fs_ops_table()), sizeof(struct fuse_lowlevel_ops), fs);
 	free(o);
 	if (!se) {
 		snprintf(msg, msglen, "cannot start FUSE session (bad mount option?)");

@@ -17,6 +17,8 @@ static const char usage_text[] =
 	"commands:\n"
 	"  mkfs [--cold PATH] STORE   create a new store\n"
 	"  fsck [--repair] STORE      check (and repair) an unmounted store\n"
+	"  status [--json] MOUNT      store, space, versions, snapshots, journal, daemon\n"
+	"  stats [--json] MOUNT       operation counts, bytes and latency percentiles\n"
 	"  versions [--json] FILE     list the versions of a checkpoint file\n"
 	"  checkpoint commit DIR      commit a checkpoint directory as one version\n"
 	"  restore FILE N             make version N of FILE the newest (no copy)\n"
@@ -97,6 +99,8 @@ int main(int argc, char **argv)
 		return cmd_mkfs(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "fsck"))
 		return cmd_fsck(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "status") || !strcmp(argv[1], "stats"))
+		return cmd_status(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "versions"))
 		return cmd_versions(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "restore") || !strcmp(argv[1], "promote") ||

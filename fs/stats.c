@@ -1,0 +1,232 @@
+/* stats.c — operation counts, bytes and latency, and MOUNT/.aifs/stats.
+ *
+ * Every instrumented FUSE operation goes through a wrapper that times the
+ * handler (which replies inside) and adds to lock-free counters: a count,
+ * bytes moved and a histogram of latencies in power-of-two microsecond
+ * buckets, from which percentiles are read.  .aifs/stats is a JSON
+ * document made when it is opened: store, daemon, space, counts of
+ * versions, snapshots and journal records, and the operations.
+ */
+#include "fs/fs.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum op {
+	OP_LOOKUP, OP_GETATTR, OP_SETATTR, OP_CREATE, OP_OPEN, OP_READ, OP_WRITE, OP_FLUSH,
+	OP_RELEASE, OP_FSYNC, OP_MKDIR, OP_UNLINK, OP_RMDIR, OP_RENAME, OP_READDIR,
+	OP_GETXATTR, OP_SETXATTR, OP_COUNT
+};
+
+static const char *const op_names[OP_COUNT] = {
+	"lookup", "getattr", "setattr", "create", "open", "read", "write", "flush",
+	"release", "fsync", "mkdir", "unlink", "rmdir", "rename", "readdir",
+	"getxattr", "setxattr"
+};
+
+#define BUCKETS 32
+
+struct op_stat {
+	atomic_ullong count, bytes;
+	atomic_ullong hist[BUCKETS];	/* latency < 2^i microseconds */
+};
+
+static struct op_stat stats[OP_COUNT];
+static struct fuse_lowlevel_ops real;
+static int64_t started;
+
+static int64_t mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void account(enum op op, int64_t t0, uint64_t bytes)
+{
+	uint64_t us = (uint64_t)(mono() - t0) / 1000;
+	int b = 0;
+
+	while (b < BUCKETS - 1 && (1ull << b) <= us)
+		b++;
+	atomic_fetch_add_explicit(&stats[op].count, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&stats[op].bytes, bytes, memory_order_relaxed);
+	atomic_fetch_add_explicit(&stats[op].hist[b], 1, memory_order_relaxed);
+}
+
+#define WRAP(name, op, bytes, params, args)			\
+	static void w_##name params				\
+	{							\
+		int64_t t0 = mono();				\
+		real.name args;					\
+		account(op, t0, bytes);				\
+	}
+
+WRAP(lookup, OP_LOOKUP, 0, (fuse_req_t r, fuse_ino_t p, const char *n), (r, p, n))
+WRAP(getattr, OP_GETATTR, 0, (fuse_req_t r, fuse_ino_t i, struct fuse_file_info *f), (r, i, f))
+WRAP(setattr, OP_SETATTR, 0,
+     (fuse_req_t r, fuse_ino_t i, struct stat *a, int s, struct fuse_file_info *f),
+     (r, i, a, s, f))
+WRAP(create, OP_CREATE, 0,
+     (fuse_req_t r, fuse_ino_t p, const char *n, mode_t m, struct fuse_file_info *f),
+     (r, p, n, m, f))
+WRAP(open, OP_OPEN, 0, (fuse_req_t r, fuse_ino_t i, struct fuse_file_info *f), (r, i, f))
+WRAP(read, OP_READ, s, (fuse_req_t r, fuse_ino_t i, size_t s, off_t o, struct fuse_file_info *f),
+     (r, i, s, o, f))
+WRAP(write, OP_WRITE, s,
+     (fuse_req_t r, fuse_ino_t i, const char *b, size_t s, off_t o, struct fuse_file_info *f),
+     (r, i, b, s, o, f))
+WRAP(flush, OP_FLUSH, 0, (fuse_req_t r, fuse_ino_t i, struct fuse_file_info *f), (r, i, f))
+WRAP(release, OP_RELEASE, 0, (fuse_req_t r, fuse_ino_t i, struct fuse_file_info *f), (r, i, f))
+WRAP(fsync, OP_FSYNC, 0, (fuse_req_t r, fuse_ino_t i, int d, struct fuse_file_info *f),
+     (r, i, d, f))
+WRAP(mkdir, OP_MKDIR, 0, (fuse_req_t r, fuse_ino_t p, const char *n, mode_t m), (r, p, n, m))
+WRAP(unlink, OP_UNLINK, 0, (fuse_req_t r, fuse_ino_t p, const char *n), (r, p, n))
+WRAP(rmdir, OP_RMDIR, 0, (fuse_req_t r, fuse_ino_t p, const char *n), (r, p, n))
+WRAP(rename, OP_RENAME, 0,
+     (fuse_req_t r, fuse_ino_t p, const char *n, fuse_ino_t np, const char *nn, unsigned fl),
+     (r, p, n, np, nn, fl))
+WRAP(readdirplus, OP_READDIR, 0,
+     (fuse_req_t r, fuse_ino_t i, size_t s, off_t o, struct fuse_file_info *f), (r, i, s, o, f))
+WRAP(getxattr, OP_GETXATTR, 0, (fuse_req_t r, fuse_ino_t i, const char *n, size_t s),
+     (r, i, n, s))
+WRAP(setxattr, OP_SETXATTR, 0,
+     (fuse_req_t r, fuse_ino_t i, const char *n, const char *v, size_t s, int fl),
+     (r, i, n, v, s, fl))
+
+const struct fuse_lowlevel_ops *stats_wrap(const struct fuse_lowlevel_ops *ops)
+{
+	static struct fuse_lowlevel_ops w;
+
+	started = fs_now();
+	real = *ops;
+	w = *ops;
+	w.lookup = w_lookup;
+	w.getattr = w_getattr;
+	w.setattr = w_setattr;
+	w.create = w_create;
+	w.open = w_open;
+	w.read = w_read;
+	w.write = w_write;
+	w.flush = w_flush;
+	w.release = w_release;
+	w.fsync = w_fsync;
+	w.mkdir = w_mkdir;
+	w.unlink = w_unlink;
+	w.rmdir = w_rmdir;
+	w.rename = w_rename;
+	w.readdirplus = w_readdirplus;
+	w.getxattr = w_getxattr;
+	w.setxattr = w_setxattr;
+	return &w;
+}
+
+/* Upper bound in microseconds of the bucket holding quantile Q. */
+static uint64_t percentile(const struct op_stat *s, double q)
+{
+	uint64_t n = atomic_load(&s->count), seen = 0;
+
+	if (!n)
+		return 0;
+	for (int b = 0; b < BUCKETS; b++) {
+		seen += atomic_load(&s->hist[b]);
+		if (seen >= q * n)
+			return 1ull << b;
+	}
+	return 1ull << (BUCKETS - 1);
+}
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+static void out(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void out(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if (b->p && b->len + (size_t)n < b->cap) {
+			b->len += (size_t)n;
+			return;
+		}
+		b->cap = (b->cap + (size_t)n + 1) * 2;
+		b->p = realloc(b->p, b->cap);
+		if (!b->p)
+			return;
+	}
+}
+
+static int count_cb(void *ctx, const void *k, size_t kl, const void *v, size_t vl)
+{
+	(void)k;
+	(void)kl;
+	(void)v;
+	(void)vl;
+	(*(uint64_t *)ctx)++;
+	return 0;
+}
+
+static uint64_t count_recs(struct fs *fs, uint8_t kind)
+{
+	uint64_t n = 0;
+
+	meta_rec_foreach(fs->meta, kind, NULL, 0, count_cb, &n);
+	return n;
+}
+
+int stats_json(struct fs *fs, char **text, size_t *len)
+{
+	struct buf b = { 0 };
+	struct tier_space sp[TIER_COUNT];
+	uint64_t records = 0, signed_size = 0;
+
+	for (int t = 0; t < TIER_COUNT; t++)
+		if (tier_space(fs->tiers[t], &sp[t]) < 0)
+			memset(&sp[t], 0, sizeof(sp[t]));
+	journal_sizes(fs, &records, &signed_size);
+	out(&b, "{\"store\": \"%s\", \"uuid\": \"%s\", \"format\": %u, \"version\": \"%s\",\n",
+	    fs->store->path, fs->store->uuid, fs->store->format, AIFS_VERSION);
+	out(&b, " \"daemon\": {\"pid\": %d, \"started\": %lld, \"uptime_s\": %lld},\n",
+	    (int)getpid(), (long long)(started / 1000000000),
+	    (long long)((fs_now() - started) / 1000000000));
+	out(&b, " \"tiers\": {\"hot\": {\"bytes\": %llu, \"device_total\": %llu, "
+	    "\"device_avail\": %llu}, \"cold\": {\"bytes\": %llu, \"device_total\": %llu, "
+	    "\"device_avail\": %llu}},\n",
+	    (unsigned long long)sp[0].used, (unsigned long long)sp[0].total,
+	    (unsigned long long)sp[0].avail, (unsigned long long)sp[1].used,
+	    (unsigned long long)sp[1].total, (unsigned long long)sp[1].avail);
+	out(&b, " \"versions\": %llu, \"snapshots\": %llu,\n",
+	    (unsigned long long)count_recs(fs, 'V'), (unsigned long long)count_recs(fs, 'P'));
+	out(&b, " \"journal\": {\"records\": %llu, \"signed\": %llu},\n",
+	    (unsigned long long)records, (unsigned long long)signed_size);
+	out(&b, " \"ops\": {");
+	for (int i = 0; i < OP_COUNT; i++)
+		out(&b, "%s\n  \"%s\": {\"count\": %llu, \"bytes\": %llu, \"p50_us\": %llu, "
+		    "\"p99_us\": %llu}", i ? "," : "", op_names[i],
+		    (unsigned long long)atomic_load(&stats[i].count),
+		    (unsigned long long)atomic_load(&stats[i].bytes),
+		    (unsigned long long)percentile(&stats[i], 0.5),
+		    (unsigned long long)percentile(&stats[i], 0.99));
+	out(&b, "\n }\n}\n");
+	if (!b.p)
+		return -ENOMEM;
+	*text = b.p;
+	*len = b.len;
+	return 0;
+}
