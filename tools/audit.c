@@ -24,6 +24,7 @@
 #include "meta/note.h"
 #include "meta/store.h"
 #include "tools/aifsctl.h"
+#include "tools/common.h"
 
 struct log {
 	char **rec;		/* records, as hashed */
@@ -264,6 +265,8 @@ static void verify_content(struct log *l, struct store *s, unsigned long long *b
 {
 	for (size_t i = 0; i < l->n; i++) {
 		char op[16], want[65], got[65], path[4096];
+
+		progress("verify", i + 1, l->n);
 		uint64_t ino = field_u64(l->rec[i], "inode"), off, len;
 		struct meta_inode in;
 		uint8_t *buf, sha[32];

@@ -6,4 +6,8 @@
  * characters escaped; other bytes as they are). */
 void json_str(const char *s);
 
+/* Show DONE of TOTAL for long work WHAT as a bar on stderr when it is a
+ * terminal (at most once a second, and at the end); nothing otherwise. */
+void progress(const char *what, unsigned long long done, unsigned long long total);
+
 #endif

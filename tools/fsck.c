@@ -23,6 +23,7 @@
 #include "meta/store.h"
 #include "tier/log.h"
 #include "tools/aifsctl.h"
+#include "tools/common.h"
 
 struct ient {
 	struct meta_inode in;
@@ -252,6 +253,7 @@ static int walk(struct fsck *f)
 	if (!find(f, META_ROOT_INO))
 		problem(f, "root directory inode is missing");
 	for (size_t i = 0; i < f->n && rc == 0; i++) {
+		progress("fsck", i + 1, f->n);
 		f->cur = f->v[i].in.ino;
 		f->last_end = 0;
 		if (S_ISDIR(f->v[i].in.mode))
