@@ -39,7 +39,8 @@ check-asan: deps $(ASAN_BUILD)/build.ninja
 	@ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  bash test/run.sh $(ASAN_BUILD)
 
-# A one-minute tour on a temporary store: checkpoints, versions, snapshots.
+# A tour of the lifecycle on a store under ./demo/: dataset snapshot, training
+# with checkpoint versions, restore, journaled inference, verify.
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@bash test/demo.sh $(BUILD)

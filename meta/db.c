@@ -61,6 +61,18 @@ static size_t db_prefix_end(uint8_t *end, const uint8_t *prefix, size_t plen)
 
 /* --- open, close, batches --------------------------------------------- */
 
+static bool open_readonly;	/* set by meta_open_readonly for one call */
+
+int meta_open_readonly(const char *dir, struct meta **out)
+{
+	int rc;
+
+	open_readonly = true;
+	rc = meta_open(dir, false, out);
+	open_readonly = false;
+	return rc;
+}
+
 int meta_open(const char *dir, bool create, struct meta **out)
 {
 	rocksdb_options_t *opt = rocksdb_options_create();
@@ -97,7 +109,8 @@ int meta_open(const char *dir, bool create, struct meta **out)
 	rocksdb_options_set_keep_log_file_num(opt, 4);
 	rocksdb_options_set_max_log_file_size(opt, 4u << 20);
 
-	m->db = rocksdb_open(opt, dir, &err);
+	m->db = open_readonly ? rocksdb_open_for_read_only(opt, dir, 0, &err) :
+				rocksdb_open(opt, dir, &err);
 	if (err) {
 		rc = db_fail(dir, err);
 		goto out;

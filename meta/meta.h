@@ -82,6 +82,10 @@ struct meta_extent {
 int meta_open(const char *dir, bool create, struct meta **out);
 void meta_close(struct meta *m);
 
+/* Open DIR read-only beside the process that has it open (no lock taken;
+ * it sees what that process had written when this is called). */
+int meta_open_readonly(const char *dir, struct meta **out);
+
 /* Make every committed batch durable (sync the write-ahead log). */
 int meta_sync(struct meta *m);
 

@@ -198,6 +198,8 @@ static int lock_take(struct store *s, char *err, size_t errlen)
 	return 0;
 }
 
+static bool store_readonly;	/* set by store_open_readonly for one call */
+
 static int tiers_open(struct store *s, char *err, size_t errlen)
 {
 	char *hot = path_join(s->path, "hot");
@@ -206,17 +208,30 @@ static int tiers_open(struct store *s, char *err, size_t errlen)
 
 	if (!hot || !cold)
 		goto out;
-	rc = tier_open(hot, TIER_HOT, &s->tiers[TIER_HOT]);
+	rc = (store_readonly ? tier_open_readonly : tier_open)(hot, TIER_HOT,
+							      &s->tiers[TIER_HOT]);
 	if (rc < 0) {
 		fail(err, errlen, rc, "cannot open hot tier %s: %s", hot, strerror(-rc));
 		goto out;
 	}
-	rc = tier_open(cold, TIER_COLD, &s->tiers[TIER_COLD]);
+	rc = (store_readonly ? tier_open_readonly : tier_open)(cold, TIER_COLD,
+							       &s->tiers[TIER_COLD]);
 	if (rc < 0)
 		fail(err, errlen, rc, "cannot open cold tier %s: %s", cold, strerror(-rc));
 out:
 	free(hot);
 	free(cold);
+	return rc;
+}
+
+
+int store_open_readonly(const char *path, struct store **out, char *err, size_t errlen)
+{
+	int rc;
+
+	store_readonly = true;
+	rc = store_open(path, out, err, errlen);
+	store_readonly = false;
 	return rc;
 }
 
@@ -244,11 +259,12 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 	rc = conf_read(s, err, errlen);
 	if (rc < 0)
 		goto fail;
-	rc = lock_take(s, err, errlen);
+	rc = store_readonly ? 0 : lock_take(s, err, errlen);
 	if (rc < 0)
 		goto fail;
 	mdir = path_join(path, "meta");
-	rc = mdir ? meta_open(mdir, false, &s->meta) : -ENOMEM;
+	rc = !mdir ? -ENOMEM : store_readonly ? meta_open_readonly(mdir, &s->meta) :
+		meta_open(mdir, false, &s->meta);
 	if (rc < 0) {
 		fail(err, errlen, rc, "cannot open metadata database %s: %s", mdir ? mdir : path,
 		     strerror(-rc));

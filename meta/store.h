@@ -39,6 +39,10 @@ int store_mkfs(const char *path, const char *cold, char *err, size_t errlen);
 /* Open the store at PATH, taking its lock.  *OUT is freed by store_close. */
 int store_open(const char *path, struct store **out, char *err, size_t errlen);
 
+/* Open the store at PATH for reading only, while it may be mounted: no
+ * lock is taken and nothing may be written through *OUT. */
+int store_open_readonly(const char *path, struct store **out, char *err, size_t errlen);
+
 /* Close everything and release the lock. */
 void store_close(struct store *s);
 

@@ -298,6 +298,18 @@ static void tier_free(struct tier *t)
 	free(t);
 }
 
+static __thread bool opening_readonly;	/* tier_open_readonly in progress */
+
+int tier_open_readonly(const char *dir, int id, struct tier **out)
+{
+	int rc;
+
+	opening_readonly = true;
+	rc = tier_open(dir, id, out);
+	opening_readonly = false;
+	return rc;
+}
+
 int tier_open(const char *dir, int id, struct tier **out)
 {
 	struct tier *t;
@@ -325,7 +337,8 @@ int tier_open(const char *dir, int id, struct tier **out)
 	rc = tier_scan(t, &newest);
 	if (rc)
 		goto out;
-	rc = newest < 0 ? seg_create(t, 0) : tier_resume(t, (uint32_t)newest);
+	rc = newest < 0 ? (opening_readonly ? 0 : seg_create(t, 0)) :
+			  tier_resume(t, (uint32_t)newest);
 	if (rc)
 		goto out;
 	*out = t;

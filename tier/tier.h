@@ -52,6 +52,10 @@ struct tier_ref {
  * *OUT is owned by the caller and freed by tier_close. */
 int tier_open(const char *dir, int id, struct tier **out);
 
+/* Open a tier only to read it, possibly while another process appends to
+ * it: nothing is created (tier_append must not be called). */
+int tier_open_readonly(const char *dir, int id, struct tier **out);
+
 /* Close the tier; pending data is synced first. */
 void tier_close(struct tier *t);
 

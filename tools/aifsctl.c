@@ -29,7 +29,7 @@ static const char usage_text[] =
 	"  snapshot delete DS TAG     drop snapshot TAG of DS\n"
 	"  snapshot list [--json] DS  list the snapshots of DS\n"
 	"  snapshot manifest DS TAG   JSON lines: path, size, sha256, mode, mtime\n"
-	"  snapshot diff DS A B       paths added, removed, changed from A to B\n"
+	"  snapshot diff [--json] DS A B  paths added, removed, changed from A to B\n"
 	"  audit verify STORE         check the journal with only the public key\n"
 	"  audit export STORE DIR     write records, checkpoints and public key\n"
 	"  audit pubkey STORE         print the public key of the journal\n"
@@ -95,6 +95,13 @@ int main(int argc, char **argv)
 		printf("aifsctl %s\n", AIFS_VERSION);
 		return EXIT_OK;
 	}
+	/* "aifsctl snapshot create --help": help wherever it stands */
+	for (int i = 2; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			argv[2] = "--help";
+			argc = 3;
+			break;
+		}
 	if (!strcmp(argv[1], "mkfs"))
 		return cmd_mkfs(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "fsck"))

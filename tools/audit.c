@@ -564,7 +564,18 @@ int cmd_audit(int argc, char **argv)
 		return print_file(p);
 	}
 	if (!strcmp(verb, "head") && argc == 3) {
+		struct stat st;
+
+		snprintf(p, sizeof(p), "%s/.aifs/audit", argv[2]);
+		if (stat(p, &st) < 0) {
+			fprintf(stderr, "aifsctl audit head: %s is not a mounted aifs\n", argv[2]);
+			return EXIT_PROBLEM;
+		}
 		snprintf(p, sizeof(p), "%s/.aifs/audit/checkpoint", argv[2]);
+		if (stat(p, &st) < 0 && errno == ENOENT) {
+			printf("no signed checkpoint yet: the journal has no records\n");
+			return EXIT_OK;
+		}
 		return print_file(p);
 	}
 	if ((!strcmp(verb, "hold") || !strcmp(verb, "unhold")) && argc == 4) {
