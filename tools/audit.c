@@ -385,9 +385,36 @@ static int load_export(const char *dir, struct log *l)
 	return rc;
 }
 
+/* If PATH is the mount point of an aifs, the store it mounts into STORE. */
+static bool store_of_mount(const char *path, char *store, size_t len)
+{
+	char real[4096], dev[4096], dir[4096], type[64];
+	FILE *f;
+	bool found = false;
+
+	if (!realpath(path, real) || !(f = fopen("/proc/mounts", "re")))
+		return false;
+	while (!found && fscanf(f, "%4095s %4095s %63s %*[^\n]", dev, dir, type) == 3)
+		found = !strcmp(dir, real) && !strcmp(type, "fuse.aifs");
+	fclose(f);
+	if (found)
+		snprintf(store, len, "%s", dev);
+	return found;
+}
+
+/* Open the store at PATH, or the store mounted at PATH (read-only, beside
+ * the daemon: it sees what the daemon has written so far). */
 static int open_store(const char *path, struct store **s)
 {
-	return tool_store_open(path, s, "audit");
+	char store[4096], err[1024];
+	int rc;
+
+	if (!store_of_mount(path, store, sizeof(store)))
+		return tool_store_open(path, s, "audit");
+	rc = store_open_readonly(store, s, err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr, "aifsctl audit: %s\n", err);
+	return rc;
 }
 
 static int load_store(struct store *s, struct log *l)
@@ -398,7 +425,7 @@ static int load_store(struct store *s, struct log *l)
 }
 
 static const char audit_usage[] =
-	"usage: aifsctl audit verify [--pubkey FILE] STORE|--export DIR\n"
+	"usage: aifsctl audit verify [--pubkey FILE] STORE|MOUNT|--export DIR\n"
 	"       aifsctl audit export STORE DIR\n"
 	"       aifsctl audit pubkey STORE\n"
 	"       aifsctl audit head MOUNT\n"
@@ -432,7 +459,10 @@ static int audit_verify(int argc, char **argv)
 	if (!!exp == !!store)
 		goto usage;
 	if (!pub) {
-		snprintf(pubpath, sizeof(pubpath), "%s/audit.pub", exp ? exp : store);
+		char mounted[4096];
+
+		snprintf(pubpath, sizeof(pubpath), "%s/audit.pub", exp ? exp :
+			 store_of_mount(store, mounted, sizeof(mounted)) ? mounted : store);
 		pub = pubpath;
 	}
 	vkey = read_text(pub);
