@@ -302,6 +302,157 @@ static void verify_content(struct log *l, struct store *s, unsigned long long *b
 	}
 }
 
+
+static void hexs(FILE *f, const uint8_t *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%02x", h[i]);
+}
+
+/* One JSON line: the inclusion proof of record SEQ in the tree of SIZE. */
+static int print_inclusion(FILE *f, struct log *l, uint64_t seq, uint64_t size)
+{
+	uint8_t proof[MERKLE_PROOF_MAX * 32];
+	size_t count;
+	int rc = merkle_inclusion_proof(size, seq, leaf_fn, l, proof, &count);
+
+	if (rc < 0)
+		return rc;
+	fprintf(f, "{\"seq\": %llu, \"tree_size\": %llu, \"leaf_hash\": \"",
+		(unsigned long long)seq, (unsigned long long)size);
+	hexs(f, l->hash[seq], 32);
+	fprintf(f, "\", \"proof\": [");
+	for (size_t i = 0; i < count; i++) {
+		fprintf(f, "%s\"", i ? ", " : "");
+		hexs(f, proof + 32 * i, 32);
+		fputc('"', f);
+	}
+	fprintf(f, "]}\n");
+	return 0;
+}
+
+/* Consistency proofs between successive checkpoints, one JSON line each. */
+static int print_consistency(FILE *f, struct log *l)
+{
+	uint8_t proof[MERKLE_PROOF_MAX * 32];
+	size_t count;
+
+	for (size_t i = 1; i < l->nck; i++) {
+		uint64_t m = l->ck_size[i - 1], n = l->ck_size[i];
+
+		if (!m || m == n || n > l->n)
+			continue;
+		if (merkle_consistency_proof(m, n, leaf_fn, l, proof, &count) < 0)
+			return -EIO;
+		fprintf(f, "{\"from\": %llu, \"to\": %llu, \"proof\": [",
+			(unsigned long long)m, (unsigned long long)n);
+		for (size_t k = 0; k < count; k++) {
+			fprintf(f, "%s\"", k ? ", " : "");
+			hexs(f, proof + 32 * k, 32);
+			fputc('"', f);
+		}
+		fprintf(f, "]}\n");
+	}
+	return 0;
+}
+
+static int unhex32(const char *h, uint8_t out[32])
+{
+	for (int i = 0; i < 32; i++) {
+		unsigned v;
+
+		if (sscanf(h + 2 * i, "%2x", &v) != 1)
+			return -EINVAL;
+		out[i] = (uint8_t)v;
+	}
+	return 0;
+}
+
+/* Parse one proof line: "proof": ["hex", ...] into PROOF (count *N). */
+static int parse_proof(const char *line, uint8_t *proof, size_t *n)
+{
+	const char *p = strstr(line, "\"proof\": [");
+
+	*n = 0;
+	if (!p)
+		return -EINVAL;
+	for (p = strchr(p, '['); (p = strchr(p + 1, '"')) && *n < MERKLE_PROOF_MAX; p += 65) {
+		if (unhex32(p + 1, proof + 32 * *n) < 0)
+			return -EINVAL;
+		(*n)++;
+	}
+	return 0;
+}
+
+/* Check an export that starts at record FROM > 0: every record against the
+ * newest checkpoint through its inclusion proof, and the checkpoints
+ * against each other through consistency proofs. */
+static void verify_partial(struct log *l, const char *dir, uint64_t from, const char *vkey)
+{
+	uint8_t proof[MERKLE_PROOF_MAX * 32], root[32];
+	char path[4200], *line = NULL;
+	size_t cap = 0, count, checked = 0;
+	uint64_t size = 0;
+	FILE *f;
+
+	for (size_t i = 0; i < l->nck; i++) {
+		if (note_verify(vkey, l->ck_note[i], NULL, &size, root, NULL) < 0 ||
+		    size != l->ck_size[i]) {
+			problem(l, "checkpoint at %llu records: signature or format invalid",
+				(unsigned long long)l->ck_size[i]);
+			return;
+		}
+	}
+	snprintf(path, sizeof(path), "%s/proofs/inclusion.jsonl", dir);
+	f = fopen(path, "re");
+	if (!f) {
+		problem(l, "export has records from %llu on but no proofs/inclusion.jsonl",
+			(unsigned long long)from);
+		return;
+	}
+	while (getline(&line, &cap, f) > 0) {
+		uint64_t seq = field_u64(line, "seq");
+		uint8_t leaf[32];
+
+		if (seq < from || seq - from >= l->n || parse_proof(line, proof, &count) < 0) {
+			problem(l, "proof line for record %llu does not match the export",
+				(unsigned long long)seq);
+			continue;
+		}
+		memcpy(leaf, l->hash[seq - from], 32);
+		if (merkle_verify_inclusion(leaf, seq, size, proof, count, root) < 0)
+			problem(l, "record %llu is not included in the checkpoint at %llu records",
+				(unsigned long long)seq, (unsigned long long)size);
+		checked++;
+	}
+	fclose(f);
+	if (checked != l->n)
+		problem(l, "%zu records but %zu inclusion proofs", l->n, checked);
+	snprintf(path, sizeof(path), "%s/proofs/consistency.jsonl", dir);
+	f = fopen(path, "re");
+	while (f && getline(&line, &cap, f) > 0) {
+		uint64_t m = field_u64(line, "from"), n = field_u64(line, "to"), sm, sn;
+		uint8_t rm[32], rn[32];
+		size_t a = l->nck, b = l->nck;
+
+		for (size_t i = 0; i < l->nck; i++) {
+			if (l->ck_size[i] == m)
+				a = i;
+			if (l->ck_size[i] == n)
+				b = i;
+		}
+		if (a == l->nck || b == l->nck || parse_proof(line, proof, &count) < 0 ||
+		    note_verify(vkey, l->ck_note[a], NULL, &sm, rm, NULL) < 0 ||
+		    note_verify(vkey, l->ck_note[b], NULL, &sn, rn, NULL) < 0 ||
+		    merkle_verify_consistency(sm, sn, rm, rn, proof, count) < 0)
+			problem(l, "checkpoints at %llu and %llu records are not consistent",
+				(unsigned long long)m, (unsigned long long)n);
+	}
+	if (f)
+		fclose(f);
+	free(line);
+}
+
 static void log_free(struct log *l)
 {
 	for (size_t i = 0; i < l->n; i++)
@@ -426,7 +577,8 @@ static int load_store(struct store *s, struct log *l)
 
 static const char audit_usage[] =
 	"usage: aifsctl audit verify [--pubkey FILE] STORE|MOUNT|--export DIR\n"
-	"       aifsctl audit export STORE DIR\n"
+	"       aifsctl audit export [--from SEQ] STORE|MOUNT DIR\n"
+	"       aifsctl audit proof FILE\n"
 	"       aifsctl audit pubkey STORE\n"
 	"       aifsctl audit head MOUNT\n"
 	"       aifsctl audit hold|unhold FILE TAG\n"
@@ -482,7 +634,12 @@ static int audit_verify(int argc, char **argv)
 	} else {
 		if (!l.nck && l.n)
 			problem(&l, "no signed checkpoint covers the %zu records", l.n);
-		verify_tree(&l, vkey);
+		uint64_t from = exp && l.n ? field_u64(l.rec[0], "seq") : 0;
+
+		if (from)
+			verify_partial(&l, exp, from, vkey);
+		else
+			verify_tree(&l, vkey);
 		if (s)
 			verify_content(&l, s, &bytes, &gone);
 		if (l.problems)
@@ -503,7 +660,7 @@ usage:
 	return EXIT_USAGE;
 }
 
-static int audit_export(const char *store, const char *dir)
+static int audit_export(const char *store, const char *dir, uint64_t from)
 {
 	struct log l = { 0 };
 	struct store *s;
@@ -522,10 +679,31 @@ static int audit_export(const char *store, const char *dir)
 	f = rc == 0 ? fopen(q, "we") : NULL;
 	if (rc == 0 && !f)
 		rc = -errno;
-	for (size_t i = 0; f && i < l.n; i++)
+	for (size_t i = from; f && i < l.n; i++)
 		fprintf(f, "%s\n", l.rec[i]);
 	if (f && fclose(f) != 0)
 		rc = -errno;
+	/* proofs: each exported record in the newest checkpoint, and each
+	 * checkpoint in the next, for checkers that do not have every record */
+	snprintf(q, sizeof(q), "%s/proofs", dir);
+	if (rc == 0 && mkdir(q, 0755) < 0 && errno != EEXIST)
+		rc = -errno;
+	if (rc == 0 && l.nck) {
+		uint64_t size = l.ck_size[l.nck - 1];
+
+		snprintf(q, sizeof(q), "%s/proofs/inclusion.jsonl", dir);
+		f = fopen(q, "we");
+		for (uint64_t i = from; f && rc == 0 && i < size; i++)
+			rc = print_inclusion(f, &l, i, size);
+		if (!f || fclose(f) != 0)
+			rc = rc ? rc : -EIO;
+		snprintf(q, sizeof(q), "%s/proofs/consistency.jsonl", dir);
+		f = rc == 0 ? fopen(q, "we") : NULL;
+		if (f)
+			rc = print_consistency(f, &l);
+		if (!f || fclose(f) != 0)
+			rc = rc ? rc : -EIO;
+	}
 	for (size_t i = 0; rc == 0 && i < l.nck; i++) {
 		snprintf(q, sizeof(q), "%s/%llu.note", p, (unsigned long long)l.ck_size[i]);
 		f = fopen(q, "we");
@@ -533,9 +711,10 @@ static int audit_export(const char *store, const char *dir)
 			rc = -EIO;
 	}
 	if (rc == 0) {
-		char *pub;
+		char *pub, mounted[4096];
 
-		snprintf(q, sizeof(q), "%s/audit.pub", store);
+		snprintf(q, sizeof(q), "%s/audit.pub",
+			 store_of_mount(store, mounted, sizeof(mounted)) ? mounted : store);
 		pub = read_text(q);
 		snprintf(q, sizeof(q), "%s/audit.pub", dir);
 		f = pub ? fopen(q, "we") : NULL;
@@ -550,6 +729,63 @@ static int audit_export(const char *store, const char *dir)
 	log_free(&l);
 	store_close(s);
 	return rc < 0 ? EXIT_PROBLEM : EXIT_OK;
+}
+
+/* The mount point holding PATH and PATH relative to it ("/a/b"). */
+static int split_mount(const char *path, char *mnt, size_t mlen, char *rel, size_t rlen)
+{
+	char real[4096], cur[4096], store[4096];
+
+	if (!realpath(path, real))
+		return -errno;
+	snprintf(cur, sizeof(cur), "%s", real);
+	for (;;) {
+		char *slash;
+
+		if (store_of_mount(cur, store, sizeof(store))) {
+			snprintf(mnt, mlen, "%s", cur);
+			snprintf(rel, rlen, "%s", real + strlen(cur));
+			return 0;
+		}
+		slash = strrchr(cur, '/');
+		if (!slash || slash == cur)
+			return -EINVAL;
+		*slash = 0;
+	}
+}
+
+static int audit_proof(const char *file)
+{
+	char mnt[4096], rel[4096], path[4200];
+	struct log l = { 0 };
+	struct store *s = NULL;
+	size_t found = 0;
+	int rc = split_mount(file, mnt, sizeof(mnt), rel, sizeof(rel));
+
+	if (rc < 0) {
+		fprintf(stderr, "aifsctl audit proof: %s is not on a mounted aifs\n", file);
+		return EXIT_PROBLEM;
+	}
+	if (open_store(mnt, &s) < 0)
+		return EXIT_PROBLEM;
+	rc = load_store(s, &l);
+	if (rc == 0 && !l.nck)
+		rc = -ENOENT;
+	for (size_t i = 0; rc == 0 && i < l.ck_size[l.nck - 1]; i++) {
+		field_str(l.rec[i], "path", path, sizeof(path));
+		if (strcmp(path, rel))
+			continue;
+		rc = print_inclusion(stdout, &l, i, l.ck_size[l.nck - 1]);
+		found++;
+	}
+	if (rc < 0)
+		fprintf(stderr, "aifsctl audit proof: %s\n", rc == -ENOENT ?
+			"no signed checkpoint yet" : strerror(-rc));
+	else if (!found)
+		fprintf(stderr, "aifsctl audit proof: no signed record names %s\n", rel);
+	log_free(&l);
+	store_close(s);
+	return rc < 0 || !found ? EXIT_PROBLEM : EXIT_OK;
 }
 
 static int print_file(const char *path)
@@ -588,7 +824,11 @@ int cmd_audit(int argc, char **argv)
 	if (!strcmp(verb, "verify"))
 		return audit_verify(argc - 2, argv + 2);
 	if (!strcmp(verb, "export") && argc == 4)
-		return audit_export(argv[2], argv[3]);
+		return audit_export(argv[2], argv[3], 0);
+	if (!strcmp(verb, "export") && argc == 6 && !strcmp(argv[2], "--from"))
+		return audit_export(argv[4], argv[5], strtoull(argv[3], NULL, 10));
+	if (!strcmp(verb, "proof") && argc == 3)
+		return audit_proof(argv[2]);
 	if (!strcmp(verb, "pubkey") && argc == 3) {
 		snprintf(p, sizeof(p), "%s/audit.pub", argv[2]);
 		return print_file(p);
