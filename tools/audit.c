@@ -309,12 +309,67 @@ static void hexs(FILE *f, const uint8_t *h, size_t n)
 		fprintf(f, "%02x", h[i]);
 }
 
-/* One JSON line: the inclusion proof of record SEQ in the tree of SIZE. */
-static int print_inclusion(FILE *f, struct log *l, uint64_t seq, uint64_t size)
+/* The levels of the tree of the first SIZE records: level 0 the leaves,
+ * each next one the hashes of pairs, an unpaired last node carried up
+ * unchanged (which is RFC 6962's tree).  Proofs then cost O(log n). */
+struct levels {
+	uint8_t (*h[MERKLE_PROOF_MAX])[32];
+	uint64_t n[MERKLE_PROOF_MAX];
+	int count;
+	uint64_t size;
+};
+
+static int levels_build(struct levels *lv, struct log *l, uint64_t size)
+{
+	memset(lv, 0, sizeof(*lv));
+	lv->size = size;
+	lv->h[0] = l->hash;
+	lv->n[0] = size;
+	lv->count = 1;
+	while (lv->n[lv->count - 1] > 1 && lv->count < MERKLE_PROOF_MAX) {
+		int k = lv->count - 1;
+		uint64_t n = (lv->n[k] + 1) / 2;
+
+		lv->h[k + 1] = malloc(n * 32);
+		if (!lv->h[k + 1])
+			return -ENOMEM;
+		for (uint64_t i = 0; i < lv->n[k] / 2; i++)
+			merkle_node_hash(lv->h[k][2 * i], lv->h[k][2 * i + 1], lv->h[k + 1][i]);
+		if (lv->n[k] % 2)
+			memcpy(lv->h[k + 1][n - 1], lv->h[k][lv->n[k] - 1], 32);
+		lv->n[k + 1] = n;
+		lv->count++;
+	}
+	return 0;
+}
+
+static void levels_free(struct levels *lv)
+{
+	for (int k = 1; k < lv->count; k++)
+		free(lv->h[k]);
+}
+
+static int levels_proof(const struct levels *lv, uint64_t m, uint8_t *proof, size_t *count)
+{
+	*count = 0;
+	for (int k = 0; k < lv->count - 1; k++, m /= 2) {
+		uint64_t sib = m ^ 1;
+
+		if (sib < lv->n[k])
+			memcpy(proof + 32 * (*count)++, lv->h[k][sib], 32);
+	}
+	return 0;
+}
+
+/* One JSON line: the inclusion proof of record SEQ in the tree LV (or, with
+ * no LV, computed from the records). */
+static int print_inclusion(FILE *f, struct log *l, const struct levels *lv, uint64_t seq,
+			   uint64_t size)
 {
 	uint8_t proof[MERKLE_PROOF_MAX * 32];
 	size_t count;
-	int rc = merkle_inclusion_proof(size, seq, leaf_fn, l, proof, &count);
+	int rc = lv ? levels_proof(lv, seq, proof, &count) :
+		merkle_inclusion_proof(size, seq, leaf_fn, l, proof, &count);
 
 	if (rc < 0)
 		return rc;
@@ -690,11 +745,14 @@ static int audit_export(const char *store, const char *dir, uint64_t from)
 		rc = -errno;
 	if (rc == 0 && l.nck) {
 		uint64_t size = l.ck_size[l.nck - 1];
+		struct levels lv = { .count = 0 };
 
 		snprintf(q, sizeof(q), "%s/proofs/inclusion.jsonl", dir);
 		f = fopen(q, "we");
+		rc = size <= l.n ? levels_build(&lv, &l, size) : -EIO;
 		for (uint64_t i = from; f && rc == 0 && i < size; i++)
-			rc = print_inclusion(f, &l, i, size);
+			rc = print_inclusion(f, &l, &lv, i, size);
+		levels_free(&lv);
 		if (!f || fclose(f) != 0)
 			rc = rc ? rc : -EIO;
 		snprintf(q, sizeof(q), "%s/proofs/consistency.jsonl", dir);
@@ -775,7 +833,7 @@ static int audit_proof(const char *file)
 		field_str(l.rec[i], "path", path, sizeof(path));
 		if (strcmp(path, rel))
 			continue;
-		rc = print_inclusion(stdout, &l, i, l.ck_size[l.nck - 1]);
+		rc = print_inclusion(stdout, &l, NULL, i, l.ck_size[l.nck - 1]);
 		found++;
 	}
 	if (rc < 0)
