@@ -1006,5 +1006,26 @@ def journal_survives_remount_and_kill9():
            ["/audit/before", "/audit/after", "/audit/killed", "/audit/later"], "created files in the log")
 
 
+
+@test
+def retention_per_directory():
+    skip_native()
+    with Store() as s:
+        short = os.path.join(s.mnt, "audit", "short")
+        os.mkdir(short)
+        os.setxattr(short, "user.aifs.retention", b"0.00002")   # about 1.7 s
+        raises(errno.EINVAL, os.setxattr, short, "user.aifs.retention", b"soon",
+               what="setxattr user.aifs.retention with a bad value")
+        f = os.path.join(short, "r.log")
+        g = os.path.join(s.mnt, "audit", "default.log")
+        t_seal = seal_one(f)
+        seal_one(g)
+        changes_refused(f, "sealed %.2fs ago in a directory with a 1.7 s retention" % (
+            time.monotonic() - t_seal))
+        time.sleep(max(0, t_seal + 3.0 - time.monotonic()))
+        os.unlink(f)
+        check(not os.path.lexists(f), "%s: expected gone once its directory's retention ended" % f)
+        changes_refused(g, "sealed 3 s ago under the default retention of 183 days")
+
 if __name__ == "__main__":
     main()
