@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import subprocess
 import sys
 import time
 import traceback
@@ -98,7 +99,11 @@ def verify_catches(store, what, pubkey=None, names=None):
 
 def export_records(store, d):
     """aifsctl audit export STORE D; return the records of D/records.jsonl (dicts, in file order)."""
-    ctl_ok("export", "audit", "export", store, d)
+    try:
+        ctl_ok("export", "audit", "export", store, d)
+    except subprocess.TimeoutExpired:
+        raise Fail("aifsctl audit export %s %s: expected to finish within 300 s, saw it still running "
+                   "(%s records in the store)" % (store, d, _count_hint(store)))
     raw = read_all(os.path.join(d, "records.jsonl"))
     check(raw == b"" or raw.endswith(b"\n"), "records.jsonl: expected to end with a newline, saw %r" % raw[-40:])
     recs = []
@@ -108,6 +113,12 @@ def export_records(store, d):
         except ValueError as e:
             raise Fail("records.jsonl line %d: expected JSON, saw %r (%s)" % (i, ln[:200], e))
     return recs
+
+
+def _count_hint(store):
+    rc, out = ctl("audit", "verify", store)
+    m = re.search(r"([0-9]+) records", out)
+    return m.group(1) if m else "?"
 
 
 def checkpoint_sizes(d):
@@ -276,7 +287,7 @@ MODEL_SEED = 1234
 def _infer(conn, start, fpath, model_path, writer, secs):
     """Child: a small PyTorch model as an inference service; one O_APPEND write of one JSON line per request.
 
-    Sends ("ok", pid, lines written) or ("error", text) through conn."""
+    Sends ("ok", pid, lines written, loop start, loop end) or ("error", text) through conn."""
     try:
         import torch
         torch.set_num_threads(1)
@@ -288,7 +299,8 @@ def _infer(conn, start, fpath, model_path, writer, secs):
         lines = []
         try:
             start.wait(60)
-            t_end = time.monotonic() + secs
+            t_start = time.monotonic()
+            t_end = t_start + secs
             i = 0
             while time.monotonic() < t_end:
                 x = torch.randn(1, 16, generator=gen)
@@ -308,9 +320,10 @@ def _infer(conn, start, fpath, model_path, writer, secs):
                     raise AssertionError("write of %d bytes returned %d" % (len(line), n))
                 lines.append(line)
                 i += 1
+            t_done = time.monotonic()
         finally:
             os.close(fd)
-        conn.send(("ok", os.getpid(), lines))
+        conn.send(("ok", os.getpid(), lines, t_start, t_done))
     except BaseException as e:
         conn.send(("error", "%s: %s\n%s" % (type(e).__name__, e, traceback.format_exc())))
     finally:
@@ -318,22 +331,24 @@ def _infer(conn, start, fpath, model_path, writer, secs):
 
 
 def _append_1k(conn, start, fpath, secs):
-    """Child: append 1 KiB records with O_APPEND for secs seconds; sends ("ok", pid, count)."""
+    """Child: append 1 KiB records with O_APPEND for secs seconds; sends ("ok", pid, count, loop start, end)."""
     try:
         rec = (b"%d-" % os.getpid()).ljust(1023, b"r") + b"\n"
         fd = os.open(fpath, APPEND, 0o644)
         n = 0
         try:
             start.wait(60)
-            t_end = time.monotonic() + secs
+            t_start = time.monotonic()
+            t_end = t_start + secs
             while time.monotonic() < t_end:
                 for _ in range(50):
                     if os.write(fd, rec) != len(rec):
                         raise AssertionError("short write")
                 n += 50
+            t_done = time.monotonic()
         finally:
             os.close(fd)
-        conn.send(("ok", os.getpid(), n))
+        conn.send(("ok", os.getpid(), n, t_start, t_done))
     except BaseException as e:
         conn.send(("error", "%s: %s\n%s" % (type(e).__name__, e, traceback.format_exc())))
     finally:
@@ -341,8 +356,9 @@ def _append_1k(conn, start, fpath, secs):
 
 
 def _run_children(ctx, target, argss, what):
-    """Start one child per args tuple, release them together, collect (pid, result) of each; returns
-    (results, seconds from the release to the last result)."""
+    """Start one child per args tuple, release them together, collect (pid, result, ...) of each; returns
+    (results, seconds from the first child's loop start to the last one's loop end: CLOCK_MONOTONIC is
+    the same in every process)."""
     start = ctx.Event()
     procs, conns = [], []
     for args in argss:
@@ -353,7 +369,6 @@ def _run_children(ctx, target, argss, what):
         procs.append(p)
         conns.append(r)
     time.sleep(0.5)
-    t0 = time.monotonic()
     start.set()
     results = []
     try:
@@ -364,7 +379,6 @@ def _run_children(ctx, target, argss, what):
             if res[0] != "ok":
                 raise Fail("%s: child failed: %s" % (what, res[1]))
             results.append(res[1:])
-        dt = time.monotonic() - t0
     finally:
         for p in procs:
             p.join(60)
@@ -373,7 +387,7 @@ def _run_children(ctx, target, argss, what):
                 p.join()
     for p in procs:
         eq(p.exitcode, 0, "%s: exit status of child %d" % (what, p.pid))
-    return results, dt
+    return results, max(r[-1] for r in results) - min(r[-2] for r in results)
 
 
 def _per_writer_order(lines, logged, what):
@@ -472,9 +486,9 @@ def inference_two_writers_append_whole_lines():
         check(c1 == ((b"%d-" % one[0]).ljust(1023, b"r") + b"\n") * one[1],
               "rate-1.log: expected the %d appended 1 KiB records, saw other bytes" % one[1])
         c2 = read_all(k2)
-        n2 = sum(n for _, n in two)
+        n2 = sum(t[1] for t in two)
         eq(len(c2), n2 * KiB, "size of rate-2.log")
-        for pid, n in two:
+        for pid, n, _, _ in two:
             rec = (b"%d-" % pid).ljust(1023, b"r") + b"\n"
             eq(sum(1 for i in range(0, len(c2), KiB) if c2[i:i + KiB] == rec), n,
                "whole 1 KiB records of writer %d in rate-2.log" % pid)
