@@ -259,6 +259,81 @@ static int store_read(struct store *s, uint64_t ino, uint64_t off, uint64_t len,
 	return rc ? rc : r.rc;
 }
 
+/* What the records say of one journal file. */
+struct jfile {
+	uint64_t ino, covered;
+	bool sealed;
+};
+
+struct cover {
+	struct log *l;
+	struct jfile *v;
+	size_t n;
+};
+
+static struct jfile *jfile_of(struct cover *c, uint64_t ino)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (c->v[i].ino == ino)
+			return &c->v[i];
+	return NULL;
+}
+
+/* Every journal file must be covered to its end by write records, and
+ * have a seal record if it is sealed: records removed from the end of the
+ * log (and the checkpoints after them) show up here. */
+static int cover_check(void *ctx, const struct meta_inode *in)
+{
+	struct cover *c = ctx;
+	struct jfile *j;
+
+	if (!S_ISREG(in->mode) || in->policy != META_AREA_JOURNAL ||
+	    (in->flags & (META_IF_VERSION | META_IF_SNAPSHOT)))
+		return 0;
+	j = jfile_of(c, in->ino);
+	if (!j || j->covered != in->size)
+		problem(c->l, "journal file inode %llu holds %llu bytes but records cover %llu: "
+			"records were removed", (unsigned long long)in->ino,
+			(unsigned long long)in->size, (unsigned long long)(j ? j->covered : 0));
+	else if ((in->flags & META_IF_SEALED) && !j->sealed)
+		problem(c->l, "journal file inode %llu is sealed but its seal record is missing",
+			(unsigned long long)in->ino);
+	return 0;
+}
+
+static void verify_cover(struct log *l, struct store *s)
+{
+	struct cover c = { .l = l };
+
+	c.v = calloc(l->n ? l->n : 1, sizeof(*c.v));
+	if (!c.v)
+		return;
+	for (size_t i = 0; i < l->n; i++) {
+		char op[16];
+		uint64_t ino = field_u64(l->rec[i], "inode");
+		struct jfile *j;
+
+		field_str(l->rec[i], "op", op, sizeof(op));
+		if (strcmp(op, "write") && strcmp(op, "seal") && strcmp(op, "create"))
+			continue;
+		j = jfile_of(&c, ino);
+		if (!j) {
+			j = &c.v[c.n++];
+			j->ino = ino;
+		}
+		if (!strcmp(op, "write")) {
+			uint64_t end = field_u64(l->rec[i], "offset") + field_u64(l->rec[i], "length");
+
+			if (end > j->covered)
+				j->covered = end;
+		} else if (!strcmp(op, "seal")) {
+			j->sealed = true;
+		}
+	}
+	meta_inode_foreach(s->meta, cover_check, &c);
+	free(c.v);
+}
+
 /* Re-read the journaled bytes of every write and seal record. */
 static void verify_content(struct log *l, struct store *s, unsigned long long *bytes,
 			   unsigned long *gone)
@@ -695,8 +770,10 @@ static int audit_verify(int argc, char **argv)
 			verify_partial(&l, exp, from, vkey);
 		else
 			verify_tree(&l, vkey);
-		if (s)
+		if (s) {
 			verify_content(&l, s, &bytes, &gone);
+			verify_cover(&l, s);
+		}
 		if (l.problems)
 			printf("audit: %lu problem%s: the journal was changed\n", l.problems,
 			       l.problems == 1 ? "" : "s");
