@@ -1,0 +1,51 @@
+/* audit.h — what the audit commands share (tools/ only). */
+#ifndef AIFS_TOOLS_AUDIT_H
+#define AIFS_TOOLS_AUDIT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "meta/merkle.h"
+
+/* A journal's records (index = seq) and signed checkpoints. */
+struct log {
+	char **rec;		/* records, as hashed */
+	size_t *len;
+	uint8_t (*hash)[32];
+	size_t n, cap;
+	uint64_t *ck_size;	/* checkpoints, by size */
+	char **ck_note;
+	size_t nck, capck;
+	unsigned long problems;
+};
+
+/* The levels of the tree of the first SIZE records: level 0 the leaves,
+ * each next one the hashes of pairs, an unpaired last node carried up
+ * unchanged (which is RFC 6962's tree).  Proofs then cost O(log n). */
+struct levels {
+	uint8_t (*h[MERKLE_PROOF_MAX])[32];
+	uint64_t n[MERKLE_PROOF_MAX];
+	int count;
+	uint64_t size;
+};
+
+/* One line for a problem found; counted in L. */
+void problem(struct log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* merkle_leaf_fn over L's record hashes. */
+int leaf_fn(void *ctx, uint64_t index, uint8_t out[32]);
+/* Integer field NAME of record R. */
+uint64_t field_u64(const char *r, const char *name);
+
+/* auditproof.c */
+int levels_build(struct levels *lv, struct log *l, uint64_t size);
+void levels_free(struct levels *lv);
+/* One JSON line: the inclusion proof of SEQ in the tree of SIZE (from LV
+ * if given, else computed from the records). */
+int print_inclusion(FILE *f, struct log *l, const struct levels *lv, uint64_t seq,
+		    uint64_t size);
+/* Consistency proofs between successive checkpoints, one JSON line each. */
+int print_consistency(FILE *f, struct log *l);
+/* Check an export that starts at record FROM > 0 through its proofs. */
+void verify_partial(struct log *l, const char *dir, uint64_t from, const char *vkey);
+
+#endif
