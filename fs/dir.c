@@ -434,7 +434,8 @@ static int remove_entry(fuse_ino_t parent, const char *name, bool dir)
 		if (rc == 1 && snapshot_foreach(fs, ino, any_snapshot, NULL) == 1)
 			rc = 0;		/* its snapshots must be deleted first */
 		if (rc <= 0) {
-			rc = rc == 0 ? -ENOTEMPTY : rc;
+			/* a journal directory holding files is protected like them */
+			rc = rc < 0 ? rc : in->attr.policy == META_AREA_JOURNAL ? -EPERM : -ENOTEMPTY;
 			goto out;
 		}
 	}
