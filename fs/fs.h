@@ -365,6 +365,7 @@ int virt_readdir(struct fs *fs, uint64_t id,
 const struct fuse_lowlevel_ops *fs_ops_table(void);
 void fs_dir_ops(struct fuse_lowlevel_ops *ops);
 void fs_readdir_ops(struct fuse_lowlevel_ops *ops);
+void fs_xattr_ops(struct fuse_lowlevel_ops *ops);
 /* "FILE@vN": the length of FILE and *N, or 0 if NAME is not an alias. */
 size_t fs_version_alias(const char *name, uint32_t *n);
 /* Fill E for IN (caller holds IN's lock). */

@@ -1,0 +1,257 @@
+/* xattr.c — extended attributes: stored ones, and the user.aifs.* names
+ * through which areas, retention, holds, restore, promote and directory
+ * commits are driven (so that scripts need no aifsctl).
+ */
+#include "fs/fs.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+
+#define XATTR_VALUE_MAX 65536
+
+static int xattr_name_check(const char *name)
+{
+	if (strlen(name) > 255 || !name[0])
+		return -ERANGE;
+	if (!strncmp(name, "system.", 7))
+		return -EOPNOTSUPP;	/* no POSIX ACLs */
+	if (strncmp(name, "user.", 5) && strncmp(name, "trusted.", 8) &&
+	    strncmp(name, "security.", 9))
+		return -EOPNOTSUPP;
+	return 0;
+}
+
+/* setxattr user.aifs.area=POLICY on a directory marks its area (what is
+ * created below it inherits it).  Only its owner or root may. */
+static int area_set(struct fs *fs, struct inode *in, fuse_req_t req, const char *name,
+		    const char *value, size_t size)
+{
+	static const char *const names[] = { "plain", "dataset", "checkpoint", "journal" };
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct meta_batch *b;
+	int policy = -1, rc;
+
+	if (!strcmp(name, "user.aifs.retention"))
+		return journal_dir_retention(fs, req, in, value, size);
+	if (!strcmp(name, "user.aifs.retain")) {
+		if (ctx->uid != 0 && ctx->uid != in->attr.uid)
+			return -EPERM;
+		return version_retain_set(fs, in, value, size);
+	}
+	if (!strcmp(name, "user.aifs.restore")) {
+		char num[16];
+		char *end;
+		unsigned long n;
+
+		if (size == 0 || size >= sizeof(num))
+			return -EINVAL;
+		memcpy(num, value, size);
+		num[size] = 0;
+		n = strtoul(num, &end, 10);
+		if (*end || !n)
+			return -EINVAL;
+		return version_restore(fs, req, in, (uint32_t)n);
+	}
+	if (strcmp(name, "user.aifs.area"))
+		return -EPERM;		/* the other user.aifs.* are read-only */
+	if (!S_ISDIR(in->attr.mode))
+		return -ENOTDIR;
+	if (ctx->uid != 0 && ctx->uid != in->attr.uid)
+		return -EPERM;
+	for (int i = 0; i < 4; i++)
+		if (strlen(names[i]) == size && !memcmp(value, names[i], size))
+			policy = i;
+	if (policy < 0)
+		return -EINVAL;
+	b = meta_batch_new();
+	if (!b)
+		return -ENOMEM;
+	in->attr.policy = (uint8_t)policy;
+	in->attr.ctime = fs_now();
+	inode_save(b, in);
+	rc = fs_commit(fs, b, false);
+	meta_batch_free(b);
+	return rc;
+}
+
+static int xattr_set(fuse_req_t req, struct fs *fs, struct inode *in, const char *name,
+		     const char *value, size_t size, int flags, bool remove)
+{
+	struct meta_batch *b;
+	void *old = NULL;
+	size_t oldlen;
+	int rc = xattr_name_check(name);
+
+	if (rc < 0)
+		return rc;
+	if ((in->attr.flags & META_IF_VERSION) && !remove &&
+	    (!strcmp(name, "user.aifs.hold") || !strcmp(name, "user.aifs.unhold")))
+		return version_hold(fs, in, value, size, name[10] == 'h');
+	if (in->attr.flags & META_IF_READONLY)
+		return -EROFS;
+	if (journal_file(in)) {
+		if (!strncmp(name, "user.aifs.", 10) && !remove)
+			return journal_xattr(fs, req, in, name, value, size);
+		rc = journal_may_change(fs, in);
+		if (rc < 0)
+			return rc;
+	}
+	if (!strncmp(name, "user.aifs.", 10))
+		return remove ? -EPERM : area_set(fs, in, req, name, value, size);
+	if (!remove && size > XATTR_VALUE_MAX)
+		return -E2BIG;
+	if (!strncmp(name, "user.", 5) && !S_ISREG(in->attr.mode) && !S_ISDIR(in->attr.mode))
+		return remove ? -ENODATA : -EPERM;
+	rc = (in->attr.flags & META_IF_XATTR) ?
+		meta_xattr_get(fs->meta, in->ino, name, &old, &oldlen) : -ENODATA;
+	free(old);
+	if (rc < 0 && rc != -ENODATA)
+		return rc;
+	if (rc == 0 && !remove && (flags & XATTR_CREATE))
+		return -EEXIST;
+	if (rc == -ENODATA && (remove || (flags & XATTR_REPLACE)))
+		return -ENODATA;
+	b = meta_batch_new();
+	if (!b)
+		return -ENOMEM;
+	if (remove)
+		meta_xattr_del(b, in->ino, name);
+	else
+		meta_xattr_put(b, in->ino, name, value, size);
+	in->attr.flags |= META_IF_XATTR;
+	in->attr.ctime = fs_now();
+	inode_save(b, in);
+	rc = fs_commit(fs, b, false);
+	meta_batch_free(b);
+	return rc;
+}
+
+static void xattr_change(fuse_req_t req, fuse_ino_t ino, const char *name,
+			 const char *value, size_t size, int flags, bool remove)
+{
+	struct inode *in;
+	int rc = inode_get(the_fs, ino, &in);
+
+	if (rc == 0 && !remove && !strcmp(name, "user.aifs.commit")) {
+		const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+		/* takes the namespace lock, so not under IN's */
+		rc = ctx->uid && ctx->uid != in->attr.uid ? -EPERM :
+			version_dir_commit(the_fs, in->ino, ctx->uid, ctx->pid);
+		inode_put(the_fs, in);
+	} else if (rc == 0 && !remove && !strcmp(name, "user.aifs.promote")) {
+		/* creates a file: takes the namespace lock, so not under IN's */
+		rc = fs_promote(the_fs, req, in, value, size);
+		inode_put(the_fs, in);
+	} else if (rc == 0) {
+		pthread_rwlock_wrlock(&in->lock);
+		rc = xattr_set(req, the_fs, in, name, value, size, flags, remove);
+		pthread_rwlock_unlock(&in->lock);
+		inode_put(the_fs, in);
+	}
+	fuse_reply_err(req, -rc);
+}
+
+static void do_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags)
+{
+	xattr_change(req, ino, name, value, size, flags, false);
+}
+
+static void do_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	xattr_change(req, ino, name, NULL, 0, 0, true);
+}
+
+static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct inode *in;
+	void *val = NULL;
+	size_t len = 0;
+	int rc = virt_is(ino) ? -ENODATA : inode_get(the_fs, ino, &in);
+
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if (!strncmp(name, "user.aifs.", 10)) {
+		char *buf = malloc(256);
+
+		pthread_rwlock_wrlock(&in->lock);	/* may load the map and hash */
+		rc = buf ? version_xattr(the_fs, in, name, buf, 256) : -ENOMEM;
+		pthread_rwlock_unlock(&in->lock);
+		val = buf;
+		len = rc > 0 ? (size_t)rc : 0;
+	} else {
+		rc = (in->attr.flags & META_IF_XATTR) && strlen(name) <= 255 ?
+			meta_xattr_get(the_fs->meta, ino, name, &val, &len) : -ENODATA;
+	}
+	inode_put(the_fs, in);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, val, len);
+	free(val);
+}
+
+struct xlist {
+	char *buf;
+	size_t len, cap;
+};
+
+static int xlist_add(void *ctx, const char *name, const void *val, size_t vlen)
+{
+	struct xlist *l = ctx;
+	size_t n = strlen(name) + 1;
+
+	(void)val;
+	(void)vlen;
+	if (l->len + n > l->cap) {
+		size_t ncap = (l->cap + n) * 2;
+		char *b = realloc(l->buf, ncap);
+
+		if (!b)
+			return -ENOMEM;
+		l->buf = b;
+		l->cap = ncap;
+	}
+	memcpy(l->buf + l->len, name, n);
+	l->len += n;
+	return 0;
+}
+
+static void do_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct xlist l = { 0 };
+	struct inode *in;
+	int rc = virt_is(ino) ? 1 : inode_get(the_fs, ino, &in);
+
+	if (rc == 0) {
+		if (in->attr.flags & META_IF_XATTR)
+			rc = meta_xattr_foreach(the_fs->meta, ino, xlist_add, &l);
+		inode_put(the_fs, in);
+	}
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else if (size == 0)
+		fuse_reply_xattr(req, l.len);
+	else if (size < l.len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, l.buf, l.len);
+	free(l.buf);
+}
+
+void fs_xattr_ops(struct fuse_lowlevel_ops *ops)
+{
+	ops->setxattr = do_setxattr;
+	ops->getxattr = do_getxattr;
+	ops->listxattr = do_listxattr;
+	ops->removexattr = do_removexattr;
+}
