@@ -62,15 +62,29 @@ static int name_check(const char *name)
 	return 0;
 }
 
+/* Snapshot trees never change: the kernel may keep their names and
+ * attributes for a day (rmdir of the snapshot goes through the kernel,
+ * which drops them), so a second epoch costs no LOOKUP or GETATTR. */
+#define FS_FROZEN_TIMEOUT 86400.0
+
+double fs_attr_timeout(const struct fs *fs, const struct inode *in)
+{
+	if ((in->attr.flags & META_IF_SNAPSHOT) && fs->opt.attr_timeout < FS_FROZEN_TIMEOUT)
+		return FS_FROZEN_TIMEOUT;
+	return fs->opt.attr_timeout;
+}
+
 void fs_entry(struct fs *fs, struct inode *in, struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = in->ino;
 	e->generation = 1;
-	e->attr_timeout = fs->opt.attr_timeout;
+	e->attr_timeout = fs_attr_timeout(fs, in);
 	/* A version's name is not cached, so the kernel lets go of a pruned
 	 * version (and its space) as soon as nobody uses it. */
-	e->entry_timeout = (in->attr.flags & META_IF_VERSION) ? 0 : fs->opt.entry_timeout;
+	e->entry_timeout = (in->attr.flags & META_IF_VERSION) ? 0 :
+		(in->attr.flags & META_IF_SNAPSHOT) ? fs_attr_timeout(fs, in) :
+		fs->opt.entry_timeout;
 	inode_stat(in, &e->attr);
 }
 

@@ -370,6 +370,7 @@ void fs_xattr_ops(struct fuse_lowlevel_ops *ops);
 size_t fs_version_alias(const char *name, uint32_t *n);
 /* Fill E for IN (caller holds IN's lock). */
 void fs_entry(struct fs *fs, struct inode *in, struct fuse_entry_param *e);
+double fs_attr_timeout(const struct fs *fs, const struct inode *in);
 /* Publish SRC's content (a checkpoint file's newest complete version) as
  * a new file at the mount-relative path VALUE, sharing its data. */
 int fs_promote(struct fs *fs, fuse_req_t req, struct inode *src, const char *value, size_t size);

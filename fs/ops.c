@@ -20,7 +20,7 @@ static void reply_attr(fuse_req_t req, struct fs *fs, struct inode *in)
 	pthread_rwlock_rdlock(&in->lock);
 	inode_stat(in, &st);
 	pthread_rwlock_unlock(&in->lock);
-	fuse_reply_attr(req, &st, fs->opt.attr_timeout);
+	fuse_reply_attr(req, &st, fs_attr_timeout(fs, in));
 }
 
 static void do_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -160,6 +160,9 @@ static void open_common(struct fs *fs, struct inode *in, struct fuse_file_info *
 	 * (flush is not told the open flags). */
 	fi->fh = (uintptr_t)in | ((fi->flags & O_ACCMODE) != O_RDONLY);
 	fi->keep_cache = 1;
+	/* close() of a read-only handle has nothing to flush or commit:
+	 * spare the kernel the FLUSH round trip (a reader's cost per file). */
+	fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY;
 }
 
 static bool writable(const struct fuse_file_info *fi)

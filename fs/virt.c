@@ -137,10 +137,18 @@ int virt_lookup(struct fs *fs, uint64_t parent, const char *name,
 		rc = version_get(fs, ino, n, &v, NULL);
 		return rc < 0 ? rc : inode_get(fs, v.vino, real);
 	}
-	/* Not cached by the kernel: what these views show changes with every
-	 * commit and rename below them. */
+	/* The view directories themselves never change (their ids derive from
+	 * the parent's), so the kernel keeps them like any name: a path into a
+	 * snapshot costs no LOOKUP per open.  A version list appears and goes
+	 * with commits and renames, and the audit checkpoint's size changes
+	 * with every signature: those are not cached. */
 	e->generation = 1;
 	virt_stat(e->ino, &e->attr);
+	if (vkind(e->ino) != KIND_VFILE) {
+		e->entry_timeout = fs->opt.entry_timeout;
+		if (vkind(e->ino) != KIND_CKPT)
+			e->attr_timeout = fs->opt.attr_timeout;
+	}
 	return 0;
 }
 
