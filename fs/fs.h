@@ -99,6 +99,7 @@ struct fs_opts {
 	double audit_retention_days;	/* journal files kept at least this long */
 	int audit_compliance;		/* 1: nobody may lift retention */
 	unsigned audit_leaves, audit_secs;	/* sign a checkpoint this often */
+	unsigned readahead_kb;		/* kernel read-ahead of the mount (0: its default) */
 };
 
 struct fs {

@@ -40,6 +40,8 @@ static const char usage_text[] =
 	"       audit_checkpoint_records=N, audit_checkpoint_secs=S  sign the audit log\n"
 	"                          every N records or S seconds (default 1000, 10)\n"
 	"       compress=lz4|none  compression of new hot-tier extents (default none)\n"
+	"       readahead=KIB      kernel read-ahead of the mount in KiB (default 1024;\n"
+	"                          0 keeps the kernel's)\n"
 	"       allow_other, ro, rw, nosuid, nodev, noexec, noatime, fsname=, ...\n"
 	"                          standard mount options, passed to FUSE\n"
 	"  -h, --help    this text\n"
@@ -153,6 +155,12 @@ static int parse_word(struct cmdline *c, const char *w)
 		if (*end || !v[1] || n > 1000000)
 			goto bad_value;
 		c->opt.keep_every = (unsigned)n;
+	} else if (!strncmp(w, "readahead=", 10)) {
+		unsigned long n = strtoul(v + 1, &end, 10);
+
+		if (*end || !v[1] || n > 65536)
+			goto bad_value;
+		c->opt.readahead_kb = (unsigned)n;
 	} else if (!strncmp(w, "compress=", 9)) {
 		if (!strcmp(v + 1, "lz4"))
 			c->opt.codec = TIER_CODEC_LZ4;
@@ -199,6 +207,7 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *c)
 
 	c->opt = (struct fs_opts){ .log_level = LOG_NOTICE, .max_threads = 8,
 				   .attr_timeout = 60.0, .entry_timeout = 60.0,
+				   .readahead_kb = 1024,
 				   .codec = TIER_CODEC_RAW, .audit_retention_days = 183,
 				   .audit_leaves = 1000, .audit_secs = 10 };
 	/* '+' is not used: mount.fuse3 puts -o after the operands. */
@@ -226,6 +235,55 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *c)
 }
 
 /* Open the store and mount it; on failure MSG holds the reason. */
+/* The device "MAJ:MIN" of the FUSE mount on MNT from /proc/self/mountinfo
+ * (a stat of MNT would wait for this very daemon); 0 if found. */
+static int mount_dev(const char *mnt, char *dev, size_t len)
+{
+	char line[4096], id[32], point[PATH_MAX], type[64];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int found = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		const char *dash = strstr(line, " - ");
+
+		if (!dash || sscanf(line, "%*s %*s %31s %*s %4095s", id, point) != 2 ||
+		    sscanf(dash + 3, "%63s", type) != 1)
+			continue;
+		if (!strcmp(point, mnt) && !strncmp(type, "fuse", 4)) {
+			snprintf(dev, len, "%s", id);
+			found = 0;	/* the last one is on top */
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* FUSE mounts get the kernel's 128 KiB read-ahead, so a sequential reader
+ * waits on a READ round trip per 128 KiB; KIB (one FUSE request can carry
+ * 1 MiB) keeps the daemon's extent reads large and overlapped. */
+static void set_readahead(const char *mnt, unsigned kib)
+{
+	char real[PATH_MAX], dev[32], path[96];
+	FILE *f;
+
+	if (!kib || !realpath(mnt, real) || mount_dev(real, dev, sizeof(dev)) < 0) {
+		if (kib)
+			log_msg(LOG_INFO, "read-ahead of %s left as is: mount not found", mnt);
+		return;
+	}
+	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
+	f = fopen(path, "we");
+	if (f && fprintf(f, "%u\n", kib) < 0) {
+		fclose(f);
+		f = NULL;
+	}
+	if (!f || fclose(f) != 0)
+		log_msg(LOG_INFO, "read-ahead of %s left as is: %s: %s", mnt, path,
+			strerror(errno));
+}
+
 static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, char *msg,
 		 size_t msglen)
 {
@@ -278,6 +336,7 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 	}
 	fs->se = se;
 	*out = se;
+	set_readahead(c->mnt, c->opt.readahead_kb);
 	return 0;
 }
 
