@@ -858,5 +858,11 @@ int fs_promote(struct fs *fs, fuse_req_t req, struct inode *src, const char *val
 		inode_put(fs, in);
 	if (from != src)
 		inode_put(fs, from);
+	if (rc == 0 && fs->se) {
+		/* The kernel did not make this name: drop what it cached of the
+		 * directory (a miss, a listing). */
+		fuse_lowlevel_notify_inval_entry(fs->se, parent, name, strlen(name));
+		fuse_lowlevel_notify_inval_inode(fs->se, parent, 0, 0);
+	}
 	return rc;
 }

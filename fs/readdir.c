@@ -100,14 +100,18 @@ static void do_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct dirh *d = calloc(1, sizeof(*d));
 
-	(void)ino;
 	if (!d) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	pthread_mutex_init(&d->lock, NULL);
 	fi->fh = (uintptr_t)d;
-	fi->cache_readdir = 0;
+	/* Names in a real directory change only through this kernel (the
+	 * store is locked to one mount), which resets its cached listing on
+	 * each change; what aifs itself adds (promote) is invalidated by
+	 * notification.  The .aifs views change with commits: not cached. */
+	fi->cache_readdir = !virt_is(ino);
+	fi->keep_cache = !virt_is(ino);
 	if (fuse_reply_open(req, fi) != 0) {
 		pthread_mutex_destroy(&d->lock);
 		free(d);

@@ -936,8 +936,13 @@ def hold_restore_promote_and_directory_retention():
         check_version(d, "m.bin", 4, contents[1])
         pub = os.path.join(s.mnt, "checkpoints", "published")
         os.mkdir(pub)
+        # the kernel has cached the directory's listing and the miss of the
+        # name: promote (made by aifs, not by a syscall) must still show
+        eq(os.listdir(pub), [], "listing of the empty publish directory")
+        check(not os.path.exists(os.path.join(pub, "m3.bin")), "m3.bin absent before promote")
         rc, out = aifsctl(s, "promote", p + "@v3", os.path.join(pub, "m3.bin"))
         eq(rc, 0, "aifsctl promote exit status (%s)" % out.strip())
+        eq(os.listdir(pub), ["m3.bin"], "listing right after promote")
         same_bytes(read_all(os.path.join(pub, "m3.bin")), contents[2], "promoted version 3")
         rc, out = aifsctl(s, "retain", d, "--last", "2", "--every", "5")
         eq(rc, 0, "aifsctl retain exit status (%s)" % out.strip())
