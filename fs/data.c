@@ -557,9 +557,15 @@ int fs_punch(struct fs *fs, struct inode *in, struct meta_batch *b, uint64_t off
 
 void fs_content_drop(struct fs *fs, struct inode *in, struct meta_batch *b)
 {
+	bool none = false;
+
 	in->wb_len = 0;
 	fs_wbuf_free(in);
 	if (!S_ISREG(in->attr.mode))
+		return;
+	/* Truncation drops the extents past the size, so an empty file has
+	 * none: no scan of the store for them. */
+	if (!in->map_loaded && in->attr.size == 0)
 		return;
 	if (fs_map_load(fs, in) < 0) {
 		log_err("inode %llu: extent map unreadable; its segments stay counted",
@@ -571,10 +577,12 @@ void fs_content_drop(struct fs *fs, struct inode *in, struct meta_batch *b)
 			space_unref(fs, &x->ref, x->inner, x->len,
 				    in->attr.policy == META_AREA_PLAIN);
 		}
+		none = in->map.n == 0;	/* read, and there is nothing to delete */
 	}
 	fs_map_free(&in->map);
 	in->map_loaded = false;
-	meta_extent_del_all(fs->meta, b, in->ino);	/* also if the map was unreadable */
+	if (!none)
+		meta_extent_del_all(fs->meta, b, in->ino);	/* also if the map was unreadable */
 }
 
 int fs_sync(struct fs *fs, struct inode *in)

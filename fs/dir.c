@@ -467,7 +467,10 @@ static int remove_entry(fuse_ino_t parent, const char *name, bool dir)
 	lockset_add(&ls, in);
 	lockset_lock(&ls);
 	meta_dentry_del(b, parent, name, strlen(name));
-	drop_link(b, in, fs_now());
+	if (!inode_purge_at_unlink(fs, in, b))
+		drop_link(b, in, fs_now());
+	else
+		in->attr.ctime = fs_now();
 	pin->attr.mtime = pin->attr.ctime = in->attr.ctime;
 	if (dir)
 		pin->attr.nlink--;

@@ -85,6 +85,8 @@ struct inode {
 	uint64_t lparent;		/* checkpoint file: last name looked up */
 	char *lname;
 	bool name_hidden;		/* that name is uncached during a session */
+	bool purged;			/* records deleted at unlink; only the in-memory
+					 * map (and the space it holds) is left */
 	struct session *sess;		/* checkpoint write session (version.c) */
 };
 
@@ -137,6 +139,9 @@ void inode_put(struct fs *fs, struct inode *in);
 /* Count a kernel lookup / open on IN (caller holds a reference). */
 void inode_lookup_inc(struct fs *fs, struct inode *in, uint64_t n);
 void inode_open_inc(struct fs *fs, struct inode *in);
+/* Delete IN's records in B at its last unlink if nothing has it open;
+ * true if done (the caller then does not save IN). */
+bool inode_purge_at_unlink(struct fs *fs, struct inode *in, struct meta_batch *b);
 /* Forget N lookups / close one open; may purge. */
 void inode_forget(struct fs *fs, uint64_t ino, uint64_t n);
 void inode_open_dec(struct fs *fs, struct inode *in);

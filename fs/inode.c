@@ -193,12 +193,28 @@ struct inode *inode_new(struct fs *fs, const struct meta_inode *attr)
 	return in;
 }
 
+/* Give back the space of IN's in-memory map (its records are gone). */
+static void content_unref(struct fs *fs, struct inode *in)
+{
+	for (size_t i = 0; i < in->map.n; i++)
+		space_unref(fs, &in->map.v[i].ref, in->map.v[i].inner, in->map.v[i].len,
+			    in->attr.policy == META_AREA_PLAIN);
+	fs_map_free(&in->map);
+	in->map_loaded = false;
+	fs_wbuf_free(in);
+}
+
 /* Remove an unlinked, unused inode and its content from the store. */
 static void inode_purge(struct fs *fs, struct inode *in)
 {
-	struct meta_batch *b = meta_batch_new();
+	struct meta_batch *b;
 	int rc;
 
+	if (in->purged) {		/* its records went with the unlink */
+		content_unref(fs, in);
+		return;
+	}
+	b = meta_batch_new();
 	if (!b) {
 		log_err("purge of inode %llu deferred to next mount: out of memory",
 			(unsigned long long)in->ino);
@@ -209,7 +225,10 @@ static void inode_purge(struct fs *fs, struct inode *in)
 	pthread_rwlock_wrlock(&in->lock);
 	fs_content_drop(fs, in, b);
 	pthread_rwlock_unlock(&in->lock);
-	meta_inode_purge(fs->meta, b, in->ino);
+	/* fs_content_drop deleted the extent records */
+	meta_inode_purge_some(fs->meta, b, in->ino, META_PURGE_SYMLINK | META_PURGE_INLINE |
+			      META_PURGE_ORPHAN |
+			      ((in->attr.flags & META_IF_XATTR) ? META_PURGE_XATTRS : 0));
 	content_forget(b, in->ino);
 	rc = fs_commit(fs, b, false);
 	if (rc < 0)
@@ -379,7 +398,49 @@ void inode_stat(const struct inode *in, struct stat *st)
 
 void inode_save(struct meta_batch *b, struct inode *in)
 {
+	if (in->purged) {
+		/* opened by a path walk that raced the unlink, and changed: it
+		 * is back in the store, as an orphan for the next mount to reap */
+		in->purged = false;
+		if (in->attr.nlink == 0)
+			meta_orphan_put(b, in->ino);
+	}
 	meta_inode_put(b, &in->attr);
+}
+
+/* An unlink usually removes the last name of a file nobody has open: its
+ * records can go in the unlink's own batch, rather than an orphan mark now
+ * and a second write at FORGET.  The extents stay mapped in memory until
+ * then, so an OPEN that raced the unlink still reads the content.
+ * Checkpoint files (versions) and journal files keep the general path. */
+bool inode_purge_at_unlink(struct fs *fs, struct inode *in, struct meta_batch *b)
+{
+	/* one name until now: no orphan mark to delete */
+	unsigned what = ((in->attr.flags & META_IF_XATTR) ? META_PURGE_XATTRS : 0) |
+			((in->attr.flags & META_IF_INLINE) ? META_PURGE_INLINE : 0) |
+			(S_ISLNK(in->attr.mode) ? META_PURGE_SYMLINK : 0);
+	bool unused;
+
+	if (in->attr.nlink != 1 || S_ISDIR(in->attr.mode) || version_tracked(in) ||
+	    journal_file(in) || in->wb_len)
+		return false;
+	pthread_mutex_lock(&fs->itab_lock);
+	unused = in->nopen == 0;
+	pthread_mutex_unlock(&fs->itab_lock);
+	if (!unused)
+		return false;
+	if (S_ISREG(in->attr.mode) && (in->map_loaded || in->attr.size)) {
+		if (fs_map_load(fs, in) < 0)
+			return false;
+		if (in->map.n)
+			what |= META_PURGE_EXTENTS;
+	}
+	in->attr.nlink = 0;
+	meta_inode_purge_some(fs->meta, b, in->ino, what);
+	if (S_ISREG(in->attr.mode))
+		content_forget(b, in->ino);
+	in->purged = true;
+	return true;
 }
 
 int fs_commit(struct fs *fs, struct meta_batch *b, bool sync)

@@ -527,16 +527,27 @@ int meta_orphan_foreach(struct meta *m, int (*fn)(void *ctx, uint64_t ino), void
 	return db_cur_close(&c, rc);
 }
 
-void meta_inode_purge(struct meta *m, struct meta_batch *b, uint64_t ino)
+void meta_inode_purge_some(struct meta *m, struct meta_batch *b, uint64_t ino, unsigned what)
 {
 	/* Point deletes where the kind has one key per inode: a range
 	 * tombstone costs every later read that crosses it. */
 	ino_del(b, 'I', ino);
-	ino_del(b, 'L', ino);
-	ino_del(b, 'N', ino);
-	ino_del(b, 'O', ino);
-	ino_del_all(m, b, 'E', ino);
-	ino_del_all(m, b, 'X', ino);
+	if (what & META_PURGE_SYMLINK)
+		ino_del(b, 'L', ino);
+	if (what & META_PURGE_INLINE)
+		ino_del(b, 'N', ino);
+	if (what & META_PURGE_ORPHAN)
+		ino_del(b, 'O', ino);
+	if (what & META_PURGE_EXTENTS)
+		ino_del_all(m, b, 'E', ino);
+	if (what & META_PURGE_XATTRS)
+		ino_del_all(m, b, 'X', ino);
+}
+
+void meta_inode_purge(struct meta *m, struct meta_batch *b, uint64_t ino)
+{
+	meta_inode_purge_some(m, b, ino, META_PURGE_EXTENTS | META_PURGE_XATTRS |
+			      META_PURGE_SYMLINK | META_PURGE_INLINE | META_PURGE_ORPHAN);
 }
 
 /* --- generic records --------------------------------------------------- */

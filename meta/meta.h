@@ -175,6 +175,16 @@ int meta_orphan_foreach(struct meta *m, int (*fn)(void *ctx, uint64_t ino), void
  * orphan mark (not the dentries that point at it). */
 void meta_inode_purge(struct meta *m, struct meta_batch *b, uint64_t ino);
 
+/* The same, for a caller that knows what INO has: only the inode record
+ * and the kinds in WHAT are deleted (extents and xattrs each cost a scan,
+ * the others a tombstone every later read of the range must skip). */
+#define META_PURGE_EXTENTS	0x1
+#define META_PURGE_XATTRS	0x2
+#define META_PURGE_SYMLINK	0x4	/* the 'L' record (symlinks only) */
+#define META_PURGE_INLINE	0x8	/* the 'N' record (META_IF_INLINE only) */
+#define META_PURGE_ORPHAN	0x10	/* the orphan mark (only once nlink was 0) */
+void meta_inode_purge_some(struct meta *m, struct meta_batch *b, uint64_t ino, unsigned what);
+
 /* --- generic records for the lifecycle features ------------------------ */
 
 /* KIND must not be one of the kinds listed at the top.  KEY is any bytes
