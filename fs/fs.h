@@ -294,6 +294,8 @@ struct snapinfo {
 };
 /* Freeze the tree under dataset directory DS as TAG; *ROOT is its root. */
 int snapshot_create(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid, uint64_t *root);
+/* Files the snapshot being made has copied so far (0: none is being made). */
+uint64_t snapshot_progress(void);
 int snapshot_delete(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid);
 int snapshot_get(struct fs *fs, uint64_t ds, const char *tag, struct snapinfo *si);
 int snapshot_foreach(struct fs *fs, uint64_t ds,

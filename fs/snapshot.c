@@ -14,8 +14,13 @@
 #include "fs/fs.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Files copied so far by the snapshot being made (0 when none is: they
+ * are made one at a time, under the namespace lock); for progress bars. */
+static _Atomic uint64_t freezing;
 
 #define REC_P	'P'	/* ds | tag -> struct snaprec */
 
@@ -115,6 +120,8 @@ static int copy_inode(struct copy *c, uint64_t src, uint64_t dst, uint32_t extra
 	if (S_ISREG(a.mode)) {
 		c->files++;
 		c->bytes += a.size;
+		if (!(c->files & 1023))
+			atomic_store(&freezing, c->files);
 		if (in) {
 			rc = fs_map_clone_to(fs, in, c->b, dst);
 		} else if (a.flags & META_IF_INLINE) {
@@ -220,6 +227,11 @@ static int snap_copy(struct copy *c, uint64_t ds, uint64_t root)
 	return rc;
 }
 
+uint64_t snapshot_progress(void)
+{
+	return atomic_load(&freezing);
+}
+
 int snapshot_create(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid, uint64_t *root)
 {
 	struct copy c = { .fs = fs };
@@ -262,6 +274,7 @@ int snapshot_create(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid, u
 		meta_rec_put(c.b, REC_P, k, pkey(k, ds, tag), v, sizeof(v));
 		rc = fs_commit(fs, c.b, true);
 	}
+	atomic_store(&freezing, 0);
 	pthread_rwlock_unlock(&fs->ns);
 	if (rc < 0 && rc != -EEXIST && rc != -EPERM)
 		log_err("snapshot %s of directory %llu failed: %s", tag, (unsigned long long)ds,

@@ -211,8 +211,9 @@ int stats_json(struct fs *fs, char **text, size_t *len)
 	    (unsigned long long)sp[0].used, (unsigned long long)sp[0].total,
 	    (unsigned long long)sp[0].avail, (unsigned long long)sp[1].used,
 	    (unsigned long long)sp[1].total, (unsigned long long)sp[1].avail);
-	out(&b, " \"versions\": %llu, \"snapshots\": %llu,\n",
-	    (unsigned long long)count_recs(fs, 'V'), (unsigned long long)count_recs(fs, 'P'));
+	out(&b, " \"versions\": %llu, \"snapshots\": %llu, \"snapshot_files_copied\": %llu,\n",
+	    (unsigned long long)count_recs(fs, 'V'), (unsigned long long)count_recs(fs, 'P'),
+	    (unsigned long long)snapshot_progress());
 	out(&b, " \"journal\": {\"records\": %llu, \"signed\": %llu},\n",
 	    (unsigned long long)records, (unsigned long long)signed_size);
 	out(&b, " \"ops\": {");

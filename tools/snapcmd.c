@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <dirent.h>
 #include <time.h>
@@ -99,6 +101,82 @@ static void snapdir(char *buf, size_t len, const char *ds, const char *tag)
 		snprintf(buf, len, "%s", ds);
 	else
 		snprintf(buf, len, "%s/.aifs/snapshots/%s", ds, tag);
+}
+
+/* ROOT/.aifs/stats of the mount holding PATH (its highest directory on
+ * the same device); -1 if PATH cannot be resolved. */
+static int stats_path(const char *path, char *out, size_t len)
+{
+	char cur[PATH_MAX], up[PATH_MAX];
+	struct stat st, pst;
+	char *slash;
+
+	if (!realpath(path, cur) || stat(cur, &st) < 0)
+		return -1;
+	while (strcmp(cur, "/")) {
+		memcpy(up, cur, sizeof(up));
+		slash = strrchr(up, '/');
+		if (!slash)
+			break;
+		slash[slash == up] = 0;		/* "/a" -> "/", "/a/b" -> "/a" */
+		if (stat(up, &pst) < 0 || pst.st_dev != st.st_dev)
+			break;
+		memcpy(cur, up, sizeof(cur));
+	}
+	snprintf(out, len, "%s/.aifs/stats", cur);
+	return 0;
+}
+
+static unsigned long long files_copied(const char *stats)
+{
+	char buf[4096];
+	const char *k = "\"snapshot_files_copied\": ";
+	FILE *f = fopen(stats, "re");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	char *at;
+
+	if (f)
+		fclose(f);
+	buf[n] = 0;
+	at = strstr(buf, k);
+	return at ? strtoull(at + strlen(k), NULL, 10) : 0;
+}
+
+/* mkdir DS/.aifs/snapshots/TAG.  On a terminal, a snapshot of a large tree
+ * shows how many files it has copied (the daemon's count, read from the
+ * mount's statistics) while the mkdir runs in a child. */
+static int snap_create(const char *ds, const char *tag)
+{
+	char p[8500], stats[PATH_MAX + 16];
+	struct timespec tick = { 0, 200 * 1000 * 1000 };
+	int status, err = 0, ticks = 0;
+	bool shown = false;
+	pid_t pid;
+
+	snapdir(p, sizeof(p), ds, tag);
+	if (!isatty(STDERR_FILENO) || stats_path(ds, stats, sizeof(stats)) < 0 ||
+	    (pid = fork()) < 0) {
+		err = mkdir(p, 0755) < 0 ? errno : 0;
+	} else if (pid == 0) {
+		_exit(mkdir(p, 0755) < 0 ? errno : 0);
+	} else {
+		while (waitpid(pid, &status, WNOHANG) == 0) {
+			nanosleep(&tick, NULL);
+			if (++ticks < 3)
+				continue;	/* quick ones show nothing */
+			fprintf(stderr, "\rsnapshot %s: %llu files copied", tag, files_copied(stats));
+			shown = true;
+		}
+		err = WIFEXITED(status) ? WEXITSTATUS(status) : EINTR;
+		if (shown)	/* the count is the daemon's, gone when it is done */
+			fprintf(stderr, "\rsnapshot %s: %-30s\n", tag, err ? "failed" : "done");
+	}
+	if (err) {
+		fprintf(stderr, "aifsctl snapshot create: %s: %s\n", p,
+			err == EPERM ? "not a directory in a dataset area" : strerror(err));
+		return EXIT_PROBLEM;
+	}
+	return EXIT_OK;
 }
 
 static int snap_list(const char *ds, int json)
@@ -242,16 +320,8 @@ int cmd_snapshot(int argc, char **argv)
 		arg++;
 		n--;
 	}
-	if (!strcmp(verb, "create") && n == 2 && !json) {
-		snapdir(p, sizeof(p), arg[0], arg[1]);
-		if (mkdir(p, 0755) < 0) {
-			fprintf(stderr, "aifsctl snapshot create: %s: %s\n", p,
-				errno == EPERM ? "not a directory in a dataset area" :
-				strerror(errno));
-			return EXIT_PROBLEM;
-		}
-		return EXIT_OK;
-	}
+	if (!strcmp(verb, "create") && n == 2 && !json)
+		return snap_create(arg[0], arg[1]);
 	if (!strcmp(verb, "delete") && n == 2 && !json) {
 		snapdir(p, sizeof(p), arg[0], arg[1]);
 		if (rmdir(p) < 0) {
