@@ -14,7 +14,7 @@
  * MOUNT/.aifs/audit/checkpoint.  `aifsctl audit verify` recomputes all of
  * it with only the public key.
  */
-#include "fs/fs.h"
+#include "fs/journal_priv.h"
 #include "meta/keys.h"
 
 #include <errno.h>
@@ -26,34 +26,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "meta/merkle.h"
-#include "meta/note.h"
-
-#define REC_J	'J'	/* seq -> leaf (JSON) */
-#define REC_K	'K'	/* tree size -> signed checkpoint */
-#define REC_A	'A'	/* ino -> seal time (monotonic ns), path */
-#define REC_C	'C'	/* "clock" -> monotonic ns elapsed in the store's life */
-#define REC_Y	'Y'	/* ino | tag -> legal hold */
-#define REC_R	'R'	/* ino -> retention released (governance mode) */
-#define REC_T	'T'	/* ino -> retention (ns) of a journal directory or file */
-
-struct journal {
-	pthread_mutex_t lock;		/* tree, seq, ckpt fields */
-	struct merkle tree;
-	uint64_t signed_size;
-	struct note_key *key;
-	char name[64], origin[96];
-	int64_t mono_base, boot0;
-	pthread_t thread;
-	pthread_cond_t cond;
-	bool running, stop;
-	struct inode **dirty;		/* journal files with unstored records */
-	size_t ndirty, capdirty;
-	uint64_t npending;		/* their records */
-};
-
-
-
 static int64_t boottime(void)
 {
 	struct timespec ts;
@@ -63,7 +35,7 @@ static int64_t boottime(void)
 }
 
 /* Nanoseconds the store has been mounted, over its whole life. */
-static int64_t mono_now(struct journal *j)
+int64_t mono_now(struct journal *j)
 {
 	return j->mono_base + (boottime() - j->boot0);
 }
@@ -279,13 +251,6 @@ static void hex(char *out, const uint8_t *b, size_t n)
 		sprintf(out + 2 * i, "%02x", b[i]);
 }
 
-struct leaf {
-	const char *op;		/* create, write, seal, release, hold, unhold */
-	uint32_t uid, pid;
-	const char *comm, *path, *tag;
-	uint64_t ino, offset, length;
-	const uint8_t *sha;	/* 32 bytes or NULL */
-};
 
 /* Put record SEQ (time T) for L into B and its leaf hash into H (caller
  * holds the journal lock). */
@@ -317,7 +282,7 @@ static void leaf_put(struct fs *fs, const struct leaf *l, uint64_t seq, int64_t 
 }
 
 /* Append one record to the log now (create, seal, hold...). */
-static int leaf_add(struct fs *fs, const struct leaf *l)
+int leaf_add(struct fs *fs, const struct leaf *l)
 {
 	struct journal *j = fs->journal;
 	struct meta_batch *b = meta_batch_new();
@@ -343,7 +308,7 @@ static int leaf_add(struct fs *fs, const struct leaf *l)
 
 /* The caller's identity.  The command name is read from /proc once per
  * process and second on each worker thread, not once per record. */
-static void who(fuse_req_t req, struct leaf *l, char *comm)
+void who(fuse_req_t req, struct leaf *l, char *comm)
 {
 	static __thread uint32_t last_pid;
 	static __thread int64_t last_time;
@@ -413,7 +378,7 @@ static void dir_path(struct fs *fs, uint64_t dir, char *out, size_t len, int dep
 	snprintf(out + n, len - n, "/%s", f.name);
 }
 
-static int path_save(struct fs *fs, uint64_t ino, const char *path, int64_t sealed)
+int path_save(struct fs *fs, uint64_t ino, const char *path, int64_t sealed)
 {
 	struct meta_batch *b = meta_batch_new();
 	size_t len = strlen(path);
@@ -433,7 +398,7 @@ static int path_save(struct fs *fs, uint64_t ino, const char *path, int64_t seal
 }
 
 /* The path recorded for IN and its seal time (-1: not sealed). */
-static int path_load(struct fs *fs, uint64_t ino, char *path, size_t len, int64_t *sealed)
+int path_load(struct fs *fs, uint64_t ino, char *path, size_t len, int64_t *sealed)
 {
 	uint8_t k[8];
 	void *v;
@@ -454,78 +419,6 @@ static int path_load(struct fs *fs, uint64_t ino, char *path, size_t len, int64_
 	return 0;
 }
 
-/* Retention of INO in ns: its own, set when it was created from its
- * directory's, else the mount's. */
-static int64_t retention_of(struct fs *fs, uint64_t ino)
-{
-	uint8_t k[8];
-	void *v;
-	size_t len;
-	int64_t ns = (int64_t)(fs->opt.audit_retention_days * 86400.0 * 1e9);
-
-	key_put_u64(k, ino);
-	if (meta_rec_get(fs->meta, REC_T, k, 8, &v, &len) == 0) {
-		if (len == 8)
-			ns = (int64_t)key_get_u64(v);
-		free(v);
-	}
-	return ns;
-}
-
-/* A new file keeps the retention its directory had when it was created
- * (changing the directory's later never shortens it). */
-static void retention_inherit(struct fs *fs, uint64_t dir, uint64_t ino)
-{
-	struct meta_batch *b;
-	uint8_t k[8];
-	void *v;
-	size_t len;
-
-	key_put_u64(k, dir);
-	if (meta_rec_get(fs->meta, REC_T, k, 8, &v, &len) < 0)
-		return;
-	b = meta_batch_new();
-	if (b && len == 8) {
-		key_put_u64(k, ino);
-		meta_rec_put(b, REC_T, k, 8, v, 8);
-		fs_commit(fs, b, false);
-	}
-	meta_batch_free(b);
-	free(v);
-}
-
-int journal_dir_retention(struct fs *fs, fuse_req_t req, struct inode *dir, const char *value,
-			  size_t size)
-{
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct meta_batch *b;
-	char buf[32], *end;
-	double days;
-	uint8_t k[8], v[8];
-	int rc;
-
-	if (!S_ISDIR(dir->attr.mode) || dir->attr.policy != META_AREA_JOURNAL)
-		return -EINVAL;
-	if (ctx->uid != 0 && ctx->uid != dir->attr.uid)
-		return -EPERM;
-	if (size == 0 || size >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, value, size);
-	buf[size] = 0;
-	days = strtod(buf, &end);
-	if (*end || days < 0 || days > 365000)
-		return -EINVAL;
-	b = meta_batch_new();
-	if (!b)
-		return -ENOMEM;
-	key_put_u64(k, dir->ino);
-	key_put_u64(v, (uint64_t)(days * 86400.0 * 1e9));
-	meta_rec_put(b, REC_T, k, 8, v, 8);
-	rc = fs_commit(fs, b, false);
-	meta_batch_free(b);
-	return rc;
-}
-
 void journal_created(struct fs *fs, fuse_req_t req, uint64_t parent, const char *name,
 		     struct inode *in)
 {
@@ -540,7 +433,7 @@ void journal_created(struct fs *fs, fuse_req_t req, uint64_t parent, const char 
 	l.path = path;
 	if (path_save(fs, in->ino, path, -1) == 0)
 		leaf_add(fs, &l);
-	retention_inherit(fs, parent, in->ino);
+	journal_retention_inherit(fs, parent, in->ino);
 }
 
 int journal_check_write(struct inode *in, uint64_t off)
@@ -733,91 +626,6 @@ int journal_seal(struct fs *fs, fuse_req_t req, struct inode *in)
 		rc = leaf_add(fs, &l);
 	}
 	return rc;
-}
-
-/* --- retention, holds, release ----------------------------------------- */
-
-static int any_rec(void *ctx, const void *k, size_t kl, const void *v, size_t vl)
-{
-	(void)ctx;
-	(void)k;
-	(void)kl;
-	(void)v;
-	(void)vl;
-	return 1;
-}
-
-int journal_may_change(struct fs *fs, struct inode *in)
-{
-	char path[8];
-	int64_t sealed;
-	uint8_t k[8];
-	void *v;
-	size_t vlen;
-
-	if (!journal_file(in))
-		return 0;
-	key_put_u64(k, in->ino);
-	if (meta_rec_foreach(fs->meta, REC_Y, k, 8, any_rec, NULL) == 1)
-		return -EPERM;		/* legal hold */
-	if (!fs->opt.audit_compliance && meta_rec_get(fs->meta, REC_R, k, 8, &v, &vlen) == 0) {
-		free(v);
-		return 0;		/* retention released (governance mode) */
-	}
-	if (!(in->attr.flags & META_IF_SEALED) ||
-	    path_load(fs, in->ino, path, sizeof(path), &sealed) < 0 || sealed < 0)
-		return -EPERM;		/* still being written */
-	if (mono_now(fs->journal) - sealed < retention_of(fs, in->ino))
-		return -EPERM;		/* retention not over */
-	return 0;
-}
-
-/* user.aifs.hold=TAG, user.aifs.unhold=TAG, user.aifs.release=1 on a
- * journal file.  Holds: owner or root; release: root, governance mode. */
-int journal_xattr(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
-		  const char *value, size_t size)
-{
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	char tag[256], comm[16], path[4096];
-	struct meta_batch *b;
-	uint8_t k[8 + 256];
-	int64_t sealed;
-	struct leaf l = { .ino = in->ino, .tag = tag };
-	int rc;
-
-	if (size == 0 || size > 255 || memchr(value, 0, size))
-		return -EINVAL;
-	memcpy(tag, value, size);
-	tag[size] = 0;
-	key_put_u64(k, in->ino);
-	memcpy(k + 8, tag, size);
-	if (!strcmp(name, "user.aifs.hold") || !strcmp(name, "user.aifs.unhold")) {
-		if (ctx->uid != 0 && ctx->uid != in->attr.uid)
-			return -EPERM;
-		l.op = name[10] == 'h' ? "hold" : "unhold";
-	} else if (!strcmp(name, "user.aifs.release")) {
-		if (ctx->uid != 0 || fs->opt.audit_compliance)
-			return -EPERM;
-		l.op = "release";
-	} else {
-		return -EPERM;
-	}
-	b = meta_batch_new();
-	if (!b)
-		return -ENOMEM;
-	if (l.op[0] == 'h')
-		meta_rec_put(b, REC_Y, k, 8 + size, "", 0);
-	else if (l.op[0] == 'u')
-		meta_rec_del(b, REC_Y, k, 8 + size);
-	else
-		meta_rec_put(b, REC_R, k, 8, tag, size);
-	rc = fs_commit(fs, b, false);
-	meta_batch_free(b);
-	if (path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
-		snprintf(path, sizeof(path), "?%llu", (unsigned long long)in->ino);
-	who(req, &l, comm);
-	l.path = path;
-	return rc ? rc : leaf_add(fs, &l);	/* the act itself is journaled */
 }
 
 /* The newest signed checkpoint, malloc'd (caller frees); -ENOENT if none. */
