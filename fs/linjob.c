@@ -8,9 +8,11 @@
  * /proc/PID/environ) belongs to the job NAME of its user instead: that is
  * read once per process, when the process is first seen.
  *
- * Processes are remembered by pid with their start time (field 22 of
- * /proc/PID/stat), which every open re-reads: a reused pid is a new
- * process.  A job's command line and start time are its session leader's
+ * Processes are remembered by pid with a pidfd: while the pidfd's process
+ * has not exited, the pid is still that process, so an open costs one
+ * poll(2).  Without a pidfd (threads, or PIDFD_MAX reached) the start time
+ * (field 22 of /proc/PID/stat) is re-read at every open instead.  Either
+ * way a reused pid is a new process.  A job's command line and start time are its session leader's
  * (a named job's: its first process seen).
  */
 #include "fs/lineage_priv.h"
@@ -21,18 +23,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define PCACHE		4096		/* processes remembered */
 #define JOB_BUCKETS	1024
 #define JOBS_MAX	65536
 #define ENV_MAX		(256u << 10)	/* AIFS_JOB is looked for in this much */
+#define PIDFD_MAX	256		/* pidfds kept, of the descriptors the daemon has */
 
 struct pslot {
 	uint32_t pid;
 	uint64_t start;
 	struct ljob *job;
+	int pidfd;		/* on PID's process, or -1 */
 };
 
 pthread_mutex_t lin_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -41,6 +47,7 @@ static struct {
 	struct ljob *jobs[JOB_BUCKETS];
 	size_t njobs;
 	struct pslot pcache[PCACHE];
+	unsigned npidfd;		/* pidfds open in pcache */
 	int64_t btime;			/* boot time, s since the epoch */
 	long hz;
 	char boot[40];
@@ -78,6 +85,8 @@ void lin_boot_init(void)
 {
 	char buf[8192], *p;
 
+	for (size_t i = 0; i < PCACHE; i++)
+		J.pcache[i].pidfd = -1;
 	J.hz = sysconf(_SC_CLK_TCK);
 	if (J.hz <= 0)
 		J.hz = 100;
@@ -236,6 +245,38 @@ static struct ljob *job_make(uint32_t pid, const struct pinfo *pi)
 	return old;
 }
 
+/* Job of SLOT if it still describes PID's process without reading /proc:
+ * its pidfd says the process it was opened on has not exited, so PID is
+ * still that process (a pid is not reused before its process is gone). */
+static struct ljob *slot_fast(struct pslot *slot, uint32_t pid)
+{
+	struct pollfd p = { .fd = slot->pidfd, .events = POLLIN };
+
+	if (slot->pid != pid || slot->pidfd < 0 || !slot->job)
+		return NULL;
+	return poll(&p, 1, 0) == 0 ? slot->job : NULL;
+}
+
+/* Remember that PID (started at START) is of job J; a pidfd makes the
+ * next look-ups cheap (not for threads: pidfd_open takes processes). */
+static void slot_set(struct pslot *slot, uint32_t pid, uint64_t start, struct ljob *j)
+{
+	int fd = J.npidfd < PIDFD_MAX ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+
+	pthread_mutex_lock(&lin_lock);
+	if (slot->pidfd >= 0) {
+		close(slot->pidfd);
+		J.npidfd--;
+	}
+	slot->pid = pid;
+	slot->start = start;
+	slot->job = j;
+	slot->pidfd = fd;
+	if (fd >= 0)
+		J.npidfd++;
+	pthread_mutex_unlock(&lin_lock);
+}
+
 struct ljob *lin_job_of(uint32_t pid, bool gone_ok)
 {
 	struct pslot *slot = &J.pcache[pid % PCACHE];
@@ -243,8 +284,14 @@ struct ljob *lin_job_of(uint32_t pid, bool gone_ok)
 	struct ljob *j = NULL;
 	struct stat st;
 	char path[32];
-	bool alive = proc_stat(pid, &pi) == 0;
+	bool alive;
 
+	pthread_mutex_lock(&lin_lock);
+	j = slot_fast(slot, pid);
+	pthread_mutex_unlock(&lin_lock);
+	if (j)
+		return j;
+	alive = proc_stat(pid, &pi) == 0;
 	pthread_mutex_lock(&lin_lock);
 	if (slot->pid == pid && slot->job && (alive ? slot->start == pi.start : gone_ok))
 		j = slot->job;
@@ -256,13 +303,7 @@ struct ljob *lin_job_of(uint32_t pid, bool gone_ok)
 		return NULL;
 	pi.uid = st.st_uid;
 	j = job_make(pid, &pi);
-	if (j) {
-		pthread_mutex_lock(&lin_lock);
-		slot->pid = pid;
-		slot->start = pi.start;
-		slot->job = j;
-		pthread_mutex_unlock(&lin_lock);
-	}
+	if (j)
+		slot_set(slot, pid, pi.start, j);
 	return j;
 }
-
