@@ -10,7 +10,8 @@
  *
  * Processes are remembered by pid with a pidfd: while the pidfd's process
  * has not exited, the pid is still that process, so an open costs one
- * poll(2).  Without a pidfd (threads, or PIDFD_MAX reached) the start time
+ * poll(2) and a getsid(2) (a process that moved to another session is
+ * looked at again).  Without a pidfd (threads, or PIDFD_MAX reached) the start time
  * (field 22 of /proc/PID/stat) is re-read at every open instead.  Either
  * way a reused pid is a new process.  A job's command line and start time are its session leader's
  * (a named job's: its first process seen).
@@ -37,6 +38,7 @@
 struct pslot {
 	uint32_t pid;
 	uint64_t start;
+	uint32_t sid;
 	struct ljob *job;
 	int pidfd;		/* on PID's process, or -1 */
 };
@@ -247,19 +249,22 @@ static struct ljob *job_make(uint32_t pid, const struct pinfo *pi)
 
 /* Job of SLOT if it still describes PID's process without reading /proc:
  * its pidfd says the process it was opened on has not exited, so PID is
- * still that process (a pid is not reused before its process is gone). */
+ * still that process (a pid is not reused before its process is gone),
+ * and that process has not moved to another session. */
 static struct ljob *slot_fast(struct pslot *slot, uint32_t pid)
 {
 	struct pollfd p = { .fd = slot->pidfd, .events = POLLIN };
 
 	if (slot->pid != pid || slot->pidfd < 0 || !slot->job)
 		return NULL;
-	return poll(&p, 1, 0) == 0 ? slot->job : NULL;
+	if (poll(&p, 1, 0) != 0 || getsid((pid_t)pid) != (pid_t)slot->sid)
+		return NULL;
+	return slot->job;
 }
 
 /* Remember that PID (started at START) is of job J; a pidfd makes the
  * next look-ups cheap (not for threads: pidfd_open takes processes). */
-static void slot_set(struct pslot *slot, uint32_t pid, uint64_t start, struct ljob *j)
+static void slot_set(struct pslot *slot, uint32_t pid, const struct pinfo *pi, struct ljob *j)
 {
 	int fd = J.npidfd < PIDFD_MAX ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
 
@@ -269,7 +274,8 @@ static void slot_set(struct pslot *slot, uint32_t pid, uint64_t start, struct lj
 		J.npidfd--;
 	}
 	slot->pid = pid;
-	slot->start = start;
+	slot->start = pi->start;
+	slot->sid = pi->sid;
 	slot->job = j;
 	slot->pidfd = fd;
 	if (fd >= 0)
@@ -293,7 +299,8 @@ struct ljob *lin_job_of(uint32_t pid, bool gone_ok)
 		return j;
 	alive = proc_stat(pid, &pi) == 0;
 	pthread_mutex_lock(&lin_lock);
-	if (slot->pid == pid && slot->job && (alive ? slot->start == pi.start : gone_ok))
+	if (slot->pid == pid && slot->job &&
+	    (alive ? slot->start == pi.start && slot->sid == pi.sid : gone_ok))
 		j = slot->job;
 	pthread_mutex_unlock(&lin_lock);
 	if (j || !alive)
@@ -304,6 +311,6 @@ struct ljob *lin_job_of(uint32_t pid, bool gone_ok)
 	pi.uid = st.st_uid;
 	j = job_make(pid, &pi);
 	if (j)
-		slot_set(slot, pid, pi.start, j);
+		slot_set(slot, pid, &pi, j);
 	return j;
 }
