@@ -573,6 +573,27 @@ void lineage_attach(struct fs *fs, struct meta_batch *b, uint32_t pid, uint64_t 
 	free(val.p);
 }
 
+void lineage_copy(struct fs *fs, struct meta_batch *b, uint64_t from, uint64_t to)
+{
+	uint8_t k[8];
+	void *v;
+	size_t len;
+	int rc;
+
+	key_put_u64(k, from);
+	rc = meta_rec_get(fs->meta, LIN_REC_LIN, k, 8, &v, &len);
+	if (rc == -ENOENT)
+		return;
+	if (rc < 0) {
+		log_err("lineage: version inode %llu: the lineage of the version it restores "
+			"cannot be read: %s", (unsigned long long)to, strerror(-rc));
+		return;
+	}
+	key_put_u64(k, to);
+	meta_rec_put(b, LIN_REC_LIN, k, 8, v, len);
+	free(v);
+}
+
 void lineage_forget(struct meta_batch *b, uint64_t ino)
 {
 	uint8_t k[8];

@@ -27,6 +27,9 @@ void lineage_attach(struct fs *fs, struct meta_batch *b, uint32_t pid, uint64_t 
  * -ENODATA if none. */
 int lineage_xattr(struct fs *fs, struct inode *in, char **out, size_t *len);
 
+/* Version TO restores version FROM: FROM's lineage becomes TO's, into B. */
+void lineage_copy(struct fs *fs, struct meta_batch *b, uint64_t from, uint64_t to);
+
 /* Version inode INO is purged: drop its lineage into B. */
 void lineage_forget(struct meta_batch *b, uint64_t ino);
 

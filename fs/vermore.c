@@ -297,6 +297,7 @@ int version_restore(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t n)
 	if (rc == 0) {
 		in->sess->sha_known = true;
 		memcpy(in->sess->sha, v.sha, 32);
+		in->sess->restored = v.vino;
 		in->attr.mtime = fs_now();
 		rc = version_commit(fs, in);	/* N's content as the newest version */
 	}

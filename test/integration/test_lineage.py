@@ -414,6 +414,29 @@ def directory_version_gets_the_lineage_of_the_committing_job():
 
 
 @test
+def restored_version_keeps_the_lineage_of_the_version_it_restores():
+    skip_native()
+    with Store() as s:
+        jobs = Jobs()
+        try:
+            ds = make_dataset(s, "rds", 4, 6)
+            snapshot(ds, "r1")
+            os.mkdir(os.path.join(s.mnt, "checkpoints", "rs"))
+            out = os.path.join(s.mnt, "checkpoints", "rs", "model.pt")
+            run_job(jobs, "first", data=[os.path.join(ds, ".aifs/snapshots/r1")], saves=[out])
+            run_job(jobs, "second", saves=[out])
+            eq(sources(lineage(out)), set(), "sources of version 2 (its job read nothing)")
+            rc, msg = ctl("restore", out, "1")
+            eq(rc, 0, "aifsctl restore (%s)" % msg)
+            lin = lineage(out)
+            eq(lin["version"]["number"], 3, "version made by the restore")
+            eq(sources(lin), {("snapshot", "datasets/rds", "r1")}, "sources of version 3")
+            eq(lin["job"], lineage(out + "@v1")["job"], "job of version 3 (version 1's)")
+        finally:
+            jobs.cleanup()
+
+
+@test
 def lineage_off_records_nothing():
     skip_native()
     with Store(opts="lineage=off") as s:
