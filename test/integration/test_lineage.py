@@ -300,6 +300,8 @@ def lineage_survives_remount(s, sc):
         eq(lineage(p), lin, "user.aifs.lineage of %s after remount" % p)
     rc, out = ctl("lineage", sc.ft)
     eq(rc, 0, "aifsctl lineage after remount (%s)" % out)
+    s.unmount()
+    s.fsck_clean("fsck of a store with lineage records")
 
 
 @scenario_test
