@@ -7,8 +7,7 @@
  * (its root), a live dataset tree (the directory just below the top of the
  * dataset area) or a checkpoint version (its inode; reading a checkpoint
  * file by its name reads its newest complete version).  Then the opening
- * process's job (pid cache, re-validated by the process's start time so
- * that a reused pid is never taken for another job).  A (job, source) pair
+ * process's job (linjob.c).  A (job, source) pair
  * new to this mount is described once (paths, tag, SHA-256) and kept as
  * one 'U' record, not synced: it only matters when the job commits, and
  * that commit's batch carries it.

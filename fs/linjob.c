@@ -262,13 +262,30 @@ static struct ljob *slot_fast(struct pslot *slot, uint32_t pid)
 	return slot->job;
 }
 
-/* Remember that PID (started at START) is of job J; a pidfd makes the
- * next look-ups cheap (not for threads: pidfd_open takes processes). */
+/* Close the pidfds of processes that have exited (lin_lock held). */
+static void pidfd_reap(void)
+{
+	for (size_t i = 0; i < PCACHE; i++) {
+		struct pollfd p = { .fd = J.pcache[i].pidfd, .events = POLLIN };
+
+		if (p.fd >= 0 && poll(&p, 1, 0) != 0) {
+			close(p.fd);
+			J.pcache[i].pidfd = -1;
+			J.npidfd--;
+		}
+	}
+}
+
+/* Remember that PID (described by PI) is of job J; a pidfd makes the next
+ * look-ups cheap (not for threads: pidfd_open takes processes). */
 static void slot_set(struct pslot *slot, uint32_t pid, const struct pinfo *pi, struct ljob *j)
 {
-	int fd = J.npidfd < PIDFD_MAX ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+	int fd;
 
 	pthread_mutex_lock(&lin_lock);
+	if (J.npidfd >= PIDFD_MAX)
+		pidfd_reap();
+	fd = J.npidfd < PIDFD_MAX ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
 	if (slot->pidfd >= 0) {
 		close(slot->pidfd);
 		J.npidfd--;
