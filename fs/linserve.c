@@ -315,8 +315,11 @@ int lineage_xattr(struct fs *fs, struct inode *in, char **out, size_t *len)
 	rc = compose(fs, &s, vino, 0, seen);
 	if (rc == 0 && s.err)
 		rc = -ENOMEM;
-	if (rc == 0 && s.len > XATTR_MAX)
+	if (rc == 0 && s.len > XATTR_MAX) {
+		log_warn("lineage: version inode %llu: its lineage (%zu bytes) is larger than an "
+			 "attribute value may be", (unsigned long long)vino, s.len);
 		rc = -E2BIG;
+	}
 	if (rc < 0) {
 		free(s.p);
 		return rc;
