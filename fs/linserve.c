@@ -280,8 +280,14 @@ static void source_json(struct fs *fs, struct sb *s, const uint8_t *key, const u
 
 		seen[depth + 1] = up;
 		if (compose(fs, &sub, up, depth + 1, seen) == 0 && !sub.err) {
-			sb_add(s, ", \"upstream\": ");
-			sb_addn(s, sub.p, sub.len);
+			/* keep the whole under the attribute limit: the
+			 * version's own user.aifs.lineage has the rest */
+			if (s->len + sub.len + 64 <= XATTR_MAX) {
+				sb_add(s, ", \"upstream\": ");
+				sb_addn(s, sub.p, sub.len);
+			} else {
+				sb_add(s, ", \"upstream_omitted\": true");
+			}
 		}
 		free(sub.p);
 	}

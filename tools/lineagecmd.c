@@ -268,6 +268,9 @@ static void print_tree(const struct jv *l, int ind)
 			       jtext(s, "type", "file"), sha, jtext(s, "committed", "?"));
 			if (up)
 				print_tree(up, ind + 5);
+			else if (!strcmp(jtext(s, "upstream_omitted", "false"), "true"))
+				printf("%*s(its lineage is too long to nest: aifsctl lineage "
+				       "on that version)\n", ind + 5, "");
 		}
 	}
 }
