@@ -8,6 +8,7 @@
  * one batch.
  */
 #include "fs/fs.h"
+#include "fs/lineage.h"
 
 #include <errno.h>
 #include <linux/fs.h>
@@ -160,6 +161,7 @@ static void do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	rc = virt_lookup(fs, parent, name, &e, &in);
 	if (rc == 0 && in) {
+		in->parent = parent;	/* a snapshot or version: a view */
 		reply_entry(req, fs, in);
 		return;
 	}
@@ -189,8 +191,7 @@ static void do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	if (S_ISDIR(in->attr.mode))
-		in->parent = parent;
+	in->parent = parent;
 	if (version_tracked(in))
 		in = version_lookup(fs, in, parent, name);
 	reply_entry(req, fs, in);
@@ -286,7 +287,7 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 		in = inode_new(fs, &a);
 		if (!in)
 			rc = -ENOMEM;
-		else if (S_ISDIR(mode))
+		else
 			in->parent = parent;
 	}
 out:
@@ -636,8 +637,7 @@ static void rename_apply(struct meta_batch *b, struct rename_op *r)
 	meta_dentry_put(b, r->newparent, r->newname, strlen(r->newname), r->src->ino,
 			r->src->attr.mode & S_IFMT);
 	r->src->attr.ctime = now;
-	if (sdir)
-		r->src->parent = r->newparent;
+	r->src->parent = r->newparent;
 	r->p->attr.mtime = r->p->attr.ctime = now;
 	r->np->attr.mtime = r->np->attr.ctime = now;
 	inode_save(b, r->src);

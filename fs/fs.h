@@ -66,7 +66,7 @@ struct inode {
 	uint64_t nlookup;		/* under itab_lock */
 	uint32_t nopen;			/* under itab_lock */
 	uint32_t refs;			/* under itab_lock */
-	uint64_t parent;		/* directories: last known parent */
+	uint64_t parent;		/* last known parent (of the name last looked up) */
 	pthread_rwlock_t lock;		/* attr, map, write buffer */
 	struct meta_inode attr;
 	bool map_loaded;
@@ -102,6 +102,7 @@ struct fs_opts {
 	int audit_compliance;		/* 1: nobody may lift retention */
 	unsigned audit_leaves, audit_secs;	/* sign a checkpoint this often */
 	unsigned readahead_kb;		/* kernel read-ahead of the mount (0: its default) */
+	bool lineage_off;		/* no lineage capture (-o lineage=off) */
 };
 
 struct fs {
@@ -298,6 +299,9 @@ int snapshot_create(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid, u
 uint64_t snapshot_progress(void);
 int snapshot_delete(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid);
 int snapshot_get(struct fs *fs, uint64_t ds, const char *tag, struct snapinfo *si);
+/* Which snapshot (dataset DS, TAG of at most LEN - 1 bytes) ROOT is the root of. */
+int snapshot_find_root(struct fs *fs, uint64_t root, uint64_t *ds, char *tag, size_t len,
+		       struct snapinfo *si);
 int snapshot_foreach(struct fs *fs, uint64_t ds,
 		     int (*fn)(void *ctx, const char *tag, size_t len, const struct snapinfo *si),
 		     void *ctx);

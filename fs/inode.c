@@ -7,6 +7,7 @@
  * warm stat off RocksDB: the kernel only asks about inodes it holds.
  */
 #include "fs/fs.h"
+#include "fs/lineage.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -230,6 +231,8 @@ static void inode_purge(struct fs *fs, struct inode *in)
 			      META_PURGE_ORPHAN |
 			      ((in->attr.flags & META_IF_XATTR) ? META_PURGE_XATTRS : 0));
 	content_forget(b, in->ino);
+	if (in->attr.flags & (META_IF_VERSION | META_IF_SNAPROOT))
+		lineage_forget(b, in->ino);
 	rc = fs_commit(fs, b, false);
 	if (rc < 0)
 		log_err("purge of inode %llu failed (%s); it stays an orphan until the "

@@ -42,6 +42,7 @@ static const char usage_text[] =
 	"       compress=lz4|none  compression of new hot-tier extents (default none)\n"
 	"       readahead=KIB      kernel read-ahead of the mount in KiB (default 1024;\n"
 	"                          0 keeps the kernel's)\n"
+	"       lineage=on|off     record what jobs read for checkpoint lineage (default on)\n"
 	"       allow_other, ro, rw, nosuid, nodev, noexec, noatime, fsname=, ...\n"
 	"                          standard mount options, passed to FUSE\n"
 	"  -h, --help    this text\n"
@@ -168,6 +169,10 @@ static int parse_word(struct cmdline *c, const char *w)
 			c->opt.codec = TIER_CODEC_RAW;
 		else
 			goto bad_value;
+	} else if (!strncmp(w, "lineage=", 8)) {
+		if (strcmp(v + 1, "on") && strcmp(v + 1, "off"))
+			goto bad_value;
+		c->opt.lineage_off = !strcmp(v + 1, "off");
 	} else if (in_list(passthrough, w, 0) || in_list(passthrough_val, w, 1)) {
 		c->has_fsname |= !strncmp(w, "fsname=", 7);
 		c->has_subtype |= !strncmp(w, "subtype=", 8);

@@ -4,6 +4,7 @@
  * its lock for writing until the change is committed to meta/.
  */
 #include "fs/fs.h"
+#include "fs/lineage.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -298,6 +299,7 @@ static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -rc);
 		return;
 	}
+	lineage_open(fs, req, in, fi->flags);
 	open_common(fs, in, fi);
 	inode_put(fs, in);
 	if (fuse_reply_open(req, fi) != 0)

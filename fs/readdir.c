@@ -154,8 +154,8 @@ static size_t add_one(fuse_req_t req, struct fs *fs, fuse_ino_t dir, struct dent
 	}
 	if (inode_get(fs, de->ino, &in) < 0)
 		return SIZE_MAX;	/* removed since the listing began: skip */
-	if (S_ISDIR(in->attr.mode) && !virt_is(dir))
-		in->parent = dir;	/* journal records name paths through it */
+	if (!virt_is(dir))
+		in->parent = dir;	/* journal and lineage name paths through it */
 	pthread_rwlock_rdlock(&in->lock);
 	fs_entry(fs, in, &e);
 	pthread_rwlock_unlock(&in->lock);

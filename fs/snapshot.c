@@ -483,6 +483,51 @@ int snapshot_get(struct fs *fs, uint64_t ds, const char *tag, struct snapinfo *s
 	return 0;
 }
 
+struct rootfind {
+	uint64_t root, ds;
+	char *tag;
+	size_t len;
+	struct snapinfo si;
+};
+
+static int root_cb(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	struct rootfind *f = ctx;
+	const uint8_t *k = key;
+	uint64_t root;
+
+	if (klen <= 8 || vlen != 32)
+		return 0;
+	memcpy(&root, val, 8);
+	if (root != f->root || klen - 8 >= f->len)
+		return 0;
+	f->ds = 0;
+	for (int i = 0; i < 8; i++)
+		f->ds = f->ds << 8 | k[i];
+	memcpy(f->tag, k + 8, klen - 8);
+	f->tag[klen - 8] = 0;
+	f->si.root = root;
+	memcpy(&f->si.time, (const uint8_t *)val + 8, 8);
+	memcpy(&f->si.files, (const uint8_t *)val + 16, 8);
+	memcpy(&f->si.bytes, (const uint8_t *)val + 24, 8);
+	return 1;
+}
+
+int snapshot_find_root(struct fs *fs, uint64_t root, uint64_t *ds, char *tag, size_t len,
+		       struct snapinfo *si)
+{
+	struct rootfind f = { .root = root, .tag = tag, .len = len };
+	int rc = meta_rec_foreach(fs->meta, REC_P, NULL, 0, root_cb, &f);
+
+	if (rc < 0)
+		return rc;
+	if (rc != 1)
+		return -ENOENT;
+	*ds = f.ds;
+	*si = f.si;
+	return 0;
+}
+
 /* --- trees for directory versions (version.c) ---------------------------- */
 
 int tree_freeze(struct fs *fs, uint64_t dir, struct meta_batch *b, uint64_t *root,

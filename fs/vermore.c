@@ -3,6 +3,7 @@
  * settings, restore and directory versions (see version.c for versions).
  */
 #include "fs/version_priv.h"
+#include "fs/lineage.h"
 #include "meta/keys.h"
 
 #include <errno.h>
@@ -296,6 +297,7 @@ int version_restore(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t n)
 	if (rc == 0) {
 		in->sess->sha_known = true;
 		memcpy(in->sess->sha, v.sha, 32);
+		in->sess->restored = v.vino;
 		in->attr.mtime = fs_now();
 		rc = version_commit(fs, in);	/* N's content as the newest version */
 	}
@@ -326,6 +328,7 @@ int version_dir_commit(struct fs *fs, uint64_t dir, uint32_t uid, uint32_t pid)
 		rc = tree_freeze(fs, dir, b, &v.vino, &files, &v.size);
 	if (rc == 0) {
 		ver_rec_put(b, dir, last + 1, &v);
+		lineage_attach(fs, b, pid, v.vino);
 		rc = tier_sync(fs->tiers[TIER_HOT]);
 	}
 	if (rc == 0)
@@ -358,6 +361,7 @@ int version_dir_drop_all(struct fs *fs, struct meta_batch *b, uint64_t dir,
 		size_t nh;
 
 		ver_rec_del(b, dir, l->n[i], l->v[i].vino);
+		lineage_forget(b, l->v[i].vino);
 		rc = tree_drop(fs, l->v[i].vino, b, &h, &nh);
 		if (nh) {
 			struct inode **all = realloc(*held, (*nheld + nh) * sizeof(*all));

@@ -14,6 +14,7 @@
  * soon as no session is open.
  */
 #include "fs/version_priv.h"
+#include "fs/lineage.h"
 #include "meta/keys.h"
 
 #include <errno.h>
@@ -743,6 +744,10 @@ int version_commit(struct fs *fs, struct inode *in)
 	if (rc < 0)
 		goto out;
 	ver_rec_put(b, in->ino, last + 1, &v);
+	if (s && s->restored)
+		lineage_copy(fs, b, s->restored, v.vino);
+	else
+		lineage_attach(fs, b, v.pid, v.vino);
 	{
 		uint8_t wk[8];
 

@@ -20,6 +20,7 @@ struct session {
 	bool wrote;		/* data written, not only truncated */
 	bool sha_known;		/* restore: the content is a version's, sha below */
 	uint8_t sha[32];
+	uint64_t restored;	/* restore: that version's inode (its lineage is kept) */
 	uint32_t uid, pid;
 	char comm[16];
 };

@@ -8,6 +8,7 @@
  * EROFS, which is what every change below it must give.
  */
 #include "fs/fs.h"
+#include "fs/lineage.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -129,6 +130,7 @@ int virt_lookup(struct fs *fs, uint64_t parent, const char *name,
 			return rc;
 		if ((type != S_IFREG && type != S_IFDIR) || !has_versions(fs, child))
 			return -ENOENT;
+		lineage_note_name(child, ino, name);
 		e->ino = vid(KIND_VFILE, child);
 	} else {
 		n = (uint32_t)strtoul(name, &end, 10);

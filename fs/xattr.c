@@ -3,6 +3,7 @@
  * commits are driven (so that scripts need no aifsctl).
  */
 #include "fs/fs.h"
+#include "fs/lineage.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -176,7 +177,9 @@ static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	if (!strncmp(name, "user.aifs.", 10)) {
+	if (!strcmp(name, "user.aifs.lineage")) {
+		rc = lineage_xattr(the_fs, in, (char **)&val, &len);
+	} else if (!strncmp(name, "user.aifs.", 10)) {
 		char *buf = malloc(256);
 
 		pthread_rwlock_wrlock(&in->lock);	/* may load the map and hash */

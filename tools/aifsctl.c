@@ -38,6 +38,7 @@ static const char usage_text[] =
 	"  audit release FILE         lift retention (root, governance mode)\n"
 	"  policy get DIR             show the area policy of a directory\n"
 	"  policy set DIR POLICY      mark a directory checkpoint|dataset|journal|plain\n"
+	"  lineage [--json|--openlineage] PATH  what a checkpoint version was made from\n"
 	"\n"
 	"  aifsctl COMMAND --help     help on one command\n"
 	"  aifsctl --version          print the version\n"
@@ -120,6 +121,8 @@ int main(int argc, char **argv)
 		return cmd_audit(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "policy"))
 		return cmd_policy(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "lineage"))
+		return cmd_lineage(argc - 1, argv + 1);
 	fprintf(stderr, "aifsctl: unknown command '%s'\n%s", argv[1], usage_text);
 	return EXIT_USAGE;
 }

@@ -29,5 +29,10 @@ int cmd_checkpoint(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 /* aifsctl policy get|set DIR [POLICY] (through the mount) */
 int cmd_policy(int argc, char **argv);
+/* aifsctl lineage [--json|--openlineage] PATH (through the mount) */
+int cmd_lineage(int argc, char **argv);
+/* SHA-256 (hex) of the text `aifsctl snapshot manifest DS TAG` prints;
+ * 0, or -1 after printing why not. */
+int snap_manifest_digest(const char *ds, const char *tag, char hex[65]);
 
 #endif

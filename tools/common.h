@@ -2,9 +2,18 @@
 #ifndef AIFS_TOOLS_COMMON_H
 #define AIFS_TOOLS_COMMON_H
 
+#include <stddef.h>
+#include <stdio.h>
+
 /* Print S to stdout as a JSON string (quotes, backslashes and control
  * characters escaped; other bytes as they are). */
 void json_str(const char *s);
+/* The same to F. */
+void json_fstr(FILE *f, const char *s);
+
+/* The mount root of the file system holding directory DIR (realpath'd)
+ * into ROOT; 0 or -errno. */
+int mount_root(const char *dir, char *root, size_t len);
 
 /* Show DONE of TOTAL for long work WHAT as a bar on stderr when it is a
  * terminal (at most once a second, and at the end); nothing otherwise. */

@@ -177,32 +177,6 @@ int cmd_policy(int argc, char **argv)
 	return EXIT_USAGE;
 }
 
-/* The mount root of the file system holding directory DIR (realpath'd). */
-static int mount_root(const char *dir, char *root, size_t len)
-{
-	char cur[4096], up[4200];
-	struct stat a, b;
-
-	if (!realpath(dir, cur) || stat(cur, &a) < 0)
-		return -errno;
-	for (;;) {
-		char *slash;
-
-		if (!strcmp(cur, "/"))
-			break;
-		snprintf(up, sizeof(up), "%s/..", cur);
-		if (stat(up, &b) < 0 || b.st_dev != a.st_dev)
-			break;
-		slash = strrchr(cur, '/');
-		if (slash == cur)
-			slash[1] = 0;
-		else
-			*slash = 0;
-	}
-	snprintf(root, len, "%s", cur);
-	return 0;
-}
-
 static int set_or_fail(const char *cmd, const char *path, const char *name, const char *val)
 {
 	if (setxattr(path, name, val, strlen(val), 0) == 0)

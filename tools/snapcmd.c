@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "tools/aifsctl.h"
 #include "tools/common.h"
 
@@ -224,22 +226,46 @@ static int snap_list(const char *ds, int json)
 	return EXIT_OK;
 }
 
-static int snap_manifest(const char *ds, const char *tag)
+/* The manifest of TAG of DS (JSON lines) to F. */
+static int manifest_write(FILE *f, const char *ds, const char *tag)
 {
 	char root[8192];
 	struct tree t;
 
 	snapdir(root, sizeof(root), ds, tag);
 	if (tree_load(root, &t) < 0)
-		return EXIT_PROBLEM;
+		return -1;
 	for (size_t i = 0; i < t.n; i++) {
-		printf("{\"path\": ");
-		json_str(t.v[i].path);
-		printf(", \"size\": %lld, \"sha256\": \"%s\", \"mode\": \"%04o\", \"mtime\": %lld}\n",
-		       t.v[i].size, t.v[i].sha, t.v[i].mode, t.v[i].mtime);
+		fprintf(f, "{\"path\": ");
+		json_fstr(f, t.v[i].path);
+		fprintf(f, ", \"size\": %lld, \"sha256\": \"%s\", \"mode\": \"%04o\", "
+			"\"mtime\": %lld}\n", t.v[i].size, t.v[i].sha, t.v[i].mode, t.v[i].mtime);
 	}
 	tree_free(&t);
-	return EXIT_OK;
+	return 0;
+}
+
+static int snap_manifest(const char *ds, const char *tag)
+{
+	return manifest_write(stdout, ds, tag) < 0 ? EXIT_PROBLEM : EXIT_OK;
+}
+
+int snap_manifest_digest(const char *ds, const char *tag, char hex[65])
+{
+	unsigned char md[32];
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int rc = f ? manifest_write(f, ds, tag) : -1;
+
+	if (f)
+		fclose(f);
+	if (rc == 0 && EVP_Digest(text, len, md, NULL, EVP_sha256(), NULL) != 1)
+		rc = -1;
+	for (int i = 0; rc == 0 && i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	free(text);
+	return rc;
 }
 
 static int snap_diff(const char *ds, const char *a, const char *b, int json)

@@ -1,0 +1,40 @@
+/* lineage.h — automatic lineage: which dataset snapshots, live dataset
+ * trees and checkpoint versions a job read, attached to the versions the
+ * job commits (fs/ only; see lineage.c).
+ *
+ * A job is the set of processes that share a session id, or, when a
+ * process's initial environment holds AIFS_JOB=NAME, the processes of one
+ * user that carry that name.
+ */
+#ifndef AIFS_FS_LINEAGE_H
+#define AIFS_FS_LINEAGE_H
+
+#include "fs/fs.h"
+
+/* Process REQ's pid opened IN with open FLAGS: record IN's source (a
+ * dataset snapshot, a live dataset tree or a checkpoint version) for the
+ * job of that process, once per (job, source).  Never fails the open. */
+void lineage_open(struct fs *fs, fuse_req_t req, struct inode *in, int flags);
+
+/* Version VINO is being committed by process PID: put the lineage of
+ * PID's job (its sources so far, command line, start time) into B, which
+ * the caller commits durably.  Nothing is added for an unknown job. */
+void lineage_attach(struct fs *fs, struct meta_batch *b, uint32_t pid, uint64_t vino);
+
+/* user.aifs.lineage of IN (a version, a checkpoint file or directory: its
+ * newest complete version) as malloc'd JSON in *OUT (*LEN bytes), with the
+ * lineage of each checkpoint version source nested as "upstream";
+ * -ENODATA if none. */
+int lineage_xattr(struct fs *fs, struct inode *in, char **out, size_t *len);
+
+/* Version TO restores version FROM: FROM's lineage becomes TO's, into B. */
+void lineage_copy(struct fs *fs, struct meta_batch *b, uint64_t from, uint64_t to);
+
+/* Version inode INO is purged: drop its lineage into B. */
+void lineage_forget(struct meta_batch *b, uint64_t ino);
+
+/* The .aifs/versions lookup met file INO named NAME in directory DIR:
+ * remember it, to name that file's versions when they are read. */
+void lineage_note_name(uint64_t ino, uint64_t dir, const char *name);
+
+#endif

@@ -1,0 +1,78 @@
+/* lineage_priv.h — what lineage.c, linjob.c and linserve.c share (fs/ only). */
+#ifndef AIFS_FS_LINEAGE_PRIV_H
+#define AIFS_FS_LINEAGE_PRIV_H
+
+#include "fs/fs.h"
+
+#define LIN_JOB_ID	16		/* bytes of a job id */
+#define LIN_SRC_KEY	17		/* kind u8 | ino u64 | 0 u64 */
+#define LIN_SRC_HDR	(1 + 1 + 8 + 32)	/* 'U' value before its JSON */
+#define LIN_PARTIAL	1		/* live state misses files (memory bound) */
+#define LIN_REC_SRC	'U'
+#define LIN_REC_LIN	'Z'
+
+/* A source a job read (fields under lin_lock once in a job). */
+struct lsrc {
+	uint8_t key[LIN_SRC_KEY];
+	uint8_t flags;			/* LIN_PARTIAL */
+	uint64_t files;			/* live: distinct (file, content) read */
+	uint8_t sum[32];		/* live: sum of their SHA-256 mod 2^256 */
+	char *json;			/* description, a JSON object */
+};
+
+/* A job; lives until unmount.  src, nsrc, cap under lin_lock. */
+struct ljob {
+	uint8_t id[LIN_JOB_ID];
+	struct ljob *next;
+	char *desc;			/* JSON object: id, name, sid, uid, cmdline, start */
+	struct lsrc *src;
+	size_t nsrc, cap;
+};
+
+/* Guards jobs, their sources and the caches; a leaf lock. */
+extern pthread_mutex_t lin_lock;
+
+/* linjob.c — processes and jobs. */
+/* Read boot time, clock rate and boot id once. */
+void lin_boot_init(void);
+/* The job of process PID (NULL if unknown).  With GONE_OK a process that
+ * has exited is looked up by pid alone (a commit at its last close). */
+struct ljob *lin_job_of(uint32_t pid, bool gone_ok);
+/* Command line of PID, arguments joined by spaces ("" if gone). */
+void lin_cmdline(uint32_t pid, char *buf, size_t len);
+
+/* linserve.c — JSON text and records. */
+/* A growing string; on allocation failure err is set and it stops growing. */
+struct sb {
+	char *p;
+	size_t len, cap;
+	bool err;
+};
+void sb_add(struct sb *s, const char *str);
+void sb_addn(struct sb *s, const char *str, size_t n);
+void sb_printf(struct sb *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* STR as a JSON string. */
+void sb_str(struct sb *s, const char *str);
+void sb_hex(struct sb *s, const uint8_t *b, size_t n);
+/* The string (caller frees), or NULL after an allocation failure. */
+char *sb_take(struct sb *s);
+/* A SHA-256 as a JSON string, or null when SHA is NULL. */
+void lin_sha(struct sb *s, const uint8_t *sha);
+/* NS (since the epoch) as "YYYY-MM-DDTHH:MM:SS.mmmZ". */
+void lin_iso(int64_t ns, char *buf, size_t len);
+/* Double the array *V of *CAP elements of SIZE bytes. */
+int lin_grow(void **v, size_t *cap, size_t size);
+/* SUM += SHA, both 256-bit big-endian. */
+void lin_sum_add(uint8_t sum[32], const uint8_t sha[32]);
+/* The header of a 'U' value into V (LIN_SRC_HDR bytes). */
+void lin_src_encode(uint8_t *v, uint8_t flags, uint64_t files, const uint8_t sum[32]);
+/* Start a 'Z' value with header HDR; append one source. */
+void lin_rec_begin(struct sb *val, const struct sb *hdr);
+void lin_rec_source(struct sb *val, const uint8_t *key, uint8_t flags, uint64_t files,
+		    const uint8_t sum[32], const char *json);
+
+/* lineage.c */
+/* Mount-relative path of directory INO ("" for the root). */
+int lin_dir_path(struct fs *fs, uint64_t ino, char *buf, size_t len);
+
+#endif

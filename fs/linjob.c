@@ -1,0 +1,333 @@
+/* linjob.c — which job a process belongs to.
+ *
+ * A job is the set of processes that share a session id (DataLoader
+ * workers and torchrun children inherit the trainer's), identified by the
+ * session id, the session leader's start time and the boot, so that two
+ * sessions never merge.  A process whose initial environment holds
+ * AIFS_JOB=NAME (printable, at most 128 bytes, in the first 256 KiB of
+ * /proc/PID/environ) belongs to the job NAME of its user instead: that is
+ * read once per process, when the process is first seen.
+ *
+ * Processes are remembered by pid with a pidfd: while the pidfd's process
+ * has not exited, the pid is still that process, so an open costs one
+ * poll(2) and a getsid(2) (a process that moved to another session is
+ * looked at again).  Without a pidfd (threads, or PIDFD_MAX reached) the start time
+ * (field 22 of /proc/PID/stat) is re-read at every open instead.  Either
+ * way a reused pid is a new process.  A job's command line and start time are its session leader's
+ * (a named job's: its first process seen).
+ */
+#include "fs/lineage_priv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define PCACHE		4096		/* processes remembered */
+#define JOB_BUCKETS	1024
+#define JOBS_MAX	65536
+#define ENV_MAX		(256u << 10)	/* AIFS_JOB is looked for in this much */
+#define PIDFD_MAX	256		/* pidfds kept, of the descriptors the daemon has */
+
+struct pslot {
+	uint32_t pid;
+	uint64_t start;
+	uint32_t sid;
+	struct ljob *job;
+	int pidfd;		/* on PID's process, or -1 */
+};
+
+pthread_mutex_t lin_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct {
+	struct ljob *jobs[JOB_BUCKETS];
+	size_t njobs;
+	struct pslot pcache[PCACHE];
+	unsigned npidfd;		/* pidfds open in pcache */
+	int64_t btime;			/* boot time, s since the epoch */
+	long hz;
+	char boot[40];
+} J;
+
+/* --- processes ----------------------------------------------------------- */
+
+/* Read file PATH into BUF (NUL-terminated); bytes read or -errno. */
+static ssize_t read_text(const char *path, char *buf, size_t len)
+{
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (got < len - 1 && (n = read(fd, buf + got, len - 1 - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	buf[got] = 0;
+	return (ssize_t)got;
+}
+
+/* Read /proc/PID/WHAT into BUF (NUL-terminated); bytes read or -errno. */
+static ssize_t proc_read(uint32_t pid, const char *what, char *buf, size_t len)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%u/%s", pid, what);
+	return read_text(path, buf, len);
+}
+
+void lin_boot_init(void)
+{
+	char buf[8192], *p;
+
+	for (size_t i = 0; i < PCACHE; i++)
+		J.pcache[i].pidfd = -1;
+	J.hz = sysconf(_SC_CLK_TCK);
+	if (J.hz <= 0)
+		J.hz = 100;
+	if (read_text("/proc/stat", buf, sizeof(buf)) > 0 && (p = strstr(buf, "\nbtime ")))
+		J.btime = strtoll(p + 7, NULL, 10);
+	if (read_text("/proc/sys/kernel/random/boot_id", J.boot, sizeof(J.boot)) > 0)
+		J.boot[strcspn(J.boot, "\n")] = 0;
+}
+
+struct pinfo {
+	uint32_t sid;
+	uint64_t start;		/* clock ticks after boot */
+	uint32_t uid;
+};
+
+/* Session id (field 6) and start time (field 22) of PID. */
+static int proc_stat(uint32_t pid, struct pinfo *pi)
+{
+	char buf[1024], *p, *save = NULL, *tok;
+	ssize_t n = proc_read(pid, "stat", buf, sizeof(buf));
+	int field = 2;
+
+	if (n < 0)
+		return (int)n;
+	p = strrchr(buf, ')');
+	if (!p)
+		return -EINVAL;
+	for (tok = strtok_r(p + 1, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		field++;
+		if (field == 6)
+			pi->sid = (uint32_t)strtoul(tok, NULL, 10);
+		if (field == 22) {
+			pi->start = strtoull(tok, NULL, 10);
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int64_t ticks_ns(uint64_t ticks)
+{
+	return (J.btime + (int64_t)(ticks / (uint64_t)J.hz)) * 1000000000 +
+	       (int64_t)(ticks % (uint64_t)J.hz) * (1000000000 / J.hz);
+}
+
+void lin_cmdline(uint32_t pid, char *buf, size_t len)
+{
+	ssize_t n = proc_read(pid, "cmdline", buf, len);
+
+	for (ssize_t i = 0; i < n; i++)
+		if (!buf[i])
+			buf[i] = ' ';
+	while (n > 0 && buf[n - 1] == ' ')
+		buf[--n] = 0;
+	if (n < 0)
+		buf[0] = 0;
+}
+
+/* AIFS_JOB=NAME from PID's initial environment into NAME; true if set to
+ * a printable name. */
+static bool proc_job_name(uint32_t pid, char *name, size_t len)
+{
+	char *env = malloc(ENV_MAX);
+	ssize_t n = env ? proc_read(pid, "environ", env, ENV_MAX) : -ENOMEM;
+	bool found = false;
+
+	for (ssize_t i = 0; i < n && !found; i += (ssize_t)strlen(env + i) + 1) {
+		const char *v = env + i + 9;
+
+		if (strncmp(env + i, "AIFS_JOB=", 9) || !*v || strlen(v) >= len)
+			continue;
+		found = true;
+		for (const char *c = v; *c; c++)
+			found &= *c >= 0x20 && *c < 0x7f;
+		if (found)
+			strcpy(name, v);
+	}
+	free(env);
+	return found;
+}
+
+/* --- jobs -------------------------------------------------------------- */
+
+static struct ljob *job_find(const uint8_t id[LIN_JOB_ID])
+{
+	struct ljob *j = J.jobs[(id[0] << 8 | id[1]) % JOB_BUCKETS];
+
+	while (j && memcmp(j->id, id, LIN_JOB_ID))
+		j = j->next;
+	return j;
+}
+
+/* The job of process PID (alive, described by PI): found or made. */
+static struct ljob *job_make(uint32_t pid, const struct pinfo *pi)
+{
+	char name[129], ident[300], cmd[2048], when[40];
+	uint8_t md[32];
+	struct pinfo lead = { 0 };
+	struct ljob *j, *old;
+	struct sb s = { 0 };
+	bool named = proc_job_name(pid, name, sizeof(name));
+	uint32_t cmdpid = pid;
+	uint64_t start = pi->start;
+
+	if (named) {
+		snprintf(ident, sizeof(ident), "name:%u:%s", pi->uid, name);
+	} else {
+		if (pi->sid && proc_stat(pi->sid, &lead) == 0) {
+			cmdpid = pi->sid;	/* the session leader */
+			start = lead.start;
+		}
+		snprintf(ident, sizeof(ident), "sid:%s:%u:%llu", J.boot, pi->sid,
+			 (unsigned long long)lead.start);
+	}
+	if (EVP_Digest(ident, strlen(ident), md, NULL, EVP_sha256(), NULL) != 1)
+		return NULL;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return NULL;
+	memcpy(j->id, md, LIN_JOB_ID);
+	lin_cmdline(cmdpid, cmd, sizeof(cmd));
+	lin_iso(ticks_ns(start), when, sizeof(when));
+	sb_add(&s, "{\"id\": \"");
+	sb_hex(&s, j->id, LIN_JOB_ID);
+	sb_add(&s, "\"");
+	if (named) {
+		sb_add(&s, ", \"name\": ");
+		sb_str(&s, name);
+	}
+	sb_printf(&s, ", \"sid\": %u, \"uid\": %u, \"cmdline\": ", pi->sid, pi->uid);
+	sb_str(&s, cmd);
+	sb_printf(&s, ", \"start\": \"%s\"}", when);
+	j->desc = sb_take(&s);
+	if (!j->desc) {
+		free(j);
+		return NULL;
+	}
+	pthread_mutex_lock(&lin_lock);
+	old = job_find(j->id);
+	if (!old && J.njobs < JOBS_MAX) {
+		size_t b = (j->id[0] << 8 | j->id[1]) % JOB_BUCKETS;
+
+		j->next = J.jobs[b];
+		J.jobs[b] = j;
+		J.njobs++;
+		old = j;
+	} else if (!old) {
+		log_warn("lineage: %d jobs known; reads of new jobs are not recorded until "
+			 "the next mount", JOBS_MAX);
+	}
+	pthread_mutex_unlock(&lin_lock);
+	if (old != j) {
+		free(j->desc);
+		free(j);
+	}
+	return old;
+}
+
+/* Job of SLOT if it still describes PID's process without reading /proc:
+ * its pidfd says the process it was opened on has not exited, so PID is
+ * still that process (a pid is not reused before its process is gone),
+ * and that process has not moved to another session. */
+static struct ljob *slot_fast(struct pslot *slot, uint32_t pid)
+{
+	struct pollfd p = { .fd = slot->pidfd, .events = POLLIN };
+
+	if (slot->pid != pid || slot->pidfd < 0 || !slot->job)
+		return NULL;
+	if (poll(&p, 1, 0) != 0 || getsid((pid_t)pid) != (pid_t)slot->sid)
+		return NULL;
+	return slot->job;
+}
+
+/* Close the pidfds of processes that have exited (lin_lock held). */
+static void pidfd_reap(void)
+{
+	for (size_t i = 0; i < PCACHE; i++) {
+		struct pollfd p = { .fd = J.pcache[i].pidfd, .events = POLLIN };
+
+		if (p.fd >= 0 && poll(&p, 1, 0) != 0) {
+			close(p.fd);
+			J.pcache[i].pidfd = -1;
+			J.npidfd--;
+		}
+	}
+}
+
+/* Remember that PID (described by PI) is of job J; a pidfd makes the next
+ * look-ups cheap (not for threads: pidfd_open takes processes). */
+static void slot_set(struct pslot *slot, uint32_t pid, const struct pinfo *pi, struct ljob *j)
+{
+	int fd;
+
+	pthread_mutex_lock(&lin_lock);
+	if (J.npidfd >= PIDFD_MAX)
+		pidfd_reap();
+	fd = J.npidfd < PIDFD_MAX ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+	if (slot->pidfd >= 0) {
+		close(slot->pidfd);
+		J.npidfd--;
+	}
+	slot->pid = pid;
+	slot->start = pi->start;
+	slot->sid = pi->sid;
+	slot->job = j;
+	slot->pidfd = fd;
+	if (fd >= 0)
+		J.npidfd++;
+	pthread_mutex_unlock(&lin_lock);
+}
+
+struct ljob *lin_job_of(uint32_t pid, bool gone_ok)
+{
+	struct pslot *slot = &J.pcache[pid % PCACHE];
+	struct pinfo pi = { 0 };
+	struct ljob *j = NULL;
+	struct stat st;
+	char path[32];
+	bool alive;
+
+	pthread_mutex_lock(&lin_lock);
+	j = slot_fast(slot, pid);
+	pthread_mutex_unlock(&lin_lock);
+	if (j)
+		return j;
+	alive = proc_stat(pid, &pi) == 0;
+	pthread_mutex_lock(&lin_lock);
+	if (slot->pid == pid && slot->job &&
+	    (alive ? slot->start == pi.start && slot->sid == pi.sid : gone_ok))
+		j = slot->job;
+	pthread_mutex_unlock(&lin_lock);
+	if (j || !alive)
+		return j;
+	snprintf(path, sizeof(path), "/proc/%u", pid);
+	if (stat(path, &st) < 0)
+		return NULL;
+	pi.uid = st.st_uid;
+	j = job_make(pid, &pi);
+	if (j)
+		slot_set(slot, pid, &pi, j);
+	return j;
+}

@@ -1,0 +1,336 @@
+/* linserve.c — lineage as JSON: the text helpers the capture uses, the
+ * 'Z' record encoding, and user.aifs.lineage, which nests the lineage of
+ * every checkpoint version a job read as its "upstream" (up to
+ * UPSTREAM_MAX deep, never around a cycle), so that one read walks a
+ * fine-tuned checkpoint back to the data its ancestors were trained on.
+ */
+#include "fs/lineage.h"
+#include "fs/lineage_priv.h"
+#include "meta/keys.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define UPSTREAM_MAX	8
+#define XATTR_MAX	65536		/* the kernel's limit on a value */
+
+/* --- text ---------------------------------------------------------------- */
+
+static bool sb_room(struct sb *s, size_t n)
+{
+	if (s->err)
+		return false;
+	if (s->len + n + 1 > s->cap) {
+		size_t cap = (s->len + n + 1) * 2;
+		char *p = realloc(s->p, cap);
+
+		if (!p) {
+			s->err = true;
+			return false;
+		}
+		s->p = p;
+		s->cap = cap;
+	}
+	return true;
+}
+
+void sb_addn(struct sb *s, const char *str, size_t n)
+{
+	if (!sb_room(s, n))
+		return;
+	memcpy(s->p + s->len, str, n);
+	s->len += n;
+	s->p[s->len] = 0;
+}
+
+void sb_add(struct sb *s, const char *str)
+{
+	sb_addn(s, str, strlen(str));
+}
+
+void sb_printf(struct sb *s, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !sb_room(s, (size_t)n))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(s->p + s->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	s->len += (size_t)n;
+}
+
+void sb_str(struct sb *s, const char *str)
+{
+	sb_add(s, "\"");
+	for (; *str; str++) {
+		unsigned char c = (unsigned char)*str;
+
+		if (c == '"' || c == '\\') {
+			char e[3] = { '\\', (char)c, 0 };
+
+			sb_add(s, e);
+		} else if (c < 0x20 || c == 0x7f) {
+			sb_printf(s, "\\u%04x", c);
+		} else {
+			sb_addn(s, str, 1);
+		}
+	}
+	sb_add(s, "\"");
+}
+
+void sb_hex(struct sb *s, const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		sb_printf(s, "%02x", b[i]);
+}
+
+char *sb_take(struct sb *s)
+{
+	char *p = s->err ? NULL : s->p;
+
+	if (s->err)
+		free(s->p);
+	if (p == NULL && !s->err)
+		p = strdup("");
+	memset(s, 0, sizeof(*s));
+	return p;
+}
+
+void lin_sha(struct sb *s, const uint8_t *sha)
+{
+	if (!sha) {
+		sb_add(s, "null");
+		return;
+	}
+	sb_add(s, "\"");
+	sb_hex(s, sha, 32);
+	sb_add(s, "\"");
+}
+
+void lin_iso(int64_t ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(ns / 1000000000);
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&t, &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%03dZ", (int)(ns % 1000000000 / 1000000));
+}
+
+int lin_grow(void **v, size_t *cap, size_t size)
+{
+	size_t n = *cap ? *cap * 2 : 8;
+	void *p = realloc(*v, n * size);
+
+	if (!p)
+		return -ENOMEM;
+	*v = p;
+	*cap = n;
+	return 0;
+}
+
+void lin_sum_add(uint8_t sum[32], const uint8_t sha[32])
+{
+	unsigned carry = 0;
+
+	for (int i = 31; i >= 0; i--) {
+		carry += (unsigned)sum[i] + sha[i];
+		sum[i] = (uint8_t)carry;
+		carry >>= 8;
+	}
+}
+
+/* --- records ------------------------------------------------------------- */
+
+void lin_src_encode(uint8_t *v, uint8_t flags, uint64_t files, const uint8_t sum[32])
+{
+	v[0] = 1;
+	v[1] = flags;
+	key_put_u64(v + 2, files);
+	memcpy(v + 10, sum, 32);
+}
+
+void lin_rec_begin(struct sb *val, const struct sb *hdr)
+{
+	uint8_t h[5] = { 1 };
+
+	key_put_u32(h + 1, (uint32_t)hdr->len);
+	sb_addn(val, (const char *)h, sizeof(h));
+	sb_addn(val, hdr->p ? hdr->p : "", hdr->len);
+}
+
+void lin_rec_source(struct sb *val, const uint8_t *key, uint8_t flags, uint64_t files,
+		    const uint8_t sum[32], const char *json)
+{
+	uint8_t h[LIN_SRC_KEY + 4 + LIN_SRC_HDR];
+	size_t jl = strlen(json);
+
+	memcpy(h, key, LIN_SRC_KEY);
+	key_put_u32(h + LIN_SRC_KEY, (uint32_t)(LIN_SRC_HDR + jl));
+	lin_src_encode(h + LIN_SRC_KEY + 4, flags, files, sum);
+	sb_addn(val, (const char *)h, sizeof(h));
+	sb_addn(val, json, jl);
+}
+
+/* --- user.aifs.lineage --------------------------------------------------- */
+
+static int damaged(uint64_t vino, size_t len)
+{
+	log_err("lineage: the lineage record of version inode %llu is damaged (%zu bytes)",
+		(unsigned long long)vino, len);
+	return -EIO;
+}
+
+/* "version": {...} of version inode VINO. */
+static void version_json(struct fs *fs, struct sb *s, uint64_t vino)
+{
+	struct meta_inode oa;
+	struct vrec v;
+	uint64_t owner;
+	uint32_t n;
+	char when[40];
+
+	if (version_owner(fs, vino, &owner, &n) < 0 || version_get(fs, owner, n, &v, NULL) < 0 ||
+	    meta_inode_get(fs->meta, owner, &oa) < 0) {
+		sb_add(s, "\"version\": null");
+		return;
+	}
+	lin_iso(v.time, when, sizeof(when));
+	sb_printf(s, "\"version\": {\"number\": %u, \"type\": \"%s\", \"sha256\": ", n,
+		  S_ISDIR(oa.mode) ? "directory" : "file");
+	lin_sha(s, S_ISDIR(oa.mode) ? NULL : v.sha);
+	sb_printf(s, ", \"size\": %llu, \"committed\": \"%s\"}", (unsigned long long)v.size, when);
+}
+
+/* One source of a 'Z' value (U: its 'U' value) as JSON. */
+static void source_json(struct fs *fs, struct sb *s, const uint8_t *key, const uint8_t *u,
+			size_t ulen, int depth, uint64_t *seen);
+
+/* The lineage of version inode VINO as a JSON object into S.  SEEN[0..DEPTH]
+ * are the versions on the way here. */
+static int compose(struct fs *fs, struct sb *s, uint64_t vino, int depth, uint64_t *seen)
+{
+	const uint8_t *p;
+	uint8_t k[8];
+	void *v;
+	size_t vlen, off, hlen;
+	bool first = true;
+	int rc;
+
+	key_put_u64(k, vino);
+	rc = meta_rec_get(fs->meta, LIN_REC_LIN, k, 8, &v, &vlen);
+	if (rc < 0)
+		return rc == -ENOENT ? -ENODATA : rc;
+	p = v;
+	hlen = vlen >= 5 ? key_get_u32(p + 1) : 0;
+	if (vlen < 5 || p[0] != 1 || hlen < 2 || 5 + hlen > vlen || p[5 + hlen - 1] != '}') {
+		free(v);
+		return damaged(vino, vlen);
+	}
+	sb_add(s, "{");
+	version_json(fs, s, vino);
+	sb_add(s, ", ");
+	sb_addn(s, (const char *)p + 6, hlen - 2);
+	sb_add(s, ", \"sources\": [");
+	for (off = 5 + hlen; off < vlen; first = false) {
+		size_t ulen = off + LIN_SRC_KEY + 4 <= vlen ? key_get_u32(p + off + LIN_SRC_KEY) : 0;
+
+		if (ulen < LIN_SRC_HDR + 2 || off + LIN_SRC_KEY + 4 + ulen > vlen ||
+		    p[off + LIN_SRC_KEY + 4 + ulen - 1] != '}') {
+			free(v);
+			return damaged(vino, vlen);
+		}
+		if (!first)
+			sb_add(s, ", ");
+		source_json(fs, s, p + off, p + off + LIN_SRC_KEY + 4, ulen, depth, seen);
+		off += LIN_SRC_KEY + 4 + ulen;
+	}
+	sb_add(s, "]}");
+	free(v);
+	return 0;
+}
+
+static void source_json(struct fs *fs, struct sb *s, const uint8_t *key, const uint8_t *u,
+			size_t ulen, int depth, uint64_t *seen)
+{
+	uint64_t up = key_get_u64(key + 1);
+	bool cycle = false;
+
+	sb_addn(s, (const char *)u + LIN_SRC_HDR, ulen - LIN_SRC_HDR - 1);
+	if (key[0] == 'd') {
+		sb_printf(s, ", \"state\": {\"files\": %llu, \"sha256_sum\": \"",
+			  (unsigned long long)key_get_u64(u + 2));
+		sb_hex(s, u + 10, 32);
+		sb_printf(s, "\", \"complete\": %s}", u[1] & LIN_PARTIAL ? "false" : "true");
+	}
+	for (int i = 0; i <= depth; i++)
+		cycle |= seen[i] == up;
+	if (key[0] == 'v' && depth + 1 < UPSTREAM_MAX && !cycle) {
+		struct sb sub = { 0 };
+
+		seen[depth + 1] = up;
+		if (compose(fs, &sub, up, depth + 1, seen) == 0 && !sub.err) {
+			/* keep the whole under the attribute limit: the
+			 * version's own user.aifs.lineage has the rest */
+			if (s->len + sub.len + 64 <= XATTR_MAX) {
+				sb_add(s, ", \"upstream\": ");
+				sb_addn(s, sub.p, sub.len);
+			} else {
+				sb_add(s, ", \"upstream_omitted\": true");
+			}
+		}
+		free(sub.p);
+	}
+	sb_add(s, "}");
+}
+
+int lineage_xattr(struct fs *fs, struct inode *in, char **out, size_t *len)
+{
+	uint64_t seen[UPSTREAM_MAX + 1], vino;
+	struct meta_inode a;
+	struct vrec v;
+	struct sb s = { 0 };
+	int rc;
+
+	pthread_rwlock_rdlock(&in->lock);
+	a = in->attr;
+	pthread_rwlock_unlock(&in->lock);
+	if ((a.flags & META_IF_VERSION) ||
+	    ((a.flags & META_IF_SNAPROOT) && a.policy == META_AREA_CHECKPOINT)) {
+		vino = in->ino;
+	} else if (version_tracked(in) || (S_ISDIR(a.mode) && a.policy == META_AREA_CHECKPOINT &&
+					   !(a.flags & META_IF_READONLY))) {
+		rc = version_get(fs, in->ino, 0, &v, NULL);
+		if (rc < 0)
+			return rc == -ENOENT ? -ENODATA : rc;
+		vino = v.vino;
+	} else {
+		return -ENODATA;
+	}
+	seen[0] = vino;
+	rc = compose(fs, &s, vino, 0, seen);
+	if (rc == 0 && s.err)
+		rc = -ENOMEM;
+	if (rc == 0 && s.len > XATTR_MAX) {
+		log_warn("lineage: version inode %llu: its lineage (%zu bytes) is larger than an "
+			 "attribute value may be", (unsigned long long)vino, s.len);
+		rc = -E2BIG;
+	}
+	if (rc < 0) {
+		free(s.p);
+		return rc;
+	}
+	*out = s.p;
+	*len = s.len;
+	return 0;
+}
