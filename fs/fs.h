@@ -295,6 +295,10 @@ struct snapinfo {
 };
 /* Freeze the tree under dataset directory DS as TAG; *ROOT is its root. */
 int snapshot_create(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid, uint64_t *root);
+/* Path of directory INO from the mount root, without a leading slash ("" for
+ * the root), through the parents the inode table knows; -ENOENT if one is
+ * unknown (lineage.c). */
+int fs_dir_path(struct fs *fs, uint64_t ino, char *buf, size_t len);
 /* Files the snapshot being made has copied so far (0: none is being made). */
 uint64_t snapshot_progress(void);
 int snapshot_delete(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid);

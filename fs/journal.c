@@ -337,45 +337,16 @@ void who(fuse_req_t req, struct leaf *l, char *comm)
 	l->comm = comm;
 }
 
-struct find_name {
-	uint64_t ino;
-	char name[META_NAME_MAX + 1];
-};
-
-static int find_name_cb(void *ctx, const char *name, size_t len, uint64_t ino, uint32_t type)
+/* Path of directory DIR from the mount root ("" for the root, else with a
+ * leading slash), or "?INO" if it cannot be found. */
+static void dir_path(struct fs *fs, uint64_t dir, char *out, size_t len)
 {
-	struct find_name *f = ctx;
+	char rel[4096];
+	int n = fs_dir_path(fs, dir, rel, sizeof(rel)) < 0 ? -1 :
+		snprintf(out, len, "%s%s", rel[0] ? "/" : "", rel);
 
-	(void)type;
-	if (ino != f->ino)
-		return 0;
-	memcpy(f->name, name, len);
-	f->name[len] = 0;
-	return 1;
-}
-
-/* Path of directory DIR from the mount root ("" for the root), into OUT. */
-static void dir_path(struct fs *fs, uint64_t dir, char *out, size_t len, int depth)
-{
-	struct inode *in;
-	struct find_name f = { .ino = dir };
-	uint64_t parent;
-	size_t n;
-
-	out[0] = 0;
-	if (dir == META_ROOT_INO || depth > 64)
-		return;
-	in = inode_peek(fs, dir);
-	parent = in ? in->parent : 0;
-	if (in)
-		inode_put(fs, in);
-	if (!parent || meta_dentry_foreach(fs->meta, parent, NULL, 0, find_name_cb, &f) != 1) {
+	if (n < 0 || (size_t)n >= len)
 		snprintf(out, len, "?%llu", (unsigned long long)dir);
-		return;
-	}
-	dir_path(fs, parent, out, len, depth + 1);
-	n = strlen(out);
-	snprintf(out + n, len - n, "/%s", f.name);
 }
 
 int path_save(struct fs *fs, uint64_t ino, const char *path, int64_t sealed)
@@ -426,7 +397,7 @@ void journal_created(struct fs *fs, fuse_req_t req, uint64_t parent, const char 
 	struct leaf l = { .op = "create", .ino = in->ino };
 	size_t n;
 
-	dir_path(fs, parent, path, sizeof(path), 0);
+	dir_path(fs, parent, path, sizeof(path));
 	n = strlen(path);
 	snprintf(path + n, sizeof(path) - n, "/%s", name);
 	who(req, &l, comm);

@@ -176,7 +176,7 @@ static int name_in(struct fs *fs, uint64_t dir, uint64_t ino, char *name)
 	return 0;
 }
 
-int lin_dir_path(struct fs *fs, uint64_t ino, char *buf, size_t len)
+int fs_dir_path(struct fs *fs, uint64_t ino, char *buf, size_t len)
 {
 	char tmp[4096], name[META_NAME_MAX + 1];
 	size_t pos = sizeof(tmp) - 1;
@@ -241,7 +241,7 @@ static int file_path(struct fs *fs, uint64_t owner, uint64_t vparent, char *buf,
 		return -ENOENT;
 	if (!name[0] && (rc = name_in(fs, d, owner, name)) < 0)
 		return rc;
-	rc = lin_dir_path(fs, d, dir, sizeof(dir));
+	rc = fs_dir_path(fs, d, dir, sizeof(dir));
 	if (rc == 0 && snprintf(buf, len, "%s%s%s", dir, dir[0] ? "/" : "", name) >= (int)len)
 		rc = -ENAMETOOLONG;
 	return rc;
@@ -263,7 +263,7 @@ static char *src_describe(struct fs *fs, const uint8_t *key, struct inode *in)
 	if (key[0] == 's') {
 		rc = snapshot_find_root(fs, ino, &ds, tag, sizeof(tag), &si);
 		if (rc == 0)
-			rc = lin_dir_path(fs, ds, path, sizeof(path));
+			rc = fs_dir_path(fs, ds, path, sizeof(path));
 		if (rc < 0)
 			goto fail;
 		lin_iso(si.time, when, sizeof(when));
@@ -274,7 +274,7 @@ static char *src_describe(struct fs *fs, const uint8_t *key, struct inode *in)
 		sb_printf(&s, ", \"taken\": \"%s\", \"files\": %llu, \"bytes\": %llu", when,
 			  (unsigned long long)si.files, (unsigned long long)si.bytes);
 	} else if (key[0] == 'd') {
-		rc = lin_dir_path(fs, ino, path, sizeof(path));
+		rc = fs_dir_path(fs, ino, path, sizeof(path));
 		if (rc < 0)
 			goto fail;
 		sb_add(&s, "{\"kind\": \"live\", \"dataset\": ");
@@ -288,7 +288,7 @@ static char *src_describe(struct fs *fs, const uint8_t *key, struct inode *in)
 			rc = meta_inode_get(fs->meta, owner, &oa);
 		if (rc < 0)
 			goto fail;
-		rc = S_ISDIR(oa.mode) ? lin_dir_path(fs, owner, path, sizeof(path)) :
+		rc = S_ISDIR(oa.mode) ? fs_dir_path(fs, owner, path, sizeof(path)) :
 			file_path(fs, owner, in->ino == ino ? in->parent : 0, path, sizeof(path));
 		lin_iso(v.time, when, sizeof(when));
 		sb_add(&s, "{\"kind\": \"version\", \"path\": ");

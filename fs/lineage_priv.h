@@ -71,8 +71,4 @@ void lin_rec_begin(struct sb *val, const struct sb *hdr);
 void lin_rec_source(struct sb *val, const uint8_t *key, uint8_t flags, uint64_t files,
 		    const uint8_t sum[32], const char *json);
 
-/* lineage.c */
-/* Mount-relative path of directory INO ("" for the root). */
-int lin_dir_path(struct fs *fs, uint64_t ino, char *buf, size_t len);
-
 #endif
