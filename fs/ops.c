@@ -358,11 +358,16 @@ static void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	int rc = 0;
 
 	(void)ino;
-	if (fh_view(fi)) {
+	if (fh_view(fi) && buf) {
 		struct vfile *v = fh_view(fi);
 
-		fuse_reply_buf(req, (uint64_t)off < v->len ? v->text + off : NULL,
-			       (uint64_t)off < v->len ? (v->len - off < size ? v->len - off : size) : 0);
+		/* Replied from this thread's buffer: once the reply is written,
+		 * a RELEASE on another thread may free the view's text. */
+		if ((uint64_t)off < v->len) {
+			got = v->len - off < size ? v->len - off : size;
+			memcpy(buf, v->text + off, got);
+		}
+		fuse_reply_buf(req, buf, got);
 		return;
 	}
 	if (!buf) {
@@ -435,7 +440,6 @@ static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, 0);
 		return;
 	}
-	(void)ino;
 	int committed = 0;
 
 	pthread_rwlock_wrlock(&in->lock);
@@ -458,9 +462,10 @@ static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (rc >= 0 && dir_marker)
 		version_dir_commit(the_fs, in->lparent, fuse_req_ctx(req)->uid,
 				   fuse_req_ctx(req)->pid);
+	ino = in->ino;		/* IN may be gone once the reply lets release run */
 	fuse_reply_err(req, rc < 0 ? -rc : 0);
 	if (committed == 1)	/* torn save undone: drop the writer's pages */
-		fuse_lowlevel_notify_inval_inode(the_fs->se, in->ino, 0, 0);
+		fuse_lowlevel_notify_inval_inode(the_fs->se, ino, 0, 0);
 }
 
 static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
