@@ -22,6 +22,7 @@
  * (uring.h); being per thread, none of them is locked.
  */
 #include "tier/tier.h"
+#include "tier/codec.h"
 #include "tier/log.h"
 #include "tier/uring.h"
 
@@ -30,7 +31,6 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <inttypes.h>
-#include <lz4.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -358,17 +358,29 @@ void tier_close(struct tier *t)
 
 /* ---- append ---------------------------------------------------------- */
 
-/* Compress LEN bytes of SRC into the thread's scratch (*DST) if that saves
- * at least 5%: LZ4 gives up (returns 0) once its output would pass that
- * budget, so incompressible data costs little.  Returns the stored length,
- * or 0 when the bytes should be stored raw. */
-static uint32_t lz4_pack(struct uring_thread *ts, const void *src, uint32_t len, void **dst)
+/* Encode LEN bytes of SRC with CODEC (or the codec codec_choose picks for
+ * TIER_CODEC_AUTO) into the thread's scratch (*DST) if that saves at least
+ * 5%: lz4 gives up once its output would pass that budget, so
+ * incompressible data costs little.  Returns the stored length (*USED the
+ * codec), or 0 when the bytes should be stored raw. */
+static uint32_t pack(struct uring_thread *ts, int codec, const void *src, uint32_t len,
+		     void **dst, int *used)
 {
 	uint32_t budget = (uint32_t)((uint64_t)len * 95 / 100);
+	size_t tmp_need = len > CODEC_SAMPLE ? len : CODEC_SAMPLE;
+	void *tmp;
 
-	if (budget == 0 || uring_scratch(ts, budget, dst) != 0)
+	if (budget == 0 || uring_decode(ts, tmp_need, &tmp) != 0)
 		return 0;
-	return (uint32_t)LZ4_compress_default(src, *dst, (int)len, (int)budget);
+	if (codec == TIER_CODEC_AUTO) {
+		if (uring_scratch(ts, codec_choose_room(), dst) != 0)
+			return 0;
+		codec = codec_choose(src, len, tmp, *dst);
+	}
+	if (uring_scratch(ts, budget, dst) != 0)
+		return 0;
+	*used = codec;
+	return codec_encode(codec, src, len, *dst, budget, tmp);
 }
 
 int tier_append(struct tier *t, const void *buf, uint32_t len, int codec,
@@ -378,17 +390,17 @@ int tier_append(struct tier *t, const void *buf, uint32_t len, int codec,
 	struct uring_op op = { .write = true, .buf = (uint8_t *)buf, .len = len };
 	uint32_t seg, packed = 0;
 	void *packed_buf = NULL;
-	int rc;
+	int rc, used = TIER_CODEC_RAW;
 
 	if (!buf || !ref || !crcs || !ncrc || len == 0 || len > TIER_EXTENT_MAX ||
-	    (codec != TIER_CODEC_RAW && codec != TIER_CODEC_LZ4))
+	    (codec > TIER_CODEC_MAX && codec != TIER_CODEC_AUTO) || codec < 0)
 		return fail(t, -EINVAL, "invalid append of %" PRIu32 " bytes with codec %d",
 			    len, codec);
 	rc = uring_thread_get(&ts);
 	if (rc)
 		return rc;
-	if (codec == TIER_CODEC_LZ4)
-		packed = lz4_pack(ts, buf, len, &packed_buf);
+	if (codec != TIER_CODEC_RAW)
+		packed = pack(ts, codec, buf, len, &packed_buf, &used);
 	if (packed) {
 		op.buf = packed_buf;
 		op.len = packed;
@@ -411,7 +423,7 @@ int tier_append(struct tier *t, const void *buf, uint32_t len, int codec,
 			    strerror(-op.res));
 	*ref = (struct tier_ref){
 		.tier = (uint8_t)t->id,
-		.codec = packed ? TIER_CODEC_LZ4 : TIER_CODEC_RAW,
+		.codec = (uint8_t)(packed ? used : TIER_CODEC_RAW),
 		.seg = seg,
 		.off = op.off,
 		.stored_len = op.len,
@@ -447,7 +459,7 @@ static struct tier *read_check(struct tier *const *tiers, struct tier_io *io)
 			r ? r->tier : -1);
 		io->result = -EINVAL;
 	} else if (!io->dst || !io->crcs || r->stored_len == 0 ||
-		   (r->codec != TIER_CODEC_RAW && r->codec != TIER_CODEC_LZ4) ||
+		   r->codec > TIER_CODEC_MAX ||
 		   (r->codec == TIER_CODEC_RAW && r->stored_len != r->raw_len) ||
 		   (uint64_t)io->inner + io->len > r->raw_len) {
 		io->result = fail(t, -EINVAL, "invalid read of [%" PRIu32 ", +%" PRIu32 ") from "
@@ -479,29 +491,23 @@ static int read_verify(const struct read_plan *p, const uint8_t *buf, uint32_t l
 	return 0;
 }
 
-/* Decode the verified lz4 extent in SRC far enough to fill the range.  A
- * range starting at 0 decodes straight into dst. */
-static int read_lz4(struct uring_thread *ts, const struct read_plan *p, const uint8_t *src)
+/* Decode the verified compressed extent in SRC far enough to fill the
+ * range (straight into dst where the codec allows). */
+static int read_decode(struct uring_thread *ts, const struct read_plan *p, const uint8_t *src)
 {
 	const struct tier_ref *r = p->io->ref;
-	uint32_t want = p->io->inner + p->io->len;
-	void *out = p->io->dst;
-	int n, rc;
+	void *tmp = NULL;
+	int rc = 0;
 
-	if (p->io->inner) {
-		rc = uring_decode(ts, want, &out);
-		if (rc)
-			return rc;
-	}
-	n = LZ4_decompress_safe_partial((const char *)src, (char *)out, (int)r->stored_len,
-					(int)want, (int)want);
-	if (n != (int)want)
-		return fail(p->t, -EIO, "lz4 extent in segment %" PRIu32 " at offset %" PRIu64
-			    " does not decode to %" PRIu32 " bytes (got %d)", r->seg, r->off,
-			    want, n);
-	if (p->io->inner)
-		memcpy(p->io->dst, (uint8_t *)out + p->io->inner, p->io->len);
-	return 0;
+	if (p->io->inner || r->codec != TIER_CODEC_LZ4)
+		rc = uring_decode(ts, r->raw_len, &tmp);
+	if (rc == 0)
+		rc = codec_decode(r->codec, src, r->stored_len, r->raw_len, p->io->inner,
+				  p->io->len, p->io->dst, tmp);
+	if (rc == -EIO)
+		fail(p->t, rc, "extent in segment %" PRIu32 " at offset %" PRIu64 " (codec %u) "
+		     "does not decode to %" PRIu32 " bytes", r->seg, r->off, r->codec, r->raw_len);
+	return rc;
 }
 
 /* Turn the outcome of P's read OP into the io's result and bytes. */
@@ -521,8 +527,8 @@ static void read_finish(struct uring_thread *ts, const struct read_plan *p,
 		     PRIu32 " failed: %s", op->len, op->off, r->seg, strerror(-rc));
 	else
 		rc = read_verify(p, op->buf, op->len);
-	if (rc == 0 && r->codec == TIER_CODEC_LZ4)
-		rc = read_lz4(ts, p, op->buf);
+	if (rc == 0 && r->codec != TIER_CODEC_RAW)
+		rc = read_decode(ts, p, op->buf);
 	else if (rc == 0 && !p->direct)
 		memcpy(io->dst, op->buf + (io->inner - p->soff), io->len);
 	io->result = rc;

@@ -26,7 +26,11 @@
 #define TIER_COUNT	2
 
 #define TIER_CODEC_RAW	0
-#define TIER_CODEC_LZ4	1
+#define TIER_CODEC_LZ4	1	/* lz4 */
+#define TIER_CODEC_BG4	2	/* 4-byte values split into byte planes, then lz4 */
+#define TIER_CODEC_BG2	3	/* 2-byte values split into byte planes, then lz4 */
+#define TIER_CODEC_MAX	TIER_CODEC_BG2
+#define TIER_CODEC_AUTO	255	/* tier_append: whichever of LZ4, BG4, BG2 suits */
 
 #define TIER_BLOCK	4096u		/* checksum granularity */
 #define TIER_EXTENT_MAX	(8u << 20)	/* largest extent accepted by append */
@@ -60,8 +64,9 @@ int tier_open_readonly(const char *dir, int id, struct tier **out);
 void tier_close(struct tier *t);
 
 /* Append LEN (1..TIER_EXTENT_MAX) bytes of BUF as one extent.  CODEC is the
- * preferred codec: with TIER_CODEC_LZ4 the bytes are compressed unless that
- * saves less than about 5%, in which case they are stored raw.  On success
+ * preferred codec: with any but TIER_CODEC_RAW the bytes are compressed
+ * unless that saves less than about 5%, in which case they are stored raw;
+ * TIER_CODEC_AUTO picks the codec that best encodes a sample of the bytes.  On success
  * *REF describes the extent and CRCS (room for TIER_NCRC(LEN) entries) holds
  * its checksums; *NCRC is how many were written.  The bytes are written when
  * this returns (not yet durable: see tier_sync). */
