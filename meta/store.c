@@ -237,6 +237,12 @@ int store_open_readonly(const char *path, struct store **out, char *err, size_t 
 
 int store_open(const char *path, struct store **out, char *err, size_t errlen)
 {
+	return store_open_cold(path, NULL, out, err, errlen);
+}
+
+int store_open_cold(const char *path, const char *cold, struct store **out, char *err,
+		    size_t errlen)
+{
 	struct store *s = calloc(1, sizeof(*s));
 	struct stat st;
 	uint32_t fmt;
@@ -259,6 +265,14 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 	rc = conf_read(s, err, errlen);
 	if (rc < 0)
 		goto fail;
+	if (cold) {
+		free(s->cold_path);
+		s->cold_path = strdup(cold);
+		if (!s->cold_path) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+	}
 	rc = store_readonly ? 0 : lock_take(s, err, errlen);
 	if (rc < 0)
 		goto fail;

@@ -39,6 +39,11 @@ int store_mkfs(const char *path, const char *cold, char *err, size_t errlen);
 /* Open the store at PATH, taking its lock.  *OUT is freed by store_close. */
 int store_open(const char *path, struct store **out, char *err, size_t errlen);
 
+/* The same, with the cold tier in directory COLD (when not NULL) instead
+ * of the one aifs.conf names (mount option cold=PATH). */
+int store_open_cold(const char *path, const char *cold, struct store **out, char *err,
+		    size_t errlen);
+
 /* Open the store at PATH for reading only, while it may be mounted: no
  * lock is taken and nothing may be written through *OUT. */
 int store_open_readonly(const char *path, struct store **out, char *err, size_t errlen);

@@ -725,6 +725,18 @@ int tier_seg_remove(struct tier *t, uint32_t seg)
 	return rc;
 }
 
+/* Allocated bytes of segment SEG (lock held; opens nothing new). */
+static uint64_t seg_allocated(struct tier *t, uint32_t seg)
+{
+	char name[SEG_NAME_SIZE];
+	struct stat st;
+
+	seg_name(name, seg);
+	if (fstatat(t->dirfd, name, &st, 0) < 0)
+		return 0;
+	return (uint64_t)st.st_blocks * 512;
+}
+
 /* An absent segment is an answer here, not an error, so it is not logged. */
 int64_t tier_seg_size(struct tier *t, uint32_t seg)
 {
@@ -733,6 +745,17 @@ int64_t tier_seg_size(struct tier *t, uint32_t seg)
 	pthread_mutex_lock(&t->lock);
 	if (seg < t->nsegs && t->segs[seg].present)
 		size = (int64_t)t->segs[seg].size;
+	pthread_mutex_unlock(&t->lock);
+	return size;
+}
+
+int64_t tier_seg_allocated(struct tier *t, uint32_t seg)
+{
+	int64_t size = -ENOENT;
+
+	pthread_mutex_lock(&t->lock);
+	if (seg < t->nsegs && t->segs[seg].present)
+		size = (int64_t)seg_allocated(t, seg);
 	pthread_mutex_unlock(&t->lock);
 	return size;
 }
@@ -776,13 +799,19 @@ int tier_seg_foreach(struct tier *t, int (*fn)(void *ctx, uint32_t seg, uint64_t
 int tier_space(struct tier *t, struct tier_space *out)
 {
 	struct statvfs sv;
+	struct stat st;
 
-	if (fstatvfs(t->dirfd, &sv) < 0)
+	if (fstatvfs(t->dirfd, &sv) < 0 || fstat(t->dirfd, &st) < 0)
 		return fail(t, -errno, "fstatvfs of %s failed: %m", t->dir);
 	pthread_mutex_lock(&t->lock);
 	out->used = t->used;
+	out->allocated = 0;
+	for (uint32_t i = 0; i < t->nsegs; i++)
+		if (t->segs[i].present)
+			out->allocated += seg_allocated(t, i);
 	pthread_mutex_unlock(&t->lock);
 	out->total = (uint64_t)sv.f_blocks * sv.f_frsize;
 	out->avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	out->dev = (uint64_t)st.st_dev;
 	return 0;
 }

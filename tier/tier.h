@@ -109,6 +109,10 @@ int tier_seg_remove(struct tier *t, uint32_t seg);
 /* Size in bytes of segment SEG, or a negative errno (-ENOENT if absent). */
 int64_t tier_seg_size(struct tier *t, uint32_t seg);
 
+/* Bytes of segment SEG backed by storage (punched holes not counted), or
+ * a negative errno (-ENOENT if absent). */
+int64_t tier_seg_allocated(struct tier *t, uint32_t seg);
+
 /* The segment currently appended to. */
 uint32_t tier_active_seg(struct tier *t);
 
@@ -121,6 +125,8 @@ struct tier_space {
 	uint64_t used;		/* bytes in segment files */
 	uint64_t total;		/* capacity of the device holding the tier */
 	uint64_t avail;		/* bytes still free on that device */
+	uint64_t dev;		/* identifies that device: equal for tiers sharing one */
+	uint64_t allocated;	/* bytes of segment files backed by storage (holes not counted) */
 };
 
 /* Space used by the tier and left on its device. */
