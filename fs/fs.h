@@ -199,10 +199,11 @@ struct space_extent {
 	uint32_t len;		/* stored bytes */
 };
 /* Every counted extent, sorted by tier, segment, offset (malloc'd into
- * *OUT), and each tier's active segment at that moment (extents counted
- * later lie in it or in later ones); -EAGAIN while an append is in flight. */
+ * *OUT), and each tier's active segment and its size at that moment
+ * (extents counted later lie past that); -EAGAIN while an append is in
+ * flight. */
 int space_extents(struct fs *fs, struct space_extent **out, size_t *n,
-		  uint32_t active[TIER_COUNT]);
+		  uint32_t active[TIER_COUNT], uint64_t active_size[TIER_COUNT]);
 /* Free the stored bytes that no counted extent covers: gaps between
  * extents are punched out, segments with none are removed (a crash can
  * leave such bytes: appended, never committed).  -EAGAIN while an append

@@ -378,7 +378,7 @@ static int sx_cmp(const void *a, const void *b)
 }
 
 int space_extents(struct fs *fs, struct space_extent **out, size_t *n,
-		  uint32_t active[TIER_COUNT])
+		  uint32_t active[TIER_COUNT], uint64_t active_size[TIER_COUNT])
 {
 	struct space *sp = fs->space;
 	struct space_extent *v;
@@ -391,8 +391,13 @@ int space_extents(struct fs *fs, struct space_extent **out, size_t *n,
 		pthread_mutex_unlock(&sp->lock);
 		return sp->incomplete ? -ENOMEM : -EAGAIN;
 	}
-	for (int t = 0; t < TIER_COUNT; t++)
+	for (int t = 0; t < TIER_COUNT; t++) {
+		int64_t sz;
+
 		active[t] = tier_active_seg(fs->tiers[t]);
+		sz = tier_seg_size(fs->tiers[t], active[t]);
+		active_size[t] = sz > 0 ? (uint64_t)sz : 0;
+	}
 	v = malloc((sp->xcount ? sp->xcount : 1) * sizeof(*v));
 	for (size_t i = 0; v && i < sp->xsize; i++)
 		if (sp->x[i].refs)
@@ -429,6 +434,7 @@ struct sweep {
 	const struct space_extent *v;
 	size_t n, i;
 	uint32_t active;	/* segment appended to when the extents were listed */
+	uint64_t active_size;	/* and its size then: later appends start past it */
 	uint64_t removed;
 };
 
@@ -454,8 +460,11 @@ static int sweep_seg(void *ctx, uint32_t seg, uint64_t size)
 			pos = e->off + e->len;
 		any = true;
 	}
-	if (seg == w->active || seg == tier_active_seg(w->fs->tiers[w->t]))
-		return 0;	/* its tail is being appended to */
+	if (seg == w->active || seg == tier_active_seg(w->fs->tiers[w->t])) {
+		if (seg == w->active && w->active_size > pos)
+			punch(w->fs, w->t, seg, pos, w->active_size);
+		return 0;	/* appended to: kept */
+	}
 	if (!any) {
 		int64_t sz = tier_seg_size(w->fs->tiers[w->t], seg);
 
@@ -472,8 +481,9 @@ int space_sweep(struct fs *fs)
 	struct sweep w = { .fs = fs };
 	struct space_extent *v;
 	uint32_t active[TIER_COUNT];
+	uint64_t active_size[TIER_COUNT];
 	size_t n;
-	int rc = space_extents(fs, &v, &n, active);
+	int rc = space_extents(fs, &v, &n, active, active_size);
 
 	if (rc < 0)
 		return rc;
@@ -483,6 +493,7 @@ int space_sweep(struct fs *fs)
 	for (int t = 0; rc == 0 && t < TIER_COUNT; t++) {
 		w.t = t;
 		w.active = active[t];
+		w.active_size = active_size[t];
 		w.v = v;
 		w.n = n;
 		w.i = 0;

@@ -725,16 +725,32 @@ int tier_seg_remove(struct tier *t, uint32_t seg)
 	return rc;
 }
 
-/* Allocated bytes of segment SEG (lock held; opens nothing new). */
+/* Bytes of segment SEG backed by storage within its size (lock held):
+ * data ranges found with SEEK_DATA / SEEK_HOLE, so that blocks a file
+ * system preallocates past the end are not counted. */
 static uint64_t seg_allocated(struct tier *t, uint32_t seg)
 {
 	char name[SEG_NAME_SIZE];
+	uint64_t sum = 0;
+	off_t pos = 0, hole;
 	struct stat st;
+	int fd;
 
 	seg_name(name, seg);
-	if (fstatat(t->dirfd, name, &st, 0) < 0)
+	fd = openat(t->dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return 0;
-	return (uint64_t)st.st_blocks * 512;
+	if (fstat(fd, &st) == 0) {
+		while (pos < st.st_size && (pos = lseek(fd, pos, SEEK_DATA)) >= 0) {
+			hole = lseek(fd, pos, SEEK_HOLE);
+			if (hole < 0)
+				break;
+			sum += (uint64_t)(hole - pos);
+			pos = hole;
+		}
+	}
+	close(fd);
+	return sum;
 }
 
 /* An absent segment is an answer here, not an error, so it is not logged. */

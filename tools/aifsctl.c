@@ -38,6 +38,10 @@ static const char usage_text[] =
 	"  audit release FILE         lift retention (root, governance mode)\n"
 	"  policy get DIR             show the area policy of a directory\n"
 	"  policy set DIR POLICY      mark a directory checkpoint|dataset|journal|plain\n"
+	"  tier status [--json] MOUNT extents, bytes, compression per tier\n"
+	"  tier migrate PATH --to T   move PATH to the hot or cold tier\n"
+	"  tier pin PATH hot|cold|none  keep PATH in a tier\n"
+	"  gc [--threshold F] MOUNT|STORE  compact segments, report bytes reclaimed\n"
 	"\n"
 	"  aifsctl COMMAND --help     help on one command\n"
 	"  aifsctl --version          print the version\n"
@@ -120,6 +124,10 @@ int main(int argc, char **argv)
 		return cmd_audit(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "policy"))
 		return cmd_policy(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "tier"))
+		return cmd_tier(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "gc"))
+		return cmd_gc(argc - 1, argv + 1);
 	fprintf(stderr, "aifsctl: unknown command '%s'\n%s", argv[1], usage_text);
 	return EXIT_USAGE;
 }

@@ -29,5 +29,11 @@ int cmd_checkpoint(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 /* aifsctl policy get|set DIR [POLICY] (through the mount) */
 int cmd_policy(int argc, char **argv);
+/* aifsctl tier status|migrate|pin (through the mount) */
+int cmd_tier(int argc, char **argv);
+/* aifsctl gc [--threshold F] MOUNT|STORE */
+int cmd_gc(int argc, char **argv);
+/* Offline gc of the unmounted store at PATH (gccmd.c); an exit code. */
+int gc_offline(const char *path, double threshold);
 
 #endif
