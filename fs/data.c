@@ -511,8 +511,11 @@ int fs_read(struct fs *fs, struct inode *in, char *dst, size_t size, uint64_t of
 	if (n) {
 		rc = tier_read_batch(fs->tiers, ios, (unsigned)n);
 		if (rc < 0) {
-			log_err("read of inode %llu at %llu failed: %s", (unsigned long long)in->ino,
-				(unsigned long long)off, strerror(-rc));
+			/* tier/ has logged the damage (-EIO) in one line already */
+			if (rc != -EIO)
+				log_err("read of inode %llu at %llu failed: %s",
+					(unsigned long long)in->ino, (unsigned long long)off,
+					strerror(-rc));
 			goto out;
 		}
 	}

@@ -421,6 +421,8 @@ int migrate_pin(struct fs *fs, uint64_t ino, int tier);
 /* True if INO is pinned; *TIER (if not NULL) is the tier. */
 bool migrate_pinned(struct fs *fs, uint64_t ino, int *tier);
 void migrate_stats_get(struct fs *fs, struct migrate_stats *out);
+/* rename(SRC over DST): a pin of DST follows the name to SRC, into B. */
+void migrate_pin_rename(struct fs *fs, struct meta_batch *b, uint64_t src, uint64_t dst);
 /* Queue what the tier policies (cold_after_*) send to the cold tier. */
 void migrate_policies(struct fs *fs);
 

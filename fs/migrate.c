@@ -612,6 +612,20 @@ int migrate_pin(struct fs *fs, uint64_t ino, int tier)
 	return rc;
 }
 
+void migrate_pin_rename(struct fs *fs, struct meta_batch *b, uint64_t src, uint64_t dst)
+{
+	uint8_t ks[8], kd[8], v;
+	int tier;
+
+	if (migrate_pinned(fs, src, NULL) || !migrate_pinned(fs, dst, &tier))
+		return;
+	v = (uint8_t)tier;
+	key_put_u64(ks, src);
+	key_put_u64(kd, dst);
+	meta_rec_put(b, REC_PIN, ks, 8, &v, 1);
+	meta_rec_del(b, REC_PIN, kd, 8);
+}
+
 void migrate_stats_get(struct fs *fs, struct migrate_stats *out)
 {
 	pthread_mutex_lock(&fs->mig->lock);

@@ -23,6 +23,7 @@
  */
 #include "tier/tier.h"
 #include "tier/codec.h"
+#include "tier/dcache.h"
 #include "tier/log.h"
 #include "tier/uring.h"
 
@@ -62,6 +63,8 @@ struct tier {
 	uint32_t nsegs;
 	uint32_t active;
 	uint64_t used;
+	uint64_t seg_max;	/* segments are cut at this size */
+	struct dcache *dcache;	/* decoded compressed extents */
 	bool dir_dirty;		/* a segment was created or removed since the last sync */
 };
 
@@ -141,7 +144,7 @@ static int seg_reserve(struct tier *t, uint32_t len, uint32_t *seg, uint64_t *of
 
 	pthread_mutex_lock(&t->lock);
 	if (((t->segs[t->active].size + TIER_BLOCK - 1) & ~(uint64_t)(TIER_BLOCK - 1)) + len >
-	    TIER_SEG_MAX)
+	    t->seg_max)
 		rc = seg_create(t, t->active + 1);
 	if (rc == 0) {
 		s = &t->segs[t->active];
@@ -293,6 +296,7 @@ static void tier_free(struct tier *t)
 	if (t->dirfd >= 0)
 		close(t->dirfd);
 	pthread_mutex_destroy(&t->lock);
+	dcache_free(t->dcache);
 	free(t->segs);
 	free(t->dir);
 	free(t);
@@ -328,6 +332,8 @@ int tier_open(const char *dir, int id, struct tier **out)
 		return -ENOMEM;
 	}
 	t->id = id;
+	t->seg_max = TIER_SEG_MAX;
+	t->dcache = dcache_new();	/* without it, reads only decode more often */
 	pthread_mutex_init(&t->lock, NULL);
 	t->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (t->dirfd < 0) {
@@ -346,6 +352,17 @@ int tier_open(const char *dir, int id, struct tier **out)
 out:
 	tier_free(t);
 	return rc;
+}
+
+int tier_set_seg_max(struct tier *t, uint64_t bytes)
+{
+	if (bytes < TIER_SEG_MIN || bytes > TIER_SEG_MAX)
+		return fail(t, -EINVAL, "segment size %" PRIu64 " is outside [%llu, %llu]", bytes,
+			    (unsigned long long)TIER_SEG_MIN, (unsigned long long)TIER_SEG_MAX);
+	pthread_mutex_lock(&t->lock);
+	t->seg_max = bytes;
+	pthread_mutex_unlock(&t->lock);
+	return 0;
 }
 
 void tier_close(struct tier *t)
@@ -491,19 +508,31 @@ static int read_verify(const struct read_plan *p, const uint8_t *buf, uint32_t l
 	return 0;
 }
 
-/* Decode the verified compressed extent in SRC far enough to fill the
- * range (straight into dst where the codec allows). */
+/* Decode the verified compressed extent in SRC into the range asked for.
+ * The whole extent is decoded into a cache slot when one is free, so that
+ * the reads of its next pieces copy instead of decoding again. */
 static int read_decode(struct uring_thread *ts, const struct read_plan *p, const uint8_t *src)
 {
 	const struct tier_ref *r = p->io->ref;
+	struct dslot *slot;
+	uint8_t *whole = NULL;
 	void *tmp = NULL;
 	int rc = 0;
 
-	if (p->io->inner || r->codec != TIER_CODEC_LZ4)
+	slot = dcache_begin(p->t->dcache, r, &whole);
+	if (slot || p->io->inner || r->codec != TIER_CODEC_LZ4)
 		rc = uring_decode(ts, r->raw_len, &tmp);
-	if (rc == 0)
+	if (rc == 0 && slot) {
+		rc = codec_decode(r->codec, src, r->stored_len, r->raw_len, 0, r->raw_len, whole,
+				  tmp);
+		if (rc == 0)
+			memcpy(p->io->dst, whole + p->io->inner, p->io->len);
+	} else if (rc == 0) {
 		rc = codec_decode(r->codec, src, r->stored_len, r->raw_len, p->io->inner,
 				  p->io->len, p->io->dst, tmp);
+	}
+	if (slot)
+		dcache_end(p->t->dcache, slot, rc == 0);
 	if (rc == -EIO)
 		fail(p->t, rc, "extent in segment %" PRIu32 " at offset %" PRIu64 " (codec %u) "
 		     "does not decode to %" PRIu32 " bytes", r->seg, r->off, r->codec, r->raw_len);
@@ -557,6 +586,11 @@ static unsigned read_chunk(struct uring_thread *ts, struct tier *const *tiers,
 
 		if (!t || io->len == 0)
 			continue;
+		if (r->codec != TIER_CODEC_RAW &&
+		    dcache_read(t->dcache, r, io->inner, io->len, io->dst)) {
+			io->result = 0;
+			continue;
+		}
 		*p = (struct read_plan){ .io = io, .t = t, .scratch_off = staged };
 		end = r->stored_len;
 		if (r->codec == TIER_CODEC_RAW) {

@@ -35,6 +35,7 @@
 #define TIER_BLOCK	4096u		/* checksum granularity */
 #define TIER_EXTENT_MAX	(8u << 20)	/* largest extent accepted by append */
 #define TIER_SEG_MAX	(1ull << 30)	/* a segment never exceeds this size */
+#define TIER_SEG_MIN	(2ull * TIER_EXTENT_MAX)	/* smallest segment limit allowed */
 
 /* Number of checksums of an extent of LEN stored bytes. */
 #define TIER_NCRC(len)	(((len) + TIER_BLOCK - 1) / TIER_BLOCK)
@@ -59,6 +60,11 @@ int tier_open(const char *dir, int id, struct tier **out);
 /* Open a tier only to read it, possibly while another process appends to
  * it: nothing is created (tier_append must not be called). */
 int tier_open_readonly(const char *dir, int id, struct tier **out);
+
+/* Start new segments once the active one would pass BYTES (between
+ * TIER_SEG_MIN and TIER_SEG_MAX; default TIER_SEG_MAX).  Returns 0 or
+ * -EINVAL. */
+int tier_set_seg_max(struct tier *t, uint64_t bytes);
 
 /* Close the tier; pending data is synced first. */
 void tier_close(struct tier *t);

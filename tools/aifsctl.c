@@ -5,6 +5,7 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "meta/store.h"
@@ -15,7 +16,7 @@ static const char usage_text[] =
 	"usage: aifsctl COMMAND [ARGS]\n"
 	"\n"
 	"commands:\n"
-	"  mkfs [--cold PATH] STORE   create a new store\n"
+	"  mkfs [--cold PATH] [--segment-size MIB] STORE   create a new store\n"
 	"  fsck [--repair] STORE      check (and repair) an unmounted store\n"
 	"  status [--json] MOUNT      store, space, versions, snapshots, journal, daemon\n"
 	"  stats [--json] MOUNT       operation counts, bytes and latency percentiles\n"
@@ -49,25 +50,35 @@ static const char usage_text[] =
 	"Exit status: 0 ok, 1 problem found or failure, 2 usage error.  See aifsctl(8).\n";
 
 static const char mkfs_usage[] =
-	"usage: aifsctl mkfs [--cold PATH] STORE\n"
+	"usage: aifsctl mkfs [--cold PATH] [--segment-size MIB] STORE\n"
 	"\n"
 	"Create a new aifs store in STORE, which must be absent or empty.\n"
-	"  --cold PATH   keep the cold tier in PATH (default STORE/cold)\n";
+	"  --cold PATH          keep the cold tier in PATH (default STORE/cold)\n"
+	"  --segment-size MIB   cut segment files at MIB MiB (16..1024, default 1024)\n";
 
 static int cmd_mkfs(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "cold", required_argument, NULL, 'c' },
+		{ "segment-size", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *cold = NULL;
-	char err[1024];
+	unsigned long long seg = 0;
+	char err[1024], *end;
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': cold = optarg; break;
+		case 's':
+			seg = strtoull(optarg, &end, 10) << 20;
+			if (*end || seg < TIER_SEG_MIN || seg > TIER_SEG_MAX) {
+				fprintf(stderr, "aifsctl mkfs: --segment-size must be 16..1024 (MiB)\n");
+				return EXIT_USAGE;
+			}
+			break;
 		case 'h': fputs(mkfs_usage, stdout); return EXIT_OK;
 		default: fputs(mkfs_usage, stderr); return EXIT_USAGE;
 		}
@@ -76,7 +87,7 @@ static int cmd_mkfs(int argc, char **argv)
 		fputs(mkfs_usage, stderr);
 		return EXIT_USAGE;
 	}
-	if (store_mkfs(argv[optind], cold, err, sizeof(err)) < 0) {
+	if (store_mkfs_seg(argv[optind], cold, seg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "aifsctl mkfs: %s\n", err);
 		return EXIT_PROBLEM;
 	}

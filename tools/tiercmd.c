@@ -22,21 +22,26 @@
  * with errno set. */
 static char *xattr_str(const char *path, const char *name)
 {
-	ssize_t n = getxattr(path, name, NULL, 0);
-	char *buf;
+	for (int tries = 0; tries < 5; tries++) {
+		ssize_t n = getxattr(path, name, NULL, 0);
+		char *buf;
 
-	if (n < 0)
-		return NULL;
-	buf = malloc((size_t)n + 1);
-	if (!buf)
-		return NULL;
-	n = getxattr(path, name, buf, (size_t)n);
-	if (n < 0) {
+		if (n < 0)
+			return NULL;
+		buf = malloc((size_t)n + 4096);
+		if (!buf)
+			return NULL;
+		/* the value may grow between the two calls (status documents) */
+		n = getxattr(path, name, buf, (size_t)n + 4095);
+		if (n >= 0) {
+			buf[n] = 0;
+			return buf;
+		}
 		free(buf);
-		return NULL;
+		if (errno != ERANGE)
+			return NULL;
 	}
-	buf[n] = 0;
-	return buf;
+	return NULL;
 }
 
 /* Number after "KEY": in J from the first FROM on. */
