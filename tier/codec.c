@@ -41,9 +41,25 @@ static void planes_gather(const uint8_t *pl, uint32_t raw, unsigned w, uint32_t 
 
 	for (; p < end && p < n * w && p % w; p++)
 		*dst++ = pl[(p % w) * n + p / w];
-	for (; p + w <= end && p + w <= n * w; p += w)
-		for (unsigned b = 0; b < w; b++)
-			*dst++ = pl[b * n + p / w];
+	if (w == 4) {
+		const uint8_t *p0 = pl, *p1 = pl + n, *p2 = pl + 2 * n, *p3 = pl + 3 * n;
+
+		for (; p + 4 <= end && p + 4 <= n * 4; p += 4, dst += 4) {
+			uint32_t i = p / 4;
+
+			dst[0] = p0[i];
+			dst[1] = p1[i];
+			dst[2] = p2[i];
+			dst[3] = p3[i];
+		}
+	} else {
+		const uint8_t *p0 = pl, *p1 = pl + n;
+
+		for (; p + 2 <= end && p + 2 <= n * 2; p += 2, dst += 2) {
+			dst[0] = p0[p / 2];
+			dst[1] = p1[p / 2];
+		}
+	}
 	for (; p < end && p < n * w; p++)
 		*dst++ = pl[(p % w) * n + p / w];
 	if (p < end)
