@@ -276,9 +276,17 @@ static int relocate(struct fs *fs, const struct job *j, uint64_t ino,
 		if (synced[t])
 			rc = tier_sync(fs->tiers[t]);
 	if (rc == 0 && k) {
+		struct meta_inode mi;
+
+		/* Under the namespace lock, so that a tree dropped meanwhile
+		 * (snapshot, directory version) has either gone from meta/
+		 * (and nothing is replaced) or not started. */
+		pthread_rwlock_rdlock(&fs->ns);
 		pthread_rwlock_wrlock(&in->lock);
-		rc = fs_map_replace(fs, in, old, repl, k);
+		rc = meta_inode_get(fs->meta, ino, &mi) < 0 ? 0 :
+			fs_map_replace(fs, in, old, repl, k);
 		pthread_rwlock_unlock(&in->lock);
+		pthread_rwlock_unlock(&fs->ns);
 		if (rc >= 0 && (size_t)rc < k) {
 			pthread_mutex_lock(&m->lock);
 			m->st.skipped += k - (size_t)rc;
