@@ -27,60 +27,19 @@
  * pieces moved; the cache holds one reference on each new extent, dropped
  * when the job ends, so a copy that no map adopted is freed.
  *
+ * The gc and the policies are in tierjobs.c.
+ *
  * Migrate requests are kept in 'm' records (ino -> target tier) until
  * done, so they survive an unmount or crash; pins in 'p' records.
  */
 #include "fs/fs.h"
+#include "fs/migrate_priv.h"
 #include "meta/keys.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#define REC_MIG	'm'	/* ino -> target tier u8: a migrate request not yet done */
-#define REC_PIN	'p'	/* ino -> tier u8: kept in that tier by the policies */
-#define REC_VER	'V'	/* ino | n -> version (version.c); only its keys are read here */
-#define REC_SNAP 'P'	/* ds | tag -> snapshot (snapshot.c); only its keys are read */
-
-#define JOB_MIGRATE	0
-#define JOB_GC		1
-#define TO_SAME		0xff	/* gc: each piece stays in its own tier */
-
-struct job {
-	uint64_t ino;
-	uint8_t kind;
-	uint8_t to;
-	bool versions;		/* a file's versions go along */
-	bool durable;		/* has an 'm' record */
-	double threshold;	/* gc */
-};
-
-/* A piece moved by the current job: key (old place) -> new extent. */
-struct moved {
-	uint8_t tier;
-	uint32_t seg;
-	uint64_t off;
-	uint32_t inner;
-	uint64_t len;
-	struct tier_ref ref;
-	struct crcs *crcs;
-};
-
-struct migrate {
-	pthread_mutex_t lock;		/* everything below */
-	pthread_cond_t cond;
-	pthread_t thread;
-	bool running, stop;
-	struct job *q;
-	size_t nq, capq;
-	struct moved *cache;		/* of the current job (thread only) */
-	size_t ncache, capcache;
-	uint8_t *buf;			/* TIER_EXTENT_MAX bytes (thread only) */
-	double bw_next;			/* when the next write may start */
-	double last_policy;
-	struct migrate_stats st;
-};
 
 static double now_s(void)
 {
@@ -91,7 +50,7 @@ static double now_s(void)
 }
 
 /* Sleep up to SECS; false if the thread is being stopped. */
-static bool nap(struct migrate *m, double secs)
+bool nap(struct migrate *m, double secs)
 {
 	struct timespec until;
 	bool go;
@@ -115,14 +74,19 @@ static bool nap(struct migrate *m, double secs)
 static bool throttle(struct fs *fs, uint32_t len)
 {
 	struct migrate *m = fs->mig;
-	double t = now_s(), bw = fs->opt.migrate_bw * 1e6;
+	double t = now_s(), bw = fs->opt.migrate_bw * 1e6, start;
 
 	if (bw <= 0)
 		return true;
 	if (m->bw_next < t)
 		m->bw_next = t;
+	start = m->bw_next;
 	m->bw_next += len / bw;
-	return m->bw_next - len / bw <= t || nap(m, m->bw_next - len / bw - t);
+	/* a nap ends early when a request is queued: sleep the rest too */
+	while ((t = now_s()) < start)
+		if (!nap(m, start - t))
+			return false;
+	return true;
 }
 
 static bool stopping(struct migrate *m)
@@ -150,7 +114,7 @@ static struct moved *cache_find(struct migrate *m, const struct ext *e)
 }
 
 /* Drop the job's references on the new extents (unadopted ones are freed). */
-static void cache_release(struct fs *fs)
+void cache_release(struct fs *fs)
 {
 	struct migrate *m = fs->mig;
 
@@ -222,7 +186,7 @@ static bool wanted(const struct job *j, const struct ext *e, const uint8_t *segm
 }
 
 /* Move the wanted pieces of inode INO (see the top of the file). */
-static int relocate(struct fs *fs, const struct job *j, uint64_t ino,
+int relocate(struct fs *fs, const struct job *j, uint64_t ino,
 		    const uint8_t *segmask[TIER_COUNT], const size_t nmask[TIER_COUNT])
 {
 	struct migrate *m = fs->mig;
@@ -308,12 +272,7 @@ static int relocate(struct fs *fs, const struct job *j, uint64_t ino,
 
 /* ---- the inodes of a job --------------------------------------------- */
 
-struct inolist {
-	uint64_t *v;
-	size_t n, cap;
-};
-
-static int ino_add(struct inolist *l, uint64_t ino)
+int ino_add(struct inolist *l, uint64_t ino)
 {
 	if (l->n == l->cap) {
 		size_t n = l->cap ? l->cap * 2 : 64;
@@ -423,138 +382,9 @@ static void run_migrate(struct fs *fs, const struct job *j)
 			strerror(-rc));
 }
 
-/* gc: which segments to empty, and the inodes with pieces in them. */
-struct gcscan {
-	struct fs *fs;
-	uint64_t ino;
-	uint64_t *live[TIER_COUNT];	/* live stored bytes per segment */
-	size_t nlive[TIER_COUNT];
-	uint8_t *mask[TIER_COUNT];
-	struct inolist inos;
-	bool marking;
-};
-
-static int gc_ext(void *ctx, const struct meta_extent *e)
-{
-	struct gcscan *g = ctx;
-	int t = e->ref.tier;
-
-	if (t >= TIER_COUNT)
-		return 0;
-	if (g->marking) {
-		if (e->ref.seg < g->nlive[t] && g->mask[t][e->ref.seg] &&
-		    (!g->inos.n || g->inos.v[g->inos.n - 1] != g->ino))
-			return ino_add(&g->inos, g->ino);
-		return 0;
-	}
-	if (e->ref.seg >= g->nlive[t]) {
-		size_t n = g->nlive[t] ? g->nlive[t] : 64;
-		uint64_t *v;
-
-		while (n <= e->ref.seg)
-			n *= 2;
-		v = realloc(g->live[t], n * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		memset(v + g->nlive[t], 0, (n - g->nlive[t]) * sizeof(*v));
-		g->live[t] = v;
-		g->nlive[t] = n;
-	}
-	/* a shared piece counts once per sharer: an over-estimate of live
-	 * bytes, so a segment is never emptied for less than it gives back */
-	g->live[t][e->ref.seg] += e->ref.codec == TIER_CODEC_RAW ? e->len :
-		(uint64_t)e->ref.stored_len * e->len / (e->ref.raw_len ? e->ref.raw_len : 1);
-	return 0;
-}
-
-static int gc_inode(void *ctx, const struct meta_inode *in)
-{
-	struct gcscan *g = ctx;
-
-	if (!S_ISREG(in->mode))
-		return 0;
-	g->ino = in->ino;
-	return meta_extent_foreach(g->fs->meta, in->ino, gc_ext, g);
-}
-
-static uint64_t allocated(struct fs *fs)
-{
-	struct tier_space sp;
-	uint64_t sum = 0;
-
-	for (int t = 0; t < TIER_COUNT; t++)
-		if (tier_space(fs->tiers[t], &sp) == 0)
-			sum += sp.allocated;
-	return sum;
-}
-
-static void gc_progress(struct fs *fs, int state, uint64_t done, uint64_t total)
-{
-	pthread_mutex_lock(&fs->mig->lock);
-	fs->mig->st.gc_state = state;
-	fs->mig->st.gc_done = done;
-	fs->mig->st.gc_total = total;
-	pthread_mutex_unlock(&fs->mig->lock);
-}
-
-static void run_gc(struct fs *fs, const struct job *j)
-{
-	struct gcscan g = { .fs = fs };
-	uint64_t before = allocated(fs), after;
-	int rc;
-
-	gc_progress(fs, 1, 0, 0);
-	while ((rc = space_sweep(fs)) == -EAGAIN && nap(fs->mig, 0.05))
-		;
-	if (rc == 0)
-		rc = meta_inode_foreach(fs->meta, gc_inode, &g);
-	for (int t = 0; rc == 0 && t < TIER_COUNT; t++) {
-		uint32_t active = tier_active_seg(fs->tiers[t]);
-
-		g.mask[t] = calloc(g.nlive[t] ? g.nlive[t] : 1, 1);
-		if (!g.mask[t]) {
-			rc = -ENOMEM;
-			break;
-		}
-		for (uint32_t s = 0; s < g.nlive[t]; s++) {
-			int64_t a = tier_seg_allocated(fs->tiers[t], s);
-
-			if (s != active && a > 0 && g.live[t][s] &&
-			    (double)g.live[t][s] < j->threshold * (double)a)
-				g.mask[t][s] = 1;
-		}
-	}
-	g.marking = true;
-	if (rc == 0)
-		rc = meta_inode_foreach(fs->meta, gc_inode, &g);
-	for (size_t i = 0; rc == 0 && i < g.inos.n; i++) {
-		gc_progress(fs, 1, i, g.inos.n);
-		rc = relocate(fs, j, g.inos.v[i], (const uint8_t **)g.mask, g.nlive);
-	}
-	cache_release(fs);
-	space_reclaim_now(fs);
-	after = allocated(fs);
-	pthread_mutex_lock(&fs->mig->lock);
-	fs->mig->st.gc_state = rc == 0 ? 2 : 3;
-	fs->mig->st.gc_done = g.inos.n;
-	fs->mig->st.gc_total = g.inos.n;
-	fs->mig->st.gc_reclaimed = before > after ? before - after : 0;
-	fs->mig->st.gc_runs++;
-	pthread_mutex_unlock(&fs->mig->lock);
-	if (rc < 0 && rc != -EINTR)
-		log_err("tier: gc stopped: %s", strerror(-rc));
-	else
-		log_notice("tier: gc reclaimed %llu bytes", (unsigned long long)(before - after));
-	for (int t = 0; t < TIER_COUNT; t++) {
-		free(g.live[t]);
-		free(g.mask[t]);
-	}
-	free(g.inos.v);
-}
-
 /* ---- the queue and the thread ---------------------------------------- */
 
-static int queue_push(struct migrate *m, const struct job *j)
+int queue_push(struct migrate *m, const struct job *j)
 {
 	pthread_mutex_lock(&m->lock);
 	if (m->nq == m->capq) {
@@ -590,14 +420,6 @@ int migrate_request(struct fs *fs, uint64_t ino, int to)
 	rc = fs_commit(fs, b, true);
 	meta_batch_free(b);
 	return rc < 0 ? rc : queue_push(fs->mig, &j);
-}
-
-int migrate_gc_request(struct fs *fs, double threshold)
-{
-	struct job j = { .kind = JOB_GC, .to = TO_SAME, .threshold = threshold };
-
-	gc_progress(fs, 1, 0, 0);
-	return queue_push(fs->mig, &j);
 }
 
 int migrate_pin(struct fs *fs, uint64_t ino, int tier)
@@ -672,10 +494,10 @@ static void *tier_main(void *arg)
 	int rc;
 
 	/* What a crash left appended but never committed goes first. */
-	while ((rc = space_sweep(fs)) == -EAGAIN && nap(m, 0.05))
-		;
-	if (rc < 0 && rc != -EAGAIN)
-		log_warn("tier: sweep of unreferenced space failed: %s", strerror(-rc));
+	rc = sweep(fs);
+	if (rc < 0 && rc != -EINTR)
+		log_warn("tier: unreferenced space not swept (%s); aifsctl gc does it",
+			 strerror(-rc));
 	while (!stopping(m)) {
 		struct job j;
 		bool have;
@@ -740,96 +562,4 @@ void migrate_stop(struct fs *fs)
 	free(m->buf);
 	free(m);
 	fs->mig = NULL;
-}
-
-/* ---- policies -------------------------------------------------------- */
-
-/* Queue INO to go cold (not kept: the policy finds it again if needed). */
-static void policy_cold(struct fs *fs, uint64_t ino)
-{
-	struct job j = { .ino = ino, .kind = JOB_MIGRATE, .to = TIER_COLD };
-
-	if (!migrate_pinned(fs, ino, NULL))
-		queue_push(fs->mig, &j);
-}
-
-struct pol {
-	struct fs *fs;
-	uint64_t last;			/* last file seen, so each is done once */
-	uint32_t keep;
-	int64_t before;			/* ns: older than this is unused */
-	struct inolist vers;
-};
-
-static int pol_ver(void *ctx, uint32_t n, const struct vrec *v)
-{
-	(void)n;
-	return ino_add(ctx, v->vino);
-}
-
-static int pol_file(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
-{
-	struct pol *p = ctx;
-	uint64_t ino;
-
-	(void)val;
-	(void)vlen;
-	if (klen < 8 || (ino = key_get_u64(key)) == p->last)
-		return 0;
-	p->last = ino;
-	p->vers.n = 0;
-	if (migrate_pinned(p->fs, ino, NULL) || version_foreach(p->fs, ino, pol_ver, &p->vers) < 0)
-		return 0;
-	for (size_t i = 0; i + p->keep < p->vers.n; i++)
-		policy_cold(p->fs, p->vers.v[i]);
-	return 0;
-}
-
-static int pol_snap(void *ctx, const char *tag, size_t len, const struct snapinfo *si)
-{
-	struct pol *p = ctx;
-
-	(void)tag;
-	(void)len;
-	if (si->time < p->before)
-		policy_cold(p->fs, si->root);
-	return 0;
-}
-
-static int pol_ds(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
-{
-	struct pol *p = ctx;
-	uint64_t ds;
-
-	(void)val;
-	(void)vlen;
-	if (klen < 8 || (ds = key_get_u64(key)) == p->last)
-		return 0;
-	p->last = ds;
-	return snapshot_foreach(p->fs, ds, pol_snap, p);
-}
-
-static int pol_sealed(void *ctx, const struct meta_inode *in)
-{
-	struct pol *p = ctx;
-
-	if ((in->flags & META_IF_SEALED) && S_ISREG(in->mode) && in->mtime < p->before &&
-	    in->atime < p->before)
-		policy_cold(p->fs, in->ino);
-	return 0;
-}
-
-void migrate_policies(struct fs *fs)
-{
-	struct pol p = { .fs = fs, .keep = fs->opt.cold_after_versions };
-
-	if (fs->opt.cold_after_versions)
-		meta_rec_foreach(fs->meta, REC_VER, NULL, 0, pol_file, &p);
-	if (fs->opt.cold_after_days > 0) {
-		p.before = fs_now() - (int64_t)(fs->opt.cold_after_days * 86400e9);
-		p.last = 0;
-		meta_rec_foreach(fs->meta, REC_SNAP, NULL, 0, pol_ds, &p);
-		meta_inode_foreach(fs->meta, pol_sealed, &p);
-	}
-	free(p.vers.v);
 }

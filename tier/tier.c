@@ -18,12 +18,16 @@
  *  - dirty is set when a write has completed, not at reservation: a sync
  *    clears it only for writes it is sure to cover.
  *
+ * Batched reads are in read.c, which shares seg_get / seg_put with this
+ * file through tier_priv.h.
+ *
  * I/O goes through the calling thread's io_uring and scratch buffers
  * (uring.h); being per thread, none of them is locked.
  */
 #include "tier/tier.h"
 #include "tier/codec.h"
 #include "tier/dcache.h"
+#include "tier/tier_priv.h"
 #include "tier/log.h"
 #include "tier/uring.h"
 
@@ -43,7 +47,6 @@
 #include <unistd.h>
 
 #define SEG_LIMIT	(1u << 24)	/* segment numbers (16 PiB of appends) */
-#define SCRATCH_CHUNK	(16u << 20)	/* staging bytes per chunk of a read batch */
 #define SEG_NAME_SIZE	32
 
 struct seg {
@@ -78,9 +81,7 @@ static void seg_name(char *buf, uint32_t seg)
 	snprintf(buf, SEG_NAME_SIZE, "seg-%08" PRIu32, seg);
 }
 
-/* Log one error line "tier NAME: MESSAGE" and return RC. */
-__attribute__((format(printf, 3, 4)))
-static int fail(const struct tier *t, int rc, const char *fmt, ...)
+int tier_fail(const struct tier *t, int rc, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -103,12 +104,12 @@ static int seg_slot(struct tier *t, uint32_t seg)
 	if (seg < t->nsegs)
 		return 0;
 	if (seg >= SEG_LIMIT)
-		return fail(t, -ERANGE, "segment number %" PRIu32 " is out of range", seg);
+		return tier_fail(t, -ERANGE, "segment number %" PRIu32 " is out of range", seg);
 	while (n <= seg)
 		n *= 2;
 	s = realloc(t->segs, n * sizeof *s);
 	if (!s)
-		return fail(t, -ENOMEM, "cannot grow the segment table: %s", strerror(ENOMEM));
+		return tier_fail(t, -ENOMEM, "cannot grow the segment table: %s", strerror(ENOMEM));
 	for (uint32_t i = t->nsegs; i < n; i++)
 		s[i] = (struct seg){ .fd = -1 };
 	t->segs = s;
@@ -128,7 +129,7 @@ static int seg_create(struct tier *t, uint32_t seg)
 	seg_name(name, seg);
 	fd = openat(t->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return fail(t, -errno, "cannot create segment %s/%s: %m", t->dir, name);
+		return tier_fail(t, -errno, "cannot create segment %s/%s: %m", t->dir, name);
 	t->segs[seg] = (struct seg){ .fd = fd, .present = true };
 	t->active = seg;
 	t->dir_dirty = true;
@@ -161,9 +162,7 @@ static int seg_reserve(struct tier *t, uint32_t len, uint32_t *seg, uint64_t *of
 	return rc;
 }
 
-/* Take a reference on the segment holding REF for a read, opening it on
- * first use; checks that the extent lies within what the segment holds. */
-static int seg_get(struct tier *t, const struct tier_ref *ref, int *fd)
+int seg_get(struct tier *t, const struct tier_ref *ref, int *fd)
 {
 	char name[SEG_NAME_SIZE];
 	struct seg *s;
@@ -172,17 +171,17 @@ static int seg_get(struct tier *t, const struct tier_ref *ref, int *fd)
 	pthread_mutex_lock(&t->lock);
 	s = ref->seg < t->nsegs ? &t->segs[ref->seg] : NULL;
 	if (!s || !s->present) {
-		rc = fail(t, -ENOENT, "segment %" PRIu32 " does not exist (extent at offset %"
+		rc = tier_fail(t, -ENOENT, "segment %" PRIu32 " does not exist (extent at offset %"
 			  PRIu64 ")", ref->seg, ref->off);
 	} else if (ref->off + ref->stored_len > s->size) {
-		rc = fail(t, -EIO, "extent [%" PRIu64 ", +%" PRIu32 ") lies past the end of "
+		rc = tier_fail(t, -EIO, "extent [%" PRIu64 ", +%" PRIu32 ") lies past the end of "
 			  "segment %" PRIu32 " (%" PRIu64 " bytes)", ref->off, ref->stored_len,
 			  ref->seg, s->size);
 	} else if (s->fd < 0) {
 		seg_name(name, ref->seg);
 		s->fd = openat(t->dirfd, name, O_RDWR | O_CLOEXEC);
 		if (s->fd < 0)
-			rc = fail(t, -errno, "cannot open segment %s/%s: %m", t->dir, name);
+			rc = tier_fail(t, -errno, "cannot open segment %s/%s: %m", t->dir, name);
 	}
 	if (rc == 0) {
 		s->refs++;
@@ -192,9 +191,7 @@ static int seg_get(struct tier *t, const struct tier_ref *ref, int *fd)
 	return rc;
 }
 
-/* Drop a reference taken by seg_reserve or seg_get; WROTE marks the
- * segment for the next sync. */
-static void seg_put(struct tier *t, uint32_t seg, bool wrote)
+void seg_put(struct tier *t, uint32_t seg, bool wrote)
 {
 	struct seg *s;
 
@@ -242,7 +239,7 @@ static int tier_scan(struct tier *t, int64_t *newest)
 	fd = dup(t->dirfd);
 	d = fd < 0 ? NULL : fdopendir(fd);
 	if (!d) {
-		rc = fail(t, -errno, "cannot list %s: %m", t->dir);
+		rc = tier_fail(t, -errno, "cannot list %s: %m", t->dir);
 		if (fd >= 0)
 			close(fd);
 		return rc;
@@ -251,9 +248,9 @@ static int tier_scan(struct tier *t, int64_t *newest)
 		if (!seg_parse(de->d_name, &seg))
 			continue;
 		if (fstatat(t->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			rc = fail(t, -errno, "cannot stat %s/%s: %m", t->dir, de->d_name);
+			rc = tier_fail(t, -errno, "cannot stat %s/%s: %m", t->dir, de->d_name);
 		else if (!S_ISREG(st.st_mode))
-			rc = fail(t, -EINVAL, "%s/%s is not a regular file", t->dir, de->d_name);
+			rc = tier_fail(t, -EINVAL, "%s/%s is not a regular file", t->dir, de->d_name);
 		else
 			rc = seg_slot(t, seg);
 		if (rc)
@@ -265,7 +262,7 @@ static int tier_scan(struct tier *t, int64_t *newest)
 			*newest = seg;
 	}
 	if (rc == 0 && errno)
-		rc = fail(t, -errno, "cannot list %s: %m", t->dir);
+		rc = tier_fail(t, -errno, "cannot list %s: %m", t->dir);
 	closedir(d);
 	return rc;
 }
@@ -281,7 +278,7 @@ static int tier_resume(struct tier *t, uint32_t seg)
 	seg_name(name, seg);
 	s->fd = openat(t->dirfd, name, O_RDWR | O_CLOEXEC);
 	if (s->fd < 0 || fstat(s->fd, &st) < 0)
-		return fail(t, -errno, "cannot open segment %s/%s for appending: %m", t->dir, name);
+		return tier_fail(t, -errno, "cannot open segment %s/%s for appending: %m", t->dir, name);
 	t->used += (uint64_t)st.st_size - s->size;
 	s->size = (uint64_t)st.st_size;
 	t->active = seg;
@@ -337,7 +334,7 @@ int tier_open(const char *dir, int id, struct tier **out)
 	pthread_mutex_init(&t->lock, NULL);
 	t->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (t->dirfd < 0) {
-		rc = fail(t, -errno, "cannot open directory %s: %m", dir);
+		rc = tier_fail(t, -errno, "cannot open directory %s: %m", dir);
 		goto out;
 	}
 	rc = tier_scan(t, &newest);
@@ -357,7 +354,7 @@ out:
 int tier_set_seg_max(struct tier *t, uint64_t bytes)
 {
 	if (bytes < TIER_SEG_MIN || bytes > TIER_SEG_MAX)
-		return fail(t, -EINVAL, "segment size %" PRIu64 " is outside [%llu, %llu]", bytes,
+		return tier_fail(t, -EINVAL, "segment size %" PRIu64 " is outside [%llu, %llu]", bytes,
 			    (unsigned long long)TIER_SEG_MIN, (unsigned long long)TIER_SEG_MAX);
 	pthread_mutex_lock(&t->lock);
 	t->seg_max = bytes;
@@ -411,7 +408,7 @@ int tier_append(struct tier *t, const void *buf, uint32_t len, int codec,
 
 	if (!buf || !ref || !crcs || !ncrc || len == 0 || len > TIER_EXTENT_MAX ||
 	    (codec > TIER_CODEC_MAX && codec != TIER_CODEC_AUTO) || codec < 0)
-		return fail(t, -EINVAL, "invalid append of %" PRIu32 " bytes with codec %d",
+		return tier_fail(t, -EINVAL, "invalid append of %" PRIu32 " bytes with codec %d",
 			    len, codec);
 	rc = uring_thread_get(&ts);
 	if (rc)
@@ -435,7 +432,7 @@ int tier_append(struct tier *t, const void *buf, uint32_t len, int codec,
 	uring_run(ts, &op, 1);
 	seg_put(t, seg, op.res == 0);
 	if (op.res)
-		return fail(t, op.res, "write of %" PRIu32 " bytes at offset %" PRIu64
+		return tier_fail(t, op.res, "write of %" PRIu32 " bytes at offset %" PRIu64
 			    " of segment %" PRIu32 " failed: %s", op.len, op.off, seg,
 			    strerror(-op.res));
 	*ref = (struct tier_ref){
@@ -446,203 +443,6 @@ int tier_append(struct tier *t, const void *buf, uint32_t len, int codec,
 		.stored_len = op.len,
 		.raw_len = len,
 	};
-	return 0;
-}
-
-/* ---- read batch ------------------------------------------------------ */
-
-/* How one io of a batch is carried out.  Raw extents read only the
- * TIER_BLOCK-aligned stored blocks covering the range (straight into dst
- * when the range is exactly those blocks); lz4 extents read all stored
- * bytes.  Every block read is checked before any byte is used; after a
- * failed direct read dst holds whatever was read, and the result says so. */
-struct read_plan {
-	struct tier_io *io;
-	struct tier *t;
-	uint32_t soff;		/* extent offset of the first stored byte read */
-	size_t scratch_off;	/* where in scratch, unless direct */
-	bool direct;
-};
-
-/* Check IO against the tier it names; returns the tier or NULL with
- * io->result set. */
-static struct tier *read_check(struct tier *const *tiers, struct tier_io *io)
-{
-	const struct tier_ref *r = io->ref;
-	struct tier *t = r && r->tier < TIER_COUNT ? tiers[r->tier] : NULL;
-
-	if (!t) {
-		log_err("tier: read of an extent of tier %d, which is not open",
-			r ? r->tier : -1);
-		io->result = -EINVAL;
-	} else if (!io->dst || !io->crcs || r->stored_len == 0 ||
-		   r->codec > TIER_CODEC_MAX ||
-		   (r->codec == TIER_CODEC_RAW && r->stored_len != r->raw_len) ||
-		   (uint64_t)io->inner + io->len > r->raw_len) {
-		io->result = fail(t, -EINVAL, "invalid read of [%" PRIu32 ", +%" PRIu32 ") from "
-				  "the extent at segment %" PRIu32 " offset %" PRIu64 " (codec %u, %"
-				  PRIu32 " stored, %" PRIu32 " raw bytes)", io->inner, io->len,
-				  r->seg, r->off, r->codec, r->stored_len, r->raw_len);
-		t = NULL;
-	}
-	return t;
-}
-
-/* Verify the checksum of every stored block in BUF, which holds the stored
- * bytes [soff, soff + len) of the extent; soff is block-aligned. */
-static int read_verify(const struct read_plan *p, const uint8_t *buf, uint32_t len)
-{
-	const struct tier_ref *r = p->io->ref;
-
-	for (uint32_t pos = p->soff; pos < p->soff + len; pos += TIER_BLOCK) {
-		uint32_t blk = pos / TIER_BLOCK;
-		uint32_t n = r->stored_len - pos < TIER_BLOCK ? r->stored_len - pos : TIER_BLOCK;
-		uint32_t crc = tier_crc32c(0, buf + (pos - p->soff), n);
-
-		if (crc != p->io->crcs[blk])
-			return fail(p->t, -EIO, "checksum mismatch in segment %" PRIu32 " at offset %"
-				    PRIu64 " (block %" PRIu32 " of the extent at offset %" PRIu64
-				    "): expected %08" PRIx32 ", found %08" PRIx32, r->seg,
-				    r->off + pos, blk, r->off, p->io->crcs[blk], crc);
-	}
-	return 0;
-}
-
-/* Decode the verified compressed extent in SRC into the range asked for.
- * The whole extent is decoded into a cache slot when one is free, so that
- * the reads of its next pieces copy instead of decoding again. */
-static int read_decode(struct uring_thread *ts, const struct read_plan *p, const uint8_t *src)
-{
-	const struct tier_ref *r = p->io->ref;
-	struct dslot *slot;
-	uint8_t *whole = NULL;
-	void *tmp = NULL;
-	int rc = 0;
-
-	slot = dcache_begin(p->t->dcache, r, &whole);
-	if (slot || p->io->inner || r->codec != TIER_CODEC_LZ4)
-		rc = uring_decode(ts, r->raw_len, &tmp);
-	if (rc == 0 && slot) {
-		rc = codec_decode(r->codec, src, r->stored_len, r->raw_len, 0, r->raw_len, whole,
-				  tmp);
-		if (rc == 0)
-			memcpy(p->io->dst, whole + p->io->inner, p->io->len);
-	} else if (rc == 0) {
-		rc = codec_decode(r->codec, src, r->stored_len, r->raw_len, p->io->inner,
-				  p->io->len, p->io->dst, tmp);
-	}
-	if (slot)
-		dcache_end(p->t->dcache, slot, rc == 0);
-	if (rc == -EIO)
-		fail(p->t, rc, "extent in segment %" PRIu32 " at offset %" PRIu64 " (codec %u) "
-		     "does not decode to %" PRIu32 " bytes", r->seg, r->off, r->codec, r->raw_len);
-	return rc;
-}
-
-/* Turn the outcome of P's read OP into the io's result and bytes. */
-static void read_finish(struct uring_thread *ts, const struct read_plan *p,
-			const struct uring_op *op)
-{
-	struct tier_io *io = p->io;
-	const struct tier_ref *r = io->ref;
-	int rc = op->res;
-
-	if (rc == -ENODATA)
-		rc = fail(p->t, -EIO, "segment %" PRIu32 " ends at offset %" PRIu64 ", inside the "
-			  "extent at offset %" PRIu64 " (%" PRIu32 " bytes): truncated segment",
-			  r->seg, op->off + op->done, r->off, r->stored_len);
-	else if (rc)
-		fail(p->t, rc, "read of %" PRIu32 " bytes at offset %" PRIu64 " of segment %"
-		     PRIu32 " failed: %s", op->len, op->off, r->seg, strerror(-rc));
-	else
-		rc = read_verify(p, op->buf, op->len);
-	if (rc == 0 && r->codec != TIER_CODEC_RAW)
-		rc = read_decode(ts, p, op->buf);
-	else if (rc == 0 && !p->direct)
-		memcpy(io->dst, op->buf + (io->inner - p->soff), io->len);
-	io->result = rc;
-}
-
-/* Plan, submit and finish the ios from FIRST on, as many as fit in the
- * ring and in SCRATCH_CHUNK bytes of staging (always at least one).
- * Returns the index of the first io left for the next chunk. */
-static unsigned read_chunk(struct uring_thread *ts, struct tier *const *tiers,
-			   struct tier_io *ios, unsigned first, unsigned n)
-{
-	struct read_plan plans[URING_DEPTH];
-	struct uring_op ops[URING_DEPTH];
-	size_t staged = 0;
-	void *scratch = NULL;
-	unsigned i, k = 0;
-	int rc;
-
-	for (i = first; i < n && k < URING_DEPTH; i++) {
-		struct tier_io *io = &ios[i];
-		struct tier *t = read_check(tiers, io);
-		const struct tier_ref *r = io->ref;
-		struct read_plan *p = &plans[k];
-		uint32_t end;
-		size_t need;
-
-		if (!t || io->len == 0)
-			continue;
-		if (r->codec != TIER_CODEC_RAW &&
-		    dcache_read(t->dcache, r, io->inner, io->len, io->dst)) {
-			io->result = 0;
-			continue;
-		}
-		*p = (struct read_plan){ .io = io, .t = t, .scratch_off = staged };
-		end = r->stored_len;
-		if (r->codec == TIER_CODEC_RAW) {
-			uint64_t e = ((uint64_t)io->inner + io->len + TIER_BLOCK - 1) / TIER_BLOCK *
-				     TIER_BLOCK;
-
-			p->soff = io->inner / TIER_BLOCK * TIER_BLOCK;
-			end = e < end ? (uint32_t)e : end;
-			p->direct = p->soff == io->inner && end == io->inner + io->len;
-		}
-		need = p->direct ? 0 : ((size_t)(end - p->soff) + 63) & ~(size_t)63;
-		if (k > 0 && staged + need > SCRATCH_CHUNK)
-			break;
-		ops[k] = (struct uring_op){ .off = r->off + p->soff, .len = end - p->soff,
-					    .buf = io->dst };
-		io->result = seg_get(t, r, &ops[k].fd);
-		if (io->result)
-			continue;
-		staged += need;
-		k++;
-	}
-	rc = uring_scratch(ts, staged, &scratch);
-	if (rc == 0) {
-		for (unsigned j = 0; j < k; j++)
-			if (!plans[j].direct)
-				ops[j].buf = (uint8_t *)scratch + plans[j].scratch_off;
-		uring_run(ts, ops, k);
-	}
-	for (unsigned j = 0; j < k; j++) {
-		if (rc == 0)
-			read_finish(ts, &plans[j], &ops[j]);
-		else
-			plans[j].io->result = rc;
-		seg_put(plans[j].t, plans[j].io->ref->seg, false);
-	}
-	return i;
-}
-
-int tier_read_batch(struct tier *const *tiers, struct tier_io *ios, unsigned n)
-{
-	struct uring_thread *ts;
-	int rc = uring_thread_get(&ts);
-
-	for (unsigned i = 0; i < n; i++)
-		ios[i].result = rc;
-	if (rc)
-		return rc;
-	for (unsigned i = 0; i < n; )
-		i = read_chunk(ts, tiers, ios, i, n);
-	for (unsigned i = 0; i < n; i++)
-		if (ios[i].result)
-			return ios[i].result;
 	return 0;
 }
 
@@ -676,7 +476,7 @@ int tier_sync(struct tier *t)
 		if (fd < 0)
 			continue;
 		if (fdatasync(fd) < 0) {
-			err = fail(t, -errno, "fdatasync of segment %" PRIu32 " failed: %m", i);
+			err = tier_fail(t, -errno, "fdatasync of segment %" PRIu32 " failed: %m", i);
 			rc = rc ? rc : err;
 		}
 		seg_put(t, i, false);
@@ -687,7 +487,7 @@ int tier_sync(struct tier *t)
 	t->dir_dirty = false;
 	pthread_mutex_unlock(&t->lock);
 	if (dir_dirty && fsync(t->dirfd) < 0) {
-		err = fail(t, -errno, "fsync of directory %s failed: %m", t->dir);
+		err = tier_fail(t, -errno, "fsync of directory %s failed: %m", t->dir);
 		pthread_mutex_lock(&t->lock);
 		t->dir_dirty = true;
 		pthread_mutex_unlock(&t->lock);
@@ -721,7 +521,7 @@ int tier_discard(struct tier *t, const struct tier_ref *ref, uint32_t inner, uin
 		return rc;
 	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)start,
 		      (off_t)(end - start)) < 0)
-		rc = fail(t, -errno, "cannot free %" PRIu64 " bytes of segment %" PRIu32 ": %s",
+		rc = tier_fail(t, -errno, "cannot free %" PRIu64 " bytes of segment %" PRIu32 ": %s",
 			  end - start, ref->seg, strerror(errno));
 	seg_put(t, ref->seg, false);
 	return rc;
@@ -737,12 +537,12 @@ int tier_seg_remove(struct tier *t, uint32_t seg)
 	pthread_mutex_lock(&t->lock);
 	s = seg < t->nsegs ? &t->segs[seg] : NULL;
 	if (seg == t->active)
-		rc = fail(t, -EBUSY, "segment %" PRIu32 " is being appended to and cannot be "
+		rc = tier_fail(t, -EBUSY, "segment %" PRIu32 " is being appended to and cannot be "
 			  "removed", seg);
 	else if (!s || !s->present)
-		rc = fail(t, -ENOENT, "cannot remove segment %" PRIu32 ": no such segment", seg);
+		rc = tier_fail(t, -ENOENT, "cannot remove segment %" PRIu32 ": no such segment", seg);
 	else if (unlinkat(t->dirfd, name, 0) < 0)
-		rc = fail(t, -errno, "cannot remove segment %s/%s: %m", t->dir, name);
+		rc = tier_fail(t, -errno, "cannot remove segment %s/%s: %m", t->dir, name);
 	else {
 		t->used -= s->size;
 		s->present = false;
@@ -839,7 +639,7 @@ int tier_seg_foreach(struct tier *t, int (*fn)(void *ctx, uint32_t seg, uint64_t
 	}
 	pthread_mutex_unlock(&t->lock);
 	if (!list)
-		return fail(t, -ENOMEM, "cannot list segments: %s", strerror(ENOMEM));
+		return tier_fail(t, -ENOMEM, "cannot list segments: %s", strerror(ENOMEM));
 	for (i = 0; i < n && rc == 0; i++)
 		rc = fn(ctx, list[i].seg, list[i].size);
 	free(list);
@@ -852,7 +652,7 @@ int tier_space(struct tier *t, struct tier_space *out)
 	struct stat st;
 
 	if (fstatvfs(t->dirfd, &sv) < 0 || fstat(t->dirfd, &st) < 0)
-		return fail(t, -errno, "fstatvfs of %s failed: %m", t->dir);
+		return tier_fail(t, -errno, "fstatvfs of %s failed: %m", t->dir);
 	pthread_mutex_lock(&t->lock);
 	out->used = t->used;
 	out->allocated = 0;
@@ -864,4 +664,9 @@ int tier_space(struct tier *t, struct tier_space *out)
 	out->avail = (uint64_t)sv.f_bavail * sv.f_frsize;
 	out->dev = (uint64_t)st.st_dev;
 	return 0;
+}
+
+struct dcache *tier_dcache(struct tier *t)
+{
+	return t->dcache;
 }
