@@ -1,4 +1,4 @@
-/* read.c — batched extent reads of the local tier: every extent piece of
+/* read.c — batched extent reads of the local tier (local_read_batch): every extent piece of
  * a batch is submitted to the thread's io_uring at once, each stored block
  * is checked against its checksum before any byte is used, and compressed
  * extents are decoded (through the decoded-extent cache, dcache.h).
@@ -24,7 +24,7 @@
  * failed direct read dst holds whatever was read, and the result says so. */
 struct read_plan {
 	struct tier_io *io;
-	struct tier *t;
+	struct local *t;
 	uint32_t soff;		/* extent offset of the first stored byte read */
 	size_t scratch_off;	/* where in scratch, unless direct */
 	bool direct;
@@ -32,10 +32,10 @@ struct read_plan {
 
 /* Check IO against the tier it names; returns the tier or NULL with
  * io->result set. */
-static struct tier *read_check(struct tier *const *tiers, struct tier_io *io)
+static struct local *read_check(struct tier *const *tiers, struct tier_io *io)
 {
 	const struct tier_ref *r = io->ref;
-	struct tier *t = r && r->tier < TIER_COUNT ? tiers[r->tier] : NULL;
+	struct local *t = r && r->tier < TIER_COUNT ? (struct local *)tiers[r->tier] : NULL;
 
 	if (!t) {
 		log_err("tier: read of an extent of tier %d, which is not open",
@@ -45,7 +45,7 @@ static struct tier *read_check(struct tier *const *tiers, struct tier_io *io)
 		   r->codec > TIER_CODEC_MAX ||
 		   (r->codec == TIER_CODEC_RAW && r->stored_len != r->raw_len) ||
 		   (uint64_t)io->inner + io->len > r->raw_len) {
-		io->result = tier_fail(t, -EINVAL, "invalid read of [%" PRIu32 ", +%" PRIu32 ") from "
+		io->result = local_fail(t, -EINVAL, "invalid read of [%" PRIu32 ", +%" PRIu32 ") from "
 				  "the extent at segment %" PRIu32 " offset %" PRIu64 " (codec %u, %"
 				  PRIu32 " stored, %" PRIu32 " raw bytes)", io->inner, io->len,
 				  r->seg, r->off, r->codec, r->stored_len, r->raw_len);
@@ -66,7 +66,7 @@ static int read_verify(const struct read_plan *p, const uint8_t *buf, uint32_t l
 		uint32_t crc = tier_crc32c(0, buf + (pos - p->soff), n);
 
 		if (crc != p->io->crcs[blk])
-			return tier_fail(p->t, -EIO, "checksum mismatch in segment %" PRIu32 " at offset %"
+			return local_fail(p->t, -EIO, "checksum mismatch in segment %" PRIu32 " at offset %"
 				    PRIu64 " (block %" PRIu32 " of the extent at offset %" PRIu64
 				    "): expected %08" PRIx32 ", found %08" PRIx32, r->seg,
 				    r->off + pos, blk, r->off, p->io->crcs[blk], crc);
@@ -85,7 +85,7 @@ static int read_decode(struct uring_thread *ts, const struct read_plan *p, const
 	void *tmp = NULL;
 	int rc = 0;
 
-	slot = dcache_begin(tier_dcache(p->t), r, &whole);
+	slot = dcache_begin(local_dcache(p->t), r, &whole);
 	if (slot || p->io->inner || r->codec != TIER_CODEC_LZ4)
 		rc = uring_decode(ts, r->raw_len, &tmp);
 	if (rc == 0 && slot) {
@@ -98,9 +98,9 @@ static int read_decode(struct uring_thread *ts, const struct read_plan *p, const
 				  p->io->len, p->io->dst, tmp);
 	}
 	if (slot)
-		dcache_end(tier_dcache(p->t), slot, rc == 0);
+		dcache_end(local_dcache(p->t), slot, rc == 0);
 	if (rc == -EIO)
-		tier_fail(p->t, rc, "extent in segment %" PRIu32 " at offset %" PRIu64 " (codec %u) "
+		local_fail(p->t, rc, "extent in segment %" PRIu32 " at offset %" PRIu64 " (codec %u) "
 		     "does not decode to %" PRIu32 " bytes", r->seg, r->off, r->codec, r->raw_len);
 	return rc;
 }
@@ -114,11 +114,11 @@ static void read_finish(struct uring_thread *ts, const struct read_plan *p,
 	int rc = op->res;
 
 	if (rc == -ENODATA)
-		rc = tier_fail(p->t, -EIO, "segment %" PRIu32 " ends at offset %" PRIu64 ", inside the "
+		rc = local_fail(p->t, -EIO, "segment %" PRIu32 " ends at offset %" PRIu64 ", inside the "
 			  "extent at offset %" PRIu64 " (%" PRIu32 " bytes): truncated segment",
 			  r->seg, op->off + op->done, r->off, r->stored_len);
 	else if (rc)
-		tier_fail(p->t, rc, "read of %" PRIu32 " bytes at offset %" PRIu64 " of segment %"
+		local_fail(p->t, rc, "read of %" PRIu32 " bytes at offset %" PRIu64 " of segment %"
 		     PRIu32 " failed: %s", op->len, op->off, r->seg, strerror(-rc));
 	else
 		rc = read_verify(p, op->buf, op->len);
@@ -144,7 +144,7 @@ static unsigned read_chunk(struct uring_thread *ts, struct tier *const *tiers,
 
 	for (i = first; i < n && k < URING_DEPTH; i++) {
 		struct tier_io *io = &ios[i];
-		struct tier *t = read_check(tiers, io);
+		struct local *t = read_check(tiers, io);
 		const struct tier_ref *r = io->ref;
 		struct read_plan *p = &plans[k];
 		uint32_t end;
@@ -153,7 +153,7 @@ static unsigned read_chunk(struct uring_thread *ts, struct tier *const *tiers,
 		if (!t || io->len == 0)
 			continue;
 		if (r->codec != TIER_CODEC_RAW &&
-		    dcache_read(tier_dcache(t), r, io->inner, io->len, io->dst)) {
+		    dcache_read(local_dcache(t), r, io->inner, io->len, io->dst)) {
 			io->result = 0;
 			continue;
 		}
@@ -195,7 +195,7 @@ static unsigned read_chunk(struct uring_thread *ts, struct tier *const *tiers,
 	return i;
 }
 
-int tier_read_batch(struct tier *const *tiers, struct tier_io *ios, unsigned n)
+int local_read_batch(struct tier *const *tiers, struct tier_io *ios, unsigned n)
 {
 	struct uring_thread *ts;
 	int rc = uring_thread_get(&ts);

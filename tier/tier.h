@@ -1,17 +1,21 @@
 /* tier.h — extent stores.
  *
- * A tier stores immutable extents and gives them back by reference.  The
- * local implementation keeps append-only segment files in one directory
- * ("seg-%08u", at most TIER_SEG_MAX bytes each; an extent never spans two
- * segments) and does its I/O with io_uring.  Nothing is overwritten in
- * place: space comes back only when a whole segment is removed.
+ * A tier stores immutable extents and gives them back by reference.  Every
+ * tier implements struct tier_ops below; the functions of this header
+ * dispatch to it, and nothing above tier/ sees more than these functions,
+ * so nothing there may assume that a tier is a local directory.
+ *
+ * The local implementation (tier_open, local.c) keeps append-only segment
+ * files in one directory ("seg-%08u", at most TIER_SEG_MAX bytes each; an
+ * extent never spans two segments) and does its I/O with io_uring.
+ * Nothing is overwritten in place: space comes back only when a whole
+ * segment is removed or its dead blocks are punched out.  A tier kept in
+ * an object store (Ceph RADOS, S3) would map a segment to an object or an
+ * object prefix and implement the same operations.
  *
  * Every extent carries one CRC-32C per TIER_BLOCK bytes of its *stored*
  * bytes; the caller keeps them (in metadata) and hands them back on read,
  * so a flipped byte on disk is a -EIO and one log line, never wrong data.
- *
- * Nothing above tier/ may assume that a tier is a local directory: callers
- * use only the functions below.
  *
  * All functions are thread-safe and return 0 or a negative errno.
  */
@@ -52,7 +56,32 @@ struct tier_ref {
 	uint32_t raw_len;	/* bytes after decoding */
 };
 
-/* Open the tier ID kept in directory DIR (which must exist).  Finds the
+/* One read of a batch (see tier_read_batch). */
+struct tier_io;
+struct tier_space;
+
+/* The operations of a tier implementation; each takes the tier it was
+ * opened as (see tier_impl.h), and does what the function of the same name
+ * below says.  read_batch gets the whole TIERS array but only the ios
+ * whose tier uses these ops. */
+struct tier_ops {
+	int (*append)(struct tier *t, const void *buf, uint32_t len, int codec,
+		      struct tier_ref *ref, uint32_t *crcs, uint32_t *ncrc);
+	int (*read_batch)(struct tier *const *tiers, struct tier_io *ios, unsigned n);
+	int (*sync)(struct tier *t);
+	int (*discard)(struct tier *t, const struct tier_ref *ref, uint32_t inner, uint32_t len);
+	int (*seg_remove)(struct tier *t, uint32_t seg);
+	int64_t (*seg_size)(struct tier *t, uint32_t seg);
+	int64_t (*seg_allocated)(struct tier *t, uint32_t seg);
+	uint32_t (*active_seg)(struct tier *t);
+	int (*seg_foreach)(struct tier *t, int (*fn)(void *ctx, uint32_t seg, uint64_t size),
+			   void *ctx);
+	int (*space)(struct tier *t, struct tier_space *out);
+	int (*set_seg_max)(struct tier *t, uint64_t bytes);
+	void (*close)(struct tier *t);
+};
+
+/* Open the local tier ID kept in directory DIR (which must exist).  Finds the
  * segments present and resumes appending at the end of the newest one.
  * *OUT is owned by the caller and freed by tier_close. */
 int tier_open(const char *dir, int id, struct tier **out);

@@ -78,14 +78,19 @@ static void human(double b, char *out, size_t len)
 	snprintf(out, len, i ? "%.1f %s" : "%.0f %s", b, u[i]);
 }
 
-static int tier_status(const char *mnt, bool json)
+static void mount_of(const char *path, char *out, size_t len);
+
+static int tier_status(const char *path, bool json)
 {
 	static const char *const names[] = { "hot", "cold" };
-	char *j = xattr_str(mnt, "user.aifs.tierstat");
+	char mnt[4096], *j;
+
+	mount_of(path, mnt, sizeof(mnt));
+	j = xattr_str(mnt, "user.aifs.tierstat");
 
 	if (!j) {
-		fprintf(stderr, "aifsctl tier status: %s is not the root of a mounted aifs (%s)\n",
-			mnt, strerror(errno));
+		fprintf(stderr, "aifsctl tier status: %s is not in a mounted aifs (%s)\n",
+			path, strerror(errno));
 		return EXIT_PROBLEM;
 	}
 	if (json) {

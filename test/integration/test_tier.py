@@ -16,7 +16,7 @@ import time
 
 sys.dont_write_bytecode = True     # keep the source tree free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (AIFS_BIN, AIFSCTL_BIN, Fail, Store, check, data, eq, main,  # noqa: E402
+from harness import (AIFS_BIN, AIFSCTL_BIN, TOP, Fail, Store, check, data, eq, main,  # noqa: E402
                      raises, read_all, run, same_bytes, skip_native, test, write_file)
 
 MiB = 1 << 20
@@ -73,7 +73,7 @@ def tier_usage(s, tier):
 def text_bytes(size):
     """Text that compresses like prose or logs (words from the man pages, shuffled)."""
     words = []
-    for page in glob.glob(os.path.join(os.path.dirname(AIFS_BIN), "..", "man", "*")):
+    for page in sorted(glob.glob(os.path.join(TOP, "man", "*"))):
         with open(page, encoding="utf-8", errors="replace") as f:
             words += f.read().split()
     rnd = random.Random(6)
