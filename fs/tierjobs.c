@@ -153,7 +153,8 @@ void run_gc(struct fs *fs, const struct job *j)
 	if (rc < 0 && rc != -EINTR)
 		log_err("tier: gc stopped: %s", strerror(-rc));
 	else
-		log_notice("tier: gc reclaimed %llu bytes", (unsigned long long)(before - after));
+		log_notice("tier: gc reclaimed %llu bytes",
+			   (unsigned long long)(before > after ? before - after : 0));
 	for (int t = 0; t < TIER_COUNT; t++) {
 		free(g.live[t]);
 		free(g.mask[t]);

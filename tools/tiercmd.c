@@ -110,10 +110,16 @@ static int tier_status(const char *path, bool json)
 		printf("%-5s %9.0f %12s %12s %7.3f %12s\n", names[t], jnum(j, from, "extents"),
 		       data, stored, jnum(j, from, "ratio"), disk);
 	}
-	printf("migration: %.0f queued, %.0f extents moved (%.0f bytes), %.0f skipped "
-	       "(changed meanwhile), %.0f unreadable\n", jnum(j, "\"migration\"", "queued"),
-	       jnum(j, "\"migration\"", "moved_extents"), jnum(j, "\"migration\"", "moved_bytes"),
-	       jnum(j, "\"migration\"", "skipped"), jnum(j, "\"migration\"", "failed"));
+	{
+		double secs = jnum(j, "\"migration\"", "seconds");
+		double bytes = jnum(j, "\"migration\"", "moved_bytes");
+
+		printf("migration: %.0f queued, %.0f extents moved (%.0f bytes, %.0f MB/s), %.0f "
+		       "skipped (changed meanwhile), %.0f unreadable\n",
+		       jnum(j, "\"migration\"", "queued"), jnum(j, "\"migration\"", "moved_extents"),
+		       bytes, secs > 0 ? bytes / secs / 1e6 : 0.0, jnum(j, "\"migration\"", "skipped"),
+		       jnum(j, "\"migration\"", "failed"));
+	}
 	free(j);
 	return EXIT_OK;
 }
