@@ -478,12 +478,20 @@ static int requeue(void *ctx, const void *key, size_t klen, const void *val, siz
 int migrate_init(struct fs *fs)
 {
 	struct migrate *m = calloc(1, sizeof(*m));
+	int rc;
 
 	if (!m)
 		return -ENOMEM;
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
 	fs->mig = m;
+	/* Before the mount serves anything, so no append is in flight: what a
+	 * crash left appended but never committed, or freed in memory only,
+	 * is given back now. */
+	rc = space_sweep(fs);
+	if (rc < 0)
+		log_warn("tier: unreferenced space not swept (%s); aifsctl gc does it",
+			 strerror(-rc));
 	return meta_rec_foreach(fs->meta, REC_MIG, NULL, 0, requeue, fs);
 }
 
@@ -491,13 +499,7 @@ static void *tier_main(void *arg)
 {
 	struct fs *fs = arg;
 	struct migrate *m = fs->mig;
-	int rc;
 
-	/* What a crash left appended but never committed goes first. */
-	rc = sweep(fs);
-	if (rc < 0 && rc != -EINTR)
-		log_warn("tier: unreferenced space not swept (%s); aifsctl gc does it",
-			 strerror(-rc));
 	while (!stopping(m)) {
 		struct job j;
 		bool have;
