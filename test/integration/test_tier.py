@@ -453,6 +453,27 @@ def space_is_reclaimed_on_the_source_tier():
 
 
 @test
+def leaked_bytes_are_reported_by_fsck_and_freed_at_mount():
+    skip_native()
+    with Store() as s:
+        write_file(os.path.join(s.mnt, "f"), data("leak", 3 * MiB))
+        s.unmount()
+        s.fsck_clean("fsck before")
+        # what a crash leaves: bytes appended to the active segment that no
+        # record refers to
+        seg = sorted(glob.glob(os.path.join(s.store, "hot", "seg-*")))[-1]
+        with open(seg, "ab") as f:
+            f.write(data("junk", 2 * MiB))
+        rc, out = s.fsck()
+        check(rc == 1 and "referenced by nothing" in out,
+              "fsck: expected the leaked bytes reported, saw exit %d: %s" % (rc, out[-600:]))
+        s.mount()
+        same_bytes(read_all(os.path.join(s.mnt, "f")), data("leak", 3 * MiB), "file after mount")
+        s.unmount()
+        s.fsck_clean("fsck after the mount gave the leaked bytes back")
+
+
+@test
 def statfs_adds_a_cold_tier_on_another_device():
     skip_native()
     cold = "/dev/shm/aifs-cold-%d" % os.getpid()
