@@ -245,23 +245,28 @@ def corrupted_cold_extent_gives_eio_and_one_log_line():
 # ------------------------------------------------------------------ concurrency
 
 def _rewriter(path, seed, secs, out):
-    """Rewrite random 64 KiB blocks of PATH for SECS seconds; leave the final content in OUT."""
+    """Rewrite random 64 KiB blocks of PATH for SECS seconds, reading other blocks back
+    between writes (each must be what this process last wrote there); leave the final
+    content in OUT, or "BAD ..." when a read differed."""
     rnd = random.Random(seed)
-    with open(path, "r+b") as f:
+    bad = None
+    with open(path, "r+b", buffering=0) as f:
         content = bytearray(f.read())
         end = time.time() + secs
-        while time.time() < end:
+        while time.time() < end and bad is None:
             off = rnd.randrange(0, len(content) // 65536) * 65536
             blk = data((seed, off, rnd.random()), 65536)
-            f.seek(off)
-            f.write(blk)
+            os.pwrite(f.fileno(), blk, off)
             content[off:off + 65536] = blk
             if rnd.random() < 0.2:
-                f.flush()
                 os.fsync(f.fileno())
+            roff = rnd.randrange(0, len(content) - 4096)
+            got = os.pread(f.fileno(), 4096, roff)
+            if got != bytes(content[roff:roff + 4096]):
+                bad = "BAD read at %d differs from what was written" % roff
             time.sleep(0.002)
     with open(out, "wb") as o:
-        o.write(content)
+        o.write(bad.encode() if bad else content)
 
 
 def _reader(path, expect, secs, q):
@@ -309,7 +314,9 @@ def migration_while_another_process_reads_and_writes():
         check(res.startswith("ok"), "reader during %d migrations: %s" % (rounds, res))
         migrate(d, "cold")
         drop_caches()
-        same_bytes(read_all(busy), read_all(final), "rewritten file after migrations")
+        fin = read_all(final)
+        check(not fin.startswith(b"BAD"), "rewriter during migrations: %s" % fin[:200])
+        same_bytes(read_all(busy), fin, "rewritten file after migrations")
         same_bytes(read_all(stat_f), static, "static file after migrations")
         eq(xattr(stat_f, "user.aifs.tier"), "cold", "tier after the last migration")
         st = tierstat(s.mnt)["migration"]
