@@ -571,6 +571,10 @@ def old_snapshots_and_sealed_journal_files_go_cold():
         eq(xattr(os.path.join(ds, "a"), "user.aifs.tier"), "hot", "live dataset file stays hot")
         same_bytes(read_all(snapf), data("a", 3 * MiB), "snapshot file from cold")
         same_bytes(read_all(j), text_bytes(2 * MiB), "journal file from cold")
+        s.unmount()
+        out = ctl("audit", "verify", s.store)
+        check("intact" in out, "audit verify of a journal moved cold: %r" % out[-500:])
+        s.fsck_clean("fsck after the policies")
 
 
 @test
