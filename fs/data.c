@@ -37,7 +37,7 @@ char *fs_scratch(size_t len)
 
 /* --- checksums and the extent map ------------------------------------ */
 
-static struct crcs *crcs_new(const uint32_t *c, uint32_t n)
+struct crcs *crcs_new(const uint32_t *c, uint32_t n)
 {
 	struct crcs *k = malloc(sizeof(*k) + n * sizeof(uint32_t));
 
@@ -49,7 +49,7 @@ static struct crcs *crcs_new(const uint32_t *c, uint32_t n)
 	return k;
 }
 
-static void crcs_put(struct crcs *k)
+void crcs_put(struct crcs *k)
 {
 	if (k && --k->refs == 0)
 		free(k);
@@ -511,8 +511,11 @@ int fs_read(struct fs *fs, struct inode *in, char *dst, size_t size, uint64_t of
 	if (n) {
 		rc = tier_read_batch(fs->tiers, ios, (unsigned)n);
 		if (rc < 0) {
-			log_err("read of inode %llu at %llu failed: %s", (unsigned long long)in->ino,
-				(unsigned long long)off, strerror(-rc));
+			/* tier/ has logged the damage (-EIO) in one line already */
+			if (rc != -EIO)
+				log_err("read of inode %llu at %llu failed: %s",
+					(unsigned long long)in->ino, (unsigned long long)off,
+					strerror(-rc));
 			goto out;
 		}
 	}
@@ -607,6 +610,55 @@ int fs_sync(struct fs *fs, struct inode *in)
 	if (rc < 0)
 		log_err("fsync: syncing metadata failed: %s", strerror(-rc));
 	return rc;
+}
+
+/* --- moving extents (tier migration, compaction) --------------------- */
+
+static bool ext_same(const struct ext *a, const struct ext *b)
+{
+	return a->foff == b->foff && a->len == b->len && a->inner == b->inner &&
+	       a->ref.tier == b->ref.tier && a->ref.seg == b->ref.seg && a->ref.off == b->ref.off;
+}
+
+int fs_map_replace(struct fs *fs, struct inode *in, const struct ext *old,
+		   const struct ext *repl, size_t n)
+{
+	struct meta_batch *b;
+	struct meta_extent me;
+	size_t *at = malloc((n ? n : 1) * sizeof(*at)), done = 0;
+	int rc = fs_map_load(fs, in);
+
+	b = meta_batch_new();
+	if (!at || !b)
+		rc = -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		size_t k = map_find(&in->map, old[i].foff);
+
+		at[i] = SIZE_MAX;
+		if (k >= in->map.n || !ext_same(&in->map.v[k], &old[i]))
+			continue;	/* changed meanwhile: this piece stays where it is */
+		at[i] = k;
+		ext_to_meta(&repl[i], &me);
+		meta_extent_put(b, in->ino, &me);
+		done++;
+	}
+	if (rc == 0 && done)
+		rc = fs_commit(fs, b, true);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct ext *e;
+
+		if (at[i] == SIZE_MAX)
+			continue;
+		e = &in->map.v[at[i]];
+		space_ref(fs, &repl[i].ref);
+		space_unref(fs, &e->ref, e->inner, e->len, in->attr.policy == META_AREA_PLAIN);
+		crcs_put(e->crcs);
+		*e = repl[i];
+		e->crcs->refs++;
+	}
+	meta_batch_free(b);
+	free(at);
+	return rc < 0 ? rc : (int)done;
 }
 
 /* --- sharing extents between inodes ---------------------------------- */

@@ -103,6 +103,12 @@ struct fs_opts {
 	unsigned audit_leaves, audit_secs;	/* sign a checkpoint this often */
 	unsigned readahead_kb;		/* kernel read-ahead of the mount (0: its default) */
 	bool lineage_off;		/* no lineage capture (-o lineage=off) */
+	char *cold;			/* cold tier directory given at mount, or NULL */
+	int cold_codec;			/* codec of extents written to the cold tier */
+	double migrate_bw;		/* MB/s of migration and gc writes (0: no limit) */
+	unsigned cold_after_versions;	/* versions older than the newest K go cold (0: off) */
+	double cold_after_days;		/* snapshots, sealed journals unused D days go cold */
+	double tier_interval;		/* seconds between policy runs */
 };
 
 struct fs {
@@ -118,6 +124,7 @@ struct fs {
 	uint64_t next_ino;
 	struct space *space;			/* space.c */
 	struct journal *journal;		/* journal.c */
+	struct migrate *mig;			/* migrate.c */
 	struct fuse_session *se;
 };
 
@@ -189,7 +196,37 @@ void space_unref(struct fs *fs, const struct tier_ref *r, uint32_t inner, uint64
 void space_append_begin(struct fs *fs);
 void space_append_end(struct fs *fs, const struct tier_ref *ref);
 int space_reclaimer_start(struct fs *fs);
+/* Give back what is queued now (what the reclaim thread does each second). */
+void space_reclaim_now(struct fs *fs);
+/* A counted stored extent. */
+struct space_extent {
+	uint8_t tier;
+	uint32_t seg;
+	uint64_t off;
+	uint32_t len;		/* stored bytes */
+};
+/* Every counted extent, sorted by tier, segment, offset (malloc'd into
+ * *OUT), and each tier's active segment and its size at that moment
+ * (extents counted later lie past that); -EAGAIN while an append is in
+ * flight. */
+int space_extents(struct fs *fs, struct space_extent **out, size_t *n,
+		  uint32_t active[TIER_COUNT], uint64_t active_size[TIER_COUNT]);
+/* Free the stored bytes that no counted extent covers: gaps between
+ * extents are punched out, segments with none are removed (a crash can
+ * leave such bytes: appended, never committed).  -EAGAIN while an append
+ * is in flight. */
+int space_sweep(struct fs *fs);
 void space_reclaimer_stop(struct fs *fs);
+
+/* Checksums shared by map pieces: a new set (refs 1), dropping one ref. */
+struct crcs *crcs_new(const uint32_t *c, uint32_t n);
+void crcs_put(struct crcs *k);
+/* Compare-and-swap on IN's map (IN locked for writing): each piece OLD[i]
+ * still in the map exactly as it was is replaced by REPL[i] (same file
+ * range and bytes, stored elsewhere; counted here), all in one durable
+ * batch.  Returns how many were replaced, or a negative errno (then none). */
+int fs_map_replace(struct fs *fs, struct inode *in, const struct ext *old,
+		   const struct ext *repl, size_t n);
 
 void fs_wbuf_free(struct inode *in);
 /* Add IN's extent pieces as the extents of inode DST (same offsets). */
@@ -376,6 +413,41 @@ bool virt_snapshots_of(uint64_t id, uint64_t *ds);
 int virt_readdir(struct fs *fs, uint64_t id,
 		 int (*add)(void *ctx, const char *name, size_t len, uint64_t ino, uint32_t type),
 		 void *ctx);
+
+/* migrate.c — the tier thread: migration, compaction (gc), policies. */
+struct migrate_stats {
+	uint64_t queued, jobs_done;
+	uint64_t moved_bytes, moved_extents;	/* decoded bytes and extents written */
+	uint64_t skipped;		/* pieces changed by a writer meanwhile: left alone */
+	uint64_t failed;		/* pieces unreadable (checksum): left alone */
+	double secs;			/* spent in migrate jobs */
+	int gc_state;			/* 0 never run, 1 running, 2 done, 3 failed */
+	uint64_t gc_done, gc_total, gc_reclaimed, gc_runs;
+};
+int migrate_init(struct fs *fs);
+int migrate_start(struct fs *fs);
+void migrate_stop(struct fs *fs);
+/* Queue moving INO (a file with its versions, a directory tree, a version,
+ * a snapshot tree) to tier TO; the request is durable until done. */
+int migrate_request(struct fs *fs, uint64_t ino, int to);
+/* Queue a compaction of the segments whose live fraction is below THRESHOLD. */
+int migrate_gc_request(struct fs *fs, double threshold);
+/* Pin INO (and what lies below it) to TIER and move it there; TIER -1 unpins. */
+int migrate_pin(struct fs *fs, uint64_t ino, int tier);
+/* True if INO is pinned; *TIER (if not NULL) is the tier. */
+bool migrate_pinned(struct fs *fs, uint64_t ino, int *tier);
+void migrate_stats_get(struct fs *fs, struct migrate_stats *out);
+/* rename(SRC over DST): a pin of DST follows the name to SRC, into B. */
+void migrate_pin_rename(struct fs *fs, struct meta_batch *b, uint64_t src, uint64_t dst);
+/* Queue what the tier policies (cold_after_*) send to the cold tier. */
+void migrate_policies(struct fs *fs);
+
+/* tierctl.c — the user.aifs.* attributes of tiers.  Each returns 1 when
+ * NAME is not one of its names. */
+int tier_xattr_set(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+		   const char *value, size_t size);
+/* *VAL is malloc'd (caller frees), *LEN bytes; IN unlocked. */
+int tier_xattr_get(struct fs *fs, struct inode *in, const char *name, char **val, size_t *len);
 
 /* dir.c, readdir.c, ops.c */
 const struct fuse_lowlevel_ops *fs_ops_table(void);

@@ -43,6 +43,12 @@ static const char usage_text[] =
 	"       readahead=KIB      kernel read-ahead of the mount in KiB (default 1024;\n"
 	"                          0 keeps the kernel's)\n"
 	"       lineage=on|off     record what jobs read for checkpoint lineage (default on)\n"
+	"       cold=PATH          directory of the cold tier (default: as made by mkfs)\n"
+	"       cold_compress=lz4|none  compression of cold extents (default lz4)\n"
+	"       migrate_bw=MB      tier migration and gc bandwidth, MB/s (default 200, 0: no limit)\n"
+	"       cold_after_versions=K  versions older than the newest K go cold (default 0: off)\n"
+	"       cold_after_days=D  snapshots and sealed journal files unused D days go cold\n"
+	"       tier_interval=S    seconds between runs of the tier policies (default 60)\n"
 	"       allow_other, ro, rw, nosuid, nodev, noexec, noatime, fsname=, ...\n"
 	"                          standard mount options, passed to FUSE\n"
 	"  -h, --help    this text\n"
@@ -164,7 +170,7 @@ static int parse_word(struct cmdline *c, const char *w)
 		c->opt.readahead_kb = (unsigned)n;
 	} else if (!strncmp(w, "compress=", 9)) {
 		if (!strcmp(v + 1, "lz4"))
-			c->opt.codec = TIER_CODEC_LZ4;
+			c->opt.codec = TIER_CODEC_AUTO;
 		else if (!strcmp(v + 1, "none"))
 			c->opt.codec = TIER_CODEC_RAW;
 		else
@@ -173,6 +179,33 @@ static int parse_word(struct cmdline *c, const char *w)
 		if (strcmp(v + 1, "on") && strcmp(v + 1, "off"))
 			goto bad_value;
 		c->opt.lineage_off = !strcmp(v + 1, "off");
+	} else if (!strncmp(w, "cold_compress=", 14)) {
+		if (!strcmp(v + 1, "lz4"))
+			c->opt.cold_codec = TIER_CODEC_AUTO;
+		else if (!strcmp(v + 1, "none"))
+			c->opt.cold_codec = TIER_CODEC_RAW;
+		else
+			goto bad_value;
+	} else if (!strncmp(w, "cold=", 5)) {
+		free(c->opt.cold);
+		c->opt.cold = v[1] ? strdup(v + 1) : NULL;
+		if (!c->opt.cold)
+			goto bad_value;
+	} else if (!strncmp(w, "migrate_bw=", 11)) {
+		if (parse_double(v + 1, &c->opt.migrate_bw) < 0)
+			goto bad_value;
+	} else if (!strncmp(w, "cold_after_versions=", 20)) {
+		unsigned long n = strtoul(v + 1, &end, 10);
+
+		if (*end || !v[1] || n > 1000000)
+			goto bad_value;
+		c->opt.cold_after_versions = (unsigned)n;
+	} else if (!strncmp(w, "cold_after_days=", 16)) {
+		if (parse_double(v + 1, &c->opt.cold_after_days) < 0)
+			goto bad_value;
+	} else if (!strncmp(w, "tier_interval=", 14)) {
+		if (parse_double(v + 1, &c->opt.tier_interval) < 0 || c->opt.tier_interval < 0.1)
+			goto bad_value;
 	} else if (in_list(passthrough, w, 0) || in_list(passthrough_val, w, 1)) {
 		c->has_fsname |= !strncmp(w, "fsname=", 7);
 		c->has_subtype |= !strncmp(w, "subtype=", 8);
@@ -214,6 +247,8 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *c)
 				   .attr_timeout = 60.0, .entry_timeout = 60.0,
 				   .readahead_kb = 1024,
 				   .codec = TIER_CODEC_RAW, .audit_retention_days = 183,
+				   .cold_codec = TIER_CODEC_AUTO, .migrate_bw = 200,
+				   .tier_interval = 60,
 				   .audit_leaves = 1000, .audit_secs = 10 };
 	/* '+' is not used: mount.fuse3 puts -o after the operands. */
 	while ((ch = getopt_long(argc, argv, "fdso:hV", longopts, NULL)) != -1) {
@@ -298,7 +333,7 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 	char *o = NULL;
 	int rc;
 
-	rc = store_open(c->store, &fs->store, msg, msglen);
+	rc = store_open_cold(c->store, c->opt.cold, &fs->store, msg, msglen);
 	if (rc < 0)
 		return rc;
 	fs->meta = fs->store->meta;
@@ -315,6 +350,8 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 		rc = version_recover(fs);
 	if (rc == 0)
 		rc = journal_init(fs);
+	if (rc == 0)
+		rc = migrate_init(fs);
 	if (rc < 0) {
 		snprintf(msg, msglen, "cannot load store %s: %s", c->store, strerror(-rc));
 		return rc;
@@ -448,6 +485,10 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		log_warn("space reclaim thread not started (%s): deleted data keeps its "
 			 "space until the next mount", strerror(-rc));
+	rc = migrate_start(fs);
+	if (rc < 0)
+		log_warn("tier thread not started (%s): no migration, policies or online gc",
+			 strerror(-rc));
 	log_msg(LOG_NOTICE, "mounted %s on %s", store, mnt);
 	if (report >= 0) {
 		char ok = 0;
@@ -460,12 +501,14 @@ int main(int argc, char **argv)
 		detach_stdio();
 	}
 	rc = serve(&c, se);
+	migrate_stop(fs);
 	journal_stop(fs);
 	space_reclaimer_stop(fs);
 	fs_itab_destroy(fs);
 	store_close(fs->store);
 	log_msg(LOG_NOTICE, "unmounted %s", mnt);
 	free(c.fuse_opts);
+	free(c.opt.cold);
 	free(fs);
 	return rc ? 1 : 0;
 }

@@ -569,17 +569,24 @@ static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 	fuse_reply_err(req, -rc);
 }
 
+/* Both tiers: a cold tier on another device adds its space. */
 static void do_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fs *fs = the_fs;
-	struct tier_space sp;
+	struct tier_space sp, cold;
 	struct statvfs st = { .f_bsize = 4096, .f_frsize = 4096, .f_namemax = META_NAME_MAX };
 	int rc = tier_space(fs->tiers[TIER_HOT], &sp);
 
 	(void)ino;
+	if (rc == 0)
+		rc = tier_space(fs->tiers[TIER_COLD], &cold);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;
+	}
+	if (cold.dev != sp.dev) {
+		sp.total += cold.total;
+		sp.avail += cold.avail;
 	}
 	st.f_blocks = sp.total / 4096;
 	st.f_bfree = st.f_bavail = sp.avail / 4096;

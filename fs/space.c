@@ -28,6 +28,7 @@ struct xref {
 	uint32_t seg;
 	uint8_t tier;
 	uint32_t refs;
+	uint32_t len;		/* stored bytes */
 };
 
 struct discard {
@@ -49,6 +50,7 @@ struct space {
 	pthread_t thread;
 	pthread_cond_t cond;
 	bool running, stop;
+	bool incomplete;		/* an extent could not be counted: never sweep */
 };
 
 static size_t xhash(uint8_t tier, uint32_t seg, uint64_t off, size_t size)
@@ -161,11 +163,13 @@ static void ref_locked(struct space *sp, const struct tier_ref *r)
 	if (sp->xcount * 2 >= sp->xsize && xgrow(sp) < 0) {
 		log_err("space accounting: out of memory; space of extent in segment %u "
 			"will only come back with compaction", r->seg);
+		sp->incomplete = true;
 		return;
 	}
 	e = xfind(sp, r, &found);
 	if (!found) {
-		*e = (struct xref){ .off = r->off, .seg = r->seg, .tier = r->tier };
+		*e = (struct xref){ .off = r->off, .seg = r->seg, .tier = r->tier,
+				    .len = r->stored_len };
 		sp->xcount++;
 		seg_count(sp, r, +1);
 	}
@@ -265,7 +269,7 @@ int space_init(struct fs *fs)
 }
 
 /* Give back what was queued (see the top of the file). */
-static void reclaim(struct fs *fs)
+void space_reclaim_now(struct fs *fs)
 {
 	struct space *sp = fs->space;
 	struct discard *d;
@@ -321,7 +325,7 @@ static void *reclaimer_main(void *arg)
 		until.tv_sec += 1;
 		pthread_cond_timedwait(&sp->cond, &sp->lock, &until);
 		pthread_mutex_unlock(&sp->lock);
-		reclaim(fs);
+		space_reclaim_now(fs);
 		pthread_mutex_lock(&sp->lock);
 	}
 	pthread_mutex_unlock(&sp->lock);
@@ -350,7 +354,7 @@ void space_reclaimer_stop(struct fs *fs)
 		pthread_join(sp->thread, NULL);
 		sp->running = false;
 	}
-	reclaim(fs);
+	space_reclaim_now(fs);
 	free(sp->d);
 	free(sp->segfree);
 	free(sp->x);
@@ -358,4 +362,143 @@ void space_reclaimer_stop(struct fs *fs)
 		free(sp->segrefs[t]);
 	free(sp);
 	fs->space = NULL;
+}
+
+/* ---- sweeping unreferenced stored bytes ------------------------------ */
+
+static int sx_cmp(const void *a, const void *b)
+{
+	const struct space_extent *x = a, *y = b;
+
+	if (x->tier != y->tier)
+		return x->tier < y->tier ? -1 : 1;
+	if (x->seg != y->seg)
+		return x->seg < y->seg ? -1 : 1;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+int space_extents(struct fs *fs, struct space_extent **out, size_t *n,
+		  uint32_t active[TIER_COUNT], uint64_t active_size[TIER_COUNT])
+{
+	struct space *sp = fs->space;
+	struct space_extent *v;
+	size_t k = 0;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&sp->lock);
+	if (sp->appending || sp->incomplete) {
+		pthread_mutex_unlock(&sp->lock);
+		return sp->incomplete ? -ENOMEM : -EAGAIN;
+	}
+	for (int t = 0; t < TIER_COUNT; t++) {
+		int64_t sz;
+
+		active[t] = tier_active_seg(fs->tiers[t]);
+		sz = tier_seg_size(fs->tiers[t], active[t]);
+		active_size[t] = sz > 0 ? (uint64_t)sz : 0;
+	}
+	v = malloc((sp->xcount ? sp->xcount : 1) * sizeof(*v));
+	for (size_t i = 0; v && i < sp->xsize; i++)
+		if (sp->x[i].refs)
+			v[k++] = (struct space_extent){ .tier = sp->x[i].tier, .seg = sp->x[i].seg,
+							.off = sp->x[i].off, .len = sp->x[i].len };
+	pthread_mutex_unlock(&sp->lock);
+	if (!v)
+		return -ENOMEM;
+	qsort(v, k, sizeof(*v), sx_cmp);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+/* Punch [start, end) of segment SEG of tier T as dead (whole blocks). */
+static void punch(struct fs *fs, int t, uint32_t seg, uint64_t start, uint64_t end)
+{
+	struct tier_ref r = { .tier = (uint8_t)t, .codec = TIER_CODEC_RAW, .seg = seg,
+			      .off = start };
+
+	while (start < end) {
+		uint64_t n = end - start > (1u << 30) ? (1u << 30) : end - start;
+
+		r.off = start;
+		r.stored_len = r.raw_len = (uint32_t)n;
+		tier_discard(fs->tiers[t], &r, 0, (uint32_t)n);
+		start += n;
+	}
+}
+
+struct sweep {
+	struct fs *fs;
+	int t;
+	const struct space_extent *v;
+	size_t n, i;
+	uint32_t active;	/* segment appended to when the extents were listed */
+	uint64_t active_size;	/* and its size then: later appends start past it */
+	uint64_t removed;
+};
+
+static int sweep_seg(void *ctx, uint32_t seg, uint64_t size)
+{
+	struct sweep *w = ctx;
+	uint64_t pos = 0;
+	bool any = false;
+
+	/* Extents not yet counted when the list was taken lie in the active
+	 * segment of then, past its extents, or in later segments. */
+	if (seg > w->active)
+		return 0;
+	while (w->i < w->n && (w->v[w->i].tier < w->t ||
+			       (w->v[w->i].tier == w->t && w->v[w->i].seg < seg)))
+		w->i++;
+	for (; w->i < w->n && w->v[w->i].tier == w->t && w->v[w->i].seg == seg; w->i++) {
+		const struct space_extent *e = &w->v[w->i];
+
+		if (e->off > pos)
+			punch(w->fs, w->t, seg, pos, e->off);
+		if (e->off + e->len > pos)
+			pos = e->off + e->len;
+		any = true;
+	}
+	if (seg == w->active || seg == tier_active_seg(w->fs->tiers[w->t])) {
+		if (seg == w->active && w->active_size > pos)
+			punch(w->fs, w->t, seg, pos, w->active_size);
+		return 0;	/* appended to: kept */
+	}
+	if (!any) {
+		int64_t sz = tier_seg_size(w->fs->tiers[w->t], seg);
+
+		if (tier_seg_remove(w->fs->tiers[w->t], seg) == 0 && sz > 0)
+			w->removed += (uint64_t)sz;
+	} else if (size > pos) {
+		punch(w->fs, w->t, seg, pos, size);
+	}
+	return 0;
+}
+
+int space_sweep(struct fs *fs)
+{
+	struct sweep w = { .fs = fs };
+	struct space_extent *v;
+	uint32_t active[TIER_COUNT];
+	uint64_t active_size[TIER_COUNT];
+	size_t n;
+	int rc = space_extents(fs, &v, &n, active, active_size);
+
+	if (rc < 0)
+		return rc;
+	/* What no record counts now is dead once the metadata that dropped it
+	 * is durable (appends cannot land in it: none was in flight). */
+	rc = meta_sync(fs->meta);
+	for (int t = 0; rc == 0 && t < TIER_COUNT; t++) {
+		w.t = t;
+		w.active = active[t];
+		w.active_size = active_size[t];
+		w.v = v;
+		w.n = n;
+		w.i = 0;
+		rc = tier_seg_foreach(fs->tiers[t], sweep_seg, &w);
+	}
+	free(v);
+	return rc;
 }

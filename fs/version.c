@@ -666,6 +666,7 @@ int version_rename(struct fs *fs, struct meta_batch *b, uint64_t src, uint64_t d
 		ver_rec_put(b, src, (d->count ? d->n[d->count - 1] : 0) + (uint32_t)i + 1, &s->v[i]);
 	ver_list_free(d);
 	ver_list_free(s);
+	migrate_pin_rename(fs, b, src, dst);	/* so does a tier pin */
 	return 0;
 }
 

@@ -133,9 +133,15 @@ static void xattr_change(fuse_req_t req, fuse_ino_t ino, const char *name,
 			 const char *value, size_t size, int flags, bool remove)
 {
 	struct inode *in;
-	int rc = inode_get(the_fs, ino, &in);
+	int rc = inode_get(the_fs, ino, &in), t = 1;
 
-	if (rc == 0 && !remove && !strcmp(name, "user.aifs.commit")) {
+	/* tier controls queue work for the tier thread: not under IN's lock */
+	if (rc == 0 && !remove && !strncmp(name, "user.aifs.", 10))
+		t = tier_xattr_set(the_fs, req, in, name, value, size);
+	if (t != 1) {
+		rc = t;
+		inode_put(the_fs, in);
+	} else if (rc == 0 && !remove && !strcmp(name, "user.aifs.commit")) {
 		const struct fuse_ctx *ctx = fuse_req_ctx(req);
 
 		/* takes the namespace lock, so not under IN's */
@@ -179,6 +185,9 @@ static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	}
 	if (!strcmp(name, "user.aifs.lineage")) {
 		rc = lineage_xattr(the_fs, in, (char **)&val, &len);
+	} else if (!strncmp(name, "user.aifs.", 10) &&
+		   (rc = tier_xattr_get(the_fs, in, name, (char **)&val, &len)) != 1) {
+		/* tiers: answered (or refused) by tierctl.c */
 	} else if (!strncmp(name, "user.aifs.", 10)) {
 		char *buf = malloc(256);
 

@@ -150,6 +150,8 @@ static int conf_read(struct store *s, char *err, size_t errlen)
 			snprintf(s->uuid, sizeof(s->uuid), "%.39s", val);
 		} else if (!strcmp(key, "created")) {
 			s->created = strtoll(val, NULL, 10);
+		} else if (!strcmp(key, "segment_size")) {
+			s->segment_size = strtoull(val, NULL, 10);
 		} else if (!strcmp(key, "cold")) {
 			free(s->cold_path);
 			s->cold_path = strdup(val);
@@ -218,6 +220,12 @@ static int tiers_open(struct store *s, char *err, size_t errlen)
 							       &s->tiers[TIER_COLD]);
 	if (rc < 0)
 		fail(err, errlen, rc, "cannot open cold tier %s: %s", cold, strerror(-rc));
+	for (int t = 0; rc == 0 && s->segment_size && t < TIER_COUNT; t++) {
+		rc = tier_set_seg_max(s->tiers[t], s->segment_size);
+		if (rc < 0)
+			fail(err, errlen, rc, "aifs.conf of %s: bad segment_size %llu", s->path,
+			     (unsigned long long)s->segment_size);
+	}
 out:
 	free(hot);
 	free(cold);
@@ -236,6 +244,12 @@ int store_open_readonly(const char *path, struct store **out, char *err, size_t 
 }
 
 int store_open(const char *path, struct store **out, char *err, size_t errlen)
+{
+	return store_open_cold(path, NULL, out, err, errlen);
+}
+
+int store_open_cold(const char *path, const char *cold, struct store **out, char *err,
+		    size_t errlen)
 {
 	struct store *s = calloc(1, sizeof(*s));
 	struct stat st;
@@ -259,6 +273,14 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 	rc = conf_read(s, err, errlen);
 	if (rc < 0)
 		goto fail;
+	if (cold) {
+		free(s->cold_path);
+		s->cold_path = strdup(cold);
+		if (!s->cold_path) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+	}
 	rc = store_readonly ? 0 : lock_take(s, err, errlen);
 	if (rc < 0)
 		goto fail;
@@ -382,8 +404,22 @@ static int audit_key_create(const char *path, const char *uuid)
 
 int store_mkfs(const char *path, const char *cold, char *err, size_t errlen)
 {
-	char uuid[40], conf[8192], *mdir;
+	return store_mkfs_seg(path, cold, 0, err, errlen);
+}
+
+int store_mkfs_seg(const char *path, const char *cold, uint64_t segment_size, char *err,
+		   size_t errlen)
+{
+	char uuid[40], conf[8192], seg[64] = "", *mdir;
 	int rc;
+
+	if (segment_size && (segment_size < TIER_SEG_MIN || segment_size > TIER_SEG_MAX))
+		return fail(err, errlen, -EINVAL, "segment size %llu is outside [%llu, %llu]",
+			    (unsigned long long)segment_size, (unsigned long long)TIER_SEG_MIN,
+			    (unsigned long long)TIER_SEG_MAX);
+	if (segment_size)
+		snprintf(seg, sizeof(seg), "segment_size = %llu\n",
+			 (unsigned long long)segment_size);
 
 	if (mkdir(path, 0700) < 0 && errno != EEXIST)
 		return fail(err, errlen, -errno, "cannot create %s: %s", path, strerror(errno));
@@ -419,9 +455,9 @@ int store_mkfs(const char *path, const char *cold, char *err, size_t errlen)
 	/* aifs.conf is written last: its presence marks a complete store. */
 	snprintf(conf, sizeof(conf),
 		 "# aifs store; written by aifsctl mkfs, do not edit\n"
-		 "format = %u\nuuid = %s\ncreated = %lld\n%s%s%s",
+		 "format = %u\nuuid = %s\ncreated = %lld\n%s%s%s%s",
 		 STORE_FORMAT, uuid, (long long)time(NULL), cold ? "cold = " : "",
-		 cold ? cold : "", cold ? "\n" : "");
+		 cold ? cold : "", cold ? "\n" : "", seg);
 	rc = write_durable(path, "aifs.conf", conf);
 	if (rc < 0)
 		return fail(err, errlen, rc, "cannot write %s/aifs.conf: %s", path, strerror(-rc));

@@ -1,6 +1,7 @@
 /* store.h — a whole aifs store on disk: configuration, lock, metadata, tiers.
  *
- *   STORE/aifs.conf   "key = value" lines: format, uuid, created, cold
+ *   STORE/aifs.conf   "key = value" lines: format, uuid, created, cold,
+ *                     segment_size
  *   STORE/lock        held (flock) by whoever has the store open
  *   STORE/meta/       RocksDB database (meta.h)
  *   STORE/hot/        hot tier segments
@@ -26,6 +27,7 @@ struct store {
 	uint32_t format;
 	int64_t created;		/* seconds since the epoch */
 	char *cold_path;		/* directory of the cold tier */
+	uint64_t segment_size;		/* segments cut at this size (0: tier default) */
 	struct meta *meta;
 	struct tier *tiers[TIER_COUNT];
 	int lock_fd;
@@ -35,9 +37,17 @@ struct store {
  * directory inode.  COLD is the cold tier directory or NULL for STORE/cold.
  * On failure ERR holds one line for the user. */
 int store_mkfs(const char *path, const char *cold, char *err, size_t errlen);
+/* The same with segments of at most SEGMENT_SIZE bytes (0: the default). */
+int store_mkfs_seg(const char *path, const char *cold, uint64_t segment_size, char *err,
+		   size_t errlen);
 
 /* Open the store at PATH, taking its lock.  *OUT is freed by store_close. */
 int store_open(const char *path, struct store **out, char *err, size_t errlen);
+
+/* The same, with the cold tier in directory COLD (when not NULL) instead
+ * of the one aifs.conf names (mount option cold=PATH). */
+int store_open_cold(const char *path, const char *cold, struct store **out, char *err,
+		    size_t errlen);
 
 /* Open the store at PATH for reading only, while it may be mounted: no
  * lock is taken and nothing may be written through *OUT. */

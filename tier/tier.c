@@ -1,782 +1,145 @@
-/* tier.c — the local tier: append-only segment files in one directory.
- *
- * A tier directory holds "seg-%08u" files of at most TIER_SEG_MAX bytes.
- * Extents are appended to the newest ("active") segment; an extent that
- * would not fit starts a new segment numbered one higher, so segment
- * numbers only grow and the number of a removed segment is never reused.
- *
- * Invariants of struct tier, all guarded by t->lock:
- *  - segs[n] describes segment n for n < nsegs; the file exists iff
- *    present, and used is the sum of the sizes of the present segments.
- *  - size is where the next extent of that segment would start: an append
- *    reserves [size, size + stored_len) under the lock and writes outside
- *    it, so concurrent appenders overlap their I/O.  A failed write leaves
- *    an unreferenced gap, never a reused range.
- *  - refs counts I/O in flight on fd.  A removed segment keeps its fd
- *    until refs drops to 0, so an fd number is never recycled under a
- *    reader that still uses it.
- *  - dirty is set when a write has completed, not at reservation: a sync
- *    clears it only for writes it is sure to cover.
- *
- * I/O goes through the calling thread's io_uring and scratch buffers
- * (uring.h); being per thread, none of them is locked.
+/* tier.c — the tier interface: each function hands the call to the
+ * implementation of the tier it is given (struct tier_ops).  A read batch
+ * may name tiers of different implementations; each gets its own ios.
  */
 #include "tier/tier.h"
 #include "tier/log.h"
-#include "tier/uring.h"
+#include "tier/tier_impl.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/falloc.h>
-#include <inttypes.h>
-#include <lz4.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <unistd.h>
-
-#define SEG_LIMIT	(1u << 24)	/* segment numbers (16 PiB of appends) */
-#define SCRATCH_CHUNK	(16u << 20)	/* staging bytes per chunk of a read batch */
-#define SEG_NAME_SIZE	32
-
-struct seg {
-	int fd;			/* -1 until first used */
-	uint32_t refs;		/* I/O in flight on fd */
-	uint64_t size;		/* bytes reserved so far */
-	bool present;
-	bool dirty;		/* written to since the last sync */
-};
-
-struct tier {
-	int id;
-	int dirfd;
-	char *dir;
-	pthread_mutex_t lock;
-	struct seg *segs;	/* indexed by segment number */
-	uint32_t nsegs;
-	uint32_t active;
-	uint64_t used;
-	bool dir_dirty;		/* a segment was created or removed since the last sync */
-};
-
-static const char *tier_name(int id)
-{
-	return id == TIER_HOT ? "hot" : id == TIER_COLD ? "cold" : "?";
-}
-
-static void seg_name(char *buf, uint32_t seg)
-{
-	snprintf(buf, SEG_NAME_SIZE, "seg-%08" PRIu32, seg);
-}
-
-/* Log one error line "tier NAME: MESSAGE" and return RC. */
-__attribute__((format(printf, 3, 4)))
-static int fail(const struct tier *t, int rc, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	log_err("tier %s: %s", tier_name(t->id), msg);
-	return rc;
-}
-
-/* ---- segment table --------------------------------------------------- */
-
-/* Make segs[SEG] exist.  Called with the lock held (or before sharing). */
-static int seg_slot(struct tier *t, uint32_t seg)
-{
-	uint32_t n = t->nsegs ? t->nsegs : 16;
-	struct seg *s;
-
-	if (seg < t->nsegs)
-		return 0;
-	if (seg >= SEG_LIMIT)
-		return fail(t, -ERANGE, "segment number %" PRIu32 " is out of range", seg);
-	while (n <= seg)
-		n *= 2;
-	s = realloc(t->segs, n * sizeof *s);
-	if (!s)
-		return fail(t, -ENOMEM, "cannot grow the segment table: %s", strerror(ENOMEM));
-	for (uint32_t i = t->nsegs; i < n; i++)
-		s[i] = (struct seg){ .fd = -1 };
-	t->segs = s;
-	t->nsegs = n;
-	return 0;
-}
-
-/* Create segment SEG and make it the active one.  Lock held. */
-static int seg_create(struct tier *t, uint32_t seg)
-{
-	char name[SEG_NAME_SIZE];
-	int fd, rc;
-
-	rc = seg_slot(t, seg);
-	if (rc)
-		return rc;
-	seg_name(name, seg);
-	fd = openat(t->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return fail(t, -errno, "cannot create segment %s/%s: %m", t->dir, name);
-	t->segs[seg] = (struct seg){ .fd = fd, .present = true };
-	t->active = seg;
-	t->dir_dirty = true;
-	return 0;
-}
-
-/* Reserve LEN bytes at the end of the active segment, starting a new one
- * if they would not fit, and take a reference on it for the write. */
-static int seg_reserve(struct tier *t, uint32_t len, uint32_t *seg, uint64_t *off, int *fd)
-{
-	struct seg *s;
-	int rc = 0;
-
-	pthread_mutex_lock(&t->lock);
-	if (((t->segs[t->active].size + TIER_BLOCK - 1) & ~(uint64_t)(TIER_BLOCK - 1)) + len >
-	    TIER_SEG_MAX)
-		rc = seg_create(t, t->active + 1);
-	if (rc == 0) {
-		s = &t->segs[t->active];
-		*seg = t->active;
-		/* Extents start block-aligned so that tier_discard can free
-		 * whole blocks; the gap stays a hole in the file. */
-		*off = (s->size + TIER_BLOCK - 1) & ~(uint64_t)(TIER_BLOCK - 1);
-		*fd = s->fd;
-		t->used += *off + len - s->size;
-		s->size = *off + len;
-		s->refs++;
-	}
-	pthread_mutex_unlock(&t->lock);
-	return rc;
-}
-
-/* Take a reference on the segment holding REF for a read, opening it on
- * first use; checks that the extent lies within what the segment holds. */
-static int seg_get(struct tier *t, const struct tier_ref *ref, int *fd)
-{
-	char name[SEG_NAME_SIZE];
-	struct seg *s;
-	int rc = 0;
-
-	pthread_mutex_lock(&t->lock);
-	s = ref->seg < t->nsegs ? &t->segs[ref->seg] : NULL;
-	if (!s || !s->present) {
-		rc = fail(t, -ENOENT, "segment %" PRIu32 " does not exist (extent at offset %"
-			  PRIu64 ")", ref->seg, ref->off);
-	} else if (ref->off + ref->stored_len > s->size) {
-		rc = fail(t, -EIO, "extent [%" PRIu64 ", +%" PRIu32 ") lies past the end of "
-			  "segment %" PRIu32 " (%" PRIu64 " bytes)", ref->off, ref->stored_len,
-			  ref->seg, s->size);
-	} else if (s->fd < 0) {
-		seg_name(name, ref->seg);
-		s->fd = openat(t->dirfd, name, O_RDWR | O_CLOEXEC);
-		if (s->fd < 0)
-			rc = fail(t, -errno, "cannot open segment %s/%s: %m", t->dir, name);
-	}
-	if (rc == 0) {
-		s->refs++;
-		*fd = s->fd;
-	}
-	pthread_mutex_unlock(&t->lock);
-	return rc;
-}
-
-/* Drop a reference taken by seg_reserve or seg_get; WROTE marks the
- * segment for the next sync. */
-static void seg_put(struct tier *t, uint32_t seg, bool wrote)
-{
-	struct seg *s;
-
-	pthread_mutex_lock(&t->lock);
-	s = &t->segs[seg];
-	s->dirty |= wrote;
-	if (--s->refs == 0 && !s->present && s->fd >= 0) {
-		close(s->fd);
-		s->fd = -1;
-	}
-	pthread_mutex_unlock(&t->lock);
-}
-
-/* ---- open / close ---------------------------------------------------- */
-
-/* Parse a canonical segment file name ("seg-" and at least 8 digits,
- * exactly as seg_name would print it); anything else is not ours. */
-static bool seg_parse(const char *name, uint32_t *seg)
-{
-	char canon[SEG_NAME_SIZE];
-	unsigned long v;
-	char *end;
-
-	if (strncmp(name, "seg-", 4) != 0)
-		return false;
-	v = strtoul(name + 4, &end, 10);
-	if (*end || v > UINT32_MAX)
-		return false;
-	seg_name(canon, (uint32_t)v);
-	*seg = (uint32_t)v;
-	return strcmp(canon, name) == 0;
-}
-
-/* Record every segment file of the directory; *NEWEST is the highest
- * number found, or -1 if there is none. */
-static int tier_scan(struct tier *t, int64_t *newest)
-{
-	struct dirent *de;
-	struct stat st;
-	uint32_t seg;
-	DIR *d;
-	int fd, rc = 0;
-
-	*newest = -1;
-	fd = dup(t->dirfd);
-	d = fd < 0 ? NULL : fdopendir(fd);
-	if (!d) {
-		rc = fail(t, -errno, "cannot list %s: %m", t->dir);
-		if (fd >= 0)
-			close(fd);
-		return rc;
-	}
-	while ((errno = 0, de = readdir(d)) != NULL) {
-		if (!seg_parse(de->d_name, &seg))
-			continue;
-		if (fstatat(t->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			rc = fail(t, -errno, "cannot stat %s/%s: %m", t->dir, de->d_name);
-		else if (!S_ISREG(st.st_mode))
-			rc = fail(t, -EINVAL, "%s/%s is not a regular file", t->dir, de->d_name);
-		else
-			rc = seg_slot(t, seg);
-		if (rc)
-			break;
-		t->segs[seg].present = true;
-		t->segs[seg].size = (uint64_t)st.st_size;
-		t->used += (uint64_t)st.st_size;
-		if ((int64_t)seg > *newest)
-			*newest = seg;
-	}
-	if (rc == 0 && errno)
-		rc = fail(t, -errno, "cannot list %s: %m", t->dir);
-	closedir(d);
-	return rc;
-}
-
-/* Open the newest segment for appending, trusting fstat for its size
- * (a torn tail from a crash is simply left behind, unreferenced). */
-static int tier_resume(struct tier *t, uint32_t seg)
-{
-	char name[SEG_NAME_SIZE];
-	struct seg *s = &t->segs[seg];
-	struct stat st;
-
-	seg_name(name, seg);
-	s->fd = openat(t->dirfd, name, O_RDWR | O_CLOEXEC);
-	if (s->fd < 0 || fstat(s->fd, &st) < 0)
-		return fail(t, -errno, "cannot open segment %s/%s for appending: %m", t->dir, name);
-	t->used += (uint64_t)st.st_size - s->size;
-	s->size = (uint64_t)st.st_size;
-	t->active = seg;
-	return 0;
-}
-
-static void tier_free(struct tier *t)
-{
-	for (uint32_t i = 0; i < t->nsegs; i++)
-		if (t->segs[i].fd >= 0)
-			close(t->segs[i].fd);
-	if (t->dirfd >= 0)
-		close(t->dirfd);
-	pthread_mutex_destroy(&t->lock);
-	free(t->segs);
-	free(t->dir);
-	free(t);
-}
-
-static __thread bool opening_readonly;	/* tier_open_readonly in progress */
-
-int tier_open_readonly(const char *dir, int id, struct tier **out)
-{
-	int rc;
-
-	opening_readonly = true;
-	rc = tier_open(dir, id, out);
-	opening_readonly = false;
-	return rc;
-}
-
-int tier_open(const char *dir, int id, struct tier **out)
-{
-	struct tier *t;
-	int64_t newest;
-	int rc;
-
-	*out = NULL;
-	if (id < 0 || id >= TIER_COUNT) {
-		log_err("tier: cannot open %s: tier id %d is not valid", dir, id);
-		return -EINVAL;
-	}
-	t = calloc(1, sizeof *t);
-	if (!t || !(t->dir = strdup(dir))) {
-		log_err("tier %s: cannot open %s: %s", tier_name(id), dir, strerror(ENOMEM));
-		free(t);
-		return -ENOMEM;
-	}
-	t->id = id;
-	pthread_mutex_init(&t->lock, NULL);
-	t->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (t->dirfd < 0) {
-		rc = fail(t, -errno, "cannot open directory %s: %m", dir);
-		goto out;
-	}
-	rc = tier_scan(t, &newest);
-	if (rc)
-		goto out;
-	rc = newest < 0 ? (opening_readonly ? 0 : seg_create(t, 0)) :
-			  tier_resume(t, (uint32_t)newest);
-	if (rc)
-		goto out;
-	*out = t;
-	return 0;
-out:
-	tier_free(t);
-	return rc;
-}
-
-void tier_close(struct tier *t)
-{
-	if (!t)
-		return;
-	tier_sync(t);
-	tier_free(t);
-}
-
-/* ---- append ---------------------------------------------------------- */
-
-/* Compress LEN bytes of SRC into the thread's scratch (*DST) if that saves
- * at least 5%: LZ4 gives up (returns 0) once its output would pass that
- * budget, so incompressible data costs little.  Returns the stored length,
- * or 0 when the bytes should be stored raw. */
-static uint32_t lz4_pack(struct uring_thread *ts, const void *src, uint32_t len, void **dst)
-{
-	uint32_t budget = (uint32_t)((uint64_t)len * 95 / 100);
-
-	if (budget == 0 || uring_scratch(ts, budget, dst) != 0)
-		return 0;
-	return (uint32_t)LZ4_compress_default(src, *dst, (int)len, (int)budget);
-}
 
 int tier_append(struct tier *t, const void *buf, uint32_t len, int codec,
 		struct tier_ref *ref, uint32_t *crcs, uint32_t *ncrc)
 {
-	struct uring_thread *ts;
-	struct uring_op op = { .write = true, .buf = (uint8_t *)buf, .len = len };
-	uint32_t seg, packed = 0;
-	void *packed_buf = NULL;
-	int rc;
-
-	if (!buf || !ref || !crcs || !ncrc || len == 0 || len > TIER_EXTENT_MAX ||
-	    (codec != TIER_CODEC_RAW && codec != TIER_CODEC_LZ4))
-		return fail(t, -EINVAL, "invalid append of %" PRIu32 " bytes with codec %d",
-			    len, codec);
-	rc = uring_thread_get(&ts);
-	if (rc)
-		return rc;
-	if (codec == TIER_CODEC_LZ4)
-		packed = lz4_pack(ts, buf, len, &packed_buf);
-	if (packed) {
-		op.buf = packed_buf;
-		op.len = packed;
-	}
-	*ncrc = TIER_NCRC(op.len);
-	for (uint32_t i = 0; i < *ncrc; i++) {
-		uint32_t pos = i * TIER_BLOCK;
-
-		crcs[i] = tier_crc32c(0, op.buf + pos,
-				      op.len - pos < TIER_BLOCK ? op.len - pos : TIER_BLOCK);
-	}
-	rc = seg_reserve(t, op.len, &seg, &op.off, &op.fd);
-	if (rc)
-		return rc;
-	uring_run(ts, &op, 1);
-	seg_put(t, seg, op.res == 0);
-	if (op.res)
-		return fail(t, op.res, "write of %" PRIu32 " bytes at offset %" PRIu64
-			    " of segment %" PRIu32 " failed: %s", op.len, op.off, seg,
-			    strerror(-op.res));
-	*ref = (struct tier_ref){
-		.tier = (uint8_t)t->id,
-		.codec = packed ? TIER_CODEC_LZ4 : TIER_CODEC_RAW,
-		.seg = seg,
-		.off = op.off,
-		.stored_len = op.len,
-		.raw_len = len,
-	};
-	return 0;
+	return t->ops->append(t, buf, len, codec, ref, crcs, ncrc);
 }
 
-/* ---- read batch ------------------------------------------------------ */
-
-/* How one io of a batch is carried out.  Raw extents read only the
- * TIER_BLOCK-aligned stored blocks covering the range (straight into dst
- * when the range is exactly those blocks); lz4 extents read all stored
- * bytes.  Every block read is checked before any byte is used; after a
- * failed direct read dst holds whatever was read, and the result says so. */
-struct read_plan {
-	struct tier_io *io;
-	struct tier *t;
-	uint32_t soff;		/* extent offset of the first stored byte read */
-	size_t scratch_off;	/* where in scratch, unless direct */
-	bool direct;
-};
-
-/* Check IO against the tier it names; returns the tier or NULL with
- * io->result set. */
-static struct tier *read_check(struct tier *const *tiers, struct tier_io *io)
+/* The tier IO names, or NULL. */
+static struct tier *io_tier(struct tier *const *tiers, const struct tier_io *io)
 {
-	const struct tier_ref *r = io->ref;
-	struct tier *t = r && r->tier < TIER_COUNT ? tiers[r->tier] : NULL;
+	return io->ref && io->ref->tier < TIER_COUNT ? tiers[io->ref->tier] : NULL;
+}
 
-	if (!t) {
-		log_err("tier: read of an extent of tier %d, which is not open",
-			r ? r->tier : -1);
-		io->result = -EINVAL;
-	} else if (!io->dst || !io->crcs || r->stored_len == 0 ||
-		   (r->codec != TIER_CODEC_RAW && r->codec != TIER_CODEC_LZ4) ||
-		   (r->codec == TIER_CODEC_RAW && r->stored_len != r->raw_len) ||
-		   (uint64_t)io->inner + io->len > r->raw_len) {
-		io->result = fail(t, -EINVAL, "invalid read of [%" PRIu32 ", +%" PRIu32 ") from "
-				  "the extent at segment %" PRIu32 " offset %" PRIu64 " (codec %u, %"
-				  PRIu32 " stored, %" PRIu32 " raw bytes)", io->inner, io->len,
-				  r->seg, r->off, r->codec, r->stored_len, r->raw_len);
-		t = NULL;
+/* Read the ios of implementation OPS only, through a copy of them. */
+static int read_part(const struct tier_ops *ops, struct tier *const *tiers,
+		     struct tier_io *ios, unsigned n)
+{
+	struct tier_io *part = malloc(n * sizeof(*part));
+	unsigned *at = malloc(n * sizeof(*at)), k = 0;
+	int rc = 0;
+
+	if (!part || !at) {
+		free(part);
+		free(at);
+		return -ENOMEM;
 	}
-	return t;
-}
+	for (unsigned i = 0; i < n; i++) {
+		struct tier *t = io_tier(tiers, &ios[i]);
 
-/* Verify the checksum of every stored block in BUF, which holds the stored
- * bytes [soff, soff + len) of the extent; soff is block-aligned. */
-static int read_verify(const struct read_plan *p, const uint8_t *buf, uint32_t len)
-{
-	const struct tier_ref *r = p->io->ref;
-
-	for (uint32_t pos = p->soff; pos < p->soff + len; pos += TIER_BLOCK) {
-		uint32_t blk = pos / TIER_BLOCK;
-		uint32_t n = r->stored_len - pos < TIER_BLOCK ? r->stored_len - pos : TIER_BLOCK;
-		uint32_t crc = tier_crc32c(0, buf + (pos - p->soff), n);
-
-		if (crc != p->io->crcs[blk])
-			return fail(p->t, -EIO, "checksum mismatch in segment %" PRIu32 " at offset %"
-				    PRIu64 " (block %" PRIu32 " of the extent at offset %" PRIu64
-				    "): expected %08" PRIx32 ", found %08" PRIx32, r->seg,
-				    r->off + pos, blk, r->off, p->io->crcs[blk], crc);
-	}
-	return 0;
-}
-
-/* Decode the verified lz4 extent in SRC far enough to fill the range.  A
- * range starting at 0 decodes straight into dst. */
-static int read_lz4(struct uring_thread *ts, const struct read_plan *p, const uint8_t *src)
-{
-	const struct tier_ref *r = p->io->ref;
-	uint32_t want = p->io->inner + p->io->len;
-	void *out = p->io->dst;
-	int n, rc;
-
-	if (p->io->inner) {
-		rc = uring_decode(ts, want, &out);
-		if (rc)
-			return rc;
-	}
-	n = LZ4_decompress_safe_partial((const char *)src, (char *)out, (int)r->stored_len,
-					(int)want, (int)want);
-	if (n != (int)want)
-		return fail(p->t, -EIO, "lz4 extent in segment %" PRIu32 " at offset %" PRIu64
-			    " does not decode to %" PRIu32 " bytes (got %d)", r->seg, r->off,
-			    want, n);
-	if (p->io->inner)
-		memcpy(p->io->dst, (uint8_t *)out + p->io->inner, p->io->len);
-	return 0;
-}
-
-/* Turn the outcome of P's read OP into the io's result and bytes. */
-static void read_finish(struct uring_thread *ts, const struct read_plan *p,
-			const struct uring_op *op)
-{
-	struct tier_io *io = p->io;
-	const struct tier_ref *r = io->ref;
-	int rc = op->res;
-
-	if (rc == -ENODATA)
-		rc = fail(p->t, -EIO, "segment %" PRIu32 " ends at offset %" PRIu64 ", inside the "
-			  "extent at offset %" PRIu64 " (%" PRIu32 " bytes): truncated segment",
-			  r->seg, op->off + op->done, r->off, r->stored_len);
-	else if (rc)
-		fail(p->t, rc, "read of %" PRIu32 " bytes at offset %" PRIu64 " of segment %"
-		     PRIu32 " failed: %s", op->len, op->off, r->seg, strerror(-rc));
-	else
-		rc = read_verify(p, op->buf, op->len);
-	if (rc == 0 && r->codec == TIER_CODEC_LZ4)
-		rc = read_lz4(ts, p, op->buf);
-	else if (rc == 0 && !p->direct)
-		memcpy(io->dst, op->buf + (io->inner - p->soff), io->len);
-	io->result = rc;
-}
-
-/* Plan, submit and finish the ios from FIRST on, as many as fit in the
- * ring and in SCRATCH_CHUNK bytes of staging (always at least one).
- * Returns the index of the first io left for the next chunk. */
-static unsigned read_chunk(struct uring_thread *ts, struct tier *const *tiers,
-			   struct tier_io *ios, unsigned first, unsigned n)
-{
-	struct read_plan plans[URING_DEPTH];
-	struct uring_op ops[URING_DEPTH];
-	size_t staged = 0;
-	void *scratch = NULL;
-	unsigned i, k = 0;
-	int rc;
-
-	for (i = first; i < n && k < URING_DEPTH; i++) {
-		struct tier_io *io = &ios[i];
-		struct tier *t = read_check(tiers, io);
-		const struct tier_ref *r = io->ref;
-		struct read_plan *p = &plans[k];
-		uint32_t end;
-		size_t need;
-
-		if (!t || io->len == 0)
-			continue;
-		*p = (struct read_plan){ .io = io, .t = t, .scratch_off = staged };
-		end = r->stored_len;
-		if (r->codec == TIER_CODEC_RAW) {
-			uint64_t e = ((uint64_t)io->inner + io->len + TIER_BLOCK - 1) / TIER_BLOCK *
-				     TIER_BLOCK;
-
-			p->soff = io->inner / TIER_BLOCK * TIER_BLOCK;
-			end = e < end ? (uint32_t)e : end;
-			p->direct = p->soff == io->inner && end == io->inner + io->len;
+		if (t && t->ops == ops) {
+			part[k] = ios[i];
+			at[k++] = i;
 		}
-		need = p->direct ? 0 : ((size_t)(end - p->soff) + 63) & ~(size_t)63;
-		if (k > 0 && staged + need > SCRATCH_CHUNK)
-			break;
-		ops[k] = (struct uring_op){ .off = r->off + p->soff, .len = end - p->soff,
-					    .buf = io->dst };
-		io->result = seg_get(t, r, &ops[k].fd);
-		if (io->result)
-			continue;
-		staged += need;
-		k++;
 	}
-	rc = uring_scratch(ts, staged, &scratch);
-	if (rc == 0) {
-		for (unsigned j = 0; j < k; j++)
-			if (!plans[j].direct)
-				ops[j].buf = (uint8_t *)scratch + plans[j].scratch_off;
-		uring_run(ts, ops, k);
-	}
-	for (unsigned j = 0; j < k; j++) {
-		if (rc == 0)
-			read_finish(ts, &plans[j], &ops[j]);
-		else
-			plans[j].io->result = rc;
-		seg_put(plans[j].t, plans[j].io->ref->seg, false);
-	}
-	return i;
+	if (k)
+		rc = ops->read_batch(tiers, part, k);
+	for (unsigned i = 0; i < k; i++)
+		ios[at[i]].result = part[i].result;
+	free(part);
+	free(at);
+	return rc;
 }
 
+/* Every io whose tier is not open fails alone; the others are read by
+ * their implementation, all together when there is one.  Returns the
+ * first error in io order, as the implementations do. */
 int tier_read_batch(struct tier *const *tiers, struct tier_io *ios, unsigned n)
 {
-	struct uring_thread *ts;
-	int rc = uring_thread_get(&ts);
+	const struct tier_ops *ops = NULL;
+	bool mixed = false;
+	int rc = 0;
 
-	for (unsigned i = 0; i < n; i++)
-		ios[i].result = rc;
-	if (rc)
-		return rc;
-	for (unsigned i = 0; i < n; )
-		i = read_chunk(ts, tiers, ios, i, n);
-	for (unsigned i = 0; i < n; i++)
-		if (ios[i].result)
-			return ios[i].result;
-	return 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct tier *t = io_tier(tiers, &ios[i]);
+
+		if (t && !ops)
+			ops = t->ops;
+		else if (t && t->ops != ops)
+			mixed = true;
+	}
+	if (ops && !mixed)
+		return ops->read_batch(tiers, ios, n);
+	for (unsigned i = 0; i < n; i++) {
+		if (io_tier(tiers, &ios[i]))
+			continue;
+		log_err("tier: read of an extent of tier %d, which is not open",
+			ios[i].ref ? ios[i].ref->tier : -1);
+		ios[i].result = -EINVAL;
+	}
+	for (int id = 0; id < TIER_COUNT && ops; id++) {
+		const struct tier_ops *o = tiers[id] ? tiers[id]->ops : NULL;
+		bool seen = false;
+
+		for (int j = 0; j < id; j++)
+			seen |= tiers[j] && tiers[j]->ops == o;
+		if (o && !seen && read_part(o, tiers, ios, n) == -ENOMEM)
+			return -ENOMEM;
+	}
+	for (unsigned i = 0; i < n && !rc; i++)
+		rc = ios[i].result;
+	return rc;
 }
 
-/* ---- sync, segments, space ------------------------------------------- */
-
-/* Segments are taken one at a time, each with a reference, so that the
- * fdatasyncs run without the lock.  A failed fdatasync does not mark the
- * segment dirty again: Linux reports a writeback error once per file and
- * may have dropped the pages, so a retry could succeed over lost data. */
 int tier_sync(struct tier *t)
 {
-	bool dir_dirty;
-	int rc = 0, err;
-
-	for (uint32_t i = 0; ; i++) {
-		struct seg *s;
-		int fd = -1;
-
-		pthread_mutex_lock(&t->lock);
-		if (i >= t->nsegs) {
-			pthread_mutex_unlock(&t->lock);
-			break;
-		}
-		s = &t->segs[i];
-		if (s->present && s->dirty) {
-			s->dirty = false;
-			s->refs++;
-			fd = s->fd;
-		}
-		pthread_mutex_unlock(&t->lock);
-		if (fd < 0)
-			continue;
-		if (fdatasync(fd) < 0) {
-			err = fail(t, -errno, "fdatasync of segment %" PRIu32 " failed: %m", i);
-			rc = rc ? rc : err;
-		}
-		seg_put(t, i, false);
-	}
-	/* Created and removed segment names are durable only with the directory. */
-	pthread_mutex_lock(&t->lock);
-	dir_dirty = t->dir_dirty;
-	t->dir_dirty = false;
-	pthread_mutex_unlock(&t->lock);
-	if (dir_dirty && fsync(t->dirfd) < 0) {
-		err = fail(t, -errno, "fsync of directory %s failed: %m", t->dir);
-		pthread_mutex_lock(&t->lock);
-		t->dir_dirty = true;
-		pthread_mutex_unlock(&t->lock);
-		rc = rc ? rc : err;
-	}
-	return rc;
+	return t->ops->sync(t);
 }
 
 int tier_discard(struct tier *t, const struct tier_ref *ref, uint32_t inner, uint32_t len)
 {
-	uint64_t start, end;
-	int fd, rc;
-
-	if (len == 0 || (ref->codec != TIER_CODEC_RAW && (inner || len < ref->raw_len)))
-		return 0;
-	if (ref->codec != TIER_CODEC_RAW) {
-		inner = 0;
-		len = ref->stored_len;
-	}
-	start = ref->off + inner;
-	end = start + len;
-	/* The block tail past the extent's end belongs to no other extent. */
-	if (inner + len >= ref->stored_len)
-		end = (end + TIER_BLOCK - 1) & ~(uint64_t)(TIER_BLOCK - 1);
-	start = (start + TIER_BLOCK - 1) & ~(uint64_t)(TIER_BLOCK - 1);
-	end &= ~(uint64_t)(TIER_BLOCK - 1);
-	if (end <= start)
-		return 0;
-	rc = seg_get(t, ref, &fd);
-	if (rc)
-		return rc;
-	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)start,
-		      (off_t)(end - start)) < 0)
-		rc = fail(t, -errno, "cannot free %" PRIu64 " bytes of segment %" PRIu32 ": %s",
-			  end - start, ref->seg, strerror(errno));
-	seg_put(t, ref->seg, false);
-	return rc;
+	return t->ops->discard(t, ref, inner, len);
 }
 
 int tier_seg_remove(struct tier *t, uint32_t seg)
 {
-	char name[SEG_NAME_SIZE];
-	struct seg *s;
-	int rc = 0;
-
-	seg_name(name, seg);
-	pthread_mutex_lock(&t->lock);
-	s = seg < t->nsegs ? &t->segs[seg] : NULL;
-	if (seg == t->active)
-		rc = fail(t, -EBUSY, "segment %" PRIu32 " is being appended to and cannot be "
-			  "removed", seg);
-	else if (!s || !s->present)
-		rc = fail(t, -ENOENT, "cannot remove segment %" PRIu32 ": no such segment", seg);
-	else if (unlinkat(t->dirfd, name, 0) < 0)
-		rc = fail(t, -errno, "cannot remove segment %s/%s: %m", t->dir, name);
-	else {
-		t->used -= s->size;
-		s->present = false;
-		s->dirty = false;
-		s->size = 0;
-		t->dir_dirty = true;
-		/* Readers still in flight keep the fd; the last seg_put closes it. */
-		if (s->refs == 0 && s->fd >= 0) {
-			close(s->fd);
-			s->fd = -1;
-		}
-	}
-	pthread_mutex_unlock(&t->lock);
-	return rc;
+	return t->ops->seg_remove(t, seg);
 }
 
-/* An absent segment is an answer here, not an error, so it is not logged. */
 int64_t tier_seg_size(struct tier *t, uint32_t seg)
 {
-	int64_t size = -ENOENT;
+	return t->ops->seg_size(t, seg);
+}
 
-	pthread_mutex_lock(&t->lock);
-	if (seg < t->nsegs && t->segs[seg].present)
-		size = (int64_t)t->segs[seg].size;
-	pthread_mutex_unlock(&t->lock);
-	return size;
+int64_t tier_seg_allocated(struct tier *t, uint32_t seg)
+{
+	return t->ops->seg_allocated(t, seg);
 }
 
 uint32_t tier_active_seg(struct tier *t)
 {
-	uint32_t seg;
-
-	pthread_mutex_lock(&t->lock);
-	seg = t->active;
-	pthread_mutex_unlock(&t->lock);
-	return seg;
+	return t->ops->active_seg(t);
 }
 
-/* FN runs on a copy of the list, without the lock, so that it may call
- * back into the tier (to remove a segment, say). */
 int tier_seg_foreach(struct tier *t, int (*fn)(void *ctx, uint32_t seg, uint64_t size),
 		     void *ctx)
 {
-	struct { uint32_t seg; uint64_t size; } *list;
-	uint32_t n = 0, i;
-	int rc = 0;
-
-	pthread_mutex_lock(&t->lock);
-	list = malloc((t->nsegs ? t->nsegs : 1) * sizeof *list);
-	for (i = 0; list && i < t->nsegs; i++) {
-		if (t->segs[i].present) {
-			list[n].seg = i;
-			list[n++].size = t->segs[i].size;
-		}
-	}
-	pthread_mutex_unlock(&t->lock);
-	if (!list)
-		return fail(t, -ENOMEM, "cannot list segments: %s", strerror(ENOMEM));
-	for (i = 0; i < n && rc == 0; i++)
-		rc = fn(ctx, list[i].seg, list[i].size);
-	free(list);
-	return rc;
+	return t->ops->seg_foreach(t, fn, ctx);
 }
 
 int tier_space(struct tier *t, struct tier_space *out)
 {
-	struct statvfs sv;
+	return t->ops->space(t, out);
+}
 
-	if (fstatvfs(t->dirfd, &sv) < 0)
-		return fail(t, -errno, "fstatvfs of %s failed: %m", t->dir);
-	pthread_mutex_lock(&t->lock);
-	out->used = t->used;
-	pthread_mutex_unlock(&t->lock);
-	out->total = (uint64_t)sv.f_blocks * sv.f_frsize;
-	out->avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-	return 0;
+int tier_set_seg_max(struct tier *t, uint64_t bytes)
+{
+	return t->ops->set_seg_max(t, bytes);
+}
+
+void tier_close(struct tier *t)
+{
+	if (t)
+		t->ops->close(t);
 }

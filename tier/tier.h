@@ -1,17 +1,21 @@
 /* tier.h — extent stores.
  *
- * A tier stores immutable extents and gives them back by reference.  The
- * local implementation keeps append-only segment files in one directory
- * ("seg-%08u", at most TIER_SEG_MAX bytes each; an extent never spans two
- * segments) and does its I/O with io_uring.  Nothing is overwritten in
- * place: space comes back only when a whole segment is removed.
+ * A tier stores immutable extents and gives them back by reference.  Every
+ * tier implements struct tier_ops below; the functions of this header
+ * dispatch to it, and nothing above tier/ sees more than these functions,
+ * so nothing there may assume that a tier is a local directory.
+ *
+ * The local implementation (tier_open, local.c) keeps append-only segment
+ * files in one directory ("seg-%08u", at most TIER_SEG_MAX bytes each; an
+ * extent never spans two segments) and does its I/O with io_uring.
+ * Nothing is overwritten in place: space comes back only when a whole
+ * segment is removed or its dead blocks are punched out.  A tier kept in
+ * an object store (Ceph RADOS, S3) would map a segment to an object or an
+ * object prefix and implement the same operations.
  *
  * Every extent carries one CRC-32C per TIER_BLOCK bytes of its *stored*
  * bytes; the caller keeps them (in metadata) and hands them back on read,
  * so a flipped byte on disk is a -EIO and one log line, never wrong data.
- *
- * Nothing above tier/ may assume that a tier is a local directory: callers
- * use only the functions below.
  *
  * All functions are thread-safe and return 0 or a negative errno.
  */
@@ -26,11 +30,16 @@
 #define TIER_COUNT	2
 
 #define TIER_CODEC_RAW	0
-#define TIER_CODEC_LZ4	1
+#define TIER_CODEC_LZ4	1	/* lz4 */
+#define TIER_CODEC_BG4	2	/* 4-byte values split into byte planes, then lz4 */
+#define TIER_CODEC_BG2	3	/* 2-byte values split into byte planes, then lz4 */
+#define TIER_CODEC_MAX	TIER_CODEC_BG2
+#define TIER_CODEC_AUTO	255	/* tier_append: whichever of LZ4, BG4, BG2 suits */
 
 #define TIER_BLOCK	4096u		/* checksum granularity */
 #define TIER_EXTENT_MAX	(8u << 20)	/* largest extent accepted by append */
 #define TIER_SEG_MAX	(1ull << 30)	/* a segment never exceeds this size */
+#define TIER_SEG_MIN	(2ull * TIER_EXTENT_MAX)	/* smallest segment limit allowed */
 
 /* Number of checksums of an extent of LEN stored bytes. */
 #define TIER_NCRC(len)	(((len) + TIER_BLOCK - 1) / TIER_BLOCK)
@@ -47,7 +56,32 @@ struct tier_ref {
 	uint32_t raw_len;	/* bytes after decoding */
 };
 
-/* Open the tier ID kept in directory DIR (which must exist).  Finds the
+/* One read of a batch (see tier_read_batch). */
+struct tier_io;
+struct tier_space;
+
+/* The operations of a tier implementation; each takes the tier it was
+ * opened as (see tier_impl.h), and does what the function of the same name
+ * below says.  read_batch gets the whole TIERS array but only the ios
+ * whose tier uses these ops. */
+struct tier_ops {
+	int (*append)(struct tier *t, const void *buf, uint32_t len, int codec,
+		      struct tier_ref *ref, uint32_t *crcs, uint32_t *ncrc);
+	int (*read_batch)(struct tier *const *tiers, struct tier_io *ios, unsigned n);
+	int (*sync)(struct tier *t);
+	int (*discard)(struct tier *t, const struct tier_ref *ref, uint32_t inner, uint32_t len);
+	int (*seg_remove)(struct tier *t, uint32_t seg);
+	int64_t (*seg_size)(struct tier *t, uint32_t seg);
+	int64_t (*seg_allocated)(struct tier *t, uint32_t seg);
+	uint32_t (*active_seg)(struct tier *t);
+	int (*seg_foreach)(struct tier *t, int (*fn)(void *ctx, uint32_t seg, uint64_t size),
+			   void *ctx);
+	int (*space)(struct tier *t, struct tier_space *out);
+	int (*set_seg_max)(struct tier *t, uint64_t bytes);
+	void (*close)(struct tier *t);
+};
+
+/* Open the local tier ID kept in directory DIR (which must exist).  Finds the
  * segments present and resumes appending at the end of the newest one.
  * *OUT is owned by the caller and freed by tier_close. */
 int tier_open(const char *dir, int id, struct tier **out);
@@ -56,12 +90,18 @@ int tier_open(const char *dir, int id, struct tier **out);
  * it: nothing is created (tier_append must not be called). */
 int tier_open_readonly(const char *dir, int id, struct tier **out);
 
+/* Start new segments once the active one would pass BYTES (between
+ * TIER_SEG_MIN and TIER_SEG_MAX; default TIER_SEG_MAX).  Returns 0 or
+ * -EINVAL. */
+int tier_set_seg_max(struct tier *t, uint64_t bytes);
+
 /* Close the tier; pending data is synced first. */
 void tier_close(struct tier *t);
 
 /* Append LEN (1..TIER_EXTENT_MAX) bytes of BUF as one extent.  CODEC is the
- * preferred codec: with TIER_CODEC_LZ4 the bytes are compressed unless that
- * saves less than about 5%, in which case they are stored raw.  On success
+ * preferred codec: with any but TIER_CODEC_RAW the bytes are compressed
+ * unless that saves less than about 5%, in which case they are stored raw;
+ * TIER_CODEC_AUTO picks the codec that best encodes a sample of the bytes.  On success
  * *REF describes the extent and CRCS (room for TIER_NCRC(LEN) entries) holds
  * its checksums; *NCRC is how many were written.  The bytes are written when
  * this returns (not yet durable: see tier_sync). */
@@ -104,6 +144,10 @@ int tier_seg_remove(struct tier *t, uint32_t seg);
 /* Size in bytes of segment SEG, or a negative errno (-ENOENT if absent). */
 int64_t tier_seg_size(struct tier *t, uint32_t seg);
 
+/* Bytes of segment SEG backed by storage (punched holes not counted), or
+ * a negative errno (-ENOENT if absent). */
+int64_t tier_seg_allocated(struct tier *t, uint32_t seg);
+
 /* The segment currently appended to. */
 uint32_t tier_active_seg(struct tier *t);
 
@@ -116,6 +160,8 @@ struct tier_space {
 	uint64_t used;		/* bytes in segment files */
 	uint64_t total;		/* capacity of the device holding the tier */
 	uint64_t avail;		/* bytes still free on that device */
+	uint64_t dev;		/* identifies that device: equal for tiers sharing one */
+	uint64_t allocated;	/* bytes of segment files backed by storage (holes not counted) */
 };
 
 /* Space used by the tier and left on its device. */

@@ -5,6 +5,7 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "meta/store.h"
@@ -15,7 +16,7 @@ static const char usage_text[] =
 	"usage: aifsctl COMMAND [ARGS]\n"
 	"\n"
 	"commands:\n"
-	"  mkfs [--cold PATH] STORE   create a new store\n"
+	"  mkfs [--cold PATH] [--segment-size MIB] STORE   create a new store\n"
 	"  fsck [--repair] STORE      check (and repair) an unmounted store\n"
 	"  status [--json] MOUNT      store, space, versions, snapshots, journal, daemon\n"
 	"  stats [--json] MOUNT       operation counts, bytes and latency percentiles\n"
@@ -39,6 +40,10 @@ static const char usage_text[] =
 	"  policy get DIR             show the area policy of a directory\n"
 	"  policy set DIR POLICY      mark a directory checkpoint|dataset|journal|plain\n"
 	"  lineage [--json|--openlineage] PATH  what a checkpoint version was made from\n"
+	"  tier status [--json] MOUNT extents, bytes, compression per tier\n"
+	"  tier migrate PATH --to T   move PATH to the hot or cold tier\n"
+	"  tier pin PATH hot|cold|none  keep PATH in a tier\n"
+	"  gc [--threshold F] MOUNT|STORE  compact segments, report bytes reclaimed\n"
 	"\n"
 	"  aifsctl COMMAND --help     help on one command\n"
 	"  aifsctl --version          print the version\n"
@@ -46,25 +51,35 @@ static const char usage_text[] =
 	"Exit status: 0 ok, 1 problem found or failure, 2 usage error.  See aifsctl(8).\n";
 
 static const char mkfs_usage[] =
-	"usage: aifsctl mkfs [--cold PATH] STORE\n"
+	"usage: aifsctl mkfs [--cold PATH] [--segment-size MIB] STORE\n"
 	"\n"
 	"Create a new aifs store in STORE, which must be absent or empty.\n"
-	"  --cold PATH   keep the cold tier in PATH (default STORE/cold)\n";
+	"  --cold PATH          keep the cold tier in PATH (default STORE/cold)\n"
+	"  --segment-size MIB   cut segment files at MIB MiB (16..1024, default 1024)\n";
 
 static int cmd_mkfs(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "cold", required_argument, NULL, 'c' },
+		{ "segment-size", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *cold = NULL;
-	char err[1024];
+	unsigned long long seg = 0;
+	char err[1024], *end;
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': cold = optarg; break;
+		case 's':
+			seg = strtoull(optarg, &end, 10) << 20;
+			if (*end || seg < TIER_SEG_MIN || seg > TIER_SEG_MAX) {
+				fprintf(stderr, "aifsctl mkfs: --segment-size must be 16..1024 (MiB)\n");
+				return EXIT_USAGE;
+			}
+			break;
 		case 'h': fputs(mkfs_usage, stdout); return EXIT_OK;
 		default: fputs(mkfs_usage, stderr); return EXIT_USAGE;
 		}
@@ -73,7 +88,7 @@ static int cmd_mkfs(int argc, char **argv)
 		fputs(mkfs_usage, stderr);
 		return EXIT_USAGE;
 	}
-	if (store_mkfs(argv[optind], cold, err, sizeof(err)) < 0) {
+	if (store_mkfs_seg(argv[optind], cold, seg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "aifsctl mkfs: %s\n", err);
 		return EXIT_PROBLEM;
 	}
@@ -123,6 +138,10 @@ int main(int argc, char **argv)
 		return cmd_policy(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "lineage"))
 		return cmd_lineage(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "tier"))
+		return cmd_tier(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "gc"))
+		return cmd_gc(argc - 1, argv + 1);
 	fprintf(stderr, "aifsctl: unknown command '%s'\n%s", argv[1], usage_text);
 	return EXIT_USAGE;
 }

@@ -34,5 +34,11 @@ int cmd_lineage(int argc, char **argv);
 /* SHA-256 (hex) of the text `aifsctl snapshot manifest DS TAG` prints;
  * 0, or -1 after printing why not. */
 int snap_manifest_digest(const char *ds, const char *tag, char hex[65]);
+/* aifsctl tier status|migrate|pin (through the mount) */
+int cmd_tier(int argc, char **argv);
+/* aifsctl gc [--threshold F] MOUNT|STORE */
+int cmd_gc(int argc, char **argv);
+/* Offline gc of the unmounted store at PATH (gccmd.c); an exit code. */
+int gc_offline(const char *path, double threshold);
 
 #endif

@@ -6,7 +6,9 @@
  *    2 + subdirectories); a live inode is named at least once; an inode
  *    with no links has an orphan record (it was unlinked while open);
  *  - every extent lies inside its segment, extents of a file do not
- *    overlap, and every stored byte matches its checksum.
+ *    overlap, and every stored byte matches its checksum;
+ *  - no stored byte is referenced by two different extents, and none is
+ *    held in a segment without being referenced (fsckspace.c).
  * --repair fixes what needs no guessing: dangling dentries are removed,
  * link counts set to what the namespace says, orphans freed, unnamed
  * inodes given a name in /lost+found.  Damaged data is only reported.
@@ -24,6 +26,7 @@
 #include "tier/log.h"
 #include "tools/aifsctl.h"
 #include "tools/common.h"
+#include "tools/fsck.h"
 
 struct ient {
 	struct meta_inode in;
@@ -56,6 +59,11 @@ static void problem(struct fsck *f, const char *fmt, ...)
 	va_end(ap);
 	putchar('\n');
 	f->problems++;
+}
+
+static void space_problem(void *ctx, const char *msg)
+{
+	problem(ctx, "%s", msg);
 }
 
 static struct ient *find(struct fsck *f, uint64_t ino)
@@ -139,6 +147,8 @@ static int check_extent(void *ctx, const struct meta_extent *x)
 	struct tier_io io;
 
 	f->extents++;
+	if (fsck_space_add(&x->ref) < 0)
+		return -ENOMEM;
 	if (x->foff < f->last_end)
 		problem(f, "inode %llu: extent at %llu overlaps the previous one", ino,
 			(unsigned long long)x->foff);
@@ -263,6 +273,8 @@ static int walk(struct fsck *f)
 	}
 	for (size_t i = 0; i < f->n && rc == 0; i++)
 		check_links(f, &f->v[i]);
+	if (rc == 0)
+		fsck_space_check(f->s, space_problem, f);
 	return rc;
 }
 
