@@ -1,5 +1,6 @@
 /* common.c — helpers shared by the aifsctl commands and lsaifs. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,28 +28,27 @@ void json_str(const char *s)
 	json_fstr(stdout, s);
 }
 
-/* The mount root of the file system holding directory DIR (realpath'd). */
-int mount_root(const char *dir, char *root, size_t len)
+/* The mount root of the file system holding PATH (realpath'd): the highest
+ * directory above it on the same device. */
+int mount_root(const char *path, char *root, size_t len)
 {
-	char cur[4096], up[4200];
+	char cur[PATH_MAX], up[PATH_MAX];
 	struct stat a, b;
+	char *slash;
 
-	if (!realpath(dir, cur) || stat(cur, &a) < 0)
+	if (!realpath(path, cur) || stat(cur, &a) < 0)
 		return -errno;
-	for (;;) {
-		char *slash;
-
-		if (!strcmp(cur, "/"))
+	while (strcmp(cur, "/")) {
+		memcpy(up, cur, sizeof(up));
+		slash = strrchr(up, '/');
+		if (!slash)
 			break;
-		snprintf(up, sizeof(up), "%s/..", cur);
+		slash[slash == up] = 0;		/* "/a" -> "/", "/a/b" -> "/a" */
 		if (stat(up, &b) < 0 || b.st_dev != a.st_dev)
 			break;
-		slash = strrchr(cur, '/');
-		if (slash == cur)
-			slash[1] = 0;
-		else
-			*slash = 0;
+		memcpy(cur, up, sizeof(cur));
 	}
-	snprintf(root, len, "%s", cur);
+	if ((size_t)snprintf(root, len, "%s", cur) >= len)
+		return -ENAMETOOLONG;
 	return 0;
 }

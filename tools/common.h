@@ -11,9 +11,9 @@ void json_str(const char *s);
 /* The same to F. */
 void json_fstr(FILE *f, const char *s);
 
-/* The mount root of the file system holding directory DIR (realpath'd)
- * into ROOT; 0 or -errno. */
-int mount_root(const char *dir, char *root, size_t len);
+/* The mount root of the file system holding PATH (a file or directory,
+ * realpath'd) into ROOT; 0 or -errno. */
+int mount_root(const char *path, char *root, size_t len);
 
 /* Show DONE of TOTAL for long work WHAT as a bar on stderr when it is a
  * terminal (at most once a second, and at the end); nothing otherwise. */

@@ -105,30 +105,6 @@ static void snapdir(char *buf, size_t len, const char *ds, const char *tag)
 		snprintf(buf, len, "%s/.aifs/snapshots/%s", ds, tag);
 }
 
-/* ROOT/.aifs/stats of the mount holding PATH (its highest directory on
- * the same device); -1 if PATH cannot be resolved. */
-static int stats_path(const char *path, char *out, size_t len)
-{
-	char cur[PATH_MAX], up[PATH_MAX];
-	struct stat st, pst;
-	char *slash;
-
-	if (!realpath(path, cur) || stat(cur, &st) < 0)
-		return -1;
-	while (strcmp(cur, "/")) {
-		memcpy(up, cur, sizeof(up));
-		slash = strrchr(up, '/');
-		if (!slash)
-			break;
-		slash[slash == up] = 0;		/* "/a" -> "/", "/a/b" -> "/a" */
-		if (stat(up, &pst) < 0 || pst.st_dev != st.st_dev)
-			break;
-		memcpy(cur, up, sizeof(cur));
-	}
-	snprintf(out, len, "%s/.aifs/stats", cur);
-	return 0;
-}
-
 static unsigned long long files_copied(const char *stats)
 {
 	char buf[4096];
@@ -149,15 +125,16 @@ static unsigned long long files_copied(const char *stats)
  * mount's statistics) while the mkdir runs in a child. */
 static int snap_create(const char *ds, const char *tag)
 {
-	char p[8500], stats[PATH_MAX + 16];
+	char p[8500], root[PATH_MAX], stats[PATH_MAX + 16] = "";
 	struct timespec tick = { 0, 200 * 1000 * 1000 };
 	int status, err = 0, ticks = 0;
 	bool shown = false;
 	pid_t pid;
 
 	snapdir(p, sizeof(p), ds, tag);
-	if (!isatty(STDERR_FILENO) || stats_path(ds, stats, sizeof(stats)) < 0 ||
-	    (pid = fork()) < 0) {
+	if (isatty(STDERR_FILENO) && mount_root(ds, root, sizeof(root)) == 0)
+		snprintf(stats, sizeof(stats), "%s/.aifs/stats", root);
+	if (!stats[0] || (pid = fork()) < 0) {
 		err = mkdir(p, 0755) < 0 ? errno : 0;
 	} else if (pid == 0) {
 		_exit(mkdir(p, 0755) < 0 ? errno : 0);

@@ -78,14 +78,14 @@ static void human(double b, char *out, size_t len)
 	snprintf(out, len, i ? "%.1f %s" : "%.0f %s", b, u[i]);
 }
 
-static void mount_of(const char *path, char *out, size_t len);
 
 static int tier_status(const char *path, bool json)
 {
 	static const char *const names[] = { "hot", "cold" };
 	char mnt[4096], *j;
 
-	mount_of(path, mnt, sizeof(mnt));
+	if (mount_root(path, mnt, sizeof(mnt)) < 0)
+		snprintf(mnt, sizeof(mnt), "%s", path);
 	j = xattr_str(mnt, "user.aifs.tierstat");
 
 	if (!j) {
@@ -124,44 +124,34 @@ static int tier_status(const char *path, bool json)
 	return EXIT_OK;
 }
 
-/* The mount point holding PATH (walking up while the device stays). */
-static void mount_of(const char *path, char *out, size_t len)
+/* Wait until the tier thread has no job left (the one queued included).
+ * On a terminal, show the bytes migration has moved since *BASE (-1: take
+ * it now). */
+static int wait_idle(const char *mnt, double *base)
 {
-	struct stat st, up;
-	char *slash;
+	bool tty = isatty(STDERR_FILENO);
 
-	if (!realpath(path, out) || stat(out, &st) < 0) {
-		snprintf(out, len, "%s", path);
-		return;
-	}
-	while ((slash = strrchr(out, '/')) && slash != out) {
-		char save = *slash;
-
-		*slash = 0;
-		if (stat(out, &up) < 0 || up.st_dev != st.st_dev) {
-			*slash = save;
-			return;
-		}
-	}
-	if (stat("/", &up) == 0 && up.st_dev == st.st_dev)
-		snprintf(out, len, "/");
-}
-
-/* Wait until the tier thread has no job left (the one queued included). */
-static int wait_idle(const char *mnt)
-{
 	for (int i = 0; i < 36000; i++) {
 		char *j = xattr_str(mnt, "user.aifs.tierstat");
-		double queued;
+		double queued, moved;
 		char *p;
 
 		if (!j)
 			return -errno;
 		p = strstr(j, "\"migration\"");
 		queued = p ? jnum(p, NULL, "queued") : 0;
+		moved = p ? jnum(p, NULL, "moved_bytes") : 0;
 		free(j);
-		if (queued == 0 && i > 0)
+		if (*base < 0)
+			*base = moved;
+		if (tty && i >= 5)	/* quick ones show nothing */
+			fprintf(stderr, "\rmigrate: %.1f MB moved, %.0f job%s queued   ",
+				(moved - *base) / 1e6, queued, queued == 1 ? "" : "s");
+		if (queued == 0 && i > 0) {
+			if (tty && i >= 5)
+				fputc('\n', stderr);
 			return 0;
+		}
 		usleep(100000);
 	}
 	return -ETIMEDOUT;
@@ -170,6 +160,7 @@ static int wait_idle(const char *mnt)
 static int tier_migrate(const char *path, const char *to, bool wait)
 {
 	char mnt[4096];
+	double base = -1;
 
 	if (strcmp(to, "hot") && strcmp(to, "cold")) {
 		fprintf(stderr, "aifsctl tier migrate: --to must be hot or cold, not '%s'\n", to);
@@ -183,10 +174,11 @@ static int tier_migrate(const char *path, const char *to, bool wait)
 	}
 	if (!wait)
 		return EXIT_OK;
-	mount_of(path, mnt, sizeof(mnt));
+	if (mount_root(path, mnt, sizeof(mnt)) < 0)
+		snprintf(mnt, sizeof(mnt), "%s", path);
 	/* the request is queued; it is done once the thread is idle and a
 	 * second look at the tier thread finds nothing more queued */
-	if (wait_idle(mnt) < 0 || wait_idle(mnt) < 0) {
+	if (wait_idle(mnt, &base) < 0 || wait_idle(mnt, &base) < 0) {
 		fprintf(stderr, "aifsctl tier migrate: waiting on %s: %s\n", mnt, strerror(errno));
 		return EXIT_PROBLEM;
 	}
