@@ -150,6 +150,9 @@ void inode_open_inc(struct fs *fs, struct inode *in);
 /* Delete IN's records in B at its last unlink if nothing has it open;
  * true if done (the caller then does not save IN). */
 bool inode_purge_at_unlink(struct fs *fs, struct inode *in, struct meta_batch *b);
+/* The same for an inode removed otherwise (a dropped snapshot tree), any
+ * link count; the caller holds IN's lock. */
+bool inode_purge_now(struct fs *fs, struct inode *in, struct meta_batch *b);
 /* Forget N lookups / close one open; may purge. */
 void inode_forget(struct fs *fs, uint64_t ino, uint64_t n);
 void inode_open_dec(struct fs *fs, struct inode *in);

@@ -411,21 +411,21 @@ void inode_save(struct meta_batch *b, struct inode *in)
 	meta_inode_put(b, &in->attr);
 }
 
-/* An unlink usually removes the last name of a file nobody has open: its
- * records can go in the unlink's own batch, rather than an orphan mark now
- * and a second write at FORGET.  The extents stay mapped in memory until
- * then, so an OPEN that raced the unlink still reads the content.
- * Checkpoint files (versions) and journal files keep the general path. */
-bool inode_purge_at_unlink(struct fs *fs, struct inode *in, struct meta_batch *b)
+/* Delete IN's records in B now, if nothing has it open (caller holds its
+ * lock): its extents stay mapped in memory until FORGET, so an OPEN that
+ * raced the removal still reads them (a change after that puts it back as
+ * an orphan, see inode_save), and eviction only gives their space back. */
+bool inode_purge_now(struct fs *fs, struct inode *in, struct meta_batch *b)
 {
-	/* one name until now: no orphan mark to delete */
 	unsigned what = ((in->attr.flags & META_IF_XATTR) ? META_PURGE_XATTRS : 0) |
 			((in->attr.flags & META_IF_INLINE) ? META_PURGE_INLINE : 0) |
-			(S_ISLNK(in->attr.mode) ? META_PURGE_SYMLINK : 0);
+			(S_ISLNK(in->attr.mode) ? META_PURGE_SYMLINK : 0) |
+			(in->attr.nlink == 0 ? META_PURGE_ORPHAN : 0);
 	bool unused;
 
-	if (in->attr.nlink != 1 || S_ISDIR(in->attr.mode) || version_tracked(in) ||
-	    journal_file(in) || in->wb_len)
+	if (in->purged)
+		return true;
+	if (in->wb_len)
 		return false;
 	pthread_mutex_lock(&fs->itab_lock);
 	unused = in->nopen == 0;
@@ -444,6 +444,18 @@ bool inode_purge_at_unlink(struct fs *fs, struct inode *in, struct meta_batch *b
 		content_forget(b, in->ino);
 	in->purged = true;
 	return true;
+}
+
+/* An unlink usually removes the last name of a file nobody has open: its
+ * records go in the unlink's own batch, rather than an orphan mark now and
+ * a second write at FORGET.  Checkpoint files (versions) and journal files
+ * keep the general path. */
+bool inode_purge_at_unlink(struct fs *fs, struct inode *in, struct meta_batch *b)
+{
+	if (in->attr.nlink != 1 || S_ISDIR(in->attr.mode) || version_tracked(in) ||
+	    journal_file(in))
+		return false;
+	return inode_purge_now(fs, in, b);
 }
 
 int fs_commit(struct fs *fs, struct meta_batch *b, bool sync)

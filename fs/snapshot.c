@@ -345,9 +345,13 @@ static int drop_inode(struct drop *d, uint64_t ino, uint32_t type)
 			d->ch = n;
 		}
 		pthread_rwlock_wrlock(&in->lock);
-		in->attr.nlink = 0;
-		meta_orphan_put(d->b, ino);
-		inode_save(d->b, in);
+		/* known to the kernel (listed, looked up): its records go now
+		 * unless it is open; FORGET then only gives its space back */
+		if (!inode_purge_now(d->fs, in, d->b)) {
+			in->attr.nlink = 0;
+			meta_orphan_put(d->b, ino);
+			inode_save(d->b, in);
+		}
 		pthread_rwlock_unlock(&in->lock);
 		d->held[d->nh++] = in;	/* purged when its last user is gone */
 		return 0;
