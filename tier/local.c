@@ -33,6 +33,9 @@
 #include "tier/log.h"
 #include "tier/uring.h"
 
+/* Extents from this size on are sent to the disk as soon as written. */
+#define TIER_EARLY_WRITEBACK	(1u << 20)
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -443,6 +446,12 @@ static int local_append(struct tier *base, const void *buf, uint32_t len, int co
 	if (rc)
 		return rc;
 	uring_run(ts, &op, 1);
+	/* Start writing a large extent to the disk now rather than at the
+	 * next fsync or when the kernel gets to it: a checkpoint's or a big
+	 * file's fsync then finds most of it written (it is not durable
+	 * before that fsync either way). */
+	if (op.res == 0 && op.len >= TIER_EARLY_WRITEBACK)
+		(void)sync_file_range(op.fd, (off64_t)op.off, op.len, SYNC_FILE_RANGE_WRITE);
 	seg_put(t, seg, op.res == 0);
 	if (op.res)
 		return local_fail(t, op.res, "write of %" PRIu32 " bytes at offset %" PRIu64
