@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "tools/common.h"
@@ -51,4 +52,30 @@ int mount_root(const char *path, char *root, size_t len)
 	if ((size_t)snprintf(root, len, "%s", cur) >= len)
 		return -ENAMETOOLONG;
 	return 0;
+}
+
+/* The value of attribute NAME of PATH (malloc'd, NUL-terminated), or NULL
+ * with errno set. */
+char *xattr_str(const char *path, const char *name)
+{
+	for (int tries = 0; tries < 5; tries++) {
+		ssize_t n = getxattr(path, name, NULL, 0);
+		char *buf;
+
+		if (n < 0)
+			return NULL;
+		buf = malloc((size_t)n + 4096);
+		if (!buf)
+			return NULL;
+		/* the value may grow between the two calls (status documents) */
+		n = getxattr(path, name, buf, (size_t)n + 4095);
+		if (n >= 0) {
+			buf[n] = 0;
+			return buf;
+		}
+		free(buf);
+		if (errno != ERANGE)
+			return NULL;
+	}
+	return NULL;
 }

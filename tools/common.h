@@ -15,6 +15,10 @@ void json_fstr(FILE *f, const char *s);
  * realpath'd) into ROOT; 0 or -errno. */
 int mount_root(const char *path, char *root, size_t len);
 
+/* The value of attribute NAME of PATH (malloc'd, NUL-terminated), or NULL
+ * with errno set. */
+char *xattr_str(const char *path, const char *name);
+
 /* Show DONE of TOTAL for long work WHAT as a bar on stderr when it is a
  * terminal (at most once a second, and at the end); nothing otherwise. */
 void progress(const char *what, unsigned long long done, unsigned long long total);

@@ -162,30 +162,6 @@ static const char *jtext(const struct jv *o, const char *key, const char *def)
 
 /* --- reading ------------------------------------------------------------- */
 
-/* user.aifs.lineage of PATH (malloc'd, NUL-terminated) or NULL with errno. */
-static char *lineage_read(const char *path)
-{
-	for (int tries = 0; tries < 4; tries++) {
-		ssize_t n = getxattr(path, "user.aifs.lineage", NULL, 0);
-		char *buf;
-
-		if (n < 0)
-			return NULL;
-		buf = malloc((size_t)n + 1);
-		if (!buf)
-			return NULL;
-		n = getxattr(path, "user.aifs.lineage", buf, (size_t)n);
-		if (n >= 0) {
-			buf[n] = 0;
-			return buf;
-		}
-		free(buf);
-		if (errno != ERANGE)
-			return NULL;
-	}
-	return NULL;
-}
-
 /* The mount-relative name of the file or directory PATH designates (a
  * version alias FILE@vN or DIR/.aifs/versions/FILE/N names FILE) into
  * NAME, and the mount root into ROOT. */
@@ -423,7 +399,7 @@ int cmd_lineage(int argc, char **argv)
 		fputs(lineage_usage, stderr);
 		return EXIT_USAGE;
 	}
-	text = lineage_read(argv[optind]);
+	text = xattr_str(argv[optind], "user.aifs.lineage");
 	if (!text) {
 		fprintf(stderr, "aifsctl lineage: %s: %s\n", argv[optind],
 			errno == ENODATA ? "no lineage (not a checkpoint version of a mounted aifs, "

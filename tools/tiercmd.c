@@ -18,32 +18,6 @@
 #include "tools/aifsctl.h"
 #include "tools/common.h"
 
-/* The value of attribute NAME of PATH (malloc'd, NUL-terminated), or NULL
- * with errno set. */
-static char *xattr_str(const char *path, const char *name)
-{
-	for (int tries = 0; tries < 5; tries++) {
-		ssize_t n = getxattr(path, name, NULL, 0);
-		char *buf;
-
-		if (n < 0)
-			return NULL;
-		buf = malloc((size_t)n + 4096);
-		if (!buf)
-			return NULL;
-		/* the value may grow between the two calls (status documents) */
-		n = getxattr(path, name, buf, (size_t)n + 4095);
-		if (n >= 0) {
-			buf[n] = 0;
-			return buf;
-		}
-		free(buf);
-		if (errno != ERANGE)
-			return NULL;
-	}
-	return NULL;
-}
-
 /* Number after "KEY": in J from the first FROM on. */
 static double jnum(const char *j, const char *from, const char *key)
 {
