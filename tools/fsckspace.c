@@ -57,7 +57,8 @@ unsigned long fsck_space_check(struct store *s, void (*problem)(void *, const ch
 	char msg[256];
 	size_t i = 0;
 
-	qsort(xv, xn, sizeof(*xv), xt_cmp);
+	if (xn)		/* qsort's buffer may not be NULL, even for none */
+		qsort(xv, xn, sizeof(*xv), xt_cmp);
 	for (int t = 0; t < TIER_COUNT; t++) {
 		uint32_t active = tier_active_seg(s->tiers[t]);
 

@@ -181,7 +181,8 @@ static int relocate(struct gc *g, uint8_t *mark[TIER_COUNT], uint32_t nseg[TIER_
 /* Remove segments no record uses and punch the gaps between extents. */
 static int sweep(struct gc *g)
 {
-	qsort(g->v, g->n, sizeof(*g->v), by_place);
+	if (g->n)
+		qsort(g->v, g->n, sizeof(*g->v), by_place);
 	for (int t = 0; t < TIER_COUNT; t++) {
 		struct tier *tr = g->s->tiers[t];
 		uint32_t active = tier_active_seg(tr);

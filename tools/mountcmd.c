@@ -92,7 +92,8 @@ int cmd_versions(int argc, char **argv)
 		nums[n++] = v;
 	}
 	closedir(dh);
-	qsort(nums, n, sizeof(*nums), cmp_num);
+	if (n)
+		qsort(nums, n, sizeof(*nums), cmp_num);
 	attr(argv[optind], "user.aifs.version", cur, sizeof(cur));
 	if (json)
 		printf("{\"file\": "), json_str(argv[optind]), printf(", \"current\": %s, \"versions\": [",

@@ -85,7 +85,8 @@ static int tree_load(const char *root, struct tree *t)
 		fprintf(stderr, "aifsctl snapshot: cannot read %s: %s\n", root, strerror(errno));
 		return -1;
 	}
-	qsort(t->v, t->n, sizeof(*t->v), cmp_entry);
+	if (t->n)
+		qsort(t->v, t->n, sizeof(*t->v), cmp_entry);
 	return 0;
 }
 
