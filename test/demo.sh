@@ -2,8 +2,9 @@
 # A tour of aifs (run by `make demo`), in under three minutes: make a store
 # under ./demo/ of the source tree and mount it; prepare a small dataset of
 # tensors and snapshot it; change the live tree and diff it; train a tiny
-# PyTorch model on the snapshot, saving a checkpoint every epoch; list, restore
-# and load versions; serve requests that are journaled into audit/; show the
+# PyTorch model on the snapshot, saving a checkpoint every epoch; list versions
+# and their lineage, restore and load versions; serve requests that are
+# journaled into audit/; show the
 # signed journal head and the mount's status; unmount, verify the journal and
 # check the store.  ./demo/ is removed at the end, even on failure.
 #
@@ -154,11 +155,16 @@ for epoch in range(1, 4):
           % (epoch, len(data), total / len(data)))
 EOF
 show "$base/scripts/train.py"
+note "AIFS_JOB=toy-train names the training job (without it, a job is the processes of one session)"
+export AIFS_JOB=toy-train
 run python3 "$base/scripts/train.py"
+unset AIFS_JOB
 wait_for checkpoints/run/.aifs/versions/model.pt/3
 
 say "6. Every save became a numbered, immutable version with its SHA-256 (no copies)"
 run lsaifs -l --versions checkpoints/run
+note "and each version records what its job read: its lineage, captured by aifs"
+run aifsctl lineage checkpoints/run/model.pt@v3
 
 say "7. Roll back: make version 1 the newest again (a new version, no copy)"
 run aifsctl restore checkpoints/run/model.pt 1
