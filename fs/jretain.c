@@ -86,16 +86,6 @@ int journal_dir_retention(struct fs *fs, fuse_req_t req, struct inode *dir, cons
 	return rc;
 }
 
-static int any_rec(void *ctx, const void *k, size_t kl, const void *v, size_t vl)
-{
-	(void)ctx;
-	(void)k;
-	(void)kl;
-	(void)v;
-	(void)vl;
-	return 1;
-}
-
 int journal_may_change(struct fs *fs, struct inode *in)
 {
 	char path[8];
@@ -107,7 +97,7 @@ int journal_may_change(struct fs *fs, struct inode *in)
 	if (!journal_file(in))
 		return 0;
 	key_put_u64(k, in->ino);
-	if (meta_rec_foreach(fs->meta, REC_Y, k, 8, any_rec, NULL) == 1)
+	if (meta_rec_any(fs->meta, REC_Y, k, 8))
 		return -EPERM;		/* legal hold */
 	if (!fs->opt.audit_compliance && meta_rec_get(fs->meta, REC_R, k, 8, &v, &vlen) == 0) {
 		free(v);

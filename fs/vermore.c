@@ -1,6 +1,7 @@
 /* vermore.c — what surrounds checkpoint versions: content hashes of
  * dataset files, names during a session, crash recovery, holds, retention
- * settings, restore and directory versions (see version.c for versions).
+ * settings, restore, directory versions and the user.aifs.* attributes of
+ * versions (see version.c for versions).
  */
 #include "fs/version_priv.h"
 #include "fs/lineage.h"
@@ -376,4 +377,78 @@ int version_dir_drop_all(struct fs *fs, struct meta_batch *b, uint64_t dir,
 	}
 	ver_list_free(l);
 	return rc;
+}
+
+/* --- holds on versions ---------------------------------------------------- */
+
+bool ver_held(struct fs *fs, uint64_t vino)
+{
+	uint8_t k[8];
+
+	key_put_u64(k, vino);
+	return meta_rec_any(fs->meta, REC_HOLD, k, 8);
+}
+
+bool version_file_held(struct fs *fs, uint64_t ino)
+{
+	struct vlist *l;
+	bool held = false;
+	int rc;
+
+	l = ver_list_load(fs, ino, &rc);
+	for (size_t i = 0; l && i < l->count && !held; i++)
+		held = ver_held(fs, l->v[i].vino);
+	ver_list_free(l);
+	return held;
+}
+
+/* --- user.aifs.* attributes ------------------------------------------ */
+
+static const char *const area_names[] = { "plain", "dataset", "checkpoint", "journal" };
+
+int version_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, size_t len)
+{
+	struct vrec v;
+	uint64_t owner;
+	uint32_t n;
+	int rc;
+
+	if (!strcmp(name, "user.aifs.area"))
+		return snprintf(buf, len, "%s", in->attr.policy < 4 ?
+				area_names[in->attr.policy] : "unknown");
+	if (!strcmp(name, "user.aifs.holds") && (in->attr.flags & META_IF_VERSION))
+		return version_holds(fs, in->ino, buf, len);
+	if (strcmp(name, "user.aifs.version") && strcmp(name, "user.aifs.sha256") &&
+	    strcmp(name, "user.aifs.complete") && strcmp(name, "user.aifs.writer") &&
+	    strcmp(name, "user.aifs.tier"))
+		return -ENODATA;
+	if (in->attr.flags & META_IF_VERSION) {
+		rc = version_owner(fs, in->ino, &owner, &n);
+		if (rc == 0)
+			rc = version_get(fs, owner, n, &v, NULL);
+	} else if (version_tracked(in)) {
+		rc = version_get(fs, in->ino, 0, &v, &n);
+	} else if (S_ISREG(in->attr.mode) && !strcmp(name, "user.aifs.sha256") &&
+		   (in->attr.policy == META_AREA_DATASET || (in->attr.flags & META_IF_SNAPSHOT))) {
+		rc = content_sha(fs, in, v.sha);
+		goto hex;
+	} else {
+		return -ENODATA;
+	}
+	if (rc < 0)
+		return rc == -ENOENT ? -ENODATA : rc;
+	if (!strcmp(name, "user.aifs.version"))
+		return snprintf(buf, len, "%u", n);
+	if (!strcmp(name, "user.aifs.complete"))
+		return snprintf(buf, len, "%s", v.complete ? "true" : "false");
+	if (!strcmp(name, "user.aifs.writer"))
+		return snprintf(buf, len, "uid=%u pid=%u comm=%s", v.uid, v.pid, v.comm);
+	if (!strcmp(name, "user.aifs.tier"))
+		return snprintf(buf, len, "%s", v.tier == TIER_COLD ? "cold" : "hot");
+hex:
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < 32; i++)
+		snprintf(buf + 2 * i, len - 2 * i, "%02x", v.sha[i]);
+	return 64;
 }

@@ -607,6 +607,21 @@ void meta_rec_del(struct meta_batch *b, uint8_t kind, const void *key, size_t kl
 	db_batch_del_kind(b, kind, key, klen);
 }
 
+static int any_cb(void *ctx, const void *k, size_t kl, const void *v, size_t vl)
+{
+	(void)ctx;
+	(void)k;
+	(void)kl;
+	(void)v;
+	(void)vl;
+	return 1;
+}
+
+bool meta_rec_any(struct meta *m, uint8_t kind, const void *prefix, size_t plen)
+{
+	return meta_rec_foreach(m, kind, prefix, plen, any_cb, NULL) == 1;
+}
+
 int meta_rec_foreach(struct meta *m, uint8_t kind, const void *prefix, size_t plen,
 		     int (*fn)(void *ctx, const void *key, size_t klen,
 			       const void *val, size_t vlen),

@@ -195,6 +195,8 @@ void meta_rec_put(struct meta_batch *b, uint8_t kind, const void *key, size_t kl
 		  const void *val, size_t vlen);
 void meta_rec_del(struct meta_batch *b, uint8_t kind, const void *key, size_t klen);
 /* Call FN for each record of KIND whose key starts with PREFIX, in key order. */
+/* Whether any KIND record's key starts with PREFIX. */
+bool meta_rec_any(struct meta *m, uint8_t kind, const void *prefix, size_t plen);
 int meta_rec_foreach(struct meta *m, uint8_t kind, const void *prefix, size_t plen,
 		     int (*fn)(void *ctx, const void *key, size_t klen,
 			       const void *val, size_t vlen),
