@@ -78,6 +78,9 @@ struct inode {
 	bool wb_dirty;			/* the buffer holds bytes not stored yet */
 	bool dirty;			/* data written since the last fsync */
 	uint32_t nwriters;		/* opens with write access */
+	uint32_t ncached;		/* open handles through the page cache */
+	bool kpages;			/* the kernel may hold pages of the file */
+	int werr;			/* -errno of a store at release, for fsync */
 	bool jwrote;			/* journal file written to since opened */
 	char *jpath;			/* journal file: its recorded path */
 	struct jleaf *jpend;		/* its writes not yet stored (journal.c) */

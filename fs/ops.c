@@ -151,19 +151,66 @@ unlock:
 	inode_put(fs, in);
 }
 
-/* Immutable-until-written content is only ever changed through this
- * kernel (the store is locked to one mount), so the page cache stays
- * valid across opens. */
-static void open_common(struct fs *fs, struct inode *in, struct fuse_file_info *fi)
+/* May this handle bypass the page cache?  A handle that can only write
+ * (O_WRONLY) cannot be mmap'ed, so direct_io takes nothing from it, and it
+ * spares each write() a copy into the page cache and the kernel's GETXATTR
+ * of security.capability (file_remove_privs, which the direct path skips):
+ * one round trip per write instead of two.  Files whose writes must drop
+ * privileges (set-id bits, a security.capability attribute) keep the
+ * kernel's path, which does that. */
+static bool direct_ok(struct fs *fs, struct inode *in, const struct fuse_file_info *fi,
+		      bool fresh)
 {
+	mode_t m = in->attr.mode;
+	void *val = NULL;
+	size_t len;
+
+	if ((fi->flags & O_ACCMODE) != O_WRONLY || !S_ISREG(m) || fi->direct_io)
+		return false;
+	if ((m & S_ISUID) || (m & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		return false;
+	if (fresh || meta_xattr_get(fs->meta, in->ino, "security.capability", &val, &len) < 0)
+		return true;
+	free(val);
+	return false;
+}
+
+/* Content is only ever changed through this kernel (the store is locked to
+ * one mount), so the page cache stays valid across opens (keep_cache).
+ * Direct writers keep it coherent: a direct open drops the kernel's pages
+ * of the file when no cached handle is open, and while one is, each direct
+ * write invalidates the range it wrote (do_write).  FRESH: just created. */
+static void open_common(struct fs *fs, struct inode *in, struct fuse_file_info *fi, bool fresh)
+{
+	bool direct = direct_ok(fs, in, fi, fresh);
+
 	inode_open_inc(fs, in);
-	/* The handle is the inode; its low bit says whether it may write
-	 * (flush is not told the open flags). */
+	/* The handle is the inode; bit 0 says whether it may write (flush is
+	 * not told the open flags), bit 2 that it reads through the cache. */
 	fi->fh = (uintptr_t)in | ((fi->flags & O_ACCMODE) != O_RDONLY);
 	fi->keep_cache = 1;
-	/* close() of a read-only handle has nothing to flush or commit:
-	 * spare the kernel the FLUSH round trip (a reader's cost per file). */
-	fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY;
+	pthread_rwlock_wrlock(&in->lock);
+	if (direct) {
+		fi->direct_io = 1;
+		if (in->ncached == 0) {
+			fi->keep_cache = 0;	/* the kernel drops its pages */
+			in->kpages = false;
+		}
+	} else if (!fi->direct_io) {
+		fi->fh |= 4;
+		in->ncached++;
+		in->kpages = true;
+	}
+	pthread_rwlock_unlock(&in->lock);
+	/* close() of a read-only handle has nothing to flush or commit, and
+	 * a direct writer's buffered bytes may be stored at release, as a
+	 * local filesystem's page cache would write them back later: spare
+	 * the kernel the FLUSH round trip.  A failure to store them then is
+	 * logged and returned by the next fsync of the file (werr), as with
+	 * writeback errors.  Checkpoint versions and journal seals are
+	 * committed before close returns, so those files keep FLUSH. */
+	fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY ||
+		      (direct && !version_tracked(in) && !journal_file(in));
 }
 
 static bool writable(const struct fuse_file_info *fi)
@@ -300,7 +347,7 @@ static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	lineage_open(fs, req, in, fi->flags);
-	open_common(fs, in, fi);
+	open_common(fs, in, fi, false);
 	inode_put(fs, in);
 	if (fuse_reply_open(req, fi) != 0)
 		inode_open_dec(fs, in);
@@ -330,7 +377,7 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	if (journal_file(in))
 		journal_created(fs, req, parent, name, in);
 	inode_lookup_inc(fs, in, 1);
-	open_common(fs, in, fi);
+	open_common(fs, in, fi, true);
 	inode_put(fs, in);
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		inode_open_dec(fs, in);
@@ -340,12 +387,18 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 
 static struct inode *fh_inode(struct fuse_file_info *fi)
 {
-	return (struct inode *)(uintptr_t)(fi->fh & ~(uint64_t)3);
+	return (struct inode *)(uintptr_t)(fi->fh & ~(uint64_t)7);
 }
 
 static bool fh_writable(const struct fuse_file_info *fi)
 {
 	return fi->fh & 1;
+}
+
+/* Does the handle read and write through the kernel's page cache? */
+static bool fh_cached(const struct fuse_file_info *fi)
+{
+	return fi->fh & 4;
 }
 
 static void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -395,6 +448,7 @@ static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		     off_t off, struct fuse_file_info *fi)
 {
 	struct inode *in = fh_inode(fi);
+	bool inval = false;
 	int rc;
 
 	(void)ino;
@@ -416,7 +470,13 @@ static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		version_hash(in, buf, size, off);
 		rc = fs_write(the_fs, in, buf, size, off);
 	}
+	/* A direct write behind pages the kernel may hold (see open_common);
+	 * recent kernels drop the range themselves after a direct write, older
+	 * ones (Debian 12's 6.1) do not. */
+	inval = rc == 0 && !fh_cached(fi) && in->kpages;
 	pthread_rwlock_unlock(&in->lock);
+	if (inval)
+		fuse_lowlevel_notify_inval_inode(the_fs->se, in->ino, off, (off_t)size);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -484,6 +544,8 @@ static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	int committed = 0;
 
 	pthread_rwlock_wrlock(&in->lock);
+	if (fh_cached(fi))
+		in->ncached--;
 	rc = fs_flush(the_fs, in);
 	if (journal_file(in) && fh_writable(fi) && --in->nwriters == 0) {
 		int r = journal_seal(the_fs, req, in);
@@ -500,10 +562,13 @@ static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	}
 	if (rc == 0 && in->nopen == 1)
 		fs_wbuf_free(in);
-	pthread_rwlock_unlock(&in->lock);
 	if (rc < 0)
+		in->werr = rc;
+	pthread_rwlock_unlock(&in->lock);
+	if (rc < 0) {
 		log_err("inode %llu: data written before close could not be stored: %s",
 			(unsigned long long)in->ino, strerror(-rc));
+	}
 	if (rc >= 0 && committed >= 0 && dir_marker)
 		version_dir_commit(the_fs, in->lparent, fuse_req_ctx(req)->uid,
 				   fuse_req_ctx(req)->pid);
@@ -522,6 +587,9 @@ static void do_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	(void)datasync;
 	pthread_rwlock_wrlock(&in->lock);
 	rc = fs_sync(the_fs, in);
+	if (rc == 0 && in->werr)
+		rc = in->werr;		/* a store at an earlier release failed */
+	in->werr = 0;
 	pthread_rwlock_unlock(&in->lock);
 	fuse_reply_err(req, -rc);
 }

@@ -641,5 +641,62 @@ def mmap_write_to_new_file_after_ftruncate():
         same_bytes(read_all(p), content, "content written only through mmap, after remount")
 
 
+@test
+def write_only_handle_and_cached_reader_stay_coherent():
+    """aifs opens O_WRONLY handles direct (no page cache): a reader that holds
+    the file open, read or mapped, must still see every write at once."""
+    with Store() as s:
+        d = s.work()
+        p = os.path.join(d, "f")
+        base = data("coh", 3 * 4096 + 100)
+        write_file(p, base)
+        exp = bytearray(base)
+        r = os.open(p, os.O_RDONLY)
+        same_bytes(pread_all(r, len(exp) + 10, 0), bytes(exp), "first read (now cached)")
+        m = mmap.mmap(r, len(exp), mmap.MAP_SHARED, mmap.PROT_READ)
+        w = os.open(p, os.O_WRONLY)
+        os.pwrite(w, b"B" * 100, 50)
+        exp[50:150] = b"B" * 100
+        same_bytes(pread_all(r, len(exp) + 10, 0), bytes(exp), "read after an overwrite")
+        same_bytes(m[:], bytes(exp), "mapping after an overwrite")
+        # an append behind the cached, partly filled last page
+        a = os.open(p, os.O_WRONLY | os.O_APPEND)
+        eq(os.write(a, b"C" * 500), 500, "append")
+        exp += b"C" * 500
+        eq(os.fstat(r).st_size, len(exp), "size seen by the reader after the append")
+        same_bytes(pread_all(r, len(exp) + 10, 0), bytes(exp), "read after an append")
+        for fd in (w, a):
+            os.close(fd)
+        m.close()
+        os.close(r)
+        # pages cached by a reader that has closed, then a write-only writer
+        same_bytes(read_all(p), bytes(exp), "read by a new handle")
+        w = os.open(p, os.O_WRONLY)
+        os.pwrite(w, b"D" * 10, 4090)
+        exp[4090:4100] = b"D" * 10
+        os.close(w)
+        same_bytes(read_all(p), bytes(exp), "read after a later write-only handle")
+        s.remount()
+        same_bytes(read_all(p), bytes(exp), "content after remount")
+
+
+@test
+def write_only_handle_drops_security_capability():
+    """The kernel drops security.capability on a write; aifs leaves such files
+    on the kernel's path rather than opening them direct."""
+    with Store() as s:
+        d = s.work()
+        p = os.path.join(d, "f")
+        write_file(p, b"x" * 100)
+        cap = bytes([1, 0, 0, 2, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+        os.setxattr(p, "security.capability", cap)
+        eq(os.getxattr(p, "security.capability"), cap, "capability set")
+        fd = os.open(p, os.O_WRONLY)
+        os.pwrite(fd, b"y", 0)
+        os.close(fd)
+        raises(errno.ENODATA, os.getxattr, p, "security.capability",
+               what="getxattr of the capability after a write")
+
+
 if __name__ == "__main__":
     main()
