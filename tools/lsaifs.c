@@ -43,6 +43,7 @@ struct info {
 	char *path;		/* as the user would type it; owned */
 	const char *name;	/* points into path, or "." style operand */
 	struct stat st;
+	long long stored;	/* bytes in the tiers (compressed), else st_blocks * 512 */
 	char area[16];
 	long version;		/* current version, or -1 */
 	long nversions;		/* entries in .aifs/versions/NAME, or -1 */
@@ -235,8 +236,13 @@ static int info_load(struct info *i, char *path, const char *dir, const char *na
 	attr(path, "user.aifs.complete", buf, sizeof(buf));
 	i->complete = tristate(buf);
 	attr(path, "user.aifs.tier", i->tier, sizeof(i->tier));
-	if (S_ISREG(i->st.st_mode))
+	i->stored = (long long)i->st.st_blocks * 512;
+	if (S_ISREG(i->st.st_mode)) {
+		attr(path, "user.aifs.stored_size", buf, sizeof(buf));
+		if (buf[0])
+			i->stored = strtoll(buf, NULL, 10);
 		attr(path, "user.aifs.sha256", i->sha, sizeof(i->sha));
+	}
 	if (!strcmp(i->area, "checkpoint"))
 		load_versions(i, dir, name);
 	if (S_ISDIR(i->st.st_mode) && !strcmp(i->area, "dataset"))
@@ -301,7 +307,7 @@ static void cells(const struct info *i, char **c)
 	mode_str(i->st.st_mode, m);
 	c[C_MODE] = strdup(m);
 	if (asprintf(&c[C_SIZE], "%lld", (long long)i->st.st_size) < 0 ||
-	    asprintf(&c[C_STORED], "%lld", (long long)i->st.st_blocks * 512) < 0)
+	    asprintf(&c[C_STORED], "%lld", i->stored) < 0)
 		exit(EXIT_PROBLEM);
 	c[C_AREA] = strdup(or_dash(i->area));
 	if (i->version < 0 ? !(c[C_VER] = strdup("-")) : asprintf(&c[C_VER], "%ld", i->version) < 0)
@@ -415,7 +421,7 @@ static void json_entry(const struct info *i)
 	json_str(i->name);
 	printf(", \"type\": \"%s\", \"mode\": \"%04o\", \"size\": %lld, \"stored\": %lld",
 	       type_name(i->st.st_mode), (unsigned)(i->st.st_mode & 07777),
-	       (long long)i->st.st_size, (long long)i->st.st_blocks * 512);
+	       (long long)i->st.st_size, i->stored);
 	printf(", \"area\": ");
 	json_str_or_null(i->area);
 	if (i->version >= 0)

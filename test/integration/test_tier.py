@@ -159,6 +159,11 @@ def compress_lz4_mount_option_compresses_hot_extents():
               % (stored, len(text)))
         eq(int(xattr(os.path.join(d, "r"), "user.aifs.stored_size")), len(rnd),
            "random bytes: kept raw (lz4 saves < 5%)")
+        # lsaifs shows the compressed size in STORED
+        lsaifs = os.path.join(os.path.dirname(AIFSCTL_BIN), "lsaifs")
+        out = subprocess.run([lsaifs, "-l", "--json", os.path.join(d, "t")],
+                             capture_output=True, text=True, check=True).stdout
+        eq(json.loads(out)["entries"][0]["stored"], stored, "lsaifs --json stored of t")
         s.remount("")
         same_bytes(read_all(os.path.join(d, "t")), text, "compressed text after remount")
 
