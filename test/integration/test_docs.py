@@ -215,14 +215,14 @@ def lsaifs_long_shows_versions_and_area():
         saves = three_saves(ck)
         os.mkdir(os.path.join(ck, "run2"))
         shas = [hashlib.sha256(c).hexdigest() for c in saves]
-        st = os.stat(os.path.join(ck, "model.pt"))
+        stored = os.getxattr(os.path.join(ck, "model.pt"), "user.aifs.stored_size").decode()
         out = lsaifs("-l", "--versions", ck)
         head, rows = long_rows(out, "lsaifs -l --versions checkpoints")
         eq(head, ["MODE", "SIZE", "STORED", "AREA", "VER", "VERS", "COMPLETE", "TIER", "SHA256",
                   "SEALED", "RETAIN", "SNAPSHOTS", "NAME"], "lsaifs -l header")
         eq(sorted(rows), ["model.pt", "run2"], "names listed")
         eq(rows["model.pt"], {
-            "MODE": "-rw-r--r--", "SIZE": str(len(saves[2])), "STORED": str(st.st_blocks * 512),
+            "MODE": "-rw-r--r--", "SIZE": str(len(saves[2])), "STORED": stored,
             "AREA": "checkpoint", "VER": "3", "VERS": "3", "COMPLETE": "yes", "TIER": "hot",
             "SHA256": shas[2][:12], "SEALED": "-", "RETAIN": "-", "SNAPSHOTS": "-",
             "NAME": "model.pt"}, "lsaifs -l row of model.pt")
@@ -240,7 +240,7 @@ def lsaifs_long_shows_versions_and_area():
         doc = lsaifs_json("--versions", os.path.join(ck, "model.pt"))
         eq(doc, {"version": 1, "entries": [{
             "path": os.path.join(ck, "model.pt"), "name": os.path.join(ck, "model.pt"),
-            "type": "file", "mode": "0644", "size": len(saves[2]), "stored": st.st_blocks * 512,
+            "type": "file", "mode": "0644", "size": len(saves[2]), "stored": int(stored),
             "area": "checkpoint", "current_version": 3, "version_count": 3,
             "versions": [{"version": n, "time": times[n - 1], "size": len(saves[n - 1]),
                           "complete": True, "sha256": shas[n - 1]} for n in (1, 2, 3)],
