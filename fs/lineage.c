@@ -37,6 +37,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,7 +324,68 @@ static void src_put(struct meta_batch *b, const struct ljob *j, const struct lsr
 	lin_src_encode(v, s->flags, s->files, s->sum);
 	memcpy(v + LIN_SRC_HDR, s->json, jl);
 	meta_rec_put(b, LIN_REC_SRC, k, sizeof(k), v, LIN_SRC_HDR + jl);
+	meta_rec_put(b, LIN_REC_JOB, j->id, LIN_JOB_ID, j->rec, LIN_JOB_REC);
 	free(v);
+}
+
+/* --- pruning ------------------------------------------------------------- */
+
+static atomic_ulong pruned_jobs, pruned_sources;
+
+struct prune {
+	struct meta *m;
+	struct meta_batch *b;
+	unsigned long jobs, sources;
+};
+
+static int prune_src(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	struct prune *p = ctx;
+
+	(void)val;
+	(void)vlen;
+	meta_rec_del(p->b, LIN_REC_SRC, key, klen);
+	p->sources++;
+	return 0;
+}
+
+static int prune_job(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	struct prune *p = ctx;
+
+	if (klen != LIN_JOB_ID || !lin_job_ended(val, vlen))
+		return 0;
+	meta_rec_del(p->b, LIN_REC_JOB, key, klen);
+	p->jobs++;
+	return meta_rec_foreach(p->m, LIN_REC_SRC, key, klen, prune_src, p);
+}
+
+void lineage_prune(struct fs *fs)
+{
+	struct prune p = { .m = fs->meta, .b = meta_batch_new() };
+	int rc = p.b ? 0 : -ENOMEM;
+
+	pthread_once(&boot_once, lin_boot_init);
+	if (rc == 0)
+		rc = meta_rec_foreach(fs->meta, LIN_REC_JOB, NULL, 0, prune_job, &p);
+	if (rc == 0 && p.jobs)
+		rc = meta_batch_commit(fs->meta, p.b, false);
+	meta_batch_free(p.b);
+	if (rc < 0) {
+		log_err("lineage: the records of ended jobs could not be pruned: %s", strerror(-rc));
+		return;
+	}
+	atomic_store(&pruned_jobs, p.jobs);
+	atomic_store(&pruned_sources, p.sources);
+	if (p.jobs)
+		log_info("lineage: pruned the sources of %lu ended jobs (%lu records)", p.jobs,
+			 p.sources);
+}
+
+void lineage_pruned(unsigned long *jobs, unsigned long *sources)
+{
+	*jobs = atomic_load(&pruned_jobs);
+	*sources = atomic_load(&pruned_sources);
 }
 
 /* A source new to job J: describe it, remember it, store it. */

@@ -33,6 +33,13 @@ void lineage_copy(struct fs *fs, struct meta_batch *b, uint64_t from, uint64_t t
 /* Version inode INO is purged: drop its lineage into B. */
 void lineage_forget(struct meta_batch *b, uint64_t ino);
 
+/* At mount: delete the stored sources of jobs that have ended (a session
+ * job of an earlier boot, or whose session leader has exited); those of
+ * named jobs (AIFS_JOB) are kept.  Logs what it pruned; never fails. */
+void lineage_prune(struct fs *fs);
+/* What the last lineage_prune removed: jobs and their source records. */
+void lineage_pruned(unsigned long *jobs, unsigned long *sources);
+
 /* The .aifs/versions lookup met file INO named NAME in directory DIR:
  * remember it, to name that file's versions when they are read. */
 void lineage_note_name(uint64_t ino, uint64_t dir, const char *name);

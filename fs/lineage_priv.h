@@ -10,6 +10,8 @@
 #define LIN_PARTIAL	1		/* live state misses files (memory bound) */
 #define LIN_REC_SRC	'U'
 #define LIN_REC_LIN	'Z'
+#define LIN_REC_JOB	'j'
+#define LIN_JOB_REC	(1 + 1 + 4 + 8 + 40)	/* 'j' value, see linjob.c */
 
 /* A source a job read (fields under lin_lock once in a job). */
 struct lsrc {
@@ -25,6 +27,7 @@ struct ljob {
 	uint8_t id[LIN_JOB_ID];
 	struct ljob *next;
 	char *desc;			/* JSON object: id, name, sid, uid, cmdline, start */
+	uint8_t rec[LIN_JOB_REC];	/* its 'j' record: how to tell it has ended */
 	struct lsrc *src;
 	size_t nsrc, cap;
 };
@@ -40,6 +43,9 @@ void lin_boot_init(void);
 struct ljob *lin_job_of(uint32_t pid, bool gone_ok);
 /* Command line of PID, arguments joined by spaces ("" if gone). */
 void lin_cmdline(uint32_t pid, char *buf, size_t len);
+/* Whether the job of 'j' record VAL has ended for good: a session job whose
+ * boot is over or whose session leader has exited.  Named jobs never end. */
+bool lin_job_ended(const uint8_t *val, size_t vlen);
 
 /* linserve.c — JSON text and records. */
 /* A growing string; on allocation failure err is set and it stops growing. */

@@ -15,8 +15,14 @@
  * (field 22 of /proc/PID/stat) is re-read at every open instead.  Either
  * way a reused pid is a new process.  A job's command line and start time are its session leader's
  * (a named job's: its first process seen).
+ *
+ * Each job with a stored source has a 'j' record (lineage.c writes it with
+ * the source), from which a later mount tells whether the job has ended:
+ *   'j' job-id(16) -> 1 | kind u8 ('s' session, 'n' named) | sid u32 |
+ *                     leader start u64 (clock ticks after boot) | boot id[40]
  */
 #include "fs/lineage_priv.h"
+#include "meta/keys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -181,6 +187,23 @@ static struct ljob *job_find(const uint8_t id[LIN_JOB_ID])
 	return j;
 }
 
+bool lin_job_ended(const uint8_t *val, size_t vlen)
+{
+	struct pinfo lead;
+	uint32_t sid;
+	char boot[sizeof(J.boot)];
+
+	if (vlen != LIN_JOB_REC || val[0] != 1 || val[1] != 's')
+		return false;		/* named, or a format this mount does not know */
+	sid = key_get_u32(val + 2);
+	memcpy(boot, val + 14, sizeof(boot));
+	boot[sizeof(boot) - 1] = 0;
+	if (!J.boot[0] || strcmp(boot, J.boot))
+		return J.boot[0] != 0;	/* an earlier boot's sessions are over */
+	return proc_stat(sid, &lead) < 0 || lead.sid != sid ||
+	       lead.start != key_get_u64(val + 6);
+}
+
 /* The job of process PID (alive, described by PI): found or made. */
 static struct ljob *job_make(uint32_t pid, const struct pinfo *pi)
 {
@@ -222,6 +245,11 @@ static struct ljob *job_make(uint32_t pid, const struct pinfo *pi)
 	sb_str(&s, cmd);
 	sb_printf(&s, ", \"start\": \"%s\"}", when);
 	j->desc = sb_take(&s);
+	j->rec[0] = 1;
+	j->rec[1] = named ? 'n' : 's';
+	key_put_u32(j->rec + 2, pi->sid);
+	key_put_u64(j->rec + 6, lead.start);
+	memcpy(j->rec + 14, J.boot, sizeof(J.boot));
 	if (!j->desc) {
 		free(j);
 		return NULL;

@@ -7,6 +7,7 @@
  * fstab all return only once the filesystem is usable.
  */
 #include "fs/fs.h"
+#include "fs/lineage.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -352,6 +353,8 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 		rc = journal_init(fs);
 	if (rc == 0)
 		rc = migrate_init(fs);
+	if (rc == 0 && !c->opt.lineage_off)
+		lineage_prune(fs);
 	if (rc < 0) {
 		snprintf(msg, msglen, "cannot load store %s: %s", c->store, strerror(-rc));
 		return rc;

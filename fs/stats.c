@@ -8,6 +8,7 @@
  * versions, snapshots and journal records, and the operations.
  */
 #include "fs/fs.h"
+#include "fs/lineage.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -195,6 +196,7 @@ int stats_json(struct fs *fs, char **text, size_t *len)
 	struct buf b = { 0 };
 	struct tier_space sp[TIER_COUNT];
 	uint64_t records = 0, signed_size = 0;
+	unsigned long pjobs, psrcs;
 
 	for (int t = 0; t < TIER_COUNT; t++)
 		if (tier_space(fs->tiers[t], &sp[t]) < 0)
@@ -216,6 +218,10 @@ int stats_json(struct fs *fs, char **text, size_t *len)
 	    (unsigned long long)snapshot_progress());
 	out(&b, " \"journal\": {\"records\": %llu, \"signed\": %llu},\n",
 	    (unsigned long long)records, (unsigned long long)signed_size);
+	lineage_pruned(&pjobs, &psrcs);
+	out(&b, " \"lineage\": {\"jobs\": %llu, \"ended_jobs_pruned_at_mount\": %lu, "
+	    "\"sources_pruned_at_mount\": %lu},\n", (unsigned long long)count_recs(fs, 'j'),
+	    pjobs, psrcs);
 	out(&b, " \"ops\": {");
 	for (int i = 0; i < OP_COUNT; i++)
 		out(&b, "%s\n  \"%s\": {\"count\": %llu, \"bytes\": %llu, \"p50_us\": %llu, "

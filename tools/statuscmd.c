@@ -61,7 +61,7 @@ static const char status_usage[] =
 	"usage: aifsctl status [--json] MOUNT\n"
 	"       aifsctl stats [--json] MOUNT\n"
 	"\n"
-	"status: store, space per tier, versions, snapshots, journal, daemon.\n"
+	"status: store, space per tier, versions, snapshots, journal, lineage, daemon.\n"
 	"stats:  operations since mount: count, bytes, median and 99th percentile\n"
 	"        latency (upper bound of a power-of-two microsecond bucket).\n";
 
@@ -106,6 +106,9 @@ int cmd_status(int argc, char **argv)
 		       num(j, NULL, "snapshots"));
 		printf("journal    %llu records, %llu signed\n", num(j, "\"journal\"", "records"),
 		       num(j, "\"journal\"", "signed"));
+		printf("lineage    %llu jobs with stored reads (%llu ended jobs pruned at mount)\n",
+		       num(j, "\"lineage\"", "jobs"),
+		       num(j, "\"lineage\"", "ended_jobs_pruned_at_mount"));
 	} else {
 		printf("%-10s %12s %14s %10s %10s\n", "OPERATION", "COUNT", "BYTES", "P50_US",
 		       "P99_US");

@@ -27,7 +27,7 @@ DIFF_KEYS = {"change", "path"}
 MANIFEST_KEYS = {"path", "size", "sha256", "mode", "mtime"}
 LSAIFS_KEYS = {"version", "entries"}
 STATUS_KEYS = {"store", "uuid", "format", "version", "daemon", "tiers", "versions",
-               "snapshots", "snapshot_files_copied", "journal", "ops"}
+               "snapshots", "snapshot_files_copied", "journal", "lineage", "ops"}
 
 
 # ------------------------------------------------------------------ local helpers

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.dont_write_bytecode = True     # keep the source tree free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -477,6 +478,48 @@ def aifsctl_lineage_usage_and_errors():
         rc, out = ctl("lineage", p)
         eq(rc, 1, "aifsctl lineage of a dataset file (%s)" % out)
         check("no lineage" in out, "message: expected 'no lineage', saw %r" % out)
+
+
+def lineage_stats(s):
+    with open(os.path.join(s.mnt, ".aifs", "stats")) as f:
+        return json.load(f)["lineage"]
+
+
+@test
+def ended_jobs_are_pruned_at_mount_and_running_jobs_kept():
+    """A job's reads are stored until it commits; at mount the stored reads of jobs
+    whose session has ended are deleted, those of a job still running are kept."""
+    skip_native()
+    with Store() as s:
+        jobs = Jobs()
+        try:
+            ds = make_dataset(s, "prune", 4, 5)
+            snap = snapshot(ds, "t1")
+            os.mkdir(os.path.join(s.mnt, "checkpoints", "pr"))
+            out = os.path.join(s.mnt, "checkpoints", "pr", "model.pt")
+            run_job(jobs, "ended", data=[snap])
+            go = jobs.marker("running", "go")
+            running = jobs.start("running", data=[snap], other_read=go, saves=[out])
+            try:
+                deadline = time.time() + 120
+                while not os.path.exists(jobs.marker("running", "read")):
+                    check(running.poll() is None and time.time() < deadline,
+                          "job running: expected it to read and wait")
+                    time.sleep(0.05)
+                eq(lineage_stats(s)["jobs"], 2, "jobs with stored reads before the remount")
+                s.remount()
+                st = lineage_stats(s)
+                eq(st["ended_jobs_pruned_at_mount"], 1, "ended jobs pruned at mount")
+                check(st["sources_pruned_at_mount"] >= 1,
+                      "expected the ended job's source records pruned, saw %s" % st)
+                eq(st["jobs"], 1, "jobs with stored reads after the remount")
+            finally:
+                open(go, "w").close()
+                finish(running, "running")
+            eq(sources(lineage(out)), {("snapshot", "datasets/prune", "t1")},
+               "sources of the running job, read before the remount")
+        finally:
+            jobs.cleanup()
 
 
 if __name__ == "__main__":
