@@ -336,6 +336,11 @@ struct snapinfo {
 	int64_t time;
 	uint64_t files, bytes;
 };
+/* A file of the snapshot with root ROOT is opened for reading. */
+void snapshot_used(struct fs *fs, uint64_t root);
+/* When the snapshot was last used: its creation, or the last open of one of
+ * its files for reading (to the grain snapshot_used keeps). */
+int64_t snapshot_last_used(struct fs *fs, const struct snapinfo *si);
 /* Freeze the tree under dataset directory DS as TAG; *ROOT is its root. */
 int snapshot_create(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid, uint64_t *root);
 /* Path of directory INO from the mount root, without a leading slash ("" for

@@ -521,8 +521,12 @@ void lineage_open(struct fs *fs, fuse_req_t req, struct inode *in, int flags)
 	struct ljob *j;
 	bool have;
 
-	if (fs->opt.lineage_off || (flags & O_ACCMODE) == O_WRONLY || !S_ISREG(in->attr.mode) ||
+	if ((flags & O_ACCMODE) == O_WRONLY || !S_ISREG(in->attr.mode) ||
 	    source_key(fs, in, key) < 0)
+		return;
+	if (key[0] == 's')
+		snapshot_used(fs, key_get_u64(key + 1));	/* for cold_after_days */
+	if (fs->opt.lineage_off)
 		return;
 	pthread_once(&boot_once, lin_boot_init);
 	j = lin_job_of(fuse_req_ctx(req)->pid, false);

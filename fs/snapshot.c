@@ -12,6 +12,7 @@
  * never in the middle of one.  Writes to files already open go on.
  */
 #include "fs/fs.h"
+#include "meta/keys.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -23,6 +24,7 @@
 static _Atomic uint64_t freezing;
 
 #define REC_P	'P'	/* ds | tag -> struct snaprec */
+#define REC_USE	'a'	/* root -> i64 ns: a file of the snapshot was last opened */
 
 struct snaprec {
 	uint64_t root;
@@ -415,7 +417,11 @@ int snapshot_delete(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid)
 		rc = meta_dentry_foreach(fs->meta, d.cur, NULL, 0, drop_entry, &d);
 	}
 	if (rc == 0) {
+		uint8_t rk[8];
+
 		meta_rec_del(d.b, REC_P, k, klen);
+		key_put_u64(rk, root);
+		meta_rec_del(d.b, REC_USE, rk, 8);
 		rc = fs_commit(fs, d.b, false);
 	}
 	pthread_rwlock_unlock(&fs->ns);
@@ -566,4 +572,65 @@ int tree_drop(struct fs *fs, uint64_t root, struct meta_batch *b, struct inode *
 	*held = d.held;
 	*nheld = d.nh;
 	return rc;
+}
+
+/* --- last use ------------------------------------------------------------ */
+
+/* When a file of a snapshot was last opened for reading, kept to the grain
+ * of an hour (finer when cold_after_days asks for less than 8 hours): the
+ * time each snapshot last stored is remembered here, so that most opens
+ * cost no write. */
+#define USE_SLOTS	256
+
+static struct {
+	pthread_mutex_t lock;
+	uint64_t root[USE_SLOTS];
+	int64_t stored[USE_SLOTS];
+} use = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+void snapshot_used(struct fs *fs, uint64_t root)
+{
+	int64_t now = fs_now(), grain = 3600 * (int64_t)1000000000;
+	size_t slot = root % USE_SLOTS;
+	struct meta_batch *b;
+	uint8_t k[8], v[8];
+	int rc;
+
+	if (fs->opt.cold_after_days > 0 && fs->opt.cold_after_days * 86400e9 / 8 < grain)
+		grain = (int64_t)(fs->opt.cold_after_days * 86400e9 / 8);
+	pthread_mutex_lock(&use.lock);
+	if (use.root[slot] == root && now - use.stored[slot] < grain) {
+		pthread_mutex_unlock(&use.lock);
+		return;
+	}
+	use.root[slot] = root;
+	use.stored[slot] = now;
+	pthread_mutex_unlock(&use.lock);
+	b = meta_batch_new();
+	if (!b)
+		return;
+	key_put_u64(k, root);
+	key_put_u64(v, (uint64_t)now);
+	meta_rec_put(b, REC_USE, k, 8, v, 8);
+	rc = fs_commit(fs, b, false);
+	meta_batch_free(b);
+	if (rc < 0)
+		log_warn("snapshot %llu: its last use could not be stored: %s",
+			 (unsigned long long)root, strerror(-rc));
+}
+
+int64_t snapshot_last_used(struct fs *fs, const struct snapinfo *si)
+{
+	int64_t t = si->time;
+	uint8_t k[8];
+	void *v;
+	size_t len;
+
+	key_put_u64(k, si->root);
+	if (meta_rec_get(fs->meta, REC_USE, k, 8, &v, &len) == 0) {
+		if (len == 8 && (int64_t)key_get_u64(v) > t)
+			t = (int64_t)key_get_u64(v);
+		free(v);
+	}
+	return t;
 }

@@ -219,7 +219,7 @@ static int pol_snap(void *ctx, const char *tag, size_t len, const struct snapinf
 
 	(void)tag;
 	(void)len;
-	if (si->time < p->before)
+	if (snapshot_last_used(p->fs, si) < p->before)
 		policy_cold(p->fs, si->root);
 	return 0;
 }

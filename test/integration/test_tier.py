@@ -583,6 +583,30 @@ def old_snapshots_and_sealed_journal_files_go_cold():
 
 
 @test
+def snapshot_opened_within_cold_after_days_stays_hot():
+    """cold_after_days counts from a snapshot's last use (a file opened for
+    reading), not from its creation."""
+    skip_native()
+    with Store(opts="cold_after_days=0.00004,tier_interval=0.3") as s:   # 3.5 s
+        ds = os.path.join(s.mnt, "datasets")
+        write_file(os.path.join(ds, "a"), data("a", 3 * MiB))
+        for tag in ("used", "idle"):
+            os.mkdir(os.path.join(ds, ".aifs", "snapshots", tag))
+        used = os.path.join(ds, ".aifs", "snapshots", "used", "a")
+        idle = os.path.join(ds, ".aifs", "snapshots", "idle", "a")
+        t0 = time.time()
+        while time.time() - t0 < 8:
+            with open(used, "rb") as f:
+                f.read(1)
+            time.sleep(0.3)
+        wait_for(lambda: xattr(idle, "user.aifs.tier") == "cold", "unopened snapshot goes cold")
+        eq(xattr(used, "user.aifs.tier"), "hot", "tier of a snapshot opened every 0.3 s")
+        wait_for(lambda: xattr(used, "user.aifs.tier") == "cold",
+                 "snapshot goes cold once it is no longer opened")
+        same_bytes(read_all(used), data("a", 3 * MiB), "snapshot file read from cold")
+
+
+@test
 def tier_status_text_and_json():
     skip_native()
     with Store() as s:
