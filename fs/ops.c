@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 /* Reply with the attributes of IN (any lock state; takes it for reading). */
 static void reply_attr(fuse_req_t req, struct fs *fs, struct inode *in)
@@ -218,6 +219,25 @@ static bool writable(const struct fuse_file_info *fi)
 	return (fi->flags & O_ACCMODE) != O_RDONLY;
 }
 
+/* A writer of IN whose close() has returned may not be released yet: the
+ * kernel sends RELEASE asynchronously.  Still counted, it would keep a new
+ * write session from ending at its own close (the commit waits for the
+ * last writer), so a new writer gives such a release up to 100 ms.  A
+ * writer that really is still open only delays the new one by that. */
+static void wait_released(struct inode *in)
+{
+	for (int i = 0; i < 100; i++) {
+		uint32_t n;
+
+		pthread_rwlock_rdlock(&in->lock);
+		n = in->nwriters;
+		pthread_rwlock_unlock(&in->lock);
+		if (n == 0)
+			return;
+		usleep(1000);
+	}
+}
+
 /* Versions are read-only; a writer of a checkpoint file counts towards its
  * session; a reader during another's session reads the newest complete
  * version instead (*IN is replaced by it, uncached: the kernel's pages of
@@ -241,6 +261,8 @@ static int open_checkpoint(struct fs *fs, struct inode **inp, struct fuse_file_i
 	}
 	if (!content_tracked(in))
 		return 0;
+	if (writable(fi) && version_tracked(in))
+		wait_released(in);
 	pthread_rwlock_wrlock(&in->lock);
 	if (writable(fi))
 		in->nwriters++;
