@@ -521,7 +521,8 @@ void lineage_open(struct fs *fs, fuse_req_t req, struct inode *in, int flags)
 	struct ljob *j;
 	bool have;
 
-	if ((flags & O_ACCMODE) == O_WRONLY || !S_ISREG(in->attr.mode) ||
+	if ((fs->opt.lineage_off && !(fs->opt.cold_after_days > 0)) ||
+	    (flags & O_ACCMODE) == O_WRONLY || !S_ISREG(in->attr.mode) ||
 	    source_key(fs, in, key) < 0)
 		return;
 	if (key[0] == 's')

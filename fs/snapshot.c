@@ -576,7 +576,8 @@ int tree_drop(struct fs *fs, uint64_t root, struct meta_batch *b, struct inode *
 
 /* --- last use ------------------------------------------------------------ */
 
-/* When a file of a snapshot was last opened for reading, kept to the grain
+/* When a file of a snapshot was last opened for reading (noted while
+ * lineage is on or cold_after_days is set), kept to the grain
  * of an hour (finer when cold_after_days asks for less than 8 hours): the
  * time each snapshot last stored is remembered here, so that most opens
  * cost no write. */
