@@ -170,7 +170,8 @@ static bool direct_ok(struct fs *fs, struct inode *in, const struct fuse_file_in
 		return false;
 	if ((m & S_ISUID) || (m & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
 		return false;
-	if (fresh || meta_xattr_get(fs->meta, in->ino, "security.capability", &val, &len) < 0)
+	if (fresh || !(in->attr.flags & META_IF_XATTR) ||
+	    meta_xattr_get(fs->meta, in->ino, "security.capability", &val, &len) < 0)
 		return true;
 	free(val);
 	return false;
