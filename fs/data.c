@@ -432,13 +432,18 @@ int fs_write(struct fs *fs, struct inode *in, const char *buf, size_t size, uint
 	if ((in->attr.flags & META_IF_INLINE) && (rc = fs_map_load(fs, in)) < 0)
 		return rc;	/* the inline content becomes the buffer first */
 	if (in->wb_len && !wbuf_fits(in, off, size)) {
-		/* An inline file that is written apart from its content
-		 * outgrows inline storage: its buffer becomes an extent. */
+		/* A write apart from the buffer: the buffer becomes an
+		 * extent.  Never inline (fs_flush's choice for a small file):
+		 * inline content lives in the buffer, which is about to be
+		 * reused, and the file is no longer one piece from 0. */
+		rc = 0;
 		if (in->attr.flags & META_IF_INLINE) {
 			in->wb_dirty = true;
 			rc = flush_extent(fs, in);
-		} else {
-			rc = fs_flush(fs, in);
+		} else if (in->wb_dirty) {
+			rc = fs_map_load(fs, in);
+			if (rc == 0)
+				rc = flush_extent(fs, in);
 		}
 		if (rc < 0)
 			return rc;
