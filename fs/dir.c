@@ -7,7 +7,7 @@
  * never lands before an earlier one.  All records of one operation go in
  * one batch.
  */
-#include "fs/fs.h"
+#include "fs/access.h"
 #include "fs/lineage.h"
 
 #include <errno.h>
@@ -157,6 +157,11 @@ static void do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	if (strlen(name) > META_NAME_MAX) {
 		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	rc = virt_is(parent) ? virt_access(fs, req, parent, false) : 0;
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
 		return;
 	}
 	rc = virt_lookup(fs, parent, name, &e, &in);
@@ -597,11 +602,28 @@ static int rename_check(struct fs *fs, struct inode *src, struct inode *dst)
 }
 
 struct rename_op {
+	fuse_req_t req;
 	fuse_ino_t parent, newparent;
 	const char *name, *newname;
 	unsigned flags;
 	struct inode *p, *np, *src, *dst;
+	bool inherit;		/* DST's versions continue on SRC */
 };
+
+/* History follows a name over a rename only for a caller who owned, or
+ * could read, the file replaced: else its versions would become readable
+ * and restorable by someone the file itself never let read them. */
+static bool history_follows(fuse_req_t req, struct inode *dst)
+{
+	struct access_cred c;
+	struct meta_inode a;
+
+	pthread_rwlock_rdlock(&dst->lock);
+	a = dst->attr;
+	pthread_rwlock_unlock(&dst->lock);
+	access_cred_get(req, &c);
+	return access_owner(&c, &a) || access_check(&c, &a, R_OK) == 0;
+}
 
 /* Apply the rename R (inodes locked) into B. */
 static void rename_apply(struct meta_batch *b, struct rename_op *r)
@@ -678,11 +700,19 @@ static int rename_load(struct fs *fs, struct rename_op *r)
 	if ((rc = journal_may_change(fs, r->src)) < 0 ||
 	    (r->dst && (rc = journal_may_change(fs, r->dst)) < 0))
 		return rc;
-	if (r->dst && !version_tracked(r->src) && version_tracked(r->dst) &&
-	    r->dst->attr.nlink == 1 && version_file_held(fs, r->dst->ino))
-		return -EBUSY;	/* replacing it would drop a held version */
 	if (r->dst == r->src)
 		return 1;		/* two links of one inode: nothing to do */
+	if ((r->np->attr.policy == META_AREA_JOURNAL &&
+	     r->src->attr.policy != META_AREA_JOURNAL) ||
+	    ((r->flags & RENAME_EXCHANGE) && r->p->attr.policy == META_AREA_JOURNAL &&
+	     r->dst->attr.policy != META_AREA_JOURNAL))
+		return -EPERM;	/* a journal area holds only what was written there */
+	r->inherit = r->dst && !(r->flags & RENAME_EXCHANGE) && version_tracked(r->src) &&
+		     version_tracked(r->dst) && history_follows(r->req, r->dst);
+	if (r->dst && !r->inherit && version_tracked(r->dst) &&
+	    !((r->flags & RENAME_EXCHANGE) && version_tracked(r->src)) &&
+	    r->dst->attr.nlink == 1 && version_file_held(fs, r->dst->ino))
+		return -EBUSY;	/* replacing it would drop a held version */
 	if (!alias_ok(r->np, r->newname) ||
 	    (r->flags & RENAME_EXCHANGE && !alias_ok(r->p, r->name)))
 		return -EINVAL;
@@ -695,7 +725,7 @@ static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
 	struct fs *fs = the_fs;
-	struct rename_op r = { .parent = parent, .newparent = newparent, .name = name,
+	struct rename_op r = { .req = req, .parent = parent, .newparent = newparent, .name = name,
 			       .newname = newname, .flags = flags };
 	struct meta_batch *b = NULL;
 	struct lockset ls = { .n = 0 };
@@ -728,8 +758,7 @@ static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	lockset_add(&ls, r.dst);
 	lockset_lock(&ls);
 	rc = 0;
-	if (r.dst && !(flags & RENAME_EXCHANGE) && version_tracked(r.src) &&
-	    version_tracked(r.dst))
+	if (r.inherit)
 		rc = version_rename(fs, b, r.src->ino, r.dst->ino);	/* history follows the name */
 	if (rc == 0) {
 		rename_apply(b, &r);

@@ -2,7 +2,7 @@
  * through which areas, retention, holds, restore, promote and directory
  * commits are driven (so that scripts need no aifsctl).
  */
-#include "fs/fs.h"
+#include "fs/access.h"
 #include "fs/lineage.h"
 
 #include <errno.h>
@@ -22,6 +22,20 @@ static int xattr_name_check(const char *name)
 	    strncmp(name, "security.", 9))
 		return -EOPNOTSUPP;
 	return 0;
+}
+
+/* 0 if REQ's caller may read the content of version N of IN, which a
+ * restore makes IN's (history grants no access the version would not). */
+static int restore_may(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t n)
+{
+	struct access_cred c;
+	struct vrec v;
+	int rc = version_get(fs, in->ino, n, &v, NULL);
+
+	if (rc < 0)
+		return rc;
+	access_cred_get(req, &c);
+	return access_check_ino(fs, &c, v.vino, R_OK);
 }
 
 /* setxattr user.aifs.area=POLICY on a directory marks its area (what is
@@ -51,9 +65,10 @@ static int area_set(struct fs *fs, struct inode *in, fuse_req_t req, const char 
 		memcpy(num, value, size);
 		num[size] = 0;
 		n = strtoul(num, &end, 10);
-		if (*end || !n)
+		if (*end || !n || n > UINT32_MAX)
 			return -EINVAL;
-		return version_restore(fs, req, in, (uint32_t)n);
+		rc = restore_may(fs, req, in, (uint32_t)n);
+		return rc < 0 ? rc : version_restore(fs, req, in, (uint32_t)n);
 	}
 	if (strcmp(name, "user.aifs.area"))
 		return -EPERM;		/* the other user.aifs.* are read-only */
@@ -184,7 +199,7 @@ static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		return;
 	}
 	if (!strcmp(name, "user.aifs.lineage")) {
-		rc = lineage_xattr(the_fs, in, (char **)&val, &len);
+		rc = lineage_xattr(the_fs, in, fuse_req_ctx(req)->uid, (char **)&val, &len);
 	} else if (!strncmp(name, "user.aifs.", 10) &&
 		   (rc = tier_xattr_get(the_fs, in, name, (char **)&val, &len)) != 1) {
 		/* tiers: answered (or refused) by tierctl.c */
