@@ -325,6 +325,17 @@ static void do_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	reply_entry(req, the_fs, in);
 }
 
+/* A snapshot of DS is a name made (or removed) in DS's .aifs/snapshots:
+ * besides being DS's owner (snapshot.c), the caller needs the write and
+ * search permission on DS that a name made in DS would need. */
+static int snapshot_may(fuse_req_t req, uint64_t ds)
+{
+	struct access_cred c;
+
+	access_cred_get(req, &c);
+	return access_check_ino(the_fs, &c, ds, W_OK | X_OK);
+}
+
 static void do_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	struct inode *in;
@@ -332,7 +343,9 @@ static void do_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	int rc;
 
 	if (virt_snapshots_of(parent, &ds)) {	/* mkdir DS/.aifs/snapshots/TAG */
-		rc = snapshot_create(the_fs, ds, name, fuse_req_ctx(req)->uid, &root);
+		rc = snapshot_may(req, ds);
+		if (rc == 0)
+			rc = snapshot_create(the_fs, ds, name, fuse_req_ctx(req)->uid, &root);
 		if (rc == 0)
 			rc = inode_get(the_fs, root, &in);
 	} else {
@@ -504,11 +517,16 @@ static void do_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void do_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	uint64_t ds;
+	int rc;
 
-	if (virt_snapshots_of(parent, &ds))	/* rmdir DS/.aifs/snapshots/TAG */
-		fuse_reply_err(req, -snapshot_delete(the_fs, ds, name, fuse_req_ctx(req)->uid));
-	else
+	if (virt_snapshots_of(parent, &ds)) {	/* rmdir DS/.aifs/snapshots/TAG */
+		rc = snapshot_may(req, ds);
+		if (rc == 0)
+			rc = snapshot_delete(the_fs, ds, name, fuse_req_ctx(req)->uid);
+		fuse_reply_err(req, -rc);
+	} else {
 		fuse_reply_err(req, -remove_entry(parent, name, true));
+	}
 }
 
 static void do_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,

@@ -29,13 +29,18 @@ static int xattr_name_check(const char *name)
 static int restore_may(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t n)
 {
 	struct access_cred c;
+	struct meta_inode a;
 	struct vrec v;
 	int rc = version_get(fs, in->ino, n, &v, NULL);
 
+	/* a version never changes: its stored attributes are current (and
+	 * IN is locked, so no other inode lock is taken here) */
+	if (rc == 0)
+		rc = meta_inode_get(fs->meta, v.vino, &a);
 	if (rc < 0)
 		return rc;
 	access_cred_get(req, &c);
-	return access_check_ino(fs, &c, v.vino, R_OK);
+	return access_check(&c, &a, R_OK);
 }
 
 /* setxattr user.aifs.area=POLICY on a directory marks its area (what is
