@@ -348,6 +348,23 @@ if sys.argv[2]:
 '''
 
 
+# One session, two users: root reads, a child of it that became bob reads, root saves.
+MIXED = r'''
+import os, sys
+open(sys.argv[1], "rb").read()
+pid = os.fork()
+if pid == 0:
+    os.setgroups([])
+    os.setgid(int(sys.argv[4]))
+    os.setuid(int(sys.argv[4]))
+    open(sys.argv[2], "rb").read()
+    os._exit(0)
+os.waitpid(pid, 0)
+with open(sys.argv[3], "wb") as f:
+    f.write(b"root")
+'''
+
+
 def job(uid, reads, save_to, content, name=None, extra=()):
     """Run JOB as UID in a session of its own (a job); AIFS_JOB=NAME if given."""
     env = {"PATH": "/usr/bin:/bin"}
@@ -396,7 +413,7 @@ def lineage_shows_command_lines_only_to_owner_and_root():
 
 
 @test
-def named_jobs_are_per_user():
+def jobs_are_per_user():
     skip_native()
     with Store() as s:
         t = team(s)
@@ -420,6 +437,18 @@ def named_jobs_are_per_user():
         eq((la["job"]["uid"], lb["job"]["uid"]), (ALICE, BOB), "job uids")
         check(la["job"]["id"] != lb["job"]["id"], "job ids of two users' 'shared': expected different, "
               "saw %s twice" % la["job"]["id"])
+        # a session job is per user too: what a process of the session that became bob
+        # reads is not root's job's
+        dr = mkdir_for(os.path.join(s.mnt, "datasets", "root_ds"), 0, 0, 0o755)
+        write_file(os.path.join(dr, "x"), b"root's sample")
+        orr = os.path.join(s.mnt, "checkpoints", "root.pt")
+        r = subprocess.run(["setsid", "--wait", PY, "-c", MIXED, os.path.join(dr, "x"),
+                            os.path.join(db, "x"), orr, str(BOB)], env={"PATH": "/usr/bin:/bin"},
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+        eq(r.returncode, 0, "mixed session job exit status (%s)" % r.stdout.decode())
+        wait_version(orr, 1)
+        eq([src["dataset"] for src in lineage("root", orr)["sources"]], ["datasets/root_ds"],
+           "sources of root's session job after a process of it became bob and read")
 
 
 # ------------------------------------------------------------------ item 13: logging
