@@ -100,9 +100,11 @@ int access_check_ino(struct fs *fs, const struct access_cred *c, uint64_t ino, i
 	return access_check(c, &a, mask);
 }
 
-bool access_owner(const struct access_cred *c, const struct meta_inode *a)
+bool access_req_owner(fuse_req_t req, const struct meta_inode *a)
 {
-	return c->uid == 0 || c->uid == a->uid;
+	uint32_t uid = fuse_req_ctx(req)->uid;
+
+	return uid == 0 || uid == a->uid;
 }
 
 bool access_refusal(int rc)

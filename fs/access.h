@@ -42,8 +42,9 @@ int access_check(const struct access_cred *c, const struct meta_inode *a, int ma
 /* The same for inode INO (read under its lock); -errno of loading it. */
 int access_check_ino(struct fs *fs, const struct access_cred *c, uint64_t ino, int mask);
 
-/* True if C is root or owns an inode with attributes A. */
-bool access_owner(const struct access_cred *c, const struct meta_inode *a);
+/* True if REQ's caller is root or owns an inode with attributes A (what
+ * chmod(2) asks; no /proc read). */
+bool access_req_owner(fuse_req_t req, const struct meta_inode *a);
 
 /* True if RC is a refusal of the caller's request (a bad value, no
  * permission, a name that is or is not there), which is answered with

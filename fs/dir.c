@@ -639,8 +639,10 @@ static bool history_follows(fuse_req_t req, struct inode *dst)
 	pthread_rwlock_rdlock(&dst->lock);
 	a = dst->attr;
 	pthread_rwlock_unlock(&dst->lock);
+	if (access_req_owner(req, &a))
+		return true;
 	access_cred_get(req, &c);
-	return access_owner(&c, &a) || access_check(&c, &a, R_OK) == 0;
+	return access_check(&c, &a, R_OK) == 0;
 }
 
 /* Apply the rename R (inodes locked) into B. */

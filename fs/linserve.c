@@ -368,8 +368,9 @@ int lineage_xattr(struct fs *fs, struct inode *in, uint32_t uid, char **out, siz
 	if (rc == 0 && s.err)
 		rc = -ENOMEM;
 	if (rc == 0 && s.len > XATTR_MAX) {
-		log_warn("lineage: version inode %llu: its lineage (%zu bytes) is larger than an "
-			 "attribute value may be", (unsigned long long)vino, s.len);
+		/* any reader may ask again: not above debug level */
+		log_debug("lineage: version inode %llu: its lineage (%zu bytes) is larger than an "
+			  "attribute value may be", (unsigned long long)vino, s.len);
 		rc = -E2BIG;
 	}
 	if (rc < 0) {

@@ -49,14 +49,13 @@ static int area_set(struct fs *fs, struct inode *in, fuse_req_t req, const char 
 		    const char *value, size_t size)
 {
 	static const char *const names[] = { "plain", "dataset", "checkpoint", "journal" };
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct meta_batch *b;
 	int policy = -1, rc;
 
 	if (!strcmp(name, "user.aifs.retention"))
 		return journal_dir_retention(fs, req, in, value, size);
 	if (!strcmp(name, "user.aifs.retain")) {
-		if (ctx->uid != 0 && ctx->uid != in->attr.uid)
+		if (!access_req_owner(req, &in->attr))
 			return -EPERM;
 		return version_retain_set(fs, in, value, size);
 	}
@@ -79,7 +78,7 @@ static int area_set(struct fs *fs, struct inode *in, fuse_req_t req, const char 
 		return -EPERM;		/* the other user.aifs.* are read-only */
 	if (!S_ISDIR(in->attr.mode))
 		return -ENOTDIR;
-	if (ctx->uid != 0 && ctx->uid != in->attr.uid)
+	if (!access_req_owner(req, &in->attr))
 		return -EPERM;
 	for (int i = 0; i < 4; i++)
 		if (strlen(names[i]) == size && !memcmp(value, names[i], size))
@@ -165,7 +164,7 @@ static void xattr_change(fuse_req_t req, fuse_ino_t ino, const char *name,
 		const struct fuse_ctx *ctx = fuse_req_ctx(req);
 
 		/* takes the namespace lock, so not under IN's */
-		rc = ctx->uid && ctx->uid != in->attr.uid ? -EPERM :
+		rc = !access_req_owner(req, &in->attr) ? -EPERM :
 			version_dir_commit(the_fs, in->ino, ctx->uid, ctx->pid);
 		inode_put(the_fs, in);
 	} else if (rc == 0 && !remove && !strcmp(name, "user.aifs.promote")) {
