@@ -226,6 +226,14 @@ def rename_over_another_users_file_does_not_inherit_its_versions():
                what="bob restores a version 2 (alice's version is not inherited)")
         as_bob(setx, secret, "user.aifs.restore", "1")
         eq(as_bob(read_all, secret), b"bob's own", "secret.pt after bob's restore of 1")
+        # a held version of a file whose history would not follow the name blocks the rename
+        held = os.path.join(t["team"], "held.pt")
+        save("alice", held, b"alice's held", mode=0o600)
+        setx(held + "@v1", "user.aifs.hold", "audit")
+        save("bob", mine, b"bob again")
+        raises(errno.EBUSY, as_bob, os.rename, mine, held,
+               what="bob renames over alice's file whose version is held")
+        eq(os.stat(held).st_uid, ALICE, "owner of held.pt after the refused rename")
 
 
 @test
