@@ -7,7 +7,7 @@
  * never lands before an earlier one.  All records of one operation go in
  * one batch.
  */
-#include "fs/fs.h"
+#include "fs/access.h"
 #include "fs/lineage.h"
 
 #include <errno.h>
@@ -157,6 +157,11 @@ static void do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	if (strlen(name) > META_NAME_MAX) {
 		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	rc = virt_is(parent) ? virt_access(fs, req, parent, false) : 0;
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
 		return;
 	}
 	rc = virt_lookup(fs, parent, name, &e, &in);
@@ -320,6 +325,17 @@ static void do_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	reply_entry(req, the_fs, in);
 }
 
+/* A snapshot of DS is a name made (or removed) in DS's .aifs/snapshots:
+ * besides being DS's owner (snapshot.c), the caller needs the write and
+ * search permission on DS that a name made in DS would need. */
+static int snapshot_may(fuse_req_t req, uint64_t ds)
+{
+	struct access_cred c;
+
+	access_cred_get(req, &c);
+	return access_check_ino(the_fs, &c, ds, W_OK | X_OK);
+}
+
 static void do_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	struct inode *in;
@@ -327,7 +343,9 @@ static void do_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	int rc;
 
 	if (virt_snapshots_of(parent, &ds)) {	/* mkdir DS/.aifs/snapshots/TAG */
-		rc = snapshot_create(the_fs, ds, name, fuse_req_ctx(req)->uid, &root);
+		rc = snapshot_may(req, ds);
+		if (rc == 0)
+			rc = snapshot_create(the_fs, ds, name, fuse_req_ctx(req)->uid, &root);
 		if (rc == 0)
 			rc = inode_get(the_fs, root, &in);
 	} else {
@@ -499,11 +517,16 @@ static void do_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void do_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	uint64_t ds;
+	int rc;
 
-	if (virt_snapshots_of(parent, &ds))	/* rmdir DS/.aifs/snapshots/TAG */
-		fuse_reply_err(req, -snapshot_delete(the_fs, ds, name, fuse_req_ctx(req)->uid));
-	else
+	if (virt_snapshots_of(parent, &ds)) {	/* rmdir DS/.aifs/snapshots/TAG */
+		rc = snapshot_may(req, ds);
+		if (rc == 0)
+			rc = snapshot_delete(the_fs, ds, name, fuse_req_ctx(req)->uid);
+		fuse_reply_err(req, -rc);
+	} else {
 		fuse_reply_err(req, -remove_entry(parent, name, true));
+	}
 }
 
 static void do_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
@@ -597,11 +620,30 @@ static int rename_check(struct fs *fs, struct inode *src, struct inode *dst)
 }
 
 struct rename_op {
+	fuse_req_t req;
 	fuse_ino_t parent, newparent;
 	const char *name, *newname;
 	unsigned flags;
 	struct inode *p, *np, *src, *dst;
+	bool inherit;		/* DST's versions continue on SRC */
 };
+
+/* History follows a name over a rename only for a caller who owned, or
+ * could read, the file replaced: else its versions would become readable
+ * and restorable by someone the file itself never let read them. */
+static bool history_follows(fuse_req_t req, struct inode *dst)
+{
+	struct access_cred c;
+	struct meta_inode a;
+
+	pthread_rwlock_rdlock(&dst->lock);
+	a = dst->attr;
+	pthread_rwlock_unlock(&dst->lock);
+	if (access_req_owner(req, &a))
+		return true;
+	access_cred_get(req, &c);
+	return access_check(&c, &a, R_OK) == 0;
+}
 
 /* Apply the rename R (inodes locked) into B. */
 static void rename_apply(struct meta_batch *b, struct rename_op *r)
@@ -678,11 +720,19 @@ static int rename_load(struct fs *fs, struct rename_op *r)
 	if ((rc = journal_may_change(fs, r->src)) < 0 ||
 	    (r->dst && (rc = journal_may_change(fs, r->dst)) < 0))
 		return rc;
-	if (r->dst && !version_tracked(r->src) && version_tracked(r->dst) &&
-	    r->dst->attr.nlink == 1 && version_file_held(fs, r->dst->ino))
-		return -EBUSY;	/* replacing it would drop a held version */
 	if (r->dst == r->src)
 		return 1;		/* two links of one inode: nothing to do */
+	if ((r->np->attr.policy == META_AREA_JOURNAL &&
+	     r->src->attr.policy != META_AREA_JOURNAL) ||
+	    ((r->flags & RENAME_EXCHANGE) && r->p->attr.policy == META_AREA_JOURNAL &&
+	     r->dst->attr.policy != META_AREA_JOURNAL))
+		return -EPERM;	/* a journal area holds only what was written there */
+	r->inherit = r->dst && !(r->flags & RENAME_EXCHANGE) && version_tracked(r->src) &&
+		     version_tracked(r->dst) && history_follows(r->req, r->dst);
+	if (r->dst && !r->inherit && version_tracked(r->dst) &&
+	    !((r->flags & RENAME_EXCHANGE) && version_tracked(r->src)) &&
+	    r->dst->attr.nlink == 1 && version_file_held(fs, r->dst->ino))
+		return -EBUSY;	/* replacing it would drop a held version */
 	if (!alias_ok(r->np, r->newname) ||
 	    (r->flags & RENAME_EXCHANGE && !alias_ok(r->p, r->name)))
 		return -EINVAL;
@@ -695,7 +745,7 @@ static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
 	struct fs *fs = the_fs;
-	struct rename_op r = { .parent = parent, .newparent = newparent, .name = name,
+	struct rename_op r = { .req = req, .parent = parent, .newparent = newparent, .name = name,
 			       .newname = newname, .flags = flags };
 	struct meta_batch *b = NULL;
 	struct lockset ls = { .n = 0 };
@@ -728,8 +778,7 @@ static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	lockset_add(&ls, r.dst);
 	lockset_lock(&ls);
 	rc = 0;
-	if (r.dst && !(flags & RENAME_EXCHANGE) && version_tracked(r.src) &&
-	    version_tracked(r.dst))
+	if (r.inherit)
 		rc = version_rename(fs, b, r.src->ino, r.dst->ino);	/* history follows the name */
 	if (rc == 0) {
 		rename_apply(b, &r);

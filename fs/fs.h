@@ -416,6 +416,11 @@ int virt_lookup(struct fs *fs, uint64_t parent, const char *name,
 		struct fuse_entry_param *e, struct inode **real);
 /* Content of view file ID (malloc'd), for open; -EISDIR for directories. */
 int virt_open(uint64_t id, char **text, size_t *len);
+/* 0 if REQ's caller may list (LIST) or look a name up in view ID, else
+ * -EACCES: DIR/.aifs/versions and DIR/.aifs/snapshots list what DIR holds,
+ * so listing them needs read and search permission on DIR and looking a
+ * name up needs search permission on DIR. */
+int virt_access(struct fs *fs, fuse_req_t req, uint64_t id, bool list);
 /* Node id of DIR/.aifs/versions/FILE for file INO. */
 uint64_t virt_versions_of(uint64_t ino);
 /* True if ID is DS/.aifs/snapshots; *DS is then DS. */

@@ -384,6 +384,10 @@ void inode_stat(const struct inode *in, struct stat *st)
 	memset(st, 0, sizeof(*st));
 	st->st_ino = a->ino;
 	st->st_mode = a->mode;
+	/* Versions and snapshots made before set-id bits were dropped at
+	 * their making are shown, and so executed, without them. */
+	if (a->flags & META_IF_READONLY)
+		st->st_mode &= ~(mode_t)(S_ISUID | S_ISGID);
 	/* A version is named by no directory: with no links the kernel lets
 	 * go of it as soon as it is unused, so a pruned version's space comes
 	 * back without waiting for memory pressure. */

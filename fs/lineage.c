@@ -530,7 +530,7 @@ void lineage_open(struct fs *fs, fuse_req_t req, struct inode *in, int flags)
 	if (fs->opt.lineage_off)
 		return;
 	pthread_once(&boot_once, lin_boot_init);
-	j = lin_job_of(fuse_req_ctx(req)->pid, false);
+	j = lin_job_of(fuse_req_ctx(req)->pid, fuse_req_ctx(req)->uid, false);
 	if (!j)
 		return;
 	pthread_mutex_lock(&lin_lock);
@@ -588,7 +588,8 @@ static int gather_cb(void *ctx, const void *key, size_t klen, const void *val, s
 	return 0;
 }
 
-void lineage_attach(struct fs *fs, struct meta_batch *b, uint32_t pid, uint64_t vino)
+void lineage_attach(struct fs *fs, struct meta_batch *b, uint32_t pid, uint32_t uid,
+		    uint64_t vino)
 {
 	struct gather g = { 0 };
 	struct ljob *j;
@@ -599,7 +600,7 @@ void lineage_attach(struct fs *fs, struct meta_batch *b, uint32_t pid, uint64_t 
 	if (fs->opt.lineage_off || !pid)
 		return;
 	pthread_once(&boot_once, lin_boot_init);
-	j = lin_job_of(pid, true);
+	j = lin_job_of(pid, uid, true);
 	if (!j)
 		return;
 	pthread_mutex_lock(&lin_lock);

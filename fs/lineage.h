@@ -2,9 +2,10 @@
  * trees and checkpoint versions a job read, attached to the versions the
  * job commits (fs/ only; see lineage.c).
  *
- * A job is the set of processes that share a session id, or, when a
- * process's initial environment holds AIFS_JOB=NAME, the processes of one
- * user that carry that name.
+ * A job is the set of processes of one user that share a session id, or,
+ * when a process's initial environment holds AIFS_JOB=NAME, the processes
+ * of one user that carry that name: the same name chosen by two users
+ * makes two jobs.  The user is the one the kernel names in the request.
  */
 #ifndef AIFS_FS_LINEAGE_H
 #define AIFS_FS_LINEAGE_H
@@ -16,16 +17,20 @@
  * job of that process, once per (job, source).  Never fails the open. */
 void lineage_open(struct fs *fs, fuse_req_t req, struct inode *in, int flags);
 
-/* Version VINO is being committed by process PID: put the lineage of
- * PID's job (its sources so far, command line, start time) into B, which
- * the caller commits durably.  Nothing is added for an unknown job. */
-void lineage_attach(struct fs *fs, struct meta_batch *b, uint32_t pid, uint64_t vino);
+/* Version VINO is being committed by process PID of user UID: put the
+ * lineage of that job (its sources so far, command line, start time) into
+ * B, which the caller commits durably.  Nothing is added for an unknown
+ * job. */
+void lineage_attach(struct fs *fs, struct meta_batch *b, uint32_t pid, uint32_t uid,
+		    uint64_t vino);
 
 /* user.aifs.lineage of IN (a version, a checkpoint file or directory: its
  * newest complete version) as malloc'd JSON in *OUT (*LEN bytes), with the
  * lineage of each checkpoint version source nested as "upstream";
- * -ENODATA if none. */
-int lineage_xattr(struct fs *fs, struct inode *in, char **out, size_t *len);
+ * -ENODATA if none.  Command lines (which may carry secrets passed as
+ * arguments) are shown to user UID only if UID is root or owns the file
+ * the version is of; others see "cmdline": null. */
+int lineage_xattr(struct fs *fs, struct inode *in, uint32_t uid, char **out, size_t *len);
 
 /* Version TO restores version FROM: FROM's lineage becomes TO's, into B. */
 void lineage_copy(struct fs *fs, struct meta_batch *b, uint64_t from, uint64_t to);

@@ -38,9 +38,10 @@ extern pthread_mutex_t lin_lock;
 /* linjob.c — processes and jobs. */
 /* Read boot time, clock rate and boot id once. */
 void lin_boot_init(void);
-/* The job of process PID (NULL if unknown).  With GONE_OK a process that
- * has exited is looked up by pid alone (a commit at its last close). */
-struct ljob *lin_job_of(uint32_t pid, bool gone_ok);
+/* The job of process PID acting as user UID (NULL if unknown).  With
+ * GONE_OK a process that has exited is looked up by pid and uid alone (a
+ * commit at its last close). */
+struct ljob *lin_job_of(uint32_t pid, uint32_t uid, bool gone_ok);
 /* Command line of PID, arguments joined by spaces ("" if gone). */
 void lin_cmdline(uint32_t pid, char *buf, size_t len);
 /* Whether the job of 'j' record VAL has ended for good: a session job whose

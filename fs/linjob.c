@@ -6,7 +6,10 @@
  * sessions never merge.  A process whose initial environment holds
  * AIFS_JOB=NAME (printable, at most 128 bytes, in the first 256 KiB of
  * /proc/PID/environ) belongs to the job NAME of its user instead: that is
- * read once per process, when the process is first seen.
+ * read once per process, when the process is first seen.  Jobs are per
+ * user either way, the user being the one the kernel puts in the request
+ * (not the owner of /proc/PID, which is root for a process that is not
+ * dumpable): no user's reads ever join another user's job.
  *
  * Processes are remembered by pid with a pidfd: while the pidfd's process
  * has not exited, the pid is still that process, so an open costs one
@@ -43,6 +46,7 @@
 
 struct pslot {
 	uint32_t pid;
+	uint32_t uid;
 	uint64_t start;
 	uint32_t sid;
 	struct ljob *job;
@@ -223,8 +227,8 @@ static struct ljob *job_make(uint32_t pid, const struct pinfo *pi)
 			cmdpid = pi->sid;	/* the session leader */
 			start = lead.start;
 		}
-		snprintf(ident, sizeof(ident), "sid:%s:%u:%llu", J.boot, pi->sid,
-			 (unsigned long long)lead.start);
+		snprintf(ident, sizeof(ident), "sid:%s:%u:%llu:%u", J.boot, pi->sid,
+			 (unsigned long long)lead.start, pi->uid);
 	}
 	if (EVP_Digest(ident, strlen(ident), md, NULL, EVP_sha256(), NULL) != 1)
 		return NULL;
@@ -279,11 +283,11 @@ static struct ljob *job_make(uint32_t pid, const struct pinfo *pi)
  * its pidfd says the process it was opened on has not exited, so PID is
  * still that process (a pid is not reused before its process is gone),
  * and that process has not moved to another session. */
-static struct ljob *slot_fast(struct pslot *slot, uint32_t pid)
+static struct ljob *slot_fast(struct pslot *slot, uint32_t pid, uint32_t uid)
 {
 	struct pollfd p = { .fd = slot->pidfd, .events = POLLIN };
 
-	if (slot->pid != pid || slot->pidfd < 0 || !slot->job)
+	if (slot->pid != pid || slot->uid != uid || slot->pidfd < 0 || !slot->job)
 		return NULL;
 	if (poll(&p, 1, 0) != 0 || getsid((pid_t)pid) != (pid_t)slot->sid)
 		return NULL;
@@ -319,6 +323,7 @@ static void slot_set(struct pslot *slot, uint32_t pid, const struct pinfo *pi, s
 		J.npidfd--;
 	}
 	slot->pid = pid;
+	slot->uid = pi->uid;
 	slot->start = pi->start;
 	slot->sid = pi->sid;
 	slot->job = j;
@@ -328,32 +333,27 @@ static void slot_set(struct pslot *slot, uint32_t pid, const struct pinfo *pi, s
 	pthread_mutex_unlock(&lin_lock);
 }
 
-struct ljob *lin_job_of(uint32_t pid, bool gone_ok)
+struct ljob *lin_job_of(uint32_t pid, uint32_t uid, bool gone_ok)
 {
 	struct pslot *slot = &J.pcache[pid % PCACHE];
 	struct pinfo pi = { 0 };
 	struct ljob *j = NULL;
-	struct stat st;
-	char path[32];
 	bool alive;
 
 	pthread_mutex_lock(&lin_lock);
-	j = slot_fast(slot, pid);
+	j = slot_fast(slot, pid, uid);
 	pthread_mutex_unlock(&lin_lock);
 	if (j)
 		return j;
 	alive = proc_stat(pid, &pi) == 0;
 	pthread_mutex_lock(&lin_lock);
-	if (slot->pid == pid && slot->job &&
+	if (slot->pid == pid && slot->uid == uid && slot->job &&
 	    (alive ? slot->start == pi.start && slot->sid == pi.sid : gone_ok))
 		j = slot->job;
 	pthread_mutex_unlock(&lin_lock);
 	if (j || !alive)
 		return j;
-	snprintf(path, sizeof(path), "/proc/%u", pid);
-	if (stat(path, &st) < 0)
-		return NULL;
-	pi.uid = st.st_uid;
+	pi.uid = uid;
 	j = job_make(pid, &pi);
 	if (j)
 		slot_set(slot, pid, &pi, j);

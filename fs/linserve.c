@@ -212,13 +212,56 @@ static void version_json(struct fs *fs, struct sb *s, uint64_t vino)
 	sb_printf(s, ", \"size\": %llu, \"committed\": \"%s\"}", (unsigned long long)v.size, when);
 }
 
+/* Whether user UID may see the command lines in the lineage of version
+ * inode VINO: root, and the owner of the file it is a version of (of the
+ * version itself when that file is gone). */
+static bool cmdline_shown(struct fs *fs, uint64_t vino, uint32_t uid)
+{
+	struct meta_inode a;
+	uint64_t owner;
+	uint32_t n;
+
+	if (uid == 0)
+		return true;
+	if (version_owner(fs, vino, &owner, &n) < 0 || meta_inode_get(fs->meta, owner, &a) < 0)
+		if (meta_inode_get(fs->meta, vino, &a) < 0)
+			return false;
+	return a.uid == uid;
+}
+
+/* Append the JSON text P (N bytes) with the value of every "cmdline"
+ * member replaced by null.  Inside a JSON string every quote is escaped,
+ * so the member name with its closing quote can only be a member name. */
+static void sb_add_no_cmdline(struct sb *s, const char *p, size_t n)
+{
+	static const char key[] = "\"cmdline\": \"";
+	const size_t klen = sizeof(key) - 1;
+	size_t i = 0, start = 0;
+
+	while (i + klen <= n) {
+		if (memcmp(p + i, key, klen)) {
+			i++;
+			continue;
+		}
+		sb_addn(s, p + start, i + klen - 1 - start);
+		sb_add(s, "null");
+		for (i += klen; i < n && p[i] != '"'; i++)
+			if (p[i] == '\\')
+				i++;
+		start = ++i;
+	}
+	if (start < n)
+		sb_addn(s, p + start, n - start);
+}
+
 /* One source of a 'Z' value (U: its 'U' value) as JSON. */
 static void source_json(struct fs *fs, struct sb *s, const uint8_t *key, const uint8_t *u,
-			size_t ulen, int depth, uint64_t *seen);
+			size_t ulen, int depth, uint64_t *seen, uint32_t uid);
 
-/* The lineage of version inode VINO as a JSON object into S.  SEEN[0..DEPTH]
- * are the versions on the way here. */
-static int compose(struct fs *fs, struct sb *s, uint64_t vino, int depth, uint64_t *seen)
+/* The lineage of version inode VINO as user UID may see it, as a JSON
+ * object into S.  SEEN[0..DEPTH] are the versions on the way here. */
+static int compose(struct fs *fs, struct sb *s, uint64_t vino, int depth, uint64_t *seen,
+		   uint32_t uid)
 {
 	const uint8_t *p;
 	uint8_t k[8];
@@ -240,7 +283,10 @@ static int compose(struct fs *fs, struct sb *s, uint64_t vino, int depth, uint64
 	sb_add(s, "{");
 	version_json(fs, s, vino);
 	sb_add(s, ", ");
-	sb_addn(s, (const char *)p + 6, hlen - 2);
+	if (cmdline_shown(fs, vino, uid))
+		sb_addn(s, (const char *)p + 6, hlen - 2);
+	else
+		sb_add_no_cmdline(s, (const char *)p + 6, hlen - 2);
 	sb_add(s, ", \"sources\": [");
 	for (off = 5 + hlen; off < vlen; first = false) {
 		size_t ulen = off + LIN_SRC_KEY + 4 <= vlen ? key_get_u32(p + off + LIN_SRC_KEY) : 0;
@@ -252,7 +298,7 @@ static int compose(struct fs *fs, struct sb *s, uint64_t vino, int depth, uint64
 		}
 		if (!first)
 			sb_add(s, ", ");
-		source_json(fs, s, p + off, p + off + LIN_SRC_KEY + 4, ulen, depth, seen);
+		source_json(fs, s, p + off, p + off + LIN_SRC_KEY + 4, ulen, depth, seen, uid);
 		off += LIN_SRC_KEY + 4 + ulen;
 	}
 	sb_add(s, "]}");
@@ -261,7 +307,7 @@ static int compose(struct fs *fs, struct sb *s, uint64_t vino, int depth, uint64
 }
 
 static void source_json(struct fs *fs, struct sb *s, const uint8_t *key, const uint8_t *u,
-			size_t ulen, int depth, uint64_t *seen)
+			size_t ulen, int depth, uint64_t *seen, uint32_t uid)
 {
 	uint64_t up = key_get_u64(key + 1);
 	bool cycle = false;
@@ -279,7 +325,7 @@ static void source_json(struct fs *fs, struct sb *s, const uint8_t *key, const u
 		struct sb sub = { 0 };
 
 		seen[depth + 1] = up;
-		if (compose(fs, &sub, up, depth + 1, seen) == 0 && !sub.err) {
+		if (compose(fs, &sub, up, depth + 1, seen, uid) == 0 && !sub.err) {
 			/* keep the whole under the attribute limit: the
 			 * version's own user.aifs.lineage has the rest */
 			if (s->len + sub.len + 64 <= XATTR_MAX) {
@@ -294,7 +340,7 @@ static void source_json(struct fs *fs, struct sb *s, const uint8_t *key, const u
 	sb_add(s, "}");
 }
 
-int lineage_xattr(struct fs *fs, struct inode *in, char **out, size_t *len)
+int lineage_xattr(struct fs *fs, struct inode *in, uint32_t uid, char **out, size_t *len)
 {
 	uint64_t seen[UPSTREAM_MAX + 1], vino;
 	struct meta_inode a;
@@ -318,12 +364,13 @@ int lineage_xattr(struct fs *fs, struct inode *in, char **out, size_t *len)
 		return -ENODATA;
 	}
 	seen[0] = vino;
-	rc = compose(fs, &s, vino, 0, seen);
+	rc = compose(fs, &s, vino, 0, seen, uid);
 	if (rc == 0 && s.err)
 		rc = -ENOMEM;
 	if (rc == 0 && s.len > XATTR_MAX) {
-		log_warn("lineage: version inode %llu: its lineage (%zu bytes) is larger than an "
-			 "attribute value may be", (unsigned long long)vino, s.len);
+		/* any reader may ask again: not above debug level */
+		log_debug("lineage: version inode %llu: its lineage (%zu bytes) is larger than an "
+			  "attribute value may be", (unsigned long long)vino, s.len);
 		rc = -E2BIG;
 	}
 	if (rc < 0) {

@@ -3,18 +3,42 @@
  * setxattr user.aifs.promote=PATH makes PATH (from the mount root) a new
  * file that shares the content's extents: no byte is copied.  The name is
  * made by aifs, not by a syscall of the kernel's, so what the kernel cached
- * of the directory is invalidated.
+ * of the directory is invalidated.  The kernel checked only write
+ * permission on the file; the daemon checks the rest as open(2) and
+ * link(2) would (read permission on the content, search on the way,
+ * write and search on the new name's directory).
  */
-#include "fs/fs.h"
+#include "fs/access.h"
 
 #include <errno.h>
 #include <string.h>
 
-/* Resolve PATH (relative to the mount root) to its parent directory and
- * last name. */
-static int resolve_parent(struct fs *fs, const char *path, uint64_t *parent, char *name)
+/* Attributes of directory INO as they are now. */
+static int dir_attr(struct fs *fs, uint64_t ino, struct meta_inode *a)
 {
-	char buf[4096], *save = NULL, *c, *next;
+	struct inode *in;
+	int rc = inode_get(fs, ino, &in);
+
+	if (rc < 0)
+		return rc;
+	pthread_rwlock_rdlock(&in->lock);
+	*a = in->attr;
+	pthread_rwlock_unlock(&in->lock);
+	inode_put(fs, in);
+	return S_ISDIR(a->mode) ? 0 : -ENOTDIR;
+}
+
+/* Resolve PATH (relative to the mount root) to its parent directory and
+ * last name as a path walk of caller C would: search permission on each
+ * directory before a name is looked up in it (so that nothing is told
+ * about the names of a directory C may not search), then write and
+ * search permission on the parent.  No name is made in a journal area
+ * but by writing it there (EPERM). */
+static int resolve_parent(struct fs *fs, const struct access_cred *c, const char *path,
+			  uint64_t *parent, char *name)
+{
+	char buf[4096], *save = NULL, *comp, *next;
+	struct meta_inode a;
 	uint64_t dir = META_ROOT_INO, ino;
 	uint32_t type;
 	int rc;
@@ -22,23 +46,48 @@ static int resolve_parent(struct fs *fs, const char *path, uint64_t *parent, cha
 	if (strlen(path) >= sizeof(buf))
 		return -ENAMETOOLONG;
 	strcpy(buf, path);
-	c = strtok_r(buf, "/", &save);
-	if (!c)
+	comp = strtok_r(buf, "/", &save);
+	if (!comp)
 		return -EINVAL;
-	while ((next = strtok_r(NULL, "/", &save))) {
-		rc = meta_dentry_get(fs->meta, dir, c, strlen(c), &ino, &type);
+	pthread_rwlock_rdlock(&fs->ns);
+	for (;;) {
+		rc = dir_attr(fs, dir, &a);
+		if (rc == 0)
+			rc = access_check(c, &a, X_OK);
+		next = rc == 0 ? strtok_r(NULL, "/", &save) : NULL;
+		if (rc < 0 || !next)
+			break;
+		rc = meta_dentry_get(fs->meta, dir, comp, strlen(comp), &ino, &type);
+		if (rc == 0 && type != S_IFDIR)
+			rc = -ENOTDIR;
 		if (rc < 0)
-			return rc;
-		if (type != S_IFDIR)
-			return -ENOTDIR;
+			break;
 		dir = ino;
-		c = next;
+		comp = next;
 	}
-	if (strlen(c) > META_NAME_MAX)
-		return -ENAMETOOLONG;
-	strcpy(name, c);
+	pthread_rwlock_unlock(&fs->ns);
+	if (rc == 0 && a.policy == META_AREA_JOURNAL)
+		rc = -EPERM;
+	if (rc == 0)
+		rc = access_check(c, &a, W_OK | X_OK);
+	if (rc == 0 && strlen(comp) > META_NAME_MAX)
+		rc = -ENAMETOOLONG;
+	if (rc < 0)
+		return rc;
+	strcpy(name, comp);
 	*parent = dir;
 	return 0;
+}
+
+/* 0 if C may read the content of IN. */
+static int may_read(const struct access_cred *c, struct inode *in)
+{
+	struct meta_inode a;
+
+	pthread_rwlock_rdlock(&in->lock);
+	a = in->attr;
+	pthread_rwlock_unlock(&in->lock);
+	return access_check(c, &a, R_OK);
 }
 
 /* setxattr user.aifs.promote=PATH on a file or version: publish its
@@ -46,6 +95,7 @@ static int resolve_parent(struct fs *fs, const char *path, uint64_t *parent, cha
 int fs_promote(struct fs *fs, fuse_req_t req, struct inode *src, const char *value, size_t size)
 {
 	char path[4096], name[META_NAME_MAX + 1];
+	struct access_cred c;
 	struct meta_batch *b;
 	struct inode *in = NULL, *from = src;
 	struct vrec v;
@@ -56,6 +106,10 @@ int fs_promote(struct fs *fs, fuse_req_t req, struct inode *src, const char *val
 		return -EINVAL;
 	memcpy(path, value, size);
 	path[size] = 0;
+	access_cred_get(req, &c);
+	rc = may_read(&c, src);		/* the kernel checked write permission only */
+	if (rc < 0)
+		return rc;
 	if (version_tracked(src)) {	/* a checkpoint file: its newest complete version */
 		rc = version_get(fs, src->ino, 0, &v, NULL);
 		if (rc == 0)
@@ -63,9 +117,12 @@ int fs_promote(struct fs *fs, fuse_req_t req, struct inode *src, const char *val
 		if (rc < 0)
 			return rc == -ENOENT ? -ENODATA : rc;
 	}
-	rc = resolve_parent(fs, path, &parent, name);
+	rc = from != src ? may_read(&c, from) : 0;
 	if (rc == 0)
-		rc = fs_create_node(req, parent, name, (from->attr.mode & 0777) | 0200, &in);
+		rc = resolve_parent(fs, &c, path, &parent, name);
+	if (rc == 0)
+		rc = fs_create_node(req, parent, name,
+				    ((from->attr.mode & 0777) | 0200) & ~access_umask(req), &in);
 	b = rc == 0 ? meta_batch_new() : NULL;
 	if (rc == 0 && !b)
 		rc = -ENOMEM;

@@ -98,8 +98,14 @@ static int dirh_load(struct fs *fs, struct dirh *d, fuse_ino_t ino)
 
 static void do_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct dirh *d = calloc(1, sizeof(*d));
+	struct dirh *d;
+	int rc = virt_is(ino) ? virt_access(the_fs, req, ino, true) : 0;
 
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	d = calloc(1, sizeof(*d));
 	if (!d) {
 		fuse_reply_err(req, ENOMEM);
 		return;

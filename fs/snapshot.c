@@ -11,7 +11,7 @@
  * state under its lock, so every file is caught between two write flushes,
  * never in the middle of one.  Writes to files already open go on.
  */
-#include "fs/fs.h"
+#include "fs/access.h"
 #include "meta/keys.h"
 
 #include <errno.h>
@@ -149,6 +149,7 @@ static int copy_inode(struct copy *c, uint64_t src, uint64_t dst, uint32_t extra
 		free(target);
 	}
 	a.ino = dst;
+	a.mode &= ~(uint32_t)(S_ISUID | S_ISGID);	/* a frozen copy grants no privilege */
 	a.flags = (a.flags & (META_IF_XATTR | META_IF_INLINE)) | META_IF_SNAPSHOT | extra_flags;
 	if (extra_flags & META_IF_SNAPROOT)
 		a.ctime = fs_now();	/* the snapshot's time, as listings show it */
@@ -278,10 +279,13 @@ int snapshot_create(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid, u
 	}
 	atomic_store(&freezing, 0);
 	pthread_rwlock_unlock(&fs->ns);
-	if (rc < 0 && rc != -EEXIST && rc != -EPERM)
+	if (rc < 0 && access_refusal(rc))
+		log_debug("snapshot %s of directory %llu refused: %s", tag, (unsigned long long)ds,
+			  strerror(-rc));
+	else if (rc < 0)
 		log_err("snapshot %s of directory %llu failed: %s", tag, (unsigned long long)ds,
 			strerror(-rc));
-	else if (rc == 0)
+	else
 		log_info("snapshot %s of directory %llu: %llu files, %llu bytes", tag,
 			 (unsigned long long)ds, (unsigned long long)c.files,
 			 (unsigned long long)c.bytes);
@@ -427,7 +431,7 @@ int snapshot_delete(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid)
 	pthread_rwlock_unlock(&fs->ns);
 	for (size_t i = 0; i < d.nh; i++)
 		inode_put(fs, d.held[i]);
-	if (rc < 0 && rc != -ENOENT)
+	if (rc < 0 && !access_refusal(rc))
 		log_err("deleting snapshot %s failed: %s", tag, strerror(-rc));
 	meta_batch_free(d.b);
 	free(d.dirs);

@@ -11,7 +11,7 @@
  *   user.aifs.tierstat     (get on the root) JSON: extents, bytes and
  *                          compression per tier, migration counters
  */
-#include "fs/fs.h"
+#include "fs/access.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -33,8 +33,7 @@ static int tier_parse(const char *value, size_t size, bool none_ok)
 int tier_xattr_set(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
 		   const char *value, size_t size)
 {
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	bool owner = ctx->uid == 0 || ctx->uid == in->attr.uid;
+	bool owner = access_req_owner(req, &in->attr);
 	int to, pin;
 
 	if (!strcmp(name, "user.aifs.migrate") || !strcmp(name, "user.aifs.pin")) {
@@ -60,7 +59,7 @@ int tier_xattr_set(struct fs *fs, fuse_req_t req, struct inode *in, const char *
 
 		if (in->ino != META_ROOT_INO)
 			return -EINVAL;
-		if (ctx->uid != 0 && ctx->uid != in->attr.uid)
+		if (!owner)
 			return -EPERM;
 		if (size >= sizeof(num))
 			return -EINVAL;

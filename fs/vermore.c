@@ -4,6 +4,7 @@
  * versions (see version.c for versions).
  */
 #include "fs/version_priv.h"
+#include "fs/access.h"
 #include "fs/lineage.h"
 #include "meta/keys.h"
 
@@ -329,7 +330,7 @@ int version_dir_commit(struct fs *fs, uint64_t dir, uint32_t uid, uint32_t pid)
 		rc = tree_freeze(fs, dir, b, &v.vino, &files, &v.size);
 	if (rc == 0) {
 		ver_rec_put(b, dir, last + 1, &v);
-		lineage_attach(fs, b, pid, v.vino);
+		lineage_attach(fs, b, pid, uid, v.vino);
 		rc = tier_sync(fs->tiers[TIER_HOT]);
 	}
 	if (rc == 0)
@@ -339,6 +340,9 @@ int version_dir_commit(struct fs *fs, uint64_t dir, uint32_t uid, uint32_t pid)
 		log_info("directory %llu: version %u committed (%llu files, %llu bytes)",
 			 (unsigned long long)dir, last + 1, (unsigned long long)files,
 			 (unsigned long long)v.size);
+	else if (access_refusal(rc))
+		log_debug("directory %llu: commit of a directory version refused: %s",
+			  (unsigned long long)dir, strerror(-rc));
 	else
 		log_err("directory %llu: commit of a directory version failed: %s",
 			(unsigned long long)dir, strerror(-rc));

@@ -700,7 +700,7 @@ int version_commit(struct fs *fs, struct inode *in)
 	v.vino = fs_ino_alloc(fs);
 	va = in->attr;
 	va.ino = v.vino;
-	va.mode &= ~0222u;
+	va.mode &= ~(0222u | S_ISUID | S_ISGID);	/* chmod of the file cannot reach it */
 	va.nlink = 1;
 	va.flags = META_IF_VERSION | (in->attr.flags & META_IF_INLINE);
 	va.mtime = va.ctime = v.time;
@@ -717,7 +717,7 @@ int version_commit(struct fs *fs, struct inode *in)
 	if (s && s->restored)
 		lineage_copy(fs, b, s->restored, v.vino);
 	else
-		lineage_attach(fs, b, v.pid, v.vino);
+		lineage_attach(fs, b, v.pid, v.uid, v.vino);
 	{
 		uint8_t wk[8];
 

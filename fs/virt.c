@@ -7,7 +7,7 @@
  * needs no table entry and no lookup count: inode_get refuses it with
  * EROFS, which is what every change below it must give.
  */
-#include "fs/fs.h"
+#include "fs/access.h"
 #include "fs/lineage.h"
 
 #include <errno.h>
@@ -238,6 +238,26 @@ int virt_open(uint64_t id, char **text, size_t *len)
 	if (vkind(id) != KIND_CKPT)
 		return -EISDIR;
 	return journal_checkpoint_text(the_fs, text, len);
+}
+
+int virt_access(struct fs *fs, fuse_req_t req, uint64_t id, bool list)
+{
+	struct access_cred c;
+	uint64_t kind = vkind(id);
+	int mask = X_OK;
+
+	/* DIR/.aifs/versions and DIR/.aifs/snapshots list what DIR holds:
+	 * listing them needs what listing DIR needs.  The rest shows fixed
+	 * names, or the versions of one file reached through a lookup in
+	 * DIR/.aifs/versions, which needed search permission on DIR. */
+	if (kind != KIND_VERSIONS && kind != KIND_SNAPS)
+		return 0;
+	if (list)
+		mask = R_OK | X_OK;
+	access_cred_get(req, &c);
+	if (c.uid == 0)
+		return 0;
+	return access_check_ino(fs, &c, id & INO_MASK, mask);
 }
 
 uint64_t virt_versions_of(uint64_t ino)

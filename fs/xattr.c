@@ -2,7 +2,7 @@
  * through which areas, retention, holds, restore, promote and directory
  * commits are driven (so that scripts need no aifsctl).
  */
-#include "fs/fs.h"
+#include "fs/access.h"
 #include "fs/lineage.h"
 
 #include <errno.h>
@@ -24,20 +24,38 @@ static int xattr_name_check(const char *name)
 	return 0;
 }
 
+/* 0 if REQ's caller may read the content of version N of IN, which a
+ * restore makes IN's (history grants no access the version would not). */
+static int restore_may(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t n)
+{
+	struct access_cred c;
+	struct meta_inode a;
+	struct vrec v;
+	int rc = version_get(fs, in->ino, n, &v, NULL);
+
+	/* a version never changes: its stored attributes are current (and
+	 * IN is locked, so no other inode lock is taken here) */
+	if (rc == 0)
+		rc = meta_inode_get(fs->meta, v.vino, &a);
+	if (rc < 0)
+		return rc;
+	access_cred_get(req, &c);
+	return access_check(&c, &a, R_OK);
+}
+
 /* setxattr user.aifs.area=POLICY on a directory marks its area (what is
  * created below it inherits it).  Only its owner or root may. */
 static int area_set(struct fs *fs, struct inode *in, fuse_req_t req, const char *name,
 		    const char *value, size_t size)
 {
 	static const char *const names[] = { "plain", "dataset", "checkpoint", "journal" };
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct meta_batch *b;
 	int policy = -1, rc;
 
 	if (!strcmp(name, "user.aifs.retention"))
 		return journal_dir_retention(fs, req, in, value, size);
 	if (!strcmp(name, "user.aifs.retain")) {
-		if (ctx->uid != 0 && ctx->uid != in->attr.uid)
+		if (!access_req_owner(req, &in->attr))
 			return -EPERM;
 		return version_retain_set(fs, in, value, size);
 	}
@@ -51,15 +69,16 @@ static int area_set(struct fs *fs, struct inode *in, fuse_req_t req, const char 
 		memcpy(num, value, size);
 		num[size] = 0;
 		n = strtoul(num, &end, 10);
-		if (*end || !n)
+		if (*end || !n || n > UINT32_MAX)
 			return -EINVAL;
-		return version_restore(fs, req, in, (uint32_t)n);
+		rc = restore_may(fs, req, in, (uint32_t)n);
+		return rc < 0 ? rc : version_restore(fs, req, in, (uint32_t)n);
 	}
 	if (strcmp(name, "user.aifs.area"))
 		return -EPERM;		/* the other user.aifs.* are read-only */
 	if (!S_ISDIR(in->attr.mode))
 		return -ENOTDIR;
-	if (ctx->uid != 0 && ctx->uid != in->attr.uid)
+	if (!access_req_owner(req, &in->attr))
 		return -EPERM;
 	for (int i = 0; i < 4; i++)
 		if (strlen(names[i]) == size && !memcmp(value, names[i], size))
@@ -145,7 +164,7 @@ static void xattr_change(fuse_req_t req, fuse_ino_t ino, const char *name,
 		const struct fuse_ctx *ctx = fuse_req_ctx(req);
 
 		/* takes the namespace lock, so not under IN's */
-		rc = ctx->uid && ctx->uid != in->attr.uid ? -EPERM :
+		rc = !access_req_owner(req, &in->attr) ? -EPERM :
 			version_dir_commit(the_fs, in->ino, ctx->uid, ctx->pid);
 		inode_put(the_fs, in);
 	} else if (rc == 0 && !remove && !strcmp(name, "user.aifs.promote")) {
@@ -184,7 +203,7 @@ static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		return;
 	}
 	if (!strcmp(name, "user.aifs.lineage")) {
-		rc = lineage_xattr(the_fs, in, (char **)&val, &len);
+		rc = lineage_xattr(the_fs, in, fuse_req_ctx(req)->uid, (char **)&val, &len);
 	} else if (!strncmp(name, "user.aifs.", 10) &&
 		   (rc = tier_xattr_get(the_fs, in, name, (char **)&val, &len)) != 1) {
 		/* tiers: answered (or refused) by tierctl.c */
