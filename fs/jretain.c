@@ -1,5 +1,6 @@
-/* jretain.c — retention of journal files: per directory, legal holds,
- * release by root in governance mode.
+/* jretain.c — retention of journal files (S3 Object Lock): per
+ * directory, legal holds, release by root in governance mode, and the
+ * records of deletions.
  *
  * A journal file cannot be changed or removed while it is being written,
  * while its retention (measured on the store's monotonic clock from its
@@ -32,41 +33,67 @@ int64_t journal_retention_of(struct fs *fs, uint64_t ino)
 	return ns;
 }
 
-/* A new file keeps the retention its directory had when it was created
- * (changing the directory's later never shortens it). */
-void journal_retention_inherit(struct fs *fs, uint64_t dir, uint64_t ino)
+/* A new file keeps the retention its directory (or, if the directory has
+ * none, the mount) gives it now: changing the directory's or remounting
+ * with another audit_retention later never shortens it. */
+int64_t journal_retention_inherit(struct fs *fs, uint64_t dir, uint64_t ino)
 {
-	struct meta_batch *b;
-	uint8_t k[8];
-	void *v;
-	size_t len;
+	int64_t ns = journal_retention_of(fs, dir);
+	struct meta_batch *b = meta_batch_new();
+	uint8_t k[8], v[8];
 
-	key_put_u64(k, dir);
-	if (meta_rec_get(fs->meta, REC_T, k, 8, &v, &len) < 0)
-		return;
-	b = meta_batch_new();
-	if (b && len == 8) {
+	if (b) {
 		key_put_u64(k, ino);
+		key_put_u64(v, (uint64_t)ns);
 		meta_rec_put(b, REC_T, k, 8, v, 8);
-		fs_commit(fs, b, false);
+		if (fs_commit(fs, b, false) < 0)
+			log_err("audit: keeping the retention of inode %llu failed",
+				(unsigned long long)ino);
 	}
 	meta_batch_free(b);
-	free(v);
+	return ns;
 }
 
+/* Root, or a member of the mount's audit_admin_group: who places and
+ * lifts legal holds. */
+static bool audit_admin(struct fs *fs, fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	gid_t g[256];
+	int n;
+
+	if (ctx->uid == 0)
+		return true;
+	if (fs->opt.audit_admin_gid < 0)
+		return false;
+	if (ctx->gid == (gid_t)fs->opt.audit_admin_gid)
+		return true;
+	n = fuse_req_getgroups(req, 256, g);
+	for (int i = 0; i < n && i < 256; i++)
+		if (g[i] == (gid_t)fs->opt.audit_admin_gid)
+			return true;
+	return false;
+}
+
+/* setxattr user.aifs.retention=DAYS on a journal directory.  Its owner,
+ * root or the audit group may lengthen it; shortening it, or setting it
+ * below the mount's audit_retention, is root's alone and only in
+ * governance mode (S3 Object Lock).  The change is a record of the log. */
 int journal_dir_retention(struct fs *fs, fuse_req_t req, struct inode *dir, const char *value,
 			  size_t size)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	char buf[32], *end, path[4096], comm[16];
+	struct leaf l = { .op = "retention", .ino = dir->ino, .tag = buf, .has_retention = true };
 	struct meta_batch *b;
-	char buf[32], *end;
+	int64_t ns, floor = (int64_t)(fs->opt.audit_retention_days * 86400.0 * 1e9);
 	double days;
 	uint8_t k[8], v[8];
 	int rc;
 
 	if (!S_ISDIR(dir->attr.mode) || dir->attr.policy != META_AREA_JOURNAL)
 		return -EINVAL;
-	if (ctx->uid != 0 && ctx->uid != dir->attr.uid)
+	if (ctx->uid != 0 && ctx->uid != dir->attr.uid && !audit_admin(fs, req))
 		return -EPERM;
 	if (size == 0 || size >= sizeof(buf))
 		return -EINVAL;
@@ -75,18 +102,32 @@ int journal_dir_retention(struct fs *fs, fuse_req_t req, struct inode *dir, cons
 	days = strtod(buf, &end);
 	if (*end || days < 0 || days > 365000)
 		return -EINVAL;
+	ns = (int64_t)(days * 86400.0 * 1e9);
+	if ((ns < journal_retention_of(fs, dir->ino) || ns < floor) &&
+	    (fs->opt.audit_compliance || ctx->uid != 0)) {
+		log_debug("audit: uid %u may not shorten the retention of directory %llu to %s "
+			  "days (%s mode)", ctx->uid, (unsigned long long)dir->ino, buf,
+			  fs->opt.audit_compliance ? "compliance" : "governance");
+		return -EPERM;
+	}
 	b = meta_batch_new();
 	if (!b)
 		return -ENOMEM;
 	key_put_u64(k, dir->ino);
-	key_put_u64(v, (uint64_t)(days * 86400.0 * 1e9));
+	key_put_u64(v, (uint64_t)ns);
 	meta_rec_put(b, REC_T, k, 8, v, 8);
-	rc = fs_commit(fs, b, false);
+	journal_dir_path(fs, dir->ino, path, sizeof(path));
+	who(req, &l, comm);
+	l.path = path;
+	l.retention = ns;
+	rc = leaf_commit(fs, &l, b);	/* the change and its record, together */
 	meta_batch_free(b);
 	return rc;
 }
 
-int journal_may_change(struct fs *fs, struct inode *in)
+/* Why retention lets IN go now: 0 if it may be changed or removed (WHY:
+ * "released" or "retention ended"), else -EPERM. */
+static int may_change(struct fs *fs, struct inode *in, const char **why, int64_t *age)
 {
 	char path[8];
 	int64_t sealed;
@@ -94,25 +135,72 @@ int journal_may_change(struct fs *fs, struct inode *in)
 	void *v;
 	size_t vlen;
 
-	if (!journal_file(in))
-		return 0;
 	key_put_u64(k, in->ino);
 	if (meta_rec_any(fs->meta, REC_Y, k, 8))
 		return -EPERM;		/* legal hold */
+	*age = -1;
+	if ((in->attr.flags & META_IF_SEALED) &&
+	    path_load(fs, in->ino, path, sizeof(path), &sealed) == 0 && sealed >= 0)
+		*age = mono_now(fs->journal) - sealed;
 	if (!fs->opt.audit_compliance && meta_rec_get(fs->meta, REC_R, k, 8, &v, &vlen) == 0) {
 		free(v);
-		return 0;		/* retention released (governance mode) */
+		*why = "released";	/* by root, governance mode */
+		return 0;
 	}
-	if (!(in->attr.flags & META_IF_SEALED) ||
-	    path_load(fs, in->ino, path, sizeof(path), &sealed) < 0 || sealed < 0)
+	if (*age < 0)
 		return -EPERM;		/* still being written */
-	if (mono_now(fs->journal) - sealed < journal_retention_of(fs, in->ino))
+	if (*age < journal_retention_of(fs, in->ino))
 		return -EPERM;		/* retention not over */
+	*why = "retention ended";
 	return 0;
 }
 
+int journal_may_change(struct fs *fs, struct inode *in)
+{
+	const char *why;
+	int64_t age;
+
+	return journal_file(in) ? may_change(fs, in, &why, &age) : 0;
+}
+
+void journal_delete_begin(struct fs *fs, fuse_req_t req, struct inode *in, struct meta_batch *b)
+{
+	struct journal *j = fs->journal;
+	char path[4096], comm[16];
+	struct leaf l = { .op = "delete", .ino = in->ino, .length = in->attr.size };
+	int64_t sealed;
+
+	if (journal_file(in)) {
+		if (may_change(fs, in, &l.tag, &l.age) < 0)
+			l.tag = "retention running";	/* callers checked: never */
+		l.has_age = true;
+		l.retention = journal_retention_of(fs, in->ino);
+		l.has_retention = true;
+		if (path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
+			snprintf(path, sizeof(path), "?%llu", (unsigned long long)in->ino);
+	} else {
+		l.tag = "directory";
+		journal_dir_path(fs, in->ino, path, sizeof(path));
+	}
+	who(req, &l, comm);
+	l.path = path;
+	pthread_mutex_lock(&j->lock);	/* held until journal_delete_end */
+	leaf_put_next(fs, &l, b, j->del_hash);
+}
+
+void journal_delete_end(struct fs *fs, int rc)
+{
+	struct journal *j = fs->journal;
+
+	if (rc == 0 && merkle_append(&j->tree, j->del_hash) == 0 &&
+	    merkle_size(&j->tree) - j->signed_size >= fs->opt.audit_leaves)
+		pthread_cond_signal(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+}
+
 /* user.aifs.hold=TAG, user.aifs.unhold=TAG, user.aifs.release=1 on a
- * journal file.  Holds: owner or root; release: root, governance mode. */
+ * journal file.  Holds: root or the audit group (never merely the owner of
+ * the logs); release: root, governance mode. */
 int journal_xattr(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
 		  const char *value, size_t size)
 {
@@ -131,8 +219,11 @@ int journal_xattr(struct fs *fs, fuse_req_t req, struct inode *in, const char *n
 	key_put_u64(k, in->ino);
 	memcpy(k + 8, tag, size);
 	if (!strcmp(name, "user.aifs.hold") || !strcmp(name, "user.aifs.unhold")) {
-		if (ctx->uid != 0 && ctx->uid != in->attr.uid)
+		if (!audit_admin(fs, req)) {
+			log_debug("audit: uid %u may not %s inode %llu", ctx->uid, name + 10,
+				  (unsigned long long)in->ino);
 			return -EPERM;
+		}
 		l.op = name[10] == 'h' ? "hold" : "unhold";
 	} else if (!strcmp(name, "user.aifs.release")) {
 		if (ctx->uid != 0 || fs->opt.audit_compliance)
@@ -150,12 +241,11 @@ int journal_xattr(struct fs *fs, fuse_req_t req, struct inode *in, const char *n
 		meta_rec_del(b, REC_Y, k, 8 + size);
 	else
 		meta_rec_put(b, REC_R, k, 8, tag, size);
-	rc = fs_commit(fs, b, false);
-	meta_batch_free(b);
 	if (path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
 		snprintf(path, sizeof(path), "?%llu", (unsigned long long)in->ino);
 	who(req, &l, comm);
 	l.path = path;
-	return rc ? rc : leaf_add(fs, &l);	/* the act itself is journaled */
+	rc = leaf_commit(fs, &l, b);	/* the act and its record, together */
+	meta_batch_free(b);
+	return rc;
 }
-

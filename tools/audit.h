@@ -35,6 +35,14 @@ void problem(struct log *l, const char *fmt, ...) __attribute__((format(printf, 
 int leaf_fn(void *ctx, uint64_t index, uint8_t out[32]);
 /* Integer field NAME of record R. */
 uint64_t field_u64(const char *r, const char *name);
+/* String field NAME of record R into OUT ("" if absent or too long). */
+void field_str(const char *r, const char *name, char *out, size_t len);
+
+/* auditdel.c */
+/* Say what became of the journal files INO[0..N) that are gone from the
+ * store: deleted after their retention (and by whom), or against it (a
+ * problem). */
+void verify_deletions(struct log *l, const uint64_t *ino, size_t n);
 
 /* auditproof.c */
 int levels_build(struct levels *lv, struct log *l, uint64_t size);
