@@ -382,7 +382,7 @@ static void verify_content(struct log *l, struct store *s, unsigned long long *b
 }
 
 
-static void log_free(struct log *l)
+void log_free(struct log *l)
 {
 	for (size_t i = 0; i < l->n; i++)
 		free(l->rec[i]);
@@ -395,7 +395,7 @@ static void log_free(struct log *l)
 	free(l->ck_note);
 }
 
-static char *read_text(const char *path)
+char *read_text(const char *path)
 {
 	FILE *f = fopen(path, "re");
 	char *buf = NULL;
@@ -466,7 +466,7 @@ static int load_export(const char *dir, struct log *l)
 }
 
 /* If PATH is the mount point of an aifs, the store it mounts into STORE. */
-static bool store_of_mount(const char *path, char *store, size_t len)
+bool store_of_mount(const char *path, char *store, size_t len)
 {
 	char real[4096], dev[4096], dir[4096], type[64];
 	FILE *f;
@@ -484,7 +484,7 @@ static bool store_of_mount(const char *path, char *store, size_t len)
 
 /* Open the store at PATH, or the store mounted at PATH (read-only, beside
  * the daemon: it sees what the daemon has written so far). */
-static int open_store(const char *path, struct store **s)
+int open_store(const char *path, struct store **s)
 {
 	char store[4096], err[1024];
 	int rc;
@@ -497,7 +497,7 @@ static int open_store(const char *path, struct store **s)
 	return rc;
 }
 
-static int load_store(struct store *s, struct log *l)
+int load_store(struct store *s, struct log *l)
 {
 	int rc = meta_rec_foreach(s->meta, 'J', NULL, 0, rec_cb, l);
 
@@ -589,80 +589,6 @@ static int audit_verify(int argc, char **argv)
 usage:
 	fputs(audit_usage, stderr);
 	return EXIT_USAGE;
-}
-
-static int audit_export(const char *store, const char *dir, uint64_t from)
-{
-	struct log l = { 0 };
-	struct store *s;
-	char p[4200], q[4300];
-	FILE *f;
-	int rc;
-
-	if (open_store(store, &s) < 0)
-		return EXIT_PROBLEM;
-	rc = load_store(s, &l);
-	snprintf(p, sizeof(p), "%s/checkpoints", dir);
-	if (rc == 0 && ((mkdir(dir, 0755) < 0 && errno != EEXIST) ||
-			(mkdir(p, 0755) < 0 && errno != EEXIST)))
-		rc = -errno;
-	snprintf(q, sizeof(q), "%s/records.jsonl", dir);
-	f = rc == 0 ? fopen(q, "we") : NULL;
-	if (rc == 0 && !f)
-		rc = -errno;
-	for (size_t i = from; f && i < l.n; i++)
-		fprintf(f, "%s\n", l.rec[i]);
-	if (f && fclose(f) != 0)
-		rc = -errno;
-	/* proofs: each exported record in the newest checkpoint, and each
-	 * checkpoint in the next, for checkers that do not have every record */
-	snprintf(q, sizeof(q), "%s/proofs", dir);
-	if (rc == 0 && mkdir(q, 0755) < 0 && errno != EEXIST)
-		rc = -errno;
-	if (rc == 0 && l.nck) {
-		uint64_t size = l.ck_size[l.nck - 1];
-		struct levels lv = { .count = 0 };
-
-		snprintf(q, sizeof(q), "%s/proofs/inclusion.jsonl", dir);
-		f = fopen(q, "we");
-		rc = size <= l.n ? levels_build(&lv, &l, size) : -EIO;
-		for (uint64_t i = from; f && rc == 0 && i < size; i++)
-			rc = print_inclusion(f, &l, &lv, i, size);
-		levels_free(&lv);
-		if (!f || fclose(f) != 0)
-			rc = rc ? rc : -EIO;
-		snprintf(q, sizeof(q), "%s/proofs/consistency.jsonl", dir);
-		f = rc == 0 ? fopen(q, "we") : NULL;
-		if (f)
-			rc = print_consistency(f, &l);
-		if (!f || fclose(f) != 0)
-			rc = rc ? rc : -EIO;
-	}
-	for (size_t i = 0; rc == 0 && i < l.nck; i++) {
-		snprintf(q, sizeof(q), "%s/%llu.note", p, (unsigned long long)l.ck_size[i]);
-		f = fopen(q, "we");
-		if (!f || fputs(l.ck_note[i], f) < 0 || fclose(f) != 0)
-			rc = -EIO;
-	}
-	if (rc == 0) {
-		char *pub, mounted[4096];
-
-		snprintf(q, sizeof(q), "%s/audit.pub",
-			 store_of_mount(store, mounted, sizeof(mounted)) ? mounted : store);
-		pub = read_text(q);
-		snprintf(q, sizeof(q), "%s/audit.pub", dir);
-		f = pub ? fopen(q, "we") : NULL;
-		if (!f || fputs(pub, f) < 0 || fclose(f) != 0)
-			rc = -EIO;
-		free(pub);
-	}
-	if (rc < 0)
-		fprintf(stderr, "aifsctl audit export: %s: %s\n", dir, strerror(-rc));
-	else
-		printf("exported %zu records and %zu checkpoints to %s\n", l.n, l.nck, dir);
-	log_free(&l);
-	store_close(s);
-	return rc < 0 ? EXIT_PROBLEM : EXIT_OK;
 }
 
 /* The mount point holding PATH and PATH relative to it ("/a/b"). */
