@@ -476,7 +476,7 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 	if (dir)
 		pin->attr.nlink--;
 	inode_save(b, pin);
-	if (in->attr.policy == META_AREA_JOURNAL && (journal_file(in) || dir)) {
+	if (journal_file(in)) {
 		journal_delete_begin(fs, req, in, b);	/* the deletion is a record */
 		rc = fs_commit(fs, b, false);
 		journal_delete_end(fs, rc);

@@ -385,11 +385,11 @@ int journal_xattr(struct fs *fs, fuse_req_t req, struct inode *in, const char *n
 		  const char *value, size_t size);
 /* setxattr user.aifs.retention=DAYS on a journal directory: what files
  * created in it afterwards are kept for (owner, root or the audit group
- * lengthen it; only root in governance mode shortens it). */
+ * lengthen it; only root in governance mode shortens it).  DIR unlocked. */
 int journal_dir_retention(struct fs *fs, fuse_req_t req, struct inode *dir, const char *value,
 			  size_t size);
-/* Removing a name of journal file IN, or empty journal directory IN, in
- * batch B: put its delete record (who, why retention allowed it) into B.
+/* Removing a name of journal file IN (locked) in batch B: put its delete
+ * record (who, why retention allowed it) into B.
  * The log stays locked until journal_delete_end(FS, RC), called once B's
  * commit returned RC, so the record is in the tree exactly when B is. */
 void journal_delete_begin(struct fs *fs, fuse_req_t req, struct inode *in, struct meta_batch *b);

@@ -91,10 +91,13 @@ int journal_dir_retention(struct fs *fs, fuse_req_t req, struct inode *dir, cons
 	uint8_t k[8], v[8];
 	int rc;
 
-	if (!S_ISDIR(dir->attr.mode) || dir->attr.policy != META_AREA_JOURNAL)
-		return -EINVAL;
-	if (ctx->uid != 0 && ctx->uid != dir->attr.uid && !audit_admin(fs, req))
-		return -EPERM;
+	pthread_rwlock_rdlock(&dir->lock);
+	rc = dir->attr.flags & META_IF_READONLY ? -EROFS :
+	     !S_ISDIR(dir->attr.mode) || dir->attr.policy != META_AREA_JOURNAL ? -EINVAL :
+	     ctx->uid != 0 && ctx->uid != dir->attr.uid && !audit_admin(fs, req) ? -EPERM : 0;
+	pthread_rwlock_unlock(&dir->lock);
+	if (rc < 0)
+		return rc;
 	if (size == 0 || size >= sizeof(buf))
 		return -EINVAL;
 	memcpy(buf, value, size);
@@ -167,21 +170,15 @@ void journal_delete_begin(struct fs *fs, fuse_req_t req, struct inode *in, struc
 {
 	struct journal *j = fs->journal;
 	char path[4096], comm[16];
-	struct leaf l = { .op = "delete", .ino = in->ino, .length = in->attr.size };
+	struct leaf l = { .op = "delete", .ino = in->ino, .length = in->attr.size,
+			  .has_age = true, .has_retention = true };
 	int64_t sealed;
 
-	if (journal_file(in)) {
-		if (may_change(fs, in, &l.tag, &l.age) < 0)
-			l.tag = "retention running";	/* callers checked: never */
-		l.has_age = true;
-		l.retention = journal_retention_of(fs, in->ino);
-		l.has_retention = true;
-		if (path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
-			snprintf(path, sizeof(path), "?%llu", (unsigned long long)in->ino);
-	} else {
-		l.tag = "directory";
-		journal_dir_path(fs, in->ino, path, sizeof(path));
-	}
+	if (may_change(fs, in, &l.tag, &l.age) < 0)
+		l.tag = "retention running";	/* callers checked: never */
+	l.retention = journal_retention_of(fs, in->ino);
+	if (path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
+		snprintf(path, sizeof(path), "?%llu", (unsigned long long)in->ino);
 	who(req, &l, comm);
 	l.path = path;
 	pthread_mutex_lock(&j->lock);	/* held until journal_delete_end */

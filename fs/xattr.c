@@ -34,8 +34,6 @@ static int area_set(struct fs *fs, struct inode *in, fuse_req_t req, const char 
 	struct meta_batch *b;
 	int policy = -1, rc;
 
-	if (!strcmp(name, "user.aifs.retention"))
-		return journal_dir_retention(fs, req, in, value, size);
 	if (!strcmp(name, "user.aifs.retain")) {
 		if (ctx->uid != 0 && ctx->uid != in->attr.uid)
 			return -EPERM;
@@ -147,6 +145,10 @@ static void xattr_change(fuse_req_t req, fuse_ino_t ino, const char *name,
 		/* takes the namespace lock, so not under IN's */
 		rc = ctx->uid && ctx->uid != in->attr.uid ? -EPERM :
 			version_dir_commit(the_fs, in->ino, ctx->uid, ctx->pid);
+		inode_put(the_fs, in);
+	} else if (rc == 0 && !remove && !strcmp(name, "user.aifs.retention")) {
+		/* records the directory's path: reads its ancestors' locks, so not under IN's */
+		rc = journal_dir_retention(the_fs, req, in, value, size);
 		inode_put(the_fs, in);
 	} else if (rc == 0 && !remove && !strcmp(name, "user.aifs.promote")) {
 		/* creates a file: takes the namespace lock, so not under IN's */
