@@ -332,6 +332,8 @@ static void do_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 			rc = inode_get(the_fs, root, &in);
 	} else {
 		rc = make_node(req, parent, name, S_IFDIR | (mode & 07777), 0, NULL, &in);
+		if (rc == 0 && in->attr.policy == META_AREA_JOURNAL)
+			journal_dir_made(the_fs, parent, in->ino);
 	}
 
 	if (rc < 0)

@@ -388,6 +388,8 @@ int journal_xattr(struct fs *fs, fuse_req_t req, struct inode *in, const char *n
  * lengthen it; only root in governance mode shortens it).  DIR unlocked. */
 int journal_dir_retention(struct fs *fs, fuse_req_t req, struct inode *dir, const char *value,
 			  size_t size);
+/* New journal directory DIR in PARENT: it keeps PARENT's retention. */
+void journal_dir_made(struct fs *fs, uint64_t parent, uint64_t dir);
 /* Removing a name of journal file IN (locked) in batch B: put its delete
  * record (who, why retention allowed it) into B.
  * The log stays locked until journal_delete_end(FS, RC), called once B's

@@ -54,6 +54,30 @@ int64_t journal_retention_inherit(struct fs *fs, uint64_t dir, uint64_t ino)
 	return ns;
 }
 
+/* A new directory DIR in journal directory PARENT keeps PARENT's retention
+ * if it has one: a subdirectory is no way around it. */
+void journal_dir_made(struct fs *fs, uint64_t parent, uint64_t dir)
+{
+	struct meta_batch *b;
+	uint8_t k[8];
+	void *v;
+	size_t len;
+
+	key_put_u64(k, parent);
+	if (meta_rec_get(fs->meta, REC_T, k, 8, &v, &len) < 0)
+		return;
+	b = meta_batch_new();
+	if (b && len == 8) {
+		key_put_u64(k, dir);
+		meta_rec_put(b, REC_T, k, 8, v, 8);
+		if (fs_commit(fs, b, false) < 0)
+			log_err("audit: keeping the retention of directory %llu failed",
+				(unsigned long long)dir);
+	}
+	meta_batch_free(b);
+	free(v);
+}
+
 /* Root, or a member of the mount's audit_admin_group: who places and
  * lifts legal holds. */
 static bool audit_admin(struct fs *fs, fuse_req_t req)

@@ -64,6 +64,14 @@ static int area_set(struct fs *fs, struct inode *in, fuse_req_t req, const char 
 			policy = i;
 	if (policy < 0)
 		return -EINVAL;
+	/* Object Lock: a journal area stays one (but for root in governance
+	 * mode), and becomes one only empty: what is in it was written there. */
+	if (in->attr.policy == META_AREA_JOURNAL && policy != META_AREA_JOURNAL &&
+	    (ctx->uid != 0 || fs->opt.audit_compliance))
+		return -EPERM;
+	if (policy == META_AREA_JOURNAL && in->attr.policy != META_AREA_JOURNAL &&
+	    (rc = meta_dir_empty(fs->meta, in->ino)) <= 0)
+		return rc < 0 ? rc : -ENOTEMPTY;
 	b = meta_batch_new();
 	if (!b)
 		return -ENOMEM;

@@ -153,9 +153,10 @@ def _matrix(mode):
         if gov:
             setx(d, ret, "3")          # back to 3 days for the files below
 
-        # files alice writes now keep 3 days
+        # files alice writes now keep 3 days, also in a subdirectory she makes
         f, g, h = (os.path.join(d, n) for n in ("f", "g", "h"))
-        for p in (f, g, h):
+        as_user("owner", os.mkdir, os.path.join(d, "sub"))
+        for p in (f, g, h, os.path.join(d, "sub", "x")):
             as_user("owner", seal_new, p, b"evidence of %s\n" % os.path.basename(p).encode())
 
         # legal holds: root or the audit group, never the owner of the logs
@@ -196,8 +197,22 @@ def _matrix(mode):
         os.mkdir(sub)
         m.cell("rename a plain directory into the journal area", "root", errno.EPERM,
                os.rename, sub, os.path.join(d, "planted-dir"))
+
+        # a journal area stays one (root may undo it in governance mode), and becomes one only empty
+        d2 = os.path.join(s.mnt, "audit", "alice2")
+        os.mkdir(d2)
+        os.chown(d2, ALICE, ALICE)
+        os.chmod(d2, 0o777)
+        for who in ("other", "owner", "auditor"):
+            m.cell("change a journal directory's area to plain", who, errno.EPERM,
+                   setx, d2, "user.aifs.area", "plain")
+        m.cell("change a journal directory's area to plain", "root", OK if gov else errno.EPERM,
+               setx, d2, "user.aifs.area", "plain")
+        m.cell("make a directory holding files a journal area", "root", errno.ENOTEMPTY,
+               setx, plain, "user.aifs.area", "journal")
         m.done()
-        eq(sorted(os.listdir(d)), ["f", "h"] if gov else ["f", "g", "h"], "names in the journal directory")
+        eq(sorted(os.listdir(d)), ["f", "h", "sub"] if gov else ["f", "g", "h", "sub"],
+           "names in the journal directory")
 
         # every change that happened is a record, refusals are not
         recs = export_records_after_unmount(s)
@@ -212,7 +227,8 @@ def _matrix(mode):
             want.append(("release", 0, "1"))
         eq(holds, want, "hold, unhold and release records (op, uid, tag)")
         creates = {r["path"]: r["retention"] for r in recs if r["op"] == "create"}
-        eq(creates, {"/audit/alice/f": 3 * DAY_NS, "/audit/alice/g": 3 * DAY_NS, "/audit/alice/h": 3 * DAY_NS},
+        eq(creates, {"/audit/alice/f": 3 * DAY_NS, "/audit/alice/g": 3 * DAY_NS, "/audit/alice/h": 3 * DAY_NS,
+                     "/audit/alice/sub/x": 3 * DAY_NS},
            "create records: the retention each file keeps")
         dels = [(r["path"], r["uid"], r["tag"]) for r in recs if r["op"] == "delete"]
         eq(dels, [("/audit/alice/g", ALICE, "released")] if gov else [], "delete records (path, uid, why)")
