@@ -277,6 +277,8 @@ static void leaf_put(struct fs *fs, const struct leaf *l, uint64_t seq, int64_t 
 	}
 	if (l->has_retention)
 		p += sprintf(p, ",\"retention\":%lld", (long long)l->retention);
+	if (l->lock)
+		p += sprintf(p, ",\"lock\":\"%s\"", l->lock);
 	if (l->has_age)
 		p += sprintf(p, ",\"age\":%lld", (long long)l->age);
 	*p++ = '}';
@@ -412,6 +414,7 @@ void journal_created(struct fs *fs, fuse_req_t req, uint64_t parent, const char 
 {
 	char path[4096], comm[16];
 	struct leaf l = { .op = "create", .ino = in->ino };
+	bool compliance;
 	size_t n;
 
 	journal_dir_path(fs, parent, path, sizeof(path));
@@ -419,8 +422,9 @@ void journal_created(struct fs *fs, fuse_req_t req, uint64_t parent, const char 
 	snprintf(path + n, sizeof(path) - n, "/%s", name);
 	who(req, &l, comm);
 	l.path = path;
-	l.retention = journal_retention_inherit(fs, parent, in->ino);
+	l.retention = journal_retention_inherit(fs, parent, in->ino, &compliance);
 	l.has_retention = true;
+	l.lock = compliance ? "compliance" : "governance";
 	if (path_save(fs, in->ino, path, -1) == 0)
 		leaf_add(fs, &l);
 }

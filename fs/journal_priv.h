@@ -34,14 +34,16 @@ struct journal {
  * file's life), hold, unhold, release (legal holds, governance release),
  * retention (a directory's retention set), delete (a name removed from a
  * journal area).  create, retention and delete records also carry the
- * retention in ns; delete records the file's age since its seal on the
- * store's clock and, in tag, why retention allowed it. */
+ * retention in ns; create records the file's lock mode; delete records the
+ * file's age since its seal on the store's clock and, in tag, why
+ * retention allowed it. */
 struct leaf {
 	const char *op;
 	uint32_t uid, pid;
 	const char *comm, *path, *tag;
 	uint64_t ino, offset, length;
 	const uint8_t *sha;	/* 32 bytes or NULL */
+	const char *lock;	/* create: "governance" or "compliance" */
 	bool has_retention, has_age;
 	int64_t retention, age;	/* ns */
 };
@@ -63,8 +65,9 @@ int path_save(struct fs *fs, uint64_t ino, const char *path, int64_t sealed);
 int path_load(struct fs *fs, uint64_t ino, char *path, size_t len, int64_t *sealed);
 /* Retention of INO in ns: its own, else the mount's. */
 int64_t journal_retention_of(struct fs *fs, uint64_t ino);
-/* A new file INO in DIR keeps the retention DIR has now (returned, in ns). */
-int64_t journal_retention_inherit(struct fs *fs, uint64_t dir, uint64_t ino);
+/* A new file INO in DIR keeps the retention DIR has now (returned, in ns)
+ * and its mode (*COMPLIANCE: compliance, from DIR or the mount). */
+int64_t journal_retention_inherit(struct fs *fs, uint64_t dir, uint64_t ino, bool *compliance);
 /* Path of directory DIR from the mount root ("" for the root). */
 void journal_dir_path(struct fs *fs, uint64_t dir, char *out, size_t len);
 

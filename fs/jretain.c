@@ -4,8 +4,10 @@
  *
  * A journal file cannot be changed or removed while it is being written,
  * while its retention (measured on the store's monotonic clock from its
- * seal) runs, or while a legal hold is on it.  Every hold, unhold and
- * release is itself a record of the log.
+ * seal) runs, or while a legal hold is on it.  A file or directory whose
+ * retention was set under audit_mode=compliance stays in compliance mode
+ * on every later mount.  Every hold, unhold, release, retention change and
+ * deletion is itself a record of the log, committed with the change.
  */
 #include "fs/journal_priv.h"
 #include "meta/keys.h"
@@ -16,36 +18,57 @@
 #include <string.h>
 
 /* Retention of INO in ns: its own, set when it was created from its
- * directory's, else the mount's. */
-int64_t journal_retention_of(struct fs *fs, uint64_t ino)
+ * directory's, else the mount's.  *COMPLIANCE (if given): whether it was
+ * set in compliance mode, which no later governance mount undoes.  The
+ * record is the ns, then a 'C' byte for compliance. */
+static int64_t retention_get(struct fs *fs, uint64_t ino, bool *compliance)
 {
 	uint8_t k[8];
 	void *v;
 	size_t len;
 	int64_t ns = (int64_t)(fs->opt.audit_retention_days * 86400.0 * 1e9);
 
+	if (compliance)
+		*compliance = false;
 	key_put_u64(k, ino);
 	if (meta_rec_get(fs->meta, REC_T, k, 8, &v, &len) == 0) {
-		if (len == 8)
+		if (len >= 8)
 			ns = (int64_t)key_get_u64(v);
+		if (compliance && len == 9)
+			*compliance = ((uint8_t *)v)[8] == 'C';
 		free(v);
 	}
 	return ns;
 }
 
-/* A new file keeps the retention its directory (or, if the directory has
- * none, the mount) gives it now: changing the directory's or remounting
- * with another audit_retention later never shortens it. */
-int64_t journal_retention_inherit(struct fs *fs, uint64_t dir, uint64_t ino)
+int64_t journal_retention_of(struct fs *fs, uint64_t ino)
 {
-	int64_t ns = journal_retention_of(fs, dir);
-	struct meta_batch *b = meta_batch_new();
-	uint8_t k[8], v[8];
+	return retention_get(fs, ino, NULL);
+}
 
+/* Keep retention NS (COMPLIANCE: locked in compliance mode) for INO in B. */
+static void retention_put(struct meta_batch *b, uint64_t ino, int64_t ns, bool compliance)
+{
+	uint8_t k[8], v[9];
+
+	key_put_u64(k, ino);
+	key_put_u64(v, (uint64_t)ns);
+	v[8] = 'C';
+	meta_rec_put(b, REC_T, k, 8, v, compliance ? 9 : 8);
+}
+
+/* A new file keeps the retention and mode its directory (or, if the
+ * directory has none, the mount) gives it now: changing the directory's,
+ * remounting with another audit_retention or in governance mode later
+ * never shortens it. */
+int64_t journal_retention_inherit(struct fs *fs, uint64_t dir, uint64_t ino, bool *compliance)
+{
+	int64_t ns = retention_get(fs, dir, compliance);
+	struct meta_batch *b = meta_batch_new();
+
+	*compliance = *compliance || fs->opt.audit_compliance;
 	if (b) {
-		key_put_u64(k, ino);
-		key_put_u64(v, (uint64_t)ns);
-		meta_rec_put(b, REC_T, k, 8, v, 8);
+		retention_put(b, ino, ns, *compliance);
 		if (fs_commit(fs, b, false) < 0)
 			log_err("audit: keeping the retention of inode %llu failed",
 				(unsigned long long)ino);
@@ -67,9 +90,9 @@ void journal_dir_made(struct fs *fs, uint64_t parent, uint64_t dir)
 	if (meta_rec_get(fs->meta, REC_T, k, 8, &v, &len) < 0)
 		return;
 	b = meta_batch_new();
-	if (b && len == 8) {
+	if (b && len >= 8 && len <= 9) {
 		key_put_u64(k, dir);
-		meta_rec_put(b, REC_T, k, 8, v, 8);
+		meta_rec_put(b, REC_T, k, 8, v, len);
 		if (fs_commit(fs, b, false) < 0)
 			log_err("audit: keeping the retention of directory %llu failed",
 				(unsigned long long)dir);
@@ -110,9 +133,9 @@ int journal_dir_retention(struct fs *fs, fuse_req_t req, struct inode *dir, cons
 	char buf[32], *end, path[4096], comm[16];
 	struct leaf l = { .op = "retention", .ino = dir->ino, .tag = buf, .has_retention = true };
 	struct meta_batch *b;
-	int64_t ns, floor = (int64_t)(fs->opt.audit_retention_days * 86400.0 * 1e9);
+	int64_t ns, cur, floor = (int64_t)(fs->opt.audit_retention_days * 86400.0 * 1e9);
+	bool compliance;
 	double days;
-	uint8_t k[8], v[8];
 	int rc;
 
 	pthread_rwlock_rdlock(&dir->lock);
@@ -130,19 +153,18 @@ int journal_dir_retention(struct fs *fs, fuse_req_t req, struct inode *dir, cons
 	if (*end || days < 0 || days > 365000)
 		return -EINVAL;
 	ns = (int64_t)(days * 86400.0 * 1e9);
-	if ((ns < journal_retention_of(fs, dir->ino) || ns < floor) &&
-	    (fs->opt.audit_compliance || ctx->uid != 0)) {
+	cur = retention_get(fs, dir->ino, &compliance);
+	compliance = compliance || fs->opt.audit_compliance;
+	if ((ns < cur || ns < floor) && (compliance || ctx->uid != 0)) {
 		log_debug("audit: uid %u may not shorten the retention of directory %llu to %s "
 			  "days (%s mode)", ctx->uid, (unsigned long long)dir->ino, buf,
-			  fs->opt.audit_compliance ? "compliance" : "governance");
+			  compliance ? "compliance" : "governance");
 		return -EPERM;
 	}
 	b = meta_batch_new();
 	if (!b)
 		return -ENOMEM;
-	key_put_u64(k, dir->ino);
-	key_put_u64(v, (uint64_t)ns);
-	meta_rec_put(b, REC_T, k, 8, v, 8);
+	retention_put(b, dir->ino, ns, compliance);
 	journal_dir_path(fs, dir->ino, path, sizeof(path));
 	who(req, &l, comm);
 	l.path = path;
@@ -157,7 +179,8 @@ int journal_dir_retention(struct fs *fs, fuse_req_t req, struct inode *dir, cons
 static int may_change(struct fs *fs, struct inode *in, const char **why, int64_t *age)
 {
 	char path[8];
-	int64_t sealed;
+	int64_t sealed, ret;
+	bool compliance;
 	uint8_t k[8];
 	void *v;
 	size_t vlen;
@@ -169,14 +192,16 @@ static int may_change(struct fs *fs, struct inode *in, const char **why, int64_t
 	if ((in->attr.flags & META_IF_SEALED) &&
 	    path_load(fs, in->ino, path, sizeof(path), &sealed) == 0 && sealed >= 0)
 		*age = mono_now(fs->journal) - sealed;
-	if (!fs->opt.audit_compliance && meta_rec_get(fs->meta, REC_R, k, 8, &v, &vlen) == 0) {
+	ret = retention_get(fs, in->ino, &compliance);
+	if (!fs->opt.audit_compliance && !compliance &&
+	    meta_rec_get(fs->meta, REC_R, k, 8, &v, &vlen) == 0) {
 		free(v);
 		*why = "released";	/* by root, governance mode */
 		return 0;
 	}
 	if (*age < 0)
 		return -EPERM;		/* still being written */
-	if (*age < journal_retention_of(fs, in->ino))
+	if (*age < ret)
 		return -EPERM;		/* retention not over */
 	*why = "retention ended";
 	return 0;
@@ -247,8 +272,11 @@ int journal_xattr(struct fs *fs, fuse_req_t req, struct inode *in, const char *n
 		}
 		l.op = name[10] == 'h' ? "hold" : "unhold";
 	} else if (!strcmp(name, "user.aifs.release")) {
-		if (ctx->uid != 0 || fs->opt.audit_compliance)
-			return -EPERM;
+		bool compliance;
+
+		retention_get(fs, in->ino, &compliance);
+		if (ctx->uid != 0 || fs->opt.audit_compliance || compliance)
+			return -EPERM;	/* root, governance mode, a file made in it */
 		l.op = "release";
 	} else {
 		return -EPERM;

@@ -5,7 +5,8 @@
  * age since its seal on the store's clock, and why retention allowed it),
  * a missing file is one of: deleted after its retention, deleted after root
  * released it (governance mode), or deleted against retention (a delete
- * record that retention did not allow, or no delete record although its
+ * record that retention did not allow, a release of a file made in
+ * compliance mode, or no delete record although its
  * create record carries a retention, i.e. was made by a daemon that
  * records deletions).  Files created before deletions were recorded are
  * counted, as before, as deleted after their retention.
@@ -62,7 +63,12 @@ static void report(struct log *l, const struct gone *g, unsigned long *legacy)
 	field_str(d, "tag", tag, sizeof(tag));
 	age = field_u64(d, "age");
 	ret = field_u64(d, "retention");
-	if (!strcmp(tag, "released") && g->release < g->del) {
+	if (!strcmp(tag, "released") && g->release < g->del && g->create != SIZE_MAX &&
+	    strstr(l->rec[g->create], "\"lock\":\"compliance\"")) {
+		problem(l, "deleted against retention: %s (inode %llu) by uid %llu (record %zu): "
+			"released although it was made in compliance mode", path,
+			(unsigned long long)g->ino, (unsigned long long)field_u64(d, "uid"), g->del);
+	} else if (!strcmp(tag, "released") && g->release < g->del) {
 		printf("deleted after its retention was released: %s (inode %llu) by uid %llu "
 		       "(record %zu; released by uid %llu, record %zu)\n", path,
 		       (unsigned long long)g->ino, (unsigned long long)field_u64(d, "uid"),

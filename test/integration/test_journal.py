@@ -569,7 +569,7 @@ def every_write_is_a_record():
         recs = [r for r in recs if r.get("path") != "/audit/svc/split"]
         eq(len(recs), len(want), "number of records (ops %s)" % [r.get("op") for r in recs])
         for i, (r, w) in enumerate(zip(recs, want)):
-            eq(set(r), FIELDS | ({"retention"} if r["op"] == "create" else set()), "fields of record %d" % i)
+            eq(set(r), FIELDS | ({"retention", "lock"} if r["op"] == "create" else set()), "fields of record %d" % i)
             eq(r["seq"], i, "seq of record %d" % i)
             for k, v in w.items():
                 eq(r[k], v, "record %d (%s) field %s" % (i, w["op"], k))

@@ -226,6 +226,7 @@ def _matrix(mode):
         if gov:
             want.append(("release", 0, "1"))
         eq(holds, want, "hold, unhold and release records (op, uid, tag)")
+        eq({r["lock"] for r in recs if r["op"] == "create"}, {mode}, "lock mode of the create records")
         creates = {r["path"]: r["retention"] for r in recs if r["op"] == "create"}
         eq(creates, {"/audit/alice/f": 3 * DAY_NS, "/audit/alice/g": 3 * DAY_NS, "/audit/alice/h": 3 * DAY_NS,
                      "/audit/alice/sub/x": 3 * DAY_NS},
@@ -252,6 +253,46 @@ def objectlock_matrix_governance():
 @test
 def objectlock_matrix_compliance():
     _matrix("compliance")
+
+
+@test
+def compliance_stays_after_a_governance_remount():
+    skip_native()
+    with Store(opts="audit_mode=compliance,audit_retention=" + SHORT) as s:
+        a = os.path.join(s.mnt, "audit")
+        locked, free = os.path.join(a, "locked"), os.path.join(a, "free")
+        os.mkdir(locked)
+        setx(locked, "user.aifs.retention", "2")           # set in compliance mode
+        os.mkdir(free)                                     # no retention of its own
+        early = os.path.join(locked, "early")
+        seal_new(early, b"made in compliance mode\n")
+        s.remount(opts="audit_mode=governance,audit_retention=" + SHORT)
+        late, other = os.path.join(locked, "late"), os.path.join(free, "other")
+        os.mkdir(os.path.join(locked, "sub"))
+        sub = os.path.join(locked, "sub", "f")
+        for p in (late, other, sub):
+            seal_new(p, b"made in governance mode\n")
+        bad = []
+        for what, want, fn, args in (
+                ("release a file made in compliance mode", errno.EPERM, setx, (early, "user.aifs.release", "1")),
+                ("release a file made under a compliance directory", errno.EPERM, setx,
+                 (late, "user.aifs.release", "1")),
+                ("release a file in a subdirectory of it", errno.EPERM, setx, (sub, "user.aifs.release", "1")),
+                ("shorten the compliance directory's retention", errno.EPERM, setx,
+                 (locked, "user.aifs.retention", "1")),
+                ("release a file made in governance mode elsewhere", OK, setx, (other, "user.aifs.release", "1")),
+                ("unlink it", OK, os.unlink, (other,)),
+                ("unlink the file made in compliance mode", errno.EPERM, os.unlink, (early,))):
+            got = outcome("root", fn, *args)
+            if got != want:
+                bad.append("%s by root: expected %s, saw %s" % (what, name(want), name(got)))
+        check(not bad, "after a remount in governance mode: %s" % "; ".join(bad))
+        recs = export_records_after_unmount(s)
+        eq(sorted((r["path"], r["lock"]) for r in recs if r["op"] == "create"),
+           [("/audit/free/other", "governance"), ("/audit/locked/early", "compliance"),
+            ("/audit/locked/late", "compliance"), ("/audit/locked/sub/f", "compliance")],
+           "lock mode of the create records")
+        verify_intact(s.store, "after a governance remount of a compliance store")
 
 
 @test
