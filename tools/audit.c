@@ -665,8 +665,9 @@ static int set_attr(const char *file, const char *name, const char *val)
 {
 	if (setxattr(file, name, val, strlen(val), 0) < 0) {
 		fprintf(stderr, "aifsctl audit: %s: %s\n", file, errno == EPERM ?
-			"not permitted (a journal file? your own or as root? release needs "
-			"root and governance mode)" : strerror(errno));
+			"not permitted (a journal file? holds need root or the mount's "
+			"audit_admin_group; release needs root, governance mode and a file not "
+			"made in compliance mode)" : strerror(errno));
 		return EXIT_PROBLEM;
 	}
 	return EXIT_OK;
