@@ -157,6 +157,7 @@ int journal_init(struct fs *fs)
 		return -ENOMEM;
 	fs->journal = j;
 	pthread_mutex_init(&j->lock, NULL);
+	pthread_mutex_init(&j->retention_lock, NULL);
 	pthread_cond_init(&j->cond, NULL);
 	merkle_init(&j->tree);
 	snprintf(j->name, sizeof(j->name), "aifs-%.8s", fs->store->uuid);

@@ -28,6 +28,7 @@ struct journal {
 	size_t ndirty, capdirty;
 	uint64_t npending;		/* their records */
 	uint8_t del_hash[32];		/* journal_delete_begin..end (lock held) */
+	pthread_mutex_t retention_lock;	/* a retention's check and change, as one */
 };
 
 /* One record of the log.  Its op is one of: create, write, seal (a journal

@@ -153,23 +153,26 @@ int journal_dir_retention(struct fs *fs, fuse_req_t req, struct inode *dir, cons
 	if (*end || days < 0 || days > 365000)
 		return -EINVAL;
 	ns = (int64_t)(days * 86400.0 * 1e9);
+	journal_dir_path(fs, dir->ino, path, sizeof(path));
+	who(req, &l, comm);
+	l.path = path;
+	l.retention = ns;
+	b = meta_batch_new();
+	if (!b)
+		return -ENOMEM;
+	pthread_mutex_lock(&fs->journal->retention_lock);
 	cur = retention_get(fs, dir->ino, &compliance);
 	compliance = compliance || fs->opt.audit_compliance;
 	if ((ns < cur || ns < floor) && (compliance || ctx->uid != 0)) {
 		log_debug("audit: uid %u may not shorten the retention of directory %llu to %s "
 			  "days (%s mode)", ctx->uid, (unsigned long long)dir->ino, buf,
 			  compliance ? "compliance" : "governance");
-		return -EPERM;
+		rc = -EPERM;
+	} else {
+		retention_put(b, dir->ino, ns, compliance);
+		rc = leaf_commit(fs, &l, b);	/* the change and its record, together */
 	}
-	b = meta_batch_new();
-	if (!b)
-		return -ENOMEM;
-	retention_put(b, dir->ino, ns, compliance);
-	journal_dir_path(fs, dir->ino, path, sizeof(path));
-	who(req, &l, comm);
-	l.path = path;
-	l.retention = ns;
-	rc = leaf_commit(fs, &l, b);	/* the change and its record, together */
+	pthread_mutex_unlock(&fs->journal->retention_lock);
 	meta_batch_free(b);
 	return rc;
 }
