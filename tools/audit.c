@@ -515,7 +515,8 @@ static const char audit_usage[] =
 	"\n"
 	"verify and export work on an unmounted store; head, hold, unhold and\n"
 	"release on a mounted one.  verify exits 0 if the journal is intact, 1 if\n"
-	"anything was changed, removed or reordered.\n";
+	"anything was changed, removed or reordered, or a journal file was deleted\n"
+	"against its retention; it names who deleted each file that is gone.\n";
 
 static int audit_verify(int argc, char **argv)
 {

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,10 +27,12 @@
  * written into it anywhere.  Returns its fd, or -1 after saying why. */
 static int export_dir_open(const char *dir)
 {
+	const char *why = NULL;
 	struct stat st;
 	struct dirent *de;
-	DIR *d;
-	int fd, dup_fd;
+	bool empty = true;
+	DIR *d = NULL;
+	int fd, dfd = -1;
 
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 		fprintf(stderr, "aifsctl audit export: cannot make %s: %s\n", dir, strerror(errno));
@@ -42,27 +45,31 @@ static int export_dir_open(const char *dir)
 			strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) < 0 || st.st_uid != geteuid()) {
+	if (fstat(fd, &st) < 0 || (dfd = dup(fd)) < 0 || !(d = fdopendir(dfd))) {
+		why = strerror(errno);
+		if (dfd >= 0)
+			close(dfd);
+		goto out;
+	}
+	if (st.st_uid != geteuid()) {
 		fprintf(stderr, "aifsctl audit export: %s is owned by uid %u, not by you: "
 			"refusing (give a new directory)\n", dir, (unsigned)st.st_uid);
-		close(fd);
-		return -1;
+		why = "";
+		goto out;
 	}
-	dup_fd = dup(fd);
-	d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-	if (!d) {
-		fprintf(stderr, "aifsctl audit export: %s: %s\n", dir, strerror(errno));
-		if (dup_fd >= 0)
-			close(dup_fd);
-		close(fd);
-		return -1;
-	}
-	while ((de = readdir(d)) && (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")))
-		;
-	closedir(d);
-	if (de) {
+	while (empty && (de = readdir(d)))
+		empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+	if (!empty) {
 		fprintf(stderr, "aifsctl audit export: %s is not empty: refusing (give a new or "
 			"empty directory)\n", dir);
+		why = "";
+	}
+out:
+	if (d)
+		closedir(d);
+	if (why && *why)
+		fprintf(stderr, "aifsctl audit export: %s: %s\n", dir, why);
+	if (why) {
 		close(fd);
 		return -1;
 	}
