@@ -182,6 +182,8 @@ def _matrix(mode):
             m.cell("unlink before retention ends", who, errno.EPERM, os.unlink, h)
             m.cell("rename before retention ends", who, errno.EPERM, os.rename, h, h + ".moved")
             m.cell("truncate before retention ends", who, errno.EPERM, os.truncate, h, 0)
+            m.cell("chmod before retention ends", who, errno.EPERM, os.chmod, h, 0o600)
+            m.cell("setxattr user.note before retention ends", who, errno.EPERM, setx, h, "user.note", "x")
         m.cell("unlink with holds lifted, retention running", "root", errno.EPERM, os.unlink, f)
 
         # nothing moves into a journal area from outside: rename and link refused
