@@ -350,6 +350,8 @@ static void do_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 			rc = inode_get(the_fs, root, &in);
 	} else {
 		rc = make_node(req, parent, name, S_IFDIR | (mode & 07777), 0, NULL, &in);
+		if (rc == 0 && in->attr.policy == META_AREA_JOURNAL)
+			journal_dir_made(the_fs, parent, in->ino);
 	}
 
 	if (rc < 0)
@@ -417,7 +419,7 @@ static int any_snapshot(void *ctx, const char *tag, size_t len, const struct sna
 	return 1;
 }
 
-static int remove_entry(fuse_ino_t parent, const char *name, bool dir)
+static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir)
 {
 	struct fs *fs = the_fs;
 	struct inode *pin = NULL, *in = NULL, **vheld = NULL;
@@ -494,7 +496,13 @@ static int remove_entry(fuse_ino_t parent, const char *name, bool dir)
 	if (dir)
 		pin->attr.nlink--;
 	inode_save(b, pin);
-	rc = fs_commit(fs, b, false);
+	if (journal_file(in)) {
+		journal_delete_begin(fs, req, in, b);	/* the deletion is a record */
+		rc = fs_commit(fs, b, false);
+		journal_delete_end(fs, rc);
+	} else {
+		rc = fs_commit(fs, b, false);
+	}
 	lockset_unlock(&ls);
 out:
 	pthread_rwlock_unlock(&fs->ns);
@@ -511,7 +519,7 @@ out:
 
 static void do_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	fuse_reply_err(req, -remove_entry(parent, name, false));
+	fuse_reply_err(req, -remove_entry(req, parent, name, false));
 }
 
 static void do_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -525,7 +533,7 @@ static void do_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 			rc = snapshot_delete(the_fs, ds, name, fuse_req_ctx(req)->uid);
 		fuse_reply_err(req, -rc);
 	} else {
-		fuse_reply_err(req, -remove_entry(parent, name, true));
+		fuse_reply_err(req, -remove_entry(req, parent, name, true));
 	}
 }
 
@@ -562,6 +570,10 @@ static void do_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	}
 	if (!alias_ok(pin, newname)) {
 		rc = -EINVAL;
+		goto out;
+	}
+	if (pin->attr.policy == META_AREA_JOURNAL && in->attr.policy != META_AREA_JOURNAL) {
+		rc = -EPERM;		/* a journal area holds only what was written there */
 		goto out;
 	}
 	b = meta_batch_new();
@@ -717,16 +729,18 @@ static int rename_load(struct fs *fs, struct rename_op *r)
 		return rc;
 	if ((r->p->attr.flags | r->np->attr.flags) & META_IF_READONLY)
 		return -EROFS;
+	/* A journal area holds only what was written there: nothing moves in
+	 * from outside, so no one plants a file the log never saw. */
+	if ((r->np->attr.policy == META_AREA_JOURNAL &&
+	     r->src->attr.policy != META_AREA_JOURNAL) ||
+	    (r->flags & RENAME_EXCHANGE && r->p->attr.policy == META_AREA_JOURNAL &&
+	     r->dst->attr.policy != META_AREA_JOURNAL))
+		return -EPERM;
 	if ((rc = journal_may_change(fs, r->src)) < 0 ||
 	    (r->dst && (rc = journal_may_change(fs, r->dst)) < 0))
 		return rc;
 	if (r->dst == r->src)
 		return 1;		/* two links of one inode: nothing to do */
-	if ((r->np->attr.policy == META_AREA_JOURNAL &&
-	     r->src->attr.policy != META_AREA_JOURNAL) ||
-	    ((r->flags & RENAME_EXCHANGE) && r->p->attr.policy == META_AREA_JOURNAL &&
-	     r->dst->attr.policy != META_AREA_JOURNAL))
-		return -EPERM;	/* a journal area holds only what was written there */
 	r->inherit = r->dst && !(r->flags & RENAME_EXCHANGE) && version_tracked(r->src) &&
 		     version_tracked(r->dst) && history_follows(r->req, r->dst);
 	if (r->dst && !r->inherit && version_tracked(r->dst) &&
@@ -780,7 +794,12 @@ static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	rc = 0;
 	if (r.inherit)
 		rc = version_rename(fs, b, r.src->ino, r.dst->ino);	/* history follows the name */
-	if (rc == 0) {
+	if (rc == 0 && r.dst && !(flags & RENAME_EXCHANGE) && journal_file(r.dst)) {
+		rename_apply(b, &r);
+		journal_delete_begin(fs, req, r.dst, b);	/* the replaced file */
+		rc = fs_commit(fs, b, false);
+		journal_delete_end(fs, rc);
+	} else if (rc == 0) {
 		rename_apply(b, &r);
 		rc = fs_commit(fs, b, false);
 	}

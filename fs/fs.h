@@ -103,6 +103,7 @@ struct fs_opts {
 	unsigned keep_every;		/* also keep every K-th version (0: none) */
 	double audit_retention_days;	/* journal files kept at least this long */
 	int audit_compliance;		/* 1: nobody may lift retention */
+	long audit_admin_gid;		/* places and lifts legal holds (-1: root only) */
 	unsigned audit_leaves, audit_secs;	/* sign a checkpoint this often */
 	unsigned readahead_kb;		/* kernel read-ahead of the mount (0: its default) */
 	bool lineage_off;		/* no lineage capture (-o lineage=off) */
@@ -383,9 +384,18 @@ int journal_may_change(struct fs *fs, struct inode *in);
 int journal_xattr(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
 		  const char *value, size_t size);
 /* setxattr user.aifs.retention=DAYS on a journal directory: what files
- * created in it afterwards are kept for (owner or root). */
+ * created in it afterwards are kept for (owner, root or the audit group
+ * lengthen it; only root in governance mode shortens it).  DIR unlocked. */
 int journal_dir_retention(struct fs *fs, fuse_req_t req, struct inode *dir, const char *value,
 			  size_t size);
+/* New journal directory DIR in PARENT: it keeps PARENT's retention. */
+void journal_dir_made(struct fs *fs, uint64_t parent, uint64_t dir);
+/* Removing a name of journal file IN (locked) in batch B: put its delete
+ * record (who, why retention allowed it) into B.
+ * The log stays locked until journal_delete_end(FS, RC), called once B's
+ * commit returned RC, so the record is in the tree exactly when B is. */
+void journal_delete_begin(struct fs *fs, fuse_req_t req, struct inode *in, struct meta_batch *b);
+void journal_delete_end(struct fs *fs, int rc);
 /* The newest signed checkpoint (malloc'd). */
 int journal_checkpoint_text(struct fs *fs, char **text, size_t *len);
 /* SHA-256 of IN's whole current content (IN locked, map loadable). */

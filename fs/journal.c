@@ -157,6 +157,7 @@ int journal_init(struct fs *fs)
 		return -ENOMEM;
 	fs->journal = j;
 	pthread_mutex_init(&j->lock, NULL);
+	pthread_mutex_init(&j->retention_lock, NULL);
 	pthread_cond_init(&j->cond, NULL);
 	merkle_init(&j->tree);
 	snprintf(j->name, sizeof(j->name), "aifs-%.8s", fs->store->uuid);
@@ -257,7 +258,7 @@ static void hex(char *out, const uint8_t *b, size_t n)
 static void leaf_put(struct fs *fs, const struct leaf *l, uint64_t seq, int64_t t,
 		     struct meta_batch *b, uint8_t h[32])
 {
-	char buf[8192], *p = buf, *end = buf + sizeof(buf) - 160, sha[65] = "";
+	char buf[8192], *p = buf, *end = buf + sizeof(buf) - 240, sha[65] = "";
 	uint8_t k[8];
 
 	(void)fs;
@@ -275,34 +276,53 @@ static void leaf_put(struct fs *fs, const struct leaf *l, uint64_t seq, int64_t 
 		p += sprintf(p, ",\"tag\":");
 		p = json_str(p, end, l->tag);
 	}
+	if (l->has_retention)
+		p += sprintf(p, ",\"retention\":%lld", (long long)l->retention);
+	if (l->lock)
+		p += sprintf(p, ",\"lock\":\"%s\"", l->lock);
+	if (l->has_age)
+		p += sprintf(p, ",\"age\":%lld", (long long)l->age);
 	*p++ = '}';
 	merkle_leaf_hash(buf, (size_t)(p - buf), h);
 	key_put_u64(k, seq);
 	meta_rec_put(b, REC_J, k, 8, buf, (size_t)(p - buf));
 }
 
-/* Append one record to the log now (create, seal, hold...). */
-int leaf_add(struct fs *fs, const struct leaf *l)
+void leaf_put_next(struct fs *fs, const struct leaf *l, struct meta_batch *b, uint8_t h[32])
+{
+	leaf_put(fs, l, merkle_size(&fs->journal->tree), fs_now(), b, h);
+}
+
+int leaf_commit(struct fs *fs, const struct leaf *l, struct meta_batch *b)
 {
 	struct journal *j = fs->journal;
-	struct meta_batch *b = meta_batch_new();
 	uint8_t h[32];
 	int rc;
 
-	if (!b)
-		return -ENOMEM;
 	pthread_mutex_lock(&j->lock);
-	leaf_put(fs, l, merkle_size(&j->tree), fs_now(), b, h);
+	leaf_put_next(fs, l, b, h);
 	rc = fs_commit(fs, b, false);
 	if (rc == 0)
 		rc = merkle_append(&j->tree, h);
 	if (rc == 0 && merkle_size(&j->tree) - j->signed_size >= fs->opt.audit_leaves)
 		pthread_cond_signal(&j->cond);
 	pthread_mutex_unlock(&j->lock);
-	meta_batch_free(b);
 	if (rc < 0)
 		log_err("audit: recording %s of %s failed: %s", l->op, l->path ? l->path : "?",
 			strerror(-rc));
+	return rc;
+}
+
+/* Append one record to the log now (create, seal...). */
+int leaf_add(struct fs *fs, const struct leaf *l)
+{
+	struct meta_batch *b = meta_batch_new();
+	int rc;
+
+	if (!b)
+		return -ENOMEM;
+	rc = leaf_commit(fs, l, b);
+	meta_batch_free(b);
 	return rc;
 }
 
@@ -339,7 +359,7 @@ void who(fuse_req_t req, struct leaf *l, char *comm)
 
 /* Path of directory DIR from the mount root ("" for the root, else with a
  * leading slash), or "?INO" if it cannot be found. */
-static void dir_path(struct fs *fs, uint64_t dir, char *out, size_t len)
+void journal_dir_path(struct fs *fs, uint64_t dir, char *out, size_t len)
 {
 	char rel[4096];
 	int n = fs_dir_path(fs, dir, rel, sizeof(rel)) < 0 ? -1 :
@@ -395,16 +415,19 @@ void journal_created(struct fs *fs, fuse_req_t req, uint64_t parent, const char 
 {
 	char path[4096], comm[16];
 	struct leaf l = { .op = "create", .ino = in->ino };
+	bool compliance;
 	size_t n;
 
-	dir_path(fs, parent, path, sizeof(path));
+	journal_dir_path(fs, parent, path, sizeof(path));
 	n = strlen(path);
 	snprintf(path + n, sizeof(path) - n, "/%s", name);
 	who(req, &l, comm);
 	l.path = path;
+	l.retention = journal_retention_inherit(fs, parent, in->ino, &compliance);
+	l.has_retention = true;
+	l.lock = compliance ? "compliance" : "governance";
 	if (path_save(fs, in->ino, path, -1) == 0)
 		leaf_add(fs, &l);
-	journal_retention_inherit(fs, parent, in->ino);
 }
 
 int journal_check_write(struct inode *in, uint64_t off)

@@ -27,20 +27,38 @@ struct journal {
 	struct inode **dirty;		/* journal files with unstored records */
 	size_t ndirty, capdirty;
 	uint64_t npending;		/* their records */
+	uint8_t del_hash[32];		/* journal_delete_begin..end (lock held) */
+	pthread_mutex_t retention_lock;	/* a retention's check and change, as one */
 };
 
+/* One record of the log.  Its op is one of: create, write, seal (a journal
+ * file's life), hold, unhold, release (legal holds, governance release),
+ * retention (a directory's retention set), delete (a name removed from a
+ * journal area).  create, retention and delete records also carry the
+ * retention in ns; create records the file's lock mode; delete records the
+ * file's age since its seal on the store's clock and, in tag, why
+ * retention allowed it. */
 struct leaf {
-	const char *op;		/* create, write, seal, release, hold, unhold */
+	const char *op;
 	uint32_t uid, pid;
 	const char *comm, *path, *tag;
 	uint64_t ino, offset, length;
 	const uint8_t *sha;	/* 32 bytes or NULL */
+	const char *lock;	/* create: "governance" or "compliance" */
+	bool has_retention, has_age;
+	int64_t retention, age;	/* ns */
 };
 
 /* Monotonic ns in the store's life (persisted across mounts). */
 int64_t mono_now(struct journal *j);
 /* Append L to the log (a record in its own batch). */
 int leaf_add(struct fs *fs, const struct leaf *l);
+/* Append L to the log in batch B and commit B: the change B holds and its
+ * record are durable together or not at all. */
+int leaf_commit(struct fs *fs, const struct leaf *l, struct meta_batch *b);
+/* Put L into B as the next record (caller holds the journal lock); its
+ * leaf hash into H, appended to the tree once B is committed. */
+void leaf_put_next(struct fs *fs, const struct leaf *l, struct meta_batch *b, uint8_t h[32]);
 /* Fill L's uid, pid and comm (COMM: 16 bytes) from REQ. */
 void who(fuse_req_t req, struct leaf *l, char *comm);
 /* The path and seal time (-1: not sealed) kept for journal file INO. */
@@ -48,7 +66,10 @@ int path_save(struct fs *fs, uint64_t ino, const char *path, int64_t sealed);
 int path_load(struct fs *fs, uint64_t ino, char *path, size_t len, int64_t *sealed);
 /* Retention of INO in ns: its own, else the mount's. */
 int64_t journal_retention_of(struct fs *fs, uint64_t ino);
-/* A new file INO in DIR keeps the retention DIR has now. */
-void journal_retention_inherit(struct fs *fs, uint64_t dir, uint64_t ino);
+/* A new file INO in DIR keeps the retention DIR has now (returned, in ns)
+ * and its mode (*COMPLIANCE: compliance, from DIR or the mount). */
+int64_t journal_retention_inherit(struct fs *fs, uint64_t dir, uint64_t ino, bool *compliance);
+/* Path of directory DIR from the mount root ("" for the root). */
+void journal_dir_path(struct fs *fs, uint64_t dir, char *out, size_t len);
 
 #endif

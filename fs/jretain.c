@@ -1,10 +1,13 @@
-/* jretain.c — retention of journal files: per directory, legal holds,
- * release by root in governance mode.
+/* jretain.c — retention of journal files (S3 Object Lock): per
+ * directory, legal holds, release by root in governance mode, and the
+ * records of deletions.
  *
  * A journal file cannot be changed or removed while it is being written,
  * while its retention (measured on the store's monotonic clock from its
- * seal) runs, or while a legal hold is on it.  Every hold, unhold and
- * release is itself a record of the log.
+ * seal) runs, or while a legal hold is on it.  A file or directory whose
+ * retention was set under audit_mode=compliance stays in compliance mode
+ * on every later mount.  Every hold, unhold, release, retention change and
+ * deletion is itself a record of the log, committed with the change.
  */
 #include "fs/journal_priv.h"
 #include "meta/keys.h"
@@ -15,59 +18,133 @@
 #include <string.h>
 
 /* Retention of INO in ns: its own, set when it was created from its
- * directory's, else the mount's. */
-int64_t journal_retention_of(struct fs *fs, uint64_t ino)
+ * directory's, else the mount's.  *COMPLIANCE (if given): whether it was
+ * set in compliance mode, which no later governance mount undoes.  The
+ * record is the ns, then a 'C' byte for compliance. */
+static int64_t retention_get(struct fs *fs, uint64_t ino, bool *compliance)
 {
 	uint8_t k[8];
 	void *v;
 	size_t len;
 	int64_t ns = (int64_t)(fs->opt.audit_retention_days * 86400.0 * 1e9);
 
+	if (compliance)
+		*compliance = false;
 	key_put_u64(k, ino);
 	if (meta_rec_get(fs->meta, REC_T, k, 8, &v, &len) == 0) {
-		if (len == 8)
+		if (len >= 8)
 			ns = (int64_t)key_get_u64(v);
+		if (compliance && len == 9)
+			*compliance = ((uint8_t *)v)[8] == 'C';
 		free(v);
 	}
 	return ns;
 }
 
-/* A new file keeps the retention its directory had when it was created
- * (changing the directory's later never shortens it). */
-void journal_retention_inherit(struct fs *fs, uint64_t dir, uint64_t ino)
+int64_t journal_retention_of(struct fs *fs, uint64_t ino)
+{
+	return retention_get(fs, ino, NULL);
+}
+
+/* Keep retention NS (COMPLIANCE: locked in compliance mode) for INO in B. */
+static void retention_put(struct meta_batch *b, uint64_t ino, int64_t ns, bool compliance)
+{
+	uint8_t k[8], v[9];
+
+	key_put_u64(k, ino);
+	key_put_u64(v, (uint64_t)ns);
+	v[8] = 'C';
+	meta_rec_put(b, REC_T, k, 8, v, compliance ? 9 : 8);
+}
+
+/* A new file keeps the retention and mode its directory (or, if the
+ * directory has none, the mount) gives it now: changing the directory's,
+ * remounting with another audit_retention or in governance mode later
+ * never shortens it. */
+int64_t journal_retention_inherit(struct fs *fs, uint64_t dir, uint64_t ino, bool *compliance)
+{
+	int64_t ns = retention_get(fs, dir, compliance);
+	struct meta_batch *b = meta_batch_new();
+
+	*compliance = *compliance || fs->opt.audit_compliance;
+	if (b) {
+		retention_put(b, ino, ns, *compliance);
+		if (fs_commit(fs, b, false) < 0)
+			log_err("audit: keeping the retention of inode %llu failed",
+				(unsigned long long)ino);
+	}
+	meta_batch_free(b);
+	return ns;
+}
+
+/* A new directory DIR in journal directory PARENT keeps PARENT's retention
+ * if it has one: a subdirectory is no way around it. */
+void journal_dir_made(struct fs *fs, uint64_t parent, uint64_t dir)
 {
 	struct meta_batch *b;
 	uint8_t k[8];
 	void *v;
 	size_t len;
 
-	key_put_u64(k, dir);
+	key_put_u64(k, parent);
 	if (meta_rec_get(fs->meta, REC_T, k, 8, &v, &len) < 0)
 		return;
 	b = meta_batch_new();
-	if (b && len == 8) {
-		key_put_u64(k, ino);
-		meta_rec_put(b, REC_T, k, 8, v, 8);
-		fs_commit(fs, b, false);
+	if (b && len >= 8 && len <= 9) {
+		key_put_u64(k, dir);
+		meta_rec_put(b, REC_T, k, 8, v, len);
+		if (fs_commit(fs, b, false) < 0)
+			log_err("audit: keeping the retention of directory %llu failed",
+				(unsigned long long)dir);
 	}
 	meta_batch_free(b);
 	free(v);
 }
 
+/* Root, or a member of the mount's audit_admin_group: who places and
+ * lifts legal holds. */
+static bool audit_admin(struct fs *fs, fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	gid_t g[256];
+	int n;
+
+	if (ctx->uid == 0)
+		return true;
+	if (fs->opt.audit_admin_gid < 0)
+		return false;
+	if (ctx->gid == (gid_t)fs->opt.audit_admin_gid)
+		return true;
+	n = fuse_req_getgroups(req, 256, g);
+	for (int i = 0; i < n && i < 256; i++)
+		if (g[i] == (gid_t)fs->opt.audit_admin_gid)
+			return true;
+	return false;
+}
+
+/* setxattr user.aifs.retention=DAYS on a journal directory.  Its owner,
+ * root or the audit group may lengthen it; shortening it, or setting it
+ * below the mount's audit_retention, is root's alone and only in
+ * governance mode (S3 Object Lock).  The change is a record of the log. */
 int journal_dir_retention(struct fs *fs, fuse_req_t req, struct inode *dir, const char *value,
 			  size_t size)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	char buf[32], *end, path[4096], comm[16];
+	struct leaf l = { .op = "retention", .ino = dir->ino, .tag = buf, .has_retention = true };
 	struct meta_batch *b;
-	char buf[32], *end;
+	int64_t ns, cur, floor = (int64_t)(fs->opt.audit_retention_days * 86400.0 * 1e9);
+	bool compliance;
 	double days;
-	uint8_t k[8], v[8];
 	int rc;
 
-	if (!S_ISDIR(dir->attr.mode) || dir->attr.policy != META_AREA_JOURNAL)
-		return -EINVAL;
-	if (ctx->uid != 0 && ctx->uid != dir->attr.uid)
-		return -EPERM;
+	pthread_rwlock_rdlock(&dir->lock);
+	rc = dir->attr.flags & META_IF_READONLY ? -EROFS :
+	     !S_ISDIR(dir->attr.mode) || dir->attr.policy != META_AREA_JOURNAL ? -EINVAL :
+	     ctx->uid != 0 && ctx->uid != dir->attr.uid && !audit_admin(fs, req) ? -EPERM : 0;
+	pthread_rwlock_unlock(&dir->lock);
+	if (rc < 0)
+		return rc;
 	if (size == 0 || size >= sizeof(buf))
 		return -EINVAL;
 	memcpy(buf, value, size);
@@ -75,44 +152,104 @@ int journal_dir_retention(struct fs *fs, fuse_req_t req, struct inode *dir, cons
 	days = strtod(buf, &end);
 	if (*end || days < 0 || days > 365000)
 		return -EINVAL;
+	ns = (int64_t)(days * 86400.0 * 1e9);
+	journal_dir_path(fs, dir->ino, path, sizeof(path));
+	who(req, &l, comm);
+	l.path = path;
+	l.retention = ns;
 	b = meta_batch_new();
 	if (!b)
 		return -ENOMEM;
-	key_put_u64(k, dir->ino);
-	key_put_u64(v, (uint64_t)(days * 86400.0 * 1e9));
-	meta_rec_put(b, REC_T, k, 8, v, 8);
-	rc = fs_commit(fs, b, false);
+	pthread_mutex_lock(&fs->journal->retention_lock);
+	cur = retention_get(fs, dir->ino, &compliance);
+	compliance = compliance || fs->opt.audit_compliance;
+	if ((ns < cur || ns < floor) && (compliance || ctx->uid != 0)) {
+		log_debug("audit: uid %u may not shorten the retention of directory %llu to %s "
+			  "days (%s mode)", ctx->uid, (unsigned long long)dir->ino, buf,
+			  compliance ? "compliance" : "governance");
+		rc = -EPERM;
+	} else {
+		retention_put(b, dir->ino, ns, compliance);
+		rc = leaf_commit(fs, &l, b);	/* the change and its record, together */
+	}
+	pthread_mutex_unlock(&fs->journal->retention_lock);
 	meta_batch_free(b);
 	return rc;
 }
 
-int journal_may_change(struct fs *fs, struct inode *in)
+/* Why retention lets IN go now: 0 if it may be changed or removed (WHY:
+ * "released" or "retention ended"), else -EPERM. */
+static int may_change(struct fs *fs, struct inode *in, const char **why, int64_t *age)
 {
 	char path[8];
-	int64_t sealed;
+	int64_t sealed, ret;
+	bool compliance;
 	uint8_t k[8];
 	void *v;
 	size_t vlen;
 
-	if (!journal_file(in))
-		return 0;
 	key_put_u64(k, in->ino);
 	if (meta_rec_any(fs->meta, REC_Y, k, 8))
 		return -EPERM;		/* legal hold */
-	if (!fs->opt.audit_compliance && meta_rec_get(fs->meta, REC_R, k, 8, &v, &vlen) == 0) {
+	*age = -1;
+	if ((in->attr.flags & META_IF_SEALED) &&
+	    path_load(fs, in->ino, path, sizeof(path), &sealed) == 0 && sealed >= 0)
+		*age = mono_now(fs->journal) - sealed;
+	ret = retention_get(fs, in->ino, &compliance);
+	if (!fs->opt.audit_compliance && !compliance &&
+	    meta_rec_get(fs->meta, REC_R, k, 8, &v, &vlen) == 0) {
 		free(v);
-		return 0;		/* retention released (governance mode) */
+		*why = "released";	/* by root, governance mode */
+		return 0;
 	}
-	if (!(in->attr.flags & META_IF_SEALED) ||
-	    path_load(fs, in->ino, path, sizeof(path), &sealed) < 0 || sealed < 0)
+	if (*age < 0)
 		return -EPERM;		/* still being written */
-	if (mono_now(fs->journal) - sealed < journal_retention_of(fs, in->ino))
+	if (*age < ret)
 		return -EPERM;		/* retention not over */
+	*why = "retention ended";
 	return 0;
 }
 
+int journal_may_change(struct fs *fs, struct inode *in)
+{
+	const char *why;
+	int64_t age;
+
+	return journal_file(in) ? may_change(fs, in, &why, &age) : 0;
+}
+
+void journal_delete_begin(struct fs *fs, fuse_req_t req, struct inode *in, struct meta_batch *b)
+{
+	struct journal *j = fs->journal;
+	char path[4096], comm[16];
+	struct leaf l = { .op = "delete", .ino = in->ino, .length = in->attr.size,
+			  .has_age = true, .has_retention = true };
+	int64_t sealed;
+
+	if (may_change(fs, in, &l.tag, &l.age) < 0)
+		l.tag = "retention running";	/* callers checked: never */
+	l.retention = journal_retention_of(fs, in->ino);
+	if (path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
+		snprintf(path, sizeof(path), "?%llu", (unsigned long long)in->ino);
+	who(req, &l, comm);
+	l.path = path;
+	pthread_mutex_lock(&j->lock);	/* held until journal_delete_end */
+	leaf_put_next(fs, &l, b, j->del_hash);
+}
+
+void journal_delete_end(struct fs *fs, int rc)
+{
+	struct journal *j = fs->journal;
+
+	if (rc == 0 && merkle_append(&j->tree, j->del_hash) == 0 &&
+	    merkle_size(&j->tree) - j->signed_size >= fs->opt.audit_leaves)
+		pthread_cond_signal(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+}
+
 /* user.aifs.hold=TAG, user.aifs.unhold=TAG, user.aifs.release=1 on a
- * journal file.  Holds: owner or root; release: root, governance mode. */
+ * journal file.  Holds: root or the audit group (never merely the owner of
+ * the logs); release: root, governance mode. */
 int journal_xattr(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
 		  const char *value, size_t size)
 {
@@ -131,12 +268,18 @@ int journal_xattr(struct fs *fs, fuse_req_t req, struct inode *in, const char *n
 	key_put_u64(k, in->ino);
 	memcpy(k + 8, tag, size);
 	if (!strcmp(name, "user.aifs.hold") || !strcmp(name, "user.aifs.unhold")) {
-		if (ctx->uid != 0 && ctx->uid != in->attr.uid)
+		if (!audit_admin(fs, req)) {
+			log_debug("audit: uid %u may not %s inode %llu", ctx->uid, name + 10,
+				  (unsigned long long)in->ino);
 			return -EPERM;
+		}
 		l.op = name[10] == 'h' ? "hold" : "unhold";
 	} else if (!strcmp(name, "user.aifs.release")) {
-		if (ctx->uid != 0 || fs->opt.audit_compliance)
-			return -EPERM;
+		bool compliance;
+
+		retention_get(fs, in->ino, &compliance);
+		if (ctx->uid != 0 || fs->opt.audit_compliance || compliance)
+			return -EPERM;	/* root, governance mode, a file made in it */
 		l.op = "release";
 	} else {
 		return -EPERM;
@@ -150,12 +293,11 @@ int journal_xattr(struct fs *fs, fuse_req_t req, struct inode *in, const char *n
 		meta_rec_del(b, REC_Y, k, 8 + size);
 	else
 		meta_rec_put(b, REC_R, k, 8, tag, size);
-	rc = fs_commit(fs, b, false);
-	meta_batch_free(b);
 	if (path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
 		snprintf(path, sizeof(path), "?%llu", (unsigned long long)in->ino);
 	who(req, &l, comm);
 	l.path = path;
-	return rc ? rc : leaf_add(fs, &l);	/* the act itself is journaled */
+	rc = leaf_commit(fs, &l, b);	/* the act and its record, together */
+	meta_batch_free(b);
+	return rc;
 }
-

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@ static const char usage_text[] =
 	"       keep_every=K       with keep_versions, also keep every K-th version\n"
 	"       audit_retention=DAYS  journal files kept at least DAYS (default 183)\n"
 	"       audit_mode=governance|compliance  may root lift retention (default governance)\n"
+	"       audit_admin_group=GROUP  its members (and root) place and lift legal holds\n"
 	"       audit_checkpoint_records=N, audit_checkpoint_secs=S  sign the audit log\n"
 	"                          every N records or S seconds (default 1000, 10)\n"
 	"       compress=lz4|none  compression of new hot-tier extents (default none)\n"
@@ -145,6 +147,18 @@ static int parse_word(struct cmdline *c, const char *w)
 			c->opt.audit_compliance = 0;
 		else
 			goto bad_value;
+	} else if (!strncmp(w, "audit_admin_group=", 18)) {
+		struct group *g = getgrnam(v + 1);
+		unsigned long n = strtoul(v + 1, &end, 10);
+
+		if (g) {
+			c->opt.audit_admin_gid = (long)g->gr_gid;
+		} else if (v[1] && !*end && n < 0xffffffffUL) {
+			c->opt.audit_admin_gid = (long)n;
+		} else {
+			fprintf(stderr, "aifs: audit_admin_group: no group '%s'\n", v + 1);
+			return -1;
+		}
 	} else if (!strncmp(w, "audit_checkpoint_records=", 25)) {
 		unsigned long n = strtoul(v + 1, &end, 10);
 
@@ -250,7 +264,8 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *c)
 				   .codec = TIER_CODEC_RAW, .audit_retention_days = 183,
 				   .cold_codec = TIER_CODEC_AUTO, .migrate_bw = 200,
 				   .tier_interval = 60,
-				   .audit_leaves = 1000, .audit_secs = 10 };
+				   .audit_leaves = 1000, .audit_secs = 10,
+				   .audit_admin_gid = -1 };
 	/* '+' is not used: mount.fuse3 puts -o after the operands. */
 	while ((ch = getopt_long(argc, argv, "fdso:hV", longopts, NULL)) != -1) {
 		switch (ch) {

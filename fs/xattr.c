@@ -52,8 +52,6 @@ static int area_set(struct fs *fs, struct inode *in, fuse_req_t req, const char 
 	struct meta_batch *b;
 	int policy = -1, rc;
 
-	if (!strcmp(name, "user.aifs.retention"))
-		return journal_dir_retention(fs, req, in, value, size);
 	if (!strcmp(name, "user.aifs.retain")) {
 		if (!access_req_owner(req, &in->attr))
 			return -EPERM;
@@ -85,6 +83,14 @@ static int area_set(struct fs *fs, struct inode *in, fuse_req_t req, const char 
 			policy = i;
 	if (policy < 0)
 		return -EINVAL;
+	/* Object Lock: a journal area stays one (but for root in governance
+	 * mode), and becomes one only empty: what is in it was written there. */
+	if (in->attr.policy == META_AREA_JOURNAL && policy != META_AREA_JOURNAL &&
+	    (fuse_req_ctx(req)->uid != 0 || fs->opt.audit_compliance))
+		return -EPERM;
+	if (policy == META_AREA_JOURNAL && in->attr.policy != META_AREA_JOURNAL &&
+	    (rc = meta_dir_empty(fs->meta, in->ino)) <= 0)
+		return rc < 0 ? rc : -ENOTEMPTY;
 	b = meta_batch_new();
 	if (!b)
 		return -ENOMEM;
@@ -166,6 +172,10 @@ static void xattr_change(fuse_req_t req, fuse_ino_t ino, const char *name,
 		/* takes the namespace lock, so not under IN's */
 		rc = !access_req_owner(req, &in->attr) ? -EPERM :
 			version_dir_commit(the_fs, in->ino, ctx->uid, ctx->pid);
+		inode_put(the_fs, in);
+	} else if (rc == 0 && !remove && !strcmp(name, "user.aifs.retention")) {
+		/* records the directory's path: reads its ancestors' locks, so not under IN's */
+		rc = journal_dir_retention(the_fs, req, in, value, size);
 		inode_put(the_fs, in);
 	} else if (rc == 0 && !remove && !strcmp(name, "user.aifs.promote")) {
 		/* creates a file: takes the namespace lock, so not under IN's */

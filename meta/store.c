@@ -103,6 +103,27 @@ static int mkdir_in(const char *dir, const char *sub)
 	return rc;
 }
 
+/* Make directory PATH (a store root or a tier) private to the caller:
+ * anyone else who may write into it may delete meta/ or replace
+ * audit.pub.  0, or a negative errno with ERR saying why. */
+static int dir_private(const char *path, const char *what, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return fail(err, errlen, -errno, "cannot read %s %s: %s", what, path,
+			    strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return fail(err, errlen, -ENOTDIR, "%s %s is not a directory", what, path);
+	if (st.st_uid != geteuid())
+		return fail(err, errlen, -EPERM, "%s %s is owned by uid %u, not by you: make the "
+			    "store in a directory you own", what, path, (unsigned)st.st_uid);
+	if ((st.st_mode & 07777) != 0700 && chmod(path, 0700) < 0)
+		return fail(err, errlen, -errno, "cannot make %s %s private (mode 0700): %s",
+			    what, path, strerror(errno));
+	return 0;
+}
+
 /* 1 if PATH is an empty directory, 0 if not, or a negative errno. */
 static int dir_is_empty(const char *path)
 {
@@ -429,9 +450,14 @@ int store_mkfs_seg(const char *path, const char *cold, uint64_t segment_size, ch
 	if (rc == 0)
 		return fail(err, errlen, -ENOTEMPTY, "%s is not empty; mkfs needs an empty "
 			    "or absent directory", path);
+	rc = dir_private(path, "store", err, errlen);
+	if (rc < 0)
+		return rc;
 	if (cold && mkdir(cold, 0700) < 0 && errno != EEXIST)
 		return fail(err, errlen, -errno, "cannot create cold tier %s: %s", cold,
 			    strerror(errno));
+	if (cold && (rc = dir_private(cold, "cold tier", err, errlen)) < 0)
+		return rc;
 	rc = mkdir_in(path, "meta");
 	if (!rc)
 		rc = mkdir_in(path, "hot");

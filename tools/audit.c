@@ -186,7 +186,7 @@ uint64_t field_u64(const char *r, const char *name)
 	return p ? strtoull(p + strlen(key), NULL, 10) : 0;
 }
 
-static void field_str(const char *r, const char *name, char *out, size_t len)
+void field_str(const char *r, const char *name, char *out, size_t len)
 {
 	char key[48];
 	const char *p, *e;
@@ -322,10 +322,13 @@ static void verify_cover(struct log *l, struct store *s)
 	free(c.v);
 }
 
-/* Re-read the journaled bytes of every write and seal record. */
-static void verify_content(struct log *l, struct store *s, unsigned long long *bytes,
-			   unsigned long *gone)
+/* Re-read the journaled bytes of every write and seal record; then say
+ * what became of the files that are gone. */
+static void verify_content(struct log *l, struct store *s, unsigned long long *bytes)
 {
+	uint64_t *gone = NULL;
+	size_t ngone = 0, capgone = 0;
+
 	for (size_t i = 0; i < l->n; i++) {
 		char op[16], want[65], got[65], path[4096];
 
@@ -342,7 +345,18 @@ static void verify_content(struct log *l, struct store *s, unsigned long long *b
 		off = strcmp(op, "write") ? 0 : field_u64(l->rec[i], "offset");
 		len = field_u64(l->rec[i], "length");
 		if (meta_inode_get(s->meta, ino, &in) < 0) {
-			(*gone)++;	/* deleted after its retention ended */
+			if (ngone == capgone) {
+				uint64_t *v = realloc(gone, (capgone ? capgone * 2 : 64) * sizeof(*v));
+
+				if (!v) {
+					problem(l, "out of memory listing deleted files");
+					break;
+				}
+				gone = v;
+				capgone = capgone ? capgone * 2 : 64;
+			}
+			if (!ngone || gone[ngone - 1] != ino)
+				gone[ngone++] = ino;
 			continue;
 		}
 		buf = malloc(len ? len : 1);
@@ -363,10 +377,12 @@ static void verify_content(struct log *l, struct store *s, unsigned long long *b
 		*bytes += len;
 		free(buf);
 	}
+	verify_deletions(l, gone, ngone);
+	free(gone);
 }
 
 
-static void log_free(struct log *l)
+void log_free(struct log *l)
 {
 	for (size_t i = 0; i < l->n; i++)
 		free(l->rec[i]);
@@ -379,7 +395,7 @@ static void log_free(struct log *l)
 	free(l->ck_note);
 }
 
-static char *read_text(const char *path)
+char *read_text(const char *path)
 {
 	FILE *f = fopen(path, "re");
 	char *buf = NULL;
@@ -450,7 +466,7 @@ static int load_export(const char *dir, struct log *l)
 }
 
 /* If PATH is the mount point of an aifs, the store it mounts into STORE. */
-static bool store_of_mount(const char *path, char *store, size_t len)
+bool store_of_mount(const char *path, char *store, size_t len)
 {
 	char real[4096], dev[4096], dir[4096], type[64];
 	FILE *f;
@@ -468,7 +484,7 @@ static bool store_of_mount(const char *path, char *store, size_t len)
 
 /* Open the store at PATH, or the store mounted at PATH (read-only, beside
  * the daemon: it sees what the daemon has written so far). */
-static int open_store(const char *path, struct store **s)
+int open_store(const char *path, struct store **s)
 {
 	char store[4096], err[1024];
 	int rc;
@@ -481,7 +497,7 @@ static int open_store(const char *path, struct store **s)
 	return rc;
 }
 
-static int load_store(struct store *s, struct log *l)
+int load_store(struct store *s, struct log *l)
 {
 	int rc = meta_rec_foreach(s->meta, 'J', NULL, 0, rec_cb, l);
 
@@ -499,7 +515,8 @@ static const char audit_usage[] =
 	"\n"
 	"verify and export work on an unmounted store; head, hold, unhold and\n"
 	"release on a mounted one.  verify exits 0 if the journal is intact, 1 if\n"
-	"anything was changed, removed or reordered.\n";
+	"anything was changed, removed or reordered, or a journal file was deleted\n"
+	"against its retention; it names who deleted each file that is gone.\n";
 
 static int audit_verify(int argc, char **argv)
 {
@@ -508,7 +525,6 @@ static int audit_verify(int argc, char **argv)
 	struct log l = { 0 };
 	struct store *s = NULL;
 	unsigned long long bytes = 0;
-	unsigned long gone = 0;
 	int rc;
 
 	for (int i = 0; i < argc; i++) {
@@ -545,8 +561,10 @@ static int audit_verify(int argc, char **argv)
 		fprintf(stderr, "aifsctl audit verify: cannot read the journal: %s\n", strerror(-rc));
 		rc = -1;
 	} else {
+		/* a young store (or one killed before its first signature) */
 		if (!l.nck && l.n)
-			problem(&l, "no signed checkpoint covers the %zu records", l.n);
+			printf("note: no signed checkpoint covers the %zu records yet: they are "
+			       "signed at the next mount\n", l.n);
 		uint64_t from = exp && l.n ? field_u64(l.rec[0], "seq") : 0;
 
 		if (from)
@@ -554,7 +572,7 @@ static int audit_verify(int argc, char **argv)
 		else
 			verify_tree(&l, vkey);
 		if (s) {
-			verify_content(&l, s, &bytes, &gone);
+			verify_content(&l, s, &bytes);
 			verify_cover(&l, s);
 		}
 		if (l.problems)
@@ -562,8 +580,7 @@ static int audit_verify(int argc, char **argv)
 			       l.problems == 1 ? "" : "s");
 		else
 			printf("audit: intact: %zu records, %zu signed checkpoints, %llu bytes "
-			       "re-read%s\n", l.n, l.nck, bytes,
-			       gone ? " (some files deleted after their retention)" : "");
+			       "re-read\n", l.n, l.nck, bytes);
 		rc = 0;
 	}
 	free(vkey);
@@ -573,80 +590,6 @@ static int audit_verify(int argc, char **argv)
 usage:
 	fputs(audit_usage, stderr);
 	return EXIT_USAGE;
-}
-
-static int audit_export(const char *store, const char *dir, uint64_t from)
-{
-	struct log l = { 0 };
-	struct store *s;
-	char p[4200], q[4300];
-	FILE *f;
-	int rc;
-
-	if (open_store(store, &s) < 0)
-		return EXIT_PROBLEM;
-	rc = load_store(s, &l);
-	snprintf(p, sizeof(p), "%s/checkpoints", dir);
-	if (rc == 0 && ((mkdir(dir, 0755) < 0 && errno != EEXIST) ||
-			(mkdir(p, 0755) < 0 && errno != EEXIST)))
-		rc = -errno;
-	snprintf(q, sizeof(q), "%s/records.jsonl", dir);
-	f = rc == 0 ? fopen(q, "we") : NULL;
-	if (rc == 0 && !f)
-		rc = -errno;
-	for (size_t i = from; f && i < l.n; i++)
-		fprintf(f, "%s\n", l.rec[i]);
-	if (f && fclose(f) != 0)
-		rc = -errno;
-	/* proofs: each exported record in the newest checkpoint, and each
-	 * checkpoint in the next, for checkers that do not have every record */
-	snprintf(q, sizeof(q), "%s/proofs", dir);
-	if (rc == 0 && mkdir(q, 0755) < 0 && errno != EEXIST)
-		rc = -errno;
-	if (rc == 0 && l.nck) {
-		uint64_t size = l.ck_size[l.nck - 1];
-		struct levels lv = { .count = 0 };
-
-		snprintf(q, sizeof(q), "%s/proofs/inclusion.jsonl", dir);
-		f = fopen(q, "we");
-		rc = size <= l.n ? levels_build(&lv, &l, size) : -EIO;
-		for (uint64_t i = from; f && rc == 0 && i < size; i++)
-			rc = print_inclusion(f, &l, &lv, i, size);
-		levels_free(&lv);
-		if (!f || fclose(f) != 0)
-			rc = rc ? rc : -EIO;
-		snprintf(q, sizeof(q), "%s/proofs/consistency.jsonl", dir);
-		f = rc == 0 ? fopen(q, "we") : NULL;
-		if (f)
-			rc = print_consistency(f, &l);
-		if (!f || fclose(f) != 0)
-			rc = rc ? rc : -EIO;
-	}
-	for (size_t i = 0; rc == 0 && i < l.nck; i++) {
-		snprintf(q, sizeof(q), "%s/%llu.note", p, (unsigned long long)l.ck_size[i]);
-		f = fopen(q, "we");
-		if (!f || fputs(l.ck_note[i], f) < 0 || fclose(f) != 0)
-			rc = -EIO;
-	}
-	if (rc == 0) {
-		char *pub, mounted[4096];
-
-		snprintf(q, sizeof(q), "%s/audit.pub",
-			 store_of_mount(store, mounted, sizeof(mounted)) ? mounted : store);
-		pub = read_text(q);
-		snprintf(q, sizeof(q), "%s/audit.pub", dir);
-		f = pub ? fopen(q, "we") : NULL;
-		if (!f || fputs(pub, f) < 0 || fclose(f) != 0)
-			rc = -EIO;
-		free(pub);
-	}
-	if (rc < 0)
-		fprintf(stderr, "aifsctl audit export: %s: %s\n", dir, strerror(-rc));
-	else
-		printf("exported %zu records and %zu checkpoints to %s\n", l.n, l.nck, dir);
-	log_free(&l);
-	store_close(s);
-	return rc < 0 ? EXIT_PROBLEM : EXIT_OK;
 }
 
 /* The mount point holding PATH and PATH relative to it ("/a/b"). */
@@ -723,8 +666,9 @@ static int set_attr(const char *file, const char *name, const char *val)
 {
 	if (setxattr(file, name, val, strlen(val), 0) < 0) {
 		fprintf(stderr, "aifsctl audit: %s: %s\n", file, errno == EPERM ?
-			"not permitted (a journal file? your own or as root? release needs "
-			"root and governance mode)" : strerror(errno));
+			"not permitted (a journal file? holds need root or the mount's "
+			"audit_admin_group; release needs root, governance mode and a file not "
+			"made in compliance mode)" : strerror(errno));
 		return EXIT_PROBLEM;
 	}
 	return EXIT_OK;

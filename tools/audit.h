@@ -2,6 +2,7 @@
 #ifndef AIFS_TOOLS_AUDIT_H
 #define AIFS_TOOLS_AUDIT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -35,6 +36,31 @@ void problem(struct log *l, const char *fmt, ...) __attribute__((format(printf, 
 int leaf_fn(void *ctx, uint64_t index, uint8_t out[32]);
 /* Integer field NAME of record R. */
 uint64_t field_u64(const char *r, const char *name);
+/* String field NAME of record R into OUT ("" if absent or too long). */
+void field_str(const char *r, const char *name, char *out, size_t len);
+
+/* audit.c */
+struct store;
+/* The store mounted at PATH into STORE, if PATH is an aifs mount point. */
+bool store_of_mount(const char *path, char *store, size_t len);
+/* Open the store at PATH or mounted at PATH (read-only beside the daemon). */
+int open_store(const char *path, struct store **s);
+/* Load the records and checkpoints of store S into L. */
+int load_store(struct store *s, struct log *l);
+/* Free what L holds. */
+void log_free(struct log *l);
+/* The whole file PATH, malloc'd (caller frees); NULL with errno set. */
+char *read_text(const char *path);
+
+/* auditexport.c */
+/* aifsctl audit export [--from FROM] STORE DIR; returns an exit code. */
+int audit_export(const char *store, const char *dir, uint64_t from);
+
+/* auditdel.c */
+/* Say what became of the journal files INO[0..N) that are gone from the
+ * store: deleted after their retention (and by whom), or against it (a
+ * problem). */
+void verify_deletions(struct log *l, const uint64_t *ino, size_t n);
 
 /* auditproof.c */
 int levels_build(struct levels *lv, struct log *l, uint64_t size);

@@ -29,6 +29,51 @@ void json_str(const char *s)
 	json_fstr(stdout, s);
 }
 
+/* Length of the UTF-8 sequence of printable characters at S, 0 if none
+ * (C1 controls U+0080..U+009F count as not printable). */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 :
+		   s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
+
+	if (!n || s[0] > 0xf4 || (n == 2 && s[0] == 0xc2 && s[1] < 0xa0))
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+const char *tty_quote(const char *s, char *out, size_t len)
+{
+	static const char esc[] = "abtnvfr";	/* \a for 7 ... \r for 13 */
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = 0;
+
+	while (*p && o + 5 < len) {
+		size_t n = *p >= 0x80 ? utf8_len(p) : 0;
+
+		if (n) {
+			memcpy(out + o, p, n);
+			o += n;
+			p += n;
+		} else if (*p == '\\') {
+			out[o++] = '\\';
+			out[o++] = '\\';
+			p++;
+		} else if (*p >= 7 && *p <= 13) {
+			out[o++] = '\\';
+			out[o++] = esc[*p++ - 7];
+		} else if (*p < 0x20 || *p >= 0x7f) {
+			o += (size_t)snprintf(out + o, len - o, "\\%03o", *p++);
+		} else {
+			out[o++] = (char)*p++;
+		}
+	}
+	out[o < len ? o : len - 1] = 0;
+	return out;
+}
+
 /* The mount root of the file system holding PATH (realpath'd): the highest
  * directory above it on the same device. */
 int mount_root(const char *path, char *root, size_t len)

@@ -11,6 +11,15 @@ void json_str(const char *s);
 /* The same to F. */
 void json_fstr(FILE *f, const char *s);
 
+/* S (a file or process name: any bytes) for a terminal, quoted as
+ * `ls -b` does: control characters and bytes that are not UTF-8 as C
+ * escapes (\n, \t, \033...), a backslash as \\; the rest as it is, so that
+ * no name moves the cursor, clears the screen or forges a line.  Into OUT
+ * (LEN bytes; TTY_QUOTE_MAX always fits a name of up to 4095 bytes),
+ * which is returned. */
+#define TTY_QUOTE_MAX (4 * 4096)
+const char *tty_quote(const char *s, char *out, size_t len);
+
 /* The mount root of the file system holding PATH (a file or directory,
  * realpath'd) into ROOT; 0 or -errno. */
 int mount_root(const char *path, char *root, size_t len);

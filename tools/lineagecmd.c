@@ -203,16 +203,13 @@ static void short_sha(const char *sha, char out[17])
 static void print_job(const struct jv *l, int ind)
 {
 	const struct jv *job = jget(l, "job");
-	char cmd[4096];
+	char q[TTY_QUOTE_MAX];
 
-	printf("%*sjob %s", ind, "", jtext(job, "name", jtext(job, "id", "?")));
+	printf("%*sjob %s", ind, "", tty_quote(jtext(job, "name", jtext(job, "id", "?")), q,
+					      sizeof(q)));
 	printf("  sid %s  uid %s  started %s\n", jtext(job, "sid", "?"), jtext(job, "uid", "?"),
 	       jtext(job, "start", "?"));
-	snprintf(cmd, sizeof(cmd), "%s", jtext(job, "cmdline", ""));
-	for (char *c = cmd; *c; c++)
-		if ((unsigned char)*c < 0x20)
-			*c = ' ';	/* one line per job */
-	printf("%*s  %s\n", ind, "", cmd);
+	printf("%*s  %s\n", ind, "", tty_quote(jtext(job, "cmdline", ""), q, sizeof(q)));
 }
 
 static void print_tree(const struct jv *l, int ind)

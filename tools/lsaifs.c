@@ -322,10 +322,12 @@ static void cells(const struct info *i, char **c)
 	c[C_RETAIN] = strdup("-");
 	for (size_t k = 0; k < i->nsnaps; k++)
 		len += strlen(i->snaps[k]) + 1;
-	if (len && (snaps = malloc(len))) {
+	if (len && (snaps = malloc(4 * len))) {
+		static char q[TTY_QUOTE_MAX];
+
 		snaps[0] = 0;
 		for (size_t k = 0; k < i->nsnaps; k++)
-			strcat(strcat(snaps, k ? "," : ""), i->snaps[k]);
+			strcat(strcat(snaps, k ? "," : ""), tty_quote(i->snaps[k], q, sizeof(q)));
 	}
 	c[C_SNAPS] = snaps ? snaps : strdup("-");
 }
@@ -347,12 +349,13 @@ static void print_versions(const struct info *i)
 /* Print the rows of V: names, or the -l table with one header. */
 static void print_table(struct info *v, size_t n)
 {
+	static char q[TTY_QUOTE_MAX], ql[TTY_QUOTE_MAX];
 	char *(*c)[NCOLS] = NULL;
 	int w[NCOLS];
 
 	if (!opt->lng) {
 		for (size_t k = 0; k < n; k++) {
-			printf("%s\n", v[k].name);
+			printf("%s\n", tty_quote(v[k].name, q, sizeof(q)));
 			if (opt->versions)
 				print_versions(&v[k]);
 		}
@@ -380,9 +383,10 @@ static void print_table(struct info *v, size_t n)
 			free(c[k][j]);
 		}
 		if (S_ISLNK(v[k].st.st_mode))
-			printf("%s -> %s\n", v[k].name, v[k].link);
+			printf("%s -> %s\n", tty_quote(v[k].name, q, sizeof(q)),
+			       tty_quote(v[k].link, ql, sizeof(ql)));
 		else
-			printf("%s\n", v[k].name);
+			printf("%s\n", tty_quote(v[k].name, q, sizeof(q)));
 		if (opt->versions)
 			print_versions(&v[k]);
 	}
@@ -491,8 +495,11 @@ static void list_dir(const char *dir, int header, int *printed)
 	if (!opt->json) {
 		if (*printed)
 			putchar('\n');
-		if (header)
-			printf("%s:\n", dir);
+		if (header) {
+			static char q[TTY_QUOTE_MAX];
+
+			printf("%s:\n", tty_quote(dir, q, sizeof(q)));
+		}
 		*printed = 1;
 	}
 	v = calloc(n ? (size_t)n : 1, sizeof(*v));

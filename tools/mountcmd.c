@@ -123,8 +123,10 @@ int cmd_versions(int argc, char **argv)
 			json_str(writer);
 			putchar('}');
 		} else {
+			char q[TTY_QUOTE_MAX];
+
 			printf("%-8lu %-20s %14lld %-9s %-16.16s %s%s\n", nums[i], when,
-			       (long long)st.st_size, comp, sha, writer,
+			       (long long)st.st_size, comp, sha, tty_quote(writer, q, sizeof(q)),
 			       strtoul(cur, NULL, 10) == nums[i] ? "  (current)" : "");
 		}
 	}

@@ -193,7 +193,10 @@ static int snap_list(const char *ds, int json)
 			printf(", \"time\": \"%s\", \"files\": %zu, \"bytes\": %lld}", when, t.n,
 			       t.bytes);
 		} else {
-			printf("%-24s %-20s %10zu %16lld\n", de->d_name, when, t.n, t.bytes);
+			char q[TTY_QUOTE_MAX];
+
+			printf("%-24s %-20s %10zu %16lld\n", tty_quote(de->d_name, q, sizeof(q)),
+			       when, t.n, t.bytes);
 		}
 		first = 0;
 		tree_free(&t);
@@ -287,7 +290,10 @@ static int snap_diff(const char *ds, const char *a, const char *b, int json)
 			json_str(path);
 			putchar('}');
 		} else {
-			printf("%c %s\n", what[0] == 'a' ? '+' : what[0] == 'r' ? '-' : 'M', path);
+			char q[TTY_QUOTE_MAX];
+
+			printf("%c %s\n", what[0] == 'a' ? '+' : what[0] == 'r' ? '-' : 'M',
+			       tty_quote(path, q, sizeof(q)));
 		}
 		first = 0;
 	}

@@ -488,7 +488,9 @@ def legal_hold_blocks_delete():
         run_as(1000, 1000, seal_one, mine)
         raises((errno.EPERM, errno.EACCES), run_as, 1000, 1000, os.setxattr, f, "user.aifs.hold", b"x",
                what="hold by a user who neither owns the file nor is root")
-        run_as(1000, 1000, os.setxattr, mine, "user.aifs.hold", b"own")      # by its owner
+        raises(errno.EPERM, run_as, 1000, 1000, os.setxattr, mine, "user.aifs.hold", b"x",
+               what="hold by the owner of the file (holds are root's or the audit group's)")
+        os.setxattr(mine, "user.aifs.hold", b"own")                          # by root
         time.sleep(max(0, t_seal + 3.0 - time.monotonic()))                 # retention is over
         changes_refused(f, "after retention with holds case-1 and case-2")
         changes_refused(mine, "after retention with hold 'own'")
@@ -499,16 +501,19 @@ def legal_hold_blocks_delete():
         ctl_ok("unhold", "audit", "unhold", f, "case-2")
         os.unlink(f)
         check(not os.path.exists(f), "%s: expected gone once every hold is cleared" % f)
-        run_as(1000, 1000, os.setxattr, mine, "user.aifs.unhold", b"own")
+        raises(errno.EPERM, run_as, 1000, 1000, os.setxattr, mine, "user.aifs.unhold", b"own",
+               what="unhold by the owner of the held file")
+        changes_refused(mine, "after its owner's refused unhold")
+        os.setxattr(mine, "user.aifs.unhold", b"own")
         run_as(1000, 1000, os.unlink, mine)
         check(not os.path.exists(mine), "%s: expected its owner could unlink it after unhold" % mine)
         _, recs, _, _ = records_of(s)
         acts = [(r["op"], r["path"], r.get("tag"), r["uid"]) for r in recs
                 if r["op"] in ("hold", "unhold", "release")]
         eq(acts, [("hold", "/audit/held", "case-1", 0), ("hold", "/audit/held", "case-2", 0),
-                  ("hold", "/audit/u/mine", "own", 1000), ("unhold", "/audit/held", "case-1", 0),
+                  ("hold", "/audit/u/mine", "own", 0), ("unhold", "/audit/held", "case-1", 0),
                   ("release", "/audit/held", "1", 0), ("unhold", "/audit/held", "case-2", 0),
-                  ("unhold", "/audit/u/mine", "own", 1000)],
+                  ("unhold", "/audit/u/mine", "own", 0)],
            "hold/unhold/release records (op, path, tag, uid)")
 
 
@@ -564,7 +569,7 @@ def every_write_is_a_record():
         recs = [r for r in recs if r.get("path") != "/audit/svc/split"]
         eq(len(recs), len(want), "number of records (ops %s)" % [r.get("op") for r in recs])
         for i, (r, w) in enumerate(zip(recs, want)):
-            eq(set(r), FIELDS, "fields of record %d" % i)
+            eq(set(r), FIELDS | ({"retention", "lock"} if r["op"] == "create" else set()), "fields of record %d" % i)
             eq(r["seq"], i, "seq of record %d" % i)
             for k, v in w.items():
                 eq(r[k], v, "record %d (%s) field %s" % (i, w["op"], k))

@@ -8,6 +8,8 @@
  *   aifs-tamper STORE truncate-log N        remove every record with seq >= N
  *   aifs-tamper STORE delete-checkpoint SIZE  remove the signed checkpoint
  *                                           at tree size SIZE
+ *   aifs-tamper STORE delete-inode INO      remove file INO's inode record
+ *                                           (a deletion no daemon recorded)
  *
  * Journal records are kind 'J' keyed by the 8-byte big-endian seq, the
  * JSON leaf as value; signed checkpoints are kind 'K' keyed by the 8-byte
@@ -32,7 +34,8 @@ static const char usage[] =
 	"       aifs-tamper STORE alter-record SEQ\n"
 	"       aifs-tamper STORE swap-records A B\n"
 	"       aifs-tamper STORE truncate-log N\n"
-	"       aifs-tamper STORE delete-checkpoint SIZE\n";
+	"       aifs-tamper STORE delete-checkpoint SIZE\n"
+	"       aifs-tamper STORE delete-inode INO\n";
 
 static int parse_u64(const char *s, uint64_t *out)
 {
@@ -82,6 +85,18 @@ static int delete_one(struct store *s, struct meta_batch *b, uint8_t kind, uint6
 	free(v);
 	key_put_u64(k, n);
 	meta_rec_del(b, kind, k, 8);
+	return commit(s, b);
+}
+
+static int delete_inode(struct store *s, struct meta_batch *b, uint64_t ino)
+{
+	struct meta_inode in;
+
+	if (meta_inode_get(s->meta, ino, &in) < 0) {
+		fprintf(stderr, "aifs-tamper: no inode %llu\n", (unsigned long long)ino);
+		return -1;
+	}
+	meta_inode_del(b, ino);
 	return commit(s, b);
 }
 
@@ -202,7 +217,7 @@ int main(int argc, char **argv)
 		goto usage;
 	if (strcmp(op, "delete-record") && strcmp(op, "alter-record") &&
 	    strcmp(op, "swap-records") && strcmp(op, "truncate-log") &&
-	    strcmp(op, "delete-checkpoint"))
+	    strcmp(op, "delete-checkpoint") && strcmp(op, "delete-inode"))
 		goto usage;
 
 	rc = -EBUSY;
@@ -230,6 +245,8 @@ int main(int argc, char **argv)
 		rc = swap(s, b, x, y);
 	else if (!strcmp(op, "truncate-log"))
 		rc = truncate_log(s, b, x);
+	else if (!strcmp(op, "delete-inode"))
+		rc = delete_inode(s, b, x);
 	else
 		rc = delete_one(s, b, REC_K, x);
 	meta_batch_free(b);
