@@ -380,6 +380,11 @@ int journal_seal(struct fs *fs, fuse_req_t req, struct inode *in);
 /* 0 if IN may be changed, unlinked or renamed (not a journal file, or its
  * retention is over and no hold is on it), else -EPERM. */
 int journal_may_change(struct fs *fs, struct inode *in);
+/* user.aifs.sealed (true|false), user.aifs.retain_until (UTC time, or
+ * "unsealed", "released"), user.aifs.retention_mode and user.aifs.holds
+ * (comma-separated tags) of journal file IN into BUF of LEN bytes: the
+ * value's length, or -ENODATA (not a journal file, another name). */
+int journal_xattr_get(struct fs *fs, struct inode *in, const char *name, char *buf, size_t len);
 /* Holds and release through user.aifs.hold / unhold / release. */
 int journal_xattr(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
 		  const char *value, size_t size);

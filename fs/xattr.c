@@ -214,6 +214,14 @@ static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	}
 	if (!strcmp(name, "user.aifs.lineage")) {
 		rc = lineage_xattr(the_fs, in, fuse_req_ctx(req)->uid, (char **)&val, &len);
+	} else if (journal_file(in) && (!strcmp(name, "user.aifs.sealed") ||
+		   !strcmp(name, "user.aifs.retain_until") || !strcmp(name, "user.aifs.holds") ||
+		   !strcmp(name, "user.aifs.retention_mode"))) {
+		val = malloc(4096);
+		pthread_rwlock_rdlock(&in->lock);
+		rc = val ? journal_xattr_get(the_fs, in, name, val, 4096) : -ENOMEM;
+		pthread_rwlock_unlock(&in->lock);
+		len = rc > 0 ? (size_t)rc : 0;
 	} else if (!strncmp(name, "user.aifs.", 10) &&
 		   (rc = tier_xattr_get(the_fs, in, name, (char **)&val, &len)) != 1) {
 		/* tiers: answered (or refused) by tierctl.c */

@@ -3,8 +3,10 @@
 systemd unit and completions, reports (sealed and retention attributes, lsaifs,
 tier status, metrics, JSON), proofs of one record, and the manual pages."""
 
+import datetime
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -120,6 +122,135 @@ def bash_completion_offers_commands_verbs_and_options():
     eq(complete("aifsctl", ["policy", "set", "/d", "jo"]), {"journal"}, "aifsctl policy set DIR jo<TAB>")
     eq(complete("aifsctl", ["tier", "migrate", "x", "--to", ""]), {"hot", "cold"}, "tier migrate --to <TAB>")
     eq(complete("lsaifs", ["--js"]), {"--json"}, "lsaifs --js<TAB>")
+
+
+# ------------------------------------------------------------------ reports
+
+def ctl(*args, input=None):
+    return call([AIFSCTL_BIN] + [str(a) for a in args], input=input)
+
+
+def lsaifs(*args, rc=0):
+    code, out, err = call([LSAIFS_BIN] + list(args))
+    if code != rc:
+        raise Fail("lsaifs %s: expected exit %d, saw %d: %s%s" % (" ".join(args), rc, code, out, err))
+    return out
+
+
+def long_rows(out, what):
+    """Rows of `lsaifs -l` output as dicts keyed by the header's column names."""
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+    check(lines and lines[0].split()[0] == "MODE", "%s: expected a header, saw %r" % (what, out[:300]))
+    head = lines[0].split()
+    rows = {}
+    for ln in lines[1:]:
+        cells = ln.split()
+        eq(len(cells), len(head), "%s: columns of %r" % (what, ln))
+        rows[cells[-1]] = dict(zip(head, cells))
+    return rows
+
+
+def xattr(path, name):
+    try:
+        return os.getxattr(path, name).decode()
+    except OSError as e:
+        return "errno %d" % e.errno
+
+
+WRITER = """
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+os.write(fd, b"request 1\\n")
+print("written", flush=True)
+sys.stdin.read()
+os.close(fd)
+"""
+
+
+@test
+def journal_files_report_sealed_retention_and_holds():
+    skip_native()
+    with Store("audit_retention=10") as s:
+        log = os.path.join(s.mnt, "audit", "requests.log")
+        # The writer is a process of its own that never forks: a close of
+        # any copy of its descriptor (a child's exec) would end the session.
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, log], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE)
+        try:
+            eq(writer.stdout.readline(), b"written\n", "the writer's first write")
+            eq((xattr(log, "user.aifs.sealed"), xattr(log, "user.aifs.retain_until")),
+               ("false", "unsealed"), "sealed and retain_until while open")
+            row = long_rows(lsaifs("-l", os.path.join(s.mnt, "audit")), "lsaifs -l audit")["requests.log"]
+            eq((row["SEALED"], row["RETAIN"]), ("no", "unsealed"), "SEALED, RETAIN while open")
+        finally:
+            writer.stdin.close()
+            eq(writer.wait(timeout=60), 0, "the writer's exit status")
+        sealed_at = datetime.datetime.now(datetime.timezone.utc)
+        eq(xattr(log, "user.aifs.sealed"), "true", "user.aifs.sealed after close")
+        until = xattr(log, "user.aifs.retain_until")
+        check(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", until), "retain_until: %r" % until)
+        delta = datetime.datetime.strptime(until, "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=datetime.timezone.utc) - sealed_at
+        check(abs(delta.total_seconds() - 10 * 86400) < 120,
+              "retain_until %s: expected the seal (%s) plus 10 days" % (until, sealed_at))
+        eq(xattr(log, "user.aifs.retention_mode"), "governance", "user.aifs.retention_mode")
+        eq(xattr(log, "user.aifs.holds"), "", "user.aifs.holds with no hold")
+        row = long_rows(lsaifs("-l", os.path.join(s.mnt, "audit")), "lsaifs -l audit")["requests.log"]
+        eq((row["SEALED"], row["RETAIN"]), ("yes", until), "SEALED, RETAIN of a sealed file")
+        os.setxattr(log, "user.aifs.hold", b"case-7")
+        os.setxattr(log, "user.aifs.hold", b"case-9")
+        eq(xattr(log, "user.aifs.holds"), "case-7,case-9", "user.aifs.holds with two holds")
+        row = long_rows(lsaifs("-l", os.path.join(s.mnt, "audit")), "lsaifs -l audit")["requests.log"]
+        eq(row["RETAIN"], "held", "RETAIN of a held file")
+        e = json.loads(lsaifs("--json", log))["entries"][0]
+        eq((e["sealed"], e["retention_until"], e["holds"]), (True, until, ["case-7", "case-9"]),
+           "lsaifs --json journal keys")
+        eq(xattr(os.path.join(s.mnt, "checkpoints"), "user.aifs.sealed"), "errno %d" % 61,
+           "user.aifs.sealed outside a journal area: ENODATA")
+
+
+@test
+def lsaifs_h_is_human_readable_and_outside_aifs_fails():
+    skip_native()
+    with Store() as s:
+        d = os.path.join(s.mnt, "datasets")
+        write_file(os.path.join(d, "big"), b"x" * (3 * 1024 * 1024 + 5))
+        write_file(os.path.join(d, "small"), b"x" * 100)
+        rows = long_rows(lsaifs("-lh", d), "lsaifs -lh")
+        eq((rows["big"]["SIZE"], rows["small"]["SIZE"]), ("3.0M", "100"), "sizes with -h")
+        rows = long_rows(lsaifs("-l", d), "lsaifs -l")
+        eq(rows["big"]["SIZE"], str(3 * 1024 * 1024 + 5), "size without -h")
+        check(lsaifs("--help").startswith("usage: lsaifs"), "--help prints the usage")
+    other = tempfile.mkdtemp(prefix="aifs-plain-")
+    try:
+        write_file(os.path.join(other, "f"), b"x")
+        for path in (other, os.path.join(other, "f")):
+            code, out, err = call([LSAIFS_BIN, "-l", path])
+            eq((code, out), (1, ""), "lsaifs on %s outside aifs: exit status and output" % path)
+            check("not on an aifs mount" in err and path in err, "stderr for %s: %r" % (path, err))
+    finally:
+        shutil.rmtree(other)
+
+
+@test
+def json_stays_valid_for_names_that_are_not_utf8():
+    skip_native()
+    with Store() as s:
+        ds = os.path.join(s.mnt, "datasets", "corpus")
+        os.mkdir(ds)
+        name = b"a\xffb\xc3\xa9\"\n"
+        write_file(os.path.join(os.fsencode(ds), name), b"hello")
+        rc, out, err = ctl("snapshot", "create", ds, "t1")
+        eq(rc, 0, "snapshot create: %s" % err)
+        p = subprocess.run([AIFSCTL_BIN, "snapshot", "manifest", ds, "t1"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+        eq(p.returncode, 0, "snapshot manifest: %s" % p.stderr)
+        lines = p.stdout.decode("utf-8").splitlines()   # valid UTF-8, or this raises
+        paths = [os.fsencode(json.loads(ln)["path"]) for ln in lines]
+        eq(paths, [name], "manifest path decoded with surrogateescape")
+        doc = json.loads(subprocess.run([LSAIFS_BIN, "--json", ds], stdout=subprocess.PIPE,
+                                        timeout=60).stdout.decode("utf-8"))
+        eq([os.fsencode(e["name"]) for e in doc["entries"]], [name], "lsaifs --json name")
 
 
 if __name__ == "__main__":
