@@ -253,5 +253,31 @@ def json_stays_valid_for_names_that_are_not_utf8():
         eq([os.fsencode(e["name"]) for e in doc["entries"]], [name], "lsaifs --json name")
 
 
+@test
+def tier_status_columns_are_logical_unique_stored_and_ratio():
+    skip_native()
+    with Store("compress=lz4") as s:
+        ck = os.path.join(s.mnt, "checkpoints")
+        body = b"".join(b"line %08d of a compressible checkpoint\n" % i for i in range(26000))[:1 << 20]
+        write_file(os.path.join(ck, "m.pt"), body)
+        rc, out, err = ctl("promote", os.path.join(ck, "m.pt@v1"), os.path.join(ck, "copy.pt"))
+        eq(rc, 0, "promote: %s%s" % (out, err))
+        rc, out, err = ctl("tier", "status", "--json", s.mnt)
+        eq(rc, 0, "tier status --json: %s" % err)
+        hot = json.loads(out)["tiers"]["hot"]
+        check(hot["bytes"] >= 2 * len(body) and hot["raw_bytes"] == len(body) and
+              0 < hot["stored_bytes"] < len(body),
+              "hot tier: expected the promoted copy shared and compressed, saw %s" % hot)
+        rc, out, err = ctl("tier", "status", s.mnt)
+        lines = out.splitlines()
+        eq(lines[0].split(), ["TIER", "EXTENTS", "LOGICAL", "UNIQUE", "STORED", "RATIO", "ON", "DISK"],
+           "tier status header")
+        row = lines[1].split()
+        eq(row[0], "hot", "first row")
+        eq(" ".join(row[4:6]), "1.0 MiB", "UNIQUE column: the bytes of the distinct extents")
+        eq(float(row[8]), round(hot["raw_bytes"] / hot["stored_bytes"], 3),
+           "RATIO column: UNIQUE / STORED")
+
+
 if __name__ == "__main__":
     main()
