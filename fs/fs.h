@@ -418,6 +418,9 @@ int tree_drop(struct fs *fs, uint64_t root, struct meta_batch *b, struct inode *
 const struct fuse_lowlevel_ops *stats_wrap(const struct fuse_lowlevel_ops *ops);
 /* The .aifs/stats document (malloc'd JSON). */
 int stats_json(struct fs *fs, char **text, size_t *len);
+/* The .aifs/metrics document (malloc'd): the same counters in the
+ * Prometheus text exposition format (names documented in aifs(7)). */
+int stats_prometheus(struct fs *fs, char **text, size_t *len);
 /* Records in the journal's log, and how many are covered by a signature. */
 void journal_sizes(struct fs *fs, uint64_t *records, uint64_t *signed_size);
 

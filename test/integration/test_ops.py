@@ -279,5 +279,53 @@ def tier_status_columns_are_logical_unique_stored_and_ratio():
            "RATIO column: UNIQUE / STORED")
 
 
+SAMPLE = re.compile(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})? '
+                    r'(-?[0-9.e+]+|NaN|[+-]Inf)')
+
+
+def parse_metrics(text):
+    """{name: {labels-text: value}} from a Prometheus text exposition; fails on any bad line."""
+    helps, types, samples = set(), {}, {}
+    for ln in text.splitlines():
+        if ln.startswith("# HELP "):
+            helps.add(ln.split()[2])
+        elif ln.startswith("# TYPE "):
+            _, _, name, typ = ln.split()
+            check(typ in ("counter", "gauge"), "TYPE of %s: %r" % (name, typ))
+            types[name] = typ
+        else:
+            m = SAMPLE.fullmatch(ln)
+            check(m, "metrics: malformed line %r" % ln)
+            name = m.group(1)
+            check(name in types and name in helps, "metrics: %s has no HELP or TYPE line" % name)
+            check(types[name] != "counter" or name.endswith("_total"), "counter %s: _total" % name)
+            samples.setdefault(name, {})[m.group(2) or ""] = float(m.group(3))
+    return samples
+
+
+@test
+def metrics_file_is_prometheus_text_with_documented_names():
+    skip_native()
+    with Store() as s:
+        write_file(os.path.join(s.mnt, "checkpoints", "m.pt"), b"x" * 100000)
+        check("metrics" in os.listdir(os.path.join(s.mnt, ".aifs")), "metrics listed in .aifs")
+        with open(os.path.join(s.mnt, ".aifs", "metrics"), "rb") as f:
+            text = f.read().decode("ascii")
+        m = parse_metrics(text)
+        writes = m["aifs_operation_bytes_total"]['{op="write"}']
+        check(writes >= 100000, "aifs_operation_bytes_total{op=write}: expected >= 100000, saw %s" % writes)
+        check(m["aifs_operations_total"]['{op="write"}'] >= 1, "write operations counted")
+        with open(os.path.join(s.mnt, ".aifs", "stats")) as f:
+            stats = json.load(f)
+        eq(m["aifs_versions"][""], stats["versions"], "aifs_versions equals status's versions")
+        eq(m["aifs_journal_records"][""], stats["journal"]["records"], "journal records")
+        eq(set(m["aifs_tier_used_bytes"]), {'{tier="hot"}', '{tier="cold"}'}, "tier labels")
+    with open(os.path.join(TOP, "man", "aifs.7")) as f:
+        page = f.read()
+    section = page.split(".SS Metrics")[1].split(".SH")[0]
+    documented = set(re.findall(r"^\.B (aifs_\w+)", section, re.M))
+    eq(documented, set(m), "metric names documented in aifs(7) .SS Metrics")
+
+
 if __name__ == "__main__":
     main()
