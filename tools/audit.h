@@ -18,6 +18,7 @@ struct log {
 	char **ck_note;
 	size_t nck, capck;
 	unsigned long problems;
+	FILE *problem_out;	/* --json: problems go here, not to stdout */
 };
 
 /* The levels of the tree of the first SIZE records: level 0 the leaves,

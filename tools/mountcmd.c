@@ -137,7 +137,7 @@ int cmd_versions(int argc, char **argv)
 }
 
 static const char policy_usage[] =
-	"usage: aifsctl policy get DIR\n"
+	"usage: aifsctl policy get [--json] DIR\n"
 	"       aifsctl policy set DIR checkpoint|dataset|journal|plain\n"
 	"\n"
 	"Show or set the area policy of a directory of a mounted aifs; what is\n"
@@ -151,15 +151,25 @@ int cmd_policy(int argc, char **argv)
 		fputs(policy_usage, stdout);
 		return EXIT_OK;
 	}
-	if (argc == 3 && !strcmp(argv[1], "get")) {
-		ssize_t n = getxattr(argv[2], "user.aifs.area", buf, sizeof(buf) - 1);
+	if ((argc == 3 || (argc == 4 && !strcmp(argv[2], "--json"))) && !strcmp(argv[1], "get")) {
+		const char *dir = argv[argc - 1];
+		ssize_t n = getxattr(dir, "user.aifs.area", buf, sizeof(buf) - 1);
 
 		if (n < 0) {
 			fprintf(stderr, "aifsctl policy: %s: %s (is it on a mounted aifs?)\n",
-				argv[2], strerror(errno));
+				dir, strerror(errno));
 			return EXIT_PROBLEM;
 		}
-		printf("%.*s\n", (int)n, buf);
+		buf[n] = 0;
+		if (argc == 3) {
+			printf("%s\n", buf);
+			return EXIT_OK;
+		}
+		printf("{\"path\": ");
+		json_str(dir);
+		printf(", \"policy\": ");
+		json_str(buf);
+		printf("}\n");
 		return EXIT_OK;
 	}
 	if (argc == 4 && !strcmp(argv[1], "set")) {

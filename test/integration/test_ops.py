@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.dont_write_bytecode = True     # keep the source tree free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -325,6 +326,62 @@ def metrics_file_is_prometheus_text_with_documented_names():
     section = page.split(".SS Metrics")[1].split(".SH")[0]
     documented = set(re.findall(r"^\.B (aifs_\w+)", section, re.M))
     eq(documented, set(m), "metric names documented in aifs(7) .SS Metrics")
+
+
+def json_of(what, *args):
+    rc, out, err = ctl(*args)
+    try:
+        return rc, json.loads(out)
+    except ValueError as e:
+        raise Fail("%s: expected one JSON document, saw %s: %r (stderr %r)" % (what, e, out[:400], err))
+
+
+def wait_signed(s, records, timeout=60):
+    """Wait until the newest checkpoint covers RECORDS records; its text."""
+    path = os.path.join(s.mnt, ".aifs", "audit", "checkpoint")
+    deadline = time.time() + timeout
+    while True:
+        try:
+            with open(path) as f:
+                text = f.read()
+            if int(text.split("\n")[1]) >= records:
+                return text
+        except OSError:
+            pass
+        if time.time() > deadline:
+            raise Fail("no checkpoint covering %d records within %ds" % (records, timeout))
+        time.sleep(0.2)
+
+
+@test
+def policy_get_audit_head_and_verify_speak_json():
+    skip_native()
+    with Store("audit_checkpoint_secs=1") as s:
+        rc, doc = json_of("policy get --json", "policy", "get", "--json", os.path.join(s.mnt, "audit"))
+        eq((rc, doc), (0, {"path": os.path.join(s.mnt, "audit"), "policy": "journal"}), "policy get --json")
+        rc, doc = json_of("audit head --json (empty)", "audit", "head", "--json", s.mnt)
+        eq((rc, doc), (0, {"origin": None, "size": 0, "root": None, "note": None}), "audit head --json, no records")
+        write_file(os.path.join(s.mnt, "audit", "a.log"), b"one\n")
+        text = wait_signed(s, 3)
+        rc, doc = json_of("audit head --json", "audit", "head", "--json", s.mnt)
+        lines = text.split("\n")
+        eq((rc, doc["origin"], doc["size"], doc["root"]), (0, lines[0], int(lines[1]), lines[2]),
+           "audit head --json fields")
+        eq(doc["note"], text, "audit head --json note is the checkpoint text")
+        s.unmount()
+        rc, doc = json_of("audit verify --json", "audit", "verify", "--json", s.store)
+        eq(rc, 0, "audit verify --json exit status")
+        eq((doc["intact"], doc["problems"], doc["checkpoints"] >= 1, doc["bytes_reread"]),
+           (True, [], True, 8), "audit verify --json of an intact store (the write and the seal re-read)")
+        eq(doc["records"], doc["signed_records"], "every record signed")
+        # A changed public key makes every signature a problem: listed, exit 1.
+        other = os.path.join(s.base, "other")
+        eq(ctl("mkfs", other)[0], 0, "mkfs of a second store")
+        rc, doc = json_of("audit verify --json, wrong key", "audit", "verify", "--json", "--pubkey",
+                          os.path.join(other, "audit.pub"), s.store)
+        eq((rc, doc["intact"]), (1, False), "verify with another store's key: exit status, intact")
+        check(doc["problems"] and all(isinstance(p, str) for p in doc["problems"]),
+              "problems listed as strings: %r" % doc["problems"])
 
 
 if __name__ == "__main__":
