@@ -505,16 +505,20 @@ int load_store(struct store *s, struct log *l)
 }
 
 static const char audit_usage[] =
-	"usage: aifsctl audit verify [--json] [--pubkey FILE] STORE|MOUNT|--export DIR\n"
+	"usage: aifsctl audit verify [--json] [--pubkey FILE] [--against WITNESSED]\n"
+	"                            STORE|MOUNT|--export DIR\n"
+	"       aifsctl audit verify --bundle BUNDLE [--pubkey FILE]\n"
 	"       aifsctl audit export [--from SEQ] STORE|MOUNT DIR\n"
 	"       aifsctl audit proof FILE\n"
+	"       aifsctl audit prove FILE --line N|--offset BYTE [--hash-only] [-o BUNDLE]\n"
+	"       aifsctl audit witness MOUNT WITNESSED\n"
 	"       aifsctl audit pubkey STORE\n"
 	"       aifsctl audit head [--json] MOUNT\n"
 	"       aifsctl audit hold|unhold FILE TAG\n"
 	"       aifsctl audit release FILE\n"
 	"\n"
 	"verify and export work on an unmounted store; head, hold, unhold and\n"
-	"release on a mounted one.  verify exits 0 if the journal is intact, 1 if\n"
+	"release, prove and witness on a mounted one.  verify exits 0 if the journal is intact, 1 if\n"
 	"anything was changed, removed or reordered, or a journal file was deleted\n"
 	"against its retention; it names who deleted each file that is gone.\n";
 
@@ -581,7 +585,7 @@ static void verify_json_end(struct verify_json *v, struct log *l, unsigned long 
 
 static int audit_verify(int argc, char **argv)
 {
-	const char *pub = NULL, *exp = NULL, *store = NULL;
+	const char *pub = NULL, *exp = NULL, *store = NULL, *bundle = NULL, *against = NULL;
 	char *vkey, pubpath[4200];
 	struct log l = { 0 };
 	struct store *s = NULL;
@@ -595,6 +599,10 @@ static int audit_verify(int argc, char **argv)
 			json = true;
 		else if (!strcmp(argv[i], "--pubkey") && i + 1 < argc)
 			pub = argv[++i];
+		else if (!strcmp(argv[i], "--bundle") && i + 1 < argc)
+			bundle = argv[++i];
+		else if (!strcmp(argv[i], "--against") && i + 1 < argc)
+			against = argv[++i];
 		else if (!strcmp(argv[i], "--export") && i + 1 < argc)
 			exp = argv[++i];
 		else if (argv[i][0] != '-' && !store)
@@ -602,7 +610,9 @@ static int audit_verify(int argc, char **argv)
 		else
 			goto usage;
 	}
-	if (!!exp == !!store)
+	if (bundle && !exp && !store && !json && !against)
+		return audit_verify_bundle(bundle, pub);
+	if (bundle || !!exp == !!store)
 		goto usage;
 	if (!pub) {
 		char mounted[4096];
@@ -643,6 +653,8 @@ static int audit_verify(int argc, char **argv)
 			verify_content(&l, s, &bytes);
 			verify_cover(&l, s);
 		}
+		if (against)
+			audit_check_against(&l, vkey, against);
 		if (json)
 			verify_json_end(&vj, &l, bytes);
 		else if (l.problems)
@@ -662,8 +674,7 @@ usage:
 	return EXIT_USAGE;
 }
 
-/* The mount point holding PATH and PATH relative to it ("/a/b"). */
-static int split_mount(const char *path, char *mnt, size_t mlen, char *rel, size_t rlen)
+int split_mount(const char *path, char *mnt, size_t mlen, char *rel, size_t rlen)
 {
 	char real[4096], cur[4096], store[4096];
 
@@ -807,6 +818,10 @@ int cmd_audit(int argc, char **argv)
 		return audit_export(argv[4], argv[5], strtoull(argv[3], NULL, 10));
 	if (!strcmp(verb, "proof") && argc == 3)
 		return audit_proof(argv[2]);
+	if (!strcmp(verb, "prove"))
+		return audit_prove(argc - 2, argv + 2);
+	if (!strcmp(verb, "witness") && argc == 4)
+		return audit_witness(argv[2], argv[3]);
 	if (!strcmp(verb, "pubkey") && argc == 3) {
 		snprintf(p, sizeof(p), "%s/audit.pub", argv[2]);
 		return print_file(p);

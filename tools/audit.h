@@ -53,6 +53,21 @@ void log_free(struct log *l);
 /* The whole file PATH, malloc'd (caller frees); NULL with errno set. */
 char *read_text(const char *path);
 
+/* The mount point holding PATH into MNT, and PATH relative to it ("/a/b")
+ * into REL; -EINVAL if PATH is on no aifs mount. */
+int split_mount(const char *path, char *mnt, size_t mlen, char *rel, size_t rlen);
+
+/* auditbundle.c */
+/* aifsctl audit prove FILE --line N|--offset B [--hash-only] [-o BUNDLE]. */
+int audit_prove(int argc, char **argv);
+/* aifsctl audit verify --bundle PATH [--pubkey FILE]: an exit code. */
+int audit_verify_bundle(const char *path, const char *pubkey);
+/* aifsctl audit witness MOUNT FILE: append the newest checkpoint to FILE. */
+int audit_witness(const char *mnt, const char *file);
+/* Problems in L for each checkpoint witnessed in FILE (by audit witness)
+ * that is not signed by VKEY or that L's records do not extend. */
+void audit_check_against(struct log *l, const char *vkey, const char *file);
+
 /* auditexport.c */
 /* aifsctl audit export [--from FROM] STORE DIR; returns an exit code. */
 int audit_export(const char *store, const char *dir, uint64_t from);

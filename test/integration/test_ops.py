@@ -3,6 +3,7 @@
 systemd unit and completions, reports (sealed and retention attributes, lsaifs,
 tier status, metrics, JSON), proofs of one record, and the manual pages."""
 
+import base64
 import datetime
 import json
 import os
@@ -382,6 +383,164 @@ def policy_get_audit_head_and_verify_speak_json():
         eq((rc, doc["intact"]), (1, False), "verify with another store's key: exit status, intact")
         check(doc["problems"] and all(isinstance(p, str) for p in doc["problems"]),
               "problems listed as strings: %r" % doc["problems"])
+
+
+# ------------------------------------------------------------------ proofs
+
+TAMPER_BIN = os.path.join(os.path.dirname(AIFS_BIN), "aifs-tamper")
+
+WRITE_IN_PIECES = """
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+for piece in sys.argv[2:]:
+    os.write(fd, piece.encode())
+    time.sleep(0.05)
+os.close(fd)
+"""
+
+
+def journal_write(path, *pieces):
+    """Write PIECES to a new journal file, one write() each, by one process that never forks."""
+    rc, out = run([sys.executable, "-c", WRITE_IN_PIECES, path] + list(pieces))
+    eq(rc, 0, "journal writer: %s" % out)
+
+
+def records_of(s):
+    with open(os.path.join(s.mnt, ".aifs", "stats")) as f:
+        return json.load(f)["journal"]["records"]
+
+
+@test
+def audit_prove_bundle_verifies_offline_and_catches_changes():
+    skip_native()
+    with Store("audit_checkpoint_secs=1") as s:
+        log = os.path.join(s.mnt, "audit", "inference.log")
+        journal_write(log, "req 1 ok\nreq 2 ", "denied\nreq 3 ok\n")
+        wait_signed(s, records_of(s))
+        bundle = os.path.join(s.base, "line2.json")
+        rc, out, err = ctl("audit", "prove", log, "--line", 2, "-o", bundle)
+        eq(rc, 0, "audit prove --line 2: %s%s" % (out, err))
+        b = json.load(open(bundle))
+        eq((b["format"], b["path"], b["start"], b["end"], len(b["entries"])),
+           ("aifs-audit-bundle-1", "/audit/inference.log", 9, 22, 2), "bundle of line 2 (two writes)")
+        # Checked elsewhere: only the bundle, in a directory of its own, no store, no mount.
+        alone = os.path.join(s.base, "elsewhere")
+        os.mkdir(alone)
+        shutil.copy(bundle, alone)
+        shutil.copy(os.path.join(s.store, "audit.pub"), os.path.join(alone, "trusted.pub"))
+        rc, out, err = call([AIFSCTL_BIN, "audit", "verify", "--bundle", "line2.json", "--pubkey",
+                             "trusted.pub"], cwd=alone)
+        eq(rc, 0, "verify --bundle with the trusted key: %s%s" % (out, err))
+        check("valid" in out and "line 2: req 2 denied\n" in out, "verify --bundle output: %r" % out)
+        # The same checks in a few lines of Python, as aifs(7) describes them.
+        check_bundle_by_hand(b, open(os.path.join(s.store, "audit.pub")).read().strip())
+        rc, out, err = ctl("audit", "prove", log, "--offset", 0, "--hash-only", "-o", bundle + ".h")
+        eq(rc, 0, "audit prove --offset 0 --hash-only: %s" % err)
+        h = json.load(open(bundle + ".h"))
+        check(len(h["entries"]) == 1 and "data_b64" not in h["entries"][0], "hash-only bundle: %s" % h)
+        eq(ctl("audit", "verify", "--bundle", bundle + ".h")[0], 0, "verify of a hash-only bundle")
+        # Changed bytes, a changed record, another key: each refused (exit 1).
+        other = os.path.join(s.base, "other")
+        eq(ctl("mkfs", other)[0], 0, "mkfs of a second store")
+        bad = dict(b, entries=[dict(b["entries"][0], data_b64=base64.b64encode(b"req 2 allowed").decode())]
+                   + b["entries"][1:])
+        rec = base64.b64decode(b["entries"][1]["record_b64"]).replace(b'"uid":0', b'"uid":7')
+        bad2 = dict(b, entries=b["entries"][:1] + [dict(b["entries"][1], record_b64=base64.b64encode(rec).decode())])
+        for what, doc, extra in (("changed bytes", bad, []), ("changed record", bad2, []),
+                                 ("another key", b, ["--pubkey", os.path.join(other, "audit.pub")])):
+            path = os.path.join(s.base, "bad.json")
+            with open(path, "w") as f:
+                json.dump(doc, f)
+            rc, out, err = ctl("audit", "verify", "--bundle", path, *extra)
+            eq(rc, 1, "verify --bundle with %s: exit status (%s%s)" % (what, out, err))
+            check("NOT valid" in out, "verify --bundle with %s: %r" % (what, out))
+        eq(ctl("audit", "prove", log, "--line", 9)[0], 1, "prove of a line the file does not have")
+        eq(ctl("audit", "prove", log)[0], 2, "prove without --line or --offset: usage")
+
+
+def check_bundle_by_hand(b, vkey):
+    """Verify bundle B with hashlib and the Ed25519 of openssl(1), following aifs(7)."""
+    import hashlib
+    text, sigs = b["checkpoint"].split("\n\n", 1)
+    origin, size, root = text.split("\n")[:3]
+    eq(int(size), b["tree_size"], "checkpoint size")
+    name, keyhash_key = vkey.split("+", 1)[0], base64.b64decode(vkey.split("+", 2)[2])
+    eq(keyhash_key[0], 1, "vkey algorithm byte (Ed25519)")
+    sig = [ln for ln in sigs.splitlines() if ln.startswith("\u2014 %s " % name)]
+    check(sig, "a signature line by %s" % name)
+    raw = base64.b64decode(sig[0].split()[2])[4:]
+    pem = base64.b64encode(bytes.fromhex("302a300506032b6570032100") + keyhash_key[1:]).decode()
+    d = tempfile.mkdtemp()
+    try:
+        for fn, data in (("k.pem", ("-----BEGIN PUBLIC KEY-----\n%s\n-----END PUBLIC KEY-----\n" % pem).encode()),
+                         ("msg", (text + "\n").encode()), ("sig", raw)):
+            with open(os.path.join(d, fn), "wb") as f:
+                f.write(data)
+        rc, out = run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", os.path.join(d, "k.pem"),
+                       "-rawin", "-in", os.path.join(d, "msg"), "-sigfile", os.path.join(d, "sig")])
+        eq(rc, 0, "openssl verifies the checkpoint signature: %s" % out)
+    finally:
+        shutil.rmtree(d)
+    for e in b["entries"]:
+        rec = base64.b64decode(e["record_b64"])
+        leaf = hashlib.sha256(b"\0" + rec).digest()
+        eq(leaf.hex(), e["leaf_hash"], "leaf hash")
+        eq(hashlib.sha256(base64.b64decode(e["data_b64"])).hexdigest(), json.loads(rec)["sha256"],
+           "data sha256")
+        # RFC 9162 2.1.3.2
+        fn, sn, r = e["seq"], b["tree_size"] - 1, leaf
+        for p in map(bytes.fromhex, e["inclusion_proof"]):
+            check(sn != 0, "proof longer than the path")
+            if fn & 1 or fn == sn:
+                r = hashlib.sha256(b"\1" + p + r).digest()
+                while not fn & 1 and fn:
+                    fn, sn = fn >> 1, sn >> 1
+            else:
+                r = hashlib.sha256(b"\1" + r + p).digest()
+            fn, sn = fn >> 1, sn >> 1
+        eq((sn, base64.b64encode(r).decode()), (0, root), "inclusion proof of record %d" % e["seq"])
+
+
+@test
+def audit_witness_catches_a_truncated_log_that_verify_alone_accepts():
+    skip_native()
+    with Store("audit_checkpoint_secs=1") as s:
+        journal_write(os.path.join(s.mnt, "audit", "a.log"), "one\n", "two\n")
+        ino = os.stat(os.path.join(s.mnt, "audit", "a.log")).st_ino
+        n = records_of(s)
+        wait_signed(s, n)
+        witnessed = os.path.join(s.base, "witnessed.jsonl")
+        rc, out, err = ctl("audit", "witness", s.mnt, witnessed)
+        eq(rc, 0, "audit witness: %s" % err)
+        rc, out, err = ctl("audit", "witness", s.mnt, witnessed)
+        eq((rc, len(open(witnessed).readlines())), (0, 1), "a checkpoint witnessed twice is saved once")
+        s.unmount()
+        rc, out, err = ctl("audit", "verify", "--against", witnessed, s.store)
+        eq(rc, 0, "verify --against before any change: %s%s" % (out, err))
+        # Rewrite history: drop the file, its records and every checkpoint.
+        for args in (["truncate-log", "0"], ["delete-checkpoint", str(n)], ["delete-inode", str(ino)]):
+            rc, out = run([TAMPER_BIN, s.store] + args)
+            eq(rc, 0, "aifs-tamper %s: %s" % (args, out))
+        rc, out, err = ctl("audit", "verify", s.store)
+        eq(rc, 0, "verify alone sees a consistent (empty) log: %r" % out)
+        rc, out, err = ctl("audit", "verify", "--against", witnessed, s.store)
+        eq(rc, 1, "verify --against after the rewrite: exit status (%s)" % out)
+        check("records were removed" in out, "verify --against names the removal: %r" % out)
+
+
+@test
+def audit_export_from_reports_the_records_it_exported():
+    skip_native()
+    with Store("audit_checkpoint_secs=1") as s:
+        journal_write(os.path.join(s.mnt, "audit", "a.log"), "1\n", "2\n", "3\n")
+        n = records_of(s)
+        wait_signed(s, n)
+        s.unmount()
+        rc, out, err = ctl("audit", "export", "--from", 2, s.store, os.path.join(s.base, "e"))
+        eq(rc, 0, "export --from 2: %s" % err)
+        check(out.startswith("exported %d records (2 to %d) and " % (n - 2, n - 1)), "export --from 2: %r" % out)
+        with open(os.path.join(s.base, "e", "records.jsonl")) as f:
+            eq(len(f.readlines()), n - 2, "records in the export")
 
 
 if __name__ == "__main__":
