@@ -35,6 +35,7 @@
 #define FS_WB_CAP	(4u << 20)	/* write buffer: largest gathered extent */
 #define FS_MAX_WRITE	(1u << 20)
 #define FS_INLINE_MAX	4096u		/* files up to this size live in metadata */
+#define FS_MAX_SIZE	(1ull << 62)	/* largest file size: write, truncate, fallocate */
 #define FS_VIRT_BIT	(1ull << 63)	/* node ids of the hidden .aifs views */
 #define FS_VIRT_NAME	".aifs"
 
@@ -91,6 +92,8 @@ struct inode {
 	bool purged;			/* records deleted at unlink; only the in-memory
 					 * map (and the space it holds) is left */
 	struct session *sess;		/* checkpoint write session (version.c) */
+	uint64_t prealloc;		/* bytes reserved by fallocate, not yet written */
+	uint64_t prealloc_next;		/* its value once the staged batch commits */
 };
 
 struct fs_opts {
@@ -127,6 +130,7 @@ struct fs {
 	pthread_mutex_t ino_lock;
 	uint64_t next_ino;
 	struct space *space;			/* space.c */
+	uint64_t prealloc_total;		/* every inode's prealloc (atomic) */
 	struct journal *journal;		/* journal.c */
 	struct migrate *mig;			/* migrate.c */
 	struct fuse_session *se;
@@ -180,6 +184,38 @@ int fs_flush(struct fs *fs, struct inode *in);
 /* Make IN's content and all metadata durable. */
 int fs_sync(struct fs *fs, struct inode *in);
 /* Remove content in [off, off+len) (len UINT64_MAX: to the end) into B. */
+/* --- space reserved by fallocate (prealloc.c) ---------------------------
+ * A reservation is a byte count per inode ('r' record, META_IF_PREALLOC),
+ * not a set of ranges: fallocate adds the bytes of its range that no
+ * extent holds, writes of new bytes consume it, truncation below the
+ * reserved bytes and deletion give it back.  The store holds the sum back
+ * from everyone else: statfs, other fallocates and unreserved writes see
+ * only the free space beyond it.
+ *
+ * Each change is staged into a batch (prealloc_next) and becomes the
+ * in-memory value only by prealloc_apply after that batch committed. */
+/* Bytes of [OFF, END) of IN (map loaded) that its extents or its inline
+ * content hold. */
+uint64_t fs_map_covered(const struct inode *in, uint64_t off, uint64_t end);
+int prealloc_init(struct fs *fs);
+int prealloc_load(struct fs *fs, struct inode *in);
+/* Stage fallocate of [OFF, OFF+LEN) of IN (locked, flushed, map loaded);
+ * -ENOSPC when the free space beyond all reservations is short. */
+int prealloc_add(struct fs *fs, struct inode *in, struct meta_batch *b, uint64_t off,
+		 uint64_t len);
+/* Stage IN's reservation after truncation to SIZE. */
+void prealloc_trim(struct inode *in, struct meta_batch *b, uint64_t size);
+/* Before storing LEN new bytes at OFF of IN (map loaded): -ENOSPC if they
+ * would eat into other files' reservations; stages what they consume. */
+int prealloc_write(struct fs *fs, struct inode *in, struct meta_batch *b, uint64_t off,
+		   uint64_t len);
+/* The staged value is now durable (its batch committed). */
+void prealloc_apply(struct fs *fs, struct inode *in);
+/* IN's content is being deleted in B: its reservation goes back. */
+void prealloc_drop(struct fs *fs, struct inode *in, struct meta_batch *b);
+/* Free bytes of the hot tier beyond every reservation. */
+uint64_t prealloc_avail(struct fs *fs, uint64_t avail);
+
 int fs_punch(struct fs *fs, struct inode *in, struct meta_batch *b, uint64_t off,
 	     uint64_t len);
 /* Forget IN's content: all extents and buffer (for purge), into B. */

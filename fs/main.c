@@ -361,6 +361,8 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 	if (rc == 0)
 		rc = space_init(fs);
 	if (rc == 0)
+		rc = prealloc_init(fs);
+	if (rc == 0)
 		rc = fs_orphans_reap(fs);
 	if (rc == 0)
 		rc = version_recover(fs);

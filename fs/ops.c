@@ -62,11 +62,14 @@ static int setattr_apply(struct fs *fs, struct inode *in, struct meta_batch *b,
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		if (!S_ISREG(a->mode))
 			return S_ISDIR(a->mode) ? -EISDIR : -EINVAL;
+		if ((uint64_t)attr->st_size > FS_MAX_SIZE)
+			return -EFBIG;
 		if ((uint64_t)attr->st_size < a->size) {
 			rc = fs_punch(fs, in, b, attr->st_size, UINT64_MAX);
 			if (rc < 0)
 				return rc;
 		}
+		prealloc_trim(in, b, attr->st_size);
 		a->size = attr->st_size;
 		a->mtime = now;
 		a->generation++;
@@ -132,6 +135,10 @@ static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	rc = journal_may_change(fs, in);
 	if (rc < 0)
 		goto unlock;
+	if ((to_set & FUSE_SET_ATTR_SIZE) && (uint64_t)attr->st_size > FS_MAX_SIZE) {
+		rc = -EFBIG;
+		goto unlock;
+	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		version_modify(req, in);
 		version_hide_name(fs, in);
@@ -142,6 +149,8 @@ static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		rc = fs_commit(fs, b, false);
 	if (rc < 0)
 		in->attr = saved;
+	else
+		prealloc_apply(fs, in);
 unlock:
 	pthread_rwlock_unlock(&in->lock);
 	meta_batch_free(b);
@@ -306,6 +315,8 @@ static int truncate_zero(fuse_req_t req, struct fs *fs, struct inode *in)
 		(journal_file(in) ? -EPERM : setattr_apply(fs, in, b, &st, FUSE_SET_ATTR_SIZE)) : 0;
 	if (rc == 0)
 		rc = fs_commit(fs, b, false);
+	if (rc == 0)
+		prealloc_apply(fs, in);
 	pthread_rwlock_unlock(&in->lock);
 	meta_batch_free(b);
 	return rc;
@@ -475,7 +486,7 @@ static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	int rc;
 
 	(void)ino;
-	if ((uint64_t)off + size > (1ull << 62)) {
+	if ((uint64_t)off + size > FS_MAX_SIZE) {
 		fuse_reply_err(req, EFBIG);
 		return;
 	}
@@ -617,18 +628,33 @@ static void do_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	fuse_reply_err(req, -rc);
 }
 
+/* fallocate: modes 0 and KEEP_SIZE reserve the bytes of the range that no
+ * extent holds (prealloc.c); PUNCH_HOLE drops the range; ZERO_RANGE drops
+ * it and reserves it.  (The kernel itself refuses COLLAPSE_RANGE and
+ * INSERT_RANGE for FUSE filesystems before they reach us.) */
 static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
 			 struct fuse_file_info *fi)
 {
 	struct fs *fs = the_fs;
 	struct inode *in = fh_inode(fi);
+	struct meta_inode saved;
 	struct meta_batch *b;
+	uint64_t end = (uint64_t)off + (uint64_t)len;
 	int rc = 0;
 
 	(void)ino;
-	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE) ||
-	    ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE))) {
+	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE) ||
+	    ((mode & FALLOC_FL_PUNCH_HOLE) &&
+	     (!(mode & FALLOC_FL_KEEP_SIZE) || (mode & FALLOC_FL_ZERO_RANGE)))) {
 		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	if (off < 0 || len <= 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (end > FS_MAX_SIZE && !(mode & FALLOC_FL_PUNCH_HOLE)) {
+		fuse_reply_err(req, EFBIG);
 		return;
 	}
 	if (journal_file(in)) {
@@ -641,20 +667,34 @@ static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 		return;
 	}
 	pthread_rwlock_wrlock(&in->lock);
+	saved = in->attr;
 	version_modify(req, in);
 	version_truncate(in, UINT64_MAX);
-	if (mode & FALLOC_FL_PUNCH_HOLE) {
+	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
 		rc = fs_punch(fs, in, b, off, len);
 		in->attr.mtime = in->attr.ctime = fs_now();
 		in->attr.generation++;
-	} else if (!(mode & FALLOC_FL_KEEP_SIZE) && (uint64_t)(off + len) > in->attr.size) {
-		in->attr.size = off + len;
-		in->attr.ctime = fs_now();
+	}
+	if (!(mode & FALLOC_FL_PUNCH_HOLE)) {
+		if (rc == 0)
+			rc = fs_flush(fs, in);
+		if (rc == 0)
+			rc = fs_map_load(fs, in);
+		if (rc == 0)
+			rc = prealloc_add(fs, in, b, off, len);
+		if (rc == 0 && !(mode & FALLOC_FL_KEEP_SIZE) && end > in->attr.size) {
+			in->attr.size = end;
+			in->attr.ctime = fs_now();
+		}
 	}
 	if (rc == 0) {
 		inode_save(b, in);
 		rc = fs_commit(fs, b, false);
 	}
+	if (rc == 0)
+		prealloc_apply(fs, in);
+	else if (!(mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)))
+		in->attr = saved;	/* (a punch changed the map already) */
 	pthread_rwlock_unlock(&in->lock);
 	meta_batch_free(b);
 	fuse_reply_err(req, -rc);
@@ -680,7 +720,7 @@ static void do_statfs(fuse_req_t req, fuse_ino_t ino)
 		sp.avail += cold.avail;
 	}
 	st.f_blocks = sp.total / 4096;
-	st.f_bfree = st.f_bavail = sp.avail / 4096;
+	st.f_bfree = st.f_bavail = prealloc_avail(fs, sp.avail) / 4096;
 	st.f_files = 1ull << 32;
 	st.f_ffree = st.f_favail = st.f_files - fs->next_ino;
 	fuse_reply_statfs(req, &st);
