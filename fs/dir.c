@@ -82,8 +82,11 @@ void fs_entry(struct fs *fs, struct inode *in, struct fuse_entry_param *e)
 	e->generation = 1;
 	e->attr_timeout = fs_attr_timeout(fs, in);
 	/* A version's name is not cached, so the kernel lets go of a pruned
-	 * version (and its space) as soon as nobody uses it. */
-	e->entry_timeout = (in->attr.flags & META_IF_VERSION) ? 0 :
+	 * version (and its space) as soon as nobody uses it.  Nor is the name
+	 * of a checkpoint file: what it serves changes when a write session
+	 * starts (version_lookup), and each path lookup must ask (the kernel
+	 * is not told to drop the name at once, inval.h). */
+	e->entry_timeout = (in->attr.flags & META_IF_VERSION) || version_tracked(in) ? 0 :
 		(in->attr.flags & META_IF_SNAPSHOT) ? fs_attr_timeout(fs, in) :
 		fs->opt.entry_timeout;
 	inode_stat(in, &e->attr);

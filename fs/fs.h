@@ -10,7 +10,11 @@
  *   which happens when nlookup and nopen both reach zero (or at the next
  *   mount).
  * - Lock order: fs->ns (namespace, rwlock) -> inode->lock (lower ino
- *   first when two) -> fs->itab_lock, fs->seg_lock (leaves).
+ *   first when two) -> fs->itab_lock, fs->seg_lock (leaves).  The lock
+ *   calls of fs/ go through the lock watchdog (lockwd.h, included last),
+ *   which logs a wait of more than a few seconds with who holds the lock.
+ * - No handler, and nothing under an aifs lock, sends the kernel a
+ *   notification: invalidations are queued (inval.h).
  * - File content = extents (immutable, in tiers) overlaid by the inode's
  *   write buffer [wb_off, wb_off + wb_len), which is newer.
  * - A file of at most FS_INLINE_MAX bytes with no extents lives inline in
@@ -88,7 +92,8 @@ struct inode {
 	size_t njpend, capjpend;
 	uint64_t lparent;		/* checkpoint file: last name looked up */
 	char *lname;
-	bool name_hidden;		/* that name is uncached during a session */
+	bool name_hidden;		/* the session has written: lookups of the
+					 * name answer with the last version */
 	bool purged;			/* records deleted at unlink; only the in-memory
 					 * map (and the space it holds) is left */
 	struct session *sess;		/* checkpoint write session (version.c) */
@@ -316,14 +321,15 @@ bool version_wrote(const struct inode *in);
 /* IN's size is set to SIZE within its session. */
 void version_truncate(struct inode *in, uint64_t size);
 /* Lookup of NAME in PARENT found checkpoint file IN (referenced): during
- * a write session, answer with its newest complete version instead, so
- * that new openers see that version's bytes and size; returns the inode
- * to reply with (referenced).  Remembers the name. */
+ * a write session that has written or truncated (version_hide_name),
+ * answer with its newest complete version instead, so that new openers
+ * see that version's bytes and size; returns the inode to reply with
+ * (referenced).  Remembers the name. */
 struct inode *version_lookup(struct fs *fs, struct inode *in, uint64_t parent,
 			     const char *name);
-/* IN's session has begun: drop the kernel's cached name of IN so that
- * the next lookup comes to version_lookup.  Not from open (the kernel may
- * hold the parent directory's lock there). */
+/* IN's session has begun: have the kernel drop its cached name of IN (a
+ * hint, queued: inval.h; the name is not cached anyway, see fs_entry, so
+ * the next lookup comes to version_lookup). */
 void version_hide_name(struct fs *fs, struct inode *in);
 /* Feed written bytes to the session's running SHA-256. */
 void version_hash(struct inode *in, const char *buf, size_t size, uint64_t off);
@@ -527,5 +533,7 @@ int fs_promote(struct fs *fs, fuse_req_t req, struct inode *src, const char *val
 /* Create regular file NAME in PARENT; *OUT is referenced. */
 int fs_create_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		   struct inode **out);
+
+#include "fs/lockwd.h"
 
 #endif

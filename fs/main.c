@@ -7,6 +7,7 @@
  * fstab all return only once the filesystem is usable.
  */
 #include "fs/fs.h"
+#include "fs/inval.h"
 #include "fs/lineage.h"
 
 #include <errno.h>
@@ -402,8 +403,9 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 	return 0;
 }
 
-static int serve(struct cmdline *c, struct fuse_session *se)
+static int serve(struct cmdline *c, struct fs *fs, struct fuse_session *se)
 {
+	bool stuck;
 	int rc;
 
 	if (c->opt.single) {
@@ -416,9 +418,14 @@ static int serve(struct cmdline *c, struct fuse_session *se)
 		rc = fuse_session_loop_mt(se, cfg);
 		fuse_loop_cfg_destroy(cfg);
 	}
+	/* The invalidation thread sends to the session: it ends first.  If it
+	 * is stuck in the kernel, the session stays (the process exits). */
+	stuck = inval_stop(fs) < 0;
 	fuse_session_unmount(se);
 	fuse_remove_signal_handlers(se);
-	fuse_session_destroy(se);
+	if (!stuck)
+		fuse_session_destroy(se);
+	fs->se = NULL;
 	return rc;
 }
 
@@ -509,6 +516,10 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		log_warn("tier thread not started (%s): no migration, policies or online gc",
 			 strerror(-rc));
+	rc = inval_start(fs);
+	if (rc < 0)
+		log_warn("invalidation thread not started (%s): the kernel drops cached pages and "
+			 "names only when they time out", strerror(-rc));
 	log_msg(LOG_NOTICE, "mounted %s on %s", store, mnt);
 	if (report >= 0) {
 		char ok = 0;
@@ -520,7 +531,7 @@ int main(int argc, char **argv)
 			log_warn("chdir /: %s", strerror(errno));
 		detach_stdio();
 	}
-	rc = serve(&c, se);
+	rc = serve(&c, fs, se);
 	migrate_stop(fs);
 	journal_stop(fs);
 	space_reclaimer_stop(fs);

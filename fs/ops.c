@@ -4,6 +4,7 @@
  * its lock for writing until the change is committed to meta/.
  */
 #include "fs/fs.h"
+#include "fs/inval.h"
 #include "fs/lineage.h"
 
 #include <errno.h>
@@ -510,7 +511,7 @@ static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	inval = rc == 0 && !fh_cached(fi) && in->kpages;
 	pthread_rwlock_unlock(&in->lock);
 	if (inval)
-		fuse_lowlevel_notify_inval_inode(the_fs->se, in->ino, off, (off_t)size);
+		inval_inode(in->ino, off, (int64_t)size);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -559,7 +560,7 @@ static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	ino = in->ino;		/* IN may be gone once the reply lets release run */
 	fuse_reply_err(req, rc < 0 ? -rc : 0);
 	if (committed == 1)	/* torn save undone: drop the writer's pages */
-		fuse_lowlevel_notify_inval_inode(the_fs->se, ino, 0, 0);
+		inval_inode(ino, 0, 0);
 }
 
 static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -608,7 +609,7 @@ static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 				   fuse_req_ctx(req)->pid);
 	fuse_reply_err(req, -rc);
 	if (committed == 1)	/* torn save undone: drop the writer's pages */
-		fuse_lowlevel_notify_inval_inode(the_fs->se, in->ino, 0, 0);
+		inval_inode(in->ino, 0, 0);
 	inode_open_dec(the_fs, in);
 }
 

@@ -5,6 +5,7 @@
  */
 #include "fs/version_priv.h"
 #include "fs/access.h"
+#include "fs/inval.h"
 #include "fs/lineage.h"
 #include "meta/keys.h"
 
@@ -103,20 +104,31 @@ struct inode *version_lookup(struct fs *fs, struct inode *in, uint64_t parent,
 {
 	struct inode *vin;
 	struct vrec v;
-	bool session;
+	bool session, same;
 
-	pthread_rwlock_wrlock(&in->lock);
-	if (in->lparent != parent || !in->lname || strcmp(in->lname, name)) {
-		char *n = strdup(name);
-
-		if (n) {
-			free(in->lname);
-			in->lname = n;
-			in->lparent = parent;
-		}
-	}
-	session = in->sess != NULL;
+	/* Each path lookup of the name comes here (it is not cached): the name
+	 * is rarely new, so look before taking the lock for writing.  The name
+	 * serves the version once the session has changed the content by a
+	 * write or a truncate (name_hidden): a writer that opened it with
+	 * O_TRUNC and has not written yet may still be joined by another. */
+	pthread_rwlock_rdlock(&in->lock);
+	same = in->lparent == parent && in->lname && !strcmp(in->lname, name);
+	session = in->sess && in->name_hidden;
 	pthread_rwlock_unlock(&in->lock);
+	if (!same) {
+		pthread_rwlock_wrlock(&in->lock);
+		if (in->lparent != parent || !in->lname || strcmp(in->lname, name)) {
+			char *n = strdup(name);
+
+			if (n) {
+				free(in->lname);
+				in->lname = n;
+				in->lparent = parent;
+			}
+		}
+		session = in->sess && in->name_hidden;
+		pthread_rwlock_unlock(&in->lock);
+	}
 	if (!session || version_get(fs, in->ino, 0, &v, NULL) < 0 ||
 	    inode_get(fs, v.vino, &vin) < 0)
 		return in;
@@ -126,10 +138,12 @@ struct inode *version_lookup(struct fs *fs, struct inode *in, uint64_t parent,
 
 void version_hide_name(struct fs *fs, struct inode *in)
 {
-	if (!in->sess || in->name_hidden || !in->lname || !fs->se)
+	(void)fs;
+	if (!in->sess || in->name_hidden)
 		return;
 	in->name_hidden = true;
-	fuse_lowlevel_notify_inval_entry(fs->se, in->lparent, in->lname, strlen(in->lname));
+	if (in->lname)
+		inval_entry(in->lparent, in->lname, strlen(in->lname));
 }
 
 /* --- crash recovery ------------------------------------------------------ */

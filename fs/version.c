@@ -14,6 +14,7 @@
  * soon as no session is open.
  */
 #include "fs/version_priv.h"
+#include "fs/inval.h"
 #include "fs/lineage.h"
 #include "meta/keys.h"
 
@@ -514,20 +515,19 @@ static void retain_of(struct fs *fs, uint64_t dir, unsigned *keep, unsigned *eve
 }
 
 /* Make the kernel let go of pruned version N (vino VINO) of IN: drop the
- * names it may cache for it, so that its last user frees it. */
-static void forget_names(struct fs *fs, struct inode *in, uint32_t n, uint64_t vino)
+ * names it may cache for it, so that its last user frees it (queued: IN
+ * is locked; the names are not cached anyway, see fs_entry). */
+static void forget_names(struct inode *in, uint32_t n, uint64_t vino)
 {
 	char name[META_NAME_MAX + 16];
 	int len;
 
-	if (!fs->se)
-		return;
 	len = snprintf(name, sizeof(name), "%u", n);
-	fuse_lowlevel_notify_delete(fs->se, virt_versions_of(in->ino), vino, name, (size_t)len);
+	inval_delete(virt_versions_of(in->ino), vino, name, (size_t)len);
 	if (in->lname) {
 		len = snprintf(name, sizeof(name), "%s@v%u", in->lname, n);
 		if (len < (int)sizeof(name))
-			fuse_lowlevel_notify_inval_entry(fs->se, in->lparent, name, (size_t)len);
+			inval_entry(in->lparent, name, (size_t)len);
 	}
 }
 
@@ -571,7 +571,7 @@ static void prune(struct fs *fs, struct inode *in)
 				(unsigned long long)ino, strerror(-rc));
 		release_versions(fs, held, nd);
 		for (size_t i = 0; rc == 0 && i < nd; i++)
-			forget_names(fs, in, nums[i], vinos[i]);
+			forget_names(in, nums[i], vinos[i]);
 	}
 	meta_batch_free(b);
 	ver_list_free(l);
