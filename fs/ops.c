@@ -508,7 +508,10 @@ static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	/* A direct write behind pages the kernel may hold (see open_common);
 	 * recent kernels drop the range themselves after a direct write, older
 	 * ones (Debian 12's 6.1) do not. */
-	inval = rc == 0 && !fh_cached(fi) && in->kpages;
+	/* Also after an O_DIRECT write through a cached handle: some kernels
+	 * drop the range after a synchronous one only, not after an
+	 * asynchronous (AIO) one, and a buffered reader's pages would stay. */
+	inval = rc == 0 && in->kpages && (!fh_cached(fi) || (fi->flags & O_DIRECT));
 	pthread_rwlock_unlock(&in->lock);
 	if (inval)
 		inval_inode(in->ino, off, (int64_t)size);

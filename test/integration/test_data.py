@@ -418,10 +418,11 @@ class Aio:
         self.libc.syscall(SYS_IO_DESTROY, self.ctx)
 
 
-def reader(path, published, stop, out):
+def reader(path, published, stop, out, ready):
     """Read the file through the page cache until told to stop; report a chunk
     older than the round the writer had completed before the read began."""
     fd = os.open(path, os.O_RDONLY)
+    ready.release()
     try:
         while not stop.value:
             floor = published.value
@@ -458,10 +459,15 @@ def aio_rounds(p, wflags, area):
     published = multiprocessing.Value("i", 0)
     stop = multiprocessing.Value("i", 0)
     out = multiprocessing.Queue()
-    procs = [multiprocessing.Process(target=reader, args=(p, published, stop, out))
+    ready = multiprocessing.Semaphore(0)
+    procs = [multiprocessing.Process(target=reader, args=(p, published, stop, out, ready))
              for _ in range(4)]
     for pr in procs:
         pr.start()
+    # open before the writer: in a checkpoint area a later open reads the
+    # last committed version for the whole write session, by design
+    for _ in procs:
+        check(ready.acquire(timeout=60), "a reader did not open %s" % p)
     aio = Aio(FILE_LEN // CHUNK)
     fd = os.open(p, wflags | os.O_DIRECT)
     bufs = [mmap.mmap(-1, CHUNK) for _ in range(FILE_LEN // CHUNK)]
