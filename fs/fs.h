@@ -81,10 +81,11 @@ struct inode {
 	uint32_t ncached;		/* open handles through the page cache */
 	bool kpages;			/* the kernel may hold pages of the file */
 	int werr;			/* -errno of a store at release, for fsync */
-	bool jwrote;			/* journal file written to since opened */
 	char *jpath;			/* journal file: its recorded path */
 	struct jleaf *jpend;		/* its writes not yet stored (journal.c) */
 	size_t njpend, capjpend;
+	uint32_t juid, jpid;		/* its creator or last writer, whom the */
+	char jcomm[16];			/* seal names (a release has no caller) */
 	uint64_t lparent;		/* checkpoint file: last name looked up */
 	char *lname;
 	bool name_hidden;		/* that name is uncached during a session */

@@ -390,6 +390,13 @@ int path_load(struct fs *fs, uint64_t ino, char *path, size_t len, int64_t *seal
 	return 0;
 }
 
+static void remember_writer(struct inode *in, const struct leaf *l)
+{
+	in->juid = l->uid;
+	in->jpid = l->pid;
+	memcpy(in->jcomm, l->comm, sizeof(in->jcomm));
+}
+
 void journal_created(struct fs *fs, fuse_req_t req, uint64_t parent, const char *name,
 		     struct inode *in)
 {
@@ -402,6 +409,7 @@ void journal_created(struct fs *fs, fuse_req_t req, uint64_t parent, const char 
 	snprintf(path + n, sizeof(path) - n, "/%s", name);
 	who(req, &l, comm);
 	l.path = path;
+	remember_writer(in, &l);
 	if (path_save(fs, in->ino, path, -1) == 0)
 		leaf_add(fs, &l);
 	journal_retention_inherit(fs, parent, in->ino);
@@ -505,6 +513,7 @@ int journal_wrote(struct fs *fs, fuse_req_t req, struct inode *in, const char *b
 	if (EVP_Digest(buf, size, j->sha, NULL, EVP_sha256(), NULL) != 1)
 		return -EIO;
 	who(req, &l, comm);
+	remember_writer(in, &l);
 	j->time = fs_now();
 	j->uid = l.uid;
 	j->pid = l.pid;
@@ -589,10 +598,17 @@ int journal_seal(struct fs *fs, fuse_req_t req, struct inode *in)
 	inode_save(b, in);
 	rc = fs_commit(fs, b, false);
 	meta_batch_free(b);
+	if (rc < 0)
+		in->attr.flags &= ~META_IF_SEALED;	/* not sealed on disk */
 	if (rc == 0)
 		rc = path_save(fs, in->ino, path, mono_now(fs->journal));
 	if (rc == 0) {
 		who(req, &l, comm);
+		if (in->jpid) {		/* sealed at a release: name the writer */
+			l.uid = in->juid;
+			l.pid = in->jpid;
+			l.comm = in->jcomm;
+		}
 		l.path = path;
 		rc = leaf_add(fs, &l);
 	}

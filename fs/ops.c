@@ -253,12 +253,16 @@ static int open_checkpoint(struct fs *fs, struct inode **inp, struct fuse_file_i
 	if ((in->attr.flags & META_IF_READONLY) && (writable(fi) || (fi->flags & O_TRUNC)))
 		return -EROFS;
 	if (journal_file(in) && writable(fi)) {
-		if (in->attr.flags & META_IF_SEALED)
-			return -EPERM;		/* sealed: never written again */
+		/* The seal comes with the last writer's release, which the
+		 * kernel sends after close() returned: give it time to land, so
+		 * that reopening a file just closed finds it sealed. */
+		wait_released(in);
 		pthread_rwlock_wrlock(&in->lock);
-		in->nwriters++;
+		rc = in->attr.flags & META_IF_SEALED ? -EPERM : 0;
+		if (rc == 0)
+			in->nwriters++;
 		pthread_rwlock_unlock(&in->lock);
-		return 0;
+		return rc;		/* sealed: never written again */
 	}
 	if (!content_tracked(in))
 		return 0;
@@ -486,7 +490,6 @@ static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 			rc = fs_write(the_fs, in, buf, size, off);
 		if (rc == 0)
 			rc = journal_wrote(the_fs, req, in, buf, size, off);
-		in->jwrote = true;
 	} else {
 		version_modify(req, in);
 		version_hide_name(the_fs, in);
@@ -530,11 +533,10 @@ static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* close() of the only write handle ends a session that wrote data now,
 	 * so that the version is committed and durable when close returns
 	 * (release comes later and asynchronously; a shell's dup2 closes the
-	 * opened fd before writing, hence "wrote"). */
-	/* Likewise close() of the only writer of a journal file that wrote
-	 * seals it before close returns. */
-	if (rc == 0 && journal_file(in) && fh_writable(fi) && in->nwriters == 1 && in->jwrote)
-		rc = journal_seal(the_fs, req, in);
+	 * opened fd before writing, hence "wrote").  A journal file is never
+	 * sealed here: a FLUSH comes with every close() of a descriptor,
+	 * also of a dup or of a forked child's copy, while the description
+	 * stays open; only its release is certainly its last close. */
 	if (rc == 0 && content_tracked(in) && fh_writable(fi) && in->nwriters == 1 &&
 	    version_wrote(in)) {
 		dir_marker = version_tracked(in) && marks_dir(in);

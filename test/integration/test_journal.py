@@ -298,7 +298,7 @@ def sealed_at_close():
     with Store() as s:
         a = os.path.join(s.mnt, "audit")
         n0 = 0                                              # a fresh store has no records
-        # one writer: close() returns after the seal
+        # one writer: its release seals; an open for writing right after close() waits for it
         p = os.path.join(a, "one")
         append(p, [b"first\n", b"second\n"])
         for flags, label in ((os.O_WRONLY | os.O_APPEND, "O_WRONLY|O_APPEND"), (os.O_RDWR, "O_RDWR"),

@@ -1,0 +1,194 @@
+#!/usr/bin/python3
+"""Failure paths (issue 19): forks of a logging process, failed replies and commits, odd mounts."""
+
+import errno
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True     # keep the source tree free of __pycache__
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (AIFSCTL_BIN, Fail, Store, check, eq, main, raises,  # noqa: E402
+                     read_all, run, skip_native, test)
+
+APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+
+
+# ------------------------------------------------------------------ helpers
+
+def sealed(path):
+    """True when opening path for writing gives EPERM (the file is sealed)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    except OSError as e:
+        if e.errno == errno.EPERM:
+            return True
+        raise
+    os.close(fd)
+    return False
+
+
+def sealed_after_close(path):
+    """The seal follows the last release, which the kernel sends after close()
+    returned; an open for writing waits briefly for it.  Allow a loaded
+    machine a few more tries before calling the file unsealed."""
+    for _ in range(50):
+        if sealed(path):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def write_ok(fd, b, what):
+    try:
+        n = os.write(fd, b)
+    except OSError as e:
+        raise Fail("%s: expected a write of %d bytes, saw %s" % (what, len(b), e))
+    eq(n, len(b), what)
+
+
+def seals(path, what):
+    check(sealed_after_close(path), "%s: expected %s sealed once its last writer was closed, "
+          "saw it writable" % (what, path))
+
+
+def child_write_exit(fd, b):
+    """multiprocessing target: write through the inherited descriptor, exit."""
+    os.write(fd, b)
+
+
+def child_exit():
+    """multiprocessing target: do nothing; the exit closes the inherited descriptor."""
+
+
+# --------------------------------------------------- item 4: seal on fork
+
+@test
+def journal_fork_child_exit_does_not_seal():
+    skip_native()
+    with Store() as s:
+        p = os.path.join(s.mnt, "audit", "srv.log")
+        fd = os.open(p, APPEND, 0o644)
+        try:
+            write_ok(fd, b"parent 1\n", "first write")
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)             # the exit closes the child's copy: FLUSH
+            _, st = os.waitpid(pid, 0)
+            eq(os.waitstatus_to_exitcode(st), 0, "child exit status")
+            write_ok(fd, b"parent 2\n", "write after a forked child exited")
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.write(fd, b"child\n")
+                finally:
+                    os._exit(0)
+            os.waitpid(pid, 0)
+            write_ok(fd, b"parent 3\n", "write after a child wrote and exited")
+        finally:
+            os.close(fd)
+        seals(p, "fork + exit")
+        eq(read_all(p), b"parent 1\nparent 2\nchild\nparent 3\n", "content of the journal file")
+
+
+@test
+def journal_subprocess_does_not_seal():
+    skip_native()
+    with Store() as s:
+        p = os.path.join(s.mnt, "audit", "srv.log")
+        fd = os.open(p, APPEND, 0o644)
+        try:
+            write_ok(fd, b"a\n", "first write")
+            # close_fds: the child closes the descriptor before exec
+            r = subprocess.run(["true"], close_fds=True)
+            eq(r.returncode, 0, "true")
+            write_ok(fd, b"b\n", "write after subprocess.run (close_fds)")
+            # pass_fds: the child writes through it, then exits
+            r = subprocess.run(["sh", "-c", "echo child >&%d" % fd], pass_fds=(fd,))
+            eq(r.returncode, 0, "sh writing through the inherited descriptor")
+            write_ok(fd, b"c\n", "write after a subprocess wrote through the descriptor")
+        finally:
+            os.close(fd)
+        seals(p, "subprocess.run")
+        eq(read_all(p), b"a\nb\nchild\nc\n", "content of the journal file")
+
+
+@test
+def journal_multiprocessing_does_not_seal():
+    skip_native()
+    with Store() as s:
+        p = os.path.join(s.mnt, "audit", "srv.log")
+        fd = os.open(p, APPEND, 0o644)
+        ctx = multiprocessing.get_context("fork")
+        try:
+            write_ok(fd, b"a\n", "first write")
+            w = ctx.Process(target=child_exit)
+            w.start()
+            w.join()
+            eq(w.exitcode, 0, "idle worker exit code")
+            write_ok(fd, b"b\n", "write after an idle worker exited")
+            ws = [ctx.Process(target=child_write_exit, args=(fd, b"w%d\n" % i)) for i in range(3)]
+            for w in ws:
+                w.start()
+                w.join()
+                eq(w.exitcode, 0, "writing worker exit code")
+            write_ok(fd, b"c\n", "write after three writing workers exited")
+        finally:
+            os.close(fd)
+        seals(p, "multiprocessing")
+        eq(read_all(p), b"a\nb\nw0\nw1\nw2\nc\n", "content of the journal file")
+
+
+@test
+def journal_prefork_workers_outlive_parent_close():
+    """A pre-forking server: the parent closes its copy, the workers keep logging."""
+    skip_native()
+    with Store() as s:
+        p = os.path.join(s.mnt, "audit", "srv.log")
+        fd = os.open(p, APPEND, 0o644)
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                os.close(w)
+                os.read(r, 1)           # wait until the parent closed its copy
+                os.write(fd, b"worker\n")
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(r)
+        os.close(fd)
+        check(not sealed(p), "%s: expected writable while a forked worker holds it open" % p)
+        os.write(w, b"x")
+        os.close(w)
+        _, st = os.waitpid(pid, 0)
+        eq(os.waitstatus_to_exitcode(st), 0, "worker exit status (1: its write failed)")
+        seals(p, "pre-forked worker exit")
+        eq(read_all(p), b"worker\n", "content of the journal file")
+
+
+@test
+def journal_dup_close_does_not_seal():
+    skip_native()
+    with Store() as s:
+        p = os.path.join(s.mnt, "audit", "srv.log")
+        fd = os.open(p, APPEND, 0o644)
+        try:
+            write_ok(fd, b"1\n", "first write")
+            os.close(os.dup(fd))
+            write_ok(fd, b"2\n", "write after close of a dup")
+            fd2 = os.dup(fd)
+            os.close(fd)
+            fd = fd2
+            write_ok(fd, b"3\n", "write through the dup after close of the original")
+        finally:
+            os.close(fd)
+        seals(p, "dup + close")
+        eq(read_all(p), b"1\n2\n3\n", "content of the journal file")
+
+
+if __name__ == "__main__":
+    main()
