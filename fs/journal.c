@@ -217,6 +217,7 @@ void journal_stop(struct fs *fs)
 		meta_batch_free(b);
 	}
 	note_key_free(j->key);
+	free(j->pend_hash);
 	free(j);
 	fs->journal = NULL;
 }
@@ -525,22 +526,18 @@ int journal_wrote(struct fs *fs, fuse_req_t req, struct inode *in, const char *b
 	return 0;
 }
 
-/* Hashes of the records put into the batch being committed. */
-static __thread uint8_t (*pend_hash)[32];
-static __thread size_t pend_cap;
-
 void journal_records_begin(struct fs *fs, struct inode *in, struct meta_batch *b)
 {
 	struct journal *j = fs->journal;
 
 	pthread_mutex_lock(&j->lock);	/* held until journal_records_end */
-	if (pend_cap < in->njpend) {
-		uint8_t (*h)[32] = realloc(pend_hash, in->njpend * sizeof(*h));
+	if (j->pend_cap < in->njpend) {
+		uint8_t (*h)[32] = realloc(j->pend_hash, in->njpend * sizeof(*h));
 
 		if (!h)
 			return;		/* end sees pend_cap short: records dropped, logged */
-		pend_hash = h;
-		pend_cap = in->njpend;
+		j->pend_hash = h;
+		j->pend_cap = in->njpend;
 	}
 	for (size_t i = 0; i < in->njpend; i++) {
 		const struct jleaf *p = &in->jpend[i];
@@ -548,7 +545,7 @@ void journal_records_begin(struct fs *fs, struct inode *in, struct meta_batch *b
 				  .path = in->jpath ? in->jpath : "?", .ino = in->ino,
 				  .offset = p->offset, .length = p->length, .sha = p->sha };
 
-		leaf_put(fs, &l, merkle_size(&j->tree) + i, p->time, b, pend_hash[i]);
+		leaf_put(fs, &l, merkle_size(&j->tree) + i, p->time, b, j->pend_hash[i]);
 	}
 }
 
@@ -557,13 +554,13 @@ void journal_records_end(struct fs *fs, struct inode *in, int rc)
 	struct journal *j = fs->journal;
 	size_t n = in->njpend;
 
-	if (pend_cap < n) {
+	if (j->pend_cap < n) {
 		log_err("audit: out of memory: %zu write records of %s lost", n,
 			in->jpath ? in->jpath : "?");
 		rc = -ENOMEM;
 	}
 	for (size_t i = 0; rc == 0 && i < n; i++)
-		merkle_append(&j->tree, pend_hash[i]);
+		merkle_append(&j->tree, j->pend_hash[i]);
 	if (rc == 0) {
 		in->njpend = 0;
 		j->npending = j->npending > n ? j->npending - n : 0;

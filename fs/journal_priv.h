@@ -27,6 +27,8 @@ struct journal {
 	struct inode **dirty;		/* journal files with unstored records */
 	size_t ndirty, capdirty;
 	uint64_t npending;		/* their records */
+	uint8_t (*pend_hash)[32];	/* hashes of the records of the batch */
+	size_t pend_cap;		/* being committed (records_begin..end) */
 };
 
 struct leaf {

@@ -8,6 +8,7 @@
  */
 #include "fs/fs.h"
 #include "fs/lineage.h"
+#include "tier/failpoint.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -467,6 +468,12 @@ int main(int argc, char **argv)
 	c.store = store;
 	c.mnt = mnt;
 	log_init("aifs", c.opt.foreground, c.opt.log_level);
+	if (getenv("AIFS_FAILPOINTS") && failpoint_arm(getenv("AIFS_FAILPOINTS")) < 0) {
+		fprintf(stderr, "aifs: AIFS_FAILPOINTS=%s: %s\n", getenv("AIFS_FAILPOINTS"),
+			failpoint_arm("") < 0 ? "this build has no fail points" :
+						"expected NAME:N[+][=ERR],...");
+		return 2;
+	}
 	if (!c.opt.foreground)
 		daemonize(&report);
 	fs = calloc(1, sizeof(*fs));

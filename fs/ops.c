@@ -5,6 +5,7 @@
  */
 #include "fs/fs.h"
 #include "fs/lineage.h"
+#include "tier/failpoint.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -182,7 +183,8 @@ static bool direct_ok(struct fs *fs, struct inode *in, const struct fuse_file_in
  * Direct writers keep it coherent: a direct open drops the kernel's pages
  * of the file when no cached handle is open, and while one is, each direct
  * write invalidates the range it wrote (do_write).  FRESH: just created. */
-static void open_common(struct fs *fs, struct inode *in, struct fuse_file_info *fi, bool fresh)
+static void open_common(struct fs *fs, struct inode *in, struct fuse_file_info *fi, bool fresh,
+			bool *kpages_was)
 {
 	bool direct = direct_ok(fs, in, fi, fresh);
 
@@ -192,6 +194,7 @@ static void open_common(struct fs *fs, struct inode *in, struct fuse_file_info *
 	fi->fh = (uintptr_t)in | ((fi->flags & O_ACCMODE) != O_RDONLY);
 	fi->keep_cache = 1;
 	pthread_rwlock_wrlock(&in->lock);
+	*kpages_was = in->kpages;
 	if (direct) {
 		fi->direct_io = 1;
 		if (in->ncached == 0) {
@@ -294,6 +297,61 @@ static void open_undo(struct fs *fs, struct inode *in, struct fuse_file_info *fi
 	}
 }
 
+static bool fh_cached(const struct fuse_file_info *fi);
+
+/* The reply to an open or create of IN was not delivered (the request was
+ * interrupted): the kernel holds no handle, so no release will come.  Undo
+ * what the open counted; the kernel still holds the pages it held before
+ * (KPAGES_WAS).  A writer that was the last one ends its session or seals
+ * its journal file as its release would have.  IN is unlocked. */
+static void open_lost(fuse_req_t req, struct fs *fs, struct inode *in,
+		      struct fuse_file_info *fi, bool kpages_was)
+{
+	int rc = 0;
+
+	pthread_rwlock_wrlock(&in->lock);
+	if (fh_cached(fi))
+		in->ncached--;
+	in->kpages = in->kpages || kpages_was;
+	if ((content_tracked(in) || journal_file(in)) && writable(fi) && --in->nwriters == 0) {
+		if (journal_file(in))
+			rc = journal_seal(fs, req, in);
+		else if (in->sess)
+			rc = version_tracked(in) ? version_commit(fs, in) : content_commit(fs, in);
+	}
+	pthread_rwlock_unlock(&in->lock);
+	if (rc < 0)
+		log_err("inode %llu: ending the writes of an interrupted open failed: %s",
+			(unsigned long long)in->ino, strerror(-rc));
+	else
+		log_info("inode %llu: an open was interrupted before its reply",
+			 (unsigned long long)in->ino);
+	inode_open_dec(fs, in);
+}
+
+/* fuse_reply_open / fuse_reply_create; the fail point open_reply makes the
+ * reply fail as an interrupted request's does (the caller gets the errno). */
+static int reply_open(fuse_req_t req, const struct fuse_file_info *fi)
+{
+	int rc = failpoint("open_reply", EINTR);
+
+	if (rc == 0)
+		return fuse_reply_open(req, fi);
+	fuse_reply_err(req, -rc);
+	return rc;
+}
+
+static int reply_create(fuse_req_t req, const struct fuse_entry_param *e,
+			const struct fuse_file_info *fi)
+{
+	int rc = failpoint("open_reply", EINTR);
+
+	if (rc == 0)
+		return fuse_reply_create(req, e, fi);
+	fuse_reply_err(req, -rc);
+	return rc;
+}
+
 /* open(O_TRUNC): the kernel leaves the truncation to us (atomic_o_trunc). */
 static int truncate_zero(fuse_req_t req, struct fs *fs, struct inode *in)
 {
@@ -352,6 +410,7 @@ static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = the_fs;
 	struct inode *in;
+	bool kpages_was;
 	int rc;
 
 	if (virt_is(ino)) {
@@ -374,10 +433,10 @@ static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	lineage_open(fs, req, in, fi->flags);
-	open_common(fs, in, fi, false);
+	open_common(fs, in, fi, false, &kpages_was);
+	if (reply_open(req, fi) != 0)
+		open_lost(req, fs, in, fi, kpages_was);
 	inode_put(fs, in);
-	if (fuse_reply_open(req, fi) != 0)
-		inode_open_dec(fs, in);
 }
 
 static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -386,6 +445,7 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct fs *fs = the_fs;
 	struct fuse_entry_param e;
 	struct inode *in;
+	bool kpages_was;
 	int rc = fs_create_node(req, parent, name, mode, &in);
 
 	if (rc < 0) {
@@ -404,12 +464,12 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	if (journal_file(in))
 		journal_created(fs, req, parent, name, in);
 	inode_lookup_inc(fs, in, 1);
-	open_common(fs, in, fi, true);
-	inode_put(fs, in);
-	if (fuse_reply_create(req, &e, fi) != 0) {
-		inode_open_dec(fs, in);
+	open_common(fs, in, fi, true, &kpages_was);
+	if (reply_create(req, &e, fi) != 0) {
+		open_lost(req, fs, in, fi, kpages_was);
 		inode_forget(fs, e.ino, 1);
 	}
+	inode_put(fs, in);
 }
 
 static struct inode *fh_inode(struct fuse_file_info *fi)

@@ -16,6 +16,7 @@
 #include <rocksdb/c.h>
 
 #include "meta/db.h"
+#include "tier/failpoint.h"
 #include "tier/log.h"
 
 struct meta {
@@ -185,7 +186,10 @@ void meta_batch_clear(struct meta_batch *b)
 int meta_batch_commit(struct meta *m, struct meta_batch *b, bool sync)
 {
 	char *err = NULL;
+	int rc = failpoint("meta_commit", EIO);
 
+	if (rc < 0)
+		return rc;
 	rocksdb_write(m->db, sync ? m->wsync : m->wopt, b->wb, &err);
 	return err ? db_fail("commit", err) : 0;
 }

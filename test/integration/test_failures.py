@@ -10,7 +10,7 @@ import time
 
 sys.dont_write_bytecode = True     # keep the source tree free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (AIFSCTL_BIN, Fail, Store, check, eq, main, raises,  # noqa: E402
+from harness import (AIFSCTL_BIN, Fail, Skip, Store, check, eq, main, raises,  # noqa: E402
                      read_all, run, skip_native, test)
 
 APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND
@@ -52,6 +52,40 @@ def write_ok(fd, b, what):
 def seals(path, what):
     check(sealed_after_close(path), "%s: expected %s sealed once its last writer was closed, "
           "saw it writable" % (what, path))
+
+
+def arm(s, spec):
+    """Arm the daemon's fail points (debug builds); skip where they are not built in."""
+    try:
+        os.setxattr(s.mnt, "user.aifs.failpoints", spec.encode())
+    except OSError as e:
+        if e.errno == errno.EOPNOTSUPP:
+            raise Skip("aifs built without fail points")
+        raise
+
+
+def versions(d, name):
+    try:
+        return sorted(int(v) for v in os.listdir(os.path.join(d, ".aifs", "versions", name)))
+    except FileNotFoundError:
+        return []
+
+
+def wait_versions(d, name, expected, what):
+    """Versions are committed at close, or at the release that follows it."""
+    for _ in range(100):
+        if versions(d, name) == expected:
+            return
+        time.sleep(0.1)
+    eq(versions(d, name), expected, what)
+
+
+def save(path, content):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        eq(os.write(fd, content), len(content), "write of %s" % path)
+    finally:
+        os.close(fd)
 
 
 def child_write_exit(fd, b):
@@ -188,6 +222,68 @@ def journal_dup_close_does_not_seal():
             os.close(fd)
         seals(p, "dup + close")
         eq(read_all(p), b"1\n2\n3\n", "content of the journal file")
+
+
+# ------------------------------------ item 7: a lost reply to an open
+
+@test
+def open_reply_lost_checkpoint_session_still_commits():
+    """An open whose reply fails (interrupted) must not stay counted as a writer."""
+    skip_native()
+    with Store() as s:
+        d = os.path.join(s.mnt, "checkpoints")
+        p = os.path.join(d, "model.pt")
+        save(p, b"version one")
+        wait_versions(d, "model.pt", [1], "versions after the first save")
+        fd = os.open(p, os.O_WRONLY)            # a session's first writer
+        arm(s, "open_reply:1=EIO")
+        raises(errno.EIO, os.open, p, os.O_WRONLY, what="open(O_WRONLY) whose reply is lost")
+        try:
+            eq(os.pwrite(fd, b"version two", 0), 11, "write through the first writer")
+        finally:
+            os.close(fd)
+        # the open that failed is not a writer: the session ends with this close
+        wait_versions(d, "model.pt", [1, 2], "versions after the writer's close")
+        eq(read_all(p), b"version two", "content after the session")
+        s.remount()
+        eq(versions(d, "model.pt"), [1, 2], "versions after a remount")
+        s.unmount()
+        s.fsck_clean("fsck after a lost open reply")
+
+
+@test
+def create_reply_lost_checkpoint_file_commits():
+    skip_native()
+    # the kernel keeps the name it could not create as a negative entry for
+    # entry_timeout: none here, so that the next open looks it up
+    with Store(opts="entry_timeout=0") as s:
+        d = os.path.join(s.mnt, "checkpoints")
+        p = os.path.join(d, "model.pt")
+        arm(s, "open_reply:1=EIO")
+        raises(errno.EIO, os.open, p, os.O_WRONLY | os.O_CREAT, 0o644, what="create whose reply is lost")
+        save(p, b"saved after a lost create reply")
+        wait_versions(d, "model.pt", [1], "versions after the save's close")
+        s.remount()
+        eq(read_all(p), b"saved after a lost create reply", "content after a remount")
+        s.unmount()
+        s.fsck_clean("fsck after a lost create reply")
+
+
+@test
+def open_reply_lost_journal_file_still_seals():
+    skip_native()
+    with Store() as s:
+        p = os.path.join(s.mnt, "audit", "srv.log")
+        fd = os.open(p, APPEND, 0o644)
+        try:
+            write_ok(fd, b"line\n", "write")
+            arm(s, "open_reply:1=EIO")
+            raises(errno.EIO, os.open, p, os.O_WRONLY | os.O_APPEND, what="open whose reply is lost")
+            write_ok(fd, b"more\n", "write after the lost open")
+        finally:
+            os.close(fd)
+        seals(p, "a lost open reply")
+        eq(read_all(p), b"line\nmore\n", "content of the journal file")
 
 
 if __name__ == "__main__":
