@@ -406,6 +406,8 @@ static int remove_entry(fuse_ino_t parent, const char *name, bool dir)
 	size_t nvheld = 0;
 	struct meta_batch *b = NULL;
 	struct lockset ls = { .n = 0 };
+	struct meta_inode saved, psaved;
+	bool purged;
 	uint64_t ino;
 	uint32_t type;
 	int rc;
@@ -467,6 +469,9 @@ static int remove_entry(fuse_ino_t parent, const char *name, bool dir)
 	lockset_add(&ls, pin);
 	lockset_add(&ls, in);
 	lockset_lock(&ls);
+	saved = in->attr;
+	psaved = pin->attr;
+	purged = in->purged;
 	meta_dentry_del(b, parent, name, strlen(name));
 	if (!inode_purge_at_unlink(fs, in, b))
 		drop_link(b, in, fs_now());
@@ -477,6 +482,11 @@ static int remove_entry(fuse_ino_t parent, const char *name, bool dir)
 		pin->attr.nlink--;
 	inode_save(b, pin);
 	rc = fs_commit(fs, b, false);
+	if (rc < 0) {		/* nothing was removed: the file keeps its space */
+		in->attr = saved;
+		in->purged = purged;
+		pin->attr = psaved;
+	}
 	lockset_unlock(&ls);
 out:
 	pthread_rwlock_unlock(&fs->ns);

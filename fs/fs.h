@@ -184,6 +184,10 @@ int fs_punch(struct fs *fs, struct inode *in, struct meta_batch *b, uint64_t off
 	     uint64_t len);
 /* Forget IN's content: all extents and buffer (for purge), into B. */
 void fs_content_drop(struct fs *fs, struct inode *in, struct meta_batch *b);
+/* A commit of a change to IN's content failed: forget its in-memory map
+ * and clean buffer, so that the next access loads what is committed (IN
+ * locked; its dirty buffer, if any, is kept). */
+void fs_content_reload(struct inode *in);
 /* Commit B (durably with SYNC). */
 int fs_commit(struct fs *fs, struct meta_batch *b, bool sync);
 
@@ -199,6 +203,12 @@ int space_init(struct fs *fs);
 void space_ref(struct fs *fs, const struct tier_ref *r);
 void space_unref(struct fs *fs, const struct tier_ref *r, uint32_t inner, uint64_t len,
 		 bool unique);
+/* A batch that may fail to commit: between space_defer_begin and
+ * space_defer_end this thread's space_unref calls are held back, and its
+ * space_ref calls remembered.  End applies the unrefs if COMMITTED, else
+ * undoes the refs: the counts stay those of the records on disk. */
+void space_defer_begin(void);
+void space_defer_end(struct fs *fs, bool committed);
 /* Bracket a tier append; REF is the new extent (counted once) or NULL. */
 void space_append_begin(struct fs *fs);
 void space_append_end(struct fs *fs, const struct tier_ref *ref);

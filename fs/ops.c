@@ -138,9 +138,13 @@ static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		version_hide_name(fs, in);
 		version_truncate(in, attr->st_size);
 	}
+	space_defer_begin();
 	rc = setattr_apply(fs, in, b, attr, to_set);
 	if (rc == 0)
 		rc = fs_commit(fs, b, false);
+	space_defer_end(fs, rc == 0);
+	if (rc < 0 && (to_set & FUSE_SET_ATTR_SIZE))
+		fs_content_reload(in);
 	if (rc < 0)
 		in->attr = saved;
 unlock:
@@ -357,17 +361,25 @@ static int truncate_zero(fuse_req_t req, struct fs *fs, struct inode *in)
 {
 	struct meta_batch *b = meta_batch_new();
 	struct stat st = { .st_size = 0 };
+	struct meta_inode saved;
 	int rc;
 
 	if (!b)
 		return -ENOMEM;
 	pthread_rwlock_wrlock(&in->lock);
+	saved = in->attr;
 	version_modify(req, in);
 	version_truncate(in, 0);
+	space_defer_begin();
 	rc = in->attr.size || in->wb_len ?
 		(journal_file(in) ? -EPERM : setattr_apply(fs, in, b, &st, FUSE_SET_ATTR_SIZE)) : 0;
 	if (rc == 0)
 		rc = fs_commit(fs, b, false);
+	space_defer_end(fs, rc == 0);
+	if (rc < 0) {
+		fs_content_reload(in);
+		in->attr = saved;
+	}
 	pthread_rwlock_unlock(&in->lock);
 	meta_batch_free(b);
 	return rc;
@@ -684,6 +696,7 @@ static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 {
 	struct fs *fs = the_fs;
 	struct inode *in = fh_inode(fi);
+	struct meta_inode saved;
 	struct meta_batch *b;
 	int rc = 0;
 
@@ -703,8 +716,10 @@ static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 		return;
 	}
 	pthread_rwlock_wrlock(&in->lock);
+	saved = in->attr;
 	version_modify(req, in);
 	version_truncate(in, UINT64_MAX);
+	space_defer_begin();
 	if (mode & FALLOC_FL_PUNCH_HOLE) {
 		rc = fs_punch(fs, in, b, off, len);
 		in->attr.mtime = in->attr.ctime = fs_now();
@@ -716,6 +731,11 @@ static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 	if (rc == 0) {
 		inode_save(b, in);
 		rc = fs_commit(fs, b, false);
+	}
+	space_defer_end(fs, rc == 0);
+	if (rc < 0) {
+		fs_content_reload(in);
+		in->attr = saved;
 	}
 	pthread_rwlock_unlock(&in->lock);
 	meta_batch_free(b);

@@ -191,15 +191,88 @@ static void discard_queue(struct space *sp, const struct tier_ref *r, uint32_t i
 	sp->d[sp->nd++] = (struct discard){ *r, inner, (uint32_t)len };
 }
 
+/* A ref taken or an unref held back while this thread defers (see
+ * space_defer_begin); malloc'd per deferral, freed at its end. */
+struct dref {
+	struct tier_ref ref;
+	uint32_t inner;
+	uint64_t len;
+	bool unref, unique;
+};
+
+static __thread struct {
+	bool on;
+	struct dref *v;
+	size_t n, cap;
+} defer;
+
+/* Remember D in the deferral; false if out of memory. */
+static bool defer_add(const struct dref *d)
+{
+	if (defer.n == defer.cap) {
+		size_t cap = defer.cap ? defer.cap * 2 : 16;
+		struct dref *v = realloc(defer.v, cap * sizeof(*v));
+
+		if (!v)
+			return false;
+		defer.v = v;
+		defer.cap = cap;
+	}
+	defer.v[defer.n++] = *d;
+	return true;
+}
+
 void space_ref(struct fs *fs, const struct tier_ref *r)
 {
+	if (defer.on && !defer_add(&(struct dref){ .ref = *r }))
+		log_err("space accounting: out of memory: a reference taken for a "
+			"change that may not commit cannot be undone");
 	pthread_mutex_lock(&fs->space->lock);
 	ref_locked(fs->space, r);
 	pthread_mutex_unlock(&fs->space->lock);
 }
 
+static void unref_now(struct fs *fs, const struct tier_ref *r, uint32_t inner, uint64_t len,
+		      bool unique);
+
 void space_unref(struct fs *fs, const struct tier_ref *r, uint32_t inner, uint64_t len,
 		 bool unique)
+{
+	struct dref d = { .ref = *r, .inner = inner, .len = len, .unref = true,
+			  .unique = unique };
+
+	if (defer.on && defer_add(&d))
+		return;
+	if (defer.on)
+		log_err("space accounting: out of memory: space of a change that may "
+			"not commit is given back now");
+	unref_now(fs, r, inner, len, unique);
+}
+
+void space_defer_begin(void)
+{
+	defer.on = true;
+	defer.n = 0;
+}
+
+void space_defer_end(struct fs *fs, bool committed)
+{
+	for (size_t i = 0; i < defer.n; i++) {
+		const struct dref *d = &defer.v[i];
+
+		if (committed && d->unref)
+			unref_now(fs, &d->ref, d->inner, d->len, d->unique);
+		else if (!committed && !d->unref)
+			unref_now(fs, &d->ref, 0, 0, false);	/* the record never was */
+	}
+	free(defer.v);
+	defer.v = NULL;
+	defer.n = defer.cap = 0;
+	defer.on = false;
+}
+
+static void unref_now(struct fs *fs, const struct tier_ref *r, uint32_t inner, uint64_t len,
+		      bool unique)
 {
 	struct space *sp = fs->space;
 	struct xref *e;

@@ -286,5 +286,161 @@ def open_reply_lost_journal_file_still_seals():
         eq(read_all(p), b"line\nmore\n", "content of the journal file")
 
 
+# ------------------- item 6: memory changes only after a commit that succeeded
+
+def fsynced_file(path, content):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        eq(os.write(fd, content), len(content), "write of %s" % path)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def failing_commit(s, fn, *args, what, err=errno.EIO):
+    """Run fn with the next metadata commit failing; require errno ERR."""
+    arm(s, "meta_commit:1")
+    try:
+        raises(err, fn, *args, what=what)
+    finally:
+        arm(s, "")
+
+
+def after_remount_and_fsck(s, checks):
+    """Run CHECKS now, after a remount, and require a clean fsck of the store."""
+    checks("after the failed commit")
+    s.remount()
+    checks("after a remount")
+    s.unmount()
+    s.fsck_clean("fsck after a failed commit")
+    s.mount()
+    checks("after fsck and a mount")
+
+
+def churn(d, n=8):
+    """Write, then remove, files: a reclaimer that was given the wrong space back reuses it."""
+    for i in range(n):
+        q = os.path.join(d, "churn%d" % i)
+        fsynced_file(q, bytes([i]) * (300 << 10))
+    for i in range(n):
+        os.unlink(os.path.join(d, "churn%d" % i))
+
+
+@test
+def unlink_whose_commit_fails_keeps_the_file():
+    skip_native()
+    with Store() as s:
+        for area in ("plain", "checkpoints"):
+            d = os.path.join(s.mnt, area) if area == "checkpoints" else s.work(area)
+            p = os.path.join(d, "keep.bin")
+            content = bytes(range(256)) * 4096            # 1 MiB, in segments
+            fsynced_file(p, content)
+            failing_commit(s, os.unlink, p, what="unlink (%s) whose commit fails" % area)
+
+            def checks(when, p=p, content=content, d=d):
+                eq(os.stat(p).st_nlink, 1, "%s: link count %s" % (p, when))
+                eq(read_all(p), content, "%s: content %s" % (p, when))
+            checks("right after the failure")
+            churn(d)
+            after_remount_and_fsck(s, checks)
+            os.unlink(p)
+            check(not os.path.lexists(p), "%s: expected gone after an unlink that commits" % p)
+
+
+@test
+def truncate_whose_commit_fails_keeps_the_content():
+    skip_native()
+    with Store() as s:
+        d = s.work("plain")
+        p = os.path.join(d, "data.bin")
+        content = bytes(range(251)) * 5000
+        fsynced_file(p, content)
+        failing_commit(s, os.truncate, p, 1000, what="truncate whose commit fails")
+
+        def checks(when):
+            eq(os.stat(p).st_size, len(content), "size %s" % when)
+            eq(read_all(p), content, "content %s" % when)
+        checks("right after the failure")
+        churn(d)
+        after_remount_and_fsck(s, checks)
+
+
+@test
+def rename_whose_commit_fails_keeps_both_names():
+    skip_native()
+    with Store() as s:
+        d = s.work("plain")
+        a, b, c = (os.path.join(d, n) for n in ("a", "b", "c"))
+        fsynced_file(a, b"content of a")
+        fsynced_file(c, b"content of c")
+        failing_commit(s, os.rename, a, b, what="rename to a new name whose commit fails")
+        failing_commit(s, os.rename, a, c, what="rename over a file whose commit fails")
+
+        def checks(when):
+            eq(sorted(os.listdir(d)), ["a", "c"], "listing %s" % when)
+            eq(read_all(a), b"content of a", "a %s" % when)
+            eq(read_all(c), b"content of c", "c %s" % when)
+        checks("right after the failure")
+        after_remount_and_fsck(s, checks)
+
+
+@test
+def create_and_mkdir_whose_commit_fails_leave_no_name():
+    skip_native()
+    with Store(opts="entry_timeout=0") as s:
+        d = s.work("plain")
+        p = os.path.join(d, "new")
+        failing_commit(s, os.open, p, os.O_WRONLY | os.O_CREAT, 0o644, what="create whose commit fails")
+        failing_commit(s, os.mkdir, p + ".d", what="mkdir whose commit fails")
+        failing_commit(s, os.symlink, "target", p + ".l", what="symlink whose commit fails")
+
+        def checks(when):
+            eq(os.listdir(d), [], "listing %s" % when)
+        checks("right after the failure")
+        after_remount_and_fsck(s, checks)
+        fsynced_file(p, b"created after")
+        eq(read_all(p), b"created after", "a create that commits")
+
+
+@test
+def setxattr_whose_commit_fails_changes_nothing():
+    skip_native()
+    with Store() as s:
+        d = s.work("plain")
+        p = os.path.join(d, "f")
+        fsynced_file(p, b"x")
+        os.setxattr(p, "user.kept", b"old")
+        failing_commit(s, os.setxattr, p, "user.new", b"v", what="setxattr of a new name whose commit fails")
+        failing_commit(s, os.setxattr, p, "user.kept", b"changed", what="setxattr replace whose commit fails")
+        failing_commit(s, os.removexattr, p, "user.kept", what="removexattr whose commit fails")
+        failing_commit(s, os.setxattr, d, "user.aifs.area", b"checkpoint",
+                       what="setxattr user.aifs.area whose commit fails")
+
+        def checks(when):
+            eq(sorted(x for x in os.listxattr(p) if not x.startswith("user.aifs.")), ["user.kept"],
+               "xattr names %s" % when)
+            eq(os.getxattr(p, "user.kept"), b"old", "user.kept %s" % when)
+            eq(os.getxattr(d, "user.aifs.area"), b"plain", "area of the directory %s" % when)
+        checks("right after the failure")
+        after_remount_and_fsck(s, checks)
+
+
+@test
+def journal_seal_whose_commit_fails_is_sealed_later():
+    skip_native()
+    with Store() as s:
+        p = os.path.join(s.mnt, "audit", "srv.log")
+        fd = os.open(p, APPEND, 0o644)
+        write_ok(fd, b"line\n", "write")
+        os.fsync(fd)
+        arm(s, "meta_commit:1+")
+        os.close(fd)                            # the release's seal cannot commit
+        time.sleep(0.5)
+        arm(s, "")
+        check(not sealed(p), "%s: expected unsealed while its seal could not be committed" % p)
+        s.remount()
+        eq(read_all(p), b"line\n", "content after a remount")
+
+
 if __name__ == "__main__":
     main()
