@@ -16,6 +16,13 @@
  * - A file of at most FS_INLINE_MAX bytes with no extents lives inline in
  *   its 'N' record (META_IF_INLINE); once loaded, that content is the
  *   write buffer [0, size), clean until written to.
+ * - The failure state: memory (inode attributes, link counts, purge marks,
+ *   extent maps, space counts, writer counts) changes only after the commit
+ *   that makes the change durable returned 0, or is put back when it did
+ *   not: save the attributes before and restore them, hold space_unref
+ *   back between space_defer_begin and space_defer_end, and reload a map
+ *   that was changed ahead of its batch (fs_content_reload).  A failed
+ *   commit leaves the store as it was, so memory must say the same.
  */
 #ifndef AIFS_FS_H
 #define AIFS_FS_H

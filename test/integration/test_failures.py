@@ -442,5 +442,73 @@ def journal_seal_whose_commit_fails_is_sealed_later():
         eq(read_all(p), b"line\n", "content after a remount")
 
 
+def zip_bytes(seed, n=200000):
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("data/%s" % seed, bytes([seed % 251]) * n)
+    return buf.getvalue()
+
+
+@test
+def version_commit_that_fails_serves_last_complete_version():
+    skip_native()
+    with Store() as s:
+        d = os.path.join(s.mnt, "checkpoints")
+        p = os.path.join(d, "model.pt")
+        v1 = zip_bytes(1)
+        save(p, v1)
+        wait_versions(d, "model.pt", [1], "versions after the first save")
+        for label, content in (("complete", zip_bytes(2)), ("torn", zip_bytes(3)[:150000])):
+            fd = os.open(p, os.O_WRONLY | os.O_TRUNC)
+            try:
+                eq(os.write(fd, content), len(content), "write of the %s save" % label)
+                os.fsync(fd)
+                arm(s, "meta_commit:1")
+            finally:
+                raises(errno.EIO, os.close, fd, what="close of a %s save whose version commit fails" % label)
+            arm(s, "")
+            eq(versions(d, "model.pt"), [1], "versions after a failed commit of a %s save" % label)
+            eq(read_all(os.path.join(d, ".aifs", "versions", "model.pt", "1")), v1,
+               "version 1 after a failed commit of a %s save" % label)
+            eq(read_all(p), v1, "the name right after a failed commit of a %s save" % label)
+            s.remount()
+            eq(read_all(p), v1, "the name after a failed commit of a %s save and a remount" % label)
+            eq(read_all(os.path.join(d, ".aifs", "versions", "model.pt", "1")), v1,
+               "version 1 after the remount")
+        s.unmount()
+        s.fsck_clean("fsck after failed version commits")
+
+
+@test
+def save_cut_short_by_enospc_serves_last_complete_version_at_once():
+    skip_native()
+    with Store() as s:
+        d = os.path.join(s.mnt, "checkpoints")
+        p = os.path.join(d, "model.pt")
+        v1 = zip_bytes(1)
+        save(p, v1)
+        wait_versions(d, "model.pt", [1], "versions after the first save")
+        arm(s, "tier_append:1+")                # the disk is full from now on
+        fd = os.open(p, os.O_WRONLY | os.O_TRUNC)
+        try:
+            for i in range(0, 3 << 20, 1 << 20):   # a few MiB: some appends happen during writes
+                try:
+                    os.write(fd, zip_bytes(2, 1 << 20)[:1 << 20])
+                except OSError as e:
+                    eq(e.errno, errno.ENOSPC, "errno of a write on a full disk")
+                    break
+        finally:
+            raises((errno.ENOSPC, errno.EIO), os.close, fd, what="close of a save on a full disk")
+        eq(read_all(p), v1, "the name right after the save failed: its last complete version")
+        arm(s, "")
+        eq(versions(d, "model.pt"), [1], "versions after the failed save")
+        s.remount()
+        eq(read_all(p), v1, "the name after a remount")
+        s.unmount()
+        s.fsck_clean("fsck after a save cut short by ENOSPC")
+
+
 if __name__ == "__main__":
     main()
