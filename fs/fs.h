@@ -120,6 +120,9 @@ struct fs_opts {
 	unsigned cold_after_versions;	/* versions older than the newest K go cold (0: off) */
 	double cold_after_days;		/* snapshots, sealed journals unused D days go cold */
 	double tier_interval;		/* seconds between policy runs */
+	bool ro;			/* mounted with -o ro */
+	bool store_ro;			/* the store is on read-only media: the
+					 * daemon writes nothing to it */
 };
 
 struct fs {

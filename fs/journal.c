@@ -208,9 +208,11 @@ void journal_stop(struct fs *fs)
 		pthread_mutex_unlock(&j->lock);
 		pthread_join(j->thread, NULL);
 	}
-	flush_dirty(fs);
-	checkpoint(fs);
-	b = meta_batch_new();
+	if (!fs->opt.store_ro) {
+		flush_dirty(fs);
+		checkpoint(fs);
+	}
+	b = fs->opt.store_ro ? NULL : meta_batch_new();
 	if (b) {
 		clock_save(fs, b);
 		fs_commit(fs, b, true);
@@ -620,8 +622,10 @@ int journal_checkpoint_text(struct fs *fs, char **text, size_t *len)
 	void *v;
 	int rc;
 
-	flush_dirty(fs);
-	checkpoint(fs);		/* what a reader sees includes every record so far */
+	if (!fs->opt.store_ro) {
+		flush_dirty(fs);
+		checkpoint(fs);	/* what a reader sees includes every record so far */
+	}
 	pthread_mutex_lock(&j->lock);
 	key_put_u64(k, j->signed_size);
 	pthread_mutex_unlock(&j->lock);

@@ -209,6 +209,8 @@ static int parse_word(struct cmdline *c, const char *w)
 		if (parse_double(v + 1, &c->opt.tier_interval) < 0 || c->opt.tier_interval < 0.1)
 			goto bad_value;
 	} else if (in_list(passthrough, w, 0) || in_list(passthrough_val, w, 1)) {
+		if (!strcmp(w, "ro") || !strcmp(w, "rw"))
+			c->opt.ro = w[0] == 'r' && w[1] == 'o';
 		c->has_fsname |= !strncmp(w, "fsname=", 7);
 		c->has_subtype |= !strncmp(w, "subtype=", 8);
 		return append_opt(c, w);
@@ -336,6 +338,20 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 	int rc;
 
 	rc = store_open_cold(c->store, c->opt.cold, &fs->store, msg, msglen);
+	if (rc == -EROFS && c->opt.ro) {
+		/* read-only media: serve what is there, write nothing */
+		c->opt.store_ro = true;
+		c->opt.lineage_off = true;
+		rc = store_open_ro(c->store, c->opt.cold, &fs->store, msg, msglen);
+		if (rc == 0)
+			log_notice("store %s is on read-only media: mounted without writing to "
+				   "it (what a crash left is undone at the next read-write mount)",
+				   c->store);
+	} else if (rc == -EROFS) {
+		size_t n = strlen(msg);
+
+		snprintf(msg + n, msglen - n, " (a store on read-only media mounts with -o ro)");
+	}
 	if (rc < 0)
 		return rc;
 	fs->meta = fs->store->meta;
@@ -346,9 +362,9 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 	rc = fs_itab_init(fs);
 	if (rc == 0)
 		rc = space_init(fs);
-	if (rc == 0)
+	if (rc == 0 && !c->opt.store_ro)
 		rc = fs_orphans_reap(fs);
-	if (rc == 0)
+	if (rc == 0 && !c->opt.store_ro)
 		rc = version_recover(fs);
 	if (rc == 0)
 		rc = journal_init(fs);
@@ -384,6 +400,23 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 	*out = se;
 	set_readahead(c->mnt, c->opt.readahead_kb);
 	return 0;
+}
+
+static void start_threads(struct fs *fs)
+{
+	int rc;
+
+	if (journal_start(fs) < 0)
+		log_warn("audit checkpoint thread not started: checkpoints are signed at unmount "
+			 "and when read");
+	rc = space_reclaimer_start(fs);
+	if (rc < 0)
+		log_warn("space reclaim thread not started (%s): deleted data keeps its "
+			 "space until the next mount", strerror(-rc));
+	rc = migrate_start(fs);
+	if (rc < 0)
+		log_warn("tier thread not started (%s): no migration, policies or online gc",
+			 strerror(-rc));
 }
 
 static int serve(struct cmdline *c, struct fuse_session *se)
@@ -452,6 +485,7 @@ int main(int argc, char **argv)
 	struct fs *fs;
 	struct fuse_session *se = NULL;
 	char msg[3 * PATH_MAX] = "", store[PATH_MAX], mnt[PATH_MAX];
+	struct stat st;
 	int rc, report = -1;
 
 	rc = parse_cmdline(argc, argv, &c);
@@ -463,6 +497,11 @@ int main(int argc, char **argv)
 	}
 	if (!realpath(c.mnt, mnt)) {
 		fprintf(stderr, "aifs: bad mount point %s: %s\n", c.mnt, strerror(errno));
+		return 1;
+	}
+	rc = stat(mnt, &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+	if (rc < 0) {
+		fprintf(stderr, "aifs: bad mount point %s: %s\n", c.mnt, strerror(-rc));
 		return 1;
 	}
 	c.store = store;
@@ -488,17 +527,8 @@ int main(int argc, char **argv)
 			store_close(fs->store);
 		return 1;
 	}
-	if (journal_start(fs) < 0)
-		log_warn("audit checkpoint thread not started: checkpoints are signed at unmount "
-			 "and when read");
-	rc = space_reclaimer_start(fs);
-	if (rc < 0)
-		log_warn("space reclaim thread not started (%s): deleted data keeps its "
-			 "space until the next mount", strerror(-rc));
-	rc = migrate_start(fs);
-	if (rc < 0)
-		log_warn("tier thread not started (%s): no migration, policies or online gc",
-			 strerror(-rc));
+	if (!fs->opt.store_ro)
+		start_threads(fs);
 	log_msg(LOG_NOTICE, "mounted %s on %s", store, mnt);
 	if (report >= 0) {
 		char ok = 0;

@@ -488,7 +488,7 @@ int migrate_init(struct fs *fs)
 	/* Before the mount serves anything, so no append is in flight: what a
 	 * crash left appended but never committed, or freed in memory only,
 	 * is given back now. */
-	rc = space_sweep(fs);
+	rc = fs->opt.store_ro ? 0 : space_sweep(fs);
 	if (rc < 0)
 		log_warn("tier: unreferenced space not swept (%s); aifsctl gc does it",
 			 strerror(-rc));

@@ -784,7 +784,7 @@ static void do_destroy(void *userdata)
 {
 	struct fs *fs = userdata;
 
-	if (fs_sync(fs, NULL) < 0)
+	if (!fs->opt.store_ro && fs_sync(fs, NULL) < 0)
 		log_err("final sync at unmount failed");
 }
 

@@ -201,6 +201,39 @@ static int lock_take(struct store *s, char *err, size_t errlen)
 }
 
 static bool store_readonly;	/* set by store_open_readonly for one call */
+static bool store_lock_shared;	/* set by store_open_ro for one call */
+
+/* The shared lock of a read-only open on read-only media: none if there
+ * is no lock file (no writer ever opened the store from there). */
+static int lock_take_shared(struct store *s, char *err, size_t errlen)
+{
+	char *p = path_join(s->path, "lock");
+
+	if (!p)
+		return -ENOMEM;
+	s->lock_fd = open(p, O_RDONLY | O_CLOEXEC);
+	free(p);
+	if (s->lock_fd < 0)
+		return errno == ENOENT ? 0 : fail(err, errlen, -errno, "cannot open %s/lock: %s",
+						  s->path, strerror(errno));
+	if (flock(s->lock_fd, LOCK_SH | LOCK_NB) < 0)
+		return fail(err, errlen, errno == EWOULDBLOCK ? -EBUSY : -errno,
+			    "store %s is in use by a writer: %s", s->path,
+			    errno == EWOULDBLOCK ? "mounted read-write or being repaired" :
+						   strerror(errno));
+	return 0;
+}
+
+int store_open_ro(const char *path, const char *cold, struct store **out, char *err,
+		  size_t errlen)
+{
+	int rc;
+
+	store_readonly = store_lock_shared = true;
+	rc = store_open_cold(path, cold, out, err, errlen);
+	store_readonly = store_lock_shared = false;
+	return rc;
+}
 
 static int tiers_open(struct store *s, char *err, size_t errlen)
 {
@@ -281,7 +314,8 @@ int store_open_cold(const char *path, const char *cold, struct store **out, char
 			goto fail;
 		}
 	}
-	rc = store_readonly ? 0 : lock_take(s, err, errlen);
+	rc = store_lock_shared ? lock_take_shared(s, err, errlen) :
+	     store_readonly ? 0 : lock_take(s, err, errlen);
 	if (rc < 0)
 		goto fail;
 	mdir = path_join(path, "meta");

@@ -275,6 +275,8 @@ static int tier_scan(struct local *t, int64_t *newest)
 
 /* Open the newest segment for appending, trusting fstat for its size
  * (a torn tail from a crash is simply left behind, unreferenced). */
+static __thread bool opening_readonly;	/* tier_open_readonly in progress */
+
 static int tier_resume(struct local *t, uint32_t seg)
 {
 	char name[SEG_NAME_SIZE];
@@ -282,7 +284,8 @@ static int tier_resume(struct local *t, uint32_t seg)
 	struct stat st;
 
 	seg_name(name, seg);
-	s->fd = openat(t->dirfd, name, O_RDWR | O_CLOEXEC);
+	/* a read-only opener (perhaps on read-only media) never appends */
+	s->fd = openat(t->dirfd, name, (opening_readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (s->fd < 0 || fstat(s->fd, &st) < 0)
 		return local_fail(t, -errno, "cannot open segment %s/%s for appending: %m", t->dir, name);
 	t->used += (uint64_t)st.st_size - s->size;
@@ -307,8 +310,6 @@ static void tier_free(struct local *t)
 
 static const struct tier_ops local_ops;
 static int local_sync(struct tier *base);
-
-static __thread bool opening_readonly;	/* tier_open_readonly in progress */
 
 int tier_open_readonly(const char *dir, int id, struct tier **out)
 {

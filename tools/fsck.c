@@ -293,6 +293,7 @@ int cmd_fsck(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct fsck f = { 0 };
+	bool ro;
 	int ch, rc;
 
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -306,8 +307,14 @@ int cmd_fsck(int argc, char **argv)
 		fputs(fsck_usage, stderr);
 		return EXIT_USAGE;
 	}
-	if (tool_store_open(argv[optind], &f.s, "fsck") < 0)
+	if (tool_store_open_ro_ok(argv[optind], &f.s, "fsck", &ro) < 0)
 		return EXIT_PROBLEM;
+	if (ro && f.repair) {
+		fprintf(stderr, "aifsctl fsck: --repair: %s is on read-only media; nothing can "
+			"be repaired there\n", argv[optind]);
+		store_close(f.s);
+		return EXIT_PROBLEM;
+	}
 	f.b = meta_batch_new();
 	f.buf = malloc(TIER_EXTENT_MAX);
 	rc = f.b && f.buf ? walk(&f) : -ENOMEM;

@@ -20,3 +20,22 @@ int tool_store_open(const char *path, struct store **s, const char *cmd)
 		fprintf(stderr, "aifsctl %s: %s\n", cmd, err);
 	return rc;
 }
+
+int tool_store_open_ro_ok(const char *path, struct store **s, const char *cmd, bool *ro)
+{
+	char err[1024];
+	int rc = store_open(path, s, err, sizeof(err));
+
+	*ro = rc == -EROFS;
+	if (rc == -EBUSY)
+		return tool_store_open(path, s, cmd);
+	if (*ro) {
+		rc = store_open_ro(path, NULL, s, err, sizeof(err));
+		if (rc == 0)
+			fprintf(stderr, "aifsctl %s: %s is on read-only media: opened read-only\n",
+				cmd, path);
+	}
+	if (rc < 0)
+		fprintf(stderr, "aifsctl %s: %s\n", cmd, err);
+	return rc;
+}

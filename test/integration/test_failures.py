@@ -510,5 +510,69 @@ def save_cut_short_by_enospc_serves_last_complete_version_at_once():
         s.fsck_clean("fsck after a save cut short by ENOSPC")
 
 
+# ------------------------------------------- item 11: odd mount points, read-only media
+
+def aifs_run(*args, timeout=60):
+    from harness import AIFS_BIN
+    return run([AIFS_BIN] + [str(a) for a in args], timeout=timeout)
+
+
+@test
+def regular_file_as_mount_point_is_refused():
+    skip_native()
+    with Store(mount=False) as s:
+        f = os.path.join(s.base, "file")
+        with open(f, "wb") as fh:
+            fh.write(b"not a directory")
+        rc, out = aifs_run(s.store, f)
+        eq(rc, 1, "aifs STORE FILE: exit status (output %r)" % out)
+        check("Not a directory" in out, "aifs STORE FILE: expected 'Not a directory', saw %r" % out)
+        eq(read_all(f), b"not a directory", "the file named as mount point")
+
+
+@test
+def store_on_read_only_media_mounts_ro_and_checks():
+    skip_native()
+    with Store() as s:
+        p = os.path.join(s.mnt, "datasets", "f.bin")
+        content = bytes(range(256)) * 8192
+        fsynced_file(p, content)
+        s.unmount()
+        ro = os.path.join(s.base, "ro")
+        os.mkdir(ro)
+        rc, out = run(["mount", "--bind", s.store, ro])
+        eq(rc, 0, "mount --bind: %s" % out)
+        try:
+            rc, out = run(["mount", "-o", "remount,bind,ro", ro])
+            eq(rc, 0, "remount,bind,ro: %s" % out)
+            raises(errno.EROFS, os.mkdir, os.path.join(ro, "x"), what="mkdir on the read-only bind mount")
+            # read-write: refused, saying how to mount it
+            rc, out = aifs_run(ro, s.mnt, "-f")
+            eq(rc, 1, "aifs of a read-only store without -o ro: exit status (%r)" % out)
+            check("-o ro" in out, "aifs of a read-only store: expected a hint at -o ro, saw %r" % out)
+            # -o ro: mounts and serves every byte
+            real = s.store
+            s.store = ro
+            try:
+                s.mount("ro")
+                eq(read_all(p), content, "content through the read-only mount")
+                raises(errno.EROFS, os.mkdir, os.path.join(s.mnt, "datasets", "d"),
+                       what="mkdir in a read-only mount")
+                s.unmount()
+                s.fsck_clean("fsck of a store on read-only media")
+                rc, out = run([AIFSCTL_BIN, "fsck", "--repair", ro])
+                eq(rc, 1, "fsck --repair on read-only media: exit status (%r)" % out)
+                check("read-only" in out, "fsck --repair on read-only media: expected to say "
+                      "read-only, saw %r" % out)
+            finally:
+                s.store = real
+        finally:
+            if s.proc is not None:
+                s.unmount(check=False)
+            run(["umount", ro])
+        s.mount()
+        eq(read_all(p), content, "content after a read-write mount again")
+
+
 if __name__ == "__main__":
     main()
