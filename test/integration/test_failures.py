@@ -574,5 +574,81 @@ def store_on_read_only_media_mounts_ro_and_checks():
         eq(read_all(p), content, "content after a read-write mount again")
 
 
+# ------------------------------------------- items 10 and 8: fsck after a crash, --repair
+
+@test
+def fsck_notes_crash_leftovers_and_exits_0():
+    skip_native()
+    with Store() as s:
+        d = s.work("plain")
+        fsynced_file(os.path.join(d, "f"), os.urandom(3 << 20))
+        fd = os.open(os.path.join(d, "g"), os.O_WRONLY | os.O_CREAT, 0o644)
+        arm(s, "meta_commit:1+")                # appended, never committed: a crash's leftover
+        try:
+            os.write(fd, os.urandom(5 << 20))
+        except OSError as e:
+            eq(e.errno, errno.EIO, "errno of a write whose commit fails")
+        s.kill9()
+        os.close(fd)
+        rc, out = s.fsck()
+        eq(rc, 0, "fsck exit status after a kill -9 (output %r)" % out[-800:])
+        check("note: " in out and "referenced by nothing" in out,
+              "fsck: expected a note on unreferenced bytes, saw %r" % out[-800:])
+        lines = out.strip().splitlines()
+        check("clean" in lines[-1], "fsck: expected a final line with 'clean', saw %r" % lines[-1])
+        check(all(ln.startswith("note: ") for ln in lines[:-1] if "fsck" not in ln),
+              "fsck: expected only notes before the summary, saw %r" % out[-800:])
+
+
+def segments(s):
+    d = os.path.join(s.store, "hot")
+    return sorted(os.path.join(d, n) for n in os.listdir(d) if n.startswith("seg-"))
+
+
+@test
+def fsck_repair_drops_extents_outside_their_segment():
+    skip_native()
+    with Store() as s:
+        d = s.work("plain")
+        keep = os.urandom(1 << 20)
+        fsynced_file(os.path.join(d, "a"), keep)
+        fsynced_file(os.path.join(d, "b"), os.urandom(4 << 20))
+        s.unmount()
+        seg = segments(s)[-1]
+        size = os.path.getsize(seg)
+        os.truncate(seg, size - (2 << 20))      # the disk lost the segment's end
+        rc, out = s.fsck()
+        eq(rc, 1, "fsck of a truncated segment: exit status (%r)" % out[-800:])
+        check("outside segment" in out, "fsck: expected extents outside their segment, saw %r" % out[-800:])
+        rc, out = s.fsck(repair=True)
+        eq(rc, 0, "fsck --repair: exit status when every problem was repaired (%r)" % out[-800:])
+        check("extent dropped" in out and "0 not repaired" in out,
+              "fsck --repair: expected each extent said dropped and '0 not repaired', saw %r" % out[-800:])
+        check("repaired where possible" not in out, "fsck --repair: the blanket phrase is gone: %r" % out)
+        s.fsck_clean("fsck after --repair")
+        s.mount()
+        eq(read_all(os.path.join(d, "a")), keep, "the intact file after the repair")
+        eq(os.stat(os.path.join(d, "b")).st_size, 4 << 20, "size of the damaged file after the repair")
+
+
+@test
+def fsck_repair_says_what_it_could_not_repair():
+    skip_native()
+    with Store() as s:
+        d = s.work("plain")
+        fsynced_file(os.path.join(d, "a"), os.urandom(2 << 20))
+        s.unmount()
+        seg = segments(s)[-1]
+        with open(seg, "r+b") as f:
+            f.seek(os.path.getsize(seg) // 2)
+            f.write(b"\xff" * 4096)             # flipped bytes in the middle of the data
+        rc, out = s.fsck(repair=True)
+        eq(rc, 1, "fsck --repair of damaged bytes: exit status (%r)" % out[-800:])
+        check("is damaged" in out and "not repaired: the bytes are lost" in out,
+              "fsck --repair: expected the damage said not repaired with the reason, saw %r" % out[-800:])
+        check("1 not repaired" in out.strip().splitlines()[-1],
+              "fsck --repair: expected the summary to count it, saw %r" % out.strip().splitlines()[-1])
+
+
 if __name__ == "__main__":
     main()
