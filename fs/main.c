@@ -507,10 +507,11 @@ int main(int argc, char **argv)
 	c.store = store;
 	c.mnt = mnt;
 	log_init("aifs", c.opt.foreground, c.opt.log_level);
-	if (getenv("AIFS_FAILPOINTS") && failpoint_arm(getenv("AIFS_FAILPOINTS")) < 0) {
+	rc = getenv("AIFS_FAILPOINTS") ? failpoint_arm(getenv("AIFS_FAILPOINTS")) : 0;
+	if (rc < 0) {
 		fprintf(stderr, "aifs: AIFS_FAILPOINTS=%s: %s\n", getenv("AIFS_FAILPOINTS"),
-			failpoint_arm("") < 0 ? "this build has no fail points" :
-						"expected NAME:N[+][=ERR],...");
+			rc == -ENOTSUP ? "this build has no fail points" :
+					 "expected NAME:N[+][=ERR],...");
 		return 2;
 	}
 	if (!c.opt.foreground)
