@@ -233,7 +233,7 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 		     uint64_t rdev, const char *target, struct inode **out)
 {
 	struct fs *fs = the_fs;
-	struct meta_inode a;
+	struct meta_inode a, saved;
 	struct inode *dir = NULL, *in = NULL;
 	struct meta_batch *b = NULL;
 	uint64_t ino;
@@ -265,6 +265,7 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 		goto out;
 	}
 	pthread_rwlock_wrlock(&dir->lock);
+	saved = dir->attr;
 	attr_init(req, dir, mode, rdev, &a);
 	a.ino = fs_ino_alloc(fs);
 	if (target) {
@@ -278,10 +279,8 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 		dir->attr.nlink++;
 	inode_save(b, dir);
 	rc = fs_commit(fs, b, false);
-	if (rc < 0) {
-		if (S_ISDIR(mode))
-			dir->attr.nlink--;
-	}
+	if (rc < 0)
+		dir->attr = saved;
 	pthread_rwlock_unlock(&dir->lock);
 	if (rc == 0) {
 		in = inode_new(fs, &a);
@@ -523,6 +522,8 @@ static void do_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	struct inode *in = NULL, *pin = NULL;
 	struct meta_batch *b = NULL;
 	struct lockset ls = { .n = 0 };
+	struct meta_inode saved, psaved;
+	bool purged;
 	uint64_t other;
 	uint32_t type;
 	int rc = name_check(newname);
@@ -559,6 +560,9 @@ static void do_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	lockset_add(&ls, in);
 	lockset_add(&ls, pin);
 	lockset_lock(&ls);
+	saved = in->attr;
+	psaved = pin->attr;
+	purged = in->purged;
 	if (in->attr.nlink == 0)
 		meta_orphan_del(b, in->ino);
 	in->attr.nlink++;
@@ -568,8 +572,11 @@ static void do_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	inode_save(b, in);
 	inode_save(b, pin);
 	rc = fs_commit(fs, b, false);
-	if (rc < 0)
-		in->attr.nlink--;
+	if (rc < 0) {
+		in->attr = saved;
+		in->purged = purged;
+		pin->attr = psaved;
+	}
 	lockset_unlock(&ls);
 out:
 	pthread_rwlock_unlock(&fs->ns);
@@ -656,6 +663,39 @@ static void rename_apply(struct meta_batch *b, struct rename_op *r)
 		inode_save(b, r->np);
 }
 
+/* What rename_apply changes in memory, to put back if the commit fails. */
+struct rename_saved {
+	struct meta_inode attr[4];
+	uint64_t parent[4];
+	bool purged[4];
+};
+
+static void rename_save(struct rename_op *r, struct rename_saved *s)
+{
+	for (int i = 0; i < 4; i++) {
+		struct inode *in = (&r->p)[i];
+
+		if (in) {
+			s->attr[i] = in->attr;
+			s->parent[i] = in->parent;
+			s->purged[i] = in->purged;
+		}
+	}
+}
+
+static void rename_restore(struct rename_op *r, const struct rename_saved *s)
+{
+	for (int i = 0; i < 4; i++) {
+		struct inode *in = (&r->p)[i];
+
+		if (in) {
+			in->attr = s->attr[i];
+			in->parent = s->parent[i];
+			in->purged = s->purged[i];
+		}
+	}
+}
+
 static int rename_load(struct fs *fs, struct rename_op *r)
 {
 	uint64_t sino, dino;
@@ -707,6 +747,7 @@ static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fs *fs = the_fs;
 	struct rename_op r = { .parent = parent, .newparent = newparent, .name = name,
 			       .newname = newname, .flags = flags };
+	struct rename_saved saved;
 	struct meta_batch *b = NULL;
 	struct lockset ls = { .n = 0 };
 	int rc;
@@ -742,8 +783,11 @@ static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	    version_tracked(r.dst))
 		rc = version_rename(fs, b, r.src->ino, r.dst->ino);	/* history follows the name */
 	if (rc == 0) {
+		rename_save(&r, &saved);
 		rename_apply(b, &r);
 		rc = fs_commit(fs, b, false);
+		if (rc < 0)
+			rename_restore(&r, &saved);
 	}
 	lockset_unlock(&ls);
 out:

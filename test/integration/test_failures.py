@@ -381,7 +381,52 @@ def rename_whose_commit_fails_keeps_both_names():
             eq(read_all(a), b"content of a", "a %s" % when)
             eq(read_all(c), b"content of c", "c %s" % when)
         checks("right after the failure")
+        # the daemon's link counts are untouched: a link made now counts 2
+        os.link(c, os.path.join(d, "c2"))
+        eq(os.stat(c).st_nlink, 2, "link count of c after a new link")
+        os.unlink(os.path.join(d, "c2"))
         after_remount_and_fsck(s, checks)
+
+
+@test
+def link_whose_commit_fails_adds_no_name():
+    skip_native()
+    with Store(opts="entry_timeout=0") as s:
+        d = s.work("plain")
+        a = os.path.join(d, "a")
+        fsynced_file(a, b"linked")
+        failing_commit(s, os.link, a, os.path.join(d, "b"), what="link whose commit fails")
+
+        def checks(when):
+            eq(os.listdir(d), ["a"], "listing %s" % when)
+            eq(os.stat(a).st_nlink, 1, "link count %s" % when)
+        checks("right after the failure")
+        os.link(a, os.path.join(d, "b"))
+        eq(os.stat(a).st_nlink, 2, "link count after a link that commits")
+        os.unlink(os.path.join(d, "b"))
+        after_remount_and_fsck(s, checks)
+
+
+@test
+def snapshot_create_and_drop_whose_commit_fails():
+    skip_native()
+    with Store() as s:
+        ds = os.path.join(s.mnt, "datasets", "set")
+        os.mkdir(ds)
+        fsynced_file(os.path.join(ds, "x"), b"frozen")
+        snaps = os.path.join(ds, ".aifs", "snapshots")
+        failing_commit(s, os.mkdir, os.path.join(snaps, "t1"), what="snapshot whose commit fails")
+        eq(os.listdir(snaps), [], "snapshots after a failed snapshot")
+        os.mkdir(os.path.join(snaps, "t1"))
+        failing_commit(s, os.rmdir, os.path.join(snaps, "t1"), what="snapshot drop whose commit fails")
+
+        def checks(when):
+            eq(os.listdir(snaps), ["t1"], "snapshots %s" % when)
+            eq(read_all(os.path.join(snaps, "t1", "x")), b"frozen", "file in the snapshot %s" % when)
+        checks("right after the failed drop")
+        after_remount_and_fsck(s, checks)
+        os.rmdir(os.path.join(snaps, "t1"))
+        eq(os.listdir(snaps), [], "snapshots after a drop that commits")
 
 
 @test
