@@ -264,6 +264,9 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 		rc = -EINVAL;
 		goto out;
 	}
+	rc = space_meta_room(fs);
+	if (rc < 0)
+		goto out;
 	pthread_rwlock_wrlock(&dir->lock);
 	saved = dir->attr;
 	attr_init(req, dir, mode, rdev, &a);

@@ -121,6 +121,7 @@ struct fs_opts {
 	double cold_after_days;		/* snapshots, sealed journals unused D days go cold */
 	double tier_interval;		/* seconds between policy runs */
 	bool ro;			/* mounted with -o ro */
+	double reserve_mb;		/* reserve=MB, or -1 for the default */
 	bool store_ro;			/* the store is on read-only media: the
 					 * daemon writes nothing to it */
 };
@@ -140,6 +141,7 @@ struct fs {
 	struct journal *journal;		/* journal.c */
 	struct migrate *mig;			/* migrate.c */
 	struct fuse_session *se;
+	uint64_t reserve;			/* bytes kept free on the store's disk */
 };
 
 extern struct fs *the_fs;
@@ -244,6 +246,10 @@ int space_extents(struct fs *fs, struct space_extent **out, size_t *n,
  * is in flight. */
 int space_sweep(struct fs *fs);
 void space_reclaimer_stop(struct fs *fs);
+/* -ENOSPC when the store's disk has less than half the reserve free: an
+ * operation that adds metadata (a name, an attribute) is refused then, so
+ * that what is left keeps deletes and commits working. */
+int space_meta_room(struct fs *fs);
 
 /* Checksums shared by map pieces: a new set (refs 1), dropping one ref. */
 struct crcs *crcs_new(const uint32_t *c, uint32_t n);

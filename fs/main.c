@@ -51,6 +51,8 @@ static const char usage_text[] =
 	"       cold_after_versions=K  versions older than the newest K go cold (default 0: off)\n"
 	"       cold_after_days=D  snapshots and sealed journal files unused D days go cold\n"
 	"       tier_interval=S    seconds between runs of the tier policies (default 60)\n"
+	"       reserve=MB         space kept free for metadata, deletes and gc (default 1%%\n"
+	"                          of the disk, at least 8 and at most 1024)\n"
 	"       allow_other, ro, rw, nosuid, nodev, noexec, noatime, fsname=, ...\n"
 	"                          standard mount options, passed to FUSE\n"
 	"  -h, --help    this text\n"
@@ -205,6 +207,9 @@ static int parse_word(struct cmdline *c, const char *w)
 	} else if (!strncmp(w, "cold_after_days=", 16)) {
 		if (parse_double(v + 1, &c->opt.cold_after_days) < 0)
 			goto bad_value;
+	} else if (!strncmp(w, "reserve=", 8)) {
+		if (parse_double(v + 1, &c->opt.reserve_mb) < 0)
+			goto bad_value;
 	} else if (!strncmp(w, "tier_interval=", 14)) {
 		if (parse_double(v + 1, &c->opt.tier_interval) < 0 || c->opt.tier_interval < 0.1)
 			goto bad_value;
@@ -252,7 +257,7 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *c)
 				   .readahead_kb = 1024,
 				   .codec = TIER_CODEC_RAW, .audit_retention_days = 183,
 				   .cold_codec = TIER_CODEC_AUTO, .migrate_bw = 200,
-				   .tier_interval = 60,
+				   .tier_interval = 60, .reserve_mb = -1,
 				   .audit_leaves = 1000, .audit_secs = 10 };
 	/* '+' is not used: mount.fuse3 puts -o after the operands. */
 	while ((ch = getopt_long(argc, argv, "fdso:hV", longopts, NULL)) != -1) {
@@ -328,6 +333,25 @@ static void set_readahead(const char *mnt, unsigned kib)
 			strerror(errno));
 }
 
+/* The space kept free on each tier's device (reserve=MB, by default 1% of
+ * the device between 8 MiB and 1 GiB), so that metadata, deletes and gc
+ * never find the disk full. */
+static void set_reserve(struct fs *fs)
+{
+	for (int t = 0; t < TIER_COUNT; t++) {
+		struct tier_space sp;
+		uint64_t r = (uint64_t)(fs->opt.reserve_mb * 1e6);
+
+		if (fs->opt.reserve_mb < 0) {
+			r = tier_space(fs->tiers[t], &sp) == 0 ? sp.total / 100 : 0;
+			r = r < (8ull << 20) ? 8ull << 20 : r > (1ull << 30) ? 1ull << 30 : r;
+		}
+		tier_set_reserve(fs->tiers[t], r);
+		if (t == TIER_HOT)
+			fs->reserve = r;
+	}
+}
+
 static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, char *msg,
 		 size_t msglen)
 {
@@ -357,6 +381,7 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 	fs->meta = fs->store->meta;
 	fs->tiers = fs->store->tiers;
 	fs->opt = c->opt;
+	set_reserve(fs);
 	pthread_rwlock_init(&fs->ns, NULL);
 	virt_init();
 	rc = fs_itab_init(fs);

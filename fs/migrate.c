@@ -500,6 +500,7 @@ static void *tier_main(void *arg)
 	struct fs *fs = arg;
 	struct migrate *m = fs->mig;
 
+	tier_reserve_use(true);		/* gc and migration give space back */
 	while (!stopping(m)) {
 		struct job j;
 		bool have;

@@ -19,6 +19,7 @@
 #include "fs/fs.h"
 
 #include <errno.h>
+#include <sys/statvfs.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -411,6 +412,19 @@ int space_reclaimer_start(struct fs *fs)
 
 	fs->space->running = rc == 0;
 	return rc;
+}
+
+int space_meta_room(struct fs *fs)
+{
+	struct statvfs sv;
+
+	if (!fs->reserve || fs->opt.store_ro || statvfs(fs->store->path, &sv) < 0)
+		return 0;
+	if ((uint64_t)sv.f_bavail * sv.f_frsize >= fs->reserve / 2)
+		return 0;
+	log_info("%s: less than half of the %llu-byte reserve free: a metadata change is "
+		 "refused", fs->store->path, (unsigned long long)fs->reserve);
+	return -ENOSPC;
 }
 
 void space_reclaimer_stop(struct fs *fs)

@@ -120,6 +120,9 @@ static int xattr_set(fuse_req_t req, struct fs *fs, struct inode *in, const char
 		return -EEXIST;
 	if (rc == -ENODATA && (remove || (flags & XATTR_REPLACE)))
 		return -ENODATA;
+	rc = remove ? 0 : space_meta_room(fs);
+	if (rc < 0)
+		return rc;
 	b = meta_batch_new();
 	if (!b)
 		return -ENOMEM;

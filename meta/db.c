@@ -42,6 +42,10 @@ static int db_fail(const char *what, char *err)
 		rc = -EBUSY;
 	else if (strstr(err, "does not exist (create_if_missing is false)"))
 		rc = -ENOENT;
+	else if (strstr(err, "No space left on device"))
+		rc = -ENOSPC;
+	else if (strstr(err, "Read-only file system"))
+		rc = -EROFS;
 	log_err("meta: %s: %s", what, err);
 	rocksdb_free(err);
 	return rc;

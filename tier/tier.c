@@ -138,6 +138,23 @@ int tier_space(struct tier *t, struct tier_space *out)
 	return t->ops->space(t, out);
 }
 
+static __thread bool reserve_usable;
+
+void tier_set_reserve(struct tier *t, uint64_t bytes)
+{
+	t->reserve = bytes;
+}
+
+void tier_reserve_use(bool on)
+{
+	reserve_usable = on;
+}
+
+bool tier_reserve_usable(void)
+{
+	return reserve_usable;
+}
+
 int tier_set_seg_max(struct tier *t, uint64_t bytes)
 {
 	return t->ops->set_seg_max(t, bytes);

@@ -695,5 +695,105 @@ def fsck_repair_says_what_it_could_not_repair():
               "fsck --repair: expected the summary to count it, saw %r" % out.strip().splitlines()[-1])
 
 
+# ---------------------------------------- items 1-3: a store on a full disk
+
+def statvfs_free(path):
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+def fill(d, prefix, chunk=1 << 20):
+    """Write files of 4 MiB into D until the disk is full; return their names and the errno seen."""
+    names = []
+    for i in range(1000):
+        p = os.path.join(d, "%s%d" % (prefix, i))
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT, 0o644)
+        names.append(p)
+        try:
+            for _ in range(4):
+                os.write(fd, os.urandom(chunk))
+            os.fsync(fd)
+        except OSError as e:
+            return names, e.errno
+        finally:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    raise Fail("the disk never filled up after %d files" % len(names))
+
+
+@test
+def full_disk_keeps_metadata_deletes_and_the_last_save():
+    skip_native()
+    with Store(mkfs=False, mount=False) as s:
+        os.mkdir(s.store)
+        rc, out = run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", s.store])
+        eq(rc, 0, "mount -t tmpfs: %s" % out)
+        try:
+            s.mkfs()
+            s.mount("reserve=8")
+            d = s.work("plain")
+            keep = os.urandom(3 << 20)
+            fsynced_file(os.path.join(d, "keep"), keep)
+            ck = os.path.join(s.mnt, "checkpoints")
+            model = os.path.join(ck, "model.pt")
+            v1 = zip_bytes(1, 1 << 20)
+            save(model, v1)
+            wait_versions(ck, "model.pt", [1], "versions after the first save")
+            names, err = fill(d, "fill")
+            eq(err, errno.ENOSPC, "errno when the disk is full")
+            check(s.proc.poll() is None, "daemon: expected alive once the disk is full")
+            # metadata: ENOSPC or success, never EIO, and the daemon lives on
+            for i in range(300):
+                md = os.path.join(d, "dir%d" % i)
+                try:
+                    os.mkdir(md)
+                    os.setxattr(md, "user.big", os.urandom(2048))
+                except OSError as e:
+                    eq(e.errno, errno.ENOSPC, "errno of mkdir + setxattr %d on a full disk" % i)
+            check(s.proc.poll() is None, "daemon: expected alive after metadata on a full disk: %s"
+                  % s.log_tail())
+            # half the 8 MB reserve stays free for the metadata database
+            check(statvfs_free(s.store) >= 3500000, "free space on the full disk: expected at "
+                  "least half the reserve, saw %d bytes" % statvfs_free(s.store))
+            # a save on the full disk fails, and the name serves its last complete version
+            fd = os.open(model, os.O_WRONLY | os.O_TRUNC)
+            try:
+                try:
+                    for _ in range(8):
+                        os.write(fd, os.urandom(1 << 20))
+                except OSError as e:
+                    eq(e.errno, errno.ENOSPC, "errno of a checkpoint write on a full disk")
+            finally:
+                try:
+                    os.close(fd)
+                except OSError as e:
+                    check(e.errno in (errno.ENOSPC, errno.EIO), "close of a save on a full disk: %s" % e)
+            eq(read_all(model), v1, "the checkpoint after a save on a full disk")
+            # deletes give space back
+            before = statvfs_free(s.store)
+            for p in names:
+                os.unlink(p)
+            for _ in range(100):
+                if statvfs_free(s.store) > before + (8 << 20):
+                    break
+                time.sleep(0.1)
+            check(statvfs_free(s.store) > before + (8 << 20),
+                  "free space: expected more than %d bytes after the deletes, saw %d" % (
+                      before + (8 << 20), statvfs_free(s.store)))
+            fsynced_file(os.path.join(d, "after"), os.urandom(4 << 20))
+            eq(read_all(os.path.join(d, "keep")), keep, "fsync'd file after the full disk")
+            s.remount("reserve=8")
+            eq(read_all(os.path.join(d, "keep")), keep, "fsync'd file after a remount")
+            eq(read_all(model), v1, "the checkpoint after a remount")
+            s.unmount()
+            s.fsck_clean("fsck after a full disk")
+        finally:
+            if s.proc is not None:
+                s.unmount(check=False)
+            run(["umount", s.store])
+
+
 if __name__ == "__main__":
     main()
