@@ -52,6 +52,7 @@ struct space {
 	pthread_cond_t cond;
 	bool running, stop;
 	bool incomplete;		/* an extent could not be counted: never sweep */
+	uint64_t beyond;		/* extents found past their segment's end at mount */
 };
 
 static size_t xhash(uint8_t tier, uint32_t seg, uint64_t off, size_t size)
@@ -312,7 +313,13 @@ void space_append_end(struct fs *fs, const struct tier_ref *ref)
 
 static int count_ext(void *ctx, const struct meta_extent *e)
 {
-	ref_locked(ctx, &e->ref);
+	struct fs *fs = ctx;
+	struct tier *t = e->ref.tier < TIER_COUNT ? fs->tiers[e->ref.tier] : NULL;
+	int64_t size = t ? tier_seg_size(t, e->ref.seg) : -EINVAL;
+
+	if (size < 0 || e->ref.off + e->ref.stored_len > (uint64_t)size)
+		fs->space->beyond++;	/* the segment file was cut short or lost */
+	ref_locked(fs->space, &e->ref);
 	return 0;
 }
 
@@ -322,7 +329,7 @@ static int count_inode(void *ctx, const struct meta_inode *in)
 
 	if (!S_ISREG(in->mode))
 		return 0;
-	return meta_extent_foreach(fs->meta, in->ino, count_ext, fs->space);
+	return meta_extent_foreach(fs->meta, in->ino, count_ext, fs);
 }
 
 int space_init(struct fs *fs)
@@ -339,6 +346,10 @@ int space_init(struct fs *fs)
 	if (rc == 0)
 		rc = meta_inode_foreach(fs->meta, count_inode, fs);
 	sp->nsegfree = 0;	/* only segments emptied from now on are removed */
+	if (rc == 0 && sp->beyond)
+		log_warn("%llu extents lie past the end of their segment file or in a missing "
+			 "one (segment files cut short): reading them fails with EIO; "
+			 "aifsctl fsck --repair drops them", (unsigned long long)sp->beyond);
 	return rc;
 }
 

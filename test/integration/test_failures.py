@@ -665,6 +665,13 @@ def fsck_repair_drops_extents_outside_their_segment():
         rc, out = s.fsck()
         eq(rc, 1, "fsck of a truncated segment: exit status (%r)" % out[-800:])
         check("outside segment" in out, "fsck: expected extents outside their segment, saw %r" % out[-800:])
+        s.mount()                               # warns once, and serves what is intact
+        eq(read_all(os.path.join(d, "a")), keep, "the intact file on the damaged store")
+        s.unmount()
+        with open(s.log, "rb") as f:
+            log = f.read().decode("utf-8", "replace").split("=== mount 2")[-1]
+        eq(log.count("past the end of their segment"), 1,
+           "warnings at the mount of a store with truncated segments (log %r)" % log[-600:])
         rc, out = s.fsck(repair=True)
         eq(rc, 0, "fsck --repair: exit status when every problem was repaired (%r)" % out[-800:])
         check("extent dropped" in out and "0 not repaired" in out,
