@@ -702,6 +702,57 @@ def fsck_repair_says_what_it_could_not_repair():
               "fsck --repair: expected the summary to count it, saw %r" % out.strip().splitlines()[-1])
 
 
+@test
+def fsync_that_fails_reports_eio_and_keeps_data():
+    skip_native()
+    with Store() as s:
+        d = s.work("plain")
+        p = os.path.join(d, "f")
+        content = os.urandom(2 << 20)
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            eq(os.write(fd, content), len(content), "write")
+            arm(s, "tier_fsync:1")
+            raises(errno.EIO, os.fsync, fd, what="fsync whose data sync fails")
+            arm(s, "")
+            os.fsync(fd)                        # a sync that works makes it durable
+        finally:
+            os.close(fd)
+        eq(read_all(p), content, "content after a failed and a good fsync")
+        s.kill9()
+        s.mount()
+        eq(read_all(p), content, "content after kill -9 and a mount")
+        s.unmount()
+        s.fsck_clean("fsck after a failed fsync")
+
+
+@test
+def journal_write_whose_commit_fails_is_not_recorded():
+    skip_native()
+    with Store() as s:
+        p = os.path.join(s.mnt, "audit", "srv.log")
+        fd = os.open(p, APPEND, 0o644)
+        try:
+            write_ok(fd, b"one\n", "first write")
+            os.fsync(fd)
+            write_ok(fd, b"two\n", "second write")
+            arm(s, "meta_commit:1")
+            raises(errno.EIO, os.fsync, fd, what="fsync of a journal write whose commit fails")
+            arm(s, "")
+            write_ok(fd, b"three\n", "write after the failed commit")
+        finally:
+            os.close(fd)
+        seals(p, "after a failed commit")
+        content = read_all(p)
+        eq(content, b"one\ntwo\nthree\n", "journal file: a write acknowledged before a failed "
+           "commit is stored by the next one")
+        s.unmount()
+        rc, out = run([AIFSCTL_BIN, "audit", "verify", s.store])
+        eq(rc, 0, "audit verify after a failed journal commit (output %r)" % out[-800:])
+        s.mount()
+        eq(read_all(p), content, "journal file after a remount")
+
+
 # ---------------------------------------- items 1-3: a store on a full disk
 
 def statvfs_free(path):
