@@ -410,6 +410,7 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 		argv[3] = "-d";
 	args = (struct fuse_args)FUSE_ARGS_INIT(c->opt.debug ? 4 : 3, argv);
 	se = fuse_session_new(&args, stats_wrap(fs_ops_table()), sizeof(struct fuse_lowlevel_ops), fs);
+	fuse_opt_free_args(&args);	/* what libfuse added to them */
 	free(o);
 	if (!se) {
 		snprintf(msg, msglen, "cannot start FUSE session (bad mount option?)");
