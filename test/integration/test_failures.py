@@ -753,6 +753,60 @@ def journal_write_whose_commit_fails_is_not_recorded():
         eq(read_all(p), content, "journal file after a remount")
 
 
+def fragment(d, n, size=4 << 20):
+    """Files whose compressed extents stay mostly dead: write text, then overwrite most of it."""
+    import random
+    rnd = random.Random(6)
+    words = [b"checkpoint", b"tensor", b"epoch", b"loss", b"gradient", b"shard", b"token",
+             b"batch", b"optimizer", b"layer", b"weight", b"dataset"]
+    keep = {}
+    for i in range(n):
+        p = os.path.join(d, "frag%02d" % i)
+        text = bytearray()
+        while len(text) < size:
+            text += b" ".join(rnd.choice(words) for _ in range(rnd.randint(4, 14))) + b"\n"
+        content = text[:size]
+        fsynced_file(p, bytes(content))
+        keep[p] = content
+    for p, content in keep.items():
+        new = os.urandom(size - (1 << 20))
+        with open(p, "r+b") as f:
+            f.seek(1 << 20)
+            f.write(new)
+            os.fsync(f.fileno())
+        content[1 << 20:] = new
+    return {p: bytes(c) for p, c in keep.items()}
+
+
+@test
+def gc_whose_appends_fail_keeps_every_byte():
+    skip_native()
+    with Store(mkfs=False, mount=False, opts="compress=lz4,migrate_bw=0") as s:
+        rc, out = run([AIFSCTL_BIN, "mkfs", "--segment-size", "16", s.store])
+        eq(rc, 0, "mkfs: %s" % out)
+        s.mount()
+        files = fragment(s.work("d"), 10)
+        arm(s, "tier_append:1+")
+        rc, out = run([AIFSCTL_BIN, "gc", "--threshold", "0.5", s.mnt])
+        arm(s, "")
+        check(rc == 1 and "failed" in out,
+              "aifsctl gc whose appends fail: expected exit 1 saying it failed, saw exit %d: %r"
+              % (rc, out))
+        for p, c in files.items():
+            eq(read_all(p), c, "%s after a gc whose appends failed" % p)
+        rc, out = run([AIFSCTL_BIN, "gc", "--threshold", "0.5", s.mnt])
+        eq(rc, 0, "aifsctl gc once appends work: %r" % out)
+        check(out.startswith("gc: reclaimed ") and not out.startswith("gc: reclaimed 0 "),
+              "aifsctl gc once appends work: expected bytes reclaimed, saw %r" % out)
+        for p, c in files.items():
+            eq(read_all(p), c, "%s after a gc that worked" % p)
+        s.remount()
+        for p, c in files.items():
+            eq(read_all(p), c, "%s after a remount" % p)
+        s.unmount()
+        s.fsck_clean("fsck after a failed and a good gc")
+
+
 # ---------------------------------------- items 1-3: a store on a full disk
 
 def statvfs_free(path):
