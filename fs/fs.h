@@ -20,9 +20,11 @@
  *   extent maps, space counts, writer counts) changes only after the commit
  *   that makes the change durable returned 0, or is put back when it did
  *   not: save the attributes before and restore them, hold space_unref
- *   back between space_defer_begin and space_defer_end, and reload a map
- *   that was changed ahead of its batch (fs_content_reload).  A failed
- *   commit leaves the store as it was, so memory must say the same.
+ *   back between space_defer_begin and space_defer_end (store the write
+ *   buffer first: its own commit is not the deferred one; deferrals do
+ *   not nest), and reload a map that was changed ahead of its batch
+ *   (fs_content_reload).  A failed commit leaves the store as it was, so
+ *   memory must say the same.
  */
 #ifndef AIFS_FS_H
 #define AIFS_FS_H

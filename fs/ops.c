@@ -137,6 +137,10 @@ static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		version_modify(req, in);
 		version_hide_name(fs, in);
 		version_truncate(in, attr->st_size);
+		/* buffered bytes are stored by a commit of their own: not deferred */
+		rc = (uint64_t)attr->st_size < in->attr.size ? fs_flush(fs, in) : 0;
+		if (rc < 0)
+			goto unlock;
 	}
 	space_defer_begin();
 	rc = setattr_apply(fs, in, b, attr, to_set);
@@ -370,9 +374,11 @@ static int truncate_zero(fuse_req_t req, struct fs *fs, struct inode *in)
 	saved = in->attr;
 	version_modify(req, in);
 	version_truncate(in, 0);
+	/* buffered bytes are stored by a commit of their own: not deferred */
+	rc = in->attr.size || in->wb_len ? (journal_file(in) ? -EPERM : fs_flush(fs, in)) : 0;
 	space_defer_begin();
-	rc = in->attr.size || in->wb_len ?
-		(journal_file(in) ? -EPERM : setattr_apply(fs, in, b, &st, FUSE_SET_ATTR_SIZE)) : 0;
+	if (rc == 0 && (in->attr.size || in->wb_len))
+		rc = setattr_apply(fs, in, b, &st, FUSE_SET_ATTR_SIZE);
 	if (rc == 0)
 		rc = fs_commit(fs, b, false);
 	space_defer_end(fs, rc == 0);
@@ -719,12 +725,15 @@ static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 	saved = in->attr;
 	version_modify(req, in);
 	version_truncate(in, UINT64_MAX);
+	/* buffered bytes are stored by a commit of their own: not deferred */
+	rc = mode & FALLOC_FL_PUNCH_HOLE ? fs_flush(fs, in) : 0;
 	space_defer_begin();
-	if (mode & FALLOC_FL_PUNCH_HOLE) {
+	if (rc == 0 && (mode & FALLOC_FL_PUNCH_HOLE)) {
 		rc = fs_punch(fs, in, b, off, len);
 		in->attr.mtime = in->attr.ctime = fs_now();
 		in->attr.generation++;
-	} else if (!(mode & FALLOC_FL_KEEP_SIZE) && (uint64_t)(off + len) > in->attr.size) {
+	} else if (rc == 0 && !(mode & FALLOC_FL_KEEP_SIZE) &&
+		   (uint64_t)(off + len) > in->attr.size) {
 		in->attr.size = off + len;
 		in->attr.ctime = fs_now();
 	}

@@ -366,6 +366,32 @@ def truncate_whose_commit_fails_keeps_the_content():
 
 
 @test
+def truncate_of_buffered_bytes_whose_commit_fails_keeps_them():
+    """The buffer is stored by its own commit, then the truncate's commit fails."""
+    skip_native()
+    with Store() as s:
+        d = s.work("plain")
+        p = os.path.join(d, "data.bin")
+        content = os.urandom(300 << 10)
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            eq(os.write(fd, content), len(content), "buffered write")
+            arm(s, "meta_commit:2")
+            try:
+                raises(errno.EIO, os.truncate, p, 1000, what="truncate whose second commit fails")
+            finally:
+                arm(s, "")
+        finally:
+            os.close(fd)
+
+        def checks(when):
+            eq(read_all(p), content, "content %s" % when)
+        checks("right after the failure")
+        churn(d)
+        after_remount_and_fsck(s, checks)
+
+
+@test
 def rename_whose_commit_fails_keeps_both_names():
     skip_native()
     with Store() as s:
