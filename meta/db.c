@@ -159,7 +159,10 @@ void meta_close(struct meta *m)
 int meta_sync(struct meta *m)
 {
 	char *err = NULL;
+	int rc = failpoint("meta_sync", EIO);
 
+	if (rc < 0)
+		return rc;
 	rocksdb_flush_wal(m->db, 1, &err);
 	return err ? db_fail("sync", err) : 0;
 }

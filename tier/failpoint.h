@@ -11,9 +11,10 @@
  * The daemon arms AIFS_FAILPOINTS at start; root re-arms a mounted daemon
  * by setting user.aifs.failpoints on the mount root (counts start anew).
  *
- * Points: meta_commit (a RocksDB write batch, EIO), tier_append (an
- * extent append, ENOSPC), tier_fsync (a tier sync, EIO), open_reply (the
- * reply to an open or create is lost, as for an interrupted request).
+ * Points: meta_commit (a RocksDB write batch, EIO), meta_sync (a sync of
+ * RocksDB's log, EIO), tier_append (an extent append, ENOSPC), tier_fsync
+ * (a tier sync, EIO), open_reply (the reply to an open or create is lost,
+ * as for an interrupted request).
  * Lives in tier/ with log.h, the lowest layer, so that every layer uses it.
  */
 #ifndef AIFS_FAILPOINT_H

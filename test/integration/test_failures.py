@@ -740,6 +740,10 @@ def fsync_that_fails_reports_eio_and_keeps_data():
             eq(os.write(fd, content), len(content), "write")
             arm(s, "tier_fsync:1")
             raises(errno.EIO, os.fsync, fd, what="fsync whose data sync fails")
+            eq(os.write(fd, b"more"), 4, "write after a failed fsync")
+            content += b"more"
+            arm(s, "meta_sync:1")
+            raises(errno.EIO, os.fsync, fd, what="fsync whose metadata sync fails")
             arm(s, "")
             os.fsync(fd)                        # a sync that works makes it durable
         finally:
