@@ -362,13 +362,21 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 	int rc;
 
 	rc = store_open_cold(c->store, c->opt.cold, &fs->store, msg, msglen);
+	if (rc == -ENOSPC) {
+		/* a full disk: mount read-only rather than not at all */
+		log_warn("%s: mounting it read-only", msg);
+		if (!c->opt.ro && append_opt(c, "ro") < 0)
+			return -ENOMEM;
+		c->opt.ro = true;
+		rc = -EROFS;
+	}
 	if (rc == -EROFS && c->opt.ro) {
 		/* read-only media: serve what is there, write nothing */
 		c->opt.store_ro = true;
 		c->opt.lineage_off = true;
 		rc = store_open_ro(c->store, c->opt.cold, &fs->store, msg, msglen);
 		if (rc == 0)
-			log_notice("store %s is on read-only media: mounted without writing to "
+			log_notice("store %s is opened read-only: mounted without writing to "
 				   "it (what a crash left is undone at the next read-write mount)",
 				   c->store);
 	} else if (rc == -EROFS) {

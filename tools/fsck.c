@@ -361,8 +361,8 @@ int cmd_fsck(int argc, char **argv)
 	if (tool_store_open_ro_ok(argv[optind], &f.s, "fsck", &ro) < 0)
 		return EXIT_PROBLEM;
 	if (ro && f.repair) {
-		fprintf(stderr, "aifsctl fsck: --repair: %s is on read-only media; nothing can "
-			"be repaired there\n", argv[optind]);
+		fprintf(stderr, "aifsctl fsck: --repair: %s could only be opened read-only; "
+			"nothing can be repaired\n", argv[optind]);
 		store_close(f.s);
 		return EXIT_PROBLEM;
 	}

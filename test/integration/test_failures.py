@@ -937,5 +937,54 @@ def full_disk_keeps_metadata_deletes_and_the_last_save():
             run(["umount", s.store])
 
 
+@test
+def store_on_a_disk_filled_by_others_mounts_read_only_and_checks():
+    skip_native()
+    with Store(mkfs=False, mount=False) as s:
+        os.mkdir(s.store)
+        rc, out = run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", s.store])
+        eq(rc, 0, "mount -t tmpfs: %s" % out)
+        try:
+            s.mkfs()
+            s.mount()
+            d = s.work("plain")
+            keep = os.urandom(2 << 20)
+            fsynced_file(os.path.join(d, "keep"), keep)
+            s.unmount()
+            filler = os.path.join(s.store, "filler")
+            with open(filler, "wb") as f:     # another program fills the disk to the last byte
+                try:
+                    while True:
+                        f.write(b"\0" * (1 << 20))
+                        f.flush()
+                except OSError as e:
+                    eq(e.errno, errno.ENOSPC, "errno of the filler")
+            check(statvfs_free(s.store) < (1 << 20), "free space: expected the disk full, saw %d bytes"
+                  % statvfs_free(s.store))
+            s.mount()
+            eq(read_all(os.path.join(d, "keep")), keep, "a file on the full disk, mounted read-only")
+            raises(errno.EROFS, os.mkdir, os.path.join(d, "x"), what="mkdir in a store mounted read-only "
+                   "because its disk is full")
+            s.unmount()
+            with open(s.log, "rb") as f:
+                check(b"mounting it read-only" in f.read(), "daemon log: expected it to say why it "
+                      "mounted read-only: %s" % s.log_tail())
+            rc, out = s.fsck()
+            eq(rc, 0, "fsck of a store on a full disk (%r)" % out[-600:])
+            check("full" in out and "clean" in out.strip().splitlines()[-1],
+                  "fsck of a store on a full disk: expected it to say the disk is full and clean, "
+                  "saw %r" % out[-600:])
+            os.unlink(filler)
+            s.mount()
+            os.mkdir(os.path.join(d, "x"))
+            eq(read_all(os.path.join(d, "keep")), keep, "the file once the disk has room again")
+            s.unmount()
+            s.fsck_clean("fsck once the disk has room again")
+        finally:
+            if s.proc is not None:
+                s.unmount(check=False)
+            run(["umount", s.store])
+
+
 if __name__ == "__main__":
     main()
