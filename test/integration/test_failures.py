@@ -837,6 +837,58 @@ def gc_whose_appends_fail_keeps_every_byte():
         s.fsck_clean("fsck after a failed and a good gc")
 
 
+@test
+def migration_whose_appends_or_commits_fail_keeps_every_byte():
+    skip_native()
+    with Store() as s:
+        d = s.work("d")
+        files = {}
+        for i in range(4):
+            p = os.path.join(d, "f%d" % i)
+            files[p] = os.urandom((1 << 20) + i * 4097)
+            fsynced_file(p, files[p])
+        for spec in ("tier_append:2+", "meta_commit:1+"):
+            arm(s, spec)
+            rc, out = run([AIFSCTL_BIN, "tier", "migrate", d, "--to", "cold", "--wait"])
+            arm(s, "")
+            for p, c in files.items():
+                eq(read_all(p), c, "%s after a migration with %s (exit %d: %s)" % (p, spec, rc, out.strip()))
+        rc, out = run([AIFSCTL_BIN, "tier", "migrate", d, "--to", "cold", "--wait"])
+        eq(rc, 0, "a migration that works: %s" % out)
+        for p, c in files.items():
+            eq(os.getxattr(p, "user.aifs.tier"), b"cold", "tier of %s after the migration" % p)
+        s.remount()
+        for p, c in files.items():
+            eq(read_all(p), c, "%s after a remount" % p)
+        s.unmount()
+        s.fsck_clean("fsck after failed and good migrations")
+
+
+@test
+def plain_write_whose_commit_fails_is_stored_by_the_next():
+    skip_native()
+    with Store() as s:
+        d = s.work("plain")
+        p = os.path.join(d, "f")
+        content = os.urandom(1 << 20)
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            eq(os.write(fd, content), len(content), "write")
+            arm(s, "meta_commit:1")
+            raises(errno.EIO, os.fsync, fd, what="fsync whose extent commit fails")
+            arm(s, "")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        failing_commit(s, os.chmod, p, 0o600, what="chmod whose commit fails")
+
+        def checks(when):
+            eq(read_all(p), content, "content %s" % when)
+            eq(os.stat(p).st_mode & 0o777, 0o644, "mode %s" % when)
+        checks("right after the failures")
+        after_remount_and_fsck(s, checks)
+
+
 # ---------------------------------------- items 1-3: a store on a full disk
 
 def statvfs_free(path):
