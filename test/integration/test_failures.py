@@ -4,6 +4,7 @@
 import errno
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -1036,6 +1037,145 @@ def store_on_a_disk_filled_by_others_mounts_read_only_and_checks():
             if s.proc is not None:
                 s.unmount(check=False)
             run(["umount", s.store])
+
+
+# ------------------------------------------------------------- a crash loop
+
+def _durable(side, *fields):
+    """Record one durable fact outside the store (a line, fsync'd)."""
+    with open(side, "a") as f:
+        f.write("\t".join(str(x) for x in fields) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _facts(side):
+    try:
+        with open(side) as f:
+            return [ln.rstrip("\n").split("\t") for ln in f if ln.endswith("\n")]
+    except FileNotFoundError:
+        return []
+
+
+def _sha(b):
+    import hashlib
+    return hashlib.sha256(b).hexdigest()
+
+
+def _journal_child(path, tag, n):
+    try:
+        fd = os.open(path, APPEND, 0o644)
+        try:
+            for k in range(n):
+                os.write(fd, b"%s %d\n" % (tag, k))
+        finally:
+            os.close(fd)
+    except OSError:
+        pass                                    # the daemon was killed
+
+
+def _mixed_workload(mnt, side, it, seed):
+    """Checkpoint saves, journal appends from two processes, creates, renames,
+    unlinks, a snapshot and a migration, until the daemon is killed."""
+    import random
+    rnd = random.Random(seed)
+    ctx = multiprocessing.get_context("fork")
+    try:
+        plain = os.path.join(mnt, "plain")
+        ck = os.path.join(mnt, "checkpoints")
+        ds = os.path.join(mnt, "datasets", "set")
+        for step in range(1000):
+            p = os.path.join(plain, "f%d_%d" % (it, step))
+            c = os.urandom(rnd.randint(1, 600 << 10))
+            fsynced_file(p + ".tmp", c)
+            os.rename(p + ".tmp", p)
+            dfd = os.open(plain, os.O_RDONLY)
+            os.fsync(dfd)
+            os.close(dfd)
+            _durable(side, "file", p, _sha(c))
+            if step % 3 == 0:
+                model = os.path.join(ck, "model.pt")
+                z = zip_bytes(it * 1000 + step, rnd.randint(1000, 300000))
+                save(model, z)
+                _durable(side, "save", model, _sha(z))
+            if step % 4 == 1:
+                j = os.path.join(mnt, "audit", "log%d_%d" % (it, step))
+                kids = [ctx.Process(target=_journal_child, args=(j, b"p%d" % k, 20)) for k in range(2)]
+                for k in kids:
+                    k.start()
+                for k in kids:
+                    k.join()
+            if step % 5 == 2:
+                old = os.path.join(plain, "f%d_%d" % (it, step - 2))
+                os.unlink(old)
+                _durable(side, "gone", old)
+            if step == 1:
+                os.mkdir(os.path.join(ds, ".aifs", "snapshots", "t%d" % it))
+                _durable(side, "snap", "t%d" % it)
+            if step == 3:
+                run([AIFSCTL_BIN, "tier", "migrate", plain, "--to", "cold"])
+    except OSError:
+        pass                                    # the daemon was killed
+    os._exit(0)
+
+
+@test
+def crash_loop_mixed_workload_keeps_everything_durable():
+    """AIFS_CRASH_LOOPS (default 30) rounds of a mixed workload killed by SIGKILL."""
+    skip_native()
+    import random
+    loops = int(os.environ.get("AIFS_CRASH_LOOPS", "30"))
+    seed = random.randrange(1 << 32)
+    print("# crash loop: %d rounds, seed %d" % (loops, seed), flush=True)
+    rnd = random.Random(seed)
+    ctx = multiprocessing.get_context("fork")
+    with Store() as s:
+        side = os.path.join(s.base, "durable.tsv")
+        os.mkdir(os.path.join(s.mnt, "plain"))
+        os.mkdir(os.path.join(s.mnt, "datasets", "set"))
+        fsynced_file(os.path.join(s.mnt, "datasets", "set", "x"), b"dataset file\n")
+        for it in range(loops):
+            w = ctx.Process(target=_mixed_workload, args=(s.mnt, side, it, seed + it))
+            w.start()
+            time.sleep(rnd.uniform(0.05, 1.5))
+            s.kill9()
+            w.join(60)
+            if w.is_alive():
+                os.kill(w.pid, signal.SIGKILL)
+                w.join()
+            s.unmount(check=False)
+            rc, out = s.fsck()
+            eq(rc, 0, "round %d: fsck after kill -9 (%r)" % (it, out[-800:]))
+            s.mount()
+            files, saves, snaps = {}, [], []
+            for f in _facts(side):
+                if f[0] == "file":
+                    files[f[1]] = f[2]
+                elif f[0] == "gone":
+                    files.pop(f[1], None)
+                elif f[0] == "save":
+                    saves.append(f[2])
+                elif f[0] == "snap":
+                    snaps.append(f[1])
+            for p, h in files.items():
+                eq(_sha(read_all(p)), h, "round %d: sha256 of fsync'd %s" % (it, p))
+            vdir = os.path.join(s.mnt, "checkpoints", ".aifs", "versions", "model.pt")
+            have = set()
+            for v in (os.listdir(vdir) if os.path.isdir(vdir) else []):
+                have.add(_sha(read_all(os.path.join(vdir, v))))
+            missing = [h for h in saves if h not in have]
+            eq(missing, [], "round %d: committed versions missing after kill -9" % it)
+            if saves:
+                eq(_sha(read_all(os.path.join(s.mnt, "checkpoints", "model.pt"))), saves[-1],
+                   "round %d: model.pt serves the last committed save" % it)
+            snapdir = os.path.join(s.mnt, "datasets", "set", ".aifs", "snapshots")
+            for t in snaps:
+                eq(read_all(os.path.join(snapdir, t, "x")), b"dataset file\n",
+                   "round %d: snapshot %s" % (it, t))
+        print("# crash loop: %d fsync'd files alive, %d versions committed, %d snapshots checked"
+              % (len(files), len(saves), len(snaps)), flush=True)
+        s.unmount()
+        s.fsck_clean("fsck after %d rounds" % loops)
 
 
 if __name__ == "__main__":
