@@ -1176,6 +1176,9 @@ def crash_loop_mixed_workload_keeps_everything_durable():
               % (len(files), len(saves), len(snaps)), flush=True)
         s.unmount()
         s.fsck_clean("fsck after %d rounds" % loops)
+        rc, out = run([AIFSCTL_BIN, "audit", "verify", s.store])
+        check(rc == 0 and "intact" in out, "audit verify after the crash loop: expected exit 0 and "
+              "'intact', saw exit %d: %r" % (rc, out[-600:]))
 
 
 if __name__ == "__main__":
