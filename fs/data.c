@@ -21,6 +21,16 @@
 
 static __thread char *scratch;
 static __thread size_t scratch_len;
+static pthread_key_t scratch_key;	/* frees a retired thread's buffer */
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static bool scratch_keyed;
+
+static void scratch_key_make(void)
+{
+	scratch_keyed = pthread_key_create(&scratch_key, free) == 0;
+	if (!scratch_keyed)
+		log_err("no thread key for read buffers: a retired thread's buffer leaks");
+}
 
 char *fs_scratch(size_t len)
 {
@@ -29,6 +39,9 @@ char *fs_scratch(size_t len)
 
 		if (!n)
 			return NULL;
+		pthread_once(&scratch_once, scratch_key_make);
+		if (scratch_keyed)
+			pthread_setspecific(scratch_key, n);
 		scratch = n;
 		scratch_len = len;
 	}
@@ -148,7 +161,7 @@ static int wbuf_grow(struct inode *in, uint32_t need);
 /* Make the inline content of IN its clean write buffer [0, len). */
 static int inline_load(struct inode *in, struct fs *fs)
 {
-	void *data;
+	void *data = NULL;
 	size_t len;
 	int rc = meta_inline_get(fs->meta, in->ino, &data, &len);
 
