@@ -21,6 +21,16 @@
 
 static __thread char *scratch;
 static __thread size_t scratch_len;
+static pthread_key_t scratch_key;	/* frees a retired thread's buffer */
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static bool scratch_keyed;
+
+static void scratch_key_make(void)
+{
+	scratch_keyed = pthread_key_create(&scratch_key, free) == 0;
+	if (!scratch_keyed)
+		log_err("no thread key for read buffers: a retired thread's buffer leaks");
+}
 
 char *fs_scratch(size_t len)
 {
@@ -29,6 +39,9 @@ char *fs_scratch(size_t len)
 
 		if (!n)
 			return NULL;
+		pthread_once(&scratch_once, scratch_key_make);
+		if (scratch_keyed)
+			pthread_setspecific(scratch_key, n);
 		scratch = n;
 		scratch_len = len;
 	}
@@ -96,6 +109,22 @@ static size_t map_find(const struct extmap *m, uint64_t off)
 	return lo;
 }
 
+uint64_t fs_map_covered(const struct inode *in, uint64_t off, uint64_t end)
+{
+	const struct extmap *m = &in->map;
+	uint64_t n = 0;
+
+	if (in->attr.flags & META_IF_INLINE)
+		return off < in->wb_len ? (end < in->wb_len ? end : in->wb_len) - off : 0;
+	for (size_t i = map_find(m, off); i < m->n && m->v[i].foff < end; i++) {
+		uint64_t s = m->v[i].foff > off ? m->v[i].foff : off;
+		uint64_t t = m->v[i].foff + m->v[i].len < end ? m->v[i].foff + m->v[i].len : end;
+
+		n += t - s;
+	}
+	return n;
+}
+
 static void ext_to_meta(const struct ext *e, struct meta_extent *me)
 {
 	me->foff = e->foff;
@@ -132,7 +161,7 @@ static int wbuf_grow(struct inode *in, uint32_t need);
 /* Make the inline content of IN its clean write buffer [0, len). */
 static int inline_load(struct inode *in, struct fs *fs)
 {
-	void *data;
+	void *data = NULL;
 	size_t len;
 	int rc = meta_inline_get(fs->meta, in->ino, &data, &len);
 
@@ -365,6 +394,14 @@ static int flush_extent(struct fs *fs, struct inode *in)
 		if (rc < 0)
 			return rc;
 	}
+	b = meta_batch_new();
+	if (!b)
+		return -ENOMEM;
+	rc = prealloc_write(fs, in, b, e.foff, e.len);
+	if (rc < 0) {
+		meta_batch_free(b);
+		return rc;
+	}
 	space_append_begin(fs);
 	rc = tier_append(fs->tiers[TIER_HOT], in->wbuf, in->wb_len, fs->opt.codec, &e.ref,
 			 crcbuf, &ncrc);
@@ -372,11 +409,11 @@ static int flush_extent(struct fs *fs, struct inode *in)
 	if (rc < 0) {
 		log_err("write of %u bytes of inode %llu to the hot tier failed: %s",
 			in->wb_len, (unsigned long long)in->ino, strerror(-rc));
+		meta_batch_free(b);
 		return rc;
 	}
 	e.crcs = crcs_new(crcbuf, ncrc);
-	b = meta_batch_new();
-	if (!e.crcs || !b) {
+	if (!e.crcs) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -387,6 +424,7 @@ static int flush_extent(struct fs *fs, struct inode *in)
 	inode_save(b, in);
 	rc = commit_with_records(fs, in, b);
 	if (rc == 0) {
+		prealloc_apply(fs, in);
 		in->wb_len = 0;
 		in->wb_dirty = false;
 	}
@@ -571,6 +609,7 @@ void fs_content_drop(struct fs *fs, struct inode *in, struct meta_batch *b)
 	fs_wbuf_free(in);
 	if (!S_ISREG(in->attr.mode))
 		return;
+	prealloc_drop(fs, in, b);
 	/* Truncation drops the extents past the size, so an empty file has
 	 * none: no scan of the store for them. */
 	if (!in->map_loaded && in->attr.size == 0)

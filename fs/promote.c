@@ -9,6 +9,7 @@
  * write and search on the new name's directory).
  */
 #include "fs/access.h"
+#include "fs/inval.h"
 
 #include <errno.h>
 #include <string.h>
@@ -143,11 +144,11 @@ int fs_promote(struct fs *fs, fuse_req_t req, struct inode *src, const char *val
 		inode_put(fs, in);
 	if (from != src)
 		inode_put(fs, from);
-	if (rc == 0 && fs->se) {
+	if (rc == 0) {
 		/* The kernel did not make this name: drop what it cached of the
-		 * directory (a miss, a listing). */
-		fuse_lowlevel_notify_inval_entry(fs->se, parent, name, strlen(name));
-		fuse_lowlevel_notify_inval_inode(fs->se, parent, 0, 0);
+		 * directory (a miss, a listing), soon (inval.h). */
+		inval_entry(parent, name, strlen(name));
+		inval_inode(parent, 0, 0);
 	}
 	return rc;
 }

@@ -9,6 +9,7 @@
  * .aifs/metrics is the same in the Prometheus text format.
  */
 #include "fs/fs.h"
+#include "fs/inval.h"
 #include "fs/lineage.h"
 
 #include <errno.h>
@@ -67,7 +68,9 @@ static void account(enum op op, int64_t t0, uint64_t bytes)
 	static void w_##name params				\
 	{							\
 		int64_t t0 = mono();				\
+		lk_op(op_names[op]);				\
 		real.name args;					\
+		lk_op(NULL);					\
 		account(op, t0, bytes);				\
 	}
 
@@ -198,6 +201,7 @@ int stats_json(struct fs *fs, char **text, size_t *len)
 	struct tier_space sp[TIER_COUNT];
 	uint64_t records = 0, signed_size = 0;
 	unsigned long pjobs, psrcs;
+	struct inval_stats iv;
 
 	for (int t = 0; t < TIER_COUNT; t++)
 		if (tier_space(fs->tiers[t], &sp[t]) < 0)
@@ -205,9 +209,13 @@ int stats_json(struct fs *fs, char **text, size_t *len)
 	journal_sizes(fs, &records, &signed_size);
 	out(&b, "{\"store\": \"%s\", \"uuid\": \"%s\", \"format\": %u, \"version\": \"%s\",\n",
 	    fs->store->path, fs->store->uuid, fs->store->format, AIFS_VERSION);
-	out(&b, " \"daemon\": {\"pid\": %d, \"started\": %lld, \"uptime_s\": %lld},\n",
+	inval_stats_get(&iv);
+	out(&b, " \"daemon\": {\"pid\": %d, \"started\": %lld, \"uptime_s\": %lld, "
+	    "\"invalidations_sent\": %llu, \"invalidations_pending\": %llu, "
+	    "\"lock_waits_warned\": %llu},\n",
 	    (int)getpid(), (long long)(started / 1000000000),
-	    (long long)((fs_now() - started) / 1000000000));
+	    (long long)((fs_now() - started) / 1000000000), (unsigned long long)iv.sent,
+	    (unsigned long long)iv.pending, (unsigned long long)lk_warnings(NULL, 0));
 	out(&b, " \"tiers\": {\"hot\": {\"bytes\": %llu, \"device_total\": %llu, "
 	    "\"device_avail\": %llu}, \"cold\": {\"bytes\": %llu, \"device_total\": %llu, "
 	    "\"device_avail\": %llu}},\n",
