@@ -766,3 +766,49 @@ int fs_map_copy_from(struct fs *fs, struct inode *in, struct meta_batch *b, uint
 	}
 	return meta_extent_foreach(fs->meta, src, copy_ext, &c);
 }
+
+int fs_map_share(struct fs *fs, struct inode *dst, struct meta_batch *b, uint64_t doff,
+		 const struct inode *src, uint64_t soff, uint64_t len)
+{
+	const struct extmap *m = &src->map;
+	uint64_t end = soff + len;
+	struct ext *v = NULL;
+	size_t n = 0, cap = 0, i = 0;
+	int rc = 0;
+
+	/* SRC's pieces first: SRC may be DST, whose map the punch changes */
+	for (size_t k = map_find(m, soff); k < m->n && m->v[k].foff < end; k++) {
+		const struct ext *e = &m->v[k];
+		uint64_t s = e->foff > soff ? e->foff : soff;
+		uint64_t t = e->foff + e->len < end ? e->foff + e->len : end;
+
+		if (n == cap) {
+			struct ext *w = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*v));
+
+			if (!w) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			v = w;
+		}
+		v[n] = *e;
+		v[n].foff = doff + (s - soff);
+		v[n].inner = e->inner + (uint32_t)(s - e->foff);
+		v[n].len = t - s;
+		v[n++].crcs->refs++;
+	}
+	rc = map_punch(fs, dst, b, doff, doff + len);
+	while (rc == 0 && i < n) {
+		space_ref(fs, &v[i].ref);
+		rc = map_insert(fs, dst, b, &v[i]);
+		if (rc < 0)
+			space_unref(fs, &v[i].ref, 0, 0, false);
+		else
+			i++;	/* its piece and checksums are the map's now */
+	}
+out:
+	for (; i < n; i++)
+		crcs_put(v[i].crcs);
+	free(v);
+	return rc;
+}

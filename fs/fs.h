@@ -281,6 +281,17 @@ void fs_wbuf_free(struct inode *in);
 int fs_map_clone_to(struct fs *fs, struct inode *in, struct meta_batch *b, uint64_t dst);
 /* Insert the extents of inode SRC into IN's (emptied) map. */
 int fs_map_copy_from(struct fs *fs, struct inode *in, struct meta_batch *b, uint64_t src);
+/* Make [DOFF, DOFF+LEN) of DST share the pieces of [SOFF, SOFF+LEN) of
+ * SRC (holes stay holes), into B: DST's pieces there are dropped.  Both
+ * locked for writing, flushed, maps loaded, not inline; SRC may be DST
+ * with the ranges apart.  Neither may be in a plain area (whose removed
+ * pieces are freed at once, shared or not). */
+int fs_map_share(struct fs *fs, struct inode *dst, struct meta_batch *b, uint64_t doff,
+		 const struct inode *src, uint64_t soff, uint64_t len);
+/* copy_file_range between open files of IN and OUT: shares extents (see
+ * reflink.c); bytes done, or -EOPNOTSUPP for the kernel to copy bytes. */
+ssize_t fs_reflink(struct fs *fs, fuse_req_t req, struct inode *src, uint64_t soff,
+		   struct inode *dst, uint64_t doff, size_t len);
 void fs_map_free(struct extmap *m);
 
 /* per-thread scratch buffer of at least LEN bytes (never freed by caller) */
