@@ -228,7 +228,7 @@ static int map_punch(struct fs *fs, struct inode *in, struct meta_batch *b,
 		in->attr.alloc -= x->len;
 		meta_extent_del(b, in->ino, x->foff);
 		space_unref(fs, &x->ref, x->inner + (uint32_t)(s - x->foff), t - s,
-			    in->attr.policy == META_AREA_PLAIN);
+			    fs_extents_unique(in));
 		crcs_put(x->crcs);
 	}
 	memmove(&m->v[i + nkeep], &m->v[j], (m->n - j) * sizeof(*m->v));
@@ -609,7 +609,7 @@ void fs_content_drop(struct fs *fs, struct inode *in, struct meta_batch *b)
 			const struct ext *x = &in->map.v[i];
 
 			space_unref(fs, &x->ref, x->inner, x->len,
-				    in->attr.policy == META_AREA_PLAIN);
+				    fs_extents_unique(in));
 		}
 		none = in->map.n == 0;	/* read, and there is nothing to delete */
 	}
@@ -682,7 +682,7 @@ int fs_map_replace(struct fs *fs, struct inode *in, const struct ext *old,
 			continue;
 		e = &in->map.v[at[i]];
 		space_ref(fs, &repl[i].ref);
-		space_unref(fs, &e->ref, e->inner, e->len, in->attr.policy == META_AREA_PLAIN);
+		space_unref(fs, &e->ref, e->inner, e->len, fs_extents_unique(in));
 		crcs_put(e->crcs);
 		*e = repl[i];
 		e->crcs->refs++;

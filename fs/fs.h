@@ -237,6 +237,13 @@ int fs_commit(struct fs *fs, struct meta_batch *b, bool sync);
  * the removed record (plain areas share no extents), so that range is
  * freed at once even if other pieces of the extent live on. */
 int space_init(struct fs *fs);
+/* Whether IN's extents are its own alone: a plain file's, unless it was
+ * ever given or gave shared ones (META_IF_SHARED: promote, copy_file_range);
+ * then what it removes is freed at once (space_unref's UNIQUE). */
+static inline bool fs_extents_unique(const struct inode *in)
+{
+	return in->attr.policy == META_AREA_PLAIN && !(in->attr.flags & META_IF_SHARED);
+}
 void space_ref(struct fs *fs, const struct tier_ref *r);
 void space_unref(struct fs *fs, const struct tier_ref *r, uint32_t inner, uint64_t len,
 		 bool unique);

@@ -6,12 +6,13 @@
  * own and the other keeps the old ones.  Any byte offsets and lengths
  * share: pieces of extents start anywhere.
  *
- * Shared only between files of dataset and checkpoint areas (versions and
- * snapshots included, as sources).  Everything else answers EOPNOTSUPP,
- * on which the kernel copies the bytes through read and write: into a
- * journal area (whose writes enter the hash chain as records), from or
- * into a plain area (whose pieces are freed at once when overwritten,
- * which sharing would break), and small files stored inline.
+ * Shared between regular files of every area but journal areas (versions
+ * and snapshots included, as sources).  A plain file frees the bytes it
+ * overwrites at once unless they may be shared, so both files are marked
+ * META_IF_SHARED (fs_extents_unique).  Everything else answers EOPNOTSUPP,
+ * on which the kernel copies the bytes through read and write: from or
+ * into a journal area (whose writes enter the hash chain as records, and
+ * whose files are sealed), and small files stored inline.
  *
  * Into a checkpoint file the copy is a change like a write: it starts a
  * write session (version_modify), and the version its close commits has
@@ -26,7 +27,7 @@
 static bool shareable(const struct inode *in)
 {
 	return S_ISREG(in->attr.mode) && !journal_file(in) &&
-	       (in->attr.policy == META_AREA_DATASET || in->attr.policy == META_AREA_CHECKPOINT);
+	       in->attr.policy != META_AREA_JOURNAL;
 }
 
 /* Lock SRC and DST for writing, in inode order (once if they are one). */
@@ -51,6 +52,7 @@ static int share(struct fs *fs, fuse_req_t req, struct inode *src, uint64_t soff
 		 struct inode *dst, uint64_t doff, uint64_t len)
 {
 	struct meta_inode saved;
+	uint32_t src_flags = src->attr.flags;
 	struct meta_batch *b;
 	int rc = fs_flush(fs, src);
 
@@ -77,12 +79,18 @@ static int share(struct fs *fs, fuse_req_t req, struct inode *src, uint64_t soff
 			dst->attr.size = doff + len;
 		dst->attr.mtime = dst->attr.ctime = fs_now();
 		dst->attr.generation++;
+		dst->attr.flags |= META_IF_SHARED;
+		if (src != dst && !(src->attr.flags & (META_IF_SHARED | META_IF_READONLY))) {
+			src->attr.flags |= META_IF_SHARED;
+			inode_save(b, src);
+		}
 		inode_save(b, dst);
 		rc = fs_commit(fs, b, false);
 	}
 	if (rc < 0) {
 		/* the map changed in memory only: read it again from the store */
 		dst->attr = saved;
+		src->attr.flags = src_flags;
 		fs_map_free(&dst->map);
 		dst->map_loaded = false;
 		log_warn("copy_file_range into inode %llu: sharing %llu bytes failed: %s",
