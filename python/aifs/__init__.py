@@ -14,6 +14,7 @@ output of the matching ``aifsctl`` command.
     aifs.diff("datasets/ds1", "v1", "live")
     aifs.lineage("checkpoints/run1/model.pt")["sources"]
     aifs.hold("checkpoints/run1/model.pt@v2", "paper")
+    aifs.copy("datasets/ds1/train.bin", "datasets/ds2/train.bin")   # shares data
 
 ``aifs.torch.save(obj, path)`` saves a PyTorch object into a checkpoint area
 and returns the version it committed and its SHA-256.
@@ -33,8 +34,8 @@ import time
 
 __all__ = [
     "AifsError", "Version", "area", "current", "versions", "version_path", "restore",
-    "promote", "hold", "unhold", "holds", "snapshot", "snapshot_delete", "snapshots", "manifest", "diff",
-    "lineage",
+    "promote", "hold", "unhold", "holds", "snapshot", "snapshot_delete", "snapshots",
+    "manifest", "diff", "lineage", "copy",
 ]
 
 
@@ -328,6 +329,40 @@ def lineage(path):
         return json.loads(text)
     except ValueError as e:
         _fail(_errno.EIO, "lineage", path, "unreadable user.aifs.lineage: %s" % e)
+
+
+# ---------------------------------------------------------------- copies
+
+def copy(src, dst):
+    """Copy the file SRC to DST (created, or truncated) on the same mount by
+    copy_file_range, which shares the data instead of copying it (a journal
+    area gets a byte copy); returns the number of bytes copied."""
+    src, dst = os.fspath(src), os.fspath(dst)
+    try:
+        fi = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        _fail(e.errno, "copy", src)
+    try:
+        try:
+            fo = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
+                         stat.S_IMODE(os.fstat(fi).st_mode))
+        except OSError as e:
+            _fail(e.errno, "copy", dst)
+        done, size = 0, os.fstat(fi).st_size
+        try:
+            while done < size:
+                n = os.copy_file_range(fi, fo, size - done, done, done)
+                if n == 0:
+                    break
+                done += n
+        except OSError as e:
+            _fail(e.errno, "copy to " + dst, src,
+                  "not on the same mounted aifs" if e.errno == _errno.EXDEV else None)
+        finally:
+            os.close(fo)
+    finally:
+        os.close(fi)
+    return done
 
 
 # ---------------------------------------------------------------- helpers

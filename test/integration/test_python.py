@@ -257,6 +257,27 @@ def _errno_of(fn, *args):
 
 
 @test
+def python_copy_shares_data():
+    skip_native()
+    with Store() as s:
+        ds = os.path.join(s.mnt, "datasets", "d")
+        os.mkdir(ds)
+        src, dst = os.path.join(ds, "a.bin"), os.path.join(ds, "b.bin")
+        content = os.urandom(6 << 20)
+        with open(src, "wb") as f:
+            f.write(content)
+            os.fsync(f.fileno())
+        os.sync()
+        before = s.usage()
+        eq(aifs.copy(src, dst), len(content), "aifs.copy: bytes")
+        os.sync()
+        check(s.usage() - before < (1 << 20), "aifs.copy: store grew by %d bytes for %d: expected "
+              "shared data" % (s.usage() - before, len(content)))
+        eq(sha_of(dst), hashlib.sha256(content).hexdigest(), "content of the copy")
+        aifs_error(errno.ENOENT, aifs.copy, os.path.join(ds, "missing"), dst)
+
+
+@test
 def python_make_install_puts_package_where_python3_finds_it():
     skip_native()
     build = os.path.dirname(os.environ.get("AIFS_BIN") or os.path.join(TOP, "build", "aifs"))
