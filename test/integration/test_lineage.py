@@ -691,5 +691,27 @@ def lineage_aifs_job_and_setsid_widen_a_job_explicitly():
             jobs.cleanup()
 
 
+@test
+def lineage_ended_tree_job_is_pruned_at_mount():
+    """A command of a shell (a tree job) that read a snapshot and exited has ended: the
+    next mount deletes its stored reads, as for an ended session."""
+    skip_native()
+    with Store() as s:
+        jobs = Jobs()
+        try:
+            ds = make_dataset(s, "prune", 4, 5)
+            snap = snapshot(ds, "t1")
+            script = jobs.script("reader")
+            run_shell(["bash", "-c", "%s %s %s; true" % (
+                PY, script, shlex.quote(cfg_arg(jobs, "reader", data=[snap])))])
+            eq(lineage_stats(s)["jobs"], 1, "jobs with stored reads before the remount")
+            s.remount()
+            st = lineage_stats(s)
+            eq((st["ended_jobs_pruned_at_mount"], st["jobs"]), (1, 0),
+               "ended tree jobs pruned at mount, jobs left")
+        finally:
+            jobs.cleanup()
+
+
 if __name__ == "__main__":
     main()
