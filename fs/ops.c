@@ -498,6 +498,8 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	if (reply_create(req, &e, fi) != 0) {
 		open_lost(req, fs, in, fi, kpages_was);
 		inode_forget(fs, e.ino, 1);
+		/* the name exists: the kernel may still hold it as absent */
+		inval_entry(parent, name, strlen(name));
 	}
 	inode_put(fs, in);
 }
@@ -807,7 +809,9 @@ static void do_statfs(fuse_req_t req, fuse_ino_t ino)
 		sp.avail += cold.avail;
 	}
 	st.f_blocks = sp.total / 4096;
-	st.f_bfree = st.f_bavail = prealloc_avail(fs, sp.avail) / 4096;
+	/* as ext4 with its reserved blocks: f_bavail leaves out the reserve */
+	st.f_bfree = prealloc_avail(fs, sp.avail) / 4096;
+	st.f_bavail = prealloc_avail(fs, sp.avail > fs->reserve ? sp.avail - fs->reserve : 0) / 4096;
 	st.f_files = 1ull << 32;
 	st.f_ffree = st.f_favail = st.f_files - fs->next_ino;
 	fuse_reply_statfs(req, &st);
