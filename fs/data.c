@@ -21,6 +21,16 @@
 
 static __thread char *scratch;
 static __thread size_t scratch_len;
+static pthread_key_t scratch_key;	/* frees a retired thread's buffer */
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static bool scratch_keyed;
+
+static void scratch_key_make(void)
+{
+	scratch_keyed = pthread_key_create(&scratch_key, free) == 0;
+	if (!scratch_keyed)
+		log_err("no thread key for read buffers: a retired thread's buffer leaks");
+}
 
 char *fs_scratch(size_t len)
 {
@@ -29,6 +39,9 @@ char *fs_scratch(size_t len)
 
 		if (!n)
 			return NULL;
+		pthread_once(&scratch_once, scratch_key_make);
+		if (scratch_keyed)
+			pthread_setspecific(scratch_key, n);
 		scratch = n;
 		scratch_len = len;
 	}
@@ -148,7 +161,7 @@ static int wbuf_grow(struct inode *in, uint32_t need);
 /* Make the inline content of IN its clean write buffer [0, len). */
 static int inline_load(struct inode *in, struct fs *fs)
 {
-	void *data;
+	void *data = NULL;
 	size_t len;
 	int rc = meta_inline_get(fs->meta, in->ino, &data, &len);
 
@@ -374,6 +387,9 @@ static int flush_extent(struct fs *fs, struct inode *in)
 	uint32_t crcbuf[TIER_NCRC(FS_WB_CAP)], ncrc;
 	struct meta_batch *b;
 	struct ext e = { .foff = in->wb_off, .len = in->wb_len };
+	uint64_t alloc_was;
+	uint32_t flags_was;
+	bool inserted;
 	int rc;
 
 	if (in->attr.flags & META_IF_INLINE) {
@@ -404,16 +420,31 @@ static int flush_extent(struct fs *fs, struct inode *in)
 		rc = -ENOMEM;
 		goto out;
 	}
+	/* The map and the space counts change as on disk only if the commit
+	 * succeeds: the pieces it replaces are un-counted then, and a failure
+	 * reloads the map and keeps the buffer for the next try. */
+	alloc_was = in->attr.alloc;
+	flags_was = in->attr.flags;
+	space_defer_begin();
 	rc = map_insert(fs, in, b, &e);
-	if (rc < 0)
-		goto out;
-	e.crcs = NULL;		/* owned by the map now */
-	inode_save(b, in);
-	rc = commit_with_records(fs, in, b);
+	inserted = rc == 0;
+	if (rc == 0) {
+		inode_save(b, in);
+		rc = commit_with_records(fs, in, b);
+	}
+	space_defer_end(fs, rc == 0);
+	if (inserted)
+		e.crcs = NULL;		/* owned by the map now */
 	if (rc == 0) {
 		prealloc_apply(fs, in);
 		in->wb_len = 0;
 		in->wb_dirty = false;
+	} else {
+		if (inserted)		/* the appended bytes are referenced by nothing */
+			space_unref(fs, &e.ref, 0, e.len, true);
+		fs_content_reload(in);
+		in->attr.alloc = alloc_was;
+		in->attr.flags = flags_was;
 	}
 out:
 	if (e.crcs) {
@@ -450,6 +481,10 @@ static int wbuf_grow(struct inode *in, uint32_t need)
 	return 0;
 }
 
+static void buffer_write(struct inode *in, const char *buf, size_t size, uint64_t off);
+static int write_and_store(struct fs *fs, struct inode *in, const char *buf, size_t size,
+			   uint64_t off);
+
 int fs_write(struct fs *fs, struct inode *in, const char *buf, size_t size, uint64_t off)
 {
 	int rc;
@@ -479,6 +514,15 @@ int fs_write(struct fs *fs, struct inode *in, const char *buf, size_t size, uint
 	rc = wbuf_grow(in, (uint32_t)(off + size - in->wb_off));
 	if (rc < 0)
 		return rc;
+	if (off + size - in->wb_off == FS_WB_CAP)
+		return write_and_store(fs, in, buf, size, off);
+	buffer_write(in, buf, size, off);
+	return 0;
+}
+
+/* Copy a write into the buffer (room made) and update the inode. */
+static void buffer_write(struct inode *in, const char *buf, size_t size, uint64_t off)
+{
 	memcpy(in->wbuf + (off - in->wb_off), buf, size);
 	in->wb_dirty = true;
 	if (off + size - in->wb_off > in->wb_len)
@@ -488,9 +532,42 @@ int fs_write(struct fs *fs, struct inode *in, const char *buf, size_t size, uint
 	in->attr.mtime = in->attr.ctime = fs_now();
 	in->attr.generation++;
 	in->dirty = true;
-	if (in->wb_len == FS_WB_CAP)
-		return fs_flush(fs, in);
-	return 0;
+}
+
+/* A write that fills the buffer, which is then stored.  If that fails, the
+ * write did not happen: the caller gets the error and the file keeps its
+ * size and bytes (the buffered bytes it overwrote are put back). */
+static int write_and_store(struct fs *fs, struct inode *in, const char *buf, size_t size,
+			   uint64_t off)
+{
+	uint64_t wb_end = in->wb_off + in->wb_len;
+	size_t keep = off < wb_end ? (size_t)((off + size < wb_end ? off + size : wb_end) - off) : 0;
+	uint64_t size_was = in->attr.size, gen_was = in->attr.generation;
+	int64_t mtime_was = in->attr.mtime, ctime_was = in->attr.ctime;
+	uint32_t len_was = in->wb_len;
+	bool dirty_was = in->wb_dirty, idirty_was = in->dirty;
+	char *old = keep ? malloc(keep) : NULL;
+	int rc;
+
+	if (keep && !old)
+		return -ENOMEM;
+	if (keep)
+		memcpy(old, in->wbuf + (off - in->wb_off), keep);
+	buffer_write(in, buf, size, off);
+	rc = fs_flush(fs, in);
+	if (rc < 0 && in->wb_len == FS_WB_CAP) {
+		if (keep)
+			memcpy(in->wbuf + (off - in->wb_off), old, keep);
+		in->wb_len = len_was;
+		in->wb_dirty = dirty_was;
+		in->dirty = idirty_was;
+		in->attr.size = size_was;
+		in->attr.mtime = mtime_was;
+		in->attr.ctime = ctime_was;
+		in->attr.generation = gen_was;
+	}
+	free(old);
+	return rc;
 }
 
 /* --- reads ----------------------------------------------------------- */

@@ -20,6 +20,15 @@
  * - A file of at most FS_INLINE_MAX bytes with no extents lives inline in
  *   its 'N' record (META_IF_INLINE); once loaded, that content is the
  *   write buffer [0, size), clean until written to.
+ * - The failure state: memory (inode attributes, link counts, purge marks,
+ *   extent maps, space counts, writer counts) changes only after the commit
+ *   that makes the change durable returned 0, or is put back when it did
+ *   not: save the attributes before and restore them, hold space_unref
+ *   back between space_defer_begin and space_defer_end (store the write
+ *   buffer first: its own commit is not the deferred one; deferrals do
+ *   not nest), and reload a map that was changed ahead of its batch
+ *   (fs_content_reload).  A failed commit leaves the store as it was, so
+ *   memory must say the same.
  */
 #ifndef AIFS_FS_H
 #define AIFS_FS_H
@@ -86,10 +95,11 @@ struct inode {
 	uint32_t ncached;		/* open handles through the page cache */
 	bool kpages;			/* the kernel may hold pages of the file */
 	int werr;			/* -errno of a store at release, for fsync */
-	bool jwrote;			/* journal file written to since opened */
 	char *jpath;			/* journal file: its recorded path */
 	struct jleaf *jpend;		/* its writes not yet stored (journal.c) */
 	size_t njpend, capjpend;
+	uint32_t juid, jpid;		/* its creator or last writer, whom the */
+	char jcomm[16];			/* seal names (a release has no caller) */
 	uint64_t lparent;		/* checkpoint file: last name looked up */
 	char *lname;
 	bool name_hidden;		/* the session has written: lookups of the
@@ -121,6 +131,10 @@ struct fs_opts {
 	unsigned cold_after_versions;	/* versions older than the newest K go cold (0: off) */
 	double cold_after_days;		/* snapshots, sealed journals unused D days go cold */
 	double tier_interval;		/* seconds between policy runs */
+	bool ro;			/* mounted with -o ro */
+	double reserve_mb;		/* reserve=MB, or -1 for the default */
+	bool store_ro;			/* the store is on read-only media: the
+					 * daemon writes nothing to it */
 };
 
 struct fs {
@@ -139,6 +153,7 @@ struct fs {
 	struct journal *journal;		/* journal.c */
 	struct migrate *mig;			/* migrate.c */
 	struct fuse_session *se;
+	uint64_t reserve;			/* bytes kept free on the store's disk */
 };
 
 extern struct fs *the_fs;
@@ -225,6 +240,10 @@ int fs_punch(struct fs *fs, struct inode *in, struct meta_batch *b, uint64_t off
 	     uint64_t len);
 /* Forget IN's content: all extents and buffer (for purge), into B. */
 void fs_content_drop(struct fs *fs, struct inode *in, struct meta_batch *b);
+/* A commit of a change to IN's content failed: forget its in-memory map
+ * and clean buffer, so that the next access loads what is committed (IN
+ * locked; its dirty buffer, if any, is kept). */
+void fs_content_reload(struct inode *in);
 /* Commit B (durably with SYNC). */
 int fs_commit(struct fs *fs, struct meta_batch *b, bool sync);
 
@@ -247,6 +266,12 @@ static inline bool fs_extents_unique(const struct inode *in)
 void space_ref(struct fs *fs, const struct tier_ref *r);
 void space_unref(struct fs *fs, const struct tier_ref *r, uint32_t inner, uint64_t len,
 		 bool unique);
+/* A batch that may fail to commit: between space_defer_begin and
+ * space_defer_end this thread's space_unref calls are held back, and its
+ * space_ref calls remembered.  End applies the unrefs if COMMITTED, else
+ * undoes the refs: the counts stay those of the records on disk. */
+void space_defer_begin(void);
+void space_defer_end(struct fs *fs, bool committed);
 /* Bracket a tier append; REF is the new extent (counted once) or NULL. */
 void space_append_begin(struct fs *fs);
 void space_append_end(struct fs *fs, const struct tier_ref *ref);
@@ -272,6 +297,10 @@ int space_extents(struct fs *fs, struct space_extent **out, size_t *n,
  * is in flight. */
 int space_sweep(struct fs *fs);
 void space_reclaimer_stop(struct fs *fs);
+/* -ENOSPC when the store's disk has less than half the reserve free: an
+ * operation that adds metadata (a name, an attribute) is refused then, so
+ * that what is left keeps deletes and commits working. */
+int space_meta_room(struct fs *fs);
 
 /* Checksums shared by map pieces: a new set (refs 1), dropping one ref. */
 struct crcs *crcs_new(const uint32_t *c, uint32_t n);

@@ -469,6 +469,14 @@ bool inode_purge_at_unlink(struct fs *fs, struct inode *in, struct meta_batch *b
 	return inode_purge_now(fs, in, b);
 }
 
+void fs_content_reload(struct inode *in)
+{
+	fs_map_free(&in->map);
+	in->map_loaded = false;
+	if (!in->wb_dirty)
+		in->wb_len = 0;
+}
+
 int fs_commit(struct fs *fs, struct meta_batch *b, bool sync)
 {
 	return meta_batch_commit(fs->meta, b, sync);

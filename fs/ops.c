@@ -6,6 +6,7 @@
 #include "fs/fs.h"
 #include "fs/inval.h"
 #include "fs/lineage.h"
+#include "tier/failpoint.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -144,10 +145,18 @@ static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		version_modify(req, in);
 		version_hide_name(fs, in);
 		version_truncate(in, attr->st_size);
+		/* buffered bytes are stored by a commit of their own: not deferred */
+		rc = (uint64_t)attr->st_size < in->attr.size ? fs_flush(fs, in) : 0;
+		if (rc < 0)
+			goto unlock;
 	}
+	space_defer_begin();
 	rc = setattr_apply(fs, in, b, attr, to_set);
 	if (rc == 0)
 		rc = fs_commit(fs, b, false);
+	space_defer_end(fs, rc == 0);
+	if (rc < 0 && (to_set & FUSE_SET_ATTR_SIZE))
+		fs_content_reload(in);
 	if (rc < 0)
 		in->attr = saved;
 	else
@@ -192,7 +201,8 @@ static bool direct_ok(struct fs *fs, struct inode *in, const struct fuse_file_in
  * Direct writers keep it coherent: a direct open drops the kernel's pages
  * of the file when no cached handle is open, and while one is, each direct
  * write invalidates the range it wrote (do_write).  FRESH: just created. */
-static void open_common(struct fs *fs, struct inode *in, struct fuse_file_info *fi, bool fresh)
+static void open_common(struct fs *fs, struct inode *in, struct fuse_file_info *fi, bool fresh,
+			bool *kpages_was)
 {
 	bool direct = direct_ok(fs, in, fi, fresh);
 
@@ -202,6 +212,7 @@ static void open_common(struct fs *fs, struct inode *in, struct fuse_file_info *
 	fi->fh = (uintptr_t)in | ((fi->flags & O_ACCMODE) != O_RDONLY);
 	fi->keep_cache = 1;
 	pthread_rwlock_wrlock(&in->lock);
+	*kpages_was = in->kpages;
 	if (direct) {
 		fi->direct_io = 1;
 		if (in->ncached == 0) {
@@ -263,12 +274,16 @@ static int open_checkpoint(struct fs *fs, struct inode **inp, struct fuse_file_i
 	if ((in->attr.flags & META_IF_READONLY) && (writable(fi) || (fi->flags & O_TRUNC)))
 		return -EROFS;
 	if (journal_file(in) && writable(fi)) {
-		if (in->attr.flags & META_IF_SEALED)
-			return -EPERM;		/* sealed: never written again */
+		/* The seal comes with the last writer's release, which the
+		 * kernel sends after close() returned: give it time to land, so
+		 * that reopening a file just closed finds it sealed. */
+		wait_released(in);
 		pthread_rwlock_wrlock(&in->lock);
-		in->nwriters++;
+		rc = in->attr.flags & META_IF_SEALED ? -EPERM : 0;
+		if (rc == 0)
+			in->nwriters++;
 		pthread_rwlock_unlock(&in->lock);
-		return 0;
+		return rc;		/* sealed: never written again */
 	}
 	if (!content_tracked(in))
 		return 0;
@@ -300,24 +315,89 @@ static void open_undo(struct fs *fs, struct inode *in, struct fuse_file_info *fi
 	}
 }
 
+static bool fh_cached(const struct fuse_file_info *fi);
+
+/* The reply to an open or create of IN was not delivered (the request was
+ * interrupted): the kernel holds no handle, so no release will come.  Undo
+ * what the open counted; the kernel still holds the pages it held before
+ * (KPAGES_WAS).  A writer that was the last one ends its session or seals
+ * its journal file as its release would have.  IN is unlocked. */
+static void open_lost(fuse_req_t req, struct fs *fs, struct inode *in,
+		      struct fuse_file_info *fi, bool kpages_was)
+{
+	int rc = 0;
+
+	pthread_rwlock_wrlock(&in->lock);
+	if (fh_cached(fi))
+		in->ncached--;
+	in->kpages = in->kpages || kpages_was;
+	if ((content_tracked(in) || journal_file(in)) && writable(fi) && --in->nwriters == 0) {
+		if (journal_file(in))
+			rc = journal_seal(fs, req, in);
+		else if (in->sess)
+			rc = version_tracked(in) ? version_commit(fs, in) : content_commit(fs, in);
+	}
+	pthread_rwlock_unlock(&in->lock);
+	if (rc < 0)
+		log_err("inode %llu: ending the writes of an interrupted open failed: %s",
+			(unsigned long long)in->ino, strerror(-rc));
+	else
+		log_info("inode %llu: an open was interrupted before its reply",
+			 (unsigned long long)in->ino);
+	inode_open_dec(fs, in);
+}
+
+/* fuse_reply_open / fuse_reply_create; the fail point open_reply makes the
+ * reply fail as an interrupted request's does (the caller gets the errno). */
+static int reply_open(fuse_req_t req, const struct fuse_file_info *fi)
+{
+	int rc = failpoint("open_reply", EINTR);
+
+	if (rc == 0)
+		return fuse_reply_open(req, fi);
+	fuse_reply_err(req, -rc);
+	return rc;
+}
+
+static int reply_create(fuse_req_t req, const struct fuse_entry_param *e,
+			const struct fuse_file_info *fi)
+{
+	int rc = failpoint("open_reply", EINTR);
+
+	if (rc == 0)
+		return fuse_reply_create(req, e, fi);
+	fuse_reply_err(req, -rc);
+	return rc;
+}
+
 /* open(O_TRUNC): the kernel leaves the truncation to us (atomic_o_trunc). */
 static int truncate_zero(fuse_req_t req, struct fs *fs, struct inode *in)
 {
 	struct meta_batch *b = meta_batch_new();
 	struct stat st = { .st_size = 0 };
+	struct meta_inode saved;
 	int rc;
 
 	if (!b)
 		return -ENOMEM;
 	pthread_rwlock_wrlock(&in->lock);
+	saved = in->attr;
 	version_modify(req, in);
 	version_truncate(in, 0);
-	rc = in->attr.size || in->wb_len ?
-		(journal_file(in) ? -EPERM : setattr_apply(fs, in, b, &st, FUSE_SET_ATTR_SIZE)) : 0;
+	/* buffered bytes are stored by a commit of their own: not deferred */
+	rc = in->attr.size || in->wb_len ? (journal_file(in) ? -EPERM : fs_flush(fs, in)) : 0;
+	space_defer_begin();
+	if (rc == 0 && (in->attr.size || in->wb_len))
+		rc = setattr_apply(fs, in, b, &st, FUSE_SET_ATTR_SIZE);
 	if (rc == 0)
 		rc = fs_commit(fs, b, false);
-	if (rc == 0)
+	space_defer_end(fs, rc == 0);
+	if (rc < 0) {
+		fs_content_reload(in);
+		in->attr = saved;
+	} else {
 		prealloc_apply(fs, in);
+	}
 	pthread_rwlock_unlock(&in->lock);
 	meta_batch_free(b);
 	return rc;
@@ -360,6 +440,7 @@ static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = the_fs;
 	struct inode *in;
+	bool kpages_was;
 	int rc;
 
 	if (virt_is(ino)) {
@@ -382,10 +463,10 @@ static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	lineage_open(fs, req, in, fi->flags);
-	open_common(fs, in, fi, false);
+	open_common(fs, in, fi, false, &kpages_was);
+	if (reply_open(req, fi) != 0)
+		open_lost(req, fs, in, fi, kpages_was);
 	inode_put(fs, in);
-	if (fuse_reply_open(req, fi) != 0)
-		inode_open_dec(fs, in);
 }
 
 static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -394,6 +475,7 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct fs *fs = the_fs;
 	struct fuse_entry_param e;
 	struct inode *in;
+	bool kpages_was;
 	int rc = fs_create_node(req, parent, name, mode, &in);
 
 	if (rc < 0) {
@@ -412,12 +494,14 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	if (journal_file(in))
 		journal_created(fs, req, parent, name, in);
 	inode_lookup_inc(fs, in, 1);
-	open_common(fs, in, fi, true);
-	inode_put(fs, in);
-	if (fuse_reply_create(req, &e, fi) != 0) {
-		inode_open_dec(fs, in);
+	open_common(fs, in, fi, true, &kpages_was);
+	if (reply_create(req, &e, fi) != 0) {
+		open_lost(req, fs, in, fi, kpages_was);
 		inode_forget(fs, e.ino, 1);
+		/* the name exists: the kernel may still hold it as absent */
+		inval_entry(parent, name, strlen(name));
 	}
+	inode_put(fs, in);
 }
 
 static struct inode *fh_inode(struct fuse_file_info *fi)
@@ -498,7 +582,6 @@ static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 			rc = fs_write(the_fs, in, buf, size, off);
 		if (rc == 0)
 			rc = journal_wrote(the_fs, req, in, buf, size, off);
-		in->jwrote = true;
 	} else {
 		version_modify(req, in);
 		version_hide_name(the_fs, in);
@@ -545,11 +628,10 @@ static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* close() of the only write handle ends a session that wrote data now,
 	 * so that the version is committed and durable when close returns
 	 * (release comes later and asynchronously; a shell's dup2 closes the
-	 * opened fd before writing, hence "wrote"). */
-	/* Likewise close() of the only writer of a journal file that wrote
-	 * seals it before close returns. */
-	if (rc == 0 && journal_file(in) && fh_writable(fi) && in->nwriters == 1 && in->jwrote)
-		rc = journal_seal(the_fs, req, in);
+	 * opened fd before writing, hence "wrote").  A journal file is never
+	 * sealed here: a FLUSH comes with every close() of a descriptor,
+	 * also of a dup or of a forked child's copy, while the description
+	 * stays open; only its release is certainly its last close. */
 	if (rc == 0 && content_tracked(in) && fh_writable(fi) && in->nwriters == 1 &&
 	    version_wrote(in)) {
 		dir_marker = version_tracked(in) && marks_dir(in);
@@ -674,16 +756,16 @@ static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 	saved = in->attr;
 	version_modify(req, in);
 	version_truncate(in, UINT64_MAX);
-	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
+	/* buffered bytes are stored by a commit of their own: not deferred */
+	rc = fs_flush(fs, in);
+	space_defer_begin();
+	if (rc == 0 && (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))) {
 		rc = fs_punch(fs, in, b, off, len);
 		in->attr.mtime = in->attr.ctime = fs_now();
 		in->attr.generation++;
 	}
-	if (!(mode & FALLOC_FL_PUNCH_HOLE)) {
-		if (rc == 0)
-			rc = fs_flush(fs, in);
-		if (rc == 0)
-			rc = fs_map_load(fs, in);
+	if (rc == 0 && !(mode & FALLOC_FL_PUNCH_HOLE)) {
+		rc = fs_map_load(fs, in);
 		if (rc == 0)
 			rc = prealloc_add(fs, in, b, off, len);
 		if (rc == 0 && !(mode & FALLOC_FL_KEEP_SIZE) && end > in->attr.size) {
@@ -695,10 +777,13 @@ static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 		inode_save(b, in);
 		rc = fs_commit(fs, b, false);
 	}
-	if (rc == 0)
+	space_defer_end(fs, rc == 0);
+	if (rc < 0) {
+		fs_content_reload(in);
+		in->attr = saved;
+	} else {
 		prealloc_apply(fs, in);
-	else if (!(mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)))
-		in->attr = saved;	/* (a punch changed the map already) */
+	}
 	pthread_rwlock_unlock(&in->lock);
 	meta_batch_free(b);
 	fuse_reply_err(req, -rc);
@@ -754,7 +839,9 @@ static void do_statfs(fuse_req_t req, fuse_ino_t ino)
 		sp.avail += cold.avail;
 	}
 	st.f_blocks = sp.total / 4096;
-	st.f_bfree = st.f_bavail = prealloc_avail(fs, sp.avail) / 4096;
+	/* as ext4 with its reserved blocks: f_bavail leaves out the reserve */
+	st.f_bfree = prealloc_avail(fs, sp.avail) / 4096;
+	st.f_bavail = prealloc_avail(fs, sp.avail > fs->reserve ? sp.avail - fs->reserve : 0) / 4096;
 	st.f_files = 1ull << 32;
 	st.f_ffree = st.f_favail = st.f_files - fs->next_ino;
 	fuse_reply_statfs(req, &st);
@@ -776,7 +863,7 @@ static void do_destroy(void *userdata)
 {
 	struct fs *fs = userdata;
 
-	if (fs_sync(fs, NULL) < 0)
+	if (!fs->opt.store_ro && fs_sync(fs, NULL) < 0)
 		log_err("final sync at unmount failed");
 }
 

@@ -154,31 +154,45 @@ static int recover_one(void *ctx, const void *key, size_t klen, const void *val,
 	uint64_t ino = klen == 8 ? key_get_u64(key) : 0;
 	struct meta_batch *b = meta_batch_new();
 	struct inode *in = NULL;
+	struct meta_inode saved;
 	struct vrec good;
+	bool reverted;
 	int rc = b ? inode_get(fs, ino, &in) : -ENOMEM;
 
 	(void)val;
 	(void)vlen;
 	if (rc == 0) {
 		pthread_rwlock_wrlock(&in->lock);
-		if (version_tracked(in) && version_get(fs, ino, 0, &good, NULL) == 0) {
+		saved = in->attr;
+		space_defer_begin();
+		/* an unreadable version record is not "no version" */
+		rc = version_tracked(in) ? version_get(fs, ino, 0, &good, NULL) : -ENOENT;
+		reverted = rc == 0;
+		if (rc == 0)
 			rc = ver_revert(fs, in, b, &good);
-			if (rc == 0)
-				log_notice("inode %llu: a save was cut short by a crash; "
-					   "back to its last complete version", (unsigned long long)ino);
+		if (rc == -ENOENT)
+			rc = 0;		/* no complete version: the save stands */
+		if (rc == 0) {
+			meta_rec_del(b, REC_W, key, klen);
+			rc = fs_commit(fs, b, true);
+		}
+		space_defer_end(fs, rc == 0);
+		if (rc < 0) {
+			fs_content_reload(in);
+			in->attr = saved;
+		} else if (reverted) {
+			log_notice("inode %llu: a save was cut short by a crash; "
+				   "back to its last complete version", (unsigned long long)ino);
 		}
 		pthread_rwlock_unlock(&in->lock);
-	}
-	if (b && (rc == 0 || rc == -ENOENT)) {
+	} else if (b && rc == -ENOENT) {
 		meta_rec_del(b, REC_W, key, klen);
 		rc = fs_commit(fs, b, true);
 	}
-	if (rc == 0 || rc == -ENOENT)
-		rc = 0;
-	else
+	if (rc < 0)
 		log_err("inode %llu: undoing an interrupted save failed: %s",
 			(unsigned long long)ino, strerror(-rc));
-	if (in && b)
+	if (in)
 		inode_put(fs, in);
 	meta_batch_free(b);
 	return 0;

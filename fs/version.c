@@ -665,24 +665,67 @@ int ver_revert(struct fs *fs, struct inode *in, struct meta_batch *b, const stru
 	return rc;
 }
 
+/* The commit of a new version of IN (locked) failed: serve its last
+ * complete version GOOD at once, as the next mount would (the session's
+ * record goes with it).  If that cannot be committed either, IN stays as
+ * on disk and the record stays for the next mount to undo. */
+static void ver_fall_back(struct fs *fs, struct inode *in, const struct vrec *good)
+{
+	struct meta_inode saved = in->attr;
+	struct meta_batch *b = meta_batch_new();
+	uint8_t wk[8];
+	int rc;
+
+	/* the save is given up: bytes it could not store go with it */
+	in->wb_dirty = false;
+	in->wb_len = 0;
+	if (!b) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	space_defer_begin();
+	rc = ver_revert(fs, in, b, good);
+	key_put_u64(wk, in->ino);
+	meta_rec_del(b, REC_W, wk, 8);
+	if (rc == 0)
+		rc = fs_commit(fs, b, true);
+	space_defer_end(fs, rc == 0);
+	if (rc < 0) {
+		fs_content_reload(in);
+		in->attr = saved;
+	}
+	meta_batch_free(b);
+out:
+	if (rc < 0)
+		log_err("inode %llu: serving its last complete version failed too (%s): "
+			"the next mount does it", (unsigned long long)in->ino, strerror(-rc));
+	else
+		log_notice("inode %llu: back to its last complete version after the failed commit",
+			   (unsigned long long)in->ino);
+}
+
 int version_commit(struct fs *fs, struct inode *in)
 {
 	struct session *s = in->sess;
 	struct meta_batch *b = NULL;
-	struct meta_inode va;
+	struct meta_inode va, saved = in->attr;
 	struct vrec v = { .time = fs_now() }, good;
 	uint32_t last = 0;
-	bool have_good;
+	bool have_good = false, deferred = false;
 	int rc;
 
-	rc = fs_flush(fs, in);
+	rc = version_get(fs, in->ino, 0, &good, NULL);
+	have_good = rc == 0;
+	if (rc == -ENOENT)
+		rc = 0;			/* no complete version yet (EIO is not that) */
+	if (rc == 0)
+		rc = fs_flush(fs, in);
 	if (rc == 0)
 		rc = fs_map_load(fs, in);
 	if (rc == 0)
 		rc = version_foreach(fs, in->ino, ver_last_cb, &last);
 	if (rc < 0)
 		goto out;
-	have_good = version_get(fs, in->ino, 0, &good, NULL) == 0;
 	v.size = in->attr.size;
 	v.complete = content_complete(fs, in);
 	if (s && s->sha_known)
@@ -710,6 +753,8 @@ int version_commit(struct fs *fs, struct inode *in)
 		goto out;
 	}
 	meta_inode_put(b, &va);
+	space_defer_begin();	/* the refs and a revert count once committed */
+	deferred = true;
 	rc = fs_map_clone_to(fs, in, b, v.vino);
 	if (rc < 0)
 		goto out;
@@ -745,9 +790,17 @@ int version_commit(struct fs *fs, struct inode *in)
 		in->dirty = false;
 	}
 out:
+	if (deferred)
+		space_defer_end(fs, rc >= 0);
+	if (rc < 0 && deferred) {	/* a revert that did not commit: as on disk */
+		fs_content_reload(in);
+		in->attr = saved;
+	}
 	if (rc < 0)
 		log_err("inode %llu: commit of a new version failed: %s",
 			(unsigned long long)in->ino, strerror(-rc));
+	if (rc < 0 && have_good)
+		ver_fall_back(fs, in, &good);
 	meta_batch_free(b);
 	version_session_free(in);
 	if (rc >= 0)

@@ -4,6 +4,7 @@
  */
 #include "fs/access.h"
 #include "fs/lineage.h"
+#include "tier/failpoint.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -49,6 +50,7 @@ static int area_set(struct fs *fs, struct inode *in, fuse_req_t req, const char 
 		    const char *value, size_t size)
 {
 	static const char *const names[] = { "plain", "dataset", "checkpoint", "journal" };
+	struct meta_inode old;
 	struct meta_batch *b;
 	int policy = -1, rc;
 
@@ -94,17 +96,21 @@ static int area_set(struct fs *fs, struct inode *in, fuse_req_t req, const char 
 	b = meta_batch_new();
 	if (!b)
 		return -ENOMEM;
+	old = in->attr;
 	in->attr.policy = (uint8_t)policy;
 	in->attr.ctime = fs_now();
 	inode_save(b, in);
 	rc = fs_commit(fs, b, false);
 	meta_batch_free(b);
+	if (rc < 0)
+		in->attr = old;		/* not committed: as on disk */
 	return rc;
 }
 
 static int xattr_set(fuse_req_t req, struct fs *fs, struct inode *in, const char *name,
 		     const char *value, size_t size, int flags, bool remove)
 {
+	struct meta_inode was = in->attr;
 	struct meta_batch *b;
 	void *old = NULL;
 	size_t oldlen;
@@ -139,6 +145,9 @@ static int xattr_set(fuse_req_t req, struct fs *fs, struct inode *in, const char
 		return -EEXIST;
 	if (rc == -ENODATA && (remove || (flags & XATTR_REPLACE)))
 		return -ENODATA;
+	rc = remove ? 0 : space_meta_room(fs);
+	if (rc < 0)
+		return rc;
 	b = meta_batch_new();
 	if (!b)
 		return -ENOMEM;
@@ -151,6 +160,27 @@ static int xattr_set(fuse_req_t req, struct fs *fs, struct inode *in, const char
 	inode_save(b, in);
 	rc = fs_commit(fs, b, false);
 	meta_batch_free(b);
+	if (rc < 0)
+		in->attr = was;		/* not committed: as on disk */
+	return rc;
+}
+
+/* setxattr user.aifs.failpoints=SPEC on the mount root: root arms the fail
+ * points of a debug build (failpoint.h). */
+static int failpoints_set(fuse_req_t req, const char *value, size_t size)
+{
+	char spec[256];
+	int rc;
+
+	if (fuse_req_ctx(req)->uid != 0)
+		return -EPERM;
+	if (size >= sizeof(spec))
+		return -EINVAL;
+	memcpy(spec, value, size);
+	spec[size] = 0;
+	rc = failpoint_arm(spec);
+	if (rc < 0)
+		log_info("fail points %s refused: %s", spec, strerror(-rc));
 	return rc;
 }
 
@@ -160,8 +190,10 @@ static void xattr_change(fuse_req_t req, fuse_ino_t ino, const char *name,
 	struct inode *in;
 	int rc = inode_get(the_fs, ino, &in), t = 1;
 
+	if (rc == 0 && !remove && !strcmp(name, "user.aifs.failpoints") && ino == FUSE_ROOT_ID)
+		t = failpoints_set(req, value, size);
 	/* tier controls queue work for the tier thread: not under IN's lock */
-	if (rc == 0 && !remove && !strncmp(name, "user.aifs.", 10))
+	else if (rc == 0 && !remove && !strncmp(name, "user.aifs.", 10))
 		t = tier_xattr_set(the_fs, req, in, name, value, size);
 	if (t != 1) {
 		rc = t;

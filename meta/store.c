@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -223,6 +224,71 @@ static int lock_take(struct store *s, char *err, size_t errlen)
 
 static bool store_readonly;	/* set by store_open_readonly for one call */
 
+/* Opening the metadata database for writing writes new log and manifest
+ * files and may flush the old log into a table: RocksDB aborts when the
+ * disk fills up under it.  -ENOSPC unless the disk of metadata directory
+ * MDIR has room for that (its log files once more, and 4 MiB). */
+static int meta_room(struct store *s, const char *mdir, char *err, size_t errlen)
+{
+	uint64_t need = 4u << 20, avail;
+	struct statvfs sv;
+	struct dirent *e;
+	DIR *d;
+
+	if (statvfs(mdir, &sv) < 0)
+		return 0;		/* the open says what is wrong */
+	d = opendir(mdir);
+	while (d && (e = readdir(d))) {
+		struct stat st;
+		size_t n = strlen(e->d_name);
+
+		if (n > 4 && !strcmp(e->d_name + n - 4, ".log") &&
+		    fstatat(dirfd(d), e->d_name, &st, 0) == 0)
+			need += (uint64_t)st.st_size;
+	}
+	if (d)
+		closedir(d);
+	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	if (avail >= need)
+		return 0;
+	return fail(err, errlen, -ENOSPC, "the disk of store %s is full (%llu bytes free, "
+		    "%llu needed to open its metadata for writing): free space on it, or open "
+		    "it read-only", s->path, (unsigned long long)avail, (unsigned long long)need);
+}
+static bool store_lock_shared;	/* set by store_open_ro for one call */
+
+/* The shared lock of a read-only open on read-only media: none if there
+ * is no lock file (no writer ever opened the store from there). */
+static int lock_take_shared(struct store *s, char *err, size_t errlen)
+{
+	char *p = path_join(s->path, "lock");
+
+	if (!p)
+		return -ENOMEM;
+	s->lock_fd = open(p, O_RDONLY | O_CLOEXEC);
+	free(p);
+	if (s->lock_fd < 0)
+		return errno == ENOENT ? 0 : fail(err, errlen, -errno, "cannot open %s/lock: %s",
+						  s->path, strerror(errno));
+	if (flock(s->lock_fd, LOCK_SH | LOCK_NB) < 0)
+		return fail(err, errlen, errno == EWOULDBLOCK ? -EBUSY : -errno,
+			    "store %s is in use by a writer: %s", s->path,
+			    errno == EWOULDBLOCK ? "mounted read-write or being repaired" :
+						   strerror(errno));
+	return 0;
+}
+
+int store_open_ro(const char *path, const char *cold, struct store **out, char *err,
+		  size_t errlen)
+{
+	int rc;
+
+	store_readonly = store_lock_shared = true;
+	rc = store_open_cold(path, cold, out, err, errlen);
+	store_readonly = store_lock_shared = false;
+	return rc;
+}
+
 static int tiers_open(struct store *s, char *err, size_t errlen)
 {
 	char *hot = path_join(s->path, "hot");
@@ -302,11 +368,15 @@ int store_open_cold(const char *path, const char *cold, struct store **out, char
 			goto fail;
 		}
 	}
-	rc = store_readonly ? 0 : lock_take(s, err, errlen);
+	rc = store_lock_shared ? lock_take_shared(s, err, errlen) :
+	     store_readonly ? 0 : lock_take(s, err, errlen);
 	if (rc < 0)
 		goto fail;
 	mdir = path_join(path, "meta");
-	rc = !mdir ? -ENOMEM : store_readonly ? meta_open_readonly(mdir, &s->meta) :
+	rc = !mdir ? -ENOMEM : store_readonly ? 0 : meta_room(s, mdir, err, errlen);
+	if (rc < 0)
+		goto fail;
+	rc = store_readonly ? meta_open_readonly(mdir, &s->meta) :
 		meta_open(mdir, false, &s->meta);
 	if (rc < 0) {
 		fail(err, errlen, rc, "cannot open metadata database %s: %s", mdir ? mdir : path,
