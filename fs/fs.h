@@ -320,8 +320,8 @@ int fs_map_copy_from(struct fs *fs, struct inode *in, struct meta_batch *b, uint
 /* Make [DOFF, DOFF+LEN) of DST share the pieces of [SOFF, SOFF+LEN) of
  * SRC (holes stay holes), into B: DST's pieces there are dropped.  Both
  * locked for writing, flushed, maps loaded, not inline; SRC may be DST
- * with the ranges apart.  Neither may be in a plain area (whose removed
- * pieces are freed at once, shared or not). */
+ * with the ranges apart; a plain file among them is marked META_IF_SHARED
+ * by the caller.  Call it between space_defer_begin and space_defer_end. */
 int fs_map_share(struct fs *fs, struct inode *dst, struct meta_batch *b, uint64_t doff,
 		 const struct inode *src, uint64_t soff, uint64_t len);
 /* copy_file_range between open files of IN and OUT: shares extents (see

@@ -73,6 +73,7 @@ static int share(struct fs *fs, fuse_req_t req, struct inode *src, uint64_t soff
 	version_hide_name(fs, dst);
 	version_truncate(dst, UINT64_MAX);	/* the SHA-256 is taken at commit */
 	saved = dst->attr;
+	space_defer_begin();	/* counts change as on disk only if the commit does */
 	rc = fs_map_share(fs, dst, b, doff, src, soff, len);
 	if (rc == 0) {
 		if (doff + len > dst->attr.size)
@@ -87,12 +88,12 @@ static int share(struct fs *fs, fuse_req_t req, struct inode *src, uint64_t soff
 		inode_save(b, dst);
 		rc = fs_commit(fs, b, false);
 	}
+	space_defer_end(fs, rc == 0);
 	if (rc < 0) {
 		/* the map changed in memory only: read it again from the store */
 		dst->attr = saved;
 		src->attr.flags = src_flags;
-		fs_map_free(&dst->map);
-		dst->map_loaded = false;
+		fs_content_reload(dst);
 		log_warn("copy_file_range into inode %llu: sharing %llu bytes failed: %s",
 			 (unsigned long long)dst->ino, (unsigned long long)len, strerror(-rc));
 	}

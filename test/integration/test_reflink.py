@@ -16,7 +16,7 @@ import sys
 
 sys.dont_write_bytecode = True     # keep the source tree free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (AIFSCTL_BIN, Fail, Store, check, data, eq, main, read_all, run,  # noqa: E402
+from harness import (AIFSCTL_BIN, Fail, Skip, Store, check, data, eq, main, read_all, run,  # noqa: E402
                      same_bytes, skip_native, test)
 
 MiB = 1 << 20
@@ -219,6 +219,48 @@ def reflink_plain_area_shares_and_overwrites_free_nothing_shared():
         s.unmount()
         s.fsck_clean("fsck after plain overwrites of shared data")
         s.mount()
+
+
+@test
+def reflink_failed_commit_leaves_both_files_and_space_as_on_disk():
+    """The commit of a shared range fails (fail point meta_commit): the copy fails with
+    EIO, the destination, a plain file (which gives overwritten bytes back at once),
+    keeps its bytes across a remount (its old extents were not given back), and the
+    same copy succeeds afterwards; fsck is clean after a remount."""
+    skip_native()
+    with Store() as s:
+        ds = os.path.join(s.mnt, "datasets", "d")
+        os.mkdir(ds)
+        src, dst = os.path.join(ds, "src.bin"), os.path.join(s.mnt, "dst.bin")
+        a, b = data(10, 4 * MiB), data(11, 4 * MiB)
+        write_synced(src, a)
+        write_synced(dst, b)
+        fi, fo = os.open(src, os.O_RDONLY), os.open(dst, os.O_WRONLY)
+        try:
+            try:
+                os.setxattr(s.mnt, "user.aifs.failpoints", b"meta_commit:1")
+            except OSError as e:
+                if e.errno == errno.EOPNOTSUPP:
+                    raise Skip("aifs built without fail points")
+                raise
+            try:
+                os.copy_file_range(fi, fo, 2 * MiB, 0, MiB)
+                raise Fail("copy_file_range with a failing commit: expected EIO, saw success")
+            except OSError as e:
+                eq(errno.errorcode.get(e.errno), "EIO", "copy_file_range with a failing commit")
+        finally:
+            os.close(fi)
+            os.close(fo)
+        s.remount()     # the unmount gives back what the daemon counted as free
+        same_bytes(read_all(dst), b, "destination after the failed copy")
+        same_bytes(read_all(src), a, "source after the failed copy")
+        eq(copy_range(src, dst, 2 * MiB, 0, MiB, create=False), 2 * MiB, "the copy again")
+        settle(s)
+        same_bytes(read_all(dst), b[:MiB] + a[:2 * MiB] + b[3 * MiB:], "destination after the copy")
+        s.unmount()
+        s.fsck_clean("fsck after a failed and a good copy")
+        s.mount()
+        same_bytes(read_all(dst), b[:MiB] + a[:2 * MiB] + b[3 * MiB:], "destination after remount")
 
 
 @test
