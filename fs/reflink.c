@@ -66,6 +66,9 @@ static int share(struct fs *fs, fuse_req_t req, struct inode *src, uint64_t soff
 		return rc;
 	if ((src->attr.flags | dst->attr.flags) & META_IF_INLINE)
 		return -EOPNOTSUPP;	/* a few KiB in RocksDB: the kernel copies them */
+	rc = space_meta_room(fs);	/* extent records, no data: the reserve's rule */
+	if (rc < 0)
+		return rc;
 	b = meta_batch_new();
 	if (!b)
 		return -ENOMEM;
