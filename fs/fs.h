@@ -256,6 +256,13 @@ int fs_commit(struct fs *fs, struct meta_batch *b, bool sync);
  * the removed record (plain areas share no extents), so that range is
  * freed at once even if other pieces of the extent live on. */
 int space_init(struct fs *fs);
+/* Whether IN's extents are its own alone: a plain file's, unless it was
+ * ever given or gave shared ones (META_IF_SHARED: promote, copy_file_range);
+ * then what it removes is freed at once (space_unref's UNIQUE). */
+static inline bool fs_extents_unique(const struct inode *in)
+{
+	return in->attr.policy == META_AREA_PLAIN && !(in->attr.flags & META_IF_SHARED);
+}
 void space_ref(struct fs *fs, const struct tier_ref *r);
 void space_unref(struct fs *fs, const struct tier_ref *r, uint32_t inner, uint64_t len,
 		 bool unique);
@@ -310,6 +317,17 @@ void fs_wbuf_free(struct inode *in);
 int fs_map_clone_to(struct fs *fs, struct inode *in, struct meta_batch *b, uint64_t dst);
 /* Insert the extents of inode SRC into IN's (emptied) map. */
 int fs_map_copy_from(struct fs *fs, struct inode *in, struct meta_batch *b, uint64_t src);
+/* Make [DOFF, DOFF+LEN) of DST share the pieces of [SOFF, SOFF+LEN) of
+ * SRC (holes stay holes), into B: DST's pieces there are dropped.  Both
+ * locked for writing, flushed, maps loaded, not inline; SRC may be DST
+ * with the ranges apart; a plain file among them is marked META_IF_SHARED
+ * by the caller.  Call it between space_defer_begin and space_defer_end. */
+int fs_map_share(struct fs *fs, struct inode *dst, struct meta_batch *b, uint64_t doff,
+		 const struct inode *src, uint64_t soff, uint64_t len);
+/* copy_file_range between open files of IN and OUT: shares extents (see
+ * reflink.c); bytes done, or -EOPNOTSUPP for the kernel to copy bytes. */
+ssize_t fs_reflink(struct fs *fs, fuse_req_t req, struct inode *src, uint64_t soff,
+		   struct inode *dst, uint64_t doff, size_t len);
 void fs_map_free(struct extmap *m);
 
 /* per-thread scratch buffer of at least LEN bytes (never freed by caller) */

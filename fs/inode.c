@@ -204,7 +204,7 @@ static void content_unref(struct fs *fs, struct inode *in)
 {
 	for (size_t i = 0; i < in->map.n; i++)
 		space_unref(fs, &in->map.v[i].ref, in->map.v[i].inner, in->map.v[i].len,
-			    in->attr.policy == META_AREA_PLAIN);
+			    fs_extents_unique(in));
 	fs_map_free(&in->map);
 	in->map_loaded = false;
 	fs_wbuf_free(in);

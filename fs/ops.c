@@ -498,6 +498,8 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	if (reply_create(req, &e, fi) != 0) {
 		open_lost(req, fs, in, fi, kpages_was);
 		inode_forget(fs, e.ino, 1);
+		/* the name exists: the kernel may still hold it as absent */
+		inval_entry(parent, name, strlen(name));
 	}
 	inode_put(fs, in);
 }
@@ -787,6 +789,36 @@ static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 	fuse_reply_err(req, -rc);
 }
 
+/* copy_file_range shares the range's data (reflink.c); EOPNOTSUPP where it
+ * cannot makes the kernel copy the bytes through read and write. */
+static void do_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			       struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
+			       struct fuse_file_info *fi_out, size_t len, int flags)
+{
+	ssize_t n;
+
+	(void)ino_in;
+	(void)ino_out;
+	if (flags || off_in < 0 || off_out < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (fh_view(fi_in) || fh_view(fi_out)) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	if (!fh_writable(fi_out)) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	n = fs_reflink(the_fs, req, fh_inode(fi_in), (uint64_t)off_in, fh_inode(fi_out),
+		       (uint64_t)off_out, len);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
 /* Both tiers: a cold tier on another device adds its space. */
 static void do_statfs(fuse_req_t req, fuse_ino_t ino)
 {
@@ -807,7 +839,9 @@ static void do_statfs(fuse_req_t req, fuse_ino_t ino)
 		sp.avail += cold.avail;
 	}
 	st.f_blocks = sp.total / 4096;
-	st.f_bfree = st.f_bavail = prealloc_avail(fs, sp.avail) / 4096;
+	/* as ext4 with its reserved blocks: f_bavail leaves out the reserve */
+	st.f_bfree = prealloc_avail(fs, sp.avail) / 4096;
+	st.f_bavail = prealloc_avail(fs, sp.avail > fs->reserve ? sp.avail - fs->reserve : 0) / 4096;
 	st.f_files = 1ull << 32;
 	st.f_ffree = st.f_favail = st.f_files - fs->next_ino;
 	fuse_reply_statfs(req, &st);
@@ -848,6 +882,7 @@ const struct fuse_lowlevel_ops *fs_ops_table(void)
 		.release = do_release,
 		.fsync = do_fsync,
 		.fallocate = do_fallocate,
+		.copy_file_range = do_copy_file_range,
 		.statfs = do_statfs,
 	};
 

@@ -109,7 +109,8 @@ static int hot_avail(struct fs *fs, uint64_t *avail)
 
 	if (rc < 0)
 		return rc;
-	*avail = sp.avail;
+	/* the tier refuses new data in its reserve (reserve=MB): never promise it */
+	*avail = sp.avail > fs->reserve ? sp.avail - fs->reserve : 0;
 	return 0;
 }
 

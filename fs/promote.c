@@ -131,6 +131,7 @@ int fs_promote(struct fs *fs, fuse_req_t req, struct inode *src, const char *val
 		pthread_rwlock_wrlock(&in->lock);
 		rc = fs_map_copy_from(fs, in, b, from->ino);
 		if (rc == 0) {
+			in->attr.flags |= META_IF_SHARED;	/* with FROM */
 			in->attr.size = from->attr.size;
 			if (!(in->attr.flags & META_IF_INLINE))
 				in->attr.alloc = from->attr.alloc;

@@ -287,6 +287,44 @@ def open_reply_lost_journal_file_still_seals():
         eq(read_all(p), b"line\nmore\n", "content of the journal file")
 
 
+# ------------------- item 3: a write that fails does not grow the file
+
+@test
+def write_that_fails_to_store_does_not_grow_the_file():
+    skip_native()
+    with Store() as s:
+        for area in ("plain", "datasets", "checkpoints"):
+            d = s.work("w") if area == "plain" else os.path.join(s.mnt, area)
+            p = os.path.join(d, "grow")
+            head = os.urandom(3 << 20)
+            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                for i in range(3):
+                    eq(os.write(fd, head[i << 20:(i + 1) << 20]), 1 << 20, "%s: write %d" % (area, i))
+                # the next 1 MiB fills the 4 MiB write buffer, whose store
+                # fails; the kernel may split the write into several requests,
+                # so it fails whole (ENOSPC) or returns what was stored before
+                arm(s, "tier_append:1=ENOSPC")
+                chunk = os.urandom(1 << 20)
+                try:
+                    n = os.pwrite(fd, chunk, 3 << 20)
+                except OSError as e:
+                    eq(errno.errorcode.get(e.errno), "ENOSPC", "%s: errno of the failed write" % area)
+                    n = 0
+                check(n < len(chunk), "%s: a write whose bytes cannot be stored: expected ENOSPC "
+                      "or a short count, saw all %d bytes written" % (area, n))
+                eq(os.fstat(fd).st_size, (3 << 20) + n, "%s: size after the failed write" % area)
+                eq(os.stat(p).st_size, (3 << 20) + n, "%s: size by path after the failed write" % area)
+                rest = chunk[n:]
+                eq(os.pwrite(fd, rest, (3 << 20) + n), len(rest),
+                   "%s: the rest of the write once the disk has room" % area)
+            finally:
+                os.close(fd)
+            eq(read_all(p), head + chunk, "%s: content after the retried write" % area)
+        s.unmount()
+        s.fsck_clean("fsck after failed writes")
+
+
 # ------------------- item 6: memory changes only after a commit that succeeded
 
 def fsynced_file(path, content):

@@ -1,5 +1,6 @@
 """A randomized model test of file content, in the spirit of fsx: a mix of
-buffered, O_DIRECT and mapped writes, truncates, fallocate modes and reads
+buffered, O_DIRECT and mapped writes, truncates, fallocate modes, copy_file_range
+(from a second file and within the file: shared data, see test_reflink.py) and reads
 on one file, checked against an in-memory model of the file after every
 operation, in every area that allows rewriting (plain, dataset, checkpoint).
 
@@ -41,6 +42,12 @@ class Fsx:
         self.fd = self.dfd = -1
         self.ops = 0
         self.scale = MAXLEN
+        # the source of copies: a second file whose content never changes
+        self.gpath = path + ".src"
+        self.gmodel = bytes(rng.randrange(256) for _ in range(4096)) * 512
+        with open(self.gpath, "wb") as g:
+            g.write(self.gmodel)
+        self.gfd = -1
         self.open()
 
     # ------------------------------------------------------------ plumbing
@@ -49,8 +56,10 @@ class Fsx:
         # O_RDWR: in a checkpoint area a read-only open during the write
         # session would read the last committed version, by design.
         self.dfd = os.open(self.path, os.O_RDWR | os.O_DIRECT)
+        self.gfd = os.open(self.gpath, os.O_RDONLY)
 
     def close(self):
+        os.close(self.gfd)
         os.close(self.dfd)
         os.close(self.fd)
 
@@ -155,6 +164,25 @@ class Fsx:
         if not (mode & KEEP_SIZE) and end > size:
             self.model.extend(bytes(end - size))
 
+    def copyrange(self):
+        """copy_file_range from the second file, or within this one (ranges apart)."""
+        own = len(self.model) > 1 and self.rng.random() < 0.5
+        src_fd, src = (self.fd, bytes(self.model)) if own else (self.gfd, self.gmodel)
+        soff = self.rng.randrange(len(src))
+        length = min(self.rng.randrange(1, min(512 << 10, self.scale) + 1), len(src) - soff)
+        doff = self.offset()
+        length = min(length, MAXLEN - doff)
+        if length <= 0 or (own and soff < doff + length and doff < soff + length):
+            return
+        self.note("copy_file_range %s %d+%d to %d" % ("self" if own else "src", soff, length,
+                                                      doff))
+        done = 0
+        while done < length:
+            n = os.copy_file_range(src_fd, self.fd, length - done, soff + done, doff + done)
+            check(n > 0, "copy_file_range returned %d after %d of %d bytes" % (n, done, length))
+            done += n
+        self.apply(doff, src[soff:soff + length])
+
     def apply(self, off, data):
         if off > len(self.model):
             self.model.extend(bytes(off - len(self.model)))
@@ -224,8 +252,8 @@ class Fsx:
         self.ops += 1
         op = self.rng.choices(
             (self.write, self.dwrite, self.mapwrite, self.truncate, self.falloc,
-             self.read, self.dread, self.mapread, self.reopen, self.fsync),
-            weights=(30, 12, 8, 6, 8, 14, 8, 6, 4, 4))[0]
+             self.read, self.dread, self.mapread, self.reopen, self.fsync, self.copyrange),
+            weights=(30, 12, 8, 6, 8, 14, 8, 6, 4, 4, 6))[0]
         op()
         self.check_size()
         if self.ops % 25 == 0:
