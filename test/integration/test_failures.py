@@ -2,12 +2,14 @@
 """Failure paths (issue 19): forks of a logging process, failed replies and commits, odd mounts."""
 
 import errno
+import io
 import multiprocessing
 import os
 import signal
 import subprocess
 import sys
 import time
+import zipfile
 
 sys.dont_write_bytecode = True     # keep the source tree free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -1198,14 +1200,24 @@ def crash_loop_mixed_workload_keeps_everything_durable():
             for p, h in files.items():
                 eq(_sha(read_all(p)), h, "round %d: sha256 of fsync'd %s" % (it, p))
             vdir = os.path.join(s.mnt, "checkpoints", ".aifs", "versions", "model.pt")
-            have = set()
+            byver = {}
             for v in (os.listdir(vdir) if os.path.isdir(vdir) else []):
-                have.add(_sha(read_all(os.path.join(vdir, v))))
+                byver[int(v)] = _sha(read_all(os.path.join(vdir, v)))
+            have = set(byver.values())
             missing = [h for h in saves if h not in have]
             eq(missing, [], "round %d: committed versions missing after kill -9" % it)
             if saves:
-                eq(_sha(read_all(os.path.join(s.mnt, "checkpoints", "model.pt"))), saves[-1],
-                   "round %d: model.pt serves the last committed save" % it)
+                # the last acknowledged save, or a later one whose commit
+                # was durable when the kill cut off its acknowledgement
+                last = max(n for n, h in byver.items() if h == saves[-1])
+                body = read_all(os.path.join(s.mnt, "checkpoints", "model.pt"))
+                check(zipfile.is_zipfile(io.BytesIO(body)),
+                      "round %d: model.pt serves a complete zip, saw a torn one" % it)
+                served = _sha(body)
+                check(served in [h for n, h in byver.items() if n >= last],
+                      "round %d: model.pt serves the last committed save: expected the "
+                      "content of version %d (%s) or a later version, saw %s"
+                      % (it, last, saves[-1], served))
             snapdir = os.path.join(s.mnt, "datasets", "set", ".aifs", "snapshots")
             for t in snaps:
                 eq(read_all(os.path.join(snapdir, t, "x")), b"dataset file\n",
