@@ -8,6 +8,7 @@
  * one batch.
  */
 #include "fs/access.h"
+#include "fs/acl.h"
 #include "fs/lineage.h"
 
 #include <errno.h>
@@ -272,6 +273,11 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 	pthread_rwlock_wrlock(&dir->lock);
 	attr_init(req, dir, mode, rdev, &a);
 	a.ino = fs_ino_alloc(fs);
+	rc = acl_inherit(req, fs, dir, &a, b);
+	if (rc < 0) {
+		pthread_rwlock_unlock(&dir->lock);
+		goto out;
+	}
 	if (target) {
 		a.size = strlen(target);
 		meta_symlink_put(b, a.ino, target, a.size);

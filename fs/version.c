@@ -14,6 +14,7 @@
  * soon as no session is open.
  */
 #include "fs/version_priv.h"
+#include "fs/acl.h"
 #include "fs/lineage.h"
 #include "meta/keys.h"
 
@@ -709,6 +710,9 @@ int version_commit(struct fs *fs, struct inode *in)
 		rc = -ENOMEM;
 		goto out;
 	}
+	rc = acl_version_copy(fs, in, &va, b);
+	if (rc < 0)
+		goto out;
 	meta_inode_put(b, &va);
 	rc = fs_map_clone_to(fs, in, b, v.vino);
 	if (rc < 0)
