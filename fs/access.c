@@ -7,6 +7,7 @@
  * execute a non-directory only if some x bit is set.
  */
 #include "fs/access.h"
+#include "fs/acl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -97,7 +98,7 @@ int access_check_ino(struct fs *fs, const struct access_cred *c, uint64_t ino, i
 	a = in->attr;
 	pthread_rwlock_unlock(&in->lock);
 	inode_put(fs, in);
-	return access_check(c, &a, mask);
+	return acl_access_check(fs, c, &a, mask);
 }
 
 bool access_req_owner(fuse_req_t req, const struct meta_inode *a)

@@ -7,7 +7,6 @@
  * posix_acl_equiv_mode(), posix_acl_create_masq() and posix_acl_chmod().
  */
 #include "fs/acl.h"
-#include "fs/access.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -295,6 +294,64 @@ int acl_inherit(fuse_req_t req, struct fs *fs, struct inode *dir, struct meta_in
 	}
 	free(v);
 	return 0;
+}
+
+/* True if V, the access ACL of an inode of group GID, grants C (not its
+ * owner) all of WANT, as posix_acl_permission(): C's named user entry if
+ * there is one, else any matching group entry, each limited by the mask;
+ * the other entry only if no user or group entry matched. */
+static bool acl_permits(const uint8_t *v, size_t size, uint32_t gid,
+			const struct access_cred *c, uint32_t want)
+{
+	uint32_t mask = 7, other = 0;
+	bool matched = false;
+
+	for (size_t i = 0; i < count(size); i++) {
+		if (tag_at(v, i) == TAG_MASK)
+			mask = perm_at(v, i);
+		else if (tag_at(v, i) == TAG_OTHER)
+			other = perm_at(v, i);
+	}
+	for (size_t i = 0; i < count(size); i++)
+		if (tag_at(v, i) == TAG_USER && le32(v + ACL_HDR + i * ACL_ENTRY + 4) == c->uid)
+			return (perm_at(v, i) & mask & want) == want;
+	for (size_t i = 0; i < count(size); i++) {
+		uint16_t tag = tag_at(v, i);
+
+		if ((tag == TAG_GROUP_OBJ && access_in_group(c, gid)) ||
+		    (tag == TAG_GROUP && access_in_group(c, le32(v + ACL_HDR + i * ACL_ENTRY + 4)))) {
+			matched = true;
+			if ((perm_at(v, i) & mask & want) == want)
+				return true;
+		}
+	}
+	return !matched && (other & want) == want;
+}
+
+int acl_access_check(struct fs *fs, const struct access_cred *c, const struct meta_inode *a,
+		     int mask)
+{
+	uint8_t *v;
+	size_t size;
+	bool ok;
+	int rc;
+
+	/* the owner, root, and a mode with no group bits (every entry masked
+	 * out) are decided by the mode, as in the kernel */
+	if (c->uid == 0 || c->uid == a->uid || !(a->mode & 070))
+		return access_check(c, a, mask);
+	rc = acl_get(fs, a, ACL_XATTR_ACCESS, &v, &size);
+	if (rc == -ENODATA)
+		return access_check(c, a, mask);
+	if (rc < 0)
+		return rc;
+	if (acl_valid(v, size) < 0) {
+		free(v);
+		return access_check(c, a, mask);
+	}
+	ok = acl_permits(v, size, a->gid, c, (uint32_t)mask & (R_OK | W_OK | X_OK));
+	free(v);
+	return ok ? 0 : -EACCES;
 }
 
 int acl_version_copy(struct fs *fs, struct inode *in, struct meta_inode *va,

@@ -16,7 +16,7 @@
 #ifndef AIFS_FS_ACL_H
 #define AIFS_FS_ACL_H
 
-#include "fs/fs.h"
+#include "fs/access.h"
 
 #define ACL_XATTR_ACCESS	"system.posix_acl_access"
 #define ACL_XATTR_DEFAULT	"system.posix_acl_default"
@@ -42,6 +42,12 @@ int acl_chmod(struct fs *fs, struct inode *in, struct meta_batch *b);
  * Symbolic links take neither.  0 or -errno. */
 int acl_inherit(fuse_req_t req, struct fs *fs, struct inode *dir, struct meta_inode *a,
 		struct meta_batch *b);
+
+/* 0 if C may do MASK (R_OK, W_OK, X_OK) to an inode with attributes A,
+ * else -EACCES: access_check() with A's access ACL applied as the kernel
+ * applies it (posix_acl_permission()).  -errno if the ACL cannot be read. */
+int acl_access_check(struct fs *fs, const struct access_cred *c, const struct meta_inode *a,
+		     int mask);
 
 /* A version VA of IN (locked) is made: put IN's access ACL, with no write
  * permission in any entry, as VA's into B and flag VA as having xattrs.

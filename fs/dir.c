@@ -660,7 +660,7 @@ static bool history_follows(fuse_req_t req, struct inode *dst)
 	if (access_req_owner(req, &a))
 		return true;
 	access_cred_get(req, &c);
-	return access_check(&c, &a, R_OK) == 0;
+	return acl_access_check(the_fs, &c, &a, R_OK) == 0;
 }
 
 /* Apply the rename R (inodes locked) into B. */

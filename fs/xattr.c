@@ -41,7 +41,7 @@ static int restore_may(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t
 	if (rc < 0)
 		return rc;
 	access_cred_get(req, &c);
-	return access_check(&c, &a, R_OK);
+	return acl_access_check(fs, &c, &a, R_OK);
 }
 
 /* setxattr user.aifs.area=POLICY on a directory marks its area (what is

@@ -328,6 +328,31 @@ def acl_version_keeps_its_acl():
 
 
 @test
+def acl_entry_counts_in_daemon_checks():
+    """user.aifs.restore checks read permission on the version in the daemon: an ACL entry counts."""
+    with Store() as s:
+        d = os.path.join(s.mnt, "checkpoints", "run")
+        os.mkdir(d, 0o755)
+        p = os.path.join(d, "model.pt")
+        write_file(p, b"v1", 0o600)
+        os.chmod(p, 0o600)
+        os.setxattr(p, ACCESS, acl((USER_OBJ, 6), (USER, 6, BOB), (GROUP_OBJ, 0), (MASK, 6), (OTHER, 0)))
+        write_file(p, b"v2")
+        write_file(p, b"v3")
+        vd = os.path.join(d, ".aifs", "versions", "model.pt")
+        deadline = time.time() + 10
+        while sorted(os.listdir(vd)) != ["1", "2", "3"] and time.time() < deadline:
+            time.sleep(0.05)
+        eq(sorted(os.listdir(vd)), ["1", "2", "3"], "versions of model.pt")
+        raises(errno.EACCES, run_as, BOB, BOB, os.setxattr, p, "user.aifs.restore", b"1",
+               what="restore by bob of version 1 (made before the ACL: bob may not read it)")
+        raises(errno.EACCES, run_as, CAROL, CAROL, os.setxattr, p, "user.aifs.restore", b"2",
+               what="restore by carol (no entry)")
+        run_as(BOB, BOB, os.setxattr, p, "user.aifs.restore", b"2")
+        eq(read_all(p), b"v2", "content after bob restored version 2 (readable to him by its ACL)")
+
+
+@test
 def acl_snapshot_keeps_its_acl():
     with Store() as s:
         ds = os.path.join(s.mnt, "datasets", "ds")
