@@ -42,7 +42,8 @@ bool access_in_group(const struct access_cred *c, uint32_t gid);
  * attributes A, else -EACCES. */
 int access_check(const struct access_cred *c, const struct meta_inode *a, int mask);
 
-/* The same for inode INO (read under its lock); -errno of loading it. */
+/* The same for inode INO (read under its lock), with its access ACL
+ * applied (acl_access_check); -errno of loading it. */
 int access_check_ino(struct fs *fs, const struct access_cred *c, uint64_t ino, int mask);
 
 /* True if REQ's caller is root or owns an inode with attributes A (what
