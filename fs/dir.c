@@ -8,6 +8,7 @@
  * one batch.
  */
 #include "fs/access.h"
+#include "fs/acl.h"
 #include "fs/lineage.h"
 
 #include <errno.h>
@@ -279,6 +280,11 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 	saved = dir->attr;
 	attr_init(req, dir, mode, rdev, &a);
 	a.ino = fs_ino_alloc(fs);
+	rc = acl_inherit(req, fs, dir, &a, b);
+	if (rc < 0) {
+		pthread_rwlock_unlock(&dir->lock);
+		goto out;
+	}
 	if (target) {
 		a.size = strlen(target);
 		meta_symlink_put(b, a.ino, target, a.size);
@@ -677,7 +683,7 @@ static bool history_follows(fuse_req_t req, struct inode *dst)
 	if (access_req_owner(req, &a))
 		return true;
 	access_cred_get(req, &c);
-	return access_check(&c, &a, R_OK) == 0;
+	return acl_access_check(the_fs, &c, &a, R_OK) == 0;
 }
 
 /* Apply the rename R (inodes locked) into B. */

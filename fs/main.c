@@ -450,6 +450,10 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 	}
 	fs->se = se;
 	*out = se;
+	rc = store_lock_mounted(fs->store, c->mnt);
+	if (rc < 0)
+		log_warn("cannot record the mount point in %s/lock: %s (a mount right after "
+			 "the unmount will not wait for this daemon)", c->store, strerror(-rc));
 	set_readahead(c->mnt, c->opt.readahead_kb);
 	return 0;
 }

@@ -3,6 +3,7 @@
  * Each handler replies exactly once.  Handlers that change an inode hold
  * its lock for writing until the change is committed to meta/.
  */
+#include "fs/acl.h"
 #include "fs/fs.h"
 #include "fs/inval.h"
 #include "fs/lineage.h"
@@ -93,8 +94,12 @@ static int setattr_apply(struct fs *fs, struct inode *in, struct meta_batch *b,
 				a->mode &= ~S_ISGID;
 		}
 	}
-	if (to_set & FUSE_SET_ATTR_MODE)
+	if (to_set & FUSE_SET_ATTR_MODE) {
 		a->mode = (a->mode & S_IFMT) | (attr->st_mode & 07777);
+		rc = acl_chmod(fs, in, b);	/* the kernel leaves the ACL mask to us */
+		if (rc < 0)
+			return rc;
+	}
 	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
 		a->atime = now;
 	else if (to_set & FUSE_SET_ATTR_ATIME)
@@ -857,6 +862,10 @@ static void do_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* The kernel enforces ACLs (default_permissions); with them it leaves
+	 * the umask and ACL inheritance to the daemon (acl_inherit). */
+	if ((conn->capable & FUSE_CAP_POSIX_ACL) && (conn->capable & FUSE_CAP_DONT_MASK))
+		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
 }
 
 static void do_destroy(void *userdata)

@@ -15,6 +15,7 @@
  */
 #include "fs/version_priv.h"
 #include "fs/inval.h"
+#include "fs/acl.h"
 #include "fs/lineage.h"
 #include "meta/keys.h"
 
@@ -752,6 +753,9 @@ int version_commit(struct fs *fs, struct inode *in)
 		rc = -ENOMEM;
 		goto out;
 	}
+	rc = acl_version_copy(fs, in, &va, b);
+	if (rc < 0)
+		goto out;
 	meta_inode_put(b, &va);
 	space_defer_begin();	/* the refs and a revert count once committed */
 	deferred = true;

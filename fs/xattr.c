@@ -3,6 +3,7 @@
  * commits are driven (so that scripts need no aifsctl).
  */
 #include "fs/access.h"
+#include "fs/acl.h"
 #include "fs/lineage.h"
 #include "tier/failpoint.h"
 
@@ -18,7 +19,7 @@ static int xattr_name_check(const char *name)
 	if (strlen(name) > 255 || !name[0])
 		return -ERANGE;
 	if (!strncmp(name, "system.", 7))
-		return -EOPNOTSUPP;	/* no POSIX ACLs */
+		return acl_name(name) ? 0 : -EOPNOTSUPP;	/* POSIX ACLs only */
 	if (strncmp(name, "user.", 5) && strncmp(name, "trusted.", 8) &&
 	    strncmp(name, "security.", 9))
 		return -EOPNOTSUPP;
@@ -41,7 +42,7 @@ static int restore_may(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t
 	if (rc < 0)
 		return rc;
 	access_cred_get(req, &c);
-	return access_check(&c, &a, R_OK);
+	return acl_access_check(fs, &c, &a, R_OK);
 }
 
 /* setxattr user.aifs.area=POLICY on a directory marks its area (what is
@@ -130,6 +131,8 @@ static int xattr_set(fuse_req_t req, struct fs *fs, struct inode *in, const char
 		if (rc < 0)
 			return rc;
 	}
+	if (acl_name(name))
+		return acl_xattr_set(req, fs, in, name, value, size, flags, remove);
 	if (!strncmp(name, "user.aifs.", 10))
 		return remove ? -EPERM : area_set(fs, in, req, name, value, size);
 	if (!remove && size > XATTR_VALUE_MAX)

@@ -60,6 +60,12 @@ int store_open_readonly(const char *path, struct store **out, char *err, size_t 
 int store_open_ro(const char *path, const char *cold, struct store **out, char *err,
 		  size_t errlen);
 
+/* Record in the lock file that the store is mounted on MNT: a later
+ * store_open that finds the lock held by a holder whose MNT is no longer
+ * mounted waits (up to 10 s) for it to exit instead of refusing.
+ * 0 or -errno. */
+int store_lock_mounted(struct store *s, const char *mnt);
+
 /* Close everything and release the lock. */
 void store_close(struct store *s);
 
