@@ -308,6 +308,25 @@ static bool content_complete(struct fs *fs, struct inode *in)
 	return true;
 }
 
+/* Is version inode VINO a zip or safetensors file (formats whose saves
+ * are never empty)?  False when it cannot be read. */
+static bool version_known_format(struct fs *fs, uint64_t vino)
+{
+	struct inode *vin;
+	uint8_t head[9];
+	bool known = false;
+
+	if (inode_get(fs, vino, &vin) < 0)
+		return false;
+	pthread_rwlock_wrlock(&vin->lock);
+	if (vin->attr.size >= 9 && fs_map_load(fs, vin) == 0 && read_at(fs, vin, head, 9, 0) == 0)
+		known = le(head, 4) == 0x04034b50 ||
+			(head[8] == '{' && le(head, 8) >= 2 && le(head, 8) < (100u << 20));
+	pthread_rwlock_unlock(&vin->lock);
+	inode_put(fs, vin);
+	return known;
+}
+
 /* --- version records ------------------------------------------------- */
 
 
@@ -729,6 +748,10 @@ int version_commit(struct fs *fs, struct inode *in)
 		goto out;
 	v.size = in->attr.size;
 	v.complete = content_complete(fs, in);
+	/* A session that only truncated (a save killed between its opening
+	 * O_TRUNC and its first write) is no save of a zip or safetensors. */
+	if (v.complete && have_good && in->attr.size == 0 && version_known_format(fs, good.vino))
+		v.complete = false;
 	if (s && s->sha_known)
 		memcpy(v.sha, s->sha, 32);
 	else if (s && s->hash_ok && s->hashed == in->attr.size)

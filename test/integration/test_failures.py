@@ -327,6 +327,30 @@ def write_that_fails_to_store_does_not_grow_the_file():
         s.fsck_clean("fsck after failed writes")
 
 
+# ------------------- item 9: a save killed after its truncating open
+
+@test
+def save_killed_after_truncating_open_keeps_the_last_good_version():
+    skip_native()
+    with Store() as s:
+        d = os.path.join(s.mnt, "checkpoints")
+        p = os.path.join(d, "model.pt")
+        good = zip_bytes(7)
+        save(p, good)
+        wait_versions(d, "model.pt", [1], "versions after the first save")
+        # torch.save's open(O_TRUNC), then the writer dies before writing
+        child = subprocess.Popen([sys.executable, "-c",
+                                  "import os, signal; fd = os.open(%r, os.O_WRONLY | os.O_TRUNC);"
+                                  "os.kill(os.getpid(), signal.SIGKILL)" % p])
+        child.wait()
+        wait_versions(d, "model.pt", [1, 2], "versions after the killed save")
+        eq(os.getxattr(os.path.join(d, ".aifs", "versions", "model.pt", "2"), "user.aifs.complete"),
+           b"false", "user.aifs.complete of version 2 (only truncated)")
+        eq(read_all(p), good, "model.pt after a save killed after its truncating open")
+        s.remount()
+        eq(read_all(p), good, "model.pt after a remount")
+
+
 # ------------------- item 6: memory changes only after a commit that succeeded
 
 def fsynced_file(path, content):
