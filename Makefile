@@ -8,7 +8,7 @@ MOUNT_HELPER_DIR ?= $(if $(filter 0,$(shell id -u)),/sbin,$(PREFIX)/sbin)
 
 DEB_PKGS = meson ninja-build pkg-config gcc libfuse3-dev fuse3 librocksdb-dev \
            liburing-dev liblz4-dev libssl-dev libjansson-dev check python3 attr groff-base man-db \
-           python3-torch
+           python3-torch python3-cryptography acl
 
 .PHONY: all deps check check-asan install uninstall clean bench demo
 

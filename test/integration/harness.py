@@ -27,6 +27,10 @@ import time
 import traceback
 
 NATIVE = os.environ.get("AIFS_TEST_NATIVE") == "1"
+# AIFS_TEST_USER=UID: the tests' file operations run with this effective
+# uid and gid (the mount is made as root, with allow_other, its root 01777);
+# tests of what only root may do skip themselves in this mode only.
+TEST_USER = int(os.environ["AIFS_TEST_USER"]) if os.environ.get("AIFS_TEST_USER") else None
 TOP = os.environ.get("AIFS_TOP") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 AIFS_BIN = os.environ.get("AIFS_BIN") or os.path.join(TOP, "build", "aifs")
@@ -101,6 +105,35 @@ def same_bytes(seen, expected, what, base=0):
 def skip_native():
     if NATIVE:
         raise Skip("native")
+
+
+def root_only():
+    """The test checks what root may do: skipped when run as AIFS_TEST_USER."""
+    if TEST_USER is not None:
+        raise Skip("needs root (run as uid %d)" % TEST_USER)
+
+
+def become_test_user():
+    os.setegid(TEST_USER)
+    os.seteuid(TEST_USER)
+
+
+def drop_caches(level=3):
+    """Drop the kernel's caches (as root, also in AIFS_TEST_USER mode)."""
+    euid = os.geteuid()
+    become_root()
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("%d\n" % level)
+    finally:
+        if euid != os.getuid():
+            become_test_user()
+
+
+def become_root():
+    if os.geteuid() != os.getuid():
+        os.seteuid(os.getuid())
+        os.setegid(os.getgid())
 
 
 # ------------------------------------------------------------------ data
@@ -277,6 +310,9 @@ class Store:
         deadline = time.time() + MOUNT_TIMEOUT
         while time.time() < deadline:
             if mounted(self.mnt) and os.path.ismount(self.mnt):
+                if TEST_USER is not None:
+                    os.chmod(self.mnt, 0o1777)
+                    become_test_user()
                 return
             rc = self.proc.poll()
             if rc is not None:
@@ -290,6 +326,7 @@ class Store:
         """Unmount and wait for the daemon to exit. Returns an error text (or raises if check)."""
         if NATIVE:
             return None
+        become_root()
         err = None
         if mounted(self.mnt):
             rc, out = run(["umount", self.mnt], timeout=60)
@@ -348,6 +385,15 @@ class Store:
 
     def usage(self):
         """Bytes the store occupies on its disk (allocated blocks of every file under it)."""
+        euid = os.geteuid()
+        become_root()
+        try:
+            return self._usage()
+        finally:
+            if euid != os.getuid():
+                become_test_user()
+
+    def _usage(self):
         total = 0
         for dirpath, _, files in os.walk(self.store):
             for f in files:
