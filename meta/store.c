@@ -11,7 +11,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +178,12 @@ static int conf_read(struct store *s, char *err, size_t errlen)
 		} else if (!strcmp(key, "cold")) {
 			free(s->cold_path);
 			s->cold_path = strdup(val);
+		} else if (!strcmp(key, "ceph_conf")) {
+			free(s->ceph_conf);
+			s->ceph_conf = strdup(val);
+		} else if (!strcmp(key, "ceph_user")) {
+			free(s->ceph_user);
+			s->ceph_user = strdup(val);
 		}
 	}
 	fclose(f);
@@ -223,10 +231,36 @@ static int lock_take(struct store *s, char *err, size_t errlen)
 
 static bool store_readonly;	/* set by store_open_readonly for one call */
 
-static int tiers_open(struct store *s, char *err, size_t errlen)
+/* How to reach the RADOS tiers of S: O's choices over aifs.conf's.  The
+ * lock's cookie (HOLDER, HOLDLEN bytes) names this host and the store's
+ * path; NOTE describes the holder for whoever finds the lock taken. */
+static void rados_opts(const struct store *s, const struct store_opts *o,
+		       struct tier_rados_opts *ro, char *holder, size_t holdlen, char *note,
+		       size_t notelen, char *err, size_t errlen)
+{
+	char host[256] = "?", real[PATH_MAX];
+
+	gethostname(host, sizeof(host) - 1);
+	if (!realpath(s->path, real))
+		snprintf(real, sizeof(real), "%s", s->path);
+	snprintf(holder, holdlen, "%s:%s", host, real);
+	snprintf(note, notelen, "aifs pid %d on %s, store %s%s%s", (int)getpid(), host, real,
+		 o && o->mnt ? ", mounted on " : "", o && o->mnt ? o->mnt : "");
+	*ro = (struct tier_rados_opts){
+		.conf = o && o->ceph_conf ? o->ceph_conf : s->ceph_conf,
+		.user = o && o->ceph_user ? o->ceph_user : s->ceph_user,
+		.timeout = o && o->rados_timeout >= 0 ? (unsigned)o->rados_timeout :
+			   STORE_RADOS_TIMEOUT,
+		.uuid = s->uuid, .holder = holder, .note = note, .err = err, .errlen = errlen,
+	};
+}
+
+static int tiers_open(struct store *s, const struct store_opts *o, char *err, size_t errlen)
 {
 	char *hot = path_join(s->path, "hot");
 	char *cold = s->cold_path ? strdup(s->cold_path) : path_join(s->path, "cold");
+	char holder[PATH_MAX + 300], note[2 * PATH_MAX + 400];
+	struct tier_rados_opts ro;
 	int rc = -ENOMEM;
 
 	if (!hot || !cold)
@@ -237,9 +271,10 @@ static int tiers_open(struct store *s, char *err, size_t errlen)
 		fail(err, errlen, rc, "cannot open hot tier %s: %s", hot, strerror(-rc));
 		goto out;
 	}
-	rc = (store_readonly ? tier_open_readonly : tier_open)(cold, TIER_COLD,
-							       &s->tiers[TIER_COLD]);
-	if (rc < 0)
+	err[0] = 0;
+	rados_opts(s, o, &ro, holder, sizeof(holder), note, sizeof(note), err, errlen);
+	rc = tier_open_spec(cold, TIER_COLD, store_readonly, &ro, &s->tiers[TIER_COLD]);
+	if (rc < 0 && !err[0])
 		fail(err, errlen, rc, "cannot open cold tier %s: %s", cold, strerror(-rc));
 	for (int t = 0; rc == 0 && s->segment_size && t < TIER_COUNT; t++) {
 		rc = tier_set_seg_max(s->tiers[t], s->segment_size);
@@ -266,12 +301,21 @@ int store_open_readonly(const char *path, struct store **out, char *err, size_t 
 
 int store_open(const char *path, struct store **out, char *err, size_t errlen)
 {
-	return store_open_cold(path, NULL, out, err, errlen);
+	return store_open_opts(path, NULL, out, err, errlen);
 }
 
 int store_open_cold(const char *path, const char *cold, struct store **out, char *err,
 		    size_t errlen)
 {
+	struct store_opts o = { .cold = cold, .rados_timeout = -1 };
+
+	return store_open_opts(path, &o, out, err, errlen);
+}
+
+int store_open_opts(const char *path, const struct store_opts *o, struct store **out,
+		    char *err, size_t errlen)
+{
+	const char *cold = o ? o->cold : NULL;
 	struct store *s = calloc(1, sizeof(*s));
 	struct stat st;
 	uint32_t fmt;
@@ -319,7 +363,7 @@ int store_open_cold(const char *path, const char *cold, struct store **out, char
 			  "says %u; the store is damaged", path, rc < 0 ? 0 : fmt, s->format);
 		goto fail;
 	}
-	rc = tiers_open(s, err, errlen);
+	rc = tiers_open(s, o, err, errlen);
 	if (rc < 0)
 		goto fail;
 	free(mdir);
@@ -343,8 +387,41 @@ void store_close(struct store *s)
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	free(s->cold_path);
+	free(s->ceph_conf);
+	free(s->ceph_user);
 	free(s->path);
 	free(s);
+}
+
+int store_rados_unlock(const char *path, const struct store_opts *o,
+		       void (*report)(void *ctx, const char *who), void *ctx, char *err,
+		       size_t errlen)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	char holder[PATH_MAX + 300], note[2 * PATH_MAX + 400];
+	struct tier_rados_opts ro;
+	int rc;
+
+	if (!s || !(s->path = strdup(path))) {
+		free(s);
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	}
+	s->lock_fd = -1;
+	rc = conf_read(s, err, errlen);
+	if (rc == 0 && !tier_spec_is_rados(s->cold_path))
+		rc = fail(err, errlen, -EINVAL, "store %s has no RADOS tier", path);
+	/* the local lock: a store mounted here must be unmounted, not unlocked */
+	if (rc == 0)
+		rc = lock_take(s, err, errlen);
+	if (rc == 0) {
+		err[0] = 0;
+		rados_opts(s, o, &ro, holder, sizeof(holder), note, sizeof(note), err, errlen);
+		rc = tier_rados_unlock(s->cold_path, &ro, report, ctx);
+		if (rc < 0 && !err[0])
+			fail(err, errlen, rc, "cannot unlock %s: %s", s->cold_path, strerror(-rc));
+	}
+	store_close(s);
+	return rc;
 }
 
 /* The directories every new store starts with, and their policies. */
@@ -431,7 +508,48 @@ int store_mkfs(const char *path, const char *cold, char *err, size_t errlen)
 int store_mkfs_seg(const char *path, const char *cold, uint64_t segment_size, char *err,
 		   size_t errlen)
 {
-	char uuid[40], conf[8192], seg[64] = "", *mdir;
+	struct store_opts o = { .cold = cold, .segment_size = segment_size, .rados_timeout = -1 };
+
+	return store_mkfs_opts(path, &o, err, errlen);
+}
+
+/* Make the RADOS cold tier O->cold of the new store UUID; its full name
+ * ("rados:POOL/NAME") into SPEC, and the ceph lines of aifs.conf into
+ * CEPH. */
+static int mkfs_rados(const char *uuid, const struct store_opts *o, char *spec, size_t speclen,
+		      char *ceph, size_t cephlen, char *err, size_t errlen)
+{
+	struct tier_rados_opts ro = { .conf = o->ceph_conf, .user = o->ceph_user,
+				      .timeout = o->rados_timeout >= 0 ?
+						 (unsigned)o->rados_timeout : STORE_RADOS_TIMEOUT,
+				      .uuid = uuid, .err = err, .errlen = errlen };
+	char real[PATH_MAX];
+	int rc, n = 0;
+
+	if (o->ceph_conf && !realpath(o->ceph_conf, real))
+		return fail(err, errlen, -errno, "cannot read Ceph configuration %s: %s",
+			    o->ceph_conf, strerror(errno));
+	if (o->ceph_conf)
+		ro.conf = real;
+	err[0] = 0;
+	rc = tier_rados_create(o->cold, &ro, spec, speclen);
+	if (rc < 0)
+		return err[0] ? rc : fail(err, errlen, rc, "cannot create %s: %s", o->cold,
+					   strerror(-rc));
+	ceph[0] = 0;
+	if (o->ceph_conf)
+		n = snprintf(ceph, cephlen, "ceph_conf = %s\n", real);
+	if (o->ceph_user)
+		snprintf(ceph + n, cephlen - (size_t)n, "ceph_user = %s\n", o->ceph_user);
+	return 0;
+}
+
+int store_mkfs_opts(const char *path, const struct store_opts *o, char *err, size_t errlen)
+{
+	const char *cold = o->cold;
+	uint64_t segment_size = o->segment_size;
+	char uuid[40], conf[8192], seg[64] = "", *mdir, rspec[1024], ceph[2 * PATH_MAX] = "";
+	bool rados = tier_spec_is_rados(cold);
 	int rc;
 
 	if (segment_size && (segment_size < TIER_SEG_MIN || segment_size > TIER_SEG_MAX))
@@ -453,10 +571,19 @@ int store_mkfs_seg(const char *path, const char *cold, uint64_t segment_size, ch
 	rc = dir_private(path, "store", err, errlen);
 	if (rc < 0)
 		return rc;
-	if (cold && mkdir(cold, 0700) < 0 && errno != EEXIST)
+	rc = make_uuid(uuid);
+	if (rc < 0)
+		return fail(err, errlen, rc, "cannot make uuid: %s", strerror(-rc));
+	if (rados) {
+		rc = mkfs_rados(uuid, o, rspec, sizeof(rspec), ceph, sizeof(ceph), err, errlen);
+		if (rc < 0)
+			return rc;
+		cold = rspec;
+	}
+	if (cold && !rados && mkdir(cold, 0700) < 0 && errno != EEXIST)
 		return fail(err, errlen, -errno, "cannot create cold tier %s: %s", cold,
 			    strerror(errno));
-	if (cold && (rc = dir_private(cold, "cold tier", err, errlen)) < 0)
+	if (cold && !rados && (rc = dir_private(cold, "cold tier", err, errlen)) < 0)
 		return rc;
 	rc = mkdir_in(path, "meta");
 	if (!rc)
@@ -471,9 +598,6 @@ int store_mkfs_seg(const char *path, const char *cold, uint64_t segment_size, ch
 	free(mdir);
 	if (rc < 0)
 		return fail(err, errlen, rc, "cannot create metadata database: %s", strerror(-rc));
-	rc = make_uuid(uuid);
-	if (rc < 0)
-		return fail(err, errlen, rc, "cannot make uuid: %s", strerror(-rc));
 	rc = audit_key_create(path, uuid);
 	if (rc < 0)
 		return fail(err, errlen, rc, "cannot create the audit signing key in %s: %s", path,
@@ -481,9 +605,9 @@ int store_mkfs_seg(const char *path, const char *cold, uint64_t segment_size, ch
 	/* aifs.conf is written last: its presence marks a complete store. */
 	snprintf(conf, sizeof(conf),
 		 "# aifs store; written by aifsctl mkfs, do not edit\n"
-		 "format = %u\nuuid = %s\ncreated = %lld\n%s%s%s%s",
+		 "format = %u\nuuid = %s\ncreated = %lld\n%s%s%s%s%s",
 		 STORE_FORMAT, uuid, (long long)time(NULL), cold ? "cold = " : "",
-		 cold ? cold : "", cold ? "\n" : "", seg);
+		 cold ? cold : "", cold ? "\n" : "", seg, ceph);
 	rc = write_durable(path, "aifs.conf", conf);
 	if (rc < 0)
 		return fail(err, errlen, rc, "cannot write %s/aifs.conf: %s", path, strerror(-rc));

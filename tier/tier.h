@@ -90,6 +90,46 @@ int tier_open(const char *dir, int id, struct tier **out);
  * it: nothing is created (tier_append must not be called). */
 int tier_open_readonly(const char *dir, int id, struct tier **out);
 
+/* How to reach a tier kept in Ceph RADOS (rados.c).  A RADOS tier is
+ * named "rados:POOL/NAME": its objects live in pool POOL under the RADOS
+ * namespace NAME (by default the store's uuid), one object per extent,
+ * plus the object "aifs.store" that names the store and carries its
+ * one-writer lock. */
+struct tier_rados_opts {
+	const char *conf;	/* ceph.conf; NULL: Ceph's own search ($CEPH_CONF, /etc/ceph) */
+	const char *user;	/* "admin" or "client.admin"; NULL: Ceph's default */
+	unsigned timeout;	/* seconds before a request to the cluster fails (0: never) */
+	const char *uuid;	/* the store's uuid: NAME by default, checked against aifs.store */
+	const char *holder;	/* the lock's cookie: host and store path (NULL: no lock) */
+	const char *note;	/* the lock's description, for whoever finds it held */
+	char *err;		/* on failure, one line for the user (may be NULL) */
+	size_t errlen;
+};
+
+/* True if SPEC names a RADOS tier ("rados:..."). */
+int tier_spec_is_rados(const char *spec);
+
+/* Open tier ID named by SPEC: a RADOS tier (with options RO) or else a
+ * local directory, as tier_open or, with READONLY, tier_open_readonly.
+ * A RADOS tier opened read-write takes the store's exclusive lock
+ * (RO->holder) and refuses with -EBUSY when another holder has it; a lock
+ * with the very same holder is broken first (the caller holds the
+ * store's local lock, so that holder is dead). */
+int tier_open_spec(const char *spec, int id, int readonly, const struct tier_rados_opts *ro,
+		   struct tier **out);
+
+/* Make the RADOS tier SPEC for the store RO->uuid: its namespace must
+ * hold no object; writes aifs.store.  The resolved spec (with NAME) is
+ * written to OUT (OUTLEN bytes). */
+int tier_rados_create(const char *spec, const struct tier_rados_opts *ro, char *out,
+		      size_t outlen);
+
+/* Break every holder's lock on the RADOS tier SPEC; REPORT is called with
+ * a description of each lock broken.  Returns how many were broken, or a
+ * negative errno. */
+int tier_rados_unlock(const char *spec, const struct tier_rados_opts *ro,
+		      void (*report)(void *ctx, const char *who), void *ctx);
+
 /* Start new segments once the active one would pass BYTES (between
  * TIER_SEG_MIN and TIER_SEG_MAX; default TIER_SEG_MAX).  Returns 0 or
  * -EINVAL. */
