@@ -309,16 +309,20 @@ void rtier_seg_drop(struct rtier *t, uint32_t seg, uint64_t off)
 	}
 }
 
-void rtier_wait_place(struct rtier *t, uint32_t seg, uint64_t off)
+bool rtier_wait_place(struct rtier *t, uint32_t seg, uint64_t off)
 {
+	bool waited = false;
+
 	for (unsigned i = 0; i < t->npend; ) {
 		if (t->pend[i].seg == seg && t->pend[i].off == off) {
 			pthread_cond_wait(&t->cond, &t->lock);
+			waited = true;
 			i = 0;
 		} else {
 			i++;
 		}
 	}
+	return waited;
 }
 
 /* List the namespace's extent objects into the segment table. */

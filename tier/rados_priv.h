@@ -89,8 +89,9 @@ int rtier_seg_add(struct rtier *t, uint32_t seg, uint64_t off, uint32_t len);
 /* Forget object (SEG, OFF) (lock held). */
 void rtier_seg_drop(struct rtier *t, uint32_t seg, uint64_t off);
 
-/* Wait until no write to (SEG, OFF) is in flight (lock held). */
-void rtier_wait_place(struct rtier *t, uint32_t seg, uint64_t off);
+/* Wait until no write to (SEG, OFF) is in flight (lock held); true if
+ * it had to wait (the lock was dropped meanwhile). */
+bool rtier_wait_place(struct rtier *t, uint32_t seg, uint64_t off);
 
 /* The tier_ops of radosio.c. */
 int rtier_append(struct tier *base, const void *buf, uint32_t len, int codec,

@@ -425,35 +425,31 @@ static int remove_all(struct rtier *t, char (*names)[RADOS_NAME_SIZE], uint32_t 
 static int drop_range(struct rtier *t, uint32_t seg, uint64_t start, uint64_t end, bool all)
 {
 	char (*names)[RADOS_NAME_SIZE] = NULL;
-	struct rseg *s;
-	uint32_t n = 0;
+	uint32_t n = 0, cap;
 	int rc;
 
 	pthread_mutex_lock(&t->lock);
-	s = seg < t->nsegs ? &t->segs[seg] : NULL;
-	if (s && s->n) {
-		names = malloc(s->n * sizeof *names);
-		if (!names) {
-			pthread_mutex_unlock(&t->lock);
-			return rtier_fail(t, -ENOMEM, "no memory to give segment %" PRIu32 " back",
-					  seg);
-		}
+	cap = seg < t->nsegs ? t->segs[seg].n : 0;
+	if (cap && !(names = malloc(cap * sizeof *names))) {
+		pthread_mutex_unlock(&t->lock);
+		return rtier_fail(t, -ENOMEM, "no memory to give segment %" PRIu32 " back", seg);
 	}
-	for (uint32_t i = 0; names && i < s->n; ) {
-		struct robj o = s->v[i];
+	/* t->segs moves while a write is waited for: index it afresh each time */
+	for (uint32_t i = 0; n < cap && i < t->segs[seg].n; ) {
+		struct robj o = t->segs[seg].v[i];
 
 		if (!all && (o.off < start || o.off + o.len > end)) {
 			i++;
-			continue;
+		} else if (rtier_wait_place(t, seg, o.off)) {
+			i = 0;		/* the list may have changed meanwhile */
+		} else {
+			rtier_obj_name(names[n++], seg, o.off, o.len);
+			rtier_seg_drop(t, seg, o.off);
 		}
-		rtier_wait_place(t, seg, o.off);
-		rtier_obj_name(names[n++], seg, o.off, o.len);
-		rtier_seg_drop(t, seg, o.off);
-		i = 0;	/* the list may have changed while waiting */
 	}
-	if (all && s) {
-		s->present = false;
-		s->size = 0;
+	if (all && seg < t->nsegs) {
+		t->segs[seg].present = false;
+		t->segs[seg].size = 0;
 	}
 	pthread_mutex_unlock(&t->lock);
 	rc = remove_all(t, names, n);
