@@ -178,6 +178,9 @@ static int conf_read(struct store *s, char *err, size_t errlen)
 		} else if (!strcmp(key, "cold")) {
 			free(s->cold_path);
 			s->cold_path = strdup(val);
+		} else if (!strcmp(key, "hot")) {
+			free(s->hot_path);
+			s->hot_path = strdup(val);
 		} else if (!strcmp(key, "ceph_conf")) {
 			free(s->ceph_conf);
 			s->ceph_conf = strdup(val);
@@ -257,7 +260,7 @@ static void rados_opts(const struct store *s, const struct store_opts *o,
 
 static int tiers_open(struct store *s, const struct store_opts *o, char *err, size_t errlen)
 {
-	char *hot = path_join(s->path, "hot");
+	char *hot = s->hot_path ? strdup(s->hot_path) : path_join(s->path, "hot");
 	char *cold = s->cold_path ? strdup(s->cold_path) : path_join(s->path, "cold");
 	char holder[PATH_MAX + 300], note[2 * PATH_MAX + 400];
 	struct tier_rados_opts ro;
@@ -265,14 +268,17 @@ static int tiers_open(struct store *s, const struct store_opts *o, char *err, si
 
 	if (!hot || !cold)
 		goto out;
-	rc = (store_readonly ? tier_open_readonly : tier_open)(hot, TIER_HOT,
-							      &s->tiers[TIER_HOT]);
-	if (rc < 0) {
-		fail(err, errlen, rc, "cannot open hot tier %s: %s", hot, strerror(-rc));
-		goto out;
-	}
 	err[0] = 0;
 	rados_opts(s, o, &ro, holder, sizeof(holder), note, sizeof(note), err, errlen);
+	rc = tier_open_spec(hot, TIER_HOT, store_readonly, &ro, &s->tiers[TIER_HOT]);
+	if (rc < 0) {
+		if (!err[0])
+			fail(err, errlen, rc, "cannot open hot tier %s: %s", hot, strerror(-rc));
+		goto out;
+	}
+	/* Both tiers in one namespace: the hot tier holds its lock. */
+	if (tier_spec_is_rados(hot) && !strcmp(hot, cold))
+		ro.holder = NULL;
 	rc = tier_open_spec(cold, TIER_COLD, store_readonly, &ro, &s->tiers[TIER_COLD]);
 	if (rc < 0 && !err[0])
 		fail(err, errlen, rc, "cannot open cold tier %s: %s", cold, strerror(-rc));
@@ -387,6 +393,7 @@ void store_close(struct store *s)
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	free(s->cold_path);
+	free(s->hot_path);
 	free(s->ceph_conf);
 	free(s->ceph_user);
 	free(s->path);
@@ -407,8 +414,11 @@ int store_rados_unlock(const char *path, const struct store_opts *o,
 		return fail(err, errlen, -ENOMEM, "out of memory");
 	}
 	s->lock_fd = -1;
+	const char *spec;
+
 	rc = conf_read(s, err, errlen);
-	if (rc == 0 && !tier_spec_is_rados(s->cold_path))
+	spec = tier_spec_is_rados(s->hot_path) ? s->hot_path : s->cold_path;
+	if (rc == 0 && !tier_spec_is_rados(spec))
 		rc = fail(err, errlen, -EINVAL, "store %s has no RADOS tier", path);
 	/* the local lock: a store mounted here must be unmounted, not unlocked */
 	if (rc == 0)
@@ -416,9 +426,9 @@ int store_rados_unlock(const char *path, const struct store_opts *o,
 	if (rc == 0) {
 		err[0] = 0;
 		rados_opts(s, o, &ro, holder, sizeof(holder), note, sizeof(note), err, errlen);
-		rc = tier_rados_unlock(s->cold_path, &ro, report, ctx);
+		rc = tier_rados_unlock(spec, &ro, report, ctx);
 		if (rc < 0 && !err[0])
-			fail(err, errlen, rc, "cannot unlock %s: %s", s->cold_path, strerror(-rc));
+			fail(err, errlen, rc, "cannot unlock %s: %s", spec, strerror(-rc));
 	}
 	store_close(s);
 	return rc;
@@ -513,11 +523,12 @@ int store_mkfs_seg(const char *path, const char *cold, uint64_t segment_size, ch
 	return store_mkfs_opts(path, &o, err, errlen);
 }
 
-/* Make the RADOS cold tier O->cold of the new store UUID; its full name
+/* Make the RADOS tier WANT of the new store UUID; its full name
  * ("rados:POOL/NAME") into SPEC, and the ceph lines of aifs.conf into
  * CEPH. */
-static int mkfs_rados(const char *uuid, const struct store_opts *o, char *spec, size_t speclen,
-		      char *ceph, size_t cephlen, char *err, size_t errlen)
+static int mkfs_rados(const char *uuid, const char *want, const struct store_opts *o,
+		      char *spec, size_t speclen, char *ceph, size_t cephlen, char *err,
+		      size_t errlen)
 {
 	struct tier_rados_opts ro = { .conf = o->ceph_conf, .user = o->ceph_user,
 				      .timeout = o->rados_timeout >= 0 ?
@@ -532,9 +543,9 @@ static int mkfs_rados(const char *uuid, const struct store_opts *o, char *spec, 
 	if (o->ceph_conf)
 		ro.conf = real;
 	err[0] = 0;
-	rc = tier_rados_create(o->cold, &ro, spec, speclen);
+	rc = tier_rados_create(want, &ro, spec, speclen);
 	if (rc < 0)
-		return err[0] ? rc : fail(err, errlen, rc, "cannot create %s: %s", o->cold,
+		return err[0] ? rc : fail(err, errlen, rc, "cannot create %s: %s", want,
 					   strerror(-rc));
 	ceph[0] = 0;
 	if (o->ceph_conf)
@@ -546,11 +557,15 @@ static int mkfs_rados(const char *uuid, const struct store_opts *o, char *spec, 
 
 int store_mkfs_opts(const char *path, const struct store_opts *o, char *err, size_t errlen)
 {
-	const char *cold = o->cold;
+	const char *cold = o->cold, *data = NULL;
 	uint64_t segment_size = o->segment_size;
-	char uuid[40], conf[8192], seg[64] = "", *mdir, rspec[1024], ceph[2 * PATH_MAX] = "";
+	char uuid[40], conf[8192], seg[64] = "", *mdir, rspec[1024], dspec[1024], hot[1100] = "";
+	char ceph[2 * PATH_MAX] = "";
 	bool rados = tier_spec_is_rados(cold);
 	int rc;
+
+	if (o->data && !tier_spec_is_rados(o->data))
+		return fail(err, errlen, -EINVAL, "--data takes rados:POOL[/NAME], not %s", o->data);
 
 	if (segment_size && (segment_size < TIER_SEG_MIN || segment_size > TIER_SEG_MAX))
 		return fail(err, errlen, -EINVAL, "segment size %llu is outside [%llu, %llu]",
@@ -574,8 +589,21 @@ int store_mkfs_opts(const char *path, const struct store_opts *o, char *err, siz
 	rc = make_uuid(uuid);
 	if (rc < 0)
 		return fail(err, errlen, rc, "cannot make uuid: %s", strerror(-rc));
-	if (rados) {
-		rc = mkfs_rados(uuid, o, rspec, sizeof(rspec), ceph, sizeof(ceph), err, errlen);
+	if (o->data) {
+		rc = mkfs_rados(uuid, o->data, o, dspec, sizeof(dspec), ceph, sizeof(ceph), err,
+				errlen);
+		if (rc < 0)
+			return rc;
+		data = dspec;
+		snprintf(hot, sizeof(hot), "hot = %s\n", data);
+		if (!cold) {	/* the cold tier shares the namespace */
+			cold = data;
+			rados = true;
+		}
+	}
+	if (rados && cold != data) {
+		rc = mkfs_rados(uuid, cold, o, rspec, sizeof(rspec), ceph, sizeof(ceph), err,
+				errlen);
 		if (rc < 0)
 			return rc;
 		cold = rspec;
@@ -586,7 +614,7 @@ int store_mkfs_opts(const char *path, const struct store_opts *o, char *err, siz
 	if (cold && !rados && (rc = dir_private(cold, "cold tier", err, errlen)) < 0)
 		return rc;
 	rc = mkdir_in(path, "meta");
-	if (!rc)
+	if (!rc && !data)
 		rc = mkdir_in(path, "hot");
 	if (!rc && !cold)
 		rc = mkdir_in(path, "cold");
@@ -605,8 +633,8 @@ int store_mkfs_opts(const char *path, const struct store_opts *o, char *err, siz
 	/* aifs.conf is written last: its presence marks a complete store. */
 	snprintf(conf, sizeof(conf),
 		 "# aifs store; written by aifsctl mkfs, do not edit\n"
-		 "format = %u\nuuid = %s\ncreated = %lld\n%s%s%s%s%s",
-		 STORE_FORMAT, uuid, (long long)time(NULL), cold ? "cold = " : "",
+		 "format = %u\nuuid = %s\ncreated = %lld\n%s%s%s%s%s%s",
+		 STORE_FORMAT, uuid, (long long)time(NULL), hot, cold ? "cold = " : "",
 		 cold ? cold : "", cold ? "\n" : "", seg, ceph);
 	rc = write_durable(path, "aifs.conf", conf);
 	if (rc < 0)

@@ -1,10 +1,11 @@
 /* store.h — a whole aifs store on disk: configuration, lock, metadata, tiers.
  *
- *   STORE/aifs.conf   "key = value" lines: format, uuid, created, cold,
+ *   STORE/aifs.conf   "key = value" lines: format, uuid, created, hot, cold,
  *                     segment_size, ceph_conf, ceph_user
  *   STORE/lock        held (flock) by whoever has the store open
  *   STORE/meta/       RocksDB database (meta.h)
- *   STORE/hot/        hot tier segments
+ *   STORE/hot/        hot tier segments (or, for "hot = rados:POOL/NAME",
+ *                     objects in Ceph: the store's data lives in RADOS)
  *   STORE/cold/       cold tier segments (or the directory named by "cold",
  *                     or, for "cold = rados:POOL/NAME", objects in Ceph)
  *
@@ -27,6 +28,7 @@ struct store {
 	char uuid[40];
 	uint32_t format;
 	int64_t created;		/* seconds since the epoch */
+	char *hot_path;			/* rados:POOL/NAME of the hot tier, or NULL: STORE/hot */
 	char *cold_path;		/* directory of the cold tier, or rados:POOL/NAME */
 	char *ceph_conf, *ceph_user;	/* how to reach Ceph (NULL: Ceph's defaults) */
 	uint64_t segment_size;		/* segments cut at this size (0: tier default) */
@@ -42,6 +44,7 @@ struct store {
  * what aifs.conf says, else the defaults. */
 struct store_opts {
 	const char *cold;		/* cold tier: a directory or rados:POOL[/NAME] */
+	const char *data;		/* mkfs: hot tier (all new data) in rados:POOL[/NAME] */
 	uint64_t segment_size;		/* mkfs: segments of at most this size */
 	const char *ceph_conf;		/* ceph.conf of the cluster */
 	const char *ceph_user;		/* Ceph user */
@@ -57,9 +60,10 @@ int store_mkfs(const char *path, const char *cold, char *err, size_t errlen);
 int store_mkfs_seg(const char *path, const char *cold, uint64_t segment_size, char *err,
 		   size_t errlen);
 
-/* Create a store with the choices O (cold, segment_size, ceph_conf,
- * ceph_user are recorded in aifs.conf).  A RADOS cold tier's namespace
- * must be empty; NAME defaults to the new store's uuid. */
+/* Create a store with the choices O (data, cold, segment_size, ceph_conf,
+ * ceph_user are recorded in aifs.conf).  A RADOS tier's namespace must be
+ * empty; NAME defaults to the new store's uuid.  With O->data and no
+ * O->cold, both tiers share the data tier's namespace. */
 int store_mkfs_opts(const char *path, const struct store_opts *o, char *err, size_t errlen);
 
 /* Open the store at PATH with the choices O (mount options), taking its

@@ -59,21 +59,29 @@ static int user_fail(const struct tier_rados_opts *ro, int rc, const char *fmt, 
 	return rc;
 }
 
-void rtier_obj_name(char *buf, uint32_t seg, uint64_t off, uint32_t len)
+/* Extent objects of the hot tier start "h.", of the cold tier "c.". */
+static char obj_prefix(int id)
 {
-	snprintf(buf, RADOS_NAME_SIZE, "x.%08" PRIx32 ".%012" PRIx64 ".%08" PRIx32, seg, off, len);
+	return id == TIER_HOT ? 'h' : 'c';
 }
 
-/* Parse an extent object name as rtier_obj_name prints it. */
-static bool obj_parse(const char *name, uint32_t *seg, uint64_t *off, uint32_t *len)
+void rtier_obj_name(const struct rtier *t, char *buf, uint32_t seg, uint64_t off, uint32_t len)
+{
+	snprintf(buf, RADOS_NAME_SIZE, "%c.%08" PRIx32 ".%012" PRIx64 ".%08" PRIx32,
+		 obj_prefix(t->id), seg, off, len);
+}
+
+/* Parse an extent object name of tier T as rtier_obj_name prints it. */
+static bool obj_parse(const struct rtier *t, const char *name, uint32_t *seg, uint64_t *off,
+		      uint32_t *len)
 {
 	char canon[RADOS_NAME_SIZE];
 	unsigned long long o;
 	unsigned s, l;
 
-	if (sscanf(name, "x.%8x.%12llx.%8x", &s, &o, &l) != 3)
+	if (name[0] != obj_prefix(t->id) || sscanf(name + 1, ".%8x.%12llx.%8x", &s, &o, &l) != 3)
 		return false;
-	rtier_obj_name(canon, s, o, l);
+	rtier_obj_name(t, canon, s, o, l);
 	*seg = s;
 	*off = o;
 	*len = l;
@@ -338,7 +346,7 @@ static int scan(struct rtier *t, int64_t *newest)
 	if (rc < 0)
 		return rtier_fail(t, rc, "cannot list the objects: %s", strerror(-rc));
 	while ((rc = rados_nobjects_list_next(ls, &name, NULL, NULL)) == 0) {
-		if (!obj_parse(name, &seg, &off, &len))
+		if (!obj_parse(t, name, &seg, &off, &len))
 			continue;
 		rc = rtier_seg_add(t, seg, off, len);
 		if (rc)
@@ -357,6 +365,19 @@ static int scan(struct rtier *t, int64_t *newest)
 /* ---- open / close ---------------------------------------------------- */
 
 static const struct tier_ops rtier_ops;
+
+/* tier_space's device of a cluster: from its fsid, so that two tiers in one
+ * cluster share it, with the top bit set, which no local st_dev has. */
+static uint64_t cluster_dev(rados_t c)
+{
+	char fsid[64] = "";
+	uint64_t h = 1469598103934665603ull;
+
+	rados_cluster_fsid(c, fsid, sizeof fsid);
+	for (const char *p = fsid; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	return h | 1ull << 63;
+}
 
 static void rtier_free(struct rtier *t)
 {
@@ -416,6 +437,7 @@ static int rtier_open(const char *spec, int id, int readonly, const struct tier_
 		rc = seg_slot(t, (uint32_t)(newest + 1));
 	if (rc)
 		goto out;
+	t->dev = cluster_dev(t->cluster);
 	t->active = (uint32_t)(newest + 1);
 	t->segs[t->active].present = true;
 	t->base.ops = &rtier_ops;
@@ -630,7 +652,7 @@ static int rtier_space(struct tier *base, struct tier_space *out)
 	out->used = out->allocated = t->used;
 	out->total = t->stat_total;
 	out->avail = t->stat_avail;
-	out->dev = (uint64_t)(uintptr_t)t | 1ull << 63;	/* no local device */
+	out->dev = t->dev;
 	pthread_mutex_unlock(&t->lock);
 	return 0;
 }

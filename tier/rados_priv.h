@@ -4,8 +4,10 @@
  *
  * Layout in the pool, under the store's namespace:
  *   aifs.store                 "uuid = UUID\n", and the lock "aifs" on it
- *   x.SSSSSSSS.OOOOOOOOOOOO.LLLLLLLL   one extent: segment S, offset O,
+ *   c.SSSSSSSS.OOOOOOOOOOOO.LLLLLLLL   one extent of the cold tier ("h."
+ *                              of the hot one): segment S, offset O,
  *                              stored length L (hex), its stored bytes
+ *   m.*                        the shipped metadata (ship.h)
  * A segment is a numbering of extents only (no object): its "size" is
  * where its next extent would start.  Every open starts a new segment, so
  * a place whose write was lost in a crash is never given out again.
@@ -72,6 +74,7 @@ struct rtier {
 	int werr;
 	bool readonly;
 	struct dcache *dcache;
+	uint64_t dev;		/* tier_space's device: the cluster */
 	uint64_t stat_total, stat_avail;	/* cluster capacity, cached */
 	int64_t stat_when;
 };
@@ -80,8 +83,8 @@ struct rtier {
 int rtier_fail(const struct rtier *t, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* The object name of the extent at (SEG, OFF) of LEN stored bytes. */
-void rtier_obj_name(char *buf, uint32_t seg, uint64_t off, uint32_t len);
+/* The object name of the extent of tier T at (SEG, OFF) of LEN stored bytes. */
+void rtier_obj_name(const struct rtier *t, char *buf, uint32_t seg, uint64_t off, uint32_t len);
 
 /* Record object (SEG, OFF, LEN) in the segment table (lock held). */
 int rtier_seg_add(struct rtier *t, uint32_t seg, uint64_t off, uint32_t len);

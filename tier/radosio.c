@@ -57,7 +57,7 @@ static void write_done(rados_completion_t c, void *arg)
 
 	pthread_mutex_lock(&t->lock);
 	if (rc < 0) {
-		rtier_obj_name(name, w->seg, w->off, w->len);
+		rtier_obj_name(t, name, w->seg, w->off, w->len);
 		rtier_fail(t, rc, "write of object %s (%" PRIu32 " bytes) failed: %s", name, w->len,
 			   strerror(-rc));
 		rtier_seg_drop(t, w->seg, w->off);
@@ -166,7 +166,7 @@ int rtier_append(struct tier *base, const void *buf, uint32_t len, int codec,
 	}
 	*ref = (struct tier_ref){ .tier = (uint8_t)t->id, .codec = (uint8_t)used, .seg = w->seg,
 				  .off = w->off, .stored_len = stored, .raw_len = len };
-	rtier_obj_name(name, w->seg, w->off, stored);
+	rtier_obj_name(t, name, w->seg, w->off, stored);
 	rc = rados_aio_create_completion2(w, write_done, &c);
 	if (rc == 0) {
 		rc = rados_aio_write_full(t->io, name, c, (const char *)w->buf, stored);
@@ -269,7 +269,7 @@ static bool read_submit(struct tier *const *tiers, struct tier_io *io, struct rr
 	pthread_mutex_lock(&t->lock);
 	rtier_wait_place(t, r->seg, r->off);
 	pthread_mutex_unlock(&t->lock);
-	rtier_obj_name(name, r->seg, r->off, r->stored_len);
+	rtier_obj_name(t, name, r->seg, r->off, r->stored_len);
 	rc = rados_aio_create_completion2(NULL, NULL, &p->c);
 	if (rc == 0) {
 		rc = rados_aio_read(t->io, name, p->c, (char *)p->buf, p->rlen, p->soff);
@@ -297,7 +297,7 @@ static int read_verify(const struct rread *p)
 		uint32_t crc = tier_crc32c(0, p->buf + (pos - p->soff), n);
 
 		if (crc != p->io->crcs[blk]) {
-			rtier_obj_name(name, r->seg, r->off, r->stored_len);
+			rtier_obj_name(p->t, name, r->seg, r->off, r->stored_len);
 			return rtier_fail(p->t, -EIO, "checksum mismatch in object %s at offset %"
 					  PRIu32 " (block %" PRIu32 "): expected %08" PRIx32
 					  ", found %08" PRIx32, name, pos, blk, p->io->crcs[blk], crc);
@@ -343,7 +343,7 @@ static void read_finish(struct rread *p)
 	rados_aio_wait_for_complete(p->c);
 	rc = rados_aio_get_return_value(p->c);
 	rados_aio_release(p->c);
-	rtier_obj_name(name, r->seg, r->off, r->stored_len);
+	rtier_obj_name(p->t, name, r->seg, r->off, r->stored_len);
 	if (rc == -ENOENT)
 		rc = rtier_fail(p->t, -EIO, "object %s is missing", name);
 	else if (rc < 0)
@@ -443,7 +443,7 @@ static int drop_range(struct rtier *t, uint32_t seg, uint64_t start, uint64_t en
 		} else if (rtier_wait_place(t, seg, o.off)) {
 			i = 0;		/* the list may have changed meanwhile */
 		} else {
-			rtier_obj_name(names[n++], seg, o.off, o.len);
+			rtier_obj_name(t, names[n++], seg, o.off, o.len);
 			rtier_seg_drop(t, seg, o.off);
 		}
 	}

@@ -16,7 +16,8 @@ static const char usage_text[] =
 	"usage: aifsctl COMMAND [ARGS]\n"
 	"\n"
 	"commands:\n"
-	"  mkfs [--cold PATH|rados:POOL[/NAME]] [--segment-size MIB] STORE   create a new store\n"
+	"  mkfs [--data rados:POOL[/NAME]] [--cold PATH|rados:POOL[/NAME]] [--segment-size MIB] STORE\n"
+	"                             create a new store\n"
 	"  fsck [--repair] STORE      check (and repair) an unmounted store\n"
 	"  status [--json] MOUNT      store, space, versions, snapshots, journal, daemon\n"
 	"  stats [--json] MOUNT       operation counts, bytes and latency percentiles\n"
@@ -52,10 +53,13 @@ static const char usage_text[] =
 	"Exit status: 0 ok, 1 problem found or failure, 2 usage error.  See aifsctl(8).\n";
 
 static const char mkfs_usage[] =
-	"usage: aifsctl mkfs [--cold PATH|rados:POOL[/NAME]] [--ceph-conf FILE] [--ceph-user NAME]\n"
-	"                    [--segment-size MIB] STORE\n"
+	"usage: aifsctl mkfs [--data rados:POOL[/NAME]] [--cold PATH|rados:POOL[/NAME]]\n"
+	"                    [--ceph-conf FILE] [--ceph-user NAME] [--segment-size MIB] STORE\n"
 	"\n"
 	"Create a new aifs store in STORE, which must be absent or empty.\n"
+	"  --data rados:POOL[/NAME]  keep all data in Ceph (the hot tier and, unless --cold\n"
+	"                       says otherwise, the cold one); the metadata is shipped there\n"
+	"                       too, for aifsctl recover\n"
 	"  --cold PATH          keep the cold tier in PATH (default STORE/cold)\n"
 	"  --cold rados:POOL[/NAME]  keep the cold tier in Ceph pool POOL under the RADOS\n"
 	"                       namespace NAME (default: the store's uuid), which must be empty\n"
@@ -67,6 +71,7 @@ static int cmd_mkfs(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "cold", required_argument, NULL, 'c' },
+		{ "data", required_argument, NULL, 'D' },
 		{ "segment-size", required_argument, NULL, 's' },
 		{ "ceph-conf", required_argument, NULL, 'C' },
 		{ "ceph-user", required_argument, NULL, 'U' },
@@ -83,6 +88,7 @@ static int cmd_mkfs(int argc, char **argv)
 		switch (ch) {
 		case 'c': cold = optarg; break;
 		case 'C': o.ceph_conf = optarg; break;
+		case 'D': o.data = optarg; break;
 		case 'U': o.ceph_user = optarg; break;
 		case 's':
 			seg = strtoull(optarg, &end, 10) << 20;

@@ -68,23 +68,24 @@ def text_bytes(size, seed=1):
     return bytes(out[:size])
 
 
-def objects(ns):
-    """The extent objects of namespace NS."""
+def objects(ns, prefix="c."):
+    """The extent objects of namespace NS of the cold tier (PREFIX "h.": the hot one)."""
     out = CLUSTER.rados("--namespace", ns, "ls")
-    return sorted(x for x in out.split() if x.startswith("x."))
+    return sorted(x for x in out.split() if x.startswith(prefix))
 
 
 class RStore(Store):
     """A store whose cold tier is rados:POOL/NAME of the test cluster."""
 
-    def __init__(self, name=None, opts="", **kw):
+    def __init__(self, name=None, opts="", data=False, **kw):
         self.ns = name
+        self.data = data
         super().__init__(opts=opts, **kw)
 
     def mkfs(self):
         spec = "rados:%s" % CLUSTER.pool + ("/" + self.ns if self.ns else "")
-        rc, out = run([AIFSCTL_BIN, "mkfs", "--cold", spec, "--ceph-conf", CLUSTER.conf,
-                       self.store])
+        rc, out = run([AIFSCTL_BIN, "mkfs", "--data" if self.data else "--cold", spec,
+                       "--ceph-conf", CLUSTER.conf, self.store])
         if rc != 0:
             raise Fail("aifsctl mkfs --cold %s: expected exit 0, saw %d: %s" % (spec, rc, out))
         with open(os.path.join(self.store, "aifs.conf")) as f:
@@ -92,6 +93,8 @@ class RStore(Store):
         self.spec = conf["cold"]
         self.ns = self.spec.split("/", 1)[1]
         eq(conf.get("ceph_conf"), CLUSTER.conf, "ceph_conf in aifs.conf")
+        if self.data:
+            eq(conf.get("hot"), self.spec, "hot in aifs.conf of a store made with --data")
 
 
 # ------------------------------------------------------------------ data
@@ -242,6 +245,35 @@ def rados_damaged_object_reads_as_eio():
         rc, out = s.fsck()
         check(rc == 1 and "damaged" in out, "fsck: expected the damage reported, saw %d %s" % (
             rc, out[-500:]))
+
+
+@test
+def rados_data_store_keeps_every_byte_in_the_pool():
+    skip_native()
+    with RStore(data=True) as s:
+        check(not os.path.exists(os.path.join(s.store, "hot")),
+              "a store made with --data has no local hot directory")
+        d = s.work("d")
+        files = {"a": data("a", 3 * MiB + 5), "b": text_bytes(2 * MiB), "c": b"x" * 70000}
+        for name, content in files.items():
+            write_file(os.path.join(d, name), content)
+        fd = os.open(os.path.join(d, "a"), os.O_RDONLY)
+        os.fsync(fd)
+        os.close(fd)
+        check(len(objects(s.ns, "h.")) >= 3, "hot objects in the pool: %r" % objects(s.ns, "h."))
+        drop_caches()
+        for name, content in files.items():
+            same_bytes(read_all(os.path.join(d, name)), content, "%s read back" % name)
+        migrate(d, "cold")
+        check(objects(s.ns, "c."), "cold objects after migrating to cold")
+        wait_for(lambda: not objects(s.ns, "h."), "hot objects removed after migrating cold")
+        migrate(d, "hot")
+        s.remount()
+        for name, content in files.items():
+            same_bytes(read_all(os.path.join(d, name)), content, "%s after remount" % name)
+        os.unlink(os.path.join(d, "a"))
+        s.unmount()
+        s.fsck_clean("fsck of a store whose data is all in RADOS")
 
 
 # ------------------------------------------------------------------ one writer
