@@ -129,6 +129,7 @@ struct fs {
 	struct space *space;			/* space.c */
 	struct journal *journal;		/* journal.c */
 	struct migrate *mig;			/* migrate.c */
+	struct shipper *shipper;		/* shipping.c */
 	struct fuse_session *se;
 };
 
@@ -450,6 +451,11 @@ struct migrate_stats {
 	int gc_state;			/* 0 never run, 1 running, 2 done, 3 failed */
 	uint64_t gc_done, gc_total, gc_reclaimed, gc_runs;
 };
+/* shipping.c — a store whose data is in RADOS ships its metadata there
+ * (a no-op for other stores); stop ships the last changes. */
+int shipping_start(struct fs *fs);
+void shipping_stop(struct fs *fs);
+
 int migrate_init(struct fs *fs);
 int migrate_start(struct fs *fs);
 void migrate_stop(struct fs *fs);

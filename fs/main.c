@@ -532,6 +532,10 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		log_warn("tier thread not started (%s): no migration, policies or online gc",
 			 strerror(-rc));
+	rc = shipping_start(fs);
+	if (rc < 0)
+		log_err("metadata shipping not started (%s): aifsctl recover will not find this "
+			"mount's changes", strerror(-rc));
 	log_msg(LOG_NOTICE, "mounted %s on %s", store, mnt);
 	if (report >= 0) {
 		char ok = 0;
@@ -547,6 +551,7 @@ int main(int argc, char **argv)
 	migrate_stop(fs);
 	journal_stop(fs);
 	space_reclaimer_stop(fs);
+	shipping_stop(fs);
 	fs_itab_destroy(fs);
 	store_close(fs->store);
 	log_msg(LOG_NOTICE, "unmounted %s", mnt);

@@ -357,7 +357,8 @@ int store_open_opts(const char *path, const struct store_opts *o, struct store *
 		goto fail;
 	mdir = path_join(path, "meta");
 	rc = !mdir ? -ENOMEM : store_readonly ? meta_open_readonly(mdir, &s->meta) :
-		meta_open(mdir, false, &s->meta);
+	     tier_spec_is_rados(s->hot_path) ? meta_open_shipped(mdir, &s->meta) :
+	     meta_open(mdir, false, &s->meta);
 	if (rc < 0) {
 		fail(err, errlen, rc, "cannot open metadata database %s: %s", mdir ? mdir : path,
 		     strerror(-rc));

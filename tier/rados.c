@@ -670,4 +670,9 @@ static const struct tier_ops rtier_ops = {
 	.space = rtier_space,
 	.set_seg_max = rtier_set_seg_max,
 	.close = rtier_close,
+	.blob_put = rtier_blob_put,
+	.blob_get = rtier_blob_get,
+	.blob_remove = rtier_blob_remove,
+	.blob_list = rtier_blob_list,
+	.wait_writes = rtier_wait_writes,
 };

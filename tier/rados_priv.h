@@ -7,7 +7,7 @@
  *   c.SSSSSSSS.OOOOOOOOOOOO.LLLLLLLL   one extent of the cold tier ("h."
  *                              of the hot one): segment S, offset O,
  *                              stored length L (hex), its stored bytes
- *   m.*                        the shipped metadata (ship.h)
+ *   m.*                        blobs (radosblob.c): the shipped metadata
  * A segment is a numbering of extents only (no object): its "size" is
  * where its next extent would start.  Every open starts a new segment, so
  * a place whose write was lost in a crash is never given out again.
@@ -103,5 +103,13 @@ int rtier_read_batch(struct tier *const *tiers, struct tier_io *ios, unsigned n)
 int rtier_sync(struct tier *base);
 int rtier_discard(struct tier *base, const struct tier_ref *ref, uint32_t inner, uint32_t len);
 int rtier_seg_remove(struct tier *base, uint32_t seg);
+
+/* The tier_ops of radosblob.c. */
+int rtier_blob_put(struct tier *base, const char *name, const void *buf, size_t len);
+int rtier_blob_get(struct tier *base, const char *name, void **buf, size_t *len);
+int rtier_blob_remove(struct tier *base, const char *name);
+int rtier_blob_list(struct tier *base, const char *prefix,
+		    int (*fn)(void *ctx, const char *name), void *ctx);
+int rtier_wait_writes(struct tier *base);
 
 #endif

@@ -79,6 +79,13 @@ struct tier_ops {
 	int (*space)(struct tier *t, struct tier_space *out);
 	int (*set_seg_max)(struct tier *t, uint64_t bytes);
 	void (*close)(struct tier *t);
+	/* optional (NULL: the tier keeps no blobs; nothing to wait for) */
+	int (*blob_put)(struct tier *t, const char *name, const void *buf, size_t len);
+	int (*blob_get)(struct tier *t, const char *name, void **buf, size_t *len);
+	int (*blob_remove)(struct tier *t, const char *name);
+	int (*blob_list)(struct tier *t, const char *prefix,
+			 int (*fn)(void *ctx, const char *name), void *ctx);
+	int (*wait_writes)(struct tier *t);
 };
 
 /* Open the local tier ID kept in directory DIR (which must exist).  Finds the
@@ -206,6 +213,22 @@ struct tier_space {
 
 /* Space used by the tier and left on its device. */
 int tier_space(struct tier *t, struct tier_space *out);
+
+/* Blobs: named byte strings a tier kept in an object store holds beside
+ * its extents (the shipped metadata).  Local tiers give -EOPNOTSUPP.
+ * Put replaces NAME whole and returns once it is durable; get returns a
+ * malloc'd copy (*BUF, freed by the caller) or -ENOENT; list calls FN
+ * with each name starting with PREFIX, stopping at a nonzero return. */
+int tier_blob_put(struct tier *t, const char *name, const void *buf, size_t len);
+int tier_blob_get(struct tier *t, const char *name, void **buf, size_t *len);
+int tier_blob_remove(struct tier *t, const char *name);
+int tier_blob_list(struct tier *t, const char *prefix, int (*fn)(void *ctx, const char *name),
+		   void *ctx);
+
+/* Wait until every extent appended so far is written (for a tier whose
+ * appends complete later), without the durability and the error report of
+ * tier_sync: those stay for tier_sync's caller. */
+int tier_wait_writes(struct tier *t);
 
 /* CRC-32C (Castagnoli) of LEN bytes, continuing from SEED (0 to start). */
 uint32_t tier_crc32c(uint32_t seed, const void *buf, size_t len);

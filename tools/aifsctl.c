@@ -46,6 +46,7 @@ static const char usage_text[] =
 	"  tier pin PATH hot|cold|none  keep PATH in a tier\n"
 	"  gc [--threshold F] MOUNT|STORE  compact segments, report bytes reclaimed\n"
 	"  rados unlock STORE         break the pool lock a dead host left on STORE\n"
+	"  recover rados:POOL/NAME DIR  rebuild a store with its data in RADOS from the pool\n"
 	"\n"
 	"  aifsctl COMMAND --help     help on one command\n"
 	"  aifsctl --version          print the version\n"
@@ -163,6 +164,8 @@ int main(int argc, char **argv)
 		return cmd_gc(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "rados"))
 		return cmd_rados(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "recover"))
+		return cmd_recover(argc - 1, argv + 1);
 	fprintf(stderr, "aifsctl: unknown command '%s'\n%s", argv[1], usage_text);
 	return EXIT_USAGE;
 }

@@ -276,6 +276,97 @@ def rados_data_store_keeps_every_byte_in_the_pool():
         s.fsck_clean("fsck of a store whose data is all in RADOS")
 
 
+def tree(root):
+    """{relative path: bytes or 'dir'} of everything under ROOT (hidden .aifs excluded)."""
+    out = {}
+    for dirpath, dirs, files in os.walk(root):
+        rel = os.path.relpath(dirpath, root)
+        for dname in dirs:
+            out[os.path.normpath(os.path.join(rel, dname))] = "dir"
+        for f in files:
+            out[os.path.normpath(os.path.join(rel, f))] = read_all(os.path.join(dirpath, f))
+    return out
+
+
+@test
+def rados_store_recovered_from_the_pool_after_its_host_is_lost():
+    skip_native()
+    with RStore(data=True, opts="audit_checkpoint_secs=1") as s:
+        m = s.mnt
+        # plain files, fsynced and not
+        os.makedirs(os.path.join(m, "work", "sub"))
+        write_file(os.path.join(m, "work", "sub", "plain"), data("plain", 3 * MiB + 1))
+        fd = os.open(os.path.join(m, "work", "sub", "plain"), os.O_RDONLY)
+        os.fsync(fd)
+        os.close(fd)
+        write_file(os.path.join(m, "work", "small"), b"small file\n")
+        # checkpoint versions
+        ck = os.path.join(m, "checkpoints", "run")
+        os.mkdir(ck)
+        for i in range(3):
+            write_file(os.path.join(ck, "model.pt"), data(("v", i), MiB + i))
+        # a dataset snapshot
+        ds = os.path.join(m, "datasets", "ds")
+        os.mkdir(ds)
+        write_file(os.path.join(ds, "a.txt"), text_bytes(200000))
+        os.mkdir(os.path.join(ds, ".aifs", "snapshots", "t1"))
+        write_file(os.path.join(ds, "a.txt"), b"changed after the snapshot\n")
+        # a journal file
+        with open(os.path.join(m, "audit", "log.jsonl"), "ab") as f:
+            for i in range(20):
+                f.write(b'{"i": %d}\n' % i)
+        # one file moved cold
+        migrate(os.path.join(m, "work", "sub"), "cold")
+        # a remount ships a new checkpoint (with all of the above) and drops the old logs
+        s.remount()
+        write_file(os.path.join(m, "work", "after_remount"), data("ar", 300000))
+        logs = [x for x in CLUSTER.rados("--namespace", s.ns, "ls").split() if x.startswith("m.")]
+        check(len([x for x in logs if x.startswith("m.c.") and x.count(".") == 2]) == 1,
+              "one shipped checkpoint after the remount, saw %r" % logs)
+        versions = sorted(os.listdir(os.path.join(ck, ".aifs", "versions", "model.pt")))
+        check(len(versions) >= 3, "versions of model.pt: %r" % versions)
+        before = tree(m)
+        before_v = {v: read_all(os.path.join(ck, ".aifs", "versions", "model.pt", v))
+                    for v in versions}
+        before_snap = tree(os.path.join(ds, ".aifs", "snapshots", "t1"))
+        time.sleep(3)           # the documented shipping lag, and a signed audit checkpoint
+        s.kill9()
+        shutil.rmtree(s.store)
+        new = os.path.join(s.base, "recovered")
+        out = ctl("recover", "--ceph-conf", CLUSTER.conf, s.spec, new)
+        check(out.startswith("recovered "), "aifsctl recover: %r" % out)
+        rc, out = run([AIFS_BIN, new, s.mnt, "-o", "allow_other"], timeout=120)
+        check(rc != 0 and "aifsctl rados unlock" in out, "mount of the recovered store while "
+              "the dead host's lock is held: expected a refusal, saw %d: %s" % (rc, out))
+        out = ctl("rados", "unlock", new)
+        check("broke the lock of" in out, "unlock of the dead host's lock: %r" % out)
+        s.store = new
+        s.mount()
+        eq(sorted(tree(m)), sorted(before), "names in the recovered store")
+        for k, v in before.items():
+            got = tree(m)[k] if v == "dir" else read_all(os.path.join(m, k))
+            if v == "dir":
+                continue
+            same_bytes(got, v, "recovered %s" % k)
+        eq(sorted(os.listdir(os.path.join(ck, ".aifs", "versions", "model.pt"))), versions,
+           "recovered versions of model.pt")
+        for v, c in before_v.items():
+            same_bytes(read_all(os.path.join(ck, ".aifs", "versions", "model.pt", v)), c,
+                       "recovered version %s" % v)
+        eq(tree(os.path.join(ds, ".aifs", "snapshots", "t1")), before_snap,
+           "recovered snapshot t1")
+        # the recovered store goes on
+        raises(errno.EPERM, open, os.path.join(m, "audit", "log.jsonl"), "ab",
+               what="append to the recovered, sealed journal file")
+        with open(os.path.join(m, "audit", "log2.jsonl"), "ab") as f:
+            f.write(b'{"after": "recovery"}\n')
+        write_file(os.path.join(m, "work", "new"), b"written after recovery")
+        s.unmount()
+        s.fsck_clean("fsck of the recovered store")
+        out = ctl("audit", "verify", new)
+        check("audit: intact" in out, "audit verify of the recovered store: %r" % out[-1500:])
+
+
 # ------------------------------------------------------------------ one writer
 
 @test
