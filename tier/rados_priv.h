@@ -16,7 +16,7 @@
  *  - segs[n].v lists the objects of segment n (sorted by offset) that
  *    exist or are being written; used is the sum of their lengths;
  *  - pend[] holds the places of the writes in flight (npend of them, at
- *    most RADOS_INFLIGHT); werr is the first write error since the last
+ *    most RADOS_INFLIGHT, of pend_bytes bytes); werr is the first write error since the last
  *    sync, which returns it.
  */
 #ifndef AIFS_TIER_RADOS_PRIV_H
@@ -32,6 +32,7 @@
 #include "tier/tier_impl.h"
 
 #define RADOS_INFLIGHT	32	/* appends in flight per tier */
+#define RADOS_INFLIGHT_BYTES	(64u << 20)	/* and their bytes (one may exceed it) */
 #define RADOS_READS	64	/* reads in flight per batch */
 #define RADOS_STORE_OBJ	"aifs.store"
 #define RADOS_LOCK	"aifs"
@@ -51,6 +52,7 @@ struct rseg {
 
 struct rplace {
 	uint32_t seg;
+	uint32_t len;
 	uint64_t off;
 };
 
@@ -71,6 +73,7 @@ struct rtier {
 	uint64_t used;
 	struct rplace pend[RADOS_INFLIGHT];
 	unsigned npend;
+	uint64_t pend_bytes;
 	int werr;
 	bool readonly;
 	struct dcache *dcache;

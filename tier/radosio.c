@@ -40,6 +40,7 @@ static void pend_drop(struct rtier *t, uint32_t seg, uint64_t off)
 {
 	for (unsigned i = 0; i < t->npend; i++) {
 		if (t->pend[i].seg == seg && t->pend[i].off == off) {
+			t->pend_bytes -= t->pend[i].len;
 			t->pend[i] = t->pend[--t->npend];
 			break;
 		}
@@ -101,7 +102,8 @@ static int reserve(struct rtier *t, uint32_t len, uint32_t *seg, uint64_t *off)
 	int rc;
 
 	pthread_mutex_lock(&t->lock);
-	while (t->npend >= RADOS_INFLIGHT)
+	while (t->npend >= RADOS_INFLIGHT ||
+	       (t->npend && t->pend_bytes + len > RADOS_INFLIGHT_BYTES))
 		pthread_cond_wait(&t->cond, &t->lock);
 	s = &t->segs[t->active];
 	*off = ALIGN(s->size);
@@ -115,8 +117,10 @@ static int reserve(struct rtier *t, uint32_t len, uint32_t *seg, uint64_t *off)
 		rc = rtier_seg_add(t, t->active, *off, len);
 	}
 	*seg = t->active;
-	if (rc == 0)
-		t->pend[t->npend++] = (struct rplace){ .seg = *seg, .off = *off };
+	if (rc == 0) {
+		t->pend[t->npend++] = (struct rplace){ .seg = *seg, .off = *off, .len = len };
+		t->pend_bytes += len;
+	}
 	pthread_mutex_unlock(&t->lock);
 	return rc;
 }

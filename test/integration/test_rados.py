@@ -468,6 +468,48 @@ def rados_paused_osd_gives_eio_then_the_mount_goes_on():
         s.fsck_clean("fsck after the OSD pauses")
 
 
+def _write_fsync_in_child(path, content):
+    """Write and fsync PATH in a child process; returns the errno of the first failure or 0."""
+    p = subprocess.run([sys.executable, "-c",
+                        "import os,sys\n"
+                        "try:\n"
+                        "    fd=os.open(sys.argv[1], os.O_WRONLY|os.O_CREAT|os.O_TRUNC, 0o644)\n"
+                        "    os.write(fd, sys.stdin.buffer.read()); os.fsync(fd); os.close(fd)\n"
+                        "except OSError as e:\n"
+                        "    sys.exit(100+e.errno)\n", path],
+                       input=content, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    return p.returncode - 100 if p.returncode >= 100 else p.returncode
+
+
+@test
+def rados_data_store_writes_while_the_osd_is_paused_fail_then_go_on():
+    skip_native()
+    with RStore(data=True, opts="rados_timeout=3") as s:
+        d = s.work("d")
+        write_file(os.path.join(d, "before"), data("before", MiB))
+        CLUSTER.pause_osd()
+        try:
+            err = _write_fsync_in_child(os.path.join(d, "during"), data("during", 2 * MiB))
+            eq(err, errno.EIO, "write and fsync while the OSD does not answer")
+        finally:
+            CLUSTER.resume_osd()
+        wait_for(lambda: _write_fsync_in_child(os.path.join(d, "after"),
+                                               data("after", 2 * MiB)) == 0,
+                 "writes succeed once the OSD is back", timeout=60)
+        s.remount()
+        same_bytes(read_all(os.path.join(d, "before")), data("before", MiB), "file written before")
+        same_bytes(read_all(os.path.join(d, "after")), data("after", 2 * MiB), "file written after")
+        # whatever the failed write left: EIO or the bytes written, never others
+        try:
+            got = read_all(os.path.join(d, "during"))
+            check(got in (b"", data("during", 2 * MiB)),
+                  "the file whose fsync failed: expected empty or its bytes, saw %d other bytes"
+                  % len(got))
+        except OSError as e:
+            eq(e.errno, errno.EIO, "errno reading the file whose fsync failed")
+        s.unmount()
+
+
 if __name__ == "__main__":
     with ceph.Cluster() as c:
         CLUSTER = c
