@@ -140,6 +140,48 @@ def rados_cold_tier_migrates_byte_exact_both_ways():
         s.fsck_clean("fsck of a store with a RADOS cold tier")
 
 
+def save_versions(path, n, size=2 * MiB):
+    out = []
+    for i in range(n):
+        c = data((path, i), size)
+        write_file(path + ".tmp", c)
+        os.rename(path + ".tmp", path)
+        out.append(c)
+    return out
+
+
+@test
+def rados_cold_tier_takes_policies_and_pins_unchanged():
+    skip_native()
+    with RStore(opts="cold_after_versions=1,tier_interval=0.3") as s:
+        s.remount("cold_after_versions=1,tier_interval=0.3,cold=" + s.spec)
+        ck = os.path.join(s.mnt, "checkpoints")
+        m = os.path.join(ck, "model.pt")
+        p = os.path.join(ck, "pinned.pt")
+        vm = save_versions(m, 3)
+        write_file(p, data("p0", MiB))
+        ctl("tier", "pin", p, "hot")
+        save_versions(p, 3)
+        vdir = os.path.join(ck, ".aifs", "versions", "model.pt")
+
+        def cold_old():
+            vs = sorted(int(v) for v in os.listdir(vdir))
+            return len(vs) >= 3 and all(
+                xattr(os.path.join(vdir, str(v)), "user.aifs.tier") == "cold" for v in vs[:-1])
+        wait_for(cold_old, "versions other than the newest go to the RADOS tier")
+        check(objects(s.ns), "objects in the pool for the cold versions")
+        vs = sorted(int(v) for v in os.listdir(vdir))
+        eq(xattr(os.path.join(vdir, str(vs[-1])), "user.aifs.tier"), "hot", "newest version")
+        drop_caches()
+        for v, c in zip(vs[-3:], vm):
+            same_bytes(read_all(os.path.join(vdir, str(v))), c, "version %d from RADOS" % v)
+        pv = os.path.join(ck, ".aifs", "versions", "pinned.pt")
+        for v in os.listdir(pv):
+            eq(xattr(os.path.join(pv, v), "user.aifs.tier"), "hot", "pinned file's version %s" % v)
+        s.unmount()
+        s.fsck_clean("fsck after version policies into RADOS")
+
+
 @test
 def rados_mkfs_refuses_a_namespace_in_use_and_a_bad_spec():
     skip_native()
