@@ -317,6 +317,21 @@ void rtier_seg_drop(struct rtier *t, uint32_t seg, uint64_t off)
 	}
 }
 
+void rtier_wait_submitted(struct rtier *t)
+{
+	uint64_t upto = t->tickets;
+
+	for (;;) {
+		bool older = false;
+
+		for (unsigned i = 0; i < t->npend && !older; i++)
+			older = t->pend[i].ticket < upto;
+		if (!older)
+			return;
+		pthread_cond_wait(&t->cond, &t->lock);
+	}
+}
+
 bool rtier_wait_place(struct rtier *t, uint32_t seg, uint64_t off)
 {
 	bool waited = false;
@@ -464,6 +479,11 @@ static void rtier_close(struct tier *base)
 	struct rtier *t = (struct rtier *)base;
 
 	rtier_sync(base);
+	/* no write callback may outlive the tier */
+	pthread_mutex_lock(&t->lock);
+	while (t->npend)
+		pthread_cond_wait(&t->cond, &t->lock);
+	pthread_mutex_unlock(&t->lock);
 	rtier_free(t);
 }
 

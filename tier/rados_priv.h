@@ -16,7 +16,8 @@
  *  - segs[n].v lists the objects of segment n (sorted by offset) that
  *    exist or are being written; used is the sum of their lengths;
  *  - pend[] holds the places of the writes in flight (npend of them, at
- *    most RADOS_INFLIGHT, of pend_bytes bytes); werr is the first write error since the last
+ *    most RADOS_INFLIGHT, of pend_bytes bytes), each with its ticket
+ *    (tickets counts the appends ever submitted); werr is the first write error since the last
  *    sync, which returns it.
  */
 #ifndef AIFS_TIER_RADOS_PRIV_H
@@ -54,6 +55,7 @@ struct rplace {
 	uint32_t seg;
 	uint32_t len;
 	uint64_t off;
+	uint64_t ticket;	/* order of submission */
 };
 
 struct rtier {
@@ -74,6 +76,7 @@ struct rtier {
 	struct rplace pend[RADOS_INFLIGHT];
 	unsigned npend;
 	uint64_t pend_bytes;
+	uint64_t tickets;	/* appends submitted so far */
 	int werr;
 	bool readonly;
 	struct dcache *dcache;
@@ -94,6 +97,11 @@ int rtier_seg_add(struct rtier *t, uint32_t seg, uint64_t off, uint32_t len);
 
 /* Forget object (SEG, OFF) (lock held). */
 void rtier_seg_drop(struct rtier *t, uint32_t seg, uint64_t off);
+
+/* Wait until every append submitted before this call has completed
+ * (lock held); later ones may still be in flight, so that a steady
+ * stream of appends cannot starve the caller. */
+void rtier_wait_submitted(struct rtier *t);
 
 /* Wait until no write to (SEG, OFF) is in flight (lock held); true if
  * it had to wait (the lock was dropped meanwhile). */

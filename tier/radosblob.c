@@ -133,8 +133,7 @@ int rtier_wait_writes(struct tier *base)
 	struct rtier *t = (struct rtier *)base;
 
 	pthread_mutex_lock(&t->lock);
-	while (t->npend)
-		pthread_cond_wait(&t->cond, &t->lock);
+	rtier_wait_submitted(t);
 	pthread_mutex_unlock(&t->lock);
 	return 0;
 }

@@ -5,8 +5,9 @@
  *
  * An append returns once its write is submitted (up to RADOS_INFLIGHT per
  * tier are in flight); a read of an extent still being written waits for
- * that write, and tier_sync waits for all of them and returns the first
- * failure, as fdatasync reports a failed writeback.  A write is acked by
+ * that write, and tier_sync waits for every one submitted before it (not
+ * for later ones, so that other writers cannot starve it) and returns the
+ * first failure, as fdatasync reports a failed writeback.  A write is acked by
  * RADOS once it is durable on every replica.
  *
  * Every failure of the cluster (an object missing, a timeout, an OSD
@@ -118,7 +119,8 @@ static int reserve(struct rtier *t, uint32_t len, uint32_t *seg, uint64_t *off)
 	}
 	*seg = t->active;
 	if (rc == 0) {
-		t->pend[t->npend++] = (struct rplace){ .seg = *seg, .off = *off, .len = len };
+		t->pend[t->npend++] = (struct rplace){ .seg = *seg, .off = *off, .len = len,
+						       .ticket = t->tickets++ };
 		t->pend_bytes += len;
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -193,8 +195,7 @@ int rtier_sync(struct tier *base)
 	int rc;
 
 	pthread_mutex_lock(&t->lock);
-	while (t->npend)
-		pthread_cond_wait(&t->cond, &t->lock);
+	rtier_wait_submitted(t);
 	rc = t->werr;
 	t->werr = 0;
 	pthread_mutex_unlock(&t->lock);
