@@ -462,7 +462,14 @@ bool inode_purge_at_unlink(struct fs *fs, struct inode *in, struct meta_batch *b
 	return inode_purge_now(fs, in, b);
 }
 
+/* With remote_sync, a durable commit also waits for the shipping; its
+ * failure is only logged: the commit stands, and the caller's memory must
+ * follow it. */
 int fs_commit(struct fs *fs, struct meta_batch *b, bool sync)
 {
-	return meta_batch_commit(fs->meta, b, sync);
+	int rc = meta_batch_commit(fs->meta, b, sync);
+
+	if (rc == 0 && sync)
+		shipping_wait(fs);
+	return rc;
 }

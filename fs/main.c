@@ -52,6 +52,8 @@ static const char usage_text[] =
 	"                          mkfs, else Ceph's own search)\n"
 	"       ceph_user=NAME     Ceph user of a RADOS tier (default: as given to mkfs,\n"
 	"                          else Ceph's default, admin)\n"
+	"       remote_sync=on|off  fsync, version commits and journal seals wait until\n"
+	"                          the metadata is shipped to the pool (default off)\n"
 	"       rados_timeout=S    seconds a RADOS request waits for the cluster before\n"
 	"                          failing with EIO (default 30, 0: wait forever)\n"
 	"       cold_compress=lz4|none  compression of cold extents (default lz4)\n"
@@ -222,6 +224,10 @@ static int parse_word(struct cmdline *c, const char *w)
 		*dst = v[1] ? strdup(v + 1) : NULL;
 		if (!*dst)
 			goto bad_value;
+	} else if (!strncmp(w, "remote_sync=", 12)) {
+		if (strcmp(v + 1, "on") && strcmp(v + 1, "off"))
+			goto bad_value;
+		c->opt.remote_sync = !strcmp(v + 1, "on");
 	} else if (!strncmp(w, "rados_timeout=", 14)) {
 		unsigned long n = strtoul(v + 1, &end, 10);
 

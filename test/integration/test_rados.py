@@ -409,6 +409,32 @@ def rados_store_recovered_from_the_pool_after_its_host_is_lost():
         check("audit: intact" in out, "audit verify of the recovered store: %r" % out[-1500:])
 
 
+@test
+def rados_remote_sync_makes_fsync_and_versions_recoverable_at_once():
+    skip_native()
+    with RStore(data=True, opts="remote_sync=on") as s:
+        p = os.path.join(s.mnt, "work")
+        os.mkdir(p)
+        content = data("rs", MiB + 3)
+        fd = os.open(os.path.join(p, "f"), os.O_WRONLY | os.O_CREAT, 0o644)
+        os.write(fd, content)
+        os.fsync(fd)
+        os.close(fd)
+        ck = os.path.join(s.mnt, "checkpoints", "m.pt")
+        write_file(ck, data("ck", 70000))      # the close commits a version durably
+        s.kill9()               # at once: no time for the periodic shipping
+        shutil.rmtree(s.store)
+        new = os.path.join(s.base, "recovered")
+        ctl("recover", "--ceph-conf", CLUSTER.conf, s.spec, new)
+        ctl("rados", "unlock", new)
+        s.store = new
+        s.mount()
+        same_bytes(read_all(os.path.join(p, "f")), content, "the fsynced file, recovered")
+        same_bytes(read_all(ck), data("ck", 70000), "the committed version, recovered")
+        s.unmount()
+        s.fsck_clean("fsck of the store recovered after remote_sync")
+
+
 # ------------------------------------------------------------------ one writer
 
 @test
