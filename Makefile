@@ -3,9 +3,11 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 PREFIX     ?= /usr/local
 MESON      ?= meson
+# mount(8) looks for mount.fuse.aifs in /sbin; a user's install keeps it in PREFIX/sbin.
+MOUNT_HELPER_DIR ?= $(if $(filter 0,$(shell id -u)),/sbin,$(PREFIX)/sbin)
 
 DEB_PKGS = meson ninja-build pkg-config gcc libfuse3-dev fuse3 librocksdb-dev \
-           liburing-dev liblz4-dev libssl-dev check python3 attr groff-base man-db \
+           liburing-dev liblz4-dev libssl-dev libjansson-dev check python3 attr groff-base man-db \
            python3-torch $(DEB_PKGS_NORECS)
 # Installed without their recommends (the Ceph test cluster and librados).
 DEB_PKGS_NORECS = ceph-mon ceph-osd ceph-common librados-dev
@@ -16,7 +18,7 @@ all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 $(BUILD)/build.ninja:
-	$(MESON) setup $(BUILD) --prefix=$(PREFIX)
+	$(MESON) setup $(BUILD) --prefix=$(PREFIX) -Dmount_helper_dir=$(MOUNT_HELPER_DIR)
 
 # Install whatever Debian packages are missing (needs root and apt).
 deps:
@@ -53,6 +55,11 @@ demo: deps
 
 install: all
 	$(MESON) install -C $(BUILD)
+
+# Remove what `make install` put in place (meson's install log of $(BUILD)).
+uninstall:
+	@test -f $(BUILD)/meson-logs/install-log.txt || { echo "nothing installed from $(BUILD)" >&2; exit 1; }
+	ninja -C $(BUILD) uninstall
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -7,6 +7,7 @@
  * execute a non-directory only if some x bit is set.
  */
 #include "fs/access.h"
+#include "fs/acl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -56,7 +57,7 @@ void access_cred_get(fuse_req_t req, struct access_cred *c)
 	c->ngroups = n < 0 ? 0 : n > ACCESS_GROUPS_MAX ? ACCESS_GROUPS_MAX : n;
 }
 
-static bool in_group(const struct access_cred *c, uint32_t gid)
+bool access_in_group(const struct access_cred *c, uint32_t gid)
 {
 	if (c->gid == gid)
 		return true;
@@ -78,7 +79,7 @@ int access_check(const struct access_cred *c, const struct meta_inode *a, int ma
 	}
 	if (c->uid == a->uid)
 		bits = (a->mode >> 6) & 7;
-	else if (in_group(c, a->gid))
+	else if (access_in_group(c, a->gid))
 		bits = (a->mode >> 3) & 7;
 	else
 		bits = a->mode & 7;
@@ -97,7 +98,7 @@ int access_check_ino(struct fs *fs, const struct access_cred *c, uint64_t ino, i
 	a = in->attr;
 	pthread_rwlock_unlock(&in->lock);
 	inode_put(fs, in);
-	return access_check(c, &a, mask);
+	return acl_access_check(fs, c, &a, mask);
 }
 
 bool access_req_owner(fuse_req_t req, const struct meta_inode *a)

@@ -35,11 +35,15 @@ void access_cred_get(fuse_req_t req, struct access_cred *c);
  * that creates one asks the caller's process. */
 uint32_t access_umask(fuse_req_t req);
 
+/* True if GID is C's gid or one of its supplementary groups. */
+bool access_in_group(const struct access_cred *c, uint32_t gid);
+
 /* 0 if C may do MASK (a set of R_OK, W_OK, X_OK) to an inode with
  * attributes A, else -EACCES. */
 int access_check(const struct access_cred *c, const struct meta_inode *a, int mask);
 
-/* The same for inode INO (read under its lock); -errno of loading it. */
+/* The same for inode INO (read under its lock), with its access ACL
+ * applied (acl_access_check); -errno of loading it. */
 int access_check_ino(struct fs *fs, const struct access_cred *c, uint64_t ino, int mask);
 
 /* True if REQ's caller is root or owns an inode with attributes A (what

@@ -21,6 +21,16 @@
 
 static __thread char *scratch;
 static __thread size_t scratch_len;
+static pthread_key_t scratch_key;	/* frees a retired thread's buffer */
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static bool scratch_keyed;
+
+static void scratch_key_make(void)
+{
+	scratch_keyed = pthread_key_create(&scratch_key, free) == 0;
+	if (!scratch_keyed)
+		log_err("no thread key for read buffers: a retired thread's buffer leaks");
+}
 
 char *fs_scratch(size_t len)
 {
@@ -29,6 +39,9 @@ char *fs_scratch(size_t len)
 
 		if (!n)
 			return NULL;
+		pthread_once(&scratch_once, scratch_key_make);
+		if (scratch_keyed)
+			pthread_setspecific(scratch_key, n);
 		scratch = n;
 		scratch_len = len;
 	}
@@ -96,6 +109,22 @@ static size_t map_find(const struct extmap *m, uint64_t off)
 	return lo;
 }
 
+uint64_t fs_map_covered(const struct inode *in, uint64_t off, uint64_t end)
+{
+	const struct extmap *m = &in->map;
+	uint64_t n = 0;
+
+	if (in->attr.flags & META_IF_INLINE)
+		return off < in->wb_len ? (end < in->wb_len ? end : in->wb_len) - off : 0;
+	for (size_t i = map_find(m, off); i < m->n && m->v[i].foff < end; i++) {
+		uint64_t s = m->v[i].foff > off ? m->v[i].foff : off;
+		uint64_t t = m->v[i].foff + m->v[i].len < end ? m->v[i].foff + m->v[i].len : end;
+
+		n += t - s;
+	}
+	return n;
+}
+
 static void ext_to_meta(const struct ext *e, struct meta_extent *me)
 {
 	me->foff = e->foff;
@@ -132,7 +161,7 @@ static int wbuf_grow(struct inode *in, uint32_t need);
 /* Make the inline content of IN its clean write buffer [0, len). */
 static int inline_load(struct inode *in, struct fs *fs)
 {
-	void *data;
+	void *data = NULL;
 	size_t len;
 	int rc = meta_inline_get(fs->meta, in->ino, &data, &len);
 
@@ -212,7 +241,7 @@ static int map_punch(struct fs *fs, struct inode *in, struct meta_batch *b,
 		in->attr.alloc -= x->len;
 		meta_extent_del(b, in->ino, x->foff);
 		space_unref(fs, &x->ref, x->inner + (uint32_t)(s - x->foff), t - s,
-			    in->attr.policy == META_AREA_PLAIN);
+			    fs_extents_unique(in));
 		crcs_put(x->crcs);
 	}
 	memmove(&m->v[i + nkeep], &m->v[j], (m->n - j) * sizeof(*m->v));
@@ -358,12 +387,23 @@ static int flush_extent(struct fs *fs, struct inode *in)
 	uint32_t crcbuf[TIER_NCRC(FS_WB_CAP)], ncrc;
 	struct meta_batch *b;
 	struct ext e = { .foff = in->wb_off, .len = in->wb_len };
+	uint64_t alloc_was;
+	uint32_t flags_was;
+	bool inserted;
 	int rc;
 
 	if (in->attr.flags & META_IF_INLINE) {
 		rc = inline_unstore(fs, in);
 		if (rc < 0)
 			return rc;
+	}
+	b = meta_batch_new();
+	if (!b)
+		return -ENOMEM;
+	rc = prealloc_write(fs, in, b, e.foff, e.len);
+	if (rc < 0) {
+		meta_batch_free(b);
+		return rc;
 	}
 	space_append_begin(fs);
 	rc = tier_append(fs->tiers[TIER_HOT], in->wbuf, in->wb_len, fs->opt.codec, &e.ref,
@@ -372,23 +412,39 @@ static int flush_extent(struct fs *fs, struct inode *in)
 	if (rc < 0) {
 		log_err("write of %u bytes of inode %llu to the hot tier failed: %s",
 			in->wb_len, (unsigned long long)in->ino, strerror(-rc));
+		meta_batch_free(b);
 		return rc;
 	}
 	e.crcs = crcs_new(crcbuf, ncrc);
-	b = meta_batch_new();
-	if (!e.crcs || !b) {
+	if (!e.crcs) {
 		rc = -ENOMEM;
 		goto out;
 	}
+	/* The map and the space counts change as on disk only if the commit
+	 * succeeds: the pieces it replaces are un-counted then, and a failure
+	 * reloads the map and keeps the buffer for the next try. */
+	alloc_was = in->attr.alloc;
+	flags_was = in->attr.flags;
+	space_defer_begin();
 	rc = map_insert(fs, in, b, &e);
-	if (rc < 0)
-		goto out;
-	e.crcs = NULL;		/* owned by the map now */
-	inode_save(b, in);
-	rc = commit_with_records(fs, in, b);
+	inserted = rc == 0;
 	if (rc == 0) {
+		inode_save(b, in);
+		rc = commit_with_records(fs, in, b);
+	}
+	space_defer_end(fs, rc == 0);
+	if (inserted)
+		e.crcs = NULL;		/* owned by the map now */
+	if (rc == 0) {
+		prealloc_apply(fs, in);
 		in->wb_len = 0;
 		in->wb_dirty = false;
+	} else {
+		if (inserted)		/* the appended bytes are referenced by nothing */
+			space_unref(fs, &e.ref, 0, e.len, true);
+		fs_content_reload(in);
+		in->attr.alloc = alloc_was;
+		in->attr.flags = flags_was;
 	}
 out:
 	if (e.crcs) {
@@ -425,6 +481,10 @@ static int wbuf_grow(struct inode *in, uint32_t need)
 	return 0;
 }
 
+static void buffer_write(struct inode *in, const char *buf, size_t size, uint64_t off);
+static int write_and_store(struct fs *fs, struct inode *in, const char *buf, size_t size,
+			   uint64_t off);
+
 int fs_write(struct fs *fs, struct inode *in, const char *buf, size_t size, uint64_t off)
 {
 	int rc;
@@ -454,6 +514,15 @@ int fs_write(struct fs *fs, struct inode *in, const char *buf, size_t size, uint
 	rc = wbuf_grow(in, (uint32_t)(off + size - in->wb_off));
 	if (rc < 0)
 		return rc;
+	if (off + size - in->wb_off == FS_WB_CAP)
+		return write_and_store(fs, in, buf, size, off);
+	buffer_write(in, buf, size, off);
+	return 0;
+}
+
+/* Copy a write into the buffer (room made) and update the inode. */
+static void buffer_write(struct inode *in, const char *buf, size_t size, uint64_t off)
+{
 	memcpy(in->wbuf + (off - in->wb_off), buf, size);
 	in->wb_dirty = true;
 	if (off + size - in->wb_off > in->wb_len)
@@ -463,9 +532,42 @@ int fs_write(struct fs *fs, struct inode *in, const char *buf, size_t size, uint
 	in->attr.mtime = in->attr.ctime = fs_now();
 	in->attr.generation++;
 	in->dirty = true;
-	if (in->wb_len == FS_WB_CAP)
-		return fs_flush(fs, in);
-	return 0;
+}
+
+/* A write that fills the buffer, which is then stored.  If that fails, the
+ * write did not happen: the caller gets the error and the file keeps its
+ * size and bytes (the buffered bytes it overwrote are put back). */
+static int write_and_store(struct fs *fs, struct inode *in, const char *buf, size_t size,
+			   uint64_t off)
+{
+	uint64_t wb_end = in->wb_off + in->wb_len;
+	size_t keep = off < wb_end ? (size_t)((off + size < wb_end ? off + size : wb_end) - off) : 0;
+	uint64_t size_was = in->attr.size, gen_was = in->attr.generation;
+	int64_t mtime_was = in->attr.mtime, ctime_was = in->attr.ctime;
+	uint32_t len_was = in->wb_len;
+	bool dirty_was = in->wb_dirty, idirty_was = in->dirty;
+	char *old = keep ? malloc(keep) : NULL;
+	int rc;
+
+	if (keep && !old)
+		return -ENOMEM;
+	if (keep)
+		memcpy(old, in->wbuf + (off - in->wb_off), keep);
+	buffer_write(in, buf, size, off);
+	rc = fs_flush(fs, in);
+	if (rc < 0 && in->wb_len == FS_WB_CAP) {
+		if (keep)
+			memcpy(in->wbuf + (off - in->wb_off), old, keep);
+		in->wb_len = len_was;
+		in->wb_dirty = dirty_was;
+		in->dirty = idirty_was;
+		in->attr.size = size_was;
+		in->attr.mtime = mtime_was;
+		in->attr.ctime = ctime_was;
+		in->attr.generation = gen_was;
+	}
+	free(old);
+	return rc;
 }
 
 /* --- reads ----------------------------------------------------------- */
@@ -571,6 +673,7 @@ void fs_content_drop(struct fs *fs, struct inode *in, struct meta_batch *b)
 	fs_wbuf_free(in);
 	if (!S_ISREG(in->attr.mode))
 		return;
+	prealloc_drop(fs, in, b);
 	/* Truncation drops the extents past the size, so an empty file has
 	 * none: no scan of the store for them. */
 	if (!in->map_loaded && in->attr.size == 0)
@@ -583,7 +686,7 @@ void fs_content_drop(struct fs *fs, struct inode *in, struct meta_batch *b)
 			const struct ext *x = &in->map.v[i];
 
 			space_unref(fs, &x->ref, x->inner, x->len,
-				    in->attr.policy == META_AREA_PLAIN);
+				    fs_extents_unique(in));
 		}
 		none = in->map.n == 0;	/* read, and there is nothing to delete */
 	}
@@ -656,7 +759,7 @@ int fs_map_replace(struct fs *fs, struct inode *in, const struct ext *old,
 			continue;
 		e = &in->map.v[at[i]];
 		space_ref(fs, &repl[i].ref);
-		space_unref(fs, &e->ref, e->inner, e->len, in->attr.policy == META_AREA_PLAIN);
+		space_unref(fs, &e->ref, e->inner, e->len, fs_extents_unique(in));
 		crcs_put(e->crcs);
 		*e = repl[i];
 		e->crcs->refs++;
@@ -739,4 +842,50 @@ int fs_map_copy_from(struct fs *fs, struct inode *in, struct meta_batch *b, uint
 		meta_inline_del(b, in->ino);
 	}
 	return meta_extent_foreach(fs->meta, src, copy_ext, &c);
+}
+
+int fs_map_share(struct fs *fs, struct inode *dst, struct meta_batch *b, uint64_t doff,
+		 const struct inode *src, uint64_t soff, uint64_t len)
+{
+	const struct extmap *m = &src->map;
+	uint64_t end = soff + len;
+	struct ext *v = NULL;
+	size_t n = 0, cap = 0, i = 0;
+	int rc = 0;
+
+	/* SRC's pieces first: SRC may be DST, whose map the punch changes */
+	for (size_t k = map_find(m, soff); k < m->n && m->v[k].foff < end; k++) {
+		const struct ext *e = &m->v[k];
+		uint64_t s = e->foff > soff ? e->foff : soff;
+		uint64_t t = e->foff + e->len < end ? e->foff + e->len : end;
+
+		if (n == cap) {
+			struct ext *w = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*v));
+
+			if (!w) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			v = w;
+		}
+		v[n] = *e;
+		v[n].foff = doff + (s - soff);
+		v[n].inner = e->inner + (uint32_t)(s - e->foff);
+		v[n].len = t - s;
+		v[n++].crcs->refs++;
+	}
+	rc = map_punch(fs, dst, b, doff, doff + len);
+	while (rc == 0 && i < n) {
+		space_ref(fs, &v[i].ref);
+		rc = map_insert(fs, dst, b, &v[i]);
+		if (rc < 0)
+			space_unref(fs, &v[i].ref, 0, 0, false);
+		else
+			i++;	/* its piece and checksums are the map's now */
+	}
+out:
+	for (; i < n; i++)
+		crcs_put(v[i].crcs);
+	free(v);
+	return rc;
 }

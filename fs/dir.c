@@ -8,6 +8,7 @@
  * one batch.
  */
 #include "fs/access.h"
+#include "fs/acl.h"
 #include "fs/lineage.h"
 
 #include <errno.h>
@@ -82,8 +83,11 @@ void fs_entry(struct fs *fs, struct inode *in, struct fuse_entry_param *e)
 	e->generation = 1;
 	e->attr_timeout = fs_attr_timeout(fs, in);
 	/* A version's name is not cached, so the kernel lets go of a pruned
-	 * version (and its space) as soon as nobody uses it. */
-	e->entry_timeout = (in->attr.flags & META_IF_VERSION) ? 0 :
+	 * version (and its space) as soon as nobody uses it.  Nor is the name
+	 * of a checkpoint file: what it serves changes when a write session
+	 * starts (version_lookup), and each path lookup must ask (the kernel
+	 * is not told to drop the name at once, inval.h). */
+	e->entry_timeout = (in->attr.flags & META_IF_VERSION) || version_tracked(in) ? 0 :
 		(in->attr.flags & META_IF_SNAPSHOT) ? fs_attr_timeout(fs, in) :
 		fs->opt.entry_timeout;
 	inode_stat(in, &e->attr);
@@ -238,7 +242,7 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 		     uint64_t rdev, const char *target, struct inode **out)
 {
 	struct fs *fs = the_fs;
-	struct meta_inode a;
+	struct meta_inode a, saved;
 	struct inode *dir = NULL, *in = NULL;
 	struct meta_batch *b = NULL;
 	uint64_t ino;
@@ -269,9 +273,18 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 		rc = -EINVAL;
 		goto out;
 	}
+	rc = space_meta_room(fs);
+	if (rc < 0)
+		goto out;
 	pthread_rwlock_wrlock(&dir->lock);
+	saved = dir->attr;
 	attr_init(req, dir, mode, rdev, &a);
 	a.ino = fs_ino_alloc(fs);
+	rc = acl_inherit(req, fs, dir, &a, b);
+	if (rc < 0) {
+		pthread_rwlock_unlock(&dir->lock);
+		goto out;
+	}
 	if (target) {
 		a.size = strlen(target);
 		meta_symlink_put(b, a.ino, target, a.size);
@@ -283,10 +296,8 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 		dir->attr.nlink++;
 	inode_save(b, dir);
 	rc = fs_commit(fs, b, false);
-	if (rc < 0) {
-		if (S_ISDIR(mode))
-			dir->attr.nlink--;
-	}
+	if (rc < 0)
+		dir->attr = saved;
 	pthread_rwlock_unlock(&dir->lock);
 	if (rc == 0) {
 		in = inode_new(fs, &a);
@@ -426,6 +437,8 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 	size_t nvheld = 0;
 	struct meta_batch *b = NULL;
 	struct lockset ls = { .n = 0 };
+	struct meta_inode saved, psaved;
+	bool purged;
 	uint64_t ino;
 	uint32_t type;
 	int rc;
@@ -487,6 +500,9 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 	lockset_add(&ls, pin);
 	lockset_add(&ls, in);
 	lockset_lock(&ls);
+	saved = in->attr;
+	psaved = pin->attr;
+	purged = in->purged;
 	meta_dentry_del(b, parent, name, strlen(name));
 	if (!inode_purge_at_unlink(fs, in, b))
 		drop_link(b, in, fs_now());
@@ -502,6 +518,11 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 		journal_delete_end(fs, rc);
 	} else {
 		rc = fs_commit(fs, b, false);
+	}
+	if (rc < 0) {		/* nothing was removed: the file keeps its space */
+		in->attr = saved;
+		in->purged = purged;
+		pin->attr = psaved;
 	}
 	lockset_unlock(&ls);
 out:
@@ -544,6 +565,8 @@ static void do_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	struct inode *in = NULL, *pin = NULL;
 	struct meta_batch *b = NULL;
 	struct lockset ls = { .n = 0 };
+	struct meta_inode saved, psaved;
+	bool purged;
 	uint64_t other;
 	uint32_t type;
 	int rc = name_check(newname);
@@ -584,6 +607,9 @@ static void do_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	lockset_add(&ls, in);
 	lockset_add(&ls, pin);
 	lockset_lock(&ls);
+	saved = in->attr;
+	psaved = pin->attr;
+	purged = in->purged;
 	if (in->attr.nlink == 0)
 		meta_orphan_del(b, in->ino);
 	in->attr.nlink++;
@@ -593,8 +619,11 @@ static void do_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	inode_save(b, in);
 	inode_save(b, pin);
 	rc = fs_commit(fs, b, false);
-	if (rc < 0)
-		in->attr.nlink--;
+	if (rc < 0) {
+		in->attr = saved;
+		in->purged = purged;
+		pin->attr = psaved;
+	}
 	lockset_unlock(&ls);
 out:
 	pthread_rwlock_unlock(&fs->ns);
@@ -654,7 +683,7 @@ static bool history_follows(fuse_req_t req, struct inode *dst)
 	if (access_req_owner(req, &a))
 		return true;
 	access_cred_get(req, &c);
-	return access_check(&c, &a, R_OK) == 0;
+	return acl_access_check(the_fs, &c, &a, R_OK) == 0;
 }
 
 /* Apply the rename R (inodes locked) into B. */
@@ -698,6 +727,39 @@ static void rename_apply(struct meta_batch *b, struct rename_op *r)
 	inode_save(b, r->p);
 	if (r->np != r->p)
 		inode_save(b, r->np);
+}
+
+/* What rename_apply changes in memory, to put back if the commit fails. */
+struct rename_saved {
+	struct meta_inode attr[4];
+	uint64_t parent[4];
+	bool purged[4];
+};
+
+static void rename_save(struct rename_op *r, struct rename_saved *s)
+{
+	for (int i = 0; i < 4; i++) {
+		struct inode *in = (&r->p)[i];
+
+		if (in) {
+			s->attr[i] = in->attr;
+			s->parent[i] = in->parent;
+			s->purged[i] = in->purged;
+		}
+	}
+}
+
+static void rename_restore(struct rename_op *r, const struct rename_saved *s)
+{
+	for (int i = 0; i < 4; i++) {
+		struct inode *in = (&r->p)[i];
+
+		if (in) {
+			in->attr = s->attr[i];
+			in->parent = s->parent[i];
+			in->purged = s->purged[i];
+		}
+	}
 }
 
 static int rename_load(struct fs *fs, struct rename_op *r)
@@ -761,6 +823,7 @@ static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fs *fs = the_fs;
 	struct rename_op r = { .req = req, .parent = parent, .newparent = newparent, .name = name,
 			       .newname = newname, .flags = flags };
+	struct rename_saved saved;
 	struct meta_batch *b = NULL;
 	struct lockset ls = { .n = 0 };
 	int rc;
@@ -795,13 +858,19 @@ static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (r.inherit)
 		rc = version_rename(fs, b, r.src->ino, r.dst->ino);	/* history follows the name */
 	if (rc == 0 && r.dst && !(flags & RENAME_EXCHANGE) && journal_file(r.dst)) {
+		rename_save(&r, &saved);
 		rename_apply(b, &r);
 		journal_delete_begin(fs, req, r.dst, b);	/* the replaced file */
 		rc = fs_commit(fs, b, false);
 		journal_delete_end(fs, rc);
+		if (rc < 0)
+			rename_restore(&r, &saved);
 	} else if (rc == 0) {
+		rename_save(&r, &saved);
 		rename_apply(b, &r);
 		rc = fs_commit(fs, b, false);
+		if (rc < 0)
+			rename_restore(&r, &saved);
 	}
 	lockset_unlock(&ls);
 out:

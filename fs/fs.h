@@ -10,12 +10,25 @@
  *   which happens when nlookup and nopen both reach zero (or at the next
  *   mount).
  * - Lock order: fs->ns (namespace, rwlock) -> inode->lock (lower ino
- *   first when two) -> fs->itab_lock, fs->seg_lock (leaves).
+ *   first when two) -> fs->itab_lock, fs->seg_lock (leaves).  The lock
+ *   calls of fs/ go through the lock watchdog (lockwd.h, included last),
+ *   which logs a wait of more than a few seconds with who holds the lock.
+ * - No handler, and nothing under an aifs lock, sends the kernel a
+ *   notification: invalidations are queued (inval.h).
  * - File content = extents (immutable, in tiers) overlaid by the inode's
  *   write buffer [wb_off, wb_off + wb_len), which is newer.
  * - A file of at most FS_INLINE_MAX bytes with no extents lives inline in
  *   its 'N' record (META_IF_INLINE); once loaded, that content is the
  *   write buffer [0, size), clean until written to.
+ * - The failure state: memory (inode attributes, link counts, purge marks,
+ *   extent maps, space counts, writer counts) changes only after the commit
+ *   that makes the change durable returned 0, or is put back when it did
+ *   not: save the attributes before and restore them, hold space_unref
+ *   back between space_defer_begin and space_defer_end (store the write
+ *   buffer first: its own commit is not the deferred one; deferrals do
+ *   not nest), and reload a map that was changed ahead of its batch
+ *   (fs_content_reload).  A failed commit leaves the store as it was, so
+ *   memory must say the same.
  */
 #ifndef AIFS_FS_H
 #define AIFS_FS_H
@@ -35,6 +48,7 @@
 #define FS_WB_CAP	(4u << 20)	/* write buffer: largest gathered extent */
 #define FS_MAX_WRITE	(1u << 20)
 #define FS_INLINE_MAX	4096u		/* files up to this size live in metadata */
+#define FS_MAX_SIZE	(1ull << 62)	/* largest file size: write, truncate, fallocate */
 #define FS_VIRT_BIT	(1ull << 63)	/* node ids of the hidden .aifs views */
 #define FS_VIRT_NAME	".aifs"
 
@@ -81,16 +95,20 @@ struct inode {
 	uint32_t ncached;		/* open handles through the page cache */
 	bool kpages;			/* the kernel may hold pages of the file */
 	int werr;			/* -errno of a store at release, for fsync */
-	bool jwrote;			/* journal file written to since opened */
 	char *jpath;			/* journal file: its recorded path */
 	struct jleaf *jpend;		/* its writes not yet stored (journal.c) */
 	size_t njpend, capjpend;
+	uint32_t juid, jpid;		/* its creator or last writer, whom the */
+	char jcomm[16];			/* seal names (a release has no caller) */
 	uint64_t lparent;		/* checkpoint file: last name looked up */
 	char *lname;
-	bool name_hidden;		/* that name is uncached during a session */
+	bool name_hidden;		/* the session has written: lookups of the
+					 * name answer with the last version */
 	bool purged;			/* records deleted at unlink; only the in-memory
 					 * map (and the space it holds) is left */
 	struct session *sess;		/* checkpoint write session (version.c) */
+	uint64_t prealloc;		/* bytes reserved by fallocate, not yet written */
+	uint64_t prealloc_next;		/* its value once the staged batch commits */
 };
 
 struct fs_opts {
@@ -114,6 +132,10 @@ struct fs_opts {
 	unsigned cold_after_versions;	/* versions older than the newest K go cold (0: off) */
 	double cold_after_days;		/* snapshots, sealed journals unused D days go cold */
 	double tier_interval;		/* seconds between policy runs */
+	bool ro;			/* mounted with -o ro */
+	double reserve_mb;		/* reserve=MB, or -1 for the default */
+	bool store_ro;			/* the store is on read-only media: the
+					 * daemon writes nothing to it */
 };
 
 struct fs {
@@ -128,10 +150,12 @@ struct fs {
 	pthread_mutex_t ino_lock;
 	uint64_t next_ino;
 	struct space *space;			/* space.c */
+	uint64_t prealloc_total;		/* every inode's prealloc (atomic) */
 	struct journal *journal;		/* journal.c */
 	struct migrate *mig;			/* migrate.c */
 	struct shipper *shipper;		/* shipping.c */
 	struct fuse_session *se;
+	uint64_t reserve;			/* bytes kept free on the store's disk */
 };
 
 extern struct fs *the_fs;
@@ -182,10 +206,46 @@ int fs_flush(struct fs *fs, struct inode *in);
 /* Make IN's content and all metadata durable. */
 int fs_sync(struct fs *fs, struct inode *in);
 /* Remove content in [off, off+len) (len UINT64_MAX: to the end) into B. */
+/* --- space reserved by fallocate (prealloc.c) ---------------------------
+ * A reservation is a byte count per inode ('r' record, META_IF_PREALLOC),
+ * not a set of ranges: fallocate adds the bytes of its range that no
+ * extent holds, writes of new bytes consume it, truncation below the
+ * reserved bytes and deletion give it back.  The store holds the sum back
+ * from everyone else: statfs, other fallocates and unreserved writes see
+ * only the free space beyond it.
+ *
+ * Each change is staged into a batch (prealloc_next) and becomes the
+ * in-memory value only by prealloc_apply after that batch committed. */
+/* Bytes of [OFF, END) of IN (map loaded) that its extents or its inline
+ * content hold. */
+uint64_t fs_map_covered(const struct inode *in, uint64_t off, uint64_t end);
+int prealloc_init(struct fs *fs);
+int prealloc_load(struct fs *fs, struct inode *in);
+/* Stage fallocate of [OFF, OFF+LEN) of IN (locked, flushed, map loaded);
+ * -ENOSPC when the free space beyond all reservations is short. */
+int prealloc_add(struct fs *fs, struct inode *in, struct meta_batch *b, uint64_t off,
+		 uint64_t len);
+/* Stage IN's reservation after truncation to SIZE. */
+void prealloc_trim(struct inode *in, struct meta_batch *b, uint64_t size);
+/* Before storing LEN new bytes at OFF of IN (map loaded): -ENOSPC if they
+ * would eat into other files' reservations; stages what they consume. */
+int prealloc_write(struct fs *fs, struct inode *in, struct meta_batch *b, uint64_t off,
+		   uint64_t len);
+/* The staged value is now durable (its batch committed). */
+void prealloc_apply(struct fs *fs, struct inode *in);
+/* IN's content is being deleted in B: its reservation goes back. */
+void prealloc_drop(struct fs *fs, struct inode *in, struct meta_batch *b);
+/* Free bytes of the hot tier beyond every reservation. */
+uint64_t prealloc_avail(struct fs *fs, uint64_t avail);
+
 int fs_punch(struct fs *fs, struct inode *in, struct meta_batch *b, uint64_t off,
 	     uint64_t len);
 /* Forget IN's content: all extents and buffer (for purge), into B. */
 void fs_content_drop(struct fs *fs, struct inode *in, struct meta_batch *b);
+/* A commit of a change to IN's content failed: forget its in-memory map
+ * and clean buffer, so that the next access loads what is committed (IN
+ * locked; its dirty buffer, if any, is kept). */
+void fs_content_reload(struct inode *in);
 /* Commit B (durably with SYNC). */
 int fs_commit(struct fs *fs, struct meta_batch *b, bool sync);
 
@@ -198,9 +258,22 @@ int fs_commit(struct fs *fs, struct meta_batch *b, bool sync);
  * the removed record (plain areas share no extents), so that range is
  * freed at once even if other pieces of the extent live on. */
 int space_init(struct fs *fs);
+/* Whether IN's extents are its own alone: a plain file's, unless it was
+ * ever given or gave shared ones (META_IF_SHARED: promote, copy_file_range);
+ * then what it removes is freed at once (space_unref's UNIQUE). */
+static inline bool fs_extents_unique(const struct inode *in)
+{
+	return in->attr.policy == META_AREA_PLAIN && !(in->attr.flags & META_IF_SHARED);
+}
 void space_ref(struct fs *fs, const struct tier_ref *r);
 void space_unref(struct fs *fs, const struct tier_ref *r, uint32_t inner, uint64_t len,
 		 bool unique);
+/* A batch that may fail to commit: between space_defer_begin and
+ * space_defer_end this thread's space_unref calls are held back, and its
+ * space_ref calls remembered.  End applies the unrefs if COMMITTED, else
+ * undoes the refs: the counts stay those of the records on disk. */
+void space_defer_begin(void);
+void space_defer_end(struct fs *fs, bool committed);
 /* Bracket a tier append; REF is the new extent (counted once) or NULL. */
 void space_append_begin(struct fs *fs);
 void space_append_end(struct fs *fs, const struct tier_ref *ref);
@@ -226,6 +299,10 @@ int space_extents(struct fs *fs, struct space_extent **out, size_t *n,
  * is in flight. */
 int space_sweep(struct fs *fs);
 void space_reclaimer_stop(struct fs *fs);
+/* -ENOSPC when the store's disk has less than half the reserve free: an
+ * operation that adds metadata (a name, an attribute) is refused then, so
+ * that what is left keeps deletes and commits working. */
+int space_meta_room(struct fs *fs);
 
 /* Checksums shared by map pieces: a new set (refs 1), dropping one ref. */
 struct crcs *crcs_new(const uint32_t *c, uint32_t n);
@@ -242,6 +319,17 @@ void fs_wbuf_free(struct inode *in);
 int fs_map_clone_to(struct fs *fs, struct inode *in, struct meta_batch *b, uint64_t dst);
 /* Insert the extents of inode SRC into IN's (emptied) map. */
 int fs_map_copy_from(struct fs *fs, struct inode *in, struct meta_batch *b, uint64_t src);
+/* Make [DOFF, DOFF+LEN) of DST share the pieces of [SOFF, SOFF+LEN) of
+ * SRC (holes stay holes), into B: DST's pieces there are dropped.  Both
+ * locked for writing, flushed, maps loaded, not inline; SRC may be DST
+ * with the ranges apart; a plain file among them is marked META_IF_SHARED
+ * by the caller.  Call it between space_defer_begin and space_defer_end. */
+int fs_map_share(struct fs *fs, struct inode *dst, struct meta_batch *b, uint64_t doff,
+		 const struct inode *src, uint64_t soff, uint64_t len);
+/* copy_file_range between open files of IN and OUT: shares extents (see
+ * reflink.c); bytes done, or -EOPNOTSUPP for the kernel to copy bytes. */
+ssize_t fs_reflink(struct fs *fs, fuse_req_t req, struct inode *src, uint64_t soff,
+		   struct inode *dst, uint64_t doff, size_t len);
 void fs_map_free(struct extmap *m);
 
 /* per-thread scratch buffer of at least LEN bytes (never freed by caller) */
@@ -282,14 +370,15 @@ bool version_wrote(const struct inode *in);
 /* IN's size is set to SIZE within its session. */
 void version_truncate(struct inode *in, uint64_t size);
 /* Lookup of NAME in PARENT found checkpoint file IN (referenced): during
- * a write session, answer with its newest complete version instead, so
- * that new openers see that version's bytes and size; returns the inode
- * to reply with (referenced).  Remembers the name. */
+ * a write session that has written or truncated (version_hide_name),
+ * answer with its newest complete version instead, so that new openers
+ * see that version's bytes and size; returns the inode to reply with
+ * (referenced).  Remembers the name. */
 struct inode *version_lookup(struct fs *fs, struct inode *in, uint64_t parent,
 			     const char *name);
-/* IN's session has begun: drop the kernel's cached name of IN so that
- * the next lookup comes to version_lookup.  Not from open (the kernel may
- * hold the parent directory's lock there). */
+/* IN's session has begun: have the kernel drop its cached name of IN (a
+ * hint, queued: inval.h; the name is not cached anyway, see fs_entry, so
+ * the next lookup comes to version_lookup). */
 void version_hide_name(struct fs *fs, struct inode *in);
 /* Feed written bytes to the session's running SHA-256. */
 void version_hash(struct inode *in, const char *buf, size_t size, uint64_t off);
@@ -382,6 +471,11 @@ int journal_seal(struct fs *fs, fuse_req_t req, struct inode *in);
 /* 0 if IN may be changed, unlinked or renamed (not a journal file, or its
  * retention is over and no hold is on it), else -EPERM. */
 int journal_may_change(struct fs *fs, struct inode *in);
+/* user.aifs.sealed (true|false), user.aifs.retain_until (UTC time, or
+ * "unsealed", "released"), user.aifs.retention_mode and user.aifs.holds
+ * (comma-separated tags) of journal file IN into BUF of LEN bytes: the
+ * value's length, or -ENODATA (not a journal file, another name). */
+int journal_xattr_get(struct fs *fs, struct inode *in, const char *name, char *buf, size_t len);
 /* Holds and release through user.aifs.hold / unhold / release. */
 int journal_xattr(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
 		  const char *value, size_t size);
@@ -415,6 +509,9 @@ int tree_drop(struct fs *fs, uint64_t root, struct meta_batch *b, struct inode *
 const struct fuse_lowlevel_ops *stats_wrap(const struct fuse_lowlevel_ops *ops);
 /* The .aifs/stats document (malloc'd JSON). */
 int stats_json(struct fs *fs, char **text, size_t *len);
+/* The .aifs/metrics document (malloc'd): the same counters in the
+ * Prometheus text exposition format (names documented in aifs(7)). */
+int stats_prometheus(struct fs *fs, char **text, size_t *len);
 /* Records in the journal's log, and how many are covered by a signature. */
 void journal_sizes(struct fs *fs, uint64_t *records, uint64_t *signed_size);
 
@@ -501,5 +598,7 @@ int fs_promote(struct fs *fs, fuse_req_t req, struct inode *src, const char *val
 /* Create regular file NAME in PARENT; *OUT is referenced. */
 int fs_create_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		   struct inode **out);
+
+#include "fs/lockwd.h"
 
 #endif

@@ -155,6 +155,11 @@ int inode_get(struct fs *fs, uint64_t ino, struct inode **out)
 	in = inode_alloc(&attr);
 	if (!in)
 		return -ENOMEM;
+	rc = prealloc_load(fs, in);
+	if (rc < 0) {
+		inode_free(in);
+		return rc;
+	}
 	pthread_mutex_lock(&fs->itab_lock);
 	other = itab_find(fs, ino);	/* another thread may have loaded it */
 	if (other) {
@@ -199,7 +204,7 @@ static void content_unref(struct fs *fs, struct inode *in)
 {
 	for (size_t i = 0; i < in->map.n; i++)
 		space_unref(fs, &in->map.v[i].ref, in->map.v[i].inner, in->map.v[i].len,
-			    in->attr.policy == META_AREA_PLAIN);
+			    fs_extents_unique(in));
 	fs_map_free(&in->map);
 	in->map_loaded = false;
 	fs_wbuf_free(in);
@@ -397,7 +402,7 @@ void inode_stat(const struct inode *in, struct stat *st)
 	st->st_rdev = a->rdev;
 	st->st_size = a->size;
 	st->st_blksize = 4096;
-	st->st_blocks = (a->alloc + in->wb_len + 511) / 512;
+	st->st_blocks = (a->alloc + in->wb_len + in->prealloc + 511) / 512;
 	st->st_atim = ns_ts(a->atime);
 	st->st_mtim = ns_ts(a->mtime);
 	st->st_ctim = ns_ts(a->ctime);
@@ -444,8 +449,10 @@ bool inode_purge_now(struct fs *fs, struct inode *in, struct meta_batch *b)
 	}
 	in->attr.nlink = 0;
 	meta_inode_purge_some(fs->meta, b, in->ino, what);
-	if (S_ISREG(in->attr.mode))
+	if (S_ISREG(in->attr.mode)) {
 		content_forget(b, in->ino);
+		prealloc_drop(fs, in, b);
+	}
 	in->purged = true;
 	return true;
 }
@@ -460,6 +467,14 @@ bool inode_purge_at_unlink(struct fs *fs, struct inode *in, struct meta_batch *b
 	    journal_file(in))
 		return false;
 	return inode_purge_now(fs, in, b);
+}
+
+void fs_content_reload(struct inode *in)
+{
+	fs_map_free(&in->map);
+	in->map_loaded = false;
+	if (!in->wb_dirty)
+		in->wb_len = 0;
 }
 
 /* With remote_sync, a durable commit also waits for the shipping; its

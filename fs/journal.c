@@ -209,15 +209,18 @@ void journal_stop(struct fs *fs)
 		pthread_mutex_unlock(&j->lock);
 		pthread_join(j->thread, NULL);
 	}
-	flush_dirty(fs);
-	checkpoint(fs);
-	b = meta_batch_new();
+	if (!fs->opt.store_ro) {
+		flush_dirty(fs);
+		checkpoint(fs);
+	}
+	b = fs->opt.store_ro ? NULL : meta_batch_new();
 	if (b) {
 		clock_save(fs, b);
 		fs_commit(fs, b, true);
 		meta_batch_free(b);
 	}
 	note_key_free(j->key);
+	free(j->pend_hash);
 	free(j);
 	fs->journal = NULL;
 }
@@ -410,6 +413,13 @@ int path_load(struct fs *fs, uint64_t ino, char *path, size_t len, int64_t *seal
 	return 0;
 }
 
+static void remember_writer(struct inode *in, const struct leaf *l)
+{
+	in->juid = l->uid;
+	in->jpid = l->pid;
+	memcpy(in->jcomm, l->comm, sizeof(in->jcomm));
+}
+
 void journal_created(struct fs *fs, fuse_req_t req, uint64_t parent, const char *name,
 		     struct inode *in)
 {
@@ -426,6 +436,7 @@ void journal_created(struct fs *fs, fuse_req_t req, uint64_t parent, const char 
 	l.retention = journal_retention_inherit(fs, parent, in->ino, &compliance);
 	l.has_retention = true;
 	l.lock = compliance ? "compliance" : "governance";
+	remember_writer(in, &l);
 	if (path_save(fs, in->ino, path, -1) == 0)
 		leaf_add(fs, &l);
 }
@@ -528,6 +539,7 @@ int journal_wrote(struct fs *fs, fuse_req_t req, struct inode *in, const char *b
 	if (EVP_Digest(buf, size, j->sha, NULL, EVP_sha256(), NULL) != 1)
 		return -EIO;
 	who(req, &l, comm);
+	remember_writer(in, &l);
 	j->time = fs_now();
 	j->uid = l.uid;
 	j->pid = l.pid;
@@ -539,22 +551,18 @@ int journal_wrote(struct fs *fs, fuse_req_t req, struct inode *in, const char *b
 	return 0;
 }
 
-/* Hashes of the records put into the batch being committed. */
-static __thread uint8_t (*pend_hash)[32];
-static __thread size_t pend_cap;
-
 void journal_records_begin(struct fs *fs, struct inode *in, struct meta_batch *b)
 {
 	struct journal *j = fs->journal;
 
 	pthread_mutex_lock(&j->lock);	/* held until journal_records_end */
-	if (pend_cap < in->njpend) {
-		uint8_t (*h)[32] = realloc(pend_hash, in->njpend * sizeof(*h));
+	if (j->pend_cap < in->njpend) {
+		uint8_t (*h)[32] = realloc(j->pend_hash, in->njpend * sizeof(*h));
 
 		if (!h)
 			return;		/* end sees pend_cap short: records dropped, logged */
-		pend_hash = h;
-		pend_cap = in->njpend;
+		j->pend_hash = h;
+		j->pend_cap = in->njpend;
 	}
 	for (size_t i = 0; i < in->njpend; i++) {
 		const struct jleaf *p = &in->jpend[i];
@@ -562,7 +570,7 @@ void journal_records_begin(struct fs *fs, struct inode *in, struct meta_batch *b
 				  .path = in->jpath ? in->jpath : "?", .ino = in->ino,
 				  .offset = p->offset, .length = p->length, .sha = p->sha };
 
-		leaf_put(fs, &l, merkle_size(&j->tree) + i, p->time, b, pend_hash[i]);
+		leaf_put(fs, &l, merkle_size(&j->tree) + i, p->time, b, j->pend_hash[i]);
 	}
 }
 
@@ -571,13 +579,13 @@ void journal_records_end(struct fs *fs, struct inode *in, int rc)
 	struct journal *j = fs->journal;
 	size_t n = in->njpend;
 
-	if (pend_cap < n) {
+	if (j->pend_cap < n) {
 		log_err("audit: out of memory: %zu write records of %s lost", n,
 			in->jpath ? in->jpath : "?");
 		rc = -ENOMEM;
 	}
 	for (size_t i = 0; rc == 0 && i < n; i++)
-		merkle_append(&j->tree, pend_hash[i]);
+		merkle_append(&j->tree, j->pend_hash[i]);
 	if (rc == 0) {
 		in->njpend = 0;
 		j->npending = j->npending > n ? j->npending - n : 0;
@@ -612,10 +620,17 @@ int journal_seal(struct fs *fs, fuse_req_t req, struct inode *in)
 	inode_save(b, in);
 	rc = fs_commit(fs, b, false);
 	meta_batch_free(b);
+	if (rc < 0)
+		in->attr.flags &= ~META_IF_SEALED;	/* not sealed on disk */
 	if (rc == 0)
 		rc = path_save(fs, in->ino, path, mono_now(fs->journal));
 	if (rc == 0) {
 		who(req, &l, comm);
+		if (in->jpid) {		/* sealed at a release: name the writer */
+			l.uid = in->juid;
+			l.pid = in->jpid;
+			l.comm = in->jcomm;
+		}
 		l.path = path;
 		rc = leaf_add(fs, &l);
 	}
@@ -630,8 +645,10 @@ int journal_checkpoint_text(struct fs *fs, char **text, size_t *len)
 	void *v;
 	int rc;
 
-	flush_dirty(fs);
-	checkpoint(fs);		/* what a reader sees includes every record so far */
+	if (!fs->opt.store_ro) {
+		flush_dirty(fs);
+		checkpoint(fs);	/* what a reader sees includes every record so far */
+	}
 	pthread_mutex_lock(&j->lock);
 	key_put_u64(k, j->signed_size);
 	pthread_mutex_unlock(&j->lock);

@@ -29,6 +29,8 @@ struct journal {
 	uint64_t npending;		/* their records */
 	uint8_t del_hash[32];		/* journal_delete_begin..end (lock held) */
 	pthread_mutex_t retention_lock;	/* a retention's check and change, as one */
+	uint8_t (*pend_hash)[32];	/* hashes of the records of the batch */
+	size_t pend_cap;		/* being committed (records_begin..end) */
 };
 
 /* One record of the log.  Its op is one of: create, write, seal (a journal

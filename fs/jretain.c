@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Retention of INO in ns: its own, set when it was created from its
  * directory's, else the mount's.  *COMPLIANCE (if given): whether it was
@@ -300,4 +301,80 @@ int journal_xattr(struct fs *fs, fuse_req_t req, struct inode *in, const char *n
 	rc = leaf_commit(fs, &l, b);	/* the act and its record, together */
 	meta_batch_free(b);
 	return rc;
+}
+
+struct holdtags {
+	char *buf;
+	size_t len, cap;
+};
+
+static int holdtag_cb(void *ctx, const void *key, size_t klen, const void *v, size_t vl)
+{
+	struct holdtags *t = ctx;
+	size_t n = klen - 8;
+
+	(void)v;
+	(void)vl;
+	if (klen <= 8)
+		return 0;
+	if (t->len + n + 1 > t->cap)
+		return -ERANGE;
+	if (t->len)
+		t->buf[t->len++] = ',';
+	memcpy(t->buf + t->len, (const char *)key + 8, n);
+	t->len += n;
+	return 0;
+}
+
+/* The wall-clock time (UTC, ISO 8601) at store-clock instant MONO. */
+static int wall_of(struct fs *fs, int64_t mono, char *buf, size_t len)
+{
+	struct timespec now;
+	time_t t;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	t = now.tv_sec + (time_t)((mono - mono_now(fs->journal)) / 1000000000LL);
+	if (!gmtime_r(&t, &tm))
+		return -EOVERFLOW;
+	return (int)strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int journal_xattr_get(struct fs *fs, struct inode *in, const char *name, char *buf, size_t len)
+{
+	struct holdtags t = { .buf = buf, .cap = len };
+	char path[8];
+	int64_t sealed = -1, ret;
+	uint8_t k[8];
+	void *v;
+	size_t vlen;
+	bool compliance;
+	int rc;
+
+	if (!journal_file(in))
+		return -ENODATA;
+	key_put_u64(k, in->ino);
+	if (!strcmp(name, "user.aifs.holds")) {
+		rc = meta_rec_foreach(fs->meta, REC_Y, k, 8, holdtag_cb, &t);
+		return rc < 0 ? rc : (int)t.len;
+	}
+	if (strcmp(name, "user.aifs.sealed") && strcmp(name, "user.aifs.retain_until") &&
+	    strcmp(name, "user.aifs.retention_mode"))
+		return -ENODATA;
+	if ((in->attr.flags & META_IF_SEALED) &&
+	    path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
+		sealed = -1;
+	if (!strcmp(name, "user.aifs.sealed"))
+		return snprintf(buf, len, "%s", sealed >= 0 ? "true" : "false");
+	ret = retention_get(fs, in->ino, &compliance);
+	compliance |= fs->opt.audit_compliance;
+	if (!strcmp(name, "user.aifs.retention_mode"))
+		return snprintf(buf, len, "%s", compliance ? "compliance" : "governance");
+	if (!compliance && meta_rec_get(fs->meta, REC_R, k, 8, &v, &vlen) == 0) {
+		free(v);
+		return snprintf(buf, len, "released");
+	}
+	if (sealed < 0)
+		return snprintf(buf, len, "unsealed");	/* retention starts at the seal */
+	return wall_of(fs, sealed + ret, buf, len);
 }

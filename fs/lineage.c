@@ -545,18 +545,26 @@ void lineage_open(struct fs *fs, fuse_req_t req, struct inode *in, int flags)
 struct gather {
 	struct lsrc *v;
 	size_t n, cap;
+	uint8_t (*mem)[LIN_SRC_KEY];	/* keys of the job's sources in memory, sorted */
+	size_t nmem;
 	int rc;
 };
 
-/* Keep a copy of source S unless its key is gathered already. */
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, LIN_SRC_KEY);
+}
+
+/* Keep a copy of source S unless it is one of the job's in memory (a job's
+ * sources are unique in memory and in its stored records, so only those
+ * two sets can overlap: a binary search, not a scan per source). */
 static void gather_add(struct gather *g, const uint8_t *key, uint8_t flags, uint64_t files,
 		       const uint8_t *sum, const char *json, size_t jlen)
 {
 	struct lsrc *s;
 
-	for (size_t i = 0; i < g->n; i++)
-		if (!memcmp(g->v[i].key, key, LIN_SRC_KEY))
-			return;
+	if (g->nmem && bsearch(key, g->mem, g->nmem, LIN_SRC_KEY, key_cmp))
+		return;
 	if (g->n == g->cap && lin_grow((void **)&g->v, &g->cap, sizeof(*g->v)) < 0) {
 		g->rc = -ENOMEM;
 		return;
@@ -610,6 +618,16 @@ void lineage_attach(struct fs *fs, struct meta_batch *b, uint32_t pid, uint32_t 
 		gather_add(&g, s->key, s->flags, s->files, s->sum, s->json, strlen(s->json));
 	}
 	pthread_mutex_unlock(&lin_lock);
+	/* in first-read order; their sorted keys tell stored sources apart */
+	g.mem = g.rc == 0 && g.n ? malloc(g.n * LIN_SRC_KEY) : NULL;
+	for (size_t i = 0; g.mem && i < g.n; i++)
+		memcpy(g.mem[i], g.v[i].key, LIN_SRC_KEY);
+	if (g.mem) {
+		g.nmem = g.n;
+		qsort(g.mem, g.nmem, LIN_SRC_KEY, key_cmp);
+	} else if (g.rc == 0 && g.n) {
+		g.rc = -ENOMEM;
+	}
 	if (g.rc == 0)
 		g.rc = meta_rec_foreach(fs->meta, LIN_REC_SRC, j->id, LIN_JOB_ID, gather_cb, &g);
 	lin_cmdline(pid, cmd, sizeof(cmd));
@@ -636,6 +654,7 @@ void lineage_attach(struct fs *fs, struct meta_batch *b, uint32_t pid, uint32_t 
 	for (size_t i = 0; i < g.n; i++)
 		free(g.v[i].json);
 	free(g.v);
+	free(g.mem);
 	free(hdr.p);
 	free(val.p);
 }

@@ -2,10 +2,11 @@
  * trees and checkpoint versions a job read, attached to the versions the
  * job commits (fs/ only; see lineage.c).
  *
- * A job is the set of processes of one user that share a session id, or,
- * when a process's initial environment holds AIFS_JOB=NAME, the processes
- * of one user that carry that name: the same name chosen by two users
- * makes two jobs.  The user is the one the kernel names in the request.
+ * A job is a set of processes of one user: those that carry AIFS_JOB=NAME
+ * in their initial environment, else those of a session whose leader is
+ * not a shell, else the process tree below the nearest shell (linjob.c).
+ * The same name chosen by two users makes two jobs.  The user is the one
+ * the kernel names in the request.
  */
 #ifndef AIFS_FS_LINEAGE_H
 #define AIFS_FS_LINEAGE_H

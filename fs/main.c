@@ -7,7 +7,9 @@
  * fstab all return only once the filesystem is usable.
  */
 #include "fs/fs.h"
+#include "fs/inval.h"
 #include "fs/lineage.h"
+#include "tier/failpoint.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -61,6 +63,8 @@ static const char usage_text[] =
 	"       cold_after_versions=K  versions older than the newest K go cold (default 0: off)\n"
 	"       cold_after_days=D  snapshots and sealed journal files unused D days go cold\n"
 	"       tier_interval=S    seconds between runs of the tier policies (default 60)\n"
+	"       reserve=MB         space kept free for metadata, deletes and gc (default 1%%\n"
+	"                          of the disk, at least 8 and at most 1024)\n"
 	"       allow_other, ro, rw, nosuid, nodev, noexec, noatime, fsname=, ...\n"
 	"                          standard mount options, passed to FUSE\n"
 	"  -h, --help    this text\n"
@@ -246,10 +250,15 @@ static int parse_word(struct cmdline *c, const char *w)
 	} else if (!strncmp(w, "cold_after_days=", 16)) {
 		if (parse_double(v + 1, &c->opt.cold_after_days) < 0)
 			goto bad_value;
+	} else if (!strncmp(w, "reserve=", 8)) {
+		if (parse_double(v + 1, &c->opt.reserve_mb) < 0)
+			goto bad_value;
 	} else if (!strncmp(w, "tier_interval=", 14)) {
 		if (parse_double(v + 1, &c->opt.tier_interval) < 0 || c->opt.tier_interval < 0.1)
 			goto bad_value;
 	} else if (in_list(passthrough, w, 0) || in_list(passthrough_val, w, 1)) {
+		if (!strcmp(w, "ro") || !strcmp(w, "rw"))
+			c->opt.ro = w[0] == 'r' && w[1] == 'o';
 		c->has_fsname |= !strncmp(w, "fsname=", 7);
 		c->has_subtype |= !strncmp(w, "subtype=", 8);
 		return append_opt(c, w);
@@ -291,7 +300,7 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *c)
 				   .readahead_kb = 1024,
 				   .codec = TIER_CODEC_RAW, .audit_retention_days = 183,
 				   .cold_codec = TIER_CODEC_AUTO, .migrate_bw = 200,
-				   .tier_interval = 60,
+				   .tier_interval = 60, .reserve_mb = -1,
 				   .audit_leaves = 1000, .audit_secs = 10,
 				   .audit_admin_gid = -1 };
 	/* '+' is not used: mount.fuse3 puts -o after the operands. */
@@ -368,6 +377,25 @@ static void set_readahead(const char *mnt, unsigned kib)
 			strerror(errno));
 }
 
+/* The space kept free on each tier's device (reserve=MB, by default 1% of
+ * the device between 8 MiB and 1 GiB), so that metadata, deletes and gc
+ * never find the disk full. */
+static void set_reserve(struct fs *fs)
+{
+	for (int t = 0; t < TIER_COUNT; t++) {
+		struct tier_space sp;
+		uint64_t r = (uint64_t)(fs->opt.reserve_mb * 1e6);
+
+		if (fs->opt.reserve_mb < 0) {
+			r = tier_space(fs->tiers[t], &sp) == 0 ? sp.total / 100 : 0;
+			r = r < (8ull << 20) ? 8ull << 20 : r > (1ull << 30) ? 1ull << 30 : r;
+		}
+		tier_set_reserve(fs->tiers[t], r);
+		if (t == TIER_HOT)
+			fs->reserve = r;
+	}
+}
+
 static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, char *msg,
 		 size_t msglen)
 {
@@ -381,19 +409,44 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 	int rc;
 
 	rc = store_open_opts(c->store, &so, &fs->store, msg, msglen);
+	if (rc == -ENOSPC) {
+		/* a full disk: mount read-only rather than not at all */
+		log_warn("%s: mounting it read-only", msg);
+		if (!c->opt.ro && append_opt(c, "ro") < 0)
+			return -ENOMEM;
+		c->opt.ro = true;
+		rc = -EROFS;
+	}
+	if (rc == -EROFS && c->opt.ro) {
+		/* read-only media: serve what is there, write nothing */
+		c->opt.store_ro = true;
+		c->opt.lineage_off = true;
+		rc = store_open_ro(c->store, c->opt.cold, &fs->store, msg, msglen);
+		if (rc == 0)
+			log_notice("store %s is opened read-only: mounted without writing to "
+				   "it (what a crash left is undone at the next read-write mount)",
+				   c->store);
+	} else if (rc == -EROFS) {
+		size_t n = strlen(msg);
+
+		snprintf(msg + n, msglen - n, " (a store on read-only media mounts with -o ro)");
+	}
 	if (rc < 0)
 		return rc;
 	fs->meta = fs->store->meta;
 	fs->tiers = fs->store->tiers;
 	fs->opt = c->opt;
+	set_reserve(fs);
 	pthread_rwlock_init(&fs->ns, NULL);
 	virt_init();
 	rc = fs_itab_init(fs);
 	if (rc == 0)
 		rc = space_init(fs);
 	if (rc == 0)
+		rc = prealloc_init(fs);
+	if (rc == 0 && !c->opt.store_ro)
 		rc = fs_orphans_reap(fs);
-	if (rc == 0)
+	if (rc == 0 && !c->opt.store_ro)
 		rc = version_recover(fs);
 	if (rc == 0)
 		rc = journal_init(fs);
@@ -414,6 +467,7 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 		argv[3] = "-d";
 	args = (struct fuse_args)FUSE_ARGS_INIT(c->opt.debug ? 4 : 3, argv);
 	se = fuse_session_new(&args, stats_wrap(fs_ops_table()), sizeof(struct fuse_lowlevel_ops), fs);
+	fuse_opt_free_args(&args);	/* what libfuse added to them */
 	free(o);
 	if (!se) {
 		snprintf(msg, msglen, "cannot start FUSE session (bad mount option?)");
@@ -427,12 +481,38 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 	}
 	fs->se = se;
 	*out = se;
+	rc = store_lock_mounted(fs->store, c->mnt);
+	if (rc < 0)
+		log_warn("cannot record the mount point in %s/lock: %s (a mount right after "
+			 "the unmount will not wait for this daemon)", c->store, strerror(-rc));
 	set_readahead(c->mnt, c->opt.readahead_kb);
 	return 0;
 }
 
-static int serve(struct cmdline *c, struct fuse_session *se)
+static void start_threads(struct fs *fs)
 {
+	int rc;
+
+	if (journal_start(fs) < 0)
+		log_warn("audit checkpoint thread not started: checkpoints are signed at unmount "
+			 "and when read");
+	rc = space_reclaimer_start(fs);
+	if (rc < 0)
+		log_warn("space reclaim thread not started (%s): deleted data keeps its "
+			 "space until the next mount", strerror(-rc));
+	rc = migrate_start(fs);
+	if (rc < 0)
+		log_warn("tier thread not started (%s): no migration, policies or online gc",
+			 strerror(-rc));
+	rc = shipping_start(fs);
+	if (rc < 0)
+		log_err("metadata shipping not started (%s): aifsctl recover will not find this "
+			"mount's changes", strerror(-rc));
+}
+
+static int serve(struct cmdline *c, struct fs *fs, struct fuse_session *se)
+{
+	bool stuck;
 	int rc;
 
 	if (c->opt.single) {
@@ -445,9 +525,14 @@ static int serve(struct cmdline *c, struct fuse_session *se)
 		rc = fuse_session_loop_mt(se, cfg);
 		fuse_loop_cfg_destroy(cfg);
 	}
+	/* The invalidation thread sends to the session: it ends first.  If it
+	 * is stuck in the kernel, the session stays (the process exits). */
+	stuck = inval_stop(fs) < 0;
 	fuse_session_unmount(se);
 	fuse_remove_signal_handlers(se);
-	fuse_session_destroy(se);
+	if (!stuck)
+		fuse_session_destroy(se);
+	fs->se = NULL;
 	return rc;
 }
 
@@ -497,6 +582,7 @@ int main(int argc, char **argv)
 	struct fs *fs;
 	struct fuse_session *se = NULL;
 	char msg[3 * PATH_MAX] = "", store[PATH_MAX], mnt[PATH_MAX];
+	struct stat st;
 	int rc, report = -1;
 
 	rc = parse_cmdline(argc, argv, &c);
@@ -510,9 +596,21 @@ int main(int argc, char **argv)
 		fprintf(stderr, "aifs: bad mount point %s: %s\n", c.mnt, strerror(errno));
 		return 1;
 	}
+	rc = stat(mnt, &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+	if (rc < 0) {
+		fprintf(stderr, "aifs: bad mount point %s: %s\n", c.mnt, strerror(-rc));
+		return 1;
+	}
 	c.store = store;
 	c.mnt = mnt;
 	log_init("aifs", c.opt.foreground, c.opt.log_level);
+	rc = getenv("AIFS_FAILPOINTS") ? failpoint_arm(getenv("AIFS_FAILPOINTS")) : 0;
+	if (rc < 0) {
+		fprintf(stderr, "aifs: AIFS_FAILPOINTS=%s: %s\n", getenv("AIFS_FAILPOINTS"),
+			rc == -ENOTSUP ? "this build has no fail points" :
+					 "expected NAME:N[+][=ERR],...");
+		return 2;
+	}
 	if (!c.opt.foreground)
 		daemonize(&report);
 	fs = calloc(1, sizeof(*fs));
@@ -527,21 +625,12 @@ int main(int argc, char **argv)
 			store_close(fs->store);
 		return 1;
 	}
-	if (journal_start(fs) < 0)
-		log_warn("audit checkpoint thread not started: checkpoints are signed at unmount "
-			 "and when read");
-	rc = space_reclaimer_start(fs);
+	if (!fs->opt.store_ro)
+		start_threads(fs);
+	rc = inval_start(fs);
 	if (rc < 0)
-		log_warn("space reclaim thread not started (%s): deleted data keeps its "
-			 "space until the next mount", strerror(-rc));
-	rc = migrate_start(fs);
-	if (rc < 0)
-		log_warn("tier thread not started (%s): no migration, policies or online gc",
-			 strerror(-rc));
-	rc = shipping_start(fs);
-	if (rc < 0)
-		log_err("metadata shipping not started (%s): aifsctl recover will not find this "
-			"mount's changes", strerror(-rc));
+		log_warn("invalidation thread not started (%s): the kernel drops cached pages and "
+			 "names only when they time out", strerror(-rc));
 	log_msg(LOG_NOTICE, "mounted %s on %s", store, mnt);
 	if (report >= 0) {
 		char ok = 0;
@@ -553,7 +642,7 @@ int main(int argc, char **argv)
 			log_warn("chdir /: %s", strerror(errno));
 		detach_stdio();
 	}
-	rc = serve(&c, se);
+	rc = serve(&c, fs, se);
 	migrate_stop(fs);
 	journal_stop(fs);
 	space_reclaimer_stop(fs);

@@ -488,7 +488,7 @@ int migrate_init(struct fs *fs)
 	/* Before the mount serves anything, so no append is in flight: what a
 	 * crash left appended but never committed, or freed in memory only,
 	 * is given back now. */
-	rc = space_sweep(fs);
+	rc = fs->opt.store_ro ? 0 : space_sweep(fs);
 	if (rc < 0)
 		log_warn("tier: unreferenced space not swept (%s); aifsctl gc does it",
 			 strerror(-rc));
@@ -500,6 +500,7 @@ static void *tier_main(void *arg)
 	struct fs *fs = arg;
 	struct migrate *m = fs->mig;
 
+	tier_reserve_use(true);		/* gc and migration give space back */
 	while (!stopping(m)) {
 		struct job j;
 		bool have;

@@ -3,8 +3,11 @@
  * Each handler replies exactly once.  Handlers that change an inode hold
  * its lock for writing until the change is committed to meta/.
  */
+#include "fs/acl.h"
 #include "fs/fs.h"
+#include "fs/inval.h"
 #include "fs/lineage.h"
+#include "tier/failpoint.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -62,11 +65,14 @@ static int setattr_apply(struct fs *fs, struct inode *in, struct meta_batch *b,
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		if (!S_ISREG(a->mode))
 			return S_ISDIR(a->mode) ? -EISDIR : -EINVAL;
+		if ((uint64_t)attr->st_size > FS_MAX_SIZE)
+			return -EFBIG;
 		if ((uint64_t)attr->st_size < a->size) {
 			rc = fs_punch(fs, in, b, attr->st_size, UINT64_MAX);
 			if (rc < 0)
 				return rc;
 		}
+		prealloc_trim(in, b, attr->st_size);
 		a->size = attr->st_size;
 		a->mtime = now;
 		a->generation++;
@@ -88,8 +94,12 @@ static int setattr_apply(struct fs *fs, struct inode *in, struct meta_batch *b,
 				a->mode &= ~S_ISGID;
 		}
 	}
-	if (to_set & FUSE_SET_ATTR_MODE)
+	if (to_set & FUSE_SET_ATTR_MODE) {
 		a->mode = (a->mode & S_IFMT) | (attr->st_mode & 07777);
+		rc = acl_chmod(fs, in, b);	/* the kernel leaves the ACL mask to us */
+		if (rc < 0)
+			return rc;
+	}
 	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
 		a->atime = now;
 	else if (to_set & FUSE_SET_ATTR_ATIME)
@@ -132,16 +142,30 @@ static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	rc = journal_may_change(fs, in);
 	if (rc < 0)
 		goto unlock;
+	if ((to_set & FUSE_SET_ATTR_SIZE) && (uint64_t)attr->st_size > FS_MAX_SIZE) {
+		rc = -EFBIG;
+		goto unlock;
+	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		version_modify(req, in);
 		version_hide_name(fs, in);
 		version_truncate(in, attr->st_size);
+		/* buffered bytes are stored by a commit of their own: not deferred */
+		rc = (uint64_t)attr->st_size < in->attr.size ? fs_flush(fs, in) : 0;
+		if (rc < 0)
+			goto unlock;
 	}
+	space_defer_begin();
 	rc = setattr_apply(fs, in, b, attr, to_set);
 	if (rc == 0)
 		rc = fs_commit(fs, b, false);
+	space_defer_end(fs, rc == 0);
+	if (rc < 0 && (to_set & FUSE_SET_ATTR_SIZE))
+		fs_content_reload(in);
 	if (rc < 0)
 		in->attr = saved;
+	else
+		prealloc_apply(fs, in);
 unlock:
 	pthread_rwlock_unlock(&in->lock);
 	meta_batch_free(b);
@@ -182,7 +206,8 @@ static bool direct_ok(struct fs *fs, struct inode *in, const struct fuse_file_in
  * Direct writers keep it coherent: a direct open drops the kernel's pages
  * of the file when no cached handle is open, and while one is, each direct
  * write invalidates the range it wrote (do_write).  FRESH: just created. */
-static void open_common(struct fs *fs, struct inode *in, struct fuse_file_info *fi, bool fresh)
+static void open_common(struct fs *fs, struct inode *in, struct fuse_file_info *fi, bool fresh,
+			bool *kpages_was)
 {
 	bool direct = direct_ok(fs, in, fi, fresh);
 
@@ -192,6 +217,7 @@ static void open_common(struct fs *fs, struct inode *in, struct fuse_file_info *
 	fi->fh = (uintptr_t)in | ((fi->flags & O_ACCMODE) != O_RDONLY);
 	fi->keep_cache = 1;
 	pthread_rwlock_wrlock(&in->lock);
+	*kpages_was = in->kpages;
 	if (direct) {
 		fi->direct_io = 1;
 		if (in->ncached == 0) {
@@ -253,12 +279,16 @@ static int open_checkpoint(struct fs *fs, struct inode **inp, struct fuse_file_i
 	if ((in->attr.flags & META_IF_READONLY) && (writable(fi) || (fi->flags & O_TRUNC)))
 		return -EROFS;
 	if (journal_file(in) && writable(fi)) {
-		if (in->attr.flags & META_IF_SEALED)
-			return -EPERM;		/* sealed: never written again */
+		/* The seal comes with the last writer's release, which the
+		 * kernel sends after close() returned: give it time to land, so
+		 * that reopening a file just closed finds it sealed. */
+		wait_released(in);
 		pthread_rwlock_wrlock(&in->lock);
-		in->nwriters++;
+		rc = in->attr.flags & META_IF_SEALED ? -EPERM : 0;
+		if (rc == 0)
+			in->nwriters++;
 		pthread_rwlock_unlock(&in->lock);
-		return 0;
+		return rc;		/* sealed: never written again */
 	}
 	if (!content_tracked(in))
 		return 0;
@@ -290,22 +320,89 @@ static void open_undo(struct fs *fs, struct inode *in, struct fuse_file_info *fi
 	}
 }
 
+static bool fh_cached(const struct fuse_file_info *fi);
+
+/* The reply to an open or create of IN was not delivered (the request was
+ * interrupted): the kernel holds no handle, so no release will come.  Undo
+ * what the open counted; the kernel still holds the pages it held before
+ * (KPAGES_WAS).  A writer that was the last one ends its session or seals
+ * its journal file as its release would have.  IN is unlocked. */
+static void open_lost(fuse_req_t req, struct fs *fs, struct inode *in,
+		      struct fuse_file_info *fi, bool kpages_was)
+{
+	int rc = 0;
+
+	pthread_rwlock_wrlock(&in->lock);
+	if (fh_cached(fi))
+		in->ncached--;
+	in->kpages = in->kpages || kpages_was;
+	if ((content_tracked(in) || journal_file(in)) && writable(fi) && --in->nwriters == 0) {
+		if (journal_file(in))
+			rc = journal_seal(fs, req, in);
+		else if (in->sess)
+			rc = version_tracked(in) ? version_commit(fs, in) : content_commit(fs, in);
+	}
+	pthread_rwlock_unlock(&in->lock);
+	if (rc < 0)
+		log_err("inode %llu: ending the writes of an interrupted open failed: %s",
+			(unsigned long long)in->ino, strerror(-rc));
+	else
+		log_info("inode %llu: an open was interrupted before its reply",
+			 (unsigned long long)in->ino);
+	inode_open_dec(fs, in);
+}
+
+/* fuse_reply_open / fuse_reply_create; the fail point open_reply makes the
+ * reply fail as an interrupted request's does (the caller gets the errno). */
+static int reply_open(fuse_req_t req, const struct fuse_file_info *fi)
+{
+	int rc = failpoint("open_reply", EINTR);
+
+	if (rc == 0)
+		return fuse_reply_open(req, fi);
+	fuse_reply_err(req, -rc);
+	return rc;
+}
+
+static int reply_create(fuse_req_t req, const struct fuse_entry_param *e,
+			const struct fuse_file_info *fi)
+{
+	int rc = failpoint("open_reply", EINTR);
+
+	if (rc == 0)
+		return fuse_reply_create(req, e, fi);
+	fuse_reply_err(req, -rc);
+	return rc;
+}
+
 /* open(O_TRUNC): the kernel leaves the truncation to us (atomic_o_trunc). */
 static int truncate_zero(fuse_req_t req, struct fs *fs, struct inode *in)
 {
 	struct meta_batch *b = meta_batch_new();
 	struct stat st = { .st_size = 0 };
+	struct meta_inode saved;
 	int rc;
 
 	if (!b)
 		return -ENOMEM;
 	pthread_rwlock_wrlock(&in->lock);
+	saved = in->attr;
 	version_modify(req, in);
 	version_truncate(in, 0);
-	rc = in->attr.size || in->wb_len ?
-		(journal_file(in) ? -EPERM : setattr_apply(fs, in, b, &st, FUSE_SET_ATTR_SIZE)) : 0;
+	/* buffered bytes are stored by a commit of their own: not deferred */
+	rc = in->attr.size || in->wb_len ? (journal_file(in) ? -EPERM : fs_flush(fs, in)) : 0;
+	space_defer_begin();
+	if (rc == 0 && (in->attr.size || in->wb_len))
+		rc = setattr_apply(fs, in, b, &st, FUSE_SET_ATTR_SIZE);
 	if (rc == 0)
 		rc = fs_commit(fs, b, false);
+	space_defer_end(fs, rc == 0);
+	if (rc < 0) {
+		fs_content_reload(in);
+		in->attr = saved;
+	} else {
+		prealloc_apply(fs, in);
+	}
 	pthread_rwlock_unlock(&in->lock);
 	meta_batch_free(b);
 	return rc;
@@ -348,6 +445,7 @@ static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = the_fs;
 	struct inode *in;
+	bool kpages_was;
 	int rc;
 
 	if (virt_is(ino)) {
@@ -370,10 +468,10 @@ static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	lineage_open(fs, req, in, fi->flags);
-	open_common(fs, in, fi, false);
+	open_common(fs, in, fi, false, &kpages_was);
+	if (reply_open(req, fi) != 0)
+		open_lost(req, fs, in, fi, kpages_was);
 	inode_put(fs, in);
-	if (fuse_reply_open(req, fi) != 0)
-		inode_open_dec(fs, in);
 }
 
 static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -382,6 +480,7 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct fs *fs = the_fs;
 	struct fuse_entry_param e;
 	struct inode *in;
+	bool kpages_was;
 	int rc = fs_create_node(req, parent, name, mode, &in);
 
 	if (rc < 0) {
@@ -400,12 +499,14 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	if (journal_file(in))
 		journal_created(fs, req, parent, name, in);
 	inode_lookup_inc(fs, in, 1);
-	open_common(fs, in, fi, true);
-	inode_put(fs, in);
-	if (fuse_reply_create(req, &e, fi) != 0) {
-		inode_open_dec(fs, in);
+	open_common(fs, in, fi, true, &kpages_was);
+	if (reply_create(req, &e, fi) != 0) {
+		open_lost(req, fs, in, fi, kpages_was);
 		inode_forget(fs, e.ino, 1);
+		/* the name exists: the kernel may still hold it as absent */
+		inval_entry(parent, name, strlen(name));
 	}
+	inode_put(fs, in);
 }
 
 static struct inode *fh_inode(struct fuse_file_info *fi)
@@ -475,7 +576,7 @@ static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	int rc;
 
 	(void)ino;
-	if ((uint64_t)off + size > (1ull << 62)) {
+	if ((uint64_t)off + size > FS_MAX_SIZE) {
 		fuse_reply_err(req, EFBIG);
 		return;
 	}
@@ -486,7 +587,6 @@ static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 			rc = fs_write(the_fs, in, buf, size, off);
 		if (rc == 0)
 			rc = journal_wrote(the_fs, req, in, buf, size, off);
-		in->jwrote = true;
 	} else {
 		version_modify(req, in);
 		version_hide_name(the_fs, in);
@@ -496,10 +596,13 @@ static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	/* A direct write behind pages the kernel may hold (see open_common);
 	 * recent kernels drop the range themselves after a direct write, older
 	 * ones (Debian 12's 6.1) do not. */
-	inval = rc == 0 && !fh_cached(fi) && in->kpages;
+	/* Also after an O_DIRECT write through a cached handle: some kernels
+	 * drop the range after a synchronous one only, not after an
+	 * asynchronous (AIO) one, and a buffered reader's pages would stay. */
+	inval = rc == 0 && in->kpages && (!fh_cached(fi) || (fi->flags & O_DIRECT));
 	pthread_rwlock_unlock(&in->lock);
 	if (inval)
-		fuse_lowlevel_notify_inval_inode(the_fs->se, in->ino, off, (off_t)size);
+		inval_inode(in->ino, off, (int64_t)size);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -530,11 +633,10 @@ static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* close() of the only write handle ends a session that wrote data now,
 	 * so that the version is committed and durable when close returns
 	 * (release comes later and asynchronously; a shell's dup2 closes the
-	 * opened fd before writing, hence "wrote"). */
-	/* Likewise close() of the only writer of a journal file that wrote
-	 * seals it before close returns. */
-	if (rc == 0 && journal_file(in) && fh_writable(fi) && in->nwriters == 1 && in->jwrote)
-		rc = journal_seal(the_fs, req, in);
+	 * opened fd before writing, hence "wrote").  A journal file is never
+	 * sealed here: a FLUSH comes with every close() of a descriptor,
+	 * also of a dup or of a forked child's copy, while the description
+	 * stays open; only its release is certainly its last close. */
 	if (rc == 0 && content_tracked(in) && fh_writable(fi) && in->nwriters == 1 &&
 	    version_wrote(in)) {
 		dir_marker = version_tracked(in) && marks_dir(in);
@@ -548,7 +650,7 @@ static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	ino = in->ino;		/* IN may be gone once the reply lets release run */
 	fuse_reply_err(req, rc < 0 ? -rc : 0);
 	if (committed == 1)	/* torn save undone: drop the writer's pages */
-		fuse_lowlevel_notify_inval_inode(the_fs->se, ino, 0, 0);
+		inval_inode(ino, 0, 0);
 }
 
 static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -597,7 +699,7 @@ static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 				   fuse_req_ctx(req)->pid);
 	fuse_reply_err(req, -rc);
 	if (committed == 1)	/* torn save undone: drop the writer's pages */
-		fuse_lowlevel_notify_inval_inode(the_fs->se, in->ino, 0, 0);
+		inval_inode(in->ino, 0, 0);
 	inode_open_dec(the_fs, in);
 }
 
@@ -617,18 +719,33 @@ static void do_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	fuse_reply_err(req, -rc);
 }
 
+/* fallocate: modes 0 and KEEP_SIZE reserve the bytes of the range that no
+ * extent holds (prealloc.c); PUNCH_HOLE drops the range; ZERO_RANGE drops
+ * it and reserves it.  (The kernel itself refuses COLLAPSE_RANGE and
+ * INSERT_RANGE for FUSE filesystems before they reach us.) */
 static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
 			 struct fuse_file_info *fi)
 {
 	struct fs *fs = the_fs;
 	struct inode *in = fh_inode(fi);
+	struct meta_inode saved;
 	struct meta_batch *b;
+	uint64_t end = (uint64_t)off + (uint64_t)len;
 	int rc = 0;
 
 	(void)ino;
-	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE) ||
-	    ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE))) {
+	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE) ||
+	    ((mode & FALLOC_FL_PUNCH_HOLE) &&
+	     (!(mode & FALLOC_FL_KEEP_SIZE) || (mode & FALLOC_FL_ZERO_RANGE)))) {
 		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	if (off < 0 || len <= 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (end > FS_MAX_SIZE && !(mode & FALLOC_FL_PUNCH_HOLE)) {
+		fuse_reply_err(req, EFBIG);
 		return;
 	}
 	if (journal_file(in)) {
@@ -641,23 +758,70 @@ static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 		return;
 	}
 	pthread_rwlock_wrlock(&in->lock);
+	saved = in->attr;
 	version_modify(req, in);
 	version_truncate(in, UINT64_MAX);
-	if (mode & FALLOC_FL_PUNCH_HOLE) {
+	/* buffered bytes are stored by a commit of their own: not deferred */
+	rc = fs_flush(fs, in);
+	space_defer_begin();
+	if (rc == 0 && (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))) {
 		rc = fs_punch(fs, in, b, off, len);
 		in->attr.mtime = in->attr.ctime = fs_now();
 		in->attr.generation++;
-	} else if (!(mode & FALLOC_FL_KEEP_SIZE) && (uint64_t)(off + len) > in->attr.size) {
-		in->attr.size = off + len;
-		in->attr.ctime = fs_now();
+	}
+	if (rc == 0 && !(mode & FALLOC_FL_PUNCH_HOLE)) {
+		rc = fs_map_load(fs, in);
+		if (rc == 0)
+			rc = prealloc_add(fs, in, b, off, len);
+		if (rc == 0 && !(mode & FALLOC_FL_KEEP_SIZE) && end > in->attr.size) {
+			in->attr.size = end;
+			in->attr.ctime = fs_now();
+		}
 	}
 	if (rc == 0) {
 		inode_save(b, in);
 		rc = fs_commit(fs, b, false);
 	}
+	space_defer_end(fs, rc == 0);
+	if (rc < 0) {
+		fs_content_reload(in);
+		in->attr = saved;
+	} else {
+		prealloc_apply(fs, in);
+	}
 	pthread_rwlock_unlock(&in->lock);
 	meta_batch_free(b);
 	fuse_reply_err(req, -rc);
+}
+
+/* copy_file_range shares the range's data (reflink.c); EOPNOTSUPP where it
+ * cannot makes the kernel copy the bytes through read and write. */
+static void do_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			       struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
+			       struct fuse_file_info *fi_out, size_t len, int flags)
+{
+	ssize_t n;
+
+	(void)ino_in;
+	(void)ino_out;
+	if (flags || off_in < 0 || off_out < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (fh_view(fi_in) || fh_view(fi_out)) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	if (!fh_writable(fi_out)) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	n = fs_reflink(the_fs, req, fh_inode(fi_in), (uint64_t)off_in, fh_inode(fi_out),
+		       (uint64_t)off_out, len);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_write(req, (size_t)n);
 }
 
 /* Both tiers: a cold tier on another device adds its space. */
@@ -680,7 +844,9 @@ static void do_statfs(fuse_req_t req, fuse_ino_t ino)
 		sp.avail += cold.avail;
 	}
 	st.f_blocks = sp.total / 4096;
-	st.f_bfree = st.f_bavail = sp.avail / 4096;
+	/* as ext4 with its reserved blocks: f_bavail leaves out the reserve */
+	st.f_bfree = prealloc_avail(fs, sp.avail) / 4096;
+	st.f_bavail = prealloc_avail(fs, sp.avail > fs->reserve ? sp.avail - fs->reserve : 0) / 4096;
 	st.f_files = 1ull << 32;
 	st.f_ffree = st.f_favail = st.f_files - fs->next_ino;
 	fuse_reply_statfs(req, &st);
@@ -696,13 +862,17 @@ static void do_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* The kernel enforces ACLs (default_permissions); with them it leaves
+	 * the umask and ACL inheritance to the daemon (acl_inherit). */
+	if ((conn->capable & FUSE_CAP_POSIX_ACL) && (conn->capable & FUSE_CAP_DONT_MASK))
+		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
 }
 
 static void do_destroy(void *userdata)
 {
 	struct fs *fs = userdata;
 
-	if (fs_sync(fs, NULL) < 0)
+	if (!fs->opt.store_ro && fs_sync(fs, NULL) < 0)
 		log_err("final sync at unmount failed");
 }
 
@@ -721,6 +891,7 @@ const struct fuse_lowlevel_ops *fs_ops_table(void)
 		.release = do_release,
 		.fsync = do_fsync,
 		.fallocate = do_fallocate,
+		.copy_file_range = do_copy_file_range,
 		.statfs = do_statfs,
 	};
 

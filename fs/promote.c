@@ -9,6 +9,8 @@
  * write and search on the new name's directory).
  */
 #include "fs/access.h"
+#include "fs/inval.h"
+#include "fs/acl.h"
 
 #include <errno.h>
 #include <string.h>
@@ -53,7 +55,7 @@ static int resolve_parent(struct fs *fs, const struct access_cred *c, const char
 	for (;;) {
 		rc = dir_attr(fs, dir, &a);
 		if (rc == 0)
-			rc = access_check(c, &a, X_OK);
+			rc = acl_access_check(fs, c, &a, X_OK);
 		next = rc == 0 ? strtok_r(NULL, "/", &save) : NULL;
 		if (rc < 0 || !next)
 			break;
@@ -69,7 +71,7 @@ static int resolve_parent(struct fs *fs, const struct access_cred *c, const char
 	if (rc == 0 && a.policy == META_AREA_JOURNAL)
 		rc = -EPERM;
 	if (rc == 0)
-		rc = access_check(c, &a, W_OK | X_OK);
+		rc = acl_access_check(fs, c, &a, W_OK | X_OK);
 	if (rc == 0 && strlen(comp) > META_NAME_MAX)
 		rc = -ENAMETOOLONG;
 	if (rc < 0)
@@ -80,14 +82,14 @@ static int resolve_parent(struct fs *fs, const struct access_cred *c, const char
 }
 
 /* 0 if C may read the content of IN. */
-static int may_read(const struct access_cred *c, struct inode *in)
+static int may_read(struct fs *fs, const struct access_cred *c, struct inode *in)
 {
 	struct meta_inode a;
 
 	pthread_rwlock_rdlock(&in->lock);
 	a = in->attr;
 	pthread_rwlock_unlock(&in->lock);
-	return access_check(c, &a, R_OK);
+	return acl_access_check(fs, c, &a, R_OK);
 }
 
 /* setxattr user.aifs.promote=PATH on a file or version: publish its
@@ -107,7 +109,7 @@ int fs_promote(struct fs *fs, fuse_req_t req, struct inode *src, const char *val
 	memcpy(path, value, size);
 	path[size] = 0;
 	access_cred_get(req, &c);
-	rc = may_read(&c, src);		/* the kernel checked write permission only */
+	rc = may_read(fs, &c, src);		/* the kernel checked write permission only */
 	if (rc < 0)
 		return rc;
 	if (version_tracked(src)) {	/* a checkpoint file: its newest complete version */
@@ -117,7 +119,7 @@ int fs_promote(struct fs *fs, fuse_req_t req, struct inode *src, const char *val
 		if (rc < 0)
 			return rc == -ENOENT ? -ENODATA : rc;
 	}
-	rc = from != src ? may_read(&c, from) : 0;
+	rc = from != src ? may_read(fs, &c, from) : 0;
 	if (rc == 0)
 		rc = resolve_parent(fs, &c, path, &parent, name);
 	if (rc == 0)
@@ -130,6 +132,7 @@ int fs_promote(struct fs *fs, fuse_req_t req, struct inode *src, const char *val
 		pthread_rwlock_wrlock(&in->lock);
 		rc = fs_map_copy_from(fs, in, b, from->ino);
 		if (rc == 0) {
+			in->attr.flags |= META_IF_SHARED;	/* with FROM */
 			in->attr.size = from->attr.size;
 			if (!(in->attr.flags & META_IF_INLINE))
 				in->attr.alloc = from->attr.alloc;
@@ -143,11 +146,11 @@ int fs_promote(struct fs *fs, fuse_req_t req, struct inode *src, const char *val
 		inode_put(fs, in);
 	if (from != src)
 		inode_put(fs, from);
-	if (rc == 0 && fs->se) {
+	if (rc == 0) {
 		/* The kernel did not make this name: drop what it cached of the
-		 * directory (a miss, a listing). */
-		fuse_lowlevel_notify_inval_entry(fs->se, parent, name, strlen(name));
-		fuse_lowlevel_notify_inval_inode(fs->se, parent, 0, 0);
+		 * directory (a miss, a listing), soon (inval.h). */
+		inval_entry(parent, name, strlen(name));
+		inval_inode(parent, 0, 0);
 	}
 	return rc;
 }

@@ -19,6 +19,7 @@
 #include "fs/fs.h"
 
 #include <errno.h>
+#include <sys/statvfs.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -51,6 +52,7 @@ struct space {
 	pthread_cond_t cond;
 	bool running, stop;
 	bool incomplete;		/* an extent could not be counted: never sweep */
+	uint64_t beyond;		/* extents found past their segment's end at mount */
 };
 
 static size_t xhash(uint8_t tier, uint32_t seg, uint64_t off, size_t size)
@@ -191,15 +193,88 @@ static void discard_queue(struct space *sp, const struct tier_ref *r, uint32_t i
 	sp->d[sp->nd++] = (struct discard){ *r, inner, (uint32_t)len };
 }
 
+/* A ref taken or an unref held back while this thread defers (see
+ * space_defer_begin); malloc'd per deferral, freed at its end. */
+struct dref {
+	struct tier_ref ref;
+	uint32_t inner;
+	uint64_t len;
+	bool unref, unique;
+};
+
+static __thread struct {
+	bool on;
+	struct dref *v;
+	size_t n, cap;
+} defer;
+
+/* Remember D in the deferral; false if out of memory. */
+static bool defer_add(const struct dref *d)
+{
+	if (defer.n == defer.cap) {
+		size_t cap = defer.cap ? defer.cap * 2 : 16;
+		struct dref *v = realloc(defer.v, cap * sizeof(*v));
+
+		if (!v)
+			return false;
+		defer.v = v;
+		defer.cap = cap;
+	}
+	defer.v[defer.n++] = *d;
+	return true;
+}
+
 void space_ref(struct fs *fs, const struct tier_ref *r)
 {
+	if (defer.on && !defer_add(&(struct dref){ .ref = *r }))
+		log_err("space accounting: out of memory: a reference taken for a "
+			"change that may not commit cannot be undone");
 	pthread_mutex_lock(&fs->space->lock);
 	ref_locked(fs->space, r);
 	pthread_mutex_unlock(&fs->space->lock);
 }
 
+static void unref_now(struct fs *fs, const struct tier_ref *r, uint32_t inner, uint64_t len,
+		      bool unique);
+
 void space_unref(struct fs *fs, const struct tier_ref *r, uint32_t inner, uint64_t len,
 		 bool unique)
+{
+	struct dref d = { .ref = *r, .inner = inner, .len = len, .unref = true,
+			  .unique = unique };
+
+	if (defer.on && defer_add(&d))
+		return;
+	if (defer.on)
+		log_err("space accounting: out of memory: space of a change that may "
+			"not commit is given back now");
+	unref_now(fs, r, inner, len, unique);
+}
+
+void space_defer_begin(void)
+{
+	defer.on = true;
+	defer.n = 0;
+}
+
+void space_defer_end(struct fs *fs, bool committed)
+{
+	for (size_t i = 0; i < defer.n; i++) {
+		const struct dref *d = &defer.v[i];
+
+		if (committed && d->unref)
+			unref_now(fs, &d->ref, d->inner, d->len, d->unique);
+		else if (!committed && !d->unref)
+			unref_now(fs, &d->ref, 0, 0, false);	/* the record never was */
+	}
+	free(defer.v);
+	defer.v = NULL;
+	defer.n = defer.cap = 0;
+	defer.on = false;
+}
+
+static void unref_now(struct fs *fs, const struct tier_ref *r, uint32_t inner, uint64_t len,
+		      bool unique)
 {
 	struct space *sp = fs->space;
 	struct xref *e;
@@ -238,7 +313,13 @@ void space_append_end(struct fs *fs, const struct tier_ref *ref)
 
 static int count_ext(void *ctx, const struct meta_extent *e)
 {
-	ref_locked(ctx, &e->ref);
+	struct fs *fs = ctx;
+	struct tier *t = e->ref.tier < TIER_COUNT ? fs->tiers[e->ref.tier] : NULL;
+	int64_t size = t ? tier_seg_size(t, e->ref.seg) : -EINVAL;
+
+	if (size < 0 || e->ref.off + e->ref.stored_len > (uint64_t)size)
+		fs->space->beyond++;	/* the segment file was cut short or lost */
+	ref_locked(fs->space, &e->ref);
 	return 0;
 }
 
@@ -248,7 +329,7 @@ static int count_inode(void *ctx, const struct meta_inode *in)
 
 	if (!S_ISREG(in->mode))
 		return 0;
-	return meta_extent_foreach(fs->meta, in->ino, count_ext, fs->space);
+	return meta_extent_foreach(fs->meta, in->ino, count_ext, fs);
 }
 
 int space_init(struct fs *fs)
@@ -265,6 +346,10 @@ int space_init(struct fs *fs)
 	if (rc == 0)
 		rc = meta_inode_foreach(fs->meta, count_inode, fs);
 	sp->nsegfree = 0;	/* only segments emptied from now on are removed */
+	if (rc == 0 && sp->beyond)
+		log_warn("%llu extents lie past the end of their segment file or in a missing "
+			 "one (segment files cut short): reading them fails with EIO; "
+			 "aifsctl fsck --repair drops them", (unsigned long long)sp->beyond);
 	return rc;
 }
 
@@ -338,6 +423,19 @@ int space_reclaimer_start(struct fs *fs)
 
 	fs->space->running = rc == 0;
 	return rc;
+}
+
+int space_meta_room(struct fs *fs)
+{
+	struct statvfs sv;
+
+	if (!fs->reserve || fs->opt.store_ro || statvfs(fs->store->path, &sv) < 0)
+		return 0;
+	if ((uint64_t)sv.f_bavail * sv.f_frsize >= fs->reserve / 2)
+		return 0;
+	log_info("%s: less than half of the %llu-byte reserve free: a metadata change is "
+		 "refused", fs->store->path, (unsigned long long)fs->reserve);
+	return -ENOSPC;
 }
 
 void space_reclaimer_stop(struct fs *fs)

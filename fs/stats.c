@@ -5,9 +5,11 @@
  * bytes moved and a histogram of latencies in power-of-two microsecond
  * buckets, from which percentiles are read.  .aifs/stats is a JSON
  * document made when it is opened: store, daemon, space, counts of
- * versions, snapshots and journal records, and the operations.
+ * versions, snapshots and journal records, and the operations;
+ * .aifs/metrics is the same in the Prometheus text format.
  */
 #include "fs/fs.h"
+#include "fs/inval.h"
 #include "fs/lineage.h"
 
 #include <errno.h>
@@ -66,7 +68,9 @@ static void account(enum op op, int64_t t0, uint64_t bytes)
 	static void w_##name params				\
 	{							\
 		int64_t t0 = mono();				\
+		lk_op(op_names[op]);				\
 		real.name args;					\
+		lk_op(NULL);					\
 		account(op, t0, bytes);				\
 	}
 
@@ -197,6 +201,7 @@ int stats_json(struct fs *fs, char **text, size_t *len)
 	struct tier_space sp[TIER_COUNT];
 	uint64_t records = 0, signed_size = 0;
 	unsigned long pjobs, psrcs;
+	struct inval_stats iv;
 
 	for (int t = 0; t < TIER_COUNT; t++)
 		if (tier_space(fs->tiers[t], &sp[t]) < 0)
@@ -204,9 +209,13 @@ int stats_json(struct fs *fs, char **text, size_t *len)
 	journal_sizes(fs, &records, &signed_size);
 	out(&b, "{\"store\": \"%s\", \"uuid\": \"%s\", \"format\": %u, \"version\": \"%s\",\n",
 	    fs->store->path, fs->store->uuid, fs->store->format, AIFS_VERSION);
-	out(&b, " \"daemon\": {\"pid\": %d, \"started\": %lld, \"uptime_s\": %lld},\n",
+	inval_stats_get(&iv);
+	out(&b, " \"daemon\": {\"pid\": %d, \"started\": %lld, \"uptime_s\": %lld, "
+	    "\"invalidations_sent\": %llu, \"invalidations_pending\": %llu, "
+	    "\"lock_waits_warned\": %llu},\n",
 	    (int)getpid(), (long long)(started / 1000000000),
-	    (long long)((fs_now() - started) / 1000000000));
+	    (long long)((fs_now() - started) / 1000000000), (unsigned long long)iv.sent,
+	    (unsigned long long)iv.pending, (unsigned long long)lk_warnings(NULL, 0));
 	out(&b, " \"tiers\": {\"hot\": {\"bytes\": %llu, \"device_total\": %llu, "
 	    "\"device_avail\": %llu}, \"cold\": {\"bytes\": %llu, \"device_total\": %llu, "
 	    "\"device_avail\": %llu}},\n",
@@ -231,6 +240,73 @@ int stats_json(struct fs *fs, char **text, size_t *len)
 		    (unsigned long long)percentile(&stats[i], 0.5),
 		    (unsigned long long)percentile(&stats[i], 0.99));
 	out(&b, "\n }\n}\n");
+	if (!b.p)
+		return -ENOMEM;
+	*text = b.p;
+	*len = b.len;
+	return 0;
+}
+
+/* One metric: its HELP and TYPE lines, then the samples the caller adds. */
+static void metric(struct buf *b, const char *name, const char *type, const char *help)
+{
+	out(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+int stats_prometheus(struct fs *fs, char **text, size_t *len)
+{
+	static const char *const tiers[TIER_COUNT] = { "hot", "cold" };
+	struct buf b = { 0 };
+	struct tier_space sp[TIER_COUNT];
+	uint64_t records = 0, signed_size = 0;
+
+	for (int t = 0; t < TIER_COUNT; t++)
+		if (tier_space(fs->tiers[t], &sp[t]) < 0)
+			memset(&sp[t], 0, sizeof(sp[t]));
+	journal_sizes(fs, &records, &signed_size);
+	metric(&b, "aifs_info", "gauge", "The mounted store (always 1).");
+	out(&b, "aifs_info{uuid=\"%s\",format=\"%u\",version=\"%s\"} 1\n",
+	    fs->store->uuid, fs->store->format, AIFS_VERSION);
+	metric(&b, "aifs_start_time_seconds", "gauge", "When the daemon mounted the store (Unix time).");
+	out(&b, "aifs_start_time_seconds %lld\n", (long long)(started / 1000000000));
+	metric(&b, "aifs_tier_used_bytes", "gauge", "Bytes of the segment files of a tier.");
+	for (int t = 0; t < TIER_COUNT; t++)
+		out(&b, "aifs_tier_used_bytes{tier=\"%s\"} %llu\n", tiers[t],
+		    (unsigned long long)sp[t].used);
+	metric(&b, "aifs_tier_device_size_bytes", "gauge", "Size of the file system holding a tier.");
+	for (int t = 0; t < TIER_COUNT; t++)
+		out(&b, "aifs_tier_device_size_bytes{tier=\"%s\"} %llu\n", tiers[t],
+		    (unsigned long long)sp[t].total);
+	metric(&b, "aifs_tier_device_avail_bytes", "gauge",
+	       "Bytes available on the file system holding a tier.");
+	for (int t = 0; t < TIER_COUNT; t++)
+		out(&b, "aifs_tier_device_avail_bytes{tier=\"%s\"} %llu\n", tiers[t],
+		    (unsigned long long)sp[t].avail);
+	metric(&b, "aifs_versions", "gauge", "Checkpoint versions kept.");
+	out(&b, "aifs_versions %llu\n", (unsigned long long)count_recs(fs, 'V'));
+	metric(&b, "aifs_snapshots", "gauge", "Dataset snapshots kept.");
+	out(&b, "aifs_snapshots %llu\n", (unsigned long long)count_recs(fs, 'P'));
+	metric(&b, "aifs_journal_records", "gauge", "Records in the audit log.");
+	out(&b, "aifs_journal_records %llu\n", (unsigned long long)records);
+	metric(&b, "aifs_journal_signed_records", "gauge",
+	       "Records of the audit log covered by the newest signed checkpoint.");
+	out(&b, "aifs_journal_signed_records %llu\n", (unsigned long long)signed_size);
+	metric(&b, "aifs_operations_total", "counter", "FUSE operations served, by operation.");
+	for (int i = 0; i < OP_COUNT; i++)
+		out(&b, "aifs_operations_total{op=\"%s\"} %llu\n", op_names[i],
+		    (unsigned long long)atomic_load(&stats[i].count));
+	metric(&b, "aifs_operation_bytes_total", "counter",
+	       "Bytes moved by read and write operations, by operation.");
+	for (int i = 0; i < OP_COUNT; i++)
+		out(&b, "aifs_operation_bytes_total{op=\"%s\"} %llu\n", op_names[i],
+		    (unsigned long long)atomic_load(&stats[i].bytes));
+	metric(&b, "aifs_operation_latency_seconds", "gauge",
+	       "Upper bound of the 50th and 99th percentile latency since mount, by operation.");
+	for (int i = 0; i < OP_COUNT; i++)
+		out(&b, "aifs_operation_latency_seconds{op=\"%s\",quantile=\"0.5\"} %.6f\n"
+		    "aifs_operation_latency_seconds{op=\"%s\",quantile=\"0.99\"} %.6f\n",
+		    op_names[i], (double)percentile(&stats[i], 0.5) / 1e6,
+		    op_names[i], (double)percentile(&stats[i], 0.99) / 1e6);
 	if (!b.p)
 		return -ENOMEM;
 	*text = b.p;

@@ -5,6 +5,7 @@
  */
 #include "fs/version_priv.h"
 #include "fs/access.h"
+#include "fs/inval.h"
 #include "fs/lineage.h"
 #include "meta/keys.h"
 
@@ -103,20 +104,31 @@ struct inode *version_lookup(struct fs *fs, struct inode *in, uint64_t parent,
 {
 	struct inode *vin;
 	struct vrec v;
-	bool session;
+	bool session, same;
 
-	pthread_rwlock_wrlock(&in->lock);
-	if (in->lparent != parent || !in->lname || strcmp(in->lname, name)) {
-		char *n = strdup(name);
-
-		if (n) {
-			free(in->lname);
-			in->lname = n;
-			in->lparent = parent;
-		}
-	}
-	session = in->sess != NULL;
+	/* Each path lookup of the name comes here (it is not cached): the name
+	 * is rarely new, so look before taking the lock for writing.  The name
+	 * serves the version once the session has changed the content by a
+	 * write or a truncate (name_hidden): a writer that opened it with
+	 * O_TRUNC and has not written yet may still be joined by another. */
+	pthread_rwlock_rdlock(&in->lock);
+	same = in->lparent == parent && in->lname && !strcmp(in->lname, name);
+	session = in->sess && in->name_hidden;
 	pthread_rwlock_unlock(&in->lock);
+	if (!same) {
+		pthread_rwlock_wrlock(&in->lock);
+		if (in->lparent != parent || !in->lname || strcmp(in->lname, name)) {
+			char *n = strdup(name);
+
+			if (n) {
+				free(in->lname);
+				in->lname = n;
+				in->lparent = parent;
+			}
+		}
+		session = in->sess && in->name_hidden;
+		pthread_rwlock_unlock(&in->lock);
+	}
 	if (!session || version_get(fs, in->ino, 0, &v, NULL) < 0 ||
 	    inode_get(fs, v.vino, &vin) < 0)
 		return in;
@@ -126,10 +138,12 @@ struct inode *version_lookup(struct fs *fs, struct inode *in, uint64_t parent,
 
 void version_hide_name(struct fs *fs, struct inode *in)
 {
-	if (!in->sess || in->name_hidden || !in->lname || !fs->se)
+	(void)fs;
+	if (!in->sess || in->name_hidden)
 		return;
 	in->name_hidden = true;
-	fuse_lowlevel_notify_inval_entry(fs->se, in->lparent, in->lname, strlen(in->lname));
+	if (in->lname)
+		inval_entry(in->lparent, in->lname, strlen(in->lname));
 }
 
 /* --- crash recovery ------------------------------------------------------ */
@@ -140,31 +154,45 @@ static int recover_one(void *ctx, const void *key, size_t klen, const void *val,
 	uint64_t ino = klen == 8 ? key_get_u64(key) : 0;
 	struct meta_batch *b = meta_batch_new();
 	struct inode *in = NULL;
+	struct meta_inode saved;
 	struct vrec good;
+	bool reverted;
 	int rc = b ? inode_get(fs, ino, &in) : -ENOMEM;
 
 	(void)val;
 	(void)vlen;
 	if (rc == 0) {
 		pthread_rwlock_wrlock(&in->lock);
-		if (version_tracked(in) && version_get(fs, ino, 0, &good, NULL) == 0) {
+		saved = in->attr;
+		space_defer_begin();
+		/* an unreadable version record is not "no version" */
+		rc = version_tracked(in) ? version_get(fs, ino, 0, &good, NULL) : -ENOENT;
+		reverted = rc == 0;
+		if (rc == 0)
 			rc = ver_revert(fs, in, b, &good);
-			if (rc == 0)
-				log_notice("inode %llu: a save was cut short by a crash; "
-					   "back to its last complete version", (unsigned long long)ino);
+		if (rc == -ENOENT)
+			rc = 0;		/* no complete version: the save stands */
+		if (rc == 0) {
+			meta_rec_del(b, REC_W, key, klen);
+			rc = fs_commit(fs, b, true);
+		}
+		space_defer_end(fs, rc == 0);
+		if (rc < 0) {
+			fs_content_reload(in);
+			in->attr = saved;
+		} else if (reverted) {
+			log_notice("inode %llu: a save was cut short by a crash; "
+				   "back to its last complete version", (unsigned long long)ino);
 		}
 		pthread_rwlock_unlock(&in->lock);
-	}
-	if (b && (rc == 0 || rc == -ENOENT)) {
+	} else if (b && rc == -ENOENT) {
 		meta_rec_del(b, REC_W, key, klen);
 		rc = fs_commit(fs, b, true);
 	}
-	if (rc == 0 || rc == -ENOENT)
-		rc = 0;
-	else
+	if (rc < 0)
 		log_err("inode %llu: undoing an interrupted save failed: %s",
 			(unsigned long long)ino, strerror(-rc));
-	if (in && b)
+	if (in)
 		inode_put(fs, in);
 	meta_batch_free(b);
 	return 0;

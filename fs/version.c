@@ -14,6 +14,8 @@
  * soon as no session is open.
  */
 #include "fs/version_priv.h"
+#include "fs/inval.h"
+#include "fs/acl.h"
 #include "fs/lineage.h"
 #include "meta/keys.h"
 
@@ -306,6 +308,25 @@ static bool content_complete(struct fs *fs, struct inode *in)
 	return true;
 }
 
+/* Is version inode VINO a zip or safetensors file (formats whose saves
+ * are never empty)?  False when it cannot be read. */
+static bool version_known_format(struct fs *fs, uint64_t vino)
+{
+	struct inode *vin;
+	uint8_t head[9];
+	bool known = false;
+
+	if (inode_get(fs, vino, &vin) < 0)
+		return false;
+	pthread_rwlock_wrlock(&vin->lock);
+	if (vin->attr.size >= 9 && fs_map_load(fs, vin) == 0 && read_at(fs, vin, head, 9, 0) == 0)
+		known = le(head, 4) == 0x04034b50 ||
+			(head[8] == '{' && le(head, 8) >= 2 && le(head, 8) < (100u << 20));
+	pthread_rwlock_unlock(&vin->lock);
+	inode_put(fs, vin);
+	return known;
+}
+
 /* --- version records ------------------------------------------------- */
 
 
@@ -514,20 +535,19 @@ static void retain_of(struct fs *fs, uint64_t dir, unsigned *keep, unsigned *eve
 }
 
 /* Make the kernel let go of pruned version N (vino VINO) of IN: drop the
- * names it may cache for it, so that its last user frees it. */
-static void forget_names(struct fs *fs, struct inode *in, uint32_t n, uint64_t vino)
+ * names it may cache for it, so that its last user frees it (queued: IN
+ * is locked; the names are not cached anyway, see fs_entry). */
+static void forget_names(struct inode *in, uint32_t n, uint64_t vino)
 {
 	char name[META_NAME_MAX + 16];
 	int len;
 
-	if (!fs->se)
-		return;
 	len = snprintf(name, sizeof(name), "%u", n);
-	fuse_lowlevel_notify_delete(fs->se, virt_versions_of(in->ino), vino, name, (size_t)len);
+	inval_delete(virt_versions_of(in->ino), vino, name, (size_t)len);
 	if (in->lname) {
 		len = snprintf(name, sizeof(name), "%s@v%u", in->lname, n);
 		if (len < (int)sizeof(name))
-			fuse_lowlevel_notify_inval_entry(fs->se, in->lparent, name, (size_t)len);
+			inval_entry(in->lparent, name, (size_t)len);
 	}
 }
 
@@ -571,7 +591,7 @@ static void prune(struct fs *fs, struct inode *in)
 				(unsigned long long)ino, strerror(-rc));
 		release_versions(fs, held, nd);
 		for (size_t i = 0; rc == 0 && i < nd; i++)
-			forget_names(fs, in, nums[i], vinos[i]);
+			forget_names(in, nums[i], vinos[i]);
 	}
 	meta_batch_free(b);
 	ver_list_free(l);
@@ -665,26 +685,73 @@ int ver_revert(struct fs *fs, struct inode *in, struct meta_batch *b, const stru
 	return rc;
 }
 
+/* The commit of a new version of IN (locked) failed: serve its last
+ * complete version GOOD at once, as the next mount would (the session's
+ * record goes with it).  If that cannot be committed either, IN stays as
+ * on disk and the record stays for the next mount to undo. */
+static void ver_fall_back(struct fs *fs, struct inode *in, const struct vrec *good)
+{
+	struct meta_inode saved = in->attr;
+	struct meta_batch *b = meta_batch_new();
+	uint8_t wk[8];
+	int rc;
+
+	/* the save is given up: bytes it could not store go with it */
+	in->wb_dirty = false;
+	in->wb_len = 0;
+	if (!b) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	space_defer_begin();
+	rc = ver_revert(fs, in, b, good);
+	key_put_u64(wk, in->ino);
+	meta_rec_del(b, REC_W, wk, 8);
+	if (rc == 0)
+		rc = fs_commit(fs, b, true);
+	space_defer_end(fs, rc == 0);
+	if (rc < 0) {
+		fs_content_reload(in);
+		in->attr = saved;
+	}
+	meta_batch_free(b);
+out:
+	if (rc < 0)
+		log_err("inode %llu: serving its last complete version failed too (%s): "
+			"the next mount does it", (unsigned long long)in->ino, strerror(-rc));
+	else
+		log_notice("inode %llu: back to its last complete version after the failed commit",
+			   (unsigned long long)in->ino);
+}
+
 int version_commit(struct fs *fs, struct inode *in)
 {
 	struct session *s = in->sess;
 	struct meta_batch *b = NULL;
-	struct meta_inode va;
+	struct meta_inode va, saved = in->attr;
 	struct vrec v = { .time = fs_now() }, good;
 	uint32_t last = 0;
-	bool have_good;
+	bool have_good = false, deferred = false;
 	int rc;
 
-	rc = fs_flush(fs, in);
+	rc = version_get(fs, in->ino, 0, &good, NULL);
+	have_good = rc == 0;
+	if (rc == -ENOENT)
+		rc = 0;			/* no complete version yet (EIO is not that) */
+	if (rc == 0)
+		rc = fs_flush(fs, in);
 	if (rc == 0)
 		rc = fs_map_load(fs, in);
 	if (rc == 0)
 		rc = version_foreach(fs, in->ino, ver_last_cb, &last);
 	if (rc < 0)
 		goto out;
-	have_good = version_get(fs, in->ino, 0, &good, NULL) == 0;
 	v.size = in->attr.size;
 	v.complete = content_complete(fs, in);
+	/* A session that only truncated (a save killed between its opening
+	 * O_TRUNC and its first write) is no save of a zip or safetensors. */
+	if (v.complete && have_good && in->attr.size == 0 && version_known_format(fs, good.vino))
+		v.complete = false;
 	if (s && s->sha_known)
 		memcpy(v.sha, s->sha, 32);
 	else if (s && s->hash_ok && s->hashed == in->attr.size)
@@ -709,7 +776,12 @@ int version_commit(struct fs *fs, struct inode *in)
 		rc = -ENOMEM;
 		goto out;
 	}
+	rc = acl_version_copy(fs, in, &va, b);
+	if (rc < 0)
+		goto out;
 	meta_inode_put(b, &va);
+	space_defer_begin();	/* the refs and a revert count once committed */
+	deferred = true;
 	rc = fs_map_clone_to(fs, in, b, v.vino);
 	if (rc < 0)
 		goto out;
@@ -745,9 +817,17 @@ int version_commit(struct fs *fs, struct inode *in)
 		in->dirty = false;
 	}
 out:
+	if (deferred)
+		space_defer_end(fs, rc >= 0);
+	if (rc < 0 && deferred) {	/* a revert that did not commit: as on disk */
+		fs_content_reload(in);
+		in->attr = saved;
+	}
 	if (rc < 0)
 		log_err("inode %llu: commit of a new version failed: %s",
 			(unsigned long long)in->ino, strerror(-rc));
+	if (rc < 0 && have_good)
+		ver_fall_back(fs, in, &good);
 	meta_batch_free(b);
 	version_session_free(in);
 	if (rc >= 0)

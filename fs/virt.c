@@ -23,6 +23,7 @@
 #define KIND_AUDIT	4ull	/* ROOT/.aifs/audit */
 #define KIND_CKPT	5ull	/* ROOT/.aifs/audit/checkpoint (a file) */
 #define KIND_STATS	6ull	/* ROOT/.aifs/stats (a file) */
+#define KIND_METRICS	7ull	/* ROOT/.aifs/metrics (a file) */
 #define KIND_SHIFT	60
 #define INO_MASK	((1ull << KIND_SHIFT) - 1)
 
@@ -56,7 +57,7 @@ void virt_stat(uint64_t ino, struct stat *st)
 	st->st_nlink = 2;
 	if (vkind(ino) == KIND_SNAPS)
 		st->st_mode = S_IFDIR | 01777;	/* mkdir/rmdir here; owner checked by aifs */
-	if (vkind(ino) == KIND_STATS) {
+	if (vkind(ino) == KIND_STATS || vkind(ino) == KIND_METRICS) {
 		st->st_mode = S_IFREG | 0444;	/* made at open; read to its end */
 		st->st_nlink = 1;
 	}
@@ -113,6 +114,8 @@ int virt_lookup(struct fs *fs, uint64_t parent, const char *name,
 			e->ino = vid(KIND_AUDIT, ino);
 		else if (!strcmp(name, "stats") && ino == META_ROOT_INO)
 			e->ino = vid(KIND_STATS, ino);
+		else if (!strcmp(name, "metrics") && ino == META_ROOT_INO)
+			e->ino = vid(KIND_METRICS, ino);
 		else
 			return -ENOENT;
 	} else if (vkind(parent) == KIND_AUDIT) {
@@ -209,6 +212,8 @@ int virt_readdir(struct fs *fs, uint64_t id,
 
 		if (rc == 0 && ino == META_ROOT_INO)
 			rc = add(ctx, "stats", 5, vid(KIND_STATS, ino), S_IFREG);
+		if (rc == 0 && ino == META_ROOT_INO)
+			rc = add(ctx, "metrics", 7, vid(KIND_METRICS, ino), S_IFREG);
 
 		if (rc == 0)
 			rc = add(ctx, "snapshots", 9, vid(KIND_SNAPS, ino), S_IFDIR);
@@ -235,6 +240,8 @@ int virt_open(uint64_t id, char **text, size_t *len)
 {
 	if (vkind(id) == KIND_STATS)
 		return stats_json(the_fs, text, len);
+	if (vkind(id) == KIND_METRICS)
+		return stats_prometheus(the_fs, text, len);
 	if (vkind(id) != KIND_CKPT)
 		return -EISDIR;
 	return journal_checkpoint_text(the_fs, text, len);

@@ -3,7 +3,9 @@
  * commits are driven (so that scripts need no aifsctl).
  */
 #include "fs/access.h"
+#include "fs/acl.h"
 #include "fs/lineage.h"
+#include "tier/failpoint.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -17,7 +19,7 @@ static int xattr_name_check(const char *name)
 	if (strlen(name) > 255 || !name[0])
 		return -ERANGE;
 	if (!strncmp(name, "system.", 7))
-		return -EOPNOTSUPP;	/* no POSIX ACLs */
+		return acl_name(name) ? 0 : -EOPNOTSUPP;	/* POSIX ACLs only */
 	if (strncmp(name, "user.", 5) && strncmp(name, "trusted.", 8) &&
 	    strncmp(name, "security.", 9))
 		return -EOPNOTSUPP;
@@ -40,7 +42,7 @@ static int restore_may(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t
 	if (rc < 0)
 		return rc;
 	access_cred_get(req, &c);
-	return access_check(&c, &a, R_OK);
+	return acl_access_check(fs, &c, &a, R_OK);
 }
 
 /* setxattr user.aifs.area=POLICY on a directory marks its area (what is
@@ -49,6 +51,7 @@ static int area_set(struct fs *fs, struct inode *in, fuse_req_t req, const char 
 		    const char *value, size_t size)
 {
 	static const char *const names[] = { "plain", "dataset", "checkpoint", "journal" };
+	struct meta_inode old;
 	struct meta_batch *b;
 	int policy = -1, rc;
 
@@ -94,17 +97,21 @@ static int area_set(struct fs *fs, struct inode *in, fuse_req_t req, const char 
 	b = meta_batch_new();
 	if (!b)
 		return -ENOMEM;
+	old = in->attr;
 	in->attr.policy = (uint8_t)policy;
 	in->attr.ctime = fs_now();
 	inode_save(b, in);
 	rc = fs_commit(fs, b, false);
 	meta_batch_free(b);
+	if (rc < 0)
+		in->attr = old;		/* not committed: as on disk */
 	return rc;
 }
 
 static int xattr_set(fuse_req_t req, struct fs *fs, struct inode *in, const char *name,
 		     const char *value, size_t size, int flags, bool remove)
 {
+	struct meta_inode was = in->attr;
 	struct meta_batch *b;
 	void *old = NULL;
 	size_t oldlen;
@@ -124,6 +131,8 @@ static int xattr_set(fuse_req_t req, struct fs *fs, struct inode *in, const char
 		if (rc < 0)
 			return rc;
 	}
+	if (acl_name(name))
+		return acl_xattr_set(req, fs, in, name, value, size, flags, remove);
 	if (!strncmp(name, "user.aifs.", 10))
 		return remove ? -EPERM : area_set(fs, in, req, name, value, size);
 	if (!remove && size > XATTR_VALUE_MAX)
@@ -139,6 +148,9 @@ static int xattr_set(fuse_req_t req, struct fs *fs, struct inode *in, const char
 		return -EEXIST;
 	if (rc == -ENODATA && (remove || (flags & XATTR_REPLACE)))
 		return -ENODATA;
+	rc = remove ? 0 : space_meta_room(fs);
+	if (rc < 0)
+		return rc;
 	b = meta_batch_new();
 	if (!b)
 		return -ENOMEM;
@@ -151,6 +163,27 @@ static int xattr_set(fuse_req_t req, struct fs *fs, struct inode *in, const char
 	inode_save(b, in);
 	rc = fs_commit(fs, b, false);
 	meta_batch_free(b);
+	if (rc < 0)
+		in->attr = was;		/* not committed: as on disk */
+	return rc;
+}
+
+/* setxattr user.aifs.failpoints=SPEC on the mount root: root arms the fail
+ * points of a debug build (failpoint.h). */
+static int failpoints_set(fuse_req_t req, const char *value, size_t size)
+{
+	char spec[256];
+	int rc;
+
+	if (fuse_req_ctx(req)->uid != 0)
+		return -EPERM;
+	if (size >= sizeof(spec))
+		return -EINVAL;
+	memcpy(spec, value, size);
+	spec[size] = 0;
+	rc = failpoint_arm(spec);
+	if (rc < 0)
+		log_info("fail points %s refused: %s", spec, strerror(-rc));
 	return rc;
 }
 
@@ -160,8 +193,10 @@ static void xattr_change(fuse_req_t req, fuse_ino_t ino, const char *name,
 	struct inode *in;
 	int rc = inode_get(the_fs, ino, &in), t = 1;
 
+	if (rc == 0 && !remove && !strcmp(name, "user.aifs.failpoints") && ino == FUSE_ROOT_ID)
+		t = failpoints_set(req, value, size);
 	/* tier controls queue work for the tier thread: not under IN's lock */
-	if (rc == 0 && !remove && !strncmp(name, "user.aifs.", 10))
+	else if (rc == 0 && !remove && !strncmp(name, "user.aifs.", 10))
 		t = tier_xattr_set(the_fs, req, in, name, value, size);
 	if (t != 1) {
 		rc = t;
@@ -214,6 +249,14 @@ static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	}
 	if (!strcmp(name, "user.aifs.lineage")) {
 		rc = lineage_xattr(the_fs, in, fuse_req_ctx(req)->uid, (char **)&val, &len);
+	} else if (journal_file(in) && (!strcmp(name, "user.aifs.sealed") ||
+		   !strcmp(name, "user.aifs.retain_until") || !strcmp(name, "user.aifs.holds") ||
+		   !strcmp(name, "user.aifs.retention_mode"))) {
+		val = malloc(4096);
+		pthread_rwlock_rdlock(&in->lock);
+		rc = val ? journal_xattr_get(the_fs, in, name, val, 4096) : -ENOMEM;
+		pthread_rwlock_unlock(&in->lock);
+		len = rc > 0 ? (size_t)rc : 0;
 	} else if (!strncmp(name, "user.aifs.", 10) &&
 		   (rc = tier_xattr_get(the_fs, in, name, (char **)&val, &len)) != 1) {
 		/* tiers: answered (or refused) by tierctl.c */

@@ -16,6 +16,7 @@
 #include <rocksdb/c.h>
 
 #include "meta/db.h"
+#include "tier/failpoint.h"
 #include "tier/log.h"
 
 struct meta {
@@ -41,6 +42,10 @@ static int db_fail(const char *what, char *err)
 		rc = -EBUSY;
 	else if (strstr(err, "does not exist (create_if_missing is false)"))
 		rc = -ENOENT;
+	else if (strstr(err, "No space left on device"))
+		rc = -ENOSPC;
+	else if (strstr(err, "Read-only file system"))
+		rc = -EROFS;
 	log_err("meta: %s: %s", what, err);
 	rocksdb_free(err);
 	return rc;
@@ -171,7 +176,10 @@ void meta_close(struct meta *m)
 int meta_sync(struct meta *m)
 {
 	char *err = NULL;
+	int rc = failpoint("meta_sync", EIO);
 
+	if (rc < 0)
+		return rc;
 	rocksdb_flush_wal(m->db, 1, &err);
 	return err ? db_fail("sync", err) : 0;
 }
@@ -202,7 +210,10 @@ void meta_batch_clear(struct meta_batch *b)
 int meta_batch_commit(struct meta *m, struct meta_batch *b, bool sync)
 {
 	char *err = NULL;
+	int rc = failpoint("meta_commit", EIO);
 
+	if (rc < 0)
+		return rc;
 	rocksdb_write(m->db, sync ? m->wsync : m->wopt, b->wb, &err);
 	return err ? db_fail("commit", err) : 0;
 }

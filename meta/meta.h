@@ -63,6 +63,8 @@ struct meta_inode {
 #define META_IF_SNAPSHOT 0x8	/* part of an immutable dataset snapshot */
 #define META_IF_SNAPROOT 0x10	/* root of a snapshot, named by a 'P' record */
 #define META_IF_SEALED	0x20	/* a journal file closed by its last writer */
+#define META_IF_PREALLOC 0x40	/* space reserved by fallocate: an 'r' record (fs/prealloc.c) */
+#define META_IF_SHARED	0x80	/* may share extents with other inodes (promote, copy_file_range) */
 #define META_IF_READONLY (META_IF_VERSION | META_IF_SNAPSHOT)
 
 /* One piece of a file's extent map: file bytes [foff, foff+len) are the

@@ -4,7 +4,11 @@
  * touch the store at all (format version), before RocksDB is opened.
  * The lock is an flock on STORE/lock held for as long as the store is open;
  * the kernel drops it when the holder dies, so a kill -9 never leaves a
- * stale lock behind.
+ * stale lock behind.  The lock file says who holds it: its pid on the first
+ * line, and, once a daemon has mounted the store, the mount point on the
+ * second.  umount(8) returns before that daemon has closed the store: a
+ * holder whose mount point is no longer mounted is exiting, and is waited
+ * for (LOCK_WAIT_MS at most).
  */
 #include "meta/store.h"
 
@@ -19,6 +23,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -200,12 +205,85 @@ static int conf_read(struct store *s, char *err, size_t errlen)
 	return 0;
 }
 
+#define LOCK_WAIT_MS	10000	/* longest wait for an exiting holder */
+
+/* True if PATH is a mount point in this mount namespace. */
+static bool is_mount_point(const char *path)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[3 * 4096], mp[4096];
+	bool found = false;
+
+	if (!f)
+		return true;		/* cannot tell: take it as a live mount */
+	while (!found && fgets(line, sizeof(line), f)) {
+		const char *q = line;
+		size_t n = 0;
+
+		for (int field = 0; field < 4 && q; field++) {	/* the 5th is the mount point */
+			q = strchr(q, ' ');
+			q = q ? q + 1 : NULL;
+		}
+		/* octal escapes (\040 for a space) as the kernel writes them */
+		while (q && *q && *q != ' ' && n + 1 < sizeof(mp)) {
+			if (q[0] == '\\' && q[1] >= '0' && q[1] <= '3' && q[2] && q[3]) {
+				mp[n++] = (char)((q[1] - '0') << 6 | (q[2] - '0') << 3 | (q[3] - '0'));
+				q += 4;
+			} else {
+				mp[n++] = *q++;
+			}
+		}
+		mp[n] = 0;
+		found = q && !strcmp(mp, path);
+	}
+	fclose(f);
+	return found;
+}
+
+/* Read who holds the lock on FD: pid and mount point ("" when unknown). */
+static void lock_holder(int fd, char *pid, size_t pidlen, char *mnt, size_t mntlen)
+{
+	char buf[4200];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	char *nl;
+
+	buf[n > 0 ? n : 0] = 0;
+	nl = strchr(buf, '\n');
+	if (nl)
+		*nl++ = 0;
+	n = (ssize_t)strnlen(buf, pidlen - 1);
+	memcpy(pid, buf, (size_t)n);
+	pid[n] = 0;
+	n = nl ? (ssize_t)strnlen(nl, mntlen - 1) : 0;
+	memcpy(mnt, nl ? nl : "", (size_t)n);
+	mnt[n] = 0;
+	mnt[strcspn(mnt, "\n")] = 0;
+}
+
+/* The lock on FD is held by a daemon whose mount is gone: wait for it to
+ * let go, LOCK_WAIT_MS at most.  0 once the lock is ours, else -EWOULDBLOCK. */
+static int lock_wait_exiting(struct store *s, const char *pid)
+{
+	log_notice("waiting for the previous aifs of store %s (pid %s) to exit", s->path, pid);
+	for (int waited = 0; waited < LOCK_WAIT_MS; waited += 20) {
+		struct timespec ts = { 0, 20 * 1000000 };
+
+		nanosleep(&ts, NULL);
+		if (flock(s->lock_fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK)
+			return -errno;
+	}
+	return -EWOULDBLOCK;
+}
+
 /* Take the store's lock or explain who holds it. */
 static int lock_take(struct store *s, char *err, size_t errlen)
 {
 	char *p = path_join(s->path, "lock");
-	char pid[32] = "";
+	char pid[32] = "", mnt[4096];
 	ssize_t n;
+	int e = 0;
 
 	if (!p)
 		return -ENOMEM;
@@ -215,24 +293,102 @@ static int lock_take(struct store *s, char *err, size_t errlen)
 		return fail(err, errlen, -errno, "cannot open %s/lock: %s", s->path,
 			    strerror(errno));
 	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		int e = errno;
-
-		n = pread(s->lock_fd, pid, sizeof(pid) - 1, 0);
-		pid[n > 0 ? n : 0] = 0;
-		pid[strcspn(pid, "\n")] = 0;
-		if (e == EWOULDBLOCK)
-			return fail(err, errlen, -EBUSY,
-				    "store %s is already in use (mounted or being checked) "
-				    "by process %s", s->path, pid[0] ? pid : "unknown");
-		return fail(err, errlen, -e, "cannot lock %s: %s", s->path, strerror(e));
+		e = errno;
+		lock_holder(s->lock_fd, pid, sizeof(pid), mnt, sizeof(mnt));
+		if (e == EWOULDBLOCK && mnt[0] && !is_mount_point(mnt))
+			e = -lock_wait_exiting(s, pid[0] ? pid : "unknown");
 	}
+	if (e == EWOULDBLOCK)
+		return fail(err, errlen, -EBUSY,
+			    "store %s is already in use (mounted or being checked) "
+			    "by process %s", s->path, pid[0] ? pid : "unknown");
+	if (e != 0)
+		return fail(err, errlen, -e, "cannot lock %s: %s", s->path, strerror(e));
 	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
 	if (ftruncate(s->lock_fd, 0) < 0 || pwrite(s->lock_fd, pid, n, 0) != n)
 		log_warn("cannot record pid in %s/lock: %s", s->path, strerror(errno));
 	return 0;
 }
 
+int store_lock_mounted(struct store *s, const char *mnt)
+{
+	char line[4200];
+	int n = snprintf(line, sizeof(line), "%d\n%s\n", (int)getpid(), mnt);
+
+	if (n < 0 || (size_t)n >= sizeof(line) || strchr(mnt, '\n'))
+		return -ENAMETOOLONG;
+	if (ftruncate(s->lock_fd, 0) < 0 || pwrite(s->lock_fd, line, n, 0) != n)
+		return -errno;
+	return 0;
+}
+
 static bool store_readonly;	/* set by store_open_readonly for one call */
+
+/* Opening the metadata database for writing writes new log and manifest
+ * files and may flush the old log into a table: RocksDB aborts when the
+ * disk fills up under it.  -ENOSPC unless the disk of metadata directory
+ * MDIR has room for that (its log files once more, and 4 MiB). */
+static int meta_room(struct store *s, const char *mdir, char *err, size_t errlen)
+{
+	uint64_t need = 4u << 20, avail;
+	struct statvfs sv;
+	struct dirent *e;
+	DIR *d;
+
+	if (statvfs(mdir, &sv) < 0)
+		return 0;		/* the open says what is wrong */
+	d = opendir(mdir);
+	while (d && (e = readdir(d))) {
+		struct stat st;
+		size_t n = strlen(e->d_name);
+
+		if (n > 4 && !strcmp(e->d_name + n - 4, ".log") &&
+		    fstatat(dirfd(d), e->d_name, &st, 0) == 0)
+			need += (uint64_t)st.st_size;
+	}
+	if (d)
+		closedir(d);
+	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	if (avail >= need)
+		return 0;
+	return fail(err, errlen, -ENOSPC, "the disk of store %s is full (%llu bytes free, "
+		    "%llu needed to open its metadata for writing): free space on it, or open "
+		    "it read-only", s->path, (unsigned long long)avail, (unsigned long long)need);
+}
+static bool store_lock_shared;	/* set by store_open_ro for one call */
+
+/* The shared lock of a read-only open on read-only media: none if there
+ * is no lock file (no writer ever opened the store from there). */
+static int lock_take_shared(struct store *s, char *err, size_t errlen)
+{
+	char *p = path_join(s->path, "lock");
+
+	if (!p)
+		return -ENOMEM;
+	s->lock_fd = open(p, O_RDONLY | O_CLOEXEC);
+	free(p);
+	if (s->lock_fd < 0)
+		return errno == ENOENT ? 0 : fail(err, errlen, -errno, "cannot open %s/lock: %s",
+						  s->path, strerror(errno));
+	if (flock(s->lock_fd, LOCK_SH | LOCK_NB) < 0)
+		return fail(err, errlen, errno == EWOULDBLOCK ? -EBUSY : -errno,
+			    "store %s is in use by a writer: %s", s->path,
+			    errno == EWOULDBLOCK ? "mounted read-write or being repaired" :
+						   strerror(errno));
+	return 0;
+}
+
+int store_open_ro(const char *path, const char *cold, struct store **out, char *err,
+		  size_t errlen)
+{
+	int rc;
+
+	store_readonly = store_lock_shared = true;
+	rc = store_open_cold(path, cold, out, err, errlen);
+	store_readonly = store_lock_shared = false;
+	return rc;
+}
+
 
 /* How to reach the RADOS tiers of S: O's choices over aifs.conf's.  The
  * lock's cookie (HOLDER, HOLDLEN bytes) names this host and the store's
@@ -352,11 +508,15 @@ int store_open_opts(const char *path, const struct store_opts *o, struct store *
 			goto fail;
 		}
 	}
-	rc = store_readonly ? 0 : lock_take(s, err, errlen);
+	rc = store_lock_shared ? lock_take_shared(s, err, errlen) :
+	     store_readonly ? 0 : lock_take(s, err, errlen);
 	if (rc < 0)
 		goto fail;
 	mdir = path_join(path, "meta");
-	rc = !mdir ? -ENOMEM : store_readonly ? meta_open_readonly(mdir, &s->meta) :
+	rc = !mdir ? -ENOMEM : store_readonly ? 0 : meta_room(s, mdir, err, errlen);
+	if (rc < 0)
+		goto fail;
+	rc = store_readonly ? meta_open_readonly(mdir, &s->meta) :
 	     tier_spec_is_rados(s->hot_path) ? meta_open_shipped(mdir, &s->meta) :
 	     meta_open(mdir, false, &s->meta);
 	if (rc < 0) {

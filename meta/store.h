@@ -90,6 +90,19 @@ int store_open_cold(const char *path, const char *cold, struct store **out, char
  * lock is taken and nothing may be written through *OUT. */
 int store_open_readonly(const char *path, struct store **out, char *err, size_t errlen);
 
+/* Open the store at PATH (cold tier in COLD when not NULL) on read-only
+ * media, for a read-only mount or check: a shared lock keeps writers out
+ * (and is refused while one holds the store), nothing may be written
+ * through *OUT, and nothing left by a crash is undone. */
+int store_open_ro(const char *path, const char *cold, struct store **out, char *err,
+		  size_t errlen);
+
+/* Record in the lock file that the store is mounted on MNT: a later
+ * store_open that finds the lock held by a holder whose MNT is no longer
+ * mounted waits (up to 10 s) for it to exit instead of refusing.
+ * 0 or -errno. */
+int store_lock_mounted(struct store *s, const char *mnt);
+
 /* Close everything and release the lock. */
 void store_close(struct store *s);
 

@@ -155,7 +155,7 @@ for epoch in range(1, 4):
           % (epoch, len(data), total / len(data)))
 EOF
 show "$base/scripts/train.py"
-note "AIFS_JOB=toy-train names the training job (without it, a job is the processes of one session)"
+note "AIFS_JOB=toy-train names the training job (without it, the job is the training command and the processes it starts)"
 export AIFS_JOB=toy-train
 run python3 "$base/scripts/train.py"
 unset AIFS_JOB

@@ -275,6 +275,8 @@ static int tier_scan(struct local *t, int64_t *newest)
 
 /* Open the newest segment for appending, trusting fstat for its size
  * (a torn tail from a crash is simply left behind, unreferenced). */
+static __thread bool opening_readonly;	/* tier_open_readonly in progress */
+
 static int tier_resume(struct local *t, uint32_t seg)
 {
 	char name[SEG_NAME_SIZE];
@@ -282,7 +284,8 @@ static int tier_resume(struct local *t, uint32_t seg)
 	struct stat st;
 
 	seg_name(name, seg);
-	s->fd = openat(t->dirfd, name, O_RDWR | O_CLOEXEC);
+	/* a read-only opener (perhaps on read-only media) never appends */
+	s->fd = openat(t->dirfd, name, (opening_readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (s->fd < 0 || fstat(s->fd, &st) < 0)
 		return local_fail(t, -errno, "cannot open segment %s/%s for appending: %m", t->dir, name);
 	t->used += (uint64_t)st.st_size - s->size;
@@ -307,8 +310,6 @@ static void tier_free(struct local *t)
 
 static const struct tier_ops local_ops;
 static int local_sync(struct tier *base);
-
-static __thread bool opening_readonly;	/* tier_open_readonly in progress */
 
 int tier_open_readonly(const char *dir, int id, struct tier **out)
 {
@@ -412,6 +413,24 @@ static uint32_t pack(struct uring_thread *ts, int codec, const void *src, uint32
 	return codec_encode(codec, src, len, *dst, budget, tmp);
 }
 
+/* -ENOSPC if storing LEN more bytes would leave less than the reserve
+ * free on the device (a refusal, logged at info level). */
+static int reserve_check(struct local *t, uint32_t len)
+{
+	struct statvfs sv;
+	uint64_t avail;
+
+	if (!t->base.reserve || tier_reserve_usable() || fstatvfs(t->dirfd, &sv) < 0)
+		return 0;	/* no reserve, or the append itself will tell */
+	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	if (avail >= t->base.reserve + len)
+		return 0;
+	log_info("tier %s: %llu bytes free, %llu kept in reserve: an append of %u bytes "
+		 "refused", tier_name(t->id), (unsigned long long)avail,
+		 (unsigned long long)t->base.reserve, len);
+	return -ENOSPC;
+}
+
 static int local_append(struct tier *base, const void *buf, uint32_t len, int codec,
 		struct tier_ref *ref, uint32_t *crcs, uint32_t *ncrc)
 {
@@ -426,6 +445,9 @@ static int local_append(struct tier *base, const void *buf, uint32_t len, int co
 	    (codec > TIER_CODEC_MAX && codec != TIER_CODEC_AUTO) || codec < 0)
 		return local_fail(t, -EINVAL, "invalid append of %" PRIu32 " bytes with codec %d",
 			    len, codec);
+	rc = reserve_check(t, len);
+	if (rc)
+		return rc;
 	rc = uring_thread_get(&ts);
 	if (rc)
 		return rc;

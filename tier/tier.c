@@ -3,6 +3,7 @@
  * may name tiers of different implementations; each gets its own ios.
  */
 #include "tier/tier.h"
+#include "tier/failpoint.h"
 #include "tier/log.h"
 #include "tier/tier_impl.h"
 
@@ -13,7 +14,9 @@
 int tier_append(struct tier *t, const void *buf, uint32_t len, int codec,
 		struct tier_ref *ref, uint32_t *crcs, uint32_t *ncrc)
 {
-	return t->ops->append(t, buf, len, codec, ref, crcs, ncrc);
+	int rc = failpoint("tier_append", ENOSPC);
+
+	return rc < 0 ? rc : t->ops->append(t, buf, len, codec, ref, crcs, ncrc);
 }
 
 /* The tier IO names, or NULL. */
@@ -94,7 +97,9 @@ int tier_read_batch(struct tier *const *tiers, struct tier_io *ios, unsigned n)
 
 int tier_sync(struct tier *t)
 {
-	return t->ops->sync(t);
+	int rc = failpoint("tier_fsync", EIO);
+
+	return rc < 0 ? rc : t->ops->sync(t);
 }
 
 int tier_discard(struct tier *t, const struct tier_ref *ref, uint32_t inner, uint32_t len)
@@ -131,6 +136,23 @@ int tier_seg_foreach(struct tier *t, int (*fn)(void *ctx, uint32_t seg, uint64_t
 int tier_space(struct tier *t, struct tier_space *out)
 {
 	return t->ops->space(t, out);
+}
+
+static __thread bool reserve_usable;
+
+void tier_set_reserve(struct tier *t, uint64_t bytes)
+{
+	t->reserve = bytes;
+}
+
+void tier_reserve_use(bool on)
+{
+	reserve_usable = on;
+}
+
+bool tier_reserve_usable(void)
+{
+	return reserve_usable;
 }
 
 int tier_set_seg_max(struct tier *t, uint64_t bytes)

@@ -22,6 +22,7 @@
 #ifndef AIFS_TIER_H
 #define AIFS_TIER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -141,6 +142,13 @@ int tier_rados_unlock(const char *spec, const struct tier_rados_opts *ro,
  * TIER_SEG_MIN and TIER_SEG_MAX; default TIER_SEG_MAX).  Returns 0 or
  * -EINVAL. */
 int tier_set_seg_max(struct tier *t, uint64_t bytes);
+
+/* Keep BYTES free on the device of tier T for metadata and for the appends
+ * that give space back: an append that would leave less fails with ENOSPC
+ * unless this thread uses the reserve (tier_reserve_use).  0: none. */
+void tier_set_reserve(struct tier *t, uint64_t bytes);
+/* While ON, this thread's appends may use the reserve (gc, migration). */
+void tier_reserve_use(bool on);
 
 /* Close the tier; pending data is synced first. */
 void tier_close(struct tier *t);

@@ -9,6 +9,10 @@
 struct tier {
 	const struct tier_ops *ops;
 	int id;			/* TIER_HOT or TIER_COLD */
+	uint64_t reserve;	/* bytes kept free on its device (tier_set_reserve) */
 };
+
+/* May this thread's appends use the reserve? */
+bool tier_reserve_usable(void);
 
 #endif

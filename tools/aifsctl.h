@@ -14,6 +14,9 @@ struct store;
 /* Open the store at PATH for command CMD, waiting up to 5 s for one that is
  * still being unmounted; on failure prints the reason. */
 int tool_store_open(const char *path, struct store **s, const char *cmd);
+/* The same, but a store on read-only media is opened read-only (*RO set,
+ * with a note on stderr): for commands that only read it. */
+int tool_store_open_ro_ok(const char *path, struct store **s, const char *cmd, bool *ro);
 
 /* aifsctl fsck [--repair] STORE */
 int cmd_fsck(int argc, char **argv);

@@ -33,9 +33,9 @@ void problem(struct log *l, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vfprintf(l->problem_out ? l->problem_out : stdout, fmt, ap);
 	va_end(ap);
-	putchar('\n');
+	putc('\n', l->problem_out ? l->problem_out : stdout);
 	l->problems++;
 }
 
@@ -505,31 +505,104 @@ int load_store(struct store *s, struct log *l)
 }
 
 static const char audit_usage[] =
-	"usage: aifsctl audit verify [--pubkey FILE] STORE|MOUNT|--export DIR\n"
+	"usage: aifsctl audit verify [--json] [--pubkey FILE] [--against WITNESSED]\n"
+	"                            STORE|MOUNT|--export DIR\n"
+	"       aifsctl audit verify --bundle BUNDLE [--pubkey FILE]\n"
 	"       aifsctl audit export [--from SEQ] STORE|MOUNT DIR\n"
 	"       aifsctl audit proof FILE\n"
+	"       aifsctl audit prove FILE --line N|--offset BYTE [--hash-only] [-o BUNDLE]\n"
+	"       aifsctl audit witness MOUNT WITNESSED\n"
 	"       aifsctl audit pubkey STORE\n"
-	"       aifsctl audit head MOUNT\n"
+	"       aifsctl audit head [--json] MOUNT\n"
 	"       aifsctl audit hold|unhold FILE TAG\n"
 	"       aifsctl audit release FILE\n"
 	"\n"
 	"verify and export work on an unmounted store; head, hold, unhold and\n"
-	"release on a mounted one.  verify exits 0 if the journal is intact, 1 if\n"
+	"release, prove and witness on a mounted one.  verify exits 0 if the journal is intact, 1 if\n"
 	"anything was changed, removed or reordered, or a journal file was deleted\n"
 	"against its retention; it names who deleted each file that is gone.\n";
 
+/* Print the lines of TEXT (LEN bytes) as a JSON array of strings. */
+static void json_lines(const char *text, size_t len)
+{
+	const char *p = text, *end = text + len;
+	int k = 0;
+
+	putchar('[');
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		char *line = strndup(p, nl ? (size_t)(nl - p) : (size_t)(end - p));
+
+		if (line) {
+			fputs(k++ ? ", " : "", stdout);
+			json_str(line);
+			free(line);
+		}
+		p = nl ? nl + 1 : end;
+	}
+	putchar(']');
+}
+
+/* audit verify --json: one object instead of lines.  The problems and the
+ * notes (what the text form prints) are gathered while verifying. */
+struct verify_json {
+	FILE *real_stdout, *notes_f;
+	char *notes, *problems;
+	size_t nnotes, nproblems;
+};
+
+static int verify_json_begin(struct verify_json *v, struct log *l)
+{
+	v->real_stdout = stdout;
+	l->problem_out = open_memstream(&v->problems, &v->nproblems);
+	v->notes_f = open_memstream(&v->notes, &v->nnotes);
+	if (!l->problem_out || !v->notes_f) {
+		perror("aifsctl audit verify");
+		return -ENOMEM;
+	}
+	stdout = v->notes_f;
+	return 0;
+}
+
+static void verify_json_end(struct verify_json *v, struct log *l, unsigned long long bytes)
+{
+	if (v->notes_f)
+		fclose(v->notes_f);
+	if (l->problem_out)
+		fclose(l->problem_out);
+	stdout = v->real_stdout;
+	printf("{\"intact\": %s, \"records\": %zu, \"checkpoints\": %zu, "
+	       "\"signed_records\": %llu, \"bytes_reread\": %llu, \"problems\": ",
+	       l->problems ? "false" : "true", l->n, l->nck,
+	       (unsigned long long)(l->nck ? l->ck_size[l->nck - 1] : 0), bytes);
+	json_lines(v->problems ? v->problems : "", v->nproblems);
+	printf(", \"notes\": ");
+	json_lines(v->notes ? v->notes : "", v->nnotes);
+	printf("}\n");
+	free(v->notes);
+	free(v->problems);
+}
+
 static int audit_verify(int argc, char **argv)
 {
-	const char *pub = NULL, *exp = NULL, *store = NULL;
+	const char *pub = NULL, *exp = NULL, *store = NULL, *bundle = NULL, *against = NULL;
 	char *vkey, pubpath[4200];
 	struct log l = { 0 };
 	struct store *s = NULL;
+	struct verify_json vj = { 0 };
 	unsigned long long bytes = 0;
+	bool json = false;
 	int rc;
 
 	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--pubkey") && i + 1 < argc)
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (!strcmp(argv[i], "--pubkey") && i + 1 < argc)
 			pub = argv[++i];
+		else if (!strcmp(argv[i], "--bundle") && i + 1 < argc)
+			bundle = argv[++i];
+		else if (!strcmp(argv[i], "--against") && i + 1 < argc)
+			against = argv[++i];
 		else if (!strcmp(argv[i], "--export") && i + 1 < argc)
 			exp = argv[++i];
 		else if (argv[i][0] != '-' && !store)
@@ -537,7 +610,9 @@ static int audit_verify(int argc, char **argv)
 		else
 			goto usage;
 	}
-	if (!!exp == !!store)
+	if (bundle && !exp && !store && !json && !against)
+		return audit_verify_bundle(bundle, pub);
+	if (bundle || !!exp == !!store)
 		goto usage;
 	if (!pub) {
 		char mounted[4096];
@@ -560,6 +635,9 @@ static int audit_verify(int argc, char **argv)
 	if (rc < 0 && rc != -EBADMSG) {
 		fprintf(stderr, "aifsctl audit verify: cannot read the journal: %s\n", strerror(-rc));
 		rc = -1;
+	} else if (json && verify_json_begin(&vj, &l) < 0) {
+		verify_json_end(&vj, &l, 0);
+		rc = -1;
 	} else {
 		/* a young store (or one killed before its first signature) */
 		if (!l.nck && l.n)
@@ -575,7 +653,11 @@ static int audit_verify(int argc, char **argv)
 			verify_content(&l, s, &bytes);
 			verify_cover(&l, s);
 		}
-		if (l.problems)
+		if (against)
+			audit_check_against(&l, vkey, against);
+		if (json)
+			verify_json_end(&vj, &l, bytes);
+		else if (l.problems)
 			printf("audit: %lu problem%s: the journal was changed\n", l.problems,
 			       l.problems == 1 ? "" : "s");
 		else
@@ -592,8 +674,7 @@ usage:
 	return EXIT_USAGE;
 }
 
-/* The mount point holding PATH and PATH relative to it ("/a/b"). */
-static int split_mount(const char *path, char *mnt, size_t mlen, char *rel, size_t rlen)
+int split_mount(const char *path, char *mnt, size_t mlen, char *rel, size_t rlen)
 {
 	char real[4096], cur[4096], store[4096];
 
@@ -674,6 +755,52 @@ static int set_attr(const char *file, const char *name, const char *val)
 	return EXIT_OK;
 }
 
+/* The newest checkpoint of the store mounted at MNT: the note as it is,
+ * or with JSON one object {origin, size, root, note} (nulls and size 0
+ * before the first signature). */
+static int audit_head(const char *mnt, bool json)
+{
+	char p[4200], origin[256] = "", root[64] = "";
+	unsigned long long size = 0;
+	struct stat st;
+	char *note;
+
+	snprintf(p, sizeof(p), "%s/.aifs/audit", mnt);
+	if (stat(p, &st) < 0) {
+		fprintf(stderr, "aifsctl audit head: %s is not a mounted aifs\n", mnt);
+		return EXIT_PROBLEM;
+	}
+	snprintf(p, sizeof(p), "%s/.aifs/audit/checkpoint", mnt);
+	note = read_text(p);
+	if (!note && errno == ENOENT) {
+		if (json)
+			printf("{\"origin\": null, \"size\": 0, \"root\": null, \"note\": null}\n");
+		else
+			printf("no signed checkpoint yet: the journal has no records\n");
+		return EXIT_OK;
+	}
+	if (!note || sscanf(note, "%255[^\n]\n%llu\n%63[^\n]", origin, &size, root) != 3) {
+		fprintf(stderr, "aifsctl audit head: cannot read %s: %s\n", p,
+			note ? "not a checkpoint" : strerror(errno));
+		free(note);
+		return EXIT_PROBLEM;
+	}
+	if (!json) {
+		fputs(note, stdout);
+		free(note);
+		return EXIT_OK;
+	}
+	printf("{\"origin\": ");
+	json_str(origin);
+	printf(", \"size\": %llu, \"root\": ", size);
+	json_str(root);
+	printf(", \"note\": ");
+	json_str(note);
+	printf("}\n");
+	free(note);
+	return EXIT_OK;
+}
+
 int cmd_audit(int argc, char **argv)
 {
 	const char *verb = argc >= 2 ? argv[1] : "";
@@ -691,25 +818,18 @@ int cmd_audit(int argc, char **argv)
 		return audit_export(argv[4], argv[5], strtoull(argv[3], NULL, 10));
 	if (!strcmp(verb, "proof") && argc == 3)
 		return audit_proof(argv[2]);
+	if (!strcmp(verb, "prove"))
+		return audit_prove(argc - 2, argv + 2);
+	if (!strcmp(verb, "witness") && argc == 4)
+		return audit_witness(argv[2], argv[3]);
 	if (!strcmp(verb, "pubkey") && argc == 3) {
 		snprintf(p, sizeof(p), "%s/audit.pub", argv[2]);
 		return print_file(p);
 	}
-	if (!strcmp(verb, "head") && argc == 3) {
-		struct stat st;
-
-		snprintf(p, sizeof(p), "%s/.aifs/audit", argv[2]);
-		if (stat(p, &st) < 0) {
-			fprintf(stderr, "aifsctl audit head: %s is not a mounted aifs\n", argv[2]);
-			return EXIT_PROBLEM;
-		}
-		snprintf(p, sizeof(p), "%s/.aifs/audit/checkpoint", argv[2]);
-		if (stat(p, &st) < 0 && errno == ENOENT) {
-			printf("no signed checkpoint yet: the journal has no records\n");
-			return EXIT_OK;
-		}
-		return print_file(p);
-	}
+	if (!strcmp(verb, "head") && argc == 3)
+		return audit_head(argv[2], false);
+	if (!strcmp(verb, "head") && argc == 4 && !strcmp(argv[2], "--json"))
+		return audit_head(argv[3], true);
 	if ((!strcmp(verb, "hold") || !strcmp(verb, "unhold")) && argc == 4) {
 		snprintf(p, sizeof(p), "user.aifs.%s", verb);
 		return set_attr(argv[2], p, argv[3]);

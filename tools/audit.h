@@ -18,6 +18,7 @@ struct log {
 	char **ck_note;
 	size_t nck, capck;
 	unsigned long problems;
+	FILE *problem_out;	/* --json: problems go here, not to stdout */
 };
 
 /* The levels of the tree of the first SIZE records: level 0 the leaves,
@@ -51,6 +52,21 @@ int load_store(struct store *s, struct log *l);
 void log_free(struct log *l);
 /* The whole file PATH, malloc'd (caller frees); NULL with errno set. */
 char *read_text(const char *path);
+
+/* The mount point holding PATH into MNT, and PATH relative to it ("/a/b")
+ * into REL; -EINVAL if PATH is on no aifs mount. */
+int split_mount(const char *path, char *mnt, size_t mlen, char *rel, size_t rlen);
+
+/* auditbundle.c */
+/* aifsctl audit prove FILE --line N|--offset B [--hash-only] [-o BUNDLE]. */
+int audit_prove(int argc, char **argv);
+/* aifsctl audit verify --bundle PATH [--pubkey FILE]: an exit code. */
+int audit_verify_bundle(const char *path, const char *pubkey);
+/* aifsctl audit witness MOUNT FILE: append the newest checkpoint to FILE. */
+int audit_witness(const char *mnt, const char *file);
+/* Problems in L for each checkpoint witnessed in FILE (by audit witness)
+ * that is not signed by VKEY or that L's records do not extend. */
+void audit_check_against(struct log *l, const char *vkey, const char *file);
 
 /* auditexport.c */
 /* aifsctl audit export [--from FROM] STORE DIR; returns an exit code. */

@@ -170,8 +170,12 @@ int audit_export(const char *store, const char *dir, uint64_t from)
 	}
 	if (rc < 0)
 		fprintf(stderr, "aifsctl audit export: %s: %s\n", dir, strerror(-rc));
+	else if (l.n > from)
+		printf("exported %zu records (%llu to %zu) and %zu checkpoints to %s\n",
+		       l.n - (size_t)from, (unsigned long long)from, l.n - 1, l.nck, dir);
 	else
-		printf("exported %zu records and %zu checkpoints to %s\n", l.n, l.nck, dir);
+		printf("exported 0 records (the log has %zu) and %zu checkpoints to %s\n", l.n,
+		       l.nck, dir);
 	if (cfd >= 0)
 		close(cfd);
 	close(dfd);

@@ -10,16 +10,58 @@
 
 #include "tools/common.h"
 
+/* Length of the well-formed UTF-8 sequence of 2 to 4 bytes at S (no
+ * overlong forms, no surrogates, nothing above U+10FFFF), 0 if none. */
+static size_t utf8_seq(const unsigned char *s)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
 void json_fstr(FILE *f, const char *s)
 {
+	const unsigned char *p = (const unsigned char *)s;
+
 	putc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
+	while (*p) {
+		size_t n = *p >= 0x80 ? utf8_seq(p) : 1;
+
+		if (*p >= 0x80 && !n) {
+			/* a byte outside UTF-8: U+DC80..U+DCFF, as Python's
+			 * surrogateescape (PEP 383) decodes it */
+			fprintf(f, "\\u%04x", 0xdc00 + *p++);
+			continue;
+		}
+		if (*p == '"' || *p == '\\')
 			putc('\\', f);
-		if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
+		if (*p < 0x20)
+			fprintf(f, "\\u%04x", *p);
 		else
-			putc(*s, f);
+			fwrite(p, 1, n, f);
+		p += n;
 	}
 	putc('"', f);
 }

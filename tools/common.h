@@ -5,8 +5,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* Print S to stdout as a JSON string (quotes, backslashes and control
- * characters escaped; other bytes as they are). */
+/* Print S to stdout as a JSON string: quotes, backslashes and control
+ * characters escaped, well-formed UTF-8 as it is, and each other byte B
+ * (a name that is not UTF-8) as the escape of U+DC00+B, as Python's
+ * surrogateescape decodes it: the JSON stays valid and the name exact. */
 void json_str(const char *s);
 /* The same to F. */
 void json_fstr(FILE *f, const char *s);

@@ -10,8 +10,13 @@
  *  - no stored byte is referenced by two different extents, and none is
  *    held in a segment without being referenced (fsckspace.c).
  * --repair fixes what needs no guessing: dangling dentries are removed,
- * link counts set to what the namespace says, orphans freed, unnamed
- * inodes given a name in /lost+found.  Damaged data is only reported.
+ * wrong entry types and link counts set to what the inodes and the
+ * namespace say, orphans freed, unnamed inodes given a name in
+ * /lost+found, extents outside their segment dropped (the file reads
+ * zeros there).  Each problem's line says whether it was repaired; what
+ * was not (damaged bytes, overlapping extents) is counted in the summary.
+ * Bytes a crash left unreferenced are a note, not a problem: the next
+ * mount gives them back.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -40,6 +45,7 @@ struct fsck {
 	size_t n, cap;
 	bool repair;
 	unsigned long problems, fixed, extents;
+	unsigned long repaired, unrepaired, notes;
 	unsigned long long bytes;
 	struct meta_batch *b;
 	uint64_t cur;		/* inode being walked */
@@ -61,9 +67,35 @@ static void problem(struct fsck *f, const char *fmt, ...)
 	f->problems++;
 }
 
-static void space_problem(void *ctx, const char *msg)
+/* Suffix of a problem's line: with --repair, REPAIRED says it was done,
+ * else WHY_NOT says why it was not (and both are counted). */
+static const char *outcome(struct fsck *f, bool done, const char *repaired, const char *why_not)
 {
-	problem(ctx, "%s", msg);
+	static char buf[160];
+
+	if (!f->repair)
+		return "";
+	if (done) {
+		f->repaired++;
+		snprintf(buf, sizeof(buf), " (%s)", repaired);
+	} else {
+		f->unrepaired++;
+		snprintf(buf, sizeof(buf), " (not repaired: %s)", why_not);
+	}
+	return buf;
+}
+
+static void space_report(void *ctx, bool damage, const char *msg)
+{
+	struct fsck *f = ctx;
+
+	if (damage) {
+		problem(f, "%s%s", msg, outcome(f, false, "",
+			"which extent holds the right bytes cannot be known"));
+	} else {
+		printf("note: %s\n", msg);
+		f->notes++;
+	}
 }
 
 static struct ient *find(struct fsck *f, uint64_t ino)
@@ -119,15 +151,19 @@ static int check_dentry(void *ctx, const char *name, size_t len, uint64_t ino,
 	if (!e) {
 		problem(f, "dangling entry '%.*s' in directory %llu: inode %llu does not exist%s",
 			(int)len, name, (unsigned long long)f->cur, (unsigned long long)ino,
-			f->repair ? " (removed)" : "");
+			outcome(f, true, "removed", ""));
 		if (f->repair)
 			meta_dentry_del(f->b, f->cur, name, len);
 		return 0;
 	}
-	if ((e->in.mode & S_IFMT) != type)
-		problem(f, "entry '%.*s' in directory %llu records type %o but inode %llu is %o",
+	if ((e->in.mode & S_IFMT) != type) {
+		problem(f, "entry '%.*s' in directory %llu records type %o but inode %llu is %o%s",
 			(int)len, name, (unsigned long long)f->cur, type,
-			(unsigned long long)ino, e->in.mode & S_IFMT);
+			(unsigned long long)ino, e->in.mode & S_IFMT,
+			outcome(f, true, "type set to the inode's", ""));
+		if (f->repair)
+			meta_dentry_put(f->b, f->cur, name, len, ino, e->in.mode & S_IFMT);
+	}
 	e->links++;
 	if (S_ISDIR(e->in.mode)) {
 		struct ient *p = find(f, f->cur);
@@ -150,29 +186,38 @@ static int check_extent(void *ctx, const struct meta_extent *x)
 	if (fsck_space_add(&x->ref) < 0)
 		return -ENOMEM;
 	if (x->foff < f->last_end)
-		problem(f, "inode %llu: extent at %llu overlaps the previous one", ino,
-			(unsigned long long)x->foff);
+		problem(f, "inode %llu: extent at %llu overlaps the previous one%s", ino,
+			(unsigned long long)x->foff,
+			outcome(f, false, "", "which extent holds the right bytes cannot be known"));
 	f->last_end = x->foff + x->len;
 	if (segsz < 0) {
-		problem(f, "inode %llu: extent at %llu is in missing segment %u of tier %u", ino,
-			(unsigned long long)x->foff, x->ref.seg, x->ref.tier);
+		problem(f, "inode %llu: extent at %llu is in missing segment %u of tier %u%s", ino,
+			(unsigned long long)x->foff, x->ref.seg, x->ref.tier,
+			outcome(f, true, "extent dropped: the file reads zeros there", ""));
+		if (f->repair)
+			meta_extent_del(f->b, f->cur, x->foff);
 		return 0;
 	}
 	if (x->ref.off + x->ref.stored_len > (uint64_t)segsz ||
 	    (uint64_t)x->inner + x->len > x->ref.raw_len ||
 	    x->ncrc != TIER_NCRC(x->ref.stored_len)) {
 		problem(f, "inode %llu: extent at %llu lies outside segment %u (offset %llu, "
-			"%u bytes, segment %lld bytes)", ino, (unsigned long long)x->foff,
+			"%u bytes, segment %lld bytes)%s", ino, (unsigned long long)x->foff,
 			x->ref.seg, (unsigned long long)x->ref.off, x->ref.stored_len,
-			(long long)segsz);
+			(long long)segsz,
+			outcome(f, true, "extent dropped: the file reads zeros there", ""));
+		if (f->repair)
+			meta_extent_del(f->b, f->cur, x->foff);
 		return 0;
 	}
 	io = (struct tier_io){ .ref = &x->ref, .crcs = x->crcs, .inner = x->inner,
 			       .len = (uint32_t)x->len, .dst = f->buf };
 	if (tier_read_batch(f->s->tiers, &io, 1) < 0)
-		problem(f, "inode %llu: data at %llu (%llu bytes) is damaged: %s", ino,
+		problem(f, "inode %llu: data at %llu (%llu bytes) is damaged: %s%s", ino,
 			(unsigned long long)x->foff, (unsigned long long)x->len,
-			strerror(-io.result));
+			strerror(-io.result),
+			outcome(f, false, "", "the bytes are lost; restore the file from a "
+				"version or a copy, or delete it"));
 	f->bytes += x->len;
 	return 0;
 }
@@ -221,9 +266,14 @@ static void check_links(struct fsck *f, struct ient *e)
 	}
 	if (e->in.ino == META_ROOT_INO || (e->in.flags & META_IF_SNAPROOT)) {
 		want = e->links + 2;	/* named by the store or a snapshot record */
-		if (e->in.nlink != want)
-			problem(f, "directory %llu has link count %u but %u names", ino,
-				e->in.nlink, want);
+		if (e->in.nlink != want) {
+			problem(f, "directory %llu has link count %u but %u names%s", ino,
+				e->in.nlink, want, outcome(f, true, "fixed", ""));
+			if (f->repair) {
+				e->in.nlink = want;
+				meta_inode_put(f->b, &e->in);
+			}
+		}
 		return;
 	}
 	if (e->links == 0 && e->in.ino != META_ROOT_INO) {
@@ -235,7 +285,7 @@ static void check_links(struct fsck *f, struct ient *e)
 			return;		/* unlinked while open: freed at mount */
 		}
 		problem(f, "inode %llu (mode %o) is not named by any directory%s", ino,
-			e->in.mode, f->repair ? " (moved to /lost+found)" : "");
+			e->in.mode, outcome(f, true, "moved to /lost+found", ""));
 		if (!f->repair)
 			return;
 		lost_found(f, e);
@@ -243,7 +293,7 @@ static void check_links(struct fsck *f, struct ient *e)
 	}
 	if (e->in.nlink != want) {
 		problem(f, "inode %llu has link count %u but %u names%s", ino, e->in.nlink, want,
-			f->repair ? " (fixed)" : "");
+			outcome(f, true, "fixed", ""));
 		if (f->repair) {
 			e->in.nlink = want;
 			meta_inode_put(f->b, &e->in);
@@ -261,7 +311,8 @@ static int walk(struct fsck *f)
 	if (rc < 0)
 		return rc;
 	if (!find(f, META_ROOT_INO))
-		problem(f, "root directory inode is missing");
+		problem(f, "root directory inode is missing%s",
+			outcome(f, false, "", "a new root would lose every name"));
 	for (size_t i = 0; i < f->n && rc == 0; i++) {
 		progress("fsck", i + 1, f->n);
 		f->cur = f->v[i].in.ino;
@@ -274,7 +325,7 @@ static int walk(struct fsck *f)
 	for (size_t i = 0; i < f->n && rc == 0; i++)
 		check_links(f, &f->v[i]);
 	if (rc == 0)
-		fsck_space_check(f->s, space_problem, f);
+		fsck_space_check(f->s, space_report, f);
 	return rc;
 }
 
@@ -293,6 +344,7 @@ int cmd_fsck(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct fsck f = { 0 };
+	bool ro;
 	int ch, rc;
 
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -306,25 +358,37 @@ int cmd_fsck(int argc, char **argv)
 		fputs(fsck_usage, stderr);
 		return EXIT_USAGE;
 	}
-	if (tool_store_open(argv[optind], &f.s, "fsck") < 0)
+	if (tool_store_open_ro_ok(argv[optind], &f.s, "fsck", &ro) < 0)
 		return EXIT_PROBLEM;
+	if (ro && f.repair) {
+		fprintf(stderr, "aifsctl fsck: --repair: %s could only be opened read-only; "
+			"nothing can be repaired\n", argv[optind]);
+		store_close(f.s);
+		return EXIT_PROBLEM;
+	}
 	f.b = meta_batch_new();
 	f.buf = malloc(TIER_EXTENT_MAX);
 	rc = f.b && f.buf ? walk(&f) : -ENOMEM;
 	if (rc == 0 && f.repair)
 		rc = meta_batch_commit(f.s->meta, f.b, true);
 	if (rc < 0)
-		fprintf(stderr, "aifsctl fsck: cannot read the store: %s\n", strerror(-rc));
+		fprintf(stderr, "aifsctl fsck: %s the store: %s\n",
+			f.repair ? "cannot repair" : "cannot read", strerror(-rc));
+	else if (f.problems && f.repair)
+		printf("fsck: %lu problem%s found in %zu inodes, %lu extents: %lu repaired, "
+		       "%lu not repaired%s\n", f.problems, f.problems == 1 ? "" : "s", f.n,
+		       f.extents, f.repaired, f.unrepaired,
+		       f.unrepaired ? " (each listed above with the reason)" : "");
 	else if (f.problems)
-		printf("fsck: %lu problem%s found%s in %zu inodes, %lu extents\n", f.problems,
-		       f.problems == 1 ? "" : "s", f.repair ? " and repaired where possible" : "",
-		       f.n, f.extents);
+		printf("fsck: %lu problem%s found in %zu inodes, %lu extents\n", f.problems,
+		       f.problems == 1 ? "" : "s", f.n, f.extents);
 	else
-		printf("fsck: clean: %zu inodes, %lu extents, %llu bytes verified\n", f.n,
-		       f.extents, f.bytes);
+		printf("fsck: clean: %zu inodes, %lu extents, %llu bytes verified%s\n", f.n,
+		       f.extents, f.bytes, f.notes ? "; crash leftovers noted above" : "");
 	meta_batch_free(f.b);
 	free(f.buf);
 	free(f.v);
 	store_close(f.s);
-	return rc < 0 || f.problems ? EXIT_PROBLEM : EXIT_OK;
+	/* repaired throughout: the store is consistent now */
+	return rc < 0 || (f.problems && (!f.repair || f.unrepaired)) ? EXIT_PROBLEM : EXIT_OK;
 }

@@ -2,14 +2,18 @@
 #ifndef AIFS_TOOLS_FSCK_H
 #define AIFS_TOOLS_FSCK_H
 
+#include <stdbool.h>
+
 #include "meta/store.h"
 
 /* Note the stored extent of one extent record. */
 int fsck_space_add(const struct tier_ref *r);
 /* Check the noted extents against the segments: no two different extents
- * overlap, no segment holds bytes that none covers.  Each problem goes to
- * PROBLEM as one line; returns how many.  Forgets the noted extents. */
-unsigned long fsck_space_check(struct store *s, void (*problem)(void *, const char *),
-			       void *ctx);
+ * overlap (damage), no segment holds bytes that none covers (what a crash
+ * leaves, which the next mount gives back: not damage).  Each finding goes
+ * to REPORT as one line; returns how many are damage.  Forgets the noted
+ * extents. */
+unsigned long fsck_space_check(struct store *s,
+			       void (*report)(void *ctx, bool damage, const char *msg), void *ctx);
 
 #endif

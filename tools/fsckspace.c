@@ -50,8 +50,9 @@ static int xt_cmp(const void *a, const void *b)
 	return x->off < y->off ? -1 : x->off > y->off;
 }
 
-/* One line per problem through PROBLEM; returns the number found. */
-unsigned long fsck_space_check(struct store *s, void (*problem)(void *, const char *), void *ctx)
+/* One line per finding through REPORT; returns the number of damages. */
+unsigned long fsck_space_check(struct store *s,
+			       void (*report)(void *ctx, bool damage, const char *msg), void *ctx)
 {
 	unsigned long found = 0;
 	char msg[256];
@@ -76,7 +77,7 @@ unsigned long fsck_space_check(struct store *s, void (*problem)(void *, const ch
 						snprintf(msg, sizeof(msg), "tier %d segment %u offset %llu: "
 							 "two different extents start at the same place", t,
 							 seg, (unsigned long long)x->off);
-						problem(ctx, msg);
+						report(ctx, true, msg);
 						found++;
 					}
 					continue;
@@ -86,7 +87,7 @@ unsigned long fsck_space_check(struct store *s, void (*problem)(void *, const ch
 						 "overlaps the extent before it (ends at %llu): stored "
 						 "bytes referenced twice", t, seg,
 						 (unsigned long long)x->off, (unsigned long long)end);
-					problem(ctx, msg);
+					report(ctx, true, msg);
 					found++;
 				}
 				used += ((uint64_t)x->stored + TIER_BLOCK - 1) / TIER_BLOCK * TIER_BLOCK;
@@ -95,11 +96,11 @@ unsigned long fsck_space_check(struct store *s, void (*problem)(void *, const ch
 			}
 			if (alloc > 0 && (uint64_t)alloc > used) {
 				snprintf(msg, sizeof(msg), "tier %s segment %u: %llu stored bytes are "
-					 "referenced by nothing (leaked; aifsctl gc frees them)",
+					 "referenced by nothing (left by a crash or an append that "
+					 "failed; the next mount or aifsctl gc gives them back)",
 					 t ? "cold" : "hot", seg,
 					 (unsigned long long)((uint64_t)alloc - used));
-				problem(ctx, msg);
-				found++;
+				report(ctx, false, msg);
 			}
 		}
 		while (i < xn && xv[i].tier == t)

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,7 @@
 #define JSON_SCHEMA_VERSION 1
 
 struct opts {
-	int lng, all, recurse, dirs, versions, json;
+	int lng, all, recurse, dirs, versions, json, human;
 };
 
 struct version {
@@ -50,6 +51,9 @@ struct info {
 	int complete;		/* 1, 0, or -1 when unknown */
 	char tier[16];
 	char sha[65];
+	int sealed;		/* journal files: 1 or 0; else -1 */
+	char retain[32];	/* journal files: user.aifs.retain_until */
+	char holds[256];	/* journal files: legal hold tags, comma-separated */
 	char **snaps;		/* tags of a dataset directory (NULL: not one) */
 	size_t nsnaps;
 	struct version *vers;	/* only with --versions */
@@ -243,6 +247,12 @@ static int info_load(struct info *i, char *path, const char *dir, const char *na
 			i->stored = strtoll(buf, NULL, 10);
 		attr(path, "user.aifs.sha256", i->sha, sizeof(i->sha));
 	}
+	attr(path, "user.aifs.sealed", buf, sizeof(buf));
+	i->sealed = tristate(buf);
+	if (i->sealed >= 0) {
+		attr(path, "user.aifs.retain_until", i->retain, sizeof(i->retain));
+		attr(path, "user.aifs.holds", i->holds, sizeof(i->holds));
+	}
 	if (!strcmp(i->area, "checkpoint"))
 		load_versions(i, dir, name);
 	if (S_ISDIR(i->st.st_mode) && !strcmp(i->area, "dataset"))
@@ -288,6 +298,29 @@ static void mode_str(mode_t m, char *s)
 	s[10] = 0;
 }
 
+/* BYTES as -l shows it: exact, or with -h in K, M, G... (powers of 1024,
+ * one decimal below 10, as ls -h). */
+static char *size_str(long long bytes)
+{
+	static const char units[] = "KMGTPE";
+	double v = (double)bytes;
+	char *s;
+	int u = -1;
+
+	if (!opt->human || bytes < 1024) {
+		if (asprintf(&s, "%lld", bytes) < 0)
+			exit(EXIT_PROBLEM);
+		return s;
+	}
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	if (asprintf(&s, v < 10 ? "%.1f%c" : "%.0f%c", v, units[u]) < 0)
+		exit(EXIT_PROBLEM);
+	return s;
+}
+
 static const char *or_dash(const char *s)
 {
 	return s[0] ? s : "-";
@@ -306,9 +339,8 @@ static void cells(const struct info *i, char **c)
 
 	mode_str(i->st.st_mode, m);
 	c[C_MODE] = strdup(m);
-	if (asprintf(&c[C_SIZE], "%lld", (long long)i->st.st_size) < 0 ||
-	    asprintf(&c[C_STORED], "%lld", i->stored) < 0)
-		exit(EXIT_PROBLEM);
+	c[C_SIZE] = size_str(i->st.st_size);
+	c[C_STORED] = size_str(i->stored);
 	c[C_AREA] = strdup(or_dash(i->area));
 	if (i->version < 0 ? !(c[C_VER] = strdup("-")) : asprintf(&c[C_VER], "%ld", i->version) < 0)
 		exit(EXIT_PROBLEM);
@@ -318,8 +350,11 @@ static void cells(const struct info *i, char **c)
 	c[C_COMPLETE] = strdup(complete_str(i->complete));
 	c[C_TIER] = strdup(or_dash(i->tier));
 	c[C_SHA] = strndup(or_dash(i->sha), 12);
-	c[C_SEALED] = strdup("-");
-	c[C_RETAIN] = strdup("-");
+	c[C_SEALED] = strdup(complete_str(i->sealed));
+	if (i->holds[0])
+		c[C_RETAIN] = strdup("held");	/* a legal hold outlasts any date */
+	else
+		c[C_RETAIN] = strdup(or_dash(i->retain));
 	for (size_t k = 0; k < i->nsnaps; k++)
 		len += strlen(i->snaps[k]) + 1;
 	if (len && (snaps = malloc(4 * len))) {
@@ -466,7 +501,24 @@ static void json_entry(const struct info *i)
 	} else {
 		fputs("null", stdout);
 	}
-	printf(", \"sealed\": null, \"retention_until\": null}");
+	printf(", \"sealed\": %s, \"retention_until\": ", json_bool(i->sealed));
+	json_str_or_null(i->retain);
+	printf(", \"holds\": ");
+	if (i->sealed >= 0) {
+		char holds[sizeof(i->holds)], *tag, *save = NULL;
+		int k = 0;
+
+		memcpy(holds, i->holds, sizeof(holds));
+		putchar('[');
+		for (tag = strtok_r(holds, ",", &save); tag; tag = strtok_r(NULL, ",", &save)) {
+			fputs(k++ ? ", " : "", stdout);
+			json_str(tag);
+		}
+		putchar(']');
+	} else {
+		fputs("null", stdout);
+	}
+	putchar('}');
 }
 
 /* ------------------------------------------------------------ listing */
@@ -547,6 +599,16 @@ static const char *base_of(const char *path)
 	return slash && slash[1] ? slash + 1 : path;
 }
 
+/* Whether directory DIR is on an aifs mount: the root of an aifs mount
+ * answers user.aifs.area, which no other file system has. */
+static int on_aifs(const char *dir)
+{
+	char root[PATH_MAX], area[16];
+
+	return mount_root(dir, root, sizeof(root)) == 0 &&
+	       getxattr(root, "user.aifs.area", area, sizeof(area)) > 0;
+}
+
 /* Operands as ls treats them: files (and, with -d, directories) first, as one
  * table; then each directory's contents. */
 static void list_operands(char **paths, int n)
@@ -564,8 +626,14 @@ static void list_operands(char **paths, int n)
 		if (!parent || !p)
 			exit(EXIT_PROBLEM);
 		err = info_load(&files[nf], p, parent, base_of(p), 1);
+		if (err == 0 && !on_aifs(S_ISDIR(files[nf].st.st_mode) ? p : parent))
+			err = -ENOTSUP;
 		free(parent);
-		if (err < 0) {
+		if (err == -ENOTSUP) {
+			fprintf(stderr, "lsaifs: %s: not on an aifs mount\n", paths[k]);
+			status = EXIT_PROBLEM;
+			info_free(&files[nf]);
+		} else if (err < 0) {
 			problem(paths[k], -err);
 			info_free(&files[nf]);
 		} else if (S_ISDIR(files[nf].st.st_mode) && !opt->dirs) {
@@ -589,17 +657,18 @@ static void list_operands(char **paths, int n)
 }
 
 static const char usage_text[] =
-	"usage: lsaifs [-l] [-a] [-R] [-d] [--versions] [--json] [PATH...]\n"
+	"usage: lsaifs [-l] [-h] [-a] [-R] [-d] [--versions] [--json] [PATH...]\n"
 	"\n"
 	"List files of a mounted aifs with their lifecycle state (default PATH: .).\n"
 	"  -l, --long       columns MODE SIZE STORED AREA VER VERS COMPLETE TIER SHA256\n"
 	"                   SEALED RETAIN SNAPSHOTS NAME (\"-\": does not apply)\n"
+	"  -h, --human-readable  with -l, sizes in K, M, G (powers of 1024)\n"
 	"  -a, --all        also list names starting with a dot (never .aifs)\n"
 	"  -R, --recursive  list subdirectories too\n"
 	"  -d, --directory  list directories themselves, not their contents\n"
 	"      --versions   under each checkpoint file, list every version\n"
 	"      --json       one JSON document {\"version\": 1, \"entries\": [...]}\n"
-	"  -h, --help       this text\n"
+	"      --help       this text\n"
 	"  -V, --version    print the version\n"
 	"\n"
 	"Exit status: 0 ok, 1 a path could not be listed, 2 usage error.  See lsaifs(1).\n";
@@ -613,7 +682,8 @@ int main(int argc, char **argv)
 		{ "directory", no_argument, NULL, 'd' },
 		{ "versions", no_argument, NULL, 'v' },
 		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
+		{ "human-readable", no_argument, NULL, 'h' },
+		{ "help", no_argument, NULL, 'H' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -629,7 +699,8 @@ int main(int argc, char **argv)
 		case 'd': o.dirs = 1; break;
 		case 'v': o.versions = 1; break;
 		case 'j': o.json = 1; break;
-		case 'h': fputs(usage_text, stdout); return EXIT_OK;
+		case 'h': o.human = 1; break;
+		case 'H': fputs(usage_text, stdout); return EXIT_OK;
 		case 'V': printf("lsaifs %s\n", AIFS_VERSION); return EXIT_OK;
 		default: fputs(usage_text, stderr); return EXIT_USAGE;
 		}

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,7 +138,7 @@ int cmd_versions(int argc, char **argv)
 }
 
 static const char policy_usage[] =
-	"usage: aifsctl policy get DIR\n"
+	"usage: aifsctl policy get [--json] DIR\n"
 	"       aifsctl policy set DIR checkpoint|dataset|journal|plain\n"
 	"\n"
 	"Show or set the area policy of a directory of a mounted aifs; what is\n"
@@ -151,15 +152,25 @@ int cmd_policy(int argc, char **argv)
 		fputs(policy_usage, stdout);
 		return EXIT_OK;
 	}
-	if (argc == 3 && !strcmp(argv[1], "get")) {
-		ssize_t n = getxattr(argv[2], "user.aifs.area", buf, sizeof(buf) - 1);
+	if ((argc == 3 || (argc == 4 && !strcmp(argv[2], "--json"))) && !strcmp(argv[1], "get")) {
+		const char *dir = argv[argc - 1];
+		ssize_t n = getxattr(dir, "user.aifs.area", buf, sizeof(buf) - 1);
 
 		if (n < 0) {
 			fprintf(stderr, "aifsctl policy: %s: %s (is it on a mounted aifs?)\n",
-				argv[2], strerror(errno));
+				dir, strerror(errno));
 			return EXIT_PROBLEM;
 		}
-		printf("%.*s\n", (int)n, buf);
+		buf[n] = 0;
+		if (argc == 3) {
+			printf("%s\n", buf);
+			return EXIT_OK;
+		}
+		printf("{\"path\": ");
+		json_str(dir);
+		printf(", \"policy\": ");
+		json_str(buf);
+		printf("}\n");
 		return EXIT_OK;
 	}
 	if (argc == 4 && !strcmp(argv[1], "set")) {
@@ -182,6 +193,14 @@ int cmd_policy(int argc, char **argv)
 
 static int set_or_fail(const char *cmd, const char *path, const char *name, const char *val)
 {
+	char area[16];
+
+	/* never set user.aifs.* on another file system, which would keep it */
+	if (getxattr(path, "user.aifs.area", area, sizeof(area)) < 0) {
+		fprintf(stderr, "aifsctl %s: %s: %s\n", cmd, path, errno == ENOENT ?
+			strerror(errno) : "not on a mounted aifs");
+		return EXIT_PROBLEM;
+	}
 	if (setxattr(path, name, val, strlen(val), 0) == 0)
 		return EXIT_OK;
 	fprintf(stderr, "aifsctl %s: %s: %s\n", cmd, path,
@@ -192,27 +211,48 @@ static int set_or_fail(const char *cmd, const char *path, const char *name, cons
 	return EXIT_PROBLEM;
 }
 
-static const char checkpoint_usage[] =
-	"usage: aifsctl checkpoint commit DIR   commit DIR as one directory version\n"
-	"       aifsctl restore FILE N          make version N the newest (no copy)\n"
-	"       aifsctl promote FILE[@vN] DEST  publish a version as DEST (no copy)\n"
-	"       aifsctl hold FILE@vN TAG        keep version N while TAG holds it\n"
-	"       aifsctl unhold FILE@vN TAG\n"
-	"       aifsctl retain DIR --last N [--every K]\n"
-	"                                       versions kept of DIR's checkpoints\n";
+/* The commands of checkpoint areas, each with its usage line and help. */
+static const struct {
+	const char *verb, *usage, *help;
+} checkpoint_cmds[] = {
+	{ "checkpoint", "checkpoint commit DIR",
+	  "commit checkpoint directory DIR as one directory version" },
+	{ "restore", "restore FILE N", "make version N of FILE the newest (no copy)" },
+	{ "promote", "promote FILE[@vN] DEST", "publish a version of FILE as DEST (no copy)" },
+	{ "hold", "hold FILE@vN TAG", "keep version N of FILE while TAG holds it" },
+	{ "unhold", "unhold FILE@vN TAG", "lift hold TAG from version N of FILE" },
+	{ "retain", "retain DIR --last N [--every K]",
+	  "keep the last N versions (and every K-th) of DIR's checkpoint files" },
+};
+
+/* The usage of checkpoint command VERB to F (with its help when HELP). */
+static int checkpoint_usage(const char *verb, FILE *f, bool help)
+{
+	for (size_t i = 0; i < sizeof(checkpoint_cmds) / sizeof(checkpoint_cmds[0]); i++)
+		if (!strcmp(verb, checkpoint_cmds[i].verb)) {
+			fprintf(f, "usage: aifsctl %s\n", checkpoint_cmds[i].usage);
+			if (help)
+				fprintf(f, "\n%s.  See aifsctl(8).\n", checkpoint_cmds[i].help);
+		}
+	return help ? EXIT_OK : EXIT_USAGE;
+}
+
+/* N is a decimal number from 1. */
+static bool is_count(const char *n)
+{
+	return n[0] && n[0] != '0' && strspn(n, "0123456789") == strlen(n);
+}
 
 int cmd_checkpoint(int argc, char **argv)
 {
 	const char *verb = argv[0];
 	char buf[8500], root[4096], rdest[4096], *d;
 
-	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		fputs(checkpoint_usage, stdout);
-		return EXIT_OK;
-	}
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
+		return checkpoint_usage(verb, stdout, true);
 	if (!strcmp(verb, "checkpoint") && argc == 3 && !strcmp(argv[1], "commit"))
 		return set_or_fail("checkpoint commit", argv[2], "user.aifs.commit", "1");
-	if (!strcmp(verb, "restore") && argc == 3)
+	if (!strcmp(verb, "restore") && argc == 3 && is_count(argv[2]))
 		return set_or_fail(verb, argv[1], "user.aifs.restore", argv[2]);
 	if ((!strcmp(verb, "hold") || !strcmp(verb, "unhold")) && argc == 3) {
 		snprintf(buf, sizeof(buf), "user.aifs.%s", verb);
@@ -230,13 +270,14 @@ int cmd_checkpoint(int argc, char **argv)
 		snprintf(buf, sizeof(buf), "%s/%s", rdest + strlen(root), basename(argv[2]));
 		return set_or_fail(verb, argv[1], "user.aifs.promote", buf[0] == '/' ? buf + 1 : buf);
 	}
-	if (!strcmp(verb, "retain") && (argc == 4 || argc == 6) && !strcmp(argv[2], "--last")) {
-		if (argc == 6 && strcmp(argv[4], "--every"))
-			goto usage;
+	if (!strcmp(verb, "retain") && (argc == 4 || argc == 6) && !strcmp(argv[2], "--last") &&
+	    strspn(argv[3], "0123456789") == strlen(argv[3]) && argv[3][0] &&
+	    (argc == 4 || (!strcmp(argv[4], "--every") && argv[5][0] &&
+			   strspn(argv[5], "0123456789") == strlen(argv[5])))) {
 		snprintf(buf, sizeof(buf), "last=%s,every=%s", argv[3], argc == 6 ? argv[5] : "0");
 		return set_or_fail(verb, argv[1], "user.aifs.retain", buf);
 	}
-usage:
-	fputs(checkpoint_usage, stderr);
-	return EXIT_USAGE;
+	if (!strcmp(verb, "restore") && argc == 3)
+		fprintf(stderr, "aifsctl restore: '%s' is not a version number\n", argv[2]);
+	return checkpoint_usage(verb, stderr, false);
 }

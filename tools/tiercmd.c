@@ -72,17 +72,24 @@ static int tier_status(const char *path, bool json)
 		free(j);
 		return EXIT_OK;
 	}
-	printf("%-5s %9s %12s %12s %7s %12s\n", "TIER", "EXTENTS", "DATA", "STORED", "RATIO",
-	       "ON DISK");
+	/* LOGICAL: file bytes as files and versions see them (shared bytes
+	 * once per sharer); UNIQUE: bytes of distinct extents; STORED: UNIQUE
+	 * after compression; RATIO = UNIQUE / STORED. */
+	printf("%-5s %9s %12s %12s %12s %7s %12s\n", "TIER", "EXTENTS", "LOGICAL", "UNIQUE",
+	       "STORED", "RATIO", "ON DISK");
 	for (int t = 0; t < 2; t++) {
-		char from[16], data[32], stored[32], disk[32];
+		char from[16], logical[32], unique[32], stored[32], disk[32];
+		double raw, st;
 
 		snprintf(from, sizeof(from), "\"%s\": {", names[t]);
-		human(jnum(j, from, "bytes"), data, sizeof(data));
-		human(jnum(j, from, "stored_bytes"), stored, sizeof(stored));
+		raw = jnum(j, from, "raw_bytes");
+		st = jnum(j, from, "stored_bytes");
+		human(jnum(j, from, "bytes"), logical, sizeof(logical));
+		human(raw, unique, sizeof(unique));
+		human(st, stored, sizeof(stored));
 		human(jnum(j, from, "allocated_bytes"), disk, sizeof(disk));
-		printf("%-5s %9.0f %12s %12s %7.3f %12s\n", names[t], jnum(j, from, "extents"),
-		       data, stored, jnum(j, from, "ratio"), disk);
+		printf("%-5s %9.0f %12s %12s %12s %7.3f %12s\n", names[t], jnum(j, from, "extents"),
+		       logical, unique, stored, st > 0 ? raw / st : 1.0, disk);
 	}
 	{
 		double secs = jnum(j, "\"migration\"", "seconds");

@@ -24,7 +24,7 @@ MAN = os.path.join(TOP, "man")
 # The keys of a JSON entry and of a version object, as lsaifs(1) documents them.
 ENTRY_KEYS = {"path", "name", "type", "mode", "size", "stored", "area", "current_version",
               "version_count", "complete", "tier", "sha256", "snapshots", "sealed",
-              "retention_until"}
+              "retention_until", "holds"}
 VERSION_KEYS = {"version", "time", "size", "complete", "sha256"}
 
 
@@ -195,6 +195,85 @@ def aifsctl_help_lists_every_command():
     check(not problems, "aifsctl commands %s: %s" % (cmds, "; ".join(problems)))
 
 
+def rendered(page):
+    """The text of man page PAGE as man(1) shows it, one paragraph per line, words single-spaced."""
+    p = subprocess.run(["groff", "-man", "-Tutf8", "-P-cbou", "-rLL=2000n", os.path.join(MAN, page)],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    eq(p.returncode, 0, "groff of %s" % page)
+    text = p.stdout.decode("utf-8", "replace").replace("\u2010", "-").replace("\u2212", "-")
+    return re.sub(r"[ \t]+", " ", text)
+
+
+def help_words(argv):
+    """(usage text, subcommands, options) of `ARGV --help`."""
+    rc, out, err = call(argv + ["--help"])
+    eq(rc, 0, "%s --help: exit status (stderr %r)" % (" ".join(argv), err))
+    check(out.startswith("usage: "), "%s --help: expected its usage, saw %r" % (" ".join(argv), out[:100]))
+    usage = out.split("\n\n")[0]
+    subs = set()
+    for c, verbs in re.findall(r"^(?:usage:)?\s+\S+ ([a-z]+) ([a-z][a-z|]*)\b", usage, re.M):
+        if c == argv[-1]:
+            subs.update(verbs.split("|"))
+    opts = set(re.findall(r"(?<![\w-])(--?[a-zA-Z][a-z-]*)", out))
+    return out, subs, opts
+
+
+@test
+def every_subcommand_and_option_is_documented_and_completed():
+    page = rendered("aifsctl.8")
+    completion = source("dist", "bash-completion", "aifsctl")
+    problems = []
+    for cmd in aifsctl_commands():
+        out, subs, opts = help_words([AIFSCTL_BIN, cmd])
+        check(re.search(r"^(?:usage:)?\s+aifsctl %s\b" % cmd, out.split("\n\n")[0], re.M) and
+              "commands:" not in out,
+              "aifsctl %s --help: expected that command's usage, saw %r" % (cmd, out[:100]))
+        if not re.search(r"\b%s\b" % cmd, completion):
+            problems.append("completion lacks command %s" % cmd)
+        for v in sorted(subs):
+            if not re.search(r"\b%s (?:[a-z]+\|)*%s\b" % (cmd, v), page):
+                problems.append("aifsctl.8 lacks '%s %s'" % (cmd, v))
+            if not re.search(r"\b%s\b" % v, completion):
+                problems.append("completion lacks '%s %s'" % (cmd, v))
+        for o in sorted(opts - {"--help", "-h"}):
+            if o not in page:
+                problems.append("aifsctl.8 lacks %s of %s" % (o, cmd))
+            if o not in completion:
+                problems.append("completion lacks %s of %s" % (o, cmd))
+    page = rendered("lsaifs.1")
+    completion = source("dist", "bash-completion", "lsaifs")
+    _, _, opts = help_words([LSAIFS_BIN])
+    for o in sorted(opts):
+        if o not in page:
+            problems.append("lsaifs.1 lacks %s" % o)
+        if o not in completion:
+            problems.append("lsaifs completion lacks %s" % o)
+    page = rendered("aifs.8")
+    _, _, opts = help_words([AIFS_BIN])
+    problems += ["aifs.8 lacks %s" % o for o in sorted(opts) if o not in page]
+    check(not problems, "; ".join(problems))
+
+
+@test
+def usage_errors_print_that_commands_usage_and_exit_2():
+    for argv, first in ((["restore", "/tmp", "abc"], "usage: aifsctl restore FILE N"),
+                        (["retain", "/tmp", "--last", "x"], "usage: aifsctl retain DIR"),
+                        (["hold", "x"], "usage: aifsctl hold FILE@vN TAG"),
+                        (["versions"], "usage: aifsctl versions"),
+                        (["audit", "prove", "/tmp/x"], "usage: aifsctl audit prove")):
+        rc, out, err = call([AIFSCTL_BIN] + argv)
+        eq((rc, out), (2, ""), "aifsctl %s: exit status and stdout" % " ".join(argv))
+        lines = [ln for ln in err.splitlines() if ln.startswith("usage:")]
+        check(lines and lines[0].startswith(first) and "commands:" not in err,
+              "aifsctl %s: expected %r on stderr and not the whole help, saw %r" % (" ".join(argv), first, err))
+    check("user.aifs.restore" not in os.listxattr("/tmp"), "no attribute left on /tmp")
+    rc, out, err = call([AIFSCTL_BIN, "restore", "/tmp", "3"])
+    eq(rc, 1, "aifsctl restore on a path outside aifs: exit status (%r)" % err)
+    check("not on a mounted aifs" in err, "restore outside aifs says so: %r" % err)
+    rc, out, err = call([AIFSCTL_BIN, "restore", "--help"])
+    eq((rc, out.splitlines()[0]), (0, "usage: aifsctl restore FILE N"), "aifsctl restore --help")
+
+
 # ------------------------------------------------------------------ lsaifs
 
 def three_saves(d):
@@ -245,7 +324,7 @@ def lsaifs_long_shows_versions_and_area():
             "versions": [{"version": n, "time": times[n - 1], "size": len(saves[n - 1]),
                           "complete": True, "sha256": shas[n - 1]} for n in (1, 2, 3)],
             "complete": True, "tier": "hot", "sha256": shas[2], "snapshots": None,
-            "sealed": None, "retention_until": None}]}, "lsaifs --json --versions model.pt")
+            "sealed": None, "retention_until": None, "holds": None}]}, "lsaifs --json --versions model.pt")
 
         # Any user who can read the paths sees the same: it is all plain file access.
         code, out, err = call(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
@@ -295,7 +374,13 @@ def lsaifs_json_schema_is_stable():
                 check(re.fullmatch(r"0[0-7]{3}", e["mode"]), "%s: mode %r" % (e["path"], e["mode"]))
                 check(isinstance(e["size"], int) and isinstance(e["stored"], int),
                       "%s: integer size and stored" % e["path"])
-                eq((e["sealed"], e["retention_until"]), (None, None), "journal keys of %s" % e["path"])
+                if e["path"].endswith("requests.log"):
+                    eq((e["sealed"], e["holds"]), (True, []), "journal keys of %s" % e["path"])
+                    check(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", e["retention_until"] or ""),
+                          "retention_until of %s: %r" % (e["path"], e["retention_until"]))
+                else:
+                    eq((e["sealed"], e["retention_until"], e["holds"]), (None, None, None),
+                       "journal keys of %s" % e["path"])
                 for v in e.get("versions", []):
                     eq(set(v), VERSION_KEYS, "keys of a version of %s" % e["path"])
             model = by_path[os.path.join(ck, "model.pt")]

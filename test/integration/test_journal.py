@@ -59,7 +59,8 @@ def ctl_fails(what, *args):
 
 
 def append(path, chunks, flags=APPEND, mode=0o644):
-    """Create/open path for appending, write each chunk with its own write(), close."""
+    """Create/open path for appending, write each chunk with its own write(), close,
+    and wait for the seal (see seal_settled)."""
     fd = os.open(path, flags, mode)
     try:
         for c in chunks:
@@ -67,6 +68,19 @@ def append(path, chunks, flags=APPEND, mode=0o644):
             eq(n, len(c), "write of %d bytes to %s" % (len(c), path))
     finally:
         os.close(fd)
+    seal_settled(path)
+
+
+def seal_settled(path):
+    """A journal file is sealed at its writer's release, which the kernel sends
+    after close() returned; an open for writing waits for it.  So that records
+    and checkpoint sizes read next include the seal, make that open (it
+    changes nothing: a sealed file refuses it, an unsealed one is only
+    opened and closed)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+    except OSError:
+        pass
 
 
 def sealed(path):
@@ -298,7 +312,7 @@ def sealed_at_close():
     with Store() as s:
         a = os.path.join(s.mnt, "audit")
         n0 = 0                                              # a fresh store has no records
-        # one writer: close() returns after the seal
+        # one writer: its release seals; an open for writing right after close() waits for it
         p = os.path.join(a, "one")
         append(p, [b"first\n", b"second\n"])
         for flags, label in ((os.O_WRONLY | os.O_APPEND, "O_WRONLY|O_APPEND"), (os.O_RDWR, "O_RDWR"),
@@ -535,11 +549,15 @@ def every_write_is_a_record():
         t0 = time.time_ns()
         append(p, chunks)
         t1 = time.time_ns()
+        # the seal comes with the release, which may follow close(): an open waits for it
+        check(sealed(p), "%s: expected sealed after its only writer closed it" % p)
+        t2 = time.time_ns()
         ino = os.stat(p).st_ino
         # a second user's file
         os.chmod(os.path.join(a, "svc"), 0o777)
         q = os.path.join(a, "svc", "other")
         cpid = run_as(1000, 1000, _child_append, q, [b"from uid 1000\n"])
+        check(sealed(q), "%s: expected sealed after its writer closed it" % q)
         qino = os.stat(q).st_ino
         # writes crossing page boundaries unaligned may reach aifs in pieces: the records
         # must still tile the file exactly
@@ -576,8 +594,9 @@ def every_write_is_a_record():
             check(isinstance(r["time"], int), "record %d: time: expected an integer, saw %r" % (i, r["time"]))
         times = [r["time"] for r in recs]
         eq(times, sorted(times), "record times in seq order")
-        check(t0 <= times[0] and times[len(chunks) + 1] <= t1,
-              "record times: expected within [%d, %d] ns, saw %d..%d" % (t0, t1, times[0], times[len(chunks) + 1]))
+        check(t0 <= times[0] and times[len(chunks)] <= t1 and times[len(chunks) + 1] <= t2,
+              "record times: expected writes within [%d, %d] ns and the seal by %d, saw %d..%d, "
+              "seal %d" % (t0, t1, t2, times[0], times[len(chunks)], times[len(chunks) + 1]))
         _, allrecs, _ = load_export(os.path.join(s.base, "export"))
         eq(sorted(notes), [len(allrecs)], "checkpoints after unmount (sizes)")
         _check_tiling(allrecs, "/audit/svc/split", split, "records of a file written with unaligned writes")
@@ -607,8 +626,10 @@ def record_path_is_from_mount_root_after_listing_the_root():
         names = sorted(os.listdir(s.mnt))       # what any ls of the mount does first
         check(".aifs" not in names and "audit" in names, "root listing: saw %s" % names)
         os.mkdir(os.path.join(s.mnt, "audit", "svc"))
-        append(os.path.join(s.mnt, "audit", "svc", "log"), [b"x\n"])
-        append(os.path.join(s.mnt, "audit", "top"), [b"y\n"])
+        for path, line in ((os.path.join(s.mnt, "audit", "svc", "log"), b"x\n"),
+                           (os.path.join(s.mnt, "audit", "top"), b"y\n")):
+            append(path, [line])
+            check(sealed(path), "%s: expected sealed (the seal follows close at release)" % path)
         _, recs, _, _ = records_of(s)
         eq([(r["op"], r["path"]) for r in recs],
            [("create", "/audit/svc/log"), ("write", "/audit/svc/log"), ("seal", "/audit/svc/log"),

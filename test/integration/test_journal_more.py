@@ -53,13 +53,19 @@ def tamper(store, *args):
 
 
 def append(path, chunks, flags=APPEND, mode=0o644):
-    """Create/open path for appending, write each chunk with its own write(), close."""
+    """Create/open path for appending, write each chunk with its own write(), close,
+    and wait for the seal: it comes with the release that follows close(), and an
+    open for writing waits for that (a sealed file refuses it)."""
     fd = os.open(path, flags, mode)
     try:
         for c in chunks:
             eq(os.write(fd, c), len(c), "write of %d bytes to %s" % (len(c), path))
     finally:
         os.close(fd)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+    except OSError:
+        pass
 
 
 def verify_intact(store, what, pubkey=None):

@@ -11,6 +11,7 @@ import errno
 import hashlib
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -518,6 +519,196 @@ def ended_jobs_are_pruned_at_mount_and_running_jobs_kept():
                 finish(running, "running")
             eq(sources(lineage(out)), {("snapshot", "datasets/prune", "t1")},
                "sources of the running job, read before the remount")
+        finally:
+            jobs.cleanup()
+
+
+# ---------------------------------------------------------------- the job rule (issue 23)
+
+def cfg_arg(jobs, name, **cfg):
+    """The JSON argument of job script NAME, with its own marker files."""
+    cfg.setdefault("ready", jobs.marker(name, "ready"))
+    cfg.setdefault("read", jobs.marker(name, "read"))
+    return json.dumps(cfg)
+
+
+def run_shell(argv, commands=None, timeout=600):
+    """Run ARGV (a shell, in a session of its own) with COMMANDS on its stdin."""
+    e = dict(os.environ)
+    e.pop("AIFS_JOB", None)
+    p = subprocess.run(["setsid", "--wait"] + argv, input=commands and commands.encode(),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=e, timeout=timeout)
+    if p.returncode != 0:
+        raise Fail("%s: expected exit 0, saw %d: %s" % (
+            " ".join(argv), p.returncode, p.stdout.decode(errors="replace")[-2000:]))
+    return p.stdout.decode(errors="replace")
+
+
+def two_trainings(s):
+    """ds1 and ds2 with a snapshot v1 each, and the checkpoint directory of two runs."""
+    ds1 = make_dataset(s, "ds1", 8, 1)
+    ds2 = make_dataset(s, "ds2", 8, 2)
+    os.mkdir(os.path.join(s.mnt, "checkpoints", "r1"))
+    os.mkdir(os.path.join(s.mnt, "checkpoints", "r2"))
+    return (ds1, snapshot(ds1, "v1"), os.path.join(s.mnt, "checkpoints", "r1", "model.pt"),
+            ds2, snapshot(ds2, "v1"), os.path.join(s.mnt, "checkpoints", "r2", "model.pt"))
+
+
+def write_script(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o755)
+    return path
+
+
+@test
+def lineage_each_command_of_an_interactive_shell_is_its_own_job():
+    """Two trainings typed one after the other into one interactive shell (bash -i
+    reading its commands from a pipe): each checkpoint lists only the snapshot its own
+    training read (through a DataLoader with worker processes), and the job is the
+    training's command, not the shell's session."""
+    skip_native()
+    with Store() as s:
+        jobs = Jobs()
+        try:
+            ds1, snap1, ck1, ds2, snap2, ck2 = two_trainings(s)
+            script = jobs.script("train")
+            cmds = "%s %s %s\n%s %s %s\nexit 0\n" % (
+                PY, script, shlex.quote(cfg_arg(jobs, "t1", data=[snap1], saves=[ck1])),
+                PY, script, shlex.quote(cfg_arg(jobs, "t2", data=[snap2], saves=[ck2])))
+            run_shell(["bash", "--norc", "--noprofile", "-i"], cmds)
+            l1, l2 = lineage(ck1), lineage(ck2)
+            eq(sources(l1), {("snapshot", "datasets/ds1", "v1")}, "sources of the first training")
+            eq(sources(l2), {("snapshot", "datasets/ds2", "v1")}, "sources of the second training")
+            eq(l1["job"]["rule"], "tree", "job rule of a command of an interactive shell")
+            check(l1["job"]["id"] != l2["job"]["id"], "expected two jobs, saw one: %s" % l1["job"])
+            check(l1["job"]["cmdline"].startswith(PY + " " + script),
+                  "job command line: expected the training's, saw %r" % l1["job"]["cmdline"])
+        finally:
+            jobs.cleanup()
+
+
+@test
+def lineage_each_command_of_a_shell_script_is_its_own_job():
+    """A script run as ./pipeline.sh (its comm is the script's name, its executable
+    bash) that reads a live dataset with cat, then runs two trainings: no training
+    lists what the cat or the other training read."""
+    skip_native()
+    with Store() as s:
+        jobs = Jobs()
+        try:
+            ds1, snap1, ck1, ds2, snap2, ck2 = two_trainings(s)
+            script = jobs.script("train")
+            sh = write_script(os.path.join(jobs.dir, "pipeline.sh"),
+                              "#!/bin/bash\nset -e\ncat %s/x000.pt > /dev/null\n%s %s %s\n%s %s %s\n" % (
+                                  shlex.quote(ds2), PY, script,
+                                  shlex.quote(cfg_arg(jobs, "t1", data=[snap1], saves=[ck1])), PY,
+                                  script, shlex.quote(cfg_arg(jobs, "t2", data=[snap2], saves=[ck2]))))
+            run_shell([sh])
+            eq(sources(lineage(ck1)), {("snapshot", "datasets/ds1", "v1")},
+               "sources of the first training of the script")
+            eq(sources(lineage(ck2)), {("snapshot", "datasets/ds2", "v1")},
+               "sources of the second training of the script")
+        finally:
+            jobs.cleanup()
+
+
+# As torchrun does: start the workers and wait for them; rank 1 reads, rank 0 reads and saves.
+LAUNCHER = r'''
+import subprocess, sys
+py, script, cfg1, cfg0 = sys.argv[1:5]
+for cfg in (cfg1, cfg0):
+    subprocess.run([py, script, cfg], check=True)
+'''
+
+
+@test
+def lineage_launcher_and_its_workers_are_one_job():
+    """A launcher started from a shell script spawns two worker processes (as torchrun
+    does), each reading its own snapshot through a DataLoader with worker processes;
+    the checkpoint rank 0 saves lists both snapshots; a training run after the launcher
+    in the same script is a job of its own."""
+    skip_native()
+    with Store() as s:
+        jobs = Jobs()
+        try:
+            ds1, snap1, ck1, ds2, snap2, ck2 = two_trainings(s)
+            script = jobs.script("train")
+            launcher = write_script(os.path.join(jobs.dir, "launcher.py"), LAUNCHER)
+            sh = write_script(os.path.join(jobs.dir, "run.sh"), "set -e\n%s %s %s %s %s %s\n%s %s %s\n" % (
+                PY, launcher, PY, script,
+                shlex.quote(cfg_arg(jobs, "rank1", data=[snap2])),
+                shlex.quote(cfg_arg(jobs, "rank0", data=[snap1], saves=[ck1])),
+                PY, script, shlex.quote(cfg_arg(jobs, "after", saves=[ck2]))))
+            run_shell(["bash", sh])
+            l1 = lineage(ck1)
+            eq(sources(l1), {("snapshot", "datasets/ds1", "v1"), ("snapshot", "datasets/ds2", "v1")},
+               "sources of the launcher's checkpoint (both workers' reads)")
+            check("launcher.py" in l1["job"]["cmdline"],
+                  "job command line: expected the launcher's, saw %r" % l1["job"]["cmdline"])
+            eq(sources(lineage(ck2)), set(), "sources of the training after the launcher")
+        finally:
+            jobs.cleanup()
+
+
+# Runs a reader through sh -c, then a saver.
+DRIVER = r'''
+import subprocess, sys
+py, script, cfg_read, cfg_save = sys.argv[1:5]
+subprocess.run(["sh", "-c", '"$0" "$1" "$2"; true', py, script, cfg_read], check=True)
+subprocess.run([py, script, cfg_save], check=True)
+'''
+
+
+@test
+def lineage_aifs_job_and_setsid_widen_a_job_explicitly():
+    """In one shell script: two commands named AIFS_JOB=prep are one job (the second
+    saves what the first read); a driver started with setsid is one job with everything
+    below it, even a command it runs through sh -c."""
+    skip_native()
+    with Store() as s:
+        jobs = Jobs()
+        try:
+            ds1, snap1, ck1, ds2, snap2, ck2 = two_trainings(s)
+            script = jobs.script("train")
+            driver = write_script(os.path.join(jobs.dir, "driver.py"), DRIVER)
+            sh = write_script(os.path.join(jobs.dir, "run.sh"), "set -e\n"
+                              "AIFS_JOB=prep %s %s %s\n" % (
+                                  PY, script, shlex.quote(cfg_arg(jobs, "p1", data=[snap1]))) +
+                              "AIFS_JOB=prep %s %s %s\n" % (
+                                  PY, script, shlex.quote(cfg_arg(jobs, "p2", saves=[ck1]))) +
+                              "setsid --wait %s %s %s %s %s %s\n" % (
+                                  PY, driver, PY, script,
+                                  shlex.quote(cfg_arg(jobs, "d1", data=[snap2])),
+                                  shlex.quote(cfg_arg(jobs, "d2", saves=[ck2]))))
+            run_shell(["bash", sh])
+            l1, l2 = lineage(ck1), lineage(ck2)
+            eq(sources(l1), {("snapshot", "datasets/ds1", "v1")}, "sources of the AIFS_JOB=prep save")
+            eq((l1["job"]["name"], l1["job"]["rule"]), ("prep", "name"), "the named job")
+            eq(sources(l2), {("snapshot", "datasets/ds2", "v1")}, "sources of the setsid driver's save")
+            eq(l2["job"]["rule"], "session", "job rule below setsid")
+        finally:
+            jobs.cleanup()
+
+
+@test
+def lineage_ended_tree_job_is_pruned_at_mount():
+    """A command of a shell (a tree job) that read a snapshot and exited has ended: the
+    next mount deletes its stored reads, as for an ended session."""
+    skip_native()
+    with Store() as s:
+        jobs = Jobs()
+        try:
+            ds = make_dataset(s, "prune", 4, 5)
+            snap = snapshot(ds, "t1")
+            script = jobs.script("reader")
+            run_shell(["bash", "-c", "%s %s %s; true" % (
+                PY, script, shlex.quote(cfg_arg(jobs, "reader", data=[snap])))])
+            eq(lineage_stats(s)["jobs"], 1, "jobs with stored reads before the remount")
+            s.remount()
+            st = lineage_stats(s)
+            eq((st["ended_jobs_pruned_at_mount"], st["jobs"]), (1, 0),
+               "ended tree jobs pruned at mount, jobs left")
         finally:
             jobs.cleanup()
 

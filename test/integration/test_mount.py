@@ -82,6 +82,37 @@ def wait_unmounted_and_lock_free(s, what):
     s.unmount()
 
 
+@test
+def mount_right_after_umount_waits_for_previous_daemon():
+    """umount returns before the daemon has closed the store: a mount at once waits for it."""
+    skip_native()
+    with Store() as s:
+        for i in range(20):
+            write_file(os.path.join(s.mnt, "round"), b"%d" % i)
+            rc, out = run(["umount", s.mnt], timeout=60)
+            eq(rc, 0, "round %d: umount exit code (%s)" % (i, out.strip()))
+            previous, s.proc = s.proc, None
+            s.mount()           # at once: raises if the new daemon refuses the store
+            eq(previous.wait(30), 0, "round %d: exit code of the previous daemon" % i)
+            eq(read_all(os.path.join(s.mnt, "round")), b"%d" % i, "round %d: content after the remount" % i)
+        with open(s.log, "rb") as f:
+            log = f.read().decode("utf-8", "replace")
+        check("already in use" not in log, "daemon log: expected no 'already in use', saw %s" % s.log_tail())
+
+
+@test
+def mount_refused_while_store_mounted_elsewhere_no_wait():
+    """A live mount of the store is not waited for: the second mount is refused at once."""
+    skip_native()
+    with Store() as s:
+        other = os.path.join(s.base, "mnt2")
+        os.mkdir(other)
+        rc, out = try_mount([AIFS_BIN, s.store, other, "-f", "-o", "allow_other"], other)
+        eq(rc, 1, "exit code of a second mount of a mounted store (output: %s)" % out.strip())
+        check("already in use" in out and "waiting" not in out,
+              "message: expected 'already in use' and no wait, saw %r" % out.strip())
+
+
 # ------------------------------------------------------------------ refusals
 
 @test

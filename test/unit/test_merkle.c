@@ -1,10 +1,10 @@
 /* test_merkle.c — the RFC 6962 Merkle tree of meta/merkle.h and the signed
  * checkpoints of meta/note.h.
  *
- * The standard is the shared vector set ../shared/vectors/rfc6962-merkle
- * (inclusion, consistency and their subtree forms; one JSON object per file
- * with "wantErr"), read in place from $AIFS_VECTORS or from next to the
- * source tree; missing vectors fail the suite.  Their happy paths are trees
+ * The standard is the vector set in test/vectors/rfc6962-merkle (inclusion,
+ * consistency and their subtree forms; one JSON object per file with
+ * "wantErr"; see test/vectors/README.md), read in place from $AIFS_VECTORS
+ * or from the source tree; missing vectors fail the suite.  Their happy paths are trees
  * of the 8 leaves of the Certificate Transparency reference tests
  * (ref_leaves): our leaf hashes, roots and generated proofs must equal theirs.
  *
@@ -745,31 +745,15 @@ static Suite *merkle_suite(void)
 	return s;
 }
 
-/* The vectors: $AIFS_VECTORS, else <source root>/../shared/vectors/
- * rfc6962-merkle.  __FILE__ is <source root>/test/unit/test_merkle.c, and
- * when relative it is relative to where the compiler ran: meson's build
- * directory, which also holds this executable. */
+/* The vectors: $AIFS_VECTORS, else the source tree's copy, whose path
+ * meson passes as AIFS_VECTOR_DIR. */
 static void find_vectors(void)
 {
 	const char *env = getenv("AIFS_VECTORS");
-	char dir[PATH_MAX] = "", *src, *slash;
-	ssize_t n;
 
-	if (env && *env) {
-		vec_dir = strdup(env);
-		return;
-	}
-	n = __FILE__[0] == '/' ? 0 : readlink("/proc/self/exe", dir, sizeof(dir) - 1);
-	slash = n > 0 ? memrchr(dir, '/', (size_t)n) : NULL;
-	if (slash)
-		slash[1] = '\0';
-	if (asprintf(&src, "%s%s", slash ? dir : "", __FILE__) < 0)
+	vec_dir = strdup(env && *env ? env : AIFS_VECTOR_DIR);
+	if (!vec_dir)
 		abort();
-	for (int i = 0; i < 3; i++)
-		*strrchr(src, '/') = '\0';
-	if (asprintf(&vec_dir, "%s/../shared/vectors/rfc6962-merkle", src) < 0)
-		abort();
-	free(src);
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
