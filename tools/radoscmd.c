@@ -80,7 +80,8 @@ static const char recover_usage[] =
 	"usage: aifsctl recover [--ceph-conf FILE] [--ceph-user NAME] rados:POOL/NAME DIR\n"
 	"\n"
 	"Rebuild in DIR (absent or empty) the store whose data is in rados:POOL/NAME\n"
-	"(made with mkfs --data), from the metadata its mounts shipped to the pool.\n"
+	"(made by mkfs with its data in RADOS), from the metadata its mounts shipped\n"
+	"to the pool.\n"
 	"Then break the old host's lock (aifsctl rados unlock DIR) and mount DIR.\n";
 
 int cmd_recover(int argc, char **argv)
