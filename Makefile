@@ -8,7 +8,9 @@ MOUNT_HELPER_DIR ?= $(if $(filter 0,$(shell id -u)),/sbin,$(PREFIX)/sbin)
 
 DEB_PKGS = meson ninja-build pkg-config gcc libfuse3-dev fuse3 librocksdb-dev \
            liburing-dev liblz4-dev libssl-dev libjansson-dev check python3 attr groff-base man-db \
-           python3-torch python3-cryptography acl
+           python3-torch python3-cryptography acl $(DEB_PKGS_NORECS)
+# Installed without their recommends (the Ceph test cluster and librados).
+DEB_PKGS_NORECS = ceph-mon ceph-osd ceph-common librados-dev
 
 .PHONY: all deps check check-asan install uninstall clean bench demo
 
@@ -20,13 +22,17 @@ $(BUILD)/build.ninja:
 
 # Install whatever Debian packages are missing (needs root and apt).
 deps:
-	@missing=""; for p in $(DEB_PKGS); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	@missing=""; norecs=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' && continue; \
+	  case " $(DEB_PKGS_NORECS) " in *" $$p "*) norecs="$$norecs $$p";; *) missing="$$missing $$p";; esac; \
 	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } \
-	    || { echo "apt-get failed; install:$$missing" >&2; exit 1; }; \
+	if [ -n "$$missing$$norecs" ]; then \
+	  echo "installing:$$missing$$norecs"; \
+	  { apt-get update -qq && \
+	    { [ -z "$$missing" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } && \
+	    { [ -z "$$norecs" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        --no-install-recommends $$norecs >/dev/null; }; } \
+	    || { echo "apt-get failed; install:$$missing$$norecs" >&2; exit 1; }; \
 	fi
 
 check: deps all

@@ -717,7 +717,7 @@ int fs_sync(struct fs *fs, struct inode *in)
 	rc = meta_sync(fs->meta);
 	if (rc < 0)
 		log_err("fsync: syncing metadata failed: %s", strerror(-rc));
-	return rc;
+	return rc < 0 ? rc : shipping_wait(fs);
 }
 
 /* --- moving extents (tier migration, compaction) --------------------- */

@@ -125,6 +125,7 @@ struct fs_opts {
 	unsigned audit_leaves, audit_secs;	/* sign a checkpoint this often */
 	unsigned readahead_kb;		/* kernel read-ahead of the mount (0: its default) */
 	bool lineage_off;		/* no lineage capture (-o lineage=off) */
+	bool remote_sync;		/* durable commits wait for shipping (-o remote_sync=on) */
 	char *cold;			/* cold tier directory given at mount, or NULL */
 	int cold_codec;			/* codec of extents written to the cold tier */
 	double migrate_bw;		/* MB/s of migration and gc writes (0: no limit) */
@@ -152,6 +153,7 @@ struct fs {
 	uint64_t prealloc_total;		/* every inode's prealloc (atomic) */
 	struct journal *journal;		/* journal.c */
 	struct migrate *mig;			/* migrate.c */
+	struct shipper *shipper;		/* shipping.c */
 	struct fuse_session *se;
 	uint64_t reserve;			/* bytes kept free on the store's disk */
 };
@@ -547,6 +549,14 @@ struct migrate_stats {
 	int gc_state;			/* 0 never run, 1 running, 2 done, 3 failed */
 	uint64_t gc_done, gc_total, gc_reclaimed, gc_runs;
 };
+/* shipping.c — a store whose data is in RADOS ships its metadata there
+ * (a no-op for other stores); stop ships the last changes.  With
+ * remote_sync, shipping_wait returns once what is committed now is in the
+ * pool (0), or -EIO if shipping it failed; at once otherwise. */
+int shipping_start(struct fs *fs);
+void shipping_stop(struct fs *fs);
+int shipping_wait(struct fs *fs);
+
 int migrate_init(struct fs *fs);
 int migrate_start(struct fs *fs);
 void migrate_stop(struct fs *fs);

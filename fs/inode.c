@@ -477,7 +477,14 @@ void fs_content_reload(struct inode *in)
 		in->wb_len = 0;
 }
 
+/* With remote_sync, a durable commit also waits for the shipping; its
+ * failure is only logged: the commit stands, and the caller's memory must
+ * follow it. */
 int fs_commit(struct fs *fs, struct meta_batch *b, bool sync)
 {
-	return meta_batch_commit(fs->meta, b, sync);
+	int rc = meta_batch_commit(fs->meta, b, sync);
+
+	if (rc == 0 && sync)
+		shipping_wait(fs);
+	return rc;
 }

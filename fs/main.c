@@ -48,7 +48,16 @@ static const char usage_text[] =
 	"       readahead=KIB      kernel read-ahead of the mount in KiB (default 1024;\n"
 	"                          0 keeps the kernel's)\n"
 	"       lineage=on|off     record what jobs read for checkpoint lineage (default on)\n"
-	"       cold=PATH          directory of the cold tier (default: as made by mkfs)\n"
+	"       cold=PATH          directory of the cold tier, or rados:POOL/NAME for a\n"
+	"                          Ceph RADOS pool (default: as made by mkfs)\n"
+	"       ceph_conf=PATH     ceph.conf of a RADOS tier's cluster (default: as given to\n"
+	"                          mkfs, else Ceph's own search)\n"
+	"       ceph_user=NAME     Ceph user of a RADOS tier (default: as given to mkfs,\n"
+	"                          else Ceph's default, admin)\n"
+	"       remote_sync=on|off  fsync, version commits and journal seals wait until\n"
+	"                          the metadata is shipped to the pool (default off)\n"
+	"       rados_timeout=S    seconds a RADOS request waits for the cluster before\n"
+	"                          failing with EIO (default 30, 0: wait forever)\n"
 	"       cold_compress=lz4|none  compression of cold extents (default lz4)\n"
 	"       migrate_bw=MB      tier migration and gc bandwidth, MB/s (default 200, 0: no limit)\n"
 	"       cold_after_versions=K  versions older than the newest K go cold (default 0: off)\n"
@@ -79,6 +88,8 @@ struct cmdline {
 	const char *store, *mnt;
 	struct fs_opts opt;
 	char *fuse_opts;	/* comma list for FUSE */
+	char *ceph_conf, *ceph_user;	/* how to reach a RADOS tier (NULL: aifs.conf's) */
+	int rados_timeout;	/* seconds, < 0: the default */
 	int has_fsname, has_subtype;
 };
 
@@ -210,6 +221,23 @@ static int parse_word(struct cmdline *c, const char *w)
 		c->opt.cold = v[1] ? strdup(v + 1) : NULL;
 		if (!c->opt.cold)
 			goto bad_value;
+	} else if (!strncmp(w, "ceph_conf=", 10) || !strncmp(w, "ceph_user=", 10)) {
+		char **dst = w[5] == 'c' ? &c->ceph_conf : &c->ceph_user;
+
+		free(*dst);
+		*dst = v[1] ? strdup(v + 1) : NULL;
+		if (!*dst)
+			goto bad_value;
+	} else if (!strncmp(w, "remote_sync=", 12)) {
+		if (strcmp(v + 1, "on") && strcmp(v + 1, "off"))
+			goto bad_value;
+		c->opt.remote_sync = !strcmp(v + 1, "on");
+	} else if (!strncmp(w, "rados_timeout=", 14)) {
+		unsigned long n = strtoul(v + 1, &end, 10);
+
+		if (*end || !v[1] || n > 86400)
+			goto bad_value;
+		c->rados_timeout = (int)n;
 	} else if (!strncmp(w, "migrate_bw=", 11)) {
 		if (parse_double(v + 1, &c->opt.migrate_bw) < 0)
 			goto bad_value;
@@ -372,12 +400,15 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 		 size_t msglen)
 {
 	char *argv[5] = { "aifs", "-o", NULL, NULL, NULL };
+	struct store_opts so = { .cold = c->opt.cold, .ceph_conf = c->ceph_conf,
+				 .ceph_user = c->ceph_user, .rados_timeout = c->rados_timeout,
+				 .mnt = c->mnt };
 	struct fuse_args args;
 	struct fuse_session *se;
 	char *o = NULL;
 	int rc;
 
-	rc = store_open_cold(c->store, c->opt.cold, &fs->store, msg, msglen);
+	rc = store_open_opts(c->store, &so, &fs->store, msg, msglen);
 	if (rc == -ENOSPC) {
 		/* a full disk: mount read-only rather than not at all */
 		log_warn("%s: mounting it read-only", msg);
@@ -473,6 +504,10 @@ static void start_threads(struct fs *fs)
 	if (rc < 0)
 		log_warn("tier thread not started (%s): no migration, policies or online gc",
 			 strerror(-rc));
+	rc = shipping_start(fs);
+	if (rc < 0)
+		log_err("metadata shipping not started (%s): aifsctl recover will not find this "
+			"mount's changes", strerror(-rc));
 }
 
 static int serve(struct cmdline *c, struct fs *fs, struct fuse_session *se)
@@ -543,7 +578,7 @@ static void detach_stdio(void)
 
 int main(int argc, char **argv)
 {
-	struct cmdline c = { 0 };
+	struct cmdline c = { .rados_timeout = -1 };
 	struct fs *fs;
 	struct fuse_session *se = NULL;
 	char msg[3 * PATH_MAX] = "", store[PATH_MAX], mnt[PATH_MAX];
@@ -611,11 +646,14 @@ int main(int argc, char **argv)
 	migrate_stop(fs);
 	journal_stop(fs);
 	space_reclaimer_stop(fs);
+	shipping_stop(fs);
 	fs_itab_destroy(fs);
 	store_close(fs->store);
 	log_msg(LOG_NOTICE, "unmounted %s", mnt);
 	free(c.fuse_opts);
 	free(c.opt.cold);
+	free(c.ceph_conf);
+	free(c.ceph_user);
 	free(fs);
 	return rc ? 1 : 0;
 }

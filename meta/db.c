@@ -67,6 +67,17 @@ static size_t db_prefix_end(uint8_t *end, const uint8_t *prefix, size_t plen)
 /* --- open, close, batches --------------------------------------------- */
 
 static bool open_readonly;	/* set by meta_open_readonly for one call */
+static bool open_shipped;	/* set by meta_open_shipped for one call */
+
+int meta_open_shipped(const char *dir, struct meta **out)
+{
+	int rc;
+
+	open_shipped = true;
+	rc = meta_open(dir, false, out);
+	open_shipped = false;
+	return rc;
+}
 
 int meta_open_readonly(const char *dir, struct meta **out)
 {
@@ -122,6 +133,12 @@ int meta_open(const char *dir, bool create, struct meta **out)
 	rocksdb_options_set_info_log_level(opt, 2);
 	rocksdb_options_set_keep_log_file_num(opt, 4);
 	rocksdb_options_set_max_log_file_size(opt, 4u << 20);
+	/* Shipped metadata: write-ahead logs are kept a while after they are
+	 * obsolete, so that meta_updates finds what was not shipped yet. */
+	if (open_shipped) {
+		rocksdb_options_set_WAL_ttl_seconds(opt, 3600);
+		rocksdb_options_set_WAL_size_limit_MB(opt, 256);
+	}
 
 	m->db = open_readonly ? rocksdb_open_for_read_only(opt, dir, 0, &err) :
 				rocksdb_open(opt, dir, &err);
@@ -343,4 +360,71 @@ int db_cur_close(struct db_cursor *c, int rc)
 	if (c->end != c->end_buf)
 		free(c->end);
 	return rc;
+}
+
+/* --- shipping --------------------------------------------------------- */
+
+uint64_t meta_seq(struct meta *m)
+{
+	return rocksdb_get_latest_sequence_number(m->db);
+}
+
+int meta_checkpoint(struct meta *m, const char *dir, uint64_t *seq)
+{
+	rocksdb_checkpoint_t *cp;
+	char *err = NULL;
+
+	*seq = rocksdb_get_latest_sequence_number(m->db);
+	cp = rocksdb_checkpoint_object_create(m->db, &err);
+	if (err)
+		return db_fail("checkpoint", err);
+	/* 0: flush the memtables, so that the copy needs no log replayed */
+	rocksdb_checkpoint_create(cp, dir, 0, &err);
+	rocksdb_checkpoint_object_destroy(cp);
+	return err ? db_fail("checkpoint", err) : 0;
+}
+
+int meta_updates(struct meta *m, uint64_t from,
+		 int (*fn)(void *ctx, uint64_t seq, uint32_t count, const void *rep, size_t len),
+		 void *ctx)
+{
+	rocksdb_wal_iterator_t *it;
+	char *err = NULL;
+	int rc = 0;
+
+	it = rocksdb_get_updates_since(m->db, from, NULL, &err);	/* default options */
+	if (err) {
+		log_err("meta: updates since %llu: %s", (unsigned long long)from, err);
+		rocksdb_free(err);
+		return -ENOENT;
+	}
+	for (; rc == 0 && rocksdb_wal_iter_valid(it); rocksdb_wal_iter_next(it)) {
+		uint64_t seq;
+		rocksdb_writebatch_t *wb = rocksdb_wal_iter_get_batch(it, &seq);
+		size_t len;
+		const char *rep = rocksdb_writebatch_data(wb, &len);
+
+		rc = fn(ctx, seq, (uint32_t)rocksdb_writebatch_count(wb), rep, len);
+		rocksdb_writebatch_destroy(wb);
+	}
+	if (rc == 0) {
+		rocksdb_wal_iter_status(it, &err);
+		if (err) {
+			log_err("meta: updates since %llu: %s", (unsigned long long)from, err);
+			rocksdb_free(err);
+			rc = -ENOENT;
+		}
+	}
+	rocksdb_wal_iter_destroy(it);
+	return rc < 0 ? rc : 0;
+}
+
+int meta_apply(struct meta *m, const void *rep, size_t len)
+{
+	rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from(rep, len);
+	char *err = NULL;
+
+	rocksdb_write(m->db, m->wopt, wb, &err);
+	rocksdb_writebatch_destroy(wb);
+	return err ? db_fail("apply", err) : 0;
 }

@@ -91,6 +91,31 @@ int meta_open_readonly(const char *dir, struct meta **out);
 /* Make every committed batch durable (sync the write-ahead log). */
 int meta_sync(struct meta *m);
 
+/* --- shipping (a copy of the metadata kept elsewhere) ------------------ */
+
+/* Open DIR (which must exist) keeping its write-ahead logs for an hour or
+ * 256 MiB after they are obsolete, so that meta_updates can still read
+ * what was committed since a checkpoint. */
+int meta_open_shipped(const char *dir, struct meta **out);
+
+/* The sequence number of the last committed write. */
+uint64_t meta_seq(struct meta *m);
+
+/* Make in DIR (which must not exist) a copy of the database holding at
+ * least every write up to *SEQ, set here. */
+int meta_checkpoint(struct meta *m, const char *dir, uint64_t *seq);
+
+/* Call FN for each committed batch from sequence number FROM on, in order:
+ * SEQ its first sequence number, COUNT how many it takes, REP/LEN its bytes
+ * (valid during the call).  FN returns 0 to go on, > 0 to stop, < 0 to
+ * fail with that error.  -ENOENT when FROM is no longer in the logs. */
+int meta_updates(struct meta *m, uint64_t from,
+		 int (*fn)(void *ctx, uint64_t seq, uint32_t count, const void *rep, size_t len),
+		 void *ctx);
+
+/* Apply the batch bytes REP (as meta_updates gives them) to M. */
+int meta_apply(struct meta *m, const void *rep, size_t len);
+
 /* --- batches ----------------------------------------------------------- */
 
 struct meta_batch *meta_batch_new(void);

@@ -15,7 +15,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +183,15 @@ static int conf_read(struct store *s, char *err, size_t errlen)
 		} else if (!strcmp(key, "cold")) {
 			free(s->cold_path);
 			s->cold_path = strdup(val);
+		} else if (!strcmp(key, "hot")) {
+			free(s->hot_path);
+			s->hot_path = strdup(val);
+		} else if (!strcmp(key, "ceph_conf")) {
+			free(s->ceph_conf);
+			s->ceph_conf = strdup(val);
+		} else if (!strcmp(key, "ceph_user")) {
+			free(s->ceph_user);
+			s->ceph_user = strdup(val);
 		}
 	}
 	fclose(f);
@@ -378,23 +389,54 @@ int store_open_ro(const char *path, const char *cold, struct store **out, char *
 	return rc;
 }
 
-static int tiers_open(struct store *s, char *err, size_t errlen)
+
+/* How to reach the RADOS tiers of S: O's choices over aifs.conf's.  The
+ * lock's cookie (HOLDER, HOLDLEN bytes) names this host and the store's
+ * path; NOTE describes the holder for whoever finds the lock taken. */
+static void rados_opts(const struct store *s, const struct store_opts *o,
+		       struct tier_rados_opts *ro, char *holder, size_t holdlen, char *note,
+		       size_t notelen, char *err, size_t errlen)
 {
-	char *hot = path_join(s->path, "hot");
+	char host[256] = "?", real[PATH_MAX];
+
+	gethostname(host, sizeof(host) - 1);
+	if (!realpath(s->path, real))
+		snprintf(real, sizeof(real), "%s", s->path);
+	snprintf(holder, holdlen, "%s:%s", host, real);
+	snprintf(note, notelen, "aifs pid %d on %s, store %s%s%s", (int)getpid(), host, real,
+		 o && o->mnt ? ", mounted on " : "", o && o->mnt ? o->mnt : "");
+	*ro = (struct tier_rados_opts){
+		.conf = o && o->ceph_conf ? o->ceph_conf : s->ceph_conf,
+		.user = o && o->ceph_user ? o->ceph_user : s->ceph_user,
+		.timeout = o && o->rados_timeout >= 0 ? (unsigned)o->rados_timeout :
+			   STORE_RADOS_TIMEOUT,
+		.uuid = s->uuid, .holder = holder, .note = note, .err = err, .errlen = errlen,
+	};
+}
+
+static int tiers_open(struct store *s, const struct store_opts *o, char *err, size_t errlen)
+{
+	char *hot = s->hot_path ? strdup(s->hot_path) : path_join(s->path, "hot");
 	char *cold = s->cold_path ? strdup(s->cold_path) : path_join(s->path, "cold");
+	char holder[PATH_MAX + 300], note[2 * PATH_MAX + 400];
+	struct tier_rados_opts ro;
 	int rc = -ENOMEM;
 
 	if (!hot || !cold)
 		goto out;
-	rc = (store_readonly ? tier_open_readonly : tier_open)(hot, TIER_HOT,
-							      &s->tiers[TIER_HOT]);
+	err[0] = 0;
+	rados_opts(s, o, &ro, holder, sizeof(holder), note, sizeof(note), err, errlen);
+	rc = tier_open_spec(hot, TIER_HOT, store_readonly, &ro, &s->tiers[TIER_HOT]);
 	if (rc < 0) {
-		fail(err, errlen, rc, "cannot open hot tier %s: %s", hot, strerror(-rc));
+		if (!err[0])
+			fail(err, errlen, rc, "cannot open hot tier %s: %s", hot, strerror(-rc));
 		goto out;
 	}
-	rc = (store_readonly ? tier_open_readonly : tier_open)(cold, TIER_COLD,
-							       &s->tiers[TIER_COLD]);
-	if (rc < 0)
+	/* Both tiers in one namespace: the hot tier holds its lock. */
+	if (tier_spec_is_rados(hot) && !strcmp(hot, cold))
+		ro.holder = NULL;
+	rc = tier_open_spec(cold, TIER_COLD, store_readonly, &ro, &s->tiers[TIER_COLD]);
+	if (rc < 0 && !err[0])
 		fail(err, errlen, rc, "cannot open cold tier %s: %s", cold, strerror(-rc));
 	for (int t = 0; rc == 0 && s->segment_size && t < TIER_COUNT; t++) {
 		rc = tier_set_seg_max(s->tiers[t], s->segment_size);
@@ -421,12 +463,21 @@ int store_open_readonly(const char *path, struct store **out, char *err, size_t 
 
 int store_open(const char *path, struct store **out, char *err, size_t errlen)
 {
-	return store_open_cold(path, NULL, out, err, errlen);
+	return store_open_opts(path, NULL, out, err, errlen);
 }
 
 int store_open_cold(const char *path, const char *cold, struct store **out, char *err,
 		    size_t errlen)
 {
+	struct store_opts o = { .cold = cold, .rados_timeout = -1 };
+
+	return store_open_opts(path, &o, out, err, errlen);
+}
+
+int store_open_opts(const char *path, const struct store_opts *o, struct store **out,
+		    char *err, size_t errlen)
+{
+	const char *cold = o ? o->cold : NULL;
 	struct store *s = calloc(1, sizeof(*s));
 	struct stat st;
 	uint32_t fmt;
@@ -466,7 +517,8 @@ int store_open_cold(const char *path, const char *cold, struct store **out, char
 	if (rc < 0)
 		goto fail;
 	rc = store_readonly ? meta_open_readonly(mdir, &s->meta) :
-		meta_open(mdir, false, &s->meta);
+	     tier_spec_is_rados(s->hot_path) ? meta_open_shipped(mdir, &s->meta) :
+	     meta_open(mdir, false, &s->meta);
 	if (rc < 0) {
 		fail(err, errlen, rc, "cannot open metadata database %s: %s", mdir ? mdir : path,
 		     strerror(-rc));
@@ -478,7 +530,7 @@ int store_open_cold(const char *path, const char *cold, struct store **out, char
 			  "says %u; the store is damaged", path, rc < 0 ? 0 : fmt, s->format);
 		goto fail;
 	}
-	rc = tiers_open(s, err, errlen);
+	rc = tiers_open(s, o, err, errlen);
 	if (rc < 0)
 		goto fail;
 	free(mdir);
@@ -502,8 +554,45 @@ void store_close(struct store *s)
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	free(s->cold_path);
+	free(s->hot_path);
+	free(s->ceph_conf);
+	free(s->ceph_user);
 	free(s->path);
 	free(s);
+}
+
+int store_rados_unlock(const char *path, const struct store_opts *o,
+		       void (*report)(void *ctx, const char *who), void *ctx, char *err,
+		       size_t errlen)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	char holder[PATH_MAX + 300], note[2 * PATH_MAX + 400];
+	struct tier_rados_opts ro;
+	int rc;
+
+	if (!s || !(s->path = strdup(path))) {
+		free(s);
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	}
+	s->lock_fd = -1;
+	const char *spec;
+
+	rc = conf_read(s, err, errlen);
+	spec = tier_spec_is_rados(s->hot_path) ? s->hot_path : s->cold_path;
+	if (rc == 0 && !tier_spec_is_rados(spec))
+		rc = fail(err, errlen, -EINVAL, "store %s has no RADOS tier", path);
+	/* the local lock: a store mounted here must be unmounted, not unlocked */
+	if (rc == 0)
+		rc = lock_take(s, err, errlen);
+	if (rc == 0) {
+		err[0] = 0;
+		rados_opts(s, o, &ro, holder, sizeof(holder), note, sizeof(note), err, errlen);
+		rc = tier_rados_unlock(spec, &ro, report, ctx);
+		if (rc < 0 && !err[0])
+			fail(err, errlen, rc, "cannot unlock %s: %s", spec, strerror(-rc));
+	}
+	store_close(s);
+	return rc;
 }
 
 /* The directories every new store starts with, and their policies. */
@@ -590,8 +679,54 @@ int store_mkfs(const char *path, const char *cold, char *err, size_t errlen)
 int store_mkfs_seg(const char *path, const char *cold, uint64_t segment_size, char *err,
 		   size_t errlen)
 {
-	char uuid[40], conf[8192], seg[64] = "", *mdir;
+	struct store_opts o = { .cold = cold, .segment_size = segment_size, .rados_timeout = -1 };
+
+	return store_mkfs_opts(path, &o, err, errlen);
+}
+
+/* Make the RADOS tier WANT of the new store UUID; its full name
+ * ("rados:POOL/NAME") into SPEC, and the ceph lines of aifs.conf into
+ * CEPH. */
+static int mkfs_rados(const char *uuid, const char *want, const struct store_opts *o,
+		      char *spec, size_t speclen, char *ceph, size_t cephlen, char *err,
+		      size_t errlen)
+{
+	struct tier_rados_opts ro = { .conf = o->ceph_conf, .user = o->ceph_user,
+				      .timeout = o->rados_timeout >= 0 ?
+						 (unsigned)o->rados_timeout : STORE_RADOS_TIMEOUT,
+				      .uuid = uuid, .err = err, .errlen = errlen };
+	char real[PATH_MAX];
+	int rc, n = 0;
+
+	if (o->ceph_conf && !realpath(o->ceph_conf, real))
+		return fail(err, errlen, -errno, "cannot read Ceph configuration %s: %s",
+			    o->ceph_conf, strerror(errno));
+	if (o->ceph_conf)
+		ro.conf = real;
+	err[0] = 0;
+	rc = tier_rados_create(want, &ro, spec, speclen);
+	if (rc < 0)
+		return err[0] ? rc : fail(err, errlen, rc, "cannot create %s: %s", want,
+					   strerror(-rc));
+	ceph[0] = 0;
+	if (o->ceph_conf)
+		n = snprintf(ceph, cephlen, "ceph_conf = %s\n", real);
+	if (o->ceph_user)
+		snprintf(ceph + n, cephlen - (size_t)n, "ceph_user = %s\n", o->ceph_user);
+	return 0;
+}
+
+int store_mkfs_opts(const char *path, const struct store_opts *o, char *err, size_t errlen)
+{
+	const char *cold = o->cold, *data = NULL;
+	uint64_t segment_size = o->segment_size;
+	char uuid[40], conf[8192], seg[64] = "", *mdir, rspec[1024], dspec[1024], hot[1100] = "";
+	char ceph[2 * PATH_MAX] = "";
+	bool rados = tier_spec_is_rados(cold);
 	int rc;
+
+	if (o->data && !tier_spec_is_rados(o->data))
+		return fail(err, errlen, -EINVAL, "--data takes rados:POOL[/NAME], not %s", o->data);
 
 	if (segment_size && (segment_size < TIER_SEG_MIN || segment_size > TIER_SEG_MAX))
 		return fail(err, errlen, -EINVAL, "segment size %llu is outside [%llu, %llu]",
@@ -612,13 +747,35 @@ int store_mkfs_seg(const char *path, const char *cold, uint64_t segment_size, ch
 	rc = dir_private(path, "store", err, errlen);
 	if (rc < 0)
 		return rc;
-	if (cold && mkdir(cold, 0700) < 0 && errno != EEXIST)
+	rc = make_uuid(uuid);
+	if (rc < 0)
+		return fail(err, errlen, rc, "cannot make uuid: %s", strerror(-rc));
+	if (o->data) {
+		rc = mkfs_rados(uuid, o->data, o, dspec, sizeof(dspec), ceph, sizeof(ceph), err,
+				errlen);
+		if (rc < 0)
+			return rc;
+		data = dspec;
+		snprintf(hot, sizeof(hot), "hot = %s\n", data);
+		if (!cold) {	/* the cold tier shares the namespace */
+			cold = data;
+			rados = true;
+		}
+	}
+	if (rados && cold != data) {
+		rc = mkfs_rados(uuid, cold, o, rspec, sizeof(rspec), ceph, sizeof(ceph), err,
+				errlen);
+		if (rc < 0)
+			return rc;
+		cold = rspec;
+	}
+	if (cold && !rados && mkdir(cold, 0700) < 0 && errno != EEXIST)
 		return fail(err, errlen, -errno, "cannot create cold tier %s: %s", cold,
 			    strerror(errno));
-	if (cold && (rc = dir_private(cold, "cold tier", err, errlen)) < 0)
+	if (cold && !rados && (rc = dir_private(cold, "cold tier", err, errlen)) < 0)
 		return rc;
 	rc = mkdir_in(path, "meta");
-	if (!rc)
+	if (!rc && !data)
 		rc = mkdir_in(path, "hot");
 	if (!rc && !cold)
 		rc = mkdir_in(path, "cold");
@@ -630,9 +787,6 @@ int store_mkfs_seg(const char *path, const char *cold, uint64_t segment_size, ch
 	free(mdir);
 	if (rc < 0)
 		return fail(err, errlen, rc, "cannot create metadata database: %s", strerror(-rc));
-	rc = make_uuid(uuid);
-	if (rc < 0)
-		return fail(err, errlen, rc, "cannot make uuid: %s", strerror(-rc));
 	rc = audit_key_create(path, uuid);
 	if (rc < 0)
 		return fail(err, errlen, rc, "cannot create the audit signing key in %s: %s", path,
@@ -640,9 +794,9 @@ int store_mkfs_seg(const char *path, const char *cold, uint64_t segment_size, ch
 	/* aifs.conf is written last: its presence marks a complete store. */
 	snprintf(conf, sizeof(conf),
 		 "# aifs store; written by aifsctl mkfs, do not edit\n"
-		 "format = %u\nuuid = %s\ncreated = %lld\n%s%s%s%s",
-		 STORE_FORMAT, uuid, (long long)time(NULL), cold ? "cold = " : "",
-		 cold ? cold : "", cold ? "\n" : "", seg);
+		 "format = %u\nuuid = %s\ncreated = %lld\n%s%s%s%s%s%s",
+		 STORE_FORMAT, uuid, (long long)time(NULL), hot, cold ? "cold = " : "",
+		 cold ? cold : "", cold ? "\n" : "", seg, ceph);
 	rc = write_durable(path, "aifs.conf", conf);
 	if (rc < 0)
 		return fail(err, errlen, rc, "cannot write %s/aifs.conf: %s", path, strerror(-rc));

@@ -1,11 +1,13 @@
 /* store.h — a whole aifs store on disk: configuration, lock, metadata, tiers.
  *
- *   STORE/aifs.conf   "key = value" lines: format, uuid, created, cold,
- *                     segment_size
+ *   STORE/aifs.conf   "key = value" lines: format, uuid, created, hot, cold,
+ *                     segment_size, ceph_conf, ceph_user
  *   STORE/lock        held (flock) by whoever has the store open
  *   STORE/meta/       RocksDB database (meta.h)
- *   STORE/hot/        hot tier segments
- *   STORE/cold/       cold tier segments (or the path named by "cold")
+ *   STORE/hot/        hot tier segments (or, for "hot = rados:POOL/NAME",
+ *                     objects in Ceph: the store's data lives in RADOS)
+ *   STORE/cold/       cold tier segments (or the directory named by "cold",
+ *                     or, for "cold = rados:POOL/NAME", objects in Ceph)
  *
  * Opening refuses, with a message for the user in ERR, a missing store, a
  * store of a newer format than this binary, and a store already open.
@@ -26,11 +28,28 @@ struct store {
 	char uuid[40];
 	uint32_t format;
 	int64_t created;		/* seconds since the epoch */
-	char *cold_path;		/* directory of the cold tier */
+	char *hot_path;			/* rados:POOL/NAME of the hot tier, or NULL: STORE/hot */
+	char *cold_path;		/* directory of the cold tier, or rados:POOL/NAME */
+	char *ceph_conf, *ceph_user;	/* how to reach Ceph (NULL: Ceph's defaults) */
 	uint64_t segment_size;		/* segments cut at this size (0: tier default) */
 	struct meta *meta;
 	struct tier *tiers[TIER_COUNT];
 	int lock_fd;
+};
+
+/* Seconds a request to a RADOS tier may wait for the cluster, by default. */
+#define STORE_RADOS_TIMEOUT	30
+
+/* Choices for store_mkfs_opts and store_open_opts; NULL or 0 fields take
+ * what aifs.conf says, else the defaults. */
+struct store_opts {
+	const char *cold;		/* cold tier: a directory or rados:POOL[/NAME] */
+	const char *data;		/* mkfs: hot tier (all new data) in rados:POOL[/NAME] */
+	uint64_t segment_size;		/* mkfs: segments of at most this size */
+	const char *ceph_conf;		/* ceph.conf of the cluster */
+	const char *ceph_user;		/* Ceph user */
+	int rados_timeout;		/* seconds (0: wait forever; < 0: the default) */
+	const char *mnt;		/* mount point, named in the RADOS lock */
 };
 
 /* Create a new store at PATH (an absent or empty directory) with its root
@@ -40,6 +59,24 @@ int store_mkfs(const char *path, const char *cold, char *err, size_t errlen);
 /* The same with segments of at most SEGMENT_SIZE bytes (0: the default). */
 int store_mkfs_seg(const char *path, const char *cold, uint64_t segment_size, char *err,
 		   size_t errlen);
+
+/* Create a store with the choices O (data, cold, segment_size, ceph_conf,
+ * ceph_user are recorded in aifs.conf).  A RADOS tier's namespace must be
+ * empty; NAME defaults to the new store's uuid.  With O->data and no
+ * O->cold, both tiers share the data tier's namespace. */
+int store_mkfs_opts(const char *path, const struct store_opts *o, char *err, size_t errlen);
+
+/* Open the store at PATH with the choices O (mount options), taking its
+ * lock and, for a RADOS tier, the store's lock in the pool. */
+int store_open_opts(const char *path, const struct store_opts *o, struct store **out,
+		    char *err, size_t errlen);
+
+/* Break the lock in the pool of the RADOS tier of the (unmounted) store
+ * PATH, reporting each holder to REPORT.  The number broken, or a negative
+ * errno with ERR set. */
+int store_rados_unlock(const char *path, const struct store_opts *o,
+		       void (*report)(void *ctx, const char *who), void *ctx, char *err,
+		       size_t errlen);
 
 /* Open the store at PATH, taking its lock.  *OUT is freed by store_close. */
 int store_open(const char *path, struct store **out, char *err, size_t errlen);

@@ -160,6 +160,32 @@ int tier_set_seg_max(struct tier *t, uint64_t bytes)
 	return t->ops->set_seg_max(t, bytes);
 }
 
+int tier_blob_put(struct tier *t, const char *name, const void *buf, size_t len)
+{
+	return t->ops->blob_put ? t->ops->blob_put(t, name, buf, len) : -EOPNOTSUPP;
+}
+
+int tier_blob_get(struct tier *t, const char *name, void **buf, size_t *len)
+{
+	return t->ops->blob_get ? t->ops->blob_get(t, name, buf, len) : -EOPNOTSUPP;
+}
+
+int tier_blob_remove(struct tier *t, const char *name)
+{
+	return t->ops->blob_remove ? t->ops->blob_remove(t, name) : -EOPNOTSUPP;
+}
+
+int tier_blob_list(struct tier *t, const char *prefix, int (*fn)(void *ctx, const char *name),
+		   void *ctx)
+{
+	return t->ops->blob_list ? t->ops->blob_list(t, prefix, fn, ctx) : -EOPNOTSUPP;
+}
+
+int tier_wait_writes(struct tier *t)
+{
+	return t->ops->wait_writes ? t->ops->wait_writes(t) : 0;
+}
+
 void tier_close(struct tier *t)
 {
 	if (t)

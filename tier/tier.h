@@ -80,6 +80,13 @@ struct tier_ops {
 	int (*space)(struct tier *t, struct tier_space *out);
 	int (*set_seg_max)(struct tier *t, uint64_t bytes);
 	void (*close)(struct tier *t);
+	/* optional (NULL: the tier keeps no blobs; nothing to wait for) */
+	int (*blob_put)(struct tier *t, const char *name, const void *buf, size_t len);
+	int (*blob_get)(struct tier *t, const char *name, void **buf, size_t *len);
+	int (*blob_remove)(struct tier *t, const char *name);
+	int (*blob_list)(struct tier *t, const char *prefix,
+			 int (*fn)(void *ctx, const char *name), void *ctx);
+	int (*wait_writes)(struct tier *t);
 };
 
 /* Open the local tier ID kept in directory DIR (which must exist).  Finds the
@@ -90,6 +97,46 @@ int tier_open(const char *dir, int id, struct tier **out);
 /* Open a tier only to read it, possibly while another process appends to
  * it: nothing is created (tier_append must not be called). */
 int tier_open_readonly(const char *dir, int id, struct tier **out);
+
+/* How to reach a tier kept in Ceph RADOS (rados.c).  A RADOS tier is
+ * named "rados:POOL/NAME": its objects live in pool POOL under the RADOS
+ * namespace NAME (by default the store's uuid), one object per extent,
+ * plus the object "aifs.store" that names the store and carries its
+ * one-writer lock. */
+struct tier_rados_opts {
+	const char *conf;	/* ceph.conf; NULL: Ceph's own search ($CEPH_CONF, /etc/ceph) */
+	const char *user;	/* "admin" or "client.admin"; NULL: Ceph's default */
+	unsigned timeout;	/* seconds before a request to the cluster fails (0: never) */
+	const char *uuid;	/* the store's uuid: NAME by default, checked against aifs.store */
+	const char *holder;	/* the lock's cookie: host and store path (NULL: no lock) */
+	const char *note;	/* the lock's description, for whoever finds it held */
+	char *err;		/* on failure, one line for the user (may be NULL) */
+	size_t errlen;
+};
+
+/* True if SPEC names a RADOS tier ("rados:..."). */
+int tier_spec_is_rados(const char *spec);
+
+/* Open tier ID named by SPEC: a RADOS tier (with options RO) or else a
+ * local directory, as tier_open or, with READONLY, tier_open_readonly.
+ * A RADOS tier opened read-write takes the store's exclusive lock
+ * (RO->holder) and refuses with -EBUSY when another holder has it; a lock
+ * with the very same holder is broken first (the caller holds the
+ * store's local lock, so that holder is dead). */
+int tier_open_spec(const char *spec, int id, int readonly, const struct tier_rados_opts *ro,
+		   struct tier **out);
+
+/* Make the RADOS tier SPEC for the store RO->uuid: its namespace must
+ * hold no object; writes aifs.store.  The resolved spec (with NAME) is
+ * written to OUT (OUTLEN bytes). */
+int tier_rados_create(const char *spec, const struct tier_rados_opts *ro, char *out,
+		      size_t outlen);
+
+/* Break every holder's lock on the RADOS tier SPEC; REPORT is called with
+ * a description of each lock broken.  Returns how many were broken, or a
+ * negative errno. */
+int tier_rados_unlock(const char *spec, const struct tier_rados_opts *ro,
+		      void (*report)(void *ctx, const char *who), void *ctx);
 
 /* Start new segments once the active one would pass BYTES (between
  * TIER_SEG_MIN and TIER_SEG_MAX; default TIER_SEG_MAX).  Returns 0 or
@@ -174,6 +221,22 @@ struct tier_space {
 
 /* Space used by the tier and left on its device. */
 int tier_space(struct tier *t, struct tier_space *out);
+
+/* Blobs: named byte strings a tier kept in an object store holds beside
+ * its extents (the shipped metadata).  Local tiers give -EOPNOTSUPP.
+ * Put replaces NAME whole and returns once it is durable; get returns a
+ * malloc'd copy (*BUF, freed by the caller) or -ENOENT; list calls FN
+ * with each name starting with PREFIX, stopping at a nonzero return. */
+int tier_blob_put(struct tier *t, const char *name, const void *buf, size_t len);
+int tier_blob_get(struct tier *t, const char *name, void **buf, size_t *len);
+int tier_blob_remove(struct tier *t, const char *name);
+int tier_blob_list(struct tier *t, const char *prefix, int (*fn)(void *ctx, const char *name),
+		   void *ctx);
+
+/* Wait until every extent appended so far is written (for a tier whose
+ * appends complete later), without the durability and the error report of
+ * tier_sync: those stay for tier_sync's caller. */
+int tier_wait_writes(struct tier *t);
 
 /* CRC-32C (Castagnoli) of LEN bytes, continuing from SEED (0 to start). */
 uint32_t tier_crc32c(uint32_t seed, const void *buf, size_t len);

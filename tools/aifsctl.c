@@ -16,7 +16,7 @@ static const char usage_text[] =
 	"usage: aifsctl COMMAND [ARGS]\n"
 	"\n"
 	"commands:\n"
-	"  mkfs [--cold PATH] [--segment-size MIB] STORE   create a new store\n"
+	"  mkfs [--data|--cold ...] [--segment-size MIB] STORE   create a new store\n"
 	"  fsck [--repair] STORE      check (and repair) an unmounted store\n"
 	"  status [--json] MOUNT      store, space, versions, snapshots, journal, daemon\n"
 	"  stats [--json] MOUNT       operation counts, bytes and latency percentiles\n"
@@ -44,6 +44,8 @@ static const char usage_text[] =
 	"  tier migrate PATH --to T   move PATH to the hot or cold tier\n"
 	"  tier pin PATH hot|cold|none  keep PATH in a tier\n"
 	"  gc [--threshold F] MOUNT|STORE  compact segments, report bytes reclaimed\n"
+	"  rados unlock STORE         break the pool lock a dead host left on STORE\n"
+	"  recover rados:POOL/NAME DIR  rebuild a store with its data in RADOS from the pool\n"
 	"\n"
 	"  aifsctl COMMAND --help     help on one command\n"
 	"  aifsctl --version          print the version\n"
@@ -51,20 +53,32 @@ static const char usage_text[] =
 	"Exit status: 0 ok, 1 problem found or failure, 2 usage error.  See aifsctl(8).\n";
 
 static const char mkfs_usage[] =
-	"usage: aifsctl mkfs [--cold PATH] [--segment-size MIB] STORE\n"
+	"usage: aifsctl mkfs [--data rados:POOL[/NAME]] [--cold PATH|rados:POOL[/NAME]]\n"
+	"                    [--ceph-conf FILE] [--ceph-user NAME] [--segment-size MIB] STORE\n"
 	"\n"
 	"Create a new aifs store in STORE, which must be absent or empty.\n"
+	"  --data rados:POOL[/NAME]  keep all data in Ceph (the hot tier and, unless --cold\n"
+	"                       says otherwise, the cold one); the metadata is shipped there\n"
+	"                       too, for aifsctl recover\n"
 	"  --cold PATH          keep the cold tier in PATH (default STORE/cold)\n"
+	"  --cold rados:POOL[/NAME]  keep the cold tier in Ceph pool POOL under the RADOS\n"
+	"                       namespace NAME (default: the store's uuid), which must be empty\n"
+	"  --ceph-conf FILE     the cluster's ceph.conf (default: Ceph's own search)\n"
+	"  --ceph-user NAME     the Ceph user (default: Ceph's default, admin)\n"
 	"  --segment-size MIB   cut segment files at MIB MiB (16..1024, default 1024)\n";
 
 static int cmd_mkfs(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "cold", required_argument, NULL, 'c' },
+		{ "data", required_argument, NULL, 'D' },
 		{ "segment-size", required_argument, NULL, 's' },
+		{ "ceph-conf", required_argument, NULL, 'C' },
+		{ "ceph-user", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
+	struct store_opts o = { .rados_timeout = -1 };
 	const char *cold = NULL;
 	unsigned long long seg = 0;
 	char err[1024], *end;
@@ -73,6 +87,9 @@ static int cmd_mkfs(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': cold = optarg; break;
+		case 'C': o.ceph_conf = optarg; break;
+		case 'D': o.data = optarg; break;
+		case 'U': o.ceph_user = optarg; break;
 		case 's':
 			seg = strtoull(optarg, &end, 10) << 20;
 			if (*end || seg < TIER_SEG_MIN || seg > TIER_SEG_MAX) {
@@ -88,7 +105,9 @@ static int cmd_mkfs(int argc, char **argv)
 		fputs(mkfs_usage, stderr);
 		return EXIT_USAGE;
 	}
-	if (store_mkfs_seg(argv[optind], cold, seg, err, sizeof(err)) < 0) {
+	o.cold = cold;
+	o.segment_size = seg;
+	if (store_mkfs_opts(argv[optind], &o, err, sizeof(err)) < 0) {
 		fprintf(stderr, "aifsctl mkfs: %s\n", err);
 		return EXIT_PROBLEM;
 	}
@@ -142,6 +161,10 @@ int main(int argc, char **argv)
 		return cmd_tier(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "gc"))
 		return cmd_gc(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "rados"))
+		return cmd_rados(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "recover"))
+		return cmd_recover(argc - 1, argv + 1);
 	fprintf(stderr, "aifsctl: unknown command '%s'\n%s", argv[1], usage_text);
 	return EXIT_USAGE;
 }

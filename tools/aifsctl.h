@@ -41,6 +41,10 @@ int snap_manifest_digest(const char *ds, const char *tag, char hex[65]);
 int cmd_tier(int argc, char **argv);
 /* aifsctl gc [--threshold F] MOUNT|STORE */
 int cmd_gc(int argc, char **argv);
+/* aifsctl rados unlock [--ceph-conf FILE] [--ceph-user NAME] STORE */
+int cmd_rados(int argc, char **argv);
+/* aifsctl recover [--ceph-conf FILE] [--ceph-user NAME] rados:POOL/NAME DIR */
+int cmd_recover(int argc, char **argv);
 /* Offline gc of the unmounted store at PATH (gccmd.c); an exit code. */
 int gc_offline(const char *path, double threshold);
 

@@ -1,0 +1,533 @@
+/* ship.c — shipping the metadata to the pool, and rebuilding a store from
+ * it (see ship.h for the objects and the guarantees).
+ */
+#include "meta/ship.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tier/log.h"
+
+#define LOG_LIMIT	(64u << 20)	/* log bytes shipped before a new checkpoint */
+#define NAME_MAX_LEN	300
+
+struct ship {
+	struct store *s;
+	struct tier *t;		/* the hot tier, in RADOS: where blobs go */
+	uint64_t shipped;	/* last sequence number shipped */
+	uint64_t log_bytes;	/* shipped in logs since the checkpoint */
+	char *tmp;		/* STORE/ship.tmp: where checkpoints are made */
+};
+
+/* ---- small file helpers ---------------------------------------------- */
+
+static int file_read(const char *path, void **buf, size_t *len)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+	char *b = NULL;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !(b = malloc(st.st_size ? (size_t)st.st_size : 1)))
+		rc = b ? -errno : -ENOMEM;
+	for (off_t off = 0; rc == 0 && off < st.st_size; ) {
+		ssize_t n = pread(fd, b + off, (size_t)(st.st_size - off), off);
+
+		if (n <= 0)
+			rc = n < 0 ? -errno : -EIO;
+		off += n > 0 ? n : 0;
+	}
+	close(fd);
+	if (rc) {
+		free(b);
+		return rc;
+	}
+	*buf = b;
+	*len = (size_t)st.st_size;
+	return 0;
+}
+
+static int file_write(const char *path, const void *buf, size_t len, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode), rc = 0;
+	const char *p = buf;
+
+	if (fd < 0)
+		return -errno;
+	for (size_t off = 0; rc == 0 && off < len; ) {
+		ssize_t n = write(fd, p + off, len - off);
+
+		if (n < 0)
+			rc = -errno;
+		off += n > 0 ? (size_t)n : 0;
+	}
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/* Remove the files of the flat directory DIR, then DIR. */
+static void dir_remove(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char p[4096];
+
+	if (!d)
+		return;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+			unlink(p);
+		}
+	closedir(d);
+	rmdir(dir);
+}
+
+static int put_file(struct tier *t, const char *name, const char *path)
+{
+	void *buf = NULL;
+	size_t len = 0;
+	int rc = file_read(path, &buf, &len);
+
+	if (rc)
+		return rc;
+	rc = tier_blob_put(t, name, buf, len);
+	free(buf);
+	return rc;
+}
+
+/* ---- shipping -------------------------------------------------------- */
+
+static void wait_writes(struct store *s)
+{
+	for (int i = 0; i < TIER_COUNT; i++)
+		tier_wait_writes(s->tiers[i]);
+}
+
+struct stale {
+	struct tier *t;
+	char keep[NAME_MAX_LEN];	/* prefix of the names kept ("" : none) */
+};
+
+static int remove_stale(void *ctx, const char *name)
+{
+	struct stale *st = ctx;
+
+	if (!st->keep[0] || strncmp(name, st->keep, strlen(st->keep)))
+		tier_blob_remove(st->t, name);
+	return 0;
+}
+
+/* Ship a new checkpoint of the metadata, then drop the older one and the
+ * logs it covers. */
+static int ship_checkpoint(struct ship *sh)
+{
+	char name[NAME_MAX_LEN], path[4096], *man = NULL;
+	size_t mlen = 0;
+	struct dirent *de;
+	struct stale st = { .t = sh->t };
+	struct stat sb;
+	uint64_t seq;
+	FILE *mf;
+	DIR *d;
+	int rc;
+
+	dir_remove(sh->tmp);
+	rc = meta_checkpoint(sh->s->meta, sh->tmp, &seq);
+	if (rc)
+		return rc;
+	wait_writes(sh->s);
+	mf = open_memstream(&man, &mlen);
+	d = opendir(sh->tmp);
+	if (!mf || !d)
+		rc = -ENOMEM;
+	while (rc == 0 && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", sh->tmp, de->d_name);
+		snprintf(name, sizeof name, "c.%016" PRIx64 ".%s", seq, de->d_name);
+		rc = stat(path, &sb) < 0 ? -errno : put_file(sh->t, name, path);
+		if (rc == 0)
+			fprintf(mf, "%s %lld\n", de->d_name, (long long)sb.st_size);
+	}
+	if (d)
+		closedir(d);
+	if (mf)
+		fclose(mf);
+	snprintf(name, sizeof name, "c.%016" PRIx64, seq);
+	if (rc == 0)
+		rc = tier_blob_put(sh->t, name, man, mlen);
+	if (rc == 0) {
+		char head[32];
+
+		snprintf(head, sizeof head, "%016" PRIx64 "\n", seq);
+		rc = tier_blob_put(sh->t, "head", head, strlen(head));
+	}
+	free(man);
+	dir_remove(sh->tmp);
+	if (rc) {
+		log_err("ship: checkpoint of the metadata at %" PRIu64 " not shipped: %s", seq,
+			strerror(-rc));
+		return rc;
+	}
+	snprintf(st.keep, sizeof st.keep, "c.%016" PRIx64, seq);
+	tier_blob_list(sh->t, "c.", remove_stale, &st);
+	st.keep[0] = 0;
+	tier_blob_list(sh->t, "l.", remove_stale, &st);
+	sh->shipped = seq;
+	sh->log_bytes = 0;
+	log_info("ship: metadata checkpoint at %" PRIu64 " shipped", seq);
+	return 0;
+}
+
+struct logbuf {
+	FILE *f;
+	uint64_t upto, first, last;
+};
+
+static void put_be(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = n - 1; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static int collect(void *ctx, uint64_t seq, uint32_t count, const void *rep, size_t len)
+{
+	struct logbuf *lb = ctx;
+	uint8_t h[16];
+
+	if (seq > lb->upto)
+		return 1;
+	if (seq + count <= lb->last + 1)
+		return 0;	/* shipped already */
+	if (!lb->first)
+		lb->first = seq;
+	put_be(h, seq, 8);
+	put_be(h + 8, count, 4);
+	put_be(h + 12, len, 4);
+	if (fwrite(h, 1, sizeof h, lb->f) != sizeof h || fwrite(rep, 1, len, lb->f) != len)
+		return -ENOMEM;
+	lb->last = seq + count - 1;
+	return 0;
+}
+
+int ship_step(struct ship *sh)
+{
+	struct logbuf lb = { .last = sh->shipped };
+	char name[NAME_MAX_LEN], *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	lb.upto = meta_seq(sh->s->meta);
+	if (lb.upto <= sh->shipped)
+		return 0;
+	if (sh->log_bytes > LOG_LIMIT)
+		return ship_checkpoint(sh);
+	wait_writes(sh->s);
+	lb.f = open_memstream(&buf, &len);
+	if (!lb.f)
+		return -ENOMEM;
+	rc = meta_updates(sh->s->meta, sh->shipped + 1, collect, &lb);
+	fclose(lb.f);
+	if (rc == -ENOENT) {
+		free(buf);
+		log_warn("ship: the metadata logs since %" PRIu64 " are gone: shipping a checkpoint",
+			 sh->shipped + 1);
+		return ship_checkpoint(sh);
+	}
+	if (rc == 0 && len) {
+		snprintf(name, sizeof name, "l.%016" PRIx64, lb.first);
+		rc = tier_blob_put(sh->t, name, buf, len);
+	}
+	free(buf);
+	if (rc) {
+		log_err("ship: metadata from %" PRIu64 " not shipped: %s", sh->shipped + 1,
+			strerror(-rc));
+		return rc;
+	}
+	sh->shipped = lb.last;
+	sh->log_bytes += len;
+	return 0;
+}
+
+uint64_t ship_shipped(const struct ship *sh)
+{
+	return sh->shipped;
+}
+
+int ship_open(struct store *s, struct ship **out)
+{
+	static const char *const files[] = { "aifs.conf", "audit.key", "audit.pub" };
+	static const char *const blobs[] = { "conf", "audit.key", "audit.pub" };
+	struct ship *sh = calloc(1, sizeof *sh);
+	char path[4096];
+	int rc = 0;
+
+	if (!sh || asprintf(&sh->tmp, "%s/ship.tmp", s->path) < 0) {
+		free(sh);
+		return -ENOMEM;
+	}
+	sh->s = s;
+	sh->t = s->tiers[TIER_HOT];
+	for (size_t i = 0; rc == 0 && i < sizeof files / sizeof files[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", s->path, files[i]);
+		rc = put_file(sh->t, blobs[i], path);
+		if (rc)
+			log_err("ship: cannot ship %s: %s", path, strerror(-rc));
+	}
+	if (rc == 0)
+		rc = ship_checkpoint(sh);
+	if (rc) {
+		ship_free(sh);
+		return rc;
+	}
+	*out = sh;
+	return 0;
+}
+
+void ship_free(struct ship *sh)
+{
+	if (!sh)
+		return;
+	free(sh->tmp);
+	free(sh);
+}
+
+/* ---- recovery -------------------------------------------------------- */
+
+struct names {
+	char **v;
+	size_t n, cap;
+};
+
+static int add_name(void *ctx, const char *name)
+{
+	struct names *l = ctx;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		char **v = realloc(l->v, cap * sizeof *v);
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	if (!(l->v[l->n] = strdup(name)))
+		return -ENOMEM;
+	l->n++;
+	return 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static uint64_t get_be(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Fetch the checkpoint files of head into MDIR; *SEQ its sequence number. */
+static int fetch_checkpoint(struct tier *t, const char *mdir, uint64_t *seq, char *err,
+			    size_t errlen)
+{
+	char name[NAME_MAX_LEN], path[4400], file[256], *line, *save = NULL;
+	void *head = NULL, *man = NULL, *buf;
+	size_t len;
+	long long size;
+	int rc = tier_blob_get(t, "head", &head, &len);
+
+	if (rc) {
+		snprintf(err, errlen, "no shipped metadata (m.head): %s", strerror(-rc));
+		return rc;
+	}
+	*seq = strtoull(head, NULL, 16);
+	free(head);
+	snprintf(name, sizeof name, "c.%016" PRIx64, *seq);
+	rc = tier_blob_get(t, name, &man, &len);
+	if (rc) {
+		snprintf(err, errlen, "checkpoint %s missing: %s", name, strerror(-rc));
+		return rc;
+	}
+	((char *)man)[len ? len - 1 : 0] = 0;
+	for (line = strtok_r(man, "\n", &save); rc == 0 && line; line = strtok_r(NULL, "\n", &save)) {
+		if (sscanf(line, "%255s %lld", file, &size) != 2 || strchr(file, '/')) {
+			snprintf(err, errlen, "checkpoint %s: bad line '%s'", name, line);
+			rc = -EINVAL;
+			break;
+		}
+		snprintf(name, sizeof name, "c.%016" PRIx64 ".%s", *seq, file);
+		rc = tier_blob_get(t, name, &buf, &len);
+		if (rc == 0 && (long long)len != size)
+			rc = -EIO;
+		if (rc == 0) {
+			snprintf(path, sizeof path, "%s/%s", mdir, file);
+			rc = file_write(path, buf, len, 0644);
+			free(buf);
+		}
+		if (rc)
+			snprintf(err, errlen, "checkpoint file %s: %s", name, strerror(-rc));
+	}
+	free(man);
+	return rc;
+}
+
+/* Apply log object NAME's batches from *NEXT on to M. */
+static int apply_log(struct tier *t, struct meta *m, const char *name, uint64_t *next, char *err,
+		     size_t errlen)
+{
+	void *blob;
+	size_t len, pos = 0;
+	int rc = tier_blob_get(t, name, &blob, &len);
+	uint8_t *buf = blob;
+
+	while (rc == 0 && pos + 16 <= len) {
+		uint64_t seq = get_be(buf + pos, 8);
+		uint32_t count = (uint32_t)get_be(buf + pos + 8, 4);
+		uint32_t blen = (uint32_t)get_be(buf + pos + 12, 4);
+
+		if (pos + 16 + blen > len)
+			break;
+		if (seq + count > *next) {
+			if (seq != *next) {
+				snprintf(err, errlen, "shipped metadata has a gap: batch %" PRIu64
+					 " follows %" PRIu64, seq, *next - 1);
+				rc = -EIO;
+				break;
+			}
+			rc = meta_apply(m, buf + pos + 16, blen);
+			*next = seq + count;
+		}
+		pos += 16 + (size_t)blen;
+	}
+	if (rc == 0 && pos != len) {
+		snprintf(err, errlen, "log %s is truncated", name);
+		rc = -EIO;
+	}
+	if (rc && !err[0])
+		snprintf(err, errlen, "log %s: %s", name, strerror(-rc));
+	free(buf);
+	return rc;
+}
+
+/* The shipped aifs.conf with the Ceph conf and user of RO, into DIR. */
+static int write_conf(struct tier *t, const struct tier_rados_opts *ro, const char *dir)
+{
+	char path[4096], *out = NULL, *line, *save = NULL;
+	size_t len, olen = 0;
+	void *conf;
+	FILE *f;
+	int rc = tier_blob_get(t, "conf", &conf, &len);
+
+	if (rc)
+		return rc;
+	f = open_memstream(&out, &olen);
+	if (!f) {
+		free(conf);
+		return -ENOMEM;
+	}
+	((char *)conf)[len ? len - 1 : 0] = 0;
+	for (line = strtok_r(conf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if ((ro->conf && !strncmp(line, "ceph_conf ", 10)) ||
+		    (ro->user && !strncmp(line, "ceph_user ", 10)))
+			continue;
+		fprintf(f, "%s\n", line);
+	}
+	if (ro->conf)
+		fprintf(f, "ceph_conf = %s\n", ro->conf);
+	if (ro->user)
+		fprintf(f, "ceph_user = %s\n", ro->user);
+	fclose(f);
+	free(conf);
+	snprintf(path, sizeof path, "%s/aifs.conf", dir);
+	rc = file_write(path, out, olen, 0644);
+	free(out);
+	return rc;
+}
+
+static int fetch_key(struct tier *t, const char *dir, const char *name, mode_t mode)
+{
+	char path[4096];
+	void *buf;
+	size_t len;
+	int rc = tier_blob_get(t, name, &buf, &len);
+
+	if (rc)
+		return rc;
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	rc = file_write(path, buf, len, mode);
+	free(buf);
+	return rc;
+}
+
+int ship_recover(const char *spec, const struct tier_rados_opts *ro, const char *dir,
+		 uint64_t *seq, char *err, size_t errlen)
+{
+	struct names logs = { 0 };
+	struct meta *m = NULL;
+	struct tier *t = NULL;
+	char mdir[4096];
+	uint64_t next;
+	int rc;
+
+	err[0] = 0;
+	if (!tier_spec_is_rados(spec) || !strchr(spec, '/')) {
+		snprintf(err, errlen, "%s: expected rados:POOL/NAME", spec);
+		return -EINVAL;
+	}
+	if ((mkdir(dir, 0700) < 0 && errno != EEXIST) ||
+	    (snprintf(mdir, sizeof mdir, "%s/meta", dir), mkdir(mdir, 0700) < 0)) {
+		snprintf(err, errlen, "cannot create %s (it must be absent or empty): %s", mdir,
+			 strerror(errno));
+		return -errno;
+	}
+	rc = tier_open_spec(spec, TIER_HOT, 1, ro, &t);
+	if (rc) {
+		if (!err[0])
+			snprintf(err, errlen, "cannot open %s: %s", spec, strerror(-rc));
+		return rc;
+	}
+	rc = fetch_checkpoint(t, mdir, seq, err, errlen);
+	next = *seq + 1;
+	if (rc == 0 && (rc = meta_open(mdir, false, &m)) < 0)
+		snprintf(err, errlen, "cannot open the recovered metadata: %s", strerror(-rc));
+	if (rc == 0)
+		rc = tier_blob_list(t, "l.", add_name, &logs);
+	if (logs.n)
+		qsort(logs.v, logs.n, sizeof *logs.v, by_name);
+	for (size_t i = 0; rc == 0 && i < logs.n; i++)
+		rc = apply_log(t, m, logs.v[i], &next, err, errlen);
+	if (rc == 0 && (rc = meta_sync(m)) < 0)
+		snprintf(err, errlen, "cannot sync the recovered metadata: %s", strerror(-rc));
+	meta_close(m);
+	if (rc == 0 && ((rc = fetch_key(t, dir, "audit.key", 0600)) ||
+			(rc = fetch_key(t, dir, "audit.pub", 0644))))
+		snprintf(err, errlen, "cannot recover the audit keys: %s", strerror(-rc));
+	/* aifs.conf last: its presence marks a complete store */
+	if (rc == 0 && (rc = write_conf(t, ro, dir)) < 0)
+		snprintf(err, errlen, "cannot write %s/aifs.conf: %s", dir, strerror(-rc));
+	for (size_t i = 0; i < logs.n; i++)
+		free(logs.v[i]);
+	free(logs.v);
+	tier_close(t);
+	*seq = next - 1;
+	if (rc && !err[0])
+		snprintf(err, errlen, "%s", strerror(-rc));
+	return rc;
+}

@@ -1,0 +1,53 @@
+/* ship.h — the metadata of a store whose data is in RADOS, shipped to the
+ * pool so that the store can be rebuilt elsewhere from the pool alone.
+ *
+ * Blobs of the hot (RADOS) tier (tier_blob_*, so "m.NAME" objects):
+ *   conf, audit.key, audit.pub   the store's aifs.conf and signing keys
+ *   c.SEQ                        a RocksDB checkpoint holding every write up
+ *                                to SEQ: "NAME SIZE" lines, its files being
+ *   c.SEQ.NAME                   the bytes of file NAME of that checkpoint
+ *   head                         "SEQ": the checkpoint to start from
+ *   l.SEQ                        the write batches from sequence number SEQ
+ *                                on: each an 8-byte big-endian sequence
+ *                                number, 4-byte count, 4-byte length, bytes
+ * (SEQ in 16 hex digits, so that names sort in order).  head is written
+ * only once its checkpoint is whole, and the older checkpoint and logs are
+ * removed only after it.
+ *
+ * Before a batch is shipped, every extent append made before it is
+ * waited for, so shipped metadata never points at bytes still in flight.
+ * Not thread-safe: one shipper per store.
+ */
+#ifndef AIFS_META_SHIP_H
+#define AIFS_META_SHIP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "meta/store.h"
+
+struct ship;
+
+/* Start shipping store S (its hot tier must be RADOS and its metadata
+ * opened with meta_open_shipped): the conf and keys, then a checkpoint.
+ * *OUT is freed by ship_free. */
+int ship_open(struct store *s, struct ship **out);
+
+/* Ship the batches committed since the last call (a new checkpoint
+ * instead when the logs have grown large or lost what was not shipped).
+ * Returns 0 or a negative errno; the next call tries again. */
+int ship_step(struct ship *sh);
+
+/* The sequence number shipped so far. */
+uint64_t ship_shipped(const struct ship *sh);
+
+void ship_free(struct ship *sh);
+
+/* Rebuild in DIR (absent or empty) the store whose data is the RADOS tier
+ * SPEC, from what was shipped; RO says how to reach the cluster (its conf
+ * and user replace those of the shipped aifs.conf when given).  *SEQ is
+ * the last sequence number recovered.  On failure ERR says why. */
+int ship_recover(const char *spec, const struct tier_rados_opts *ro, const char *dir,
+		 uint64_t *seq, char *err, size_t errlen);
+
+#endif
