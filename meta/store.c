@@ -723,7 +723,7 @@ int store_mkfs_opts(const char *path, const struct store_opts *o, char *err, siz
 	char uuid[40], conf[8192], seg[64] = "", *mdir, rspec[1024], dspec[1024], hot[1100] = "";
 	char ceph[2 * PATH_MAX] = "";
 	bool rados = tier_spec_is_rados(cold);
-	int rc;
+	int rc, n;
 
 	if (o->data && !tier_spec_is_rados(o->data))
 		return fail(err, errlen, -EINVAL, "--data takes rados:POOL[/NAME], not %s", o->data);
@@ -792,11 +792,14 @@ int store_mkfs_opts(const char *path, const struct store_opts *o, char *err, siz
 		return fail(err, errlen, rc, "cannot create the audit signing key in %s: %s", path,
 			    strerror(-rc));
 	/* aifs.conf is written last: its presence marks a complete store. */
-	snprintf(conf, sizeof(conf),
-		 "# aifs store; written by aifsctl mkfs, do not edit\n"
-		 "format = %u\nuuid = %s\ncreated = %lld\n%s%s%s%s%s%s",
-		 STORE_FORMAT, uuid, (long long)time(NULL), hot, cold ? "cold = " : "",
-		 cold ? cold : "", cold ? "\n" : "", seg, ceph);
+	n = snprintf(conf, sizeof(conf),
+		     "# aifs store; written by aifsctl mkfs, do not edit\n"
+		     "format = %u\nuuid = %s\ncreated = %lld\n%s%s%s%s%s%s",
+		     STORE_FORMAT, uuid, (long long)time(NULL), hot, cold ? "cold = " : "",
+		     cold ? cold : "", cold ? "\n" : "", seg, ceph);
+	if (n < 0 || (size_t)n >= sizeof(conf))
+		return fail(err, errlen, -ENAMETOOLONG, "the cold tier's name %s is too long",
+			    cold ? cold : "");
 	rc = write_durable(path, "aifs.conf", conf);
 	if (rc < 0)
 		return fail(err, errlen, rc, "cannot write %s/aifs.conf: %s", path, strerror(-rc));

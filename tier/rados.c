@@ -506,11 +506,13 @@ int tier_rados_create(const char *spec, const struct tier_rados_opts *ro, char *
 		goto out;
 	rc = rados_nobjects_list_open(io, &ls);
 	if (rc == 0) {
+		/* the name lives only until the listing is closed */
 		rc = rados_nobjects_list_next(ls, &name, NULL, NULL);
+		if (rc == 0)
+			user_fail(ro, -EEXIST, "%s already holds objects (%s): give the new store a "
+				  "name of its own", out, name);
 		rados_nobjects_list_close(ls);
-		rc = rc == 0 ? user_fail(ro, -EEXIST, "%s already holds objects (%s): give the new "
-					 "store a name of its own", out, name) :
-		     rc == -ENOENT ? 0 : rc;
+		rc = rc == 0 ? -EEXIST : rc == -ENOENT ? 0 : rc;
 	}
 	if (rc == 0) {
 		snprintf(buf, sizeof buf, "uuid = %s\n", ro->uuid);
