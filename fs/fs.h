@@ -104,6 +104,9 @@ struct inode {
 	char *lname;
 	bool name_hidden;		/* the session has written: lookups of the
 					 * name answer with the last version */
+	bool closing;			/* a writer closed since the session last
+					 * wrote: the release that ends it may be
+					 * on its way (version_lookup waits) */
 	bool purged;			/* records deleted at unlink; only the in-memory
 					 * map (and the space it holds) is left */
 	struct session *sess;		/* checkpoint write session (version.c) */

@@ -643,6 +643,8 @@ static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		committed = rc = version_tracked(in) ? version_commit(the_fs, in) :
 						       content_commit(the_fs, in);
 	}
+	if (fh_writable(fi) && in->sess)
+		in->closing = true;	/* its release may end the session */
 	pthread_rwlock_unlock(&in->lock);
 	if (rc >= 0 && dir_marker)
 		version_dir_commit(the_fs, in->lparent, fuse_req_ctx(req)->uid,

@@ -105,6 +105,7 @@ struct inode *version_lookup(struct fs *fs, struct inode *in, uint64_t parent,
 	struct inode *vin;
 	struct vrec v;
 	bool session, same;
+	int i;
 
 	/* Each path lookup of the name comes here (it is not cached): the name
 	 * is rarely new, so look before taking the lock for writing.  The name
@@ -114,6 +115,18 @@ struct inode *version_lookup(struct fs *fs, struct inode *in, uint64_t parent,
 	pthread_rwlock_rdlock(&in->lock);
 	same = in->lparent == parent && in->lname && !strcmp(in->lname, name);
 	session = in->sess && in->name_hidden;
+	/* Every writer has closed since the last write: close() returned
+	 * after FLUSH, but the RELEASE that ends the session is sent
+	 * asynchronously and another worker may be handling it now.  A
+	 * reopen right after close must find the name, not the version it
+	 * served during the session: give that release up to 500 ms (the
+	 * time it takes to commit is not counted; the lock waits for it). */
+	for (i = 0; session && in->closing && i < 500; i++) {
+		pthread_rwlock_unlock(&in->lock);
+		usleep(1000);
+		pthread_rwlock_rdlock(&in->lock);
+		session = in->sess && in->name_hidden;
+	}
 	pthread_rwlock_unlock(&in->lock);
 	if (!same) {
 		pthread_rwlock_wrlock(&in->lock);
@@ -139,6 +152,7 @@ struct inode *version_lookup(struct fs *fs, struct inode *in, uint64_t parent,
 void version_hide_name(struct fs *fs, struct inode *in)
 {
 	(void)fs;
+	in->closing = false;
 	if (!in->sess || in->name_hidden)
 		return;
 	in->name_hidden = true;
