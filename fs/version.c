@@ -293,7 +293,7 @@ out:
 }
 
 /* Is IN's content a whole file of the formats we know torn saves of? */
-static bool content_complete(struct fs *fs, struct inode *in)
+bool ver_content_whole(struct fs *fs, struct inode *in)
 {
 	uint8_t head[9];
 	uint64_t hlen;
@@ -747,7 +747,7 @@ int version_commit(struct fs *fs, struct inode *in)
 	if (rc < 0)
 		goto out;
 	v.size = in->attr.size;
-	v.complete = content_complete(fs, in);
+	v.complete = ver_content_whole(fs, in);
 	/* A session that only truncated (a save killed between its opening
 	 * O_TRUNC and its first write) is no save of a zip or safetensors. */
 	if (v.complete && have_good && in->attr.size == 0 && version_known_format(fs, good.vino))
