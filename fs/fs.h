@@ -269,6 +269,8 @@ static inline bool fs_extents_unique(const struct inode *in)
 	return in->attr.policy == META_AREA_PLAIN && !(in->attr.flags & META_IF_SHARED);
 }
 void space_ref(struct fs *fs, const struct tier_ref *r);
+/* How many extent records reference the stored extent at R (0: none). */
+uint32_t space_refs(struct fs *fs, const struct tier_ref *r);
 void space_unref(struct fs *fs, const struct tier_ref *r, uint32_t inner, uint64_t len,
 		 bool unique);
 /* A batch that may fail to commit: between space_defer_begin and
@@ -601,6 +603,11 @@ int fs_promote(struct fs *fs, fuse_req_t req, struct inode *src, const char *val
 /* Create regular file NAME in PARENT; *OUT is referenced. */
 int fs_create_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		   struct inode **out);
+/* Make NAME of type and mode MODE in PARENT, owned by the caller (a
+ * symbolic link to TARGET when TARGET is not NULL); *OUT is referenced.
+ * The caller checked its permission on PARENT. */
+int fs_make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32_t mode,
+		 const char *target, struct inode **out);
 
 #include "fs/lockwd.h"
 

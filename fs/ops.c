@@ -8,6 +8,7 @@
 #include "fs/inval.h"
 #include "fs/lineage.h"
 #include "tier/failpoint.h"
+#include "fs/clone.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -866,6 +867,8 @@ static void do_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	if (conn->capable & FUSE_CAP_IOCTL_DIR)
+		conn->want |= FUSE_CAP_IOCTL_DIR;	/* clone of a tree (aifs_ioctl.h) */
 	/* The kernel enforces ACLs (default_permissions); with them it leaves
 	 * the umask and ACL inheritance to the daemon (acl_inherit). */
 	if ((conn->capable & FUSE_CAP_POSIX_ACL) && (conn->capable & FUSE_CAP_DONT_MASK))
@@ -901,5 +904,6 @@ const struct fuse_lowlevel_ops *fs_ops_table(void)
 
 	fs_dir_ops(&ops);
 	fs_xattr_ops(&ops);
+	fs_clone_ops(&ops);
 	return &ops;
 }
