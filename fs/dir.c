@@ -8,6 +8,7 @@
  * one batch.
  */
 #include "fs/access.h"
+#include "fs/dirver.h"
 #include "fs/acl.h"
 #include "fs/lineage.h"
 
@@ -496,6 +497,10 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 	b = meta_batch_new();
 	if (!b) {
 		rc = -ENOMEM;
+		goto out;
+	}
+	if (dir && in->attr.policy == META_AREA_CHECKPOINT && dirver_held(fs, ino)) {
+		rc = -EBUSY;		/* a held version, as for a file */
 		goto out;
 	}
 	if (dir && in->attr.policy == META_AREA_CHECKPOINT) {
