@@ -9,6 +9,7 @@
  */
 #include "fs/access.h"
 #include "fs/dirver.h"
+#include "fs/layouts.h"
 #include "fs/acl.h"
 #include "fs/lineage.h"
 
@@ -887,9 +888,10 @@ static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 out:
 	pthread_rwlock_unlock(&fs->ns);
 	/* A PyTorch distributed checkpoint is complete when its .metadata
-	 * lands: the directory commits as one version. */
-	if (rc == 0 && !strcmp(newname, ".metadata") && r.np &&
-	    r.np->attr.policy == META_AREA_CHECKPOINT)
+	 * lands, a TensorFlow one when its state file does (layouts.c): the
+	 * directory commits as one version. */
+	if (rc == 0 && r.np && r.np->attr.policy == META_AREA_CHECKPOINT &&
+	    layout_rename_commits(fs, newparent, newname))
 		version_dir_commit(fs, newparent, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid);
 	for (int i = 0; i < 4; i++) {
 		struct inode *in = (&r.p)[i];
