@@ -8,6 +8,8 @@
  * one batch.
  */
 #include "fs/access.h"
+#include "fs/dirver.h"
+#include "fs/layouts.h"
 #include "fs/acl.h"
 #include "fs/lineage.h"
 
@@ -498,6 +500,10 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 		rc = -ENOMEM;
 		goto out;
 	}
+	if (dir && in->attr.policy == META_AREA_CHECKPOINT && dirver_held(fs, ino)) {
+		rc = -EBUSY;		/* a held version, as for a file */
+		goto out;
+	}
 	if (dir && in->attr.policy == META_AREA_CHECKPOINT) {
 		rc = version_dir_drop_all(fs, b, ino, &vheld, &nvheld);
 		if (rc < 0)
@@ -882,9 +888,10 @@ static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 out:
 	pthread_rwlock_unlock(&fs->ns);
 	/* A PyTorch distributed checkpoint is complete when its .metadata
-	 * lands: the directory commits as one version. */
-	if (rc == 0 && !strcmp(newname, ".metadata") && r.np &&
-	    r.np->attr.policy == META_AREA_CHECKPOINT)
+	 * lands, a TensorFlow one when its state file does (layouts.c): the
+	 * directory commits as one version. */
+	if (rc == 0 && r.np && r.np->attr.policy == META_AREA_CHECKPOINT &&
+	    layout_rename_commits(fs, newparent, newname))
 		version_dir_commit(fs, newparent, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid);
 	for (int i = 0; i < 4; i++) {
 		struct inode *in = (&r.p)[i];

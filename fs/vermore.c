@@ -227,7 +227,7 @@ int version_hold(struct fs *fs, struct inode *vin, const char *tag, size_t len, 
 	uint8_t k[8 + META_NAME_MAX];
 	int rc;
 
-	if (!(vin->attr.flags & META_IF_VERSION))
+	if (!(vin->attr.flags & META_IF_VERSION) && !dirver_is_version(fs, vin, NULL, NULL))
 		return -EINVAL;
 	if (len == 0 || len > META_NAME_MAX)
 		return -EINVAL;
@@ -379,6 +379,8 @@ int version_dir_commit(struct fs *fs, uint64_t dir, uint32_t uid, uint32_t pid)
 	}
 	if (rc == 0)
 		rc = fs_commit(fs, b, true);
+	if (rc == 0)
+		dirver_prune(fs, dir, din->parent);
 	pthread_rwlock_unlock(&fs->ns);
 	if (rc == 0)
 		log_info("directory %llu: version %u committed (%llu files, %llu bytes)",
@@ -464,7 +466,8 @@ int version_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, 
 	if (!strcmp(name, "user.aifs.area"))
 		return snprintf(buf, len, "%s", in->attr.policy < 4 ?
 				area_names[in->attr.policy] : "unknown");
-	if (!strcmp(name, "user.aifs.holds") && (in->attr.flags & META_IF_VERSION))
+	if (!strcmp(name, "user.aifs.holds") &&
+	    ((in->attr.flags & META_IF_VERSION) || dirver_is_version(fs, in, NULL, NULL)))
 		return version_holds(fs, in->ino, buf, len);
 	rc = dirver_xattr(fs, in, name, buf, len);
 	if (rc != DIRVER_NOT_MINE)

@@ -50,6 +50,9 @@ int ver_revert(struct fs *fs, struct inode *in, struct meta_batch *b, const stru
  * torch.save or a safetensors file that ends where its index says; any
  * other content is whole. */
 bool ver_content_whole(struct fs *fs, struct inode *in);
+/* The retention set on directory DIR (user.aifs.retain) into *KEEP and
+ * *EVERY, if any (left as they are otherwise). */
+void ver_retain_of(struct fs *fs, uint64_t dir, unsigned *keep, unsigned *every);
 /* True if version inode VINO is on hold. */
 bool ver_held(struct fs *fs, uint64_t vino);
 

@@ -7,6 +7,7 @@
 #include "fs/lineage.h"
 #include "tier/failpoint.h"
 #include "fs/du.h"
+#include "fs/dirver.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -120,8 +121,8 @@ static int xattr_set(fuse_req_t req, struct fs *fs, struct inode *in, const char
 
 	if (rc < 0)
 		return rc;
-	if ((in->attr.flags & META_IF_VERSION) && !remove &&
-	    (!strcmp(name, "user.aifs.hold") || !strcmp(name, "user.aifs.unhold")))
+	if (((in->attr.flags & META_IF_VERSION) || dirver_is_version(fs, in, NULL, NULL)) &&
+	    !remove && (!strcmp(name, "user.aifs.hold") || !strcmp(name, "user.aifs.unhold")))
 		return version_hold(fs, in, value, size, name[10] == 'h');
 	if (in->attr.flags & META_IF_READONLY)
 		return -EROFS;

@@ -139,5 +139,43 @@ def files_of_a_directory_version_are_shown_read_only():
         eq(run_as(4243, 4243, read), b"x" * 100, "read of a version's file by another user")
 
 
+def vlist(s, name):
+    return sorted(int(v) for v in os.listdir(os.path.join(s.mnt, "checkpoints", ".aifs", "versions", name)))
+
+
+@test
+def directory_versions_are_held_and_pruned_like_file_versions():
+    skip_native()
+    with Store(opts="keep_versions=2") as s:
+        d = os.path.join(s.mnt, "checkpoints", "run")
+        os.makedirs(d)
+        write_file(os.path.join(d, "w"), data("w1", 100000))
+        commit(d)
+        hold = os.path.join(s.mnt, "checkpoints", "run@v1")
+        rc, out, err = ctl("hold", hold, "paper")
+        eq(rc, 0, "aifsctl hold of a directory version: " + err)
+        eq(os.getxattr(hold, "user.aifs.holds"), b"paper", "holds of the directory version")
+        for i in (2, 3, 4):
+            write_file(os.path.join(d, "w"), data("w%d" % i, 100000))
+            commit(d)
+        eq(vlist(s, "run"), [1, 3, 4], "versions kept with keep_versions=2 and version 1 held")
+        try:
+            subprocess.run(["rm", "-rf", d], check=True, capture_output=True)
+            raise AssertionError("removing a directory with a held version succeeded")
+        except subprocess.CalledProcessError as e:
+            check(b"busy" in e.stderr, "rm -rf of a directory with a held version: expected "
+                  "EBUSY, saw %r" % e.stderr)
+        rc, out, err = ctl("unhold", hold, "paper")
+        eq(rc, 0, "aifsctl unhold: " + err)
+        write_file(os.path.join(d, "w"), data("w5", 100000))
+        commit(d)
+        eq(vlist(s, "run"), [4, 5], "versions once the hold was lifted")
+        with open(os.path.join(s.mnt, "checkpoints", ".aifs", "versions", "run", "4", "w"), "rb") as f:
+            eq(f.read(), data("w4", 100000), "version 4 after pruning")
+        subprocess.run(["rm", "-rf", d], check=True)
+        s.unmount()
+        s.fsck_clean("fsck after pruning and removing directory versions")
+
+
 if __name__ == "__main__":
     main()
