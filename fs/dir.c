@@ -550,6 +550,11 @@ out:
 	return rc;
 }
 
+int fs_remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir)
+{
+	return remove_entry(req, parent, name, dir);
+}
+
 static void do_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	fuse_reply_err(req, -remove_entry(req, parent, name, false));

@@ -322,7 +322,6 @@ int version_retain_set(struct fs *fs, struct inode *dir, const char *value, size
 int version_restore(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t n)
 {
 	struct vrec v;
-	struct meta_batch *b;
 	int rc;
 
 	if (!version_tracked(in))
@@ -332,6 +331,19 @@ int version_restore(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t n)
 	rc = version_get(fs, in->ino, n, &v, NULL);
 	if (rc < 0)
 		return rc == -ENOENT ? -ENOENT : rc;
+	return version_restore_from(fs, req, in, &v);
+}
+
+int version_restore_from(struct fs *fs, fuse_req_t req, struct inode *in, const struct vrec *vp)
+{
+	struct vrec v = *vp;
+	struct meta_batch *b;
+	int rc;
+
+	if (!version_tracked(in))
+		return -EINVAL;
+	if (in->nwriters)
+		return -EBUSY;		/* a save is under way */
 	b = meta_batch_new();
 	if (!b)
 		return -ENOMEM;

@@ -8,6 +8,7 @@
 #include "tier/failpoint.h"
 #include "fs/du.h"
 #include "fs/dirver.h"
+#include "fs/clone.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -45,6 +46,22 @@ static int restore_may(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t
 		return rc;
 	access_cred_get(req, &c);
 	return acl_access_check(fs, &c, &a, R_OK);
+}
+
+/* setxattr user.aifs.restore=N on a directory of a checkpoint area. */
+static int dir_restore(fuse_req_t req, struct inode *in, const char *value, size_t size)
+{
+	char num[16], *end;
+	unsigned long n;
+
+	if (size == 0 || size >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, value, size);
+	num[size] = 0;
+	n = strtoul(num, &end, 10);
+	if (*end || !n || n > UINT32_MAX)
+		return -EINVAL;
+	return fs_restore_tree(the_fs, req, in, (uint32_t)n);
 }
 
 /* setxattr user.aifs.area=POLICY on a directory marks its area (what is
@@ -213,6 +230,11 @@ static void xattr_change(fuse_req_t req, fuse_ino_t ino, const char *name,
 	} else if (rc == 0 && !remove && !strcmp(name, "user.aifs.retention")) {
 		/* records the directory's path: reads its ancestors' locks, so not under IN's */
 		rc = journal_dir_retention(the_fs, req, in, value, size);
+		inode_put(the_fs, in);
+	} else if (rc == 0 && !remove && !strcmp(name, "user.aifs.restore") &&
+		   S_ISDIR(in->attr.mode)) {
+		/* a directory version: commits, so not under IN's lock */
+		rc = dir_restore(req, in, value, size);
 		inode_put(the_fs, in);
 	} else if (rc == 0 && !remove && !strcmp(name, "user.aifs.promote")) {
 		/* creates a file: takes the namespace lock, so not under IN's */
