@@ -478,37 +478,74 @@ int audit_witness(const char *mnt, const char *file)
 	return rc;
 }
 
+/* The newest checkpoint of L whose signature and root verify_tree checked:
+ * its size (0 if none) and root. */
+static uint64_t newest_checkpoint(struct log *l, const char *vkey, uint8_t root[32])
+{
+	for (size_t i = l->nck; i-- > 0;) {
+		uint64_t size;
+		uint8_t mine[32];
+
+		if (note_verify(vkey, l->ck_note[i], NULL, &size, root, NULL) == 0 &&
+		    size == l->ck_size[i] && size && size <= l->n &&
+		    merkle_range_root(0, size, leaf_fn, l, mine) == 0 && !memcmp(mine, root, 32))
+			return size;
+	}
+	return 0;
+}
+
 void audit_check_against(struct log *l, const char *vkey, const char *file)
 {
 	FILE *f = fopen(file, "re");
 	char *buf = NULL;
 	size_t cap = 0;
-	unsigned long n = 0;
+	unsigned long n = 0, lines = 0;
+	uint64_t top, most = 0;
+	uint8_t top_root[32], proof[MERKLE_PROOF_MAX * 32];
 
 	if (!f) {
 		problem(l, "cannot read the witnessed checkpoints %s: %s", file, strerror(errno));
 		return;
 	}
+	top = newest_checkpoint(l, vkey, top_root);
 	while (getline(&buf, &cap, f) > 0) {
-		json_t *j = json_loads(buf, 0, NULL);
+		/* a line as appended by a witness, or as syslog or a journal keeps it */
+		const char *obj = strchr(buf, '{');
+		json_t *j = obj ? json_loads(obj, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
 		const char *note = json_string_value(json_object_get(j, "checkpoint"));
 		uint8_t root[32], ours[32];
 		uint64_t size;
+		size_t count;
 
+		lines++;
+		if (!obj && buf[strspn(buf, " \t\r\n")] == 0)
+			continue;
 		n++;
 		if (!note || note_verify(vkey, note, NULL, &size, root, NULL) < 0)
-			problem(l, "%s line %lu: not a checkpoint signed by the key", file, n);
+			problem(l, "%s line %lu: not a checkpoint signed by the key", file, lines);
 		else if (size > l->n)
 			problem(l, "%s line %lu: a checkpoint at %llu records was witnessed, the log "
-				"has %zu: records were removed", file, n, (unsigned long long)size, l->n);
-		else if (size && (merkle_range_root(0, size, leaf_fn, l, ours) < 0 ||
-				  memcmp(ours, root, 32)))
+				"has %zu: records were removed", file, lines, (unsigned long long)size,
+				l->n);
+		else if (size && size <= top &&
+			 (merkle_consistency_proof(size, top, leaf_fn, l, proof, &count) < 0 ||
+			  merkle_verify_consistency(size, top, root, top_root, proof, count) < 0))
+			problem(l, "%s line %lu: the store's checkpoint at %llu records is not "
+				"consistent with the witnessed one at %llu: the log was rewritten",
+				file, lines, (unsigned long long)top, (unsigned long long)size);
+		else if (size > top && (merkle_range_root(0, size, leaf_fn, l, ours) < 0 ||
+					memcmp(ours, root, 32)))
 			problem(l, "%s line %lu: the first %llu records are not the ones the "
-				"witnessed checkpoint signed: the log was rewritten", file, n,
+				"witnessed checkpoint signed: the log was rewritten", file, lines,
 				(unsigned long long)size);
+		else if (size > most)
+			most = size;
 		json_decref(j);
 	}
-	printf("checked against %lu witnessed checkpoint%s in %s\n", n, n == 1 ? "" : "s", file);
+	if (!l->problem_out)
+		printf("checked against %lu witnessed checkpoint%s in %s (the newest at %llu "
+		       "records; consistency proofs to the store's checkpoint at %llu)\n", n,
+		       n == 1 ? "" : "s", file, (unsigned long long)most, (unsigned long long)top);
 	free(buf);
 	fclose(f);
 }
