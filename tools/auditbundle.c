@@ -21,6 +21,7 @@
 #include "meta/note.h"
 #include "meta/store.h"
 #include "tools/aifsctl.h"
+#include "tools/common.h"
 #include "tools/audit.h"
 
 #define BUNDLE_FORMAT "aifs-audit-bundle-1"
@@ -228,7 +229,7 @@ int audit_prove(int argc, char **argv)
 	int fd = -1, rc = EXIT_PROBLEM;
 
 	if (prove_parse(argc, argv, &a) < 0) {
-		fputs(prove_usage, stderr);
+		usage_of(stderr, prove_usage, NULL, false);
 		return EXIT_USAGE;
 	}
 	if (split_mount(a.file, mnt, sizeof(mnt), rel, sizeof(rel)) < 0 ||
