@@ -11,8 +11,9 @@
  * JSON line kept in a 'J' seq record.  Every N leaves or T seconds, and at
  * unmount, the tree head is signed with the store's Ed25519 key as a
  * C2SP checkpoint note ('K' size record); the newest one is readable at
- * MOUNT/.aifs/audit/checkpoint.  `aifsctl audit verify` recomputes all of
- * it with only the public key.
+ * MOUNT/.aifs/audit/checkpoint, and each new one is queued for the
+ * -o audit_witness command (witness.c).  `aifsctl audit verify` recomputes
+ * all of it with only the public key.
  */
 #include "fs/journal_priv.h"
 #include "fs/witness.h"
@@ -223,6 +224,7 @@ void journal_stop(struct fs *fs)
 		checkpoint(fs);
 	}
 	witness_stop(j->witness);	/* after the last checkpoint is posted */
+	j->witness = NULL;
 	b = fs->opt.store_ro ? NULL : meta_batch_new();
 	if (b) {
 		clock_save(fs, b);
