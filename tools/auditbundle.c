@@ -543,10 +543,9 @@ void audit_check_against(struct log *l, const char *vkey, const char *file)
 			most = size;
 		json_decref(j);
 	}
-	if (!l->problem_out)
-		printf("checked against %lu witnessed checkpoint%s in %s (the newest at %llu "
-		       "records; consistency proofs to the store's checkpoint at %llu)\n", n,
-		       n == 1 ? "" : "s", file, (unsigned long long)most, (unsigned long long)top);
+	printf("checked against %lu witnessed checkpoint%s in %s (the newest at %llu "
+	       "records; consistency proofs to the store's checkpoint at %llu)\n", n,
+	       n == 1 ? "" : "s", file, (unsigned long long)most, (unsigned long long)top);
 	free(buf);
 	fclose(f);
 }

@@ -567,6 +567,10 @@ def audit_witness_option_hands_each_checkpoint_out_and_catches_a_rewrite():
             eq(rc, 0, "verify --against the witness: %s%s" % (out, err))
             check("checked against %d witnessed checkpoint" % len(witnessed_sizes(witnessed)) in out,
                   "verify --against counts the witnessed checkpoints: %r" % out)
+            rc, out, err = ctl("audit", "verify", "--json", "--against", witnessed, s.store)
+            v = json.loads(out)
+            eq((rc, v["intact"], any("witnessed checkpoint" in n for n in v["notes"])), (0, True, True),
+               "verify --json --against: %r" % out)
             # Rewrite history: drop every record, every checkpoint and the file.
             for args in ([["truncate-log", "0"]] + [["delete-checkpoint", str(k)] for k in sizes]
                          + [["delete-inode", str(ino)]]):
