@@ -507,7 +507,7 @@ int load_store(struct store *s, struct log *l)
 static const char audit_usage[] =
 	"usage: aifsctl audit verify [--json] [--pubkey FILE] [--against WITNESSED]\n"
 	"                            STORE|MOUNT|--export DIR\n"
-	"       aifsctl audit verify --bundle BUNDLE [--pubkey FILE]\n"
+	"       aifsctl audit verify --bundle BUNDLE [--json] [--pubkey FILE]\n"
 	"       aifsctl audit export [--from SEQ] STORE|MOUNT DIR\n"
 	"       aifsctl audit proof FILE\n"
 	"       aifsctl audit prove FILE --line N|--offset BYTE [--hash-only] [-o BUNDLE]\n"
@@ -610,8 +610,8 @@ static int audit_verify(int argc, char **argv)
 		else
 			goto usage;
 	}
-	if (bundle && !exp && !store && !json && !against)
-		return audit_verify_bundle(bundle, pub);
+	if (bundle && !exp && !store && !against)
+		return audit_verify_bundle(bundle, pub, json);
 	if (bundle || !!exp == !!store)
 		goto usage;
 	if (!pub) {

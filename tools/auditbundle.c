@@ -356,7 +356,33 @@ static const char *entry_check(json_t *e, uint64_t size, const uint8_t root[32],
 	return why;
 }
 
-int audit_verify_bundle(const char *path, const char *pubkey)
+/* The verdict on bundle PATH as one JSON object (WHY: NULL if valid). */
+static void bundle_json(const char *path, json_t *b, const char *why, size_t n, uint64_t size,
+			const char *vkey, const char *fp, bool trusted, const char *line)
+{
+	printf("{\"bundle\": ");
+	json_str(path);
+	printf(", \"valid\": %s, \"problem\": ", why ? "false" : "true");
+	if (why)
+		json_str(why);
+	else
+		printf("null");
+	if (!why) {
+		printf(", \"path\": ");
+		json_str(json_string_value(json_object_get(b, "path")) ?: "?");
+		printf(", \"records\": %zu, \"tree_size\": %llu, \"key\": \"%.*s\", "
+		       "\"key_sha256\": \"%s\", \"trusted_key\": %s", n, (unsigned long long)size,
+		       (int)strcspn(vkey, "+"), vkey, fp, trusted ? "true" : "false");
+		if (line) {
+			printf(", \"line\": %lld, \"text\": ",
+			       (long long)json_integer_value(json_object_get(b, "line")));
+			json_str(line);
+		}
+	}
+	printf("}\n");
+}
+
+int audit_verify_bundle(const char *path, const char *pubkey, bool json)
 {
 	json_error_t err;
 	json_t *b = json_load_file(path, 0, &err), *entries, *e;
@@ -368,8 +394,13 @@ int audit_verify_bundle(const char *path, const char *pubkey)
 	int rc = EXIT_PROBLEM;
 
 	if (!b) {
-		fprintf(stderr, "aifsctl audit verify: %s: not a bundle: %s (line %d)\n", path,
-			err.text, err.line);
+		char why_b[256];
+
+		snprintf(why_b, sizeof(why_b), "not a bundle: %s (line %d)", err.text, err.line);
+		if (json)
+			bundle_json(path, NULL, why_b, 0, 0, NULL, NULL, false, NULL);
+		else
+			fprintf(stderr, "aifsctl audit verify: %s: %s\n", path, why_b);
 		return EXIT_PROBLEM;
 	}
 	vkey = json_string_value(json_object_get(b, "public_key"));
@@ -404,11 +435,24 @@ int audit_verify_bundle(const char *path, const char *pubkey)
 			}
 		free(data);
 	}
+	if (why && json) {
+		bundle_json(path, b, why, 0, 0, NULL, NULL, false, NULL);
+		goto out;
+	}
 	if (why) {
 		printf("bundle %s: NOT valid: %s\n", path, why);
 		goto out;
 	}
 	sha256_hex(vkey, strlen(vkey), fp);
+	if (json) {
+		bool whole = line && llen == end - start && !strcmp(json_string_value(
+			json_object_get(b, "selector")) ?: "", "line");
+
+		bundle_json(path, b, NULL, json_array_size(entries), size, vkey, fp, pubkey,
+			    whole ? line : NULL);
+		rc = EXIT_OK;
+		goto out;
+	}
 	printf("bundle %s: valid: %zu record%s of %s in the checkpoint at %llu records, "
 	       "signed by key %.*s (sha256 %.16s)\n", path, json_array_size(entries),
 	       json_array_size(entries) == 1 ? "" : "s",

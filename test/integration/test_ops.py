@@ -432,6 +432,11 @@ def audit_prove_bundle_verifies_offline_and_catches_changes():
                              "trusted.pub"], cwd=alone)
         eq(rc, 0, "verify --bundle with the trusted key: %s%s" % (out, err))
         check("valid" in out and "line 2: req 2 denied\n" in out, "verify --bundle output: %r" % out)
+        rc, out, err = call([AIFSCTL_BIN, "audit", "verify", "--bundle", "line2.json", "--json",
+                             "--pubkey", "trusted.pub"], cwd=alone)
+        v = json.loads(out)
+        eq((rc, v["valid"], v["problem"], v["records"], v["trusted_key"], v["line"], v["text"]),
+           (0, True, None, 2, True, 2, "req 2 denied\n"), "verify --bundle --json: %r" % out)
         # The same checks in a few lines of Python, as aifs(7) describes them.
         check_bundle_by_hand(b, open(os.path.join(s.store, "audit.pub")).read().strip())
         rc, out, err = ctl("audit", "prove", log, "--offset", 0, "--hash-only", "-o", bundle + ".h")
@@ -454,6 +459,10 @@ def audit_prove_bundle_verifies_offline_and_catches_changes():
             rc, out, err = ctl("audit", "verify", "--bundle", path, *extra)
             eq(rc, 1, "verify --bundle with %s: exit status (%s%s)" % (what, out, err))
             check("NOT valid" in out, "verify --bundle with %s: %r" % (what, out))
+            rc, out, err = ctl("audit", "verify", "--bundle", path, "--json", *extra)
+            v = json.loads(out)
+            eq((rc, v["valid"], bool(v["problem"])), (1, False, True),
+               "verify --bundle --json with %s: %r" % (what, out))
         eq(ctl("audit", "prove", log, "--line", 9)[0], 1, "prove of a line the file does not have")
         eq(ctl("audit", "prove", log)[0], 2, "prove without --line or --offset: usage")
 
