@@ -576,6 +576,11 @@ def audit_witness_option_hands_each_checkpoint_out_and_catches_a_rewrite():
             eq(rc, 0, "verify --against the witness: %s%s" % (out, err))
             check("checked against %d witnessed checkpoint" % len(witnessed_sizes(witnessed)) in out,
                   "verify --against counts the witnessed checkpoints: %r" % out)
+            syslog = os.path.join(base, "syslog")
+            with open(syslog, "w") as f:
+                f.writelines("Dec  7 00:00:00 gpu1 aifs-witness: " + ln for ln in open(witnessed))
+            rc, out, err = ctl("audit", "verify", "--against", syslog, s.store)
+            eq(rc, 0, "verify --against the witness lines as syslog keeps them: %s%s" % (out, err))
             rc, out, err = ctl("audit", "verify", "--json", "--against", witnessed, s.store)
             v = json.loads(out)
             eq((rc, v["intact"], any("witnessed checkpoint" in n for n in v["notes"])), (0, True, True),
