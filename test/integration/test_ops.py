@@ -606,6 +606,18 @@ def audit_witness_option_hands_each_checkpoint_out_and_catches_a_rewrite():
         shutil.rmtree(base, ignore_errors=True)
 
 
+# Appends ARGV[3] records to journal file ARGV[1], reading the checkpoint ARGV[2]
+# (which signs what is there) after each.
+MANY_CHECKPOINTS = """
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+for i in range(int(sys.argv[3])):
+    os.write(fd, b"req %d\\n" % i)
+    with open(sys.argv[2]) as f:
+        f.read()
+os.close(fd)
+"""
+
 # Waits until GATE exists, then appends its stdin to the witness file.
 SLOW_WITNESS = "while [ ! -e {gate} ]; do sleep 0.05; done; cat >> {out}"
 
@@ -627,8 +639,20 @@ def audit_witness_slow_or_failing_never_holds_the_filesystem():
         open(gate, "w").close()
         wait_witnessed(out, n)
         sizes = witnessed_sizes(out)
-        eq((sizes, len(sizes) > 1), (sorted(set(sizes)), True),
-           "queued checkpoints delivered one by one, in order")
+        eq((sizes, len(sizes)), (sorted(set(sizes)), 5), "queued checkpoints delivered one by one, in order")
+        # More checkpoints than the queue holds while the command waits: the oldest
+        # queued are dropped with one line, the newest is delivered.
+        os.unlink(gate)
+        rc, o = run([sys.executable, "-c", MANY_CHECKPOINTS, os.path.join(s.mnt, "audit", "many.log"),
+                     os.path.join(s.mnt, ".aifs", "audit", "checkpoint"), "100"])
+        eq(rc, 0, "100 records, each signed: %s" % o)
+        n = records_of(s)
+        open(gate, "w").close()
+        wait_witnessed(out, n)
+        sizes = witnessed_sizes(out)
+        eq((sizes == sorted(set(sizes)), len(sizes) < 5 + 100), (True, True),
+           "checkpoints after a full queue: in order, some dropped: %r" % sizes)
+        eq(open(s.log).read().count("the oldest are dropped"), 1, "lines logged for the drops")
         s.unmount()
         rc, o, err = ctl("audit", "verify", "--against", out, s.store)
         eq(rc, 0, "verify --against the slow witness: %s%s" % (o, err))
