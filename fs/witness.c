@@ -154,8 +154,18 @@ static void deliver(struct witness *w, const struct item *it)
 			 "not delivered", w->cmd, strerror(rc), (unsigned long long)it->size);
 		return;
 	}
-	/* A line is far below a pipe's buffer: this never waits for the command. */
+	/* A line is far below a pipe's buffer: this never waits for the command.
+	 * A command gone already gives EPIPE; its SIGPIPE, blocked in this
+	 * thread, is taken back so that it stays pending nowhere. */
 	short_write = write(p[1], it->line, len) != (ssize_t)len;
+	if (short_write && errno == EPIPE) {
+		sigset_t pipe_set;
+		struct timespec zero = { 0, 0 };
+
+		sigemptyset(&pipe_set);
+		sigaddset(&pipe_set, SIGPIPE);
+		sigtimedwait(&pipe_set, NULL, &zero);
+	}
 	close(p[1]);
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	st = wait_command(w, pid, pidfd, it->size);
@@ -179,6 +189,11 @@ static void *witness_main(void *arg)
 	struct witness *w = arg;
 	struct item it;
 	size_t lost;
+	sigset_t pipe_set;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);	/* a write to a gone command: EPIPE */
 
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
