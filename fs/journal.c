@@ -11,10 +11,12 @@
  * JSON line kept in a 'J' seq record.  Every N leaves or T seconds, and at
  * unmount, the tree head is signed with the store's Ed25519 key as a
  * C2SP checkpoint note ('K' size record); the newest one is readable at
- * MOUNT/.aifs/audit/checkpoint.  `aifsctl audit verify` recomputes all of
- * it with only the public key.
+ * MOUNT/.aifs/audit/checkpoint, and each new one is queued for the
+ * -o audit_witness command (witness.c).  `aifsctl audit verify` recomputes
+ * all of it with only the public key.
  */
 #include "fs/journal_priv.h"
+#include "fs/witness.h"
 #include "meta/keys.h"
 
 #include <errno.h>
@@ -90,6 +92,7 @@ static int checkpoint(struct fs *fs)
 		if (size > j->signed_size)
 			j->signed_size = size;
 		pthread_mutex_unlock(&j->lock);
+		witness_post(j->witness, size, note);	/* queued: never waits for CMD */
 	} else {
 		log_err("audit: signing the checkpoint at %llu records failed: %s",
 			(unsigned long long)size, strerror(-rc));
@@ -189,8 +192,15 @@ int journal_init(struct fs *fs)
 int journal_start(struct fs *fs)
 {
 	struct journal *j = fs->journal;
-	int rc = -pthread_create(&j->thread, NULL, checkpointer, fs);
+	int rc;
 
+	if (fs->opt.audit_witness) {
+		rc = witness_start(fs->opt.audit_witness, &j->witness);
+		if (rc < 0)
+			log_err("audit witness: thread not started (%s): checkpoints are not "
+				"handed to '%s'", strerror(-rc), fs->opt.audit_witness);
+	}
+	rc = -pthread_create(&j->thread, NULL, checkpointer, fs);
 	j->running = rc == 0;
 	return rc;
 }
@@ -213,6 +223,8 @@ void journal_stop(struct fs *fs)
 		flush_dirty(fs);
 		checkpoint(fs);
 	}
+	witness_stop(j->witness);	/* after the last checkpoint is posted */
+	j->witness = NULL;
 	b = fs->opt.store_ro ? NULL : meta_batch_new();
 	if (b) {
 		clock_save(fs, b);

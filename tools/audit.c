@@ -507,7 +507,7 @@ int load_store(struct store *s, struct log *l)
 static const char audit_usage[] =
 	"usage: aifsctl audit verify [--json] [--pubkey FILE] [--against WITNESSED]\n"
 	"                            STORE|MOUNT|--export DIR\n"
-	"       aifsctl audit verify --bundle BUNDLE [--pubkey FILE]\n"
+	"       aifsctl audit verify --bundle BUNDLE [--json] [--pubkey FILE]\n"
 	"       aifsctl audit export [--from SEQ] STORE|MOUNT DIR\n"
 	"       aifsctl audit proof FILE\n"
 	"       aifsctl audit prove FILE --line N|--offset BYTE [--hash-only] [-o BUNDLE]\n"
@@ -610,8 +610,8 @@ static int audit_verify(int argc, char **argv)
 		else
 			goto usage;
 	}
-	if (bundle && !exp && !store && !json && !against)
-		return audit_verify_bundle(bundle, pub);
+	if (bundle && !exp && !store && !against)
+		return audit_verify_bundle(bundle, pub, json);
 	if (bundle || !!exp == !!store)
 		goto usage;
 	if (!pub) {
@@ -670,7 +670,7 @@ static int audit_verify(int argc, char **argv)
 	store_close(s);
 	return rc < 0 || l.problems ? EXIT_PROBLEM : EXIT_OK;
 usage:
-	fputs(audit_usage, stderr);
+	usage_of(stderr, audit_usage, "verify", false);
 	return EXIT_USAGE;
 }
 
@@ -806,16 +806,24 @@ int cmd_audit(int argc, char **argv)
 	const char *verb = argc >= 2 ? argv[1] : "";
 	char p[4200];
 
-	if (!strcmp(verb, "--help") || !strcmp(verb, "-h")) {
-		fputs(audit_usage, stdout);
+	if (!strcmp(verb, "--help") || !strcmp(verb, "-h") ||
+	    (argc == 3 && !strcmp(argv[2], "--help"))) {
+		usage_of(stdout, audit_usage, verb, true);
 		return EXIT_OK;
 	}
 	if (!strcmp(verb, "verify"))
 		return audit_verify(argc - 2, argv + 2);
 	if (!strcmp(verb, "export") && argc == 4)
 		return audit_export(argv[2], argv[3], 0);
-	if (!strcmp(verb, "export") && argc == 6 && !strcmp(argv[2], "--from"))
-		return audit_export(argv[4], argv[5], strtoull(argv[3], NULL, 10));
+	if (!strcmp(verb, "export") && argc == 6 && !strcmp(argv[2], "--from")) {
+		char *end;
+		unsigned long long from = strtoull(argv[3], &end, 10);
+
+		if (argv[3][0] >= '0' && argv[3][0] <= '9' && !*end)
+			return audit_export(argv[4], argv[5], from);
+		fprintf(stderr, "aifsctl audit export: --from '%s' is not a record number\n",
+			argv[3]);
+	}
 	if (!strcmp(verb, "proof") && argc == 3)
 		return audit_proof(argv[2]);
 	if (!strcmp(verb, "prove"))
@@ -826,7 +834,7 @@ int cmd_audit(int argc, char **argv)
 		snprintf(p, sizeof(p), "%s/audit.pub", argv[2]);
 		return print_file(p);
 	}
-	if (!strcmp(verb, "head") && argc == 3)
+	if (!strcmp(verb, "head") && argc == 3 && argv[2][0] != '-')
 		return audit_head(argv[2], false);
 	if (!strcmp(verb, "head") && argc == 4 && !strcmp(argv[2], "--json"))
 		return audit_head(argv[3], true);
@@ -836,6 +844,6 @@ int cmd_audit(int argc, char **argv)
 	}
 	if (!strcmp(verb, "release") && argc == 3)
 		return set_attr(argv[2], "user.aifs.release", "1");
-	fputs(audit_usage, stderr);
+	usage_of(stderr, audit_usage, verb, false);
 	return EXIT_USAGE;
 }
