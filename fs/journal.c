@@ -16,6 +16,7 @@
  * all of it with only the public key.
  */
 #include "fs/journal_priv.h"
+#include "fs/lineage.h"
 #include "fs/witness.h"
 #include "meta/keys.h"
 
@@ -525,6 +526,24 @@ static void flush_dirty(struct fs *fs)
 	free(v);
 }
 
+/* The first write of a job to IN: the lineage of the job (the checkpoint
+ * versions and snapshots it read) becomes the file's, with a "lineage"
+ * record of its SHA-256 in the signed log, in one batch.  A failure is
+ * logged by lineage.c and costs the write nothing. */
+static void journal_lineage(struct fs *fs, struct inode *in, const struct leaf *w)
+{
+	struct meta_batch *b = meta_batch_new();
+	uint8_t sha[32];
+	struct leaf l = { .op = "lineage", .uid = w->uid, .pid = w->pid, .comm = w->comm,
+			  .path = in->jpath ? in->jpath : "?", .ino = in->ino, .sha = sha };
+
+	if (b && lineage_journal(fs, b, in->ino, w->pid, w->uid, sha) == 1) {
+		if (leaf_commit(fs, &l, b) < 0)
+			lineage_journal_undo(in->ino);
+	}
+	meta_batch_free(b);
+}
+
 int journal_wrote(struct fs *fs, fuse_req_t req, struct inode *in, const char *buf,
 		  size_t size, uint64_t off)
 {
@@ -551,6 +570,7 @@ int journal_wrote(struct fs *fs, fuse_req_t req, struct inode *in, const char *b
 	if (EVP_Digest(buf, size, j->sha, NULL, EVP_sha256(), NULL) != 1)
 		return -EIO;
 	who(req, &l, comm);
+	journal_lineage(fs, in, &l);
 	remember_writer(in, &l);
 	j->time = fs_now();
 	j->uid = l.uid;

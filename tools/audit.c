@@ -322,6 +322,45 @@ static void verify_cover(struct log *l, struct store *s)
 	free(c.v);
 }
 
+/* Each journal file keeps the lineage of the job that last started writing
+ * it; the log's newest "lineage" record of the file must name its SHA-256
+ * (the bytes of the 'Z' record, fs/lineage.c).  Earlier ones were
+ * replaced and cannot be checked here. */
+static void verify_lineage(struct log *l, struct store *s)
+{
+	for (size_t i = l->n; i-- > 0;) {
+		char op[16], want[65], got[65], path[4096];
+		uint64_t ino = field_u64(l->rec[i], "inode");
+		bool newest = true;
+		uint8_t k[8], sha[32];
+		void *v;
+		size_t len;
+
+		field_str(l->rec[i], "op", op, sizeof(op));
+		if (strcmp(op, "lineage"))
+			continue;
+		for (size_t j = i + 1; j < l->n && newest; j++) {
+			field_str(l->rec[j], "op", op, sizeof(op));
+			newest = strcmp(op, "lineage") || field_u64(l->rec[j], "inode") != ino;
+		}
+		if (!newest)
+			continue;
+		field_str(l->rec[i], "sha256", want, sizeof(want));
+		field_str(l->rec[i], "path", path, sizeof(path));
+		for (int b = 7; b >= 0; b--, ino >>= 8)
+			k[b] = (uint8_t)ino;
+		if (meta_rec_get(s->meta, 'Z', k, 8, &v, &len) < 0)
+			continue;	/* the file is gone, and its lineage with it */
+		EVP_Digest(v, len, sha, NULL, EVP_sha256(), NULL);
+		free(v);
+		for (int b = 0; b < 32; b++)
+			snprintf(got + 2 * b, 3, "%02x", sha[b]);
+		if (strcmp(want, got))
+			problem(l, "lineage of %s was changed (record %zu names %.16s..., the store "
+				"holds %.16s...)", path, i, want, got);
+	}
+}
+
 /* Re-read the journaled bytes of every write and seal record; then say
  * what became of the files that are gone. */
 static void verify_content(struct log *l, struct store *s, unsigned long long *bytes)
@@ -652,6 +691,7 @@ static int audit_verify(int argc, char **argv)
 		if (s) {
 			verify_content(&l, s, &bytes);
 			verify_cover(&l, s);
+			verify_lineage(&l, s);
 		}
 		if (against)
 			audit_check_against(&l, vkey, against);
