@@ -496,8 +496,6 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		in->lname = strdup(name);
 	}
 	pthread_rwlock_unlock(&in->lock);
-	if (journal_file(in))
-		journal_created(fs, req, parent, name, in);
 	inode_lookup_inc(fs, in, 1);
 	open_common(fs, in, fi, true, &kpages_was);
 	if (reply_create(req, &e, fi) != 0) {
@@ -584,9 +582,9 @@ static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	if (journal_file(in)) {
 		rc = journal_check_write(in, off);
 		if (rc == 0)
-			rc = fs_write(the_fs, in, buf, size, off);
-		if (rc == 0)
 			rc = journal_wrote(the_fs, req, in, buf, size, off);
+		if (rc == 0 && (rc = fs_write(the_fs, in, buf, size, off)) < 0)
+			journal_unwrote(the_fs, in);
 	} else {
 		version_modify(req, in);
 		version_hide_name(the_fs, in);

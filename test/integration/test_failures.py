@@ -13,8 +13,8 @@ import zipfile
 
 sys.dont_write_bytecode = True     # keep the source tree free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (AIFSCTL_BIN, Fail, Skip, Store, check, eq, main, raises,  # noqa: E402
-                     read_all, run, skip_native, test)
+from harness import (AIFSCTL_BIN, Fail, Skip, Store, check, eq, main, mounted,  # noqa: E402
+                     raises, read_all, run, skip_native, test)
 
 APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND
 
@@ -1101,6 +1101,81 @@ def store_on_a_disk_filled_by_others_mounts_read_only_and_checks():
             if s.proc is not None:
                 s.unmount(check=False)
             run(["umount", s.store])
+
+
+# --------------------------------------- a crash at the create or seal of a journal
+
+def died_at_failpoint(s, what):
+    """Wait for the daemon to kill itself at an armed =KILL fail point (the
+    release that reaches it comes after close() returned), then unmount the
+    dead mount."""
+    for _ in range(600):
+        if s.proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    else:
+        raise Fail("%s: expected the daemon killed at its fail point, saw it running: %s"
+                   % (what, s.log_tail()))
+    eq(s.proc.returncode, -signal.SIGKILL, "%s: the daemon's end" % what)
+    s.proc = None
+    run(["fusermount3", "-u", "-z", s.mnt], timeout=60)
+    if mounted(s.mnt):
+        run(["umount", "-l", s.mnt], timeout=60)
+    check(not mounted(s.mnt), "%s: expected %s unmounted" % (what, s.mnt))
+
+
+def audit_intact(s, what):
+    rc, out = run([AIFSCTL_BIN, "audit", "verify", s.store])
+    check(rc == 0 and "intact" in out, "%s: expected audit verify to exit 0 with 'intact', "
+          "saw exit %d: %r" % (what, rc, out[-800:]))
+
+
+@test
+def journal_kill_at_create_or_seal_leaves_a_verifiable_log():
+    """A file's create, its flag, seal time and seal record are each one commit:
+    a kill -9 at any of them leaves the log intact and fsck clean."""
+    skip_native()
+    # the checkpointer stays out of the count of metadata commits
+    for spec, expect in (("meta_commit:2=KILL", None),              # at the create
+                         ("journal_seal:1=KILL", "unsealed"),       # just before the seal's commit
+                         ("journal_sealed:1=KILL", "sealed")):      # just after it
+        what = "kill at %s" % spec
+        with Store(opts="audit_checkpoint_secs=3600") as s:
+            a = os.path.join(s.mnt, "audit", "a.log")
+            p = os.path.join(s.mnt, "audit", "b.log")
+            fd = os.open(a, APPEND, 0o644)
+            write_ok(fd, b"before\n", what + ": first write")
+            os.close(fd)
+            seals(a, what + ": a file written before the kill")
+            if expect is None:
+                arm(s, spec)            # b.log's create is the 1st commit, its bytes the 2nd
+            fd = os.open(p, APPEND, 0o644)
+            write_ok(fd, b"line 1\n", what + ": write")
+            if expect is not None:
+                arm(s, spec)
+            try:
+                os.close(fd)
+            except OSError:
+                pass                    # the daemon died under the close
+            died_at_failpoint(s, what)
+            s.fsck_clean("%s: fsck" % what)
+            audit_intact(s, what)
+            s.mount()
+            eq(read_all(a), b"before\n", what + ": the file sealed before the kill")
+            state = os.getxattr(p, "user.aifs.sealed").decode()
+            if expect is None:                      # killed at the commit of its bytes
+                eq((state, read_all(p)), ("false", b""), what + ": b.log (sealed, content)")
+            else:
+                eq((state, read_all(p)), ("true" if expect == "sealed" else "false", b"line 1\n"),
+                   what + ": b.log (sealed, content)")
+            if state == "false":                    # its next writer's close seals it
+                fd = os.open(p, os.O_WRONLY | os.O_APPEND)
+                write_ok(fd, b"line 2\n", what + ": write after the remount")
+                os.close(fd)
+                seals(p, what + ": the next writer's close")
+            s.unmount()
+            s.fsck_clean("%s: fsck after the remount" % what)
+            audit_intact(s, what + ", after the remount")
 
 
 # ------------------------------------------------------------- a crash loop
