@@ -741,6 +741,11 @@ def segments(s):
     return sorted(os.path.join(d, n) for n in os.listdir(d) if n.startswith("seg-"))
 
 
+def quarantined(s, ino, name):
+    """Path of a file that fsck --repair moved to lost+found."""
+    return os.path.join(s.mnt, "lost+found", "%d-%s" % (ino, name))
+
+
 @test
 def fsck_repair_drops_extents_outside_their_segment():
     skip_native()
@@ -749,6 +754,7 @@ def fsck_repair_drops_extents_outside_their_segment():
         keep = os.urandom(1 << 20)
         fsynced_file(os.path.join(d, "a"), keep)
         fsynced_file(os.path.join(d, "b"), os.urandom(4 << 20))
+        ino = os.stat(os.path.join(d, "b")).st_ino
         s.unmount()
         seg = segments(s)[-1]
         size = os.path.getsize(seg)
@@ -767,30 +773,55 @@ def fsck_repair_drops_extents_outside_their_segment():
         eq(rc, 0, "fsck --repair: exit status when every problem was repaired (%r)" % out[-800:])
         check("extent dropped" in out and "0 not repaired" in out,
               "fsck --repair: expected each extent said dropped and '0 not repaired', saw %r" % out[-800:])
+        check("moved to /lost+found/%d-b" % ino in out,
+              "fsck --repair: expected b said moved to lost+found, saw %r" % out[-800:])
         check("repaired where possible" not in out, "fsck --repair: the blanket phrase is gone: %r" % out)
         s.fsck_clean("fsck after --repair")
         s.mount()
         eq(read_all(os.path.join(d, "a")), keep, "the intact file after the repair")
-        eq(os.stat(os.path.join(d, "b")).st_size, 4 << 20, "size of the damaged file after the repair")
+        check(not os.path.exists(os.path.join(d, "b")), "the damaged file left its directory")
+        q = quarantined(s, ino, "b")
+        eq((os.stat(q).st_ino, os.stat(q).st_size), (ino, 4 << 20),
+           "the damaged file in lost+found (inode, size)")
+        read_all(q)                             # what was lost reads as zeros, not EIO
+        s.unmount()
+        s.fsck_clean("fsck after the repaired store was mounted")
 
 
 @test
-def fsck_repair_says_what_it_could_not_repair():
+def fsck_repair_quarantines_a_file_with_damaged_bytes():
     skip_native()
     with Store() as s:
         d = s.work("plain")
         fsynced_file(os.path.join(d, "a"), os.urandom(2 << 20))
+        keep = os.urandom(100 << 10)
+        os.mkdir(os.path.join(d, "sub"))
+        fsynced_file(os.path.join(d, "sub", "small"), keep)
+        ino = os.stat(os.path.join(d, "a")).st_ino
         s.unmount()
-        seg = segments(s)[-1]
+        seg = segments(s)[0]
         with open(seg, "r+b") as f:
-            f.seek(os.path.getsize(seg) // 2)
+            f.seek(1 << 20)                     # inside a's bytes (stored first)
             f.write(b"\xff" * 4096)             # flipped bytes in the middle of the data
+        rc, out = s.fsck()
+        eq(rc, 1, "fsck of damaged bytes: exit status (%r)" % out[-800:])
+        check("is damaged" in out, "fsck: expected the damage named, saw %r" % out[-800:])
         rc, out = s.fsck(repair=True)
-        eq(rc, 1, "fsck --repair of damaged bytes: exit status (%r)" % out[-800:])
-        check("is damaged" in out and "not repaired: the bytes are lost" in out,
-              "fsck --repair: expected the damage said not repaired with the reason, saw %r" % out[-800:])
-        check("1 not repaired" in out.strip().splitlines()[-1],
-              "fsck --repair: expected the summary to count it, saw %r" % out.strip().splitlines()[-1])
+        eq(rc, 0, "fsck --repair of damaged bytes: exit status (%r)" % out[-800:])
+        check("the bytes are lost; extent dropped" in out and
+              "moved to /lost+found/%d-a" % ino in out,
+              "fsck --repair: expected the extent dropped and a quarantined, saw %r" % out[-800:])
+        last = out.strip().splitlines()[-1]
+        check("0 not repaired" in last and "1 name quarantined" in last,
+              "fsck --repair: expected the summary to count it, saw %r" % last)
+        s.fsck_clean("fsck after --repair")
+        s.mount()
+        check(not os.path.exists(os.path.join(d, "a")), "the damaged file left its directory")
+        eq(os.stat(quarantined(s, ino, "a")).st_size, 2 << 20, "size of the quarantined file")
+        eq(read_all(os.path.join(d, "sub", "small")), keep, "the intact file after the repair")
+        os.unlink(quarantined(s, ino, "a"))     # lost+found is an ordinary directory
+        s.unmount()
+        s.fsck_clean("fsck after the quarantined file was deleted")
 
 
 @test
