@@ -1031,6 +1031,11 @@ def full_disk_keeps_metadata_deletes_and_the_last_save():
             v1 = zip_bytes(1, 1 << 20)
             save(model, v1)
             wait_versions(ck, "model.pt", [1], "versions after the first save")
+            ds = os.path.join(s.mnt, "datasets", "ds")
+            os.mkdir(ds)
+            fsynced_file(os.path.join(ds, "x"), b"dataset file\n")
+            snaps = os.path.join(ds, ".aifs", "snapshots")
+            os.mkdir(os.path.join(snaps, "t0"))
             names, err = fill(d, "fill")
             eq(err, errno.ENOSPC, "errno when the disk is full")
             check(s.proc.poll() is None, "daemon: expected alive once the disk is full")
@@ -1044,6 +1049,16 @@ def full_disk_keeps_metadata_deletes_and_the_last_save():
                     eq(e.errno, errno.ENOSPC, "errno of mkdir + setxattr %d on a full disk" % i)
             check(s.proc.poll() is None, "daemon: expected alive after metadata on a full disk: %s"
                   % s.log_tail())
+            # a snapshot is metadata: made, or ENOSPC once half the reserve is used;
+            # dropping one always works
+            try:
+                os.mkdir(os.path.join(snaps, "t1"))
+                eq(read_all(os.path.join(snaps, "t1", "x")), b"dataset file\n",
+                   "a snapshot made on a full disk")
+            except OSError as e:
+                eq(e.errno, errno.ENOSPC, "errno of a snapshot on a full disk")
+            os.rmdir(os.path.join(snaps, "t0"))
+            check(not os.path.exists(os.path.join(snaps, "t0")), "snapshot t0 dropped on a full disk")
             # half the 8 MB reserve stays free for the metadata database
             check(statvfs_free(s.store) >= 3500000, "free space on the full disk: expected at "
                   "least half the reserve, saw %d bytes" % statvfs_free(s.store))
