@@ -1224,6 +1224,40 @@ def journal_kill_at_create_or_seal_leaves_a_verifiable_log():
             audit_intact(s, what + ", after the remount")
 
 
+@test
+def kill_when_a_small_file_outgrows_inline_storage_keeps_its_stored_bytes():
+    """A file of a few KiB lives in the metadata; the commit that moves it to
+    an extent also stores what replaces it: a kill -9 between the two left
+    the file at its new size with neither (zeros; a journal file's records
+    then covered less than its size)."""
+    skip_native()
+    for area in ("plain", "audit"):
+        what = "%s file growing past inline storage" % area
+        with Store(opts="audit_checkpoint_secs=3600") as s:
+            d = s.work("plain") if area == "plain" else os.path.join(s.mnt, "audit")
+            p = os.path.join(d, "small")
+            first = b"x" * 2047 + b"\n"
+            fd = os.open(p, APPEND, 0o644)
+            write_ok(fd, first, what + ": first write")
+            os.fsync(fd)                            # stored inline, durable
+            write_ok(fd, b"y" * 10239 + b"\n", what + ": the write that outgrows it")
+            arm(s, "tier_append:1=KILL")            # the daemon dies storing it
+            try:
+                os.fsync(fd)
+            except OSError:
+                pass                                # the daemon died under the fsync
+            died_at_failpoint(s, what)
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+            s.fsck_clean("%s: fsck" % what)
+            if area == "audit":
+                audit_intact(s, what)
+            s.mount()
+            eq(read_all(p), first, what + ": content after the kill")
+
+
 # ------------------------------------------------------------- a crash loop
 
 def _durable(side, *fields):
