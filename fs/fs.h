@@ -482,7 +482,8 @@ void journal_created(fuse_req_t req, struct inode *in);
 int journal_wrote(struct fs *fs, fuse_req_t req, struct inode *in, const char *buf,
 		  size_t size, uint64_t off);
 void journal_unwrote(struct fs *fs, struct inode *in);
-/* Seal journal file IN: flag, seal time and record in one commit. */
+/* Seal journal file IN: flag, seal time and record in one commit; REQ
+ * (the releasing request, or NULL) names the sealer if no writer is known. */
 int journal_seal(struct fs *fs, fuse_req_t req, struct inode *in);
 /* 0 if IN may be changed, unlinked or renamed (not a journal file, or its
  * retention is over and no hold is on it), else -EPERM. */

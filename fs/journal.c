@@ -622,7 +622,8 @@ void journal_records_end(struct fs *fs, struct inode *in, int rc)
 
 /* The seal flag on the inode, the seal time and the seal record are one
  * commit: a crash leaves the file sealed with its record, or unsealed
- * without it (and its next writer's last close seals it). */
+ * without it (and its next writer's last close seals it).  REQ may be
+ * NULL (an open whose reply was lost): the record names the last writer. */
 int journal_seal(struct fs *fs, fuse_req_t req, struct inode *in)
 {
 	char path[4096], comm[16];
@@ -641,8 +642,9 @@ int journal_seal(struct fs *fs, fuse_req_t req, struct inode *in)
 		return rc;
 	if (path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
 		snprintf(path, sizeof(path), "?%llu", (unsigned long long)in->ino);
-	who(req, &l, comm);
-	if (in->jpid) {		/* sealed at a release: name the writer */
+	if (req)
+		who(req, &l, comm);
+	if (in->jpid || !req) {	/* sealed at a release: name the writer */
 		l.uid = in->juid;
 		l.pid = in->jpid;
 		l.comm = in->jcomm;
