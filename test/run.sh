@@ -32,7 +32,7 @@ export AIFS_BIN="$build/aifs" AIFSCTL_BIN="$build/aifsctl" AIFS_TOP="$top"
 # the tests that run for a set time or a set number of rounds run shorter
 # there (every test still runs), unless the caller chose a size.
 if ldd "$build/aifs" 2>/dev/null | grep -q libasan; then
-	export AIFS_FSX_SECONDS=${AIFS_FSX_SECONDS:-20} AIFS_STRESS_SECONDS=${AIFS_STRESS_SECONDS:-15}
+	export AIFS_FSX_SECONDS=${AIFS_FSX_SECONDS:-15} AIFS_STRESS_SECONDS=${AIFS_STRESS_SECONDS:-15}
 	export AIFS_CRASH_LOOPS=${AIFS_CRASH_LOOPS:-10}
 	echo "sanitizer build: AIFS_FSX_SECONDS=$AIFS_FSX_SECONDS" \
 	     "AIFS_STRESS_SECONDS=$AIFS_STRESS_SECONDS AIFS_CRASH_LOOPS=$AIFS_CRASH_LOOPS"
