@@ -19,6 +19,12 @@
  *    most RADOS_INFLIGHT, of pend_bytes bytes), each with its ticket
  *    (tickets counts the appends ever submitted); werr is the first write error since the last
  *    sync, which returns it.
+ *
+ * With a cache (objcache.h, a store whose data lives in the cluster), an
+ * append is written to the cache's buffer on the local disk and uploaded
+ * by the cache, out of pend[]; it goes to the cluster directly (through
+ * pend[]) only when the buffer cannot take it.  Reads look in the cache
+ * first and keep a copy of each object they read from the cluster.
  */
 #ifndef AIFS_TIER_RADOS_PRIV_H
 #define AIFS_TIER_RADOS_PRIV_H
@@ -51,6 +57,8 @@ struct rseg {
 	bool present;
 };
 
+struct objcache;
+
 struct rplace {
 	uint32_t seg;
 	uint32_t len;
@@ -80,6 +88,8 @@ struct rtier {
 	int werr;
 	bool readonly;
 	struct dcache *dcache;
+	struct objcache *cache;	/* local read cache and write buffer, or NULL */
+	uint64_t remote_reads;	/* objects read from the cluster */
 	uint64_t dev;		/* tier_space's device: the cluster */
 	uint64_t stat_total, stat_avail;	/* cluster capacity, cached */
 	int64_t stat_when;
@@ -114,6 +124,9 @@ int rtier_read_batch(struct tier *const *tiers, struct tier_io *ios, unsigned n)
 int rtier_sync(struct tier *base);
 int rtier_discard(struct tier *base, const struct tier_ref *ref, uint32_t inner, uint32_t len);
 int rtier_seg_remove(struct tier *base, uint32_t seg);
+
+/* objcache_ops.upload of the tier's cache: write object NAME whole. */
+int rtier_upload(void *ctx, const char *name, const void *buf, size_t len);
 
 /* The tier_ops of radosblob.c. */
 int rtier_blob_put(struct tier *base, const char *name, const void *buf, size_t len);

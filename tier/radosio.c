@@ -18,6 +18,7 @@
 #include "tier/codec.h"
 #include "tier/dcache.h"
 #include "tier/log.h"
+#include "tier/objcache.h"
 #include "tier/rados_priv.h"
 
 #include <errno.h>
@@ -96,16 +97,30 @@ out:
 	return n;
 }
 
-/* Reserve a place for LEN stored bytes and count the write in flight. */
-static int reserve(struct rtier *t, uint32_t len, uint32_t *seg, uint64_t *off)
+/* Wait until one more write of LEN bytes may be in flight, and count
+ * (SEG, OFF) among them (lock held). */
+static void pend_enter(struct rtier *t, uint32_t seg, uint64_t off, uint32_t len)
+{
+	while (t->npend >= RADOS_INFLIGHT ||
+	       (t->npend && t->pend_bytes + len > RADOS_INFLIGHT_BYTES))
+		pthread_cond_wait(&t->cond, &t->lock);
+	t->pend[t->npend++] = (struct rplace){ .seg = seg, .off = off, .len = len,
+					       .ticket = t->tickets++ };
+	t->pend_bytes += len;
+}
+
+/* Reserve a place for LEN stored bytes and, when DIRECT (written to the
+ * cluster at once, not through the cache), count the write in flight. */
+static int reserve(struct rtier *t, uint32_t len, bool direct, uint32_t *seg, uint64_t *off)
 {
 	struct rseg *s;
 	int rc;
 
 	pthread_mutex_lock(&t->lock);
-	while (t->npend >= RADOS_INFLIGHT ||
-	       (t->npend && t->pend_bytes + len > RADOS_INFLIGHT_BYTES))
-		pthread_cond_wait(&t->cond, &t->lock);
+	if (direct)	/* wait first, so that the place is given out in order */
+		while (t->npend >= RADOS_INFLIGHT ||
+		       (t->npend && t->pend_bytes + len > RADOS_INFLIGHT_BYTES))
+			pthread_cond_wait(&t->cond, &t->lock);
 	s = &t->segs[t->active];
 	*off = ALIGN(s->size);
 	if (*off + len > t->seg_max && s->size) {
@@ -118,11 +133,8 @@ static int reserve(struct rtier *t, uint32_t len, uint32_t *seg, uint64_t *off)
 		rc = rtier_seg_add(t, t->active, *off, len);
 	}
 	*seg = t->active;
-	if (rc == 0) {
-		t->pend[t->npend++] = (struct rplace){ .seg = *seg, .off = *off, .len = len,
-						       .ticket = t->tickets++ };
-		t->pend_bytes += len;
-	}
+	if (rc == 0 && direct)
+		pend_enter(t, *seg, *off, len);
 	pthread_mutex_unlock(&t->lock);
 	return rc;
 }
@@ -164,7 +176,7 @@ int rtier_append(struct tier *base, const void *buf, uint32_t len, int codec,
 	}
 	w->t = t;
 	w->len = stored;
-	rc = reserve(t, stored, &w->seg, &w->off);
+	rc = reserve(t, stored, !t->cache, &w->seg, &w->off);
 	if (rc) {
 		free(w->buf);
 		free(w);
@@ -173,6 +185,17 @@ int rtier_append(struct tier *base, const void *buf, uint32_t len, int codec,
 	*ref = (struct tier_ref){ .tier = (uint8_t)t->id, .codec = (uint8_t)used, .seg = w->seg,
 				  .off = w->off, .stored_len = stored, .raw_len = len };
 	rtier_obj_name(t, name, w->seg, w->off, stored);
+	if (t->cache) {
+		/* the write buffer, else (full, or the local disk fails) the cluster */
+		if (objcache_put_dirty(t->cache, name, w->buf, stored) == 0) {
+			free(w->buf);
+			free(w);
+			return 0;
+		}
+		pthread_mutex_lock(&t->lock);
+		pend_enter(t, w->seg, w->off, stored);
+		pthread_mutex_unlock(&t->lock);
+	}
 	rc = rados_aio_create_completion2(w, write_done, &c);
 	if (rc == 0) {
 		rc = rados_aio_write_full(t->io, name, c, (const char *)w->buf, stored);
@@ -189,17 +212,30 @@ int rtier_append(struct tier *base, const void *buf, uint32_t len, int codec,
 	return rtier_fail(t, rc, "cannot submit the write of object %s: %s", name, strerror(-rc));
 }
 
+/* With the cache, what is buffered becomes durable on the local disk, and
+ * reaches the cluster later (tier_wait_writes waits for that). */
 int rtier_sync(struct tier *base)
 {
 	struct rtier *t = (struct rtier *)base;
-	int rc;
+	int rc = t->cache ? objcache_sync(t->cache) : 0;
 
 	pthread_mutex_lock(&t->lock);
 	rtier_wait_submitted(t);
-	rc = t->werr;
+	rc = rc ? rc : t->werr;
 	t->werr = 0;
 	pthread_mutex_unlock(&t->lock);
 	return rc;
+}
+
+int rtier_upload(void *ctx, const char *name, const void *buf, size_t len)
+{
+	struct rtier *t = ctx;
+	int rc = rados_write_full(t->io, name, buf, len);
+
+	if (rc < 0)
+		rtier_fail(t, rc, "upload of object %s (%zu bytes) failed: %s", name, len,
+			   strerror(-rc));
+	return rc == -ETIMEDOUT ? -EIO : rc;
 }
 
 /* ---- reads ----------------------------------------------------------- */
@@ -213,6 +249,7 @@ struct rread {
 	uint8_t *buf;
 	uint32_t soff, rlen;
 	bool direct;
+	bool fill;		/* the whole object, for the cache */
 };
 
 static struct rtier *read_check(struct tier *const *tiers, struct tier_io *io)
@@ -235,13 +272,60 @@ static struct rtier *read_check(struct tier *const *tiers, struct tier_io *io)
 	return t;
 }
 
+/* The stored bytes [*SOFF, *SOFF + *RLEN) a read of IO needs: whole
+ * blocks of a raw extent (*DIRECT when they are exactly IO's bytes), the
+ * whole of any other. */
+static void read_span(const struct tier_io *io, uint32_t *soff, uint32_t *rlen, bool *direct)
+{
+	const struct tier_ref *r = io->ref;
+	uint32_t end = r->stored_len;
+
+	*soff = 0;
+	*direct = false;
+	if (r->codec == TIER_CODEC_RAW) {
+		uint64_t e = ALIGN((uint64_t)io->inner + io->len);
+
+		*soff = io->inner / TIER_BLOCK * TIER_BLOCK;
+		end = e < end ? (uint32_t)e : end;
+		*direct = *soff == io->inner && end == io->inner + io->len;
+	}
+	*rlen = end - *soff;
+}
+
+static int read_use(struct rread *p);
+
+/* Serve IO from the cache of T: true when done (IO's result set), false
+ * when the cluster must be read (a miss, or a damaged clean copy, which
+ * is dropped). */
+static bool read_cached(struct rtier *t, struct tier_io *io)
+{
+	const struct tier_ref *r = io->ref;
+	struct rread p = { .io = io, .t = t };
+	char name[RADOS_NAME_SIZE];
+	int rc;
+
+	read_span(io, &p.soff, &p.rlen, &p.direct);
+	p.buf = p.direct ? io->dst : malloc(p.rlen);
+	if (!p.buf)
+		return false;
+	rtier_obj_name(t, name, r->seg, r->off, r->stored_len);
+	rc = objcache_get(t->cache, name, p.soff, p.rlen, p.buf) == 1 ? read_use(&p) : 1;
+	if (!p.direct)
+		free(p.buf);
+	if (rc == -EIO && objcache_corrupt(t->cache, name) == 0)
+		rc = 1;		/* damaged here, intact in the cluster */
+	if (rc == 1)
+		return false;
+	io->result = rc;
+	return true;
+}
+
 /* Plan and submit the read of IO; false if it needs none (done or failed). */
 static bool read_submit(struct tier *const *tiers, struct tier_io *io, struct rread *p)
 {
 	const struct tier_ref *r = io->ref;
 	struct rtier *t = read_check(tiers, io);
 	char name[RADOS_NAME_SIZE];
-	uint32_t end;
 	int rc;
 
 	if (!t)
@@ -255,16 +339,16 @@ static bool read_submit(struct tier *const *tiers, struct tier_io *io, struct rr
 		io->result = 0;
 		return false;
 	}
+	if (t->cache && read_cached(t, io))
+		return false;
 	*p = (struct rread){ .io = io, .t = t };
-	end = r->stored_len;
-	if (r->codec == TIER_CODEC_RAW) {
-		uint64_t e = ALIGN((uint64_t)io->inner + io->len);
-
-		p->soff = io->inner / TIER_BLOCK * TIER_BLOCK;
-		end = e < end ? (uint32_t)e : end;
-		p->direct = p->soff == io->inner && end == io->inner + io->len;
+	read_span(io, &p->soff, &p->rlen, &p->direct);
+	if (t->cache) {		/* the whole object, to keep a copy */
+		p->fill = true;
+		p->direct = false;
+		p->soff = 0;
+		p->rlen = r->stored_len;
 	}
-	p->rlen = end - p->soff;
 	p->buf = p->direct ? io->dst : malloc(p->rlen);
 	if (!p->buf) {
 		io->result = rtier_fail(t, -ENOMEM, "no memory for a read of %" PRIu32 " bytes",
@@ -273,6 +357,7 @@ static bool read_submit(struct tier *const *tiers, struct tier_io *io, struct rr
 	}
 	pthread_mutex_lock(&t->lock);
 	rtier_wait_place(t, r->seg, r->off);
+	t->remote_reads++;
 	pthread_mutex_unlock(&t->lock);
 	rtier_obj_name(t, name, r->seg, r->off, r->stored_len);
 	rc = rados_aio_create_completion2(NULL, NULL, &p->c);
@@ -339,6 +424,25 @@ static int read_decode(const struct rread *p)
 	return rc;
 }
 
+/* Check P's bytes, keep a copy of a whole object read for the cache, and
+ * give IO its bytes. */
+static int read_use(struct rread *p)
+{
+	const struct tier_ref *r = p->io->ref;
+	char name[RADOS_NAME_SIZE];
+	int rc = read_verify(p);
+
+	if (rc == 0 && p->fill) {
+		rtier_obj_name(p->t, name, r->seg, r->off, r->stored_len);
+		objcache_put_clean(p->t->cache, name, p->buf, p->rlen);
+	}
+	if (rc == 0 && r->codec != TIER_CODEC_RAW)
+		rc = read_decode(p);
+	else if (rc == 0 && !p->direct)
+		memcpy(p->io->dst, p->buf + (p->io->inner - p->soff), p->io->len);
+	return rc;
+}
+
 static void read_finish(struct rread *p)
 {
 	const struct tier_ref *r = p->io->ref;
@@ -358,11 +462,7 @@ static void read_finish(struct rread *p)
 				", %" PRIu32 " expected: truncated object", name, rc, p->soff,
 				p->rlen);
 	else
-		rc = read_verify(p);
-	if (rc == 0 && r->codec != TIER_CODEC_RAW)
-		rc = read_decode(p);
-	else if (rc == 0 && !p->direct)
-		memcpy(p->io->dst, p->buf + (p->io->inner - p->soff), p->io->len);
+		rc = read_use(p);
 	if (!p->direct)
 		free(p->buf);
 	p->io->result = rc;
@@ -457,6 +557,8 @@ static int drop_range(struct rtier *t, uint32_t seg, uint64_t start, uint64_t en
 		t->segs[seg].size = 0;
 	}
 	pthread_mutex_unlock(&t->lock);
+	for (uint32_t i = 0; t->cache && i < n; i++)
+		objcache_drop(t->cache, names[i]);
 	rc = remove_all(t, names, n);
 	free(names);
 	return rc;
