@@ -35,7 +35,6 @@ struct wctx {
 	uint32_t seg;
 	uint64_t off;
 	uint32_t len;
-	uint8_t *buf;
 };
 
 static void pend_drop(struct rtier *t, uint32_t seg, uint64_t off)
@@ -70,7 +69,6 @@ static void write_done(rados_completion_t c, void *arg)
 	pend_drop(t, w->seg, w->off);
 	pthread_mutex_unlock(&t->lock);
 	rados_aio_release(c);
-	free(w->buf);
 	free(w);
 }
 
@@ -139,6 +137,9 @@ static int reserve(struct rtier *t, uint32_t len, bool direct, uint32_t *seg, ui
 	return rc;
 }
 
+/* librados copies the bytes of a write when it is submitted (the C API
+ * appends them to a bufferlist of its own), so the caller's buffer, or the
+ * encoded copy, is free once rados_aio_write_full returns. */
 int rtier_append(struct tier *base, const void *buf, uint32_t len, int codec,
 		 struct tier_ref *ref, uint32_t *crcs, uint32_t *ncrc)
 {
@@ -146,6 +147,8 @@ int rtier_append(struct tier *base, const void *buf, uint32_t len, int codec,
 	char name[RADOS_NAME_SIZE];
 	rados_completion_t c;
 	struct wctx *w;
+	uint8_t *packed = NULL;
+	const uint8_t *src = buf;
 	uint32_t stored = 0;
 	int rc, used = TIER_CODEC_RAW;
 
@@ -154,16 +157,17 @@ int rtier_append(struct tier *base, const void *buf, uint32_t len, int codec,
 		return rtier_fail(t, -EINVAL, "invalid append of %" PRIu32 " bytes with codec %d",
 				  len, codec);
 	w = calloc(1, sizeof *w);
-	if (w)
-		w->buf = malloc(len);
-	if (!w || !w->buf) {
+	if (w && codec != TIER_CODEC_RAW && !(packed = malloc(len))) {
 		free(w);
-		return rtier_fail(t, -ENOMEM, "no memory for an append of %" PRIu32 " bytes", len);
+		w = NULL;
 	}
-	if (codec != TIER_CODEC_RAW)
-		stored = pack(codec, buf, len, w->buf, &used);
-	if (!stored) {
-		memcpy(w->buf, buf, len);
+	if (!w)
+		return rtier_fail(t, -ENOMEM, "no memory for an append of %" PRIu32 " bytes", len);
+	if (packed)
+		stored = pack(codec, buf, len, packed, &used);
+	if (stored) {
+		src = packed;
+	} else {
 		stored = len;
 		used = TIER_CODEC_RAW;
 	}
@@ -171,45 +175,43 @@ int rtier_append(struct tier *base, const void *buf, uint32_t len, int codec,
 	for (uint32_t i = 0; i < *ncrc; i++) {
 		uint32_t pos = i * TIER_BLOCK;
 
-		crcs[i] = tier_crc32c(0, w->buf + pos,
+		crcs[i] = tier_crc32c(0, src + pos,
 				      stored - pos < TIER_BLOCK ? stored - pos : TIER_BLOCK);
 	}
 	w->t = t;
 	w->len = stored;
 	rc = reserve(t, stored, !t->cache, &w->seg, &w->off);
-	if (rc) {
-		free(w->buf);
-		free(w);
-		return rc;
-	}
+	if (rc)
+		goto out;
 	*ref = (struct tier_ref){ .tier = (uint8_t)t->id, .codec = (uint8_t)used, .seg = w->seg,
 				  .off = w->off, .stored_len = stored, .raw_len = len };
 	rtier_obj_name(t, name, w->seg, w->off, stored);
 	if (t->cache) {
 		/* the write buffer, else (full, or the local disk fails) the cluster */
-		if (objcache_put_dirty(t->cache, name, w->buf, stored) == 0) {
-			free(w->buf);
-			free(w);
-			return 0;
-		}
+		if (objcache_put_dirty(t->cache, name, src, stored) == 0)
+			goto out;
 		pthread_mutex_lock(&t->lock);
 		pend_enter(t, w->seg, w->off, stored);
 		pthread_mutex_unlock(&t->lock);
 	}
 	rc = rados_aio_create_completion2(w, write_done, &c);
 	if (rc == 0) {
-		rc = rados_aio_write_full(t->io, name, c, (const char *)w->buf, stored);
-		if (rc == 0)
+		rc = rados_aio_write_full(t->io, name, c, (const char *)src, stored);
+		if (rc == 0) {
+			free(packed);	/* w belongs to write_done now */
 			return 0;
+		}
 		rados_aio_release(c);
 	}
 	pthread_mutex_lock(&t->lock);
 	rtier_seg_drop(t, w->seg, w->off);
 	pend_drop(t, w->seg, w->off);
 	pthread_mutex_unlock(&t->lock);
-	free(w->buf);
+	rc = rtier_fail(t, rc, "cannot submit the write of object %s: %s", name, strerror(-rc));
+out:
+	free(packed);
 	free(w);
-	return rtier_fail(t, rc, "cannot submit the write of object %s: %s", name, strerror(-rc));
+	return rc;
 }
 
 /* With the cache, what is buffered becomes durable on the local disk, and
