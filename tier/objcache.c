@@ -239,14 +239,18 @@ static int file_write(const char *path, const void *buf, size_t len)
 	return rc;
 }
 
-/* Read LEN bytes at OFF of PATH: 0, -ENOENT, or -EIO when short. */
-static int file_read(const char *path, uint64_t off, size_t len, void *dst)
+/* Read LEN bytes at OFF of PATH: 0, -ENOENT, or -EIO when short.  AHEAD
+ * bytes after them are read ahead by the kernel (each read opens the file
+ * anew, so its own read-ahead never sees a sequential reader). */
+static int file_read(const char *path, uint64_t off, size_t len, void *dst, uint64_t ahead)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
 	char *p = dst;
 
 	if (fd < 0)
 		return -errno;
+	if (ahead)
+		posix_fadvise(fd, (off_t)(off + len), (off_t)ahead, POSIX_FADV_WILLNEED);
 	for (size_t done = 0; done < len && rc == 0; ) {
 		ssize_t n = pread(fd, p + done, len - done, (off_t)(off + done));
 
@@ -273,7 +277,7 @@ static int upload_one(struct objcache *c, const char *name, uint64_t len)
 	if (!buf)
 		return -ENOMEM;
 	path_of(c, true, name, path, sizeof(path));
-	rc = file_read(path, 0, len, buf);
+	rc = file_read(path, 0, len, buf, 0);
 	if (rc < 0)
 		log_err("cache %s: cannot read %s for its upload: %s", c->dir, path, strerror(-rc));
 	else
@@ -559,19 +563,37 @@ void objcache_put_clean(struct objcache *c, const char *name, const void *buf, s
 		unlink(path);
 }
 
+bool objcache_wants(struct objcache *c, const char *name, size_t len)
+{
+	bool want;
+
+	if (c->readonly || len > c->limit / 2)
+		return false;
+	pthread_mutex_lock(&c->lock);
+	want = !lookup(c, name);
+	pthread_mutex_unlock(&c->lock);
+	return want;
+}
+
+uint64_t objcache_limit(const struct objcache *c)
+{
+	return c->limit;
+}
+
 int objcache_get(struct objcache *c, const char *name, uint64_t off, size_t len, void *dst)
 {
 	char path[4096];
 	bool up = true;
+	uint64_t ahead = 0;
 	struct entry *e;
 
 	if (c->readonly) {
 		/* no index: whatever the writer beside us keeps */
 		path_of(c, true, name, path, sizeof(path));
-		if (file_read(path, off, len, dst) == 0)
+		if (file_read(path, off, len, dst, 0) == 0)
 			return 1;
 		path_of(c, false, name, path, sizeof(path));
-		return file_read(path, off, len, dst) == 0;
+		return file_read(path, off, len, dst, 0) == 0;
 	}
 	pthread_mutex_lock(&c->lock);
 	e = lookup(c, name);
@@ -585,11 +607,13 @@ int objcache_get(struct objcache *c, const char *name, uint64_t off, size_t len,
 		list_unlink(&c->lru, e);
 		list_push_front(&c->lru, e);
 	}
+	if (off == 0)		/* a reader at the start of the object: the rest follows */
+		ahead = e->len - len;
 	pthread_mutex_unlock(&c->lock);
 	path_of(c, up, name, path, sizeof(path));
-	if (file_read(path, off, len, dst) == 0 ||
+	if (file_read(path, off, len, dst, ahead) == 0 ||
 	    (up && (path_of(c, false, name, path, sizeof(path)),
-		    file_read(path, off, len, dst) == 0))) {
+		    file_read(path, off, len, dst, ahead) == 0))) {
 		pthread_mutex_lock(&c->lock);
 		c->st.hits++;
 		pthread_mutex_unlock(&c->lock);

@@ -75,6 +75,13 @@ int objcache_put_dirty(struct objcache *c, const char *name, const void *buf, si
  * checked), evicting others; silently skipped when it cannot be kept. */
 void objcache_put_clean(struct objcache *c, const char *name, const void *buf, size_t len);
 
+/* Would a copy of object NAME (LEN bytes) be kept if read now?  False when
+ * the cache holds it, or it is too large, or nothing is cached. */
+bool objcache_wants(struct objcache *c, const char *name, size_t len);
+
+/* The size limit. */
+uint64_t objcache_limit(const struct objcache *c);
+
 /* Read LEN bytes at OFF of object NAME into DST: 1 if the cache held them,
  * 0 if not (read the store). */
 int objcache_get(struct objcache *c, const char *name, uint64_t off, size_t len, void *dst);

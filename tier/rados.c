@@ -555,6 +555,9 @@ static void rtier_close(struct tier *base)
 	struct rtier *t = (struct rtier *)base;
 
 	rtier_sync(base);
+	pthread_mutex_lock(&t->lock);
+	rtier_wait_prefetch(t);
+	pthread_mutex_unlock(&t->lock);
 	objcache_close(t->cache);
 	t->cache = NULL;
 	/* no write callback may outlive the tier */

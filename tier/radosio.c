@@ -296,6 +296,103 @@ static void read_span(const struct tier_io *io, uint32_t *soff, uint32_t *rlen, 
 
 static int read_use(struct rread *p);
 
+/* ---- read-ahead into the cache ---------------------------------------- */
+
+struct pfetch {
+	struct rtier *t;
+	uint32_t seg, len;
+	uint64_t off;
+	char name[RADOS_NAME_SIZE];
+	char *buf;
+};
+
+static bool pf_has(const struct rtier *t, uint32_t seg, uint64_t off)
+{
+	for (unsigned i = 0; i < t->npf; i++)
+		if (t->pf[i].seg == seg && t->pf[i].off == off)
+			return true;
+	return false;
+}
+
+static bool pend_has(const struct rtier *t, uint32_t seg, uint64_t off)
+{
+	for (unsigned i = 0; i < t->npend; i++)
+		if (t->pend[i].seg == seg && t->pend[i].off == off)
+			return true;
+	return false;
+}
+
+/* Completion of a read ahead (a librados thread): keep the copy. */
+static void prefetch_done(rados_completion_t c, void *arg)
+{
+	struct pfetch *f = arg;
+	struct rtier *t = f->t;
+
+	if (rados_aio_get_return_value(c) == (int)f->len)
+		objcache_put_clean(t->cache, f->name, f->buf, f->len);
+	pthread_mutex_lock(&t->lock);
+	for (unsigned i = 0; i < t->npf; i++) {
+		if (t->pf[i].seg == f->seg && t->pf[i].off == f->off) {
+			t->pf[i] = t->pf[--t->npf];
+			break;
+		}
+	}
+	pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+	rados_aio_release(c);
+	free(f->buf);
+	free(f);
+}
+
+/* Read ahead the objects that follow (SEG, OFF) in its segment, as far as
+ * a quarter of the cache, that the cache does not hold (lock held). */
+static void prefetch_after(struct rtier *t, uint32_t seg, uint64_t off)
+{
+	struct rseg *s = seg < t->nsegs ? &t->segs[seg] : NULL;
+	uint64_t budget = objcache_limit(t->cache) / 4;
+	uint32_t i = 0;
+
+	while (s && i < s->n && s->v[i].off <= off)
+		i++;
+	for (unsigned k = 0; s && i < s->n && k < RADOS_PREFETCH && t->npf < RADOS_PREFETCH;
+	     i++, k++) {
+		struct robj o = s->v[i];
+		rados_completion_t c;
+		struct pfetch *f;
+
+		if (o.len > budget)
+			break;
+		budget -= o.len;
+		if (pf_has(t, seg, o.off) || pend_has(t, seg, o.off))
+			continue;
+		f = calloc(1, sizeof(*f));
+		if (!f)
+			break;
+		*f = (struct pfetch){ .t = t, .seg = seg, .off = o.off, .len = o.len };
+		rtier_obj_name(t, f->name, seg, o.off, o.len);
+		if (!objcache_wants(t->cache, f->name, o.len) || !(f->buf = malloc(o.len)) ||
+		    rados_aio_create_completion2(f, prefetch_done, &c) < 0) {
+			free(f->buf);
+			free(f);
+			continue;
+		}
+		if (rados_aio_read(t->io, f->name, c, f->buf, o.len, 0) < 0) {
+			rados_aio_release(c);
+			free(f->buf);
+			free(f);
+			continue;
+		}
+		t->pf[t->npf++] = (struct rplace){ .seg = seg, .off = o.off, .len = o.len };
+		t->remote_reads++;
+	}
+}
+
+void rtier_wait_prefetch(struct rtier *t)
+{
+	while (t->npf)
+		pthread_cond_wait(&t->cond, &t->lock);
+}
+
 /* Serve IO from the cache of T: true when done (IO's result set), false
  * when the cluster must be read (a miss, or a damaged clean copy, which
  * is dropped). */
@@ -306,12 +403,21 @@ static bool read_cached(struct rtier *t, struct tier_io *io)
 	char name[RADOS_NAME_SIZE];
 	int rc;
 
+	pthread_mutex_lock(&t->lock);
+	while (pf_has(t, r->seg, r->off))
+		pthread_cond_wait(&t->cond, &t->lock);
+	pthread_mutex_unlock(&t->lock);
 	read_span(io, &p.soff, &p.rlen, &p.direct);
 	p.buf = p.direct ? io->dst : malloc(p.rlen);
 	if (!p.buf)
 		return false;
 	rtier_obj_name(t, name, r->seg, r->off, r->stored_len);
 	rc = objcache_get(t->cache, name, p.soff, p.rlen, p.buf) == 1 ? read_use(&p) : 1;
+	if (rc == 0 && io->inner == 0) {	/* a reader at the start of an object */
+		pthread_mutex_lock(&t->lock);
+		prefetch_after(t, r->seg, r->off);
+		pthread_mutex_unlock(&t->lock);
+	}
 	if (!p.direct)
 		free(p.buf);
 	if (rc == -EIO && objcache_corrupt(t->cache, name) == 0)
@@ -360,6 +466,8 @@ static bool read_submit(struct tier *const *tiers, struct tier_io *io, struct rr
 	pthread_mutex_lock(&t->lock);
 	rtier_wait_place(t, r->seg, r->off);
 	t->remote_reads++;
+	if (t->cache)
+		prefetch_after(t, r->seg, r->off);
 	pthread_mutex_unlock(&t->lock);
 	rtier_obj_name(t, name, r->seg, r->off, r->stored_len);
 	rc = rados_aio_create_completion2(NULL, NULL, &p->c);
