@@ -62,6 +62,8 @@ static const char usage_text[] =
 	"                          the metadata is shipped to the pool (default off)\n"
 	"       rados_timeout=S    seconds a RADOS request waits for the cluster before\n"
 	"                          failing with EIO (default 30, 0: wait forever)\n"
+	"       cache_size=N[KMGT] local read cache and write buffer of a store whose data\n"
+	"                          is in RADOS, in STORE/cache (default 1G, 0: none)\n"
 	"       cold_compress=lz4|none  compression of cold extents (default lz4)\n"
 	"       migrate_bw=MB      tier migration and gc bandwidth, MB/s (default 200, 0: no limit)\n"
 	"       cold_after_versions=K  versions older than the newest K go cold (default 0: off)\n"
@@ -94,6 +96,7 @@ struct cmdline {
 	char *fuse_opts;	/* comma list for FUSE */
 	char *ceph_conf, *ceph_user;	/* how to reach a RADOS tier (NULL: aifs.conf's) */
 	int rados_timeout;	/* seconds, < 0: the default */
+	int64_t cache_size;	/* bytes, 0: the default, < 0: none */
 	int has_fsname, has_subtype;
 };
 
@@ -251,6 +254,14 @@ static int parse_word(struct cmdline *c, const char *w)
 		if (*end || !v[1] || n > 86400)
 			goto bad_value;
 		c->rados_timeout = (int)n;
+	} else if (!strncmp(w, "cache_size=", 11)) {
+		unsigned long long n = strtoull(v + 1, &end, 10);
+		int shift = !*end ? 0 : strchr("kK", *end) ? 10 : strchr("mM", *end) ? 20 :
+			    strchr("gG", *end) ? 30 : strchr("tT", *end) ? 40 : -1;
+
+		if (!v[1] || shift < 0 || (*end && end[1]) || n > (1ull << (62 - shift)))
+			goto bad_value;
+		c->cache_size = n ? (int64_t)(n << shift) : -1;
 	} else if (!strncmp(w, "migrate_bw=", 11)) {
 		if (parse_double(v + 1, &c->opt.migrate_bw) < 0)
 			goto bad_value;
@@ -415,7 +426,7 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 	char *argv[5] = { "aifs", "-o", NULL, NULL, NULL };
 	struct store_opts so = { .cold = c->opt.cold, .ceph_conf = c->ceph_conf,
 				 .ceph_user = c->ceph_user, .rados_timeout = c->rados_timeout,
-				 .mnt = c->mnt };
+				 .cache_size = c->cache_size, .mnt = c->mnt };
 	struct fuse_args args;
 	struct fuse_session *se;
 	char *o = NULL;

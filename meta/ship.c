@@ -108,10 +108,20 @@ static int put_file(struct tier *t, const char *name, const char *path)
 
 /* ---- shipping -------------------------------------------------------- */
 
-static void wait_writes(struct store *s)
+/* The metadata shipped may only name extents that are in the pool: wait
+ * for the writes (and the uploads of a cache) of both tiers. */
+static int wait_writes(struct store *s)
 {
-	for (int i = 0; i < TIER_COUNT; i++)
-		tier_wait_writes(s->tiers[i]);
+	int rc = 0;
+
+	for (int i = 0; i < TIER_COUNT; i++) {
+		int r = tier_wait_writes(s->tiers[i]);
+
+		rc = rc ? rc : r;
+	}
+	if (rc)
+		log_err("ship: the data written so far is not in the pool yet: %s", strerror(-rc));
+	return rc;
 }
 
 struct stale {
@@ -144,9 +154,10 @@ static int ship_checkpoint(struct ship *sh)
 
 	dir_remove(sh->tmp);
 	rc = meta_checkpoint(sh->s->meta, sh->tmp, &seq);
+	if (rc == 0)
+		rc = wait_writes(sh->s);
 	if (rc)
 		return rc;
-	wait_writes(sh->s);
 	mf = open_memstream(&man, &mlen);
 	d = opendir(sh->tmp);
 	if (!mf || !d)
@@ -233,7 +244,9 @@ int ship_step(struct ship *sh)
 		return 0;
 	if (sh->log_bytes > LOG_LIMIT)
 		return ship_checkpoint(sh);
-	wait_writes(sh->s);
+	rc = wait_writes(sh->s);
+	if (rc)
+		return rc;
 	lb.f = open_memstream(&buf, &len);
 	if (!lb.f)
 		return -ENOMEM;

@@ -411,6 +411,7 @@ static void rados_opts(const struct store *s, const struct store_opts *o,
 		.timeout = o && o->rados_timeout >= 0 ? (unsigned)o->rados_timeout :
 			   STORE_RADOS_TIMEOUT,
 		.uuid = s->uuid, .holder = holder, .note = note, .err = err, .errlen = errlen,
+		.cache_size = !o || !o->cache_size ? -1 : o->cache_size < 0 ? 0 : o->cache_size,
 	};
 }
 
@@ -418,15 +419,18 @@ static int tiers_open(struct store *s, const struct store_opts *o, char *err, si
 {
 	char *hot = s->hot_path ? strdup(s->hot_path) : path_join(s->path, "hot");
 	char *cold = s->cold_path ? strdup(s->cold_path) : path_join(s->path, "cold");
+	char *cache = path_join(s->path, "cache");
 	char holder[PATH_MAX + 300], note[2 * PATH_MAX + 400];
 	struct tier_rados_opts ro;
 	int rc = -ENOMEM;
 
-	if (!hot || !cold)
+	if (!hot || !cold || !cache)
 		goto out;
 	err[0] = 0;
 	rados_opts(s, o, &ro, holder, sizeof(holder), note, sizeof(note), err, errlen);
+	ro.cache_dir = cache;	/* the hot tier's only: cold data is read rarely */
 	rc = tier_open_spec(hot, TIER_HOT, store_readonly, &ro, &s->tiers[TIER_HOT]);
+	ro.cache_dir = NULL;
 	if (rc < 0) {
 		if (!err[0])
 			fail(err, errlen, rc, "cannot open hot tier %s: %s", hot, strerror(-rc));
@@ -447,6 +451,7 @@ static int tiers_open(struct store *s, const struct store_opts *o, char *err, si
 out:
 	free(hot);
 	free(cold);
+	free(cache);
 	return rc;
 }
 

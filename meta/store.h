@@ -6,6 +6,8 @@
  *   STORE/meta/       RocksDB database (meta.h)
  *   STORE/hot/        hot tier segments (or, for "hot = rados:POOL/NAME",
  *                     objects in Ceph: the store's data lives in RADOS)
+ *   STORE/cache/      the local read cache and write buffer of a hot tier in
+ *                     RADOS (tier.h, TIER_CACHE_DEFAULT)
  *   STORE/cold/       cold tier segments (or the directory named by "cold",
  *                     or, for "cold = rados:POOL/NAME", objects in Ceph)
  *
@@ -49,6 +51,8 @@ struct store_opts {
 	const char *ceph_conf;		/* ceph.conf of the cluster */
 	const char *ceph_user;		/* Ceph user */
 	int rados_timeout;		/* seconds (0: wait forever; < 0: the default) */
+	int64_t cache_size;		/* bytes of STORE/cache for data in RADOS (0: the
+					 * default, < 0: none) */
 	const char *mnt;		/* mount point, named in the RADOS lock */
 };
 
