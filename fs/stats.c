@@ -9,6 +9,7 @@
  * .aifs/metrics is the same in the Prometheus text format.
  */
 #include "fs/fs.h"
+#include "fs/follow.h"
 #include "fs/inval.h"
 #include "fs/lineage.h"
 
@@ -278,6 +279,14 @@ int stats_json(struct fs *fs, char **text, size_t *len)
 	    (unsigned long long)sp[0].avail, (unsigned long long)sp[1].used,
 	    (unsigned long long)sp[1].total, (unsigned long long)sp[1].avail);
 	cache_json(fs, &b);
+	{
+		double lag;
+		uint64_t next;
+
+		if (follow_status(&lag, &next))
+			out(&b, " \"follower\": {\"lag_s\": %.3f, \"next_batch\": %llu},\n", lag,
+			    (unsigned long long)next);
+	}
 	out(&b, " \"versions\": %llu, \"snapshots\": %llu, \"snapshot_files_copied\": %llu,\n",
 	    (unsigned long long)count_recs(fs, 'V'), (unsigned long long)count_recs(fs, 'P'),
 	    (unsigned long long)snapshot_progress());

@@ -18,6 +18,7 @@
 #define AIFS_STORE_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "meta/meta.h"
@@ -54,6 +55,9 @@ struct store_opts {
 	int64_t cache_size;		/* bytes of STORE/cache for data in RADOS (0: the
 					 * default, < 0: none) */
 	const char *mnt;		/* mount point, named in the RADOS lock */
+	bool follower;			/* a replica of a store in RADOS: its metadata
+					 * written here, its data read only, the
+					 * pool's lock left to the writer */
 };
 
 /* Create a new store at PATH (an absent or empty directory) with its root

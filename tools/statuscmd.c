@@ -110,6 +110,13 @@ int cmd_status(int argc, char **argv)
 			       num(j, "\"cache\"", "limit") / 1048576.0,
 			       num(j, "\"cache\"", "dirty") / 1048576.0, num(j, "\"cache\"", "hits"),
 			       num(j, "\"cache\"", "misses"), num(j, "\"cache\"", "remote_reads"));
+		if (strstr(j, "\"follower\": {")) {
+			const char *f = strstr(j, "\"lag_s\": ");
+
+			printf("follower   read-only, %.1f s behind what the writer shipped (next "
+			       "batch %llu)\n", f ? strtod(f + 9, NULL) : -1.0,
+			       num(j, "\"follower\"", "next_batch"));
+		}
 		printf("versions   %llu\nsnapshots  %llu\n", num(j, NULL, "versions"),
 		       num(j, NULL, "snapshots"));
 		printf("journal    %llu records, %llu signed\n", num(j, "\"journal\"", "records"),
