@@ -503,6 +503,11 @@ def rados_cache_reads_are_byte_exact_and_a_second_read_stays_local():
            "second reads")
         check(second["hits"] > first["hits"], "the second reads were served by the cache: "
               "first %r, second %r" % (first, second))
+        metrics = read_all(os.path.join(s.mnt, ".aifs", "metrics")).decode()
+        check("aifs_cache_hits_total %d\n" % second["hits"] in metrics and
+              "aifs_cache_remote_reads_total %d\n" % second["remote_reads"] in metrics,
+              "the cache's counters in .aifs/metrics: %r" % [ln for ln in metrics.splitlines()
+                                                             if "cache" in ln])
         # what is written is read back from the cache too
         write_file(os.path.join(d, "new"), data("cn", 2 * MiB))
         drop_caches()
@@ -590,6 +595,9 @@ def rados_cache_buffered_writes_survive_kill9_remount_and_recover():
         finally:
             CLUSTER.resume_osd()
         files["early"] = data("early", MiB)
+        check(os.listdir(os.path.join(s.store, "cache", "up")), "objects left to upload after "
+              "kill -9")
+        s.fsck_clean("fsck of the store with writes left in its buffer")
         s.mount()
         for name, content in files.items():
             same_bytes(read_all(os.path.join(d, name)), content, "%s after kill -9 and "
