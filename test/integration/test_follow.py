@@ -218,8 +218,10 @@ def fail_over_to_a_follower_loses_nothing_acknowledged():
                 write_file(ck, data("m", 300000))       # a version: committed durably
                 w.kill9()                               # the writer's host is lost
                 f1.close_keep()
-                rc, out = run([AIFSCTL_BIN, "rados", "unlock", "--ceph-conf", CLUSTER.conf, r1])
-                eq(rc, 0, "aifsctl rados unlock of the replica: %s" % out)
+                rc, out = run([AIFSCTL_BIN, "promote-primary", "--ceph-conf", CLUSTER.conf, r1])
+                eq(rc, 0, "aifsctl promote-primary of the replica: %s" % out)
+                check("broke the lock of" in out, "promote-primary breaks the dead writer's "
+                      "lock: %s" % out)
                 new = subprocess.Popen([AIFS_BIN, r1, new_mnt, "-f", "-o", "allow_other"],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 deadline = time.time() + 60
