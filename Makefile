@@ -64,9 +64,10 @@ uninstall:
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
 
-# Benchmark aifs against a native directory on the same disk (test/bench/bench.py);
-# prints a table and writes bench/results/. Extra flags: make bench BENCH_ARGS=--quick
-BENCH_PKGS = fio python3-torch gnuplot-nox
+# Benchmark aifs against a native directory and the FUSE peers passthrough_ll and
+# bindfs on the same disk (test/bench/bench.py); prints a table and writes
+# bench/results/. Extra flags: make bench BENCH_ARGS=--quick
+BENCH_PKGS = fio python3-torch gnuplot-nox bindfs libfuse3-dev gcc pkg-config
 BENCH_ARGS ?=
 
 bench:
