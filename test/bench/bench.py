@@ -219,6 +219,16 @@ def log_tail_of(path, n=15):
         return "(no log)"
 
 
+def most_files():
+    """Raise the open-file limit to its hard limit: passthrough_ll keeps a descriptor
+    open for every inode the kernel knows, so the default soft limit (often 1024)
+    would fail its creates long before the meta workload ends."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 class Daemon:
     """One FUSE daemon in the foreground: its argv, mount point, process and log."""
 
@@ -232,7 +242,7 @@ class Daemon:
     def start(self):
         logf = open(self.logpath, "ab")
         self.proc = subprocess.Popen(self.argv, stdout=logf, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, preexec_fn=most_files)
         logf.close()
         wait_mounted(self.mnt, self.proc, self.name, self.log_tail)
 
@@ -701,7 +711,9 @@ def params():
     ap.add_argument("--seq-size", type=size_arg, default=None, help="fio file (default 2G)")
     ap.add_argument("--rand-runtime", type=int, default=None,
                     help="seconds of 4 KiB random reads per run (default 20)")
-    ap.add_argument("--meta-files", type=int, default=None, help="default 20000")
+    ap.add_argument("--meta-files", type=int, default=None,
+                    help="default 10000 (passthrough_ll needs an open file per file: "
+                         "keep it below the hard RLIMIT_NOFILE)")
     ap.add_argument("--meta-dirs", type=int, default=20)
     ap.add_argument("--readdir-passes", type=int, default=5,
                     help="times every directory is listed in the readdir figure")
@@ -721,7 +733,7 @@ def params():
     p = ap.parse_args()
     q = 10 if p.quick else 1
     defaults = {"seq_size": (2 * 2**30 // q) >> 20 << 20, "rand_runtime": max(2, 20 // q),
-                "meta_files": 20000 // q, "torch_mib": 512 // q,
+                "meta_files": 10000 // q, "torch_mib": 512 // q,
                 "loader_files": 10000 // q, "audit_records": 100000 // q,
                 "snap_files": 100000 // q}
     for k, v in defaults.items():
