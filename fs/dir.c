@@ -8,6 +8,8 @@
  * one batch.
  */
 #include "fs/access.h"
+#include "fs/dirver.h"
+#include "fs/layouts.h"
 #include "fs/acl.h"
 #include "fs/lineage.h"
 
@@ -245,6 +247,7 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 	struct meta_inode a, saved;
 	struct inode *dir = NULL, *in = NULL;
 	struct meta_batch *b = NULL;
+	char jdir[4096];
 	uint64_t ino;
 	uint32_t type;
 	int rc = name_check(name);
@@ -276,6 +279,8 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 	rc = space_meta_room(fs);
 	if (rc < 0)
 		goto out;
+	if (dir->attr.policy == META_AREA_JOURNAL)	/* takes inode locks: before DIR's */
+		journal_dir_path(fs, parent, jdir, sizeof(jdir));
 	pthread_rwlock_wrlock(&dir->lock);
 	saved = dir->attr;
 	attr_init(req, dir, mode, rdev, &a);
@@ -295,7 +300,8 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 	if (S_ISDIR(mode))
 		dir->attr.nlink++;
 	inode_save(b, dir);
-	rc = fs_commit(fs, b, false);
+	rc = a.policy == META_AREA_JOURNAL ? journal_node_commit(fs, req, parent, jdir, name, &a, b) :
+					     fs_commit(fs, b, false);
 	if (rc < 0)
 		dir->attr = saved;
 	pthread_rwlock_unlock(&dir->lock);
@@ -305,6 +311,8 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 			rc = -ENOMEM;
 		else
 			in->parent = parent;
+		if (in && journal_file(in))
+			journal_created(req, in);
 	}
 out:
 	pthread_rwlock_unlock(&fs->ns);
@@ -331,8 +339,6 @@ static void do_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	if (journal_file(in))
-		journal_created(the_fs, req, parent, name, in);
 	reply_entry(req, the_fs, in);
 }
 
@@ -361,8 +367,6 @@ static void do_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 			rc = inode_get(the_fs, root, &in);
 	} else {
 		rc = make_node(req, parent, name, S_IFDIR | (mode & 07777), 0, NULL, &in);
-		if (rc == 0 && in->attr.policy == META_AREA_JOURNAL)
-			journal_dir_made(the_fs, parent, in->ino);
 	}
 
 	if (rc < 0)
@@ -392,6 +396,12 @@ int fs_create_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 		   struct inode **out)
 {
 	return make_node(req, parent, name, S_IFREG | (mode & 07777), 0, NULL, out);
+}
+
+int fs_make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32_t mode,
+		 const char *target, struct inode **out)
+{
+	return make_node(req, parent, name, mode, 0, target, out);
 }
 
 static void do_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -492,6 +502,10 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 		rc = -ENOMEM;
 		goto out;
 	}
+	if (dir && in->attr.policy == META_AREA_CHECKPOINT && dirver_held(fs, ino)) {
+		rc = -EBUSY;		/* a held version, as for a file */
+		goto out;
+	}
 	if (dir && in->attr.policy == META_AREA_CHECKPOINT) {
 		rc = version_dir_drop_all(fs, b, ino, &vheld, &nvheld);
 		if (rc < 0)
@@ -536,6 +550,11 @@ out:
 		inode_put(fs, pin);
 	meta_batch_free(b);
 	return rc;
+}
+
+int fs_remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir)
+{
+	return remove_entry(req, parent, name, dir);
 }
 
 static void do_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -876,9 +895,10 @@ static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 out:
 	pthread_rwlock_unlock(&fs->ns);
 	/* A PyTorch distributed checkpoint is complete when its .metadata
-	 * lands: the directory commits as one version. */
-	if (rc == 0 && !strcmp(newname, ".metadata") && r.np &&
-	    r.np->attr.policy == META_AREA_CHECKPOINT)
+	 * lands, a TensorFlow one when its state file does (layouts.c): the
+	 * directory commits as one version. */
+	if (rc == 0 && r.np && r.np->attr.policy == META_AREA_CHECKPOINT &&
+	    layout_rename_commits(fs, newparent, newname))
 		version_dir_commit(fs, newparent, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid);
 	for (int i = 0; i < 4; i++) {
 		struct inode *in = (&r.p)[i];

@@ -122,10 +122,12 @@ struct fs_opts {
 	int codec;
 	unsigned keep_versions;		/* 0: keep every version */
 	unsigned keep_every;		/* also keep every K-th version (0: none) */
+	bool dir_versions_manual;	/* no directory commit but on request (layouts.c) */
 	double audit_retention_days;	/* journal files kept at least this long */
 	int audit_compliance;		/* 1: nobody may lift retention */
 	long audit_admin_gid;		/* places and lifts legal holds (-1: root only) */
 	unsigned audit_leaves, audit_secs;	/* sign a checkpoint this often */
+	char *audit_witness;		/* command given each new checkpoint, or NULL */
 	unsigned readahead_kb;		/* kernel read-ahead of the mount (0: its default) */
 	bool lineage_off;		/* no lineage capture (-o lineage=off) */
 	bool remote_sync;		/* durable commits wait for shipping (-o remote_sync=on) */
@@ -171,6 +173,8 @@ int fs_itab_init(struct fs *fs);
 void fs_itab_destroy(struct fs *fs);
 /* Get a referenced inode (loaded from meta/ if needed); -ENOENT if absent. */
 int inode_get(struct fs *fs, uint64_t ino, struct inode **out);
+/* INO's inode if the table holds it (referenced), else NULL. */
+struct inode *inode_find_cached(struct fs *fs, uint64_t ino);
 /* IN if it is loaded (referenced), else NULL; never reads meta/. */
 struct inode *inode_peek(struct fs *fs, uint64_t ino);
 /* Insert a newly created inode (refs = 1). */
@@ -269,6 +273,8 @@ static inline bool fs_extents_unique(const struct inode *in)
 	return in->attr.policy == META_AREA_PLAIN && !(in->attr.flags & META_IF_SHARED);
 }
 void space_ref(struct fs *fs, const struct tier_ref *r);
+/* How many extent records reference the stored extent at R (0: none). */
+uint32_t space_refs(struct fs *fs, const struct tier_ref *r);
 void space_unref(struct fs *fs, const struct tier_ref *r, uint32_t inner, uint64_t len,
 		 bool unique);
 /* A batch that may fail to commit: between space_defer_begin and
@@ -407,6 +413,9 @@ int version_retain_set(struct fs *fs, struct inode *dir, const char *value, size
 /* Make version N of IN its newest version again (a new version sharing
  * N's data). */
 int version_restore(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t n);
+/* The same with the content of V (an immutable inode: a version, or a file
+ * of a directory version) in place of version N's. */
+int version_restore_from(struct fs *fs, fuse_req_t req, struct inode *in, const struct vrec *v);
 /* Commit a version of checkpoint directory DIR: a frozen copy of its tree
  * sharing all data (takes the namespace lock; call with no inode locked). */
 int version_dir_commit(struct fs *fs, uint64_t dir, uint32_t uid, uint32_t pid);
@@ -465,11 +474,25 @@ int journal_check_write(struct inode *in, uint64_t off);
  * then into the log if B was committed (RC 0); IN locked. */
 void journal_records_begin(struct fs *fs, struct inode *in, struct meta_batch *b);
 void journal_records_end(struct fs *fs, struct inode *in, int rc);
-/* Record a create / a write / the seal of journal file IN. */
-void journal_created(struct fs *fs, fuse_req_t req, uint64_t parent, const char *name,
-		     struct inode *in);
+/* Commit B, which makes node A named NAME in PARENT (path DIR, from
+ * journal_dir_path) of a journal area: a file's path, retention and create
+ * record (a directory's retention) go into the same commit, so the node
+ * exists exactly when they do.  Takes no inode lock. */
+int journal_node_commit(struct fs *fs, fuse_req_t req, uint64_t parent, const char *dir,
+			const char *name, const struct meta_inode *a, struct meta_batch *b);
+/* Path of directory DIR from the mount root ("" for the root, else with a
+ * leading slash), or "?INO"; takes inode locks. */
+void journal_dir_path(struct fs *fs, uint64_t dir, char *out, size_t len);
+/* New journal file IN remembers its creator (named by its seal record). */
+void journal_created(fuse_req_t req, struct inode *in);
+/* Record the write of BUF (SIZE bytes at OFF) to journal file IN before it
+ * is made: the record is stored in the commit that stores its bytes.  If
+ * the write then fails, journal_unwrote takes the record back. */
 int journal_wrote(struct fs *fs, fuse_req_t req, struct inode *in, const char *buf,
 		  size_t size, uint64_t off);
+void journal_unwrote(struct fs *fs, struct inode *in);
+/* Seal journal file IN: flag, seal time and record in one commit; REQ
+ * (the releasing request, or NULL) names the sealer if no writer is known. */
 int journal_seal(struct fs *fs, fuse_req_t req, struct inode *in);
 /* 0 if IN may be changed, unlinked or renamed (not a journal file, or its
  * retention is over and no hold is on it), else -EPERM. */
@@ -488,7 +511,6 @@ int journal_xattr(struct fs *fs, fuse_req_t req, struct inode *in, const char *n
 int journal_dir_retention(struct fs *fs, fuse_req_t req, struct inode *dir, const char *value,
 			  size_t size);
 /* New journal directory DIR in PARENT: it keeps PARENT's retention. */
-void journal_dir_made(struct fs *fs, uint64_t parent, uint64_t dir);
 /* Removing a name of journal file IN (locked) in batch B: put its delete
  * record (who, why retention allowed it) into B.
  * The log stays locked until journal_delete_end(FS, RC), called once B's
@@ -601,6 +623,14 @@ int fs_promote(struct fs *fs, fuse_req_t req, struct inode *src, const char *val
 /* Create regular file NAME in PARENT; *OUT is referenced. */
 int fs_create_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		   struct inode **out);
+/* Make NAME of type and mode MODE in PARENT, owned by the caller (a
+ * symbolic link to TARGET when TARGET is not NULL); *OUT is referenced.
+ * The caller checked its permission on PARENT. */
+int fs_make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32_t mode,
+		 const char *target, struct inode **out);
+/* Remove NAME from PARENT as unlink(2) (DIR false) or rmdir(2) would for
+ * the caller: 0 or -errno. */
+int fs_remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir);
 
 #include "fs/lockwd.h"
 

@@ -11,11 +11,15 @@
  * JSON line kept in a 'J' seq record.  Every N leaves or T seconds, and at
  * unmount, the tree head is signed with the store's Ed25519 key as a
  * C2SP checkpoint note ('K' size record); the newest one is readable at
- * MOUNT/.aifs/audit/checkpoint.  `aifsctl audit verify` recomputes all of
- * it with only the public key.
+ * MOUNT/.aifs/audit/checkpoint, and each new one is queued for the
+ * -o audit_witness command (witness.c).  `aifsctl audit verify` recomputes
+ * all of it with only the public key.
  */
 #include "fs/journal_priv.h"
+#include "fs/lineage.h"
+#include "fs/witness.h"
 #include "meta/keys.h"
+#include "tier/failpoint.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -90,6 +94,7 @@ static int checkpoint(struct fs *fs)
 		if (size > j->signed_size)
 			j->signed_size = size;
 		pthread_mutex_unlock(&j->lock);
+		witness_post(j->witness, size, note);	/* queued: never waits for CMD */
 	} else {
 		log_err("audit: signing the checkpoint at %llu records failed: %s",
 			(unsigned long long)size, strerror(-rc));
@@ -189,8 +194,15 @@ int journal_init(struct fs *fs)
 int journal_start(struct fs *fs)
 {
 	struct journal *j = fs->journal;
-	int rc = -pthread_create(&j->thread, NULL, checkpointer, fs);
+	int rc;
 
+	if (fs->opt.audit_witness) {
+		rc = witness_start(fs->opt.audit_witness, &j->witness);
+		if (rc < 0)
+			log_err("audit witness: thread not started (%s): checkpoints are not "
+				"handed to '%s'", strerror(-rc), fs->opt.audit_witness);
+	}
+	rc = -pthread_create(&j->thread, NULL, checkpointer, fs);
 	j->running = rc == 0;
 	return rc;
 }
@@ -213,6 +225,8 @@ void journal_stop(struct fs *fs)
 		flush_dirty(fs);
 		checkpoint(fs);
 	}
+	witness_stop(j->witness);	/* after the last checkpoint is posted */
+	j->witness = NULL;
 	b = fs->opt.store_ro ? NULL : meta_batch_new();
 	if (b) {
 		clock_save(fs, b);
@@ -316,19 +330,6 @@ int leaf_commit(struct fs *fs, const struct leaf *l, struct meta_batch *b)
 	return rc;
 }
 
-/* Append one record to the log now (create, seal...). */
-int leaf_add(struct fs *fs, const struct leaf *l)
-{
-	struct meta_batch *b = meta_batch_new();
-	int rc;
-
-	if (!b)
-		return -ENOMEM;
-	rc = leaf_commit(fs, l, b);
-	meta_batch_free(b);
-	return rc;
-}
-
 /* The caller's identity.  The command name is read from /proc once per
  * process and second on each worker thread, not once per record. */
 void who(fuse_req_t req, struct leaf *l, char *comm)
@@ -372,23 +373,17 @@ void journal_dir_path(struct fs *fs, uint64_t dir, char *out, size_t len)
 		snprintf(out, len, "?%llu", (unsigned long long)dir);
 }
 
-int path_save(struct fs *fs, uint64_t ino, const char *path, int64_t sealed)
+void path_put(struct meta_batch *b, uint64_t ino, const char *path, int64_t sealed)
 {
-	struct meta_batch *b = meta_batch_new();
 	size_t len = strlen(path);
-	uint8_t k[8], *v = malloc(8 + len);
-	int rc = -ENOMEM;
+	uint8_t k[8], v[8 + 4096];
 
-	if (b && v) {
-		key_put_u64(k, ino);
-		key_put_u64(v, (uint64_t)sealed);
-		memcpy(v + 8, path, len);
-		meta_rec_put(b, REC_A, k, 8, v, 8 + len);
-		rc = fs_commit(fs, b, false);
-	}
-	free(v);
-	meta_batch_free(b);
-	return rc;
+	if (len > sizeof(v) - 8)
+		len = sizeof(v) - 8;
+	key_put_u64(k, ino);
+	key_put_u64(v, (uint64_t)sealed);
+	memcpy(v + 8, path, len);
+	meta_rec_put(b, REC_A, k, 8, v, 8 + len);
 }
 
 /* The path recorded for IN and its seal time (-1: not sealed). */
@@ -420,25 +415,40 @@ static void remember_writer(struct inode *in, const struct leaf *l)
 	memcpy(in->jcomm, l->comm, sizeof(in->jcomm));
 }
 
-void journal_created(struct fs *fs, fuse_req_t req, uint64_t parent, const char *name,
-		     struct inode *in)
+static bool journal_node(const struct meta_inode *a)
+{
+	return S_ISREG(a->mode) && a->policy == META_AREA_JOURNAL &&
+	       !(a->flags & META_IF_READONLY);
+}
+
+int journal_node_commit(struct fs *fs, fuse_req_t req, uint64_t parent, const char *dir,
+			const char *name, const struct meta_inode *a, struct meta_batch *b)
 {
 	char path[4096], comm[16];
-	struct leaf l = { .op = "create", .ino = in->ino };
+	struct leaf l = { .op = "create", .ino = a->ino };
 	bool compliance;
-	size_t n;
 
-	journal_dir_path(fs, parent, path, sizeof(path));
-	n = strlen(path);
-	snprintf(path + n, sizeof(path) - n, "/%s", name);
+	if (S_ISDIR(a->mode))
+		journal_dir_inherit(fs, parent, a->ino, b);
+	if (!journal_node(a))
+		return fs_commit(fs, b, false);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	who(req, &l, comm);
 	l.path = path;
-	l.retention = journal_retention_inherit(fs, parent, in->ino, &compliance);
+	l.retention = journal_retention_inherit(fs, parent, a->ino, &compliance, b);
 	l.has_retention = true;
 	l.lock = compliance ? "compliance" : "governance";
+	path_put(b, a->ino, path, -1);
+	return leaf_commit(fs, &l, b);
+}
+
+void journal_created(fuse_req_t req, struct inode *in)
+{
+	struct leaf l;
+	char comm[16];
+
+	who(req, &l, comm);
 	remember_writer(in, &l);
-	if (path_save(fs, in->ino, path, -1) == 0)
-		leaf_add(fs, &l);
 }
 
 int journal_check_write(struct inode *in, uint64_t off)
@@ -513,6 +523,24 @@ static void flush_dirty(struct fs *fs)
 	free(v);
 }
 
+/* The first write of a job to IN: the lineage of the job (the checkpoint
+ * versions and snapshots it read) becomes the file's, with a "lineage"
+ * record of its SHA-256 in the signed log, in one batch.  A failure is
+ * logged by lineage.c and costs the write nothing. */
+static void journal_lineage(struct fs *fs, struct inode *in, const struct leaf *w)
+{
+	struct meta_batch *b = meta_batch_new();
+	uint8_t sha[32];
+	struct leaf l = { .op = "lineage", .uid = w->uid, .pid = w->pid, .comm = w->comm,
+			  .path = in->jpath ? in->jpath : "?", .ino = in->ino, .sha = sha };
+
+	if (b && lineage_journal(fs, b, in->ino, w->pid, w->uid, sha) == 1) {
+		if (leaf_commit(fs, &l, b) < 0)
+			lineage_journal_undo(in->ino);
+	}
+	meta_batch_free(b);
+}
+
 int journal_wrote(struct fs *fs, fuse_req_t req, struct inode *in, const char *buf,
 		  size_t size, uint64_t off)
 {
@@ -539,6 +567,7 @@ int journal_wrote(struct fs *fs, fuse_req_t req, struct inode *in, const char *b
 	if (EVP_Digest(buf, size, j->sha, NULL, EVP_sha256(), NULL) != 1)
 		return -EIO;
 	who(req, &l, comm);
+	journal_lineage(fs, in, &l);
 	remember_writer(in, &l);
 	j->time = fs_now();
 	j->uid = l.uid;
@@ -551,20 +580,47 @@ int journal_wrote(struct fs *fs, fuse_req_t req, struct inode *in, const char *b
 	return 0;
 }
 
+/* The records of IN's writes whose bytes a commit of IN's buffer stores
+ * with the inode: those within its size.  A write being made (recorded,
+ * not yet in the buffer: journal_wrote comes first) lies past it. */
+static size_t records_stored(const struct inode *in)
+{
+	size_t n = 0;
+
+	while (n < in->njpend && in->jpend[n].offset + in->jpend[n].length <= in->attr.size)
+		n++;
+	return n;
+}
+
+void journal_unwrote(struct fs *fs, struct inode *in)
+{
+	struct journal *jr = fs->journal;
+
+	if (!in->njpend)
+		return;
+	in->njpend--;
+	pthread_mutex_lock(&jr->lock);
+	if (jr->npending)
+		jr->npending--;
+	pthread_mutex_unlock(&jr->lock);
+}
+
 void journal_records_begin(struct fs *fs, struct inode *in, struct meta_batch *b)
 {
 	struct journal *j = fs->journal;
+	size_t n = records_stored(in);
 
 	pthread_mutex_lock(&j->lock);	/* held until journal_records_end */
-	if (j->pend_cap < in->njpend) {
-		uint8_t (*h)[32] = realloc(j->pend_hash, in->njpend * sizeof(*h));
+	j->pend_n = n;
+	if (j->pend_cap < n) {
+		uint8_t (*h)[32] = realloc(j->pend_hash, n * sizeof(*h));
 
 		if (!h)
 			return;		/* end sees pend_cap short: records dropped, logged */
 		j->pend_hash = h;
-		j->pend_cap = in->njpend;
+		j->pend_cap = n;
 	}
-	for (size_t i = 0; i < in->njpend; i++) {
+	for (size_t i = 0; i < n; i++) {
 		const struct jleaf *p = &in->jpend[i];
 		struct leaf l = { .op = "write", .uid = p->uid, .pid = p->pid, .comm = p->comm,
 				  .path = in->jpath ? in->jpath : "?", .ino = in->ino,
@@ -577,7 +633,7 @@ void journal_records_begin(struct fs *fs, struct inode *in, struct meta_batch *b
 void journal_records_end(struct fs *fs, struct inode *in, int rc)
 {
 	struct journal *j = fs->journal;
-	size_t n = in->njpend;
+	size_t n = j->pend_n;
 
 	if (j->pend_cap < n) {
 		log_err("audit: out of memory: %zu write records of %s lost", n,
@@ -587,7 +643,8 @@ void journal_records_end(struct fs *fs, struct inode *in, int rc)
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		merkle_append(&j->tree, j->pend_hash[i]);
 	if (rc == 0) {
-		in->njpend = 0;
+		in->njpend -= n;
+		memmove(in->jpend, in->jpend + n, in->njpend * sizeof(*in->jpend));
 		j->npending = j->npending > n ? j->npending - n : 0;
 		if (merkle_size(&j->tree) - j->signed_size >= fs->opt.audit_leaves)
 			pthread_cond_signal(&j->cond);
@@ -595,13 +652,17 @@ void journal_records_end(struct fs *fs, struct inode *in, int rc)
 	pthread_mutex_unlock(&j->lock);
 }
 
+/* The seal flag on the inode, the seal time and the seal record are one
+ * commit: a crash leaves the file sealed with its record, or unsealed
+ * without it (and its next writer's last close seals it).  REQ may be
+ * NULL (an open whose reply was lost): the record names the last writer. */
 int journal_seal(struct fs *fs, fuse_req_t req, struct inode *in)
 {
 	char path[4096], comm[16];
 	uint8_t sha[32];
 	int64_t sealed;
 	struct meta_batch *b;
-	struct leaf l = { .op = "seal", .ino = in->ino, .length = in->attr.size, .sha = sha };
+	struct leaf l = { .op = "seal", .ino = in->ino, .sha = sha };
 	int rc;
 
 	if (in->attr.flags & META_IF_SEALED)
@@ -613,28 +674,33 @@ int journal_seal(struct fs *fs, fuse_req_t req, struct inode *in)
 		return rc;
 	if (path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
 		snprintf(path, sizeof(path), "?%llu", (unsigned long long)in->ino);
+	if (req)
+		who(req, &l, comm);
+	if (in->jpid || !req) {	/* sealed at a release: name the writer */
+		l.uid = in->juid;
+		l.pid = in->jpid;
+		l.comm = in->jcomm;
+	}
+	l.path = path;
+	l.length = in->attr.size;
 	b = meta_batch_new();
 	if (!b)
 		return -ENOMEM;
+	path_put(b, in->ino, path, mono_now(fs->journal));
 	in->attr.flags |= META_IF_SEALED;
 	inode_save(b, in);
-	rc = fs_commit(fs, b, false);
-	meta_batch_free(b);
-	if (rc < 0)
-		in->attr.flags &= ~META_IF_SEALED;	/* not sealed on disk */
+	rc = failpoint("journal_seal", EIO);
 	if (rc == 0)
-		rc = path_save(fs, in->ino, path, mono_now(fs->journal));
-	if (rc == 0) {
-		who(req, &l, comm);
-		if (in->jpid) {		/* sealed at a release: name the writer */
-			l.uid = in->juid;
-			l.pid = in->jpid;
-			l.comm = in->jcomm;
-		}
-		l.path = path;
-		rc = leaf_add(fs, &l);
+		rc = leaf_commit(fs, &l, b);
+	else
+		log_err("audit: sealing %s failed: %s", path, strerror(-rc));
+	meta_batch_free(b);
+	if (rc < 0) {
+		in->attr.flags &= ~META_IF_SEALED;	/* not sealed on disk */
+		return rc;
 	}
-	return rc;
+	(void)failpoint("journal_sealed", 0);
+	return 0;
 }
 
 /* The newest signed checkpoint, malloc'd (caller frees); -ENOENT if none. */

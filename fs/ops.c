@@ -8,6 +8,8 @@
 #include "fs/inval.h"
 #include "fs/lineage.h"
 #include "tier/failpoint.h"
+#include "fs/clone.h"
+#include "fs/layouts.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -326,9 +328,10 @@ static bool fh_cached(const struct fuse_file_info *fi);
  * interrupted): the kernel holds no handle, so no release will come.  Undo
  * what the open counted; the kernel still holds the pages it held before
  * (KPAGES_WAS).  A writer that was the last one ends its session or seals
- * its journal file as its release would have.  IN is unlocked. */
-static void open_lost(fuse_req_t req, struct fs *fs, struct inode *in,
-		      struct fuse_file_info *fi, bool kpages_was)
+ * its journal file as its release would have.  IN is unlocked.  The
+ * request is answered (and freed) by then: nothing here may use it. */
+static void open_lost(struct fs *fs, struct inode *in, struct fuse_file_info *fi,
+		      bool kpages_was)
 {
 	int rc = 0;
 
@@ -338,7 +341,7 @@ static void open_lost(fuse_req_t req, struct fs *fs, struct inode *in,
 	in->kpages = in->kpages || kpages_was;
 	if ((content_tracked(in) || journal_file(in)) && writable(fi) && --in->nwriters == 0) {
 		if (journal_file(in))
-			rc = journal_seal(fs, req, in);
+			rc = journal_seal(fs, NULL, in);
 		else if (in->sess)
 			rc = version_tracked(in) ? version_commit(fs, in) : content_commit(fs, in);
 	}
@@ -470,7 +473,7 @@ static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	lineage_open(fs, req, in, fi->flags);
 	open_common(fs, in, fi, false, &kpages_was);
 	if (reply_open(req, fi) != 0)
-		open_lost(req, fs, in, fi, kpages_was);
+		open_lost(fs, in, fi, kpages_was);
 	inode_put(fs, in);
 }
 
@@ -496,12 +499,10 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		in->lname = strdup(name);
 	}
 	pthread_rwlock_unlock(&in->lock);
-	if (journal_file(in))
-		journal_created(fs, req, parent, name, in);
 	inode_lookup_inc(fs, in, 1);
 	open_common(fs, in, fi, true, &kpages_was);
 	if (reply_create(req, &e, fi) != 0) {
-		open_lost(req, fs, in, fi, kpages_was);
+		open_lost(fs, in, fi, kpages_was);
 		inode_forget(fs, e.ino, 1);
 		/* the name exists: the kernel may still hold it as absent */
 		inval_entry(parent, name, strlen(name));
@@ -584,9 +585,9 @@ static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	if (journal_file(in)) {
 		rc = journal_check_write(in, off);
 		if (rc == 0)
-			rc = fs_write(the_fs, in, buf, size, off);
-		if (rc == 0)
 			rc = journal_wrote(the_fs, req, in, buf, size, off);
+		if (rc == 0 && (rc = fs_write(the_fs, in, buf, size, off)) < 0)
+			journal_unwrote(the_fs, in);
 	} else {
 		version_modify(req, in);
 		version_hide_name(the_fs, in);
@@ -609,11 +610,19 @@ static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_write(req, size);
 }
 
-/* The Hugging Face Trainer writes trainer_state.json last into a
- * checkpoint-N/ directory: its commit commits the directory. */
-static bool marks_dir(const struct inode *in)
+/* A file a training stack writes last may complete its directory's save
+ * (layouts.c); asked once IN is unlocked. */
+static bool may_mark_dir(const struct inode *in)
 {
-	return in->lname && !strcmp(in->lname, "trainer_state.json") && in->lparent;
+	return version_tracked(in) && in->lname && in->lparent;
+}
+
+static void commit_marked_dir(fuse_req_t req, struct inode *in)
+{
+	uint64_t dir;
+
+	if (layout_close_commits(the_fs, in, &dir))
+		version_dir_commit(the_fs, dir, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid);
 }
 
 static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -639,7 +648,7 @@ static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * stays open; only its release is certainly its last close. */
 	if (rc == 0 && content_tracked(in) && fh_writable(fi) && in->nwriters == 1 &&
 	    version_wrote(in)) {
-		dir_marker = version_tracked(in) && marks_dir(in);
+		dir_marker = may_mark_dir(in);
 		committed = rc = version_tracked(in) ? version_commit(the_fs, in) :
 						       content_commit(the_fs, in);
 	}
@@ -647,8 +656,7 @@ static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		in->closing = true;	/* its release may end the session */
 	pthread_rwlock_unlock(&in->lock);
 	if (rc >= 0 && dir_marker)
-		version_dir_commit(the_fs, in->lparent, fuse_req_ctx(req)->uid,
-				   fuse_req_ctx(req)->pid);
+		commit_marked_dir(req, in);
 	ino = in->ino;		/* IN may be gone once the reply lets release run */
 	fuse_reply_err(req, rc < 0 ? -rc : 0);
 	if (committed == 1)	/* torn save undone: drop the writer's pages */
@@ -670,6 +678,8 @@ static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	(void)ino;
 	int committed = 0;
 
+	if (failpoint("release_slow", EAGAIN))
+		usleep(300000);	/* a release that another worker is slow to reach */
 	pthread_rwlock_wrlock(&in->lock);
 	if (fh_cached(fi))
 		in->ncached--;
@@ -681,7 +691,7 @@ static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			rc = r;
 	}
 	if (content_tracked(in) && fh_writable(fi) && --in->nwriters == 0 && in->sess) {
-		dir_marker = version_tracked(in) && marks_dir(in);
+		dir_marker = may_mark_dir(in);
 		committed = version_tracked(in) ? version_commit(the_fs, in) :
 						  content_commit(the_fs, in);
 		if (committed < 0 && rc == 0)
@@ -697,8 +707,7 @@ static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			(unsigned long long)in->ino, strerror(-rc));
 	}
 	if (rc >= 0 && committed >= 0 && dir_marker)
-		version_dir_commit(the_fs, in->lparent, fuse_req_ctx(req)->uid,
-				   fuse_req_ctx(req)->pid);
+		commit_marked_dir(req, in);
 	fuse_reply_err(req, -rc);
 	if (committed == 1)	/* torn save undone: drop the writer's pages */
 		inval_inode(in->ino, 0, 0);
@@ -864,6 +873,8 @@ static void do_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	if (conn->capable & FUSE_CAP_IOCTL_DIR)
+		conn->want |= FUSE_CAP_IOCTL_DIR;	/* clone of a tree (aifs_ioctl.h) */
 	/* The kernel enforces ACLs (default_permissions); with them it leaves
 	 * the umask and ACL inheritance to the daemon (acl_inherit). */
 	if ((conn->capable & FUSE_CAP_POSIX_ACL) && (conn->capable & FUSE_CAP_DONT_MASK))
@@ -899,5 +910,6 @@ const struct fuse_lowlevel_ops *fs_ops_table(void)
 
 	fs_dir_ops(&ops);
 	fs_xattr_ops(&ops);
+	fs_clone_ops(&ops);
 	return &ops;
 }

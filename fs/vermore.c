@@ -5,6 +5,7 @@
  */
 #include "fs/version_priv.h"
 #include "fs/access.h"
+#include "fs/dirver.h"
 #include "fs/inval.h"
 #include "fs/lineage.h"
 #include "meta/keys.h"
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* --- content hashes of dataset files ----------------------------------- */
 
@@ -225,7 +227,7 @@ int version_hold(struct fs *fs, struct inode *vin, const char *tag, size_t len, 
 	uint8_t k[8 + META_NAME_MAX];
 	int rc;
 
-	if (!(vin->attr.flags & META_IF_VERSION))
+	if (!(vin->attr.flags & META_IF_VERSION) && !dirver_is_version(fs, vin, NULL, NULL))
 		return -EINVAL;
 	if (len == 0 || len > META_NAME_MAX)
 		return -EINVAL;
@@ -320,7 +322,6 @@ int version_retain_set(struct fs *fs, struct inode *dir, const char *value, size
 int version_restore(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t n)
 {
 	struct vrec v;
-	struct meta_batch *b;
 	int rc;
 
 	if (!version_tracked(in))
@@ -330,6 +331,19 @@ int version_restore(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t n)
 	rc = version_get(fs, in->ino, n, &v, NULL);
 	if (rc < 0)
 		return rc == -ENOENT ? -ENOENT : rc;
+	return version_restore_from(fs, req, in, &v);
+}
+
+int version_restore_from(struct fs *fs, fuse_req_t req, struct inode *in, const struct vrec *vp)
+{
+	struct vrec v = *vp;
+	struct meta_batch *b;
+	int rc;
+
+	if (!version_tracked(in))
+		return -EINVAL;
+	if (in->nwriters)
+		return -EBUSY;		/* a save is under way */
 	b = meta_batch_new();
 	if (!b)
 		return -ENOMEM;
@@ -377,6 +391,8 @@ int version_dir_commit(struct fs *fs, uint64_t dir, uint32_t uid, uint32_t pid)
 	}
 	if (rc == 0)
 		rc = fs_commit(fs, b, true);
+	if (rc == 0)
+		dirver_prune(fs, dir, din->parent);
 	pthread_rwlock_unlock(&fs->ns);
 	if (rc == 0)
 		log_info("directory %llu: version %u committed (%llu files, %llu bytes)",
@@ -462,11 +478,15 @@ int version_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, 
 	if (!strcmp(name, "user.aifs.area"))
 		return snprintf(buf, len, "%s", in->attr.policy < 4 ?
 				area_names[in->attr.policy] : "unknown");
-	if (!strcmp(name, "user.aifs.holds") && (in->attr.flags & META_IF_VERSION))
+	if (!strcmp(name, "user.aifs.holds") &&
+	    ((in->attr.flags & META_IF_VERSION) || dirver_is_version(fs, in, NULL, NULL)))
 		return version_holds(fs, in->ino, buf, len);
+	rc = dirver_xattr(fs, in, name, buf, len);
+	if (rc != DIRVER_NOT_MINE)
+		return rc;
 	if (strcmp(name, "user.aifs.version") && strcmp(name, "user.aifs.sha256") &&
 	    strcmp(name, "user.aifs.complete") && strcmp(name, "user.aifs.writer") &&
-	    strcmp(name, "user.aifs.tier"))
+	    strcmp(name, "user.aifs.tier") && strcmp(name, "user.aifs.size"))
 		return -ENODATA;
 	if (in->attr.flags & META_IF_VERSION) {
 		rc = version_owner(fs, in->ino, &owner, &n);
@@ -491,6 +511,8 @@ int version_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, 
 		return snprintf(buf, len, "uid=%u pid=%u comm=%s", v.uid, v.pid, v.comm);
 	if (!strcmp(name, "user.aifs.tier"))
 		return snprintf(buf, len, "%s", v.tier == TIER_COLD ? "cold" : "hot");
+	if (!strcmp(name, "user.aifs.size"))
+		return snprintf(buf, len, "%llu", (unsigned long long)v.size);
 hex:
 	if (rc < 0)
 		return rc;

@@ -293,7 +293,7 @@ out:
 }
 
 /* Is IN's content a whole file of the formats we know torn saves of? */
-static bool content_complete(struct fs *fs, struct inode *in)
+bool ver_content_whole(struct fs *fs, struct inode *in)
 {
 	uint8_t head[9];
 	uint64_t hlen;
@@ -516,7 +516,7 @@ static void release_versions(struct fs *fs, struct inode **held, size_t n)
  * a held one, nor the newest complete one. */
 
 /* Retention set on directory DIR (user.aifs.retain), if any. */
-static void retain_of(struct fs *fs, uint64_t dir, unsigned *keep, unsigned *every)
+void ver_retain_of(struct fs *fs, uint64_t dir, unsigned *keep, unsigned *every)
 {
 	uint8_t k[8];
 	void *v;
@@ -564,7 +564,7 @@ static void prune(struct fs *fs, struct inode *in)
 
 	unsigned keep = fs->opt.keep_versions, every = fs->opt.keep_every;
 
-	retain_of(fs, in->lparent, &keep, &every);
+	ver_retain_of(fs, in->lparent, &keep, &every);
 	if (!keep)
 		return;
 	l = ver_list_load(fs, ino, &rc);
@@ -747,7 +747,7 @@ int version_commit(struct fs *fs, struct inode *in)
 	if (rc < 0)
 		goto out;
 	v.size = in->attr.size;
-	v.complete = content_complete(fs, in);
+	v.complete = ver_content_whole(fs, in);
 	/* A session that only truncated (a save killed between its opening
 	 * O_TRUNC and its first write) is no save of a zip or safetensors. */
 	if (v.complete && have_good && in->attr.size == 0 && version_known_format(fs, good.vino))

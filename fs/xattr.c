@@ -6,6 +6,9 @@
 #include "fs/acl.h"
 #include "fs/lineage.h"
 #include "tier/failpoint.h"
+#include "fs/du.h"
+#include "fs/dirver.h"
+#include "fs/clone.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -43,6 +46,22 @@ static int restore_may(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t
 		return rc;
 	access_cred_get(req, &c);
 	return acl_access_check(fs, &c, &a, R_OK);
+}
+
+/* setxattr user.aifs.restore=N on a directory of a checkpoint area. */
+static int dir_restore(fuse_req_t req, struct inode *in, const char *value, size_t size)
+{
+	char num[16], *end;
+	unsigned long n;
+
+	if (size == 0 || size >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, value, size);
+	num[size] = 0;
+	n = strtoul(num, &end, 10);
+	if (*end || !n || n > UINT32_MAX)
+		return -EINVAL;
+	return fs_restore_tree(the_fs, req, in, (uint32_t)n);
 }
 
 /* setxattr user.aifs.area=POLICY on a directory marks its area (what is
@@ -119,8 +138,8 @@ static int xattr_set(fuse_req_t req, struct fs *fs, struct inode *in, const char
 
 	if (rc < 0)
 		return rc;
-	if ((in->attr.flags & META_IF_VERSION) && !remove &&
-	    (!strcmp(name, "user.aifs.hold") || !strcmp(name, "user.aifs.unhold")))
+	if (((in->attr.flags & META_IF_VERSION) || dirver_is_version(fs, in, NULL, NULL)) &&
+	    !remove && (!strcmp(name, "user.aifs.hold") || !strcmp(name, "user.aifs.unhold")))
 		return version_hold(fs, in, value, size, name[10] == 'h');
 	if (in->attr.flags & META_IF_READONLY)
 		return -EROFS;
@@ -212,6 +231,11 @@ static void xattr_change(fuse_req_t req, fuse_ino_t ino, const char *name,
 		/* records the directory's path: reads its ancestors' locks, so not under IN's */
 		rc = journal_dir_retention(the_fs, req, in, value, size);
 		inode_put(the_fs, in);
+	} else if (rc == 0 && !remove && !strcmp(name, "user.aifs.restore") &&
+		   S_ISDIR(in->attr.mode)) {
+		/* a directory version: commits, so not under IN's lock */
+		rc = dir_restore(req, in, value, size);
+		inode_put(the_fs, in);
 	} else if (rc == 0 && !remove && !strcmp(name, "user.aifs.promote")) {
 		/* creates a file: takes the namespace lock, so not under IN's */
 		rc = fs_promote(the_fs, req, in, value, size);
@@ -249,6 +273,10 @@ static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	}
 	if (!strcmp(name, "user.aifs.lineage")) {
 		rc = lineage_xattr(the_fs, in, fuse_req_ctx(req)->uid, (char **)&val, &len);
+	} else if (!strcmp(name, "user.aifs.du")) {
+		val = malloc(256);
+		rc = val ? fs_du(the_fs, req, in, val, 256) : -ENOMEM;
+		len = rc > 0 ? (size_t)rc : 0;
 	} else if (journal_file(in) && (!strcmp(name, "user.aifs.sealed") ||
 		   !strcmp(name, "user.aifs.retain_until") || !strcmp(name, "user.aifs.holds") ||
 		   !strcmp(name, "user.aifs.retention_mode"))) {

@@ -11,6 +11,7 @@
 #include "meta/store.h"
 #include "tier/log.h"
 #include "tools/aifsctl.h"
+#include "tools/common.h"
 
 static const char usage_text[] =
 	"usage: aifsctl COMMAND [ARGS]\n"
@@ -24,6 +25,8 @@ static const char usage_text[] =
 	"  checkpoint commit DIR      commit a checkpoint directory as one version\n"
 	"  restore FILE N             make version N of FILE the newest (no copy)\n"
 	"  promote FILE[@vN] DEST     publish a version as a new file (no copy)\n"
+	"  clone SRC DEST             writable copy of a file or tree, sharing data\n"
+	"  du [--json] PATH...        bytes a tree, version, snapshot or clone holds alone\n"
 	"  hold|unhold FILE@vN TAG    keep a version (deleting its file gives EBUSY)\n"
 	"  retain DIR --last N [--every K]  versions kept of DIR's checkpoint files\n"
 	"  snapshot create DS TAG     freeze dataset directory DS as TAG\n"
@@ -32,7 +35,11 @@ static const char usage_text[] =
 	"  snapshot manifest DS TAG   JSON lines: path, size, sha256, mode, mtime\n"
 	"  snapshot diff [--json] DS A B  paths added, removed, changed from A to B\n"
 	"  audit verify STORE         check the journal with only the public key\n"
+	"  audit verify --against FILE STORE  also check it extends witnessed checkpoints\n"
+	"  audit verify --bundle B    check a proof bundle offline\n"
 	"  audit export STORE DIR     write records, checkpoints and public key\n"
+	"  audit prove FILE --line N  write a proof bundle of one journal line\n"
+	"  audit witness MOUNT FILE   append the newest signed checkpoint to FILE\n"
 	"  audit pubkey STORE         print the public key of the journal\n"
 	"  audit head MOUNT           print the newest signed checkpoint\n"
 	"  audit hold|unhold FILE TAG set or clear a legal hold on a journal file\n"
@@ -46,6 +53,7 @@ static const char usage_text[] =
 	"  gc [--threshold F] MOUNT|STORE  compact segments, report bytes reclaimed\n"
 	"  rados unlock STORE         break the pool lock a dead host left on STORE\n"
 	"  recover rados:POOL/NAME DIR  rebuild a store with its data in RADOS from the pool\n"
+	"  promote-primary REPLICA    a follower's replica becomes the writer (fail-over)\n"
 	"\n"
 	"  aifsctl COMMAND --help     help on one command\n"
 	"  aifsctl --version          print the version\n"
@@ -98,11 +106,11 @@ static int cmd_mkfs(int argc, char **argv)
 			}
 			break;
 		case 'h': fputs(mkfs_usage, stdout); return EXIT_OK;
-		default: fputs(mkfs_usage, stderr); return EXIT_USAGE;
+		default: usage_of(stderr, mkfs_usage, NULL, false); return EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 1) {
-		fputs(mkfs_usage, stderr);
+		usage_of(stderr, mkfs_usage, NULL, false);
 		return EXIT_USAGE;
 	}
 	o.cold = cold;
@@ -130,11 +138,16 @@ int main(int argc, char **argv)
 		printf("aifsctl %s\n", AIFS_VERSION);
 		return EXIT_OK;
 	}
-	/* "aifsctl snapshot create --help": help wherever it stands */
+	/* "aifsctl restore FILE --help": help wherever it stands; a command
+	 * with verbs keeps the verb ("aifsctl snapshot create --help"). */
 	for (int i = 2; i < argc; i++)
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			argv[2] = "--help";
-			argc = 3;
+			bool verb = i > 2 && argv[2][0] != '-' && (!strcmp(argv[1], "snapshot") ||
+				!strcmp(argv[1], "audit") || !strcmp(argv[1], "policy") ||
+				!strcmp(argv[1], "tier"));
+
+			argv[verb ? 3 : 2] = "--help";
+			argc = verb ? 4 : 3;
 			break;
 		}
 	if (!strcmp(argv[1], "mkfs"))
@@ -145,7 +158,12 @@ int main(int argc, char **argv)
 		return cmd_status(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "versions"))
 		return cmd_versions(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "du"))
+		return cmd_du(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "promote-primary"))
+		return cmd_promote_primary(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "restore") || !strcmp(argv[1], "promote") ||
+	    !strcmp(argv[1], "clone") ||
 	    !strcmp(argv[1], "checkpoint") ||
 	    !strcmp(argv[1], "hold") || !strcmp(argv[1], "unhold") || !strcmp(argv[1], "retain"))
 		return cmd_checkpoint(argc - 1, argv + 1);

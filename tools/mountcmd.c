@@ -5,6 +5,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <stdbool.h>
@@ -14,7 +15,9 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "fs/aifs_ioctl.h"
 #include "tools/aifsctl.h"
 #include "tools/common.h"
 
@@ -34,10 +37,11 @@ static int cmp_num(const void *a, const void *b)
 }
 
 static const char versions_usage[] =
-	"usage: aifsctl versions [--json] FILE\n"
+	"usage: aifsctl versions [--json] FILE|DIR\n"
 	"\n"
-	"List the versions of FILE, a file in a checkpoint area of a mounted aifs:\n"
-	"number, commit time, size, complete flag, SHA-256 and writer.\n";
+	"List the versions of FILE, a file or a versioned directory in a checkpoint\n"
+	"area of a mounted aifs: number, commit time, size, complete flag, SHA-256\n"
+	"(of a directory version: its manifest digest, see aifs(7)) and writer.\n";
 
 int cmd_versions(int argc, char **argv)
 {
@@ -57,11 +61,11 @@ int cmd_versions(int argc, char **argv)
 		switch (ch) {
 		case 'j': json = 1; break;
 		case 'h': fputs(versions_usage, stdout); return EXIT_OK;
-		default: fputs(versions_usage, stderr); return EXIT_USAGE;
+		default: usage_of(stderr, versions_usage, NULL, false); return EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 1) {
-		fputs(versions_usage, stderr);
+		usage_of(stderr, versions_usage, NULL, false);
 		return EXIT_USAGE;
 	}
 	snprintf(dir, sizeof(dir), "%s", argv[optind]);
@@ -109,6 +113,12 @@ int cmd_versions(int argc, char **argv)
 		snprintf(p, sizeof(p), "%s/%lu", vdir, nums[i]);
 		if (stat(p, &st) < 0)
 			continue;	/* pruned meanwhile */
+		if (S_ISDIR(st.st_mode)) {	/* a directory version: its files' bytes */
+			char sz[32];
+
+			attr(p, "user.aifs.size", sz, sizeof(sz));
+			st.st_size = (off_t)strtoll(sz, NULL, 10);
+		}
 		attr(p, "user.aifs.sha256", sha, sizeof(sha));
 		attr(p, "user.aifs.complete", comp, sizeof(comp));
 		attr(p, "user.aifs.writer", writer, sizeof(writer));
@@ -148,8 +158,9 @@ int cmd_policy(int argc, char **argv)
 {
 	char buf[64];
 
-	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		fputs(policy_usage, stdout);
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+			  (argc == 3 && !strcmp(argv[2], "--help")))) {
+		usage_of(stdout, policy_usage, argv[1], true);
 		return EXIT_OK;
 	}
 	if ((argc == 3 || (argc == 4 && !strcmp(argv[2], "--json"))) && !strcmp(argv[1], "get")) {
@@ -187,7 +198,7 @@ int cmd_policy(int argc, char **argv)
 		}
 		return EXIT_OK;
 	}
-	fputs(policy_usage, stderr);
+	usage_of(stderr, policy_usage, argc >= 2 ? argv[1] : NULL, false);
 	return EXIT_USAGE;
 }
 
@@ -211,14 +222,50 @@ static int set_or_fail(const char *cmd, const char *path, const char *name, cons
 	return EXIT_PROBLEM;
 }
 
+/* Make DEST (from the mount root) a copy of SRC sharing its data: through
+ * the clone ioctl on SRC opened for reading, which anyone who may read SRC
+ * can do (a version or a snapshot included); setting user.aifs.promote
+ * needs write permission on SRC. */
+static int clone_or_fail(const char *cmd, const char *src, const char *dest)
+{
+	struct aifs_clone_req r;
+	int fd, rc, err;
+
+	if (strlen(dest) >= sizeof(r.dest)) {
+		fprintf(stderr, "aifsctl %s: %s: %s\n", cmd, dest, strerror(ENAMETOOLONG));
+		return EXIT_PROBLEM;
+	}
+	fd = open(src, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		fprintf(stderr, "aifsctl %s: %s: %s\n", cmd, src, strerror(errno));
+		return EXIT_PROBLEM;
+	}
+	memset(&r, 0, sizeof(r));
+	strcpy(r.dest, dest);
+	rc = ioctl(fd, AIFS_IOC_CLONE, &r);
+	err = errno;
+	close(fd);
+	if (rc < 0 && (err == ENOTTY || err == ENOSYS))	/* an older daemon */
+		return set_or_fail(cmd, src, "user.aifs.promote", dest);
+	if (rc == 0)
+		return EXIT_OK;
+	fprintf(stderr, "aifsctl %s: %s: %s\n", cmd, src,
+		err == ENODATA ? "no complete version to copy" :
+		err == EEXIST ? "the destination exists" : strerror(err));
+	return EXIT_PROBLEM;
+}
+
 /* The commands of checkpoint areas, each with its usage line and help. */
 static const struct {
 	const char *verb, *usage, *help;
 } checkpoint_cmds[] = {
 	{ "checkpoint", "checkpoint commit DIR",
 	  "commit checkpoint directory DIR as one directory version" },
-	{ "restore", "restore FILE N", "make version N of FILE the newest (no copy)" },
-	{ "promote", "promote FILE[@vN] DEST", "publish a version of FILE as DEST (no copy)" },
+	{ "restore", "restore FILE|DIR N", "make version N of FILE or DIR the newest (no copy)" },
+	{ "promote", "promote FILE[@vN]|DIR@vN DEST",
+	  "publish a version of FILE or DIR as DEST (no copy)" },
+	{ "clone", "clone SRC DEST",
+	  "make DEST a writable copy of file or tree SRC that shares its data" },
 	{ "hold", "hold FILE@vN TAG", "keep version N of FILE while TAG holds it" },
 	{ "unhold", "unhold FILE@vN TAG", "lift hold TAG from version N of FILE" },
 	{ "retain", "retain DIR --last N [--every K]",
@@ -258,17 +305,17 @@ int cmd_checkpoint(int argc, char **argv)
 		snprintf(buf, sizeof(buf), "user.aifs.%s", verb);
 		return set_or_fail(verb, argv[1], buf, argv[2]);
 	}
-	if (!strcmp(verb, "promote") && argc == 3) {
+	if ((!strcmp(verb, "promote") || !strcmp(verb, "clone")) && argc == 3) {
 		snprintf(buf, sizeof(buf), "%s", argv[2]);
 		d = dirname(buf);
 		if (mount_root(d, root, sizeof(root)) < 0 || !realpath(d, rdest) ||
 		    strncmp(rdest, root, strlen(root))) {
-			fprintf(stderr, "aifsctl promote: %s is not on the same mounted aifs\n",
-				argv[2]);
+			fprintf(stderr, "aifsctl %s: %s is not on the same mounted aifs\n",
+				verb, argv[2]);
 			return EXIT_PROBLEM;
 		}
 		snprintf(buf, sizeof(buf), "%s/%s", rdest + strlen(root), basename(argv[2]));
-		return set_or_fail(verb, argv[1], "user.aifs.promote", buf[0] == '/' ? buf + 1 : buf);
+		return clone_or_fail(verb, argv[1], buf[0] == '/' ? buf + 1 : buf);
 	}
 	if (!strcmp(verb, "retain") && (argc == 4 || argc == 6) && !strcmp(argv[2], "--last") &&
 	    strspn(argv[3], "0123456789") == strlen(argv[3]) && argv[3][0] &&

@@ -29,6 +29,11 @@ audit/ journal) are detected on the mount; while a feature is missing the
 row is measured on a plain directory and says so.  Nothing is estimated: a
 row that cannot be measured prints n/a with the reason, and an error on
 either side is printed under the table and kept in the JSON.
+
+Where Ceph is installed, the RADOS figures of rados_bench.py follow (a one-node
+cluster of its own: migration to a RADOS cold tier against rados bench, reads of
+a store whose data is in RADOS against a local one), under "rados" in the JSON;
+--no-rados skips them.
 """
 
 import argparse
@@ -46,6 +51,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 PY = "/usr/bin/python3"
+sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True     # keep the source tree free of __pycache__
+import rados_bench  # noqa: E402
 NOT_BUILT = "(feature not yet built: plain directory)"
 PEERS = ("passthrough_ll", "bindfs")
 PLL_SOURCES = ("/usr/share/doc/libfuse3-dev/examples/passthrough_ll.c",
@@ -708,6 +716,8 @@ def params():
     ap.add_argument("--peers", default=",".join(PEERS),
                     help="FUSE peers measured in the same run, comma-separated, or none "
                          "(default %s)" % ",".join(PEERS))
+    ap.add_argument("--no-rados", action="store_true",
+                    help="skip the RADOS figures (rados_bench.py: a one-node Ceph cluster)")
     ap.add_argument("--seq-size", type=size_arg, default=None, help="fio file (default 2G)")
     ap.add_argument("--rand-runtime", type=int, default=None,
                     help="seconds of 4 KiB random reads per run (default 20)")
@@ -772,6 +782,7 @@ def main():
         err = b.cleanup()
         if err:
             b.errors.append({"side": "aifs", "what": "unmount", "error": err})
+    rados = run_rados(p, b)
     wall = time.time() - t0
     info["loadavg_end"] = os.getloadavg()
 
@@ -780,7 +791,7 @@ def main():
     stem = os.path.join(p.out, "bench-%s" % stamp)
     result = {"time": stamp, "wall_s": wall, "machine": info, "params": vars(p),
               "features": b.features, "rows": rows, "raw": b.raw, "errors": b.errors,
-              "partial": b.partial, "fatal": fatal, "fio_jobs": b.extra}
+              "partial": b.partial, "fatal": fatal, "fio_jobs": b.extra, "rados": rados}
     with open(stem + ".json", "w") as f:
         json.dump(result, f, indent=1)
     chart_err = None
@@ -803,6 +814,8 @@ def main():
                                  p.meta_dirs, p.torch_mib, p.loader_files, p.loader_size,
                                  p.audit_records))
     print(table(rows, p.peers))
+    if rados:
+        print(rados_bench.table(rados))
     for note in b.partial:
         print("partial: " + note)
     for e in b.errors:
@@ -813,6 +826,19 @@ def main():
     print("results: %s.json" % stem)
     print("chart:   %s" % (stem + ".png" if chart_err is None else "not drawn: " + chart_err))
     return 1 if (fatal or b.errors) else 0
+
+
+def run_rados(p, b):
+    """The RADOS figures (rados_bench.py), or None when skipped or not possible."""
+    why = "--no-rados" if p.no_rados else rados_bench.available()
+    if why:
+        log("RADOS figures skipped: " + why)
+        return None
+    try:
+        return rados_bench.run(p.build, p.quick, max(3, p.rounds), p.dir)
+    except Exception as e:
+        b.errors.append({"side": "aifs", "what": "rados", "error": "%s: %s" % (type(e).__name__, e)})
+        return None
 
 
 def fmt_size(n):

@@ -1,0 +1,370 @@
+/* dirver.c — directory versions described like file versions (dirver.h). */
+#include "fs/dirver.h"
+#include "fs/version_priv.h"
+#include "fs/inval.h"
+#include "fs/lineage.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* One regular file of a version's tree. */
+struct mfile {
+	char *path;
+	uint8_t sha[32];
+};
+
+/* A walk of a version's tree: the files found and the directories still
+ * to read (each with its path below the root). */
+struct walk {
+	struct fs *fs;
+	struct mfile *f;
+	size_t nf, capf;
+	uint64_t *dirs;
+	char **dpath;
+	size_t nd, capd;
+	const char *cur;	/* path of the directory being read */
+	bool whole;		/* every file whole by its format so far */
+	int rc;
+};
+
+static char *join(const char *dir, const char *name, size_t len)
+{
+	size_t dl = strlen(dir);
+	char *p = malloc(dl + len + 2);
+
+	if (!p)
+		return NULL;
+	memcpy(p, dir, dl);
+	if (dl)
+		p[dl++] = '/';
+	memcpy(p + dl, name, len);
+	p[dl + len] = 0;
+	return p;
+}
+
+static int push_dir(struct walk *w, uint64_t ino, char *path)
+{
+	if (w->nd == w->capd) {
+		size_t n = w->capd ? w->capd * 2 : 16;
+		uint64_t *d = realloc(w->dirs, n * sizeof(*d));
+		char **p;
+
+		if (!d)
+			return -ENOMEM;
+		w->dirs = d;
+		p = realloc(w->dpath, n * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		w->dpath = p;
+		w->capd = n;
+	}
+	w->dirs[w->nd] = ino;
+	w->dpath[w->nd++] = path;
+	return 0;
+}
+
+/* SHA-256 and wholeness of file INO (hashed now if its hash is not kept). */
+static int file_summary(struct fs *fs, uint64_t ino, uint8_t sha[32], bool *whole)
+{
+	struct inode *in;
+	int rc = inode_get(fs, ino, &in);
+
+	if (rc < 0)
+		return rc;
+	pthread_rwlock_wrlock(&in->lock);
+	rc = fs_map_load(fs, in);
+	if (rc == 0)
+		rc = content_sha(fs, in, sha);
+	if (rc == 0)
+		*whole = ver_content_whole(fs, in);
+	pthread_rwlock_unlock(&in->lock);
+	inode_put(fs, in);
+	return rc;
+}
+
+static int walk_entry(void *ctx, const char *name, size_t len, uint64_t ino, uint32_t type)
+{
+	struct walk *w = ctx;
+	char *path = join(w->cur, name, len);
+	bool whole = true;
+
+	if (!path)
+		return -ENOMEM;
+	if (S_ISDIR(type)) {
+		int rc = push_dir(w, ino, path);
+
+		if (rc < 0)
+			free(path);
+		return rc;
+	}
+	if (!S_ISREG(type)) {
+		free(path);
+		return 0;
+	}
+	if (w->nf == w->capf) {
+		size_t n = w->capf ? w->capf * 2 : 64;
+		struct mfile *f = realloc(w->f, n * sizeof(*f));
+
+		if (!f) {
+			free(path);
+			return -ENOMEM;
+		}
+		w->f = f;
+		w->capf = n;
+	}
+	w->f[w->nf].path = path;
+	w->rc = file_summary(w->fs, ino, w->f[w->nf].sha, &whole);
+	w->nf++;
+	if (!whole)
+		w->whole = false;
+	return w->rc;
+}
+
+static int by_path(const void *a, const void *b)
+{
+	return strcmp(((const struct mfile *)a)->path, ((const struct mfile *)b)->path);
+}
+
+/* The manifest digest of the tree at ROOT into SHA, and whether each of
+ * its files is whole. */
+static int tree_digest(struct fs *fs, uint64_t root, uint8_t sha[32], bool *whole)
+{
+	struct walk w = { .fs = fs, .whole = true };
+	EVP_MD_CTX *md = NULL;
+	char *rootpath = strdup("");
+	int rc = rootpath ? push_dir(&w, root, rootpath) : -ENOMEM;
+
+	if (rc < 0)
+		free(rootpath);
+	while (rc == 0 && w.nd) {
+		uint64_t dir = w.dirs[--w.nd];
+		char *path = w.dpath[w.nd];
+
+		w.cur = path;
+		rc = meta_dentry_foreach(fs->meta, dir, NULL, 0, walk_entry, &w);
+		free(path);
+	}
+	if (rc == 0) {
+		qsort(w.f, w.nf, sizeof(*w.f), by_path);
+		md = EVP_MD_CTX_new();
+		rc = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 ? 0 : -ENOMEM;
+	}
+	for (size_t i = 0; rc == 0 && i < w.nf; i++) {
+		char hex[65];
+
+		for (int j = 0; j < 32; j++)
+			snprintf(hex + 2 * j, 3, "%02x", w.f[i].sha[j]);
+		if (EVP_DigestUpdate(md, hex, 64) != 1 || EVP_DigestUpdate(md, "  ", 2) != 1 ||
+		    EVP_DigestUpdate(md, w.f[i].path, strlen(w.f[i].path)) != 1 ||
+		    EVP_DigestUpdate(md, "\n", 1) != 1)
+			rc = -ENOMEM;
+	}
+	if (rc == 0 && EVP_DigestFinal_ex(md, sha, NULL) != 1)
+		rc = -ENOMEM;
+	EVP_MD_CTX_free(md);
+	*whole = w.whole;
+	for (size_t i = 0; i < w.nf; i++)
+		free(w.f[i].path);
+	while (w.nd)
+		free(w.dpath[--w.nd]);
+	free(w.f);
+	free(w.dirs);
+	free(w.dpath);
+	return rc;
+}
+
+static bool sha_unknown(const uint8_t sha[32])
+{
+	for (int i = 0; i < 32; i++)
+		if (sha[i])
+			return false;
+	return true;
+}
+
+/* Work out version N of DIR's digest and completeness once, and keep them
+ * in its record.  A store that fails leaves them to be worked out again. */
+static int summarize(struct fs *fs, uint64_t dir, uint32_t n, struct vrec *v)
+{
+	struct meta_batch *b;
+	bool whole;
+	int rc;
+
+	if (!sha_unknown(v->sha))
+		return 0;
+	rc = tree_digest(fs, v->vino, v->sha, &whole);
+	if (rc < 0)
+		return rc;
+	v->complete = v->complete && whole;
+	b = meta_batch_new();
+	if (!b)
+		return 0;	/* answered all the same; kept next time */
+	ver_rec_put(b, dir, n, v);
+	if (fs_commit(fs, b, false) < 0)
+		log_warn("directory %llu: digest of version %u not kept", (unsigned long long)dir, n);
+	meta_batch_free(b);
+	return 0;
+}
+
+/* The newest complete version of DIR (its completeness worked out now
+ * where it was not yet): -ENOENT if none. */
+static int current(struct fs *fs, uint64_t dir, struct vrec *v, uint32_t *n)
+{
+	int rc;
+	struct vlist *l = ver_list_load(fs, dir, &rc);
+
+	if (l)
+		rc = -ENOENT;
+
+	for (size_t i = l ? l->count : 0; i-- > 0;) {
+		rc = summarize(fs, dir, l->n[i], &l->v[i]);
+		if (rc < 0)
+			break;
+		rc = -ENOENT;
+		if (l->v[i].complete) {
+			*v = l->v[i];
+			*n = l->n[i];
+			rc = 0;
+			break;
+		}
+	}
+	ver_list_free(l);
+	return rc;
+}
+
+int dirver_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, size_t len)
+{
+	static const char *const names[] = {
+		"user.aifs.version", "user.aifs.sha256", "user.aifs.complete",
+		"user.aifs.writer", "user.aifs.tier", "user.aifs.size", NULL
+	};
+	uint64_t dir;
+	uint32_t n = 0;
+	struct vrec v;
+	int rc, i;
+
+	if (!S_ISDIR(in->attr.mode))
+		return DIRVER_NOT_MINE;
+	for (i = 0; names[i] && strcmp(names[i], name); i++)
+		;
+	if (!names[i])
+		return DIRVER_NOT_MINE;
+	if ((in->attr.flags & META_IF_SNAPSHOT) && version_owner(fs, in->ino, &dir, &n) == 0) {
+		rc = version_get(fs, dir, n, &v, NULL);
+	} else if (in->attr.policy == META_AREA_CHECKPOINT &&
+		   !(in->attr.flags & META_IF_READONLY)) {
+		dir = in->ino;
+		rc = current(fs, dir, &v, &n);		/* what the name serves */
+	} else {
+		return DIRVER_NOT_MINE;
+	}
+	if (rc < 0)
+		return rc == -ENOENT ? -ENODATA : rc;
+	if (!strcmp(name, "user.aifs.sha256") || !strcmp(name, "user.aifs.complete")) {
+		rc = summarize(fs, dir, n, &v);
+		if (rc < 0)
+			return rc;
+	}
+	if (!strcmp(name, "user.aifs.version"))
+		return snprintf(buf, len, "%u", n);
+	if (!strcmp(name, "user.aifs.complete"))
+		return snprintf(buf, len, "%s", v.complete ? "true" : "false");
+	if (!strcmp(name, "user.aifs.writer"))
+		return snprintf(buf, len, "uid=%u pid=%u comm=%s", v.uid, v.pid, v.comm);
+	if (!strcmp(name, "user.aifs.tier"))
+		return snprintf(buf, len, "%s", v.tier == TIER_COLD ? "cold" : "hot");
+	if (!strcmp(name, "user.aifs.size"))
+		return snprintf(buf, len, "%llu", (unsigned long long)v.size);
+	for (i = 0; i < 32; i++)
+		snprintf(buf + 2 * i, len - 2 * i, "%02x", v.sha[i]);
+	return 64;
+}
+
+bool dirver_is_version(struct fs *fs, const struct inode *in, uint64_t *dir, uint32_t *n)
+{
+	uint64_t d;
+	uint32_t k;
+
+	if (!S_ISDIR(in->attr.mode) || !(in->attr.flags & META_IF_SNAPSHOT) ||
+	    version_owner(fs, in->ino, &d, &k) < 0)
+		return false;
+	if (dir)
+		*dir = d;
+	if (n)
+		*n = k;
+	return true;
+}
+
+bool dirver_held(struct fs *fs, uint64_t dir)
+{
+	return version_file_held(fs, dir);	/* the same records, by version inode */
+}
+
+void dirver_prune(struct fs *fs, uint64_t dir, uint64_t parent)
+{
+	unsigned keep = fs->opt.keep_versions, every = fs->opt.keep_every;
+	struct inode **held = NULL;
+	size_t nheld = 0, excess, newest = SIZE_MAX, dropped = 0;
+	struct meta_batch *b;
+	struct vlist *l;
+	int rc = 0;
+
+	ver_retain_of(fs, parent, &keep, &every);
+	if (!keep)
+		return;
+	l = ver_list_load(fs, dir, &rc);
+	if (!l)
+		return;
+	b = meta_batch_new();
+	/* as for files: the last KEEP stay; of the older ones, those held,
+	 * every K-th and the newest complete one stay too */
+	excess = l->count > keep ? l->count - keep : 0;
+	for (size_t i = 0; i < l->count; i++)
+		if (l->v[i].complete)
+			newest = i;
+	for (size_t i = 0; b && rc == 0 && i < excess; i++) {
+		struct inode **h = NULL;
+		size_t nh = 0;
+
+		if (i == newest || (every && l->n[i] % every == 0) || ver_held(fs, l->v[i].vino))
+			continue;
+		ver_rec_del(b, dir, l->n[i], l->v[i].vino);
+		lineage_forget(b, l->v[i].vino);
+		rc = tree_drop(fs, l->v[i].vino, b, &h, &nh);
+		if (nh) {
+			struct inode **all = realloc(held, (nheld + nh) * sizeof(*all));
+
+			if (all) {
+				memcpy(all + nheld, h, nh * sizeof(*h));
+				held = all;
+				nheld += nh;
+			} else {
+				for (size_t j = 0; j < nh; j++)
+					inode_put(fs, h[j]);
+			}
+		}
+		free(h);
+		dropped++;
+	}
+	if (b && rc == 0 && dropped)
+		rc = fs_commit(fs, b, false);
+	if (rc < 0)
+		log_err("directory %llu: pruning its versions failed: %s",
+			(unsigned long long)dir, strerror(-rc));
+	for (size_t i = 0; i < nheld; i++)
+		inode_put(fs, held[i]);
+	for (size_t i = 0; rc == 0 && i < excess; i++) {
+		char name[16];
+		int len;
+
+		if (i == newest || (every && l->n[i] % every == 0) || ver_held(fs, l->v[i].vino))
+			continue;
+		len = snprintf(name, sizeof(name), "%u", l->n[i]);
+		inval_delete(virt_versions_of(dir), l->v[i].vino, name, (size_t)len);
+	}
+	free(held);
+	meta_batch_free(b);
+	ver_list_free(l);
+}
