@@ -12,7 +12,7 @@ DEB_PKGS = meson ninja-build pkg-config gcc libfuse3-dev fuse3 librocksdb-dev \
 # Installed without their recommends (the Ceph test cluster and librados).
 DEB_PKGS_NORECS = ceph-mon ceph-osd ceph-common librados-dev
 
-.PHONY: all deps check check-asan install uninstall clean bench demo
+.PHONY: all deps check check-asan install uninstall clean bench bench-scale bench-deps demo
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -69,12 +69,13 @@ uninstall:
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
 
-# Benchmark aifs against a native directory on the same disk (test/bench/bench.py);
-# prints a table and writes bench/results/. Extra flags: make bench BENCH_ARGS=--quick
-BENCH_PKGS = fio python3-torch gnuplot-nox
+# Benchmark aifs against a native directory and the FUSE peers passthrough_ll and
+# bindfs on the same disk (test/bench/bench.py); prints a table and writes
+# bench/results/. Extra flags: make bench BENCH_ARGS=--quick
+BENCH_PKGS = fio python3-torch gnuplot-nox bindfs libfuse3-dev gcc pkg-config
 BENCH_ARGS ?=
 
-bench:
+bench-deps:
 	@missing=""; for p in $(BENCH_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
@@ -83,5 +84,16 @@ bench:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } \
 	    || { echo "apt-get failed; install:$$missing" >&2; exit 1; }; \
 	fi
+
+bench: bench-deps
 	@$(MAKE) --no-print-directory all
 	/usr/bin/python3 test/bench/bench.py --build $(BUILD) $(BENCH_ARGS)
+
+# How each cost grows with the store (test/bench/scale.py, a few minutes): snapshot,
+# lookup, create, readdir, versions, mount time and RSS, fsck and audit verify rates
+# at growing sizes. Sizes: make bench-scale BENCH_SCALE_ARGS="--files 10000,100000"
+BENCH_SCALE_ARGS ?=
+
+bench-scale: bench-deps
+	@$(MAKE) --no-print-directory all
+	/usr/bin/python3 test/bench/scale.py --build $(BUILD) $(BENCH_SCALE_ARGS)

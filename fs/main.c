@@ -56,7 +56,7 @@ static const char usage_text[] =
 	"       audit_witness=CMD  run /bin/sh -c CMD with each new signed checkpoint on\n"
 	"                          its stdin, e.g. 'logger -t aifs-witness' (no commas)\n"
 	"       compress=lz4|none  compression of new hot-tier extents (default none)\n"
-	"       readahead=KIB      kernel read-ahead of the mount in KiB (default 1024;\n"
+	"       readahead=KIB      kernel read-ahead of the mount in KiB (default 4096;\n"
 	"                          0 keeps the kernel's)\n"
 	"       lineage=on|off     record what jobs read for checkpoint lineage (default on)\n"
 	"       cold=PATH          directory of the cold tier, or rados:POOL/NAME for a\n"
@@ -342,7 +342,7 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *c)
 
 	c->opt = (struct fs_opts){ .log_level = LOG_NOTICE, .max_threads = 8,
 				   .attr_timeout = 60.0, .entry_timeout = 60.0,
-				   .readahead_kb = 1024,
+				   .readahead_kb = 4096,
 				   .codec = TIER_CODEC_RAW, .audit_retention_days = 183,
 				   .cold_codec = TIER_CODEC_AUTO, .migrate_bw = 200,
 				   .tier_interval = 60, .reserve_mb = -1,

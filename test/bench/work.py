@@ -11,6 +11,7 @@ mismatch, so a wrong answer never passes as a fast one.
 Kinds:
   meta    create, stat warm, stat cold, readdir, unlink of N files in D dirs
   torch   torch.save of a fp32 state dict + fsync + close; torch.load cold
+          (save alone with "load": false)
   loader  small-file write (+ syncfs); DataLoader epoch 1 cold, epoch 2 warm
   audit   1 KiB O_APPEND records into one file
   snapshot  seconds to snapshot a file tree (aifs only)
@@ -135,6 +136,8 @@ def torch_ckpt(a):
     el = time.perf_counter() - t
     res["save"] = total / 2**20 / el
     res["file_bytes"] = os.stat(path).st_size
+    if not a.get("load", True):
+        return res
 
     drop_caches()
     t = time.perf_counter()
