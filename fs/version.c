@@ -386,7 +386,23 @@ static int find_cb(void *ctx, uint32_t n, const struct vrec *v)
 int version_get(struct fs *fs, uint64_t ino, uint32_t n, struct vrec *out, uint32_t *nout)
 {
 	struct find f = { .want = n };
-	int rc = version_foreach(fs, ino, find_cb, &f);
+	int rc;
+
+	if (n) {	/* one record by its key, not a walk of them all */
+		uint8_t k[12];
+		void *v;
+		size_t len;
+
+		rc = meta_rec_get(fs->meta, REC_V, k, vkey(k, ino, n), &v, &len);
+		if (rc < 0)
+			return rc;
+		rc = vrec_decode(v, len, out);
+		free(v);
+		if (rc == 0 && nout)
+			*nout = n;
+		return rc < 0 ? rc : 0;
+	}
+	rc = version_foreach(fs, ino, find_cb, &f);
 
 	if (rc < 0)
 		return rc;
