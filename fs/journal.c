@@ -111,11 +111,22 @@ static void *checkpointer(void *arg)
 	struct journal *j = fs->journal;
 	struct timespec until;
 
+	uint64_t last = UINT64_MAX;
+
 	pthread_mutex_lock(&j->lock);
 	while (!j->stop) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += fs->opt.audit_secs;
-		pthread_cond_timedwait(&j->cond, &j->lock, &until);
+		bool due = merkle_size(&j->tree) + j->npending - j->signed_size >=
+			   fs->opt.audit_leaves;
+
+		/* records still due after a round that signed: another round at
+		 * once; otherwise (nothing due, or a round that could not sign)
+		 * wait for the count, the time, or the stop */
+		if (!due || j->signed_size == last) {
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += fs->opt.audit_secs;
+			pthread_cond_timedwait(&j->cond, &j->lock, &until);
+		}
+		last = j->signed_size;
 		pthread_mutex_unlock(&j->lock);
 		flush_dirty(fs);
 		checkpoint(fs);
@@ -493,7 +504,10 @@ static void note_pending(struct fs *fs, struct inode *in)
 			inode_put(fs, ref);	/* stored at its close or when full */
 	}
 	jr->npending++;
-	if (merkle_size(&jr->tree) + jr->npending - jr->signed_size >= fs->opt.audit_leaves)
+	/* once, when the unsigned records reach the count: the checkpointer
+	 * goes on without waiting while more are due (a signal per write
+	 * past it cost writers a wake-up each) */
+	if (merkle_size(&jr->tree) + jr->npending - jr->signed_size == fs->opt.audit_leaves)
 		pthread_cond_signal(&jr->cond);
 	pthread_mutex_unlock(&jr->lock);
 }
