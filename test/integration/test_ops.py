@@ -675,7 +675,12 @@ def audit_witness_slow_or_failing_never_holds_the_filesystem():
 def audit_export_from_reports_the_records_it_exported():
     skip_native()
     with Store("audit_checkpoint_secs=1") as s:
-        journal_write(os.path.join(s.mnt, "audit", "a.log"), "1\n", "2\n", "3\n")
+        log = os.path.join(s.mnt, "audit", "a.log")
+        journal_write(log, "1\n", "2\n", "3\n")
+        for _ in range(100):        # the seal (and its record) follows the writer's release
+            if os.getxattr(log, "user.aifs.sealed") == b"true":
+                break
+            time.sleep(0.1)
         n = records_of(s)
         wait_signed(s, n)
         s.unmount()
