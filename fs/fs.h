@@ -318,6 +318,15 @@ int fs_map_replace(struct fs *fs, struct inode *in, const struct ext *old,
 		   const struct ext *repl, size_t n);
 
 void fs_wbuf_free(struct inode *in);
+/* Make IN's write buffer hold at least NEED bytes (0 or -ENOMEM). */
+int fs_wbuf_grow(struct inode *in, uint32_t need);
+/* Index of the first piece of M that ends after OFF. */
+size_t fs_map_find(const struct extmap *m, uint64_t off);
+/* Remove [OFF, END) from IN's loaded map, recording the change in B. */
+int fs_map_punch(struct fs *fs, struct inode *in, struct meta_batch *b, uint64_t off,
+		 uint64_t end);
+/* Put extent E (already counted by space_ref) at its place in IN's map. */
+int fs_map_insert(struct fs *fs, struct inode *in, struct meta_batch *b, const struct ext *e);
 /* Add IN's extent pieces as the extents of inode DST (same offsets). */
 int fs_map_clone_to(struct fs *fs, struct inode *in, struct meta_batch *b, uint64_t dst);
 /* Insert the extents of inode SRC into IN's (emptied) map. */
