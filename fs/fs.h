@@ -603,6 +603,10 @@ int tier_xattr_get(struct fs *fs, struct inode *in, const char *name, char **val
 /* dir.c, readdir.c, ops.c */
 const struct fuse_lowlevel_ops *fs_ops_table(void);
 void fs_dir_ops(struct fuse_lowlevel_ops *ops);
+void fs_file_ops(struct fuse_lowlevel_ops *ops);
+/* Apply a setattr (TO_SET of ATTR) to IN (locked for writing) into B. */
+int fs_setattr_apply(struct fs *fs, struct inode *in, struct meta_batch *b,
+		     const struct stat *attr, int to_set);
 void fs_readdir_ops(struct fuse_lowlevel_ops *ops);
 void fs_xattr_ops(struct fuse_lowlevel_ops *ops);
 /* "FILE@vN": the length of FILE and *N, or 0 if NAME is not an alias. */
