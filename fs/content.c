@@ -129,7 +129,7 @@ out:
 }
 
 /* Is IN's content a whole file of the formats we know torn saves of? */
-bool content_complete(struct fs *fs, struct inode *in)
+bool content_whole(struct fs *fs, struct inode *in)
 {
 	uint8_t head[9];
 	uint64_t hlen;

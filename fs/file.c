@@ -512,6 +512,8 @@ static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	(void)ino;
 	int committed = 0;
 
+	if (failpoint("release_slow", EAGAIN))
+		usleep(300000);	/* a release that another worker is slow to reach */
 	pthread_rwlock_wrlock(&in->lock);
 	if (fh_cached(fi))
 		in->ncached--;

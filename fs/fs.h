@@ -373,9 +373,10 @@ int content_sha(struct fs *fs, struct inode *in, uint8_t sha[32]);
 void content_forget(struct meta_batch *b, uint64_t ino);
 /* Copy the stored hash of SRC to DST into B (snapshots). */
 void content_copy_hash(struct fs *fs, struct meta_batch *b, uint64_t src, uint64_t dst);
-/* True unless IN's content is a torn torch.save zip or safetensors file
- * (IN locked, map loaded). */
-bool content_complete(struct fs *fs, struct inode *in);
+/* Is IN's content (locked, map loaded) whole by its format: a zip of
+ * torch.save or a safetensors file that ends where its index says; any
+ * other content is whole. */
+bool content_whole(struct fs *fs, struct inode *in);
 /* True if version inode VINO is a zip or safetensors file (formats whose
  * saves are never empty); false when it cannot be read. */
 bool content_known_format(struct fs *fs, uint64_t vino);

@@ -46,6 +46,7 @@ struct copy {
 	struct linkmap links;
 	uint64_t files, bytes;
 	uint64_t cur_src, cur_dst;
+	bool no_write_bits;	/* a directory version: shown read-only */
 	int rc;
 };
 
@@ -150,6 +151,8 @@ static int copy_inode(struct copy *c, uint64_t src, uint64_t dst, uint32_t extra
 	}
 	a.ino = dst;
 	a.mode &= ~(uint32_t)(S_ISUID | S_ISGID);	/* a frozen copy grants no privilege */
+	if (c->no_write_bits)
+		a.mode &= ~0222u;	/* as a file version shows it */
 	a.flags = (a.flags & (META_IF_XATTR | META_IF_INLINE)) | META_IF_SNAPSHOT | extra_flags;
 	if (extra_flags & META_IF_SNAPROOT)
 		a.ctime = fs_now();	/* the snapshot's time, as listings show it */
@@ -547,7 +550,7 @@ int snapshot_find_root(struct fs *fs, uint64_t root, uint64_t *ds, char *tag, si
 int tree_freeze(struct fs *fs, uint64_t dir, struct meta_batch *b, uint64_t *root,
 		uint64_t *files, uint64_t *bytes)
 {
-	struct copy c = { .fs = fs, .b = b };
+	struct copy c = { .fs = fs, .b = b, .no_write_bits = true };
 	int rc;
 
 	*root = fs_ino_alloc(fs);

@@ -3,6 +3,7 @@
  * versions (version.c makes and drops versions).
  */
 #include "fs/version_priv.h"
+#include "fs/dirver.h"
 #include "meta/keys.h"
 
 #include <errno.h>
@@ -180,9 +181,12 @@ int version_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, 
 				area_names[in->attr.policy] : "unknown");
 	if (!strcmp(name, "user.aifs.holds") && (in->attr.flags & META_IF_VERSION))
 		return version_holds(fs, in->ino, buf, len);
+	rc = dirver_xattr(fs, in, name, buf, len);
+	if (rc != DIRVER_NOT_MINE)
+		return rc;
 	if (strcmp(name, "user.aifs.version") && strcmp(name, "user.aifs.sha256") &&
 	    strcmp(name, "user.aifs.complete") && strcmp(name, "user.aifs.writer") &&
-	    strcmp(name, "user.aifs.tier"))
+	    strcmp(name, "user.aifs.tier") && strcmp(name, "user.aifs.size"))
 		return -ENODATA;
 	if (in->attr.flags & META_IF_VERSION) {
 		rc = version_owner(fs, in->ino, &owner, &n);
@@ -207,6 +211,8 @@ int version_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, 
 		return snprintf(buf, len, "uid=%u pid=%u comm=%s", v.uid, v.pid, v.comm);
 	if (!strcmp(name, "user.aifs.tier"))
 		return snprintf(buf, len, "%s", v.tier == TIER_COLD ? "cold" : "hot");
+	if (!strcmp(name, "user.aifs.size"))
+		return snprintf(buf, len, "%llu", (unsigned long long)v.size);
 hex:
 	if (rc < 0)
 		return rc;

@@ -487,7 +487,7 @@ int version_commit(struct fs *fs, struct inode *in)
 	if (rc < 0)
 		goto out;
 	v.size = in->attr.size;
-	v.complete = content_complete(fs, in);
+	v.complete = content_whole(fs, in);
 	/* A session that only truncated (a save killed between its opening
 	 * O_TRUNC and its first write) is no save of a zip or safetensors. */
 	if (v.complete && have_good && in->attr.size == 0 && content_known_format(fs, good.vino))

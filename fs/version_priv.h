@@ -1,4 +1,5 @@
-/* version_priv.h — what version.c shares with vermore.c (fs/ only). */
+/* version_priv.h — what the files of checkpoint versions share (version.c,
+ * vsession.c, vadmin.c, dirver.c, content.c; fs/ only). */
 #ifndef AIFS_FS_VERSION_PRIV_H
 #define AIFS_FS_VERSION_PRIV_H
 

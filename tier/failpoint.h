@@ -14,7 +14,8 @@
  * Points: meta_commit (a RocksDB write batch, EIO), meta_sync (a sync of
  * RocksDB's log, EIO), tier_append (an extent append, ENOSPC), tier_fsync
  * (a tier sync, EIO), open_reply (the reply to an open or create is lost,
- * as for an interrupted request).
+ * as for an interrupted request), release_slow (a file's release waits
+ * 300 ms before it is handled, as when its worker is slow to run).
  * Lives in tier/ with log.h, the lowest layer, so that every layer uses it.
  */
 #ifndef AIFS_FAILPOINT_H

@@ -34,10 +34,11 @@ static int cmp_num(const void *a, const void *b)
 }
 
 static const char versions_usage[] =
-	"usage: aifsctl versions [--json] FILE\n"
+	"usage: aifsctl versions [--json] FILE|DIR\n"
 	"\n"
-	"List the versions of FILE, a file in a checkpoint area of a mounted aifs:\n"
-	"number, commit time, size, complete flag, SHA-256 and writer.\n";
+	"List the versions of FILE, a file or a versioned directory in a checkpoint\n"
+	"area of a mounted aifs: number, commit time, size, complete flag, SHA-256\n"
+	"(of a directory version: its manifest digest, see aifs(7)) and writer.\n";
 
 int cmd_versions(int argc, char **argv)
 {
@@ -109,6 +110,12 @@ int cmd_versions(int argc, char **argv)
 		snprintf(p, sizeof(p), "%s/%lu", vdir, nums[i]);
 		if (stat(p, &st) < 0)
 			continue;	/* pruned meanwhile */
+		if (S_ISDIR(st.st_mode)) {	/* a directory version: its files' bytes */
+			char sz[32];
+
+			attr(p, "user.aifs.size", sz, sizeof(sz));
+			st.st_size = (off_t)strtoll(sz, NULL, 10);
+		}
 		attr(p, "user.aifs.sha256", sha, sizeof(sha));
 		attr(p, "user.aifs.complete", comp, sizeof(comp));
 		attr(p, "user.aifs.writer", writer, sizeof(writer));

@@ -21,7 +21,7 @@ import time
 
 sys.dont_write_bytecode = True     # keep the source tree free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Fail, Store, check, data, eq, main, raises, read_all,  # noqa: E402
+from harness import (Fail, Skip, Store, check, data, eq, main, raises, read_all,  # noqa: E402
                      run_as, same_bytes, skip_native, test, write_file)
 
 MiB = 1 << 20
@@ -957,6 +957,42 @@ def hold_restore_promote_and_directory_retention():
         os.unlink(p)
         s.unmount()
         s.fsck_clean("fsck after holds, restore, promote and retention")
+
+@test
+def reopen_for_writing_right_after_close_with_a_slow_release():
+    """close() returns after FLUSH; the RELEASE that ends a session with two
+    writers is sent afterwards, and a worker may be slow to handle it.  A
+    reopen for writing must find the file, never the read-only version the
+    name serves during the session."""
+    skip_native()
+    with Store() as s:
+        d = ckpt_dir(s, "reopen")
+        p = os.path.join(d, "f")
+        write_file(p, b"first")      # version 1: what the name serves during a session
+        try:
+            os.setxattr(s.mnt, "user.aifs.failpoints", b"release_slow:1+")
+        except OSError as e:
+            if e.errno == errno.EOPNOTSUPP:
+                raise Skip("aifs built without fail points")
+            raise
+        want = b""
+        for i in range(5):
+            fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o644)
+            fd2 = os.open(p, os.O_RDWR)
+            want = (b"%d" % i) * 3000
+            os.pwrite(fd, want, 0)
+            os.close(fd2)
+            os.close(fd)
+            try:
+                fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as e:
+                raise Fail("round %d: reopen for writing right after close: %s" % (i, e))
+            eq(os.pread(fd, len(want) + 1, 0), want, "round %d: content read through the reopened file" % i)
+            os.close(fd)
+        os.setxattr(s.mnt, "user.aifs.failpoints", b"")
+        with open(p, "rb") as f:
+            eq(f.read(), want, "content after the last close")
+
 
 if __name__ == "__main__":
     main()

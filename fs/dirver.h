@@ -1,0 +1,35 @@
+/* dirver.h — directory versions described like file versions.
+ *
+ * A directory version (a frozen tree committed by version_dir_commit) has
+ * the user.aifs.* attributes of a file version: version, size (its files'
+ * bytes), writer, complete, tier and sha256.  Its sha256 is the digest of
+ * a manifest, one line "HEX  PATH\n" per regular file of the tree (HEX the
+ * file's SHA-256 in lower-case hex, PATH its path below the version's
+ * root), sorted by PATH as bytes: for names without a backslash or a
+ * newline, what
+ *     find . -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0r sha256sum
+ * prints in the version's directory, so that
+ *     ... | sha256sum
+ * recomputes it without aifs.  A version is complete when each of its files
+ * is whole by its format (zip of torch.save, safetensors) and its commit
+ * marker was present, which its commit implies.  Digest and completeness
+ * are worked out when first asked and kept in the version's record.
+ *
+ * Called by the xattr adapter with IN's lock held for writing.
+ */
+#ifndef AIFS_FS_DIRVER_H
+#define AIFS_FS_DIRVER_H
+
+#include <stddef.h>
+
+struct fs;
+struct inode;
+
+/* Attribute NAME of directory IN when IN is a directory version or a
+ * versioned directory of a checkpoint area: its length (written into BUF),
+ * -ENODATA when IN has no such attribute, or 1 << 30 when IN is not such a
+ * directory (the caller answers as for any inode). */
+#define DIRVER_NOT_MINE	(1 << 30)
+int dirver_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, size_t len);
+
+#endif
