@@ -7,6 +7,11 @@
  * computed when first asked for.
  */
 #include "fs/version_priv.h"
+#include "fs/inode.h"
+#include "fs/data.h"
+#include "fs/extmap.h"
+#include "fs/content.h"
+#include "fs/version.h"
 #include "meta/keys.h"
 
 #include <errno.h>

@@ -12,6 +12,13 @@
  * gives back the space nothing references any more.
  */
 #include "fs/fs.h"
+#include "fs/inode.h"
+#include "fs/data.h"
+#include "fs/extmap.h"
+#include "fs/prealloc.h"
+#include "fs/space.h"
+#include "fs/journal.h"
+#include "fs/shipping.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -11,6 +11,13 @@
 #include "fs/dir_priv.h"
 #include "fs/access.h"
 #include "fs/acl.h"
+#include "fs/inode.h"
+#include "fs/space.h"
+#include "fs/version.h"
+#include "fs/snapshot.h"
+#include "fs/journal.h"
+#include "fs/virt.h"
+#include "fs/ops.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -6,6 +6,9 @@
 #define AIFS_FS_DIR_PRIV_H
 
 #include "fs/fs.h"
+#include "fs/inode.h"
+#include "fs/snapshot.h"
+#include "fs/ops.h"
 
 #include <errno.h>
 #include <string.h>

@@ -7,6 +7,11 @@
 #include "fs/version_priv.h"
 #include "fs/access.h"
 #include "fs/lineage.h"
+#include "fs/inode.h"
+#include "fs/extmap.h"
+#include "fs/content.h"
+#include "fs/version.h"
+#include "fs/snapshot.h"
 #include "meta/keys.h"
 
 #include <errno.h>

@@ -8,6 +8,10 @@
  * space_unref).  Callers hold the inode's lock for writing.
  */
 #include "fs/fs.h"
+#include "fs/inode.h"
+#include "fs/data.h"
+#include "fs/extmap.h"
+#include "fs/space.h"
 
 #include <errno.h>
 #include <stdlib.h>

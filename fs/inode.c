@@ -8,6 +8,16 @@
  */
 #include "fs/fs.h"
 #include "fs/lineage.h"
+#include "fs/inode.h"
+#include "fs/data.h"
+#include "fs/extmap.h"
+#include "fs/prealloc.h"
+#include "fs/space.h"
+#include "fs/content.h"
+#include "fs/version.h"
+#include "fs/journal.h"
+#include "fs/virt.h"
+#include "fs/shipping.h"
 
 #include <errno.h>
 #include <stdlib.h>

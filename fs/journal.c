@@ -15,6 +15,11 @@
  * it with only the public key.
  */
 #include "fs/journal_priv.h"
+#include "fs/inode.h"
+#include "fs/data.h"
+#include "fs/content.h"
+#include "fs/journal.h"
+#include "fs/lineage.h"
 #include "meta/keys.h"
 
 #include <errno.h>

@@ -10,6 +10,8 @@
  * deletion is itself a record of the log, committed with the change.
  */
 #include "fs/journal_priv.h"
+#include "fs/inode.h"
+#include "fs/journal.h"
 #include "meta/keys.h"
 
 #include <errno.h>

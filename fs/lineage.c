@@ -33,6 +33,11 @@
  */
 #include "fs/lineage.h"
 #include "fs/lineage_priv.h"
+#include "fs/inode.h"
+#include "fs/content.h"
+#include "fs/version.h"
+#include "fs/snapshot.h"
+#include "fs/virt.h"
 #include "meta/keys.h"
 
 #include <errno.h>

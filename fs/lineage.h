@@ -50,4 +50,9 @@ void lineage_pruned(unsigned long *jobs, unsigned long *sources);
  * remember it, to name that file's versions when they are read. */
 void lineage_note_name(uint64_t ino, uint64_t dir, const char *name);
 
+/* Path of directory INO from the mount root, without a leading slash ("" for
+ * the root), through the parents the inode table knows; -ENOENT if one is
+ * unknown (lineage.c). */
+int fs_dir_path(struct fs *fs, uint64_t ino, char *buf, size_t len);
+
 #endif

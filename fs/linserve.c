@@ -6,6 +6,7 @@
  */
 #include "fs/lineage.h"
 #include "fs/lineage_priv.h"
+#include "fs/version.h"
 #include "meta/keys.h"
 
 #include <errno.h>

@@ -9,6 +9,16 @@
 #include "fs/fs.h"
 #include "fs/inval.h"
 #include "fs/lineage.h"
+#include "fs/inode.h"
+#include "fs/prealloc.h"
+#include "fs/space.h"
+#include "fs/version.h"
+#include "fs/journal.h"
+#include "fs/stats.h"
+#include "fs/virt.h"
+#include "fs/migrate.h"
+#include "fs/shipping.h"
+#include "fs/ops.h"
 #include "tier/failpoint.h"
 
 #include <errno.h>

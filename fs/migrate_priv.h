@@ -4,6 +4,7 @@
 #define AIFS_FS_MIGRATE_PRIV_H
 
 #include "fs/fs.h"
+#include "fs/migrate.h"
 
 #define REC_MIG	'm'	/* ino -> target tier u8: a migrate request not yet done */
 #define REC_PIN	'p'	/* ino -> tier u8: kept in that tier by the policies */

@@ -7,6 +7,14 @@
  */
 #include "fs/acl.h"
 #include "fs/fs.h"
+#include "fs/inode.h"
+#include "fs/data.h"
+#include "fs/prealloc.h"
+#include "fs/space.h"
+#include "fs/version.h"
+#include "fs/journal.h"
+#include "fs/virt.h"
+#include "fs/ops.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -7,6 +7,8 @@
  * 'r' record.
  */
 #include "fs/fs.h"
+#include "fs/extmap.h"
+#include "fs/prealloc.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -7,6 +7,10 @@
  * index + 1 in that view.
  */
 #include "fs/fs.h"
+#include "fs/inode.h"
+#include "fs/data.h"
+#include "fs/virt.h"
+#include "fs/ops.h"
 
 #include <errno.h>
 #include <stdlib.h>

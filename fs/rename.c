@@ -7,6 +7,11 @@
 #include "fs/dir_priv.h"
 #include "fs/access.h"
 #include "fs/acl.h"
+#include "fs/inode.h"
+#include "fs/version.h"
+#include "fs/snapshot.h"
+#include "fs/journal.h"
+#include "fs/virt.h"
 
 #include <errno.h>
 #include <linux/fs.h>

@@ -6,6 +6,7 @@
  * durable commit also waits for a round that ships it (shipping_wait).
  */
 #include "fs/fs.h"
+#include "fs/shipping.h"
 #include "meta/ship.h"
 
 #include <errno.h>

@@ -12,6 +12,12 @@
  * never in the middle of one.  Writes to files already open go on.
  */
 #include "fs/access.h"
+#include "fs/inode.h"
+#include "fs/data.h"
+#include "fs/extmap.h"
+#include "fs/space.h"
+#include "fs/content.h"
+#include "fs/snapshot.h"
 #include "meta/keys.h"
 
 #include <errno.h>

@@ -12,6 +12,9 @@
  *                          compression per tier, migration counters
  */
 #include "fs/access.h"
+#include "fs/extmap.h"
+#include "fs/migrate.h"
+#include "fs/tierctl.h"
 
 #include <errno.h>
 #include <stdarg.h>

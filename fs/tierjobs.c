@@ -12,6 +12,11 @@
  */
 #include "fs/fs.h"
 #include "fs/migrate_priv.h"
+#include "fs/inode.h"
+#include "fs/space.h"
+#include "fs/version.h"
+#include "fs/snapshot.h"
+#include "fs/migrate.h"
 #include "meta/keys.h"
 
 #include <errno.h>

@@ -4,6 +4,9 @@
  */
 #include "fs/version_priv.h"
 #include "fs/dirver.h"
+#include "fs/inode.h"
+#include "fs/content.h"
+#include "fs/version.h"
 #include "meta/keys.h"
 
 #include <errno.h>

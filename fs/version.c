@@ -17,6 +17,14 @@
 #include "fs/inval.h"
 #include "fs/acl.h"
 #include "fs/lineage.h"
+#include "fs/inode.h"
+#include "fs/data.h"
+#include "fs/extmap.h"
+#include "fs/space.h"
+#include "fs/content.h"
+#include "fs/version.h"
+#include "fs/virt.h"
+#include "fs/migrate.h"
 #include "meta/keys.h"
 
 #include <errno.h>

@@ -4,6 +4,7 @@
 #define AIFS_FS_VERSION_PRIV_H
 
 #include "fs/fs.h"
+#include "fs/version.h"
 
 #include <openssl/evp.h>
 

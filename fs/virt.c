@@ -9,6 +9,12 @@
  */
 #include "fs/access.h"
 #include "fs/lineage.h"
+#include "fs/inode.h"
+#include "fs/version.h"
+#include "fs/snapshot.h"
+#include "fs/journal.h"
+#include "fs/stats.h"
+#include "fs/virt.h"
 
 #include <errno.h>
 #include <stdio.h>

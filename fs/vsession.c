@@ -7,6 +7,10 @@
  */
 #include "fs/version_priv.h"
 #include "fs/inval.h"
+#include "fs/inode.h"
+#include "fs/space.h"
+#include "fs/content.h"
+#include "fs/version.h"
 #include "meta/keys.h"
 
 #include <errno.h>

@@ -5,6 +5,13 @@
 #include "fs/access.h"
 #include "fs/acl.h"
 #include "fs/lineage.h"
+#include "fs/inode.h"
+#include "fs/space.h"
+#include "fs/version.h"
+#include "fs/journal.h"
+#include "fs/virt.h"
+#include "fs/tierctl.h"
+#include "fs/ops.h"
 #include "tier/failpoint.h"
 
 #include <errno.h>
