@@ -111,7 +111,7 @@ int fs_lookup_alias(struct fs *fs, fuse_ino_t parent, const char *name,
 
 static void do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct fs *fs = the_fs;
+	struct fs *fs = fuse_req_userdata(req);
 	struct fuse_entry_param e;
 	struct inode *in;
 	uint64_t ino;
@@ -191,7 +191,7 @@ static void attr_init(fuse_req_t req, struct inode *dir, uint32_t mode, uint64_t
 static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32_t mode,
 		     uint64_t rdev, const char *target, struct inode **out)
 {
-	struct fs *fs = the_fs;
+	struct fs *fs = fuse_req_userdata(req);
 	struct meta_inode a, saved;
 	struct inode *dir = NULL, *in = NULL;
 	struct meta_batch *b = NULL;
@@ -268,6 +268,7 @@ out:
 static void do_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		     dev_t rdev)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	struct inode *in;
 	int rc;
 
@@ -282,8 +283,8 @@ static void do_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		return;
 	}
 	if (journal_file(in))
-		journal_created(the_fs, req, parent, name, in);
-	reply_entry(req, the_fs, in);
+		journal_created(fs, req, parent, name, in);
+	reply_entry(req, fs, in);
 }
 
 /* A snapshot of DS is a name made (or removed) in DS's .aifs/snapshots:
@@ -291,14 +292,16 @@ static void do_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
  * search permission on DS that a name made in DS would need. */
 static int snapshot_may(fuse_req_t req, uint64_t ds)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	struct access_cred c;
 
 	access_cred_get(req, &c);
-	return access_check_ino(the_fs, &c, ds, W_OK | X_OK);
+	return access_check_ino(fs, &c, ds, W_OK | X_OK);
 }
 
 static void do_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	struct inode *in;
 	uint64_t ds, root;
 	int rc;
@@ -306,24 +309,25 @@ static void do_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	if (virt_snapshots_of(parent, &ds)) {	/* mkdir DS/.aifs/snapshots/TAG */
 		rc = snapshot_may(req, ds);
 		if (rc == 0)
-			rc = snapshot_create(the_fs, ds, name, fuse_req_ctx(req)->uid, &root);
+			rc = snapshot_create(fs, ds, name, fuse_req_ctx(req)->uid, &root);
 		if (rc == 0)
-			rc = inode_get(the_fs, root, &in);
+			rc = inode_get(fs, root, &in);
 	} else {
 		rc = make_node(req, parent, name, S_IFDIR | (mode & 07777), 0, NULL, &in);
 		if (rc == 0 && in->attr.policy == META_AREA_JOURNAL)
-			journal_dir_made(the_fs, parent, in->ino);
+			journal_dir_made(fs, parent, in->ino);
 	}
 
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
-		reply_entry(req, the_fs, in);
+		reply_entry(req, fs, in);
 }
 
 static void do_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		       const char *name)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	struct inode *in;
 	int rc;
 
@@ -335,7 +339,7 @@ static void do_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
-		reply_entry(req, the_fs, in);
+		reply_entry(req, fs, in);
 }
 
 int fs_create_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -346,9 +350,10 @@ int fs_create_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 
 static void do_readlink(fuse_req_t req, fuse_ino_t ino)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	char *t;
 	size_t len;
-	int rc = meta_symlink_get(the_fs->meta, ino, &t, &len);
+	int rc = meta_symlink_get(fs->meta, ino, &t, &len);
 
 	if (rc < 0) {
 		fuse_reply_err(req, rc == -ENOENT ? EINVAL : -rc);
@@ -360,7 +365,7 @@ static void do_readlink(fuse_req_t req, fuse_ino_t ino)
 
 static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir)
 {
-	struct fs *fs = the_fs;
+	struct fs *fs = fuse_req_userdata(req);
 	struct inode *pin = NULL, *in = NULL, **vheld = NULL;
 	size_t nvheld = 0;
 	struct meta_batch *b = NULL;
@@ -473,13 +478,14 @@ static void do_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void do_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	uint64_t ds;
 	int rc;
 
 	if (virt_snapshots_of(parent, &ds)) {	/* rmdir DS/.aifs/snapshots/TAG */
 		rc = snapshot_may(req, ds);
 		if (rc == 0)
-			rc = snapshot_delete(the_fs, ds, name, fuse_req_ctx(req)->uid);
+			rc = snapshot_delete(fs, ds, name, fuse_req_ctx(req)->uid);
 		fuse_reply_err(req, -rc);
 	} else {
 		fuse_reply_err(req, -remove_entry(req, parent, name, true));
@@ -489,7 +495,7 @@ static void do_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void do_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		    const char *newname)
 {
-	struct fs *fs = the_fs;
+	struct fs *fs = fuse_req_userdata(req);
 	struct inode *in = NULL, *pin = NULL;
 	struct meta_batch *b = NULL;
 	struct lockset ls = { .n = 0 };
@@ -569,14 +575,18 @@ out:
 
 static void do_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	inode_forget(the_fs, ino, nlookup);
+	struct fs *fs = fuse_req_userdata(req);
+
+	inode_forget(fs, ino, nlookup);
 	fuse_reply_none(req);
 }
 
 static void do_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *v)
 {
+	struct fs *fs = fuse_req_userdata(req);
+
 	for (size_t i = 0; i < count; i++)
-		inode_forget(the_fs, v[i].ino, v[i].nlookup);
+		inode_forget(fs, v[i].ino, v[i].nlookup);
 	fuse_reply_none(req);
 }
 

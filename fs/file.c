@@ -268,8 +268,9 @@ struct vfile {
 
 static void open_view(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	struct vfile *v = calloc(1, sizeof(*v));
-	int rc = v ? virt_open(ino, &v->text, &v->len) : -ENOMEM;
+	int rc = v ? virt_open(fs, ino, &v->text, &v->len) : -ENOMEM;
 
 	if (rc == 0 && (fi->flags & O_ACCMODE) != O_RDONLY)
 		rc = -EROFS;
@@ -295,7 +296,7 @@ static struct vfile *fh_view(const struct fuse_file_info *fi)
 
 static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fs *fs = the_fs;
+	struct fs *fs = fuse_req_userdata(req);
 	struct inode *in;
 	bool kpages_was;
 	int rc;
@@ -329,7 +330,7 @@ static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		      struct fuse_file_info *fi)
 {
-	struct fs *fs = the_fs;
+	struct fs *fs = fuse_req_userdata(req);
 	struct fuse_entry_param e;
 	struct inode *in;
 	bool kpages_was;
@@ -380,7 +381,7 @@ static bool fh_cached(const struct fuse_file_info *fi)
 static void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	struct fs *fs = the_fs;
+	struct fs *fs = fuse_req_userdata(req);
 	struct inode *in = fh_inode(fi);
 	char *buf = fs_scratch(size);
 	size_t got = 0;
@@ -423,6 +424,7 @@ static void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		     off_t off, struct fuse_file_info *fi)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	struct inode *in = fh_inode(fi);
 	bool inval = false;
 	int rc;
@@ -436,14 +438,14 @@ static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	if (journal_file(in)) {
 		rc = journal_check_write(in, off);
 		if (rc == 0)
-			rc = fs_write(the_fs, in, buf, size, off);
+			rc = fs_write(fs, in, buf, size, off);
 		if (rc == 0)
-			rc = journal_wrote(the_fs, req, in, buf, size, off);
+			rc = journal_wrote(fs, req, in, buf, size, off);
 	} else {
 		version_modify(req, in);
-		version_hide_name(the_fs, in);
+		version_hide_name(fs, in);
 		version_hash(in, buf, size, off);
-		rc = fs_write(the_fs, in, buf, size, off);
+		rc = fs_write(fs, in, buf, size, off);
 	}
 	/* A direct write behind pages the kernel may hold (see open_common);
 	 * recent kernels drop the range themselves after a direct write, older
@@ -470,6 +472,7 @@ static bool marks_dir(const struct inode *in)
 
 static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	struct inode *in = fh_inode(fi);
 	bool dir_marker = false;
 	int rc;
@@ -481,7 +484,7 @@ static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int committed = 0;
 
 	pthread_rwlock_wrlock(&in->lock);
-	rc = fs_flush(the_fs, in);
+	rc = fs_flush(fs, in);
 	/* close() of the only write handle ends a session that wrote data now,
 	 * so that the version is committed and durable when close returns
 	 * (release comes later and asynchronously; a shell's dup2 closes the
@@ -492,14 +495,14 @@ static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (rc == 0 && content_tracked(in) && fh_writable(fi) && in->nwriters == 1 &&
 	    version_wrote(in)) {
 		dir_marker = version_tracked(in) && marks_dir(in);
-		committed = rc = version_tracked(in) ? version_commit(the_fs, in) :
-						       content_commit(the_fs, in);
+		committed = rc = version_tracked(in) ? version_commit(fs, in) :
+						       content_commit(fs, in);
 	}
 	if (fh_writable(fi) && in->sess)
 		in->closing = true;	/* its release may end the session */
 	pthread_rwlock_unlock(&in->lock);
 	if (rc >= 0 && dir_marker)
-		version_dir_commit(the_fs, in->lparent, fuse_req_ctx(req)->uid,
+		version_dir_commit(fs, in->lparent, fuse_req_ctx(req)->uid,
 				   fuse_req_ctx(req)->pid);
 	ino = in->ino;		/* IN may be gone once the reply lets release run */
 	fuse_reply_err(req, rc < 0 ? -rc : 0);
@@ -509,6 +512,7 @@ static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	struct inode *in = fh_inode(fi);
 	bool dir_marker = false;
 	int rc;
@@ -527,17 +531,17 @@ static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	pthread_rwlock_wrlock(&in->lock);
 	if (fh_cached(fi))
 		in->ncached--;
-	rc = fs_flush(the_fs, in);
+	rc = fs_flush(fs, in);
 	if (journal_file(in) && fh_writable(fi) && --in->nwriters == 0) {
-		int r = journal_seal(the_fs, req, in);
+		int r = journal_seal(fs, req, in);
 
 		if (r < 0 && rc == 0)
 			rc = r;
 	}
 	if (content_tracked(in) && fh_writable(fi) && --in->nwriters == 0 && in->sess) {
 		dir_marker = version_tracked(in) && marks_dir(in);
-		committed = version_tracked(in) ? version_commit(the_fs, in) :
-						  content_commit(the_fs, in);
+		committed = version_tracked(in) ? version_commit(fs, in) :
+						  content_commit(fs, in);
 		if (committed < 0 && rc == 0)
 			rc = committed;
 	}
@@ -551,23 +555,24 @@ static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			(unsigned long long)in->ino, strerror(-rc));
 	}
 	if (rc >= 0 && committed >= 0 && dir_marker)
-		version_dir_commit(the_fs, in->lparent, fuse_req_ctx(req)->uid,
+		version_dir_commit(fs, in->lparent, fuse_req_ctx(req)->uid,
 				   fuse_req_ctx(req)->pid);
 	fuse_reply_err(req, -rc);
 	if (committed == 1)	/* torn save undone: drop the writer's pages */
 		inval_inode(in->ino, 0, 0);
-	inode_open_dec(the_fs, in);
+	inode_open_dec(fs, in);
 }
 
 static void do_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	struct inode *in = fh_inode(fi);
 	int rc;
 
 	(void)ino;
 	(void)datasync;
 	pthread_rwlock_wrlock(&in->lock);
-	rc = fs_sync(the_fs, in);
+	rc = fs_sync(fs, in);
 	if (rc == 0 && in->werr)
 		rc = in->werr;		/* a store at an earlier release failed */
 	in->werr = 0;
@@ -582,7 +587,7 @@ static void do_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
 			 struct fuse_file_info *fi)
 {
-	struct fs *fs = the_fs;
+	struct fs *fs = fuse_req_userdata(req);
 	struct inode *in = fh_inode(fi);
 	struct meta_inode saved;
 	struct meta_batch *b;
@@ -656,6 +661,8 @@ static void do_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			       struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
 			       struct fuse_file_info *fi_out, size_t len, int flags)
 {
+	struct fs *fs = fuse_req_userdata(req);
+
 	ssize_t n;
 
 	(void)ino_in;
@@ -672,7 +679,7 @@ static void do_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		fuse_reply_err(req, EBADF);
 		return;
 	}
-	n = fs_reflink(the_fs, req, fh_inode(fi_in), (uint64_t)off_in, fh_inode(fi_out),
+	n = fs_reflink(fs, req, fh_inode(fi_in), (uint64_t)off_in, fh_inode(fi_out),
 		       (uint64_t)off_out, len);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);

@@ -176,8 +176,6 @@ struct fs {
 	uint64_t reserve;			/* bytes kept free on the store's disk */
 };
 
-extern struct fs *the_fs;
-
 #include "fs/lockwd.h"
 
 #endif

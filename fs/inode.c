@@ -45,6 +45,8 @@ int fs_itab_init(struct fs *fs)
 		return -ENOMEM;
 	pthread_mutex_init(&fs->itab_lock, NULL);
 	pthread_mutex_init(&fs->ino_lock, NULL);
+	lk_name(&fs->itab_lock, "the inode table lock");
+	lk_name(&fs->ino_lock, "the inode number lock");
 	return meta_inode_max(fs->meta, &fs->next_ino) < 0 ? -EIO : (fs->next_ino++, 0);
 }
 

@@ -32,8 +32,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct fs *the_fs;
-
 static const char usage_text[] =
 	"usage: aifs STORE MOUNTPOINT [-f] [-d] [-s] [-o OPTION[,OPTION...]]\n"
 	"\n"
@@ -448,6 +446,7 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 	fs->opt = c->opt;
 	set_reserve(fs);
 	pthread_rwlock_init(&fs->ns, NULL);
+	lk_name(&fs->ns, "the namespace lock");
 	virt_init();
 	rc = fs_itab_init(fs);
 	if (rc == 0)
@@ -624,7 +623,6 @@ int main(int argc, char **argv)
 	if (!c.opt.foreground)
 		daemonize(&report);
 	fs = calloc(1, sizeof(*fs));
-	the_fs = fs;
 	rc = fs ? start(&c, fs, &se, msg, sizeof(msg)) : -ENOMEM;
 	if (rc < 0) {
 		if (report >= 0 && write(report, msg, strlen(msg)) < 0)

@@ -33,23 +33,24 @@ static void reply_attr(fuse_req_t req, struct fs *fs, struct inode *in)
 
 static void do_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	struct inode *in;
 	struct stat st;
 	int rc;
 
 	(void)fi;
 	if (virt_is(ino)) {
-		virt_stat(ino, &st);
-		fuse_reply_attr(req, &st, the_fs->opt.attr_timeout);
+		virt_stat(fs, ino, &st);
+		fuse_reply_attr(req, &st, fs->opt.attr_timeout);
 		return;
 	}
-	rc = inode_get(the_fs, ino, &in);
+	rc = inode_get(fs, ino, &in);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	reply_attr(req, the_fs, in);
-	inode_put(the_fs, in);
+	reply_attr(req, fs, in);
+	inode_put(fs, in);
 }
 
 static int64_t ts_ns(const struct timespec *ts)
@@ -119,7 +120,7 @@ int fs_setattr_apply(struct fs *fs, struct inode *in, struct meta_batch *b,
 static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {
-	struct fs *fs = the_fs;
+	struct fs *fs = fuse_req_userdata(req);
 	struct meta_batch *b;
 	struct meta_inode saved;
 	struct inode *in;
@@ -182,7 +183,7 @@ unlock:
 /* Both tiers: a cold tier on another device adds its space. */
 static void do_statfs(fuse_req_t req, fuse_ino_t ino)
 {
-	struct fs *fs = the_fs;
+	struct fs *fs = fuse_req_userdata(req);
 	struct tier_space sp, cold;
 	struct statvfs st = { .f_bsize = 4096, .f_frsize = 4096, .f_namemax = META_NAME_MAX };
 	int rc = tier_space(fs->tiers[TIER_HOT], &sp);

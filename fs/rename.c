@@ -53,6 +53,7 @@ struct rename_op {
  * and restorable by someone the file itself never let read them. */
 static bool history_follows(fuse_req_t req, struct inode *dst)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	struct access_cred c;
 	struct meta_inode a;
 
@@ -62,7 +63,7 @@ static bool history_follows(fuse_req_t req, struct inode *dst)
 	if (access_req_owner(req, &a))
 		return true;
 	access_cred_get(req, &c);
-	return acl_access_check(the_fs, &c, &a, R_OK) == 0;
+	return acl_access_check(fs, &c, &a, R_OK) == 0;
 }
 
 /* Apply the rename R (inodes locked) into B. */
@@ -199,7 +200,7 @@ static int rename_load(struct fs *fs, struct rename_op *r)
 static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
-	struct fs *fs = the_fs;
+	struct fs *fs = fuse_req_userdata(req);
 	struct rename_op r = { .req = req, .parent = parent, .newparent = newparent, .name = name,
 			       .newname = newname, .flags = flags };
 	struct rename_saved saved;

@@ -12,13 +12,13 @@
 
 void virt_init(void);
 bool virt_is(uint64_t ino);
-void virt_stat(uint64_t ino, struct stat *st);
+void virt_stat(struct fs *fs, uint64_t ino, struct stat *st);
 /* Entry for NAME in PARENT if it is a virtual name; -ENOENT if not.  When
  * the name is a real inode (a version), *REAL is it, referenced. */
 int virt_lookup(struct fs *fs, uint64_t parent, const char *name,
 		struct fuse_entry_param *e, struct inode **real);
 /* Content of view file ID (malloc'd), for open; -EISDIR for directories. */
-int virt_open(uint64_t id, char **text, size_t *len);
+int virt_open(struct fs *fs, uint64_t id, char **text, size_t *len);
 /* 0 if REQ's caller may list (LIST) or look a name up in view ID, else
  * -EACCES: DIR/.aifs/versions and DIR/.aifs/snapshots list what DIR holds,
  * so listing them needs read and search permission on DIR and looking a

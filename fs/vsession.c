@@ -77,6 +77,7 @@ void ver_session_mark(struct fs *fs, uint64_t ino, bool open)
 
 void version_modify(fuse_req_t req, struct inode *in)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct session *s = in->sess;
 
@@ -94,7 +95,7 @@ void version_modify(fuse_req_t req, struct inode *in)
 		ver_read_comm(s->pid, s->comm);
 		in->sess = s;
 		if (version_tracked(in))
-			ver_session_mark(the_fs, in->ino, true);
+			ver_session_mark(fs, in->ino, true);
 	}
 }
 
