@@ -119,7 +119,7 @@ static int inline_unstore(struct fs *fs, struct inode *in)
 		rc = tier_append(fs->tiers[TIER_HOT], data, (uint32_t)len, TIER_CODEC_RAW, &e.ref,
 				 crcs, &ncrc);
 		space_append_end(fs, rc == 0 ? &e.ref : NULL);
-		e.crcs = rc == 0 ? crcs_new(crcs, ncrc) : NULL;
+		e.crcs = rc == 0 ? fs_crcs_new(crcs, ncrc) : NULL;
 		if (rc == 0 && !e.crcs)
 			rc = -ENOMEM;
 		if (rc == 0)
@@ -193,7 +193,7 @@ static int flush_extent(struct fs *fs, struct inode *in)
 		meta_batch_free(b);
 		return rc;
 	}
-	e.crcs = crcs_new(crcbuf, ncrc);
+	e.crcs = fs_crcs_new(crcbuf, ncrc);
 	if (!e.crcs) {
 		rc = -ENOMEM;
 		goto out;
@@ -227,7 +227,7 @@ static int flush_extent(struct fs *fs, struct inode *in)
 out:
 	if (e.crcs) {
 		space_unref(fs, &e.ref, 0, e.len, true);
-		crcs_put(e.crcs);
+		fs_crcs_put(e.crcs);
 	}
 	meta_batch_free(b);
 	return rc;

@@ -1,6 +1,6 @@
 /* dirver.c — versions of checkpoint directories (DCP directories, Hugging
  * Face checkpoint-N/): a version is a frozen copy of the directory's tree
- * that shares all data (tree_freeze), numbered as a file's versions are, and
+ * that shares all data (snapshot_tree_freeze), numbered as a file's versions are, and
  * described like file versions (dirver.h).
  */
 #include "fs/dirver.h"
@@ -313,7 +313,7 @@ int version_dir_commit(struct fs *fs, uint64_t dir, uint32_t uid, uint32_t pid)
 	if (rc == 0)
 		rc = version_foreach(fs, dir, ver_last_cb, &last);
 	if (rc == 0)
-		rc = tree_freeze(fs, dir, b, &v.vino, &files, &v.size);
+		rc = snapshot_tree_freeze(fs, dir, b, &v.vino, &files, &v.size);
 	if (rc == 0) {
 		ver_rec_put(b, dir, last + 1, &v);
 		lineage_attach(fs, b, pid, uid, v.vino);
@@ -353,7 +353,7 @@ int version_dir_drop_all(struct fs *fs, struct meta_batch *b, uint64_t dir,
 
 		ver_rec_del(b, dir, l->n[i], l->v[i].vino);
 		lineage_forget(b, l->v[i].vino);
-		rc = tree_drop(fs, l->v[i].vino, b, &h, &nh);
+		rc = snapshot_tree_drop(fs, l->v[i].vino, b, &h, &nh);
 		if (nh) {
 			struct inode **all = realloc(*held, (*nheld + nh) * sizeof(*all));
 

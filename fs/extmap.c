@@ -19,7 +19,7 @@
 
 /* --- checksums and the extent map ------------------------------------ */
 
-struct crcs *crcs_new(const uint32_t *c, uint32_t n)
+struct crcs *fs_crcs_new(const uint32_t *c, uint32_t n)
 {
 	struct crcs *k = malloc(sizeof(*k) + n * sizeof(uint32_t));
 
@@ -31,7 +31,7 @@ struct crcs *crcs_new(const uint32_t *c, uint32_t n)
 	return k;
 }
 
-void crcs_put(struct crcs *k)
+void fs_crcs_put(struct crcs *k)
 {
 	if (k && --k->refs == 0)
 		free(k);
@@ -40,7 +40,7 @@ void crcs_put(struct crcs *k)
 void fs_map_free(struct extmap *m)
 {
 	for (size_t i = 0; i < m->n; i++)
-		crcs_put(m->v[i].crcs);
+		fs_crcs_put(m->v[i].crcs);
 	free(m->v);
 	memset(m, 0, sizeof(*m));
 }
@@ -118,7 +118,7 @@ static int load_ext(void *ctx, const struct meta_extent *me)
 	e->len = me->len;
 	e->inner = me->inner;
 	e->ref = me->ref;
-	e->crcs = crcs_new(me->crcs, me->ncrc);
+	e->crcs = fs_crcs_new(me->crcs, me->ncrc);
 	if (!e->crcs)
 		return -ENOMEM;
 	m->n++;
@@ -209,7 +209,7 @@ int fs_map_punch(struct fs *fs, struct inode *in, struct meta_batch *b,
 		meta_extent_del(b, in->ino, x->foff);
 		space_unref(fs, &x->ref, x->inner + (uint32_t)(s - x->foff), t - s,
 			    fs_extents_unique(in));
-		crcs_put(x->crcs);
+		fs_crcs_put(x->crcs);
 	}
 	memmove(&m->v[i + nkeep], &m->v[j], (m->n - j) * sizeof(*m->v));
 	m->n = m->n - (j - i) + nkeep;
@@ -285,7 +285,7 @@ int fs_map_replace(struct fs *fs, struct inode *in, const struct ext *old,
 		e = &in->map.v[at[i]];
 		space_ref(fs, &repl[i].ref);
 		space_unref(fs, &e->ref, e->inner, e->len, fs_extents_unique(in));
-		crcs_put(e->crcs);
+		fs_crcs_put(e->crcs);
 		*e = repl[i];
 		e->crcs->refs++;
 	}
@@ -323,14 +323,14 @@ static int copy_ext(void *ctx, const struct meta_extent *me)
 	struct ext e = { .foff = me->foff, .len = me->len, .inner = me->inner, .ref = me->ref };
 	int rc;
 
-	e.crcs = crcs_new(me->crcs, me->ncrc);
+	e.crcs = fs_crcs_new(me->crcs, me->ncrc);
 	if (!e.crcs)
 		return -ENOMEM;
 	space_ref(c->fs, &e.ref);
 	rc = fs_map_insert(c->fs, c->in, c->b, &e);
 	if (rc < 0) {
 		space_unref(c->fs, &e.ref, 0, 0, false);
-		crcs_put(e.crcs);
+		fs_crcs_put(e.crcs);
 	}
 	return rc;
 }
@@ -410,7 +410,7 @@ int fs_map_share(struct fs *fs, struct inode *dst, struct meta_batch *b, uint64_
 	}
 out:
 	for (; i < n; i++)
-		crcs_put(v[i].crcs);
+		fs_crcs_put(v[i].crcs);
 	free(v);
 	return rc;
 }

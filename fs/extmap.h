@@ -16,8 +16,8 @@ int fs_map_load(struct fs *fs, struct inode *in);
  * content hold. */
 uint64_t fs_map_covered(const struct inode *in, uint64_t off, uint64_t end);
 /* Checksums shared by map pieces: a new set (refs 1), dropping one ref. */
-struct crcs *crcs_new(const uint32_t *c, uint32_t n);
-void crcs_put(struct crcs *k);
+struct crcs *fs_crcs_new(const uint32_t *c, uint32_t n);
+void fs_crcs_put(struct crcs *k);
 /* Compare-and-swap on IN's map (IN locked for writing): each piece OLD[i]
  * still in the map exactly as it was is replaced by REPL[i] (same file
  * range and bytes, stored elsewhere; counted here), all in one durable

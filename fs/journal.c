@@ -40,7 +40,7 @@ static int64_t boottime(void)
 }
 
 /* Nanoseconds the store has been mounted, over its whole life. */
-int64_t mono_now(struct journal *j)
+int64_t journal_mono_now(struct journal *j)
 {
 	return j->mono_base + (boottime() - j->boot0);
 }
@@ -55,7 +55,7 @@ static int clock_save(struct fs *fs, struct meta_batch *b)
 {
 	uint8_t v[8];
 
-	key_put_u64(v, (uint64_t)mono_now(fs->journal));
+	key_put_u64(v, (uint64_t)journal_mono_now(fs->journal));
 	meta_rec_put(b, REC_C, "clock", 5, v, 8);
 	return 0;
 }
@@ -296,19 +296,19 @@ static void leaf_put(struct fs *fs, const struct leaf *l, uint64_t seq, int64_t 
 	meta_rec_put(b, REC_J, k, 8, buf, (size_t)(p - buf));
 }
 
-void leaf_put_next(struct fs *fs, const struct leaf *l, struct meta_batch *b, uint8_t h[32])
+void journal_leaf_put_next(struct fs *fs, const struct leaf *l, struct meta_batch *b, uint8_t h[32])
 {
 	leaf_put(fs, l, merkle_size(&fs->journal->tree), fs_now(), b, h);
 }
 
-int leaf_commit(struct fs *fs, const struct leaf *l, struct meta_batch *b)
+int journal_leaf_commit(struct fs *fs, const struct leaf *l, struct meta_batch *b)
 {
 	struct journal *j = fs->journal;
 	uint8_t h[32];
 	int rc;
 
 	pthread_mutex_lock(&j->lock);
-	leaf_put_next(fs, l, b, h);
+	journal_leaf_put_next(fs, l, b, h);
 	rc = fs_commit(fs, b, false);
 	if (rc == 0)
 		rc = merkle_append(&j->tree, h);
@@ -322,21 +322,21 @@ int leaf_commit(struct fs *fs, const struct leaf *l, struct meta_batch *b)
 }
 
 /* Append one record to the log now (create, seal...). */
-int leaf_add(struct fs *fs, const struct leaf *l)
+int journal_leaf_add(struct fs *fs, const struct leaf *l)
 {
 	struct meta_batch *b = meta_batch_new();
 	int rc;
 
 	if (!b)
 		return -ENOMEM;
-	rc = leaf_commit(fs, l, b);
+	rc = journal_leaf_commit(fs, l, b);
 	meta_batch_free(b);
 	return rc;
 }
 
 /* The caller's identity.  The command name is read from /proc once per
  * process and second on each worker thread, not once per record. */
-void who(fuse_req_t req, struct leaf *l, char *comm)
+void journal_who(fuse_req_t req, struct leaf *l, char *comm)
 {
 	static __thread uint32_t last_pid;
 	static __thread int64_t last_time;
@@ -377,7 +377,7 @@ void journal_dir_path(struct fs *fs, uint64_t dir, char *out, size_t len)
 		snprintf(out, len, "?%llu", (unsigned long long)dir);
 }
 
-int path_save(struct fs *fs, uint64_t ino, const char *path, int64_t sealed)
+int journal_path_save(struct fs *fs, uint64_t ino, const char *path, int64_t sealed)
 {
 	struct meta_batch *b = meta_batch_new();
 	size_t len = strlen(path);
@@ -397,7 +397,7 @@ int path_save(struct fs *fs, uint64_t ino, const char *path, int64_t sealed)
 }
 
 /* The path recorded for IN and its seal time (-1: not sealed). */
-int path_load(struct fs *fs, uint64_t ino, char *path, size_t len, int64_t *sealed)
+int journal_path_load(struct fs *fs, uint64_t ino, char *path, size_t len, int64_t *sealed)
 {
 	uint8_t k[8];
 	void *v;
@@ -436,14 +436,14 @@ void journal_created(struct fs *fs, fuse_req_t req, uint64_t parent, const char 
 	journal_dir_path(fs, parent, path, sizeof(path));
 	n = strlen(path);
 	snprintf(path + n, sizeof(path) - n, "/%s", name);
-	who(req, &l, comm);
+	journal_who(req, &l, comm);
 	l.path = path;
 	l.retention = journal_retention_inherit(fs, parent, in->ino, &compliance);
 	l.has_retention = true;
 	l.lock = compliance ? "compliance" : "governance";
 	remember_writer(in, &l);
-	if (path_save(fs, in->ino, path, -1) == 0)
-		leaf_add(fs, &l);
+	if (journal_path_save(fs, in->ino, path, -1) == 0)
+		journal_leaf_add(fs, &l);
 }
 
 int journal_check_write(struct inode *in, uint64_t off)
@@ -527,7 +527,7 @@ int journal_wrote(struct fs *fs, fuse_req_t req, struct inode *in, const char *b
 	struct jleaf *j;
 
 	if (!in->jpath) {	/* cached while the inode is loaded */
-		if (path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
+		if (journal_path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
 			snprintf(path, sizeof(path), "?%llu", (unsigned long long)in->ino);
 		in->jpath = strdup(path);
 	}
@@ -543,7 +543,7 @@ int journal_wrote(struct fs *fs, fuse_req_t req, struct inode *in, const char *b
 	j = &in->jpend[in->njpend];
 	if (EVP_Digest(buf, size, j->sha, NULL, EVP_sha256(), NULL) != 1)
 		return -EIO;
-	who(req, &l, comm);
+	journal_who(req, &l, comm);
 	remember_writer(in, &l);
 	j->time = fs_now();
 	j->uid = l.uid;
@@ -616,7 +616,7 @@ int journal_seal(struct fs *fs, fuse_req_t req, struct inode *in)
 		rc = content_hash_now(fs, in, sha);
 	if (rc < 0)
 		return rc;
-	if (path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
+	if (journal_path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
 		snprintf(path, sizeof(path), "?%llu", (unsigned long long)in->ino);
 	b = meta_batch_new();
 	if (!b)
@@ -628,16 +628,16 @@ int journal_seal(struct fs *fs, fuse_req_t req, struct inode *in)
 	if (rc < 0)
 		in->attr.flags &= ~META_IF_SEALED;	/* not sealed on disk */
 	if (rc == 0)
-		rc = path_save(fs, in->ino, path, mono_now(fs->journal));
+		rc = journal_path_save(fs, in->ino, path, journal_mono_now(fs->journal));
 	if (rc == 0) {
-		who(req, &l, comm);
+		journal_who(req, &l, comm);
 		if (in->jpid) {		/* sealed at a release: name the writer */
 			l.uid = in->juid;
 			l.pid = in->jpid;
 			l.comm = in->jcomm;
 		}
 		l.path = path;
-		rc = leaf_add(fs, &l);
+		rc = journal_leaf_add(fs, &l);
 	}
 	return rc;
 }

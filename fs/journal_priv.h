@@ -52,20 +52,20 @@ struct leaf {
 };
 
 /* Monotonic ns in the store's life (persisted across mounts). */
-int64_t mono_now(struct journal *j);
+int64_t journal_mono_now(struct journal *j);
 /* Append L to the log (a record in its own batch). */
-int leaf_add(struct fs *fs, const struct leaf *l);
+int journal_leaf_add(struct fs *fs, const struct leaf *l);
 /* Append L to the log in batch B and commit B: the change B holds and its
  * record are durable together or not at all. */
-int leaf_commit(struct fs *fs, const struct leaf *l, struct meta_batch *b);
+int journal_leaf_commit(struct fs *fs, const struct leaf *l, struct meta_batch *b);
 /* Put L into B as the next record (caller holds the journal lock); its
  * leaf hash into H, appended to the tree once B is committed. */
-void leaf_put_next(struct fs *fs, const struct leaf *l, struct meta_batch *b, uint8_t h[32]);
+void journal_leaf_put_next(struct fs *fs, const struct leaf *l, struct meta_batch *b, uint8_t h[32]);
 /* Fill L's uid, pid and comm (COMM: 16 bytes) from REQ. */
-void who(fuse_req_t req, struct leaf *l, char *comm);
+void journal_who(fuse_req_t req, struct leaf *l, char *comm);
 /* The path and seal time (-1: not sealed) kept for journal file INO. */
-int path_save(struct fs *fs, uint64_t ino, const char *path, int64_t sealed);
-int path_load(struct fs *fs, uint64_t ino, char *path, size_t len, int64_t *sealed);
+int journal_path_save(struct fs *fs, uint64_t ino, const char *path, int64_t sealed);
+int journal_path_load(struct fs *fs, uint64_t ino, char *path, size_t len, int64_t *sealed);
 /* Retention of INO in ns: its own, else the mount's. */
 int64_t journal_retention_of(struct fs *fs, uint64_t ino);
 /* A new file INO in DIR keeps the retention DIR has now (returned, in ns)

@@ -55,14 +55,14 @@ struct sb {
 	size_t len, cap;
 	bool err;
 };
-void sb_add(struct sb *s, const char *str);
-void sb_addn(struct sb *s, const char *str, size_t n);
-void sb_printf(struct sb *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void lin_sb_add(struct sb *s, const char *str);
+void lin_sb_addn(struct sb *s, const char *str, size_t n);
+void lin_sb_printf(struct sb *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* STR as a JSON string. */
-void sb_str(struct sb *s, const char *str);
-void sb_hex(struct sb *s, const uint8_t *b, size_t n);
+void lin_sb_str(struct sb *s, const char *str);
+void lin_sb_hex(struct sb *s, const uint8_t *b, size_t n);
 /* The string (caller frees), or NULL after an allocation failure. */
-char *sb_take(struct sb *s);
+char *lin_sb_take(struct sb *s);
 /* A SHA-256 as a JSON string, or null when SHA is NULL. */
 void lin_sha(struct sb *s, const uint8_t *sha);
 /* NS (since the epoch) as "YYYY-MM-DDTHH:MM:SS.mmmZ". */

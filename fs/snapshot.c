@@ -553,7 +553,7 @@ int snapshot_find_root(struct fs *fs, uint64_t root, uint64_t *ds, char *tag, si
 
 /* --- trees for directory versions (version.c) ---------------------------- */
 
-int tree_freeze(struct fs *fs, uint64_t dir, struct meta_batch *b, uint64_t *root,
+int snapshot_tree_freeze(struct fs *fs, uint64_t dir, struct meta_batch *b, uint64_t *root,
 		uint64_t *files, uint64_t *bytes)
 {
 	struct copy c = { .fs = fs, .b = b, .no_write_bits = true };
@@ -569,7 +569,7 @@ int tree_freeze(struct fs *fs, uint64_t dir, struct meta_batch *b, uint64_t *roo
 	return rc;
 }
 
-int tree_drop(struct fs *fs, uint64_t root, struct meta_batch *b, struct inode ***held,
+int snapshot_tree_drop(struct fs *fs, uint64_t root, struct meta_batch *b, struct inode ***held,
 	      size_t *nheld)
 {
 	struct drop d = { .fs = fs, .b = b };

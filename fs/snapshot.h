@@ -33,9 +33,9 @@ int snapshot_foreach(struct fs *fs, uint64_t ds,
 		     void *ctx);
 /* Freeze the tree under DIR as a read-only copy rooted at *ROOT, into B;
  * drop such a tree (namespace locked for both). */
-int tree_freeze(struct fs *fs, uint64_t dir, struct meta_batch *b, uint64_t *root,
+int snapshot_tree_freeze(struct fs *fs, uint64_t dir, struct meta_batch *b, uint64_t *root,
 		uint64_t *files, uint64_t *bytes);
-int tree_drop(struct fs *fs, uint64_t root, struct meta_batch *b, struct inode ***held,
+int snapshot_tree_drop(struct fs *fs, uint64_t root, struct meta_batch *b, struct inode ***held,
 	      size_t *nheld);
 
 #endif

@@ -9,9 +9,9 @@
 
 #include "fs/fs.h"
 
-int tier_xattr_set(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+int tierctl_xattr_set(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
 		   const char *value, size_t size);
 /* *VAL is malloc'd (caller frees), *LEN bytes; IN unlocked. */
-int tier_xattr_get(struct fs *fs, struct inode *in, const char *name, char **val, size_t *len);
+int tierctl_xattr_get(struct fs *fs, struct inode *in, const char *name, char **val, size_t *len);
 
 #endif

@@ -205,7 +205,7 @@ static void xattr_change(fuse_req_t req, fuse_ino_t ino, const char *name,
 		t = failpoints_set(req, value, size);
 	/* tier controls queue work for the tier thread: not under IN's lock */
 	else if (rc == 0 && !remove && !strncmp(name, "user.aifs.", 10))
-		t = tier_xattr_set(fs, req, in, name, value, size);
+		t = tierctl_xattr_set(fs, req, in, name, value, size);
 	if (t != 1) {
 		rc = t;
 		inode_put(fs, in);
@@ -267,7 +267,7 @@ static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		pthread_rwlock_unlock(&in->lock);
 		len = rc > 0 ? (size_t)rc : 0;
 	} else if (!strncmp(name, "user.aifs.", 10) &&
-		   (rc = tier_xattr_get(fs, in, name, (char **)&val, &len)) != 1) {
+		   (rc = tierctl_xattr_get(fs, in, name, (char **)&val, &len)) != 1) {
 		/* tiers: answered (or refused) by tierctl.c */
 	} else if (!strncmp(name, "user.aifs.", 10)) {
 		char *buf = malloc(256);
