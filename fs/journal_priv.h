@@ -5,14 +5,16 @@
 #include "fs/fs.h"
 #include "meta/merkle.h"
 #include "meta/note.h"
+#include "meta/records.h"
 
-#define REC_J	'J'	/* seq -> leaf (JSON) */
-#define REC_K	'K'	/* tree size -> signed checkpoint */
-#define REC_A	'A'	/* ino -> seal time (monotonic ns), path */
-#define REC_C	'C'	/* "clock" -> monotonic ns elapsed in the store's life */
-#define REC_Y	'Y'	/* ino | tag -> legal hold */
-#define REC_R	'R'	/* ino -> retention released (governance mode) */
-#define REC_T	'T'	/* ino -> retention (ns) of a journal directory or file */
+/* Record kinds (meta/records.h). */
+#define REC_J	META_REC_JOURNAL_LEAF
+#define REC_K	META_REC_JOURNAL_CHECKPOINT
+#define REC_A	META_REC_JOURNAL_SEAL
+#define REC_C	META_REC_JOURNAL_CLOCK
+#define REC_Y	META_REC_LEGAL_HOLD
+#define REC_R	META_REC_RELEASED
+#define REC_T	META_REC_RETENTION
 
 struct journal {
 	pthread_mutex_t lock;		/* tree, seq, ckpt fields */

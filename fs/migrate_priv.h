@@ -5,11 +5,14 @@
 
 #include "fs/fs.h"
 #include "fs/migrate.h"
+#include "meta/records.h"
 
-#define REC_MIG	'm'	/* ino -> target tier u8: a migrate request not yet done */
-#define REC_PIN	'p'	/* ino -> tier u8: kept in that tier by the policies */
-#define REC_VER	'V'	/* ino | n -> version (version.c); only its keys are read here */
-#define REC_SNAP 'P'	/* ds | tag -> snapshot (snapshot.c); only its keys are read */
+/* Record kinds (meta/records.h); of versions and snapshots, only the
+ * keys are read here. */
+#define REC_MIG		META_REC_MIGRATE
+#define REC_PIN		META_REC_PIN
+#define REC_VER		META_REC_VERSION
+#define REC_SNAP	META_REC_SNAPSHOT
 
 #define JOB_MIGRATE	0
 #define JOB_GC		1

@@ -18,6 +18,7 @@
 #include "fs/space.h"
 #include "fs/content.h"
 #include "fs/snapshot.h"
+#include "meta/records.h"
 #include "meta/keys.h"
 
 #include <errno.h>
@@ -29,8 +30,9 @@
  * are made one at a time, under the namespace lock); for progress bars. */
 static _Atomic uint64_t freezing;
 
-#define REC_P	'P'	/* ds | tag -> struct snaprec */
-#define REC_USE	'a'	/* root -> i64 ns: a file of the snapshot was last opened */
+/* Record kinds (meta/records.h). */
+#define REC_P	META_REC_SNAPSHOT
+#define REC_USE	META_REC_SNAPSHOT_USE
 
 struct snaprec {
 	uint64_t root;

@@ -8,12 +8,15 @@
 
 #include <openssl/evp.h>
 
-#define REC_V	'V'	/* ino | n -> struct vrec */
-#define REC_B	'B'	/* vino -> ino | n */
-#define REC_H	'H'	/* ino -> generation | sha256 of the content at it */
-#define REC_W	'W'	/* ino: a write session is open (undone at the next mount) */
-#define REC_Q	'Q'	/* dir -> keep u32, every u32: retention of its checkpoints */
-#define REC_HOLD 'G'	/* vino | tag -> hold on a version */
+#include "meta/records.h"
+
+/* Record kinds (meta/records.h). */
+#define REC_V		META_REC_VERSION
+#define REC_B		META_REC_VERSION_OF
+#define REC_H		META_REC_CONTENT_HASH
+#define REC_W		META_REC_SESSION
+#define REC_Q		META_REC_RETAIN
+#define REC_HOLD	META_REC_VERSION_HOLD
 
 struct session {
 	EVP_MD_CTX *md;

@@ -13,6 +13,7 @@
 
 #include "meta/merkle.h"
 #include "meta/note.h"
+#include "meta/records.h"
 #include "meta/store.h"
 #include "tools/aifsctl.h"
 #include "tools/audit.h"
@@ -257,7 +258,7 @@ int open_store(const char *path, struct store **s)
 
 int load_store(struct store *s, struct log *l)
 {
-	int rc = meta_rec_foreach(s->meta, 'J', NULL, 0, rec_cb, l);
+	int rc = meta_rec_foreach(s->meta, META_REC_JOURNAL_LEAF, NULL, 0, rec_cb, l);
 
-	return rc ? rc : meta_rec_foreach(s->meta, 'K', NULL, 0, ck_cb, l);
+	return rc ? rc : meta_rec_foreach(s->meta, META_REC_JOURNAL_CHECKPOINT, NULL, 0, ck_cb, l);
 }
