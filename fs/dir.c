@@ -348,6 +348,12 @@ int fs_create_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 	return make_node(req, parent, name, S_IFREG | (mode & 07777), 0, NULL, out);
 }
 
+int fs_make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32_t mode,
+		 const char *target, struct inode **out)
+{
+	return make_node(req, parent, name, mode, 0, target, out);
+}
+
 static void do_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fs *fs = fuse_req_userdata(req);

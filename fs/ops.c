@@ -16,6 +16,8 @@
 #include "fs/virt.h"
 #include "fs/ops.h"
 
+#include "fs/clone.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,6 +220,8 @@ static void do_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	if (conn->capable & FUSE_CAP_IOCTL_DIR)
+		conn->want |= FUSE_CAP_IOCTL_DIR;	/* clone of a tree (aifs_ioctl.h) */
 	/* The kernel enforces ACLs (default_permissions); with them it leaves
 	 * the umask and ACL inheritance to the daemon (acl_inherit). */
 	if ((conn->capable & FUSE_CAP_POSIX_ACL) && (conn->capable & FUSE_CAP_DONT_MASK))
@@ -245,5 +249,6 @@ const struct fuse_lowlevel_ops *fs_ops_table(void)
 	fs_file_ops(&ops);
 	fs_dir_ops(&ops);
 	fs_xattr_ops(&ops);
+	fs_clone_ops(&ops);
 	return &ops;
 }

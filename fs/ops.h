@@ -33,5 +33,10 @@ int fs_promote(struct fs *fs, fuse_req_t req, struct inode *src, const char *val
 /* Create regular file NAME in PARENT; *OUT is referenced. */
 int fs_create_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		   struct inode **out);
+/* Make NAME of type and mode MODE in PARENT, owned by the caller (a
+ * symbolic link to TARGET when TARGET is not NULL); *OUT is referenced.
+ * The caller checked its permission on PARENT. */
+int fs_make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32_t mode,
+		 const char *target, struct inode **out);
 
 #endif

@@ -15,6 +15,7 @@
 #include "fs/extmap.h"
 #include "fs/version.h"
 #include "fs/ops.h"
+#include "fs/clone.h"
 
 #include <errno.h>
 #include <string.h>
@@ -108,11 +109,16 @@ int fs_promote(struct fs *fs, fuse_req_t req, struct inode *src, const char *val
 	uint64_t parent = 0;
 	int rc;
 
-	if (!S_ISREG(src->attr.mode) || size == 0 || size >= sizeof(path))
+	if ((!S_ISREG(src->attr.mode) && !S_ISDIR(src->attr.mode)) || size == 0 ||
+	    size >= sizeof(path))
 		return -EINVAL;
 	memcpy(path, value, size);
 	path[size] = 0;
 	access_cred_get(req, &c);
+	if (S_ISDIR(src->attr.mode)) {		/* a tree: clone.c */
+		rc = resolve_parent(fs, &c, path, &parent, name);
+		return rc < 0 ? rc : fs_clone_tree(fs, req, src, parent, name);
+	}
 	rc = may_read(fs, &c, src);		/* the kernel checked write permission only */
 	if (rc < 0)
 		return rc;

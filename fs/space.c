@@ -235,6 +235,21 @@ void space_ref(struct fs *fs, const struct tier_ref *r)
 	pthread_mutex_unlock(&fs->space->lock);
 }
 
+uint32_t space_refs(struct fs *fs, const struct tier_ref *r)
+{
+	uint32_t n = 0;
+	bool found;
+
+	pthread_mutex_lock(&fs->space->lock);
+	if (fs->space->xsize) {
+		struct xref *x = xfind(fs->space, r, &found);
+
+		n = found ? x->refs : 0;
+	}
+	pthread_mutex_unlock(&fs->space->lock);
+	return n;
+}
+
 static void unref_now(struct fs *fs, const struct tier_ref *r, uint32_t inner, uint64_t len,
 		      bool unique);
 

@@ -25,6 +25,8 @@ static inline bool fs_extents_unique(const struct inode *in)
 	return in->attr.policy == META_AREA_PLAIN && !(in->attr.flags & META_IF_SHARED);
 }
 void space_ref(struct fs *fs, const struct tier_ref *r);
+/* How many extent records reference the stored extent at R (0: none). */
+uint32_t space_refs(struct fs *fs, const struct tier_ref *r);
 void space_unref(struct fs *fs, const struct tier_ref *r, uint32_t inner, uint64_t len,
 		 bool unique);
 /* A batch that may fail to commit: between space_defer_begin and

@@ -13,6 +13,7 @@
 #include "fs/tierctl.h"
 #include "fs/ops.h"
 #include "tier/failpoint.h"
+#include "fs/du.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -258,6 +259,10 @@ static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	}
 	if (!strcmp(name, "user.aifs.lineage")) {
 		rc = lineage_xattr(fs, in, fuse_req_ctx(req)->uid, (char **)&val, &len);
+	} else if (!strcmp(name, "user.aifs.du")) {
+		val = malloc(256);
+		rc = val ? fs_du(fs, req, in, val, 256) : -ENOMEM;
+		len = rc > 0 ? (size_t)rc : 0;
 	} else if (journal_file(in) && (!strcmp(name, "user.aifs.sealed") ||
 		   !strcmp(name, "user.aifs.retain_until") || !strcmp(name, "user.aifs.holds") ||
 		   !strcmp(name, "user.aifs.retention_mode"))) {

@@ -24,6 +24,8 @@ static const char usage_text[] =
 	"  checkpoint commit DIR      commit a checkpoint directory as one version\n"
 	"  restore FILE N             make version N of FILE the newest (no copy)\n"
 	"  promote FILE[@vN] DEST     publish a version as a new file (no copy)\n"
+	"  clone SRC DEST             writable copy of a file or tree, sharing data\n"
+	"  du [--json] PATH...        bytes a tree, version, snapshot or clone holds alone\n"
 	"  hold|unhold FILE@vN TAG    keep a version (deleting its file gives EBUSY)\n"
 	"  retain DIR --last N [--every K]  versions kept of DIR's checkpoint files\n"
 	"  snapshot create DS TAG     freeze dataset directory DS as TAG\n"
@@ -145,7 +147,10 @@ int main(int argc, char **argv)
 		return cmd_status(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "versions"))
 		return cmd_versions(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "du"))
+		return cmd_du(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "restore") || !strcmp(argv[1], "promote") ||
+	    !strcmp(argv[1], "clone") ||
 	    !strcmp(argv[1], "checkpoint") ||
 	    !strcmp(argv[1], "hold") || !strcmp(argv[1], "unhold") || !strcmp(argv[1], "retain"))
 		return cmd_checkpoint(argc - 1, argv + 1);

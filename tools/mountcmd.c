@@ -5,6 +5,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <stdbool.h>
@@ -14,7 +15,9 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "fs/aifs_ioctl.h"
 #include "tools/aifsctl.h"
 #include "tools/common.h"
 
@@ -218,6 +221,39 @@ static int set_or_fail(const char *cmd, const char *path, const char *name, cons
 	return EXIT_PROBLEM;
 }
 
+/* Make DEST (from the mount root) a copy of SRC sharing its data: through
+ * the clone ioctl on SRC opened for reading, which anyone who may read SRC
+ * can do (a version or a snapshot included); setting user.aifs.promote
+ * needs write permission on SRC. */
+static int clone_or_fail(const char *cmd, const char *src, const char *dest)
+{
+	struct aifs_clone_req r;
+	int fd, rc, err;
+
+	if (strlen(dest) >= sizeof(r.dest)) {
+		fprintf(stderr, "aifsctl %s: %s: %s\n", cmd, dest, strerror(ENAMETOOLONG));
+		return EXIT_PROBLEM;
+	}
+	fd = open(src, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		fprintf(stderr, "aifsctl %s: %s: %s\n", cmd, src, strerror(errno));
+		return EXIT_PROBLEM;
+	}
+	memset(&r, 0, sizeof(r));
+	strcpy(r.dest, dest);
+	rc = ioctl(fd, AIFS_IOC_CLONE, &r);
+	err = errno;
+	close(fd);
+	if (rc < 0 && (err == ENOTTY || err == ENOSYS))	/* an older daemon */
+		return set_or_fail(cmd, src, "user.aifs.promote", dest);
+	if (rc == 0)
+		return EXIT_OK;
+	fprintf(stderr, "aifsctl %s: %s: %s\n", cmd, src,
+		err == ENODATA ? "no complete version to copy" :
+		err == EEXIST ? "the destination exists" : strerror(err));
+	return EXIT_PROBLEM;
+}
+
 /* The commands of checkpoint areas, each with its usage line and help. */
 static const struct {
 	const char *verb, *usage, *help;
@@ -225,7 +261,10 @@ static const struct {
 	{ "checkpoint", "checkpoint commit DIR",
 	  "commit checkpoint directory DIR as one directory version" },
 	{ "restore", "restore FILE N", "make version N of FILE the newest (no copy)" },
-	{ "promote", "promote FILE[@vN] DEST", "publish a version of FILE as DEST (no copy)" },
+	{ "promote", "promote FILE[@vN]|DIR@vN DEST",
+	  "publish a version of FILE or DIR as DEST (no copy)" },
+	{ "clone", "clone SRC DEST",
+	  "make DEST a writable copy of file or tree SRC that shares its data" },
 	{ "hold", "hold FILE@vN TAG", "keep version N of FILE while TAG holds it" },
 	{ "unhold", "unhold FILE@vN TAG", "lift hold TAG from version N of FILE" },
 	{ "retain", "retain DIR --last N [--every K]",
@@ -265,17 +304,17 @@ int cmd_checkpoint(int argc, char **argv)
 		snprintf(buf, sizeof(buf), "user.aifs.%s", verb);
 		return set_or_fail(verb, argv[1], buf, argv[2]);
 	}
-	if (!strcmp(verb, "promote") && argc == 3) {
+	if ((!strcmp(verb, "promote") || !strcmp(verb, "clone")) && argc == 3) {
 		snprintf(buf, sizeof(buf), "%s", argv[2]);
 		d = dirname(buf);
 		if (mount_root(d, root, sizeof(root)) < 0 || !realpath(d, rdest) ||
 		    strncmp(rdest, root, strlen(root))) {
-			fprintf(stderr, "aifsctl promote: %s is not on the same mounted aifs\n",
-				argv[2]);
+			fprintf(stderr, "aifsctl %s: %s is not on the same mounted aifs\n",
+				verb, argv[2]);
 			return EXIT_PROBLEM;
 		}
 		snprintf(buf, sizeof(buf), "%s/%s", rdest + strlen(root), basename(argv[2]));
-		return set_or_fail(verb, argv[1], "user.aifs.promote", buf[0] == '/' ? buf + 1 : buf);
+		return clone_or_fail(verb, argv[1], buf[0] == '/' ? buf + 1 : buf);
 	}
 	if (!strcmp(verb, "retain") && (argc == 4 || argc == 6) && !strcmp(argv[2], "--last") &&
 	    strspn(argv[3], "0123456789") == strlen(argv[3]) && argv[3][0] &&

@@ -102,6 +102,8 @@ static void snapdir(char *buf, size_t len, const char *ds, const char *tag)
 {
 	if (!tag || !strcmp(tag, "live"))
 		snprintf(buf, len, "%s", ds);
+	else if (strchr(tag, '/'))	/* any directory: a clone, say */
+		snprintf(buf, len, "%s", tag);
 	else
 		snprintf(buf, len, "%s/.aifs/snapshots/%s", ds, tag);
 }
@@ -309,10 +311,14 @@ static const char snapshot_usage[] =
 	"       aifsctl snapshot delete DS TAG\n"
 	"       aifsctl snapshot list [--json] DS\n"
 	"       aifsctl snapshot manifest DS TAG|live\n"
-	"       aifsctl snapshot diff [--json] DS A B     (A, B: tags or \"live\")\n"
+	"       aifsctl snapshot diff [--json] DS A B     (A, B: tags, \"live\" or paths)\n"
+	"       aifsctl snapshot clone DS TAG NEWDIR\n"
 	"\n"
 	"Dataset snapshots of DS, a directory in a dataset area of a mounted aifs.\n"
 	"A snapshot is also DS/.aifs/snapshots/TAG: mkdir makes it, rmdir drops it.\n"
+	"clone makes NEWDIR a writable copy of the snapshot that shares its data.\n"
+	"diff compares two snapshots, the live tree or any directory given by a path\n"
+	"with a slash (a clone: ./branch).\n"
 	"diff prints \"+ path\" (added), \"- path\" (removed), \"M path\" (changed).\n";
 
 int cmd_snapshot(int argc, char **argv)
@@ -344,6 +350,12 @@ int cmd_snapshot(int argc, char **argv)
 		return snap_list(arg[0], json);
 	if (!strcmp(verb, "manifest") && n == 2 && !json)
 		return snap_manifest(arg[0], arg[1]);
+	if (!strcmp(verb, "clone") && n == 3 && !json) {
+		char *cargv[] = { "clone", p, arg[2], NULL };
+
+		snapdir(p, sizeof(p), arg[0], arg[1]);
+		return cmd_checkpoint(3, cargv);
+	}
 	if (!strcmp(verb, "diff") && n == 3)
 		return snap_diff(arg[0], arg[1], arg[2], json);
 	fputs(snapshot_usage, stderr);

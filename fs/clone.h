@@ -1,0 +1,18 @@
+/* clone.h — a writable copy of a directory tree that shares its data
+ * (clone.c has the rules: permissions, what is copied, failures).
+ * Called by promote.c for a directory; takes the namespace lock itself, so
+ * the caller holds no inode lock. */
+#ifndef AIFS_FS_CLONE_H
+#define AIFS_FS_CLONE_H
+
+#include "fs/fs.h"
+
+/* Copy the tree at SRC as NAME in directory PARENT (whose permissions
+ * the caller checked): 0 or -errno. */
+int fs_clone_tree(struct fs *fs, fuse_req_t req, struct inode *src, uint64_t parent,
+		  const char *name);
+
+/* Serve the clone ioctl (aifs_ioctl.h) in OPS. */
+void fs_clone_ops(struct fuse_lowlevel_ops *ops);
+
+#endif
