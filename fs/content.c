@@ -6,18 +6,20 @@
  * inode generation it describes ('H' record); a stale or missing one is
  * computed when first asked for.
  */
-#include "fs/version_priv.h"
 #include "fs/inode.h"
 #include "fs/data.h"
 #include "fs/extmap.h"
 #include "fs/content.h"
-#include "fs/version.h"
+#include "fs/hooks.h"
 #include "meta/keys.h"
+#include "meta/records.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define REC_H	META_REC_CONTENT_HASH	/* meta/records.h */
 
 bool content_tracked(const struct inode *in)
 {
@@ -180,6 +182,16 @@ static void hash_put(struct meta_batch *b, uint64_t ino, uint64_t gen, const uin
 	meta_rec_put(b, REC_H, k, 8, v, sizeof(v));
 }
 
+void content_session_free(struct inode *in)
+{
+	in->name_hidden = false;
+	if (in->sess) {
+		EVP_MD_CTX_free(in->sess->md);
+		free(in->sess);
+		in->sess = NULL;
+	}
+}
+
 int content_commit(struct fs *fs, struct inode *in)
 {
 	struct session *s = in->sess;
@@ -196,7 +208,7 @@ int content_commit(struct fs *fs, struct inode *in)
 			meta_batch_free(b);
 		}
 	}
-	version_session_free(in);	/* otherwise hashed lazily when asked */
+	content_session_free(in);	/* otherwise hashed lazily when asked */
 	return rc;
 }
 
@@ -251,3 +263,24 @@ void content_forget(struct meta_batch *b, uint64_t ino)
 	meta_rec_del(b, REC_H, k, 8);
 }
 
+/* --- hooks into the core ------------------------------------------------ */
+
+static void content_purge(struct fs *fs, struct inode *in, struct meta_batch *b)
+{
+	(void)fs;
+	content_forget(b, in->ino);
+}
+
+static void content_purge_now(struct fs *fs, struct inode *in, struct meta_batch *b)
+{
+	(void)fs;
+	if (S_ISREG(in->attr.mode))
+		content_forget(b, in->ino);
+}
+
+const struct fs_feature_ops content_feature = {
+	.name = "content hashes",
+	.purge = content_purge,
+	.purge_now = content_purge_now,
+	.free = content_session_free,
+};

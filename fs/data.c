@@ -17,8 +17,7 @@
 #include "fs/extmap.h"
 #include "fs/prealloc.h"
 #include "fs/space.h"
-#include "fs/journal.h"
-#include "fs/shipping.h"
+#include "fs/hooks.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -67,19 +66,12 @@ void fs_wbuf_free(struct inode *in)
 		in->map_loaded = false;		/* the content is reloaded from 'N' */
 }
 
-/* Commit B, which stores buffered data of IN; a journal file's records of
- * those writes go in the same batch, so a record is durable exactly when
- * the bytes it describes are. */
+/* Commit B, which stores buffered data of IN; the features' records of
+ * those writes (a journal file's) go in the same batch, so a record is
+ * durable exactly when the bytes it describes are. */
 static int commit_with_records(struct fs *fs, struct inode *in, struct meta_batch *b)
 {
-	int rc;
-
-	if (!in->njpend)
-		return fs_commit(fs, b, false);
-	journal_records_begin(fs, in, b);
-	rc = fs_commit(fs, b, false);
-	journal_records_end(fs, in, rc);
-	return rc;
+	return fs_hook_commit_store(fs, in, b);
 }
 
 /* Store the whole content, which is the buffer, inline. */
@@ -495,5 +487,5 @@ int fs_sync(struct fs *fs, struct inode *in)
 	rc = meta_sync(fs->meta);
 	if (rc < 0)
 		log_err("fsync: syncing metadata failed: %s", strerror(-rc));
-	return rc < 0 ? rc : shipping_wait(fs);
+	return rc < 0 ? rc : fs_hook_durable(fs);
 }

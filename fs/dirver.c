@@ -6,7 +6,6 @@
 #include "fs/dirver.h"
 #include "fs/version_priv.h"
 #include "fs/access.h"
-#include "fs/lineage.h"
 #include "fs/inode.h"
 #include "fs/extmap.h"
 #include "fs/content.h"
@@ -316,7 +315,7 @@ int version_dir_commit(struct fs *fs, uint64_t dir, uint32_t uid, uint32_t pid)
 		rc = snapshot_tree_freeze(fs, dir, b, &v.vino, &files, &v.size);
 	if (rc == 0) {
 		ver_rec_put(b, dir, last + 1, &v);
-		lineage_attach(fs, b, pid, uid, v.vino);
+		VER_PUBLISH(fs, committed, fs, b, v.vino, pid, uid, 0);
 		rc = tier_sync(fs->tiers[TIER_HOT]);
 	}
 	if (rc == 0)
@@ -352,7 +351,7 @@ int version_dir_drop_all(struct fs *fs, struct meta_batch *b, uint64_t dir,
 		size_t nh;
 
 		ver_rec_del(b, dir, l->n[i], l->v[i].vino);
-		lineage_forget(b, l->v[i].vino);
+		VER_PUBLISH(fs, dir_dropped, fs, b, l->v[i].vino);
 		rc = snapshot_tree_drop(fs, l->v[i].vino, b, &h, &nh);
 		if (nh) {
 			struct inode **all = realloc(*held, (*nheld + nh) * sizeof(*all));

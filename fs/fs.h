@@ -60,12 +60,16 @@
 #include "tier/log.h"
 #include "tier/tier.h"
 
+struct fs_feature_ops;
+struct version_events;
+
 #define FS_WB_CAP	(4u << 20)	/* write buffer: largest gathered extent */
 #define FS_MAX_WRITE	(1u << 20)
 #define FS_INLINE_MAX	4096u		/* files up to this size live in metadata */
 #define FS_MAX_SIZE	(1ull << 62)	/* largest file size: write, truncate, fallocate */
 #define FS_VIRT_BIT	(1ull << 63)	/* node ids of the hidden .aifs views */
 #define FS_VIRT_NAME	".aifs"
+#define FS_FEATURES_MAX	8		/* features registered (hooks.h) */
 
 
 /* Checksums shared by all pieces of one stored extent. */
@@ -173,6 +177,10 @@ struct fs {
 	struct migrate *mig;			/* migrate.c */
 	struct shipper *shipper;		/* shipping.c */
 	struct fuse_session *se;
+	const struct fs_feature_ops *features[FS_FEATURES_MAX];	/* hooks.h */
+	unsigned nfeatures;
+	const struct version_events *version_subs[4];	/* version.h */
+	unsigned nversion_subs;
 	uint64_t reserve;			/* bytes kept free on the store's disk */
 };
 

@@ -19,7 +19,8 @@
 #include "fs/data.h"
 #include "fs/content.h"
 #include "fs/journal.h"
-#include "fs/lineage.h"
+#include "fs/path.h"
+#include "fs/hooks.h"
 #include "meta/keys.h"
 
 #include <errno.h>
@@ -672,3 +673,20 @@ void journal_sizes(struct fs *fs, uint64_t *records, uint64_t *signed_size)
 	*signed_size = j->signed_size;
 	pthread_mutex_unlock(&j->lock);
 }
+
+/* --- hooks into the core ------------------------------------------------ */
+
+static bool journal_store_begin(struct fs *fs, struct inode *in, struct meta_batch *b)
+{
+	if (!in->njpend)
+		return false;
+	journal_records_begin(fs, in, b);
+	return true;
+}
+
+const struct fs_feature_ops journal_feature = {
+	.name = "journal",
+	.keeps_records = journal_file,
+	.store_begin = journal_store_begin,
+	.store_end = journal_records_end,
+};

@@ -57,4 +57,7 @@ int journal_checkpoint_text(struct fs *fs, char **text, size_t *len);
 /* Records in the journal's log, and how many are covered by a signature. */
 void journal_sizes(struct fs *fs, uint64_t *records, uint64_t *signed_size);
 
+/* The hooks of the journal into the core (hooks.h), registered at mount. */
+extern const struct fs_feature_ops journal_feature;
+
 #endif

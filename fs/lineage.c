@@ -32,12 +32,13 @@
  * locks.  Jobs (linjob.c) live until unmount.
  */
 #include "fs/lineage.h"
+#include "fs/path.h"
+#include "fs/hooks.h"
 #include "fs/lineage_priv.h"
 #include "fs/inode.h"
 #include "fs/content.h"
 #include "fs/version.h"
 #include "fs/snapshot.h"
-#include "fs/virt.h"
 #include "meta/keys.h"
 
 #include <errno.h>
@@ -80,22 +81,6 @@ static struct lsrc *src_find(struct ljob *j, const uint8_t *key)
 	return NULL;
 }
 
-/* Last known parent and attributes of inode INO. */
-static int up(struct fs *fs, uint64_t ino, uint64_t *parent, struct meta_inode *a)
-{
-	struct inode *in;
-	int rc = inode_get(fs, ino, &in);
-
-	if (rc < 0)
-		return rc;
-	pthread_rwlock_rdlock(&in->lock);
-	*parent = in->parent;
-	*a = in->attr;
-	pthread_rwlock_unlock(&in->lock);
-	inode_put(fs, in);
-	return 0;
-}
-
 /* Source key of IN (referenced) into KEY; -ENOENT if IN is no source. */
 static int source_key(struct fs *fs, struct inode *in, uint8_t key[LIN_SRC_KEY])
 {
@@ -117,10 +102,10 @@ static int source_key(struct fs *fs, struct inode *in, uint8_t key[LIN_SRC_KEY])
 		/* up to the root of the frozen tree: a snapshot or a
 		 * directory version */
 		while (!(a.flags & META_IF_SNAPROOT)) {
-			if (!p || virt_is(p) || ++depth > 4096)
+			if (!p || (p & FS_VIRT_BIT) || ++depth > 4096)
 				return -ENOENT;
 			cur = p;
-			if (up(fs, cur, &p, &a) < 0)
+			if (fs_ino_parent(fs, cur, &p, &a) < 0)
 				return -ENOENT;
 		}
 		key[0] = a.policy == META_AREA_CHECKPOINT ? 'v' : 's';
@@ -132,13 +117,13 @@ static int source_key(struct fs *fs, struct inode *in, uint8_t key[LIN_SRC_KEY])
 	} else if (a.policy == META_AREA_DATASET && content_tracked(in)) {
 		/* the directory just below the top of the dataset area */
 		cur = p;
-		if (!cur || virt_is(cur) || up(fs, cur, &p, &pa) < 0)
+		if (!cur || (cur & FS_VIRT_BIT) || fs_ino_parent(fs, cur, &p, &pa) < 0)
 			return -ENOENT;
-		while (p && !virt_is(p) && ++depth < 4096) {
+		while (p && !(p & FS_VIRT_BIT) && ++depth < 4096) {
 			struct meta_inode ga;
 			uint64_t gp;
 
-			if (up(fs, p, &gp, &ga) < 0 || ga.policy != META_AREA_DATASET)
+			if (fs_ino_parent(fs, p, &gp, &ga) < 0 || ga.policy != META_AREA_DATASET)
 				break;
 			below = cur;
 			cur = p;
@@ -150,68 +135,6 @@ static int source_key(struct fs *fs, struct inode *in, uint8_t key[LIN_SRC_KEY])
 		return -ENOENT;
 	}
 	key_put_u64(key + 1, cur);
-	return 0;
-}
-
-struct findname {
-	uint64_t ino;
-	char name[META_NAME_MAX + 1];
-};
-
-static int name_cb(void *ctx, const char *name, size_t len, uint64_t ino, uint32_t type)
-{
-	struct findname *f = ctx;
-
-	(void)type;
-	if (ino != f->ino)
-		return 0;
-	memcpy(f->name, name, len);
-	f->name[len] = 0;
-	return 1;
-}
-
-/* Name of INO in directory DIR (a scan: only when a source is new). */
-static int name_in(struct fs *fs, uint64_t dir, uint64_t ino, char *name)
-{
-	struct findname f = { .ino = ino };
-	int rc = meta_dentry_foreach(fs->meta, dir, NULL, 0, name_cb, &f);
-
-	if (rc != 1)
-		return rc < 0 ? rc : -ENOENT;
-	strcpy(name, f.name);
-	return 0;
-}
-
-int fs_dir_path(struct fs *fs, uint64_t ino, char *buf, size_t len)
-{
-	char tmp[4096], name[META_NAME_MAX + 1];
-	size_t pos = sizeof(tmp) - 1;
-	struct meta_inode a;
-	uint64_t p;
-	int depth = 0, rc;
-
-	tmp[pos] = 0;
-	while (ino != META_ROOT_INO) {
-		size_t n;
-
-		if (++depth > 1024)
-			return -ELOOP;
-		rc = up(fs, ino, &p, &a);
-		if (rc == 0 && (!p || virt_is(p)))
-			rc = -ENOENT;
-		if (rc == 0)
-			rc = name_in(fs, p, ino, name);
-		if (rc < 0)
-			return rc;
-		n = strlen(name);
-		if (n + 1 > pos)
-			return -ENAMETOOLONG;
-		pos -= n;
-		memcpy(tmp + pos, name, n);
-		tmp[--pos] = '/';
-		ino = p;
-	}
-	snprintf(buf, len, "%s", tmp + pos + (pos < sizeof(tmp) - 1));
 	return 0;
 }
 
@@ -235,7 +158,7 @@ static int file_path(struct fs *fs, uint64_t owner, uint64_t vparent, char *buf,
 		pthread_rwlock_unlock(&o->lock);
 		inode_put(fs, o);
 	}
-	if (!d && vparent && !virt_is(vparent))
+	if (!d && vparent && !(vparent & FS_VIRT_BIT))
 		d = vparent;
 	pthread_mutex_lock(&lin_lock);
 	if (!d && L.notes[owner % NOTES].ino == owner && L.notes[owner % NOTES].name) {
@@ -243,9 +166,9 @@ static int file_path(struct fs *fs, uint64_t owner, uint64_t vparent, char *buf,
 		snprintf(name, sizeof(name), "%s", L.notes[owner % NOTES].name);
 	}
 	pthread_mutex_unlock(&lin_lock);
-	if (!d || virt_is(d))
+	if (!d || (d & FS_VIRT_BIT))
 		return -ENOENT;
-	if (!name[0] && (rc = name_in(fs, d, owner, name)) < 0)
+	if (!name[0] && (rc = fs_name_in(fs, d, owner, name)) < 0)
 		return rc;
 	rc = fs_dir_path(fs, d, dir, sizeof(dir));
 	if (rc == 0 && snprintf(buf, len, "%s%s%s", dir, dir[0] ? "/" : "", name) >= (int)len)
@@ -710,3 +633,41 @@ void lineage_note_name(uint64_t ino, uint64_t dir, const char *name)
 	}
 	pthread_mutex_unlock(&lin_lock);
 }
+
+/* --- hooks into the core ------------------------------------------------ */
+
+/* A version or a snapshot root is purged: its lineage goes with it. */
+static void lineage_purge(struct fs *fs, struct inode *in, struct meta_batch *b)
+{
+	(void)fs;
+	if (in->attr.flags & (META_IF_VERSION | META_IF_SNAPROOT))
+		lineage_forget(b, in->ino);
+}
+
+const struct fs_feature_ops lineage_feature = {
+	.name = "lineage",
+	.purge = lineage_purge,
+};
+
+/* What versions publish (version.h): a new version gets the lineage of the
+ * job that saved it (a restored one, that of the version it restores); a
+ * dropped directory version takes its lineage along. */
+static void lineage_version_committed(struct fs *fs, struct meta_batch *b, uint64_t vino,
+				      uint32_t pid, uint32_t uid, uint64_t restored)
+{
+	if (restored)
+		lineage_copy(fs, b, restored, vino);
+	else
+		lineage_attach(fs, b, pid, uid, vino);
+}
+
+static void lineage_version_dropped(struct fs *fs, struct meta_batch *b, uint64_t vino)
+{
+	(void)fs;
+	lineage_forget(b, vino);
+}
+
+const struct version_events lineage_version_events = {
+	.committed = lineage_version_committed,
+	.dir_dropped = lineage_version_dropped,
+};

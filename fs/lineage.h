@@ -50,9 +50,10 @@ void lineage_pruned(unsigned long *jobs, unsigned long *sources);
  * remember it, to name that file's versions when they are read. */
 void lineage_note_name(uint64_t ino, uint64_t dir, const char *name);
 
-/* Path of directory INO from the mount root, without a leading slash ("" for
- * the root), through the parents the inode table knows; -ENOENT if one is
- * unknown (lineage.c). */
-int fs_dir_path(struct fs *fs, uint64_t ino, char *buf, size_t len);
+/* The hooks of lineage into the core (hooks.h), registered at mount. */
+extern const struct fs_feature_ops lineage_feature;
+
+/* Lineage's subscription to what versions publish (version.h). */
+extern const struct version_events lineage_version_events;
 
 #endif

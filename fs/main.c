@@ -10,6 +10,8 @@
 #include "fs/inval.h"
 #include "fs/lineage.h"
 #include "fs/inode.h"
+#include "fs/hooks.h"
+#include "fs/content.h"
 #include "fs/prealloc.h"
 #include "fs/space.h"
 #include "fs/version.h"
@@ -404,6 +406,26 @@ static void set_reserve(struct fs *fs)
 	}
 }
 
+/* The features' hooks into the core (hooks.h) and the subscribers to what
+ * versions publish (version.h), in the order they run. */
+static int register_features(struct fs *fs)
+{
+	static const struct fs_feature_ops *const features[] = {
+		&version_feature, &content_feature, &lineage_feature, &journal_feature,
+		&shipping_feature,
+	};
+	static const struct version_events *const version_subs[] = {
+		&lineage_version_events, &migrate_version_events, &virt_version_events,
+	};
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < sizeof(features) / sizeof(features[0]); i++)
+		rc = fs_feature_register(fs, features[i]);
+	for (size_t i = 0; rc == 0 && i < sizeof(version_subs) / sizeof(version_subs[0]); i++)
+		rc = version_subscribe(fs, version_subs[i]);
+	return rc;
+}
+
 static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, char *msg,
 		 size_t msglen)
 {
@@ -448,7 +470,9 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 	pthread_rwlock_init(&fs->ns, NULL);
 	lk_name(&fs->ns, "the namespace lock");
 	virt_init();
-	rc = fs_itab_init(fs);
+	rc = register_features(fs);
+	if (rc == 0)
+		rc = fs_itab_init(fs);
 	if (rc == 0)
 		rc = space_init(fs);
 	if (rc == 0)

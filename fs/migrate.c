@@ -571,3 +571,8 @@ void migrate_stop(struct fs *fs)
 	free(m);
 	fs->mig = NULL;
 }
+
+/* What versions publish (version.h): a pin follows a rename's history. */
+const struct version_events migrate_version_events = {
+	.renamed = migrate_pin_rename,
+};

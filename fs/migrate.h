@@ -37,4 +37,7 @@ void migrate_pin_rename(struct fs *fs, struct meta_batch *b, uint64_t src, uint6
 /* Queue what the tier policies (cold_after_*) send to the cold tier. */
 void migrate_policies(struct fs *fs);
 
+/* Tiering's subscription to what versions publish (version.h). */
+extern const struct version_events migrate_version_events;
+
 #endif

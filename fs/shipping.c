@@ -7,6 +7,7 @@
  */
 #include "fs/fs.h"
 #include "fs/shipping.h"
+#include "fs/hooks.h"
 #include "meta/ship.h"
 
 #include <errno.h>
@@ -136,3 +137,8 @@ int shipping_wait(struct fs *fs)
 			(unsigned long long)target, strerror(-rc));
 	return rc < 0 ? -EIO : 0;
 }
+
+const struct fs_feature_ops shipping_feature = {
+	.name = "shipping",
+	.durable = shipping_wait,
+};

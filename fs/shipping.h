@@ -14,4 +14,7 @@ int shipping_start(struct fs *fs);
 void shipping_stop(struct fs *fs);
 int shipping_wait(struct fs *fs);
 
+/* The hooks of shipping into the core (hooks.h), registered at mount. */
+extern const struct fs_feature_ops shipping_feature;
+
 #endif

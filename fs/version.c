@@ -16,15 +16,13 @@
 #include "fs/version_priv.h"
 #include "fs/inval.h"
 #include "fs/acl.h"
-#include "fs/lineage.h"
 #include "fs/inode.h"
 #include "fs/data.h"
 #include "fs/extmap.h"
 #include "fs/space.h"
 #include "fs/content.h"
 #include "fs/version.h"
-#include "fs/virt.h"
-#include "fs/migrate.h"
+#include "fs/hooks.h"
 #include "meta/keys.h"
 
 #include <errno.h>
@@ -285,13 +283,13 @@ static void retain_of(struct fs *fs, uint64_t dir, unsigned *keep, unsigned *eve
 /* Make the kernel let go of pruned version N (vino VINO) of IN: drop the
  * names it may cache for it, so that its last user frees it (queued: IN
  * is locked; the names are not cached anyway, see fs_entry). */
-static void forget_names(struct inode *in, uint32_t n, uint64_t vino)
+static void forget_names(struct fs *fs, struct inode *in, uint32_t n, uint64_t vino)
 {
 	char name[META_NAME_MAX + 16];
 	int len;
 
 	len = snprintf(name, sizeof(name), "%u", n);
-	inval_delete(virt_versions_of(in->ino), vino, name, (size_t)len);
+	VER_PUBLISH(fs, pruned, in->ino, n, vino);
 	if (in->lname) {
 		len = snprintf(name, sizeof(name), "%s@v%u", in->lname, n);
 		if (len < (int)sizeof(name))
@@ -339,7 +337,7 @@ static void prune(struct fs *fs, struct inode *in)
 				(unsigned long long)ino, strerror(-rc));
 		release_versions(fs, held, nd);
 		for (size_t i = 0; rc == 0 && i < nd; i++)
-			forget_names(in, nums[i], vinos[i]);
+			forget_names(fs, in, nums[i], vinos[i]);
 	}
 	meta_batch_free(b);
 	ver_list_free(l);
@@ -403,7 +401,7 @@ int version_rename(struct fs *fs, struct meta_batch *b, uint64_t src, uint64_t d
 		ver_rec_put(b, src, (d->count ? d->n[d->count - 1] : 0) + (uint32_t)i + 1, &s->v[i]);
 	ver_list_free(d);
 	ver_list_free(s);
-	migrate_pin_rename(fs, b, src, dst);	/* so does a tier pin */
+	VER_PUBLISH(fs, renamed, fs, b, src, dst);	/* so does a tier pin */
 	return 0;
 }
 
@@ -534,10 +532,7 @@ int version_commit(struct fs *fs, struct inode *in)
 	if (rc < 0)
 		goto out;
 	ver_rec_put(b, in->ino, last + 1, &v);
-	if (s && s->restored)
-		lineage_copy(fs, b, s->restored, v.vino);
-	else
-		lineage_attach(fs, b, v.pid, v.uid, v.vino);
+	VER_PUBLISH(fs, committed, fs, b, v.vino, v.pid, v.uid, s ? s->restored : 0);
 	{
 		uint8_t wk[8];
 
@@ -577,8 +572,31 @@ out:
 	if (rc < 0 && have_good)
 		ver_fall_back(fs, in, &good);
 	meta_batch_free(b);
-	version_session_free(in);
+	content_session_free(in);
 	if (rc >= 0)
 		prune(fs, in);
 	return rc;
 }
+
+/* --- hooks into the core, and what versions publish ------------------- */
+
+int version_subscribe(struct fs *fs, const struct version_events *ev)
+{
+	if (fs->nversion_subs == sizeof(fs->version_subs) / sizeof(fs->version_subs[0]))
+		return -ENOSPC;
+	fs->version_subs[fs->nversion_subs++] = ev;
+	return 0;
+}
+
+/* A checkpoint file's versions go when the file is purged. */
+static void version_before_purge(struct fs *fs, struct inode *in)
+{
+	if (version_tracked(in))
+		version_drop_all(fs, in->ino);
+}
+
+const struct fs_feature_ops version_feature = {
+	.name = "versions",
+	.keeps_records = version_tracked,
+	.before_purge = version_before_purge,
+};

@@ -82,6 +82,27 @@ void version_drop_all(struct fs *fs, uint64_t ino);
 int version_rename(struct fs *fs, struct meta_batch *b, uint64_t src, uint64_t dst);
 /* Value of a user.aifs.* attribute of IN into BUF (LEN); -ENODATA if none. */
 int version_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, size_t len);
-void version_session_free(struct inode *in);
+
+/* The hooks of versions into the core (hooks.h), registered at mount. */
+extern const struct fs_feature_ops version_feature;
+
+/* What versions publish to the features above them (lineage, tiering) and
+ * to the .aifs views, which subscribe at mount: nothing below calls up.
+ * Each event may be NULL. */
+struct version_events {
+	/* Version VINO is committed into B by process PID of UID; RESTORED is
+	 * the version it restores (0: none). */
+	void (*committed)(struct fs *fs, struct meta_batch *b, uint64_t vino, uint32_t pid,
+			  uint32_t uid, uint64_t restored);
+	/* Directory version VINO is dropped into B (its tree goes with it). */
+	void (*dir_dropped)(struct fs *fs, struct meta_batch *b, uint64_t vino);
+	/* rename(SRC over DST): DST's history continues on SRC, into B. */
+	void (*renamed)(struct fs *fs, struct meta_batch *b, uint64_t src, uint64_t dst);
+	/* Version N (inode VINO) of file INO is pruned: forget names of it
+	 * (queued; the file is locked). */
+	void (*pruned)(uint64_t ino, uint32_t n, uint64_t vino);
+};
+/* Add EV (static) to what FS's versions publish to; -ENOSPC when full. */
+int version_subscribe(struct fs *fs, const struct version_events *ev);
 
 #endif

@@ -13,22 +13,9 @@
 /* Record kinds (meta/records.h). */
 #define REC_V		META_REC_VERSION
 #define REC_B		META_REC_VERSION_OF
-#define REC_H		META_REC_CONTENT_HASH
 #define REC_W		META_REC_SESSION
 #define REC_Q		META_REC_RETAIN
 #define REC_HOLD	META_REC_VERSION_HOLD
-
-struct session {
-	EVP_MD_CTX *md;
-	uint64_t hashed;	/* bytes hashed, in order, from 0 */
-	bool hash_ok;
-	bool wrote;		/* data written, not only truncated */
-	bool sha_known;		/* restore: the content is a version's, sha below */
-	uint8_t sha[32];
-	uint64_t restored;	/* restore: that version's inode (its lineage is kept) */
-	uint32_t uid, pid;
-	char comm[16];
-};
 
 /* The versions of one file, in order. */
 struct vlist {
@@ -53,5 +40,13 @@ int ver_last_cb(void *ctx, uint32_t n, const struct vrec *v);
 int ver_revert(struct fs *fs, struct inode *in, struct meta_batch *b, const struct vrec *p);
 /* True if version inode VINO is on hold. */
 bool ver_held(struct fs *fs, uint64_t vino);
+
+/* Publish an event (struct version_events) to the subscribers. */
+#define VER_PUBLISH(fs, event, ...)						\
+	do {									\
+		for (unsigned i_ = 0; i_ < (fs)->nversion_subs; i_++)		\
+			if ((fs)->version_subs[i_]->event)			\
+				(fs)->version_subs[i_]->event(__VA_ARGS__);	\
+	} while (0)
 
 #endif

@@ -15,6 +15,7 @@
 #include "fs/journal.h"
 #include "fs/stats.h"
 #include "fs/virt.h"
+#include "fs/inval.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -277,3 +278,17 @@ uint64_t virt_versions_of(uint64_t ino)
 {
 	return vid(KIND_VFILE, ino);
 }
+
+/* What versions publish (version.h): a pruned version leaves its file's
+ * versions view (queued; the kernel may cache the name). */
+static void virt_version_pruned(uint64_t ino, uint32_t n, uint64_t vino)
+{
+	char name[16];
+	int len = snprintf(name, sizeof(name), "%u", n);
+
+	inval_delete(virt_versions_of(ino), vino, name, (size_t)len);
+}
+
+const struct version_events virt_version_events = {
+	.pruned = virt_version_pruned,
+};

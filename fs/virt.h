@@ -33,4 +33,7 @@ int virt_readdir(struct fs *fs, uint64_t id,
 		 int (*add)(void *ctx, const char *name, size_t len, uint64_t ino, uint32_t type),
 		 void *ctx);
 
+/* The views' subscription to what versions publish (version.h). */
+extern const struct version_events virt_version_events;
+
 #endif

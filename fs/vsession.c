@@ -31,16 +31,6 @@ bool version_tracked(const struct inode *in)
 	       !(in->attr.flags & META_IF_VERSION);
 }
 
-void version_session_free(struct inode *in)
-{
-	in->name_hidden = false;
-	if (in->sess) {
-		EVP_MD_CTX_free(in->sess->md);
-		free(in->sess);
-		in->sess = NULL;
-	}
-}
-
 void ver_read_comm(uint32_t pid, char *comm)
 {
 	char path[64];
