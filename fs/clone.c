@@ -29,6 +29,7 @@
 #include "fs/extmap.h"
 #include "fs/version.h"
 #include "fs/ops.h"
+#include "fs/content.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -172,56 +173,67 @@ static int copy_file(struct fs *fs, fuse_req_t req, uint64_t dir, const char *na
 	return rc;
 }
 
-/* Copy the entries of source directory SRC into DST (made by the caller). */
-static int copy_dir(struct fs *fs, fuse_req_t req, const struct access_cred *c, uint64_t src,
-		    uint64_t dst, uint64_t root, struct cqueue *q, uint64_t *skipped)
+/* Copy entry E of a source directory into DST (its directories queued on
+ * Q to be copied in turn); ROOT is the copy's root, never copied. */
+static int copy_entry(struct fs *fs, fuse_req_t req, const struct access_cred *c, uint64_t dst,
+		      const struct centry *e, uint64_t root, struct cqueue *q, uint64_t *skipped)
 {
-	struct clist l = { 0 };
-	int rc = meta_dentry_foreach(fs->meta, src, NULL, 0, list_entry, &l);
+	struct meta_inode a;
+	struct inode *in = NULL;
+	int rc = 0;
 
-	for (size_t i = 0; rc == 0 && i < l.n; i++) {
-		struct centry *e = &l.e[i];
-		struct meta_inode a;
-		struct inode *in = NULL;
+	if (e->ino == root) {
+		return 0;	/* the copy, made inside its source */
+	} else if (S_ISDIR(e->type)) {
+		rc = src_attr(fs, c, e->ino, R_OK | X_OK, &a);
+		if (rc == 0)
+			rc = fs_make_node(req, dst, e->name, S_IFDIR | copy_mode(req, &a) | 0100,
+					  NULL, &in);
+		if (rc == 0)
+			rc = enqueue(q, e->ino, in->ino);
+	} else if (S_ISREG(e->type)) {
+		rc = src_attr(fs, c, e->ino, R_OK, &a);
+		if (rc == 0)
+			rc = copy_file(fs, req, dst, e->name, e->ino, &a);
+	} else if (S_ISLNK(e->type)) {
+		char *t = NULL;
+		size_t len;
 
-		if (e->ino == root) {
-			continue;	/* the copy, made inside its source */
-		} else if (S_ISDIR(e->type)) {
-			rc = src_attr(fs, c, e->ino, R_OK | X_OK, &a);
-			if (rc == 0)
-				rc = fs_make_node(req, dst, e->name,
-						  S_IFDIR | copy_mode(req, &a) | 0100, NULL, &in);
-			if (rc == 0)
-				rc = enqueue(q, e->ino, in->ino);
-		} else if (S_ISREG(e->type)) {
-			rc = src_attr(fs, c, e->ino, R_OK, &a);
-			if (rc == 0)
-				rc = copy_file(fs, req, dst, e->name, e->ino, &a);
-		} else if (S_ISLNK(e->type)) {
-			char *t = NULL;
-			size_t len;
+		rc = meta_symlink_get(fs->meta, e->ino, &t, &len);
+		if (rc == 0) {
+			char *z = strndup(t, len);
 
-			rc = meta_symlink_get(fs->meta, e->ino, &t, &len);
-			if (rc == 0) {
-				char *z = strndup(t, len);
-
-				rc = z ? fs_make_node(req, dst, e->name, S_IFLNK | 0777, z, &in)
-				       : -ENOMEM;
-				free(z);
-			}
-			free(t);
-		} else if (S_ISFIFO(e->type) || S_ISSOCK(e->type)) {
-			rc = src_attr(fs, c, e->ino, 0, &a);
-			if (rc == 0)
-				rc = fs_make_node(req, dst, e->name, e->type | copy_mode(req, &a),
-						  NULL, &in);
-		} else {
-			(*skipped)++;
+			rc = z ? fs_make_node(req, dst, e->name, S_IFLNK | 0777, z, &in) : -ENOMEM;
+			free(z);
 		}
-		if (in)
-			inode_put(fs, in);
+		free(t);
+	} else if (S_ISFIFO(e->type) || S_ISSOCK(e->type)) {
+		rc = src_attr(fs, c, e->ino, 0, &a);
+		if (rc == 0)
+			rc = fs_make_node(req, dst, e->name, e->type | copy_mode(req, &a), NULL, &in);
+	} else {
+		(*skipped)++;
 	}
-	clist_free(&l);
+	if (in)
+		inode_put(fs, in);
+	return rc;
+}
+
+/* Copy the directories queued on Q (pairs source, copy) and what is in them. */
+static int copy_queued(struct fs *fs, fuse_req_t req, const struct access_cred *c,
+		       struct cqueue *q, uint64_t root, uint64_t *skipped)
+{
+	int rc = 0;
+
+	while (rc == 0 && q->n) {
+		uint64_t dst = q->p[--q->n], src = q->p[--q->n];
+		struct clist l = { 0 };
+
+		rc = meta_dentry_foreach(fs->meta, src, NULL, 0, list_entry, &l);
+		for (size_t i = 0; rc == 0 && i < l.n; i++)
+			rc = copy_entry(fs, req, c, dst, &l.e[i], root, q, skipped);
+		clist_free(&l);
+	}
 	return rc;
 }
 
@@ -279,11 +291,8 @@ int fs_clone_tree(struct fs *fs, fuse_req_t req, struct inode *src, uint64_t par
 		inval_inode(parent, 0, 0);
 		rc = enqueue(&q, src->ino, root->ino);
 	}
-	while (rc == 0 && q.n) {
-		uint64_t d = q.p[--q.n], s = q.p[--q.n];
-
-		rc = copy_dir(fs, req, &c, s, d, root->ino, &q, &skipped);
-	}
+	if (rc == 0)
+		rc = copy_queued(fs, req, &c, &q, root->ino, &skipped);
 	if (rc == 0 && skipped)
 		log_info("clone of %llu into %s: %llu device nodes not copied",
 			 (unsigned long long)src->ino, name, (unsigned long long)skipped);
@@ -334,4 +343,186 @@ static void do_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg
 void fs_clone_ops(struct fuse_lowlevel_ops *ops)
 {
 	ops->ioctl = do_ioctl;
+}
+
+/* --- restore of a directory version --------------------------------------- */
+
+/* Is a regular file of the live tree at DIR being written? */
+static int tree_busy(struct fs *fs, uint64_t dir)
+{
+	struct cqueue q = { 0 };
+	int rc = enqueue(&q, dir, 0);
+
+	while (rc == 0 && q.n) {
+		struct clist l = { 0 };
+		uint64_t d;
+
+		q.n--;
+		d = q.p[--q.n];
+		rc = meta_dentry_foreach(fs->meta, d, NULL, 0, list_entry, &l);
+		for (size_t i = 0; rc == 0 && i < l.n; i++) {
+			struct inode *in;
+
+			if (S_ISDIR(l.e[i].type)) {
+				rc = enqueue(&q, l.e[i].ino, 0);
+			} else if (S_ISREG(l.e[i].type) && inode_get(fs, l.e[i].ino, &in) == 0) {
+				pthread_rwlock_rdlock(&in->lock);
+				rc = in->nwriters || in->sess ? -EBUSY : 0;
+				pthread_rwlock_unlock(&in->lock);
+				inode_put(fs, in);
+			}
+		}
+		clist_free(&l);
+	}
+	free(q.p);
+	return rc;
+}
+
+/* Remove entry E of live directory PARENT and all below it. */
+static int remove_tree(struct fs *fs, fuse_req_t req, uint64_t parent, const struct centry *e)
+{
+	int rc = 0;
+
+	if (S_ISDIR(e->type)) {
+		struct clist l = { 0 };
+
+		rc = meta_dentry_foreach(fs->meta, e->ino, NULL, 0, list_entry, &l);
+		for (size_t i = 0; rc == 0 && i < l.n; i++)
+			rc = remove_tree(fs, req, e->ino, &l.e[i]);
+		clist_free(&l);
+	}
+	if (rc == 0)
+		rc = fs_remove_entry(req, parent, e->name, S_ISDIR(e->type));
+	if (rc == 0)	/* the kernel did not remove it (inval.h) */
+		inval_delete(parent, e->ino, e->name, strlen(e->name));
+	return rc;
+}
+
+/* Same content: sizes and SHA-256s equal. */
+static bool same_content(struct fs *fs, uint64_t a, uint64_t b)
+{
+	uint8_t sa[32], sb[32];
+	uint64_t za = 0, zb = 1;
+	struct inode *in;
+	int rc = 0;
+
+	for (int i = 0; i < 2 && rc == 0; i++) {
+		rc = inode_get(fs, i ? b : a, &in);
+		if (rc < 0)
+			break;
+		pthread_rwlock_wrlock(&in->lock);
+		*(i ? &zb : &za) = in->attr.size;
+		rc = fs_flush(fs, in);
+		if (rc == 0)
+			rc = content_sha(fs, in, i ? sb : sa);
+		pthread_rwlock_unlock(&in->lock);
+		inode_put(fs, in);
+	}
+	return rc == 0 && za == zb && !memcmp(sa, sb, 32);
+}
+
+/* Make live file LIVE's content that of frozen file FROZEN, as a restore
+ * of a version of it would (its next version). */
+static int restore_file(struct fs *fs, fuse_req_t req, uint64_t live, uint64_t frozen)
+{
+	struct inode *in, *fin;
+	struct vrec v = { .vino = frozen, .complete = 1 };
+	int rc;
+
+	if (same_content(fs, live, frozen))
+		return 0;
+	rc = inode_get(fs, frozen, &fin);
+	if (rc < 0)
+		return rc;
+	pthread_rwlock_wrlock(&fin->lock);
+	v.size = fin->attr.size;
+	v.time = fin->attr.mtime;
+	rc = content_sha(fs, fin, v.sha);
+	pthread_rwlock_unlock(&fin->lock);
+	inode_put(fs, fin);
+	if (rc == 0)
+		rc = inode_get(fs, live, &in);
+	if (rc < 0)
+		return rc;
+	pthread_rwlock_wrlock(&in->lock);
+	rc = version_tracked(in) ? version_restore_from(fs, req, in, &v) : -EINVAL;
+	pthread_rwlock_unlock(&in->lock);
+	if (rc == 0)
+		inval_inode(live, 0, 0);	/* the kernel's pages are of the old content */
+	inode_put(fs, in);
+	return rc;
+}
+
+/* Make live directory LIVE hold what frozen directory FROZEN holds. */
+static int restore_dir(struct fs *fs, fuse_req_t req, const struct access_cred *c,
+		       uint64_t live, uint64_t frozen, uint64_t *skipped)
+{
+	struct clist l = { 0 }, f = { 0 };
+	struct cqueue q = { 0 };
+	size_t i = 0, j = 0;
+	int rc = meta_dentry_foreach(fs->meta, live, NULL, 0, list_entry, &l);
+
+	if (rc == 0)
+		rc = meta_dentry_foreach(fs->meta, frozen, NULL, 0, list_entry, &f);
+	while (rc == 0 && (i < l.n || j < f.n)) {
+		int cmp = i == l.n ? 1 : j == f.n ? -1 : strcmp(l.e[i].name, f.e[j].name);
+
+		if (cmp < 0) {			/* not in the version */
+			rc = remove_tree(fs, req, live, &l.e[i++]);
+		} else if (cmp > 0) {		/* only in the version */
+			rc = copy_entry(fs, req, c, live, &f.e[j], 0, &q, skipped);
+			if (rc == 0) {
+				inval_entry(live, f.e[j].name, strlen(f.e[j].name));
+				rc = copy_queued(fs, req, c, &q, 0, skipped);
+			}
+			j++;
+		} else if (S_ISREG(l.e[i].type) && S_ISREG(f.e[j].type)) {
+			rc = restore_file(fs, req, l.e[i++].ino, f.e[j++].ino);
+		} else if (S_ISDIR(l.e[i].type) && S_ISDIR(f.e[j].type)) {
+			rc = restore_dir(fs, req, c, l.e[i++].ino, f.e[j++].ino, skipped);
+		} else {			/* another type: made anew */
+			rc = remove_tree(fs, req, live, &l.e[i++]);
+			if (rc == 0)
+				continue;	/* then copied as only in the version */
+		}
+	}
+	clist_free(&l);
+	clist_free(&f);
+	free(q.p);
+	return rc;
+}
+
+int fs_restore_tree(struct fs *fs, fuse_req_t req, struct inode *dir, uint32_t n)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct access_cred c;
+	struct meta_inode a;
+	uint64_t skipped = 0;
+	struct vrec v;
+	int rc;
+
+	if (!S_ISDIR(dir->attr.mode) || dir->attr.policy != META_AREA_CHECKPOINT ||
+	    (dir->attr.flags & META_IF_READONLY))
+		return -EINVAL;
+	rc = version_get(fs, dir->ino, n, &v, NULL);
+	if (rc < 0)
+		return rc;
+	access_cred_get(req, &c);
+	rc = src_attr(fs, &c, v.vino, R_OK | X_OK, &a);
+	if (rc == 0)
+		rc = may_read_tree(fs, &c, v.vino);
+	if (rc == 0)
+		rc = tree_busy(fs, dir->ino);
+	/* what the directory holds now stays as a version of its own */
+	if (rc == 0)
+		rc = version_dir_commit(fs, dir->ino, ctx->uid, ctx->pid);
+	if (rc == 0)
+		rc = restore_dir(fs, req, &c, dir->ino, v.vino, &skipped);
+	if (rc == 0)
+		rc = version_dir_commit(fs, dir->ino, ctx->uid, ctx->pid);
+	else if (!access_refusal(rc) && rc != -EBUSY)
+		log_err("directory %llu: restore of version %u stopped part way: %s (the "
+			"version committed before it holds what was there)",
+			(unsigned long long)dir->ino, n, strerror(-rc));
+	return rc;
 }

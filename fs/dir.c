@@ -10,6 +10,7 @@
  */
 #include "fs/dir_priv.h"
 #include "fs/access.h"
+#include "fs/dirver.h"
 #include "fs/acl.h"
 #include "fs/inode.h"
 #include "fs/space.h"
@@ -431,6 +432,10 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 		rc = -ENOMEM;
 		goto out;
 	}
+	if (dir && in->attr.policy == META_AREA_CHECKPOINT && dirver_held(fs, ino)) {
+		rc = -EBUSY;		/* a held version, as for a file */
+		goto out;
+	}
 	if (dir && in->attr.policy == META_AREA_CHECKPOINT) {
 		rc = version_dir_drop_all(fs, b, ino, &vheld, &nvheld);
 		if (rc < 0)
@@ -475,6 +480,11 @@ out:
 		inode_put(fs, pin);
 	meta_batch_free(b);
 	return rc;
+}
+
+int fs_remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir)
+{
+	return remove_entry(req, parent, name, dir);
 }
 
 static void do_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)

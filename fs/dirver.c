@@ -320,6 +320,8 @@ int version_dir_commit(struct fs *fs, uint64_t dir, uint32_t uid, uint32_t pid)
 	}
 	if (rc == 0)
 		rc = fs_commit(fs, b, true);
+	if (rc == 0)
+		dirver_prune(fs, dir, din->parent);
 	pthread_rwlock_unlock(&fs->ns);
 	if (rc == 0)
 		log_info("directory %llu: version %u committed (%llu files, %llu bytes)",
@@ -368,3 +370,85 @@ int version_dir_drop_all(struct fs *fs, struct meta_batch *b, uint64_t dir,
 	return rc;
 }
 
+bool dirver_is_version(struct fs *fs, const struct inode *in, uint64_t *dir, uint32_t *n)
+{
+	uint64_t d;
+	uint32_t k;
+
+	if (!S_ISDIR(in->attr.mode) || !(in->attr.flags & META_IF_SNAPSHOT) ||
+	    version_owner(fs, in->ino, &d, &k) < 0)
+		return false;
+	if (dir)
+		*dir = d;
+	if (n)
+		*n = k;
+	return true;
+}
+
+bool dirver_held(struct fs *fs, uint64_t dir)
+{
+	return version_file_held(fs, dir);	/* the same records, by version inode */
+}
+
+void dirver_prune(struct fs *fs, uint64_t dir, uint64_t parent)
+{
+	unsigned keep = fs->opt.keep_versions, every = fs->opt.keep_every;
+	struct inode **held = NULL;
+	size_t nheld = 0, excess, newest = SIZE_MAX, dropped = 0;
+	struct meta_batch *b;
+	struct vlist *l;
+	int rc = 0;
+
+	ver_retain_of(fs, parent, &keep, &every);
+	if (!keep)
+		return;
+	l = ver_list_load(fs, dir, &rc);
+	if (!l)
+		return;
+	b = meta_batch_new();
+	/* as for files: the last KEEP stay; of the older ones, those held,
+	 * every K-th and the newest complete one stay too */
+	excess = l->count > keep ? l->count - keep : 0;
+	for (size_t i = 0; i < l->count; i++)
+		if (l->v[i].complete)
+			newest = i;
+	for (size_t i = 0; b && rc == 0 && i < excess; i++) {
+		struct inode **h = NULL;
+		size_t nh = 0;
+
+		if (i == newest || (every && l->n[i] % every == 0) || ver_held(fs, l->v[i].vino))
+			continue;
+		ver_rec_del(b, dir, l->n[i], l->v[i].vino);
+		VER_PUBLISH(fs, dir_dropped, fs, b, l->v[i].vino);
+		rc = snapshot_tree_drop(fs, l->v[i].vino, b, &h, &nh);
+		if (nh) {
+			struct inode **all = realloc(held, (nheld + nh) * sizeof(*all));
+
+			if (all) {
+				memcpy(all + nheld, h, nh * sizeof(*h));
+				held = all;
+				nheld += nh;
+			} else {
+				for (size_t j = 0; j < nh; j++)
+					inode_put(fs, h[j]);
+			}
+		}
+		free(h);
+		dropped++;
+	}
+	if (b && rc == 0 && dropped)
+		rc = fs_commit(fs, b, false);
+	if (rc < 0)
+		log_err("directory %llu: pruning its versions failed: %s",
+			(unsigned long long)dir, strerror(-rc));
+	for (size_t i = 0; i < nheld; i++)
+		inode_put(fs, held[i]);
+	for (size_t i = 0; rc == 0 && i < excess; i++) {
+		if (i == newest || (every && l->n[i] % every == 0) || ver_held(fs, l->v[i].vino))
+			continue;
+		VER_PUBLISH(fs, pruned, dir, l->n[i], l->v[i].vino);
+	}
+	free(held);
+	meta_batch_free(b);
+	ver_list_free(l);
+}

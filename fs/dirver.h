@@ -20,7 +20,9 @@
 #ifndef AIFS_FS_DIRVER_H
 #define AIFS_FS_DIRVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct fs;
 struct inode;
@@ -31,5 +33,14 @@ struct inode;
  * directory (the caller answers as for any inode). */
 #define DIRVER_NOT_MINE	(1 << 30)
 int dirver_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, size_t len);
+
+/* Is IN the root of a directory version?  Its directory and number then. */
+bool dirver_is_version(struct fs *fs, const struct inode *in, uint64_t *dir, uint32_t *n);
+/* Is any version of directory DIR on hold (its removal is refused)? */
+bool dirver_held(struct fs *fs, uint64_t dir);
+/* Drop the oldest versions of directory DIR (in PARENT) beyond the
+ * mount's keep_versions or PARENT's retention, as for files: never a held
+ * one, every K-th, nor the newest complete one.  Namespace lock held. */
+void dirver_prune(struct fs *fs, uint64_t dir, uint64_t parent);
 
 #endif

@@ -18,6 +18,7 @@
 #include "fs/journal.h"
 #include "fs/virt.h"
 #include "fs/ops.h"
+#include "fs/layouts.h"
 #include "tier/failpoint.h"
 
 #include <errno.h>
@@ -463,11 +464,20 @@ static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_write(req, size);
 }
 
-/* The Hugging Face Trainer writes trainer_state.json last into a
- * checkpoint-N/ directory: its commit commits the directory. */
-static bool marks_dir(const struct inode *in)
+/* A file a training stack writes last may complete its directory's save
+ * (layouts.c); asked once IN is unlocked. */
+static bool may_mark_dir(const struct inode *in)
 {
-	return in->lname && !strcmp(in->lname, "trainer_state.json") && in->lparent;
+	return version_tracked(in) && in->lname && in->lparent;
+}
+
+static void commit_marked_dir(fuse_req_t req, struct inode *in)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	uint64_t dir;
+
+	if (layout_close_commits(fs, in, &dir))
+		version_dir_commit(fs, dir, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid);
 }
 
 static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -494,7 +504,7 @@ static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * stays open; only its release is certainly its last close. */
 	if (rc == 0 && content_tracked(in) && fh_writable(fi) && in->nwriters == 1 &&
 	    version_wrote(in)) {
-		dir_marker = version_tracked(in) && marks_dir(in);
+		dir_marker = may_mark_dir(in);
 		committed = rc = version_tracked(in) ? version_commit(fs, in) :
 						       content_commit(fs, in);
 	}
@@ -502,8 +512,7 @@ static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		in->closing = true;	/* its release may end the session */
 	pthread_rwlock_unlock(&in->lock);
 	if (rc >= 0 && dir_marker)
-		version_dir_commit(fs, in->lparent, fuse_req_ctx(req)->uid,
-				   fuse_req_ctx(req)->pid);
+		commit_marked_dir(req, in);
 	ino = in->ino;		/* IN may be gone once the reply lets release run */
 	fuse_reply_err(req, rc < 0 ? -rc : 0);
 	if (committed == 1)	/* torn save undone: drop the writer's pages */
@@ -539,7 +548,7 @@ static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			rc = r;
 	}
 	if (content_tracked(in) && fh_writable(fi) && --in->nwriters == 0 && in->sess) {
-		dir_marker = version_tracked(in) && marks_dir(in);
+		dir_marker = may_mark_dir(in);
 		committed = version_tracked(in) ? version_commit(fs, in) :
 						  content_commit(fs, in);
 		if (committed < 0 && rc == 0)
@@ -555,8 +564,7 @@ static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			(unsigned long long)in->ino, strerror(-rc));
 	}
 	if (rc >= 0 && committed >= 0 && dir_marker)
-		version_dir_commit(fs, in->lparent, fuse_req_ctx(req)->uid,
-				   fuse_req_ctx(req)->pid);
+		commit_marked_dir(req, in);
 	fuse_reply_err(req, -rc);
 	if (committed == 1)	/* torn save undone: drop the writer's pages */
 		inval_inode(in->ino, 0, 0);

@@ -141,6 +141,7 @@ struct fs_opts {
 	int codec;
 	unsigned keep_versions;		/* 0: keep every version */
 	unsigned keep_every;		/* also keep every K-th version (0: none) */
+	bool dir_versions_manual;	/* no directory commit but on request (layouts.c) */
 	double audit_retention_days;	/* journal files kept at least this long */
 	int audit_compliance;		/* 1: nobody may lift retention */
 	long audit_admin_gid;		/* places and lifts legal holds (-1: root only) */

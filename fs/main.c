@@ -49,6 +49,8 @@ static const char usage_text[] =
 	"       entry_timeout=S    seconds the kernel caches names (default 60)\n"
 	"       keep_versions=N    versions kept per checkpoint file (default 0: all)\n"
 	"       keep_every=K       with keep_versions, also keep every K-th version\n"
+	"       dir_versions=auto|manual  commit directory checkpoints when a training\n"
+	"                          stack's last file lands (default auto; see aifs(7))\n"
 	"       audit_retention=DAYS  journal files kept at least DAYS (default 183)\n"
 	"       audit_mode=governance|compliance  may root lift retention (default governance)\n"
 	"       audit_admin_group=GROUP  its members (and root) place and lift legal holds\n"
@@ -215,6 +217,10 @@ static int parse_word(struct cmdline *c, const char *w)
 			c->opt.codec = TIER_CODEC_RAW;
 		else
 			goto bad_value;
+	} else if (!strncmp(w, "dir_versions=", 13)) {
+		if (strcmp(v + 1, "auto") && strcmp(v + 1, "manual"))
+			goto bad_value;
+		c->opt.dir_versions_manual = !strcmp(v + 1, "manual");
 	} else if (!strncmp(w, "lineage=", 8)) {
 		if (strcmp(v + 1, "on") && strcmp(v + 1, "off"))
 			goto bad_value;

@@ -38,5 +38,8 @@ int fs_create_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
  * The caller checked its permission on PARENT. */
 int fs_make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32_t mode,
 		 const char *target, struct inode **out);
+/* Remove NAME from PARENT as unlink(2) (DIR false) or rmdir(2) would for
+ * the caller: 0 or -errno. */
+int fs_remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir);
 
 #endif

@@ -5,6 +5,7 @@
  * checkpoint file (versions, pins) follows the name it is renamed over.
  */
 #include "fs/dir_priv.h"
+#include "fs/layouts.h"
 #include "fs/access.h"
 #include "fs/acl.h"
 #include "fs/inode.h"
@@ -256,9 +257,10 @@ static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 out:
 	pthread_rwlock_unlock(&fs->ns);
 	/* A PyTorch distributed checkpoint is complete when its .metadata
-	 * lands: the directory commits as one version. */
-	if (rc == 0 && !strcmp(newname, ".metadata") && r.np &&
-	    r.np->attr.policy == META_AREA_CHECKPOINT)
+	 * lands, a TensorFlow one when its state file does (layouts.c): the
+	 * directory commits as one version. */
+	if (rc == 0 && r.np && r.np->attr.policy == META_AREA_CHECKPOINT &&
+	    layout_rename_commits(fs, newparent, newname))
 		version_dir_commit(fs, newparent, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid);
 	for (int i = 0; i < 4; i++) {
 		struct inode *in = (&r.p)[i];

@@ -22,7 +22,7 @@ int version_hold(struct fs *fs, struct inode *vin, const char *tag, size_t len, 
 	uint8_t k[8 + META_NAME_MAX];
 	int rc;
 
-	if (!(vin->attr.flags & META_IF_VERSION))
+	if (!(vin->attr.flags & META_IF_VERSION) && !dirver_is_version(fs, vin, NULL, NULL))
 		return -EINVAL;
 	if (len == 0 || len > META_NAME_MAX)
 		return -EINVAL;
@@ -117,7 +117,6 @@ int version_retain_set(struct fs *fs, struct inode *dir, const char *value, size
 int version_restore(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t n)
 {
 	struct vrec v;
-	struct meta_batch *b;
 	int rc;
 
 	if (!version_tracked(in))
@@ -127,6 +126,19 @@ int version_restore(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t n)
 	rc = version_get(fs, in->ino, n, &v, NULL);
 	if (rc < 0)
 		return rc == -ENOENT ? -ENOENT : rc;
+	return version_restore_from(fs, req, in, &v);
+}
+
+int version_restore_from(struct fs *fs, fuse_req_t req, struct inode *in, const struct vrec *vp)
+{
+	struct vrec v = *vp;
+	struct meta_batch *b;
+	int rc;
+
+	if (!version_tracked(in))
+		return -EINVAL;
+	if (in->nwriters)
+		return -EBUSY;		/* a save is under way */
 	b = meta_batch_new();
 	if (!b)
 		return -ENOMEM;
@@ -182,7 +194,8 @@ int version_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, 
 	if (!strcmp(name, "user.aifs.area"))
 		return snprintf(buf, len, "%s", in->attr.policy < 4 ?
 				area_names[in->attr.policy] : "unknown");
-	if (!strcmp(name, "user.aifs.holds") && (in->attr.flags & META_IF_VERSION))
+	if (!strcmp(name, "user.aifs.holds") &&
+	    ((in->attr.flags & META_IF_VERSION) || dirver_is_version(fs, in, NULL, NULL)))
 		return version_holds(fs, in->ino, buf, len);
 	rc = dirver_xattr(fs, in, name, buf, len);
 	if (rc != DIRVER_NOT_MINE)

@@ -262,7 +262,7 @@ static void release_versions(struct fs *fs, struct inode **held, size_t n)
  * a held one, nor the newest complete one. */
 
 /* Retention set on directory DIR (user.aifs.retain), if any. */
-static void retain_of(struct fs *fs, uint64_t dir, unsigned *keep, unsigned *every)
+void ver_retain_of(struct fs *fs, uint64_t dir, unsigned *keep, unsigned *every)
 {
 	uint8_t k[8];
 	void *v;
@@ -310,7 +310,7 @@ static void prune(struct fs *fs, struct inode *in)
 
 	unsigned keep = fs->opt.keep_versions, every = fs->opt.keep_every;
 
-	retain_of(fs, in->lparent, &keep, &every);
+	ver_retain_of(fs, in->lparent, &keep, &every);
 	if (!keep)
 		return;
 	l = ver_list_load(fs, ino, &rc);

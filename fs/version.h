@@ -66,6 +66,9 @@ int version_retain_set(struct fs *fs, struct inode *dir, const char *value, size
 /* Make version N of IN its newest version again (a new version sharing
  * N's data). */
 int version_restore(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t n);
+/* The same with the content of V (an immutable inode: a version, or a file
+ * of a directory version) in place of version N's. */
+int version_restore_from(struct fs *fs, fuse_req_t req, struct inode *in, const struct vrec *v);
 /* Commit a version of checkpoint directory DIR: a frozen copy of its tree
  * sharing all data (takes the namespace lock; call with no inode locked). */
 int version_dir_commit(struct fs *fs, uint64_t dir, uint32_t uid, uint32_t pid);

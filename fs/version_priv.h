@@ -38,6 +38,9 @@ void ver_list_free(struct vlist *l);
 int ver_last_cb(void *ctx, uint32_t n, const struct vrec *v);
 /* Make IN's content that of complete version P again (into B). */
 int ver_revert(struct fs *fs, struct inode *in, struct meta_batch *b, const struct vrec *p);
+/* The retention set on directory DIR (user.aifs.retain) into *KEEP and
+ * *EVERY, if any (left as they are otherwise). */
+void ver_retain_of(struct fs *fs, uint64_t dir, unsigned *keep, unsigned *every);
 /* True if version inode VINO is on hold. */
 bool ver_held(struct fs *fs, uint64_t vino);
 

@@ -14,6 +14,8 @@
 #include "fs/ops.h"
 #include "tier/failpoint.h"
 #include "fs/du.h"
+#include "fs/dirver.h"
+#include "fs/clone.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -51,6 +53,22 @@ static int restore_may(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t
 		return rc;
 	access_cred_get(req, &c);
 	return acl_access_check(fs, &c, &a, R_OK);
+}
+
+/* setxattr user.aifs.restore=N on a directory of a checkpoint area. */
+static int dir_restore(fuse_req_t req, struct inode *in, const char *value, size_t size)
+{
+	char num[16], *end;
+	unsigned long n;
+
+	if (size == 0 || size >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, value, size);
+	num[size] = 0;
+	n = strtoul(num, &end, 10);
+	if (*end || !n || n > UINT32_MAX)
+		return -EINVAL;
+	return fs_restore_tree(fuse_req_userdata(req), req, in, (uint32_t)n);
 }
 
 /* setxattr user.aifs.area=POLICY on a directory marks its area (what is
@@ -127,8 +145,8 @@ static int xattr_set(fuse_req_t req, struct fs *fs, struct inode *in, const char
 
 	if (rc < 0)
 		return rc;
-	if ((in->attr.flags & META_IF_VERSION) && !remove &&
-	    (!strcmp(name, "user.aifs.hold") || !strcmp(name, "user.aifs.unhold")))
+	if (((in->attr.flags & META_IF_VERSION) || dirver_is_version(fs, in, NULL, NULL)) &&
+	    !remove && (!strcmp(name, "user.aifs.hold") || !strcmp(name, "user.aifs.unhold")))
 		return version_hold(fs, in, value, size, name[10] == 'h');
 	if (in->attr.flags & META_IF_READONLY)
 		return -EROFS;
@@ -220,6 +238,11 @@ static void xattr_change(fuse_req_t req, fuse_ino_t ino, const char *name,
 	} else if (rc == 0 && !remove && !strcmp(name, "user.aifs.retention")) {
 		/* records the directory's path: reads its ancestors' locks, so not under IN's */
 		rc = journal_dir_retention(fs, req, in, value, size);
+		inode_put(fs, in);
+	} else if (rc == 0 && !remove && !strcmp(name, "user.aifs.restore") &&
+		   S_ISDIR(in->attr.mode)) {
+		/* a directory version: commits, so not under IN's lock */
+		rc = dir_restore(req, in, value, size);
 		inode_put(fs, in);
 	} else if (rc == 0 && !remove && !strcmp(name, "user.aifs.promote")) {
 		/* creates a file: takes the namespace lock, so not under IN's */

@@ -260,7 +260,7 @@ static const struct {
 } checkpoint_cmds[] = {
 	{ "checkpoint", "checkpoint commit DIR",
 	  "commit checkpoint directory DIR as one directory version" },
-	{ "restore", "restore FILE N", "make version N of FILE the newest (no copy)" },
+	{ "restore", "restore FILE|DIR N", "make version N of FILE or DIR the newest (no copy)" },
 	{ "promote", "promote FILE[@vN]|DIR@vN DEST",
 	  "publish a version of FILE or DIR as DEST (no copy)" },
 	{ "clone", "clone SRC DEST",

@@ -139,5 +139,99 @@ def files_of_a_directory_version_are_shown_read_only():
         eq(run_as(4243, 4243, read), b"x" * 100, "read of a version's file by another user")
 
 
+def vlist(s, name):
+    return sorted(int(v) for v in os.listdir(os.path.join(s.mnt, "checkpoints", ".aifs", "versions", name)))
+
+
+@test
+def directory_versions_are_held_and_pruned_like_file_versions():
+    skip_native()
+    with Store(opts="keep_versions=2") as s:
+        d = os.path.join(s.mnt, "checkpoints", "run")
+        os.makedirs(d)
+        write_file(os.path.join(d, "w"), data("w1", 100000))
+        commit(d)
+        hold = os.path.join(s.mnt, "checkpoints", "run@v1")
+        rc, out, err = ctl("hold", hold, "paper")
+        eq(rc, 0, "aifsctl hold of a directory version: " + err)
+        eq(os.getxattr(hold, "user.aifs.holds"), b"paper", "holds of the directory version")
+        for i in (2, 3, 4):
+            write_file(os.path.join(d, "w"), data("w%d" % i, 100000))
+            commit(d)
+        eq(vlist(s, "run"), [1, 3, 4], "versions kept with keep_versions=2 and version 1 held")
+        try:
+            subprocess.run(["rm", "-rf", d], check=True, capture_output=True)
+            raise AssertionError("removing a directory with a held version succeeded")
+        except subprocess.CalledProcessError as e:
+            check(b"busy" in e.stderr, "rm -rf of a directory with a held version: expected "
+                  "EBUSY, saw %r" % e.stderr)
+        rc, out, err = ctl("unhold", hold, "paper")
+        eq(rc, 0, "aifsctl unhold: " + err)
+        write_file(os.path.join(d, "w"), data("w5", 100000))
+        commit(d)
+        eq(vlist(s, "run"), [4, 5], "versions once the hold was lifted")
+        with open(os.path.join(s.mnt, "checkpoints", ".aifs", "versions", "run", "4", "w"), "rb") as f:
+            eq(f.read(), data("w4", 100000), "version 4 after pruning")
+        subprocess.run(["rm", "-rf", d], check=True)
+        s.unmount()
+        s.fsck_clean("fsck after pruning and removing directory versions")
+
+
+def tree(root):
+    out = {}
+    for top, dirs, files in os.walk(root):
+        for d in dirs:
+            out[os.path.relpath(os.path.join(top, d), root)] = "dir"
+        for f in files:
+            with open(os.path.join(top, f), "rb") as fh:
+                out[os.path.relpath(os.path.join(top, f), root)] = fh.read()
+    return out
+
+
+@test
+def restore_of_a_directory_version():
+    skip_native()
+    with Store() as s:
+        d = os.path.join(s.mnt, "checkpoints", "run")
+        os.makedirs(os.path.join(d, "sub"))
+        write_file(os.path.join(d, "a"), data("a1", 70000))
+        write_file(os.path.join(d, "b"), b"bee")
+        write_file(os.path.join(d, "sub", "c"), data("c1", 5000))
+        commit(d)
+        v1 = tree(d)
+        write_file(os.path.join(d, "a"), data("a2", 90000))
+        os.unlink(os.path.join(d, "b"))
+        write_file(os.path.join(d, "new"), b"new")
+        subprocess.run(["rm", "-rf", os.path.join(d, "sub")], check=True)
+        write_file(os.path.join(d, "sub"), b"a file where a directory was")
+        commit(d)
+        v2 = tree(d)
+        a_versions = len(os.listdir(os.path.join(d, ".aifs", "versions", "a")))
+        rc, out, err = ctl("restore", d, "1")
+        eq(rc, 0, "aifsctl restore of a directory version: " + err)
+        eq(tree(d), v1, "the directory after restoring version 1")
+        j = versions_json(d)
+        eq([v["version"] for v in j["versions"]], [1, 2, 3, 4],
+           "versions: the one before the restore kept, the restored one newest")
+        eq(j["versions"][3]["sha256"], j["versions"][0]["sha256"], "digest of the restored version")
+        eq(j["versions"][2]["sha256"], j["versions"][1]["sha256"],
+           "digest of the version kept before the restore")
+        eq(tree(os.path.join(s.mnt, "checkpoints", ".aifs", "versions", "run", "3")), v2,
+           "what the directory held before the restore, as version 3")
+        eq(len(os.listdir(os.path.join(d, ".aifs", "versions", "a"))), a_versions + 1,
+           "a restored file continues its own history")
+        # a save under way refuses the restore
+        fd = os.open(os.path.join(d, "a"), os.O_WRONLY | os.O_TRUNC)
+        os.write(fd, b"partial")
+        rc, out, err = ctl("restore", d, "2")
+        check(rc != 0 and "busy" in err, "restore while a file is being written: %d %s" % (rc, err))
+        os.close(fd)
+        s.remount()
+        eq(tree(os.path.join(s.mnt, "checkpoints", ".aifs", "versions", "run", "4")), v1,
+           "version 4 after a remount")
+        s.unmount()
+        s.fsck_clean("fsck after a directory restore")
+
+
 if __name__ == "__main__":
     main()

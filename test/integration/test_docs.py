@@ -256,7 +256,7 @@ def every_subcommand_and_option_is_documented_and_completed():
 
 @test
 def usage_errors_print_that_commands_usage_and_exit_2():
-    for argv, first in ((["restore", "/tmp", "abc"], "usage: aifsctl restore FILE N"),
+    for argv, first in ((["restore", "/tmp", "abc"], "usage: aifsctl restore FILE|DIR N"),
                         (["retain", "/tmp", "--last", "x"], "usage: aifsctl retain DIR"),
                         (["hold", "x"], "usage: aifsctl hold FILE@vN TAG"),
                         (["versions"], "usage: aifsctl versions"),
@@ -271,7 +271,7 @@ def usage_errors_print_that_commands_usage_and_exit_2():
     eq(rc, 1, "aifsctl restore on a path outside aifs: exit status (%r)" % err)
     check("not on a mounted aifs" in err, "restore outside aifs says so: %r" % err)
     rc, out, err = call([AIFSCTL_BIN, "restore", "--help"])
-    eq((rc, out.splitlines()[0]), (0, "usage: aifsctl restore FILE N"), "aifsctl restore --help")
+    eq((rc, out.splitlines()[0]), (0, "usage: aifsctl restore FILE|DIR N"), "aifsctl restore --help")
 
 
 # ------------------------------------------------------------------ lsaifs
