@@ -146,6 +146,7 @@ struct fs_opts {
 	int audit_compliance;		/* 1: nobody may lift retention */
 	long audit_admin_gid;		/* places and lifts legal holds (-1: root only) */
 	unsigned audit_leaves, audit_secs;	/* sign a checkpoint this often */
+	char *audit_witness;		/* command given each new checkpoint, or NULL */
 	unsigned readahead_kb;		/* kernel read-ahead of the mount (0: its default) */
 	bool lineage_off;		/* no lineage capture (-o lineage=off) */
 	bool remote_sync;		/* durable commits wait for shipping (-o remote_sync=on) */

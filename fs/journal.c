@@ -11,8 +11,9 @@
  * JSON line kept in a 'J' seq record.  Every N leaves or T seconds, and at
  * unmount, the tree head is signed with the store's Ed25519 key as a
  * C2SP checkpoint note ('K' size record); the newest one is readable at
- * MOUNT/.aifs/audit/checkpoint.  `aifsctl audit verify` recomputes all of
- * it with only the public key.
+ * MOUNT/.aifs/audit/checkpoint, and each new one is queued for the
+ * -o audit_witness command (witness.c).  `aifsctl audit verify` recomputes
+ * all of it with only the public key.
  */
 #include "fs/journal_priv.h"
 #include "fs/inode.h"
@@ -21,6 +22,8 @@
 #include "fs/journal.h"
 #include "fs/path.h"
 #include "fs/hooks.h"
+#include "fs/lineage.h"
+#include "fs/witness.h"
 #include "meta/keys.h"
 
 #include <errno.h>
@@ -96,6 +99,7 @@ static int checkpoint(struct fs *fs)
 		if (size > j->signed_size)
 			j->signed_size = size;
 		pthread_mutex_unlock(&j->lock);
+		witness_post(j->witness, size, note);	/* queued: never waits for CMD */
 	} else {
 		log_err("audit: signing the checkpoint at %llu records failed: %s",
 			(unsigned long long)size, strerror(-rc));
@@ -195,8 +199,15 @@ int journal_init(struct fs *fs)
 int journal_start(struct fs *fs)
 {
 	struct journal *j = fs->journal;
-	int rc = -pthread_create(&j->thread, NULL, checkpointer, fs);
+	int rc;
 
+	if (fs->opt.audit_witness) {
+		rc = witness_start(fs->opt.audit_witness, &j->witness);
+		if (rc < 0)
+			log_err("audit witness: thread not started (%s): checkpoints are not "
+				"handed to '%s'", strerror(-rc), fs->opt.audit_witness);
+	}
+	rc = -pthread_create(&j->thread, NULL, checkpointer, fs);
 	j->running = rc == 0;
 	return rc;
 }
@@ -219,6 +230,8 @@ void journal_stop(struct fs *fs)
 		flush_dirty(fs);
 		checkpoint(fs);
 	}
+	witness_stop(j->witness);	/* after the last checkpoint is posted */
+	j->witness = NULL;
 	b = fs->opt.store_ro ? NULL : meta_batch_new();
 	if (b) {
 		clock_save(fs, b);
@@ -519,6 +532,24 @@ static void flush_dirty(struct fs *fs)
 	free(v);
 }
 
+/* The first write of a job to IN: the lineage of the job (the checkpoint
+ * versions and snapshots it read) becomes the file's, with a "lineage"
+ * record of its SHA-256 in the signed log, in one batch.  A failure is
+ * logged by lineage.c and costs the write nothing. */
+static void journal_lineage(struct fs *fs, struct inode *in, const struct leaf *w)
+{
+	struct meta_batch *b = meta_batch_new();
+	uint8_t sha[32];
+	struct leaf l = { .op = "lineage", .uid = w->uid, .pid = w->pid, .comm = w->comm,
+			  .path = in->jpath ? in->jpath : "?", .ino = in->ino, .sha = sha };
+
+	if (b && lineage_journal(fs, b, in->ino, w->pid, w->uid, sha) == 1) {
+		if (journal_leaf_commit(fs, &l, b) < 0)
+			lineage_journal_undo(in->ino);
+	}
+	meta_batch_free(b);
+}
+
 int journal_wrote(struct fs *fs, fuse_req_t req, struct inode *in, const char *buf,
 		  size_t size, uint64_t off)
 {
@@ -545,6 +576,7 @@ int journal_wrote(struct fs *fs, fuse_req_t req, struct inode *in, const char *b
 	if (EVP_Digest(buf, size, j->sha, NULL, EVP_sha256(), NULL) != 1)
 		return -EIO;
 	journal_who(req, &l, comm);
+	journal_lineage(fs, in, &l);
 	remember_writer(in, &l);
 	j->time = fs_now();
 	j->uid = l.uid;

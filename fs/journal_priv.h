@@ -33,6 +33,7 @@ struct journal {
 	pthread_mutex_t retention_lock;	/* a retention's check and change, as one */
 	uint8_t (*pend_hash)[32];	/* hashes of the records of the batch */
 	size_t pend_cap;		/* being committed (records_begin..end) */
+	struct witness *witness;	/* -o audit_witness=CMD, or NULL */
 };
 
 /* One record of the log.  Its op is one of: create, write, seal (a journal

@@ -42,6 +42,7 @@
 #include "meta/keys.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -524,21 +525,16 @@ static int gather_cb(void *ctx, const void *key, size_t klen, const void *val, s
 	return 0;
 }
 
-void lineage_attach(struct fs *fs, struct meta_batch *b, uint32_t pid, uint32_t uid,
-		    uint64_t vino)
+/* The lineage record of job J (of PID) as of now into VAL, and the job's
+ * dataset sources' state into B: 0 or -errno. */
+static int gather_record(struct fs *fs, struct meta_batch *b, struct ljob *j, uint32_t pid,
+			 struct sb *val)
 {
 	struct gather g = { 0 };
-	struct ljob *j;
-	struct sb hdr = { 0 }, val = { 0 };
+	struct sb hdr = { 0 };
 	char cmd[2048], now[40];
-	uint8_t k[8];
+	int rc;
 
-	if (fs->opt.lineage_off || !pid)
-		return;
-	pthread_once(&boot_once, lin_boot_init);
-	j = lin_job_of(pid, uid, true);
-	if (!j)
-		return;
 	pthread_mutex_lock(&lin_lock);
 	for (size_t i = 0; i < j->nsrc; i++) {
 		struct lsrc *s = &j->src[i];
@@ -565,26 +561,107 @@ void lineage_attach(struct fs *fs, struct meta_batch *b, uint32_t pid, uint32_t 
 	lin_sb_printf(&hdr, ", \"writer\": {\"pid\": %u, \"cmdline\": ", pid);
 	lin_sb_str(&hdr, cmd);
 	lin_sb_printf(&hdr, "}, \"attached\": \"%s\"}", now);
-	lin_rec_begin(&val, &hdr);
+	lin_rec_begin(val, &hdr);
 	for (size_t i = 0; g.rc == 0 && i < g.n; i++) {
-		lin_rec_source(&val, g.v[i].key, g.v[i].flags, g.v[i].files, g.v[i].sum,
+		lin_rec_source(val, g.v[i].key, g.v[i].flags, g.v[i].files, g.v[i].sum,
 			       g.v[i].json);
 		if (g.v[i].key[0] == 'd')
 			src_put(b, j, &g.v[i]);		/* its state as of now */
 	}
-	if (g.rc == 0 && !hdr.err && !val.err) {
-		key_put_u64(k, vino);
-		meta_rec_put(b, LIN_REC_LIN, k, 8, val.p, val.len);
-	} else {
-		log_err("lineage: version inode %llu: its lineage could not be gathered: %s",
-			(unsigned long long)vino, strerror(g.rc < 0 ? -g.rc : ENOMEM));
-	}
+	rc = g.rc < 0 ? g.rc : hdr.err || val->err ? -ENOMEM : 0;
 	for (size_t i = 0; i < g.n; i++)
 		free(g.v[i].json);
 	free(g.v);
 	free(g.mem);
 	free(hdr.p);
+	return rc;
+}
+
+void lineage_attach(struct fs *fs, struct meta_batch *b, uint32_t pid, uint32_t uid,
+		    uint64_t vino)
+{
+	struct ljob *j;
+	struct sb val = { 0 };
+	uint8_t k[8];
+	int rc;
+
+	if (fs->opt.lineage_off || !pid)
+		return;
+	pthread_once(&boot_once, lin_boot_init);
+	j = lin_job_of(pid, uid, true);
+	if (!j)
+		return;
+	rc = gather_record(fs, b, j, pid, &val);
+	if (rc == 0) {
+		key_put_u64(k, vino);
+		meta_rec_put(b, LIN_REC_LIN, k, 8, val.p, val.len);
+	} else {
+		log_err("lineage: version inode %llu: its lineage could not be gathered: %s",
+			(unsigned long long)vino, strerror(-rc));
+	}
 	free(val.p);
+}
+
+/* Journal files: the job whose lineage each carries, and the writer last
+ * seen, so that most writes cost a comparison. */
+#define JNOTES	256
+
+static struct {
+	uint64_t ino;
+	uint32_t pid;
+	uint8_t job[LIN_JOB_ID];
+} jnotes[JNOTES];
+
+int lineage_journal(struct fs *fs, struct meta_batch *b, uint64_t ino, uint32_t pid, uint32_t uid,
+		    uint8_t sha[32])
+{
+	size_t slot = ino % JNOTES;
+	struct sb val = { 0 };
+	struct ljob *j;
+	uint8_t k[8];
+	int rc;
+
+	if (fs->opt.lineage_off || !pid)
+		return 0;
+	pthread_mutex_lock(&lin_lock);
+	rc = jnotes[slot].ino == ino && jnotes[slot].pid == pid;
+	pthread_mutex_unlock(&lin_lock);
+	if (rc)
+		return 0;
+	pthread_once(&boot_once, lin_boot_init);
+	j = lin_job_of(pid, uid, true);
+	if (!j)
+		return 0;
+	pthread_mutex_lock(&lin_lock);
+	rc = jnotes[slot].ino == ino && !memcmp(jnotes[slot].job, j->id, LIN_JOB_ID) ? 1 : 0;
+	jnotes[slot].ino = ino;
+	jnotes[slot].pid = pid;
+	memcpy(jnotes[slot].job, j->id, LIN_JOB_ID);
+	pthread_mutex_unlock(&lin_lock);
+	if (rc || !j->nsrc)
+		return 0;	/* the same job; or one that has read nothing */
+	rc = gather_record(fs, b, j, pid, &val);
+	if (rc == 0 && EVP_Digest(val.p, val.len, sha, NULL, EVP_sha256(), NULL) != 1)
+		rc = -EIO;
+	if (rc == 0) {
+		key_put_u64(k, ino);
+		meta_rec_put(b, LIN_REC_LIN, k, 8, val.p, val.len);
+	} else {
+		log_err("lineage: journal file %llu: the lineage of its writer could not be "
+			"gathered: %s", (unsigned long long)ino, strerror(-rc));
+	}
+	free(val.p);
+	if (rc < 0)
+		lineage_journal_undo(ino);
+	return rc < 0 ? rc : 1;
+}
+
+void lineage_journal_undo(uint64_t ino)
+{
+	pthread_mutex_lock(&lin_lock);
+	if (jnotes[ino % JNOTES].ino == ino)
+		jnotes[ino % JNOTES].ino = 0;	/* tried again at the next write */
+	pthread_mutex_unlock(&lin_lock);
 }
 
 void lineage_copy(struct fs *fs, struct meta_batch *b, uint64_t from, uint64_t to)

@@ -38,6 +38,15 @@ int lineage_xattr(struct fs *fs, struct inode *in, uint32_t uid, char **out, siz
 void lineage_copy(struct fs *fs, struct meta_batch *b, uint64_t from, uint64_t to);
 
 /* Version inode INO is purged: drop its lineage into B. */
+/* A write of process PID (of UID) to journal file INO, the first of its
+ * job: put the lineage of the job (what it read) into B as the file's,
+ * and its SHA-256 into SHA, for a "lineage" record of the signed log in
+ * the same batch.  1 if put, 0 if there was nothing to put (the same job
+ * as before, a job that read nothing, lineage off), or -errno.  If B does
+ * not commit, lineage_journal_undo(INO) makes the next write try again. */
+int lineage_journal(struct fs *fs, struct meta_batch *b, uint64_t ino, uint32_t pid, uint32_t uid,
+		    uint8_t sha[32]);
+void lineage_journal_undo(uint64_t ino);
 void lineage_forget(struct meta_batch *b, uint64_t ino);
 
 /* At mount: delete the stored sources of jobs that have ended (a session

@@ -353,8 +353,9 @@ int lineage_xattr(struct fs *fs, struct inode *in, uint32_t uid, char **out, siz
 	a = in->attr;
 	pthread_rwlock_unlock(&in->lock);
 	if ((a.flags & META_IF_VERSION) ||
-	    ((a.flags & META_IF_SNAPROOT) && a.policy == META_AREA_CHECKPOINT)) {
-		vino = in->ino;
+	    ((a.flags & META_IF_SNAPROOT) && a.policy == META_AREA_CHECKPOINT) ||
+	    (S_ISREG(a.mode) && a.policy == META_AREA_JOURNAL)) {
+		vino = in->ino;		/* a journal file: its writer's (journal.c) */
 	} else if (version_tracked(in) || (S_ISDIR(a.mode) && a.policy == META_AREA_CHECKPOINT &&
 					   !(a.flags & META_IF_READONLY))) {
 		rc = version_get(fs, in->ino, 0, &v, NULL);

@@ -56,6 +56,8 @@ static const char usage_text[] =
 	"       audit_admin_group=GROUP  its members (and root) place and lift legal holds\n"
 	"       audit_checkpoint_records=N, audit_checkpoint_secs=S  sign the audit log\n"
 	"                          every N records or S seconds (default 1000, 10)\n"
+	"       audit_witness=CMD  run /bin/sh -c CMD with each new signed checkpoint on\n"
+	"                          its stdin, e.g. 'logger -t aifs-witness' (no commas)\n"
 	"       compress=lz4|none  compression of new hot-tier extents (default none)\n"
 	"       readahead=KIB      kernel read-ahead of the mount in KiB (default 1024;\n"
 	"                          0 keeps the kernel's)\n"
@@ -198,6 +200,11 @@ static int parse_word(struct cmdline *c, const char *w)
 		if (*end || !v[1] || n < 1 || n > 86400)
 			goto bad_value;
 		c->opt.audit_secs = (unsigned)n;
+	} else if (!strncmp(w, "audit_witness=", 14)) {
+		free(c->opt.audit_witness);
+		c->opt.audit_witness = v[1] ? strdup(v + 1) : NULL;
+		if (!c->opt.audit_witness)
+			goto bad_value;
 	} else if (!strncmp(w, "keep_every=", 11)) {
 		unsigned long n = strtoul(v + 1, &end, 10);
 
@@ -690,6 +697,7 @@ int main(int argc, char **argv)
 	log_msg(LOG_NOTICE, "unmounted %s", mnt);
 	free(c.fuse_opts);
 	free(c.opt.cold);
+	free(c.opt.audit_witness);
 	free(c.ceph_conf);
 	free(c.ceph_user);
 	free(fs);

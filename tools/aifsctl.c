@@ -11,6 +11,7 @@
 #include "meta/store.h"
 #include "tier/log.h"
 #include "tools/aifsctl.h"
+#include "tools/common.h"
 
 static const char usage_text[] =
 	"usage: aifsctl COMMAND [ARGS]\n"
@@ -34,7 +35,11 @@ static const char usage_text[] =
 	"  snapshot manifest DS TAG   JSON lines: path, size, sha256, mode, mtime\n"
 	"  snapshot diff [--json] DS A B  paths added, removed, changed from A to B\n"
 	"  audit verify STORE         check the journal with only the public key\n"
+	"  audit verify --against FILE STORE  also check it extends witnessed checkpoints\n"
+	"  audit verify --bundle B    check a proof bundle offline\n"
 	"  audit export STORE DIR     write records, checkpoints and public key\n"
+	"  audit prove FILE --line N  write a proof bundle of one journal line\n"
+	"  audit witness MOUNT FILE   append the newest signed checkpoint to FILE\n"
 	"  audit pubkey STORE         print the public key of the journal\n"
 	"  audit head MOUNT           print the newest signed checkpoint\n"
 	"  audit hold|unhold FILE TAG set or clear a legal hold on a journal file\n"
@@ -100,11 +105,11 @@ static int cmd_mkfs(int argc, char **argv)
 			}
 			break;
 		case 'h': fputs(mkfs_usage, stdout); return EXIT_OK;
-		default: fputs(mkfs_usage, stderr); return EXIT_USAGE;
+		default: usage_of(stderr, mkfs_usage, NULL, false); return EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 1) {
-		fputs(mkfs_usage, stderr);
+		usage_of(stderr, mkfs_usage, NULL, false);
 		return EXIT_USAGE;
 	}
 	o.cold = cold;
@@ -132,11 +137,16 @@ int main(int argc, char **argv)
 		printf("aifsctl %s\n", AIFS_VERSION);
 		return EXIT_OK;
 	}
-	/* "aifsctl snapshot create --help": help wherever it stands */
+	/* "aifsctl restore FILE --help": help wherever it stands; a command
+	 * with verbs keeps the verb ("aifsctl snapshot create --help"). */
 	for (int i = 2; i < argc; i++)
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			argv[2] = "--help";
-			argc = 3;
+			bool verb = i > 2 && argv[2][0] != '-' && (!strcmp(argv[1], "snapshot") ||
+				!strcmp(argv[1], "audit") || !strcmp(argv[1], "policy") ||
+				!strcmp(argv[1], "tier"));
+
+			argv[verb ? 3 : 2] = "--help";
+			argc = verb ? 4 : 3;
 			break;
 		}
 	if (!strcmp(argv[1], "mkfs"))

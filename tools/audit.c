@@ -197,6 +197,45 @@ static void verify_cover(struct log *l, struct store *s)
 	free(c.v);
 }
 
+/* Each journal file keeps the lineage of the job that last started writing
+ * it; the log's newest "lineage" record of the file must name its SHA-256
+ * (the bytes of the 'Z' record, fs/lineage.c).  Earlier ones were
+ * replaced and cannot be checked here. */
+static void verify_lineage(struct log *l, struct store *s)
+{
+	for (size_t i = l->n; i-- > 0;) {
+		char op[16], want[65], got[65], path[4096];
+		uint64_t ino = field_u64(l->rec[i], "inode");
+		bool newest = true;
+		uint8_t k[8], sha[32];
+		void *v;
+		size_t len;
+
+		field_str(l->rec[i], "op", op, sizeof(op));
+		if (strcmp(op, "lineage"))
+			continue;
+		for (size_t j = i + 1; j < l->n && newest; j++) {
+			field_str(l->rec[j], "op", op, sizeof(op));
+			newest = strcmp(op, "lineage") || field_u64(l->rec[j], "inode") != ino;
+		}
+		if (!newest)
+			continue;
+		field_str(l->rec[i], "sha256", want, sizeof(want));
+		field_str(l->rec[i], "path", path, sizeof(path));
+		for (int b = 7; b >= 0; b--, ino >>= 8)
+			k[b] = (uint8_t)ino;
+		if (meta_rec_get(s->meta, 'Z', k, 8, &v, &len) < 0)
+			continue;	/* the file is gone, and its lineage with it */
+		EVP_Digest(v, len, sha, NULL, EVP_sha256(), NULL);
+		free(v);
+		for (int b = 0; b < 32; b++)
+			snprintf(got + 2 * b, 3, "%02x", sha[b]);
+		if (strcmp(want, got))
+			problem(l, "lineage of %s was changed (record %zu names %.16s..., the store "
+				"holds %.16s...)", path, i, want, got);
+	}
+}
+
 /* Re-read the journaled bytes of every write and seal record; then say
  * what became of the files that are gone. */
 static void verify_content(struct log *l, struct store *s, unsigned long long *bytes)
@@ -261,7 +300,7 @@ static void verify_content(struct log *l, struct store *s, unsigned long long *b
 static const char audit_usage[] =
 	"usage: aifsctl audit verify [--json] [--pubkey FILE] [--against WITNESSED]\n"
 	"                            STORE|MOUNT|--export DIR\n"
-	"       aifsctl audit verify --bundle BUNDLE [--pubkey FILE]\n"
+	"       aifsctl audit verify --bundle BUNDLE [--json] [--pubkey FILE]\n"
 	"       aifsctl audit export [--from SEQ] STORE|MOUNT DIR\n"
 	"       aifsctl audit proof FILE\n"
 	"       aifsctl audit prove FILE --line N|--offset BYTE [--hash-only] [-o BUNDLE]\n"
@@ -364,8 +403,8 @@ static int audit_verify(int argc, char **argv)
 		else
 			goto usage;
 	}
-	if (bundle && !exp && !store && !json && !against)
-		return audit_verify_bundle(bundle, pub);
+	if (bundle && !exp && !store && !against)
+		return audit_verify_bundle(bundle, pub, json);
 	if (bundle || !!exp == !!store)
 		goto usage;
 	if (!pub) {
@@ -406,6 +445,7 @@ static int audit_verify(int argc, char **argv)
 		if (s) {
 			verify_content(&l, s, &bytes);
 			verify_cover(&l, s);
+			verify_lineage(&l, s);
 		}
 		if (against)
 			audit_check_against(&l, vkey, against);
@@ -424,7 +464,7 @@ static int audit_verify(int argc, char **argv)
 	store_close(s);
 	return rc < 0 || l.problems ? EXIT_PROBLEM : EXIT_OK;
 usage:
-	fputs(audit_usage, stderr);
+	usage_of(stderr, audit_usage, "verify", false);
 	return EXIT_USAGE;
 }
 
@@ -560,16 +600,24 @@ int cmd_audit(int argc, char **argv)
 	const char *verb = argc >= 2 ? argv[1] : "";
 	char p[4200];
 
-	if (!strcmp(verb, "--help") || !strcmp(verb, "-h")) {
-		fputs(audit_usage, stdout);
+	if (!strcmp(verb, "--help") || !strcmp(verb, "-h") ||
+	    (argc == 3 && !strcmp(argv[2], "--help"))) {
+		usage_of(stdout, audit_usage, verb, true);
 		return EXIT_OK;
 	}
 	if (!strcmp(verb, "verify"))
 		return audit_verify(argc - 2, argv + 2);
 	if (!strcmp(verb, "export") && argc == 4)
 		return audit_export(argv[2], argv[3], 0);
-	if (!strcmp(verb, "export") && argc == 6 && !strcmp(argv[2], "--from"))
-		return audit_export(argv[4], argv[5], strtoull(argv[3], NULL, 10));
+	if (!strcmp(verb, "export") && argc == 6 && !strcmp(argv[2], "--from")) {
+		char *end;
+		unsigned long long from = strtoull(argv[3], &end, 10);
+
+		if (argv[3][0] >= '0' && argv[3][0] <= '9' && !*end)
+			return audit_export(argv[4], argv[5], from);
+		fprintf(stderr, "aifsctl audit export: --from '%s' is not a record number\n",
+			argv[3]);
+	}
 	if (!strcmp(verb, "proof") && argc == 3)
 		return audit_proof(argv[2]);
 	if (!strcmp(verb, "prove"))
@@ -580,7 +628,7 @@ int cmd_audit(int argc, char **argv)
 		snprintf(p, sizeof(p), "%s/audit.pub", argv[2]);
 		return print_file(p);
 	}
-	if (!strcmp(verb, "head") && argc == 3)
+	if (!strcmp(verb, "head") && argc == 3 && argv[2][0] != '-')
 		return audit_head(argv[2], false);
 	if (!strcmp(verb, "head") && argc == 4 && !strcmp(argv[2], "--json"))
 		return audit_head(argv[3], true);
@@ -590,6 +638,6 @@ int cmd_audit(int argc, char **argv)
 	}
 	if (!strcmp(verb, "release") && argc == 3)
 		return set_attr(argv[2], "user.aifs.release", "1");
-	fputs(audit_usage, stderr);
+	usage_of(stderr, audit_usage, verb, false);
 	return EXIT_USAGE;
 }

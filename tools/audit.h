@@ -64,7 +64,7 @@ int split_mount(const char *path, char *mnt, size_t mlen, char *rel, size_t rlen
 /* aifsctl audit prove FILE --line N|--offset B [--hash-only] [-o BUNDLE]. */
 int audit_prove(int argc, char **argv);
 /* aifsctl audit verify --bundle PATH [--pubkey FILE]: an exit code. */
-int audit_verify_bundle(const char *path, const char *pubkey);
+int audit_verify_bundle(const char *path, const char *pubkey, bool json);
 /* aifsctl audit witness MOUNT FILE: append the newest checkpoint to FILE. */
 int audit_witness(const char *mnt, const char *file);
 /* Problems in L for each checkpoint witnessed in FILE (by audit witness)

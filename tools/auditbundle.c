@@ -21,6 +21,7 @@
 #include "meta/note.h"
 #include "meta/store.h"
 #include "tools/aifsctl.h"
+#include "tools/common.h"
 #include "tools/audit.h"
 
 #define BUNDLE_FORMAT "aifs-audit-bundle-1"
@@ -228,7 +229,7 @@ int audit_prove(int argc, char **argv)
 	int fd = -1, rc = EXIT_PROBLEM;
 
 	if (prove_parse(argc, argv, &a) < 0) {
-		fputs(prove_usage, stderr);
+		usage_of(stderr, prove_usage, NULL, false);
 		return EXIT_USAGE;
 	}
 	if (split_mount(a.file, mnt, sizeof(mnt), rel, sizeof(rel)) < 0 ||
@@ -355,7 +356,33 @@ static const char *entry_check(json_t *e, uint64_t size, const uint8_t root[32],
 	return why;
 }
 
-int audit_verify_bundle(const char *path, const char *pubkey)
+/* The verdict on bundle PATH as one JSON object (WHY: NULL if valid). */
+static void bundle_json(const char *path, json_t *b, const char *why, size_t n, uint64_t size,
+			const char *vkey, const char *fp, bool trusted, const char *line)
+{
+	printf("{\"bundle\": ");
+	json_str(path);
+	printf(", \"valid\": %s, \"problem\": ", why ? "false" : "true");
+	if (why)
+		json_str(why);
+	else
+		printf("null");
+	if (!why) {
+		printf(", \"path\": ");
+		json_str(json_string_value(json_object_get(b, "path")) ?: "?");
+		printf(", \"records\": %zu, \"tree_size\": %llu, \"key\": \"%.*s\", "
+		       "\"key_sha256\": \"%s\", \"trusted_key\": %s", n, (unsigned long long)size,
+		       (int)strcspn(vkey, "+"), vkey, fp, trusted ? "true" : "false");
+		if (line) {
+			printf(", \"line\": %lld, \"text\": ",
+			       (long long)json_integer_value(json_object_get(b, "line")));
+			json_str(line);
+		}
+	}
+	printf("}\n");
+}
+
+int audit_verify_bundle(const char *path, const char *pubkey, bool json)
 {
 	json_error_t err;
 	json_t *b = json_load_file(path, 0, &err), *entries, *e;
@@ -367,8 +394,13 @@ int audit_verify_bundle(const char *path, const char *pubkey)
 	int rc = EXIT_PROBLEM;
 
 	if (!b) {
-		fprintf(stderr, "aifsctl audit verify: %s: not a bundle: %s (line %d)\n", path,
-			err.text, err.line);
+		char why_b[256];
+
+		snprintf(why_b, sizeof(why_b), "not a bundle: %s (line %d)", err.text, err.line);
+		if (json)
+			bundle_json(path, NULL, why_b, 0, 0, NULL, NULL, false, NULL);
+		else
+			fprintf(stderr, "aifsctl audit verify: %s: %s\n", path, why_b);
 		return EXIT_PROBLEM;
 	}
 	vkey = json_string_value(json_object_get(b, "public_key"));
@@ -403,11 +435,24 @@ int audit_verify_bundle(const char *path, const char *pubkey)
 			}
 		free(data);
 	}
+	if (why && json) {
+		bundle_json(path, b, why, 0, 0, NULL, NULL, false, NULL);
+		goto out;
+	}
 	if (why) {
 		printf("bundle %s: NOT valid: %s\n", path, why);
 		goto out;
 	}
 	sha256_hex(vkey, strlen(vkey), fp);
+	if (json) {
+		bool whole = line && llen == end - start && !strcmp(json_string_value(
+			json_object_get(b, "selector")) ?: "", "line");
+
+		bundle_json(path, b, NULL, json_array_size(entries), size, vkey, fp, pubkey,
+			    whole ? line : NULL);
+		rc = EXIT_OK;
+		goto out;
+	}
 	printf("bundle %s: valid: %zu record%s of %s in the checkpoint at %llu records, "
 	       "signed by key %.*s (sha256 %.16s)\n", path, json_array_size(entries),
 	       json_array_size(entries) == 1 ? "" : "s",
@@ -478,37 +523,73 @@ int audit_witness(const char *mnt, const char *file)
 	return rc;
 }
 
+/* The newest checkpoint of L whose signature and root verify_tree checked:
+ * its size (0 if none) and root. */
+static uint64_t newest_checkpoint(struct log *l, const char *vkey, uint8_t root[32])
+{
+	for (size_t i = l->nck; i-- > 0;) {
+		uint64_t size;
+		uint8_t mine[32];
+
+		if (note_verify(vkey, l->ck_note[i], NULL, &size, root, NULL) == 0 &&
+		    size == l->ck_size[i] && size && size <= l->n &&
+		    merkle_range_root(0, size, leaf_fn, l, mine) == 0 && !memcmp(mine, root, 32))
+			return size;
+	}
+	return 0;
+}
+
 void audit_check_against(struct log *l, const char *vkey, const char *file)
 {
 	FILE *f = fopen(file, "re");
 	char *buf = NULL;
 	size_t cap = 0;
-	unsigned long n = 0;
+	unsigned long n = 0, lines = 0;
+	uint64_t top, most = 0;
+	uint8_t top_root[32], proof[MERKLE_PROOF_MAX * 32];
 
 	if (!f) {
 		problem(l, "cannot read the witnessed checkpoints %s: %s", file, strerror(errno));
 		return;
 	}
+	top = newest_checkpoint(l, vkey, top_root);
 	while (getline(&buf, &cap, f) > 0) {
-		json_t *j = json_loads(buf, 0, NULL);
+		/* a line as appended by a witness, or as syslog or a journal keeps it */
+		const char *obj = strchr(buf, '{');
+		json_t *j = obj ? json_loads(obj, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
 		const char *note = json_string_value(json_object_get(j, "checkpoint"));
 		uint8_t root[32], ours[32];
 		uint64_t size;
+		size_t count;
 
+		lines++;
+		if (!obj && buf[strspn(buf, " \t\r\n")] == 0)
+			continue;
 		n++;
 		if (!note || note_verify(vkey, note, NULL, &size, root, NULL) < 0)
-			problem(l, "%s line %lu: not a checkpoint signed by the key", file, n);
+			problem(l, "%s line %lu: not a checkpoint signed by the key", file, lines);
 		else if (size > l->n)
 			problem(l, "%s line %lu: a checkpoint at %llu records was witnessed, the log "
-				"has %zu: records were removed", file, n, (unsigned long long)size, l->n);
-		else if (size && (merkle_range_root(0, size, leaf_fn, l, ours) < 0 ||
-				  memcmp(ours, root, 32)))
+				"has %zu: records were removed", file, lines, (unsigned long long)size,
+				l->n);
+		else if (size && size <= top &&
+			 (merkle_consistency_proof(size, top, leaf_fn, l, proof, &count) < 0 ||
+			  merkle_verify_consistency(size, top, root, top_root, proof, count) < 0))
+			problem(l, "%s line %lu: the store's checkpoint at %llu records is not "
+				"consistent with the witnessed one at %llu: the log was rewritten",
+				file, lines, (unsigned long long)top, (unsigned long long)size);
+		else if (size > top && (merkle_range_root(0, size, leaf_fn, l, ours) < 0 ||
+					memcmp(ours, root, 32)))
 			problem(l, "%s line %lu: the first %llu records are not the ones the "
-				"witnessed checkpoint signed: the log was rewritten", file, n,
+				"witnessed checkpoint signed: the log was rewritten", file, lines,
 				(unsigned long long)size);
+		else if (size > most)
+			most = size;
 		json_decref(j);
 	}
-	printf("checked against %lu witnessed checkpoint%s in %s\n", n, n == 1 ? "" : "s", file);
+	printf("checked against %lu witnessed checkpoint%s in %s (the newest at %llu "
+	       "records; consistency proofs to the store's checkpoint at %llu)\n", n,
+	       n == 1 ? "" : "s", file, (unsigned long long)most, (unsigned long long)top);
 	free(buf);
 	fclose(f);
 }

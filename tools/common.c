@@ -166,3 +166,54 @@ char *xattr_str(const char *path, const char *name)
 	}
 	return NULL;
 }
+
+/* Is VERB the word at W (up to a space), or one of its a|b alternatives? */
+static bool usage_word_is(const char *w, const char *verb)
+{
+	size_t n = strlen(verb);
+
+	for (;;) {
+		if (!strncmp(w, verb, n) && (w[n] == '|' || w[n] == ' ' || w[n] == '\n' || !w[n]))
+			return true;
+		w += strcspn(w, "| \n");
+		if (*w != '|')
+			return false;
+		w++;
+	}
+}
+
+void usage_of(FILE *f, const char *text, const char *verb, bool help)
+{
+	const char *line = text, *desc = strstr(text, "\n\n"), *cmd, *second;
+	bool matched = false, any = false;
+
+	if (!desc || !verb || !*verb)
+		goto all;
+	for (; line < desc; line = strchr(line, '\n') + 1) {
+		size_t len = strcspn(line, "\n");
+
+		cmd = strstr(line, "aifsctl ");
+		if (cmd && cmd < line + len) {
+			cmd += 8;
+			second = cmd + strcspn(cmd, " \n");
+			second += *second == ' ';
+			matched = usage_word_is(cmd, verb) || usage_word_is(second, verb);
+			if (matched)
+				fprintf(f, "%s%.*s\n", any ? "       aifsctl " : "usage: aifsctl ",
+					(int)(line + len - cmd), cmd);
+			any |= matched;
+		} else if (matched) {
+			fprintf(f, "%.*s\n", (int)len, line);
+		}
+	}
+	if (!any)
+		goto all;
+	if (help)
+		fputs(desc + 1, f);
+	return;
+all:
+	if (help || !desc)
+		fputs(text, f);
+	else
+		fprintf(f, "%.*s", (int)(desc + 1 - text), text);
+}

@@ -2,6 +2,7 @@
 #ifndef AIFS_TOOLS_COMMON_H
 #define AIFS_TOOLS_COMMON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -33,5 +34,13 @@ char *xattr_str(const char *path, const char *name);
 /* Show DONE of TOTAL for long work WHAT as a bar on stderr when it is a
  * terminal (at most once a second, and at the end); nothing otherwise. */
 void progress(const char *what, unsigned long long done, unsigned long long total);
+
+/* From TEXT, a command's help (its "usage: aifsctl ..." lines, a blank line,
+ * a description), print to F the usage lines of VERB: those whose first or
+ * second word after "aifsctl" is VERB (or has it among a|b alternatives),
+ * with their continuation lines, the first as "usage: ..."; with HELP, also
+ * the description.  When VERB is NULL or no line is VERB's, all the usage
+ * lines (and with HELP, the description). */
+void usage_of(FILE *f, const char *text, const char *verb, bool help);
 
 #endif

@@ -351,11 +351,11 @@ int cmd_fsck(int argc, char **argv)
 		switch (ch) {
 		case 'r': f.repair = true; break;
 		case 'h': fputs(fsck_usage, stdout); return EXIT_OK;
-		default: fputs(fsck_usage, stderr); return EXIT_USAGE;
+		default: usage_of(stderr, fsck_usage, NULL, false); return EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 1) {
-		fputs(fsck_usage, stderr);
+		usage_of(stderr, fsck_usage, NULL, false);
 		return EXIT_USAGE;
 	}
 	if (tool_store_open_ro_ok(argv[optind], &f.s, "fsck", &ro) < 0)

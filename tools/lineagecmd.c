@@ -389,11 +389,11 @@ int cmd_lineage(int argc, char **argv)
 		case 'j': mode = mode ? -1 : 'j'; break;
 		case 'o': mode = mode ? -1 : 'o'; break;
 		case 'h': fputs(lineage_usage, stdout); return EXIT_OK;
-		default: fputs(lineage_usage, stderr); return EXIT_USAGE;
+		default: usage_of(stderr, lineage_usage, NULL, false); return EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 1 || mode < 0) {
-		fputs(lineage_usage, stderr);
+		usage_of(stderr, lineage_usage, NULL, false);
 		return EXIT_USAGE;
 	}
 	text = xattr_str(argv[optind], "user.aifs.lineage");

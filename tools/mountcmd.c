@@ -61,11 +61,11 @@ int cmd_versions(int argc, char **argv)
 		switch (ch) {
 		case 'j': json = 1; break;
 		case 'h': fputs(versions_usage, stdout); return EXIT_OK;
-		default: fputs(versions_usage, stderr); return EXIT_USAGE;
+		default: usage_of(stderr, versions_usage, NULL, false); return EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 1) {
-		fputs(versions_usage, stderr);
+		usage_of(stderr, versions_usage, NULL, false);
 		return EXIT_USAGE;
 	}
 	snprintf(dir, sizeof(dir), "%s", argv[optind]);
@@ -158,8 +158,9 @@ int cmd_policy(int argc, char **argv)
 {
 	char buf[64];
 
-	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		fputs(policy_usage, stdout);
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+			  (argc == 3 && !strcmp(argv[2], "--help")))) {
+		usage_of(stdout, policy_usage, argv[1], true);
 		return EXIT_OK;
 	}
 	if ((argc == 3 || (argc == 4 && !strcmp(argv[2], "--json"))) && !strcmp(argv[1], "get")) {
@@ -197,7 +198,7 @@ int cmd_policy(int argc, char **argv)
 		}
 		return EXIT_OK;
 	}
-	fputs(policy_usage, stderr);
+	usage_of(stderr, policy_usage, argc >= 2 ? argv[1] : NULL, false);
 	return EXIT_USAGE;
 }
 

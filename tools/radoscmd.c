@@ -18,6 +18,7 @@
 
 #include "meta/ship.h"
 #include "tools/aifsctl.h"
+#include "tools/common.h"
 
 static const char rados_usage[] =
 	"usage: aifsctl rados unlock [--ceph-conf FILE] [--ceph-user NAME] STORE\n"
@@ -49,7 +50,7 @@ int cmd_rados(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (argc < 2 || strcmp(argv[1], "unlock")) {
-		fputs(rados_usage, stderr);
+		usage_of(stderr, rados_usage, NULL, false);
 		return EXIT_USAGE;
 	}
 	argc--;
@@ -59,11 +60,11 @@ int cmd_rados(int argc, char **argv)
 		case 'C': o.ceph_conf = optarg; break;
 		case 'U': o.ceph_user = optarg; break;
 		case 'h': fputs(rados_usage, stdout); return EXIT_OK;
-		default: fputs(rados_usage, stderr); return EXIT_USAGE;
+		default: usage_of(stderr, rados_usage, NULL, false); return EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 1) {
-		fputs(rados_usage, stderr);
+		usage_of(stderr, rados_usage, NULL, false);
 		return EXIT_USAGE;
 	}
 	rc = store_rados_unlock(argv[optind], &o, said, NULL, err, sizeof(err));
@@ -102,11 +103,11 @@ int cmd_recover(int argc, char **argv)
 		case 'C': ro.conf = optarg; break;
 		case 'U': ro.user = optarg; break;
 		case 'h': fputs(recover_usage, stdout); return EXIT_OK;
-		default: fputs(recover_usage, stderr); return EXIT_USAGE;
+		default: usage_of(stderr, recover_usage, NULL, false); return EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 2) {
-		fputs(recover_usage, stderr);
+		usage_of(stderr, recover_usage, NULL, false);
 		return EXIT_USAGE;
 	}
 	if (ro.conf && !realpath(ro.conf, real)) {

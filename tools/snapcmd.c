@@ -327,8 +327,9 @@ int cmd_snapshot(int argc, char **argv)
 	char **arg = argv + 2, p[8192];
 	int n = argc - 2, json = 0;
 
-	if (!strcmp(verb, "--help") || !strcmp(verb, "-h")) {
-		fputs(snapshot_usage, stdout);
+	if (!strcmp(verb, "--help") || !strcmp(verb, "-h") ||
+	    (argc == 3 && !strcmp(argv[2], "--help"))) {
+		usage_of(stdout, snapshot_usage, verb, true);
 		return EXIT_OK;
 	}
 	if (n > 0 && !strcmp(arg[0], "--json")) {
@@ -358,6 +359,6 @@ int cmd_snapshot(int argc, char **argv)
 	}
 	if (!strcmp(verb, "diff") && n == 3)
 		return snap_diff(arg[0], arg[1], arg[2], json);
-	fputs(snapshot_usage, stderr);
+	usage_of(stderr, snapshot_usage, verb, false);
 	return EXIT_USAGE;
 }

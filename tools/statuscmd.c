@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tools/aifsctl.h"
+#include "tools/common.h"
 
 static char *read_stats(const char *mnt)
 {
@@ -76,11 +77,11 @@ int cmd_status(int argc, char **argv)
 		"readdir", "getxattr", "setxattr" };
 
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		fputs(status_usage, stdout);
+		usage_of(stdout, status_usage, verb, true);
 		return EXIT_OK;
 	}
 	if (!mnt) {
-		fputs(status_usage, stderr);
+		usage_of(stderr, status_usage, verb, false);
 		return EXIT_USAGE;
 	}
 	j = read_stats(mnt);

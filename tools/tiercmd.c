@@ -180,7 +180,7 @@ int cmd_tier(int argc, char **argv)
 	int ch;
 
 	if (argc < 2) {
-		fputs(tier_usage, stderr);
+		usage_of(stderr, tier_usage, NULL, false);
 		return EXIT_USAGE;
 	}
 	verb = argv[1];
@@ -196,8 +196,8 @@ int cmd_tier(int argc, char **argv)
 		case 'j': json = true; break;
 		case 't': to = optarg; break;
 		case 'w': wait = true; break;
-		case 'h': fputs(tier_usage, stdout); return EXIT_OK;
-		default: fputs(tier_usage, stderr); return EXIT_USAGE;
+		case 'h': usage_of(stdout, tier_usage, verb, true); return EXIT_OK;
+		default: usage_of(stderr, tier_usage, verb, false); return EXIT_USAGE;
 		}
 	}
 	if (!strcmp(verb, "status") && argc - optind == 1 && !to && !wait)
@@ -217,7 +217,7 @@ int cmd_tier(int argc, char **argv)
 		}
 		return EXIT_OK;
 	}
-	fputs(tier_usage, stderr);
+	usage_of(stderr, tier_usage, verb, false);
 	return EXIT_USAGE;
 }
 
@@ -287,12 +287,12 @@ int cmd_gc(int argc, char **argv)
 		switch (ch) {
 		case 't': threshold = optarg; break;
 		case 'h': fputs(gc_usage, stdout); return EXIT_OK;
-		default: fputs(gc_usage, stderr); return EXIT_USAGE;
+		default: usage_of(stderr, gc_usage, NULL, false); return EXIT_USAGE;
 		}
 	}
 	f = strtod(threshold, &end);
 	if (argc - optind != 1 || *end || f < 0 || f > 1) {
-		fputs(gc_usage, stderr);
+		usage_of(stderr, gc_usage, NULL, false);
 		return EXIT_USAGE;
 	}
 	snprintf(conf, sizeof(conf), "%s/aifs.conf", argv[optind]);

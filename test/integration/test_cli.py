@@ -133,6 +133,54 @@ def unknown_command_and_bad_arguments_exit_2():
     eq(code, 2, "lsaifs --frobnicate: exit status")
 
 
+GROUPS = ("snapshot", "audit", "policy", "tier", "checkpoint", "rados")
+
+
+def help_verbs():
+    """(command, verb or None) for every line of `aifsctl --help` (a|b: both)."""
+    rc, out, err = call([AIFSCTL_BIN, "--help"])
+    lines = out.splitlines()
+    pairs = []
+    for ln in lines[lines.index("commands:") + 1:]:
+        if not ln.strip():
+            break
+        words = ln.split()
+        for c in words[0].split("|"):
+            verbs = words[1].split("|") if c in GROUPS else [None]
+            for v in verbs:
+                if (c, v) not in pairs:
+                    pairs.append((c, v))
+    return pairs
+
+
+@test
+def every_command_and_verb_has_its_own_help_and_usage_line():
+    pairs = help_verbs()
+    check(("snapshot", "diff") in pairs and ("audit", "verify") in pairs and ("restore", None) in pairs,
+          "aifsctl --help: expected snapshot diff, audit verify and restore among %s" % pairs)
+    bad = []
+    for cmd, verb in pairs:
+        argv = [cmd] + ([verb] if verb else [])
+        name = " ".join(argv)
+        code, out, err = call([AIFSCTL_BIN] + argv + ["--help"])
+        first = out.splitlines()[0] if out else ""
+        words = first.split()
+        if code != 0 or words[:3] != ["usage:", "aifsctl", cmd] or (
+                verb and (len(words) < 4 or verb not in words[3].split("|"))):
+            bad.append("%s --help: exit %d, first line %r" % (name, code, first))
+            continue
+        described = out.split("\n\n", 1)[1].strip().splitlines() if "\n\n" in out else []
+        code, out, err = call([AIFSCTL_BIN] + argv + ["--frobnicate", "a", "b", "c", "d", "e"])
+        usage = [ln for ln in err.splitlines() if ln.startswith("usage:")]
+        if code != 2 or out or len(usage) != 1 or usage[0] != first:
+            bad.append("%s with bad arguments: exit %d, stdout %r, usage lines %r (expected %r)"
+                       % (name, code, out[:80], usage, first))
+        elif "commands:" in err or any(d.strip() and d in err for d in described):
+            bad.append("%s with bad arguments: expected only the usage, saw %r" % (name, err[:300]))
+    check(not bad, "aifsctl CMD [VERB] --help and usage errors: %d of %d wrong: %s"
+          % (len(bad), len(pairs), " | ".join(bad)))
+
+
 @test
 def problems_exit_1():
     with tempfile.TemporaryDirectory(prefix="aifs-cli-") as tmp:

@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ import time
 sys.dont_write_bytecode = True     # keep the source tree free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (AIFS_BIN, AIFSCTL_BIN, TOP, Fail, Store, check, data, eq,  # noqa: E402
-                     main, skip_native, test, write_file)
+                     main, mounted, run, skip_native, test, write_file)
 
 LSAIFS_BIN = os.path.join(os.path.dirname(AIFS_BIN), "lsaifs")
 MAN = os.path.join(TOP, "man")
@@ -128,6 +129,185 @@ def man_pages_render_without_warnings():
             bad.append("%s (exit %d): %s" % (page, p.returncode,
                                              p.stderr.decode("utf-8", "replace").strip()))
     check(not bad, "groff -man -ww -z: expected no warnings, saw: %s" % " | ".join(bad))
+
+
+# ------------------------------------------------------------------ examples run
+
+# Every example block (.EX ... .EE) of a page follows a roff comment that says how
+# it runs; readers do not see it:
+#   .\" example: sh [unmounted|nostore] [foreground]   shell commands, each must
+#       exit 0 (foreground: the daemon the block starts stays in the foreground;
+#       it runs in the background until the store is mounted, then is unmounted)
+#   .\" example: transcript [unmounted]   `$ CMD` lines and their output: each CMD
+#       must exit 0, except one whose first output line is an error of the shell or
+#       of the command itself ("bash: ...", "rm: ..."), which must fail; `$ cat FILE`
+#       of a FILE that does not exist first creates it with the output shown
+#   .\" example: python                   Python run by /usr/bin/python3
+#   .\" example: none REASON              not a command (output formats, file lines)
+# and optionally before it
+#   .\" example-setup: SHELL LINE         run before the block (state it assumes)
+#   .\" example-prelude: PYTHON LINE      put before a python block (names it assumes)
+# All blocks of a page run in order against one fresh store, mounted unless the
+# block says unmounted (made, not mounted) or nostore (not even made); the
+# working directory carries over from block to block, except that a block that
+# runs unmounted or runs umount starts in the directory that holds the store
+# and the mount point, outside the mount.  The paths the pages use are mapped to the test store (EXAMPLE_PATHS),
+# `sudo ` is dropped (the test runs as root) and the user alice is nobody.
+EXAMPLE_PATHS = [("/srv/aifs-store", "{store}"), ("/mnt/ai", "{mnt}"),
+                 ("/safe/place", "{base}/safe"), ("/tmp/audit-2026-11", "{base}/export"),
+                 ("/mnt/hdd/aifs-cold", "{base}/cold"), ("/bulk/aifs-cold", "{base}/cold"),
+                 ("/var/log/aifs-witness", "{base}/witness"),
+                 ("sudo ", ""), ("chown alice:", "chown nobody:")]
+
+
+def unroff(line):
+    """Text of one line of an .EX block as the reader sees it."""
+    line = re.sub(r"\\f[BIRP]", "", line)
+    for a, b in (("\\-", "-"), ("\\(aq", "'"), ("\\(dq", '"'), ("\\(em", "\u2014"),
+                 ("\\&", ""), ("\\|", ""), ("\\~", " "), ("\\e", "\\")):
+        line = line.replace(a, b)
+    return line
+
+
+def page_examples(page):
+    """[(line, kind, options, setup lines, prelude lines, block lines)] of man page PAGE."""
+    out, marker, setup, prelude, block, start = [], None, [], [], None, 0
+    for n, ln in enumerate(source("man", page).splitlines(), 1):
+        m = re.match(r'\.\\"\s*example(-setup|-prelude)?:\s*(.*)', ln)
+        if block is not None:
+            if ln.startswith(".EE"):
+                out.append((start, marker, setup, prelude, block))
+                marker, setup, prelude, block = None, [], [], None
+            else:
+                block.append(unroff(ln))
+        elif m and m.group(1) == "-setup":
+            setup.append(m.group(2))
+        elif m and m.group(1) == "-prelude":
+            prelude.append(m.group(2))
+        elif m:
+            marker = m.group(2).split()
+        elif ln.startswith(".EX"):
+            block, start = [], n
+    return out
+
+
+def transcript_script(lines):
+    """A bash script that runs the `$` commands of a transcript as described above."""
+    cmds, i = [], 0
+    while i < len(lines):
+        if not lines[i].startswith("$ "):
+            i += 1
+            continue
+        cmd = lines[i][2:]
+        i += 1
+        while (cmd.endswith(("\\", "|", "&&")) or cmd.count("'") % 2) and i < len(lines):
+            cmd += "\n" + lines[i]
+            i += 1
+        output = []
+        while i < len(lines) and not lines[i].startswith("$ "):
+            output.append(lines[i])
+            i += 1
+        cmds.append((cmd, output))
+    script = ["set -e -o pipefail"]
+    for cmd, output in cmds:
+        words = cmd.split()
+        if words[0] == "cat" and len(words) == 2 and output:
+            script.append("[ -e %s ] || cat > %s <<'__AIFS_EXAMPLE__'\n%s\n__AIFS_EXAMPLE__"
+                          % (words[1], words[1], "\n".join(output)))
+        if output and re.match(r"(bash|%s): " % re.escape(os.path.basename(words[0])), output[0]):
+            script.append("if %s\nthen echo 'expected to fail: %s' >&2; exit 1; fi"
+                          % (cmd, cmd.replace("'", "")))
+        else:
+            script.append(cmd)
+    return "\n".join(script) + "\n"
+
+
+def map_paths(text, s):
+    for a, b in EXAMPLE_PATHS:
+        text = text.replace(a, b.format(store=s.store, mnt=s.mnt, base=s.base))
+    return text
+
+
+def run_example(s, page, line, kind, options, setup, prelude, lines, cwd):
+    """Run one example block; returns (problem or None, the directory it ended in)."""
+    env = dict(os.environ, PATH="%s:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+               % os.path.dirname(AIFS_BIN), PYTHONPATH=os.path.join(TOP, "python"))
+    here = os.path.join(s.base, "example-cwd")
+    pre = "".join(map_paths(ln, s) + "\n" for ln in setup)
+    if kind == "python":
+        prog = os.path.join(s.base, "example.py")
+        with open(prog, "w") as f:
+            f.write(map_paths("\n".join(prelude + lines), s) + "\n")
+        body = "%s/usr/bin/python3 %s" % (pre, prog)
+    elif kind == "transcript":
+        body = pre + transcript_script([map_paths(ln, s) for ln in lines])
+    else:
+        body = "set -e -o pipefail\n" + pre + "".join(map_paths(ln, s) + "\n" for ln in lines)
+    if "foreground" in options:
+        body = ("(\n%s) &\nfor i in $(seq 600); do mountpoint -q %s && break; sleep 0.1; done\n"
+                "umount %s\nwait $!\n" % (body, s.mnt, s.mnt))
+    script = os.path.join(s.base, "example.sh")
+    with open(script, "w") as f:
+        f.write("trap 'pwd > %s' EXIT\n%s" % (here, body))
+    p = subprocess.run(["/bin/bash", script], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=300)
+    try:
+        with open(here) as f:
+            cwd = f.read().strip() or cwd
+    except OSError:
+        pass
+    if p.returncode != 0:
+        return ("%s line %d (%s): exit %d: %s" % (page, line, kind, p.returncode,
+                p.stdout.decode("utf-8", "replace").strip()[-600:]), cwd)
+    return None, cwd
+
+
+def settle(s, want):
+    """Bring the store to state WANT: mounted, unmounted or nostore."""
+    if mounted(s.mnt) and (s.proc is None or want != "mounted"):
+        rc, out = run(["umount", s.mnt], timeout=60)
+        check(rc == 0, "umount %s after an example: %s" % (s.mnt, out))
+        if s.proc is not None:
+            s.unmount()
+    if want == "nostore":
+        shutil.rmtree(s.store, ignore_errors=True)
+    elif not os.path.exists(os.path.join(s.store, "aifs.conf")):
+        s.mkfs()
+    if want == "mounted" and not mounted(s.mnt):
+        s.mount()       # waits for a daemon an example started to have exited
+
+
+@test
+def every_example_in_the_man_pages_runs():
+    skip_native()
+    pages = sorted(f for f in os.listdir(MAN) if re.search(r"\.[0-9]$", f))
+    problems, ran = [], 0
+    for page in pages:
+        examples = page_examples(page)
+        unmarked = [line for line, marker, _, _, _ in examples if not marker]
+        if unmarked:
+            problems.append("%s: blocks at lines %s have no `.\\\" example:` line" % (page, unmarked))
+        with Store() as s:
+            for sub in ("safe", "export", "cold"):
+                os.mkdir(os.path.join(s.base, sub))
+            cwd = s.base
+            for line, marker, setup, prelude, lines in examples:
+                if not marker or marker[0] == "none":
+                    continue
+                check(marker[0] in ("sh", "transcript", "python"),
+                      "%s line %d: unknown example kind %r" % (page, line, marker))
+                state = [w for w in marker[1:] if w in ("unmounted", "nostore")]
+                settle(s, state[0] if state else "mounted")
+                if state or any(re.match(r"(\$ )?(sudo )?umount ", ln) for ln in lines) or not os.path.isdir(cwd):
+                    cwd = s.base        # outside the mount point, as umount needs
+                problem, cwd = run_example(s, page, line, marker[0], marker[1:], setup, prelude,
+                                           lines, cwd)
+                ran += 1
+                if problem:
+                    problems.append(problem)
+            settle(s, "mounted")
+    check(ran > 0, "expected examples marked to run in man/, saw none")
+    check(not problems, "%d of %d examples failed: %s" % (len(problems), ran, " || ".join(problems)))
 
 
 def mount_options():

@@ -23,6 +23,7 @@ from harness import (AIFSCTL_BIN, Fail, Store, check, eq, main, run,  # noqa: E4
                      skip_native, test)
 
 PY = "/usr/bin/python3"
+TAMPER = os.path.join(os.path.dirname(AIFSCTL_BIN), "aifs-tamper")
 
 # A training job: reads every file of each "data" directory through a DataLoader with
 # worker processes, loads "base" if given, trains a step and saves to each of "saves".
@@ -711,6 +712,67 @@ def lineage_ended_tree_job_is_pruned_at_mount():
                "ended tree jobs pruned at mount, jobs left")
         finally:
             jobs.cleanup()
+
+
+@test
+def journal_file_carries_the_lineage_of_its_writer():
+    """An inference server that loaded a checkpoint version writes its
+    journal: the journal file leads to the version and on to the snapshot
+    the version was trained on, and the log signs what it carries."""
+    skip_native()
+    with Store() as s:
+        ds = os.path.join(s.mnt, "datasets", "corpus")
+        os.mkdir(ds)
+        for i in range(3):
+            with open(os.path.join(ds, "part-%d.txt" % i), "wb") as f:
+                f.write(b"text %d\n" % i * 100)
+        snap = snapshot(ds, "v1")
+        model = os.path.join(s.mnt, "checkpoints", "model.bin")
+        train = ("import sys\n"
+                 "for p in sys.argv[2:]:\n"
+                 "    open(p, 'rb').read()\n"
+                 "open(sys.argv[1], 'wb').write(b'weights' * 1000)\n")
+        rc, out = run(["setsid", "--wait", PY, "-c", train, model] +
+                      [os.path.join(snap, f) for f in sorted(os.listdir(snap))])
+        eq(rc, 0, "training job (%s)" % out)
+        log = os.path.join(s.mnt, "audit", "serve.log")
+        serve = ("import sys\n"
+                 "w = open(sys.argv[1], 'rb').read()\n"
+                 "with open(sys.argv[2], 'a') as f:\n"
+                 "    for i in range(3):\n"
+                 "        f.write('{\"in\": %d, \"out\": %d}\\n' % (i, len(w)))\n"
+                 "        f.flush()\n")
+        rc, out = run(["setsid", "--wait", PY, "-c", serve, model + "@v1", log])
+        eq(rc, 0, "serving job (%s)" % out)
+        lin = lineage(log)
+        eq(sources(lin), {("version", "checkpoints/model.bin", 1)},
+           "sources of the journal file: the version the server loaded")
+        rc, out = ctl("lineage", log)
+        eq(rc, 0, "aifsctl lineage of the journal file (%s)" % out)
+        check("checkpoints/model.bin" in out and "datasets/corpus" in out and "v1" in out,
+              "aifsctl lineage of the journal file walks to the version and on to its "
+              "snapshot; saw:\n" + out)
+        # the log has a signed record of it, and verifies
+        s.unmount()
+        rc, out = ctl("audit", "verify", s.store)
+        eq(rc, 0, "audit verify with a lineage record (%s)" % out)
+        exp = os.path.join(s.base, "export")
+        rc, out = ctl("audit", "export", s.store, exp)
+        eq(rc, 0, "audit export (%s)" % out)
+        recs = []
+        for name in os.listdir(exp):
+            if name.endswith(".jsonl"):
+                with open(os.path.join(exp, name)) as f:
+                    recs += [json.loads(line) for line in f if line.strip()]
+        lins = [r for r in recs if r.get("op") == "lineage"]
+        eq(len(lins), 1, "lineage records in the exported log")
+        eq(lins[0].get("path"), "/audit/serve.log", "path of the lineage record")
+        # rewriting what the journal file says its writer read is caught
+        rc, out = run([TAMPER, s.store, "alter-lineage", str(lins[0]["inode"])])
+        eq(rc, 0, "aifs-tamper alter-lineage (%s)" % out)
+        rc, out = ctl("audit", "verify", s.store)
+        check(rc != 0 and "lineage of /audit/serve.log was changed" in out,
+              "audit verify after the lineage was rewritten: %d %s" % (rc, out))
 
 
 if __name__ == "__main__":

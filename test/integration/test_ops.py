@@ -432,6 +432,11 @@ def audit_prove_bundle_verifies_offline_and_catches_changes():
                              "trusted.pub"], cwd=alone)
         eq(rc, 0, "verify --bundle with the trusted key: %s%s" % (out, err))
         check("valid" in out and "line 2: req 2 denied\n" in out, "verify --bundle output: %r" % out)
+        rc, out, err = call([AIFSCTL_BIN, "audit", "verify", "--bundle", "line2.json", "--json",
+                             "--pubkey", "trusted.pub"], cwd=alone)
+        v = json.loads(out)
+        eq((rc, v["valid"], v["problem"], v["records"], v["trusted_key"], v["line"], v["text"]),
+           (0, True, None, 2, True, 2, "req 2 denied\n"), "verify --bundle --json: %r" % out)
         # The same checks in a few lines of Python, as aifs(7) describes them.
         check_bundle_by_hand(b, open(os.path.join(s.store, "audit.pub")).read().strip())
         rc, out, err = ctl("audit", "prove", log, "--offset", 0, "--hash-only", "-o", bundle + ".h")
@@ -454,6 +459,10 @@ def audit_prove_bundle_verifies_offline_and_catches_changes():
             rc, out, err = ctl("audit", "verify", "--bundle", path, *extra)
             eq(rc, 1, "verify --bundle with %s: exit status (%s%s)" % (what, out, err))
             check("NOT valid" in out, "verify --bundle with %s: %r" % (what, out))
+            rc, out, err = ctl("audit", "verify", "--bundle", path, "--json", *extra)
+            v = json.loads(out)
+            eq((rc, v["valid"], bool(v["problem"])), (1, False, True),
+               "verify --bundle --json with %s: %r" % (what, out))
         eq(ctl("audit", "prove", log, "--line", 9)[0], 1, "prove of a line the file does not have")
         eq(ctl("audit", "prove", log)[0], 2, "prove without --line or --offset: usage")
 
@@ -526,6 +535,136 @@ def audit_witness_catches_a_truncated_log_that_verify_alone_accepts():
         rc, out, err = ctl("audit", "verify", "--against", witnessed, s.store)
         eq(rc, 1, "verify --against after the rewrite: exit status (%s)" % out)
         check("records were removed" in out, "verify --against names the removal: %r" % out)
+
+
+def witnessed_sizes(path):
+    """Sizes of the checkpoints in a witness file, in the order they were appended."""
+    try:
+        with open(path) as f:
+            return [int(json.loads(line)["checkpoint"].split("\n")[1]) for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def wait_witnessed(path, records, timeout=60):
+    """Wait until the witness file holds a checkpoint of RECORDS records or more."""
+    deadline = time.time() + timeout
+    while not any(n >= records for n in witnessed_sizes(path)):
+        if time.time() > deadline:
+            raise Fail("witness file %s: expected a checkpoint of %d records within %ds, saw %r"
+                       % (path, records, timeout, witnessed_sizes(path)))
+        time.sleep(0.1)
+
+
+@test
+def audit_witness_option_hands_each_checkpoint_out_and_catches_a_rewrite():
+    skip_native()
+    base = tempfile.mkdtemp(prefix="aifs-witness-")
+    try:
+        witnessed = os.path.join(base, "witnessed.jsonl")
+        with Store("audit_checkpoint_secs=1,audit_witness=tee -a %s" % witnessed) as s:
+            journal_write(os.path.join(s.mnt, "audit", "a.log"), "one\n", "two\n")
+            ino = os.stat(os.path.join(s.mnt, "audit", "a.log")).st_ino
+            wait_witnessed(witnessed, records_of(s))
+            journal_write(os.path.join(s.mnt, "audit", "b.log"), "three\n")
+            n = records_of(s)
+            wait_witnessed(witnessed, n)
+            sizes = witnessed_sizes(witnessed)
+            eq(sizes, sorted(set(sizes)), "checkpoints handed out once each, in order")
+            s.unmount()
+            rc, out, err = ctl("audit", "verify", "--against", witnessed, s.store)
+            eq(rc, 0, "verify --against the witness: %s%s" % (out, err))
+            check("checked against %d witnessed checkpoint" % len(witnessed_sizes(witnessed)) in out,
+                  "verify --against counts the witnessed checkpoints: %r" % out)
+            syslog = os.path.join(base, "syslog")
+            with open(syslog, "w") as f:
+                f.writelines("Dec  7 00:00:00 gpu1 aifs-witness: " + ln for ln in open(witnessed))
+            rc, out, err = ctl("audit", "verify", "--against", syslog, s.store)
+            eq(rc, 0, "verify --against the witness lines as syslog keeps them: %s%s" % (out, err))
+            rc, out, err = ctl("audit", "verify", "--json", "--against", witnessed, s.store)
+            v = json.loads(out)
+            eq((rc, v["intact"], any("witnessed checkpoint" in n for n in v["notes"])), (0, True, True),
+               "verify --json --against: %r" % out)
+            # Rewrite history: drop every record, every checkpoint and the file.
+            for args in ([["truncate-log", "0"]] + [["delete-checkpoint", str(k)] for k in sizes]
+                         + [["delete-inode", str(ino)]]):
+                rc, out = run([TAMPER_BIN, s.store] + args)
+                eq(rc, 0, "aifs-tamper %s: %s" % (args, out))
+            rc, out, err = ctl("audit", "verify", "--against", witnessed, s.store)
+            eq(rc, 1, "verify --against after the rewrite: exit status (%s)" % out)
+            check("records were removed" in out, "verify --against names the removal: %r" % out)
+        # A whole new store with its own key and as many records is caught too.
+        with Store("audit_checkpoint_secs=1") as other:
+            for name in ("a.log", "b.log", "c.log"):
+                journal_write(os.path.join(other.mnt, "audit", name), "x\n", "y\n")
+            wait_signed(other, records_of(other))
+            other.unmount()
+            rc, out, err = ctl("audit", "verify", "--against", witnessed, other.store)
+            eq(rc, 1, "verify --against of another store: exit status (%s)" % out)
+            check("not a checkpoint signed by the key" in out, "verify --against names the key: %r" % out)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+# Appends ARGV[3] records to journal file ARGV[1], reading the checkpoint ARGV[2]
+# (which signs what is there) after each.
+MANY_CHECKPOINTS = """
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+for i in range(int(sys.argv[3])):
+    os.write(fd, b"req %d\\n" % i)
+    with open(sys.argv[2]) as f:
+        f.read()
+os.close(fd)
+"""
+
+# Waits until GATE exists, then appends its stdin to the witness file.
+SLOW_WITNESS = "while [ ! -e {gate} ]; do sleep 0.05; done; cat >> {out}"
+
+
+@test
+def audit_witness_slow_or_failing_never_holds_the_filesystem():
+    skip_native()
+    with Store() as s:
+        gate, out = os.path.join(s.base, "gate"), os.path.join(s.base, "witnessed.jsonl")
+        s.unmount()
+        s.mount("audit_checkpoint_secs=1,audit_witness=" + SLOW_WITNESS.format(gate=gate, out=out))
+        # The command waits at the gate: journal writes and checkpoint reads go on,
+        # and the checkpoints signed meanwhile queue up.
+        for i in range(5):
+            journal_write(os.path.join(s.mnt, "audit", "f%d.log" % i), "req %d\n" % i)
+            wait_signed(s, records_of(s))
+        eq(witnessed_sizes(out), [], "nothing delivered while the command waits")
+        n = records_of(s)
+        open(gate, "w").close()
+        wait_witnessed(out, n)
+        sizes = witnessed_sizes(out)
+        eq((sizes, len(sizes)), (sorted(set(sizes)), 5), "queued checkpoints delivered one by one, in order")
+        # More checkpoints than the queue holds while the command waits: the oldest
+        # queued are dropped with one line, the newest is delivered.
+        os.unlink(gate)
+        rc, o = run([sys.executable, "-c", MANY_CHECKPOINTS, os.path.join(s.mnt, "audit", "many.log"),
+                     os.path.join(s.mnt, ".aifs", "audit", "checkpoint"), "100"])
+        eq(rc, 0, "100 records, each signed: %s" % o)
+        n = records_of(s)
+        open(gate, "w").close()
+        wait_witnessed(out, n)
+        sizes = witnessed_sizes(out)
+        eq((sizes == sorted(set(sizes)), len(sizes) < 5 + 100), (True, True),
+           "checkpoints after a full queue: in order, some dropped: %r" % sizes)
+        eq(open(s.log).read().count("the oldest are dropped"), 1, "lines logged for the drops")
+        s.unmount()
+        rc, o, err = ctl("audit", "verify", "--against", out, s.store)
+        eq(rc, 0, "verify --against the slow witness: %s%s" % (o, err))
+        s.mount("audit_checkpoint_secs=1,audit_witness=cat >/dev/null; exit 3")
+        journal_write(os.path.join(s.mnt, "audit", "g.log"), "after\n")
+        wait_signed(s, records_of(s))
+        deadline = time.time() + 60
+        while "exited with status 3" not in open(s.log).read():
+            check(time.time() < deadline, "a failing witness is logged: %s" % s.log_tail())
+            time.sleep(0.1)
+        write_file(os.path.join(s.mnt, "plain.txt"), b"still works")
+        eq(read_all(os.path.join(s.mnt, "plain.txt")), b"still works", "the mount after a failing witness")
 
 
 @test

@@ -36,7 +36,8 @@ static const char usage[] =
 	"       aifs-tamper STORE swap-records A B\n"
 	"       aifs-tamper STORE truncate-log N\n"
 	"       aifs-tamper STORE delete-checkpoint SIZE\n"
-	"       aifs-tamper STORE delete-inode INO\n";
+	"       aifs-tamper STORE delete-inode INO\n"
+	"       aifs-tamper STORE alter-lineage INO\n";
 
 static int parse_u64(const char *s, uint64_t *out)
 {
@@ -200,6 +201,23 @@ static int truncate_log(struct store *s, struct meta_batch *b, uint64_t from)
 	return commit(s, b);
 }
 
+/* Change one byte of the lineage ('Z' record) of inode INO, as someone
+ * who rewrote what a journal file says its writer read. */
+static int alter_lineage(struct store *s, struct meta_batch *b, uint64_t ino)
+{
+	uint8_t k[8];
+	void *v;
+	size_t len;
+
+	if (get(s, 'Z', ino, &v, &len) < 0)
+		return -1;
+	((uint8_t *)v)[len - 2] ^= 0x20;
+	key_put_u64(k, ino);
+	meta_rec_put(b, 'Z', k, 8, v, len);
+	free(v);
+	return commit(s, b);
+}
+
 int main(int argc, char **argv)
 {
 	struct store *s = NULL;
@@ -218,7 +236,8 @@ int main(int argc, char **argv)
 		goto usage;
 	if (strcmp(op, "delete-record") && strcmp(op, "alter-record") &&
 	    strcmp(op, "swap-records") && strcmp(op, "truncate-log") &&
-	    strcmp(op, "delete-checkpoint") && strcmp(op, "delete-inode"))
+	    strcmp(op, "delete-checkpoint") && strcmp(op, "delete-inode") &&
+	    strcmp(op, "alter-lineage"))
 		goto usage;
 
 	rc = -EBUSY;
@@ -248,6 +267,8 @@ int main(int argc, char **argv)
 		rc = truncate_log(s, b, x);
 	else if (!strcmp(op, "delete-inode"))
 		rc = delete_inode(s, b, x);
+	else if (!strcmp(op, "alter-lineage"))
+		rc = alter_lineage(s, b, x);
 	else
 		rc = delete_one(s, b, REC_K, x);
 	meta_batch_free(b);
