@@ -6,6 +6,7 @@
 #define AIFS_FS_DIR_PRIV_H
 
 #include "fs/fs.h"
+#include "fs/fuseapi.h"
 #include "fs/inode.h"
 #include "fs/snapshot.h"
 #include "fs/ops.h"

@@ -11,9 +11,12 @@
  *             access.h, acl.h, inval.h (and main.c)
  *
  * Calls go down this list: the adapter calls features and the core,
- * features call the core.  Not yet true of the core (issue 18): the store
- * of buffered writes calls the journal, purge and free call versions,
- * content hashing and lineage.
+ * features call the core, and the core calls features only through the
+ * hooks they register (hooks.h); versions publish to lineage, tiering and
+ * the views through struct version_events (version.h).  Only the adapter
+ * and the features whose functions take a request include libfuse
+ * (fuseapi.h).  Some feature state still lives in struct inode (the
+ * journal's pending records, the write session, the last name looked up).
  *
  * Invariants:
  * - A struct inode exists in the table while the kernel holds lookups on
@@ -48,12 +51,10 @@
 #ifndef AIFS_FS_H
 #define AIFS_FS_H
 
-#define FUSE_USE_VERSION 312
-#include <fuse_lowlevel.h>
-
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "meta/meta.h"
 #include "meta/store.h"
@@ -61,6 +62,7 @@
 #include "tier/tier.h"
 
 struct fs_feature_ops;
+struct fuse_session;
 struct version_events;
 
 #define FS_WB_CAP	(4u << 20)	/* write buffer: largest gathered extent */

@@ -10,6 +10,7 @@
 #define AIFS_FS_JOURNAL_H
 
 #include "fs/fs.h"
+#include "fs/fuseapi.h"
 
 int journal_init(struct fs *fs);
 int journal_start(struct fs *fs);

@@ -3,6 +3,7 @@
 #define AIFS_FS_JOURNAL_PRIV_H
 
 #include "fs/fs.h"
+#include "fs/fuseapi.h"
 #include "meta/merkle.h"
 #include "meta/note.h"
 #include "meta/records.h"

@@ -12,6 +12,7 @@
 #define AIFS_FS_LINEAGE_H
 
 #include "fs/fs.h"
+#include "fs/fuseapi.h"
 #include "fs/version.h"
 
 /* Process REQ's pid opened IN with open FLAGS: record IN's source (a

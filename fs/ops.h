@@ -9,6 +9,7 @@
 #define AIFS_FS_OPS_H
 
 #include "fs/fs.h"
+#include "fs/fuseapi.h"
 
 /* copy_file_range between open files of IN and OUT: shares extents (see
  * reflink.c); bytes done, or -EOPNOTSUPP for the kernel to copy bytes. */

@@ -7,6 +7,7 @@
 #define AIFS_FS_STATS_H
 
 #include "fs/fs.h"
+#include "fs/fuseapi.h"
 
 /* Return OPS with the instrumented operations wrapped. */
 const struct fuse_lowlevel_ops *stats_wrap(const struct fuse_lowlevel_ops *ops);

@@ -8,6 +8,7 @@
 #define AIFS_FS_TIERCTL_H
 
 #include "fs/fs.h"
+#include "fs/fuseapi.h"
 
 int tierctl_xattr_set(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
 		   const char *value, size_t size);

@@ -13,6 +13,7 @@
 #define AIFS_FS_VERSION_H
 
 #include "fs/fs.h"
+#include "fs/fuseapi.h"
 
 struct vrec {
 	uint64_t vino;

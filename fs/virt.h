@@ -9,6 +9,7 @@
 #define AIFS_FS_VIRT_H
 
 #include "fs/fs.h"
+#include "fs/fuseapi.h"
 
 void virt_init(void);
 bool virt_is(uint64_t ino);
