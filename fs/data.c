@@ -93,48 +93,125 @@ static int inline_store(struct fs *fs, struct inode *in)
 	return rc;
 }
 
-/* IN outgrows inline storage: its stored inline bytes become an extent at
- * offset 0 (unless the buffer being flushed already holds all of them). */
-static int inline_unstore(struct fs *fs, struct inode *in)
+/* IN outgrows inline storage: append its stored inline bytes as extent *IE
+ * at offset 0 (counted, not yet in the map), unless the buffer being
+ * flushed starts at 0 and so holds all of them (IE left empty). */
+static int inline_append(struct fs *fs, struct inode *in, struct ext *ie)
 {
-	struct meta_batch *b = meta_batch_new();
+	uint32_t crcs[TIER_NCRC(FS_INLINE_MAX)], ncrc;
 	void *data = NULL;
 	size_t len = 0;
-	int rc = b ? 0 : -ENOMEM;
+	int rc;
 
-	if (rc == 0 && !(in->wb_off == 0) &&
-	    (rc = meta_inline_get(fs->meta, in->ino, &data, &len)) == 0 && len) {
-		uint32_t crcs[TIER_NCRC(FS_INLINE_MAX)], ncrc;
-		struct ext e = { .foff = 0, .len = len };
-
-		space_append_begin(fs);
-		rc = tier_append(fs->tiers[TIER_HOT], data, (uint32_t)len, TIER_CODEC_RAW, &e.ref,
-				 crcs, &ncrc);
-		space_append_end(fs, rc == 0 ? &e.ref : NULL);
-		e.crcs = rc == 0 ? fs_crcs_new(crcs, ncrc) : NULL;
-		if (rc == 0 && !e.crcs)
-			rc = -ENOMEM;
-		if (rc == 0)
-			rc = fs_map_insert(fs, in, b, &e);
-	}
+	if (in->wb_off == 0)
+		return 0;
+	rc = meta_inline_get(fs->meta, in->ino, &data, &len);
 	if (rc == -ENOENT)
-		rc = 0;
-	if (rc == 0) {
-		meta_inline_del(b, in->ino);
-		in->attr.flags &= ~META_IF_INLINE;
-		in->attr.alloc = 0;
-		if (in->map.n)
-			in->attr.alloc = in->map.v[0].len;
-		inode_save(b, in);
-		rc = fs_commit(fs, b, false);
+		return 0;
+	if (rc == 0 && len) {
+		space_append_begin(fs);
+		rc = tier_append(fs->tiers[TIER_HOT], data, (uint32_t)len, TIER_CODEC_RAW, &ie->ref,
+				 crcs, &ncrc);
+		space_append_end(fs, rc == 0 ? &ie->ref : NULL);
+		if (rc == 0) {
+			ie->foff = 0;
+			ie->len = len;
+			ie->crcs = fs_crcs_new(crcs, ncrc);
+			if (!ie->crcs)
+				rc = -ENOMEM;
+		}
 	}
 	free(data);
-	meta_batch_free(b);
 	return rc;
 }
 
-/* Append the buffered bytes as one extent and commit the map change. */
-static int flush_extent(struct fs *fs, struct inode *in);
+/* Replace IN's inline content by extent IE (if any) in B, which also
+ * stores the buffer: the inline record goes in the commit that stores
+ * what replaces it, so a crash keeps one or the other. */
+static int inline_unstore(struct fs *fs, struct inode *in, struct meta_batch *b, struct ext *ie)
+{
+	int rc = 0;
+
+	in->attr.alloc = 0;
+	if (ie->len) {
+		rc = fs_map_insert(fs, in, b, ie);
+		if (rc == 0)
+			ie->crcs = NULL;	/* owned by the map now */
+	}
+	if (rc == 0) {
+		meta_inline_del(b, in->ino);
+		in->attr.flags &= ~META_IF_INLINE;
+	}
+	return rc;
+}
+
+/* Append the buffered bytes as one extent and commit the map change (with
+ * the move of inline content to an extent, if IN was inline), IN's map
+ * loaded.  The map and the space counts change as on disk only if the
+ * commit succeeds: the pieces it replaces are un-counted then, and a
+ * failure reloads the map and keeps the buffer for the next try. */
+static int flush_extent(struct fs *fs, struct inode *in)
+{
+	uint32_t crcbuf[TIER_NCRC(FS_WB_CAP)], ncrc;
+	struct meta_batch *b = meta_batch_new();
+	struct ext e = { .foff = in->wb_off, .len = in->wb_len }, ie = { 0 };
+	uint64_t alloc_was = in->attr.alloc;
+	uint32_t flags_was = in->attr.flags;
+	bool appended = false, mapped = false;
+	int rc = b ? 0 : -ENOMEM;
+
+	if (rc == 0 && (in->attr.flags & META_IF_INLINE))
+		rc = inline_append(fs, in, &ie);
+	if (rc == 0)
+		rc = prealloc_write(fs, in, b, e.foff, e.len);
+	if (rc == 0) {
+		space_append_begin(fs);
+		rc = tier_append(fs->tiers[TIER_HOT], in->wbuf, in->wb_len, fs->opt.codec, &e.ref,
+				 crcbuf, &ncrc);
+		space_append_end(fs, rc == 0 ? &e.ref : NULL);
+		appended = rc == 0;
+		if (rc < 0)
+			log_err("write of %u bytes of inode %llu to the hot tier failed: %s",
+				in->wb_len, (unsigned long long)in->ino, strerror(-rc));
+	}
+	if (rc == 0 && !(e.crcs = fs_crcs_new(crcbuf, ncrc)))
+		rc = -ENOMEM;
+	if (rc == 0) {
+		space_defer_begin();
+		mapped = true;
+		if (in->attr.flags & META_IF_INLINE)
+			rc = inline_unstore(fs, in, b, &ie);
+		if (rc == 0)
+			rc = fs_map_insert(fs, in, b, &e);
+		if (rc == 0) {
+			e.crcs = NULL;		/* owned by the map now */
+			inode_save(b, in);
+			rc = commit_with_records(fs, in, b);
+		}
+		space_defer_end(fs, rc == 0);
+	}
+	if (rc == 0) {
+		prealloc_apply(fs, in);
+		in->wb_len = 0;
+		in->wb_dirty = false;
+	} else {
+		/* the appended bytes are referenced by nothing */
+		if (appended)
+			space_unref(fs, &e.ref, 0, e.len, true);
+		if (ie.len)
+			space_unref(fs, &ie.ref, 0, ie.len, true);
+		if (mapped)
+			fs_content_reload(in);
+		in->attr.alloc = alloc_was;
+		in->attr.flags = flags_was;
+	}
+	if (e.crcs)
+		fs_crcs_put(e.crcs);
+	if (ie.crcs)
+		fs_crcs_put(ie.crcs);
+	meta_batch_free(b);
+	return rc;
+}
 
 int fs_flush(struct fs *fs, struct inode *in)
 {
@@ -149,80 +226,6 @@ int fs_flush(struct fs *fs, struct inode *in)
 	    in->wb_len <= FS_INLINE_MAX)
 		return inline_store(fs, in);
 	return flush_extent(fs, in);
-}
-
-/* Append the buffer as one extent (IN's map loaded). */
-static int flush_extent(struct fs *fs, struct inode *in)
-{
-	uint32_t crcbuf[TIER_NCRC(FS_WB_CAP)], ncrc;
-	struct meta_batch *b;
-	struct ext e = { .foff = in->wb_off, .len = in->wb_len };
-	uint64_t alloc_was;
-	uint32_t flags_was;
-	bool inserted;
-	int rc;
-
-	if (in->attr.flags & META_IF_INLINE) {
-		rc = inline_unstore(fs, in);
-		if (rc < 0)
-			return rc;
-	}
-	b = meta_batch_new();
-	if (!b)
-		return -ENOMEM;
-	rc = prealloc_write(fs, in, b, e.foff, e.len);
-	if (rc < 0) {
-		meta_batch_free(b);
-		return rc;
-	}
-	space_append_begin(fs);
-	rc = tier_append(fs->tiers[TIER_HOT], in->wbuf, in->wb_len, fs->opt.codec, &e.ref,
-			 crcbuf, &ncrc);
-	space_append_end(fs, rc == 0 ? &e.ref : NULL);
-	if (rc < 0) {
-		log_err("write of %u bytes of inode %llu to the hot tier failed: %s",
-			in->wb_len, (unsigned long long)in->ino, strerror(-rc));
-		meta_batch_free(b);
-		return rc;
-	}
-	e.crcs = fs_crcs_new(crcbuf, ncrc);
-	if (!e.crcs) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	/* The map and the space counts change as on disk only if the commit
-	 * succeeds: the pieces it replaces are un-counted then, and a failure
-	 * reloads the map and keeps the buffer for the next try. */
-	alloc_was = in->attr.alloc;
-	flags_was = in->attr.flags;
-	space_defer_begin();
-	rc = fs_map_insert(fs, in, b, &e);
-	inserted = rc == 0;
-	if (rc == 0) {
-		inode_save(b, in);
-		rc = commit_with_records(fs, in, b);
-	}
-	space_defer_end(fs, rc == 0);
-	if (inserted)
-		e.crcs = NULL;		/* owned by the map now */
-	if (rc == 0) {
-		prealloc_apply(fs, in);
-		in->wb_len = 0;
-		in->wb_dirty = false;
-	} else {
-		if (inserted)		/* the appended bytes are referenced by nothing */
-			space_unref(fs, &e.ref, 0, e.len, true);
-		fs_content_reload(in);
-		in->attr.alloc = alloc_was;
-		in->attr.flags = flags_was;
-	}
-out:
-	if (e.crcs) {
-		space_unref(fs, &e.ref, 0, e.len, true);
-		fs_crcs_put(e.crcs);
-	}
-	meta_batch_free(b);
-	return rc;
 }
 
 /* True if a write at [off, off+size) can go into the current buffer. */

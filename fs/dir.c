@@ -196,6 +196,7 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 	struct meta_inode a, saved;
 	struct inode *dir = NULL, *in = NULL;
 	struct meta_batch *b = NULL;
+	char jdir[4096];
 	uint64_t ino;
 	uint32_t type;
 	int rc = name_check(name);
@@ -227,6 +228,8 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 	rc = space_meta_room(fs);
 	if (rc < 0)
 		goto out;
+	if (dir->attr.policy == META_AREA_JOURNAL)	/* takes inode locks: before DIR's */
+		journal_dir_path(fs, parent, jdir, sizeof(jdir));
 	pthread_rwlock_wrlock(&dir->lock);
 	saved = dir->attr;
 	attr_init(req, dir, mode, rdev, &a);
@@ -246,7 +249,8 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 	if (S_ISDIR(mode))
 		dir->attr.nlink++;
 	inode_save(b, dir);
-	rc = fs_commit(fs, b, false);
+	rc = a.policy == META_AREA_JOURNAL ? journal_node_commit(fs, req, parent, jdir, name, &a, b) :
+					     fs_commit(fs, b, false);
 	if (rc < 0)
 		dir->attr = saved;
 	pthread_rwlock_unlock(&dir->lock);
@@ -256,6 +260,8 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 			rc = -ENOMEM;
 		else
 			in->parent = parent;
+		if (in && journal_file(in))
+			journal_created(req, in);
 	}
 out:
 	pthread_rwlock_unlock(&fs->ns);
@@ -283,8 +289,6 @@ static void do_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	if (journal_file(in))
-		journal_created(fs, req, parent, name, in);
 	reply_entry(req, fs, in);
 }
 
@@ -315,8 +319,6 @@ static void do_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 			rc = inode_get(fs, root, &in);
 	} else {
 		rc = make_node(req, parent, name, S_IFDIR | (mode & 07777), 0, NULL, &in);
-		if (rc == 0 && in->attr.policy == META_AREA_JOURNAL)
-			journal_dir_made(fs, parent, in->ino);
 	}
 
 	if (rc < 0)

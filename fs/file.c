@@ -179,9 +179,10 @@ static bool fh_cached(const struct fuse_file_info *fi);
  * interrupted): the kernel holds no handle, so no release will come.  Undo
  * what the open counted; the kernel still holds the pages it held before
  * (KPAGES_WAS).  A writer that was the last one ends its session or seals
- * its journal file as its release would have.  IN is unlocked. */
-static void open_lost(fuse_req_t req, struct fs *fs, struct inode *in,
-		      struct fuse_file_info *fi, bool kpages_was)
+ * its journal file as its release would have.  IN is unlocked.  The
+ * request is answered (and freed) by then: nothing here may use it. */
+static void open_lost(struct fs *fs, struct inode *in, struct fuse_file_info *fi,
+		      bool kpages_was)
 {
 	int rc = 0;
 
@@ -191,7 +192,7 @@ static void open_lost(fuse_req_t req, struct fs *fs, struct inode *in,
 	in->kpages = in->kpages || kpages_was;
 	if ((content_tracked(in) || journal_file(in)) && writable(fi) && --in->nwriters == 0) {
 		if (journal_file(in))
-			rc = journal_seal(fs, req, in);
+			rc = journal_seal(fs, NULL, in);
 		else if (in->sess)
 			rc = version_tracked(in) ? version_commit(fs, in) : content_commit(fs, in);
 	}
@@ -324,7 +325,7 @@ static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	lineage_open(fs, req, in, fi->flags);
 	open_common(fs, in, fi, false, &kpages_was);
 	if (reply_open(req, fi) != 0)
-		open_lost(req, fs, in, fi, kpages_was);
+		open_lost(fs, in, fi, kpages_was);
 	inode_put(fs, in);
 }
 
@@ -350,12 +351,10 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		in->lname = strdup(name);
 	}
 	pthread_rwlock_unlock(&in->lock);
-	if (journal_file(in))
-		journal_created(fs, req, parent, name, in);
 	inode_lookup_inc(fs, in, 1);
 	open_common(fs, in, fi, true, &kpages_was);
 	if (reply_create(req, &e, fi) != 0) {
-		open_lost(req, fs, in, fi, kpages_was);
+		open_lost(fs, in, fi, kpages_was);
 		inode_forget(fs, e.ino, 1);
 		/* the name exists: the kernel may still hold it as absent */
 		inval_entry(parent, name, strlen(name));
@@ -439,9 +438,9 @@ static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	if (journal_file(in)) {
 		rc = journal_check_write(in, off);
 		if (rc == 0)
-			rc = fs_write(fs, in, buf, size, off);
-		if (rc == 0)
 			rc = journal_wrote(fs, req, in, buf, size, off);
+		if (rc == 0 && (rc = fs_write(fs, in, buf, size, off)) < 0)
+			journal_unwrote(fs, in);
 	} else {
 		version_modify(req, in);
 		version_hide_name(fs, in);

@@ -138,6 +138,18 @@ static struct inode *inode_alloc(const struct meta_inode *attr)
 	return in;
 }
 
+struct inode *inode_find_cached(struct fs *fs, uint64_t ino)
+{
+	struct inode *in;
+
+	pthread_mutex_lock(&fs->itab_lock);
+	in = itab_find(fs, ino);
+	if (in)
+		in->refs++;
+	pthread_mutex_unlock(&fs->itab_lock);
+	return in;
+}
+
 int inode_get(struct fs *fs, uint64_t ino, struct inode **out)
 {
 	struct meta_inode attr;

@@ -15,6 +15,8 @@ int fs_itab_init(struct fs *fs);
 void fs_itab_destroy(struct fs *fs);
 /* Get a referenced inode (loaded from meta/ if needed); -ENOENT if absent. */
 int inode_get(struct fs *fs, uint64_t ino, struct inode **out);
+/* INO's inode if the table holds it (referenced), else NULL. */
+struct inode *inode_find_cached(struct fs *fs, uint64_t ino);
 /* IN if it is loaded (referenced), else NULL; never reads meta/. */
 struct inode *inode_peek(struct fs *fs, uint64_t ino);
 /* Insert a newly created inode (refs = 1). */

@@ -25,6 +25,7 @@
 #include "fs/lineage.h"
 #include "fs/witness.h"
 #include "meta/keys.h"
+#include "tier/failpoint.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -335,19 +336,6 @@ int journal_leaf_commit(struct fs *fs, const struct leaf *l, struct meta_batch *
 	return rc;
 }
 
-/* Append one record to the log now (create, seal...). */
-int journal_leaf_add(struct fs *fs, const struct leaf *l)
-{
-	struct meta_batch *b = meta_batch_new();
-	int rc;
-
-	if (!b)
-		return -ENOMEM;
-	rc = journal_leaf_commit(fs, l, b);
-	meta_batch_free(b);
-	return rc;
-}
-
 /* The caller's identity.  The command name is read from /proc once per
  * process and second on each worker thread, not once per record. */
 void journal_who(fuse_req_t req, struct leaf *l, char *comm)
@@ -391,23 +379,17 @@ void journal_dir_path(struct fs *fs, uint64_t dir, char *out, size_t len)
 		snprintf(out, len, "?%llu", (unsigned long long)dir);
 }
 
-int journal_path_save(struct fs *fs, uint64_t ino, const char *path, int64_t sealed)
+void journal_path_put(struct meta_batch *b, uint64_t ino, const char *path, int64_t sealed)
 {
-	struct meta_batch *b = meta_batch_new();
 	size_t len = strlen(path);
-	uint8_t k[8], *v = malloc(8 + len);
-	int rc = -ENOMEM;
+	uint8_t k[8], v[8 + 4096];
 
-	if (b && v) {
-		key_put_u64(k, ino);
-		key_put_u64(v, (uint64_t)sealed);
-		memcpy(v + 8, path, len);
-		meta_rec_put(b, REC_A, k, 8, v, 8 + len);
-		rc = fs_commit(fs, b, false);
-	}
-	free(v);
-	meta_batch_free(b);
-	return rc;
+	if (len > sizeof(v) - 8)
+		len = sizeof(v) - 8;
+	key_put_u64(k, ino);
+	key_put_u64(v, (uint64_t)sealed);
+	memcpy(v + 8, path, len);
+	meta_rec_put(b, REC_A, k, 8, v, 8 + len);
 }
 
 /* The path recorded for IN and its seal time (-1: not sealed). */
@@ -439,25 +421,40 @@ static void remember_writer(struct inode *in, const struct leaf *l)
 	memcpy(in->jcomm, l->comm, sizeof(in->jcomm));
 }
 
-void journal_created(struct fs *fs, fuse_req_t req, uint64_t parent, const char *name,
-		     struct inode *in)
+static bool journal_node(const struct meta_inode *a)
+{
+	return S_ISREG(a->mode) && a->policy == META_AREA_JOURNAL &&
+	       !(a->flags & META_IF_READONLY);
+}
+
+int journal_node_commit(struct fs *fs, fuse_req_t req, uint64_t parent, const char *dir,
+			const char *name, const struct meta_inode *a, struct meta_batch *b)
 {
 	char path[4096], comm[16];
-	struct leaf l = { .op = "create", .ino = in->ino };
+	struct leaf l = { .op = "create", .ino = a->ino };
 	bool compliance;
-	size_t n;
 
-	journal_dir_path(fs, parent, path, sizeof(path));
-	n = strlen(path);
-	snprintf(path + n, sizeof(path) - n, "/%s", name);
+	if (S_ISDIR(a->mode))
+		journal_dir_inherit(fs, parent, a->ino, b);
+	if (!journal_node(a))
+		return fs_commit(fs, b, false);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	journal_who(req, &l, comm);
 	l.path = path;
-	l.retention = journal_retention_inherit(fs, parent, in->ino, &compliance);
+	l.retention = journal_retention_inherit(fs, parent, a->ino, &compliance, b);
 	l.has_retention = true;
 	l.lock = compliance ? "compliance" : "governance";
+	journal_path_put(b, a->ino, path, -1);
+	return journal_leaf_commit(fs, &l, b);
+}
+
+void journal_created(fuse_req_t req, struct inode *in)
+{
+	struct leaf l;
+	char comm[16];
+
+	journal_who(req, &l, comm);
 	remember_writer(in, &l);
-	if (journal_path_save(fs, in->ino, path, -1) == 0)
-		journal_leaf_add(fs, &l);
 }
 
 int journal_check_write(struct inode *in, uint64_t off)
@@ -589,20 +586,47 @@ int journal_wrote(struct fs *fs, fuse_req_t req, struct inode *in, const char *b
 	return 0;
 }
 
+/* The records of IN's writes whose bytes a commit of IN's buffer stores
+ * with the inode: those within its size.  A write being made (recorded,
+ * not yet in the buffer: journal_wrote comes first) lies past it. */
+static size_t records_stored(const struct inode *in)
+{
+	size_t n = 0;
+
+	while (n < in->njpend && in->jpend[n].offset + in->jpend[n].length <= in->attr.size)
+		n++;
+	return n;
+}
+
+void journal_unwrote(struct fs *fs, struct inode *in)
+{
+	struct journal *jr = fs->journal;
+
+	if (!in->njpend)
+		return;
+	in->njpend--;
+	pthread_mutex_lock(&jr->lock);
+	if (jr->npending)
+		jr->npending--;
+	pthread_mutex_unlock(&jr->lock);
+}
+
 void journal_records_begin(struct fs *fs, struct inode *in, struct meta_batch *b)
 {
 	struct journal *j = fs->journal;
+	size_t n = records_stored(in);
 
 	pthread_mutex_lock(&j->lock);	/* held until journal_records_end */
-	if (j->pend_cap < in->njpend) {
-		uint8_t (*h)[32] = realloc(j->pend_hash, in->njpend * sizeof(*h));
+	j->pend_n = n;
+	if (j->pend_cap < n) {
+		uint8_t (*h)[32] = realloc(j->pend_hash, n * sizeof(*h));
 
 		if (!h)
 			return;		/* end sees pend_cap short: records dropped, logged */
 		j->pend_hash = h;
-		j->pend_cap = in->njpend;
+		j->pend_cap = n;
 	}
-	for (size_t i = 0; i < in->njpend; i++) {
+	for (size_t i = 0; i < n; i++) {
 		const struct jleaf *p = &in->jpend[i];
 		struct leaf l = { .op = "write", .uid = p->uid, .pid = p->pid, .comm = p->comm,
 				  .path = in->jpath ? in->jpath : "?", .ino = in->ino,
@@ -615,7 +639,7 @@ void journal_records_begin(struct fs *fs, struct inode *in, struct meta_batch *b
 void journal_records_end(struct fs *fs, struct inode *in, int rc)
 {
 	struct journal *j = fs->journal;
-	size_t n = in->njpend;
+	size_t n = j->pend_n;
 
 	if (j->pend_cap < n) {
 		log_err("audit: out of memory: %zu write records of %s lost", n,
@@ -625,7 +649,8 @@ void journal_records_end(struct fs *fs, struct inode *in, int rc)
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		merkle_append(&j->tree, j->pend_hash[i]);
 	if (rc == 0) {
-		in->njpend = 0;
+		in->njpend -= n;
+		memmove(in->jpend, in->jpend + n, in->njpend * sizeof(*in->jpend));
 		j->npending = j->npending > n ? j->npending - n : 0;
 		if (merkle_size(&j->tree) - j->signed_size >= fs->opt.audit_leaves)
 			pthread_cond_signal(&j->cond);
@@ -633,13 +658,17 @@ void journal_records_end(struct fs *fs, struct inode *in, int rc)
 	pthread_mutex_unlock(&j->lock);
 }
 
+/* The seal flag on the inode, the seal time and the seal record are one
+ * commit: a crash leaves the file sealed with its record, or unsealed
+ * without it (and its next writer's last close seals it).  REQ may be
+ * NULL (an open whose reply was lost): the record names the last writer. */
 int journal_seal(struct fs *fs, fuse_req_t req, struct inode *in)
 {
 	char path[4096], comm[16];
 	uint8_t sha[32];
 	int64_t sealed;
 	struct meta_batch *b;
-	struct leaf l = { .op = "seal", .ino = in->ino, .length = in->attr.size, .sha = sha };
+	struct leaf l = { .op = "seal", .ino = in->ino, .sha = sha };
 	int rc;
 
 	if (in->attr.flags & META_IF_SEALED)
@@ -651,28 +680,33 @@ int journal_seal(struct fs *fs, fuse_req_t req, struct inode *in)
 		return rc;
 	if (journal_path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
 		snprintf(path, sizeof(path), "?%llu", (unsigned long long)in->ino);
+	if (req)
+		journal_who(req, &l, comm);
+	if (in->jpid || !req) {	/* sealed at a release: name the writer */
+		l.uid = in->juid;
+		l.pid = in->jpid;
+		l.comm = in->jcomm;
+	}
+	l.path = path;
+	l.length = in->attr.size;
 	b = meta_batch_new();
 	if (!b)
 		return -ENOMEM;
+	journal_path_put(b, in->ino, path, journal_mono_now(fs->journal));
 	in->attr.flags |= META_IF_SEALED;
 	inode_save(b, in);
-	rc = fs_commit(fs, b, false);
-	meta_batch_free(b);
-	if (rc < 0)
-		in->attr.flags &= ~META_IF_SEALED;	/* not sealed on disk */
+	rc = failpoint("journal_seal", EIO);
 	if (rc == 0)
-		rc = journal_path_save(fs, in->ino, path, journal_mono_now(fs->journal));
-	if (rc == 0) {
-		journal_who(req, &l, comm);
-		if (in->jpid) {		/* sealed at a release: name the writer */
-			l.uid = in->juid;
-			l.pid = in->jpid;
-			l.comm = in->jcomm;
-		}
-		l.path = path;
-		rc = journal_leaf_add(fs, &l);
+		rc = journal_leaf_commit(fs, &l, b);
+	else
+		log_err("audit: sealing %s failed: %s", path, strerror(-rc));
+	meta_batch_free(b);
+	if (rc < 0) {
+		in->attr.flags &= ~META_IF_SEALED;	/* not sealed on disk */
+		return rc;
 	}
-	return rc;
+	(void)failpoint("journal_sealed", 0);
+	return 0;
 }
 
 /* The newest signed checkpoint, malloc'd (caller frees); -ENOENT if none. */

@@ -23,11 +23,25 @@ int journal_check_write(struct inode *in, uint64_t off);
  * then into the log if B was committed (RC 0); IN locked. */
 void journal_records_begin(struct fs *fs, struct inode *in, struct meta_batch *b);
 void journal_records_end(struct fs *fs, struct inode *in, int rc);
-/* Record a create / a write / the seal of journal file IN. */
-void journal_created(struct fs *fs, fuse_req_t req, uint64_t parent, const char *name,
-		     struct inode *in);
+/* Commit B, which makes node A named NAME in PARENT (path DIR, from
+ * journal_dir_path) of a journal area: a file's path, retention and create
+ * record (a directory's retention) go into the same commit, so the node
+ * exists exactly when they do.  Takes no inode lock. */
+int journal_node_commit(struct fs *fs, fuse_req_t req, uint64_t parent, const char *dir,
+			const char *name, const struct meta_inode *a, struct meta_batch *b);
+/* Path of directory DIR from the mount root ("" for the root, else with a
+ * leading slash), or "?INO"; takes inode locks. */
+void journal_dir_path(struct fs *fs, uint64_t dir, char *out, size_t len);
+/* New journal file IN remembers its creator (named by its seal record). */
+void journal_created(fuse_req_t req, struct inode *in);
+/* Record the write of BUF (SIZE bytes at OFF) to journal file IN before it
+ * is made: the record is stored in the commit that stores its bytes.  If
+ * the write then fails, journal_unwrote takes the record back. */
 int journal_wrote(struct fs *fs, fuse_req_t req, struct inode *in, const char *buf,
 		  size_t size, uint64_t off);
+void journal_unwrote(struct fs *fs, struct inode *in);
+/* Seal journal file IN: flag, seal time and record in one commit; REQ
+ * (the releasing request, or NULL) names the sealer if no writer is known. */
 int journal_seal(struct fs *fs, fuse_req_t req, struct inode *in);
 /* 0 if IN may be changed, unlinked or renamed (not a journal file, or its
  * retention is over and no hold is on it), else -EPERM. */
@@ -45,8 +59,6 @@ int journal_xattr(struct fs *fs, fuse_req_t req, struct inode *in, const char *n
  * lengthen it; only root in governance mode shortens it).  DIR unlocked. */
 int journal_dir_retention(struct fs *fs, fuse_req_t req, struct inode *dir, const char *value,
 			  size_t size);
-/* New journal directory DIR in PARENT: it keeps PARENT's retention. */
-void journal_dir_made(struct fs *fs, uint64_t parent, uint64_t dir);
 /* Removing a name of journal file IN (locked) in batch B: put its delete
  * record (who, why retention allowed it) into B.
  * The log stays locked until journal_delete_end(FS, RC), called once B's

@@ -34,6 +34,7 @@ struct journal {
 	pthread_mutex_t retention_lock;	/* a retention's check and change, as one */
 	uint8_t (*pend_hash)[32];	/* hashes of the records of the batch */
 	size_t pend_cap;		/* being committed (records_begin..end) */
+	size_t pend_n;			/* and how many records it holds */
 	struct witness *witness;	/* -o audit_witness=CMD, or NULL */
 };
 
@@ -57,8 +58,6 @@ struct leaf {
 
 /* Monotonic ns in the store's life (persisted across mounts). */
 int64_t journal_mono_now(struct journal *j);
-/* Append L to the log (a record in its own batch). */
-int journal_leaf_add(struct fs *fs, const struct leaf *l);
 /* Append L to the log in batch B and commit B: the change B holds and its
  * record are durable together or not at all. */
 int journal_leaf_commit(struct fs *fs, const struct leaf *l, struct meta_batch *b);
@@ -68,14 +67,17 @@ void journal_leaf_put_next(struct fs *fs, const struct leaf *l, struct meta_batc
 /* Fill L's uid, pid and comm (COMM: 16 bytes) from REQ. */
 void journal_who(fuse_req_t req, struct leaf *l, char *comm);
 /* The path and seal time (-1: not sealed) kept for journal file INO. */
-int journal_path_save(struct fs *fs, uint64_t ino, const char *path, int64_t sealed);
+void journal_path_put(struct meta_batch *b, uint64_t ino, const char *path, int64_t sealed);
 int journal_path_load(struct fs *fs, uint64_t ino, char *path, size_t len, int64_t *sealed);
 /* Retention of INO in ns: its own, else the mount's. */
 int64_t journal_retention_of(struct fs *fs, uint64_t ino);
 /* A new file INO in DIR keeps the retention DIR has now (returned, in ns)
- * and its mode (*COMPLIANCE: compliance, from DIR or the mount). */
-int64_t journal_retention_inherit(struct fs *fs, uint64_t dir, uint64_t ino, bool *compliance);
-/* Path of directory DIR from the mount root ("" for the root). */
-void journal_dir_path(struct fs *fs, uint64_t dir, char *out, size_t len);
+ * and its mode (*COMPLIANCE: compliance, from DIR or the mount): the
+ * record goes into B. */
+int64_t journal_retention_inherit(struct fs *fs, uint64_t dir, uint64_t ino, bool *compliance,
+				  struct meta_batch *b);
+/* A new directory DIR in PARENT keeps PARENT's retention, if it has one
+ * (the record goes into B). */
+void journal_dir_inherit(struct fs *fs, uint64_t parent, uint64_t dir, struct meta_batch *b);
 
 #endif

@@ -64,27 +64,20 @@ static void retention_put(struct meta_batch *b, uint64_t ino, int64_t ns, bool c
  * directory has none, the mount) gives it now: changing the directory's,
  * remounting with another audit_retention or in governance mode later
  * never shortens it. */
-int64_t journal_retention_inherit(struct fs *fs, uint64_t dir, uint64_t ino, bool *compliance)
+int64_t journal_retention_inherit(struct fs *fs, uint64_t dir, uint64_t ino, bool *compliance,
+				  struct meta_batch *b)
 {
 	int64_t ns = retention_get(fs, dir, compliance);
-	struct meta_batch *b = meta_batch_new();
 
 	*compliance = *compliance || fs->opt.audit_compliance;
-	if (b) {
-		retention_put(b, ino, ns, *compliance);
-		if (fs_commit(fs, b, false) < 0)
-			log_err("audit: keeping the retention of inode %llu failed",
-				(unsigned long long)ino);
-	}
-	meta_batch_free(b);
+	retention_put(b, ino, ns, *compliance);
 	return ns;
 }
 
 /* A new directory DIR in journal directory PARENT keeps PARENT's retention
  * if it has one: a subdirectory is no way around it. */
-void journal_dir_made(struct fs *fs, uint64_t parent, uint64_t dir)
+void journal_dir_inherit(struct fs *fs, uint64_t parent, uint64_t dir, struct meta_batch *b)
 {
-	struct meta_batch *b;
 	uint8_t k[8];
 	void *v;
 	size_t len;
@@ -92,15 +85,10 @@ void journal_dir_made(struct fs *fs, uint64_t parent, uint64_t dir)
 	key_put_u64(k, parent);
 	if (meta_rec_get(fs->meta, REC_T, k, 8, &v, &len) < 0)
 		return;
-	b = meta_batch_new();
-	if (b && len >= 8 && len <= 9) {
+	if (len >= 8 && len <= 9) {
 		key_put_u64(k, dir);
 		meta_rec_put(b, REC_T, k, 8, v, len);
-		if (fs_commit(fs, b, false) < 0)
-			log_err("audit: keeping the retention of directory %llu failed",
-				(unsigned long long)dir);
 	}
-	meta_batch_free(b);
 	free(v);
 }
 

@@ -22,6 +22,8 @@
 #include "fs/shipping.h"
 #include "fs/ops.h"
 #include "tier/failpoint.h"
+#include "fs/follow.h"
+#include "meta/ship.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,8 +38,11 @@
 
 static const char usage_text[] =
 	"usage: aifs STORE MOUNTPOINT [-f] [-d] [-s] [-o OPTION[,OPTION...]]\n"
+	"       aifs --follow rados:POOL/NAME MOUNTPOINT [-o replica=DIR,...]\n"
 	"\n"
-	"Mount the aifs store STORE (made by 'aifsctl mkfs') on MOUNTPOINT.\n"
+	"Mount the aifs store STORE (made by 'aifsctl mkfs') on MOUNTPOINT; with\n"
+	"--follow (or -o follow), mount read-only, on any host, the store whose data\n"
+	"is in rados:POOL/NAME, following what its writer ships (see aifs(8)).\n"
 	"\n"
 	"  -f            stay in the foreground and log to stderr\n"
 	"  -d            FUSE debug output (implies -f)\n"
@@ -49,6 +54,8 @@ static const char usage_text[] =
 	"       entry_timeout=S    seconds the kernel caches names (default 60)\n"
 	"       keep_versions=N    versions kept per checkpoint file (default 0: all)\n"
 	"       keep_every=K       with keep_versions, also keep every K-th version\n"
+	"       replica=DIR        a follower's local replica of the metadata (default\n"
+	"                          /var/lib/aifs/follow/POOL.NAME)\n"
 	"       dir_versions=auto|manual  commit directory checkpoints when a training\n"
 	"                          stack's last file lands (default auto; see aifs(7))\n"
 	"       audit_retention=DAYS  journal files kept at least DAYS (default 183)\n"
@@ -72,6 +79,8 @@ static const char usage_text[] =
 	"                          the metadata is shipped to the pool (default off)\n"
 	"       rados_timeout=S    seconds a RADOS request waits for the cluster before\n"
 	"                          failing with EIO (default 30, 0: wait forever)\n"
+	"       cache_size=N[KMGT] local read cache and write buffer of a store whose data\n"
+	"                          is in RADOS, in STORE/cache (default 1G, 0: none)\n"
 	"       cold_compress=lz4|none  compression of cold extents (default lz4)\n"
 	"       migrate_bw=MB      tier migration and gc bandwidth, MB/s (default 200, 0: no limit)\n"
 	"       cold_after_versions=K  versions older than the newest K go cold (default 0: off)\n"
@@ -104,7 +113,12 @@ struct cmdline {
 	char *fuse_opts;	/* comma list for FUSE */
 	char *ceph_conf, *ceph_user;	/* how to reach a RADOS tier (NULL: aifs.conf's) */
 	int rados_timeout;	/* seconds, < 0: the default */
+	int64_t cache_size;	/* bytes, 0: the default, < 0: none */
 	int has_fsname, has_subtype;
+	bool follow;		/* STORE is rados:POOL/NAME, followed (follow.c) */
+	char *replica;		/* the follower's local replica */
+	const char *spec;	/* what it follows */
+	uint64_t follow_next;
 };
 
 static int in_list(const char *const *list, const char *w, int prefix)
@@ -261,6 +275,14 @@ static int parse_word(struct cmdline *c, const char *w)
 		if (*end || !v[1] || n > 86400)
 			goto bad_value;
 		c->rados_timeout = (int)n;
+	} else if (!strncmp(w, "cache_size=", 11)) {
+		unsigned long long n = strtoull(v + 1, &end, 10);
+		int shift = !*end ? 0 : strchr("kK", *end) ? 10 : strchr("mM", *end) ? 20 :
+			    strchr("gG", *end) ? 30 : strchr("tT", *end) ? 40 : -1;
+
+		if (!v[1] || shift < 0 || (*end && end[1]) || n > (1ull << (62 - shift)))
+			goto bad_value;
+		c->cache_size = n ? (int64_t)(n << shift) : -1;
 	} else if (!strncmp(w, "migrate_bw=", 11)) {
 		if (parse_double(v + 1, &c->opt.migrate_bw) < 0)
 			goto bad_value;
@@ -276,6 +298,15 @@ static int parse_word(struct cmdline *c, const char *w)
 	} else if (!strncmp(w, "reserve=", 8)) {
 		if (parse_double(v + 1, &c->opt.reserve_mb) < 0)
 			goto bad_value;
+	} else if (!strcmp(w, "follow")) {
+		c->follow = true;
+	} else if (!strncmp(w, "replica=", 8)) {
+		if (!v[1])
+			goto bad_value;
+		free(c->replica);
+		c->replica = strdup(v + 1);
+		if (!c->replica)
+			return -1;
 	} else if (!strncmp(w, "tier_interval=", 14)) {
 		if (parse_double(v + 1, &c->opt.tier_interval) < 0 || c->opt.tier_interval < 0.1)
 			goto bad_value;
@@ -314,6 +345,7 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *c)
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "follow", no_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
@@ -338,6 +370,7 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *c)
 			break;
 		case 'h': fputs(usage_text, stdout); return 1;
 		case 'V': printf("aifs %s\n", AIFS_VERSION); return 1;
+		case 'F': c->follow = true; break;
 		default: fputs(usage_text, stderr); return 2;
 		}
 	}
@@ -347,6 +380,65 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *c)
 	}
 	c->store = argv[optind];
 	c->mnt = argv[optind + 1];
+	return 0;
+}
+
+/* A follower mounts the local replica of the store it follows, made from
+ * what the writer shipped the first time: C->store becomes its path and
+ * C->follow_next the first shipped batch it still needs. */
+static int follow_prepare(struct cmdline *c, char *msg, size_t msglen)
+{
+	struct tier_rados_opts ro = { .conf = c->ceph_conf, .user = c->ceph_user,
+				      .timeout = c->rados_timeout >= 0 ? (unsigned)c->rados_timeout :
+					       STORE_RADOS_TIMEOUT };
+	char conf[PATH_MAX + 16], err[1024], *p;
+	uint64_t seq;
+	int rc;
+
+	c->spec = c->store;
+	if (!tier_spec_is_rados(c->spec) || !strchr(c->spec, '/')) {
+		snprintf(msg, msglen, "--follow: expected rados:POOL/NAME, saw %s", c->spec);
+		return -EINVAL;
+	}
+	if (!c->replica) {
+		if (asprintf(&c->replica, "/var/lib/aifs/follow/%s", c->spec + 6) < 0)
+			return -ENOMEM;
+		for (p = c->replica + 21; *p; p++)
+			if (*p == '/')
+				*p = '.';
+		if ((mkdir("/var/lib/aifs", 0755) < 0 && errno != EEXIST) ||
+		    (mkdir("/var/lib/aifs/follow", 0700) < 0 && errno != EEXIST)) {
+			snprintf(msg, msglen, "cannot create /var/lib/aifs/follow: %s",
+				 strerror(errno));
+			return -errno;
+		}
+	}
+	snprintf(conf, sizeof(conf), "%s/aifs.conf", c->replica);
+	if (access(conf, F_OK) < 0) {
+		rc = ship_recover(c->spec, &ro, c->replica, &seq, err, sizeof(err));
+		if (rc == 0)
+			rc = follow_seq_write(c->replica, seq + 1);
+		if (rc < 0) {
+			snprintf(msg, msglen, "cannot make the replica of %s in %s: %s", c->spec,
+				 c->replica, err[0] ? err : strerror(-rc));
+			return rc;
+		}
+	}
+	rc = follow_seq_read(c->replica, &c->follow_next);
+	if (rc < 0) {
+		snprintf(msg, msglen, "%s is not a follower's replica (no follow.seq): remove it "
+			 "to have it made anew", c->replica);
+		return rc;
+	}
+	c->store = c->replica;
+	/* read-only, names and attributes kept by the kernel one second at most */
+	if (!c->opt.ro && append_opt(c, "ro") < 0)
+		return -ENOMEM;
+	c->opt.ro = c->opt.store_ro = c->opt.lineage_off = true;
+	if (c->opt.attr_timeout > 1)
+		c->opt.attr_timeout = 1;
+	if (c->opt.entry_timeout > 1)
+		c->opt.entry_timeout = 1;
 	return 0;
 }
 
@@ -445,7 +537,8 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 	char *argv[5] = { "aifs", "-o", NULL, NULL, NULL };
 	struct store_opts so = { .cold = c->opt.cold, .ceph_conf = c->ceph_conf,
 				 .ceph_user = c->ceph_user, .rados_timeout = c->rados_timeout,
-				 .mnt = c->mnt };
+				 .cache_size = c->cache_size, .mnt = c->mnt,
+				 .follower = c->follow };
 	struct fuse_args args;
 	struct fuse_session *se;
 	char *o = NULL;
@@ -634,6 +727,10 @@ int main(int argc, char **argv)
 	rc = parse_cmdline(argc, argv, &c);
 	if (rc)
 		return rc == 1 ? 0 : 2;
+	if (c.follow && (rc = follow_prepare(&c, msg, sizeof(msg))) < 0) {
+		fprintf(stderr, "aifs: %s\n", msg);
+		return 1;
+	}
 	if (!realpath(c.store, store)) {
 		fprintf(stderr, "aifs: no store at %s: %s\n", c.store, strerror(errno));
 		return 1;
@@ -676,6 +773,20 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		log_warn("invalidation thread not started (%s): the kernel drops cached pages and "
 			 "names only when they time out", strerror(-rc));
+	if (c.follow) {
+		struct tier_rados_opts ro = { .conf = c.ceph_conf ? c.ceph_conf : fs->store->ceph_conf,
+					      .user = c.ceph_user ? c.ceph_user : fs->store->ceph_user,
+					      .timeout = c.rados_timeout >= 0 ?
+							 (unsigned)c.rados_timeout : STORE_RADOS_TIMEOUT };
+
+		rc = follow_start(fs, c.spec, &ro, c.follow_next);
+		if (rc < 0)
+			log_err("follower: cannot follow %s: %s; serving the replica as it is",
+				c.spec, strerror(-rc));
+		else
+			log_notice("following %s from shipped batch %llu", c.spec,
+				   (unsigned long long)c.follow_next);
+	}
 	log_msg(LOG_NOTICE, "mounted %s on %s", store, mnt);
 	if (report >= 0) {
 		char ok = 0;
@@ -688,6 +799,7 @@ int main(int argc, char **argv)
 		detach_stdio();
 	}
 	rc = serve(&c, fs, se);
+	follow_stop(fs);
 	migrate_stop(fs);
 	journal_stop(fs);
 	space_reclaimer_stop(fs);
@@ -700,6 +812,7 @@ int main(int argc, char **argv)
 	free(c.opt.audit_witness);
 	free(c.ceph_conf);
 	free(c.ceph_user);
+	free(c.replica);
 	free(fs);
 	return rc ? 1 : 0;
 }

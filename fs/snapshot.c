@@ -269,6 +269,8 @@ int snapshot_create(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid, u
 		free(old);
 		rc = -EEXIST;
 	}
+	if (rc == 0)
+		rc = space_meta_room(fs);	/* records of every file: a new name's rule */
 	c.b = rc == 0 ? meta_batch_new() : NULL;
 	if (rc == 0 && !c.b)
 		rc = -ENOMEM;

@@ -9,6 +9,7 @@
  * .aifs/metrics is the same in the Prometheus text format.
  */
 #include "fs/fs.h"
+#include "fs/follow.h"
 #include "fs/inval.h"
 #include "fs/lineage.h"
 #include "fs/inode.h"
@@ -19,6 +20,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +201,60 @@ static uint64_t count_recs(struct fs *fs, uint8_t kind)
 	return n;
 }
 
+/* The local cache of a hot tier in RADOS, if there is one. */
+static void cache_json(struct fs *fs, struct buf *b)
+{
+	struct tier_cache_stats c;
+
+	if (tier_cache_stats(fs->tiers[TIER_HOT], &c) < 0)
+		return;
+	out(b, " \"cache\": {\"limit\": %llu, \"bytes\": %llu, \"dirty\": %llu, \"hits\": %llu, "
+	    "\"misses\": %llu, \"remote_reads\": %llu, \"uploads\": %llu, "
+	    "\"upload_errors\": %llu, \"evictions\": %llu, \"corrupt\": %llu},\n",
+	    (unsigned long long)c.limit, (unsigned long long)c.bytes,
+	    (unsigned long long)c.dirty, (unsigned long long)c.hits,
+	    (unsigned long long)c.misses, (unsigned long long)c.remote_reads,
+	    (unsigned long long)c.uploads, (unsigned long long)c.upload_errors,
+	    (unsigned long long)c.evictions, (unsigned long long)c.corrupt);
+}
+
+static void metric(struct buf *b, const char *name, const char *type, const char *help);
+
+static void cache_prometheus(struct fs *fs, struct buf *b)
+{
+	static const struct { const char *name, *type, *help; size_t off; } m[] = {
+		{ "aifs_cache_size_bytes", "gauge", "Bound of the local cache of data in RADOS.",
+		  offsetof(struct tier_cache_stats, limit) },
+		{ "aifs_cache_used_bytes", "gauge", "Bytes held by the local cache.",
+		  offsetof(struct tier_cache_stats, bytes) },
+		{ "aifs_cache_dirty_bytes", "gauge", "Bytes of the cache not yet uploaded to RADOS.",
+		  offsetof(struct tier_cache_stats, dirty) },
+		{ "aifs_cache_hits_total", "counter", "Extent reads served by the local cache.",
+		  offsetof(struct tier_cache_stats, hits) },
+		{ "aifs_cache_misses_total", "counter", "Extent reads the local cache did not hold.",
+		  offsetof(struct tier_cache_stats, misses) },
+		{ "aifs_cache_remote_reads_total", "counter", "Objects read from RADOS.",
+		  offsetof(struct tier_cache_stats, remote_reads) },
+		{ "aifs_cache_uploads_total", "counter", "Objects uploaded from the write buffer.",
+		  offsetof(struct tier_cache_stats, uploads) },
+		{ "aifs_cache_upload_errors_total", "counter", "Failed uploads (tried again).",
+		  offsetof(struct tier_cache_stats, upload_errors) },
+		{ "aifs_cache_evictions_total", "counter", "Copies evicted from the local cache.",
+		  offsetof(struct tier_cache_stats, evictions) },
+		{ "aifs_cache_corrupt_total", "counter", "Damaged copies found in the local cache.",
+		  offsetof(struct tier_cache_stats, corrupt) },
+	};
+	struct tier_cache_stats c;
+
+	if (tier_cache_stats(fs->tiers[TIER_HOT], &c) < 0)
+		return;
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		metric(b, m[i].name, m[i].type, m[i].help);
+		out(b, "%s %llu\n", m[i].name,
+		    (unsigned long long)*(const uint64_t *)((const char *)&c + m[i].off));
+	}
+}
+
 int stats_json(struct fs *fs, char **text, size_t *len)
 {
 	struct buf b = { 0 };
@@ -226,6 +282,15 @@ int stats_json(struct fs *fs, char **text, size_t *len)
 	    (unsigned long long)sp[0].used, (unsigned long long)sp[0].total,
 	    (unsigned long long)sp[0].avail, (unsigned long long)sp[1].used,
 	    (unsigned long long)sp[1].total, (unsigned long long)sp[1].avail);
+	cache_json(fs, &b);
+	{
+		double lag;
+		uint64_t next;
+
+		if (follow_status(&lag, &next))
+			out(&b, " \"follower\": {\"lag_s\": %.3f, \"next_batch\": %llu},\n", lag,
+			    (unsigned long long)next);
+	}
 	out(&b, " \"versions\": %llu, \"snapshots\": %llu, \"snapshot_files_copied\": %llu,\n",
 	    (unsigned long long)count_recs(fs, 'V'), (unsigned long long)count_recs(fs, 'P'),
 	    (unsigned long long)snapshot_progress());
@@ -286,6 +351,7 @@ int stats_prometheus(struct fs *fs, char **text, size_t *len)
 	for (int t = 0; t < TIER_COUNT; t++)
 		out(&b, "aifs_tier_device_avail_bytes{tier=\"%s\"} %llu\n", tiers[t],
 		    (unsigned long long)sp[t].avail);
+	cache_prometheus(fs, &b);
 	metric(&b, "aifs_versions", "gauge", "Checkpoint versions kept.");
 	out(&b, "aifs_versions %llu\n", (unsigned long long)count_recs(fs, 'V'));
 	metric(&b, "aifs_snapshots", "gauge", "Dataset snapshots kept.");

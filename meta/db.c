@@ -419,6 +419,41 @@ int meta_updates(struct meta *m, uint64_t from,
 	return rc < 0 ? rc : 0;
 }
 
+struct key_cb {
+	void (*fn)(void *ctx, const void *key, size_t klen);
+	void *ctx;
+};
+
+static void wb_put(void *state, const char *k, size_t klen, const char *v, size_t vlen)
+{
+	struct key_cb *c = state;
+
+	(void)v;
+	(void)vlen;
+	c->fn(c->ctx, k, klen);
+}
+
+static void wb_del(void *state, const char *k, size_t klen)
+{
+	struct key_cb *c = state;
+
+	c->fn(c->ctx, k, klen);
+}
+
+int meta_apply_keys(struct meta *m, const void *rep, size_t len,
+		    void (*fn)(void *ctx, const void *key, size_t klen), void *ctx)
+{
+	rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from(rep, len);
+	struct key_cb c = { fn, ctx };
+	char *err = NULL;
+
+	rocksdb_write(m->db, m->wopt, wb, &err);
+	if (!err && fn)
+		rocksdb_writebatch_iterate(wb, &c, wb_put, wb_del);
+	rocksdb_writebatch_destroy(wb);
+	return err ? db_fail("apply", err) : 0;
+}
+
 int meta_apply(struct meta *m, const void *rep, size_t len)
 {
 	rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from(rep, len);

@@ -116,6 +116,10 @@ int meta_updates(struct meta *m, uint64_t from,
 
 /* Apply the batch bytes REP (as meta_updates gives them) to M. */
 int meta_apply(struct meta *m, const void *rep, size_t len);
+/* The same, then call FN for the key of each put and delete it held (a
+ * follower learns what changed). */
+int meta_apply_keys(struct meta *m, const void *rep, size_t len,
+		    void (*fn)(void *ctx, const void *key, size_t klen), void *ctx);
 
 /* --- batches ----------------------------------------------------------- */
 

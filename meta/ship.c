@@ -108,10 +108,20 @@ static int put_file(struct tier *t, const char *name, const char *path)
 
 /* ---- shipping -------------------------------------------------------- */
 
-static void wait_writes(struct store *s)
+/* The metadata shipped may only name extents that are in the pool: wait
+ * for the writes (and the uploads of a cache) of both tiers. */
+static int wait_writes(struct store *s)
 {
-	for (int i = 0; i < TIER_COUNT; i++)
-		tier_wait_writes(s->tiers[i]);
+	int rc = 0;
+
+	for (int i = 0; i < TIER_COUNT; i++) {
+		int r = tier_wait_writes(s->tiers[i]);
+
+		rc = rc ? rc : r;
+	}
+	if (rc)
+		log_err("ship: the data written so far is not in the pool yet: %s", strerror(-rc));
+	return rc;
 }
 
 struct stale {
@@ -144,9 +154,10 @@ static int ship_checkpoint(struct ship *sh)
 
 	dir_remove(sh->tmp);
 	rc = meta_checkpoint(sh->s->meta, sh->tmp, &seq);
+	if (rc == 0)
+		rc = wait_writes(sh->s);
 	if (rc)
 		return rc;
-	wait_writes(sh->s);
 	mf = open_memstream(&man, &mlen);
 	d = opendir(sh->tmp);
 	if (!mf || !d)
@@ -233,7 +244,9 @@ int ship_step(struct ship *sh)
 		return 0;
 	if (sh->log_bytes > LOG_LIMIT)
 		return ship_checkpoint(sh);
-	wait_writes(sh->s);
+	rc = wait_writes(sh->s);
+	if (rc)
+		return rc;
 	lb.f = open_memstream(&buf, &len);
 	if (!lb.f)
 		return -ENOMEM;
@@ -529,5 +542,89 @@ int ship_recover(const char *spec, const struct tier_rados_opts *ro, const char 
 	*seq = next - 1;
 	if (rc && !err[0])
 		snprintf(err, errlen, "%s", strerror(-rc));
+	return rc;
+}
+
+/* --- following -------------------------------------------------------------- */
+
+struct ship_follow {
+	struct tier *t;
+};
+
+int ship_follow_open(const char *spec, const struct tier_rados_opts *ro, struct ship_follow **out)
+{
+	struct ship_follow *f = calloc(1, sizeof(*f));
+	int rc;
+
+	if (!f)
+		return -ENOMEM;
+	rc = tier_open_spec(spec, TIER_HOT, 1, ro, &f->t);
+	if (rc < 0) {
+		free(f);
+		return rc;
+	}
+	*out = f;
+	return 0;
+}
+
+void ship_follow_free(struct ship_follow *f)
+{
+	if (!f)
+		return;
+	tier_close(f->t);
+	free(f);
+}
+
+/* Apply log NAME's batches from *NEXT on to M, telling FN each key. */
+static int follow_log(struct tier *t, struct meta *m, const char *name, uint64_t *next,
+		      void (*fn)(void *ctx, const void *key, size_t klen), void *ctx)
+{
+	void *blob = NULL;
+	size_t len = 0, pos = 0;
+	int rc = tier_blob_get(t, name, &blob, &len);
+	uint8_t *buf = blob;
+
+	while (rc == 0 && pos + 16 <= len) {
+		uint64_t seq = get_be(buf + pos, 8);
+		uint32_t count = (uint32_t)get_be(buf + pos + 8, 4);
+		uint32_t blen = (uint32_t)get_be(buf + pos + 12, 4);
+
+		if (pos + 16 + blen > len)
+			break;		/* being appended to: the rest next time */
+		if (seq + count > *next) {
+			if (seq != *next) {
+				rc = -ESTALE;	/* a gap: shipped past what was kept */
+				break;
+			}
+			rc = meta_apply_keys(m, buf + pos + 16, blen, fn, ctx);
+			if (rc == 0)
+				*next = seq + count;
+		}
+		pos += 16 + (size_t)blen;
+	}
+	free(blob);
+	return rc == -ENOENT ? 0 : rc;	/* removed meanwhile: its batches are older */
+}
+
+int ship_follow_step(struct ship_follow *f, struct meta *m, uint64_t *next,
+		     void (*fn)(void *ctx, const void *key, size_t klen), void *ctx)
+{
+	struct names logs = { 0 };
+	int rc = tier_blob_list(f->t, "l.", add_name, &logs);
+
+	if (logs.n)
+		qsort(logs.v, logs.n, sizeof *logs.v, by_name);
+	for (size_t i = 0; rc == 0 && i < logs.n; i++) {
+		/* a log whose successor starts at or before *NEXT holds nothing new */
+		if (i + 1 < logs.n && strtoull(logs.v[i + 1] + 2, NULL, 16) <= *next)
+			continue;
+		if (strtoull(logs.v[i] + 2, NULL, 16) > *next)
+			rc = -ESTALE;	/* what *NEXT needs was compacted into a checkpoint */
+		else
+			rc = follow_log(f->t, m, logs.v[i], next, fn, ctx);
+	}
+	for (size_t i = 0; i < logs.n; i++)
+		free(logs.v[i]);
+	free(logs.v);
 	return rc;
 }

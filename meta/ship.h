@@ -50,4 +50,15 @@ void ship_free(struct ship *sh);
 int ship_recover(const char *spec, const struct tier_rados_opts *ro, const char *dir,
 		 uint64_t *seq, char *err, size_t errlen);
 
+/* A follower: a replica of the store's metadata (from ship_recover) kept
+ * up to date with what the writer ships. */
+struct ship_follow;
+int ship_follow_open(const char *spec, const struct tier_rados_opts *ro, struct ship_follow **out);
+/* Apply to M the batches shipped from sequence number *NEXT on, calling FN
+ * with every key they put or delete; *NEXT moves past them.  -ESTALE when
+ * the writer has compacted past *NEXT (the replica must be made anew). */
+int ship_follow_step(struct ship_follow *f, struct meta *m, uint64_t *next,
+		     void (*fn)(void *ctx, const void *key, size_t klen), void *ctx);
+void ship_follow_free(struct ship_follow *f);
+
 #endif

@@ -409,22 +409,27 @@ static void rados_opts(const struct store *s, const struct store_opts *o,
 		.timeout = o && o->rados_timeout >= 0 ? (unsigned)o->rados_timeout :
 			   STORE_RADOS_TIMEOUT,
 		.uuid = s->uuid, .holder = holder, .note = note, .err = err, .errlen = errlen,
+		.cache_size = !o || !o->cache_size ? -1 : o->cache_size < 0 ? 0 : o->cache_size,
 	};
 }
 
-static int tiers_open(struct store *s, const struct store_opts *o, char *err, size_t errlen)
+static int tiers_open(struct store *s, const struct store_opts *o, bool ro_tiers, char *err,
+		      size_t errlen)
 {
 	char *hot = s->hot_path ? strdup(s->hot_path) : store_path_join(s->path, "hot");
 	char *cold = s->cold_path ? strdup(s->cold_path) : store_path_join(s->path, "cold");
+	char *cache = store_path_join(s->path, "cache");
 	char holder[PATH_MAX + 300], note[2 * PATH_MAX + 400];
 	struct tier_rados_opts ro;
 	int rc = -ENOMEM;
 
-	if (!hot || !cold)
+	if (!hot || !cold || !cache)
 		goto out;
 	err[0] = 0;
 	rados_opts(s, o, &ro, holder, sizeof(holder), note, sizeof(note), err, errlen);
-	rc = tier_open_spec(hot, TIER_HOT, store_readonly, &ro, &s->tiers[TIER_HOT]);
+	ro.cache_dir = cache;	/* the hot tier's only: cold data is read rarely */
+	rc = tier_open_spec(hot, TIER_HOT, ro_tiers, &ro, &s->tiers[TIER_HOT]);
+	ro.cache_dir = NULL;
 	if (rc < 0) {
 		if (!err[0])
 			store_fail(err, errlen, rc, "cannot open hot tier %s: %s", hot, strerror(-rc));
@@ -433,7 +438,7 @@ static int tiers_open(struct store *s, const struct store_opts *o, char *err, si
 	/* Both tiers in one namespace: the hot tier holds its lock. */
 	if (tier_spec_is_rados(hot) && !strcmp(hot, cold))
 		ro.holder = NULL;
-	rc = tier_open_spec(cold, TIER_COLD, store_readonly, &ro, &s->tiers[TIER_COLD]);
+	rc = tier_open_spec(cold, TIER_COLD, ro_tiers, &ro, &s->tiers[TIER_COLD]);
 	if (rc < 0 && !err[0])
 		store_fail(err, errlen, rc, "cannot open cold tier %s: %s", cold, strerror(-rc));
 	for (int t = 0; rc == 0 && s->segment_size && t < TIER_COUNT; t++) {
@@ -445,6 +450,7 @@ static int tiers_open(struct store *s, const struct store_opts *o, char *err, si
 out:
 	free(hot);
 	free(cold);
+	free(cache);
 	return rc;
 }
 
@@ -515,8 +521,8 @@ int store_open_opts(const char *path, const struct store_opts *o, struct store *
 	if (rc < 0)
 		goto fail;
 	rc = store_readonly ? meta_open_readonly(mdir, &s->meta) :
-	     tier_spec_is_rados(s->hot_path) ? meta_open_shipped(mdir, &s->meta) :
-	     meta_open(mdir, false, &s->meta);
+	     tier_spec_is_rados(s->hot_path) && !(o && o->follower) ?
+	     meta_open_shipped(mdir, &s->meta) : meta_open(mdir, false, &s->meta);
 	if (rc < 0) {
 		store_fail(err, errlen, rc, "cannot open metadata database %s: %s", mdir ? mdir : path,
 		     strerror(-rc));
@@ -528,7 +534,7 @@ int store_open_opts(const char *path, const struct store_opts *o, struct store *
 			  "says %u; the store is damaged", path, rc < 0 ? 0 : fmt, s->format);
 		goto fail;
 	}
-	rc = tiers_open(s, o, err, errlen);
+	rc = tiers_open(s, o, store_readonly || (o && o->follower), err, errlen);
 	if (rc < 0)
 		goto fail;
 	free(mdir);

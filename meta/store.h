@@ -6,6 +6,8 @@
  *   STORE/meta/       RocksDB database (meta.h)
  *   STORE/hot/        hot tier segments (or, for "hot = rados:POOL/NAME",
  *                     objects in Ceph: the store's data lives in RADOS)
+ *   STORE/cache/      the local read cache and write buffer of a hot tier in
+ *                     RADOS (tier.h, TIER_CACHE_DEFAULT)
  *   STORE/cold/       cold tier segments (or the directory named by "cold",
  *                     or, for "cold = rados:POOL/NAME", objects in Ceph)
  *
@@ -16,6 +18,7 @@
 #define AIFS_STORE_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "meta/meta.h"
@@ -49,7 +52,12 @@ struct store_opts {
 	const char *ceph_conf;		/* ceph.conf of the cluster */
 	const char *ceph_user;		/* Ceph user */
 	int rados_timeout;		/* seconds (0: wait forever; < 0: the default) */
+	int64_t cache_size;		/* bytes of STORE/cache for data in RADOS (0: the
+					 * default, < 0: none) */
 	const char *mnt;		/* mount point, named in the RADOS lock */
+	bool follower;			/* a replica of a store in RADOS: its metadata
+					 * written here, its data read only, the
+					 * pool's lock left to the writer */
 };
 
 /* Create a new store at PATH (an absent or empty directory) with its root

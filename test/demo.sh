@@ -3,7 +3,8 @@
 # under ./demo/ of the source tree and mount it; prepare a small dataset of
 # tensors and snapshot it; change the live tree and diff it; train a tiny
 # PyTorch model on the snapshot, saving a checkpoint every epoch; list versions
-# and their lineage, restore and load versions; serve requests that are
+# and their lineage, restore and load versions; branch the dataset and
+# restore a directory checkpoint; serve requests that are
 # journaled into audit/; show the
 # signed journal head and the mount's status; unmount, verify the journal and
 # check the store.  ./demo/ is removed at the end, even on failure.
@@ -120,6 +121,12 @@ note "snapshot diff compares stored SHA-256s: it reads metadata, not the data"
 run aifsctl snapshot diff datasets/toy v1 live
 note "- only in v1, + only in the live tree, M changed"
 
+say "4b. Branch the dataset: a writable copy of snapshot v1 that shares its data"
+run aifsctl snapshot clone datasets/toy v1 datasets/toy-branch
+run rm datasets/toy-branch/sample-255.pt
+run aifsctl snapshot diff datasets/toy v1 datasets/toy-branch
+note "the branch is yours to change; v1 and the live tree are untouched"
+
 say "5. Train a tiny model for 3 epochs, reading the snapshot; save a checkpoint every epoch"
 cat >"$base/scripts/train.py" <<'EOF'
 import os
@@ -171,6 +178,22 @@ run aifsctl restore checkpoints/run/model.pt 1
 wait_for checkpoints/run/.aifs/versions/model.pt/4
 run aifsctl versions checkpoints/run/model.pt
 note "model.pt now serves version 4 (the content of version 1); model.pt@vN reads any version"
+
+say "7b. A directory checkpoint: each save_pretrained-style save (config + weights) is one version"
+cat >"$base/scripts/save_dir.py" <<'EOF'
+import json, os, sys, torch
+d, step = "checkpoints/hf", int(sys.argv[1])
+os.makedirs(d, exist_ok=True)
+with open(os.path.join(d, "config.json"), "w") as f:
+    json.dump({"step": step, "hidden": 32}, f)
+torch.save(torch.nn.Linear(16, 32).state_dict(), os.path.join(d, "pytorch_model.bin"))
+EOF
+run python3 "$base/scripts/save_dir.py" 1
+run python3 "$base/scripts/save_dir.py" 2
+run aifsctl versions checkpoints/hf
+run aifsctl restore checkpoints/hf 1
+run_sh 'cat checkpoints/hf/config.json; echo'
+note "the directory holds save 1 again; what it held is kept as version 3, the restore is version 4"
 
 say "8. Serve the epoch-2 model (model.pt@v2); journal every request into audit/"
 cat >"$base/scripts/serve.py" <<'EOF'

@@ -5,6 +5,7 @@
 #include "tier/log.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,12 +13,13 @@
 #include <string.h>
 
 #define FP_MAX 16
+#define FP_KILL	(-1)	/* "=KILL": the process is killed at the hit */
 
 struct fpoint {
 	char name[32];
 	unsigned long nth;	/* the hit that fails (1-based) */
 	bool on;		/* and every later one */
-	int err;		/* 0: the point's own errno */
+	int err;		/* 0: the point's own errno; FP_KILL: die */
 	unsigned long hits;
 };
 
@@ -28,7 +30,7 @@ static atomic_bool fp_armed;
 
 static const struct { const char *name; int err; } errs[] = {
 	{ "EIO", EIO }, { "ENOSPC", ENOSPC }, { "EINTR", EINTR },
-	{ "ENOMEM", ENOMEM }, { "EROFS", EROFS },
+	{ "ENOMEM", ENOMEM }, { "EROFS", EROFS }, { "KILL", FP_KILL },
 };
 
 static int parse_err(const char *s)
@@ -101,10 +103,14 @@ int failpoint_hit(const char *name, int err)
 			continue;
 		hit = ++p->hits;
 		if (hit == p->nth || (p->on && hit > p->nth))
-			rc = -(p->err ? p->err : err);
+			rc = p->err == FP_KILL ? FP_KILL : -(p->err ? p->err : err);
 		break;
 	}
 	pthread_mutex_unlock(&fp_lock);
+	if (rc == FP_KILL) {	/* a crash at this very point, as kill -9 makes it */
+		log_warn("fail point %s: hit %lu kills the process", name, hit);
+		raise(SIGKILL);
+	}
 	if (rc < 0)
 		log_warn("fail point %s: hit %lu fails: %s", name, hit, strerror(-rc));
 	return rc;

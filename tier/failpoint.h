@@ -7,7 +7,9 @@
  *
  * A spec is "NAME:N[+][=ERR],...": the Nth hit of NAME counted from the
  * arming fails (with "+", that hit and every later one), with -ERR (an
- * errno name: EIO, ENOSPC, EINTR, ENOMEM, EROFS; default the point's own).
+ * errno name: EIO, ENOSPC, EINTR, ENOMEM, EROFS; default the point's own),
+ * or "=KILL": the process raises SIGKILL at that hit, a crash at a moment
+ * chosen exactly.
  * The daemon arms AIFS_FAILPOINTS at start; root re-arms a mounted daemon
  * by setting user.aifs.failpoints on the mount root (counts start anew).
  *
@@ -15,7 +17,9 @@
  * RocksDB's log, EIO), tier_append (an extent append, ENOSPC), tier_fsync
  * (a tier sync, EIO), open_reply (the reply to an open or create is lost,
  * as for an interrupted request), release_slow (a file's release waits
- * 300 ms before it is handled, as when its worker is slow to run).
+ * 300 ms before it is handled, as when its worker is slow to run),
+ * journal_seal (just before the commit that seals a journal file, EIO),
+ * journal_sealed (just after it; only =KILL does something there).
  * Lives in tier/ with log.h, the lowest layer, so that every layer uses it.
  */
 #ifndef AIFS_FAILPOINT_H

@@ -8,10 +8,16 @@
  * lock has no expiry (a writer that loses its lock while it still runs
  * would corrupt the store); a lock left by a dead host is broken by
  * tier_rados_unlock (aifsctl rados unlock).
+ *
+ * A tier opened with a cache directory keeps its objects there too
+ * (objcache.h): opened first thing after the listing, so that what a crash
+ * left buffered takes its place in the segment table before a new
+ * segment is started.
  */
 #include "tier/tier.h"
 #include "tier/dcache.h"
 #include "tier/log.h"
+#include "tier/objcache.h"
 #include "tier/rados_priv.h"
 
 #include <errno.h>
@@ -377,6 +383,73 @@ static int scan(struct rtier *t, int64_t *newest)
 	return rc;
 }
 
+/* ---- the cache -------------------------------------------------------- */
+
+/* objcache_ops.adopt: an object buffered before a crash is one of this
+ * tier's, of its full length, and takes its place in the segment table
+ * (so that the place is never given out again). */
+static int cache_adopt(void *ctx, const char *name, uint64_t len)
+{
+	struct rtier *t = ctx;
+	uint64_t off;
+	uint32_t seg, l;
+	bool known = false;
+	int rc = 0;
+
+	if (!obj_parse(t, name, &seg, &off, &l) || l != len) {
+		log_warn("%s: %s in the cache was never completely written: dropped", t->spec,
+			 name);
+		return 1;
+	}
+	pthread_mutex_lock(&t->lock);
+	for (uint32_t i = 0; seg < t->nsegs && i < t->segs[seg].n; i++)
+		known |= t->segs[seg].v[i].off == off;
+	if (!known)
+		rc = rtier_seg_add(t, seg, off, l);
+	pthread_mutex_unlock(&t->lock);
+	return rc ? 1 : 0;
+}
+
+static int rtier_cache_stats(struct tier *base, struct tier_cache_stats *out)
+{
+	struct rtier *t = (struct rtier *)base;
+	struct objcache_stats st;
+
+	if (!t->cache)
+		return -EOPNOTSUPP;
+	objcache_stats(t->cache, &st);
+	*out = (struct tier_cache_stats){
+		.limit = st.limit, .bytes = st.bytes, .dirty = st.dirty, .hits = st.hits,
+		.misses = st.misses, .uploads = st.uploads, .upload_errors = st.upload_errors,
+		.evictions = st.evictions, .corrupt = st.corrupt,
+	};
+	pthread_mutex_lock(&t->lock);
+	out->remote_reads = t->remote_reads;
+	pthread_mutex_unlock(&t->lock);
+	return 0;
+}
+
+/* Open the cache RO->cache_dir; *NEWEST becomes the newest segment known,
+ * buffered objects included. */
+static int cache_open(struct rtier *t, const struct tier_rados_opts *ro, int64_t *newest)
+{
+	static const struct objcache_ops ops = { .upload = rtier_upload, .adopt = cache_adopt };
+	uint64_t size = ro->cache_size < 0 ? TIER_CACHE_DEFAULT : (uint64_t)ro->cache_size;
+	int rc = objcache_open(ro->cache_dir, size, ro->timeout, t->readonly, &ops, t, &t->cache);
+
+	if (rc < 0)
+		return user_fail(ro, rc, "%s: cannot open the cache %s: %s", t->spec, ro->cache_dir,
+				 strerror(-rc));
+	for (uint32_t s = t->nsegs; s-- > 0; ) {
+		if (t->segs[s].n) {
+			if ((int64_t)s > *newest)
+				*newest = s;
+			break;
+		}
+	}
+	return 0;
+}
+
 /* ---- open / close ---------------------------------------------------- */
 
 static const struct tier_ops rtier_ops;
@@ -396,6 +469,7 @@ static uint64_t cluster_dev(rados_t c)
 
 static void rtier_free(struct rtier *t)
 {
+	objcache_close(t->cache);	/* its uploads use the connection */
 	if (t->cookie && t->io)
 		rados_unlock(t->io, RADOS_STORE_OBJ, RADOS_LOCK, t->cookie);
 	if (t->io)
@@ -448,6 +522,8 @@ static int rtier_open(const char *spec, int id, int readonly, const struct tier_
 		rc = lock_take(t, ro);
 	if (rc == 0)
 		rc = scan(t, &newest);
+	if (rc == 0 && ro && ro->cache_dir)
+		rc = cache_open(t, ro, &newest);
 	if (rc == 0)
 		rc = seg_slot(t, (uint32_t)(newest + 1));
 	if (rc)
@@ -479,6 +555,11 @@ static void rtier_close(struct tier *base)
 	struct rtier *t = (struct rtier *)base;
 
 	rtier_sync(base);
+	pthread_mutex_lock(&t->lock);
+	rtier_wait_prefetch(t);
+	pthread_mutex_unlock(&t->lock);
+	objcache_close(t->cache);
+	t->cache = NULL;
 	/* no write callback may outlive the tier */
 	pthread_mutex_lock(&t->lock);
 	while (t->npend)
@@ -697,4 +778,5 @@ static const struct tier_ops rtier_ops = {
 	.blob_remove = rtier_blob_remove,
 	.blob_list = rtier_blob_list,
 	.wait_writes = rtier_wait_writes,
+	.cache_stats = rtier_cache_stats,
 };

@@ -19,6 +19,16 @@
  *    most RADOS_INFLIGHT, of pend_bytes bytes), each with its ticket
  *    (tickets counts the appends ever submitted); werr is the first write error since the last
  *    sync, which returns it.
+ *
+ * With a cache (objcache.h, a store whose data lives in the cluster), an
+ * append is written to the cache's buffer on the local disk and uploaded
+ * by the cache, out of pend[]; it goes to the cluster directly (through
+ * pend[]) only when the buffer cannot take it.  Reads look in the cache
+ * first and keep a copy of each object they read from the cluster; the
+ * first read of an object also reads the next objects of its segment
+ * ahead into the cache (pf[], npf of them in flight; a read of one waits
+ * for it).  Those copies are not checked when they are kept: every read
+ * from the cache checks what it reads.
  */
 #ifndef AIFS_TIER_RADOS_PRIV_H
 #define AIFS_TIER_RADOS_PRIV_H
@@ -35,6 +45,7 @@
 #define RADOS_INFLIGHT	32	/* appends in flight per tier */
 #define RADOS_INFLIGHT_BYTES	(64u << 20)	/* and their bytes (one may exceed it) */
 #define RADOS_READS	64	/* reads in flight per batch */
+#define RADOS_PREFETCH	4	/* objects read ahead into the cache */
 #define RADOS_STORE_OBJ	"aifs.store"
 #define RADOS_LOCK	"aifs"
 #define RADOS_NAME_SIZE	48
@@ -50,6 +61,8 @@ struct rseg {
 	uint64_t size;		/* where the next extent would start */
 	bool present;
 };
+
+struct objcache;
 
 struct rplace {
 	uint32_t seg;
@@ -80,6 +93,10 @@ struct rtier {
 	int werr;
 	bool readonly;
 	struct dcache *dcache;
+	struct objcache *cache;	/* local read cache and write buffer, or NULL */
+	struct rplace pf[RADOS_PREFETCH];	/* objects being read ahead */
+	unsigned npf;
+	uint64_t remote_reads;	/* objects read from the cluster */
 	uint64_t dev;		/* tier_space's device: the cluster */
 	uint64_t stat_total, stat_avail;	/* cluster capacity, cached */
 	int64_t stat_when;
@@ -114,6 +131,12 @@ int rtier_read_batch(struct tier *const *tiers, struct tier_io *ios, unsigned n)
 int rtier_sync(struct tier *base);
 int rtier_discard(struct tier *base, const struct tier_ref *ref, uint32_t inner, uint32_t len);
 int rtier_seg_remove(struct tier *base, uint32_t seg);
+
+/* Wait until no object is being read ahead (lock held). */
+void rtier_wait_prefetch(struct rtier *t);
+
+/* objcache_ops.upload of the tier's cache: write object NAME whole. */
+int rtier_upload(void *ctx, const char *name, const void *buf, size_t len);
 
 /* The tier_ops of radosblob.c. */
 int rtier_blob_put(struct tier *base, const char *name, const void *buf, size_t len);

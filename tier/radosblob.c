@@ -1,9 +1,10 @@
 /* radosblob.c — blobs of the RADOS tier (tier_blob_*, tier.h): object
  * "m.NAME" of the store's namespace, written in pieces of at most
  * BLOB_PIECE bytes (RADOS refuses larger single writes), and waiting for
- * the appends in flight (tier_wait_writes).
+ * the appends in flight and the uploads of the cache (tier_wait_writes).
  */
 #include "tier/tier.h"
+#include "tier/objcache.h"
 #include "tier/rados_priv.h"
 
 #include <errno.h>
@@ -128,12 +129,15 @@ int rtier_blob_list(struct tier *base, const char *prefix,
 	return rc;
 }
 
+/* With the cache, also wait for the uploads of what was buffered before;
+ * -EIO when one of them fails (it stays buffered and is tried again). */
 int rtier_wait_writes(struct tier *base)
 {
 	struct rtier *t = (struct rtier *)base;
+	int rc = t->cache ? objcache_flush(t->cache) : 0;
 
 	pthread_mutex_lock(&t->lock);
 	rtier_wait_submitted(t);
 	pthread_mutex_unlock(&t->lock);
-	return 0;
+	return rc;
 }

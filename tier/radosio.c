@@ -18,6 +18,7 @@
 #include "tier/codec.h"
 #include "tier/dcache.h"
 #include "tier/log.h"
+#include "tier/objcache.h"
 #include "tier/rados_priv.h"
 
 #include <errno.h>
@@ -34,7 +35,6 @@ struct wctx {
 	uint32_t seg;
 	uint64_t off;
 	uint32_t len;
-	uint8_t *buf;
 };
 
 static void pend_drop(struct rtier *t, uint32_t seg, uint64_t off)
@@ -69,7 +69,6 @@ static void write_done(rados_completion_t c, void *arg)
 	pend_drop(t, w->seg, w->off);
 	pthread_mutex_unlock(&t->lock);
 	rados_aio_release(c);
-	free(w->buf);
 	free(w);
 }
 
@@ -96,16 +95,30 @@ out:
 	return n;
 }
 
-/* Reserve a place for LEN stored bytes and count the write in flight. */
-static int reserve(struct rtier *t, uint32_t len, uint32_t *seg, uint64_t *off)
+/* Wait until one more write of LEN bytes may be in flight, and count
+ * (SEG, OFF) among them (lock held). */
+static void pend_enter(struct rtier *t, uint32_t seg, uint64_t off, uint32_t len)
+{
+	while (t->npend >= RADOS_INFLIGHT ||
+	       (t->npend && t->pend_bytes + len > RADOS_INFLIGHT_BYTES))
+		pthread_cond_wait(&t->cond, &t->lock);
+	t->pend[t->npend++] = (struct rplace){ .seg = seg, .off = off, .len = len,
+					       .ticket = t->tickets++ };
+	t->pend_bytes += len;
+}
+
+/* Reserve a place for LEN stored bytes and, when DIRECT (written to the
+ * cluster at once, not through the cache), count the write in flight. */
+static int reserve(struct rtier *t, uint32_t len, bool direct, uint32_t *seg, uint64_t *off)
 {
 	struct rseg *s;
 	int rc;
 
 	pthread_mutex_lock(&t->lock);
-	while (t->npend >= RADOS_INFLIGHT ||
-	       (t->npend && t->pend_bytes + len > RADOS_INFLIGHT_BYTES))
-		pthread_cond_wait(&t->cond, &t->lock);
+	if (direct)	/* wait first, so that the place is given out in order */
+		while (t->npend >= RADOS_INFLIGHT ||
+		       (t->npend && t->pend_bytes + len > RADOS_INFLIGHT_BYTES))
+			pthread_cond_wait(&t->cond, &t->lock);
 	s = &t->segs[t->active];
 	*off = ALIGN(s->size);
 	if (*off + len > t->seg_max && s->size) {
@@ -118,15 +131,15 @@ static int reserve(struct rtier *t, uint32_t len, uint32_t *seg, uint64_t *off)
 		rc = rtier_seg_add(t, t->active, *off, len);
 	}
 	*seg = t->active;
-	if (rc == 0) {
-		t->pend[t->npend++] = (struct rplace){ .seg = *seg, .off = *off, .len = len,
-						       .ticket = t->tickets++ };
-		t->pend_bytes += len;
-	}
+	if (rc == 0 && direct)
+		pend_enter(t, *seg, *off, len);
 	pthread_mutex_unlock(&t->lock);
 	return rc;
 }
 
+/* librados copies the bytes of a write when it is submitted (the C API
+ * appends them to a bufferlist of its own), so the caller's buffer, or the
+ * encoded copy, is free once rados_aio_write_full returns. */
 int rtier_append(struct tier *base, const void *buf, uint32_t len, int codec,
 		 struct tier_ref *ref, uint32_t *crcs, uint32_t *ncrc)
 {
@@ -134,6 +147,8 @@ int rtier_append(struct tier *base, const void *buf, uint32_t len, int codec,
 	char name[RADOS_NAME_SIZE];
 	rados_completion_t c;
 	struct wctx *w;
+	uint8_t *packed = NULL;
+	const uint8_t *src = buf;
 	uint32_t stored = 0;
 	int rc, used = TIER_CODEC_RAW;
 
@@ -142,16 +157,17 @@ int rtier_append(struct tier *base, const void *buf, uint32_t len, int codec,
 		return rtier_fail(t, -EINVAL, "invalid append of %" PRIu32 " bytes with codec %d",
 				  len, codec);
 	w = calloc(1, sizeof *w);
-	if (w)
-		w->buf = malloc(len);
-	if (!w || !w->buf) {
+	if (w && codec != TIER_CODEC_RAW && !(packed = malloc(len))) {
 		free(w);
-		return rtier_fail(t, -ENOMEM, "no memory for an append of %" PRIu32 " bytes", len);
+		w = NULL;
 	}
-	if (codec != TIER_CODEC_RAW)
-		stored = pack(codec, buf, len, w->buf, &used);
-	if (!stored) {
-		memcpy(w->buf, buf, len);
+	if (!w)
+		return rtier_fail(t, -ENOMEM, "no memory for an append of %" PRIu32 " bytes", len);
+	if (packed)
+		stored = pack(codec, buf, len, packed, &used);
+	if (stored) {
+		src = packed;
+	} else {
 		stored = len;
 		used = TIER_CODEC_RAW;
 	}
@@ -159,47 +175,69 @@ int rtier_append(struct tier *base, const void *buf, uint32_t len, int codec,
 	for (uint32_t i = 0; i < *ncrc; i++) {
 		uint32_t pos = i * TIER_BLOCK;
 
-		crcs[i] = tier_crc32c(0, w->buf + pos,
+		crcs[i] = tier_crc32c(0, src + pos,
 				      stored - pos < TIER_BLOCK ? stored - pos : TIER_BLOCK);
 	}
 	w->t = t;
 	w->len = stored;
-	rc = reserve(t, stored, &w->seg, &w->off);
-	if (rc) {
-		free(w->buf);
-		free(w);
-		return rc;
-	}
+	rc = reserve(t, stored, !t->cache, &w->seg, &w->off);
+	if (rc)
+		goto out;
 	*ref = (struct tier_ref){ .tier = (uint8_t)t->id, .codec = (uint8_t)used, .seg = w->seg,
 				  .off = w->off, .stored_len = stored, .raw_len = len };
 	rtier_obj_name(t, name, w->seg, w->off, stored);
+	if (t->cache) {
+		/* the write buffer, else (full, or the local disk fails) the cluster */
+		if (objcache_put_dirty(t->cache, name, src, stored) == 0)
+			goto out;
+		pthread_mutex_lock(&t->lock);
+		pend_enter(t, w->seg, w->off, stored);
+		pthread_mutex_unlock(&t->lock);
+	}
 	rc = rados_aio_create_completion2(w, write_done, &c);
 	if (rc == 0) {
-		rc = rados_aio_write_full(t->io, name, c, (const char *)w->buf, stored);
-		if (rc == 0)
+		rc = rados_aio_write_full(t->io, name, c, (const char *)src, stored);
+		if (rc == 0) {
+			free(packed);	/* w belongs to write_done now */
 			return 0;
+		}
 		rados_aio_release(c);
 	}
 	pthread_mutex_lock(&t->lock);
 	rtier_seg_drop(t, w->seg, w->off);
 	pend_drop(t, w->seg, w->off);
 	pthread_mutex_unlock(&t->lock);
-	free(w->buf);
+	rc = rtier_fail(t, rc, "cannot submit the write of object %s: %s", name, strerror(-rc));
+out:
+	free(packed);
 	free(w);
-	return rtier_fail(t, rc, "cannot submit the write of object %s: %s", name, strerror(-rc));
+	return rc;
 }
 
+/* With the cache, what is buffered becomes durable on the local disk, and
+ * reaches the cluster later (tier_wait_writes waits for that). */
 int rtier_sync(struct tier *base)
 {
 	struct rtier *t = (struct rtier *)base;
-	int rc;
+	int rc = t->cache ? objcache_sync(t->cache) : 0;
 
 	pthread_mutex_lock(&t->lock);
 	rtier_wait_submitted(t);
-	rc = t->werr;
+	rc = rc ? rc : t->werr;
 	t->werr = 0;
 	pthread_mutex_unlock(&t->lock);
 	return rc;
+}
+
+int rtier_upload(void *ctx, const char *name, const void *buf, size_t len)
+{
+	struct rtier *t = ctx;
+	int rc = rados_write_full(t->io, name, buf, len);
+
+	if (rc < 0)
+		rtier_fail(t, rc, "upload of object %s (%zu bytes) failed: %s", name, len,
+			   strerror(-rc));
+	return rc == -ETIMEDOUT ? -EIO : rc;
 }
 
 /* ---- reads ----------------------------------------------------------- */
@@ -213,6 +251,7 @@ struct rread {
 	uint8_t *buf;
 	uint32_t soff, rlen;
 	bool direct;
+	bool fill;		/* the whole object, for the cache */
 };
 
 static struct rtier *read_check(struct tier *const *tiers, struct tier_io *io)
@@ -235,13 +274,166 @@ static struct rtier *read_check(struct tier *const *tiers, struct tier_io *io)
 	return t;
 }
 
+/* The stored bytes [*SOFF, *SOFF + *RLEN) a read of IO needs: whole
+ * blocks of a raw extent (*DIRECT when they are exactly IO's bytes), the
+ * whole of any other. */
+static void read_span(const struct tier_io *io, uint32_t *soff, uint32_t *rlen, bool *direct)
+{
+	const struct tier_ref *r = io->ref;
+	uint32_t end = r->stored_len;
+
+	*soff = 0;
+	*direct = false;
+	if (r->codec == TIER_CODEC_RAW) {
+		uint64_t e = ALIGN((uint64_t)io->inner + io->len);
+
+		*soff = io->inner / TIER_BLOCK * TIER_BLOCK;
+		end = e < end ? (uint32_t)e : end;
+		*direct = *soff == io->inner && end == io->inner + io->len;
+	}
+	*rlen = end - *soff;
+}
+
+static int read_use(struct rread *p);
+
+/* ---- read-ahead into the cache ---------------------------------------- */
+
+struct pfetch {
+	struct rtier *t;
+	uint32_t seg, len;
+	uint64_t off;
+	char name[RADOS_NAME_SIZE];
+	char *buf;
+};
+
+static bool pf_has(const struct rtier *t, uint32_t seg, uint64_t off)
+{
+	for (unsigned i = 0; i < t->npf; i++)
+		if (t->pf[i].seg == seg && t->pf[i].off == off)
+			return true;
+	return false;
+}
+
+static bool pend_has(const struct rtier *t, uint32_t seg, uint64_t off)
+{
+	for (unsigned i = 0; i < t->npend; i++)
+		if (t->pend[i].seg == seg && t->pend[i].off == off)
+			return true;
+	return false;
+}
+
+/* Completion of a read ahead (a librados thread): keep the copy. */
+static void prefetch_done(rados_completion_t c, void *arg)
+{
+	struct pfetch *f = arg;
+	struct rtier *t = f->t;
+
+	if (rados_aio_get_return_value(c) == (int)f->len)
+		objcache_put_clean(t->cache, f->name, f->buf, f->len);
+	pthread_mutex_lock(&t->lock);
+	for (unsigned i = 0; i < t->npf; i++) {
+		if (t->pf[i].seg == f->seg && t->pf[i].off == f->off) {
+			t->pf[i] = t->pf[--t->npf];
+			break;
+		}
+	}
+	pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+	rados_aio_release(c);
+	free(f->buf);
+	free(f);
+}
+
+/* Read ahead the objects that follow (SEG, OFF) in its segment, as far as
+ * a quarter of the cache, that the cache does not hold (lock held). */
+static void prefetch_after(struct rtier *t, uint32_t seg, uint64_t off)
+{
+	struct rseg *s = seg < t->nsegs ? &t->segs[seg] : NULL;
+	uint64_t budget = objcache_limit(t->cache) / 4;
+	uint32_t i = 0;
+
+	while (s && i < s->n && s->v[i].off <= off)
+		i++;
+	for (unsigned k = 0; s && i < s->n && k < RADOS_PREFETCH && t->npf < RADOS_PREFETCH;
+	     i++, k++) {
+		struct robj o = s->v[i];
+		rados_completion_t c;
+		struct pfetch *f;
+
+		if (o.len > budget)
+			break;
+		budget -= o.len;
+		if (pf_has(t, seg, o.off) || pend_has(t, seg, o.off))
+			continue;
+		f = calloc(1, sizeof(*f));
+		if (!f)
+			break;
+		*f = (struct pfetch){ .t = t, .seg = seg, .off = o.off, .len = o.len };
+		rtier_obj_name(t, f->name, seg, o.off, o.len);
+		if (!objcache_wants(t->cache, f->name, o.len) || !(f->buf = malloc(o.len)) ||
+		    rados_aio_create_completion2(f, prefetch_done, &c) < 0) {
+			free(f->buf);
+			free(f);
+			continue;
+		}
+		if (rados_aio_read(t->io, f->name, c, f->buf, o.len, 0) < 0) {
+			rados_aio_release(c);
+			free(f->buf);
+			free(f);
+			continue;
+		}
+		t->pf[t->npf++] = (struct rplace){ .seg = seg, .off = o.off, .len = o.len };
+		t->remote_reads++;
+	}
+}
+
+void rtier_wait_prefetch(struct rtier *t)
+{
+	while (t->npf)
+		pthread_cond_wait(&t->cond, &t->lock);
+}
+
+/* Serve IO from the cache of T: true when done (IO's result set), false
+ * when the cluster must be read (a miss, or a damaged clean copy, which
+ * is dropped). */
+static bool read_cached(struct rtier *t, struct tier_io *io)
+{
+	const struct tier_ref *r = io->ref;
+	struct rread p = { .io = io, .t = t };
+	char name[RADOS_NAME_SIZE];
+	int rc;
+
+	pthread_mutex_lock(&t->lock);
+	while (pf_has(t, r->seg, r->off))
+		pthread_cond_wait(&t->cond, &t->lock);
+	pthread_mutex_unlock(&t->lock);
+	read_span(io, &p.soff, &p.rlen, &p.direct);
+	p.buf = p.direct ? io->dst : malloc(p.rlen);
+	if (!p.buf)
+		return false;
+	rtier_obj_name(t, name, r->seg, r->off, r->stored_len);
+	rc = objcache_get(t->cache, name, p.soff, p.rlen, p.buf) == 1 ? read_use(&p) : 1;
+	if (rc == 0 && io->inner == 0) {	/* a reader at the start of an object */
+		pthread_mutex_lock(&t->lock);
+		prefetch_after(t, r->seg, r->off);
+		pthread_mutex_unlock(&t->lock);
+	}
+	if (!p.direct)
+		free(p.buf);
+	if (rc == -EIO && objcache_corrupt(t->cache, name) == 0)
+		rc = 1;		/* damaged here, intact in the cluster */
+	if (rc == 1)
+		return false;
+	io->result = rc;
+	return true;
+}
+
 /* Plan and submit the read of IO; false if it needs none (done or failed). */
 static bool read_submit(struct tier *const *tiers, struct tier_io *io, struct rread *p)
 {
 	const struct tier_ref *r = io->ref;
 	struct rtier *t = read_check(tiers, io);
 	char name[RADOS_NAME_SIZE];
-	uint32_t end;
 	int rc;
 
 	if (!t)
@@ -255,16 +447,16 @@ static bool read_submit(struct tier *const *tiers, struct tier_io *io, struct rr
 		io->result = 0;
 		return false;
 	}
+	if (t->cache && read_cached(t, io))
+		return false;
 	*p = (struct rread){ .io = io, .t = t };
-	end = r->stored_len;
-	if (r->codec == TIER_CODEC_RAW) {
-		uint64_t e = ALIGN((uint64_t)io->inner + io->len);
-
-		p->soff = io->inner / TIER_BLOCK * TIER_BLOCK;
-		end = e < end ? (uint32_t)e : end;
-		p->direct = p->soff == io->inner && end == io->inner + io->len;
+	read_span(io, &p->soff, &p->rlen, &p->direct);
+	if (t->cache) {		/* the whole object, to keep a copy */
+		p->fill = true;
+		p->direct = false;
+		p->soff = 0;
+		p->rlen = r->stored_len;
 	}
-	p->rlen = end - p->soff;
 	p->buf = p->direct ? io->dst : malloc(p->rlen);
 	if (!p->buf) {
 		io->result = rtier_fail(t, -ENOMEM, "no memory for a read of %" PRIu32 " bytes",
@@ -273,6 +465,9 @@ static bool read_submit(struct tier *const *tiers, struct tier_io *io, struct rr
 	}
 	pthread_mutex_lock(&t->lock);
 	rtier_wait_place(t, r->seg, r->off);
+	t->remote_reads++;
+	if (t->cache)
+		prefetch_after(t, r->seg, r->off);
 	pthread_mutex_unlock(&t->lock);
 	rtier_obj_name(t, name, r->seg, r->off, r->stored_len);
 	rc = rados_aio_create_completion2(NULL, NULL, &p->c);
@@ -339,6 +534,25 @@ static int read_decode(const struct rread *p)
 	return rc;
 }
 
+/* Check P's bytes, keep a copy of a whole object read for the cache, and
+ * give IO its bytes. */
+static int read_use(struct rread *p)
+{
+	const struct tier_ref *r = p->io->ref;
+	char name[RADOS_NAME_SIZE];
+	int rc = read_verify(p);
+
+	if (rc == 0 && p->fill) {
+		rtier_obj_name(p->t, name, r->seg, r->off, r->stored_len);
+		objcache_put_clean(p->t->cache, name, p->buf, p->rlen);
+	}
+	if (rc == 0 && r->codec != TIER_CODEC_RAW)
+		rc = read_decode(p);
+	else if (rc == 0 && !p->direct)
+		memcpy(p->io->dst, p->buf + (p->io->inner - p->soff), p->io->len);
+	return rc;
+}
+
 static void read_finish(struct rread *p)
 {
 	const struct tier_ref *r = p->io->ref;
@@ -358,11 +572,7 @@ static void read_finish(struct rread *p)
 				", %" PRIu32 " expected: truncated object", name, rc, p->soff,
 				p->rlen);
 	else
-		rc = read_verify(p);
-	if (rc == 0 && r->codec != TIER_CODEC_RAW)
-		rc = read_decode(p);
-	else if (rc == 0 && !p->direct)
-		memcpy(p->io->dst, p->buf + (p->io->inner - p->soff), p->io->len);
+		rc = read_use(p);
 	if (!p->direct)
 		free(p->buf);
 	p->io->result = rc;
@@ -457,6 +667,8 @@ static int drop_range(struct rtier *t, uint32_t seg, uint64_t start, uint64_t en
 		t->segs[seg].size = 0;
 	}
 	pthread_mutex_unlock(&t->lock);
+	for (uint32_t i = 0; t->cache && i < n; i++)
+		objcache_drop(t->cache, names[i]);
 	rc = remove_all(t, names, n);
 	free(names);
 	return rc;

@@ -186,6 +186,11 @@ int tier_wait_writes(struct tier *t)
 	return t->ops->wait_writes ? t->ops->wait_writes(t) : 0;
 }
 
+int tier_cache_stats(struct tier *t, struct tier_cache_stats *out)
+{
+	return t->ops->cache_stats ? t->ops->cache_stats(t, out) : -EOPNOTSUPP;
+}
+
 void tier_close(struct tier *t)
 {
 	if (t)

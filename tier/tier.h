@@ -60,6 +60,7 @@ struct tier_ref {
 /* One read of a batch (see tier_read_batch). */
 struct tier_io;
 struct tier_space;
+struct tier_cache_stats;
 
 /* The operations of a tier implementation; each takes the tier it was
  * opened as (see tier_impl.h), and does what the function of the same name
@@ -87,6 +88,7 @@ struct tier_ops {
 	int (*blob_list)(struct tier *t, const char *prefix,
 			 int (*fn)(void *ctx, const char *name), void *ctx);
 	int (*wait_writes)(struct tier *t);
+	int (*cache_stats)(struct tier *t, struct tier_cache_stats *out);
 };
 
 /* Open the local tier ID kept in directory DIR (which must exist).  Finds the
@@ -110,9 +112,23 @@ struct tier_rados_opts {
 	const char *uuid;	/* the store's uuid: NAME by default, checked against aifs.store */
 	const char *holder;	/* the lock's cookie: host and store path (NULL: no lock) */
 	const char *note;	/* the lock's description, for whoever finds it held */
+	const char *cache_dir;	/* local read cache and write buffer (NULL: none) */
+	int64_t cache_size;	/* its bound in bytes (< 0: TIER_CACHE_DEFAULT, 0: off) */
 	char *err;		/* on failure, one line for the user (may be NULL) */
 	size_t errlen;
 };
+
+/* The local cache of a RADOS tier (tier_rados_opts.cache_dir): reads of
+ * extents go through a copy kept on the local disk (least recently used
+ * objects evicted first, every byte checked against its checksum, a
+ * damaged copy dropped and read again from the cluster), and appends are
+ * written there and uploaded in the background.  The cache holds at most
+ * cache_size bytes, of which at most half not yet uploaded (an append
+ * that would pass that waits for uploads, at most the request timeout,
+ * then goes to the cluster directly).  tier_sync makes what is buffered
+ * durable on the local disk; tier_wait_writes waits until it is in the
+ * cluster.  What a crash left buffered is uploaded at the next open. */
+#define TIER_CACHE_DEFAULT	(1ull << 30)
 
 /* True if SPEC names a RADOS tier ("rados:..."). */
 int tier_spec_is_rados(const char *spec);
@@ -237,6 +253,22 @@ int tier_blob_list(struct tier *t, const char *prefix, int (*fn)(void *ctx, cons
  * appends complete later), without the durability and the error report of
  * tier_sync: those stay for tier_sync's caller. */
 int tier_wait_writes(struct tier *t);
+
+/* Counters of the local cache of a RADOS tier. */
+struct tier_cache_stats {
+	uint64_t limit;		/* cache_size */
+	uint64_t bytes;		/* held on the local disk */
+	uint64_t dirty;		/* of which not yet uploaded */
+	uint64_t hits, misses;	/* extent reads served from the cache, or not */
+	uint64_t remote_reads;	/* objects read from the cluster */
+	uint64_t uploads;	/* objects uploaded from the write buffer */
+	uint64_t upload_errors;	/* failed upload attempts (each is tried again) */
+	uint64_t evictions;	/* copies evicted to stay within limit */
+	uint64_t corrupt;	/* damaged copies found (and dropped when uploaded) */
+};
+
+/* The counters of T's cache; -EOPNOTSUPP when T has none. */
+int tier_cache_stats(struct tier *t, struct tier_cache_stats *out);
 
 /* CRC-32C (Castagnoli) of LEN bytes, continuing from SEED (0 to start). */
 uint32_t tier_crc32c(uint32_t seed, const void *buf, size_t len);

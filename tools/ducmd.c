@@ -52,11 +52,11 @@ int cmd_du(int argc, char **argv)
 		switch (ch) {
 		case 'j': json = 1; break;
 		case 'h': fputs(du_usage, stdout); return EXIT_OK;
-		default: fputs(du_usage, stderr); return EXIT_USAGE;
+		default: usage_of(stderr, du_usage, NULL, false); return EXIT_USAGE;
 		}
 	}
 	if (optind == argc) {
-		fputs(du_usage, stderr);
+		usage_of(stderr, du_usage, NULL, false);
 		return EXIT_USAGE;
 	}
 	if (json)

@@ -12,9 +12,14 @@
  * --repair fixes what needs no guessing: dangling dentries are removed,
  * wrong entry types and link counts set to what the inodes and the
  * namespace say, orphans freed, unnamed inodes given a name in
- * /lost+found, extents outside their segment dropped (the file reads
- * zeros there).  Each problem's line says whether it was repaired; what
- * was not (damaged bytes, overlapping extents) is counted in the summary.
+ * /lost+found.  A file whose data is damaged (an extent outside its
+ * segment or in a missing one, bytes that fail their checksum or cannot
+ * be read) loses those extents (it reads zeros there, and its allocated
+ * size counts what is left) and is quarantined: each of its names moves
+ * to /lost+found/INO-NAME (versions and snapshot files, which are
+ * immutable and named by their records, stay where they are).  Each
+ * problem's line says whether it was repaired; what was not (overlapping
+ * extents, a missing root) is counted in the summary.
  * Bytes a crash left unreferenced are a note, not a problem: the next
  * mount gives them back.
  */
@@ -25,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "meta/store.h"
@@ -37,6 +43,7 @@ struct ient {
 	struct meta_inode in;
 	uint32_t links;		/* dentries naming it (+ subdirectory '..') */
 	bool orphan;
+	bool damaged;		/* --repair dropped extents: quarantine it */
 };
 
 struct fsck {
@@ -45,11 +52,12 @@ struct fsck {
 	size_t n, cap;
 	bool repair;
 	unsigned long problems, fixed, extents;
-	unsigned long repaired, unrepaired, notes;
+	unsigned long repaired, unrepaired, notes, quarantined;
 	unsigned long long bytes;
 	struct meta_batch *b;
 	uint64_t cur;		/* inode being walked */
 	uint64_t last_end;
+	uint64_t lf;		/* /lost+found, once found or made */
 	char *buf;
 };
 
@@ -130,6 +138,59 @@ static int add_inode(void *ctx, const struct meta_inode *in)
 	return 0;
 }
 
+/* The inode of /lost+found, made (in the repair's batch) if needed. */
+static uint64_t lost_found_dir(struct fsck *f)
+{
+	struct meta_inode d = { .mode = S_IFDIR | 0700, .nlink = 2 };
+	struct ient *root = find(f, META_ROOT_INO);
+	uint32_t type;
+
+	if (f->lf || meta_dentry_get(f->s->meta, META_ROOT_INO, "lost+found", 10, &f->lf,
+				     &type) == 0)
+		return f->lf;
+	meta_inode_max(f->s->meta, &f->lf);
+	d.ino = ++f->lf;
+	d.atime = d.mtime = d.ctime = d.btime = (int64_t)time(NULL) * 1000000000;
+	meta_inode_put(f->b, &d);
+	meta_dentry_put(f->b, META_ROOT_INO, "lost+found", 10, f->lf, S_IFDIR);
+	if (root) {		/* its '..' */
+		root->in.nlink++;
+		root->links++;
+		meta_inode_put(f->b, &root->in);
+	}
+	return f->lf;
+}
+
+/* Give inode E a name in /lost+found. */
+static void lost_found(struct fsck *f, struct ient *e)
+{
+	uint64_t lf = lost_found_dir(f);
+	char name[32];
+	int n;
+
+	n = snprintf(name, sizeof(name), "#%llu", (unsigned long long)e->in.ino);
+	meta_dentry_put(f->b, lf, name, n, e->in.ino, e->in.mode & S_IFMT);
+	e->links = 1;
+}
+
+/* Move damaged file E's name NAME (LEN bytes, in the directory being
+ * walked) to /lost+found/INO-NAME. */
+static void quarantine(struct fsck *f, struct ient *e, const char *name, size_t len)
+{
+	uint64_t lf = lost_found_dir(f);
+	char q[META_NAME_MAX + 1];
+	int n = snprintf(q, sizeof(q), "%llu-%.*s", (unsigned long long)e->in.ino, (int)len, name);
+
+	if (n >= (int)sizeof(q))
+		n = sizeof(q) - 1;	/* the name is cut, the inode number kept */
+	meta_dentry_del(f->b, f->cur, name, len);
+	meta_dentry_put(f->b, lf, q, (size_t)n, e->in.ino, e->in.mode & S_IFMT);
+	printf("quarantined: '%.*s' in directory %llu (inode %llu, damaged data dropped) "
+	       "moved to /lost+found/%.*s\n", (int)len, name, (unsigned long long)f->cur,
+	       (unsigned long long)e->in.ino, n, q);
+	f->quarantined++;
+}
+
 static int mark_orphan(void *ctx, uint64_t ino)
 {
 	struct fsck *f = ctx;
@@ -164,6 +225,8 @@ static int check_dentry(void *ctx, const char *name, size_t len, uint64_t ino,
 		if (f->repair)
 			meta_dentry_put(f->b, f->cur, name, len, ino, e->in.mode & S_IFMT);
 	}
+	if (e->damaged && !(e->in.flags & META_IF_READONLY) && f->cur != f->lf)
+		quarantine(f, e, name, len);
 	e->links++;
 	if (S_ISDIR(e->in.mode)) {
 		struct ient *p = find(f, f->cur);
@@ -172,6 +235,22 @@ static int check_dentry(void *ctx, const char *name, size_t len, uint64_t ino,
 			p->links++;	/* the subdirectory's ".." */
 	}
 	return 0;
+}
+
+/* --repair: drop damaged extent X of the inode being walked, which then
+ * counts only the bytes it keeps and is quarantined. */
+static void drop_extent(struct fsck *f, const struct meta_extent *x)
+{
+	struct ient *e = find(f, f->cur);
+
+	if (!f->repair)
+		return;
+	meta_extent_del(f->b, f->cur, x->foff);
+	if (!e)
+		return;
+	e->in.alloc = e->in.alloc > x->len ? e->in.alloc - x->len : 0;
+	meta_inode_put(f->b, &e->in);
+	e->damaged = true;
 }
 
 static int check_extent(void *ctx, const struct meta_extent *x)
@@ -194,8 +273,7 @@ static int check_extent(void *ctx, const struct meta_extent *x)
 		problem(f, "inode %llu: extent at %llu is in missing segment %u of tier %u%s", ino,
 			(unsigned long long)x->foff, x->ref.seg, x->ref.tier,
 			outcome(f, true, "extent dropped: the file reads zeros there", ""));
-		if (f->repair)
-			meta_extent_del(f->b, f->cur, x->foff);
+		drop_extent(f, x);
 		return 0;
 	}
 	if (x->ref.off + x->ref.stored_len > (uint64_t)segsz ||
@@ -206,48 +284,22 @@ static int check_extent(void *ctx, const struct meta_extent *x)
 			x->ref.seg, (unsigned long long)x->ref.off, x->ref.stored_len,
 			(long long)segsz,
 			outcome(f, true, "extent dropped: the file reads zeros there", ""));
-		if (f->repair)
-			meta_extent_del(f->b, f->cur, x->foff);
+		drop_extent(f, x);
 		return 0;
 	}
 	io = (struct tier_io){ .ref = &x->ref, .crcs = x->crcs, .inner = x->inner,
 			       .len = (uint32_t)x->len, .dst = f->buf };
-	if (tier_read_batch(f->s->tiers, &io, 1) < 0)
+	if (tier_read_batch(f->s->tiers, &io, 1) < 0) {
 		problem(f, "inode %llu: data at %llu (%llu bytes) is damaged: %s%s", ino,
 			(unsigned long long)x->foff, (unsigned long long)x->len,
 			strerror(-io.result),
-			outcome(f, false, "", "the bytes are lost; restore the file from a "
-				"version or a copy, or delete it"));
+			outcome(f, true, "the bytes are lost; extent dropped: the file reads "
+				"zeros there", ""));
+		drop_extent(f, x);
+		return 0;
+	}
 	f->bytes += x->len;
 	return 0;
-}
-
-/* Give inode E a name in /lost+found (created if needed). */
-static void lost_found(struct fsck *f, struct ient *e)
-{
-	static uint64_t lf;
-	char name[32];
-	uint32_t type;
-	int n;
-
-	if (!lf && meta_dentry_get(f->s->meta, META_ROOT_INO, "lost+found", 10, &lf,
-				   &type) < 0) {
-		struct meta_inode d = { .mode = S_IFDIR | 0700, .nlink = 2 };
-		struct ient *root = find(f, META_ROOT_INO);
-
-		meta_inode_max(f->s->meta, &lf);
-		lf++;
-		d.ino = lf;
-		meta_inode_put(f->b, &d);
-		meta_dentry_put(f->b, META_ROOT_INO, "lost+found", 10, lf, S_IFDIR);
-		if (root) {
-			root->in.nlink++;
-			meta_inode_put(f->b, &root->in);
-		}
-	}
-	n = snprintf(name, sizeof(name), "#%llu", (unsigned long long)e->in.ino);
-	meta_dentry_put(f->b, lf, name, n, e->in.ino, e->in.mode & S_IFMT);
-	e->links = 1;
 }
 
 static void check_links(struct fsck *f, struct ient *e)
@@ -313,14 +365,23 @@ static int walk(struct fsck *f)
 	if (!find(f, META_ROOT_INO))
 		problem(f, "root directory inode is missing%s",
 			outcome(f, false, "", "a new root would lose every name"));
+	/* the data first, so that the names of damaged files are known to be
+	 * such when the directories are walked */
+	if (f->repair && meta_dentry_get(f->s->meta, META_ROOT_INO, "lost+found", 10, &f->lf,
+					 &(uint32_t){ 0 }) < 0)
+		f->lf = 0;
 	for (size_t i = 0; i < f->n && rc == 0; i++) {
-		progress("fsck", i + 1, f->n);
+		progress("fsck", i + 1, 2 * f->n);
 		f->cur = f->v[i].in.ino;
 		f->last_end = 0;
+		if (S_ISREG(f->v[i].in.mode))
+			rc = meta_extent_foreach(f->s->meta, f->cur, check_extent, f);
+	}
+	for (size_t i = 0; i < f->n && rc == 0; i++) {
+		progress("fsck", f->n + i + 1, 2 * f->n);
+		f->cur = f->v[i].in.ino;
 		if (S_ISDIR(f->v[i].in.mode))
 			rc = meta_dentry_foreach(f->s->meta, f->cur, NULL, 0, check_dentry, f);
-		else if (S_ISREG(f->v[i].in.mode))
-			rc = meta_extent_foreach(f->s->meta, f->cur, check_extent, f);
 	}
 	for (size_t i = 0; i < f->n && rc == 0; i++)
 		check_links(f, &f->v[i]);
@@ -376,9 +437,10 @@ int cmd_fsck(int argc, char **argv)
 			f.repair ? "cannot repair" : "cannot read", strerror(-rc));
 	else if (f.problems && f.repair)
 		printf("fsck: %lu problem%s found in %zu inodes, %lu extents: %lu repaired, "
-		       "%lu not repaired%s\n", f.problems, f.problems == 1 ? "" : "s", f.n,
-		       f.extents, f.repaired, f.unrepaired,
-		       f.unrepaired ? " (each listed above with the reason)" : "");
+		       "%lu not repaired%s; %lu name%s quarantined in /lost+found\n", f.problems,
+		       f.problems == 1 ? "" : "s", f.n, f.extents, f.repaired, f.unrepaired,
+		       f.unrepaired ? " (each listed above with the reason)" : "",
+		       f.quarantined, f.quarantined == 1 ? "" : "s");
 	else if (f.problems)
 		printf("fsck: %lu problem%s found in %zu inodes, %lu extents\n", f.problems,
 		       f.problems == 1 ? "" : "s", f.n, f.extents);

@@ -103,6 +103,20 @@ int cmd_status(int argc, char **argv)
 		       num(j, "\"cold\"", "bytes") / 1048576.0,
 		       num(j, "\"cold\"", "device_avail") / 1073741824.0,
 		       num(j, "\"cold\"", "device_total") / 1073741824.0);
+		if (strstr(j, "\"cache\": {"))
+			printf("cache      %.1f of %.1f MiB, %.1f MiB not yet uploaded; %llu hits, "
+			       "%llu misses, %llu objects read from RADOS\n",
+			       num(j, "\"cache\"", "bytes") / 1048576.0,
+			       num(j, "\"cache\"", "limit") / 1048576.0,
+			       num(j, "\"cache\"", "dirty") / 1048576.0, num(j, "\"cache\"", "hits"),
+			       num(j, "\"cache\"", "misses"), num(j, "\"cache\"", "remote_reads"));
+		if (strstr(j, "\"follower\": {")) {
+			const char *f = strstr(j, "\"lag_s\": ");
+
+			printf("follower   read-only, %.1f s behind what the writer shipped (next "
+			       "batch %llu)\n", f ? strtod(f + 9, NULL) : -1.0,
+			       num(j, "\"follower\"", "next_batch"));
+		}
 		printf("versions   %llu\nsnapshots  %llu\n", num(j, NULL, "versions"),
 		       num(j, NULL, "snapshots"));
 		printf("journal    %llu records, %llu signed\n", num(j, "\"journal\"", "records"),

@@ -21,6 +21,11 @@ audit/ journal) are detected on the mount; while a feature is missing the
 row is measured on a plain directory and says so.  Nothing is estimated: a
 row that cannot be measured prints n/a with the reason, and an error on
 either side is printed under the table and kept in the JSON.
+
+Where Ceph is installed, the RADOS figures of rados_bench.py follow (a one-node
+cluster of its own: migration to a RADOS cold tier against rados bench, reads of
+a store whose data is in RADOS against a local one), under "rados" in the JSON;
+--no-rados skips them.
 """
 
 import argparse
@@ -38,6 +43,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 PY = "/usr/bin/python3"
+sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True     # keep the source tree free of __pycache__
+import rados_bench  # noqa: E402
 SIDES = ("aifs", "native")
 NOT_BUILT = "(feature not yet built: plain directory)"
 
@@ -520,6 +528,8 @@ def params():
     ap.add_argument("--quick", action="store_true", help="every size about 10x smaller")
     ap.add_argument("--rounds", type=int, default=2, help="rounds per side (default 2, min 2)")
     ap.add_argument("--mount-opts", default="", help="extra aifs -o options")
+    ap.add_argument("--no-rados", action="store_true",
+                    help="skip the RADOS figures (rados_bench.py: a one-node Ceph cluster)")
     ap.add_argument("--seq-size", type=size_arg, default=None, help="fio file (default 2G)")
     ap.add_argument("--rand-runtime", type=int, default=None,
                     help="seconds of 4 KiB random reads per run (default 20)")
@@ -578,6 +588,7 @@ def main():
         err = b.cleanup()
         if err:
             b.errors.append({"side": "aifs", "what": "unmount", "error": err})
+    rados = run_rados(p, b)
     wall = time.time() - t0
     info["loadavg_end"] = os.getloadavg()
 
@@ -586,7 +597,7 @@ def main():
     stem = os.path.join(p.out, "bench-%s" % stamp)
     result = {"time": stamp, "wall_s": wall, "machine": info, "params": vars(p),
               "features": b.features, "rows": rows, "raw": b.raw, "errors": b.errors,
-              "partial": b.partial, "fatal": fatal, "fio_jobs": b.extra}
+              "partial": b.partial, "fatal": fatal, "fio_jobs": b.extra, "rados": rados}
     with open(stem + ".json", "w") as f:
         json.dump(result, f, indent=1)
     chart_err = None
@@ -605,6 +616,8 @@ def main():
                                  p.meta_dirs, p.torch_mib, p.loader_files, p.loader_size,
                                  p.audit_records))
     print(table(rows))
+    if rados:
+        print(rados_bench.table(rados))
     for note in b.partial:
         print("partial: " + note)
     for e in b.errors:
@@ -615,6 +628,19 @@ def main():
     print("results: %s.json" % stem)
     print("chart:   %s" % (stem + ".png" if chart_err is None else "not drawn: " + chart_err))
     return 1 if (fatal or b.errors) else 0
+
+
+def run_rados(p, b):
+    """The RADOS figures (rados_bench.py), or None when skipped or not possible."""
+    why = "--no-rados" if p.no_rados else rados_bench.available()
+    if why:
+        log("RADOS figures skipped: " + why)
+        return None
+    try:
+        return rados_bench.run(p.build, p.quick, max(3, p.rounds), p.dir)
+    except Exception as e:
+        b.errors.append({"side": "aifs", "what": "rados", "error": "%s: %s" % (type(e).__name__, e)})
+        return None
 
 
 def fmt_size(n):

@@ -81,7 +81,7 @@ mon mgr mkfs grace = 31536000
 
 [osd]
 osd objectstore = memstore
-memstore device bytes = 2147483648
+memstore device bytes = {memstore}
 osd op num shards = 1
 osd op num threads per shard = 2
 """
@@ -98,8 +98,10 @@ atexit.register(_stop_all)
 
 
 class Cluster:
-    def __init__(self, pool="aifs"):
-        self.dir = tempfile.mkdtemp(prefix="aifs-ceph-")
+    def __init__(self, pool="aifs", memstore_bytes=2 << 30, dir=None):
+        """MEMSTORE_BYTES: what the OSD holds (in RAM); DIR: where the temporary directory goes."""
+        self.dir = tempfile.mkdtemp(prefix="aifs-ceph-", dir=dir)
+        self.memstore = memstore_bytes
         self.conf = os.path.join(self.dir, "ceph.conf")
         self.pool = pool
         self.mon = None
@@ -155,7 +157,8 @@ class Cluster:
         os.makedirs(os.path.join(self.dir, "crash"))
         os.makedirs(os.path.join(self.dir, "osd-0"))
         with open(self.conf, "w") as f:
-            f.write(CONF.format(fsid=fsid, port=port, port1=port + 1, dir=self.dir))
+            f.write(CONF.format(fsid=fsid, port=port, port1=port + 1, dir=self.dir,
+                               memstore=self.memstore))
         kr = os.path.join(self.dir, "keyring")
         auth = ["ceph-authtool", kr]
         self._run(auth[:1] + ["--create-keyring", kr, "--gen-key", "-n", "mon.",

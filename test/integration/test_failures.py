@@ -13,8 +13,8 @@ import zipfile
 
 sys.dont_write_bytecode = True     # keep the source tree free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (AIFSCTL_BIN, Fail, Skip, Store, check, eq, main, raises,  # noqa: E402
-                     read_all, run, skip_native, test)
+from harness import (AIFSCTL_BIN, Fail, Skip, Store, check, eq, main, mounted,  # noqa: E402
+                     raises, read_all, run, skip_native, test)
 
 APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND
 
@@ -741,6 +741,11 @@ def segments(s):
     return sorted(os.path.join(d, n) for n in os.listdir(d) if n.startswith("seg-"))
 
 
+def quarantined(s, ino, name):
+    """Path of a file that fsck --repair moved to lost+found."""
+    return os.path.join(s.mnt, "lost+found", "%d-%s" % (ino, name))
+
+
 @test
 def fsck_repair_drops_extents_outside_their_segment():
     skip_native()
@@ -749,6 +754,7 @@ def fsck_repair_drops_extents_outside_their_segment():
         keep = os.urandom(1 << 20)
         fsynced_file(os.path.join(d, "a"), keep)
         fsynced_file(os.path.join(d, "b"), os.urandom(4 << 20))
+        ino = os.stat(os.path.join(d, "b")).st_ino
         s.unmount()
         seg = segments(s)[-1]
         size = os.path.getsize(seg)
@@ -767,30 +773,55 @@ def fsck_repair_drops_extents_outside_their_segment():
         eq(rc, 0, "fsck --repair: exit status when every problem was repaired (%r)" % out[-800:])
         check("extent dropped" in out and "0 not repaired" in out,
               "fsck --repair: expected each extent said dropped and '0 not repaired', saw %r" % out[-800:])
+        check("moved to /lost+found/%d-b" % ino in out,
+              "fsck --repair: expected b said moved to lost+found, saw %r" % out[-800:])
         check("repaired where possible" not in out, "fsck --repair: the blanket phrase is gone: %r" % out)
         s.fsck_clean("fsck after --repair")
         s.mount()
         eq(read_all(os.path.join(d, "a")), keep, "the intact file after the repair")
-        eq(os.stat(os.path.join(d, "b")).st_size, 4 << 20, "size of the damaged file after the repair")
+        check(not os.path.exists(os.path.join(d, "b")), "the damaged file left its directory")
+        q = quarantined(s, ino, "b")
+        eq((os.stat(q).st_ino, os.stat(q).st_size), (ino, 4 << 20),
+           "the damaged file in lost+found (inode, size)")
+        read_all(q)                             # what was lost reads as zeros, not EIO
+        s.unmount()
+        s.fsck_clean("fsck after the repaired store was mounted")
 
 
 @test
-def fsck_repair_says_what_it_could_not_repair():
+def fsck_repair_quarantines_a_file_with_damaged_bytes():
     skip_native()
     with Store() as s:
         d = s.work("plain")
         fsynced_file(os.path.join(d, "a"), os.urandom(2 << 20))
+        keep = os.urandom(100 << 10)
+        os.mkdir(os.path.join(d, "sub"))
+        fsynced_file(os.path.join(d, "sub", "small"), keep)
+        ino = os.stat(os.path.join(d, "a")).st_ino
         s.unmount()
-        seg = segments(s)[-1]
+        seg = segments(s)[0]
         with open(seg, "r+b") as f:
-            f.seek(os.path.getsize(seg) // 2)
+            f.seek(1 << 20)                     # inside a's bytes (stored first)
             f.write(b"\xff" * 4096)             # flipped bytes in the middle of the data
+        rc, out = s.fsck()
+        eq(rc, 1, "fsck of damaged bytes: exit status (%r)" % out[-800:])
+        check("is damaged" in out, "fsck: expected the damage named, saw %r" % out[-800:])
         rc, out = s.fsck(repair=True)
-        eq(rc, 1, "fsck --repair of damaged bytes: exit status (%r)" % out[-800:])
-        check("is damaged" in out and "not repaired: the bytes are lost" in out,
-              "fsck --repair: expected the damage said not repaired with the reason, saw %r" % out[-800:])
-        check("1 not repaired" in out.strip().splitlines()[-1],
-              "fsck --repair: expected the summary to count it, saw %r" % out.strip().splitlines()[-1])
+        eq(rc, 0, "fsck --repair of damaged bytes: exit status (%r)" % out[-800:])
+        check("the bytes are lost; extent dropped" in out and
+              "moved to /lost+found/%d-a" % ino in out,
+              "fsck --repair: expected the extent dropped and a quarantined, saw %r" % out[-800:])
+        last = out.strip().splitlines()[-1]
+        check("0 not repaired" in last and "1 name quarantined" in last,
+              "fsck --repair: expected the summary to count it, saw %r" % last)
+        s.fsck_clean("fsck after --repair")
+        s.mount()
+        check(not os.path.exists(os.path.join(d, "a")), "the damaged file left its directory")
+        eq(os.stat(quarantined(s, ino, "a")).st_size, 2 << 20, "size of the quarantined file")
+        eq(read_all(os.path.join(d, "sub", "small")), keep, "the intact file after the repair")
+        os.unlink(quarantined(s, ino, "a"))     # lost+found is an ordinary directory
+        s.unmount()
+        s.fsck_clean("fsck after the quarantined file was deleted")
 
 
 @test
@@ -1000,6 +1031,11 @@ def full_disk_keeps_metadata_deletes_and_the_last_save():
             v1 = zip_bytes(1, 1 << 20)
             save(model, v1)
             wait_versions(ck, "model.pt", [1], "versions after the first save")
+            ds = os.path.join(s.mnt, "datasets", "ds")
+            os.mkdir(ds)
+            fsynced_file(os.path.join(ds, "x"), b"dataset file\n")
+            snaps = os.path.join(ds, ".aifs", "snapshots")
+            os.mkdir(os.path.join(snaps, "t0"))
             names, err = fill(d, "fill")
             eq(err, errno.ENOSPC, "errno when the disk is full")
             check(s.proc.poll() is None, "daemon: expected alive once the disk is full")
@@ -1013,6 +1049,16 @@ def full_disk_keeps_metadata_deletes_and_the_last_save():
                     eq(e.errno, errno.ENOSPC, "errno of mkdir + setxattr %d on a full disk" % i)
             check(s.proc.poll() is None, "daemon: expected alive after metadata on a full disk: %s"
                   % s.log_tail())
+            # a snapshot is metadata: made, or ENOSPC once half the reserve is used;
+            # dropping one always works
+            try:
+                os.mkdir(os.path.join(snaps, "t1"))
+                eq(read_all(os.path.join(snaps, "t1", "x")), b"dataset file\n",
+                   "a snapshot made on a full disk")
+            except OSError as e:
+                eq(e.errno, errno.ENOSPC, "errno of a snapshot on a full disk")
+            os.rmdir(os.path.join(snaps, "t0"))
+            check(not os.path.exists(os.path.join(snaps, "t0")), "snapshot t0 dropped on a full disk")
             # half the 8 MB reserve stays free for the metadata database
             check(statvfs_free(s.store) >= 3500000, "free space on the full disk: expected at "
                   "least half the reserve, saw %d bytes" % statvfs_free(s.store))
@@ -1101,6 +1147,115 @@ def store_on_a_disk_filled_by_others_mounts_read_only_and_checks():
             if s.proc is not None:
                 s.unmount(check=False)
             run(["umount", s.store])
+
+
+# --------------------------------------- a crash at the create or seal of a journal
+
+def died_at_failpoint(s, what):
+    """Wait for the daemon to kill itself at an armed =KILL fail point (the
+    release that reaches it comes after close() returned), then unmount the
+    dead mount."""
+    for _ in range(600):
+        if s.proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    else:
+        raise Fail("%s: expected the daemon killed at its fail point, saw it running: %s"
+                   % (what, s.log_tail()))
+    eq(s.proc.returncode, -signal.SIGKILL, "%s: the daemon's end" % what)
+    s.proc = None
+    run(["fusermount3", "-u", "-z", s.mnt], timeout=60)
+    if mounted(s.mnt):
+        run(["umount", "-l", s.mnt], timeout=60)
+    check(not mounted(s.mnt), "%s: expected %s unmounted" % (what, s.mnt))
+
+
+def audit_intact(s, what):
+    rc, out = run([AIFSCTL_BIN, "audit", "verify", s.store])
+    check(rc == 0 and "intact" in out, "%s: expected audit verify to exit 0 with 'intact', "
+          "saw exit %d: %r" % (what, rc, out[-800:]))
+
+
+@test
+def journal_kill_at_create_or_seal_leaves_a_verifiable_log():
+    """A file's create, its flag, seal time and seal record are each one commit:
+    a kill -9 at any of them leaves the log intact and fsck clean."""
+    skip_native()
+    # the checkpointer stays out of the count of metadata commits
+    for spec, expect in (("meta_commit:2=KILL", None),              # at the create
+                         ("journal_seal:1=KILL", "unsealed"),       # just before the seal's commit
+                         ("journal_sealed:1=KILL", "sealed")):      # just after it
+        what = "kill at %s" % spec
+        with Store(opts="audit_checkpoint_secs=3600") as s:
+            a = os.path.join(s.mnt, "audit", "a.log")
+            p = os.path.join(s.mnt, "audit", "b.log")
+            fd = os.open(a, APPEND, 0o644)
+            write_ok(fd, b"before\n", what + ": first write")
+            os.close(fd)
+            seals(a, what + ": a file written before the kill")
+            if expect is None:
+                arm(s, spec)            # b.log's create is the 1st commit, its bytes the 2nd
+            fd = os.open(p, APPEND, 0o644)
+            write_ok(fd, b"line 1\n", what + ": write")
+            if expect is not None:
+                arm(s, spec)
+            try:
+                os.close(fd)
+            except OSError:
+                pass                    # the daemon died under the close
+            died_at_failpoint(s, what)
+            s.fsck_clean("%s: fsck" % what)
+            audit_intact(s, what)
+            s.mount()
+            eq(read_all(a), b"before\n", what + ": the file sealed before the kill")
+            state = os.getxattr(p, "user.aifs.sealed").decode()
+            if expect is None:                      # killed at the commit of its bytes
+                eq((state, read_all(p)), ("false", b""), what + ": b.log (sealed, content)")
+            else:
+                eq((state, read_all(p)), ("true" if expect == "sealed" else "false", b"line 1\n"),
+                   what + ": b.log (sealed, content)")
+            if state == "false":                    # its next writer's close seals it
+                fd = os.open(p, os.O_WRONLY | os.O_APPEND)
+                write_ok(fd, b"line 2\n", what + ": write after the remount")
+                os.close(fd)
+                seals(p, what + ": the next writer's close")
+            s.unmount()
+            s.fsck_clean("%s: fsck after the remount" % what)
+            audit_intact(s, what + ", after the remount")
+
+
+@test
+def kill_when_a_small_file_outgrows_inline_storage_keeps_its_stored_bytes():
+    """A file of a few KiB lives in the metadata; the commit that moves it to
+    an extent also stores what replaces it: a kill -9 between the two left
+    the file at its new size with neither (zeros; a journal file's records
+    then covered less than its size)."""
+    skip_native()
+    for area in ("plain", "audit"):
+        what = "%s file growing past inline storage" % area
+        with Store(opts="audit_checkpoint_secs=3600") as s:
+            d = s.work("plain") if area == "plain" else os.path.join(s.mnt, "audit")
+            p = os.path.join(d, "small")
+            first = b"x" * 2047 + b"\n"
+            fd = os.open(p, APPEND, 0o644)
+            write_ok(fd, first, what + ": first write")
+            os.fsync(fd)                            # stored inline, durable
+            write_ok(fd, b"y" * 10239 + b"\n", what + ": the write that outgrows it")
+            arm(s, "tier_append:1=KILL")            # the daemon dies storing it
+            try:
+                os.fsync(fd)
+            except OSError:
+                pass                                # the daemon died under the fsync
+            died_at_failpoint(s, what)
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+            s.fsck_clean("%s: fsck" % what)
+            if area == "audit":
+                audit_intact(s, what)
+            s.mount()
+            eq(read_all(p), first, what + ": content after the kill")
 
 
 # ------------------------------------------------------------- a crash loop

@@ -5,6 +5,7 @@ read as EIO, one writer per store (the lock in the pool), and an OSD that stops 
 """
 
 import errno
+import json
 import os
 import shutil
 import signal
@@ -302,7 +303,8 @@ def rados_data_store_keeps_every_byte_in_the_pool():
         fd = os.open(os.path.join(d, "a"), os.O_RDONLY)
         os.fsync(fd)
         os.close(fd)
-        check(len(objects(s.ns, "h.")) >= 3, "hot objects in the pool: %r" % objects(s.ns, "h."))
+        # the write buffer uploads in the background
+        wait_for(lambda: len(objects(s.ns, "h.")) >= 3, "hot objects in the pool")
         drop_caches()
         for name, content in files.items():
             same_bytes(read_all(os.path.join(d, name)), content, "%s read back" % name)
@@ -435,6 +437,187 @@ def rados_remote_sync_makes_fsync_and_versions_recoverable_at_once():
         s.fsck_clean("fsck of the store recovered after remote_sync")
 
 
+# ------------------------------------------------------------------ local cache
+
+def cache_stats(mnt):
+    """The "cache" object of aifsctl status --json (the hot tier's local cache)."""
+    st = json.loads(ctl("status", "--json", mnt))
+    check("cache" in st, "aifsctl status --json of a store whose data is in RADOS: no cache "
+          "object in %r" % sorted(st))
+    return st["cache"]
+
+
+def cache_usage(store):
+    """(bytes allocated, apparent bytes, files) of STORE/cache."""
+    alloc = size = n = 0
+    for dirpath, _, files in os.walk(os.path.join(store, "cache")):
+        for f in files:
+            try:
+                st = os.lstat(os.path.join(dirpath, f))
+            except FileNotFoundError:
+                continue
+            alloc += st.st_blocks * 512
+            size += st.st_size
+            n += 1
+    return alloc, size, n
+
+
+def fsync_path(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def wait_uploaded(mnt):
+    wait_for(lambda: cache_stats(mnt)["dirty"] == 0, "every buffered write uploaded")
+
+
+@test
+def rados_cache_reads_are_byte_exact_and_a_second_read_stays_local():
+    skip_native()
+    with RStore(data=True, opts="cache_size=64M") as s:
+        d = s.work("d")
+        files = {"random": data("cr", 5 * MiB + 1), "text": text_bytes(3 * MiB + 17),
+                 "small": data("cs", 70000)}
+        for name, content in files.items():
+            write_file(os.path.join(d, name), content)
+        # an empty cache: every extent comes from the pool once
+        s.unmount()
+        shutil.rmtree(os.path.join(s.store, "cache"))
+        s.mount()
+        before = cache_stats(s.mnt)
+        eq(before["bytes"], 0, "bytes in a cache emptied before the mount")
+        for name, content in files.items():
+            same_bytes(read_all(os.path.join(d, name)), content, "%s, first read" % name)
+        first = cache_stats(s.mnt)
+        check(first["remote_reads"] > before["remote_reads"] and first["misses"] > 0,
+              "the first reads went to the pool: %r" % first)
+        check(first["bytes"] > 0, "the first reads left copies in the cache: %r" % first)
+        drop_caches()
+        for name, content in files.items():
+            same_bytes(read_all(os.path.join(d, name)), content, "%s, second read" % name)
+        second = cache_stats(s.mnt)
+        eq(second["remote_reads"], first["remote_reads"], "objects read from the pool by the "
+           "second reads")
+        check(second["hits"] > first["hits"], "the second reads were served by the cache: "
+              "first %r, second %r" % (first, second))
+        metrics = read_all(os.path.join(s.mnt, ".aifs", "metrics")).decode()
+        check("aifs_cache_hits_total %d\n" % second["hits"] in metrics and
+              "aifs_cache_remote_reads_total %d\n" % second["remote_reads"] in metrics,
+              "the cache's counters in .aifs/metrics: %r" % [ln for ln in metrics.splitlines()
+                                                             if "cache" in ln])
+        # what is written is read back from the cache too
+        write_file(os.path.join(d, "new"), data("cn", 2 * MiB))
+        drop_caches()
+        same_bytes(read_all(os.path.join(d, "new")), data("cn", 2 * MiB), "a new file")
+        eq(cache_stats(s.mnt)["remote_reads"], second["remote_reads"],
+           "objects read from the pool for a file just written")
+
+
+@test
+def rados_cache_stays_within_cache_size():
+    skip_native()
+    limit = 16 * MiB
+    with RStore(data=True, opts="cache_size=16M") as s:
+        d = s.work("d")
+        worst = (0, 0, 0)
+        for i in range(12):         # 48 MiB through a 16 MiB cache, 8 MiB of write buffer
+            write_file(os.path.join(d, "f%d" % i), data(("big", i), 4 * MiB))
+            worst = max(worst, cache_usage(s.store))
+        st = cache_stats(s.mnt)
+        check(st["uploads"] > 0 and st["bytes"] <= limit and st["dirty"] <= limit // 2,
+              "the cache after writing 48 MiB: %r" % st)
+        drop_caches()
+        for i in range(12):
+            same_bytes(read_all(os.path.join(d, "f%d" % i)), data(("big", i), 4 * MiB),
+                       "f%d read back" % i)
+            worst = max(worst, cache_usage(s.store))
+        alloc, size, n = worst
+        check(size <= limit and alloc <= limit + n * 4096,
+              "disk use of the cache: at most %d bytes expected, saw %d (%d allocated, %d files)"
+              % (limit, size, alloc, n))
+        st = cache_stats(s.mnt)
+        check(st["evictions"] > 0 and st["bytes"] <= limit, "the cache after reading 48 MiB "
+              "through it: %r" % st)
+
+
+@test
+def rados_cache_damaged_copy_is_dropped_and_read_from_the_pool():
+    skip_native()
+    with RStore(data=True, opts="cache_size=64M") as s:
+        d = s.work("d")
+        content = data("dmg", 3 * MiB + 5)
+        write_file(os.path.join(d, "f"), content)
+        fsync_path(os.path.join(d, "f"))
+        wait_uploaded(s.mnt)
+        rd = os.path.join(s.store, "cache", "rd")
+        copies = [x for x in os.listdir(rd) if x.startswith("h.")]
+        check(copies, "copies of the uploaded extents in %s: %r" % (rd, os.listdir(rd)))
+        for name in copies:
+            with open(os.path.join(rd, name), "r+b") as f:
+                f.seek(os.path.getsize(os.path.join(rd, name)) // 2)
+                b = f.read(1)
+                f.seek(-1, os.SEEK_CUR)
+                f.write(bytes([b[0] ^ 0x40]))
+        before = cache_stats(s.mnt)
+        drop_caches()
+        same_bytes(read_all(os.path.join(d, "f")), content, "a file whose cached copies are "
+                   "damaged")
+        after = cache_stats(s.mnt)
+        eq(after["corrupt"] - before["corrupt"], len(copies), "damaged copies found")
+        check(after["remote_reads"] > before["remote_reads"], "the damaged extents were read "
+              "from the pool: %r" % after)
+        drop_caches()
+        same_bytes(read_all(os.path.join(d, "f")), content, "the file read again")
+        eq(cache_stats(s.mnt)["remote_reads"], after["remote_reads"],
+           "objects read from the pool once fresh copies are cached")
+
+
+@test
+def rados_cache_buffered_writes_survive_kill9_remount_and_recover():
+    skip_native()
+    with RStore(data=True, opts="cache_size=256M,rados_timeout=5") as s:
+        d = s.work("d")
+        write_file(os.path.join(d, "early"), data("early", MiB))
+        fsync_path(os.path.join(d, "early"))
+        wait_uploaded(s.mnt)
+        CLUSTER.pause_osd()
+        try:
+            files = {"a": data("ka", 6 * MiB + 3), "b": text_bytes(2 * MiB), "c": b"c" * 5000}
+            for name, content in files.items():
+                write_file(os.path.join(d, name), content)
+                fsync_path(os.path.join(d, name))     # acknowledged: on the local disk
+            st = cache_stats(s.mnt)
+            check(st["dirty"] >= 6 * MiB, "writes buffered while the OSD is paused: %r" % st)
+            s.kill9()
+        finally:
+            CLUSTER.resume_osd()
+        files["early"] = data("early", MiB)
+        check(os.listdir(os.path.join(s.store, "cache", "up")), "objects left to upload after "
+              "kill -9")
+        s.fsck_clean("fsck of the store with writes left in its buffer")
+        s.mount()
+        for name, content in files.items():
+            same_bytes(read_all(os.path.join(d, name)), content, "%s after kill -9 and "
+                       "remount" % name)
+        wait_uploaded(s.mnt)
+        s.unmount()
+        up = os.listdir(os.path.join(s.store, "cache", "up"))
+        eq(up, [], "objects left to upload after a clean unmount")
+        # the host is lost: the pool alone holds everything
+        shutil.rmtree(s.store)
+        new = os.path.join(s.base, "recovered")
+        ctl("recover", "--ceph-conf", CLUSTER.conf, s.spec, new)
+        s.store = new
+        s.mount()
+        for name, content in files.items():
+            same_bytes(read_all(os.path.join(d, name)), content, "%s recovered" % name)
+        s.unmount()
+        s.fsck_clean("fsck of the store recovered after buffered writes")
+
+
 # ------------------------------------------------------------------ one writer
 
 @test
@@ -551,14 +734,21 @@ def _write_fsync_in_child(path, content):
 
 @test
 def rados_data_store_writes_while_the_osd_is_paused_fail_then_go_on():
+    """Without the write buffer (cache_size=0) fsync needs the cluster; with it and
+    remote_sync=on, too."""
     skip_native()
-    with RStore(data=True, opts="rados_timeout=3") as s:
+    for opts in ("rados_timeout=3,cache_size=0", "rados_timeout=3,remote_sync=on"):
+        _writes_while_paused(opts)
+
+
+def _writes_while_paused(opts):
+    with RStore(data=True, opts=opts) as s:
         d = s.work("d")
         write_file(os.path.join(d, "before"), data("before", MiB))
         CLUSTER.pause_osd()
         try:
             err = _write_fsync_in_child(os.path.join(d, "during"), data("during", 2 * MiB))
-            eq(err, errno.EIO, "write and fsync while the OSD does not answer")
+            eq(err, errno.EIO, "write and fsync while the OSD does not answer (-o %s)" % opts)
         finally:
             CLUSTER.resume_osd()
         wait_for(lambda: _write_fsync_in_child(os.path.join(d, "after"),

@@ -5,7 +5,10 @@
 
 #include <check.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #ifdef AIFS_FAILPOINTS
 START_TEST(failpoint_nth_hit_fails_once_with_its_errno)
@@ -34,6 +37,24 @@ START_TEST(failpoint_plus_and_errno_override)
 	ck_assert_int_eq(failpoint("tier_fsync", EIO), 0);	/* no longer armed */
 	ck_assert_int_eq(failpoint_arm(""), 0);
 	ck_assert_int_eq(failpoint("tier_append", ENOSPC), 0);
+}
+END_TEST
+
+START_TEST(failpoint_kill_kills_at_that_hit)
+{
+	int st = 0;
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (failpoint_arm("journal_seal:2=KILL") < 0 || failpoint("journal_seal", EIO) != 0)
+			_exit(2);
+		failpoint("journal_seal", EIO);
+		_exit(3);	/* not reached: the second hit kills */
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		      "expected the child killed by SIGKILL, saw status %#x", st);
 }
 END_TEST
 
@@ -73,6 +94,7 @@ int main(void)
 	tcase_add_test(tc, failpoint_nth_hit_fails_once_with_its_errno);
 	tcase_add_test(tc, failpoint_plus_and_errno_override);
 	tcase_add_test(tc, failpoint_bad_specs_are_refused_and_keep_the_arming);
+	tcase_add_test(tc, failpoint_kill_kills_at_that_hit);
 #else
 	tcase_add_test(tc, failpoint_absent_build_refuses_arming);
 #endif

@@ -233,6 +233,17 @@ START_TEST(crc32c_gives_standard_check_value)
 	for (size_t cut = 0; cut <= 64; cut++)
 		expect_eq(tier_crc32c(tier_crc32c(0, buf, cut), buf + cut, sizeof buf - cut),
 			  whole, "CRC-32C continued after %zu bytes", cut);
+	/* ... also where the hardware path's lanes begin and end (3 x 1360 bytes) */
+	for (size_t cut = 4000; cut <= 4200; cut += 7)
+		expect_eq(tier_crc32c(tier_crc32c(0, buf, cut), buf + cut, sizeof buf - cut),
+			  whole, "CRC-32C continued after %zu bytes", cut);
+	for (size_t n = 4070; n <= 4100; n++) {
+		uint32_t a = tier_crc32c(0, buf, n), b = 0;
+
+		for (size_t i = 0; i < n; i += 100)
+			b = tier_crc32c(b, buf + i, n - i < 100 ? n - i : 100);
+		expect_eq(a, b, "CRC-32C of %zu bytes at once and in pieces of 100", n);
+	}
 	/* Against a bitwise reference, at every alignment and short length. */
 	for (size_t off = 0; off < 16; off++)
 		for (size_t len = 0; len < 80; len++) {

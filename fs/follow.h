@@ -1,0 +1,24 @@
+/* follow.h — a follower mount keeps its replica of a store's metadata up
+ * to date with what the writer ships to the pool (follow.c). */
+#ifndef AIFS_FS_FOLLOW_H
+#define AIFS_FS_FOLLOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct fs;
+struct tier_rados_opts;
+
+/* The next shipped sequence number the replica in directory REPLICA
+ * needs (its follow.seq): 0 or -errno. */
+int follow_seq_read(const char *replica, uint64_t *next);
+int follow_seq_write(const char *replica, uint64_t next);
+/* Start applying what is shipped to rados spec SPEC from NEXT on. */
+int follow_start(struct fs *fs, const char *spec, const struct tier_rados_opts *ro,
+		 uint64_t next);
+void follow_stop(struct fs *fs);
+/* On a follower: the seconds since it last caught up with what the writer
+ * had shipped, and the next sequence number it needs. */
+bool follow_status(double *lag, uint64_t *next);
+
+#endif
