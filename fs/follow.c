@@ -186,7 +186,8 @@ static void *follow_main(void *arg)
 		int rc;
 
 		pthread_mutex_unlock(&f->lock);
-		rc = f->stale ? -ESTALE : ship_follow_step(f->sf, f->fs->meta, &next, on_key, f);
+		/* a stale replica is served as it is, and its lag grows */
+		rc = f->stale ? -EAGAIN : ship_follow_step(f->sf, f->fs->meta, &next, on_key, f);
 		if (f->oom) {
 			/* what changed is not known: forget every name the kernel holds */
 			log_err("follower: out of memory noting what changed");
@@ -203,7 +204,12 @@ static void *follow_main(void *arg)
 				"this replica has applied (%llu); unmount and mount again to "
 				"rebuild the replica", (unsigned long long)next);
 			f->stale = true;
-		} else if (rc < 0 && rc != -ESTALE) {
+		} else if (rc == -ECHILD && !f->stale) {
+			log_err("follower: another writer ships to the pool now (a fail-over); "
+				"serving the replica as it was: unmount and mount again to follow "
+				"the new writer");
+			f->stale = true;
+		} else if (rc < 0 && rc != -ESTALE && rc != -ECHILD && rc != -EAGAIN) {
 			log_warn("follower: reading what the writer shipped: %s (tried again)",
 				 strerror(-rc));
 		}
@@ -239,7 +245,7 @@ int follow_start(struct fs *fs, const char *spec, const struct tier_rados_opts *
 	f->applied_at = fs_now();
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->cond, NULL);
-	rc = ship_follow_open(spec, ro, &f->sf);
+	rc = ship_follow_open(spec, ro, fs->store->path, &f->sf);
 	if (rc == 0 && pthread_create(&f->thread, NULL, follow_main, f) != 0)
 		rc = -EAGAIN;
 	if (rc < 0) {
@@ -282,4 +288,16 @@ bool follow_status(double *lag, uint64_t *next)
 	*next = f->batches_seq;
 	pthread_mutex_unlock(&f->lock);
 	return true;
+}
+
+bool follow_writer_changed(const char *spec, const struct tier_rados_opts *ro, const char *replica)
+{
+	struct ship_follow *sf;
+	bool changed;
+
+	if (ship_follow_open(spec, ro, replica, &sf) < 0)
+		return false;	/* the mount says what is wrong */
+	changed = ship_follow_same_writer(sf) == -ECHILD;
+	ship_follow_free(sf);
+	return changed;
 }

@@ -17,6 +17,8 @@ int follow_seq_write(const char *replica, uint64_t next);
 int follow_start(struct fs *fs, const char *spec, const struct tier_rados_opts *ro,
 		 uint64_t next);
 void follow_stop(struct fs *fs);
+/* Does another writer than the one REPLICA follows ship to SPEC now? */
+bool follow_writer_changed(const char *spec, const struct tier_rados_opts *ro, const char *replica);
 /* On a follower: the seconds since it last caught up with what the writer
  * had shipped, and the next sequence number it needs. */
 bool follow_status(double *lag, uint64_t *next);

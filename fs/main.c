@@ -414,6 +414,19 @@ static int follow_prepare(struct cmdline *c, char *msg, size_t msglen)
 		}
 	}
 	snprintf(conf, sizeof(conf), "%s/aifs.conf", c->replica);
+	if (access(conf, F_OK) == 0 && follow_writer_changed(c->spec, &ro, c->replica)) {
+		/* a fail-over: the replica follows a writer that is gone */
+		char aside[PATH_MAX + 32];
+
+		snprintf(aside, sizeof(aside), "%s.old-writer", c->replica);
+		if (rename(c->replica, aside) < 0) {
+			snprintf(msg, msglen, "another writer ships %s now; cannot move the old "
+				 "replica %s aside: %s", c->spec, c->replica, strerror(errno));
+			return -errno;
+		}
+		fprintf(stderr, "aifs: another writer ships %s now: the replica is made anew "
+			"(the old one is in %s)\n", c->spec, aside);
+	}
 	if (access(conf, F_OK) < 0) {
 		rc = ship_recover(c->spec, &ro, c->replica, &seq, err, sizeof(err));
 		if (rc == 0)

@@ -278,6 +278,44 @@ uint64_t ship_shipped(const struct ship *sh)
 	return sh->shipped;
 }
 
+/* The writer's identity, shipped as blob "writer" before anything else of
+ * a shipping: a follower that finds another one there follows another
+ * writer's metadata, whose sequence numbers are not those it applied.
+ * Made anew when the store has none, and when it was a follower's replica
+ * (a follow.seq), which mounted read-write becomes the writer. */
+static int writer_id(const char *dir, struct tier *t)
+{
+	char path[4096], seqp[4096], id[40];
+	void *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	snprintf(path, sizeof path, "%s/writer.id", dir);
+	snprintf(seqp, sizeof seqp, "%s/follow.seq", dir);
+	if (access(seqp, F_OK) == 0 || file_read(path, &buf, &len) != 0 || len < 8) {
+		uint8_t r[16];
+		int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0 || read(fd, r, sizeof r) != (ssize_t)sizeof r) {
+			if (fd >= 0)
+				close(fd);
+			return -EIO;
+		}
+		close(fd);
+		for (int i = 0; i < 16; i++)
+			snprintf(id + 2 * i, 3, "%02x", r[i]);
+		id[32] = '\n';
+		rc = file_write(path, id, 33, 0644);
+		if (rc == 0 && unlink(seqp) < 0 && errno != ENOENT)
+			rc = -errno;
+		if (rc)
+			return rc;
+		log_notice("ship: writer %.32s of %s", id, dir);
+	}
+	free(buf);
+	return put_file(t, "writer", path);
+}
+
 int ship_open(struct store *s, struct ship **out)
 {
 	static const char *const files[] = { "aifs.conf", "audit.key", "audit.pub" };
@@ -292,6 +330,7 @@ int ship_open(struct store *s, struct ship **out)
 	}
 	sh->s = s;
 	sh->t = s->tiers[TIER_HOT];
+	rc = writer_id(s->path, sh->t);
 	for (size_t i = 0; rc == 0 && i < sizeof files / sizeof files[0]; i++) {
 		snprintf(path, sizeof path, "%s/%s", s->path, files[i]);
 		rc = put_file(sh->t, blobs[i], path);
@@ -479,7 +518,7 @@ static int fetch_key(struct tier *t, const char *dir, const char *name, mode_t m
 	char path[4096];
 	void *buf;
 	size_t len;
-	int rc = tier_blob_get(t, name, &buf, &len);
+	int rc = tier_blob_get(t, strcmp(name, "writer.id") ? name : "writer", &buf, &len);
 
 	if (rc)
 		return rc;
@@ -529,6 +568,8 @@ int ship_recover(const char *spec, const struct tier_rados_opts *ro, const char 
 	if (rc == 0 && (rc = meta_sync(m)) < 0)
 		snprintf(err, errlen, "cannot sync the recovered metadata: %s", strerror(-rc));
 	meta_close(m);
+	if (rc == 0 && (rc = fetch_key(t, dir, "writer.id", 0644)) == -ENOENT)
+		rc = 0;		/* shipped before writers had an identity */
 	if (rc == 0 && ((rc = fetch_key(t, dir, "audit.key", 0600)) ||
 			(rc = fetch_key(t, dir, "audit.pub", 0644))))
 		snprintf(err, errlen, "cannot recover the audit keys: %s", strerror(-rc));
@@ -549,15 +590,24 @@ int ship_recover(const char *spec, const struct tier_rados_opts *ro, const char 
 
 struct ship_follow {
 	struct tier *t;
+	char writer[40];	/* the writer the replica follows ("" if unknown) */
 };
 
-int ship_follow_open(const char *spec, const struct tier_rados_opts *ro, struct ship_follow **out)
+int ship_follow_open(const char *spec, const struct tier_rados_opts *ro, const char *replica,
+		     struct ship_follow **out)
 {
 	struct ship_follow *f = calloc(1, sizeof(*f));
+	char path[4096];
+	void *buf = NULL;
+	size_t len = 0;
 	int rc;
 
 	if (!f)
 		return -ENOMEM;
+	snprintf(path, sizeof path, "%s/writer.id", replica);
+	if (file_read(path, &buf, &len) == 0 && len >= 32)
+		memcpy(f->writer, buf, 32);
+	free(buf);
 	rc = tier_open_spec(spec, TIER_HOT, 1, ro, &f->t);
 	if (rc < 0) {
 		free(f);
@@ -565,6 +615,20 @@ int ship_follow_open(const char *spec, const struct tier_rados_opts *ro, struct 
 	}
 	*out = f;
 	return 0;
+}
+
+int ship_follow_same_writer(struct ship_follow *f)
+{
+	void *buf = NULL;
+	size_t len = 0;
+	int rc = tier_blob_get(f->t, "writer", &buf, &len);
+
+	if (rc == -ENOENT)
+		return f->writer[0] ? -ECHILD : 0;
+	if (rc == 0)
+		rc = f->writer[0] && (len < 32 || memcmp(buf, f->writer, 32)) ? -ECHILD : 0;
+	free(buf);
+	return rc;
 }
 
 void ship_follow_free(struct ship_follow *f)
@@ -610,7 +674,10 @@ int ship_follow_step(struct ship_follow *f, struct meta *m, uint64_t *next,
 		     void (*fn)(void *ctx, const void *key, size_t klen), void *ctx)
 {
 	struct names logs = { 0 };
-	int rc = tier_blob_list(f->t, "l.", add_name, &logs);
+	int rc = ship_follow_same_writer(f);
+
+	if (rc == 0)
+		rc = tier_blob_list(f->t, "l.", add_name, &logs);
 
 	if (logs.n)
 		qsort(logs.v, logs.n, sizeof *logs.v, by_name);
@@ -626,5 +693,48 @@ int ship_follow_step(struct ship_follow *f, struct meta *m, uint64_t *next,
 	for (size_t i = 0; i < logs.n; i++)
 		free(logs.v[i]);
 	free(logs.v);
+	return rc;
+}
+
+int ship_catch_up(struct store *s, char *err, size_t errlen)
+{
+	struct ship_follow f = { .t = s->tiers[TIER_HOT] };
+	char path[4096];
+	void *buf = NULL;
+	size_t len = 0;
+	uint64_t next = 0, was;
+	int rc;
+
+	snprintf(path, sizeof path, "%s/follow.seq", s->path);
+	if (file_read(path, &buf, &len) != 0)
+		return 0;		/* not a follower's replica */
+	if (len)
+		next = strtoull(buf, NULL, 10);
+	free(buf);
+	snprintf(path, sizeof path, "%s/writer.id", s->path);
+	if (file_read(path, &buf, &len) == 0 && len >= 32)
+		memcpy(f.writer, buf, 32);
+	free(buf);
+	if (!next) {
+		snprintf(err, errlen, "%s/follow.seq is damaged", s->path);
+		return -EINVAL;
+	}
+	do {
+		was = next;
+		rc = ship_follow_step(&f, s->meta, &next, NULL, NULL);
+	} while (rc == 0 && next != was);
+	if (rc == 0)
+		rc = meta_sync(s->meta);
+	if (rc == -ECHILD || rc == -ESTALE)
+		snprintf(err, errlen, "%s is a follower's replica that %s: it cannot become the "
+			 "writer; recover the store from the pool instead (aifsctl recover)",
+			 s->path, rc == -ECHILD ? "another writer has taken over from" :
+			 "missed what its writer compacted");
+	else if (rc)
+		snprintf(err, errlen, "%s: catching up with what its writer shipped: %s", s->path,
+			 strerror(-rc));
+	else
+		log_notice("ship: replica %s caught up to batch %llu, now the writer", s->path,
+			   (unsigned long long)next);
 	return rc;
 }

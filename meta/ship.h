@@ -3,6 +3,7 @@
  *
  * Blobs of the hot (RADOS) tier (tier_blob_*, so "m.NAME" objects):
  *   conf, audit.key, audit.pub   the store's aifs.conf and signing keys
+ *   writer                       the writer's identity (STORE/writer.id)
  *   c.SEQ                        a RocksDB checkpoint holding every write up
  *                                to SEQ: "NAME SIZE" lines, its files being
  *   c.SEQ.NAME                   the bytes of file NAME of that checkpoint
@@ -53,12 +54,23 @@ int ship_recover(const char *spec, const struct tier_rados_opts *ro, const char 
 /* A follower: a replica of the store's metadata (from ship_recover) kept
  * up to date with what the writer ships. */
 struct ship_follow;
-int ship_follow_open(const char *spec, const struct tier_rados_opts *ro, struct ship_follow **out);
+int ship_follow_open(const char *spec, const struct tier_rados_opts *ro, const char *replica,
+		     struct ship_follow **out);
+/* 0 if the pool's writer is still the one the replica follows; -ECHILD
+ * if another writer ships there now (a replica promoted to writer after a
+ * fail-over): the replica must be made anew. */
+int ship_follow_same_writer(struct ship_follow *f);
 /* Apply to M the batches shipped from sequence number *NEXT on, calling FN
  * with every key they put or delete; *NEXT moves past them.  -ESTALE when
- * the writer has compacted past *NEXT (the replica must be made anew). */
+ * the writer has compacted past *NEXT, -ECHILD when another writer ships
+ * (the replica must be made anew in both cases). */
 int ship_follow_step(struct ship_follow *f, struct meta *m, uint64_t *next,
 		     void (*fn)(void *ctx, const void *key, size_t klen), void *ctx);
 void ship_follow_free(struct ship_follow *f);
+/* Store S opened for writing is a follower's replica (a follow.seq): apply
+ * everything its writer shipped before it becomes the writer itself (a
+ * fail-over).  0 (also when S is no replica), or -errno with ERR saying
+ * why (another writer took over, or the replica missed a compaction). */
+int ship_catch_up(struct store *s, char *err, size_t errlen);
 
 #endif

@@ -11,6 +11,7 @@
  * for (LOCK_WAIT_MS at most).
  */
 #include "meta/store.h"
+#include "meta/ship.h"
 #include "meta/store_priv.h"
 
 #include <dirent.h>
@@ -537,6 +538,11 @@ int store_open_opts(const char *path, const struct store_opts *o, struct store *
 	rc = tiers_open(s, o, store_readonly || (o && o->follower), err, errlen);
 	if (rc < 0)
 		goto fail;
+	if (!store_readonly && !(o && o->follower) && tier_spec_is_rados(s->hot_path)) {
+		rc = ship_catch_up(s, err, errlen);	/* a replica becoming the writer */
+		if (rc < 0)
+			goto fail;
+	}
 	free(mdir);
 	*out = s;
 	return 0;

@@ -53,6 +53,7 @@ static const char usage_text[] =
 	"  gc [--threshold F] MOUNT|STORE  compact segments, report bytes reclaimed\n"
 	"  rados unlock STORE         break the pool lock a dead host left on STORE\n"
 	"  recover rados:POOL/NAME DIR  rebuild a store with its data in RADOS from the pool\n"
+	"  promote-primary REPLICA    a follower's replica becomes the writer (fail-over)\n"
 	"\n"
 	"  aifsctl COMMAND --help     help on one command\n"
 	"  aifsctl --version          print the version\n"
@@ -159,6 +160,8 @@ int main(int argc, char **argv)
 		return cmd_versions(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "du"))
 		return cmd_du(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "promote-primary"))
+		return cmd_promote_primary(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "restore") || !strcmp(argv[1], "promote") ||
 	    !strcmp(argv[1], "clone") ||
 	    !strcmp(argv[1], "checkpoint") ||

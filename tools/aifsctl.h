@@ -29,6 +29,7 @@ int cmd_audit(int argc, char **argv);
 /* aifsctl restore|promote|hold|unhold|retain (through the mount) */
 int cmd_checkpoint(int argc, char **argv);
 int cmd_du(int argc, char **argv);
+int cmd_promote_primary(int argc, char **argv);
 /* aifsctl status|stats [--json] MOUNT */
 int cmd_status(int argc, char **argv);
 /* aifsctl policy get|set DIR [POLICY] (through the mount) */

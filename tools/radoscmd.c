@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "meta/ship.h"
 #include "tools/aifsctl.h"
@@ -124,5 +125,54 @@ int cmd_recover(int argc, char **argv)
 	}
 	printf("recovered %s into %s (metadata up to %llu)\n", argv[optind], argv[optind + 1],
 	       (unsigned long long)seq);
+	return EXIT_OK;
+}
+
+static const char promote_usage[] =
+	"usage: aifsctl promote-primary [--ceph-conf FILE] [--ceph-user NAME] REPLICA\n"
+	"\n"
+	"Make REPLICA, the replica of an unmounted follower mount, the\n"
+	"store's writer once its writer's host is lost: break the dead writer's lock\n"
+	"in the pool; mounted read-write (aifs REPLICA MOUNTPOINT), it applies all\n"
+	"the old writer shipped, then writes and ships as the new writer.  Only when\n"
+	"that host is dead: two hosts writing one store corrupt it.\n";
+
+int cmd_promote_primary(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "ceph-conf", required_argument, NULL, 'C' },
+		{ "ceph-user", required_argument, NULL, 'U' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct store_opts o = { .rados_timeout = -1 };
+	char err[1024] = "", seq[PATH_MAX + 16];
+	int ch, rc;
+
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'C': o.ceph_conf = optarg; break;
+		case 'U': o.ceph_user = optarg; break;
+		case 'h': fputs(promote_usage, stdout); return EXIT_OK;
+		default: usage_of(stderr, promote_usage, NULL, false); return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		usage_of(stderr, promote_usage, NULL, false);
+		return EXIT_USAGE;
+	}
+	snprintf(seq, sizeof(seq), "%s/follow.seq", argv[optind]);
+	if (access(seq, F_OK) < 0) {
+		fprintf(stderr, "aifsctl promote-primary: %s is not a follower's replica (no "
+			"follow.seq)\n", argv[optind]);
+		return EXIT_PROBLEM;
+	}
+	rc = store_rados_unlock(argv[optind], &o, said, NULL, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "aifsctl promote-primary: %s\n", err);
+		return EXIT_PROBLEM;
+	}
+	printf("%s becomes the writer when mounted read-write: aifs %s MOUNTPOINT\n",
+	       argv[optind], argv[optind]);
 	return EXIT_OK;
 }

@@ -176,6 +176,103 @@ def ratio(a, b):
     return a / b if a and b else None
 
 
+class Follower:
+    """A follower mount (aifs --follow) of the store in rados spec SPEC."""
+
+    def __init__(self, build, base, spec, conf):
+        self.mnt = os.path.join(base, "follower.mnt")
+        self.log = os.path.join(base, "follower.log")
+        os.mkdir(self.mnt)
+        with open(self.log, "ab") as logf:
+            self.proc = subprocess.Popen(
+                [os.path.join(build, "aifs"), "--follow", spec, self.mnt, "-f", "-o",
+                 "allow_other,replica=%s,ceph_conf=%s" % (os.path.join(base, "replica"), conf)],
+                stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while not (mounted(self.mnt) and os.path.ismount(self.mnt)):
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("the follower did not mount")
+            time.sleep(0.05)
+
+    def unmount(self):
+        subprocess.run(["umount", self.mnt], timeout=300)
+        try:
+            self.proc.wait(300)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def tree_rate(root):
+    """MiB/s of reading every file of ROOT once, in name order (a DataLoader's epoch)."""
+    t0 = time.perf_counter()
+    n = 0
+    for name in sorted(os.listdir(root)):
+        with open(os.path.join(root, name), "rb", buffering=0) as f:
+            while True:
+                b = f.read(MiB)
+                if not b:
+                    break
+                n += len(b)
+    if not n:
+        raise RuntimeError("no bytes read under %s" % root)
+    return n / MiB / (time.perf_counter() - t0)
+
+
+def wait_path(path, timeout=60.0):
+    deadline = time.time() + timeout
+    while not os.path.exists(path):
+        if time.time() > deadline:
+            raise RuntimeError("%s did not appear within %.0f s" % (path, timeout))
+        time.sleep(0.01)
+
+
+def follower_figures(build, base, data, spec, conf, quick, rounds):
+    """A follower's reads of a snapshot against the writer's, cold and warm, and
+    how long after its commit a file shows on the follower under a steady
+    stream of commits (one a second fraction, for about ten seconds)."""
+    nfiles = 32 if quick else 128
+    ds = os.path.join(data.mnt, "datasets", "bench")
+    os.makedirs(ds)
+    for i in range(nfiles):
+        with open(os.path.join(ds, "x%04d" % i), "wb") as f:
+            f.write(os.urandom(MiB))
+    os.mkdir(os.path.join(ds, ".aifs", "snapshots", "v1"))
+    time.sleep(2)
+    fol = Follower(build, base, spec, conf)
+    out = {k: [] for k in ("writer_cold", "writer_warm", "follower_cold", "follower_warm")}
+    lags = []
+    try:
+        snap_w = os.path.join(ds, ".aifs", "snapshots", "v1")
+        snap_f = os.path.join(fol.mnt, "datasets", "bench", ".aifs", "snapshots", "v1")
+        wait_path(os.path.join(snap_f, "x%04d" % (nfiles - 1)))
+        for r in range(rounds):
+            for who, root in ((("writer", snap_w), ("follower", snap_f)) if r % 2 == 0 else
+                              (("follower", snap_f), ("writer", snap_w))):
+                drop_caches()
+                out[who + "_cold"].append(tree_rate(root))
+                out[who + "_warm"].append(tree_rate(root))
+        for i in range(20 if quick else 50):
+            p = "lag%04d" % i
+            with open(os.path.join(data.mnt, "datasets", p), "wb") as f:
+                f.write(b"x" * 100)
+            t = time.time()
+            wait_path(os.path.join(fol.mnt, "datasets", p))
+            lags.append(time.time() - t)
+            time.sleep(0.2)
+    finally:
+        fol.unmount()
+    med = {k: statistics.median(v) for k, v in out.items()}
+    lags.sort()
+    return {
+        "files": nfiles, "raw": out, "median": med,
+        "ratios": {"follower_cold_vs_writer": ratio(med["follower_cold"], med["writer_cold"]),
+                   "follower_warm_vs_writer": ratio(med["follower_warm"], med["writer_warm"])},
+        "lag_s": {"median": statistics.median(lags), "p95": lags[int(len(lags) * 0.95) - 1],
+                  "max": lags[-1], "samples": len(lags)},
+    }
+
+
 def run(build, quick=False, rounds=3, workdir="/var/tmp"):
     """Every figure above, as a dict (raw values per round, medians, ratios)."""
     build = os.path.abspath(build)
@@ -185,6 +282,7 @@ def run(build, quick=False, rounds=3, workdir="/var/tmp"):
     base = tempfile.mkdtemp(prefix="aifs-rbench-", dir=workdir)
     os.chmod(base, 0o755)
     mounts = []
+    fol = None
     t0 = time.time()
     try:
         with ceph.Cluster(memstore_bytes=max(4 << 30, 6 * size), dir=workdir) as c:
@@ -223,6 +321,9 @@ def run(build, quick=False, rounds=3, workdir="/var/tmp"):
                                                                                after))
                 log("round %d: %s" % (r + 1, ", ".join("%s %.0f" % (k, v[-1])
                                                         for k, v in raw.items())))
+            fol = follower_figures(build, base, data, "rados:%s/bench-data" % c.pool, c.conf,
+                                   quick, rounds)
+            log("follower: %s; lag %s" % (fol["ratios"], fol["lag_s"]))
     finally:
         for m in mounts:
             m.unmount()
@@ -236,7 +337,8 @@ def run(build, quick=False, rounds=3, workdir="/var/tmp"):
             "read_rados_cold_vs_local": ratio(med.get("read_rados_cold"), med.get("read_local")),
             "read_rados_warm_vs_local": ratio(med.get("read_rados_warm"), med.get("read_local")),
         },
-        "targets": {"migrate_vs_rados_bench": 0.8},
+        "targets": {"migrate_vs_rados_bench": 0.8, "follower_lag_s": 2.0},
+        "follower": fol,
     }
 
 
@@ -257,6 +359,18 @@ def table(res):
              "%-44s %10.0f %10.0f %7s" % ("seq read, --data store, warm cache / local",
                                           m["read_rados_warm"], m["read_local"],
                                           f(r["read_rados_warm_vs_local"]))]
+    fol = res.get("follower")
+    if fol:
+        fm, fr = fol["median"], fol["ratios"]
+        lines += ["%-44s %10.0f %10.0f %7s" % ("snapshot epoch on a follower / writer, cold",
+                                               fm["follower_cold"], fm["writer_cold"],
+                                               f(fr["follower_cold_vs_writer"])),
+                  "%-44s %10.0f %10.0f %7s" % ("snapshot epoch on a follower / writer, warm",
+                                               fm["follower_warm"], fm["writer_warm"],
+                                               f(fr["follower_warm_vs_writer"])),
+                  "follower lag under a commit every 0.2 s: median %.2f s, p95 %.2f s, "
+                  "max %.2f s (goal: under 2 s)" % (fol["lag_s"]["median"], fol["lag_s"]["p95"],
+                                                   fol["lag_s"]["max"])]
     return "\n".join(lines)
 
 

@@ -52,8 +52,17 @@ class Follower:
                     raise Fail("follower did not mount: %s" % f.read()[-2000:])
             time.sleep(0.1)
 
-    def close(self):
+    def close_keep(self):
+        """Unmount, keeping the replica."""
         subprocess.run(["umount", self.mnt])
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def close(self):
+        subprocess.run(["umount", self.mnt], stderr=subprocess.DEVNULL)
         try:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -179,6 +188,68 @@ def follow_needs_a_rados_spec():
               "aifs --follow with a path: %d %s" % (rc, out))
     finally:
         os.rmdir(d)
+
+
+@test
+def fail_over_to_a_follower_loses_nothing_acknowledged():
+    """The writer's host is lost: a follower's replica becomes the writer
+    (its lock broken, mounted read-write), and another follower follows the
+    new writer once mounted again."""
+    skip_native()
+    keep = tempfile.mkdtemp(prefix="aifs-replica-")
+    r1 = os.path.join(keep, "r1")
+    new_mnt = os.path.join(keep, "mnt")
+    os.mkdir(new_mnt)
+    new = None
+    try:
+        with Writer(opts="remote_sync=on") as w:
+            a = os.path.join(w.mnt, "datasets", "a")
+            with open(a, "wb") as fh:
+                fh.write(data("a", 200000))
+                fh.flush()
+                os.fsync(fh.fileno())       # acknowledged: in the pool
+            f1 = Follower(w.spec, replica=r1)
+            f2 = Follower(w.spec)
+            try:
+                for f in (f1, f2):
+                    eventually(lambda: content(os.path.join(f.mnt, "datasets", "a")) ==
+                               data("a", 200000), "file a on a follower")
+                ck = os.path.join(w.mnt, "checkpoints", "m.pt")
+                write_file(ck, data("m", 300000))       # a version: committed durably
+                w.kill9()                               # the writer's host is lost
+                f1.close_keep()
+                rc, out = run([AIFSCTL_BIN, "promote-primary", "--ceph-conf", CLUSTER.conf, r1])
+                eq(rc, 0, "aifsctl promote-primary of the replica: %s" % out)
+                check("broke the lock of" in out, "promote-primary breaks the dead writer's "
+                      "lock: %s" % out)
+                new = subprocess.Popen([AIFS_BIN, r1, new_mnt, "-f", "-o", "allow_other"],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                deadline = time.time() + 60
+                while not os.path.ismount(new_mnt):
+                    check(new.poll() is None and time.time() < deadline,
+                          "the promoted replica mounts read-write")
+                    time.sleep(0.1)
+                eq(content(os.path.join(new_mnt, "datasets", "a")), data("a", 200000),
+                   "file a on the new writer")
+                eq(content(os.path.join(new_mnt, "checkpoints", "m.pt@v1")), data("m", 300000),
+                   "the checkpoint version on the new writer")
+                write_file(os.path.join(new_mnt, "datasets", "b"), data("b", 100000))
+                # the other follower notices, and follows the new writer once remounted
+                spec = w.spec
+                f2.close_keep()
+                f2.__init__(spec, replica=f2.replica)
+                eventually(lambda: content(os.path.join(f2.mnt, "datasets", "b")) ==
+                           data("b", 100000), "file b of the new writer on the other follower")
+                eq(content(os.path.join(f2.mnt, "datasets", "a")), data("a", 200000),
+                   "file a on the other follower after the fail-over")
+            finally:
+                f1.close()
+                f2.close()
+                if new is not None:
+                    subprocess.run(["umount", new_mnt])
+                    new.wait(timeout=60)
+    finally:
+        shutil.rmtree(keep, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -326,7 +326,11 @@ def metrics_file_is_prometheus_text_with_documented_names():
         page = f.read()
     section = page.split(".SS Metrics")[1].split(".SH")[0]
     documented = set(re.findall(r"^\.B (aifs_\w+)", section, re.M))
-    eq(documented, set(m), "metric names documented in aifs(7) .SS Metrics")
+    # the aifs_cache_* metrics are those of a store whose data is in RADOS
+    # (test_rados.py checks them there); this store's data is local
+    cache = {n for n in documented if n.startswith("aifs_cache_")}
+    check(cache, "aifs(7) documents the aifs_cache_* metrics")
+    eq(documented - cache, set(m), "metric names documented in aifs(7) .SS Metrics")
 
 
 def json_of(what, *args):
