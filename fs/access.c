@@ -8,6 +8,7 @@
  */
 #include "fs/access.h"
 #include "fs/acl.h"
+#include "fs/inode.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -15,6 +15,7 @@
 #define AIFS_FS_ACCESS_H
 
 #include "fs/fs.h"
+#include "fs/fuseapi.h"
 
 #define ACCESS_GROUPS_MAX	64	/* supplementary groups looked at */
 

@@ -7,6 +7,7 @@
  * posix_acl_equiv_mode(), posix_acl_create_masq() and posix_acl_chmod().
  */
 #include "fs/acl.h"
+#include "fs/inode.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -16,6 +16,8 @@
 #ifndef AIFS_FS_ACL_H
 #define AIFS_FS_ACL_H
 
+#include "fs/fuseapi.h"
+
 #include "fs/access.h"
 
 #define ACL_XATTR_ACCESS	"system.posix_acl_access"

@@ -24,6 +24,12 @@
 #include "fs/acl.h"
 #include "fs/clone.h"
 #include "fs/inval.h"
+#include "fs/inode.h"
+#include "fs/data.h"
+#include "fs/extmap.h"
+#include "fs/version.h"
+#include "fs/ops.h"
+#include "fs/content.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -6,6 +6,7 @@
 #define AIFS_FS_CLONE_H
 
 #include "fs/fs.h"
+#include "fs/fuseapi.h"
 
 /* Copy the tree at SRC as NAME in directory PARENT (whose permissions
  * the caller checked): 0 or -errno. */

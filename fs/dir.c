@@ -1,4 +1,5 @@
-/* dir.c — the namespace: lookup, create, link, unlink, rename, readdir.
+/* dir.c — the namespace: lookup, create, link, unlink (rename: rename.c,
+ * readdir: readdir.c).
  *
  * Every change of the namespace runs under fs->ns held for writing, so a
  * dentry read at the start of an operation is still true at its commit.
@@ -7,64 +8,21 @@
  * never lands before an earlier one.  All records of one operation go in
  * one batch.
  */
+#include "fs/dir_priv.h"
 #include "fs/access.h"
 #include "fs/dirver.h"
-#include "fs/layouts.h"
 #include "fs/acl.h"
-#include "fs/lineage.h"
+#include "fs/inode.h"
+#include "fs/space.h"
+#include "fs/version.h"
+#include "fs/snapshot.h"
+#include "fs/journal.h"
+#include "fs/virt.h"
+#include "fs/ops.h"
 
 #include <errno.h>
-#include <linux/fs.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Up to four inodes locked for writing in inode-number order. */
-struct lockset {
-	struct inode *v[4];
-	int n;
-};
-
-static void lockset_add(struct lockset *ls, struct inode *in)
-{
-	int i;
-
-	if (!in)
-		return;
-	for (i = 0; i < ls->n; i++)
-		if (ls->v[i] == in)
-			return;
-	ls->v[ls->n++] = in;
-}
-
-static void lockset_lock(struct lockset *ls)
-{
-	for (int i = 1; i < ls->n; i++)
-		for (int j = i; j > 0 && ls->v[j - 1]->ino > ls->v[j]->ino; j--) {
-			struct inode *t = ls->v[j];
-
-			ls->v[j] = ls->v[j - 1];
-			ls->v[j - 1] = t;
-		}
-	for (int i = 0; i < ls->n; i++)
-		pthread_rwlock_wrlock(&ls->v[i]->lock);
-}
-
-static void lockset_unlock(struct lockset *ls)
-{
-	for (int i = ls->n - 1; i >= 0; i--)
-		pthread_rwlock_unlock(&ls->v[i]->lock);
-}
-
-static int name_check(const char *name)
-{
-	size_t len = strlen(name);
-
-	if (len > META_NAME_MAX)
-		return -ENAMETOOLONG;
-	if (!strcmp(name, ".aifs"))
-		return -EEXIST;		/* reserved for lifecycle introspection */
-	return 0;
-}
 
 /* Snapshot trees never change: the kernel may keep their names and
  * attributes for a day (rmdir of the snapshot goes through the kernel,
@@ -126,7 +84,7 @@ size_t fs_version_alias(const char *name, uint32_t *n)
 }
 
 /* Look up the alias FILE@vN in checkpoint directory PARENT. */
-static int lookup_alias(struct fs *fs, fuse_ino_t parent, const char *name,
+int fs_lookup_alias(struct fs *fs, fuse_ino_t parent, const char *name,
 			struct inode **out)
 {
 	struct inode *dir;
@@ -154,7 +112,7 @@ static int lookup_alias(struct fs *fs, fuse_ino_t parent, const char *name,
 
 static void do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct fs *fs = the_fs;
+	struct fs *fs = fuse_req_userdata(req);
 	struct fuse_entry_param e;
 	struct inode *in;
 	uint64_t ino;
@@ -187,7 +145,7 @@ static void do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc == 0)
 		rc = inode_get(fs, ino, &in);
 	if (rc == -ENOENT)
-		rc = lookup_alias(fs, parent, name, &in);
+		rc = fs_lookup_alias(fs, parent, name, &in);
 	pthread_rwlock_unlock(&fs->ns);
 	if (rc == -ENOENT) {
 		uint32_t n;
@@ -206,15 +164,6 @@ static void do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (version_tracked(in))
 		in = version_lookup(fs, in, parent, name);
 	reply_entry(req, fs, in);
-}
-
-/* In checkpoint directories, FILE@vN names a version: no real entry may
- * be called so. */
-static bool alias_ok(const struct inode *dir, const char *name)
-{
-	uint32_t n;
-
-	return dir->attr.policy != META_AREA_CHECKPOINT || !fs_version_alias(name, &n);
 }
 
 /* Make the attributes of a new inode in directory DIR for the caller. */
@@ -243,7 +192,7 @@ static void attr_init(fuse_req_t req, struct inode *dir, uint32_t mode, uint64_t
 static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32_t mode,
 		     uint64_t rdev, const char *target, struct inode **out)
 {
-	struct fs *fs = the_fs;
+	struct fs *fs = fuse_req_userdata(req);
 	struct meta_inode a, saved;
 	struct inode *dir = NULL, *in = NULL;
 	struct meta_batch *b = NULL;
@@ -326,6 +275,7 @@ out:
 static void do_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		     dev_t rdev)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	struct inode *in;
 	int rc;
 
@@ -339,7 +289,7 @@ static void do_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	reply_entry(req, the_fs, in);
+	reply_entry(req, fs, in);
 }
 
 /* A snapshot of DS is a name made (or removed) in DS's .aifs/snapshots:
@@ -347,14 +297,16 @@ static void do_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
  * search permission on DS that a name made in DS would need. */
 static int snapshot_may(fuse_req_t req, uint64_t ds)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	struct access_cred c;
 
 	access_cred_get(req, &c);
-	return access_check_ino(the_fs, &c, ds, W_OK | X_OK);
+	return access_check_ino(fs, &c, ds, W_OK | X_OK);
 }
 
 static void do_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	struct inode *in;
 	uint64_t ds, root;
 	int rc;
@@ -362,9 +314,9 @@ static void do_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	if (virt_snapshots_of(parent, &ds)) {	/* mkdir DS/.aifs/snapshots/TAG */
 		rc = snapshot_may(req, ds);
 		if (rc == 0)
-			rc = snapshot_create(the_fs, ds, name, fuse_req_ctx(req)->uid, &root);
+			rc = snapshot_create(fs, ds, name, fuse_req_ctx(req)->uid, &root);
 		if (rc == 0)
-			rc = inode_get(the_fs, root, &in);
+			rc = inode_get(fs, root, &in);
 	} else {
 		rc = make_node(req, parent, name, S_IFDIR | (mode & 07777), 0, NULL, &in);
 	}
@@ -372,12 +324,13 @@ static void do_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
-		reply_entry(req, the_fs, in);
+		reply_entry(req, fs, in);
 }
 
 static void do_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		       const char *name)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	struct inode *in;
 	int rc;
 
@@ -389,7 +342,7 @@ static void do_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
-		reply_entry(req, the_fs, in);
+		reply_entry(req, fs, in);
 }
 
 int fs_create_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -406,9 +359,10 @@ int fs_make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32_t m
 
 static void do_readlink(fuse_req_t req, fuse_ino_t ino)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	char *t;
 	size_t len;
-	int rc = meta_symlink_get(the_fs->meta, ino, &t, &len);
+	int rc = meta_symlink_get(fs->meta, ino, &t, &len);
 
 	if (rc < 0) {
 		fuse_reply_err(req, rc == -ENOENT ? EINVAL : -rc);
@@ -418,31 +372,9 @@ static void do_readlink(fuse_req_t req, fuse_ino_t ino)
 	free(t);
 }
 
-/* Drop one link of IN (locked) into B: the last link makes it an orphan. */
-static void drop_link(struct meta_batch *b, struct inode *in, int64_t now)
-{
-	if (S_ISDIR(in->attr.mode))
-		in->attr.nlink = 0;
-	else if (in->attr.nlink > 0)
-		in->attr.nlink--;
-	in->attr.ctime = now;
-	if (in->attr.nlink == 0)
-		meta_orphan_put(b, in->ino);
-	inode_save(b, in);
-}
-
-static int any_snapshot(void *ctx, const char *tag, size_t len, const struct snapinfo *si)
-{
-	(void)ctx;
-	(void)tag;
-	(void)len;
-	(void)si;
-	return 1;
-}
-
 static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir)
 {
-	struct fs *fs = the_fs;
+	struct fs *fs = fuse_req_userdata(req);
 	struct inode *pin = NULL, *in = NULL, **vheld = NULL;
 	size_t nvheld = 0;
 	struct meta_batch *b = NULL;
@@ -459,7 +391,7 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 		return -EROFS;		/* versions and snapshots are read-only */
 	pthread_rwlock_wrlock(&fs->ns);
 	rc = meta_dentry_get(fs->meta, parent, name, strlen(name), &ino, &type);
-	if (rc == -ENOENT && lookup_alias(fs, parent, name, &in) == 0)
+	if (rc == -ENOENT && fs_lookup_alias(fs, parent, name, &in) == 0)
 		rc = -EROFS;		/* FILE@vN */
 	if (rc < 0)
 		goto out;
@@ -564,13 +496,14 @@ static void do_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void do_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	uint64_t ds;
 	int rc;
 
 	if (virt_snapshots_of(parent, &ds)) {	/* rmdir DS/.aifs/snapshots/TAG */
 		rc = snapshot_may(req, ds);
 		if (rc == 0)
-			rc = snapshot_delete(the_fs, ds, name, fuse_req_ctx(req)->uid);
+			rc = snapshot_delete(fs, ds, name, fuse_req_ctx(req)->uid);
 		fuse_reply_err(req, -rc);
 	} else {
 		fuse_reply_err(req, -remove_entry(req, parent, name, true));
@@ -580,7 +513,7 @@ static void do_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void do_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		    const char *newname)
 {
-	struct fs *fs = the_fs;
+	struct fs *fs = fuse_req_userdata(req);
 	struct inode *in = NULL, *pin = NULL;
 	struct meta_batch *b = NULL;
 	struct lockset ls = { .n = 0 };
@@ -658,268 +591,20 @@ out:
 	reply_entry(req, fs, in);
 }
 
-/* Check that DST (maybe NULL) may be replaced by SRC in a rename. */
-static int rename_check(struct fs *fs, struct inode *src, struct inode *dst)
-{
-	int rc;
-
-	if (!dst)
-		return 0;
-	if (S_ISDIR(src->attr.mode) && !S_ISDIR(dst->attr.mode))
-		return -ENOTDIR;
-	if (!S_ISDIR(src->attr.mode) && S_ISDIR(dst->attr.mode))
-		return -EISDIR;
-	if (S_ISDIR(dst->attr.mode)) {
-		rc = meta_dir_empty(fs->meta, dst->ino);
-		if (rc == 1 && snapshot_foreach(fs, dst->ino, any_snapshot, NULL) == 1)
-			rc = 0;
-		if (rc <= 0)
-			return rc == 0 ? -ENOTEMPTY : rc;
-	}
-	return 0;
-}
-
-struct rename_op {
-	fuse_req_t req;
-	fuse_ino_t parent, newparent;
-	const char *name, *newname;
-	unsigned flags;
-	struct inode *p, *np, *src, *dst;
-	bool inherit;		/* DST's versions continue on SRC */
-};
-
-/* History follows a name over a rename only for a caller who owned, or
- * could read, the file replaced: else its versions would become readable
- * and restorable by someone the file itself never let read them. */
-static bool history_follows(fuse_req_t req, struct inode *dst)
-{
-	struct access_cred c;
-	struct meta_inode a;
-
-	pthread_rwlock_rdlock(&dst->lock);
-	a = dst->attr;
-	pthread_rwlock_unlock(&dst->lock);
-	if (access_req_owner(req, &a))
-		return true;
-	access_cred_get(req, &c);
-	return acl_access_check(the_fs, &c, &a, R_OK) == 0;
-}
-
-/* Apply the rename R (inodes locked) into B. */
-static void rename_apply(struct meta_batch *b, struct rename_op *r)
-{
-	int64_t now = fs_now();
-	bool sdir = S_ISDIR(r->src->attr.mode);
-
-	if (r->flags & RENAME_EXCHANGE) {
-		bool ddir = S_ISDIR(r->dst->attr.mode);
-
-		meta_dentry_put(b, r->parent, r->name, strlen(r->name), r->dst->ino,
-				r->dst->attr.mode & S_IFMT);
-		if (sdir != ddir && r->p != r->np) {
-			r->p->attr.nlink += sdir ? -1 : 1;
-			r->np->attr.nlink += sdir ? 1 : -1;
-		}
-		r->dst->attr.ctime = now;
-		if (ddir)
-			r->dst->parent = r->parent;
-		inode_save(b, r->dst);
-	} else {
-		meta_dentry_del(b, r->parent, r->name, strlen(r->name));
-		if (r->dst) {
-			drop_link(b, r->dst, now);
-			if (S_ISDIR(r->dst->attr.mode))
-				r->np->attr.nlink--;
-		}
-		if (sdir && r->p != r->np) {
-			r->p->attr.nlink--;
-			r->np->attr.nlink++;
-		}
-	}
-	meta_dentry_put(b, r->newparent, r->newname, strlen(r->newname), r->src->ino,
-			r->src->attr.mode & S_IFMT);
-	r->src->attr.ctime = now;
-	r->src->parent = r->newparent;
-	r->p->attr.mtime = r->p->attr.ctime = now;
-	r->np->attr.mtime = r->np->attr.ctime = now;
-	inode_save(b, r->src);
-	inode_save(b, r->p);
-	if (r->np != r->p)
-		inode_save(b, r->np);
-}
-
-/* What rename_apply changes in memory, to put back if the commit fails. */
-struct rename_saved {
-	struct meta_inode attr[4];
-	uint64_t parent[4];
-	bool purged[4];
-};
-
-static void rename_save(struct rename_op *r, struct rename_saved *s)
-{
-	for (int i = 0; i < 4; i++) {
-		struct inode *in = (&r->p)[i];
-
-		if (in) {
-			s->attr[i] = in->attr;
-			s->parent[i] = in->parent;
-			s->purged[i] = in->purged;
-		}
-	}
-}
-
-static void rename_restore(struct rename_op *r, const struct rename_saved *s)
-{
-	for (int i = 0; i < 4; i++) {
-		struct inode *in = (&r->p)[i];
-
-		if (in) {
-			in->attr = s->attr[i];
-			in->parent = s->parent[i];
-			in->purged = s->purged[i];
-		}
-	}
-}
-
-static int rename_load(struct fs *fs, struct rename_op *r)
-{
-	uint64_t sino, dino;
-	uint32_t type;
-	int rc;
-
-	if (virt_is(r->parent) || virt_is(r->newparent))
-		return -EROFS;
-	rc = meta_dentry_get(fs->meta, r->parent, r->name, strlen(r->name), &sino, &type);
-	if (rc == -ENOENT && lookup_alias(fs, r->parent, r->name, &r->src) == 0)
-		return -EROFS;		/* FILE@vN */
-	if (rc < 0)
-		return rc;
-	rc = meta_dentry_get(fs->meta, r->newparent, r->newname, strlen(r->newname), &dino,
-			     &type);
-	if (rc < 0 && rc != -ENOENT)
-		return rc;
-	if (rc == 0 && (r->flags & RENAME_NOREPLACE))
-		return -EEXIST;
-	if (rc == -ENOENT && (r->flags & RENAME_EXCHANGE))
-		return -ENOENT;
-	if (rc == 0 && (rc = inode_get(fs, dino, &r->dst)) < 0)
-		return rc;
-	if ((rc = inode_get(fs, sino, &r->src)) < 0 ||
-	    (rc = inode_get(fs, r->parent, &r->p)) < 0 ||
-	    (rc = inode_get(fs, r->newparent, &r->np)) < 0)
-		return rc;
-	if ((r->p->attr.flags | r->np->attr.flags) & META_IF_READONLY)
-		return -EROFS;
-	/* A journal area holds only what was written there: nothing moves in
-	 * from outside, so no one plants a file the log never saw. */
-	if ((r->np->attr.policy == META_AREA_JOURNAL &&
-	     r->src->attr.policy != META_AREA_JOURNAL) ||
-	    (r->flags & RENAME_EXCHANGE && r->p->attr.policy == META_AREA_JOURNAL &&
-	     r->dst->attr.policy != META_AREA_JOURNAL))
-		return -EPERM;
-	if ((rc = journal_may_change(fs, r->src)) < 0 ||
-	    (r->dst && (rc = journal_may_change(fs, r->dst)) < 0))
-		return rc;
-	if (r->dst == r->src)
-		return 1;		/* two links of one inode: nothing to do */
-	r->inherit = r->dst && !(r->flags & RENAME_EXCHANGE) && version_tracked(r->src) &&
-		     version_tracked(r->dst) && history_follows(r->req, r->dst);
-	if (r->dst && !r->inherit && version_tracked(r->dst) &&
-	    !((r->flags & RENAME_EXCHANGE) && version_tracked(r->src)) &&
-	    r->dst->attr.nlink == 1 && version_file_held(fs, r->dst->ino))
-		return -EBUSY;	/* replacing it would drop a held version */
-	if (!alias_ok(r->np, r->newname) ||
-	    (r->flags & RENAME_EXCHANGE && !alias_ok(r->p, r->name)))
-		return -EINVAL;
-	if (r->flags & RENAME_EXCHANGE)
-		return 0;
-	return rename_check(fs, r->src, r->dst);
-}
-
-static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
-		      fuse_ino_t newparent, const char *newname, unsigned int flags)
-{
-	struct fs *fs = the_fs;
-	struct rename_op r = { .req = req, .parent = parent, .newparent = newparent, .name = name,
-			       .newname = newname, .flags = flags };
-	struct rename_saved saved;
-	struct meta_batch *b = NULL;
-	struct lockset ls = { .n = 0 };
-	int rc;
-
-	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) ||
-	    (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE)) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	rc = name_check(newname);
-	if (rc == 0 && strlen(name) > META_NAME_MAX)
-		rc = -ENAMETOOLONG;
-	if (rc < 0) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
-	pthread_rwlock_wrlock(&fs->ns);
-	rc = rename_load(fs, &r);
-	if (rc != 0)
-		goto out;
-	b = meta_batch_new();
-	if (!b) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	lockset_add(&ls, r.p);
-	lockset_add(&ls, r.np);
-	lockset_add(&ls, r.src);
-	lockset_add(&ls, r.dst);
-	lockset_lock(&ls);
-	rc = 0;
-	if (r.inherit)
-		rc = version_rename(fs, b, r.src->ino, r.dst->ino);	/* history follows the name */
-	if (rc == 0 && r.dst && !(flags & RENAME_EXCHANGE) && journal_file(r.dst)) {
-		rename_save(&r, &saved);
-		rename_apply(b, &r);
-		journal_delete_begin(fs, req, r.dst, b);	/* the replaced file */
-		rc = fs_commit(fs, b, false);
-		journal_delete_end(fs, rc);
-		if (rc < 0)
-			rename_restore(&r, &saved);
-	} else if (rc == 0) {
-		rename_save(&r, &saved);
-		rename_apply(b, &r);
-		rc = fs_commit(fs, b, false);
-		if (rc < 0)
-			rename_restore(&r, &saved);
-	}
-	lockset_unlock(&ls);
-out:
-	pthread_rwlock_unlock(&fs->ns);
-	/* A PyTorch distributed checkpoint is complete when its .metadata
-	 * lands, a TensorFlow one when its state file does (layouts.c): the
-	 * directory commits as one version. */
-	if (rc == 0 && r.np && r.np->attr.policy == META_AREA_CHECKPOINT &&
-	    layout_rename_commits(fs, newparent, newname))
-		version_dir_commit(fs, newparent, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid);
-	for (int i = 0; i < 4; i++) {
-		struct inode *in = (&r.p)[i];
-
-		if (in)
-			inode_put(fs, in);
-	}
-	meta_batch_free(b);
-	fuse_reply_err(req, rc > 0 ? 0 : -rc);
-}
-
 static void do_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	inode_forget(the_fs, ino, nlookup);
+	struct fs *fs = fuse_req_userdata(req);
+
+	inode_forget(fs, ino, nlookup);
 	fuse_reply_none(req);
 }
 
 static void do_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *v)
 {
+	struct fs *fs = fuse_req_userdata(req);
+
 	for (size_t i = 0; i < count; i++)
-		inode_forget(the_fs, v[i].ino, v[i].nlookup);
+		inode_forget(fs, v[i].ino, v[i].nlookup);
 	fuse_reply_none(req);
 }
 
@@ -935,6 +620,6 @@ void fs_dir_ops(struct fuse_lowlevel_ops *ops)
 	ops->unlink = do_unlink;
 	ops->rmdir = do_rmdir;
 	ops->link = do_link;
-	ops->rename = do_rename;
+	fs_rename_ops(ops);
 	fs_readdir_ops(ops);
 }

@@ -1,8 +1,17 @@
-/* dirver.c — directory versions described like file versions (dirver.h). */
+/* dirver.c — versions of checkpoint directories (DCP directories, Hugging
+ * Face checkpoint-N/): a version is a frozen copy of the directory's tree
+ * that shares all data (snapshot_tree_freeze), numbered as a file's versions are, and
+ * described like file versions (dirver.h).
+ */
 #include "fs/dirver.h"
 #include "fs/version_priv.h"
-#include "fs/inval.h"
-#include "fs/lineage.h"
+#include "fs/access.h"
+#include "fs/inode.h"
+#include "fs/extmap.h"
+#include "fs/content.h"
+#include "fs/version.h"
+#include "fs/snapshot.h"
+#include "meta/keys.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -79,7 +88,7 @@ static int file_summary(struct fs *fs, uint64_t ino, uint8_t sha[32], bool *whol
 	if (rc == 0)
 		rc = content_sha(fs, in, sha);
 	if (rc == 0)
-		*whole = ver_content_whole(fs, in);
+		*whole = content_whole(fs, in);
 	pthread_rwlock_unlock(&in->lock);
 	inode_put(fs, in);
 	return rc;
@@ -282,6 +291,85 @@ int dirver_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, s
 	return 64;
 }
 
+/* --- directory versions --------------------------------------------------- */
+
+int version_dir_commit(struct fs *fs, uint64_t dir, uint32_t uid, uint32_t pid)
+{
+	struct meta_batch *b = meta_batch_new();
+	struct inode *din = NULL;
+	struct vrec v = { .time = fs_now(), .complete = 1, .uid = uid, .pid = pid };
+	uint64_t files;
+	uint32_t last = 0;
+	int rc = b ? 0 : -ENOMEM;
+
+	ver_read_comm(pid, v.comm);
+	pthread_rwlock_wrlock(&fs->ns);
+	if (rc == 0)
+		rc = inode_get(fs, dir, &din);
+	if (rc == 0 && (!S_ISDIR(din->attr.mode) || din->attr.policy != META_AREA_CHECKPOINT ||
+			(din->attr.flags & META_IF_READONLY)))
+		rc = -EINVAL;
+	if (rc == 0)
+		rc = version_foreach(fs, dir, ver_last_cb, &last);
+	if (rc == 0)
+		rc = snapshot_tree_freeze(fs, dir, b, &v.vino, &files, &v.size);
+	if (rc == 0) {
+		ver_rec_put(b, dir, last + 1, &v);
+		VER_PUBLISH(fs, committed, fs, b, v.vino, pid, uid, 0);
+		rc = tier_sync(fs->tiers[TIER_HOT]);
+	}
+	if (rc == 0)
+		rc = fs_commit(fs, b, true);
+	if (rc == 0)
+		dirver_prune(fs, dir, din->parent);
+	pthread_rwlock_unlock(&fs->ns);
+	if (rc == 0)
+		log_info("directory %llu: version %u committed (%llu files, %llu bytes)",
+			 (unsigned long long)dir, last + 1, (unsigned long long)files,
+			 (unsigned long long)v.size);
+	else if (access_refusal(rc))
+		log_debug("directory %llu: commit of a directory version refused: %s",
+			  (unsigned long long)dir, strerror(-rc));
+	else
+		log_err("directory %llu: commit of a directory version failed: %s",
+			(unsigned long long)dir, strerror(-rc));
+	if (din)
+		inode_put(fs, din);
+	meta_batch_free(b);
+	return rc;
+}
+
+int version_dir_drop_all(struct fs *fs, struct meta_batch *b, uint64_t dir,
+			 struct inode ***held, size_t *nheld)
+{
+	struct vlist *l;
+	int rc;
+
+	*held = NULL;
+	*nheld = 0;
+	l = ver_list_load(fs, dir, &rc);
+	for (size_t i = 0; l && rc == 0 && i < l->count; i++) {
+		struct inode **h;
+		size_t nh;
+
+		ver_rec_del(b, dir, l->n[i], l->v[i].vino);
+		VER_PUBLISH(fs, dir_dropped, fs, b, l->v[i].vino);
+		rc = snapshot_tree_drop(fs, l->v[i].vino, b, &h, &nh);
+		if (nh) {
+			struct inode **all = realloc(*held, (*nheld + nh) * sizeof(*all));
+
+			if (all) {
+				memcpy(all + *nheld, h, nh * sizeof(*h));
+				*held = all;
+				*nheld += nh;
+			}
+		}
+		free(h);
+	}
+	ver_list_free(l);
+	return rc;
+}
+
 bool dirver_is_version(struct fs *fs, const struct inode *in, uint64_t *dir, uint32_t *n)
 {
 	uint64_t d;
@@ -331,8 +419,8 @@ void dirver_prune(struct fs *fs, uint64_t dir, uint64_t parent)
 		if (i == newest || (every && l->n[i] % every == 0) || ver_held(fs, l->v[i].vino))
 			continue;
 		ver_rec_del(b, dir, l->n[i], l->v[i].vino);
-		lineage_forget(b, l->v[i].vino);
-		rc = tree_drop(fs, l->v[i].vino, b, &h, &nh);
+		VER_PUBLISH(fs, dir_dropped, fs, b, l->v[i].vino);
+		rc = snapshot_tree_drop(fs, l->v[i].vino, b, &h, &nh);
 		if (nh) {
 			struct inode **all = realloc(held, (nheld + nh) * sizeof(*all));
 
@@ -356,13 +444,9 @@ void dirver_prune(struct fs *fs, uint64_t dir, uint64_t parent)
 	for (size_t i = 0; i < nheld; i++)
 		inode_put(fs, held[i]);
 	for (size_t i = 0; rc == 0 && i < excess; i++) {
-		char name[16];
-		int len;
-
 		if (i == newest || (every && l->n[i] % every == 0) || ver_held(fs, l->v[i].vino))
 			continue;
-		len = snprintf(name, sizeof(name), "%u", l->n[i]);
-		inval_delete(virt_versions_of(dir), l->v[i].vino, name, (size_t)len);
+		VER_PUBLISH(fs, pruned, dir, l->n[i], l->v[i].vino);
 	}
 	free(held);
 	meta_batch_free(b);

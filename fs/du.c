@@ -15,6 +15,7 @@
 #include "fs/access.h"
 #include "fs/acl.h"
 #include "fs/du.h"
+#include "fs/space.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -5,6 +5,7 @@
 #define AIFS_FS_DU_H
 
 #include "fs/fs.h"
+#include "fs/fuseapi.h"
 
 /* The figures of the file or tree at ROOT, as text into BUF: its length,
  * or -errno (EACCES: a directory the caller may not list). */

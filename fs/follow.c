@@ -21,6 +21,7 @@
 #include "fs/fs.h"
 #include "fs/follow.h"
 #include "fs/inval.h"
+#include "fs/inode.h"
 #include "meta/keys.h"
 #include "meta/ship.h"
 

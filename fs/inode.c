@@ -7,7 +7,12 @@
  * warm stat off RocksDB: the kernel only asks about inodes it holds.
  */
 #include "fs/fs.h"
-#include "fs/lineage.h"
+#include "fs/inode.h"
+#include "fs/data.h"
+#include "fs/extmap.h"
+#include "fs/prealloc.h"
+#include "fs/space.h"
+#include "fs/hooks.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -35,12 +40,14 @@ int fs_itab_init(struct fs *fs)
 		return -ENOMEM;
 	pthread_mutex_init(&fs->itab_lock, NULL);
 	pthread_mutex_init(&fs->ino_lock, NULL);
+	lk_name(&fs->itab_lock, "the inode table lock");
+	lk_name(&fs->ino_lock, "the inode number lock");
 	return meta_inode_max(fs->meta, &fs->next_ino) < 0 ? -EIO : (fs->next_ino++, 0);
 }
 
-static void inode_free(struct inode *in)
+static void inode_free(struct fs *fs, struct inode *in)
 {
-	version_session_free(in);
+	fs_hook_free(fs, in);
 	free(in->jpath);
 	free(in->jpend);
 	free(in->lname);
@@ -57,7 +64,7 @@ void fs_itab_destroy(struct fs *fs)
 
 		for (; in; in = next) {
 			next = in->hnext;
-			inode_free(in);
+			inode_free(fs, in);
 		}
 	}
 	free(fs->itab);
@@ -149,7 +156,7 @@ int inode_get(struct fs *fs, uint64_t ino, struct inode **out)
 	struct inode *in, *other;
 	int rc;
 
-	if (virt_is(ino))
+	if (ino & FS_VIRT_BIT)
 		return -EROFS;	/* the .aifs views are never changed */
 	pthread_mutex_lock(&fs->itab_lock);
 	in = itab_find(fs, ino);
@@ -169,7 +176,7 @@ int inode_get(struct fs *fs, uint64_t ino, struct inode **out)
 		return -ENOMEM;
 	rc = prealloc_load(fs, in);
 	if (rc < 0) {
-		inode_free(in);
+		inode_free(fs, in);
 		return rc;
 	}
 	pthread_mutex_lock(&fs->itab_lock);
@@ -177,7 +184,7 @@ int inode_get(struct fs *fs, uint64_t ino, struct inode **out)
 	if (other) {
 		other->refs++;
 		pthread_mutex_unlock(&fs->itab_lock);
-		inode_free(in);
+		inode_free(fs, in);
 		*out = other;
 		return 0;
 	}
@@ -238,8 +245,7 @@ static void inode_purge(struct fs *fs, struct inode *in)
 			(unsigned long long)in->ino);
 		return;
 	}
-	if (version_tracked(in))
-		version_drop_all(fs, in->ino);
+	fs_hook_before_purge(fs, in);
 	pthread_rwlock_wrlock(&in->lock);
 	fs_content_drop(fs, in, b);
 	pthread_rwlock_unlock(&in->lock);
@@ -247,9 +253,7 @@ static void inode_purge(struct fs *fs, struct inode *in)
 	meta_inode_purge_some(fs->meta, b, in->ino, META_PURGE_SYMLINK | META_PURGE_INLINE |
 			      META_PURGE_ORPHAN |
 			      ((in->attr.flags & META_IF_XATTR) ? META_PURGE_XATTRS : 0));
-	content_forget(b, in->ino);
-	if (in->attr.flags & (META_IF_VERSION | META_IF_SNAPROOT))
-		lineage_forget(b, in->ino);
+	fs_hook_purge(fs, in, b);
 	rc = fs_commit(fs, b, false);
 	if (rc < 0)
 		log_err("purge of inode %llu failed (%s); it stays an orphan until the "
@@ -272,7 +276,7 @@ static void inode_evict(struct fs *fs, struct inode *in, bool purge)
 {
 	if (purge)
 		inode_purge(fs, in);
-	inode_free(in);
+	inode_free(fs, in);
 }
 
 void inode_put(struct fs *fs, struct inode *in)
@@ -461,10 +465,9 @@ bool inode_purge_now(struct fs *fs, struct inode *in, struct meta_batch *b)
 	}
 	in->attr.nlink = 0;
 	meta_inode_purge_some(fs->meta, b, in->ino, what);
-	if (S_ISREG(in->attr.mode)) {
-		content_forget(b, in->ino);
+	fs_hook_purge_now(fs, in, b);
+	if (S_ISREG(in->attr.mode))
 		prealloc_drop(fs, in, b);
-	}
 	in->purged = true;
 	return true;
 }
@@ -475,8 +478,7 @@ bool inode_purge_now(struct fs *fs, struct inode *in, struct meta_batch *b)
  * keep the general path. */
 bool inode_purge_at_unlink(struct fs *fs, struct inode *in, struct meta_batch *b)
 {
-	if (in->attr.nlink != 1 || S_ISDIR(in->attr.mode) || version_tracked(in) ||
-	    journal_file(in))
+	if (in->attr.nlink != 1 || S_ISDIR(in->attr.mode) || fs_hook_keeps_records(fs, in))
 		return false;
 	return inode_purge_now(fs, in, b);
 }
@@ -489,14 +491,14 @@ void fs_content_reload(struct inode *in)
 		in->wb_len = 0;
 }
 
-/* With remote_sync, a durable commit also waits for the shipping; its
- * failure is only logged: the commit stands, and the caller's memory must
- * follow it. */
+/* A durable commit also runs the durable hooks (with remote_sync, the
+ * shipping waits); their failure is only logged: the commit stands, and the
+ * caller's memory must follow it. */
 int fs_commit(struct fs *fs, struct meta_batch *b, bool sync)
 {
 	int rc = meta_batch_commit(fs->meta, b, sync);
 
 	if (rc == 0 && sync)
-		shipping_wait(fs);
+		fs_hook_durable(fs);
 	return rc;
 }

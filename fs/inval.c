@@ -8,6 +8,8 @@
  * of the queue's mutex, sends each, and frees them.
  */
 #include "fs/inval.h"
+#include "fs/fuseapi.h"
+#include "fs/inode.h"
 
 #include <errno.h>
 #include <stdlib.h>

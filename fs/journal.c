@@ -16,6 +16,12 @@
  * all of it with only the public key.
  */
 #include "fs/journal_priv.h"
+#include "fs/inode.h"
+#include "fs/data.h"
+#include "fs/content.h"
+#include "fs/journal.h"
+#include "fs/path.h"
+#include "fs/hooks.h"
 #include "fs/lineage.h"
 #include "fs/witness.h"
 #include "meta/keys.h"
@@ -39,7 +45,7 @@ static int64_t boottime(void)
 }
 
 /* Nanoseconds the store has been mounted, over its whole life. */
-int64_t mono_now(struct journal *j)
+int64_t journal_mono_now(struct journal *j)
 {
 	return j->mono_base + (boottime() - j->boot0);
 }
@@ -54,7 +60,7 @@ static int clock_save(struct fs *fs, struct meta_batch *b)
 {
 	uint8_t v[8];
 
-	key_put_u64(v, (uint64_t)mono_now(fs->journal));
+	key_put_u64(v, (uint64_t)journal_mono_now(fs->journal));
 	meta_rec_put(b, REC_C, "clock", 5, v, 8);
 	return 0;
 }
@@ -316,19 +322,19 @@ static void leaf_put(struct fs *fs, const struct leaf *l, uint64_t seq, int64_t 
 	meta_rec_put(b, REC_J, k, 8, buf, (size_t)(p - buf));
 }
 
-void leaf_put_next(struct fs *fs, const struct leaf *l, struct meta_batch *b, uint8_t h[32])
+void journal_leaf_put_next(struct fs *fs, const struct leaf *l, struct meta_batch *b, uint8_t h[32])
 {
 	leaf_put(fs, l, merkle_size(&fs->journal->tree), fs_now(), b, h);
 }
 
-int leaf_commit(struct fs *fs, const struct leaf *l, struct meta_batch *b)
+int journal_leaf_commit(struct fs *fs, const struct leaf *l, struct meta_batch *b)
 {
 	struct journal *j = fs->journal;
 	uint8_t h[32];
 	int rc;
 
 	pthread_mutex_lock(&j->lock);
-	leaf_put_next(fs, l, b, h);
+	journal_leaf_put_next(fs, l, b, h);
 	rc = fs_commit(fs, b, false);
 	if (rc == 0)
 		rc = merkle_append(&j->tree, h);
@@ -343,7 +349,7 @@ int leaf_commit(struct fs *fs, const struct leaf *l, struct meta_batch *b)
 
 /* The caller's identity.  The command name is read from /proc once per
  * process and second on each worker thread, not once per record. */
-void who(fuse_req_t req, struct leaf *l, char *comm)
+void journal_who(fuse_req_t req, struct leaf *l, char *comm)
 {
 	static __thread uint32_t last_pid;
 	static __thread int64_t last_time;
@@ -384,7 +390,7 @@ void journal_dir_path(struct fs *fs, uint64_t dir, char *out, size_t len)
 		snprintf(out, len, "?%llu", (unsigned long long)dir);
 }
 
-void path_put(struct meta_batch *b, uint64_t ino, const char *path, int64_t sealed)
+void journal_path_put(struct meta_batch *b, uint64_t ino, const char *path, int64_t sealed)
 {
 	size_t len = strlen(path);
 	uint8_t k[8], v[8 + 4096];
@@ -398,7 +404,7 @@ void path_put(struct meta_batch *b, uint64_t ino, const char *path, int64_t seal
 }
 
 /* The path recorded for IN and its seal time (-1: not sealed). */
-int path_load(struct fs *fs, uint64_t ino, char *path, size_t len, int64_t *sealed)
+int journal_path_load(struct fs *fs, uint64_t ino, char *path, size_t len, int64_t *sealed)
 {
 	uint8_t k[8];
 	void *v;
@@ -444,13 +450,13 @@ int journal_node_commit(struct fs *fs, fuse_req_t req, uint64_t parent, const ch
 	if (!journal_node(a))
 		return fs_commit(fs, b, false);
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	who(req, &l, comm);
+	journal_who(req, &l, comm);
 	l.path = path;
 	l.retention = journal_retention_inherit(fs, parent, a->ino, &compliance, b);
 	l.has_retention = true;
 	l.lock = compliance ? "compliance" : "governance";
-	path_put(b, a->ino, path, -1);
-	return leaf_commit(fs, &l, b);
+	journal_path_put(b, a->ino, path, -1);
+	return journal_leaf_commit(fs, &l, b);
 }
 
 void journal_created(fuse_req_t req, struct inode *in)
@@ -458,7 +464,7 @@ void journal_created(fuse_req_t req, struct inode *in)
 	struct leaf l;
 	char comm[16];
 
-	who(req, &l, comm);
+	journal_who(req, &l, comm);
 	remember_writer(in, &l);
 }
 
@@ -549,7 +555,7 @@ static void journal_lineage(struct fs *fs, struct inode *in, const struct leaf *
 			  .path = in->jpath ? in->jpath : "?", .ino = in->ino, .sha = sha };
 
 	if (b && lineage_journal(fs, b, in->ino, w->pid, w->uid, sha) == 1) {
-		if (leaf_commit(fs, &l, b) < 0)
+		if (journal_leaf_commit(fs, &l, b) < 0)
 			lineage_journal_undo(in->ino);
 	}
 	meta_batch_free(b);
@@ -564,7 +570,7 @@ int journal_wrote(struct fs *fs, fuse_req_t req, struct inode *in, const char *b
 	struct jleaf *j;
 
 	if (!in->jpath) {	/* cached while the inode is loaded */
-		if (path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
+		if (journal_path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
 			snprintf(path, sizeof(path), "?%llu", (unsigned long long)in->ino);
 		in->jpath = strdup(path);
 	}
@@ -580,7 +586,7 @@ int journal_wrote(struct fs *fs, fuse_req_t req, struct inode *in, const char *b
 	j = &in->jpend[in->njpend];
 	if (EVP_Digest(buf, size, j->sha, NULL, EVP_sha256(), NULL) != 1)
 		return -EIO;
-	who(req, &l, comm);
+	journal_who(req, &l, comm);
 	journal_lineage(fs, in, &l);
 	remember_writer(in, &l);
 	j->time = fs_now();
@@ -686,10 +692,10 @@ int journal_seal(struct fs *fs, fuse_req_t req, struct inode *in)
 		rc = content_hash_now(fs, in, sha);
 	if (rc < 0)
 		return rc;
-	if (path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
+	if (journal_path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
 		snprintf(path, sizeof(path), "?%llu", (unsigned long long)in->ino);
 	if (req)
-		who(req, &l, comm);
+		journal_who(req, &l, comm);
 	if (in->jpid || !req) {	/* sealed at a release: name the writer */
 		l.uid = in->juid;
 		l.pid = in->jpid;
@@ -700,12 +706,12 @@ int journal_seal(struct fs *fs, fuse_req_t req, struct inode *in)
 	b = meta_batch_new();
 	if (!b)
 		return -ENOMEM;
-	path_put(b, in->ino, path, mono_now(fs->journal));
+	journal_path_put(b, in->ino, path, journal_mono_now(fs->journal));
 	in->attr.flags |= META_IF_SEALED;
 	inode_save(b, in);
 	rc = failpoint("journal_seal", EIO);
 	if (rc == 0)
-		rc = leaf_commit(fs, &l, b);
+		rc = journal_leaf_commit(fs, &l, b);
 	else
 		log_err("audit: sealing %s failed: %s", path, strerror(-rc));
 	meta_batch_free(b);
@@ -747,3 +753,20 @@ void journal_sizes(struct fs *fs, uint64_t *records, uint64_t *signed_size)
 	*signed_size = j->signed_size;
 	pthread_mutex_unlock(&j->lock);
 }
+
+/* --- hooks into the core ------------------------------------------------ */
+
+static bool journal_store_begin(struct fs *fs, struct inode *in, struct meta_batch *b)
+{
+	if (!in->njpend)
+		return false;
+	journal_records_begin(fs, in, b);
+	return true;
+}
+
+const struct fs_feature_ops journal_feature = {
+	.name = "journal",
+	.keeps_records = journal_file,
+	.store_begin = journal_store_begin,
+	.store_end = journal_records_end,
+};

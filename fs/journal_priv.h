@@ -3,16 +3,19 @@
 #define AIFS_FS_JOURNAL_PRIV_H
 
 #include "fs/fs.h"
+#include "fs/fuseapi.h"
 #include "meta/merkle.h"
 #include "meta/note.h"
+#include "meta/records.h"
 
-#define REC_J	'J'	/* seq -> leaf (JSON) */
-#define REC_K	'K'	/* tree size -> signed checkpoint */
-#define REC_A	'A'	/* ino -> seal time (monotonic ns), path */
-#define REC_C	'C'	/* "clock" -> monotonic ns elapsed in the store's life */
-#define REC_Y	'Y'	/* ino | tag -> legal hold */
-#define REC_R	'R'	/* ino -> retention released (governance mode) */
-#define REC_T	'T'	/* ino -> retention (ns) of a journal directory or file */
+/* Record kinds (meta/records.h). */
+#define REC_J	META_REC_JOURNAL_LEAF
+#define REC_K	META_REC_JOURNAL_CHECKPOINT
+#define REC_A	META_REC_JOURNAL_SEAL
+#define REC_C	META_REC_JOURNAL_CLOCK
+#define REC_Y	META_REC_LEGAL_HOLD
+#define REC_R	META_REC_RELEASED
+#define REC_T	META_REC_RETENTION
 
 struct journal {
 	pthread_mutex_t lock;		/* tree, seq, ckpt fields */
@@ -54,18 +57,18 @@ struct leaf {
 };
 
 /* Monotonic ns in the store's life (persisted across mounts). */
-int64_t mono_now(struct journal *j);
+int64_t journal_mono_now(struct journal *j);
 /* Append L to the log in batch B and commit B: the change B holds and its
  * record are durable together or not at all. */
-int leaf_commit(struct fs *fs, const struct leaf *l, struct meta_batch *b);
+int journal_leaf_commit(struct fs *fs, const struct leaf *l, struct meta_batch *b);
 /* Put L into B as the next record (caller holds the journal lock); its
  * leaf hash into H, appended to the tree once B is committed. */
-void leaf_put_next(struct fs *fs, const struct leaf *l, struct meta_batch *b, uint8_t h[32]);
+void journal_leaf_put_next(struct fs *fs, const struct leaf *l, struct meta_batch *b, uint8_t h[32]);
 /* Fill L's uid, pid and comm (COMM: 16 bytes) from REQ. */
-void who(fuse_req_t req, struct leaf *l, char *comm);
+void journal_who(fuse_req_t req, struct leaf *l, char *comm);
 /* The path and seal time (-1: not sealed) kept for journal file INO. */
-void path_put(struct meta_batch *b, uint64_t ino, const char *path, int64_t sealed);
-int path_load(struct fs *fs, uint64_t ino, char *path, size_t len, int64_t *sealed);
+void journal_path_put(struct meta_batch *b, uint64_t ino, const char *path, int64_t sealed);
+int journal_path_load(struct fs *fs, uint64_t ino, char *path, size_t len, int64_t *sealed);
 /* Retention of INO in ns: its own, else the mount's. */
 int64_t journal_retention_of(struct fs *fs, uint64_t ino);
 /* A new file INO in DIR keeps the retention DIR has now (returned, in ns)

@@ -10,6 +10,8 @@
  * deletion is itself a record of the log, committed with the change.
  */
 #include "fs/journal_priv.h"
+#include "fs/inode.h"
+#include "fs/journal.h"
 #include "meta/keys.h"
 
 #include <errno.h>
@@ -143,7 +145,7 @@ int journal_dir_retention(struct fs *fs, fuse_req_t req, struct inode *dir, cons
 		return -EINVAL;
 	ns = (int64_t)(days * 86400.0 * 1e9);
 	journal_dir_path(fs, dir->ino, path, sizeof(path));
-	who(req, &l, comm);
+	journal_who(req, &l, comm);
 	l.path = path;
 	l.retention = ns;
 	b = meta_batch_new();
@@ -159,7 +161,7 @@ int journal_dir_retention(struct fs *fs, fuse_req_t req, struct inode *dir, cons
 		rc = -EPERM;
 	} else {
 		retention_put(b, dir->ino, ns, compliance);
-		rc = leaf_commit(fs, &l, b);	/* the change and its record, together */
+		rc = journal_leaf_commit(fs, &l, b);	/* the change and its record, together */
 	}
 	pthread_mutex_unlock(&fs->journal->retention_lock);
 	meta_batch_free(b);
@@ -182,8 +184,8 @@ static int may_change(struct fs *fs, struct inode *in, const char **why, int64_t
 		return -EPERM;		/* legal hold */
 	*age = -1;
 	if ((in->attr.flags & META_IF_SEALED) &&
-	    path_load(fs, in->ino, path, sizeof(path), &sealed) == 0 && sealed >= 0)
-		*age = mono_now(fs->journal) - sealed;
+	    journal_path_load(fs, in->ino, path, sizeof(path), &sealed) == 0 && sealed >= 0)
+		*age = journal_mono_now(fs->journal) - sealed;
 	ret = retention_get(fs, in->ino, &compliance);
 	if (!fs->opt.audit_compliance && !compliance &&
 	    meta_rec_get(fs->meta, REC_R, k, 8, &v, &vlen) == 0) {
@@ -218,12 +220,12 @@ void journal_delete_begin(struct fs *fs, fuse_req_t req, struct inode *in, struc
 	if (may_change(fs, in, &l.tag, &l.age) < 0)
 		l.tag = "retention running";	/* callers checked: never */
 	l.retention = journal_retention_of(fs, in->ino);
-	if (path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
+	if (journal_path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
 		snprintf(path, sizeof(path), "?%llu", (unsigned long long)in->ino);
-	who(req, &l, comm);
+	journal_who(req, &l, comm);
 	l.path = path;
 	pthread_mutex_lock(&j->lock);	/* held until journal_delete_end */
-	leaf_put_next(fs, &l, b, j->del_hash);
+	journal_leaf_put_next(fs, &l, b, j->del_hash);
 }
 
 void journal_delete_end(struct fs *fs, int rc)
@@ -282,11 +284,11 @@ int journal_xattr(struct fs *fs, fuse_req_t req, struct inode *in, const char *n
 		meta_rec_del(b, REC_Y, k, 8 + size);
 	else
 		meta_rec_put(b, REC_R, k, 8, tag, size);
-	if (path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
+	if (journal_path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
 		snprintf(path, sizeof(path), "?%llu", (unsigned long long)in->ino);
-	who(req, &l, comm);
+	journal_who(req, &l, comm);
 	l.path = path;
-	rc = leaf_commit(fs, &l, b);	/* the act and its record, together */
+	rc = journal_leaf_commit(fs, &l, b);	/* the act and its record, together */
 	meta_batch_free(b);
 	return rc;
 }
@@ -322,7 +324,7 @@ static int wall_of(struct fs *fs, int64_t mono, char *buf, size_t len)
 	struct tm tm;
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	t = now.tv_sec + (time_t)((mono - mono_now(fs->journal)) / 1000000000LL);
+	t = now.tv_sec + (time_t)((mono - journal_mono_now(fs->journal)) / 1000000000LL);
 	if (!gmtime_r(&t, &tm))
 		return -EOVERFLOW;
 	return (int)strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -350,7 +352,7 @@ int journal_xattr_get(struct fs *fs, struct inode *in, const char *name, char *b
 	    strcmp(name, "user.aifs.retention_mode"))
 		return -ENODATA;
 	if ((in->attr.flags & META_IF_SEALED) &&
-	    path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
+	    journal_path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
 		sealed = -1;
 	if (!strcmp(name, "user.aifs.sealed"))
 		return snprintf(buf, len, "%s", sealed >= 0 ? "true" : "false");

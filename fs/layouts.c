@@ -20,6 +20,8 @@
  */
 #include "fs/layouts.h"
 #include "fs/fs.h"
+#include "fs/inode.h"
+#include "fs/data.h"
 
 #include <errno.h>
 #include <jansson.h>

@@ -32,7 +32,13 @@
  * locks.  Jobs (linjob.c) live until unmount.
  */
 #include "fs/lineage.h"
+#include "fs/path.h"
+#include "fs/hooks.h"
 #include "fs/lineage_priv.h"
+#include "fs/inode.h"
+#include "fs/content.h"
+#include "fs/version.h"
+#include "fs/snapshot.h"
 #include "meta/keys.h"
 
 #include <errno.h>
@@ -76,22 +82,6 @@ static struct lsrc *src_find(struct ljob *j, const uint8_t *key)
 	return NULL;
 }
 
-/* Last known parent and attributes of inode INO. */
-static int up(struct fs *fs, uint64_t ino, uint64_t *parent, struct meta_inode *a)
-{
-	struct inode *in;
-	int rc = inode_get(fs, ino, &in);
-
-	if (rc < 0)
-		return rc;
-	pthread_rwlock_rdlock(&in->lock);
-	*parent = in->parent;
-	*a = in->attr;
-	pthread_rwlock_unlock(&in->lock);
-	inode_put(fs, in);
-	return 0;
-}
-
 /* Source key of IN (referenced) into KEY; -ENOENT if IN is no source. */
 static int source_key(struct fs *fs, struct inode *in, uint8_t key[LIN_SRC_KEY])
 {
@@ -113,10 +103,10 @@ static int source_key(struct fs *fs, struct inode *in, uint8_t key[LIN_SRC_KEY])
 		/* up to the root of the frozen tree: a snapshot or a
 		 * directory version */
 		while (!(a.flags & META_IF_SNAPROOT)) {
-			if (!p || virt_is(p) || ++depth > 4096)
+			if (!p || (p & FS_VIRT_BIT) || ++depth > 4096)
 				return -ENOENT;
 			cur = p;
-			if (up(fs, cur, &p, &a) < 0)
+			if (fs_ino_parent(fs, cur, &p, &a) < 0)
 				return -ENOENT;
 		}
 		key[0] = a.policy == META_AREA_CHECKPOINT ? 'v' : 's';
@@ -128,13 +118,13 @@ static int source_key(struct fs *fs, struct inode *in, uint8_t key[LIN_SRC_KEY])
 	} else if (a.policy == META_AREA_DATASET && content_tracked(in)) {
 		/* the directory just below the top of the dataset area */
 		cur = p;
-		if (!cur || virt_is(cur) || up(fs, cur, &p, &pa) < 0)
+		if (!cur || (cur & FS_VIRT_BIT) || fs_ino_parent(fs, cur, &p, &pa) < 0)
 			return -ENOENT;
-		while (p && !virt_is(p) && ++depth < 4096) {
+		while (p && !(p & FS_VIRT_BIT) && ++depth < 4096) {
 			struct meta_inode ga;
 			uint64_t gp;
 
-			if (up(fs, p, &gp, &ga) < 0 || ga.policy != META_AREA_DATASET)
+			if (fs_ino_parent(fs, p, &gp, &ga) < 0 || ga.policy != META_AREA_DATASET)
 				break;
 			below = cur;
 			cur = p;
@@ -146,68 +136,6 @@ static int source_key(struct fs *fs, struct inode *in, uint8_t key[LIN_SRC_KEY])
 		return -ENOENT;
 	}
 	key_put_u64(key + 1, cur);
-	return 0;
-}
-
-struct findname {
-	uint64_t ino;
-	char name[META_NAME_MAX + 1];
-};
-
-static int name_cb(void *ctx, const char *name, size_t len, uint64_t ino, uint32_t type)
-{
-	struct findname *f = ctx;
-
-	(void)type;
-	if (ino != f->ino)
-		return 0;
-	memcpy(f->name, name, len);
-	f->name[len] = 0;
-	return 1;
-}
-
-/* Name of INO in directory DIR (a scan: only when a source is new). */
-static int name_in(struct fs *fs, uint64_t dir, uint64_t ino, char *name)
-{
-	struct findname f = { .ino = ino };
-	int rc = meta_dentry_foreach(fs->meta, dir, NULL, 0, name_cb, &f);
-
-	if (rc != 1)
-		return rc < 0 ? rc : -ENOENT;
-	strcpy(name, f.name);
-	return 0;
-}
-
-int fs_dir_path(struct fs *fs, uint64_t ino, char *buf, size_t len)
-{
-	char tmp[4096], name[META_NAME_MAX + 1];
-	size_t pos = sizeof(tmp) - 1;
-	struct meta_inode a;
-	uint64_t p;
-	int depth = 0, rc;
-
-	tmp[pos] = 0;
-	while (ino != META_ROOT_INO) {
-		size_t n;
-
-		if (++depth > 1024)
-			return -ELOOP;
-		rc = up(fs, ino, &p, &a);
-		if (rc == 0 && (!p || virt_is(p)))
-			rc = -ENOENT;
-		if (rc == 0)
-			rc = name_in(fs, p, ino, name);
-		if (rc < 0)
-			return rc;
-		n = strlen(name);
-		if (n + 1 > pos)
-			return -ENAMETOOLONG;
-		pos -= n;
-		memcpy(tmp + pos, name, n);
-		tmp[--pos] = '/';
-		ino = p;
-	}
-	snprintf(buf, len, "%s", tmp + pos + (pos < sizeof(tmp) - 1));
 	return 0;
 }
 
@@ -231,7 +159,7 @@ static int file_path(struct fs *fs, uint64_t owner, uint64_t vparent, char *buf,
 		pthread_rwlock_unlock(&o->lock);
 		inode_put(fs, o);
 	}
-	if (!d && vparent && !virt_is(vparent))
+	if (!d && vparent && !(vparent & FS_VIRT_BIT))
 		d = vparent;
 	pthread_mutex_lock(&lin_lock);
 	if (!d && L.notes[owner % NOTES].ino == owner && L.notes[owner % NOTES].name) {
@@ -239,9 +167,9 @@ static int file_path(struct fs *fs, uint64_t owner, uint64_t vparent, char *buf,
 		snprintf(name, sizeof(name), "%s", L.notes[owner % NOTES].name);
 	}
 	pthread_mutex_unlock(&lin_lock);
-	if (!d || virt_is(d))
+	if (!d || (d & FS_VIRT_BIT))
 		return -ENOENT;
-	if (!name[0] && (rc = name_in(fs, d, owner, name)) < 0)
+	if (!name[0] && (rc = fs_name_in(fs, d, owner, name)) < 0)
 		return rc;
 	rc = fs_dir_path(fs, d, dir, sizeof(dir));
 	if (rc == 0 && snprintf(buf, len, "%s%s%s", dir, dir[0] ? "/" : "", name) >= (int)len)
@@ -269,19 +197,19 @@ static char *src_describe(struct fs *fs, const uint8_t *key, struct inode *in)
 		if (rc < 0)
 			goto fail;
 		lin_iso(si.time, when, sizeof(when));
-		sb_add(&s, "{\"kind\": \"snapshot\", \"dataset\": ");
-		sb_str(&s, path);
-		sb_add(&s, ", \"snapshot\": ");
-		sb_str(&s, tag);
-		sb_printf(&s, ", \"taken\": \"%s\", \"files\": %llu, \"bytes\": %llu", when,
+		lin_sb_add(&s, "{\"kind\": \"snapshot\", \"dataset\": ");
+		lin_sb_str(&s, path);
+		lin_sb_add(&s, ", \"snapshot\": ");
+		lin_sb_str(&s, tag);
+		lin_sb_printf(&s, ", \"taken\": \"%s\", \"files\": %llu, \"bytes\": %llu", when,
 			  (unsigned long long)si.files, (unsigned long long)si.bytes);
 	} else if (key[0] == 'd') {
 		rc = fs_dir_path(fs, ino, path, sizeof(path));
 		if (rc < 0)
 			goto fail;
-		sb_add(&s, "{\"kind\": \"live\", \"dataset\": ");
-		sb_str(&s, path);
-		sb_add(&s, ", \"snapshot\": \"live\"");
+		lin_sb_add(&s, "{\"kind\": \"live\", \"dataset\": ");
+		lin_sb_str(&s, path);
+		lin_sb_add(&s, ", \"snapshot\": \"live\"");
 	} else {
 		rc = version_owner(fs, ino, &owner, &n);
 		if (rc == 0)
@@ -293,19 +221,19 @@ static char *src_describe(struct fs *fs, const uint8_t *key, struct inode *in)
 		rc = S_ISDIR(oa.mode) ? fs_dir_path(fs, owner, path, sizeof(path)) :
 			file_path(fs, owner, in->ino == ino ? in->parent : 0, path, sizeof(path));
 		lin_iso(v.time, when, sizeof(when));
-		sb_add(&s, "{\"kind\": \"version\", \"path\": ");
+		lin_sb_add(&s, "{\"kind\": \"version\", \"path\": ");
 		if (rc == 0)
-			sb_str(&s, path);
+			lin_sb_str(&s, path);
 		else
-			sb_add(&s, "null");
-		sb_printf(&s, ", \"version\": %u, \"type\": \"%s\", \"sha256\": ", n,
+			lin_sb_add(&s, "null");
+		lin_sb_printf(&s, ", \"version\": %u, \"type\": \"%s\", \"sha256\": ", n,
 			  S_ISDIR(oa.mode) ? "directory" : "file");
 		lin_sha(&s, S_ISDIR(oa.mode) ? NULL : v.sha);
-		sb_printf(&s, ", \"size\": %llu, \"committed\": \"%s\"",
+		lin_sb_printf(&s, ", \"size\": %llu, \"committed\": \"%s\"",
 			  (unsigned long long)v.size, when);
 	}
-	sb_printf(&s, ", \"first_read\": \"%s\"}", now);
-	return sb_take(&s);
+	lin_sb_printf(&s, ", \"first_read\": \"%s\"}", now);
+	return lin_sb_take(&s);
 fail:
 	log_notice("lineage: source %c%llu cannot be described: %s", key[0],
 		   (unsigned long long)ino, strerror(-rc));
@@ -628,11 +556,11 @@ static int gather_record(struct fs *fs, struct meta_batch *b, struct ljob *j, ui
 		g.rc = meta_rec_foreach(fs->meta, LIN_REC_SRC, j->id, LIN_JOB_ID, gather_cb, &g);
 	lin_cmdline(pid, cmd, sizeof(cmd));
 	lin_iso(fs_now(), now, sizeof(now));
-	sb_add(&hdr, "{\"job\": ");
-	sb_add(&hdr, j->desc);
-	sb_printf(&hdr, ", \"writer\": {\"pid\": %u, \"cmdline\": ", pid);
-	sb_str(&hdr, cmd);
-	sb_printf(&hdr, "}, \"attached\": \"%s\"}", now);
+	lin_sb_add(&hdr, "{\"job\": ");
+	lin_sb_add(&hdr, j->desc);
+	lin_sb_printf(&hdr, ", \"writer\": {\"pid\": %u, \"cmdline\": ", pid);
+	lin_sb_str(&hdr, cmd);
+	lin_sb_printf(&hdr, "}, \"attached\": \"%s\"}", now);
 	lin_rec_begin(val, &hdr);
 	for (size_t i = 0; g.rc == 0 && i < g.n; i++) {
 		lin_rec_source(val, g.v[i].key, g.v[i].flags, g.v[i].files, g.v[i].sum,
@@ -782,3 +710,41 @@ void lineage_note_name(uint64_t ino, uint64_t dir, const char *name)
 	}
 	pthread_mutex_unlock(&lin_lock);
 }
+
+/* --- hooks into the core ------------------------------------------------ */
+
+/* A version or a snapshot root is purged: its lineage goes with it. */
+static void lineage_purge(struct fs *fs, struct inode *in, struct meta_batch *b)
+{
+	(void)fs;
+	if (in->attr.flags & (META_IF_VERSION | META_IF_SNAPROOT))
+		lineage_forget(b, in->ino);
+}
+
+const struct fs_feature_ops lineage_feature = {
+	.name = "lineage",
+	.purge = lineage_purge,
+};
+
+/* What versions publish (version.h): a new version gets the lineage of the
+ * job that saved it (a restored one, that of the version it restores); a
+ * dropped directory version takes its lineage along. */
+static void lineage_version_committed(struct fs *fs, struct meta_batch *b, uint64_t vino,
+				      uint32_t pid, uint32_t uid, uint64_t restored)
+{
+	if (restored)
+		lineage_copy(fs, b, restored, vino);
+	else
+		lineage_attach(fs, b, pid, uid, vino);
+}
+
+static void lineage_version_dropped(struct fs *fs, struct meta_batch *b, uint64_t vino)
+{
+	(void)fs;
+	lineage_forget(b, vino);
+}
+
+const struct version_events lineage_version_events = {
+	.committed = lineage_version_committed,
+	.dir_dropped = lineage_version_dropped,
+};

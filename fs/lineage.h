@@ -12,6 +12,8 @@
 #define AIFS_FS_LINEAGE_H
 
 #include "fs/fs.h"
+#include "fs/fuseapi.h"
+#include "fs/version.h"
 
 /* Process REQ's pid opened IN with open FLAGS: record IN's source (a
  * dataset snapshot, a live dataset tree or a checkpoint version) for the
@@ -58,5 +60,11 @@ void lineage_pruned(unsigned long *jobs, unsigned long *sources);
 /* The .aifs/versions lookup met file INO named NAME in directory DIR:
  * remember it, to name that file's versions when they are read. */
 void lineage_note_name(uint64_t ino, uint64_t dir, const char *name);
+
+/* The hooks of lineage into the core (hooks.h), registered at mount. */
+extern const struct fs_feature_ops lineage_feature;
+
+/* Lineage's subscription to what versions publish (version.h). */
+extern const struct version_events lineage_version_events;
 
 #endif

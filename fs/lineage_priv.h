@@ -3,14 +3,15 @@
 #define AIFS_FS_LINEAGE_PRIV_H
 
 #include "fs/fs.h"
+#include "meta/records.h"
 
 #define LIN_JOB_ID	16		/* bytes of a job id */
 #define LIN_SRC_KEY	17		/* kind u8 | ino u64 | 0 u64 */
 #define LIN_SRC_HDR	(1 + 1 + 8 + 32)	/* 'U' value before its JSON */
 #define LIN_PARTIAL	1		/* live state misses files (memory bound) */
-#define LIN_REC_SRC	'U'
-#define LIN_REC_LIN	'Z'
-#define LIN_REC_JOB	'j'
+#define LIN_REC_SRC	META_REC_LINEAGE_SOURCE	/* record kinds: meta/records.h */
+#define LIN_REC_LIN	META_REC_LINEAGE
+#define LIN_REC_JOB	META_REC_LINEAGE_JOB
 #define LIN_JOB_REC	(1 + 1 + 4 + 8 + 40)	/* 'j' value, see linjob.c */
 
 /* A source a job read (fields under lin_lock once in a job). */
@@ -55,14 +56,14 @@ struct sb {
 	size_t len, cap;
 	bool err;
 };
-void sb_add(struct sb *s, const char *str);
-void sb_addn(struct sb *s, const char *str, size_t n);
-void sb_printf(struct sb *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void lin_sb_add(struct sb *s, const char *str);
+void lin_sb_addn(struct sb *s, const char *str, size_t n);
+void lin_sb_printf(struct sb *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* STR as a JSON string. */
-void sb_str(struct sb *s, const char *str);
-void sb_hex(struct sb *s, const uint8_t *b, size_t n);
+void lin_sb_str(struct sb *s, const char *str);
+void lin_sb_hex(struct sb *s, const uint8_t *b, size_t n);
 /* The string (caller frees), or NULL after an allocation failure. */
-char *sb_take(struct sb *s);
+char *lin_sb_take(struct sb *s);
 /* A SHA-256 as a JSON string, or null when SHA is NULL. */
 void lin_sha(struct sb *s, const uint8_t *sha);
 /* NS (since the epoch) as "YYYY-MM-DDTHH:MM:SS.mmmZ". */

@@ -6,6 +6,7 @@
  */
 #include "fs/lineage.h"
 #include "fs/lineage_priv.h"
+#include "fs/version.h"
 #include "meta/keys.h"
 
 #include <errno.h>
@@ -38,7 +39,7 @@ static bool sb_room(struct sb *s, size_t n)
 	return true;
 }
 
-void sb_addn(struct sb *s, const char *str, size_t n)
+void lin_sb_addn(struct sb *s, const char *str, size_t n)
 {
 	if (!sb_room(s, n))
 		return;
@@ -47,12 +48,12 @@ void sb_addn(struct sb *s, const char *str, size_t n)
 	s->p[s->len] = 0;
 }
 
-void sb_add(struct sb *s, const char *str)
+void lin_sb_add(struct sb *s, const char *str)
 {
-	sb_addn(s, str, strlen(str));
+	lin_sb_addn(s, str, strlen(str));
 }
 
-void sb_printf(struct sb *s, const char *fmt, ...)
+void lin_sb_printf(struct sb *s, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -68,32 +69,32 @@ void sb_printf(struct sb *s, const char *fmt, ...)
 	s->len += (size_t)n;
 }
 
-void sb_str(struct sb *s, const char *str)
+void lin_sb_str(struct sb *s, const char *str)
 {
-	sb_add(s, "\"");
+	lin_sb_add(s, "\"");
 	for (; *str; str++) {
 		unsigned char c = (unsigned char)*str;
 
 		if (c == '"' || c == '\\') {
 			char e[3] = { '\\', (char)c, 0 };
 
-			sb_add(s, e);
+			lin_sb_add(s, e);
 		} else if (c < 0x20 || c == 0x7f) {
-			sb_printf(s, "\\u%04x", c);
+			lin_sb_printf(s, "\\u%04x", c);
 		} else {
-			sb_addn(s, str, 1);
+			lin_sb_addn(s, str, 1);
 		}
 	}
-	sb_add(s, "\"");
+	lin_sb_add(s, "\"");
 }
 
-void sb_hex(struct sb *s, const uint8_t *b, size_t n)
+void lin_sb_hex(struct sb *s, const uint8_t *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		sb_printf(s, "%02x", b[i]);
+		lin_sb_printf(s, "%02x", b[i]);
 }
 
-char *sb_take(struct sb *s)
+char *lin_sb_take(struct sb *s)
 {
 	char *p = s->err ? NULL : s->p;
 
@@ -108,12 +109,12 @@ char *sb_take(struct sb *s)
 void lin_sha(struct sb *s, const uint8_t *sha)
 {
 	if (!sha) {
-		sb_add(s, "null");
+		lin_sb_add(s, "null");
 		return;
 	}
-	sb_add(s, "\"");
-	sb_hex(s, sha, 32);
-	sb_add(s, "\"");
+	lin_sb_add(s, "\"");
+	lin_sb_hex(s, sha, 32);
+	lin_sb_add(s, "\"");
 }
 
 void lin_iso(int64_t ns, char *buf, size_t len)
@@ -165,8 +166,8 @@ void lin_rec_begin(struct sb *val, const struct sb *hdr)
 	uint8_t h[5] = { 1 };
 
 	key_put_u32(h + 1, (uint32_t)hdr->len);
-	sb_addn(val, (const char *)h, sizeof(h));
-	sb_addn(val, hdr->p ? hdr->p : "", hdr->len);
+	lin_sb_addn(val, (const char *)h, sizeof(h));
+	lin_sb_addn(val, hdr->p ? hdr->p : "", hdr->len);
 }
 
 void lin_rec_source(struct sb *val, const uint8_t *key, uint8_t flags, uint64_t files,
@@ -178,8 +179,8 @@ void lin_rec_source(struct sb *val, const uint8_t *key, uint8_t flags, uint64_t 
 	memcpy(h, key, LIN_SRC_KEY);
 	key_put_u32(h + LIN_SRC_KEY, (uint32_t)(LIN_SRC_HDR + jl));
 	lin_src_encode(h + LIN_SRC_KEY + 4, flags, files, sum);
-	sb_addn(val, (const char *)h, sizeof(h));
-	sb_addn(val, json, jl);
+	lin_sb_addn(val, (const char *)h, sizeof(h));
+	lin_sb_addn(val, json, jl);
 }
 
 /* --- user.aifs.lineage --------------------------------------------------- */
@@ -202,14 +203,14 @@ static void version_json(struct fs *fs, struct sb *s, uint64_t vino)
 
 	if (version_owner(fs, vino, &owner, &n) < 0 || version_get(fs, owner, n, &v, NULL) < 0 ||
 	    meta_inode_get(fs->meta, owner, &oa) < 0) {
-		sb_add(s, "\"version\": null");
+		lin_sb_add(s, "\"version\": null");
 		return;
 	}
 	lin_iso(v.time, when, sizeof(when));
-	sb_printf(s, "\"version\": {\"number\": %u, \"type\": \"%s\", \"sha256\": ", n,
+	lin_sb_printf(s, "\"version\": {\"number\": %u, \"type\": \"%s\", \"sha256\": ", n,
 		  S_ISDIR(oa.mode) ? "directory" : "file");
 	lin_sha(s, S_ISDIR(oa.mode) ? NULL : v.sha);
-	sb_printf(s, ", \"size\": %llu, \"committed\": \"%s\"}", (unsigned long long)v.size, when);
+	lin_sb_printf(s, ", \"size\": %llu, \"committed\": \"%s\"}", (unsigned long long)v.size, when);
 }
 
 /* Whether user UID may see the command lines in the lineage of version
@@ -243,15 +244,15 @@ static void sb_add_no_cmdline(struct sb *s, const char *p, size_t n)
 			i++;
 			continue;
 		}
-		sb_addn(s, p + start, i + klen - 1 - start);
-		sb_add(s, "null");
+		lin_sb_addn(s, p + start, i + klen - 1 - start);
+		lin_sb_add(s, "null");
 		for (i += klen; i < n && p[i] != '"'; i++)
 			if (p[i] == '\\')
 				i++;
 		start = ++i;
 	}
 	if (start < n)
-		sb_addn(s, p + start, n - start);
+		lin_sb_addn(s, p + start, n - start);
 }
 
 /* One source of a 'Z' value (U: its 'U' value) as JSON. */
@@ -280,14 +281,14 @@ static int compose(struct fs *fs, struct sb *s, uint64_t vino, int depth, uint64
 		free(v);
 		return damaged(vino, vlen);
 	}
-	sb_add(s, "{");
+	lin_sb_add(s, "{");
 	version_json(fs, s, vino);
-	sb_add(s, ", ");
+	lin_sb_add(s, ", ");
 	if (cmdline_shown(fs, vino, uid))
-		sb_addn(s, (const char *)p + 6, hlen - 2);
+		lin_sb_addn(s, (const char *)p + 6, hlen - 2);
 	else
 		sb_add_no_cmdline(s, (const char *)p + 6, hlen - 2);
-	sb_add(s, ", \"sources\": [");
+	lin_sb_add(s, ", \"sources\": [");
 	for (off = 5 + hlen; off < vlen; first = false) {
 		size_t ulen = off + LIN_SRC_KEY + 4 <= vlen ? key_get_u32(p + off + LIN_SRC_KEY) : 0;
 
@@ -297,11 +298,11 @@ static int compose(struct fs *fs, struct sb *s, uint64_t vino, int depth, uint64
 			return damaged(vino, vlen);
 		}
 		if (!first)
-			sb_add(s, ", ");
+			lin_sb_add(s, ", ");
 		source_json(fs, s, p + off, p + off + LIN_SRC_KEY + 4, ulen, depth, seen, uid);
 		off += LIN_SRC_KEY + 4 + ulen;
 	}
-	sb_add(s, "]}");
+	lin_sb_add(s, "]}");
 	free(v);
 	return 0;
 }
@@ -312,12 +313,12 @@ static void source_json(struct fs *fs, struct sb *s, const uint8_t *key, const u
 	uint64_t up = key_get_u64(key + 1);
 	bool cycle = false;
 
-	sb_addn(s, (const char *)u + LIN_SRC_HDR, ulen - LIN_SRC_HDR - 1);
+	lin_sb_addn(s, (const char *)u + LIN_SRC_HDR, ulen - LIN_SRC_HDR - 1);
 	if (key[0] == 'd') {
-		sb_printf(s, ", \"state\": {\"files\": %llu, \"sha256_sum\": \"",
+		lin_sb_printf(s, ", \"state\": {\"files\": %llu, \"sha256_sum\": \"",
 			  (unsigned long long)key_get_u64(u + 2));
-		sb_hex(s, u + 10, 32);
-		sb_printf(s, "\", \"complete\": %s}", u[1] & LIN_PARTIAL ? "false" : "true");
+		lin_sb_hex(s, u + 10, 32);
+		lin_sb_printf(s, "\", \"complete\": %s}", u[1] & LIN_PARTIAL ? "false" : "true");
 	}
 	for (int i = 0; i <= depth; i++)
 		cycle |= seen[i] == up;
@@ -329,15 +330,15 @@ static void source_json(struct fs *fs, struct sb *s, const uint8_t *key, const u
 			/* keep the whole under the attribute limit: the
 			 * version's own user.aifs.lineage has the rest */
 			if (s->len + sub.len + 64 <= XATTR_MAX) {
-				sb_add(s, ", \"upstream\": ");
-				sb_addn(s, sub.p, sub.len);
+				lin_sb_add(s, ", \"upstream\": ");
+				lin_sb_addn(s, sub.p, sub.len);
 			} else {
-				sb_add(s, ", \"upstream_omitted\": true");
+				lin_sb_add(s, ", \"upstream_omitted\": true");
 			}
 		}
 		free(sub.p);
 	}
-	sb_add(s, "}");
+	lin_sb_add(s, "}");
 }
 
 int lineage_xattr(struct fs *fs, struct inode *in, uint32_t uid, char **out, size_t *len)

@@ -175,18 +175,33 @@ static const char *mode_name(int mode)
 	return mode == LK_RD ? "read" : mode == LK_WR ? "write" : "mutex";
 }
 
+/* Locks named by lk_name: written before the threads that take them start. */
+static struct {
+	const void *lock;
+	const char *name;
+} lk_names[8];
+static _Atomic int lk_nnames;
+
+void lk_name(const void *lock, const char *name)
+{
+	int n = lk_nnames;
+
+	if (n < (int)(sizeof(lk_names) / sizeof(lk_names[0]))) {
+		lk_names[n].lock = lock;
+		lk_names[n].name = name;
+		lk_nnames = n + 1;
+	}
+}
+
 /* What lock L (taken in MODE) is, into BUF. */
 static void lk_describe(const void *l, int mode, char *buf, size_t len)
 {
-	struct fs *fs = the_fs;
-
-	if (fs && l == &fs->ns)
-		snprintf(buf, len, "the namespace lock");
-	else if (fs && l == &fs->itab_lock)
-		snprintf(buf, len, "the inode table lock");
-	else if (fs && l == &fs->ino_lock)
-		snprintf(buf, len, "the inode number lock");
-	else if (mode != LK_MX)		/* every other rwlock of fs/ is an inode's */
+	for (int i = 0; i < lk_nnames; i++)
+		if (lk_names[i].lock == l) {
+			snprintf(buf, len, "%s", lk_names[i].name);
+			return;
+		}
+	if (mode != LK_MX)		/* every other rwlock of fs/ is an inode's */
 		snprintf(buf, len, "the lock of inode %llu", (unsigned long long)
 			 ((const struct inode *)((const char *)l -
 						 offsetof(struct inode, lock)))->ino);

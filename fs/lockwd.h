@@ -14,10 +14,10 @@
  * abort time (meson -Dlock_abort=SECONDS; debug builds default to 60), a wait
  * that long logs every thread's locks and the waiter's stack and aborts.
  *
- * Every pthread_rwlock_t of fs/ is the namespace lock (fs->ns) or an inode's
- * (struct inode.lock): the watchdog names a rwlock that is not fs->ns by
- * the inode that contains it.  Add no other rwlock to fs/ without teaching
- * lk_describe in lockwd.c about it.
+ * Every pthread_rwlock_t of fs/ is the namespace lock (fs->ns, named by
+ * lk_name at mount) or an inode's (struct inode.lock): the watchdog names a
+ * rwlock that lk_name did not name by the inode that contains it.  Add no
+ * other rwlock to fs/ without naming it with lk_name.
  */
 #ifndef AIFS_FS_LOCKWD_H
 #define AIFS_FS_LOCKWD_H
@@ -37,6 +37,10 @@ int lk_cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const char *site);
 int lk_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *t,
 		      const char *site);
 
+/* Name LOCK as NAME (a static string, "the namespace lock") in what the
+ * watchdog logs; call before any thread takes LOCK.  Other rwlocks are
+ * named by the inode that contains them. */
+void lk_name(const void *lock, const char *name);
 /* The request this thread serves now (a static string; NULL: none). */
 void lk_op(const char *op);
 /* Warn after WARN seconds of waiting; abort after ABORT (0: never). */

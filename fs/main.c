@@ -9,6 +9,18 @@
 #include "fs/fs.h"
 #include "fs/inval.h"
 #include "fs/lineage.h"
+#include "fs/inode.h"
+#include "fs/hooks.h"
+#include "fs/content.h"
+#include "fs/prealloc.h"
+#include "fs/space.h"
+#include "fs/version.h"
+#include "fs/journal.h"
+#include "fs/stats.h"
+#include "fs/virt.h"
+#include "fs/migrate.h"
+#include "fs/shipping.h"
+#include "fs/ops.h"
 #include "tier/failpoint.h"
 #include "fs/follow.h"
 #include "meta/ship.h"
@@ -23,8 +35,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-struct fs *the_fs;
 
 static const char usage_text[] =
 	"usage: aifs STORE MOUNTPOINT [-f] [-d] [-s] [-o OPTION[,OPTION...]]\n"
@@ -514,6 +524,26 @@ static void set_reserve(struct fs *fs)
 	}
 }
 
+/* The features' hooks into the core (hooks.h) and the subscribers to what
+ * versions publish (version.h), in the order they run. */
+static int register_features(struct fs *fs)
+{
+	static const struct fs_feature_ops *const features[] = {
+		&version_feature, &content_feature, &lineage_feature, &journal_feature,
+		&shipping_feature,
+	};
+	static const struct version_events *const version_subs[] = {
+		&lineage_version_events, &migrate_version_events, &virt_version_events,
+	};
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < sizeof(features) / sizeof(features[0]); i++)
+		rc = fs_feature_register(fs, features[i]);
+	for (size_t i = 0; rc == 0 && i < sizeof(version_subs) / sizeof(version_subs[0]); i++)
+		rc = version_subscribe(fs, version_subs[i]);
+	return rc;
+}
+
 static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, char *msg,
 		 size_t msglen)
 {
@@ -557,8 +587,11 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 	fs->opt = c->opt;
 	set_reserve(fs);
 	pthread_rwlock_init(&fs->ns, NULL);
+	lk_name(&fs->ns, "the namespace lock");
 	virt_init();
-	rc = fs_itab_init(fs);
+	rc = register_features(fs);
+	if (rc == 0)
+		rc = fs_itab_init(fs);
 	if (rc == 0)
 		rc = space_init(fs);
 	if (rc == 0)
@@ -737,7 +770,6 @@ int main(int argc, char **argv)
 	if (!c.opt.foreground)
 		daemonize(&report);
 	fs = calloc(1, sizeof(*fs));
-	the_fs = fs;
 	rc = fs ? start(&c, fs, &se, msg, sizeof(msg)) : -ENOMEM;
 	if (rc < 0) {
 		if (report >= 0 && write(report, msg, strlen(msg)) < 0)

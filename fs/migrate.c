@@ -8,7 +8,7 @@
  *  - gc: the pieces that lie in segments mostly dead, to a new place in
  *    the same tier, after which the emptied segments are removed.
  *
- * Moving one inode's pieces (relocate):
+ * Moving one inode's pieces (migrate_relocate):
  *  1. under the inode's lock, note the pieces to move;
  *  2. without it, read each piece's bytes (checksums verified), append
  *     them to the target tier as a new extent and sync that tier;
@@ -34,6 +34,11 @@
  */
 #include "fs/fs.h"
 #include "fs/migrate_priv.h"
+#include "fs/inode.h"
+#include "fs/extmap.h"
+#include "fs/space.h"
+#include "fs/version.h"
+#include "fs/migrate.h"
 #include "meta/keys.h"
 
 #include <errno.h>
@@ -50,7 +55,7 @@ static double now_s(void)
 }
 
 /* Sleep up to SECS; false if the thread is being stopped. */
-bool nap(struct migrate *m, double secs)
+bool migrate_nap(struct migrate *m, double secs)
 {
 	struct timespec until;
 	bool go;
@@ -84,7 +89,7 @@ static bool throttle(struct fs *fs, uint32_t len)
 	m->bw_next += len / bw;
 	/* a nap ends early when a request is queued: sleep the rest too */
 	while ((t = now_s()) < start)
-		if (!nap(m, start - t))
+		if (!migrate_nap(m, start - t))
 			return false;
 	return true;
 }
@@ -114,13 +119,13 @@ static struct moved *cache_find(struct migrate *m, const struct ext *e)
 }
 
 /* Drop the job's references on the new extents (unadopted ones are freed). */
-void cache_release(struct fs *fs)
+void migrate_cache_release(struct fs *fs)
 {
 	struct migrate *m = fs->mig;
 
 	for (size_t i = 0; i < m->ncache; i++) {
 		space_unref(fs, &m->cache[i].ref, 0, m->cache[i].len, false);
-		crcs_put(m->cache[i].crcs);
+		fs_crcs_put(m->cache[i].crcs);
 	}
 	m->ncache = 0;
 }
@@ -157,7 +162,7 @@ static int copy_piece(struct fs *fs, const struct ext *e, int to, struct moved *
 	space_append_end(fs, rc == 0 ? &c.ref : NULL);
 	if (rc < 0)
 		return rc;
-	c.crcs = crcs_new(crcs, ncrc);
+	c.crcs = fs_crcs_new(crcs, ncrc);
 	if (!c.crcs) {
 		space_unref(fs, &c.ref, 0, c.len, false);
 		return -ENOMEM;
@@ -186,7 +191,7 @@ static bool wanted(const struct job *j, const struct ext *e, const uint8_t *segm
 }
 
 /* Move the wanted pieces of inode INO (see the top of the file). */
-int relocate(struct fs *fs, const struct job *j, uint64_t ino,
+int migrate_relocate(struct fs *fs, const struct job *j, uint64_t ino,
 		    const uint8_t *segmask[TIER_COUNT], const size_t nmask[TIER_COUNT])
 {
 	struct migrate *m = fs->mig;
@@ -259,7 +264,7 @@ int relocate(struct fs *fs, const struct job *j, uint64_t ino,
 		rc = rc < 0 ? rc : 0;
 	}
 	for (size_t i = 0; i < n; i++)
-		crcs_put(taken[i].crcs);
+		fs_crcs_put(taken[i].crcs);
 	if (rc < 0 && rc != -EINTR)
 		log_err("tier: moving the data of inode %llu failed: %s",
 			(unsigned long long)ino, strerror(-rc));
@@ -272,7 +277,7 @@ int relocate(struct fs *fs, const struct job *j, uint64_t ino,
 
 /* ---- the inodes of a job --------------------------------------------- */
 
-int ino_add(struct inolist *l, uint64_t ino)
+int migrate_ino_add(struct inolist *l, uint64_t ino)
 {
 	if (l->n == l->cap) {
 		size_t n = l->cap ? l->cap * 2 : 64;
@@ -292,13 +297,13 @@ static int add_child(void *ctx, const char *name, size_t len, uint64_t ino, uint
 	(void)name;
 	(void)len;
 	(void)type;
-	return ino_add(ctx, ino);
+	return migrate_ino_add(ctx, ino);
 }
 
 static int add_version(void *ctx, uint32_t n, const struct vrec *v)
 {
 	(void)n;
-	return ino_add(ctx, v->vino);
+	return migrate_ino_add(ctx, v->vino);
 }
 
 bool migrate_pinned(struct fs *fs, uint64_t ino, int *tier)
@@ -321,7 +326,7 @@ bool migrate_pinned(struct fs *fs, uint64_t ino, int *tier)
 static int job_inodes(struct fs *fs, const struct job *j, struct inolist *out)
 {
 	struct inolist todo = { 0 };
-	int rc = ino_add(&todo, j->ino);
+	int rc = migrate_ino_add(&todo, j->ino);
 
 	while (rc == 0 && todo.n) {
 		uint64_t ino = todo.v[--todo.n];
@@ -335,7 +340,7 @@ static int job_inodes(struct fs *fs, const struct job *j, struct inolist *out)
 		if (S_ISDIR(mi.mode)) {
 			rc = meta_dentry_foreach(fs->meta, ino, NULL, 0, add_child, &todo);
 		} else if (S_ISREG(mi.mode)) {
-			rc = ino_add(out, ino);
+			rc = migrate_ino_add(out, ino);
 			if (rc == 0 && j->versions && !(mi.flags & META_IF_READONLY))
 				rc = version_foreach(fs, ino, add_version, out);
 		}
@@ -368,8 +373,8 @@ static void run_migrate(struct fs *fs, const struct job *j)
 	int rc = job_inodes(fs, j, &l);
 
 	for (size_t i = 0; rc == 0 && i < l.n; i++)
-		rc = relocate(fs, j, l.v[i], mask, nmask);
-	cache_release(fs);
+		rc = migrate_relocate(fs, j, l.v[i], mask, nmask);
+	migrate_cache_release(fs);
 	free(l.v);
 	pthread_mutex_lock(&fs->mig->lock);
 	fs->mig->st.secs += now_s() - t0;
@@ -384,7 +389,7 @@ static void run_migrate(struct fs *fs, const struct job *j)
 
 /* ---- the queue and the thread ---------------------------------------- */
 
-int queue_push(struct migrate *m, const struct job *j)
+int migrate_queue_push(struct migrate *m, const struct job *j)
 {
 	pthread_mutex_lock(&m->lock);
 	if (m->nq == m->capq) {
@@ -419,7 +424,7 @@ int migrate_request(struct fs *fs, uint64_t ino, int to)
 	meta_rec_put(b, REC_MIG, k, 8, &v, 1);
 	rc = fs_commit(fs, b, true);
 	meta_batch_free(b);
-	return rc < 0 ? rc : queue_push(fs->mig, &j);
+	return rc < 0 ? rc : migrate_queue_push(fs->mig, &j);
 }
 
 int migrate_pin(struct fs *fs, uint64_t ino, int tier)
@@ -472,7 +477,7 @@ static int requeue(void *ctx, const void *key, size_t klen, const void *val, siz
 		return 0;
 	j.ino = key_get_u64(key);
 	j.to = ((const uint8_t *)val)[0];
-	return queue_push(fs->mig, &j);
+	return migrate_queue_push(fs->mig, &j);
 }
 
 int migrate_init(struct fs *fs)
@@ -514,7 +519,7 @@ static void *tier_main(void *arg)
 		pthread_mutex_unlock(&m->lock);
 		if (have) {
 			if (j.kind == JOB_GC)
-				run_gc(fs, &j);
+				migrate_run_gc(fs, &j);
 			else
 				run_migrate(fs, &j);
 			pthread_mutex_lock(&m->lock);
@@ -528,7 +533,7 @@ static void *tier_main(void *arg)
 			migrate_policies(fs);
 			continue;
 		}
-		nap(m, fs->opt.tier_interval < 1 ? fs->opt.tier_interval : 1);
+		migrate_nap(m, fs->opt.tier_interval < 1 ? fs->opt.tier_interval : 1);
 	}
 	return NULL;
 }
@@ -566,3 +571,8 @@ void migrate_stop(struct fs *fs)
 	free(m);
 	fs->mig = NULL;
 }
+
+/* What versions publish (version.h): a pin follows a rename's history. */
+const struct version_events migrate_version_events = {
+	.renamed = migrate_pin_rename,
+};

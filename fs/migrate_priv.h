@@ -4,11 +4,15 @@
 #define AIFS_FS_MIGRATE_PRIV_H
 
 #include "fs/fs.h"
+#include "fs/migrate.h"
+#include "meta/records.h"
 
-#define REC_MIG	'm'	/* ino -> target tier u8: a migrate request not yet done */
-#define REC_PIN	'p'	/* ino -> tier u8: kept in that tier by the policies */
-#define REC_VER	'V'	/* ino | n -> version (version.c); only its keys are read here */
-#define REC_SNAP 'P'	/* ds | tag -> snapshot (snapshot.c); only its keys are read */
+/* Record kinds (meta/records.h); of versions and snapshots, only the
+ * keys are read here. */
+#define REC_MIG		META_REC_MIGRATE
+#define REC_PIN		META_REC_PIN
+#define REC_VER		META_REC_VERSION
+#define REC_SNAP	META_REC_SNAPSHOT
 
 #define JOB_MIGRATE	0
 #define JOB_GC		1
@@ -57,20 +61,20 @@ struct inolist {
 
 /* Sleep up to SECS, waking early when a job is queued; false if the
  * thread is being stopped. */
-bool nap(struct migrate *m, double secs);
+bool migrate_nap(struct migrate *m, double secs);
 /* Append INO to L; 0 or -ENOMEM. */
-int ino_add(struct inolist *l, uint64_t ino);
+int migrate_ino_add(struct inolist *l, uint64_t ino);
 /* Queue job J (copied); 0 or -ENOMEM. */
-int queue_push(struct migrate *m, const struct job *j);
+int migrate_queue_push(struct migrate *m, const struct job *j);
 /* Move the pieces of inode INO that job J wants (gc: those in segments
  * marked in SEGMASK, NMASK entries per tier); see migrate.c. */
-int relocate(struct fs *fs, const struct job *j, uint64_t ino,
+int migrate_relocate(struct fs *fs, const struct job *j, uint64_t ino,
 	     const uint8_t *segmask[TIER_COUNT], const size_t nmask[TIER_COUNT]);
 /* End of a job: drop its references on the copies it made. */
-void cache_release(struct fs *fs);
+void migrate_cache_release(struct fs *fs);
 /* space_sweep, waiting up to 10 s for a moment with no append in flight. */
-int sweep(struct fs *fs);
+int migrate_sweep(struct fs *fs);
 /* Run a gc job (tierjobs.c). */
-void run_gc(struct fs *fs, const struct job *j);
+void migrate_run_gc(struct fs *fs, const struct job *j);
 
 #endif

@@ -1,23 +1,26 @@
-/* ops.c — FUSE handlers for attributes, file I/O, xattrs and statfs.
+/* ops.c — FUSE handlers for attributes and statfs, the session (init,
+ * destroy) and the table of every handler (open files: file.c; the
+ * namespace: dir.c; xattrs: xattr.c).
  *
  * Each handler replies exactly once.  Handlers that change an inode hold
  * its lock for writing until the change is committed to meta/.
  */
 #include "fs/acl.h"
 #include "fs/fs.h"
-#include "fs/inval.h"
-#include "fs/lineage.h"
-#include "tier/failpoint.h"
+#include "fs/inode.h"
+#include "fs/data.h"
+#include "fs/prealloc.h"
+#include "fs/space.h"
+#include "fs/version.h"
+#include "fs/journal.h"
+#include "fs/virt.h"
+#include "fs/ops.h"
+
 #include "fs/clone.h"
-#include "fs/layouts.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/falloc.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/xattr.h>
-#include <unistd.h>
 
 /* Reply with the attributes of IN (any lock state; takes it for reading). */
 static void reply_attr(fuse_req_t req, struct fs *fs, struct inode *in)
@@ -32,23 +35,24 @@ static void reply_attr(fuse_req_t req, struct fs *fs, struct inode *in)
 
 static void do_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	struct inode *in;
 	struct stat st;
 	int rc;
 
 	(void)fi;
 	if (virt_is(ino)) {
-		virt_stat(ino, &st);
-		fuse_reply_attr(req, &st, the_fs->opt.attr_timeout);
+		virt_stat(fs, ino, &st);
+		fuse_reply_attr(req, &st, fs->opt.attr_timeout);
 		return;
 	}
-	rc = inode_get(the_fs, ino, &in);
+	rc = inode_get(fs, ino, &in);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	reply_attr(req, the_fs, in);
-	inode_put(the_fs, in);
+	reply_attr(req, fs, in);
+	inode_put(fs, in);
 }
 
 static int64_t ts_ns(const struct timespec *ts)
@@ -57,8 +61,8 @@ static int64_t ts_ns(const struct timespec *ts)
 }
 
 /* Apply a setattr to IN (locked for writing) into B. */
-static int setattr_apply(struct fs *fs, struct inode *in, struct meta_batch *b,
-			 const struct stat *attr, int to_set)
+int fs_setattr_apply(struct fs *fs, struct inode *in, struct meta_batch *b,
+		     const struct stat *attr, int to_set)
 {
 	struct meta_inode *a = &in->attr;
 	int64_t now = fs_now();
@@ -118,7 +122,7 @@ static int setattr_apply(struct fs *fs, struct inode *in, struct meta_batch *b,
 static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {
-	struct fs *fs = the_fs;
+	struct fs *fs = fuse_req_userdata(req);
 	struct meta_batch *b;
 	struct meta_inode saved;
 	struct inode *in;
@@ -158,7 +162,7 @@ static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 			goto unlock;
 	}
 	space_defer_begin();
-	rc = setattr_apply(fs, in, b, attr, to_set);
+	rc = fs_setattr_apply(fs, in, b, attr, to_set);
 	if (rc == 0)
 		rc = fs_commit(fs, b, false);
 	space_defer_end(fs, rc == 0);
@@ -178,667 +182,10 @@ unlock:
 	inode_put(fs, in);
 }
 
-/* May this handle bypass the page cache?  A handle that can only write
- * (O_WRONLY) cannot be mmap'ed, so direct_io takes nothing from it, and it
- * spares each write() a copy into the page cache and the kernel's GETXATTR
- * of security.capability (file_remove_privs, which the direct path skips):
- * one round trip per write instead of two.  Files whose writes must drop
- * privileges (set-id bits, a security.capability attribute) keep the
- * kernel's path, which does that. */
-static bool direct_ok(struct fs *fs, struct inode *in, const struct fuse_file_info *fi,
-		      bool fresh)
-{
-	mode_t m = in->attr.mode;
-	void *val = NULL;
-	size_t len;
-
-	if ((fi->flags & O_ACCMODE) != O_WRONLY || !S_ISREG(m) || fi->direct_io)
-		return false;
-	if ((m & S_ISUID) || (m & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
-		return false;
-	if (fresh || !(in->attr.flags & META_IF_XATTR) ||
-	    meta_xattr_get(fs->meta, in->ino, "security.capability", &val, &len) < 0)
-		return true;
-	free(val);
-	return false;
-}
-
-/* Content is only ever changed through this kernel (the store is locked to
- * one mount), so the page cache stays valid across opens (keep_cache).
- * Direct writers keep it coherent: a direct open drops the kernel's pages
- * of the file when no cached handle is open, and while one is, each direct
- * write invalidates the range it wrote (do_write).  FRESH: just created. */
-static void open_common(struct fs *fs, struct inode *in, struct fuse_file_info *fi, bool fresh,
-			bool *kpages_was)
-{
-	bool direct = direct_ok(fs, in, fi, fresh);
-
-	inode_open_inc(fs, in);
-	/* The handle is the inode; bit 0 says whether it may write (flush is
-	 * not told the open flags), bit 2 that it reads through the cache. */
-	fi->fh = (uintptr_t)in | ((fi->flags & O_ACCMODE) != O_RDONLY);
-	fi->keep_cache = 1;
-	pthread_rwlock_wrlock(&in->lock);
-	*kpages_was = in->kpages;
-	if (direct) {
-		fi->direct_io = 1;
-		if (in->ncached == 0) {
-			fi->keep_cache = 0;	/* the kernel drops its pages */
-			in->kpages = false;
-		}
-	} else if (!fi->direct_io) {
-		fi->fh |= 4;
-		in->ncached++;
-		in->kpages = true;
-	}
-	pthread_rwlock_unlock(&in->lock);
-	/* close() of a read-only handle has nothing to flush or commit, and
-	 * a direct writer's buffered bytes may be stored at release, as a
-	 * local filesystem's page cache would write them back later: spare
-	 * the kernel the FLUSH round trip.  A failure to store them then is
-	 * logged and returned by the next fsync of the file (werr), as with
-	 * writeback errors.  Checkpoint versions and journal seals are
-	 * committed before close returns, so those files keep FLUSH. */
-	fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY ||
-		      (direct && !version_tracked(in) && !journal_file(in));
-}
-
-static bool writable(const struct fuse_file_info *fi)
-{
-	return (fi->flags & O_ACCMODE) != O_RDONLY;
-}
-
-/* A writer of IN whose close() has returned may not be released yet: the
- * kernel sends RELEASE asynchronously.  Still counted, it would keep a new
- * write session from ending at its own close (the commit waits for the
- * last writer), so a new writer gives such a release up to 100 ms.  A
- * writer that really is still open only delays the new one by that. */
-static void wait_released(struct inode *in)
-{
-	for (int i = 0; i < 100; i++) {
-		uint32_t n;
-
-		pthread_rwlock_rdlock(&in->lock);
-		n = in->nwriters;
-		pthread_rwlock_unlock(&in->lock);
-		if (n == 0)
-			return;
-		usleep(1000);
-	}
-}
-
-/* Versions are read-only; a writer of a checkpoint file counts towards its
- * session; a reader during another's session reads the newest complete
- * version instead (*IN is replaced by it, uncached: the kernel's pages of
- * the file are the writer's). */
-static int open_checkpoint(struct fs *fs, struct inode **inp, struct fuse_file_info *fi)
-{
-	struct inode *in = *inp, *vin;
-	struct vrec v;
-	bool redirect;
-	int rc;
-
-	if ((in->attr.flags & META_IF_READONLY) && (writable(fi) || (fi->flags & O_TRUNC)))
-		return -EROFS;
-	if (journal_file(in) && writable(fi)) {
-		/* The seal comes with the last writer's release, which the
-		 * kernel sends after close() returned: give it time to land, so
-		 * that reopening a file just closed finds it sealed. */
-		wait_released(in);
-		pthread_rwlock_wrlock(&in->lock);
-		rc = in->attr.flags & META_IF_SEALED ? -EPERM : 0;
-		if (rc == 0)
-			in->nwriters++;
-		pthread_rwlock_unlock(&in->lock);
-		return rc;		/* sealed: never written again */
-	}
-	if (!content_tracked(in))
-		return 0;
-	if (writable(fi) && version_tracked(in))
-		wait_released(in);
-	pthread_rwlock_wrlock(&in->lock);
-	if (writable(fi))
-		in->nwriters++;
-	redirect = !writable(fi) && in->sess && version_tracked(in);
-	pthread_rwlock_unlock(&in->lock);
-	if (!redirect || version_get(fs, in->ino, 0, &v, NULL) < 0)
-		return 0;
-	rc = inode_get(fs, v.vino, &vin);
-	if (rc < 0)
-		return rc;
-	inode_put(fs, in);
-	*inp = vin;
-	fi->direct_io = 1;
-	return 0;
-}
-
-static void open_undo(struct fs *fs, struct inode *in, struct fuse_file_info *fi)
-{
-	(void)fs;
-	if ((content_tracked(in) || journal_file(in)) && writable(fi)) {
-		pthread_rwlock_wrlock(&in->lock);
-		in->nwriters--;
-		pthread_rwlock_unlock(&in->lock);
-	}
-}
-
-static bool fh_cached(const struct fuse_file_info *fi);
-
-/* The reply to an open or create of IN was not delivered (the request was
- * interrupted): the kernel holds no handle, so no release will come.  Undo
- * what the open counted; the kernel still holds the pages it held before
- * (KPAGES_WAS).  A writer that was the last one ends its session or seals
- * its journal file as its release would have.  IN is unlocked.  The
- * request is answered (and freed) by then: nothing here may use it. */
-static void open_lost(struct fs *fs, struct inode *in, struct fuse_file_info *fi,
-		      bool kpages_was)
-{
-	int rc = 0;
-
-	pthread_rwlock_wrlock(&in->lock);
-	if (fh_cached(fi))
-		in->ncached--;
-	in->kpages = in->kpages || kpages_was;
-	if ((content_tracked(in) || journal_file(in)) && writable(fi) && --in->nwriters == 0) {
-		if (journal_file(in))
-			rc = journal_seal(fs, NULL, in);
-		else if (in->sess)
-			rc = version_tracked(in) ? version_commit(fs, in) : content_commit(fs, in);
-	}
-	pthread_rwlock_unlock(&in->lock);
-	if (rc < 0)
-		log_err("inode %llu: ending the writes of an interrupted open failed: %s",
-			(unsigned long long)in->ino, strerror(-rc));
-	else
-		log_info("inode %llu: an open was interrupted before its reply",
-			 (unsigned long long)in->ino);
-	inode_open_dec(fs, in);
-}
-
-/* fuse_reply_open / fuse_reply_create; the fail point open_reply makes the
- * reply fail as an interrupted request's does (the caller gets the errno). */
-static int reply_open(fuse_req_t req, const struct fuse_file_info *fi)
-{
-	int rc = failpoint("open_reply", EINTR);
-
-	if (rc == 0)
-		return fuse_reply_open(req, fi);
-	fuse_reply_err(req, -rc);
-	return rc;
-}
-
-static int reply_create(fuse_req_t req, const struct fuse_entry_param *e,
-			const struct fuse_file_info *fi)
-{
-	int rc = failpoint("open_reply", EINTR);
-
-	if (rc == 0)
-		return fuse_reply_create(req, e, fi);
-	fuse_reply_err(req, -rc);
-	return rc;
-}
-
-/* open(O_TRUNC): the kernel leaves the truncation to us (atomic_o_trunc). */
-static int truncate_zero(fuse_req_t req, struct fs *fs, struct inode *in)
-{
-	struct meta_batch *b = meta_batch_new();
-	struct stat st = { .st_size = 0 };
-	struct meta_inode saved;
-	int rc;
-
-	if (!b)
-		return -ENOMEM;
-	pthread_rwlock_wrlock(&in->lock);
-	saved = in->attr;
-	version_modify(req, in);
-	version_truncate(in, 0);
-	/* buffered bytes are stored by a commit of their own: not deferred */
-	rc = in->attr.size || in->wb_len ? (journal_file(in) ? -EPERM : fs_flush(fs, in)) : 0;
-	space_defer_begin();
-	if (rc == 0 && (in->attr.size || in->wb_len))
-		rc = setattr_apply(fs, in, b, &st, FUSE_SET_ATTR_SIZE);
-	if (rc == 0)
-		rc = fs_commit(fs, b, false);
-	space_defer_end(fs, rc == 0);
-	if (rc < 0) {
-		fs_content_reload(in);
-		in->attr = saved;
-	} else {
-		prealloc_apply(fs, in);
-	}
-	pthread_rwlock_unlock(&in->lock);
-	meta_batch_free(b);
-	return rc;
-}
-
-/* An open .aifs view file: fh is this struct with bit 1 set. */
-struct vfile {
-	char *text;
-	size_t len;
-};
-
-static void open_view(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct vfile *v = calloc(1, sizeof(*v));
-	int rc = v ? virt_open(ino, &v->text, &v->len) : -ENOMEM;
-
-	if (rc == 0 && (fi->flags & O_ACCMODE) != O_RDONLY)
-		rc = -EROFS;
-	if (rc < 0) {
-		if (v)
-			free(v->text);
-		free(v);
-		fuse_reply_err(req, -rc);
-		return;
-	}
-	fi->fh = (uintptr_t)v | 2;
-	fi->direct_io = 1;
-	if (fuse_reply_open(req, fi) != 0) {
-		free(v->text);
-		free(v);
-	}
-}
-
-static struct vfile *fh_view(const struct fuse_file_info *fi)
-{
-	return fi->fh & 2 ? (struct vfile *)(uintptr_t)(fi->fh & ~(uint64_t)3) : NULL;
-}
-
-static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct fs *fs = the_fs;
-	struct inode *in;
-	bool kpages_was;
-	int rc;
-
-	if (virt_is(ino)) {
-		open_view(req, ino, fi);
-		return;
-	}
-	rc = inode_get(fs, ino, &in);
-
-	if (rc < 0) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
-	rc = open_checkpoint(fs, &in, fi);
-	if (rc == 0 && (fi->flags & O_TRUNC) && S_ISREG(in->attr.mode))
-		rc = truncate_zero(req, fs, in);
-	if (rc < 0) {
-		open_undo(fs, in, fi);
-		inode_put(fs, in);
-		fuse_reply_err(req, -rc);
-		return;
-	}
-	lineage_open(fs, req, in, fi->flags);
-	open_common(fs, in, fi, false, &kpages_was);
-	if (reply_open(req, fi) != 0)
-		open_lost(fs, in, fi, kpages_was);
-	inode_put(fs, in);
-}
-
-static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-		      struct fuse_file_info *fi)
-{
-	struct fs *fs = the_fs;
-	struct fuse_entry_param e;
-	struct inode *in;
-	bool kpages_was;
-	int rc = fs_create_node(req, parent, name, mode, &in);
-
-	if (rc < 0) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
-	pthread_rwlock_wrlock(&in->lock);
-	fs_entry(fs, in, &e);
-	if ((content_tracked(in) || journal_file(in)) && writable(fi))
-		in->nwriters++;
-	if (version_tracked(in)) {
-		in->lparent = parent;
-		in->lname = strdup(name);
-	}
-	pthread_rwlock_unlock(&in->lock);
-	inode_lookup_inc(fs, in, 1);
-	open_common(fs, in, fi, true, &kpages_was);
-	if (reply_create(req, &e, fi) != 0) {
-		open_lost(fs, in, fi, kpages_was);
-		inode_forget(fs, e.ino, 1);
-		/* the name exists: the kernel may still hold it as absent */
-		inval_entry(parent, name, strlen(name));
-	}
-	inode_put(fs, in);
-}
-
-static struct inode *fh_inode(struct fuse_file_info *fi)
-{
-	return (struct inode *)(uintptr_t)(fi->fh & ~(uint64_t)7);
-}
-
-static bool fh_writable(const struct fuse_file_info *fi)
-{
-	return fi->fh & 1;
-}
-
-/* Does the handle read and write through the kernel's page cache? */
-static bool fh_cached(const struct fuse_file_info *fi)
-{
-	return fi->fh & 4;
-}
-
-static void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		    struct fuse_file_info *fi)
-{
-	struct fs *fs = the_fs;
-	struct inode *in = fh_inode(fi);
-	char *buf = fs_scratch(size);
-	size_t got = 0;
-	int rc = 0;
-
-	(void)ino;
-	if (fh_view(fi) && buf) {
-		struct vfile *v = fh_view(fi);
-
-		/* Replied from this thread's buffer: once the reply is written,
-		 * a RELEASE on another thread may free the view's text. */
-		if ((uint64_t)off < v->len) {
-			got = v->len - off < size ? v->len - off : size;
-			memcpy(buf, v->text + off, got);
-		}
-		fuse_reply_buf(req, buf, got);
-		return;
-	}
-	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	pthread_rwlock_rdlock(&in->lock);
-	while (!in->map_loaded && rc == 0) {
-		pthread_rwlock_unlock(&in->lock);
-		pthread_rwlock_wrlock(&in->lock);
-		rc = fs_map_load(fs, in);
-		pthread_rwlock_unlock(&in->lock);
-		pthread_rwlock_rdlock(&in->lock);
-	}
-	if (rc == 0)
-		rc = fs_read(fs, in, buf, size, off, &got);
-	pthread_rwlock_unlock(&in->lock);
-	if (rc < 0)
-		fuse_reply_err(req, -rc);
-	else
-		fuse_reply_buf(req, buf, got);
-}
-
-static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
-		     off_t off, struct fuse_file_info *fi)
-{
-	struct inode *in = fh_inode(fi);
-	bool inval = false;
-	int rc;
-
-	(void)ino;
-	if ((uint64_t)off + size > FS_MAX_SIZE) {
-		fuse_reply_err(req, EFBIG);
-		return;
-	}
-	pthread_rwlock_wrlock(&in->lock);
-	if (journal_file(in)) {
-		rc = journal_check_write(in, off);
-		if (rc == 0)
-			rc = journal_wrote(the_fs, req, in, buf, size, off);
-		if (rc == 0 && (rc = fs_write(the_fs, in, buf, size, off)) < 0)
-			journal_unwrote(the_fs, in);
-	} else {
-		version_modify(req, in);
-		version_hide_name(the_fs, in);
-		version_hash(in, buf, size, off);
-		rc = fs_write(the_fs, in, buf, size, off);
-	}
-	/* A direct write behind pages the kernel may hold (see open_common);
-	 * recent kernels drop the range themselves after a direct write, older
-	 * ones (Debian 12's 6.1) do not. */
-	/* Also after an O_DIRECT write through a cached handle: some kernels
-	 * drop the range after a synchronous one only, not after an
-	 * asynchronous (AIO) one, and a buffered reader's pages would stay. */
-	inval = rc == 0 && in->kpages && (!fh_cached(fi) || (fi->flags & O_DIRECT));
-	pthread_rwlock_unlock(&in->lock);
-	if (inval)
-		inval_inode(in->ino, off, (int64_t)size);
-	if (rc < 0)
-		fuse_reply_err(req, -rc);
-	else
-		fuse_reply_write(req, size);
-}
-
-/* A file a training stack writes last may complete its directory's save
- * (layouts.c); asked once IN is unlocked. */
-static bool may_mark_dir(const struct inode *in)
-{
-	return version_tracked(in) && in->lname && in->lparent;
-}
-
-static void commit_marked_dir(fuse_req_t req, struct inode *in)
-{
-	uint64_t dir;
-
-	if (layout_close_commits(the_fs, in, &dir))
-		version_dir_commit(the_fs, dir, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid);
-}
-
-static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct inode *in = fh_inode(fi);
-	bool dir_marker = false;
-	int rc;
-
-	if (fh_view(fi)) {
-		fuse_reply_err(req, 0);
-		return;
-	}
-	int committed = 0;
-
-	pthread_rwlock_wrlock(&in->lock);
-	rc = fs_flush(the_fs, in);
-	/* close() of the only write handle ends a session that wrote data now,
-	 * so that the version is committed and durable when close returns
-	 * (release comes later and asynchronously; a shell's dup2 closes the
-	 * opened fd before writing, hence "wrote").  A journal file is never
-	 * sealed here: a FLUSH comes with every close() of a descriptor,
-	 * also of a dup or of a forked child's copy, while the description
-	 * stays open; only its release is certainly its last close. */
-	if (rc == 0 && content_tracked(in) && fh_writable(fi) && in->nwriters == 1 &&
-	    version_wrote(in)) {
-		dir_marker = may_mark_dir(in);
-		committed = rc = version_tracked(in) ? version_commit(the_fs, in) :
-						       content_commit(the_fs, in);
-	}
-	if (fh_writable(fi) && in->sess)
-		in->closing = true;	/* its release may end the session */
-	pthread_rwlock_unlock(&in->lock);
-	if (rc >= 0 && dir_marker)
-		commit_marked_dir(req, in);
-	ino = in->ino;		/* IN may be gone once the reply lets release run */
-	fuse_reply_err(req, rc < 0 ? -rc : 0);
-	if (committed == 1)	/* torn save undone: drop the writer's pages */
-		inval_inode(ino, 0, 0);
-}
-
-static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct inode *in = fh_inode(fi);
-	bool dir_marker = false;
-	int rc;
-
-	if (fh_view(fi)) {
-		free(fh_view(fi)->text);
-		free(fh_view(fi));
-		fuse_reply_err(req, 0);
-		return;
-	}
-	(void)ino;
-	int committed = 0;
-
-	if (failpoint("release_slow", EAGAIN))
-		usleep(300000);	/* a release that another worker is slow to reach */
-	pthread_rwlock_wrlock(&in->lock);
-	if (fh_cached(fi))
-		in->ncached--;
-	rc = fs_flush(the_fs, in);
-	if (journal_file(in) && fh_writable(fi) && --in->nwriters == 0) {
-		int r = journal_seal(the_fs, req, in);
-
-		if (r < 0 && rc == 0)
-			rc = r;
-	}
-	if (content_tracked(in) && fh_writable(fi) && --in->nwriters == 0 && in->sess) {
-		dir_marker = may_mark_dir(in);
-		committed = version_tracked(in) ? version_commit(the_fs, in) :
-						  content_commit(the_fs, in);
-		if (committed < 0 && rc == 0)
-			rc = committed;
-	}
-	if (rc == 0 && in->nopen == 1)
-		fs_wbuf_free(in);
-	if (rc < 0)
-		in->werr = rc;
-	pthread_rwlock_unlock(&in->lock);
-	if (rc < 0) {
-		log_err("inode %llu: data written before close could not be stored: %s",
-			(unsigned long long)in->ino, strerror(-rc));
-	}
-	if (rc >= 0 && committed >= 0 && dir_marker)
-		commit_marked_dir(req, in);
-	fuse_reply_err(req, -rc);
-	if (committed == 1)	/* torn save undone: drop the writer's pages */
-		inval_inode(in->ino, 0, 0);
-	inode_open_dec(the_fs, in);
-}
-
-static void do_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
-{
-	struct inode *in = fh_inode(fi);
-	int rc;
-
-	(void)ino;
-	(void)datasync;
-	pthread_rwlock_wrlock(&in->lock);
-	rc = fs_sync(the_fs, in);
-	if (rc == 0 && in->werr)
-		rc = in->werr;		/* a store at an earlier release failed */
-	in->werr = 0;
-	pthread_rwlock_unlock(&in->lock);
-	fuse_reply_err(req, -rc);
-}
-
-/* fallocate: modes 0 and KEEP_SIZE reserve the bytes of the range that no
- * extent holds (prealloc.c); PUNCH_HOLE drops the range; ZERO_RANGE drops
- * it and reserves it.  (The kernel itself refuses COLLAPSE_RANGE and
- * INSERT_RANGE for FUSE filesystems before they reach us.) */
-static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
-			 struct fuse_file_info *fi)
-{
-	struct fs *fs = the_fs;
-	struct inode *in = fh_inode(fi);
-	struct meta_inode saved;
-	struct meta_batch *b;
-	uint64_t end = (uint64_t)off + (uint64_t)len;
-	int rc = 0;
-
-	(void)ino;
-	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE) ||
-	    ((mode & FALLOC_FL_PUNCH_HOLE) &&
-	     (!(mode & FALLOC_FL_KEEP_SIZE) || (mode & FALLOC_FL_ZERO_RANGE)))) {
-		fuse_reply_err(req, EOPNOTSUPP);
-		return;
-	}
-	if (off < 0 || len <= 0) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	if (end > FS_MAX_SIZE && !(mode & FALLOC_FL_PUNCH_HOLE)) {
-		fuse_reply_err(req, EFBIG);
-		return;
-	}
-	if (journal_file(in)) {
-		fuse_reply_err(req, EPERM);
-		return;
-	}
-	b = meta_batch_new();
-	if (!b) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	pthread_rwlock_wrlock(&in->lock);
-	saved = in->attr;
-	version_modify(req, in);
-	version_truncate(in, UINT64_MAX);
-	/* buffered bytes are stored by a commit of their own: not deferred */
-	rc = fs_flush(fs, in);
-	space_defer_begin();
-	if (rc == 0 && (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))) {
-		rc = fs_punch(fs, in, b, off, len);
-		in->attr.mtime = in->attr.ctime = fs_now();
-		in->attr.generation++;
-	}
-	if (rc == 0 && !(mode & FALLOC_FL_PUNCH_HOLE)) {
-		rc = fs_map_load(fs, in);
-		if (rc == 0)
-			rc = prealloc_add(fs, in, b, off, len);
-		if (rc == 0 && !(mode & FALLOC_FL_KEEP_SIZE) && end > in->attr.size) {
-			in->attr.size = end;
-			in->attr.ctime = fs_now();
-		}
-	}
-	if (rc == 0) {
-		inode_save(b, in);
-		rc = fs_commit(fs, b, false);
-	}
-	space_defer_end(fs, rc == 0);
-	if (rc < 0) {
-		fs_content_reload(in);
-		in->attr = saved;
-	} else {
-		prealloc_apply(fs, in);
-	}
-	pthread_rwlock_unlock(&in->lock);
-	meta_batch_free(b);
-	fuse_reply_err(req, -rc);
-}
-
-/* copy_file_range shares the range's data (reflink.c); EOPNOTSUPP where it
- * cannot makes the kernel copy the bytes through read and write. */
-static void do_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
-			       struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
-			       struct fuse_file_info *fi_out, size_t len, int flags)
-{
-	ssize_t n;
-
-	(void)ino_in;
-	(void)ino_out;
-	if (flags || off_in < 0 || off_out < 0) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	if (fh_view(fi_in) || fh_view(fi_out)) {
-		fuse_reply_err(req, EOPNOTSUPP);
-		return;
-	}
-	if (!fh_writable(fi_out)) {
-		fuse_reply_err(req, EBADF);
-		return;
-	}
-	n = fs_reflink(the_fs, req, fh_inode(fi_in), (uint64_t)off_in, fh_inode(fi_out),
-		       (uint64_t)off_out, len);
-	if (n < 0)
-		fuse_reply_err(req, (int)-n);
-	else
-		fuse_reply_write(req, (size_t)n);
-}
-
 /* Both tiers: a cold tier on another device adds its space. */
 static void do_statfs(fuse_req_t req, fuse_ino_t ino)
 {
-	struct fs *fs = the_fs;
+	struct fs *fs = fuse_req_userdata(req);
 	struct tier_space sp, cold;
 	struct statvfs st = { .f_bsize = 4096, .f_frsize = 4096, .f_namemax = META_NAME_MAX };
 	int rc = tier_space(fs->tiers[TIER_HOT], &sp);
@@ -896,18 +243,10 @@ const struct fuse_lowlevel_ops *fs_ops_table(void)
 		.destroy = do_destroy,
 		.getattr = do_getattr,
 		.setattr = do_setattr,
-		.open = do_open,
-		.create = do_create,
-		.read = do_read,
-		.write = do_write,
-		.flush = do_flush,
-		.release = do_release,
-		.fsync = do_fsync,
-		.fallocate = do_fallocate,
-		.copy_file_range = do_copy_file_range,
 		.statfs = do_statfs,
 	};
 
+	fs_file_ops(&ops);
 	fs_dir_ops(&ops);
 	fs_xattr_ops(&ops);
 	fs_clone_ops(&ops);

@@ -7,12 +7,15 @@
  * 'r' record.
  */
 #include "fs/fs.h"
+#include "fs/extmap.h"
+#include "fs/prealloc.h"
+#include "meta/records.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define REC_PREALLOC 'r'	/* ino -> reserved bytes u64 (little-endian) */
+#define REC_PREALLOC META_REC_PREALLOC	/* meta/records.h */
 
 static void rec_key(uint8_t k[8], uint64_t ino)
 {

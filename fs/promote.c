@@ -11,6 +11,10 @@
 #include "fs/access.h"
 #include "fs/inval.h"
 #include "fs/acl.h"
+#include "fs/inode.h"
+#include "fs/extmap.h"
+#include "fs/version.h"
+#include "fs/ops.h"
 #include "fs/clone.h"
 
 #include <errno.h>

@@ -7,6 +7,10 @@
  * index + 1 in that view.
  */
 #include "fs/fs.h"
+#include "fs/inode.h"
+#include "fs/data.h"
+#include "fs/virt.h"
+#include "fs/ops.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -98,8 +102,9 @@ static int dirh_load(struct fs *fs, struct dirh *d, fuse_ino_t ino)
 
 static void do_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	struct dirh *d;
-	int rc = virt_is(ino) ? virt_access(the_fs, req, ino, true) : 0;
+	int rc = virt_is(ino) ? virt_access(fs, req, ino, true) : 0;
 
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
@@ -175,7 +180,7 @@ static size_t add_one(fuse_req_t req, struct fs *fs, fuse_ino_t dir, struct dent
 static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			   struct fuse_file_info *fi, bool plus)
 {
-	struct fs *fs = the_fs;
+	struct fs *fs = fuse_req_userdata(req);
 	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
 	char *buf = fs_scratch(size);
 	size_t used = 0;
@@ -219,7 +224,8 @@ static void do_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 static void do_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 			struct fuse_file_info *fi)
 {
-	int rc = meta_sync(the_fs->meta);
+	struct fs *fs = fuse_req_userdata(req);
+	int rc = meta_sync(fs->meta);
 
 	(void)ino;
 	(void)datasync;

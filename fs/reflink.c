@@ -19,6 +19,13 @@
  * its SHA-256 computed from the content.
  */
 #include "fs/fs.h"
+#include "fs/inode.h"
+#include "fs/data.h"
+#include "fs/extmap.h"
+#include "fs/space.h"
+#include "fs/version.h"
+#include "fs/journal.h"
+#include "fs/ops.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -6,6 +6,8 @@
  * durable commit also waits for a round that ships it (shipping_wait).
  */
 #include "fs/fs.h"
+#include "fs/shipping.h"
+#include "fs/hooks.h"
 #include "meta/ship.h"
 
 #include <errno.h>
@@ -135,3 +137,8 @@ int shipping_wait(struct fs *fs)
 			(unsigned long long)target, strerror(-rc));
 	return rc < 0 ? -EIO : 0;
 }
+
+const struct fs_feature_ops shipping_feature = {
+	.name = "shipping",
+	.durable = shipping_wait,
+};

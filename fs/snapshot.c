@@ -12,6 +12,13 @@
  * never in the middle of one.  Writes to files already open go on.
  */
 #include "fs/access.h"
+#include "fs/inode.h"
+#include "fs/data.h"
+#include "fs/extmap.h"
+#include "fs/space.h"
+#include "fs/content.h"
+#include "fs/snapshot.h"
+#include "meta/records.h"
 #include "meta/keys.h"
 
 #include <errno.h>
@@ -23,8 +30,9 @@
  * are made one at a time, under the namespace lock); for progress bars. */
 static _Atomic uint64_t freezing;
 
-#define REC_P	'P'	/* ds | tag -> struct snaprec */
-#define REC_USE	'a'	/* root -> i64 ns: a file of the snapshot was last opened */
+/* Record kinds (meta/records.h). */
+#define REC_P	META_REC_SNAPSHOT
+#define REC_USE	META_REC_SNAPSHOT_USE
 
 struct snaprec {
 	uint64_t root;
@@ -549,7 +557,7 @@ int snapshot_find_root(struct fs *fs, uint64_t root, uint64_t *ds, char *tag, si
 
 /* --- trees for directory versions (version.c) ---------------------------- */
 
-int tree_freeze(struct fs *fs, uint64_t dir, struct meta_batch *b, uint64_t *root,
+int snapshot_tree_freeze(struct fs *fs, uint64_t dir, struct meta_batch *b, uint64_t *root,
 		uint64_t *files, uint64_t *bytes)
 {
 	struct copy c = { .fs = fs, .b = b, .no_write_bits = true };
@@ -565,7 +573,7 @@ int tree_freeze(struct fs *fs, uint64_t dir, struct meta_batch *b, uint64_t *roo
 	return rc;
 }
 
-int tree_drop(struct fs *fs, uint64_t root, struct meta_batch *b, struct inode ***held,
+int snapshot_tree_drop(struct fs *fs, uint64_t root, struct meta_batch *b, struct inode ***held,
 	      size_t *nheld)
 {
 	struct drop d = { .fs = fs, .b = b };

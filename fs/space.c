@@ -17,6 +17,7 @@
  * daemon dies is only leaked until compaction.
  */
 #include "fs/fs.h"
+#include "fs/space.h"
 
 #include <errno.h>
 #include <sys/statvfs.h>

@@ -12,6 +12,10 @@
 #include "fs/follow.h"
 #include "fs/inval.h"
 #include "fs/lineage.h"
+#include "fs/inode.h"
+#include "fs/snapshot.h"
+#include "fs/journal.h"
+#include "fs/stats.h"
 
 #include <errno.h>
 #include <stdarg.h>

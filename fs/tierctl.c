@@ -12,6 +12,9 @@
  *                          compression per tier, migration counters
  */
 #include "fs/access.h"
+#include "fs/extmap.h"
+#include "fs/migrate.h"
+#include "fs/tierctl.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -30,7 +33,7 @@ static int tier_parse(const char *value, size_t size, bool none_ok)
 	return -2;
 }
 
-int tier_xattr_set(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+int tierctl_xattr_set(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
 		   const char *value, size_t size)
 {
 	bool owner = access_req_owner(req, &in->attr);
@@ -262,7 +265,7 @@ static int tierstat_json(struct fs *fs, char **text, size_t *len)
 	return 0;
 }
 
-int tier_xattr_get(struct fs *fs, struct inode *in, const char *name, char **val, size_t *len)
+int tierctl_xattr_get(struct fs *fs, struct inode *in, const char *name, char **val, size_t *len)
 {
 	uint64_t bytes[TIER_COUNT], stored;
 	struct migrate_stats ms;

@@ -4,7 +4,7 @@
  * gc: after a sweep of unreferenced bytes, every extent record is read to
  * find each segment's live bytes; the pieces in segments (not the active
  * one) whose live bytes are below the threshold fraction of what they take
- * on disk are moved to the end of the same tier by relocate (migrate.c),
+ * on disk are moved to the end of the same tier by migrate_relocate (migrate.c),
  * which leaves the segment unreferenced, and space.c removes it.
  *
  * Policies queue jobs that are not kept in metadata: they find the same
@@ -12,6 +12,11 @@
  */
 #include "fs/fs.h"
 #include "fs/migrate_priv.h"
+#include "fs/inode.h"
+#include "fs/space.h"
+#include "fs/version.h"
+#include "fs/snapshot.h"
+#include "fs/migrate.h"
 #include "meta/keys.h"
 
 #include <errno.h>
@@ -39,7 +44,7 @@ static int gc_ext(void *ctx, const struct meta_extent *e)
 	if (g->marking) {
 		if (e->ref.seg < g->nlive[t] && g->mask[t][e->ref.seg] &&
 		    (!g->inos.n || g->inos.v[g->inos.n - 1] != g->ino))
-			return ino_add(&g->inos, g->ino);
+			return migrate_ino_add(&g->inos, g->ino);
 		return 0;
 	}
 	if (e->ref.seg >= g->nlive[t]) {
@@ -84,12 +89,12 @@ static uint64_t allocated(struct fs *fs)
 }
 
 /* space_sweep, waiting up to 10 s for a moment with no append in flight. */
-int sweep(struct fs *fs)
+int migrate_sweep(struct fs *fs)
 {
 	int rc = space_sweep(fs);
 
 	for (int i = 0; rc == -EAGAIN && i < 1000; i++) {
-		if (!nap(fs->mig, 0.01))
+		if (!migrate_nap(fs->mig, 0.01))
 			return -EINTR;
 		rc = space_sweep(fs);
 	}
@@ -105,14 +110,14 @@ static void gc_progress(struct fs *fs, int state, uint64_t done, uint64_t total)
 	pthread_mutex_unlock(&fs->mig->lock);
 }
 
-void run_gc(struct fs *fs, const struct job *j)
+void migrate_run_gc(struct fs *fs, const struct job *j)
 {
 	struct gcscan g = { .fs = fs };
 	uint64_t before = allocated(fs), after;
 	int rc;
 
 	gc_progress(fs, 1, 0, 0);
-	rc = sweep(fs);
+	rc = migrate_sweep(fs);
 	if (rc == -EAGAIN)
 		rc = 0;		/* appends never paused: compaction alone */
 	if (rc == 0)
@@ -138,9 +143,9 @@ void run_gc(struct fs *fs, const struct job *j)
 		rc = meta_inode_foreach(fs->meta, gc_inode, &g);
 	for (size_t i = 0; rc == 0 && i < g.inos.n; i++) {
 		gc_progress(fs, 1, i, g.inos.n);
-		rc = relocate(fs, j, g.inos.v[i], (const uint8_t **)g.mask, g.nlive);
+		rc = migrate_relocate(fs, j, g.inos.v[i], (const uint8_t **)g.mask, g.nlive);
 	}
-	cache_release(fs);
+	migrate_cache_release(fs);
 	space_reclaim_now(fs);
 	after = allocated(fs);
 	pthread_mutex_lock(&fs->mig->lock);
@@ -167,7 +172,7 @@ int migrate_gc_request(struct fs *fs, double threshold)
 	struct job j = { .kind = JOB_GC, .to = TO_SAME, .threshold = threshold };
 
 	gc_progress(fs, 1, 0, 0);
-	return queue_push(fs->mig, &j);
+	return migrate_queue_push(fs->mig, &j);
 }
 
 /* ---- policies -------------------------------------------------------- */
@@ -178,7 +183,7 @@ static void policy_cold(struct fs *fs, uint64_t ino)
 	struct job j = { .ino = ino, .kind = JOB_MIGRATE, .to = TIER_COLD };
 
 	if (!migrate_pinned(fs, ino, NULL))
-		queue_push(fs->mig, &j);
+		migrate_queue_push(fs->mig, &j);
 }
 
 struct pol {
@@ -192,7 +197,7 @@ struct pol {
 static int pol_ver(void *ctx, uint32_t n, const struct vrec *v)
 {
 	(void)n;
-	return ino_add(ctx, v->vino);
+	return migrate_ino_add(ctx, v->vino);
 }
 
 static int pol_file(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)

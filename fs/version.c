@@ -16,15 +16,19 @@
 #include "fs/version_priv.h"
 #include "fs/inval.h"
 #include "fs/acl.h"
-#include "fs/lineage.h"
+#include "fs/inode.h"
+#include "fs/data.h"
+#include "fs/extmap.h"
+#include "fs/space.h"
+#include "fs/content.h"
+#include "fs/version.h"
+#include "fs/hooks.h"
 #include "meta/keys.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define VREC_LEN (1 + 8 + 8 + 8 + 32 + 4 + 4 + 16 + 3)
 
@@ -67,264 +71,6 @@ static int vrec_decode(const uint8_t *b, size_t len, struct vrec *v)
 	v->complete = b[82];
 	v->held = b[83];
 	return 0;
-}
-
-bool version_wrote(const struct inode *in)
-{
-	return in->sess && in->sess->wrote;
-}
-
-bool content_tracked(const struct inode *in)
-{
-	return S_ISREG(in->attr.mode) && !(in->attr.flags & META_IF_READONLY) &&
-	       (in->attr.policy == META_AREA_CHECKPOINT || in->attr.policy == META_AREA_DATASET);
-}
-
-bool version_tracked(const struct inode *in)
-{
-	return S_ISREG(in->attr.mode) && in->attr.policy == META_AREA_CHECKPOINT &&
-	       !(in->attr.flags & META_IF_VERSION);
-}
-
-void version_session_free(struct inode *in)
-{
-	in->name_hidden = false;
-	if (in->sess) {
-		EVP_MD_CTX_free(in->sess->md);
-		free(in->sess);
-		in->sess = NULL;
-	}
-}
-
-void ver_read_comm(uint32_t pid, char *comm)
-{
-	char path[64];
-	int fd;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	n = fd >= 0 ? read(fd, comm, 15) : -1;
-	if (fd >= 0)
-		close(fd);
-	comm[n > 0 ? n : 0] = 0;
-	comm[strcspn(comm, "\n")] = 0;
-}
-
-/* Record (or clear) that INO has an open write session, so that a crash
- * in the middle of a save is undone at the next mount. */
-void ver_session_mark(struct fs *fs, uint64_t ino, bool open)
-{
-	struct meta_batch *b = meta_batch_new();
-	uint8_t k[8];
-
-	if (!b)
-		return;
-	key_put_u64(k, ino);
-	if (open)
-		meta_rec_put(b, REC_W, k, 8, "", 0);
-	else
-		meta_rec_del(b, REC_W, k, 8);
-	if (fs_commit(fs, b, false) < 0)
-		log_warn("inode %llu: cannot record its write session", (unsigned long long)ino);
-	meta_batch_free(b);
-}
-
-void version_modify(fuse_req_t req, struct inode *in)
-{
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct session *s = in->sess;
-
-	if (!content_tracked(in))
-		return;
-	if (!s) {
-		s = calloc(1, sizeof(*s));
-		if (!s)
-			return;		/* the commit then hashes the content itself */
-		s->md = EVP_MD_CTX_new();
-		s->hash_ok = s->md && EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) == 1 &&
-			     in->attr.size == 0;
-		s->uid = ctx->uid;
-		s->pid = ctx->pid;
-		ver_read_comm(s->pid, s->comm);
-		in->sess = s;
-		if (version_tracked(in))
-			ver_session_mark(the_fs, in->ino, true);
-	}
-}
-
-void version_hash(struct inode *in, const char *buf, size_t size, uint64_t off)
-{
-	struct session *s = in->sess;
-
-	if (!s)
-		return;
-	s->wrote = true;
-	if (!s->hash_ok)
-		return;
-	if (off == s->hashed) {
-		EVP_DigestUpdate(s->md, buf, size);
-		s->hashed += size;
-	} else {
-		s->hash_ok = false;	/* out of order: hash the content at commit */
-	}
-}
-
-void version_truncate(struct inode *in, uint64_t size)
-{
-	struct session *s = in->sess;
-
-	if (!s)
-		return;
-	if (size == 0 && s->md && EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) == 1) {
-		s->hashed = 0;
-		s->hash_ok = true;
-	} else if (size < s->hashed || size > s->hashed) {
-		s->hash_ok = false;
-	}
-}
-
-/* SHA-256 of IN's whole content, read back through the extent map. */
-int content_hash_now(struct fs *fs, struct inode *in, uint8_t sha[32])
-{
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	char *buf = malloc(FS_MAX_WRITE);
-	uint64_t off = 0;
-	size_t got;
-	int rc = md && buf && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 ? 0 : -ENOMEM;
-
-	if (rc == 0)
-		rc = fs_map_load(fs, in);
-	while (rc == 0 && off < in->attr.size) {
-		rc = fs_read(fs, in, buf, FS_MAX_WRITE, off, &got);
-		if (rc == 0 && got == 0)
-			rc = -EIO;
-		if (rc == 0)
-			EVP_DigestUpdate(md, buf, got);
-		off += got;
-	}
-	if (rc == 0)
-		EVP_DigestFinal_ex(md, sha, NULL);
-	EVP_MD_CTX_free(md);
-	free(buf);
-	return rc;
-}
-
-static int read_at(struct fs *fs, struct inode *in, void *dst, size_t len, uint64_t off)
-{
-	size_t got;
-	int rc = fs_read(fs, in, dst, len, off, &got);
-
-	return rc < 0 ? rc : got == len ? 0 : -EIO;
-}
-
-static uint64_t le(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-
-	while (n--)
-		v = v << 8 | p[n];
-	return v;
-}
-
-/* A zip (torch.save) is whole if its end-of-central-directory record ends
- * the file and the central directory it points at ends where it starts. */
-static bool zip_whole(struct fs *fs, struct inode *in)
-{
-	uint64_t size = in->attr.size, tail = size < 65557 ? size : 65557;
-	uint8_t *b = malloc(tail);
-	bool ok = false;
-
-	if (!b || read_at(fs, in, b, tail, size - tail) < 0)
-		goto out;
-	for (int64_t i = (int64_t)tail - 22; i >= 0 && !ok; i--) {
-		uint64_t eocd = size - tail + (uint64_t)i, cdsize, cdoff;
-
-		if (le(b + i, 4) != 0x06054b50 || eocd + 22 + le(b + i + 20, 2) != size)
-			continue;
-		cdsize = le(b + i + 12, 4);
-		cdoff = le(b + i + 16, 4);
-		if (i >= 20 && le(b + i - 20, 4) == 0x07064b50) {
-			/* zip64 (PyTorch writes it always): the locator sits
-			 * just before the record and points at the zip64 one */
-			uint64_t z64;
-			uint8_t r[56];
-
-			z64 = le(b + i - 12, 8);
-			if (z64 + 56 > size || read_at(fs, in, r, 56, z64) < 0 ||
-			    le(r, 4) != 0x06064b50)
-				break;
-			cdsize = le(r + 40, 8);
-			cdoff = le(r + 48, 8);
-			ok = cdoff + cdsize == z64;
-		} else {
-			ok = cdoff + cdsize == eocd;
-		}
-		break;
-	}
-out:
-	free(b);
-	return ok;
-}
-
-/* A safetensors file is whole if its tensors' data ends at its end. */
-static bool safetensors_whole(struct fs *fs, struct inode *in, uint64_t hlen)
-{
-	char *h = malloc(hlen + 1), *p;
-	uint64_t max = 0;
-	bool ok = false;
-
-	if (!h || read_at(fs, in, h, hlen, 8) < 0)
-		goto out;
-	h[hlen] = 0;
-	for (p = strstr(h, "\"data_offsets\""); p; p = strstr(p + 1, "\"data_offsets\"")) {
-		unsigned long long a, e;
-
-		if (sscanf(strchr(p, '[') ? strchr(p, '[') : p, "[%llu , %llu]", &a, &e) != 2 ||
-		    a > e)
-			goto out;
-		if (e > max)
-			max = e;
-	}
-	ok = 8 + hlen + max == in->attr.size;
-out:
-	free(h);
-	return ok;
-}
-
-/* Is IN's content a whole file of the formats we know torn saves of? */
-bool ver_content_whole(struct fs *fs, struct inode *in)
-{
-	uint8_t head[9];
-	uint64_t hlen;
-
-	if (in->attr.size < 9 || read_at(fs, in, head, 9, 0) < 0)
-		return true;
-	if (le(head, 4) == 0x04034b50)
-		return zip_whole(fs, in);
-	hlen = le(head, 8);
-	if (head[8] == '{' && hlen >= 2 && hlen < (100u << 20))
-		return hlen + 8 <= in->attr.size && safetensors_whole(fs, in, hlen);
-	return true;
-}
-
-/* Is version inode VINO a zip or safetensors file (formats whose saves
- * are never empty)?  False when it cannot be read. */
-static bool version_known_format(struct fs *fs, uint64_t vino)
-{
-	struct inode *vin;
-	uint8_t head[9];
-	bool known = false;
-
-	if (inode_get(fs, vino, &vin) < 0)
-		return false;
-	pthread_rwlock_wrlock(&vin->lock);
-	if (vin->attr.size >= 9 && fs_map_load(fs, vin) == 0 && read_at(fs, vin, head, 9, 0) == 0)
-		known = le(head, 4) == 0x04034b50 ||
-			(head[8] == '{' && le(head, 8) >= 2 && le(head, 8) < (100u << 20));
-	pthread_rwlock_unlock(&vin->lock);
-	inode_put(fs, vin);
-	return known;
 }
 
 /* --- version records ------------------------------------------------- */
@@ -553,13 +299,13 @@ void ver_retain_of(struct fs *fs, uint64_t dir, unsigned *keep, unsigned *every)
 /* Make the kernel let go of pruned version N (vino VINO) of IN: drop the
  * names it may cache for it, so that its last user frees it (queued: IN
  * is locked; the names are not cached anyway, see fs_entry). */
-static void forget_names(struct inode *in, uint32_t n, uint64_t vino)
+static void forget_names(struct fs *fs, struct inode *in, uint32_t n, uint64_t vino)
 {
 	char name[META_NAME_MAX + 16];
 	int len;
 
 	len = snprintf(name, sizeof(name), "%u", n);
-	inval_delete(virt_versions_of(in->ino), vino, name, (size_t)len);
+	VER_PUBLISH(fs, pruned, in->ino, n, vino);
 	if (in->lname) {
 		len = snprintf(name, sizeof(name), "%s@v%u", in->lname, n);
 		if (len < (int)sizeof(name))
@@ -607,7 +353,7 @@ static void prune(struct fs *fs, struct inode *in)
 				(unsigned long long)ino, strerror(-rc));
 		release_versions(fs, held, nd);
 		for (size_t i = 0; rc == 0 && i < nd; i++)
-			forget_names(in, nums[i], vinos[i]);
+			forget_names(fs, in, nums[i], vinos[i]);
 	}
 	meta_batch_free(b);
 	ver_list_free(l);
@@ -671,7 +417,7 @@ int version_rename(struct fs *fs, struct meta_batch *b, uint64_t src, uint64_t d
 		ver_rec_put(b, src, (d->count ? d->n[d->count - 1] : 0) + (uint32_t)i + 1, &s->v[i]);
 	ver_list_free(d);
 	ver_list_free(s);
-	migrate_pin_rename(fs, b, src, dst);	/* so does a tier pin */
+	VER_PUBLISH(fs, renamed, fs, b, src, dst);	/* so does a tier pin */
 	return 0;
 }
 
@@ -763,10 +509,10 @@ int version_commit(struct fs *fs, struct inode *in)
 	if (rc < 0)
 		goto out;
 	v.size = in->attr.size;
-	v.complete = ver_content_whole(fs, in);
+	v.complete = content_whole(fs, in);
 	/* A session that only truncated (a save killed between its opening
 	 * O_TRUNC and its first write) is no save of a zip or safetensors. */
-	if (v.complete && have_good && in->attr.size == 0 && version_known_format(fs, good.vino))
+	if (v.complete && have_good && in->attr.size == 0 && content_known_format(fs, good.vino))
 		v.complete = false;
 	if (s && s->sha_known)
 		memcpy(v.sha, s->sha, 32);
@@ -802,10 +548,7 @@ int version_commit(struct fs *fs, struct inode *in)
 	if (rc < 0)
 		goto out;
 	ver_rec_put(b, in->ino, last + 1, &v);
-	if (s && s->restored)
-		lineage_copy(fs, b, s->restored, v.vino);
-	else
-		lineage_attach(fs, b, v.pid, v.uid, v.vino);
+	VER_PUBLISH(fs, committed, fs, b, v.vino, v.pid, v.uid, s ? s->restored : 0);
 	{
 		uint8_t wk[8];
 
@@ -845,8 +588,31 @@ out:
 	if (rc < 0 && have_good)
 		ver_fall_back(fs, in, &good);
 	meta_batch_free(b);
-	version_session_free(in);
+	content_session_free(in);
 	if (rc >= 0)
 		prune(fs, in);
 	return rc;
 }
+
+/* --- hooks into the core, and what versions publish ------------------- */
+
+int version_subscribe(struct fs *fs, const struct version_events *ev)
+{
+	if (fs->nversion_subs == sizeof(fs->version_subs) / sizeof(fs->version_subs[0]))
+		return -ENOSPC;
+	fs->version_subs[fs->nversion_subs++] = ev;
+	return 0;
+}
+
+/* A checkpoint file's versions go when the file is purged. */
+static void version_before_purge(struct fs *fs, struct inode *in)
+{
+	if (version_tracked(in))
+		version_drop_all(fs, in->ino);
+}
+
+const struct fs_feature_ops version_feature = {
+	.name = "versions",
+	.keeps_records = version_tracked,
+	.before_purge = version_before_purge,
+};

@@ -1,29 +1,21 @@
-/* version_priv.h — what version.c shares with vermore.c (fs/ only). */
+/* version_priv.h — what the files of checkpoint versions share (version.c,
+ * vsession.c, vadmin.c, dirver.c, content.c; fs/ only). */
 #ifndef AIFS_FS_VERSION_PRIV_H
 #define AIFS_FS_VERSION_PRIV_H
 
 #include "fs/fs.h"
+#include "fs/version.h"
 
 #include <openssl/evp.h>
 
-#define REC_V	'V'	/* ino | n -> struct vrec */
-#define REC_B	'B'	/* vino -> ino | n */
-#define REC_H	'H'	/* ino -> generation | sha256 of the content at it */
-#define REC_W	'W'	/* ino: a write session is open (undone at the next mount) */
-#define REC_Q	'Q'	/* dir -> keep u32, every u32: retention of its checkpoints */
-#define REC_HOLD 'G'	/* vino | tag -> hold on a version */
+#include "meta/records.h"
 
-struct session {
-	EVP_MD_CTX *md;
-	uint64_t hashed;	/* bytes hashed, in order, from 0 */
-	bool hash_ok;
-	bool wrote;		/* data written, not only truncated */
-	bool sha_known;		/* restore: the content is a version's, sha below */
-	uint8_t sha[32];
-	uint64_t restored;	/* restore: that version's inode (its lineage is kept) */
-	uint32_t uid, pid;
-	char comm[16];
-};
+/* Record kinds (meta/records.h). */
+#define REC_V		META_REC_VERSION
+#define REC_B		META_REC_VERSION_OF
+#define REC_W		META_REC_SESSION
+#define REC_Q		META_REC_RETAIN
+#define REC_HOLD	META_REC_VERSION_HOLD
 
 /* The versions of one file, in order. */
 struct vlist {
@@ -46,14 +38,18 @@ void ver_list_free(struct vlist *l);
 int ver_last_cb(void *ctx, uint32_t n, const struct vrec *v);
 /* Make IN's content that of complete version P again (into B). */
 int ver_revert(struct fs *fs, struct inode *in, struct meta_batch *b, const struct vrec *p);
-/* Is IN's content (locked, map loaded) whole by its format: a zip of
- * torch.save or a safetensors file that ends where its index says; any
- * other content is whole. */
-bool ver_content_whole(struct fs *fs, struct inode *in);
 /* The retention set on directory DIR (user.aifs.retain) into *KEEP and
  * *EVERY, if any (left as they are otherwise). */
 void ver_retain_of(struct fs *fs, uint64_t dir, unsigned *keep, unsigned *every);
 /* True if version inode VINO is on hold. */
 bool ver_held(struct fs *fs, uint64_t vino);
+
+/* Publish an event (struct version_events) to the subscribers. */
+#define VER_PUBLISH(fs, event, ...)						\
+	do {									\
+		for (unsigned i_ = 0; i_ < (fs)->nversion_subs; i_++)		\
+			if ((fs)->version_subs[i_]->event)			\
+				(fs)->version_subs[i_]->event(__VA_ARGS__);	\
+	} while (0)
 
 #endif

@@ -9,6 +9,13 @@
  */
 #include "fs/access.h"
 #include "fs/lineage.h"
+#include "fs/inode.h"
+#include "fs/version.h"
+#include "fs/snapshot.h"
+#include "fs/journal.h"
+#include "fs/stats.h"
+#include "fs/virt.h"
+#include "fs/inval.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -49,7 +56,7 @@ bool virt_is(uint64_t ino)
 	return (ino & FS_VIRT_BIT) != 0;
 }
 
-void virt_stat(uint64_t ino, struct stat *st)
+void virt_stat(struct fs *fs, uint64_t ino, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
@@ -67,7 +74,7 @@ void virt_stat(uint64_t ino, struct stat *st)
 
 		st->st_mode = S_IFREG | 0444;
 		st->st_nlink = 1;
-		if (journal_checkpoint_text(the_fs, &text, &len) == 0) {
+		if (journal_checkpoint_text(fs, &text, &len) == 0) {
 			st->st_size = (off_t)len;
 			free(text);
 		}
@@ -148,7 +155,7 @@ int virt_lookup(struct fs *fs, uint64_t parent, const char *name,
 	 * with commits and renames, and the audit checkpoint's size changes
 	 * with every signature: those are not cached. */
 	e->generation = 1;
-	virt_stat(e->ino, &e->attr);
+	virt_stat(fs, e->ino, &e->attr);
 	if (vkind(e->ino) != KIND_VFILE) {
 		e->entry_timeout = fs->opt.entry_timeout;
 		if (vkind(e->ino) != KIND_CKPT)
@@ -236,15 +243,15 @@ int virt_readdir(struct fs *fs, uint64_t id,
 }
 
 /* An open view file: its whole content, taken at open. */
-int virt_open(uint64_t id, char **text, size_t *len)
+int virt_open(struct fs *fs, uint64_t id, char **text, size_t *len)
 {
 	if (vkind(id) == KIND_STATS)
-		return stats_json(the_fs, text, len);
+		return stats_json(fs, text, len);
 	if (vkind(id) == KIND_METRICS)
-		return stats_prometheus(the_fs, text, len);
+		return stats_prometheus(fs, text, len);
 	if (vkind(id) != KIND_CKPT)
 		return -EISDIR;
-	return journal_checkpoint_text(the_fs, text, len);
+	return journal_checkpoint_text(fs, text, len);
 }
 
 int virt_access(struct fs *fs, fuse_req_t req, uint64_t id, bool list)
@@ -271,3 +278,17 @@ uint64_t virt_versions_of(uint64_t ino)
 {
 	return vid(KIND_VFILE, ino);
 }
+
+/* What versions publish (version.h): a pruned version leaves its file's
+ * versions view (queued; the kernel may cache the name). */
+static void virt_version_pruned(uint64_t ino, uint32_t n, uint64_t vino)
+{
+	char name[16];
+	int len = snprintf(name, sizeof(name), "%u", n);
+
+	inval_delete(virt_versions_of(ino), vino, name, (size_t)len);
+}
+
+const struct version_events virt_version_events = {
+	.pruned = virt_version_pruned,
+};

@@ -5,6 +5,13 @@
 #include "fs/access.h"
 #include "fs/acl.h"
 #include "fs/lineage.h"
+#include "fs/inode.h"
+#include "fs/space.h"
+#include "fs/version.h"
+#include "fs/journal.h"
+#include "fs/virt.h"
+#include "fs/tierctl.h"
+#include "fs/ops.h"
 #include "tier/failpoint.h"
 #include "fs/du.h"
 #include "fs/dirver.h"
@@ -61,7 +68,7 @@ static int dir_restore(fuse_req_t req, struct inode *in, const char *value, size
 	n = strtoul(num, &end, 10);
 	if (*end || !n || n > UINT32_MAX)
 		return -EINVAL;
-	return fs_restore_tree(the_fs, req, in, (uint32_t)n);
+	return fs_restore_tree(fuse_req_userdata(req), req, in, (uint32_t)n);
 }
 
 /* setxattr user.aifs.area=POLICY on a directory marks its area (what is
@@ -209,42 +216,43 @@ static int failpoints_set(fuse_req_t req, const char *value, size_t size)
 static void xattr_change(fuse_req_t req, fuse_ino_t ino, const char *name,
 			 const char *value, size_t size, int flags, bool remove)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	struct inode *in;
-	int rc = inode_get(the_fs, ino, &in), t = 1;
+	int rc = inode_get(fs, ino, &in), t = 1;
 
 	if (rc == 0 && !remove && !strcmp(name, "user.aifs.failpoints") && ino == FUSE_ROOT_ID)
 		t = failpoints_set(req, value, size);
 	/* tier controls queue work for the tier thread: not under IN's lock */
 	else if (rc == 0 && !remove && !strncmp(name, "user.aifs.", 10))
-		t = tier_xattr_set(the_fs, req, in, name, value, size);
+		t = tierctl_xattr_set(fs, req, in, name, value, size);
 	if (t != 1) {
 		rc = t;
-		inode_put(the_fs, in);
+		inode_put(fs, in);
 	} else if (rc == 0 && !remove && !strcmp(name, "user.aifs.commit")) {
 		const struct fuse_ctx *ctx = fuse_req_ctx(req);
 
 		/* takes the namespace lock, so not under IN's */
 		rc = !access_req_owner(req, &in->attr) ? -EPERM :
-			version_dir_commit(the_fs, in->ino, ctx->uid, ctx->pid);
-		inode_put(the_fs, in);
+			version_dir_commit(fs, in->ino, ctx->uid, ctx->pid);
+		inode_put(fs, in);
 	} else if (rc == 0 && !remove && !strcmp(name, "user.aifs.retention")) {
 		/* records the directory's path: reads its ancestors' locks, so not under IN's */
-		rc = journal_dir_retention(the_fs, req, in, value, size);
-		inode_put(the_fs, in);
+		rc = journal_dir_retention(fs, req, in, value, size);
+		inode_put(fs, in);
 	} else if (rc == 0 && !remove && !strcmp(name, "user.aifs.restore") &&
 		   S_ISDIR(in->attr.mode)) {
 		/* a directory version: commits, so not under IN's lock */
 		rc = dir_restore(req, in, value, size);
-		inode_put(the_fs, in);
+		inode_put(fs, in);
 	} else if (rc == 0 && !remove && !strcmp(name, "user.aifs.promote")) {
 		/* creates a file: takes the namespace lock, so not under IN's */
-		rc = fs_promote(the_fs, req, in, value, size);
-		inode_put(the_fs, in);
+		rc = fs_promote(fs, req, in, value, size);
+		inode_put(fs, in);
 	} else if (rc == 0) {
 		pthread_rwlock_wrlock(&in->lock);
-		rc = xattr_set(req, the_fs, in, name, value, size, flags, remove);
+		rc = xattr_set(req, fs, in, name, value, size, flags, remove);
 		pthread_rwlock_unlock(&in->lock);
-		inode_put(the_fs, in);
+		inode_put(fs, in);
 	}
 	fuse_reply_err(req, -rc);
 }
@@ -262,45 +270,46 @@ static void do_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 
 static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	struct inode *in;
 	void *val = NULL;
 	size_t len = 0;
-	int rc = virt_is(ino) ? -ENODATA : inode_get(the_fs, ino, &in);
+	int rc = virt_is(ino) ? -ENODATA : inode_get(fs, ino, &in);
 
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
 	if (!strcmp(name, "user.aifs.lineage")) {
-		rc = lineage_xattr(the_fs, in, fuse_req_ctx(req)->uid, (char **)&val, &len);
+		rc = lineage_xattr(fs, in, fuse_req_ctx(req)->uid, (char **)&val, &len);
 	} else if (!strcmp(name, "user.aifs.du")) {
 		val = malloc(256);
-		rc = val ? fs_du(the_fs, req, in, val, 256) : -ENOMEM;
+		rc = val ? fs_du(fs, req, in, val, 256) : -ENOMEM;
 		len = rc > 0 ? (size_t)rc : 0;
 	} else if (journal_file(in) && (!strcmp(name, "user.aifs.sealed") ||
 		   !strcmp(name, "user.aifs.retain_until") || !strcmp(name, "user.aifs.holds") ||
 		   !strcmp(name, "user.aifs.retention_mode"))) {
 		val = malloc(4096);
 		pthread_rwlock_rdlock(&in->lock);
-		rc = val ? journal_xattr_get(the_fs, in, name, val, 4096) : -ENOMEM;
+		rc = val ? journal_xattr_get(fs, in, name, val, 4096) : -ENOMEM;
 		pthread_rwlock_unlock(&in->lock);
 		len = rc > 0 ? (size_t)rc : 0;
 	} else if (!strncmp(name, "user.aifs.", 10) &&
-		   (rc = tier_xattr_get(the_fs, in, name, (char **)&val, &len)) != 1) {
+		   (rc = tierctl_xattr_get(fs, in, name, (char **)&val, &len)) != 1) {
 		/* tiers: answered (or refused) by tierctl.c */
 	} else if (!strncmp(name, "user.aifs.", 10)) {
 		char *buf = malloc(256);
 
 		pthread_rwlock_wrlock(&in->lock);	/* may load the map and hash */
-		rc = buf ? version_xattr(the_fs, in, name, buf, 256) : -ENOMEM;
+		rc = buf ? version_xattr(fs, in, name, buf, 256) : -ENOMEM;
 		pthread_rwlock_unlock(&in->lock);
 		val = buf;
 		len = rc > 0 ? (size_t)rc : 0;
 	} else {
 		rc = (in->attr.flags & META_IF_XATTR) && strlen(name) <= 255 ?
-			meta_xattr_get(the_fs->meta, ino, name, &val, &len) : -ENODATA;
+			meta_xattr_get(fs->meta, ino, name, &val, &len) : -ENODATA;
 	}
-	inode_put(the_fs, in);
+	inode_put(fs, in);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else if (size == 0)
@@ -340,14 +349,15 @@ static int xlist_add(void *ctx, const char *name, const void *val, size_t vlen)
 
 static void do_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	struct xlist l = { 0 };
 	struct inode *in;
-	int rc = virt_is(ino) ? 1 : inode_get(the_fs, ino, &in);
+	int rc = virt_is(ino) ? 1 : inode_get(fs, ino, &in);
 
 	if (rc == 0) {
 		if (in->attr.flags & META_IF_XATTR)
-			rc = meta_xattr_foreach(the_fs->meta, ino, xlist_add, &l);
-		inode_put(the_fs, in);
+			rc = meta_xattr_foreach(fs->meta, ino, xlist_add, &l);
+		inode_put(fs, in);
 	}
 	if (rc < 0)
 		fuse_reply_err(req, -rc);

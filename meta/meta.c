@@ -3,7 +3,8 @@
  *
  * Values.  Integers are little-endian; inodes, dentries and extents start
  * with a one-byte record version so that each kind can evolve on its own
- * (a reader rejects a version or a length it does not know as corruption):
+ * (a reader rejects a version or a length it does not know as corruption;
+ * the kind bytes are those of meta/records.h):
  *
  *   'I' ino          v1: mode, uid, gid, nlink u32; size, rdev u64;
  *                        atime, mtime, ctime, btime i64; flags u32;
@@ -30,6 +31,7 @@
 #include "meta/db.h"
 #include "meta/keys.h"
 #include "meta/meta.h"
+#include "meta/records.h"
 #include "tier/log.h"
 
 #define INODE_V1_LEN	86
@@ -39,7 +41,7 @@
  * TIER_EXTENT_MAX bytes and never stores them larger than given. */
 #define EXTENT_NCRC_MAX	TIER_NCRC(TIER_EXTENT_MAX)
 
-static const uint8_t format_key[] = { 'S', 'f', 'o', 'r', 'm', 'a', 't' };
+static const uint8_t format_key[] = { META_REC_SUPER, 'f', 'o', 'r', 'm', 'a', 't' };
 
 /* --- errors and value encodings --------------------------------------- */
 
@@ -200,7 +202,7 @@ static void ino_del_all(struct meta *m, struct meta_batch *b, uint8_t kind, uint
 int meta_inode_get(struct meta *m, uint64_t ino, struct meta_inode *out)
 {
 	uint8_t k[KEY_MAX];
-	size_t klen = key_ino(k, 'I', ino);
+	size_t klen = key_ino(k, META_REC_INODE, ino);
 	struct db_pinned p;
 	int rc = db_get_pinned(m, k, klen, &p);
 
@@ -215,12 +217,12 @@ void meta_inode_put(struct meta_batch *b, const struct meta_inode *in)
 {
 	uint8_t v[INODE_V1_LEN];
 
-	ino_put(b, 'I', in->ino, v, inode_encode(v, in));
+	ino_put(b, META_REC_INODE, in->ino, v, inode_encode(v, in));
 }
 
 void meta_inode_del(struct meta_batch *b, uint64_t ino)
 {
-	ino_del(b, 'I', ino);
+	ino_del(b, META_REC_INODE, ino);
 }
 
 /* An empty store answers META_ROOT_INO too, so that "max + 1" is always
@@ -228,9 +230,9 @@ void meta_inode_del(struct meta_batch *b, uint64_t ino)
  * a key of the kinds sorting before 'I' when there is no inode. */
 int meta_inode_max(struct meta *m, uint64_t *out)
 {
-	static const uint8_t lower[] = { 'I' };
+	static const uint8_t lower[] = { META_REC_INODE };
 	uint8_t last[KEY_MAX], k[KEY_MAX];
-	size_t llen = key_ino(last, 'I', UINT64_MAX), klen;
+	size_t llen = key_ino(last, META_REC_INODE, UINT64_MAX), klen;
 	int rc = db_last_key(m, "inode max", lower, sizeof(lower), last, llen, k, &klen);
 
 	*out = META_ROOT_INO;
@@ -246,7 +248,7 @@ int meta_inode_max(struct meta *m, uint64_t *out)
 int meta_inode_foreach(struct meta *m,
 		       int (*fn)(void *ctx, const struct meta_inode *in), void *ctx)
 {
-	const uint8_t prefix[] = { 'I' };
+	const uint8_t prefix[] = { META_REC_INODE };
 	struct meta_inode in;
 	struct db_cursor c;
 	int rc = db_cur_open(&c, m, prefix, 1, prefix, 1);
@@ -273,7 +275,7 @@ int meta_dentry_get(struct meta *m, uint64_t parent, const char *name, size_t le
 
 	if (len > META_NAME_MAX)
 		return -ENAMETOOLONG;
-	klen = key_ino_name(k, 'D', parent, name, len);
+	klen = key_ino_name(k, META_REC_DENTRY, parent, name, len);
 	rc = db_get_pinned(m, k, klen, &p);
 	if (rc)
 		return rc;
@@ -286,7 +288,7 @@ void meta_dentry_put(struct meta_batch *b, uint64_t parent, const char *name,
 		     size_t len, uint64_t ino, uint32_t type)
 {
 	uint8_t k[KEY_MAX], v[DENTRY_V1_LEN];
-	size_t klen = key_ino_name(k, 'D', parent, name, len);
+	size_t klen = key_ino_name(k, META_REC_DENTRY, parent, name, len);
 
 	v[0] = 1;
 	le_put(le_put(v + 1, ino, 8), type, 4);
@@ -298,7 +300,7 @@ void meta_dentry_del(struct meta_batch *b, uint64_t parent, const char *name,
 {
 	uint8_t k[KEY_MAX];
 
-	db_batch_del(b, k, key_ino_name(k, 'D', parent, name, len));
+	db_batch_del(b, k, key_ino_name(k, META_REC_DENTRY, parent, name, len));
 }
 
 int meta_dentry_foreach(struct meta *m, uint64_t parent, const char *after,
@@ -308,8 +310,8 @@ int meta_dentry_foreach(struct meta *m, uint64_t parent, const char *after,
 			void *ctx)
 {
 	uint8_t prefix[KEY_MAX], start[KEY_MAX];
-	size_t plen = key_ino(prefix, 'D', parent);
-	size_t slen = key_ino(start, 'D', parent);
+	size_t plen = key_ino(prefix, META_REC_DENTRY, parent);
+	size_t slen = key_ino(start, META_REC_DENTRY, parent);
 	struct db_cursor c;
 	uint64_t ino;
 	uint32_t type;
@@ -319,7 +321,7 @@ int meta_dentry_foreach(struct meta *m, uint64_t parent, const char *after,
 		if (after_len > META_NAME_MAX)
 			return -EINVAL;
 		/* The smallest key above "parent|after" is "parent|after|0". */
-		slen = key_ino_name(start, 'D', parent, after, after_len);
+		slen = key_ino_name(start, META_REC_DENTRY, parent, after, after_len);
 		start[slen++] = 0;
 	}
 	rc = db_cur_open(&c, m, prefix, plen, start, slen);
@@ -336,7 +338,7 @@ int meta_dentry_foreach(struct meta *m, uint64_t parent, const char *after,
 int meta_dir_empty(struct meta *m, uint64_t parent)
 {
 	uint8_t prefix[KEY_MAX];
-	size_t plen = key_ino(prefix, 'D', parent);
+	size_t plen = key_ino(prefix, META_REC_DENTRY, parent);
 	struct db_cursor c;
 	int rc = db_cur_open(&c, m, prefix, plen, prefix, plen);
 	bool empty;
@@ -355,7 +357,7 @@ int meta_extent_foreach(struct meta *m, uint64_t ino,
 {
 	uint32_t crcs[EXTENT_NCRC_MAX];
 	uint8_t prefix[KEY_MAX];
-	size_t plen = key_ino(prefix, 'E', ino);
+	size_t plen = key_ino(prefix, META_REC_EXTENT, ino);
 	struct meta_extent e;
 	struct db_cursor c;
 	int rc = db_cur_open(&c, m, prefix, plen, prefix, plen);
@@ -373,7 +375,7 @@ int meta_extent_foreach(struct meta *m, uint64_t ino,
 void meta_extent_put(struct meta_batch *b, uint64_t ino, const struct meta_extent *e)
 {
 	uint8_t k[KEY_MAX], v[EXTENT_V1_HDR + 4 * EXTENT_NCRC_MAX];
-	size_t klen = key_ino_off(k, 'E', ino, e->foff);
+	size_t klen = key_ino_off(k, META_REC_EXTENT, ino, e->foff);
 	uint8_t *p = v;
 
 	assert(e->ncrc == TIER_NCRC(e->ref.stored_len));
@@ -397,12 +399,12 @@ void meta_extent_del(struct meta_batch *b, uint64_t ino, uint64_t foff)
 {
 	uint8_t k[KEY_MAX];
 
-	db_batch_del(b, k, key_ino_off(k, 'E', ino, foff));
+	db_batch_del(b, k, key_ino_off(k, META_REC_EXTENT, ino, foff));
 }
 
 void meta_extent_del_all(struct meta *m, struct meta_batch *b, uint64_t ino)
 {
-	ino_del_all(m, b, 'E', ino);
+	ino_del_all(m, b, META_REC_EXTENT, ino);
 }
 
 /* --- extended attributes, symlinks, inline data ------------------------ */
@@ -417,7 +419,7 @@ int meta_xattr_get(struct meta *m, uint64_t ino, const char *name,
 	/* What getxattr(2) answers for a name longer than XATTR_NAME_MAX. */
 	if (nlen > META_NAME_MAX)
 		return -ERANGE;
-	rc = db_get_copy(m, k, key_ino_name(k, 'X', ino, name, nlen), val, len);
+	rc = db_get_copy(m, k, key_ino_name(k, META_REC_XATTR, ino, name, nlen), val, len);
 	return rc == -ENOENT ? -ENODATA : rc;
 }
 
@@ -426,14 +428,14 @@ void meta_xattr_put(struct meta_batch *b, uint64_t ino, const char *name,
 {
 	uint8_t k[KEY_MAX];
 
-	db_batch_put(b, k, key_ino_name(k, 'X', ino, name, strlen(name)), val, len);
+	db_batch_put(b, k, key_ino_name(k, META_REC_XATTR, ino, name, strlen(name)), val, len);
 }
 
 void meta_xattr_del(struct meta_batch *b, uint64_t ino, const char *name)
 {
 	uint8_t k[KEY_MAX];
 
-	db_batch_del(b, k, key_ino_name(k, 'X', ino, name, strlen(name)));
+	db_batch_del(b, k, key_ino_name(k, META_REC_XATTR, ino, name, strlen(name)));
 }
 
 int meta_xattr_foreach(struct meta *m, uint64_t ino,
@@ -442,7 +444,7 @@ int meta_xattr_foreach(struct meta *m, uint64_t ino,
 		       void *ctx)
 {
 	uint8_t prefix[KEY_MAX];
-	size_t plen = key_ino(prefix, 'X', ino);
+	size_t plen = key_ino(prefix, META_REC_XATTR, ino);
 	char name[META_NAME_MAX + 1];
 	struct db_cursor c;
 	int rc = db_cur_open(&c, m, prefix, plen, prefix, plen);
@@ -465,14 +467,14 @@ int meta_xattr_foreach(struct meta *m, uint64_t ino,
 
 void meta_xattr_del_all(struct meta *m, struct meta_batch *b, uint64_t ino)
 {
-	ino_del_all(m, b, 'X', ino);
+	ino_del_all(m, b, META_REC_XATTR, ino);
 }
 
 int meta_symlink_get(struct meta *m, uint64_t ino, char **target, size_t *len)
 {
 	uint8_t k[KEY_MAX];
 	void *v;
-	int rc = db_get_copy(m, k, key_ino(k, 'L', ino), &v, len);
+	int rc = db_get_copy(m, k, key_ino(k, META_REC_SYMLINK, ino), &v, len);
 
 	if (rc == 0)
 		*target = v;
@@ -481,41 +483,41 @@ int meta_symlink_get(struct meta *m, uint64_t ino, char **target, size_t *len)
 
 void meta_symlink_put(struct meta_batch *b, uint64_t ino, const char *target, size_t len)
 {
-	ino_put(b, 'L', ino, target, len);
+	ino_put(b, META_REC_SYMLINK, ino, target, len);
 }
 
 int meta_inline_get(struct meta *m, uint64_t ino, void **data, size_t *len)
 {
 	uint8_t k[KEY_MAX];
 
-	return db_get_copy(m, k, key_ino(k, 'N', ino), data, len);
+	return db_get_copy(m, k, key_ino(k, META_REC_INLINE, ino), data, len);
 }
 
 void meta_inline_put(struct meta_batch *b, uint64_t ino, const void *data, size_t len)
 {
-	ino_put(b, 'N', ino, data, len);
+	ino_put(b, META_REC_INLINE, ino, data, len);
 }
 
 void meta_inline_del(struct meta_batch *b, uint64_t ino)
 {
-	ino_del(b, 'N', ino);
+	ino_del(b, META_REC_INLINE, ino);
 }
 
 /* --- orphans ----------------------------------------------------------- */
 
 void meta_orphan_put(struct meta_batch *b, uint64_t ino)
 {
-	ino_put(b, 'O', ino, "", 0);
+	ino_put(b, META_REC_ORPHAN, ino, "", 0);
 }
 
 void meta_orphan_del(struct meta_batch *b, uint64_t ino)
 {
-	ino_del(b, 'O', ino);
+	ino_del(b, META_REC_ORPHAN, ino);
 }
 
 int meta_orphan_foreach(struct meta *m, int (*fn)(void *ctx, uint64_t ino), void *ctx)
 {
-	const uint8_t prefix[] = { 'O' };
+	const uint8_t prefix[] = { META_REC_ORPHAN };
 	struct db_cursor c;
 	int rc = db_cur_open(&c, m, prefix, 1, prefix, 1);
 
@@ -531,17 +533,17 @@ void meta_inode_purge_some(struct meta *m, struct meta_batch *b, uint64_t ino, u
 {
 	/* Point deletes where the kind has one key per inode: a range
 	 * tombstone costs every later read that crosses it. */
-	ino_del(b, 'I', ino);
+	ino_del(b, META_REC_INODE, ino);
 	if (what & META_PURGE_SYMLINK)
-		ino_del(b, 'L', ino);
+		ino_del(b, META_REC_SYMLINK, ino);
 	if (what & META_PURGE_INLINE)
-		ino_del(b, 'N', ino);
+		ino_del(b, META_REC_INLINE, ino);
 	if (what & META_PURGE_ORPHAN)
-		ino_del(b, 'O', ino);
+		ino_del(b, META_REC_ORPHAN, ino);
 	if (what & META_PURGE_EXTENTS)
-		ino_del_all(m, b, 'E', ino);
+		ino_del_all(m, b, META_REC_EXTENT, ino);
 	if (what & META_PURGE_XATTRS)
-		ino_del_all(m, b, 'X', ino);
+		ino_del_all(m, b, META_REC_XATTR, ino);
 }
 
 void meta_inode_purge(struct meta *m, struct meta_batch *b, uint64_t ino)
@@ -552,10 +554,13 @@ void meta_inode_purge(struct meta *m, struct meta_batch *b, uint64_t ino)
 
 /* --- generic records --------------------------------------------------- */
 
-/* Refuse KIND if it is one of meta.h's own kinds: log it, return true. */
+/* Refuse KIND if it is one of meta.c's own kinds (records.h): log it,
+ * return true. */
 static bool rec_refused(uint8_t kind, const char *op)
 {
-	if (kind == 0 || !strchr("SIDEXLNO", kind))
+	const struct meta_rec_kind *k = meta_rec_kind_of(kind);
+
+	if (!k || strcmp(k->owner, "meta/meta.c"))
 		return false;
 	log_err("meta: %s of reserved record kind '%c' refused", op, kind);
 	return true;

@@ -13,7 +13,8 @@
  *   'N' ino                  inline data of a small file
  *   'O' ino                  orphan: unlinked while open, freed at last close
  *                            or at the next mount
- *   other kinds              free for the lifecycle features (meta_rec_*)
+ *   other kinds              records of the lifecycle features (meta_rec_*);
+ *                            every kind and its owner: meta/records.h
  *
  * Every metadata change of one operation goes into one struct meta_batch
  * and is committed whole or not at all.  Reads see committed batches only.

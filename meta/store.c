@@ -12,6 +12,7 @@
  */
 #include "meta/store.h"
 #include "meta/ship.h"
+#include "meta/store_priv.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -31,11 +32,8 @@
 #include "meta/note.h"
 #include "tier/log.h"
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
 /* Format a user message into ERR and return RC (a negative errno). */
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+int store_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -45,7 +43,7 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 	return rc;
 }
 
-static char *path_join(const char *a, const char *b)
+char *store_path_join(const char *a, const char *b)
 {
 	char *p;
 
@@ -54,7 +52,7 @@ static char *path_join(const char *a, const char *b)
 	return p;
 }
 
-static int make_uuid(char *out)
+int store_uuid_make(char *out)
 {
 	unsigned char r[16];
 	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
@@ -75,9 +73,9 @@ static int make_uuid(char *out)
 }
 
 /* Write FILE under DIR with CONTENT and fsync it and DIR. */
-static int write_durable(const char *dir, const char *file, const char *content)
+int store_write_durable(const char *dir, const char *file, const char *content)
 {
-	char *p = path_join(dir, file);
+	char *p = store_path_join(dir, file);
 	int fd, rc = 0, dfd;
 	size_t len = strlen(content);
 
@@ -98,9 +96,9 @@ static int write_durable(const char *dir, const char *file, const char *content)
 	return rc;
 }
 
-static int mkdir_in(const char *dir, const char *sub)
+int store_mkdir_in(const char *dir, const char *sub)
 {
-	char *p = path_join(dir, sub);
+	char *p = store_path_join(dir, sub);
 	int rc = 0;
 
 	if (!p)
@@ -114,26 +112,26 @@ static int mkdir_in(const char *dir, const char *sub)
 /* Make directory PATH (a store root or a tier) private to the caller:
  * anyone else who may write into it may delete meta/ or replace
  * audit.pub.  0, or a negative errno with ERR saying why. */
-static int dir_private(const char *path, const char *what, char *err, size_t errlen)
+int store_dir_private(const char *path, const char *what, char *err, size_t errlen)
 {
 	struct stat st;
 
 	if (stat(path, &st) < 0)
-		return fail(err, errlen, -errno, "cannot read %s %s: %s", what, path,
+		return store_fail(err, errlen, -errno, "cannot read %s %s: %s", what, path,
 			    strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return fail(err, errlen, -ENOTDIR, "%s %s is not a directory", what, path);
+		return store_fail(err, errlen, -ENOTDIR, "%s %s is not a directory", what, path);
 	if (st.st_uid != geteuid())
-		return fail(err, errlen, -EPERM, "%s %s is owned by uid %u, not by you: make the "
+		return store_fail(err, errlen, -EPERM, "%s %s is owned by uid %u, not by you: make the "
 			    "store in a directory you own", what, path, (unsigned)st.st_uid);
 	if ((st.st_mode & 07777) != 0700 && chmod(path, 0700) < 0)
-		return fail(err, errlen, -errno, "cannot make %s %s private (mode 0700): %s",
+		return store_fail(err, errlen, -errno, "cannot make %s %s private (mode 0700): %s",
 			    what, path, strerror(errno));
 	return 0;
 }
 
 /* 1 if PATH is an empty directory, 0 if not, or a negative errno. */
-static int dir_is_empty(const char *path)
+int store_dir_is_empty(const char *path)
 {
 	DIR *d = opendir(path);
 	struct dirent *de;
@@ -155,7 +153,7 @@ static int dir_is_empty(const char *path)
  * newer binaries and ignored here). */
 static int conf_read(struct store *s, char *err, size_t errlen)
 {
-	char *p = path_join(s->path, "aifs.conf");
+	char *p = store_path_join(s->path, "aifs.conf");
 	char line[4096], key[64], val[4000];
 	FILE *f;
 	int have_format = 0;
@@ -165,7 +163,7 @@ static int conf_read(struct store *s, char *err, size_t errlen)
 	f = fopen(p, "re");
 	free(p);
 	if (!f)
-		return fail(err, errlen, -errno,
+		return store_fail(err, errlen, -errno,
 			    "%s is not an aifs store: cannot read aifs.conf: %s "
 			    "(create a store with: aifsctl mkfs %s)",
 			    s->path, strerror(errno), s->path);
@@ -197,10 +195,10 @@ static int conf_read(struct store *s, char *err, size_t errlen)
 	}
 	fclose(f);
 	if (!have_format || s->format == 0)
-		return fail(err, errlen, -EINVAL, "%s/aifs.conf has no valid format line; "
+		return store_fail(err, errlen, -EINVAL, "%s/aifs.conf has no valid format line; "
 			    "the store is damaged", s->path);
 	if (s->format > STORE_FORMAT)
-		return fail(err, errlen, -EPROTONOSUPPORT,
+		return store_fail(err, errlen, -EPROTONOSUPPORT,
 			    "store %s has format %u, newer than this aifs (format %u); "
 			    "use a newer aifs", s->path, s->format, STORE_FORMAT);
 	return 0;
@@ -281,7 +279,7 @@ static int lock_wait_exiting(struct store *s, const char *pid)
 /* Take the store's lock or explain who holds it. */
 static int lock_take(struct store *s, char *err, size_t errlen)
 {
-	char *p = path_join(s->path, "lock");
+	char *p = store_path_join(s->path, "lock");
 	char pid[32] = "", mnt[4096];
 	ssize_t n;
 	int e = 0;
@@ -291,7 +289,7 @@ static int lock_take(struct store *s, char *err, size_t errlen)
 	s->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	free(p);
 	if (s->lock_fd < 0)
-		return fail(err, errlen, -errno, "cannot open %s/lock: %s", s->path,
+		return store_fail(err, errlen, -errno, "cannot open %s/lock: %s", s->path,
 			    strerror(errno));
 	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
 		e = errno;
@@ -300,11 +298,11 @@ static int lock_take(struct store *s, char *err, size_t errlen)
 			e = -lock_wait_exiting(s, pid[0] ? pid : "unknown");
 	}
 	if (e == EWOULDBLOCK)
-		return fail(err, errlen, -EBUSY,
+		return store_fail(err, errlen, -EBUSY,
 			    "store %s is already in use (mounted or being checked) "
 			    "by process %s", s->path, pid[0] ? pid : "unknown");
 	if (e != 0)
-		return fail(err, errlen, -e, "cannot lock %s: %s", s->path, strerror(e));
+		return store_fail(err, errlen, -e, "cannot lock %s: %s", s->path, strerror(e));
 	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
 	if (ftruncate(s->lock_fd, 0) < 0 || pwrite(s->lock_fd, pid, n, 0) != n)
 		log_warn("cannot record pid in %s/lock: %s", s->path, strerror(errno));
@@ -352,7 +350,7 @@ static int meta_room(struct store *s, const char *mdir, char *err, size_t errlen
 	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
 	if (avail >= need)
 		return 0;
-	return fail(err, errlen, -ENOSPC, "the disk of store %s is full (%llu bytes free, "
+	return store_fail(err, errlen, -ENOSPC, "the disk of store %s is full (%llu bytes free, "
 		    "%llu needed to open its metadata for writing): free space on it, or open "
 		    "it read-only", s->path, (unsigned long long)avail, (unsigned long long)need);
 }
@@ -362,17 +360,17 @@ static bool store_lock_shared;	/* set by store_open_ro for one call */
  * is no lock file (no writer ever opened the store from there). */
 static int lock_take_shared(struct store *s, char *err, size_t errlen)
 {
-	char *p = path_join(s->path, "lock");
+	char *p = store_path_join(s->path, "lock");
 
 	if (!p)
 		return -ENOMEM;
 	s->lock_fd = open(p, O_RDONLY | O_CLOEXEC);
 	free(p);
 	if (s->lock_fd < 0)
-		return errno == ENOENT ? 0 : fail(err, errlen, -errno, "cannot open %s/lock: %s",
+		return errno == ENOENT ? 0 : store_fail(err, errlen, -errno, "cannot open %s/lock: %s",
 						  s->path, strerror(errno));
 	if (flock(s->lock_fd, LOCK_SH | LOCK_NB) < 0)
-		return fail(err, errlen, errno == EWOULDBLOCK ? -EBUSY : -errno,
+		return store_fail(err, errlen, errno == EWOULDBLOCK ? -EBUSY : -errno,
 			    "store %s is in use by a writer: %s", s->path,
 			    errno == EWOULDBLOCK ? "mounted read-write or being repaired" :
 						   strerror(errno));
@@ -419,9 +417,9 @@ static void rados_opts(const struct store *s, const struct store_opts *o,
 static int tiers_open(struct store *s, const struct store_opts *o, bool ro_tiers, char *err,
 		      size_t errlen)
 {
-	char *hot = s->hot_path ? strdup(s->hot_path) : path_join(s->path, "hot");
-	char *cold = s->cold_path ? strdup(s->cold_path) : path_join(s->path, "cold");
-	char *cache = path_join(s->path, "cache");
+	char *hot = s->hot_path ? strdup(s->hot_path) : store_path_join(s->path, "hot");
+	char *cold = s->cold_path ? strdup(s->cold_path) : store_path_join(s->path, "cold");
+	char *cache = store_path_join(s->path, "cache");
 	char holder[PATH_MAX + 300], note[2 * PATH_MAX + 400];
 	struct tier_rados_opts ro;
 	int rc = -ENOMEM;
@@ -435,7 +433,7 @@ static int tiers_open(struct store *s, const struct store_opts *o, bool ro_tiers
 	ro.cache_dir = NULL;
 	if (rc < 0) {
 		if (!err[0])
-			fail(err, errlen, rc, "cannot open hot tier %s: %s", hot, strerror(-rc));
+			store_fail(err, errlen, rc, "cannot open hot tier %s: %s", hot, strerror(-rc));
 		goto out;
 	}
 	/* Both tiers in one namespace: the hot tier holds its lock. */
@@ -443,11 +441,11 @@ static int tiers_open(struct store *s, const struct store_opts *o, bool ro_tiers
 		ro.holder = NULL;
 	rc = tier_open_spec(cold, TIER_COLD, ro_tiers, &ro, &s->tiers[TIER_COLD]);
 	if (rc < 0 && !err[0])
-		fail(err, errlen, rc, "cannot open cold tier %s: %s", cold, strerror(-rc));
+		store_fail(err, errlen, rc, "cannot open cold tier %s: %s", cold, strerror(-rc));
 	for (int t = 0; rc == 0 && s->segment_size && t < TIER_COUNT; t++) {
 		rc = tier_set_seg_max(s->tiers[t], s->segment_size);
 		if (rc < 0)
-			fail(err, errlen, rc, "aifs.conf of %s: bad segment_size %llu", s->path,
+			store_fail(err, errlen, rc, "aifs.conf of %s: bad segment_size %llu", s->path,
 			     (unsigned long long)s->segment_size);
 	}
 out:
@@ -500,7 +498,7 @@ int store_open_opts(const char *path, const struct store_opts *o, struct store *
 		goto fail;
 	}
 	if (stat(path, &st) < 0) {
-		rc = fail(err, errlen, -errno, "no store at %s: %s (create one with: "
+		rc = store_fail(err, errlen, -errno, "no store at %s: %s (create one with: "
 			  "aifsctl mkfs %s)", path, strerror(errno), path);
 		goto fail;
 	}
@@ -519,7 +517,7 @@ int store_open_opts(const char *path, const struct store_opts *o, struct store *
 	     store_readonly ? 0 : lock_take(s, err, errlen);
 	if (rc < 0)
 		goto fail;
-	mdir = path_join(path, "meta");
+	mdir = store_path_join(path, "meta");
 	rc = !mdir ? -ENOMEM : store_readonly ? 0 : meta_room(s, mdir, err, errlen);
 	if (rc < 0)
 		goto fail;
@@ -527,13 +525,13 @@ int store_open_opts(const char *path, const struct store_opts *o, struct store *
 	     tier_spec_is_rados(s->hot_path) && !(o && o->follower) ?
 	     meta_open_shipped(mdir, &s->meta) : meta_open(mdir, false, &s->meta);
 	if (rc < 0) {
-		fail(err, errlen, rc, "cannot open metadata database %s: %s", mdir ? mdir : path,
+		store_fail(err, errlen, rc, "cannot open metadata database %s: %s", mdir ? mdir : path,
 		     strerror(-rc));
 		goto fail;
 	}
 	rc = meta_format_get(s->meta, &fmt);
 	if (rc < 0 || fmt != s->format) {
-		rc = fail(err, errlen, -EINVAL, "metadata of %s has format %u but aifs.conf "
+		rc = store_fail(err, errlen, -EINVAL, "metadata of %s has format %u but aifs.conf "
 			  "says %u; the store is damaged", path, rc < 0 ? 0 : fmt, s->format);
 		goto fail;
 	}
@@ -584,7 +582,7 @@ int store_rados_unlock(const char *path, const struct store_opts *o,
 
 	if (!s || !(s->path = strdup(path))) {
 		free(s);
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return store_fail(err, errlen, -ENOMEM, "out of memory");
 	}
 	s->lock_fd = -1;
 	const char *spec;
@@ -592,7 +590,7 @@ int store_rados_unlock(const char *path, const struct store_opts *o,
 	rc = conf_read(s, err, errlen);
 	spec = tier_spec_is_rados(s->hot_path) ? s->hot_path : s->cold_path;
 	if (rc == 0 && !tier_spec_is_rados(spec))
-		rc = fail(err, errlen, -EINVAL, "store %s has no RADOS tier", path);
+		rc = store_fail(err, errlen, -EINVAL, "store %s has no RADOS tier", path);
 	/* the local lock: a store mounted here must be unmounted, not unlocked */
 	if (rc == 0)
 		rc = lock_take(s, err, errlen);
@@ -601,219 +599,8 @@ int store_rados_unlock(const char *path, const struct store_opts *o,
 		rados_opts(s, o, &ro, holder, sizeof(holder), note, sizeof(note), err, errlen);
 		rc = tier_rados_unlock(spec, &ro, report, ctx);
 		if (rc < 0 && !err[0])
-			fail(err, errlen, rc, "cannot unlock %s: %s", spec, strerror(-rc));
+			store_fail(err, errlen, rc, "cannot unlock %s: %s", spec, strerror(-rc));
 	}
 	store_close(s);
 	return rc;
-}
-
-/* The directories every new store starts with, and their policies. */
-static const struct {
-	const char *name;
-	uint8_t policy;
-} areas[] = {
-	{ "datasets", META_AREA_DATASET },
-	{ "checkpoints", META_AREA_CHECKPOINT },
-	{ "audit", META_AREA_JOURNAL },
-};
-
-/* Create the root directory inode and the area directories, owned by the
- * caller, and the format. */
-static int root_create(const char *mdir)
-{
-	struct meta *m;
-	struct meta_batch *b;
-	struct meta_inode root = { .ino = META_ROOT_INO, .mode = S_IFDIR | 0755,
-				   .nlink = 2, .uid = getuid(), .gid = getgid() };
-	struct timespec now;
-	int rc;
-
-	rc = meta_open(mdir, true, &m);
-	if (rc < 0)
-		return rc;
-	clock_gettime(CLOCK_REALTIME, &now);
-	root.atime = root.mtime = root.ctime = root.btime =
-		(int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-	b = meta_batch_new();
-	if (!b) {
-		meta_close(m);
-		return -ENOMEM;
-	}
-	meta_format_put(b, STORE_FORMAT);
-	for (size_t i = 0; i < sizeof(areas) / sizeof(areas[0]); i++) {
-		struct meta_inode d = root;
-
-		d.nlink = 2;
-		d.ino = META_ROOT_INO + 1 + i;
-		d.policy = areas[i].policy;
-		meta_inode_put(b, &d);
-		meta_dentry_put(b, META_ROOT_INO, areas[i].name, strlen(areas[i].name), d.ino,
-				S_IFDIR);
-		root.nlink++;
-	}
-	meta_inode_put(b, &root);
-	rc = meta_batch_commit(m, b, true);
-	meta_batch_free(b);
-	meta_close(m);
-	return rc;
-}
-
-/* STORE/audit.key (Ed25519, 0600) signs the journal's checkpoints;
- * STORE/audit.pub holds its verifier key for anyone to check them. */
-static int audit_key_create(const char *path, const char *uuid)
-{
-	char *kp = path_join(path, "audit.key"), *vkey = NULL, name[64];
-	struct note_key *k = NULL;
-	int rc = kp ? note_key_generate(kp) : -ENOMEM;
-
-	snprintf(name, sizeof(name), "aifs-%.8s", uuid);
-	if (rc == 0)
-		rc = note_key_load(kp, &k);
-	if (rc == 0)
-		rc = note_vkey(k, name, &vkey);
-	if (rc == 0) {
-		char line[512];
-
-		snprintf(line, sizeof(line), "%s\n", vkey);
-		rc = write_durable(path, "audit.pub", line);
-	}
-	free(vkey);
-	note_key_free(k);
-	free(kp);
-	return rc;
-}
-
-int store_mkfs(const char *path, const char *cold, char *err, size_t errlen)
-{
-	return store_mkfs_seg(path, cold, 0, err, errlen);
-}
-
-int store_mkfs_seg(const char *path, const char *cold, uint64_t segment_size, char *err,
-		   size_t errlen)
-{
-	struct store_opts o = { .cold = cold, .segment_size = segment_size, .rados_timeout = -1 };
-
-	return store_mkfs_opts(path, &o, err, errlen);
-}
-
-/* Make the RADOS tier WANT of the new store UUID; its full name
- * ("rados:POOL/NAME") into SPEC, and the ceph lines of aifs.conf into
- * CEPH. */
-static int mkfs_rados(const char *uuid, const char *want, const struct store_opts *o,
-		      char *spec, size_t speclen, char *ceph, size_t cephlen, char *err,
-		      size_t errlen)
-{
-	struct tier_rados_opts ro = { .conf = o->ceph_conf, .user = o->ceph_user,
-				      .timeout = o->rados_timeout >= 0 ?
-						 (unsigned)o->rados_timeout : STORE_RADOS_TIMEOUT,
-				      .uuid = uuid, .err = err, .errlen = errlen };
-	char real[PATH_MAX];
-	int rc, n = 0;
-
-	if (o->ceph_conf && !realpath(o->ceph_conf, real))
-		return fail(err, errlen, -errno, "cannot read Ceph configuration %s: %s",
-			    o->ceph_conf, strerror(errno));
-	if (o->ceph_conf)
-		ro.conf = real;
-	err[0] = 0;
-	rc = tier_rados_create(want, &ro, spec, speclen);
-	if (rc < 0)
-		return err[0] ? rc : fail(err, errlen, rc, "cannot create %s: %s", want,
-					   strerror(-rc));
-	ceph[0] = 0;
-	if (o->ceph_conf)
-		n = snprintf(ceph, cephlen, "ceph_conf = %s\n", real);
-	if (o->ceph_user)
-		snprintf(ceph + n, cephlen - (size_t)n, "ceph_user = %s\n", o->ceph_user);
-	return 0;
-}
-
-int store_mkfs_opts(const char *path, const struct store_opts *o, char *err, size_t errlen)
-{
-	const char *cold = o->cold, *data = NULL;
-	uint64_t segment_size = o->segment_size;
-	char uuid[40], conf[8192], seg[64] = "", *mdir, rspec[1024], dspec[1024], hot[1100] = "";
-	char ceph[2 * PATH_MAX] = "";
-	bool rados = tier_spec_is_rados(cold);
-	int rc, n;
-
-	if (o->data && !tier_spec_is_rados(o->data))
-		return fail(err, errlen, -EINVAL, "--data takes rados:POOL[/NAME], not %s", o->data);
-
-	if (segment_size && (segment_size < TIER_SEG_MIN || segment_size > TIER_SEG_MAX))
-		return fail(err, errlen, -EINVAL, "segment size %llu is outside [%llu, %llu]",
-			    (unsigned long long)segment_size, (unsigned long long)TIER_SEG_MIN,
-			    (unsigned long long)TIER_SEG_MAX);
-	if (segment_size)
-		snprintf(seg, sizeof(seg), "segment_size = %llu\n",
-			 (unsigned long long)segment_size);
-
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
-		return fail(err, errlen, -errno, "cannot create %s: %s", path, strerror(errno));
-	rc = dir_is_empty(path);
-	if (rc < 0)
-		return fail(err, errlen, rc, "cannot read %s: %s", path, strerror(-rc));
-	if (rc == 0)
-		return fail(err, errlen, -ENOTEMPTY, "%s is not empty; mkfs needs an empty "
-			    "or absent directory", path);
-	rc = dir_private(path, "store", err, errlen);
-	if (rc < 0)
-		return rc;
-	rc = make_uuid(uuid);
-	if (rc < 0)
-		return fail(err, errlen, rc, "cannot make uuid: %s", strerror(-rc));
-	if (o->data) {
-		rc = mkfs_rados(uuid, o->data, o, dspec, sizeof(dspec), ceph, sizeof(ceph), err,
-				errlen);
-		if (rc < 0)
-			return rc;
-		data = dspec;
-		snprintf(hot, sizeof(hot), "hot = %s\n", data);
-		if (!cold) {	/* the cold tier shares the namespace */
-			cold = data;
-			rados = true;
-		}
-	}
-	if (rados && cold != data) {
-		rc = mkfs_rados(uuid, cold, o, rspec, sizeof(rspec), ceph, sizeof(ceph), err,
-				errlen);
-		if (rc < 0)
-			return rc;
-		cold = rspec;
-	}
-	if (cold && !rados && mkdir(cold, 0700) < 0 && errno != EEXIST)
-		return fail(err, errlen, -errno, "cannot create cold tier %s: %s", cold,
-			    strerror(errno));
-	if (cold && !rados && (rc = dir_private(cold, "cold tier", err, errlen)) < 0)
-		return rc;
-	rc = mkdir_in(path, "meta");
-	if (!rc && !data)
-		rc = mkdir_in(path, "hot");
-	if (!rc && !cold)
-		rc = mkdir_in(path, "cold");
-	if (rc < 0)
-		return fail(err, errlen, rc, "cannot create directories in %s: %s", path,
-			    strerror(-rc));
-	mdir = path_join(path, "meta");
-	rc = mdir ? root_create(mdir) : -ENOMEM;
-	free(mdir);
-	if (rc < 0)
-		return fail(err, errlen, rc, "cannot create metadata database: %s", strerror(-rc));
-	rc = audit_key_create(path, uuid);
-	if (rc < 0)
-		return fail(err, errlen, rc, "cannot create the audit signing key in %s: %s", path,
-			    strerror(-rc));
-	/* aifs.conf is written last: its presence marks a complete store. */
-	n = snprintf(conf, sizeof(conf),
-		     "# aifs store; written by aifsctl mkfs, do not edit\n"
-		     "format = %u\nuuid = %s\ncreated = %lld\n%s%s%s%s%s%s",
-		     STORE_FORMAT, uuid, (long long)time(NULL), hot, cold ? "cold = " : "",
-		     cold ? cold : "", cold ? "\n" : "", seg, ceph);
-	if (n < 0 || (size_t)n >= sizeof(conf))
-		return fail(err, errlen, -ENAMETOOLONG, "the cold tier's name %s is too long",
-			    cold ? cold : "");
-	rc = write_durable(path, "aifs.conf", conf);
-	if (rc < 0)
-		return fail(err, errlen, rc, "cannot write %s/aifs.conf: %s", path, strerror(-rc));
-	return 0;
 }

@@ -40,7 +40,7 @@ uint64_t field_u64(const char *r, const char *name);
 /* String field NAME of record R into OUT ("" if absent or too long). */
 void field_str(const char *r, const char *name, char *out, size_t len);
 
-/* audit.c */
+/* auditlog.c */
 struct store;
 /* The store mounted at PATH into STORE, if PATH is an aifs mount point. */
 bool store_of_mount(const char *path, char *store, size_t len);
@@ -52,7 +52,10 @@ int load_store(struct store *s, struct log *l);
 void log_free(struct log *l);
 /* The whole file PATH, malloc'd (caller frees); NULL with errno set. */
 char *read_text(const char *path);
+/* Load the log of an export directory DIR (records.jsonl, checkpoints/) into L. */
+int load_export(const char *dir, struct log *l);
 
+/* audit.c */
 /* The mount point holding PATH into MNT, and PATH relative to it ("/a/b")
  * into REL; -EINVAL if PATH is on no aifs mount. */
 int split_mount(const char *path, char *mnt, size_t mlen, char *rel, size_t rlen);

@@ -24,10 +24,11 @@
 #include <unistd.h>
 
 #include "meta/keys.h"
+#include "meta/records.h"
 #include "meta/store.h"
 
-#define REC_J 'J'
-#define REC_K 'K'
+#define REC_J META_REC_JOURNAL_LEAF
+#define REC_K META_REC_JOURNAL_CHECKPOINT
 
 static const char usage[] =
 	"usage: aifs-tamper STORE delete-record SEQ\n"

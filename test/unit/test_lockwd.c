@@ -9,7 +9,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-struct fs *the_fs;	/* the daemon's; lockwd.c names fs->ns by it */
 
 static struct inode in_a = { .ino = 42 }, in_b = { .ino = 43 };
 static pthread_mutex_t mx = PTHREAD_MUTEX_INITIALIZER;

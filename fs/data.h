@@ -1,0 +1,31 @@
+/* data.h — file content (data.c): writes gathered in a per-inode buffer
+ * and stored as extents, reads, truncation and holes, fsync.
+ *
+ * Callers hold IN's lock for writing except fs_read (reading suffices once
+ * fs_map_load has run).
+ *
+ * Layer: core; called by the FUSE adapter and by the features.
+ */
+#ifndef AIFS_FS_DATA_H
+#define AIFS_FS_DATA_H
+
+#include "fs/fs.h"
+
+int fs_write(struct fs *fs, struct inode *in, const char *buf, size_t size, uint64_t off);
+int fs_read(struct fs *fs, struct inode *in, char *dst, size_t size, uint64_t off,
+	    size_t *got);
+int fs_flush(struct fs *fs, struct inode *in);
+/* Make IN's content and all metadata durable. */
+int fs_sync(struct fs *fs, struct inode *in);
+/* Remove content in [off, off+len) (len UINT64_MAX: to the end) into B. */
+int fs_punch(struct fs *fs, struct inode *in, struct meta_batch *b, uint64_t off,
+	     uint64_t len);
+/* Forget IN's content: all extents and buffer (for purge), into B. */
+void fs_content_drop(struct fs *fs, struct inode *in, struct meta_batch *b);
+void fs_wbuf_free(struct inode *in);
+/* Make IN's write buffer hold at least NEED bytes (0 or -ENOMEM). */
+int fs_wbuf_grow(struct inode *in, uint32_t need);
+/* per-thread scratch buffer of at least LEN bytes (never freed by caller) */
+char *fs_scratch(size_t len);
+
+#endif

@@ -1,0 +1,82 @@
+/* hooks.c — the table of feature hooks (hooks.h). */
+#include "fs/hooks.h"
+#include "fs/inode.h"
+
+#include <errno.h>
+
+int fs_feature_register(struct fs *fs, const struct fs_feature_ops *ops)
+{
+	if (fs->nfeatures == FS_FEATURES_MAX)
+		return -ENOSPC;
+	fs->features[fs->nfeatures++] = ops;
+	return 0;
+}
+
+#define EACH_FEATURE(fs, f)							\
+	for (const struct fs_feature_ops *const *f = (fs)->features;		\
+	     f < (fs)->features + (fs)->nfeatures; f++)
+
+bool fs_hook_keeps_records(struct fs *fs, const struct inode *in)
+{
+	EACH_FEATURE(fs, f)
+		if ((*f)->keeps_records && (*f)->keeps_records(in))
+			return true;
+	return false;
+}
+
+void fs_hook_before_purge(struct fs *fs, struct inode *in)
+{
+	EACH_FEATURE(fs, f)
+		if ((*f)->before_purge)
+			(*f)->before_purge(fs, in);
+}
+
+void fs_hook_purge(struct fs *fs, struct inode *in, struct meta_batch *b)
+{
+	EACH_FEATURE(fs, f)
+		if ((*f)->purge)
+			(*f)->purge(fs, in, b);
+}
+
+void fs_hook_purge_now(struct fs *fs, struct inode *in, struct meta_batch *b)
+{
+	EACH_FEATURE(fs, f)
+		if ((*f)->purge_now)
+			(*f)->purge_now(fs, in, b);
+}
+
+void fs_hook_free(struct fs *fs, struct inode *in)
+{
+	EACH_FEATURE(fs, f)
+		if ((*f)->free)
+			(*f)->free(in);
+}
+
+int fs_hook_commit_store(struct fs *fs, struct inode *in, struct meta_batch *b)
+{
+	bool on[FS_FEATURES_MAX];
+	int rc;
+
+	for (unsigned i = 0; i < fs->nfeatures; i++)
+		on[i] = fs->features[i]->store_begin &&
+			fs->features[i]->store_begin(fs, in, b);
+	rc = fs_commit(fs, b, false);
+	for (unsigned i = 0; i < fs->nfeatures; i++)
+		if (on[i])
+			fs->features[i]->store_end(fs, in, rc);
+	return rc;
+}
+
+int fs_hook_durable(struct fs *fs)
+{
+	int rc = 0;
+
+	EACH_FEATURE(fs, f)
+		if ((*f)->durable) {
+			int r = (*f)->durable(fs);
+
+			if (rc == 0)
+				rc = r;
+		}
+	return rc;
+}

@@ -1,0 +1,238 @@
+/* vadmin.c — what users do to checkpoint versions through attributes:
+ * holds, retention settings, restore, and the user.aifs.* attributes of
+ * versions (version.c makes and drops versions).
+ */
+#include "fs/version_priv.h"
+#include "fs/dirver.h"
+#include "fs/inode.h"
+#include "fs/content.h"
+#include "fs/version.h"
+#include "meta/keys.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- holds, retention settings, restore ---------------------------------- */
+
+int version_hold(struct fs *fs, struct inode *vin, const char *tag, size_t len, bool on)
+{
+	struct meta_batch *b;
+	uint8_t k[8 + META_NAME_MAX];
+	int rc;
+
+	if (!(vin->attr.flags & META_IF_VERSION) && !dirver_is_version(fs, vin, NULL, NULL))
+		return -EINVAL;
+	if (len == 0 || len > META_NAME_MAX)
+		return -EINVAL;
+	b = meta_batch_new();
+	if (!b)
+		return -ENOMEM;
+	key_put_u64(k, vin->ino);
+	memcpy(k + 8, tag, len);
+	if (on)
+		meta_rec_put(b, REC_HOLD, k, 8 + len, "", 0);
+	else
+		meta_rec_del(b, REC_HOLD, k, 8 + len);
+	rc = fs_commit(fs, b, false);
+	meta_batch_free(b);
+	return rc;
+}
+
+struct tags {
+	char *buf;
+	size_t len, cap;
+};
+
+static int tag_cb(void *ctx, const void *key, size_t klen, const void *v, size_t vl)
+{
+	struct tags *t = ctx;
+
+	(void)v;
+	(void)vl;
+	if (klen <= 8)
+		return 0;
+	if (t->len + klen > t->cap) {
+		size_t cap = (t->cap + klen) * 2;
+		char *n = realloc(t->buf, cap);
+
+		if (!n)
+			return -ENOMEM;
+		t->buf = n;
+		t->cap = cap;
+	}
+	if (t->len)
+		t->buf[t->len++] = ',';
+	memcpy(t->buf + t->len, (const char *)key + 8, klen - 8);
+	t->len += klen - 8;
+	return 0;
+}
+
+/* Comma-separated hold tags of version VINO into BUF. */
+int version_holds(struct fs *fs, uint64_t vino, char *buf, size_t len)
+{
+	struct tags t = { 0 };
+	uint8_t k[8];
+	int rc;
+
+	key_put_u64(k, vino);
+	rc = meta_rec_foreach(fs->meta, REC_HOLD, k, 8, tag_cb, &t);
+	if (rc == 0)
+		rc = snprintf(buf, len, "%.*s", (int)t.len, t.buf ? t.buf : "");
+	free(t.buf);
+	return rc;
+}
+
+int version_retain_set(struct fs *fs, struct inode *dir, const char *value, size_t size)
+{
+	struct meta_batch *b;
+	char buf[64];
+	unsigned keep = 0, every = 0;
+	uint8_t k[8], v[8];
+	int rc;
+
+	if (!S_ISDIR(dir->attr.mode))
+		return -ENOTDIR;
+	if (size >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, value, size);
+	buf[size] = 0;
+	/* "last=N" or "last=N,every=K" */
+	if (sscanf(buf, "last=%u,every=%u", &keep, &every) < 1 &&
+	    sscanf(buf, "every=%u", &every) != 1)
+		return -EINVAL;
+	b = meta_batch_new();
+	if (!b)
+		return -ENOMEM;
+	key_put_u64(k, dir->ino);
+	key_put_u32(v, keep);
+	key_put_u32(v + 4, every);
+	meta_rec_put(b, REC_Q, k, 8, v, 8);
+	rc = fs_commit(fs, b, false);
+	meta_batch_free(b);
+	return rc;
+}
+
+int version_restore(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t n)
+{
+	struct vrec v;
+	int rc;
+
+	if (!version_tracked(in))
+		return -EINVAL;
+	if (in->nwriters)
+		return -EBUSY;		/* a save is under way */
+	rc = version_get(fs, in->ino, n, &v, NULL);
+	if (rc < 0)
+		return rc == -ENOENT ? -ENOENT : rc;
+	return version_restore_from(fs, req, in, &v);
+}
+
+int version_restore_from(struct fs *fs, fuse_req_t req, struct inode *in, const struct vrec *vp)
+{
+	struct vrec v = *vp;
+	struct meta_batch *b;
+	int rc;
+
+	if (!version_tracked(in))
+		return -EINVAL;
+	if (in->nwriters)
+		return -EBUSY;		/* a save is under way */
+	b = meta_batch_new();
+	if (!b)
+		return -ENOMEM;
+	version_modify(req, in);
+	rc = in->sess ? ver_revert(fs, in, b, &v) : -ENOMEM;
+	if (rc == 0)
+		rc = fs_commit(fs, b, false);
+	meta_batch_free(b);
+	if (rc == 0) {
+		in->sess->sha_known = true;
+		memcpy(in->sess->sha, v.sha, 32);
+		in->sess->restored = v.vino;
+		in->attr.mtime = fs_now();
+		rc = version_commit(fs, in);	/* N's content as the newest version */
+	}
+	return rc < 0 ? rc : 0;
+}
+
+/* --- holds on versions ---------------------------------------------------- */
+
+bool ver_held(struct fs *fs, uint64_t vino)
+{
+	uint8_t k[8];
+
+	key_put_u64(k, vino);
+	return meta_rec_any(fs->meta, REC_HOLD, k, 8);
+}
+
+bool version_file_held(struct fs *fs, uint64_t ino)
+{
+	struct vlist *l;
+	bool held = false;
+	int rc;
+
+	l = ver_list_load(fs, ino, &rc);
+	for (size_t i = 0; l && i < l->count && !held; i++)
+		held = ver_held(fs, l->v[i].vino);
+	ver_list_free(l);
+	return held;
+}
+
+/* --- user.aifs.* attributes ------------------------------------------ */
+
+static const char *const area_names[] = { "plain", "dataset", "checkpoint", "journal" };
+
+int version_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, size_t len)
+{
+	struct vrec v;
+	uint64_t owner;
+	uint32_t n;
+	int rc;
+
+	if (!strcmp(name, "user.aifs.area"))
+		return snprintf(buf, len, "%s", in->attr.policy < 4 ?
+				area_names[in->attr.policy] : "unknown");
+	if (!strcmp(name, "user.aifs.holds") &&
+	    ((in->attr.flags & META_IF_VERSION) || dirver_is_version(fs, in, NULL, NULL)))
+		return version_holds(fs, in->ino, buf, len);
+	rc = dirver_xattr(fs, in, name, buf, len);
+	if (rc != DIRVER_NOT_MINE)
+		return rc;
+	if (strcmp(name, "user.aifs.version") && strcmp(name, "user.aifs.sha256") &&
+	    strcmp(name, "user.aifs.complete") && strcmp(name, "user.aifs.writer") &&
+	    strcmp(name, "user.aifs.tier") && strcmp(name, "user.aifs.size"))
+		return -ENODATA;
+	if (in->attr.flags & META_IF_VERSION) {
+		rc = version_owner(fs, in->ino, &owner, &n);
+		if (rc == 0)
+			rc = version_get(fs, owner, n, &v, NULL);
+	} else if (version_tracked(in)) {
+		rc = version_get(fs, in->ino, 0, &v, &n);
+	} else if (S_ISREG(in->attr.mode) && !strcmp(name, "user.aifs.sha256") &&
+		   (in->attr.policy == META_AREA_DATASET || (in->attr.flags & META_IF_SNAPSHOT))) {
+		rc = content_sha(fs, in, v.sha);
+		goto hex;
+	} else {
+		return -ENODATA;
+	}
+	if (rc < 0)
+		return rc == -ENOENT ? -ENODATA : rc;
+	if (!strcmp(name, "user.aifs.version"))
+		return snprintf(buf, len, "%u", n);
+	if (!strcmp(name, "user.aifs.complete"))
+		return snprintf(buf, len, "%s", v.complete ? "true" : "false");
+	if (!strcmp(name, "user.aifs.writer"))
+		return snprintf(buf, len, "uid=%u pid=%u comm=%s", v.uid, v.pid, v.comm);
+	if (!strcmp(name, "user.aifs.tier"))
+		return snprintf(buf, len, "%s", v.tier == TIER_COLD ? "cold" : "hot");
+	if (!strcmp(name, "user.aifs.size"))
+		return snprintf(buf, len, "%llu", (unsigned long long)v.size);
+hex:
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < 32; i++)
+		snprintf(buf + 2 * i, len - 2 * i, "%02x", v.sha[i]);
+	return 64;
+}

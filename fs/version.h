@@ -1,0 +1,112 @@
+/* version.h — checkpoint versions (version.c: commit, records,
+ * retention; vsession.c: write sessions; vadmin.c: holds, retention
+ * settings, restore, attributes; dirver.c: directory versions).
+ *
+ * A version is an immutable inode (META_IF_VERSION) sharing the extents of
+ * the file at the close that ended a write session; 'V' ino|n records name
+ * them.
+ *
+ * Layer: feature (versions); called by the FUSE adapter, by lineage and
+ * tiering, which read versions, and by the core's purge and rename.
+ */
+#ifndef AIFS_FS_VERSION_H
+#define AIFS_FS_VERSION_H
+
+#include "fs/fs.h"
+#include "fs/fuseapi.h"
+
+struct vrec {
+	uint64_t vino;
+	int64_t time;
+	uint64_t size;
+	uint8_t sha[32];
+	uint32_t uid, pid;
+	char comm[16];
+	uint8_t tier, complete, held;
+};
+/* True if IN is a regular file whose writes make versions. */
+bool version_tracked(const struct inode *in);
+/* Note a modification of IN (locked) by REQ's process: starts a session. */
+void version_modify(fuse_req_t req, struct inode *in);
+/* True if IN's session has written data (not only truncated). */
+bool version_wrote(const struct inode *in);
+/* IN's size is set to SIZE within its session. */
+void version_truncate(struct inode *in, uint64_t size);
+/* Lookup of NAME in PARENT found checkpoint file IN (referenced): during
+ * a write session that has written or truncated (version_hide_name),
+ * answer with its newest complete version instead, so that new openers
+ * see that version's bytes and size; returns the inode to reply with
+ * (referenced).  Remembers the name. */
+struct inode *version_lookup(struct fs *fs, struct inode *in, uint64_t parent,
+			     const char *name);
+/* IN's session has begun: have the kernel drop its cached name of IN (a
+ * hint, queued: inval.h; the name is not cached anyway, see fs_entry, so
+ * the next lookup comes to version_lookup). */
+void version_hide_name(struct fs *fs, struct inode *in);
+/* Feed written bytes to the session's running SHA-256. */
+void version_hash(struct inode *in, const char *buf, size_t size, uint64_t off);
+/* End IN's session (IN locked; last writer gone): commit version N+1.
+ * Returns 1 if the version was torn and IN went back to the last good
+ * content (the caller drops the kernel's cached pages), 0, or -errno. */
+int version_commit(struct fs *fs, struct inode *in);
+/* Version N of INO (N 0: the newest complete one); -ENOENT if none. */
+int version_get(struct fs *fs, uint64_t ino, uint32_t n, struct vrec *out, uint32_t *nout);
+/* Call FN for each version of INO in order. */
+int version_foreach(struct fs *fs, uint64_t ino,
+		    int (*fn)(void *ctx, uint32_t n, const struct vrec *v), void *ctx);
+/* Which (file, n) version inode VINO is. */
+int version_owner(struct fs *fs, uint64_t vino, uint64_t *ino, uint32_t *n);
+/* Holds on a version (EBUSY when deleting its file); tags listed in BUF. */
+int version_hold(struct fs *fs, struct inode *vin, const char *tag, size_t len, bool on);
+int version_holds(struct fs *fs, uint64_t vino, char *buf, size_t len);
+/* True if a version of checkpoint file INO is held. */
+bool version_file_held(struct fs *fs, uint64_t ino);
+/* user.aifs.retain="last=N[,every=K]" on a directory: how many versions
+ * of its checkpoint files are kept (overrides keep_versions/keep_every). */
+int version_retain_set(struct fs *fs, struct inode *dir, const char *value, size_t size);
+/* Make version N of IN its newest version again (a new version sharing
+ * N's data). */
+int version_restore(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t n);
+/* The same with the content of V (an immutable inode: a version, or a file
+ * of a directory version) in place of version N's. */
+int version_restore_from(struct fs *fs, fuse_req_t req, struct inode *in, const struct vrec *v);
+/* Commit a version of checkpoint directory DIR: a frozen copy of its tree
+ * sharing all data (takes the namespace lock; call with no inode locked). */
+int version_dir_commit(struct fs *fs, uint64_t dir, uint32_t uid, uint32_t pid);
+/* Drop every version of directory DIR into B (namespace locked); *HELD are
+ * inodes to put after B is committed. */
+int version_dir_drop_all(struct fs *fs, struct meta_batch *b, uint64_t dir,
+			 struct inode ***held, size_t *nheld);
+/* At mount: undo the saves a crash cut short (their files go back to
+ * their newest complete version). */
+int version_recover(struct fs *fs);
+/* Drop every version of INO (the file is being purged). */
+void version_drop_all(struct fs *fs, uint64_t ino);
+/* rename(SRC over DST): DST's history continues on SRC, into B. */
+int version_rename(struct fs *fs, struct meta_batch *b, uint64_t src, uint64_t dst);
+/* Value of a user.aifs.* attribute of IN into BUF (LEN); -ENODATA if none. */
+int version_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, size_t len);
+
+/* The hooks of versions into the core (hooks.h), registered at mount. */
+extern const struct fs_feature_ops version_feature;
+
+/* What versions publish to the features above them (lineage, tiering) and
+ * to the .aifs views, which subscribe at mount: nothing below calls up.
+ * Each event may be NULL. */
+struct version_events {
+	/* Version VINO is committed into B by process PID of UID; RESTORED is
+	 * the version it restores (0: none). */
+	void (*committed)(struct fs *fs, struct meta_batch *b, uint64_t vino, uint32_t pid,
+			  uint32_t uid, uint64_t restored);
+	/* Directory version VINO is dropped into B (its tree goes with it). */
+	void (*dir_dropped)(struct fs *fs, struct meta_batch *b, uint64_t vino);
+	/* rename(SRC over DST): DST's history continues on SRC, into B. */
+	void (*renamed)(struct fs *fs, struct meta_batch *b, uint64_t src, uint64_t dst);
+	/* Version N (inode VINO) of file INO is pruned: forget names of it
+	 * (queued; the file is locked). */
+	void (*pruned)(uint64_t ino, uint32_t n, uint64_t vino);
+};
+/* Add EV (static) to what FS's versions publish to; -ENOSPC when full. */
+int version_subscribe(struct fs *fs, const struct version_events *ev);
+
+#endif

@@ -1,0 +1,242 @@
+/* vsession.c — write sessions of checkpoint and dataset files: a session
+ * starts with the first change of a file and ends at the close of its last
+ * writer; while it is open, the session's running SHA-256 is fed, lookups
+ * of the file's name answer with its newest complete version, and an 'W'
+ * record says that a crash in the middle of the save is to be undone at
+ * the next mount (version_recover).
+ */
+#include "fs/version_priv.h"
+#include "fs/inval.h"
+#include "fs/inode.h"
+#include "fs/space.h"
+#include "fs/content.h"
+#include "fs/version.h"
+#include "meta/keys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+bool version_wrote(const struct inode *in)
+{
+	return in->sess && in->sess->wrote;
+}
+
+bool version_tracked(const struct inode *in)
+{
+	return S_ISREG(in->attr.mode) && in->attr.policy == META_AREA_CHECKPOINT &&
+	       !(in->attr.flags & META_IF_VERSION);
+}
+
+void ver_read_comm(uint32_t pid, char *comm)
+{
+	char path[64];
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, comm, 15) : -1;
+	if (fd >= 0)
+		close(fd);
+	comm[n > 0 ? n : 0] = 0;
+	comm[strcspn(comm, "\n")] = 0;
+}
+
+/* Record (or clear) that INO has an open write session, so that a crash
+ * in the middle of a save is undone at the next mount. */
+void ver_session_mark(struct fs *fs, uint64_t ino, bool open)
+{
+	struct meta_batch *b = meta_batch_new();
+	uint8_t k[8];
+
+	if (!b)
+		return;
+	key_put_u64(k, ino);
+	if (open)
+		meta_rec_put(b, REC_W, k, 8, "", 0);
+	else
+		meta_rec_del(b, REC_W, k, 8);
+	if (fs_commit(fs, b, false) < 0)
+		log_warn("inode %llu: cannot record its write session", (unsigned long long)ino);
+	meta_batch_free(b);
+}
+
+void version_modify(fuse_req_t req, struct inode *in)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct session *s = in->sess;
+
+	if (!content_tracked(in))
+		return;
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return;		/* the commit then hashes the content itself */
+		s->md = EVP_MD_CTX_new();
+		s->hash_ok = s->md && EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) == 1 &&
+			     in->attr.size == 0;
+		s->uid = ctx->uid;
+		s->pid = ctx->pid;
+		ver_read_comm(s->pid, s->comm);
+		in->sess = s;
+		if (version_tracked(in))
+			ver_session_mark(fs, in->ino, true);
+	}
+}
+
+void version_hash(struct inode *in, const char *buf, size_t size, uint64_t off)
+{
+	struct session *s = in->sess;
+
+	if (!s)
+		return;
+	s->wrote = true;
+	if (!s->hash_ok)
+		return;
+	if (off == s->hashed) {
+		EVP_DigestUpdate(s->md, buf, size);
+		s->hashed += size;
+	} else {
+		s->hash_ok = false;	/* out of order: hash the content at commit */
+	}
+}
+
+void version_truncate(struct inode *in, uint64_t size)
+{
+	struct session *s = in->sess;
+
+	if (!s)
+		return;
+	if (size == 0 && s->md && EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) == 1) {
+		s->hashed = 0;
+		s->hash_ok = true;
+	} else if (size < s->hashed || size > s->hashed) {
+		s->hash_ok = false;
+	}
+}
+
+/* --- names during a session --------------------------------------------- */
+
+struct inode *version_lookup(struct fs *fs, struct inode *in, uint64_t parent,
+			     const char *name)
+{
+	struct inode *vin;
+	struct vrec v;
+	bool session, same;
+	int i;
+
+	/* Each path lookup of the name comes here (it is not cached): the name
+	 * is rarely new, so look before taking the lock for writing.  The name
+	 * serves the version once the session has changed the content by a
+	 * write or a truncate (name_hidden): a writer that opened it with
+	 * O_TRUNC and has not written yet may still be joined by another. */
+	pthread_rwlock_rdlock(&in->lock);
+	same = in->lparent == parent && in->lname && !strcmp(in->lname, name);
+	session = in->sess && in->name_hidden;
+	/* Every writer has closed since the last write: close() returned
+	 * after FLUSH, but the RELEASE that ends the session is sent
+	 * asynchronously and another worker may be handling it now.  A
+	 * reopen right after close must find the name, not the version it
+	 * served during the session: give that release up to 500 ms (the
+	 * time it takes to commit is not counted; the lock waits for it). */
+	for (i = 0; session && in->closing && i < 500; i++) {
+		pthread_rwlock_unlock(&in->lock);
+		usleep(1000);
+		pthread_rwlock_rdlock(&in->lock);
+		session = in->sess && in->name_hidden;
+	}
+	pthread_rwlock_unlock(&in->lock);
+	if (!same) {
+		pthread_rwlock_wrlock(&in->lock);
+		if (in->lparent != parent || !in->lname || strcmp(in->lname, name)) {
+			char *n = strdup(name);
+
+			if (n) {
+				free(in->lname);
+				in->lname = n;
+				in->lparent = parent;
+			}
+		}
+		session = in->sess && in->name_hidden;
+		pthread_rwlock_unlock(&in->lock);
+	}
+	if (!session || version_get(fs, in->ino, 0, &v, NULL) < 0 ||
+	    inode_get(fs, v.vino, &vin) < 0)
+		return in;
+	inode_put(fs, in);
+	return vin;
+}
+
+void version_hide_name(struct fs *fs, struct inode *in)
+{
+	(void)fs;
+	in->closing = false;
+	if (!in->sess || in->name_hidden)
+		return;
+	in->name_hidden = true;
+	if (in->lname)
+		inval_entry(in->lparent, in->lname, strlen(in->lname));
+}
+
+/* --- crash recovery ------------------------------------------------------ */
+
+static int recover_one(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	struct fs *fs = ctx;
+	uint64_t ino = klen == 8 ? key_get_u64(key) : 0;
+	struct meta_batch *b = meta_batch_new();
+	struct inode *in = NULL;
+	struct meta_inode saved;
+	struct vrec good;
+	bool reverted;
+	int rc = b ? inode_get(fs, ino, &in) : -ENOMEM;
+
+	(void)val;
+	(void)vlen;
+	if (rc == 0) {
+		pthread_rwlock_wrlock(&in->lock);
+		saved = in->attr;
+		space_defer_begin();
+		/* an unreadable version record is not "no version" */
+		rc = version_tracked(in) ? version_get(fs, ino, 0, &good, NULL) : -ENOENT;
+		reverted = rc == 0;
+		if (rc == 0)
+			rc = ver_revert(fs, in, b, &good);
+		if (rc == -ENOENT)
+			rc = 0;		/* no complete version: the save stands */
+		if (rc == 0) {
+			meta_rec_del(b, REC_W, key, klen);
+			rc = fs_commit(fs, b, true);
+		}
+		space_defer_end(fs, rc == 0);
+		if (rc < 0) {
+			fs_content_reload(in);
+			in->attr = saved;
+		} else if (reverted) {
+			log_notice("inode %llu: a save was cut short by a crash; "
+				   "back to its last complete version", (unsigned long long)ino);
+		}
+		pthread_rwlock_unlock(&in->lock);
+	} else if (b && rc == -ENOENT) {
+		meta_rec_del(b, REC_W, key, klen);
+		rc = fs_commit(fs, b, true);
+	}
+	if (rc < 0)
+		log_err("inode %llu: undoing an interrupted save failed: %s",
+			(unsigned long long)ino, strerror(-rc));
+	if (in)
+		inode_put(fs, in);
+	meta_batch_free(b);
+	return 0;
+}
+
+int version_recover(struct fs *fs)
+{
+	return meta_rec_foreach(fs->meta, REC_W, NULL, 0, recover_one, fs);
+}
+

@@ -1,0 +1,354 @@
+/* test_core.c — the core of the daemon (inode table, content, extent maps,
+ * space, commit, paths, the feature hooks) linked without libfuse, on a
+ * store made by store_mkfs in a temporary directory (a real RocksDB, the
+ * local tier): the commit of written data, the purge of an unlinked inode,
+ * a failed commit, and the calls of the hooks features register.
+ *
+ * Every test gets a fresh store under one mkdtemp directory, which main
+ * removes at the end.
+ */
+#include <check.h>
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fs/fs.h"
+#include "fs/data.h"
+#include "fs/extmap.h"
+#include "fs/hooks.h"
+#include "fs/inode.h"
+#include "fs/path.h"
+#include "fs/prealloc.h"
+#include "fs/space.h"
+#include "meta/store.h"
+#include "tier/failpoint.h"
+
+static char tmp_root[] = "/tmp/aifs-test-core.XXXXXX";
+static struct fs *fs;
+
+/* What the test feature's hooks saw. */
+static struct {
+	unsigned before_purge, purge, purge_now, free, store_begin, store_end, durable;
+	int store_rc;
+	uint64_t keep_ino;	/* keeps_records is true for this inode */
+	int durable_rc;
+} seen;
+
+static bool t_keeps_records(const struct inode *in)
+{
+	return in->ino == seen.keep_ino;
+}
+
+static void t_before_purge(struct fs *f, struct inode *in)
+{
+	(void)f, (void)in;
+	seen.before_purge++;
+}
+
+static void t_purge(struct fs *f, struct inode *in, struct meta_batch *b)
+{
+	(void)f, (void)in, (void)b;
+	seen.purge++;
+}
+
+static void t_purge_now(struct fs *f, struct inode *in, struct meta_batch *b)
+{
+	(void)f, (void)in, (void)b;
+	seen.purge_now++;
+}
+
+static void t_free(struct inode *in)
+{
+	(void)in;
+	seen.free++;
+}
+
+static bool t_store_begin(struct fs *f, struct inode *in, struct meta_batch *b)
+{
+	(void)f, (void)in, (void)b;
+	seen.store_begin++;
+	return true;
+}
+
+static void t_store_end(struct fs *f, struct inode *in, int rc)
+{
+	(void)f, (void)in;
+	seen.store_end++;
+	seen.store_rc = rc;
+}
+
+static int t_durable(struct fs *f)
+{
+	(void)f;
+	seen.durable++;
+	return seen.durable_rc;
+}
+
+static const struct fs_feature_ops test_feature = {
+	.name = "test",
+	.keeps_records = t_keeps_records,
+	.before_purge = t_before_purge,
+	.purge = t_purge,
+	.purge_now = t_purge_now,
+	.free = t_free,
+	.store_begin = t_store_begin,
+	.store_end = t_store_end,
+	.durable = t_durable,
+};
+
+static void setup(void)
+{
+	char path[sizeof(tmp_root) + 32], err[512];
+
+	snprintf(path, sizeof(path), "%s/s.XXXXXX", tmp_root);
+	ck_assert_msg(mkdtemp(path) != NULL, "mkdtemp %s: %s", path, strerror(errno));
+	ck_assert_msg(store_mkfs(path, NULL, err, sizeof(err)) == 0, "mkfs: %s", err);
+	fs = calloc(1, sizeof(*fs));
+	ck_assert_ptr_nonnull(fs);
+	ck_assert_msg(store_open(path, &fs->store, err, sizeof(err)) == 0, "open: %s", err);
+	fs->meta = fs->store->meta;
+	fs->tiers = fs->store->tiers;
+	pthread_rwlock_init(&fs->ns, NULL);
+	memset(&seen, 0, sizeof(seen));
+	ck_assert_int_eq(fs_feature_register(fs, &test_feature), 0);
+	ck_assert_int_eq(fs_itab_init(fs), 0);
+	ck_assert_int_eq(space_init(fs), 0);
+	ck_assert_int_eq(prealloc_init(fs), 0);
+}
+
+static void teardown(void)
+{
+	failpoint_arm("");
+	space_reclaimer_stop(fs);
+	fs_itab_destroy(fs);
+	store_close(fs->store);
+	free(fs);
+	fs = NULL;
+}
+
+/* A new regular file NAME in the root, committed; referenced. */
+static struct inode *file_new(const char *name, uint32_t nlink)
+{
+	struct meta_inode a = { .ino = fs_ino_alloc(fs), .mode = S_IFREG | 0644,
+				.nlink = nlink, .ctime = fs_now(), .mtime = fs_now() };
+	struct meta_batch *b = meta_batch_new();
+	struct inode *in = inode_new(fs, &a);
+
+	ck_assert_ptr_nonnull(in);
+	in->parent = META_ROOT_INO;
+	inode_save(b, in);
+	if (nlink)
+		meta_dentry_put(b, META_ROOT_INO, name, strlen(name), in->ino, S_IFREG);
+	else
+		meta_orphan_put(b, in->ino);
+	ck_assert_int_eq(fs_commit(fs, b, false), 0);
+	meta_batch_free(b);
+	return in;
+}
+
+static void pattern(char *buf, size_t len, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (char)(i * 31 + seed);
+}
+
+/* Write LEN bytes of pattern SEED at 0 and flush them as an extent. */
+static int write_flush(struct inode *in, size_t len, unsigned seed)
+{
+	char *buf = malloc(len);
+	int rc;
+
+	pattern(buf, len, seed);
+	pthread_rwlock_wrlock(&in->lock);
+	rc = fs_write(fs, in, buf, len, 0);
+	if (rc == 0)
+		rc = fs_flush(fs, in);
+	pthread_rwlock_unlock(&in->lock);
+	free(buf);
+	return rc;
+}
+
+/* IN's content is LEN bytes of pattern SEED. */
+static void check_content(struct inode *in, size_t len, unsigned seed)
+{
+	char *want = malloc(len), *got = malloc(len);
+	size_t n = 0;
+
+	pattern(want, len, seed);
+	pthread_rwlock_wrlock(&in->lock);
+	ck_assert_int_eq(fs_map_load(fs, in), 0);
+	ck_assert_int_eq(fs_read(fs, in, got, len, 0, &n), 0);
+	pthread_rwlock_unlock(&in->lock);
+	ck_assert_uint_eq(n, len);
+	ck_assert_msg(!memcmp(want, got, len), "content read back differs from what was written");
+	free(want);
+	free(got);
+}
+
+START_TEST(commit_of_written_data_survives_eviction)
+{
+	struct inode *in = file_new("a", 1);
+	uint64_t ino = in->ino;
+	struct meta_inode a;
+
+	ck_assert_int_eq(write_flush(in, 200000, 7), 0);
+	ck_assert_int_eq(fs_sync(fs, in), 0);
+	ck_assert_uint_eq(seen.store_begin, 1);
+	ck_assert_uint_eq(seen.store_end, 1);
+	ck_assert_int_eq(seen.store_rc, 0);
+	ck_assert_uint_ge(seen.durable, 1);
+	inode_put(fs, in);		/* evicted: not looked up, not open */
+	ck_assert_ptr_null(inode_peek(fs, ino));
+	ck_assert_uint_eq(seen.free, 1);
+	ck_assert_uint_eq(seen.purge, 0);
+	ck_assert_int_eq(meta_inode_get(fs->meta, ino, &a), 0);
+	ck_assert_uint_eq(a.size, 200000);
+	ck_assert_uint_eq(a.alloc, 200000);
+	ck_assert_int_eq(inode_get(fs, ino, &in), 0);
+	check_content(in, 200000, 7);
+	inode_put(fs, in);
+}
+END_TEST
+
+START_TEST(failed_commit_keeps_buffer_and_counts)
+{
+	struct inode *in = file_new("b", 1);
+	char buf[100000];
+	int rc;
+
+	pattern(buf, sizeof(buf), 3);
+	pthread_rwlock_wrlock(&in->lock);
+	ck_assert_int_eq(fs_write(fs, in, buf, sizeof(buf), 0), 0);
+	ck_assert_int_eq(failpoint_arm("meta_commit:1=EIO"), 0);
+	rc = fs_flush(fs, in);
+	ck_assert_int_eq(rc, -EIO);
+	ck_assert_int_eq(seen.store_rc, -EIO);	/* the store hook saw the failure */
+	ck_assert_uint_eq(in->attr.alloc, 0);	/* nothing counted as stored */
+	ck_assert(in->wb_dirty);		/* the bytes wait for the next try */
+	ck_assert_int_eq(fs_flush(fs, in), 0);
+	ck_assert_int_eq(seen.store_rc, 0);
+	ck_assert_uint_eq(in->attr.alloc, sizeof(buf));
+	pthread_rwlock_unlock(&in->lock);
+	check_content(in, sizeof(buf), 3);
+	inode_put(fs, in);
+}
+END_TEST
+
+START_TEST(purge_of_unlinked_inode_deletes_records_and_runs_hooks)
+{
+	struct inode *in = file_new("c", 0);
+	uint64_t ino = in->ino;
+	struct meta_inode a;
+
+	ck_assert_int_eq(write_flush(in, 150000, 1), 0);
+	inode_put(fs, in);		/* the last reference of an orphan: purged */
+	ck_assert_uint_eq(seen.before_purge, 1);
+	ck_assert_uint_eq(seen.purge, 1);
+	ck_assert_uint_eq(seen.free, 1);
+	ck_assert_int_eq(meta_inode_get(fs->meta, ino, &a), -ENOENT);
+	ck_assert_int_eq(inode_get(fs, ino, &in), -ENOENT);
+}
+END_TEST
+
+START_TEST(purge_at_unlink_unless_a_feature_keeps_records)
+{
+	struct inode *kept = file_new("d", 1), *gone = file_new("e", 1);
+	struct meta_batch *b = meta_batch_new();
+	struct meta_inode a;
+
+	seen.keep_ino = kept->ino;
+	pthread_rwlock_wrlock(&kept->lock);
+	ck_assert(!inode_purge_at_unlink(fs, kept, b));
+	pthread_rwlock_unlock(&kept->lock);
+	pthread_rwlock_wrlock(&gone->lock);
+	ck_assert(inode_purge_at_unlink(fs, gone, b));
+	pthread_rwlock_unlock(&gone->lock);
+	ck_assert_uint_eq(seen.purge_now, 1);
+	meta_dentry_del(b, META_ROOT_INO, "e", 1);
+	ck_assert_int_eq(fs_commit(fs, b, false), 0);
+	meta_batch_free(b);
+	ck_assert_int_eq(meta_inode_get(fs->meta, gone->ino, &a), -ENOENT);
+	ck_assert_int_eq(meta_inode_get(fs->meta, kept->ino, &a), 0);
+	inode_put(fs, gone);
+	inode_put(fs, kept);
+	ck_assert_uint_eq(seen.purge, 0);	/* the records went with the unlink */
+}
+END_TEST
+
+START_TEST(durable_hook_failure_is_what_fsync_returns)
+{
+	struct inode *in = file_new("f", 1);
+
+	ck_assert_int_eq(write_flush(in, 5000, 2), 0);
+	seen.durable_rc = -EIO;
+	pthread_rwlock_wrlock(&in->lock);
+	ck_assert_int_eq(fs_sync(fs, in), -EIO);
+	pthread_rwlock_unlock(&in->lock);
+	seen.durable_rc = 0;
+	inode_put(fs, in);
+}
+END_TEST
+
+START_TEST(dir_path_follows_parents)
+{
+	struct meta_inode a = { .ino = fs_ino_alloc(fs), .mode = S_IFDIR | 0755, .nlink = 2 };
+	struct meta_batch *b = meta_batch_new();
+	struct inode *d = inode_new(fs, &a);
+	char path[64], name[META_NAME_MAX + 1];
+
+	d->parent = META_ROOT_INO;
+	inode_save(b, d);
+	meta_dentry_put(b, META_ROOT_INO, "data", 4, d->ino, S_IFDIR);
+	ck_assert_int_eq(fs_commit(fs, b, false), 0);
+	meta_batch_free(b);
+	ck_assert_int_eq(fs_name_in(fs, META_ROOT_INO, d->ino, name), 0);
+	ck_assert_str_eq(name, "data");
+	ck_assert_int_eq(fs_dir_path(fs, d->ino, path, sizeof(path)), 0);
+	ck_assert_str_eq(path, "data");
+	ck_assert_int_eq(fs_dir_path(fs, META_ROOT_INO, path, sizeof(path)), 0);
+	ck_assert_str_eq(path, "");
+	inode_put(fs, d);
+}
+END_TEST
+
+static Suite *core_suite(void)
+{
+	Suite *s = suite_create("core");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, commit_of_written_data_survives_eviction);
+	tcase_add_test(tc, failed_commit_keeps_buffer_and_counts);
+	tcase_add_test(tc, purge_of_unlinked_inode_deletes_records_and_runs_hooks);
+	tcase_add_test(tc, purge_at_unlink_unless_a_feature_keeps_records);
+	tcase_add_test(tc, durable_hook_failure_is_what_fsync_returns);
+	tcase_add_test(tc, dir_path_follows_parents);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	if (!mkdtemp(tmp_root)) {
+		perror(tmp_root);
+		return EXIT_FAILURE;
+	}
+	sr = srunner_create(core_suite());
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
