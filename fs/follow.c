@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -300,4 +301,55 @@ bool follow_writer_changed(const char *spec, const struct tier_rados_opts *ro, c
 	changed = ship_follow_same_writer(sf) == -ECHILD;
 	ship_follow_free(sf);
 	return changed;
+}
+
+int follow_replica(const char *spec, const struct tier_rados_opts *ro, char **replica, char *msg,
+		   size_t msglen)
+{
+	char conf[4096 + 16], err[1024], *p;
+	uint64_t seq;
+	int rc;
+
+	if (!tier_spec_is_rados(spec) || !strchr(spec, '/')) {
+		snprintf(msg, msglen, "--follow: expected rados:POOL/NAME, saw %s", spec);
+		return -EINVAL;
+	}
+	if (!*replica) {
+		if (asprintf(replica, "/var/lib/aifs/follow/%s", spec + 6) < 0)
+			return -ENOMEM;
+		for (p = *replica + 21; *p; p++)
+			if (*p == '/')
+				*p = '.';
+		if ((mkdir("/var/lib/aifs", 0755) < 0 && errno != EEXIST) ||
+		    (mkdir("/var/lib/aifs/follow", 0700) < 0 && errno != EEXIST)) {
+			snprintf(msg, msglen, "cannot create /var/lib/aifs/follow: %s",
+				 strerror(errno));
+			return -errno;
+		}
+	}
+	snprintf(conf, sizeof(conf), "%s/aifs.conf", *replica);
+	if (access(conf, F_OK) == 0 && follow_writer_changed(spec, ro, *replica)) {
+		/* a fail-over: the replica follows a writer that is gone */
+		char aside[4096 + 32];
+
+		snprintf(aside, sizeof(aside), "%s.old-writer", *replica);
+		if (rename(*replica, aside) < 0) {
+			snprintf(msg, msglen, "another writer ships %s now; cannot move the old "
+				 "replica %s aside: %s", spec, *replica, strerror(errno));
+			return -errno;
+		}
+		fprintf(stderr, "aifs: another writer ships %s now: the replica is made anew "
+			"(the old one is in %s)\n", spec, aside);
+	}
+	if (access(conf, F_OK) < 0) {
+		rc = ship_recover(spec, ro, *replica, &seq, err, sizeof(err));
+		if (rc == 0)
+			rc = follow_seq_write(*replica, seq + 1);
+		if (rc < 0) {
+			snprintf(msg, msglen, "cannot make the replica of %s in %s: %s", spec,
+				 *replica, err[0] ? err : strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
 }

@@ -17,6 +17,12 @@ int follow_seq_write(const char *replica, uint64_t next);
 int follow_start(struct fs *fs, const char *spec, const struct tier_rados_opts *ro,
 		 uint64_t next);
 void follow_stop(struct fs *fs);
+/* Make *REPLICA (its default under /var/lib/aifs/follow when NULL,
+ * malloc'd) the local replica of the store in rados spec SPEC: made from
+ * what the writer shipped if absent, made anew (the old one set aside)
+ * if another writer ships now.  0, or -errno with MSG saying why. */
+int follow_replica(const char *spec, const struct tier_rados_opts *ro, char **replica, char *msg,
+		   size_t msglen);
 /* Does another writer than the one REPLICA follows ship to SPEC now? */
 bool follow_writer_changed(const char *spec, const struct tier_rados_opts *ro, const char *replica);
 /* On a follower: the seconds since it last caught up with what the writer

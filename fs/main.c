@@ -383,60 +383,20 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *c)
 	return 0;
 }
 
-/* A follower mounts the local replica of the store it follows, made from
- * what the writer shipped the first time: C->store becomes its path and
- * C->follow_next the first shipped batch it still needs. */
+/* A follower mounts the local replica of the store it follows (follow.c):
+ * C->store becomes its path and C->follow_next the first shipped batch it
+ * still needs. */
 static int follow_prepare(struct cmdline *c, char *msg, size_t msglen)
 {
 	struct tier_rados_opts ro = { .conf = c->ceph_conf, .user = c->ceph_user,
 				      .timeout = c->rados_timeout >= 0 ? (unsigned)c->rados_timeout :
 					       STORE_RADOS_TIMEOUT };
-	char conf[PATH_MAX + 16], err[1024], *p;
-	uint64_t seq;
 	int rc;
 
 	c->spec = c->store;
-	if (!tier_spec_is_rados(c->spec) || !strchr(c->spec, '/')) {
-		snprintf(msg, msglen, "--follow: expected rados:POOL/NAME, saw %s", c->spec);
-		return -EINVAL;
-	}
-	if (!c->replica) {
-		if (asprintf(&c->replica, "/var/lib/aifs/follow/%s", c->spec + 6) < 0)
-			return -ENOMEM;
-		for (p = c->replica + 21; *p; p++)
-			if (*p == '/')
-				*p = '.';
-		if ((mkdir("/var/lib/aifs", 0755) < 0 && errno != EEXIST) ||
-		    (mkdir("/var/lib/aifs/follow", 0700) < 0 && errno != EEXIST)) {
-			snprintf(msg, msglen, "cannot create /var/lib/aifs/follow: %s",
-				 strerror(errno));
-			return -errno;
-		}
-	}
-	snprintf(conf, sizeof(conf), "%s/aifs.conf", c->replica);
-	if (access(conf, F_OK) == 0 && follow_writer_changed(c->spec, &ro, c->replica)) {
-		/* a fail-over: the replica follows a writer that is gone */
-		char aside[PATH_MAX + 32];
-
-		snprintf(aside, sizeof(aside), "%s.old-writer", c->replica);
-		if (rename(c->replica, aside) < 0) {
-			snprintf(msg, msglen, "another writer ships %s now; cannot move the old "
-				 "replica %s aside: %s", c->spec, c->replica, strerror(errno));
-			return -errno;
-		}
-		fprintf(stderr, "aifs: another writer ships %s now: the replica is made anew "
-			"(the old one is in %s)\n", c->spec, aside);
-	}
-	if (access(conf, F_OK) < 0) {
-		rc = ship_recover(c->spec, &ro, c->replica, &seq, err, sizeof(err));
-		if (rc == 0)
-			rc = follow_seq_write(c->replica, seq + 1);
-		if (rc < 0) {
-			snprintf(msg, msglen, "cannot make the replica of %s in %s: %s", c->spec,
-				 c->replica, err[0] ? err : strerror(-rc));
-			return rc;
-		}
-	}
+	rc = follow_replica(c->spec, &ro, &c->replica, msg, msglen);
+	if (rc < 0)
+		return rc;
 	rc = follow_seq_read(c->replica, &c->follow_next);
 	if (rc < 0) {
 		snprintf(msg, msglen, "%s is not a follower's replica (no follow.seq): remove it "
