@@ -34,7 +34,11 @@ static void said(void *ctx, const char *who)
 	printf("broke the lock of %s\n", who);
 }
 
-int cmd_rados(int argc, char **argv)
+/* Options of the commands that reach the pool for a STORE (--ceph-conf,
+ * --ceph-user) into O, with USAGE for --help and for errors: the index of
+ * STORE in ARGV (at least 1), or 0 after --help and -EXIT_USAGE after a
+ * usage error, when the command is done. */
+static int pool_args(int argc, char **argv, const char *usage, struct store_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "ceph-conf", required_argument, NULL, 'C' },
@@ -42,9 +46,28 @@ int cmd_rados(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'C': o->ceph_conf = optarg; break;
+		case 'U': o->ceph_user = optarg; break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: usage_of(stderr, usage, NULL, false); return -EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		usage_of(stderr, usage, NULL, false);
+		return -EXIT_USAGE;
+	}
+	return optind;
+}
+
+int cmd_rados(int argc, char **argv)
+{
 	struct store_opts o = { .rados_timeout = -1 };
 	char err[1024] = "";
-	int ch, rc;
+	int i, rc;
 
 	if (argc >= 2 && !strcmp(argv[1], "--help")) {
 		fputs(rados_usage, stdout);
@@ -54,27 +77,17 @@ int cmd_rados(int argc, char **argv)
 		usage_of(stderr, rados_usage, NULL, false);
 		return EXIT_USAGE;
 	}
-	argc--;
-	argv++;
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'C': o.ceph_conf = optarg; break;
-		case 'U': o.ceph_user = optarg; break;
-		case 'h': fputs(rados_usage, stdout); return EXIT_OK;
-		default: usage_of(stderr, rados_usage, NULL, false); return EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 1) {
-		usage_of(stderr, rados_usage, NULL, false);
-		return EXIT_USAGE;
-	}
-	rc = store_rados_unlock(argv[optind], &o, said, NULL, err, sizeof(err));
+	i = pool_args(argc - 1, argv + 1, rados_usage, &o);
+	if (i <= 0)
+		return -i;
+	argv += 1 + i;
+	rc = store_rados_unlock(argv[0], &o, said, NULL, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "aifsctl rados unlock: %s\n", err);
 		return EXIT_PROBLEM;
 	}
 	if (rc == 0)
-		printf("%s: no lock held\n", argv[optind]);
+		printf("%s: no lock held\n", argv[0]);
 	return EXIT_OK;
 }
 
@@ -139,40 +152,25 @@ static const char promote_usage[] =
 
 int cmd_promote_primary(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "ceph-conf", required_argument, NULL, 'C' },
-		{ "ceph-user", required_argument, NULL, 'U' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct store_opts o = { .rados_timeout = -1 };
 	char err[1024] = "", seq[PATH_MAX + 16];
-	int ch, rc;
+	int i = pool_args(argc, argv, promote_usage, &o), rc;
 
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'C': o.ceph_conf = optarg; break;
-		case 'U': o.ceph_user = optarg; break;
-		case 'h': fputs(promote_usage, stdout); return EXIT_OK;
-		default: usage_of(stderr, promote_usage, NULL, false); return EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 1) {
-		usage_of(stderr, promote_usage, NULL, false);
-		return EXIT_USAGE;
-	}
-	snprintf(seq, sizeof(seq), "%s/follow.seq", argv[optind]);
+	if (i <= 0)
+		return -i;
+	argv += i;
+	snprintf(seq, sizeof(seq), "%s/follow.seq", argv[0]);
 	if (access(seq, F_OK) < 0) {
 		fprintf(stderr, "aifsctl promote-primary: %s is not a follower's replica (no "
-			"follow.seq)\n", argv[optind]);
+			"follow.seq)\n", argv[0]);
 		return EXIT_PROBLEM;
 	}
-	rc = store_rados_unlock(argv[optind], &o, said, NULL, err, sizeof(err));
+	rc = store_rados_unlock(argv[0], &o, said, NULL, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "aifsctl promote-primary: %s\n", err);
 		return EXIT_PROBLEM;
 	}
 	printf("%s becomes the writer when mounted read-write: aifs %s MOUNTPOINT\n",
-	       argv[optind], argv[optind]);
+	       argv[0], argv[0]);
 	return EXIT_OK;
 }
