@@ -50,6 +50,13 @@ int64_t journal_mono_now(struct journal *j)
 	return j->mono_base + (boottime() - j->boot0);
 }
 
+time_t journal_wall_of(struct journal *j, int64_t mono)
+{
+	int64_t ns = j->wall0 + (mono - j->mono_base);
+
+	return (time_t)(ns >= 0 ? ns / 1000000000 : -((-ns + 999999999) / 1000000000));
+}
+
 bool journal_file(const struct inode *in)
 {
 	return S_ISREG(in->attr.mode) && in->attr.policy == META_AREA_JOURNAL &&
@@ -173,6 +180,7 @@ int journal_init(struct fs *fs)
 	char *kp = NULL, *vkey = NULL;
 	void *v;
 	size_t len;
+	struct timespec now;
 	int rc;
 
 	if (!j)
@@ -190,6 +198,8 @@ int journal_init(struct fs *fs)
 		free(v);
 	}
 	j->boot0 = boottime();
+	clock_gettime(CLOCK_REALTIME, &now);
+	j->wall0 = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 	rc = meta_rec_foreach(fs->meta, REC_J, NULL, 0, replay, j);
 	if (rc == 0)
 		rc = meta_rec_foreach(fs->meta, REC_K, NULL, 0, last_signed, j);

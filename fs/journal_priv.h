@@ -24,6 +24,7 @@ struct journal {
 	struct note_key *key;
 	char name[64], origin[96];
 	int64_t mono_base, boot0;
+	int64_t wall0;		/* CLOCK_REALTIME (ns) when boot0 was taken */
 	pthread_t thread;
 	pthread_cond_t cond;
 	bool running, stop;
@@ -58,6 +59,9 @@ struct leaf {
 
 /* Monotonic ns in the store's life (persisted across mounts). */
 int64_t journal_mono_now(struct journal *j);
+/* The wall-clock second (UTC) of store-clock instant MONO, fixed for the
+ * life of a mount so that a deadline reads the same at every call. */
+time_t journal_wall_of(struct journal *j, int64_t mono);
 /* Append L to the log in batch B and commit B: the change B holds and its
  * record are durable together or not at all. */
 int journal_leaf_commit(struct fs *fs, const struct leaf *l, struct meta_batch *b);

@@ -319,12 +319,9 @@ static int holdtag_cb(void *ctx, const void *key, size_t klen, const void *v, si
 /* The wall-clock time (UTC, ISO 8601) at store-clock instant MONO. */
 static int wall_of(struct fs *fs, int64_t mono, char *buf, size_t len)
 {
-	struct timespec now;
-	time_t t;
+	time_t t = journal_wall_of(fs->journal, mono);
 	struct tm tm;
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	t = now.tv_sec + (time_t)((mono - journal_mono_now(fs->journal)) / 1000000000LL);
 	if (!gmtime_r(&t, &tm))
 		return -EOVERFLOW;
 	return (int)strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
