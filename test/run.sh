@@ -21,6 +21,11 @@ for exe in "$build"/test_*; do
 	p=$(grep -c ':P:' "$log/$name.out")
 	f=$(grep -cE ':[FE]:' "$log/$name.out")
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+	# a unit test that reports no check (not run with CK_ENV) counts nothing
+	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+		echo "not ok unit: $name reported no checks (srunner_run_all needs CK_ENV)"
+		f=1
+	fi
 	grep -E ':[FE]:' "$log/$name.out" | sed 's/^/not ok unit: /'
 	[ "$rc" -ne 0 ] && [ "$f" -ge 1 ] && tail -n 20 "$log/$name.out"
 	echo "unit $name: $p passed, $f failed"

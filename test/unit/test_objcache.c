@@ -249,7 +249,7 @@ int main(void)
 	tcase_add_test(tc, objcache_damaged_clean_copy_is_dropped_dirty_one_is_eio);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
+	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
