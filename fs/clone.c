@@ -30,6 +30,7 @@
 #include "fs/version.h"
 #include "fs/ops.h"
 #include "fs/content.h"
+#include "fs/xattr.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -492,7 +493,7 @@ static int restore_dir(struct fs *fs, fuse_req_t req, const struct access_cred *
 	return rc;
 }
 
-int fs_restore_tree(struct fs *fs, fuse_req_t req, struct inode *dir, uint32_t n)
+static int restore_tree(struct fs *fs, fuse_req_t req, struct inode *dir, uint32_t n)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct access_cred c;
@@ -526,3 +527,23 @@ int fs_restore_tree(struct fs *fs, fuse_req_t req, struct inode *dir, uint32_t n
 			(unsigned long long)dir->ino, n, strerror(-rc));
 	return rc;
 }
+
+/* user.aifs.restore=N on a directory: commits, so not under DIR's lock. */
+static int restore_set(struct fs *fs, fuse_req_t req, struct inode *dir, const char *name,
+		       const char *value, size_t size, int flags)
+{
+	uint32_t n;
+	int rc;
+
+	(void)name;
+	(void)flags;
+	if (!S_ISDIR(dir->attr.mode))
+		return FS_XATTR_PASS;
+	rc = fs_xattr_u32(value, size, &n);
+	return rc < 0 ? rc : restore_tree(fs, req, dir, n);
+}
+
+const struct fs_xattr clone_xattrs[] = {
+	{ "user.aifs.restore", "directory restore", 0, NULL, restore_set, NULL },
+	{ NULL, NULL, 0, NULL, NULL, NULL },
+};

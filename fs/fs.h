@@ -62,6 +62,7 @@
 #include "tier/tier.h"
 
 struct fs_feature_ops;
+struct fs_xattr;
 struct fuse_session;
 struct version_events;
 
@@ -72,6 +73,7 @@ struct version_events;
 #define FS_VIRT_BIT	(1ull << 63)	/* node ids of the hidden .aifs views */
 #define FS_VIRT_NAME	".aifs"
 #define FS_FEATURES_MAX	8		/* features registered (hooks.h) */
+#define FS_XATTR_TABLES	12		/* tables of xattr names registered (xattr.h) */
 
 
 /* Checksums shared by all pieces of one stored extent. */
@@ -183,6 +185,8 @@ struct fs {
 	struct fuse_session *se;
 	const struct fs_feature_ops *features[FS_FEATURES_MAX];	/* hooks.h */
 	unsigned nfeatures;
+	const struct fs_xattr *xattrs[FS_XATTR_TABLES];	/* xattr.h */
+	unsigned nxattrs;
 	const struct version_events *version_subs[4];	/* version.h */
 	unsigned nversion_subs;
 	uint64_t reserve;			/* bytes kept free on the store's disk */

@@ -67,6 +67,18 @@ int fs_hook_commit_store(struct fs *fs, struct inode *in, struct meta_batch *b)
 	return rc;
 }
 
+int fs_hook_may_change(struct fs *fs, struct inode *in)
+{
+	EACH_FEATURE(fs, f)
+		if ((*f)->may_change) {
+			int rc = (*f)->may_change(fs, in);
+
+			if (rc < 0)
+				return rc;
+		}
+	return 0;
+}
+
 int fs_hook_durable(struct fs *fs)
 {
 	int rc = 0;

@@ -37,6 +37,9 @@ struct fs_feature_ops {
 	 * it into B; true if store_end must follow once B's commit returned RC. */
 	bool (*store_begin)(struct fs *fs, struct inode *in, struct meta_batch *b);
 	void (*store_end)(struct fs *fs, struct inode *in, int rc);
+	/* May IN (locked) change: its attributes, stored xattrs, content,
+	 * names?  0, or -errno (-EPERM: a journal file under retention). */
+	int (*may_change)(struct fs *fs, struct inode *in);
 	/* A durable commit or an fsync returned: 0 once what it made durable
 	 * is wherever the feature keeps it too, or -errno. */
 	int (*durable)(struct fs *fs);
@@ -53,6 +56,8 @@ void fs_hook_purge_now(struct fs *fs, struct inode *in, struct meta_batch *b);
 void fs_hook_free(struct fs *fs, struct inode *in);
 /* Commit B, which stores buffered data of IN, with the features' records. */
 int fs_hook_commit_store(struct fs *fs, struct inode *in, struct meta_batch *b);
+/* The first refusal of the may_change hooks, or 0. */
+int fs_hook_may_change(struct fs *fs, struct inode *in);
 /* The first failure of the durable hooks, or 0. */
 int fs_hook_durable(struct fs *fs);
 

@@ -777,6 +777,7 @@ static bool journal_store_begin(struct fs *fs, struct inode *in, struct meta_bat
 const struct fs_feature_ops journal_feature = {
 	.name = "journal",
 	.keeps_records = journal_file,
+	.may_change = journal_may_change,
 	.store_begin = journal_store_begin,
 	.store_end = journal_records_end,
 };

@@ -11,6 +11,7 @@
 
 #include "fs/fs.h"
 #include "fs/fuseapi.h"
+#include "fs/xattr.h"
 
 int journal_init(struct fs *fs);
 int journal_start(struct fs *fs);
@@ -46,19 +47,13 @@ int journal_seal(struct fs *fs, fuse_req_t req, struct inode *in);
 /* 0 if IN may be changed, unlinked or renamed (not a journal file, or its
  * retention is over and no hold is on it), else -EPERM. */
 int journal_may_change(struct fs *fs, struct inode *in);
-/* user.aifs.sealed (true|false), user.aifs.retain_until (UTC time, or
- * "unsealed", "released"), user.aifs.retention_mode and user.aifs.holds
- * (comma-separated tags) of journal file IN into BUF of LEN bytes: the
- * value's length, or -ENODATA (not a journal file, another name). */
-int journal_xattr_get(struct fs *fs, struct inode *in, const char *name, char *buf, size_t len);
-/* Holds and release through user.aifs.hold / unhold / release. */
-int journal_xattr(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
-		  const char *value, size_t size);
-/* setxattr user.aifs.retention=DAYS on a journal directory: what files
- * created in it afterwards are kept for (owner, root or the audit group
- * lengthen it; only root in governance mode shortens it).  DIR unlocked. */
-int journal_dir_retention(struct fs *fs, fuse_req_t req, struct inode *dir, const char *value,
-			  size_t size);
+/* The user.aifs.* names of journal areas (xattr.h): retention (set on a
+ * journal directory: what files created in it afterwards are kept for;
+ * its owner, root or the audit group lengthen it, only root in governance
+ * mode shortens it); on a journal file, hold, unhold and release (set) and
+ * sealed, retain_until, retention_mode and holds (get); every other
+ * user.aifs.* change of a journal file is refused. */
+extern const struct fs_xattr journal_xattrs[];
 /* Removing a name of journal file IN (locked) in batch B: put its delete
  * record (who, why retention allowed it) into B.
  * The log stays locked until journal_delete_end(FS, RC), called once B's

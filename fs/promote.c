@@ -16,6 +16,7 @@
 #include "fs/version.h"
 #include "fs/ops.h"
 #include "fs/clone.h"
+#include "fs/xattr.h"
 
 #include <errno.h>
 #include <string.h>
@@ -164,3 +165,17 @@ int fs_promote(struct fs *fs, fuse_req_t req, struct inode *src, const char *val
 	}
 	return rc;
 }
+
+/* Creates a file: takes the namespace lock, so not under SRC's. */
+static int promote_set(struct fs *fs, fuse_req_t req, struct inode *src, const char *name,
+		       const char *value, size_t size, int flags)
+{
+	(void)name;
+	(void)flags;
+	return fs_promote(fs, req, src, value, size);
+}
+
+const struct fs_xattr promote_xattrs[] = {
+	{ "user.aifs.promote", "promote", 0, NULL, promote_set, NULL },
+	{ NULL, NULL, 0, NULL, NULL, NULL },
+};
