@@ -12,6 +12,7 @@
 #include "fs/access.h"
 #include "fs/dirver.h"
 #include "fs/acl.h"
+#include "fs/hooks.h"
 #include "fs/inode.h"
 #include "fs/space.h"
 #include "fs/version.h"
@@ -404,7 +405,7 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 		rc = -EROFS;
 		goto out;
 	}
-	rc = journal_may_change(fs, in);
+	rc = fs_hook_may_change(fs, in);
 	if (rc < 0)
 		goto out;
 	if (version_tracked(in) && in->attr.nlink == 1 && version_file_held(fs, in->ino)) {

@@ -52,6 +52,21 @@ void fs_hook_free(struct fs *fs, struct inode *in)
 			(*f)->free(in);
 }
 
+void fs_hook_opened(struct fs *fs, struct fuse_req *req, struct inode *in, int flags)
+{
+	EACH_FEATURE(fs, f)
+		if ((*f)->opened)
+			(*f)->opened(fs, req, in, flags);
+}
+
+const struct fs_feature_ops *fs_hook_claimer(struct fs *fs, const struct inode *in)
+{
+	EACH_FEATURE(fs, f)
+		if ((*f)->claims && (*f)->claims(in))
+			return *f;
+	return NULL;
+}
+
 int fs_hook_commit_store(struct fs *fs, struct inode *in, struct meta_batch *b)
 {
 	bool on[FS_FEATURES_MAX];
@@ -65,6 +80,14 @@ int fs_hook_commit_store(struct fs *fs, struct inode *in, struct meta_batch *b)
 		if (on[i])
 			fs->features[i]->store_end(fs, in, rc);
 	return rc;
+}
+
+int fs_hook_change(struct fs *fs, struct fuse_req *req, struct inode *in,
+		   const struct fs_change *c)
+{
+	const struct fs_feature_ops *f = fs_hook_claimer(fs, in);
+
+	return f && f->change ? f->change(fs, req, in, c) : 0;
 }
 
 int fs_hook_may_change(struct fs *fs, struct inode *in)

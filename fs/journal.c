@@ -763,21 +763,3 @@ void journal_sizes(struct fs *fs, uint64_t *records, uint64_t *signed_size)
 	*signed_size = j->signed_size;
 	pthread_mutex_unlock(&j->lock);
 }
-
-/* --- hooks into the core ------------------------------------------------ */
-
-static bool journal_store_begin(struct fs *fs, struct inode *in, struct meta_batch *b)
-{
-	if (!in->njpend)
-		return false;
-	journal_records_begin(fs, in, b);
-	return true;
-}
-
-const struct fs_feature_ops journal_feature = {
-	.name = "journal",
-	.keeps_records = journal_file,
-	.may_change = journal_may_change,
-	.store_begin = journal_store_begin,
-	.store_end = journal_records_end,
-};

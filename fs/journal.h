@@ -18,12 +18,6 @@ int journal_start(struct fs *fs);
 void journal_stop(struct fs *fs);
 /* True if IN is a file of a journal area. */
 bool journal_file(const struct inode *in);
-/* 0 if a write at OFF may go to journal file IN, else -EPERM. */
-int journal_check_write(struct inode *in, uint64_t off);
-/* The records of IN's buffered writes go into B (journal lock taken),
- * then into the log if B was committed (RC 0); IN locked. */
-void journal_records_begin(struct fs *fs, struct inode *in, struct meta_batch *b);
-void journal_records_end(struct fs *fs, struct inode *in, int rc);
 /* Commit B, which makes node A named NAME in PARENT (path DIR, from
  * journal_dir_path) of a journal area: a file's path, retention and create
  * record (a directory's retention) go into the same commit, so the node
@@ -35,15 +29,6 @@ int journal_node_commit(struct fs *fs, fuse_req_t req, uint64_t parent, const ch
 void journal_dir_path(struct fs *fs, uint64_t dir, char *out, size_t len);
 /* New journal file IN remembers its creator (named by its seal record). */
 void journal_created(fuse_req_t req, struct inode *in);
-/* Record the write of BUF (SIZE bytes at OFF) to journal file IN before it
- * is made: the record is stored in the commit that stores its bytes.  If
- * the write then fails, journal_unwrote takes the record back. */
-int journal_wrote(struct fs *fs, fuse_req_t req, struct inode *in, const char *buf,
-		  size_t size, uint64_t off);
-void journal_unwrote(struct fs *fs, struct inode *in);
-/* Seal journal file IN: flag, seal time and record in one commit; REQ
- * (the releasing request, or NULL) names the sealer if no writer is known. */
-int journal_seal(struct fs *fs, fuse_req_t req, struct inode *in);
 /* 0 if IN may be changed, unlinked or renamed (not a journal file, or its
  * retention is over and no hold is on it), else -EPERM. */
 int journal_may_change(struct fs *fs, struct inode *in);

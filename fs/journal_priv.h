@@ -84,4 +84,21 @@ int64_t journal_retention_inherit(struct fs *fs, uint64_t dir, uint64_t ino, boo
  * (the record goes into B). */
 void journal_dir_inherit(struct fs *fs, uint64_t parent, uint64_t dir, struct meta_batch *b);
 
+/* The journal's part in its files' writes and closes (jhooks.c). */
+/* 0 if a write at OFF may go to journal file IN, else -EPERM. */
+int journal_check_write(struct inode *in, uint64_t off);
+/* The records of IN's buffered writes go into B (journal lock taken),
+ * then into the log if B was committed (RC 0); IN locked. */
+void journal_records_begin(struct fs *fs, struct inode *in, struct meta_batch *b);
+void journal_records_end(struct fs *fs, struct inode *in, int rc);
+/* Record the write of BUF (SIZE bytes at OFF) to journal file IN before it
+ * is made: the record is stored in the commit that stores its bytes.  If
+ * the write then fails, journal_unwrote takes the record back. */
+int journal_wrote(struct fs *fs, fuse_req_t req, struct inode *in, const char *buf,
+		  size_t size, uint64_t off);
+void journal_unwrote(struct fs *fs, struct inode *in);
+/* Seal journal file IN: flag, seal time and record in one commit; REQ
+ * (the releasing request, or NULL) names the sealer if no writer is known. */
+int journal_seal(struct fs *fs, fuse_req_t req, struct inode *in);
+
 #endif

@@ -594,7 +594,7 @@ out:
 	return rc;
 }
 
-/* --- hooks into the core, and what versions publish ------------------- */
+/* --- what versions publish (their hooks are vhooks.c's) ---------------- */
 
 int version_subscribe(struct fs *fs, const struct version_events *ev)
 {
@@ -603,16 +603,3 @@ int version_subscribe(struct fs *fs, const struct version_events *ev)
 	fs->version_subs[fs->nversion_subs++] = ev;
 	return 0;
 }
-
-/* A checkpoint file's versions go when the file is purged. */
-static void version_before_purge(struct fs *fs, struct inode *in)
-{
-	if (version_tracked(in))
-		version_drop_all(fs, in->ino);
-}
-
-const struct fs_feature_ops version_feature = {
-	.name = "versions",
-	.keeps_records = version_tracked,
-	.before_purge = version_before_purge,
-};
