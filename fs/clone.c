@@ -20,7 +20,6 @@
  * says so.
  */
 #include "fs/access.h"
-#include "fs/aifs_ioctl.h"
 #include "fs/acl.h"
 #include "fs/clone.h"
 #include "fs/inval.h"
@@ -304,46 +303,6 @@ int fs_clone_tree(struct fs *fs, fuse_req_t req, struct inode *src, uint64_t par
 		inode_put(fs, root);
 	free(q.p);
 	return rc;
-}
-
-/* ioctl AIFS_IOC_CLONE on an open file or directory (aifs_ioctl.h). */
-static void do_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
-		     struct fuse_file_info *fi, unsigned flags, const void *in_buf,
-		     size_t in_bufsz, size_t out_bufsz)
-{
-	struct fs *fs = fuse_req_userdata(req);
-	struct aifs_clone_req r;
-	struct inode *in;
-	int rc;
-
-	(void)arg;
-	(void)fi;
-	(void)flags;
-	(void)out_bufsz;
-	if (cmd != AIFS_IOC_CLONE) {
-		fuse_reply_err(req, ENOTTY);
-		return;
-	}
-	if (in_bufsz != sizeof(r) || (ino & FS_VIRT_BIT)) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	memcpy(&r, in_buf, sizeof(r));
-	r.dest[sizeof(r.dest) - 1] = 0;
-	rc = inode_get(fs, ino, &in);
-	if (rc == 0) {
-		rc = fs_promote(fs, req, in, r.dest, strlen(r.dest));
-		inode_put(fs, in);
-	}
-	if (rc < 0)
-		fuse_reply_err(req, -rc);
-	else
-		fuse_reply_ioctl(req, 0, NULL, 0);
-}
-
-void fs_clone_ops(struct fuse_lowlevel_ops *ops)
-{
-	ops->ioctl = do_ioctl;
 }
 
 /* --- restore of a directory version --------------------------------------- */

@@ -1,7 +1,8 @@
 /* clone.h — a writable copy of a directory tree that shares its data
  * (clone.c has the rules: permissions, what is copied, failures).
- * Called by promote.c for a directory; takes the namespace lock itself, so
- * the caller holds no inode lock. */
+ * Layer: FUSE adapter, over dir.c; called by promote.c for a directory
+ * (it takes the namespace lock itself, so the caller holds no inode lock);
+ * its table of names is registered by main.c. */
 #ifndef AIFS_FS_CLONE_H
 #define AIFS_FS_CLONE_H
 
@@ -19,7 +20,5 @@ int fs_clone_tree(struct fs *fs, fuse_req_t req, struct inode *src, uint64_t par
  * and committing the result as its newest version (EBUSY: a file in it is
  * being written). */
 extern const struct fs_xattr clone_xattrs[];
-/* Serve the clone ioctl (aifs_ioctl.h) in OPS. */
-void fs_clone_ops(struct fuse_lowlevel_ops *ops);
 
 #endif

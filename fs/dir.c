@@ -302,7 +302,7 @@ static int snapshot_may(fuse_req_t req, uint64_t ds)
 	struct access_cred c;
 
 	access_cred_get(req, &c);
-	return access_check_ino(fs, &c, ds, W_OK | X_OK);
+	return acl_check_ino(fs, &c, ds, W_OK | X_OK);
 }
 
 static void do_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)

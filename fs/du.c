@@ -176,7 +176,7 @@ static int fs_du(struct fs *fs, fuse_req_t req, struct inode *root, char *buf, s
 	while (rc == 0 && d.nd) {
 		uint64_t dir = d.dirs[--d.nd];
 
-		rc = access_check_ino(fs, &c, dir, R_OK | X_OK);
+		rc = acl_check_ino(fs, &c, dir, R_OK | X_OK);
 		if (rc == 0)
 			rc = meta_dentry_foreach(fs->meta, dir, NULL, 0, on_entry, &d);
 	}

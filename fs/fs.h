@@ -3,18 +3,25 @@
  * the mount options.  Every file of fs/ includes it; each module declares
  * its functions in the header beside it:
  *
- *   core      inode.h (inode table, fs_commit), data.h (content), extmap.h,
- *             space.h, prealloc.h
- *   features  content.h, version.h, snapshot.h, journal.h, lineage.h,
- *             migrate.h (tiering), shipping.h
- *   adapter   ops.h (handlers), virt.h (.aifs views), stats.h, tierctl.h,
- *             access.h, acl.h, inval.h (and main.c)
+ *   core         hooks.h (the features' hooks), commit.h (fs_commit),
+ *                extmap.h, prealloc.h, data.h (content), inode.h (the
+ *                inode table), space.h, path.h
+ *   permissions  access.h, acl.h
+ *   features     content.h, version.h, snapshot.h, lineage.h, journal.h,
+ *                migrate.h (tiering), shipping.h
+ *   adapter      ops.h (handlers), xattr.h (the tables of xattr names),
+ *                virt.h (.aifs views), stats.h, tierctl.h, du.h, clone.h,
+ *                inval.h (and main.c)
  *
- * Calls go down this list: the adapter calls features and the core,
- * features call the core, and the core calls features only through the
- * hooks they register (hooks.h); versions publish to lineage, tiering and
- * the views through struct version_events (version.h).  Only the adapter
- * and the features whose functions take a request include libfuse
+ * Calls go down this list (README, "Source tree", orders the files): the
+ * adapter calls features, the permission checks and the core, features
+ * call the permission checks and the core, and the core calls features
+ * only through the hooks they register (hooks.h), which also tell the
+ * feature that claims a file of its opens, changes and closes; versions
+ * publish to lineage, tiering and the views through struct version_events
+ * (version.h); the modules that serve user.aifs.* names register tables
+ * that xattr.c dispatches (xattr.h).  Only the adapter, the permission
+ * checks and the features whose functions take a request include libfuse
  * (fuseapi.h).  Some feature state still lives in struct inode (the
  * journal's pending records, the write session, the last name looked up).
  *

@@ -1,6 +1,5 @@
 /* hooks.c — the table of feature hooks (hooks.h). */
 #include "fs/hooks.h"
-#include "fs/inode.h"
 
 #include <errno.h>
 
@@ -65,21 +64,6 @@ const struct fs_feature_ops *fs_hook_claimer(struct fs *fs, const struct inode *
 		if ((*f)->claims && (*f)->claims(in))
 			return *f;
 	return NULL;
-}
-
-int fs_hook_commit_store(struct fs *fs, struct inode *in, struct meta_batch *b)
-{
-	bool on[FS_FEATURES_MAX];
-	int rc;
-
-	for (unsigned i = 0; i < fs->nfeatures; i++)
-		on[i] = fs->features[i]->store_begin &&
-			fs->features[i]->store_begin(fs, in, b);
-	rc = fs_commit(fs, b, false);
-	for (unsigned i = 0; i < fs->nfeatures; i++)
-		if (on[i])
-			fs->features[i]->store_end(fs, in, rc);
-	return rc;
 }
 
 int fs_hook_change(struct fs *fs, struct fuse_req *req, struct inode *in,

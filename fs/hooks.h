@@ -113,8 +113,6 @@ void fs_hook_before_purge(struct fs *fs, struct inode *in);
 void fs_hook_purge(struct fs *fs, struct inode *in, struct meta_batch *b);
 void fs_hook_purge_now(struct fs *fs, struct inode *in, struct meta_batch *b);
 void fs_hook_free(struct fs *fs, struct inode *in);
-/* Commit B, which stores buffered data of IN, with the features' records. */
-int fs_hook_commit_store(struct fs *fs, struct inode *in, struct meta_batch *b);
 /* Tell every feature of an open (the opened hook). */
 void fs_hook_opened(struct fs *fs, struct fuse_req *req, struct inode *in, int flags);
 /* The feature that claims IN (see claims above), or NULL. */

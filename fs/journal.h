@@ -1,10 +1,12 @@
-/* journal.h — journal areas (journal.c: the log; jretain.c: retention,
- * holds and deletions): append-only files, sealed at their last close,
+/* journal.h — journal areas (journal.c: the log; jretain.c: nodes,
+ * retention, holds and deletions; jhooks.c: the journal's hooks, by which
+ * it claims its files): append-only files, sealed at their last close,
  * kept until their retention ends; every create, write, seal, retention
  * change and deletion is a leaf of a Merkle log whose head is signed.
  *
- * Layer: feature (journal); called by the FUSE adapter and main.c, and by
- * the core where a store of buffered writes records them.
+ * Layer: feature (journal), over lineage, content, the permission checks
+ * and the core; called by the FUSE adapter and main.c; the core and the
+ * adapter's open-file handlers reach it through its hooks.
  */
 #ifndef AIFS_FS_JOURNAL_H
 #define AIFS_FS_JOURNAL_H

@@ -114,6 +114,35 @@ static bool audit_admin(struct fs *fs, fuse_req_t req)
 	return false;
 }
 
+/* A node made in a journal area inherits its directory's retention; a
+ * file also gets its path and a create record, in the same commit. */
+static bool journal_node(const struct meta_inode *a)
+{
+	return S_ISREG(a->mode) && a->policy == META_AREA_JOURNAL &&
+	       !(a->flags & META_IF_READONLY);
+}
+
+int journal_node_commit(struct fs *fs, fuse_req_t req, uint64_t parent, const char *dir,
+			const char *name, const struct meta_inode *a, struct meta_batch *b)
+{
+	char path[4096], comm[16];
+	struct leaf l = { .op = "create", .ino = a->ino };
+	bool compliance;
+
+	if (S_ISDIR(a->mode))
+		journal_dir_inherit(fs, parent, a->ino, b);
+	if (!journal_node(a))
+		return fs_commit(fs, b, false);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	journal_who(req, &l, comm);
+	l.path = path;
+	l.retention = journal_retention_inherit(fs, parent, a->ino, &compliance, b);
+	l.has_retention = true;
+	l.lock = compliance ? "compliance" : "governance";
+	journal_path_put(b, a->ino, path, -1);
+	return journal_leaf_commit(fs, &l, b);
+}
+
 /* setxattr user.aifs.retention=DAYS on a journal directory.  Its owner,
  * root or the audit group may lengthen it; shortening it, or setting it
  * below the mount's audit_retention, is root's alone and only in

@@ -7,6 +7,10 @@
  * not a shell, else the process tree below the nearest shell (linjob.c).
  * The same name chosen by two users makes two jobs.  The user is the one
  * the kernel names in the request.
+ *
+ * Layer: feature (lineage: linserve.c, linjob.c, lineage.c, each calling
+ * only those before it), over versions, snapshots and the core; it learns
+ * of opens and commits through the hooks (hooks.h) and version_events.
  */
 #ifndef AIFS_FS_LINEAGE_H
 #define AIFS_FS_LINEAGE_H

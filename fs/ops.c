@@ -15,7 +15,6 @@
 #include "fs/virt.h"
 #include "fs/ops.h"
 
-#include "fs/clone.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -249,6 +248,6 @@ const struct fuse_lowlevel_ops *fs_ops_table(void)
 	fs_file_ops(&ops);
 	fs_dir_ops(&ops);
 	fs_xattr_ops(&ops);
-	fs_clone_ops(&ops);
+	fs_ioctl_ops(&ops);
 	return &ops;
 }

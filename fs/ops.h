@@ -24,6 +24,8 @@ int fs_setattr_apply(struct fs *fs, struct inode *in, struct meta_batch *b,
 		     const struct stat *attr, int to_set);
 void fs_readdir_ops(struct fuse_lowlevel_ops *ops);
 void fs_xattr_ops(struct fuse_lowlevel_ops *ops);
+/* The clone ioctl (aifs_ioctl.h; promote.c). */
+void fs_ioctl_ops(struct fuse_lowlevel_ops *ops);
 /* "FILE@vN": the length of FILE and *N, or 0 if NAME is not an alias. */
 size_t fs_version_alias(const char *name, uint32_t *n);
 /* Fill E for IN (caller holds IN's lock). */

@@ -160,29 +160,6 @@ int version_restore_from(struct fs *fs, fuse_req_t req, struct inode *in, const 
 	return rc < 0 ? rc : 0;
 }
 
-/* --- holds on versions ---------------------------------------------------- */
-
-bool ver_held(struct fs *fs, uint64_t vino)
-{
-	uint8_t k[8];
-
-	key_put_u64(k, vino);
-	return meta_rec_any(fs->meta, REC_HOLD, k, 8);
-}
-
-bool version_file_held(struct fs *fs, uint64_t ino)
-{
-	struct vlist *l;
-	bool held = false;
-	int rc;
-
-	l = ver_list_load(fs, ino, &rc);
-	for (size_t i = 0; l && i < l->count && !held; i++)
-		held = ver_held(fs, l->v[i].vino);
-	ver_list_free(l);
-	return held;
-}
-
 /* --- user.aifs.* attributes ------------------------------------------ */
 
 static int version_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, size_t len)

@@ -603,3 +603,32 @@ int version_subscribe(struct fs *fs, const struct version_events *ev)
 	fs->version_subs[fs->nversion_subs++] = ev;
 	return 0;
 }
+
+/* --- which files have versions; holds ----------------------------------- */
+
+bool version_tracked(const struct inode *in)
+{
+	return S_ISREG(in->attr.mode) && in->attr.policy == META_AREA_CHECKPOINT &&
+	       !(in->attr.flags & META_IF_VERSION);
+}
+
+bool ver_held(struct fs *fs, uint64_t vino)
+{
+	uint8_t k[8];
+
+	key_put_u64(k, vino);
+	return meta_rec_any(fs->meta, REC_HOLD, k, 8);
+}
+
+bool version_file_held(struct fs *fs, uint64_t ino)
+{
+	struct vlist *l;
+	bool held = false;
+	int rc;
+
+	l = ver_list_load(fs, ino, &rc);
+	for (size_t i = 0; l && i < l->count && !held; i++)
+		held = ver_held(fs, l->v[i].vino);
+	ver_list_free(l);
+	return held;
+}

@@ -1,13 +1,17 @@
 /* version.h — checkpoint versions (version.c: commit, records,
- * retention; vsession.c: write sessions; vadmin.c: holds, retention
- * settings, restore, attributes; dirver.c: directory versions).
+ * retention, holds; vsession.c: write sessions; dirver.c: directory
+ * versions; vadmin.c: holds, retention settings, restore, attributes;
+ * vhooks.c: the hooks by which versions claim checkpoint and dataset
+ * files), in that order: each file calls only those before it.
  *
  * A version is an immutable inode (META_IF_VERSION) sharing the extents of
  * the file at the close that ended a write session; 'V' ino|n records name
  * them.
  *
- * Layer: feature (versions); called by the FUSE adapter, by lineage and
- * tiering, which read versions, and by the core's purge and rename.
+ * Layer: feature (versions), over snapshots, content hashes, the
+ * permission checks and the core; called by the FUSE adapter and by
+ * lineage and tiering, which read versions; the core and the adapter's
+ * open-file handlers reach it through its hooks.
  */
 #ifndef AIFS_FS_VERSION_H
 #define AIFS_FS_VERSION_H
