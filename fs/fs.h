@@ -22,8 +22,10 @@
  * (version.h); the modules that serve user.aifs.* names register tables
  * that xattr.c dispatches (xattr.h).  Only the adapter, the permission
  * checks and the features whose functions take a request include libfuse
- * (fuseapi.h).  Some feature state still lives in struct inode (the
- * journal's pending records, the write session, the last name looked up).
+ * (fuseapi.h).  A feature keeps its state of an inode in the inode's slot
+ * for it (fs_slot: the journal's pending records); the state of versions
+ * still lives in struct inode (the write session, the last name looked
+ * up).
  *
  * Invariants:
  * - A struct inode exists in the table while the kernel holds lookups on
@@ -125,11 +127,7 @@ struct inode {
 	uint32_t ncached;		/* open handles through the page cache */
 	bool kpages;			/* the kernel may hold pages of the file */
 	int werr;			/* -errno of a store at release, for fsync */
-	char *jpath;			/* journal file: its recorded path */
-	struct jleaf *jpend;		/* its writes not yet stored (journal.c) */
-	size_t njpend, capjpend;
-	uint32_t juid, jpid;		/* its creator or last writer, whom the */
-	char jcomm[16];			/* seal names (a release has no caller) */
+	void *slot[FS_FEATURES_MAX];	/* each feature's state of it (hooks.h) */
 	uint64_t lparent;		/* checkpoint file: last name looked up */
 	char *lname;
 	bool name_hidden;		/* the session has written: lookups of the

@@ -2,6 +2,7 @@
 #include "fs/hooks.h"
 
 #include <errno.h>
+#include <string.h>
 
 int fs_feature_register(struct fs *fs, const struct fs_feature_ops *ops)
 {
@@ -48,7 +49,15 @@ void fs_hook_free(struct fs *fs, struct inode *in)
 {
 	EACH_FEATURE(fs, f)
 		if ((*f)->free)
-			(*f)->free(in);
+			(*f)->free(in, in->slot[f - fs->features]);
+}
+
+void **fs_slot(struct fs *fs, struct inode *in, const char *feature)
+{
+	EACH_FEATURE(fs, f)
+		if (!strcmp((*f)->name, feature))
+			return &in->slot[f - fs->features];
+	return NULL;
 }
 
 void fs_hook_opened(struct fs *fs, struct fuse_req *req, struct inode *in, int flags)

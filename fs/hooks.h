@@ -47,8 +47,9 @@ struct fs_feature_ops {
 	/* ...or in the batch of the operation that removed it (inode_purge_now;
 	 * IN locked). */
 	void (*purge_now)(struct fs *fs, struct inode *in, struct meta_batch *b);
-	/* IN leaves memory: free the feature's state of IN. */
-	void (*free)(struct inode *in);
+	/* IN leaves memory: free the feature's state of IN (SLOT: what the
+	 * feature put in IN's slot, or NULL). */
+	void (*free)(struct inode *in, void *slot);
 	/* B stores buffered data of IN (locked): put the feature's records of
 	 * it into B; true if store_end must follow once B's commit returned RC. */
 	bool (*store_begin)(struct fs *fs, struct inode *in, struct meta_batch *b);
@@ -106,6 +107,12 @@ struct fs_feature_ops {
 
 /* Add OPS (static, never freed) to FS's features; -ENOSPC past FS_FEATURES_MAX. */
 int fs_feature_register(struct fs *fs, const struct fs_feature_ops *ops);
+
+/* IN's slot of the feature named FEATURE (registered): where it keeps its
+ * state of IN, NULL until it puts something there, which its free hook
+ * frees; callers hold IN's lock as for IN's own fields.  NULL if no such
+ * feature is registered. */
+void **fs_slot(struct fs *fs, struct inode *in, const char *feature);
 
 /* The core's calls of the hooks (see struct fs_feature_ops). */
 bool fs_hook_keeps_records(struct fs *fs, const struct inode *in);

@@ -13,7 +13,9 @@
 
 static bool journal_store_begin(struct fs *fs, struct inode *in, struct meta_batch *b)
 {
-	if (!in->njpend)
+	struct jfile *jf = jfile_of(fs, in, false);
+
+	if (!jf || !jf->n)
 		return false;
 	journal_records_begin(fs, in, b);
 	return true;
@@ -57,6 +59,7 @@ const struct fs_feature_ops journal_feature = {
 	.store_begin = journal_store_begin,
 	.store_end = journal_records_end,
 	.may_change = journal_may_change,
+	.free = jfile_free,
 	.claims = journal_file,
 	.writer_waits = journal_file,
 	.open = jfile_open,
