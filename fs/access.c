@@ -7,8 +7,6 @@
  * execute a non-directory only if some x bit is set.
  */
 #include "fs/access.h"
-#include "fs/acl.h"
-#include "fs/inode.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -85,21 +83,6 @@ int access_check(const struct access_cred *c, const struct meta_inode *a, int ma
 	else
 		bits = a->mode & 7;
 	return ((uint32_t)mask & ~bits) ? -EACCES : 0;
-}
-
-int access_check_ino(struct fs *fs, const struct access_cred *c, uint64_t ino, int mask)
-{
-	struct meta_inode a;
-	struct inode *in;
-	int rc = inode_get(fs, ino, &in);
-
-	if (rc < 0)
-		return rc;
-	pthread_rwlock_rdlock(&in->lock);
-	a = in->attr;
-	pthread_rwlock_unlock(&in->lock);
-	inode_put(fs, in);
-	return acl_access_check(fs, c, &a, mask);
 }
 
 bool access_req_owner(fuse_req_t req, const struct meta_inode *a)

@@ -10,6 +10,9 @@
  * the way; reading content needs read permission on that content.  Root
  * passes every check except search (execute) of a non-directory with no
  * x bit, as CAP_DAC_OVERRIDE does.
+ *
+ * Layer: permissions, above the core; called by acl.c, the features and
+ * the FUSE adapter.
  */
 #ifndef AIFS_FS_ACCESS_H
 #define AIFS_FS_ACCESS_H
@@ -43,9 +46,6 @@ bool access_in_group(const struct access_cred *c, uint32_t gid);
  * attributes A, else -EACCES. */
 int access_check(const struct access_cred *c, const struct meta_inode *a, int mask);
 
-/* The same for inode INO (read under its lock), with its access ACL
- * applied (acl_access_check); -errno of loading it. */
-int access_check_ino(struct fs *fs, const struct access_cred *c, uint64_t ino, int mask);
 
 /* True if REQ's caller is root or owns an inode with attributes A (what
  * chmod(2) asks; no /proc read). */

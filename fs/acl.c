@@ -375,3 +375,18 @@ int acl_version_copy(struct fs *fs, struct inode *in, struct meta_inode *va,
 	free(v);
 	return 0;
 }
+
+int acl_check_ino(struct fs *fs, const struct access_cred *c, uint64_t ino, int mask)
+{
+	struct meta_inode a;
+	struct inode *in;
+	int rc = inode_get(fs, ino, &in);
+
+	if (rc < 0)
+		return rc;
+	pthread_rwlock_rdlock(&in->lock);
+	a = in->attr;
+	pthread_rwlock_unlock(&in->lock);
+	inode_put(fs, in);
+	return acl_access_check(fs, c, &a, mask);
+}

@@ -12,6 +12,9 @@
  * Invariant: a stored access ACL is never equivalent to a mode (it has a
  * named entry or a mask), and its ACL_USER_OBJ, ACL_MASK and ACL_OTHER
  * permissions are the owner, group and other bits of the inode's mode.
+ *
+ * Layer: permissions, over access.h and the core; called by the features
+ * and the FUSE adapter.
  */
 #ifndef AIFS_FS_ACL_H
 #define AIFS_FS_ACL_H
@@ -57,5 +60,9 @@ int acl_access_check(struct fs *fs, const struct access_cred *c, const struct me
  * not reach it, as they do not reach its mode.  0 or -errno. */
 int acl_version_copy(struct fs *fs, struct inode *in, struct meta_inode *va,
 		     struct meta_batch *b);
+
+/* acl_access_check() for inode INO, its attributes read under its lock:
+ * 0, -EACCES, or -errno of loading it. */
+int acl_check_ino(struct fs *fs, const struct access_cred *c, uint64_t ino, int mask);
 
 #endif

@@ -20,7 +20,6 @@
  * says so.
  */
 #include "fs/access.h"
-#include "fs/aifs_ioctl.h"
 #include "fs/acl.h"
 #include "fs/clone.h"
 #include "fs/inval.h"
@@ -30,6 +29,7 @@
 #include "fs/version.h"
 #include "fs/ops.h"
 #include "fs/content.h"
+#include "fs/xattr.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -305,46 +305,6 @@ int fs_clone_tree(struct fs *fs, fuse_req_t req, struct inode *src, uint64_t par
 	return rc;
 }
 
-/* ioctl AIFS_IOC_CLONE on an open file or directory (aifs_ioctl.h). */
-static void do_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
-		     struct fuse_file_info *fi, unsigned flags, const void *in_buf,
-		     size_t in_bufsz, size_t out_bufsz)
-{
-	struct fs *fs = fuse_req_userdata(req);
-	struct aifs_clone_req r;
-	struct inode *in;
-	int rc;
-
-	(void)arg;
-	(void)fi;
-	(void)flags;
-	(void)out_bufsz;
-	if (cmd != AIFS_IOC_CLONE) {
-		fuse_reply_err(req, ENOTTY);
-		return;
-	}
-	if (in_bufsz != sizeof(r) || (ino & FS_VIRT_BIT)) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	memcpy(&r, in_buf, sizeof(r));
-	r.dest[sizeof(r.dest) - 1] = 0;
-	rc = inode_get(fs, ino, &in);
-	if (rc == 0) {
-		rc = fs_promote(fs, req, in, r.dest, strlen(r.dest));
-		inode_put(fs, in);
-	}
-	if (rc < 0)
-		fuse_reply_err(req, -rc);
-	else
-		fuse_reply_ioctl(req, 0, NULL, 0);
-}
-
-void fs_clone_ops(struct fuse_lowlevel_ops *ops)
-{
-	ops->ioctl = do_ioctl;
-}
-
 /* --- restore of a directory version --------------------------------------- */
 
 /* Is a regular file of the live tree at DIR being written? */
@@ -492,7 +452,7 @@ static int restore_dir(struct fs *fs, fuse_req_t req, const struct access_cred *
 	return rc;
 }
 
-int fs_restore_tree(struct fs *fs, fuse_req_t req, struct inode *dir, uint32_t n)
+static int restore_tree(struct fs *fs, fuse_req_t req, struct inode *dir, uint32_t n)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct access_cred c;
@@ -526,3 +486,23 @@ int fs_restore_tree(struct fs *fs, fuse_req_t req, struct inode *dir, uint32_t n
 			(unsigned long long)dir->ino, n, strerror(-rc));
 	return rc;
 }
+
+/* user.aifs.restore=N on a directory: commits, so not under DIR's lock. */
+static int restore_set(struct fs *fs, fuse_req_t req, struct inode *dir, const char *name,
+		       const char *value, size_t size, int flags)
+{
+	uint32_t n;
+	int rc;
+
+	(void)name;
+	(void)flags;
+	if (!S_ISDIR(dir->attr.mode))
+		return FS_XATTR_PASS;
+	rc = fs_xattr_u32(value, size, &n);
+	return rc < 0 ? rc : restore_tree(fs, req, dir, n);
+}
+
+const struct fs_xattr clone_xattrs[] = {
+	{ "user.aifs.restore", "directory restore", 0, NULL, restore_set, NULL },
+	{ NULL, NULL, 0, NULL, NULL, NULL },
+};

@@ -278,9 +278,15 @@ static void content_purge_now(struct fs *fs, struct inode *in, struct meta_batch
 		content_forget(b, in->ino);
 }
 
+static void content_free(struct inode *in, void *slot)
+{
+	(void)slot;
+	content_session_free(in);
+}
+
 const struct fs_feature_ops content_feature = {
 	.name = "content hashes",
 	.purge = content_purge,
 	.purge_now = content_purge_now,
-	.free = content_session_free,
+	.free = content_free,
 };

@@ -12,7 +12,7 @@
  * gives back the space nothing references any more.
  */
 #include "fs/fs.h"
-#include "fs/inode.h"
+#include "fs/commit.h"
 #include "fs/data.h"
 #include "fs/extmap.h"
 #include "fs/prealloc.h"
@@ -22,8 +22,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define WB_MIN (64u << 10)
 
 static __thread char *scratch;
 static __thread size_t scratch_len;
@@ -56,22 +54,12 @@ char *fs_scratch(size_t len)
 
 /* --- the write buffer ------------------------------------------------ */
 
-void fs_wbuf_free(struct inode *in)
-{
-	free(in->wbuf);
-	in->wbuf = NULL;
-	in->wb_cap = in->wb_len = 0;
-	in->wb_dirty = false;
-	if (in->attr.flags & META_IF_INLINE)
-		in->map_loaded = false;		/* the content is reloaded from 'N' */
-}
-
 /* Commit B, which stores buffered data of IN; the features' records of
  * those writes (a journal file's) go in the same batch, so a record is
  * durable exactly when the bytes it describes are. */
 static int commit_with_records(struct fs *fs, struct inode *in, struct meta_batch *b)
 {
-	return fs_hook_commit_store(fs, in, b);
+	return fs_commit_store(fs, in, b);
 }
 
 /* Store the whole content, which is the buffer, inline. */
@@ -233,25 +221,6 @@ static bool wbuf_fits(const struct inode *in, uint64_t off, size_t size)
 {
 	return off >= in->wb_off && off <= in->wb_off + in->wb_len &&
 	       off + size <= in->wb_off + FS_WB_CAP;
-}
-
-int fs_wbuf_grow(struct inode *in, uint32_t need)
-{
-	uint32_t cap = in->wb_cap ? in->wb_cap : WB_MIN;
-	char *n;
-
-	if (need <= in->wb_cap)
-		return 0;
-	while (cap < need)
-		cap *= 2;
-	if (cap > FS_WB_CAP)
-		cap = FS_WB_CAP;
-	n = realloc(in->wbuf, cap);
-	if (!n)
-		return -ENOMEM;
-	in->wbuf = n;
-	in->wb_cap = cap;
-	return 0;
 }
 
 static void buffer_write(struct inode *in, const char *buf, size_t size, uint64_t off);

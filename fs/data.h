@@ -4,7 +4,8 @@
  * Callers hold IN's lock for writing except fs_read (reading suffices once
  * fs_map_load has run).
  *
- * Layer: core; called by the FUSE adapter and by the features.
+ * Layer: core, over extmap.h, prealloc.h and commit.h; called by inode.c,
+ * the FUSE adapter and the features.
  */
 #ifndef AIFS_FS_DATA_H
 #define AIFS_FS_DATA_H
@@ -22,9 +23,6 @@ int fs_punch(struct fs *fs, struct inode *in, struct meta_batch *b, uint64_t off
 	     uint64_t len);
 /* Forget IN's content: all extents and buffer (for purge), into B. */
 void fs_content_drop(struct fs *fs, struct inode *in, struct meta_batch *b);
-void fs_wbuf_free(struct inode *in);
-/* Make IN's write buffer hold at least NEED bytes (0 or -ENOMEM). */
-int fs_wbuf_grow(struct inode *in, uint32_t need);
 /* per-thread scratch buffer of at least LEN bytes (never freed by caller) */
 char *fs_scratch(size_t len);
 

@@ -12,6 +12,7 @@
 #include "fs/access.h"
 #include "fs/dirver.h"
 #include "fs/acl.h"
+#include "fs/hooks.h"
 #include "fs/inode.h"
 #include "fs/space.h"
 #include "fs/version.h"
@@ -301,7 +302,7 @@ static int snapshot_may(fuse_req_t req, uint64_t ds)
 	struct access_cred c;
 
 	access_cred_get(req, &c);
-	return access_check_ino(fs, &c, ds, W_OK | X_OK);
+	return acl_check_ino(fs, &c, ds, W_OK | X_OK);
 }
 
 static void do_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
@@ -404,7 +405,7 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 		rc = -EROFS;
 		goto out;
 	}
-	rc = journal_may_change(fs, in);
+	rc = fs_hook_may_change(fs, in);
 	if (rc < 0)
 		goto out;
 	if (version_tracked(in) && in->attr.nlink == 1 && version_file_held(fs, in->ino)) {

@@ -16,6 +16,7 @@
 #include "fs/acl.h"
 #include "fs/du.h"
 #include "fs/space.h"
+#include "fs/xattr.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -158,7 +159,7 @@ static int on_entry(void *ctx, const char *name, size_t len, uint64_t ino, uint3
 	return S_ISREG(type) ? add_file(d, ino) : 0;
 }
 
-int fs_du(struct fs *fs, fuse_req_t req, struct inode *root, char *buf, size_t len)
+static int fs_du(struct fs *fs, fuse_req_t req, struct inode *root, char *buf, size_t len)
 {
 	struct access_cred c;
 	struct du d = { .fs = fs, .c = &c };
@@ -175,7 +176,7 @@ int fs_du(struct fs *fs, fuse_req_t req, struct inode *root, char *buf, size_t l
 	while (rc == 0 && d.nd) {
 		uint64_t dir = d.dirs[--d.nd];
 
-		rc = access_check_ino(fs, &c, dir, R_OK | X_OK);
+		rc = acl_check_ino(fs, &c, dir, R_OK | X_OK);
 		if (rc == 0)
 			rc = meta_dentry_foreach(fs->meta, dir, NULL, 0, on_entry, &d);
 	}
@@ -199,3 +200,24 @@ int fs_du(struct fs *fs, fuse_req_t req, struct inode *root, char *buf, size_t l
 		      (unsigned long long)d.files);
 	return rc >= (int)len ? -ERANGE : rc;
 }
+
+static int du_get(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+		  char **val, size_t *len)
+{
+	char *buf = malloc(256);
+	int rc = buf ? fs_du(fs, req, in, buf, 256) : -ENOMEM;
+
+	(void)name;
+	if (rc < 0) {
+		free(buf);
+		return rc;
+	}
+	*val = buf;
+	*len = (size_t)rc;
+	return 0;
+}
+
+const struct fs_xattr du_xattrs[] = {
+	{ "user.aifs.du", "du", 0, du_get, NULL, NULL },
+	{ NULL, NULL, 0, NULL, NULL, NULL },
+};

@@ -1,14 +1,16 @@
 /* du.h — what a tree, a version, a snapshot or a clone holds alone
- * (du.c has the definitions of its figures).  Called by the xattr adapter
- * with no inode lock held. */
+ * (du.c has the definitions of its figures).
+ *
+ * Layer: FUSE adapter (an attribute); its table is registered by main.c.
+ */
 #ifndef AIFS_FS_DU_H
 #define AIFS_FS_DU_H
 
 #include "fs/fs.h"
-#include "fs/fuseapi.h"
+#include "fs/xattr.h"
 
-/* The figures of the file or tree at ROOT, as text into BUF: its length,
- * or -errno (EACCES: a directory the caller may not list). */
-int fs_du(struct fs *fs, fuse_req_t req, struct inode *root, char *buf, size_t len);
+/* user.aifs.du (xattr.h, get) of a file or directory: its figures as text;
+ * EACCES for a directory the caller may not list. */
+extern const struct fs_xattr du_xattrs[];
 
 #endif

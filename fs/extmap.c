@@ -8,14 +8,15 @@
  * space_unref).  Callers hold the inode's lock for writing.
  */
 #include "fs/fs.h"
-#include "fs/inode.h"
-#include "fs/data.h"
+#include "fs/commit.h"
 #include "fs/extmap.h"
 #include "fs/space.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define EXTMAP_WB_MIN	(64u << 10)	/* first size of a write buffer */
 
 /* --- checksums and the extent map ------------------------------------ */
 
@@ -413,4 +414,43 @@ out:
 		fs_crcs_put(v[i].crcs);
 	free(v);
 	return rc;
+}
+
+/* --- the write buffer -------------------------------------------------- */
+
+void fs_wbuf_free(struct inode *in)
+{
+	free(in->wbuf);
+	in->wbuf = NULL;
+	in->wb_cap = in->wb_len = 0;
+	in->wb_dirty = false;
+	if (in->attr.flags & META_IF_INLINE)
+		in->map_loaded = false;		/* the content is reloaded from 'N' */
+}
+
+int fs_wbuf_grow(struct inode *in, uint32_t need)
+{
+	uint32_t cap = in->wb_cap ? in->wb_cap : EXTMAP_WB_MIN;
+	char *n;
+
+	if (need <= in->wb_cap)
+		return 0;
+	while (cap < need)
+		cap *= 2;
+	if (cap > FS_WB_CAP)
+		cap = FS_WB_CAP;
+	n = realloc(in->wbuf, cap);
+	if (!n)
+		return -ENOMEM;
+	in->wbuf = n;
+	in->wb_cap = cap;
+	return 0;
+}
+
+void fs_content_reload(struct inode *in)
+{
+	fs_map_free(&in->map);
+	in->map_loaded = false;
+	if (!in->wb_dirty)
+		in->wb_len = 0;
 }

@@ -1,10 +1,11 @@
 /* extmap.h — a file's extent map (extmap.c): loading it, editing it into
  * a batch, pieces moved to another place (migration, compaction) and pieces
  * shared between inodes (versions, snapshots, promote, copy_file_range).
- * Every piece added or removed is counted by space.h.  Callers hold IN's
- * lock for writing.
+ * Every piece added or removed is counted by space.h; and the write
+ * buffer that overlays the map.  Callers hold IN's lock for writing.
  *
- * Layer: core; called by the core, the features and the FUSE adapter.
+ * Layer: core, above commit.h and space.h; called by prealloc.c, data.c,
+ * inode.c, the features and the FUSE adapter.
  */
 #ifndef AIFS_FS_EXTMAP_H
 #define AIFS_FS_EXTMAP_H
@@ -43,5 +44,15 @@ int fs_map_copy_from(struct fs *fs, struct inode *in, struct meta_batch *b, uint
 int fs_map_share(struct fs *fs, struct inode *dst, struct meta_batch *b, uint64_t doff,
 		 const struct inode *src, uint64_t soff, uint64_t len);
 void fs_map_free(struct extmap *m);
+
+/* The write buffer: free it (an inline file's content is then reloaded
+ * from its record), or make it hold at least NEED bytes (0 or -ENOMEM). */
+void fs_wbuf_free(struct inode *in);
+/* Make IN's write buffer hold at least NEED bytes (0 or -ENOMEM). */
+int fs_wbuf_grow(struct inode *in, uint32_t need);
+/* A commit of a change to IN's content failed: forget its in-memory map
+ * and clean buffer, so that the next access loads what is committed (IN
+ * locked; its dirty buffer, if any, is kept). */
+void fs_content_reload(struct inode *in);
 
 #endif

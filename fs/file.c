@@ -4,21 +4,21 @@
  * Each handler replies exactly once.  Handlers that change an inode hold
  * its lock for writing until the change is committed to meta/.  A handle
  * is an inode (referenced) or a view of .aifs (a text fixed at open).
+ *
+ * The feature that claims a file (versions for checkpoint and dataset
+ * files, the journal for journal files: hooks.h) is told of its opens,
+ * changes and closes through its hooks; this file names no feature.
  */
 #include "fs/fs.h"
+#include "fs/hooks.h"
 #include "fs/inval.h"
-#include "fs/lineage.h"
 #include "fs/inode.h"
 #include "fs/data.h"
 #include "fs/extmap.h"
 #include "fs/prealloc.h"
 #include "fs/space.h"
-#include "fs/content.h"
-#include "fs/version.h"
-#include "fs/journal.h"
 #include "fs/virt.h"
 #include "fs/ops.h"
-#include "fs/layouts.h"
 #include "tier/failpoint.h"
 
 #include <errno.h>
@@ -62,6 +62,7 @@ static bool direct_ok(struct fs *fs, struct inode *in, const struct fuse_file_in
 static void open_common(struct fs *fs, struct inode *in, struct fuse_file_info *fi, bool fresh,
 			bool *kpages_was)
 {
+	const struct fs_feature_ops *f = fs_hook_claimer(fs, in);
 	bool direct = direct_ok(fs, in, fi, fresh);
 
 	inode_open_inc(fs, in);
@@ -88,10 +89,10 @@ static void open_common(struct fs *fs, struct inode *in, struct fuse_file_info *
 	 * local filesystem's page cache would write them back later: spare
 	 * the kernel the FLUSH round trip.  A failure to store them then is
 	 * logged and returned by the next fsync of the file (werr), as with
-	 * writeback errors.  Checkpoint versions and journal seals are
-	 * committed before close returns, so those files keep FLUSH. */
+	 * writeback errors.  A file whose feature commits before close
+	 * returns (a checkpoint version) keeps FLUSH. */
 	fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY ||
-		      (direct && !version_tracked(in) && !journal_file(in));
+		      (direct && !(f && f->needs_flush && f->needs_flush(in)));
 }
 
 static bool writable(const struct fuse_file_info *fi)
@@ -118,55 +119,53 @@ static void wait_released(struct inode *in)
 	}
 }
 
-/* Versions are read-only; a writer of a checkpoint file counts towards its
- * session; a reader during another's session reads the newest complete
- * version instead (*IN is replaced by it, uncached: the kernel's pages of
- * the file are the writer's). */
-static int open_checkpoint(struct fs *fs, struct inode **inp, struct fuse_file_info *fi)
+/* A change of IN (locked) as C says, by REQ's caller: 0 if the feature
+ * that claims IN, if any, lets it. */
+static int file_change(struct fs *fs, fuse_req_t req, struct inode *in, int what,
+		       const char *buf, uint64_t size, uint64_t off)
 {
-	struct inode *in = *inp, *vin;
-	struct vrec v;
-	bool redirect;
-	int rc;
+	struct fs_change c = { .what = what, .buf = buf, .size = size, .off = off };
 
-	if ((in->attr.flags & META_IF_READONLY) && (writable(fi) || (fi->flags & O_TRUNC)))
+	return fs_hook_change(fs, req, in, &c);
+}
+
+/* Versions are read-only.  A writer of a claimed file is counted (and may
+ * be refused) by its feature, which may have a reader read another inode
+ * (*IN is replaced by it, uncached). */
+static int open_claimed(struct fs *fs, struct inode **inp, struct fuse_file_info *fi)
+{
+	struct inode *in = *inp, *other = NULL;
+	const struct fs_feature_ops *f;
+	bool write = writable(fi);
+	int rc = 0;
+
+	if ((in->attr.flags & META_IF_READONLY) && (write || (fi->flags & O_TRUNC)))
 		return -EROFS;
-	if (journal_file(in) && writable(fi)) {
-		/* The seal comes with the last writer's release, which the
-		 * kernel sends after close() returned: give it time to land, so
-		 * that reopening a file just closed finds it sealed. */
-		wait_released(in);
-		pthread_rwlock_wrlock(&in->lock);
-		rc = in->attr.flags & META_IF_SEALED ? -EPERM : 0;
-		if (rc == 0)
-			in->nwriters++;
-		pthread_rwlock_unlock(&in->lock);
-		return rc;		/* sealed: never written again */
-	}
-	if (!content_tracked(in))
+	f = fs_hook_claimer(fs, in);
+	if (!f)
 		return 0;
-	if (writable(fi) && version_tracked(in))
+	if (write && f->writer_waits && f->writer_waits(in))
 		wait_released(in);
 	pthread_rwlock_wrlock(&in->lock);
-	if (writable(fi))
+	if (f->open)
+		rc = f->open(fs, in, write);
+	if (rc == 0 && write)
 		in->nwriters++;
-	redirect = !writable(fi) && in->sess && version_tracked(in);
 	pthread_rwlock_unlock(&in->lock);
-	if (!redirect || version_get(fs, in->ino, 0, &v, NULL) < 0)
-		return 0;
-	rc = inode_get(fs, v.vino, &vin);
-	if (rc < 0)
+	if (rc < 0 || write || !f->read_instead)
+		return rc;
+	rc = f->read_instead(fs, in, &other);
+	if (rc < 0 || !other)
 		return rc;
 	inode_put(fs, in);
-	*inp = vin;
+	*inp = other;
 	fi->direct_io = 1;
 	return 0;
 }
 
 static void open_undo(struct fs *fs, struct inode *in, struct fuse_file_info *fi)
 {
-	(void)fs;
-	if ((content_tracked(in) || journal_file(in)) && writable(fi)) {
+	if (fs_hook_claimer(fs, in) && writable(fi)) {
 		pthread_rwlock_wrlock(&in->lock);
 		in->nwriters--;
 		pthread_rwlock_unlock(&in->lock);
@@ -184,18 +183,16 @@ static bool fh_cached(const struct fuse_file_info *fi);
 static void open_lost(struct fs *fs, struct inode *in, struct fuse_file_info *fi,
 		      bool kpages_was)
 {
+	const struct fs_feature_ops *f = fs_hook_claimer(fs, in);
+	bool ended = false;
 	int rc = 0;
 
 	pthread_rwlock_wrlock(&in->lock);
 	if (fh_cached(fi))
 		in->ncached--;
 	in->kpages = in->kpages || kpages_was;
-	if ((content_tracked(in) || journal_file(in)) && writable(fi) && --in->nwriters == 0) {
-		if (journal_file(in))
-			rc = journal_seal(fs, NULL, in);
-		else if (in->sess)
-			rc = version_tracked(in) ? version_commit(fs, in) : content_commit(fs, in);
-	}
+	if (f && writable(fi) && --in->nwriters == 0 && f->last_close)
+		rc = f->last_close(fs, NULL, in, &ended);
 	pthread_rwlock_unlock(&in->lock);
 	if (rc < 0)
 		log_err("inode %llu: ending the writes of an interrupted open failed: %s",
@@ -241,10 +238,10 @@ static int truncate_zero(fuse_req_t req, struct fs *fs, struct inode *in)
 		return -ENOMEM;
 	pthread_rwlock_wrlock(&in->lock);
 	saved = in->attr;
-	version_modify(req, in);
-	version_truncate(in, 0);
+	rc = file_change(fs, req, in, FS_CHANGE_OPEN_TRUNC, NULL, 0, 0);
 	/* buffered bytes are stored by a commit of their own: not deferred */
-	rc = in->attr.size || in->wb_len ? (journal_file(in) ? -EPERM : fs_flush(fs, in)) : 0;
+	if (rc == 0 && (in->attr.size || in->wb_len))
+		rc = fs_flush(fs, in);
 	space_defer_begin();
 	if (rc == 0 && (in->attr.size || in->wb_len))
 		rc = fs_setattr_apply(fs, in, b, &st, FUSE_SET_ATTR_SIZE);
@@ -313,7 +310,7 @@ static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	rc = open_checkpoint(fs, &in, fi);
+	rc = open_claimed(fs, &in, fi);
 	if (rc == 0 && (fi->flags & O_TRUNC) && S_ISREG(in->attr.mode))
 		rc = truncate_zero(req, fs, in);
 	if (rc < 0) {
@@ -322,7 +319,7 @@ static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	lineage_open(fs, req, in, fi->flags);
+	fs_hook_opened(fs, req, in, fi->flags);
 	open_common(fs, in, fi, false, &kpages_was);
 	if (reply_open(req, fi) != 0)
 		open_lost(fs, in, fi, kpages_was);
@@ -333,6 +330,7 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		      struct fuse_file_info *fi)
 {
 	struct fs *fs = fuse_req_userdata(req);
+	const struct fs_feature_ops *f;
 	struct fuse_entry_param e;
 	struct inode *in;
 	bool kpages_was;
@@ -342,14 +340,13 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		fuse_reply_err(req, -rc);
 		return;
 	}
+	f = fs_hook_claimer(fs, in);
 	pthread_rwlock_wrlock(&in->lock);
 	fs_entry(fs, in, &e);
-	if ((content_tracked(in) || journal_file(in)) && writable(fi))
+	if (f && writable(fi))
 		in->nwriters++;
-	if (version_tracked(in)) {
-		in->lparent = parent;
-		in->lname = strdup(name);
-	}
+	if (f && f->created)
+		f->created(in, parent, name);
 	pthread_rwlock_unlock(&in->lock);
 	inode_lookup_inc(fs, in, 1);
 	open_common(fs, in, fi, true, &kpages_was);
@@ -426,6 +423,7 @@ static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 {
 	struct fs *fs = fuse_req_userdata(req);
 	struct inode *in = fh_inode(fi);
+	const struct fs_feature_ops *f;
 	bool inval = false;
 	int rc;
 
@@ -435,18 +433,10 @@ static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		return;
 	}
 	pthread_rwlock_wrlock(&in->lock);
-	if (journal_file(in)) {
-		rc = journal_check_write(in, off);
-		if (rc == 0)
-			rc = journal_wrote(fs, req, in, buf, size, off);
-		if (rc == 0 && (rc = fs_write(fs, in, buf, size, off)) < 0)
-			journal_unwrote(fs, in);
-	} else {
-		version_modify(req, in);
-		version_hide_name(fs, in);
-		version_hash(in, buf, size, off);
-		rc = fs_write(fs, in, buf, size, off);
-	}
+	f = fs_hook_claimer(fs, in);
+	rc = file_change(fs, req, in, FS_CHANGE_WRITE, buf, size, (uint64_t)off);
+	if (rc == 0 && (rc = fs_write(fs, in, buf, size, off)) < 0 && f && f->unwrite)
+		f->unwrite(fs, in);
 	/* A direct write behind pages the kernel may hold (see open_common);
 	 * recent kernels drop the range themselves after a direct write, older
 	 * ones (Debian 12's 6.1) do not. */
@@ -463,55 +453,30 @@ static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_write(req, size);
 }
 
-/* A file a training stack writes last may complete its directory's save
- * (layouts.c); asked once IN is unlocked. */
-static bool may_mark_dir(const struct inode *in)
-{
-	return version_tracked(in) && in->lname && in->lparent;
-}
-
-static void commit_marked_dir(fuse_req_t req, struct inode *in)
-{
-	struct fs *fs = fuse_req_userdata(req);
-	uint64_t dir;
-
-	if (layout_close_commits(fs, in, &dir))
-		version_dir_commit(fs, dir, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid);
-}
-
 static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fuse_req_userdata(req);
 	struct inode *in = fh_inode(fi);
-	bool dir_marker = false;
-	int rc;
+	const struct fs_feature_ops *f;
+	bool ended = false;
+	int rc, committed = 0;
 
 	if (fh_view(fi)) {
 		fuse_reply_err(req, 0);
 		return;
 	}
-	int committed = 0;
-
+	f = fs_hook_claimer(fs, in);
 	pthread_rwlock_wrlock(&in->lock);
 	rc = fs_flush(fs, in);
-	/* close() of the only write handle ends a session that wrote data now,
-	 * so that the version is committed and durable when close returns
-	 * (release comes later and asynchronously; a shell's dup2 closes the
-	 * opened fd before writing, hence "wrote").  A journal file is never
-	 * sealed here: a FLUSH comes with every close() of a descriptor,
-	 * also of a dup or of a forked child's copy, while the description
-	 * stays open; only its release is certainly its last close. */
-	if (rc == 0 && content_tracked(in) && fh_writable(fi) && in->nwriters == 1 &&
-	    version_wrote(in)) {
-		dir_marker = may_mark_dir(in);
-		committed = rc = version_tracked(in) ? version_commit(fs, in) :
-						       content_commit(fs, in);
-	}
-	if (fh_writable(fi) && in->sess)
-		in->closing = true;	/* its release may end the session */
+	/* A FLUSH comes with every close() of a descriptor, also of a dup or
+	 * of a forked child's copy, while the description stays open: the
+	 * feature may end a session here (flush), but only the release is
+	 * certainly the last close (last_close, which seals a journal file). */
+	if (f && f->flush && fh_writable(fi))
+		committed = rc = f->flush(fs, in, rc, &ended);
 	pthread_rwlock_unlock(&in->lock);
-	if (rc >= 0 && dir_marker)
-		commit_marked_dir(req, in);
+	if (rc >= 0 && ended && f->closed)
+		f->closed(fs, req, in);
 	ino = in->ino;		/* IN may be gone once the reply lets release run */
 	fuse_reply_err(req, rc < 0 ? -rc : 0);
 	if (committed == 1)	/* torn save undone: drop the writer's pages */
@@ -522,8 +487,9 @@ static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct fs *fs = fuse_req_userdata(req);
 	struct inode *in = fh_inode(fi);
-	bool dir_marker = false;
-	int rc;
+	const struct fs_feature_ops *f;
+	bool ended = false;
+	int rc, committed = 0;
 
 	if (fh_view(fi)) {
 		free(fh_view(fi)->text);
@@ -532,24 +498,15 @@ static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	(void)ino;
-	int committed = 0;
-
+	f = fs_hook_claimer(fs, in);
 	if (failpoint("release_slow", EAGAIN))
 		usleep(300000);	/* a release that another worker is slow to reach */
 	pthread_rwlock_wrlock(&in->lock);
 	if (fh_cached(fi))
 		in->ncached--;
 	rc = fs_flush(fs, in);
-	if (journal_file(in) && fh_writable(fi) && --in->nwriters == 0) {
-		int r = journal_seal(fs, req, in);
-
-		if (r < 0 && rc == 0)
-			rc = r;
-	}
-	if (content_tracked(in) && fh_writable(fi) && --in->nwriters == 0 && in->sess) {
-		dir_marker = may_mark_dir(in);
-		committed = version_tracked(in) ? version_commit(fs, in) :
-						  content_commit(fs, in);
+	if (f && fh_writable(fi) && --in->nwriters == 0 && f->last_close) {
+		committed = f->last_close(fs, req, in, &ended);
 		if (committed < 0 && rc == 0)
 			rc = committed;
 	}
@@ -562,8 +519,8 @@ static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		log_err("inode %llu: data written before close could not be stored: %s",
 			(unsigned long long)in->ino, strerror(-rc));
 	}
-	if (rc >= 0 && committed >= 0 && dir_marker)
-		commit_marked_dir(req, in);
+	if (rc >= 0 && committed >= 0 && ended && f->closed)
+		f->closed(fs, req, in);
 	fuse_reply_err(req, -rc);
 	if (committed == 1)	/* torn save undone: drop the writer's pages */
 		inval_inode(in->ino, 0, 0);
@@ -616,10 +573,6 @@ static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 		fuse_reply_err(req, EFBIG);
 		return;
 	}
-	if (journal_file(in)) {
-		fuse_reply_err(req, EPERM);
-		return;
-	}
 	b = meta_batch_new();
 	if (!b) {
 		fuse_reply_err(req, ENOMEM);
@@ -627,8 +580,13 @@ static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 	}
 	pthread_rwlock_wrlock(&in->lock);
 	saved = in->attr;
-	version_modify(req, in);
-	version_truncate(in, UINT64_MAX);
+	rc = file_change(fs, req, in, FS_CHANGE_ALLOCATE, NULL, 0, 0);
+	if (rc < 0) {
+		pthread_rwlock_unlock(&in->lock);
+		meta_batch_free(b);
+		fuse_reply_err(req, -rc);
+		return;
+	}
 	/* buffered bytes are stored by a commit of their own: not deferred */
 	rc = fs_flush(fs, in);
 	space_defer_begin();

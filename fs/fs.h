@@ -3,20 +3,29 @@
  * the mount options.  Every file of fs/ includes it; each module declares
  * its functions in the header beside it:
  *
- *   core      inode.h (inode table, fs_commit), data.h (content), extmap.h,
- *             space.h, prealloc.h
- *   features  content.h, version.h, snapshot.h, journal.h, lineage.h,
- *             migrate.h (tiering), shipping.h
- *   adapter   ops.h (handlers), virt.h (.aifs views), stats.h, tierctl.h,
- *             access.h, acl.h, inval.h (and main.c)
+ *   core         hooks.h (the features' hooks), commit.h (fs_commit),
+ *                extmap.h, prealloc.h, data.h (content), inode.h (the
+ *                inode table), space.h, path.h
+ *   permissions  access.h, acl.h
+ *   features     content.h, version.h, snapshot.h, lineage.h, journal.h,
+ *                migrate.h (tiering), shipping.h
+ *   adapter      ops.h (handlers), xattr.h (the tables of xattr names),
+ *                virt.h (.aifs views), stats.h, tierctl.h, du.h, clone.h,
+ *                inval.h (and main.c)
  *
- * Calls go down this list: the adapter calls features and the core,
- * features call the core, and the core calls features only through the
- * hooks they register (hooks.h); versions publish to lineage, tiering and
- * the views through struct version_events (version.h).  Only the adapter
- * and the features whose functions take a request include libfuse
- * (fuseapi.h).  Some feature state still lives in struct inode (the
- * journal's pending records, the write session, the last name looked up).
+ * Calls go down this list (README, "Source tree", orders the files): the
+ * adapter calls features, the permission checks and the core, features
+ * call the permission checks and the core, and the core calls features
+ * only through the hooks they register (hooks.h), which also tell the
+ * feature that claims a file of its opens, changes and closes; versions
+ * publish to lineage, tiering and the views through struct version_events
+ * (version.h); the modules that serve user.aifs.* names register tables
+ * that xattr.c dispatches (xattr.h).  Only the adapter, the permission
+ * checks and the features whose functions take a request include libfuse
+ * (fuseapi.h).  A feature keeps its state of an inode in the inode's slot
+ * for it (fs_slot: the journal's pending records); the state of versions
+ * still lives in struct inode (the write session, the last name looked
+ * up).
  *
  * Invariants:
  * - A struct inode exists in the table while the kernel holds lookups on
@@ -62,6 +71,7 @@
 #include "tier/tier.h"
 
 struct fs_feature_ops;
+struct fs_xattr;
 struct fuse_session;
 struct version_events;
 
@@ -72,6 +82,7 @@ struct version_events;
 #define FS_VIRT_BIT	(1ull << 63)	/* node ids of the hidden .aifs views */
 #define FS_VIRT_NAME	".aifs"
 #define FS_FEATURES_MAX	8		/* features registered (hooks.h) */
+#define FS_XATTR_TABLES	12		/* tables of xattr names registered (xattr.h) */
 
 
 /* Checksums shared by all pieces of one stored extent. */
@@ -116,11 +127,7 @@ struct inode {
 	uint32_t ncached;		/* open handles through the page cache */
 	bool kpages;			/* the kernel may hold pages of the file */
 	int werr;			/* -errno of a store at release, for fsync */
-	char *jpath;			/* journal file: its recorded path */
-	struct jleaf *jpend;		/* its writes not yet stored (journal.c) */
-	size_t njpend, capjpend;
-	uint32_t juid, jpid;		/* its creator or last writer, whom the */
-	char jcomm[16];			/* seal names (a release has no caller) */
+	void *slot[FS_FEATURES_MAX];	/* each feature's state of it (hooks.h) */
 	uint64_t lparent;		/* checkpoint file: last name looked up */
 	char *lname;
 	bool name_hidden;		/* the session has written: lookups of the
@@ -183,6 +190,8 @@ struct fs {
 	struct fuse_session *se;
 	const struct fs_feature_ops *features[FS_FEATURES_MAX];	/* hooks.h */
 	unsigned nfeatures;
+	const struct fs_xattr *xattrs[FS_XATTR_TABLES];	/* xattr.h */
+	unsigned nxattrs;
 	const struct version_events *version_subs[4];	/* version.h */
 	unsigned nversion_subs;
 	uint64_t reserve;			/* bytes kept free on the store's disk */

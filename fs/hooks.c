@@ -1,8 +1,8 @@
 /* hooks.c — the table of feature hooks (hooks.h). */
 #include "fs/hooks.h"
-#include "fs/inode.h"
 
 #include <errno.h>
+#include <string.h>
 
 int fs_feature_register(struct fs *fs, const struct fs_feature_ops *ops)
 {
@@ -49,22 +49,50 @@ void fs_hook_free(struct fs *fs, struct inode *in)
 {
 	EACH_FEATURE(fs, f)
 		if ((*f)->free)
-			(*f)->free(in);
+			(*f)->free(in, in->slot[f - fs->features]);
 }
 
-int fs_hook_commit_store(struct fs *fs, struct inode *in, struct meta_batch *b)
+void **fs_slot(struct fs *fs, struct inode *in, const char *feature)
 {
-	bool on[FS_FEATURES_MAX];
-	int rc;
+	EACH_FEATURE(fs, f)
+		if (!strcmp((*f)->name, feature))
+			return &in->slot[f - fs->features];
+	return NULL;
+}
 
-	for (unsigned i = 0; i < fs->nfeatures; i++)
-		on[i] = fs->features[i]->store_begin &&
-			fs->features[i]->store_begin(fs, in, b);
-	rc = fs_commit(fs, b, false);
-	for (unsigned i = 0; i < fs->nfeatures; i++)
-		if (on[i])
-			fs->features[i]->store_end(fs, in, rc);
-	return rc;
+void fs_hook_opened(struct fs *fs, struct fuse_req *req, struct inode *in, int flags)
+{
+	EACH_FEATURE(fs, f)
+		if ((*f)->opened)
+			(*f)->opened(fs, req, in, flags);
+}
+
+const struct fs_feature_ops *fs_hook_claimer(struct fs *fs, const struct inode *in)
+{
+	EACH_FEATURE(fs, f)
+		if ((*f)->claims && (*f)->claims(in))
+			return *f;
+	return NULL;
+}
+
+int fs_hook_change(struct fs *fs, struct fuse_req *req, struct inode *in,
+		   const struct fs_change *c)
+{
+	const struct fs_feature_ops *f = fs_hook_claimer(fs, in);
+
+	return f && f->change ? f->change(fs, req, in, c) : 0;
+}
+
+int fs_hook_may_change(struct fs *fs, struct inode *in)
+{
+	EACH_FEATURE(fs, f)
+		if ((*f)->may_change) {
+			int rc = (*f)->may_change(fs, in);
+
+			if (rc < 0)
+				return rc;
+		}
+	return 0;
 }
 
 int fs_hook_durable(struct fs *fs)

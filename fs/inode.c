@@ -19,14 +19,6 @@
 #include <string.h>
 #include <time.h>
 
-int64_t fs_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static size_t hash_ino(uint64_t ino, size_t size)
 {
 	return (size_t)((ino * 0x9E3779B97F4A7C15ull) >> 20) & (size - 1);
@@ -48,8 +40,6 @@ int fs_itab_init(struct fs *fs)
 static void inode_free(struct fs *fs, struct inode *in)
 {
 	fs_hook_free(fs, in);
-	free(in->jpath);
-	free(in->jpend);
 	free(in->lname);
 	fs_wbuf_free(in);
 	fs_map_free(&in->map);
@@ -424,18 +414,6 @@ void inode_stat(const struct inode *in, struct stat *st)
 	st->st_ctim = ns_ts(a->ctime);
 }
 
-void inode_save(struct meta_batch *b, struct inode *in)
-{
-	if (in->purged) {
-		/* opened by a path walk that raced the unlink, and changed: it
-		 * is back in the store, as an orphan for the next mount to reap */
-		in->purged = false;
-		if (in->attr.nlink == 0)
-			meta_orphan_put(b, in->ino);
-	}
-	meta_inode_put(b, &in->attr);
-}
-
 /* Delete IN's records in B now, if nothing has it open (caller holds its
  * lock): its extents stay mapped in memory until FORGET, so an OPEN that
  * raced the removal still reads them (a change after that puts it back as
@@ -481,24 +459,4 @@ bool inode_purge_at_unlink(struct fs *fs, struct inode *in, struct meta_batch *b
 	if (in->attr.nlink != 1 || S_ISDIR(in->attr.mode) || fs_hook_keeps_records(fs, in))
 		return false;
 	return inode_purge_now(fs, in, b);
-}
-
-void fs_content_reload(struct inode *in)
-{
-	fs_map_free(&in->map);
-	in->map_loaded = false;
-	if (!in->wb_dirty)
-		in->wb_len = 0;
-}
-
-/* A durable commit also runs the durable hooks (with remote_sync, the
- * shipping waits); their failure is only logged: the commit stands, and the
- * caller's memory must follow it. */
-int fs_commit(struct fs *fs, struct meta_batch *b, bool sync)
-{
-	int rc = meta_batch_commit(fs->meta, b, sync);
-
-	if (rc == 0 && sync)
-		fs_hook_durable(fs);
-	return rc;
 }

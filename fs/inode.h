@@ -1,16 +1,20 @@
 /* inode.h — the inode table (inode.c): a struct inode stays in memory
  * while the kernel holds lookups on it, it is open, or a handler holds a
  * reference; an unlinked inode is purged when the last of them goes (or at
- * the next mount).  fs_commit commits a batch of any module.
+ * the next mount).
  *
- * Layer: core; every part of fs/ calls it.
+ * Layer: core, its top: it calls the content (data.h, extmap.h,
+ * prealloc.h), commit.h and the hooks; every part of fs/ calls it.
  */
 #ifndef AIFS_FS_INODE_H
 #define AIFS_FS_INODE_H
 
 #include "fs/fs.h"
+/* what the inode table's callers use with it: the commit, the clock, and
+ * the in-memory content (fs_content_reload) */
+#include "fs/commit.h"
+#include "fs/extmap.h"
 
-int64_t fs_now(void);
 int fs_itab_init(struct fs *fs);
 void fs_itab_destroy(struct fs *fs);
 /* Get a referenced inode (loaded from meta/ if needed); -ENOENT if absent. */
@@ -41,13 +45,5 @@ uint64_t fs_ino_alloc(struct fs *fs);
 int fs_orphans_reap(struct fs *fs);
 /* Fill ST from IN's attributes (caller holds IN's lock). */
 void inode_stat(const struct inode *in, struct stat *st);
-/* Persist IN's attributes into B (caller holds IN's lock for writing). */
-void inode_save(struct meta_batch *b, struct inode *in);
-/* A commit of a change to IN's content failed: forget its in-memory map
- * and clean buffer, so that the next access loads what is committed (IN
- * locked; its dirty buffer, if any, is kept). */
-void fs_content_reload(struct inode *in);
-/* Commit B (durably with SYNC). */
-int fs_commit(struct fs *fs, struct meta_batch *b, bool sync);
 
 #endif

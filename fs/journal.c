@@ -435,38 +435,36 @@ int journal_path_load(struct fs *fs, uint64_t ino, char *path, size_t len, int64
 	return 0;
 }
 
-static void remember_writer(struct inode *in, const struct leaf *l)
+struct jfile *jfile_of(struct fs *fs, struct inode *in, bool make)
 {
-	in->juid = l->uid;
-	in->jpid = l->pid;
-	memcpy(in->jcomm, l->comm, sizeof(in->jcomm));
+	void **slot = fs_slot(fs, in, "journal");
+
+	if (slot && !*slot && make)
+		*slot = calloc(1, sizeof(struct jfile));
+	return slot ? *slot : NULL;
 }
 
-static bool journal_node(const struct meta_inode *a)
+void jfile_free(struct inode *in, void *slot)
 {
-	return S_ISREG(a->mode) && a->policy == META_AREA_JOURNAL &&
-	       !(a->flags & META_IF_READONLY);
+	struct jfile *jf = slot;
+
+	(void)in;
+	if (jf) {
+		free(jf->path);
+		free(jf->pend);
+		free(jf);
+	}
 }
 
-int journal_node_commit(struct fs *fs, fuse_req_t req, uint64_t parent, const char *dir,
-			const char *name, const struct meta_inode *a, struct meta_batch *b)
+static void remember_writer(struct fs *fs, struct inode *in, const struct leaf *l)
 {
-	char path[4096], comm[16];
-	struct leaf l = { .op = "create", .ino = a->ino };
-	bool compliance;
+	struct jfile *jf = jfile_of(fs, in, true);
 
-	if (S_ISDIR(a->mode))
-		journal_dir_inherit(fs, parent, a->ino, b);
-	if (!journal_node(a))
-		return fs_commit(fs, b, false);
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	journal_who(req, &l, comm);
-	l.path = path;
-	l.retention = journal_retention_inherit(fs, parent, a->ino, &compliance, b);
-	l.has_retention = true;
-	l.lock = compliance ? "compliance" : "governance";
-	journal_path_put(b, a->ino, path, -1);
-	return journal_leaf_commit(fs, &l, b);
+	if (!jf)
+		return;		/* the seal names its releaser */
+	jf->uid = l->uid;
+	jf->pid = l->pid;
+	memcpy(jf->comm, l->comm, sizeof(jf->comm));
 }
 
 void journal_created(fuse_req_t req, struct inode *in)
@@ -475,7 +473,7 @@ void journal_created(fuse_req_t req, struct inode *in)
 	char comm[16];
 
 	journal_who(req, &l, comm);
-	remember_writer(in, &l);
+	remember_writer(fuse_req_userdata(req), in, &l);
 }
 
 int journal_check_write(struct inode *in, uint64_t off)
@@ -487,24 +485,15 @@ int journal_check_write(struct inode *in, uint64_t off)
 	return 0;
 }
 
-/* A write recorded when its bytes are stored (journal_records_*). */
-struct jleaf {
-	int64_t time;
-	uint32_t uid, pid;
-	char comm[16];
-	uint64_t offset, length;
-	uint8_t sha[32];
-};
-
 /* IN has one more unstored record: make sure the checkpointer stores it
  * in time (every audit_checkpoint_records records or seconds). */
-static void note_pending(struct fs *fs, struct inode *in)
+static void note_pending(struct fs *fs, struct inode *in, const struct jfile *jf)
 {
 	struct journal *jr = fs->journal;
 	struct inode *ref;
 
 	pthread_mutex_lock(&jr->lock);
-	if (in->njpend == 1 && (ref = inode_peek(fs, in->ino))) {
+	if (jf->n == 1 && (ref = inode_peek(fs, in->ino))) {
 		if (jr->ndirty == jr->capdirty) {
 			size_t cap = jr->capdirty ? jr->capdirty * 2 : 16;
 			struct inode **v = realloc(jr->dirty, cap * sizeof(*v));
@@ -543,10 +532,13 @@ static void flush_dirty(struct fs *fs)
 	jr->ndirty = jr->capdirty = 0;
 	pthread_mutex_unlock(&jr->lock);
 	for (size_t i = 0; i < n; i++) {
+		struct jfile *jf;
+
 		pthread_rwlock_wrlock(&v[i]->lock);
-		if (v[i]->njpend && fs_flush(fs, v[i]) < 0)
+		jf = jfile_of(fs, v[i], false);
+		if (jf && jf->n && fs_flush(fs, v[i]) < 0)
 			log_err("audit: storing the writes of %s failed",
-				v[i]->jpath ? v[i]->jpath : "?");
+				jf->path ? jf->path : "?");
 		pthread_rwlock_unlock(&v[i]->lock);
 		inode_put(fs, v[i]);
 	}
@@ -557,12 +549,13 @@ static void flush_dirty(struct fs *fs)
  * versions and snapshots it read) becomes the file's, with a "lineage"
  * record of its SHA-256 in the signed log, in one batch.  A failure is
  * logged by lineage.c and costs the write nothing. */
-static void journal_lineage(struct fs *fs, struct inode *in, const struct leaf *w)
+static void journal_lineage(struct fs *fs, struct inode *in, const char *path,
+			    const struct leaf *w)
 {
 	struct meta_batch *b = meta_batch_new();
 	uint8_t sha[32];
 	struct leaf l = { .op = "lineage", .uid = w->uid, .pid = w->pid, .comm = w->comm,
-			  .path = in->jpath ? in->jpath : "?", .ino = in->ino, .sha = sha };
+			  .path = path ? path : "?", .ino = in->ino, .sha = sha };
 
 	if (b && lineage_journal(fs, b, in->ino, w->pid, w->uid, sha) == 1) {
 		if (journal_leaf_commit(fs, &l, b) < 0)
@@ -574,50 +567,53 @@ static void journal_lineage(struct fs *fs, struct inode *in, const struct leaf *
 int journal_wrote(struct fs *fs, fuse_req_t req, struct inode *in, const char *buf,
 		  size_t size, uint64_t off)
 {
+	struct jfile *jf = jfile_of(fs, in, true);
 	char path[4096], comm[16];
 	int64_t sealed;
 	struct leaf l;
 	struct jleaf *j;
 
-	if (!in->jpath) {	/* cached while the inode is loaded */
+	if (!jf)
+		return -ENOMEM;
+	if (!jf->path) {	/* cached while the inode is loaded */
 		if (journal_path_load(fs, in->ino, path, sizeof(path), &sealed) < 0)
 			snprintf(path, sizeof(path), "?%llu", (unsigned long long)in->ino);
-		in->jpath = strdup(path);
+		jf->path = strdup(path);
 	}
-	if (in->njpend == in->capjpend) {
-		size_t cap = in->capjpend ? in->capjpend * 2 : 64;
-		struct jleaf *v = realloc(in->jpend, cap * sizeof(*v));
+	if (jf->n == jf->cap) {
+		size_t cap = jf->cap ? jf->cap * 2 : 64;
+		struct jleaf *v = realloc(jf->pend, cap * sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
-		in->jpend = v;
-		in->capjpend = cap;
+		jf->pend = v;
+		jf->cap = cap;
 	}
-	j = &in->jpend[in->njpend];
+	j = &jf->pend[jf->n];
 	if (EVP_Digest(buf, size, j->sha, NULL, EVP_sha256(), NULL) != 1)
 		return -EIO;
 	journal_who(req, &l, comm);
-	journal_lineage(fs, in, &l);
-	remember_writer(in, &l);
+	journal_lineage(fs, in, jf->path, &l);
+	remember_writer(fs, in, &l);
 	j->time = fs_now();
 	j->uid = l.uid;
 	j->pid = l.pid;
 	memcpy(j->comm, comm, sizeof(j->comm));
 	j->offset = off;
 	j->length = size;
-	in->njpend++;
-	note_pending(fs, in);
+	jf->n++;
+	note_pending(fs, in, jf);
 	return 0;
 }
 
 /* The records of IN's writes whose bytes a commit of IN's buffer stores
  * with the inode: those within its size.  A write being made (recorded,
  * not yet in the buffer: journal_wrote comes first) lies past it. */
-static size_t records_stored(const struct inode *in)
+static size_t records_stored(const struct jfile *jf, const struct inode *in)
 {
 	size_t n = 0;
 
-	while (n < in->njpend && in->jpend[n].offset + in->jpend[n].length <= in->attr.size)
+	while (n < jf->n && jf->pend[n].offset + jf->pend[n].length <= in->attr.size)
 		n++;
 	return n;
 }
@@ -625,10 +621,11 @@ static size_t records_stored(const struct inode *in)
 void journal_unwrote(struct fs *fs, struct inode *in)
 {
 	struct journal *jr = fs->journal;
+	struct jfile *jf = jfile_of(fs, in, false);
 
-	if (!in->njpend)
+	if (!jf || !jf->n)
 		return;
-	in->njpend--;
+	jf->n--;
 	pthread_mutex_lock(&jr->lock);
 	if (jr->npending)
 		jr->npending--;
@@ -638,7 +635,8 @@ void journal_unwrote(struct fs *fs, struct inode *in)
 void journal_records_begin(struct fs *fs, struct inode *in, struct meta_batch *b)
 {
 	struct journal *j = fs->journal;
-	size_t n = records_stored(in);
+	struct jfile *jf = jfile_of(fs, in, false);
+	size_t n = jf ? records_stored(jf, in) : 0;
 
 	pthread_mutex_lock(&j->lock);	/* held until journal_records_end */
 	j->pend_n = n;
@@ -651,9 +649,9 @@ void journal_records_begin(struct fs *fs, struct inode *in, struct meta_batch *b
 		j->pend_cap = n;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const struct jleaf *p = &in->jpend[i];
+		const struct jleaf *p = &jf->pend[i];
 		struct leaf l = { .op = "write", .uid = p->uid, .pid = p->pid, .comm = p->comm,
-				  .path = in->jpath ? in->jpath : "?", .ino = in->ino,
+				  .path = jf->path ? jf->path : "?", .ino = in->ino,
 				  .offset = p->offset, .length = p->length, .sha = p->sha };
 
 		leaf_put(fs, &l, merkle_size(&j->tree) + i, p->time, b, j->pend_hash[i]);
@@ -663,18 +661,19 @@ void journal_records_begin(struct fs *fs, struct inode *in, struct meta_batch *b
 void journal_records_end(struct fs *fs, struct inode *in, int rc)
 {
 	struct journal *j = fs->journal;
+	struct jfile *jf = jfile_of(fs, in, false);
 	size_t n = j->pend_n;
 
 	if (j->pend_cap < n) {
 		log_err("audit: out of memory: %zu write records of %s lost", n,
-			in->jpath ? in->jpath : "?");
+			jf && jf->path ? jf->path : "?");
 		rc = -ENOMEM;
 	}
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		merkle_append(&j->tree, j->pend_hash[i]);
-	if (rc == 0) {
-		in->njpend -= n;
-		memmove(in->jpend, in->jpend + n, in->njpend * sizeof(*in->jpend));
+	if (rc == 0 && n) {
+		jf->n -= n;
+		memmove(jf->pend, jf->pend + n, jf->n * sizeof(*jf->pend));
 		j->npending = j->npending > n ? j->npending - n : 0;
 		if (merkle_size(&j->tree) - j->signed_size >= fs->opt.audit_leaves)
 			pthread_cond_signal(&j->cond);
@@ -693,6 +692,7 @@ int journal_seal(struct fs *fs, fuse_req_t req, struct inode *in)
 	int64_t sealed;
 	struct meta_batch *b;
 	struct leaf l = { .op = "seal", .ino = in->ino, .sha = sha };
+	struct jfile *jf = jfile_of(fs, in, false);
 	int rc;
 
 	if (in->attr.flags & META_IF_SEALED)
@@ -706,10 +706,10 @@ int journal_seal(struct fs *fs, fuse_req_t req, struct inode *in)
 		snprintf(path, sizeof(path), "?%llu", (unsigned long long)in->ino);
 	if (req)
 		journal_who(req, &l, comm);
-	if (in->jpid || !req) {	/* sealed at a release: name the writer */
-		l.uid = in->juid;
-		l.pid = in->jpid;
-		l.comm = in->jcomm;
+	if ((jf && jf->pid) || !req) {	/* sealed at a release: name the writer */
+		l.uid = jf ? jf->uid : 0;
+		l.pid = jf ? jf->pid : 0;
+		l.comm = jf ? jf->comm : "";
 	}
 	l.path = path;
 	l.length = in->attr.size;
@@ -763,20 +763,3 @@ void journal_sizes(struct fs *fs, uint64_t *records, uint64_t *signed_size)
 	*signed_size = j->signed_size;
 	pthread_mutex_unlock(&j->lock);
 }
-
-/* --- hooks into the core ------------------------------------------------ */
-
-static bool journal_store_begin(struct fs *fs, struct inode *in, struct meta_batch *b)
-{
-	if (!in->njpend)
-		return false;
-	journal_records_begin(fs, in, b);
-	return true;
-}
-
-const struct fs_feature_ops journal_feature = {
-	.name = "journal",
-	.keeps_records = journal_file,
-	.store_begin = journal_store_begin,
-	.store_end = journal_records_end,
-};

@@ -1,28 +1,25 @@
-/* journal.h — journal areas (journal.c: the log; jretain.c: retention,
- * holds and deletions): append-only files, sealed at their last close,
+/* journal.h — journal areas (journal.c: the log; jretain.c: nodes,
+ * retention, holds and deletions; jhooks.c: the journal's hooks, by which
+ * it claims its files): append-only files, sealed at their last close,
  * kept until their retention ends; every create, write, seal, retention
  * change and deletion is a leaf of a Merkle log whose head is signed.
  *
- * Layer: feature (journal); called by the FUSE adapter and main.c, and by
- * the core where a store of buffered writes records them.
+ * Layer: feature (journal), over lineage, content, the permission checks
+ * and the core; called by the FUSE adapter and main.c; the core and the
+ * adapter's open-file handlers reach it through its hooks.
  */
 #ifndef AIFS_FS_JOURNAL_H
 #define AIFS_FS_JOURNAL_H
 
 #include "fs/fs.h"
 #include "fs/fuseapi.h"
+#include "fs/xattr.h"
 
 int journal_init(struct fs *fs);
 int journal_start(struct fs *fs);
 void journal_stop(struct fs *fs);
 /* True if IN is a file of a journal area. */
 bool journal_file(const struct inode *in);
-/* 0 if a write at OFF may go to journal file IN, else -EPERM. */
-int journal_check_write(struct inode *in, uint64_t off);
-/* The records of IN's buffered writes go into B (journal lock taken),
- * then into the log if B was committed (RC 0); IN locked. */
-void journal_records_begin(struct fs *fs, struct inode *in, struct meta_batch *b);
-void journal_records_end(struct fs *fs, struct inode *in, int rc);
 /* Commit B, which makes node A named NAME in PARENT (path DIR, from
  * journal_dir_path) of a journal area: a file's path, retention and create
  * record (a directory's retention) go into the same commit, so the node
@@ -34,31 +31,16 @@ int journal_node_commit(struct fs *fs, fuse_req_t req, uint64_t parent, const ch
 void journal_dir_path(struct fs *fs, uint64_t dir, char *out, size_t len);
 /* New journal file IN remembers its creator (named by its seal record). */
 void journal_created(fuse_req_t req, struct inode *in);
-/* Record the write of BUF (SIZE bytes at OFF) to journal file IN before it
- * is made: the record is stored in the commit that stores its bytes.  If
- * the write then fails, journal_unwrote takes the record back. */
-int journal_wrote(struct fs *fs, fuse_req_t req, struct inode *in, const char *buf,
-		  size_t size, uint64_t off);
-void journal_unwrote(struct fs *fs, struct inode *in);
-/* Seal journal file IN: flag, seal time and record in one commit; REQ
- * (the releasing request, or NULL) names the sealer if no writer is known. */
-int journal_seal(struct fs *fs, fuse_req_t req, struct inode *in);
 /* 0 if IN may be changed, unlinked or renamed (not a journal file, or its
  * retention is over and no hold is on it), else -EPERM. */
 int journal_may_change(struct fs *fs, struct inode *in);
-/* user.aifs.sealed (true|false), user.aifs.retain_until (UTC time, or
- * "unsealed", "released"), user.aifs.retention_mode and user.aifs.holds
- * (comma-separated tags) of journal file IN into BUF of LEN bytes: the
- * value's length, or -ENODATA (not a journal file, another name). */
-int journal_xattr_get(struct fs *fs, struct inode *in, const char *name, char *buf, size_t len);
-/* Holds and release through user.aifs.hold / unhold / release. */
-int journal_xattr(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
-		  const char *value, size_t size);
-/* setxattr user.aifs.retention=DAYS on a journal directory: what files
- * created in it afterwards are kept for (owner, root or the audit group
- * lengthen it; only root in governance mode shortens it).  DIR unlocked. */
-int journal_dir_retention(struct fs *fs, fuse_req_t req, struct inode *dir, const char *value,
-			  size_t size);
+/* The user.aifs.* names of journal areas (xattr.h): retention (set on a
+ * journal directory: what files created in it afterwards are kept for;
+ * its owner, root or the audit group lengthen it, only root in governance
+ * mode shortens it); on a journal file, hold, unhold and release (set) and
+ * sealed, retain_until, retention_mode and holds (get); every other
+ * user.aifs.* change of a journal file is refused. */
+extern const struct fs_xattr journal_xattrs[];
 /* Removing a name of journal file IN (locked) in batch B: put its delete
  * record (who, why retention allowed it) into B.
  * The log stays locked until journal_delete_end(FS, RC), called once B's

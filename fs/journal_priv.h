@@ -84,4 +84,44 @@ int64_t journal_retention_inherit(struct fs *fs, uint64_t dir, uint64_t ino, boo
  * (the record goes into B). */
 void journal_dir_inherit(struct fs *fs, uint64_t parent, uint64_t dir, struct meta_batch *b);
 
+/* A write recorded when its bytes are stored (journal_records_*). */
+struct jleaf {
+	int64_t time;
+	uint32_t uid, pid;
+	char comm[16];
+	uint64_t offset, length;
+	uint8_t sha[32];
+};
+
+/* What the journal keeps of a loaded journal file, in its slot of the
+ * inode (hooks.h: fs_slot), under the inode's lock. */
+struct jfile {
+	char *path;			/* its recorded path, once looked up */
+	struct jleaf *pend;		/* its writes whose bytes are not stored yet */
+	size_t n, cap;
+	uint32_t uid, pid;		/* its creator or last writer, whom the */
+	char comm[16];			/* seal names (a release has no caller) */
+};
+/* IN's state (made first if MAKE), or NULL (none yet, or no memory). */
+struct jfile *jfile_of(struct fs *fs, struct inode *in, bool make);
+/* The free hook: IN leaves memory. */
+void jfile_free(struct inode *in, void *slot);
+
+/* The journal's part in its files' writes and closes (jhooks.c). */
+/* 0 if a write at OFF may go to journal file IN, else -EPERM. */
+int journal_check_write(struct inode *in, uint64_t off);
+/* The records of IN's buffered writes go into B (journal lock taken),
+ * then into the log if B was committed (RC 0); IN locked. */
+void journal_records_begin(struct fs *fs, struct inode *in, struct meta_batch *b);
+void journal_records_end(struct fs *fs, struct inode *in, int rc);
+/* Record the write of BUF (SIZE bytes at OFF) to journal file IN before it
+ * is made: the record is stored in the commit that stores its bytes.  If
+ * the write then fails, journal_unwrote takes the record back. */
+int journal_wrote(struct fs *fs, fuse_req_t req, struct inode *in, const char *buf,
+		  size_t size, uint64_t off);
+void journal_unwrote(struct fs *fs, struct inode *in);
+/* Seal journal file IN: flag, seal time and record in one commit; REQ
+ * (the releasing request, or NULL) names the sealer if no writer is known. */
+int journal_seal(struct fs *fs, fuse_req_t req, struct inode *in);
+
 #endif

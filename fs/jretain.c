@@ -12,6 +12,7 @@
 #include "fs/journal_priv.h"
 #include "fs/inode.h"
 #include "fs/journal.h"
+#include "fs/xattr.h"
 #include "meta/keys.h"
 
 #include <errno.h>
@@ -113,12 +114,41 @@ static bool audit_admin(struct fs *fs, fuse_req_t req)
 	return false;
 }
 
+/* A node made in a journal area inherits its directory's retention; a
+ * file also gets its path and a create record, in the same commit. */
+static bool journal_node(const struct meta_inode *a)
+{
+	return S_ISREG(a->mode) && a->policy == META_AREA_JOURNAL &&
+	       !(a->flags & META_IF_READONLY);
+}
+
+int journal_node_commit(struct fs *fs, fuse_req_t req, uint64_t parent, const char *dir,
+			const char *name, const struct meta_inode *a, struct meta_batch *b)
+{
+	char path[4096], comm[16];
+	struct leaf l = { .op = "create", .ino = a->ino };
+	bool compliance;
+
+	if (S_ISDIR(a->mode))
+		journal_dir_inherit(fs, parent, a->ino, b);
+	if (!journal_node(a))
+		return fs_commit(fs, b, false);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	journal_who(req, &l, comm);
+	l.path = path;
+	l.retention = journal_retention_inherit(fs, parent, a->ino, &compliance, b);
+	l.has_retention = true;
+	l.lock = compliance ? "compliance" : "governance";
+	journal_path_put(b, a->ino, path, -1);
+	return journal_leaf_commit(fs, &l, b);
+}
+
 /* setxattr user.aifs.retention=DAYS on a journal directory.  Its owner,
  * root or the audit group may lengthen it; shortening it, or setting it
  * below the mount's audit_retention, is root's alone and only in
  * governance mode (S3 Object Lock).  The change is a record of the log. */
-int journal_dir_retention(struct fs *fs, fuse_req_t req, struct inode *dir, const char *value,
-			  size_t size)
+static int dir_retention(struct fs *fs, fuse_req_t req, struct inode *dir, const char *value,
+			 size_t size)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	char buf[32], *end, path[4096], comm[16];
@@ -241,8 +271,8 @@ void journal_delete_end(struct fs *fs, int rc)
 /* user.aifs.hold=TAG, user.aifs.unhold=TAG, user.aifs.release=1 on a
  * journal file.  Holds: root or the audit group (never merely the owner of
  * the logs); release: root, governance mode. */
-int journal_xattr(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
-		  const char *value, size_t size)
+static int hold_set(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+		    const char *value, size_t size)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	char tag[256], comm[16], path[4096];
@@ -327,7 +357,7 @@ static int wall_of(struct fs *fs, int64_t mono, char *buf, size_t len)
 	return (int)strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-int journal_xattr_get(struct fs *fs, struct inode *in, const char *name, char *buf, size_t len)
+static int file_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, size_t len)
 {
 	struct holdtags t = { .buf = buf, .cap = len };
 	char path[8];
@@ -365,3 +395,57 @@ int journal_xattr_get(struct fs *fs, struct inode *in, const char *name, char *b
 		return snprintf(buf, len, "unsealed");	/* retention starts at the seal */
 	return wall_of(fs, sealed + ret, buf, len);
 }
+
+/* --- the names of journal areas (xattr.h) --------------------------------- */
+
+static int jx_retention(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+			const char *value, size_t size, int flags)
+{
+	(void)name;
+	(void)flags;
+	return dir_retention(fs, req, in, value, size);
+}
+
+/* Every user.aifs.* change of a journal file: holds and release, or -EPERM. */
+static int jx_file_set(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+		       const char *value, size_t size, int flags)
+{
+	(void)flags;
+	if (!value || !journal_file(in))
+		return FS_XATTR_PASS;
+	return hold_set(fs, req, in, name, value, size);
+}
+
+static int jx_file_get(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+		       char **val, size_t *len)
+{
+	char *buf;
+	int rc;
+
+	(void)req;
+	if (!journal_file(in))
+		return FS_XATTR_PASS;
+	buf = malloc(4096);
+	if (!buf)
+		return -ENOMEM;
+	pthread_rwlock_rdlock(&in->lock);
+	rc = file_xattr(fs, in, name, buf, 4096);
+	pthread_rwlock_unlock(&in->lock);
+	if (rc < 0) {
+		free(buf);
+		return rc;
+	}
+	*val = buf;
+	*len = (size_t)rc;
+	return 0;
+}
+
+const struct fs_xattr journal_xattrs[] = {
+	{ "user.aifs.retention", "journal", 0, NULL, jx_retention, NULL },
+	{ "user.aifs.*", "journal", FS_XATTR_LOCKED, NULL, jx_file_set, NULL },
+	{ "user.aifs.sealed", "journal", 0, jx_file_get, NULL, NULL },
+	{ "user.aifs.retain_until", "journal", 0, jx_file_get, NULL, NULL },
+	{ "user.aifs.retention_mode", "journal", 0, jx_file_get, NULL, NULL },
+	{ "user.aifs.holds", "journal", 0, jx_file_get, NULL, NULL },
+	{ NULL, NULL, 0, NULL, NULL, NULL },
+};

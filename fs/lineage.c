@@ -724,6 +724,7 @@ static void lineage_purge(struct fs *fs, struct inode *in, struct meta_batch *b)
 const struct fs_feature_ops lineage_feature = {
 	.name = "lineage",
 	.purge = lineage_purge,
+	.opened = lineage_open,
 };
 
 /* What versions publish (version.h): a new version gets the lineage of the

@@ -7,6 +7,10 @@
  * not a shell, else the process tree below the nearest shell (linjob.c).
  * The same name chosen by two users makes two jobs.  The user is the one
  * the kernel names in the request.
+ *
+ * Layer: feature (lineage: linserve.c, linjob.c, lineage.c, each calling
+ * only those before it), over versions, snapshots and the core; it learns
+ * of opens and commits through the hooks (hooks.h) and version_events.
  */
 #ifndef AIFS_FS_LINEAGE_H
 #define AIFS_FS_LINEAGE_H
@@ -14,6 +18,7 @@
 #include "fs/fs.h"
 #include "fs/fuseapi.h"
 #include "fs/version.h"
+#include "fs/xattr.h"
 
 /* Process REQ's pid opened IN with open FLAGS: record IN's source (a
  * dataset snapshot, a live dataset tree or a checkpoint version) for the
@@ -27,13 +32,13 @@ void lineage_open(struct fs *fs, fuse_req_t req, struct inode *in, int flags);
 void lineage_attach(struct fs *fs, struct meta_batch *b, uint32_t pid, uint32_t uid,
 		    uint64_t vino);
 
-/* user.aifs.lineage of IN (a version, a checkpoint file or directory: its
+/* user.aifs.lineage (xattr.h, get) of IN (a version, a checkpoint file or directory: its
  * newest complete version) as malloc'd JSON in *OUT (*LEN bytes), with the
  * lineage of each checkpoint version source nested as "upstream";
  * -ENODATA if none.  Command lines (which may carry secrets passed as
- * arguments) are shown to user UID only if UID is root or owns the file
+ * arguments) are shown to the caller only if it is root or owns the file
  * the version is of; others see "cmdline": null. */
-int lineage_xattr(struct fs *fs, struct inode *in, uint32_t uid, char **out, size_t *len);
+extern const struct fs_xattr lineage_xattrs[];
 
 /* Version TO restores version FROM: FROM's lineage becomes TO's, into B. */
 void lineage_copy(struct fs *fs, struct meta_batch *b, uint64_t from, uint64_t to);

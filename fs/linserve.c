@@ -7,6 +7,7 @@
 #include "fs/lineage.h"
 #include "fs/lineage_priv.h"
 #include "fs/version.h"
+#include "fs/xattr.h"
 #include "meta/keys.h"
 
 #include <errno.h>
@@ -341,7 +342,7 @@ static void source_json(struct fs *fs, struct sb *s, const uint8_t *key, const u
 	lin_sb_add(s, "}");
 }
 
-int lineage_xattr(struct fs *fs, struct inode *in, uint32_t uid, char **out, size_t *len)
+static int lineage_xattr(struct fs *fs, struct inode *in, uint32_t uid, char **out, size_t *len)
 {
 	uint64_t seen[UPSTREAM_MAX + 1], vino;
 	struct meta_inode a;
@@ -383,3 +384,15 @@ int lineage_xattr(struct fs *fs, struct inode *in, uint32_t uid, char **out, siz
 	*len = s.len;
 	return 0;
 }
+
+static int lineage_get(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+		       char **val, size_t *len)
+{
+	(void)name;
+	return lineage_xattr(fs, in, fuse_req_ctx(req)->uid, val, len);
+}
+
+const struct fs_xattr lineage_xattrs[] = {
+	{ "user.aifs.lineage", "lineage", 0, lineage_get, NULL, NULL },
+	{ NULL, NULL, 0, NULL, NULL, NULL },
+};

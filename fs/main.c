@@ -21,6 +21,9 @@
 #include "fs/migrate.h"
 #include "fs/shipping.h"
 #include "fs/ops.h"
+#include "fs/clone.h"
+#include "fs/du.h"
+#include "fs/tierctl.h"
 #include "tier/failpoint.h"
 #include "fs/follow.h"
 #include "meta/ship.h"
@@ -495,12 +498,18 @@ static int register_features(struct fs *fs)
 	static const struct version_events *const version_subs[] = {
 		&lineage_version_events, &migrate_version_events, &virt_version_events,
 	};
+	static const struct fs_xattr *const xattrs[] = {	/* the journal's first: xattr.h */
+		journal_xattrs, version_xattrs, clone_xattrs, promote_xattrs, lineage_xattrs,
+		tierctl_xattrs, du_xattrs,
+	};
 	int rc = 0;
 
 	for (size_t i = 0; rc == 0 && i < sizeof(features) / sizeof(features[0]); i++)
 		rc = fs_feature_register(fs, features[i]);
 	for (size_t i = 0; rc == 0 && i < sizeof(version_subs) / sizeof(version_subs[0]); i++)
 		rc = version_subscribe(fs, version_subs[i]);
+	for (size_t i = 0; rc == 0 && i < sizeof(xattrs) / sizeof(xattrs[0]); i++)
+		rc = fs_xattr_register(fs, xattrs[i]);
 	return rc;
 }
 

@@ -46,7 +46,7 @@
 #include <string.h>
 #include <time.h>
 
-static double now_s(void)
+double migrate_now(void)
 {
 	struct timespec ts;
 
@@ -79,7 +79,7 @@ bool migrate_nap(struct migrate *m, double secs)
 static bool throttle(struct fs *fs, uint32_t len)
 {
 	struct migrate *m = fs->mig;
-	double t = now_s(), bw = fs->opt.migrate_bw * 1e6, start;
+	double t = migrate_now(), bw = fs->opt.migrate_bw * 1e6, start;
 
 	if (bw <= 0)
 		return true;
@@ -88,13 +88,13 @@ static bool throttle(struct fs *fs, uint32_t len)
 	start = m->bw_next;
 	m->bw_next += len / bw;
 	/* a nap ends early when a request is queued: sleep the rest too */
-	while ((t = now_s()) < start)
+	while ((t = migrate_now()) < start)
 		if (!migrate_nap(m, start - t))
 			return false;
 	return true;
 }
 
-static bool stopping(struct migrate *m)
+bool migrate_stopping(struct migrate *m)
 {
 	bool s;
 
@@ -364,12 +364,12 @@ static void job_done(struct fs *fs, const struct job *j)
 	meta_batch_free(b);
 }
 
-static void run_migrate(struct fs *fs, const struct job *j)
+void migrate_run(struct fs *fs, const struct job *j)
 {
 	struct inolist l = { 0 };
 	const uint8_t *mask[TIER_COUNT] = { NULL };
 	size_t nmask[TIER_COUNT] = { 0 };
-	double t0 = now_s();
+	double t0 = migrate_now();
 	int rc = job_inodes(fs, j, &l);
 
 	for (size_t i = 0; rc == 0 && i < l.n; i++)
@@ -377,7 +377,7 @@ static void run_migrate(struct fs *fs, const struct job *j)
 	migrate_cache_release(fs);
 	free(l.v);
 	pthread_mutex_lock(&fs->mig->lock);
-	fs->mig->st.secs += now_s() - t0;
+	fs->mig->st.secs += migrate_now() - t0;
 	pthread_mutex_unlock(&fs->mig->lock);
 	if (rc == 0)
 		job_done(fs, j);
@@ -498,78 +498,6 @@ int migrate_init(struct fs *fs)
 		log_warn("tier: unreferenced space not swept (%s); aifsctl gc does it",
 			 strerror(-rc));
 	return meta_rec_foreach(fs->meta, REC_MIG, NULL, 0, requeue, fs);
-}
-
-static void *tier_main(void *arg)
-{
-	struct fs *fs = arg;
-	struct migrate *m = fs->mig;
-
-	tier_reserve_use(true);		/* gc and migration give space back */
-	while (!stopping(m)) {
-		struct job j;
-		bool have;
-
-		pthread_mutex_lock(&m->lock);
-		have = m->nq > 0;
-		if (have) {
-			j = m->q[0];
-			memmove(m->q, m->q + 1, --m->nq * sizeof(*m->q));
-		}
-		pthread_mutex_unlock(&m->lock);
-		if (have) {
-			if (j.kind == JOB_GC)
-				migrate_run_gc(fs, &j);
-			else
-				run_migrate(fs, &j);
-			pthread_mutex_lock(&m->lock);
-			m->st.queued = m->nq;
-			m->st.jobs_done++;
-			pthread_mutex_unlock(&m->lock);
-			continue;
-		}
-		if (now_s() - m->last_policy >= fs->opt.tier_interval) {
-			m->last_policy = now_s();
-			migrate_policies(fs);
-			continue;
-		}
-		migrate_nap(m, fs->opt.tier_interval < 1 ? fs->opt.tier_interval : 1);
-	}
-	return NULL;
-}
-
-int migrate_start(struct fs *fs)
-{
-	struct migrate *m = fs->mig;
-	int rc;
-
-	m->buf = malloc(TIER_EXTENT_MAX);
-	if (!m->buf)
-		return -ENOMEM;
-	m->last_policy = now_s();
-	rc = -pthread_create(&m->thread, NULL, tier_main, fs);
-	m->running = rc == 0;
-	return rc;
-}
-
-void migrate_stop(struct fs *fs)
-{
-	struct migrate *m = fs->mig;
-
-	if (!m)
-		return;
-	if (m->running) {
-		pthread_mutex_lock(&m->lock);
-		m->stop = true;
-		pthread_cond_broadcast(&m->cond);
-		pthread_mutex_unlock(&m->lock);
-		pthread_join(m->thread, NULL);
-	}
-	free(m->q);
-	free(m->cache);
-	free(m->buf);
-	free(m);
-	fs->mig = NULL;
 }
 
 /* What versions publish (version.h): a pin follows a rename's history. */

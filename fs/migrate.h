@@ -34,8 +34,6 @@ bool migrate_pinned(struct fs *fs, uint64_t ino, int *tier);
 void migrate_stats_get(struct fs *fs, struct migrate_stats *out);
 /* rename(SRC over DST): a pin of DST follows the name to SRC, into B. */
 void migrate_pin_rename(struct fs *fs, struct meta_batch *b, uint64_t src, uint64_t dst);
-/* Queue what the tier policies (cold_after_*) send to the cold tier. */
-void migrate_policies(struct fs *fs);
 
 /* Tiering's subscription to what versions publish (version.h). */
 extern const struct version_events migrate_version_events;

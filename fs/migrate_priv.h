@@ -74,7 +74,11 @@ int migrate_relocate(struct fs *fs, const struct job *j, uint64_t ino,
 void migrate_cache_release(struct fs *fs);
 /* space_sweep, waiting up to 10 s for a moment with no append in flight. */
 int migrate_sweep(struct fs *fs);
-/* Run a gc job (tierjobs.c). */
-void migrate_run_gc(struct fs *fs, const struct job *j);
+/* Run migration job J. */
+void migrate_run(struct fs *fs, const struct job *j);
+/* Seconds on the monotonic clock. */
+double migrate_now(void);
+/* True once migrate_stop asked the tier thread to stop. */
+bool migrate_stopping(struct migrate *m);
 
 #endif

@@ -11,12 +11,10 @@
 #include "fs/data.h"
 #include "fs/prealloc.h"
 #include "fs/space.h"
-#include "fs/version.h"
-#include "fs/journal.h"
+#include "fs/hooks.h"
 #include "fs/virt.h"
 #include "fs/ops.h"
 
-#include "fs/clone.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -145,7 +143,7 @@ static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		rc = -EROFS;
 		goto unlock;
 	}
-	rc = journal_may_change(fs, in);
+	rc = fs_hook_may_change(fs, in);
 	if (rc < 0)
 		goto unlock;
 	if ((to_set & FUSE_SET_ATTR_SIZE) && (uint64_t)attr->st_size > FS_MAX_SIZE) {
@@ -153,11 +151,12 @@ static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		goto unlock;
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
-		version_modify(req, in);
-		version_hide_name(fs, in);
-		version_truncate(in, attr->st_size);
+		struct fs_change c = { .what = FS_CHANGE_SIZE, .size = (uint64_t)attr->st_size };
+
+		rc = fs_hook_change(fs, req, in, &c);
 		/* buffered bytes are stored by a commit of their own: not deferred */
-		rc = (uint64_t)attr->st_size < in->attr.size ? fs_flush(fs, in) : 0;
+		if (rc == 0 && (uint64_t)attr->st_size < in->attr.size)
+			rc = fs_flush(fs, in);
 		if (rc < 0)
 			goto unlock;
 	}
@@ -249,6 +248,6 @@ const struct fuse_lowlevel_ops *fs_ops_table(void)
 	fs_file_ops(&ops);
 	fs_dir_ops(&ops);
 	fs_xattr_ops(&ops);
-	fs_clone_ops(&ops);
+	fs_ioctl_ops(&ops);
 	return &ops;
 }

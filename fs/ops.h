@@ -10,6 +10,7 @@
 
 #include "fs/fs.h"
 #include "fs/fuseapi.h"
+#include "fs/xattr.h"
 
 /* copy_file_range between open files of IN and OUT: shares extents (see
  * reflink.c); bytes done, or -EOPNOTSUPP for the kernel to copy bytes. */
@@ -23,6 +24,8 @@ int fs_setattr_apply(struct fs *fs, struct inode *in, struct meta_batch *b,
 		     const struct stat *attr, int to_set);
 void fs_readdir_ops(struct fuse_lowlevel_ops *ops);
 void fs_xattr_ops(struct fuse_lowlevel_ops *ops);
+/* The clone ioctl (aifs_ioctl.h; promote.c). */
+void fs_ioctl_ops(struct fuse_lowlevel_ops *ops);
 /* "FILE@vN": the length of FILE and *N, or 0 if NAME is not an alias. */
 size_t fs_version_alias(const char *name, uint32_t *n);
 /* Fill E for IN (caller holds IN's lock). */
@@ -31,6 +34,8 @@ double fs_attr_timeout(const struct fs *fs, const struct inode *in);
 /* Publish SRC's content (a checkpoint file's newest complete version) as
  * a new file at the mount-relative path VALUE, sharing its data. */
 int fs_promote(struct fs *fs, fuse_req_t req, struct inode *src, const char *value, size_t size);
+/* user.aifs.promote=PATH (xattr.h, set): fs_promote. */
+extern const struct fs_xattr promote_xattrs[];
 /* Create regular file NAME in PARENT; *OUT is referenced. */
 int fs_create_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		   struct inode **out);

@@ -3,7 +3,8 @@
  * the mount root.  Slow (a directory scan per level): for records and
  * attributes that name a file, never for a request's own path.
  *
- * Layer: core; called by features (lineage, the journal) and the adapter.
+ * Layer: core, above inode.h; called by features (lineage, the journal)
+ * and the adapter.
  */
 #ifndef AIFS_FS_PATH_H
 #define AIFS_FS_PATH_H

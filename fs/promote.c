@@ -6,9 +6,11 @@
  * of the directory is invalidated.  The kernel checked only write
  * permission on the file; the daemon checks the rest as open(2) and
  * link(2) would (read permission on the content, search on the way,
- * write and search on the new name's directory).
+ * write and search on the new name's directory).  The clone ioctl
+ * (AIFS_IOC_CLONE, aifs_ioctl.h) does the same for aifsctl.
  */
 #include "fs/access.h"
+#include "fs/aifs_ioctl.h"
 #include "fs/inval.h"
 #include "fs/acl.h"
 #include "fs/inode.h"
@@ -16,6 +18,7 @@
 #include "fs/version.h"
 #include "fs/ops.h"
 #include "fs/clone.h"
+#include "fs/xattr.h"
 
 #include <errno.h>
 #include <string.h>
@@ -164,3 +167,57 @@ int fs_promote(struct fs *fs, fuse_req_t req, struct inode *src, const char *val
 	}
 	return rc;
 }
+
+/* ioctl AIFS_IOC_CLONE on an open file or directory (aifs_ioctl.h). */
+static void do_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+		     struct fuse_file_info *fi, unsigned flags, const void *in_buf,
+		     size_t in_bufsz, size_t out_bufsz)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct aifs_clone_req r;
+	struct inode *in;
+	int rc;
+
+	(void)arg;
+	(void)fi;
+	(void)flags;
+	(void)out_bufsz;
+	if (cmd != AIFS_IOC_CLONE) {
+		fuse_reply_err(req, ENOTTY);
+		return;
+	}
+	if (in_bufsz != sizeof(r) || (ino & FS_VIRT_BIT)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	memcpy(&r, in_buf, sizeof(r));
+	r.dest[sizeof(r.dest) - 1] = 0;
+	rc = inode_get(fs, ino, &in);
+	if (rc == 0) {
+		rc = fs_promote(fs, req, in, r.dest, strlen(r.dest));
+		inode_put(fs, in);
+	}
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_ioctl(req, 0, NULL, 0);
+}
+
+void fs_ioctl_ops(struct fuse_lowlevel_ops *ops)
+{
+	ops->ioctl = do_ioctl;
+}
+
+/* Creates a file: takes the namespace lock, so not under SRC's. */
+static int promote_set(struct fs *fs, fuse_req_t req, struct inode *src, const char *name,
+		       const char *value, size_t size, int flags)
+{
+	(void)name;
+	(void)flags;
+	return fs_promote(fs, req, src, value, size);
+}
+
+const struct fs_xattr promote_xattrs[] = {
+	{ "user.aifs.promote", "promote", 0, NULL, promote_set, NULL },
+	{ NULL, NULL, 0, NULL, NULL, NULL },
+};

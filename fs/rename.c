@@ -8,6 +8,7 @@
 #include "fs/layouts.h"
 #include "fs/access.h"
 #include "fs/acl.h"
+#include "fs/hooks.h"
 #include "fs/inode.h"
 #include "fs/version.h"
 #include "fs/snapshot.h"
@@ -179,8 +180,8 @@ static int rename_load(struct fs *fs, struct rename_op *r)
 	    (r->flags & RENAME_EXCHANGE && r->p->attr.policy == META_AREA_JOURNAL &&
 	     r->dst->attr.policy != META_AREA_JOURNAL))
 		return -EPERM;
-	if ((rc = journal_may_change(fs, r->src)) < 0 ||
-	    (r->dst && (rc = journal_may_change(fs, r->dst)) < 0))
+	if ((rc = fs_hook_may_change(fs, r->src)) < 0 ||
+	    (r->dst && (rc = fs_hook_may_change(fs, r->dst)) < 0))
 		return rc;
 	if (r->dst == r->src)
 		return 1;		/* two links of one inode: nothing to do */

@@ -15,6 +15,7 @@
 #include "fs/extmap.h"
 #include "fs/migrate.h"
 #include "fs/tierctl.h"
+#include "fs/xattr.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -33,49 +34,52 @@ static int tier_parse(const char *value, size_t size, bool none_ok)
 	return -2;
 }
 
-int tierctl_xattr_set(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
-		   const char *value, size_t size)
+/* user.aifs.migrate=hot|cold, user.aifs.pin=hot|cold|none: queued for the
+ * tier thread, so not under IN's lock. */
+static int migrate_set(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+		       const char *value, size_t size, int flags)
 {
-	bool owner = access_req_owner(req, &in->attr);
-	int to, pin;
+	bool is_pin = name[10] == 'p';
+	int to = tier_parse(value, size, is_pin), pin;
 
-	if (!strcmp(name, "user.aifs.migrate") || !strcmp(name, "user.aifs.pin")) {
-		bool is_pin = name[10] == 'p';
+	(void)flags;
+	if (to < -1)
+		return -EINVAL;
+	if (!access_req_owner(req, &in->attr))
+		return -EPERM;
+	if (!S_ISREG(in->attr.mode) && !S_ISDIR(in->attr.mode))
+		return -EINVAL;
+	if (is_pin)
+		return migrate_pin(fs, in->ino, to);
+	if (migrate_pinned(fs, in->ino, &pin) && pin != to)
+		return -EBUSY;
+	return migrate_request(fs, in->ino, to);
+}
 
-		to = tier_parse(value, size, is_pin);
-		if (to < -1)
-			return -EINVAL;
-		if (!owner)
-			return -EPERM;
-		if (!S_ISREG(in->attr.mode) && !S_ISDIR(in->attr.mode))
-			return -EINVAL;
-		if (is_pin)
-			return migrate_pin(fs, in->ino, to);
-		if (migrate_pinned(fs, in->ino, &pin) && pin != to)
-			return -EBUSY;
-		return migrate_request(fs, in->ino, to);
+/* user.aifs.gc=THRESHOLD on the root. */
+static int gc_set(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+		  const char *value, size_t size, int flags)
+{
+	char num[32] = "0.5";
+	double threshold;
+	char *end;
+
+	(void)name;
+	(void)flags;
+	if (in->ino != META_ROOT_INO)
+		return -EINVAL;
+	if (!access_req_owner(req, &in->attr))
+		return -EPERM;
+	if (size >= sizeof(num))
+		return -EINVAL;
+	if (size) {
+		memcpy(num, value, size);
+		num[size] = 0;
 	}
-	if (!strcmp(name, "user.aifs.gc")) {
-		char num[32] = "0.5";
-		double threshold;
-		char *end;
-
-		if (in->ino != META_ROOT_INO)
-			return -EINVAL;
-		if (!owner)
-			return -EPERM;
-		if (size >= sizeof(num))
-			return -EINVAL;
-		if (size) {
-			memcpy(num, value, size);
-			num[size] = 0;
-		}
-		threshold = strtod(num, &end);
-		if (*end || threshold < 0 || threshold > 1)
-			return -EINVAL;
-		return migrate_gc_request(fs, threshold);
-	}
-	return 1;
+	threshold = strtod(num, &end);
+	if (*end || threshold < 0 || threshold > 1)
+		return -EINVAL;
+	return migrate_gc_request(fs, threshold);
 }
 
 /* ---- where a file's bytes are ---------------------------------------- */
@@ -265,18 +269,24 @@ static int tierstat_json(struct fs *fs, char **text, size_t *len)
 	return 0;
 }
 
-int tierctl_xattr_get(struct fs *fs, struct inode *in, const char *name, char **val, size_t *len)
+static int tierstat_get(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+			char **val, size_t *len)
+{
+	(void)req;
+	(void)name;
+	return in->ino == META_ROOT_INO ? tierstat_json(fs, val, len) : -ENODATA;
+}
+
+/* user.aifs.tier, stored_size, pin and gc: short texts. */
+static int tier_get(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+		    char **val, size_t *len)
 {
 	uint64_t bytes[TIER_COUNT], stored;
 	struct migrate_stats ms;
 	char *buf;
 	int rc, pin, n;
 
-	if (!strcmp(name, "user.aifs.tierstat"))
-		return in->ino == META_ROOT_INO ? tierstat_json(fs, val, len) : -ENODATA;
-	if (strcmp(name, "user.aifs.tier") && strcmp(name, "user.aifs.stored_size") &&
-	    strcmp(name, "user.aifs.pin") && strcmp(name, "user.aifs.gc"))
-		return 1;
+	(void)req;
 	buf = malloc(128);
 	if (!buf)
 		return -ENOMEM;
@@ -313,3 +323,13 @@ int tierctl_xattr_get(struct fs *fs, struct inode *in, const char *name, char **
 	*len = (size_t)n;
 	return 0;
 }
+
+const struct fs_xattr tierctl_xattrs[] = {
+	{ "user.aifs.migrate", "tiers", 0, NULL, migrate_set, NULL },
+	{ "user.aifs.pin", "tiers", 0, tier_get, migrate_set, NULL },
+	{ "user.aifs.gc", "tiers", 0, tier_get, gc_set, NULL },
+	{ "user.aifs.tier", "tiers", 0, tier_get, NULL, NULL },
+	{ "user.aifs.stored_size", "tiers", 0, tier_get, NULL, NULL },
+	{ "user.aifs.tierstat", "tiers", 0, tierstat_get, NULL, NULL },
+	{ NULL, NULL, 0, NULL, NULL, NULL },
+};

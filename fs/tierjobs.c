@@ -1,5 +1,6 @@
-/* tierjobs.c — the tier thread's other jobs: compaction (gc) and the
- * automatic policies (cold_after_versions, cold_after_days).
+/* tierjobs.c — the tier thread and its jobs: migrations (migrate.c moves
+ * the bytes), compaction (gc) and the automatic policies
+ * (cold_after_versions, cold_after_days).
  *
  * gc: after a sweep of unreferenced bytes, every extent record is read to
  * find each segment's live bytes; the pieces in segments (not the active
@@ -110,7 +111,7 @@ static void gc_progress(struct fs *fs, int state, uint64_t done, uint64_t total)
 	pthread_mutex_unlock(&fs->mig->lock);
 }
 
-void migrate_run_gc(struct fs *fs, const struct job *j)
+static void run_gc(struct fs *fs, const struct job *j)
 {
 	struct gcscan g = { .fs = fs };
 	uint64_t before = allocated(fs), after;
@@ -252,7 +253,7 @@ static int pol_sealed(void *ctx, const struct meta_inode *in)
 	return 0;
 }
 
-void migrate_policies(struct fs *fs)
+static void run_policies(struct fs *fs)
 {
 	struct pol p = { .fs = fs, .keep = fs->opt.cold_after_versions };
 
@@ -265,4 +266,78 @@ void migrate_policies(struct fs *fs)
 		meta_inode_foreach(fs->meta, pol_sealed, &p);
 	}
 	free(p.vers.v);
+}
+
+/* --- the tier thread ---------------------------------------------------- */
+
+static void *tier_main(void *arg)
+{
+	struct fs *fs = arg;
+	struct migrate *m = fs->mig;
+
+	tier_reserve_use(true);		/* gc and migration give space back */
+	while (!migrate_stopping(m)) {
+		struct job j;
+		bool have;
+
+		pthread_mutex_lock(&m->lock);
+		have = m->nq > 0;
+		if (have) {
+			j = m->q[0];
+			memmove(m->q, m->q + 1, --m->nq * sizeof(*m->q));
+		}
+		pthread_mutex_unlock(&m->lock);
+		if (have) {
+			if (j.kind == JOB_GC)
+				run_gc(fs, &j);
+			else
+				migrate_run(fs, &j);
+			pthread_mutex_lock(&m->lock);
+			m->st.queued = m->nq;
+			m->st.jobs_done++;
+			pthread_mutex_unlock(&m->lock);
+			continue;
+		}
+		if (migrate_now() - m->last_policy >= fs->opt.tier_interval) {
+			m->last_policy = migrate_now();
+			run_policies(fs);
+			continue;
+		}
+		migrate_nap(m, fs->opt.tier_interval < 1 ? fs->opt.tier_interval : 1);
+	}
+	return NULL;
+}
+
+int migrate_start(struct fs *fs)
+{
+	struct migrate *m = fs->mig;
+	int rc;
+
+	m->buf = malloc(TIER_EXTENT_MAX);
+	if (!m->buf)
+		return -ENOMEM;
+	m->last_policy = migrate_now();
+	rc = -pthread_create(&m->thread, NULL, tier_main, fs);
+	m->running = rc == 0;
+	return rc;
+}
+
+void migrate_stop(struct fs *fs)
+{
+	struct migrate *m = fs->mig;
+
+	if (!m)
+		return;
+	if (m->running) {
+		pthread_mutex_lock(&m->lock);
+		m->stop = true;
+		pthread_cond_broadcast(&m->cond);
+		pthread_mutex_unlock(&m->lock);
+		pthread_join(m->thread, NULL);
+	}
+	free(m->q);
+	free(m->cache);
+	free(m->buf);
+	free(m);
+	fs->mig = NULL;
 }

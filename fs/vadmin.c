@@ -3,10 +3,13 @@
  * versions (version.c makes and drops versions).
  */
 #include "fs/version_priv.h"
+#include "fs/access.h"
+#include "fs/acl.h"
 #include "fs/dirver.h"
 #include "fs/inode.h"
 #include "fs/content.h"
 #include "fs/version.h"
+#include "fs/xattr.h"
 #include "meta/keys.h"
 
 #include <errno.h>
@@ -16,7 +19,7 @@
 
 /* --- holds, retention settings, restore ---------------------------------- */
 
-int version_hold(struct fs *fs, struct inode *vin, const char *tag, size_t len, bool on)
+static int version_hold(struct fs *fs, struct inode *vin, const char *tag, size_t len, bool on)
 {
 	struct meta_batch *b;
 	uint8_t k[8 + META_NAME_MAX];
@@ -70,7 +73,7 @@ static int tag_cb(void *ctx, const void *key, size_t klen, const void *v, size_t
 }
 
 /* Comma-separated hold tags of version VINO into BUF. */
-int version_holds(struct fs *fs, uint64_t vino, char *buf, size_t len)
+static int version_holds(struct fs *fs, uint64_t vino, char *buf, size_t len)
 {
 	struct tags t = { 0 };
 	uint8_t k[8];
@@ -84,7 +87,7 @@ int version_holds(struct fs *fs, uint64_t vino, char *buf, size_t len)
 	return rc;
 }
 
-int version_retain_set(struct fs *fs, struct inode *dir, const char *value, size_t size)
+static int version_retain_set(struct fs *fs, struct inode *dir, const char *value, size_t size)
 {
 	struct meta_batch *b;
 	char buf[64];
@@ -114,7 +117,7 @@ int version_retain_set(struct fs *fs, struct inode *dir, const char *value, size
 	return rc;
 }
 
-int version_restore(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t n)
+static int version_restore(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t n)
 {
 	struct vrec v;
 	int rc;
@@ -157,43 +160,15 @@ int version_restore_from(struct fs *fs, fuse_req_t req, struct inode *in, const 
 	return rc < 0 ? rc : 0;
 }
 
-/* --- holds on versions ---------------------------------------------------- */
-
-bool ver_held(struct fs *fs, uint64_t vino)
-{
-	uint8_t k[8];
-
-	key_put_u64(k, vino);
-	return meta_rec_any(fs->meta, REC_HOLD, k, 8);
-}
-
-bool version_file_held(struct fs *fs, uint64_t ino)
-{
-	struct vlist *l;
-	bool held = false;
-	int rc;
-
-	l = ver_list_load(fs, ino, &rc);
-	for (size_t i = 0; l && i < l->count && !held; i++)
-		held = ver_held(fs, l->v[i].vino);
-	ver_list_free(l);
-	return held;
-}
-
 /* --- user.aifs.* attributes ------------------------------------------ */
 
-static const char *const area_names[] = { "plain", "dataset", "checkpoint", "journal" };
-
-int version_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, size_t len)
+static int version_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, size_t len)
 {
 	struct vrec v;
 	uint64_t owner;
 	uint32_t n;
 	int rc;
 
-	if (!strcmp(name, "user.aifs.area"))
-		return snprintf(buf, len, "%s", in->attr.policy < 4 ?
-				area_names[in->attr.policy] : "unknown");
 	if (!strcmp(name, "user.aifs.holds") &&
 	    ((in->attr.flags & META_IF_VERSION) || dirver_is_version(fs, in, NULL, NULL)))
 		return version_holds(fs, in->ino, buf, len);
@@ -236,3 +211,117 @@ hex:
 		snprintf(buf + 2 * i, len - 2 * i, "%02x", v.sha[i]);
 	return 64;
 }
+
+static bool is_version(struct fs *fs, struct inode *in)
+{
+	return (in->attr.flags & META_IF_VERSION) || dirver_is_version(fs, in, NULL, NULL);
+}
+
+static int vx_get(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+		  char **val, size_t *len)
+{
+	char *buf = malloc(256);
+	int rc;
+
+	(void)req;
+	if (!buf)
+		return -ENOMEM;
+	pthread_rwlock_wrlock(&in->lock);	/* may load the map and hash */
+	rc = version_xattr(fs, in, name, buf, 256);
+	pthread_rwlock_unlock(&in->lock);
+	if (rc < 0) {
+		free(buf);
+		return rc;
+	}
+	*val = buf;
+	*len = (size_t)rc;
+	return 0;
+}
+
+/* user.aifs.hold=TAG, user.aifs.unhold=TAG on a version (read-only). */
+static int vx_hold(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+		   const char *value, size_t size, int flags)
+{
+	(void)req;
+	(void)flags;
+	if (!value || !is_version(fs, in))
+		return FS_XATTR_PASS;
+	return version_hold(fs, in, value, size, name[10] == 'h');
+}
+
+/* user.aifs.commit on a checkpoint directory: takes the namespace lock. */
+static int vx_commit(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+		     const char *value, size_t size, int flags)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	(void)name, (void)value, (void)size, (void)flags;
+	if (!access_req_owner(req, &in->attr))
+		return -EPERM;
+	return version_dir_commit(fs, in->ino, ctx->uid, ctx->pid);
+}
+
+static int vx_retain(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+		     const char *value, size_t size, int flags)
+{
+	(void)name;
+	(void)flags;
+	if (!value)
+		return FS_XATTR_PASS;
+	if (!access_req_owner(req, &in->attr))
+		return -EPERM;
+	return version_retain_set(fs, in, value, size);
+}
+
+/* 0 if REQ's caller may read the content of version N of IN, which a
+ * restore makes IN's (history grants no access the version would not). */
+static int restore_may(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t n)
+{
+	struct access_cred c;
+	struct meta_inode a;
+	struct vrec v;
+	int rc = version_get(fs, in->ino, n, &v, NULL);
+
+	/* a version never changes: its stored attributes are current (and
+	 * IN is locked, so no other inode lock is taken here) */
+	if (rc == 0)
+		rc = meta_inode_get(fs->meta, v.vino, &a);
+	if (rc < 0)
+		return rc;
+	access_cred_get(req, &c);
+	return acl_access_check(fs, &c, &a, R_OK);
+}
+
+/* user.aifs.restore=N on a checkpoint file (a directory's is clone.c's). */
+static int vx_restore(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+		      const char *value, size_t size, int flags)
+{
+	uint32_t n;
+	int rc;
+
+	(void)name;
+	(void)flags;
+	if (!value)
+		return FS_XATTR_PASS;
+	rc = fs_xattr_u32(value, size, &n);
+	if (rc == 0)
+		rc = restore_may(fs, req, in, n);
+	return rc < 0 ? rc : version_restore(fs, req, in, n);
+}
+
+const struct fs_xattr version_xattrs[] = {
+	{ "user.aifs.hold", "versions", FS_XATTR_LOCKED | FS_XATTR_ON_READONLY, NULL, vx_hold,
+	  NULL },
+	{ "user.aifs.unhold", "versions", FS_XATTR_LOCKED | FS_XATTR_ON_READONLY, NULL, vx_hold,
+	  NULL },
+	{ "user.aifs.commit", "versions", 0, NULL, vx_commit, NULL },
+	{ "user.aifs.retain", "versions", FS_XATTR_LOCKED, NULL, vx_retain, NULL },
+	{ "user.aifs.restore", "versions", FS_XATTR_LOCKED, NULL, vx_restore, NULL },
+	{ "user.aifs.holds", "versions", 0, vx_get, NULL, NULL },
+	{ "user.aifs.version", "versions", 0, vx_get, NULL, NULL },
+	{ "user.aifs.sha256", "versions", 0, vx_get, NULL, NULL },
+	{ "user.aifs.complete", "versions", 0, vx_get, NULL, NULL },
+	{ "user.aifs.writer", "versions", 0, vx_get, NULL, NULL },
+	{ "user.aifs.size", "versions", 0, vx_get, NULL, NULL },
+	{ NULL, NULL, 0, NULL, NULL, NULL },
+};

@@ -594,7 +594,7 @@ out:
 	return rc;
 }
 
-/* --- hooks into the core, and what versions publish ------------------- */
+/* --- what versions publish (their hooks are vhooks.c's) ---------------- */
 
 int version_subscribe(struct fs *fs, const struct version_events *ev)
 {
@@ -604,15 +604,31 @@ int version_subscribe(struct fs *fs, const struct version_events *ev)
 	return 0;
 }
 
-/* A checkpoint file's versions go when the file is purged. */
-static void version_before_purge(struct fs *fs, struct inode *in)
+/* --- which files have versions; holds ----------------------------------- */
+
+bool version_tracked(const struct inode *in)
 {
-	if (version_tracked(in))
-		version_drop_all(fs, in->ino);
+	return S_ISREG(in->attr.mode) && in->attr.policy == META_AREA_CHECKPOINT &&
+	       !(in->attr.flags & META_IF_VERSION);
 }
 
-const struct fs_feature_ops version_feature = {
-	.name = "versions",
-	.keeps_records = version_tracked,
-	.before_purge = version_before_purge,
-};
+bool ver_held(struct fs *fs, uint64_t vino)
+{
+	uint8_t k[8];
+
+	key_put_u64(k, vino);
+	return meta_rec_any(fs->meta, REC_HOLD, k, 8);
+}
+
+bool version_file_held(struct fs *fs, uint64_t ino)
+{
+	struct vlist *l;
+	bool held = false;
+	int rc;
+
+	l = ver_list_load(fs, ino, &rc);
+	for (size_t i = 0; l && i < l->count && !held; i++)
+		held = ver_held(fs, l->v[i].vino);
+	ver_list_free(l);
+	return held;
+}

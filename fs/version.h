@@ -1,19 +1,24 @@
 /* version.h — checkpoint versions (version.c: commit, records,
- * retention; vsession.c: write sessions; vadmin.c: holds, retention
- * settings, restore, attributes; dirver.c: directory versions).
+ * retention, holds; vsession.c: write sessions; dirver.c: directory
+ * versions; vadmin.c: holds, retention settings, restore, attributes;
+ * vhooks.c: the hooks by which versions claim checkpoint and dataset
+ * files), in that order: each file calls only those before it.
  *
  * A version is an immutable inode (META_IF_VERSION) sharing the extents of
  * the file at the close that ended a write session; 'V' ino|n records name
  * them.
  *
- * Layer: feature (versions); called by the FUSE adapter, by lineage and
- * tiering, which read versions, and by the core's purge and rename.
+ * Layer: feature (versions), over snapshots, content hashes, the
+ * permission checks and the core; called by the FUSE adapter and by
+ * lineage and tiering, which read versions; the core and the adapter's
+ * open-file handlers reach it through its hooks.
  */
 #ifndef AIFS_FS_VERSION_H
 #define AIFS_FS_VERSION_H
 
 #include "fs/fs.h"
 #include "fs/fuseapi.h"
+#include "fs/xattr.h"
 
 struct vrec {
 	uint64_t vino;
@@ -56,19 +61,10 @@ int version_foreach(struct fs *fs, uint64_t ino,
 		    int (*fn)(void *ctx, uint32_t n, const struct vrec *v), void *ctx);
 /* Which (file, n) version inode VINO is. */
 int version_owner(struct fs *fs, uint64_t vino, uint64_t *ino, uint32_t *n);
-/* Holds on a version (EBUSY when deleting its file); tags listed in BUF. */
-int version_hold(struct fs *fs, struct inode *vin, const char *tag, size_t len, bool on);
-int version_holds(struct fs *fs, uint64_t vino, char *buf, size_t len);
 /* True if a version of checkpoint file INO is held. */
 bool version_file_held(struct fs *fs, uint64_t ino);
-/* user.aifs.retain="last=N[,every=K]" on a directory: how many versions
- * of its checkpoint files are kept (overrides keep_versions/keep_every). */
-int version_retain_set(struct fs *fs, struct inode *dir, const char *value, size_t size);
-/* Make version N of IN its newest version again (a new version sharing
- * N's data). */
-int version_restore(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t n);
-/* The same with the content of V (an immutable inode: a version, or a file
- * of a directory version) in place of version N's. */
+/* Make IN's newest version one with the content of V (an immutable inode:
+ * a version, or a file of a directory version), sharing its data. */
 int version_restore_from(struct fs *fs, fuse_req_t req, struct inode *in, const struct vrec *v);
 /* Commit a version of checkpoint directory DIR: a frozen copy of its tree
  * sharing all data (takes the namespace lock; call with no inode locked). */
@@ -84,8 +80,14 @@ int version_recover(struct fs *fs);
 void version_drop_all(struct fs *fs, uint64_t ino);
 /* rename(SRC over DST): DST's history continues on SRC, into B. */
 int version_rename(struct fs *fs, struct meta_batch *b, uint64_t src, uint64_t dst);
-/* Value of a user.aifs.* attribute of IN into BUF (LEN); -ENODATA if none. */
-int version_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, size_t len);
+/* The user.aifs.* names of versions (xattr.h): hold and unhold (set on a
+ * version: a held version keeps its file from being deleted, EBUSY),
+ * retain="last=N[,every=K]" (set on a directory: how many versions of its
+ * checkpoint files are kept, over keep_versions/keep_every), restore=N
+ * (set on a checkpoint file: version N's content becomes its newest
+ * version), commit (set on a checkpoint directory: a directory version);
+ * holds, version, sha256, complete, writer and size (get). */
+extern const struct fs_xattr version_xattrs[];
 
 /* The hooks of versions into the core (hooks.h), registered at mount. */
 extern const struct fs_feature_ops version_feature;

@@ -8,6 +8,7 @@
  * EROFS, which is what every change below it must give.
  */
 #include "fs/access.h"
+#include "fs/acl.h"
 #include "fs/lineage.h"
 #include "fs/inode.h"
 #include "fs/version.h"
@@ -271,7 +272,7 @@ int virt_access(struct fs *fs, fuse_req_t req, uint64_t id, bool list)
 	access_cred_get(req, &c);
 	if (c.uid == 0)
 		return 0;
-	return access_check_ino(fs, &c, id & INO_MASK, mask);
+	return acl_check_ino(fs, &c, id & INO_MASK, mask);
 }
 
 uint64_t virt_versions_of(uint64_t ino)

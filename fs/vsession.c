@@ -25,12 +25,6 @@ bool version_wrote(const struct inode *in)
 	return in->sess && in->sess->wrote;
 }
 
-bool version_tracked(const struct inode *in)
-{
-	return S_ISREG(in->attr.mode) && in->attr.policy == META_AREA_CHECKPOINT &&
-	       !(in->attr.flags & META_IF_VERSION);
-}
-
 void ver_read_comm(uint32_t pid, char *comm)
 {
 	char path[64];

@@ -1,28 +1,33 @@
-/* xattr.c — extended attributes: stored ones, and the user.aifs.* names
- * through which areas, retention, holds, restore, promote and directory
- * commits are driven (so that scripts need no aifsctl).
+/* xattr.c — extended attributes: the FUSE handlers, which dispatch each
+ * name through the tables the modules register (xattr.h says in which
+ * order and under which lock), and the names of the adapter itself: the
+ * area of a directory (user.aifs.area), the fail points of a debug build,
+ * POSIX ACLs, and the attributes stored for an inode.
  */
-#include "fs/access.h"
 #include "fs/acl.h"
-#include "fs/lineage.h"
+#include "fs/hooks.h"
 #include "fs/inode.h"
 #include "fs/space.h"
-#include "fs/version.h"
-#include "fs/journal.h"
 #include "fs/virt.h"
-#include "fs/tierctl.h"
 #include "fs/ops.h"
+#include "fs/xattr.h"
 #include "tier/failpoint.h"
-#include "fs/du.h"
-#include "fs/dirver.h"
-#include "fs/clone.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
 
 #define XATTR_VALUE_MAX 65536
+
+int fs_xattr_register(struct fs *fs, const struct fs_xattr *table)
+{
+	if (fs->nxattrs == FS_XATTR_TABLES)
+		return -ENOSPC;
+	fs->xattrs[fs->nxattrs++] = table;
+	return 0;
+}
 
 static int xattr_name_check(const char *name)
 {
@@ -36,79 +41,46 @@ static int xattr_name_check(const char *name)
 	return 0;
 }
 
-/* 0 if REQ's caller may read the content of version N of IN, which a
- * restore makes IN's (history grants no access the version would not). */
-static int restore_may(struct fs *fs, fuse_req_t req, struct inode *in, uint32_t n)
+/* --- the adapter's own names ------------------------------------------- */
+
+static const char *const area_names[] = { "plain", "dataset", "checkpoint", "journal" };
+
+static int area_get(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+		    char **val, size_t *len)
 {
-	struct access_cred c;
-	struct meta_inode a;
-	struct vrec v;
-	int rc = version_get(fs, in->ino, n, &v, NULL);
+	int n;
 
-	/* a version never changes: its stored attributes are current (and
-	 * IN is locked, so no other inode lock is taken here) */
-	if (rc == 0)
-		rc = meta_inode_get(fs->meta, v.vino, &a);
-	if (rc < 0)
-		return rc;
-	access_cred_get(req, &c);
-	return acl_access_check(fs, &c, &a, R_OK);
-}
-
-/* setxattr user.aifs.restore=N on a directory of a checkpoint area. */
-static int dir_restore(fuse_req_t req, struct inode *in, const char *value, size_t size)
-{
-	char num[16], *end;
-	unsigned long n;
-
-	if (size == 0 || size >= sizeof(num))
-		return -EINVAL;
-	memcpy(num, value, size);
-	num[size] = 0;
-	n = strtoul(num, &end, 10);
-	if (*end || !n || n > UINT32_MAX)
-		return -EINVAL;
-	return fs_restore_tree(fuse_req_userdata(req), req, in, (uint32_t)n);
+	(void)fs;
+	(void)req;
+	(void)name;
+	pthread_rwlock_rdlock(&in->lock);
+	n = asprintf(val, "%s", in->attr.policy < 4 ? area_names[in->attr.policy] : "unknown");
+	pthread_rwlock_unlock(&in->lock);
+	if (n < 0)
+		return -ENOMEM;
+	*len = (size_t)n;
+	return 0;
 }
 
 /* setxattr user.aifs.area=POLICY on a directory marks its area (what is
  * created below it inherits it).  Only its owner or root may. */
-static int area_set(struct fs *fs, struct inode *in, fuse_req_t req, const char *name,
-		    const char *value, size_t size)
+static int area_set(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+		    const char *value, size_t size, int flags)
 {
-	static const char *const names[] = { "plain", "dataset", "checkpoint", "journal" };
 	struct meta_inode old;
 	struct meta_batch *b;
 	int policy = -1, rc;
 
-	if (!strcmp(name, "user.aifs.retain")) {
-		if (!access_req_owner(req, &in->attr))
-			return -EPERM;
-		return version_retain_set(fs, in, value, size);
-	}
-	if (!strcmp(name, "user.aifs.restore")) {
-		char num[16];
-		char *end;
-		unsigned long n;
-
-		if (size == 0 || size >= sizeof(num))
-			return -EINVAL;
-		memcpy(num, value, size);
-		num[size] = 0;
-		n = strtoul(num, &end, 10);
-		if (*end || !n || n > UINT32_MAX)
-			return -EINVAL;
-		rc = restore_may(fs, req, in, (uint32_t)n);
-		return rc < 0 ? rc : version_restore(fs, req, in, (uint32_t)n);
-	}
-	if (strcmp(name, "user.aifs.area"))
-		return -EPERM;		/* the other user.aifs.* are read-only */
+	(void)name;
+	(void)flags;
+	if (!value)
+		return -EPERM;
 	if (!S_ISDIR(in->attr.mode))
 		return -ENOTDIR;
 	if (!access_req_owner(req, &in->attr))
 		return -EPERM;
 	for (int i = 0; i < 4; i++)
-		if (strlen(names[i]) == size && !memcmp(value, names[i], size))
+		if (strlen(area_names[i]) == size && !memcmp(value, area_names[i], size))
 			policy = i;
 	if (policy < 0)
 		return -EINVAL;
@@ -134,73 +106,19 @@ static int area_set(struct fs *fs, struct inode *in, fuse_req_t req, const char 
 	return rc;
 }
 
-static int xattr_set(fuse_req_t req, struct fs *fs, struct inode *in, const char *name,
-		     const char *value, size_t size, int flags, bool remove)
-{
-	struct meta_inode was = in->attr;
-	struct meta_batch *b;
-	void *old = NULL;
-	size_t oldlen;
-	int rc = xattr_name_check(name);
-
-	if (rc < 0)
-		return rc;
-	if (((in->attr.flags & META_IF_VERSION) || dirver_is_version(fs, in, NULL, NULL)) &&
-	    !remove && (!strcmp(name, "user.aifs.hold") || !strcmp(name, "user.aifs.unhold")))
-		return version_hold(fs, in, value, size, name[10] == 'h');
-	if (in->attr.flags & META_IF_READONLY)
-		return -EROFS;
-	if (journal_file(in)) {
-		if (!strncmp(name, "user.aifs.", 10) && !remove)
-			return journal_xattr(fs, req, in, name, value, size);
-		rc = journal_may_change(fs, in);
-		if (rc < 0)
-			return rc;
-	}
-	if (acl_name(name))
-		return acl_xattr_set(req, fs, in, name, value, size, flags, remove);
-	if (!strncmp(name, "user.aifs.", 10))
-		return remove ? -EPERM : area_set(fs, in, req, name, value, size);
-	if (!remove && size > XATTR_VALUE_MAX)
-		return -E2BIG;
-	if (!strncmp(name, "user.", 5) && !S_ISREG(in->attr.mode) && !S_ISDIR(in->attr.mode))
-		return remove ? -ENODATA : -EPERM;
-	rc = (in->attr.flags & META_IF_XATTR) ?
-		meta_xattr_get(fs->meta, in->ino, name, &old, &oldlen) : -ENODATA;
-	free(old);
-	if (rc < 0 && rc != -ENODATA)
-		return rc;
-	if (rc == 0 && !remove && (flags & XATTR_CREATE))
-		return -EEXIST;
-	if (rc == -ENODATA && (remove || (flags & XATTR_REPLACE)))
-		return -ENODATA;
-	rc = remove ? 0 : space_meta_room(fs);
-	if (rc < 0)
-		return rc;
-	b = meta_batch_new();
-	if (!b)
-		return -ENOMEM;
-	if (remove)
-		meta_xattr_del(b, in->ino, name);
-	else
-		meta_xattr_put(b, in->ino, name, value, size);
-	in->attr.flags |= META_IF_XATTR;
-	in->attr.ctime = fs_now();
-	inode_save(b, in);
-	rc = fs_commit(fs, b, false);
-	meta_batch_free(b);
-	if (rc < 0)
-		in->attr = was;		/* not committed: as on disk */
-	return rc;
-}
-
 /* setxattr user.aifs.failpoints=SPEC on the mount root: root arms the fail
  * points of a debug build (failpoint.h). */
-static int failpoints_set(fuse_req_t req, const char *value, size_t size)
+static int failpoints_set(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+			  const char *value, size_t size, int flags)
 {
 	char spec[256];
 	int rc;
 
+	(void)fs;
+	(void)name;
+	(void)flags;
+	if (in->ino != META_ROOT_INO)
+		return FS_XATTR_PASS;
 	if (fuse_req_ctx(req)->uid != 0)
 		return -EPERM;
 	if (size >= sizeof(spec))
@@ -213,66 +131,204 @@ static int failpoints_set(fuse_req_t req, const char *value, size_t size)
 	return rc;
 }
 
+static int acl_set(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+		   const char *value, size_t size, int flags)
+{
+	return acl_xattr_set(req, fs, in, name, value, size, flags, !value);
+}
+
+/* The user.aifs.* names no module serves: none to read, none to set. */
+static int reserved_get(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+			char **val, size_t *len)
+{
+	(void)fs, (void)req, (void)in, (void)name, (void)val, (void)len;
+	return -ENODATA;
+}
+
+static int reserved_set(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+			const char *value, size_t size, int flags)
+{
+	(void)fs, (void)req, (void)in, (void)name, (void)value, (void)size, (void)flags;
+	return -EPERM;
+}
+
+static int stored_get(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+		      char **val, size_t *len)
+{
+	(void)req;
+	return (in->attr.flags & META_IF_XATTR) && strlen(name) <= 255 ?
+		meta_xattr_get(fs->meta, in->ino, name, (void **)val, len) : -ENODATA;
+}
+
+static int stored_set(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+		      const char *value, size_t size, int flags)
+{
+	struct meta_inode was = in->attr;
+	struct meta_batch *b;
+	void *old = NULL;
+	size_t oldlen;
+	int rc;
+
+	(void)req;
+	if (value && size > XATTR_VALUE_MAX)
+		return -E2BIG;
+	if (!strncmp(name, "user.", 5) && !S_ISREG(in->attr.mode) && !S_ISDIR(in->attr.mode))
+		return value ? -EPERM : -ENODATA;
+	rc = (in->attr.flags & META_IF_XATTR) ?
+		meta_xattr_get(fs->meta, in->ino, name, &old, &oldlen) : -ENODATA;
+	free(old);
+	if (rc < 0 && rc != -ENODATA)
+		return rc;
+	if (rc == 0 && value && (flags & XATTR_CREATE))
+		return -EEXIST;
+	if (rc == -ENODATA && (!value || (flags & XATTR_REPLACE)))
+		return -ENODATA;
+	rc = value ? space_meta_room(fs) : 0;
+	if (rc < 0)
+		return rc;
+	b = meta_batch_new();
+	if (!b)
+		return -ENOMEM;
+	if (value)
+		meta_xattr_put(b, in->ino, name, value, size);
+	else
+		meta_xattr_del(b, in->ino, name);
+	in->attr.flags |= META_IF_XATTR;
+	in->attr.ctime = fs_now();
+	inode_save(b, in);
+	rc = fs_commit(fs, b, false);
+	meta_batch_free(b);
+	if (rc < 0)
+		in->attr = was;		/* not committed: as on disk */
+	return rc;
+}
+
+static int stored_list(struct fs *fs, struct inode *in,
+		       int (*add)(void *ctx, const char *name), void *ctx);
+
+static const struct fs_xattr own_xattrs[] = {
+	{ "user.aifs.failpoints", "fail points", 0, NULL, failpoints_set, NULL },
+	{ "user.aifs.area", "areas", FS_XATTR_LOCKED | FS_XATTR_GUARDED, area_get, area_set, NULL },
+	{ ACL_XATTR_ACCESS, "acl", FS_XATTR_LOCKED | FS_XATTR_GUARDED, NULL, acl_set, NULL },
+	{ ACL_XATTR_DEFAULT, "acl", FS_XATTR_LOCKED | FS_XATTR_GUARDED, NULL, acl_set, NULL },
+	{ "user.aifs.*", "reserved", FS_XATTR_LOCKED | FS_XATTR_GUARDED, reserved_get,
+	  reserved_set, NULL },
+	{ "*", "stored", FS_XATTR_LOCKED | FS_XATTR_GUARDED, stored_get, stored_set,
+	  stored_list },
+	{ NULL, NULL, 0, NULL, NULL, NULL },
+};
+
+/* --- dispatch ------------------------------------------------------------ */
+
+static bool xattr_match(const struct fs_xattr *e, const char *name)
+{
+	size_t n = strlen(e->name);
+
+	if (n && e->name[n - 1] == '*')
+		return !strncmp(e->name, name, n - 1);
+	return !strcmp(e->name, name);
+}
+
+/* The next entry after *TI, *EI (both -1 to start) that matches NAME, or NULL. */
+static const struct fs_xattr *xattr_next(struct fs *fs, const char *name, int *ti, int *ei)
+{
+	for (;;) {
+		const struct fs_xattr *t = *ti < 0 ? NULL :
+			(unsigned)*ti < fs->nxattrs ? fs->xattrs[*ti] : own_xattrs;
+
+		if (t && t[*ei + 1].name) {
+			++*ei;
+			if (xattr_match(&t[*ei], name))
+				return &t[*ei];
+			continue;
+		}
+		if ((unsigned)++*ti > fs->nxattrs)
+			return NULL;
+		*ei = -1;
+	}
+}
+
+/* For each entry E that matches NAME, in the order of xattr.h. */
+#define EACH_XATTR(fs, name, e) \
+	for (int t_ = -1, e_ = -1; ((e) = xattr_next(fs, name, &t_, &e_)) != NULL;)
+
+/* The locked entries for NAME on IN (locked for writing), as xattr.h says. */
+static int xattr_set_locked(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+			    const char *value, size_t size, int flags)
+{
+	const struct fs_xattr *e;
+	bool guarded = false;
+	int rc = xattr_name_check(name);
+
+	if (rc < 0)
+		return rc;
+	EACH_XATTR(fs, name, e)
+		if (e->set && (e->flags & FS_XATTR_ON_READONLY) &&
+		    (rc = e->set(fs, req, in, name, value, size, flags)) != FS_XATTR_PASS)
+			return rc;
+	if (in->attr.flags & META_IF_READONLY)
+		return -EROFS;
+	EACH_XATTR(fs, name, e) {
+		if (!e->set || !(e->flags & FS_XATTR_LOCKED) || (e->flags & FS_XATTR_ON_READONLY))
+			continue;
+		if ((e->flags & FS_XATTR_GUARDED) && !guarded) {
+			rc = fs_hook_may_change(fs, in);
+			if (rc < 0)
+				return rc;
+			guarded = true;
+		}
+		rc = e->set(fs, req, in, name, value, size, flags);
+		if (rc != FS_XATTR_PASS)
+			return rc;
+	}
+	return -EOPNOTSUPP;	/* not reached: "*" serves every name */
+}
+
 static void xattr_change(fuse_req_t req, fuse_ino_t ino, const char *name,
-			 const char *value, size_t size, int flags, bool remove)
+			 const char *value, size_t size, int flags)
 {
 	struct fs *fs = fuse_req_userdata(req);
+	const struct fs_xattr *e;
 	struct inode *in;
-	int rc = inode_get(fs, ino, &in), t = 1;
+	int rc = inode_get(fs, ino, &in);
 
-	if (rc == 0 && !remove && !strcmp(name, "user.aifs.failpoints") && ino == FUSE_ROOT_ID)
-		t = failpoints_set(req, value, size);
-	/* tier controls queue work for the tier thread: not under IN's lock */
-	else if (rc == 0 && !remove && !strncmp(name, "user.aifs.", 10))
-		t = tierctl_xattr_set(fs, req, in, name, value, size);
-	if (t != 1) {
-		rc = t;
-		inode_put(fs, in);
-	} else if (rc == 0 && !remove && !strcmp(name, "user.aifs.commit")) {
-		const struct fuse_ctx *ctx = fuse_req_ctx(req);
-
-		/* takes the namespace lock, so not under IN's */
-		rc = !access_req_owner(req, &in->attr) ? -EPERM :
-			version_dir_commit(fs, in->ino, ctx->uid, ctx->pid);
-		inode_put(fs, in);
-	} else if (rc == 0 && !remove && !strcmp(name, "user.aifs.retention")) {
-		/* records the directory's path: reads its ancestors' locks, so not under IN's */
-		rc = journal_dir_retention(fs, req, in, value, size);
-		inode_put(fs, in);
-	} else if (rc == 0 && !remove && !strcmp(name, "user.aifs.restore") &&
-		   S_ISDIR(in->attr.mode)) {
-		/* a directory version: commits, so not under IN's lock */
-		rc = dir_restore(req, in, value, size);
-		inode_put(fs, in);
-	} else if (rc == 0 && !remove && !strcmp(name, "user.aifs.promote")) {
-		/* creates a file: takes the namespace lock, so not under IN's */
-		rc = fs_promote(fs, req, in, value, size);
-		inode_put(fs, in);
-	} else if (rc == 0) {
-		pthread_rwlock_wrlock(&in->lock);
-		rc = xattr_set(req, fs, in, name, value, size, flags, remove);
-		pthread_rwlock_unlock(&in->lock);
-		inode_put(fs, in);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
 	}
+	rc = FS_XATTR_PASS;
+	/* controls that take the namespace lock or queue work: not under IN's */
+	if (value)
+		EACH_XATTR(fs, name, e)
+			if (e->set && !(e->flags & FS_XATTR_LOCKED) &&
+			    (rc = e->set(fs, req, in, name, value, size, flags)) != FS_XATTR_PASS)
+				break;
+	if (rc == FS_XATTR_PASS) {
+		pthread_rwlock_wrlock(&in->lock);
+		rc = xattr_set_locked(fs, req, in, name, value, size, flags);
+		pthread_rwlock_unlock(&in->lock);
+	}
+	inode_put(fs, in);
 	fuse_reply_err(req, -rc);
 }
 
 static void do_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
-	xattr_change(req, ino, name, value, size, flags, false);
+	xattr_change(req, ino, name, value ? value : "", size, flags);
 }
 
 static void do_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	xattr_change(req, ino, name, NULL, 0, 0, true);
+	xattr_change(req, ino, name, NULL, 0, 0);
 }
 
 static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct fs *fs = fuse_req_userdata(req);
+	const struct fs_xattr *e;
 	struct inode *in;
-	void *val = NULL;
+	char *val = NULL;
 	size_t len = 0;
 	int rc = virt_is(ino) ? -ENODATA : inode_get(fs, ino, &in);
 
@@ -280,35 +336,10 @@ static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	if (!strcmp(name, "user.aifs.lineage")) {
-		rc = lineage_xattr(fs, in, fuse_req_ctx(req)->uid, (char **)&val, &len);
-	} else if (!strcmp(name, "user.aifs.du")) {
-		val = malloc(256);
-		rc = val ? fs_du(fs, req, in, val, 256) : -ENOMEM;
-		len = rc > 0 ? (size_t)rc : 0;
-	} else if (journal_file(in) && (!strcmp(name, "user.aifs.sealed") ||
-		   !strcmp(name, "user.aifs.retain_until") || !strcmp(name, "user.aifs.holds") ||
-		   !strcmp(name, "user.aifs.retention_mode"))) {
-		val = malloc(4096);
-		pthread_rwlock_rdlock(&in->lock);
-		rc = val ? journal_xattr_get(fs, in, name, val, 4096) : -ENOMEM;
-		pthread_rwlock_unlock(&in->lock);
-		len = rc > 0 ? (size_t)rc : 0;
-	} else if (!strncmp(name, "user.aifs.", 10) &&
-		   (rc = tierctl_xattr_get(fs, in, name, (char **)&val, &len)) != 1) {
-		/* tiers: answered (or refused) by tierctl.c */
-	} else if (!strncmp(name, "user.aifs.", 10)) {
-		char *buf = malloc(256);
-
-		pthread_rwlock_wrlock(&in->lock);	/* may load the map and hash */
-		rc = buf ? version_xattr(fs, in, name, buf, 256) : -ENOMEM;
-		pthread_rwlock_unlock(&in->lock);
-		val = buf;
-		len = rc > 0 ? (size_t)rc : 0;
-	} else {
-		rc = (in->attr.flags & META_IF_XATTR) && strlen(name) <= 255 ?
-			meta_xattr_get(fs->meta, ino, name, &val, &len) : -ENODATA;
-	}
+	rc = FS_XATTR_PASS;
+	EACH_XATTR(fs, name, e)
+		if (e->get && (rc = e->get(fs, req, in, name, &val, &len)) != FS_XATTR_PASS)
+			break;
 	inode_put(fs, in);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
@@ -326,13 +357,11 @@ struct xlist {
 	size_t len, cap;
 };
 
-static int xlist_add(void *ctx, const char *name, const void *val, size_t vlen)
+static int xlist_add(void *ctx, const char *name)
 {
 	struct xlist *l = ctx;
 	size_t n = strlen(name) + 1;
 
-	(void)val;
-	(void)vlen;
 	if (l->len + n > l->cap) {
 		size_t ncap = (l->cap + n) * 2;
 		char *b = realloc(l->buf, ncap);
@@ -347,6 +376,30 @@ static int xlist_add(void *ctx, const char *name, const void *val, size_t vlen)
 	return 0;
 }
 
+struct stored_names {
+	int (*add)(void *ctx, const char *name);
+	void *ctx;
+};
+
+static int stored_name(void *ctx, const char *name, const void *val, size_t vlen)
+{
+	struct stored_names *s = ctx;
+
+	(void)val;
+	(void)vlen;
+	return s->add(s->ctx, name);
+}
+
+static int stored_list(struct fs *fs, struct inode *in,
+		       int (*add)(void *ctx, const char *name), void *ctx)
+{
+	struct stored_names s = { add, ctx };
+
+	if (!(in->attr.flags & META_IF_XATTR))
+		return 0;
+	return meta_xattr_foreach(fs->meta, in->ino, stored_name, &s);
+}
+
 static void do_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct fs *fs = fuse_req_userdata(req);
@@ -355,8 +408,11 @@ static void do_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	int rc = virt_is(ino) ? 1 : inode_get(fs, ino, &in);
 
 	if (rc == 0) {
-		if (in->attr.flags & META_IF_XATTR)
-			rc = meta_xattr_foreach(fs->meta, ino, xlist_add, &l);
+		for (unsigned t = 0; t <= fs->nxattrs && rc == 0; t++)
+			for (const struct fs_xattr *e = t < fs->nxattrs ? fs->xattrs[t] : own_xattrs;
+			     e->name && rc == 0; e++)
+				if (e->list)
+					rc = e->list(fs, in, xlist_add, &l);
 		inode_put(fs, in);
 	}
 	if (rc < 0)

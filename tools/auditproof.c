@@ -1,5 +1,6 @@
 /* auditproof.c — RFC 6962 proofs for exports and partial exports. */
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,20 +120,32 @@ static int unhex32(const char *h, uint8_t out[32])
 	return 0;
 }
 
-/* Parse one proof line: "proof": ["hex", ...] into PROOF (count *N). */
-static int parse_proof(const char *line, uint8_t *proof, size_t *n)
+/* Parse proof line LINE ({"seq": ..., "proof": ["hex", ...]} or {"from":
+ * ..., "to": ..., "proof": [...]}) into *DOC (the caller json_decrefs it,
+ * also on failure) and its proof into PROOF (count *N): 0 or -EINVAL. */
+static int parse_proof(const char *line, json_t **doc, uint8_t *proof, size_t *n)
 {
-	const char *p = strstr(line, "\"proof\": [");
+	json_t *arr, *h;
+	size_t i;
 
 	*n = 0;
-	if (!p)
+	*doc = json_loads(line, 0, NULL);
+	arr = json_object_get(*doc, "proof");
+	if (!json_is_array(arr) || json_array_size(arr) > MERKLE_PROOF_MAX)
 		return -EINVAL;
-	for (p = strchr(p, '['); (p = strchr(p + 1, '"')) && *n < MERKLE_PROOF_MAX; p += 65) {
-		if (unhex32(p + 1, proof + 32 * *n) < 0)
+	json_array_foreach(arr, i, h) {
+		const char *hex = json_string_value(h);
+
+		if (!hex || strlen(hex) != 64 || unhex32(hex, proof + 32 * i) < 0)
 			return -EINVAL;
-		(*n)++;
 	}
+	*n = json_array_size(arr);
 	return 0;
+}
+
+static uint64_t doc_u64(json_t *doc, const char *key)
+{
+	return (uint64_t)json_integer_value(json_object_get(doc, key));
 }
 
 /* Check an export that starts at record FROM > 0: every record against the
@@ -162,10 +175,13 @@ void verify_partial(struct log *l, const char *dir, uint64_t from, const char *v
 		return;
 	}
 	while (getline(&line, &cap, f) > 0) {
-		uint64_t seq = field_u64(line, "seq");
+		json_t *doc;
+		int rc = parse_proof(line, &doc, proof, &count);
+		uint64_t seq = doc_u64(doc, "seq");
 		uint8_t leaf[32];
 
-		if (seq < from || seq - from >= l->n || parse_proof(line, proof, &count) < 0) {
+		json_decref(doc);
+		if (seq < from || seq - from >= l->n || rc < 0) {
 			problem(l, "proof line for record %llu does not match the export",
 				(unsigned long long)seq);
 			continue;
@@ -182,17 +198,20 @@ void verify_partial(struct log *l, const char *dir, uint64_t from, const char *v
 	snprintf(path, sizeof(path), "%s/proofs/consistency.jsonl", dir);
 	f = fopen(path, "re");
 	while (f && getline(&line, &cap, f) > 0) {
-		uint64_t m = field_u64(line, "from"), n = field_u64(line, "to"), sm, sn;
+		json_t *doc;
+		int rc = parse_proof(line, &doc, proof, &count);
+		uint64_t m = doc_u64(doc, "from"), n = doc_u64(doc, "to"), sm, sn;
 		uint8_t rm[32], rn[32];
 		size_t a = l->nck, b = l->nck;
 
+		json_decref(doc);
 		for (size_t i = 0; i < l->nck; i++) {
 			if (l->ck_size[i] == m)
 				a = i;
 			if (l->ck_size[i] == n)
 				b = i;
 		}
-		if (a == l->nck || b == l->nck || parse_proof(line, proof, &count) < 0 ||
+		if (a == l->nck || b == l->nck || rc < 0 ||
 		    note_verify(vkey, l->ck_note[a], NULL, &sm, rm, NULL) < 0 ||
 		    note_verify(vkey, l->ck_note[b], NULL, &sn, rn, NULL) < 0 ||
 		    merkle_verify_consistency(sm, sn, rm, rn, proof, count) < 0)

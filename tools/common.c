@@ -66,6 +66,36 @@ void json_fstr(FILE *f, const char *s)
 	putc('"', f);
 }
 
+json_t *json_at(json_t *doc, const char *path)
+{
+	char key[64];
+
+	while (doc && *path) {
+		size_t n = strcspn(path, ".");
+
+		if (n >= sizeof(key))
+			return NULL;
+		memcpy(key, path, n);
+		key[n] = 0;
+		doc = json_object_get(doc, key);
+		path += n + (path[n] == '.');
+	}
+	return doc;
+}
+
+unsigned long long json_u64_at(json_t *doc, const char *path)
+{
+	json_t *v = json_at(doc, path);
+
+	return json_is_integer(v) ? (unsigned long long)json_integer_value(v) :
+	       (unsigned long long)json_number_value(v);
+}
+
+double json_num_at(json_t *doc, const char *path)
+{
+	return json_number_value(json_at(doc, path));
+}
+
 void json_str(const char *s)
 {
 	json_fstr(stdout, s);

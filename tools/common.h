@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 /* Print S to stdout as a JSON string: quotes, backslashes and control
  * characters escaped, well-formed UTF-8 as it is, and each other byte B
  * (a name that is not UTF-8) as the escape of U+DC00+B, as Python's
@@ -13,6 +15,13 @@
 void json_str(const char *s);
 /* The same to F. */
 void json_fstr(FILE *f, const char *s);
+
+/* The value at dotted PATH ("tiers.hot.bytes") of JSON document DOC (a
+ * borrowed reference), or NULL. */
+json_t *json_at(json_t *doc, const char *path);
+/* Its number (0 if absent). */
+unsigned long long json_u64_at(json_t *doc, const char *path);
+double json_num_at(json_t *doc, const char *path);
 
 /* S (a file or process name: any bytes) for a terminal, quoted as
  * `ls -b` does: control characters and bytes that are not UTF-8 as C

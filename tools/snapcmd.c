@@ -110,17 +110,11 @@ static void snapdir(char *buf, size_t len, const char *ds, const char *tag)
 
 static unsigned long long files_copied(const char *stats)
 {
-	char buf[4096];
-	const char *k = "\"snapshot_files_copied\": ";
-	FILE *f = fopen(stats, "re");
-	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-	char *at;
+	json_t *d = json_load_file(stats, 0, NULL);
+	unsigned long long n = json_u64_at(d, "snapshot_files_copied");
 
-	if (f)
-		fclose(f);
-	buf[n] = 0;
-	at = strstr(buf, k);
-	return at ? strtoull(at + strlen(k), NULL, 10) : 0;
+	json_decref(d);
+	return n;
 }
 
 /* mkdir DS/.aifs/snapshots/TAG.  On a terminal, a snapshot of a large tree

@@ -18,17 +18,6 @@
 #include "tools/aifsctl.h"
 #include "tools/common.h"
 
-/* Number after "KEY": in J from the first FROM on. */
-static double jnum(const char *j, const char *from, const char *key)
-{
-	char k[64];
-	const char *p = from ? strstr(j, from) : j;
-
-	snprintf(k, sizeof(k), "\"%s\": ", key);
-	p = p ? strstr(p, k) : NULL;
-	return p ? strtod(p + strlen(k), NULL) : 0;
-}
-
 static const char tier_usage[] =
 	"usage: aifsctl tier status [--json] MOUNT\n"
 	"       aifsctl tier migrate PATH --to hot|cold [--wait]\n"
@@ -57,6 +46,7 @@ static int tier_status(const char *path, bool json)
 {
 	static const char *const names[] = { "hot", "cold" };
 	char mnt[4096], *j;
+	json_t *d;
 
 	if (mount_root(path, mnt, sizeof(mnt)) < 0)
 		snprintf(mnt, sizeof(mnt), "%s", path);
@@ -72,36 +62,42 @@ static int tier_status(const char *path, bool json)
 		free(j);
 		return EXIT_OK;
 	}
+	d = json_loads(j, 0, NULL);
+	free(j);
+	if (!d) {
+		fprintf(stderr, "aifsctl tier status: %s: user.aifs.tierstat is not the JSON "
+			"expected\n", path);
+		return EXIT_PROBLEM;
+	}
 	/* LOGICAL: file bytes as files and versions see them (shared bytes
 	 * once per sharer); UNIQUE: bytes of distinct extents; STORED: UNIQUE
 	 * after compression; RATIO = UNIQUE / STORED. */
 	printf("%-5s %9s %12s %12s %12s %7s %12s\n", "TIER", "EXTENTS", "LOGICAL", "UNIQUE",
 	       "STORED", "RATIO", "ON DISK");
 	for (int t = 0; t < 2; t++) {
-		char from[16], logical[32], unique[32], stored[32], disk[32];
-		double raw, st;
+		json_t *tier = json_object_get(json_object_get(d, "tiers"), names[t]);
+		char logical[32], unique[32], stored[32], disk[32];
+		double raw = json_num_at(tier, "raw_bytes"), st = json_num_at(tier, "stored_bytes");
 
-		snprintf(from, sizeof(from), "\"%s\": {", names[t]);
-		raw = jnum(j, from, "raw_bytes");
-		st = jnum(j, from, "stored_bytes");
-		human(jnum(j, from, "bytes"), logical, sizeof(logical));
+		human(json_num_at(tier, "bytes"), logical, sizeof(logical));
 		human(raw, unique, sizeof(unique));
 		human(st, stored, sizeof(stored));
-		human(jnum(j, from, "allocated_bytes"), disk, sizeof(disk));
-		printf("%-5s %9.0f %12s %12s %12s %7.3f %12s\n", names[t], jnum(j, from, "extents"),
-		       logical, unique, stored, st > 0 ? raw / st : 1.0, disk);
+		human(json_num_at(tier, "allocated_bytes"), disk, sizeof(disk));
+		printf("%-5s %9.0f %12s %12s %12s %7.3f %12s\n", names[t],
+		       json_num_at(tier, "extents"), logical, unique, stored,
+		       st > 0 ? raw / st : 1.0, disk);
 	}
 	{
-		double secs = jnum(j, "\"migration\"", "seconds");
-		double bytes = jnum(j, "\"migration\"", "moved_bytes");
+		json_t *m = json_object_get(d, "migration");
+		double secs = json_num_at(m, "seconds"), bytes = json_num_at(m, "moved_bytes");
 
 		printf("migration: %.0f queued, %.0f extents moved (%.0f bytes, %.0f MB/s), %.0f "
 		       "skipped (changed meanwhile), %.0f unreadable\n",
-		       jnum(j, "\"migration\"", "queued"), jnum(j, "\"migration\"", "moved_extents"),
-		       bytes, secs > 0 ? bytes / secs / 1e6 : 0.0, jnum(j, "\"migration\"", "skipped"),
-		       jnum(j, "\"migration\"", "failed"));
+		       json_num_at(m, "queued"), json_num_at(m, "moved_extents"),
+		       bytes, secs > 0 ? bytes / secs / 1e6 : 0.0, json_num_at(m, "skipped"),
+		       json_num_at(m, "failed"));
 	}
-	free(j);
+	json_decref(d);
 	return EXIT_OK;
 }
 
@@ -114,15 +110,16 @@ static int wait_idle(const char *mnt, double *base)
 
 	for (int i = 0; i < 36000; i++) {
 		char *j = xattr_str(mnt, "user.aifs.tierstat");
+		json_t *d;
 		double queued, moved;
-		char *p;
 
 		if (!j)
 			return -errno;
-		p = strstr(j, "\"migration\"");
-		queued = p ? jnum(p, NULL, "queued") : 0;
-		moved = p ? jnum(p, NULL, "moved_bytes") : 0;
+		d = json_loads(j, 0, NULL);
+		queued = json_num_at(d, "migration.queued");
+		moved = json_num_at(d, "migration.moved_bytes");
 		free(j);
+		json_decref(d);
 		if (*base < 0)
 			*base = moved;
 		if (tty && i >= 5)	/* quick ones show nothing */

@@ -33,6 +33,7 @@ static struct fs *fs;
 static struct {
 	unsigned before_purge, purge, purge_now, free, store_begin, store_end, durable;
 	int store_rc;
+	void *freed_slot;		/* what the free hook was given */
 	uint64_t keep_ino;	/* keeps_records is true for this inode */
 	int durable_rc;
 } seen;
@@ -60,10 +61,12 @@ static void t_purge_now(struct fs *f, struct inode *in, struct meta_batch *b)
 	seen.purge_now++;
 }
 
-static void t_free(struct inode *in)
+static void t_free(struct inode *in, void *slot)
 {
 	(void)in;
 	seen.free++;
+	seen.freed_slot = slot;
+	free(slot);
 }
 
 static bool t_store_begin(struct fs *f, struct inode *in, struct meta_batch *b)
@@ -253,6 +256,24 @@ START_TEST(purge_of_unlinked_inode_deletes_records_and_runs_hooks)
 }
 END_TEST
 
+START_TEST(feature_slot_is_its_own_and_freed_with_the_inode)
+{
+	struct inode *in = file_new("s", 1);
+	uint64_t ino = in->ino;
+	void **slot = fs_slot(fs, in, "test"), *state = malloc(16);
+
+	ck_assert_ptr_nonnull(slot);
+	ck_assert_ptr_null(*slot);		/* nothing until the feature puts it */
+	ck_assert_ptr_null(fs_slot(fs, in, "no such feature"));
+	*slot = state;
+	ck_assert_ptr_eq(*fs_slot(fs, in, "test"), state);
+	inode_put(fs, in);			/* evicted: its state goes to the free hook */
+	ck_assert_ptr_null(inode_peek(fs, ino));
+	ck_assert_uint_eq(seen.free, 1);
+	ck_assert_ptr_eq(seen.freed_slot, state);
+}
+END_TEST
+
 START_TEST(purge_at_unlink_unless_a_feature_keeps_records)
 {
 	struct inode *kept = file_new("d", 1), *gone = file_new("e", 1);
@@ -324,6 +345,7 @@ static Suite *core_suite(void)
 	tcase_add_test(tc, failed_commit_keeps_buffer_and_counts);
 	tcase_add_test(tc, purge_of_unlinked_inode_deletes_records_and_runs_hooks);
 	tcase_add_test(tc, purge_at_unlink_unless_a_feature_keeps_records);
+	tcase_add_test(tc, feature_slot_is_its_own_and_freed_with_the_inode);
 	tcase_add_test(tc, durable_hook_failure_is_what_fsync_returns);
 	tcase_add_test(tc, dir_path_follows_parents);
 	suite_add_tcase(s, tc);
