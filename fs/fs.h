@@ -3,7 +3,8 @@
  * the mount options.  Every file of fs/ includes it; each module declares
  * its functions in the header beside it:
  *
- *   core         hooks.h (the features' hooks), commit.h (fs_commit),
+ *   core         sb.h (strings), hooks.h (the features' hooks and slots),
+ *                commit.h (fs_commit),
  *                extmap.h, prealloc.h, data.h (content), inode.h (the
  *                inode table), space.h, path.h
  *   permissions  access.h, acl.h

@@ -197,19 +197,19 @@ static char *src_describe(struct fs *fs, const uint8_t *key, struct inode *in)
 		if (rc < 0)
 			goto fail;
 		lin_iso(si.time, when, sizeof(when));
-		lin_sb_add(&s, "{\"kind\": \"snapshot\", \"dataset\": ");
-		lin_sb_str(&s, path);
-		lin_sb_add(&s, ", \"snapshot\": ");
-		lin_sb_str(&s, tag);
-		lin_sb_printf(&s, ", \"taken\": \"%s\", \"files\": %llu, \"bytes\": %llu", when,
+		sb_add(&s, "{\"kind\": \"snapshot\", \"dataset\": ");
+		sb_str(&s, path);
+		sb_add(&s, ", \"snapshot\": ");
+		sb_str(&s, tag);
+		sb_printf(&s, ", \"taken\": \"%s\", \"files\": %llu, \"bytes\": %llu", when,
 			  (unsigned long long)si.files, (unsigned long long)si.bytes);
 	} else if (key[0] == 'd') {
 		rc = fs_dir_path(fs, ino, path, sizeof(path));
 		if (rc < 0)
 			goto fail;
-		lin_sb_add(&s, "{\"kind\": \"live\", \"dataset\": ");
-		lin_sb_str(&s, path);
-		lin_sb_add(&s, ", \"snapshot\": \"live\"");
+		sb_add(&s, "{\"kind\": \"live\", \"dataset\": ");
+		sb_str(&s, path);
+		sb_add(&s, ", \"snapshot\": \"live\"");
 	} else {
 		rc = version_owner(fs, ino, &owner, &n);
 		if (rc == 0)
@@ -221,19 +221,19 @@ static char *src_describe(struct fs *fs, const uint8_t *key, struct inode *in)
 		rc = S_ISDIR(oa.mode) ? fs_dir_path(fs, owner, path, sizeof(path)) :
 			file_path(fs, owner, in->ino == ino ? in->parent : 0, path, sizeof(path));
 		lin_iso(v.time, when, sizeof(when));
-		lin_sb_add(&s, "{\"kind\": \"version\", \"path\": ");
+		sb_add(&s, "{\"kind\": \"version\", \"path\": ");
 		if (rc == 0)
-			lin_sb_str(&s, path);
+			sb_str(&s, path);
 		else
-			lin_sb_add(&s, "null");
-		lin_sb_printf(&s, ", \"version\": %u, \"type\": \"%s\", \"sha256\": ", n,
+			sb_add(&s, "null");
+		sb_printf(&s, ", \"version\": %u, \"type\": \"%s\", \"sha256\": ", n,
 			  S_ISDIR(oa.mode) ? "directory" : "file");
 		lin_sha(&s, S_ISDIR(oa.mode) ? NULL : v.sha);
-		lin_sb_printf(&s, ", \"size\": %llu, \"committed\": \"%s\"",
+		sb_printf(&s, ", \"size\": %llu, \"committed\": \"%s\"",
 			  (unsigned long long)v.size, when);
 	}
-	lin_sb_printf(&s, ", \"first_read\": \"%s\"}", now);
-	return lin_sb_take(&s);
+	sb_printf(&s, ", \"first_read\": \"%s\"}", now);
+	return sb_take(&s);
 fail:
 	log_notice("lineage: source %c%llu cannot be described: %s", key[0],
 		   (unsigned long long)ino, strerror(-rc));
@@ -556,11 +556,11 @@ static int gather_record(struct fs *fs, struct meta_batch *b, struct ljob *j, ui
 		g.rc = meta_rec_foreach(fs->meta, LIN_REC_SRC, j->id, LIN_JOB_ID, gather_cb, &g);
 	lin_cmdline(pid, cmd, sizeof(cmd));
 	lin_iso(fs_now(), now, sizeof(now));
-	lin_sb_add(&hdr, "{\"job\": ");
-	lin_sb_add(&hdr, j->desc);
-	lin_sb_printf(&hdr, ", \"writer\": {\"pid\": %u, \"cmdline\": ", pid);
-	lin_sb_str(&hdr, cmd);
-	lin_sb_printf(&hdr, "}, \"attached\": \"%s\"}", now);
+	sb_add(&hdr, "{\"job\": ");
+	sb_add(&hdr, j->desc);
+	sb_printf(&hdr, ", \"writer\": {\"pid\": %u, \"cmdline\": ", pid);
+	sb_str(&hdr, cmd);
+	sb_printf(&hdr, "}, \"attached\": \"%s\"}", now);
 	lin_rec_begin(val, &hdr);
 	for (size_t i = 0; g.rc == 0 && i < g.n; i++) {
 		lin_rec_source(val, g.v[i].key, g.v[i].flags, g.v[i].files, g.v[i].sum,

@@ -3,6 +3,7 @@
 #define AIFS_FS_LINEAGE_PRIV_H
 
 #include "fs/fs.h"
+#include "fs/sb.h"
 #include "meta/records.h"
 
 #define LIN_JOB_ID	16		/* bytes of a job id */
@@ -50,20 +51,6 @@ void lin_cmdline(uint32_t pid, char *buf, size_t len);
 bool lin_job_ended(const uint8_t *val, size_t vlen);
 
 /* linserve.c — JSON text and records. */
-/* A growing string; on allocation failure err is set and it stops growing. */
-struct sb {
-	char *p;
-	size_t len, cap;
-	bool err;
-};
-void lin_sb_add(struct sb *s, const char *str);
-void lin_sb_addn(struct sb *s, const char *str, size_t n);
-void lin_sb_printf(struct sb *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* STR as a JSON string. */
-void lin_sb_str(struct sb *s, const char *str);
-void lin_sb_hex(struct sb *s, const uint8_t *b, size_t n);
-/* The string (caller frees), or NULL after an allocation failure. */
-char *lin_sb_take(struct sb *s);
 /* A SHA-256 as a JSON string, or null when SHA is NULL. */
 void lin_sha(struct sb *s, const uint8_t *sha);
 /* NS (since the epoch) as "YYYY-MM-DDTHH:MM:SS.mmmZ". */

@@ -374,20 +374,20 @@ static struct ljob *job_make(uint32_t pid, const struct pinfo *pi)
 	memcpy(j->id, md, LIN_JOB_ID);
 	lin_cmdline(rootpid, cmd, sizeof(cmd));
 	lin_iso(ticks_ns(root.start), when, sizeof(when));
-	lin_sb_add(&s, "{\"id\": \"");
-	lin_sb_hex(&s, j->id, LIN_JOB_ID);
-	lin_sb_add(&s, "\"");
+	sb_add(&s, "{\"id\": \"");
+	sb_hex(&s, j->id, LIN_JOB_ID);
+	sb_add(&s, "\"");
 	if (rule == 0) {
-		lin_sb_add(&s, ", \"name\": ");
-		lin_sb_str(&s, name);
+		sb_add(&s, ", \"name\": ");
+		sb_str(&s, name);
 	}
-	lin_sb_printf(&s, ", \"rule\": \"%s\"", rules[rule]);
+	sb_printf(&s, ", \"rule\": \"%s\"", rules[rule]);
 	if (rule == 2)
-		lin_sb_printf(&s, ", \"root_pid\": %u", rootpid);
-	lin_sb_printf(&s, ", \"sid\": %u, \"uid\": %u, \"cmdline\": ", pi->sid, pi->uid);
-	lin_sb_str(&s, cmd);
-	lin_sb_printf(&s, ", \"start\": \"%s\"}", when);
-	j->desc = lin_sb_take(&s);
+		sb_printf(&s, ", \"root_pid\": %u", rootpid);
+	sb_printf(&s, ", \"sid\": %u, \"uid\": %u, \"cmdline\": ", pi->sid, pi->uid);
+	sb_str(&s, cmd);
+	sb_printf(&s, ", \"start\": \"%s\"}", when);
+	j->desc = sb_take(&s);
 	j->rec[0] = 1;
 	j->rec[1] = "nst"[rule];
 	key_put_u32(j->rec + 2, rule == 2 ? rootpid : pi->sid);

@@ -20,102 +20,15 @@
 #define UPSTREAM_MAX	8
 #define XATTR_MAX	65536		/* the kernel's limit on a value */
 
-/* --- text ---------------------------------------------------------------- */
-
-static bool sb_room(struct sb *s, size_t n)
-{
-	if (s->err)
-		return false;
-	if (s->len + n + 1 > s->cap) {
-		size_t cap = (s->len + n + 1) * 2;
-		char *p = realloc(s->p, cap);
-
-		if (!p) {
-			s->err = true;
-			return false;
-		}
-		s->p = p;
-		s->cap = cap;
-	}
-	return true;
-}
-
-void lin_sb_addn(struct sb *s, const char *str, size_t n)
-{
-	if (!sb_room(s, n))
-		return;
-	memcpy(s->p + s->len, str, n);
-	s->len += n;
-	s->p[s->len] = 0;
-}
-
-void lin_sb_add(struct sb *s, const char *str)
-{
-	lin_sb_addn(s, str, strlen(str));
-}
-
-void lin_sb_printf(struct sb *s, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || !sb_room(s, (size_t)n))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(s->p + s->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	s->len += (size_t)n;
-}
-
-void lin_sb_str(struct sb *s, const char *str)
-{
-	lin_sb_add(s, "\"");
-	for (; *str; str++) {
-		unsigned char c = (unsigned char)*str;
-
-		if (c == '"' || c == '\\') {
-			char e[3] = { '\\', (char)c, 0 };
-
-			lin_sb_add(s, e);
-		} else if (c < 0x20 || c == 0x7f) {
-			lin_sb_printf(s, "\\u%04x", c);
-		} else {
-			lin_sb_addn(s, str, 1);
-		}
-	}
-	lin_sb_add(s, "\"");
-}
-
-void lin_sb_hex(struct sb *s, const uint8_t *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		lin_sb_printf(s, "%02x", b[i]);
-}
-
-char *lin_sb_take(struct sb *s)
-{
-	char *p = s->err ? NULL : s->p;
-
-	if (s->err)
-		free(s->p);
-	if (p == NULL && !s->err)
-		p = strdup("");
-	memset(s, 0, sizeof(*s));
-	return p;
-}
-
 void lin_sha(struct sb *s, const uint8_t *sha)
 {
 	if (!sha) {
-		lin_sb_add(s, "null");
+		sb_add(s, "null");
 		return;
 	}
-	lin_sb_add(s, "\"");
-	lin_sb_hex(s, sha, 32);
-	lin_sb_add(s, "\"");
+	sb_add(s, "\"");
+	sb_hex(s, sha, 32);
+	sb_add(s, "\"");
 }
 
 void lin_iso(int64_t ns, char *buf, size_t len)
@@ -167,8 +80,8 @@ void lin_rec_begin(struct sb *val, const struct sb *hdr)
 	uint8_t h[5] = { 1 };
 
 	key_put_u32(h + 1, (uint32_t)hdr->len);
-	lin_sb_addn(val, (const char *)h, sizeof(h));
-	lin_sb_addn(val, hdr->p ? hdr->p : "", hdr->len);
+	sb_addn(val, (const char *)h, sizeof(h));
+	sb_addn(val, hdr->p ? hdr->p : "", hdr->len);
 }
 
 void lin_rec_source(struct sb *val, const uint8_t *key, uint8_t flags, uint64_t files,
@@ -180,8 +93,8 @@ void lin_rec_source(struct sb *val, const uint8_t *key, uint8_t flags, uint64_t 
 	memcpy(h, key, LIN_SRC_KEY);
 	key_put_u32(h + LIN_SRC_KEY, (uint32_t)(LIN_SRC_HDR + jl));
 	lin_src_encode(h + LIN_SRC_KEY + 4, flags, files, sum);
-	lin_sb_addn(val, (const char *)h, sizeof(h));
-	lin_sb_addn(val, json, jl);
+	sb_addn(val, (const char *)h, sizeof(h));
+	sb_addn(val, json, jl);
 }
 
 /* --- user.aifs.lineage --------------------------------------------------- */
@@ -204,14 +117,14 @@ static void version_json(struct fs *fs, struct sb *s, uint64_t vino)
 
 	if (version_owner(fs, vino, &owner, &n) < 0 || version_get(fs, owner, n, &v, NULL) < 0 ||
 	    meta_inode_get(fs->meta, owner, &oa) < 0) {
-		lin_sb_add(s, "\"version\": null");
+		sb_add(s, "\"version\": null");
 		return;
 	}
 	lin_iso(v.time, when, sizeof(when));
-	lin_sb_printf(s, "\"version\": {\"number\": %u, \"type\": \"%s\", \"sha256\": ", n,
+	sb_printf(s, "\"version\": {\"number\": %u, \"type\": \"%s\", \"sha256\": ", n,
 		  S_ISDIR(oa.mode) ? "directory" : "file");
 	lin_sha(s, S_ISDIR(oa.mode) ? NULL : v.sha);
-	lin_sb_printf(s, ", \"size\": %llu, \"committed\": \"%s\"}", (unsigned long long)v.size, when);
+	sb_printf(s, ", \"size\": %llu, \"committed\": \"%s\"}", (unsigned long long)v.size, when);
 }
 
 /* Whether user UID may see the command lines in the lineage of version
@@ -245,15 +158,15 @@ static void sb_add_no_cmdline(struct sb *s, const char *p, size_t n)
 			i++;
 			continue;
 		}
-		lin_sb_addn(s, p + start, i + klen - 1 - start);
-		lin_sb_add(s, "null");
+		sb_addn(s, p + start, i + klen - 1 - start);
+		sb_add(s, "null");
 		for (i += klen; i < n && p[i] != '"'; i++)
 			if (p[i] == '\\')
 				i++;
 		start = ++i;
 	}
 	if (start < n)
-		lin_sb_addn(s, p + start, n - start);
+		sb_addn(s, p + start, n - start);
 }
 
 /* One source of a 'Z' value (U: its 'U' value) as JSON. */
@@ -282,14 +195,14 @@ static int compose(struct fs *fs, struct sb *s, uint64_t vino, int depth, uint64
 		free(v);
 		return damaged(vino, vlen);
 	}
-	lin_sb_add(s, "{");
+	sb_add(s, "{");
 	version_json(fs, s, vino);
-	lin_sb_add(s, ", ");
+	sb_add(s, ", ");
 	if (cmdline_shown(fs, vino, uid))
-		lin_sb_addn(s, (const char *)p + 6, hlen - 2);
+		sb_addn(s, (const char *)p + 6, hlen - 2);
 	else
 		sb_add_no_cmdline(s, (const char *)p + 6, hlen - 2);
-	lin_sb_add(s, ", \"sources\": [");
+	sb_add(s, ", \"sources\": [");
 	for (off = 5 + hlen; off < vlen; first = false) {
 		size_t ulen = off + LIN_SRC_KEY + 4 <= vlen ? key_get_u32(p + off + LIN_SRC_KEY) : 0;
 
@@ -299,11 +212,11 @@ static int compose(struct fs *fs, struct sb *s, uint64_t vino, int depth, uint64
 			return damaged(vino, vlen);
 		}
 		if (!first)
-			lin_sb_add(s, ", ");
+			sb_add(s, ", ");
 		source_json(fs, s, p + off, p + off + LIN_SRC_KEY + 4, ulen, depth, seen, uid);
 		off += LIN_SRC_KEY + 4 + ulen;
 	}
-	lin_sb_add(s, "]}");
+	sb_add(s, "]}");
 	free(v);
 	return 0;
 }
@@ -314,12 +227,12 @@ static void source_json(struct fs *fs, struct sb *s, const uint8_t *key, const u
 	uint64_t up = key_get_u64(key + 1);
 	bool cycle = false;
 
-	lin_sb_addn(s, (const char *)u + LIN_SRC_HDR, ulen - LIN_SRC_HDR - 1);
+	sb_addn(s, (const char *)u + LIN_SRC_HDR, ulen - LIN_SRC_HDR - 1);
 	if (key[0] == 'd') {
-		lin_sb_printf(s, ", \"state\": {\"files\": %llu, \"sha256_sum\": \"",
+		sb_printf(s, ", \"state\": {\"files\": %llu, \"sha256_sum\": \"",
 			  (unsigned long long)key_get_u64(u + 2));
-		lin_sb_hex(s, u + 10, 32);
-		lin_sb_printf(s, "\", \"complete\": %s}", u[1] & LIN_PARTIAL ? "false" : "true");
+		sb_hex(s, u + 10, 32);
+		sb_printf(s, "\", \"complete\": %s}", u[1] & LIN_PARTIAL ? "false" : "true");
 	}
 	for (int i = 0; i <= depth; i++)
 		cycle |= seen[i] == up;
@@ -331,15 +244,15 @@ static void source_json(struct fs *fs, struct sb *s, const uint8_t *key, const u
 			/* keep the whole under the attribute limit: the
 			 * version's own user.aifs.lineage has the rest */
 			if (s->len + sub.len + 64 <= XATTR_MAX) {
-				lin_sb_add(s, ", \"upstream\": ");
-				lin_sb_addn(s, sub.p, sub.len);
+				sb_add(s, ", \"upstream\": ");
+				sb_addn(s, sub.p, sub.len);
 			} else {
-				lin_sb_add(s, ", \"upstream_omitted\": true");
+				sb_add(s, ", \"upstream_omitted\": true");
 			}
 		}
 		free(sub.p);
 	}
-	lin_sb_add(s, "}");
+	sb_add(s, "}");
 }
 
 static int lineage_xattr(struct fs *fs, struct inode *in, uint32_t uid, char **out, size_t *len)

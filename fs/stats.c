@@ -15,6 +15,7 @@
 #include "fs/inode.h"
 #include "fs/snapshot.h"
 #include "fs/journal.h"
+#include "fs/sb.h"
 #include "fs/stats.h"
 
 #include <errno.h>
@@ -154,35 +155,6 @@ static uint64_t percentile(const struct op_stat *s, double q)
 	return 1ull << (BUCKETS - 1);
 }
 
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
-static void out(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void out(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return;
-		if (b->p && b->len + (size_t)n < b->cap) {
-			b->len += (size_t)n;
-			return;
-		}
-		b->cap = (b->cap + (size_t)n + 1) * 2;
-		b->p = realloc(b->p, b->cap);
-		if (!b->p)
-			return;
-	}
-}
-
 static int count_cb(void *ctx, const void *k, size_t kl, const void *v, size_t vl)
 {
 	(void)k;
@@ -202,13 +174,13 @@ static uint64_t count_recs(struct fs *fs, uint8_t kind)
 }
 
 /* The local cache of a hot tier in RADOS, if there is one. */
-static void cache_json(struct fs *fs, struct buf *b)
+static void cache_json(struct fs *fs, struct sb *b)
 {
 	struct tier_cache_stats c;
 
 	if (tier_cache_stats(fs->tiers[TIER_HOT], &c) < 0)
 		return;
-	out(b, " \"cache\": {\"limit\": %llu, \"bytes\": %llu, \"dirty\": %llu, \"hits\": %llu, "
+	sb_printf(b, " \"cache\": {\"limit\": %llu, \"bytes\": %llu, \"dirty\": %llu, \"hits\": %llu, "
 	    "\"misses\": %llu, \"remote_reads\": %llu, \"uploads\": %llu, "
 	    "\"upload_errors\": %llu, \"evictions\": %llu, \"corrupt\": %llu},\n",
 	    (unsigned long long)c.limit, (unsigned long long)c.bytes,
@@ -218,9 +190,9 @@ static void cache_json(struct fs *fs, struct buf *b)
 	    (unsigned long long)c.evictions, (unsigned long long)c.corrupt);
 }
 
-static void metric(struct buf *b, const char *name, const char *type, const char *help);
+static void metric(struct sb *b, const char *name, const char *type, const char *help);
 
-static void cache_prometheus(struct fs *fs, struct buf *b)
+static void cache_prometheus(struct fs *fs, struct sb *b)
 {
 	static const struct { const char *name, *type, *help; size_t off; } m[] = {
 		{ "aifs_cache_size_bytes", "gauge", "Bound of the local cache of data in RADOS.",
@@ -250,14 +222,14 @@ static void cache_prometheus(struct fs *fs, struct buf *b)
 		return;
 	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
 		metric(b, m[i].name, m[i].type, m[i].help);
-		out(b, "%s %llu\n", m[i].name,
+		sb_printf(b, "%s %llu\n", m[i].name,
 		    (unsigned long long)*(const uint64_t *)((const char *)&c + m[i].off));
 	}
 }
 
 int stats_json(struct fs *fs, char **text, size_t *len)
 {
-	struct buf b = { 0 };
+	struct sb b = { 0 };
 	struct tier_space sp[TIER_COUNT];
 	uint64_t records = 0, signed_size = 0;
 	unsigned long pjobs, psrcs;
@@ -267,16 +239,16 @@ int stats_json(struct fs *fs, char **text, size_t *len)
 		if (tier_space(fs->tiers[t], &sp[t]) < 0)
 			memset(&sp[t], 0, sizeof(sp[t]));
 	journal_sizes(fs, &records, &signed_size);
-	out(&b, "{\"store\": \"%s\", \"uuid\": \"%s\", \"format\": %u, \"version\": \"%s\",\n",
+	sb_printf(&b, "{\"store\": \"%s\", \"uuid\": \"%s\", \"format\": %u, \"version\": \"%s\",\n",
 	    fs->store->path, fs->store->uuid, fs->store->format, AIFS_VERSION);
 	inval_stats_get(&iv);
-	out(&b, " \"daemon\": {\"pid\": %d, \"started\": %lld, \"uptime_s\": %lld, "
+	sb_printf(&b, " \"daemon\": {\"pid\": %d, \"started\": %lld, \"uptime_s\": %lld, "
 	    "\"invalidations_sent\": %llu, \"invalidations_pending\": %llu, "
 	    "\"lock_waits_warned\": %llu},\n",
 	    (int)getpid(), (long long)(started / 1000000000),
 	    (long long)((fs_now() - started) / 1000000000), (unsigned long long)iv.sent,
 	    (unsigned long long)iv.pending, (unsigned long long)lk_warnings(NULL, 0));
-	out(&b, " \"tiers\": {\"hot\": {\"bytes\": %llu, \"device_total\": %llu, "
+	sb_printf(&b, " \"tiers\": {\"hot\": {\"bytes\": %llu, \"device_total\": %llu, "
 	    "\"device_avail\": %llu}, \"cold\": {\"bytes\": %llu, \"device_total\": %llu, "
 	    "\"device_avail\": %llu}},\n",
 	    (unsigned long long)sp[0].used, (unsigned long long)sp[0].total,
@@ -288,44 +260,44 @@ int stats_json(struct fs *fs, char **text, size_t *len)
 		uint64_t next;
 
 		if (follow_status(&lag, &next))
-			out(&b, " \"follower\": {\"lag_s\": %.3f, \"next_batch\": %llu},\n", lag,
+			sb_printf(&b, " \"follower\": {\"lag_s\": %.3f, \"next_batch\": %llu},\n", lag,
 			    (unsigned long long)next);
 	}
-	out(&b, " \"versions\": %llu, \"snapshots\": %llu, \"snapshot_files_copied\": %llu,\n",
+	sb_printf(&b, " \"versions\": %llu, \"snapshots\": %llu, \"snapshot_files_copied\": %llu,\n",
 	    (unsigned long long)count_recs(fs, 'V'), (unsigned long long)count_recs(fs, 'P'),
 	    (unsigned long long)snapshot_progress());
-	out(&b, " \"journal\": {\"records\": %llu, \"signed\": %llu},\n",
+	sb_printf(&b, " \"journal\": {\"records\": %llu, \"signed\": %llu},\n",
 	    (unsigned long long)records, (unsigned long long)signed_size);
 	lineage_pruned(&pjobs, &psrcs);
-	out(&b, " \"lineage\": {\"jobs\": %llu, \"ended_jobs_pruned_at_mount\": %lu, "
+	sb_printf(&b, " \"lineage\": {\"jobs\": %llu, \"ended_jobs_pruned_at_mount\": %lu, "
 	    "\"sources_pruned_at_mount\": %lu},\n", (unsigned long long)count_recs(fs, 'j'),
 	    pjobs, psrcs);
-	out(&b, " \"ops\": {");
+	sb_printf(&b, " \"ops\": {");
 	for (int i = 0; i < OP_COUNT; i++)
-		out(&b, "%s\n  \"%s\": {\"count\": %llu, \"bytes\": %llu, \"p50_us\": %llu, "
+		sb_printf(&b, "%s\n  \"%s\": {\"count\": %llu, \"bytes\": %llu, \"p50_us\": %llu, "
 		    "\"p99_us\": %llu}", i ? "," : "", op_names[i],
 		    (unsigned long long)atomic_load(&stats[i].count),
 		    (unsigned long long)atomic_load(&stats[i].bytes),
 		    (unsigned long long)percentile(&stats[i], 0.5),
 		    (unsigned long long)percentile(&stats[i], 0.99));
-	out(&b, "\n }\n}\n");
-	if (!b.p)
-		return -ENOMEM;
-	*text = b.p;
+	sb_printf(&b, "\n }\n}\n");
 	*len = b.len;
+	*text = sb_take(&b);
+	if (!*text)
+		return -ENOMEM;
 	return 0;
 }
 
 /* One metric: its HELP and TYPE lines, then the samples the caller adds. */
-static void metric(struct buf *b, const char *name, const char *type, const char *help)
+static void metric(struct sb *b, const char *name, const char *type, const char *help)
 {
-	out(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 int stats_prometheus(struct fs *fs, char **text, size_t *len)
 {
 	static const char *const tiers[TIER_COUNT] = { "hot", "cold" };
-	struct buf b = { 0 };
+	struct sb b = { 0 };
 	struct tier_space sp[TIER_COUNT];
 	uint64_t records = 0, signed_size = 0;
 
@@ -334,52 +306,52 @@ int stats_prometheus(struct fs *fs, char **text, size_t *len)
 			memset(&sp[t], 0, sizeof(sp[t]));
 	journal_sizes(fs, &records, &signed_size);
 	metric(&b, "aifs_info", "gauge", "The mounted store (always 1).");
-	out(&b, "aifs_info{uuid=\"%s\",format=\"%u\",version=\"%s\"} 1\n",
+	sb_printf(&b, "aifs_info{uuid=\"%s\",format=\"%u\",version=\"%s\"} 1\n",
 	    fs->store->uuid, fs->store->format, AIFS_VERSION);
 	metric(&b, "aifs_start_time_seconds", "gauge", "When the daemon mounted the store (Unix time).");
-	out(&b, "aifs_start_time_seconds %lld\n", (long long)(started / 1000000000));
+	sb_printf(&b, "aifs_start_time_seconds %lld\n", (long long)(started / 1000000000));
 	metric(&b, "aifs_tier_used_bytes", "gauge", "Bytes of the segment files of a tier.");
 	for (int t = 0; t < TIER_COUNT; t++)
-		out(&b, "aifs_tier_used_bytes{tier=\"%s\"} %llu\n", tiers[t],
+		sb_printf(&b, "aifs_tier_used_bytes{tier=\"%s\"} %llu\n", tiers[t],
 		    (unsigned long long)sp[t].used);
 	metric(&b, "aifs_tier_device_size_bytes", "gauge", "Size of the file system holding a tier.");
 	for (int t = 0; t < TIER_COUNT; t++)
-		out(&b, "aifs_tier_device_size_bytes{tier=\"%s\"} %llu\n", tiers[t],
+		sb_printf(&b, "aifs_tier_device_size_bytes{tier=\"%s\"} %llu\n", tiers[t],
 		    (unsigned long long)sp[t].total);
 	metric(&b, "aifs_tier_device_avail_bytes", "gauge",
 	       "Bytes available on the file system holding a tier.");
 	for (int t = 0; t < TIER_COUNT; t++)
-		out(&b, "aifs_tier_device_avail_bytes{tier=\"%s\"} %llu\n", tiers[t],
+		sb_printf(&b, "aifs_tier_device_avail_bytes{tier=\"%s\"} %llu\n", tiers[t],
 		    (unsigned long long)sp[t].avail);
 	cache_prometheus(fs, &b);
 	metric(&b, "aifs_versions", "gauge", "Checkpoint versions kept.");
-	out(&b, "aifs_versions %llu\n", (unsigned long long)count_recs(fs, 'V'));
+	sb_printf(&b, "aifs_versions %llu\n", (unsigned long long)count_recs(fs, 'V'));
 	metric(&b, "aifs_snapshots", "gauge", "Dataset snapshots kept.");
-	out(&b, "aifs_snapshots %llu\n", (unsigned long long)count_recs(fs, 'P'));
+	sb_printf(&b, "aifs_snapshots %llu\n", (unsigned long long)count_recs(fs, 'P'));
 	metric(&b, "aifs_journal_records", "gauge", "Records in the audit log.");
-	out(&b, "aifs_journal_records %llu\n", (unsigned long long)records);
+	sb_printf(&b, "aifs_journal_records %llu\n", (unsigned long long)records);
 	metric(&b, "aifs_journal_signed_records", "gauge",
 	       "Records of the audit log covered by the newest signed checkpoint.");
-	out(&b, "aifs_journal_signed_records %llu\n", (unsigned long long)signed_size);
+	sb_printf(&b, "aifs_journal_signed_records %llu\n", (unsigned long long)signed_size);
 	metric(&b, "aifs_operations_total", "counter", "FUSE operations served, by operation.");
 	for (int i = 0; i < OP_COUNT; i++)
-		out(&b, "aifs_operations_total{op=\"%s\"} %llu\n", op_names[i],
+		sb_printf(&b, "aifs_operations_total{op=\"%s\"} %llu\n", op_names[i],
 		    (unsigned long long)atomic_load(&stats[i].count));
 	metric(&b, "aifs_operation_bytes_total", "counter",
 	       "Bytes moved by read and write operations, by operation.");
 	for (int i = 0; i < OP_COUNT; i++)
-		out(&b, "aifs_operation_bytes_total{op=\"%s\"} %llu\n", op_names[i],
+		sb_printf(&b, "aifs_operation_bytes_total{op=\"%s\"} %llu\n", op_names[i],
 		    (unsigned long long)atomic_load(&stats[i].bytes));
 	metric(&b, "aifs_operation_latency_seconds", "gauge",
 	       "Upper bound of the 50th and 99th percentile latency since mount, by operation.");
 	for (int i = 0; i < OP_COUNT; i++)
-		out(&b, "aifs_operation_latency_seconds{op=\"%s\",quantile=\"0.5\"} %.6f\n"
+		sb_printf(&b, "aifs_operation_latency_seconds{op=\"%s\",quantile=\"0.5\"} %.6f\n"
 		    "aifs_operation_latency_seconds{op=\"%s\",quantile=\"0.99\"} %.6f\n",
 		    op_names[i], (double)percentile(&stats[i], 0.5) / 1e6,
 		    op_names[i], (double)percentile(&stats[i], 0.99) / 1e6);
-	if (!b.p)
-		return -ENOMEM;
-	*text = b.p;
 	*len = b.len;
+	*text = sb_take(&b);
+	if (!*text)
+		return -ENOMEM;
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include "fs/access.h"
 #include "fs/extmap.h"
 #include "fs/migrate.h"
+#include "fs/sb.h"
 #include "fs/tierctl.h"
 #include "fs/xattr.h"
 
@@ -178,43 +179,6 @@ static int stat_inode(void *ctx, const struct meta_inode *in)
 	return S_ISREG(in->mode) ? meta_extent_foreach(s->fs->meta, in->ino, stat_ext, s) : 0;
 }
 
-struct out {
-	char *buf;
-	size_t len, cap;
-	int err;
-};
-
-__attribute__((format(printf, 2, 3)))
-static void out(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(o->buf ? o->buf + o->len : NULL, o->buf ? o->cap - o->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			o->err = -EIO;
-			return;
-		}
-		if (o->buf && o->len + (size_t)n < o->cap) {
-			o->len += (size_t)n;
-			return;
-		}
-		{
-			size_t ncap = (o->cap + (size_t)n + 1) * 2;
-			char *b = realloc(o->buf, ncap);
-
-			if (!b) {
-				o->err = -ENOMEM;
-				return;
-			}
-			o->buf = b;
-			o->cap = ncap;
-		}
-	}
-}
 
 static int tierstat_json(struct fs *fs, char **text, size_t *len)
 {
@@ -222,19 +186,19 @@ static int tierstat_json(struct fs *fs, char **text, size_t *len)
 	static const char *const codecs[] = { "raw", "lz4", "lz4_bg4", "lz4_bg2" };
 	struct tstat s = { .fs = fs };
 	struct migrate_stats ms;
-	struct out o = { 0 };
+	struct sb o = { 0 };
 	int rc = meta_inode_foreach(fs->meta, stat_inode, &s);
 
 	free(s.seen);
 	if (rc < 0)
 		return rc;
 	migrate_stats_get(fs, &ms);
-	out(&o, "{\"tiers\": {");
+	sb_printf(&o, "{\"tiers\": {");
 	for (int t = 0; t < TIER_COUNT; t++) {
 		struct tier_space sp = { 0 };
 
 		tier_space(fs->tiers[t], &sp);
-		out(&o, "%s\"%s\": {\"extents\": %llu, \"pieces\": %llu, \"bytes\": %llu, "
+		sb_printf(&o, "%s\"%s\": {\"extents\": %llu, \"pieces\": %llu, \"bytes\": %llu, "
 		    "\"raw_bytes\": %llu, \"stored_bytes\": %llu, \"ratio\": %.3f, "
 		    "\"segment_bytes\": %llu, \"allocated_bytes\": %llu, \"device_total\": %llu, "
 		    "\"device_avail\": %llu, \"codecs\": {", t ? ", " : "", names[t],
@@ -245,11 +209,11 @@ static int tierstat_json(struct fs *fs, char **text, size_t *len)
 		    (unsigned long long)sp.used, (unsigned long long)sp.allocated,
 		    (unsigned long long)sp.total, (unsigned long long)sp.avail);
 		for (int c = 0; c <= TIER_CODEC_MAX; c++)
-			out(&o, "%s\"%s\": %llu", c ? ", " : "", codecs[c],
+			sb_printf(&o, "%s\"%s\": %llu", c ? ", " : "", codecs[c],
 			    (unsigned long long)s.codecs[t][c]);
-		out(&o, "}}");
+		sb_printf(&o, "}}");
 	}
-	out(&o, "}, \"migration\": {\"queued\": %llu, \"jobs_done\": %llu, \"moved_bytes\": %llu, "
+	sb_printf(&o, "}, \"migration\": {\"queued\": %llu, \"jobs_done\": %llu, \"moved_bytes\": %llu, "
 	    "\"moved_extents\": %llu, \"skipped\": %llu, \"failed\": %llu, \"seconds\": %.3f}, "
 	    "\"gc\": {\"state\": \"%s\", \"done\": %llu, \"total\": %llu, "
 	    "\"reclaimed_bytes\": %llu, \"runs\": %llu}}\n",
@@ -260,12 +224,9 @@ static int tierstat_json(struct fs *fs, char **text, size_t *len)
 	    ms.gc_state == 3 ? "failed" : "idle",
 	    (unsigned long long)ms.gc_done, (unsigned long long)ms.gc_total,
 	    (unsigned long long)ms.gc_reclaimed, (unsigned long long)ms.gc_runs);
-	if (o.err) {
-		free(o.buf);
-		return o.err;
-	}
-	*text = o.buf;
 	*len = o.len;
+	*text = sb_take(&o);
+	return *text ? 0 : -ENOMEM;
 	return 0;
 }
 

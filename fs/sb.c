@@ -1,0 +1,92 @@
+/* sb.c — the string builder of fs/ (sb.h). */
+#include "fs/sb.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool sb_room(struct sb *s, size_t n)
+{
+	if (s->err)
+		return false;
+	if (s->len + n + 1 > s->cap) {
+		size_t cap = (s->len + n + 1) * 2;
+		char *p = realloc(s->p, cap);
+
+		if (!p) {
+			s->err = true;
+			return false;
+		}
+		s->p = p;
+		s->cap = cap;
+	}
+	return true;
+}
+
+void sb_addn(struct sb *s, const char *str, size_t n)
+{
+	if (!sb_room(s, n))
+		return;
+	memcpy(s->p + s->len, str, n);
+	s->len += n;
+	s->p[s->len] = 0;
+}
+
+void sb_add(struct sb *s, const char *str)
+{
+	sb_addn(s, str, strlen(str));
+}
+
+void sb_printf(struct sb *s, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !sb_room(s, (size_t)n))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(s->p + s->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	s->len += (size_t)n;
+}
+
+void sb_str(struct sb *s, const char *str)
+{
+	sb_add(s, "\"");
+	for (; *str; str++) {
+		unsigned char c = (unsigned char)*str;
+
+		if (c == '"' || c == '\\') {
+			char e[3] = { '\\', (char)c, 0 };
+
+			sb_add(s, e);
+		} else if (c < 0x20 || c == 0x7f) {
+			sb_printf(s, "\\u%04x", c);
+		} else {
+			sb_addn(s, str, 1);
+		}
+	}
+	sb_add(s, "\"");
+}
+
+void sb_hex(struct sb *s, const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		sb_printf(s, "%02x", b[i]);
+}
+
+char *sb_take(struct sb *s)
+{
+	char *p = s->err ? NULL : s->p;
+
+	if (s->err)
+		free(s->p);
+	if (p == NULL && !s->err)
+		p = strdup("");
+	memset(s, 0, sizeof(*s));
+	return p;
+}
