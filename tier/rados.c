@@ -201,6 +201,32 @@ static int store_check(const char *spec, rados_ioctx_t io, const struct tier_rad
 	return 0;
 }
 
+int rtier_connect(const char *spec, const struct tier_rados_opts *ro, rados_t *cluster,
+		  rados_ioctx_t *io)
+{
+	char *pool, *ns, *full = NULL;
+	int rc = spec_parse(spec, ro ? ro->uuid : NULL, &pool, &ns);
+
+	if (rc < 0)
+		return user_fail(ro, rc, "%s is not a RADOS tier name: expected rados:POOL/NAME",
+				 spec);
+	if (asprintf(&full, "rados:%s/%s", pool, ns) < 0)
+		full = NULL;
+	rc = full ? cluster_connect(full, pool, ns, ro, cluster, io) : -ENOMEM;
+	if (rc == 0)
+		rc = store_check(full, *io, ro);
+	if (rc < 0 && *io) {
+		rados_ioctx_destroy(*io);
+		rados_shutdown(*cluster);
+		*io = NULL;
+		*cluster = NULL;
+	}
+	free(full);
+	free(pool);
+	free(ns);
+	return rc;
+}
+
 /* ---- the lock -------------------------------------------------------- */
 
 struct lockers {

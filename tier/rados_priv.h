@@ -102,6 +102,12 @@ struct rtier {
 	int64_t stat_when;
 };
 
+/* Connect to the cluster of SPEC and open its pool and namespace (NAME,
+ * else RO->uuid), which must hold a store (aifs.store); on failure
+ * RO->err says why (radosmsg.c's connection). */
+int rtier_connect(const char *spec, const struct tier_rados_opts *ro, rados_t *cluster,
+		  rados_ioctx_t *io);
+
 /* Log "tier NAME (SPEC): MESSAGE" and return RC. */
 int rtier_fail(const struct rtier *t, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
