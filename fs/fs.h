@@ -162,6 +162,8 @@ struct fs_opts {
 	double reserve_mb;		/* reserve=MB, or -1 for the default */
 	bool store_ro;			/* the store is on read-only media: the
 					 * daemon writes nothing to it */
+	unsigned forward_timeout;	/* a follower's writes: seconds the writer
+					 * has to answer (fwd.c) */
 };
 
 struct fs {
@@ -180,6 +182,7 @@ struct fs {
 	struct journal *journal;		/* journal.c */
 	struct migrate *mig;			/* migrate.c */
 	struct shipper *shipper;		/* shipping.c */
+	struct fwd_server *fwd_server;		/* fwdserve.c: followers' writes */
 	struct fuse_session *se;
 	const struct fs_feature_ops *features[FS_FEATURES_MAX];	/* hooks.h */
 	unsigned nfeatures;

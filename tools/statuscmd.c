@@ -113,9 +113,11 @@ int cmd_status(int argc, char **argv)
 		if (strstr(j, "\"follower\": {")) {
 			const char *f = strstr(j, "\"lag_s\": ");
 
-			printf("follower   read-only, %.1f s behind what the writer shipped (next "
-			       "batch %llu)\n", f ? strtod(f + 9, NULL) : -1.0,
-			       num(j, "\"follower\"", "next_batch"));
+			printf("follower   %.1f s behind what the writer shipped (next batch %llu); "
+			       "writes forwarded: %llu made, %llu refused, %llu failed\n",
+			       f ? strtod(f + 9, NULL) : -1.0, num(j, "\"follower\"", "next_batch"),
+			       num(j, "\"forwarded\"", "made"), num(j, "\"forwarded\"", "refused"),
+			       num(j, "\"forwarded\"", "failed"));
 		}
 		printf("versions   %llu\nsnapshots  %llu\n", num(j, NULL, "versions"),
 		       num(j, NULL, "snapshots"));
