@@ -39,6 +39,33 @@ struct radosmsg {
 	bool keeper_on;
 };
 
+/* Connect to the cluster of SPEC and open its pool and namespace, which
+ * must hold a store (aifs.store); on failure RO->err says why. */
+static int connect_ns(const char *spec, const struct tier_rados_opts *ro, rados_t *cluster,
+		      rados_ioctx_t *io)
+{
+	char *pool, *ns, *full = NULL;
+	int rc = rtier_spec_parse(spec, ro ? ro->uuid : NULL, &pool, &ns);
+
+	if (rc < 0)
+		return rc;
+	if (asprintf(&full, "rados:%s/%s", pool, ns) < 0)
+		full = NULL;
+	rc = full ? rtier_cluster_connect(full, pool, ns, ro, cluster, io) : -ENOMEM;
+	if (rc == 0)
+		rc = rtier_store_check(full, *io, ro);
+	if (rc < 0 && *io) {
+		rados_ioctx_destroy(*io);
+		rados_shutdown(*cluster);
+		*io = NULL;
+		*cluster = NULL;
+	}
+	free(full);
+	free(pool);
+	free(ns);
+	return rc;
+}
+
 int radosmsg_open(const char *spec, const struct tier_rados_opts *ro, struct radosmsg **out)
 {
 	struct radosmsg *m = calloc(1, sizeof(*m));
@@ -50,7 +77,7 @@ int radosmsg_open(const char *spec, const struct tier_rados_opts *ro, struct rad
 	}
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
-	rc = rtier_connect(spec, ro, &m->cluster, &m->io);
+	rc = connect_ns(spec, ro, &m->cluster, &m->io);
 	if (rc < 0) {
 		free(m->spec);
 		free(m);
