@@ -37,7 +37,7 @@
  */
 #include "fs/fs.h"
 #include "fs/fwd.h"
-#include "fs/fwd_priv.h"
+#include "fs/fwdwire.h"
 #include "fs/inode.h"
 #include "fs/journal.h"
 #include "fs/lineage.h"

@@ -1,7 +1,7 @@
 /* fwdwire.c — the encoding of forwarded requests and their answers
- * (fwd_priv.h).
+ * (fwdwire.h).
  */
-#include "fs/fwd_priv.h"
+#include "fs/fwdwire.h"
 #include "meta/keys.h"
 
 #include <errno.h>
@@ -80,7 +80,7 @@ int fwd_req_encode(const struct fwd_req *r, void **out, size_t *len)
 	b.cap = 512;
 	memcpy(b.p, "AIFW", 4);
 	b.p[4] = FWD_VERSION;
-	b.len = 5;
+	b.len = 9;		/* the length goes in at the end */
 	put(&b, T_OP, &op, 1);
 	putstr(&b, T_WRITER, r->writer);
 	putstr(&b, T_HOST, r->host);
@@ -110,6 +110,7 @@ int fwd_req_encode(const struct fwd_req *r, void **out, size_t *len)
 		free(b.p);
 		return -ENOMEM;
 	}
+	key_put_u32(b.p + 5, (uint32_t)b.len);
 	*out = b.p;
 	*len = b.len;
 	return 0;
@@ -124,11 +125,11 @@ static const char *str(const uint8_t *v, uint32_t len)
 int fwd_req_decode(const void *buf, size_t len, struct fwd_req *r)
 {
 	const uint8_t *p = buf;
-	size_t pos = 5;
+	size_t pos = 9;
 	bool have_op = false, bad = false;
 
 	memset(r, 0, sizeof(*r));
-	if (len < 5 || memcmp(p, "AIFW", 4) || p[4] != FWD_VERSION)
+	if (len < 9 || memcmp(p, "AIFW", 4) || p[4] != FWD_VERSION || key_get_u32(p + 5) != len)
 		return -EINVAL;
 	while (pos + 5 <= len && !bad) {
 		uint8_t tag = p[pos];
