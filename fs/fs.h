@@ -113,6 +113,8 @@ struct inode {
 	bool wb_dirty;			/* the buffer holds bytes not stored yet */
 	bool dirty;			/* data written since the last fsync */
 	uint32_t nwriters;		/* opens with write access */
+	uint32_t nheld;			/* of which followers' journal sessions
+					 * the writer holds (fwdserve.c) */
 	uint32_t ncached;		/* open handles through the page cache */
 	bool kpages;			/* the kernel may hold pages of the file */
 	int werr;			/* -errno of a store at release, for fsync */

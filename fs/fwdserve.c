@@ -21,9 +21,10 @@
  * A follower writing a journal file over a long session forwards its
  * records as they come (each flush, fsync, and every second): each request
  * appends them and closes, which would seal the file, so the worker holds
- * the file as one more writer (nwriters) from its first request until the
- * follower's last (FWD_FINAL), whose close then seals it as the last
- * writer's close does.  A follower that goes silent loses its hold after
+ * the file as one more writer (nwriters, counted in nheld too, so that an
+ * open does not wait for it as for a close under way) from its first
+ * request until the follower's last (FWD_FINAL), whose close then seals it
+ * as the last writer's close does.  A follower that goes silent loses its hold after
  * FWD_LEASE_SECS (the file is sealed then); the follower renews it while
  * its file is open.  At unmount the holds go without a seal, as in a crash:
  * the follower's next request goes on, and its last one seals.
@@ -306,6 +307,7 @@ static struct hold *hold_take(struct fwd_server *sv, const struct fwd_req *r, in
 	h->seen = mono_s();
 	pthread_rwlock_wrlock(&h->in->lock);
 	h->in->nwriters++;
+	h->in->nheld++;
 	pthread_rwlock_unlock(&h->in->lock);
 	pthread_mutex_lock(&sv->lock);
 	h->next = sv->holds;
@@ -325,15 +327,17 @@ static int hold_drop(struct fwd_server *sv, struct hold *h, bool seal)
 		uint32_t n;
 
 		pthread_rwlock_rdlock(&in->lock);
-		n = in->nwriters;
+		n = in->nwriters - in->nheld;
 		pthread_rwlock_unlock(&in->lock);
-		if (n <= 1)
+		if (n == 0)
 			break;
 		usleep(1000);
 	}
 	pthread_rwlock_wrlock(&in->lock);
 	if (in->nwriters)
 		in->nwriters--;
+	if (in->nheld)
+		in->nheld--;
 	if (seal && in->nwriters == 0 && journal_file(in))
 		rc = journal_seal(sv->fs, NULL, in);
 	pthread_rwlock_unlock(&in->lock);
