@@ -10,9 +10,11 @@
  * EROFS, and if the writer does not answer in time (forward_timeout), with
  * EIO: a follower never diverges from the writer.
  *
- * Layer: adapter.  Follower side: fwd.c (fwd_ops wraps the handlers of a
- * follower's mount; fwd_start/fwd_stop from follow.c).  Writer side:
- * fwdserve.c (fwd_serve_start/stop from main.c).
+ * Layer: adapter.  Follower side: fwdops.c (fwd_ops wraps the handlers of
+ * a follower's mount), fwd.c (requests, write sessions, the forwarding
+ * thread; fwd_start/fwd_stop from follow.c), fwdnotes.c (what named jobs
+ * read, for lineage).  Writer side: fwdserve.c (fwd_serve_start/stop from
+ * main.c).  Both: fwdwire.h (the requests and answers).
  */
 #ifndef AIFS_FS_FWD_H
 #define AIFS_FS_FWD_H

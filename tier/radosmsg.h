@@ -11,9 +11,9 @@
  *    that died without unwatching is gone within that time.  A watch the
  *    cluster dropped (a lost connection) is made again within a second.
  *    Each request arrives in FN, on a thread of librados: FN must not
- *    block or call back into librados (it copies the request and queues
- *    it).  Each request is answered at most once, with radosmsg_reply,
- *    from any thread; one not answered in time is an error for its caller.
+ *    block (it copies the request and queues it, or answers at once).
+ *    Each request is answered at most once, with radosmsg_reply, from any
+ *    thread; one not answered in time is an error for its caller.
  *  - A follower calls (radosmsg_call): the request is a notify of
  *    RADOSMSG_OBJ, whose watchers' answers come back in rados_notify2's
  *    reply buffer; the first non-empty answer is the call's.  -ENOTCONN
