@@ -41,6 +41,7 @@ class Writer(Store):
 class Follower:
     def __init__(self, spec, extra="", replica=None, env=None):
         self.base = tempfile.mkdtemp(prefix="aifs-follow-")
+        os.chmod(self.base, 0o755)      # other users reach the mount
         self.mnt = os.path.join(self.base, "mnt")
         self.replica = replica or os.path.join(self.base, "replica")
         os.mkdir(self.mnt)
@@ -283,6 +284,7 @@ def checkpoint_saved_on_a_follower_is_a_version_on_the_writer_and_the_other_foll
     import torch
     with Writer() as w:
         os.mkdir(os.path.join(w.mnt, "checkpoints", "run"))
+        os.chmod(os.path.join(w.mnt, "checkpoints", "run"), 0o777)
         time.sleep(2)
         f1, f2 = Follower(w.spec), Follower(w.spec)
         try:
@@ -334,6 +336,14 @@ def checkpoint_saved_on_a_follower_is_a_version_on_the_writer_and_the_other_foll
                        "the torch.save of one follower on the other")
             check(torch.equal(torch.load(p2)["w"], state["w"]), "torch.load on the other follower")
             eq(content(p2 + "@v1"), data("m1", 500000), "version 1 on the other follower")
+            # an unprivileged user's save: made as that user, umask applied
+            run_as(65534, 65534, _write_in, os.path.join(f1.mnt, "checkpoints", "run", "n.pt"),
+                   data("nobody", 20000), 0o027)
+            st = os.stat(os.path.join(w.mnt, "checkpoints", "run", "n.pt"))
+            eq((st.st_uid, st.st_gid, st.st_mode & 0o777), (65534, 65534, 0o640),
+               "owner and mode of an unprivileged follower's save on the writer")
+            eq(content(os.path.join(w.mnt, "checkpoints", "run", "n.pt@v1")),
+               data("nobody", 20000), "the unprivileged save is version 1")
             # a file of another area stays read-only on a follower
             for path in (os.path.join(f1.mnt, "datasets", "x"), os.path.join(f1.mnt, "x")):
                 try:
@@ -505,7 +515,9 @@ def a_job_named_alike_on_two_followers_has_one_lineage_on_the_writer():
             f2.close()
 
 
-def _write_in(path, payload):
+def _write_in(path, payload, umask=None):
+    if umask is not None:
+        os.umask(umask)
     with open(path, "wb") as fh:
         fh.write(payload)
 
