@@ -69,6 +69,8 @@ class Follower:
             self.proc.wait()
 
     def close(self):
+        """Unmount and remove everything; a daemon that did not exit 0 (a
+        sanitizer's report, a crash) fails the test unless it failed already."""
         subprocess.run(["umount", self.mnt], stderr=subprocess.DEVNULL)
         try:
             self.proc.wait(timeout=30)
@@ -76,7 +78,11 @@ class Follower:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+        with open(self.log.name, errors="replace") as f:
+            tail = f.read()[-3000:]
         shutil.rmtree(self.base, ignore_errors=True)
+        if self.proc.returncode != 0 and sys.exc_info()[0] is None:
+            raise Fail("the follower exited with status %d: %s" % (self.proc.returncode, tail))
 
 
 def eventually(fn, what, timeout=15.0):
