@@ -627,6 +627,38 @@ def with_the_writer_gone_a_follower_write_fails_with_eio_in_bounded_time():
             f.close()
 
 
+@test
+def a_follower_journal_session_goes_on_across_a_writer_remount():
+    """The writer unmounted while a follower has a journal file open: the file
+    stays unsealed (as after a crash); once the writer is back the follower's
+    next records are appended and its last close seals the file."""
+    skip_native()
+    with Writer() as w:
+        time.sleep(2)
+        f = Follower(w.spec)
+        try:
+            log = os.path.join(f.mnt, "audit", "long.log")
+            recs = records(20, tag=b"s")
+            with open(log, "ab", buffering=0) as fh:
+                for r in recs[:10]:
+                    fh.write(r)
+                os.fsync(fh.fileno())
+                w.unmount()
+                w.mount()
+                wlog = os.path.join(w.mnt, "audit", "long.log")
+                eq(os.getxattr(wlog, "user.aifs.sealed"), b"false",
+                   "unsealed after the writer's unmount")
+                for r in recs[10:]:
+                    fh.write(r)
+                os.fsync(fh.fileno())
+                eq(content(wlog), b"".join(recs), "records before and after the remount")
+            eventually(lambda: os.getxattr(wlog, "user.aifs.sealed") == b"true",
+                       "sealed at the follower's last close")
+            eq(content(log), b"".join(recs), "the follower reads every record")
+        finally:
+            f.close()
+
+
 if __name__ == "__main__":
     with ceph.Cluster() as c:
         CLUSTER = c
