@@ -111,7 +111,7 @@ static void wait_released(struct inode *in)
 		uint32_t n;
 
 		pthread_rwlock_rdlock(&in->lock);
-		n = in->nwriters;
+		n = in->nwriters - in->nheld;	/* a follower's session is no close */
 		pthread_rwlock_unlock(&in->lock);
 		if (n == 0)
 			return;

@@ -24,6 +24,7 @@
 #include "fs/inode.h"
 #include "meta/keys.h"
 #include "meta/ship.h"
+#include "tier/failpoint.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,8 +44,9 @@ struct follower {
 	uint64_t next;
 	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool stop, stale;
+	pthread_cond_t cond;		/* wakes the thread: stop, or a kick */
+	pthread_cond_t applied;		/* a step ended */
+	bool stop, stale, kick;
 	int64_t applied_at;		/* when a step last succeeded (ns) */
 	uint64_t batches_seq;		/* next, as of that step */
 	/* what the step being applied touched */
@@ -187,8 +189,11 @@ static void *follow_main(void *arg)
 		int rc;
 
 		pthread_mutex_unlock(&f->lock);
-		/* a stale replica is served as it is, and its lag grows */
-		rc = f->stale ? -EAGAIN : ship_follow_step(f->sf, f->fs->meta, &next, on_key, f);
+		/* a stale replica is served as it is, and its lag grows; the fail
+		 * point follow_step holds the replica back (a slow follower) */
+		rc = f->stale ? -EAGAIN : failpoint("follow_step", EAGAIN);
+		if (rc == 0)
+			rc = ship_follow_step(f->sf, f->fs->meta, &next, on_key, f);
 		if (f->oom) {
 			/* what changed is not known: forget every name the kernel holds */
 			log_err("follower: out of memory noting what changed");
@@ -220,6 +225,11 @@ static void *follow_main(void *arg)
 			f->applied_at = fs_now();
 			f->batches_seq = next;
 		}
+		pthread_cond_broadcast(&f->applied);
+		if (f->kick) {
+			f->kick = false;
+			continue;	/* a writer waits for its change: step again now */
+		}
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_nsec += FOLLOW_MS * 1000000L;
 		if (until.tv_nsec >= 1000000000L) {
@@ -246,14 +256,18 @@ int follow_start(struct fs *fs, const char *spec, const struct tier_rados_opts *
 	f->applied_at = fs_now();
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->cond, NULL);
+	pthread_cond_init(&f->applied, NULL);
 	rc = ship_follow_open(spec, ro, fs->store->path, &f->sf);
 	if (rc == 0 && pthread_create(&f->thread, NULL, follow_main, f) != 0)
 		rc = -EAGAIN;
 	if (rc < 0) {
 		ship_follow_free(f->sf);
 		free(f);
+		log_err("follower: cannot follow %s: %s; serving the replica as it is", spec,
+			strerror(-rc));
 		return rc;
 	}
+	log_notice("following %s from shipped batch %llu", spec, (unsigned long long)next);
 	F = f;
 	return 0;
 }
@@ -268,6 +282,7 @@ void follow_stop(struct fs *fs)
 	pthread_mutex_lock(&f->lock);
 	f->stop = true;
 	pthread_cond_signal(&f->cond);
+	pthread_cond_broadcast(&f->applied);
 	pthread_mutex_unlock(&f->lock);
 	pthread_join(f->thread, NULL);
 	ship_follow_free(f->sf);
@@ -276,6 +291,50 @@ void follow_stop(struct fs *fs)
 	free(f->dlen);
 	free(f);
 	F = NULL;
+}
+
+int follow_wait(uint64_t seq, unsigned ms)
+{
+	struct follower *f = F;
+	struct timespec until;
+	int rc = 0;
+
+	if (!f)
+		return -ESTALE;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&f->lock);
+	while (f->next <= seq && rc == 0) {
+		if (f->stale || f->stop) {
+			rc = -ESTALE;
+			break;
+		}
+		f->kick = true;
+		pthread_cond_signal(&f->cond);
+		rc = -pthread_cond_timedwait(&f->applied, &f->lock, &until);
+	}
+	if (f->next > seq)
+		rc = 0;
+	pthread_mutex_unlock(&f->lock);
+	return rc;
+}
+
+bool follow_stale(void)
+{
+	struct follower *f = F;
+	bool stale;
+
+	if (!f)
+		return true;
+	pthread_mutex_lock(&f->lock);
+	stale = f->stale;
+	pthread_mutex_unlock(&f->lock);
+	return stale;
 }
 
 bool follow_status(double *lag, uint64_t *next)
@@ -303,8 +362,8 @@ bool follow_writer_changed(const char *spec, const struct tier_rados_opts *ro, c
 	return changed;
 }
 
-int follow_replica(const char *spec, const struct tier_rados_opts *ro, char **replica, char *msg,
-		   size_t msglen)
+int follow_replica(const char *spec, const struct tier_rados_opts *ro, char **replica,
+		   uint64_t *next, char *msg, size_t msglen)
 {
 	char conf[4096 + 16], err[1024], *p;
 	uint64_t seq;
@@ -351,5 +410,9 @@ int follow_replica(const char *spec, const struct tier_rados_opts *ro, char **re
 			return rc;
 		}
 	}
-	return 0;
+	rc = follow_seq_read(*replica, next);
+	if (rc < 0)
+		snprintf(msg, msglen, "%s is not a follower's replica (no follow.seq): remove it "
+			 "to have it made anew", *replica);
+	return rc;
 }

@@ -13,18 +13,27 @@ struct tier_rados_opts;
  * needs (its follow.seq): 0 or -errno. */
 int follow_seq_read(const char *replica, uint64_t *next);
 int follow_seq_write(const char *replica, uint64_t next);
-/* Start applying what is shipped to rados spec SPEC from NEXT on. */
+/* Start applying what is shipped to rados spec SPEC from NEXT on (and
+ * forwarding writes, fwd.h); logs what it does. */
 int follow_start(struct fs *fs, const char *spec, const struct tier_rados_opts *ro,
 		 uint64_t next);
 void follow_stop(struct fs *fs);
 /* Make *REPLICA (its default under /var/lib/aifs/follow when NULL,
  * malloc'd) the local replica of the store in rados spec SPEC: made from
  * what the writer shipped if absent, made anew (the old one set aside)
- * if another writer ships now.  0, or -errno with MSG saying why. */
-int follow_replica(const char *spec, const struct tier_rados_opts *ro, char **replica, char *msg,
-		   size_t msglen);
+ * if another writer ships now; *NEXT the first shipped sequence number it
+ * needs.  0, or -errno with MSG saying why. */
+int follow_replica(const char *spec, const struct tier_rados_opts *ro, char **replica,
+		   uint64_t *next, char *msg, size_t msglen);
 /* Does another writer than the one REPLICA follows ship to SPEC now? */
 bool follow_writer_changed(const char *spec, const struct tier_rados_opts *ro, const char *replica);
+/* Wake the follower and wait, MS milliseconds at most, until its replica
+ * has applied the writer's sequence number SEQ: 0, -ETIMEDOUT, or -ESTALE
+ * when it cannot (no follower, or one that no longer follows). */
+int follow_wait(uint64_t seq, unsigned ms);
+/* True when no follower runs, or it no longer follows its writer (its
+ * replica must be made anew): it cannot show its own writes. */
+bool follow_stale(void);
 /* On a follower: the seconds since it last caught up with what the writer
  * had shipped, and the next sequence number it needs. */
 bool follow_status(double *lag, uint64_t *next);

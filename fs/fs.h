@@ -125,6 +125,8 @@ struct inode {
 	bool wb_dirty;			/* the buffer holds bytes not stored yet */
 	bool dirty;			/* data written since the last fsync */
 	uint32_t nwriters;		/* opens with write access */
+	uint32_t nheld;			/* of which followers' journal sessions
+					 * the writer holds (fwdserve.c) */
 	uint32_t ncached;		/* open handles through the page cache */
 	bool kpages;			/* the kernel may hold pages of the file */
 	int werr;			/* -errno of a store at release, for fsync */
@@ -170,6 +172,8 @@ struct fs_opts {
 	double reserve_mb;		/* reserve=MB, or -1 for the default */
 	bool store_ro;			/* the store is on read-only media: the
 					 * daemon writes nothing to it */
+	unsigned forward_timeout;	/* a follower's writes: seconds the writer
+					 * has to answer (fwd.c) */
 };
 
 struct fs {
@@ -188,6 +192,7 @@ struct fs {
 	struct journal *journal;		/* journal.c */
 	struct migrate *mig;			/* migrate.c */
 	struct shipper *shipper;		/* shipping.c */
+	struct fwd_server *fwd_server;		/* fwdserve.c: followers' writes */
 	struct fuse_session *se;
 	const struct fs_feature_ops *features[FS_FEATURES_MAX];	/* hooks.h */
 	unsigned nfeatures;

@@ -36,6 +36,8 @@ struct item {
 static struct {
 	pthread_mutex_t lock;		/* everything below; a leaf */
 	pthread_cond_t cond;
+	pthread_cond_t sent_cond;	/* a batch was sent */
+	uint64_t taken, sent_batches;	/* batches the thread took, and sent */
 	struct item *head, **tail;
 	struct item *hash[INVAL_BUCKETS];
 	size_t n;
@@ -43,7 +45,8 @@ static struct {
 	pthread_t thread;
 	int64_t last_drop_log;
 	struct inval_stats st;
-} q = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+} q = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
+	.sent_cond = PTHREAD_COND_INITIALIZER };
 
 static uint32_t bucket_of(uint8_t kind, uint64_t a, uint64_t b, const char *name, size_t len)
 {
@@ -197,6 +200,7 @@ static void *inval_main(void *arg)
 		if (q.stop)
 			break;
 		list = take_all();
+		q.taken++;
 		pthread_mutex_unlock(&q.lock);
 		/* no aifs lock is held here: the kernel may make us wait */
 		for (struct item *it = list; it; it = it->next, n++)
@@ -204,6 +208,8 @@ static void *inval_main(void *arg)
 		free_list(list);
 		pthread_mutex_lock(&q.lock);
 		q.st.sent += n;
+		q.sent_batches++;
+		pthread_cond_broadcast(&q.sent_cond);
 	}
 	pthread_mutex_unlock(&q.lock);
 	return NULL;
@@ -249,6 +255,28 @@ int inval_stop(struct fs *fs)
 	}
 	pthread_mutex_lock(&q.lock);
 	q.running = false;
+	pthread_mutex_unlock(&q.lock);
+	return rc;
+}
+
+int inval_settle(unsigned ms)
+{
+	struct timespec until;
+	uint64_t target;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&q.lock);
+	/* what is queued goes with the next batch; a batch being sent counts */
+	target = q.head ? q.taken + 1 : q.taken;
+	while (q.running && !q.stop && q.sent_batches < target && rc == 0)
+		rc = -pthread_cond_timedwait(&q.sent_cond, &q.lock, &until);
 	pthread_mutex_unlock(&q.lock);
 	return rc;
 }

@@ -18,8 +18,8 @@
  * it holds nothing a request needs, so requests go on and the lock it waits
  * for is freed.
  *
- * Nothing waits for the queue, so nothing may depend on an invalidation
- * having happened.  What did (a checkpoint name hidden during a write
+ * Nothing waits for the queue (but a follower's close, briefly:
+ * inval_settle), so nothing may depend on an invalidation having happened.  What did (a checkpoint name hidden during a write
  * session, version_hide_name) holds another way: the names of checkpoint
  * files are never cached by the kernel (entry timeout 0, fs_entry), so each
  * path lookup asks the daemon, which answers from its own state
@@ -51,6 +51,13 @@ void inval_inode(uint64_t ino, int64_t off, int64_t len);
 void inval_entry(uint64_t parent, const char *name, size_t len);
 /* The same, and that NAME in PARENT, which was CHILD, is gone. */
 void inval_delete(uint64_t parent, uint64_t child, const char *name, size_t len);
+
+/* Wait, MS milliseconds at most, until what is queued now has been sent:
+ * 0 or -ETIMEDOUT.  Only for a handler that holds no aifs lock and whose
+ * caller holds no directory lock of the kernel (a follower's close, so that
+ * its caller then reads its own save, fwd.c): the thread may wait in the
+ * kernel, so the wait is bounded. */
+int inval_settle(unsigned ms);
 
 /* Invalidations queued, sent, merged into a pending one, dropped (queue full
  * or stopped), and pending now. */

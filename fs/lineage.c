@@ -317,10 +317,9 @@ void lineage_pruned(unsigned long *jobs, unsigned long *sources)
 	*sources = atomic_load(&pruned_sources);
 }
 
-/* A source new to job J: describe it, remember it, store it. */
-static void src_add(struct fs *fs, struct ljob *j, const uint8_t *key, struct inode *in)
+/* A source new to job J, described by JSON (taken): remember it, store it. */
+static void src_add_json(struct fs *fs, struct ljob *j, const uint8_t *key, char *json)
 {
-	char *json = src_describe(fs, key, in);
 	struct meta_batch *b;
 	struct lsrc copy;
 	bool added = false;
@@ -351,6 +350,13 @@ static void src_add(struct fs *fs, struct ljob *j, const uint8_t *key, struct in
 				 j->id[0], j->id[1], j->id[2], j->id[3]);
 		meta_batch_free(b);
 	}
+}
+
+/* A source new to job J, first read through IN: describe it, remember it,
+ * store it. */
+static void src_add(struct fs *fs, struct ljob *j, const uint8_t *key, struct inode *in)
+{
+	src_add_json(fs, j, key, src_describe(fs, key, in));
 }
 
 /* --- live (file, content) pairs ------------------------------------------ */
@@ -469,6 +475,40 @@ void lineage_open(struct fs *fs, fuse_req_t req, struct inode *in, int flags)
 		src_add(fs, j, key, in);
 	if (key[0] == 'd')
 		live_file(fs, j, key, in);
+}
+
+int lineage_source_of(struct fs *fs, struct inode *in, uint8_t key[LINEAGE_SRC_KEY], char **json)
+{
+	if (!S_ISREG(in->attr.mode) || source_key(fs, in, key) < 0)
+		return -ENOENT;
+	if (!json)
+		return 0;
+	*json = src_describe(fs, key, in);
+	return *json ? 0 : -ENOENT;
+}
+
+void lineage_remote_read(struct fs *fs, uint32_t uid, const char *name, const char *cmdline,
+			 const uint8_t key[LINEAGE_SRC_KEY], const char *json, uint64_t file)
+{
+	struct inode *in;
+	struct ljob *j;
+	bool have;
+
+	if (fs->opt.lineage_off || !name[0])
+		return;
+	pthread_once(&boot_once, lin_boot_init);
+	j = lin_named_job(uid, name, cmdline);
+	if (!j)
+		return;
+	pthread_mutex_lock(&lin_lock);
+	have = src_find(j, key) != NULL;
+	pthread_mutex_unlock(&lin_lock);
+	if (!have && json)
+		src_add_json(fs, j, key, strdup(json));
+	if (key[0] == 'd' && file && inode_get(fs, file, &in) == 0) {
+		live_file(fs, j, key, in);
+		inode_put(fs, in);
+	}
 }
 
 struct gather {
@@ -626,7 +666,7 @@ int lineage_journal(struct fs *fs, struct meta_batch *b, uint64_t ino, uint32_t 
 	pthread_mutex_lock(&lin_lock);
 	rc = jnotes[slot].ino == ino && jnotes[slot].pid == pid;
 	pthread_mutex_unlock(&lin_lock);
-	if (rc)
+	if (rc && !lin_is_remote(pid))	/* one thread acts for many hosts' jobs */
 		return 0;
 	pthread_once(&boot_once, lin_boot_init);
 	j = lin_job_of(pid, uid, true);

@@ -66,6 +66,24 @@ void lineage_pruned(unsigned long *jobs, unsigned long *sources);
  * remember it, to name that file's versions when they are read. */
 void lineage_note_name(uint64_t ino, uint64_t dir, const char *name);
 
+/* Across hosts (fwd.c, fwdserve.c).  A job spans hosts by its name
+ * (AIFS_JOB): on a follower, what its processes read is sent to the writer,
+ * and the changes they forward are made there in that job. */
+#define LINEAGE_SRC_KEY	17
+/* On a follower: the source reading IN is (its key, and with JSON its
+ * description, malloc'd), or -ENOENT if IN is none. */
+int lineage_source_of(struct fs *fs, struct inode *in, uint8_t key[LINEAGE_SRC_KEY], char **json);
+/* On the writer: job NAME of user UID, on another host, read source KEY
+ * (described by JSON; through live dataset file FILE, or 0). */
+void lineage_remote_read(struct fs *fs, uint32_t uid, const char *name, const char *cmdline,
+			 const uint8_t key[LINEAGE_SRC_KEY], const char *json, uint64_t file);
+/* Thread TID makes a change forwarded by a process of job NAME ("" if it
+ * had none: no lineage then) and command line CMDLINE, until _end. */
+void lineage_remote_begin(uint32_t tid, const char *job, const char *cmdline);
+void lineage_remote_end(uint32_t tid);
+/* AIFS_JOB of process PID, if set to a usable name. */
+bool lineage_job_name(uint32_t pid, char *name, size_t len);
+
 /* The hooks of lineage into the core (hooks.h), registered at mount. */
 extern const struct fs_feature_ops lineage_feature;
 

@@ -44,6 +44,17 @@ void lin_boot_init(void);
  * GONE_OK a process that has exited is looked up by pid and uid alone (a
  * commit at its last close). */
 struct ljob *lin_job_of(uint32_t pid, uint32_t uid, bool gone_ok);
+/* The named job NAME of user UID (AIFS_JOB), found or made (CMDLINE: its
+ * command line if made here). */
+struct ljob *lin_named_job(uint32_t uid, const char *name, const char *cmdline);
+/* AIFS_JOB=NAME of process PID's initial environment into NAME. */
+bool lin_job_name(uint32_t pid, char *name, size_t len);
+/* Thread TID of this daemon makes a change a follower forwarded, for
+ * process CMDLINE of job NAME ("": unnamed) there, until lin_remote_end:
+ * lin_job_of and lin_cmdline answer for that process. */
+void lin_remote_begin(uint32_t tid, const char *name, const char *cmdline);
+void lin_remote_end(uint32_t tid);
+bool lin_is_remote(uint32_t pid);
 /* Command line of PID, arguments joined by spaces ("" if gone). */
 void lin_cmdline(uint32_t pid, char *buf, size_t len);
 /* Whether the job of 'j' record VAL has ended for good: a session job whose

@@ -39,6 +39,8 @@
  *                     after boot) | boot id[40]
  */
 #include "fs/lineage_priv.h"
+#include "fs/lineage.h"
+#include "fs/inode.h"
 #include "meta/keys.h"
 
 #include <errno.h>
@@ -167,9 +169,15 @@ static int64_t ticks_ns(uint64_t ticks)
 	       (int64_t)(ticks % (uint64_t)J.hz) * (1000000000 / J.hz);
 }
 
+static bool remote_get(uint32_t pid, char *name, size_t nlen, char *cmd, size_t clen);
+
 void lin_cmdline(uint32_t pid, char *buf, size_t len)
 {
-	ssize_t n = proc_read(pid, "cmdline", buf, len);
+	ssize_t n;
+
+	if (remote_get(pid, NULL, 0, buf, len))
+		return;		/* a thread acting for a process of another host */
+	n = proc_read(pid, "cmdline", buf, len);
 
 	for (ssize_t i = 0; i < n; i++)
 		if (!buf[i])
@@ -232,6 +240,89 @@ static bool proc_job_name(uint32_t pid, char *name, size_t len)
 	}
 	free(env);
 	return found;
+}
+
+bool lin_job_name(uint32_t pid, char *name, size_t len)
+{
+	return proc_job_name(pid, name, len);
+}
+
+/* --- threads acting for processes of other hosts ------------------------- */
+
+#define REMOTE_MAX	32
+
+/* Under lin_lock: the daemon's threads that make the changes a follower
+ * forwarded (fwdserve.c), each for the job NAME ("" if the process had no
+ * AIFS_JOB) of a process whose command line was CMD. */
+static struct {
+	uint32_t tid;
+	char name[129];
+	char cmd[1024];
+} R[REMOTE_MAX];
+
+void lin_remote_begin(uint32_t tid, const char *name, const char *cmdline)
+{
+	pthread_mutex_lock(&lin_lock);
+	for (size_t i = 0; i < REMOTE_MAX; i++) {
+		if (R[i].tid && R[i].tid != tid)
+			continue;
+		R[i].tid = tid;
+		snprintf(R[i].name, sizeof(R[i].name), "%s", name ? name : "");
+		snprintf(R[i].cmd, sizeof(R[i].cmd), "%s", cmdline ? cmdline : "");
+		break;
+	}
+	pthread_mutex_unlock(&lin_lock);
+}
+
+void lin_remote_end(uint32_t tid)
+{
+	pthread_mutex_lock(&lin_lock);
+	for (size_t i = 0; i < REMOTE_MAX; i++)
+		if (R[i].tid == tid)
+			R[i].tid = 0;
+	pthread_mutex_unlock(&lin_lock);
+}
+
+/* Is PID a thread acting for another host?  Its job's name and the
+ * command line into NAME and CMD (either may be NULL). */
+static bool remote_get(uint32_t pid, char *name, size_t nlen, char *cmd, size_t clen)
+{
+	bool found = false;
+
+	if (!pid)
+		return false;
+	pthread_mutex_lock(&lin_lock);
+	for (size_t i = 0; i < REMOTE_MAX && !found; i++) {
+		if (R[i].tid != pid)
+			continue;
+		found = true;
+		if (name)
+			snprintf(name, nlen, "%s", R[i].name);
+		if (cmd)
+			snprintf(cmd, clen, "%s", R[i].cmd);
+	}
+	pthread_mutex_unlock(&lin_lock);
+	return found;
+}
+
+bool lin_is_remote(uint32_t pid)
+{
+	return remote_get(pid, NULL, 0, NULL, 0);
+}
+
+void lineage_remote_begin(uint32_t tid, const char *job, const char *cmdline)
+{
+	lin_remote_begin(tid, job, cmdline);
+}
+
+void lineage_remote_end(uint32_t tid)
+{
+	lin_remote_end(tid);
+}
+
+bool lineage_job_name(uint32_t pid, char *name, size_t len)
+{
+	return lin_job_name(pid, name, len);
 }
 
 /* --- jobs -------------------------------------------------------------- */
@@ -457,13 +548,56 @@ static void slot_set(struct pslot *slot, uint32_t pid, const struct pinfo *pi, s
 	pthread_mutex_unlock(&lin_lock);
 }
 
+struct ljob *lin_named_job(uint32_t uid, const char *name, const char *cmdline)
+{
+	char ident[300], when[40];
+	uint8_t md[32];
+	struct ljob *j;
+	struct sb s = { 0 };
+
+	snprintf(ident, sizeof(ident), "name:%u:%s", uid, name);
+	if (EVP_Digest(ident, strlen(ident), md, NULL, EVP_sha256(), NULL) != 1)
+		return NULL;
+	pthread_mutex_lock(&lin_lock);
+	j = job_find(md);
+	pthread_mutex_unlock(&lin_lock);
+	if (j)
+		return j;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return NULL;
+	memcpy(j->id, md, LIN_JOB_ID);
+	lin_iso(fs_now(), when, sizeof(when));
+	sb_add(&s, "{\"id\": \"");
+	sb_hex(&s, j->id, LIN_JOB_ID);
+	sb_add(&s, "\", \"name\": ");
+	sb_str(&s, name);
+	sb_printf(&s, ", \"rule\": \"name\", \"sid\": 0, \"uid\": %u, \"cmdline\": ", uid);
+	sb_str(&s, cmdline ? cmdline : "");
+	sb_printf(&s, ", \"start\": \"%s\"}", when);
+	j->desc = sb_take(&s);
+	j->rec[0] = 1;
+	j->rec[1] = 'n';
+	memcpy(j->rec + 14, J.boot, sizeof(J.boot));
+	if (!j->desc) {
+		free(j);
+		return NULL;
+	}
+	return job_insert(j);
+}
+
 struct ljob *lin_job_of(uint32_t pid, uint32_t uid, bool gone_ok)
 {
 	struct pslot *slot = &J.pcache[pid % PCACHE];
 	struct pinfo pi = { 0 };
 	struct ljob *j = NULL;
+	char name[129], cmd[1024];
 	bool alive;
 
+	/* a thread making a follower's change: the job of the process there,
+	 * known only by its name (other jobs do not span hosts) */
+	if (remote_get(pid, name, sizeof(name), cmd, sizeof(cmd)))
+		return name[0] ? lin_named_job(uid, name, cmd) : NULL;
 	pthread_mutex_lock(&lin_lock);
 	j = slot_fast(slot, pid, uid);
 	pthread_mutex_unlock(&lin_lock);

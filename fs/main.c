@@ -26,6 +26,8 @@
 #include "fs/tierctl.h"
 #include "tier/failpoint.h"
 #include "fs/follow.h"
+#include "fs/fwd.h"
+#include "fs/readahead.h"
 #include "meta/ship.h"
 
 #include <errno.h>
@@ -59,6 +61,8 @@ static const char usage_text[] =
 	"       keep_every=K       with keep_versions, also keep every K-th version\n"
 	"       replica=DIR        a follower's local replica of the metadata (default\n"
 	"                          /var/lib/aifs/follow/POOL.NAME)\n"
+	"       forward_timeout=S  seconds a follower's write waits for the writer\n"
+	"                          before it fails with EIO (default 120)\n"
 	"       dir_versions=auto|manual  commit directory checkpoints when a training\n"
 	"                          stack's last file lands (default auto; see aifs(7))\n"
 	"       audit_retention=DAYS  journal files kept at least DAYS (default 183)\n"
@@ -310,6 +314,12 @@ static int parse_word(struct cmdline *c, const char *w)
 		c->replica = strdup(v + 1);
 		if (!c->replica)
 			return -1;
+	} else if (!strncmp(w, "forward_timeout=", 16)) {
+		unsigned long n = strtoul(v + 1, &end, 10);
+
+		if (*end || !v[1] || n < 1 || n > 86400)
+			goto bad_value;
+		c->opt.forward_timeout = (unsigned)n;
 	} else if (!strncmp(w, "tier_interval=", 14)) {
 		if (parse_double(v + 1, &c->opt.tier_interval) < 0 || c->opt.tier_interval < 0.1)
 			goto bad_value;
@@ -360,7 +370,7 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *c)
 				   .cold_codec = TIER_CODEC_AUTO, .migrate_bw = 200,
 				   .tier_interval = 60, .reserve_mb = -1,
 				   .audit_leaves = 1000, .audit_secs = 10,
-				   .audit_admin_gid = -1 };
+				   .audit_admin_gid = -1, .forward_timeout = 120 };
 	/* '+' is not used: mount.fuse3 puts -o after the operands. */
 	while ((ch = getopt_long(argc, argv, "fdso:hV", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -386,86 +396,37 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *c)
 	return 0;
 }
 
+/* How to reach the cluster of a store in RADOS: the mount's options, else
+ * the store's (FS NULL: before it is open). */
+static struct tier_rados_opts rados_of(const struct cmdline *c, const struct fs *fs)
+{
+	return (struct tier_rados_opts){
+		.conf = c->ceph_conf || !fs ? c->ceph_conf : fs->store->ceph_conf,
+		.user = c->ceph_user || !fs ? c->ceph_user : fs->store->ceph_user,
+		.timeout = c->rados_timeout >= 0 ? (unsigned)c->rados_timeout : STORE_RADOS_TIMEOUT };
+}
+
 /* A follower mounts the local replica of the store it follows (follow.c):
  * C->store becomes its path and C->follow_next the first shipped batch it
  * still needs. */
 static int follow_prepare(struct cmdline *c, char *msg, size_t msglen)
 {
-	struct tier_rados_opts ro = { .conf = c->ceph_conf, .user = c->ceph_user,
-				      .timeout = c->rados_timeout >= 0 ? (unsigned)c->rados_timeout :
-					       STORE_RADOS_TIMEOUT };
+	struct tier_rados_opts ro = rados_of(c, NULL);
 	int rc;
 
 	c->spec = c->store;
-	rc = follow_replica(c->spec, &ro, &c->replica, msg, msglen);
+	rc = follow_replica(c->spec, &ro, &c->replica, &c->follow_next, msg, msglen);
 	if (rc < 0)
 		return rc;
-	rc = follow_seq_read(c->replica, &c->follow_next);
-	if (rc < 0) {
-		snprintf(msg, msglen, "%s is not a follower's replica (no follow.seq): remove it "
-			 "to have it made anew", c->replica);
-		return rc;
-	}
 	c->store = c->replica;
-	/* read-only, names and attributes kept by the kernel one second at most */
-	if (!c->opt.ro && append_opt(c, "ro") < 0)
-		return -ENOMEM;
-	c->opt.ro = c->opt.store_ro = c->opt.lineage_off = true;
+	/* writes are the writer's to make (fwd.c); names and attributes kept
+	 * by the kernel one second at most */
+	c->opt.store_ro = c->opt.lineage_off = true;
 	if (c->opt.attr_timeout > 1)
 		c->opt.attr_timeout = 1;
 	if (c->opt.entry_timeout > 1)
 		c->opt.entry_timeout = 1;
 	return 0;
-}
-
-/* Open the store and mount it; on failure MSG holds the reason. */
-/* The device "MAJ:MIN" of the FUSE mount on MNT from /proc/self/mountinfo
- * (a stat of MNT would wait for this very daemon); 0 if found. */
-static int mount_dev(const char *mnt, char *dev, size_t len)
-{
-	char line[4096], id[32], point[PATH_MAX], type[64];
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	int found = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		const char *dash = strstr(line, " - ");
-
-		if (!dash || sscanf(line, "%*s %*s %31s %*s %4095s", id, point) != 2 ||
-		    sscanf(dash + 3, "%63s", type) != 1)
-			continue;
-		if (!strcmp(point, mnt) && !strncmp(type, "fuse", 4)) {
-			snprintf(dev, len, "%s", id);
-			found = 0;	/* the last one is on top */
-		}
-	}
-	fclose(f);
-	return found;
-}
-
-/* FUSE mounts get the kernel's 128 KiB read-ahead, so a sequential reader
- * waits on a READ round trip per 128 KiB; KIB (one FUSE request can carry
- * 1 MiB) keeps the daemon's extent reads large and overlapped. */
-static void set_readahead(const char *mnt, unsigned kib)
-{
-	char real[PATH_MAX], dev[32], path[96];
-	FILE *f;
-
-	if (!kib || !realpath(mnt, real) || mount_dev(real, dev, sizeof(dev)) < 0) {
-		if (kib)
-			log_msg(LOG_INFO, "read-ahead of %s left as is: mount not found", mnt);
-		return;
-	}
-	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
-	f = fopen(path, "we");
-	if (f && fprintf(f, "%u\n", kib) < 0) {
-		fclose(f);
-		f = NULL;
-	}
-	if (!f || fclose(f) != 0)
-		log_msg(LOG_INFO, "read-ahead of %s left as is: %s: %s", mnt, path,
-			strerror(errno));
 }
 
 /* The space kept free on each tier's device (reserve=MB, by default 1% of
@@ -587,7 +548,8 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 	if (c->opt.debug)
 		argv[3] = "-d";
 	args = (struct fuse_args)FUSE_ARGS_INIT(c->opt.debug ? 4 : 3, argv);
-	se = fuse_session_new(&args, stats_wrap(fs_ops_table()), sizeof(struct fuse_lowlevel_ops), fs);
+	se = fuse_session_new(&args, stats_wrap(c->follow ? fwd_ops(fs_ops_table()) : fs_ops_table()),
+			      sizeof(struct fuse_lowlevel_ops), fs);
 	fuse_opt_free_args(&args);	/* what libfuse added to them */
 	free(o);
 	if (!se) {
@@ -606,12 +568,13 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 	if (rc < 0)
 		log_warn("cannot record the mount point in %s/lock: %s (a mount right after "
 			 "the unmount will not wait for this daemon)", c->store, strerror(-rc));
-	set_readahead(c->mnt, c->opt.readahead_kb);
+	readahead_set(c->mnt, c->opt.readahead_kb);
 	return 0;
 }
 
-static void start_threads(struct fs *fs)
+static void start_threads(struct fs *fs, const struct cmdline *c)
 {
+	struct tier_rados_opts ro = rados_of(c, fs);
 	int rc;
 
 	if (journal_start(fs) < 0)
@@ -629,6 +592,8 @@ static void start_threads(struct fs *fs)
 	if (rc < 0)
 		log_err("metadata shipping not started (%s): aifsctl recover will not find this "
 			"mount's changes", strerror(-rc));
+	else if ((rc = fwd_serve_start(fs, c->mnt, &ro)) < 0)
+		log_err("followers' writes are not served (%s): they fail with EIO", strerror(-rc));
 }
 
 static int serve(struct cmdline *c, struct fs *fs, struct fuse_session *se)
@@ -750,24 +715,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (!fs->opt.store_ro)
-		start_threads(fs);
+		start_threads(fs, &c);
 	rc = inval_start(fs);
 	if (rc < 0)
 		log_warn("invalidation thread not started (%s): the kernel drops cached pages and "
 			 "names only when they time out", strerror(-rc));
 	if (c.follow) {
-		struct tier_rados_opts ro = { .conf = c.ceph_conf ? c.ceph_conf : fs->store->ceph_conf,
-					      .user = c.ceph_user ? c.ceph_user : fs->store->ceph_user,
-					      .timeout = c.rados_timeout >= 0 ?
-							 (unsigned)c.rados_timeout : STORE_RADOS_TIMEOUT };
+		struct tier_rados_opts ro = rados_of(&c, fs);
 
-		rc = follow_start(fs, c.spec, &ro, c.follow_next);
-		if (rc < 0)
-			log_err("follower: cannot follow %s: %s; serving the replica as it is",
-				c.spec, strerror(-rc));
-		else
-			log_notice("following %s from shipped batch %llu", c.spec,
-				   (unsigned long long)c.follow_next);
+		if (follow_start(fs, c.spec, &ro, c.follow_next) == 0)	/* says what it does */
+			fwd_start(fs, c.spec, &ro);			/* the same */
 	}
 	log_msg(LOG_NOTICE, "mounted %s on %s", store, mnt);
 	if (report >= 0) {
@@ -781,7 +738,9 @@ int main(int argc, char **argv)
 		detach_stdio();
 	}
 	rc = serve(&c, fs, se);
+	fwd_stop(fs);
 	follow_stop(fs);
+	fwd_serve_stop(fs);
 	migrate_stop(fs);
 	journal_stop(fs);
 	space_reclaimer_stop(fs);

@@ -110,15 +110,11 @@ void shipping_stop(struct fs *fs)
 
 /* A round that began after the request covers everything committed
  * before it: wait for it (or for the one after, if a round was running). */
-int shipping_wait(struct fs *fs)
+static int ship_until(struct shipper *sp, uint64_t target)
 {
-	struct shipper *sp = fs->shipper;
-	uint64_t target, start;
+	uint64_t start;
 	int rc = 0;
 
-	if (!sp || !fs->opt.remote_sync)
-		return 0;
-	target = meta_seq(fs->meta);
 	pthread_mutex_lock(&sp->lock);
 	start = sp->rounds;
 	if (target > sp->want)
@@ -132,10 +128,27 @@ int shipping_wait(struct fs *fs)
 		pthread_cond_wait(&sp->round, &sp->lock);
 	}
 	pthread_mutex_unlock(&sp->lock);
+	return rc;
+}
+
+int shipping_wait(struct fs *fs)
+{
+	uint64_t target;
+	int rc;
+
+	if (!fs->shipper || !fs->opt.remote_sync)
+		return 0;
+	target = meta_seq(fs->meta);
+	rc = ship_until(fs->shipper, target);
 	if (rc < 0)
 		log_err("remote_sync: metadata up to %llu not shipped to the pool: %s",
 			(unsigned long long)target, strerror(-rc));
 	return rc < 0 ? -EIO : 0;
+}
+
+int shipping_push(struct fs *fs, uint64_t seq)
+{
+	return fs->shipper ? ship_until(fs->shipper, seq) : -ENOTCONN;
 }
 
 const struct fs_feature_ops shipping_feature = {

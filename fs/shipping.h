@@ -13,6 +13,10 @@
 int shipping_start(struct fs *fs);
 void shipping_stop(struct fs *fs);
 int shipping_wait(struct fs *fs);
+/* Ship now, whatever remote_sync says, and wait until the metadata up to
+ * sequence number SEQ is in the pool (fwdserve.c: a follower waits for it):
+ * 0, or -errno when the round that should have shipped it failed. */
+int shipping_push(struct fs *fs, uint64_t seq);
 
 /* The hooks of shipping into the core (hooks.h), registered at mount. */
 extern const struct fs_feature_ops shipping_feature;

@@ -10,6 +10,7 @@
  */
 #include "fs/fs.h"
 #include "fs/follow.h"
+#include "fs/fwd.h"
 #include "fs/inval.h"
 #include "fs/lineage.h"
 #include "fs/inode.h"
@@ -257,11 +258,14 @@ int stats_json(struct fs *fs, char **text, size_t *len)
 	cache_json(fs, &b);
 	{
 		double lag;
-		uint64_t next;
+		uint64_t next, made, refused, failed;
 
+		fwd_counts(&made, &refused, &failed);
 		if (follow_status(&lag, &next))
-			sb_printf(&b, " \"follower\": {\"lag_s\": %.3f, \"next_batch\": %llu},\n", lag,
-			    (unsigned long long)next);
+			sb_printf(&b, " \"follower\": {\"lag_s\": %.3f, \"next_batch\": %llu, "
+			    "\"forwarded\": {\"made\": %llu, \"refused\": %llu, \"failed\": %llu}},\n",
+			    lag, (unsigned long long)next, (unsigned long long)made,
+			    (unsigned long long)refused, (unsigned long long)failed);
 	}
 	sb_printf(&b, " \"versions\": %llu, \"snapshots\": %llu, \"snapshot_files_copied\": %llu,\n",
 	    (unsigned long long)count_recs(fs, 'V'), (unsigned long long)count_recs(fs, 'P'),

@@ -2,6 +2,7 @@
  * it (see ship.h for the objects and the guarantees).
  */
 #include "meta/ship.h"
+#include "meta/ship_priv.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -28,7 +29,7 @@ struct ship {
 
 /* ---- small file helpers ---------------------------------------------- */
 
-static int file_read(const char *path, void **buf, size_t *len)
+int ship_file_read(const char *path, void **buf, size_t *len)
 {
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
@@ -97,7 +98,7 @@ static int put_file(struct tier *t, const char *name, const char *path)
 {
 	void *buf = NULL;
 	size_t len = 0;
-	int rc = file_read(path, &buf, &len);
+	int rc = ship_file_read(path, &buf, &len);
 
 	if (rc)
 		return rc;
@@ -292,7 +293,7 @@ static int writer_id(const char *dir, struct tier *t)
 
 	snprintf(path, sizeof path, "%s/writer.id", dir);
 	snprintf(seqp, sizeof seqp, "%s/follow.seq", dir);
-	if (access(seqp, F_OK) == 0 || file_read(path, &buf, &len) != 0 || len < 8) {
+	if (access(seqp, F_OK) == 0 || ship_file_read(path, &buf, &len) != 0 || len < 8) {
 		uint8_t r[16];
 		int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
 
@@ -316,37 +317,6 @@ static int writer_id(const char *dir, struct tier *t)
 	return put_file(t, "writer", path);
 }
 
-int ship_open(struct store *s, struct ship **out)
-{
-	static const char *const files[] = { "aifs.conf", "audit.key", "audit.pub" };
-	static const char *const blobs[] = { "conf", "audit.key", "audit.pub" };
-	struct ship *sh = calloc(1, sizeof *sh);
-	char path[4096];
-	int rc = 0;
-
-	if (!sh || asprintf(&sh->tmp, "%s/ship.tmp", s->path) < 0) {
-		free(sh);
-		return -ENOMEM;
-	}
-	sh->s = s;
-	sh->t = s->tiers[TIER_HOT];
-	rc = writer_id(s->path, sh->t);
-	for (size_t i = 0; rc == 0 && i < sizeof files / sizeof files[0]; i++) {
-		snprintf(path, sizeof path, "%s/%s", s->path, files[i]);
-		rc = put_file(sh->t, blobs[i], path);
-		if (rc)
-			log_err("ship: cannot ship %s: %s", path, strerror(-rc));
-	}
-	if (rc == 0)
-		rc = ship_checkpoint(sh);
-	if (rc) {
-		ship_free(sh);
-		return rc;
-	}
-	*out = sh;
-	return 0;
-}
-
 void ship_free(struct ship *sh)
 {
 	if (!sh)
@@ -357,14 +327,9 @@ void ship_free(struct ship *sh)
 
 /* ---- recovery -------------------------------------------------------- */
 
-struct names {
-	char **v;
-	size_t n, cap;
-};
-
-static int add_name(void *ctx, const char *name)
+int ship_names_add(void *ctx, const char *name)
 {
-	struct names *l = ctx;
+	struct ship_names *l = ctx;
 
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64;
@@ -381,18 +346,131 @@ static int add_name(void *ctx, const char *name)
 	return 0;
 }
 
-static int by_name(const void *a, const void *b)
+int ship_names_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static uint64_t get_be(const uint8_t *p, int n)
+uint64_t ship_get_be(const uint8_t *p, int n)
 {
 	uint64_t v = 0;
 
 	for (int i = 0; i < n; i++)
 		v = v << 8 | p[i];
 	return v;
+}
+
+/* The last sequence number of log NAME's whole batches into *LAST; its
+ * size into *LEN. */
+static int log_last(struct tier *t, const char *name, uint64_t *last, size_t *len)
+{
+	void *blob = NULL;
+	size_t pos = 0;
+	int rc = tier_blob_get(t, name, &blob, len);
+	uint8_t *buf = blob;
+
+	while (rc == 0 && pos + 16 <= *len) {
+		uint64_t seq = ship_get_be(buf + pos, 8);
+		uint32_t count = (uint32_t)ship_get_be(buf + pos + 8, 4);
+		uint32_t blen = (uint32_t)ship_get_be(buf + pos + 12, 4);
+
+		if (pos + 16 + blen > *len)
+			break;
+		*last = seq + count - 1;
+		pos += 16 + (size_t)blen;
+	}
+	free(blob);
+	return rc;
+}
+
+static int probe_first(void *ctx, uint64_t seq, uint32_t count, const void *rep, size_t len)
+{
+	(void)count;
+	(void)rep;
+	(void)len;
+	*(uint64_t *)ctx = seq;
+	return 1;
+}
+
+/* The same writer mounted again: go on with the logs already in the pool
+ * (followers go on applying them) if the metadata still holds every batch
+ * after the last one shipped; else -ESTALE (a checkpoint is shipped). */
+static int ship_resume(struct ship *sh)
+{
+	struct ship_names logs = { 0 };
+	uint64_t last = 0, first = 0, seq = meta_seq(sh->s->meta);
+	size_t len = 0;
+	void *head = NULL;
+	int rc = tier_blob_get(sh->t, "head", &head, &len);
+
+	if (rc == 0)
+		last = strtoull(head, NULL, 16);
+	free(head);
+	if (rc == 0)
+		rc = tier_blob_list(sh->t, "l.", ship_names_add, &logs);
+	if (logs.n)
+		qsort(logs.v, logs.n, sizeof *logs.v, ship_names_cmp);
+	sh->log_bytes = 0;
+	for (size_t i = 0; rc == 0 && i < logs.n; i++) {
+		rc = log_last(sh->t, logs.v[i], &last, &len);
+		sh->log_bytes += len;
+	}
+	for (size_t i = 0; i < logs.n; i++)
+		free(logs.v[i]);
+	free(logs.v);
+	if (rc == 0 && last > seq)
+		rc = -ESTALE;		/* the pool is ahead of this metadata */
+	if (rc == 0 && last < seq &&
+	    (meta_updates(sh->s->meta, last + 1, probe_first, &first) < 0 || !first ||
+	     first > last + 1))
+		rc = -ESTALE;		/* what was not shipped is no longer in the log */
+	if (rc < 0)
+		return rc;
+	sh->shipped = last;
+	log_info("ship: going on from batch %" PRIu64 " with the metadata logs in the pool", last);
+	return 0;
+}
+
+int ship_open(struct store *s, struct ship **out)
+{
+	static const char *const files[] = { "aifs.conf", "audit.key", "audit.pub" };
+	static const char *const blobs[] = { "conf", "audit.key", "audit.pub" };
+	struct ship *sh = calloc(1, sizeof *sh);
+	char path[4096], seqp[4096];
+	void *mine = NULL, *pool = NULL;
+	size_t mlen = 0, plen = 0;
+	bool same;
+	int rc = 0;
+
+	if (!sh || asprintf(&sh->tmp, "%s/ship.tmp", s->path) < 0) {
+		free(sh);
+		return -ENOMEM;
+	}
+	sh->s = s;
+	sh->t = s->tiers[TIER_HOT];
+	/* the pool's logs go on from this store's if this writer shipped them */
+	snprintf(path, sizeof path, "%s/writer.id", s->path);
+	snprintf(seqp, sizeof seqp, "%s/follow.seq", s->path);
+	same = access(seqp, F_OK) < 0 && ship_file_read(path, &mine, &mlen) == 0 && mlen >= 32 &&
+	       tier_blob_get(sh->t, "writer", &pool, &plen) == 0 && plen >= 32 &&
+	       !memcmp(mine, pool, 32);
+	free(mine);
+	free(pool);
+	rc = writer_id(s->path, sh->t);
+	for (size_t i = 0; rc == 0 && i < sizeof files / sizeof files[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", s->path, files[i]);
+		rc = put_file(sh->t, blobs[i], path);
+		if (rc)
+			log_err("ship: cannot ship %s: %s", path, strerror(-rc));
+	}
+	if (rc == 0 && !(same && ship_resume(sh) == 0))
+		rc = ship_checkpoint(sh);
+	if (rc) {
+		ship_free(sh);
+		return rc;
+	}
+	*out = sh;
+	return 0;
 }
 
 /* Fetch the checkpoint files of head into MDIR; *SEQ its sequence number. */
@@ -450,9 +528,9 @@ static int apply_log(struct tier *t, struct meta *m, const char *name, uint64_t 
 	uint8_t *buf = blob;
 
 	while (rc == 0 && pos + 16 <= len) {
-		uint64_t seq = get_be(buf + pos, 8);
-		uint32_t count = (uint32_t)get_be(buf + pos + 8, 4);
-		uint32_t blen = (uint32_t)get_be(buf + pos + 12, 4);
+		uint64_t seq = ship_get_be(buf + pos, 8);
+		uint32_t count = (uint32_t)ship_get_be(buf + pos + 8, 4);
+		uint32_t blen = (uint32_t)ship_get_be(buf + pos + 12, 4);
 
 		if (pos + 16 + blen > len)
 			break;
@@ -531,7 +609,7 @@ static int fetch_key(struct tier *t, const char *dir, const char *name, mode_t m
 int ship_recover(const char *spec, const struct tier_rados_opts *ro, const char *dir,
 		 uint64_t *seq, char *err, size_t errlen)
 {
-	struct names logs = { 0 };
+	struct ship_names logs = { 0 };
 	struct meta *m = NULL;
 	struct tier *t = NULL;
 	char mdir[4096];
@@ -560,9 +638,9 @@ int ship_recover(const char *spec, const struct tier_rados_opts *ro, const char 
 	if (rc == 0 && (rc = meta_open(mdir, false, &m)) < 0)
 		snprintf(err, errlen, "cannot open the recovered metadata: %s", strerror(-rc));
 	if (rc == 0)
-		rc = tier_blob_list(t, "l.", add_name, &logs);
+		rc = tier_blob_list(t, "l.", ship_names_add, &logs);
 	if (logs.n)
-		qsort(logs.v, logs.n, sizeof *logs.v, by_name);
+		qsort(logs.v, logs.n, sizeof *logs.v, ship_names_cmp);
 	for (size_t i = 0; rc == 0 && i < logs.n; i++)
 		rc = apply_log(t, m, logs.v[i], &next, err, errlen);
 	if (rc == 0 && (rc = meta_sync(m)) < 0)
@@ -583,158 +661,5 @@ int ship_recover(const char *spec, const struct tier_rados_opts *ro, const char 
 	*seq = next - 1;
 	if (rc && !err[0])
 		snprintf(err, errlen, "%s", strerror(-rc));
-	return rc;
-}
-
-/* --- following -------------------------------------------------------------- */
-
-struct ship_follow {
-	struct tier *t;
-	char writer[40];	/* the writer the replica follows ("" if unknown) */
-};
-
-int ship_follow_open(const char *spec, const struct tier_rados_opts *ro, const char *replica,
-		     struct ship_follow **out)
-{
-	struct ship_follow *f = calloc(1, sizeof(*f));
-	char path[4096];
-	void *buf = NULL;
-	size_t len = 0;
-	int rc;
-
-	if (!f)
-		return -ENOMEM;
-	snprintf(path, sizeof path, "%s/writer.id", replica);
-	if (file_read(path, &buf, &len) == 0 && len >= 32)
-		memcpy(f->writer, buf, 32);
-	free(buf);
-	rc = tier_open_spec(spec, TIER_HOT, 1, ro, &f->t);
-	if (rc < 0) {
-		free(f);
-		return rc;
-	}
-	*out = f;
-	return 0;
-}
-
-int ship_follow_same_writer(struct ship_follow *f)
-{
-	void *buf = NULL;
-	size_t len = 0;
-	int rc = tier_blob_get(f->t, "writer", &buf, &len);
-
-	if (rc == -ENOENT)
-		return f->writer[0] ? -ECHILD : 0;
-	if (rc == 0)
-		rc = f->writer[0] && (len < 32 || memcmp(buf, f->writer, 32)) ? -ECHILD : 0;
-	free(buf);
-	return rc;
-}
-
-void ship_follow_free(struct ship_follow *f)
-{
-	if (!f)
-		return;
-	tier_close(f->t);
-	free(f);
-}
-
-/* Apply log NAME's batches from *NEXT on to M, telling FN each key. */
-static int follow_log(struct tier *t, struct meta *m, const char *name, uint64_t *next,
-		      void (*fn)(void *ctx, const void *key, size_t klen), void *ctx)
-{
-	void *blob = NULL;
-	size_t len = 0, pos = 0;
-	int rc = tier_blob_get(t, name, &blob, &len);
-	uint8_t *buf = blob;
-
-	while (rc == 0 && pos + 16 <= len) {
-		uint64_t seq = get_be(buf + pos, 8);
-		uint32_t count = (uint32_t)get_be(buf + pos + 8, 4);
-		uint32_t blen = (uint32_t)get_be(buf + pos + 12, 4);
-
-		if (pos + 16 + blen > len)
-			break;		/* being appended to: the rest next time */
-		if (seq + count > *next) {
-			if (seq != *next) {
-				rc = -ESTALE;	/* a gap: shipped past what was kept */
-				break;
-			}
-			rc = meta_apply_keys(m, buf + pos + 16, blen, fn, ctx);
-			if (rc == 0)
-				*next = seq + count;
-		}
-		pos += 16 + (size_t)blen;
-	}
-	free(blob);
-	return rc == -ENOENT ? 0 : rc;	/* removed meanwhile: its batches are older */
-}
-
-int ship_follow_step(struct ship_follow *f, struct meta *m, uint64_t *next,
-		     void (*fn)(void *ctx, const void *key, size_t klen), void *ctx)
-{
-	struct names logs = { 0 };
-	int rc = ship_follow_same_writer(f);
-
-	if (rc == 0)
-		rc = tier_blob_list(f->t, "l.", add_name, &logs);
-
-	if (logs.n)
-		qsort(logs.v, logs.n, sizeof *logs.v, by_name);
-	for (size_t i = 0; rc == 0 && i < logs.n; i++) {
-		/* a log whose successor starts at or before *NEXT holds nothing new */
-		if (i + 1 < logs.n && strtoull(logs.v[i + 1] + 2, NULL, 16) <= *next)
-			continue;
-		if (strtoull(logs.v[i] + 2, NULL, 16) > *next)
-			rc = -ESTALE;	/* what *NEXT needs was compacted into a checkpoint */
-		else
-			rc = follow_log(f->t, m, logs.v[i], next, fn, ctx);
-	}
-	for (size_t i = 0; i < logs.n; i++)
-		free(logs.v[i]);
-	free(logs.v);
-	return rc;
-}
-
-int ship_catch_up(struct store *s, char *err, size_t errlen)
-{
-	struct ship_follow f = { .t = s->tiers[TIER_HOT] };
-	char path[4096];
-	void *buf = NULL;
-	size_t len = 0;
-	uint64_t next = 0, was;
-	int rc;
-
-	snprintf(path, sizeof path, "%s/follow.seq", s->path);
-	if (file_read(path, &buf, &len) != 0)
-		return 0;		/* not a follower's replica */
-	if (len)
-		next = strtoull(buf, NULL, 10);
-	free(buf);
-	snprintf(path, sizeof path, "%s/writer.id", s->path);
-	if (file_read(path, &buf, &len) == 0 && len >= 32)
-		memcpy(f.writer, buf, 32);
-	free(buf);
-	if (!next) {
-		snprintf(err, errlen, "%s/follow.seq is damaged", s->path);
-		return -EINVAL;
-	}
-	do {
-		was = next;
-		rc = ship_follow_step(&f, s->meta, &next, NULL, NULL);
-	} while (rc == 0 && next != was);
-	if (rc == 0)
-		rc = meta_sync(s->meta);
-	if (rc == -ECHILD || rc == -ESTALE)
-		snprintf(err, errlen, "%s is a follower's replica that %s: it cannot become the "
-			 "writer; recover the store from the pool instead (aifsctl recover)",
-			 s->path, rc == -ECHILD ? "another writer has taken over from" :
-			 "missed what its writer compacted");
-	else if (rc)
-		snprintf(err, errlen, "%s: catching up with what its writer shipped: %s", s->path,
-			 strerror(-rc));
-	else
-		log_notice("ship: replica %s caught up to batch %llu, now the writer", s->path,
-			   (unsigned long long)next);
 	return rc;
 }

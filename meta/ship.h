@@ -30,7 +30,10 @@
 struct ship;
 
 /* Start shipping store S (its hot tier must be RADOS and its metadata
- * opened with meta_open_shipped): the conf and keys, then a checkpoint.
+ * opened with meta_open_shipped): the conf and keys, then a checkpoint,
+ * unless the pool's logs are this same writer's and its metadata still
+ * holds every batch after the last one they hold: then shipping goes on
+ * with them, so that followers go on following a writer mounted again.
  * *OUT is freed by ship_free. */
 int ship_open(struct store *s, struct ship **out);
 

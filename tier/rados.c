@@ -100,7 +100,7 @@ int tier_spec_is_rados(const char *spec)
 }
 
 /* Split SPEC into pool and namespace (default: UUID). */
-static int spec_parse(const char *spec, const char *uuid, char **pool, char **ns)
+int rtier_spec_parse(const char *spec, const char *uuid, char **pool, char **ns)
 {
 	const char *p = spec + 6, *slash = strchr(p, '/');
 	size_t plen = slash ? (size_t)(slash - p) : strlen(p);
@@ -131,7 +131,7 @@ static int conf_set(rados_t c, const char *key, unsigned v)
 }
 
 /* Connect to the cluster and open POOL with namespace NS. */
-static int cluster_connect(const char *spec, const char *pool, const char *ns,
+int rtier_cluster_connect(const char *spec, const char *pool, const char *ns,
 		   const struct tier_rados_opts *ro, rados_t *cluster, rados_ioctx_t *io)
 {
 	const char *user = ro ? ro->user : NULL;
@@ -181,7 +181,7 @@ fail:
 }
 
 /* Read aifs.store and check that it names the store RO->uuid. */
-static int store_check(const char *spec, rados_ioctx_t io, const struct tier_rados_opts *ro)
+int rtier_store_check(const char *spec, rados_ioctx_t io, const struct tier_rados_opts *ro)
 {
 	char buf[128] = "", uuid[64] = "";
 	int n = rados_read(io, RADOS_STORE_OBJ, buf, sizeof buf - 1, 0);
@@ -504,7 +504,7 @@ static int rtier_open(const char *spec, int id, int readonly, const struct tier_
 	t->readonly = readonly;
 	t->seg_max = TIER_SEG_MAX;
 	t->dcache = dcache_new();
-	rc = spec_parse(spec, ro ? ro->uuid : NULL, &t->pool, &t->ns);
+	rc = rtier_spec_parse(spec, ro ? ro->uuid : NULL, &t->pool, &t->ns);
 	if (rc < 0) {
 		rc = user_fail(ro, rc, "%s is not a RADOS tier name: expected rados:POOL/NAME",
 			       spec);
@@ -515,9 +515,9 @@ static int rtier_open(const char *spec, int id, int readonly, const struct tier_
 		rc = -ENOMEM;
 		goto out;
 	}
-	rc = cluster_connect(t->spec, t->pool, t->ns, ro, &t->cluster, &t->io);
+	rc = rtier_cluster_connect(t->spec, t->pool, t->ns, ro, &t->cluster, &t->io);
 	if (rc == 0)
-		rc = store_check(t->spec, t->io, ro);
+		rc = rtier_store_check(t->spec, t->io, ro);
 	if (rc == 0 && !readonly && ro && ro->holder)
 		rc = lock_take(t, ro);
 	if (rc == 0)
@@ -576,13 +576,13 @@ int tier_rados_create(const char *spec, const struct tier_rados_opts *ro, char *
 	rados_list_ctx_t ls;
 	const char *name;
 	char *pool, *ns, buf[128];
-	int rc = spec_parse(spec, ro ? ro->uuid : NULL, &pool, &ns);
+	int rc = rtier_spec_parse(spec, ro ? ro->uuid : NULL, &pool, &ns);
 
 	if (rc < 0)
 		return user_fail(ro, rc, "%s is not a RADOS tier name: expected rados:POOL[/NAME]",
 				 spec);
 	snprintf(out, outlen, "rados:%s/%s", pool, ns);
-	rc = cluster_connect(out, pool, ns, ro, &cluster, &io);
+	rc = rtier_cluster_connect(out, pool, ns, ro, &cluster, &io);
 	if (rc < 0)
 		goto out;
 	rc = rados_nobjects_list_open(io, &ls);
@@ -616,16 +616,16 @@ int tier_rados_unlock(const char *spec, const struct tier_rados_opts *ro,
 	rados_ioctx_t io;
 	struct lockers l;
 	char *pool, *ns, who[6400];
-	int rc = spec_parse(spec, ro ? ro->uuid : NULL, &pool, &ns), broken = 0;
+	int rc = rtier_spec_parse(spec, ro ? ro->uuid : NULL, &pool, &ns), broken = 0;
 
 	if (rc < 0)
 		return user_fail(ro, rc, "%s is not a RADOS tier name", spec);
-	rc = cluster_connect(spec, pool, ns, ro, &cluster, &io);
+	rc = rtier_cluster_connect(spec, pool, ns, ro, &cluster, &io);
 	free(pool);
 	free(ns);
 	if (rc < 0)
 		return rc;
-	rc = store_check(spec, io, ro);
+	rc = rtier_store_check(spec, io, ro);
 	if (rc == 0)
 		rc = lockers_list(io, &l);
 	if (rc == 0) {

@@ -102,6 +102,15 @@ struct rtier {
 	int64_t stat_when;
 };
 
+/* Split "rados:POOL[/NAME]" into POOL and NAME (UUID when absent), malloc'd. */
+int rtier_spec_parse(const char *spec, const char *uuid, char **pool, char **ns);
+/* Connect to the cluster as RO says and open POOL with namespace NS (SPEC
+ * names it in messages; RO->err gets one line on failure). */
+int rtier_cluster_connect(const char *spec, const char *pool, const char *ns,
+			  const struct tier_rados_opts *ro, rados_t *cluster, rados_ioctx_t *io);
+/* The namespace holds a store (aifs.store), RO->uuid's if given. */
+int rtier_store_check(const char *spec, rados_ioctx_t io, const struct tier_rados_opts *ro);
+
 /* Log "tier NAME (SPEC): MESSAGE" and return RC. */
 int rtier_fail(const struct rtier *t, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -88,10 +88,13 @@ int cmd_status(int argc, char **argv)
 			       json_u64_at(d, "cache.dirty") / 1048576.0, json_u64_at(d, "cache.hits"),
 			       json_u64_at(d, "cache.misses"), json_u64_at(d, "cache.remote_reads"));
 		if (json_at(d, "follower"))
-			printf("follower   read-only, %.1f s behind what the writer shipped (next "
-			       "batch %llu)\n", json_at(d, "follower.lag_s") ?
-			       json_num_at(d, "follower.lag_s") : -1.0,
-			       json_u64_at(d, "follower.next_batch"));
+			printf("follower   %.1f s behind what the writer shipped (next batch %llu); "
+			       "writes forwarded: %llu made, %llu refused, %llu failed\n",
+			       json_at(d, "follower.lag_s") ? json_num_at(d, "follower.lag_s") : -1.0,
+			       json_u64_at(d, "follower.next_batch"),
+			       json_u64_at(d, "follower.forwarded.made"),
+			       json_u64_at(d, "follower.forwarded.refused"),
+			       json_u64_at(d, "follower.forwarded.failed"));
 		printf("versions   %llu\nsnapshots  %llu\n", json_u64_at(d, "versions"),
 		       json_u64_at(d, "snapshots"));
 		printf("journal    %llu records, %llu signed\n", json_u64_at(d, "journal.records"),

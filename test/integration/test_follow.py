@@ -1,11 +1,15 @@
 #!/usr/bin/python3
-"""Follower mounts (issue 21, part 1): a read-only mount of a store whose data
-is in RADOS, from its local replica of the metadata, that sees what the
-writer commits as the writer ships it.  Against a real one-node cluster
-(ceph.py) started once for this file; the writer and the follower run on
-this host, in directories of their own, as two hosts would."""
+"""Follower mounts (issue 21): a mount of a store whose data is in RADOS, from
+its local replica of the metadata, that sees what the writer commits as the
+writer ships it (part 1), and whose writes to checkpoint and journal areas the
+writer makes (parts 2 and 4).  Against a real one-node cluster (ceph.py)
+started once for this file; the writer and the followers run on this host, in
+directories of their own, sharing nothing but the cluster, as hosts would."""
 
+import errno
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,8 +19,8 @@ import time
 sys.dont_write_bytecode = True     # keep the source tree free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ceph  # noqa: E402
-from harness import (AIFS_BIN, AIFSCTL_BIN, Fail, Store, check, data, eq, main,  # noqa: E402
-                     read_all, run, skip_native, test, write_file)
+from harness import (AIFS_BIN, AIFSCTL_BIN, Fail, Skip, Store, check, data, eq,  # noqa: E402
+                     main, read_all, run, run_as, skip_native, test, write_file)
 
 CLUSTER = None
 
@@ -35,15 +39,18 @@ class Writer(Store):
 
 
 class Follower:
-    def __init__(self, spec, extra="", replica=None):
+    def __init__(self, spec, extra="", replica=None, env=None):
         self.base = tempfile.mkdtemp(prefix="aifs-follow-")
+        os.chmod(self.base, 0o755)      # other users reach the mount
         self.mnt = os.path.join(self.base, "mnt")
         self.replica = replica or os.path.join(self.base, "replica")
         os.mkdir(self.mnt)
         self.log = open(os.path.join(self.base, "aifs.log"), "w")
         argv = [AIFS_BIN, "--follow", spec, self.mnt, "-f", "-o",
                 "allow_other,replica=%s,ceph_conf=%s%s" % (self.replica, CLUSTER.conf, extra)]
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
+        e = dict(os.environ)
+        e.update(env or {})
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=e)
         deadline = time.time() + 60
         while not os.path.ismount(self.mnt):
             if self.proc.poll() is not None or time.time() > deadline:
@@ -62,6 +69,8 @@ class Follower:
             self.proc.wait()
 
     def close(self):
+        """Unmount and remove everything; a daemon that did not exit 0 (a
+        sanitizer's report, a crash) fails the test unless it failed already."""
         subprocess.run(["umount", self.mnt], stderr=subprocess.DEVNULL)
         try:
             self.proc.wait(timeout=30)
@@ -69,7 +78,11 @@ class Follower:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+        with open(self.log.name, errors="replace") as f:
+            tail = f.read()[-3000:]
         shutil.rmtree(self.base, ignore_errors=True)
+        if self.proc.returncode != 0 and sys.exc_info()[0] is None:
+            raise Fail("the follower exited with status %d: %s" % (self.proc.returncode, tail))
 
 
 def eventually(fn, what, timeout=15.0):
@@ -144,7 +157,7 @@ def follower_sees_files_versions_snapshots_and_journal_records():
                 eq(e.errno, 30, "a write on the follower: EROFS")
             rc, out = run([AIFSCTL_BIN, "status", f.mnt])
             eq(rc, 0, "aifsctl status on the follower: %s" % out)
-            check("follower   read-only" in out and "behind" in out,
+            check("follower   " in out and "behind" in out,
                   "aifsctl status shows the follower's lag: %s" % out)
         finally:
             f.close()
@@ -250,6 +263,400 @@ def fail_over_to_a_follower_loses_nothing_acknowledged():
                     new.wait(timeout=60)
     finally:
         shutil.rmtree(keep, ignore_errors=True)
+
+
+# ------------------------------------------------------------ writes from followers
+
+def fail_points_armed(f, spec):
+    """Arm fail points SPEC on follower F (skips without a fail-point build)."""
+    try:
+        os.setxattr(f.mnt, "user.aifs.failpoints", spec.encode())
+    except OSError as e:
+        if e.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise Skip("this build has no fail points")
+        raise
+
+
+def versions_of(path):
+    """aifsctl versions --json PATH: the list of version numbers."""
+    rc, out = run([AIFSCTL_BIN, "versions", "--json", path])
+    eq(rc, 0, "aifsctl versions --json %s: %s" % (path, out))
+    return [v["version"] for v in json.loads(out)["versions"]]
+
+
+@test
+def checkpoint_saved_on_a_follower_is_a_version_on_the_writer_and_the_other_follower():
+    skip_native()
+    import torch
+    with Writer() as w:
+        os.mkdir(os.path.join(w.mnt, "checkpoints", "run"))
+        os.chmod(os.path.join(w.mnt, "checkpoints", "run"), 0o777)
+        time.sleep(2)
+        f1, f2 = Follower(w.spec), Follower(w.spec)
+        try:
+            eventually(lambda: os.path.isdir(os.path.join(f1.mnt, "checkpoints", "run")), "run/")
+            p1 = os.path.join(f1.mnt, "checkpoints", "run", "model.pt")
+            # a plain save: the writer's version when close() returns, and the
+            # follower reads its own write at once
+            with open(p1, "wb") as fh:
+                fh.write(data("m1", 500000))
+            eq(content(p1), data("m1", 500000), "the saving follower reads its save")
+            eq(versions_of(os.path.join(w.mnt, "checkpoints", "run", "model.pt")), [1],
+               "versions on the writer after one save on a follower")
+            eq(content(os.path.join(w.mnt, "checkpoints", "run", "model.pt@v1")),
+               data("m1", 500000), "version 1 on the writer")
+            # torch.save over it: version 2, everywhere
+            state = {"w": torch.arange(100000, dtype=torch.float32)}
+            torch.save(state, p1)
+            eq(versions_of(os.path.join(w.mnt, "checkpoints", "run", "model.pt")), [1, 2],
+               "versions on the writer after torch.save on the follower")
+            got = torch.load(os.path.join(w.mnt, "checkpoints", "run", "model.pt"))
+            check(torch.equal(got["w"], state["w"]), "torch.load on the writer")
+            eq(content(p1), content(os.path.join(w.mnt, "checkpoints", "run", "model.pt")),
+               "the saving follower reads its torch.save over the file it read before")
+            # a name, an attribute, a directory made and removed from the follower
+            os.setxattr(p1, "user.note", b"epoch 2")
+            eq(os.getxattr(os.path.join(w.mnt, "checkpoints", "run", "model.pt"), "user.note"),
+               b"epoch 2", "a follower's setxattr on the writer")
+            eq(os.getxattr(p1, "user.note"), b"epoch 2", "the follower reads its setxattr")
+            os.mkdir(os.path.join(f1.mnt, "checkpoints", "run", "old"))
+            os.rename(os.path.join(f1.mnt, "checkpoints", "run", "model.pt"),
+                      os.path.join(f1.mnt, "checkpoints", "run", "old", "model.pt"))
+            check(os.path.exists(os.path.join(w.mnt, "checkpoints", "run", "old", "model.pt")),
+                  "a follower's mkdir and rename on the writer")
+            os.rename(os.path.join(f1.mnt, "checkpoints", "run", "old", "model.pt"), p1)
+            os.rmdir(os.path.join(f1.mnt, "checkpoints", "run", "old"))
+            check(not os.path.exists(os.path.join(w.mnt, "checkpoints", "run", "old")),
+                  "a follower's rmdir on the writer")
+            write_file(os.path.join(f1.mnt, "checkpoints", "run", "scratch.pt"), b"s")
+            os.unlink(os.path.join(f1.mnt, "checkpoints", "run", "scratch.pt"))
+            check(not os.path.exists(os.path.join(w.mnt, "checkpoints", "run", "scratch.pt")),
+                  "a follower's unlink on the writer")
+            check(not os.path.exists(os.path.join(f1.mnt, "checkpoints", "run", "scratch.pt")),
+                  "the follower's unlink on itself")
+            eq(content(os.path.join(f1.mnt, "checkpoints", "run", "model.pt@v1")),
+               data("m1", 500000), "version 1 on the saving follower")
+            p2 = os.path.join(f2.mnt, "checkpoints", "run", "model.pt")
+            eventually(lambda: content(p2) == content(os.path.join(w.mnt, "checkpoints", "run",
+                                                                   "model.pt")),
+                       "the torch.save of one follower on the other")
+            check(torch.equal(torch.load(p2)["w"], state["w"]), "torch.load on the other follower")
+            eq(content(p2 + "@v1"), data("m1", 500000), "version 1 on the other follower")
+            # an unprivileged user's save: made as that user, umask applied
+            run_as(65534, 65534, _write_in, os.path.join(f1.mnt, "checkpoints", "run", "n.pt"),
+                   data("nobody", 20000), 0o027)
+            st = os.stat(os.path.join(w.mnt, "checkpoints", "run", "n.pt"))
+            eq((st.st_uid, st.st_gid, st.st_mode & 0o777), (65534, 65534, 0o640),
+               "owner and mode of an unprivileged follower's save on the writer")
+            eq(content(os.path.join(w.mnt, "checkpoints", "run", "n.pt@v1")),
+               data("nobody", 20000), "the unprivileged save is version 1")
+            # a file of another area stays read-only on a follower
+            for path in (os.path.join(f1.mnt, "datasets", "x"), os.path.join(f1.mnt, "x")):
+                try:
+                    write_file(path, b"x")
+                    raise Fail("a write of %s on the follower succeeded" % path)
+                except OSError as e:
+                    eq(e.errno, errno.EROFS, "a write of %s on the follower" % path)
+            # versions stay read-only
+            try:
+                write_file(os.path.join(f1.mnt, "checkpoints", "run", "model.pt@v1"), b"x")
+                raise Fail("a write of a version on the follower succeeded")
+            except OSError as e:
+                eq(e.errno, errno.EROFS, "a write of a version on the follower")
+            rc, out = run([AIFSCTL_BIN, "status", f1.mnt])
+            check(rc == 0 and re.search(r"writes forwarded: [1-9][0-9]* made, 0 refused, 0 failed",
+                                        out),
+                  "aifsctl status on the follower counts its forwarded writes: %s" % out)
+        finally:
+            f1.close()
+            f2.close()
+
+
+def records(n, size=1024, tag=b"r"):
+    return [(tag + b"%06d " % i).ljust(size - 1, b".") + b"\n" for i in range(n)]
+
+
+@test
+def journal_records_appended_on_a_follower_are_in_the_writers_signed_log():
+    skip_native()
+    with Writer() as w:
+        time.sleep(2)
+        f = Follower(w.spec)
+        try:
+            log = os.path.join(f.mnt, "audit", "serve.log")
+            recs = records(200)
+            with open(log, "ab", buffering=0) as fh:
+                for r in recs[:100]:
+                    fh.write(r)
+                os.fsync(fh.fileno())
+                # fsync: the records are in the writer's journal, the file still open
+                wlog = os.path.join(w.mnt, "audit", "serve.log")
+                eq(content(wlog), b"".join(recs[:100]), "the writer's file after fsync")
+                eq(os.getxattr(wlog, "user.aifs.sealed"), b"false",
+                   "the file is not sealed while the follower has it open")
+                for r in recs[100:150]:
+                    fh.write(r)
+                # streamed by the follower within a second or two, before any close
+                eventually(lambda: len(content(wlog)) == 150 * 1024,
+                           "records streamed while the file is open")
+                for r in recs[150:]:
+                    fh.write(r)
+            eq(content(wlog), b"".join(recs), "the writer's file after close")
+            eventually(lambda: os.getxattr(wlog, "user.aifs.sealed") == b"true",
+                       "the seal at the follower's last close")
+            eq(content(log), b"".join(recs), "the follower reads the records")
+            eventually(lambda: os.getxattr(log, "user.aifs.sealed") == b"true",
+                       "sealed on the follower")
+            try:
+                with open(log, "ab") as fh:
+                    fh.write(b"more\n")
+                raise Fail("an append to a sealed journal file on a follower succeeded")
+            except OSError as e:
+                eq(e.errno, errno.EPERM, "an append to a sealed journal file on a follower")
+        finally:
+            f.close()
+        w.unmount()
+        rc, out = run([AIFSCTL_BIN, "audit", "verify", w.store])
+        check(rc == 0 and "audit: intact" in out, "aifsctl audit verify: %s" % out[-1500:])
+        d = os.path.join(w.base, "export")
+        rc, out = run([AIFSCTL_BIN, "audit", "export", w.store, d])
+        eq(rc, 0, "aifsctl audit export: %s" % out)
+        with open(os.path.join(d, "records.jsonl")) as fh:
+            recs_out = [json.loads(ln) for ln in fh]
+        writes = [r for r in recs_out if r.get("op") == "write" and
+                  r.get("path") == "/audit/serve.log"]
+        eq(len(writes), 200, "write records of the follower's appends")
+        eq(sorted(set(r.get("length") for r in writes)), [1024], "one record per 1 KiB write")
+        eq([r["op"] for r in recs_out if r.get("path") == "/audit/serve.log" and
+            r["op"] in ("create", "seal")], ["create", "seal"], "created and sealed once")
+        w.mount()
+
+
+@test
+def dcp_save_from_ranks_on_two_followers_is_one_directory_version():
+    skip_native()
+    with Writer() as w:
+        time.sleep(2)
+        f0, f1 = Follower(w.spec), Follower(w.spec)
+        try:
+            d0 = os.path.join(f0.mnt, "checkpoints", "step100")
+            d1 = os.path.join(f1.mnt, "checkpoints", "step100")
+            os.makedirs(d0, exist_ok=True)          # every rank makes the directory
+            os.makedirs(d1, exist_ok=True)
+            write_file(os.path.join(d1, "__1_0.distcp"), data("rank1", 400000))
+            write_file(os.path.join(d0, "__0_0.distcp"), data("rank0", 400000))
+            # rank 0 writes .metadata last, as DCP does: .metadata.tmp renamed in
+            write_file(os.path.join(d0, ".metadata.tmp"), data("meta", 3000))
+            os.rename(os.path.join(d0, ".metadata.tmp"), os.path.join(d0, ".metadata"))
+            wd = os.path.join(w.mnt, "checkpoints", "step100")
+            eq(versions_of(wd), [1], "directory versions of the DCP save on the writer")
+            v1 = os.path.join(w.mnt, "checkpoints", ".aifs", "versions", "step100", "1")
+            eq(sorted(os.listdir(v1)), [".metadata", "__0_0.distcp", "__1_0.distcp"],
+               "the files of directory version 1")
+            eq(content(os.path.join(v1, "__1_0.distcp")), data("rank1", 400000),
+               "rank 1's shard in the version")
+            eq(content(os.path.join(v1, "__0_0.distcp")), data("rank0", 400000),
+               "rank 0's shard in the version")
+            eventually(lambda: os.listdir(os.path.join(f1.mnt, "checkpoints", ".aifs",
+                                                       "versions", "step100")) == ["1"],
+                       "the directory version on follower 1")
+            eq(content(os.path.join(f1.mnt, "checkpoints", ".aifs", "versions", "step100", "1",
+                                    "__0_0.distcp")), data("rank0", 400000),
+               "rank 0's shard read on the other follower")
+        finally:
+            f0.close()
+            f1.close()
+
+
+def _job(env, code):
+    e = dict(os.environ)
+    e.update(env)
+    p = subprocess.run(["setsid", "--wait", sys.executable, "-c", code], env=e,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+    if p.returncode != 0:
+        raise Fail("job: exit %d: %s" % (p.returncode, p.stdout.decode(errors="replace")[-2000:]))
+
+
+@test
+def a_job_named_alike_on_two_followers_has_one_lineage_on_the_writer():
+    skip_native()
+    with Writer() as w:
+        ds = os.path.join(w.mnt, "datasets", "corpus")
+        os.mkdir(ds)
+        for i in range(4):
+            write_file(os.path.join(ds, "x%d" % i), data("x%d" % i, 10000))
+        os.mkdir(os.path.join(ds, ".aifs", "snapshots", "t1"))
+        os.mkdir(os.path.join(w.mnt, "checkpoints", "exp"))
+        time.sleep(2)
+        f1, f2 = Follower(w.spec), Follower(w.spec)
+        try:
+            snap = os.path.join(f1.mnt, "datasets", "corpus", ".aifs", "snapshots", "t1")
+            eventually(lambda: len(os.listdir(snap)) == 4, "the snapshot on follower 1")
+            eventually(lambda: os.path.isdir(os.path.join(f2.mnt, "checkpoints", "exp")), "exp/")
+            env = {"AIFS_JOB": "exp-7"}
+            # the job's reader runs on one host, its saver on another
+            _job(env, "import os\n"
+                 "for n in sorted(os.listdir(%r)):\n"
+                 "    open(os.path.join(%r, n), 'rb').read()\n" % (snap, snap))
+            time.sleep(1)      # the reads' notes reach the writer within about a second
+            out = os.path.join(f2.mnt, "checkpoints", "exp", "model.pt")
+            _job(env, "open(%r, 'wb').write(b'weights' * 1000)\n" % out)
+            lin = json.loads(os.getxattr(os.path.join(w.mnt, "checkpoints", "exp", "model.pt"),
+                                         "user.aifs.lineage"))
+            eq(lin["job"].get("name"), "exp-7", "the job of the follower's save")
+            eq([(s["kind"], s["dataset"], s["snapshot"]) for s in lin["sources"]],
+               [("snapshot", "datasets/corpus", "t1")],
+               "the sources of the save: the snapshot read on the other follower")
+            # without the name, a follower's save has no job across hosts
+            out2 = os.path.join(f2.mnt, "checkpoints", "exp", "plain.pt")
+            _job({}, "open(%r, 'wb').write(b'weights')\n" % out2)
+            try:
+                got = json.loads(os.getxattr(os.path.join(w.mnt, "checkpoints", "exp",
+                                                          "plain.pt"), "user.aifs.lineage"))
+                eq(got.get("sources"), [], "an unnamed job's save: no sources")
+            except OSError as e:
+                eq(e.errno, errno.ENODATA, "lineage of an unnamed job's save on a follower")
+        finally:
+            f1.close()
+            f2.close()
+
+
+def _write_in(path, payload, umask=None):
+    if umask is not None:
+        os.umask(umask)
+    with open(path, "wb") as fh:
+        fh.write(payload)
+
+
+@test
+def a_write_the_writer_refuses_fails_on_the_follower():
+    """Permissions and the rules of the areas are the writer's to enforce, at the
+    commit: a follower whose replica still says a directory is open to all and a
+    journal file unsealed (it applies nothing: fail point follow_step) is refused
+    by the writer, which has made the directory root's alone and sealed the file."""
+    skip_native()
+    with Writer() as w:
+        locked = os.path.join(w.mnt, "checkpoints", "locked")
+        os.mkdir(locked)
+        os.chmod(locked, 0o777)
+        wlog = os.path.join(w.mnt, "audit", "one.log")
+        held = open(wlog, "ab", buffering=0)       # unsealed while the writer has it open
+        f = None
+        try:
+            held.write(b"one\n")
+            time.sleep(2)
+            f = Follower(w.spec)
+            fl = os.path.join(f.mnt, "checkpoints", "locked")
+            flog = os.path.join(f.mnt, "audit", "one.log")
+            eventually(lambda: os.stat(fl).st_mode & 0o777 == 0o777, "locked/ open to all")
+            eventually(lambda: content(flog) == b"one\n", "one.log")
+            fail_points_armed(f, "follow_step:1+")
+            os.chmod(locked, 0o755)
+            held.close()                             # sealed on the writer
+            time.sleep(2)
+            eq(os.stat(fl).st_mode & 0o777, 0o777, "the held-back follower's view of locked/")
+            eq(os.getxattr(flog, "user.aifs.sealed"), b"false",
+               "the held-back follower's view of one.log")
+            try:
+                run_as(65534, 65534, _write_in, os.path.join(fl, "mine.pt"), b"x" * 1000)
+                raise Fail("an unprivileged write the writer must refuse succeeded")
+            except OSError as e:
+                eq(e.errno, errno.EACCES, "an unprivileged write into root's directory")
+            check(not os.path.exists(os.path.join(locked, "mine.pt")),
+                  "nothing made on the writer")
+            try:
+                with open(flog, "ab") as fh:
+                    fh.write(b"two\n")
+                raise Fail("an append to a journal file the writer sealed succeeded")
+            except OSError as e:
+                eq(e.errno, errno.EPERM, "an append to a journal file the writer sealed")
+            eq(content(wlog), b"one\n", "the sealed file on the writer")
+        finally:
+            held.close()
+            if f:
+                f.close()
+
+
+@test
+def with_the_writer_gone_a_follower_write_fails_with_eio_in_bounded_time():
+    skip_native()
+    with Writer() as w:
+        os.mkdir(os.path.join(w.mnt, "checkpoints", "run"))
+        time.sleep(2)
+        f = Follower(w.spec, extra=",forward_timeout=5")
+        try:
+            p = os.path.join(f.mnt, "checkpoints", "run", "model.pt")
+            eventually(lambda: os.path.isdir(os.path.dirname(p)), "run/")
+            write_file(p, data("a", 100000))
+            # unmounted: nobody serves, the follower knows at once
+            w.unmount()
+            t = time.time()
+            try:
+                write_file(p, data("b", 100000))
+                raise Fail("a follower's save with the writer unmounted succeeded")
+            except OSError as e:
+                eq(e.errno, errno.EIO, "a follower's save with the writer unmounted")
+            # bounded, not a speed: nobody serves, so no wait for forward_timeout
+            check(time.time() - t < 30, "EIO came only after %.1f s" % (time.time() - t))
+            for what, fn in (("mkdir", lambda: os.mkdir(os.path.join(f.mnt, "checkpoints", "new"))),
+                             ("append", lambda: write_file(os.path.join(f.mnt, "audit", "l"),
+                                                           b"x\n"))):
+                try:
+                    fn()
+                    raise Fail("%s on the follower with the writer unmounted succeeded" % what)
+                except OSError as e:
+                    eq(e.errno, errno.EIO, "%s with the writer unmounted" % what)
+            eq(content(p), data("a", 100000), "the follower still serves the last save")
+            # killed: its watch lingers until the cluster times it out; the
+            # follower waits forward_timeout at most
+            w.mount()
+            eventually(lambda: write_file(p, data("c", 100000)) is None and
+                       content(p) == data("c", 100000), "a save once the writer is back")
+            w.kill9()
+            t = time.time()
+            try:
+                write_file(p, data("d", 100000))
+                raise Fail("a follower's save with the writer killed succeeded")
+            except OSError as e:
+                eq(e.errno, errno.EIO, "a follower's save with the writer killed")
+            # bounded by forward_timeout (5 s), with room for a loaded machine
+            check(time.time() - t < 5 + 30, "EIO came after %.1f s: not bounded by "
+                  "forward_timeout" % (time.time() - t))
+            eq(content(p), data("c", 100000), "nothing changed on the follower")
+        finally:
+            f.close()
+
+
+@test
+def a_follower_journal_session_goes_on_across_a_writer_remount():
+    """The writer unmounted while a follower has a journal file open: the file
+    stays unsealed (as after a crash); once the writer is back the follower's
+    next records are appended and its last close seals the file."""
+    skip_native()
+    with Writer() as w:
+        time.sleep(2)
+        f = Follower(w.spec)
+        try:
+            log = os.path.join(f.mnt, "audit", "long.log")
+            recs = records(20, tag=b"s")
+            with open(log, "ab", buffering=0) as fh:
+                for r in recs[:10]:
+                    fh.write(r)
+                os.fsync(fh.fileno())
+                w.unmount()
+                w.mount()
+                wlog = os.path.join(w.mnt, "audit", "long.log")
+                eq(os.getxattr(wlog, "user.aifs.sealed"), b"false",
+                   "unsealed after the writer's unmount")
+                for r in recs[10:]:
+                    fh.write(r)
+                os.fsync(fh.fileno())
+                eq(content(wlog), b"".join(recs), "records before and after the remount")
+            eventually(lambda: os.getxattr(wlog, "user.aifs.sealed") == b"true",
+                       "sealed at the follower's last close")
+            eq(content(log), b"".join(recs), "the follower reads every record")
+        finally:
+            f.close()
 
 
 if __name__ == "__main__":
