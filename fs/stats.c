@@ -240,8 +240,10 @@ int stats_json(struct fs *fs, char **text, size_t *len)
 		if (tier_space(fs->tiers[t], &sp[t]) < 0)
 			memset(&sp[t], 0, sizeof(sp[t]));
 	journal_sizes(fs, &records, &signed_size);
-	sb_printf(&b, "{\"store\": \"%s\", \"uuid\": \"%s\", \"format\": %u, \"version\": \"%s\",\n",
-	    fs->store->path, fs->store->uuid, fs->store->format, AIFS_VERSION);
+	sb_add(&b, "{\"store\": ");
+	sb_str(&b, fs->store->path);	/* any bytes a path may hold, escaped */
+	sb_printf(&b, ", \"uuid\": \"%s\", \"format\": %u, \"version\": \"%s\",\n",
+	    fs->store->uuid, fs->store->format, AIFS_VERSION);
 	inval_stats_get(&iv);
 	sb_printf(&b, " \"daemon\": {\"pid\": %d, \"started\": %lld, \"uptime_s\": %lld, "
 	    "\"invalidations_sent\": %llu, \"invalidations_pending\": %llu, "

@@ -17,7 +17,7 @@ import time
 sys.dont_write_bytecode = True     # keep the source tree free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (AIFS_BIN, AIFSCTL_BIN, TOP, Fail, Store, check, eq,  # noqa: E402
-                     main, mounted, read_all, run, skip_native, test, write_file)
+                     force_unmount, main, mounted, read_all, run, skip_native, test, write_file)
 
 LSAIFS_BIN = os.path.join(os.path.dirname(AIFS_BIN), "lsaifs")
 
@@ -689,6 +689,26 @@ def audit_export_from_reports_the_records_it_exported():
         check(out.startswith("exported %d records (2 to %d) and " % (n - 2, n - 1)), "export --from 2: %r" % out)
         with open(os.path.join(s.base, "e", "records.jsonl")) as f:
             eq(len(f.readlines()), n - 2, "records in the export")
+
+
+@test
+def status_of_a_store_whose_path_needs_escaping():
+    """.aifs/stats is JSON whatever bytes the store's path holds."""
+    skip_native()
+    base = tempfile.mkdtemp(prefix='aifs-"quoted\\-')
+    store, mnt = os.path.join(base, "st"), os.path.join(base, "m")
+    os.mkdir(mnt)
+    try:
+        eq(run([AIFSCTL_BIN, "mkfs", store])[0], 0, "mkfs")
+        eq(run([AIFS_BIN, store, mnt])[0], 0, "mount")
+        stats = json.loads(read_all(os.path.join(mnt, ".aifs", "stats")))
+        eq(stats["store"], store, "the store's path in .aifs/stats")
+        code, out = run([AIFSCTL_BIN, "status", mnt])
+        eq(code, 0, "aifsctl status exit status: %s" % out)
+        check(store in out, "aifsctl status names the store: %r" % out)
+    finally:
+        force_unmount(mnt)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":
