@@ -238,6 +238,13 @@ static int vx_get(struct fs *fs, fuse_req_t req, struct inode *in, const char *n
 	return 0;
 }
 
+/* user.aifs.tier of a directory (version): tierctl.c answers for files. */
+static int vx_dir_tier(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
+		       char **val, size_t *len)
+{
+	return S_ISDIR(in->attr.mode) ? vx_get(fs, req, in, name, val, len) : FS_XATTR_PASS;
+}
+
 /* user.aifs.hold=TAG, user.aifs.unhold=TAG on a version (read-only). */
 static int vx_hold(struct fs *fs, fuse_req_t req, struct inode *in, const char *name,
 		   const char *value, size_t size, int flags)
@@ -323,5 +330,6 @@ const struct fs_xattr version_xattrs[] = {
 	{ "user.aifs.complete", "versions", 0, vx_get, NULL, NULL },
 	{ "user.aifs.writer", "versions", 0, vx_get, NULL, NULL },
 	{ "user.aifs.size", "versions", 0, vx_get, NULL, NULL },
+	{ "user.aifs.tier", "versions", 0, vx_dir_tier, NULL, NULL },
 	{ NULL, NULL, 0, NULL, NULL, NULL },
 };

@@ -76,6 +76,8 @@ def directory_versions_have_size_digest_writer_and_current():
             eq(v["sha256"], manifest_digest(vdir), "digest of directory version %d" % v["version"])
             check(v["writer"].startswith("uid=0 pid="), "writer of version %d: %r" % (
                 v["version"], v["writer"]))
+            eq(os.getxattr(d + "@v%d" % v["version"], "user.aifs.tier"), b"hot",
+               "user.aifs.tier of directory version %d" % v["version"])
         eq([v["current"] for v in j["versions"]], [False, True], "current flags")
         check(j["versions"][0]["sha256"] != j["versions"][1]["sha256"], "digests of two "
               "different versions must differ")
