@@ -198,6 +198,8 @@ def _tamper_workload(s):
     for i in range(3):
         append(os.path.join(a, "svc", "req-%d.jsonl" % i),
                [b'{"req": %d, "part": %d, "note": "%s"}\n' % (i, k, b"x" * (10 * k)) for k in range(i + 2)])
+    # reading the head signs what is there: several checkpoints, however late the signer runs
+    read_all(os.path.join(s.mnt, ".aifs", "audit", "checkpoint"))
     big = data("tamper-big", 256 * KiB + 123)
     append(os.path.join(a, "big.bin"), [big[i:i + 64 * KiB] for i in range(0, len(big), 64 * KiB)])
     append(os.path.join(a, "last.log"), [b"last line\n"])
