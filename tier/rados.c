@@ -454,6 +454,22 @@ static int cache_open(struct rtier *t, const struct tier_rados_opts *ro, int64_t
 
 static const struct tier_ops rtier_ops;
 
+int rtier_addr(rados_t cluster, char *buf, size_t len)
+{
+	char *addrs = NULL, *p;
+	int rc = rados_getaddrs(cluster, &addrs);
+
+	if (rc < 0)
+		return rc;
+	/* "[v2:IP:PORT/NONCE,v1:...]" or "IP:PORT/NONCE": the first, bare */
+	p = addrs + strspn(addrs, "[");
+	if (!strncmp(p, "v2:", 3) || !strncmp(p, "v1:", 3))
+		p += 3;
+	snprintf(buf, len, "%.*s", (int)strcspn(p, ",]"), p);
+	free(addrs);
+	return 0;
+}
+
 /* tier_space's device of a cluster: from its fsid, so that two tiers in one
  * cluster share it, with the top bit set, which no local st_dev has. */
 static uint64_t cluster_dev(rados_t c)
@@ -760,6 +776,13 @@ static int rtier_space(struct tier *base, struct tier_space *out)
 	return 0;
 }
 
+static int rtier_cluster_addr(struct tier *base, char *buf, size_t len)
+{
+	struct rtier *t = (struct rtier *)base;
+
+	return rtier_addr(t->cluster, buf, len);
+}
+
 static const struct tier_ops rtier_ops = {
 	.append = rtier_append,
 	.read_batch = rtier_read_batch,
@@ -779,4 +802,5 @@ static const struct tier_ops rtier_ops = {
 	.blob_list = rtier_blob_list,
 	.wait_writes = rtier_wait_writes,
 	.cache_stats = rtier_cache_stats,
+	.cluster_addr = rtier_cluster_addr,
 };

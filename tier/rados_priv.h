@@ -108,6 +108,8 @@ int rtier_spec_parse(const char *spec, const char *uuid, char **pool, char **ns)
  * names it in messages; RO->err gets one line on failure). */
 int rtier_cluster_connect(const char *spec, const char *pool, const char *ns,
 			  const struct tier_rados_opts *ro, rados_t *cluster, rados_ioctx_t *io);
+/* CLUSTER's client address as the blocklist takes it ("IP:PORT/NONCE"). */
+int rtier_addr(rados_t cluster, char *buf, size_t len);
 /* The namespace holds a store (aifs.store), RO->uuid's if given. */
 int rtier_store_check(const char *spec, rados_ioctx_t io, const struct tier_rados_opts *ro);
 

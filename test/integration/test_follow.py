@@ -659,6 +659,78 @@ def a_follower_journal_session_goes_on_across_a_writer_remount():
             f.close()
 
 
+def status_json(mnt):
+    rc, out = run([AIFSCTL_BIN, "status", "--json", mnt])
+    if rc != 0:
+        raise Fail("aifsctl status --json %s: exit %d: %s" % (mnt, rc, out))
+    return json.loads(out)
+
+
+@test
+def a_follower_evicted_by_the_cluster_reconnects_and_catches_up():
+    """The cluster blocklists every client of one follower (`ceph osd blocklist
+    add`, as an eviction does): the follower serves what it cached, makes its
+    clients anew on its own, catches up with what the writer committed
+    meanwhile, and its forwarded saves work again, with no remount; its data
+    client serves uncached data again once the entry is removed; the writer
+    is not affected."""
+    skip_native()
+    with Writer() as w:
+        os.mkdir(os.path.join(w.mnt, "checkpoints", "run"))
+        old = os.path.join(w.mnt, "checkpoints", "run", "old.pt")
+        write_file(old, data("o", 3 << 20))
+        time.sleep(2)
+        f = Follower(w.spec, extra=",forward_timeout=5")
+        blocked = []
+        try:
+            fold = os.path.join(f.mnt, "checkpoints", "run", "old.pt")
+            eventually(lambda: content(fold) == data("o", 3 << 20), "old.pt")
+            st = status_json(f.mnt)["follower"]
+            eq(st["connected"], True, "the follower is connected before: %s" % st)
+            addrs = st["client_addrs"]
+            wst = status_json(w.mnt)
+            check("follower" not in wst, "the writer is not a follower: %s" % wst)
+            for what in ("shipped", "forward", "hot"):
+                a = addrs[what]
+                check(re.match(r"^[0-9.]+:[0-9]+/[0-9]+$", a) is not None,
+                      "the follower's %s client has an address: %r" % (what, a))
+                CLUSTER.ceph("osd", "blocklist", "add", a)
+                blocked.append(a)
+            eq(len(set(blocked)), 3, "three clients of their own: %s" % blocked)
+            # the writer is not affected: it commits while the follower is evicted
+            new = os.path.join(w.mnt, "checkpoints", "run", "new.pt")
+            write_file(new, data("n", 3 << 20))
+            eq(content(new), data("n", 3 << 20), "the writer reads its own save")
+            # what the follower cached is served by the follower
+            eq(content(fold), data("o", 3 << 20), "the follower serves what it cached")
+            # it connects anew on its own and catches up (names, versions)
+            fnew = os.path.join(f.mnt, "checkpoints", "run", "new.pt")
+            eventually(lambda: os.path.exists(fnew), "new.pt, committed while evicted",
+                       timeout=30)
+            st = status_json(f.mnt)["follower"]
+            check(st["clients_renewed"] >= 1 and st["connected"] is True,
+                  "the follower made a client anew and is connected: %s" % st)
+            check(st["client_addrs"]["shipped"] not in blocked,
+                  "a new client address: %s" % st["client_addrs"])
+            rc, out = run([AIFSCTL_BIN, "status", f.mnt])
+            check(rc == 0 and "link       connected" in out,
+                  "aifsctl status says the link is up: %s" % out)
+            # forwarded saves work again, and the writer has them
+            mine = os.path.join(f.mnt, "checkpoints", "run", "mine.pt")
+            write_file(mine, data("m", 200000))
+            eq(content(os.path.join(w.mnt, "checkpoints", "run", "mine.pt")),
+               data("m", 200000), "the writer has the follower's save after the eviction")
+            # the data client serves uncached data once the cluster lets it in
+            CLUSTER.ceph("osd", "blocklist", "rm", addrs["hot"])
+            blocked.remove(addrs["hot"])
+            eventually(lambda: content(fnew) == data("n", 3 << 20),
+                       "new.pt's bytes once the data client is let in", timeout=30)
+        finally:
+            for a in blocked:
+                CLUSTER.ceph("osd", "blocklist", "rm", a, check=False)
+            f.close()
+
+
 if __name__ == "__main__":
     with ceph.Cluster() as c:
         CLUSTER = c
