@@ -731,6 +731,63 @@ def a_follower_evicted_by_the_cluster_reconnects_and_catches_up():
             f.close()
 
 
+@test
+def a_killed_followers_journal_file_is_sealed_after_the_lease():
+    """A follower holding a journal file open goes on holding it while it
+    lives, idle or not; killed (kill -9), its session is forgotten after the
+    writer's journal_lease: the writer seals the file, its records are in the
+    signed log, and audit verify passes."""
+    skip_native()
+    with Writer(opts="journal_lease=10") as w:
+        time.sleep(2)
+        f = Follower(w.spec)
+        fh = None
+        try:
+            log = os.path.join(f.mnt, "audit", "killed.log")
+            wlog = os.path.join(w.mnt, "audit", "killed.log")
+            recs = records(30, tag=b"k")
+            fh = open(log, "ab", buffering=0)
+            for r in recs:
+                fh.write(r)
+            os.fsync(fh.fileno())
+            eq(content(wlog), b"".join(recs), "the writer's file after fsync")
+            # idle past the lease while the follower lives: it renews its hold
+            time.sleep(14)
+            eq(os.getxattr(wlog, "user.aifs.sealed"), b"false",
+               "a live follower's idle journal file is not sealed")
+            os.kill(f.proc.pid, 9)
+            f.proc.wait()
+            eventually(lambda: os.getxattr(wlog, "user.aifs.sealed") == b"true",
+                       "the killed follower's file sealed by the writer", timeout=60)
+            eq(content(wlog), b"".join(recs), "every record fsync'd before the kill")
+        finally:
+            if fh:
+                try:
+                    fh.close()
+                except OSError:
+                    pass
+            if f.proc.poll() is None:
+                f.close()
+            else:
+                run(["fusermount3", "-u", "-z", f.mnt], timeout=60)
+                f.log.close()
+                shutil.rmtree(f.base, ignore_errors=True)
+        w.unmount()
+        rc, out = run([AIFSCTL_BIN, "audit", "verify", w.store])
+        check(rc == 0 and "audit: intact" in out, "aifsctl audit verify: %s" % out[-1500:])
+        d = os.path.join(w.base, "export")
+        rc, out = run([AIFSCTL_BIN, "audit", "export", w.store, d])
+        eq(rc, 0, "aifsctl audit export: %s" % out)
+        with open(os.path.join(d, "records.jsonl")) as fh:
+            recs_out = [json.loads(ln) for ln in fh]
+        eq(len([r for r in recs_out if r.get("op") == "write" and
+                r.get("path") == "/audit/killed.log"]), 30,
+           "write records of the killed follower's appends")
+        eq([r["op"] for r in recs_out if r.get("path") == "/audit/killed.log" and
+            r["op"] in ("create", "seal")], ["create", "seal"], "created and sealed once")
+        w.mount()
+
+
 if __name__ == "__main__":
     with ceph.Cluster() as c:
         CLUSTER = c
