@@ -435,7 +435,8 @@ static int cache_open(struct rtier *t, const struct tier_rados_opts *ro, int64_t
 {
 	static const struct objcache_ops ops = { .upload = rtier_upload, .adopt = cache_adopt };
 	uint64_t size = ro->cache_size < 0 ? TIER_CACHE_DEFAULT : (uint64_t)ro->cache_size;
-	int rc = objcache_open(ro->cache_dir, size, ro->timeout, t->readonly, &ops, t, &t->cache);
+	int rc = objcache_open(ro->cache_dir, size, ro->timeout, t->readonly && !ro->cache_own,
+			       &ops, t, &t->cache);
 
 	if (rc < 0)
 		return user_fail(ro, rc, "%s: cannot open the cache %s: %s", t->spec, ro->cache_dir,

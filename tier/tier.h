@@ -115,6 +115,8 @@ struct tier_rados_opts {
 	const char *note;	/* the lock's description, for whoever finds it held */
 	const char *cache_dir;	/* local read cache and write buffer (NULL: none) */
 	int64_t cache_size;	/* its bound in bytes (< 0: TIER_CACHE_DEFAULT, 0: off) */
+	bool cache_own;		/* a read-only tier's cache is this mount's own (a
+				 * follower's): reads keep copies in it */
 	char *err;		/* on failure, one line for the user (may be NULL) */
 	size_t errlen;
 };

@@ -81,6 +81,8 @@ class Follower:
         with open(self.log.name, errors="replace") as f:
             tail = f.read()[-3000:]
         shutil.rmtree(self.base, ignore_errors=True)
+        if sys.exc_info()[0] is not None:
+            sys.stderr.write("# the follower's log, last lines:\n%s\n" % tail)
         if self.proc.returncode != 0 and sys.exc_info()[0] is None:
             raise Fail("the follower exited with status %d: %s" % (self.proc.returncode, tail))
 
@@ -786,6 +788,65 @@ def a_killed_followers_journal_file_is_sealed_after_the_lease():
         eq([r["op"] for r in recs_out if r.get("path") == "/audit/killed.log" and
             r["op"] in ("create", "seal")], ["create", "seal"], "created and sealed once")
         w.mount()
+
+
+@test
+def a_follower_cut_off_from_the_cluster_serves_what_it_has_and_recovers():
+    """Nothing of the cluster answers for a while (its OSD stopped): the
+    follower serves the names and the data it has, says it is disconnected
+    with its lag growing, fails its changes with EIO in bounded time, and
+    once the cluster is back catches up and saves again, with no remount."""
+    skip_native()
+    with Writer() as w:
+        os.mkdir(os.path.join(w.mnt, "checkpoints", "run"))
+        write_file(os.path.join(w.mnt, "checkpoints", "run", "old.pt"), data("o", 1 << 20))
+        time.sleep(2)
+        f = Follower(w.spec, extra=",forward_timeout=5,rados_timeout=5")
+        paused = False
+        try:
+            fold = os.path.join(f.mnt, "checkpoints", "run", "old.pt")
+            eventually(lambda: content(fold) == data("o", 1 << 20), "old.pt")
+            CLUSTER.pause_osd()
+            paused = True
+
+            def cut_off():
+                st = status_json(f.mnt)["follower"]
+                return st["connected"] is False and st["lag_s"] > 3
+            eventually(cut_off, "status: disconnected, lag growing", timeout=60)
+            rc, out = run([AIFSCTL_BIN, "status", f.mnt])
+            check(rc == 0 and "link       disconnected" in out,
+                  "aifsctl status says the link is down: %s" % out)
+            eq(sorted(os.listdir(os.path.dirname(fold))), ["old.pt"], "names as they were")
+            eq(content(fold), data("o", 1 << 20), "cached data served while cut off")
+            t = time.time()
+            try:
+                write_file(os.path.join(f.mnt, "checkpoints", "run", "cut.pt"), b"x" * 1000)
+                raise Fail("a save on a follower cut off from the cluster succeeded")
+            except OSError as e:
+                eq(e.errno, errno.EIO, "a save on a follower cut off from the cluster")
+            # bounded by forward_timeout and rados_timeout (5 s each), with room
+            check(time.time() - t < 60, "EIO came after %.1f s" % (time.time() - t))
+            CLUSTER.resume_osd()
+            paused = False
+            new = os.path.join(w.mnt, "checkpoints", "run", "new.pt")
+            eventually(lambda: write_file(new, data("n", 200000)) is None,
+                       "a save on the writer once the cluster is back", timeout=60)
+            fnew = os.path.join(f.mnt, "checkpoints", "run", "new.pt")
+            eventually(lambda: content(fnew) == data("n", 200000),
+                       "the writer's save, on the follower once the cluster is back",
+                       timeout=60)
+            eq(status_json(f.mnt)["follower"]["connected"], True, "connected again")
+            mine = os.path.join(f.mnt, "checkpoints", "run", "mine.pt")
+            eventually(lambda: write_file(mine, data("m", 200000)) is None,
+                       "a save on the follower once the cluster is back", timeout=60)
+            eq(content(os.path.join(w.mnt, "checkpoints", "run", "mine.pt")),
+               data("m", 200000), "the writer has the follower's save")
+            check(not os.path.exists(os.path.join(w.mnt, "checkpoints", "run", "cut.pt")),
+                  "the save that failed while cut off was not made")
+        finally:
+            if paused:
+                CLUSTER.resume_osd()
+            f.close()
 
 
 if __name__ == "__main__":
