@@ -18,7 +18,8 @@
  * while its lag grows, and says it is disconnected (follow_status).  When
  * the cluster blocklisted its client (ESHUTDOWN: evicted), the handle is
  * shut down and made anew, so that it catches up on its own once the
- * cluster lets a new client of this host in.
+ * cluster lets a new client of this host in; so is one whose reads timed
+ * out (a client can go on timing out after an OSD came back).
  *
  * The replica remembers the next sequence number to apply in
  * REPLICA/follow.seq, written after the replica's metadata is synced: a
@@ -190,28 +191,37 @@ static void refresh(struct follower *f)
 	f->n = f->nd = 0;
 }
 
-/* A step failed with RC: make the handle anew if the cluster evicted it. */
+/* A step failed with RC: make the handle anew if the cluster evicted it
+ * (ESHUTDOWN), or if it timed out: a client whose requests timed out while
+ * an OSD was away may go on timing out once it is back, where a new one
+ * is served. */
 static void relink(struct follower *f, int rc)
 {
 	struct ship_follow *sf;
 	int r;
 
-	if (rc != -ESHUTDOWN)
+	if (rc != -ESHUTDOWN && rc != -ETIMEDOUT)
 		return;
 	r = ship_follow_open(f->spec, &f->ro, f->fs->store->path, &sf);
 	if (r < 0) {
-		log_err("follower: the cluster blocklisted this client and a new one cannot "
-			"connect (%s): serving the replica as it is, tried again", strerror(-r));
+		if (rc == -ESHUTDOWN)
+			log_err("follower: the cluster blocklisted this client and a new one "
+				"cannot connect (%s): serving the replica as it is, tried again",
+				strerror(-r));
 		return;
 	}
 	ship_follow_free(f->sf);
 	pthread_mutex_lock(&f->lock);
 	f->sf = sf;
-	f->renewals++;
+	if (rc == -ESHUTDOWN)
+		f->renewals++;
 	ship_follow_addr(sf, f->addr, sizeof(f->addr));
 	pthread_mutex_unlock(&f->lock);
-	log_notice("follower: the cluster blocklisted this client: connected anew as %s",
-		   f->addr);
+	if (rc == -ESHUTDOWN)
+		log_notice("follower: the cluster blocklisted this client: connected anew as %s",
+			   f->addr);
+	else
+		log_info("follower: reading the pool timed out: connected anew as %s", f->addr);
 }
 
 static void *follow_main(void *arg)

@@ -11,7 +11,8 @@
  * A caller's handle that the cluster blocklisted (an evicted client: every
  * operation fails with ESHUTDOWN) is shut down and made anew, with a new
  * client address, and the operation is tried once more: a refused
- * operation was not made, so trying it again is safe.  The handle of a
+ * operation was not made, so trying it again is safe.  One whose
+ * operation timed out is made anew too, for the next operation.  The handle of a
  * writer that serves is never made anew here: it is fenced on purpose.
  */
 #include "tier/radosmsg.h"
@@ -35,7 +36,8 @@ struct radosmsg {
 	pthread_rwlock_t conn;	/* cluster and io: read-held by each use, written to renew */
 	rados_t cluster;
 	rados_ioctx_t io;
-	uint64_t renewals;	/* under conn: handles made anew */
+	uint64_t gen;		/* under conn: handles made anew */
+	uint64_t renewals;	/* under conn: of which after a blocklisting */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	/* serving (under lock) */
@@ -119,12 +121,15 @@ void radosmsg_close(struct radosmsg *m)
 static void use(struct radosmsg *m, uint64_t *gen)
 {
 	pthread_rwlock_rdlock(&m->conn);
-	*gen = m->renewals;
+	*gen = m->gen;
 }
 
 /* Done with the handle; RC the operation's result.  True when RC says the
  * cluster blocklisted the handle and a new one was made (or another
- * thread made one since GEN): the operation may be tried again. */
+ * thread made one since GEN): the operation may be tried again.  A handle
+ * whose operation timed out is made anew too (a client can go on timing
+ * out after an OSD came back), but the operation is not tried again: it
+ * may have been made. */
 static bool unuse(struct radosmsg *m, uint64_t gen, int rc)
 {
 	rados_t cluster;
@@ -133,7 +138,7 @@ static bool unuse(struct radosmsg *m, uint64_t gen, int rc)
 	int r;
 
 	pthread_rwlock_unlock(&m->conn);
-	if (rc != -ESHUTDOWN)
+	if (rc != -ESHUTDOWN && rc != -ETIMEDOUT)
 		return false;
 	pthread_mutex_lock(&m->lock);
 	serving = m->serving;
@@ -141,9 +146,9 @@ static bool unuse(struct radosmsg *m, uint64_t gen, int rc)
 	if (serving)
 		return false;
 	pthread_rwlock_wrlock(&m->conn);
-	if (m->renewals != gen) {
+	if (m->gen != gen) {
 		pthread_rwlock_unlock(&m->conn);
-		return true;
+		return rc == -ESHUTDOWN;
 	}
 	r = connect_ns(m->spec, &m->ro, &cluster, &io);
 	if (r == 0) {
@@ -151,9 +156,12 @@ static bool unuse(struct radosmsg *m, uint64_t gen, int rc)
 		rados_shutdown(m->cluster);
 		m->cluster = cluster;
 		m->io = io;
-		m->renewals++;
+		m->renewals += rc == -ESHUTDOWN;
+		m->gen++;
 	}
 	pthread_rwlock_unlock(&m->conn);
+	if (rc == -ETIMEDOUT)
+		return false;
 	if (r < 0)
 		log_err("%s: the cluster blocklisted this client, and a new one cannot "
 			"connect: %s (tried again at the next request)", m->spec, strerror(-r));

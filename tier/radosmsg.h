@@ -29,7 +29,9 @@
  *    radosmsg_sweep removes data objects left by a host that died between
  *    writing them and the answer.
  *  - A caller whose client the cluster blocklisted (evicted) connects anew
- *    on its own at its next operation, with a new client address.
+ *    on its own, with a new client address, and the operation refused is
+ *    tried again; one whose operation timed out connects anew for the
+ *    next (a client can go on timing out after an OSD came back).
  * All functions are thread-safe and return 0 (or a count) or a negative
  * errno.  Only tier/ includes librados.
  */
