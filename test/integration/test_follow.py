@@ -828,6 +828,18 @@ def a_follower_cut_off_from_the_cluster_serves_what_it_has_and_recovers():
             check(time.time() - t < 60, "EIO came after %.1f s" % (time.time() - t))
             CLUSTER.resume_osd()
             paused = False
+            # the OSD may take a while to serve every placement group again
+            # after a stop: the follower is judged from when the store's own
+            # objects are served to a new client (the rados CLI)
+            ns = w.spec.split("/", 1)[1]
+
+            def served():
+                try:
+                    CLUSTER.rados("-N", ns, "stat", "m.writer", timeout=10)
+                    return True
+                except ceph.CephError:
+                    return False
+            eventually(served, "the store's objects served by the cluster again", timeout=300)
             new = os.path.join(w.mnt, "checkpoints", "run", "new.pt")
             eventually(lambda: write_file(new, data("n", 200000)) is None,
                        "a save on the writer once the cluster is back", timeout=60)
