@@ -13,6 +13,14 @@
  * before a change is not served much longer.  The writer ships every
  * second: a follower sees a change about two seconds after its commit.
  *
+ * A follower whose link to the cluster drops keeps serving its replica as
+ * it was (the names as of the last batch applied, the data in its cache)
+ * while its lag grows, and says it is disconnected (follow_status).  When
+ * the cluster blocklisted its client (ESHUTDOWN: evicted), the handle is
+ * shut down and made anew, so that it catches up on its own once the
+ * cluster lets a new client of this host in; so is one whose reads timed
+ * out (a client can go on timing out after an OSD came back).
+ *
  * The replica remembers the next sequence number to apply in
  * REPLICA/follow.seq, written after the replica's metadata is synced: a
  * crash between the two applies a few batches twice, which puts and
@@ -39,7 +47,12 @@
 
 struct follower {
 	struct fs *fs;
-	struct ship_follow *sf;
+	struct ship_follow *sf;		/* only the thread uses it, and replaces it */
+	char *spec;
+	struct tier_rados_opts ro;	/* strings owned by the mount */
+	int link;			/* the last step's error (0: it read the pool) */
+	uint64_t renewals;		/* times sf was made anew */
+	char addr[128];			/* sf's client address */
 	char *seqfile;
 	uint64_t next;
 	pthread_t thread;
@@ -178,6 +191,39 @@ static void refresh(struct follower *f)
 	f->n = f->nd = 0;
 }
 
+/* A step failed with RC: make the handle anew if the cluster evicted it
+ * (ESHUTDOWN), or if it timed out: a client whose requests timed out while
+ * an OSD was away may go on timing out once it is back, where a new one
+ * is served. */
+static void relink(struct follower *f, int rc)
+{
+	struct ship_follow *sf;
+	int r;
+
+	if (rc != -ESHUTDOWN && rc != -ETIMEDOUT)
+		return;
+	r = ship_follow_open(f->spec, &f->ro, f->fs->store->path, &sf);
+	if (r < 0) {
+		if (rc == -ESHUTDOWN)
+			log_err("follower: the cluster blocklisted this client and a new one "
+				"cannot connect (%s): serving the replica as it is, tried again",
+				strerror(-r));
+		return;
+	}
+	ship_follow_free(f->sf);
+	pthread_mutex_lock(&f->lock);
+	f->sf = sf;
+	if (rc == -ESHUTDOWN)
+		f->renewals++;
+	ship_follow_addr(sf, f->addr, sizeof(f->addr));
+	pthread_mutex_unlock(&f->lock);
+	if (rc == -ESHUTDOWN)
+		log_notice("follower: the cluster blocklisted this client: connected anew as %s",
+			   f->addr);
+	else
+		log_info("follower: reading the pool timed out: connected anew as %s", f->addr);
+}
+
 static void *follow_main(void *arg)
 {
 	struct follower *f = arg;
@@ -215,11 +261,17 @@ static void *follow_main(void *arg)
 				"serving the replica as it was: unmount and mount again to follow "
 				"the new writer");
 			f->stale = true;
-		} else if (rc < 0 && rc != -ESTALE && rc != -ECHILD && rc != -EAGAIN) {
-			log_warn("follower: reading what the writer shipped: %s (tried again)",
-				 strerror(-rc));
+		} else if (rc < 0 && rc != -ESTALE && rc != -ECHILD && rc != -EAGAIN &&
+			   rc != f->link) {
+			log_warn("follower: reading what the writer shipped: %s (tried again; "
+				 "said once until it works)", strerror(-rc));
 		}
+		if (rc == 0 && f->link)
+			log_notice("follower: reading what the writer ships again");
+		relink(f, rc);
 		pthread_mutex_lock(&f->lock);
+		if (rc != -EAGAIN && rc != -ESTALE && rc != -ECHILD)
+			f->link = rc;
 		f->next = next;
 		if (rc == 0) {
 			f->applied_at = fs_now();
@@ -253,15 +305,21 @@ int follow_start(struct fs *fs, const char *spec, const struct tier_rados_opts *
 		return -ENOMEM;
 	f->fs = fs;
 	f->next = next;
+	f->ro = *ro;
+	f->ro.err = NULL;
+	f->spec = strdup(spec);
 	f->applied_at = fs_now();
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->cond, NULL);
 	pthread_cond_init(&f->applied, NULL);
-	rc = ship_follow_open(spec, ro, fs->store->path, &f->sf);
+	rc = f->spec ? ship_follow_open(spec, ro, fs->store->path, &f->sf) : -ENOMEM;
+	if (rc == 0)
+		ship_follow_addr(f->sf, f->addr, sizeof(f->addr));
 	if (rc == 0 && pthread_create(&f->thread, NULL, follow_main, f) != 0)
 		rc = -EAGAIN;
 	if (rc < 0) {
 		ship_follow_free(f->sf);
+		free(f->spec);
 		free(f);
 		log_err("follower: cannot follow %s: %s; serving the replica as it is", spec,
 			strerror(-rc));
@@ -286,6 +344,7 @@ void follow_stop(struct fs *fs)
 	pthread_mutex_unlock(&f->lock);
 	pthread_join(f->thread, NULL);
 	ship_follow_free(f->sf);
+	free(f->spec);
 	free(f->inos);
 	free(f->dkeys);
 	free(f->dlen);
@@ -337,7 +396,7 @@ bool follow_stale(void)
 	return stale;
 }
 
-bool follow_status(double *lag, uint64_t *next)
+bool follow_status(double *lag, uint64_t *next, struct follow_link *link)
 {
 	struct follower *f = F;
 
@@ -346,6 +405,9 @@ bool follow_status(double *lag, uint64_t *next)
 	pthread_mutex_lock(&f->lock);
 	*lag = (double)(fs_now() - f->applied_at) / 1e9;
 	*next = f->batches_seq;
+	link->err = f->link;
+	link->renewals = f->renewals;
+	snprintf(link->addr, sizeof(link->addr), "%s", f->addr);
 	pthread_mutex_unlock(&f->lock);
 	return true;
 }

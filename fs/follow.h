@@ -34,8 +34,16 @@ int follow_wait(uint64_t seq, unsigned ms);
 /* True when no follower runs, or it no longer follows its writer (its
  * replica must be made anew): it cannot show its own writes. */
 bool follow_stale(void);
+/* A follower's link to the cluster: the error of its last attempt to read
+ * what the writer ships (0: it could), how many times its client was made
+ * anew after the cluster blocklisted it, and that client's address. */
+struct follow_link {
+	int err;
+	uint64_t renewals;
+	char addr[128];
+};
 /* On a follower: the seconds since it last caught up with what the writer
- * had shipped, and the next sequence number it needs. */
-bool follow_status(double *lag, uint64_t *next);
+ * had shipped, the next sequence number it needs, and its link. */
+bool follow_status(double *lag, uint64_t *next, struct follow_link *link);
 
 #endif

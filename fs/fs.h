@@ -172,6 +172,8 @@ struct fs_opts {
 	double reserve_mb;		/* reserve=MB, or -1 for the default */
 	bool store_ro;			/* the store is on read-only media: the
 					 * daemon writes nothing to it */
+	unsigned journal_lease;		/* the writer: seconds a silent follower's journal
+					 * session is held before the file is sealed */
 	unsigned forward_timeout;	/* a follower's writes: seconds the writer
 					 * has to answer (fwd.c) */
 };

@@ -79,6 +79,12 @@ void fwd_counts(uint64_t *ok, uint64_t *refused, uint64_t *lost)
 	pthread_mutex_unlock(&FW.lock);
 }
 
+int fwd_link(char *addr, size_t len, uint64_t *renewals)
+{
+	*renewals = 0;
+	return FW.msg ? radosmsg_addr(FW.msg, addr, len, renewals) : -ENOTCONN;
+}
+
 /* ---- the caller ------------------------------------------------------------ */
 
 void fwd_proc_text(uint32_t pid, const char *what, char *buf, size_t len)

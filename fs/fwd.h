@@ -34,6 +34,9 @@ void fwd_stop(struct fs *fs);
 /* Forwarded requests answered, failed (an errno from the writer), and
  * not answered (EIO), for aifsctl status. */
 void fwd_counts(uint64_t *ok, uint64_t *refused, uint64_t *lost);
+/* The client address the follower's requests go out by, and how many
+ * times that client was made anew (the cluster blocklisted it). */
+int fwd_link(char *addr, size_t len, uint64_t *renewals);
 
 /* The writer: serve followers' requests, making their changes through the
  * mount MNT of FS (a store whose data is in RADOS). */

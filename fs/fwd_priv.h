@@ -20,7 +20,8 @@ struct radosmsg;
 					 * (with FS_VIRT_BIT clear: a view's bits differ) */
 #define FH_STAGED	8		/* fi->fh of a session (file.c uses bits 0-2) */
 #define STREAM_MS	1000		/* journal records are sent at least this often */
-#define RENEW_SECS	30		/* an idle journal session renews its hold */
+#define RENEW_SECS	4		/* an idle journal session renews its hold (the
+					 * writer's journal_lease is 10 s at least) */
 #define NOTES_MAX	(256u << 10)	/* bytes of lineage notes sent at once */
 #define SEEN_MAX	(1u << 20)	/* lineage notes remembered as sent */
 #define COPY_CHUNK	(1u << 20)

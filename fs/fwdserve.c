@@ -25,8 +25,8 @@
  * open does not wait for it as for a close under way) from its first
  * request until the follower's last (FWD_FINAL), whose close then seals it
  * as the last writer's close does.  A follower that goes silent loses its hold after
- * FWD_LEASE_SECS (the file is sealed then); the follower renews it while
- * its file is open.  At unmount the holds go without a seal, as in a crash:
+ * journal_lease seconds (-o journal_lease, the file is sealed then); the
+ * follower renews it every RENEW_SECS (fwd_priv.h) while its file is open.  At unmount the holds go without a seal, as in a crash:
  * the follower's next request goes on, and its last one seals.
  *
  * The answer carries the errno and the sequence number of the metadata
@@ -64,7 +64,6 @@
 
 #define FWD_WORKERS	4
 #define FWD_QUEUE_MAX	1024
-#define FWD_LEASE_SECS	120	/* a journal hold of a follower gone silent */
 #define FWD_SWEEP_SECS	3600	/* data objects older than this are a dead host's */
 #define CHUNK		(4u << 20)
 #define RECORD_MAX	(64u << 20)
@@ -568,7 +567,7 @@ static void expire_holds(struct fwd_server *sv)
 	for (struct hold **p = &sv->holds; *p; ) {
 		struct hold *h = *p;
 
-		if (now - h->seen < FWD_LEASE_SECS) {
+		if (now - h->seen < (int64_t)sv->fs->opt.journal_lease) {
 			p = &h->next;
 			continue;
 		}
@@ -582,8 +581,8 @@ static void expire_holds(struct fwd_server *sv)
 		uint64_t ino = h->in->ino;
 
 		gone = h->next;
-		log_notice("follower %s: its journal session on inode %llu was silent for %d s: "
-			   "the file is sealed", h->host, (unsigned long long)ino, FWD_LEASE_SECS);
+		log_notice("follower %s: its journal session on inode %llu was silent for %u s: "
+			   "the file is sealed", h->host, (unsigned long long)ino, sv->fs->opt.journal_lease);
 		if (hold_drop(sv, h, true) < 0)
 			log_err("follower: sealing journal inode %llu failed",
 				(unsigned long long)ino);

@@ -63,6 +63,8 @@ static const char usage_text[] =
 	"                          /var/lib/aifs/follow/POOL.NAME)\n"
 	"       forward_timeout=S  seconds a follower's write waits for the writer\n"
 	"                          before it fails with EIO (default 120)\n"
+	"       journal_lease=S    on the writer, seconds a follower's silent journal\n"
+	"                          session lasts before its file is sealed (default 120)\n"
 	"       dir_versions=auto|manual  commit directory checkpoints when a training\n"
 	"                          stack's last file lands (default auto; see aifs(7))\n"
 	"       audit_retention=DAYS  journal files kept at least DAYS (default 183)\n"
@@ -320,6 +322,12 @@ static int parse_word(struct cmdline *c, const char *w)
 		if (*end || !v[1] || n < 1 || n > 86400)
 			goto bad_value;
 		c->opt.forward_timeout = (unsigned)n;
+	} else if (!strncmp(w, "journal_lease=", 14)) {
+		unsigned long n = strtoul(v + 1, &end, 10);
+
+		if (*end || !v[1] || n < 10 || n > 86400)
+			goto bad_value;
+		c->opt.journal_lease = (unsigned)n;
 	} else if (!strncmp(w, "tier_interval=", 14)) {
 		if (parse_double(v + 1, &c->opt.tier_interval) < 0 || c->opt.tier_interval < 0.1)
 			goto bad_value;
@@ -370,7 +378,8 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *c)
 				   .cold_codec = TIER_CODEC_AUTO, .migrate_bw = 200,
 				   .tier_interval = 60, .reserve_mb = -1,
 				   .audit_leaves = 1000, .audit_secs = 10,
-				   .audit_admin_gid = -1, .forward_timeout = 120 };
+				   .audit_admin_gid = -1, .forward_timeout = 120,
+				   .journal_lease = 120 };
 	/* '+' is not used: mount.fuse3 puts -o after the operands. */
 	while ((ch = getopt_long(argc, argv, "fdso:hV", longopts, NULL)) != -1) {
 		switch (ch) {

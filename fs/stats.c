@@ -260,14 +260,27 @@ int stats_json(struct fs *fs, char **text, size_t *len)
 	cache_json(fs, &b);
 	{
 		double lag;
-		uint64_t next, made, refused, failed;
+		uint64_t next, made, refused, failed, renewed;
+		struct follow_link link;
+		char fa[128] = "", ta[2][128] = { "", "" };
 
 		fwd_counts(&made, &refused, &failed);
-		if (follow_status(&lag, &next))
+		if (follow_status(&lag, &next, &link)) {
+			fwd_link(fa, sizeof(fa), &renewed);
+			for (int i = 0; i < 2; i++)
+				if (fs->store->tiers[i])
+					tier_cluster_addr(fs->store->tiers[i], ta[i], sizeof(ta[i]));
 			sb_printf(&b, " \"follower\": {\"lag_s\": %.3f, \"next_batch\": %llu, "
+			    "\"connected\": %s, \"link_error\": \"%s\", \"clients_renewed\": %llu, "
+			    "\"client_addrs\": {\"shipped\": \"%s\", \"forward\": \"%s\", "
+			    "\"hot\": \"%s\", \"cold\": \"%s\"}, "
 			    "\"forwarded\": {\"made\": %llu, \"refused\": %llu, \"failed\": %llu}},\n",
-			    lag, (unsigned long long)next, (unsigned long long)made,
-			    (unsigned long long)refused, (unsigned long long)failed);
+			    lag, (unsigned long long)next, link.err ? "false" : "true",
+			    link.err ? strerror(-link.err) : "",
+			    (unsigned long long)(link.renewals + renewed), link.addr, fa, ta[0], ta[1],
+			    (unsigned long long)made, (unsigned long long)refused,
+			    (unsigned long long)failed);
+		}
 	}
 	sb_printf(&b, " \"versions\": %llu, \"snapshots\": %llu, \"snapshot_files_copied\": %llu,\n",
 	    (unsigned long long)count_recs(fs, 'V'), (unsigned long long)count_recs(fs, 'P'),

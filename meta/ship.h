@@ -69,6 +69,8 @@ int ship_follow_same_writer(struct ship_follow *f);
  * (the replica must be made anew in both cases). */
 int ship_follow_step(struct ship_follow *f, struct meta *m, uint64_t *next,
 		     void (*fn)(void *ctx, const void *key, size_t klen), void *ctx);
+/* The client address of F's handle (for `ceph osd blocklist`), or "". */
+void ship_follow_addr(struct ship_follow *f, char *buf, size_t len);
 void ship_follow_free(struct ship_follow *f);
 /* Store S opened for writing is a follower's replica (a follow.seq): apply
  * everything its writer shipped before it becomes the writer itself (a

@@ -57,6 +57,12 @@ int ship_follow_same_writer(struct ship_follow *f)
 	return rc;
 }
 
+void ship_follow_addr(struct ship_follow *f, char *buf, size_t len)
+{
+	if (tier_cluster_addr(f->t, buf, len) < 0 && len)
+		buf[0] = 0;
+}
+
 void ship_follow_free(struct ship_follow *f)
 {
 	if (!f)

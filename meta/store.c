@@ -429,8 +429,10 @@ static int tiers_open(struct store *s, const struct store_opts *o, bool ro_tiers
 	err[0] = 0;
 	rados_opts(s, o, &ro, holder, sizeof(holder), note, sizeof(note), err, errlen);
 	ro.cache_dir = cache;	/* the hot tier's only: cold data is read rarely */
+	ro.cache_own = o && o->follower;
 	rc = tier_open_spec(hot, TIER_HOT, ro_tiers, &ro, &s->tiers[TIER_HOT]);
 	ro.cache_dir = NULL;
+	ro.cache_own = false;
 	if (rc < 0) {
 		if (!err[0])
 			store_fail(err, errlen, rc, "cannot open hot tier %s: %s", hot, strerror(-rc));

@@ -1,7 +1,7 @@
 /* rados.c — the RADOS tier: extents as objects of a Ceph pool, behind the
- * tier interface (struct tier_ops, tier.h).  This file connects, checks
- * and locks the store's namespace, and keeps the segment table; the I/O
- * is in radosio.c.  The layout and the invariants are in rados_priv.h.
+ * tier interface (struct tier_ops, tier.h).  This file opens and locks
+ * the store's namespace and keeps the segment table; connecting is in
+ * radosconn.c, the I/O in radosio.c.  The layout and the invariants are in rados_priv.h.
  *
  * One writer per store: a read-write open takes the exclusive lock
  * RADOS_LOCK on RADOS_STORE_OBJ with the cookie "HOST:STORE-PATH".  The
@@ -48,23 +48,6 @@ int rtier_fail(const struct rtier *t, int rc, const char *fmt, ...)
 	return rc;
 }
 
-/* Log and tell the user (RO->err) one line; returns RC. */
-static int user_fail(const struct tier_rados_opts *ro, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int user_fail(const struct tier_rados_opts *ro, int rc, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	log_err("%s", msg);
-	if (ro && ro->err && ro->errlen)
-		snprintf(ro->err, ro->errlen, "%s", msg);
-	return rc;
-}
-
 /* Extent objects of the hot tier start "h.", of the cold tier "c.". */
 static char obj_prefix(int id)
 {
@@ -92,113 +75,6 @@ static bool obj_parse(const struct rtier *t, const char *name, uint32_t *seg, ui
 	*off = o;
 	*len = l;
 	return strcmp(canon, name) == 0;
-}
-
-int tier_spec_is_rados(const char *spec)
-{
-	return spec && !strncmp(spec, "rados:", 6);
-}
-
-/* Split SPEC into pool and namespace (default: UUID). */
-int rtier_spec_parse(const char *spec, const char *uuid, char **pool, char **ns)
-{
-	const char *p = spec + 6, *slash = strchr(p, '/');
-	size_t plen = slash ? (size_t)(slash - p) : strlen(p);
-	const char *n = slash ? slash + 1 : uuid;
-
-	*pool = *ns = NULL;
-	if (!tier_spec_is_rados(spec) || plen == 0 || !n || !*n || strchr(n, '/'))
-		return -EINVAL;
-	*pool = strndup(p, plen);
-	*ns = strdup(n);
-	if (!*pool || !*ns) {
-		free(*pool);
-		free(*ns);
-		*pool = *ns = NULL;
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-/* ---- connection ------------------------------------------------------ */
-
-static int conf_set(rados_t c, const char *key, unsigned v)
-{
-	char buf[16];
-
-	snprintf(buf, sizeof buf, "%u", v);
-	return rados_conf_set(c, key, buf);
-}
-
-/* Connect to the cluster and open POOL with namespace NS. */
-int rtier_cluster_connect(const char *spec, const char *pool, const char *ns,
-		   const struct tier_rados_opts *ro, rados_t *cluster, rados_ioctx_t *io)
-{
-	const char *user = ro ? ro->user : NULL;
-	int rc;
-
-	*cluster = NULL;
-	*io = NULL;
-	if (user && !strncmp(user, "client.", 7))
-		rc = rados_create2(cluster, "ceph", user, 0);
-	else
-		rc = rados_create(cluster, user);
-	if (rc < 0)
-		return user_fail(ro, rc, "%s: cannot create a Ceph client (user %s): %s", spec,
-				 user ? user : "default", strerror(-rc));
-	rc = rados_conf_read_file(*cluster, ro ? ro->conf : NULL);
-	if (rc < 0) {
-		rc = user_fail(ro, rc, "%s: cannot read the Ceph configuration %s: %s", spec,
-			       ro && ro->conf ? ro->conf : "(default search)", strerror(-rc));
-		goto fail;
-	}
-	rados_conf_parse_env(*cluster, NULL);
-	if (ro && ro->timeout) {
-		conf_set(*cluster, "rados_osd_op_timeout", ro->timeout);
-		conf_set(*cluster, "rados_mon_op_timeout", ro->timeout);
-		conf_set(*cluster, "client_mount_timeout", ro->timeout);
-	}
-	rc = rados_connect(*cluster);
-	if (rc < 0) {
-		rc = user_fail(ro, rc, "%s: cannot connect to the Ceph cluster: %s", spec,
-			       strerror(-rc));
-		goto fail;
-	}
-	rc = rados_ioctx_create(*cluster, pool, io);
-	if (rc < 0) {
-		rc = user_fail(ro, rc, "%s: cannot open pool %s: %s", spec, pool, strerror(-rc));
-		goto fail;
-	}
-	rados_ioctx_set_namespace(*io, ns);
-	return 0;
-fail:
-	if (*io)
-		rados_ioctx_destroy(*io);
-	rados_shutdown(*cluster);
-	*cluster = NULL;
-	*io = NULL;
-	return rc;
-}
-
-/* Read aifs.store and check that it names the store RO->uuid. */
-int rtier_store_check(const char *spec, rados_ioctx_t io, const struct tier_rados_opts *ro)
-{
-	char buf[128] = "", uuid[64] = "";
-	int n = rados_read(io, RADOS_STORE_OBJ, buf, sizeof buf - 1, 0);
-
-	if (n == -ENOENT)
-		return user_fail(ro, -ENOENT, "%s holds no aifs tier (no %s object): was it made by "
-				 "aifsctl mkfs --cold %s?", spec, RADOS_STORE_OBJ, spec);
-	if (n < 0)
-		return user_fail(ro, n, "%s: cannot read %s: %s", spec, RADOS_STORE_OBJ,
-				 strerror(-n));
-	buf[n] = 0;
-	if (sscanf(buf, "uuid = %63s", uuid) != 1)
-		return user_fail(ro, -EINVAL, "%s: %s is damaged", spec, RADOS_STORE_OBJ);
-	if (ro && ro->uuid && strcmp(uuid, ro->uuid))
-		return user_fail(ro, -EINVAL, "%s belongs to the store with uuid %s, not to this "
-				 "store (uuid %s)", spec, uuid, ro->uuid);
-	return 0;
 }
 
 /* ---- the lock -------------------------------------------------------- */
@@ -244,13 +120,13 @@ static int lock_take(struct rtier *t, const struct tier_rados_opts *ro)
 	if (rc == -EBUSY) {
 		if (lockers_list(t->io, &l) < 0 || l.n < 1)
 			snprintf(l.cookies, sizeof l.cookies, "another client");
-		return user_fail(ro, -EBUSY, "%s is in use by %s (client %s): only one host may "
+		return rtier_user_fail(ro, -EBUSY, "%s is in use by %s (client %s): only one host may "
 				 "write a store; if that host is dead, break its lock with: "
 				 "aifsctl rados unlock STORE", t->spec, l.cookies,
 				 l.n ? l.clients : "?");
 	}
 	if (rc < 0 && rc != -EEXIST)
-		return user_fail(ro, rc, "%s: cannot take the store's lock: %s", t->spec,
+		return rtier_user_fail(ro, rc, "%s: cannot take the store's lock: %s", t->spec,
 				 strerror(-rc));
 	t->cookie = strdup(ro->holder);
 	if (!t->cookie)
@@ -435,10 +311,11 @@ static int cache_open(struct rtier *t, const struct tier_rados_opts *ro, int64_t
 {
 	static const struct objcache_ops ops = { .upload = rtier_upload, .adopt = cache_adopt };
 	uint64_t size = ro->cache_size < 0 ? TIER_CACHE_DEFAULT : (uint64_t)ro->cache_size;
-	int rc = objcache_open(ro->cache_dir, size, ro->timeout, t->readonly, &ops, t, &t->cache);
+	int rc = objcache_open(ro->cache_dir, size, ro->timeout, t->readonly && !ro->cache_own,
+			       &ops, t, &t->cache);
 
 	if (rc < 0)
-		return user_fail(ro, rc, "%s: cannot open the cache %s: %s", t->spec, ro->cache_dir,
+		return rtier_user_fail(ro, rc, "%s: cannot open the cache %s: %s", t->spec, ro->cache_dir,
 				 strerror(-rc));
 	for (uint32_t s = t->nsegs; s-- > 0; ) {
 		if (t->segs[s].n) {
@@ -506,7 +383,7 @@ static int rtier_open(const char *spec, int id, int readonly, const struct tier_
 	t->dcache = dcache_new();
 	rc = rtier_spec_parse(spec, ro ? ro->uuid : NULL, &t->pool, &t->ns);
 	if (rc < 0) {
-		rc = user_fail(ro, rc, "%s is not a RADOS tier name: expected rados:POOL/NAME",
+		rc = rtier_user_fail(ro, rc, "%s is not a RADOS tier name: expected rados:POOL/NAME",
 			       spec);
 		goto out;
 	}
@@ -579,7 +456,7 @@ int tier_rados_create(const char *spec, const struct tier_rados_opts *ro, char *
 	int rc = rtier_spec_parse(spec, ro ? ro->uuid : NULL, &pool, &ns);
 
 	if (rc < 0)
-		return user_fail(ro, rc, "%s is not a RADOS tier name: expected rados:POOL[/NAME]",
+		return rtier_user_fail(ro, rc, "%s is not a RADOS tier name: expected rados:POOL[/NAME]",
 				 spec);
 	snprintf(out, outlen, "rados:%s/%s", pool, ns);
 	rc = rtier_cluster_connect(out, pool, ns, ro, &cluster, &io);
@@ -590,7 +467,7 @@ int tier_rados_create(const char *spec, const struct tier_rados_opts *ro, char *
 		/* the name lives only until the listing is closed */
 		rc = rados_nobjects_list_next(ls, &name, NULL, NULL);
 		if (rc == 0)
-			user_fail(ro, -EEXIST, "%s already holds objects (%s): give the new store a "
+			rtier_user_fail(ro, -EEXIST, "%s already holds objects (%s): give the new store a "
 				  "name of its own", out, name);
 		rados_nobjects_list_close(ls);
 		rc = rc == 0 ? -EEXIST : rc == -ENOENT ? 0 : rc;
@@ -600,7 +477,7 @@ int tier_rados_create(const char *spec, const struct tier_rados_opts *ro, char *
 		rc = rados_write_full(io, RADOS_STORE_OBJ, buf, strlen(buf));
 	}
 	if (rc < 0 && rc != -EEXIST)
-		user_fail(ro, rc, "%s: cannot create the tier: %s", out, strerror(-rc));
+		rtier_user_fail(ro, rc, "%s: cannot create the tier: %s", out, strerror(-rc));
 	rados_ioctx_destroy(io);
 	rados_shutdown(cluster);
 out:
@@ -619,7 +496,7 @@ int tier_rados_unlock(const char *spec, const struct tier_rados_opts *ro,
 	int rc = rtier_spec_parse(spec, ro ? ro->uuid : NULL, &pool, &ns), broken = 0;
 
 	if (rc < 0)
-		return user_fail(ro, rc, "%s is not a RADOS tier name", spec);
+		return rtier_user_fail(ro, rc, "%s is not a RADOS tier name", spec);
 	rc = rtier_cluster_connect(spec, pool, ns, ro, &cluster, &io);
 	free(pool);
 	free(ns);
@@ -634,7 +511,7 @@ int tier_rados_unlock(const char *spec, const struct tier_rados_opts *ro,
 		for (int i = 0; i < l.n && rc == 0; i++) {
 			rc = rados_break_lock(io, RADOS_STORE_OBJ, RADOS_LOCK, c, k);
 			if (rc < 0) {
-				user_fail(ro, rc, "%s: cannot break the lock of %s: %s", spec, k,
+				rtier_user_fail(ro, rc, "%s: cannot break the lock of %s: %s", spec, k,
 					  strerror(-rc));
 				break;
 			}
@@ -647,7 +524,7 @@ int tier_rados_unlock(const char *spec, const struct tier_rados_opts *ro,
 			a += strlen(a) + 1;
 		}
 	} else {
-		user_fail(ro, rc, "%s: cannot list the lock's holders: %s", spec, strerror(-rc));
+		rtier_user_fail(ro, rc, "%s: cannot list the lock's holders: %s", spec, strerror(-rc));
 	}
 	rados_ioctx_destroy(io);
 	rados_shutdown(cluster);
@@ -760,6 +637,13 @@ static int rtier_space(struct tier *base, struct tier_space *out)
 	return 0;
 }
 
+static int rtier_cluster_addr(struct tier *base, char *buf, size_t len)
+{
+	struct rtier *t = (struct rtier *)base;
+
+	return rtier_addr(t->cluster, buf, len);
+}
+
 static const struct tier_ops rtier_ops = {
 	.append = rtier_append,
 	.read_batch = rtier_read_batch,
@@ -779,4 +663,5 @@ static const struct tier_ops rtier_ops = {
 	.blob_list = rtier_blob_list,
 	.wait_writes = rtier_wait_writes,
 	.cache_stats = rtier_cache_stats,
+	.cluster_addr = rtier_cluster_addr,
 };

@@ -1,6 +1,6 @@
-/* rados_priv.h — what the RADOS tier's files share (rados.c: connection,
- * lock, segments, space; radosio.c: appends, reads, discards); private to
- * tier/.
+/* rados_priv.h — what the RADOS tier's files share (rados.c: lock,
+ * segments, space; radosconn.c: connection; radosio.c: appends, reads,
+ * discards); private to tier/.
  *
  * Layout in the pool, under the store's namespace:
  *   aifs.store                 "uuid = UUID\n", and the lock "aifs" on it
@@ -108,8 +108,14 @@ int rtier_spec_parse(const char *spec, const char *uuid, char **pool, char **ns)
  * names it in messages; RO->err gets one line on failure). */
 int rtier_cluster_connect(const char *spec, const char *pool, const char *ns,
 			  const struct tier_rados_opts *ro, rados_t *cluster, rados_ioctx_t *io);
+/* CLUSTER's client address as the blocklist takes it ("IP:PORT/NONCE"). */
+int rtier_addr(rados_t cluster, char *buf, size_t len);
 /* The namespace holds a store (aifs.store), RO->uuid's if given. */
 int rtier_store_check(const char *spec, rados_ioctx_t io, const struct tier_rados_opts *ro);
+
+/* Log MESSAGE and tell the user (RO->err) one line; returns RC. */
+int rtier_user_fail(const struct tier_rados_opts *ro, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Log "tier NAME (SPEC): MESSAGE" and return RC. */
 int rtier_fail(const struct rtier *t, int rc, const char *fmt, ...)

@@ -7,6 +7,13 @@
  * thread makes it again, so that a writer whose link to the cluster dropped
  * for a while serves again once it is back.  Answers are acked with the
  * cookie of the watch that got the request.
+ *
+ * A caller's handle that the cluster blocklisted (an evicted client: every
+ * operation fails with ESHUTDOWN) is shut down and made anew, with a new
+ * client address, and the operation is tried once more: a refused
+ * operation was not made, so trying it again is safe.  One whose
+ * operation timed out is made anew too, for the next operation.  The handle of a
+ * writer that serves is never made anew here: it is fenced on purpose.
  */
 #include "tier/radosmsg.h"
 #include "tier/log.h"
@@ -25,8 +32,12 @@
 
 struct radosmsg {
 	char *spec;
+	struct tier_rados_opts ro;	/* strings owned by the opener, alive while open */
+	pthread_rwlock_t conn;	/* cluster and io: read-held by each use, written to renew */
 	rados_t cluster;
 	rados_ioctx_t io;
+	uint64_t gen;		/* under conn: handles made anew */
+	uint64_t renewals;	/* under conn: of which after a blocklisting */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	/* serving (under lock) */
@@ -77,6 +88,9 @@ int radosmsg_open(const char *spec, const struct tier_rados_opts *ro, struct rad
 	}
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
+	pthread_rwlock_init(&m->conn, NULL);
+	m->ro = *ro;
+	m->ro.err = NULL;
 	rc = connect_ns(spec, ro, &m->cluster, &m->io);
 	if (rc < 0) {
 		free(m->spec);
@@ -96,8 +110,75 @@ void radosmsg_close(struct radosmsg *m)
 	rados_shutdown(m->cluster);
 	pthread_mutex_destroy(&m->lock);
 	pthread_cond_destroy(&m->cond);
+	pthread_rwlock_destroy(&m->conn);
 	free(m->spec);
 	free(m);
+}
+
+/* ---- the handle ----------------------------------------------------------- */
+
+/* Take the handle for one operation; its generation into *GEN. */
+static void use(struct radosmsg *m, uint64_t *gen)
+{
+	pthread_rwlock_rdlock(&m->conn);
+	*gen = m->gen;
+}
+
+/* Done with the handle; RC the operation's result.  True when RC says the
+ * cluster blocklisted the handle and a new one was made (or another
+ * thread made one since GEN): the operation may be tried again.  A handle
+ * whose operation timed out is made anew too (a client can go on timing
+ * out after an OSD came back), but the operation is not tried again: it
+ * may have been made. */
+static bool unuse(struct radosmsg *m, uint64_t gen, int rc)
+{
+	rados_t cluster;
+	rados_ioctx_t io;
+	bool serving;
+	int r;
+
+	pthread_rwlock_unlock(&m->conn);
+	if (rc != -ESHUTDOWN && rc != -ETIMEDOUT)
+		return false;
+	pthread_mutex_lock(&m->lock);
+	serving = m->serving;
+	pthread_mutex_unlock(&m->lock);
+	if (serving)
+		return false;
+	pthread_rwlock_wrlock(&m->conn);
+	if (m->gen != gen) {
+		pthread_rwlock_unlock(&m->conn);
+		return rc == -ESHUTDOWN;
+	}
+	r = connect_ns(m->spec, &m->ro, &cluster, &io);
+	if (r == 0) {
+		rados_ioctx_destroy(m->io);
+		rados_shutdown(m->cluster);
+		m->cluster = cluster;
+		m->io = io;
+		m->renewals += rc == -ESHUTDOWN;
+		m->gen++;
+	}
+	pthread_rwlock_unlock(&m->conn);
+	if (rc == -ETIMEDOUT)
+		return false;
+	if (r < 0)
+		log_err("%s: the cluster blocklisted this client, and a new one cannot "
+			"connect: %s (tried again at the next request)", m->spec, strerror(-r));
+	else
+		log_notice("%s: the cluster blocklisted this client: connected anew", m->spec);
+	return r == 0;
+}
+
+int radosmsg_addr(struct radosmsg *m, char *buf, size_t len, uint64_t *renewals)
+{
+	int rc;
+
+	pthread_rwlock_rdlock(&m->conn);
+	rc = rtier_addr(m->cluster, buf, len);
+	*renewals = m->renewals;
+	pthread_rwlock_unlock(&m->conn);
+	return rc;
 }
 
 /* ---- serving ------------------------------------------------------------- */
@@ -276,9 +357,14 @@ int radosmsg_call(struct radosmsg *m, const void *req, size_t len, unsigned time
 
 	*out = NULL;
 	*outlen = 0;
+	uint64_t gen;
+
 	if (len > RADOSMSG_MAX)
 		return -EMSGSIZE;
-	rc = rados_notify2(m->io, RADOSMSG_OBJ, req, (int)len, timeout_ms, &reply, &rlen);
+	do {
+		use(m, &gen);
+		rc = rados_notify2(m->io, RADOSMSG_OBJ, req, (int)len, timeout_ms, &reply, &rlen);
+	} while (unuse(m, gen, rc) && !reply);
 	if (rc == -ENOENT)
 		rc = -ENOTCONN;		/* no writer ever served here */
 	n = reply && rlen >= 4 ? (uint32_t)le((uint8_t *)reply, 4) : 0;
@@ -320,6 +406,7 @@ int radosmsg_data_write(struct radosmsg *m, const char *name, uint64_t off, cons
 {
 	const char *p = buf;
 	char oid[512];
+	uint64_t gen;
 	int rc = 0;
 
 	while (rc == 0 && len) {
@@ -329,7 +416,11 @@ int radosmsg_data_write(struct radosmsg *m, const char *name, uint64_t off, cons
 		if (n > RADOSMSG_PART - poff)
 			n = (size_t)(RADOSMSG_PART - poff);
 		part_name(oid, sizeof(oid), name, part);
-		rc = poff ? rados_write(m->io, oid, p, n, poff) : rados_write_full(m->io, oid, p, n);
+		do {
+			use(m, &gen);
+			rc = poff ? rados_write(m->io, oid, p, n, poff) :
+				    rados_write_full(m->io, oid, p, n);
+		} while (unuse(m, gen, rc));
 		p += n;
 		off += n;
 		len -= n;
@@ -344,6 +435,7 @@ int64_t radosmsg_data_read(struct radosmsg *m, const char *name, uint64_t off, v
 {
 	char *p = buf, oid[512];
 	int64_t got = 0;
+	uint64_t gen;
 
 	while (len) {
 		uint64_t part = off / RADOSMSG_PART, poff = off % RADOSMSG_PART;
@@ -353,7 +445,10 @@ int64_t radosmsg_data_read(struct radosmsg *m, const char *name, uint64_t off, v
 		if (n > RADOSMSG_PART - poff)
 			n = (size_t)(RADOSMSG_PART - poff);
 		part_name(oid, sizeof(oid), name, part);
-		r = rados_read(m->io, oid, p, n, poff);
+		do {
+			use(m, &gen);
+			r = rados_read(m->io, oid, p, n, poff);
+		} while (unuse(m, gen, r));
 		if (r == -ENOENT && part)
 			break;		/* the end, at a part's boundary */
 		if (r < 0) {
@@ -376,7 +471,9 @@ void radosmsg_data_remove(struct radosmsg *m, const char *name, uint64_t size)
 
 	for (uint64_t part = 0; part == 0 || part * RADOSMSG_PART < size; part++) {
 		part_name(oid, sizeof(oid), name, part);
+		pthread_rwlock_rdlock(&m->conn);
 		rados_remove(m->io, oid);
+		pthread_rwlock_unlock(&m->conn);
 	}
 }
 
@@ -387,10 +484,14 @@ int radosmsg_sweep(struct radosmsg *m, unsigned age)
 	time_t now = time(NULL);
 	char **old = NULL;
 	size_t n = 0, cap = 0;
-	int rc = rados_nobjects_list_open(m->io, &ls);
+	int rc;
 
-	if (rc < 0)
+	pthread_rwlock_rdlock(&m->conn);
+	rc = rados_nobjects_list_open(m->io, &ls);
+	if (rc < 0) {
+		pthread_rwlock_unlock(&m->conn);
 		return rc;
+	}
 	while ((rc = rados_nobjects_list_next(ls, &name, NULL, NULL)) == 0) {
 		uint64_t size;
 		time_t mtime;
@@ -415,6 +516,7 @@ int radosmsg_sweep(struct radosmsg *m, unsigned age)
 		rados_remove(m->io, old[i]);
 		free(old[i]);
 	}
+	pthread_rwlock_unlock(&m->conn);
 	free(old);
 	return rc == -ENOENT || rc == 0 ? (int)n : rc;
 }

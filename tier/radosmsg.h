@@ -28,6 +28,10 @@
  *    follower when its call failed).  NAME is the caller's to make unique.
  *    radosmsg_sweep removes data objects left by a host that died between
  *    writing them and the answer.
+ *  - A caller whose client the cluster blocklisted (evicted) connects anew
+ *    on its own, with a new client address, and the operation refused is
+ *    tried again; one whose operation timed out connects anew for the
+ *    next (a client can go on timing out after an OSD came back).
  * All functions are thread-safe and return 0 (or a count) or a negative
  * errno.  Only tier/ includes librados.
  */
@@ -79,6 +83,9 @@ int radosmsg_data_write(struct radosmsg *m, const char *name, uint64_t off, cons
 int64_t radosmsg_data_read(struct radosmsg *m, const char *name, uint64_t off, void *buf,
 			   size_t len);
 void radosmsg_data_remove(struct radosmsg *m, const char *name, uint64_t size);
+/* The address the cluster knows this end's client by (for `ceph osd
+ * blocklist`), and how many times it was made anew. */
+int radosmsg_addr(struct radosmsg *m, char *buf, size_t len, uint64_t *renewals);
 /* Remove the data objects not written for AGE seconds: how many. */
 int radosmsg_sweep(struct radosmsg *m, unsigned age);
 

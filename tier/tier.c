@@ -191,6 +191,11 @@ int tier_cache_stats(struct tier *t, struct tier_cache_stats *out)
 	return t->ops->cache_stats ? t->ops->cache_stats(t, out) : -EOPNOTSUPP;
 }
 
+int tier_cluster_addr(struct tier *t, char *buf, size_t len)
+{
+	return t->ops->cluster_addr ? t->ops->cluster_addr(t, buf, len) : -EOPNOTSUPP;
+}
+
 void tier_close(struct tier *t)
 {
 	if (t)

@@ -89,6 +89,7 @@ struct tier_ops {
 			 int (*fn)(void *ctx, const char *name), void *ctx);
 	int (*wait_writes)(struct tier *t);
 	int (*cache_stats)(struct tier *t, struct tier_cache_stats *out);
+	int (*cluster_addr)(struct tier *t, char *buf, size_t len);
 };
 
 /* Open the local tier ID kept in directory DIR (which must exist).  Finds the
@@ -114,6 +115,8 @@ struct tier_rados_opts {
 	const char *note;	/* the lock's description, for whoever finds it held */
 	const char *cache_dir;	/* local read cache and write buffer (NULL: none) */
 	int64_t cache_size;	/* its bound in bytes (< 0: TIER_CACHE_DEFAULT, 0: off) */
+	bool cache_own;		/* a read-only tier's cache is this mount's own (a
+				 * follower's): reads keep copies in it */
 	char *err;		/* on failure, one line for the user (may be NULL) */
 	size_t errlen;
 };
@@ -269,6 +272,10 @@ struct tier_cache_stats {
 
 /* The counters of T's cache; -EOPNOTSUPP when T has none. */
 int tier_cache_stats(struct tier *t, struct tier_cache_stats *out);
+
+/* The address by which the cluster knows T's client (what `ceph osd
+ * blocklist add` takes), into BUF; -EOPNOTSUPP when T is not in RADOS. */
+int tier_cluster_addr(struct tier *t, char *buf, size_t len);
 
 /* CRC-32C (Castagnoli) of LEN bytes, continuing from SEED (0 to start). */
 uint32_t tier_crc32c(uint32_t seed, const void *buf, size_t len);

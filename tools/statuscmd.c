@@ -95,6 +95,13 @@ int cmd_status(int argc, char **argv)
 			       json_u64_at(d, "follower.forwarded.made"),
 			       json_u64_at(d, "follower.forwarded.refused"),
 			       json_u64_at(d, "follower.forwarded.failed"));
+		if (json_at(d, "follower.connected"))
+			printf("link       %s%s%s; clients made anew after a blocklisting: %llu\n",
+			       json_is_true(json_at(d, "follower.connected")) ? "connected" :
+			       "disconnected",
+			       json_is_true(json_at(d, "follower.connected")) ? "" : ": ",
+			       json_string_value(json_at(d, "follower.link_error")) ?: "",
+			       json_u64_at(d, "follower.clients_renewed"));
 		printf("versions   %llu\nsnapshots  %llu\n", json_u64_at(d, "versions"),
 		       json_u64_at(d, "snapshots"));
 		printf("journal    %llu records, %llu signed\n", json_u64_at(d, "journal.records"),

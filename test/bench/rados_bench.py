@@ -13,6 +13,12 @@ Starts the test cluster of test/integration/ceph.py (one mon, one memstore OSD o
                store whose data is in RADOS (--data), with an empty local cache (cold)
                and then with the file in it (warm), against the same read from a store
                with a local hot tier: ratios of the medians
+  follower     on a follower mount of the --data store and on its writer, in the
+               same run: a snapshot epoch, cold and warm; a torch.save of a
+               checkpoint (forwarded by the follower: staged locally, its bytes put
+               in the pool, the save made by the writer) and 1 KiB journal appends
+               (one write(2) each, open to close); ratios follower / writer; and
+               the follower's lag under a steady stream of commits
 
 bench.py calls run() and puts the result under "rados" in its JSON; alone, this
 prints a table and writes bench/results/rados-YYYYmmdd-HHMMSS.json.
@@ -227,6 +233,40 @@ def wait_path(path, timeout=60.0):
         time.sleep(0.01)
 
 
+SAVE = r"""
+import sys, time, torch
+t = torch.rand(int(sys.argv[2]) // 4)
+t0 = time.perf_counter()
+torch.save({"w": t}, sys.argv[1])
+print(time.perf_counter() - t0)
+"""
+
+
+def save_rate(path, size):
+    """MiB/s of one torch.save of SIZE bytes of tensor to PATH (open to close)."""
+    p = subprocess.run(["/usr/bin/python3", "-c", SAVE, path, str(size)],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=900)
+    if p.returncode != 0:
+        raise RuntimeError("torch.save to %s: %s" % (path, p.stderr.decode()[-500:]))
+    return size / MiB / float(p.stdout.decode().split()[-1])
+
+
+def append_rates(path, n):
+    """Records per second of N 1 KiB appends (one write(2) each) to the journal
+    file PATH: from its open to its close, and of the writes alone."""
+    rec = b"r" * 1023 + b"\n"
+    t0 = time.perf_counter()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        t1 = time.perf_counter()
+        for _ in range(n):
+            os.write(fd, rec)
+        t2 = time.perf_counter()
+    finally:
+        os.close(fd)
+    return n / (time.perf_counter() - t0), n / (t2 - t1)
+
+
 def follower_figures(build, base, data, spec, conf, quick, rounds):
     """A follower's reads of a snapshot against the writer's, cold and warm, and
     how long after its commit a file shows on the follower under a steady
@@ -240,7 +280,13 @@ def follower_figures(build, base, data, spec, conf, quick, rounds):
     os.mkdir(os.path.join(ds, ".aifs", "snapshots", "v1"))
     time.sleep(2)
     fol = Follower(build, base, spec, conf)
-    out = {k: [] for k in ("writer_cold", "writer_warm", "follower_cold", "follower_warm")}
+    out = {k: [] for k in ("writer_cold", "writer_warm", "follower_cold", "follower_warm",
+                           "writer_save", "follower_save", "writer_append",
+                           "follower_append", "writer_append_writes",
+                           "follower_append_writes")}
+    save_size = (64 if quick else 256) * MiB
+    nrec = 1000 if quick else 4000
+    os.makedirs(os.path.join(data.mnt, "checkpoints", "bench"))
     lags = []
     try:
         snap_w = os.path.join(ds, ".aifs", "snapshots", "v1")
@@ -252,6 +298,14 @@ def follower_figures(build, base, data, spec, conf, quick, rounds):
                 drop_caches()
                 out[who + "_cold"].append(tree_rate(root))
                 out[who + "_warm"].append(tree_rate(root))
+            for who, mnt in ((("writer", data.mnt), ("follower", fol.mnt)) if r % 2 == 0 else
+                             (("follower", fol.mnt), ("writer", data.mnt))):
+                out[who + "_save"].append(save_rate(
+                    os.path.join(mnt, "checkpoints", "bench", "model.pt"), save_size))
+                whole, writes = append_rates(
+                    os.path.join(mnt, "audit", "bench-%s-%d.log" % (who, r)), nrec)
+                out[who + "_append"].append(whole)
+                out[who + "_append_writes"].append(writes)
         for i in range(20 if quick else 50):
             p = "lag%04d" % i
             with open(os.path.join(data.mnt, "datasets", p), "wb") as f:
@@ -265,9 +319,15 @@ def follower_figures(build, base, data, spec, conf, quick, rounds):
     med = {k: statistics.median(v) for k, v in out.items()}
     lags.sort()
     return {
-        "files": nfiles, "raw": out, "median": med,
+        "files": nfiles, "save_mib": save_size // MiB, "append_records": nrec,
+        "raw": out, "median": med,
         "ratios": {"follower_cold_vs_writer": ratio(med["follower_cold"], med["writer_cold"]),
-                   "follower_warm_vs_writer": ratio(med["follower_warm"], med["writer_warm"])},
+                   "follower_warm_vs_writer": ratio(med["follower_warm"], med["writer_warm"]),
+                   "follower_save_vs_writer": ratio(med["follower_save"], med["writer_save"]),
+                   "follower_append_vs_writer": ratio(med["follower_append"],
+                                                      med["writer_append"]),
+                   "follower_append_writes_vs_writer": ratio(med["follower_append_writes"],
+                                                             med["writer_append_writes"])},
         "lag_s": {"median": statistics.median(lags), "p95": lags[int(len(lags) * 0.95) - 1],
                   "max": lags[-1], "samples": len(lags)},
     }
@@ -324,6 +384,9 @@ def run(build, quick=False, rounds=3, workdir="/var/tmp"):
             fol = follower_figures(build, base, data, "rados:%s/bench-data" % c.pool, c.conf,
                                    quick, rounds)
             log("follower: %s; lag %s" % (fol["ratios"], fol["lag_s"]))
+            # the writers of stores in the pool need the cluster to unmount
+            while mounts:
+                mounts.pop().unmount()
     finally:
         for m in mounts:
             m.unmount()
@@ -368,6 +431,18 @@ def table(res):
                   "%-44s %10.0f %10.0f %7s" % ("snapshot epoch on a follower / writer, warm",
                                                fm["follower_warm"], fm["writer_warm"],
                                                f(fr["follower_warm_vs_writer"])),
+                  "%-44s %10.0f %10.0f %7s" % ("torch.save %d MiB on a follower / writer"
+                                               % fol["save_mib"],
+                                               fm["follower_save"], fm["writer_save"],
+                                               f(fr["follower_save_vs_writer"])),
+                  "%-44s %10.0f %10.0f %7s" % ("%d x 1 KiB appends/s open-close, fol/writer"
+                                               % fol["append_records"],
+                                               fm["follower_append"], fm["writer_append"],
+                                               f(fr["follower_append_vs_writer"])),
+                  "%-44s %10.0f %10.0f %7s" % ("1 KiB appends/s, write(2)s only, fol/writer",
+                                               fm["follower_append_writes"],
+                                               fm["writer_append_writes"],
+                                               f(fr["follower_append_writes_vs_writer"])),
                   "follower lag under a commit every 0.2 s: median %.2f s, p95 %.2f s, "
                   "max %.2f s (goal: under 2 s)" % (fol["lag_s"]["median"], fol["lag_s"]["p95"],
                                                    fol["lag_s"]["max"])]

@@ -81,6 +81,8 @@ class Follower:
         with open(self.log.name, errors="replace") as f:
             tail = f.read()[-3000:]
         shutil.rmtree(self.base, ignore_errors=True)
+        if sys.exc_info()[0] is not None:
+            sys.stderr.write("# the follower's log, last lines:\n%s\n" % tail)
         if self.proc.returncode != 0 and sys.exc_info()[0] is None:
             raise Fail("the follower exited with status %d: %s" % (self.proc.returncode, tail))
 
@@ -656,6 +658,206 @@ def a_follower_journal_session_goes_on_across_a_writer_remount():
                        "sealed at the follower's last close")
             eq(content(log), b"".join(recs), "the follower reads every record")
         finally:
+            f.close()
+
+
+def status_json(mnt):
+    rc, out = run([AIFSCTL_BIN, "status", "--json", mnt])
+    if rc != 0:
+        raise Fail("aifsctl status --json %s: exit %d: %s" % (mnt, rc, out))
+    return json.loads(out)
+
+
+@test
+def a_follower_evicted_by_the_cluster_reconnects_and_catches_up():
+    """The cluster blocklists every client of one follower (`ceph osd blocklist
+    add`, as an eviction does): the follower serves what it cached, makes its
+    clients anew on its own, catches up with what the writer committed
+    meanwhile, and its forwarded saves work again, with no remount; its data
+    client serves uncached data again once the entry is removed; the writer
+    is not affected."""
+    skip_native()
+    with Writer() as w:
+        os.mkdir(os.path.join(w.mnt, "checkpoints", "run"))
+        old = os.path.join(w.mnt, "checkpoints", "run", "old.pt")
+        write_file(old, data("o", 3 << 20))
+        time.sleep(2)
+        f = Follower(w.spec, extra=",forward_timeout=5")
+        blocked = []
+        try:
+            fold = os.path.join(f.mnt, "checkpoints", "run", "old.pt")
+            eventually(lambda: content(fold) == data("o", 3 << 20), "old.pt")
+            st = status_json(f.mnt)["follower"]
+            eq(st["connected"], True, "the follower is connected before: %s" % st)
+            addrs = st["client_addrs"]
+            wst = status_json(w.mnt)
+            check("follower" not in wst, "the writer is not a follower: %s" % wst)
+            for what in ("shipped", "forward", "hot"):
+                a = addrs[what]
+                check(re.match(r"^[0-9.]+:[0-9]+/[0-9]+$", a) is not None,
+                      "the follower's %s client has an address: %r" % (what, a))
+                CLUSTER.ceph("osd", "blocklist", "add", a)
+                blocked.append(a)
+            eq(len(set(blocked)), 3, "three clients of their own: %s" % blocked)
+            # the writer is not affected: it commits while the follower is evicted
+            new = os.path.join(w.mnt, "checkpoints", "run", "new.pt")
+            write_file(new, data("n", 3 << 20))
+            eq(content(new), data("n", 3 << 20), "the writer reads its own save")
+            # what the follower cached is served by the follower
+            eq(content(fold), data("o", 3 << 20), "the follower serves what it cached")
+            # it connects anew on its own and catches up (names, versions)
+            fnew = os.path.join(f.mnt, "checkpoints", "run", "new.pt")
+            eventually(lambda: os.path.exists(fnew), "new.pt, committed while evicted",
+                       timeout=30)
+            st = status_json(f.mnt)["follower"]
+            check(st["clients_renewed"] >= 1 and st["connected"] is True,
+                  "the follower made a client anew and is connected: %s" % st)
+            check(st["client_addrs"]["shipped"] not in blocked,
+                  "a new client address: %s" % st["client_addrs"])
+            rc, out = run([AIFSCTL_BIN, "status", f.mnt])
+            check(rc == 0 and "link       connected" in out,
+                  "aifsctl status says the link is up: %s" % out)
+            # forwarded saves work again, and the writer has them
+            mine = os.path.join(f.mnt, "checkpoints", "run", "mine.pt")
+            write_file(mine, data("m", 200000))
+            eq(content(os.path.join(w.mnt, "checkpoints", "run", "mine.pt")),
+               data("m", 200000), "the writer has the follower's save after the eviction")
+            # the data client serves uncached data once the cluster lets it in
+            CLUSTER.ceph("osd", "blocklist", "rm", addrs["hot"])
+            blocked.remove(addrs["hot"])
+            eventually(lambda: content(fnew) == data("n", 3 << 20),
+                       "new.pt's bytes once the data client is let in", timeout=30)
+        finally:
+            for a in blocked:
+                CLUSTER.ceph("osd", "blocklist", "rm", a, check=False)
+            f.close()
+
+
+@test
+def a_killed_followers_journal_file_is_sealed_after_the_lease():
+    """A follower holding a journal file open goes on holding it while it
+    lives, idle or not; killed (kill -9), its session is forgotten after the
+    writer's journal_lease: the writer seals the file, its records are in the
+    signed log, and audit verify passes."""
+    skip_native()
+    with Writer(opts="journal_lease=10") as w:
+        time.sleep(2)
+        f = Follower(w.spec)
+        fh = None
+        try:
+            log = os.path.join(f.mnt, "audit", "killed.log")
+            wlog = os.path.join(w.mnt, "audit", "killed.log")
+            recs = records(30, tag=b"k")
+            fh = open(log, "ab", buffering=0)
+            for r in recs:
+                fh.write(r)
+            os.fsync(fh.fileno())
+            eq(content(wlog), b"".join(recs), "the writer's file after fsync")
+            # idle past the lease while the follower lives: it renews its hold
+            time.sleep(14)
+            eq(os.getxattr(wlog, "user.aifs.sealed"), b"false",
+               "a live follower's idle journal file is not sealed")
+            os.kill(f.proc.pid, 9)
+            f.proc.wait()
+            eventually(lambda: os.getxattr(wlog, "user.aifs.sealed") == b"true",
+                       "the killed follower's file sealed by the writer", timeout=60)
+            eq(content(wlog), b"".join(recs), "every record fsync'd before the kill")
+        finally:
+            if fh:
+                try:
+                    fh.close()
+                except OSError:
+                    pass
+            if f.proc.poll() is None:
+                f.close()
+            else:
+                run(["fusermount3", "-u", "-z", f.mnt], timeout=60)
+                f.log.close()
+                shutil.rmtree(f.base, ignore_errors=True)
+        w.unmount()
+        rc, out = run([AIFSCTL_BIN, "audit", "verify", w.store])
+        check(rc == 0 and "audit: intact" in out, "aifsctl audit verify: %s" % out[-1500:])
+        d = os.path.join(w.base, "export")
+        rc, out = run([AIFSCTL_BIN, "audit", "export", w.store, d])
+        eq(rc, 0, "aifsctl audit export: %s" % out)
+        with open(os.path.join(d, "records.jsonl")) as fh:
+            recs_out = [json.loads(ln) for ln in fh]
+        eq(len([r for r in recs_out if r.get("op") == "write" and
+                r.get("path") == "/audit/killed.log"]), 30,
+           "write records of the killed follower's appends")
+        eq([r["op"] for r in recs_out if r.get("path") == "/audit/killed.log" and
+            r["op"] in ("create", "seal")], ["create", "seal"], "created and sealed once")
+        w.mount()
+
+
+@test
+def a_follower_cut_off_from_the_cluster_serves_what_it_has_and_recovers():
+    """Nothing of the cluster answers for a while (its OSD stopped): the
+    follower serves the names and the data it has, says it is disconnected
+    with its lag growing, fails its changes with EIO in bounded time, and
+    once the cluster is back catches up and saves again, with no remount."""
+    skip_native()
+    with Writer() as w:
+        os.mkdir(os.path.join(w.mnt, "checkpoints", "run"))
+        write_file(os.path.join(w.mnt, "checkpoints", "run", "old.pt"), data("o", 1 << 20))
+        time.sleep(2)
+        f = Follower(w.spec, extra=",forward_timeout=5,rados_timeout=5")
+        paused = False
+        try:
+            fold = os.path.join(f.mnt, "checkpoints", "run", "old.pt")
+            eventually(lambda: content(fold) == data("o", 1 << 20), "old.pt")
+            CLUSTER.pause_osd()
+            paused = True
+
+            def cut_off():
+                st = status_json(f.mnt)["follower"]
+                return st["connected"] is False and st["lag_s"] > 3
+            eventually(cut_off, "status: disconnected, lag growing", timeout=60)
+            rc, out = run([AIFSCTL_BIN, "status", f.mnt])
+            check(rc == 0 and "link       disconnected" in out,
+                  "aifsctl status says the link is down: %s" % out)
+            eq(sorted(os.listdir(os.path.dirname(fold))), ["old.pt"], "names as they were")
+            eq(content(fold), data("o", 1 << 20), "cached data served while cut off")
+            t = time.time()
+            try:
+                write_file(os.path.join(f.mnt, "checkpoints", "run", "cut.pt"), b"x" * 1000)
+                raise Fail("a save on a follower cut off from the cluster succeeded")
+            except OSError as e:
+                eq(e.errno, errno.EIO, "a save on a follower cut off from the cluster")
+            # bounded by forward_timeout and rados_timeout (5 s each), with room
+            check(time.time() - t < 60, "EIO came after %.1f s" % (time.time() - t))
+            CLUSTER.resume_osd()
+            paused = False
+            # the OSD may take a while to serve every placement group again
+            # after a stop: the follower is judged from when the store's own
+            # objects are served to a new client (the rados CLI)
+            ns = w.spec.split("/", 1)[1]
+
+            def served():
+                try:
+                    CLUSTER.rados("-N", ns, "stat", "m.writer", timeout=10)
+                    return True
+                except ceph.CephError:
+                    return False
+            eventually(served, "the store's objects served by the cluster again", timeout=300)
+            new = os.path.join(w.mnt, "checkpoints", "run", "new.pt")
+            eventually(lambda: write_file(new, data("n", 200000)) is None,
+                       "a save on the writer once the cluster is back", timeout=60)
+            fnew = os.path.join(f.mnt, "checkpoints", "run", "new.pt")
+            eventually(lambda: content(fnew) == data("n", 200000),
+                       "the writer's save, on the follower once the cluster is back",
+                       timeout=60)
+            eq(status_json(f.mnt)["follower"]["connected"], True, "connected again")
+            mine = os.path.join(f.mnt, "checkpoints", "run", "mine.pt")
+            eventually(lambda: write_file(mine, data("m", 200000)) is None,
+                       "a save on the follower once the cluster is back", timeout=60)
+            eq(content(os.path.join(w.mnt, "checkpoints", "run", "mine.pt")),
+               data("m", 200000), "the writer has the follower's save")
+            check(not os.path.exists(os.path.join(w.mnt, "checkpoints", "run", "cut.pt")),
+                  "the save that failed while cut off was not made")
+        finally:
+            if paused:
+                CLUSTER.resume_osd()
             f.close()
 
 
