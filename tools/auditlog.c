@@ -399,7 +399,8 @@ static int load_parallel(struct store *s, struct log *l)
 		char **v = realloc(l->arena, (l->narena + p->own.narena) * sizeof(*v));
 
 		if (v) {	/* the blocks are freed with L's */
-			memcpy(v + l->narena, p->own.arena, p->own.narena * sizeof(*v));
+			if (p->own.narena)
+				memcpy(v + l->narena, p->own.arena, p->own.narena * sizeof(*v));
 			l->arena = v;
 			l->narena += p->own.narena;
 		} else {

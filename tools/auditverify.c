@@ -374,7 +374,8 @@ static void feed_failed(struct fstate *st, struct store *s, const struct piece *
 			cut[ncut++] = e[k];
 		}
 	}
-	qsort(cut, ncut, sizeof(*cut), u64_cmp);
+	if (ncut)
+		qsort(cut, ncut, sizeof(*cut), u64_cmp);
 	buf = malloc(b - a);
 	for (size_t i = 0; i <= ncut; i++) {
 		uint64_t x = i ? cut[i - 1] : a, y = i < ncut ? cut[i] : b;
