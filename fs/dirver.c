@@ -195,7 +195,7 @@ static bool sha_unknown(const uint8_t sha[32])
 
 /* Work out version N of DIR's digest and completeness once, and keep them
  * in its record.  A store that fails leaves them to be worked out again. */
-static int summarize(struct fs *fs, uint64_t dir, uint32_t n, struct vrec *v)
+int dirver_summarize(struct fs *fs, uint64_t dir, uint32_t n, struct vrec *v)
 {
 	struct meta_batch *b;
 	bool whole;
@@ -217,30 +217,44 @@ static int summarize(struct fs *fs, uint64_t dir, uint32_t n, struct vrec *v)
 	return 0;
 }
 
+struct cur {
+	struct fs *fs;
+	uint64_t dir;
+	struct vrec v;
+	uint32_t n;
+	bool found;
+};
+
+static int current_cb(void *ctx, uint32_t n, const struct vrec *vp)
+{
+	struct cur *c = ctx;
+	struct vrec v = *vp;
+	int rc = dirver_summarize(c->fs, c->dir, n, &v);
+
+	if (rc < 0)
+		return rc;
+	if (!v.complete)
+		return 0;
+	c->v = v;
+	c->n = n;
+	c->found = true;
+	return 1;
+}
+
 /* The newest complete version of DIR (its completeness worked out now
- * where it was not yet): -ENOENT if none. */
+ * where it was not yet), walking back from the newest: -ENOENT if none. */
 static int current(struct fs *fs, uint64_t dir, struct vrec *v, uint32_t *n)
 {
-	int rc;
-	struct vlist *l = ver_list_load(fs, dir, &rc);
+	struct cur c = { .fs = fs, .dir = dir };
+	int rc = version_foreach_rev(fs, dir, current_cb, &c);
 
-	if (l)
-		rc = -ENOENT;
-
-	for (size_t i = l ? l->count : 0; i-- > 0;) {
-		rc = summarize(fs, dir, l->n[i], &l->v[i]);
-		if (rc < 0)
-			break;
-		rc = -ENOENT;
-		if (l->v[i].complete) {
-			*v = l->v[i];
-			*n = l->n[i];
-			rc = 0;
-			break;
-		}
-	}
-	ver_list_free(l);
-	return rc;
+	if (rc < 0)
+		return rc;
+	if (!c.found)
+		return -ENOENT;
+	*v = c.v;
+	*n = c.n;
+	return 0;
 }
 
 int dirver_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, size_t len)
@@ -272,7 +286,7 @@ int dirver_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, s
 	if (rc < 0)
 		return rc == -ENOENT ? -ENODATA : rc;
 	if (!strcmp(name, "user.aifs.sha256") || !strcmp(name, "user.aifs.complete")) {
-		rc = summarize(fs, dir, n, &v);
+		rc = dirver_summarize(fs, dir, n, &v);
 		if (rc < 0)
 			return rc;
 	}
@@ -310,7 +324,7 @@ int version_dir_commit(struct fs *fs, uint64_t dir, uint32_t uid, uint32_t pid)
 			(din->attr.flags & META_IF_READONLY)))
 		rc = -EINVAL;
 	if (rc == 0)
-		rc = version_foreach(fs, dir, ver_last_cb, &last);
+		rc = ver_last(fs, dir, &last);
 	if (rc == 0)
 		rc = snapshot_tree_freeze(fs, dir, b, &v.vino, &files, &v.size);
 	if (rc == 0) {

@@ -34,6 +34,10 @@ struct inode;
 #define DIRVER_NOT_MINE	(1 << 30)
 int dirver_xattr(struct fs *fs, struct inode *in, const char *name, char *buf, size_t len);
 
+/* Fill in the digest and completeness of version N (record *V) of
+ * directory DIR if they were not worked out yet (kept in its record). */
+struct vrec;
+int dirver_summarize(struct fs *fs, uint64_t dir, uint32_t n, struct vrec *v);
 /* Is IN the root of a directory version?  Its directory and number then. */
 bool dirver_is_version(struct fs *fs, const struct inode *in, uint64_t *dir, uint32_t *n);
 /* Is any version of directory DIR on hold (its removal is refused)? */

@@ -207,7 +207,7 @@ int fs_map_punch(struct fs *fs, struct inode *in, struct meta_batch *b,
 		uint64_t t = x->foff + x->len < end ? x->foff + x->len : end;
 
 		in->attr.alloc -= x->len;
-		meta_extent_del(b, in->ino, x->foff);
+		meta_extent_del(b, in->ino, x->foff, &x->ref);
 		space_unref(fs, &x->ref, x->inner + (uint32_t)(s - x->foff), t - s,
 			    fs_extents_unique(in));
 		fs_crcs_put(x->crcs);
@@ -273,6 +273,7 @@ int fs_map_replace(struct fs *fs, struct inode *in, const struct ext *old,
 			continue;	/* changed meanwhile: this piece stays where it is */
 		at[i] = k;
 		ext_to_meta(&repl[i], &me);
+		meta_extent_del(b, in->ino, old[i].foff, &old[i].ref);	/* put over it */
 		meta_extent_put(b, in->ino, &me);
 		done++;
 	}

@@ -82,6 +82,9 @@ static int checkpoint(struct fs *fs)
 	uint64_t size;
 	int rc;
 
+	uint8_t state[MERKLE_STATE_MAX];
+	size_t slen;
+
 	pthread_mutex_lock(&j->lock);
 	size = merkle_size(&j->tree);
 	if (size == j->signed_size || !j->key) {
@@ -91,11 +94,15 @@ static int checkpoint(struct fs *fs)
 	rc = merkle_root(&j->tree, root);
 	if (rc == 0)
 		rc = note_sign(j->key, j->name, j->origin, size, root, time(NULL), &note);
+	slen = merkle_serialize(&j->tree, state);
 	pthread_mutex_unlock(&j->lock);
 	b = rc == 0 ? meta_batch_new() : NULL;
 	if (b) {
 		key_put_u64(k, size);
 		meta_rec_put(b, REC_K, k, 8, note, strlen(note));
+		/* the tree at this head: the next mount reads only the records
+		 * after it (tree_load) */
+		meta_rec_put(b, REC_C, "tree", 4, state, slen);
 		clock_save(fs, b);
 		rc = fs_commit(fs, b, true);
 		meta_batch_free(b);
@@ -171,7 +178,56 @@ static int last_signed(void *ctx, const void *key, size_t klen, const void *val,
 	(void)vlen;
 	if (klen == 8)
 		((struct journal *)ctx)->signed_size = key_get_u64(key);
-	return 0;
+	return 1;		/* the newest: the walk goes backward */
+}
+
+/* The tree as of the newest signed checkpoint, kept with it: the records
+ * before it need not be read again.  True if J's tree is that state, whose
+ * root the checkpoint, checked with the store's key, signs; false (J's
+ * tree empty) if there is none or it does not match, and then every
+ * record is read. */
+static bool tree_load(struct fs *fs, struct journal *j, const char *vkey)
+{
+	uint8_t k[8], root[32], mine[32];
+	uint64_t size;
+	void *v = NULL, *note = NULL;
+	size_t len, nlen;
+	bool ok = false;
+
+	if (!vkey || !j->signed_size ||
+	    meta_rec_get(fs->meta, REC_C, "tree", 4, &v, &len) < 0)
+		return false;
+	key_put_u64(k, j->signed_size);
+	if (merkle_deserialize(&j->tree, v, len) == 0 &&
+	    merkle_size(&j->tree) == j->signed_size &&
+	    meta_rec_get(fs->meta, REC_K, k, 8, &note, &nlen) == 0 &&
+	    note_verify(vkey, note, NULL, &size, root, NULL) == 0 && size == j->signed_size &&
+	    merkle_root(&j->tree, mine) == 0 && !memcmp(mine, root, 32))
+		ok = true;
+	if (!ok) {
+		log_notice("audit: the tree kept with the checkpoint at %llu records does not match "
+			   "it: every record is read", (unsigned long long)j->signed_size);
+		merkle_init(&j->tree);
+	}
+	free(v);
+	free(note);
+	return ok;
+}
+
+/* Keep J's tree (at the newest signed checkpoint) for the next mount. */
+static void tree_keep(struct fs *fs, struct journal *j)
+{
+	uint8_t state[MERKLE_STATE_MAX];
+	size_t slen = merkle_serialize(&j->tree, state);
+	struct meta_batch *b = meta_batch_new();
+
+	if (!b)
+		return;
+	meta_rec_put(b, REC_C, "tree", 4, state, slen);
+	if (fs_commit(fs, b, false) < 0)
+		log_warn("audit: the tree of the log could not be kept: the next mount reads "
+			 "every record again");
+	meta_batch_free(b);
 }
 
 int journal_init(struct fs *fs)
@@ -200,11 +256,6 @@ int journal_init(struct fs *fs)
 	j->boot0 = boottime();
 	clock_gettime(CLOCK_REALTIME, &now);
 	j->wall0 = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-	rc = meta_rec_foreach(fs->meta, REC_J, NULL, 0, replay, j);
-	if (rc == 0)
-		rc = meta_rec_foreach(fs->meta, REC_K, NULL, 0, last_signed, j);
-	if (rc < 0)
-		return rc;
 	if (asprintf(&kp, "%s/audit.key", fs->store->path) < 0)
 		return -ENOMEM;
 	rc = note_key_load(kp, &j->key);
@@ -214,8 +265,21 @@ int journal_init(struct fs *fs)
 		log_warn("audit: no usable signing key %s (%s): journal checkpoints are not "
 			 "signed", kp, strerror(-rc));
 	free(kp);
+	rc = meta_rec_foreach_rev(fs->meta, REC_K, NULL, 0, last_signed, j);
+	if (rc >= 0) {
+		uint8_t start[8];
+
+		/* the records after the newest checkpoint's tree, or all */
+		bool kept = tree_load(fs, j, vkey);
+
+		key_put_u64(start, merkle_size(&j->tree));
+		rc = meta_rec_foreach_from(fs->meta, REC_J, NULL, 0, start, 8, replay, j);
+		if (rc >= 0 && !kept && j->signed_size && merkle_size(&j->tree) == j->signed_size &&
+		    !fs->opt.store_ro)
+			tree_keep(fs, j);	/* read in full once: the next mount need not */
+	}
 	free(vkey);
-	return 0;
+	return rc < 0 ? rc : 0;
 }
 
 int journal_start(struct fs *fs)

@@ -2,8 +2,14 @@
  *
  * Versions and snapshots share stored extents with live files, so the
  * daemon counts, per stored extent (tier, segment, offset), the extent
- * records that reference it; the table is rebuilt from meta/ at mount.
- * Per segment it counts the extents still referenced.
+ * records that reference it.  Per segment it counts the extents still
+ * referenced.  At mount the table is read from what the store keeps of
+ * the counts (meta/spacecp.h: a checkpoint and the log of changes every
+ * commit adds since), not counted from every extent record; only a store
+ * that keeps none that can be used (made by an older aifs, or whose
+ * checkpoint is damaged) is counted record by record, and then keeps one.
+ * At unmount, and when the log has grown long, the log is compacted into
+ * a new checkpoint.
  *
  * Space comes back in three ways, all in the reclaim thread, and only
  * after meta_sync has made durable the metadata that stopped referencing
@@ -18,8 +24,10 @@
  */
 #include "fs/fs.h"
 #include "fs/space.h"
+#include "meta/spacecp.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <sys/statvfs.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +62,12 @@ struct space {
 	bool running, stop;
 	bool incomplete;		/* an extent could not be counted: never sweep */
 	uint64_t beyond;		/* extents found past their segment's end at mount */
+	uint64_t logged;		/* space log changes at the last compaction */
 };
+
+/* Compact the space log once this many changes were logged since the last
+ * compaction, and at least as many as there are extents. */
+#define COMPACT_AFTER	(1u << 20)
 
 static size_t xhash(uint8_t tier, uint32_t seg, uint64_t off, size_t size)
 {
@@ -330,11 +343,7 @@ void space_append_end(struct fs *fs, const struct tier_ref *ref)
 static int count_ext(void *ctx, const struct meta_extent *e)
 {
 	struct fs *fs = ctx;
-	struct tier *t = e->ref.tier < TIER_COUNT ? fs->tiers[e->ref.tier] : NULL;
-	int64_t size = t ? tier_seg_size(t, e->ref.seg) : -EINVAL;
 
-	if (size < 0 || e->ref.off + e->ref.stored_len > (uint64_t)size)
-		fs->space->beyond++;	/* the segment file was cut short or lost */
 	ref_locked(fs->space, &e->ref);
 	return 0;
 }
@@ -348,9 +357,111 @@ static int count_inode(void *ctx, const struct meta_inode *in)
 	return meta_extent_foreach(fs->meta, in->ino, count_ext, fs);
 }
 
+/* The table as the store's kept counts (sorted). */
+static struct space_count *table_dump(struct space *sp, size_t *n)
+{
+	struct space_count *v = malloc((sp->xcount ? sp->xcount : 1) * sizeof(*v));
+	size_t k = 0;
+
+	for (size_t i = 0; v && i < sp->xsize; i++)
+		if (sp->x[i].refs)
+			v[k++] = (struct space_count){ .tier = sp->x[i].tier, .seg = sp->x[i].seg,
+						       .off = sp->x[i].off, .len = sp->x[i].len,
+						       .refs = sp->x[i].refs };
+	if (v)
+		qsort(v, k, sizeof(*v), space_count_cmp);
+	*n = k;
+	return v;
+}
+
+/* Extent V (with its count) into the table. */
+static int table_put(struct space *sp, const struct space_count *v)
+{
+	struct tier_ref r = { .tier = v->tier, .seg = v->seg, .off = v->off,
+			      .stored_len = v->len };
+	struct xref *e;
+	bool found;
+
+	if (sp->xcount * 2 >= sp->xsize && xgrow(sp) < 0)
+		return -ENOMEM;
+	e = xfind(sp, &r, &found);
+	if (!found) {
+		*e = (struct xref){ .off = v->off, .seg = v->seg, .tier = v->tier, .len = v->len };
+		sp->xcount++;
+		seg_count(sp, &r, +1);
+	}
+	e->refs += v->refs;
+	return 0;
+}
+
+/* Count the references of every extent of the store, record by record
+ * (a store that keeps no counts); then keep them, so that the next mount
+ * reads them. */
+static int count_all(struct fs *fs, const char *why)
+{
+	struct space *sp = fs->space;
+	struct space_count *v;
+	uint64_t end = 0;
+	size_t n;
+	int rc;
+
+	log_notice("%s: counting the references of every stored extent (the counts kept: %s)",
+		   fs->store->path, why);
+	rc = meta_space_log_stable(fs->meta, &end);	/* what the records hold now */
+	if (rc == 0)
+		rc = meta_inode_foreach(fs->meta, count_inode, fs);
+	if (rc < 0 || fs->opt.ro || fs->opt.store_ro || sp->incomplete)
+		return rc;
+	v = table_dump(sp, &n);
+	rc = v ? store_space_save(fs->store, v, n, end) : -ENOMEM;
+	free(v);
+	if (rc == 0 && fs->store->format < 2)
+		rc = store_set_format(fs->store, 2);	/* counts kept from now on */
+	if (rc < 0) {
+		log_warn("%s: the counts could not be kept (%s): the next mount counts them "
+			 "again", fs->store->path, strerror(-rc));
+		rc = 0;
+	} else {
+		log_info("%s: %zu extents counted and kept", fs->store->path, n);
+	}
+	return rc;
+}
+
+/* The extents of the table that lie past the end of their segment file or
+ * in a missing one (segment files cut short). */
+static uint64_t count_beyond(struct fs *fs)
+{
+	struct space *sp = fs->space;
+	int64_t size = 0;
+	uint32_t seg = UINT32_MAX;
+	uint8_t tier = 0xff;
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < sp->xsize; i++) {
+		const struct xref *e = &sp->x[i];
+
+		if (!e->refs)
+			continue;
+		if (e->tier != tier || e->seg != seg) {
+			struct tier *t = e->tier < TIER_COUNT ? fs->tiers[e->tier] : NULL;
+
+			tier = e->tier;
+			seg = e->seg;
+			size = t ? tier_seg_size(t, seg) : -EINVAL;
+		}
+		if (size < 0 || e->off + e->len > (uint64_t)size)
+			n++;
+	}
+	return n;
+}
+
 int space_init(struct fs *fs)
 {
 	struct space *sp = calloc(1, sizeof(*sp));
+	struct space_count *v = NULL;
+	uint64_t end;
+	size_t n = 0;
+	char why[256];
 	int rc;
 
 	if (!sp)
@@ -360,13 +471,56 @@ int space_init(struct fs *fs)
 	fs->space = sp;
 	rc = xgrow(sp);
 	if (rc == 0)
-		rc = meta_inode_foreach(fs->meta, count_inode, fs);
+		rc = store_space_load(fs->store, &v, &n, &end, why, sizeof(why));
+	if (rc == 0) {
+		/* a table sized for them at once, not grown step by step */
+		while (rc == 0 && sp->xsize < 2 * n + 2)
+			rc = xgrow(sp);
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			rc = table_put(sp, &v[i]);
+		free(v);
+		if (rc == 0)
+			log_info("%s: %zu extents' reference counts read", fs->store->path, n);
+	} else if (rc != -ENOMEM) {
+		if (rc != -ENOENT && rc != -EBADMSG)	/* the mark itself unreadable */
+			snprintf(why, sizeof(why), "they cannot be read: %s", strerror(-rc));
+		rc = count_all(fs, why);
+	}
+	sp->logged = meta_space_log_count(fs->meta);
 	sp->nsegfree = 0;	/* only segments emptied from now on are removed */
+	if (rc == 0)
+		sp->beyond = count_beyond(fs);
 	if (rc == 0 && sp->beyond)
 		log_warn("%llu extents lie past the end of their segment file or in a missing "
 			 "one (segment files cut short): reading them fails with EIO; "
 			 "aifsctl fsck --repair drops them", (unsigned long long)sp->beyond);
 	return rc;
+}
+
+/* The log of count changes into a new checkpoint (the reclaim thread, when
+ * it has grown long; the unmount). */
+static void compact(struct fs *fs, bool always)
+{
+	struct space *sp = fs->space;
+	uint64_t logged = meta_space_log_count(fs->meta);
+	size_t n;
+	int rc;
+
+	if (fs->opt.ro || fs->opt.store_ro || logged == sp->logged)
+		return;
+	pthread_mutex_lock(&sp->lock);
+	n = sp->xcount;
+	pthread_mutex_unlock(&sp->lock);
+	if (!always && logged - sp->logged < (COMPACT_AFTER > n ? COMPACT_AFTER : n))
+		return;
+	rc = store_space_compact(fs->store, &n);
+	if (rc < 0) {
+		log_warn("%s: the log of reference count changes could not be compacted (%s): "
+			 "the next mount reads it all", fs->store->path, strerror(-rc));
+		return;
+	}
+	sp->logged = logged;
+	log_debug("%s: reference counts of %zu extents kept", fs->store->path, n);
 }
 
 /* Give back what was queued (see the top of the file). */
@@ -427,6 +581,7 @@ static void *reclaimer_main(void *arg)
 		pthread_cond_timedwait(&sp->cond, &sp->lock, &until);
 		pthread_mutex_unlock(&sp->lock);
 		space_reclaim_now(fs);
+		compact(fs, false);
 		pthread_mutex_lock(&sp->lock);
 	}
 	pthread_mutex_unlock(&sp->lock);
@@ -469,6 +624,7 @@ void space_reclaimer_stop(struct fs *fs)
 		sp->running = false;
 	}
 	space_reclaim_now(fs);
+	compact(fs, true);	/* the next mount reads a short log */
 	free(sp->d);
 	free(sp->segfree);
 	free(sp->x);

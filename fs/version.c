@@ -110,28 +110,39 @@ int version_foreach(struct fs *fs, uint64_t ino,
 	return meta_rec_foreach(fs->meta, REC_V, p, 8, each_cb, &c);
 }
 
+int version_foreach_rev(struct fs *fs, uint64_t ino,
+			int (*fn)(void *ctx, uint32_t n, const struct vrec *v), void *ctx)
+{
+	struct each_ctx c = { fn, ctx };
+	uint8_t p[8];
+
+	key_put_u64(p, ino);
+	return meta_rec_foreach_rev(fs->meta, REC_V, p, 8, each_cb, &c);
+}
+
 struct find {
-	uint32_t want, n, last;
+	uint32_t n;
 	struct vrec v;
 	bool found;
 };
 
+/* Newest first: the first complete one ends the walk (most often the
+ * newest record itself, so that this is one seek). */
 static int find_cb(void *ctx, uint32_t n, const struct vrec *v)
 {
 	struct find *f = ctx;
 
-	f->last = n;
-	if ((f->want && n == f->want) || (!f->want && v->complete)) {
-		f->v = *v;
-		f->n = n;
-		f->found = true;
-	}
-	return 0;
+	if (!v->complete)
+		return 0;
+	f->v = *v;
+	f->n = n;
+	f->found = true;
+	return 1;
 }
 
 int version_get(struct fs *fs, uint64_t ino, uint32_t n, struct vrec *out, uint32_t *nout)
 {
-	struct find f = { .want = n };
+	struct find f = { 0 };
 	int rc;
 
 	if (n) {	/* one record by its key, not a walk of them all */
@@ -148,8 +159,7 @@ int version_get(struct fs *fs, uint64_t ino, uint32_t n, struct vrec *out, uint3
 			*nout = n;
 		return rc < 0 ? rc : 0;
 	}
-	rc = version_foreach(fs, ino, find_cb, &f);
-
+	rc = version_foreach_rev(fs, ino, find_cb, &f);
 	if (rc < 0)
 		return rc;
 	if (!f.found)
@@ -158,6 +168,22 @@ int version_get(struct fs *fs, uint64_t ino, uint32_t n, struct vrec *out, uint3
 	if (nout)
 		*nout = f.n;
 	return 0;
+}
+
+static int last_cb(void *ctx, uint32_t n, const struct vrec *v)
+{
+	(void)v;
+	*(uint32_t *)ctx = n;
+	return 1;
+}
+
+int ver_last(struct fs *fs, uint64_t ino, uint32_t *last)
+{
+	int rc;
+
+	*last = 0;
+	rc = version_foreach_rev(fs, ino, last_cb, last);
+	return rc < 0 ? rc : 0;
 }
 
 int version_owner(struct fs *fs, uint64_t vino, uint64_t *ino, uint32_t *n)
@@ -423,13 +449,6 @@ int version_rename(struct fs *fs, struct meta_batch *b, uint64_t src, uint64_t d
 
 /* --- commit ------------------------------------------------------------ */
 
-int ver_last_cb(void *ctx, uint32_t n, const struct vrec *v)
-{
-	(void)v;
-	*(uint32_t *)ctx = n;
-	return 0;
-}
-
 /* Make IN's content that of complete version P again (into B). */
 int ver_revert(struct fs *fs, struct inode *in, struct meta_batch *b, const struct vrec *p)
 {
@@ -505,7 +524,7 @@ int version_commit(struct fs *fs, struct inode *in)
 	if (rc == 0)
 		rc = fs_map_load(fs, in);
 	if (rc == 0)
-		rc = version_foreach(fs, in->ino, ver_last_cb, &last);
+		rc = ver_last(fs, in->ino, &last);
 	if (rc < 0)
 		goto out;
 	v.size = in->attr.size;

@@ -54,11 +54,15 @@ void version_hash(struct inode *in, const char *buf, size_t size, uint64_t off);
  * Returns 1 if the version was torn and IN went back to the last good
  * content (the caller drops the kernel's cached pages), 0, or -errno. */
 int version_commit(struct fs *fs, struct inode *in);
-/* Version N of INO (N 0: the newest complete one); -ENOENT if none. */
+/* Version N of INO (N 0: the newest complete one, found walking back from
+ * the newest); -ENOENT if none.  Both are a seek, not a walk of them all. */
 int version_get(struct fs *fs, uint64_t ino, uint32_t n, struct vrec *out, uint32_t *nout);
-/* Call FN for each version of INO in order. */
+/* Call FN for each version of INO in order (FN's nonzero return stops the
+ * walk and is returned); _rev: newest first. */
 int version_foreach(struct fs *fs, uint64_t ino,
 		    int (*fn)(void *ctx, uint32_t n, const struct vrec *v), void *ctx);
+int version_foreach_rev(struct fs *fs, uint64_t ino,
+			int (*fn)(void *ctx, uint32_t n, const struct vrec *v), void *ctx);
 /* Which (file, n) version inode VINO is. */
 int version_owner(struct fs *fs, uint64_t vino, uint64_t *ino, uint32_t *n);
 /* True if a version of checkpoint file INO is held. */
@@ -88,6 +92,13 @@ int version_rename(struct fs *fs, struct meta_batch *b, uint64_t src, uint64_t d
  * version), commit (set on a checkpoint directory: a directory version);
  * holds, version, sha256, complete, writer and size (get). */
 extern const struct fs_xattr version_xattrs[];
+/* The listing of INO's versions (a file's or a versioned directory's), the
+ * content of DIR/.aifs/versions/FILE/index.json: one JSON object
+ *   {"current": N|null, "versions": [{"version", "time_ns", "size",
+ *    "complete", "tier", "sha256", "writer"}, ...]}
+ * oldest first, each as its user.aifs.* attributes and stat answer; made in
+ * one pass over INO's version records (malloc'd into *TEXT). */
+int version_listing(struct fs *fs, uint64_t ino, char **text, size_t *len);
 
 /* The hooks of versions into the core (hooks.h), registered at mount. */
 extern const struct fs_feature_ops version_feature;

@@ -34,8 +34,8 @@ void ver_rec_del(struct meta_batch *b, uint64_t ino, uint32_t n, uint64_t vino);
 /* All versions of INO (NULL and *RC < 0 on failure); free with ver_list_free. */
 struct vlist *ver_list_load(struct fs *fs, uint64_t ino, int *rc);
 void ver_list_free(struct vlist *l);
-/* version_foreach callback leaving the last number in *(uint32_t *)CTX. */
-int ver_last_cb(void *ctx, uint32_t n, const struct vrec *v);
+/* The number of INO's newest version into *LAST (0: none): one seek. */
+int ver_last(struct fs *fs, uint64_t ino, uint32_t *last);
 /* Make IN's content that of complete version P again (into B). */
 int ver_revert(struct fs *fs, struct inode *in, struct meta_batch *b, const struct vrec *p);
 /* The retention set on directory DIR (user.aifs.retain) into *KEEP and

@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Virtual node ids: FS_VIRT_BIT | kind << 61 | inode number. */
+/* Virtual node ids: FS_VIRT_BIT | kind << 59 | inode number. */
 #define KIND_AIFS	0ull	/* DIR/.aifs */
 #define KIND_VERSIONS	1ull	/* DIR/.aifs/versions */
 #define KIND_VFILE	2ull	/* DIR/.aifs/versions/FILE */
@@ -32,7 +32,8 @@
 #define KIND_CKPT	5ull	/* ROOT/.aifs/audit/checkpoint (a file) */
 #define KIND_STATS	6ull	/* ROOT/.aifs/stats (a file) */
 #define KIND_METRICS	7ull	/* ROOT/.aifs/metrics (a file) */
-#define KIND_SHIFT	60
+#define KIND_VLIST	8ull	/* DIR/.aifs/versions/FILE/index.json (a file) */
+#define KIND_SHIFT	59
 #define INO_MASK	((1ull << KIND_SHIFT) - 1)
 
 static uint64_t vid(uint64_t kind, uint64_t ino)
@@ -65,7 +66,7 @@ void virt_stat(struct fs *fs, uint64_t ino, struct stat *st)
 	st->st_nlink = 2;
 	if (vkind(ino) == KIND_SNAPS)
 		st->st_mode = S_IFDIR | 01777;	/* mkdir/rmdir here; owner checked by aifs */
-	if (vkind(ino) == KIND_STATS || vkind(ino) == KIND_METRICS) {
+	if (vkind(ino) == KIND_STATS || vkind(ino) == KIND_METRICS || vkind(ino) == KIND_VLIST) {
 		st->st_mode = S_IFREG | 0444;	/* made at open; read to its end */
 		st->st_nlink = 1;
 	}
@@ -143,6 +144,11 @@ int virt_lookup(struct fs *fs, uint64_t parent, const char *name,
 			return -ENOENT;
 		lineage_note_name(child, ino, name);
 		e->ino = vid(KIND_VFILE, child);
+	} else if (!strcmp(name, VLIST_NAME)) {
+		/* the listing of the versions: reachable, never listed */
+		if (!has_versions(fs, ino))
+			return -ENOENT;
+		e->ino = vid(KIND_VLIST, ino);
 	} else {
 		n = (uint32_t)strtoul(name, &end, 10);
 		if (*end || !n || name[0] == '0')
@@ -157,7 +163,7 @@ int virt_lookup(struct fs *fs, uint64_t parent, const char *name,
 	 * with every signature: those are not cached. */
 	e->generation = 1;
 	virt_stat(fs, e->ino, &e->attr);
-	if (vkind(e->ino) != KIND_VFILE) {
+	if (vkind(e->ino) != KIND_VFILE && vkind(e->ino) != KIND_VLIST) {
 		e->entry_timeout = fs->opt.entry_timeout;
 		if (vkind(e->ino) != KIND_CKPT)
 			e->attr_timeout = fs->opt.attr_timeout;
@@ -231,6 +237,11 @@ int virt_readdir(struct fs *fs, uint64_t id,
 		return add(ctx, "checkpoint", 10, vid(KIND_CKPT, ino), S_IFREG);
 	case KIND_SNAPS:
 		return snapshot_foreach(fs, ino, add_snapshot, &d);
+	case KIND_STATS:
+	case KIND_METRICS:
+	case KIND_CKPT:
+	case KIND_VLIST:
+		return -ENOTDIR;
 	case KIND_VERSIONS:
 		return meta_dentry_foreach(fs->meta, ino, NULL, 0, add_versioned, &d);
 	default: {
@@ -250,6 +261,8 @@ int virt_open(struct fs *fs, uint64_t id, char **text, size_t *len)
 		return stats_json(fs, text, len);
 	if (vkind(id) == KIND_METRICS)
 		return stats_prometheus(fs, text, len);
+	if (vkind(id) == KIND_VLIST)
+		return version_listing(fs, id & INO_MASK, text, len);
 	if (vkind(id) != KIND_CKPT)
 		return -EISDIR;
 	return journal_checkpoint_text(fs, text, len);

@@ -11,6 +11,10 @@
 #include "fs/fs.h"
 #include "fs/fuseapi.h"
 
+/* DIR/.aifs/versions/FILE/VLIST_NAME: the listing of FILE's versions in
+ * one read (version_listing), found by name but not listed. */
+#define VLIST_NAME "index.json"
+
 void virt_init(void);
 bool virt_is(uint64_t ino);
 void virt_stat(struct fs *fs, uint64_t ino, struct stat *st);

@@ -10,24 +10,39 @@
  * their own read options, since each carries its own bound.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <rocksdb/c.h>
 
 #include "meta/db.h"
+#include "meta/records.h"
 #include "tier/failpoint.h"
 #include "tier/log.h"
+
+/* The ids of space log records being committed (see meta_space_log_stable). */
+#define LOG_INFLIGHT_MAX	256
 
 struct meta {
 	rocksdb_t *db;
 	rocksdb_readoptions_t *ropt;	/* point reads */
 	rocksdb_writeoptions_t *wopt;	/* commits: WAL, no sync */
 	rocksdb_writeoptions_t *wsync;	/* commits: WAL, synced */
+	pthread_mutex_t log_lock;	/* the space log's ids: */
+	pthread_cond_t log_cond;	/* a slot of inflight came free */
+	bool log_ready;			/* log_next read from the store */
+	uint64_t log_next;		/* the next id to give */
+	uint64_t inflight[LOG_INFLIGHT_MAX];	/* given, not yet committed or given up */
+	unsigned ninflight;
+	uint64_t logged;		/* changes logged since the open */
+	bool readonly;
 };
 
 struct meta_batch {
 	rocksdb_writebatch_t *wb;
+	struct space_delta *d;		/* reference count changes (meta_space_delta) */
+	size_t nd, capd;
 };
 
 /* Log RocksDB error ERR (freed here) about WHAT; return its errno. */
@@ -146,6 +161,9 @@ int meta_open(const char *dir, bool create, struct meta **out)
 		rc = db_fail(dir, err);
 		goto out;
 	}
+	pthread_mutex_init(&m->log_lock, NULL);
+	pthread_cond_init(&m->log_cond, NULL);
+	m->readonly = open_readonly;
 	m->ropt = rocksdb_readoptions_create();
 	m->wopt = rocksdb_writeoptions_create();
 	m->wsync = rocksdb_writeoptions_create();
@@ -166,10 +184,27 @@ void meta_close(struct meta *m)
 {
 	if (!m)
 		return;
+	if (!m->readonly) {
+		/* the memtables into tables now: the next open need not replay
+		 * (and flush) the write-ahead log, which is what made a mount
+		 * after a busy one slow */
+		rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+		char *err = NULL;
+
+		rocksdb_flushoptions_set_wait(fo, 1);
+		rocksdb_flush(m->db, fo, &err);
+		rocksdb_flushoptions_destroy(fo);
+		if (err) {
+			log_warn("meta: flush at close: %s (the next open replays the log)", err);
+			rocksdb_free(err);
+		}
+	}
 	rocksdb_close(m->db);
 	rocksdb_readoptions_destroy(m->ropt);
 	rocksdb_writeoptions_destroy(m->wopt);
 	rocksdb_writeoptions_destroy(m->wsync);
+	pthread_mutex_destroy(&m->log_lock);
+	pthread_cond_destroy(&m->log_cond);
 	free(m);
 }
 
@@ -187,7 +222,7 @@ int meta_sync(struct meta *m)
 /* NULL if out of memory. */
 struct meta_batch *meta_batch_new(void)
 {
-	struct meta_batch *b = malloc(sizeof(*b));
+	struct meta_batch *b = calloc(1, sizeof(*b));
 
 	if (b)
 		b->wb = rocksdb_writebatch_create();
@@ -199,23 +234,168 @@ void meta_batch_free(struct meta_batch *b)
 	if (!b)
 		return;
 	rocksdb_writebatch_destroy(b->wb);
+	free(b->d);
 	free(b);
 }
 
 void meta_batch_clear(struct meta_batch *b)
 {
 	rocksdb_writebatch_clear(b->wb);
+	b->nd = 0;
+}
+
+void meta_space_delta(struct meta_batch *b, const struct tier_ref *r, int delta)
+{
+	if (b->nd == SIZE_MAX)
+		return;
+	if (b->nd == b->capd) {
+		size_t cap = b->capd ? b->capd * 2 : 16;
+		struct space_delta *v = realloc(b->d, cap * sizeof(*v));
+
+		if (!v) {
+			/* the log would lie: B's commit fails (ENOMEM) instead */
+			b->nd = SIZE_MAX;
+			return;
+		}
+		b->d = v;
+		b->capd = cap;
+	}
+	b->d[b->nd++] = (struct space_delta){ .tier = r->tier, .seg = r->seg, .off = r->off,
+					      .len = r->stored_len, .delta = (int8_t)delta };
+}
+
+static int log_ready_locked(struct meta *m)
+{
+	uint8_t lo[1] = { META_REC_SPACE_LOG }, hi[1] = { META_REC_SPACE_LOG + 1 };
+	uint8_t key[KEY_MAX];
+	uint64_t epoch, end = 0;
+	size_t klen;
+	int rc;
+
+	if (m->log_ready)
+		return 0;
+	/* past the last record, and past what a compaction took in (which
+	 * deleted those records): an id is never given twice */
+	rc = meta_space_mark_get(m, &epoch, &end);
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	m->log_next = end + 1;
+	rc = db_last_key(m, "space log", lo, 1, hi, 1, key, &klen);
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	if (rc == 0 && key[0] == META_REC_SPACE_LOG && klen == 9 &&
+	    key_get_u64(key + 1) >= m->log_next)
+		m->log_next = key_get_u64(key + 1) + 1;
+	m->log_ready = true;
+	return 0;
+}
+
+int meta_space_log_stable(struct meta *m, uint64_t *last)
+{
+	int rc;
+
+	pthread_mutex_lock(&m->log_lock);
+	rc = log_ready_locked(m);
+	if (rc == 0) {
+		uint64_t low = m->log_next;
+
+		for (unsigned i = 0; i < m->ninflight; i++)
+			if (m->inflight[i] < low)
+				low = m->inflight[i];
+		*last = low - 1;
+	}
+	pthread_mutex_unlock(&m->log_lock);
+	return rc;
+}
+
+static void inflight_drop(struct meta *m, uint64_t id)
+{
+	pthread_mutex_lock(&m->log_lock);
+	for (unsigned i = 0; i < m->ninflight; i++)
+		if (m->inflight[i] == id) {
+			m->inflight[i] = m->inflight[--m->ninflight];
+			break;
+		}
+	pthread_cond_signal(&m->log_cond);
+	pthread_mutex_unlock(&m->log_lock);
+}
+
+/* Put B's reference count changes in B as one space log record under a
+ * new id (into *ID; 0 if B has none).  The id stays in flight until the
+ * commit is done, so that no compaction of the log passes it. */
+static int log_append(struct meta *m, struct meta_batch *b, uint64_t *id)
+{
+	uint8_t k[9], *v;
+	size_t n;
+	int rc;
+
+	*id = 0;
+	if (b->nd == 0)
+		return 0;
+	if (b->nd == SIZE_MAX)
+		return -ENOMEM;
+	v = malloc(1 + b->nd * SPACE_DELTA_LEN);
+	if (!v)
+		return -ENOMEM;
+	pthread_mutex_lock(&m->log_lock);
+	rc = log_ready_locked(m);
+	while (rc == 0 && m->ninflight == LOG_INFLIGHT_MAX)
+		pthread_cond_wait(&m->log_cond, &m->log_lock);
+	if (rc == 0) {
+		*id = m->log_next++;
+		m->inflight[m->ninflight++] = *id;
+	}
+	pthread_mutex_unlock(&m->log_lock);
+	if (rc < 0) {
+		free(v);
+		return rc;
+	}
+	n = meta_space_log_encode(b->d, b->nd, v);
+	k[0] = META_REC_SPACE_LOG;
+	key_put_u64(k + 1, *id);
+	rocksdb_writebatch_set_save_point(b->wb);
+	rocksdb_writebatch_put(b->wb, (const char *)k, sizeof(k), (const char *)v, n);
+	free(v);
+	return 0;
 }
 
 int meta_batch_commit(struct meta *m, struct meta_batch *b, bool sync)
 {
 	char *err = NULL;
+	uint64_t id;
+	size_t nlogged = b->nd;
 	int rc = failpoint("meta_commit", EIO);
 
 	if (rc < 0)
 		return rc;
+	rc = log_append(m, b, &id);
+	if (rc < 0) {
+		log_err("meta: commit: cannot log the reference count changes: %s", strerror(-rc));
+		return rc;
+	}
 	rocksdb_write(m->db, sync ? m->wsync : m->wopt, b->wb, &err);
+	if (id) {
+		char *e2 = NULL;
+
+		/* the record goes with the batch: a retry logs it anew */
+		if (err) {
+			rocksdb_writebatch_rollback_to_save_point(b->wb, &e2);
+		} else {
+			rocksdb_writebatch_pop_save_point(b->wb, &e2);
+			b->nd = 0;	/* logged: a commit again changes no count */
+		}
+		if (e2)
+			rocksdb_free(e2);
+		inflight_drop(m, id);
+		if (!err)
+			__atomic_add_fetch(&m->logged, nlogged, __ATOMIC_RELAXED);
+	}
 	return err ? db_fail("commit", err) : 0;
+}
+
+uint64_t meta_space_log_count(struct meta *m)
+{
+	return __atomic_load_n(&m->logged, __ATOMIC_RELAXED);
 }
 
 void db_batch_put(struct meta_batch *b, const uint8_t *k, size_t klen,
@@ -227,6 +407,12 @@ void db_batch_put(struct meta_batch *b, const uint8_t *k, size_t klen,
 void db_batch_del(struct meta_batch *b, const uint8_t *k, size_t klen)
 {
 	rocksdb_writebatch_delete(b->wb, (const char *)k, klen);
+}
+
+void db_batch_del_range(struct meta_batch *b, const uint8_t *lo, size_t lolen,
+			const uint8_t *hi, size_t hilen)
+{
+	rocksdb_writebatch_delete_range(b->wb, (const char *)lo, lolen, (const char *)hi, hilen);
 }
 
 void db_batch_put_kind(struct meta_batch *b, uint8_t kind, const void *key, size_t klen,
@@ -316,6 +502,13 @@ int db_last_key(struct meta *m, const char *what, const uint8_t *lower, size_t l
 
 /* --- prefix iteration -------------------------------------------------- */
 
+static __thread bool bulk_scan;
+
+void meta_bulk_scan(bool on)
+{
+	bulk_scan = on;
+}
+
 int db_cur_open(struct db_cursor *c, struct meta *m, const uint8_t *prefix, size_t plen,
 		const uint8_t *start, size_t slen)
 {
@@ -328,15 +521,49 @@ int db_cur_open(struct db_cursor *c, struct meta *m, const uint8_t *prefix, size
 	elen = db_prefix_end(c->end, prefix, plen);
 	if (elen > 0)
 		rocksdb_readoptions_set_iterate_upper_bound(c->ro, (const char *)c->end, elen);
+	if (bulk_scan) {	/* read once: keep the block cache for what is read again */
+		rocksdb_readoptions_set_fill_cache(c->ro, 0);
+		rocksdb_readoptions_set_readahead_size(c->ro, 2u << 20);
+	}
 	c->it = rocksdb_create_iterator(m->db, c->ro);
 	rocksdb_iter_seek(c->it, (const char *)start, slen);
 	c->started = false;
+	c->backward = false;
+	c->low = NULL;
+	return 0;
+}
+
+int db_cur_open_rev(struct db_cursor *c, struct meta *m, const uint8_t *prefix, size_t plen)
+{
+	size_t elen;
+
+	c->end = plen <= sizeof(c->end_buf) ? c->end_buf : malloc(plen);
+	c->low = malloc(plen ? plen : 1);
+	if (!c->end || !c->low) {
+		if (c->end != c->end_buf)
+			free(c->end);
+		free(c->low);
+		return -ENOMEM;
+	}
+	memcpy(c->low, prefix, plen);
+	c->ro = rocksdb_readoptions_create();
+	/* both bounds: the backward walk stops at the prefix's first key */
+	rocksdb_readoptions_set_iterate_lower_bound(c->ro, (const char *)c->low, plen);
+	elen = db_prefix_end(c->end, prefix, plen);
+	if (elen > 0)
+		rocksdb_readoptions_set_iterate_upper_bound(c->ro, (const char *)c->end, elen);
+	c->it = rocksdb_create_iterator(m->db, c->ro);
+	rocksdb_iter_seek_to_last(c->it);
+	c->started = false;
+	c->backward = true;
 	return 0;
 }
 
 bool db_cur_next(struct db_cursor *c)
 {
-	if (c->started)
+	if (c->started && c->backward)
+		rocksdb_iter_prev(c->it);
+	else if (c->started)
 		rocksdb_iter_next(c->it);
 	c->started = true;
 	if (!rocksdb_iter_valid(c->it))
@@ -359,6 +586,7 @@ int db_cur_close(struct db_cursor *c, int rc)
 	rocksdb_readoptions_destroy(c->ro);
 	if (c->end != c->end_buf)
 		free(c->end);
+	free(c->low);
 	return rc;
 }
 

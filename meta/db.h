@@ -31,6 +31,9 @@ struct rocksdb_iterator_t;
 void db_batch_put(struct meta_batch *b, const uint8_t *k, size_t klen,
 		  const void *v, size_t vlen);
 void db_batch_del(struct meta_batch *b, const uint8_t *k, size_t klen);
+/* Delete the keys in [LO, HI). */
+void db_batch_del_range(struct meta_batch *b, const uint8_t *lo, size_t lolen,
+			const uint8_t *hi, size_t hilen);
 
 /* The same for the key "KIND | KEY", given in two pieces so that a key of
  * any length needs no buffer. */
@@ -75,7 +78,8 @@ struct db_cursor {
 	struct rocksdb_iterator_t *it;
 	uint8_t end_buf[KEY_MAX];
 	uint8_t *end;
-	bool started;
+	uint8_t *low;		/* the prefix: lower bound of a backward walk */
+	bool started, backward;
 	const uint8_t *k, *v;	/* the current record, after db_cur_next */
 	size_t klen, vlen;
 };
@@ -84,6 +88,10 @@ struct db_cursor {
  * after START (which starts with PREFIX).  End it with db_cur_close. */
 int db_cur_open(struct db_cursor *c, struct meta *m, const uint8_t *prefix, size_t plen,
 		const uint8_t *start, size_t slen);
+
+/* Start C over the keys starting with PREFIX, backward: from the greatest
+ * such key down (db_cur_next then steps to the previous one). */
+int db_cur_open_rev(struct db_cursor *c, struct meta *m, const uint8_t *prefix, size_t plen);
 
 /* Step to the next record (the first one on the first call) and set c->k
  * and c->v, valid until the next step; false at the end of the prefix or

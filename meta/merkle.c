@@ -25,35 +25,49 @@
 #define HLEN MERKLE_HASH_LEN
 
 /* Fetched once: an implicit fetch on every digest would cost more than
- * the hashing of a 65-byte node. */
+ * the hashing of a 65-byte node.  Each thread keeps one digest context
+ * too (freed when it ends): a context made and freed per hash cost twice
+ * the hashing of a node. */
 static EVP_MD *sha256_md;
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static pthread_key_t ctx_key;
+static __thread EVP_MD_CTX *thread_ctx;
+
+static void ctx_free(void *ctx)
+{
+	EVP_MD_CTX_free(ctx);
+}
 
 static void sha256_fetch(void)
 {
 	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (pthread_key_create(&ctx_key, ctx_free) != 0) {
+		EVP_MD_free(sha256_md);
+		sha256_md = NULL;
+	}
 }
 
 /* OUT = SHA-256(PREFIX || A || B); returns 0 or -ENOMEM. */
 static int hash_prefixed(uint8_t prefix, const void *a, size_t alen,
 			 const void *b, size_t blen, uint8_t out[HLEN])
 {
-	EVP_MD_CTX *ctx;
-	int ok;
+	EVP_MD_CTX *ctx = thread_ctx;
 
-	pthread_once(&sha256_once, sha256_fetch);
-	if (!sha256_md)
+	if (!ctx) {
+		pthread_once(&sha256_once, sha256_fetch);
+		if (!sha256_md)
+			return -ENOMEM;
+		ctx = EVP_MD_CTX_new();
+		if (!ctx)
+			return -ENOMEM;
+		pthread_setspecific(ctx_key, ctx);	/* freed at the thread's end */
+		thread_ctx = ctx;
+	}
+	if (!EVP_DigestInit_ex(ctx, sha256_md, NULL) || !EVP_DigestUpdate(ctx, &prefix, 1) ||
+	    !EVP_DigestUpdate(ctx, a, alen) || (blen && !EVP_DigestUpdate(ctx, b, blen)) ||
+	    !EVP_DigestFinal_ex(ctx, out, NULL))
 		return -ENOMEM;
-	ctx = EVP_MD_CTX_new();
-	if (!ctx)
-		return -ENOMEM;
-	ok = EVP_DigestInit_ex(ctx, sha256_md, NULL) &&
-	     EVP_DigestUpdate(ctx, &prefix, 1) &&
-	     EVP_DigestUpdate(ctx, a, alen) &&
-	     EVP_DigestUpdate(ctx, b, blen) &&
-	     EVP_DigestFinal_ex(ctx, out, NULL);
-	EVP_MD_CTX_free(ctx);
-	return ok ? 0 : -ENOMEM;
+	return 0;
 }
 
 /* OUT = SHA-256(""), the root of the empty tree. */
@@ -197,8 +211,36 @@ static void path_reverse(uint8_t path[][HLEN], size_t c, uint8_t *proof, size_t 
 	*count = c;
 }
 
+struct leaves {
+	merkle_leaf_fn get_leaf;
+	void *ctx;
+};
+
+static int range_of_leaves(void *ctx, uint64_t start, uint64_t end, uint8_t out[HLEN])
+{
+	struct leaves *l = ctx;
+
+	return merkle_range_root(start, end, l->get_leaf, l->ctx, out);
+}
+
 int merkle_inclusion_proof(uint64_t n, uint64_t index, merkle_leaf_fn get_leaf, void *ctx,
 			   uint8_t *proof, size_t *count)
+{
+	struct leaves l = { get_leaf, ctx };
+
+	return merkle_inclusion_proof_by(n, index, range_of_leaves, &l, proof, count);
+}
+
+int merkle_consistency_proof(uint64_t m, uint64_t n, merkle_leaf_fn get_leaf, void *ctx,
+			     uint8_t *proof, size_t *count)
+{
+	struct leaves l = { get_leaf, ctx };
+
+	return merkle_consistency_proof_by(m, n, range_of_leaves, &l, proof, count);
+}
+
+int merkle_inclusion_proof_by(uint64_t n, uint64_t index, merkle_range_fn get_range, void *ctx,
+			      uint8_t *proof, size_t *count)
 {
 	uint8_t path[MERKLE_PROOF_MAX][HLEN];
 	uint64_t lo = 0, hi = n;	/* D[lo:hi] holds INDEX */
@@ -211,10 +253,10 @@ int merkle_inclusion_proof(uint64_t n, uint64_t index, merkle_leaf_fn get_leaf, 
 		uint64_t mid = lo + split_point(hi - lo);
 
 		if (index < mid) {
-			rc = merkle_range_root(mid, hi, get_leaf, ctx, path[c++]);
+			rc = get_range(ctx, mid, hi, path[c++]);
 			hi = mid;
 		} else {
-			rc = merkle_range_root(lo, mid, get_leaf, ctx, path[c++]);
+			rc = get_range(ctx, lo, mid, path[c++]);
 			lo = mid;
 		}
 		if (rc)
@@ -224,8 +266,8 @@ int merkle_inclusion_proof(uint64_t n, uint64_t index, merkle_leaf_fn get_leaf, 
 	return 0;
 }
 
-int merkle_consistency_proof(uint64_t m, uint64_t n, merkle_leaf_fn get_leaf, void *ctx,
-			     uint8_t *proof, size_t *count)
+int merkle_consistency_proof_by(uint64_t m, uint64_t n, merkle_range_fn get_range, void *ctx,
+				uint8_t *proof, size_t *count)
 {
 	uint8_t path[MERKLE_PROOF_MAX][HLEN];
 	uint64_t lo = 0, hi = n;	/* D[lo:hi] holds the old tree's edge */
@@ -239,10 +281,10 @@ int merkle_consistency_proof(uint64_t m, uint64_t n, merkle_leaf_fn get_leaf, vo
 		uint64_t mid = lo + split_point(hi - lo);
 
 		if (m <= mid) {
-			rc = merkle_range_root(mid, hi, get_leaf, ctx, path[c++]);
+			rc = get_range(ctx, mid, hi, path[c++]);
 			hi = mid;
 		} else {
-			rc = merkle_range_root(lo, mid, get_leaf, ctx, path[c++]);
+			rc = get_range(ctx, lo, mid, path[c++]);
 			lo = mid;
 			whole = false;
 		}
@@ -252,7 +294,7 @@ int merkle_consistency_proof(uint64_t m, uint64_t n, merkle_leaf_fn get_leaf, vo
 	/* The verifier knows the old root, so a subtree that is the whole old
 	 * tree needs no hash; any other has to be given. */
 	if (!whole) {
-		rc = merkle_range_root(lo, hi, get_leaf, ctx, path[c++]);
+		rc = get_range(ctx, lo, hi, path[c++]);
 		if (rc)
 			return rc;
 	}

@@ -107,6 +107,19 @@ int merkle_inclusion_proof(uint64_t n, uint64_t index, merkle_leaf_fn get_leaf, 
 int merkle_consistency_proof(uint64_t m, uint64_t n, merkle_leaf_fn get_leaf, void *ctx,
 			     uint8_t *proof, size_t *count);
 
+/* The same two proofs from a reader of subtree hashes instead of leaves:
+ * GET_RANGE puts MTH(D[START:END]) into OUT for the ranges a proof needs
+ * (each a subtree as RFC 6962 splits the tree: START a multiple of the
+ * largest power of two not above END - START).  A reader that keeps the
+ * tree's levels answers in O(log n), so a proof costs O(log^2 n) instead
+ * of reading every leaf. */
+typedef int (*merkle_range_fn)(void *ctx, uint64_t start, uint64_t end,
+			       uint8_t out[MERKLE_HASH_LEN]);
+int merkle_inclusion_proof_by(uint64_t n, uint64_t index, merkle_range_fn get_range, void *ctx,
+			      uint8_t *proof, size_t *count);
+int merkle_consistency_proof_by(uint64_t m, uint64_t n, merkle_range_fn get_range, void *ctx,
+				uint8_t *proof, size_t *count);
+
 /* --- verification -------------------------------------------------------- */
 
 /* Check that LEAF is leaf INDEX of the tree of N leaves whose root is ROOT,

@@ -189,8 +189,17 @@ static void ino_del_all(struct meta *m, struct meta_batch *b, uint8_t kind, uint
 
 	if (rc)
 		return;
-	while (db_cur_next(&c))
+	while (db_cur_next(&c)) {
+		/* an extent record that goes takes its reference along */
+		if (kind == META_REC_EXTENT) {
+			uint32_t crcs[EXTENT_NCRC_MAX];
+			struct meta_extent e;
+
+			if (extent_decode(c.k, c.klen, c.v, c.vlen, &e, crcs) == 0)
+				meta_space_delta(b, &e.ref, -1);
+		}
 		db_batch_del(b, c.k, c.klen);
+	}
 	rc = db_cur_close(&c, 0);
 	if (rc)
 		log_err("meta: cannot list records of inode %llu to delete them: %s",
@@ -393,13 +402,15 @@ void meta_extent_put(struct meta_batch *b, uint64_t ino, const struct meta_exten
 	for (uint32_t i = 0; i < e->ncrc; i++)
 		p = le_put(p, e->crcs[i], 4);
 	db_batch_put(b, k, klen, v, (size_t)(p - v));
+	meta_space_delta(b, &e->ref, +1);
 }
 
-void meta_extent_del(struct meta_batch *b, uint64_t ino, uint64_t foff)
+void meta_extent_del(struct meta_batch *b, uint64_t ino, uint64_t foff, const struct tier_ref *ref)
 {
 	uint8_t k[KEY_MAX];
 
 	db_batch_del(b, k, key_ino_off(k, META_REC_EXTENT, ino, foff));
+	meta_space_delta(b, ref, -1);
 }
 
 void meta_extent_del_all(struct meta *m, struct meta_batch *b, uint64_t ino)
@@ -632,6 +643,38 @@ int meta_rec_foreach(struct meta *m, uint8_t kind, const void *prefix, size_t pl
 			       const void *val, size_t vlen),
 		     void *ctx)
 {
+	return meta_rec_foreach_from(m, kind, prefix, plen, prefix, plen, fn, ctx);
+}
+
+int meta_rec_foreach_from(struct meta *m, uint8_t kind, const void *prefix, size_t plen,
+			  const void *start, size_t slen,
+			  int (*fn)(void *ctx, const void *key, size_t klen,
+				    const void *val, size_t vlen),
+			  void *ctx)
+{
+	struct db_cursor c;
+	uint8_t *p, *st;
+	int rc;
+
+	if (rec_refused(kind, "rec foreach"))
+		return -EINVAL;
+	p = rec_key(kind, prefix, plen);
+	st = rec_key(kind, start, slen);
+	rc = p && st ? db_cur_open(&c, m, p, 1 + plen, st, 1 + slen) : -ENOMEM;
+	free(p);
+	free(st);
+	if (rc)
+		return rc;
+	while (rc == 0 && db_cur_next(&c))
+		rc = fn(ctx, c.k + 1, c.klen - 1, c.v, c.vlen);
+	return db_cur_close(&c, rc);
+}
+
+int meta_rec_foreach_rev(struct meta *m, uint8_t kind, const void *prefix, size_t plen,
+			 int (*fn)(void *ctx, const void *key, size_t klen,
+				   const void *val, size_t vlen),
+			 void *ctx)
+{
 	struct db_cursor c;
 	uint8_t *p;
 	int rc;
@@ -639,13 +682,138 @@ int meta_rec_foreach(struct meta *m, uint8_t kind, const void *prefix, size_t pl
 	if (rec_refused(kind, "rec foreach"))
 		return -EINVAL;
 	p = rec_key(kind, prefix, plen);
-	rc = p ? db_cur_open(&c, m, p, 1 + plen, p, 1 + plen) : -ENOMEM;
+	rc = p ? db_cur_open_rev(&c, m, p, 1 + plen) : -ENOMEM;
 	free(p);
 	if (rc)
 		return rc;
 	while (rc == 0 && db_cur_next(&c))
 		rc = fn(ctx, c.k + 1, c.klen - 1, c.v, c.vlen);
 	return db_cur_close(&c, rc);
+}
+
+/* --- the space log (reference count changes of stored extents) -------- */
+
+size_t meta_space_log_encode(const struct space_delta *d, size_t n, uint8_t *out)
+{
+	uint8_t *p = out;
+
+	*p++ = 1;
+	for (size_t i = 0; i < n; i++) {
+		*p++ = d[i].tier;
+		p = le_put(p, d[i].seg, 4);
+		p = le_put(p, d[i].off, 8);
+		p = le_put(p, d[i].len, 4);
+		*p++ = (uint8_t)d[i].delta;
+	}
+	return (size_t)(p - out);
+}
+
+struct log_walk {
+	int (*fn)(void *ctx, uint64_t id, const struct space_delta *d, size_t n);
+	void *ctx;
+	struct space_delta *d;
+	size_t cap;
+};
+
+static int log_cb(struct log_walk *w, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen)
+{
+	const uint8_t *p = v + 1;
+	size_t n;
+
+	if (klen != 9 || vlen < 1 || v[0] != 1 || (vlen - 1) % SPACE_DELTA_LEN)
+		return meta_corrupt("space log", k, klen, vlen);
+	n = (vlen - 1) / SPACE_DELTA_LEN;
+	if (n > w->cap) {
+		struct space_delta *d = realloc(w->d, n * sizeof(*d));
+
+		if (!d)
+			return -ENOMEM;
+		w->d = d;
+		w->cap = n;
+	}
+	for (size_t i = 0; i < n; i++) {
+		w->d[i].tier = *p++;
+		w->d[i].seg = (uint32_t)le_get(&p, 4);
+		w->d[i].off = le_get(&p, 8);
+		w->d[i].len = (uint32_t)le_get(&p, 4);
+		w->d[i].delta = (int8_t)*p++;
+	}
+	return w->fn(w->ctx, key_get_u64(k + 1), w->d, n);
+}
+
+int meta_space_log_foreach(struct meta *m, uint64_t after, uint64_t upto,
+			   int (*fn)(void *ctx, uint64_t id, const struct space_delta *d,
+				     size_t n),
+			   void *ctx)
+{
+	uint8_t prefix[1] = { META_REC_SPACE_LOG }, start[9];
+	struct log_walk w = { fn, ctx, NULL, 0 };
+	struct db_cursor c;
+	int rc;
+
+	if (after == UINT64_MAX || after >= upto)
+		return 0;
+	start[0] = META_REC_SPACE_LOG;
+	key_put_u64(start + 1, after + 1);
+	rc = db_cur_open(&c, m, prefix, 1, start, sizeof(start));
+	if (rc)
+		return rc;
+	while (rc == 0 && db_cur_next(&c)) {
+		if (c.klen == 9 && key_get_u64(c.k + 1) > upto)
+			break;
+		rc = log_cb(&w, c.k, c.klen, c.v, c.vlen);
+	}
+	free(w.d);
+	return db_cur_close(&c, rc);
+}
+
+void meta_space_log_trim(struct meta_batch *b, uint64_t upto)
+{
+	uint8_t lo[9], hi[9];
+
+	if (!upto)
+		return;
+	lo[0] = hi[0] = META_REC_SPACE_LOG;
+	key_put_u64(lo + 1, 0);
+	key_put_u64(hi + 1, upto + 1);
+	db_batch_del_range(b, lo, sizeof(lo), hi, sizeof(hi));
+}
+
+static const uint8_t space_key[] = { META_REC_SUPER, 's', 'p', 'a', 'c', 'e' };
+
+int meta_space_mark_get(struct meta *m, uint64_t *epoch, uint64_t *log_end)
+{
+	struct db_pinned p;
+	const uint8_t *q;
+	int rc = db_get_pinned(m, space_key, sizeof(space_key), &p);
+
+	if (rc)
+		return rc;
+	q = p.v + 1;
+	if (p.len == 17 && p.v[0] == 1) {
+		*epoch = le_get(&q, 8);
+		*log_end = le_get(&q, 8);
+	} else {
+		rc = meta_corrupt("space mark", space_key, sizeof(space_key), p.len);
+	}
+	db_unpin(&p);
+	return rc;
+}
+
+void meta_space_mark_put(struct meta_batch *b, uint64_t epoch, uint64_t log_end)
+{
+	uint8_t v[17], *p = v;
+
+	*p++ = 1;
+	p = le_put(p, epoch, 8);
+	le_put(p, log_end, 8);
+	db_batch_put(b, space_key, sizeof(space_key), v, sizeof(v));
+}
+
+void meta_space_drop(struct meta_batch *b)
+{
+	meta_space_log_trim(b, UINT64_MAX - 1);
+	db_batch_del(b, space_key, sizeof(space_key));
 }
 
 /* --- superblock -------------------------------------------------------- */

@@ -169,9 +169,15 @@ int meta_dir_empty(struct meta *m, uint64_t parent);
  * valid during the call only. */
 int meta_extent_foreach(struct meta *m, uint64_t ino,
 			int (*fn)(void *ctx, const struct meta_extent *e), void *ctx);
+/* Put extent E of INO; delete the extent of INO at FOFF, which references
+ * the stored extent REF (a put over an existing record must delete it
+ * first).  Each logs its change of REF's reference count in B (the space
+ * log, below), so the counts of the store follow its records. */
 void meta_extent_put(struct meta_batch *b, uint64_t ino, const struct meta_extent *e);
-void meta_extent_del(struct meta_batch *b, uint64_t ino, uint64_t foff);
-/* Delete every extent of INO. */
+void meta_extent_del(struct meta_batch *b, uint64_t ino, uint64_t foff,
+		     const struct tier_ref *ref);
+/* Delete every extent of INO (as they are stored: B must hold no change
+ * of them yet). */
 void meta_extent_del_all(struct meta *m, struct meta_batch *b, uint64_t ino);
 
 /* --- extended attributes, symlinks, inline data ------------------------ */
@@ -226,13 +232,72 @@ int meta_rec_get(struct meta *m, uint8_t kind, const void *key, size_t klen,
 void meta_rec_put(struct meta_batch *b, uint8_t kind, const void *key, size_t klen,
 		  const void *val, size_t vlen);
 void meta_rec_del(struct meta_batch *b, uint8_t kind, const void *key, size_t klen);
-/* Call FN for each record of KIND whose key starts with PREFIX, in key order. */
+/* With ON, this thread's walks of records read each record once (a whole
+ * log, say): they leave the block cache to what is read again and read
+ * ahead. */
+void meta_bulk_scan(bool on);
 /* Whether any KIND record's key starts with PREFIX. */
 bool meta_rec_any(struct meta *m, uint8_t kind, const void *prefix, size_t plen);
+/* Call FN for each record of KIND whose key starts with PREFIX, in key order
+ * (KEY without the kind byte); stops at FN's first nonzero return and
+ * returns it. */
 int meta_rec_foreach(struct meta *m, uint8_t kind, const void *prefix, size_t plen,
 		     int (*fn)(void *ctx, const void *key, size_t klen,
 			       const void *val, size_t vlen),
 		     void *ctx);
+/* The same from the first key at or after START (which starts with PREFIX):
+ * a walk cut in parts, one per thread. */
+int meta_rec_foreach_from(struct meta *m, uint8_t kind, const void *prefix, size_t plen,
+			  const void *start, size_t slen,
+			  int (*fn)(void *ctx, const void *key, size_t klen,
+				    const void *val, size_t vlen),
+			  void *ctx);
+/* The same in reverse key order: from the greatest key down, so that "the
+ * last record of INO" is one seek, whatever the number before it. */
+int meta_rec_foreach_rev(struct meta *m, uint8_t kind, const void *prefix, size_t plen,
+			 int (*fn)(void *ctx, const void *key, size_t klen,
+				   const void *val, size_t vlen),
+			 void *ctx);
+
+/* --- the space log ------------------------------------------------------ */
+
+/* How many extent records reference each stored extent is kept on disk as
+ * a checkpoint (meta/spacecp.c) and this log since: every batch that puts
+ * or deletes extent records carries, in one SPACE_LOG record under a new
+ * id, the change of each stored extent's count.  Ids grow; a batch that
+ * fails to commit takes its record with it. */
+struct space_delta {
+	uint8_t tier;
+	uint32_t seg;
+	uint64_t off;
+	uint32_t len;		/* stored bytes */
+	int8_t delta;		/* +1 or -1 */
+};
+#define SPACE_DELTA_LEN	18	/* encoded */
+
+/* Note in B that REF gained (+1) or lost (-1) a referencing record. */
+void meta_space_delta(struct meta_batch *b, const struct tier_ref *r, int delta);
+/* The value of a log record holding D[0..N) into OUT (1 + N * SPACE_DELTA_LEN). */
+size_t meta_space_log_encode(const struct space_delta *d, size_t n, uint8_t *out);
+/* How many changes were logged since the open. */
+uint64_t meta_space_log_count(struct meta *m);
+/* The largest id below which every id given is committed or given up: a
+ * compaction of the log may take the records up to it. */
+int meta_space_log_stable(struct meta *m, uint64_t *last);
+/* FN for each log record with AFTER < id <= UPTO, in id order (D valid
+ * during the call). */
+int meta_space_log_foreach(struct meta *m, uint64_t after, uint64_t upto,
+			   int (*fn)(void *ctx, uint64_t id, const struct space_delta *d,
+				     size_t n),
+			   void *ctx);
+/* Delete the log records with id <= UPTO in B. */
+void meta_space_log_trim(struct meta_batch *b, uint64_t upto);
+/* Which checkpoint the log continues: EPOCH names the checkpoint file,
+ * LOG_END the last id it holds; -ENOENT if none was made. */
+int meta_space_mark_get(struct meta *m, uint64_t *epoch, uint64_t *log_end);
+void meta_space_mark_put(struct meta_batch *b, uint64_t epoch, uint64_t log_end);
+/* Forget the kept counts: the mark and the whole log. */
+void meta_space_drop(struct meta_batch *b);
 
 /* --- superblock -------------------------------------------------------- */
 

@@ -5,6 +5,7 @@
  */
 #include "meta/store.h"
 #include "meta/store_priv.h"
+#include "meta/spacecp.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,8 +33,9 @@ static const struct {
 };
 
 /* Create the root directory inode and the area directories, owned by the
- * caller, and the format. */
-static int root_create(const char *mdir)
+ * caller, the format, and the (empty) kept reference counts of the store
+ * at PATH. */
+static int root_create(const char *path, const char *mdir)
 {
 	struct meta *m;
 	struct meta_batch *b;
@@ -68,6 +70,8 @@ static int root_create(const char *mdir)
 	meta_inode_put(b, &root);
 	rc = meta_batch_commit(m, b, true);
 	meta_batch_free(b);
+	if (rc == 0)
+		rc = space_checkpoint_write(path, m, NULL, 0, 0);
 	meta_close(m);
 	return rc;
 }
@@ -209,7 +213,7 @@ int store_mkfs_opts(const char *path, const struct store_opts *o, char *err, siz
 		return store_fail(err, errlen, rc, "cannot create directories in %s: %s", path,
 			    strerror(-rc));
 	mdir = store_path_join(path, "meta");
-	rc = mdir ? root_create(mdir) : -ENOMEM;
+	rc = mdir ? root_create(path, mdir) : -ENOMEM;
 	free(mdir);
 	if (rc < 0)
 		return store_fail(err, errlen, rc, "cannot create metadata database: %s", strerror(-rc));

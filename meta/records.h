@@ -20,8 +20,8 @@
 
 /* X(NAME, byte, owner, key, value) */
 #define META_RECORDS(X)								\
-	X(SUPER,	'S', "meta/meta.c",	"\"format\"",			\
-	  "format version u32")							\
+	X(SUPER,	'S', "meta/meta.c",	"\"format\" or \"space\"",		\
+	  "format version u32; space: v1 | epoch u64 | log end u64")		\
 	X(INODE,	'I', "meta/meta.c",	"ino",				\
 	  "v1 struct meta_inode (86 bytes)")					\
 	X(DENTRY,	'D', "meta/meta.c",	"parent ino | name",		\
@@ -36,6 +36,9 @@
 	  "the inline data of a small file")					\
 	X(ORPHAN,	'O', "meta/meta.c",	"ino",				\
 	  "empty: unlinked while open")						\
+	X(SPACE_LOG,	'y', "meta/meta.c",	"id u64",			\
+	  "v1 | (tier u8, seg u32, off u64, stored_len u32, delta i8)...: "	\
+	  "changes of stored extents' reference counts (meta/spacecp.c)")	\
 	X(VERSION,	'V', "fs/version.c",	"ino | n u32",			\
 	  "struct vrec (84 bytes)")						\
 	X(VERSION_OF,	'B', "fs/version.c",	"version ino",			\
@@ -58,8 +61,9 @@
 	  "the signed checkpoint (note)")					\
 	X(JOURNAL_SEAL,	'A', "fs/journal.c",	"ino",				\
 	  "seal time (monotonic ns) | path")					\
-	X(JOURNAL_CLOCK, 'C', "fs/journal.c",	"\"clock\"",			\
-	  "monotonic ns elapsed in the store's life")				\
+	X(JOURNAL_CLOCK, 'C', "fs/journal.c",	"\"clock\" or \"tree\"",		\
+	  "monotonic ns elapsed in the store's life; tree: the Merkle "	\
+	  "state (merkle_serialize) at the newest signed checkpoint")		\
 	X(LEGAL_HOLD,	'Y', "fs/jretain.c",	"ino | tag",			\
 	  "a legal hold on a journal file")					\
 	X(RELEASED,	'R', "fs/jretain.c",	"ino",				\

@@ -481,6 +481,85 @@ int store_open_cold(const char *path, const char *cold, struct store **out, char
 	return store_open_opts(path, &o, out, err, errlen);
 }
 
+static int set_meta_format(struct meta *m, uint32_t format)
+{
+	struct meta_batch *b = meta_batch_new();
+	int rc;
+
+	if (!b)
+		return -ENOMEM;
+	meta_format_put(b, format);
+	rc = meta_batch_commit(m, b, true);
+	meta_batch_free(b);
+	return rc;
+}
+
+int store_set_format(struct store *s, uint32_t format)
+{
+	char *p = store_path_join(s->path, "aifs.conf"), *text = NULL, *out = NULL;
+	size_t cap = 0, len = 0;
+	FILE *f, *o;
+	char *line = NULL;
+	ssize_t n;
+	int rc = 0;
+
+	if (!p)
+		return -ENOMEM;
+	f = fopen(p, "re");
+	free(p);
+	if (!f)
+		return -errno;
+	o = open_memstream(&out, &len);
+	if (!o) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	while ((n = getline(&line, &cap, f)) > 0) {
+		char key[64];
+
+		if (line[0] != '#' && sscanf(line, " %63[^= ] =", key) == 1 && !strcmp(key, "format"))
+			fprintf(o, "format = %u\n", format);
+		else
+			fwrite(line, 1, (size_t)n, o);
+	}
+	free(line);
+	fclose(f);
+	if (fclose(o) != 0)
+		rc = -ENOMEM;
+	text = out;
+	if (rc == 0) {
+		/* a new file renamed over the old one: never half written */
+		rc = store_write_durable(s->path, "aifs.conf.new", text);
+		if (rc == 0) {
+			char *from = store_path_join(s->path, "aifs.conf.new");
+			char *to = store_path_join(s->path, "aifs.conf");
+
+			if (!from || !to)
+				rc = -ENOMEM;
+			else if (rename(from, to) < 0)
+				rc = -errno;
+			free(from);
+			free(to);
+		}
+		if (rc == 0) {
+			int dfd = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+			if (dfd >= 0) {
+				fsync(dfd);
+				close(dfd);
+			}
+		}
+	}
+	free(text);
+	if (rc == 0)
+		rc = set_meta_format(s->meta, format);
+	if (rc == 0) {
+		log_notice("store %s: format %u (was %u)", s->path, format, s->format);
+		s->format = format;
+	}
+	return rc;
+}
+
 int store_open_opts(const char *path, const struct store_opts *o, struct store **out,
 		    char *err, size_t errlen)
 {
@@ -532,6 +611,12 @@ int store_open_opts(const char *path, const struct store_opts *o, struct store *
 		goto fail;
 	}
 	rc = meta_format_get(s->meta, &fmt);
+	if (rc == 0 && fmt + 1 == s->format && s->format == 2) {
+		/* an upgrade cut short between aifs.conf and the metadata */
+		rc = store_readonly ? 0 : set_meta_format(s->meta, s->format);
+		if (rc == 0)
+			fmt = s->format;
+	}
 	if (rc < 0 || fmt != s->format) {
 		rc = store_fail(err, errlen, -EINVAL, "metadata of %s has format %u but aifs.conf "
 			  "says %u; the store is damaged", path, rc < 0 ? 0 : fmt, s->format);

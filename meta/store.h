@@ -24,7 +24,11 @@
 #include "meta/meta.h"
 #include "tier/tier.h"
 
-#define STORE_FORMAT 1
+/* Format 2: every change of extent records logs the change of the stored
+ * extents' reference counts (meta/spacecp.h), which mounts read instead of
+ * counting; an aifs of format 1 would change them without.  A store of
+ * format 1 is upgraded at its first read-write mount (store_set_format). */
+#define STORE_FORMAT 2
 
 struct store {
 	char *path;
@@ -73,6 +77,11 @@ int store_mkfs_seg(const char *path, const char *cold, uint64_t segment_size, ch
  * empty; NAME defaults to the new store's uuid.  With O->data and no
  * O->cold, both tiers share the data tier's namespace. */
 int store_mkfs_opts(const char *path, const struct store_opts *o, char *err, size_t errlen);
+
+/* Make S's format FORMAT: aifs.conf first, then the metadata (a store
+ * whose aifs.conf is one ahead of its metadata is an upgrade cut short
+ * there, which opening completes). */
+int store_set_format(struct store *s, uint32_t format);
 
 /* Open the store at PATH with the choices O (mount options), taking its
  * lock and, for a RADOS tier, the store's lock in the pool. */

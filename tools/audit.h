@@ -8,12 +8,18 @@
 
 #include "meta/merkle.h"
 
+/* What verify reads of each record once (auditverify.c). */
+struct recinfo;
+
 /* A journal's records (index = seq) and signed checkpoints. */
 struct log {
-	char **rec;		/* records, as hashed */
+	char **rec;		/* records, as hashed (NUL-terminated, in the arena) */
 	size_t *len;
 	uint8_t (*hash)[32];
 	size_t n, cap;
+	char **arena;		/* blocks holding the records */
+	size_t narena, arena_used, arena_size;
+	struct recinfo *info;	/* verify: the fields of each record, or NULL */
 	uint64_t *ck_size;	/* checkpoints, by size */
 	char **ck_note;
 	size_t nck, capck;
@@ -30,6 +36,18 @@ struct levels {
 	int count;
 	uint64_t size;
 };
+
+#define ARENA_BLOCK	(4u << 20)
+/* At most this many threads run a par_for. */
+#define PAR_MAX		8
+
+/* Threads for a par_for: the online cores, at most PAR_MAX. */
+unsigned par_threads(void);
+/* FN(CTX, LO, HI) over [0, N) cut into one contiguous part per thread
+ * (par_threads, the caller being one); returns when all are done. */
+void par_for(size_t n, void (*fn)(void *ctx, size_t lo, size_t hi), void *ctx);
+/* FN(CTX, THREAD) once on each of par_threads threads (THREAD 0: the caller). */
+void par_all(void (*fn)(void *ctx, unsigned thread), void *ctx);
 
 /* One line for a problem found; counted in L. */
 void problem(struct log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -81,8 +99,23 @@ int audit_export(const char *store, const char *dir, uint64_t from);
  * problem). */
 void verify_deletions(struct log *l, const uint64_t *ino, size_t n);
 
+/* auditverify.c */
+struct store;
+/* The signed checkpoints of L against its records, with the key VKEY. */
+void verify_tree(struct log *l, const char *vkey);
+/* Everything verify checks of store S beside the tree (with TREE, the tree
+ * too, while the content is read): the journaled bytes (*BYTES counts
+ * them), the files gone, the cover of each journal file, its lineage. */
+void verify_store(struct log *l, struct store *s, const char *vkey, bool tree,
+		  unsigned long long *bytes);
+
 /* auditproof.c */
+/* The levels of the first SIZE leaves of L, each level's nodes hashed on
+ * every core. */
 int levels_build(struct levels *lv, struct log *l, uint64_t size);
+/* merkle_range_fn over levels LV (CTX): MTH(D[START:END]) for any subtree
+ * of a tree of at most LV->size leaves, in O(log n) node hashes. */
+int levels_range(void *ctx, uint64_t start, uint64_t end, uint8_t out[32]);
 void levels_free(struct levels *lv);
 /* One JSON line: the inclusion proof of SEQ in the tree of SIZE (from LV
  * if given, else computed from the records). */

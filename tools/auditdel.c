@@ -94,6 +94,10 @@ void verify_deletions(struct log *l, const uint64_t *ino, size_t n)
 	unsigned long legacy = 0;
 	size_t m = 0;
 
+	if (!n) {
+		free(g);
+		return;		/* no file is gone: nothing to say */
+	}
 	if (!g) {
 		problem(l, "out of memory checking %zu deleted files", n);
 		return;

@@ -16,6 +16,18 @@ static void hexs(FILE *f, const uint8_t *h, size_t n)
 }
 
 
+struct level_job {
+	uint8_t (*below)[32], (*out)[32];
+};
+
+static void level_part(void *ctx, size_t lo, size_t hi)
+{
+	struct level_job *j = ctx;
+
+	for (size_t i = lo; i < hi; i++)
+		merkle_node_hash(j->below[2 * i], j->below[2 * i + 1], j->out[i]);
+}
+
 int levels_build(struct levels *lv, struct log *l, uint64_t size)
 {
 	memset(lv, 0, sizeof(*lv));
@@ -26,18 +38,53 @@ int levels_build(struct levels *lv, struct log *l, uint64_t size)
 	while (lv->n[lv->count - 1] > 1 && lv->count < MERKLE_PROOF_MAX) {
 		int k = lv->count - 1;
 		uint64_t n = (lv->n[k] + 1) / 2;
+		struct level_job j;
 
 		lv->h[k + 1] = malloc(n * 32);
 		if (!lv->h[k + 1])
 			return -ENOMEM;
-		for (uint64_t i = 0; i < lv->n[k] / 2; i++)
-			merkle_node_hash(lv->h[k][2 * i], lv->h[k][2 * i + 1], lv->h[k + 1][i]);
+		j = (struct level_job){ lv->h[k], lv->h[k + 1] };
+		par_for(lv->n[k] / 2, level_part, &j);	/* each node of a level alone */
 		if (lv->n[k] % 2)
 			memcpy(lv->h[k + 1][n - 1], lv->h[k][lv->n[k] - 1], 32);
 		lv->n[k + 1] = n;
 		lv->count++;
 	}
 	return 0;
+}
+
+/* The largest power of two smaller than N (N >= 2). */
+static uint64_t split_of(uint64_t n)
+{
+	return 1ull << (63 - __builtin_clzll(n - 1));
+}
+
+int levels_range(void *ctx, uint64_t start, uint64_t end, uint8_t out[32])
+{
+	const struct levels *lv = ctx;
+	uint64_t w = end - start;
+	uint8_t right[32];
+	int k, rc;
+
+	if (start >= end || end > lv->size)
+		return -EINVAL;
+	/* a perfect subtree is a node of its level (a node of the tree of
+	 * SIZE leaves is the same in every tree that holds all its leaves) */
+	if (!(w & (w - 1)) && !(start & (w - 1))) {
+		k = __builtin_ctzll(w);
+		if (k >= lv->count)
+			return -EINVAL;
+		memcpy(out, lv->h[k][start >> k], 32);
+		return 0;
+	}
+	/* otherwise as MTH splits it: the largest power of two on the left */
+	w = split_of(w);
+	if (start & (w - 1))
+		return -EINVAL;		/* no subtree RFC 6962 makes */
+	rc = levels_range(ctx, start + w, end, right);
+	if (rc == 0)
+		rc = levels_range(ctx, start, start + w, out);
+	return rc ? rc : merkle_node_hash(out, right, out);
 }
 
 void levels_free(struct levels *lv)

@@ -106,6 +106,19 @@ static void space_report(void *ctx, bool damage, const char *msg)
 	}
 }
 
+static void counts_report(void *ctx, bool is_problem, bool repaired, const char *msg)
+{
+	struct fsck *f = ctx;
+
+	if (is_problem) {
+		problem(f, "%s%s", msg, outcome(f, repaired, "counts kept anew from the records",
+						"they could not be written"));
+	} else {
+		printf("note: %s%s\n", msg, repaired ? " (kept now)" : "");
+		f->notes++;
+	}
+}
+
 static struct ient *find(struct fsck *f, uint64_t ino)
 {
 	size_t lo = 0, hi = f->n;
@@ -245,7 +258,7 @@ static void drop_extent(struct fsck *f, const struct meta_extent *x)
 
 	if (!f->repair)
 		return;
-	meta_extent_del(f->b, f->cur, x->foff);
+	meta_extent_del(f->b, f->cur, x->foff, &x->ref);
 	if (!e)
 		return;
 	e->in.alloc = e->in.alloc > x->len ? e->in.alloc - x->len : 0;
@@ -385,6 +398,8 @@ static int walk(struct fsck *f)
 	}
 	for (size_t i = 0; i < f->n && rc == 0; i++)
 		check_links(f, &f->v[i]);
+	if (rc == 0)
+		fsck_space_counts(f->s, f->repair, counts_report, f);
 	if (rc == 0)
 		fsck_space_check(f->s, space_report, f);
 	return rc;

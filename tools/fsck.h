@@ -16,4 +16,13 @@ int fsck_space_add(const struct tier_ref *r);
 unsigned long fsck_space_check(struct store *s,
 			       void (*report)(void *ctx, bool damage, const char *msg), void *ctx);
 
+/* Check the reference counts the store keeps (meta/spacecp.h) against the
+ * noted extents; each wrong count is one line to REPORT (PROBLEM false: a
+ * note), and with REPAIR the counts are kept anew from the records (the
+ * repairs' own changes are logged after them).  Returns the problems. */
+unsigned long fsck_space_counts(struct store *s, bool repair,
+				void (*report)(void *ctx, bool problem, bool repaired,
+					       const char *msg),
+				void *ctx);
+
 #endif

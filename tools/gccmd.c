@@ -161,6 +161,7 @@ static int relocate(struct gc *g, uint8_t *mark[TIER_COUNT], uint32_t nseg[TIER_
 			y->crcs = malloc(ncrc * sizeof(uint32_t));
 			if (!y->crcs)
 				return -ENOMEM;
+			meta_extent_del(b, y->ino, y->e.foff, &y->e.ref);	/* put over it */
 			memcpy(y->crcs, crcs, ncrc * sizeof(uint32_t));
 			y->e.ref = nref;
 			y->e.inner = 0;

@@ -21,27 +21,208 @@
 #include "tools/aifsctl.h"
 #include "tools/common.h"
 
-/* Read attribute NAME of PATH into BUF as a string ("" if absent). */
-static void attr(const char *path, const char *name, char *buf, size_t len)
-{
-	ssize_t n = getxattr(path, name, buf, len - 1);
-
-	buf[n > 0 ? n : 0] = 0;
-}
-
-static int cmp_num(const void *a, const void *b)
-{
-	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static const char versions_usage[] =
 	"usage: aifsctl versions [--json] FILE|DIR\n"
 	"\n"
 	"List the versions of FILE, a file or a versioned directory in a checkpoint\n"
 	"area of a mounted aifs: number, commit time, size, complete flag, SHA-256\n"
 	"(of a directory version: its manifest digest, see aifs(7)) and writer.\n";
+
+/* The whole content of PATH, malloc'd and NUL-terminated; NULL and errno
+ * set on failure. */
+static char *read_all(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t cap = 1 << 16, n = 0;
+	char *buf = fd >= 0 ? malloc(cap) : NULL;
+
+	while (buf) {
+		ssize_t r;
+
+		if (n + 1 == cap) {
+			char *b = realloc(buf, cap *= 2);
+
+			if (!b) {
+				free(buf);
+				buf = NULL;
+				errno = ENOMEM;
+				break;
+			}
+			buf = b;
+		}
+		r = read(fd, buf + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+
+			free(buf);
+			buf = NULL;
+			errno = e;
+			break;
+		}
+		if (r == 0) {
+			buf[n] = 0;
+			*len = n;
+			break;
+		}
+		n += (size_t)r;
+	}
+	if (fd >= 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	}
+	return buf;
+}
+
+/* A reader of the listing (DIR/.aifs/versions/FILE/index.json): JSON of
+ * flat objects, read in place.  jansson's tree of it took 60% of the time
+ * of this command at 10,000 versions. */
+struct jscan {
+	const char *p, *end;
+};
+
+static bool jpeek(struct jscan *s, char c)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\t' || *s->p == '\r'))
+		s->p++;
+	return s->p < s->end && *s->p == c;
+}
+
+static bool jtake(struct jscan *s, char c)
+{
+	if (!jpeek(s, c))
+		return false;
+	s->p++;
+	return true;
+}
+
+/* A string into OUT (LEN bytes, NUL-terminated, cut if longer); a \u escape
+ * below U+0100 is that byte (the daemon writes each byte outside printable
+ * ASCII so), a higher one its UTF-8. */
+static bool jstring(struct jscan *s, char *out, size_t len)
+{
+	size_t o = 0;
+
+	if (!jtake(s, '"'))
+		return false;
+	while (s->p < s->end && *s->p != '"') {
+		unsigned c = (unsigned char)*s->p++;
+		char u[4];
+		size_t n = 1;
+
+		if (c == '\\') {
+			if (s->p >= s->end)
+				return false;
+			c = (unsigned char)*s->p++;
+			switch (c) {
+			case 'n': c = '\n'; break;
+			case 't': c = '\t'; break;
+			case 'r': c = '\r'; break;
+			case 'b': c = '\b'; break;
+			case 'f': c = '\f'; break;
+			case 'u': {
+				char hex[5];
+
+				if (s->end - s->p < 4)
+					return false;
+				memcpy(hex, s->p, 4);
+				hex[4] = 0;
+				s->p += 4;
+				c = (unsigned)strtoul(hex, NULL, 16);
+				break;
+			}
+			default: break;	/* \" \\ \/ */
+			}
+		}
+		if (c < 0x100) {
+			u[0] = (char)c;
+		} else if (c < 0x800) {
+			u[0] = (char)(0xc0 | c >> 6);
+			u[1] = (char)(0x80 | (c & 0x3f));
+			n = 2;
+		} else {
+			u[0] = (char)(0xe0 | c >> 12);
+			u[1] = (char)(0x80 | ((c >> 6) & 0x3f));
+			u[2] = (char)(0x80 | (c & 0x3f));
+			n = 3;
+		}
+		for (size_t i = 0; i < n && o + 1 < len; i++)
+			out[o++] = u[i];
+	}
+	if (len)
+		out[o] = 0;
+	return jtake(s, '"');
+}
+
+/* A number, true, false or null into *V (true 1, the others 0). */
+static bool jscalar(struct jscan *s, long long *v)
+{
+	char *e;
+
+	jpeek(s, 0);
+	*v = 0;
+	if (s->end - s->p >= 4 && !memcmp(s->p, "true", 4)) {
+		*v = 1;
+		s->p += 4;
+		return true;
+	}
+	if (s->end - s->p >= 5 && !memcmp(s->p, "false", 5)) {
+		s->p += 5;
+		return true;
+	}
+	if (s->end - s->p >= 4 && !memcmp(s->p, "null", 4)) {
+		s->p += 4;
+		return true;
+	}
+	*v = strtoll(s->p, &e, 10);
+	if (e == s->p)
+		return false;
+	s->p = e;
+	return true;
+}
+
+struct vrow {
+	long long version, time_ns, size, complete;
+	char sha[72], writer[128];
+};
+
+/* One version's object into *R. */
+static bool jrow(struct jscan *s, struct vrow *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (!jtake(s, '{'))
+		return false;
+	if (jtake(s, '}'))
+		return true;
+	do {
+		char key[32], skip[8];
+		long long v;
+		bool ok;
+
+		if (!jstring(s, key, sizeof(key)) || !jtake(s, ':'))
+			return false;
+		if (jpeek(s, '"'))
+			ok = jstring(s, !strcmp(key, "sha256") ? r->sha : !strcmp(key, "writer") ?
+				     r->writer : skip, !strcmp(key, "sha256") ? sizeof(r->sha) :
+				     !strcmp(key, "writer") ? sizeof(r->writer) : sizeof(skip));
+		else if ((ok = jscalar(s, &v))) {
+			if (!strcmp(key, "version"))
+				r->version = v;
+			else if (!strcmp(key, "time_ns"))
+				r->time_ns = v;
+			else if (!strcmp(key, "size"))
+				r->size = v;
+			else if (!strcmp(key, "complete"))
+				r->complete = v;
+		}
+		if (!ok)
+			return false;
+	} while (jtake(s, ','));
+	return jtake(s, '}');
+}
 
 int cmd_versions(int argc, char **argv)
 {
@@ -50,12 +231,13 @@ int cmd_versions(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	char dir[4096], *d, *b, vdir[8192], p[8400], sha[80], comp[16], writer[128], cur[32];
-	unsigned long *nums = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
+	char dir[4096], *d, *b, vlist[8192], *text, key[32];
+	struct jscan s;
+	struct vrow r;
+	long long cur = 0;
+	size_t len, i = 0;
 	int ch, json = 0;
-	DIR *dh;
+	bool ok;
 
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -71,80 +253,72 @@ int cmd_versions(int argc, char **argv)
 	snprintf(dir, sizeof(dir), "%s", argv[optind]);
 	b = basename(argv[optind]);
 	d = dirname(dir);
-	snprintf(vdir, sizeof(vdir), "%s/.aifs/versions/%s", d, b);
-	dh = opendir(vdir);
-	if (!dh) {
+	/* one read of the listing, not a lookup and a few attributes per version */
+	snprintf(vlist, sizeof(vlist), "%s/.aifs/versions/%s/index.json", d, b);
+	text = read_all(vlist, &len);
+	if (!text) {
 		fprintf(stderr, "aifsctl versions: %s has no versions (%s); is it a file in a "
 			"checkpoint area of a mounted aifs?\n", argv[optind], strerror(errno));
 		return EXIT_PROBLEM;
 	}
-	while ((de = readdir(dh))) {
-		char *end;
-		unsigned long v = strtoul(de->d_name, &end, 10);
-
-		if (*end || !v)
-			continue;
-		if (n == cap) {
-			unsigned long *t = realloc(nums, (cap = cap ? cap * 2 : 64) * sizeof(*t));
-
-			if (!t) {
-				closedir(dh);
-				free(nums);
-				return EXIT_PROBLEM;
-			}
-			nums = t;
-		}
-		nums[n++] = v;
-	}
-	closedir(dh);
-	if (n)
-		qsort(nums, n, sizeof(*nums), cmp_num);
-	attr(argv[optind], "user.aifs.version", cur, sizeof(cur));
-	if (json)
-		printf("{\"file\": "), json_str(argv[optind]), printf(", \"current\": %s, \"versions\": [",
-								 cur[0] ? cur : "null");
-	else
+	/* {"current": N|null, "versions": [...]} */
+	s.p = text;
+	s.end = text + len;
+	ok = jtake(&s, '{') && jstring(&s, key, sizeof(key)) && !strcmp(key, "current") &&
+	     jtake(&s, ':') && jscalar(&s, &cur) && jtake(&s, ',') &&
+	     jstring(&s, key, sizeof(key)) && !strcmp(key, "versions") && jtake(&s, ':') &&
+	     jtake(&s, '[');
+	if (json) {
+		printf("{\"file\": ");
+		json_str(argv[optind]);
+		if (cur)
+			printf(", \"current\": %lld, \"versions\": [", cur);
+		else
+			printf(", \"current\": null, \"versions\": [");
+	} else {
 		printf("%-8s %-20s %14s %-9s %-16s %s\n", "VERSION", "TIME", "SIZE", "COMPLETE",
 		       "SHA256", "WRITER");
-	for (size_t i = 0; i < n; i++) {
-		struct stat st;
+	}
+	while (ok && !jpeek(&s, ']')) {
 		char when[32];
+		time_t sec;
+		struct tm tm;
 
-		snprintf(p, sizeof(p), "%s/%lu", vdir, nums[i]);
-		if (stat(p, &st) < 0)
-			continue;	/* pruned meanwhile */
-		if (S_ISDIR(st.st_mode)) {	/* a directory version: its files' bytes */
-			char sz[32];
-
-			attr(p, "user.aifs.size", sz, sizeof(sz));
-			st.st_size = (off_t)strtoll(sz, NULL, 10);
+		if (i && !jtake(&s, ',')) {
+			ok = false;
+			break;
 		}
-		attr(p, "user.aifs.sha256", sha, sizeof(sha));
-		attr(p, "user.aifs.complete", comp, sizeof(comp));
-		attr(p, "user.aifs.writer", writer, sizeof(writer));
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&st.st_mtime));
+		if (!(ok = jrow(&s, &r)))
+			break;
+		sec = (time_t)(r.time_ns / 1000000000 - (r.time_ns < 0 && r.time_ns % 1000000000));
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&sec, &tm));
 		if (json) {
-			printf("%s{\"version\": %lu, \"time\": \"%s\", \"size\": %lld, "
+			printf("%s{\"version\": %lld, \"time\": \"%s\", \"size\": %lld, "
 			       "\"complete\": %s, \"current\": %s, \"sha256\": ", i ? ", " : "",
-			       nums[i], when, (long long)st.st_size,
-			       strcmp(comp, "true") ? "false" : "true",
-			       strtoul(cur, NULL, 10) == nums[i] ? "true" : "false");
-			json_str(sha);
-			printf(", \"writer\": ");
-			json_str(writer);
+			       r.version, when, r.size, r.complete ? "true" : "false",
+			       r.version == cur ? "true" : "false");
+			json_str(r.sha);
+			fputs(", \"writer\": ", stdout);
+			json_str(r.writer);
 			putchar('}');
 		} else {
 			char q[TTY_QUOTE_MAX];
 
-			printf("%-8lu %-20s %14lld %-9s %-16.16s %s%s\n", nums[i], when,
-			       (long long)st.st_size, comp, sha, tty_quote(writer, q, sizeof(q)),
-			       strtoul(cur, NULL, 10) == nums[i] ? "  (current)" : "");
+			printf("%-8lld %-20s %14lld %-9s %-16.16s %s%s\n", r.version, when, r.size,
+			       r.complete ? "true" : "false", r.sha, tty_quote(r.writer, q, sizeof(q)),
+			       r.version == cur ? "  (current)" : "");
 		}
+		i++;
 	}
 	if (json)
 		printf("]}\n");
-	free(nums);
-	return EXIT_OK;
+	if (!ok) {
+		fflush(stdout);
+		fprintf(stderr, "aifsctl versions: %s: the listing of %s cannot be read (at byte "
+			"%zu)\n", vlist, argv[optind], (size_t)(s.p - text));
+	}
+	free(text);
+	return ok ? EXIT_OK : EXIT_PROBLEM;
 }
 
 static const char policy_usage[] =

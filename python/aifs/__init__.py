@@ -141,28 +141,29 @@ def versions(path):
     Version).  Raises AifsError(ENOENT) if PATH has no versions."""
     d, b = _split(path)
     vdir = os.path.join(d, ".aifs", "versions", b)
+    # One read of the listing (DIR/.aifs/versions/FILE/index.json), not a stat
+    # and a few attributes per version.
     try:
-        names = os.listdir(vdir)
+        with open(os.path.join(vdir, "index.json"), "rb") as f:
+            doc = json.loads(f.read().decode("utf-8"))
     except OSError as e:
         _fail(e.errno, "versions", path,
               "has no versions (not a file in a checkpoint area of a mounted aifs?)")
-    cur = current(path)
+    cur = doc.get("current")
     out = []
-    for n in sorted(int(x) for x in names if x.isdigit() and int(x) > 0):
-        p = os.path.join(vdir, str(n))
-        try:
-            st = os.stat(p)
-        except FileNotFoundError:
-            continue        # pruned meanwhile
+    for v in doc.get("versions", []):
+        n = int(v["version"])
+        # the listing writes every byte outside printable ASCII as one \u00XX
+        writer = v.get("writer", "").encode("latin-1").decode("utf-8", "surrogateescape")
         out.append(Version(
             version=n,
-            time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(st.st_mtime)),
-            size=st.st_size,
-            complete=_getattr(p, "complete") == "true",
+            time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(v["time_ns"]) // 10**9)),
+            size=int(v["size"]),
+            complete=bool(v["complete"]),
             current=n == cur,
-            sha256=_getattr(p, "sha256") or "",
-            writer=_getattr(p, "writer") or "",
-            path=p))
+            sha256=v.get("sha256", ""),
+            writer=writer,
+            path=os.path.join(vdir, str(n))))
     return out
 
 

@@ -21,7 +21,7 @@ import time
 
 sys.dont_write_bytecode = True     # keep the source tree free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Fail, Skip, Store, check, data, eq, main, raises, read_all,  # noqa: E402
+from harness import (AIFSCTL_BIN, Fail, Skip, Store, check, data, eq, main, raises, read_all,  # noqa: E402
                      run_as, same_bytes, skip_native, test, write_file)
 
 MiB = 1 << 20
@@ -304,6 +304,60 @@ def versions_listing_holds_only_versioned_files():
         eq(sorted(os.listdir(os.path.join(d, "subdir", ".aifs", "versions"))), ["inner"],
            "subdir/.aifs/versions listing")
         eq(sorted(os.listdir(d)), ["a", "never", "subdir"], "readdir of the directory")
+
+
+@test
+def version_listing_in_one_read():
+    """DIR/.aifs/versions/FILE/index.json lists every version with what stat and the
+    user.aifs.* attributes of each say (aifsctl versions reads it): found by name, never
+    listed, its writer's bytes whole whatever they are."""
+    skip_native()
+    with Store() as s:
+        d = ckpt_dir(s)
+        p = os.path.join(d, "m.safetensors")
+        good = safetensors_bytes({"w": ("F32", [100], data("w", 400))})
+        save_bytes(p, good)
+        # a writer whose command name is not ASCII and holds a quote and a backslash
+        comm = b'w\xc3\xa9"\\\x01z'
+        code = ("import os, sys\n"
+                "open('/proc/self/comm', 'wb').write(%r)\n"
+                "fd = os.open(sys.argv[1], os.O_WRONLY | os.O_TRUNC)\n"
+                "os.write(fd, bytes.fromhex(sys.argv[2])); os.close(fd)\n" % comm)
+        subprocess.run([PYTHON, "-c", code, p, good[:len(good) - 10].hex()], check=True)
+        save_bytes(p, good + b"")
+        wait_versions(d, "m.safetensors", [1, 2, 3])
+        eq(versions(d, "m.safetensors"), [1, 2, 3], "listing of .aifs/versions/m.safetensors "
+           "(index.json is not listed)")
+        with open(os.path.join(vdir(d, "m.safetensors"), "index.json"), "rb") as f:
+            doc = json.loads(f.read())
+        eq(doc["current"], 3, "index.json: current")
+        eq([v["version"] for v in doc["versions"]], [1, 2, 3], "index.json: version numbers")
+        for v in doc["versions"]:
+            vp = os.path.join(vdir(d, "m.safetensors"), str(v["version"]))
+            st = os.stat(vp)
+            eq((v["size"], v["time_ns"]), (st.st_size, st.st_mtime_ns),
+               "index.json: size and time of version %d against stat" % v["version"])
+            eq((v["sha256"].encode(), b"true" if v["complete"] else b"false",
+                v["writer"].encode("latin-1"), v["tier"].encode()),
+               (os.getxattr(vp, "user.aifs.sha256"), os.getxattr(vp, "user.aifs.complete"),
+                os.getxattr(vp, "user.aifs.writer"), os.getxattr(vp, "user.aifs.tier")),
+               "index.json: sha256, complete, writer, tier of version %d against its "
+               "attributes" % v["version"])
+        eq([v["complete"] for v in doc["versions"]], [True, False, True], "complete flags")
+        check(doc["versions"][1]["writer"].encode("latin-1").endswith(b"comm=" + comm),
+              "writer of version 2: %r" % doc["versions"][1]["writer"])
+        out = subprocess.run([AIFSCTL_BIN, "versions", "--json", p],
+                             capture_output=True, check=True).stdout
+        j = json.loads(out.decode("utf-8", "surrogateescape"))
+        eq([(v["version"], v["current"], v["complete"]) for v in j["versions"]],
+           [(1, False, True), (2, False, False), (3, True, True)], "aifsctl versions --json")
+        eq(j["versions"][1]["writer"].encode("utf-8", "surrogateescape"),
+           os.getxattr(os.path.join(vdir(d, "m.safetensors"), "2"), "user.aifs.writer"),
+           "aifsctl versions --json: the writer's bytes")
+        never = os.path.join(d, "never")
+        os.close(os.open(never, os.O_CREAT | os.O_WRONLY, 0o644))
+        raises(errno.ENOENT, os.stat, os.path.join(vdir(d, "never"), "index.json"),
+               what="index.json of a file without versions")
 
 
 @test

@@ -147,6 +147,148 @@ def refuse_newer_format():
         check(rc != 0, "aifsctl fsck on a format-99 store: expected a refusal, saw exit 0: %s" % out.strip())
 
 
+TAMPER_BIN = os.path.join(os.path.dirname(os.path.abspath(AIFSCTL_BIN)), "aifs-tamper")
+COUNTING = "counting the references of every stored extent"
+
+
+def tamper(store, *args):
+    check(os.access(TAMPER_BIN, os.X_OK), "expected the test helper %s, saw none" % TAMPER_BIN)
+    rc, out = run([TAMPER_BIN, store] + [str(a) for a in args], timeout=120)
+    if rc != 0:
+        raise Fail("aifs-tamper %s: expected exit 0, saw %d: %s" % (" ".join(map(str, args)), rc, out))
+    return out
+
+
+def mount_log(s):
+    """What the daemon logged at the newest mount."""
+    with open(s.log, "rb") as f:
+        return f.read().decode("utf-8", "replace").split("=== mount %d" % s.mounts)[-1]
+
+
+def conf_format(s):
+    for ln in read_all(os.path.join(s.store, "aifs.conf")).decode().splitlines():
+        if ln.replace(" ", "").startswith("format="):
+            return int(ln.split("=")[1])
+    return None
+
+
+def sharing_workload(s, tag):
+    """Files, versions and a snapshot sharing stored extents; returns {path: bytes}."""
+    files = {}
+    d = os.path.join(s.mnt, "datasets", "ds-%s" % tag)
+    os.makedirs(d, exist_ok=True)
+    for i in range(20):
+        files[os.path.join(d, "f%d" % i)] = data((tag, i), 5000 + 3000 * i)
+    ck = os.path.join(s.mnt, "checkpoints", "run-%s" % tag)
+    os.makedirs(ck, exist_ok=True)
+    for n in range(3):
+        files[os.path.join(ck, "model.pt")] = data((tag, "m", n), 200000)
+        write_file(os.path.join(ck, "model.pt"), files[os.path.join(ck, "model.pt")])
+    for p, b in files.items():
+        if "checkpoints" not in p:
+            write_file(p, b)
+    os.mkdir(os.path.join(d, ".aifs", "snapshots", "s1"))
+    os.unlink(os.path.join(d, "f3"))
+    del files[os.path.join(d, "f3")]
+    with open(os.path.join(d, "f4"), "r+b") as f:      # shared with the snapshot: a new piece
+        f.write(b"x" * 100)
+    files[os.path.join(d, "f4")] = b"x" * 100 + files[os.path.join(d, "f4")][100:]
+    return files
+
+
+def same_files(files, what):
+    for p, b in files.items():
+        same_bytes(read_all(p), b, "%s: %s" % (what, os.path.basename(p)))
+
+
+@test
+def reference_counts_are_read_at_mount_not_counted():
+    """The mount reads the reference counts of stored extents the store keeps (a checkpoint and
+    the log of every commit since) instead of reading every extent record; after a kill -9 too.
+    fsck checks them against the records, names a wrong one and --repair keeps them anew."""
+    skip_native()
+    with Store() as s:
+        files = sharing_workload(s, "a")
+        s.unmount()
+        check(os.path.exists(os.path.join(s.store, "space.counts")),
+              "STORE/space.counts after an unmount: expected it, saw %s" % os.listdir(s.store))
+        s.fsck_clean("fsck after the first mount")
+        s.mount()
+        check(COUNTING not in mount_log(s), "a mount after a clean unmount counted the references: %r"
+              % mount_log(s)[-600:])
+        same_files(files, "after a remount")
+        files.update(sharing_workload(s, "b"))      # then killed: the log since the checkpoint
+        s.kill9()
+        s.fsck_clean("fsck after kill -9")
+        s.mount()
+        check(COUNTING not in mount_log(s), "the mount after kill -9 counted the references: %r"
+              % mount_log(s)[-600:])
+        same_files(files, "after kill -9 and a remount")
+        s.unmount()
+        s.fsck_clean("fsck after the remount")
+        # a count the records do not back: fsck names it, --repair keeps the counts anew
+        tamper(s.store, "skew-space-count", 2)
+        rc, out = s.fsck()
+        eq(rc, 1, "fsck of a store with a wrong kept count: exit status (%r)" % out[-800:])
+        check("references of the extent there but" in out,
+              "fsck: expected the wrong count named, saw %r" % out[-800:])
+        rc, out = s.fsck(repair=True)
+        eq(rc, 0, "fsck --repair of a wrong kept count: exit status (%r)" % out[-800:])
+        check("counts kept anew" in out, "fsck --repair: expected 'counts kept anew', saw %r" % out[-800:])
+        s.fsck_clean("fsck after --repair")
+        # no checkpoint to read: the mount counts, and keeps one again
+        os.unlink(os.path.join(s.store, "space.counts"))
+        rc, out = s.fsck()
+        check(rc == 0 and "note: the store keeps no reference counts" in out,
+              "fsck without STORE/space.counts: expected a note and exit 0, saw %d: %r" % (rc, out[-800:]))
+        s.mount()
+        check(COUNTING in mount_log(s), "a mount without STORE/space.counts: expected it to count, "
+              "saw %r" % mount_log(s)[-600:])
+        same_files(files, "after counting at mount")
+        s.unmount()
+        s.fsck_clean("fsck after the counting mount")
+
+
+@test
+def store_of_format_1_mounts_and_is_upgraded():
+    """A store made by an aifs of format 1 (no kept reference counts) mounts, read-only too,
+    is counted once and upgraded to format 2 at its first read-write mount; an upgrade cut
+    short between aifs.conf and the metadata opens and completes."""
+    skip_native()
+    with Store() as s:
+        files = sharing_workload(s, "old")
+        s.unmount()
+        tamper(s.store, "old-format", 1)
+        eq(conf_format(s), 1, "format in aifs.conf of the format-1 store")
+        s.fsck_clean("fsck of the format-1 store")
+        s.mount("ro")
+        same_files(files, "format-1 store mounted read-only")
+        s.unmount()
+        eq(conf_format(s), 1, "format after a read-only mount")
+        s.mount("")
+        check(COUNTING in mount_log(s), "first mount of a format-1 store: expected it to count, saw %r"
+              % mount_log(s)[-600:])
+        same_files(files, "format-1 store mounted")
+        files.update(sharing_workload(s, "new"))
+        s.unmount()
+        eq(conf_format(s), 2, "format in aifs.conf after the first read-write mount")
+        s.fsck_clean("fsck of the upgraded store")
+        s.mount()
+        check(COUNTING not in mount_log(s), "mount of the upgraded store counted again: %r"
+              % mount_log(s)[-600:])
+        same_files(files, "upgraded store")
+        s.unmount()
+        # an upgrade cut short: aifs.conf says 2, the metadata still 1
+        tamper(s.store, "old-format", 1)
+        conf = os.path.join(s.store, "aifs.conf")
+        write_file(conf, read_all(conf).replace(b"format = 1", b"format = 2"))
+        s.mount()
+        same_files(files, "store whose upgrade was cut short")
+        s.unmount()
+        eq(conf_format(s), 2, "format after completing the upgrade")
+        s.fsck_clean("fsck after completing the upgrade")
+
+
 @test
 def refuse_already_mounted():
     skip_native()

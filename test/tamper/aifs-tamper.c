@@ -10,6 +10,16 @@
  *                                           at tree size SIZE
  *   aifs-tamper STORE delete-inode INO      remove file INO's inode record
  *                                           (a deletion no daemon recorded)
+ *   aifs-tamper STORE skew-space-count N    add one to the reference count the
+ *                                           store keeps of its N-th stored
+ *                                           extent (a logged change no extent
+ *                                           record backs)
+ *   aifs-tamper STORE old-format 1          make the store one of format 1, as
+ *                                           an aifs before kept reference
+ *                                           counts made it: format 1 in
+ *                                           aifs.conf and the metadata, no
+ *                                           kept counts (STORE/space.counts,
+ *                                           the mark and the log gone)
  *
  * Journal records are kind 'J' keyed by the 8-byte big-endian seq, the
  * JSON leaf as value; signed checkpoints are kind 'K' keyed by the 8-byte
@@ -25,6 +35,7 @@
 
 #include "meta/keys.h"
 #include "meta/records.h"
+#include "meta/spacecp.h"
 #include "meta/store.h"
 
 #define REC_J META_REC_JOURNAL_LEAF
@@ -37,7 +48,9 @@ static const char usage[] =
 	"       aifs-tamper STORE truncate-log N\n"
 	"       aifs-tamper STORE delete-checkpoint SIZE\n"
 	"       aifs-tamper STORE delete-inode INO\n"
-	"       aifs-tamper STORE alter-lineage INO\n";
+	"       aifs-tamper STORE alter-lineage INO\n"
+	"       aifs-tamper STORE skew-space-count N\n"
+	"       aifs-tamper STORE old-format 1\n";
 
 static int parse_u64(const char *s, uint64_t *out)
 {
@@ -218,6 +231,52 @@ static int alter_lineage(struct store *s, struct meta_batch *b, uint64_t ino)
 	return commit(s, b);
 }
 
+static int skew_space_count(struct store *s, struct meta_batch *b, uint64_t nth)
+{
+	struct space_count *v;
+	struct tier_ref r;
+	uint64_t end;
+	size_t n;
+	char why[256];
+	int rc = store_space_load(s, &v, &n, &end, why, sizeof(why));
+
+	if (rc < 0) {
+		fprintf(stderr, "aifs-tamper: the store keeps no reference counts: %s\n", why);
+		return -1;
+	}
+	if (nth >= n) {
+		fprintf(stderr, "aifs-tamper: the store keeps counts of %zu extents\n", n);
+		free(v);
+		return -1;
+	}
+	r = (struct tier_ref){ .tier = v[nth].tier, .seg = v[nth].seg, .off = v[nth].off,
+			       .stored_len = v[nth].len };
+	fprintf(stderr, "aifs-tamper: tier %u segment %u offset %llu: count %u -> %u\n", r.tier,
+		r.seg, (unsigned long long)r.off, v[nth].refs, v[nth].refs + 1);
+	free(v);
+	meta_space_delta(b, &r, +1);
+	return commit(s, b);
+}
+
+static int old_format(struct store *s, struct meta_batch *b)
+{
+	char path[4200];
+
+	meta_space_drop(b);
+	if (commit(s, b) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/space.counts", s->path);
+	if (unlink(path) < 0 && errno != ENOENT) {
+		fprintf(stderr, "aifs-tamper: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (store_set_format(s, 1) < 0) {
+		fprintf(stderr, "aifs-tamper: cannot set format 1\n");
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct store *s = NULL;
@@ -237,7 +296,8 @@ int main(int argc, char **argv)
 	if (strcmp(op, "delete-record") && strcmp(op, "alter-record") &&
 	    strcmp(op, "swap-records") && strcmp(op, "truncate-log") &&
 	    strcmp(op, "delete-checkpoint") && strcmp(op, "delete-inode") &&
-	    strcmp(op, "alter-lineage"))
+	    strcmp(op, "alter-lineage") && strcmp(op, "skew-space-count") &&
+	    (strcmp(op, "old-format") || x != 1))
 		goto usage;
 
 	rc = -EBUSY;
@@ -269,6 +329,10 @@ int main(int argc, char **argv)
 		rc = delete_inode(s, b, x);
 	else if (!strcmp(op, "alter-lineage"))
 		rc = alter_lineage(s, b, x);
+	else if (!strcmp(op, "skew-space-count"))
+		rc = skew_space_count(s, b, x);
+	else if (!strcmp(op, "old-format"))
+		rc = old_format(s, b);
 	else
 		rc = delete_one(s, b, REC_K, x);
 	meta_batch_free(b);
