@@ -36,18 +36,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static int64_t boottime(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Nanoseconds the store has been mounted, over its whole life. */
 int64_t journal_mono_now(struct journal *j)
 {
-	return j->mono_base + (boottime() - j->boot0);
+	return j->mono_base + (journal_boottime() - j->boot0);
 }
 
 time_t journal_wall_of(struct journal *j, int64_t mono)
@@ -253,7 +245,7 @@ int journal_init(struct fs *fs)
 			j->mono_base = (int64_t)key_get_u64(v);
 		free(v);
 	}
-	j->boot0 = boottime();
+	j->boot0 = journal_boottime();
 	clock_gettime(CLOCK_REALTIME, &now);
 	j->wall0 = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 	if (asprintf(&kp, "%s/audit.key", fs->store->path) < 0)
@@ -328,175 +320,6 @@ void journal_stop(struct fs *fs)
 	free(j->pend_hash);
 	free(j);
 	fs->journal = NULL;
-}
-
-/* --- the log ------------------------------------------------------------ */
-
-/* Append a JSON string value to P (names are bytes: escape what JSON needs). */
-static char *json_str(char *p, char *end, const char *s)
-{
-	if (p < end)
-		*p++ = '"';
-	for (; *s && p + 7 < end; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\') {
-			*p++ = '\\';
-			*p++ = (char)c;
-		} else if (c < 0x20) {
-			p += sprintf(p, "\\u%04x", c);
-		} else {
-			*p++ = (char)c;
-		}
-	}
-	if (p < end)
-		*p++ = '"';
-	return p;
-}
-
-static void hex(char *out, const uint8_t *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", b[i]);
-}
-
-
-/* Put record SEQ (time T) for L into B and its leaf hash into H (caller
- * holds the journal lock). */
-static void leaf_put(struct fs *fs, const struct leaf *l, uint64_t seq, int64_t t,
-		     struct meta_batch *b, uint8_t h[32])
-{
-	char buf[8192], *p = buf, *end = buf + sizeof(buf) - 240, sha[65] = "";
-	uint8_t k[8];
-
-	(void)fs;
-	if (l->sha)
-		hex(sha, l->sha, 32);
-	p += sprintf(p, "{\"seq\":%llu,\"op\":\"%s\",\"time\":%lld,\"uid\":%u,\"pid\":%u,\"comm\":",
-		     (unsigned long long)seq, l->op, (long long)t, l->uid, l->pid);
-	p = json_str(p, end, l->comm ? l->comm : "");
-	p += sprintf(p, ",\"path\":");
-	p = json_str(p, end, l->path ? l->path : "");
-	p += sprintf(p, ",\"inode\":%llu,\"offset\":%llu,\"length\":%llu,\"sha256\":\"%s\"",
-		     (unsigned long long)l->ino, (unsigned long long)l->offset,
-		     (unsigned long long)l->length, sha);
-	if (l->tag) {
-		p += sprintf(p, ",\"tag\":");
-		p = json_str(p, end, l->tag);
-	}
-	if (l->has_retention)
-		p += sprintf(p, ",\"retention\":%lld", (long long)l->retention);
-	if (l->lock)
-		p += sprintf(p, ",\"lock\":\"%s\"", l->lock);
-	if (l->has_age)
-		p += sprintf(p, ",\"age\":%lld", (long long)l->age);
-	*p++ = '}';
-	merkle_leaf_hash(buf, (size_t)(p - buf), h);
-	key_put_u64(k, seq);
-	meta_rec_put(b, REC_J, k, 8, buf, (size_t)(p - buf));
-}
-
-void journal_leaf_put_next(struct fs *fs, const struct leaf *l, struct meta_batch *b, uint8_t h[32])
-{
-	leaf_put(fs, l, merkle_size(&fs->journal->tree), fs_now(), b, h);
-}
-
-int journal_leaf_commit(struct fs *fs, const struct leaf *l, struct meta_batch *b)
-{
-	struct journal *j = fs->journal;
-	uint8_t h[32];
-	int rc;
-
-	pthread_mutex_lock(&j->lock);
-	journal_leaf_put_next(fs, l, b, h);
-	rc = fs_commit(fs, b, false);
-	if (rc == 0)
-		rc = merkle_append(&j->tree, h);
-	if (rc == 0 && merkle_size(&j->tree) - j->signed_size >= fs->opt.audit_leaves)
-		pthread_cond_signal(&j->cond);
-	pthread_mutex_unlock(&j->lock);
-	if (rc < 0)
-		log_err("audit: recording %s of %s failed: %s", l->op, l->path ? l->path : "?",
-			strerror(-rc));
-	return rc;
-}
-
-/* The caller's identity.  The command name is read from /proc once per
- * process and second on each worker thread, not once per record. */
-void journal_who(fuse_req_t req, struct leaf *l, char *comm)
-{
-	static __thread uint32_t last_pid;
-	static __thread int64_t last_time;
-	static __thread char last_comm[16];
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	int64_t now = boottime();
-
-	l->uid = ctx->uid;
-	l->pid = ctx->pid;
-	if ((uint32_t)ctx->pid != last_pid || now - last_time > 1000000000) {
-		char p[64];
-		int fd;
-		ssize_t n;
-
-		snprintf(p, sizeof(p), "/proc/%u/comm", (unsigned)ctx->pid);
-		fd = open(p, O_RDONLY | O_CLOEXEC);
-		n = fd >= 0 ? read(fd, last_comm, 15) : -1;
-		if (fd >= 0)
-			close(fd);
-		last_comm[n > 0 ? n : 0] = 0;
-		last_comm[strcspn(last_comm, "\n")] = 0;
-		last_pid = ctx->pid;
-		last_time = now;
-	}
-	memcpy(comm, last_comm, 16);
-	l->comm = comm;
-}
-
-/* Path of directory DIR from the mount root ("" for the root, else with a
- * leading slash), or "?INO" if it cannot be found. */
-void journal_dir_path(struct fs *fs, uint64_t dir, char *out, size_t len)
-{
-	char rel[4096];
-	int n = fs_dir_path(fs, dir, rel, sizeof(rel)) < 0 ? -1 :
-		snprintf(out, len, "%s%s", rel[0] ? "/" : "", rel);
-
-	if (n < 0 || (size_t)n >= len)
-		snprintf(out, len, "?%llu", (unsigned long long)dir);
-}
-
-void journal_path_put(struct meta_batch *b, uint64_t ino, const char *path, int64_t sealed)
-{
-	size_t len = strlen(path);
-	uint8_t k[8], v[8 + 4096];
-
-	if (len > sizeof(v) - 8)
-		len = sizeof(v) - 8;
-	key_put_u64(k, ino);
-	key_put_u64(v, (uint64_t)sealed);
-	memcpy(v + 8, path, len);
-	meta_rec_put(b, REC_A, k, 8, v, 8 + len);
-}
-
-/* The path recorded for IN and its seal time (-1: not sealed). */
-int journal_path_load(struct fs *fs, uint64_t ino, char *path, size_t len, int64_t *sealed)
-{
-	uint8_t k[8];
-	void *v;
-	size_t vlen;
-	int rc;
-
-	key_put_u64(k, ino);
-	rc = meta_rec_get(fs->meta, REC_A, k, 8, &v, &vlen);
-	if (rc < 0)
-		return rc;
-	if (vlen < 8) {
-		free(v);
-		return -EIO;
-	}
-	*sealed = (int64_t)key_get_u64(v);
-	snprintf(path, len, "%.*s", (int)(vlen - 8), (char *)v + 8);
-	free(v);
-	return 0;
 }
 
 struct jfile *jfile_of(struct fs *fs, struct inode *in, bool make)
@@ -718,7 +541,7 @@ void journal_records_begin(struct fs *fs, struct inode *in, struct meta_batch *b
 				  .path = jf->path ? jf->path : "?", .ino = in->ino,
 				  .offset = p->offset, .length = p->length, .sha = p->sha };
 
-		leaf_put(fs, &l, merkle_size(&j->tree) + i, p->time, b, j->pend_hash[i]);
+		journal_leaf_put(fs, &l, merkle_size(&j->tree) + i, p->time, b, j->pend_hash[i]);
 	}
 }
 

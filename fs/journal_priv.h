@@ -3,6 +3,8 @@
 #define AIFS_FS_JOURNAL_PRIV_H
 
 #include "fs/fs.h"
+
+#include <time.h>
 #include "fs/fuseapi.h"
 #include "meta/merkle.h"
 #include "meta/note.h"
@@ -58,6 +60,14 @@ struct leaf {
 };
 
 /* Monotonic ns in the store's life (persisted across mounts). */
+/* CLOCK_BOOTTIME in nanoseconds: counts through suspend, never steps. */
+static inline int64_t journal_boottime(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 int64_t journal_mono_now(struct journal *j);
 /* The wall-clock second (UTC) of store-clock instant MONO, fixed for the
  * life of a mount so that a deadline reads the same at every call. */
@@ -68,6 +78,10 @@ int journal_leaf_commit(struct fs *fs, const struct leaf *l, struct meta_batch *
 /* Put L into B as the next record (caller holds the journal lock); its
  * leaf hash into H, appended to the tree once B is committed. */
 void journal_leaf_put_next(struct fs *fs, const struct leaf *l, struct meta_batch *b, uint8_t h[32]);
+/* Put L into B as record SEQ made at time T (caller holds the journal
+ * lock); its leaf hash into H (jlog.c). */
+void journal_leaf_put(struct fs *fs, const struct leaf *l, uint64_t seq, int64_t t,
+		      struct meta_batch *b, uint8_t h[32]);
 /* Fill L's uid, pid and comm (COMM: 16 bytes) from REQ. */
 void journal_who(fuse_req_t req, struct leaf *l, char *comm);
 /* The path and seal time (-1: not sealed) kept for journal file INO. */

@@ -31,6 +31,7 @@
 #include "meta/db.h"
 #include "meta/keys.h"
 #include "meta/meta.h"
+#include "meta/meta_priv.h"
 #include "meta/records.h"
 #include "tier/log.h"
 
@@ -45,8 +46,7 @@ static const uint8_t format_key[] = { META_REC_SUPER, 'f', 'o', 'r', 'm', 'a', '
 
 /* --- errors and value encodings --------------------------------------- */
 
-/* Log a record that cannot be decoded; return -EIO. */
-static int meta_corrupt(const char *what, const uint8_t *k, size_t klen, size_t vlen)
+int meta_corrupt(const char *what, const uint8_t *k, size_t klen, size_t vlen)
 {
 	uint64_t ino = klen >= 9 ? key_get_u64(k + 1) : 0;
 
@@ -55,15 +55,14 @@ static int meta_corrupt(const char *what, const uint8_t *k, size_t klen, size_t 
 	return -EIO;
 }
 
-static uint8_t *le_put(uint8_t *p, uint64_t v, int n)
+uint8_t *meta_le_put(uint8_t *p, uint64_t v, int n)
 {
 	for (int i = 0; i < n; i++, v >>= 8)
 		p[i] = (uint8_t)v;
 	return p + n;
 }
 
-/* Read N little-endian bytes at *P and advance *P past them. */
-static uint64_t le_get(const uint8_t **p, int n)
+uint64_t meta_le_get(const uint8_t **p, int n)
 {
 	uint64_t v = 0;
 
@@ -78,20 +77,20 @@ static size_t inode_encode(uint8_t *v, const struct meta_inode *in)
 	uint8_t *p = v;
 
 	*p++ = 1;
-	p = le_put(p, in->mode, 4);
-	p = le_put(p, in->uid, 4);
-	p = le_put(p, in->gid, 4);
-	p = le_put(p, in->nlink, 4);
-	p = le_put(p, in->size, 8);
-	p = le_put(p, in->rdev, 8);
-	p = le_put(p, (uint64_t)in->atime, 8);
-	p = le_put(p, (uint64_t)in->mtime, 8);
-	p = le_put(p, (uint64_t)in->ctime, 8);
-	p = le_put(p, (uint64_t)in->btime, 8);
-	p = le_put(p, in->flags, 4);
+	p = meta_le_put(p, in->mode, 4);
+	p = meta_le_put(p, in->uid, 4);
+	p = meta_le_put(p, in->gid, 4);
+	p = meta_le_put(p, in->nlink, 4);
+	p = meta_le_put(p, in->size, 8);
+	p = meta_le_put(p, in->rdev, 8);
+	p = meta_le_put(p, (uint64_t)in->atime, 8);
+	p = meta_le_put(p, (uint64_t)in->mtime, 8);
+	p = meta_le_put(p, (uint64_t)in->ctime, 8);
+	p = meta_le_put(p, (uint64_t)in->btime, 8);
+	p = meta_le_put(p, in->flags, 4);
 	*p++ = in->policy;
-	p = le_put(p, in->generation, 8);
-	p = le_put(p, in->alloc, 8);
+	p = meta_le_put(p, in->generation, 8);
+	p = meta_le_put(p, in->alloc, 8);
 	return (size_t)(p - v);
 }
 
@@ -103,20 +102,20 @@ static int inode_decode(const uint8_t *k, size_t klen, const uint8_t *v, size_t 
 	if (klen != 9 || vlen != INODE_V1_LEN || v[0] != 1)
 		return meta_corrupt("inode", k, klen, vlen);
 	out->ino = key_get_u64(k + 1);
-	out->mode = (uint32_t)le_get(&p, 4);
-	out->uid = (uint32_t)le_get(&p, 4);
-	out->gid = (uint32_t)le_get(&p, 4);
-	out->nlink = (uint32_t)le_get(&p, 4);
-	out->size = le_get(&p, 8);
-	out->rdev = le_get(&p, 8);
-	out->atime = (int64_t)le_get(&p, 8);
-	out->mtime = (int64_t)le_get(&p, 8);
-	out->ctime = (int64_t)le_get(&p, 8);
-	out->btime = (int64_t)le_get(&p, 8);
-	out->flags = (uint32_t)le_get(&p, 4);
+	out->mode = (uint32_t)meta_le_get(&p, 4);
+	out->uid = (uint32_t)meta_le_get(&p, 4);
+	out->gid = (uint32_t)meta_le_get(&p, 4);
+	out->nlink = (uint32_t)meta_le_get(&p, 4);
+	out->size = meta_le_get(&p, 8);
+	out->rdev = meta_le_get(&p, 8);
+	out->atime = (int64_t)meta_le_get(&p, 8);
+	out->mtime = (int64_t)meta_le_get(&p, 8);
+	out->ctime = (int64_t)meta_le_get(&p, 8);
+	out->btime = (int64_t)meta_le_get(&p, 8);
+	out->flags = (uint32_t)meta_le_get(&p, 4);
 	out->policy = *p++;
-	out->generation = le_get(&p, 8);
-	out->alloc = le_get(&p, 8);
+	out->generation = meta_le_get(&p, 8);
+	out->alloc = meta_le_get(&p, 8);
 	return 0;
 }
 
@@ -127,8 +126,8 @@ static int dentry_decode(const uint8_t *k, size_t klen, const uint8_t *v, size_t
 
 	if (vlen != DENTRY_V1_LEN || v[0] != 1)
 		return meta_corrupt("dentry", k, klen, vlen);
-	*ino = le_get(&p, 8);
-	*type = (uint32_t)le_get(&p, 4);
+	*ino = meta_le_get(&p, 8);
+	*type = (uint32_t)meta_le_get(&p, 4);
 	return 0;
 }
 
@@ -143,17 +142,17 @@ static int extent_decode(const uint8_t *k, size_t klen, const uint8_t *v, size_t
 	e->foff = key_get_u64(k + 9);
 	e->ref.tier = *p++;
 	e->ref.codec = *p++;
-	e->ref.seg = (uint32_t)le_get(&p, 4);
-	e->ref.off = le_get(&p, 8);
-	e->ref.stored_len = (uint32_t)le_get(&p, 4);
-	e->ref.raw_len = (uint32_t)le_get(&p, 4);
-	e->len = le_get(&p, 8);
-	e->inner = (uint32_t)le_get(&p, 4);
-	e->ncrc = (uint32_t)le_get(&p, 4);
+	e->ref.seg = (uint32_t)meta_le_get(&p, 4);
+	e->ref.off = meta_le_get(&p, 8);
+	e->ref.stored_len = (uint32_t)meta_le_get(&p, 4);
+	e->ref.raw_len = (uint32_t)meta_le_get(&p, 4);
+	e->len = meta_le_get(&p, 8);
+	e->inner = (uint32_t)meta_le_get(&p, 4);
+	e->ncrc = (uint32_t)meta_le_get(&p, 4);
 	if (e->ncrc > EXTENT_NCRC_MAX || vlen != EXTENT_V1_HDR + 4 * (size_t)e->ncrc)
 		return meta_corrupt("extent", k, klen, vlen);
 	for (uint32_t i = 0; i < e->ncrc; i++)
-		crcs[i] = (uint32_t)le_get(&p, 4);
+		crcs[i] = (uint32_t)meta_le_get(&p, 4);
 	e->crcs = crcs;
 	return 0;
 }
@@ -300,7 +299,7 @@ void meta_dentry_put(struct meta_batch *b, uint64_t parent, const char *name,
 	size_t klen = key_ino_name(k, META_REC_DENTRY, parent, name, len);
 
 	v[0] = 1;
-	le_put(le_put(v + 1, ino, 8), type, 4);
+	meta_le_put(meta_le_put(v + 1, ino, 8), type, 4);
 	db_batch_put(b, k, klen, v, sizeof(v));
 }
 
@@ -322,8 +321,8 @@ int meta_dentry_foreach(struct meta *m, uint64_t parent, const char *after,
 	size_t plen = key_ino(prefix, META_REC_DENTRY, parent);
 	size_t slen = key_ino(start, META_REC_DENTRY, parent);
 	struct db_cursor c;
-	uint64_t ino;
-	uint32_t type;
+	uint64_t ino = 0;
+	uint32_t type = 0;
 	int rc;
 
 	if (after) {
@@ -392,15 +391,15 @@ void meta_extent_put(struct meta_batch *b, uint64_t ino, const struct meta_exten
 	*p++ = 1;
 	*p++ = e->ref.tier;
 	*p++ = e->ref.codec;
-	p = le_put(p, e->ref.seg, 4);
-	p = le_put(p, e->ref.off, 8);
-	p = le_put(p, e->ref.stored_len, 4);
-	p = le_put(p, e->ref.raw_len, 4);
-	p = le_put(p, e->len, 8);
-	p = le_put(p, e->inner, 4);
-	p = le_put(p, e->ncrc, 4);
+	p = meta_le_put(p, e->ref.seg, 4);
+	p = meta_le_put(p, e->ref.off, 8);
+	p = meta_le_put(p, e->ref.stored_len, 4);
+	p = meta_le_put(p, e->ref.raw_len, 4);
+	p = meta_le_put(p, e->len, 8);
+	p = meta_le_put(p, e->inner, 4);
+	p = meta_le_put(p, e->ncrc, 4);
 	for (uint32_t i = 0; i < e->ncrc; i++)
-		p = le_put(p, e->crcs[i], 4);
+		p = meta_le_put(p, e->crcs[i], 4);
 	db_batch_put(b, k, klen, v, (size_t)(p - v));
 	meta_space_delta(b, &e->ref, +1);
 }
@@ -691,131 +690,6 @@ int meta_rec_foreach_rev(struct meta *m, uint8_t kind, const void *prefix, size_
 	return db_cur_close(&c, rc);
 }
 
-/* --- the space log (reference count changes of stored extents) -------- */
-
-size_t meta_space_log_encode(const struct space_delta *d, size_t n, uint8_t *out)
-{
-	uint8_t *p = out;
-
-	*p++ = 1;
-	for (size_t i = 0; i < n; i++) {
-		*p++ = d[i].tier;
-		p = le_put(p, d[i].seg, 4);
-		p = le_put(p, d[i].off, 8);
-		p = le_put(p, d[i].len, 4);
-		*p++ = (uint8_t)d[i].delta;
-	}
-	return (size_t)(p - out);
-}
-
-struct log_walk {
-	int (*fn)(void *ctx, uint64_t id, const struct space_delta *d, size_t n);
-	void *ctx;
-	struct space_delta *d;
-	size_t cap;
-};
-
-static int log_cb(struct log_walk *w, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen)
-{
-	const uint8_t *p = v + 1;
-	size_t n;
-
-	if (klen != 9 || vlen < 1 || v[0] != 1 || (vlen - 1) % SPACE_DELTA_LEN)
-		return meta_corrupt("space log", k, klen, vlen);
-	n = (vlen - 1) / SPACE_DELTA_LEN;
-	if (n > w->cap) {
-		struct space_delta *d = realloc(w->d, n * sizeof(*d));
-
-		if (!d)
-			return -ENOMEM;
-		w->d = d;
-		w->cap = n;
-	}
-	for (size_t i = 0; i < n; i++) {
-		w->d[i].tier = *p++;
-		w->d[i].seg = (uint32_t)le_get(&p, 4);
-		w->d[i].off = le_get(&p, 8);
-		w->d[i].len = (uint32_t)le_get(&p, 4);
-		w->d[i].delta = (int8_t)*p++;
-	}
-	return w->fn(w->ctx, key_get_u64(k + 1), w->d, n);
-}
-
-int meta_space_log_foreach(struct meta *m, uint64_t after, uint64_t upto,
-			   int (*fn)(void *ctx, uint64_t id, const struct space_delta *d,
-				     size_t n),
-			   void *ctx)
-{
-	uint8_t prefix[1] = { META_REC_SPACE_LOG }, start[9];
-	struct log_walk w = { fn, ctx, NULL, 0 };
-	struct db_cursor c;
-	int rc;
-
-	if (after == UINT64_MAX || after >= upto)
-		return 0;
-	start[0] = META_REC_SPACE_LOG;
-	key_put_u64(start + 1, after + 1);
-	rc = db_cur_open(&c, m, prefix, 1, start, sizeof(start));
-	if (rc)
-		return rc;
-	while (rc == 0 && db_cur_next(&c)) {
-		if (c.klen == 9 && key_get_u64(c.k + 1) > upto)
-			break;
-		rc = log_cb(&w, c.k, c.klen, c.v, c.vlen);
-	}
-	free(w.d);
-	return db_cur_close(&c, rc);
-}
-
-void meta_space_log_trim(struct meta_batch *b, uint64_t upto)
-{
-	uint8_t lo[9], hi[9];
-
-	if (!upto)
-		return;
-	lo[0] = hi[0] = META_REC_SPACE_LOG;
-	key_put_u64(lo + 1, 0);
-	key_put_u64(hi + 1, upto + 1);
-	db_batch_del_range(b, lo, sizeof(lo), hi, sizeof(hi));
-}
-
-static const uint8_t space_key[] = { META_REC_SUPER, 's', 'p', 'a', 'c', 'e' };
-
-int meta_space_mark_get(struct meta *m, uint64_t *epoch, uint64_t *log_end)
-{
-	struct db_pinned p;
-	const uint8_t *q;
-	int rc = db_get_pinned(m, space_key, sizeof(space_key), &p);
-
-	if (rc)
-		return rc;
-	q = p.v + 1;
-	if (p.len == 17 && p.v[0] == 1) {
-		*epoch = le_get(&q, 8);
-		*log_end = le_get(&q, 8);
-	} else {
-		rc = meta_corrupt("space mark", space_key, sizeof(space_key), p.len);
-	}
-	db_unpin(&p);
-	return rc;
-}
-
-void meta_space_mark_put(struct meta_batch *b, uint64_t epoch, uint64_t log_end)
-{
-	uint8_t v[17], *p = v;
-
-	*p++ = 1;
-	p = le_put(p, epoch, 8);
-	le_put(p, log_end, 8);
-	db_batch_put(b, space_key, sizeof(space_key), v, sizeof(v));
-}
-
-void meta_space_drop(struct meta_batch *b)
-{
-	meta_space_log_trim(b, UINT64_MAX - 1);
-	db_batch_del(b, space_key, sizeof(space_key));
-}
-
 /* --- superblock -------------------------------------------------------- */
 
 int meta_format_get(struct meta *m, uint32_t *version)
@@ -826,7 +700,7 @@ int meta_format_get(struct meta *m, uint32_t *version)
 	if (rc)
 		return rc;
 	if (p.len == 4)
-		*version = (uint32_t)le_get(&p.v, 4);
+		*version = (uint32_t)meta_le_get(&p.v, 4);
 	else
 		rc = meta_corrupt("format", format_key, sizeof(format_key), p.len);
 	db_unpin(&p);
@@ -837,6 +711,6 @@ void meta_format_put(struct meta_batch *b, uint32_t version)
 {
 	uint8_t v[4];
 
-	le_put(v, version, 4);
+	meta_le_put(v, version, 4);
 	db_batch_put(b, format_key, sizeof(format_key), v, sizeof(v));
 }
