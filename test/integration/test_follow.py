@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.dont_write_bytecode = True     # keep the source tree free of __pycache__
@@ -859,6 +860,107 @@ def a_follower_cut_off_from_the_cluster_serves_what_it_has_and_recovers():
             if paused:
                 CLUSTER.resume_osd()
             f.close()
+
+
+LOADER = r"""
+import hashlib, json, os, sys
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+class Files(Dataset):
+    def __init__(self, root):
+        self.paths = sorted(os.path.join(root, n) for n in os.listdir(root))
+    def __len__(self):
+        return len(self.paths)
+    def __getitem__(self, i):
+        with open(self.paths[i], "rb") as f:
+            b = f.read()
+        return os.path.basename(self.paths[i]), torch.frombuffer(bytearray(b), dtype=torch.uint8)
+
+seen = []
+for epoch in range(2):
+    got = {}
+    for name, t in DataLoader(Files(sys.argv[1]), batch_size=None, num_workers=2):
+        got[name] = hashlib.sha256(t.numpy().tobytes()).hexdigest()
+    seen.append(got)
+print(json.dumps(seen))
+"""
+
+
+@test
+def snapshot_read_on_two_followers_while_the_writer_changes_the_live_dataset():
+    """A snapshot made on the writer is read byte-exact on two followers; a
+    PyTorch DataLoader (two worker processes, two epochs) on one of them reads
+    exactly the snapshot while the writer keeps rewriting, adding and removing
+    files of the live dataset, which the followers see change meanwhile."""
+    skip_native()
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise Skip("python3-torch is not installed")
+    import hashlib
+    with Writer() as w:
+        ds = os.path.join(w.mnt, "datasets", "corpus")
+        os.makedirs(ds)
+        want = {}
+        for i in range(40):
+            b = data(("sample", i), 8000 + 997 * i)
+            write_file(os.path.join(ds, "s%02d.bin" % i), b)
+            want["s%02d.bin" % i] = b
+        os.mkdir(os.path.join(ds, ".aifs", "snapshots", "t1"))
+        f1 = Follower(w.spec)
+        f2 = None
+        stop = threading.Event()
+        rounds = [0]
+        errors = []
+
+        def churn():       # the writer goes on preparing the next version of the set
+            try:
+                while not stop.is_set():
+                    r = rounds[0]
+                    write_file(os.path.join(ds, "s%02d.bin" % (r % 40)), data(("new", r), 5000 + r))
+                    write_file(os.path.join(ds, "extra-%d.bin" % r), data(("extra", r), 3000))
+                    if r >= 3:
+                        os.unlink(os.path.join(ds, "extra-%d.bin" % (r - 3)))
+                    rounds[0] = r + 1
+                    time.sleep(0.05)
+            except OSError as e:
+                errors.append(e)
+        t = threading.Thread(target=churn)
+        try:
+            f2 = Follower(w.spec)
+            for f in (f1, f2):
+                snap = os.path.join(f.mnt, "datasets", "corpus", ".aifs", "snapshots", "t1")
+                eventually(lambda: sorted(os.listdir(snap)) == sorted(want), "the snapshot's names",
+                           timeout=30)
+                for name, b in want.items():
+                    eq(content(os.path.join(snap, name)), b, "%s of the snapshot on a follower" % name)
+            t.start()
+            snap = os.path.join(f1.mnt, "datasets", "corpus", ".aifs", "snapshots", "t1")
+            rc, out = run([sys.executable, "-c", LOADER, snap], timeout=600)
+            eq(rc, 0, "the DataLoader on follower 1: %s" % out[-2000:])
+            epochs = json.loads(out.strip().splitlines()[-1])
+            digests = {n: hashlib.sha256(b).hexdigest() for n, b in want.items()}
+            for k, got in enumerate(epochs):
+                eq(got, digests, "the samples of epoch %d, against the snapshot" % (k + 1))
+            # meanwhile the live dataset changed, and the followers see it change
+            stop.set()
+            t.join()
+            r = rounds[0]
+            check(r > 0, "the writer changed the live dataset during the epochs")
+            live = os.path.join(f2.mnt, "datasets", "corpus", "extra-%d.bin" % (r - 1))
+            eventually(lambda: content(live) == data(("extra", r - 1), 3000),
+                       "the writer's latest file on follower 2")
+            eq(content(os.path.join(snap, "s00.bin")), want["s00.bin"],
+               "the snapshot after the changes")
+        finally:
+            stop.set()
+            if t.is_alive():
+                t.join()
+            if f2:
+                f2.close()
+            f1.close()
+        eq(errors, [], "errors of the writer's changes")
 
 
 if __name__ == "__main__":
