@@ -695,7 +695,7 @@ def audit_export_from_reports_the_records_it_exported():
 def status_of_a_store_whose_path_needs_escaping():
     """.aifs/stats is JSON whatever bytes the store's path holds."""
     skip_native()
-    base = tempfile.mkdtemp(prefix='aifs-"quoted\\-')
+    base = tempfile.mkdtemp(prefix='aifs-"quoted-')
     store, mnt = os.path.join(base, "st"), os.path.join(base, "m")
     os.mkdir(mnt)
     try:
@@ -708,6 +708,7 @@ def status_of_a_store_whose_path_needs_escaping():
         check(store in out, "aifsctl status names the store: %r" % out)
     finally:
         force_unmount(mnt)
+        check(not mounted(mnt), "%s still mounted after the test" % mnt)
         shutil.rmtree(base, ignore_errors=True)
 
 
