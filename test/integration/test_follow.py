@@ -791,6 +791,31 @@ def a_killed_followers_journal_file_is_sealed_after_the_lease():
         w.mount()
 
 
+LOADER = r"""
+import hashlib, json, os, sys
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+class Files(Dataset):
+    def __init__(self, root):
+        self.paths = sorted(os.path.join(root, n) for n in os.listdir(root))
+    def __len__(self):
+        return len(self.paths)
+    def __getitem__(self, i):
+        with open(self.paths[i], "rb") as f:
+            b = f.read()
+        return os.path.basename(self.paths[i]), torch.frombuffer(bytearray(b), dtype=torch.uint8)
+
+seen = []
+for epoch in range(2):
+    got = {}
+    for name, t in DataLoader(Files(sys.argv[1]), batch_size=None, num_workers=2):
+        got[name] = hashlib.sha256(t.numpy().tobytes()).hexdigest()
+    seen.append(got)
+print(json.dumps(seen))
+"""
+
+
 @test
 def snapshot_read_on_two_followers_while_the_writer_changes_the_live_dataset():
     """A snapshot made on the writer is read byte-exact on two followers; a
