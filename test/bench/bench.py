@@ -10,6 +10,10 @@ over its own native directory of the same disk:
   passthrough_ll  libfuse's example as Debian ships it in libfuse3-dev, built
                   here with gcc, mounted with -o writeback,cache=always;
   bindfs          Debian's bindfs with its default options.
+With --baseline BUILD, another build of aifs (an earlier commit, say) is
+mounted as one more side, "aifs-base", over a store of its own, and takes the
+aifs paths (versions, snapshots, the journal): its column and aifs/base say
+whether a change made any figure worse, measured in the same run.
 Each workload runs on every side in turn, the side that goes first rotating
 from round to round.  Then it unmounts, prints one table of medians with the
 ratios aifs/native, peer/native and aifs/peer and the target of each figure,
@@ -56,6 +60,7 @@ sys.dont_write_bytecode = True     # keep the source tree free of __pycache__
 import rados_bench  # noqa: E402
 NOT_BUILT = "(feature not yet built: plain directory)"
 PEERS = ("passthrough_ll", "bindfs")
+BASE = "aifs-base"          # the side of --baseline BUILD
 PLL_SOURCES = ("/usr/share/doc/libfuse3-dev/examples/passthrough_ll.c",
                "/usr/share/doc/libfuse3-dev/examples/passthrough_ll.c.gz")
 
@@ -301,6 +306,8 @@ class Bench:
         self.store = os.path.join(self.base, "store")
         self.mnt = os.path.join(self.base, "mnt")
         self.sides = ["aifs", "native"] + list(p.peers)
+        if p.baseline:
+            self.sides.insert(1, BASE)
         self.root = {s: os.path.join(self.base, s) for s in self.sides}
         self.root["aifs"] = self.mnt
         self.daemon_log = os.path.join(self.base, "aifs.log")
@@ -330,6 +337,27 @@ class Bench:
         for peer in self.p.peers:
             if self.step(peer, "mount", lambda: self.mount_peer(peer)) is None:
                 self.dead[peer] = "not mounted (see its error)"
+        if self.p.baseline and self.step(BASE, "mount", self.mount_base) is None:
+            self.dead[BASE] = "not mounted (see its error)"
+
+    def mount_base(self):
+        """Mount the --baseline build of aifs over a store of its own at base/aifs-base."""
+        build = os.path.abspath(self.p.baseline)
+        store = os.path.join(self.base, "store-base")
+        rc, out, err = run([os.path.join(build, "aifsctl"), "mkfs", store], 120)
+        if rc != 0:
+            raise RuntimeError("baseline aifsctl mkfs: exit %d: %s" % (rc, (out + err).strip()))
+        os.mkdir(self.root[BASE])
+        d = Daemon(BASE, [os.path.join(build, "aifs"), store, self.root[BASE], "-f", "-o",
+                          ",".join(filter(None, ["allow_other", self.p.mount_opts]))],
+                   self.root[BASE], os.path.join(self.base, BASE + ".log"))
+        self.daemons[BASE] = d
+        d.start()
+        return True
+
+    def is_aifs(self, side):
+        """True for the sides that take the aifs paths (aifs and the baseline build)."""
+        return side in ("aifs", BASE)
 
     def mount_peer(self, peer):
         """Mount a peer over its own native directory base/PEER-src at base/PEER."""
@@ -517,13 +545,14 @@ class Bench:
                      load=False)
         # On aifs the same save also goes to a plain directory, in alternating order, for
         # the cost of making it a version (SHA-256, version record, commit at close).
-        first_plain = side == "aifs" and self.features["checkpoint_versions"] and rnd % 2 == 1
+        first_plain = self.is_aifs(side) and self.features["checkpoint_versions"] \
+            and rnd % 2 == 1
         p = self.step(side, "torch-plain", lambda: self.child("torch", plain)) \
             if first_plain else None
         r = self.step(side, "torch", lambda: self.child("torch", args))
         self.add("torch_save", side, r and r["save"])
         self.add("torch_load", side, r and r["load"])
-        if side != "aifs" or not self.features["checkpoint_versions"]:
+        if not self.is_aifs(side) or not self.features["checkpoint_versions"]:
             return
         if not first_plain:
             p = self.step(side, "torch-plain", lambda: self.child("torch", plain))
@@ -534,7 +563,7 @@ class Bench:
         args = {"dir": os.path.join(self.root[side], "datasets", "loader-%d" % rnd),
                 "files": self.p.loader_files, "size": self.p.loader_size,
                 "dirs": self.p.loader_dirs, "batch": 64, "workers": 2,
-                "snapshot": side == "aifs" and self.features["snapshots"]}
+                "snapshot": self.is_aifs(side) and self.features["snapshots"]}
         r = self.step(side, "loader", lambda: self.child("loader", args))
         self.add("small_write", side, r and r["write"])
         self.add("loader_cold", side, r and r["epoch_cold"])
@@ -546,12 +575,12 @@ class Bench:
         r = self.step(side, "audit", lambda: self.child("audit", args))
         self.add("audit", side, r and r["records"])
 
-    def snapshot(self, rnd):
-        """Seconds to snapshot a tree of snap_files files (aifs only, once a tree exists)."""
-        tree = os.path.join(self.mnt, "datasets", "snaptree")
+    def snapshot(self, side, rnd):
+        """Seconds to snapshot a tree of snap_files files (aifs sides only, once a tree exists)."""
+        tree = os.path.join(self.root[side], "datasets", "snaptree")
         args = {"dir": tree, "files": self.p.snap_files, "tag": "bench-%d" % rnd}
-        r = self.step("aifs", "snapshot", lambda: self.child("snapshot", args))
-        self.add("snapshot", "aifs", r and r["seconds"])
+        r = self.step(side, "snapshot", lambda: self.child("snapshot", args))
+        self.add("snapshot", side, r and r["seconds"])
 
     # -- the whole run
     def rounds(self):
@@ -564,7 +593,9 @@ class Bench:
                 for side in order:
                     g(side, rnd)
             if self.features["snapshots"]:
-                self.snapshot(rnd)
+                for side in order:
+                    if self.is_aifs(side):
+                        self.snapshot(side, rnd)
         for side, d in self.daemons.items():
             if d.proc is not None and self.alive(side):
                 hwm = status_kib(d.proc.pid, "VmHWM")
@@ -573,7 +604,12 @@ class Bench:
 
 # ------------------------------------------------------------------ report
 
-SHORT = {"passthrough_ll": "pll", "bindfs": "bindfs"}
+SHORT = {"passthrough_ll": "pll", "bindfs": "bindfs", BASE: "base"}
+
+
+def columns(p):
+    """The sides printed beside aifs and native: the baseline build, then the peers."""
+    return ([BASE] if p.baseline else []) + list(p.peers)
 
 
 def median_or_none(xs):
@@ -596,11 +632,14 @@ def summarize(b):
         ma, mn = med["aifs"], med["native"]
         ratio = quotient(ma, mn)
         peers = {}
-        for peer in b.p.peers:
+        for peer in columns(b.p):
             mp = med[peer]
+            # aifs over the baseline for every row (for RSS and the commit
+            # overhead lower is better, so below 1 is better there)
             peers[peer] = {"median": mp, "runs": b.raw[r.key][peer],
                            "over_native": quotient(mp, mn) if r.native else None,
-                           "aifs_over": quotient(ma, mp) if r.native else None}
+                           "aifs_over": quotient(ma, mp) if (r.native or peer == BASE)
+                           else None}
         note = b.notes.get(r.key, "")
         if r.kind == "ratio":
             target = "≥ %.2f" % r.target if r.target is not None else "-"
@@ -716,6 +755,9 @@ def params():
     ap.add_argument("--peers", default=",".join(PEERS),
                     help="FUSE peers measured in the same run, comma-separated, or none "
                          "(default %s)" % ",".join(PEERS))
+    ap.add_argument("--baseline", default=None, metavar="BUILD",
+                    help="build directory of another aifs (an earlier commit) measured as "
+                         "one more side, aifs-base, in the same run")
     ap.add_argument("--no-rados", action="store_true",
                     help="skip the RADOS figures (rados_bench.py: a one-node Ceph cluster)")
     ap.add_argument("--seq-size", type=size_arg, default=None, help="fio file (default 2G)")
@@ -757,6 +799,8 @@ def params():
     for peer in p.peers:
         if peer not in PEERS:
             ap.error("--peers: %s is not one of %s" % (peer, ", ".join(PEERS)))
+    if p.baseline and not os.path.exists(os.path.join(p.baseline, "aifs")):
+        ap.error("--baseline: no aifs binary in %s" % p.baseline)
     if os.geteuid() != 0:
         ap.error("needs root (mount, allow_other, drop_caches)")
     return p
@@ -769,6 +813,8 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     b = Bench(p)
     info = machine(b.base, b.build)
+    if p.baseline:
+        info["aifs_base"] = text_of([os.path.join(os.path.abspath(p.baseline), "aifs"), "-V"])
     fatal = None
     log("aifs bench: %s (store, native directory and peers in %s)" % (info["aifs"], b.base))
     try:
@@ -797,14 +843,14 @@ def main():
     chart_err = None
     work = tempfile.mkdtemp(prefix="aifs-bench-plot-")
     try:
-        chart(rows, p.peers, stem + ".png", work)
+        chart(rows, columns(p), stem + ".png", work)
     except (OSError, RuntimeError, subprocess.SubprocessError) as e:
         chart_err = str(e)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     print("aifs, native%s: medians of %d rounds (%s%s)" % (
-        "".join(", " + x for x in p.peers), p.rounds, info["aifs"],
+        "".join(", " + x for x in columns(p)), p.rounds, info["aifs"],
         ", quick sizes" if p.quick else ""))
     if "passthrough_ll" in p.peers:
         print("pll: passthrough_ll (libfuse3-dev example, -o writeback,cache=always); "
@@ -813,7 +859,9 @@ def main():
           " audit %d records" % (fmt_size(p.seq_size), p.rand_runtime, p.meta_files,
                                  p.meta_dirs, p.torch_mib, p.loader_files, p.loader_size,
                                  p.audit_records))
-    print(table(rows, p.peers))
+    if p.baseline:
+        print("base: aifs built in %s (%s)" % (p.baseline, info.get("aifs_base", "?")))
+    print(table(rows, columns(p)))
     if rados:
         print(rados_bench.table(rados))
     for note in b.partial:
