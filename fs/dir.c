@@ -460,8 +460,9 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 		pin->attr.nlink--;
 	inode_save(b, pin);
 	if (journal_file(in)) {
-		journal_delete_begin(fs, req, in, b);	/* the deletion is a record */
-		rc = fs_commit(fs, b, false);
+		rc = journal_delete_begin(fs, req, in, b);	/* the deletion is a record */
+		if (rc == 0)
+			rc = fs_commit(fs, b, false);
 		journal_delete_end(fs, rc);
 	} else {
 		rc = fs_commit(fs, b, false);

@@ -8,6 +8,7 @@
 #include "fs/inode.h"
 #include "fs/path.h"
 #include "meta/keys.h"
+#include "tier/failpoint.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,73 +18,51 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Append a JSON string value to P (names are bytes: escape what JSON needs). */
-static char *json_str(char *p, char *end, const char *s)
-{
-	if (p < end)
-		*p++ = '"';
-	for (; *s && p + 7 < end; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\') {
-			*p++ = '\\';
-			*p++ = (char)c;
-		} else if (c < 0x20) {
-			p += sprintf(p, "\\u%04x", c);
-		} else {
-			*p++ = (char)c;
-		}
-	}
-	if (p < end)
-		*p++ = '"';
-	return p;
-}
-
-static void hex(char *out, const uint8_t *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", b[i]);
-}
-
-
 /* Put record SEQ (time T) for L into B and its leaf hash into H (caller
- * holds the journal lock). */
-void journal_leaf_put(struct fs *fs, const struct leaf *l, uint64_t seq, int64_t t,
-		      struct meta_batch *b, uint8_t h[32])
+ * holds the journal lock, which also guards the record's builder). */
+int journal_leaf_put(struct fs *fs, const struct leaf *l, uint64_t seq, int64_t t,
+		     struct meta_batch *b, uint8_t h[32])
 {
-	char buf[8192], *p = buf, *end = buf + sizeof(buf) - 240, sha[65] = "";
+	struct sb *s = &fs->journal->rec;
 	uint8_t k[8];
 
-	(void)fs;
+	sb_clear(s);
+	sb_printf(s, "{\"seq\":%llu,\"op\":\"%s\",\"time\":%lld,\"uid\":%u,\"pid\":%u,\"comm\":",
+		  (unsigned long long)seq, l->op, (long long)t, l->uid, l->pid);
+	sb_str(s, l->comm ? l->comm : "");
+	sb_add(s, ",\"path\":");
+	sb_str(s, l->path ? l->path : "");
+	sb_printf(s, ",\"inode\":%llu,\"offset\":%llu,\"length\":%llu,\"sha256\":\"",
+		  (unsigned long long)l->ino, (unsigned long long)l->offset,
+		  (unsigned long long)l->length);
 	if (l->sha)
-		hex(sha, l->sha, 32);
-	p += sprintf(p, "{\"seq\":%llu,\"op\":\"%s\",\"time\":%lld,\"uid\":%u,\"pid\":%u,\"comm\":",
-		     (unsigned long long)seq, l->op, (long long)t, l->uid, l->pid);
-	p = json_str(p, end, l->comm ? l->comm : "");
-	p += sprintf(p, ",\"path\":");
-	p = json_str(p, end, l->path ? l->path : "");
-	p += sprintf(p, ",\"inode\":%llu,\"offset\":%llu,\"length\":%llu,\"sha256\":\"%s\"",
-		     (unsigned long long)l->ino, (unsigned long long)l->offset,
-		     (unsigned long long)l->length, sha);
+		sb_hex(s, l->sha, 32);
+	sb_add(s, "\"");
 	if (l->tag) {
-		p += sprintf(p, ",\"tag\":");
-		p = json_str(p, end, l->tag);
+		sb_add(s, ",\"tag\":");
+		sb_str(s, l->tag);
 	}
 	if (l->has_retention)
-		p += sprintf(p, ",\"retention\":%lld", (long long)l->retention);
+		sb_printf(s, ",\"retention\":%lld", (long long)l->retention);
 	if (l->lock)
-		p += sprintf(p, ",\"lock\":\"%s\"", l->lock);
+		sb_printf(s, ",\"lock\":\"%s\"", l->lock);
 	if (l->has_age)
-		p += sprintf(p, ",\"age\":%lld", (long long)l->age);
-	*p++ = '}';
-	merkle_leaf_hash(buf, (size_t)(p - buf), h);
+		sb_printf(s, ",\"age\":%lld", (long long)l->age);
+	sb_add(s, "}");
+	if (s->err || failpoint("journal_record", ENOMEM)) {
+		log_err("audit: out of memory for the %s record of %s", l->op,
+			l->path ? l->path : "?");
+		return -ENOMEM;
+	}
+	merkle_leaf_hash(s->p, s->len, h);
 	key_put_u64(k, seq);
-	meta_rec_put(b, REC_J, k, 8, buf, (size_t)(p - buf));
+	meta_rec_put(b, REC_J, k, 8, s->p, s->len);
+	return 0;
 }
 
-void journal_leaf_put_next(struct fs *fs, const struct leaf *l, struct meta_batch *b, uint8_t h[32])
+int journal_leaf_put_next(struct fs *fs, const struct leaf *l, struct meta_batch *b, uint8_t h[32])
 {
-	journal_leaf_put(fs, l, merkle_size(&fs->journal->tree), fs_now(), b, h);
+	return journal_leaf_put(fs, l, merkle_size(&fs->journal->tree), fs_now(), b, h);
 }
 
 int journal_leaf_commit(struct fs *fs, const struct leaf *l, struct meta_batch *b)
@@ -93,8 +72,9 @@ int journal_leaf_commit(struct fs *fs, const struct leaf *l, struct meta_batch *
 	int rc;
 
 	pthread_mutex_lock(&j->lock);
-	journal_leaf_put_next(fs, l, b, h);
-	rc = fs_commit(fs, b, false);
+	rc = journal_leaf_put_next(fs, l, b, h);
+	if (rc == 0)
+		rc = fs_commit(fs, b, false);
 	if (rc == 0)
 		rc = merkle_append(&j->tree, h);
 	if (rc == 0 && merkle_size(&j->tree) - j->signed_size >= fs->opt.audit_leaves)

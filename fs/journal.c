@@ -318,6 +318,7 @@ void journal_stop(struct fs *fs)
 	}
 	note_key_free(j->key);
 	free(j->pend_hash);
+	sb_free(&j->rec);
 	free(j);
 	fs->journal = NULL;
 }
@@ -527,6 +528,7 @@ void journal_records_begin(struct fs *fs, struct inode *in, struct meta_batch *b
 
 	pthread_mutex_lock(&j->lock);	/* held until journal_records_end */
 	j->pend_n = n;
+	j->pend_short = false;
 	if (j->pend_cap < n) {
 		uint8_t (*h)[32] = realloc(j->pend_hash, n * sizeof(*h));
 
@@ -541,7 +543,12 @@ void journal_records_begin(struct fs *fs, struct inode *in, struct meta_batch *b
 				  .path = jf->path ? jf->path : "?", .ino = in->ino,
 				  .offset = p->offset, .length = p->length, .sha = p->sha };
 
-		journal_leaf_put(fs, &l, merkle_size(&j->tree) + i, p->time, b, j->pend_hash[i]);
+		if (journal_leaf_put(fs, &l, merkle_size(&j->tree) + i, p->time, b,
+				     j->pend_hash[i]) < 0) {
+			j->pend_n = i;	/* the rest stay pending for the next store */
+			j->pend_short = true;
+			break;
+		}
 	}
 }
 
@@ -556,6 +563,8 @@ void journal_records_end(struct fs *fs, struct inode *in, int rc)
 			jf && jf->path ? jf->path : "?");
 		rc = -ENOMEM;
 	}
+	if (rc == 0 && j->pend_short)
+		in->werr = -ENOMEM;	/* records left pending: the next fsync says so */
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		merkle_append(&j->tree, j->pend_hash[i]);
 	if (rc == 0 && n) {

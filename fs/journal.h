@@ -44,8 +44,9 @@ extern const struct fs_xattr journal_xattrs[];
 /* Removing a name of journal file IN (locked) in batch B: put its delete
  * record (who, why retention allowed it) into B.
  * The log stays locked until journal_delete_end(FS, RC), called once B's
- * commit returned RC, so the record is in the tree exactly when B is. */
-void journal_delete_begin(struct fs *fs, fuse_req_t req, struct inode *in, struct meta_batch *b);
+ * commit returned RC, so the record is in the tree exactly when B is.
+ * 0, or -ENOMEM (no record was put: do not commit B, still call end). */
+int journal_delete_begin(struct fs *fs, fuse_req_t req, struct inode *in, struct meta_batch *b);
 void journal_delete_end(struct fs *fs, int rc);
 /* The newest signed checkpoint (malloc'd). */
 int journal_checkpoint_text(struct fs *fs, char **text, size_t *len);

@@ -6,6 +6,7 @@
 
 #include <time.h>
 #include "fs/fuseapi.h"
+#include "fs/sb.h"
 #include "meta/merkle.h"
 #include "meta/note.h"
 #include "meta/records.h"
@@ -38,6 +39,8 @@ struct journal {
 	uint8_t (*pend_hash)[32];	/* hashes of the records of the batch */
 	size_t pend_cap;		/* being committed (records_begin..end) */
 	size_t pend_n;			/* and how many records it holds */
+	bool pend_short;		/* some could not be made: left pending */
+	struct sb rec;			/* the record being made (under lock) */
 	struct witness *witness;	/* -o audit_witness=CMD, or NULL */
 };
 
@@ -77,11 +80,11 @@ time_t journal_wall_of(struct journal *j, int64_t mono);
 int journal_leaf_commit(struct fs *fs, const struct leaf *l, struct meta_batch *b);
 /* Put L into B as the next record (caller holds the journal lock); its
  * leaf hash into H, appended to the tree once B is committed. */
-void journal_leaf_put_next(struct fs *fs, const struct leaf *l, struct meta_batch *b, uint8_t h[32]);
+int journal_leaf_put_next(struct fs *fs, const struct leaf *l, struct meta_batch *b, uint8_t h[32]);
 /* Put L into B as record SEQ made at time T (caller holds the journal
- * lock); its leaf hash into H (jlog.c). */
-void journal_leaf_put(struct fs *fs, const struct leaf *l, uint64_t seq, int64_t t,
-		      struct meta_batch *b, uint8_t h[32]);
+ * lock); its leaf hash into H (jlog.c).  0, or -ENOMEM (logged). */
+int journal_leaf_put(struct fs *fs, const struct leaf *l, uint64_t seq, int64_t t,
+		     struct meta_batch *b, uint8_t h[32]);
 /* Fill L's uid, pid and comm (COMM: 16 bytes) from REQ. */
 void journal_who(fuse_req_t req, struct leaf *l, char *comm);
 /* The path and seal time (-1: not sealed) kept for journal file INO. */

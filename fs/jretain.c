@@ -239,7 +239,7 @@ int journal_may_change(struct fs *fs, struct inode *in)
 	return journal_file(in) ? may_change(fs, in, &why, &age) : 0;
 }
 
-void journal_delete_begin(struct fs *fs, fuse_req_t req, struct inode *in, struct meta_batch *b)
+int journal_delete_begin(struct fs *fs, fuse_req_t req, struct inode *in, struct meta_batch *b)
 {
 	struct journal *j = fs->journal;
 	char path[4096], comm[16];
@@ -255,7 +255,7 @@ void journal_delete_begin(struct fs *fs, fuse_req_t req, struct inode *in, struc
 	journal_who(req, &l, comm);
 	l.path = path;
 	pthread_mutex_lock(&j->lock);	/* held until journal_delete_end */
-	journal_leaf_put_next(fs, &l, b, j->del_hash);
+	return journal_leaf_put_next(fs, &l, b, j->del_hash);
 }
 
 void journal_delete_end(struct fs *fs, int rc)

@@ -242,8 +242,9 @@ static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc == 0 && r.dst && !(flags & RENAME_EXCHANGE) && journal_file(r.dst)) {
 		rename_save(&r, &saved);
 		rename_apply(b, &r);
-		journal_delete_begin(fs, req, r.dst, b);	/* the replaced file */
-		rc = fs_commit(fs, b, false);
+		rc = journal_delete_begin(fs, req, r.dst, b);	/* the replaced file */
+		if (rc == 0)
+			rc = fs_commit(fs, b, false);
 		journal_delete_end(fs, rc);
 		if (rc < 0)
 			rename_restore(&r, &saved);

@@ -54,29 +54,61 @@ void sb_printf(struct sb *s, const char *fmt, ...)
 	s->len += (size_t)n;
 }
 
+static const char hexdig[] = "0123456789abcdef";
+
 void sb_str(struct sb *s, const char *str)
 {
-	sb_add(s, "\"");
-	for (; *str; str++) {
-		unsigned char c = (unsigned char)*str;
+	sb_addn(s, "\"", 1);
+	while (*str) {
+		size_t run = 0;
+		unsigned char c;
 
+		while ((c = (unsigned char)str[run]) && c != '"' && c != '\\' && c >= 0x20 &&
+		       c != 0x7f)
+			run++;
+		if (run)
+			sb_addn(s, str, run);
+		str += run;
+		c = (unsigned char)*str;
+		if (!c)
+			break;
 		if (c == '"' || c == '\\') {
-			char e[3] = { '\\', (char)c, 0 };
+			char e[2] = { '\\', (char)c };
 
-			sb_add(s, e);
-		} else if (c < 0x20 || c == 0x7f) {
-			sb_printf(s, "\\u%04x", c);
+			sb_addn(s, e, 2);
 		} else {
-			sb_addn(s, str, 1);
+			char e[6] = { '\\', 'u', '0', '0', hexdig[c >> 4], hexdig[c & 15] };
+
+			sb_addn(s, e, 6);
 		}
+		str++;
 	}
-	sb_add(s, "\"");
+	sb_addn(s, "\"", 1);
 }
 
 void sb_hex(struct sb *s, const uint8_t *b, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		sb_printf(s, "%02x", b[i]);
+	if (!sb_room(s, 2 * n))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		s->p[s->len++] = hexdig[b[i] >> 4];
+		s->p[s->len++] = hexdig[b[i] & 15];
+	}
+	s->p[s->len] = 0;
+}
+
+void sb_clear(struct sb *s)
+{
+	s->len = 0;
+	s->err = false;
+	if (s->p)
+		s->p[0] = 0;
+}
+
+void sb_free(struct sb *s)
+{
+	free(s->p);
+	memset(s, 0, sizeof(*s));
 }
 
 char *sb_take(struct sb *s)

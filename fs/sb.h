@@ -29,5 +29,9 @@ void sb_hex(struct sb *s, const uint8_t *b, size_t n);
 /* The text (malloc'd, the caller frees; "" if nothing was written), or
  * NULL after an allocation failure; S is empty again. */
 char *sb_take(struct sb *s);
+/* Empty S (and forget a failed allocation) but keep its memory, for a
+ * builder reused record after record; sb_free gives the memory back. */
+void sb_clear(struct sb *s);
+void sb_free(struct sb *s);
 
 #endif

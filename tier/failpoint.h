@@ -19,7 +19,8 @@
  * as for an interrupted request), release_slow (a file's release waits
  * 300 ms before it is handled, as when its worker is slow to run),
  * journal_seal (just before the commit that seals a journal file, EIO),
- * journal_sealed (just after it; only =KILL does something there).
+ * journal_sealed (just after it; only =KILL does something there),
+ * journal_record (the memory for a record of the signed log, ENOMEM).
  * Lives in tier/ with log.h, the lowest layer, so that every layer uses it.
  */
 #ifndef AIFS_FAILPOINT_H

@@ -879,6 +879,47 @@ def journal_write_whose_commit_fails_is_not_recorded():
         eq(read_all(p), content, "journal file after a remount")
 
 
+@test
+def journal_record_that_cannot_be_made_is_an_error_and_kept():
+    skip_native()
+    with Store() as s:
+        p = os.path.join(s.mnt, "audit", "norec.log")
+        # A create whose record cannot be made is not made.
+        arm(s, "journal_record:1")
+        try:
+            raises(errno.ENOMEM, os.open, p, APPEND, 0o644,
+                   what="create in a journal area whose record cannot be made")
+        finally:
+            arm(s, "")
+        check(not os.path.lexists(p), "%s: exists after a create that failed" % p)
+        fd = os.open(p, APPEND, 0o644)
+        try:
+            write_ok(fd, b"one\n", "first write")
+            os.fsync(fd)
+            # The bytes are stored, their write record is not: fsync says so
+            # (whichever store, the fsync's or the signer's, met the failure),
+            # and the record is made by the next store.
+            arm(s, "journal_record:1")
+            try:
+                write_ok(fd, b"two\n", "second write")
+                raises(errno.ENOMEM, os.fsync, fd,
+                       what="fsync of a journal write whose record cannot be made")
+            finally:
+                arm(s, "")
+            write_ok(fd, b"three\n", "write after the failed record")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        seals(p, "after a record that could not be made")
+        content = read_all(p)
+        eq(content, b"one\ntwo\nthree\n", "journal file after a record that could not be made")
+        s.unmount()
+        rc, out = run([AIFSCTL_BIN, "audit", "verify", s.store])
+        eq(rc, 0, "audit verify after a record that could not be made (output %r)" % out[-800:])
+        s.mount()
+        eq(read_all(p), content, "journal file after a remount")
+
+
 def fragment(d, n, size=4 << 20):
     """Files whose compressed extents stay mostly dead: write text, then overwrite most of it."""
     import random
