@@ -129,7 +129,7 @@ static int copy_file(struct fs *fs, fuse_req_t req, uint64_t dir, const char *na
 	struct vrec v;
 	int rc = inode_get(fs, src, &from);
 
-	if (rc == 0 && version_tracked(from) && from->sess && from->name_hidden &&
+	if (rc == 0 && version_tracked(from) && version_name_hidden(fs, from) &&
 	    version_get(fs, from->ino, 0, &v, NULL) == 0) {
 		/* being saved: its name serves its newest complete version */
 		inode_put(fs, from);
@@ -327,7 +327,7 @@ static int tree_busy(struct fs *fs, uint64_t dir)
 				rc = enqueue(&q, l.e[i].ino, 0);
 			} else if (S_ISREG(l.e[i].type) && inode_get(fs, l.e[i].ino, &in) == 0) {
 				pthread_rwlock_rdlock(&in->lock);
-				rc = in->nwriters || in->sess ? -EBUSY : 0;
+				rc = in->nwriters || version_in_session(fs, in) ? -EBUSY : 0;
 				pthread_rwlock_unlock(&in->lock);
 				inode_put(fs, in);
 			}

@@ -136,6 +136,7 @@ int version_restore_from(struct fs *fs, fuse_req_t req, struct inode *in, const 
 {
 	struct vrec v = *vp;
 	struct meta_batch *b;
+	struct session *s;
 	int rc;
 
 	if (!version_tracked(in))
@@ -146,14 +147,15 @@ int version_restore_from(struct fs *fs, fuse_req_t req, struct inode *in, const 
 	if (!b)
 		return -ENOMEM;
 	version_modify(req, in);
-	rc = in->sess ? ver_revert(fs, in, b, &v) : -ENOMEM;
+	s = ver_session(fs, in);
+	rc = s ? ver_revert(fs, in, b, &v) : -ENOMEM;
 	if (rc == 0)
 		rc = fs_commit(fs, b, false);
 	meta_batch_free(b);
 	if (rc == 0) {
-		in->sess->sha_known = true;
-		memcpy(in->sess->sha, v.sha, 32);
-		in->sess->restored = v.vino;
+		s->sha_known = true;
+		memcpy(s->sha, v.sha, 32);
+		s->restored = v.vino;
 		in->attr.mtime = fs_now();
 		rc = version_commit(fs, in);	/* N's content as the newest version */
 	}
