@@ -54,29 +54,70 @@ void sb_printf(struct sb *s, const char *fmt, ...)
 	s->len += (size_t)n;
 }
 
+static const char hexd[] = "0123456789abcdef";
+
+void sb_esc(struct sb *s, const char *str, bool ascii)
+{
+	const char *run = str;
+
+	for (; *str; str++) {
+		unsigned char c = (unsigned char)*str;
+		char e[7] = { '\\', 'u', '0', '0', hexd[c >> 4], hexd[c & 15], 0 };
+
+		if (c >= 0x20 && c != 0x7f && c != '"' && c != '\\' && (c < 0x80 || !ascii))
+			continue;
+		sb_addn(s, run, (size_t)(str - run));
+		run = str + 1;
+		if (c == '"' || c == '\\') {
+			e[1] = (char)c;
+			e[2] = 0;
+		}
+		sb_add(s, e);
+	}
+	sb_addn(s, run, (size_t)(str - run));
+}
+
 void sb_str(struct sb *s, const char *str)
 {
 	sb_add(s, "\"");
-	for (; *str; str++) {
-		unsigned char c = (unsigned char)*str;
-
-		if (c == '"' || c == '\\') {
-			char e[3] = { '\\', (char)c, 0 };
-
-			sb_add(s, e);
-		} else if (c < 0x20 || c == 0x7f) {
-			sb_printf(s, "\\u%04x", c);
-		} else {
-			sb_addn(s, str, 1);
-		}
-	}
+	sb_esc(s, str, false);
 	sb_add(s, "\"");
 }
 
 void sb_hex(struct sb *s, const uint8_t *b, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		sb_printf(s, "%02x", b[i]);
+	if (!sb_room(s, 2 * n))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		s->p[s->len++] = hexd[b[i] >> 4];
+		s->p[s->len++] = hexd[b[i] & 15];
+	}
+	s->p[s->len] = 0;
+}
+
+/* V in decimal, after a minus sign if NEG. */
+static void num(struct sb *s, uint64_t v, bool neg)
+{
+	char d[24];
+	size_t i = sizeof(d);
+
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (neg)
+		d[--i] = '-';
+	sb_addn(s, d + i, sizeof(d) - i);
+}
+
+void sb_u64(struct sb *s, uint64_t v)
+{
+	num(s, v, false);
+}
+
+void sb_i64(struct sb *s, int64_t v)
+{
+	num(s, v < 0 ? -(uint64_t)v : (uint64_t)v, v < 0);
 }
 
 char *sb_take(struct sb *s)
