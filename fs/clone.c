@@ -127,10 +127,15 @@ static int copy_file(struct fs *fs, fuse_req_t req, uint64_t dir, const char *na
 	struct inode *from = NULL, *in = NULL;
 	struct meta_batch *b = NULL;
 	struct vrec v;
+	bool saving = false;
 	int rc = inode_get(fs, src, &from);
 
-	if (rc == 0 && version_tracked(from) && version_name_hidden(fs, from) &&
-	    version_get(fs, from->ino, 0, &v, NULL) == 0) {
+	if (rc == 0 && version_tracked(from)) {
+		pthread_rwlock_rdlock(&from->lock);
+		saving = version_name_hidden(fs, from);
+		pthread_rwlock_unlock(&from->lock);
+	}
+	if (saving && version_get(fs, from->ino, 0, &v, NULL) == 0) {
 		/* being saved: its name serves its newest complete version */
 		inode_put(fs, from);
 		rc = inode_get(fs, v.vino, &from);

@@ -34,13 +34,14 @@ struct session {
 
 /* What versions keep of a checkpoint or dataset file, in the inode's slot
  * for them (hooks.h: fs_slot): made at its first need (ver_file), freed
- * with the inode (the free hook, ver_file_free).  Every field is under the
- * inode's lock (written with it held for writing, read with it held), as
- * the slot itself; the one exception, as before the move, is clone.c's
- * look at a file being saved (version_name_hidden), unlocked. */
+ * with the inode (the free hook, ver_file_free), so that a pointer to it
+ * stays good while the inode is referenced.  The inode's lock (in->lock)
+ * guards every field, as it guards the slot: they are written with it
+ * held for writing and read with it held. */
 struct vfile {
-	uint64_t lparent;	/* checkpoint file: the name last looked up */
-	char *lname;		/* (or created), NULL if none */
+	uint64_t lparent;	/* checkpoint file: the name last looked up
+				 * (or created) in directory lparent */
+	char *lname;		/* NULL if none */
 	bool name_hidden;	/* the session has written: lookups of the
 				 * name answer with the last version */
 	bool closing;		/* a writer closed since the session last
