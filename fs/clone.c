@@ -127,10 +127,15 @@ static int copy_file(struct fs *fs, fuse_req_t req, uint64_t dir, const char *na
 	struct inode *from = NULL, *in = NULL;
 	struct meta_batch *b = NULL;
 	struct vrec v;
+	bool saving = false;
 	int rc = inode_get(fs, src, &from);
 
-	if (rc == 0 && version_tracked(from) && from->sess && from->name_hidden &&
-	    version_get(fs, from->ino, 0, &v, NULL) == 0) {
+	if (rc == 0 && version_tracked(from)) {
+		pthread_rwlock_rdlock(&from->lock);
+		saving = version_name_hidden(fs, from);
+		pthread_rwlock_unlock(&from->lock);
+	}
+	if (saving && version_get(fs, from->ino, 0, &v, NULL) == 0) {
 		/* being saved: its name serves its newest complete version */
 		inode_put(fs, from);
 		rc = inode_get(fs, v.vino, &from);
@@ -327,7 +332,7 @@ static int tree_busy(struct fs *fs, uint64_t dir)
 				rc = enqueue(&q, l.e[i].ino, 0);
 			} else if (S_ISREG(l.e[i].type) && inode_get(fs, l.e[i].ino, &in) == 0) {
 				pthread_rwlock_rdlock(&in->lock);
-				rc = in->nwriters || in->sess ? -EBUSY : 0;
+				rc = in->nwriters || version_in_session(fs, in) ? -EBUSY : 0;
 				pthread_rwlock_unlock(&in->lock);
 				inode_put(fs, in);
 			}

@@ -15,6 +15,7 @@
 #include "meta/records.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,33 +183,16 @@ static void hash_put(struct meta_batch *b, uint64_t ino, uint64_t gen, const uin
 	meta_rec_put(b, REC_H, k, 8, v, sizeof(v));
 }
 
-void content_session_free(struct inode *in)
+int content_hash_put(struct fs *fs, struct inode *in, const uint8_t sha[32])
 {
-	in->name_hidden = false;
-	if (in->sess) {
-		EVP_MD_CTX_free(in->sess->md);
-		free(in->sess);
-		in->sess = NULL;
-	}
-}
-
-int content_commit(struct fs *fs, struct inode *in)
-{
-	struct session *s = in->sess;
-	struct meta_batch *b;
-	uint8_t sha[32];
+	struct meta_batch *b = meta_batch_new();
 	int rc = 0;
 
-	if (s && s->hash_ok && s->hashed == in->attr.size) {
-		EVP_DigestFinal_ex(s->md, sha, NULL);
-		b = meta_batch_new();
-		if (b) {
-			hash_put(b, in->ino, in->attr.generation, sha);
-			rc = fs_commit(fs, b, false);
-			meta_batch_free(b);
-		}
+	if (b) {
+		hash_put(b, in->ino, in->attr.generation, sha);
+		rc = fs_commit(fs, b, false);
+		meta_batch_free(b);
 	}
-	content_session_free(in);	/* otherwise hashed lazily when asked */
 	return rc;
 }
 
@@ -278,15 +262,8 @@ static void content_purge_now(struct fs *fs, struct inode *in, struct meta_batch
 		content_forget(b, in->ino);
 }
 
-static void content_free(struct inode *in, void *slot)
-{
-	(void)slot;
-	content_session_free(in);
-}
-
 const struct fs_feature_ops content_feature = {
 	.name = "content hashes",
 	.purge = content_purge,
 	.purge_now = content_purge_now,
-	.free = content_free,
 };

@@ -346,7 +346,7 @@ static void do_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	if (f && writable(fi))
 		in->nwriters++;
 	if (f && f->created)
-		f->created(in, parent, name);
+		f->created(fs, in, parent, name);
 	pthread_rwlock_unlock(&in->lock);
 	inode_lookup_inc(fs, in, 1);
 	open_common(fs, in, fi, true, &kpages_was);

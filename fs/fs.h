@@ -24,9 +24,8 @@
  * that xattr.c dispatches (xattr.h).  Only the adapter, the permission
  * checks and the features whose functions take a request include libfuse
  * (fuseapi.h).  A feature keeps its state of an inode in the inode's slot
- * for it (fs_slot: the journal's pending records); the state of versions
- * still lives in struct inode (the write session, the last name looked
- * up).
+ * for it (fs_slot: the journal's pending records; the write session of
+ * versions and the name a checkpoint file was last looked up by).
  *
  * Invariants:
  * - A struct inode exists in the table while the kernel holds lookups on
@@ -131,16 +130,8 @@ struct inode {
 	bool kpages;			/* the kernel may hold pages of the file */
 	int werr;			/* -errno of a store at release, for fsync */
 	void *slot[FS_FEATURES_MAX];	/* each feature's state of it (hooks.h) */
-	uint64_t lparent;		/* checkpoint file: last name looked up */
-	char *lname;
-	bool name_hidden;		/* the session has written: lookups of the
-					 * name answer with the last version */
-	bool closing;			/* a writer closed since the session last
-					 * wrote: the release that ends it may be
-					 * on its way (version_lookup waits) */
 	bool purged;			/* records deleted at unlink; only the in-memory
 					 * map (and the space it holds) is left */
-	struct session *sess;		/* checkpoint write session (version.c) */
 	uint64_t prealloc;		/* bytes reserved by fallocate, not yet written */
 	uint64_t prealloc_next;		/* its value once the staged batch commits */
 };

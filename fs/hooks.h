@@ -79,7 +79,7 @@ struct fs_feature_ops {
 	 * instead, uncached (referenced), or NULL to read IN; or -errno. */
 	int (*read_instead)(struct fs *fs, struct inode *in, struct inode **out);
 	/* New IN was created as NAME in directory PARENT. */
-	void (*created)(struct inode *in, uint64_t parent, const char *name);
+	void (*created)(struct fs *fs, struct inode *in, uint64_t parent, const char *name);
 	/* IN is about to change as C says: 0 to let it, or -errno... */
 	int (*change)(struct fs *fs, struct fuse_req *req, struct inode *in,
 		      const struct fs_change *c);

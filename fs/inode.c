@@ -40,7 +40,6 @@ int fs_itab_init(struct fs *fs)
 static void inode_free(struct fs *fs, struct inode *in)
 {
 	fs_hook_free(fs, in);
-	free(in->lname);
 	fs_wbuf_free(in);
 	fs_map_free(&in->map);
 	pthread_rwlock_destroy(&in->lock);

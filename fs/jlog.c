@@ -27,14 +27,27 @@ int journal_leaf_put(struct fs *fs, const struct leaf *l, uint64_t seq, int64_t 
 	uint8_t k[8];
 
 	sb_clear(s);
-	sb_printf(s, "{\"seq\":%llu,\"op\":\"%s\",\"time\":%lld,\"uid\":%u,\"pid\":%u,\"comm\":",
-		  (unsigned long long)seq, l->op, (long long)t, l->uid, l->pid);
+	sb_add(s, "{\"seq\":");
+	sb_u64(s, seq);
+	sb_add(s, ",\"op\":\"");
+	sb_add(s, l->op);
+	sb_add(s, "\",\"time\":");
+	sb_i64(s, t);
+	sb_add(s, ",\"uid\":");
+	sb_u64(s, l->uid);
+	sb_add(s, ",\"pid\":");
+	sb_u64(s, l->pid);
+	sb_add(s, ",\"comm\":");
 	sb_str(s, l->comm ? l->comm : "");
 	sb_add(s, ",\"path\":");
 	sb_str(s, l->path ? l->path : "");
-	sb_printf(s, ",\"inode\":%llu,\"offset\":%llu,\"length\":%llu,\"sha256\":\"",
-		  (unsigned long long)l->ino, (unsigned long long)l->offset,
-		  (unsigned long long)l->length);
+	sb_add(s, ",\"inode\":");
+	sb_u64(s, l->ino);
+	sb_add(s, ",\"offset\":");
+	sb_u64(s, l->offset);
+	sb_add(s, ",\"length\":");
+	sb_u64(s, l->length);
+	sb_add(s, ",\"sha256\":\"");
 	if (l->sha)
 		sb_hex(s, l->sha, 32);
 	sb_add(s, "\"");
@@ -42,12 +55,19 @@ int journal_leaf_put(struct fs *fs, const struct leaf *l, uint64_t seq, int64_t 
 		sb_add(s, ",\"tag\":");
 		sb_str(s, l->tag);
 	}
-	if (l->has_retention)
-		sb_printf(s, ",\"retention\":%lld", (long long)l->retention);
-	if (l->lock)
-		sb_printf(s, ",\"lock\":\"%s\"", l->lock);
-	if (l->has_age)
-		sb_printf(s, ",\"age\":%lld", (long long)l->age);
+	if (l->has_retention) {
+		sb_add(s, ",\"retention\":");
+		sb_i64(s, l->retention);
+	}
+	if (l->lock) {
+		sb_add(s, ",\"lock\":\"");
+		sb_add(s, l->lock);
+		sb_add(s, "\"");
+	}
+	if (l->has_age) {
+		sb_add(s, ",\"age\":");
+		sb_i64(s, l->age);
+	}
 	sb_add(s, "}");
 	if (s->err || failpoint("journal_record", ENOMEM)) {
 		log_err("audit: out of memory for the %s record of %s", l->op,

@@ -22,6 +22,7 @@
 #include "fs/fs.h"
 #include "fs/inode.h"
 #include "fs/data.h"
+#include "fs/version.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -58,7 +59,7 @@ static bool whole_file(struct fs *fs, uint64_t dir, const char *name)
 	    inode_get(fs, ino, &in) < 0)
 		return false;
 	pthread_rwlock_rdlock(&in->lock);
-	ok = !in->sess && in->nwriters == 0;
+	ok = !version_in_session(fs, in) && in->nwriters == 0;
 	pthread_rwlock_unlock(&in->lock);
 	inode_put(fs, in);
 	return ok;
@@ -162,8 +163,7 @@ bool layout_close_commits(struct fs *fs, struct inode *in, uint64_t *dirp)
 	bool yes = false;
 
 	pthread_rwlock_rdlock(&in->lock);
-	dir = in->lparent;
-	snprintf(name, sizeof(name), "%s", in->lname ? in->lname : "");
+	version_last_name(fs, in, &dir, name, sizeof(name));
 	pthread_rwlock_unlock(&in->lock);
 	*dirp = dir;
 	if (!name[0] || !dir || fs->opt.dir_versions_manual)

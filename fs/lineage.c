@@ -94,7 +94,7 @@ static int source_key(struct fs *fs, struct inode *in, uint8_t key[LIN_SRC_KEY])
 	pthread_rwlock_rdlock(&in->lock);
 	a = in->attr;
 	p = in->parent;
-	sess = in->sess != NULL;
+	sess = version_in_session(fs, in);
 	pthread_rwlock_unlock(&in->lock);
 	memset(key, 0, LIN_SRC_KEY);
 	if (a.flags & META_IF_VERSION) {
@@ -150,11 +150,9 @@ static int file_path(struct fs *fs, uint64_t owner, uint64_t vparent, char *buf,
 
 	if (o) {
 		pthread_rwlock_rdlock(&o->lock);
-		if (o->lname && o->lparent) {
-			d = o->lparent;
-			snprintf(name, sizeof(name), "%s", o->lname);
-		} else {
+		if (!version_last_name(fs, o, &d, name, sizeof(name)) || !d) {
 			d = o->parent;
+			name[0] = 0;
 		}
 		pthread_rwlock_unlock(&o->lock);
 		inode_put(fs, o);

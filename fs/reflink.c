@@ -81,7 +81,7 @@ static int share(struct fs *fs, fuse_req_t req, struct inode *src, uint64_t soff
 		return -ENOMEM;
 	version_modify(req, dst);
 	version_hide_name(fs, dst);
-	version_truncate(dst, UINT64_MAX);	/* the SHA-256 is taken at commit */
+	version_truncate(fs, dst, UINT64_MAX);	/* the SHA-256 is taken at commit */
 	saved = dst->attr;
 	space_defer_begin();	/* counts change as on disk only if the commit does */
 	rc = fs_map_share(fs, dst, b, doff, src, soff, len);

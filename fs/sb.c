@@ -54,36 +54,34 @@ void sb_printf(struct sb *s, const char *fmt, ...)
 	s->len += (size_t)n;
 }
 
-static const char hexdig[] = "0123456789abcdef";
+static const char hexd[] = "0123456789abcdef";
+
+void sb_esc(struct sb *s, const char *str, bool ascii)
+{
+	const char *run = str;
+
+	for (; *str; str++) {
+		unsigned char c = (unsigned char)*str;
+		char e[7] = { '\\', 'u', '0', '0', hexd[c >> 4], hexd[c & 15], 0 };
+
+		if (c >= 0x20 && c != 0x7f && c != '"' && c != '\\' && (c < 0x80 || !ascii))
+			continue;
+		sb_addn(s, run, (size_t)(str - run));
+		run = str + 1;
+		if (c == '"' || c == '\\') {
+			e[1] = (char)c;
+			e[2] = 0;
+		}
+		sb_add(s, e);
+	}
+	sb_addn(s, run, (size_t)(str - run));
+}
 
 void sb_str(struct sb *s, const char *str)
 {
-	sb_addn(s, "\"", 1);
-	while (*str) {
-		size_t run = 0;
-		unsigned char c;
-
-		while ((c = (unsigned char)str[run]) && c != '"' && c != '\\' && c >= 0x20 &&
-		       c != 0x7f)
-			run++;
-		if (run)
-			sb_addn(s, str, run);
-		str += run;
-		c = (unsigned char)*str;
-		if (!c)
-			break;
-		if (c == '"' || c == '\\') {
-			char e[2] = { '\\', (char)c };
-
-			sb_addn(s, e, 2);
-		} else {
-			char e[6] = { '\\', 'u', '0', '0', hexdig[c >> 4], hexdig[c & 15] };
-
-			sb_addn(s, e, 6);
-		}
-		str++;
-	}
-	sb_addn(s, "\"", 1);
+	sb_add(s, "\"");
+	sb_esc(s, str, false);
+	sb_add(s, "\"");
 }
 
 void sb_hex(struct sb *s, const uint8_t *b, size_t n)
@@ -91,8 +89,8 @@ void sb_hex(struct sb *s, const uint8_t *b, size_t n)
 	if (!sb_room(s, 2 * n))
 		return;
 	for (size_t i = 0; i < n; i++) {
-		s->p[s->len++] = hexdig[b[i] >> 4];
-		s->p[s->len++] = hexdig[b[i] & 15];
+		s->p[s->len++] = hexd[b[i] >> 4];
+		s->p[s->len++] = hexd[b[i] & 15];
 	}
 	s->p[s->len] = 0;
 }
@@ -109,6 +107,31 @@ void sb_free(struct sb *s)
 {
 	free(s->p);
 	memset(s, 0, sizeof(*s));
+}
+
+/* V in decimal, after a minus sign if NEG. */
+static void num(struct sb *s, uint64_t v, bool neg)
+{
+	char d[24];
+	size_t i = sizeof(d);
+
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (neg)
+		d[--i] = '-';
+	sb_addn(s, d + i, sizeof(d) - i);
+}
+
+void sb_u64(struct sb *s, uint64_t v)
+{
+	num(s, v, false);
+}
+
+void sb_i64(struct sb *s, int64_t v)
+{
+	num(s, v < 0 ? -(uint64_t)v : (uint64_t)v, v < 0);
 }
 
 char *sb_take(struct sb *s)

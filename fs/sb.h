@@ -24,6 +24,14 @@ void sb_printf(struct sb *s, const char *fmt, ...) __attribute__((format(printf,
 /* STR as a JSON string: quotes, backslashes and control characters
  * escaped, other bytes as they are. */
 void sb_str(struct sb *s, const char *str);
+/* STR as the inside of a JSON string (no quotes), escaped as by sb_str;
+ * with ASCII, each byte of 0x80 and above too, as \u00XX, so that a reader
+ * has any bytes back whole (as the code points U+0000..U+00FF of the same
+ * values), UTF-8 or not. */
+void sb_esc(struct sb *s, const char *str, bool ascii);
+/* V in decimal (the listings of many records: no printf). */
+void sb_u64(struct sb *s, uint64_t v);
+void sb_i64(struct sb *s, int64_t v);
 /* N bytes of B in lower-case hex. */
 void sb_hex(struct sb *s, const uint8_t *b, size_t n);
 /* The text (malloc'd, the caller frees; "" if nothing was written), or

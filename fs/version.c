@@ -327,15 +327,16 @@ void ver_retain_of(struct fs *fs, uint64_t dir, unsigned *keep, unsigned *every)
  * is locked; the names are not cached anyway, see fs_entry). */
 static void forget_names(struct fs *fs, struct inode *in, uint32_t n, uint64_t vino)
 {
+	struct vfile *vf = ver_file(fs, in, false);
 	char name[META_NAME_MAX + 16];
 	int len;
 
 	len = snprintf(name, sizeof(name), "%u", n);
 	VER_PUBLISH(fs, pruned, in->ino, n, vino);
-	if (in->lname) {
-		len = snprintf(name, sizeof(name), "%s@v%u", in->lname, n);
+	if (vf && vf->lname) {
+		len = snprintf(name, sizeof(name), "%s@v%u", vf->lname, n);
 		if (len < (int)sizeof(name))
-			inval_entry(in->lparent, name, (size_t)len);
+			inval_entry(vf->lparent, name, (size_t)len);
 	}
 }
 
@@ -351,8 +352,9 @@ static void prune(struct fs *fs, struct inode *in)
 	int rc;
 
 	unsigned keep = fs->opt.keep_versions, every = fs->opt.keep_every;
+	struct vfile *vf = ver_file(fs, in, false);
 
-	ver_retain_of(fs, in->lparent, &keep, &every);
+	ver_retain_of(fs, vf ? vf->lparent : 0, &keep, &every);
 	if (!keep)
 		return;
 	l = ver_list_load(fs, ino, &rc);
@@ -507,7 +509,7 @@ out:
 
 int version_commit(struct fs *fs, struct inode *in)
 {
-	struct session *s = in->sess;
+	struct session *s = ver_session(fs, in);
 	struct meta_batch *b = NULL;
 	struct meta_inode va, saved = in->attr;
 	struct vrec v = { .time = fs_now() }, good;
@@ -607,7 +609,7 @@ out:
 	if (rc < 0 && have_good)
 		ver_fall_back(fs, in, &good);
 	meta_batch_free(b);
-	content_session_free(in);
+	ver_session_free(fs, in);
 	if (rc >= 0)
 		prune(fs, in);
 	return rc;
@@ -621,6 +623,77 @@ int version_subscribe(struct fs *fs, const struct version_events *ev)
 		return -ENOSPC;
 	fs->version_subs[fs->nversion_subs++] = ev;
 	return 0;
+}
+
+/* --- what versions keep of a file (its slot) ---------------------------- */
+
+struct vfile *ver_file(struct fs *fs, struct inode *in, bool make)
+{
+	void **slot = fs_slot(fs, in, "versions");
+
+	if (slot && !*slot && make)
+		*slot = calloc(1, sizeof(struct vfile));
+	return slot ? *slot : NULL;
+}
+
+static void session_free(struct session *s)
+{
+	if (s) {
+		EVP_MD_CTX_free(s->md);
+		free(s);
+	}
+}
+
+void ver_file_free(struct inode *in, void *slot)
+{
+	struct vfile *vf = slot;
+
+	(void)in;
+	if (vf) {
+		session_free(vf->sess);
+		free(vf->lname);
+		free(vf);
+	}
+}
+
+struct session *ver_session(struct fs *fs, struct inode *in)
+{
+	struct vfile *vf = ver_file(fs, in, false);
+
+	return vf ? vf->sess : NULL;
+}
+
+void ver_session_free(struct fs *fs, struct inode *in)
+{
+	struct vfile *vf = ver_file(fs, in, false);
+
+	if (vf) {
+		vf->name_hidden = false;
+		session_free(vf->sess);
+		vf->sess = NULL;
+	}
+}
+
+bool version_in_session(struct fs *fs, struct inode *in)
+{
+	return ver_session(fs, in) != NULL;
+}
+
+bool version_name_hidden(struct fs *fs, struct inode *in)
+{
+	struct vfile *vf = ver_file(fs, in, false);
+
+	return vf && vf->sess && vf->name_hidden;
+}
+
+bool version_last_name(struct fs *fs, struct inode *in, uint64_t *parent, char *name,
+		       size_t size)
+{
+	struct vfile *vf = ver_file(fs, in, false);
+
+	*parent = vf && vf->lname ? vf->lparent : 0;
+	snprintf(name, size, "%s", vf && vf->lname ? vf->lname : "");
+	return vf && vf->lname;
 }
 
 /* --- which files have versions; holds ----------------------------------- */

@@ -34,9 +34,23 @@ bool version_tracked(const struct inode *in);
 /* Note a modification of IN (locked) by REQ's process: starts a session. */
 void version_modify(fuse_req_t req, struct inode *in);
 /* True if IN's session has written data (not only truncated). */
-bool version_wrote(const struct inode *in);
+bool version_wrote(struct fs *fs, struct inode *in);
 /* IN's size is set to SIZE within its session. */
-void version_truncate(struct inode *in, uint64_t size);
+void version_truncate(struct fs *fs, struct inode *in, uint64_t size);
+/* What versions keep of a checkpoint or dataset file IN, in IN's slot for
+ * them (hooks.h), for the features that need it (IN locked, for reading at
+ * least): */
+/* True if IN has a write session open (from its first change to the
+ * close of its last writer). */
+bool version_in_session(struct fs *fs, struct inode *in);
+/* True if lookups of IN's name answer with its newest complete version:
+ * its session has written or truncated (version_hide_name). */
+bool version_name_hidden(struct fs *fs, struct inode *in);
+/* The name checkpoint file IN was created or last looked up by: its
+ * directory into *PARENT and the name into NAME (SIZE bytes, cut short if
+ * longer); false, with *PARENT 0 and NAME "", if none is known. */
+bool version_last_name(struct fs *fs, struct inode *in, uint64_t *parent, char *name,
+		       size_t size);
 /* Lookup of NAME in PARENT found checkpoint file IN (referenced): during
  * a write session that has written or truncated (version_hide_name),
  * answer with its newest complete version instead, so that new openers
@@ -49,7 +63,7 @@ struct inode *version_lookup(struct fs *fs, struct inode *in, uint64_t parent,
  * the next lookup comes to version_lookup). */
 void version_hide_name(struct fs *fs, struct inode *in);
 /* Feed written bytes to the session's running SHA-256. */
-void version_hash(struct inode *in, const char *buf, size_t size, uint64_t off);
+void version_hash(struct fs *fs, struct inode *in, const char *buf, size_t size, uint64_t off);
 /* End IN's session (IN locked; last writer gone): commit version N+1.
  * Returns 1 if the version was torn and IN went back to the last good
  * content (the caller drops the kernel's cached pages), 0, or -errno. */

@@ -26,7 +26,7 @@ static int vfile_read_instead(struct fs *fs, struct inode *in, struct inode **ou
 
 	*out = NULL;
 	pthread_rwlock_rdlock(&in->lock);
-	session = in->sess && version_tracked(in);
+	session = version_tracked(in) && ver_session(fs, in);
 	pthread_rwlock_unlock(&in->lock);
 	if (!session || version_get(fs, in->ino, 0, &v, NULL) < 0)
 		return 0;
@@ -35,12 +35,15 @@ static int vfile_read_instead(struct fs *fs, struct inode *in, struct inode **ou
 
 /* The name a checkpoint file was created with names its versions' save
  * (version_lookup keeps it up to date). */
-static void vfile_created(struct inode *in, uint64_t parent, const char *name)
+static void vfile_created(struct fs *fs, struct inode *in, uint64_t parent, const char *name)
 {
-	if (!version_tracked(in))
+	struct vfile *vf;
+
+	if (!version_tracked(in) || !(vf = ver_file(fs, in, true)))
 		return;
-	in->lparent = parent;
-	in->lname = strdup(name);
+	vf->lparent = parent;
+	free(vf->lname);
+	vf->lname = strdup(name);
 }
 
 static int vfile_change(struct fs *fs, struct fuse_req *req, struct inode *in,
@@ -50,19 +53,19 @@ static int vfile_change(struct fs *fs, struct fuse_req *req, struct inode *in,
 	switch (c->what) {
 	case FS_CHANGE_WRITE:
 		version_hide_name(fs, in);
-		version_hash(in, c->buf, c->size, c->off);
+		version_hash(fs, in, c->buf, c->size, c->off);
 		break;
 	case FS_CHANGE_SIZE:
 		version_hide_name(fs, in);
-		version_truncate(in, c->size);
+		version_truncate(fs, in, c->size);
 		break;
 	case FS_CHANGE_OPEN_TRUNC:
 		/* the name stays: a writer that has not written yet may still
 		 * be joined by another */
-		version_truncate(in, 0);
+		version_truncate(fs, in, 0);
 		break;
 	case FS_CHANGE_ALLOCATE:
-		version_truncate(in, UINT64_MAX);
+		version_truncate(fs, in, UINT64_MAX);
 		break;
 	}
 	return 0;
@@ -71,7 +74,7 @@ static int vfile_change(struct fs *fs, struct fuse_req *req, struct inode *in,
 static int session_end(struct fs *fs, struct inode *in, bool *ended)
 {
 	*ended = true;
-	return version_tracked(in) ? version_commit(fs, in) : content_commit(fs, in);
+	return version_tracked(in) ? version_commit(fs, in) : ver_dataset_commit(fs, in);
 }
 
 /* close() of the only write handle ends a session that wrote data now, so
@@ -80,17 +83,20 @@ static int session_end(struct fs *fs, struct inode *in, bool *ended)
  * before writing, hence "wrote"). */
 static int vfile_flush(struct fs *fs, struct inode *in, int rc, bool *ended)
 {
-	if (rc == 0 && in->nwriters == 1 && version_wrote(in))
+	struct vfile *vf;
+
+	if (rc == 0 && in->nwriters == 1 && version_wrote(fs, in))
 		rc = session_end(fs, in, ended);
-	if (in->sess)
-		in->closing = true;	/* its release may end the session */
+	vf = ver_file(fs, in, false);
+	if (vf && vf->sess)
+		vf->closing = true;	/* its release may end the session */
 	return rc;
 }
 
 static int vfile_last_close(struct fs *fs, struct fuse_req *req, struct inode *in, bool *ended)
 {
 	(void)req;
-	return in->sess ? session_end(fs, in, ended) : 0;
+	return ver_session(fs, in) ? session_end(fs, in, ended) : 0;
 }
 
 /* A file a training stack writes last may complete its directory's save. */
@@ -114,6 +120,7 @@ const struct fs_feature_ops version_feature = {
 	.name = "versions",
 	.keeps_records = version_tracked,
 	.before_purge = version_before_purge,
+	.free = ver_file_free,
 	.claims = content_tracked,
 	.writer_waits = version_tracked,
 	.read_instead = vfile_read_instead,

@@ -20,9 +20,11 @@
 #include <string.h>
 #include <unistd.h>
 
-bool version_wrote(const struct inode *in)
+bool version_wrote(struct fs *fs, struct inode *in)
 {
-	return in->sess && in->sess->wrote;
+	struct session *s = ver_session(fs, in);
+
+	return s && s->wrote;
 }
 
 void ver_read_comm(uint32_t pid, char *comm)
@@ -63,11 +65,13 @@ void version_modify(fuse_req_t req, struct inode *in)
 {
 	struct fs *fs = fuse_req_userdata(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct session *s = in->sess;
+	struct vfile *vf;
+	struct session *s;
 
 	if (!content_tracked(in))
 		return;
-	if (!s) {
+	vf = ver_file(fs, in, true);
+	if (vf && !vf->sess) {
 		s = calloc(1, sizeof(*s));
 		if (!s)
 			return;		/* the commit then hashes the content itself */
@@ -77,15 +81,15 @@ void version_modify(fuse_req_t req, struct inode *in)
 		s->uid = ctx->uid;
 		s->pid = ctx->pid;
 		ver_read_comm(s->pid, s->comm);
-		in->sess = s;
+		vf->sess = s;
 		if (version_tracked(in))
 			ver_session_mark(fs, in->ino, true);
 	}
 }
 
-void version_hash(struct inode *in, const char *buf, size_t size, uint64_t off)
+void version_hash(struct fs *fs, struct inode *in, const char *buf, size_t size, uint64_t off)
 {
-	struct session *s = in->sess;
+	struct session *s = ver_session(fs, in);
 
 	if (!s)
 		return;
@@ -100,9 +104,9 @@ void version_hash(struct inode *in, const char *buf, size_t size, uint64_t off)
 	}
 }
 
-void version_truncate(struct inode *in, uint64_t size)
+void version_truncate(struct fs *fs, struct inode *in, uint64_t size)
 {
-	struct session *s = in->sess;
+	struct session *s = ver_session(fs, in);
 
 	if (!s)
 		return;
@@ -114,12 +118,27 @@ void version_truncate(struct inode *in, uint64_t size)
 	}
 }
 
+int ver_dataset_commit(struct fs *fs, struct inode *in)
+{
+	struct session *s = ver_session(fs, in);
+	uint8_t sha[32];
+	int rc = 0;
+
+	if (s && s->hash_ok && s->hashed == in->attr.size) {
+		EVP_DigestFinal_ex(s->md, sha, NULL);
+		rc = content_hash_put(fs, in, sha);
+	}
+	ver_session_free(fs, in);	/* otherwise hashed lazily when asked */
+	return rc;
+}
+
 /* --- names during a session --------------------------------------------- */
 
 struct inode *version_lookup(struct fs *fs, struct inode *in, uint64_t parent,
 			     const char *name)
 {
 	struct inode *vin;
+	struct vfile *vf;
 	struct vrec v;
 	bool session, same;
 	int i;
@@ -130,33 +149,36 @@ struct inode *version_lookup(struct fs *fs, struct inode *in, uint64_t parent,
 	 * write or a truncate (name_hidden): a writer that opened it with
 	 * O_TRUNC and has not written yet may still be joined by another. */
 	pthread_rwlock_rdlock(&in->lock);
-	same = in->lparent == parent && in->lname && !strcmp(in->lname, name);
-	session = in->sess && in->name_hidden;
+	vf = ver_file(fs, in, false);
+	same = vf && vf->lparent == parent && vf->lname && !strcmp(vf->lname, name);
+	session = vf && vf->sess && vf->name_hidden;
 	/* Every writer has closed since the last write: close() returned
 	 * after FLUSH, but the RELEASE that ends the session is sent
 	 * asynchronously and another worker may be handling it now.  A
 	 * reopen right after close must find the name, not the version it
 	 * served during the session: give that release up to 500 ms (the
-	 * time it takes to commit is not counted; the lock waits for it). */
-	for (i = 0; session && in->closing && i < 500; i++) {
+	 * time it takes to commit is not counted; the lock waits for it).
+	 * The state stays while the inode does: VF outlives the unlock. */
+	for (i = 0; session && vf->closing && i < 500; i++) {
 		pthread_rwlock_unlock(&in->lock);
 		usleep(1000);
 		pthread_rwlock_rdlock(&in->lock);
-		session = in->sess && in->name_hidden;
+		session = vf->sess && vf->name_hidden;
 	}
 	pthread_rwlock_unlock(&in->lock);
 	if (!same) {
 		pthread_rwlock_wrlock(&in->lock);
-		if (in->lparent != parent || !in->lname || strcmp(in->lname, name)) {
+		vf = ver_file(fs, in, true);
+		if (vf && (vf->lparent != parent || !vf->lname || strcmp(vf->lname, name))) {
 			char *n = strdup(name);
 
 			if (n) {
-				free(in->lname);
-				in->lname = n;
-				in->lparent = parent;
+				free(vf->lname);
+				vf->lname = n;
+				vf->lparent = parent;
 			}
 		}
-		session = in->sess && in->name_hidden;
+		session = vf && vf->sess && vf->name_hidden;
 		pthread_rwlock_unlock(&in->lock);
 	}
 	if (!session || version_get(fs, in->ino, 0, &v, NULL) < 0 ||
@@ -168,13 +190,16 @@ struct inode *version_lookup(struct fs *fs, struct inode *in, uint64_t parent,
 
 void version_hide_name(struct fs *fs, struct inode *in)
 {
-	(void)fs;
-	in->closing = false;
-	if (!in->sess || in->name_hidden)
+	struct vfile *vf = ver_file(fs, in, false);
+
+	if (!vf)
 		return;
-	in->name_hidden = true;
-	if (in->lname)
-		inval_entry(in->lparent, in->lname, strlen(in->lname));
+	vf->closing = false;
+	if (!vf->sess || vf->name_hidden)
+		return;
+	vf->name_hidden = true;
+	if (vf->lname)
+		inval_entry(vf->lparent, vf->lname, strlen(vf->lname));
 }
 
 /* --- crash recovery ------------------------------------------------------ */

@@ -2,7 +2,8 @@
  * space, commit, paths, the feature hooks) linked without libfuse, on a
  * store made by store_mkfs in a temporary directory (a real RocksDB, the
  * local tier): the commit of written data, the purge of an unlinked inode,
- * a failed commit, and the calls of the hooks features register.
+ * a failed commit, and the calls of the hooks features register; and the
+ * string builder's JSON (sb.h), which needs no store.
  *
  * Every test gets a fresh store under one mkdtemp directory, which main
  * removes at the end.
@@ -22,6 +23,7 @@
 #include "fs/inode.h"
 #include "fs/path.h"
 #include "fs/prealloc.h"
+#include "fs/sb.h"
 #include "fs/space.h"
 #include "meta/store.h"
 #include "tier/failpoint.h"
@@ -335,6 +337,38 @@ START_TEST(dir_path_follows_parents)
 }
 END_TEST
 
+START_TEST(sb_writes_json_strings_and_numbers)
+{
+	static const uint8_t sha[3] = { 0x00, 0xab, 0xff };
+	const char *odd = "w\xc3\xa9\"\\\x01\x7fz";
+	struct sb s = { 0 };
+	char *t;
+
+	sb_str(&s, odd);
+	sb_add(&s, " ");
+	sb_esc(&s, odd, true);		/* every byte back whole, in ASCII */
+	sb_add(&s, " ");
+	sb_esc(&s, "plain name.pt", true);
+	sb_add(&s, " ");
+	sb_u64(&s, UINT64_MAX);
+	sb_add(&s, " ");
+	sb_i64(&s, INT64_MIN);
+	sb_add(&s, " ");
+	sb_i64(&s, 0);
+	sb_add(&s, " ");
+	sb_hex(&s, sha, sizeof(sha));
+	t = sb_take(&s);
+	ck_assert_str_eq(t, "\"w\xc3\xa9\\\"\\\\\\u0001\\u007fz\" "
+			 "w\\u00c3\\u00a9\\\"\\\\\\u0001\\u007fz "
+			 "plain name.pt 18446744073709551615 -9223372036854775808 0 00abff");
+	ck_assert_ptr_null(s.p);		/* taken: empty again */
+	free(t);
+	t = sb_take(&s);
+	ck_assert_str_eq(t, "");
+	free(t);
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
 	Suite *s = suite_create("core");
@@ -348,6 +382,9 @@ static Suite *core_suite(void)
 	tcase_add_test(tc, feature_slot_is_its_own_and_freed_with_the_inode);
 	tcase_add_test(tc, durable_hook_failure_is_what_fsync_returns);
 	tcase_add_test(tc, dir_path_follows_parents);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("sb");
+	tcase_add_test(tc, sb_writes_json_strings_and_numbers);
 	suite_add_tcase(s, tc);
 	return s;
 }
