@@ -23,6 +23,7 @@
 #include "meta/store.h"
 #include "tools/aifsctl.h"
 #include "tools/audit.h"
+#include "tools/auditrec.h"
 #include "tools/common.h"
 
 static const char audit_usage[] =
@@ -104,6 +105,16 @@ static void verify_json_end(struct verify_json *v, struct log *l, unsigned long 
 	free(v->problems);
 }
 
+/* The "seq" of record I of L (0 if it has none). */
+static uint64_t record_seq(struct log *l, size_t i)
+{
+	struct auditrec *r = malloc(sizeof(*r));
+	uint64_t seq = r && auditrec_parse(r, l->rec[i], l->len[i], NULL) == 0 ? r->seq : 0;
+
+	free(r);
+	return seq;
+}
+
 static int audit_verify(int argc, char **argv)
 {
 	const char *pub = NULL, *exp = NULL, *store = NULL, *bundle = NULL, *against = NULL;
@@ -164,7 +175,7 @@ static int audit_verify(int argc, char **argv)
 		if (!l.nck && l.n)
 			printf("note: no signed checkpoint covers the %zu records yet: they are "
 			       "signed at the next mount\n", l.n);
-		uint64_t from = exp && l.n ? field_u64(l.rec[0], "seq") : 0;
+		uint64_t from = exp && l.n ? record_seq(&l, 0) : 0;
 
 		if (from)
 			verify_partial(&l, exp, from, vkey);
@@ -217,7 +228,8 @@ int split_mount(const char *path, char *mnt, size_t mlen, char *rel, size_t rlen
 
 static int audit_proof(const char *file)
 {
-	char mnt[4096], rel[4096], path[4200];
+	char mnt[4096], rel[4096];
+	struct auditrec *r = NULL;
 	struct log l = { 0 };
 	struct store *s = NULL;
 	size_t found = 0;
@@ -232,9 +244,10 @@ static int audit_proof(const char *file)
 	rc = load_store(s, &l);
 	if (rc == 0 && !l.nck)
 		rc = -ENOENT;
+	if (rc == 0 && !(r = malloc(sizeof(*r))))
+		rc = -ENOMEM;
 	for (size_t i = 0; rc == 0 && i < l.ck_size[l.nck - 1]; i++) {
-		field_str(l.rec[i], "path", path, sizeof(path));
-		if (strcmp(path, rel))
+		if (auditrec_parse(r, l.rec[i], l.len[i], NULL) < 0 || strcmp(r->path, rel))
 			continue;
 		rc = print_inclusion(stdout, &l, NULL, i, l.ck_size[l.nck - 1]);
 		found++;
@@ -244,6 +257,7 @@ static int audit_proof(const char *file)
 			"no signed checkpoint yet" : strerror(-rc));
 	else if (!found)
 		fprintf(stderr, "aifsctl audit proof: no signed record names %s\n", rel);
+	free(r);
 	log_free(&l);
 	store_close(s);
 	return rc < 0 || !found ? EXIT_PROBLEM : EXIT_OK;

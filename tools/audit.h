@@ -53,10 +53,6 @@ void par_all(void (*fn)(void *ctx, unsigned thread), void *ctx);
 void problem(struct log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* merkle_leaf_fn over L's record hashes. */
 int leaf_fn(void *ctx, uint64_t index, uint8_t out[32]);
-/* Integer field NAME of record R. */
-uint64_t field_u64(const char *r, const char *name);
-/* String field NAME of record R into OUT ("" if absent or too long). */
-void field_str(const char *r, const char *name, char *out, size_t len);
 
 /* auditlog.c */
 struct store;
@@ -96,7 +92,7 @@ int audit_export(const char *store, const char *dir, uint64_t from);
 /* auditdel.c */
 /* Say what became of the journal files INO[0..N) that are gone from the
  * store: deleted after their retention (and by whom), or against it (a
- * problem). */
+ * problem).  L->info holds each record's fields (verify_store). */
 void verify_deletions(struct log *l, const uint64_t *ino, size_t n);
 
 /* auditverify.c */

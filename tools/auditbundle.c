@@ -23,6 +23,7 @@
 #include "tools/aifsctl.h"
 #include "tools/common.h"
 #include "tools/audit.h"
+#include "tools/auditrec.h"
 
 #define BUNDLE_FORMAT "aifs-audit-bundle-1"
 
@@ -126,18 +127,19 @@ static int line_range(int fd, unsigned long long n, uint64_t *start, uint64_t *e
 	return 0;
 }
 
-/* One entry of a bundle: record SEQ of L, the bytes it logged (read from
- * FD and checked against the record), its inclusion proof in the tree of
- * SIZE records. */
-static json_t *bundle_entry(struct log *l, uint64_t seq, uint64_t size, int fd, bool with_data)
+/* One entry of a bundle: record SEQ of L (its fields R), the bytes it
+ * logged (read from FD and checked against the record), its inclusion
+ * proof in the tree of SIZE records. */
+static json_t *bundle_entry(struct log *l, uint64_t seq, const struct auditrec *r,
+			    uint64_t size, int fd, bool with_data)
 {
 	uint8_t proof[MERKLE_PROOF_MAX * 32], *data;
-	uint64_t off = field_u64(l->rec[seq], "offset"), len = field_u64(l->rec[seq], "length");
-	char want[65], got[65], h[65], *rec64 = NULL, *data64 = NULL;
+	uint64_t off = r->off, len = r->len;
+	char got[65], h[65], *rec64 = NULL, *data64 = NULL;
+	const char *want = r->sha256;
 	json_t *e = NULL, *arr;
 	size_t count;
 
-	field_str(l->rec[seq], "sha256", want, sizeof(want));
 	data = malloc(len ? len : 1);
 	if (!data || pread(fd, data, len, (off_t)off) != (ssize_t)len) {
 		fprintf(stderr, "aifsctl audit prove: cannot read the %llu bytes of record %llu\n",
@@ -221,7 +223,8 @@ static int prove_parse(int argc, char **argv, struct prove_args *a)
 int audit_prove(int argc, char **argv)
 {
 	struct prove_args a = { 0 };
-	char mnt[4096], rel[4096], store[4096], path[4096], pubp[4200], fp[65], *vkey = NULL;
+	char mnt[4096], rel[4096], store[4096], pubp[4200], fp[65], *vkey = NULL;
+	struct auditrec *r = NULL;
 	uint64_t start, end, size;
 	struct log l = { 0 };
 	struct store *s = NULL;
@@ -250,6 +253,10 @@ int audit_prove(int argc, char **argv)
 	snprintf(pubp, sizeof(pubp), "%s/audit.pub", store);
 	if (!(vkey = read_key(pubp, "prove")) || open_store(mnt, &s) < 0 || load_store(s, &l) < 0)
 		goto out;
+	if (!(r = malloc(sizeof(*r)))) {
+		fprintf(stderr, "aifsctl audit prove: out of memory\n");
+		goto out;
+	}
 	if (!l.nck) {
 		fprintf(stderr, "aifsctl audit prove: no signed checkpoint yet\n");
 		goto out;
@@ -257,13 +264,10 @@ int audit_prove(int argc, char **argv)
 	size = l.ck_size[l.nck - 1];
 	entries = json_array();
 	for (uint64_t i = 0; entries && i < l.n; i++) {
-		char op[16];
-		uint64_t off = field_u64(l.rec[i], "offset"), len = field_u64(l.rec[i], "length");
 		json_t *e;
 
-		field_str(l.rec[i], "op", op, sizeof(op));
-		field_str(l.rec[i], "path", path, sizeof(path));
-		if (strcmp(op, "write") || strcmp(path, rel) || off >= end || off + len <= start)
+		if (auditrec_parse(r, l.rec[i], l.len[i], NULL) < 0 || strcmp(r->op, "write") ||
+		    strcmp(r->path, rel) || r->off >= end || r->off + r->len <= start)
 			continue;
 		if (i >= size) {
 			fprintf(stderr, "aifsctl audit prove: record %llu is not signed yet: try again "
@@ -272,7 +276,7 @@ int audit_prove(int argc, char **argv)
 			json_decref(entries);
 			goto out;
 		}
-		e = bundle_entry(&l, i, size, fd, !a.hash_only);
+		e = bundle_entry(&l, i, r, size, fd, !a.hash_only);
 		if (!e) {
 			json_decref(entries);
 			goto out;
@@ -306,6 +310,7 @@ int audit_prove(int argc, char **argv)
 	rc = EXIT_OK;
 out:
 	json_decref(b);
+	free(r);
 	free(vkey);
 	log_free(&l);
 	store_close(s);
@@ -323,18 +328,25 @@ static const char *entry_check(json_t *e, uint64_t size, const uint8_t root[32],
 	uint8_t *rec = NULL, leaf[32], want_leaf[32], proof[MERKLE_PROOF_MAX * 32];
 	json_t *arr = json_object_get(e, "inclusion_proof"), *h;
 	uint64_t seq = (uint64_t)json_integer_value(json_object_get(e, "seq"));
-	char sha[65], got[65];
+	struct auditrec *r = malloc(sizeof(*r));
+	char got[65];
 	const char *why = NULL;
 	size_t rlen, i;
+	bool parsed;
 
 	*data = NULL;
-	if (unb64(json_string_value(json_object_get(e, "record_b64")), &rec, &rlen) < 0)
+	if (!r)
+		return "out of memory";
+	if (unb64(json_string_value(json_object_get(e, "record_b64")), &rec, &rlen) < 0) {
+		free(r);
 		return "record_b64 is not base64";
+	}
 	merkle_leaf_hash(rec, rlen, leaf);
+	parsed = auditrec_parse(r, (char *)rec, rlen, NULL) == 0;
 	if (unhex(json_string_value(json_object_get(e, "leaf_hash")), want_leaf, 32) < 0 ||
 	    memcmp(leaf, want_leaf, 32))
 		why = "the leaf hash is not SHA-256(0x00 || record)";
-	else if (field_u64((char *)rec, "seq") != seq || !strstr((char *)rec, "\"op\":\"write\""))
+	else if (!parsed || r->seq != seq || strcmp(r->op, "write"))
 		why = "the record is not the write record it claims to be";
 	else if (!json_is_array(arr) || json_array_size(arr) > MERKLE_PROOF_MAX)
 		why = "no inclusion proof";
@@ -343,16 +355,15 @@ static const char *entry_check(json_t *e, uint64_t size, const uint8_t root[32],
 			why = "the inclusion proof is not hex hashes";
 	if (!why && merkle_verify_inclusion(leaf, seq, size, proof, json_array_size(arr), root) < 0)
 		why = "the record is not included in the signed checkpoint";
-	field_str((char *)rec, "sha256", sha, sizeof(sha));
-	*off = field_u64((char *)rec, "offset");
+	*off = r->off;
 	if (!why && json_object_get(e, "data_b64")) {
 		if (unb64(json_string_value(json_object_get(e, "data_b64")), data, dlen) < 0)
 			why = "data_b64 is not base64";
-		else if (sha256_hex(*data, *dlen, got), strcmp(got, sha) ||
-			 *dlen != field_u64((char *)rec, "length"))
+		else if (sha256_hex(*data, *dlen, got), strcmp(got, r->sha256) || *dlen != r->len)
 			why = "the bytes are not the ones the record's sha256 names";
 	}
 	free(rec);
+	free(r);
 	return why;
 }
 

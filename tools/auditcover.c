@@ -14,6 +14,7 @@
 #include "meta/records.h"
 #include "meta/store.h"
 #include "tools/audit.h"
+#include "tools/auditrec.h"
 #include "tools/auditverify.h"
 #include "tools/common.h"
 
@@ -96,19 +97,23 @@ void verify_lineage(struct log *l, struct store *s)
 {
 	uint64_t *seen = NULL;
 	size_t nseen = 0, nlin = 0;
+	struct auditrec *r;
 
 	for (size_t i = 0; i < l->n; i++)
 		nlin += l->info[i].op == OP_LINEAGE;
 	if (!nlin)
 		return;
 	seen = malloc(nlin * sizeof(*seen));
-	if (!seen) {
+	r = malloc(sizeof(*r));
+	if (!seen || !r) {
 		problem(l, "out of memory checking lineage records");
+		free(seen);
+		free(r);
 		return;
 	}
 	/* the inodes of the lineage records met so far (newer), sorted */
 	for (size_t i = l->n; i-- > 0;) {
-		char want[65], got[65], path[4096];
+		char got[65];
 		uint64_t ino = l->info[i].ino;
 		uint8_t k[8], sha[32];
 		size_t at;
@@ -124,8 +129,6 @@ void verify_lineage(struct log *l, struct store *s)
 		memmove(seen + at + 1, seen + at, (nseen - at) * sizeof(*seen));
 		seen[at] = ino;
 		nseen++;
-		field_str(l->rec[i], "sha256", want, sizeof(want));
-		field_str(l->rec[i], "path", path, sizeof(path));
 		for (int b = 7; b >= 0; b--, ino >>= 8)
 			k[b] = (uint8_t)ino;
 		if (meta_rec_get(s->meta, 'Z', k, 8, &v, &len) < 0)
@@ -134,9 +137,10 @@ void verify_lineage(struct log *l, struct store *s)
 		free(v);
 		for (int b = 0; b < 32; b++)
 			snprintf(got + 2 * b, 3, "%02x", sha[b]);
-		if (strcmp(want, got))
+		if (auditrec_parse(r, l->rec[i], l->len[i], NULL) == 0 && strcmp(r->sha256, got))
 			problem(l, "lineage of %s was changed (record %zu names %.16s..., the store "
-				"holds %.16s...)", path, i, want, got);
+				"holds %.16s...)", r->path, i, r->sha256, got);
 	}
 	free(seen);
+	free(r);
 }

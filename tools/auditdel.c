@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "tools/audit.h"
+#include "tools/auditrec.h"
+#include "tools/auditverify.h"
 
 struct gone {
 	uint64_t ino;
@@ -41,49 +43,50 @@ static const char *dur(uint64_t ns, char *buf, size_t len)
 	return buf;
 }
 
-static void report(struct log *l, const struct gone *g, unsigned long *legacy)
+/* What became of file G, told from its records (D and C: room to read its
+ * delete record and one other of its records into). */
+static void report(struct log *l, const struct gone *g, struct auditrec *d,
+		   struct auditrec *c, unsigned long *legacy)
 {
-	char path[4096], tag[64], a[32], r[32];
-	const char *d, *c;
+	char a[32], r[32];
 	uint64_t age, ret;
 
 	if (g->del == SIZE_MAX) {
-		c = g->create == SIZE_MAX ? NULL : l->rec[g->create];
-		if (!c || !strstr(c, "\"retention\":")) {
+		if (g->create == SIZE_MAX ||
+		    auditrec_parse(c, l->rec[g->create], l->len[g->create], NULL) < 0 ||
+		    !c->has_retention) {
 			(*legacy)++;	/* deleted before deletions were records */
 			return;
 		}
-		field_str(c, "path", path, sizeof(path));
 		problem(l, "deleted against retention: %s (inode %llu) is gone and no record "
-			"says who deleted it", path, (unsigned long long)g->ino);
+			"says who deleted it", c->path, (unsigned long long)g->ino);
 		return;
 	}
-	d = l->rec[g->del];
-	field_str(d, "path", path, sizeof(path));
-	field_str(d, "tag", tag, sizeof(tag));
-	age = field_u64(d, "age");
-	ret = field_u64(d, "retention");
-	if (!strcmp(tag, "released") && g->release < g->del && g->create != SIZE_MAX &&
-	    strstr(l->rec[g->create], "\"lock\":\"compliance\"")) {
+	auditrec_parse(d, l->rec[g->del], l->len[g->del], NULL);
+	age = d->has_age && d->age > 0 ? (uint64_t)d->age : 0;
+	ret = d->has_retention && d->retention > 0 ? (uint64_t)d->retention : 0;
+	if (!strcmp(d->tag, "released") && g->release < g->del && g->create != SIZE_MAX &&
+	    auditrec_parse(c, l->rec[g->create], l->len[g->create], NULL) == 0 &&
+	    !strcmp(c->lock, "compliance")) {
 		problem(l, "deleted against retention: %s (inode %llu) by uid %llu (record %zu): "
-			"released although it was made in compliance mode", path,
-			(unsigned long long)g->ino, (unsigned long long)field_u64(d, "uid"), g->del);
-	} else if (!strcmp(tag, "released") && g->release < g->del) {
+			"released although it was made in compliance mode", d->path,
+			(unsigned long long)g->ino, (unsigned long long)d->uid, g->del);
+	} else if (!strcmp(d->tag, "released") && g->release < g->del) {
+		auditrec_parse(c, l->rec[g->release], l->len[g->release], NULL);
 		printf("deleted after its retention was released: %s (inode %llu) by uid %llu "
-		       "(record %zu; released by uid %llu, record %zu)\n", path,
-		       (unsigned long long)g->ino, (unsigned long long)field_u64(d, "uid"),
-		       g->del, (unsigned long long)field_u64(l->rec[g->release], "uid"),
-		       g->release);
-	} else if (!strcmp(tag, "retention ended") && strstr(d, "\"age\":") && age >= ret) {
+		       "(record %zu; released by uid %llu, record %zu)\n", d->path,
+		       (unsigned long long)g->ino, (unsigned long long)d->uid, g->del,
+		       (unsigned long long)c->uid, g->release);
+	} else if (!strcmp(d->tag, "retention ended") && d->has_age && age >= ret) {
 		printf("deleted after its retention: %s (inode %llu) by uid %llu (record %zu; "
-		       "sealed %s before, retention %s)\n", path, (unsigned long long)g->ino,
-		       (unsigned long long)field_u64(d, "uid"), g->del, dur(age, a, sizeof(a)),
+		       "sealed %s before, retention %s)\n", d->path, (unsigned long long)g->ino,
+		       (unsigned long long)d->uid, g->del, dur(age, a, sizeof(a)),
 		       dur(ret, r, sizeof(r)));
 	} else {
 		problem(l, "deleted against retention: %s (inode %llu) by uid %llu (record %zu; "
-			"sealed %s before, retention %s%s)", path, (unsigned long long)g->ino,
-			(unsigned long long)field_u64(d, "uid"), g->del, dur(age, a, sizeof(a)),
-			dur(ret, r, sizeof(r)), !strcmp(tag, "released") ?
+			"sealed %s before, retention %s%s)", d->path, (unsigned long long)g->ino,
+			(unsigned long long)d->uid, g->del, dur(age, a, sizeof(a)),
+			dur(ret, r, sizeof(r)), !strcmp(d->tag, "released") ?
 			", and no release record before it" : "");
 	}
 }
@@ -91,15 +94,19 @@ static void report(struct log *l, const struct gone *g, unsigned long *legacy)
 void verify_deletions(struct log *l, const uint64_t *ino, size_t n)
 {
 	struct gone *g = calloc(n ? n : 1, sizeof(*g)), key, *p;
+	struct auditrec *rec = malloc(2 * sizeof(*rec));
 	unsigned long legacy = 0;
 	size_t m = 0;
 
 	if (!n) {
 		free(g);
+		free(rec);
 		return;		/* no file is gone: nothing to say */
 	}
-	if (!g) {
+	if (!g || !rec) {
 		problem(l, "out of memory checking %zu deleted files", n);
+		free(g);
+		free(rec);
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -109,24 +116,24 @@ void verify_deletions(struct log *l, const uint64_t *ino, size_t n)
 		if (!m || g[m - 1].ino != g[i].ino)
 			g[m++] = g[i];
 	for (size_t i = 0; i < l->n; i++) {
-		char op[16];
+		const struct recinfo *ri = &l->info[i];
 
-		key.ino = field_u64(l->rec[i], "inode");
+		key.ino = ri->ino;
 		p = bsearch(&key, g, m, sizeof(*g), ino_cmp);
 		if (!p)
 			continue;
-		field_str(l->rec[i], "op", op, sizeof(op));
-		if (!strcmp(op, "create") && p->create == SIZE_MAX)
+		if (ri->op == OP_CREATE && p->create == SIZE_MAX)
 			p->create = i;
-		else if (!strcmp(op, "release"))
+		else if (ri->op == OP_RELEASE)
 			p->release = i;
-		else if (!strcmp(op, "delete"))
+		else if (ri->op == OP_DELETE)
 			p->del = i;
 	}
 	for (size_t i = 0; i < m; i++)
-		report(l, &g[i], &legacy);
+		report(l, &g[i], &rec[0], &rec[1], &legacy);
 	if (legacy)
 		printf("deleted before deletions were recorded: %lu file%s\n", legacy,
 		       legacy == 1 ? "" : "s");
 	free(g);
+	free(rec);
 }

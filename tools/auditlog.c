@@ -1,6 +1,6 @@
 /* auditlog.c — a journal's log as the audit commands read it: its records
  * and signed checkpoints, loaded from a store (mounted or not) or from an
- * export directory, and the fields of a record.
+ * export directory.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -154,34 +154,6 @@ int leaf_fn(void *ctx, uint64_t index, uint8_t out[32])
 	return 0;
 }
 
-/* Integer field NAME of JSON record R (our own fixed format). */
-uint64_t field_u64(const char *r, const char *name)
-{
-	char key[48];
-	const char *p;
-
-	snprintf(key, sizeof(key), "\"%s\":", name);
-	p = strstr(r, key);
-	return p ? strtoull(p + strlen(key), NULL, 10) : 0;
-}
-
-void field_str(const char *r, const char *name, char *out, size_t len)
-{
-	char key[48];
-	const char *p, *e;
-
-	snprintf(key, sizeof(key), "\"%s\":\"", name);
-	p = strstr(r, key);
-	out[0] = 0;
-	if (!p)
-		return;
-	p += strlen(key);
-	e = strchr(p, '"');
-	if (e && (size_t)(e - p) < len) {
-		memcpy(out, p, (size_t)(e - p));
-		out[e - p] = 0;
-	}
-}
 void log_free(struct log *l)
 {
 	for (size_t i = 0; i < l->narena; i++)

@@ -13,7 +13,7 @@
  * It is linear in the records and in the bytes, and runs on every core
  * (par_for):
  *   - each record is read once from the store, its leaf hashed once and its
- *     fields parsed once (struct recinfo), in parallel;
+ *     fields parsed once (auditrec_parse, into struct recinfo), in parallel;
  *   - the tree's levels are built once, level by level in parallel; every
  *     root and proof is then O(log n) node hashes away (levels_range);
  *   - each journal file is read sequentially once, its extents batched
@@ -39,21 +39,16 @@
 #include "meta/records.h"
 #include "meta/store.h"
 #include "tools/audit.h"
+#include "tools/auditrec.h"
 #include "tools/auditverify.h"
 #include "tools/common.h"
 
 /* --- the fields of each record -------------------------------------------- */
 
-/* The value after the first "KEY": of R (N bytes), as field_u64 and
- * field_str find it; NULL if none. */
-static const char *value_of(const char *r, size_t n, const char *key, size_t klen)
-{
-	const char *p = memmem(r, n, key, klen);
-
-	return p ? p + klen : NULL;
-}
-
-#define VALUE_OF(r, n, key) value_of(r, n, key, sizeof(key) - 1)
+static const struct { const char *name; uint8_t op; } ops[] = {
+	{ "write", OP_WRITE }, { "seal", OP_SEAL }, { "create", OP_CREATE },
+	{ "lineage", OP_LINEAGE }, { "release", OP_RELEASE }, { "delete", OP_DELETE },
+};
 
 static int unhex(char c)
 {
@@ -63,43 +58,47 @@ static int unhex(char c)
 static void parse_part(void *ctx, size_t lo, size_t hi)
 {
 	struct log *l = ctx;
+	struct auditrec r;
 
 	for (size_t i = lo; i < hi; i++) {
-		const char *r = l->rec[i], *p, *e;
-		size_t n = l->len[i];
 		struct recinfo *ri = &l->info[i];
 
 		memset(ri, 0, sizeof(*ri));
-		/* "op" as field_str reads it: up to the next quote, if short */
-		p = VALUE_OF(r, n, "\"op\":\"");
-		e = p ? memchr(p, '"', n - (size_t)(p - r)) : NULL;
-		if (e && e - p == 5 && !memcmp(p, "write", 5))
-			ri->op = OP_WRITE;
-		else if (e && e - p == 4 && !memcmp(p, "seal", 4))
-			ri->op = OP_SEAL;
-		else if (e && e - p == 6 && !memcmp(p, "create", 6))
-			ri->op = OP_CREATE;
-		else if (e && e - p == 7 && !memcmp(p, "lineage", 7))
-			ri->op = OP_LINEAGE;
-		if (ri->op == OP_OTHER)
+		if (auditrec_parse(&r, l->rec[i], l->len[i], NULL) < 0) {
+			ri->bad = true;
 			continue;
-		p = VALUE_OF(r, n, "\"inode\":");
-		ri->ino = p ? strtoull(p, NULL, 10) : 0;
-		p = VALUE_OF(r, n, "\"offset\":");
-		ri->off = p ? strtoull(p, NULL, 10) : 0;
-		p = VALUE_OF(r, n, "\"length\":");
-		ri->len = p ? strtoull(p, NULL, 10) : 0;
-		p = VALUE_OF(r, n, "\"sha256\":\"");
-		if (p && (size_t)(p - r) + 64 < n && p[64] == '"') {
-			ri->sha_ok = true;
-			for (int k = 0; k < 32 && ri->sha_ok; k++) {
-				int a = unhex(p[2 * k]), b = unhex(p[2 * k + 1]);
+		}
+		ri->ino = r.ino;
+		for (size_t k = 0; k < sizeof(ops) / sizeof(ops[0]) && !ri->op; k++)
+			if (!strcmp(r.op, ops[k].name))
+				ri->op = ops[k].op;
+		if (ri->op != OP_WRITE && ri->op != OP_SEAL && ri->op != OP_CREATE &&
+		    ri->op != OP_LINEAGE)
+			continue;
+		ri->off = r.off;
+		ri->len = r.len;
+		ri->sha_ok = strlen(r.sha256) == 64;
+		for (int k = 0; k < 32 && ri->sha_ok; k++) {
+			int a = unhex(r.sha256[2 * k]), b = unhex(r.sha256[2 * k + 1]);
 
-				ri->sha_ok = a >= 0 && b >= 0;
-				ri->sha[k] = (uint8_t)(a << 4 | b);
-			}
+			ri->sha_ok = a >= 0 && b >= 0;
+			ri->sha[k] = (uint8_t)(a << 4 | b);
 		}
 	}
+}
+
+/* A problem for record I, which is not a JSON object of a record's fields
+ * (the daemon writes none such; the tree check says whether it was
+ * changed since it was signed). */
+static void record_bad(struct log *l, size_t i)
+{
+	struct auditrec *r = malloc(sizeof(*r));
+	char why[160] = "out of memory";
+
+	if (r && auditrec_parse(r, l->rec[i], l->len[i], why) == -ENOMEM)
+		snprintf(why, sizeof(why), "out of memory");
+	problem(l, "record %zu is not a record of the journal: %s", i, why);
+	free(r);
 }
 
 /* --- the tree --------------------------------------------------------------- */
@@ -588,13 +587,18 @@ void verify_store(struct log *l, struct store *s, const char *vkey, bool tree,
 	pthread_t cover_thread, tree_thread;
 	bool cover_started = false, tree_started;
 	struct tree_job tj;
+	struct auditrec *r = malloc(sizeof(*r));
 
-	l->info = calloc(l->n ? l->n : 1, sizeof(*l->info));
+	l->info = r ? calloc(l->n ? l->n : 1, sizeof(*l->info)) : NULL;
 	if (!l->info) {
 		problem(l, "out of memory reading %zu records", l->n);
+		free(r);
 		return;
 	}
 	par_for(l->n, parse_part, l);
+	for (size_t i = 0; i < l->n; i++)
+		if (l->info[i].bad)
+			record_bad(l, i);
 	/* the range of every write and seal record, by file */
 	for (size_t i = 0; i < l->n; i++)
 		c.nr += l->info[i].op == OP_WRITE || l->info[i].op == OP_SEAL;
@@ -663,26 +667,25 @@ void verify_store(struct log *l, struct store *s, const char *vkey, bool tree,
 	for (size_t i = 0; i < c.nr; i++) {
 		const struct vrange *v = &c.r[i];
 		const struct recinfo *ri = &l->info[v->rec];
-		char want[65], got[65], path[4096];
+		char got[65];
 
 		if (v->status == R_UNREADABLE) {
-			field_str(l->rec[v->rec], "path", path, sizeof(path));
+			auditrec_parse(r, l->rec[v->rec], l->len[v->rec], NULL);
 			problem(l, "record %zu: %s (inode %llu): bytes at %llu cannot be read "
-				"(damaged)", v->rec, path, (unsigned long long)v->ino,
+				"(damaged)", v->rec, r->path, (unsigned long long)v->ino,
 				(unsigned long long)v->start);
 			continue;
 		}
 		*bytes += v->end - v->start;
 		if (v->status != R_CHANGED)
 			continue;
-		field_str(l->rec[v->rec], "path", path, sizeof(path));
-		field_str(l->rec[v->rec], "sha256", want, sizeof(want));
+		auditrec_parse(r, l->rec[v->rec], l->len[v->rec], NULL);
 		for (int k = 0; k < 32; k++)
 			snprintf(got + 2 * k, 3, "%02x", v->got[k]);
 		problem(l, "record %zu: %s (inode %llu): the %s of %llu bytes at offset %llu "
-			"was changed: sha256 %s, recorded %s", v->rec, path,
+			"was changed: sha256 %s, recorded %s", v->rec, r->path,
 			(unsigned long long)v->ino, ri->op == OP_WRITE ? "write" : "seal",
-			(unsigned long long)ri->len, (unsigned long long)v->start, got, want);
+			(unsigned long long)ri->len, (unsigned long long)v->start, got, r->sha256);
 	}
 	verify_deletions(l, gone, ngone);
 	if (cover_started)
@@ -701,6 +704,7 @@ void verify_store(struct log *l, struct store *s, const char *vkey, bool tree,
 	free(cov.v);
 	verify_lineage(l, s);
 out:
+	free(r);
 	free(gone);
 	free(c.r);
 	free(c.f);

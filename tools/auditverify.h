@@ -12,11 +12,14 @@
 #include "meta/store.h"
 #include "tools/audit.h"
 
-enum { OP_OTHER, OP_CREATE, OP_WRITE, OP_SEAL, OP_LINEAGE };
+enum { OP_OTHER, OP_CREATE, OP_WRITE, OP_SEAL, OP_LINEAGE, OP_RELEASE, OP_DELETE };
 
+/* What verify reads of each record (off, len, sha of writes, seals,
+ * creates and lineage records only). */
 struct recinfo {
 	uint64_t ino, off, len;
 	uint8_t op;
+	bool bad;		/* not a record aifs writes: not JSON, or a field mistyped */
 	bool sha_ok;		/* "sha256" is 64 lower-case hex digits, in sha */
 	uint8_t sha[32];
 };

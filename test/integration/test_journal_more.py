@@ -563,5 +563,82 @@ def inference_two_writers_append_whole_lines():
               "%.0f records/s, %.2f MiB/s" % (n2, dt2, n2 / dt2, n2 * KiB / dt2 / (1 << 20)), flush=True)
 
 
+# ------------------------------------------------------------------ names in records
+
+SHORT_RETENTION = "audit_retention=0.00002"     # days: 1.728 s
+# Names as the records hold them (JSON strings of the names' bytes): text that looks like the
+# record's own keys, a backslash and a control byte (escaped), and bytes that are not UTF-8 (as
+# they are), among them the UTF-8 of U+10FF80, the code point verify carries such bytes as.
+ODD_NAMES = [b'q"op":"write","retention":0,"lock":"compliance","age":9.log',
+             b'back\\slash\x01.log',
+             b'raw\xff\xfe-\xf4\x8f\xbe\x80-\xc3.log']
+
+
+def _utf8(b):
+    try:
+        b.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def _out_bytes(argv, timeout=300):
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+    return p.returncode, p.stdout
+
+
+@test
+def record_names_with_key_text_and_bytes_not_utf8_verify_prove_delete():
+    """Journal files whose names hold a record's key text, escaped bytes or bytes that are not UTF-8:
+    audit proof lists each one's records, prove bundles a line of each, verify says the store is
+    intact and names each file deleted after its retention exactly."""
+    skip_native()
+    with Store(opts=SHORT_RETENTION) as s:
+        d = os.path.join(os.fsencode(s.mnt), b"audit", b"n")
+        os.mkdir(d)
+        paths = [os.path.join(d, n) for n in ODD_NAMES]
+        for p in paths:
+            append(p, [b"line one\n", b"line two\n"])
+        t = time.monotonic()
+        s.remount()                                # the unmount signs every record so far
+        for n, p in zip(ODD_NAMES, paths):
+            rc, out = _out_bytes([AIFSCTL_BIN, "audit", "proof", p])
+            eq(rc, 0, "aifsctl audit proof %r: exit status (output %r)" % (n, out[-1500:]))
+            proofs = [json.loads(ln) for ln in out.splitlines()]
+            eq(len(proofs), 4, "audit proof %r: inclusion proofs (create, two writes, seal; output %r)" % (n, out))
+            if not _utf8(n):
+                continue                           # a bundle names its file in a JSON string
+            bundle = os.path.join(os.fsencode(s.base), b"b-%d.json" % ODD_NAMES.index(n))
+            rc, out = _out_bytes([AIFSCTL_BIN, "audit", "prove", p, "--line", "2", "-o", bundle])
+            eq(rc, 0, "aifsctl audit prove %r --line 2: exit status (output %r)" % (n, out[-1500:]))
+            rc, out = _out_bytes([AIFSCTL_BIN, "audit", "verify", "--bundle", bundle, "--json"])
+            eq(rc, 0, "aifsctl audit verify --bundle of %r: exit status (output %r)" % (n, out[-1500:]))
+            v = json.loads(out.decode("utf-8", "surrogateescape"))
+            eq((v["valid"], v["records"], v["text"], os.fsencode(v["path"])),
+               (True, 1, "line two\n", b"/audit/n/" + n), "verify --bundle --json of %r" % n)
+        time.sleep(max(0, t + 3.0 - time.monotonic()))     # retention (1.7 s) is over
+        for p in paths[::2]:
+            os.unlink(p)
+        s.unmount()
+        rc, out = _out_bytes([AIFSCTL_BIN, "audit", "verify", s.store])
+        eq(rc, 0, "aifsctl audit verify: exit status (output %r)" % out[-2000:])
+        check(re.search(rb"^audit: intact: [0-9]+ records", out, re.M), "verify: expected 'intact', saw %r" % out)
+        for n in ODD_NAMES[::2]:
+            check(re.search(rb"^deleted after its retention: /audit/n/" + re.escape(n) +
+                            rb" \(inode [0-9]+\) by uid 0 \(record [0-9]+; ", out, re.M),
+                  "verify: expected %r named exactly as deleted after its retention, saw %r" % (n, out))
+        check(b"against retention" not in out, "verify: expected no deletion against retention, saw %r" % out)
+        # the records hold the names' bytes: each file's create, two writes and seal (and delete)
+        ex = os.path.join(s.base, "export")
+        ctl_ok("export", "audit", "export", s.store, ex)
+        recs = [json.loads(ln.decode("utf-8", "surrogateescape"))
+                for ln in read_all(os.path.join(ex, "records.jsonl")).splitlines()]
+        for i, n in enumerate(ODD_NAMES):
+            mine = [r for r in recs if os.fsencode(r["path"]) == b"/audit/n/" + n]
+            eq([r["op"] for r in mine], ["create", "write", "write", "seal"] + (["delete"] if i % 2 == 0 else []),
+               "records naming %r" % n)
+            eq(len({r["inode"] for r in mine}), 1, "inodes in the records naming %r" % n)
+
+
 if __name__ == "__main__":
     main()
