@@ -7,6 +7,9 @@
  * copy of a whole tree (clone.h).  Opening the source is what proves the
  * caller may reach and read it, so a version or a snapshot, which no one
  * may write, can be cloned by anyone who may read it.
+ *
+ * Layer: the interface of the mount to user space; includes nothing of
+ * fs/, so that tools/ may include it.
  */
 #ifndef AIFS_FS_AIFS_IOCTL_H
 #define AIFS_FS_AIFS_IOCTL_H

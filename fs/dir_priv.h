@@ -1,6 +1,8 @@
 /* dir_priv.h — what the namespace handlers (dir.c, rename.c) share: the
  * set of inodes an operation locks, and the checks of new names.  Only
  * dir.c and rename.c include it.
+ *
+ * Layer: private to the FUSE adapter's namespace handlers.
  */
 #ifndef AIFS_FS_DIR_PRIV_H
 #define AIFS_FS_DIR_PRIV_H

@@ -16,6 +16,9 @@
  * are worked out when first asked and kept in the version's record.
  *
  * Called by the xattr adapter with IN's lock held for writing.
+ *
+ * Layer: feature (versions), beside version.c; called by the FUSE adapter
+ * (dir.c) and vadmin.c.
  */
 #ifndef AIFS_FS_DIRVER_H
 #define AIFS_FS_DIRVER_H

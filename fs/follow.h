@@ -1,5 +1,9 @@
 /* follow.h — a follower mount keeps its replica of a store's metadata up
- * to date with what the writer ships to the pool (follow.c). */
+ * to date with what the writer ships to the pool (follow.c).
+ *
+ * Layer: a service of follower mounts over the core, meta/ and tier/;
+ * called by main.c, stats.c and the follower's forwarded writes (fwd*.c).
+ */
 #ifndef AIFS_FS_FOLLOW_H
 #define AIFS_FS_FOLLOW_H
 

@@ -1,6 +1,8 @@
 /* fwd_priv.h — what the files of the follower's side of forwarded writes
  * share (fwd.c: requests, sessions, the forwarding thread; fwdnotes.c:
  * lineage notes; fwdops.c: the FUSE handlers).  Only they include it.
+ *
+ * Layer: private to the FUSE adapter's follower side.
  */
 #ifndef AIFS_FS_FWD_PRIV_H
 #define AIFS_FS_FWD_PRIV_H

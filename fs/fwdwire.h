@@ -14,6 +14,9 @@
  *
  * Paths are relative to the mount root, with no "." or ".." components:
  * the writer resolves them beneath its mount (openat2 RESOLVE_BENEATH).
+ *
+ * Layer: a codec below everything in fs/ (no fs/ header, no libfuse);
+ * used by fwd.c and fwdserve.c.
  */
 #ifndef AIFS_FS_FWDWIRE_H
 #define AIFS_FS_FWDWIRE_H

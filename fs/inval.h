@@ -31,6 +31,9 @@
  * Duplicates pending at once are sent once (an inode's ranges are merged).
  * The queue owns its memory (names are copied).  Before inval_start and
  * after inval_stop, inval_* do nothing (no kernel cache to invalidate).
+ *
+ * Layer: a service below the features: anything in fs/ may queue an
+ * invalidation; only inval.c's thread calls libfuse.
  */
 #ifndef AIFS_FS_INVAL_H
 #define AIFS_FS_INVAL_H

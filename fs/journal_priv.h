@@ -1,4 +1,8 @@
-/* journal_priv.h — what journal.c and jretain.c share (fs/ internal). */
+/* journal_priv.h — what the files of the journal feature share (fs/ internal).
+ *
+ * Layer: private to the journal feature (journal.c, jlog.c, jretain.c,
+ * jhooks.c).
+ */
 #ifndef AIFS_FS_JOURNAL_PRIV_H
 #define AIFS_FS_JOURNAL_PRIV_H
 

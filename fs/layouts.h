@@ -1,7 +1,11 @@
 /* layouts.h — directory checkpoints of training stacks recognised by the
  * file each stack writes last (layouts.c lists them).  The FUSE adapter
  * asks after a close or a rename, holding no lock, and commits the
- * directory (version_dir_commit) when told to. */
+ * directory (version_dir_commit) when told to.
+ *
+ * Layer: feature (versions of directories); called by the FUSE adapter
+ * (rename.c) and vhooks.c; calls the core and versions.
+ */
 #ifndef AIFS_FS_LAYOUTS_H
 #define AIFS_FS_LAYOUTS_H
 

@@ -1,4 +1,7 @@
-/* lineage_priv.h — what lineage.c, linjob.c and linserve.c share (fs/ only). */
+/* lineage_priv.h — what lineage.c, linjob.c and linserve.c share (fs/ only).
+ *
+ * Layer: private to the lineage feature.
+ */
 #ifndef AIFS_FS_LINEAGE_PRIV_H
 #define AIFS_FS_LINEAGE_PRIV_H
 

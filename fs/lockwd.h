@@ -18,6 +18,8 @@
  * lk_name at mount) or an inode's (struct inode.lock): the watchdog names a
  * rwlock that lk_name did not name by the inode that contains it.  Add no
  * other rwlock to fs/ without naming it with lk_name.
+ *
+ * Layer: below the core (fs.h includes it); calls nothing in fs/.
  */
 #ifndef AIFS_FS_LOCKWD_H
 #define AIFS_FS_LOCKWD_H

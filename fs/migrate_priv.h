@@ -1,5 +1,8 @@
 /* migrate_priv.h — what the tier thread (migrate.c) shares with the gc
- * and the policies (tierjobs.c); fs/ only. */
+ * and the policies (tierjobs.c); fs/ only.
+ *
+ * Layer: private to the tiering feature.
+ */
 #ifndef AIFS_FS_MIGRATE_PRIV_H
 #define AIFS_FS_MIGRATE_PRIV_H
 

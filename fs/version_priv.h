@@ -1,5 +1,8 @@
 /* version_priv.h — what the files of checkpoint versions share (version.c,
- * vsession.c, dirver.c, vadmin.c, vhooks.c; fs/ only). */
+ * vsession.c, dirver.c, vadmin.c, vhooks.c; fs/ only).
+ *
+ * Layer: private to the versions feature.
+ */
 #ifndef AIFS_FS_VERSION_PRIV_H
 #define AIFS_FS_VERSION_PRIV_H
 

@@ -19,6 +19,9 @@
  * logs one line and is waited for.  The file system never waits for it,
  * except at unmount, which delivers what is queued for at most
  * WITNESS_STOP_SECS, then kills the command and logs what was lost.
+ *
+ * Layer: part of the journal feature, below journal.c, which alone calls
+ * it; calls nothing else in fs/.
  */
 #ifndef AIFS_FS_WITNESS_H
 #define AIFS_FS_WITNESS_H
