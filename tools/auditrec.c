@@ -2,6 +2,7 @@
  * names that are not UTF-8 carried through it (auditrec.h).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,7 +152,175 @@ static int fields_get(struct auditrec *r, json_t *o, bool carried)
 	return 0;
 }
 
+/* --- The daemon's own layout, read without building a JSON tree.
+ *
+ * fs/jlog.c writes every record in one layout: the keys in one order,
+ * numbers in plain decimal, strings with only \" \\ and \u00XX escaped.
+ * canon_parse reads a record that is exactly that, byte by byte, and
+ * gives up (1) on anything else, which jansson then reads: a record of
+ * another layout is never misread, only read the slow way.  It is five
+ * to ten times as fast as jansson's tree of objects, which made audit
+ * verify half as fast as it was with strstr (test_auditrec compares the
+ * two on random records). */
+
+struct cur {
+	const char *p, *end;
+};
+
+static bool lit(struct cur *c, const char *s)
+{
+	size_t n = strlen(s);
+
+	if ((size_t)(c->end - c->p) < n || memcmp(c->p, s, n))
+		return false;
+	c->p += n;
+	return true;
+}
+
+static int hexval(char ch)
+{
+	return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+/* A decimal without leading zeros (and a minus sign if NEG may be). */
+static bool num(struct cur *c, bool neg_ok, uint64_t *u, bool *neg)
+{
+	uint64_t v = 0;
+	const char *s;
+
+	*neg = false;
+	if (neg_ok && c->p < c->end && *c->p == '-') {
+		*neg = true;
+		c->p++;
+	}
+	s = c->p;
+	while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
+		unsigned d = (unsigned)(*c->p - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return false;
+		v = v * 10 + d;
+		c->p++;
+	}
+	if (c->p == s || (c->p - s > 1 && *s == '0'))
+		return false;
+	if (*neg && (v == 0 || v > (uint64_t)INT64_MAX + 1))
+		return false;
+	if (!neg_ok && v > (uint64_t)INT64_MAX)
+		return false;	/* jansson's integers are signed */
+	*u = v;
+	return true;
+}
+
+static bool u64_of(struct cur *c, uint64_t *out)
+{
+	bool neg;
+
+	return num(c, false, out, &neg);
+}
+
+static bool i64_of(struct cur *c, int64_t *out)
+{
+	uint64_t v;
+	bool neg;
+
+	if (!num(c, true, &v, &neg))
+		return false;
+	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
+	return true;
+}
+
+/* A string of the daemon's escapes into OUT of ROOM bytes.  A \u00XX of a
+ * byte of 0x80 or above, or a NUL, is not the daemon's: give up. */
+static bool str_of(struct cur *c, char *out, size_t room)
+{
+	size_t o = 0;
+
+	if (c->p >= c->end || *c->p++ != '"')
+		return false;
+	while (c->p < c->end) {
+		unsigned char ch = (unsigned char)*c->p++;
+
+		if (ch == '"') {
+			out[o] = 0;
+			return true;
+		}
+		if (ch < 0x20 || o + 1 >= room)
+			return false;
+		if (ch == '\\') {
+			int h, l;
+
+			if (c->p >= c->end)
+				return false;
+			ch = (unsigned char)*c->p++;
+			if (ch == 'u') {
+				if (c->end - c->p < 4 || c->p[0] != '0' || c->p[1] != '0')
+					return false;
+				h = hexval(c->p[2]);
+				l = hexval(c->p[3]);
+				if (h < 0 || l < 0 || h > 7 || (h == 0 && l == 0))
+					return false;
+				ch = (unsigned char)(h << 4 | l);
+				c->p += 4;
+			} else if (ch != '"' && ch != '\\') {
+				return false;
+			}
+		}
+		out[o++] = (char)ch;
+	}
+	return false;
+}
+
+/* 0 if TEXT is a record of the daemon's layout (R filled), 1 if not. */
+static int canon_parse(struct auditrec *r, const char *text, size_t len)
+{
+	struct cur c = { text, text + len };
+
+	if (!lit(&c, "{\"seq\":") || !u64_of(&c, &r->seq) ||
+	    !lit(&c, ",\"op\":") || !str_of(&c, r->op, sizeof(r->op)) ||
+	    !lit(&c, ",\"time\":") || !i64_of(&c, &r->time) ||
+	    !lit(&c, ",\"uid\":") || !u64_of(&c, &r->uid) ||
+	    !lit(&c, ",\"pid\":") || !u64_of(&c, &r->pid) ||
+	    !lit(&c, ",\"comm\":") || !str_of(&c, r->comm, sizeof(r->comm)) ||
+	    !lit(&c, ",\"path\":") || !str_of(&c, r->path, sizeof(r->path)) ||
+	    !lit(&c, ",\"inode\":") || !u64_of(&c, &r->ino) ||
+	    !lit(&c, ",\"offset\":") || !u64_of(&c, &r->off) ||
+	    !lit(&c, ",\"length\":") || !u64_of(&c, &r->len) ||
+	    !lit(&c, ",\"sha256\":") || !str_of(&c, r->sha256, sizeof(r->sha256)))
+		return 1;
+	if (lit(&c, ",\"tag\":") && !str_of(&c, r->tag, sizeof(r->tag)))
+		return 1;
+	if (lit(&c, ",\"retention\":")) {
+		if (!i64_of(&c, &r->retention))
+			return 1;
+		r->has_retention = true;
+	}
+	if (lit(&c, ",\"lock\":") && !str_of(&c, r->lock, sizeof(r->lock)))
+		return 1;
+	if (lit(&c, ",\"age\":")) {
+		if (!i64_of(&c, &r->age))
+			return 1;
+		r->has_age = true;
+	}
+	return lit(&c, "}") && c.p == c.end ? 0 : 1;
+}
+
+static void clear(struct auditrec *r)
+{
+	/* the strings' room is large: clear only their first bytes */
+	memset(r, 0, offsetof(struct auditrec, op));
+	r->op[0] = r->lock[0] = r->sha256[0] = r->comm[0] = r->tag[0] = r->path[0] = 0;
+}
+
 int auditrec_parse(struct auditrec *r, const char *text, size_t len, char *err)
+{
+	clear(r);
+	if (canon_parse(r, text, len) == 0)
+		return 0;
+	return auditrec_parse_json(r, text, len, err);
+}
+
+int auditrec_parse_json(struct auditrec *r, const char *text, size_t len, char *err)
 {
 	json_error_t je;
 	char *carried = NULL;
@@ -159,9 +328,7 @@ int auditrec_parse(struct auditrec *r, const char *text, size_t len, char *err)
 	json_t *o;
 	int rc;
 
-	/* the strings' room is large: clear only their first bytes */
-	memset(r, 0, offsetof(struct auditrec, op));
-	r->op[0] = r->lock[0] = r->sha256[0] = r->comm[0] = r->tag[0] = r->path[0] = 0;
+	clear(r);
 	o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (!o && json_error_code(&je) == json_error_invalid_utf8) {
 		carried = carry(text, len, &clen);

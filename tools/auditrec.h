@@ -43,5 +43,8 @@ struct auditrec {
  * then as far as it was read), or -ENOMEM.  ERR, if not NULL, gets
  * jansson's reason on failure (at least 160 bytes). */
 int auditrec_parse(struct auditrec *r, const char *text, size_t len, char *err);
+/* The same with jansson alone (auditrec_parse reads the daemon's own
+ * layout without it, and gives anything else to this). */
+int auditrec_parse_json(struct auditrec *r, const char *text, size_t len, char *err);
 
 #endif
