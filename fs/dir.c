@@ -14,6 +14,7 @@
 #include "fs/acl.h"
 #include "fs/hooks.h"
 #include "fs/inode.h"
+#include "fs/path.h"
 #include "fs/space.h"
 #include "fs/version.h"
 #include "fs/snapshot.h"
@@ -452,7 +453,7 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 	purged = in->purged;
 	meta_dentry_del(b, parent, name, strlen(name));
 	if (!inode_purge_at_unlink(fs, in, b))
-		drop_link(b, in, fs_now());
+		fs_drop_link(b, in, fs_now());
 	else
 		in->attr.ctime = fs_now();
 	pin->attr.mtime = pin->attr.ctime = in->attr.ctime;
