@@ -21,7 +21,8 @@
 #include "tier/failpoint.h"
 
 static struct fs *fs;
-static struct inode *ds, *sub, *fa, *fb;	/* ds/a, ds/sub/b */
+static struct inode *ds, *sub;
+static uint64_t ia, ib;		/* ds/a, ds/sub/b: not in memory, as most files */
 
 #define ALEN	200000
 #define BLEN	80000
@@ -41,17 +42,20 @@ static void setup(void)
 	meta_batch_free(b);
 	ds = d;
 	sub = corefix_mknod(fs, ds->ino, "sub", S_IFDIR | 0755);
-	fa = corefix_mknod(fs, ds->ino, "a", S_IFREG | 0644);
-	fb = corefix_mknod(fs, sub->ino, "b", S_IFREG | 0644);
-	ck_assert_int_eq(fa->attr.policy, META_AREA_DATASET);
-	ck_assert_int_eq(corefix_write(fs, fa, ALEN, 1), 0);
-	ck_assert_int_eq(corefix_write(fs, fb, BLEN, 2), 0);
+	d = corefix_mknod(fs, ds->ino, "a", S_IFREG | 0644);
+	ck_assert_int_eq(d->attr.policy, META_AREA_DATASET);
+	ck_assert_int_eq(corefix_write(fs, d, ALEN, 1), 0);
+	ia = d->ino;
+	inode_put(fs, d);
+	d = corefix_mknod(fs, sub->ino, "b", S_IFREG | 0644);
+	ck_assert_int_eq(corefix_write(fs, d, BLEN, 2), 0);
+	ib = d->ino;
+	inode_put(fs, d);
+	ck_assert_ptr_null(inode_peek(fs, ia));
 }
 
 static void teardown(void)
 {
-	inode_put(fs, fb);
-	inode_put(fs, fa);
 	inode_put(fs, sub);
 	inode_put(fs, ds);
 	corefix_close(fs);
@@ -134,10 +138,11 @@ static void content_is(uint64_t ino, size_t len, unsigned seed)
 
 START_TEST(snapshot_freezes_the_tree_sharing_its_data)
 {
-	struct tier_ref ra = first_ref(fa->ino), rb = first_ref(fb->ino);
+	struct tier_ref ra = first_ref(ia), rb = first_ref(ib);
 	uint64_t root = 0, sroot, sa, ssub, sb;
 	struct snapinfo si;
 	struct meta_inode a;
+	struct inode *fa;
 
 	refs_are(ra, 1);
 	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), 0);
@@ -149,7 +154,7 @@ START_TEST(snapshot_freezes_the_tree_sharing_its_data)
 	sa = corefix_lookup(fs, sroot, "a");
 	ssub = corefix_lookup(fs, sroot, "sub");
 	ck_assert_uint_ne(sa, 0);
-	ck_assert_uint_ne(sa, fa->ino);		/* a copy, not the live file */
+	ck_assert_uint_ne(sa, ia);		/* a copy, not the live file */
 	ck_assert_uint_ne(ssub, 0);
 	sb = corefix_lookup(fs, ssub, "b");
 	ck_assert_uint_ne(sb, 0);
@@ -161,8 +166,10 @@ START_TEST(snapshot_freezes_the_tree_sharing_its_data)
 	refs_are(ra, 2);			/* the data is shared */
 	refs_are(rb, 2);
 
+	ck_assert_int_eq(inode_get(fs, ia, &fa), 0);
 	ck_assert_int_eq(corefix_write(fs, fa, ALEN, 7), 0);	/* the live file changes */
-	content_is(fa->ino, ALEN, 7);
+	inode_put(fs, fa);
+	content_is(ia, ALEN, 7);
 	content_is(sa, ALEN, 1);		/* the frozen one does not */
 	content_is(sb, BLEN, 2);
 	refs_are(ra, 1);
@@ -172,7 +179,7 @@ END_TEST
 
 START_TEST(snapshot_delete_brings_records_and_counts_back)
 {
-	struct tier_ref ra = first_ref(fa->ino), rb = first_ref(fb->ino);
+	struct tier_ref ra = first_ref(ia), rb = first_ref(ib);
 	struct census before = census(ra);
 	struct snapinfo si;
 	struct meta_inode a;
@@ -211,7 +218,7 @@ END_TEST
 #ifdef AIFS_FAILPOINTS
 START_TEST(failed_snapshot_commit_leaves_no_snapshot_and_no_counts)
 {
-	struct tier_ref ra = first_ref(fa->ino), rb = first_ref(fb->ino);
+	struct tier_ref ra = first_ref(ia), rb = first_ref(ib);
 	struct census before = census(ra);
 	struct snapinfo si;
 	uint64_t root;
@@ -245,16 +252,18 @@ static void write_buffered(struct inode *in, size_t len, unsigned seed)
  * of its own: that one stands when the snapshot's fails. */
 START_TEST(failed_snapshot_of_a_file_with_buffered_writes_keeps_them_counted_once)
 {
-	struct tier_ref ra = first_ref(fa->ino), rn;
+	struct tier_ref ra = first_ref(ia), rn;
 	struct snapinfo si;
+	struct inode *fa;
 	uint64_t root, sa;
 
+	ck_assert_int_eq(inode_get(fs, ia, &fa), 0);	/* open, with bytes buffered */
 	write_buffered(fa, 4096, 3);
 	ck_assert_int_eq(failpoint_arm("meta_commit:2=EIO"), 0);
 	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), -EIO);
 	ck_assert_int_eq(snapshot_get(fs, ds->ino, "t1", &si), -ENOENT);
 	ck_assert(!fa->wb_dirty);		/* the flush committed */
-	rn = first_ref(fa->ino);		/* the extent at 0 is the new one */
+	rn = first_ref(ia);		/* the extent at 0 is the new one */
 	ck_assert(rn.seg != ra.seg || rn.off != ra.off);
 	refs_are(rn, 1);
 	refs_are(ra, 1);			/* the rest of a's old extent */
@@ -265,12 +274,13 @@ START_TEST(failed_snapshot_of_a_file_with_buffered_writes_keeps_them_counted_onc
 	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t2", 0, &root), 0);
 	content_is(corefix_lookup(fs, root, "a"), 4096, 8);
 	content_is(sa, 4096, 3);
+	inode_put(fs, fa);
 }
 END_TEST
 
 START_TEST(failed_delete_commit_keeps_the_snapshot_and_its_counts)
 {
-	struct tier_ref ra = first_ref(fa->ino), rb = first_ref(fb->ino);
+	struct tier_ref ra = first_ref(ia), rb = first_ref(ib);
 	struct snapinfo si;
 	uint64_t root, sa;
 
