@@ -1,8 +1,9 @@
 /* jlog.c — the records of the signed log of journal areas (journal.c):
  * each record a JSON line, its leaf hash, and where a journal file's path
- * and seal time are kept; the caller's identity for a record.
+ * and seal time are kept.
  *
- * Layer: feature (journal), below journal.c: calls only the core.
+ * Layer: feature (journal), below journal.c: calls only the core (no
+ * request: test_jlog links it without libfuse).
  */
 #include "fs/journal_priv.h"
 #include "fs/inode.h"
@@ -10,12 +11,10 @@
 #include "meta/keys.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 /* Append a JSON string value to P (names are bytes: escape what JSON needs). */
 static char *json_str(char *p, char *end, const char *s)
@@ -104,37 +103,6 @@ int journal_leaf_commit(struct fs *fs, const struct leaf *l, struct meta_batch *
 		log_err("audit: recording %s of %s failed: %s", l->op, l->path ? l->path : "?",
 			strerror(-rc));
 	return rc;
-}
-
-/* The caller's identity.  The command name is read from /proc once per
- * process and second on each worker thread, not once per record. */
-void journal_who(fuse_req_t req, struct leaf *l, char *comm)
-{
-	static __thread uint32_t last_pid;
-	static __thread int64_t last_time;
-	static __thread char last_comm[16];
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	int64_t now = journal_boottime();
-
-	l->uid = ctx->uid;
-	l->pid = ctx->pid;
-	if ((uint32_t)ctx->pid != last_pid || now - last_time > 1000000000) {
-		char p[64];
-		int fd;
-		ssize_t n;
-
-		snprintf(p, sizeof(p), "/proc/%u/comm", (unsigned)ctx->pid);
-		fd = open(p, O_RDONLY | O_CLOEXEC);
-		n = fd >= 0 ? read(fd, last_comm, 15) : -1;
-		if (fd >= 0)
-			close(fd);
-		last_comm[n > 0 ? n : 0] = 0;
-		last_comm[strcspn(last_comm, "\n")] = 0;
-		last_pid = ctx->pid;
-		last_time = now;
-	}
-	memcpy(comm, last_comm, 16);
-	l->comm = comm;
 }
 
 /* Path of directory DIR from the mount root ("" for the root, else with a

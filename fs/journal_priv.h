@@ -82,7 +82,7 @@ void journal_leaf_put_next(struct fs *fs, const struct leaf *l, struct meta_batc
  * lock); its leaf hash into H (jlog.c). */
 void journal_leaf_put(struct fs *fs, const struct leaf *l, uint64_t seq, int64_t t,
 		      struct meta_batch *b, uint8_t h[32]);
-/* Fill L's uid, pid and comm (COMM: 16 bytes) from REQ. */
+/* Fill L's uid, pid and comm (COMM: 16 bytes) from REQ (journal.c). */
 void journal_who(fuse_req_t req, struct leaf *l, char *comm);
 /* The path and seal time (-1: not sealed) kept for journal file INO. */
 void journal_path_put(struct meta_batch *b, uint64_t ino, const char *path, int64_t sealed);
