@@ -24,8 +24,8 @@ static struct fs *fs;
 static struct inode *ds, *sub;
 static uint64_t ia, ib;		/* ds/a, ds/sub/b: not in memory, as most files */
 
-#define ALEN	200000
-#define BLEN	80000
+#define ALEN	100000
+#define BLEN	30000
 
 static void setup(void)
 {
