@@ -2,6 +2,7 @@
  * table knows, and the records of a rename and of a dropped link (path.h).
  */
 #include "fs/fs.h"
+#include "fs/hooks.h"
 #include "fs/inode.h"
 #include "fs/path.h"
 
@@ -106,6 +107,25 @@ static void rename_inodes(const struct fs_rename *r, struct inode *v[4])
 	v[1] = r->np;
 	v[2] = r->src;
 	v[3] = r->dst;
+}
+
+int fs_rename_allowed(struct fs *fs, const struct fs_rename *r)
+{
+	int rc;
+
+	if ((r->p->attr.flags | r->np->attr.flags) & META_IF_READONLY)
+		return -EROFS;
+	/* A journal area holds only what was written there: nothing moves in
+	 * from outside, so no one plants a file the log never saw. */
+	if ((r->np->attr.policy == META_AREA_JOURNAL &&
+	     r->src->attr.policy != META_AREA_JOURNAL) ||
+	    (r->exchange && r->p->attr.policy == META_AREA_JOURNAL &&
+	     r->dst->attr.policy != META_AREA_JOURNAL))
+		return -EPERM;
+	if ((rc = fs_hook_may_change(fs, r->src)) < 0 ||
+	    (r->dst && (rc = fs_hook_may_change(fs, r->dst)) < 0))
+		return rc;
+	return r->dst == r->src;
 }
 
 void fs_rename_apply(struct meta_batch *b, struct fs_rename *r)

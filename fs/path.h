@@ -29,10 +29,10 @@ void fs_drop_link(struct meta_batch *b, struct inode *in, int64_t now);
 
 /* A rename: SRC, named NAME in directory P (inode PARENT), takes the name
  * NEWNAME in directory NP (NEWPARENT; may be P), replacing DST (NULL if
- * none), whose link is dropped; with EXCHANGE, DST takes NAME in P.  The
- * caller has checked the rename (types, an empty directory replaced, its
- * permissions, the features' may_change) and holds fs->ns for writing and
- * the four inodes' locks; DST is not SRC. */
+ * none), whose link is dropped; with EXCHANGE, DST takes NAME in P.
+ * Callers hold fs->ns for writing; fs_rename_apply's caller has checked
+ * the rename (fs_rename_allowed; types, an empty directory replaced, its
+ * permissions), holds the four inodes' locks, and DST is not SRC. */
 struct fs_rename {
 	uint64_t parent, newparent;
 	const char *name, *newname;
@@ -46,6 +46,13 @@ struct fs_rename {
 	} saved[4];
 };
 
+/* May R happen, as far as the core and the features' may_change hooks
+ * tell (its directories are not read-only, nothing moves into a journal
+ * area from outside one, no feature refuses a change of SRC or DST)?  0;
+ * 1 if DST is SRC (two links of one inode: nothing to do); or -errno.
+ * The types, an empty directory replaced and the caller's permissions
+ * are the adapter's to check. */
+int fs_rename_allowed(struct fs *fs, const struct fs_rename *r);
 /* Put R's records into B (dentries, the inodes' attributes, DST's orphan
  * record if its last link went) and make its changes in memory (links,
  * times, parents), saving what they replace. */

@@ -95,20 +95,9 @@ static int rename_load(struct fs *fs, struct rename_op *r)
 	    (rc = inode_get(fs, r->n.parent, &r->n.p)) < 0 ||
 	    (rc = inode_get(fs, r->n.newparent, &r->n.np)) < 0)
 		return rc;
-	if ((r->n.p->attr.flags | r->n.np->attr.flags) & META_IF_READONLY)
-		return -EROFS;
-	/* A journal area holds only what was written there: nothing moves in
-	 * from outside, so no one plants a file the log never saw. */
-	if ((r->n.np->attr.policy == META_AREA_JOURNAL &&
-	     r->n.src->attr.policy != META_AREA_JOURNAL) ||
-	    (r->flags & RENAME_EXCHANGE && r->n.p->attr.policy == META_AREA_JOURNAL &&
-	     r->n.dst->attr.policy != META_AREA_JOURNAL))
-		return -EPERM;
-	if ((rc = fs_hook_may_change(fs, r->n.src)) < 0 ||
-	    (r->n.dst && (rc = fs_hook_may_change(fs, r->n.dst)) < 0))
-		return rc;
-	if (r->n.dst == r->n.src)
-		return 1;		/* two links of one inode: nothing to do */
+	rc = fs_rename_allowed(fs, &r->n);
+	if (rc != 0)
+		return rc;		/* 1: two links of one inode, nothing to do */
 	r->inherit = r->n.dst && !(r->flags & RENAME_EXCHANGE) && version_tracked(r->n.src) &&
 		     version_tracked(r->n.dst) && history_follows(r->req, r->n.dst);
 	if (r->n.dst && !r->inherit && version_tracked(r->n.dst) &&
