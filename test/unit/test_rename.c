@@ -1,11 +1,13 @@
 /* test_rename.c — the core's part of a rename (fs_rename_apply and
  * fs_rename_undo, path.h) linked without libfuse, on a fresh store (a
- * real RocksDB, the local tier): a rename within a directory and across
- * directories, over an existing file (purged at its last reference, or
- * kept while open), an exchange, and a failed commit, which leaves the
- * store as it was and puts memory back.  What the adapter checks before
- * (types, empty directories, permissions, the features' may_change) is
- * tested through the mount (test_posix.py).
+ * real RocksDB, the local tier): what may be renamed (fs_rename_allowed:
+ * read-only directories, journal areas, a feature's may_change hook), a
+ * rename within a directory and across directories, over an existing
+ * file (purged at its last reference, or kept while open), an exchange,
+ * and a failed commit, which leaves the store as it was and puts memory
+ * back.  What the adapter checks besides (types, empty directories,
+ * permissions, versions) is tested through the mount (test_posix.py,
+ * test_checkpoint.py).
  */
 #include <check.h>
 #include <errno.h>
@@ -24,11 +26,19 @@
 static struct fs *fs;
 static struct inode *root;
 
-/* What the test feature's hooks saw. */
+/* What the test feature's hooks saw, and what it refuses. */
 static struct {
-	unsigned before_purge, purge, free;
+	unsigned before_purge, purge, free, may_change;
 	uint64_t purged_ino;
+	uint64_t refuse_ino;	/* may_change is -EPERM for this inode */
 } seen;
+
+static int t_may_change(struct fs *f, struct inode *in)
+{
+	(void)f;
+	seen.may_change++;
+	return in->ino == seen.refuse_ino ? -EPERM : 0;
+}
 
 static void t_before_purge(struct fs *f, struct inode *in)
 {
@@ -54,6 +64,7 @@ static const struct fs_feature_ops test_feature = {
 	.before_purge = t_before_purge,
 	.purge = t_purge,
 	.free = t_free,
+	.may_change = t_may_change,
 };
 
 static void setup(void)
@@ -114,6 +125,65 @@ static struct meta_inode stored(uint64_t ino)
 	ck_assert_int_eq(meta_inode_get(fs->meta, ino, &a), 0);
 	return a;
 }
+
+/* Set IN's area POLICY and FLAGS, stored. */
+static void set_area(struct inode *in, uint8_t policy, uint32_t flags)
+{
+	struct meta_batch *b = meta_batch_new();
+
+	pthread_rwlock_wrlock(&in->lock);
+	in->attr.policy = policy;
+	in->attr.flags |= flags;
+	inode_save(b, in);
+	pthread_rwlock_unlock(&in->lock);
+	ck_assert_int_eq(fs_commit(fs, b, false), 0);
+	meta_batch_free(b);
+}
+
+START_TEST(rename_allowed_asks_the_features_and_the_areas)
+{
+	struct inode *d = corefix_mknod(fs, META_ROOT_INO, "d", S_IFDIR | 0755);
+	struct inode *j = corefix_mknod(fs, META_ROOT_INO, "j", S_IFDIR | 0755);
+	struct inode *a = corefix_mknod(fs, d->ino, "a", S_IFREG | 0644);
+	struct inode *b = corefix_mknod(fs, d->ino, "b", S_IFREG | 0644);
+	struct inode *jf;
+	struct fs_rename r = { .parent = d->ino, .newparent = d->ino, .name = "a",
+			       .newname = "b", .p = d, .np = d, .src = a, .dst = b };
+
+	ck_assert_int_eq(fs_rename_allowed(fs, &r), 0);
+	ck_assert_uint_eq(seen.may_change, 2);		/* asked of SRC and DST */
+	seen.refuse_ino = b->ino;			/* as a retained journal file */
+	ck_assert_int_eq(fs_rename_allowed(fs, &r), -EPERM);
+	seen.refuse_ino = a->ino;
+	ck_assert_int_eq(fs_rename_allowed(fs, &r), -EPERM);
+	seen.refuse_ino = 0;
+	r.dst = a;					/* two names of one inode */
+	ck_assert_int_eq(fs_rename_allowed(fs, &r), 1);
+
+	set_area(j, META_AREA_JOURNAL, 0);		/* into a journal area: no */
+	jf = corefix_mknod(fs, j->ino, "log", S_IFREG | 0644);
+	r = (struct fs_rename){ .parent = d->ino, .newparent = j->ino, .name = "a",
+				.newname = "a", .p = d, .np = j, .src = a };
+	ck_assert_int_eq(fs_rename_allowed(fs, &r), -EPERM);
+	r = (struct fs_rename){ .parent = j->ino, .newparent = j->ino, .name = "log",
+				.newname = "log2", .p = j, .np = j, .src = jf };
+	ck_assert_int_eq(fs_rename_allowed(fs, &r), 0);	/* within it: yes */
+	r = (struct fs_rename){ .parent = j->ino, .newparent = d->ino, .name = "log",
+				.newname = "a", .exchange = true, .p = j, .np = d, .src = jf,
+				.dst = a };			/* a swapped in: no */
+	ck_assert_int_eq(fs_rename_allowed(fs, &r), -EPERM);
+
+	set_area(d, META_AREA_DATASET, META_IF_SNAPSHOT);	/* a frozen tree */
+	r = (struct fs_rename){ .parent = d->ino, .newparent = d->ino, .name = "a",
+				.newname = "c", .p = d, .np = d, .src = a };
+	ck_assert_int_eq(fs_rename_allowed(fs, &r), -EROFS);
+	inode_put(fs, jf);
+	inode_put(fs, b);
+	inode_put(fs, a);
+	inode_put(fs, j);
+	inode_put(fs, d);
+}
+END_TEST
 
 START_TEST(rename_within_a_directory_moves_the_entry)
 {
@@ -348,6 +418,7 @@ int main(void)
 	TCase *tc = tcase_create("rename");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, rename_allowed_asks_the_features_and_the_areas);
 	tcase_add_test(tc, rename_within_a_directory_moves_the_entry);
 	tcase_add_test(tc, rename_across_directories_moves_a_directory_link);
 	tcase_add_test(tc, rename_over_a_file_purges_it_at_its_last_reference);
