@@ -1,12 +1,14 @@
 /* jlog.c — the records of the signed log of journal areas (journal.c):
  * each record a JSON line, its leaf hash, and where a journal file's path
- * and seal time are kept.
+ * and seal time are kept; the store's clock, and which files are a journal
+ * area's.
  *
  * Layer: feature (journal), below journal.c: calls only the core (no
  * request: test_jlog links it without libfuse).
  */
 #include "fs/journal_priv.h"
 #include "fs/inode.h"
+#include "fs/journal.h"
 #include "fs/path.h"
 #include "meta/keys.h"
 
@@ -103,6 +105,25 @@ int journal_leaf_commit(struct fs *fs, const struct leaf *l, struct meta_batch *
 		log_err("audit: recording %s of %s failed: %s", l->op, l->path ? l->path : "?",
 			strerror(-rc));
 	return rc;
+}
+
+/* Nanoseconds the store has been mounted, over its whole life. */
+int64_t journal_mono_now(struct journal *j)
+{
+	return j->mono_base + (journal_boottime() - j->boot0);
+}
+
+time_t journal_wall_of(struct journal *j, int64_t mono)
+{
+	int64_t ns = j->wall0 + (mono - j->mono_base);
+
+	return (time_t)(ns >= 0 ? ns / 1000000000 : -((-ns + 999999999) / 1000000000));
+}
+
+bool journal_file(const struct inode *in)
+{
+	return S_ISREG(in->attr.mode) && in->attr.policy == META_AREA_JOURNAL &&
+	       !(in->attr.flags & META_IF_READONLY);
 }
 
 /* Path of directory DIR from the mount root ("" for the root, else with a

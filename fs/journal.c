@@ -67,25 +67,6 @@ void journal_who(fuse_req_t req, struct leaf *l, char *comm)
 	l->comm = comm;
 }
 
-/* Nanoseconds the store has been mounted, over its whole life. */
-int64_t journal_mono_now(struct journal *j)
-{
-	return j->mono_base + (journal_boottime() - j->boot0);
-}
-
-time_t journal_wall_of(struct journal *j, int64_t mono)
-{
-	int64_t ns = j->wall0 + (mono - j->mono_base);
-
-	return (time_t)(ns >= 0 ? ns / 1000000000 : -((-ns + 999999999) / 1000000000));
-}
-
-bool journal_file(const struct inode *in)
-{
-	return S_ISREG(in->attr.mode) && in->attr.policy == META_AREA_JOURNAL &&
-	       !(in->attr.flags & META_IF_READONLY);
-}
-
 static int clock_save(struct fs *fs, struct meta_batch *b)
 {
 	uint8_t v[8];

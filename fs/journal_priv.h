@@ -1,4 +1,5 @@
-/* journal_priv.h — what journal.c and jretain.c share (fs/ internal). */
+/* journal_priv.h — what the files of the journal share (jlog.c, jretain.c,
+ * journal.c, jcontrol.c, jhooks.c; fs/ internal). */
 #ifndef AIFS_FS_JOURNAL_PRIV_H
 #define AIFS_FS_JOURNAL_PRIV_H
 
@@ -87,8 +88,16 @@ void journal_who(fuse_req_t req, struct leaf *l, char *comm);
 /* The path and seal time (-1: not sealed) kept for journal file INO. */
 void journal_path_put(struct meta_batch *b, uint64_t ino, const char *path, int64_t sealed);
 int journal_path_load(struct fs *fs, uint64_t ino, char *path, size_t len, int64_t *sealed);
-/* Retention of INO in ns: its own, else the mount's. */
+/* Retention of INO in ns: its own, else the mount's (jretain.c)... */
 int64_t journal_retention_of(struct fs *fs, uint64_t ino);
+/* ...and with *COMPLIANCE (if given): whether it was set in compliance mode. */
+int64_t journal_retention_get(struct fs *fs, uint64_t ino, bool *compliance);
+/* Keep retention NS (COMPLIANCE: locked in compliance mode) for INO in B. */
+void journal_retention_put(struct meta_batch *b, uint64_t ino, int64_t ns, bool compliance);
+/* Whether retention lets journal file IN change or go now: 0 (*WHY:
+ * "released" or "retention ended"), else -EPERM (a legal hold, still being
+ * written, retention not over); *AGE: ns since its seal, or -1. */
+int journal_retention_allows(struct fs *fs, struct inode *in, const char **why, int64_t *age);
 /* A new file INO in DIR keeps the retention DIR has now (returned, in ns)
  * and its mode (*COMPLIANCE: compliance, from DIR or the mount): the
  * record goes into B. */
