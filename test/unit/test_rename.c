@@ -3,9 +3,9 @@
  * real RocksDB, the local tier): what may be renamed (fs_rename_allowed:
  * read-only directories, journal areas, a feature's may_change hook), a
  * rename within a directory and across directories, over an existing
- * file (purged at its last reference, or kept while open), an exchange,
- * and a failed commit, which leaves the store as it was and puts memory
- * back.  What the adapter checks besides (types, empty directories,
+ * file (purged at its last reference, or kept while open) or an empty
+ * directory, an exchange, and a failed commit, which leaves the store as
+ * it was and puts memory back.  What the adapter checks besides (types, empty directories,
  * permissions, versions) is tested through the mount (test_posix.py,
  * test_checkpoint.py).
  */
@@ -307,6 +307,32 @@ START_TEST(rename_over_an_open_file_keeps_it_until_its_close)
 }
 END_TEST
 
+START_TEST(rename_over_an_empty_directory_drops_its_link)
+{
+	struct inode *d1 = corefix_mknod(fs, META_ROOT_INO, "d1", S_IFDIR | 0755);
+	struct inode *d2 = corefix_mknod(fs, META_ROOT_INO, "d2", S_IFDIR | 0755);
+	struct inode *x = corefix_mknod(fs, d1->ino, "x", S_IFDIR | 0755);
+	struct inode *y = corefix_mknod(fs, d2->ino, "y", S_IFDIR | 0755);
+	struct fs_rename r = { .parent = d1->ino, .newparent = d2->ino, .name = "x",
+			       .newname = "y", .p = d1, .np = d2, .src = x, .dst = y };
+	uint64_t yino = y->ino;
+	struct meta_inode a;
+
+	ck_assert_int_eq(rename_commit(&r), 0);
+	ck_assert_uint_eq(corefix_lookup(fs, d2->ino, "y"), x->ino);
+	ck_assert_uint_eq(stored(d1->ino).nlink, 2);	/* x's ".." left */
+	ck_assert_uint_eq(stored(d2->ino).nlink, 3);	/* y's went, x's came */
+	ck_assert_uint_eq(stored(yino).nlink, 0);
+	ck_assert(corefix_orphan(fs, yino));
+	inode_put(fs, y);
+	ck_assert_uint_eq(seen.purge, 1);
+	ck_assert_int_eq(meta_inode_get(fs->meta, yino, &a), -ENOENT);
+	inode_put(fs, x);
+	inode_put(fs, d2);
+	inode_put(fs, d1);
+}
+END_TEST
+
 START_TEST(rename_exchange_swaps_a_directory_and_a_file)
 {
 	struct inode *d1 = corefix_mknod(fs, META_ROOT_INO, "d1", S_IFDIR | 0755);
@@ -423,6 +449,7 @@ int main(void)
 	tcase_add_test(tc, rename_across_directories_moves_a_directory_link);
 	tcase_add_test(tc, rename_over_a_file_purges_it_at_its_last_reference);
 	tcase_add_test(tc, rename_over_an_open_file_keeps_it_until_its_close);
+	tcase_add_test(tc, rename_over_an_empty_directory_drops_its_link);
 	tcase_add_test(tc, rename_exchange_swaps_a_directory_and_a_file);
 #ifdef AIFS_FAILPOINTS
 	tcase_add_test(tc, failed_commit_leaves_store_and_memory_as_they_were);
