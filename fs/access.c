@@ -91,15 +91,3 @@ bool access_req_owner(fuse_req_t req, const struct meta_inode *a)
 
 	return uid == 0 || uid == a->uid;
 }
-
-bool access_refusal(int rc)
-{
-	switch (-rc) {
-	case EACCES: case EPERM: case EINVAL: case EEXIST: case ENOENT: case ENOTDIR:
-	case EISDIR: case ENAMETOOLONG: case EBUSY: case ENOTEMPTY: case EROFS:
-	case ENODATA: case ERANGE: case E2BIG:
-		return true;
-	default:
-		return false;
-	}
-}

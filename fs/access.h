@@ -20,6 +20,8 @@
 #include "fs/fs.h"
 #include "fs/fuseapi.h"
 
+#include <errno.h>
+
 #define ACCESS_GROUPS_MAX	64	/* supplementary groups looked at */
 
 /* The credentials of a request's caller. */
@@ -54,7 +56,17 @@ bool access_req_owner(fuse_req_t req, const struct meta_inode *a);
 /* True if RC is a refusal of the caller's request (a bad value, no
  * permission, a name that is or is not there), which is answered with
  * the errno and never logged above debug level: any user can repeat it
- * at will. */
-bool access_refusal(int rc);
+ * at will.  Inline: the features call it from what needs no request. */
+static inline bool access_refusal(int rc)
+{
+	switch (-rc) {
+	case EACCES: case EPERM: case EINVAL: case EEXIST: case ENOENT: case ENOTDIR:
+	case EISDIR: case ENAMETOOLONG: case EBUSY: case ENOTEMPTY: case EROFS:
+	case ENODATA: case ERANGE: case E2BIG:
+		return true;
+	default:
+		return false;
+	}
+}
 
 #endif

@@ -14,6 +14,7 @@
 #include "fs/acl.h"
 #include "fs/hooks.h"
 #include "fs/inode.h"
+#include "fs/path.h"
 #include "fs/space.h"
 #include "fs/version.h"
 #include "fs/snapshot.h"
@@ -381,7 +382,7 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 	struct meta_batch *b = NULL;
 	struct lockset ls = { .n = 0 };
 	struct meta_inode saved, psaved;
-	bool purged;
+	bool purged, deferred = false;
 	uint64_t ino;
 	uint32_t type;
 	int rc;
@@ -439,6 +440,8 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 		rc = -EBUSY;		/* a held version, as for a file */
 		goto out;
 	}
+	space_defer_begin();	/* dropped versions' data is counted until committed */
+	deferred = true;
 	if (dir && in->attr.policy == META_AREA_CHECKPOINT) {
 		rc = version_dir_drop_all(fs, b, ino, &vheld, &nvheld);
 		if (rc < 0)
@@ -452,7 +455,7 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 	purged = in->purged;
 	meta_dentry_del(b, parent, name, strlen(name));
 	if (!inode_purge_at_unlink(fs, in, b))
-		drop_link(b, in, fs_now());
+		fs_drop_link(b, in, fs_now());
 	else
 		in->attr.ctime = fs_now();
 	pin->attr.mtime = pin->attr.ctime = in->attr.ctime;
@@ -474,6 +477,8 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 	}
 	lockset_unlock(&ls);
 out:
+	if (deferred)
+		space_defer_end(fs, rc == 0);
 	pthread_rwlock_unlock(&fs->ns);
 	for (size_t i = 0; i < nvheld; i++)
 		inode_put(fs, vheld[i]);

@@ -73,19 +73,6 @@ static inline bool alias_ok(const struct inode *dir, const char *name)
 	return dir->attr.policy != META_AREA_CHECKPOINT || !fs_version_alias(name, &n);
 }
 
-/* Drop one link of IN (locked) into B: the last link makes it an orphan. */
-static inline void drop_link(struct meta_batch *b, struct inode *in, int64_t now)
-{
-	if (S_ISDIR(in->attr.mode))
-		in->attr.nlink = 0;
-	else if (in->attr.nlink > 0)
-		in->attr.nlink--;
-	in->attr.ctime = now;
-	if (in->attr.nlink == 0)
-		meta_orphan_put(b, in->ino);
-	inode_save(b, in);
-}
-
 /* snapshot_foreach callback: there is one. */
 static inline int any_snapshot(void *ctx, const char *tag, size_t len, const struct snapinfo *si)
 {

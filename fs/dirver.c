@@ -11,6 +11,7 @@
 #include "fs/content.h"
 #include "fs/version.h"
 #include "fs/snapshot.h"
+#include "fs/space.h"
 #include "meta/keys.h"
 
 #include <errno.h>
@@ -318,6 +319,7 @@ int version_dir_commit(struct fs *fs, uint64_t dir, uint32_t uid, uint32_t pid)
 
 	ver_read_comm(pid, v.comm);
 	pthread_rwlock_wrlock(&fs->ns);
+	space_defer_begin();	/* the frozen tree's references count once committed */
 	if (rc == 0)
 		rc = inode_get(fs, dir, &din);
 	if (rc == 0 && (!S_ISDIR(din->attr.mode) || din->attr.policy != META_AREA_CHECKPOINT ||
@@ -334,6 +336,7 @@ int version_dir_commit(struct fs *fs, uint64_t dir, uint32_t uid, uint32_t pid)
 	}
 	if (rc == 0)
 		rc = fs_commit(fs, b, true);
+	space_defer_end(fs, rc == 0);
 	if (rc == 0)
 		dirver_prune(fs, dir, din->parent);
 	pthread_rwlock_unlock(&fs->ns);
@@ -420,6 +423,7 @@ void dirver_prune(struct fs *fs, uint64_t dir, uint64_t parent)
 	if (!l)
 		return;
 	b = meta_batch_new();
+	space_defer_begin();	/* the dropped trees' data is counted until committed */
 	/* as for files: the last KEEP stay; of the older ones, those held,
 	 * every K-th and the newest complete one stay too */
 	excess = l->count > keep ? l->count - keep : 0;
@@ -452,6 +456,7 @@ void dirver_prune(struct fs *fs, uint64_t dir, uint64_t parent)
 	}
 	if (b && rc == 0 && dropped)
 		rc = fs_commit(fs, b, false);
+	space_defer_end(fs, b && rc == 0);
 	if (rc < 0)
 		log_err("directory %llu: pruning its versions failed: %s",
 			(unsigned long long)dir, strerror(-rc));

@@ -1,22 +1,23 @@
 /* jlog.c — the records of the signed log of journal areas (journal.c):
  * each record a JSON line, its leaf hash, and where a journal file's path
- * and seal time are kept; the caller's identity for a record.
+ * and seal time are kept; the store's clock, and which files are a journal
+ * area's.
  *
- * Layer: feature (journal), below journal.c: calls only the core.
+ * Layer: feature (journal), below journal.c: calls only the core (no
+ * request: test_jlog links it without libfuse).
  */
 #include "fs/journal_priv.h"
 #include "fs/inode.h"
+#include "fs/journal.h"
 #include "fs/path.h"
 #include "meta/keys.h"
 #include "tier/failpoint.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 /* Put record SEQ (time T) for L into B and its leaf hash into H (caller
  * holds the journal lock, which also guards the record's builder). */
@@ -106,35 +107,23 @@ int journal_leaf_commit(struct fs *fs, const struct leaf *l, struct meta_batch *
 	return rc;
 }
 
-/* The caller's identity.  The command name is read from /proc once per
- * process and second on each worker thread, not once per record. */
-void journal_who(fuse_req_t req, struct leaf *l, char *comm)
+/* Nanoseconds the store has been mounted, over its whole life. */
+int64_t journal_mono_now(struct journal *j)
 {
-	static __thread uint32_t last_pid;
-	static __thread int64_t last_time;
-	static __thread char last_comm[16];
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	int64_t now = journal_boottime();
+	return j->mono_base + (journal_boottime() - j->boot0);
+}
 
-	l->uid = ctx->uid;
-	l->pid = ctx->pid;
-	if ((uint32_t)ctx->pid != last_pid || now - last_time > 1000000000) {
-		char p[64];
-		int fd;
-		ssize_t n;
+time_t journal_wall_of(struct journal *j, int64_t mono)
+{
+	int64_t ns = j->wall0 + (mono - j->mono_base);
 
-		snprintf(p, sizeof(p), "/proc/%u/comm", (unsigned)ctx->pid);
-		fd = open(p, O_RDONLY | O_CLOEXEC);
-		n = fd >= 0 ? read(fd, last_comm, 15) : -1;
-		if (fd >= 0)
-			close(fd);
-		last_comm[n > 0 ? n : 0] = 0;
-		last_comm[strcspn(last_comm, "\n")] = 0;
-		last_pid = ctx->pid;
-		last_time = now;
-	}
-	memcpy(comm, last_comm, 16);
-	l->comm = comm;
+	return (time_t)(ns >= 0 ? ns / 1000000000 : -((-ns + 999999999) / 1000000000));
+}
+
+bool journal_file(const struct inode *in)
+{
+	return S_ISREG(in->attr.mode) && in->attr.policy == META_AREA_JOURNAL &&
+	       !(in->attr.flags & META_IF_READONLY);
 }
 
 /* Path of directory DIR from the mount root ("" for the root, else with a

@@ -36,23 +36,35 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Nanoseconds the store has been mounted, over its whole life. */
-int64_t journal_mono_now(struct journal *j)
+/* The caller's identity.  The command name is read from /proc once per
+ * process and second on each worker thread, not once per record. */
+void journal_who(fuse_req_t req, struct leaf *l, char *comm)
 {
-	return j->mono_base + (journal_boottime() - j->boot0);
-}
+	static __thread uint32_t last_pid;
+	static __thread int64_t last_time;
+	static __thread char last_comm[16];
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	int64_t now = journal_boottime();
 
-time_t journal_wall_of(struct journal *j, int64_t mono)
-{
-	int64_t ns = j->wall0 + (mono - j->mono_base);
+	l->uid = ctx->uid;
+	l->pid = ctx->pid;
+	if ((uint32_t)ctx->pid != last_pid || now - last_time > 1000000000) {
+		char p[64];
+		int fd;
+		ssize_t n;
 
-	return (time_t)(ns >= 0 ? ns / 1000000000 : -((-ns + 999999999) / 1000000000));
-}
-
-bool journal_file(const struct inode *in)
-{
-	return S_ISREG(in->attr.mode) && in->attr.policy == META_AREA_JOURNAL &&
-	       !(in->attr.flags & META_IF_READONLY);
+		snprintf(p, sizeof(p), "/proc/%u/comm", (unsigned)ctx->pid);
+		fd = open(p, O_RDONLY | O_CLOEXEC);
+		n = fd >= 0 ? read(fd, last_comm, 15) : -1;
+		if (fd >= 0)
+			close(fd);
+		last_comm[n > 0 ? n : 0] = 0;
+		last_comm[strcspn(last_comm, "\n")] = 0;
+		last_pid = ctx->pid;
+		last_time = now;
+	}
+	memcpy(comm, last_comm, 16);
+	l->comm = comm;
 }
 
 static int clock_save(struct fs *fs, struct meta_batch *b)

@@ -1,6 +1,7 @@
-/* journal.h — journal areas (journal.c: the log; jretain.c: nodes,
- * retention, holds and deletions; jhooks.c: the journal's hooks, by which
- * it claims its files): append-only files, sealed at their last close,
+/* journal.h — journal areas (jlog.c: the log's records; jretain.c:
+ * retention; journal.c: the log; jcontrol.c: nodes, retention settings,
+ * holds and deletions; jhooks.c: the journal's hooks, by which it claims
+ * its files): append-only files, sealed at their last close,
  * kept until their retention ends; every create, write, seal, retention
  * change and deletion is a leaf of a Merkle log whose head is signed.
  *

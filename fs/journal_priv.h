@@ -1,7 +1,7 @@
-/* journal_priv.h — what the files of the journal feature share (fs/ internal).
+/* journal_priv.h — what the files of the journal feature share (jlog.c,
+ * jretain.c, journal.c, jcontrol.c, jhooks.c; fs/ internal).
  *
- * Layer: private to the journal feature (journal.c, jlog.c, jretain.c,
- * jhooks.c).
+ * Layer: private to the journal feature.
  */
 #ifndef AIFS_FS_JOURNAL_PRIV_H
 #define AIFS_FS_JOURNAL_PRIV_H
@@ -89,13 +89,21 @@ int journal_leaf_put_next(struct fs *fs, const struct leaf *l, struct meta_batch
  * lock); its leaf hash into H (jlog.c).  0, or -ENOMEM (logged). */
 int journal_leaf_put(struct fs *fs, const struct leaf *l, uint64_t seq, int64_t t,
 		     struct meta_batch *b, uint8_t h[32]);
-/* Fill L's uid, pid and comm (COMM: 16 bytes) from REQ. */
+/* Fill L's uid, pid and comm (COMM: 16 bytes) from REQ (journal.c). */
 void journal_who(fuse_req_t req, struct leaf *l, char *comm);
 /* The path and seal time (-1: not sealed) kept for journal file INO. */
 void journal_path_put(struct meta_batch *b, uint64_t ino, const char *path, int64_t sealed);
 int journal_path_load(struct fs *fs, uint64_t ino, char *path, size_t len, int64_t *sealed);
-/* Retention of INO in ns: its own, else the mount's. */
+/* Retention of INO in ns: its own, else the mount's (jretain.c)... */
 int64_t journal_retention_of(struct fs *fs, uint64_t ino);
+/* ...and with *COMPLIANCE (if given): whether it was set in compliance mode. */
+int64_t journal_retention_get(struct fs *fs, uint64_t ino, bool *compliance);
+/* Keep retention NS (COMPLIANCE: locked in compliance mode) for INO in B. */
+void journal_retention_put(struct meta_batch *b, uint64_t ino, int64_t ns, bool compliance);
+/* Whether retention lets journal file IN change or go now: 0 (*WHY:
+ * "released" or "retention ended"), else -EPERM (a legal hold, still being
+ * written, retention not over); *AGE: ns since its seal, or -1. */
+int journal_retention_allows(struct fs *fs, struct inode *in, const char **why, int64_t *age);
 /* A new file INO in DIR keeps the retention DIR has now (returned, in ns)
  * and its mode (*COMPLIANCE: compliance, from DIR or the mount): the
  * record goes into B. */

@@ -1,8 +1,9 @@
 /* rename.c — rename(2) and renameat2 (RENAME_NOREPLACE, RENAME_EXCHANGE)
  * within the namespace: under fs->ns held for writing, the inodes involved
- * locked in inode-number order, all records in one batch; what the rename
- * changed in memory is put back if the commit fails.  The history of a
- * checkpoint file (versions, pins) follows the name it is renamed over.
+ * locked in inode-number order, all records in one batch, which the core
+ * makes (fs_rename_apply, path.h); what the rename changed in memory is
+ * put back if the commit fails.  The history of a checkpoint file
+ * (versions, pins) follows the name it is renamed over.
  */
 #include "fs/dir_priv.h"
 #include "fs/layouts.h"
@@ -10,6 +11,7 @@
 #include "fs/acl.h"
 #include "fs/hooks.h"
 #include "fs/inode.h"
+#include "fs/path.h"
 #include "fs/version.h"
 #include "fs/snapshot.h"
 #include "fs/journal.h"
@@ -42,11 +44,9 @@ static int rename_check(struct fs *fs, struct inode *src, struct inode *dst)
 }
 
 struct rename_op {
+	struct fs_rename n;	/* the rename, as the core applies it */
 	fuse_req_t req;
-	fuse_ino_t parent, newparent;
-	const char *name, *newname;
 	unsigned flags;
-	struct inode *p, *np, *src, *dst;
 	bool inherit;		/* DST's versions continue on SRC */
 };
 
@@ -68,96 +68,20 @@ static bool history_follows(fuse_req_t req, struct inode *dst)
 	return acl_access_check(fs, &c, &a, R_OK) == 0;
 }
 
-/* Apply the rename R (inodes locked) into B. */
-static void rename_apply(struct meta_batch *b, struct rename_op *r)
-{
-	int64_t now = fs_now();
-	bool sdir = S_ISDIR(r->src->attr.mode);
-
-	if (r->flags & RENAME_EXCHANGE) {
-		bool ddir = S_ISDIR(r->dst->attr.mode);
-
-		meta_dentry_put(b, r->parent, r->name, strlen(r->name), r->dst->ino,
-				r->dst->attr.mode & S_IFMT);
-		if (sdir != ddir && r->p != r->np) {
-			r->p->attr.nlink += sdir ? -1 : 1;
-			r->np->attr.nlink += sdir ? 1 : -1;
-		}
-		r->dst->attr.ctime = now;
-		if (ddir)
-			r->dst->parent = r->parent;
-		inode_save(b, r->dst);
-	} else {
-		meta_dentry_del(b, r->parent, r->name, strlen(r->name));
-		if (r->dst) {
-			drop_link(b, r->dst, now);
-			if (S_ISDIR(r->dst->attr.mode))
-				r->np->attr.nlink--;
-		}
-		if (sdir && r->p != r->np) {
-			r->p->attr.nlink--;
-			r->np->attr.nlink++;
-		}
-	}
-	meta_dentry_put(b, r->newparent, r->newname, strlen(r->newname), r->src->ino,
-			r->src->attr.mode & S_IFMT);
-	r->src->attr.ctime = now;
-	r->src->parent = r->newparent;
-	r->p->attr.mtime = r->p->attr.ctime = now;
-	r->np->attr.mtime = r->np->attr.ctime = now;
-	inode_save(b, r->src);
-	inode_save(b, r->p);
-	if (r->np != r->p)
-		inode_save(b, r->np);
-}
-
-/* What rename_apply changes in memory, to put back if the commit fails. */
-struct rename_saved {
-	struct meta_inode attr[4];
-	uint64_t parent[4];
-	bool purged[4];
-};
-
-static void rename_save(struct rename_op *r, struct rename_saved *s)
-{
-	for (int i = 0; i < 4; i++) {
-		struct inode *in = (&r->p)[i];
-
-		if (in) {
-			s->attr[i] = in->attr;
-			s->parent[i] = in->parent;
-			s->purged[i] = in->purged;
-		}
-	}
-}
-
-static void rename_restore(struct rename_op *r, const struct rename_saved *s)
-{
-	for (int i = 0; i < 4; i++) {
-		struct inode *in = (&r->p)[i];
-
-		if (in) {
-			in->attr = s->attr[i];
-			in->parent = s->parent[i];
-			in->purged = s->purged[i];
-		}
-	}
-}
-
 static int rename_load(struct fs *fs, struct rename_op *r)
 {
 	uint64_t sino, dino;
 	uint32_t type;
 	int rc;
 
-	if (virt_is(r->parent) || virt_is(r->newparent))
+	if (virt_is(r->n.parent) || virt_is(r->n.newparent))
 		return -EROFS;
-	rc = meta_dentry_get(fs->meta, r->parent, r->name, strlen(r->name), &sino, &type);
-	if (rc == -ENOENT && fs_lookup_alias(fs, r->parent, r->name, &r->src) == 0)
+	rc = meta_dentry_get(fs->meta, r->n.parent, r->n.name, strlen(r->n.name), &sino, &type);
+	if (rc == -ENOENT && fs_lookup_alias(fs, r->n.parent, r->n.name, &r->n.src) == 0)
 		return -EROFS;		/* FILE@vN */
 	if (rc < 0)
 		return rc;
-	rc = meta_dentry_get(fs->meta, r->newparent, r->newname, strlen(r->newname), &dino,
+	rc = meta_dentry_get(fs->meta, r->n.newparent, r->n.newname, strlen(r->n.newname), &dino,
 			     &type);
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
@@ -165,47 +89,46 @@ static int rename_load(struct fs *fs, struct rename_op *r)
 		return -EEXIST;
 	if (rc == -ENOENT && (r->flags & RENAME_EXCHANGE))
 		return -ENOENT;
-	if (rc == 0 && (rc = inode_get(fs, dino, &r->dst)) < 0)
+	if (rc == 0 && (rc = inode_get(fs, dino, &r->n.dst)) < 0)
 		return rc;
-	if ((rc = inode_get(fs, sino, &r->src)) < 0 ||
-	    (rc = inode_get(fs, r->parent, &r->p)) < 0 ||
-	    (rc = inode_get(fs, r->newparent, &r->np)) < 0)
+	if ((rc = inode_get(fs, sino, &r->n.src)) < 0 ||
+	    (rc = inode_get(fs, r->n.parent, &r->n.p)) < 0 ||
+	    (rc = inode_get(fs, r->n.newparent, &r->n.np)) < 0)
 		return rc;
-	if ((r->p->attr.flags | r->np->attr.flags) & META_IF_READONLY)
-		return -EROFS;
-	/* A journal area holds only what was written there: nothing moves in
-	 * from outside, so no one plants a file the log never saw. */
-	if ((r->np->attr.policy == META_AREA_JOURNAL &&
-	     r->src->attr.policy != META_AREA_JOURNAL) ||
-	    (r->flags & RENAME_EXCHANGE && r->p->attr.policy == META_AREA_JOURNAL &&
-	     r->dst->attr.policy != META_AREA_JOURNAL))
-		return -EPERM;
-	if ((rc = fs_hook_may_change(fs, r->src)) < 0 ||
-	    (r->dst && (rc = fs_hook_may_change(fs, r->dst)) < 0))
-		return rc;
-	if (r->dst == r->src)
-		return 1;		/* two links of one inode: nothing to do */
-	r->inherit = r->dst && !(r->flags & RENAME_EXCHANGE) && version_tracked(r->src) &&
-		     version_tracked(r->dst) && history_follows(r->req, r->dst);
-	if (r->dst && !r->inherit && version_tracked(r->dst) &&
-	    !((r->flags & RENAME_EXCHANGE) && version_tracked(r->src)) &&
-	    r->dst->attr.nlink == 1 && version_file_held(fs, r->dst->ino))
+	rc = fs_rename_allowed(fs, &r->n);
+	if (rc != 0)
+		return rc;		/* 1: two links of one inode, nothing to do */
+	r->inherit = r->n.dst && !(r->flags & RENAME_EXCHANGE) && version_tracked(r->n.src) &&
+		     version_tracked(r->n.dst) && history_follows(r->req, r->n.dst);
+	if (r->n.dst && !r->inherit && version_tracked(r->n.dst) &&
+	    !((r->flags & RENAME_EXCHANGE) && version_tracked(r->n.src)) &&
+	    r->n.dst->attr.nlink == 1 && version_file_held(fs, r->n.dst->ino))
 		return -EBUSY;	/* replacing it would drop a held version */
-	if (!alias_ok(r->np, r->newname) ||
-	    (r->flags & RENAME_EXCHANGE && !alias_ok(r->p, r->name)))
+	if (!alias_ok(r->n.np, r->n.newname) ||
+	    (r->flags & RENAME_EXCHANGE && !alias_ok(r->n.p, r->n.name)))
 		return -EINVAL;
 	if (r->flags & RENAME_EXCHANGE)
 		return 0;
-	return rename_check(fs, r->src, r->dst);
+	return rename_check(fs, r->n.src, r->n.dst);
+}
+
+/* Drop the references rename_load took. */
+static void rename_put(struct fs *fs, struct fs_rename *n)
+{
+	struct inode *v[4] = { n->p, n->np, n->src, n->dst };
+
+	for (int i = 0; i < 4; i++)
+		if (v[i])
+			inode_put(fs, v[i]);
 }
 
 static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
 	struct fs *fs = fuse_req_userdata(req);
-	struct rename_op r = { .req = req, .parent = parent, .newparent = newparent, .name = name,
-			       .newname = newname, .flags = flags };
-	struct rename_saved saved;
+	struct rename_op r = { .req = req, .flags = flags,
+			       .n = { .parent = parent, .newparent = newparent, .name = name,
+				      .newname = newname, .exchange = flags & RENAME_EXCHANGE } };
 	struct meta_batch *b = NULL;
 	struct lockset ls = { .n = 0 };
 	int rc;
@@ -231,29 +154,26 @@ static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = -ENOMEM;
 		goto out;
 	}
-	lockset_add(&ls, r.p);
-	lockset_add(&ls, r.np);
-	lockset_add(&ls, r.src);
-	lockset_add(&ls, r.dst);
+	lockset_add(&ls, r.n.p);
+	lockset_add(&ls, r.n.np);
+	lockset_add(&ls, r.n.src);
+	lockset_add(&ls, r.n.dst);
 	lockset_lock(&ls);
 	rc = 0;
 	if (r.inherit)
-		rc = version_rename(fs, b, r.src->ino, r.dst->ino);	/* history follows the name */
-	if (rc == 0 && r.dst && !(flags & RENAME_EXCHANGE) && journal_file(r.dst)) {
-		rename_save(&r, &saved);
-		rename_apply(b, &r);
-		rc = journal_delete_begin(fs, req, r.dst, b);	/* the replaced file */
+		rc = version_rename(fs, b, r.n.src->ino, r.n.dst->ino);	/* history follows the name */
+	if (rc == 0) {
+		bool jdel = r.n.dst && !r.n.exchange && journal_file(r.n.dst);
+
+		fs_rename_apply(b, &r.n);
+		if (jdel)
+			rc = journal_delete_begin(fs, req, r.n.dst, b);	/* the replaced file */
 		if (rc == 0)
 			rc = fs_commit(fs, b, false);
-		journal_delete_end(fs, rc);
+		if (jdel)
+			journal_delete_end(fs, rc);
 		if (rc < 0)
-			rename_restore(&r, &saved);
-	} else if (rc == 0) {
-		rename_save(&r, &saved);
-		rename_apply(b, &r);
-		rc = fs_commit(fs, b, false);
-		if (rc < 0)
-			rename_restore(&r, &saved);
+			fs_rename_undo(&r.n);
 	}
 	lockset_unlock(&ls);
 out:
@@ -261,15 +181,10 @@ out:
 	/* A PyTorch distributed checkpoint is complete when its .metadata
 	 * lands, a TensorFlow one when its state file does (layouts.c): the
 	 * directory commits as one version. */
-	if (rc == 0 && r.np && r.np->attr.policy == META_AREA_CHECKPOINT &&
+	if (rc == 0 && r.n.np && r.n.np->attr.policy == META_AREA_CHECKPOINT &&
 	    layout_rename_commits(fs, newparent, newname))
 		version_dir_commit(fs, newparent, fuse_req_ctx(req)->uid, fuse_req_ctx(req)->pid);
-	for (int i = 0; i < 4; i++) {
-		struct inode *in = (&r.p)[i];
-
-		if (in)
-			inode_put(fs, in);
-	}
+	rename_put(fs, &r.n);
 	meta_batch_free(b);
 	fuse_reply_err(req, rc > 0 ? 0 : -rc);
 }

@@ -259,6 +259,7 @@ int snapshot_create(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid, u
 	if (!tag[0] || strlen(tag) > META_NAME_MAX || strchr(tag, '/') || tag[0] == '.')
 		return -EINVAL;
 	pthread_rwlock_wrlock(&fs->ns);
+	space_defer_begin();	/* the copies' references count once committed */
 	rc = inode_get(fs, ds, &dir);
 	if (rc == 0 && (dir->attr.policy != META_AREA_DATASET ||
 			(dir->attr.flags & META_IF_READONLY)))
@@ -291,6 +292,7 @@ int snapshot_create(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid, u
 		rc = fs_commit(fs, c.b, true);
 	}
 	atomic_store(&freezing, 0);
+	space_defer_end(fs, rc == 0);
 	pthread_rwlock_unlock(&fs->ns);
 	if (rc < 0 && access_refusal(rc))
 		log_debug("snapshot %s of directory %llu refused: %s", tag, (unsigned long long)ds,
@@ -422,6 +424,7 @@ int snapshot_delete(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid)
 	if (uid != 0 && (meta_inode_get(fs->meta, ds, &dsa) < 0 || dsa.uid != uid))
 		return -EACCES;		/* only the directory's owner (or root) */
 	pthread_rwlock_wrlock(&fs->ns);
+	space_defer_begin();	/* the data stays counted unless the drop commits */
 	rc = meta_rec_get(fs->meta, REC_P, k, klen, &v, &vlen);
 	if (rc == 0) {
 		memcpy(&root, v, 8);
@@ -441,6 +444,7 @@ int snapshot_delete(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid)
 		meta_rec_del(d.b, REC_USE, rk, 8);
 		rc = fs_commit(fs, d.b, false);
 	}
+	space_defer_end(fs, rc == 0);
 	pthread_rwlock_unlock(&fs->ns);
 	for (size_t i = 0; i < d.nh; i++)
 		inode_put(fs, d.held[i]);

@@ -208,7 +208,7 @@ static void discard_queue(struct space *sp, const struct tier_ref *r, uint32_t i
 }
 
 /* A ref taken or an unref held back while this thread defers (see
- * space_defer_begin); malloc'd per deferral, freed at its end. */
+ * space_defer_begin); malloc'd per outermost deferral, freed at its end. */
 struct dref {
 	struct tier_ref ref;
 	uint32_t inner;
@@ -216,8 +216,14 @@ struct dref {
 	bool unref, unique;
 };
 
+/* Deferrals nest (a snapshot's copy flushes the open files it copies,
+ * each in a batch of its own): each level ends what it added since its
+ * begin, at V[MARK[level]]. */
+#define DEFER_DEPTH	4
+
 static __thread struct {
-	bool on;
+	unsigned depth;
+	size_t mark[DEFER_DEPTH];
 	struct dref *v;
 	size_t n, cap;
 } defer;
@@ -240,7 +246,7 @@ static bool defer_add(const struct dref *d)
 
 void space_ref(struct fs *fs, const struct tier_ref *r)
 {
-	if (defer.on && !defer_add(&(struct dref){ .ref = *r }))
+	if (defer.depth && !defer_add(&(struct dref){ .ref = *r }))
 		log_err("space accounting: out of memory: a reference taken for a "
 			"change that may not commit cannot be undone");
 	pthread_mutex_lock(&fs->space->lock);
@@ -272,9 +278,9 @@ void space_unref(struct fs *fs, const struct tier_ref *r, uint32_t inner, uint64
 	struct dref d = { .ref = *r, .inner = inner, .len = len, .unref = true,
 			  .unique = unique };
 
-	if (defer.on && defer_add(&d))
+	if (defer.depth && defer_add(&d))
 		return;
-	if (defer.on)
+	if (defer.depth)
 		log_err("space accounting: out of memory: space of a change that may "
 			"not commit is given back now");
 	unref_now(fs, r, inner, len, unique);
@@ -282,13 +288,16 @@ void space_unref(struct fs *fs, const struct tier_ref *r, uint32_t inner, uint64
 
 void space_defer_begin(void)
 {
-	defer.on = true;
-	defer.n = 0;
+	if (defer.depth == DEFER_DEPTH)
+		abort();	/* a bug: deferrals nest as deep as calls do */
+	defer.mark[defer.depth++] = defer.n;
 }
 
 void space_defer_end(struct fs *fs, bool committed)
 {
-	for (size_t i = 0; i < defer.n; i++) {
+	size_t mark = defer.mark[--defer.depth];
+
+	for (size_t i = mark; i < defer.n; i++) {
 		const struct dref *d = &defer.v[i];
 
 		if (committed && d->unref)
@@ -296,10 +305,12 @@ void space_defer_end(struct fs *fs, bool committed)
 		else if (!committed && !d->unref)
 			unref_now(fs, &d->ref, 0, 0, false);	/* the record never was */
 	}
-	free(defer.v);
-	defer.v = NULL;
-	defer.n = defer.cap = 0;
-	defer.on = false;
+	defer.n = mark;
+	if (defer.depth == 0) {
+		free(defer.v);
+		defer.v = NULL;
+		defer.cap = 0;
+	}
 }
 
 static void unref_now(struct fs *fs, const struct tier_ref *r, uint32_t inner, uint64_t len,

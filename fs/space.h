@@ -32,7 +32,9 @@ void space_unref(struct fs *fs, const struct tier_ref *r, uint32_t inner, uint64
 /* A batch that may fail to commit: between space_defer_begin and
  * space_defer_end this thread's space_unref calls are held back, and its
  * space_ref calls remembered.  End applies the unrefs if COMMITTED, else
- * undoes the refs: the counts stay those of the records on disk. */
+ * undoes the refs: the counts stay those of the records on disk.  They
+ * nest (up to 4 deep): an inner pair ends what was done since its begin,
+ * for a batch committed on its own while the outer one is being made. */
 void space_defer_begin(void);
 void space_defer_end(struct fs *fs, bool committed);
 /* Bracket a tier append; REF is the new extent (counted once) or NULL. */

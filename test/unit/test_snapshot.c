@@ -1,0 +1,318 @@
+/* test_snapshot.c — dataset snapshots (snapshot.c) against the core,
+ * linked without libfuse on a fresh store (a real RocksDB, the local
+ * tier): a snapshot freezes a tree sharing its data, its deletion brings
+ * the records and the extents' reference counts back to what they were,
+ * what is refused, and a failed commit of either, after which the counts
+ * are still those of the records in the store.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fs/fs.h"
+#include "fs/data.h"
+#include "fs/extmap.h"
+#include "fs/inode.h"
+#include "fs/snapshot.h"
+#include "fs/space.h"
+#include "test/unit/corefix.h"
+#include "tier/failpoint.h"
+
+static struct fs *fs;
+static struct inode *ds, *sub;
+static uint64_t ia, ib;		/* ds/a, ds/sub/b: not in memory, as most files */
+
+#define ALEN	100000
+#define BLEN	30000
+
+static void setup(void)
+{
+	struct meta_batch *b = meta_batch_new();
+	struct inode *d;
+
+	fs = corefix_open(NULL);
+	d = corefix_mknod(fs, META_ROOT_INO, "ds", S_IFDIR | 0755);
+	pthread_rwlock_wrlock(&d->lock);
+	d->attr.policy = META_AREA_DATASET;
+	inode_save(b, d);
+	pthread_rwlock_unlock(&d->lock);
+	ck_assert_int_eq(fs_commit(fs, b, false), 0);
+	meta_batch_free(b);
+	ds = d;
+	sub = corefix_mknod(fs, ds->ino, "sub", S_IFDIR | 0755);
+	d = corefix_mknod(fs, ds->ino, "a", S_IFREG | 0644);
+	ck_assert_int_eq(d->attr.policy, META_AREA_DATASET);
+	ck_assert_int_eq(corefix_write(fs, d, ALEN, 1), 0);
+	ia = d->ino;
+	inode_put(fs, d);
+	d = corefix_mknod(fs, sub->ino, "b", S_IFREG | 0644);
+	ck_assert_int_eq(corefix_write(fs, d, BLEN, 2), 0);
+	ib = d->ino;
+	inode_put(fs, d);
+	ck_assert_ptr_null(inode_peek(fs, ia));
+}
+
+static void teardown(void)
+{
+	inode_put(fs, sub);
+	inode_put(fs, ds);
+	corefix_close(fs);
+	fs = NULL;
+}
+
+static int first_cb(void *ctx, const struct meta_extent *e)
+{
+	*(struct tier_ref *)ctx = e->ref;
+	return 1;
+}
+
+/* The stored extent of INO's first extent record. */
+static struct tier_ref first_ref(uint64_t ino)
+{
+	struct tier_ref r;
+
+	ck_assert_int_eq(meta_extent_foreach(fs->meta, ino, first_cb, &r), 1);
+	return r;
+}
+
+struct census {
+	struct tier_ref ref;
+	uint32_t refs;		/* extent records referencing REF */
+	uint64_t inodes;	/* inode records */
+	struct fs *fs;
+};
+
+static int census_ext(void *ctx, const struct meta_extent *e)
+{
+	struct census *c = ctx;
+
+	if (e->ref.tier == c->ref.tier && e->ref.seg == c->ref.seg && e->ref.off == c->ref.off)
+		c->refs++;
+	return 0;
+}
+
+static int census_inode(void *ctx, const struct meta_inode *a)
+{
+	struct census *c = ctx;
+
+	c->inodes++;
+	return S_ISREG(a->mode) ? meta_extent_foreach(c->fs->meta, a->ino, census_ext, c) : 0;
+}
+
+/* Count the store's records: how many reference REF, how many inodes. */
+static struct census census(struct tier_ref ref)
+{
+	struct census c = { .ref = ref, .fs = fs };
+
+	ck_assert_int_eq(meta_inode_foreach(fs->meta, census_inode, &c), 0);
+	return c;
+}
+
+/* The in-memory count of REF is what the store's records say, N. */
+static void refs_are(struct tier_ref ref, uint32_t n)
+{
+	ck_assert_uint_eq(census(ref).refs, n);
+	ck_assert_uint_eq(space_refs(fs, &ref), n);
+}
+
+/* IN's first LEN bytes are pattern SEED. */
+static void content_is(uint64_t ino, size_t len, unsigned seed)
+{
+	char *got = malloc(len);
+	struct inode *in;
+	size_t n = 0;
+
+	ck_assert_int_eq(inode_get(fs, ino, &in), 0);
+	pthread_rwlock_wrlock(&in->lock);
+	ck_assert_int_eq(fs_map_load(fs, in), 0);
+	ck_assert_int_eq(fs_read(fs, in, got, len, 0, &n), 0);
+	pthread_rwlock_unlock(&in->lock);
+	inode_put(fs, in);
+	ck_assert_uint_eq(n, len);
+	for (size_t i = 0; i < len; i++)
+		ck_assert_msg(got[i] == (char)(i * 31 + seed), "byte %zu differs", i);
+	free(got);
+}
+
+START_TEST(snapshot_freezes_the_tree_sharing_its_data)
+{
+	struct tier_ref ra = first_ref(ia), rb = first_ref(ib);
+	uint64_t root = 0, sroot, sa, ssub, sb;
+	struct snapinfo si;
+	struct meta_inode a;
+	struct inode *fa;
+
+	refs_are(ra, 1);
+	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), 0);
+	ck_assert_int_eq(snapshot_get(fs, ds->ino, "t1", &si), 0);
+	sroot = si.root;
+	ck_assert_uint_eq(sroot, root);
+	ck_assert_uint_eq(si.files, 2);
+	ck_assert_uint_eq(si.bytes, ALEN + BLEN);
+	sa = corefix_lookup(fs, sroot, "a");
+	ssub = corefix_lookup(fs, sroot, "sub");
+	ck_assert_uint_ne(sa, 0);
+	ck_assert_uint_ne(sa, ia);		/* a copy, not the live file */
+	ck_assert_uint_ne(ssub, 0);
+	sb = corefix_lookup(fs, ssub, "b");
+	ck_assert_uint_ne(sb, 0);
+	ck_assert_int_eq(meta_inode_get(fs->meta, sa, &a), 0);
+	ck_assert(a.flags & META_IF_SNAPSHOT);
+	ck_assert_uint_eq(a.size, ALEN);
+	ck_assert_int_eq(meta_inode_get(fs->meta, sroot, &a), 0);
+	ck_assert(a.flags & META_IF_SNAPROOT);
+	refs_are(ra, 2);			/* the data is shared */
+	refs_are(rb, 2);
+
+	ck_assert_int_eq(inode_get(fs, ia, &fa), 0);
+	ck_assert_int_eq(corefix_write(fs, fa, ALEN, 7), 0);	/* the live file changes */
+	inode_put(fs, fa);
+	content_is(ia, ALEN, 7);
+	content_is(sa, ALEN, 1);		/* the frozen one does not */
+	content_is(sb, BLEN, 2);
+	refs_are(ra, 1);
+	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), -EEXIST);
+}
+END_TEST
+
+START_TEST(snapshot_delete_brings_records_and_counts_back)
+{
+	struct tier_ref ra = first_ref(ia), rb = first_ref(ib);
+	struct census before = census(ra);
+	struct snapinfo si;
+	struct meta_inode a;
+	uint64_t root;
+
+	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), 0);
+	ck_assert_uint_eq(census(ra).inodes, before.inodes + 4);	/* root, sub, a, b */
+	ck_assert_int_eq(snapshot_delete(fs, ds->ino, "t1", 0), 0);
+	ck_assert_int_eq(snapshot_get(fs, ds->ino, "t1", &si), -ENOENT);
+	ck_assert_int_eq(meta_inode_get(fs->meta, root, &a), -ENOENT);
+	ck_assert_uint_eq(census(ra).inodes, before.inodes);
+	refs_are(ra, 1);
+	refs_are(rb, 1);
+	ck_assert_int_eq(snapshot_delete(fs, ds->ino, "t1", 0), -ENOENT);
+	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), 0);	/* the tag is free */
+	refs_are(ra, 2);
+}
+END_TEST
+
+START_TEST(snapshot_refusals)
+{
+	uint64_t root;
+
+	ck_assert_int_eq(snapshot_create(fs, sub->ino, "t", 0, &root), 0);	/* any dataset dir */
+	ck_assert_int_eq(snapshot_create(fs, META_ROOT_INO, "t", 0, &root), -EPERM);
+	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t", 1000, &root), -EACCES);
+	ck_assert_int_eq(snapshot_create(fs, ds->ino, "", 0, &root), -EINVAL);
+	ck_assert_int_eq(snapshot_create(fs, ds->ino, "a/b", 0, &root), -EINVAL);
+	ck_assert_int_eq(snapshot_create(fs, ds->ino, ".t", 0, &root), -EINVAL);
+	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t", 0, &root), 0);
+	ck_assert_int_eq(snapshot_delete(fs, ds->ino, "t", 1000), -EACCES);
+	ck_assert_int_eq(snapshot_delete(fs, ds->ino, "t", 0), 0);
+}
+END_TEST
+
+#ifdef AIFS_FAILPOINTS
+START_TEST(failed_snapshot_commit_leaves_no_snapshot_and_no_counts)
+{
+	struct tier_ref ra = first_ref(ia), rb = first_ref(ib);
+	struct census before = census(ra);
+	struct snapinfo si;
+	uint64_t root;
+
+	ck_assert_int_eq(failpoint_arm("meta_commit:1=EIO"), 0);
+	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), -EIO);
+	ck_assert_int_eq(snapshot_get(fs, ds->ino, "t1", &si), -ENOENT);
+	ck_assert_uint_eq(census(ra).inodes, before.inodes);
+	refs_are(ra, 1);
+	refs_are(rb, 1);
+	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), 0);
+	refs_are(ra, 2);
+}
+END_TEST
+
+/* Write LEN bytes of pattern SEED at 0 into IN, left in its buffer. */
+static void write_buffered(struct inode *in, size_t len, unsigned seed)
+{
+	char *buf = malloc(len);
+
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (char)(i * 31 + seed);
+	pthread_rwlock_wrlock(&in->lock);
+	ck_assert_int_eq(fs_write(fs, in, buf, len, 0), 0);
+	ck_assert(in->wb_dirty);
+	pthread_rwlock_unlock(&in->lock);
+	free(buf);
+}
+
+/* The copy of an open file stores its buffered bytes first, in a commit
+ * of its own: that one stands when the snapshot's fails. */
+START_TEST(failed_snapshot_of_a_file_with_buffered_writes_keeps_them_counted_once)
+{
+	struct tier_ref ra = first_ref(ia), rn;
+	struct snapinfo si;
+	struct inode *fa;
+	uint64_t root, sa;
+
+	ck_assert_int_eq(inode_get(fs, ia, &fa), 0);	/* open, with bytes buffered */
+	write_buffered(fa, 4096, 3);
+	ck_assert_int_eq(failpoint_arm("meta_commit:2=EIO"), 0);
+	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), -EIO);
+	ck_assert_int_eq(snapshot_get(fs, ds->ino, "t1", &si), -ENOENT);
+	ck_assert(!fa->wb_dirty);		/* the flush committed */
+	rn = first_ref(ia);		/* the extent at 0 is the new one */
+	ck_assert(rn.seg != ra.seg || rn.off != ra.off);
+	refs_are(rn, 1);
+	refs_are(ra, 1);			/* the rest of a's old extent */
+	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), 0);
+	refs_are(rn, 2);
+	sa = corefix_lookup(fs, root, "a");
+	write_buffered(fa, 4096, 8);
+	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t2", 0, &root), 0);
+	content_is(corefix_lookup(fs, root, "a"), 4096, 8);
+	content_is(sa, 4096, 3);
+	inode_put(fs, fa);
+}
+END_TEST
+
+START_TEST(failed_delete_commit_keeps_the_snapshot_and_its_counts)
+{
+	struct tier_ref ra = first_ref(ia), rb = first_ref(ib);
+	struct snapinfo si;
+	uint64_t root, sa;
+
+	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), 0);
+	sa = corefix_lookup(fs, root, "a");
+	ck_assert_int_eq(failpoint_arm("meta_commit:1=EIO"), 0);
+	ck_assert_int_eq(snapshot_delete(fs, ds->ino, "t1", 0), -EIO);
+	ck_assert_int_eq(snapshot_get(fs, ds->ino, "t1", &si), 0);
+	refs_are(ra, 2);		/* else the live file's unlink would free its data */
+	refs_are(rb, 2);
+	content_is(sa, ALEN, 1);
+	ck_assert_int_eq(snapshot_delete(fs, ds->ino, "t1", 0), 0);
+	refs_are(ra, 1);
+	refs_are(rb, 1);
+}
+END_TEST
+#endif
+
+int main(void)
+{
+	Suite *s = suite_create("snapshot");
+	TCase *tc = tcase_create("snapshot");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, snapshot_freezes_the_tree_sharing_its_data);
+	tcase_add_test(tc, snapshot_delete_brings_records_and_counts_back);
+	tcase_add_test(tc, snapshot_refusals);
+#ifdef AIFS_FAILPOINTS
+	tcase_add_test(tc, failed_snapshot_commit_leaves_no_snapshot_and_no_counts);
+	tcase_add_test(tc, failed_delete_commit_keeps_the_snapshot_and_its_counts);
+	tcase_add_test(tc, failed_snapshot_of_a_file_with_buffered_writes_keeps_them_counted_once);
+#endif
+	suite_add_tcase(s, tc);
+	return corefix_main(s);
+}
