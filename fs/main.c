@@ -35,6 +35,8 @@
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
+#include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,198 +152,182 @@ static int append_opt(struct cmdline *c, const char *o)
 	return 0;
 }
 
-static int parse_double(const char *s, double *out)
+/* The -o options NAME=VALUE that set one field of struct cmdline (at OFF,
+ * SIZE bytes): a whole number or a number of MIN..MAX, one of two words
+ * (each setting its value), or a string (not empty).  The options that
+ * need more than a field are parse_special's. */
+enum opt_kind { OPT_NUM, OPT_REAL, OPT_WORDS, OPT_STR };
+
+static const struct opt {
+	const char *name;
+	enum opt_kind kind;
+	size_t off, size;
+	double min, max;
+	const char *word[2];
+	int value[2];
+} opts[] = {
+#define F(m)	offsetof(struct cmdline, m), sizeof(((struct cmdline *)0)->m)
+#define NUM(n, m, lo, hi)	{ n, OPT_NUM, F(m), lo, hi, { NULL, NULL }, { 0, 0 } }
+#define REAL(n, m, lo)		{ n, OPT_REAL, F(m), lo, HUGE_VAL, { NULL, NULL }, { 0, 0 } }
+#define WORDS(n, m, w0, v0, w1, v1) { n, OPT_WORDS, F(m), 0, 0, { w0, w1 }, { v0, v1 } }
+#define STR(n, m)		{ n, OPT_STR, F(m), 0, 0, { NULL, NULL }, { 0, 0 } }
+	NUM("max_threads", opt.max_threads, 1, 256),
+	REAL("attr_timeout", opt.attr_timeout, 0),
+	REAL("entry_timeout", opt.entry_timeout, 0),
+	NUM("keep_versions", opt.keep_versions, 0, 1000000),
+	NUM("keep_every", opt.keep_every, 0, 1000000),
+	REAL("audit_retention", opt.audit_retention_days, 0),
+	WORDS("audit_mode", opt.audit_compliance, "governance", 0, "compliance", 1),
+	NUM("audit_checkpoint_records", opt.audit_leaves, 1, 100000000),
+	NUM("audit_checkpoint_secs", opt.audit_secs, 1, 86400),
+	STR("audit_witness", opt.audit_witness),
+	NUM("readahead", opt.readahead_kb, 0, 65536),
+	WORDS("compress", opt.codec, "none", TIER_CODEC_RAW, "lz4", TIER_CODEC_AUTO),
+	WORDS("cold_compress", opt.cold_codec, "none", TIER_CODEC_RAW, "lz4", TIER_CODEC_AUTO),
+	WORDS("dir_versions", opt.dir_versions_manual, "auto", 0, "manual", 1),
+	WORDS("lineage", opt.lineage_off, "on", 0, "off", 1),
+	WORDS("remote_sync", opt.remote_sync, "off", 0, "on", 1),
+	STR("cold", opt.cold),
+	STR("ceph_conf", ceph_conf),
+	STR("ceph_user", ceph_user),
+	NUM("rados_timeout", rados_timeout, 0, 86400),
+	REAL("migrate_bw", opt.migrate_bw, 0),
+	NUM("cold_after_versions", opt.cold_after_versions, 0, 1000000),
+	REAL("cold_after_days", opt.cold_after_days, 0),
+	REAL("reserve", opt.reserve_mb, 0),
+	STR("replica", replica),
+	NUM("forward_timeout", opt.forward_timeout, 1, 86400),
+	NUM("journal_lease", opt.journal_lease, 10, 86400),
+	REAL("tier_interval", opt.tier_interval, 0.1),
+#undef F
+#undef NUM
+#undef REAL
+#undef WORDS
+#undef STR
+};
+
+/* Store V into the int, unsigned or bool field at P of SIZE bytes. */
+static void set_int(void *p, size_t size, long v)
+{
+	if (size == sizeof(bool))
+		*(bool *)p = v != 0;
+	else
+		*(int *)p = (int)v;	/* int and unsigned alike */
+}
+
+/* Set O from VALUE; 0, or -1 if VALUE is not one O takes. */
+static int opt_set(struct cmdline *c, const struct opt *o, const char *value)
+{
+	char *p = (char *)c + o->off, *end;
+	double d;
+
+	switch (o->kind) {
+	case OPT_NUM: {
+		unsigned long n;
+
+		errno = 0;
+		n = strtoul(value, &end, 10);
+		if (errno || !*value || *end || *value == '-' || n < o->min || n > o->max)
+			return -1;
+		set_int(p, o->size, (long)n);
+		return 0;
+	}
+	case OPT_REAL:
+		errno = 0;
+		d = strtod(value, &end);
+		if (errno || end == value || *end || !(d >= o->min))
+			return -1;
+		*(double *)p = d;
+		return 0;
+	case OPT_WORDS:
+		for (int i = 0; i < 2; i++)
+			if (!strcmp(value, o->word[i])) {
+				set_int(p, o->size, o->value[i]);
+				return 0;
+			}
+		return -1;
+	case OPT_STR: {
+		char *dup = *value ? strdup(value) : NULL;
+
+		if (!dup)
+			return -1;
+		free(*(char **)p);
+		*(char **)p = dup;
+		return 0;
+	}
+	}
+	return -1;
+}
+
+/* The options that are more than a field: 1 if W is one and was taken,
+ * -1 if its VALUE is bad, -2 if refused after printing why; 0 if W is not
+ * one of them. */
+static int parse_special(struct cmdline *c, const char *w, const char *value)
 {
 	char *end;
 
-	errno = 0;
-	*out = strtod(s, &end);
-	return errno || end == s || *end || *out < 0 ? -1 : 0;
+	if (!strcmp(w, "follow")) {
+		c->follow = true;
+	} else if (!strncmp(w, "log_level=", 10)) {
+		c->opt.log_level = log_level_parse(value);
+		if (c->opt.log_level < 0)
+			return -1;
+	} else if (!strncmp(w, "audit_admin_group=", 18)) {
+		struct group *g = getgrnam(value);
+		unsigned long n = strtoul(value, &end, 10);
+
+		if (g) {
+			c->opt.audit_admin_gid = (long)g->gr_gid;
+		} else if (*value && !*end && n < 0xffffffffUL) {
+			c->opt.audit_admin_gid = (long)n;
+		} else {
+			fprintf(stderr, "aifs: audit_admin_group: no group '%s'\n", value);
+			return -2;
+		}
+	} else if (!strncmp(w, "cache_size=", 11)) {
+		unsigned long long n = strtoull(value, &end, 10);
+		int shift = !*end ? 0 : strchr("kK", *end) ? 10 : strchr("mM", *end) ? 20 :
+			    strchr("gG", *end) ? 30 : strchr("tT", *end) ? 40 : -1;
+
+		if (!*value || shift < 0 || (*end && end[1]) || n > (1ull << (62 - shift)))
+			return -1;
+		c->cache_size = n ? (int64_t)(n << shift) : -1;
+	} else {
+		return 0;
+	}
+	return 1;
 }
 
 /* Take one -o word; returns 0, or -1 after printing why. */
 static int parse_word(struct cmdline *c, const char *w)
 {
-	const char *v = strchr(w, '=');
-	char *end;
+	const char *eq = strchr(w, '='), *value = eq ? eq + 1 : "";
+	size_t len = eq ? (size_t)(eq - w) : strlen(w);
+	int rc;
 
 	if (!*w || in_list(ignored, w, 0))
 		return 0;
-	if (!strncmp(w, "log_level=", 10)) {
-		c->opt.log_level = log_level_parse(v + 1);
-		if (c->opt.log_level < 0)
+	for (size_t i = 0; eq && i < sizeof(opts) / sizeof(opts[0]); i++) {
+		if (strlen(opts[i].name) != len || strncmp(w, opts[i].name, len))
+			continue;
+		if (opt_set(c, &opts[i], value) < 0)
 			goto bad_value;
-	} else if (!strncmp(w, "max_threads=", 12)) {
-		unsigned long n = strtoul(v + 1, &end, 10);
-
-		if (*end || !v[1] || n < 1 || n > 256)
-			goto bad_value;
-		c->opt.max_threads = (unsigned)n;
-	} else if (!strncmp(w, "attr_timeout=", 13)) {
-		if (parse_double(v + 1, &c->opt.attr_timeout) < 0)
-			goto bad_value;
-	} else if (!strncmp(w, "entry_timeout=", 14)) {
-		if (parse_double(v + 1, &c->opt.entry_timeout) < 0)
-			goto bad_value;
-	} else if (!strncmp(w, "keep_versions=", 14)) {
-		unsigned long n = strtoul(v + 1, &end, 10);
-
-		if (*end || !v[1] || n > 1000000)
-			goto bad_value;
-		c->opt.keep_versions = (unsigned)n;
-	} else if (!strncmp(w, "audit_retention=", 16)) {
-		if (parse_double(v + 1, &c->opt.audit_retention_days) < 0)
-			goto bad_value;
-	} else if (!strncmp(w, "audit_mode=", 11)) {
-		if (!strcmp(v + 1, "compliance"))
-			c->opt.audit_compliance = 1;
-		else if (!strcmp(v + 1, "governance"))
-			c->opt.audit_compliance = 0;
-		else
-			goto bad_value;
-	} else if (!strncmp(w, "audit_admin_group=", 18)) {
-		struct group *g = getgrnam(v + 1);
-		unsigned long n = strtoul(v + 1, &end, 10);
-
-		if (g) {
-			c->opt.audit_admin_gid = (long)g->gr_gid;
-		} else if (v[1] && !*end && n < 0xffffffffUL) {
-			c->opt.audit_admin_gid = (long)n;
-		} else {
-			fprintf(stderr, "aifs: audit_admin_group: no group '%s'\n", v + 1);
-			return -1;
-		}
-	} else if (!strncmp(w, "audit_checkpoint_records=", 25)) {
-		unsigned long n = strtoul(v + 1, &end, 10);
-
-		if (*end || !v[1] || n < 1 || n > 100000000)
-			goto bad_value;
-		c->opt.audit_leaves = (unsigned)n;
-	} else if (!strncmp(w, "audit_checkpoint_secs=", 22)) {
-		unsigned long n = strtoul(v + 1, &end, 10);
-
-		if (*end || !v[1] || n < 1 || n > 86400)
-			goto bad_value;
-		c->opt.audit_secs = (unsigned)n;
-	} else if (!strncmp(w, "audit_witness=", 14)) {
-		free(c->opt.audit_witness);
-		c->opt.audit_witness = v[1] ? strdup(v + 1) : NULL;
-		if (!c->opt.audit_witness)
-			goto bad_value;
-	} else if (!strncmp(w, "keep_every=", 11)) {
-		unsigned long n = strtoul(v + 1, &end, 10);
-
-		if (*end || !v[1] || n > 1000000)
-			goto bad_value;
-		c->opt.keep_every = (unsigned)n;
-	} else if (!strncmp(w, "readahead=", 10)) {
-		unsigned long n = strtoul(v + 1, &end, 10);
-
-		if (*end || !v[1] || n > 65536)
-			goto bad_value;
-		c->opt.readahead_kb = (unsigned)n;
-	} else if (!strncmp(w, "compress=", 9)) {
-		if (!strcmp(v + 1, "lz4"))
-			c->opt.codec = TIER_CODEC_AUTO;
-		else if (!strcmp(v + 1, "none"))
-			c->opt.codec = TIER_CODEC_RAW;
-		else
-			goto bad_value;
-	} else if (!strncmp(w, "dir_versions=", 13)) {
-		if (strcmp(v + 1, "auto") && strcmp(v + 1, "manual"))
-			goto bad_value;
-		c->opt.dir_versions_manual = !strcmp(v + 1, "manual");
-	} else if (!strncmp(w, "lineage=", 8)) {
-		if (strcmp(v + 1, "on") && strcmp(v + 1, "off"))
-			goto bad_value;
-		c->opt.lineage_off = !strcmp(v + 1, "off");
-	} else if (!strncmp(w, "cold_compress=", 14)) {
-		if (!strcmp(v + 1, "lz4"))
-			c->opt.cold_codec = TIER_CODEC_AUTO;
-		else if (!strcmp(v + 1, "none"))
-			c->opt.cold_codec = TIER_CODEC_RAW;
-		else
-			goto bad_value;
-	} else if (!strncmp(w, "cold=", 5)) {
-		free(c->opt.cold);
-		c->opt.cold = v[1] ? strdup(v + 1) : NULL;
-		if (!c->opt.cold)
-			goto bad_value;
-	} else if (!strncmp(w, "ceph_conf=", 10) || !strncmp(w, "ceph_user=", 10)) {
-		char **dst = w[5] == 'c' ? &c->ceph_conf : &c->ceph_user;
-
-		free(*dst);
-		*dst = v[1] ? strdup(v + 1) : NULL;
-		if (!*dst)
-			goto bad_value;
-	} else if (!strncmp(w, "remote_sync=", 12)) {
-		if (strcmp(v + 1, "on") && strcmp(v + 1, "off"))
-			goto bad_value;
-		c->opt.remote_sync = !strcmp(v + 1, "on");
-	} else if (!strncmp(w, "rados_timeout=", 14)) {
-		unsigned long n = strtoul(v + 1, &end, 10);
-
-		if (*end || !v[1] || n > 86400)
-			goto bad_value;
-		c->rados_timeout = (int)n;
-	} else if (!strncmp(w, "cache_size=", 11)) {
-		unsigned long long n = strtoull(v + 1, &end, 10);
-		int shift = !*end ? 0 : strchr("kK", *end) ? 10 : strchr("mM", *end) ? 20 :
-			    strchr("gG", *end) ? 30 : strchr("tT", *end) ? 40 : -1;
-
-		if (!v[1] || shift < 0 || (*end && end[1]) || n > (1ull << (62 - shift)))
-			goto bad_value;
-		c->cache_size = n ? (int64_t)(n << shift) : -1;
-	} else if (!strncmp(w, "migrate_bw=", 11)) {
-		if (parse_double(v + 1, &c->opt.migrate_bw) < 0)
-			goto bad_value;
-	} else if (!strncmp(w, "cold_after_versions=", 20)) {
-		unsigned long n = strtoul(v + 1, &end, 10);
-
-		if (*end || !v[1] || n > 1000000)
-			goto bad_value;
-		c->opt.cold_after_versions = (unsigned)n;
-	} else if (!strncmp(w, "cold_after_days=", 16)) {
-		if (parse_double(v + 1, &c->opt.cold_after_days) < 0)
-			goto bad_value;
-	} else if (!strncmp(w, "reserve=", 8)) {
-		if (parse_double(v + 1, &c->opt.reserve_mb) < 0)
-			goto bad_value;
-	} else if (!strcmp(w, "follow")) {
-		c->follow = true;
-	} else if (!strncmp(w, "replica=", 8)) {
-		if (!v[1])
-			goto bad_value;
-		free(c->replica);
-		c->replica = strdup(v + 1);
-		if (!c->replica)
-			return -1;
-	} else if (!strncmp(w, "forward_timeout=", 16)) {
-		unsigned long n = strtoul(v + 1, &end, 10);
-
-		if (*end || !v[1] || n < 1 || n > 86400)
-			goto bad_value;
-		c->opt.forward_timeout = (unsigned)n;
-	} else if (!strncmp(w, "journal_lease=", 14)) {
-		unsigned long n = strtoul(v + 1, &end, 10);
-
-		if (*end || !v[1] || n < 10 || n > 86400)
-			goto bad_value;
-		c->opt.journal_lease = (unsigned)n;
-	} else if (!strncmp(w, "tier_interval=", 14)) {
-		if (parse_double(v + 1, &c->opt.tier_interval) < 0 || c->opt.tier_interval < 0.1)
-			goto bad_value;
-	} else if (in_list(passthrough, w, 0) || in_list(passthrough_val, w, 1)) {
+		return 0;
+	}
+	rc = parse_special(c, w, value);
+	if (rc == -1)
+		goto bad_value;
+	if (rc)
+		return rc < 0 ? -1 : 0;
+	if (in_list(passthrough, w, 0) || in_list(passthrough_val, w, 1)) {
 		if (!strcmp(w, "ro") || !strcmp(w, "rw"))
 			c->opt.ro = w[0] == 'r' && w[1] == 'o';
 		c->has_fsname |= !strncmp(w, "fsname=", 7);
 		c->has_subtype |= !strncmp(w, "subtype=", 8);
 		return append_opt(c, w);
-	} else {
-		fprintf(stderr, "aifs: unknown mount option '%s' (see aifs(8))\n", w);
-		return -1;
 	}
-	return 0;
+	fprintf(stderr, "aifs: unknown mount option '%s' (see aifs(8))\n", w);
+	return -1;
 bad_value:
 	fprintf(stderr, "aifs: bad value in mount option '%s' (see aifs(8))\n", w);
 	return -1;

@@ -335,6 +335,43 @@ def documented_options_accepted():
         same_bytes(read_all(os.path.join(d, "f")), c, "content written with compress=none read with lz4")
 
 
+# Every option that sets a value (aifs(8)), with a value it takes ...
+VALID_OPTIONS = ("max_threads=4,attr_timeout=2,entry_timeout=0.5,keep_versions=5,keep_every=10,"
+                 "audit_retention=1,audit_mode=governance,audit_checkpoint_records=500,"
+                 "audit_checkpoint_secs=5,readahead=1024,compress=lz4,cold_compress=none,"
+                 "dir_versions=manual,lineage=off,remote_sync=off,migrate_bw=100,"
+                 "cold_after_versions=3,cold_after_days=2.5,reserve=0,forward_timeout=60,"
+                 "journal_lease=60,tier_interval=30,cache_size=64M,log_level=error,"
+                 "audit_admin_group=0,defaults,nofail")
+# ... and values it refuses: out of range, not a number, a word it does not know, empty.
+BAD_OPTIONS = ("max_threads=0", "max_threads=257", "max_threads=-1", "max_threads=4x",
+               "max_threads=", "attr_timeout=-1", "attr_timeout=nan", "entry_timeout=1s",
+               "keep_versions=1000001", "keep_every=99999999999999999999999",
+               "audit_retention=-2", "audit_mode=strict", "audit_checkpoint_records=0",
+               "audit_checkpoint_secs=86401", "readahead=65537", "compress=zstd",
+               "cold_compress=gzip", "dir_versions=yes", "lineage=maybe", "remote_sync=1",
+               "rados_timeout=86401", "forward_timeout=0", "journal_lease=9",
+               "tier_interval=0.05", "cache_size=12Q", "cache_size=1kk", "audit_witness=",
+               "replica=", "cold=", "ceph_user=", "log_level=loud", "migrate_bw=-5",
+               "reserve=x", "cold_after_days=-1", "cold_after_versions=1000001")
+
+
+@test
+def every_value_option_takes_good_values_and_refuses_bad_ones():
+    skip_native()
+    with Store(opts=VALID_OPTIONS) as s:
+        f = os.path.join(s.work(), "f")
+        write_file(f, b"options")
+        eq(read_all(f), b"options", "a file on a mount with every option")
+        s.unmount()
+        for o in BAD_OPTIONS:
+            rc, out = try_mount([AIFS_BIN, s.store, s.mnt, "-f", "-o", "allow_other," + o], s.mnt)
+            eq(rc, 2, "exit code of aifs -o %s (output: %s)" % (o, out.strip()))
+            check("bad value in mount option '%s'" % o in out,
+                  "-o %s: expected the message to name the option, saw %r" % (o, out.strip()))
+        s.mount()
+
+
 @test
 def daemonizes_without_f_and_umount_works():
     skip_native()
