@@ -44,6 +44,7 @@ static void teardown(void)
 {
 	pthread_cond_destroy(&j->cond);
 	pthread_mutex_destroy(&j->lock);
+	sb_free(&j->rec);	/* the record builder (journal_stop's part) */
 	free(j);
 	corefix_close(fs);
 	fs = NULL;

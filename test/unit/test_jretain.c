@@ -93,6 +93,7 @@ static void teardown(void)
 {
 	inode_put(fs, f);
 	inode_put(fs, logs);
+	sb_free(&j->rec);	/* the record builder (journal_stop's part) */
 	free(j);
 	corefix_close(fs);
 	fs = NULL;
