@@ -31,8 +31,9 @@ struct vrec {
 };
 /* True if IN is a regular file whose writes make versions. */
 bool version_tracked(const struct inode *in);
-/* Note a modification of IN (locked) by REQ's process: starts a session. */
-void version_modify(fuse_req_t req, struct inode *in);
+/* Note a modification of IN (locked) by REQ's process (REQ NULL: the
+ * daemon's own, uid 0 and pid 0): starts a session. */
+void version_modify(struct fs *fs, fuse_req_t req, struct inode *in);
 /* True if IN's session has written data (not only truncated). */
 bool version_wrote(struct fs *fs, struct inode *in);
 /* IN's size is set to SIZE within its session. */
