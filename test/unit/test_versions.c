@@ -72,91 +72,6 @@ static void teardown(void)
 	fs = NULL;
 }
 
-/* --- the adapter's calls (file.c: open_claimed, do_write, do_flush,
- * do_release), with no request ------------------------------------------ */
-
-static void truncate_w(struct inode *in, int what);
-
-/* open(O_WRONLY, with TRUNC: | O_TRUNC) */
-static void open_w(struct inode *in, bool trunc)
-{
-	const struct fs_feature_ops *c = fs_hook_claimer(fs, in);
-
-	pthread_rwlock_wrlock(&in->lock);
-	if (c->open)
-		ck_assert_int_eq(c->open(fs, in, true), 0);
-	in->nwriters++;
-	pthread_rwlock_unlock(&in->lock);
-	if (trunc)
-		truncate_w(in, FS_CHANGE_OPEN_TRUNC);
-}
-
-static void write_w(struct inode *in, const void *buf, size_t len, uint64_t off)
-{
-	struct fs_change c = { .what = FS_CHANGE_WRITE, .buf = buf, .size = len, .off = off };
-
-	pthread_rwlock_wrlock(&in->lock);
-	ck_assert_int_eq(fs_hook_change(fs, NULL, in, &c), 0);
-	ck_assert_int_eq(fs_write(fs, in, buf, len, off), 0);
-	pthread_rwlock_unlock(&in->lock);
-}
-
-/* The truncation to 0 of IN by open(O_TRUNC) (WHAT FS_CHANGE_OPEN_TRUNC:
- * file.c's truncate_zero) or ftruncate (FS_CHANGE_SIZE: ops.c's setattr). */
-static void truncate_w(struct inode *in, int what)
-{
-	struct fs_change c = { .what = what, .size = 0 };
-	struct meta_batch *b = meta_batch_new();
-	int rc;
-
-	pthread_rwlock_wrlock(&in->lock);
-	ck_assert_int_eq(fs_hook_change(fs, NULL, in, &c), 0);
-	ck_assert_int_eq(fs_flush(fs, in), 0);
-	space_defer_begin();
-	rc = fs_punch(fs, in, b, 0, UINT64_MAX);
-	in->attr.size = 0;
-	in->attr.generation++;
-	inode_save(b, in);
-	if (rc == 0)
-		rc = fs_commit(fs, b, false);
-	space_defer_end(fs, rc == 0);
-	pthread_rwlock_unlock(&in->lock);
-	meta_batch_free(b);
-	ck_assert_int_eq(rc, 0);
-}
-
-/* The close of the only writer: FLUSH, then RELEASE.  The result of the
- * session's end: 1 (a torn save undone), 0 or -errno. */
-static int close_w(struct inode *in)
-{
-	const struct fs_feature_ops *c = fs_hook_claimer(fs, in);
-	bool ended = false;
-	int rc, committed = 0;
-
-	pthread_rwlock_wrlock(&in->lock);
-	rc = fs_flush(fs, in);
-	if (c->flush)
-		committed = rc = c->flush(fs, in, rc, &ended);
-	pthread_rwlock_unlock(&in->lock);
-	if (rc >= 0 && ended && c->closed)
-		c->closed(fs, NULL, in);
-	if (ended)
-		committed = rc;
-	ended = false;
-	pthread_rwlock_wrlock(&in->lock);
-	rc = fs_flush(fs, in);
-	if (--in->nwriters == 0 && c->last_close) {
-		int r = c->last_close(fs, NULL, in, &ended);
-
-		if (ended)
-			committed = r;
-	}
-	pthread_rwlock_unlock(&in->lock);
-	if (ended && committed >= 0 && c->closed)
-		c->closed(fs, NULL, in);
-	return rc < 0 ? rc : committed;
-}
-
 static void pattern(char *buf, size_t len, unsigned seed)
 {
 	for (size_t i = 0; i < len; i++)
@@ -166,10 +81,10 @@ static void pattern(char *buf, size_t len, unsigned seed)
 /* A save of LEN bytes BUF: opened with O_TRUNC, written in pieces, closed. */
 static int save(struct inode *in, const void *buf, size_t len)
 {
-	open_w(in, true);
+	corefix_open_w(fs, in, true);
 	for (size_t off = 0; off < len; off += 65536)
-		write_w(in, (const char *)buf + off, len - off < 65536 ? len - off : 65536, off);
-	return close_w(in);
+		corefix_write_w(fs, in, (const char *)buf + off, len - off < 65536 ? len - off : 65536, off);
+	return corefix_close_w(fs, in);
 }
 
 /* A save of LEN bytes of pattern SEED. */
@@ -328,16 +243,16 @@ START_TEST(each_write_session_is_a_version_of_its_bytes)
 	ck_assert(!version_in_session(fs, f));
 
 	/* during the next session, a reader reads version 1 */
-	open_w(f, true);
+	corefix_open_w(fs, f, true);
 	pattern(buf, LEN, 2);
-	write_w(f, buf, LEN, 0);
+	corefix_write_w(fs, f, buf, LEN, 0);
 	ck_assert(version_in_session(fs, f));
 	ck_assert(version_name_hidden(fs, f));
 	ck_assert_int_eq(c->read_instead(fs, f, &other), 0);
 	ck_assert_ptr_nonnull(other);
 	ck_assert_uint_eq(other->ino, v1.vino);
 	inode_put(fs, other);
-	ck_assert_int_eq(close_w(f), 0);
+	ck_assert_int_eq(corefix_close_w(fs, f), 0);
 	ck_assert_int_eq(c->read_instead(fs, f, &other), 0);
 	ck_assert_ptr_null(other);			/* the file itself again */
 
@@ -375,10 +290,10 @@ START_TEST(out_of_order_writes_are_hashed_from_the_content)
 	struct vrec v;
 
 	pattern(buf, LEN, 9);
-	open_w(f, true);
-	write_w(f, buf + LEN / 2, LEN - LEN / 2, LEN / 2);	/* the second half first */
-	write_w(f, buf, LEN / 2, 0);
-	ck_assert_int_eq(close_w(f), 0);
+	corefix_open_w(fs, f, true);
+	corefix_write_w(fs, f, buf + LEN / 2, LEN - LEN / 2, LEN / 2);	/* the second half first */
+	corefix_write_w(fs, f, buf, LEN / 2, 0);
+	ck_assert_int_eq(corefix_close_w(fs, f), 0);
 	served_is(f->ino, 1, &v);
 	sha_of(buf, LEN, want);
 	ck_assert_mem_eq(v.sha, want, 32);
@@ -400,9 +315,9 @@ START_TEST(failed_commit_leaves_no_version_and_serves_the_last)
 	r1 = first_ref(f->ino);
 	before = census(r1);
 
-	open_w(f, true);
+	corefix_open_w(fs, f, true);
 	pattern(buf, LEN, 2);
-	write_w(f, buf, LEN, 0);
+	corefix_write_w(fs, f, buf, LEN, 0);
 	pthread_rwlock_wrlock(&f->lock);
 	ck_assert_int_eq(fs_flush(fs, f), 0);		/* the bytes are stored... */
 	pthread_rwlock_unlock(&f->lock);
@@ -411,7 +326,7 @@ START_TEST(failed_commit_leaves_no_version_and_serves_the_last)
 	refs_are(r2, 1);
 	refs_are(r1, 1);
 	ck_assert_int_eq(failpoint_arm("meta_commit:1=EIO"), 0);
-	ck_assert_int_eq(close_w(f), -EIO);		/* ...the version's commit fails */
+	ck_assert_int_eq(corefix_close_w(fs, f), -EIO);		/* ...the version's commit fails */
 
 	ck_assert_uint_eq(nversions(f->ino), 1);
 	ck_assert_int_eq(version_get(fs, f->ino, 2, &v, NULL), -ENOENT);
@@ -504,9 +419,9 @@ START_TEST(torn_save_is_not_served)
 	content_is(f->ino, z, len);		/* the file is version 1 again */
 
 	/* a session that only truncates a zip is no save either */
-	open_w(f, false);
-	truncate_w(f, FS_CHANGE_SIZE);
-	ck_assert_int_eq(close_w(f), 1);
+	corefix_open_w(fs, f, false);
+	corefix_truncate_w(fs, f, FS_CHANGE_SIZE);
+	ck_assert_int_eq(corefix_close_w(fs, f), 1);
 	ck_assert_int_eq(version_get(fs, f->ino, 3, &v, NULL), 0);
 	ck_assert(!v.complete);
 	served_is(f->ino, 1, &v);
