@@ -143,8 +143,8 @@ START_TEST(a_save_records_the_version_its_job_read)
 }
 END_TEST
 
-/* A job that read nothing leaves no lineage; once it reads version 2,
- * its next save names that one. */
+/* A job that read nothing, or opened only for writing, leaves no
+ * lineage; once it reads version 2, its next save names that one. */
 START_TEST(a_job_that_read_nothing_records_nothing)
 {
 	uint32_t pid = (uint32_t)getpid(), uid = (uint32_t)getuid();
@@ -159,10 +159,13 @@ START_TEST(a_job_that_read_nothing_records_nothing)
 	save_by(b, 1000, 3, uid, pid);
 	b1 = newest(b->ino, 1);
 	ck_assert_int_le(sources_of(b1.vino, kind, ino, 8), 0);
-	lineage_read(fs, pid, uid, a, O_RDONLY);
 	lineage_read(fs, pid, uid, a, O_WRONLY);	/* a writer reads nothing */
 	save_by(b, 1000, 4, uid, pid);
 	b2 = newest(b->ino, 2);
+	ck_assert_int_le(sources_of(b2.vino, kind, ino, 8), 0);
+	lineage_read(fs, pid, uid, a, O_RDONLY);
+	save_by(b, 1000, 5, uid, pid);
+	b2 = newest(b->ino, 3);
 	ck_assert_int_eq(sources_of(b2.vino, kind, ino, 8), 1);
 	ck_assert_int_eq(kind[0], 'v');
 	ck_assert_uint_eq(ino[0], a2.vino);
