@@ -1,5 +1,6 @@
 /* corefix.h — the fixture of the unit suites that link the core of the
- * daemon without libfuse (test_rename, test_snapshot, ...): a fresh store
+ * daemon (test_rename, test_snapshot, ...; test_versions and test_lineage
+ * with libfuse, which the others and this fixture do not need): a fresh store
  * made by store_mkfs under one temporary directory (a real RocksDB, the
  * local tier), opened as a struct fs with its inode table, space and
  * preallocation running, and the namespace built through the core's own
