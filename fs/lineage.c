@@ -450,6 +450,13 @@ static void live_file(struct fs *fs, struct ljob *j, const uint8_t *key, struct 
 
 void lineage_open(struct fs *fs, fuse_req_t req, struct inode *in, int flags)
 {
+	const struct fuse_ctx *ctx = req ? fuse_req_ctx(req) : NULL;
+
+	lineage_read(fs, ctx ? ctx->pid : 0, ctx ? ctx->uid : 0, in, flags);
+}
+
+void lineage_read(struct fs *fs, uint32_t pid, uint32_t uid, struct inode *in, int flags)
+{
 	uint8_t key[LIN_SRC_KEY];
 	struct ljob *j;
 	bool have;
@@ -460,10 +467,10 @@ void lineage_open(struct fs *fs, fuse_req_t req, struct inode *in, int flags)
 		return;
 	if (key[0] == 's')
 		snapshot_used(fs, key_get_u64(key + 1));	/* for cold_after_days */
-	if (fs->opt.lineage_off)
+	if (fs->opt.lineage_off || !pid)
 		return;
 	pthread_once(&boot_once, lin_boot_init);
-	j = lin_job_of(fuse_req_ctx(req)->pid, fuse_req_ctx(req)->uid, false);
+	j = lin_job_of(pid, uid, false);
 	if (!j)
 		return;
 	pthread_mutex_lock(&lin_lock);

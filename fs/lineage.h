@@ -20,10 +20,14 @@
 #include "fs/version.h"
 #include "fs/xattr.h"
 
-/* Process REQ's pid opened IN with open FLAGS: record IN's source (a
- * dataset snapshot, a live dataset tree or a checkpoint version) for the
- * job of that process, once per (job, source).  Never fails the open. */
+/* Process REQ's pid opened IN with open FLAGS: lineage_read for it (REQ
+ * NULL: the daemon's own open, which no job makes). */
 void lineage_open(struct fs *fs, fuse_req_t req, struct inode *in, int flags);
+/* Process PID of user UID opened IN with open FLAGS: record IN's source (a
+ * dataset snapshot, a live dataset tree or a checkpoint version) for the
+ * job of that process, once per (job, source); PID 0 (the daemon) has no
+ * job.  Never fails the open. */
+void lineage_read(struct fs *fs, uint32_t pid, uint32_t uid, struct inode *in, int flags);
 
 /* Version VINO is being committed by process PID of user UID: put the
  * lineage of that job (its sources so far, command line, start time) into

@@ -79,7 +79,7 @@ static int share(struct fs *fs, fuse_req_t req, struct inode *src, uint64_t soff
 	b = meta_batch_new();
 	if (!b)
 		return -ENOMEM;
-	version_modify(req, dst);
+	version_modify(fs, req, dst);
 	version_hide_name(fs, dst);
 	version_truncate(fs, dst, UINT64_MAX);	/* the SHA-256 is taken at commit */
 	saved = dst->attr;

@@ -147,7 +147,7 @@ int version_restore_from(struct fs *fs, fuse_req_t req, struct inode *in, const 
 	b = meta_batch_new();
 	if (!b)
 		return -ENOMEM;
-	version_modify(req, in);
+	version_modify(fs, req, in);
 	s = ver_session(fs, in);
 	rc = s ? ver_revert(fs, in, b, &v) : -ENOMEM;
 	if (rc == 0)

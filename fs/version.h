@@ -31,8 +31,11 @@ struct vrec {
 };
 /* True if IN is a regular file whose writes make versions. */
 bool version_tracked(const struct inode *in);
-/* Note a modification of IN (locked) by REQ's process: starts a session. */
-void version_modify(fuse_req_t req, struct inode *in);
+/* Note a modification of IN (locked) by REQ's process (REQ NULL: the
+ * daemon's own, uid 0 and pid 0): starts a session. */
+void version_modify(struct fs *fs, fuse_req_t req, struct inode *in);
+/* The same for a change by process PID of user UID (0, 0: the daemon). */
+void version_modify_by(struct fs *fs, struct inode *in, uint32_t uid, uint32_t pid);
 /* True if IN's session has written data (not only truncated). */
 bool version_wrote(struct fs *fs, struct inode *in);
 /* IN's size is set to SIZE within its session. */

@@ -49,7 +49,7 @@ static void vfile_created(struct fs *fs, struct inode *in, uint64_t parent, cons
 static int vfile_change(struct fs *fs, struct fuse_req *req, struct inode *in,
 			const struct fs_change *c)
 {
-	version_modify(req, in);
+	version_modify(fs, req, in);
 	switch (c->what) {
 	case FS_CHANGE_WRITE:
 		version_hide_name(fs, in);
@@ -102,11 +102,12 @@ static int vfile_last_close(struct fs *fs, struct fuse_req *req, struct inode *i
 /* A file a training stack writes last may complete its directory's save. */
 static void vfile_closed(struct fs *fs, struct fuse_req *req, struct inode *in)
 {
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	const struct fuse_ctx *ctx = req ? fuse_req_ctx(req) : NULL;
 	uint64_t dir;
 
+	/* REQ NULL: the daemon's own close, uid 0 and pid 0 */
 	if (version_tracked(in) && layout_close_commits(fs, in, &dir))
-		version_dir_commit(fs, dir, ctx->uid, ctx->pid);
+		version_dir_commit(fs, dir, ctx ? ctx->uid : 0, ctx ? ctx->pid : 0);
 }
 
 /* A checkpoint file's versions go when the file is purged. */

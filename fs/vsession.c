@@ -61,10 +61,15 @@ void ver_session_mark(struct fs *fs, uint64_t ino, bool open)
 	meta_batch_free(b);
 }
 
-void version_modify(fuse_req_t req, struct inode *in)
+void version_modify(struct fs *fs, fuse_req_t req, struct inode *in)
 {
-	struct fs *fs = fuse_req_userdata(req);
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	const struct fuse_ctx *ctx = req ? fuse_req_ctx(req) : NULL;
+
+	version_modify_by(fs, in, ctx ? ctx->uid : 0, ctx ? ctx->pid : 0);
+}
+
+void version_modify_by(struct fs *fs, struct inode *in, uint32_t uid, uint32_t pid)
+{
 	struct vfile *vf;
 	struct session *s;
 
@@ -78,9 +83,10 @@ void version_modify(fuse_req_t req, struct inode *in)
 		s->md = EVP_MD_CTX_new();
 		s->hash_ok = s->md && EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) == 1 &&
 			     in->attr.size == 0;
-		s->uid = ctx->uid;
-		s->pid = ctx->pid;
-		ver_read_comm(s->pid, s->comm);
+		s->uid = uid;
+		s->pid = pid;
+		if (pid)	/* else the daemon's own change */
+			ver_read_comm(pid, s->comm);
 		vf->sess = s;
 		if (version_tracked(in))
 			ver_session_mark(fs, in->ino, true);

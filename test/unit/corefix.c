@@ -125,6 +125,81 @@ int corefix_write(struct fs *fs, struct inode *in, size_t len, unsigned seed)
 	return rc;
 }
 
+void corefix_open_w(struct fs *fs, struct inode *in, bool trunc)
+{
+	const struct fs_feature_ops *c = fs_hook_claimer(fs, in);
+
+	pthread_rwlock_wrlock(&in->lock);
+	if (c->open)
+		ck_assert_int_eq(c->open(fs, in, true), 0);
+	in->nwriters++;
+	pthread_rwlock_unlock(&in->lock);
+	if (trunc)
+		corefix_truncate_w(fs, in, FS_CHANGE_OPEN_TRUNC);
+}
+
+void corefix_write_w(struct fs *fs, struct inode *in, const void *buf, size_t len, uint64_t off)
+{
+	struct fs_change c = { .what = FS_CHANGE_WRITE, .buf = buf, .size = len, .off = off };
+
+	pthread_rwlock_wrlock(&in->lock);
+	ck_assert_int_eq(fs_hook_change(fs, NULL, in, &c), 0);
+	ck_assert_int_eq(fs_write(fs, in, buf, len, off), 0);
+	pthread_rwlock_unlock(&in->lock);
+}
+
+void corefix_truncate_w(struct fs *fs, struct inode *in, int what)
+{
+	struct fs_change c = { .what = what, .size = 0 };
+	struct meta_batch *b = meta_batch_new();
+	int rc;
+
+	pthread_rwlock_wrlock(&in->lock);
+	ck_assert_int_eq(fs_hook_change(fs, NULL, in, &c), 0);
+	ck_assert_int_eq(fs_flush(fs, in), 0);
+	space_defer_begin();
+	rc = fs_punch(fs, in, b, 0, UINT64_MAX);
+	in->attr.size = 0;
+	in->attr.generation++;
+	inode_save(b, in);
+	if (rc == 0)
+		rc = fs_commit(fs, b, false);
+	space_defer_end(fs, rc == 0);
+	pthread_rwlock_unlock(&in->lock);
+	meta_batch_free(b);
+	ck_assert_int_eq(rc, 0);
+}
+
+int corefix_close_w(struct fs *fs, struct inode *in)
+{
+	const struct fs_feature_ops *c = fs_hook_claimer(fs, in);
+	bool ended = false;
+	int rc, committed = 0;
+
+	pthread_rwlock_wrlock(&in->lock);
+	rc = fs_flush(fs, in);
+	if (c->flush)
+		committed = rc = c->flush(fs, in, rc, &ended);
+	pthread_rwlock_unlock(&in->lock);
+	if (rc >= 0 && ended && c->closed)
+		c->closed(fs, NULL, in);
+	if (ended)
+		committed = rc;
+	ended = false;
+	pthread_rwlock_wrlock(&in->lock);
+	rc = fs_flush(fs, in);
+	if (--in->nwriters == 0 && c->last_close) {
+		int r = c->last_close(fs, NULL, in, &ended);
+
+		if (ended)
+			committed = r;
+	}
+	pthread_rwlock_unlock(&in->lock);
+	if (ended && committed >= 0 && c->closed)
+		c->closed(fs, NULL, in);
+	return rc < 0 ? rc : committed;
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st, (void)flag, (void)ftw;

@@ -1,5 +1,6 @@
 /* corefix.h — the fixture of the unit suites that link the core of the
- * daemon without libfuse (test_rename, test_snapshot, ...): a fresh store
+ * daemon (test_rename, test_snapshot, ...; test_versions and test_lineage
+ * with libfuse, which the others and this fixture do not need): a fresh store
  * made by store_mkfs under one temporary directory (a real RocksDB, the
  * local tier), opened as a struct fs with its inode table, space and
  * preallocation running, and the namespace built through the core's own
@@ -28,6 +29,18 @@ bool corefix_orphan(struct fs *fs, uint64_t ino);
 /* Write LEN bytes of pattern SEED (byte I is I * 31 + SEED) at 0 into IN
  * (unlocked) and store them. */
 int corefix_write(struct fs *fs, struct inode *in, size_t len, unsigned seed);
+/* The FUSE adapter's calls for a writer of IN, as file.c makes them with
+ * no request (a change of the daemon's own): IN's claimer, which must be
+ * a feature, is told through its hooks.  open(O_WRONLY, with TRUNC
+ * O_TRUNC: the truncation as WHAT FS_CHANGE_OPEN_TRUNC), a write of LEN
+ * bytes of BUF at OFF, ftruncate(0) (WHAT FS_CHANGE_SIZE), and the close
+ * of a writer: FLUSH, then RELEASE, whose result is that of the end of
+ * IN's session if one ended (1: a torn save undone, 0 or -errno), else
+ * of the flush. */
+void corefix_open_w(struct fs *fs, struct inode *in, bool trunc);
+void corefix_write_w(struct fs *fs, struct inode *in, const void *buf, size_t len, uint64_t off);
+void corefix_truncate_w(struct fs *fs, struct inode *in, int what);
+int corefix_close_w(struct fs *fs, struct inode *in);
 /* Run S (CK_ENV), remove the temporary directory; main's exit status
  * (a failure if a check failed or none ran). */
 int corefix_main(Suite *s);
