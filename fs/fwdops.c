@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 /* Copy IN's content into S's staged file (an open without O_TRUNC). */
-static int stage_copy(struct fsess *s, struct inode *in)
+static int stage_copy(struct fs *fs, struct fsess *s, struct inode *in)
 {
 	char *buf = malloc(COPY_CHUNK);
 	uint64_t off = 0;
@@ -39,11 +39,11 @@ static int stage_copy(struct fsess *s, struct inode *in)
 
 	pthread_rwlock_wrlock(&in->lock);
 	if (rc == 0)
-		rc = fs_map_load(FW.fs, in);
+		rc = fs_map_load(fs, in);
 	while (rc == 0 && off < in->attr.size) {
 		size_t got = 0;
 
-		rc = fs_read(FW.fs, in, buf, COPY_CHUNK, off, &got);
+		rc = fs_read(fs, in, buf, COPY_CHUNK, off, &got);
 		if (rc == 0 && !got)
 			break;
 		if (rc == 0 && pwrite(s->fd, buf, got, (off_t)off) != (ssize_t)got)
@@ -100,6 +100,7 @@ static void fw_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 
 static void fw_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	struct fsess *s = virt_is(ino) ? NULL : fwd_sess_find_node(ino);
 	struct stat st;
 
@@ -114,7 +115,7 @@ static void fw_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fwd_sess_stat(s, &st);
 	} else {
 		struct inode *in;
-		int rc = inode_get(FW.fs, ino, &in);
+		int rc = inode_get(fs, ino, &in);
 
 		if (rc < 0) {
 			fwd_sess_put(s);
@@ -124,7 +125,7 @@ static void fw_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		pthread_rwlock_rdlock(&in->lock);
 		inode_stat(in, &st);
 		pthread_rwlock_unlock(&in->lock);
-		inode_put(FW.fs, in);
+		inode_put(fs, in);
 		pthread_mutex_lock(&s->lock);
 		st.st_size = (off_t)(s->journal ? s->base + s->size : s->size);
 		pthread_mutex_unlock(&s->lock);
@@ -200,6 +201,7 @@ static void reply_sess_open(fuse_req_t req, struct fsess *s, struct fuse_file_in
 
 static void fw_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	struct fsess *s = NULL;
 	struct caller who;
 	struct meta_inode a;
@@ -221,9 +223,9 @@ static void fw_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (virt_is(ino) || !writes(fi)) {
 		if (!virt_is(ino) && (fi->flags & O_ACCMODE) != O_WRONLY &&
-		    inode_get(FW.fs, ino, &in) == 0) {
+		    inode_get(fs, ino, &in) == 0) {
 			fwd_note_read(req, in);
-			inode_put(FW.fs, in);
+			inode_put(fs, in);
 		}
 		FW.base->open(req, ino, fi);
 		return;
@@ -248,9 +250,9 @@ static void fw_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			      a.policy == META_AREA_JOURNAL, a.mode & 07777, &who, &s);
 	if (rc == 0 && s->journal)
 		s->base = a.size;
-	else if (rc == 0 && !(fi->flags & O_TRUNC) && a.size && inode_get(FW.fs, ino, &in) == 0) {
-		rc = stage_copy(s, in);
-		inode_put(FW.fs, in);
+	else if (rc == 0 && !(fi->flags & O_TRUNC) && a.size && inode_get(fs, ino, &in) == 0) {
+		rc = stage_copy(fs, s, in);
+		inode_put(fs, in);
 	}
 	if (rc == 0 && !s->journal && (fi->flags & O_TRUNC))
 		s->dirty = true;	/* a truncation is a save, even with no write */
@@ -307,6 +309,7 @@ static void fw_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 static void fw_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	struct fsess *s = fwd_fh_sess(fi);
 	char *buf;
 	ssize_t got = 0;
@@ -326,17 +329,17 @@ static void fw_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		/* what the file held before the session: the replica's */
 		struct inode *in;
 
-		rc = inode_get(FW.fs, s->ino, &in);
+		rc = inode_get(fs, s->ino, &in);
 		if (rc == 0) {
 			size_t n = 0, want = s->base - (uint64_t)off < size ?
 					    (size_t)(s->base - (uint64_t)off) : size;
 
 			pthread_rwlock_wrlock(&in->lock);
-			rc = fs_map_load(FW.fs, in);
+			rc = fs_map_load(fs, in);
 			if (rc == 0)
-				rc = fs_read(FW.fs, in, buf, want, (uint64_t)off, &n);
+				rc = fs_read(fs, in, buf, want, (uint64_t)off, &n);
 			pthread_rwlock_unlock(&in->lock);
-			inode_put(FW.fs, in);
+			inode_put(fs, in);
 			got = (ssize_t)n;
 		}
 	} else {
@@ -531,6 +534,7 @@ static int forward_names(fuse_req_t req, uint8_t op, fuse_ino_t dir, const char 
 
 static void fw_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
+	struct fs *fs = fuse_req_userdata(req);
 	struct fuse_entry_param e;
 	struct inode *in;
 	uint64_t ino;
@@ -538,21 +542,21 @@ static void fw_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	int rc = forward_names(req, FWD_MKDIR, parent, name, 0, NULL, mode, 0);
 
 	if (rc == 0)	/* the replica has it now (or the wait said why not) */
-		rc = meta_dentry_get(FW.fs->meta, parent, name, strlen(name), &ino, &type);
+		rc = meta_dentry_get(fs->meta, parent, name, strlen(name), &ino, &type);
 	if (rc == 0)
-		rc = inode_get(FW.fs, ino, &in);
+		rc = inode_get(fs, ino, &in);
 	if (rc < 0) {
 		fuse_reply_err(req, rc == -ENOENT ? EIO : -rc);
 		return;
 	}
 	in->parent = parent;
 	pthread_rwlock_rdlock(&in->lock);
-	fs_entry(FW.fs, in, &e);
+	fs_entry(fs, in, &e);
 	pthread_rwlock_unlock(&in->lock);
-	inode_lookup_inc(FW.fs, in, 1);
+	inode_lookup_inc(fs, in, 1);
 	if (fuse_reply_entry(req, &e) != 0)
-		inode_forget(FW.fs, in->ino, 1);
-	inode_put(FW.fs, in);
+		inode_forget(fs, in->ino, 1);
+	inode_put(fs, in);
 }
 
 static void fw_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
