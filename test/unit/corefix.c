@@ -223,3 +223,54 @@ int corefix_main(Suite *s)
 	nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return failed || !run ? EXIT_FAILURE : EXIT_SUCCESS;
 }
+
+static int first_cb(void *ctx, const struct meta_extent *e)
+{
+	*(struct tier_ref *)ctx = e->ref;
+	return 1;
+}
+
+struct tier_ref corefix_first_ref(struct fs *fs, uint64_t ino)
+{
+	struct tier_ref r;
+
+	ck_assert_int_eq(meta_extent_foreach(fs->meta, ino, first_cb, &r), 1);
+	return r;
+}
+
+struct census_walk {
+	struct fs *fs;
+	struct tier_ref ref;
+	struct corefix_census c;
+};
+
+static int census_ext(void *ctx, const struct meta_extent *e)
+{
+	struct census_walk *w = ctx;
+
+	if (e->ref.tier == w->ref.tier && e->ref.seg == w->ref.seg && e->ref.off == w->ref.off)
+		w->c.refs++;
+	return 0;
+}
+
+static int census_inode(void *ctx, const struct meta_inode *a)
+{
+	struct census_walk *w = ctx;
+
+	w->c.inodes++;
+	return S_ISREG(a->mode) ? meta_extent_foreach(w->fs->meta, a->ino, census_ext, w) : 0;
+}
+
+struct corefix_census corefix_census(struct fs *fs, struct tier_ref ref)
+{
+	struct census_walk w = { .fs = fs, .ref = ref };
+
+	ck_assert_int_eq(meta_inode_foreach(fs->meta, census_inode, &w), 0);
+	return w.c;
+}
+
+void corefix_refs_are(struct fs *fs, struct tier_ref ref, uint32_t n)
+{
+	ck_assert_uint_eq(corefix_census(fs, ref).refs, n);
+	ck_assert_uint_eq(space_refs(fs, &ref), n);
+}

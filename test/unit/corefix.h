@@ -41,6 +41,18 @@ void corefix_open_w(struct fs *fs, struct inode *in, bool trunc);
 void corefix_write_w(struct fs *fs, struct inode *in, const void *buf, size_t len, uint64_t off);
 void corefix_truncate_w(struct fs *fs, struct inode *in, int what);
 int corefix_close_w(struct fs *fs, struct inode *in);
+/* The stored extent of INO's first extent record. */
+struct tier_ref corefix_first_ref(struct fs *fs, uint64_t ino);
+/* The store's records: how many extent records reference REF, how many
+ * inodes there are. */
+struct corefix_census {
+	uint32_t refs;
+	uint64_t inodes;
+};
+struct corefix_census corefix_census(struct fs *fs, struct tier_ref ref);
+/* The store's records reference REF N times, and so says its count in
+ * memory (space_refs). */
+void corefix_refs_are(struct fs *fs, struct tier_ref ref, uint32_t n);
 /* Run S (CK_ENV), remove the temporary directory; main's exit status
  * (a failure if a check failed or none ran). */
 int corefix_main(Suite *s);

@@ -26,9 +26,9 @@
 #include "fs/sb.h"
 #include "fs/space.h"
 #include "meta/store.h"
+#include "test/unit/corefix.h"
 #include "tier/failpoint.h"
 
-static char tmp_root[] = "/tmp/aifs-test-core.XXXXXX";
 static struct fs *fs;
 
 /* What the test feature's hooks saw. */
@@ -106,31 +106,13 @@ static const struct fs_feature_ops test_feature = {
 
 static void setup(void)
 {
-	char path[sizeof(tmp_root) + 32], err[512];
-
-	snprintf(path, sizeof(path), "%s/s.XXXXXX", tmp_root);
-	ck_assert_msg(mkdtemp(path) != NULL, "mkdtemp %s: %s", path, strerror(errno));
-	ck_assert_msg(store_mkfs(path, NULL, err, sizeof(err)) == 0, "mkfs: %s", err);
-	fs = calloc(1, sizeof(*fs));
-	ck_assert_ptr_nonnull(fs);
-	ck_assert_msg(store_open(path, &fs->store, err, sizeof(err)) == 0, "open: %s", err);
-	fs->meta = fs->store->meta;
-	fs->tiers = fs->store->tiers;
-	pthread_rwlock_init(&fs->ns, NULL);
 	memset(&seen, 0, sizeof(seen));
-	ck_assert_int_eq(fs_feature_register(fs, &test_feature), 0);
-	ck_assert_int_eq(fs_itab_init(fs), 0);
-	ck_assert_int_eq(space_init(fs), 0);
-	ck_assert_int_eq(prealloc_init(fs), 0);
+	fs = corefix_open(&test_feature);
 }
 
 static void teardown(void)
 {
-	failpoint_arm("");
-	space_reclaimer_stop(fs);
-	fs_itab_destroy(fs);
-	store_close(fs->store);
-	free(fs);
+	corefix_close(fs);
 	fs = NULL;
 }
 
@@ -389,25 +371,7 @@ static Suite *core_suite(void)
 	return s;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	if (!mkdtemp(tmp_root)) {
-		perror(tmp_root);
-		return EXIT_FAILURE;
-	}
-	sr = srunner_create(core_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return corefix_main(core_suite());
 }

@@ -62,59 +62,19 @@ static void teardown(void)
 	fs = NULL;
 }
 
-static int first_cb(void *ctx, const struct meta_extent *e)
-{
-	*(struct tier_ref *)ctx = e->ref;
-	return 1;
-}
-
-/* The stored extent of INO's first extent record. */
 static struct tier_ref first_ref(uint64_t ino)
 {
-	struct tier_ref r;
-
-	ck_assert_int_eq(meta_extent_foreach(fs->meta, ino, first_cb, &r), 1);
-	return r;
+	return corefix_first_ref(fs, ino);
 }
 
-struct census {
-	struct tier_ref ref;
-	uint32_t refs;		/* extent records referencing REF */
-	uint64_t inodes;	/* inode records */
-	struct fs *fs;
-};
-
-static int census_ext(void *ctx, const struct meta_extent *e)
+static struct corefix_census census(struct tier_ref ref)
 {
-	struct census *c = ctx;
-
-	if (e->ref.tier == c->ref.tier && e->ref.seg == c->ref.seg && e->ref.off == c->ref.off)
-		c->refs++;
-	return 0;
+	return corefix_census(fs, ref);
 }
 
-static int census_inode(void *ctx, const struct meta_inode *a)
-{
-	struct census *c = ctx;
-
-	c->inodes++;
-	return S_ISREG(a->mode) ? meta_extent_foreach(c->fs->meta, a->ino, census_ext, c) : 0;
-}
-
-/* Count the store's records: how many reference REF, how many inodes. */
-static struct census census(struct tier_ref ref)
-{
-	struct census c = { .ref = ref, .fs = fs };
-
-	ck_assert_int_eq(meta_inode_foreach(fs->meta, census_inode, &c), 0);
-	return c;
-}
-
-/* The in-memory count of REF is what the store's records say, N. */
 static void refs_are(struct tier_ref ref, uint32_t n)
 {
-	ck_assert_uint_eq(census(ref).refs, n);
-	ck_assert_uint_eq(space_refs(fs, &ref), n);
+	corefix_refs_are(fs, ref, n);
 }
 
 /* IN's first LEN bytes are pattern SEED. */
@@ -180,7 +140,7 @@ END_TEST
 START_TEST(snapshot_delete_brings_records_and_counts_back)
 {
 	struct tier_ref ra = first_ref(ia), rb = first_ref(ib);
-	struct census before = census(ra);
+	struct corefix_census before = census(ra);
 	struct snapinfo si;
 	struct meta_inode a;
 	uint64_t root;
@@ -219,7 +179,7 @@ END_TEST
 START_TEST(failed_snapshot_commit_leaves_no_snapshot_and_no_counts)
 {
 	struct tier_ref ra = first_ref(ia), rb = first_ref(ib);
-	struct census before = census(ra);
+	struct corefix_census before = census(ra);
 	struct snapinfo si;
 	uint64_t root;
 

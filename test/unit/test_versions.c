@@ -142,58 +142,19 @@ static void content_is_pattern(uint64_t ino, size_t len, unsigned seed)
 	free(buf);
 }
 
-static int first_cb(void *ctx, const struct meta_extent *e)
-{
-	*(struct tier_ref *)ctx = e->ref;
-	return 1;
-}
-
-/* The stored extent of INO's first extent record. */
 static struct tier_ref first_ref(uint64_t ino)
 {
-	struct tier_ref r;
-
-	ck_assert_int_eq(meta_extent_foreach(fs->meta, ino, first_cb, &r), 1);
-	return r;
+	return corefix_first_ref(fs, ino);
 }
 
-struct census {
-	struct tier_ref ref;
-	uint32_t refs;		/* extent records referencing REF */
-	uint64_t inodes;	/* inode records */
-};
-
-static int census_ext(void *ctx, const struct meta_extent *e)
+static struct corefix_census census(struct tier_ref ref)
 {
-	struct census *c = ctx;
-
-	if (e->ref.tier == c->ref.tier && e->ref.seg == c->ref.seg && e->ref.off == c->ref.off)
-		c->refs++;
-	return 0;
+	return corefix_census(fs, ref);
 }
 
-static int census_inode(void *ctx, const struct meta_inode *a)
-{
-	struct census *c = ctx;
-
-	c->inodes++;
-	return S_ISREG(a->mode) ? meta_extent_foreach(fs->meta, a->ino, census_ext, c) : 0;
-}
-
-/* Count the store's records: how many reference REF, how many inodes. */
-static struct census census(struct tier_ref ref)
-{
-	struct census c = { .ref = ref };
-
-	ck_assert_int_eq(meta_inode_foreach(fs->meta, census_inode, &c), 0);
-	return c;
-}
-
-/* The store's records reference REF N times, and so says its count. */
 static void refs_are(struct tier_ref ref, uint32_t n)
 {
-	ck_assert_uint_eq(census(ref).refs, n);
-	ck_assert_uint_eq(space_refs(fs, &ref), n);
+	corefix_refs_are(fs, ref, n);
 }
 
 static int count_cb(void *ctx, uint32_t n, const struct vrec *v)
@@ -306,7 +267,7 @@ END_TEST
 START_TEST(failed_commit_leaves_no_version_and_serves_the_last)
 {
 	struct tier_ref r1, r2;
-	struct census before;
+	struct corefix_census before;
 	struct vrec v1, v;
 	char *buf = malloc(LEN);
 
@@ -351,7 +312,7 @@ END_TEST
 START_TEST(pruning_frees_what_only_the_pruned_versions_held)
 {
 	struct tier_ref r[5];
-	struct census before;
+	struct corefix_census before;
 	struct meta_inode a;
 	struct vrec v[5];
 
