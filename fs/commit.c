@@ -1,11 +1,15 @@
 /* commit.c — the bottom of the core: the commit of a batch, which runs
- * the features' hooks of a commit (hooks.h), the clock, and the record of
- * an inode's attributes.  It calls nothing of fs/ but hooks.c.
+ * the features' hooks of a commit (hooks.h), the clock, a caller's command
+ * name, and the record of an inode's attributes.  It calls nothing of fs/ but hooks.c.
  */
 #include "fs/commit.h"
 #include "fs/hooks.h"
 
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 int64_t fs_now(void)
 {
@@ -13,6 +17,21 @@ int64_t fs_now(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void fs_proc_comm(uint32_t pid, char comm[16])
+{
+	char path[64];
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, comm, 15) : -1;
+	if (fd >= 0)
+		close(fd);
+	comm[n > 0 ? n : 0] = 0;
+	comm[strcspn(comm, "\n")] = 0;
 }
 
 void inode_save(struct meta_batch *b, struct inode *in)

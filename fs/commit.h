@@ -1,5 +1,5 @@
 /* commit.h — the bottom of the core (commit.c): the commit of a batch of
- * any module, the clock, and an inode's record.
+ * any module, the clock, a caller's command name, and an inode's record.
  *
  * Layer: core, its lowest part: it calls only hooks.h (the features'
  * hooks of a commit) and meta/; everything in fs/ may call it.
@@ -11,6 +11,9 @@
 
 /* Wall-clock time in nanoseconds (inode times). */
 int64_t fs_now(void);
+/* The command name of process PID (/proc/PID/comm) into COMM, at most 15
+ * bytes and a NUL; "" if it cannot be read (the process is gone). */
+void fs_proc_comm(uint32_t pid, char comm[16]);
 /* Persist IN's attributes into B (caller holds IN's lock for writing). */
 void inode_save(struct meta_batch *b, struct inode *in);
 /* Commit B (durably with SYNC); a durable commit also runs the durable

@@ -317,7 +317,7 @@ int version_dir_commit(struct fs *fs, uint64_t dir, uint32_t uid, uint32_t pid)
 	uint32_t last = 0;
 	int rc = b ? 0 : -ENOMEM;
 
-	ver_read_comm(pid, v.comm);
+	fs_proc_comm(pid, v.comm);
 	pthread_rwlock_wrlock(&fs->ns);
 	space_defer_begin();	/* the frozen tree's references count once committed */
 	if (rc == 0)

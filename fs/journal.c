@@ -49,17 +49,7 @@ void journal_who(fuse_req_t req, struct leaf *l, char *comm)
 	l->uid = ctx->uid;
 	l->pid = ctx->pid;
 	if ((uint32_t)ctx->pid != last_pid || now - last_time > 1000000000) {
-		char p[64];
-		int fd;
-		ssize_t n;
-
-		snprintf(p, sizeof(p), "/proc/%u/comm", (unsigned)ctx->pid);
-		fd = open(p, O_RDONLY | O_CLOEXEC);
-		n = fd >= 0 ? read(fd, last_comm, 15) : -1;
-		if (fd >= 0)
-			close(fd);
-		last_comm[n > 0 ? n : 0] = 0;
-		last_comm[strcspn(last_comm, "\n")] = 0;
+		fs_proc_comm(ctx->pid, last_comm);
 		last_pid = ctx->pid;
 		last_time = now;
 	}

@@ -76,8 +76,6 @@ struct vlist {
 	size_t count, cap;
 };
 
-/* Command name of process PID into COMM (16 bytes). */
-void ver_read_comm(uint32_t pid, char *comm);
 /* Record (or clear) that INO has an open write session. */
 void ver_session_mark(struct fs *fs, uint64_t ino, bool open);
 /* Put / delete version N of INO (and its back pointer) into B. */

@@ -27,21 +27,6 @@ bool version_wrote(struct fs *fs, struct inode *in)
 	return s && s->wrote;
 }
 
-void ver_read_comm(uint32_t pid, char *comm)
-{
-	char path[64];
-	int fd;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	n = fd >= 0 ? read(fd, comm, 15) : -1;
-	if (fd >= 0)
-		close(fd);
-	comm[n > 0 ? n : 0] = 0;
-	comm[strcspn(comm, "\n")] = 0;
-}
-
 /* Record (or clear) that INO has an open write session, so that a crash
  * in the middle of a save is undone at the next mount. */
 void ver_session_mark(struct fs *fs, uint64_t ino, bool open)
@@ -86,7 +71,7 @@ void version_modify_by(struct fs *fs, struct inode *in, uint32_t uid, uint32_t p
 		s->uid = uid;
 		s->pid = pid;
 		if (pid)	/* else the daemon's own change */
-			ver_read_comm(pid, s->comm);
+			fs_proc_comm(pid, s->comm);
 		vf->sess = s;
 		if (version_tracked(in))
 			ver_session_mark(fs, in->ino, true);

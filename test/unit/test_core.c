@@ -142,22 +142,6 @@ static void pattern(char *buf, size_t len, unsigned seed)
 		buf[i] = (char)(i * 31 + seed);
 }
 
-/* Write LEN bytes of pattern SEED at 0 and flush them as an extent. */
-static int write_flush(struct inode *in, size_t len, unsigned seed)
-{
-	char *buf = malloc(len);
-	int rc;
-
-	pattern(buf, len, seed);
-	pthread_rwlock_wrlock(&in->lock);
-	rc = fs_write(fs, in, buf, len, 0);
-	if (rc == 0)
-		rc = fs_flush(fs, in);
-	pthread_rwlock_unlock(&in->lock);
-	free(buf);
-	return rc;
-}
-
 /* IN's content is LEN bytes of pattern SEED. */
 static void check_content(struct inode *in, size_t len, unsigned seed)
 {
@@ -181,7 +165,7 @@ START_TEST(commit_of_written_data_survives_eviction)
 	uint64_t ino = in->ino;
 	struct meta_inode a;
 
-	ck_assert_int_eq(write_flush(in, 200000, 7), 0);
+	ck_assert_int_eq(corefix_write(fs, in, 200000, 7), 0);
 	ck_assert_int_eq(fs_sync(fs, in), 0);
 	ck_assert_uint_eq(seen.store_begin, 1);
 	ck_assert_uint_eq(seen.store_end, 1);
@@ -230,7 +214,7 @@ START_TEST(purge_of_unlinked_inode_deletes_records_and_runs_hooks)
 	uint64_t ino = in->ino;
 	struct meta_inode a;
 
-	ck_assert_int_eq(write_flush(in, 150000, 1), 0);
+	ck_assert_int_eq(corefix_write(fs, in, 150000, 1), 0);
 	inode_put(fs, in);		/* the last reference of an orphan: purged */
 	ck_assert_uint_eq(seen.before_purge, 1);
 	ck_assert_uint_eq(seen.purge, 1);
@@ -287,7 +271,7 @@ START_TEST(durable_hook_failure_is_what_fsync_returns)
 {
 	struct inode *in = file_new("f", 1);
 
-	ck_assert_int_eq(write_flush(in, 5000, 2), 0);
+	ck_assert_int_eq(corefix_write(fs, in, 5000, 2), 0);
 	seen.durable_rc = -EIO;
 	pthread_rwlock_wrlock(&in->lock);
 	ck_assert_int_eq(fs_sync(fs, in), -EIO);

@@ -62,21 +62,6 @@ static void teardown(void)
 	fs = NULL;
 }
 
-static struct tier_ref first_ref(uint64_t ino)
-{
-	return corefix_first_ref(fs, ino);
-}
-
-static struct corefix_census census(struct tier_ref ref)
-{
-	return corefix_census(fs, ref);
-}
-
-static void refs_are(struct tier_ref ref, uint32_t n)
-{
-	corefix_refs_are(fs, ref, n);
-}
-
 /* IN's first LEN bytes are pattern SEED. */
 static void content_is(uint64_t ino, size_t len, unsigned seed)
 {
@@ -98,13 +83,13 @@ static void content_is(uint64_t ino, size_t len, unsigned seed)
 
 START_TEST(snapshot_freezes_the_tree_sharing_its_data)
 {
-	struct tier_ref ra = first_ref(ia), rb = first_ref(ib);
+	struct tier_ref ra = corefix_first_ref(fs, ia), rb = corefix_first_ref(fs, ib);
 	uint64_t root = 0, sroot, sa, ssub, sb;
 	struct snapinfo si;
 	struct meta_inode a;
 	struct inode *fa;
 
-	refs_are(ra, 1);
+	corefix_refs_are(fs, ra, 1);
 	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), 0);
 	ck_assert_int_eq(snapshot_get(fs, ds->ino, "t1", &si), 0);
 	sroot = si.root;
@@ -123,8 +108,8 @@ START_TEST(snapshot_freezes_the_tree_sharing_its_data)
 	ck_assert_uint_eq(a.size, ALEN);
 	ck_assert_int_eq(meta_inode_get(fs->meta, sroot, &a), 0);
 	ck_assert(a.flags & META_IF_SNAPROOT);
-	refs_are(ra, 2);			/* the data is shared */
-	refs_are(rb, 2);
+	corefix_refs_are(fs, ra, 2);			/* the data is shared */
+	corefix_refs_are(fs, rb, 2);
 
 	ck_assert_int_eq(inode_get(fs, ia, &fa), 0);
 	ck_assert_int_eq(corefix_write(fs, fa, ALEN, 7), 0);	/* the live file changes */
@@ -132,30 +117,30 @@ START_TEST(snapshot_freezes_the_tree_sharing_its_data)
 	content_is(ia, ALEN, 7);
 	content_is(sa, ALEN, 1);		/* the frozen one does not */
 	content_is(sb, BLEN, 2);
-	refs_are(ra, 1);
+	corefix_refs_are(fs, ra, 1);
 	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), -EEXIST);
 }
 END_TEST
 
 START_TEST(snapshot_delete_brings_records_and_counts_back)
 {
-	struct tier_ref ra = first_ref(ia), rb = first_ref(ib);
-	struct corefix_census before = census(ra);
+	struct tier_ref ra = corefix_first_ref(fs, ia), rb = corefix_first_ref(fs, ib);
+	struct corefix_census before = corefix_census(fs, ra);
 	struct snapinfo si;
 	struct meta_inode a;
 	uint64_t root;
 
 	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), 0);
-	ck_assert_uint_eq(census(ra).inodes, before.inodes + 4);	/* root, sub, a, b */
+	ck_assert_uint_eq(corefix_census(fs, ra).inodes, before.inodes + 4);	/* root, sub, a, b */
 	ck_assert_int_eq(snapshot_delete(fs, ds->ino, "t1", 0), 0);
 	ck_assert_int_eq(snapshot_get(fs, ds->ino, "t1", &si), -ENOENT);
 	ck_assert_int_eq(meta_inode_get(fs->meta, root, &a), -ENOENT);
-	ck_assert_uint_eq(census(ra).inodes, before.inodes);
-	refs_are(ra, 1);
-	refs_are(rb, 1);
+	ck_assert_uint_eq(corefix_census(fs, ra).inodes, before.inodes);
+	corefix_refs_are(fs, ra, 1);
+	corefix_refs_are(fs, rb, 1);
 	ck_assert_int_eq(snapshot_delete(fs, ds->ino, "t1", 0), -ENOENT);
 	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), 0);	/* the tag is free */
-	refs_are(ra, 2);
+	corefix_refs_are(fs, ra, 2);
 }
 END_TEST
 
@@ -178,19 +163,19 @@ END_TEST
 #ifdef AIFS_FAILPOINTS
 START_TEST(failed_snapshot_commit_leaves_no_snapshot_and_no_counts)
 {
-	struct tier_ref ra = first_ref(ia), rb = first_ref(ib);
-	struct corefix_census before = census(ra);
+	struct tier_ref ra = corefix_first_ref(fs, ia), rb = corefix_first_ref(fs, ib);
+	struct corefix_census before = corefix_census(fs, ra);
 	struct snapinfo si;
 	uint64_t root;
 
 	ck_assert_int_eq(failpoint_arm("meta_commit:1=EIO"), 0);
 	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), -EIO);
 	ck_assert_int_eq(snapshot_get(fs, ds->ino, "t1", &si), -ENOENT);
-	ck_assert_uint_eq(census(ra).inodes, before.inodes);
-	refs_are(ra, 1);
-	refs_are(rb, 1);
+	ck_assert_uint_eq(corefix_census(fs, ra).inodes, before.inodes);
+	corefix_refs_are(fs, ra, 1);
+	corefix_refs_are(fs, rb, 1);
 	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), 0);
-	refs_are(ra, 2);
+	corefix_refs_are(fs, ra, 2);
 }
 END_TEST
 
@@ -212,7 +197,7 @@ static void write_buffered(struct inode *in, size_t len, unsigned seed)
  * of its own: that one stands when the snapshot's fails. */
 START_TEST(failed_snapshot_of_a_file_with_buffered_writes_keeps_them_counted_once)
 {
-	struct tier_ref ra = first_ref(ia), rn;
+	struct tier_ref ra = corefix_first_ref(fs, ia), rn;
 	struct snapinfo si;
 	struct inode *fa;
 	uint64_t root, sa;
@@ -223,12 +208,12 @@ START_TEST(failed_snapshot_of_a_file_with_buffered_writes_keeps_them_counted_onc
 	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), -EIO);
 	ck_assert_int_eq(snapshot_get(fs, ds->ino, "t1", &si), -ENOENT);
 	ck_assert(!fa->wb_dirty);		/* the flush committed */
-	rn = first_ref(ia);		/* the extent at 0 is the new one */
+	rn = corefix_first_ref(fs, ia);		/* the extent at 0 is the new one */
 	ck_assert(rn.seg != ra.seg || rn.off != ra.off);
-	refs_are(rn, 1);
-	refs_are(ra, 1);			/* the rest of a's old extent */
+	corefix_refs_are(fs, rn, 1);
+	corefix_refs_are(fs, ra, 1);			/* the rest of a's old extent */
 	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), 0);
-	refs_are(rn, 2);
+	corefix_refs_are(fs, rn, 2);
 	sa = corefix_lookup(fs, root, "a");
 	write_buffered(fa, 4096, 8);
 	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t2", 0, &root), 0);
@@ -240,7 +225,7 @@ END_TEST
 
 START_TEST(failed_delete_commit_keeps_the_snapshot_and_its_counts)
 {
-	struct tier_ref ra = first_ref(ia), rb = first_ref(ib);
+	struct tier_ref ra = corefix_first_ref(fs, ia), rb = corefix_first_ref(fs, ib);
 	struct snapinfo si;
 	uint64_t root, sa;
 
@@ -249,12 +234,12 @@ START_TEST(failed_delete_commit_keeps_the_snapshot_and_its_counts)
 	ck_assert_int_eq(failpoint_arm("meta_commit:1=EIO"), 0);
 	ck_assert_int_eq(snapshot_delete(fs, ds->ino, "t1", 0), -EIO);
 	ck_assert_int_eq(snapshot_get(fs, ds->ino, "t1", &si), 0);
-	refs_are(ra, 2);		/* else the live file's unlink would free its data */
-	refs_are(rb, 2);
+	corefix_refs_are(fs, ra, 2);		/* else the live file's unlink would free its data */
+	corefix_refs_are(fs, rb, 2);
 	content_is(sa, ALEN, 1);
 	ck_assert_int_eq(snapshot_delete(fs, ds->ino, "t1", 0), 0);
-	refs_are(ra, 1);
-	refs_are(rb, 1);
+	corefix_refs_are(fs, ra, 1);
+	corefix_refs_are(fs, rb, 1);
 }
 END_TEST
 #endif

@@ -142,21 +142,6 @@ static void content_is_pattern(uint64_t ino, size_t len, unsigned seed)
 	free(buf);
 }
 
-static struct tier_ref first_ref(uint64_t ino)
-{
-	return corefix_first_ref(fs, ino);
-}
-
-static struct corefix_census census(struct tier_ref ref)
-{
-	return corefix_census(fs, ref);
-}
-
-static void refs_are(struct tier_ref ref, uint32_t n)
-{
-	corefix_refs_are(fs, ref, n);
-}
-
 static int count_cb(void *ctx, uint32_t n, const struct vrec *v)
 {
 	(void)n, (void)v;
@@ -200,7 +185,7 @@ START_TEST(each_write_session_is_a_version_of_its_bytes)
 	pattern_sha(LEN, 1, want);
 	ck_assert_mem_eq(v1.sha, want, 32);
 	content_is_pattern(v1.vino, LEN, 1);
-	refs_are(first_ref(f->ino), 2);			/* the version shares the data */
+	corefix_refs_are(fs, corefix_first_ref(fs, f->ino), 2);			/* the version shares the data */
 	ck_assert(!version_in_session(fs, f));
 
 	/* during the next session, a reader reads version 1 */
@@ -225,8 +210,8 @@ START_TEST(each_write_session_is_a_version_of_its_bytes)
 	content_is_pattern(v2.vino, LEN, 2);
 	content_is_pattern(v1.vino, LEN, 1);		/* each keeps its own */
 	content_is_pattern(f->ino, LEN, 2);
-	refs_are(first_ref(v1.vino), 1);
-	refs_are(first_ref(v2.vino), 2);
+	corefix_refs_are(fs, corefix_first_ref(fs, v1.vino), 1);
+	corefix_refs_are(fs, corefix_first_ref(fs, v2.vino), 2);
 
 	/* a short save: the version is of the bytes written, not more */
 	ck_assert_int_eq(save_pattern(f, 1000, 3), 0);
@@ -273,8 +258,8 @@ START_TEST(failed_commit_leaves_no_version_and_serves_the_last)
 
 	ck_assert_int_eq(save_pattern(f, LEN, 1), 0);
 	served_is(f->ino, 1, &v1);
-	r1 = first_ref(f->ino);
-	before = census(r1);
+	r1 = corefix_first_ref(fs, f->ino);
+	before = corefix_census(fs, r1);
 
 	corefix_open_w(fs, f, true);
 	pattern(buf, LEN, 2);
@@ -282,10 +267,10 @@ START_TEST(failed_commit_leaves_no_version_and_serves_the_last)
 	pthread_rwlock_wrlock(&f->lock);
 	ck_assert_int_eq(fs_flush(fs, f), 0);		/* the bytes are stored... */
 	pthread_rwlock_unlock(&f->lock);
-	r2 = first_ref(f->ino);
+	r2 = corefix_first_ref(fs, f->ino);
 	ck_assert(r2.seg != r1.seg || r2.off != r1.off);
-	refs_are(r2, 1);
-	refs_are(r1, 1);
+	corefix_refs_are(fs, r2, 1);
+	corefix_refs_are(fs, r1, 1);
 	ck_assert_int_eq(failpoint_arm("meta_commit:1=EIO"), 0);
 	ck_assert_int_eq(corefix_close_w(fs, f), -EIO);		/* ...the version's commit fails */
 
@@ -295,15 +280,15 @@ START_TEST(failed_commit_leaves_no_version_and_serves_the_last)
 	ck_assert_uint_eq(v.vino, v1.vino);
 	ck_assert(!version_in_session(fs, f));	/* the session is put back */
 	content_is_pattern(f->ino, LEN, 1);		/* the last version is served */
-	refs_are(r1, 2);				/* as before the session */
-	refs_are(r2, 0);				/* the failed save's bytes go */
-	ck_assert_uint_eq(census(r1).inodes, before.inodes);
+	corefix_refs_are(fs, r1, 2);				/* as before the session */
+	corefix_refs_are(fs, r2, 0);				/* the failed save's bytes go */
+	ck_assert_uint_eq(corefix_census(fs, r1).inodes, before.inodes);
 
 	/* and the next save is version 2 */
 	ck_assert_int_eq(save_pattern(f, LEN, 3), 0);
 	served_is(f->ino, 2, &v);
 	content_is_pattern(v.vino, LEN, 3);
-	refs_are(r1, 1);
+	corefix_refs_are(fs, r1, 1);
 	free(buf);
 }
 END_TEST
@@ -319,10 +304,10 @@ START_TEST(pruning_frees_what_only_the_pruned_versions_held)
 	fs->opt.keep_versions = 2;
 	for (unsigned i = 1; i <= 4; i++) {
 		ck_assert_int_eq(save_pattern(f, LEN, i), 0);
-		r[i] = first_ref(f->ino);
+		r[i] = corefix_first_ref(fs, f->ino);
 		ck_assert_int_eq(version_get(fs, f->ino, i, &v[i], NULL), 0);
 		if (i == 2)
-			before = census(r[1]);	/* two versions */
+			before = corefix_census(fs, r[1]);	/* two versions */
 	}
 	ck_assert_uint_eq(nversions(f->ino), 2);
 	ck_assert_int_eq(version_get(fs, f->ino, 1, &v[0], NULL), -ENOENT);
@@ -330,13 +315,13 @@ START_TEST(pruning_frees_what_only_the_pruned_versions_held)
 	for (unsigned i = 1; i <= 2; i++) {
 		ck_assert_int_eq(meta_inode_get(fs->meta, v[i].vino, &a), -ENOENT);
 		ck_assert(!corefix_orphan(fs, v[i].vino));
-		refs_are(r[i], 0);			/* only the version held it */
+		corefix_refs_are(fs, r[i], 0);			/* only the version held it */
 	}
-	refs_are(r[3], 1);
-	refs_are(r[4], 2);
+	corefix_refs_are(fs, r[3], 1);
+	corefix_refs_are(fs, r[4], 2);
 	content_is_pattern(v[3].vino, LEN, 3);
 	content_is_pattern(v[4].vino, LEN, 4);
-	ck_assert_uint_eq(census(r[1]).inodes, before.inodes);	/* two again */
+	ck_assert_uint_eq(corefix_census(fs, r[1]).inodes, before.inodes);	/* two again */
 }
 END_TEST
 
