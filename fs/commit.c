@@ -4,6 +4,7 @@
  */
 #include "fs/commit.h"
 #include "fs/hooks.h"
+#include "fs/space.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -53,6 +54,16 @@ int fs_commit(struct fs *fs, struct meta_batch *b, bool sync)
 {
 	int rc = meta_batch_commit(fs->meta, b, sync);
 
+	if (rc == 0) {
+		/* extents an epoch snapshot's history now keeps referenced:
+		 * counted before the caller's deferred uncounts of the records
+		 * that went (space_defer_end), so they are never freed */
+		const struct tier_ref *kept;
+		size_t n = meta_batch_kept(b, &kept);
+
+		for (size_t i = 0; i < n; i++)
+			space_kept(fs, &kept[i]);
+	}
 	if (rc == 0 && sync)
 		fs_hook_durable(fs);
 	return rc;

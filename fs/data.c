@@ -428,7 +428,7 @@ void fs_content_drop(struct fs *fs, struct inode *in, struct meta_batch *b)
 			const struct ext *x = &in->map.v[i];
 
 			space_unref(fs, &x->ref, x->inner, x->len,
-				    fs_extents_unique(in));
+				    fs_extents_unique(fs, in));
 		}
 		none = in->map.n == 0;	/* read, and there is nothing to delete */
 	}

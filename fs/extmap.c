@@ -209,7 +209,7 @@ int fs_map_punch(struct fs *fs, struct inode *in, struct meta_batch *b,
 		in->attr.alloc -= x->len;
 		meta_extent_del(b, in->ino, x->foff, &x->ref);
 		space_unref(fs, &x->ref, x->inner + (uint32_t)(s - x->foff), t - s,
-			    fs_extents_unique(in));
+			    fs_extents_unique(fs, in));
 		fs_crcs_put(x->crcs);
 	}
 	memmove(&m->v[i + nkeep], &m->v[j], (m->n - j) * sizeof(*m->v));
@@ -286,7 +286,7 @@ int fs_map_replace(struct fs *fs, struct inode *in, const struct ext *old,
 			continue;
 		e = &in->map.v[at[i]];
 		space_ref(fs, &repl[i].ref);
-		space_unref(fs, &e->ref, e->inner, e->len, fs_extents_unique(in));
+		space_unref(fs, &e->ref, e->inner, e->len, fs_extents_unique(fs, in));
 		fs_crcs_put(e->crcs);
 		*e = repl[i];
 		e->crcs->refs++;

@@ -212,7 +212,7 @@ static void content_unref(struct fs *fs, struct inode *in)
 {
 	for (size_t i = 0; i < in->map.n; i++)
 		space_unref(fs, &in->map.v[i].ref, in->map.v[i].inner, in->map.v[i].len,
-			    fs_extents_unique(in));
+			    fs_extents_unique(fs, in));
 	fs_map_free(&in->map);
 	in->map_loaded = false;
 	fs_wbuf_free(in);
@@ -336,6 +336,54 @@ uint64_t fs_ino_alloc(struct fs *fs)
 	ino = fs->next_ino++;
 	pthread_mutex_unlock(&fs->ino_lock);
 	return ino;
+}
+
+uint64_t fs_ino_hwm(struct fs *fs)
+{
+	uint64_t ino;
+
+	pthread_mutex_lock(&fs->ino_lock);
+	ino = fs->next_ino - 1;
+	pthread_mutex_unlock(&fs->ino_lock);
+	return ino;
+}
+
+int inode_collect(struct fs *fs, bool (*match)(const struct inode *in, void *ctx), void *ctx,
+		  struct inode ***out, size_t *n)
+{
+	struct inode **v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc = 0;
+
+	pthread_mutex_lock(&fs->itab_lock);
+	for (size_t i = 0; rc == 0 && i < fs->itab_size; i++)
+		for (struct inode *in = fs->itab[i]; in; in = in->hnext) {
+			if (!match(in, ctx))
+				continue;
+			if (cnt == cap) {
+				size_t nc = cap ? 2 * cap : 64;
+				struct inode **nv = realloc(v, nc * sizeof(*nv));
+
+				if (!nv) {
+					rc = -ENOMEM;
+					break;
+				}
+				v = nv;
+				cap = nc;
+			}
+			in->refs++;
+			v[cnt++] = in;
+		}
+	pthread_mutex_unlock(&fs->itab_lock);
+	if (rc) {
+		for (size_t i = 0; i < cnt; i++)
+			inode_put(fs, v[i]);
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
 }
 
 static int reap_one(void *ctx, uint64_t ino)

@@ -41,6 +41,12 @@ void inode_forget(struct fs *fs, uint64_t ino, uint64_t n);
 void inode_open_dec(struct fs *fs, struct inode *in);
 /* Allocate a new inode number. */
 uint64_t fs_ino_alloc(struct fs *fs);
+/* The greatest inode number given so far (every inode made is at most it). */
+uint64_t fs_ino_hwm(struct fs *fs);
+/* A reference (put each with inode_put) to every inode of the table that
+ * MATCH accepts, called under the table's lock: into malloc'd *OUT, *N. */
+int inode_collect(struct fs *fs, bool (*match)(const struct inode *in, void *ctx), void *ctx,
+		  struct inode ***out, size_t *n);
 /* Purge inodes left orphaned by an earlier mount. */
 int fs_orphans_reap(struct fs *fs);
 /* Fill ST from IN's attributes (caller holds IN's lock). */

@@ -99,6 +99,11 @@ static int source_key(struct fs *fs, struct inode *in, uint8_t key[LIN_SRC_KEY])
 	memset(key, 0, LIN_SRC_KEY);
 	if (a.flags & META_IF_VERSION) {
 		key[0] = 'v';
+	} else if ((a.flags & META_IF_SNAPSHOT) && meta_ino_is_snap(cur)) {
+		/* a file of an epoch snapshot names its root */
+		if (snapshot_root_of(fs, cur, &cur) < 0)
+			return -ENOENT;
+		key[0] = 's';
 	} else if (a.flags & META_IF_SNAPSHOT) {
 		/* up to the root of the frozen tree: a snapshot or a
 		 * directory version */

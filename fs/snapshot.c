@@ -34,6 +34,12 @@ static _Atomic uint64_t freezing;
 #define REC_P	META_REC_SNAPSHOT
 #define REC_USE	META_REC_SNAPSHOT_USE
 
+/* files and bytes of an epoch snapshot not counted yet (counted on the
+ * first look, not when it is made: that is what makes it constant time) */
+#define UNCOUNTED	UINT64_MAX
+/* The store format that epoch snapshots need (meta/history.c). */
+#define FORMAT_EPOCHS	3
+
 struct snaprec {
 	uint64_t root;
 	int64_t time;
@@ -241,6 +247,232 @@ static int snap_copy(struct copy *c, uint64_t ds, uint64_t root)
 	return rc;
 }
 
+/* --- epoch snapshots (meta/history.c) ------------------------------------ */
+
+static bool dirty_file(const struct inode *in, void *ctx)
+{
+	(void)ctx;
+	return S_ISREG(in->attr.mode) && in->wb_dirty && !meta_ino_is_snap(in->ino);
+}
+
+/* Store what open files hold buffered (whole write() calls): an epoch
+ * sees the store. */
+static int flush_dirty(struct fs *fs)
+{
+	struct inode **v;
+	size_t n;
+	int rc = inode_collect(fs, dirty_file, NULL, &v, &n);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		int r;
+
+		pthread_rwlock_wrlock(&v[i]->lock);
+		r = fs_flush(fs, v[i]);
+		pthread_rwlock_unlock(&v[i]->lock);
+		if (r < 0 && rc == 0)
+			rc = r;
+		inode_put(fs, v[i]);
+	}
+	free(v);
+	return rc;
+}
+
+/* Make the snapshot of DS in B as an epoch (namespace locked): *R's root;
+ * -EOVERFLOW if it cannot be one (then it is copied). */
+static int epoch_make(struct fs *fs, struct meta_batch *b, uint64_t ds, struct snaprec *r)
+{
+	uint64_t e;
+	int rc = flush_dirty(fs);
+
+	if (rc == 0)
+		rc = meta_epoch_create(fs->meta, b, ds, fs_ino_hwm(fs), &e);
+	if (rc == 0 && fs->store->format < FORMAT_EPOCHS)
+		rc = store_set_format(fs->store, FORMAT_EPOCHS);
+	if (rc == 0) {
+		r->root = meta_snap_ino(e, ds);
+		r->files = r->bytes = UNCOUNTED;
+	}
+	return rc;
+}
+
+static bool of_epoch(const struct inode *in, void *ctx)
+{
+	return meta_ino_is_snap(in->ino) && meta_snap_epoch(in->ino) == *(const uint64_t *)ctx;
+}
+
+/* Drop the epoch snapshot with root ROOT in B (namespace locked, space
+ * deferred); its files the kernel knows are held in *HELD: those open keep
+ * what they read (their maps stay counted until they are let go). */
+static int epoch_drop(struct fs *fs, struct meta_batch *b, uint64_t root, struct inode ***held,
+		      size_t *nheld)
+{
+	uint64_t e = meta_snap_epoch(root);
+	struct tier_ref *refs = NULL;
+	size_t n = 0;
+	int rc = inode_collect(fs, of_epoch, &e, held, nheld);
+
+	for (size_t i = 0; rc == 0 && i < *nheld; i++) {
+		struct inode *in = (*held)[i];
+
+		pthread_rwlock_wrlock(&in->lock);
+		if (S_ISREG(in->attr.mode) && !in->purged &&
+		    (in->attr.alloc || (in->attr.flags & META_IF_INLINE)))
+			rc = fs_map_load(fs, in);
+		for (size_t j = 0; rc == 0 && !in->purged && j < in->map.n; j++)
+			space_ref(fs, &in->map.v[j].ref);
+		pthread_rwlock_unlock(&in->lock);
+	}
+	if (rc == 0)
+		rc = meta_epoch_drop(fs->meta, b, e, &refs, &n);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		space_unref(fs, &refs[i], 0, 0, false);
+	free(refs);
+	return rc;
+}
+
+/* The epoch snapshot's files the kernel knows now read what they hold. */
+static void epoch_dropped(struct inode **held, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		pthread_rwlock_wrlock(&held[i]->lock);
+		held[i]->attr.nlink = 0;
+		held[i]->purged = true;
+		pthread_rwlock_unlock(&held[i]->lock);
+	}
+}
+
+struct census {
+	uint64_t *dirs, *links;
+	size_t nd, cd, nl, cl;
+	uint64_t files, bytes;
+	struct fs *fs;
+	int rc;
+};
+
+static int push_u64(uint64_t **v, size_t *n, size_t *cap, uint64_t x)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : 256;
+		uint64_t *nv = realloc(*v, c * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+		*cap = c;
+	}
+	(*v)[(*n)++] = x;
+	return 0;
+}
+
+static int census_entry(void *ctx, const char *name, size_t len, uint64_t ino, uint32_t type)
+{
+	struct census *c = ctx;
+	struct meta_inode a;
+	int rc;
+
+	(void)name;
+	(void)len;
+	if (type == S_IFDIR)
+		return push_u64(&c->dirs, &c->nd, &c->cd, ino);
+	if (type != S_IFREG)
+		return 0;
+	rc = meta_inode_get(c->fs->meta, ino, &a);
+	if (rc)
+		return rc;
+	if (a.nlink > 1)	/* counted once, however many names it has */
+		return push_u64(&c->links, &c->nl, &c->cl, ino);
+	c->files++;
+	c->bytes += a.size;
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Count the files and bytes of the frozen tree at ROOT. */
+static int census(struct fs *fs, uint64_t root, uint64_t *files, uint64_t *bytes)
+{
+	struct census c = { .fs = fs };
+	int rc = push_u64(&c.dirs, &c.nd, &c.cd, root);
+
+	meta_bulk_scan(true);
+	while (rc == 0 && c.nd)
+		rc = meta_dentry_foreach(fs->meta, c.dirs[--c.nd], NULL, 0, census_entry, &c);
+	meta_bulk_scan(false);
+	if (rc == 0 && c.nl) {
+		qsort(c.links, c.nl, sizeof(*c.links), cmp_u64);
+		for (size_t i = 0; rc == 0 && i < c.nl; i++) {
+			struct meta_inode a;
+
+			if (i && c.links[i] == c.links[i - 1])
+				continue;
+			rc = meta_inode_get(fs->meta, c.links[i], &a);
+			c.files++;
+			c.bytes += rc == 0 ? a.size : 0;
+		}
+	}
+	free(c.dirs);
+	free(c.links);
+	*files = c.files;
+	*bytes = c.bytes;
+	return rc;
+}
+
+/* SI of the 'P' record K: an epoch snapshot's counts are made on the
+ * first look and kept (unless it was deleted meanwhile). */
+static void counts(struct fs *fs, const uint8_t *k, size_t klen, struct snapinfo *si)
+{
+	struct meta_batch *b;
+	uint8_t v[32];
+	void *old;
+	size_t oldlen;
+
+	if (si->files != UNCOUNTED)
+		return;
+	if (census(fs, si->root, &si->files, &si->bytes) < 0) {
+		si->files = si->bytes = 0;
+		return;
+	}
+	memcpy(v, &si->root, 8);
+	memcpy(v + 8, &si->time, 8);
+	memcpy(v + 16, &si->files, 8);
+	memcpy(v + 24, &si->bytes, 8);
+	b = meta_batch_new();
+	if (!b)
+		return;
+	pthread_rwlock_wrlock(&fs->ns);
+	if (meta_rec_get(fs->meta, REC_P, k, klen, &old, &oldlen) == 0) {
+		if (oldlen == 32 && !memcmp(old, v, 16)) {
+			meta_rec_put(b, REC_P, k, klen, v, sizeof(v));
+			if (fs_commit(fs, b, false) < 0)
+				log_warn("snapshot %llu: its counts could not be kept",
+					 (unsigned long long)si->root);
+		}
+		free(old);
+	}
+	pthread_rwlock_unlock(&fs->ns);
+	meta_batch_free(b);
+}
+
+int snapshot_root_of(struct fs *fs, uint64_t ino, uint64_t *root)
+{
+	struct meta_epoch ep;
+	int rc;
+
+	if (!meta_ino_is_snap(ino))
+		return -ENOENT;
+	rc = meta_epoch_get(fs->meta, meta_snap_epoch(ino), &ep);
+	if (rc == 0)
+		*root = meta_snap_ino(ep.epoch, ep.ds);
+	return rc;
+}
+
 uint64_t snapshot_progress(void)
 {
 	return atomic_load(&freezing);
@@ -275,15 +507,18 @@ int snapshot_create(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid, u
 	c.b = rc == 0 ? meta_batch_new() : NULL;
 	if (rc == 0 && !c.b)
 		rc = -ENOMEM;
-	if (rc == 0) {
+	if (rc == 0)
+		rc = epoch_make(fs, c.b, ds, &r);
+	if (rc == -EOVERFLOW) {		/* numbers beyond a snapshot inode's: copy */
+		meta_batch_clear(c.b);
 		r.root = fs_ino_alloc(fs);
 		rc = snap_copy(&c, ds, r.root);
+		r.files = c.files;
+		r.bytes = c.bytes;
 	}
 	if (rc == 0) {
 		uint8_t v[32];
 
-		r.files = c.files;
-		r.bytes = c.bytes;
 		memcpy(v, &r.root, 8);
 		memcpy(v + 8, &r.time, 8);
 		memcpy(v + 16, &r.files, 8);
@@ -300,8 +535,11 @@ int snapshot_create(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid, u
 	else if (rc < 0)
 		log_err("snapshot %s of directory %llu failed: %s", tag, (unsigned long long)ds,
 			strerror(-rc));
+	else if (meta_ino_is_snap(r.root))
+		log_info("snapshot %s of directory %llu: epoch %llu", tag, (unsigned long long)ds,
+			 (unsigned long long)meta_snap_epoch(r.root));
 	else
-		log_info("snapshot %s of directory %llu: %llu files, %llu bytes", tag,
+		log_info("snapshot %s of directory %llu: %llu files, %llu bytes (copied)", tag,
 			 (unsigned long long)ds, (unsigned long long)c.files,
 			 (unsigned long long)c.bytes);
 	if (dir)
@@ -430,7 +668,8 @@ int snapshot_delete(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid)
 		memcpy(&root, v, 8);
 		free(v);
 		d.b = meta_batch_new();
-		rc = d.b ? drop_inode(&d, root, S_IFDIR) : -ENOMEM;
+		rc = !d.b ? -ENOMEM : meta_ino_is_snap(root) ? epoch_drop(fs, d.b, root, &d.held, &d.nh)
+							     : drop_inode(&d, root, S_IFDIR);
 	}
 	while (rc == 0 && d.nd) {
 		d.cur = d.dirs[--d.nd];
@@ -443,6 +682,8 @@ int snapshot_delete(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid)
 		key_put_u64(rk, root);
 		meta_rec_del(d.b, REC_USE, rk, 8);
 		rc = fs_commit(fs, d.b, false);
+		if (rc == 0 && meta_ino_is_snap(root))
+			epoch_dropped(d.held, d.nh);
 	}
 	space_defer_end(fs, rc == 0);
 	pthread_rwlock_unlock(&fs->ns);
@@ -461,6 +702,7 @@ int snapshot_delete(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid)
 /* --- listing ----------------------------------------------------------- */
 
 struct each {
+	struct fs *fs;
 	int (*fn)(void *ctx, const char *tag, size_t len, const struct snapinfo *si);
 	void *ctx;
 };
@@ -476,6 +718,7 @@ static int each_cb(void *ctx, const void *key, size_t klen, const void *val, siz
 	memcpy(&si.time, (const uint8_t *)val + 8, 8);
 	memcpy(&si.files, (const uint8_t *)val + 16, 8);
 	memcpy(&si.bytes, (const uint8_t *)val + 24, 8);
+	counts(e->fs, key, klen, &si);
 	return e->fn(e->ctx, (const char *)key + 8, klen - 8, &si);
 }
 
@@ -483,7 +726,7 @@ int snapshot_foreach(struct fs *fs, uint64_t ds,
 		     int (*fn)(void *ctx, const char *tag, size_t len, const struct snapinfo *si),
 		     void *ctx)
 {
-	struct each e = { fn, ctx };
+	struct each e = { fs, fn, ctx };
 	uint8_t k[8];
 
 	pkey(k, ds, "");
@@ -511,11 +754,14 @@ int snapshot_get(struct fs *fs, uint64_t ds, const char *tag, struct snapinfo *s
 	memcpy(&si->files, (uint8_t *)v + 16, 8);
 	memcpy(&si->bytes, (uint8_t *)v + 24, 8);
 	free(v);
+	counts(fs, k, pkey(k, ds, tag), si);
 	return 0;
 }
 
 struct rootfind {
 	uint64_t root, ds;
+	uint8_t key[8 + META_NAME_MAX];
+	size_t klen;
 	char *tag;
 	size_t len;
 	struct snapinfo si;
@@ -537,6 +783,8 @@ static int root_cb(void *ctx, const void *key, size_t klen, const void *val, siz
 		f->ds = f->ds << 8 | k[i];
 	memcpy(f->tag, k + 8, klen - 8);
 	f->tag[klen - 8] = 0;
+	memcpy(f->key, k, klen);
+	f->klen = klen;
 	f->si.root = root;
 	memcpy(&f->si.time, (const uint8_t *)val + 8, 8);
 	memcpy(&f->si.files, (const uint8_t *)val + 16, 8);
@@ -554,6 +802,7 @@ int snapshot_find_root(struct fs *fs, uint64_t root, uint64_t *ds, char *tag, si
 		return rc;
 	if (rc != 1)
 		return -ENOENT;
+	counts(fs, f.key, f.klen, &f.si);
 	*ds = f.ds;
 	*si = f.si;
 	return 0;

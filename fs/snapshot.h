@@ -56,6 +56,9 @@ int snapshot_create(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid, u
 uint64_t snapshot_progress(void);
 int snapshot_delete(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid);
 int snapshot_get(struct fs *fs, uint64_t ds, const char *tag, struct snapinfo *si);
+/* The root of the epoch snapshot whose file INO is; -ENOENT if INO is not
+ * a file of a live epoch snapshot. */
+int snapshot_root_of(struct fs *fs, uint64_t ino, uint64_t *root);
 /* Which snapshot (dataset DS, TAG of at most LEN - 1 bytes) ROOT is the root of. */
 int snapshot_find_root(struct fs *fs, uint64_t root, uint64_t *ds, char *tag, size_t len,
 		       struct snapinfo *si);

@@ -286,6 +286,17 @@ void space_unref(struct fs *fs, const struct tier_ref *r, uint32_t inner, uint64
 	unref_now(fs, r, inner, len, unique);
 }
 
+void space_kept(struct fs *fs, const struct tier_ref *r)
+{
+	/* the uncounts held back for this thread's batch may have said
+	 * UNIQUE before an epoch snapshot came: history reads the range */
+	for (size_t i = 0; i < defer.n; i++)
+		if (defer.v[i].unref && defer.v[i].ref.tier == r->tier &&
+		    defer.v[i].ref.seg == r->seg && defer.v[i].ref.off == r->off)
+			defer.v[i].unique = false;
+	space_ref(fs, r);
+}
+
 void space_defer_begin(void)
 {
 	if (defer.depth == DEFER_DEPTH)

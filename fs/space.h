@@ -18,13 +18,19 @@
 
 int space_init(struct fs *fs);
 /* Whether IN's extents are its own alone: a plain file's, unless it was
- * ever given or gave shared ones (META_IF_SHARED: promote, copy_file_range);
- * then what it removes is freed at once (space_unref's UNIQUE). */
-static inline bool fs_extents_unique(const struct inode *in)
+ * ever given or gave shared ones (META_IF_SHARED: promote, copy_file_range)
+ * or an epoch snapshot keeps its records; then what it removes is freed at
+ * once (space_unref's UNIQUE). */
+static inline bool fs_extents_unique(struct fs *fs, const struct inode *in)
 {
-	return in->attr.policy == META_AREA_PLAIN && !(in->attr.flags & META_IF_SHARED);
+	return in->attr.policy == META_AREA_PLAIN && !(in->attr.flags & META_IF_SHARED) &&
+	       !meta_history_covers(fs->meta, in->ino);
 }
 void space_ref(struct fs *fs, const struct tier_ref *r);
+/* Count R, which an epoch snapshot's history record now references (a
+ * commit kept it: meta_batch_kept); no uncount held back for it frees its
+ * range at once any more. */
+void space_kept(struct fs *fs, const struct tier_ref *r);
 /* How many extent records reference the stored extent at R (0: none). */
 uint32_t space_refs(struct fs *fs, const struct tier_ref *r);
 void space_unref(struct fs *fs, const struct tier_ref *r, uint32_t inner, uint64_t len,

@@ -37,12 +37,14 @@ struct meta {
 	unsigned ninflight;
 	uint64_t logged;		/* changes logged since the open */
 	bool readonly;
+	struct hist *hist;		/* epoch snapshots (history.c) */
 };
 
 struct meta_batch {
 	rocksdb_writebatch_t *wb;
 	struct space_delta *d;		/* reference count changes (meta_space_delta) */
 	size_t nd, capd;
+	struct hist_batch h;
 };
 
 /* Log RocksDB error ERR (freed here) about WHAT; return its errno. */
@@ -169,6 +171,13 @@ int meta_open(const char *dir, bool create, struct meta **out)
 	m->wsync = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(m->wopt, 0);
 	rocksdb_writeoptions_set_sync(m->wsync, 1);
+	rc = hist_open(m);
+	if (rc) {
+		log_err("meta: cannot read the epoch snapshots of %s: %s", dir, strerror(-rc));
+		meta_close(m);
+		m = NULL;
+		goto out;
+	}
 	*out = m;
 	m = NULL;
 out:
@@ -200,6 +209,7 @@ void meta_close(struct meta *m)
 		}
 	}
 	rocksdb_close(m->db);
+	hist_close(m->hist);
 	rocksdb_readoptions_destroy(m->ropt);
 	rocksdb_writeoptions_destroy(m->wopt);
 	rocksdb_writeoptions_destroy(m->wsync);
@@ -235,6 +245,7 @@ void meta_batch_free(struct meta_batch *b)
 		return;
 	rocksdb_writebatch_destroy(b->wb);
 	free(b->d);
+	free(b->h.kept);
 	free(b);
 }
 
@@ -242,6 +253,54 @@ void meta_batch_clear(struct meta_batch *b)
 {
 	rocksdb_writebatch_clear(b->wb);
 	b->nd = 0;
+	b->h.change = 0;
+	b->h.nkept = 0;
+}
+
+struct hist **db_hist(struct meta *m)
+{
+	return &m->hist;
+}
+
+struct hist_batch *db_batch_hist(struct meta_batch *b)
+{
+	return &b->h;
+}
+
+void db_batch_iterate(struct meta_batch *b, void *ctx,
+		      void (*put)(void *ctx, const char *k, size_t klen, const char *v, size_t vlen),
+		      void (*del)(void *ctx, const char *k, size_t klen))
+{
+	rocksdb_writebatch_iterate(b->wb, ctx, put, del);
+}
+
+size_t db_batch_nd(const struct meta_batch *b)
+{
+	return b->nd;
+}
+
+void db_batch_set_nd(struct meta_batch *b, size_t nd)
+{
+	b->nd = nd;
+}
+
+void db_batch_mark(struct meta_batch *b)
+{
+	rocksdb_writebatch_set_save_point(b->wb);
+}
+
+void db_batch_unmark(struct meta_batch *b, bool undo)
+{
+	char *err = NULL;
+
+	if (undo)
+		rocksdb_writebatch_rollback_to_save_point(b->wb, &err);
+	else
+		rocksdb_writebatch_pop_save_point(b->wb, &err);
+	if (err) {
+		log_err("meta: batch save point: %s", err);
+		rocksdb_free(err);
+	}
 }
 
 void meta_space_delta(struct meta_batch *b, const struct tier_ref *r, int delta)
@@ -368,9 +427,13 @@ int meta_batch_commit(struct meta *m, struct meta_batch *b, bool sync)
 
 	if (rc < 0)
 		return rc;
+	rc = hist_commit_begin(m, b);
+	if (rc < 0)
+		return rc;
 	rc = log_append(m, b, &id);
 	if (rc < 0) {
 		log_err("meta: commit: cannot log the reference count changes: %s", strerror(-rc));
+		hist_commit_end(m, b, false);
 		return rc;
 	}
 	rocksdb_write(m->db, sync ? m->wsync : m->wopt, b->wb, &err);
@@ -390,6 +453,7 @@ int meta_batch_commit(struct meta *m, struct meta_batch *b, bool sync)
 		if (!err)
 			__atomic_add_fetch(&m->logged, nlogged, __ATOMIC_RELAXED);
 	}
+	hist_commit_end(m, b, !err);
 	return err ? db_fail("commit", err) : 0;
 }
 
@@ -494,6 +558,32 @@ int db_last_key(struct meta *m, const char *what, const uint8_t *lower, size_t l
 		rocksdb_iter_get_error(it, &err);
 		if (err)
 			rc = db_fail(what, err);
+	}
+	rocksdb_iter_destroy(it);
+	rocksdb_readoptions_destroy(ro);
+	return rc;
+}
+
+int db_prev_key(struct meta *m, const uint8_t *lower, size_t lowlen,
+		const uint8_t *at, size_t alen, uint8_t *key, size_t cap, size_t *klen)
+{
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	rocksdb_iterator_t *it;
+	char *err = NULL;
+	int rc = -ENOENT;
+
+	rocksdb_readoptions_set_iterate_lower_bound(ro, (const char *)lower, lowlen);
+	it = rocksdb_create_iterator(m->db, ro);
+	rocksdb_iter_seek_for_prev(it, (const char *)at, alen);
+	if (rocksdb_iter_valid(it)) {
+		const char *k = rocksdb_iter_key(it, klen);
+
+		memcpy(key, k, *klen < cap ? *klen : cap);
+		rc = 0;
+	} else {
+		rocksdb_iter_get_error(it, &err);
+		if (err)
+			rc = db_fail("history", err);
 	}
 	rocksdb_iter_destroy(it);
 	rocksdb_readoptions_destroy(ro);
@@ -668,6 +758,29 @@ static void wb_del(void *state, const char *k, size_t klen)
 	c->fn(c->ctx, k, klen);
 }
 
+static void epoch_put(void *state, const char *k, size_t klen, const char *v, size_t vlen)
+{
+	(void)v;
+	(void)vlen;
+	if (klen && k[0] == META_REC_EPOCH)
+		*(bool *)state = true;
+}
+
+static void epoch_del(void *state, const char *k, size_t klen)
+{
+	epoch_put(state, k, klen, NULL, 0);
+}
+
+/* Epoch snapshots made or dropped by the writer: read them again. */
+static void epochs_applied(struct meta *m, rocksdb_writebatch_t *wb)
+{
+	bool any = false;
+
+	rocksdb_writebatch_iterate(wb, &any, epoch_put, epoch_del);
+	if (any)
+		hist_reload(m);
+}
+
 int meta_apply_keys(struct meta *m, const void *rep, size_t len,
 		    void (*fn)(void *ctx, const void *key, size_t klen), void *ctx)
 {
@@ -678,6 +791,8 @@ int meta_apply_keys(struct meta *m, const void *rep, size_t len,
 	rocksdb_write(m->db, m->wopt, wb, &err);
 	if (!err && fn)
 		rocksdb_writebatch_iterate(wb, &c, wb_put, wb_del);
+	if (!err)
+		epochs_applied(m, wb);
 	rocksdb_writebatch_destroy(wb);
 	return err ? db_fail("apply", err) : 0;
 }
@@ -688,6 +803,8 @@ int meta_apply(struct meta *m, const void *rep, size_t len)
 	char *err = NULL;
 
 	rocksdb_write(m->db, m->wopt, wb, &err);
+	if (!err)
+		epochs_applied(m, wb);
 	rocksdb_writebatch_destroy(wb);
 	return err ? db_fail("apply", err) : 0;
 }

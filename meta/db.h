@@ -41,6 +41,54 @@ void db_batch_put_kind(struct meta_batch *b, uint8_t kind, const void *key, size
 		       const void *v, size_t vlen);
 void db_batch_del_kind(struct meta_batch *b, uint8_t kind, const void *key, size_t klen);
 
+/* Call PUT or DEL for each change of B, in order (range deletes: none). */
+void db_batch_iterate(struct meta_batch *b, void *ctx,
+		      void (*put)(void *ctx, const char *k, size_t klen, const char *v, size_t vlen),
+		      void (*del)(void *ctx, const char *k, size_t klen));
+/* B's count of space deltas, and putting it back to an earlier count. */
+size_t db_batch_nd(const struct meta_batch *b);
+void db_batch_set_nd(struct meta_batch *b, size_t nd);
+/* Mark B's changes so far; drop the mark, undoing what came after it if
+ * UNDO. */
+void db_batch_mark(struct meta_batch *b);
+void db_batch_unmark(struct meta_batch *b, bool undo);
+
+/* --- epoch history (history.c) ------------------------------------------ */
+
+struct hist;
+/* What a batch carries for history.c. */
+struct hist_batch {
+	int change;			/* +1: makes epoch ep, -1: drops it */
+	struct meta_epoch ep;
+	bool gate, keeping, marked;	/* held by a commit in progress */
+	size_t nd0;			/* space deltas before history's own */
+	struct tier_ref *kept;		/* extents kept referenced by history */
+	size_t nkept, capkept;
+};
+struct hist **db_hist(struct meta *m);
+struct hist_batch *db_batch_hist(struct meta_batch *b);
+/* Read the epoch state at open (history.c); free it at close. */
+int hist_open(struct meta *m);
+void hist_close(struct hist *h);
+/* Read it again after replicated changes of epochs were applied. */
+void hist_reload(struct meta *m);
+/* Around a commit of B: keep what B changes that an epoch snapshot sees
+ * (begin), and finish with the commit's outcome (end, also after a failed
+ * begin's own cleanup: it does nothing twice). */
+int hist_commit_begin(struct meta *m, struct meta_batch *b);
+void hist_commit_end(struct meta *m, struct meta_batch *b, bool ok);
+/* The value of record K at EPOCH (malloc'd, NUL-terminated); -ENOENT if
+ * it did not exist then. */
+int hist_view_get(struct meta *m, const uint8_t *k, size_t klen, uint64_t epoch,
+		  void **val, size_t *vlen);
+/* FN for each record starting with PREFIX as it was at EPOCH, in key
+ * order, from the first whose rest is above AFTER (ALEN bytes; NULL: all). */
+int hist_view_foreach(struct meta *m, const uint8_t *prefix, size_t plen,
+		      const uint8_t *after, size_t alen, uint64_t epoch,
+		      int (*fn)(void *ctx, const uint8_t *k, size_t klen,
+				const uint8_t *v, size_t vlen),
+		      void *ctx);
+
 /* --- point reads ------------------------------------------------------- */
 
 /* A value read in place: pinned in the block cache or the memtable, which
@@ -66,6 +114,10 @@ int db_get_copy(struct meta *m, const uint8_t *k, size_t klen, void **val, size_
  * log. */
 int db_last_key(struct meta *m, const char *what, const uint8_t *lower, size_t lowlen,
 		const uint8_t *at, size_t alen, uint8_t *key, size_t *klen);
+
+/* Like db_last_key, with KEY of CAP bytes. */
+int db_prev_key(struct meta *m, const uint8_t *lower, size_t lowlen,
+		const uint8_t *at, size_t alen, uint8_t *key, size_t cap, size_t *klen);
 
 /* --- prefix iteration -------------------------------------------------- */
 

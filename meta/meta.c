@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "meta/db.h"
 #include "meta/keys.h"
@@ -157,6 +158,67 @@ static int extent_decode(const uint8_t *k, size_t klen, const uint8_t *v, size_t
 	return 0;
 }
 
+int meta_extent_ref(const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen,
+		    struct tier_ref *r)
+{
+	uint32_t crcs[EXTENT_NCRC_MAX];
+	struct meta_extent e;
+	int rc = extent_decode(k, klen, v, vlen, &e, crcs);
+
+	if (rc == 0)
+		*r = e.ref;
+	return rc;
+}
+
+/* --- epoch snapshot views (history.c keeps what they read) ------------- */
+
+/* The epoch of snapshot inode INO if it is live; -ENOENT if it is not. */
+static int view_epoch(struct meta *m, uint64_t ino, struct meta_epoch *ep)
+{
+	int rc = meta_epoch_get(m, meta_snap_epoch(ino), ep);
+
+	return rc == 0 && meta_snap_live(ino) > ep->hwm ? -ENOENT : rc;
+}
+
+/* Record KIND | live ino of INO | NAME (LEN bytes) at INO's epoch. */
+static int view_get(struct meta *m, uint8_t kind, uint64_t ino, const char *name, size_t len,
+		    void **val, size_t *vlen)
+{
+	struct meta_epoch ep;
+	uint8_t k[KEY_MAX];
+	size_t klen;
+	int rc = view_epoch(m, ino, &ep);
+
+	if (rc)
+		return rc;
+	klen = name ? key_ino_name(k, kind, meta_snap_live(ino), name, len)
+		    : key_ino(k, kind, meta_snap_live(ino));
+	return hist_view_get(m, k, klen, ep.epoch, val, vlen);
+}
+
+struct view_iter {
+	uint64_t epoch;
+	int (*fn)(void *ctx, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen);
+	void *ctx;
+};
+
+/* Each record KIND | live ino of INO | ... at INO's epoch, after AFTER. */
+static int view_foreach(struct meta *m, uint8_t kind, uint64_t ino, const char *after,
+			size_t alen,
+			int (*fn)(void *ctx, const uint8_t *k, size_t klen,
+				  const uint8_t *v, size_t vlen),
+			void *ctx)
+{
+	struct meta_epoch ep;
+	uint8_t prefix[KEY_MAX];
+	int rc = view_epoch(m, ino, &ep);
+
+	if (rc)
+		return rc;
+	return hist_view_foreach(m, prefix, key_ino(prefix, kind, meta_snap_live(ino)),
+				 (const uint8_t *)after, alen, ep.epoch, fn, ctx);
+}
+
 /* --- record helpers ----------------------------------------------------- */
 
 /* Put / delete the record "KIND | INO". */
@@ -207,13 +269,44 @@ static void ino_del_all(struct meta *m, struct meta_batch *b, uint8_t kind, uint
 
 /* --- inodes ------------------------------------------------------------ */
 
+/* INO of an epoch snapshot, at its epoch: read-only, as a snapshot's
+ * files are (no set-id bits, the flags a frozen copy keeps). */
+static int inode_view(struct meta *m, uint64_t ino, struct meta_inode *out)
+{
+	struct meta_epoch ep;
+	uint8_t k[KEY_MAX];
+	size_t klen, vlen;
+	void *v;
+	int rc = view_epoch(m, ino, &ep);
+
+	if (rc)
+		return rc;
+	klen = key_ino(k, META_REC_INODE, meta_snap_live(ino));
+	rc = hist_view_get(m, k, klen, ep.epoch, &v, &vlen);
+	if (rc)
+		return rc;
+	rc = inode_decode(k, klen, v, vlen, out);
+	free(v);
+	if (rc)
+		return rc;
+	out->ino = ino;
+	out->mode &= ~(uint32_t)(S_ISUID | S_ISGID);
+	out->flags = (out->flags & (META_IF_XATTR | META_IF_INLINE)) | META_IF_SNAPSHOT |
+		     (meta_snap_live(ino) == ep.ds ? META_IF_SNAPROOT : 0);
+	return 0;
+}
+
 int meta_inode_get(struct meta *m, uint64_t ino, struct meta_inode *out)
 {
 	uint8_t k[KEY_MAX];
-	size_t klen = key_ino(k, META_REC_INODE, ino);
+	size_t klen;
 	struct db_pinned p;
-	int rc = db_get_pinned(m, k, klen, &p);
+	int rc;
 
+	if (meta_ino_is_snap(ino))
+		return inode_view(m, ino, out);
+	klen = key_ino(k, META_REC_INODE, ino);
+	rc = db_get_pinned(m, k, klen, &p);
 	if (rc)
 		return rc;
 	rc = inode_decode(k, klen, p.v, p.len, out);
@@ -283,6 +376,20 @@ int meta_dentry_get(struct meta *m, uint64_t parent, const char *name, size_t le
 
 	if (len > META_NAME_MAX)
 		return -ENAMETOOLONG;
+	if (meta_ino_is_snap(parent)) {
+		void *v;
+		size_t vlen;
+
+		rc = view_get(m, META_REC_DENTRY, parent, name, len, &v, &vlen);
+		if (rc)
+			return rc;
+		klen = key_ino_name(k, META_REC_DENTRY, meta_snap_live(parent), name, len);
+		rc = dentry_decode(k, klen, v, vlen, ino, type);
+		free(v);
+		if (rc == 0)
+			*ino = meta_snap_ino(meta_snap_epoch(parent), *ino);
+		return rc;
+	}
 	klen = key_ino_name(k, META_REC_DENTRY, parent, name, len);
 	rc = db_get_pinned(m, k, klen, &p);
 	if (rc)
@@ -311,6 +418,24 @@ void meta_dentry_del(struct meta_batch *b, uint64_t parent, const char *name,
 	db_batch_del(b, k, key_ino_name(k, META_REC_DENTRY, parent, name, len));
 }
 
+struct dentry_view {
+	uint64_t epoch;
+	int (*fn)(void *ctx, const char *name, size_t len, uint64_t ino, uint32_t type);
+	void *ctx;
+};
+
+static int dentry_view_cb(void *ctx, const uint8_t *k, size_t klen, const uint8_t *v,
+			  size_t vlen)
+{
+	struct dentry_view *d = ctx;
+	uint64_t ino = 0;
+	uint32_t type = 0;
+	int rc = dentry_decode(k, klen, v, vlen, &ino, &type);
+
+	return rc ? rc : d->fn(d->ctx, (const char *)k + 9, klen - 9,
+			       meta_snap_ino(d->epoch, ino), type);
+}
+
 int meta_dentry_foreach(struct meta *m, uint64_t parent, const char *after,
 			size_t after_len,
 			int (*fn)(void *ctx, const char *name, size_t len,
@@ -325,9 +450,15 @@ int meta_dentry_foreach(struct meta *m, uint64_t parent, const char *after,
 	uint32_t type = 0;
 	int rc;
 
+	if (after && after_len > META_NAME_MAX)
+		return -EINVAL;
+	if (meta_ino_is_snap(parent)) {
+		struct dentry_view d = { meta_snap_epoch(parent), fn, ctx };
+
+		return view_foreach(m, META_REC_DENTRY, parent, after, after_len,
+				    dentry_view_cb, &d);
+	}
 	if (after) {
-		if (after_len > META_NAME_MAX)
-			return -EINVAL;
 		/* The smallest key above "parent|after" is "parent|after|0". */
 		slen = key_ino_name(start, META_REC_DENTRY, parent, after, after_len);
 		start[slen++] = 0;
@@ -343,14 +474,29 @@ int meta_dentry_foreach(struct meta *m, uint64_t parent, const char *after,
 	return db_cur_close(&c, rc);
 }
 
+static int first_cb(void *ctx, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen)
+{
+	(void)ctx;
+	(void)k;
+	(void)klen;
+	(void)v;
+	(void)vlen;
+	return 1;
+}
+
 int meta_dir_empty(struct meta *m, uint64_t parent)
 {
 	uint8_t prefix[KEY_MAX];
 	size_t plen = key_ino(prefix, META_REC_DENTRY, parent);
 	struct db_cursor c;
-	int rc = db_cur_open(&c, m, prefix, plen, prefix, plen);
 	bool empty;
+	int rc;
 
+	if (meta_ino_is_snap(parent)) {
+		rc = view_foreach(m, META_REC_DENTRY, parent, NULL, 0, first_cb, NULL);
+		return rc < 0 ? rc : rc == 0;
+	}
+	rc = db_cur_open(&c, m, prefix, plen, prefix, plen);
 	if (rc)
 		return rc;
 	empty = !db_cur_next(&c);
@@ -360,6 +506,22 @@ int meta_dir_empty(struct meta *m, uint64_t parent)
 
 /* --- extents ----------------------------------------------------------- */
 
+struct extent_view {
+	int (*fn)(void *ctx, const struct meta_extent *e);
+	void *ctx;
+};
+
+static int extent_view_cb(void *ctx, const uint8_t *k, size_t klen, const uint8_t *v,
+			  size_t vlen)
+{
+	struct extent_view *x = ctx;
+	uint32_t crcs[EXTENT_NCRC_MAX];
+	struct meta_extent e;
+	int rc = extent_decode(k, klen, v, vlen, &e, crcs);
+
+	return rc ? rc : x->fn(x->ctx, &e);
+}
+
 int meta_extent_foreach(struct meta *m, uint64_t ino,
 			int (*fn)(void *ctx, const struct meta_extent *e), void *ctx)
 {
@@ -368,8 +530,14 @@ int meta_extent_foreach(struct meta *m, uint64_t ino,
 	size_t plen = key_ino(prefix, META_REC_EXTENT, ino);
 	struct meta_extent e;
 	struct db_cursor c;
-	int rc = db_cur_open(&c, m, prefix, plen, prefix, plen);
+	int rc;
 
+	if (meta_ino_is_snap(ino)) {
+		struct extent_view x = { fn, ctx };
+
+		return view_foreach(m, META_REC_EXTENT, ino, NULL, 0, extent_view_cb, &x);
+	}
+	rc = db_cur_open(&c, m, prefix, plen, prefix, plen);
 	if (rc)
 		return rc;
 	while (rc == 0 && db_cur_next(&c)) {
@@ -429,7 +597,8 @@ int meta_xattr_get(struct meta *m, uint64_t ino, const char *name,
 	/* What getxattr(2) answers for a name longer than XATTR_NAME_MAX. */
 	if (nlen > META_NAME_MAX)
 		return -ERANGE;
-	rc = db_get_copy(m, k, key_ino_name(k, META_REC_XATTR, ino, name, nlen), val, len);
+	rc = meta_ino_is_snap(ino) ? view_get(m, META_REC_XATTR, ino, name, nlen, val, len) :
+	     db_get_copy(m, k, key_ino_name(k, META_REC_XATTR, ino, name, nlen), val, len);
 	return rc == -ENOENT ? -ENODATA : rc;
 }
 
@@ -448,6 +617,24 @@ void meta_xattr_del(struct meta_batch *b, uint64_t ino, const char *name)
 	db_batch_del(b, k, key_ino_name(k, META_REC_XATTR, ino, name, strlen(name)));
 }
 
+struct xattr_view {
+	int (*fn)(void *ctx, const char *name, const void *val, size_t len);
+	void *ctx;
+};
+
+static int xattr_view_cb(void *ctx, const uint8_t *k, size_t klen, const uint8_t *v,
+			 size_t vlen)
+{
+	struct xattr_view *x = ctx;
+	char name[META_NAME_MAX + 1];
+
+	if (klen <= 9 || klen - 9 > META_NAME_MAX)
+		return meta_corrupt("xattr", k, klen, vlen);
+	memcpy(name, k + 9, klen - 9);
+	name[klen - 9] = '\0';
+	return x->fn(x->ctx, name, v, vlen);
+}
+
 int meta_xattr_foreach(struct meta *m, uint64_t ino,
 		       int (*fn)(void *ctx, const char *name, const void *val,
 				 size_t len),
@@ -457,8 +644,14 @@ int meta_xattr_foreach(struct meta *m, uint64_t ino,
 	size_t plen = key_ino(prefix, META_REC_XATTR, ino);
 	char name[META_NAME_MAX + 1];
 	struct db_cursor c;
-	int rc = db_cur_open(&c, m, prefix, plen, prefix, plen);
+	int rc;
 
+	if (meta_ino_is_snap(ino)) {
+		struct xattr_view x = { fn, ctx };
+
+		return view_foreach(m, META_REC_XATTR, ino, NULL, 0, xattr_view_cb, &x);
+	}
+	rc = db_cur_open(&c, m, prefix, plen, prefix, plen);
 	if (rc)
 		return rc;
 	while (rc == 0 && db_cur_next(&c)) {
@@ -484,7 +677,8 @@ int meta_symlink_get(struct meta *m, uint64_t ino, char **target, size_t *len)
 {
 	uint8_t k[KEY_MAX];
 	void *v;
-	int rc = db_get_copy(m, k, key_ino(k, META_REC_SYMLINK, ino), &v, len);
+	int rc = meta_ino_is_snap(ino) ? view_get(m, META_REC_SYMLINK, ino, NULL, 0, &v, len) :
+		 db_get_copy(m, k, key_ino(k, META_REC_SYMLINK, ino), &v, len);
 
 	if (rc == 0)
 		*target = v;
@@ -500,6 +694,8 @@ int meta_inline_get(struct meta *m, uint64_t ino, void **data, size_t *len)
 {
 	uint8_t k[KEY_MAX];
 
+	if (meta_ino_is_snap(ino))
+		return view_get(m, META_REC_INLINE, ino, NULL, 0, data, len);
 	return db_get_copy(m, k, key_ino(k, META_REC_INLINE, ino), data, len);
 }
 
@@ -570,7 +766,7 @@ static bool rec_refused(uint8_t kind, const char *op)
 {
 	const struct meta_rec_kind *k = meta_rec_kind_of(kind);
 
-	if (!k || strcmp(k->owner, "meta/meta.c"))
+	if (!k || strncmp(k->owner, "meta/", 5))
 		return false;
 	log_err("meta: %s of reserved record kind '%c' refused", op, kind);
 	return true;
@@ -597,6 +793,20 @@ int meta_rec_get(struct meta *m, uint8_t kind, const void *key, size_t klen,
 
 	if (rec_refused(kind, "rec get"))
 		return -EINVAL;
+	if (meta_hist_kind(kind) && klen >= 8 && klen <= KEY_MAX - 1 &&
+	    meta_ino_is_snap(key_get_u64(key))) {
+		uint64_t ino = key_get_u64(key);
+		struct meta_epoch ep;
+		uint8_t kb[KEY_MAX];
+
+		rc = view_epoch(m, ino, &ep);
+		if (rc)
+			return rc;
+		kb[0] = kind;
+		key_put_u64(kb + 1, meta_snap_live(ino));
+		memcpy(kb + 9, (const uint8_t *)key + 8, klen - 8);
+		return hist_view_get(m, kb, 1 + klen, ep.epoch, val, vlen);
+	}
 	k = rec_key(kind, key, klen);
 	rc = k ? db_get_copy(m, k, 1 + klen, val, vlen) : -ENOMEM;
 	free(k);

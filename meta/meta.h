@@ -130,6 +130,64 @@ void meta_batch_clear(struct meta_batch *b);
 /* Apply B atomically; with SYNC, durably.  B stays owned by the caller. */
 int meta_batch_commit(struct meta *m, struct meta_batch *b, bool sync);
 
+/* --- epoch snapshots (history.c) ---------------------------------------- */
+
+/* The files of epoch snapshot E are named meta_snap_ino(E, live ino): every
+ * reader below answers such a number with the records as they were at E
+ * (read-only: a commit that changes one fails with -EROFS). */
+#define META_SNAP_BIT		(1ull << 62)
+#define META_SNAP_INO_BITS	40
+#define META_SNAP_INO_MAX	((1ull << META_SNAP_INO_BITS) - 1)
+#define META_SNAP_EPOCH_MAX	((1ull << (62 - META_SNAP_INO_BITS)) - 1)
+
+static inline bool meta_ino_is_snap(uint64_t ino)
+{
+	return (ino & META_SNAP_BIT) != 0;
+}
+
+static inline uint64_t meta_snap_ino(uint64_t epoch, uint64_t ino)
+{
+	return META_SNAP_BIT | epoch << META_SNAP_INO_BITS | ino;
+}
+
+static inline uint64_t meta_snap_epoch(uint64_t sino)
+{
+	return (sino & ~META_SNAP_BIT) >> META_SNAP_INO_BITS;
+}
+
+static inline uint64_t meta_snap_live(uint64_t sino)
+{
+	return sino & META_SNAP_INO_MAX;
+}
+
+struct meta_epoch {
+	uint64_t epoch;
+	uint64_t hwm;		/* every inode then is numbered at most this */
+	uint64_t ds;		/* the dataset directory it is a snapshot of */
+};
+/* Make in B an epoch snapshot of directory DS: once B commits, every inode
+ * numbered at most HWM reads, under meta_snap_ino(*EPOCH, ino), as it is at
+ * that commit.  -EOVERFLOW when the numbers do not fit a snapshot inode. */
+int meta_epoch_create(struct meta *m, struct meta_batch *b, uint64_t ds, uint64_t hwm,
+		      uint64_t *epoch);
+/* Drop epoch snapshot EPOCH in B, with the history only it needed; the
+ * extents that history referenced are returned (malloc'd *REFS, *N) for
+ * the caller to uncount once B commits.  -ENOENT if it is not live. */
+int meta_epoch_drop(struct meta *m, struct meta_batch *b, uint64_t epoch,
+		    struct tier_ref **refs, size_t *n);
+int meta_epoch_get(struct meta *m, uint64_t epoch, struct meta_epoch *out);
+/* Whether a change of INO's records is kept for an epoch snapshot now. */
+bool meta_history_covers(struct meta *m, uint64_t ino);
+/* The extents that B's commit kept referenced in history (counted +1 in
+ * the space log): the caller counts them in memory after the commit. */
+size_t meta_batch_kept(struct meta_batch *b, const struct tier_ref **v);
+/* Every extent referenced by a history record, with the inode it was of. */
+int meta_history_extent_foreach(struct meta *m,
+				int (*fn)(void *ctx, uint64_t ino, const struct tier_ref *r),
+				void *ctx);
+/* Whether records of KIND are kept for epoch snapshots. */
+bool meta_hist_kind(uint8_t kind);
+
 /* --- inodes ------------------------------------------------------------ */
 
 /* Read inode INO into *OUT; -ENOENT if absent. */

@@ -14,4 +14,9 @@ uint8_t *meta_le_put(uint8_t *p, uint64_t v, int n);
 /* Read N little-endian bytes at *P and advance *P past them. */
 uint64_t meta_le_get(const uint8_t **p, int n);
 
+struct tier_ref;
+/* The stored extent of extent record K -> V. */
+int meta_extent_ref(const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen,
+		    struct tier_ref *r);
+
 #endif

@@ -20,8 +20,9 @@
 
 /* X(NAME, byte, owner, key, value) */
 #define META_RECORDS(X)								\
-	X(SUPER,	'S', "meta/meta.c",	"\"format\" or \"space\"",		\
-	  "format version u32; space: v1 | epoch u64 | log end u64")		\
+	X(SUPER,	'S', "meta/meta.c",	"\"format\", \"space\" or \"epochs\"",	\
+	  "format version u32; space: v1 | epoch u64 | log end u64; "		\
+	  "epochs: the current epoch u64 (meta/history.c)")			\
 	X(INODE,	'I', "meta/meta.c",	"ino",				\
 	  "v1 struct meta_inode (86 bytes)")					\
 	X(DENTRY,	'D', "meta/meta.c",	"parent ino | name",		\
@@ -36,6 +37,13 @@
 	  "the inline data of a small file")					\
 	X(ORPHAN,	'O', "meta/meta.c",	"ino",				\
 	  "empty: unlinked while open")						\
+	X(EPOCH,	'e', "meta/history.c",	"epoch u64",			\
+	  "v1 | hwm u64 | dataset ino u64: a live epoch snapshot")		\
+	X(HISTORY,	'h', "meta/history.c",	"kind u8 | key | death u64",	\
+	  "0 (the record did not exist) or 1 | the value it had before "	\
+	  "epoch death")							\
+	X(HISTORY_BY_DEATH, 'g', "meta/history.c", "death u64 | kind u8 | key", \
+	  "empty: the index of 'h' by death")					\
 	X(SPACE_LOG,	'y', "meta/meta.c",	"id u64",			\
 	  "v1 | (tier u8, seg u32, off u64, stored_len u32, delta i8)...: "	\
 	  "changes of stored extents' reference counts (meta/spacecp.c)")	\

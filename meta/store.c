@@ -611,7 +611,7 @@ int store_open_opts(const char *path, const struct store_opts *o, struct store *
 		goto fail;
 	}
 	rc = meta_format_get(s->meta, &fmt);
-	if (rc == 0 && fmt + 1 == s->format && s->format == 2) {
+	if (rc == 0 && fmt + 1 == s->format && s->format >= 2) {
 		/* an upgrade cut short between aifs.conf and the metadata */
 		rc = store_readonly ? 0 : set_meta_format(s->meta, s->format);
 		if (rc == 0)

@@ -27,8 +27,11 @@
 /* Format 2: every change of extent records logs the change of the stored
  * extents' reference counts (meta/spacecp.h), which mounts read instead of
  * counting; an aifs of format 1 would change them without.  A store of
- * format 1 is upgraded at its first read-write mount (store_set_format). */
-#define STORE_FORMAT 2
+ * format 1 is upgraded at its first read-write mount (store_set_format).
+ * Format 3: the store may hold epoch snapshots (meta/history.c), whose
+ * files an aifs of format 2 would not know; a store of format 2 becomes 3
+ * at its first epoch snapshot, so that until then an older aifs opens it. */
+#define STORE_FORMAT 3
 
 struct store {
 	char *path;
