@@ -18,8 +18,8 @@ import time
 
 sys.dont_write_bytecode = True     # keep the source tree free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (AIFSCTL_BIN, Fail, Store, check, data, eq, main, raises,  # noqa: E402
-                     read_all, run, same_bytes, skip_native, test, write_file)
+from harness import (AIFSCTL_BIN, Fail, Store, check, data, drop_caches, eq, main,  # noqa: E402
+                     raises, read_all, run, same_bytes, skip_native, test, write_file)
 
 KiB = 1 << 10
 MiB = 1 << 20
@@ -888,6 +888,141 @@ def dataloader_reads_snapshot_while_live_changes():
         check(changed > 0, "live tree after the churn: expected changed files, saw none changed")
         eq(_json_lines(ctl_ok("snapshot", "manifest", ds, "train"), "manifest train"), expect,
            "aifsctl manifest of the snapshot after the epochs")
+
+
+# ------------------------------------------------------------------ what a snapshot holds
+#
+# The tests below hold any way of storing snapshots to what a user sees: each records the
+# tree (meta_tree, contents, user.aifs.sha256) at the moment of the snapshot and compares
+# the snapshot with it after the live tree changed, with the kernel's caches dropped first
+# so that the daemon, not the page or dentry cache, answers.
+
+def _frozen(root):
+    """What a snapshot of root must show: (meta_tree, contents, {file: sha256})."""
+    c = contents(root)                  # read first: reading may move atimes
+    return meta_tree(root), c, {rel: sha_hex(b) for rel, b in c.items()}
+
+
+def same_frozen(snap, expected, what):
+    """Compare snapshot snap with a _frozen() record, after dropping the kernel's caches."""
+    drop_caches()
+    meta, files, shas = expected
+    same_meta(meta_tree(snap), meta, what + " (lstat)")
+    same_contents(contents(snap), files, what)
+    eq({rel: xattr_sha(os.path.join(snap, rel)) for rel in sorted(files)}, shas,
+       "%s: user.aifs.sha256 of every file" % what)
+    same_meta(meta_tree(snap), meta, what + " (lstat after reading every file)")
+
+
+def _write_pieces(path, pieces):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        for p in pieces:
+            eq(os.write(fd, p), len(p), "write() of a piece of %s" % path)
+    finally:
+        os.close(fd)
+    return b"".join(pieces)
+
+
+def _pwrite_file(path, offset, b):
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        eq(os.pwrite(fd, b, offset), len(b), "pwrite() of %d bytes at %d in %s" % (len(b), offset, path))
+    finally:
+        os.close(fd)
+
+
+@test
+def snapshot_hides_every_kind_of_later_change():
+    skip_native()
+    with Store() as s:
+        plain = s.work("plain")
+        ds = dataset(s, "every")
+        P = lambda rel: os.path.join(ds, rel)   # noqa: E731
+        big = _write_pieces(P("big"), [data(("big", k), MiB) for k in range(8)])
+        for rel, n in [("append", 5000), ("shorter", 300000), ("longer", 70000), ("zeroed", 2 * MiB),
+                       ("unlinked", 1000), ("renamed", 2000), ("moved-out", 3000), ("attrs", 4444),
+                       ("xa", 10), ("solo", 600), ("pair", 700), ("tiny-rewritten", 100),
+                       ("tiny-pwritten", 3000), ("tiny-grown", 4000), ("became-dir", 500)]:
+            write_file(P(rel), data(rel, n))
+        write_file(P("tiny-empty"), b"")
+        os.link(P("pair"), P("pair-2"))
+        os.makedirs(P("sub/deeper"))
+        write_file(P("sub/keep"), b"keep")
+        os.mkdir(P("gone-dir"))
+        os.mkdir(P("was-dir"))
+        write_file(P("was-dir/inside"), b"inside")
+        os.symlink("big", P("sym"))
+        os.chmod(P("attrs"), 0o640)
+        os.chown(P("attrs"), 1000, 1001)
+        os.utime(P("attrs"), ns=(1_400_000_000_123_456_789, 1_300_000_000_987_654_321))
+        os.setxattr(P("xa"), "user.keep", b"kept")
+        os.setxattr(P("xa"), "user.drop", bytes(range(200)))
+        os.setxattr(P("sub"), "user.dir", b"on a directory")
+        write_file(os.path.join(plain, "moved-in"), b"from outside")
+        want = _frozen(ds)
+        eq(want[0][0]["solo"]["nlink"], 1, "nlink of solo in the live tree")
+        eq(want[0][1], [["pair", "pair-2"]], "names sharing one inode in the live tree")
+        snap = snapshot(ds, "s")
+        same_frozen(snap, want, "snapshot just taken")
+
+        # Every kind of change to the live tree.
+        _pwrite_file(P("big"), 0, data("ow0", 4 * KiB))
+        _pwrite_file(P("big"), 3 * MiB + 100, data("ow1", 4 * KiB))
+        _pwrite_file(P("big"), 8 * MiB - 1, data("ow2", 4 * KiB))
+        with open(P("append"), "ab") as f:
+            f.write(data("more", 123456))
+        os.truncate(P("shorter"), 1000)
+        os.truncate(P("longer"), 5 * MiB)
+        os.truncate(P("zeroed"), 0)
+        os.unlink(P("unlinked"))
+        os.rename(P("renamed"), P("sub/deeper/renamed-here"))
+        os.rename(P("moved-out"), os.path.join(plain, "moved-out"))
+        os.rename(os.path.join(plain, "moved-in"), P("moved-in"))
+        os.mkdir(P("newdir"))
+        write_file(P("newdir/f"), b"new")
+        os.rmdir(P("gone-dir"))
+        os.chmod(P("attrs"), 0o604)
+        os.chown(P("attrs"), 2000, 2001)
+        os.utime(P("attrs"), ns=(5, 6))
+        os.chmod(P("sub"), 0o700)
+        os.chown(P("sub"), 3000, 3001)
+        os.setxattr(P("xa"), "user.keep", b"overwritten")
+        os.setxattr(P("xa"), "user.new", b"new")
+        os.removexattr(P("xa"), "user.drop")
+        os.removexattr(P("sub"), "user.dir")
+        os.symlink("attrs", P("sym-new"))
+        os.unlink(P("sym"))
+        os.symlink("a/much/longer/target/than/before", P("sym"))
+        os.link(P("solo"), P("solo-2"))
+        os.unlink(P("pair-2"))
+        write_file(P("tiny-rewritten"), b"short")
+        _pwrite_file(P("tiny-pwritten"), 1500, b"MIDDLE")
+        with open(P("tiny-grown"), "ab") as f:
+            f.write(data("grow", 300))
+        write_file(P("tiny-empty"), b"no longer empty")
+        os.unlink(P("became-dir"))
+        os.mkdir(P("became-dir"))
+        write_file(P("became-dir/child"), b"child")
+        os.unlink(P("was-dir/inside"))
+        os.rmdir(P("was-dir"))
+        write_file(P("was-dir"), b"now a file")
+
+        # The live tree did change (else the test below proves nothing).
+        (live_meta, _), live_files, _ = _frozen(ds)
+        changed = [rel for rel in sorted(set(want[0][0]) | set(live_meta))
+                   if rel != "." and (want[0][0].get(rel) != live_meta.get(rel)
+                                      or want[1].get(rel) != live_files.get(rel))]
+        eq(changed, sorted([
+            "append", "attrs", "became-dir", "became-dir/child", "big", "gone-dir", "longer", "moved-in",
+            "moved-out", "newdir", "newdir/f", "pair", "pair-2", "renamed", "shorter", "solo", "solo-2",
+            "sub", "sub/deeper", "sub/deeper/renamed-here", "sym", "sym-new", "tiny-empty", "tiny-grown",
+            "tiny-pwritten", "tiny-rewritten", "unlinked", "was-dir", "was-dir/inside", "xa", "zeroed"]),
+           "names whose metadata or content differ between the live tree before and after the changes")
+        eq(read_all(os.path.join(plain, "moved-out")), want[1]["moved-out"], "moved-out in the plain directory")
+        same_frozen(snap, want, "snapshot after every kind of change")
+        s.remount()
+        same_frozen(snap, want, "snapshot after the changes and a remount")
 
 
 def _drop_caches():
