@@ -1025,6 +1025,119 @@ def snapshot_hides_every_kind_of_later_change():
         same_frozen(snap, want, "snapshot after the changes and a remount")
 
 
+def _interleaved(ds):
+    """Snapshots s1, s2, s3 of ds with changes before each and after s3, plus n2, a snapshot
+    of the nested directory ds/d taken with s2; returns {snapshot dir: _frozen record}."""
+    P = lambda rel: os.path.join(ds, rel)   # noqa: E731
+    os.mkdir(P("d"))
+    write_file(P("every"), data("every1", 200 * KiB))
+    write_file(P("d/every"), data("devery1", 700))
+    write_file(P("once"), data("once1", 50 * KiB))
+    write_file(P("reborn"), data("reborn1", 1000))
+    write_file(P("stable"), data("stable", 3 * MiB))
+    os.setxattr(P("every"), "user.gen", b"1")
+    w1 = _frozen(ds)
+    out = {snapshot(ds, "s1"): w1}
+
+    _pwrite_file(P("every"), 100 * KiB, data("every2", 150 * KiB))     # grows to 250 KiB
+    os.setxattr(P("every"), "user.gen", b"2")
+    write_file(P("d/every"), data("devery2", 900))
+    write_file(P("once"), data("once2", 40 * KiB))
+    write_file(P("transient"), data("transient", 9000))
+    os.unlink(P("reborn"))
+    write_file(P("reborn"), data("reborn2", 1500), mode=0o600)
+    w2 = _frozen(ds)
+    n2w = _frozen(P("d"))
+    out[snapshot(ds, "s2")] = w2
+    out[snapshot(P("d"), "n2")] = n2w
+
+    os.truncate(P("every"), 10 * KiB)
+    with open(P("every"), "ab") as f:
+        f.write(data("every3", 1 * MiB + 7))
+    os.removexattr(P("every"), "user.gen")
+    _pwrite_file(P("d/every"), 3, b"three")
+    os.unlink(P("transient"))
+    write_file(P("late"), data("late1", 100))
+    w3 = _frozen(ds)
+    out[snapshot(ds, "s3")] = w3
+
+    write_file(P("every"), data("every4", 64 * KiB))
+    os.chmod(P("every"), 0o600)
+    write_file(P("d/every"), b"")
+    os.unlink(P("reborn"))
+    write_file(P("late"), data("late2", 5000))
+    return out
+
+
+def _check_all(snaps, what):
+    for snap, want in sorted(snaps.items()):
+        same_frozen(snap, want, "%s %s" % (os.path.basename(snap), what))
+
+
+@test
+def interleaved_snapshots_each_show_their_own_state():
+    skip_native()
+    with Store() as s:
+        ds = dataset(s, "inter")
+        snaps = _interleaved(ds)
+        eq(sorted(os.listdir(snapdir(ds))), ["s1", "s2", "s3"], "tags of the dataset")
+        eq(os.listdir(snapdir(os.path.join(ds, "d"))), ["n2"], "tags of the nested directory d")
+        # The states differ where they should, so that showing one for another fails.
+        shas = {os.path.basename(p): w[2] for p, w in snaps.items()}
+        eq(sorted(shas["s1"]), ["d/every", "every", "once", "reborn", "stable"], "files of s1")
+        eq(sorted(shas["s2"]), ["d/every", "every", "once", "reborn", "stable", "transient"], "files of s2")
+        eq(sorted(shas["s3"]), ["d/every", "every", "late", "once", "reborn", "stable"], "files of s3")
+        for rel in ("every", "d/every"):
+            eq(len({shas[t][rel] for t in ("s1", "s2", "s3")}), 3, "distinct contents of %s in s1, s2, s3" % rel)
+        eq(shas["s2"]["once"], shas["s3"]["once"], "once in s2 and s3")
+        check(shas["s1"]["once"] != shas["s2"]["once"], "once: expected s1 and s2 to differ")
+        eq(shas["n2"], {"every": shas["s2"]["d/every"]}, "n2 (snapshot of d with s2)")
+        eq(read_all(os.path.join(snapdir(ds, "s1"), "reborn")), data("reborn1", 1000), "reborn in s1")
+        eq(read_all(os.path.join(snapdir(ds, "s2"), "reborn")), data("reborn2", 1500), "reborn in s2")
+        eq(os.getxattr(os.path.join(snapdir(ds, "s1"), "every"), "user.gen"), b"1", "user.gen of every in s1")
+        raises(errno.ENODATA, os.getxattr, os.path.join(snapdir(ds, "s3"), "every"), "user.gen",
+               what="getxattr user.gen of every in s3")
+        _check_all(snaps, "after the changes that followed s3")
+        eq(read_all(os.path.join(ds, "every")), data("every4", 64 * KiB), "live every")
+        check(not os.path.exists(os.path.join(ds, "reborn")), "live reborn: expected absent")
+
+
+@test
+def deleting_snapshots_out_of_order_keeps_the_others_exact():
+    skip_native()
+    with Store() as s:
+        ds = dataset(s, "order")
+        snaps = _interleaved(ds)
+        live = contents(ds)
+        s1, s2, s3 = (snapdir(ds, t) for t in ("s1", "s2", "s3"))
+        os.rmdir(s2)
+        del snaps[s2]
+        eq(sorted(os.listdir(snapdir(ds))), ["s1", "s3"], "tags after rmdir s2")
+        raises(errno.ENOENT, os.stat, os.path.join(s2, "every"), what="stat of every in dropped s2")
+        _check_all(snaps, "after dropping s2")
+        ctl_ok("snapshot", "delete", ds, "s1")
+        del snaps[s1]
+        eq(sorted(os.listdir(snapdir(ds))), ["s3"], "tags after aifsctl snapshot delete s1")
+        _check_all(snaps, "after dropping s2 then s1")
+        same_contents(contents(ds), live, "live tree after dropping s2 and s1")
+        s.remount()
+        eq(sorted(os.listdir(snapdir(ds))), ["s3"], "tags after remount")
+        _check_all(snaps, "after dropping s2, s1 and a remount")
+        same_contents(contents(ds), live, "live tree after the remount")
+        s.unmount()
+        s.fsck_clean("fsck after dropping the middle snapshot, then the first")
+        s.mount()
+        _check_all(snaps, "after fsck and a second remount")
+        os.rmdir(s3)
+        os.rmdir(snapdir(os.path.join(ds, "d"), "n2"))
+        same_contents(contents(ds), live, "live tree after dropping every snapshot")
+        s.unmount()
+        s.fsck_clean("fsck after dropping every snapshot")
+        s.mount()
+        eq(os.listdir(snapdir(ds)), [], "tags after dropping every snapshot and remounting")
+        same_contents(contents(ds), live, "live tree after dropping every snapshot and remounting")
+
+
 def _drop_caches():
     os.sync()
     with open("/proc/sys/vm/drop_caches", "w") as f:
