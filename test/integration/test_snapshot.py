@@ -1138,6 +1138,52 @@ def deleting_snapshots_out_of_order_keeps_the_others_exact():
         same_contents(contents(ds), live, "live tree after dropping every snapshot and remounting")
 
 
+@test
+def snapshot_keeps_overwritten_bytes_and_gives_them_back_when_dropped():
+    skip_native()
+    with Store() as s:
+        ds = dataset(s, "rewrite")
+        old = fill_64mib(ds, "f")                       # 16 files of 4 MiB
+        names = sorted(old)
+        snap = snapshot(ds, "before")
+        # Overwrite every byte of half the files in place, and delete the other half.
+        new = {}
+        for n in names[:8]:
+            b = data(("new", n), 4 * MiB)
+            fd = os.open(os.path.join(ds, n), os.O_WRONLY)
+            try:
+                for off in range(0, len(b), MiB):
+                    eq(os.pwrite(fd, b[off:off + MiB], off), MiB, "pwrite of 1 MiB into %s" % n)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            new[n] = sha_hex(b)
+        for n in names[8:]:
+            os.unlink(os.path.join(ds, n))
+        drop_caches()
+        eq({n: sha_hex(read_all(os.path.join(snap, n))) for n in names}, old,
+           "sha256 of every file read from the snapshot after the live tree was overwritten and deleted")
+        eq({n: xattr_sha(os.path.join(snap, n)) for n in names}, old, "user.aifs.sha256 in the snapshot")
+        eq({n: sha_hex(read_all(os.path.join(ds, n))) for n in sorted(os.listdir(ds))}, new,
+           "sha256 of the live files")
+        live = 32 * MiB
+        os.sync()
+        time.sleep(2.0)
+        u0 = hot_usage(s)
+        check(u0 >= live + 64 * MiB, "STORE/hot holding the snapshot's 64 MiB and 32 MiB of new live data: "
+              "expected >= %d bytes, saw %d" % (live + 64 * MiB, u0))
+        os.rmdir(snap)
+        shrunk = wait_until(lambda: u0 - hot_usage(s) >= 48 * MiB, 3.0)
+        u1 = hot_usage(s)
+        check(shrunk, "STORE/hot 3 s after dropping the only snapshot holding 64 MiB of overwritten and deleted "
+              "data: expected to shrink by >= %d bytes, saw %d (before %d, after %d)"
+              % (48 * MiB, u0 - u1, u0, u1))
+        check(u1 <= live + 16 * MiB, "STORE/hot after the drop: expected about the %d bytes of live data "
+              "(<= %d), saw %d" % (live, live + 16 * MiB, u1))
+        eq({n: sha_hex(read_all(os.path.join(ds, n))) for n in sorted(os.listdir(ds))}, new,
+           "sha256 of the live files after the drop")
+
+
 def _drop_caches():
     os.sync()
     with open("/proc/sys/vm/drop_caches", "w") as f:
