@@ -1184,6 +1184,66 @@ def snapshot_keeps_overwritten_bytes_and_gives_them_back_when_dropped():
            "sha256 of the live files after the drop")
 
 
+@test
+def snapshot_shows_completed_writes_of_files_still_open():
+    """aifs.7: a file open for writing is caught between two writes; its completed write()
+    calls are in the snapshot although nothing was fsync'ed or closed."""
+    skip_native()
+    with Store() as s:
+        ds = dataset(s, "open")
+        P = lambda rel: os.path.join(ds, rel)   # noqa: E731
+        base = data("existing", 2 * MiB)
+        write_synced(P("existing"), base)
+        write_synced(P("appended"), b"head;")
+        write_synced(P("truncated"), data("old", 100 * KiB))
+        flags = os.O_WRONLY | os.O_CREAT
+        fds = {"new": os.open(P("new"), flags, 0o644),
+               "existing": os.open(P("existing"), os.O_WRONLY),
+               "appended": os.open(P("appended"), os.O_WRONLY | os.O_APPEND),
+               "truncated": os.open(P("truncated"), os.O_WRONLY | os.O_TRUNC),
+               "created-empty": os.open(P("created-empty"), flags, 0o644)}
+        try:
+            want = {}
+            pieces = [data("n1", MiB + 3), data("n2", 300 * KiB), b"ten bytes!"]
+            for p in pieces:
+                eq(os.write(fds["new"], p), len(p), "write() to new")
+            want["new"] = b"".join(pieces)
+            patch = data("patch", 4 * KiB)
+            eq(os.pwrite(fds["existing"], patch, MiB + 5), len(patch), "pwrite() to existing")
+            want["existing"] = base[:MiB + 5] + patch + base[MiB + 5 + len(patch):]
+            eq(os.write(fds["appended"], b"tail;"), 5, "write() to appended")
+            want["appended"] = b"head;tail;"
+            eq(os.write(fds["truncated"], b"fresh"), 5, "write() to truncated")
+            want["truncated"] = b"fresh"
+            want["created-empty"] = b""
+            # Nothing reads the live files before the snapshot: a read could push the
+            # gathered writes out and spare the snapshot the work.
+            snap = snapshot(ds, "mid")
+            # Writes after the snapshot, then the close: none of it may reach the snapshot.
+            os.write(fds["new"], b"after the snapshot")
+            os.pwrite(fds["existing"], b"X" * 8192, 0)
+            os.write(fds["appended"], b"later;")
+            os.write(fds["truncated"], data("late", 2 * MiB))
+            os.write(fds["created-empty"], b"late")
+        finally:
+            for fd in fds.values():
+                os.close(fd)
+        drop_caches()
+        same_contents(contents(snap), want, "snapshot taken while the files were open")
+        eq({n: os.lstat(os.path.join(snap, n)).st_size for n in sorted(want)},
+           {n: len(b) for n, b in sorted(want.items())}, "st_size in the snapshot")
+        eq({n: xattr_sha(os.path.join(snap, n)) for n in sorted(want)},
+           {n: sha_hex(b) for n, b in sorted(want.items())}, "user.aifs.sha256 in the snapshot")
+        same_contents(contents(ds), {
+            "new": want["new"] + b"after the snapshot", "existing": b"X" * 8192 + want["existing"][8192:],
+            "appended": b"head;tail;later;", "truncated": b"fresh" + data("late", 2 * MiB),
+            "created-empty": b"late"}, "live tree after the close")
+        s.remount()
+        same_contents(contents(snap), want, "snapshot taken while the files were open, after a remount")
+        eq({n: xattr_sha(os.path.join(snap, n)) for n in sorted(want)},
+           {n: sha_hex(b) for n, b in sorted(want.items())}, "user.aifs.sha256 in the snapshot after a remount")
+
+
 def _drop_caches():
     os.sync()
     with open("/proc/sys/vm/drop_caches", "w") as f:
