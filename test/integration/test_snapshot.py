@@ -1244,6 +1244,59 @@ def snapshot_shows_completed_writes_of_files_still_open():
            {n: sha_hex(b) for n, b in sorted(want.items())}, "user.aifs.sha256 in the snapshot after a remount")
 
 
+@test
+def snapshot_of_empty_dataset_stays_empty():
+    skip_native()
+    with Store() as s:
+        ds = dataset(s, "empty")
+        want = _frozen(ds)
+        eq(sorted(want[0][0]), ["."], "entries of the empty dataset")
+        snap = snapshot(ds, "nothing")
+        eq(os.listdir(snap), [], "listing of the snapshot of an empty dataset")
+        os.mkdir(os.path.join(ds, "d"))
+        write_file(os.path.join(ds, "d", "f"), b"f")
+        write_file(os.path.join(ds, "g"), data("g", 100 * KiB))
+        os.symlink("g", os.path.join(ds, "l"))
+        os.chmod(ds, 0o711)
+        same_frozen(snap, want, "snapshot of the empty dataset after files were added")
+        eq(os.listdir(snap), [], "listing of the snapshot after files were added")
+        s.remount()
+        same_frozen(snap, want, "snapshot of the empty dataset after a remount")
+
+
+@test
+def snapshot_of_5000_files_survives_rewriting_every_file():
+    skip_native()
+    with Store() as s:
+        ds = dataset(s, "many")
+        rels = []
+        for k in range(50):
+            os.mkdir(os.path.join(ds, "d%02d" % k))
+            for i in range(100):
+                rel = "d%02d/f%03d" % (k, i)
+                n = k * 100 + i
+                write_file(os.path.join(ds, rel), data(("many", n), (n * 97) % 6000))
+                rels.append(rel)
+        want = _frozen(ds)
+        eq(len(want[1]), 5000, "files in the live tree")
+        snap = snapshot(ds, "s5000")
+        for n, rel in enumerate(rels):
+            p = os.path.join(ds, rel)
+            if n % 10 == 0:
+                os.unlink(p)
+            elif n % 10 == 1:
+                os.chmod(p, 0o600)
+            else:
+                write_file(p, data(("changed", n), (n * 53) % 7000 + 1))
+        write_file(os.path.join(ds, "d00", "extra"), b"extra")
+        drop_caches()
+        walked = sorted((os.path.relpath(dp, snap), sorted(dn), sorted(fn)) for dp, dn, fn in os.walk(snap))
+        eq(walked, sorted([(".", ["d%02d" % k for k in range(50)], [])] +
+                          [("d%02d" % k, [], ["f%03d" % i for i in range(100)]) for k in range(50)]),
+           "os.walk of the snapshot after every live file changed")
+        same_frozen(snap, want, "snapshot of 5000 files after every live file changed")
+
+
 def _drop_caches():
     os.sync()
     with open("/proc/sys/vm/drop_caches", "w") as f:
