@@ -18,8 +18,9 @@ import time
 
 sys.dont_write_bytecode = True     # keep the source tree free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (AIFSCTL_BIN, Fail, Store, check, data, drop_caches, eq, main,  # noqa: E402
-                     raises, read_all, run, same_bytes, skip_native, test, write_file)
+from harness import (AIFSCTL_BIN, RENAME_EXCHANGE, RENAME_NOREPLACE, Fail, Store, check,  # noqa: E402
+                     data, drop_caches, eq, main, raises, read_all, renameat2, run, same_bytes,
+                     skip_native, test, write_file)
 
 KiB = 1 << 10
 MiB = 1 << 20
@@ -1295,6 +1296,96 @@ def snapshot_of_5000_files_survives_rewriting_every_file():
                           [("d%02d" % k, [], ["f%03d" % i for i in range(100)]) for k in range(50)]),
            "os.walk of the snapshot after every live file changed")
         same_frozen(snap, want, "snapshot of 5000 files after every live file changed")
+
+
+@test
+def snapshot_refuses_changes_through_descriptors_renames_and_deeper_names():
+    """The routes snapshot_is_read_only does not take: calls on descriptors opened read-only,
+    renames that replace or exchange, renames of the snapshot itself, names below its top."""
+    skip_native()
+    with Store() as s:
+        plain = s.work("plain")
+        ds = dataset(s, "ro2")
+        os.makedirs(os.path.join(ds, "d", "e"))
+        os.mkdir(os.path.join(ds, "d", "empty"))
+        write_file(os.path.join(ds, "d", "e", "f"), b"deep")
+        write_file(os.path.join(ds, "top"), b"top")
+        os.setxattr(os.path.join(ds, "top"), "user.k", b"v")
+        os.symlink("top", os.path.join(ds, "sl"))
+        write_file(os.path.join(ds, "live"), b"live")
+        os.mkdir(os.path.join(ds, "livedir"))
+        write_file(os.path.join(plain, "pf"), b"plain")
+        want = _frozen(ds)
+        snap = snapshot(ds, "r")
+        S = lambda rel: os.path.join(snap, rel)   # noqa: E731
+        live_before = _frozen(ds)
+        fd = os.open(S("top"), os.O_RDONLY)
+        dfd = os.open(S("d"), os.O_RDONLY | os.O_DIRECTORY)
+        R = errno.EROFS
+        attempts = [
+            ("fchmod on a read-only descriptor", R, lambda: os.fchmod(fd, 0o600)),
+            ("fchown on a read-only descriptor", R, lambda: os.fchown(fd, 1, 1)),
+            ("fsetxattr on a read-only descriptor", R, lambda: os.setxattr(fd, "user.n", b"1")),
+            ("fremovexattr on a read-only descriptor", R, lambda: os.removexattr(fd, "user.k")),
+            ("futimens on a read-only descriptor", R, lambda: os.utime(fd, ns=(1, 1))),
+            ("fchmod on a directory descriptor", R, lambda: os.fchmod(dfd, 0o700)),
+            ("utime to now", R, lambda: os.utime(S("top"))),
+            ("lchown of a symlink", R, lambda: os.chown(S("sl"), 1, 1, follow_symlinks=False)),
+            ("lutimes of a symlink", R, lambda: os.utime(S("sl"), ns=(1, 1), follow_symlinks=False)),
+            ("open O_WRONLY|O_CREAT of an existing file", R,
+             lambda: os.open(S("top"), os.O_WRONLY | os.O_CREAT, 0o644)),
+            ("open O_RDWR|O_TRUNC", R, lambda: os.open(S("top"), os.O_RDWR | os.O_TRUNC)),
+            ("open O_WRONLY two levels down", R, lambda: os.open(S("d/e/f"), os.O_WRONLY)),
+            ("truncate two levels down", R, lambda: os.truncate(S("d/e/f"), 0)),
+            ("chmod two levels down", R, lambda: os.chmod(S("d/e/f"), 0o777)),
+            ("setxattr two levels down", R, lambda: os.setxattr(S("d/e/f"), "user.n", b"1")),
+            ("setxattr user.aifs.sha256", R, lambda: os.setxattr(S("top"), "user.aifs.sha256", b"0" * 64)),
+            ("unlink two levels down", R, lambda: os.unlink(S("d/e/f"))),
+            ("rmdir of a non-empty directory", R, lambda: os.rmdir(S("d/e"))),
+            ("rmdir of an empty directory two levels down", R, lambda: os.rmdir(S("d/empty"))),
+            ("mkdir two levels down", R, lambda: os.mkdir(S("d/e/new"))),
+            ("mknod of a regular file", R, lambda: os.mknod(S("d/node"), stat.S_IFREG | 0o644)),
+            ("rename live file over a snapshot file", R, lambda: os.rename(os.path.join(ds, "live"), S("top"))),
+            ("RENAME_EXCHANGE of live and snapshot files", R,
+             lambda: renameat2(os.path.join(ds, "live"), S("top"), RENAME_EXCHANGE)),
+            ("RENAME_NOREPLACE inside the snapshot", R,
+             lambda: renameat2(S("top"), S("d/top"), RENAME_NOREPLACE)),
+            ("rename snapshot directory to the live tree", R, lambda: os.rename(S("d"), os.path.join(ds, "d2"))),
+            ("rename snapshot directory to a plain directory", R,
+             lambda: os.rename(S("d"), os.path.join(plain, "d2"))),
+            ("rename snapshot file to a plain directory", R, lambda: os.rename(S("d/e/f"), os.path.join(plain, "f"))),
+            ("rename plain file into the snapshot", R, lambda: os.rename(os.path.join(plain, "pf"), S("d/pf"))),
+            ("rename live directory into the snapshot", R, lambda: os.rename(os.path.join(ds, "livedir"), S("ld"))),
+            ("rename live directory over an empty snapshot directory", R,
+             lambda: os.rename(os.path.join(ds, "livedir"), S("d/empty"))),
+            ("rename of the snapshot to another tag", R, lambda: os.rename(snap, snapdir(ds, "r2"))),
+            ("rename of the snapshot into the live tree", R, lambda: os.rename(snap, os.path.join(ds, "r"))),
+            ("link snapshot file into a plain directory", R, lambda: os.link(S("d/e/f"), os.path.join(plain, "f"))),
+            ("link plain file into the snapshot", R, lambda: os.link(os.path.join(plain, "pf"), S("d/e/pf"))),
+            ("create a file among the tags", R,
+             lambda: os.open(snapdir(ds, "file"), os.O_CREAT | os.O_WRONLY, 0o644)),
+            ("symlink among the tags", R, lambda: os.symlink("r", snapdir(ds, "alias"))),
+        ]
+        bad = []
+        try:
+            for what, err, fn in attempts:
+                try:
+                    r = fn()
+                    if isinstance(r, int):
+                        os.close(r)
+                    bad.append("%s: expected %s, saw success" % (what, errno.errorcode[err]))
+                except OSError as e:
+                    if e.errno != err:
+                        bad.append("%s: expected %s, saw %s" % (what, errno.errorcode[err],
+                                                                errno.errorcode.get(e.errno, e.errno)))
+        finally:
+            os.close(fd)
+            os.close(dfd)
+        eq(bad, [], "mutating calls on a snapshot")
+        eq(sorted(os.listdir(snapdir(ds))), ["r"], "tags after the refused changes")
+        eq(os.listdir(plain), ["pf"], "plain directory after the refused changes")
+        same_frozen(snap, want, "snapshot after the refused changes")
+        same_frozen(ds, live_before, "live tree after the refused changes")
 
 
 def _drop_caches():
