@@ -1388,6 +1388,69 @@ def snapshot_refuses_changes_through_descriptors_renames_and_deeper_names():
         same_frozen(ds, live_before, "live tree after the refused changes")
 
 
+def _inos(root):
+    """{relative path: st_ino} of root and everything under it (lstat)."""
+    out = {".": os.lstat(root).st_ino}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for n in dirnames + filenames:
+            p = os.path.join(dirpath, n)
+            out[os.path.relpath(p, root)] = os.lstat(p).st_ino
+    return out
+
+
+@test
+def snapshot_inode_numbers_are_stable_distinct_and_shared_by_hard_links():
+    skip_native()
+    with Store() as s:
+        ds = dataset(s, "inos")
+        P = lambda rel: os.path.join(ds, rel)   # noqa: E731
+        os.makedirs(P("d/e"))
+        for rel, n in [("a", 10), ("b", 0), ("big", 3 * MiB), ("d/c", 5000), ("d/e/h1", 100), ("solo", 1)]:
+            write_file(P(rel), data(rel, n))
+        os.link(P("d/e/h1"), P("h2"))
+        os.link(P("d/e/h1"), P("d/h3"))
+        os.symlink("a", P("sl"))
+        s1 = snapshot(ds, "s1")
+        s2 = snapshot(ds, "s2")
+        live = _inos(ds)
+        i1, i2 = _inos(s1), _inos(s2)
+        links = {"d/e/h1", "h2", "d/h3"}
+        eq(sorted(i1), sorted(live), "names in s1")
+        eq(os.lstat(s1).st_dev, os.lstat(ds).st_dev, "st_dev of s1 and of the live dataset (one mount)")
+        for name, inos in (("s1", i1), ("s2", i2)):
+            eq(len({inos[r] for r in links}), 1, "st_ino of the three names of one hard-linked file in %s" % name)
+            eq(os.lstat(os.path.join(snapdir(ds, name), "h2")).st_nlink, 3, "st_nlink of h2 in %s" % name)
+            others = sorted(r for r in inos if r not in links) + ["d/e/h1"]
+            eq(len({inos[r] for r in others}), len(others),
+               "distinct st_ino of the %d files, directories and symlinks in %s: %s" % (len(others), name, inos))
+        # One mount, one st_dev: a snapshot inode that repeated a live or another snapshot's
+        # inode would make du, find -samefile, tar and rsync -H see hard links that are not.
+        eq(set(i1.values()) & set(live.values()), set(), "st_ino shared by s1 and the live tree")
+        eq(set(i1.values()) & set(i2.values()), set(), "st_ino shared by s1 and s2")
+        fd = os.open(os.path.join(s1, "d/c"), os.O_RDONLY)
+        try:
+            eq(os.fstat(fd).st_ino, i1["d/c"], "fstat st_ino of s1/d/c")
+        finally:
+            os.close(fd)
+        eq({e.name: e.inode() for e in os.scandir(os.path.join(s1, "d"))},
+           {n: i1[os.path.join("d", n)] for n in os.listdir(os.path.join(s1, "d"))}, "readdir d_ino in s1/d")
+        # Changes to the live tree, forgotten inodes, dropping another snapshot, a remount:
+        # none of them renumbers what s1 shows.
+        os.unlink(P("a"))
+        write_file(P("a"), b"new a")
+        os.rename(P("big"), P("d/big"))
+        os.unlink(P("h2"))
+        write_file(P("solo"), b"rewritten")
+        drop_caches()
+        eq(_inos(s1), i1, "st_ino in s1 after the live tree changed and the kernel forgot its inodes")
+        os.rmdir(s2)
+        drop_caches()
+        eq(_inos(s1), i1, "st_ino in s1 after dropping s2")
+        s.remount()
+        eq(_inos(s1), i1, "st_ino in s1 after a remount")
+        eq(len({_inos(s1)[r] for r in links}), 1, "st_ino of the hard-linked names in s1 after a remount")
+
+
 def _drop_caches():
     os.sync()
     with open("/proc/sys/vm/drop_caches", "w") as f:
