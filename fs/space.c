@@ -370,6 +370,15 @@ static int count_ext(void *ctx, const struct meta_extent *e)
 	return 0;
 }
 
+static int count_history(void *ctx, uint64_t ino, const struct tier_ref *r)
+{
+	struct fs *fs = ctx;
+
+	(void)ino;
+	ref_locked(fs->space, r);
+	return 0;
+}
+
 static int count_inode(void *ctx, const struct meta_inode *in)
 {
 	struct fs *fs = ctx;
@@ -432,6 +441,8 @@ static int count_all(struct fs *fs, const char *why)
 	rc = meta_space_log_stable(fs->meta, &end);	/* what the records hold now */
 	if (rc == 0)
 		rc = meta_inode_foreach(fs->meta, count_inode, fs);
+	if (rc == 0)	/* what epoch snapshots' history keeps */
+		rc = meta_history_extent_foreach(fs->meta, count_history, fs);
 	if (rc < 0 || fs->opt.ro || fs->opt.store_ro || sp->incomplete)
 		return rc;
 	v = table_dump(sp, &n);

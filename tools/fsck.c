@@ -266,6 +266,13 @@ static void drop_extent(struct fsck *f, const struct meta_extent *x)
 	e->damaged = true;
 }
 
+static int history_extent(void *ctx, uint64_t ino, const struct tier_ref *r)
+{
+	(void)ctx;
+	(void)ino;
+	return fsck_space_add(r);
+}
+
 static int check_extent(void *ctx, const struct meta_extent *x)
 {
 	struct fsck *f = ctx;
@@ -398,6 +405,8 @@ static int walk(struct fsck *f)
 	}
 	for (size_t i = 0; i < f->n && rc == 0; i++)
 		check_links(f, &f->v[i]);
+	if (rc == 0)	/* epoch snapshots' history references extents too */
+		rc = meta_history_extent_foreach(f->s->meta, history_extent, f);
 	if (rc == 0)
 		fsck_space_counts(f->s, f->repair, counts_report, f);
 	if (rc == 0)

@@ -179,6 +179,24 @@ static int relocate(struct gc *g, uint8_t *mark[TIER_COUNT], uint32_t nseg[TIER_
 	return rc;
 }
 
+static int history_rec(void *ctx, uint64_t ino, const struct tier_ref *r)
+{
+	struct gc *g = ctx;
+
+	if (g->n == g->cap) {
+		size_t n = g->cap ? g->cap * 2 : 1024;
+		struct rec *v = realloc(g->v, n * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		g->v = v;
+		g->cap = n;
+	}
+	g->v[g->n++] = (struct rec){ .ino = ino, .e = { .ref = *r, .len = r->raw_len },
+				     .moved = true };
+	return 0;
+}
+
 /* Remove segments no record uses and punch the gaps between extents. */
 static int sweep(struct gc *g)
 {
@@ -263,6 +281,10 @@ int gc_offline(const char *path, double threshold)
 	}
 	if (rc == 0)
 		rc = relocate(&g, mark, nseg, buf);
+	/* what epoch snapshots keep (the relocated pieces' old places among
+	 * them) is referenced too: never moved, never swept */
+	if (rc == 0)
+		rc = meta_history_extent_foreach(g.s->meta, history_rec, &g);
 	if (rc == 0)
 		rc = sweep(&g);
 	after = allocated(g.s);
