@@ -44,6 +44,7 @@
 #include "meta/meta.h"
 #include "meta/meta_priv.h"
 #include "meta/records.h"
+#include "tier/failpoint.h"
 #include "tier/log.h"
 
 /* 'h' | kind | ino | name (255) | death; 'g' | death | kind | ino | name. */
@@ -435,6 +436,8 @@ int hist_commit_begin(struct meta *m, struct meta_batch *b)
 			if (i == 0 || hkey_cmp(&c.v[i - 1], &c.v[i]))
 				rc = keep_one(m, b, hb, c.v[i].k, c.v[i].len, cur);
 	}
+	if (rc == 0)	/* after what was kept: its undoing is what is tested */
+		rc = failpoint("history_keep", ENOMEM);
 	free(c.v);
 	if (rc)
 		hist_commit_end(m, b, false);
