@@ -1,15 +1,24 @@
 /* snapshot.c — dataset snapshots.
  *
- * A snapshot of directory DS is a read-only copy of the tree under DS made
- * of metadata only: every inode, dentry, extent record, xattr and symlink
- * target is copied under new inode numbers with META_IF_SNAPSHOT set, and
- * the file data is shared (space.c counts the extra references).  A 'P'
- * record DS|TAG names the copy's root.
+ * A snapshot of directory DS is an epoch of the store (meta/history.c): it
+ * writes one 'e' record and a 'P' record DS|TAG whose root is the
+ * snapshot inode number of DS at that epoch, and copies nothing; from then
+ * on meta/ keeps, at their first change, the records the snapshot sees.
+ * Its files and bytes are counted on the first look (counts()).  Deleting
+ * it drops the epoch, with the history only it needed.
  *
- * Atomicity: the copy runs with the namespace locked for writing (no name
- * changes, no new opens) and copies each open file from its in-memory
- * state under its lock, so every file is caught between two write flushes,
- * never in the middle of one.  Writes to files already open go on.
+ * A store whose numbers do not fit a snapshot inode number (inodes past
+ * 2^40, more than 2^22 epochs made) copies instead, as directory versions
+ * always do: every inode, dentry, extent record, xattr and symlink target
+ * under new inode numbers with META_IF_SNAPSHOT set, the file data shared
+ * (space.c counts the extra references).
+ *
+ * Atomicity: both run with the namespace locked for writing (no name
+ * changes, no new opens).  An epoch first stores what every open file has
+ * buffered, each under its lock, and a store holds whole write() calls
+ * only; a copy copies each open file from its in-memory state under its
+ * lock.  Either way every file is caught between two writes, never in the
+ * middle of one.  Writes to files already open go on.
  */
 #include "fs/access.h"
 #include "fs/inode.h"

@@ -4,36 +4,38 @@
  * Layer: feature (snapshots); called by the FUSE adapter, versions,
  * lineage and tiering.
  *
- * Design of the next step: snapshots in constant time (not built yet).
- * Today a snapshot copies every record of the tree (about 12 us a file:
- * 1.3 s at 100,000 files).  A snapshot should instead be an epoch, as a
- * ZFS snapshot is a birth time:
+ * Snapshots in constant time.  A dataset snapshot is an epoch, as a ZFS
+ * snapshot is a birth time (meta/history.c has the details):
  *
- *  - The store keeps an epoch counter E (a 'C' record).  Making a
- *    snapshot of DS writes one 'P' record DS|TAG = {epoch E, root DS}
- *    and increments E: constant time, whatever the tree's size.
- *  - Every namespace record of a dataset area (I, D, E, X, L, N) carries
- *    in its value the epoch it was born in.  A change to a record born
- *    before the newest snapshot epoch of the store does not overwrite it:
- *    the old value moves to a history key K|~death (one extra put in the
- *    same batch, only on the first change of a record after a snapshot),
- *    and the new value is written at K born now.  A store or an area
- *    without snapshots pays nothing.
- *  - Reading at epoch e (a lookup, getattr, readdir or extent map of a
- *    file inside snapshot DS@TAG) reads K if its birth is <= e, else seeks
- *    K|~e in the history to the oldest value whose death is > e: one seek
- *    per key.  A snapshot's files are named to the kernel by node ids
- *    allocated on lookup (snapshot id, live ino); st_ino stays stable as
- *    a hash of the pair.
- *  - A history value is garbage when no snapshot epoch lies in its
- *    [birth, death) span for a dataset it lies in; deleting a snapshot
- *    drops its 'P' record and a background sweep frees what no other
- *    snapshot needs, at a cost in the changes made since, not in the
- *    tree.  space.c counts an extent as used while any live or history
- *    extent record refers to it.
- *  - The format version goes up by one; snapshots made by copying stay
- *    readable as they are (their trees are ordinary frozen inodes), and
- *    directory versions keep the copy, which they need for their size.
+ *  - The store keeps an epoch counter ('S' "epochs").  Making a snapshot
+ *    of DS writes an 'e' record {hwm, DS} and a 'P' record DS|TAG, and
+ *    moves to the next epoch: constant time, whatever the tree's size.
+ *  - The first change, after a snapshot, of a namespace record (I D E X L
+ *    N and the content hash H) of an inode that existed then (numbered at
+ *    most hwm: numbers only grow) keeps the old value, or "absent" for a
+ *    name made since, in an 'h' record keyed by the record and the epoch of
+ *    the change (its death), with a 'g' index by death; one extra put in
+ *    the same batch, once per record and snapshot.  Inodes made after the
+ *    newest snapshot pay nothing; a store without snapshots pays a shared
+ *    lock per commit.
+ *  - Reading at epoch e (a file inside snapshot DS@TAG) reads the first
+ *    history entry of a key whose death is > e (one seek), else the live
+ *    record; listings merge the two in key order.  A snapshot's files are
+ *    named by snapshot inode numbers (bit 62 | epoch << 40 | live ino), so
+ *    st_ino is stable and distinct from every live and other snapshot
+ *    inode, and hard links share it.
+ *  - A history entry is garbage when no live epoch lies in its span
+ *    [previous death, death); dropping a snapshot deletes the entries that
+ *    died between it and the next live epoch that no earlier live epoch
+ *    sees: a cost in the changes made since, not in the tree.  Extents that
+ *    history records reference stay counted (space.c, the space log, fsck,
+ *    gc and the recount at mount see them).
+ *  - Format 3; stores whose numbers do not fit, and directory versions
+ *    (which need their size), copy.
+ *
+ * Where this departs from the first design (birth epochs in every value):
+ * no value format changed; a name made since a snapshot gets an "absent"
+ * entry instead of a birth, and the hwm spares every inode made later.
  */
 #ifndef AIFS_FS_SNAPSHOT_H
 #define AIFS_FS_SNAPSHOT_H
