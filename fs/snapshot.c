@@ -29,6 +29,7 @@
 #include "fs/snapshot.h"
 #include "meta/records.h"
 #include "meta/keys.h"
+#include "tier/failpoint.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -293,8 +294,10 @@ static int flush_dirty(struct fs *fs)
 static int epoch_make(struct fs *fs, struct meta_batch *b, uint64_t ds, struct snaprec *r)
 {
 	uint64_t e;
-	int rc = flush_dirty(fs);
+	int rc = failpoint("snapshot_epoch", EOVERFLOW);	/* tests: the copy */
 
+	if (rc == 0)
+		rc = flush_dirty(fs);
 	if (rc == 0)
 		rc = meta_epoch_create(fs->meta, b, ds, fs_ino_hwm(fs), &e);
 	if (rc == 0 && fs->store->format < FORMAT_EPOCHS)

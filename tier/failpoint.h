@@ -20,7 +20,10 @@
  * 300 ms before it is handled, as when its worker is slow to run),
  * journal_seal (just before the commit that seals a journal file, EIO),
  * journal_sealed (just after it; only =KILL does something there),
- * journal_record (the memory for a record of the signed log, ENOMEM).
+ * journal_record (the memory for a record of the signed log, ENOMEM),
+ * history_keep (a commit that keeps records for an epoch snapshot, after
+ * they were added to its batch, ENOMEM), snapshot_epoch (a dataset
+ * snapshot is made as a copy instead of an epoch, EOVERFLOW).
  * Lives in tier/ with log.h, the lowest layer, so that every layer uses it.
  */
 #ifndef AIFS_FAILPOINT_H

@@ -261,11 +261,23 @@ static int census_inode(void *ctx, const struct meta_inode *a)
 	return S_ISREG(a->mode) ? meta_extent_foreach(w->fs->meta, a->ino, census_ext, w) : 0;
 }
 
+static int census_history(void *ctx, uint64_t ino, const struct tier_ref *r)
+{
+	struct census_walk *w = ctx;
+
+	(void)ino;
+	if (r->tier == w->ref.tier && r->seg == w->ref.seg && r->off == w->ref.off)
+		w->c.refs++;
+	return 0;
+}
+
 struct corefix_census corefix_census(struct fs *fs, struct tier_ref ref)
 {
 	struct census_walk w = { .fs = fs, .ref = ref };
 
 	ck_assert_int_eq(meta_inode_foreach(fs->meta, census_inode, &w), 0);
+	/* epoch snapshots' history references extents too */
+	ck_assert_int_eq(meta_history_extent_foreach(fs->meta, census_history, &w), 0);
 	return w.c;
 }
 

@@ -1,12 +1,16 @@
 /* test_snapshot.c — dataset snapshots (snapshot.c) against the core,
  * linked without libfuse on a fresh store (a real RocksDB, the local
- * tier): a snapshot freezes a tree sharing its data, its deletion brings
- * the records and the extents' reference counts back to what they were,
- * what is refused, and a failed commit of either, after which the counts
- * are still those of the records in the store.
+ * tier), both kinds: epochs (what snapshots are) and copies (what a store
+ * whose numbers do not fit makes; fail point snapshot_epoch forces them).
+ * A snapshot freezes a tree sharing its data, its deletion brings the
+ * records and the extents' reference counts back to what they were, what
+ * is refused, and a failed commit of either (or of a change the epoch
+ * keeps), after which the counts are still those of the records in the
+ * store.
  */
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,6 +26,16 @@
 
 static struct fs *fs;
 static struct inode *ds, *sub;
+static const char *mode = "";	/* fail points armed for the whole test */
+
+/* Arm SPEC besides the mode's own fail points. */
+static void arm(const char *spec)
+{
+	char all[256];
+
+	snprintf(all, sizeof(all), "%s%s%s", mode, *mode && *spec ? "," : "", spec);
+	ck_assert_int_eq(failpoint_arm(all), 0);
+}
 static uint64_t ia, ib;		/* ds/a, ds/sub/b: not in memory, as most files */
 
 #define ALEN	100000
@@ -54,12 +68,25 @@ static void setup(void)
 	ck_assert_ptr_null(inode_peek(fs, ia));
 }
 
+#ifdef AIFS_FAILPOINTS
+static void setup_copy(void)
+{
+	mode = "snapshot_epoch:1+";
+	arm("");
+	setup();
+}
+#endif
+
 static void teardown(void)
 {
 	inode_put(fs, sub);
 	inode_put(fs, ds);
 	corefix_close(fs);
 	fs = NULL;
+	if (*mode) {
+		mode = "";
+		ck_assert_int_eq(failpoint_arm(""), 0);
+	}
 }
 
 /* IN's first LEN bytes are pattern SEED. */
@@ -168,7 +195,7 @@ START_TEST(failed_snapshot_commit_leaves_no_snapshot_and_no_counts)
 	struct snapinfo si;
 	uint64_t root;
 
-	ck_assert_int_eq(failpoint_arm("meta_commit:1=EIO"), 0);
+	arm("meta_commit:1=EIO");
 	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), -EIO);
 	ck_assert_int_eq(snapshot_get(fs, ds->ino, "t1", &si), -ENOENT);
 	ck_assert_uint_eq(corefix_census(fs, ra).inodes, before.inodes);
@@ -204,7 +231,7 @@ START_TEST(failed_snapshot_of_a_file_with_buffered_writes_keeps_them_counted_onc
 
 	ck_assert_int_eq(inode_get(fs, ia, &fa), 0);	/* open, with bytes buffered */
 	write_buffered(fa, 4096, 3);
-	ck_assert_int_eq(failpoint_arm("meta_commit:2=EIO"), 0);
+	arm("meta_commit:2=EIO");
 	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), -EIO);
 	ck_assert_int_eq(snapshot_get(fs, ds->ino, "t1", &si), -ENOENT);
 	ck_assert(!fa->wb_dirty);		/* the flush committed */
@@ -231,7 +258,7 @@ START_TEST(failed_delete_commit_keeps_the_snapshot_and_its_counts)
 
 	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), 0);
 	sa = corefix_lookup(fs, root, "a");
-	ck_assert_int_eq(failpoint_arm("meta_commit:1=EIO"), 0);
+	arm("meta_commit:1=EIO");
 	ck_assert_int_eq(snapshot_delete(fs, ds->ino, "t1", 0), -EIO);
 	ck_assert_int_eq(snapshot_get(fs, ds->ino, "t1", &si), 0);
 	corefix_refs_are(fs, ra, 2);		/* else the live file's unlink would free its data */
@@ -244,20 +271,202 @@ START_TEST(failed_delete_commit_keeps_the_snapshot_and_its_counts)
 END_TEST
 #endif
 
+
+/* --- epochs ---------------------------------------------------------------- */
+
+START_TEST(epoch_snapshot_copies_nothing_and_keeps_what_changes)
+{
+	struct tier_ref ra = corefix_first_ref(fs, ia), rb = corefix_first_ref(fs, ib);
+	struct corefix_census before = corefix_census(fs, ra);
+	uint64_t root = 0, sa, ssub, sb;
+	struct snapinfo si;
+	struct meta_inode a;
+	struct inode *fa;
+
+	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), 0);
+	ck_assert(meta_ino_is_snap(root));
+	ck_assert_uint_eq(meta_snap_live(root), ds->ino);
+	ck_assert_uint_eq(corefix_census(fs, ra).inodes, before.inodes);	/* no copy */
+	corefix_refs_are(fs, ra, 1);
+	corefix_refs_are(fs, rb, 1);
+	sa = corefix_lookup(fs, root, "a");
+	ssub = corefix_lookup(fs, root, "sub");
+	sb = corefix_lookup(fs, ssub, "b");
+	ck_assert_uint_eq(sa, meta_snap_ino(meta_snap_epoch(root), ia));
+	ck_assert_uint_eq(meta_snap_live(sb), ib);
+	ck_assert_int_eq(meta_inode_get(fs->meta, sa, &a), 0);
+	ck_assert(a.flags & META_IF_SNAPSHOT);
+	ck_assert_uint_eq(a.size, ALEN);
+	ck_assert_int_eq(meta_inode_get(fs->meta, root, &a), 0);
+	ck_assert(a.flags & META_IF_SNAPROOT);
+	ck_assert_int_eq(snapshot_get(fs, ds->ino, "t1", &si), 0);	/* counted now */
+	ck_assert_uint_eq(si.files, 2);
+	ck_assert_uint_eq(si.bytes, ALEN + BLEN);
+
+	ck_assert_int_eq(inode_get(fs, ia, &fa), 0);
+	ck_assert_int_eq(corefix_write(fs, fa, ALEN, 7), 0);	/* the live file changes */
+	inode_put(fs, fa);
+	content_is(ia, ALEN, 7);
+	content_is(sa, ALEN, 1);		/* the snapshot's does not */
+	content_is(sb, BLEN, 2);
+	corefix_refs_are(fs, ra, 1);		/* kept by history alone */
+	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), -EEXIST);
+	ck_assert_int_eq(snapshot_delete(fs, ds->ino, "t1", 0), 0);
+	corefix_refs_are(fs, ra, 0);		/* given back with the epoch */
+	corefix_refs_are(fs, rb, 1);
+	ck_assert_int_eq(meta_inode_get(fs->meta, sa, &a), -ENOENT);
+}
+END_TEST
+
+START_TEST(file_of_a_dropped_epoch_open_reads_on)
+{
+	struct tier_ref ra = corefix_first_ref(fs, ia);
+	struct inode *fa, *held;
+	uint64_t root, sa;
+
+	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), 0);
+	sa = corefix_lookup(fs, root, "a");
+	ck_assert_int_eq(inode_get(fs, ia, &fa), 0);
+	ck_assert_int_eq(corefix_write(fs, fa, ALEN, 7), 0);
+	inode_put(fs, fa);
+	ck_assert_int_eq(inode_get(fs, sa, &held), 0);
+	inode_open_inc(fs, held);		/* open, never read yet */
+	ck_assert_int_eq(snapshot_delete(fs, ds->ino, "t1", 0), 0);
+	ck_assert_uint_eq(corefix_census(fs, ra).refs, 0);	/* no record */
+	ck_assert_uint_eq(space_refs(fs, &ra), 1);		/* the open file */
+	content_is(sa, ALEN, 1);
+	inode_open_dec(fs, held);
+	inode_put(fs, held);
+	ck_assert_uint_eq(space_refs(fs, &ra), 0);
+}
+END_TEST
+
+#ifdef AIFS_FAILPOINTS
+START_TEST(failed_epoch_commit_leaves_no_snapshot)
+{
+	struct tier_ref ra = corefix_first_ref(fs, ia);
+	struct snapinfo si;
+	struct inode *fa;
+	uint64_t root;
+
+	arm("meta_commit:1=EIO");
+	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), -EIO);
+	ck_assert_int_eq(snapshot_get(fs, ds->ino, "t1", &si), -ENOENT);
+	ck_assert(!meta_history_covers(fs->meta, ia));
+	ck_assert_int_eq(inode_get(fs, ia, &fa), 0);
+	ck_assert_int_eq(corefix_write(fs, fa, ALEN, 7), 0);
+	inode_put(fs, fa);
+	corefix_refs_are(fs, ra, 0);		/* nothing kept it */
+}
+END_TEST
+
+START_TEST(failed_keep_changes_nothing_and_a_retry_keeps_once)
+{
+	struct tier_ref ra = corefix_first_ref(fs, ia), rn;
+	struct inode *fa;
+	uint64_t root, sa;
+
+	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), 0);
+	sa = corefix_lookup(fs, root, "a");
+	ck_assert_int_eq(inode_get(fs, ia, &fa), 0);
+	arm("history_keep:1");
+	ck_assert_int_eq(corefix_write(fs, fa, ALEN, 7), -ENOMEM);
+	rn = corefix_first_ref(fs, ia);		/* the store still has the old map */
+	ck_assert(rn.seg == ra.seg && rn.off == ra.off);
+	corefix_refs_are(fs, ra, 1);
+	content_is(sa, ALEN, 1);
+	pthread_rwlock_wrlock(&fa->lock);
+	ck_assert_int_eq(fs_flush(fs, fa), 0);	/* the buffered bytes, again */
+	pthread_rwlock_unlock(&fa->lock);
+	inode_put(fs, fa);
+	content_is(ia, ALEN, 7);
+	content_is(sa, ALEN, 1);
+	corefix_refs_are(fs, ra, 1);		/* kept once */
+	ck_assert_int_eq(snapshot_delete(fs, ds->ino, "t1", 0), 0);
+	corefix_refs_are(fs, ra, 0);
+}
+END_TEST
+
+/* An epoch stores what open files have buffered first, each in a commit of
+ * its own: that one stands when the epoch's fails. */
+START_TEST(failed_epoch_of_a_file_with_buffered_writes_keeps_them_counted_once)
+{
+	struct tier_ref ra = corefix_first_ref(fs, ia), rn;
+	struct snapinfo si;
+	struct inode *fa;
+	uint64_t root, sa;
+
+	ck_assert_int_eq(inode_get(fs, ia, &fa), 0);	/* open, with bytes buffered */
+	write_buffered(fa, 4096, 3);
+	arm("meta_commit:2=EIO");
+	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), -EIO);
+	ck_assert_int_eq(snapshot_get(fs, ds->ino, "t1", &si), -ENOENT);
+	ck_assert(!fa->wb_dirty);		/* the flush committed */
+	rn = corefix_first_ref(fs, ia);
+	ck_assert(rn.seg != ra.seg || rn.off != ra.off);
+	corefix_refs_are(fs, rn, 1);
+	corefix_refs_are(fs, ra, 1);			/* the rest of a's old extent */
+	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), 0);
+	corefix_refs_are(fs, rn, 1);
+	sa = corefix_lookup(fs, root, "a");
+	write_buffered(fa, 4096, 8);
+	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t2", 0, &root), 0);
+	content_is(corefix_lookup(fs, root, "a"), 4096, 8);
+	content_is(sa, 4096, 3);
+	corefix_refs_are(fs, rn, 1);			/* t1's history alone */
+	inode_put(fs, fa);
+}
+END_TEST
+
+START_TEST(failed_epoch_delete_keeps_the_snapshot_and_its_counts)
+{
+	struct tier_ref ra = corefix_first_ref(fs, ia);
+	struct snapinfo si;
+	struct inode *fa;
+	uint64_t root, sa;
+
+	ck_assert_int_eq(snapshot_create(fs, ds->ino, "t1", 0, &root), 0);
+	sa = corefix_lookup(fs, root, "a");
+	ck_assert_int_eq(inode_get(fs, ia, &fa), 0);
+	ck_assert_int_eq(corefix_write(fs, fa, ALEN, 7), 0);
+	inode_put(fs, fa);
+	arm("meta_commit:1=EIO");
+	ck_assert_int_eq(snapshot_delete(fs, ds->ino, "t1", 0), -EIO);
+	ck_assert_int_eq(snapshot_get(fs, ds->ino, "t1", &si), 0);
+	corefix_refs_are(fs, ra, 1);
+	content_is(sa, ALEN, 1);
+	ck_assert_int_eq(snapshot_delete(fs, ds->ino, "t1", 0), 0);
+	corefix_refs_are(fs, ra, 0);
+}
+END_TEST
+#endif
+
 int main(void)
 {
 	Suite *s = suite_create("snapshot");
-	TCase *tc = tcase_create("snapshot");
+	TCase *te = tcase_create("epoch");
+#ifdef AIFS_FAILPOINTS
+	TCase *tc = tcase_create("copy");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, setup_copy, teardown);
 	tcase_add_test(tc, snapshot_freezes_the_tree_sharing_its_data);
 	tcase_add_test(tc, snapshot_delete_brings_records_and_counts_back);
 	tcase_add_test(tc, snapshot_refusals);
-#ifdef AIFS_FAILPOINTS
 	tcase_add_test(tc, failed_snapshot_commit_leaves_no_snapshot_and_no_counts);
 	tcase_add_test(tc, failed_delete_commit_keeps_the_snapshot_and_its_counts);
 	tcase_add_test(tc, failed_snapshot_of_a_file_with_buffered_writes_keeps_them_counted_once);
-#endif
 	suite_add_tcase(s, tc);
+#endif
+	tcase_add_checked_fixture(te, setup, teardown);
+	tcase_add_test(te, epoch_snapshot_copies_nothing_and_keeps_what_changes);
+	tcase_add_test(te, file_of_a_dropped_epoch_open_reads_on);
+	tcase_add_test(te, snapshot_refusals);
+#ifdef AIFS_FAILPOINTS
+	tcase_add_test(te, failed_epoch_commit_leaves_no_snapshot);
+	tcase_add_test(te, failed_keep_changes_nothing_and_a_retry_keeps_once);
+	tcase_add_test(te, failed_epoch_delete_keeps_the_snapshot_and_its_counts);
+	tcase_add_test(te, failed_epoch_of_a_file_with_buffered_writes_keeps_them_counted_once);
+#endif
+	suite_add_tcase(s, te);
 	return corefix_main(s);
 }
