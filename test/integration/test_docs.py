@@ -262,6 +262,28 @@ def run_example(s, page, line, kind, options, setup, prelude, lines, cwd):
     return None, cwd
 
 
+def store_let_go(store, timeout=60):
+    """Wait until no process holds STORE open (its flock on STORE/lock): after an
+    unmount, the daemon still flushes its metadata for a moment, and removing the
+    store under it would leave a half store behind."""
+    import fcntl
+    deadline = time.time() + timeout
+    while True:
+        try:
+            fd = os.open(os.path.join(store, "lock"), os.O_RDONLY)
+        except FileNotFoundError:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            check(time.time() < deadline, "the daemon of %s did not let it go in %d s"
+                  % (store, timeout))
+            time.sleep(0.05)
+        finally:
+            os.close(fd)
+
+
 def settle(s, want):
     """Bring the store to state WANT: mounted, unmounted or nostore."""
     if mounted(s.mnt) and (s.proc is None or want != "mounted"):
@@ -269,6 +291,8 @@ def settle(s, want):
         check(rc == 0, "umount %s after an example: %s" % (s.mnt, out))
         if s.proc is not None:
             s.unmount()
+        else:
+            store_let_go(s.store)   # a daemon an example started closes its store
     if want == "nostore":
         shutil.rmtree(s.store, ignore_errors=True)
     elif not os.path.exists(os.path.join(s.store, "aifs.conf")):
