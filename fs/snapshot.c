@@ -8,7 +8,7 @@
  * it drops the epoch, with the history only it needed.
  *
  * A store whose numbers do not fit a snapshot inode number (inodes past
- * 2^40, more than 2^22 epochs made) copies instead, as directory versions
+ * 2^40, more than 2^21 epochs made) copies instead, as directory versions
  * always do: every inode, dentry, extent record, xattr and symlink target
  * under new inode numbers with META_IF_SNAPSHOT set, the file data shared
  * (space.c counts the extra references).

@@ -21,7 +21,7 @@
  *  - Reading at epoch e (a file inside snapshot DS@TAG) reads the first
  *    history entry of a key whose death is > e (one seek), else the live
  *    record; listings merge the two in key order.  A snapshot's files are
- *    named by snapshot inode numbers (bit 62 | epoch << 40 | live ino), so
+ *    named by snapshot inode numbers (bit 61 | epoch << 40 | live ino), so
  *    st_ino is stable and distinct from every live and other snapshot
  *    inode, and hard links share it.
  *  - A history entry is garbage when no live epoch lies in its span

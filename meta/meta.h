@@ -135,14 +135,14 @@ int meta_batch_commit(struct meta *m, struct meta_batch *b, bool sync);
 /* The files of epoch snapshot E are named meta_snap_ino(E, live ino): every
  * reader below answers such a number with the records as they were at E
  * (read-only: a commit that changes one fails with -EROFS). */
-#define META_SNAP_BIT		(1ull << 62)
+#define META_SNAP_BIT		(1ull << 61)	/* bits 62 and 63: fs/'s node ids */
 #define META_SNAP_INO_BITS	40
 #define META_SNAP_INO_MAX	((1ull << META_SNAP_INO_BITS) - 1)
-#define META_SNAP_EPOCH_MAX	((1ull << (62 - META_SNAP_INO_BITS)) - 1)
+#define META_SNAP_EPOCH_MAX	((1ull << (61 - META_SNAP_INO_BITS)) - 1)
 
 static inline bool meta_ino_is_snap(uint64_t ino)
 {
-	return (ino & META_SNAP_BIT) != 0;
+	return (ino >> 61) == 1;
 }
 
 static inline uint64_t meta_snap_ino(uint64_t epoch, uint64_t ino)
@@ -152,7 +152,7 @@ static inline uint64_t meta_snap_ino(uint64_t epoch, uint64_t ino)
 
 static inline uint64_t meta_snap_epoch(uint64_t sino)
 {
-	return (sino & ~META_SNAP_BIT) >> META_SNAP_INO_BITS;
+	return sino >> META_SNAP_INO_BITS & META_SNAP_EPOCH_MAX;
 }
 
 static inline uint64_t meta_snap_live(uint64_t sino)
