@@ -348,6 +348,14 @@ static size_t gkey(uint8_t *gk, const uint8_t *k, size_t klen, uint64_t death)
 	return 9 + klen;
 }
 
+/* 'f' | K into FK: the mark that K has history entries; its length. */
+static size_t fkey(uint8_t *fk, const uint8_t *k, size_t klen)
+{
+	fk[0] = META_REC_HISTORY_MARK;
+	memcpy(fk + 1, k, klen);
+	return 1 + klen;
+}
+
 /* Keep the value of record K (before B) as it was before epoch CUR. */
 static int keep_one(struct meta *m, struct meta_batch *b, struct hist_batch *hb,
 		    const uint8_t *k, size_t klen, uint64_t cur)
@@ -396,6 +404,7 @@ static int keep_one(struct meta *m, struct meta_batch *b, struct hist_batch *hb,
 		return rc;
 	}
 	db_batch_put(b, gk, gkey(gk, k, klen, cur), "", 0);
+	db_batch_put(b, gk, fkey(gk, k, klen), "", 0);
 	return 0;
 }
 
@@ -523,6 +532,36 @@ static int death_before(struct meta *m, const uint8_t *k, size_t klen, uint64_t 
 	return 0;
 }
 
+/* Whether K has a history entry that died after DEATH. */
+static int entry_after(struct meta *m, const uint8_t *k, size_t klen, uint64_t death,
+		       bool *later)
+{
+	uint8_t hk[HKEY_MAX];
+	size_t hlen = hkey(hk, k, klen, death + 1);
+	struct db_cursor c;
+	int rc = db_cur_open(&c, m, hk, 1 + klen, hk, hlen);
+
+	if (rc)
+		return rc;
+	*later = db_cur_next(&c) && c.klen == hlen;
+	return db_cur_close(&c, 0);
+}
+
+/* Delete every history mark (the last epoch goes: marks whose entries went
+ * in earlier drops of the same batch of changes are left no longer). */
+static int drop_marks(struct meta *m, struct meta_batch *b)
+{
+	const uint8_t prefix[] = { META_REC_HISTORY_MARK };
+	struct db_cursor c;
+	int rc = db_cur_open(&c, m, prefix, 1, prefix, 1);
+
+	if (rc)
+		return rc;
+	while (db_cur_next(&c))
+		db_batch_del(b, c.k, c.klen);
+	return db_cur_close(&c, 0);
+}
+
 int meta_epoch_drop(struct meta *m, struct meta_batch *b, uint64_t epoch,
 		    struct tier_ref **refs, size_t *nrefs)
 {
@@ -616,8 +655,17 @@ int meta_epoch_drop(struct meta *m, struct meta_batch *b, uint64_t epoch,
 		}
 		db_batch_del(b, hk, hlen);
 		db_batch_del(b, c.k, c.klen);
+		if (!before) {	/* the mark goes with the last entry */
+			bool later;
+
+			rc = entry_after(m, key, klen, death, &later);
+			if (rc == 0 && !later)
+				db_batch_del(b, hk, fkey(hk, key, klen));
+		}
 	}
 	rc = db_cur_close(&c, rc);
+	if (rc == 0 && !d.prev && !next)
+		rc = drop_marks(m, b);	/* no epoch is left: no history either */
 	if (rc) {
 		free(d.refs);
 		return rc;
@@ -637,10 +685,18 @@ int hist_view_get(struct meta *m, const uint8_t *k, size_t klen, uint64_t epoch,
 		  void **val, size_t *vlen)
 {
 	uint8_t hk[HKEY_MAX];
-	size_t hlen = hkey(hk, k, klen, epoch + 1);
+	size_t hlen;
+	struct db_pinned p;
 	struct db_cursor c;
-	int rc = db_cur_open(&c, m, hk, 1 + klen, hk, hlen);
+	int rc = db_get_pinned(m, hk, fkey(hk, k, klen), &p);
 
+	if (rc == -ENOENT)	/* never changed since an epoch: the live record */
+		return db_get_copy(m, k, klen, val, vlen);
+	if (rc)
+		return rc;
+	db_unpin(&p);
+	hlen = hkey(hk, k, klen, epoch + 1);
+	rc = db_cur_open(&c, m, hk, 1 + klen, hk, hlen);
 	if (rc)
 		return rc;
 	if (db_cur_next(&c) && c.klen == hlen) {

@@ -44,6 +44,9 @@
 	  "epoch death")							\
 	X(HISTORY_BY_DEATH, 'g', "meta/history.c", "death u64 | kind u8 | key", \
 	  "empty: the index of 'h' by death")					\
+	X(HISTORY_MARK,	'f', "meta/history.c",	"kind u8 | key",		\
+	  "empty: the record has 'h' entries (a point read finds that, "	\
+	  "where the entries need a seek)")					\
 	X(SPACE_LOG,	'y', "meta/meta.c",	"id u64",			\
 	  "v1 | (tier u8, seg u32, off u64, stored_len u32, delta i8)...: "	\
 	  "changes of stored extents' reference counts (meta/spacecp.c)")	\

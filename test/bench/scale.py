@@ -7,7 +7,8 @@ Makes one fresh store (and a native directory beside it, on the same disk) and
 grows it in three phases, measuring at every size:
 
   files     a flat dataset directory of N empty files, per N: the time of a
-            snapshot of it (and of its delete); a lookup (cold: stat after
+            snapshot of it (then of the first `aifsctl snapshot list`, which
+            counts its files, and of its delete); a lookup (cold: stat after
             drop_caches) and a create of a new name in it, and one readdir pass
             over it, on aifs and on the native directory; then, unmounted,
             aifsctl fsck of the whole store and the time to mount it again.
@@ -44,6 +45,7 @@ import bench  # noqa: E402  (the daemon handling and machine description are sha
 CURVES = {
     "snapshot_s": ("snapshot of a directory of N files", "s",
                    "time independent of N: <= 0.05 s at 1M files"),
+    "snapshot_list_s": ("first `aifsctl snapshot list` of it (counts its files)", "s", "-"),
     "snapshot_delete_s": ("delete of that snapshot", "s", "-"),
     "lookup_us": ("lookup (cold stat) in a directory of N entries", "us", "flat in N"),
     "lookup_native_us": ("  same on native", "us", "-"),
@@ -186,6 +188,8 @@ class Scale:
             t = time.perf_counter()
             os.mkdir(snap)
             self.add("snapshot_s", n, time.perf_counter() - t)
+            el, _ = self.aifsctl("snapshot", "list", d)
+            self.add("snapshot_list_s", n, el)
             t = time.perf_counter()
             os.rmdir(snap)
             self.add("snapshot_delete_s", n, time.perf_counter() - t)
@@ -320,7 +324,7 @@ def report(s):
 
 def chart(s, png, workdir):
     """Log-log panels, one per phase, and one of mount time and RSS."""
-    panels = [("files", ["snapshot_s", "lookup_us", "lookup_native_us", "create_us",
+    panels = [("files", ["snapshot_s", "snapshot_list_s", "lookup_us", "lookup_native_us", "create_us",
                          "create_native_us"], "s or us"),
               ("files", ["readdir_per_s", "readdir_native_per_s", "fill_per_s",
                          "fsck_per_s"], "per s"),
