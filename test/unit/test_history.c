@@ -854,6 +854,106 @@ START_TEST(three_epochs_dropped_newest_first)
 }
 END_TEST
 
+/* An entry that an earlier live epoch still reads survives the drop of a
+ * later one: e2 and e3 read the value kept when it changed after e3. */
+static void set_e0(uint32_t from, uint32_t to, const char *xa)
+{
+	struct meta_batch *b = meta_batch_new();
+
+	ext_del(b, 3, 0, from);
+	ext_put(b, 3, 0, 4096, 0, to);
+	meta_xattr_put(b, 3, "user.a", xa, strlen(xa));
+	commit(b);
+}
+
+static void assert_e0(uint64_t ino, uint32_t n, const char *xa)
+{
+	char want[64];
+
+	snprintf(want, sizeof(want), "0+4096@%u:0 4096+4096@2:0 8192+4096@3:0 ", n);
+	assert_extents(ino, want);
+	assert_xattr(ino, "user.a", xa);
+}
+
+START_TEST(drop_keeps_what_an_earlier_epoch_reads)
+{
+	const uint64_t inos[] = { 3 };
+	struct tier_ref *dr;
+	uint64_t e[4];
+	size_t nd;
+
+	populate();
+	e[0] = make_epoch(D, HWM);
+	set_e0(1, 11, "v1");
+	e[1] = make_epoch(D, HWM);
+	e[2] = make_epoch(D, HWM);	/* nothing changed since e2 */
+	set_e0(11, 12, "v2");
+	e[3] = make_epoch(D, HWM);
+	set_e0(12, 13, "v3");
+	assert_e0(S(e[0], 3), 1, "1");
+	assert_e0(S(e[1], 3), 11, "v1");
+	assert_e0(S(e[2], 3), 11, "v1");
+	assert_e0(S(e[3], 3), 12, "v2");
+
+	nd = drop_epoch(e[2], &dr);	/* e2 reads what e3 read */
+	assert_refs(dr, nd, NULL, 0, "dropped with e3");
+	free(dr);
+	assert_e0(S(e[0], 3), 1, "1");
+	assert_e0(S(e[1], 3), 11, "v1");
+	assert_e0(S(e[3], 3), 12, "v2");
+
+	nd = drop_epoch(e[1], &dr);
+	assert_refs(dr, nd, (const uint32_t[]){ 11 }, 1, "dropped with e2");
+	free(dr);
+	assert_e0(S(e[0], 3), 1, "1");
+	assert_e0(S(e[3], 3), 12, "v2");
+
+	nd = drop_epoch(e[3], &dr);
+	assert_refs(dr, nd, (const uint32_t[]){ 12 }, 1, "dropped with e4");
+	free(dr);
+	assert_e0(S(e[0], 3), 1, "1");
+
+	nd = drop_epoch(e[0], &dr);
+	assert_refs(dr, nd, (const uint32_t[]){ 1 }, 1, "dropped with e1");
+	free(dr);
+	ck_assert_uint_eq(count_kind(META_REC_HISTORY), 0);
+	ck_assert_uint_eq(count_kind(META_REC_HISTORY_BY_DEATH), 0);
+	for (uint32_t r = 1; r <= 13; r++)
+		ck_assert_msg(space_net(r) == live_refs(inos, 1, r),
+			      "stored extent %u: net %ld, live records %ld", r, space_net(r),
+			      live_refs(inos, 1, r));
+}
+END_TEST
+
+/* A batch that drops the last live epoch and changes a record it saw: once
+ * it commits, no epoch lives, and nothing may stay kept for one. */
+START_TEST(drop_of_the_last_epoch_with_a_change_keeps_nothing)
+{
+	const uint64_t inos[] = { 3 };
+	struct meta_batch *b;
+	struct tier_ref *dr;
+	uint64_t e;
+	size_t nd = 0;
+
+	populate();
+	e = make_epoch(D, HWM);
+	b = meta_batch_new();
+	ck_assert_int_eq(meta_epoch_drop(m, b, e, &dr, &nd), 0);
+	free(dr);
+	ext_del(b, 3, 0, 1);
+	ext_put(b, 3, 0, 4096, 0, 4);
+	put_inode(b, 3, 0100644, 777);
+	commit(b);
+	ck_assert(!meta_history_covers(m, 3));
+	ck_assert_uint_eq(count_kind(META_REC_HISTORY), 0);
+	ck_assert_uint_eq(count_kind(META_REC_HISTORY_BY_DEATH), 0);
+	for (uint32_t r = 1; r <= 4; r++)
+		ck_assert_msg(space_net(r) == live_refs(inos, 1, r),
+			      "stored extent %u: net %ld, live records %ld", r, space_net(r),
+			      live_refs(inos, 1, r));
+}
+END_TEST
+
 /* --- 4: the fail point history_keep ------------------------------------------ */
 
 START_TEST(failed_keep_leaves_nothing_and_a_retry_keeps_once)
@@ -928,6 +1028,71 @@ START_TEST(keep_failing_every_time_changes_nothing)
 	ck_assert_uint_eq(space_deltas(), deltas0 + 3);
 	ck_assert_int_eq(space_net(1), 1);
 	assert_extents(S(e, 3), "0+4096@1:0 4096+4096@2:0 8192+4096@3:0 ");
+}
+END_TEST
+
+/* A commit failed by the point, then an epoch made, then the retry: the
+ * retry keeps only in the new epoch, nothing of the failed try stays. */
+START_TEST(failed_keep_then_new_epoch_then_retry)
+{
+	const uint64_t inos[] = { 3 };
+	struct meta_batch *b;
+	struct tier_ref *dr;
+	const struct tier_ref *v;
+	uint64_t e1, e2;
+	size_t n;
+
+	populate();
+	e1 = make_epoch(D, HWM);
+	ck_assert_int_eq(failpoint_arm("history_keep:1"), 0);
+	b = meta_batch_new();
+	ext_del(b, 3, 0, 1);
+	ext_put(b, 3, 0, 4096, 0, 4);
+	ck_assert_int_eq(meta_batch_commit(m, b, false), -ENOMEM);
+	e2 = make_epoch(D, HWM);
+	ck_assert_int_eq(meta_batch_commit(m, b, false), 0);
+	n = meta_batch_kept(b, &v);
+	assert_refs(v, n, (const uint32_t[]){ 1 }, 1, "kept by the retry");
+	meta_batch_free(b);
+	ck_assert_uint_eq(count_kind(META_REC_HISTORY), 1);
+	ck_assert_uint_eq(count_kind(META_REC_HISTORY_BY_DEATH), 1);
+	ck_assert_int_eq(space_net(1), 1);
+	assert_extents(S(e1, 3), "0+4096@1:0 4096+4096@2:0 8192+4096@3:0 ");
+	assert_extents(S(e2, 3), "0+4096@1:0 4096+4096@2:0 8192+4096@3:0 ");
+	n = drop_epoch(e2, &dr);
+	free(dr);
+	assert_extents(S(e1, 3), "0+4096@1:0 4096+4096@2:0 8192+4096@3:0 ");
+	n = drop_epoch(e1, &dr);
+	assert_refs(dr, n, (const uint32_t[]){ 1 }, 1, "dropped");
+	free(dr);
+	ck_assert_uint_eq(count_kind(META_REC_HISTORY), 0);
+	ck_assert_uint_eq(count_kind(META_REC_HISTORY_BY_DEATH), 0);
+	for (uint32_t r = 1; r <= 4; r++)
+		ck_assert_msg(space_net(r) == live_refs(inos, 1, r),
+			      "stored extent %u: net %ld, live records %ld", r, space_net(r),
+			      live_refs(inos, 1, r));
+}
+END_TEST
+
+/* meta_space_log_count counts every change logged, history's +1 too. */
+START_TEST(space_log_count_counts_the_kept_extents)
+{
+	struct meta_batch *b;
+	uint64_t c0;
+	size_t d0;
+
+	populate();
+	make_epoch(D, HWM);
+	c0 = meta_space_log_count(m);
+	d0 = space_deltas();
+	b = meta_batch_new();
+	ext_del(b, 3, 0, 1);
+	ext_put(b, 3, 0, 4096, 0, 4);
+	commit(b);
+	ck_assert_uint_eq(space_deltas() - d0, 3);	/* -1 +1, and history's +1 */
+	ck_assert_msg(meta_space_log_count(m) - c0 == space_deltas() - d0,
+		      "meta_space_log_count grew by %llu, the log by %zu deltas",
+		      (unsigned long long)(meta_space_log_count(m) - c0), space_deltas() - d0);
 }
 END_TEST
 
@@ -1056,7 +1221,11 @@ static Suite *history_suite(void)
 	tcase_add_test(tc, one_epoch_views_every_kind_as_it_was);
 	tcase_add_test(tc, three_epochs_interleaved_then_dropped);
 	tcase_add_test(tc, three_epochs_dropped_newest_first);
+	tcase_add_test(tc, drop_keeps_what_an_earlier_epoch_reads);
+	tcase_add_test(tc, drop_of_the_last_epoch_with_a_change_keeps_nothing);
 	tcase_add_test(tc, failed_keep_leaves_nothing_and_a_retry_keeps_once);
+	tcase_add_test(tc, failed_keep_then_new_epoch_then_retry);
+	tcase_add_test(tc, space_log_count_counts_the_kept_extents);
 	tcase_add_test(tc, keep_failing_every_time_changes_nothing);
 	tcase_add_test(tc, change_of_a_snapshot_inode_is_erofs);
 	tcase_add_test(tc, epochs_and_views_survive_reopen);
