@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "meta/db.h"
 #include "meta/keys.h"
@@ -321,7 +320,8 @@ static void assert_listing(uint64_t parent, const char *after, const char *want)
 	l.buf[0] = 0;
 	ck_assert_int_eq(meta_dentry_foreach(m, parent, after, after ? strlen(after) : 0,
 					     list_cb, &l), 0);
-	ck_assert_msg(!strcmp(l.buf, want), "listing of %#llx after %s:\n got  \"%s\"\n want \"%s\"",
+	ck_assert_msg(!strcmp(l.buf, want),
+		      "listing of %#llx after %s:\n got  \"%s\"\n want \"%s\"",
 		      (unsigned long long)parent, after ? after : "(none)", l.buf, want);
 }
 
@@ -471,9 +471,6 @@ static void populate(void)
 	commit(b);
 }
 
-static const char old_listing_fmt[] =
-	"a=%#llx b=%#llx c=%#llx e=%#llx f=%#llx l=%#llx n=%#llx ";
-
 static void assert_old_view(uint64_t e)
 {
 	char want[512];
@@ -494,7 +491,8 @@ static void assert_old_view(uint64_t e)
 	assert_dentry(S(e, D), "aa", -ENOENT, 0);
 	assert_dentry(S(e, 9), "x", 0, s3);
 	assert_dentry(S(e, 8), "y", -ENOENT, 0);
-	snprintf(want, sizeof(want), old_listing_fmt, s3, s4, s5, s8, s9, s6, s7);
+	snprintf(want, sizeof(want), "a=%#llx b=%#llx c=%#llx e=%#llx f=%#llx l=%#llx n=%#llx ",
+		 s3, s4, s5, s8, s9, s6, s7);
 	assert_listing(S(e, D), NULL, want);
 	snprintf(want, sizeof(want), "b=%#llx c=%#llx e=%#llx f=%#llx l=%#llx n=%#llx ",
 		 s4, s5, s8, s9, s6, s7);
@@ -1116,7 +1114,10 @@ START_TEST(change_of_a_snapshot_inode_is_erofs)
 		case 3: meta_xattr_put(b, S(e, 3), "user.a", "y", 1); break;
 		case 4: meta_symlink_put(b, S(e, 6), "t", 1); break;
 		case 5: meta_inline_del(b, S(e, 7)); break;
-		case 6: key_put_u64(k, S(e, 3)); meta_rec_put(b, META_REC_CONTENT_HASH, k, 8, "h", 1); break;
+		case 6:
+			key_put_u64(k, S(e, 3));
+			meta_rec_put(b, META_REC_CONTENT_HASH, k, 8, "h", 1);
+			break;
 		}
 		ck_assert_msg(meta_batch_commit(m, b, false) == -EROFS, "kind %d", kind);
 		meta_batch_free(b);
