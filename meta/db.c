@@ -422,7 +422,7 @@ int meta_batch_commit(struct meta *m, struct meta_batch *b, bool sync)
 {
 	char *err = NULL;
 	uint64_t id;
-	size_t nlogged = b->nd;
+	size_t nlogged;
 	int rc = failpoint("meta_commit", EIO);
 
 	if (rc < 0)
@@ -430,6 +430,7 @@ int meta_batch_commit(struct meta *m, struct meta_batch *b, bool sync)
 	rc = hist_commit_begin(m, b);
 	if (rc < 0)
 		return rc;
+	nlogged = b->nd;	/* history's own +1 included */
 	rc = log_append(m, b, &id);
 	if (rc < 0) {
 		log_err("meta: commit: cannot log the reference count changes: %s", strerror(-rc));

@@ -422,9 +422,15 @@ int hist_commit_begin(struct meta *m, struct meta_batch *b)
 	else
 		pthread_rwlock_rdlock(&h->gate);
 	pthread_rwlock_rdlock(&h->state);
-	c.hwm = h->hwm;
 	cur = h->cur;
-	live = h->n;
+	live = 0;
+	for (size_t i = 0; i < h->n; i++) {
+		if (hb->change < 0 && h->v[i].epoch == hb->ep.epoch)
+			continue;	/* dropped by this very commit */
+		live++;
+		if (h->v[i].hwm > c.hwm)
+			c.hwm = h->v[i].hwm;
+	}
 	pthread_rwlock_unlock(&h->state);
 	hb->gate = true;
 	hb->keeping = false;
