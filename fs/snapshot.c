@@ -316,13 +316,12 @@ static bool of_epoch(const struct inode *in, void *ctx)
 
 /* Drop the epoch snapshot with root ROOT in B (namespace locked, space
  * deferred); its files the kernel knows are held in *HELD: those open keep
- * what they read (their maps stay counted until they are let go). */
+ * what they read (their maps stay counted until they are let go).  What the
+ * epoch's history held is found and uncounted by the commit (epoch_dropped). */
 static int epoch_drop(struct fs *fs, struct meta_batch *b, uint64_t root, struct inode ***held,
 		      size_t *nheld)
 {
 	uint64_t e = meta_snap_epoch(root);
-	struct tier_ref *refs = NULL;
-	size_t n = 0;
 	int rc = inode_collect(fs, of_epoch, &e, held, nheld);
 
 	for (size_t i = 0; rc == 0 && i < *nheld; i++) {
@@ -337,16 +336,20 @@ static int epoch_drop(struct fs *fs, struct meta_batch *b, uint64_t root, struct
 		pthread_rwlock_unlock(&in->lock);
 	}
 	if (rc == 0)
-		rc = meta_epoch_drop(fs->meta, b, e, &refs, &n);
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		space_unref(fs, &refs[i], 0, 0, false);
-	free(refs);
+		rc = meta_epoch_drop(fs->meta, b, e);
 	return rc;
 }
 
-/* The epoch snapshot's files the kernel knows now read what they hold. */
-static void epoch_dropped(struct inode **held, size_t n)
+/* The epoch is dropped (B committed): the extents only its history held
+ * are uncounted (space deferred: given back once that is durable), and its
+ * files the kernel knows now read what they hold. */
+static void epoch_dropped(struct fs *fs, struct meta_batch *b, struct inode **held, size_t n)
 {
+	const struct tier_ref *refs;
+	size_t nr = meta_batch_dropped(b, &refs);
+
+	for (size_t i = 0; i < nr; i++)
+		space_unref(fs, &refs[i], 0, 0, false);
 	for (size_t i = 0; i < n; i++) {
 		pthread_rwlock_wrlock(&held[i]->lock);
 		held[i]->attr.nlink = 0;
@@ -695,7 +698,7 @@ int snapshot_delete(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid)
 		meta_rec_del(d.b, REC_USE, rk, 8);
 		rc = fs_commit(fs, d.b, false);
 		if (rc == 0 && meta_ino_is_snap(root))
-			epoch_dropped(d.held, d.nh);
+			epoch_dropped(fs, d.b, d.held, d.nh);
 	}
 	space_defer_end(fs, rc == 0);
 	pthread_rwlock_unlock(&fs->ns);

@@ -246,6 +246,7 @@ void meta_batch_free(struct meta_batch *b)
 	rocksdb_writebatch_destroy(b->wb);
 	free(b->d);
 	free(b->h.kept);
+	free(b->h.dropped);
 	free(b);
 }
 
@@ -255,6 +256,7 @@ void meta_batch_clear(struct meta_batch *b)
 	b->nd = 0;
 	b->h.change = 0;
 	b->h.nkept = 0;
+	b->h.ndropped = 0;
 }
 
 struct hist **db_hist(struct meta *m)

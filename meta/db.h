@@ -64,6 +64,8 @@ struct hist_batch {
 	size_t nd0;			/* space deltas before history's own */
 	struct tier_ref *kept;		/* extents kept referenced by history */
 	size_t nkept, capkept;
+	struct tier_ref *dropped;	/* extents history referenced no more */
+	size_t ndropped, capdropped;
 };
 struct hist **db_hist(struct meta *m);
 struct hist_batch *db_batch_hist(struct meta_batch *b);

@@ -408,13 +408,17 @@ static int keep_one(struct meta *m, struct meta_batch *b, struct hist_batch *hb,
 	return 0;
 }
 
+static int drop_scan(struct meta *m, struct meta_batch *b, struct hist_batch *hb,
+		     uint64_t epoch, uint64_t prev, uint64_t next);
+
 int hist_commit_begin(struct meta *m, struct meta_batch *b)
 {
 	struct hist *h = *db_hist(m);
 	struct hist_batch *hb = db_batch_hist(b);
 	struct collect c = { 0 };
-	uint64_t cur;
-	size_t live;
+	uint64_t cur, prev = 0, next = 0;
+	bool found = false;
+	size_t live = 0;
 	int rc = 0;
 
 	if (hb->change)
@@ -423,28 +427,45 @@ int hist_commit_begin(struct meta *m, struct meta_batch *b)
 		pthread_rwlock_rdlock(&h->gate);
 	pthread_rwlock_rdlock(&h->state);
 	cur = h->cur;
-	live = 0;
 	for (size_t i = 0; i < h->n; i++) {
-		if (hb->change < 0 && h->v[i].epoch == hb->ep.epoch)
-			continue;	/* dropped by this very commit */
+		uint64_t e = h->v[i].epoch;
+
+		if (hb->change < 0 && e == hb->ep.epoch) {
+			found = true;	/* dropped by this very commit */
+			continue;
+		}
 		live++;
 		if (h->v[i].hwm > c.hwm)
 			c.hwm = h->v[i].hwm;
+		if (hb->change < 0 && e < hb->ep.epoch && e > prev)
+			prev = e;
+		if (hb->change < 0 && e > hb->ep.epoch && (!next || e < next))
+			next = e;
 	}
 	pthread_rwlock_unlock(&h->state);
 	hb->gate = true;
 	hb->keeping = false;
 	hb->marked = false;
-	if (live == 0)		/* read under the gate: no epoch comes or goes now */
-		return 0;
-	hb->keeping = true;
 	hb->nkept = 0;
-	pthread_mutex_lock(&h->keep);
-	db_batch_iterate(b, &c, collect_put, collect_del);
-	rc = c.rc;
+	hb->ndropped = 0;
+	if (hb->change < 0 && !found) {
+		rc = -ENOENT;		/* dropped meanwhile */
+		goto out;
+	}
+	if (live == 0 && hb->change >= 0)
+		return 0;		/* read under the gate: no epoch comes or goes now */
 	hb->marked = true;
 	hb->nd0 = db_batch_nd(b);
 	db_batch_mark(b);
+	if (hb->change < 0) {
+		rc = drop_scan(m, b, hb, hb->ep.epoch, prev, next);
+		if (rc || live == 0)
+			goto out;
+	}
+	hb->keeping = true;
+	pthread_mutex_lock(&h->keep);
+	db_batch_iterate(b, &c, collect_put, collect_del);
+	rc = c.rc;
 	if (rc == 0 && c.n) {
 		qsort(c.v, c.n, sizeof(*c.v), hkey_cmp);
 		for (size_t i = 0; rc == 0 && i < c.n; i++)
@@ -454,6 +475,7 @@ int hist_commit_begin(struct meta *m, struct meta_batch *b)
 	if (rc == 0)	/* after what was kept: its undoing is what is tested */
 		rc = failpoint("history_keep", ENOMEM);
 	free(c.v);
+out:
 	if (rc)
 		hist_commit_end(m, b, false);
 	return rc;
@@ -471,6 +493,7 @@ void hist_commit_end(struct meta *m, struct meta_batch *b, bool ok)
 		if (!ok) {
 			db_batch_set_nd(b, hb->nd0);
 			hb->nkept = 0;
+			hb->ndropped = 0;
 		}
 		hb->marked = false;
 	}
@@ -504,15 +527,6 @@ void hist_commit_end(struct meta *m, struct meta_batch *b, bool ok)
 }
 
 /* --- dropping an epoch -------------------------------------------------- */
-
-struct drop {
-	struct meta *m;
-	struct meta_batch *b;
-	uint64_t prev;		/* the live epoch before the dropped one, 0: none */
-	struct tier_ref *refs;
-	size_t n, cap;
-	int rc;
-};
 
 /* The death of the entry of K kept before DEATH, or 0 if there is none. */
 static int death_before(struct meta *m, const uint8_t *k, size_t klen, uint64_t death,
@@ -568,46 +582,68 @@ static int drop_marks(struct meta *m, struct meta_batch *b)
 	return db_cur_close(&c, 0);
 }
 
-int meta_epoch_drop(struct meta *m, struct meta_batch *b, uint64_t epoch,
-		    struct tier_ref **refs, size_t *nrefs)
+int meta_epoch_drop(struct meta *m, struct meta_batch *b, uint64_t epoch)
 {
-	struct hist *h = *db_hist(m);
 	struct hist_batch *hb = db_batch_hist(b);
-	struct drop d = { .m = m, .b = b };
-	uint64_t next = 0;
-	uint8_t lo[9], hi[9], k[9];
-	bool found = false;
+	struct meta_epoch ep;
+	uint8_t k[9];
+	int rc;
+
+	if (hb->change)
+		return -EINVAL;
+	rc = meta_epoch_get(m, epoch, &ep);
+	if (rc)
+		return rc;
+	k[0] = META_REC_EPOCH;
+	key_put_u64(k + 1, epoch);
+	db_batch_del(b, k, sizeof(k));
+	hb->change = -1;
+	hb->ep = ep;
+	return 0;
+}
+
+size_t meta_batch_dropped(struct meta_batch *b, const struct tier_ref **v)
+{
+	struct hist_batch *hb = db_batch_hist(b);
+
+	*v = hb->dropped;
+	return hb->ndropped;
+}
+
+static int dropped_add(struct hist_batch *hb, const struct tier_ref *r)
+{
+	if (hb->ndropped == hb->capdropped) {
+		size_t cap = hb->capdropped ? 2 * hb->capdropped : 64;
+		struct tier_ref *v = realloc(hb->dropped, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		hb->dropped = v;
+		hb->capdropped = cap;
+	}
+	hb->dropped[hb->ndropped++] = *r;
+	return 0;
+}
+
+/* Into B (at its commit, the gate held exclusive: no other commit keeps
+ * anything meanwhile), the deletion of what only epoch EPOCH needed: the
+ * entries that died in (EPOCH, NEXT] (after NEXT, NEXT needs them; 0: no
+ * later live epoch) and that PREV, the live epoch before it (0: none),
+ * does not see. */
+static int drop_scan(struct meta *m, struct meta_batch *b, struct hist_batch *hb,
+		     uint64_t epoch, uint64_t prev, uint64_t next)
+{
+	uint8_t lo[9], hi[9];
 	struct db_cursor c;
 	int rc;
 
-	*refs = NULL;
-	*nrefs = 0;
-	if (hb->change)
-		return -EINVAL;
-	pthread_rwlock_rdlock(&h->state);
-	for (size_t i = 0; i < h->n; i++) {
-		uint64_t e = h->v[i].epoch;
-
-		if (e == epoch)
-			found = true;
-		else if (e < epoch && e > d.prev)
-			d.prev = e;
-		else if (e > epoch && (!next || e < next))
-			next = e;
-		if (e == epoch)
-			hb->ep = h->v[i];
-	}
-	pthread_rwlock_unlock(&h->state);
-	if (!found)
-		return -ENOENT;
-	/* entries that died in (epoch, next]: after next, next needs them */
 	lo[0] = hi[0] = META_REC_HISTORY_BY_DEATH;
 	key_put_u64(lo + 1, epoch + 1);
+	if (next)
+		key_put_u64(hi + 1, next + 1);
 	rc = db_cur_open(&c, m, lo, 1, lo, sizeof(lo));
 	if (rc)
 		return rc;
-	if (next)
-		key_put_u64(hi + 1, next + 1);
 	while (rc == 0 && db_cur_next(&c)) {
 		const uint8_t *key = c.k + 9;
 		size_t klen = c.klen - 9;
@@ -625,37 +661,27 @@ int meta_epoch_drop(struct meta *m, struct meta_batch *b, uint64_t epoch,
 		rc = death_before(m, key, klen, death, &before);
 		if (rc)
 			break;
-		if (d.prev && (!before || before <= d.prev))
+		if (prev && (!before || before <= prev))
 			continue;	/* the previous live epoch sees it */
 		hlen = hkey(hk, key, klen, death);
 		if (key[0] == META_REC_EXTENT) {
 			struct db_pinned p;
 
 			rc = db_get_pinned(m, hk, hlen, &p);
-			if (rc == 0 && p.len > 1 && p.v[0] == 1) {
-				struct tier_ref r;
+			if (rc == 0) {
+				if (p.len > 1 && p.v[0] == 1) {
+					struct tier_ref r;
 
-				rc = meta_extent_ref(key, klen, p.v + 1, p.len - 1, &r);
-				if (rc == 0 && d.n == d.cap) {
-					size_t cap = d.cap ? 2 * d.cap : 64;
-					struct tier_ref *v = realloc(d.refs, cap * sizeof(*v));
-
-					if (!v)
-						rc = -ENOMEM;
-					else {
-						d.refs = v;
-						d.cap = cap;
-					}
+					rc = meta_extent_ref(key, klen, p.v + 1, p.len - 1, &r);
+					if (rc == 0)
+						rc = dropped_add(hb, &r);
+					if (rc == 0)
+						meta_space_delta(b, &r, -1);
 				}
-				if (rc == 0) {
-					d.refs[d.n++] = r;
-					meta_space_delta(b, &r, -1);
-				}
-			}
-			if (rc == 0)
 				db_unpin(&p);
-			else if (rc == -ENOENT)
+			} else if (rc == -ENOENT) {
 				rc = 0;
+			}
 			if (rc)
 				break;
 		}
@@ -670,19 +696,9 @@ int meta_epoch_drop(struct meta *m, struct meta_batch *b, uint64_t epoch,
 		}
 	}
 	rc = db_cur_close(&c, rc);
-	if (rc == 0 && !d.prev && !next)
+	if (rc == 0 && !prev && !next)
 		rc = drop_marks(m, b);	/* no epoch is left: no history either */
-	if (rc) {
-		free(d.refs);
-		return rc;
-	}
-	k[0] = META_REC_EPOCH;
-	key_put_u64(k + 1, epoch);
-	db_batch_del(b, k, sizeof(k));
-	hb->change = -1;
-	*refs = d.refs;
-	*nrefs = d.n;
-	return 0;
+	return rc;
 }
 
 /* --- reading at an epoch ------------------------------------------------ */

@@ -170,11 +170,14 @@ struct meta_epoch {
  * that commit.  -EOVERFLOW when the numbers do not fit a snapshot inode. */
 int meta_epoch_create(struct meta *m, struct meta_batch *b, uint64_t ds, uint64_t hwm,
 		      uint64_t *epoch);
-/* Drop epoch snapshot EPOCH in B, with the history only it needed; the
- * extents that history referenced are returned (malloc'd *REFS, *N) for
- * the caller to uncount once B commits.  -ENOENT if it is not live. */
-int meta_epoch_drop(struct meta *m, struct meta_batch *b, uint64_t epoch,
-		    struct tier_ref **refs, size_t *n);
+/* Drop epoch snapshot EPOCH in B, with the history only it needed (found
+ * when B commits, with no other commit keeping anything meanwhile).
+ * -ENOENT if it is not live (also from the commit, if another one dropped
+ * it first). */
+int meta_epoch_drop(struct meta *m, struct meta_batch *b, uint64_t epoch);
+/* The extents that history referenced and B's commit dropped (counted -1
+ * in the space log): the caller uncounts them in memory after the commit. */
+size_t meta_batch_dropped(struct meta_batch *b, const struct tier_ref **v);
 int meta_epoch_get(struct meta *m, uint64_t epoch, struct meta_epoch *out);
 /* Whether a change of INO's records is kept for an epoch snapshot now. */
 bool meta_history_covers(struct meta *m, uint64_t ino);
