@@ -260,6 +260,9 @@ int fs_map_replace(struct fs *fs, struct inode *in, const struct ext *old,
 	struct meta_batch *b;
 	struct meta_extent me;
 	size_t *at = malloc((n ? n : 1) * sizeof(*at)), done = 0;
+	/* a file of an epoch snapshot: meta/ moves the record it reads, and
+	 * says which counts changed (the live file may keep the old piece) */
+	bool snap = meta_ino_is_snap(in->ino);
 	int rc = fs_map_load(fs, in);
 
 	b = meta_batch_new();
@@ -273,20 +276,33 @@ int fs_map_replace(struct fs *fs, struct inode *in, const struct ext *old,
 			continue;	/* changed meanwhile: this piece stays where it is */
 		at[i] = k;
 		ext_to_meta(&repl[i], &me);
-		meta_extent_del(b, in->ino, old[i].foff, &old[i].ref);	/* put over it */
-		meta_extent_put(b, in->ino, &me);
+		if (snap) {
+			rc = meta_snap_extent_move(b, in->ino, old[i].foff, &old[i].ref, &me);
+		} else {
+			meta_extent_del(b, in->ino, old[i].foff, &old[i].ref);	/* put over it */
+			meta_extent_put(b, in->ino, &me);
+		}
 		done++;
 	}
 	if (rc == 0 && done)
-		rc = fs_commit(fs, b, true);
+		rc = fs_commit(fs, b, true);	/* counts what a move kept */
+	if (rc == 0 && snap) {
+		const struct tier_ref *let;
+		size_t nlet = meta_batch_dropped(b, &let);
+
+		for (size_t i = 0; i < nlet; i++)
+			space_unref(fs, &let[i], 0, 0, false);
+	}
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		struct ext *e;
 
 		if (at[i] == SIZE_MAX)
 			continue;
 		e = &in->map.v[at[i]];
-		space_ref(fs, &repl[i].ref);
-		space_unref(fs, &e->ref, e->inner, e->len, fs_extents_unique(fs, in));
+		if (!snap) {
+			space_ref(fs, &repl[i].ref);
+			space_unref(fs, &e->ref, e->inner, e->len, fs_extents_unique(fs, in));
+		}
 		fs_crcs_put(e->crcs);
 		*e = repl[i];
 		e->crcs->refs++;

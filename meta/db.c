@@ -247,6 +247,7 @@ void meta_batch_free(struct meta_batch *b)
 	free(b->d);
 	free(b->h.kept);
 	free(b->h.dropped);
+	hist_batch_moves_free(&b->h);
 	free(b);
 }
 
@@ -257,6 +258,7 @@ void meta_batch_clear(struct meta_batch *b)
 	b->h.change = 0;
 	b->h.nkept = 0;
 	b->h.ndropped = 0;
+	hist_batch_moves_free(&b->h);
 }
 
 struct hist **db_hist(struct meta *m)

@@ -66,7 +66,17 @@ struct hist_batch {
 	size_t nkept, capkept;
 	struct tier_ref *dropped;	/* extents history referenced no more */
 	size_t ndropped, capdropped;
+	struct hist_move *moves;	/* meta_snap_extent_move, done at commit */
+	size_t nmoves, capmoves;
 };
+struct hist_move {
+	uint64_t sino, foff;
+	struct tier_ref old, to;
+	uint8_t *v;			/* the new extent record */
+	size_t vlen;
+};
+/* Forget B's moves (its batch is freed or cleared). */
+void hist_batch_moves_free(struct hist_batch *hb);
 struct hist **db_hist(struct meta *m);
 struct hist_batch *db_batch_hist(struct meta_batch *b);
 /* Read the epoch state at open (history.c); free it at close. */

@@ -548,10 +548,9 @@ int meta_extent_foreach(struct meta *m, uint64_t ino,
 	return db_cur_close(&c, rc);
 }
 
-void meta_extent_put(struct meta_batch *b, uint64_t ino, const struct meta_extent *e)
+/* Encode E into V (EXTENT_V1_HDR + 4 * EXTENT_NCRC_MAX bytes); its length. */
+static size_t extent_encode(uint8_t *v, const struct meta_extent *e)
 {
-	uint8_t k[KEY_MAX], v[EXTENT_V1_HDR + 4 * EXTENT_NCRC_MAX];
-	size_t klen = key_ino_off(k, META_REC_EXTENT, ino, e->foff);
 	uint8_t *p = v;
 
 	assert(e->ncrc == TIER_NCRC(e->ref.stored_len));
@@ -568,7 +567,24 @@ void meta_extent_put(struct meta_batch *b, uint64_t ino, const struct meta_exten
 	p = meta_le_put(p, e->ncrc, 4);
 	for (uint32_t i = 0; i < e->ncrc; i++)
 		p = meta_le_put(p, e->crcs[i], 4);
-	db_batch_put(b, k, klen, v, (size_t)(p - v));
+	return (size_t)(p - v);
+}
+
+uint8_t *meta_extent_value(const struct meta_extent *e, size_t *len)
+{
+	uint8_t *v = malloc(EXTENT_V1_HDR + 4 * (size_t)e->ncrc);
+
+	if (v)
+		*len = extent_encode(v, e);
+	return v;
+}
+
+void meta_extent_put(struct meta_batch *b, uint64_t ino, const struct meta_extent *e)
+{
+	uint8_t k[KEY_MAX], v[EXTENT_V1_HDR + 4 * EXTENT_NCRC_MAX];
+	size_t klen = key_ino_off(k, META_REC_EXTENT, ino, e->foff);
+
+	db_batch_put(b, k, klen, v, extent_encode(v, e));
 	meta_space_delta(b, &e->ref, +1);
 }
 

@@ -188,6 +188,15 @@ size_t meta_batch_kept(struct meta_batch *b, const struct tier_ref **v);
 int meta_history_extent_foreach(struct meta *m,
 				int (*fn)(void *ctx, uint64_t ino, const struct tier_ref *r),
 				void *ctx);
+/* In B, move the piece at FOFF of file SINO of an epoch snapshot from the
+ * stored extent OLD to E, a copy of its bytes elsewhere (tiering): at the
+ * commit, if the snapshot still reads OLD there, the history record it
+ * reads is rewritten, or, if it reads the live record, a history record of
+ * its own is made (the live file keeps OLD).  What changed counts is in
+ * meta_batch_kept (E's extent) and meta_batch_dropped (OLD, when a history
+ * record let go of it). */
+int meta_snap_extent_move(struct meta_batch *b, uint64_t sino, uint64_t foff,
+			  const struct tier_ref *old, const struct meta_extent *e);
 /* Whether records of KIND are kept for epoch snapshots. */
 bool meta_hist_kind(uint8_t kind);
 

@@ -19,4 +19,8 @@ struct tier_ref;
 int meta_extent_ref(const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen,
 		    struct tier_ref *r);
 
+struct meta_extent;
+/* The value of extent record E, malloc'd (*LEN bytes); NULL if out of memory. */
+uint8_t *meta_extent_value(const struct meta_extent *e, size_t *len);
+
 #endif

@@ -608,6 +608,51 @@ def snapshot_opened_within_cold_after_days_stays_hot():
 
 
 @test
+def epoch_snapshots_move_cold_one_at_a_time():
+    """A snapshot shares the live files' records until they change: moving one
+    snapshot's files cold moves only what that snapshot reads, whether it reads
+    the live record (unchanged since) or a kept one (changed since), and leaves
+    the live files, the snapshots before and after it and the counts as they were."""
+    skip_native()
+    with Store() as s:
+        ds = os.path.join(s.mnt, "datasets", "moved")
+        os.mkdir(ds)
+        snaps = os.path.join(ds, ".aifs", "snapshots")
+        write_file(os.path.join(ds, "same"), data("s", 2 * MiB))
+        write_file(os.path.join(ds, "changed"), data("c1", 2 * MiB))
+        os.mkdir(os.path.join(snaps, "s1"))
+        os.mkdir(os.path.join(snaps, "s2"))
+        write_file(os.path.join(ds, "changed"), data("c2", 2 * MiB))
+        os.mkdir(os.path.join(snaps, "s3"))
+        migrate(os.path.join(snaps, "s2"), "cold")
+        want = {("s1", "same"): ("hot", "s"), ("s2", "same"): ("cold", "s"),
+                ("s3", "same"): ("hot", "s"), ("s1", "changed"): ("hot", "c1"),
+                ("s2", "changed"): ("cold", "c1"), ("s3", "changed"): ("hot", "c2")}
+
+        def checks(when):
+            for (tag, name), (tier, seed) in sorted(want.items()):
+                p = os.path.join(snaps, tag, name)
+                eq(xattr(p, "user.aifs.tier"), tier, "tier of %s/%s %s" % (tag, name, when))
+                same_bytes(read_all(p), data(seed, 2 * MiB), "%s/%s %s" % (tag, name, when))
+            for name, seed in (("same", "s"), ("changed", "c2")):
+                p = os.path.join(ds, name)
+                eq(xattr(p, "user.aifs.tier"), "hot", "tier of live %s %s" % (name, when))
+                same_bytes(read_all(p), data(seed, 2 * MiB), "live %s %s" % (name, when))
+        checks("after the move")
+        s.unmount()
+        s.fsck_clean("fsck after moving one epoch snapshot cold")
+        s.mount()
+        checks("after a remount")
+        for tag in ("s2", "s1", "s3"):
+            os.rmdir(os.path.join(snaps, tag))
+            for (t, name) in [k for k in want if k[0] == tag]:
+                del want[(t, name)]
+            checks("after dropping %s" % tag)
+        s.unmount()
+        s.fsck_clean("fsck after dropping the snapshots")
+
+
+@test
 def tier_status_text_and_json():
     skip_native()
     with Store() as s:
