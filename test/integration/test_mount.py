@@ -252,8 +252,9 @@ def reference_counts_are_read_at_mount_not_counted():
 @test
 def store_of_format_1_mounts_and_is_upgraded():
     """A store made by an aifs of format 1 (no kept reference counts) mounts, read-only too,
-    is counted once and upgraded to format 2 at its first read-write mount; an upgrade cut
-    short between aifs.conf and the metadata opens and completes."""
+    is counted once (the history that epoch snapshots keep too) and upgraded to format 2 at its
+    first read-write mount (3 at its first epoch snapshot); an upgrade cut short between
+    aifs.conf and the metadata opens and completes."""
     skip_native()
     with Store() as s:
         files = sharing_workload(s, "old")
@@ -271,7 +272,8 @@ def store_of_format_1_mounts_and_is_upgraded():
         same_files(files, "format-1 store mounted")
         files.update(sharing_workload(s, "new"))
         s.unmount()
-        eq(conf_format(s), 2, "format in aifs.conf after the first read-write mount")
+        # 2 at the mount (counts kept), then 3 at the workload's first epoch snapshot
+        eq(conf_format(s), 3, "format in aifs.conf after the first read-write mount and a snapshot")
         s.fsck_clean("fsck of the upgraded store")
         s.mount()
         check(COUNTING not in mount_log(s), "mount of the upgraded store counted again: %r"
@@ -287,6 +289,41 @@ def store_of_format_1_mounts_and_is_upgraded():
         s.unmount()
         eq(conf_format(s), 2, "format after completing the upgrade")
         s.fsck_clean("fsck after completing the upgrade")
+
+
+@test
+def store_of_format_2_gets_format_3_at_its_first_epoch_snapshot():
+    """A store of format 2 (made before epoch snapshots) stays format 2, which the aifs that
+    made it still opens, until its first snapshot; the snapshot makes it format 3."""
+    skip_native()
+    with Store() as s:
+        files = {}
+        for i in range(5):     # what an aifs of format 2 would have made: no epoch snapshot
+            p = os.path.join(s.mnt, "datasets", "f%d" % i)
+            files[p] = data(("f2", i), 70000 * i)
+            write_file(p, files[p])
+        s.unmount()
+        tamper(s.store, "old-format", 2)
+        eq(conf_format(s), 2, "format in aifs.conf of the format-2 store")
+        s.mount()
+        same_files(files, "format-2 store mounted")
+        d = os.path.join(s.mnt, "datasets", "plain-2")
+        os.mkdir(d)
+        write_file(os.path.join(d, "a"), b"before")
+        s.unmount()
+        eq(conf_format(s), 2, "format after a mount that made no snapshot")
+        s.mount()
+        os.mkdir(os.path.join(d, ".aifs", "snapshots", "t1"))
+        write_file(os.path.join(d, "a"), b"after")
+        eq(read_all(os.path.join(d, ".aifs", "snapshots", "t1", "a")), b"before",
+           "the snapshot's file")
+        s.unmount()
+        eq(conf_format(s), 3, "format after the first epoch snapshot")
+        s.fsck_clean("fsck of the store that became format 3")
+        s.mount()
+        eq(read_all(os.path.join(d, ".aifs", "snapshots", "t1", "a")), b"before",
+           "the snapshot's file after a remount")
+        same_files(files, "the older files after a remount")
 
 
 @test

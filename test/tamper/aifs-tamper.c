@@ -20,6 +20,9 @@
  *                                           aifs.conf and the metadata, no
  *                                           kept counts (STORE/space.counts,
  *                                           the mark and the log gone)
+ *   aifs-tamper STORE old-format 2          make it one of format 2, as an aifs
+ *                                           before epoch snapshots made it (the
+ *                                           format number only)
  *
  * Journal records are kind 'J' keyed by the 8-byte big-endian seq, the
  * JSON leaf as value; signed checkpoints are kind 'K' keyed by the 8-byte
@@ -50,7 +53,7 @@ static const char usage[] =
 	"       aifs-tamper STORE delete-inode INO\n"
 	"       aifs-tamper STORE alter-lineage INO\n"
 	"       aifs-tamper STORE skew-space-count N\n"
-	"       aifs-tamper STORE old-format 1\n";
+	"       aifs-tamper STORE old-format 1|2\n";
 
 static int parse_u64(const char *s, uint64_t *out)
 {
@@ -258,10 +261,17 @@ static int skew_space_count(struct store *s, struct meta_batch *b, uint64_t nth)
 	return commit(s, b);
 }
 
-static int old_format(struct store *s, struct meta_batch *b)
+static int old_format(struct store *s, struct meta_batch *b, uint64_t format)
 {
 	char path[4200];
 
+	if (format == 2) {
+		if (store_set_format(s, 2) < 0) {
+			fprintf(stderr, "aifs-tamper: cannot set format 2\n");
+			return -1;
+		}
+		return 0;
+	}
 	meta_space_drop(b);
 	if (commit(s, b) < 0)
 		return -1;
@@ -297,7 +307,7 @@ int main(int argc, char **argv)
 	    strcmp(op, "swap-records") && strcmp(op, "truncate-log") &&
 	    strcmp(op, "delete-checkpoint") && strcmp(op, "delete-inode") &&
 	    strcmp(op, "alter-lineage") && strcmp(op, "skew-space-count") &&
-	    (strcmp(op, "old-format") || x != 1))
+	    (strcmp(op, "old-format") || (x != 1 && x != 2)))
 		goto usage;
 
 	rc = -EBUSY;
@@ -332,7 +342,7 @@ int main(int argc, char **argv)
 	else if (!strcmp(op, "skew-space-count"))
 		rc = skew_space_count(s, b, x);
 	else if (!strcmp(op, "old-format"))
-		rc = old_format(s, b);
+		rc = old_format(s, b, x);
 	else
 		rc = delete_one(s, b, REC_K, x);
 	meta_batch_free(b);
