@@ -543,33 +543,7 @@ int db_get_copy(struct meta *m, const uint8_t *k, size_t klen, void **val, size_
 
 /* The lower bound keeps the backward seek from wandering past LOWER into
  * whatever sorts before it when no key lies in between. */
-int db_last_key(struct meta *m, const char *what, const uint8_t *lower, size_t lowlen,
-		const uint8_t *at, size_t alen, uint8_t *key, size_t *klen)
-{
-	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
-	rocksdb_iterator_t *it;
-	char *err = NULL;
-	int rc = -ENOENT;
-
-	rocksdb_readoptions_set_iterate_lower_bound(ro, (const char *)lower, lowlen);
-	it = rocksdb_create_iterator(m->db, ro);
-	rocksdb_iter_seek_for_prev(it, (const char *)at, alen);
-	if (rocksdb_iter_valid(it)) {
-		const char *k = rocksdb_iter_key(it, klen);
-
-		memcpy(key, k, *klen < KEY_MAX ? *klen : KEY_MAX);
-		rc = 0;
-	} else {
-		rocksdb_iter_get_error(it, &err);
-		if (err)
-			rc = db_fail(what, err);
-	}
-	rocksdb_iter_destroy(it);
-	rocksdb_readoptions_destroy(ro);
-	return rc;
-}
-
-int db_prev_key(struct meta *m, const uint8_t *lower, size_t lowlen,
+int db_prev_key(struct meta *m, const char *what, const uint8_t *lower, size_t lowlen,
 		const uint8_t *at, size_t alen, uint8_t *key, size_t cap, size_t *klen)
 {
 	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
@@ -588,11 +562,17 @@ int db_prev_key(struct meta *m, const uint8_t *lower, size_t lowlen,
 	} else {
 		rocksdb_iter_get_error(it, &err);
 		if (err)
-			rc = db_fail("history", err);
+			rc = db_fail(what, err);
 	}
 	rocksdb_iter_destroy(it);
 	rocksdb_readoptions_destroy(ro);
 	return rc;
+}
+
+int db_last_key(struct meta *m, const char *what, const uint8_t *lower, size_t lowlen,
+		const uint8_t *at, size_t alen, uint8_t *key, size_t *klen)
+{
+	return db_prev_key(m, what, lower, lowlen, at, alen, key, KEY_MAX, klen);
 }
 
 /* --- prefix iteration -------------------------------------------------- */

@@ -128,7 +128,7 @@ int db_last_key(struct meta *m, const char *what, const uint8_t *lower, size_t l
 		const uint8_t *at, size_t alen, uint8_t *key, size_t *klen);
 
 /* Like db_last_key, with KEY of CAP bytes. */
-int db_prev_key(struct meta *m, const uint8_t *lower, size_t lowlen,
+int db_prev_key(struct meta *m, const char *what, const uint8_t *lower, size_t lowlen,
 		const uint8_t *at, size_t alen, uint8_t *key, size_t cap, size_t *klen);
 
 /* --- prefix iteration -------------------------------------------------- */

@@ -545,8 +545,8 @@ static int death_before(struct meta *m, const uint8_t *k, size_t klen, uint64_t 
 	*prev = 0;
 	if (death <= 1)
 		return 0;
-	rc = db_prev_key(m, lo, lolen, at, hkey(at, k, klen, death - 1), got, sizeof(got),
-			 &glen);
+	rc = db_prev_key(m, "history", lo, lolen, at, hkey(at, k, klen, death - 1), got,
+			 sizeof(got), &glen);
 	if (rc == -ENOENT)
 		return 0;
 	if (rc)
