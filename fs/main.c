@@ -28,6 +28,7 @@
 #include "fs/follow.h"
 #include "fs/fwd.h"
 #include "fs/readahead.h"
+#include "fs/snapshot.h"
 #include "meta/ship.h"
 
 #include <errno.h>
@@ -583,6 +584,9 @@ static void start_threads(struct fs *fs, const struct cmdline *c)
 	if (rc < 0)
 		log_warn("tier thread not started (%s): no migration, policies or online gc",
 			 strerror(-rc));
+	if (!c->follow && !fs->opt.ro && (rc = snapshot_census_start(fs)) < 0)
+		log_warn("snapshot census thread not started (%s): snapshots are counted when "
+			 "lineage first names them", strerror(-rc));
 	rc = shipping_start(fs);
 	if (rc < 0)
 		log_err("metadata shipping not started (%s): aifsctl recover will not find this "
@@ -737,6 +741,7 @@ int main(int argc, char **argv)
 	follow_stop(fs);
 	fwd_serve_stop(fs);
 	migrate_stop(fs);
+	snapshot_census_stop();
 	journal_stop(fs);
 	space_reclaimer_stop(fs);
 	shipping_stop(fs);

@@ -4,8 +4,9 @@
  * writes one 'e' record and a 'P' record DS|TAG whose root is the
  * snapshot inode number of DS at that epoch, and copies nothing; from then
  * on meta/ keeps, at their first change, the records the snapshot sees.
- * Its files and bytes are counted on the first look (counts()).  Deleting
- * it drops the epoch, with the history only it needed.
+ * Its files and bytes are counted by a thread in the background (or by
+ * lineage, if it needs them first: counts()).  Deleting it drops the
+ * epoch, with the history only it needed.
  *
  * A store whose numbers do not fit a snapshot inode number (inodes past
  * 2^40, more than 2^21 epochs made) copies instead, as directory versions
@@ -44,8 +45,8 @@ static _Atomic uint64_t freezing;
 #define REC_P	META_REC_SNAPSHOT
 #define REC_USE	META_REC_SNAPSHOT_USE
 
-/* files and bytes of an epoch snapshot not counted yet (counted on the
- * first look, not when it is made: that is what makes it constant time) */
+/* files and bytes of an epoch snapshot not counted yet (counted after it is
+ * made, not when: that is what makes it constant time) */
 #define UNCOUNTED	UINT64_MAX
 /* The store format that epoch snapshots need (meta/history.c). */
 #define FORMAT_EPOCHS	3
@@ -358,6 +359,18 @@ static void epoch_dropped(struct fs *fs, struct meta_batch *b, struct inode **he
 	}
 }
 
+/* The census thread counts epoch snapshots in the background once they are
+ * made; their 'P' records are written under its lock (snapshot_create and
+ * snapshot_delete take it inside the namespace lock), so that a count is
+ * never stored into a snapshot deleted meanwhile. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread;
+	bool running, stop, wake;
+	_Atomic bool abort;
+} cen = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
 struct census {
 	uint64_t *dirs, *links;
 	size_t nd, cd, nl, cl;
@@ -418,7 +431,8 @@ static int census(struct fs *fs, uint64_t root, uint64_t *files, uint64_t *bytes
 
 	meta_bulk_scan(true);
 	while (rc == 0 && c.nd)
-		rc = meta_dentry_foreach(fs->meta, c.dirs[--c.nd], NULL, 0, census_entry, &c);
+		rc = atomic_load(&cen.abort) ? -EINTR :
+		     meta_dentry_foreach(fs->meta, c.dirs[--c.nd], NULL, 0, census_entry, &c);
 	meta_bulk_scan(false);
 	if (rc == 0 && c.nl) {
 		qsort(c.links, c.nl, sizeof(*c.links), cmp_u64);
@@ -439,8 +453,9 @@ static int census(struct fs *fs, uint64_t root, uint64_t *files, uint64_t *bytes
 	return rc;
 }
 
-/* SI of the 'P' record K: an epoch snapshot's counts are made on the
- * first look and kept (unless it was deleted meanwhile). */
+/* SI of the 'P' record K: an epoch snapshot's counts are made by the census
+ * thread, or here by the first that needs them first; kept (by the writer
+ * only) unless the snapshot was deleted meanwhile. */
 static void counts(struct fs *fs, const uint8_t *k, size_t klen, struct snapinfo *si)
 {
 	struct meta_batch *b;
@@ -458,12 +473,15 @@ static void counts(struct fs *fs, const uint8_t *k, size_t klen, struct snapinfo
 	memcpy(v + 8, &si->time, 8);
 	memcpy(v + 16, &si->files, 8);
 	memcpy(v + 24, &si->bytes, 8);
-	b = meta_batch_new();
-	if (!b)
-		return;
-	pthread_rwlock_wrlock(&fs->ns);
+	if (!cen.running || !(b = meta_batch_new()))
+		return;		/* a follower or a read-only mount: not kept */
+	pthread_mutex_lock(&cen.lock);
 	if (meta_rec_get(fs->meta, REC_P, k, klen, &old, &oldlen) == 0) {
-		if (oldlen == 32 && !memcmp(old, v, 16)) {
+		uint64_t files;
+
+		if (oldlen == 32)
+			memcpy(&files, (uint8_t *)old + 16, 8);
+		if (oldlen == 32 && !memcmp(old, v, 16) && files == UNCOUNTED) {
 			meta_rec_put(b, REC_P, k, klen, v, sizeof(v));
 			if (fs_commit(fs, b, false) < 0)
 				log_warn("snapshot %llu: its counts could not be kept",
@@ -471,8 +489,113 @@ static void counts(struct fs *fs, const uint8_t *k, size_t klen, struct snapinfo
 		}
 		free(old);
 	}
-	pthread_rwlock_unlock(&fs->ns);
+	pthread_mutex_unlock(&cen.lock);
 	meta_batch_free(b);
+}
+
+struct uncounted {
+	uint8_t (*keys)[8 + META_NAME_MAX];
+	size_t *lens, n, cap;
+};
+
+static int uncounted_cb(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	struct uncounted *u = ctx;
+	uint64_t files;
+
+	if (klen <= 8 || klen > 8 + META_NAME_MAX || vlen != 32)
+		return 0;
+	memcpy(&files, (const uint8_t *)val + 16, 8);
+	if (files != UNCOUNTED)
+		return 0;
+	if (u->n == u->cap) {
+		size_t cap = u->cap ? 2 * u->cap : 8;
+		void *k = realloc(u->keys, cap * sizeof(*u->keys));
+		size_t *l = k ? realloc(u->lens, cap * sizeof(*l)) : NULL;
+
+		if (k)
+			u->keys = k;
+		if (!l)
+			return -ENOMEM;
+		u->lens = l;
+		u->cap = cap;
+	}
+	memcpy(u->keys[u->n], key, klen);
+	u->lens[u->n++] = klen;
+	return 0;
+}
+
+static void *census_main(void *arg)
+{
+	struct fs *fs = arg;
+
+	pthread_mutex_lock(&cen.lock);
+	for (;;) {
+		struct uncounted u = { 0 };
+
+		while (!cen.stop && !cen.wake)
+			pthread_cond_wait(&cen.cond, &cen.lock);
+		if (cen.stop)
+			break;
+		cen.wake = false;
+		pthread_mutex_unlock(&cen.lock);
+		if (meta_rec_foreach(fs->meta, REC_P, NULL, 0, uncounted_cb, &u) < 0)
+			log_warn("snapshots: cannot list those not counted yet");
+		for (size_t i = 0; i < u.n && !atomic_load(&cen.abort); i++) {
+			struct snapinfo si;
+			void *v;
+			size_t vlen;
+
+			if (meta_rec_get(fs->meta, REC_P, u.keys[i], u.lens[i], &v, &vlen) < 0)
+				continue;
+			if (vlen == 32) {
+				memcpy(&si.root, v, 8);
+				memcpy(&si.time, (uint8_t *)v + 8, 8);
+				memcpy(&si.files, (uint8_t *)v + 16, 8);
+				memcpy(&si.bytes, (uint8_t *)v + 24, 8);
+				counts(fs, u.keys[i], u.lens[i], &si);
+			}
+			free(v);
+		}
+		free(u.keys);
+		free(u.lens);
+		pthread_mutex_lock(&cen.lock);
+	}
+	pthread_mutex_unlock(&cen.lock);
+	return NULL;
+}
+
+int snapshot_census_start(struct fs *fs)
+{
+	int rc;
+
+	cen.stop = false;
+	cen.wake = true;	/* what an earlier mount left not counted */
+	atomic_store(&cen.abort, false);
+	rc = -pthread_create(&cen.thread, NULL, census_main, fs);
+	cen.running = rc == 0;
+	return rc;
+}
+
+void snapshot_census_stop(void)
+{
+	if (!cen.running)
+		return;
+	atomic_store(&cen.abort, true);	/* a count in progress gives up */
+	pthread_mutex_lock(&cen.lock);
+	cen.stop = true;
+	pthread_cond_signal(&cen.cond);
+	pthread_mutex_unlock(&cen.lock);
+	pthread_join(cen.thread, NULL);
+	cen.running = false;
+}
+
+static void census_wake(void)
+{
+	pthread_mutex_lock(&cen.lock);
+	cen.wake = true;
+	pthread_cond_signal(&cen.cond);
+	pthread_mutex_unlock(&cen.lock);
 }
 
 int snapshot_root_of(struct fs *fs, uint64_t ino, uint64_t *root)
@@ -539,11 +662,15 @@ int snapshot_create(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid, u
 		memcpy(v + 16, &r.files, 8);
 		memcpy(v + 24, &r.bytes, 8);
 		meta_rec_put(c.b, REC_P, k, pkey(k, ds, tag), v, sizeof(v));
+		pthread_mutex_lock(&cen.lock);		/* 'P' records change under it */
 		rc = fs_commit(fs, c.b, true);
+		pthread_mutex_unlock(&cen.lock);
 	}
 	atomic_store(&freezing, 0);
 	space_defer_end(fs, rc == 0);
 	pthread_rwlock_unlock(&fs->ns);
+	if (rc == 0 && meta_ino_is_snap(r.root) && cen.running)
+		census_wake();
 	if (rc < 0 && access_refusal(rc))
 		log_debug("snapshot %s of directory %llu refused: %s", tag, (unsigned long long)ds,
 			  strerror(-rc));
@@ -696,7 +823,9 @@ int snapshot_delete(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid)
 		meta_rec_del(d.b, REC_P, k, klen);
 		key_put_u64(rk, root);
 		meta_rec_del(d.b, REC_USE, rk, 8);
+		pthread_mutex_lock(&cen.lock);		/* 'P' records change under it */
 		rc = fs_commit(fs, d.b, false);
+		pthread_mutex_unlock(&cen.lock);
 		if (rc == 0 && meta_ino_is_snap(root))
 			epoch_dropped(fs, d.b, d.held, d.nh);
 	}
@@ -717,7 +846,6 @@ int snapshot_delete(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid)
 /* --- listing ----------------------------------------------------------- */
 
 struct each {
-	struct fs *fs;
 	int (*fn)(void *ctx, const char *tag, size_t len, const struct snapinfo *si);
 	void *ctx;
 };
@@ -733,7 +861,6 @@ static int each_cb(void *ctx, const void *key, size_t klen, const void *val, siz
 	memcpy(&si.time, (const uint8_t *)val + 8, 8);
 	memcpy(&si.files, (const uint8_t *)val + 16, 8);
 	memcpy(&si.bytes, (const uint8_t *)val + 24, 8);
-	counts(e->fs, key, klen, &si);
 	return e->fn(e->ctx, (const char *)key + 8, klen - 8, &si);
 }
 
@@ -741,7 +868,7 @@ int snapshot_foreach(struct fs *fs, uint64_t ds,
 		     int (*fn)(void *ctx, const char *tag, size_t len, const struct snapinfo *si),
 		     void *ctx)
 {
-	struct each e = { fs, fn, ctx };
+	struct each e = { fn, ctx };
 	uint8_t k[8];
 
 	pkey(k, ds, "");
@@ -769,7 +896,6 @@ int snapshot_get(struct fs *fs, uint64_t ds, const char *tag, struct snapinfo *s
 	memcpy(&si->files, (uint8_t *)v + 16, 8);
 	memcpy(&si->bytes, (uint8_t *)v + 24, 8);
 	free(v);
-	counts(fs, k, pkey(k, ds, tag), si);
 	return 0;
 }
 

@@ -47,6 +47,11 @@ struct snapinfo {
 	int64_t time;
 	uint64_t files, bytes;
 };
+/* The thread that counts the files and bytes of epoch snapshots once they
+ * are made (the writer's, read-write mounts); stop it before the store
+ * closes. */
+int snapshot_census_start(struct fs *fs);
+void snapshot_census_stop(void);
 /* A file of the snapshot with root ROOT is opened for reading. */
 void snapshot_used(struct fs *fs, uint64_t root);
 /* When the snapshot was last used: its creation, or the last open of one of

@@ -301,9 +301,18 @@ START_TEST(epoch_snapshot_copies_nothing_and_keeps_what_changes)
 	ck_assert_uint_eq(a.size, ALEN);
 	ck_assert_int_eq(meta_inode_get(fs->meta, root, &a), 0);
 	ck_assert(a.flags & META_IF_SNAPROOT);
-	ck_assert_int_eq(snapshot_get(fs, ds->ino, "t1", &si), 0);	/* counted now */
-	ck_assert_uint_eq(si.files, 2);
-	ck_assert_uint_eq(si.bytes, ALEN + BLEN);
+	ck_assert_int_eq(snapshot_get(fs, ds->ino, "t1", &si), 0);
+	ck_assert_uint_eq(si.files, UINT64_MAX);	/* not counted when made */
+	{
+		char tag[META_NAME_MAX + 1];
+		uint64_t dsx;
+
+		ck_assert_int_eq(snapshot_find_root(fs, root, &dsx, tag, sizeof(tag), &si), 0);
+		ck_assert_uint_eq(dsx, ds->ino);
+		ck_assert_str_eq(tag, "t1");
+		ck_assert_uint_eq(si.files, 2);		/* counted for who needs it */
+		ck_assert_uint_eq(si.bytes, ALEN + BLEN);
+	}
 
 	ck_assert_int_eq(inode_get(fs, ia, &fa), 0);
 	ck_assert_int_eq(corefix_write(fs, fa, ALEN, 7), 0);	/* the live file changes */
