@@ -863,25 +863,38 @@ static int move_one(struct meta *m, struct meta_batch *b, struct hist_batch *hb,
 
 /* --- reading at an epoch ------------------------------------------------ */
 
+/* The live record is read first: a change commits its history, its mark
+ * and its new value in one batch, so a mark still absent (or a history
+ * still without an entry that died after EPOCH) when looked at after the
+ * live record was read says that record was the value at EPOCH. */
 int hist_view_get(struct meta *m, const uint8_t *k, size_t klen, uint64_t epoch,
 		  void **val, size_t *vlen)
 {
 	uint8_t hk[HKEY_MAX];
-	size_t hlen;
+	size_t hlen, llen = 0;
 	struct db_pinned p;
 	struct db_cursor c;
-	int rc = db_get_pinned(m, hk, fkey(hk, k, klen), &p);
+	void *live = NULL;
+	int lrc = db_get_copy(m, k, klen, &live, &llen);
+	int rc = lrc == 0 || lrc == -ENOENT ? db_get_pinned(m, hk, fkey(hk, k, klen), &p) : lrc;
 
-	if (rc == -ENOENT)	/* never changed since an epoch: the live record */
-		return db_get_copy(m, k, klen, val, vlen);
-	if (rc)
+	if (rc == -ENOENT) {	/* never changed since an epoch: the live record */
+		*val = live;
+		*vlen = llen;
+		return lrc;
+	}
+	if (rc == 0) {
+		db_unpin(&p);
+		hlen = hkey(hk, k, klen, epoch + 1);
+		rc = db_cur_open(&c, m, hk, 1 + klen, hk, hlen);
+	}
+	if (rc) {
+		free(live);
 		return rc;
-	db_unpin(&p);
-	hlen = hkey(hk, k, klen, epoch + 1);
-	rc = db_cur_open(&c, m, hk, 1 + klen, hk, hlen);
-	if (rc)
-		return rc;
+	}
 	if (db_cur_next(&c) && c.klen == hlen) {
+		free(live);
+		live = NULL;
 		if (c.vlen < 1 || c.v[0] > 1) {
 			rc = meta_corrupt("history", c.k, c.klen, c.vlen);
 		} else if (c.v[0] == 0) {
@@ -901,7 +914,13 @@ int hist_view_get(struct meta *m, const uint8_t *k, size_t klen, uint64_t epoch,
 		return db_cur_close(&c, rc);
 	}
 	rc = db_cur_close(&c, 0);
-	return rc ? rc : db_get_copy(m, k, klen, val, vlen);
+	if (rc) {
+		free(live);
+		return rc;
+	}
+	*val = live;
+	*vlen = llen;
+	return lrc;
 }
 
 /* Compare the rests of two keys after a common prefix, as RocksDB orders
