@@ -31,8 +31,10 @@
  *
  * Concurrency.  Every commit holds the gate shared; one that makes or
  * drops an epoch holds it exclusive, so that no commit decides with an
- * epoch state that changes under it.  While history is kept, commits are
- * serialized by a mutex from the check of a record to its write.
+ * epoch state that changes under it.  While history is kept, the commits
+ * that change a record an epoch sees (of an inode numbered at most hwm) are
+ * serialized by a mutex from the check of a record to its write; the others
+ * (files made since the newest snapshot) go on in parallel.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -464,11 +466,15 @@ int hist_commit_begin(struct meta *m, struct meta_batch *b)
 		if (rc || live == 0)
 			goto out;
 	}
-	hb->keeping = true;
-	pthread_mutex_lock(&h->keep);
 	db_batch_iterate(b, &c, collect_put, collect_del);
 	rc = c.rc;
-	if (rc == 0 && c.n) {
+	if (rc || (c.n == 0 && hb->nmoves == 0)) {
+		free(c.v);	/* nothing an epoch sees: no need to wait for others */
+		goto out;
+	}
+	hb->keeping = true;
+	pthread_mutex_lock(&h->keep);
+	if (c.n) {
 		qsort(c.v, c.n, sizeof(*c.v), hkey_cmp);
 		for (size_t i = 0; rc == 0 && i < c.n; i++)
 			if (i == 0 || hkey_cmp(&c.v[i - 1], &c.v[i]))
