@@ -300,7 +300,7 @@ static int epoch_make(struct fs *fs, struct meta_batch *b, uint64_t ds, struct s
 	if (rc == 0)
 		rc = flush_dirty(fs);
 	if (rc == 0)
-		rc = meta_epoch_create(fs->meta, b, ds, fs_ino_hwm(fs), &e);
+		rc = meta_epoch_create(fs->meta, b, ds, fs_ino_hwm(fs), r->time, &e);
 	if (rc == 0 && fs->store->format < FORMAT_EPOCHS)
 		rc = store_set_format(fs->store, FORMAT_EPOCHS);
 	if (rc == 0) {

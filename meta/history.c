@@ -2,7 +2,7 @@
  * copy of its records (the design is at the top of fs/snapshot.h).
  *
  * The store counts epochs ('S' "epochs": the current one).  Making an
- * epoch snapshot of a dataset writes one 'e' record, epoch | {hwm, ds},
+ * epoch snapshot of a dataset writes one 'e' record, epoch | {hwm, ds, time},
  * and moves the store to the next epoch: constant time.  Every inode that
  * existed then has a number of at most hwm (numbers only grow).
  *
@@ -84,11 +84,12 @@ static int epoch_decode(const uint8_t *k, size_t klen, const uint8_t *v, size_t 
 {
 	const uint8_t *p = v + 1;
 
-	if (klen != 9 || vlen != 17 || v[0] != 1)
+	if (klen != 9 || vlen != 25 || v[0] != 1)
 		return meta_corrupt("epoch", k, klen, vlen);
 	e->epoch = key_get_u64(k + 1);
 	e->hwm = meta_le_get(&p, 8);
 	e->ds = meta_le_get(&p, 8);
+	e->time = (int64_t)meta_le_get(&p, 8);
 	return 0;
 }
 
@@ -242,11 +243,11 @@ static int kept_add(struct hist_batch *hb, const struct tier_ref *r)
 }
 
 int meta_epoch_create(struct meta *m, struct meta_batch *b, uint64_t ds, uint64_t hwm,
-		      uint64_t *epoch)
+		      int64_t time, uint64_t *epoch)
 {
 	struct hist *h = *db_hist(m);
 	struct hist_batch *hb = db_batch_hist(b);
-	uint8_t k[9], v[17], c[8];
+	uint8_t k[9], v[25], c[8];
 	uint64_t e;
 
 	pthread_rwlock_rdlock(&h->state);
@@ -257,12 +258,12 @@ int meta_epoch_create(struct meta *m, struct meta_batch *b, uint64_t ds, uint64_
 	k[0] = META_REC_EPOCH;
 	key_put_u64(k + 1, e);
 	v[0] = 1;
-	meta_le_put(meta_le_put(v + 1, hwm, 8), ds, 8);
+	meta_le_put(meta_le_put(meta_le_put(v + 1, hwm, 8), ds, 8), (uint64_t)time, 8);
 	db_batch_put(b, k, sizeof(k), v, sizeof(v));
 	meta_le_put(c, e + 1, 8);
 	db_batch_put(b, epochs_key, sizeof(epochs_key), c, sizeof(c));
 	hb->change = +1;
-	hb->ep = (struct meta_epoch){ .epoch = e, .hwm = hwm, .ds = ds };
+	hb->ep = (struct meta_epoch){ .epoch = e, .hwm = hwm, .ds = ds, .time = time };
 	*epoch = e;
 	return 0;
 }

@@ -196,12 +196,6 @@ static int view_get(struct meta *m, uint8_t kind, uint64_t ino, const char *name
 	return hist_view_get(m, k, klen, ep.epoch, val, vlen);
 }
 
-struct view_iter {
-	uint64_t epoch;
-	int (*fn)(void *ctx, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen);
-	void *ctx;
-};
-
 /* Each record KIND | live ino of INO | ... at INO's epoch, after AFTER. */
 static int view_foreach(struct meta *m, uint8_t kind, uint64_t ino, const char *after,
 			size_t alen,
@@ -293,6 +287,8 @@ static int inode_view(struct meta *m, uint64_t ino, struct meta_inode *out)
 	out->mode &= ~(uint32_t)(S_ISUID | S_ISGID);
 	out->flags = (out->flags & (META_IF_XATTR | META_IF_INLINE)) | META_IF_SNAPSHOT |
 		     (meta_snap_live(ino) == ep.ds ? META_IF_SNAPROOT : 0);
+	if (out->flags & META_IF_SNAPROOT)
+		out->ctime = ep.time;	/* the snapshot's time, as listings show it */
 	return 0;
 }
 

@@ -164,12 +164,14 @@ struct meta_epoch {
 	uint64_t epoch;
 	uint64_t hwm;		/* every inode then is numbered at most this */
 	uint64_t ds;		/* the dataset directory it is a snapshot of */
+	int64_t time;		/* when it was made (ns): its root's ctime */
 };
-/* Make in B an epoch snapshot of directory DS: once B commits, every inode
- * numbered at most HWM reads, under meta_snap_ino(*EPOCH, ino), as it is at
- * that commit.  -EOVERFLOW when the numbers do not fit a snapshot inode. */
+/* Make in B an epoch snapshot of directory DS at TIME: once B commits, every
+ * inode numbered at most HWM reads, under meta_snap_ino(*EPOCH, ino), as it
+ * is at that commit.  -EOVERFLOW when the numbers do not fit a snapshot
+ * inode. */
 int meta_epoch_create(struct meta *m, struct meta_batch *b, uint64_t ds, uint64_t hwm,
-		      uint64_t *epoch);
+		      int64_t time, uint64_t *epoch);
 /* Drop epoch snapshot EPOCH in B, with the history only it needed (found
  * when B commits, with no other commit keeping anything meanwhile).
  * -ENOENT if it is not live (also from the commit, if another one dropped

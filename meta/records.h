@@ -38,7 +38,7 @@
 	X(ORPHAN,	'O', "meta/meta.c",	"ino",				\
 	  "empty: unlinked while open")						\
 	X(EPOCH,	'e', "meta/history.c",	"epoch u64",			\
-	  "v1 | hwm u64 | dataset ino u64: a live epoch snapshot")		\
+	  "v1 | hwm u64 | dataset ino u64 | time i64: a live epoch snapshot") \
 	X(HISTORY,	'h', "meta/history.c",	"kind u8 | key | death u64",	\
 	  "0 (the record did not exist) or 1 | the value it had before "	\
 	  "epoch death")							\

@@ -114,7 +114,7 @@ static uint64_t make_epoch(uint64_t ds, uint64_t hwm)
 	struct meta_batch *b = meta_batch_new();
 	uint64_t e = 0;
 
-	ck_assert_int_eq(meta_epoch_create(m, b, ds, hwm, &e), 0);
+	ck_assert_int_eq(meta_epoch_create(m, b, ds, hwm, 1000, &e), 0);
 	commit(b);
 	return e;
 }
@@ -1204,9 +1204,9 @@ START_TEST(epoch_create_with_too_large_hwm_is_eoverflow)
 	struct meta_batch *b = meta_batch_new();
 	uint64_t e = 0;
 
-	ck_assert_int_eq(meta_epoch_create(m, b, 2, META_SNAP_INO_MAX + 1, &e), -EOVERFLOW);
-	ck_assert_int_eq(meta_epoch_create(m, b, 2, UINT64_MAX, &e), -EOVERFLOW);
-	ck_assert_int_eq(meta_epoch_create(m, b, META_SNAP_INO_MAX, META_SNAP_INO_MAX, &e), 0);
+	ck_assert_int_eq(meta_epoch_create(m, b, 2, META_SNAP_INO_MAX + 1, 0, &e), -EOVERFLOW);
+	ck_assert_int_eq(meta_epoch_create(m, b, 2, UINT64_MAX, 0, &e), -EOVERFLOW);
+	ck_assert_int_eq(meta_epoch_create(m, b, META_SNAP_INO_MAX, META_SNAP_INO_MAX, 0, &e), 0);
 	commit(b);
 	ck_assert(meta_history_covers(m, META_SNAP_INO_MAX));
 	ck_assert_uint_eq(count_kind(META_REC_EPOCH), 1);

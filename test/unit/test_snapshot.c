@@ -302,6 +302,7 @@ START_TEST(epoch_snapshot_copies_nothing_and_keeps_what_changes)
 	ck_assert_int_eq(meta_inode_get(fs->meta, root, &a), 0);
 	ck_assert(a.flags & META_IF_SNAPROOT);
 	ck_assert_int_eq(snapshot_get(fs, ds->ino, "t1", &si), 0);
+	ck_assert_int_eq(a.ctime, si.time);		/* the root's ctime: when it was made */
 	ck_assert_uint_eq(si.files, UINT64_MAX);	/* not counted when made */
 	{
 		char tag[META_NAME_MAX + 1];
