@@ -131,7 +131,8 @@ static size_t drop_epoch(uint64_t e, struct tier_ref **refs)
 	n = meta_batch_dropped(b, &v);
 	*refs = malloc((n ? n : 1) * sizeof(**refs));
 	ck_assert_ptr_nonnull(*refs);
-	memcpy(*refs, v, n * sizeof(**refs));
+	if (n)
+		memcpy(*refs, v, n * sizeof(**refs));
 	meta_batch_free(b);
 	return n;
 }
