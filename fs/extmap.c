@@ -299,13 +299,19 @@ int fs_map_replace(struct fs *fs, struct inode *in, const struct ext *old,
 		if (at[i] == SIZE_MAX)
 			continue;
 		e = &in->map.v[at[i]];
-		if (!snap) {
-			space_ref(fs, &repl[i].ref);
-			space_unref(fs, &e->ref, e->inner, e->len, fs_extents_unique(fs, in));
-		}
+		if (snap)
+			continue;
+		space_ref(fs, &repl[i].ref);
+		space_unref(fs, &e->ref, e->inner, e->len, fs_extents_unique(fs, in));
 		fs_crcs_put(e->crcs);
 		*e = repl[i];
 		e->crcs->refs++;
+	}
+	if (rc == 0 && snap && done) {
+		/* read again from the records: a move meta/ found stale (the
+		 * snapshot no longer reads OLD there) left them as they were */
+		fs_map_free(&in->map);
+		in->map_loaded = false;
 	}
 	meta_batch_free(b);
 	free(at);
