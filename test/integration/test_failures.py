@@ -506,10 +506,28 @@ def snapshot_create_and_drop_whose_commit_fails():
         os.mkdir(ds)
         fsynced_file(os.path.join(ds, "x"), b"frozen")
         snaps = os.path.join(ds, ".aifs", "snapshots")
-        failing_commit(s, os.mkdir, os.path.join(snaps, "t1"), what="snapshot whose commit fails")
+        t1 = os.path.join(snaps, "t1")
+
+        def failing(fn, undo, what):
+            # The fail point fails the next commit of the daemon, whichever it is; a
+            # background one (the release of a file just closed, the census of a snapshot
+            # just made) may take it first: then the operation succeeded, is undone and
+            # is tried again.
+            for _ in range(10):
+                arm(s, "meta_commit:1")
+                try:
+                    fn(t1)
+                except OSError as e:
+                    eq(e.errno, errno.EIO, "errno of the %s" % what)
+                    return
+                finally:
+                    arm(s, "")
+                undo(t1)
+            raise Fail("%s: never failed in 10 tries" % what)
+        failing(os.mkdir, os.rmdir, "snapshot whose commit fails")
         eq(os.listdir(snaps), [], "snapshots after a failed snapshot")
-        os.mkdir(os.path.join(snaps, "t1"))
-        failing_commit(s, os.rmdir, os.path.join(snaps, "t1"), what="snapshot drop whose commit fails")
+        os.mkdir(t1)
+        failing(os.rmdir, os.mkdir, "snapshot drop whose commit fails")
 
         def checks(when):
             eq(os.listdir(snaps), ["t1"], "snapshots %s" % when)
