@@ -535,11 +535,8 @@ int version_commit(struct fs *fs, struct inode *in)
 	 * O_TRUNC and its first write) is no save of a zip or safetensors. */
 	if (v.complete && have_good && in->attr.size == 0 && content_known_format(fs, good.vino))
 		v.complete = false;
-	if (s && s->sha_known)
-		memcpy(v.sha, s->sha, 32);
-	else if (s && s->hash_ok && s->hashed == in->attr.size)
-		EVP_DigestFinal_ex(s->md, v.sha, NULL);
-	else if ((rc = content_hash_now(fs, in, v.sha)) < 0)
+	if (!ver_session_sha(s, in->attr.size, v.sha) &&
+	    (rc = content_hash_now(fs, in, v.sha)) < 0)
 		goto out;
 	if (s) {
 		v.uid = s->uid;
@@ -639,7 +636,7 @@ struct vfile *ver_file(struct fs *fs, struct inode *in, bool make)
 static void session_free(struct session *s)
 {
 	if (s) {
-		EVP_MD_CTX_free(s->md);
+		vhash_free(s->hash);
 		free(s);
 	}
 }

@@ -8,8 +8,7 @@
 
 #include "fs/fs.h"
 #include "fs/version.h"
-
-#include <openssl/evp.h>
+#include "fs/vhash.h"
 
 #include "meta/records.h"
 
@@ -24,8 +23,8 @@
  * with the file's first change (version_modify) and ends at the close of
  * its last writer (version_commit, ver_dataset_commit). */
 struct session {
-	EVP_MD_CTX *md;
-	uint64_t hashed;	/* bytes hashed, in order, from 0 */
+	struct vhash *hash;	/* running SHA-256 of the bytes, in order */
+	uint64_t hashed;	/* bytes given to it, in order, from 0 */
 	bool hash_ok;
 	bool wrote;		/* data written, not only truncated */
 	bool sha_known;		/* restore: the content is a version's, sha below */
@@ -63,6 +62,11 @@ struct session *ver_session(struct fs *fs, struct inode *in);
 /* End IN's write session (IN locked for writing): free it; lookups of its
  * name find the file again. */
 void ver_session_free(struct fs *fs, struct inode *in);
+
+/* The SHA-256 of the SIZE bytes session S (NULL: none) wrote, if it took
+ * it as they arrived (or knows it: a restore) into SHA: true, else false
+ * (the content is to be hashed). */
+bool ver_session_sha(struct session *s, uint64_t size, uint8_t sha[32]);
 
 /* End the session of dataset file IN (IN locked; its last writer gone):
  * store its SHA-256 if the session computed it as the bytes arrived in

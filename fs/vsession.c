@@ -65,9 +65,8 @@ void version_modify_by(struct fs *fs, struct inode *in, uint32_t uid, uint32_t p
 		s = calloc(1, sizeof(*s));
 		if (!s)
 			return;		/* the commit then hashes the content itself */
-		s->md = EVP_MD_CTX_new();
-		s->hash_ok = s->md && EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) == 1 &&
-			     in->attr.size == 0;
+		s->hash = vhash_new();
+		s->hash_ok = s->hash && in->attr.size == 0;
 		s->uid = uid;
 		s->pid = pid;
 		if (pid)	/* else the daemon's own change */
@@ -87,12 +86,10 @@ void version_hash(struct fs *fs, struct inode *in, const char *buf, size_t size,
 	s->wrote = true;
 	if (!s->hash_ok)
 		return;
-	if (off == s->hashed) {
-		EVP_DigestUpdate(s->md, buf, size);
+	if (off == s->hashed && vhash_update(s->hash, buf, size) == 0)
 		s->hashed += size;
-	} else {
+	else
 		s->hash_ok = false;	/* out of order: hash the content at commit */
-	}
 }
 
 void version_truncate(struct fs *fs, struct inode *in, uint64_t size)
@@ -101,12 +98,24 @@ void version_truncate(struct fs *fs, struct inode *in, uint64_t size)
 
 	if (!s)
 		return;
-	if (size == 0 && s->md && EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) == 1) {
+	if (size == 0 && s->hash && vhash_reset(s->hash) == 0) {
 		s->hashed = 0;
 		s->hash_ok = true;
 	} else if (size < s->hashed || size > s->hashed) {
 		s->hash_ok = false;
 	}
+}
+
+bool ver_session_sha(struct session *s, uint64_t size, uint8_t sha[32])
+{
+	if (s && s->sha_known) {
+		memcpy(sha, s->sha, 32);
+		return true;
+	}
+	if (!s || !s->hash_ok || s->hashed != size)
+		return false;
+	s->hash_ok = false;	/* the hash is spent */
+	return vhash_final(s->hash, sha) == 0;
 }
 
 int ver_dataset_commit(struct fs *fs, struct inode *in)
@@ -115,10 +124,8 @@ int ver_dataset_commit(struct fs *fs, struct inode *in)
 	uint8_t sha[32];
 	int rc = 0;
 
-	if (s && s->hash_ok && s->hashed == in->attr.size) {
-		EVP_DigestFinal_ex(s->md, sha, NULL);
+	if (ver_session_sha(s, in->attr.size, sha))
 		rc = content_hash_put(fs, in, sha);
-	}
 	ver_session_free(fs, in);	/* otherwise hashed lazily when asked */
 	return rc;
 }

@@ -23,7 +23,10 @@
  * journal_record (the memory for a record of the signed log, ENOMEM),
  * history_keep (a commit that keeps records for an epoch snapshot, after
  * they were added to its batch, ENOMEM), snapshot_epoch (a dataset
- * snapshot is made as a copy instead of an epoch, EOVERFLOW).
+ * snapshot is made as a copy instead of an epoch, EOVERFLOW), vhash_thread
+ * (the thread of a big session's SHA-256 cannot start, EAGAIN: the writer
+ * hashes), vhash_queue (the memory for a write queued for that thread,
+ * ENOMEM: the writer hashes it).
  * Lives in tier/ with log.h, the lowest layer, so that every layer uses it.
  */
 #ifndef AIFS_FAILPOINT_H

@@ -1012,6 +1012,55 @@ def hold_restore_promote_and_directory_retention():
         s.unmount()
         s.fsck_clean("fsck after holds, restore, promote and retention")
 
+def write_pieces(fd, content, sizes=(1 << 20, 4096, 777777, 131072)):
+    """Write CONTENT at the file offset of FD in pieces of the given sizes, in turn."""
+    off, i = 0, 0
+    while off < len(content):
+        n = os.write(fd, content[off:off + sizes[i % len(sizes)]])
+        off += n
+        i += 1
+
+
+@test
+def big_saves_are_hashed_exactly_beside_the_writes():
+    """Past its first 4 MiB a session's SHA-256 is taken on a thread of its
+    own, from copies of the writes: the version's sha256 is still that of
+    its bytes, after a truncate to 0 in the middle of a session, when the
+    memory for queued writes fails, and for a file of a dataset area."""
+    skip_native()
+    with Store() as s:
+        d = ckpt_dir(s, "big")
+        p = os.path.join(d, "model.bin")
+        big = [data(("big", i), (24 << 20) + i) for i in range(3)]
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        write_pieces(fd, big[0])
+        os.close(fd)
+        check_version(d, "model.bin", 1, big[0])
+        fd = os.open(p, os.O_WRONLY | os.O_TRUNC)
+        write_pieces(fd, big[1][:12 << 20])
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        write_pieces(fd, big[1])
+        os.close(fd)
+        check_version(d, "model.bin", 2, big[1])
+        try:
+            os.setxattr(s.mnt, "user.aifs.failpoints", b"vhash_queue:3+")
+        except OSError as e:
+            if e.errno == errno.EOPNOTSUPP:
+                raise Skip("aifs built without fail points")
+            raise
+        fd = os.open(p, os.O_WRONLY | os.O_TRUNC)
+        write_pieces(fd, big[2])
+        os.close(fd)
+        os.setxattr(s.mnt, "user.aifs.failpoints", b"")
+        check_version(d, "model.bin", 3, big[2])
+        q = os.path.join(s.mnt, "datasets", "big.bin")
+        fd = os.open(q, os.O_WRONLY | os.O_CREAT, 0o644)
+        write_pieces(fd, big[0])
+        os.close(fd)
+        eq(os.getxattr(q, "user.aifs.sha256"), sha(big[0]), "sha256 of a big dataset file")
+
+
 @test
 def reopen_for_writing_right_after_close_with_a_slow_release():
     """close() returns after FLUSH; the RELEASE that ends a session with two
