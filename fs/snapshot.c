@@ -5,8 +5,11 @@
  * snapshot inode number of DS at that epoch, and copies nothing; from then
  * on meta/ keeps, at their first change, the records the snapshot sees.
  * Its files and bytes are counted by a thread in the background (or by
- * lineage, if it needs them first: counts()).  Deleting it drops the
+ * lineage, if it needs them first: snapshot_counts()).  Deleting it drops the
  * epoch, with the history only it needed.
+ *
+ * The epoch is made and dropped in snapepoch.c, counted in snapcensus.c;
+ * this file holds the 'P' records and the copy.
  *
  * A store whose numbers do not fit a snapshot inode number (inodes past
  * 2^40, more than 2^21 epochs made) copies instead, as directory versions
@@ -27,10 +30,8 @@
 #include "fs/extmap.h"
 #include "fs/space.h"
 #include "fs/content.h"
-#include "fs/snapshot.h"
-#include "meta/records.h"
+#include "fs/snapshot_priv.h"
 #include "meta/keys.h"
-#include "tier/failpoint.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -41,21 +42,7 @@
  * are made one at a time, under the namespace lock); for progress bars. */
 static _Atomic uint64_t freezing;
 
-/* Record kinds (meta/records.h). */
-#define REC_P	META_REC_SNAPSHOT
 #define REC_USE	META_REC_SNAPSHOT_USE
-
-/* files and bytes of an epoch snapshot not counted yet (counted after it is
- * made, not when: that is what makes it constant time) */
-#define UNCOUNTED	UINT64_MAX
-/* The store format that epoch snapshots need (meta/history.c). */
-#define FORMAT_EPOCHS	3
-
-struct snaprec {
-	uint64_t root;
-	int64_t time;
-	uint64_t files, bytes;
-};
 
 /* Map of source inode -> copy, for hard links inside the tree. */
 struct linkmap {
@@ -258,359 +245,6 @@ static int snap_copy(struct copy *c, uint64_t ds, uint64_t root)
 	return rc;
 }
 
-/* --- epoch snapshots (meta/history.c) ------------------------------------ */
-
-static bool dirty_file(const struct inode *in, void *ctx)
-{
-	(void)ctx;
-	return S_ISREG(in->attr.mode) && in->wb_dirty && !meta_ino_is_snap(in->ino);
-}
-
-/* Store what open files hold buffered (whole write() calls): an epoch
- * sees the store. */
-static int flush_dirty(struct fs *fs)
-{
-	struct inode **v;
-	size_t n;
-	int rc = inode_collect(fs, dirty_file, NULL, &v, &n);
-
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < n; i++) {
-		int r;
-
-		pthread_rwlock_wrlock(&v[i]->lock);
-		r = fs_flush(fs, v[i]);
-		pthread_rwlock_unlock(&v[i]->lock);
-		if (r < 0 && rc == 0)
-			rc = r;
-		inode_put(fs, v[i]);
-	}
-	free(v);
-	return rc;
-}
-
-/* Make the snapshot of DS in B as an epoch (namespace locked): *R's root;
- * -EOVERFLOW if it cannot be one (then it is copied). */
-static int epoch_make(struct fs *fs, struct meta_batch *b, uint64_t ds, struct snaprec *r)
-{
-	uint64_t e;
-	int rc = failpoint("snapshot_epoch", EOVERFLOW);	/* tests: the copy */
-
-	if (rc == 0)
-		rc = flush_dirty(fs);
-	if (rc == 0)
-		rc = meta_epoch_create(fs->meta, b, ds, fs_ino_hwm(fs), r->time, &e);
-	if (rc == 0 && fs->store->format < FORMAT_EPOCHS)
-		rc = store_set_format(fs->store, FORMAT_EPOCHS);
-	if (rc == 0) {
-		r->root = meta_snap_ino(e, ds);
-		r->files = r->bytes = UNCOUNTED;
-	}
-	return rc;
-}
-
-static bool of_epoch(const struct inode *in, void *ctx)
-{
-	return meta_ino_is_snap(in->ino) && meta_snap_epoch(in->ino) == *(const uint64_t *)ctx;
-}
-
-/* Drop the epoch snapshot with root ROOT in B (namespace locked, space
- * deferred); its files the kernel knows are held in *HELD: those open keep
- * what they read (their maps stay counted until they are let go).  What the
- * epoch's history held is found and uncounted by the commit (epoch_dropped). */
-static int epoch_drop(struct fs *fs, struct meta_batch *b, uint64_t root, struct inode ***held,
-		      size_t *nheld)
-{
-	uint64_t e = meta_snap_epoch(root);
-	int rc = inode_collect(fs, of_epoch, &e, held, nheld);
-
-	for (size_t i = 0; rc == 0 && i < *nheld; i++) {
-		struct inode *in = (*held)[i];
-
-		pthread_rwlock_wrlock(&in->lock);
-		if (S_ISREG(in->attr.mode) && !in->purged &&
-		    (in->attr.alloc || (in->attr.flags & META_IF_INLINE)))
-			rc = fs_map_load(fs, in);
-		for (size_t j = 0; rc == 0 && !in->purged && j < in->map.n; j++)
-			space_ref(fs, &in->map.v[j].ref);
-		pthread_rwlock_unlock(&in->lock);
-	}
-	if (rc == 0)
-		rc = meta_epoch_drop(fs->meta, b, e);
-	return rc;
-}
-
-/* The epoch is dropped (B committed): the extents only its history held
- * are uncounted (space deferred: given back once that is durable), and its
- * files the kernel knows now read what they hold. */
-static void epoch_dropped(struct fs *fs, struct meta_batch *b, struct inode **held, size_t n)
-{
-	const struct tier_ref *refs;
-	size_t nr = meta_batch_dropped(b, &refs);
-
-	for (size_t i = 0; i < nr; i++)
-		space_unref(fs, &refs[i], 0, 0, false);
-	for (size_t i = 0; i < n; i++) {
-		pthread_rwlock_wrlock(&held[i]->lock);
-		held[i]->attr.nlink = 0;
-		held[i]->purged = true;
-		pthread_rwlock_unlock(&held[i]->lock);
-	}
-}
-
-/* The census thread counts epoch snapshots in the background once they are
- * made; their 'P' records are written under its lock (snapshot_create and
- * snapshot_delete take it inside the namespace lock), so that a count is
- * never stored into a snapshot deleted meanwhile. */
-static struct {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	pthread_t thread;
-	bool running, stop, wake;
-	_Atomic bool abort;
-} cen = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
-
-struct census {
-	uint64_t *dirs, *links;
-	size_t nd, cd, nl, cl;
-	uint64_t files, bytes;
-	struct fs *fs;
-	int rc;
-};
-
-static int push_u64(uint64_t **v, size_t *n, size_t *cap, uint64_t x)
-{
-	if (*n == *cap) {
-		size_t c = *cap ? 2 * *cap : 256;
-		uint64_t *nv = realloc(*v, c * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		*v = nv;
-		*cap = c;
-	}
-	(*v)[(*n)++] = x;
-	return 0;
-}
-
-static int census_entry(void *ctx, const char *name, size_t len, uint64_t ino, uint32_t type)
-{
-	struct census *c = ctx;
-	struct meta_inode a;
-	int rc;
-
-	(void)name;
-	(void)len;
-	if (type == S_IFDIR)
-		return push_u64(&c->dirs, &c->nd, &c->cd, ino);
-	if (type != S_IFREG)
-		return 0;
-	rc = meta_inode_get(c->fs->meta, ino, &a);
-	if (rc)
-		return rc;
-	if (a.nlink > 1)	/* counted once, however many names it has */
-		return push_u64(&c->links, &c->nl, &c->cl, ino);
-	c->files++;
-	c->bytes += a.size;
-	return 0;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Count the files and bytes of the frozen tree at ROOT. */
-static int census(struct fs *fs, uint64_t root, uint64_t *files, uint64_t *bytes)
-{
-	struct census c = { .fs = fs };
-	int rc = push_u64(&c.dirs, &c.nd, &c.cd, root);
-
-	meta_bulk_scan(true);
-	while (rc == 0 && c.nd)
-		rc = atomic_load(&cen.abort) ? -EINTR :
-		     meta_dentry_foreach(fs->meta, c.dirs[--c.nd], NULL, 0, census_entry, &c);
-	meta_bulk_scan(false);
-	if (rc == 0 && c.nl) {
-		qsort(c.links, c.nl, sizeof(*c.links), cmp_u64);
-		for (size_t i = 0; rc == 0 && i < c.nl; i++) {
-			struct meta_inode a;
-
-			if (i && c.links[i] == c.links[i - 1])
-				continue;
-			rc = meta_inode_get(fs->meta, c.links[i], &a);
-			c.files++;
-			c.bytes += rc == 0 ? a.size : 0;
-		}
-	}
-	free(c.dirs);
-	free(c.links);
-	*files = c.files;
-	*bytes = c.bytes;
-	return rc;
-}
-
-/* SI of the 'P' record K: an epoch snapshot's counts are made by the census
- * thread, or here by the first that needs them first; kept (by the writer
- * only) unless the snapshot was deleted meanwhile. */
-static void counts(struct fs *fs, const uint8_t *k, size_t klen, struct snapinfo *si)
-{
-	struct meta_batch *b;
-	uint8_t v[32];
-	void *old;
-	size_t oldlen;
-
-	if (si->files != UNCOUNTED)
-		return;
-	if (census(fs, si->root, &si->files, &si->bytes) < 0) {
-		si->files = si->bytes = 0;
-		return;
-	}
-	memcpy(v, &si->root, 8);
-	memcpy(v + 8, &si->time, 8);
-	memcpy(v + 16, &si->files, 8);
-	memcpy(v + 24, &si->bytes, 8);
-	if (!cen.running || !(b = meta_batch_new()))
-		return;		/* a follower or a read-only mount: not kept */
-	pthread_mutex_lock(&cen.lock);
-	if (meta_rec_get(fs->meta, REC_P, k, klen, &old, &oldlen) == 0) {
-		uint64_t files;
-
-		if (oldlen == 32)
-			memcpy(&files, (uint8_t *)old + 16, 8);
-		if (oldlen == 32 && !memcmp(old, v, 16) && files == UNCOUNTED) {
-			meta_rec_put(b, REC_P, k, klen, v, sizeof(v));
-			if (fs_commit(fs, b, false) < 0)
-				log_warn("snapshot %llu: its counts could not be kept",
-					 (unsigned long long)si->root);
-		}
-		free(old);
-	}
-	pthread_mutex_unlock(&cen.lock);
-	meta_batch_free(b);
-}
-
-struct uncounted {
-	uint8_t (*keys)[8 + META_NAME_MAX];
-	size_t *lens, n, cap;
-};
-
-static int uncounted_cb(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
-{
-	struct uncounted *u = ctx;
-	uint64_t files;
-
-	if (klen <= 8 || klen > 8 + META_NAME_MAX || vlen != 32)
-		return 0;
-	memcpy(&files, (const uint8_t *)val + 16, 8);
-	if (files != UNCOUNTED)
-		return 0;
-	if (u->n == u->cap) {
-		size_t cap = u->cap ? 2 * u->cap : 8;
-		void *k = realloc(u->keys, cap * sizeof(*u->keys));
-		size_t *l = k ? realloc(u->lens, cap * sizeof(*l)) : NULL;
-
-		if (k)
-			u->keys = k;
-		if (!l)
-			return -ENOMEM;
-		u->lens = l;
-		u->cap = cap;
-	}
-	memcpy(u->keys[u->n], key, klen);
-	u->lens[u->n++] = klen;
-	return 0;
-}
-
-static void *census_main(void *arg)
-{
-	struct fs *fs = arg;
-
-	pthread_mutex_lock(&cen.lock);
-	for (;;) {
-		struct uncounted u = { 0 };
-
-		while (!cen.stop && !cen.wake)
-			pthread_cond_wait(&cen.cond, &cen.lock);
-		if (cen.stop)
-			break;
-		cen.wake = false;
-		pthread_mutex_unlock(&cen.lock);
-		if (meta_rec_foreach(fs->meta, REC_P, NULL, 0, uncounted_cb, &u) < 0)
-			log_warn("snapshots: cannot list those not counted yet");
-		for (size_t i = 0; i < u.n && !atomic_load(&cen.abort); i++) {
-			struct snapinfo si;
-			void *v;
-			size_t vlen;
-
-			if (meta_rec_get(fs->meta, REC_P, u.keys[i], u.lens[i], &v, &vlen) < 0)
-				continue;
-			if (vlen == 32) {
-				memcpy(&si.root, v, 8);
-				memcpy(&si.time, (uint8_t *)v + 8, 8);
-				memcpy(&si.files, (uint8_t *)v + 16, 8);
-				memcpy(&si.bytes, (uint8_t *)v + 24, 8);
-				counts(fs, u.keys[i], u.lens[i], &si);
-			}
-			free(v);
-		}
-		free(u.keys);
-		free(u.lens);
-		pthread_mutex_lock(&cen.lock);
-	}
-	pthread_mutex_unlock(&cen.lock);
-	return NULL;
-}
-
-int snapshot_census_start(struct fs *fs)
-{
-	int rc;
-
-	cen.stop = false;
-	cen.wake = true;	/* what an earlier mount left not counted */
-	atomic_store(&cen.abort, false);
-	rc = -pthread_create(&cen.thread, NULL, census_main, fs);
-	cen.running = rc == 0;
-	return rc;
-}
-
-void snapshot_census_stop(void)
-{
-	if (!cen.running)
-		return;
-	atomic_store(&cen.abort, true);	/* a count in progress gives up */
-	pthread_mutex_lock(&cen.lock);
-	cen.stop = true;
-	pthread_cond_signal(&cen.cond);
-	pthread_mutex_unlock(&cen.lock);
-	pthread_join(cen.thread, NULL);
-	cen.running = false;
-}
-
-static void census_wake(void)
-{
-	pthread_mutex_lock(&cen.lock);
-	cen.wake = true;
-	pthread_cond_signal(&cen.cond);
-	pthread_mutex_unlock(&cen.lock);
-}
-
-int snapshot_root_of(struct fs *fs, uint64_t ino, uint64_t *root)
-{
-	struct meta_epoch ep;
-	int rc;
-
-	if (!meta_ino_is_snap(ino))
-		return -ENOENT;
-	rc = meta_epoch_get(fs->meta, meta_snap_epoch(ino), &ep);
-	if (rc == 0)
-		*root = meta_snap_ino(ep.epoch, ep.ds);
-	return rc;
-}
-
 uint64_t snapshot_progress(void)
 {
 	return atomic_load(&freezing);
@@ -646,7 +280,7 @@ int snapshot_create(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid, u
 	if (rc == 0 && !c.b)
 		rc = -ENOMEM;
 	if (rc == 0)
-		rc = epoch_make(fs, c.b, ds, &r);
+		rc = snapshot_epoch_make(fs, c.b, ds, &r);
 	if (rc == -EOVERFLOW) {		/* numbers beyond a snapshot inode's: copy */
 		meta_batch_clear(c.b);
 		r.root = fs_ino_alloc(fs);
@@ -662,15 +296,15 @@ int snapshot_create(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid, u
 		memcpy(v + 16, &r.files, 8);
 		memcpy(v + 24, &r.bytes, 8);
 		meta_rec_put(c.b, REC_P, k, pkey(k, ds, tag), v, sizeof(v));
-		pthread_mutex_lock(&cen.lock);		/* 'P' records change under it */
+		snapshot_census_lock();		/* 'P' records change under it */
 		rc = fs_commit(fs, c.b, true);
-		pthread_mutex_unlock(&cen.lock);
+		snapshot_census_unlock();
 	}
 	atomic_store(&freezing, 0);
 	space_defer_end(fs, rc == 0);
 	pthread_rwlock_unlock(&fs->ns);
-	if (rc == 0 && meta_ino_is_snap(r.root) && cen.running)
-		census_wake();
+	if (rc == 0 && meta_ino_is_snap(r.root))
+		snapshot_census_wake();
 	if (rc < 0 && access_refusal(rc))
 		log_debug("snapshot %s of directory %llu refused: %s", tag, (unsigned long long)ds,
 			  strerror(-rc));
@@ -810,8 +444,9 @@ int snapshot_delete(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid)
 		memcpy(&root, v, 8);
 		free(v);
 		d.b = meta_batch_new();
-		rc = !d.b ? -ENOMEM : meta_ino_is_snap(root) ? epoch_drop(fs, d.b, root, &d.held, &d.nh)
-							     : drop_inode(&d, root, S_IFDIR);
+		rc = !d.b ? -ENOMEM :
+		     meta_ino_is_snap(root) ? snapshot_epoch_drop(fs, d.b, root, &d.held, &d.nh) :
+		     drop_inode(&d, root, S_IFDIR);
 	}
 	while (rc == 0 && d.nd) {
 		d.cur = d.dirs[--d.nd];
@@ -823,11 +458,11 @@ int snapshot_delete(struct fs *fs, uint64_t ds, const char *tag, uint32_t uid)
 		meta_rec_del(d.b, REC_P, k, klen);
 		key_put_u64(rk, root);
 		meta_rec_del(d.b, REC_USE, rk, 8);
-		pthread_mutex_lock(&cen.lock);		/* 'P' records change under it */
+		snapshot_census_lock();		/* 'P' records change under it */
 		rc = fs_commit(fs, d.b, false);
-		pthread_mutex_unlock(&cen.lock);
+		snapshot_census_unlock();
 		if (rc == 0 && meta_ino_is_snap(root))
-			epoch_dropped(fs, d.b, d.held, d.nh);
+			snapshot_epoch_dropped(fs, d.b, d.held, d.nh);
 	}
 	space_defer_end(fs, rc == 0);
 	pthread_rwlock_unlock(&fs->ns);
@@ -943,7 +578,7 @@ int snapshot_find_root(struct fs *fs, uint64_t root, uint64_t *ds, char *tag, si
 		return rc;
 	if (rc != 1)
 		return -ENOENT;
-	counts(fs, f.key, f.klen, &f.si);
+	snapshot_counts(fs, f.key, f.klen, &f.si);
 	*ds = f.ds;
 	*si = f.si;
 	return 0;

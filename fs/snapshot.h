@@ -1,5 +1,6 @@
 /* snapshot.h — dataset snapshots ('P' ds|tag records) and the frozen
- * trees they and directory versions are made of (snapshot.c).
+ * trees they and directory versions are made of (snapshot.c; epochs in
+ * snapepoch.c, their counts in snapcensus.c).
  *
  * Layer: feature (snapshots); called by the FUSE adapter, versions,
  * lineage and tiering.
