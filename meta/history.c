@@ -35,6 +35,9 @@
  * that change a record an epoch sees (of an inode numbered at most hwm) are
  * serialized by a mutex from the check of a record to its write; the others
  * (files made since the newest snapshot) go on in parallel.
+ *
+ * Tiering moves a piece of a snapshot's file by history entries too, made
+ * under that mutex at commit (histmove.c).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -42,15 +45,13 @@
 #include <string.h>
 
 #include "meta/db.h"
+#include "meta/history_priv.h"
 #include "meta/keys.h"
 #include "meta/meta.h"
 #include "meta/meta_priv.h"
 #include "meta/records.h"
 #include "tier/failpoint.h"
 #include "tier/log.h"
-
-/* 'h' | kind | ino | name (255) | death; 'g' | death | kind | ino | name. */
-#define HKEY_MAX	(1 + KEY_MAX + 8)
 
 static const uint8_t epochs_key[] = { META_REC_SUPER, 'e', 'p', 'o', 'c', 'h', 's' };
 
@@ -217,6 +218,18 @@ bool meta_history_covers(struct meta *m, uint64_t ino)
 	return r;
 }
 
+/* Whether a live epoch lies in [LO, HI). */
+bool hist_live_in(struct hist *h, uint64_t lo, uint64_t hi)
+{
+	bool r = false;
+
+	pthread_rwlock_rdlock(&h->state);
+	for (size_t i = 0; i < h->n && !r; i++)
+		r = h->v[i].epoch >= lo && h->v[i].epoch < hi;
+	pthread_rwlock_unlock(&h->state);
+	return r;
+}
+
 /* --- batches ------------------------------------------------------------ */
 
 size_t meta_batch_kept(struct meta_batch *b, const struct tier_ref **v)
@@ -227,7 +240,7 @@ size_t meta_batch_kept(struct meta_batch *b, const struct tier_ref **v)
 	return hb->nkept;
 }
 
-static int kept_add(struct hist_batch *hb, const struct tier_ref *r)
+int hist_kept_add(struct hist_batch *hb, const struct tier_ref *r)
 {
 	if (hb->nkept == hb->capkept) {
 		size_t cap = hb->capkept ? 2 * hb->capkept : 16;
@@ -334,7 +347,7 @@ static int hkey_cmp(const void *a, const void *b)
 }
 
 /* 'h' | K | DEATH into HK; its length. */
-static size_t hkey(uint8_t *hk, const uint8_t *k, size_t klen, uint64_t death)
+size_t hist_hkey(uint8_t *hk, const uint8_t *k, size_t klen, uint64_t death)
 {
 	hk[0] = META_REC_HISTORY;
 	memcpy(hk + 1, k, klen);
@@ -343,7 +356,7 @@ static size_t hkey(uint8_t *hk, const uint8_t *k, size_t klen, uint64_t death)
 }
 
 /* 'g' | DEATH | K into GK; its length. */
-static size_t gkey(uint8_t *gk, const uint8_t *k, size_t klen, uint64_t death)
+size_t hist_gkey(uint8_t *gk, const uint8_t *k, size_t klen, uint64_t death)
 {
 	gk[0] = META_REC_HISTORY_BY_DEATH;
 	key_put_u64(gk + 1, death);
@@ -352,7 +365,7 @@ static size_t gkey(uint8_t *gk, const uint8_t *k, size_t klen, uint64_t death)
 }
 
 /* 'f' | K into FK: the mark that K has history entries; its length. */
-static size_t fkey(uint8_t *fk, const uint8_t *k, size_t klen)
+size_t hist_fkey(uint8_t *fk, const uint8_t *k, size_t klen)
 {
 	fk[0] = META_REC_HISTORY_MARK;
 	memcpy(fk + 1, k, klen);
@@ -364,7 +377,7 @@ static int keep_one(struct meta *m, struct meta_batch *b, struct hist_batch *hb,
 		    const uint8_t *k, size_t klen, uint64_t cur)
 {
 	uint8_t hk[HKEY_MAX], gk[HKEY_MAX];
-	size_t hlen = hkey(hk, k, klen, cur);
+	size_t hlen = hist_hkey(hk, k, klen, cur);
 	struct db_pinned p;
 	uint8_t *v;
 	int rc = db_get_pinned(m, hk, hlen, &p);
@@ -393,7 +406,7 @@ static int keep_one(struct meta *m, struct meta_batch *b, struct hist_batch *hb,
 
 			rc = meta_extent_ref(k, klen, p.v, p.len, &r);
 			if (rc == 0)
-				rc = kept_add(hb, &r);
+				rc = hist_kept_add(hb, &r);
 			if (rc == 0)
 				meta_space_delta(b, &r, +1);
 		}
@@ -406,15 +419,13 @@ static int keep_one(struct meta *m, struct meta_batch *b, struct hist_batch *hb,
 	} else {
 		return rc;
 	}
-	db_batch_put(b, gk, gkey(gk, k, klen, cur), "", 0);
-	db_batch_put(b, gk, fkey(gk, k, klen), "", 0);
+	db_batch_put(b, gk, hist_gkey(gk, k, klen, cur), "", 0);
+	db_batch_put(b, gk, hist_fkey(gk, k, klen), "", 0);
 	return 0;
 }
 
 static int drop_scan(struct meta *m, struct meta_batch *b, struct hist_batch *hb,
 		     uint64_t epoch, uint64_t prev, uint64_t next);
-static int move_one(struct meta *m, struct meta_batch *b, struct hist_batch *hb,
-		    const struct hist_move *mv);
 
 int hist_commit_begin(struct meta *m, struct meta_batch *b)
 {
@@ -482,7 +493,7 @@ int hist_commit_begin(struct meta *m, struct meta_batch *b)
 				rc = keep_one(m, b, hb, c.v[i].k, c.v[i].len, cur);
 	}
 	for (size_t i = 0; rc == 0 && i < hb->nmoves; i++)
-		rc = move_one(m, b, hb, &hb->moves[i]);
+		rc = hist_move_one(m, b, hb, &hb->moves[i]);
 	if (rc == 0)	/* after what was kept: its undoing is what is tested */
 		rc = failpoint("history_keep", ENOMEM);
 	free(c.v);
@@ -540,8 +551,8 @@ void hist_commit_end(struct meta *m, struct meta_batch *b, bool ok)
 /* --- dropping an epoch -------------------------------------------------- */
 
 /* The death of the entry of K kept before DEATH, or 0 if there is none. */
-static int death_before(struct meta *m, const uint8_t *k, size_t klen, uint64_t death,
-			uint64_t *prev)
+int hist_death_before(struct meta *m, const uint8_t *k, size_t klen, uint64_t death,
+		      uint64_t *prev)
 {
 	uint8_t lo[HKEY_MAX], at[HKEY_MAX], got[HKEY_MAX];
 	size_t lolen = 1 + klen, glen;
@@ -552,7 +563,7 @@ static int death_before(struct meta *m, const uint8_t *k, size_t klen, uint64_t 
 	*prev = 0;
 	if (death <= 1)
 		return 0;
-	rc = db_prev_key(m, "history", lo, lolen, at, hkey(at, k, klen, death - 1), got,
+	rc = db_prev_key(m, "history", lo, lolen, at, hist_hkey(at, k, klen, death - 1), got,
 			 sizeof(got), &glen);
 	if (rc == -ENOENT)
 		return 0;
@@ -568,7 +579,7 @@ static int entry_after(struct meta *m, const uint8_t *k, size_t klen, uint64_t d
 		       bool *later)
 {
 	uint8_t hk[HKEY_MAX];
-	size_t hlen = hkey(hk, k, klen, death + 1);
+	size_t hlen = hist_hkey(hk, k, klen, death + 1);
 	struct db_cursor c;
 	int rc = db_cur_open(&c, m, hk, 1 + klen, hk, hlen);
 
@@ -621,7 +632,7 @@ size_t meta_batch_dropped(struct meta_batch *b, const struct tier_ref **v)
 	return hb->ndropped;
 }
 
-static int dropped_add(struct hist_batch *hb, const struct tier_ref *r)
+int hist_dropped_add(struct hist_batch *hb, const struct tier_ref *r)
 {
 	if (hb->ndropped == hb->capdropped) {
 		size_t cap = hb->capdropped ? 2 * hb->capdropped : 64;
@@ -669,12 +680,12 @@ static int drop_scan(struct meta *m, struct meta_batch *b, struct hist_batch *hb
 		if (next && memcmp(c.k, hi, sizeof(hi)) >= 0)
 			break;
 		death = key_get_u64(c.k + 1);
-		rc = death_before(m, key, klen, death, &before);
+		rc = hist_death_before(m, key, klen, death, &before);
 		if (rc)
 			break;
 		if (prev && (!before || before <= prev))
 			continue;	/* the previous live epoch sees it */
-		hlen = hkey(hk, key, klen, death);
+		hlen = hist_hkey(hk, key, klen, death);
 		if (key[0] == META_REC_EXTENT) {
 			struct db_pinned p;
 
@@ -685,7 +696,7 @@ static int drop_scan(struct meta *m, struct meta_batch *b, struct hist_batch *hb
 
 					rc = meta_extent_ref(key, klen, p.v + 1, p.len - 1, &r);
 					if (rc == 0)
-						rc = dropped_add(hb, &r);
+						rc = hist_dropped_add(hb, &r);
 					if (rc == 0)
 						meta_space_delta(b, &r, -1);
 				}
@@ -703,169 +714,13 @@ static int drop_scan(struct meta *m, struct meta_batch *b, struct hist_batch *hb
 
 			rc = entry_after(m, key, klen, death, &later);
 			if (rc == 0 && !later)
-				db_batch_del(b, hk, fkey(hk, key, klen));
+				db_batch_del(b, hk, hist_fkey(hk, key, klen));
 		}
 	}
 	rc = db_cur_close(&c, rc);
 	if (rc == 0 && !prev && !next)
 		rc = drop_marks(m, b);	/* no epoch is left: no history either */
 	return rc;
-}
-
-/* --- moving a snapshot's pieces (tiering) --------------------------------- */
-
-void hist_batch_moves_free(struct hist_batch *hb)
-{
-	for (size_t i = 0; i < hb->nmoves; i++)
-		free(hb->moves[i].v);
-	free(hb->moves);
-	hb->moves = NULL;
-	hb->nmoves = hb->capmoves = 0;
-}
-
-int meta_snap_extent_move(struct meta_batch *b, uint64_t sino, uint64_t foff,
-			  const struct tier_ref *old, const struct meta_extent *e)
-{
-	struct hist_batch *hb = db_batch_hist(b);
-	struct hist_move *mv;
-
-	if (!meta_ino_is_snap(sino) || e->foff != foff)
-		return -EINVAL;
-	if (hb->nmoves == hb->capmoves) {
-		size_t cap = hb->capmoves ? 2 * hb->capmoves : 16;
-		struct hist_move *v = realloc(hb->moves, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		hb->moves = v;
-		hb->capmoves = cap;
-	}
-	mv = &hb->moves[hb->nmoves];
-	*mv = (struct hist_move){ .sino = sino, .foff = foff, .old = *old, .to = e->ref };
-	mv->v = meta_extent_value(e, &mv->vlen);
-	if (!mv->v)
-		return -ENOMEM;
-	hb->nmoves++;
-	return 0;
-}
-
-static bool same_ref(const struct tier_ref *a, const struct tier_ref *b)
-{
-	return a->tier == b->tier && a->seg == b->seg && a->off == b->off;
-}
-
-/* Whether a live epoch lies in [LO, HI). */
-static bool live_in(struct hist *h, uint64_t lo, uint64_t hi)
-{
-	bool r = false;
-
-	pthread_rwlock_rdlock(&h->state);
-	for (size_t i = 0; i < h->n && !r; i++)
-		r = h->v[i].epoch >= lo && h->v[i].epoch < hi;
-	pthread_rwlock_unlock(&h->state);
-	return r;
-}
-
-/* Put history entry K|DEATH = V (VLEN bytes, with its tag) into B, with its
- * index and mark; REF (if not NULL) is the extent it references. */
-static int put_entry(struct meta_batch *b, struct hist_batch *hb, const uint8_t *k, size_t klen,
-		     uint64_t death, const uint8_t *v, size_t vlen, const struct tier_ref *ref)
-{
-	uint8_t hk[HKEY_MAX];
-	int rc = ref ? kept_add(hb, ref) : 0;
-
-	if (rc)
-		return rc;
-	if (ref)
-		meta_space_delta(b, ref, +1);
-	db_batch_put(b, hk, hkey(hk, k, klen, death), v, vlen);
-	db_batch_put(b, hk, gkey(hk, k, klen, death), "", 0);
-	db_batch_put(b, hk, fkey(hk, k, klen), "", 0);
-	return 0;
-}
-
-/* Do move MV into B (under the keep lock).  Epoch e reads the record from
- * the first entry that died after e, or from the live record; that value
- * spans [p, d) of epochs (p: the death before, d: that entry's or none).
- * The span is split so that e alone reads the moved piece: [p, e) keeps
- * the old value (if a live epoch lies there), e reads an entry that dies
- * at e + 1 (replacing the one found if that is its death), and [e + 1, d)
- * reads what it read. */
-static int move_one(struct meta *m, struct meta_batch *b, struct hist_batch *hb,
-		    const struct hist_move *mv)
-{
-	struct hist *h = *db_hist(m);
-	uint64_t epoch = meta_snap_epoch(mv->sino);
-	uint8_t k[KEY_MAX], hk[HKEY_MAX];
-	size_t klen = key_ino_off(k, META_REC_EXTENT, meta_snap_live(mv->sino), mv->foff);
-	size_t hlen = hkey(hk, k, klen, epoch + 1);
-	struct meta_epoch ep;
-	struct tier_ref r;
-	struct db_cursor c;
-	uint64_t found = 0, p;
-	uint8_t *old = NULL, *v;
-	size_t oldlen = 0;
-	int rc = meta_epoch_get(m, epoch, &ep);
-
-	if (rc == -ENOENT)
-		return 0;	/* dropped meanwhile: nothing to move */
-	if (rc)
-		return rc;
-	rc = db_cur_open(&c, m, hk, 1 + klen, hk, hlen);
-	if (rc)
-		return rc;
-	if (db_cur_next(&c) && c.klen == hlen) {
-		found = key_get_u64(c.k + 1 + klen);
-		if (c.vlen > 1 && c.v[0] == 1) {
-			old = malloc(c.vlen);
-			if (old) {
-				memcpy(old, c.v, c.vlen);
-				oldlen = c.vlen;
-			}
-		}
-	}
-	/* an entry that says the record did not exist then: nothing to move */
-	rc = db_cur_close(&c, !found || old ? 0 : c.vlen > 1 && c.v[0] == 1 ? -ENOMEM : -ENOENT);
-	if (rc == 0 && !found) {	/* it reads the live record */
-		struct db_pinned lp;
-
-		rc = db_get_pinned(m, k, klen, &lp);
-		if (rc == 0) {
-			old = malloc(lp.len + 1);
-			if (old) {
-				old[0] = 1;
-				memcpy(old + 1, lp.v, lp.len);
-				oldlen = lp.len + 1;
-			}
-			db_unpin(&lp);
-			rc = old ? 0 : -ENOMEM;
-		}
-	}
-	if (rc == 0 && (meta_extent_ref(k, klen, old + 1, oldlen - 1, &r) < 0 ||
-			!same_ref(&r, &mv->old)))
-		rc = -ESTALE;	/* changed meanwhile: the piece stays where it is */
-	if (rc == 0)
-		rc = death_before(m, k, klen, found ? found : epoch + 1, &p);
-	if (rc == 0 && found && p > epoch)
-		rc = -ESTALE;	/* cannot be: the entry found is the first after e */
-	if (rc == 0 && p < epoch && live_in(h, p ? p : 1, epoch))
-		rc = put_entry(b, hb, k, klen, epoch, old, oldlen, &r);
-	v = rc == 0 ? malloc(mv->vlen + 1) : NULL;
-	if (rc == 0 && !v)
-		rc = -ENOMEM;
-	if (rc == 0) {
-		v[0] = 1;
-		memcpy(v + 1, mv->v, mv->vlen);
-		rc = put_entry(b, hb, k, klen, epoch + 1, v, mv->vlen + 1, &mv->to);
-	}
-	if (rc == 0 && found == epoch + 1) {	/* put over the one found */
-		rc = dropped_add(hb, &r);
-		if (rc == 0)
-			meta_space_delta(b, &r, -1);
-	}
-	free(v);
-	free(old);
-	return rc == -ENOENT || rc == -ESTALE ? 0 : rc;
 }
 
 /* --- reading at an epoch ------------------------------------------------ */
@@ -883,7 +738,7 @@ int hist_view_get(struct meta *m, const uint8_t *k, size_t klen, uint64_t epoch,
 	struct db_cursor c;
 	void *live = NULL;
 	int lrc = db_get_copy(m, k, klen, &live, &llen);
-	int rc = lrc == 0 || lrc == -ENOENT ? db_get_pinned(m, hk, fkey(hk, k, klen), &p) : lrc;
+	int rc = lrc == 0 || lrc == -ENOENT ? db_get_pinned(m, hk, hist_fkey(hk, k, klen), &p) : lrc;
 
 	if (rc == -ENOENT) {	/* never changed since an epoch: the live record */
 		*val = live;
@@ -892,7 +747,7 @@ int hist_view_get(struct meta *m, const uint8_t *k, size_t klen, uint64_t epoch,
 	}
 	if (rc == 0) {
 		db_unpin(&p);
-		hlen = hkey(hk, k, klen, epoch + 1);
+		hlen = hist_hkey(hk, k, klen, epoch + 1);
 		rc = db_cur_open(&c, m, hk, 1 + klen, hk, hlen);
 	}
 	if (rc) {
