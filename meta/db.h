@@ -53,7 +53,7 @@ void db_batch_set_nd(struct meta_batch *b, size_t nd);
 void db_batch_mark(struct meta_batch *b);
 void db_batch_unmark(struct meta_batch *b, bool undo);
 
-/* --- epoch history (history.c) ------------------------------------------ */
+/* --- epoch history (history.c, histview.c, histmove.c) ------------------- */
 
 struct hist;
 /* What a batch carries for history.c. */

@@ -1,6 +1,6 @@
-/* history_priv.h — what history.c (epochs, the history kept at commit,
- * reading at an epoch) and histmove.c (moving a snapshot's pieces for
- * tiering) share; private to meta/.
+/* history_priv.h — what history.c (epochs, the history kept at commit and
+ * dropped with an epoch), histview.c (reading at an epoch) and histmove.c
+ * (moving a snapshot's pieces for tiering) share; private to meta/.
  *
  * Layer: meta (epoch snapshots' history).
  */
