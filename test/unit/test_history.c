@@ -890,6 +890,87 @@ START_TEST(three_epochs_dropped_newest_first)
 }
 END_TEST
 
+/* The deaths of the history entries of KIND's records of INO, in key order
+ * (name, then death), are WANT[0..N). */
+static void assert_deaths(uint8_t kind, uint64_t ino, const uint64_t *want, size_t n,
+			  const char *what)
+{
+	uint8_t p[10] = { META_REC_HISTORY, kind };
+	struct db_cursor c;
+	size_t i = 0;
+
+	key_put_u64(p + 2, ino);
+	ck_assert_int_eq(db_cur_open(&c, m, p, sizeof(p), p, sizeof(p)), 0);
+	while (db_cur_next(&c)) {
+		uint64_t death = key_get_u64(c.k + c.klen - 8);
+
+		ck_assert_msg(i < n, "%s: entry %zu died at %llu, expected only %zu entries",
+			      what, i, (unsigned long long)death, n);
+		ck_assert_msg(death == want[i], "%s: entry %zu died at %llu, expected %llu", what,
+			      i, (unsigned long long)death, (unsigned long long)want[i]);
+		i++;
+	}
+	ck_assert_int_eq(db_cur_close(&c, 0), 0);
+	ck_assert_msg(i == n, "%s: %zu entries, expected %zu", what, i, n);
+}
+
+/* Dropping an epoch while two later ones live deletes only what died up to
+ * the nearest of them: what died before the farther one is what the nearer
+ * one reads.  E[3] is made at st[3], the live state, after the changes that
+ * died at it; a change made after E[i] dies at E[i + 1]. */
+START_TEST(drop_with_two_later_epochs_stops_at_the_nearest)
+{
+	struct refs kept[4];
+	uint64_t e[4];
+
+	make_three_epochs(e, kept);
+	e[3] = make_epoch(D, HWM);
+	for (int i = 0; i < 3; i++)
+		ck_assert_uint_eq(e[i + 1], e[i] + 1);
+	/* I3 and E3@0 changed in every span, E3@4096 only before e2, user.o
+	 * only before e3, 8/k was made, deleted and made again */
+	assert_history(14);
+	for (int i = 0; i < 4; i++)
+		assert_epoch(e[i], i);
+
+	/* the middle one, e1 before it, e3 and e4 after: what changed before e3
+	 * goes, but user.o, which e1 reads from the entry that died at e3 */
+	drop_from_history(e[1], (const uint32_t[]){ 11 }, 1, "dropped with e2");
+	assert_gone(e[1]);
+	assert_history(10);
+	assert_deaths(META_REC_INODE, 3, (const uint64_t[]){ e[1], e[3] }, 2, "I3 after e2");
+	assert_deaths(META_REC_EXTENT, 3, (const uint64_t[]){ e[1], e[3], e[1] }, 3,
+		      "E3 (at 0, then 4096) after e2");
+	assert_deaths(META_REC_XATTR, 3, (const uint64_t[]){ e[1], e[3], e[2] }, 3,
+		      "X3 (user.a, then user.o) after e2");
+	assert_deaths(META_REC_DENTRY, 8, (const uint64_t[]){ e[1], e[3] }, 2, "D8 after e2");
+	assert_epoch(e[0], 0);
+	assert_epoch(e[2], 2);
+	assert_epoch(e[3], 3);
+	assert_state(3, 8, &st[3], 0);
+
+	/* the first, e3 and e4 after it: all that died up to e3 goes */
+	drop_from_history(e[0], (const uint32_t[]){ 10, 20 }, 2, "dropped with e1");
+	assert_gone(e[0]);
+	assert_history(4);
+	assert_deaths(META_REC_INODE, 3, (const uint64_t[]){ e[3] }, 1, "I3 after e1");
+	assert_deaths(META_REC_EXTENT, 3, (const uint64_t[]){ e[3] }, 1, "E3 after e1");
+	assert_deaths(META_REC_XATTR, 3, (const uint64_t[]){ e[3] }, 1, "X3 after e1");
+	assert_deaths(META_REC_DENTRY, 8, (const uint64_t[]){ e[3] }, 1, "D8 after e1");
+	assert_epoch(e[2], 2);
+	assert_epoch(e[3], 3);
+	assert_state(3, 8, &st[3], 0);
+
+	/* the newest reads the live records: its drop deletes nothing */
+	drop_expect(e[3], NULL, 0, "dropped with e4");
+	assert_history(4);
+	assert_epoch(e[2], 2);
+	drop_expect(e[2], (const uint32_t[]){ 12 }, 1, "dropped with e3");
+	assert_nothing_kept(10, 21);
+	assert_state(3, 8, &st[3], 0);
+}
+END_TEST
+
 /* An entry that an earlier live epoch still reads survives the drop of a
  * later one: e2 and e3 read the value kept when it changed after e3. */
 static void set_e0(uint32_t from, uint32_t to, const char *xa)
@@ -1184,6 +1265,7 @@ static Suite *history_suite(void)
 	tcase_add_test(populated, three_epochs_interleaved_then_dropped);
 	tcase_add_test(populated, three_epochs_dropped_newest_first);
 	tcase_add_test(populated, drop_keeps_what_an_earlier_epoch_reads);
+	tcase_add_test(populated, drop_with_two_later_epochs_stops_at_the_nearest);
 	tcase_add_test(epoch, drop_of_the_last_epoch_with_a_change_keeps_nothing);
 	tcase_add_test(epoch, failed_keep_leaves_nothing_and_a_retry_keeps_once);
 	tcase_add_test(epoch, failed_keep_then_new_epoch_then_retry);
