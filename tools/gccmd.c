@@ -37,6 +37,23 @@ struct gc {
 	uint64_t cur;
 };
 
+/* Room in G for one more record: 0, or -ENOMEM with G as it was. */
+static int gc_reserve(struct gc *g)
+{
+	size_t n;
+	struct rec *v;
+
+	if (g->n < g->cap)
+		return 0;
+	n = g->cap ? g->cap * 2 : 1024;
+	v = realloc(g->v, n * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	g->v = v;
+	g->cap = n;
+	return 0;
+}
+
 static int gc_rec(void *ctx, const struct meta_extent *e)
 {
 	struct gc *g = ctx;
@@ -44,15 +61,8 @@ static int gc_rec(void *ctx, const struct meta_extent *e)
 
 	if (e->ref.tier >= TIER_COUNT)
 		return 0;
-	if (g->n == g->cap) {
-		size_t n = g->cap ? g->cap * 2 : 1024;
-		struct rec *v = realloc(g->v, n * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		g->v = v;
-		g->cap = n;
-	}
+	if (gc_reserve(g))
+		return -ENOMEM;
 	r = &g->v[g->n];
 	*r = (struct rec){ .ino = g->cur, .e = *e };
 	r->crcs = malloc((e->ncrc ? e->ncrc : 1) * sizeof(uint32_t));
@@ -183,15 +193,8 @@ static int history_rec(void *ctx, uint64_t ino, const struct tier_ref *r)
 {
 	struct gc *g = ctx;
 
-	if (g->n == g->cap) {
-		size_t n = g->cap ? g->cap * 2 : 1024;
-		struct rec *v = realloc(g->v, n * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		g->v = v;
-		g->cap = n;
-	}
+	if (gc_reserve(g))
+		return -ENOMEM;
 	g->v[g->n++] = (struct rec){ .ino = ino, .e = { .ref = *r, .len = r->raw_len },
 				     .moved = true };
 	return 0;

@@ -441,6 +441,67 @@ def offline_gc_reclaims_and_keeps_data():
             same_bytes(read_all(p), c, "%s after offline gc" % p)
 
 
+@test
+def offline_gc_keeps_what_an_epoch_snapshot_reads():
+    """Offline gc of a store with an epoch snapshot: the extents only the snapshot's
+    history references (of a file deleted since, one rewritten since and the rewritten
+    part of another) are neither moved nor swept, while the garbage of files made since
+    is reclaimed."""
+    skip_native()
+    with Store(mkfs=False, mount=False, opts="compress=lz4") as s:
+        mkfs(s, "--segment-size", "16")
+        s.mount()
+        ds = os.path.join(s.mnt, "datasets", "gc")
+        os.mkdir(ds)
+        # text that compresses, different in each file
+        old = {n: text_bytes(4 * MiB)[i * 4096:] + data(("old", n), i * 4096)
+               for i, n in enumerate(("same", "part", "over", "gone"))}
+        for n, c in old.items():
+            write_file(os.path.join(ds, n), c)
+        os.sync()
+        snap = os.path.join(ds, ".aifs", "snapshots", "s1")
+        os.mkdir(snap)
+        new = {"same": old["same"], "part": old["part"][:MiB] + data("part-new", 3 * MiB),
+               "over": data("over-new", 4 * MiB)}
+        for n, at in (("part", MiB), ("over", 0)):
+            with open(os.path.join(ds, n), "r+b") as f:     # in place: the inode stays
+                f.seek(at)
+                f.write(new[n][at:])
+        os.unlink(os.path.join(ds, "gone"))
+        live = {os.path.join(ds, n): c for n, c in new.items()}
+        live.update(fragment(s.work("d"), 8))       # made after the snapshot: no history
+        s.unmount()
+        s.fsck_clean("fsck before offline gc")
+        before = tier_usage(s, "hot")
+        out = ctl("gc", s.store)
+        after = tier_usage(s, "hot")
+        check(out.strip().startswith("gc: reclaimed "), "offline gc output %r" % out)
+        reported = int(out.split()[2])
+        print("# figure offline gc with a snapshot: hot tier %d -> %d bytes on disk (%s)" % (
+            before, after, out.strip()), flush=True)
+        check(after < before - 4 * MiB, "offline gc: expected the hot tier to shrink by > 4 MiB, "
+              "saw %d -> %d" % (before, after))
+        check(abs(reported - (before - after)) <= MiB, "offline gc: reported %d bytes reclaimed, "
+              "the tier shrank by %d" % (reported, before - after))
+        s.fsck_clean("fsck after offline gc")
+        s.mount()
+        eq(sorted(os.listdir(snap)), sorted(old), "the snapshot's names after offline gc")
+        for n, c in old.items():
+            try:
+                seen = read_all(os.path.join(snap, n))
+            except OSError as e:
+                raise Fail("snapshot file %s after offline gc: expected its %d bytes, read "
+                           "failed: %s" % (n, len(c), e))
+            same_bytes(seen, c, "snapshot file %s after offline gc" % n)
+        for p, c in live.items():
+            same_bytes(read_all(p), c, "%s after offline gc" % p)
+        os.rmdir(snap)
+        for p, c in live.items():
+            same_bytes(read_all(p), c, "%s after dropping the snapshot" % p)
+        s.unmount()
+        s.fsck_clean("fsck after dropping the snapshot that offline gc kept")
+
+
 # ------------------------------------------------------------------ space
 
 @test

@@ -4,8 +4,10 @@
  * history_keep, and reopening.
  *
  * Every test gets a fresh database in its own directory under one mkdtemp
- * directory, which main removes at the end.  The test reads history's own
- * records ('h', 'g') through meta/db.h, private to meta/.
+ * directory, which main removes at the end; its test case's fixture leaves
+ * it empty, fills it with populate's records, or adds one epoch (e1) over
+ * them.  The test reads history's own records ('h', 'g') through meta/db.h,
+ * private to meta/.
  */
 #include <check.h>
 #include <dirent.h>
@@ -87,6 +89,13 @@ static void ext_del(struct meta_batch *b, uint64_t ino, uint64_t foff, uint32_t 
 	meta_extent_del(b, ino, foff, &r);
 }
 
+/* Inode 3's extent at 0 moved from stored extent FROM to TO. */
+static void ext_repoint(struct meta_batch *b, uint32_t from, uint32_t to)
+{
+	ext_del(b, 3, 0, from);
+	ext_put(b, 3, 0, 4096, 0, to);
+}
+
 static struct meta_inode inode(uint64_t ino, uint32_t mode, uint64_t size)
 {
 	return (struct meta_inode){ .ino = ino, .mode = mode, .uid = 1000, .gid = 1000,
@@ -117,6 +126,25 @@ static uint64_t make_epoch(uint64_t ds, uint64_t hwm)
 	ck_assert_int_eq(meta_epoch_create(m, b, ds, hwm, 1000, &e), 0);
 	commit(b);
 	return e;
+}
+
+struct refs {
+	struct tier_ref v[64];
+	size_t n;
+};
+
+/* Commit B and free it; the extents its commit kept into KEPT. */
+static void commit_kept(struct meta_batch *b, struct refs *kept)
+{
+	const struct tier_ref *v;
+	size_t n;
+
+	ck_assert_int_eq(meta_batch_commit(m, b, false), 0);
+	n = meta_batch_kept(b, &v);
+	kept->n = 0;
+	for (size_t i = 0; i < n; i++)
+		kept->v[kept->n++] = v[i];
+	meta_batch_free(b);
 }
 
 /* Drop epoch E; the refs its commit dropped into *REFS (caller frees). */
@@ -205,11 +233,6 @@ static size_t space_deltas(void)
 	return x.deltas;
 }
 
-struct refs {
-	struct tier_ref v[64];
-	size_t n;
-};
-
 static int hist_ext_cb(void *ctx, uint64_t ino, const struct tier_ref *r)
 {
 	struct refs *x = ctx;
@@ -253,7 +276,16 @@ static void assert_refs(const struct tier_ref *v, size_t n, const uint32_t *want
 	}
 }
 
-/* Live extent records of INO that reference stored extent N. */
+/* Drop epoch E; its commit must drop exactly the stored extents WANT[0..NW). */
+static void drop_expect(uint64_t e, const uint32_t *want, size_t nw, const char *what)
+{
+	struct tier_ref *dr;
+	size_t nd = drop_epoch(e, &dr);
+
+	assert_refs(dr, nd, want, nw, what);
+	free(dr);
+}
+
 static int live_ext_cb(void *ctx, const struct meta_extent *e)
 {
 	struct net *x = ctx;
@@ -263,13 +295,31 @@ static int live_ext_cb(void *ctx, const struct meta_extent *e)
 	return 0;
 }
 
-static long live_refs(const uint64_t *inos, size_t ni, uint32_t n)
+/* Live extent records of inode 3 that reference stored extent N. */
+static long live_refs(uint32_t n)
 {
 	struct net x = { .r = ref(n) };
 
-	for (size_t i = 0; i < ni; i++)
-		ck_assert_int_eq(meta_extent_foreach(m, inos[i], live_ext_cb, &x), 0);
+	ck_assert_int_eq(meta_extent_foreach(m, 3, live_ext_cb, &x), 0);
 	return x.sum;
+}
+
+/* N history records, and N of their index by death. */
+static void assert_history(size_t n)
+{
+	ck_assert_uint_eq(count_kind(META_REC_HISTORY), n);
+	ck_assert_uint_eq(count_kind(META_REC_HISTORY_BY_DEATH), n);
+}
+
+/* Nothing is kept any more: the space log counts stored extents FROM..TO
+ * just as the live records do. */
+static void assert_nothing_kept(uint32_t from, uint32_t to)
+{
+	assert_history(0);
+	for (uint32_t r = from; r <= to; r++)
+		ck_assert_msg(space_net(r) == live_refs(r),
+			      "stored extent %u: net %ld, live records %ld", r, space_net(r),
+			      live_refs(r));
 }
 
 /* --- reading ------------------------------------------------------------- */
@@ -324,7 +374,6 @@ static void assert_listing(uint64_t parent, const char *after, const char *want)
 {
 	struct listing l = { .len = 0 };
 
-	l.buf[0] = 0;
 	ck_assert_int_eq(meta_dentry_foreach(m, parent, after, after ? strlen(after) : 0,
 					     list_cb, &l), 0);
 	ck_assert_msg(!strcmp(l.buf, want),
@@ -347,7 +396,6 @@ static void assert_extents(uint64_t ino, const char *want)
 {
 	struct listing l = { .len = 0 };
 
-	l.buf[0] = 0;
 	ck_assert_int_eq(meta_extent_foreach(m, ino, ext_list_cb, &l), 0);
 	ck_assert_msg(!strcmp(l.buf, want), "extents of %#llx:\n got  \"%s\"\n want \"%s\"",
 		      (unsigned long long)ino, l.buf, want);
@@ -366,28 +414,35 @@ static void assert_xattrs(uint64_t ino, const char *want)
 {
 	struct listing l = { .len = 0 };
 
-	l.buf[0] = 0;
 	ck_assert_int_eq(meta_xattr_foreach(m, ino, xattr_list_cb, &l), 0);
 	ck_assert_msg(!strcmp(l.buf, want), "xattrs of %#llx:\n got  \"%s\"\n want \"%s\"",
 		      (unsigned long long)ino, l.buf, want);
 }
 
+/* A getter of WHAT answered RC and the LEN bytes at V (freed here): WANT, or
+ * with WANT NULL, the answer ABSENT. */
+static void assert_value(const char *what, int rc, void *v, size_t len, const char *want,
+			 int absent)
+{
+	if (!want) {
+		ck_assert_msg(rc == absent, "%s: %d, expected %d", what, rc, absent);
+		return;
+	}
+	ck_assert_msg(rc == 0, "%s: %d", what, rc);
+	ck_assert_msg(len == strlen(want) && !memcmp(v, want, len),
+		      "%s: \"%.*s\", expected \"%s\"", what, (int)len, (char *)v, want);
+	free(v);
+}
+
 static void assert_xattr(uint64_t ino, const char *name, const char *want)
 {
+	char what[64];
 	void *v = NULL;
 	size_t len = 0;
 	int rc = meta_xattr_get(m, ino, name, &v, &len);
 
-	if (!want) {
-		ck_assert_msg(rc == -ENODATA, "xattr %s of %#llx: %d, expected -ENODATA", name,
-			      (unsigned long long)ino, rc);
-		return;
-	}
-	ck_assert_msg(rc == 0, "xattr %s of %#llx: %d", name, (unsigned long long)ino, rc);
-	ck_assert_msg(len == strlen(want) && !memcmp(v, want, len),
-		      "xattr %s of %#llx: \"%.*s\", expected \"%s\"", name,
-		      (unsigned long long)ino, (int)len, (char *)v, want);
-	free(v);
+	snprintf(what, sizeof(what), "xattr %s of %#llx", name, (unsigned long long)ino);
+	assert_value(what, rc, v, len, want, -ENODATA);
 }
 
 static void assert_symlink(uint64_t ino, const char *want)
@@ -403,18 +458,18 @@ static void assert_symlink(uint64_t ino, const char *want)
 
 static void assert_inline(uint64_t ino, const char *want)
 {
-	void *d = NULL;
+	char what[32];
+	void *v = NULL;
 	size_t len = 0;
+	int rc = meta_inline_get(m, ino, &v, &len);
 
-	ck_assert_int_eq(meta_inline_get(m, ino, &d, &len), 0);
-	ck_assert_msg(len == strlen(want) && !memcmp(d, want, len),
-		      "inline %#llx: \"%.*s\", want \"%s\"", (unsigned long long)ino, (int)len,
-		      (char *)d, want);
-	free(d);
+	snprintf(what, sizeof(what), "inline %#llx", (unsigned long long)ino);
+	assert_value(what, rc, v, len, want, 0);
 }
 
 static void assert_hash(uint64_t ino, const char *want)
 {
+	char what[32];
 	uint8_t k[8];
 	void *v = NULL;
 	size_t len = 0;
@@ -422,16 +477,8 @@ static void assert_hash(uint64_t ino, const char *want)
 
 	key_put_u64(k, ino);
 	rc = meta_rec_get(m, META_REC_CONTENT_HASH, k, 8, &v, &len);
-	if (!want) {
-		ck_assert_msg(rc == -ENOENT, "hash %#llx: %d, expected -ENOENT",
-			      (unsigned long long)ino, rc);
-		return;
-	}
-	ck_assert_msg(rc == 0, "hash %#llx: %d", (unsigned long long)ino, rc);
-	ck_assert_msg(len == strlen(want) && !memcmp(v, want, len),
-		      "hash %#llx: \"%.*s\", want \"%s\"", (unsigned long long)ino, (int)len,
-		      (char *)v, want);
-	free(v);
+	snprintf(what, sizeof(what), "hash %#llx", (unsigned long long)ino);
+	assert_value(what, rc, v, len, want, -ENOENT);
 }
 
 #define S(e, ino)	meta_snap_ino((e), (ino))
@@ -478,6 +525,23 @@ static void populate(void)
 	commit(b);
 }
 
+/* The extents of 3 as populate made them. */
+#define OLD_EXTENTS	"0+4096@1:0 4096+4096@2:0 8192+4096@3:0 "
+
+static uint64_t e1;	/* the epoch setup_epoch made over populate's records */
+
+static void setup_populated(void)
+{
+	setup();
+	populate();
+}
+
+static void setup_epoch(void)
+{
+	setup_populated();
+	e1 = make_epoch(D, HWM);
+}
+
 static void assert_old_view(uint64_t e)
 {
 	char want[512];
@@ -519,7 +583,7 @@ static void assert_old_view(uint64_t e)
 	ck_assert_int_eq(meta_dir_empty(m, S(e, 8)), 1);	/* filled since */
 	ck_assert_int_eq(meta_dir_empty(m, S(e, 9)), 0);	/* emptied since */
 	ck_assert_int_eq(meta_dir_empty(m, S(e, D)), 0);
-	assert_extents(S(e, 3), "0+4096@1:0 4096+4096@2:0 8192+4096@3:0 ");
+	assert_extents(S(e, 3), OLD_EXTENTS);
 	assert_xattrs(S(e, 3), "user.a=1 user.b=2 user.c=3 ");
 	assert_xattr(S(e, 3), "user.a", "1");
 	assert_xattr(S(e, 3), "user.b", "2");
@@ -560,8 +624,7 @@ static void assert_new_live(void)
 static void change_all(struct refs *kept)
 {
 	struct meta_batch *b = meta_batch_new();
-	const struct tier_ref *v;
-	size_t n;
+	struct refs again;
 
 	put_inode(b, 3, 0100644, 5555);
 	put_inode(b, D, 040755, 22);
@@ -572,8 +635,7 @@ static void change_all(struct refs *kept)
 	meta_dentry_put(b, D, "aa", 2, 3, DT_REG);
 	meta_dentry_put(b, 8, "y", 1, 3, DT_REG);
 	meta_dentry_del(b, 9, "x", 1);
-	ext_del(b, 3, 0, 1);			/* overwritten */
-	ext_put(b, 3, 0, 4096, 0, 4);
+	ext_repoint(b, 1, 4);			/* overwritten */
 	ext_del(b, 3, 4096, 2);			/* split */
 	ext_put(b, 3, 4096, 2048, 0, 2);
 	ext_put(b, 3, 6144, 2048, 2048, 2);
@@ -586,25 +648,17 @@ static void change_all(struct refs *kept)
 	hash_put(b, 3, "hash-new");
 	ext_put(b, 10, 0, 4096, 0, 5);
 	meta_xattr_put(b, 10, "user.z", "z", 1);
-	ck_assert_int_eq(meta_batch_commit(m, b, false), 0);
-	n = meta_batch_kept(b, &v);
-	kept->n = 0;
-	for (size_t i = 0; i < n; i++)
-		kept->v[kept->n++] = v[i];
-	meta_batch_free(b);
+	commit_kept(b, kept);
 
 	/* the same keys again in the same epoch: nothing more is kept */
 	b = meta_batch_new();
 	put_inode(b, 3, 0100644, 99999);
 	meta_xattr_put(b, 3, "user.a", "1b", 2);
-	ext_del(b, 3, 0, 4);
-	ext_put(b, 3, 0, 4096, 0, 4);
+	ext_repoint(b, 4, 4);
 	put_inode(b, 10, 0100644, 10);
 	meta_xattr_put(b, 10, "user.z", "zz", 2);
-	ck_assert_int_eq(meta_batch_commit(m, b, false), 0);
-	n = meta_batch_kept(b, &v);
-	ck_assert_msg(n == 0, "a second change in the epoch kept %zu extents", n);
-	meta_batch_free(b);
+	commit_kept(b, &again);
+	ck_assert_msg(again.n == 0, "a second change in the epoch kept %zu extents", again.n);
 }
 
 /* The keys kept: I2 I3, D2/aa D2/b D2/c D2/d D8/y D9/x, E3@0 E3@4096 E3@6144
@@ -616,7 +670,6 @@ START_TEST(one_epoch_views_every_kind_as_it_was)
 	struct refs kept;
 	uint64_t e;
 
-	populate();
 	ck_assert(!meta_history_covers(m, 3));
 	e = make_epoch(D, HWM);
 	ck_assert(meta_history_covers(m, HWM));
@@ -625,8 +678,7 @@ START_TEST(one_epoch_views_every_kind_as_it_was)
 	change_all(&kept);
 	assert_old_view(e);
 	assert_new_live();
-	ck_assert_uint_eq(count_kind(META_REC_HISTORY), KEPT_KEYS);
-	ck_assert_uint_eq(count_kind(META_REC_HISTORY_BY_DEATH), KEPT_KEYS);
+	assert_history(KEPT_KEYS);
 	ck_assert_uint_eq(count_hist_of(META_REC_INODE, 10), 0);
 	ck_assert_uint_eq(count_hist_of(META_REC_EXTENT, 10), 0);
 	ck_assert_uint_eq(count_hist_of(META_REC_XATTR, 10), 0);
@@ -659,8 +711,6 @@ static const struct state st[4] = {
 static void set_state(int i, struct refs *kept)
 {
 	struct meta_batch *b = meta_batch_new();
-	const struct tier_ref *v;
-	size_t n;
 
 	put_inode(b, 3, 0100644, st[i].size);
 	meta_xattr_put(b, 3, "user.a", st[i].xa, strlen(st[i].xa));
@@ -683,12 +733,18 @@ static void set_state(int i, struct refs *kept)
 			ext_del(b, 3, 4096, st[i - 1].e1);
 		ext_put(b, 3, 4096, 4096, 0, st[i].e1);
 	}
-	ck_assert_int_eq(meta_batch_commit(m, b, false), 0);
-	n = meta_batch_kept(b, &v);
-	kept->n = 0;
-	for (size_t j = 0; j < n; j++)
-		kept->v[kept->n++] = v[j];
-	meta_batch_free(b);
+	commit_kept(b, kept);
+}
+
+/* Epochs E[0..2] made at st[0..2], then st[3] live; what each change kept
+ * into KEPT[0..3]. */
+static void make_three_epochs(uint64_t e[3], struct refs kept[4])
+{
+	for (int i = 0; i < 3; i++) {
+		set_state(i, &kept[i]);
+		e[i] = make_epoch(D, HWM);
+	}
+	set_state(3, &kept[3]);
 }
 
 static void assert_state(uint64_t ino3, uint64_t d, const struct state *s, uint64_t e)
@@ -747,22 +803,32 @@ static void assert_gone(uint64_t e)
 	ck_assert_int_eq(meta_rec_get(m, META_REC_CONTENT_HASH, k, 8, &v, &len), -ENOENT);
 }
 
-START_TEST(three_epochs_interleaved_then_dropped)
+/* Drop epoch E as drop_expect does; the history's extents lose just those
+ * its commit dropped. */
+static void drop_from_history(uint64_t e, const uint32_t *want, size_t nw, const char *what)
 {
-	const uint64_t inos[] = { 3 };
-	struct refs kept[4], before, after;
+	struct refs before, after;
 	struct tier_ref *dr;
-	uint64_t e[3];
 	size_t nd;
 
-	populate();
-	set_state(0, &kept[0]);
-	e[0] = make_epoch(D, HWM);
-	set_state(1, &kept[1]);
-	e[1] = make_epoch(D, HWM);
-	set_state(2, &kept[2]);
-	e[2] = make_epoch(D, HWM);
-	set_state(3, &kept[3]);
+	history_refs(&before);
+	nd = drop_epoch(e, &dr);
+	history_refs(&after);
+	assert_refs(dr, nd, want, nw, what);
+	ck_assert_uint_eq(before.n - after.n, nd);
+	for (size_t i = 0; i < nd; i++)
+		ck_assert_uint_eq(ref_count(before.v, before.n, dr[i].seg) -
+				  ref_count(after.v, after.n, dr[i].seg),
+				  ref_count(dr, nd, dr[i].seg));
+	free(dr);
+}
+
+START_TEST(three_epochs_interleaved_then_dropped)
+{
+	struct refs kept[4];
+	uint64_t e[3];
+
+	make_three_epochs(e, kept);
 	ck_assert(e[0] < e[1] && e[1] < e[2]);
 
 	/* 3: each commit reports the extents it kept */
@@ -771,7 +837,7 @@ START_TEST(three_epochs_interleaved_then_dropped)
 	assert_refs(kept[2].v, kept[2].n, (const uint32_t[]){ 11 }, 1, "kept after e2");
 	assert_refs(kept[3].v, kept[3].n, (const uint32_t[]){ 12 }, 1, "kept after e3");
 	for (uint32_t r = 10; r <= 21; r++)
-		ck_assert_msg(space_net(r) == live_refs(inos, 1, r) +
+		ck_assert_msg(space_net(r) == live_refs(r) +
 			      (long)ref_count((struct tier_ref[]){ ref(10), ref(20), ref(11),
 							   ref(12) }, 4, r),
 			      "stored extent %u: net %ld", r, space_net(r));
@@ -781,44 +847,23 @@ START_TEST(three_epochs_interleaved_then_dropped)
 	assert_state(3, 8, &st[3], 0);
 
 	/* the middle one */
-	history_refs(&before);
-	nd = drop_epoch(e[1], &dr);
-	history_refs(&after);
-	assert_refs(dr, nd, (const uint32_t[]){ 11 }, 1, "dropped with e2");
-	ck_assert_uint_eq(before.n - after.n, nd);
-	for (size_t i = 0; i < nd; i++)
-		ck_assert_uint_eq(ref_count(before.v, before.n, dr[i].seg) -
-				  ref_count(after.v, after.n, dr[i].seg),
-				  ref_count(dr, nd, dr[i].seg));
-	free(dr);
+	drop_from_history(e[1], (const uint32_t[]){ 11 }, 1, "dropped with e2");
 	assert_gone(e[1]);
 	assert_epoch(e[0], 0);
 	assert_epoch(e[2], 2);
 	assert_state(3, 8, &st[3], 0);
 
 	/* the first */
-	history_refs(&before);
-	nd = drop_epoch(e[0], &dr);
-	history_refs(&after);
-	assert_refs(dr, nd, (const uint32_t[]){ 10, 20 }, 2, "dropped with e1");
-	ck_assert_uint_eq(before.n - after.n, nd);
-	free(dr);
+	drop_from_history(e[0], (const uint32_t[]){ 10, 20 }, 2, "dropped with e1");
 	assert_gone(e[0]);
 	assert_epoch(e[2], 2);
 	assert_state(3, 8, &st[3], 0);
 
 	/* the last */
-	nd = drop_epoch(e[2], &dr);
-	assert_refs(dr, nd, (const uint32_t[]){ 12 }, 1, "dropped with e3");
-	free(dr);
+	drop_expect(e[2], (const uint32_t[]){ 12 }, 1, "dropped with e3");
 	assert_gone(e[2]);
-	ck_assert_uint_eq(count_kind(META_REC_HISTORY), 0);
-	ck_assert_uint_eq(count_kind(META_REC_HISTORY_BY_DEATH), 0);
 	ck_assert_uint_eq(count_kind(META_REC_EPOCH), 0);
-	for (uint32_t r = 10; r <= 21; r++)
-		ck_assert_msg(space_net(r) == live_refs(inos, 1, r),
-			      "stored extent %u: net %ld, live records %ld", r, space_net(r),
-			      live_refs(inos, 1, r));
+	assert_nothing_kept(10, 21);
 	assert_state(3, 8, &st[3], 0);
 	ck_assert(!meta_history_covers(m, 3));
 }
@@ -827,35 +872,102 @@ END_TEST
 /* Dropping in creation order and in reverse leaves the same: nothing. */
 START_TEST(three_epochs_dropped_newest_first)
 {
-	const uint64_t inos[] = { 3 };
-	struct refs kept;
+	struct refs kept[4];
 	struct tier_ref *dr;
 	uint64_t e[3];
-	size_t nd, total = 0;
+	size_t total = 0;
 
-	populate();
-	set_state(0, &kept);
-	e[0] = make_epoch(D, HWM);
-	set_state(1, &kept);
-	e[1] = make_epoch(D, HWM);
-	set_state(2, &kept);
-	e[2] = make_epoch(D, HWM);
-	set_state(3, &kept);
+	make_three_epochs(e, kept);
 	for (int i = 2; i >= 0; i--) {
-		nd = drop_epoch(e[i], &dr);
-		total += nd;
+		total += drop_epoch(e[i], &dr);
 		free(dr);
 		assert_gone(e[i]);
 		for (int j = 0; j < i; j++)
 			assert_epoch(e[j], j);
 	}
 	ck_assert_uint_eq(total, 4);
-	ck_assert_uint_eq(count_kind(META_REC_HISTORY), 0);
-	ck_assert_uint_eq(count_kind(META_REC_HISTORY_BY_DEATH), 0);
-	for (uint32_t r = 10; r <= 21; r++)
-		ck_assert_msg(space_net(r) == live_refs(inos, 1, r),
-			      "stored extent %u: net %ld, live records %ld", r, space_net(r),
-			      live_refs(inos, 1, r));
+	assert_nothing_kept(10, 21);
+}
+END_TEST
+
+/* The deaths of the history entries of KIND's records of INO, in key order
+ * (name, then death), are WANT[0..N). */
+static void assert_deaths(uint8_t kind, uint64_t ino, const uint64_t *want, size_t n,
+			  const char *what)
+{
+	uint8_t p[10] = { META_REC_HISTORY, kind };
+	struct db_cursor c;
+	size_t i = 0;
+
+	key_put_u64(p + 2, ino);
+	ck_assert_int_eq(db_cur_open(&c, m, p, sizeof(p), p, sizeof(p)), 0);
+	while (db_cur_next(&c)) {
+		uint64_t death = key_get_u64(c.k + c.klen - 8);
+
+		ck_assert_msg(i < n, "%s: entry %zu died at %llu, expected only %zu entries",
+			      what, i, (unsigned long long)death, n);
+		ck_assert_msg(death == want[i], "%s: entry %zu died at %llu, expected %llu", what,
+			      i, (unsigned long long)death, (unsigned long long)want[i]);
+		i++;
+	}
+	ck_assert_int_eq(db_cur_close(&c, 0), 0);
+	ck_assert_msg(i == n, "%s: %zu entries, expected %zu", what, i, n);
+}
+
+/* Dropping an epoch while two later ones live deletes only what died up to
+ * the nearest of them: what died before the farther one is what the nearer
+ * one reads.  E[3] is made at st[3], the live state, after the changes that
+ * died at it; a change made after E[i] dies at E[i + 1]. */
+START_TEST(drop_with_two_later_epochs_stops_at_the_nearest)
+{
+	struct refs kept[4];
+	uint64_t e[4];
+
+	make_three_epochs(e, kept);
+	e[3] = make_epoch(D, HWM);
+	for (int i = 0; i < 3; i++)
+		ck_assert_uint_eq(e[i + 1], e[i] + 1);
+	/* I3 and E3@0 changed in every span, E3@4096 only before e2, user.o
+	 * only before e3, 8/k was made, deleted and made again */
+	assert_history(14);
+	for (int i = 0; i < 4; i++)
+		assert_epoch(e[i], i);
+
+	/* the middle one, e1 before it, e3 and e4 after: what changed before e3
+	 * goes, but user.o, which e1 reads from the entry that died at e3 */
+	drop_from_history(e[1], (const uint32_t[]){ 11 }, 1, "dropped with e2");
+	assert_gone(e[1]);
+	assert_history(10);
+	assert_deaths(META_REC_INODE, 3, (const uint64_t[]){ e[1], e[3] }, 2, "I3 after e2");
+	assert_deaths(META_REC_EXTENT, 3, (const uint64_t[]){ e[1], e[3], e[1] }, 3,
+		      "E3 (at 0, then 4096) after e2");
+	assert_deaths(META_REC_XATTR, 3, (const uint64_t[]){ e[1], e[3], e[2] }, 3,
+		      "X3 (user.a, then user.o) after e2");
+	assert_deaths(META_REC_DENTRY, 8, (const uint64_t[]){ e[1], e[3] }, 2, "D8 after e2");
+	assert_epoch(e[0], 0);
+	assert_epoch(e[2], 2);
+	assert_epoch(e[3], 3);
+	assert_state(3, 8, &st[3], 0);
+
+	/* the first, e3 and e4 after it: all that died up to e3 goes */
+	drop_from_history(e[0], (const uint32_t[]){ 10, 20 }, 2, "dropped with e1");
+	assert_gone(e[0]);
+	assert_history(4);
+	assert_deaths(META_REC_INODE, 3, (const uint64_t[]){ e[3] }, 1, "I3 after e1");
+	assert_deaths(META_REC_EXTENT, 3, (const uint64_t[]){ e[3] }, 1, "E3 after e1");
+	assert_deaths(META_REC_XATTR, 3, (const uint64_t[]){ e[3] }, 1, "X3 after e1");
+	assert_deaths(META_REC_DENTRY, 8, (const uint64_t[]){ e[3] }, 1, "D8 after e1");
+	assert_epoch(e[2], 2);
+	assert_epoch(e[3], 3);
+	assert_state(3, 8, &st[3], 0);
+
+	/* the newest reads the live records: its drop deletes nothing */
+	drop_expect(e[3], NULL, 0, "dropped with e4");
+	assert_history(4);
+	assert_epoch(e[2], 2);
+	drop_expect(e[2], (const uint32_t[]){ 12 }, 1, "dropped with e3");
+	assert_nothing_kept(10, 21);
+	assert_state(3, 8, &st[3], 0);
 }
 END_TEST
 
@@ -865,8 +977,7 @@ static void set_e0(uint32_t from, uint32_t to, const char *xa)
 {
 	struct meta_batch *b = meta_batch_new();
 
-	ext_del(b, 3, 0, from);
-	ext_put(b, 3, 0, 4096, 0, to);
+	ext_repoint(b, from, to);
 	meta_xattr_put(b, 3, "user.a", xa, strlen(xa));
 	commit(b);
 }
@@ -882,12 +993,8 @@ static void assert_e0(uint64_t ino, uint32_t n, const char *xa)
 
 START_TEST(drop_keeps_what_an_earlier_epoch_reads)
 {
-	const uint64_t inos[] = { 3 };
-	struct tier_ref *dr;
 	uint64_t e[4];
-	size_t nd;
 
-	populate();
 	e[0] = make_epoch(D, HWM);
 	set_e0(1, 11, "v1");
 	e[1] = make_epoch(D, HWM);
@@ -900,33 +1007,20 @@ START_TEST(drop_keeps_what_an_earlier_epoch_reads)
 	assert_e0(S(e[2], 3), 11, "v1");
 	assert_e0(S(e[3], 3), 12, "v2");
 
-	nd = drop_epoch(e[2], &dr);	/* e2 reads what e3 read */
-	assert_refs(dr, nd, NULL, 0, "dropped with e3");
-	free(dr);
+	drop_expect(e[2], NULL, 0, "dropped with e3");	/* e2 reads what e3 read */
 	assert_e0(S(e[0], 3), 1, "1");
 	assert_e0(S(e[1], 3), 11, "v1");
 	assert_e0(S(e[3], 3), 12, "v2");
 
-	nd = drop_epoch(e[1], &dr);
-	assert_refs(dr, nd, (const uint32_t[]){ 11 }, 1, "dropped with e2");
-	free(dr);
+	drop_expect(e[1], (const uint32_t[]){ 11 }, 1, "dropped with e2");
 	assert_e0(S(e[0], 3), 1, "1");
 	assert_e0(S(e[3], 3), 12, "v2");
 
-	nd = drop_epoch(e[3], &dr);
-	assert_refs(dr, nd, (const uint32_t[]){ 12 }, 1, "dropped with e4");
-	free(dr);
+	drop_expect(e[3], (const uint32_t[]){ 12 }, 1, "dropped with e4");
 	assert_e0(S(e[0], 3), 1, "1");
 
-	nd = drop_epoch(e[0], &dr);
-	assert_refs(dr, nd, (const uint32_t[]){ 1 }, 1, "dropped with e1");
-	free(dr);
-	ck_assert_uint_eq(count_kind(META_REC_HISTORY), 0);
-	ck_assert_uint_eq(count_kind(META_REC_HISTORY_BY_DEATH), 0);
-	for (uint32_t r = 1; r <= 13; r++)
-		ck_assert_msg(space_net(r) == live_refs(inos, 1, r),
-			      "stored extent %u: net %ld, live records %ld", r, space_net(r),
-			      live_refs(inos, 1, r));
+	drop_expect(e[0], (const uint32_t[]){ 1 }, 1, "dropped with e1");
+	assert_nothing_kept(1, 13);
 }
 END_TEST
 
@@ -934,25 +1028,14 @@ END_TEST
  * it commits, no epoch lives, and nothing may stay kept for one. */
 START_TEST(drop_of_the_last_epoch_with_a_change_keeps_nothing)
 {
-	const uint64_t inos[] = { 3 };
-	struct meta_batch *b;
-	uint64_t e;
+	struct meta_batch *b = meta_batch_new();
 
-	populate();
-	e = make_epoch(D, HWM);
-	b = meta_batch_new();
-	ck_assert_int_eq(meta_epoch_drop(m, b, e), 0);
-	ext_del(b, 3, 0, 1);
-	ext_put(b, 3, 0, 4096, 0, 4);
+	ck_assert_int_eq(meta_epoch_drop(m, b, e1), 0);
+	ext_repoint(b, 1, 4);
 	put_inode(b, 3, 0100644, 777);
 	commit(b);
 	ck_assert(!meta_history_covers(m, 3));
-	ck_assert_uint_eq(count_kind(META_REC_HISTORY), 0);
-	ck_assert_uint_eq(count_kind(META_REC_HISTORY_BY_DEATH), 0);
-	for (uint32_t r = 1; r <= 4; r++)
-		ck_assert_msg(space_net(r) == live_refs(inos, 1, r),
-			      "stored extent %u: net %ld, live records %ld", r, space_net(r),
-			      live_refs(inos, 1, r));
+	assert_nothing_kept(1, 4);
 }
 END_TEST
 
@@ -961,36 +1044,27 @@ END_TEST
 START_TEST(failed_keep_leaves_nothing_and_a_retry_keeps_once)
 {
 	struct meta_batch *b;
+	struct refs kept;
 	const struct tier_ref *v;
-	size_t n, deltas0;
-	uint64_t e;
+	size_t deltas0 = space_deltas();
 
-	populate();
-	e = make_epoch(D, HWM);
-	deltas0 = space_deltas();
 	ck_assert_int_eq(failpoint_arm("history_keep:1"), 0);
 	b = meta_batch_new();
 	put_inode(b, 3, 0100644, 777);
-	ext_del(b, 3, 0, 1);
-	ext_put(b, 3, 0, 4096, 0, 4);
+	ext_repoint(b, 1, 4);
 	ext_del(b, 3, 8192, 3);
 	meta_xattr_put(b, 3, "user.a", "x", 1);
 	ck_assert_int_eq(meta_batch_commit(m, b, false), -ENOMEM);
-	n = meta_batch_kept(b, &v);
-	ck_assert_uint_eq(n, 0);
-	ck_assert_uint_eq(count_kind(META_REC_HISTORY), 0);
-	ck_assert_uint_eq(count_kind(META_REC_HISTORY_BY_DEATH), 0);
+	ck_assert_uint_eq(meta_batch_kept(b, &v), 0);
+	assert_history(0);
 	ck_assert_uint_eq(space_deltas(), deltas0);
 	assert_size(3, 12288);
-	assert_old_view(e);
+	assert_old_view(e1);
 
 	/* the same batch again (the point fired once) */
-	ck_assert_int_eq(meta_batch_commit(m, b, false), 0);
-	n = meta_batch_kept(b, &v);
-	assert_refs(v, n, (const uint32_t[]){ 1, 3 }, 2, "kept by the retry");
-	meta_batch_free(b);
-	ck_assert_uint_eq(count_kind(META_REC_HISTORY), 4);
-	ck_assert_uint_eq(count_kind(META_REC_HISTORY_BY_DEATH), 4);
+	commit_kept(b, &kept);
+	assert_refs(kept.v, kept.n, (const uint32_t[]){ 1, 3 }, 2, "kept by the retry");
+	assert_history(4);
 	/* the commit's own -1 +1 -1 and history's +1 for each of 1 and 3, once */
 	ck_assert_uint_eq(space_deltas(), deltas0 + 5);
 	ck_assert_int_eq(space_net(1), 1);	/* only history references it */
@@ -998,8 +1072,8 @@ START_TEST(failed_keep_leaves_nothing_and_a_retry_keeps_once)
 	ck_assert_int_eq(space_net(4), 1);
 	ck_assert_int_eq(space_net(2), 1);
 	assert_size(3, 777);
-	assert_size(S(e, 3), 12288);
-	assert_extents(S(e, 3), "0+4096@1:0 4096+4096@2:0 8192+4096@3:0 ");
+	assert_size(S(e1, 3), 12288);
+	assert_extents(S(e1, 3), OLD_EXTENTS);
 	assert_extents(3, "0+4096@4:0 4096+4096@2:0 ");
 }
 END_TEST
@@ -1009,16 +1083,11 @@ END_TEST
 START_TEST(keep_failing_every_time_changes_nothing)
 {
 	struct meta_batch *b;
-	size_t deltas0;
-	uint64_t e;
+	size_t deltas0 = space_deltas();
 
-	populate();
-	e = make_epoch(D, HWM);
-	deltas0 = space_deltas();
 	ck_assert_int_eq(failpoint_arm("history_keep:1+=EIO"), 0);
 	b = meta_batch_new();
-	ext_del(b, 3, 0, 1);
-	ext_put(b, 3, 0, 4096, 0, 4);
+	ext_repoint(b, 1, 4);
 	for (int i = 0; i < 3; i++)
 		ck_assert_int_eq(meta_batch_commit(m, b, false), -EIO);
 	ck_assert_uint_eq(count_kind(META_REC_HISTORY), 0);
@@ -1029,7 +1098,7 @@ START_TEST(keep_failing_every_time_changes_nothing)
 	ck_assert_uint_eq(count_kind(META_REC_HISTORY), 1);
 	ck_assert_uint_eq(space_deltas(), deltas0 + 3);
 	ck_assert_int_eq(space_net(1), 1);
-	assert_extents(S(e, 3), "0+4096@1:0 4096+4096@2:0 8192+4096@3:0 ");
+	assert_extents(S(e1, 3), OLD_EXTENTS);
 }
 END_TEST
 
@@ -1037,59 +1106,38 @@ END_TEST
  * retry keeps only in the new epoch, nothing of the failed try stays. */
 START_TEST(failed_keep_then_new_epoch_then_retry)
 {
-	const uint64_t inos[] = { 3 };
 	struct meta_batch *b;
+	struct refs kept;
 	struct tier_ref *dr;
-	const struct tier_ref *v;
-	uint64_t e1, e2;
-	size_t n;
+	uint64_t e2;
 
-	populate();
-	e1 = make_epoch(D, HWM);
 	ck_assert_int_eq(failpoint_arm("history_keep:1"), 0);
 	b = meta_batch_new();
-	ext_del(b, 3, 0, 1);
-	ext_put(b, 3, 0, 4096, 0, 4);
+	ext_repoint(b, 1, 4);
 	ck_assert_int_eq(meta_batch_commit(m, b, false), -ENOMEM);
 	e2 = make_epoch(D, HWM);
-	ck_assert_int_eq(meta_batch_commit(m, b, false), 0);
-	n = meta_batch_kept(b, &v);
-	assert_refs(v, n, (const uint32_t[]){ 1 }, 1, "kept by the retry");
-	meta_batch_free(b);
-	ck_assert_uint_eq(count_kind(META_REC_HISTORY), 1);
-	ck_assert_uint_eq(count_kind(META_REC_HISTORY_BY_DEATH), 1);
+	commit_kept(b, &kept);
+	assert_refs(kept.v, kept.n, (const uint32_t[]){ 1 }, 1, "kept by the retry");
+	assert_history(1);
 	ck_assert_int_eq(space_net(1), 1);
-	assert_extents(S(e1, 3), "0+4096@1:0 4096+4096@2:0 8192+4096@3:0 ");
-	assert_extents(S(e2, 3), "0+4096@1:0 4096+4096@2:0 8192+4096@3:0 ");
-	n = drop_epoch(e2, &dr);
+	assert_extents(S(e1, 3), OLD_EXTENTS);
+	assert_extents(S(e2, 3), OLD_EXTENTS);
+	drop_epoch(e2, &dr);
 	free(dr);
-	assert_extents(S(e1, 3), "0+4096@1:0 4096+4096@2:0 8192+4096@3:0 ");
-	n = drop_epoch(e1, &dr);
-	assert_refs(dr, n, (const uint32_t[]){ 1 }, 1, "dropped");
-	free(dr);
-	ck_assert_uint_eq(count_kind(META_REC_HISTORY), 0);
-	ck_assert_uint_eq(count_kind(META_REC_HISTORY_BY_DEATH), 0);
-	for (uint32_t r = 1; r <= 4; r++)
-		ck_assert_msg(space_net(r) == live_refs(inos, 1, r),
-			      "stored extent %u: net %ld, live records %ld", r, space_net(r),
-			      live_refs(inos, 1, r));
+	assert_extents(S(e1, 3), OLD_EXTENTS);
+	drop_expect(e1, (const uint32_t[]){ 1 }, 1, "dropped");
+	assert_nothing_kept(1, 4);
 }
 END_TEST
 
 /* meta_space_log_count counts every change logged, history's +1 too. */
 START_TEST(space_log_count_counts_the_kept_extents)
 {
-	struct meta_batch *b;
-	uint64_t c0;
-	size_t d0;
+	struct meta_batch *b = meta_batch_new();
+	uint64_t c0 = meta_space_log_count(m);
+	size_t d0 = space_deltas();
 
-	populate();
-	make_epoch(D, HWM);
-	c0 = meta_space_log_count(m);
-	d0 = space_deltas();
-	b = meta_batch_new();
-	ext_del(b, 3, 0, 1);
-	ext_put(b, 3, 0, 4096, 0, 4);
+	ext_repoint(b, 1, 4);
 	commit(b);
 	ck_assert_uint_eq(space_deltas() - d0, 3);	/* -1 +1, and history's +1 */
 	ck_assert_msg(meta_space_log_count(m) - c0 == space_deltas() - d0,
@@ -1103,23 +1151,20 @@ END_TEST
 START_TEST(change_of_a_snapshot_inode_is_erofs)
 {
 	struct meta_batch *b;
-	uint64_t e;
 	uint8_t k[8];
 
-	populate();
-	e = make_epoch(D, HWM);
 	for (int kind = 0; kind < 7; kind++) {
 		b = meta_batch_new();
 		put_inode(b, 4, 0100644, 4444);		/* a live change beside it */
 		switch (kind) {
-		case 0: put_inode(b, S(e, 3), 0100644, 1); break;
-		case 1: meta_dentry_put(b, S(e, D), "z", 1, 3, DT_REG); break;
-		case 2: ext_del(b, S(e, 3), 0, 1); break;
-		case 3: meta_xattr_put(b, S(e, 3), "user.a", "y", 1); break;
-		case 4: meta_symlink_put(b, S(e, 6), "t", 1); break;
-		case 5: meta_inline_del(b, S(e, 7)); break;
+		case 0: put_inode(b, S(e1, 3), 0100644, 1); break;
+		case 1: meta_dentry_put(b, S(e1, D), "z", 1, 3, DT_REG); break;
+		case 2: ext_del(b, S(e1, 3), 0, 1); break;
+		case 3: meta_xattr_put(b, S(e1, 3), "user.a", "y", 1); break;
+		case 4: meta_symlink_put(b, S(e1, 6), "t", 1); break;
+		case 5: meta_inline_del(b, S(e1, 7)); break;
 		case 6:
-			key_put_u64(k, S(e, 3));
+			key_put_u64(k, S(e1, 3));
 			meta_rec_put(b, META_REC_CONTENT_HASH, k, 8, "h", 1);
 			break;
 		}
@@ -1128,7 +1173,7 @@ START_TEST(change_of_a_snapshot_inode_is_erofs)
 	}
 	assert_size(4, 4);
 	ck_assert_uint_eq(count_kind(META_REC_HISTORY), 0);
-	assert_old_view(e);
+	assert_old_view(e1);
 }
 END_TEST
 
@@ -1138,26 +1183,24 @@ START_TEST(epochs_and_views_survive_reopen)
 {
 	struct meta_epoch ep;
 	struct refs kept;
-	uint64_t e, e2;
+	uint64_t e2;
 
-	populate();
-	e = make_epoch(D, HWM);
 	change_all(&kept);
 	reopen();
-	ck_assert_int_eq(meta_epoch_get(m, e, &ep), 0);
-	ck_assert_uint_eq(ep.epoch, e);
+	ck_assert_int_eq(meta_epoch_get(m, e1, &ep), 0);
+	ck_assert_uint_eq(ep.epoch, e1);
 	ck_assert_uint_eq(ep.hwm, HWM);
 	ck_assert_uint_eq(ep.ds, D);
 	ck_assert(meta_history_covers(m, HWM));
-	assert_old_view(e);
+	assert_old_view(e1);
 	assert_new_live();
 	/* the epoch counter went on: a new one is another epoch */
 	e2 = make_epoch(D, 10);
-	ck_assert_uint_gt(e2, e);
+	ck_assert_uint_gt(e2, e1);
 	reopen();
 	ck_assert_int_eq(meta_epoch_get(m, e2, &ep), 0);
 	ck_assert_uint_eq(ep.hwm, 10);
-	assert_old_view(e);
+	assert_old_view(e1);
 	assert_size(S(e2, 10), 10);
 	assert_size(S(e2, 3), 99999);
 }
@@ -1167,33 +1210,23 @@ END_TEST
 
 START_TEST(view_of_a_dropped_epoch_is_enoent)
 {
-	struct tier_ref *dr;
+	struct meta_batch *b;
 	struct refs kept;
-	uint64_t e;
-	size_t nd;
 
-	populate();
-	e = make_epoch(D, HWM);
 	change_all(&kept);
-	nd = drop_epoch(e, &dr);
-	assert_refs(dr, nd, (const uint32_t[]){ 1, 2, 3 }, 3, "dropped");
-	free(dr);
-	assert_gone(e);
-	ck_assert_uint_eq(count_kind(META_REC_HISTORY), 0);
-	ck_assert_uint_eq(count_kind(META_REC_HISTORY_BY_DEATH), 0);
+	drop_expect(e1, (const uint32_t[]){ 1, 2, 3 }, 3, "dropped");
+	assert_gone(e1);
+	assert_history(0);
 	ck_assert_int_eq(space_net(1), 0);
 	ck_assert_int_eq(space_net(2), 2);
 	ck_assert_int_eq(space_net(3), 0);
 	ck_assert_int_eq(space_net(4), 1);
 	/* dropping it again: not live */
-	{
-		struct meta_batch *b = meta_batch_new();
-
-		ck_assert_int_eq(meta_epoch_drop(m, b, e), -ENOENT);
-		meta_batch_free(b);
-	}
+	b = meta_batch_new();
+	ck_assert_int_eq(meta_epoch_drop(m, b, e1), -ENOENT);
+	meta_batch_free(b);
 	reopen();
-	assert_gone(e);
+	assert_gone(e1);
 	assert_new_live();
 }
 END_TEST
@@ -1216,26 +1249,35 @@ END_TEST
 
 /* --- suite ------------------------------------------------------------------ */
 
+/* Three test cases by what the store holds when a test starts: nothing,
+ * populate's records, or those and the epoch e1 over them. */
 static Suite *history_suite(void)
 {
 	Suite *s = suite_create("history");
-	TCase *tc = tcase_create("history");
+	TCase *empty = tcase_create("empty");
+	TCase *populated = tcase_create("populated");
+	TCase *epoch = tcase_create("epoch");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, one_epoch_views_every_kind_as_it_was);
-	tcase_add_test(tc, three_epochs_interleaved_then_dropped);
-	tcase_add_test(tc, three_epochs_dropped_newest_first);
-	tcase_add_test(tc, drop_keeps_what_an_earlier_epoch_reads);
-	tcase_add_test(tc, drop_of_the_last_epoch_with_a_change_keeps_nothing);
-	tcase_add_test(tc, failed_keep_leaves_nothing_and_a_retry_keeps_once);
-	tcase_add_test(tc, failed_keep_then_new_epoch_then_retry);
-	tcase_add_test(tc, space_log_count_counts_the_kept_extents);
-	tcase_add_test(tc, keep_failing_every_time_changes_nothing);
-	tcase_add_test(tc, change_of_a_snapshot_inode_is_erofs);
-	tcase_add_test(tc, epochs_and_views_survive_reopen);
-	tcase_add_test(tc, view_of_a_dropped_epoch_is_enoent);
-	tcase_add_test(tc, epoch_create_with_too_large_hwm_is_eoverflow);
-	suite_add_tcase(s, tc);
+	tcase_add_checked_fixture(empty, setup, teardown);
+	tcase_add_checked_fixture(populated, setup_populated, teardown);
+	tcase_add_checked_fixture(epoch, setup_epoch, teardown);
+	tcase_add_test(populated, one_epoch_views_every_kind_as_it_was);
+	tcase_add_test(populated, three_epochs_interleaved_then_dropped);
+	tcase_add_test(populated, three_epochs_dropped_newest_first);
+	tcase_add_test(populated, drop_keeps_what_an_earlier_epoch_reads);
+	tcase_add_test(populated, drop_with_two_later_epochs_stops_at_the_nearest);
+	tcase_add_test(epoch, drop_of_the_last_epoch_with_a_change_keeps_nothing);
+	tcase_add_test(epoch, failed_keep_leaves_nothing_and_a_retry_keeps_once);
+	tcase_add_test(epoch, failed_keep_then_new_epoch_then_retry);
+	tcase_add_test(epoch, space_log_count_counts_the_kept_extents);
+	tcase_add_test(epoch, keep_failing_every_time_changes_nothing);
+	tcase_add_test(epoch, change_of_a_snapshot_inode_is_erofs);
+	tcase_add_test(epoch, epochs_and_views_survive_reopen);
+	tcase_add_test(epoch, view_of_a_dropped_epoch_is_enoent);
+	tcase_add_test(empty, epoch_create_with_too_large_hwm_is_eoverflow);
+	suite_add_tcase(s, populated);
+	suite_add_tcase(s, epoch);
+	suite_add_tcase(s, empty);
 	return s;
 }
 
