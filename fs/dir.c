@@ -21,10 +21,12 @@
 #include "fs/journal.h"
 #include "fs/virt.h"
 #include "fs/ops.h"
+#include "tier/failpoint.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Snapshot trees never change: the kernel may keep their names and
  * attributes for a day (rmdir of the snapshot goes through the kernel,
@@ -125,6 +127,8 @@ static void do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ENAMETOOLONG);
 		return;
 	}
+	if (failpoint("lookup_slow", EAGAIN))
+		sleep(2);	/* a lookup that waits, as on a busy lock */
 	rc = virt_is(parent) ? virt_access(fs, req, parent, false) : 0;
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);

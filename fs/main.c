@@ -10,6 +10,8 @@
 #include "fs/inval.h"
 #include "fs/lineage.h"
 #include "fs/inode.h"
+#include "fs/data.h"
+#include "fs/loop.h"
 #include "fs/hooks.h"
 #include "fs/content.h"
 #include "fs/prealloc.h"
@@ -600,15 +602,17 @@ static int serve(struct cmdline *c, struct fs *fs, struct fuse_session *se)
 	bool stuck;
 	int rc;
 
-	if (c->opt.single) {
-		rc = fuse_session_loop(se);
-	} else {
-		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+	rc = c->opt.single ? fuse_session_loop(se) : fs_loop(se, c->opt.max_threads);
+	/* Ended by a signal, the loop may leave releases unread: bytes that
+	 * writers buffered (close() has returned) are stored now. */
+	if (!fs->opt.store_ro && !c->follow) {
+		int r = fs_flush_buffered(fs);
 
-		fuse_loop_cfg_set_max_threads(cfg, c->opt.max_threads);
-		fuse_loop_cfg_set_idle_threads(cfg, c->opt.max_threads);
-		rc = fuse_session_loop_mt(se, cfg);
-		fuse_loop_cfg_destroy(cfg);
+		if (r == 0)
+			r = fs_sync(fs, NULL);
+		if (r < 0)
+			log_err("storing what open files buffered at exit failed: %s",
+				strerror(-r));
 	}
 	/* The invalidation thread sends to the session: it ends first.  If it
 	 * is stuck in the kernel, the session stays (the process exits). */

@@ -19,43 +19,13 @@
 /* The store format that epoch snapshots need (meta/history.c). */
 #define FORMAT_EPOCHS	3
 
-static bool dirty_file(const struct inode *in, void *ctx)
-{
-	(void)ctx;
-	return S_ISREG(in->attr.mode) && in->wb_dirty && !meta_ino_is_snap(in->ino);
-}
-
-/* Store what open files hold buffered (whole write() calls): an epoch
- * sees the store. */
-static int flush_dirty(struct fs *fs)
-{
-	struct inode **v;
-	size_t n;
-	int rc = inode_collect(fs, dirty_file, NULL, &v, &n);
-
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < n; i++) {
-		int r;
-
-		pthread_rwlock_wrlock(&v[i]->lock);
-		r = fs_flush(fs, v[i]);
-		pthread_rwlock_unlock(&v[i]->lock);
-		if (r < 0 && rc == 0)
-			rc = r;
-		inode_put(fs, v[i]);
-	}
-	free(v);
-	return rc;
-}
-
 int snapshot_epoch_make(struct fs *fs, struct meta_batch *b, uint64_t ds, struct snaprec *r)
 {
 	uint64_t e;
 	int rc = failpoint("snapshot_epoch", EOVERFLOW);	/* tests: the copy */
 
 	if (rc == 0)
-		rc = flush_dirty(fs);
+		rc = fs_flush_buffered(fs);	/* an epoch sees the store */
 	if (rc == 0)
 		rc = meta_epoch_create(fs->meta, b, ds, fs_ino_hwm(fs), r->time, &e);
 	if (rc == 0 && fs->store->format < FORMAT_EPOCHS)

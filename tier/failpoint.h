@@ -26,7 +26,8 @@
  * snapshot is made as a copy instead of an epoch, EOVERFLOW), vhash_thread
  * (the thread of a big session's SHA-256 cannot start, EAGAIN: the writer
  * hashes), vhash_queue (the memory for a write queued for that thread,
- * ENOMEM: the writer hashes it).
+ * ENOMEM: the writer hashes it), lookup_slow (a lookup waits 2 s, as
+ * on a lock a slow request holds).
  * Lives in tier/ with log.h, the lowest layer, so that every layer uses it.
  */
 #ifndef AIFS_FAILPOINT_H

@@ -3,13 +3,15 @@
 
 import errno
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 
 sys.dont_write_bytecode = True     # keep the source tree free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (AIFS_BIN, AIFSCTL_BIN, Fail, Store, check, data, eq, force_unmount,  # noqa: E402
+from harness import (AIFS_BIN, AIFSCTL_BIN, Fail, Skip, Store, check, data, eq, force_unmount,  # noqa: E402
                      main, mounted, raises, read_all, run, same_bytes, skip_native, test,
                      write_file)
 
@@ -98,6 +100,77 @@ def mount_right_after_umount_waits_for_previous_daemon():
         with open(s.log, "rb") as f:
             log = f.read().decode("utf-8", "replace")
         check("already in use" not in log, "daemon log: expected no 'already in use', saw %s" % s.log_tail())
+
+
+@test
+def sigterm_unmounts_and_keeps_what_was_written():
+    """SIGTERM ends the daemon as an unmount does: the request loop stops
+    (its reader is in read()), the store is closed, the mount goes."""
+    skip_native()
+    with Store() as s:
+        for i in range(3):
+            content = data(("term", i), 300000)
+            write_file(os.path.join(s.mnt, "f%d" % i), content)
+            s.proc.send_signal(signal.SIGTERM)
+            try:
+                code = s.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                raise Fail("round %d: daemon still running 20 s after SIGTERM" % i)
+            eq(code, 0, "round %d: exit code after SIGTERM" % i)
+            check(not mounted(s.mnt), "round %d: %s still mounted after SIGTERM" % (i, s.mnt))
+            s.proc = None
+            s.mount()
+            same_bytes(read_all(os.path.join(s.mnt, "f%d" % i)), content,
+                       "round %d: content after SIGTERM and remount" % i)
+
+
+@test
+def a_lookup_that_waits_does_not_hold_up_the_others():
+    """The reader of requests answers quick ones itself; when one of them
+    waits (the fail point lookup_slow sleeps 2 s in a lookup, as on a busy
+    lock), another worker takes over reading, so lookups of other names,
+    creates and reads finish while it still waits.  (They are made in
+    another directory: the kernel holds a lookup's directory meanwhile.)"""
+    skip_native()
+    with Store() as s:
+        d, d2 = os.path.join(s.mnt, "dir"), os.path.join(s.mnt, "dir2")
+        os.mkdir(d)
+        os.mkdir(d2)
+        write_file(os.path.join(d2, "old"), b"x" * 5000)
+        for attempt in range(5):
+            try:
+                os.setxattr(s.mnt, "user.aifs.failpoints", b"lookup_slow:1")
+            except OSError as e:
+                if e.errno == errno.EOPNOTSUPP:
+                    raise Skip("aifs built without fail points")
+                raise
+            done = {}
+
+            def slow():
+                t = time.monotonic()
+                try:
+                    os.stat(os.path.join(d, "slow-%d" % attempt))
+                except FileNotFoundError:
+                    pass
+                done["slow"] = (t, time.monotonic())
+
+            th = threading.Thread(target=slow)
+            th.start()
+            time.sleep(0.3)
+            for i in range(50):
+                check(not os.path.exists(os.path.join(d2, "no-%d-%d" % (attempt, i))),
+                      "lookup of a name never made")
+                write_file(os.path.join(d2, "new-%d-%d" % (attempt, i)), b"%d" % i)
+            eq(read_all(os.path.join(d2, "old")), b"x" * 5000, "content read meanwhile")
+            others = time.monotonic()
+            th.join()
+            began, ended = done["slow"]
+            if ended - began < 1.5:
+                continue        # another lookup took the fail point: arm it again
+            check(others < ended, "50 lookups and creates finished only after the lookup "
+                  "that waited (%.2f s after it)" % (others - ended))
+            return
+        raise Fail("the fail point lookup_slow never made the test's lookup wait")
 
 
 @test
