@@ -170,49 +170,6 @@ int meta_extent_ref(const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen
 	return rc;
 }
 
-/* --- epoch snapshot views (history.c keeps what they read) ------------- */
-
-/* The epoch of snapshot inode INO if it is live; -ENOENT if it is not. */
-static int view_epoch(struct meta *m, uint64_t ino, struct meta_epoch *ep)
-{
-	int rc = meta_epoch_get(m, meta_snap_epoch(ino), ep);
-
-	return rc == 0 && meta_snap_live(ino) > ep->hwm ? -ENOENT : rc;
-}
-
-/* Record KIND | live ino of INO | NAME (LEN bytes) at INO's epoch. */
-static int view_get(struct meta *m, uint8_t kind, uint64_t ino, const char *name, size_t len,
-		    void **val, size_t *vlen)
-{
-	struct meta_epoch ep;
-	uint8_t k[KEY_MAX];
-	size_t klen;
-	int rc = view_epoch(m, ino, &ep);
-
-	if (rc)
-		return rc;
-	klen = name ? key_ino_name(k, kind, meta_snap_live(ino), name, len)
-		    : key_ino(k, kind, meta_snap_live(ino));
-	return hist_view_get(m, k, klen, ep.epoch, val, vlen);
-}
-
-/* Each record KIND | live ino of INO | ... at INO's epoch, after AFTER. */
-static int view_foreach(struct meta *m, uint8_t kind, uint64_t ino, const char *after,
-			size_t alen,
-			int (*fn)(void *ctx, const uint8_t *k, size_t klen,
-				  const uint8_t *v, size_t vlen),
-			void *ctx)
-{
-	struct meta_epoch ep;
-	uint8_t prefix[KEY_MAX];
-	int rc = view_epoch(m, ino, &ep);
-
-	if (rc)
-		return rc;
-	return hist_view_foreach(m, prefix, key_ino(prefix, kind, meta_snap_live(ino)),
-				 (const uint8_t *)after, alen, ep.epoch, fn, ctx);
-}
-
 /* --- record helpers ----------------------------------------------------- */
 
 /* Put / delete the record "KIND | INO". */
@@ -271,7 +228,7 @@ static int inode_view(struct meta *m, uint64_t ino, struct meta_inode *out)
 	uint8_t k[KEY_MAX];
 	size_t klen, vlen;
 	void *v;
-	int rc = view_epoch(m, ino, &ep);
+	int rc = hist_snap_epoch(m, ino, &ep);
 
 	if (rc)
 		return rc;
@@ -376,7 +333,7 @@ int meta_dentry_get(struct meta *m, uint64_t parent, const char *name, size_t le
 		void *v;
 		size_t vlen;
 
-		rc = view_get(m, META_REC_DENTRY, parent, name, len, &v, &vlen);
+		rc = hist_snap_get(m, META_REC_DENTRY, parent, name, len, &v, &vlen);
 		if (rc)
 			return rc;
 		klen = key_ino_name(k, META_REC_DENTRY, meta_snap_live(parent), name, len);
@@ -451,8 +408,8 @@ int meta_dentry_foreach(struct meta *m, uint64_t parent, const char *after,
 	if (meta_ino_is_snap(parent)) {
 		struct dentry_view d = { meta_snap_epoch(parent), fn, ctx };
 
-		return view_foreach(m, META_REC_DENTRY, parent, after, after_len,
-				    dentry_view_cb, &d);
+		return hist_snap_foreach(m, META_REC_DENTRY, parent, after, after_len,
+					 dentry_view_cb, &d);
 	}
 	if (after) {
 		/* The smallest key above "parent|after" is "parent|after|0". */
@@ -489,7 +446,7 @@ int meta_dir_empty(struct meta *m, uint64_t parent)
 	int rc;
 
 	if (meta_ino_is_snap(parent)) {
-		rc = view_foreach(m, META_REC_DENTRY, parent, NULL, 0, first_cb, NULL);
+		rc = hist_snap_foreach(m, META_REC_DENTRY, parent, NULL, 0, first_cb, NULL);
 		return rc < 0 ? rc : rc == 0;
 	}
 	rc = db_cur_open(&c, m, prefix, plen, prefix, plen);
@@ -531,7 +488,7 @@ int meta_extent_foreach(struct meta *m, uint64_t ino,
 	if (meta_ino_is_snap(ino)) {
 		struct extent_view x = { fn, ctx };
 
-		return view_foreach(m, META_REC_EXTENT, ino, NULL, 0, extent_view_cb, &x);
+		return hist_snap_foreach(m, META_REC_EXTENT, ino, NULL, 0, extent_view_cb, &x);
 	}
 	rc = db_cur_open(&c, m, prefix, plen, prefix, plen);
 	if (rc)
@@ -609,7 +566,7 @@ int meta_xattr_get(struct meta *m, uint64_t ino, const char *name,
 	/* What getxattr(2) answers for a name longer than XATTR_NAME_MAX. */
 	if (nlen > META_NAME_MAX)
 		return -ERANGE;
-	rc = meta_ino_is_snap(ino) ? view_get(m, META_REC_XATTR, ino, name, nlen, val, len) :
+	rc = meta_ino_is_snap(ino) ? hist_snap_get(m, META_REC_XATTR, ino, name, nlen, val, len) :
 	     db_get_copy(m, k, key_ino_name(k, META_REC_XATTR, ino, name, nlen), val, len);
 	return rc == -ENOENT ? -ENODATA : rc;
 }
@@ -661,7 +618,7 @@ int meta_xattr_foreach(struct meta *m, uint64_t ino,
 	if (meta_ino_is_snap(ino)) {
 		struct xattr_view x = { fn, ctx };
 
-		return view_foreach(m, META_REC_XATTR, ino, NULL, 0, xattr_view_cb, &x);
+		return hist_snap_foreach(m, META_REC_XATTR, ino, NULL, 0, xattr_view_cb, &x);
 	}
 	rc = db_cur_open(&c, m, prefix, plen, prefix, plen);
 	if (rc)
@@ -689,7 +646,7 @@ int meta_symlink_get(struct meta *m, uint64_t ino, char **target, size_t *len)
 {
 	uint8_t k[KEY_MAX];
 	void *v;
-	int rc = meta_ino_is_snap(ino) ? view_get(m, META_REC_SYMLINK, ino, NULL, 0, &v, len) :
+	int rc = meta_ino_is_snap(ino) ? hist_snap_get(m, META_REC_SYMLINK, ino, NULL, 0, &v, len) :
 		 db_get_copy(m, k, key_ino(k, META_REC_SYMLINK, ino), &v, len);
 
 	if (rc == 0)
@@ -707,7 +664,7 @@ int meta_inline_get(struct meta *m, uint64_t ino, void **data, size_t *len)
 	uint8_t k[KEY_MAX];
 
 	if (meta_ino_is_snap(ino))
-		return view_get(m, META_REC_INLINE, ino, NULL, 0, data, len);
+		return hist_snap_get(m, META_REC_INLINE, ino, NULL, 0, data, len);
 	return db_get_copy(m, k, key_ino(k, META_REC_INLINE, ino), data, len);
 }
 
@@ -811,7 +768,7 @@ int meta_rec_get(struct meta *m, uint8_t kind, const void *key, size_t klen,
 		struct meta_epoch ep;
 		uint8_t kb[KEY_MAX];
 
-		rc = view_epoch(m, ino, &ep);
+		rc = hist_snap_epoch(m, ino, &ep);
 		if (rc)
 			return rc;
 		kb[0] = kind;
