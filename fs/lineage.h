@@ -8,8 +8,8 @@
  * The same name chosen by two users makes two jobs.  The user is the one
  * the kernel names in the request.
  *
- * Layer: feature (lineage: linserve.c, linjob.c, lineage.c, each calling
- * only those before it), over versions, snapshots and the core; it learns
+ * Layer: feature (lineage: linserve.c, linjob.c, lineage.c, linattach.c,
+ * each calling only those before it), over versions, snapshots and the core; it learns
  * of opens and commits through the hooks (hooks.h) and version_events.
  */
 #ifndef AIFS_FS_LINEAGE_H

@@ -1,4 +1,5 @@
-/* lineage_priv.h — what lineage.c, linjob.c and linserve.c share (fs/ only).
+/* lineage_priv.h — what lineage.c, linattach.c, linjob.c and linserve.c share
+ * (fs/ only).
  *
  * Layer: private to the lineage feature.
  */
@@ -63,6 +64,12 @@ void lin_cmdline(uint32_t pid, char *buf, size_t len);
 /* Whether the job of 'j' record VAL has ended for good: a session job whose
  * boot is over or whose session leader has exited.  Named jobs never end. */
 bool lin_job_ended(const uint8_t *val, size_t vlen);
+
+/* lineage.c — the sources jobs read. */
+/* Once per process: lin_boot_init. */
+extern pthread_once_t lin_boot_once;
+/* Store (job J, source S) as its 'U' record into B. */
+void lin_src_put(struct meta_batch *b, const struct ljob *j, const struct lsrc *s);
 
 /* linserve.c — JSON text and records. */
 /* A SHA-256 as a JSON string, or null when SHA is NULL. */

@@ -1,5 +1,5 @@
 /* space.h — who references which stored extent, and giving space back
- * (space.c).
+ * (space.c; the sweep of bytes no extent covers: spacesweep.c).
  *
  * A record referencing an extent is counted with space_ref and uncounted
  * with space_unref; when no record references an extent any more, its

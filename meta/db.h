@@ -100,6 +100,19 @@ int hist_view_foreach(struct meta *m, const uint8_t *prefix, size_t plen,
 		      int (*fn)(void *ctx, const uint8_t *k, size_t klen,
 				const uint8_t *v, size_t vlen),
 		      void *ctx);
+/* The epoch of snapshot inode INO if it is live; -ENOENT if it is not. */
+int hist_snap_epoch(struct meta *m, uint64_t ino, struct meta_epoch *ep);
+/* Record KIND | live ino of INO | NAME (LEN bytes; NULL: none) at the epoch
+ * of snapshot inode INO, as hist_view_get. */
+int hist_snap_get(struct meta *m, uint8_t kind, uint64_t ino, const char *name, size_t len,
+		  void **val, size_t *vlen);
+/* Each record KIND | live ino of INO | ... at the epoch of snapshot inode
+ * INO, after AFTER, as hist_view_foreach. */
+int hist_snap_foreach(struct meta *m, uint8_t kind, uint64_t ino, const char *after,
+		      size_t alen,
+		      int (*fn)(void *ctx, const uint8_t *k, size_t klen,
+				const uint8_t *v, size_t vlen),
+		      void *ctx);
 
 /* --- point reads ------------------------------------------------------- */
 

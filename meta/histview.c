@@ -1,8 +1,9 @@
 /* histview.c — reading the records of an epoch snapshot: a record's value
  * at an epoch (hist_view_get), the records under a prefix at an epoch, in
- * key order (hist_view_foreach), for meta.c's readers of snapshot inodes;
- * and every extent history references (meta_history_extent_foreach), for
- * the space counts, fsck and gc.
+ * key order (hist_view_foreach), and the same for a snapshot inode, at its
+ * snapshot's epoch (hist_snap_get, hist_snap_foreach), for meta.c's readers
+ * of snapshot inodes; and every extent history references
+ * (meta_history_extent_foreach), for the space counts, fsck and gc.
  *
  * Reads take no lock of history.c's: what they see of an epoch is settled
  * by the order in which they read the live record and its history (below).
@@ -185,6 +186,47 @@ int hist_view_foreach(struct meta *m, const uint8_t *prefix, size_t plen,
 	free(val);
 	rc = db_cur_close(&hc, rc);
 	return db_cur_close(&live, rc);
+}
+
+/* The epoch of snapshot inode INO if it is live; -ENOENT if it is not. */
+int hist_snap_epoch(struct meta *m, uint64_t ino, struct meta_epoch *ep)
+{
+	int rc = meta_epoch_get(m, meta_snap_epoch(ino), ep);
+
+	return rc == 0 && meta_snap_live(ino) > ep->hwm ? -ENOENT : rc;
+}
+
+/* Record KIND | live ino of INO | NAME (LEN bytes) at INO's epoch. */
+int hist_snap_get(struct meta *m, uint8_t kind, uint64_t ino, const char *name, size_t len,
+		  void **val, size_t *vlen)
+{
+	struct meta_epoch ep;
+	uint8_t k[KEY_MAX];
+	size_t klen;
+	int rc = hist_snap_epoch(m, ino, &ep);
+
+	if (rc)
+		return rc;
+	klen = name ? key_ino_name(k, kind, meta_snap_live(ino), name, len)
+		    : key_ino(k, kind, meta_snap_live(ino));
+	return hist_view_get(m, k, klen, ep.epoch, val, vlen);
+}
+
+/* Each record KIND | live ino of INO | ... at INO's epoch, after AFTER. */
+int hist_snap_foreach(struct meta *m, uint8_t kind, uint64_t ino, const char *after,
+		      size_t alen,
+		      int (*fn)(void *ctx, const uint8_t *k, size_t klen,
+				const uint8_t *v, size_t vlen),
+		      void *ctx)
+{
+	struct meta_epoch ep;
+	uint8_t prefix[KEY_MAX];
+	int rc = hist_snap_epoch(m, ino, &ep);
+
+	if (rc)
+		return rc;
+	return hist_view_foreach(m, prefix, key_ino(prefix, kind, meta_snap_live(ino)),
+				 (const uint8_t *)after, alen, ep.epoch, fn, ctx);
 }
 
 int meta_history_extent_foreach(struct meta *m,

@@ -170,49 +170,6 @@ int meta_extent_ref(const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen
 	return rc;
 }
 
-/* --- epoch snapshot views (history.c keeps what they read) ------------- */
-
-/* The epoch of snapshot inode INO if it is live; -ENOENT if it is not. */
-static int view_epoch(struct meta *m, uint64_t ino, struct meta_epoch *ep)
-{
-	int rc = meta_epoch_get(m, meta_snap_epoch(ino), ep);
-
-	return rc == 0 && meta_snap_live(ino) > ep->hwm ? -ENOENT : rc;
-}
-
-/* Record KIND | live ino of INO | NAME (LEN bytes) at INO's epoch. */
-static int view_get(struct meta *m, uint8_t kind, uint64_t ino, const char *name, size_t len,
-		    void **val, size_t *vlen)
-{
-	struct meta_epoch ep;
-	uint8_t k[KEY_MAX];
-	size_t klen;
-	int rc = view_epoch(m, ino, &ep);
-
-	if (rc)
-		return rc;
-	klen = name ? key_ino_name(k, kind, meta_snap_live(ino), name, len)
-		    : key_ino(k, kind, meta_snap_live(ino));
-	return hist_view_get(m, k, klen, ep.epoch, val, vlen);
-}
-
-/* Each record KIND | live ino of INO | ... at INO's epoch, after AFTER. */
-static int view_foreach(struct meta *m, uint8_t kind, uint64_t ino, const char *after,
-			size_t alen,
-			int (*fn)(void *ctx, const uint8_t *k, size_t klen,
-				  const uint8_t *v, size_t vlen),
-			void *ctx)
-{
-	struct meta_epoch ep;
-	uint8_t prefix[KEY_MAX];
-	int rc = view_epoch(m, ino, &ep);
-
-	if (rc)
-		return rc;
-	return hist_view_foreach(m, prefix, key_ino(prefix, kind, meta_snap_live(ino)),
-				 (const uint8_t *)after, alen, ep.epoch, fn, ctx);
-}
-
 /* --- record helpers ----------------------------------------------------- */
 
 /* Put / delete the record "KIND | INO". */
@@ -271,7 +228,7 @@ static int inode_view(struct meta *m, uint64_t ino, struct meta_inode *out)
 	uint8_t k[KEY_MAX];
 	size_t klen, vlen;
 	void *v;
-	int rc = view_epoch(m, ino, &ep);
+	int rc = hist_snap_epoch(m, ino, &ep);
 
 	if (rc)
 		return rc;
@@ -376,7 +333,7 @@ int meta_dentry_get(struct meta *m, uint64_t parent, const char *name, size_t le
 		void *v;
 		size_t vlen;
 
-		rc = view_get(m, META_REC_DENTRY, parent, name, len, &v, &vlen);
+		rc = hist_snap_get(m, META_REC_DENTRY, parent, name, len, &v, &vlen);
 		if (rc)
 			return rc;
 		klen = key_ino_name(k, META_REC_DENTRY, meta_snap_live(parent), name, len);
@@ -451,8 +408,8 @@ int meta_dentry_foreach(struct meta *m, uint64_t parent, const char *after,
 	if (meta_ino_is_snap(parent)) {
 		struct dentry_view d = { meta_snap_epoch(parent), fn, ctx };
 
-		return view_foreach(m, META_REC_DENTRY, parent, after, after_len,
-				    dentry_view_cb, &d);
+		return hist_snap_foreach(m, META_REC_DENTRY, parent, after, after_len,
+					 dentry_view_cb, &d);
 	}
 	if (after) {
 		/* The smallest key above "parent|after" is "parent|after|0". */
@@ -489,7 +446,7 @@ int meta_dir_empty(struct meta *m, uint64_t parent)
 	int rc;
 
 	if (meta_ino_is_snap(parent)) {
-		rc = view_foreach(m, META_REC_DENTRY, parent, NULL, 0, first_cb, NULL);
+		rc = hist_snap_foreach(m, META_REC_DENTRY, parent, NULL, 0, first_cb, NULL);
 		return rc < 0 ? rc : rc == 0;
 	}
 	rc = db_cur_open(&c, m, prefix, plen, prefix, plen);
@@ -531,7 +488,7 @@ int meta_extent_foreach(struct meta *m, uint64_t ino,
 	if (meta_ino_is_snap(ino)) {
 		struct extent_view x = { fn, ctx };
 
-		return view_foreach(m, META_REC_EXTENT, ino, NULL, 0, extent_view_cb, &x);
+		return hist_snap_foreach(m, META_REC_EXTENT, ino, NULL, 0, extent_view_cb, &x);
 	}
 	rc = db_cur_open(&c, m, prefix, plen, prefix, plen);
 	if (rc)
@@ -609,7 +566,7 @@ int meta_xattr_get(struct meta *m, uint64_t ino, const char *name,
 	/* What getxattr(2) answers for a name longer than XATTR_NAME_MAX. */
 	if (nlen > META_NAME_MAX)
 		return -ERANGE;
-	rc = meta_ino_is_snap(ino) ? view_get(m, META_REC_XATTR, ino, name, nlen, val, len) :
+	rc = meta_ino_is_snap(ino) ? hist_snap_get(m, META_REC_XATTR, ino, name, nlen, val, len) :
 	     db_get_copy(m, k, key_ino_name(k, META_REC_XATTR, ino, name, nlen), val, len);
 	return rc == -ENOENT ? -ENODATA : rc;
 }
@@ -661,7 +618,7 @@ int meta_xattr_foreach(struct meta *m, uint64_t ino,
 	if (meta_ino_is_snap(ino)) {
 		struct xattr_view x = { fn, ctx };
 
-		return view_foreach(m, META_REC_XATTR, ino, NULL, 0, xattr_view_cb, &x);
+		return hist_snap_foreach(m, META_REC_XATTR, ino, NULL, 0, xattr_view_cb, &x);
 	}
 	rc = db_cur_open(&c, m, prefix, plen, prefix, plen);
 	if (rc)
@@ -689,7 +646,7 @@ int meta_symlink_get(struct meta *m, uint64_t ino, char **target, size_t *len)
 {
 	uint8_t k[KEY_MAX];
 	void *v;
-	int rc = meta_ino_is_snap(ino) ? view_get(m, META_REC_SYMLINK, ino, NULL, 0, &v, len) :
+	int rc = meta_ino_is_snap(ino) ? hist_snap_get(m, META_REC_SYMLINK, ino, NULL, 0, &v, len) :
 		 db_get_copy(m, k, key_ino(k, META_REC_SYMLINK, ino), &v, len);
 
 	if (rc == 0)
@@ -707,7 +664,7 @@ int meta_inline_get(struct meta *m, uint64_t ino, void **data, size_t *len)
 	uint8_t k[KEY_MAX];
 
 	if (meta_ino_is_snap(ino))
-		return view_get(m, META_REC_INLINE, ino, NULL, 0, data, len);
+		return hist_snap_get(m, META_REC_INLINE, ino, NULL, 0, data, len);
 	return db_get_copy(m, k, key_ino(k, META_REC_INLINE, ino), data, len);
 }
 
@@ -768,148 +725,6 @@ void meta_inode_purge(struct meta *m, struct meta_batch *b, uint64_t ino)
 {
 	meta_inode_purge_some(m, b, ino, META_PURGE_EXTENTS | META_PURGE_XATTRS |
 			      META_PURGE_SYMLINK | META_PURGE_INLINE | META_PURGE_ORPHAN);
-}
-
-/* --- generic records --------------------------------------------------- */
-
-/* Refuse KIND if it is one of meta.c's own kinds (records.h): log it,
- * return true. */
-static bool rec_refused(uint8_t kind, const char *op)
-{
-	const struct meta_rec_kind *k = meta_rec_kind_of(kind);
-
-	if (!k || strncmp(k->owner, "meta/", 5))
-		return false;
-	log_err("meta: %s of reserved record kind '%c' refused", op, kind);
-	return true;
-}
-
-/* "KIND | KEY" in a malloc'd buffer (generic keys have no length bound). */
-static uint8_t *rec_key(uint8_t kind, const void *key, size_t klen)
-{
-	uint8_t *k = malloc(1 + klen);
-
-	if (k) {
-		k[0] = kind;
-		if (klen)
-			memcpy(k + 1, key, klen);
-	}
-	return k;
-}
-
-int meta_rec_get(struct meta *m, uint8_t kind, const void *key, size_t klen,
-		 void **val, size_t *vlen)
-{
-	uint8_t *k;
-	int rc;
-
-	if (rec_refused(kind, "rec get"))
-		return -EINVAL;
-	if (meta_hist_kind(kind) && klen >= 8 && klen <= KEY_MAX - 1 &&
-	    meta_ino_is_snap(key_get_u64(key))) {
-		uint64_t ino = key_get_u64(key);
-		struct meta_epoch ep;
-		uint8_t kb[KEY_MAX];
-
-		rc = view_epoch(m, ino, &ep);
-		if (rc)
-			return rc;
-		kb[0] = kind;
-		key_put_u64(kb + 1, meta_snap_live(ino));
-		memcpy(kb + 9, (const uint8_t *)key + 8, klen - 8);
-		return hist_view_get(m, kb, 1 + klen, ep.epoch, val, vlen);
-	}
-	k = rec_key(kind, key, klen);
-	rc = k ? db_get_copy(m, k, 1 + klen, val, vlen) : -ENOMEM;
-	free(k);
-	return rc;
-}
-
-void meta_rec_put(struct meta_batch *b, uint8_t kind, const void *key, size_t klen,
-		  const void *val, size_t vlen)
-{
-	if (rec_refused(kind, "rec put")) {
-		assert(!"reserved record kind");
-		return;
-	}
-	db_batch_put_kind(b, kind, key, klen, val, vlen);
-}
-
-void meta_rec_del(struct meta_batch *b, uint8_t kind, const void *key, size_t klen)
-{
-	if (rec_refused(kind, "rec del")) {
-		assert(!"reserved record kind");
-		return;
-	}
-	db_batch_del_kind(b, kind, key, klen);
-}
-
-static int any_cb(void *ctx, const void *k, size_t kl, const void *v, size_t vl)
-{
-	(void)ctx;
-	(void)k;
-	(void)kl;
-	(void)v;
-	(void)vl;
-	return 1;
-}
-
-bool meta_rec_any(struct meta *m, uint8_t kind, const void *prefix, size_t plen)
-{
-	return meta_rec_foreach(m, kind, prefix, plen, any_cb, NULL) == 1;
-}
-
-int meta_rec_foreach(struct meta *m, uint8_t kind, const void *prefix, size_t plen,
-		     int (*fn)(void *ctx, const void *key, size_t klen,
-			       const void *val, size_t vlen),
-		     void *ctx)
-{
-	return meta_rec_foreach_from(m, kind, prefix, plen, prefix, plen, fn, ctx);
-}
-
-int meta_rec_foreach_from(struct meta *m, uint8_t kind, const void *prefix, size_t plen,
-			  const void *start, size_t slen,
-			  int (*fn)(void *ctx, const void *key, size_t klen,
-				    const void *val, size_t vlen),
-			  void *ctx)
-{
-	struct db_cursor c;
-	uint8_t *p, *st;
-	int rc;
-
-	if (rec_refused(kind, "rec foreach"))
-		return -EINVAL;
-	p = rec_key(kind, prefix, plen);
-	st = rec_key(kind, start, slen);
-	rc = p && st ? db_cur_open(&c, m, p, 1 + plen, st, 1 + slen) : -ENOMEM;
-	free(p);
-	free(st);
-	if (rc)
-		return rc;
-	while (rc == 0 && db_cur_next(&c))
-		rc = fn(ctx, c.k + 1, c.klen - 1, c.v, c.vlen);
-	return db_cur_close(&c, rc);
-}
-
-int meta_rec_foreach_rev(struct meta *m, uint8_t kind, const void *prefix, size_t plen,
-			 int (*fn)(void *ctx, const void *key, size_t klen,
-				   const void *val, size_t vlen),
-			 void *ctx)
-{
-	struct db_cursor c;
-	uint8_t *p;
-	int rc;
-
-	if (rec_refused(kind, "rec foreach"))
-		return -EINVAL;
-	p = rec_key(kind, prefix, plen);
-	rc = p ? db_cur_open_rev(&c, m, p, 1 + plen) : -ENOMEM;
-	free(p);
-	if (rc)
-		return rc;
-	while (rc == 0 && db_cur_next(&c))
-		rc = fn(ctx, c.k + 1, c.klen - 1, c.v, c.vlen);
-	return db_cur_close(&c, rc);
 }
 
 /* --- superblock -------------------------------------------------------- */
