@@ -6,7 +6,9 @@
  *    2 + subdirectories); a live inode is named at least once; an inode
  *    with no links has an orphan record (it was unlinked while open);
  *  - every extent lies inside its segment, extents of a file do not
- *    overlap, and every stored byte matches its checksum;
+ *    overlap, and every stored byte matches its checksum; extents that
+ *    only epoch snapshots' history references are read back too, once
+ *    each, through a snapshot file that reads them (check_history);
  *  - no stored byte is referenced by two different extents, and none is
  *    held in a segment without being referenced (fsckspace.c).
  * --repair fixes what needs no guessing: dangling dentries are removed,
@@ -17,7 +19,8 @@
  * be read) loses those extents (it reads zeros there, and its allocated
  * size counts what is left) and is quarantined: each of its names moves
  * to /lost+found/INO-NAME (versions and snapshot files, which are
- * immutable and named by their records, stay where they are).  Each
+ * immutable and named by their records, stay where they are; the extents
+ * only epoch snapshots keep cannot be dropped: not repaired).  Each
  * problem's line says whether it was repaired; what was not (overlapping
  * extents, a missing root) is counted in the summary.
  * Bytes a crash left unreferenced are a note, not a problem: the next
@@ -46,6 +49,20 @@ struct ient {
 	bool damaged;		/* --repair dropped extents: quarantine it */
 };
 
+/* Where a stored extent is: two records naming it share its bytes. */
+struct place {
+	uint8_t tier;
+	uint32_t seg;
+	uint64_t off;
+};
+
+/* An extent only epoch snapshots' history references. */
+struct hplace {
+	struct place at;
+	uint64_t ino;		/* the live inode it was of */
+	bool done;		/* read back through a snapshot's file */
+};
+
 struct fsck {
 	struct store *s;
 	struct ient *v;
@@ -59,6 +76,11 @@ struct fsck {
 	uint64_t last_end;
 	uint64_t lf;		/* /lost+found, once found or made */
 	char *buf;
+	struct place *live;	/* the stored extents live records name */
+	size_t nlive, caplive;
+	struct hplace *hist;	/* those only history references */
+	size_t nhist, caphist;
+	unsigned long snap_extents;	/* of them, read back */
 };
 
 static void problem(struct fsck *f, const char *fmt, ...)
@@ -266,60 +288,229 @@ static void drop_extent(struct fsck *f, const struct meta_extent *x)
 	e->damaged = true;
 }
 
-static int history_extent(void *ctx, uint64_t ino, const struct tier_ref *r)
+static int place_cmp(const void *a, const void *b)
 {
-	(void)ctx;
-	(void)ino;
-	return fsck_space_add(r);
+	const struct place *x = a, *y = b;
+
+	if (x->tier != y->tier)
+		return x->tier < y->tier ? -1 : 1;
+	if (x->seg != y->seg)
+		return x->seg < y->seg ? -1 : 1;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+static int hplace_cmp(const void *a, const void *b)
+{
+	const struct hplace *x = a, *y = b;
+	int c = place_cmp(&x->at, &y->at);
+
+	return c ? c : x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+static struct place place_of(const struct tier_ref *r)
+{
+	return (struct place){ .tier = r->tier, .seg = r->seg, .off = r->off };
+}
+
+/* Grow *V (of *CAP elements of SIZE bytes) to hold N + 1; -ENOMEM. */
+static int grow(void **v, size_t *cap, size_t n, size_t size)
+{
+	size_t ncap = *cap ? *cap * 2 : 1024;
+	void *nv;
+
+	if (n < *cap)
+		return 0;
+	nv = realloc(*v, ncap * size);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
+
+/* What --repair does with damaged extent X of the inode being walked: a
+ * live one is dropped, a snapshot's (EPOCH nonzero) is read-only. */
+static const char *data_outcome(struct fsck *f, uint64_t epoch, const char *repaired)
+{
+	if (epoch)
+		return outcome(f, false, "", "a snapshot's files are read-only: "
+			       "only dropping the snapshot lets go of them");
+	return outcome(f, true, repaired, "");
+}
+
+/* Check that extent X of inode INO (of epoch snapshot EPOCH; 0: the live
+ * file) lies inside an existing segment and read its bytes back against
+ * their checksums (decompressing them if they are stored compressed);
+ * each violation is one problem line.  Whether the bytes are intact. */
+static bool check_data(struct fsck *f, uint64_t ino, uint64_t epoch, const struct meta_extent *x)
+{
+	struct tier *t = x->ref.tier < TIER_COUNT ? f->s->tiers[x->ref.tier] : NULL;
+	int64_t segsz = t ? tier_seg_size(t, x->ref.seg) : -EINVAL;
+	unsigned long long foff = (unsigned long long)x->foff;
+	char what[96], data[96];
+	struct tier_io io;
+
+	if (epoch) {
+		snprintf(what, sizeof(what), "a snapshot's extent at %llu (epoch %llu)", foff,
+			 (unsigned long long)epoch);
+		snprintf(data, sizeof(data), "a snapshot's data at %llu (epoch %llu, %llu bytes)",
+			 foff, (unsigned long long)epoch, (unsigned long long)x->len);
+	} else {
+		snprintf(what, sizeof(what), "extent at %llu", foff);
+		snprintf(data, sizeof(data), "data at %llu (%llu bytes)", foff,
+			 (unsigned long long)x->len);
+	}
+	if (segsz < 0) {
+		problem(f, "inode %llu: %s is in missing segment %u of tier %u%s",
+			(unsigned long long)ino, what, x->ref.seg, x->ref.tier,
+			data_outcome(f, epoch, "extent dropped: the file reads zeros there"));
+		return false;
+	}
+	if (x->ref.off + x->ref.stored_len > (uint64_t)segsz ||
+	    (uint64_t)x->inner + x->len > x->ref.raw_len ||
+	    x->ncrc != TIER_NCRC(x->ref.stored_len)) {
+		problem(f, "inode %llu: %s lies outside segment %u (offset %llu, %u bytes, "
+			"segment %lld bytes)%s", (unsigned long long)ino, what, x->ref.seg,
+			(unsigned long long)x->ref.off, x->ref.stored_len, (long long)segsz,
+			data_outcome(f, epoch, "extent dropped: the file reads zeros there"));
+		return false;
+	}
+	io = (struct tier_io){ .ref = &x->ref, .crcs = x->crcs, .inner = x->inner,
+			       .len = (uint32_t)x->len, .dst = f->buf };
+	if (tier_read_batch(f->s->tiers, &io, 1) < 0) {
+		problem(f, "inode %llu: %s is damaged: %s%s", (unsigned long long)ino, data,
+			strerror(-io.result),
+			data_outcome(f, epoch, "the bytes are lost; extent dropped: the file "
+				     "reads zeros there"));
+		return false;
+	}
+	f->bytes += x->len;
+	return true;
 }
 
 static int check_extent(void *ctx, const struct meta_extent *x)
 {
 	struct fsck *f = ctx;
-	struct tier *t = x->ref.tier < TIER_COUNT ? f->s->tiers[x->ref.tier] : NULL;
-	int64_t segsz = t ? tier_seg_size(t, x->ref.seg) : -EINVAL;
-	unsigned long long ino = (unsigned long long)f->cur;
-	struct tier_io io;
 
 	f->extents++;
-	if (fsck_space_add(&x->ref) < 0)
+	if (fsck_space_add(&x->ref) < 0 ||
+	    grow((void **)&f->live, &f->caplive, f->nlive, sizeof(*f->live)) < 0)
 		return -ENOMEM;
+	f->live[f->nlive++] = place_of(&x->ref);
 	if (x->foff < f->last_end)
-		problem(f, "inode %llu: extent at %llu overlaps the previous one%s", ino,
-			(unsigned long long)x->foff,
+		problem(f, "inode %llu: extent at %llu overlaps the previous one%s",
+			(unsigned long long)f->cur, (unsigned long long)x->foff,
 			outcome(f, false, "", "which extent holds the right bytes cannot be known"));
 	f->last_end = x->foff + x->len;
-	if (segsz < 0) {
-		problem(f, "inode %llu: extent at %llu is in missing segment %u of tier %u%s", ino,
-			(unsigned long long)x->foff, x->ref.seg, x->ref.tier,
-			outcome(f, true, "extent dropped: the file reads zeros there", ""));
+	if (!check_data(f, f->cur, 0, x))
 		drop_extent(f, x);
-		return 0;
-	}
-	if (x->ref.off + x->ref.stored_len > (uint64_t)segsz ||
-	    (uint64_t)x->inner + x->len > x->ref.raw_len ||
-	    x->ncrc != TIER_NCRC(x->ref.stored_len)) {
-		problem(f, "inode %llu: extent at %llu lies outside segment %u (offset %llu, "
-			"%u bytes, segment %lld bytes)%s", ino, (unsigned long long)x->foff,
-			x->ref.seg, (unsigned long long)x->ref.off, x->ref.stored_len,
-			(long long)segsz,
-			outcome(f, true, "extent dropped: the file reads zeros there", ""));
-		drop_extent(f, x);
-		return 0;
-	}
-	io = (struct tier_io){ .ref = &x->ref, .crcs = x->crcs, .inner = x->inner,
-			       .len = (uint32_t)x->len, .dst = f->buf };
-	if (tier_read_batch(f->s->tiers, &io, 1) < 0) {
-		problem(f, "inode %llu: data at %llu (%llu bytes) is damaged: %s%s", ino,
-			(unsigned long long)x->foff, (unsigned long long)x->len,
-			strerror(-io.result),
-			outcome(f, true, "the bytes are lost; extent dropped: the file reads "
-				"zeros there", ""));
-		drop_extent(f, x);
-		return 0;
-	}
-	f->bytes += x->len;
 	return 0;
+}
+
+static int history_extent(void *ctx, uint64_t ino, const struct tier_ref *r)
+{
+	struct fsck *f = ctx;
+
+	if (fsck_space_add(r) < 0 || grow((void **)&f->hist, &f->caphist, f->nhist,
+					   sizeof(*f->hist)) < 0)
+		return -ENOMEM;
+	f->hist[f->nhist++] = (struct hplace){ .at = place_of(r), .ino = ino };
+	return 0;
+}
+
+/* Keep, sorted, the history's extents that no live record names: the live
+ * walk read the others. */
+static void history_only(struct fsck *f)
+{
+	size_t k = 0;
+
+	qsort(f->live, f->nlive, sizeof(*f->live), place_cmp);
+	qsort(f->hist, f->nhist, sizeof(*f->hist), hplace_cmp);
+	for (size_t i = 0; i < f->nhist; i++) {
+		if (bsearch(&f->hist[i].at, f->live, f->nlive, sizeof(*f->live), place_cmp))
+			continue;
+		if (k && !hplace_cmp(&f->hist[k - 1], &f->hist[i]))
+			continue;
+		f->hist[k++] = f->hist[i];
+	}
+	f->nhist = k;
+}
+
+/* The first of the history-only extents at P, or NULL. */
+static struct hplace *history_find(struct fsck *f, const struct place *p)
+{
+	size_t lo = 0, hi = f->nhist;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (place_cmp(&f->hist[mid].at, p) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < f->nhist && !place_cmp(&f->hist[lo].at, p) ? &f->hist[lo] : NULL;
+}
+
+/* Extent X of the snapshot file being walked: read it back if only
+ * history references it and no snapshot's file has yet. */
+static int check_snap_extent(void *ctx, const struct meta_extent *x)
+{
+	struct fsck *f = ctx;
+	struct place p = place_of(&x->ref);
+	struct hplace *h = history_find(f, &p);
+
+	if (!h || h->done)
+		return 0;
+	for (; h < f->hist + f->nhist && !place_cmp(&h->at, &p); h++)
+		h->done = true;
+	f->snap_extents++;
+	check_data(f, meta_snap_live(f->cur), meta_snap_epoch(f->cur), x);
+	return 0;
+}
+
+/* Walk the files of epoch snapshot EP that hold history-only extents. */
+static int check_epoch(void *ctx, const struct meta_epoch *ep)
+{
+	struct fsck *f = ctx;
+	uint64_t last = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < f->nhist && rc == 0; i++) {
+		uint64_t ino = f->hist[i].ino;
+
+		if (f->hist[i].done || ino > ep->hwm || ino == last)
+			continue;
+		last = ino;
+		f->cur = meta_snap_ino(ep->epoch, ino);
+		rc = meta_extent_foreach(f->s->meta, f->cur, check_snap_extent, f);
+		if (rc == -ENOENT)	/* not a file of this snapshot */
+			rc = 0;
+	}
+	return rc;
+}
+
+/* Read back, once each, the extents that only epoch snapshots' history
+ * references, through the snapshots' files that read them. */
+static int check_history(struct fsck *f)
+{
+	int rc = meta_history_extent_foreach(f->s->meta, history_extent, f);
+
+	if (rc < 0)
+		return rc;
+	history_only(f);
+	rc = meta_epoch_foreach(f->s->meta, check_epoch, f);
+	for (size_t i = 0; i < f->nhist && rc == 0; i++) {
+		const struct hplace *h = &f->hist[i];
+
+		if (h->done || (i && !place_cmp(&f->hist[i - 1].at, &h->at)))
+			continue;
+		printf("note: inode %llu: history keeps the extent at tier %u segment %u offset "
+		       "%llu, which no snapshot reads\n", (unsigned long long)h->ino, h->at.tier,
+		       h->at.seg, (unsigned long long)h->at.off);
+		f->notes++;
+	}
+	return rc;
 }
 
 static void check_links(struct fsck *f, struct ient *e)
@@ -406,7 +597,7 @@ static int walk(struct fsck *f)
 	for (size_t i = 0; i < f->n && rc == 0; i++)
 		check_links(f, &f->v[i]);
 	if (rc == 0)	/* epoch snapshots' history references extents too */
-		rc = meta_history_extent_foreach(f->s->meta, history_extent, f);
+		rc = check_history(f);
 	if (rc == 0)
 		fsck_space_counts(f->s, f->repair, counts_report, f);
 	if (rc == 0)
@@ -469,11 +660,14 @@ int cmd_fsck(int argc, char **argv)
 		printf("fsck: %lu problem%s found in %zu inodes, %lu extents\n", f.problems,
 		       f.problems == 1 ? "" : "s", f.n, f.extents);
 	else
-		printf("fsck: clean: %zu inodes, %lu extents, %llu bytes verified%s\n", f.n,
-		       f.extents, f.bytes, f.notes ? "; crash leftovers noted above" : "");
+		printf("fsck: clean: %zu inodes, %lu extents (and %lu only snapshots keep), "
+		       "%llu bytes verified%s\n", f.n, f.extents, f.snap_extents, f.bytes,
+		       f.notes ? "; notes above" : "");
 	meta_batch_free(f.b);
 	free(f.buf);
 	free(f.v);
+	free(f.live);
+	free(f.hist);
 	store_close(f.s);
 	/* repaired throughout: the store is consistent now */
 	return rc < 0 || (f.problems && (!f.repair || f.unrepaired)) ? EXIT_PROBLEM : EXIT_OK;
