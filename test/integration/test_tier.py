@@ -502,6 +502,84 @@ def offline_gc_keeps_what_an_epoch_snapshot_reads():
         s.fsck_clean("fsck after dropping the snapshot that offline gc kept")
 
 
+def hot_segment_hits(s, needle):
+    """(segment file, offset) of every copy of NEEDLE in the store's hot tier."""
+    d = os.path.join(s.store, "hot")
+    hits = []
+    for n in sorted(os.listdir(d)):
+        if not n.startswith("seg-"):
+            continue
+        with open(os.path.join(d, n), "rb") as f:
+            b = f.read()
+        at = b.find(needle)
+        while at >= 0:
+            hits.append((os.path.join(d, n), at))
+            at = b.find(needle, at + 1)
+    return hits
+
+
+@test
+def fsck_reads_back_what_only_an_epoch_snapshot_keeps():
+    """fsck reads back, against their checksums, the extents only an epoch snapshot's
+    history references (a file overwritten since): a clean store's bytes verified count
+    them, and a byte flipped in them is reported as a snapshot's damaged data naming the
+    file's live inode, which --repair cannot drop."""
+    skip_native()
+    with Store() as s:
+        ds = os.path.join(s.mnt, "datasets", "fk")
+        os.mkdir(ds)
+        old, keep = data("fsck-snap-old", 2 * MiB), data("fsck-snap-keep", MiB)
+        write_file(os.path.join(ds, "over"), old)
+        write_file(os.path.join(ds, "keep"), keep)
+        os.sync()
+        snap = os.path.join(ds, ".aifs", "snapshots", "s1")
+        os.mkdir(snap)
+        with open(os.path.join(ds, "over"), "r+b") as f:     # in place: the inode stays
+            f.write(data("fsck-snap-new", 2 * MiB))
+        ino = os.stat(os.path.join(ds, "over")).st_ino
+        epoch = os.stat(os.path.join(snap, "over")).st_ino >> 40 & ((1 << 21) - 1)
+        s.unmount()
+
+        rc, out = s.fsck()
+        last = out.strip().splitlines()[-1] if out.strip() else ""
+        eq(rc, 0, "fsck of an intact store with snapshot history: exit status (%r)" % out[-800:])
+        check(last.startswith("fsck: clean: "), "fsck: expected a clean summary, saw %r" % last)
+        verified = int(last.split(" bytes verified")[0].split()[-1])
+        # live: the new 2 MiB of over and keep's 1 MiB; history: over's old 2 MiB
+        eq(verified, 5 * MiB, "fsck: bytes verified, the snapshot's kept bytes included (%r)"
+           % last)
+        check("(and 0 only snapshots keep)" not in last,
+              "fsck: expected the snapshot's extents counted, saw %r" % last)
+
+        hits = hot_segment_hits(s, old[MiB:MiB + 4096])
+        eq(len(hits), 1, "copies of over's old bytes in the hot tier (%r)" % hits)
+        seg, at = hits[0]
+        with open(seg, "r+b") as f:                 # one byte flipped in what only s1 reads
+            f.seek(at + 100)
+            b = f.read(1)
+            f.seek(at + 100)
+            f.write(bytes([b[0] ^ 0xff]))
+        rc, out = s.fsck()
+        eq(rc, 1, "fsck of a snapshot's damaged bytes: exit status (%r)" % out[-800:])
+        want = "inode %d: a snapshot's data at " % ino
+        check(want in out and "(epoch %d, " % epoch in out and "is damaged" in out,
+              "fsck: expected a line with %r, epoch %d and 'is damaged', saw %r"
+              % (want, epoch, out[-800:]))
+        check("fsck: 1 problem found" in out.strip().splitlines()[-1],
+              "fsck: expected one problem counted, saw %r" % out[-800:])
+        rc, out = s.fsck(repair=True)
+        eq(rc, 1, "fsck --repair of a snapshot's damaged bytes: exit status (%r)" % out[-800:])
+        check("a snapshot's files are read-only" in out and "1 not repaired" in out,
+              "fsck --repair: expected the damage said not repaired, saw %r" % out[-800:])
+
+        s.mount()
+        same_bytes(read_all(os.path.join(ds, "over")), data("fsck-snap-new", 2 * MiB),
+                   "the live file over the damaged snapshot bytes")
+        os.rmdir(snap)                              # lets go of the damaged bytes
+        s.unmount()
+        s.fsck_clean("fsck after dropping the snapshot with the damaged bytes")
+
+
 # ------------------------------------------------------------------ space
 
 @test
