@@ -6,9 +6,10 @@
  *    2 + subdirectories); a live inode is named at least once; an inode
  *    with no links has an orphan record (it was unlinked while open);
  *  - every extent lies inside its segment, extents of a file do not
- *    overlap, and every stored byte matches its checksum; extents that
- *    only epoch snapshots' history references are read back too, once
- *    each, through a snapshot file that reads them (check_history);
+ *    overlap, and every stored byte matches its checksum; the pieces of
+ *    stored extents that only epoch snapshots read (history references
+ *    them) are read back too, once each, through a snapshot file that
+ *    reads them (check_history);
  *  - no stored byte is referenced by two different extents, and none is
  *    held in a segment without being referenced (fsckspace.c).
  * --repair fixes what needs no guessing: dangling dentries are removed,
@@ -29,6 +30,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,12 +58,26 @@ struct place {
 	uint64_t off;
 };
 
-/* An extent only epoch snapshots' history references. */
+/* The piece of the stored extent at AT that a record reads. */
+struct piece {
+	struct place at;
+	uint32_t inner, len;
+};
+
+/* A stored extent that epoch snapshots' history references. */
 struct hplace {
 	struct place at;
-	uint64_t ino;		/* the live inode it was of */
-	bool done;		/* read back through a snapshot's file */
+	bool seen;		/* a snapshot's file reads it */
+	size_t reads;		/* the pieces read through one: in fsck.reads, or NONE */
 };
+
+/* A piece read through a snapshot's file; NEXT: the one read before it at
+ * the same place (NONE: none). */
+struct sread {
+	uint32_t inner, len;
+	size_t next;
+};
+#define NONE SIZE_MAX
 
 struct fsck {
 	struct store *s;
@@ -76,11 +92,15 @@ struct fsck {
 	uint64_t last_end;
 	uint64_t lf;		/* /lost+found, once found or made */
 	char *buf;
-	struct place *live;	/* the stored extents live records name */
+	struct piece *live;	/* what the live walk read */
 	size_t nlive, caplive;
-	struct hplace *hist;	/* those only history references */
+	struct hplace *hist;	/* what history references */
 	size_t nhist, caphist;
-	unsigned long snap_extents;	/* of them, read back */
+	uint64_t *hino;		/* the live inodes it was of */
+	size_t nhino, caphino;
+	struct sread *reads;
+	size_t nreads, capreads;
+	unsigned long snap_extents;	/* pieces read through snapshots' files */
 };
 
 static void problem(struct fsck *f, const char *fmt, ...)
@@ -288,6 +308,7 @@ static void drop_extent(struct fsck *f, const struct meta_extent *x)
 	e->damaged = true;
 }
 
+/* Both compare the place first: struct piece and struct hplace start with it. */
 static int place_cmp(const void *a, const void *b)
 {
 	const struct place *x = a, *y = b;
@@ -299,12 +320,36 @@ static int place_cmp(const void *a, const void *b)
 	return x->off < y->off ? -1 : x->off > y->off;
 }
 
-static int hplace_cmp(const void *a, const void *b)
+static int piece_cmp(const void *a, const void *b)
 {
-	const struct hplace *x = a, *y = b;
+	const struct piece *x = a, *y = b;
 	int c = place_cmp(&x->at, &y->at);
 
-	return c ? c : x->ino < y->ino ? -1 : x->ino > y->ino;
+	return c ? c : x->inner < y->inner ? -1 : x->inner > y->inner;
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The index of the first of the N elements of V (SIZE bytes each, sorted,
+ * each starting with its place) at P, or N if none is there. */
+static size_t first_at(const void *v, size_t n, size_t size, const struct place *p)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (place_cmp((const char *)v + mid * size, p) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && !place_cmp((const char *)v + lo * size, p) ? lo : n;
 }
 
 static struct place place_of(const struct tier_ref *r)
@@ -384,7 +429,6 @@ static bool check_data(struct fsck *f, uint64_t ino, uint64_t epoch, const struc
 				     "reads zeros there"));
 		return false;
 	}
-	f->bytes += x->len;
 	return true;
 }
 
@@ -396,13 +440,15 @@ static int check_extent(void *ctx, const struct meta_extent *x)
 	if (fsck_space_add(&x->ref) < 0 ||
 	    grow((void **)&f->live, &f->caplive, f->nlive, sizeof(*f->live)) < 0)
 		return -ENOMEM;
-	f->live[f->nlive++] = place_of(&x->ref);
+	f->live[f->nlive++] = (struct piece){ place_of(&x->ref), x->inner, (uint32_t)x->len };
 	if (x->foff < f->last_end)
 		problem(f, "inode %llu: extent at %llu overlaps the previous one%s",
 			(unsigned long long)f->cur, (unsigned long long)x->foff,
 			outcome(f, false, "", "which extent holds the right bytes cannot be known"));
 	f->last_end = x->foff + x->len;
-	if (!check_data(f, f->cur, 0, x))
+	if (check_data(f, f->cur, 0, x))
+		f->bytes += x->len;
+	else
 		drop_extent(f, x);
 	return 0;
 }
@@ -411,78 +457,110 @@ static int history_extent(void *ctx, uint64_t ino, const struct tier_ref *r)
 {
 	struct fsck *f = ctx;
 
-	if (fsck_space_add(r) < 0 || grow((void **)&f->hist, &f->caphist, f->nhist,
-					   sizeof(*f->hist)) < 0)
+	if (fsck_space_add(r) < 0 ||
+	    grow((void **)&f->hist, &f->caphist, f->nhist, sizeof(*f->hist)) < 0 ||
+	    grow((void **)&f->hino, &f->caphino, f->nhino, sizeof(*f->hino)) < 0)
 		return -ENOMEM;
-	f->hist[f->nhist++] = (struct hplace){ .at = place_of(r), .ino = ino };
+	f->hist[f->nhist++] = (struct hplace){ .at = place_of(r), .reads = NONE };
+	f->hino[f->nhino++] = ino;
 	return 0;
 }
 
-/* Keep, sorted, the history's extents that no live record names: the live
- * walk read the others. */
-static void history_only(struct fsck *f)
+/* Sort V (N elements of SIZE bytes) by CMP and keep one of equal ones;
+ * how many are left. */
+static size_t sort_unique(void *v, size_t n, size_t size, int (*cmp)(const void *, const void *))
 {
 	size_t k = 0;
 
-	qsort(f->live, f->nlive, sizeof(*f->live), place_cmp);
-	qsort(f->hist, f->nhist, sizeof(*f->hist), hplace_cmp);
-	for (size_t i = 0; i < f->nhist; i++) {
-		if (bsearch(&f->hist[i].at, f->live, f->nlive, sizeof(*f->live), place_cmp))
-			continue;
-		if (k && !hplace_cmp(&f->hist[k - 1], &f->hist[i]))
-			continue;
-		f->hist[k++] = f->hist[i];
-	}
-	f->nhist = k;
+	qsort(v, n, size, cmp);
+	for (size_t i = 0; i < n; i++)
+		if (!k || cmp((char *)v + (k - 1) * size, (char *)v + i * size))
+			memmove((char *)v + k++ * size, (char *)v + i * size, size);
+	return k;
 }
 
-/* The first of the history-only extents at P, or NULL. */
-static struct hplace *history_find(struct fsck *f, const struct place *p)
+/* The pieces of the stored extent at H read back so far, by the live walk
+ * or through a snapshot's file: the end of the one that covers POS and
+ * reaches furthest (POS if none does), and in *NEXT the least start above
+ * POS (UINT64_MAX if none). */
+static uint64_t read_from(struct fsck *f, const struct hplace *h, uint64_t pos, uint64_t *next)
 {
-	size_t lo = 0, hi = f->nhist;
+	uint64_t end = pos;
 
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
+	*next = UINT64_MAX;
+	for (size_t i = first_at(f->live, f->nlive, sizeof(*f->live), &h->at);
+	     i < f->nlive && !place_cmp(&f->live[i].at, &h->at); i++) {
+		uint64_t a = f->live[i].inner, b = a + f->live[i].len;
 
-		if (place_cmp(&f->hist[mid].at, p) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
+		if (a <= pos && b > end)
+			end = b;
+		else if (a > pos && a < *next)
+			*next = a;
 	}
-	return lo < f->nhist && !place_cmp(&f->hist[lo].at, p) ? &f->hist[lo] : NULL;
+	for (size_t r = h->reads; r != NONE; r = f->reads[r].next) {
+		uint64_t a = f->reads[r].inner, b = a + f->reads[r].len;
+
+		if (a <= pos && b > end)
+			end = b;
+		else if (a > pos && a < *next)
+			*next = a;
+	}
+	return end;
 }
 
-/* Extent X of the snapshot file being walked: read it back if only
- * history references it and no snapshot's file has yet. */
+/* The bytes of X's piece of the stored extent at H that nothing has read
+ * back yet. */
+static uint64_t unread(struct fsck *f, const struct hplace *h, const struct meta_extent *x)
+{
+	uint64_t pos = x->inner, end = x->inner + x->len, n = 0, next;
+
+	while (pos < end) {
+		uint64_t to = read_from(f, h, pos, &next);
+
+		if (to > pos) {
+			pos = to;
+			continue;
+		}
+		n += (next < end ? next : end) - pos;
+		pos = next;
+	}
+	return n;
+}
+
+/* Extent X of the snapshot file being walked: read it back if history
+ * references its stored extent and nothing has read its piece yet. */
 static int check_snap_extent(void *ctx, const struct meta_extent *x)
 {
 	struct fsck *f = ctx;
 	struct place p = place_of(&x->ref);
-	struct hplace *h = history_find(f, &p);
+	size_t i = first_at(f->hist, f->nhist, sizeof(*f->hist), &p);
+	struct hplace *h = i < f->nhist ? &f->hist[i] : NULL;
+	uint64_t fresh;
 
-	if (!h || h->done)
+	if (!h)
+		return 0;	/* a live record the snapshot still reads */
+	h->seen = true;
+	fresh = unread(f, h, x);
+	if (!fresh)
 		return 0;
-	for (; h < f->hist + f->nhist && !place_cmp(&h->at, &p); h++)
-		h->done = true;
+	if (grow((void **)&f->reads, &f->capreads, f->nreads, sizeof(*f->reads)) < 0)
+		return -ENOMEM;
+	f->reads[f->nreads] = (struct sread){ x->inner, (uint32_t)x->len, h->reads };
+	h->reads = f->nreads++;
 	f->snap_extents++;
-	check_data(f, meta_snap_live(f->cur), meta_snap_epoch(f->cur), x);
+	if (check_data(f, meta_snap_live(f->cur), meta_snap_epoch(f->cur), x))
+		f->bytes += fresh;	/* what the live walk read is counted once */
 	return 0;
 }
 
-/* Walk the files of epoch snapshot EP that hold history-only extents. */
+/* Walk the files of epoch snapshot EP that history keeps extents of. */
 static int check_epoch(void *ctx, const struct meta_epoch *ep)
 {
 	struct fsck *f = ctx;
-	uint64_t last = 0;
 	int rc = 0;
 
-	for (size_t i = 0; i < f->nhist && rc == 0; i++) {
-		uint64_t ino = f->hist[i].ino;
-
-		if (f->hist[i].done || ino > ep->hwm || ino == last)
-			continue;
-		last = ino;
-		f->cur = meta_snap_ino(ep->epoch, ino);
+	for (size_t i = 0; i < f->nhino && f->hino[i] <= ep->hwm && rc == 0; i++) {
+		f->cur = meta_snap_ino(ep->epoch, f->hino[i]);
 		rc = meta_extent_foreach(f->s->meta, f->cur, check_snap_extent, f);
 		if (rc == -ENOENT)	/* not a file of this snapshot */
 			rc = 0;
@@ -490,24 +568,27 @@ static int check_epoch(void *ctx, const struct meta_epoch *ep)
 	return rc;
 }
 
-/* Read back, once each, the extents that only epoch snapshots' history
- * references, through the snapshots' files that read them. */
+/* Read back the extents epoch snapshots' history references, through the
+ * snapshots' files that read them: each piece no live record reads (a
+ * snapshot file's piece may be larger than the live file's), once. */
 static int check_history(struct fsck *f)
 {
 	int rc = meta_history_extent_foreach(f->s->meta, history_extent, f);
 
 	if (rc < 0)
 		return rc;
-	history_only(f);
+	qsort(f->live, f->nlive, sizeof(*f->live), piece_cmp);
+	f->nhist = sort_unique(f->hist, f->nhist, sizeof(*f->hist), place_cmp);
+	f->nhino = sort_unique(f->hino, f->nhino, sizeof(*f->hino), u64_cmp);
 	rc = meta_epoch_foreach(f->s->meta, check_epoch, f);
 	for (size_t i = 0; i < f->nhist && rc == 0; i++) {
 		const struct hplace *h = &f->hist[i];
 
-		if (h->done || (i && !place_cmp(&f->hist[i - 1].at, &h->at)))
+		if (h->seen)
 			continue;
-		printf("note: inode %llu: history keeps the extent at tier %u segment %u offset "
-		       "%llu, which no snapshot reads\n", (unsigned long long)h->ino, h->at.tier,
-		       h->at.seg, (unsigned long long)h->at.off);
+		printf("note: history keeps the extent at tier %u segment %u offset %llu, "
+		       "which no snapshot reads\n", h->at.tier, h->at.seg,
+		       (unsigned long long)h->at.off);
 		f->notes++;
 	}
 	return rc;
@@ -660,7 +741,7 @@ int cmd_fsck(int argc, char **argv)
 		printf("fsck: %lu problem%s found in %zu inodes, %lu extents\n", f.problems,
 		       f.problems == 1 ? "" : "s", f.n, f.extents);
 	else
-		printf("fsck: clean: %zu inodes, %lu extents (and %lu only snapshots keep), "
+		printf("fsck: clean: %zu inodes, %lu extents (and %lu only snapshots read), "
 		       "%llu bytes verified%s\n", f.n, f.extents, f.snap_extents, f.bytes,
 		       f.notes ? "; notes above" : "");
 	meta_batch_free(f.b);
@@ -668,6 +749,8 @@ int cmd_fsck(int argc, char **argv)
 	free(f.v);
 	free(f.live);
 	free(f.hist);
+	free(f.hino);
+	free(f.reads);
 	store_close(f.s);
 	/* repaired throughout: the store is consistent now */
 	return rc < 0 || (f.problems && (!f.repair || f.unrepaired)) ? EXIT_PROBLEM : EXIT_OK;

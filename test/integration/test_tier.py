@@ -520,23 +520,32 @@ def hot_segment_hits(s, needle):
 
 @test
 def fsck_reads_back_what_only_an_epoch_snapshot_keeps():
-    """fsck reads back, against their checksums, the extents only an epoch snapshot's
-    history references (a file overwritten since): a clean store's bytes verified count
-    them, and a byte flipped in them is reported as a snapshot's damaged data naming the
-    file's live inode, which --repair cannot drop."""
+    """fsck reads back, against their checksums, what only an epoch snapshot's history
+    references (a file overwritten since, and the overwritten middle of another, whose
+    stored extent the live file still reads around it): a clean store's bytes verified
+    count those bytes once, and a byte flipped in each is reported as a snapshot's damaged
+    data naming the file's live inode, which --repair cannot drop."""
     skip_native()
     with Store() as s:
         ds = os.path.join(s.mnt, "datasets", "fk")
         os.mkdir(ds)
-        old, keep = data("fsck-snap-old", 2 * MiB), data("fsck-snap-keep", MiB)
-        write_file(os.path.join(ds, "over"), old)
+        old = {n: data(("fsck-snap-old", n), 2 * MiB) for n in ("over", "part")}
+        keep = data("fsck-snap-keep", MiB)
+        for n, c in old.items():
+            write_file(os.path.join(ds, n), c)
         write_file(os.path.join(ds, "keep"), keep)
         os.sync()
         snap = os.path.join(ds, ".aifs", "snapshots", "s1")
         os.mkdir(snap)
-        with open(os.path.join(ds, "over"), "r+b") as f:     # in place: the inode stays
-            f.write(data("fsck-snap-new", 2 * MiB))
-        ino = os.stat(os.path.join(ds, "over")).st_ino
+        mid, midlen = 3 * MiB // 2, 64 << 10
+        new = {"over": data("fsck-snap-new", 2 * MiB),
+               "part": old["part"][:mid] + data("fsck-snap-mid", midlen) +
+               old["part"][mid + midlen:]}
+        for n, at, length in (("over", 0, 2 * MiB), ("part", mid, midlen)):
+            with open(os.path.join(ds, n), "r+b") as f:     # in place: the inode stays
+                f.seek(at)
+                f.write(new[n][at:at + length])
+        ino = {n: os.stat(os.path.join(ds, n)).st_ino for n in old}
         epoch = os.stat(os.path.join(snap, "over")).st_ino >> 40 & ((1 << 21) - 1)
         s.unmount()
 
@@ -545,36 +554,42 @@ def fsck_reads_back_what_only_an_epoch_snapshot_keeps():
         eq(rc, 0, "fsck of an intact store with snapshot history: exit status (%r)" % out[-800:])
         check(last.startswith("fsck: clean: "), "fsck: expected a clean summary, saw %r" % last)
         verified = int(last.split(" bytes verified")[0].split()[-1])
-        # live: the new 2 MiB of over and keep's 1 MiB; history: over's old 2 MiB
-        eq(verified, 5 * MiB, "fsck: bytes verified, the snapshot's kept bytes included (%r)"
-           % last)
-        check("(and 0 only snapshots keep)" not in last,
-              "fsck: expected the snapshot's extents counted, saw %r" % last)
+        # live: over's new 2 MiB, part's 2 MiB, keep's 1 MiB; only the snapshot: over's old
+        # 2 MiB and part's old middle
+        eq(verified, 7 * MiB + midlen,
+           "fsck: bytes verified, what only the snapshot reads counted once (%r)" % last)
+        check("(and 0 only snapshots read)" not in last,
+              "fsck: expected the snapshot's pieces counted, saw %r" % last)
 
-        hits = hot_segment_hits(s, old[MiB:MiB + 4096])
-        eq(len(hits), 1, "copies of over's old bytes in the hot tier (%r)" % hits)
-        seg, at = hits[0]
-        with open(seg, "r+b") as f:                 # one byte flipped in what only s1 reads
-            f.seek(at + 100)
-            b = f.read(1)
-            f.seek(at + 100)
-            f.write(bytes([b[0] ^ 0xff]))
+        for n, at in (("over", MiB), ("part", mid)):
+            hits = hot_segment_hits(s, old[n][at:at + 4096])
+            eq(len(hits), 1, "copies of %s's old bytes at %d in the hot tier (%r)" % (n, at, hits))
+            seg, where = hits[0]
+            with open(seg, "r+b") as f:             # one byte flipped in what only s1 reads
+                f.seek(where + 100)
+                b = f.read(1)
+                f.seek(where + 100)
+                f.write(bytes([b[0] ^ 0xff]))
         rc, out = s.fsck()
         eq(rc, 1, "fsck of a snapshot's damaged bytes: exit status (%r)" % out[-800:])
-        want = "inode %d: a snapshot's data at " % ino
-        check(want in out and "(epoch %d, " % epoch in out and "is damaged" in out,
-              "fsck: expected a line with %r, epoch %d and 'is damaged', saw %r"
-              % (want, epoch, out[-800:]))
-        check("fsck: 1 problem found" in out.strip().splitlines()[-1],
-              "fsck: expected one problem counted, saw %r" % out[-800:])
+        for n in old:
+            want = "inode %d: a snapshot's data at " % ino[n]
+            line = [ln for ln in out.splitlines() if ln.startswith(want)]
+            check(len(line) == 1 and "(epoch %d, " % epoch in line[0] and
+                  "is damaged" in line[0],
+                  "fsck: expected one line %r... with epoch %d, 'is damaged', saw %r"
+                  % (want, epoch, out[-1200:]))
+        check("fsck: 2 problems found" in out.strip().splitlines()[-1],
+              "fsck: expected two problems counted, saw %r" % out[-800:])
         rc, out = s.fsck(repair=True)
         eq(rc, 1, "fsck --repair of a snapshot's damaged bytes: exit status (%r)" % out[-800:])
-        check("a snapshot's files are read-only" in out and "1 not repaired" in out,
-              "fsck --repair: expected the damage said not repaired, saw %r" % out[-800:])
+        check(out.count("a snapshot's files are read-only") == 2 and "2 not repaired" in out,
+              "fsck --repair: expected the damage said not repaired, saw %r" % out[-1200:])
 
         s.mount()
-        same_bytes(read_all(os.path.join(ds, "over")), data("fsck-snap-new", 2 * MiB),
-                   "the live file over the damaged snapshot bytes")
+        for n, c in new.items():
+            same_bytes(read_all(os.path.join(ds, n)), c, "live file %s over the damaged "
+                       "snapshot bytes" % n)
         os.rmdir(snap)                              # lets go of the damaged bytes
         s.unmount()
         s.fsck_clean("fsck after dropping the snapshot with the damaged bytes")
