@@ -208,6 +208,29 @@ int meta_epoch_get(struct meta *m, uint64_t epoch, struct meta_epoch *out)
 	return rc;
 }
 
+/* A copy of the list: FN may read the store, which takes the state lock. */
+int meta_epoch_foreach(struct meta *m, int (*fn)(void *ctx, const struct meta_epoch *ep),
+		       void *ctx)
+{
+	struct hist *h = *db_hist(m);
+	struct meta_epoch *v;
+	size_t n;
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&h->state);
+	n = h->n;
+	v = malloc((n ? n : 1) * sizeof(*v));
+	if (v && n)
+		memcpy(v, h->v, n * sizeof(*v));
+	pthread_rwlock_unlock(&h->state);
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = fn(ctx, &v[i]);
+	free(v);
+	return rc;
+}
+
 bool meta_history_covers(struct meta *m, uint64_t ino)
 {
 	struct hist *h = *db_hist(m);

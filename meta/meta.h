@@ -181,6 +181,10 @@ int meta_epoch_drop(struct meta *m, struct meta_batch *b, uint64_t epoch);
  * in the space log): the caller uncounts them in memory after the commit. */
 size_t meta_batch_dropped(struct meta_batch *b, const struct tier_ref **v);
 int meta_epoch_get(struct meta *m, uint64_t epoch, struct meta_epoch *out);
+/* Call FN for every live epoch snapshot, oldest first; stops at nonzero
+ * return and returns it. */
+int meta_epoch_foreach(struct meta *m, int (*fn)(void *ctx, const struct meta_epoch *ep),
+		       void *ctx);
 /* Whether a change of INO's records is kept for an epoch snapshot now. */
 bool meta_history_covers(struct meta *m, uint64_t ino);
 /* The extents that B's commit kept referenced in history (counted +1 in

@@ -502,6 +502,99 @@ def offline_gc_keeps_what_an_epoch_snapshot_reads():
         s.fsck_clean("fsck after dropping the snapshot that offline gc kept")
 
 
+def hot_segment_hits(s, needle):
+    """(segment file, offset) of every copy of NEEDLE in the store's hot tier."""
+    d = os.path.join(s.store, "hot")
+    hits = []
+    for n in sorted(os.listdir(d)):
+        if not n.startswith("seg-"):
+            continue
+        with open(os.path.join(d, n), "rb") as f:
+            b = f.read()
+        at = b.find(needle)
+        while at >= 0:
+            hits.append((os.path.join(d, n), at))
+            at = b.find(needle, at + 1)
+    return hits
+
+
+@test
+def fsck_reads_back_what_only_an_epoch_snapshot_keeps():
+    """fsck reads back, against their checksums, what only an epoch snapshot's history
+    references (a file overwritten since, and the overwritten middle of another, whose
+    stored extent the live file still reads around it): a clean store's bytes verified
+    count those bytes once, and a byte flipped in each is reported as a snapshot's damaged
+    data naming the file's live inode, which --repair cannot drop."""
+    skip_native()
+    with Store() as s:
+        ds = os.path.join(s.mnt, "datasets", "fk")
+        os.mkdir(ds)
+        old = {n: data(("fsck-snap-old", n), 2 * MiB) for n in ("over", "part")}
+        keep = data("fsck-snap-keep", MiB)
+        for n, c in old.items():
+            write_file(os.path.join(ds, n), c)
+        write_file(os.path.join(ds, "keep"), keep)
+        os.sync()
+        snap = os.path.join(ds, ".aifs", "snapshots", "s1")
+        os.mkdir(snap)
+        mid, midlen = 3 * MiB // 2, 64 << 10
+        new = {"over": data("fsck-snap-new", 2 * MiB),
+               "part": old["part"][:mid] + data("fsck-snap-mid", midlen) +
+               old["part"][mid + midlen:]}
+        for n, at, length in (("over", 0, 2 * MiB), ("part", mid, midlen)):
+            with open(os.path.join(ds, n), "r+b") as f:     # in place: the inode stays
+                f.seek(at)
+                f.write(new[n][at:at + length])
+        ino = {n: os.stat(os.path.join(ds, n)).st_ino for n in old}
+        epoch = os.stat(os.path.join(snap, "over")).st_ino >> 40 & ((1 << 21) - 1)
+        s.unmount()
+
+        rc, out = s.fsck()
+        last = out.strip().splitlines()[-1] if out.strip() else ""
+        eq(rc, 0, "fsck of an intact store with snapshot history: exit status (%r)" % out[-800:])
+        check(last.startswith("fsck: clean: "), "fsck: expected a clean summary, saw %r" % last)
+        verified = int(last.split(" bytes verified")[0].split()[-1])
+        # live: over's new 2 MiB, part's 2 MiB, keep's 1 MiB; only the snapshot: over's old
+        # 2 MiB and part's old middle
+        eq(verified, 7 * MiB + midlen,
+           "fsck: bytes verified, what only the snapshot reads counted once (%r)" % last)
+        check("(and 0 only snapshots read)" not in last,
+              "fsck: expected the snapshot's pieces counted, saw %r" % last)
+
+        for n, at in (("over", MiB), ("part", mid)):
+            hits = hot_segment_hits(s, old[n][at:at + 4096])
+            eq(len(hits), 1, "copies of %s's old bytes at %d in the hot tier (%r)" % (n, at, hits))
+            seg, where = hits[0]
+            with open(seg, "r+b") as f:             # one byte flipped in what only s1 reads
+                f.seek(where + 100)
+                b = f.read(1)
+                f.seek(where + 100)
+                f.write(bytes([b[0] ^ 0xff]))
+        rc, out = s.fsck()
+        eq(rc, 1, "fsck of a snapshot's damaged bytes: exit status (%r)" % out[-800:])
+        for n in old:
+            want = "inode %d: a snapshot's data at " % ino[n]
+            line = [ln for ln in out.splitlines() if ln.startswith(want)]
+            check(len(line) == 1 and "(epoch %d, " % epoch in line[0] and
+                  "is damaged" in line[0],
+                  "fsck: expected one line %r... with epoch %d, 'is damaged', saw %r"
+                  % (want, epoch, out[-1200:]))
+        check("fsck: 2 problems found" in out.strip().splitlines()[-1],
+              "fsck: expected two problems counted, saw %r" % out[-800:])
+        rc, out = s.fsck(repair=True)
+        eq(rc, 1, "fsck --repair of a snapshot's damaged bytes: exit status (%r)" % out[-800:])
+        check(out.count("a snapshot's files are read-only") == 2 and "2 not repaired" in out,
+              "fsck --repair: expected the damage said not repaired, saw %r" % out[-1200:])
+
+        s.mount()
+        for n, c in new.items():
+            same_bytes(read_all(os.path.join(ds, n)), c, "live file %s over the damaged "
+                       "snapshot bytes" % n)
+        os.rmdir(snap)                              # lets go of the damaged bytes
+        s.unmount()
+        s.fsck_clean("fsck after dropping the snapshot with the damaged bytes")
+
+
 # ------------------------------------------------------------------ space
 
 @test

@@ -869,6 +869,45 @@ START_TEST(three_epochs_interleaved_then_dropped)
 }
 END_TEST
 
+struct epoch_list {
+	uint64_t v[4];
+	size_t n, stop;		/* return 1 at the STOP-th (0: never) */
+};
+
+static int list_epoch(void *ctx, const struct meta_epoch *ep)
+{
+	struct epoch_list *l = ctx;
+
+	ck_assert_uint_lt(l->n, 4);
+	l->v[l->n++] = ep->epoch;
+	return l->n == l->stop;
+}
+
+/* meta_epoch_foreach lists the live epochs oldest first and stops where
+ * its callback says. */
+START_TEST(epoch_foreach_lists_the_live_epochs_oldest_first)
+{
+	struct epoch_list l = { .n = 0 };
+	struct refs kept[4];
+	uint64_t e[3];
+
+	make_three_epochs(e, kept);
+	ck_assert_int_eq(meta_epoch_foreach(m, list_epoch, &l), 0);
+	ck_assert_uint_eq(l.n, 3);
+	for (int i = 0; i < 3; i++)
+		ck_assert_uint_eq(l.v[i], e[i]);
+	l = (struct epoch_list){ .stop = 2 };
+	ck_assert_int_eq(meta_epoch_foreach(m, list_epoch, &l), 1);
+	ck_assert_uint_eq(l.n, 2);
+	drop_from_history(e[1], (const uint32_t[]){ 11 }, 1, "dropped with e2");
+	l = (struct epoch_list){ .n = 0 };
+	ck_assert_int_eq(meta_epoch_foreach(m, list_epoch, &l), 0);
+	ck_assert_uint_eq(l.n, 2);
+	ck_assert_uint_eq(l.v[0], e[0]);
+	ck_assert_uint_eq(l.v[1], e[2]);
+}
+END_TEST
+
 /* Dropping in creation order and in reverse leaves the same: nothing. */
 START_TEST(three_epochs_dropped_newest_first)
 {
@@ -1264,6 +1303,7 @@ static Suite *history_suite(void)
 	tcase_add_test(populated, one_epoch_views_every_kind_as_it_was);
 	tcase_add_test(populated, three_epochs_interleaved_then_dropped);
 	tcase_add_test(populated, three_epochs_dropped_newest_first);
+	tcase_add_test(populated, epoch_foreach_lists_the_live_epochs_oldest_first);
 	tcase_add_test(populated, drop_keeps_what_an_earlier_epoch_reads);
 	tcase_add_test(populated, drop_with_two_later_epochs_stops_at_the_nearest);
 	tcase_add_test(epoch, drop_of_the_last_epoch_with_a_change_keeps_nothing);
