@@ -18,7 +18,6 @@
 #include "fs/prealloc.h"
 #include "fs/space.h"
 #include "fs/hooks.h"
-#include "fs/inode.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -437,34 +436,6 @@ void fs_content_drop(struct fs *fs, struct inode *in, struct meta_batch *b)
 	in->map_loaded = false;
 	if (!none)
 		meta_extent_del_all(fs->meta, b, in->ino);	/* also if the map was unreadable */
-}
-
-static bool dirty_file(const struct inode *in, void *ctx)
-{
-	(void)ctx;
-	return S_ISREG(in->attr.mode) && in->wb_dirty && !meta_ino_is_snap(in->ino);
-}
-
-int fs_flush_buffered(struct fs *fs)
-{
-	struct inode **v;
-	size_t n;
-	int rc = inode_collect(fs, dirty_file, NULL, &v, &n);
-
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < n; i++) {
-		int r;
-
-		pthread_rwlock_wrlock(&v[i]->lock);
-		r = fs_flush(fs, v[i]);
-		pthread_rwlock_unlock(&v[i]->lock);
-		if (r < 0 && rc == 0)
-			rc = r;
-		inode_put(fs, v[i]);
-	}
-	free(v);
-	return rc;
 }
 
 int fs_sync(struct fs *fs, struct inode *in)

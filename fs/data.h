@@ -16,9 +16,6 @@ int fs_write(struct fs *fs, struct inode *in, const char *buf, size_t size, uint
 int fs_read(struct fs *fs, struct inode *in, char *dst, size_t size, uint64_t off,
 	    size_t *got);
 int fs_flush(struct fs *fs, struct inode *in);
-/* Store what every open file holds buffered (whole write() calls; IN
- * locks taken one at a time): 0, or the first -errno (the rest is tried). */
-int fs_flush_buffered(struct fs *fs);
 /* Make IN's content and all metadata durable. */
 int fs_sync(struct fs *fs, struct inode *in);
 /* Remove content in [off, off+len) (len UINT64_MAX: to the end) into B. */

@@ -386,6 +386,34 @@ int inode_collect(struct fs *fs, bool (*match)(const struct inode *in, void *ctx
 	return 0;
 }
 
+static bool dirty_file(const struct inode *in, void *ctx)
+{
+	(void)ctx;
+	return S_ISREG(in->attr.mode) && in->wb_dirty && !meta_ino_is_snap(in->ino);
+}
+
+int inode_flush_buffered(struct fs *fs)
+{
+	struct inode **v;
+	size_t n;
+	int rc = inode_collect(fs, dirty_file, NULL, &v, &n);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		int r;
+
+		pthread_rwlock_wrlock(&v[i]->lock);
+		r = fs_flush(fs, v[i]);
+		pthread_rwlock_unlock(&v[i]->lock);
+		if (r < 0 && rc == 0)
+			rc = r;
+		inode_put(fs, v[i]);
+	}
+	free(v);
+	return rc;
+}
+
 static int reap_one(void *ctx, uint64_t ino)
 {
 	struct fs *fs = ctx;

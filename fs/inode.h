@@ -47,6 +47,9 @@ uint64_t fs_ino_hwm(struct fs *fs);
  * MATCH accepts, called under the table's lock: into malloc'd *OUT, *N. */
 int inode_collect(struct fs *fs, bool (*match)(const struct inode *in, void *ctx), void *ctx,
 		  struct inode ***out, size_t *n);
+/* Store what every open file holds buffered (whole write() calls; their
+ * locks taken one at a time): 0, or the first -errno (the rest is tried). */
+int inode_flush_buffered(struct fs *fs);
 /* Purge inodes left orphaned by an earlier mount. */
 int fs_orphans_reap(struct fs *fs);
 /* Fill ST from IN's attributes (caller holds IN's lock). */

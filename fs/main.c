@@ -606,7 +606,7 @@ static int serve(struct cmdline *c, struct fs *fs, struct fuse_session *se)
 	/* Ended by a signal, the loop may leave releases unread: bytes that
 	 * writers buffered (close() has returned) are stored now. */
 	if (!fs->opt.store_ro && !c->follow) {
-		int r = fs_flush_buffered(fs);
+		int r = inode_flush_buffered(fs);
 
 		if (r == 0)
 			r = fs_sync(fs, NULL);

@@ -25,7 +25,7 @@ int snapshot_epoch_make(struct fs *fs, struct meta_batch *b, uint64_t ds, struct
 	int rc = failpoint("snapshot_epoch", EOVERFLOW);	/* tests: the copy */
 
 	if (rc == 0)
-		rc = fs_flush_buffered(fs);	/* an epoch sees the store */
+		rc = inode_flush_buffered(fs);	/* an epoch sees the store */
 	if (rc == 0)
 		rc = meta_epoch_create(fs->meta, b, ds, fs_ino_hwm(fs), r->time, &e);
 	if (rc == 0 && fs->store->format < FORMAT_EPOCHS)
