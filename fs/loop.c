@@ -28,6 +28,7 @@
 #define WATCH_NS	2000000L	/* the leader's time on one request before
 					 * the reading is handed on */
 #define IDLE_POLLS	500		/* a second without requests: sleep */
+#define QUICK_WRITE	(128u << 10)	/* writes up to this are quick */
 
 struct worker {
 	struct loop *l;
@@ -119,6 +120,9 @@ static bool quick(const struct fuse_buf *buf)
 		return buf->size >= sizeof(*h) + sizeof(struct fuse_open_in) &&
 		       (((const struct fuse_open_in *)arg)->flags & (O_ACCMODE | O_TRUNC)) ==
 		       O_RDONLY;
+	case FUSE_WRITE:	/* a small write is buffered; a big one is stored */
+		return buf->size >= sizeof(*h) + sizeof(struct fuse_write_in) &&
+		       ((const struct fuse_write_in *)arg)->size <= QUICK_WRITE;
 	case FUSE_IOCTL:	/* a clone copies a tree; others (a tty probe) fail */
 		return buf->size >= sizeof(*h) + sizeof(struct fuse_ioctl_in) &&
 		       ((const struct fuse_ioctl_in *)arg)->cmd != AIFS_IOC_CLONE;

@@ -8,10 +8,11 @@
  * another CPU, and a request that takes 10 us costs two or three thread
  * switches.  Here the leader answers a request that is quick by nature
  * (a lookup, getattr, readdir, read-only open or release, forget, create,
- * unlink, ...) itself and reads the next one, as a single-threaded loop
- * would; before a request that may wait (data I/O, fsync, flush, a
- * control, a release that may end a save), it hands the reading to an
- * idle worker, newest first, or starts one, up to MAX_THREADS.
+ * unlink, a write of at most 128 KiB, ...) itself and reads the next one,
+ * as a single-threaded loop would; before a request that may wait (reads,
+ * big writes, fsync, flush, a control, a release that may end a save), it
+ * hands the reading to an idle worker, newest first, or starts one, up to
+ * MAX_THREADS.
  *
  * A quick request may still wait, on a lock that a slow one holds: a
  * watchdog (the calling thread) hands the reading on when the leader has
