@@ -472,6 +472,8 @@ static size_t sort_unique(void *v, size_t n, size_t size, int (*cmp)(const void 
 {
 	size_t k = 0;
 
+	if (n == 0)
+		return 0;	/* V may be NULL */
 	qsort(v, n, size, cmp);
 	for (size_t i = 0; i < n; i++)
 		if (!k || cmp((char *)v + (k - 1) * size, (char *)v + i * size))
