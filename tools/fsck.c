@@ -579,7 +579,8 @@ static int check_history(struct fsck *f)
 
 	if (rc < 0)
 		return rc;
-	qsort(f->live, f->nlive, sizeof(*f->live), piece_cmp);
+	if (f->nlive)
+		qsort(f->live, f->nlive, sizeof(*f->live), piece_cmp);
 	f->nhist = sort_unique(f->hist, f->nhist, sizeof(*f->hist), place_cmp);
 	f->nhino = sort_unique(f->hino, f->nhino, sizeof(*f->hino), u64_cmp);
 	rc = meta_epoch_foreach(f->s->meta, check_epoch, f);
