@@ -11,7 +11,6 @@
 #include "fs/lineage.h"
 #include "fs/inode.h"
 #include "fs/data.h"
-#include "fs/loop.h"
 #include "fs/hooks.h"
 #include "fs/content.h"
 #include "fs/prealloc.h"
@@ -602,17 +601,32 @@ static int serve(struct cmdline *c, struct fs *fs, struct fuse_session *se)
 	bool stuck;
 	int rc;
 
-	rc = c->opt.single ? fuse_session_loop(se) : fs_loop(se, c->opt.max_threads);
+	if (c->opt.single) {
+		rc = fuse_session_loop(se);
+	} else {
+		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+
+		fuse_loop_cfg_set_max_threads(cfg, c->opt.max_threads);
+		fuse_loop_cfg_set_idle_threads(cfg, c->opt.max_threads);
+		rc = fuse_session_loop_mt(se, cfg);
+		fuse_loop_cfg_destroy(cfg);
+	}
+	if (rc > 0) {		/* libfuse: the number of the signal that ended it */
+		log_notice("signal %d: unmounting", rc);
+		rc = 0;
+	}
 	/* Ended by a signal, the loop may leave releases unread: bytes that
-	 * writers buffered (close() has returned) are stored now. */
+	 * writers buffered (their close() has returned) are stored now. */
 	if (!fs->opt.store_ro && !c->follow) {
 		int r = inode_flush_buffered(fs);
 
 		if (r == 0)
 			r = fs_sync(fs, NULL);
-		if (r < 0)
+		if (r < 0) {
 			log_err("storing what open files buffered at exit failed: %s",
 				strerror(-r));
+			rc = r;
+		}
 	}
 	/* The invalidation thread sends to the session: it ends first.  If it
 	 * is stuck in the kernel, the session stays (the process exits). */
