@@ -133,17 +133,29 @@ static int inline_unstore(struct fs *fs, struct inode *in, struct meta_batch *b,
 	return rc;
 }
 
-/* Append the buffered bytes as one extent and commit the map change (with
- * the move of inline content to an extent, if IN was inline), IN's map
- * loaded.  The map and the space counts change as on disk only if the
- * commit succeeds: the pieces it replaces are un-counted then, and a
- * failure reloads the map and keeps the buffer for the next try. */
-static int flush_extent(struct fs *fs, struct inode *in)
+/* An extent appended ahead of its commit (a buffer in flight). */
+struct appended {
+	struct tier_ref ref;
+	const uint32_t *crc;
+	uint32_t ncrc;
+};
+
+/* Store BUF, the LEN bytes of IN at OFF, as one extent and commit the map
+ * change (with the move of inline content to an extent, if IN was inline),
+ * IN's map loaded; PRE: the bytes were appended already (counted), else
+ * they are appended here.  The inode is stored with a size of at most
+ * SIZE (what IN's stored bytes reach: newer buffered bytes are not
+ * stored yet).  The map and the space counts change as on disk only if
+ * the commit succeeds: the pieces it replaces are un-counted then, and a
+ * failure reloads the map and un-counts the appended bytes, which the
+ * caller keeps for the next try. */
+static int store_extent(struct fs *fs, struct inode *in, const char *buf, uint64_t off,
+			uint32_t len, uint64_t size, const struct appended *pre)
 {
 	uint32_t crcbuf[TIER_NCRC(FS_WB_CAP)], ncrc;
 	struct meta_batch *b = meta_batch_new();
-	struct ext e = { .foff = in->wb_off, .len = in->wb_len }, ie = { 0 };
-	uint64_t alloc_was = in->attr.alloc;
+	struct ext e = { .foff = off, .len = len }, ie = { 0 };
+	uint64_t alloc_was = in->attr.alloc, size_now = in->attr.size;
 	uint32_t flags_was = in->attr.flags;
 	bool appended = false, mapped = false;
 	int rc = b ? 0 : -ENOMEM;
@@ -152,18 +164,23 @@ static int flush_extent(struct fs *fs, struct inode *in)
 		rc = inline_append(fs, in, &ie);
 	if (rc == 0)
 		rc = prealloc_write(fs, in, b, e.foff, e.len);
-	if (rc == 0) {
+	if (rc == 0 && pre) {
+		e.ref = pre->ref;
+		appended = true;
+		if (!(e.crcs = fs_crcs_new(pre->crc, pre->ncrc)))
+			rc = -ENOMEM;
+	} else if (rc == 0) {
 		space_append_begin(fs);
-		rc = tier_append(fs->tiers[TIER_HOT], in->wbuf, in->wb_len, fs->opt.codec, &e.ref,
+		rc = tier_append(fs->tiers[TIER_HOT], buf, len, fs->opt.codec, &e.ref,
 				 crcbuf, &ncrc);
 		space_append_end(fs, rc == 0 ? &e.ref : NULL);
 		appended = rc == 0;
 		if (rc < 0)
 			log_err("write of %u bytes of inode %llu to the hot tier failed: %s",
-				in->wb_len, (unsigned long long)in->ino, strerror(-rc));
+				len, (unsigned long long)in->ino, strerror(-rc));
+		if (rc == 0 && !(e.crcs = fs_crcs_new(crcbuf, ncrc)))
+			rc = -ENOMEM;
 	}
-	if (rc == 0 && !(e.crcs = fs_crcs_new(crcbuf, ncrc)))
-		rc = -ENOMEM;
 	if (rc == 0) {
 		space_defer_begin();
 		mapped = true;
@@ -173,15 +190,16 @@ static int flush_extent(struct fs *fs, struct inode *in)
 			rc = fs_map_insert(fs, in, b, &e);
 		if (rc == 0) {
 			e.crcs = NULL;		/* owned by the map now */
+			if (size < size_now)
+				in->attr.size = size;
 			inode_save(b, in);
+			in->attr.size = size_now;
 			rc = commit_with_records(fs, in, b);
 		}
 		space_defer_end(fs, rc == 0);
 	}
 	if (rc == 0) {
 		prealloc_apply(fs, in);
-		in->wb_len = 0;
-		in->wb_dirty = false;
 	} else {
 		/* the appended bytes are referenced by nothing */
 		if (appended)
@@ -201,10 +219,150 @@ static int flush_extent(struct fs *fs, struct inode *in)
 	return rc;
 }
 
-int fs_flush(struct fs *fs, struct inode *in)
+/* Store the write buffer as one extent (see store_extent). */
+static int flush_extent(struct fs *fs, struct inode *in)
+{
+	int rc = store_extent(fs, in, in->wbuf, in->wb_off, in->wb_len, UINT64_MAX, NULL);
+
+	if (rc == 0) {
+		in->wb_len = 0;
+		in->wb_dirty = false;
+	}
+	return rc;
+}
+
+/* --- write-behind: a full buffer stored after the write's reply --------
+ *
+ * The write that fills IN's buffer hands it over as IN's flight and
+ * returns; its caller appends the flight to the hot tier once it has
+ * replied and let go of IN's lock (fs_flight_run), while the writer fills
+ * a second buffer.  The flight's commit (its map change) waits for the
+ * next holder of IN's lock who needs it: fs_flush (fsync, close, a
+ * truncate, a snapshot...), a write apart from the buffer or the write
+ * that fills the next buffer (flight_settle).  So the map changes in the
+ * order of the writes, and a commit never waits for an append of the
+ * same file.  Until then reads see the flight's bytes from memory.  A
+ * failed append or commit is that holder's error (the next write to fill
+ * a buffer, fsync or close); the bytes stay in flight and the next one
+ * stores them in its own thread.  A file of the journal (its records are
+ * stored with its bytes) or an inline file is never written behind. */
+enum { FLIGHT_RUNNING, FLIGHT_DONE, FLIGHT_RETRY };
+
+/* Free space on the hot tier (past its reserve) below which writes store
+ * their buffer before they return: a full disk fails the write itself. */
+#define FLIGHT_ROOM	(64ull << 20)
+
+struct fs_flight {
+	char *buf;			/* FS_WB_CAP bytes */
+	uint64_t off;
+	uint32_t len;
+	uint64_t size;			/* IN's size when it was handed over */
+	uint64_t ino;
+	int state;			/* under fs->flight_lock */
+	int rc;				/* of the append, once FLIGHT_DONE */
+	struct tier_ref ref;
+	uint32_t ncrc;
+	uint32_t crc[TIER_NCRC(FS_WB_CAP)];
+};
+
+void fs_flight_run(struct fs *fs, struct fs_flight *fl)
 {
 	int rc;
 
+	space_append_begin(fs);
+	rc = tier_append(fs->tiers[TIER_HOT], fl->buf, fl->len, fs->opt.codec, &fl->ref,
+			 fl->crc, &fl->ncrc);
+	space_append_end(fs, rc == 0 ? &fl->ref : NULL);
+	if (rc < 0)
+		log_err("write of %u bytes of inode %llu to the hot tier failed: %s",
+			fl->len, (unsigned long long)fl->ino, strerror(-rc));
+	/* FL is its inode's to free from the moment it is done */
+	pthread_mutex_lock(&fs->flight_lock);
+	fl->rc = rc;
+	fl->state = FLIGHT_DONE;
+	pthread_cond_broadcast(&fs->flight_done);
+	pthread_mutex_unlock(&fs->flight_lock);
+}
+
+static void flight_wait(struct fs *fs, struct fs_flight *fl)
+{
+	pthread_mutex_lock(&fs->flight_lock);
+	while (fl->state == FLIGHT_RUNNING)
+		pthread_cond_wait(&fs->flight_done, &fs->flight_lock);
+	pthread_mutex_unlock(&fs->flight_lock);
+}
+
+static void flight_free(struct inode *in, struct fs_flight *fl)
+{
+	in->flight = NULL;
+	if (!in->wb_spare)
+		in->wb_spare = fl->buf;
+	else
+		free(fl->buf);
+	free(fl);
+}
+
+/* Commit IN's flight (IN locked for writing), after its append; 0, or the
+ * -errno of its append or commit (the flight stays, for a retry here). */
+static int flight_settle(struct fs *fs, struct inode *in)
+{
+	struct fs_flight *fl = in->flight;
+	struct appended pre;
+	int rc;
+
+	if (!fl)
+		return 0;
+	flight_wait(fs, fl);
+	if (fl->state == FLIGHT_DONE && fl->rc < 0) {
+		fl->state = FLIGHT_RETRY;
+		return fl->rc;
+	}
+	rc = fs_map_load(fs, in);
+	if (rc == 0) {
+		pre = (struct appended){ .ref = fl->ref, .crc = fl->crc, .ncrc = fl->ncrc };
+		rc = store_extent(fs, in, fl->buf, fl->off, fl->len, fl->size,
+				  fl->state == FLIGHT_DONE ? &pre : NULL);
+	} else if (fl->state == FLIGHT_DONE) {
+		space_unref(fs, &fl->ref, 0, fl->len, true);
+	}
+	if (rc < 0) {
+		fl->state = FLIGHT_RETRY;	/* store_extent un-counted the append */
+		return rc;
+	}
+	flight_free(in, fl);
+	return 0;
+}
+
+void fs_flight_drop(struct fs *fs, struct inode *in)
+{
+	struct fs_flight *fl = in->flight;
+
+	if (!fl)
+		return;
+	flight_wait(fs, fl);
+	if (fl->state == FLIGHT_DONE && fl->rc == 0)
+		space_unref(fs, &fl->ref, 0, fl->len, true);
+	flight_free(in, fl);
+}
+
+/* May the write that fills IN's buffer hand it over? */
+static bool flight_ok(struct fs *fs, struct inode *in)
+{
+	struct tier_space sp;
+
+	if ((in->attr.flags & META_IF_INLINE) || fs_hook_stores_records(fs, in))
+		return false;
+	/* near a full disk, a write that cannot be stored fails itself */
+	return tier_space(fs->tiers[TIER_HOT], &sp) == 0 &&
+	       sp.avail > fs->reserve + FLIGHT_ROOM;
+}
+
+int fs_flush(struct fs *fs, struct inode *in)
+{
+	int rc = flight_settle(fs, in);
+
+	if (rc < 0)
+		return rc;
 	if (!in->wb_len || !in->wb_dirty)
 		return 0;
 	rc = fs_map_load(fs, in);
@@ -226,11 +384,16 @@ static bool wbuf_fits(const struct inode *in, uint64_t off, size_t size)
 static void buffer_write(struct inode *in, const char *buf, size_t size, uint64_t off);
 static int write_and_store(struct fs *fs, struct inode *in, const char *buf, size_t size,
 			   uint64_t off);
+static int write_and_hand_over(struct fs *fs, struct inode *in, const char *buf, size_t size,
+			       uint64_t off, struct fs_flight **behind);
 
-int fs_write(struct fs *fs, struct inode *in, const char *buf, size_t size, uint64_t off)
+int fs_write(struct fs *fs, struct inode *in, const char *buf, size_t size, uint64_t off,
+	     struct fs_flight **behind)
 {
 	int rc;
 
+	if (behind)
+		*behind = NULL;
 	if ((in->attr.flags & META_IF_INLINE) && (rc = fs_map_load(fs, in)) < 0)
 		return rc;	/* the inline content becomes the buffer first */
 	if (in->wb_len && !wbuf_fits(in, off, size)) {
@@ -243,7 +406,9 @@ int fs_write(struct fs *fs, struct inode *in, const char *buf, size_t size, uint
 			in->wb_dirty = true;
 			rc = flush_extent(fs, in);
 		} else if (in->wb_dirty) {
-			rc = fs_map_load(fs, in);
+			rc = flight_settle(fs, in);	/* the older bytes first */
+			if (rc == 0)
+				rc = fs_map_load(fs, in);
 			if (rc == 0)
 				rc = flush_extent(fs, in);
 		}
@@ -257,8 +422,43 @@ int fs_write(struct fs *fs, struct inode *in, const char *buf, size_t size, uint
 	if (rc < 0)
 		return rc;
 	if (off + size - in->wb_off == FS_WB_CAP)
-		return write_and_store(fs, in, buf, size, off);
+		return behind && flight_ok(fs, in) ?
+		       write_and_hand_over(fs, in, buf, size, off, behind) :
+		       write_and_store(fs, in, buf, size, off);
 	buffer_write(in, buf, size, off);
+	return 0;
+}
+
+/* A write that fills the buffer, which becomes IN's flight (*BEHIND) once
+ * the flight before it is stored; IN goes on with a fresh buffer.  If the
+ * flight before cannot be stored, this write did not happen. */
+static int write_and_hand_over(struct fs *fs, struct inode *in, const char *buf, size_t size,
+			       uint64_t off, struct fs_flight **behind)
+{
+	struct fs_flight *fl;
+	char *fresh;
+	int rc = flight_settle(fs, in);
+
+	if (rc < 0)
+		return rc;
+	fl = malloc(sizeof(*fl));
+	fresh = in->wb_spare ? in->wb_spare : malloc(FS_WB_CAP);
+	if (!fl || !fresh) {
+		free(fl);
+		if (fresh != in->wb_spare)
+			free(fresh);
+		return write_and_store(fs, in, buf, size, off);
+	}
+	buffer_write(in, buf, size, off);
+	*fl = (struct fs_flight){ .buf = in->wbuf, .off = in->wb_off, .len = in->wb_len,
+				  .size = in->attr.size, .ino = in->ino,
+				  .state = FLIGHT_RUNNING };
+	in->flight = *behind = fl;
+	in->wbuf = fresh;
+	in->wb_spare = NULL;
+	in->wb_cap = FS_WB_CAP;
+	in->wb_len = 0;
+	in->wb_dirty = false;
 	return 0;
 }
 
@@ -314,6 +514,17 @@ static int write_and_store(struct fs *fs, struct inode *in, const char *buf, siz
 
 /* --- reads ----------------------------------------------------------- */
 
+/* Copy what BUF (LEN bytes of the file at BOFF) holds of [OFF, END) into DST. */
+static void overlay(char *dst, uint64_t off, uint64_t end, const char *buf, uint64_t boff,
+		    uint64_t len)
+{
+	uint64_t s = boff > off ? boff : off;
+	uint64_t t = boff + len < end ? boff + len : end;
+
+	if (s < t)
+		memcpy(dst + (s - off), buf + (s - boff), t - s);
+}
+
 int fs_read(struct fs *fs, struct inode *in, char *dst, size_t size, uint64_t off,
 	    size_t *got)
 {
@@ -368,12 +579,10 @@ int fs_read(struct fs *fs, struct inode *in, char *dst, size_t size, uint64_t of
 			goto out;
 		}
 	}
-	if (in->wb_len && in->wb_off < end && in->wb_off + in->wb_len > off) {
-		uint64_t s = in->wb_off > off ? in->wb_off : off;
-		uint64_t t = in->wb_off + in->wb_len < end ? in->wb_off + in->wb_len : end;
-
-		memcpy(dst + (s - off), in->wbuf + (s - in->wb_off), t - s);
-	}
+	if (in->flight)
+		overlay(dst, off, end, in->flight->buf, in->flight->off, in->flight->len);
+	if (in->wb_len)
+		overlay(dst, off, end, in->wbuf, in->wb_off, in->wb_len);
 	*got = size;
 out:
 	if (ios != small)
@@ -411,6 +620,7 @@ void fs_content_drop(struct fs *fs, struct inode *in, struct meta_batch *b)
 {
 	bool none = false;
 
+	fs_flight_drop(fs, in);
 	in->wb_len = 0;
 	fs_wbuf_free(in);
 	if (!S_ISREG(in->attr.mode))

@@ -444,7 +444,8 @@ out:
 void fs_wbuf_free(struct inode *in)
 {
 	free(in->wbuf);
-	in->wbuf = NULL;
+	free(in->wb_spare);
+	in->wbuf = in->wb_spare = NULL;
 	in->wb_cap = in->wb_len = 0;
 	in->wb_dirty = false;
 	if (in->attr.flags & META_IF_INLINE)
@@ -458,6 +459,12 @@ int fs_wbuf_grow(struct inode *in, uint32_t need)
 
 	if (need <= in->wb_cap)
 		return 0;
+	if (!in->wbuf && in->wb_spare) {
+		in->wbuf = in->wb_spare;	/* left by a buffer in flight (data.c) */
+		in->wb_spare = NULL;
+		in->wb_cap = FS_WB_CAP;
+		return 0;
+	}
 	while (cap < need)
 		cap *= 2;
 	if (cap > FS_WB_CAP)

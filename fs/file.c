@@ -424,6 +424,7 @@ static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	struct fs *fs = fuse_req_userdata(req);
 	struct inode *in = fh_inode(fi);
 	const struct fs_feature_ops *f;
+	struct fs_flight *behind = NULL;
 	bool inval = false;
 	int rc;
 
@@ -435,7 +436,9 @@ static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	pthread_rwlock_wrlock(&in->lock);
 	f = fs_hook_claimer(fs, in);
 	rc = file_change(fs, req, in, FS_CHANGE_WRITE, buf, size, (uint64_t)off);
-	if (rc == 0 && (rc = fs_write(fs, in, buf, size, off)) < 0 && f && f->unwrite)
+	if (rc == 0 && (rc = fs_write(fs, in, buf, size, off,
+				      fs->opt.write_behind ? &behind : NULL)) < 0 &&
+	    f && f->unwrite)
 		f->unwrite(fs, in);
 	/* A direct write behind pages the kernel may hold (see open_common);
 	 * recent kernels drop the range themselves after a direct write, older
@@ -451,6 +454,8 @@ static void do_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_write(req, size);
+	if (behind)	/* the full buffer is stored while the writer goes on */
+		fs_flight_run(fs, behind);
 }
 
 static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -43,7 +43,8 @@
  * - No handler, and nothing under an aifs lock, sends the kernel a
  *   notification: invalidations are queued (inval.h).
  * - File content = extents (immutable, in tiers) overlaid by the inode's
- *   write buffer [wb_off, wb_off + wb_len), which is newer.
+ *   buffer in flight (a full write buffer being stored, data.c), then by
+ *   its write buffer [wb_off, wb_off + wb_len), which is newer.
  * - A file of at most FS_INLINE_MAX bytes with no extents lives inline in
  *   its 'N' record (META_IF_INLINE); once loaded, that content is the
  *   write buffer [0, size), clean until written to.
@@ -71,6 +72,7 @@
 #include "tier/tier.h"
 
 struct fs_feature_ops;
+struct fs_flight;
 struct fs_xattr;
 struct fuse_session;
 struct version_events;
@@ -122,6 +124,8 @@ struct inode {
 	uint32_t wb_len;
 	uint32_t wb_cap;
 	bool wb_dirty;			/* the buffer holds bytes not stored yet */
+	char *wb_spare;			/* a free FS_WB_CAP buffer, or NULL */
+	struct fs_flight *flight;	/* a full buffer being stored (data.c), or NULL */
 	bool dirty;			/* data written since the last fsync */
 	uint32_t nwriters;		/* opens with write access */
 	uint32_t nheld;			/* of which followers' journal sessions
@@ -160,6 +164,7 @@ struct fs_opts {
 	double cold_after_days;		/* snapshots, sealed journals unused D days go cold */
 	double tier_interval;		/* seconds between policy runs */
 	bool ro;			/* mounted with -o ro */
+	bool write_behind;		/* a full write buffer is stored after the reply */
 	double reserve_mb;		/* reserve=MB, or -1 for the default */
 	bool store_ro;			/* the store is on read-only media: the
 					 * daemon writes nothing to it */
@@ -180,6 +185,8 @@ struct fs {
 	size_t itab_size, itab_count;
 	pthread_mutex_t ino_lock;
 	uint64_t next_ino;
+	pthread_mutex_t flight_lock;		/* struct fs_flight's state (a leaf) */
+	pthread_cond_t flight_done;
 	struct space *space;			/* space.c */
 	uint64_t prealloc_total;		/* every inode's prealloc (atomic) */
 	struct journal *journal;		/* journal.c */

@@ -24,6 +24,14 @@ bool fs_hook_keeps_records(struct fs *fs, const struct inode *in)
 	return false;
 }
 
+bool fs_hook_stores_records(struct fs *fs, const struct inode *in)
+{
+	EACH_FEATURE(fs, f)
+		if ((*f)->store_begin && (*f)->keeps_records && (*f)->keeps_records(in))
+			return true;
+	return false;
+}
+
 void fs_hook_before_purge(struct fs *fs, struct inode *in)
 {
 	EACH_FEATURE(fs, f)

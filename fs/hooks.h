@@ -51,7 +51,10 @@ struct fs_feature_ops {
 	 * feature put in IN's slot, or NULL). */
 	void (*free)(struct inode *in, void *slot);
 	/* B stores buffered data of IN (locked): put the feature's records of
-	 * it into B; true if store_end must follow once B's commit returned RC. */
+	 * it into B; true if store_end must follow once B's commit returned RC.
+	 * Only for the files whose records the feature keeps (keeps_records):
+	 * the bytes of other files may be stored in an order of their own
+	 * (write-behind, data.c). */
 	bool (*store_begin)(struct fs *fs, struct inode *in, struct meta_batch *b);
 	void (*store_end)(struct fs *fs, struct inode *in, int rc);
 	/* May IN (locked) change: its attributes, stored xattrs, content,
@@ -116,6 +119,9 @@ void **fs_slot(struct fs *fs, struct inode *in, const char *feature);
 
 /* The core's calls of the hooks (see struct fs_feature_ops). */
 bool fs_hook_keeps_records(struct fs *fs, const struct inode *in);
+/* True if a feature that keeps IN's records stores some of them with IN's
+ * buffered bytes (store_begin): those bytes are then never written behind. */
+bool fs_hook_stores_records(struct fs *fs, const struct inode *in);
 void fs_hook_before_purge(struct fs *fs, struct inode *in);
 void fs_hook_purge(struct fs *fs, struct inode *in, struct meta_batch *b);
 void fs_hook_purge_now(struct fs *fs, struct inode *in, struct meta_batch *b);

@@ -32,14 +32,18 @@ int fs_itab_init(struct fs *fs)
 		return -ENOMEM;
 	pthread_mutex_init(&fs->itab_lock, NULL);
 	pthread_mutex_init(&fs->ino_lock, NULL);
+	pthread_mutex_init(&fs->flight_lock, NULL);
+	pthread_cond_init(&fs->flight_done, NULL);
 	lk_name(&fs->itab_lock, "the inode table lock");
 	lk_name(&fs->ino_lock, "the inode number lock");
+	lk_name(&fs->flight_lock, "the lock of buffers in flight");
 	return meta_inode_max(fs->meta, &fs->next_ino) < 0 ? -EIO : (fs->next_ino++, 0);
 }
 
 static void inode_free(struct fs *fs, struct inode *in)
 {
 	fs_hook_free(fs, in);
+	fs_flight_drop(fs, in);
 	fs_wbuf_free(in);
 	fs_map_free(&in->map);
 	pthread_rwlock_destroy(&in->lock);
@@ -215,6 +219,7 @@ static void content_unref(struct fs *fs, struct inode *in)
 			    fs_extents_unique(fs, in));
 	fs_map_free(&in->map);
 	in->map_loaded = false;
+	fs_flight_drop(fs, in);
 	fs_wbuf_free(in);
 }
 
@@ -389,7 +394,8 @@ int inode_collect(struct fs *fs, bool (*match)(const struct inode *in, void *ctx
 static bool dirty_file(const struct inode *in, void *ctx)
 {
 	(void)ctx;
-	return S_ISREG(in->attr.mode) && in->wb_dirty && !meta_ino_is_snap(in->ino);
+	return S_ISREG(in->attr.mode) && (in->wb_dirty || in->flight) &&
+	       !meta_ino_is_snap(in->ino);
 }
 
 int inode_flush_buffered(struct fs *fs)
@@ -483,7 +489,8 @@ void inode_stat(const struct inode *in, struct stat *st)
 	st->st_rdev = a->rdev;
 	st->st_size = a->size;
 	st->st_blksize = 4096;
-	st->st_blocks = (a->alloc + in->wb_len + in->prealloc + 511) / 512;
+	st->st_blocks = (a->alloc + in->wb_len + (in->flight ? FS_WB_CAP : 0) + in->prealloc +
+			 511) / 512;
 	st->st_atim = ns_ts(a->atime);
 	st->st_mtim = ns_ts(a->mtime);
 	st->st_ctim = ns_ts(a->ctime);
@@ -503,7 +510,7 @@ bool inode_purge_now(struct fs *fs, struct inode *in, struct meta_batch *b)
 
 	if (in->purged)
 		return true;
-	if (in->wb_len)
+	if (in->wb_len || in->flight)
 		return false;
 	pthread_mutex_lock(&fs->itab_lock);
 	unused = in->nopen == 0;

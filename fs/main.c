@@ -90,6 +90,9 @@ static const char usage_text[] =
 	"                          else Ceph's default, admin)\n"
 	"       remote_sync=on|off  fsync, version commits and journal seals wait until\n"
 	"                          the metadata is shipped to the pool (default off)\n"
+	"       write_behind=on|off a write that fills a 4 MiB buffer returns before the\n"
+	"                          buffer is stored; a failure to store it is the error\n"
+	"                          of the next such write, fsync or close (default on)\n"
 	"       rados_timeout=S    seconds a RADOS request waits for the cluster before\n"
 	"                          failing with EIO (default 30, 0: wait forever)\n"
 	"       cache_size=N[KMGT] local read cache and write buffer of a store whose data\n"
@@ -189,6 +192,7 @@ static const struct opt {
 	WORDS("dir_versions", opt.dir_versions_manual, "auto", 0, "manual", 1),
 	WORDS("lineage", opt.lineage_off, "on", 0, "off", 1),
 	WORDS("remote_sync", opt.remote_sync, "off", 0, "on", 1),
+	WORDS("write_behind", opt.write_behind, "off", 0, "on", 1),
 	STR("cold", opt.cold),
 	STR("ceph_conf", ceph_conf),
 	STR("ceph_user", ceph_user),
@@ -367,7 +371,7 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *c)
 				   .tier_interval = 60, .reserve_mb = -1,
 				   .audit_leaves = 1000, .audit_secs = 10,
 				   .audit_admin_gid = -1, .forward_timeout = 120,
-				   .journal_lease = 120 };
+				   .journal_lease = 120, .write_behind = true };
 	/* '+' is not used: mount.fuse3 puts -o after the operands. */
 	while ((ch = getopt_long(argc, argv, "fdso:hV", longopts, NULL)) != -1) {
 		switch (ch) {

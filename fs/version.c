@@ -480,6 +480,7 @@ static void ver_fall_back(struct fs *fs, struct inode *in, const struct vrec *go
 	int rc;
 
 	/* the save is given up: bytes it could not store go with it */
+	fs_flight_drop(fs, in);
 	in->wb_dirty = false;
 	in->wb_len = 0;
 	if (!b) {

@@ -117,7 +117,7 @@ int corefix_write(struct fs *fs, struct inode *in, size_t len, unsigned seed)
 	for (size_t i = 0; i < len; i++)
 		buf[i] = (char)(i * 31 + seed);
 	pthread_rwlock_wrlock(&in->lock);
-	rc = fs_write(fs, in, buf, len, 0);
+	rc = fs_write(fs, in, buf, len, 0, NULL);
 	if (rc == 0)
 		rc = fs_flush(fs, in);
 	pthread_rwlock_unlock(&in->lock);
@@ -144,7 +144,7 @@ void corefix_write_w(struct fs *fs, struct inode *in, const void *buf, size_t le
 
 	pthread_rwlock_wrlock(&in->lock);
 	ck_assert_int_eq(fs_hook_change(fs, NULL, in, &c), 0);
-	ck_assert_int_eq(fs_write(fs, in, buf, len, off), 0);
+	ck_assert_int_eq(fs_write(fs, in, buf, len, off, NULL), 0);
 	pthread_rwlock_unlock(&in->lock);
 }
 

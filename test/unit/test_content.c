@@ -136,7 +136,7 @@ static struct inode *file_of(const char *name, const void *buf, size_t len)
 	struct inode *f = corefix_mknod(fs, ds->ino, name, S_IFREG | 0644);
 
 	pthread_rwlock_wrlock(&f->lock);
-	ck_assert_int_eq(fs_write(fs, f, buf, len, 0), 0);
+	ck_assert_int_eq(fs_write(fs, f, buf, len, 0, NULL), 0);
 	ck_assert_int_eq(fs_flush(fs, f), 0);
 	pthread_rwlock_unlock(&f->lock);
 	return f;

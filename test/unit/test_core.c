@@ -192,7 +192,7 @@ START_TEST(failed_commit_keeps_buffer_and_counts)
 
 	pattern(buf, sizeof(buf), 3);
 	pthread_rwlock_wrlock(&in->lock);
-	ck_assert_int_eq(fs_write(fs, in, buf, sizeof(buf), 0), 0);
+	ck_assert_int_eq(fs_write(fs, in, buf, sizeof(buf), 0, NULL), 0);
 	ck_assert_int_eq(failpoint_arm("meta_commit:1=EIO"), 0);
 	rc = fs_flush(fs, in);
 	ck_assert_int_eq(rc, -EIO);

@@ -214,7 +214,7 @@ static void write_buffered(struct inode *in, size_t len, unsigned seed)
 	for (size_t i = 0; i < len; i++)
 		buf[i] = (char)(i * 31 + seed);
 	pthread_rwlock_wrlock(&in->lock);
-	ck_assert_int_eq(fs_write(fs, in, buf, len, 0), 0);
+	ck_assert_int_eq(fs_write(fs, in, buf, len, 0, NULL), 0);
 	ck_assert(in->wb_dirty);
 	pthread_rwlock_unlock(&in->lock);
 	free(buf);
