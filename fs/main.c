@@ -397,6 +397,17 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *c)
 	return 0;
 }
 
+/* Free the option strings of C: parse_cmdline's, and follow_prepare's replica. */
+static void cmdline_free(struct cmdline *c)
+{
+	free(c->fuse_opts);
+	free(c->opt.cold);
+	free(c->opt.audit_witness);
+	free(c->ceph_conf);
+	free(c->ceph_user);
+	free(c->replica);
+}
+
 /* How to reach the cluster of a store in RADOS: the mount's options, else
  * the store's (FS NULL: before it is open). */
 static struct tier_rados_opts rados_of(const struct cmdline *c, const struct fs *fs)
@@ -693,23 +704,29 @@ int main(int argc, char **argv)
 	int rc, report = -1;
 
 	rc = parse_cmdline(argc, argv, &c);
-	if (rc)
+	if (rc) {
+		cmdline_free(&c);
 		return rc == 1 ? 0 : 2;
+	}
 	if (c.follow && (rc = follow_prepare(&c, msg, sizeof(msg))) < 0) {
 		fprintf(stderr, "aifs: %s\n", msg);
+		cmdline_free(&c);
 		return 1;
 	}
 	if (!realpath(c.store, store)) {
 		fprintf(stderr, "aifs: no store at %s: %s\n", c.store, strerror(errno));
+		cmdline_free(&c);
 		return 1;
 	}
 	if (!realpath(c.mnt, mnt)) {
 		fprintf(stderr, "aifs: bad mount point %s: %s\n", c.mnt, strerror(errno));
+		cmdline_free(&c);
 		return 1;
 	}
 	rc = stat(mnt, &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 	if (rc < 0) {
 		fprintf(stderr, "aifs: bad mount point %s: %s\n", c.mnt, strerror(-rc));
+		cmdline_free(&c);
 		return 1;
 	}
 	c.store = store;
@@ -720,6 +737,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "aifs: AIFS_FAILPOINTS=%s: %s\n", getenv("AIFS_FAILPOINTS"),
 			rc == -ENOTSUP ? "this build has no fail points" :
 					 "expected NAME:N[+][=ERR],...");
+		cmdline_free(&c);
 		return 2;
 	}
 	if (!c.opt.foreground)
@@ -770,12 +788,7 @@ int main(int argc, char **argv)
 	fs_itab_destroy(fs);
 	store_close(fs->store);
 	log_msg(LOG_NOTICE, "unmounted %s", mnt);
-	free(c.fuse_opts);
-	free(c.opt.cold);
-	free(c.opt.audit_witness);
-	free(c.ceph_conf);
-	free(c.ceph_user);
-	free(c.replica);
+	cmdline_free(&c);
 	free(fs);
 	return rc ? 1 : 0;
 }
