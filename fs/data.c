@@ -154,10 +154,11 @@ static int store_extent(struct fs *fs, struct inode *in, const char *buf, uint64
 {
 	uint32_t crcbuf[TIER_NCRC(FS_WB_CAP)], ncrc;
 	struct meta_batch *b = meta_batch_new();
-	struct ext e = { .foff = off, .len = len }, ie = { 0 };
+	struct ext e = { .foff = off, .len = len, .ref = pre ? pre->ref : (struct tier_ref){ 0 } };
+	struct ext ie = { 0 };
 	uint64_t alloc_was = in->attr.alloc, size_now = in->attr.size;
 	uint32_t flags_was = in->attr.flags;
-	bool appended = false, mapped = false;
+	bool appended = pre != NULL, mapped = false;
 	int rc = b ? 0 : -ENOMEM;
 
 	if (rc == 0 && (in->attr.flags & META_IF_INLINE))
@@ -165,8 +166,6 @@ static int store_extent(struct fs *fs, struct inode *in, const char *buf, uint64
 	if (rc == 0)
 		rc = prealloc_write(fs, in, b, e.foff, e.len);
 	if (rc == 0 && pre) {
-		e.ref = pre->ref;
-		appended = true;
 		if (!(e.crcs = fs_crcs_new(pre->crc, pre->ncrc)))
 			rc = -ENOMEM;
 	} else if (rc == 0) {
