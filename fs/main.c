@@ -749,8 +749,12 @@ int main(int argc, char **argv)
 			rc = -EIO;
 		if (report < 0)
 			fprintf(stderr, "aifs: %s\n", msg);
-		if (fs && fs->store)
+		if (fs && fs->store) {
 			store_close(fs->store);
+		} else {
+			free(fs);	/* nothing was started: nothing uses FS or C */
+			cmdline_free(&c);
+		}
 		return 1;
 	}
 	if (!fs->opt.store_ro)

@@ -601,8 +601,9 @@ def snapshot_create_and_drop_whose_commit_fails():
             # The fail point fails the next commit of the daemon, whichever it is; a
             # background one (the release of a file just closed, the census of a snapshot
             # just made) may take it first: then the operation succeeded, is undone and
-            # is tried again.
-            for _ in range(10):
+            # is tried again, after a longer pause each time for the background
+            # commits that the undo starts (a slow build's census outlasts a short one).
+            for attempt in range(10):
                 arm(s, "meta_commit:1")
                 try:
                     fn(t1)
@@ -612,6 +613,7 @@ def snapshot_create_and_drop_whose_commit_fails():
                 finally:
                     arm(s, "")
                 undo(t1)
+                time.sleep(0.05 * (attempt + 1))
             raise Fail("%s: never failed in 10 tries" % what)
         failing(os.mkdir, os.rmdir, "snapshot whose commit fails")
         eq(os.listdir(snaps), [], "snapshots after a failed snapshot")
