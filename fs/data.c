@@ -441,7 +441,7 @@ static int write_and_hand_over(struct fs *fs, struct inode *in, const char *buf,
 	if (rc < 0)
 		return rc;
 	fl = malloc(sizeof(*fl));
-	fresh = in->wb_spare ? in->wb_spare : fs_wbuf_alloc();
+	fresh = in->wb_spare ? in->wb_spare : malloc(FS_WB_CAP);
 	if (!fl || !fresh) {
 		free(fl);
 		if (fresh != in->wb_spare)

@@ -452,13 +452,6 @@ void fs_wbuf_free(struct inode *in)
 		in->map_loaded = false;		/* the content is reloaded from 'N' */
 }
 
-char *fs_wbuf_alloc(void)
-{
-	void *p;
-
-	return posix_memalign(&p, TIER_BLOCK, FS_WB_CAP) == 0 ? p : NULL;
-}
-
 int fs_wbuf_grow(struct inode *in, uint32_t need)
 {
 	uint32_t cap = in->wb_cap ? in->wb_cap : EXTMAP_WB_MIN;
@@ -476,18 +469,7 @@ int fs_wbuf_grow(struct inode *in, uint32_t need)
 		cap *= 2;
 	if (cap > FS_WB_CAP)
 		cap = FS_WB_CAP;
-	if (cap == FS_WB_CAP) {
-		/* a full buffer is written to the tier whole: block-aligned,
-		 * it can go to the disk directly (tier/local.c) */
-		n = fs_wbuf_alloc();
-		if (!n)
-			return -ENOMEM;
-		if (in->wb_len)
-			memcpy(n, in->wbuf, in->wb_len);
-		free(in->wbuf);
-	} else {
-		n = realloc(in->wbuf, cap);
-	}
+	n = realloc(in->wbuf, cap);
 	if (!n)
 		return -ENOMEM;
 	in->wbuf = n;

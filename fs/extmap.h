@@ -50,8 +50,6 @@ void fs_map_free(struct extmap *m);
 void fs_wbuf_free(struct inode *in);
 /* Make IN's write buffer hold at least NEED bytes (0 or -ENOMEM). */
 int fs_wbuf_grow(struct inode *in, uint32_t need);
-/* A buffer of FS_WB_CAP bytes aligned to TIER_BLOCK (free() frees it), or NULL. */
-char *fs_wbuf_alloc(void);
 /* A commit of a change to IN's content failed: forget its in-memory map
  * and clean buffer, so that the next access loads what is committed (IN
  * locked; its dirty buffer, if any, is kept). */

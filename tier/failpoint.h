@@ -27,9 +27,7 @@
  * (the thread of a big session's SHA-256 cannot start, EAGAIN: the writer
  * hashes), vhash_queue (the memory for a write queued for that thread,
  * ENOMEM: the writer hashes it), lookup_slow (a lookup waits 2 s, as
- * on a lock a slow request holds), tier_direct (a segment cannot be
- * opened with O_DIRECT, EINVAL, as on a file system without it: large
- * extents go through the page cache).
+ * on a lock a slow request holds).
  * Lives in tier/ with log.h, the lowest layer, so that every layer uses it.
  */
 #ifndef AIFS_FAILPOINT_H

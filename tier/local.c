@@ -31,14 +31,9 @@
 #include "tier/tier_impl.h"
 #include "tier/tier_priv.h"
 #include "tier/log.h"
-#include "tier/failpoint.h"
 #include "tier/uring.h"
 
-/* Extents from this size on are sent to the disk as soon as written:
- * with O_DIRECT when whole blocks from a block-aligned buffer, stored raw
- * (no copy into the page cache, which costs a core at a few hundred MB/s
- * on a VM and fills memory with pages nobody reads soon), else buffered
- * and their writeback started at once. */
+/* Extents from this size on are sent to the disk as soon as written. */
 #define TIER_EARLY_WRITEBACK	(1u << 20)
 
 #include <dirent.h>
@@ -61,9 +56,6 @@
 
 struct seg {
 	int fd;			/* -1 until first used */
-	int dfd;		/* the same file opened O_DIRECT for appends of
-				 * whole blocks: -1 until first used, -2 if the
-				 * file system refused it */
 	uint32_t refs;		/* I/O in flight on fd */
 	uint64_t size;		/* bytes reserved so far */
 	bool present;
@@ -125,7 +117,7 @@ static int seg_slot(struct local *t, uint32_t seg)
 	if (!s)
 		return local_fail(t, -ENOMEM, "cannot grow the segment table: %s", strerror(ENOMEM));
 	for (uint32_t i = t->nsegs; i < n; i++)
-		s[i] = (struct seg){ .fd = -1, .dfd = -1 };
+		s[i] = (struct seg){ .fd = -1 };
 	t->segs = s;
 	t->nsegs = n;
 	return 0;
@@ -144,50 +136,15 @@ static int seg_create(struct local *t, uint32_t seg)
 	fd = openat(t->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return local_fail(t, -errno, "cannot create segment %s/%s: %m", t->dir, name);
-	t->segs[seg] = (struct seg){ .fd = fd, .dfd = -1, .present = true };
+	t->segs[seg] = (struct seg){ .fd = fd, .present = true };
 	t->active = seg;
 	t->dir_dirty = true;
 	return 0;
 }
 
-/* Close S's descriptors (no I/O in flight on them).  Lock held. */
-static void seg_close(struct seg *s)
-{
-	if (s->fd >= 0)
-		close(s->fd);
-	if (s->dfd >= 0)
-		close(s->dfd);
-	s->fd = s->dfd = -1;
-}
-
-/* S's O_DIRECT descriptor (segment SEG), opened at first use; -1 if the
- * file system does not take O_DIRECT (tmpfs), which is then not asked
- * again.  Lock held. */
-static int seg_direct(struct local *t, struct seg *s, uint32_t seg)
-{
-	char name[SEG_NAME_SIZE];
-
-	if (s->dfd == -1) {
-		int rc = failpoint("tier_direct", EINVAL);
-
-		seg_name(name, seg);
-		s->dfd = rc ? (errno = -rc, -1) :
-			 openat(t->dirfd, name, O_WRONLY | O_DIRECT | O_CLOEXEC);
-		if (s->dfd < 0) {
-			log_info("tier %s: segment %s/%s: no O_DIRECT (%m): large extents are "
-				 "written through the page cache", tier_name(t->id), t->dir, name);
-			s->dfd = -2;
-		}
-	}
-	return s->dfd >= 0 ? s->dfd : -1;
-}
-
 /* Reserve LEN bytes at the end of the active segment, starting a new one
- * if they would not fit, and take a reference on it for the write: *FD is
- * its O_DIRECT descriptor if DIRECT asks for one and there is one (*DIRECT
- * then stays true), else the buffered one. */
-static int seg_reserve(struct local *t, uint32_t len, uint32_t *seg, uint64_t *off, int *fd,
-		       bool *direct)
+ * if they would not fit, and take a reference on it for the write. */
+static int seg_reserve(struct local *t, uint32_t len, uint32_t *seg, uint64_t *off, int *fd)
 {
 	struct seg *s;
 	int rc = 0;
@@ -202,10 +159,7 @@ static int seg_reserve(struct local *t, uint32_t len, uint32_t *seg, uint64_t *o
 		/* Extents start block-aligned so that tier_discard can free
 		 * whole blocks; the gap stays a hole in the file. */
 		*off = (s->size + TIER_BLOCK - 1) & ~(uint64_t)(TIER_BLOCK - 1);
-		*fd = *direct ? seg_direct(t, s, *seg) : -1;
-		*direct = *fd >= 0;
-		if (*fd < 0)
-			*fd = s->fd;
+		*fd = s->fd;
 		t->used += *off + len - s->size;
 		s->size = *off + len;
 		s->refs++;
@@ -250,8 +204,10 @@ void seg_put(struct local *t, uint32_t seg, bool wrote)
 	pthread_mutex_lock(&t->lock);
 	s = &t->segs[seg];
 	s->dirty |= wrote;
-	if (--s->refs == 0 && !s->present)
-		seg_close(s);
+	if (--s->refs == 0 && !s->present && s->fd >= 0) {
+		close(s->fd);
+		s->fd = -1;
+	}
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -341,7 +297,8 @@ static int tier_resume(struct local *t, uint32_t seg)
 static void tier_free(struct local *t)
 {
 	for (uint32_t i = 0; i < t->nsegs; i++)
-		seg_close(&t->segs[i]);
+		if (t->segs[i].fd >= 0)
+			close(t->segs[i].fd);
 	if (t->dirfd >= 0)
 		close(t->dirfd);
 	pthread_mutex_destroy(&t->lock);
@@ -483,7 +440,6 @@ static int local_append(struct tier *base, const void *buf, uint32_t len, int co
 	uint32_t seg, packed = 0;
 	void *packed_buf = NULL;
 	int rc, used = TIER_CODEC_RAW;
-	bool direct;
 
 	if (!buf || !ref || !crcs || !ncrc || len == 0 || len > TIER_EXTENT_MAX ||
 	    (codec > TIER_CODEC_MAX && codec != TIER_CODEC_AUTO) || codec < 0)
@@ -508,18 +464,15 @@ static int local_append(struct tier *base, const void *buf, uint32_t len, int co
 		crcs[i] = tier_crc32c(0, op.buf + pos,
 				      op.len - pos < TIER_BLOCK ? op.len - pos : TIER_BLOCK);
 	}
-	direct = op.len >= TIER_EARLY_WRITEBACK && op.len % TIER_BLOCK == 0 &&
-		 (uintptr_t)op.buf % TIER_BLOCK == 0;
-	rc = seg_reserve(t, op.len, &seg, &op.off, &op.fd, &direct);
+	rc = seg_reserve(t, op.len, &seg, &op.off, &op.fd);
 	if (rc)
 		return rc;
 	uring_run(ts, &op, 1);
 	/* Start writing a large extent to the disk now rather than at the
 	 * next fsync or when the kernel gets to it: a checkpoint's or a big
 	 * file's fsync then finds most of it written (it is not durable
-	 * before that fsync either way: the disk's cache and the segment's
-	 * size still wait for it). */
-	if (op.res == 0 && !direct && op.len >= TIER_EARLY_WRITEBACK)
+	 * before that fsync either way). */
+	if (op.res == 0 && op.len >= TIER_EARLY_WRITEBACK)
 		(void)sync_file_range(op.fd, (off64_t)op.off, op.len, SYNC_FILE_RANGE_WRITE);
 	seg_put(t, seg, op.res == 0);
 	if (op.res)
@@ -644,8 +597,10 @@ static int local_seg_remove(struct tier *base, uint32_t seg)
 		s->size = 0;
 		t->dir_dirty = true;
 		/* Readers still in flight keep the fd; the last seg_put closes it. */
-		if (s->refs == 0)
-			seg_close(s);
+		if (s->refs == 0 && s->fd >= 0) {
+			close(s->fd);
+			s->fd = -1;
+		}
 	}
 	pthread_mutex_unlock(&t->lock);
 	return rc;

@@ -8,7 +8,6 @@
  */
 #include "tier/tier.h"
 #include "tier/log.h"
-#include "tier/failpoint.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -719,90 +718,6 @@ START_TEST(concurrent_appenders_read_back_their_own_data)
 }
 END_TEST
 
-/* Is one of this process's descriptors of segment SEG open with O_DIRECT? */
-static bool seg_open_direct(const char *tdir, uint32_t seg)
-{
-	char want[PATH_MAX], link[PATH_MAX], path[300], line[128];
-	bool found = false;
-	struct dirent *de;
-	DIR *d = opendir("/proc/self/fd");
-
-	ck_assert_msg(d != NULL, "opendir /proc/self/fd: %s", strerror(errno));
-	snprintf(want, sizeof want, "%s/seg-%08u", tdir, seg);
-	while (!found && (de = readdir(d)) != NULL) {
-		ssize_t n;
-		FILE *f;
-
-		snprintf(path, sizeof path, "/proc/self/fd/%s", de->d_name);
-		n = readlink(path, link, sizeof link - 1);
-		if (n < 0)
-			continue;
-		link[n] = 0;
-		if (strcmp(link, want))
-			continue;
-		snprintf(path, sizeof path, "/proc/self/fdinfo/%s", de->d_name);
-		f = fopen(path, "r");
-		while (f && fgets(line, sizeof line, f))
-			if (!strncmp(line, "flags:", 6))
-				found = (strtoul(line + 6, NULL, 8) & O_DIRECT) != 0;
-		if (f)
-			fclose(f);
-	}
-	closedir(d);
-	return found;
-}
-
-/* Appends of whole blocks from aligned buffers, 1 MiB and more, go to the
- * disk with O_DIRECT; the small appends between them go through the page
- * cache; each reads back exactly, also after a reopen. */
-static void direct_and_buffered_interleave(const char *tdir, bool expect_direct)
-{
-	static struct ext big[3], small[3];
-	static const uint32_t big_len[3] = { 4u << 20, 1u << 20, (2u << 20) + TIER_BLOCK };
-
-	for (int i = 0; i < 3; i++) {
-		small[i].data = xmalloc(777 + i);
-		fill_random(small[i].data, 777 + i, 50 + i);
-		append_ok(tier, &small[i], 777 + i, TIER_CODEC_RAW);
-		ck_assert_msg(posix_memalign((void **)&big[i].data, TIER_BLOCK, big_len[i]) == 0,
-			      "posix_memalign");
-		fill_random(big[i].data, big_len[i], 60 + i);
-		append_ok(tier, &big[i], big_len[i], TIER_CODEC_RAW);
-		expect_eq(big[i].ref.off % TIER_BLOCK, 0, "offset of a large extent (block-aligned)");
-	}
-	expect_eq(seg_open_direct(tdir, big[0].ref.seg), expect_direct,
-		  "segment %u of %s open with O_DIRECT", big[0].ref.seg, tdir);
-	for (int i = 0; i < 3; i++) {
-		expect_extent(tier, &small[i], 5, 50 + i);
-		expect_extent(tier, &big[i], 20, 60 + i);
-	}
-	expect_eq(tier_sync(tier), 0, "tier_sync after direct appends");
-	tier_close(tier);
-	expect_eq(tier_open(tdir, TIER_HOT, &tier), 0, "reopen of %s", tdir);
-	for (int i = 0; i < 3; i++) {
-		expect_extent(tier, &small[i], 5, 50 + i);
-		expect_extent(tier, &big[i], 20, 60 + i);
-		free(small[i].data);
-		free(big[i].data);
-	}
-}
-
-START_TEST(large_aligned_appends_go_direct_beside_buffered_ones)
-{
-	direct_and_buffered_interleave(dir, true);
-}
-END_TEST
-
-/* A file system that refuses O_DIRECT (tier_direct): the same appends go
- * through the page cache. */
-START_TEST(a_tier_without_o_direct_writes_through_the_page_cache)
-{
-	ck_assert_int_eq(failpoint_arm("tier_direct:1+"), 0);
-	direct_and_buffered_interleave(dir, false);
-	ck_assert_int_eq(failpoint_arm(""), 0);
-}
-END_TEST
-
 static Suite *tier_suite(void)
 {
 	Suite *s = suite_create("tier");
@@ -829,8 +744,6 @@ static Suite *tier_suite(void)
 	tcase_add_test(tc, open_of_missing_directory_gives_enoent);
 	tcase_add_test(tc, concurrent_appenders_read_back_their_own_data);
 	tcase_add_test(tc, segment_rolls_before_exceeding_seg_max);
-	tcase_add_test(tc, large_aligned_appends_go_direct_beside_buffered_ones);
-	tcase_add_test(tc, a_tier_without_o_direct_writes_through_the_page_cache);
 	suite_add_tcase(s, tc);
 	return s;
 }
