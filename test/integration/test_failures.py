@@ -368,11 +368,11 @@ def a_buffer_stored_behind_the_write_fails_at_fsync_and_keeps_every_byte():
                 for p in kept:
                     if os.path.dirname(p) == d:
                         eq(versions(d, os.path.basename(p)), [1], what + ": versions")
-        s.remount()
-        for p, data in kept.items():
-            eq(read_all(p), data, "%s after a remount" % p)
-        s.unmount()
-        s.fsck_clean("fsck after failed stores behind writes")
+
+        def checks(when):
+            for p, data in kept.items():
+                eq(read_all(p), data, "%s %s" % (p, when))
+        after_remount_and_fsck(s, checks)
 
 
 @test
@@ -409,11 +409,8 @@ def a_store_behind_that_keeps_failing_fails_the_next_full_write_and_close():
             os.fsync(fd)
         finally:
             os.close(fd)
-        eq(read_all(p), data[:(7 << 20) + n], "content once the disk has room")
-        s.remount()
-        eq(read_all(p), data[:(7 << 20) + n], "content after a remount")
-        s.unmount()
-        s.fsck_clean("fsck after writes behind a full disk")
+        after_remount_and_fsck(s, lambda when: eq(read_all(p), data[:(7 << 20) + n],
+                                                  "content %s" % when))
 
 
 # ------------------- item 9: a save killed after its truncating open
