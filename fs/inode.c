@@ -143,6 +143,18 @@ struct inode *inode_find_cached(struct fs *fs, uint64_t ino)
 	return in;
 }
 
+bool inode_kernel_holds(struct fs *fs, uint64_t ino)
+{
+	const struct inode *in;
+	bool held;
+
+	pthread_mutex_lock(&fs->itab_lock);
+	in = itab_find(fs, ino);
+	held = in && in->nlookup > 0;
+	pthread_mutex_unlock(&fs->itab_lock);
+	return held;
+}
+
 int inode_get(struct fs *fs, uint64_t ino, struct inode **out)
 {
 	struct meta_inode attr;

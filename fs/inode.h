@@ -21,6 +21,9 @@ void fs_itab_destroy(struct fs *fs);
 int inode_get(struct fs *fs, uint64_t ino, struct inode **out);
 /* INO's inode if the table holds it (referenced), else NULL. */
 struct inode *inode_find_cached(struct fs *fs, uint64_t ino);
+/* Does the kernel hold INO (a lookup not yet forgotten)?  Never reads
+ * meta/; the answer may be stale by the time the caller acts on it. */
+bool inode_kernel_holds(struct fs *fs, uint64_t ino);
 /* IN if it is loaded (referenced), else NULL; never reads meta/. */
 struct inode *inode_peek(struct fs *fs, uint64_t ino);
 /* Insert a newly created inode (refs = 1). */

@@ -142,7 +142,14 @@ static void do_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 }
 
 /* Add entry I of D to BUF (REM bytes left); returns its size, or 0 if it
- * did not fit.  With PLUS, the entry counts as a lookup. */
+ * did not fit.  With PLUS, the entry counts as a lookup, unless the kernel
+ * already holds its inode: then it goes without attributes (node id 0,
+ * which the kernel takes as a plain entry), sparing the daemon the inode's
+ * attributes and the kernel the update of a dentry it has.  A listing
+ * after the names were looked up (a cold stat of each, then ls) costs
+ * what a plain READDIR costs; a listing of names the kernel does not hold
+ * (ls -l) still links each one.  Should the kernel let go of the name
+ * meanwhile, its next use is one LOOKUP, as after a plain READDIR. */
 static size_t add_one(fuse_req_t req, struct fs *fs, fuse_ino_t dir, struct dent *de,
 		      bool plus, char *buf, size_t rem, off_t next)
 {
@@ -156,7 +163,8 @@ static size_t add_one(fuse_req_t req, struct fs *fs, fuse_ino_t dir, struct dent
 		sz = fuse_add_direntry(req, buf, rem, de->name, &st, next);
 		return sz > rem ? 0 : sz;
 	}
-	if (!strcmp(de->name, ".") || !strcmp(de->name, "..")) {
+	if (!strcmp(de->name, ".") || !strcmp(de->name, "..") ||
+	    inode_kernel_holds(fs, de->ino)) {
 		memset(&e, 0, sizeof(e));
 		e.attr.st_ino = de->ino;
 		e.attr.st_mode = de->type;

@@ -395,6 +395,58 @@ def readdir_resumes_exactly_after_unlink_and_create_mid_listing():
         eq(sorted(os.listdir(d)), sorted(untouched | {"new-%05d" % i for i in range(1000)}), "listing afterwards")
 
 
+def _listing_matches(d, kinds, what):
+    """A fresh listing of D names exactly KINDS (name -> f/d/l/p), each with its inode and type."""
+    entries = list(os.scandir(d))
+    eq(sorted(e.name for e in entries), sorted(kinds), "%s: names" % what)
+    for e in entries:
+        st = os.lstat(e.path)
+        eq(e.inode(), st.st_ino, "%s: d_ino of %r against st_ino" % (what, e.name))
+        k = kinds[e.name]
+        eq((e.is_dir(follow_symlinks=False), e.is_symlink(), e.is_file(follow_symlinks=False)),
+           (k == "d", k == "l", k == "f"), "%s: d_type of %r" % (what, e.name))
+
+
+@test
+def listing_of_names_the_kernel_holds_is_exact():
+    """A listing after some names were looked up: the daemon sends those without attributes."""
+    with Store() as s:
+        d = s.work()
+        # The kernel asks for the start of a listing with attributes
+        # (READDIRPLUS), the rest without: the names of each kind come first.
+        kinds = {"f%03d" % i: "f" for i in range(300)}
+        kinds.update({"0-sub": "d", "0-sym": "l", "0-fifo": "p", "a": "f", "a-link": "f"})
+        for n, k in kinds.items():
+            p = os.path.join(d, n)
+            if k == "d":
+                os.mkdir(p)
+            elif k == "l":
+                os.symlink("f000", p)
+            elif k == "p":
+                os.mkfifo(p)
+            elif n != "a-link":
+                write_file(p, n.encode())
+        os.link(os.path.join(d, "a"), os.path.join(d, "a-link"))
+        s.remount()
+        held = ["0-sub", "0-sym", "0-fifo", "a"] + sorted(kinds)[6::2]  # looked up: the kernel holds them
+        for n in held:
+            os.lstat(os.path.join(d, n))
+        _listing_matches(d, kinds, "listing with %d of %d names held" % (len(held), len(kinds)))
+        eq(os.lstat(os.path.join(d, "a-link")).st_ino, os.lstat(os.path.join(d, "a")).st_ino,
+           "inode of the hard link against its first name")
+        eq(os.lstat(os.path.join(d, "a")).st_nlink, 2, "link count of a file with two names")
+        eq(read_all(os.path.join(d, "f002")), b"f002", "content of a held name after the listing")
+        # A held name replaced, one removed, one made: the next listing is of the change.
+        os.rename(os.path.join(d, "f001"), os.path.join(d, "f000"))
+        os.unlink(os.path.join(d, "f004"))
+        write_file(os.path.join(d, "new"), b"n")
+        for n in ("f001", "f004"):
+            del kinds[n]
+        kinds["new"] = "f"
+        _listing_matches(d, kinds, "listing after rename over a held name, unlink and create")
+        eq(read_all(os.path.join(d, "f000")), b"f001", "content of the name renamed over")
+
+
 # ------------------------------------------------------------------ names
 
 @test
