@@ -631,6 +631,4 @@ void fs_dir_ops(struct fuse_lowlevel_ops *ops)
 	ops->unlink = do_unlink;
 	ops->rmdir = do_rmdir;
 	ops->link = do_link;
-	fs_rename_ops(ops);
-	fs_readdir_ops(ops);
 }

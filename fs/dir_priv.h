@@ -86,7 +86,4 @@ static inline int any_snapshot(void *ctx, const char *tag, size_t len, const str
 /* Look up the alias FILE@vN in checkpoint directory PARENT: *OUT is the
  * version's inode, referenced; -ENOENT if NAME is no such alias. */
 int fs_lookup_alias(struct fs *fs, fuse_ino_t parent, const char *name, struct inode **out);
-/* rename's handler into OPS. */
-void fs_rename_ops(struct fuse_lowlevel_ops *ops);
-
 #endif

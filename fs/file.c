@@ -19,6 +19,7 @@
 #include "fs/space.h"
 #include "fs/virt.h"
 #include "fs/ops.h"
+#include "fs/setattr.h"
 #include "tier/failpoint.h"
 
 #include <errno.h>

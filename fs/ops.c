@@ -1,6 +1,7 @@
-/* ops.c — FUSE handlers for attributes and statfs, the session (init,
- * destroy) and the table of every handler (open files: file.c; the
- * namespace: dir.c; xattrs: xattr.c).
+/* ops.c — FUSE handlers for attributes (the change itself: setattr.c) and
+ * statfs, the session (init, destroy) and the table of every handler (open
+ * files: file.c; the namespace: dir.c, rename.c, readdir.c; xattrs:
+ * xattr.c; the clone ioctl: promote.c).
  *
  * Each handler replies exactly once.  Handlers that change an inode hold
  * its lock for writing until the change is committed to meta/.
@@ -14,6 +15,7 @@
 #include "fs/hooks.h"
 #include "fs/virt.h"
 #include "fs/ops.h"
+#include "fs/setattr.h"
 
 
 #include <errno.h>
@@ -51,70 +53,6 @@ static void do_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	}
 	reply_attr(req, fs, in);
 	inode_put(fs, in);
-}
-
-static int64_t ts_ns(const struct timespec *ts)
-{
-	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
-}
-
-/* Apply a setattr to IN (locked for writing) into B. */
-int fs_setattr_apply(struct fs *fs, struct inode *in, struct meta_batch *b,
-		     const struct stat *attr, int to_set)
-{
-	struct meta_inode *a = &in->attr;
-	int64_t now = fs_now();
-	int rc;
-
-	if (to_set & FUSE_SET_ATTR_SIZE) {
-		if (!S_ISREG(a->mode))
-			return S_ISDIR(a->mode) ? -EISDIR : -EINVAL;
-		if ((uint64_t)attr->st_size > FS_MAX_SIZE)
-			return -EFBIG;
-		if ((uint64_t)attr->st_size < a->size) {
-			rc = fs_punch(fs, in, b, attr->st_size, UINT64_MAX);
-			if (rc < 0)
-				return rc;
-		}
-		prealloc_trim(in, b, attr->st_size);
-		a->size = attr->st_size;
-		a->mtime = now;
-		a->generation++;
-	}
-	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
-		bool changed = ((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != a->uid) ||
-			       ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != a->gid);
-
-		if (to_set & FUSE_SET_ATTR_UID)
-			a->uid = attr->st_uid;
-		if (to_set & FUSE_SET_ATTR_GID)
-			a->gid = attr->st_gid;
-		/* As the kernel does for local filesystems: a new owner does
-		 * not inherit set-id powers (the kernel usually sends the mode
-		 * change itself; this covers a chown without it). */
-		if (changed && !S_ISDIR(a->mode) && !(to_set & FUSE_SET_ATTR_MODE)) {
-			a->mode &= ~S_ISUID;
-			if (a->mode & S_IXGRP)
-				a->mode &= ~S_ISGID;
-		}
-	}
-	if (to_set & FUSE_SET_ATTR_MODE) {
-		a->mode = (a->mode & S_IFMT) | (attr->st_mode & 07777);
-		rc = acl_chmod(fs, in, b);	/* the kernel leaves the ACL mask to us */
-		if (rc < 0)
-			return rc;
-	}
-	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
-		a->atime = now;
-	else if (to_set & FUSE_SET_ATTR_ATIME)
-		a->atime = ts_ns(&attr->st_atim);
-	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
-		a->mtime = now;
-	else if (to_set & FUSE_SET_ATTR_MTIME)
-		a->mtime = ts_ns(&attr->st_mtim);
-	a->ctime = (to_set & FUSE_SET_ATTR_CTIME) ? ts_ns(&attr->st_ctim) : now;
-	inode_save(b, in);
-	return 0;
 }
 
 static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
@@ -247,6 +185,8 @@ const struct fuse_lowlevel_ops *fs_ops_table(void)
 
 	fs_file_ops(&ops);
 	fs_dir_ops(&ops);
+	fs_rename_ops(&ops);
+	fs_readdir_ops(&ops);
 	fs_xattr_ops(&ops);
 	fs_ioctl_ops(&ops);
 	return &ops;

@@ -19,10 +19,8 @@ ssize_t fs_reflink(struct fs *fs, fuse_req_t req, struct inode *src, uint64_t so
 const struct fuse_lowlevel_ops *fs_ops_table(void);
 void fs_dir_ops(struct fuse_lowlevel_ops *ops);
 void fs_file_ops(struct fuse_lowlevel_ops *ops);
-/* Apply a setattr (TO_SET of ATTR) to IN (locked for writing) into B. */
-int fs_setattr_apply(struct fs *fs, struct inode *in, struct meta_batch *b,
-		     const struct stat *attr, int to_set);
 void fs_readdir_ops(struct fuse_lowlevel_ops *ops);
+void fs_rename_ops(struct fuse_lowlevel_ops *ops);
 void fs_xattr_ops(struct fuse_lowlevel_ops *ops);
 /* The clone ioctl (aifs_ioctl.h; promote.c). */
 void fs_ioctl_ops(struct fuse_lowlevel_ops *ops);
