@@ -252,6 +252,10 @@ static void inode_purge(struct fs *fs, struct inode *in)
 		return;
 	}
 	fs_hook_before_purge(fs, in);
+	/* the extents go uncounted only once the commit has counted those an
+	 * epoch snapshot's history keeps: uncounted first, they would drop to
+	 * no reference, and their bytes be given back under the snapshot */
+	space_defer_begin();
 	pthread_rwlock_wrlock(&in->lock);
 	fs_content_drop(fs, in, b);
 	pthread_rwlock_unlock(&in->lock);
@@ -261,6 +265,7 @@ static void inode_purge(struct fs *fs, struct inode *in)
 			      ((in->attr.flags & META_IF_XATTR) ? META_PURGE_XATTRS : 0));
 	fs_hook_purge(fs, in, b);
 	rc = fs_commit(fs, b, false);
+	space_defer_end(fs, rc == 0);
 	if (rc < 0)
 		log_err("purge of inode %llu failed (%s); it stays an orphan until the "
 			"next mount", (unsigned long long)in->ino, strerror(-rc));

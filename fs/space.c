@@ -44,6 +44,7 @@ struct xref {
 struct discard {
 	struct tier_ref ref;
 	uint32_t inner, len;
+	bool whole;		/* its last reference went */
 };
 
 struct space {
@@ -193,7 +194,7 @@ static void ref_locked(struct space *sp, const struct tier_ref *r)
 }
 
 static void discard_queue(struct space *sp, const struct tier_ref *r, uint32_t inner,
-			  uint64_t len)
+			  uint64_t len, bool whole)
 {
 	if (sp->nd == sp->capd) {
 		size_t n = sp->capd ? sp->capd * 2 : 256;
@@ -204,7 +205,7 @@ static void discard_queue(struct space *sp, const struct tier_ref *r, uint32_t i
 		sp->d = v;
 		sp->capd = n;
 	}
-	sp->d[sp->nd++] = (struct discard){ *r, inner, (uint32_t)len };
+	sp->d[sp->nd++] = (struct discard){ *r, inner, (uint32_t)len, whole };
 }
 
 /* A ref taken or an unref held back while this thread defers (see
@@ -338,10 +339,10 @@ static void unref_now(struct fs *fs, const struct tier_ref *r, uint32_t inner, u
 			r->seg, (unsigned long long)r->off);
 	} else if (--e->refs == 0) {
 		xremove(sp, e);
-		discard_queue(sp, r, 0, r->raw_len);
+		discard_queue(sp, r, 0, r->raw_len, true);
 		seg_count(sp, r, -1);
 	} else if (unique) {
-		discard_queue(sp, r, inner, len);
+		discard_queue(sp, r, inner, len, false);
 	}
 	pthread_mutex_unlock(&sp->lock);
 }
@@ -556,6 +557,23 @@ static void compact(struct fs *fs, bool always)
 	log_debug("%s: reference counts of %zu extents kept", fs->store->path, n);
 }
 
+/* Was extent R, whose last reference went, counted again before its bytes
+ * were given back (SP locked)?  Then something reads it: a count that went
+ * to zero too early is logged, and the bytes kept. */
+static bool counted_again(struct space *sp, const struct tier_ref *r)
+{
+	bool found;
+
+	if (!sp->xsize)
+		return false;
+	xfind(sp, r, &found);
+	if (found)
+		log_err("space accounting: extent at segment %u offset %llu was counted "
+			"again after its last reference went; its bytes are kept", r->seg,
+			(unsigned long long)r->off);
+	return found;
+}
+
 /* Give back what was queued (see the top of the file). */
 void space_reclaim_now(struct fs *fs)
 {
@@ -570,6 +588,9 @@ void space_reclaim_now(struct fs *fs)
 	nd = sp->nd;
 	sp->d = NULL;
 	sp->nd = sp->capd = 0;
+	for (size_t i = 0; i < nd; i++)
+		if (d[i].whole && counted_again(sp, &d[i].ref))
+			d[i].len = 0;
 	if (sp->appending == 0) {
 		while (sp->nsegfree && n < 64) {
 			uint32_t c = sp->segfree[--sp->nsegfree];
@@ -590,7 +611,8 @@ void space_reclaim_now(struct fs *fs)
 		return;
 	}
 	for (size_t i = 0; i < nd; i++)
-		tier_discard(fs->tiers[d[i].ref.tier], &d[i].ref, d[i].inner, d[i].len);
+		if (d[i].len)
+			tier_discard(fs->tiers[d[i].ref.tier], &d[i].ref, d[i].inner, d[i].len);
 	free(d);
 	for (size_t i = 0; i < n; i++) {
 		int r = tier_seg_remove(fs->tiers[todo[i] >> 31], todo[i] & 0x7fffffff);

@@ -496,39 +496,6 @@ def snapshot_delete_gives_back_hard_linked_files():
 
 
 @test
-def snapshot_open_file_survives_delete():
-    skip_native()
-    with Store() as s:
-        ds = dataset(s, "open")
-        b = data("openfile", 8 * MiB + 3)
-        write_synced(os.path.join(ds, "f"), b)
-        snap = snapshot(ds, "o1")
-        os.unlink(os.path.join(ds, "f"))
-        fd = os.open(os.path.join(snap, "f"), os.O_RDONLY)
-        try:
-            head = os.pread(fd, 4096, 0)
-            os.rmdir(snap)
-            raises(errno.ENOENT, os.stat, snap, what="stat of the dropped snapshot")
-            time.sleep(2.0)
-            # New data may now reuse whatever the dropped snapshot gave back.
-            fill_64mib(ds, "reuse", nfiles=8)
-            time.sleep(1.0)
-            got = bytearray()
-            off = 0
-            while True:
-                chunk = os.pread(fd, MiB, off)
-                if not chunk:
-                    break
-                got += chunk
-                off += len(chunk)
-            same_bytes(head, b[:4096], "first 4 KiB read before the rmdir")
-            same_bytes(bytes(got), b, "whole file read through a descriptor opened before the rmdir")
-            eq(os.fstat(fd).st_size, len(b), "fstat size of the open file")
-        finally:
-            os.close(fd)
-
-
-@test
 def snapshot_errors():
     skip_native()
     with Store() as s:

@@ -208,6 +208,27 @@ START_TEST(failed_commit_keeps_buffer_and_counts)
 }
 END_TEST
 
+/* A count that went to zero too early (a bug: the order of an uncount and
+ * the count of a commit) and came back before the reclaim: the bytes stay. */
+START_TEST(extent_counted_again_before_reclaim_keeps_its_bytes)
+{
+	struct inode *in = file_new("k", 1);
+	struct tier_ref r;
+
+	ck_assert_int_eq(corefix_write(fs, in, 200000, 9), 0);
+	ck_assert_int_eq(fs_sync(fs, in), 0);
+	r = corefix_first_ref(fs, in->ino);
+	corefix_refs_are(fs, r, 1);
+	space_unref(fs, &r, 0, 0, false);	/* its last reference: queued */
+	ck_assert_uint_eq(space_refs(fs, &r), 0);
+	space_ref(fs, &r);			/* and counted again */
+	space_reclaim_now(fs);
+	corefix_refs_are(fs, r, 1);
+	check_content(in, 200000, 9);
+	inode_put(fs, in);
+}
+END_TEST
+
 START_TEST(purge_of_unlinked_inode_deletes_records_and_runs_hooks)
 {
 	struct inode *in = file_new("c", 0);
@@ -343,6 +364,7 @@ static Suite *core_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, commit_of_written_data_survives_eviction);
 	tcase_add_test(tc, failed_commit_keeps_buffer_and_counts);
+	tcase_add_test(tc, extent_counted_again_before_reclaim_keeps_its_bytes);
 	tcase_add_test(tc, purge_of_unlinked_inode_deletes_records_and_runs_hooks);
 	tcase_add_test(tc, purge_at_unlink_unless_a_feature_keeps_records);
 	tcase_add_test(tc, feature_slot_is_its_own_and_freed_with_the_inode);
