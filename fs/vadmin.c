@@ -8,6 +8,7 @@
 #include "fs/dirver.h"
 #include "fs/inode.h"
 #include "fs/sb.h"
+#include "fs/space.h"
 #include "fs/content.h"
 #include "fs/version.h"
 #include "fs/xattr.h"
@@ -136,6 +137,7 @@ static int version_restore(struct fs *fs, fuse_req_t req, struct inode *in, uint
 int version_restore_from(struct fs *fs, fuse_req_t req, struct inode *in, const struct vrec *vp)
 {
 	struct vrec v = *vp;
+	struct meta_inode saved = in->attr;
 	struct meta_batch *b;
 	struct session *s;
 	int rc;
@@ -149,9 +151,15 @@ int version_restore_from(struct fs *fs, fuse_req_t req, struct inode *in, const 
 		return -ENOMEM;
 	version_modify(fs, req, in);
 	s = ver_session(fs, in);
+	space_defer_begin();	/* the counts change as on disk only if it commits */
 	rc = s ? ver_revert(fs, in, b, &v) : -ENOMEM;
 	if (rc == 0)
 		rc = fs_commit(fs, b, false);
+	space_defer_end(fs, rc == 0);
+	if (rc < 0 && s) {
+		fs_content_reload(in);
+		in->attr = saved;
+	}
 	meta_batch_free(b);
 	if (rc == 0) {
 		s->sha_known = true;

@@ -503,6 +503,36 @@ def unlink_whose_commit_fails_keeps_the_file():
 
 
 @test
+def restore_whose_commit_fails_keeps_the_content():
+    """user.aifs.restore=1 whose commit fails: the file keeps serving version 2,
+    in memory as on disk, and nothing it or version 1 reads is given back."""
+    skip_native()
+    with Store() as s:
+        d = os.path.join(s.mnt, "checkpoints")
+        p = os.path.join(d, "model.pt")
+        v1, v2 = bytes(range(256)) * 4096, bytes(range(255, -1, -1)) * 5000
+        fsynced_file(p, v1)
+        fsynced_file(p, v2)
+        wait_versions(d, "model.pt", [1, 2], "two saves")
+        arm(s, "meta_commit:2")     # the first marks the save under way
+        try:
+            raises(errno.EIO, os.setxattr, p, "user.aifs.restore", b"1",
+                   what="restore of version 1 whose commit fails")
+        finally:
+            arm(s, "")
+
+        def checks(when):
+            eq(os.stat(p).st_size, len(v2), "size %s" % when)
+            eq(read_all(p), v2, "content %s" % when)
+            eq(versions(d, "model.pt"), [1, 2], "versions %s" % when)
+        checks("right after the failure")
+        churn(d)
+        after_remount_and_fsck(s, checks)
+        os.setxattr(p, "user.aifs.restore", b"1")
+        eq(read_all(p), v1, "content after a restore that commits")
+
+
+@test
 def truncate_whose_commit_fails_keeps_the_content():
     skip_native()
     with Store() as s:
