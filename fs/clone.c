@@ -24,6 +24,7 @@
 #include "fs/clone.h"
 #include "fs/inval.h"
 #include "fs/inode.h"
+#include "fs/space.h"
 #include "fs/data.h"
 #include "fs/extmap.h"
 #include "fs/version.h"
@@ -156,6 +157,7 @@ static int copy_file(struct fs *fs, fuse_req_t req, uint64_t dir, const char *na
 	if (rc == 0) {
 		pthread_rwlock_rdlock(&from->lock);
 		pthread_rwlock_wrlock(&in->lock);
+		space_defer_begin();	/* the copies count once committed */
 		rc = fs_map_copy_from(fs, in, b, from->ino);
 		if (rc == 0) {
 			in->attr.flags |= META_IF_SHARED;
@@ -165,6 +167,7 @@ static int copy_file(struct fs *fs, fuse_req_t req, uint64_t dir, const char *na
 			inode_save(b, in);
 			rc = fs_commit(fs, b, false);
 		}
+		space_defer_end(fs, rc == 0);
 		if (rc < 0)
 			fs_content_reload(in);
 		pthread_rwlock_unlock(&in->lock);

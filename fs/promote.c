@@ -14,6 +14,7 @@
 #include "fs/inval.h"
 #include "fs/acl.h"
 #include "fs/inode.h"
+#include "fs/space.h"
 #include "fs/extmap.h"
 #include "fs/version.h"
 #include "fs/ops.h"
@@ -142,7 +143,11 @@ int fs_promote(struct fs *fs, fuse_req_t req, struct inode *src, const char *val
 	if (rc == 0 && !b)
 		rc = -ENOMEM;
 	if (rc == 0) {
+		struct meta_inode saved;
+
 		pthread_rwlock_wrlock(&in->lock);
+		saved = in->attr;
+		space_defer_begin();	/* the copies count once committed */
 		rc = fs_map_copy_from(fs, in, b, from->ino);
 		if (rc == 0) {
 			in->attr.flags |= META_IF_SHARED;	/* with FROM */
@@ -151,6 +156,11 @@ int fs_promote(struct fs *fs, fuse_req_t req, struct inode *src, const char *val
 				in->attr.alloc = from->attr.alloc;
 			inode_save(b, in);
 			rc = fs_commit(fs, b, true);
+		}
+		space_defer_end(fs, rc == 0);
+		if (rc < 0) {
+			fs_content_reload(in);
+			in->attr = saved;
 		}
 		pthread_rwlock_unlock(&in->lock);
 	}

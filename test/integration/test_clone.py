@@ -3,8 +3,10 @@
 clone` of any tree, `aifsctl promote DIR@vN NEWDIR`."""
 import errno
 import os
+import shutil
 import subprocess
 import sys
+import time
 
 sys.dont_write_bytecode = True     # keep the source tree free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -125,6 +127,52 @@ def promote_a_directory_version_as_a_new_directory():
         # aifsctl clone of a live tree
         ok("clone", d, os.path.join(s.mnt, "checkpoints", "copy"))
         eq(tree(os.path.join(s.mnt, "checkpoints", "copy")), tree(d), "clone of the live tree")
+
+
+@test
+def clone_and_promote_whose_commits_fail_leave_a_clean_store():
+    """The Nth metadata commit of a clone (and of a promote) fails, for N = 1..12:
+    the command fails or completes, the origin is intact, and after the
+    partial copy is removed the store checks clean (no extent counted
+    for a copy that was never committed)."""
+    skip_native()
+    with Store() as s:
+        ds = make_dataset(s)
+        want = tree(ds)
+        d = os.path.join(s.mnt, "checkpoints", "run")
+        os.makedirs(d)
+        write_file(os.path.join(d, "w.bin"), data("w", 300000))
+        ok("checkpoint", "commit", d)
+        vwant = tree(d)
+        failed = set()
+        for n in range(1, 13):
+            for what, args, dst in (
+                    ("clone", ("clone", ds), os.path.join(s.mnt, "datasets", "c%d" % n)),
+                    ("promote", ("promote", d + "@v1"), os.path.join(s.mnt, "checkpoints", "p%d" % n))):
+                os.setxattr(s.mnt, "user.aifs.failpoints", ("meta_commit:%d" % n).encode())
+                try:
+                    rc, out = ctl(*(args + (dst,)))
+                finally:
+                    os.setxattr(s.mnt, "user.aifs.failpoints", b"")
+                if rc == 0:
+                    eq(tree(dst), want if what == "clone" else vwant, "%s with commit %d failing" % (what, n))
+                else:
+                    failed.add(what)
+                shutil.rmtree(dst, ignore_errors=True)
+        eq(sorted(failed), ["clone", "promote"], "commands that failed with a commit failing")
+        eq(tree(ds), want, "the origin after the failed clones")
+        # with the copies gone, the origin's removal gives its bytes back
+        shutil.rmtree(ds)
+        os.sync()
+        deadline = time.time() + 10
+        while stored(s) >= 4 * MiB and time.time() < deadline:
+            time.sleep(0.2)
+        check(stored(s) < 4 * MiB, "the 8 MiB of the removed origin, copied by clones whose "
+              "commit failed, must be given back; the hot tier holds %d bytes" % stored(s))
+        s.unmount()
+        s.fsck_clean("fsck after clones and promotes whose commits failed")
+        s.mount()
+        eq(tree(d), vwant, "the versioned directory after a remount")
 
 
 @test
