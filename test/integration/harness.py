@@ -148,15 +148,22 @@ def read_all(path):
         return f.read()
 
 
-def write_file(path, content, mode=0o644):
+def write_file(path, content, mode=0o644, sync=False):
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         view = memoryview(content)
         while view:
             n = os.write(fd, view)
             view = view[n:]
+        if sync:
+            os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_synced(path, content, mode=0o644):
+    """write_file, and fsync before the close."""
+    write_file(path, content, mode, sync=True)
 
 
 def pread_all(fd, length, offset):

@@ -15,7 +15,8 @@ import time
 
 sys.dont_write_bytecode = True     # keep the source tree free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Store, data, eq, main, raises, read_all, same_bytes, skip_native, test  # noqa: E402
+from harness import (Store, data, eq, main, raises, read_all, same_bytes, skip_native, test,  # noqa: E402
+                     write_synced)
 
 MiB = 1 << 20
 SIZE = 8 * MiB + 3
@@ -33,17 +34,6 @@ def snapshot(ds, tag):
     return p
 
 
-def write_synced(path, content):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        view = memoryview(content)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def fill_64mib(d, prefix, nfiles=8):
     """New data that may reuse whatever was given back: nfiles files, 64 MiB in all."""
     for i in range(nfiles):
@@ -59,15 +49,18 @@ def read_fd(fd):
         got += chunk
 
 
-def held_after_drop(change, live_after):
-    """Write f, snapshot it, open the snapshot's f, rmdir the snapshot, call
-    change(ds) on the live dataset, write 64 MiB more, and check that the open
-    file still reads what the snapshot held, and the live file live_after(b)."""
+def held_after_drop(change, live_after=None, before=None):
+    """Write f, snapshot it, call before(ds) if given, open the snapshot's f,
+    rmdir the snapshot, call change(ds) on the live dataset, write 64 MiB more,
+    and check that the open file still reads what the snapshot held (and the
+    live file live_after(b), if given)."""
     with Store() as s:
         ds = dataset(s, "held")
         b = data("heldfile", SIZE)
         write_synced(os.path.join(ds, "f"), b)
         snap = snapshot(ds, "o1")
+        if before:
+            before(ds)
         fd = os.open(os.path.join(snap, "f"), os.O_RDONLY)
         try:
             same_bytes(os.pread(fd, 4096, 0), b[:4096], "first 4 KiB before the rmdir")
@@ -79,30 +72,16 @@ def held_after_drop(change, live_after):
             eq(os.fstat(fd).st_size, len(b), "fstat size of the open file")
         finally:
             os.close(fd)
-        same_bytes(read_all(os.path.join(ds, "f")), live_after(b), "the live file")
+        if live_after:
+            same_bytes(read_all(os.path.join(ds, "f")), live_after(b), "the live file")
 
 
 @test
 def snapshot_open_file_survives_delete():
+    """The live file is unlinked before the snapshot's file is opened."""
     skip_native()
-    with Store() as s:
-        ds = dataset(s, "open")
-        b = data("openfile", SIZE)
-        write_synced(os.path.join(ds, "f"), b)
-        snap = snapshot(ds, "o1")
-        os.unlink(os.path.join(ds, "f"))
-        fd = os.open(os.path.join(snap, "f"), os.O_RDONLY)
-        try:
-            head = os.pread(fd, 4096, 0)
-            os.rmdir(snap)
-            raises(errno.ENOENT, os.stat, snap, what="stat of the dropped snapshot")
-            time.sleep(2.0)
-            fill_64mib(ds, "reuse")
-            same_bytes(head, b[:4096], "first 4 KiB read before the rmdir")
-            same_bytes(read_fd(fd), b, "whole file read through a descriptor opened before the rmdir")
-            eq(os.fstat(fd).st_size, len(b), "fstat size of the open file")
-        finally:
-            os.close(fd)
+    held_after_drop(lambda ds: time.sleep(2.0),
+                    before=lambda ds: os.unlink(os.path.join(ds, "f")))
 
 
 @test
@@ -163,25 +142,20 @@ def held_file_survives_last_close_of_unlinked_live_file_after_drop():
     given back at its last close, after the drop."""
     skip_native()
     live = []
-    with Store() as s:
-        ds = dataset(s, "held")
-        b = data("heldfile", SIZE)
-        write_synced(os.path.join(ds, "f"), b)
-        snap = snapshot(ds, "o1")
+
+    def before(ds):
         live.append(os.open(os.path.join(ds, "f"), os.O_RDONLY))
         os.unlink(os.path.join(ds, "f"))
-        fd = os.open(os.path.join(snap, "f"), os.O_RDONLY)
-        try:
-            same_bytes(os.pread(fd, 4096, 0), b[:4096], "first 4 KiB before the rmdir")
-            os.rmdir(snap)
-            os.close(live.pop())
-            time.sleep(0.5)     # the kernel's FORGET of the unlinked file
-            fill_64mib(ds, "reuse")
-            same_bytes(read_fd(fd), b, "whole file through a descriptor opened before the rmdir")
-        finally:
-            os.close(fd)
-            for x in live:
-                os.close(x)
+
+    def change(ds):
+        os.close(live.pop())
+        time.sleep(0.5)     # the kernel's FORGET of the unlinked file
+
+    try:
+        held_after_drop(change, before=before)
+    finally:
+        for x in live:
+            os.close(x)
 
 
 if __name__ == "__main__":

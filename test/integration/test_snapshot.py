@@ -20,7 +20,7 @@ sys.dont_write_bytecode = True     # keep the source tree free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (AIFSCTL_BIN, RENAME_EXCHANGE, RENAME_NOREPLACE, Fail, Store, check,  # noqa: E402
                      data, drop_caches, eq, main, raises, read_all, renameat2, run, same_bytes,
-                     skip_native, test, write_file)
+                     skip_native, test, write_file, write_synced)
 
 KiB = 1 << 10
 MiB = 1 << 20
@@ -56,17 +56,6 @@ def hot_usage(s):
             except FileNotFoundError:
                 pass
     return total
-
-
-def write_synced(path, content, mode=0o644):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        view = memoryview(content)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def ctl(*args):
