@@ -10,6 +10,7 @@
 #include "fs/sb.h"
 #include "fs/space.h"
 #include "fs/content.h"
+#include "fs/data.h"
 #include "fs/version.h"
 #include "fs/xattr.h"
 #include "meta/keys.h"
@@ -137,7 +138,7 @@ static int version_restore(struct fs *fs, fuse_req_t req, struct inode *in, uint
 int version_restore_from(struct fs *fs, fuse_req_t req, struct inode *in, const struct vrec *vp)
 {
 	struct vrec v = *vp;
-	struct meta_inode saved = in->attr;
+	struct meta_inode saved;
 	struct meta_batch *b;
 	struct session *s;
 	int rc;
@@ -146,6 +147,10 @@ int version_restore_from(struct fs *fs, fuse_req_t req, struct inode *in, const 
 		return -EINVAL;
 	if (in->nwriters)
 		return -EBUSY;		/* a save is under way */
+	rc = fs_flush(fs, in);		/* bytes still buffered: in a commit of their own */
+	if (rc < 0)
+		return rc;
+	saved = in->attr;		/* what a failed restore puts back */
 	b = meta_batch_new();
 	if (!b)
 		return -ENOMEM;
