@@ -3,7 +3,7 @@
  * readdir.c; xattr.c) and what its files share (promote.c, reflink.c).
  *
  * Layer: FUSE adapter, the top of fs/; called by main.c and the adapter's
- * own files (and, for fs_entry and fs_create_node, by virt.c).
+ * own files (fwdops.c, a follower's handlers, included).
  */
 #ifndef AIFS_FS_OPS_H
 #define AIFS_FS_OPS_H
