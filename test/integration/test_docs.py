@@ -335,18 +335,18 @@ def every_example_in_the_man_pages_runs():
 
 
 def mount_options():
-    """Option names fs/main.c accepts: the passthrough and ignored lists and the
+    """Option names fs/options.c accepts: the passthrough and ignored lists and the
     `!strncmp(w, "NAME=", N)` branches of its option parser."""
-    src = source("fs", "main.c")
+    src = source("fs", "options.c")
     names = set()
     lists = re.findall(r"static const char \*const (passthrough\w*|ignored)\[\]\s*=\s*\{(.*?)\};",
                        src, re.S)
-    check(len(lists) >= 2, "fs/main.c: expected the passthrough and ignored option lists, "
+    check(len(lists) >= 2, "fs/options.c: expected the passthrough and ignored option lists, "
           "saw %s" % [n for n, _ in lists])
     for _, body in lists:
         names.update(re.findall(r'"([^"]+)"', body))
     branches = re.findall(r'!strncmp\(w,\s*"([a-z_]+=)",\s*\d+\)\)\s*\{', src)
-    check(branches, "fs/main.c: expected `!strncmp(w, \"NAME=\", N)` option branches, saw none")
+    check(branches, "fs/options.c: expected `!strncmp(w, \"NAME=\", N)` option branches, saw none")
     names.update(branches)
     return sorted(n.rstrip("=") for n in names)
 
@@ -357,7 +357,7 @@ def every_mount_option_is_documented():
     documented = macro_words(source("man", "aifs.8"))
     missing = [o for o in options if o not in documented]
     check(not missing, "man/aifs.8: expected a `.B name` or `.BR name` line for every mount "
-          "option fs/main.c accepts (%d), missing: %s" % (len(options), ", ".join(missing)))
+          "option fs/options.c accepts (%d), missing: %s" % (len(options), ", ".join(missing)))
 
 
 def aifsctl_commands():
