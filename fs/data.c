@@ -619,6 +619,7 @@ void fs_content_drop(struct fs *fs, struct inode *in, struct meta_batch *b)
 {
 	bool none = false;
 
+	space_must_defer("fs_content_drop");
 	fs_flight_drop(fs, in);
 	in->wb_len = 0;
 	fs_wbuf_free(in);

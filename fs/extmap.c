@@ -177,6 +177,7 @@ int fs_map_punch(struct fs *fs, struct inode *in, struct meta_batch *b,
 	size_t nkeep = 0;
 	struct meta_extent me;
 
+	space_must_defer("fs_map_punch");
 	while (j < m->n && m->v[j].foff < end)
 		j++;
 	if (i == j)
@@ -324,6 +325,7 @@ int fs_map_clone_to(struct fs *fs, struct inode *in, struct meta_batch *b, uint6
 {
 	struct meta_extent me;
 
+	space_must_defer("fs_map_clone_to");
 	if (in->attr.flags & META_IF_INLINE)	/* stored and loaded by the caller */
 		meta_inline_put(b, dst, in->wbuf, in->wb_len);
 
@@ -364,8 +366,10 @@ int fs_map_copy_from(struct fs *fs, struct inode *in, struct meta_batch *b, uint
 	struct copy_ctx c = { fs, in, b };
 	void *data;
 	size_t len;
-	int rc = fs_map_load(fs, in);
+	int rc;
 
+	space_must_defer("fs_map_copy_from");
+	rc = fs_map_load(fs, in);
 	if (rc < 0)
 		return rc;
 	rc = meta_inline_get(fs->meta, src, &data, &len);

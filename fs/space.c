@@ -325,6 +325,17 @@ void space_defer_end(struct fs *fs, bool committed)
 	}
 }
 
+void space_must_defer(const char *who)
+{
+	if (defer.depth)
+		return;
+	log_err("space accounting: %s changed a content map outside a deferral: its counts "
+		"change before its commit does", who);
+#ifdef AIFS_FAILPOINTS
+	abort();	/* a bug: the caller must bracket its batch */
+#endif
+}
+
 static void unref_now(struct fs *fs, const struct tier_ref *r, uint32_t inner, uint64_t len,
 		      bool unique)
 {

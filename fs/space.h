@@ -43,6 +43,12 @@ void space_unref(struct fs *fs, const struct tier_ref *r, uint32_t inner, uint64
  * for a batch committed on its own while the outer one is being made. */
 void space_defer_begin(void);
 void space_defer_end(struct fs *fs, bool committed);
+/* WHO changes a content map in a batch that may fail to commit: it must
+ * run inside space_defer_begin/end, or a count could reach zero (and its
+ * bytes be given back) for an extent the records on disk still reference.
+ * Outside one, builds with fail points abort (so that the test suite
+ * finds the caller) and others log one line. */
+void space_must_defer(const char *who);
 /* Bracket a tier append; REF is the new extent (counted once) or NULL. */
 void space_append_begin(struct fs *fs);
 void space_append_end(struct fs *fs, const struct tier_ref *ref);
