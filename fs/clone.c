@@ -276,6 +276,8 @@ static int may_read_tree(struct fs *fs, const struct access_cred *c, uint64_t ro
 	return rc;
 }
 
+static int remove_tree(struct fs *fs, fuse_req_t req, uint64_t parent, const struct centry *e);
+
 int fs_clone_tree(struct fs *fs, fuse_req_t req, struct inode *src, uint64_t parent,
 		  const char *name)
 {
@@ -304,9 +306,19 @@ int fs_clone_tree(struct fs *fs, fuse_req_t req, struct inode *src, uint64_t par
 	if (rc == 0 && skipped)
 		log_info("clone of %llu into %s: %llu device nodes not copied",
 			 (unsigned long long)src->ino, name, (unsigned long long)skipped);
-	if (rc < 0 && root && !access_refusal(rc))
-		log_err("clone of %llu into %s stopped part way: %s (what was made is left)",
-			(unsigned long long)src->ino, name, strerror(-rc));
+	if (rc < 0 && root) {
+		/* a copy that fails part way leaves nothing: what it made goes */
+		struct centry e = { (char *)name, root->ino, S_IFDIR };
+		int r = remove_tree(fs, req, parent, &e);
+
+		if (r < 0)
+			log_err("clone of %llu into %s stopped part way: %s; removing what it "
+				"made failed: %s (it is left)", (unsigned long long)src->ino, name,
+				strerror(-rc), strerror(-r));
+		else if (!access_refusal(rc))
+			log_err("clone of %llu into %s stopped part way: %s (what it made is "
+				"removed)", (unsigned long long)src->ino, name, strerror(-rc));
+	}
 	if (root)
 		inode_put(fs, root);
 	free(q.p);

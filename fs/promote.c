@@ -165,8 +165,22 @@ int fs_promote(struct fs *fs, fuse_req_t req, struct inode *src, const char *val
 		pthread_rwlock_unlock(&in->lock);
 	}
 	meta_batch_free(b);
-	if (in)
+	if (in) {
+		uint64_t ino = in->ino;
+
 		inode_put(fs, in);
+		if (rc < 0) {
+			/* a promote that fails leaves no empty file behind */
+			int r = fs_remove_entry(req, parent, name, false);
+
+			if (r == 0)
+				inval_delete(parent, ino, name, strlen(name));
+			else
+				log_err("promote into %s failed (%s) and removing its new empty "
+					"file failed: %s (it is left)", name, strerror(-rc),
+					strerror(-r));
+		}
+	}
 	if (from != src)
 		inode_put(fs, from);
 	if (rc == 0) {

@@ -11,7 +11,7 @@ import time
 sys.dont_write_bytecode = True     # keep the source tree free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (AIFSCTL_BIN, Store, check, data, eq, main, run_as,  # noqa: E402
-                     skip_native, test, write_file)
+                     read_all, skip_native, test, write_file)
 
 MiB = 1 << 20
 USER = 4244
@@ -132,11 +132,12 @@ def promote_a_directory_version_as_a_new_directory():
 @test
 def clone_and_promote_whose_commits_fail_leave_a_clean_store():
     """The Nth metadata commit of a clone (and of a promote) fails, for N = 1..12:
-    the command fails or completes and the origin is intact.  After the
-    partial copies and then the origin are removed, the origin's bytes are
-    given back: an extent counted for a copy that was never committed
-    would keep them (that is the check that fails without deferred
-    counts; fsck passes either way).  Then fsck is clean."""
+    the command fails and leaves nothing at its destination, or completes;
+    the origin is intact.  After the copies and then the origin are
+    removed, the origin's bytes are given back: an extent counted for a
+    copy that was never committed would keep them (that is the check that
+    fails without deferred counts; fsck passes either way).  Then fsck is
+    clean."""
     skip_native()
     with Store() as s:
         ds = make_dataset(s)
@@ -147,21 +148,32 @@ def clone_and_promote_whose_commits_fail_leave_a_clean_store():
         ok("checkpoint", "commit", d)
         vwant = tree(d)
         failed = set()
+        wfile = os.path.join(d, "w.bin")
+        fwant = read_all(wfile)
         for n in range(1, 13):
-            for what, args, dst in (
-                    ("clone", ("clone", ds), os.path.join(s.mnt, "datasets", "c%d" % n)),
-                    ("promote", ("promote", d + "@v1"), os.path.join(s.mnt, "checkpoints", "p%d" % n))):
+            for what, args, dst, expect in (
+                    ("clone", ("clone", ds), os.path.join(s.mnt, "datasets", "c%d" % n), want),
+                    ("promote", ("promote", d + "@v1"),
+                     os.path.join(s.mnt, "checkpoints", "p%d" % n), vwant),
+                    ("promote of a file", ("promote", wfile),
+                     os.path.join(s.mnt, "checkpoints", "f%d.bin" % n), None)):
                 os.setxattr(s.mnt, "user.aifs.failpoints", ("meta_commit:%d" % n).encode())
                 try:
                     rc, out = ctl(*(args + (dst,)))
                 finally:
                     os.setxattr(s.mnt, "user.aifs.failpoints", b"")
-                if rc == 0:
-                    eq(tree(dst), want if what == "clone" else vwant, "%s with commit %d failing" % (what, n))
-                else:
+                if rc != 0:
                     failed.add(what)
-                shutil.rmtree(dst, ignore_errors=True)
-        eq(sorted(failed), ["clone", "promote"], "commands that failed with a commit failing")
+                    check(not os.path.lexists(dst), "a %s with commit %d failing left %s behind"
+                          % (what, n, dst))
+                elif expect is None:
+                    eq(read_all(dst), fwant, "%s with commit %d failing" % (what, n))
+                    os.unlink(dst)
+                else:
+                    eq(tree(dst), expect, "%s with commit %d failing" % (what, n))
+                    shutil.rmtree(dst)
+        eq(sorted(failed), ["clone", "promote", "promote of a file"],
+           "commands that failed with a commit failing")
         eq(tree(ds), want, "the origin after the failed clones")
         # with the copies gone, the origin's removal gives its bytes back
         shutil.rmtree(ds)
