@@ -10,7 +10,8 @@
 #include "fs/xattr.h"
 
 /* user.aifs.du (xattr.h, get) of a file or directory: its figures as text;
- * EACCES for a directory the caller may not list. */
+ * EACCES for a directory the caller may not list.  user.aifs.snapshot of a
+ * snapshot's root: its files and bytes, as counted once (no walk). */
 extern const struct fs_xattr du_xattrs[];
 
 #endif

@@ -155,6 +155,32 @@ static int snap_create(const char *ds, const char *tag)
 	return EXIT_OK;
 }
 
+/* The files and bytes of snapshot P: the daemon's count (user.aifs.snapshot,
+ * a file with several names once); a walk of its tree (each name) only if
+ * the mount has no such attribute.  -1 if they cannot be had (EACCES). */
+static int snap_figures(const char *p, long long *files, long long *bytes)
+{
+	unsigned long long f, b;
+	char v[128];
+	ssize_t n = getxattr(p, "user.aifs.snapshot", v, sizeof(v) - 1);
+	struct tree t;
+
+	if (n > 0) {
+		v[n] = 0;
+		if (sscanf(v, "files=%llu bytes=%llu", &f, &b) == 2) {
+			*files = (long long)f;
+			*bytes = (long long)b;
+			return 0;
+		}
+	}
+	if (n >= 0 || (errno != ENODATA && errno != ENOTSUP) || tree_load(p, &t) < 0)
+		return -1;
+	*files = (long long)t.n;
+	*bytes = t.bytes;
+	tree_free(&t);
+	return 0;
+}
+
 static int snap_list(const char *ds, int json)
 {
 	char dir[8192], p[8500], when[32];
@@ -174,28 +200,35 @@ static int snap_list(const char *ds, int json)
 	else
 		printf("%-24s %-20s %10s %16s\n", "TAG", "TIME", "FILES", "BYTES");
 	while ((de = readdir(d))) {
-		struct tree t;
+		long long files = -1, bytes = -1;
 		struct stat st;
 
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		if (stat(p, &st) < 0 || tree_load(p, &t) < 0)
-			continue;
+		if (stat(p, &st) < 0)
+			continue;	/* dropped meanwhile */
+		snap_figures(p, &files, &bytes);	/* unknown (-1) if unreadable */
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&st.st_ctime));
 		if (json) {
 			printf("%s{\"tag\": ", first ? "" : ", ");
 			json_str(de->d_name);
-			printf(", \"time\": \"%s\", \"files\": %zu, \"bytes\": %lld}", when, t.n,
-			       t.bytes);
+			if (files < 0)
+				printf(", \"time\": \"%s\", \"files\": null, \"bytes\": null}", when);
+			else
+				printf(", \"time\": \"%s\", \"files\": %lld, \"bytes\": %lld}", when,
+				       files, bytes);
 		} else {
-			char q[TTY_QUOTE_MAX];
+			char q[TTY_QUOTE_MAX], nf[24] = "-", nb[24] = "-";
 
-			printf("%-24s %-20s %10zu %16lld\n", tty_quote(de->d_name, q, sizeof(q)),
-			       when, t.n, t.bytes);
+			if (files >= 0) {
+				snprintf(nf, sizeof(nf), "%lld", files);
+				snprintf(nb, sizeof(nb), "%lld", bytes);
+			}
+			printf("%-24s %-20s %10s %16s\n", tty_quote(de->d_name, q, sizeof(q)), when,
+			       nf, nb);
 		}
 		first = 0;
-		tree_free(&t);
 	}
 	closedir(d);
 	if (json)

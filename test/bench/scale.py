@@ -7,8 +7,8 @@ Makes one fresh store (and a native directory beside it, on the same disk) and
 grows it in three phases, measuring at every size:
 
   files     a flat dataset directory of N empty files, per N: the time of a
-            snapshot of it (then of `aifsctl snapshot list`, which stats its
-            files through the mount, and of its delete); a lookup (cold: stat after
+            snapshot of it (then of `aifsctl snapshot list`, which reads the
+            daemon's count of its files, and of its delete); a lookup (cold: stat after
             drop_caches) and a create of a new name in it, and one readdir pass
             over it, on aifs and on the native directory; then, unmounted,
             aifsctl fsck of the whole store and the time to mount it again.
@@ -45,7 +45,7 @@ import bench  # noqa: E402  (the daemon handling and machine description are sha
 CURVES = {
     "snapshot_s": ("snapshot of a directory of N files", "s",
                    "time independent of N: <= 0.05 s at 1M files"),
-    "snapshot_list_s": ("`aifsctl snapshot list` of it (stats its files through the mount)",
+    "snapshot_list_s": ("`aifsctl snapshot list` of it (the daemon's count, made once)",
                         "s", "-"),
     "snapshot_delete_s": ("delete of that snapshot", "s", "-"),
     "lookup_us": ("lookup (cold stat) in a directory of N entries", "us", "flat in N"),
