@@ -144,6 +144,7 @@ struct fs_opts {
 	int foreground, debug, single;
 	int log_level;
 	unsigned max_threads;
+	unsigned spin_us;		/* a worker's spin for the next request (fuseio.h) */
 	double attr_timeout, entry_timeout;
 	int codec;
 	unsigned keep_versions;		/* 0: keep every version */

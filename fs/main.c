@@ -32,6 +32,7 @@
 #include "fs/snapshot.h"
 #include "meta/ship.h"
 #include "fs/options.h"
+#include "fs/fuseio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -212,6 +213,7 @@ static int start(struct cmdline *c, struct fs *fs, struct fuse_session **out, ch
 	}
 	fs->se = se;
 	*out = se;
+	fuseio_start(se, c->opt.spin_us);	/* no spin if it fails (logged) */
 	rc = store_lock_mounted(fs->store, c->mnt);
 	if (rc < 0)
 		log_warn("cannot record the mount point in %s/lock: %s (a mount right after "

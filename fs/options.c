@@ -29,6 +29,8 @@ static const char usage_text[] =
 	"  -o OPTIONS    comma-separated mount options:\n"
 	"       log_level=LEVEL    error|warning|notice|info|debug (default notice)\n"
 	"       max_threads=N      worker threads (default: online CPUs, 2 to 8)\n"
+	"       spin=US            microseconds a worker waits awake for the next\n"
+	"                          request while a CPU is idle (default 50, 0: none)\n"
 	"       attr_timeout=S     seconds the kernel caches attributes (default 60)\n"
 	"       entry_timeout=S    seconds the kernel caches names (default 60)\n"
 	"       keep_versions=N    versions kept per checkpoint file (default 0: all)\n"
@@ -135,6 +137,7 @@ static const struct opt {
 #define WORDS(n, m, w0, v0, w1, v1) { n, OPT_WORDS, F(m), 0, 0, { w0, w1 }, { v0, v1 } }
 #define STR(n, m)		{ n, OPT_STR, F(m), 0, 0, { NULL, NULL }, { 0, 0 } }
 	NUM("max_threads", opt.max_threads, 1, 256),
+	NUM("spin", opt.spin_us, 0, 1000),
 	REAL("attr_timeout", opt.attr_timeout, 0),
 	REAL("entry_timeout", opt.entry_timeout, 0),
 	NUM("keep_versions", opt.keep_versions, 0, 1000000),
@@ -334,6 +337,7 @@ int parse_cmdline(int argc, char **argv, struct cmdline *c)
 	int ch;
 
 	c->opt = (struct fs_opts){ .log_level = LOG_NOTICE, .max_threads = default_threads(),
+				   .spin_us = 50,
 				   .attr_timeout = 60.0, .entry_timeout = 60.0,
 				   .readahead_kb = 4096,
 				   .codec = TIER_CODEC_RAW, .audit_retention_days = 183,

@@ -446,7 +446,7 @@ def documented_options_accepted():
 
 
 # Every option that sets a value (aifs(8)), with a value it takes ...
-VALID_OPTIONS = ("max_threads=4,attr_timeout=2,entry_timeout=0.5,keep_versions=5,keep_every=10,"
+VALID_OPTIONS = ("max_threads=4,spin=0,attr_timeout=2,entry_timeout=0.5,keep_versions=5,keep_every=10,"
                  "audit_retention=1,audit_mode=governance,audit_checkpoint_records=500,"
                  "audit_checkpoint_secs=5,readahead=1024,compress=lz4,cold_compress=none,"
                  "dir_versions=manual,lineage=off,remote_sync=off,migrate_bw=100,"
@@ -463,7 +463,8 @@ BAD_OPTIONS = ("max_threads=0", "max_threads=257", "max_threads=-1", "max_thread
                "rados_timeout=86401", "forward_timeout=0", "journal_lease=9",
                "tier_interval=0.05", "cache_size=12Q", "cache_size=1kk", "audit_witness=",
                "replica=", "cold=", "ceph_user=", "log_level=loud", "migrate_bw=-5",
-               "reserve=x", "cold_after_days=-1", "cold_after_versions=1000001")
+               "reserve=x", "cold_after_days=-1", "cold_after_versions=1000001",
+               "spin=1001", "spin=-1", "spin=5us")
 
 
 @test
@@ -480,6 +481,47 @@ def every_value_option_takes_good_values_and_refuses_bad_ones():
             check("bad value in mount option '%s'" % o in out,
                   "-o %s: expected the message to name the option, saw %r" % (o, out.strip()))
         s.mount()
+
+
+@test
+def workers_with_and_without_a_spin_serve_requests_in_parallel():
+    """spin=0 (libfuse's blocking reads) and spin=1000 with 2 workers: 4 threads create,
+    stat, read and remove files at once, and one thread's fsync-heavy writes go on beside
+    them; every file reads back and the mount ends cleanly."""
+    skip_native()
+    for opts in ("spin=0", "spin=1000,max_threads=2"):
+        with Store(opts=opts) as s:
+            d = s.work()
+            errors = []
+
+            def churn(k):
+                try:
+                    for i in range(300):
+                        p = os.path.join(d, "t%d-%d" % (k, i))
+                        write_file(p, data((k, i), 100 + i))
+                        eq(os.stat(p).st_size, 100 + i, "size of %s" % p)
+                        eq(read_all(p), data((k, i), 100 + i), "content of %s" % p)
+                        if i % 3:
+                            os.unlink(p)
+                except Exception as e:          # reported below, with the others
+                    errors.append("%s: %s" % (opts, e))
+
+            def syncing():
+                try:
+                    for i in range(20):
+                        write_file(os.path.join(d, "s%d" % i), data(("s", i), 1 << 20), sync=True)
+                except Exception as e:
+                    errors.append("%s: %s" % (opts, e))
+            ts = [threading.Thread(target=churn, args=(k,)) for k in range(4)]
+            ts.append(threading.Thread(target=syncing))
+            for th in ts:
+                th.start()
+            for th in ts:
+                th.join()
+            eq(errors, [], "errors of the threads")
+            eq(len(os.listdir(d)), 4 * 100 + 20, "files left (%s)" % opts)
+            s.unmount()
+            s.fsck_clean("fsck after the threads (%s)" % opts)
 
 
 @test
