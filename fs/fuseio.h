@@ -14,7 +14,9 @@
  *
  * Measured on 2 cores (work.py, 6 rounds alternating with spin=0, medians):
  * create +16%, cold stat +12%, unlink +11%, small-file writes +22%,
- * DataLoader epochs +10% and +14%, appends +2%, readdir -8%.
+ * DataLoader epochs +10% and +14%, appends +2%, readdir -8%.  But two
+ * `make bench` runs of spin=50 had cold 4 KiB random reads (QD1) at 0.69-0.71
+ * of the build before it: so the default is 0, and a spin is asked for.
  *
  * Layer: FUSE adapter (the session's I/O); called by main.c only.
  */

@@ -30,7 +30,7 @@ static const char usage_text[] =
 	"       log_level=LEVEL    error|warning|notice|info|debug (default notice)\n"
 	"       max_threads=N      worker threads (default: online CPUs, 2 to 8)\n"
 	"       spin=US            microseconds a worker waits awake for the next\n"
-	"                          request while a CPU is idle (default 50, 0: none)\n"
+	"                          request while a CPU is idle (default 0: none)\n"
 	"       attr_timeout=S     seconds the kernel caches attributes (default 60)\n"
 	"       entry_timeout=S    seconds the kernel caches names (default 60)\n"
 	"       keep_versions=N    versions kept per checkpoint file (default 0: all)\n"
@@ -337,7 +337,6 @@ int parse_cmdline(int argc, char **argv, struct cmdline *c)
 	int ch;
 
 	c->opt = (struct fs_opts){ .log_level = LOG_NOTICE, .max_threads = default_threads(),
-				   .spin_us = 50,
 				   .attr_timeout = 60.0, .entry_timeout = 60.0,
 				   .readahead_kb = 4096,
 				   .codec = TIER_CODEC_RAW, .audit_retention_days = 183,
